@@ -1,0 +1,1 @@
+"""Exporters from static modules to on-device formats."""
