@@ -74,13 +74,13 @@ def space_document(space: SearchSpace) -> dict[str, Any]:
 
 
 def _cell(values: list | None) -> str:
-    return "{" + ", ".join(str(v) for v in values) + "}" if values else "-"
+    return ",".join(str(v) for v in values) if values else "-"
 
 
 def stages_table(doc: dict[str, Any]) -> Table:
     table = Table(title=f"search space {doc['name']} ({doc['hash']})", title_justify="left")
-    for column in ("stage", "kind", "width", "depth", "heads", "mlp ratio / expansion", "stride"):
-        table.add_column(column)
+    for column in ("stage", "kind", "width", "depth", "heads", "mlp/exp", "stride"):
+        table.add_column(column, no_wrap=True)
     for st in doc["stages"]:
         ratio = st.get("mlp_ratio") or st.get("expansion")
         table.add_row(

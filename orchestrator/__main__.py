@@ -1,0 +1,5 @@
+"""`python -m orchestrator` is `bench`."""
+
+from orchestrator.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Runners: execute exported models on a device and time them."""

@@ -1,0 +1,50 @@
+"""`bench space list/show`: what a user reads, and one clear line for a bad name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from search.space import load_space
+
+
+def bench(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_space_show_json_lists_each_stage_kind_and_allowed_values() -> None:
+    result = bench("space", "show", "xxs", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    kinds = [s["kind"] for s in doc["stages"]]
+    assert kinds == ["conv"] + ["mbconv"] * 3 + ["transformer"] * 4 + ["head"]
+    t1 = doc["stages"][4]
+    assert (t1["name"], t1["width"], t1["depth"], t1["heads"], t1["mlp_ratio"]) == (
+        "Transformer-1", [48, 64], [2, 3, 4, 5], [2, 3, 4], [1.5, 2]
+    )
+    assert doc["stages"][1]["expansion"] == [1]
+    assert doc["num_subnets"] == load_space("xxs").num_subnets()
+    assert doc["resolution"] == {"choices": [192, 256], "default": 256}
+    assert doc["hash"] == load_space("xxs").hash
+
+
+def test_space_show_prints_the_stage_table_and_subnet_count() -> None:
+    result = bench("space", "show", "tiny")
+    assert result.returncode == 0, result.stderr
+    assert "Transformer-4" in result.stdout
+    assert f"{load_space('tiny').num_subnets():,} subnets" in result.stdout
+
+
+def test_space_list_shows_every_space() -> None:
+    result = bench("space", "list")
+    assert result.returncode == 0, result.stderr
+    for name in ("xxs", "xs", "s", "tiny"):
+        assert f" {name} " in result.stdout
+
+
+def test_unknown_space_is_one_clear_line_and_exit_2() -> None:
+    result = bench("space", "show", "huge")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: unknown search space 'huge'; known spaces: xxs, xs, s, tiny"
+    assert "Traceback" not in result.stderr + result.stdout
