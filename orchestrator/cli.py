@@ -1,25 +1,39 @@
-"""The `bench` command line. Every expected failure ends in one sentence and a non-zero exit."""
+"""The `bench` command line. Every expected failure ends in one sentence and a non-zero exit.
+
+Heavy imports (torch, executorch) happen inside the commands that need them, so `bench space`,
+`bench devices` and `bench lut` answer at once.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
+from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
+from orchestrator.devices import Device, get_device, load_devices
+from orchestrator.errors import BenchError
 from orchestrator.space_report import space_document, spaces_table, stages_table
 from search.config import ConfigError
+from search.lut import LUTError, check_space
 from search.space import SpaceError, load_space, space_names
 
 app = typer.Typer(help="On-device latency toolkit for hardware-aware NAS (AutoViT).", no_args_is_help=True)
 space_app = typer.Typer(help="Inspect the search spaces.", no_args_is_help=True)
+lut_app = typer.Typer(help="List, show, compare and plot latency lookup tables.", no_args_is_help=True)
 app.add_typer(space_app, name="space")
+app.add_typer(lut_app, name="lut")
 
 console = Console()
 errors = Console(stderr=True)
 
-EXPECTED_ERRORS = (SpaceError, ConfigError)
+EXPECTED_ERRORS = (SpaceError, ConfigError, LUTError, BenchError)
+DevicesFile = typer.Option(None, "--devices-file", help="JSON file of your own devices (see orchestrator/devices.json)")
 
 
 @space_app.command("list")
@@ -49,10 +63,178 @@ def space_show(
     )
 
 
+@app.command("devices")
+def devices(devices_file: Optional[Path] = DevicesFile) -> None:
+    """List the known devices (bundled registry plus your devices file)."""
+    table = Table(title="devices")
+    for column in ("name", "platform", "backend", "runtime", "description"):
+        table.add_column(column)
+    for d in load_devices(devices_file).values():
+        runtime = ", ".join(f"{k}={v}" for k, v in d.runtime.items())
+        table.add_row(d.name, d.platform, d.backend, runtime, d.description)
+    console.print(table)
+
+
+@app.command("plan")
+def plan(
+    space: str = typer.Option("xxs", "--space", help="search space"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", help="input resolution (default: the space's)"),
+    as_json: bool = typer.Option(False, "--json", help="print entries and networks as JSON"),
+) -> None:
+    """Print the LUT plan: every entry, its reference network and the variant without the block."""
+    from orchestrator.plan import build_plan
+
+    p = build_plan(load_space(space), resolution)
+    if as_json:
+        typer.echo(json.dumps({
+            "space": space, "resolution": p.resolution, "plan_id": p.id, "context": p.context.to_dict(),
+            "entries": [{"key": e.key, "kind": e.kind, "reference": e.reference, "variant": e.variant} for e in p.entries],
+            "networks": {pid: spec.to_dict() for pid, spec in p.probes.items()},
+        }, indent=1))
+        return
+    table = Table(title=f"LUT plan for {space} at {p.resolution} px (plan {p.id})")
+    table.add_column("entry", no_wrap=True, min_width=44)
+    table.add_column("with block", no_wrap=True)
+    table.add_column("without", no_wrap=True)
+    for e in p.entries:
+        table.add_row(e.key, e.reference[:8], e.variant[:8] if e.variant else "-")
+    console.print(table)
+    console.print(
+        f"[bold]{len(p.entries)}[/bold] entries, [bold]{len(p.probes)}[/bold] networks to export "
+        "(network ids are 8-character prefixes; --json gives them whole with their configs)"
+    )
+
+
+@app.command("export")
+def export(
+    space: str = typer.Option("xxs", "--space"),
+    backend: str = typer.Option("pte", "--backend", help="pte (ExecuTorch, XNNPACK) or coreml (.mlpackage)"),
+    resolution: Optional[int] = typer.Option(None, "--resolution"),
+    workers: int = typer.Option(2, "--workers", help="export processes in parallel"),
+) -> None:
+    """Export every network of the plan into the content-addressed cache."""
+    from orchestrator.export.cache import BACKENDS, cache_root, export_probes
+    from orchestrator.plan import build_plan
+
+    if backend not in BACKENDS:
+        raise BenchError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    s = load_space(space)
+    p = build_plan(s, resolution)
+    start = time.perf_counter()
+    done = export_probes(p.probes, s.name, s.hash, backend, workers)
+    fresh = sum(not d.cached for d in done.values())
+    console.print(f"{len(done)} networks in {cache_root()} ({fresh} exported now, {len(done) - fresh} cached) in {time.perf_counter() - start:.0f} s")
+
+
+@app.command("measure")
+def measure(
+    model: str = typer.Argument(..., help="a .pte file, an .mlpackage, or timm:NAME (random weights)"),
+    device: str = typer.Option("host", "--device"),
+    as_json: bool = typer.Option(False, "--json", help="print the result document"),
+    devices_file: Optional[Path] = DevicesFile,
+) -> None:
+    """End-to-end latency of one model through the device's runner and the request/result contract."""
+    from orchestrator.measure_model import measure_model
+
+    result = measure_model(model, get_device(device, devices_file))
+    if as_json:
+        typer.echo(json.dumps(result, indent=1))
+        return
+    s = result["summary"]
+    console.print(
+        f"{model} on {device}: median [bold]{s['median_ms']:.3f} ms[/bold] (p90 {s['p90_ms']:.3f}, trimmed mean "
+        f"{s['trimmed_mean_ms']:.3f}, {s['runs']} runs); load {result['models'][0]['load_ms']:.1f} ms, "
+        f"first inference {result['models'][0]['first_inference_ms']:.2f} ms"
+    )
+
+
+@app.command("profile")
+def profile(
+    device: str = typer.Option("host", "--device", help="device name from `bench devices`"),
+    space: Optional[str] = typer.Option(None, "--space", help="search space (default xxs; tiny with --quick)"),
+    resolution: Optional[int] = typer.Option(None, "--resolution"),
+    quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space, shorter measurement"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<device>-<space>-<res>-<time>)"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
+    workers: int = typer.Option(2, "--workers", help="export processes in parallel"),
+    devices_file: Optional[Path] = DevicesFile,
+) -> None:
+    """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT."""
+    from orchestrator.profile import FULL, QUICK, Profiler, default_run_dir, latest_run_dir
+
+    d: Device = get_device(device, devices_file)
+    s = load_space(space or ("tiny" if quick else "xxs"))
+    res = resolution or s.default_resolution
+    run_dir = out or (latest_run_dir(d.name, s.name, res) if resume else default_run_dir(d.name, s.name, res))
+    start = time.perf_counter()
+    profiler = Profiler(d, s, res, QUICK if quick else FULL, run_dir, workers, log=console.print)
+    try:
+        doc, path = profiler.run(resume=resume)
+    except KeyboardInterrupt:
+        errors.print(
+            f"interrupted: {len(profiler.finished)} finished measurement sessions are kept in {run_dir}; "
+            f"continue with `bench profile --device {d.name} --space {s.name} --resolution {res} --resume --out {run_dir}`",
+            soft_wrap=True,
+        )
+        sys.exit(130)
+    wide = sum(e["wide"] for e in doc["entries"].values())
+    console.print(
+        f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
+        f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
+    )
+
+
+@lut_app.command("list")
+def lut_list() -> None:
+    """List the LUTs under ./luts (or $BENCH_LUTS)."""
+    from orchestrator.lut_store import list_luts
+    from orchestrator.lut_views import lut_list_table
+
+    console.print(lut_list_table(list_luts()))
+
+
+@lut_app.command("show")
+def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a LUT's provenance, entries and validation figures."""
+    from orchestrator.lut_store import dumps, load_lut
+    from orchestrator.lut_views import lut_entries_table, lut_summary_table, lut_validation_table
+
+    doc = load_lut(ref)
+    if as_json:
+        typer.echo(dumps(doc))
+        return
+    console.print(lut_summary_table(doc))
+    console.print(lut_entries_table(doc))
+    validation = lut_validation_table(doc)
+    if validation is not None:
+        console.print(validation)
+
+
+@lut_app.command("diff")
+def lut_diff(a: str = typer.Argument(...), b: str = typer.Argument(...)) -> None:
+    """Per-entry latency ratios b / a of two LUTs."""
+    from orchestrator.lut_store import load_lut
+    from orchestrator.lut_views import lut_diff_table
+
+    console.print(lut_diff_table(load_lut(a), load_lut(b)))
+
+
+@lut_app.command("plot")
+def lut_plot(ref: str = typer.Argument(...), out: Optional[Path] = typer.Option(None, "--out", help="PNG path")) -> None:
+    """Draw the latency breakdown of the LUT's context network per stage and operator kind."""
+    from orchestrator.lut_store import load_lut
+    from orchestrator.lut_views import plot_breakdown
+
+    doc = load_lut(ref)
+    check_space(doc, doc["space"]["name"], load_space(doc["space"]["name"]).hash)
+    path = plot_breakdown(doc, out or Path(f"lut-{doc['id']}.png"))
+    console.print(f"wrote {path}")
+
+
 def main() -> None:
     """Entry point: run the app, turning expected errors into one clear line on stderr."""
     try:
         app()
     except EXPECTED_ERRORS as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)

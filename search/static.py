@@ -117,9 +117,13 @@ class ClassifierHead(nn.Module):
 
 
 class StaticSubnet(nn.Module):
-    def __init__(self, config: SubnetConfig, space: SearchSpace) -> None:
+    """`strict=False` builds configs outside the space's choices (a transformer stage with no layers,
+    an extra layer): the latency profiler's measurement networks need them."""
+
+    def __init__(self, config: SubnetConfig, space: SearchSpace, strict: bool = True) -> None:
         super().__init__()
-        validate(config, space)
+        if strict:
+            validate(config, space)
         self.config_json = config.to_json()
         self.resolution = config.resolution
         self.stem = conv_norm_act(3, config.stem, space.stem.kernel, space.stem.stride)

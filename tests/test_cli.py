@@ -48,3 +48,38 @@ def test_unknown_space_is_one_clear_line_and_exit_2() -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == "error: unknown search space 'huge'; known spaces: xxs, xs, s, tiny"
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unknown_device_is_one_clear_line_naming_the_known_ones(tmp_path) -> None:
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "profile", "--device", "pixel9", "--out", str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: unknown device 'pixel9'; known devices: host, iphone13")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_space_for_profile_writes_nothing(tmp_path) -> None:
+    result = bench("profile", "--space", "huge", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and "unknown search space 'huge'" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_malformed_lut_file_is_one_clear_line(tmp_path) -> None:
+    path = tmp_path / "lut.json"
+    path.write_text("{oops")
+    result = bench("lut", "show", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: LUT file {path} is not valid JSON (Expecting property name enclosed in double quotes at line 1)"
+
+
+def test_lut_of_another_schema_version_is_one_clear_line(tmp_path) -> None:
+    from tests.lut_factory import make_lut
+
+    doc = make_lut(load_space("tiny"))
+    doc["version"] = 7
+    path = tmp_path / "lut.json"
+    path.write_text(json.dumps(doc))
+    result = bench("lut", "show", str(path))
+    assert result.returncode == 2 and "schema version 7; this toolkit reads version 1" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,143 @@
+"""Content-addressed export cache: a probe network is exported once per backend and toolchain.
+
+The key hashes the probe spec (the static network and its seeded weights), the space definition,
+the backend and the exporter versions, so a second phone of the same backend exports nothing and a
+toolchain upgrade re-exports everything. Artifacts are written atomically by the exporters and a
+sidecar `<key>.json` (written last) marks an entry complete: a crash mid-export leaves no entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from orchestrator.plan import ProbeSpec
+
+BACKENDS = ("pte", "coreml")
+DEPLOY_FORM_VERSION = 1
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "autovit-bench"))
+
+
+def exporter_versions(backend: str) -> dict[str, str]:
+    tool = "executorch" if backend == "pte" else "coremltools"
+    return {"torch": version("torch"), tool: version(tool), "timm": version("timm"), "deploy_form": str(DEPLOY_FORM_VERSION)}
+
+
+def cache_key(spec: ProbeSpec, space_hash: str, backend: str) -> str:
+    blob = json.dumps(
+        {"probe": spec.to_dict(), "space": space_hash, "backend": backend, "versions": exporter_versions(backend)},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def artifact_path(root: Path, backend: str, key: str) -> Path:
+    suffix = ".pte" if backend == "pte" else ".mlpackage"
+    return root / "exports" / backend / key[:2] / f"{key}{suffix}"
+
+
+def _meta_path(artifact: Path) -> Path:
+    return artifact.with_suffix(".json")
+
+
+@dataclass(frozen=True)
+class CachedExport:
+    probe_id: str
+    path: Path
+    meta: dict[str, Any]
+    cached: bool
+
+
+def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, artifact: str) -> dict[str, Any]:
+    """Runs in a worker process: build, export, then write the sidecar that completes the entry."""
+    import torch
+
+    from orchestrator.probes import build_probe
+    from search.space import load_space
+
+    torch.set_num_threads(1)
+    spec = ProbeSpec(**spec_dict)
+    model = build_probe(spec, load_space(space_name))
+    example = torch.randn(spec.input_shape)
+    path = Path(artifact)
+    start = time.perf_counter()
+    if backend == "pte":
+        from orchestrator.export.executorch import save_pte
+
+        report = save_pte(model, example, path)
+        facts = {"partitions": report.partitions, "undelegated_ops": report.undelegated_ops, "size_bytes": report.size_bytes}
+    else:
+        from orchestrator.export.coreml import save_mlpackage
+
+        save_mlpackage(model, example, path)
+        facts = {}
+    meta = {"probe": spec_dict, "backend": backend, "versions": exporter_versions(backend), "export_s": time.perf_counter() - start, **facts}
+    meta_file = _meta_path(path)
+    tmp = meta_file.with_name(meta_file.name + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=1))
+    tmp.replace(meta_file)
+    return meta
+
+
+def lookup(spec: ProbeSpec, space_hash: str, backend: str, root: Path | None = None) -> CachedExport | None:
+    artifact = artifact_path(root or cache_root(), backend, cache_key(spec, space_hash, backend))
+    meta = _meta_path(artifact)
+    if artifact.exists() and meta.exists():
+        return CachedExport(spec.id, artifact, json.loads(meta.read_text()), cached=True)
+    return None
+
+
+def export_probes(
+    probes: dict[str, ProbeSpec],
+    space_name: str,
+    space_hash: str,
+    backend: str,
+    workers: int = 2,
+    root: Path | None = None,
+    show_progress: bool = True,
+) -> dict[str, CachedExport]:
+    """Export every probe not yet cached, `workers` at a time, with a progress bar and ETA."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    root = root or cache_root()
+    done: dict[str, CachedExport] = {}
+    todo: list[ProbeSpec] = []
+    for pid, spec in probes.items():
+        hit = lookup(spec, space_hash, backend, root)
+        if hit:
+            done[pid] = hit
+        else:
+            todo.append(spec)
+    if not todo:
+        return done
+    columns = (TextColumn("[bold]export {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    context = multiprocessing.get_context("spawn")
+    with Progress(*columns, disable=not show_progress, transient=False) as progress, ProcessPoolExecutor(
+        max_workers=max(1, min(workers, len(todo))), mp_context=context
+    ) as pool:
+        task = progress.add_task(backend, total=len(probes), completed=len(done))
+        futures = {}
+        for spec in todo:
+            artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
+            artifact.parent.mkdir(parents=True, exist_ok=True)
+            futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact))] = (spec, artifact)
+        for future in as_completed(futures):
+            spec, artifact = futures[future]
+            meta = future.result()
+            done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
+            progress.advance(task)
+    return done

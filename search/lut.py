@@ -1,0 +1,100 @@
+"""The latency lookup table (LUT) format: one module that the writer (orchestrator) and the
+reader (search) share, so both agree on what a valid LUT is.
+
+A LUT is a JSON document validated against `search/schemas/lut.v1.json` on every load. Its id is
+the content hash of everything but the id, so a LUT edited by hand no longer matches its id and
+is refused. Entry keys name one block configuration in its stage context, e.g.
+`transformer/Transformer-2/layer/w80/h3/r1.5`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+SCHEMA_NAME = "autovit-bench/lut"
+SCHEMA_VERSION = 1
+ENTRY_KINDS = ("overhead", "stem", "mbconv_transition", "mbconv_layer", "transformer_shell", "transformer_layer", "head")
+
+
+class LUTError(ValueError):
+    """A LUT that cannot be used: malformed, of another schema version, tampered with, or for another space."""
+
+
+@cache
+def lut_schema() -> dict[str, Any]:
+    return json.loads((resources.files("search") / "schemas" / f"lut.v{SCHEMA_VERSION}.json").read_text())
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def entry_key(kind: str, stage: str | None = None, **p: Any) -> str:
+    """The canonical key of an entry; the predictor builds the same keys from a config."""
+    if kind == "overhead":
+        return "overhead"
+    if kind == "stem":
+        return f"stem/w{p['width']}"
+    if kind == "head":
+        return f"head/w{p['width']}"
+    if kind in ("mbconv_transition", "transformer_shell"):
+        family = "mbconv" if kind == "mbconv_transition" else "transformer"
+        part = "transition" if kind == "mbconv_transition" else "shell"
+        return f"{family}/{stage}/{part}/{p['in_width']}->{p['width']}"
+    if kind == "mbconv_layer":
+        return f"mbconv/{stage}/layer/w{p['width']}/e{_num(p['expansion'])}"
+    if kind == "transformer_layer":
+        return f"transformer/{stage}/layer/w{p['width']}/h{p['heads']}/r{_num(p['mlp_ratio'])}"
+    raise ValueError(f"unknown entry kind {kind!r}")
+
+
+def content_id(doc: dict[str, Any]) -> str:
+    body = {k: v for k, v in doc.items() if k != "id"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
+    """Return `doc` if it is a valid, untampered LUT; otherwise raise LUTError naming the problem."""
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_NAME:
+        raise LUTError(f"{source} is not an autovit-bench LUT (no \"schema\": \"{SCHEMA_NAME}\")")
+    if doc.get("version") != SCHEMA_VERSION:
+        raise LUTError(
+            f"{source} has LUT schema version {doc.get('version')!r}; this toolkit reads version {SCHEMA_VERSION}: "
+            "rebuild it with `bench profile`"
+        )
+    try:
+        jsonschema.validate(doc, lut_schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise LUTError(f"{source} is malformed at {where}: {exc.message}") from None
+    if content_id(doc) != doc["id"]:
+        raise LUTError(f"{source} does not match its id {doc['id']} (edited after it was written); rebuild it with `bench profile`")
+    return doc
+
+
+def read_lut(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise LUTError(f"LUT file {path} does not exist") from None
+    except json.JSONDecodeError as exc:
+        raise LUTError(f"LUT file {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return validate_lut(doc, f"LUT file {path}")
+
+
+def check_space(doc: dict[str, Any], space_name: str, space_hash: str) -> None:
+    """Refuse a LUT built for another space, or for an older definition of this one."""
+    if doc["space"]["name"] != space_name:
+        raise LUTError(f"LUT {doc['id']} is for space {doc['space']['name']!r}, not {space_name!r}; choose a LUT of {space_name!r}")
+    if doc["space"]["hash"] != space_hash:
+        raise LUTError(
+            f"LUT {doc['id']} was built for another definition of space {space_name!r} "
+            f"(hash {doc['space']['hash']}, now {space_hash}); rebuild it with `bench profile --space {space_name}`"
+        )

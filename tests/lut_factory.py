@@ -1,0 +1,83 @@
+"""A synthetic but valid LUT of the tiny space, with known entry latencies, for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from search.lut import SCHEMA_NAME, SCHEMA_VERSION, content_id, entry_key, validate_lut
+from search.space import SearchSpace
+
+# The context network: 4 transformer stages, depths above 1 so layers repeat.
+CONTEXT = {
+    "space": "tiny",
+    "resolution": 64,
+    "stem": {"width": 16},
+    "mbconv": [
+        {"width": 16, "depth": 2, "expansion": 1},
+        {"width": 24, "depth": 1, "expansion": 1},
+        {"width": 32, "depth": 2, "expansion": 1},
+    ],
+    "transformer": [
+        {"width": 24, "depth": 2, "heads": [1, 2], "mlp_ratio": [1.5, 2]},
+        {"width": 32, "depth": 1, "heads": [2], "mlp_ratio": [2]},
+        {"width": 40, "depth": 1, "heads": [1], "mlp_ratio": [1.5]},
+        {"width": 48, "depth": 2, "heads": [2, 2], "mlp_ratio": [2, 2]},
+    ],
+}
+
+# (kind, stage, params, latency ms) of every entry the context needs; Transformer-4's layer is used twice.
+ENTRY_SPECS = [
+    ("overhead", None, {}, 0.5),
+    ("stem", None, {"width": 16}, 1.0),
+    ("mbconv_transition", "MBConv-1", {"in_width": 16, "width": 16}, 2.0),
+    ("mbconv_layer", "MBConv-1", {"width": 16, "expansion": 1}, 1.5),
+    ("mbconv_transition", "MBConv-2", {"in_width": 16, "width": 24}, 3.0),
+    ("mbconv_transition", "MBConv-3", {"in_width": 24, "width": 32}, 2.5),
+    ("mbconv_layer", "MBConv-3", {"width": 32, "expansion": 1}, 1.25),
+    ("transformer_shell", "Transformer-1", {"in_width": 32, "width": 24}, 4.0),
+    ("transformer_layer", "Transformer-1", {"width": 24, "heads": 1, "mlp_ratio": 1.5}, 2.0),
+    ("transformer_layer", "Transformer-1", {"width": 24, "heads": 2, "mlp_ratio": 2}, 3.0),
+    ("transformer_shell", "Transformer-2", {"in_width": 24, "width": 32}, 3.5),
+    ("transformer_layer", "Transformer-2", {"width": 32, "heads": 2, "mlp_ratio": 2}, 2.5),
+    ("transformer_shell", "Transformer-3", {"in_width": 32, "width": 40}, 3.0),
+    ("transformer_layer", "Transformer-3", {"width": 40, "heads": 1, "mlp_ratio": 1.5}, 2.0),
+    ("transformer_shell", "Transformer-4", {"in_width": 40, "width": 48}, 2.0),
+    ("transformer_layer", "Transformer-4", {"width": 48, "heads": 2, "mlp_ratio": 2}, 1.75),
+    ("head", None, {"width": 48}, 0.75),
+]
+LATENCIES = {entry_key(kind, stage, **params): (kind, stage, params, ms) for kind, stage, params, ms in ENTRY_SPECS}
+
+
+def make_lut(
+    space: SearchSpace, latencies: dict[str, tuple] = LATENCIES, scale: dict[str, float] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A valid LUT whose entry latencies are `latencies`, each multiplied by `scale[key]` if given."""
+    scale = scale or {}
+    entries = {}
+    for key, (kind, stage, params, ms) in latencies.items():
+        ms *= scale.get(key, 1.0)
+        entries[key] = {
+            "kind": kind, "stage": stage, "params": params, "latency_ms": ms,
+            "ci_ms": [ms * 0.95, ms * 1.05], "samples": 30, "wide": False,
+        }
+    doc = {
+        "schema": SCHEMA_NAME,
+        "version": SCHEMA_VERSION,
+        "id": "0" * 16,
+        "created_at": "2025-01-01T00:00:00Z",
+        "toolkit": {"version": "0.1.0", "git_commit": "abc1234"},
+        "device": {
+            "name": "host-cpu", "platform": "host", "backend": "pte", "runtime": {"threads": 4},
+            "description": "the machine running the toolkit", "facts": {},
+        },
+        "runtime_versions": {"executorch": "1.5.1"},
+        "space": {"name": space.name, "hash": space.hash},
+        "resolution": 64,
+        "method": "removal",
+        "measurement": {"warmup": 5, "repeats": 30},
+        "context": CONTEXT,
+        "entries": entries,
+        **extra,
+    }
+    doc["id"] = content_id(doc)
+    return validate_lut(doc)

@@ -1,0 +1,55 @@
+"""The device registry: bundled phones and host, user additions, and clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.devices import get_device, load_devices
+from orchestrator.errors import BenchError
+
+
+def test_bundled_registry_has_host_an_iphone_and_two_android_phones() -> None:
+    devices = load_devices()
+    assert devices["host"].backend == "pte" and devices["host"].platform == "host"
+    assert devices["iphone13"].backend == "coreml" and devices["iphone13"].runtime["compute_units"] == "all"
+    android = [d for d in devices.values() if d.platform == "android"]
+    assert len(android) >= 2 and all(d.backend == "pte" and d.threads >= 1 for d in android)
+
+
+def test_unknown_device_error_lists_the_known_ones() -> None:
+    with pytest.raises(BenchError, match="unknown device 'pixel9'; known devices: host, iphone13, pixel7, galaxy-s23"):
+        get_device("pixel9")
+
+
+def test_user_devices_file_adds_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps({"devices": {
+        "pixel8": {"platform": "android", "backend": "pte", "runtime": {"threads": 2}, "description": "my Pixel 8"},
+        "host": {"platform": "host", "backend": "pte", "runtime": {"threads": 2}, "description": "host, two threads"},
+    }}))
+    assert get_device("pixel8", path).threads == 2
+    assert get_device("host", path).description == "host, two threads"
+
+
+def test_devices_file_from_the_environment(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"devices": {"lab": {"platform": "host", "backend": "pte", "description": "lab box"}}}))
+    monkeypatch.setenv("BENCH_DEVICES_FILE", str(path))
+    assert "lab" in load_devices()
+
+
+def test_malformed_devices_file_is_one_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "devices.json"
+    path.write_text("{not json")
+    with pytest.raises(BenchError, match=r"devices file .* is not valid JSON"):
+        load_devices(path)
+
+
+def test_device_with_a_backend_its_platform_cannot_run_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps({"devices": {"x": {"platform": "ios", "backend": "pte", "description": "?"}}}))
+    with pytest.raises(BenchError, match="platform ios runs backend coreml, not pte"):
+        load_devices(path)

@@ -1,0 +1,81 @@
+"""The host runner and the request/result contract: a child process reads the run directory and
+writes a schema-valid result atomically; failures come back as one clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from orchestrator.contract import ContractError, make_request, read_json, summarize, write_json_atomic
+from orchestrator.export.executorch import save_pte
+from orchestrator.probes import OverheadNet
+from orchestrator.runners.host import HostRunner, RunnerError
+
+
+@pytest.fixture(scope="module")
+def two_models(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("models")
+    small, big = folder / "small.pte", folder / "big.pte"
+    save_pte(OverheadNet(), torch.randn(1, 3, 32, 32), small)
+    save_pte(torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU()).eval(), torch.randn(1, 3, 32, 32), big)
+    return {"small": small, "big": big}
+
+
+def request_for(run_dir: Path, runner: HostRunner, models: dict[str, Path], runs: int = 20) -> None:
+    files = runner.stage(run_dir, models)
+    entries = [{"id": mid, "file": files[mid], "input_shape": [1, 3, 32, 32]} for mid in models]
+    write_json_atomic(run_dir / "request.json", make_request("test", "pte", entries, 1, None, (2, 0.01), (runs, 0.05)))
+
+
+def test_result_has_raw_samples_aligned_by_round_and_summary(tmp_path: Path, two_models) -> None:
+    runner = HostRunner(timeout_s=120)
+    request_for(tmp_path, runner, two_models)
+    result = runner.run(tmp_path)
+    assert read_json(tmp_path / "result.json", "result") == result
+    assert result["status"] == "ok" and result["runtime"]["threads"] == 1
+    rounds = result["rounds"]
+    assert rounds >= 20
+    by_id = {m["id"]: m for m in result["models"]}
+    assert all(len(m["samples_ms"]) == rounds for m in by_id.values())
+    assert by_id["big"]["summary"]["median_ms"] > by_id["small"]["summary"]["median_ms"]
+    assert by_id["big"]["load_ms"] > 0 and by_id["big"]["first_inference_ms"] > 0
+    assert result["device"]["platform"] == "host" and result["device"]["cpu_model"]
+
+
+def test_corrupt_model_file_is_reported_with_the_runtime_error(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.pte"
+    broken.write_bytes(b"not a program")
+    runner = HostRunner(timeout_s=120)
+    request_for(tmp_path / "run", runner, {"broken": broken})
+    with pytest.raises(RunnerError, match="the host runner failed: "):
+        runner.run(tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["status"] == "error"
+
+
+def test_runner_that_exceeds_its_time_limit_is_killed(tmp_path: Path, two_models) -> None:
+    runner = HostRunner(timeout_s=0.5)
+    request_for(tmp_path, runner, two_models)
+    with pytest.raises(RunnerError, match="did not finish within 0 s|did not finish within 1 s"):
+        runner.run(tmp_path)
+    assert not (tmp_path / "result.json").exists()
+
+
+def test_request_against_the_schema_names_the_bad_field() -> None:
+    with pytest.raises(ContractError, match="at measure/runs"):
+        make_request("x", "pte", [{"id": "m", "file": "m.pte", "input_shape": [1]}], 1, None, (1, 0.0), (0, 0.0))
+
+
+def test_summary_statistics_of_known_samples() -> None:
+    s = summarize([float(x) for x in range(1, 11)])
+    assert (s["median_ms"], s["mean_ms"], s["min_ms"], s["max_ms"], s["runs"]) == (5.5, 5.5, 1.0, 10.0, 10)
+    assert s["trimmed_mean_ms"] == 5.5 and s["p90_ms"] == 9.0
+
+
+def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
+    write_json_atomic(tmp_path / "a.json", {"x": 1})
+    write_json_atomic(tmp_path / "a.json", {"x": 2})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+    assert json.loads((tmp_path / "a.json").read_text()) == {"x": 2}

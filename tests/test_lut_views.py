@@ -1,0 +1,138 @@
+"""The LUT views: tables, diff and breakdown figure of small synthetic LUTs of the tiny space."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.table import Table
+
+from orchestrator.lut_views import (
+    lut_breakdown,
+    lut_diff,
+    lut_diff_table,
+    lut_entries_table,
+    lut_list_table,
+    lut_summary_table,
+    lut_validation_table,
+    plot_breakdown,
+)
+from search.config import SubnetConfig, validate
+from search.lut import ENTRY_KINDS, LUTError, entry_key
+from tests.lut_factory import CONTEXT, LATENCIES, make_lut
+from search.space import SearchSpace
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+@pytest.fixture
+def lut(tiny: SearchSpace) -> dict[str, Any]:
+    return make_lut(tiny)
+
+
+def column(table: Table, i: int) -> list[str]:
+    return list(table.columns[i].cells)
+
+
+def test_context_is_a_valid_tiny_subnet(tiny: SearchSpace) -> None:
+    assert validate(SubnetConfig.from_dict(CONTEXT), tiny).to_dict() == CONTEXT
+
+
+def test_breakdown_prices_each_stage_from_its_entries(lut: dict[str, Any]) -> None:
+    per_stage = lut_breakdown(lut).groupby("stage", sort=False)["latency_ms"].sum().to_dict()
+    assert per_stage == {
+        "overhead": 0.5, "stem": 1.0,
+        "MBConv-1": 2.0 + 1.5, "MBConv-2": 3.0, "MBConv-3": 2.5 + 1.25,
+        "Transformer-1": 4.0 + 2.0 + 3.0, "Transformer-2": 3.5 + 2.5, "Transformer-3": 3.0 + 2.0,
+        "Transformer-4": 2.0 + 1.75 * 2, "head": 0.75,
+    }
+
+
+def test_diff_ratio_is_b_over_a(tiny: SearchSpace) -> None:
+    stem, head = entry_key("stem", width=16), entry_key("head", width=48)
+    diff = lut_diff(make_lut(tiny), make_lut(tiny, scale={stem: 2.0, head: 0.5})).set_index("key")
+    assert diff.loc[stem, ["a_ms", "b_ms", "ratio"]].tolist() == [1.0, 2.0, 2.0]
+    assert diff.loc[head, "ratio"] == 0.5
+    assert (diff.drop(index=[stem, head])["ratio"] == 1.0).all()
+
+
+def test_diff_reports_keys_only_in_one_side(tiny: SearchSpace) -> None:
+    only_a, only_b = entry_key("head", width=48), entry_key("head", width=40)
+    b_latencies = {k: v for k, v in LATENCIES.items() if k != only_a} | {only_b: ("head", None, {"width": 40}, 0.7)}
+    diff = lut_diff(make_lut(tiny), make_lut(tiny, b_latencies)).set_index("key")
+    assert diff.loc[only_a, "only_in"] == "a" and math.isnan(diff.loc[only_a, "ratio"])
+    assert diff.loc[only_b, "only_in"] == "b" and math.isnan(diff.loc[only_b, "a_ms"])
+    assert diff["only_in"].isna().sum() == len(LATENCIES) - 1
+
+
+def test_diff_table_caption_has_median_and_geometric_mean(tiny: SearchSpace) -> None:
+    keys = list(LATENCIES)
+    # Ratios 4, 0.25, 3 and ones: 4 and 0.25 cancel in the geometric mean, the median is 1.
+    table = lut_diff_table(make_lut(tiny), make_lut(tiny, scale={keys[0]: 4.0, keys[1]: 0.25, keys[2]: 3.0}))
+    geomean = 3.0 ** (1 / len(keys))
+    assert f"median 1.000, geometric mean {geomean:.3f}" in table.caption
+    assert table.row_count == len(keys)
+
+
+def test_entries_table_has_one_row_per_entry_in_kind_order(lut: dict[str, Any]) -> None:
+    table = lut_entries_table(lut)
+    assert table.row_count == len(LATENCIES)
+    keys = column(table, 0)
+    assert keys[:3] == ["overhead", "stem/w16", "mbconv/MBConv-1/transition/16->16"]
+    assert keys[-1] == "head/w48"
+    assert column(table, 1) == sorted(column(table, 1), key=ENTRY_KINDS.index)
+    assert column(table, 2)[1] == "1.000" and column(table, 3)[1] == "0.950–1.050"
+
+
+def test_entries_table_marks_wide_entries(tiny: SearchSpace) -> None:
+    doc = make_lut(tiny)
+    doc["entries"]["stem/w16"]["wide"] = True
+    table = lut_entries_table(doc)
+    assert column(table, 5).count("!") == 1 and column(table, 5)[1] == "!"
+
+
+def test_validation_table_is_none_without_validation(lut: dict[str, Any], tiny: SearchSpace) -> None:
+    assert lut_validation_table(lut) is None
+    assert lut_validation_table(make_lut(tiny, validation=None)) is None
+
+
+def test_validation_table_lists_the_figures(tiny: SearchSpace) -> None:
+    table = lut_validation_table(make_lut(tiny, validation={"within_10": 0.95, "spearman": 0.9812345, "samples": 50}))
+    assert column(table, 0) == ["within_10", "spearman", "samples"]
+    assert column(table, 1) == ["0.95", "0.9812", "50"]
+
+
+def test_summary_table_shows_provenance(lut: dict[str, Any], tiny: SearchSpace) -> None:
+    table = lut_summary_table(lut)
+    rows = dict(zip(column(table, 0), column(table, 1)))
+    assert rows["id"] == lut["id"]
+    assert rows["device"] == "host-cpu (the machine running the toolkit)"
+    assert rows["space"] == f"tiny ({tiny.hash})"
+    assert rows["runtime"] == "threads=4"
+    assert rows["measurement.repeats"] == "30"
+
+
+def test_list_table_has_one_row_per_record() -> None:
+    record = {
+        "id": "0123456789abcdef", "device": "host-cpu", "space": "tiny", "resolution": 64, "method": "removal",
+        "created_at": "2025-01-01T00:00:00Z", "entries": 17, "path": Path("/tmp/lut.json"),
+    }
+    table = lut_list_table([record, record | {"id": "fedcba9876543210"}])
+    assert column(table, 0) == ["0123456789abcdef", "fedcba9876543210"]
+    assert column(table, 6) == ["17", "17"]
+
+
+def test_plot_breakdown_writes_a_png(lut: dict[str, Any], tmp_path: Path) -> None:
+    out = plot_breakdown(lut, tmp_path / "breakdown.png")
+    assert out == tmp_path / "breakdown.png"
+    assert out.read_bytes()[:8] == PNG_MAGIC and out.stat().st_size > 1000
+    assert [p.name for p in tmp_path.iterdir()] == ["breakdown.png"]
+
+
+def test_plot_breakdown_names_a_missing_entry(tiny: SearchSpace, tmp_path: Path) -> None:
+    missing = entry_key("transformer_layer", "Transformer-4", width=48, heads=2, mlp_ratio=2)
+    doc = make_lut(tiny, {k: v for k, v in LATENCIES.items() if k != missing})
+    with pytest.raises(LUTError, match="Transformer-4/layer/w48/h2/r2"):
+        plot_breakdown(doc, tmp_path / "breakdown.png")
+    assert list(tmp_path.iterdir()) == []

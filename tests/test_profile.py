@@ -1,0 +1,125 @@
+"""`bench profile` end to end on a small plan (networks that lower in seconds): real exports, the
+real host runner in a child process, attribution, a valid LUT; resume and adaptive re-measurement."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.attribution import Tolerance
+from orchestrator.devices import get_device
+from orchestrator.plan import Plan, build_plan
+from orchestrator.profile import QUICK, Profiler
+from search.lut import read_lut
+from search.space import load_space
+
+SMALL_KEYS = ("overhead", "stem/w8", "stem/w16", "mbconv/MBConv-1/transition/8->16")
+FAST = dataclasses.replace(QUICK, warmup_runs=2, warmup_s=0.05, runs=20, min_s=0.1, adaptive_sessions=0)
+
+
+def small_plan() -> Plan:
+    full = build_plan(load_space("tiny"))
+    entries = tuple(e for e in full.entries if e.key in SMALL_KEYS)
+    probes = {pid: full.probes[pid] for e in entries for pid in (e.reference, e.variant) if pid}
+    return dataclasses.replace(full, entries=entries, probes=probes)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(cache_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BENCH_CACHE", str(cache_dir))
+
+
+def profiler(run_dir: Path, luts: Path, settings=FAST) -> Profiler:
+    space = load_space("tiny")
+    return Profiler(get_device("host"), space, 64, settings, run_dir, workers=2, luts_root=luts, log=lambda _: None,
+                    show_progress=False, plan=small_plan())
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory, cache_dir):
+    root = tmp_path_factory.mktemp("profile")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BENCH_CACHE", str(cache_dir))
+        doc, path = profiler(root / "run", root / "luts").run()
+    return root, doc, path
+
+
+def test_profile_writes_a_valid_lut_with_every_entry_and_its_provenance(finished) -> None:
+    root, doc, path = finished
+    assert path == root / "luts" / "host" / "tiny" / f"{doc['id']}.json"
+    assert read_lut(path) == doc
+    assert set(doc["entries"]) == set(SMALL_KEYS)
+    assert doc["device"]["name"] == "host" and doc["device"]["facts"]["cores"] >= 1
+    assert doc["space"] == {"name": "tiny", "hash": load_space("tiny").hash}
+    assert doc["method"] == "removal" and doc["resolution"] == 64
+    assert "executorch" in doc["runtime_versions"]
+    assert doc["measurement"]["export_partitions_max"] == 1
+
+
+def test_entries_carry_median_interval_and_paired_sample_count(finished) -> None:
+    _, doc, _ = finished
+    for entry in doc["entries"].values():
+        lo, hi = entry["ci_ms"]
+        assert lo <= entry["latency_ms"] <= hi
+        assert entry["samples"] >= FAST.runs
+    assert doc["entries"]["overhead"]["latency_ms"] > 0
+    assert doc["entries"]["stem/w16"]["latency_ms"] > 0
+
+
+def test_lut_index_lists_the_new_lut(finished) -> None:
+    root, doc, _ = finished
+    index = json.loads((root / "luts" / "index.json").read_text())["luts"]
+    assert [r["id"] for r in index] == [doc["id"]]
+
+
+def test_resume_reuses_finished_sessions_without_measuring_again(finished, monkeypatch) -> None:
+    root, doc, _ = finished
+    p = profiler(root / "run", root / "luts")
+
+    def must_not_run(run_dir):
+        raise AssertionError(f"re-measured {run_dir}")
+
+    monkeypatch.setattr(p.runner, "run", must_not_run)
+    again, _ = p.run(resume=True)
+    assert again["entries"] == doc["entries"]
+
+
+def test_interrupted_profile_keeps_nothing_partial_and_resumes(tmp_path: Path, monkeypatch) -> None:
+    p = profiler(tmp_path / "run", tmp_path / "luts")
+    real_run = p.runner.run
+
+    def interrupted(run_dir):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(p.runner, "run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        p.run()
+    assert not (tmp_path / "luts").exists()
+    assert json.loads((tmp_path / "run" / "profile.json").read_text())["status"] == "running"
+    monkeypatch.setattr(p.runner, "run", real_run)
+    doc, path = profiler(tmp_path / "run", tmp_path / "luts").run(resume=True)
+    assert path.exists() and set(doc["entries"]) == set(SMALL_KEYS)
+
+
+def test_starting_over_an_existing_run_needs_resume(finished) -> None:
+    root, _, _ = finished
+    from orchestrator.errors import BenchError
+
+    with pytest.raises(BenchError, match="already holds a profile; pass --resume"):
+        profiler(root / "run", root / "luts").run()
+
+
+def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
+    strict = dataclasses.replace(FAST, adaptive_sessions=1, tolerance=Tolerance(relative=0.0, absolute_ms=0.0))
+    doc, _ = profiler(tmp_path / "run", tmp_path / "luts", strict).run()
+    assert (tmp_path / "run" / "sessions" / "adaptive-1" / "result.json").exists()
+    assert doc["measurement"]["sessions"] == 2
+    assert all(e["samples"] >= 2 * FAST.runs for e in doc["entries"].values())
