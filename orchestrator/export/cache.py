@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from orchestrator.plan import ProbeSpec
 
 BACKENDS = ("pte", "coreml")
-DEPLOY_FORM_VERSION = 1
+EXPORT_RECIPE_VERSION = 2  # bump when the deploy form or the lowering flow changes
 
 
 def cache_root() -> Path:
@@ -33,7 +33,7 @@ def cache_root() -> Path:
 
 def exporter_versions(backend: str) -> dict[str, str]:
     tool = "executorch" if backend == "pte" else "coremltools"
-    return {"torch": version("torch"), tool: version(tool), "timm": version("timm"), "deploy_form": str(DEPLOY_FORM_VERSION)}
+    return {"torch": version("torch"), tool: version(tool), "timm": version("timm"), "export_recipe": str(EXPORT_RECIPE_VERSION)}
 
 
 def cache_key(spec: ProbeSpec, space_hash: str, backend: str) -> str:
