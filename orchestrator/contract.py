@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 
 from orchestrator.errors import BenchError
+from orchestrator.runners.timing import TimingPlan
 
 VERSION = 1
 
@@ -67,8 +68,7 @@ def make_request(
     models: list[dict[str, Any]],
     threads: int,
     compute_units: str | None,
-    warmup: tuple[int, float],
-    measure: tuple[int, float],
+    timing: TimingPlan,
     seed: int = 0,
     cooldown_s: float = 0.0,
 ) -> dict[str, Any]:
@@ -80,8 +80,8 @@ def make_request(
         "models": models,
         "threads": threads,
         "compute_units": compute_units,
-        "warmup": {"runs": warmup[0], "seconds": warmup[1]},
-        "measure": {"runs": measure[0], "seconds": measure[1]},
+        "warmup": {"runs": timing.warmup_runs, "seconds": timing.warmup_s},
+        "measure": {"runs": timing.runs, "seconds": timing.min_s},
         "cooldown_s": cooldown_s,
         "seed": seed,
     }

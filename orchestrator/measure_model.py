@@ -10,7 +10,7 @@ from orchestrator.contract import make_request, write_json_atomic
 from orchestrator.devices import Device
 from orchestrator.errors import BenchError
 from orchestrator.profile import FULL
-from orchestrator.runners import runner_for
+from orchestrator.runners.registry import runner_for
 
 TIMM_PREFIX = "timm:"
 
@@ -66,10 +66,9 @@ def measure_model(model: str, device: Device, run_dir: Path | None = None) -> di
     shape = _pte_input_shape(path) if device.backend == "pte" else None
     if shape is None:
         raise BenchError("Core ML models are measured on an iPhone; no iOS runner is available in this version")
-    s = FULL
     request = make_request(
         run_dir.name, device.backend, [{"id": "model", "file": files["model"], "input_shape": shape}], device.threads,
-        device.runtime.get("compute_units"), (s.warmup_runs, s.warmup_s), (s.runs, s.min_s), s.seed,
+        device.runtime.get("compute_units"), FULL.timing, FULL.seed,
     )
     write_json_atomic(run_dir / "request.json", request)
     result = runner.run(run_dir)

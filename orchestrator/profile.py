@@ -24,16 +24,14 @@ from orchestrator.errors import BenchError
 from orchestrator.export.cache import CachedExport, export_probes
 from orchestrator.lut_store import finish_lut, save_lut
 from orchestrator.plan import Entry, Plan, build_plan
-from orchestrator.runners import runner_for
+from orchestrator.runners.registry import runner_for
+from orchestrator.runners.timing import TimingPlan
 from search.space import SearchSpace
 
 
 @dataclass(frozen=True)
 class MeasureSettings:
-    warmup_runs: int = 10
-    warmup_s: float = 0.5
-    runs: int = 50
-    min_s: float = 1.0
+    timing: TimingPlan = TimingPlan()
     adaptive_sessions: int = 2
     tolerance: Tolerance = Tolerance()
     seed: int = 0
@@ -43,7 +41,7 @@ class MeasureSettings:
 
 
 FULL = MeasureSettings()
-QUICK = MeasureSettings(warmup_runs=5, warmup_s=0.2, runs=30, min_s=0.5, adaptive_sessions=1)
+QUICK = MeasureSettings(TimingPlan(warmup_runs=5, warmup_s=0.2, runs=30, min_s=0.5), adaptive_sessions=1)
 
 
 def session_groups(plan: Plan) -> list[tuple[str, list[Entry]]]:
@@ -139,10 +137,9 @@ class Profiler:
                 pass
         files = self.runner.stage(session_dir, {pid: artifacts[pid].path for pid in probe_ids})
         models = [{"id": pid, "file": files[pid], "input_shape": list(self.plan.probes[pid].input_shape)} for pid in probe_ids]
-        s = self.settings
         request = make_request(
             f"{self.run_dir.name}/{name}", self.device.backend, models, self.device.threads,
-            self.device.runtime.get("compute_units"), (s.warmup_runs, s.warmup_s), (s.runs, s.min_s), s.seed,
+            self.device.runtime.get("compute_units"), self.settings.timing, self.settings.seed,
         )
         write_json_atomic(session_dir / "request.json", request)
         self.log(f"session {name}: measuring {len(models)} networks on {self.device.name}")

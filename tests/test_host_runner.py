@@ -13,6 +13,7 @@ from orchestrator.contract import ContractError, make_request, read_json, summar
 from orchestrator.export.executorch import save_pte
 from orchestrator.probes import OverheadNet
 from orchestrator.runners.host import HostRunner, RunnerError
+from orchestrator.runners.timing import TimingPlan
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,8 @@ def two_models(tmp_path_factory) -> dict[str, Path]:
 def request_for(run_dir: Path, runner: HostRunner, models: dict[str, Path], runs: int = 20) -> None:
     files = runner.stage(run_dir, models)
     entries = [{"id": mid, "file": files[mid], "input_shape": [1, 3, 32, 32]} for mid in models]
-    write_json_atomic(run_dir / "request.json", make_request("test", "pte", entries, 1, None, (2, 0.01), (runs, 0.05)))
+    timing = TimingPlan(warmup_runs=2, warmup_s=0.01, runs=runs, min_s=0.05)
+    write_json_atomic(run_dir / "request.json", make_request("test", "pte", entries, 1, None, timing))
 
 
 def test_result_has_raw_samples_aligned_by_round_and_summary(tmp_path: Path, two_models) -> None:
@@ -65,7 +67,7 @@ def test_runner_that_exceeds_its_time_limit_is_killed(tmp_path: Path, two_models
 
 def test_request_against_the_schema_names_the_bad_field() -> None:
     with pytest.raises(ContractError, match="at measure/runs"):
-        make_request("x", "pte", [{"id": "m", "file": "m.pte", "input_shape": [1]}], 1, None, (1, 0.0), (0, 0.0))
+        make_request("x", "pte", [{"id": "m", "file": "m.pte", "input_shape": [1]}], 1, None, TimingPlan(1, 0.0, 0, 0.0))
 
 
 def test_summary_statistics_of_known_samples() -> None:

@@ -13,11 +13,12 @@ from orchestrator.attribution import Tolerance
 from orchestrator.devices import get_device
 from orchestrator.plan import Plan, build_plan
 from orchestrator.profile import QUICK, Profiler
+from orchestrator.runners.timing import TimingPlan
 from search.lut import read_lut
 from search.space import load_space
 
 SMALL_KEYS = ("overhead", "stem/w8", "stem/w16", "mbconv/MBConv-1/transition/8->16")
-FAST = dataclasses.replace(QUICK, warmup_runs=2, warmup_s=0.05, runs=20, min_s=0.1, adaptive_sessions=0)
+FAST = dataclasses.replace(QUICK, timing=TimingPlan(warmup_runs=2, warmup_s=0.05, runs=20, min_s=0.1), adaptive_sessions=0)
 
 
 def small_plan() -> Plan:
@@ -69,7 +70,7 @@ def test_entries_carry_median_interval_and_paired_sample_count(finished) -> None
     for entry in doc["entries"].values():
         lo, hi = entry["ci_ms"]
         assert lo <= entry["latency_ms"] <= hi
-        assert entry["samples"] >= FAST.runs
+        assert entry["samples"] >= FAST.timing.runs
     assert doc["entries"]["overhead"]["latency_ms"] > 0
     assert doc["entries"]["stem/w16"]["latency_ms"] > 0
 
@@ -122,4 +123,16 @@ def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
     doc, _ = profiler(tmp_path / "run", tmp_path / "luts", strict).run()
     assert (tmp_path / "run" / "sessions" / "adaptive-1" / "result.json").exists()
     assert doc["measurement"]["sessions"] == 2
-    assert all(e["samples"] >= 2 * FAST.runs for e in doc["entries"].values())
+    assert all(e["samples"] >= 2 * FAST.timing.runs for e in doc["entries"].values())
+
+
+def test_core_ml_export_of_plan_networks_goes_to_the_cache_once(tmp_path: Path) -> None:
+    from orchestrator.export.cache import export_probes
+
+    plan = small_plan()
+    probes = {pid: spec for pid, spec in plan.probes.items() if spec.kind == "net"}
+    space = load_space("tiny")
+    first = export_probes(probes, "tiny", space.hash, "coreml", workers=2, root=tmp_path, show_progress=False)
+    assert all((a.path / "Manifest.json").exists() and a.path.suffix == ".mlpackage" for a in first.values())
+    second = export_probes(probes, "tiny", space.hash, "coreml", workers=2, root=tmp_path, show_progress=False)
+    assert all(a.cached for a in second.values()) and not any(a.cached for a in first.values())

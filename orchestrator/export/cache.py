@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from orchestrator.errors import BenchError
 from orchestrator.plan import ProbeSpec
 
 BACKENDS = ("pte", "coreml")
@@ -60,6 +62,14 @@ class CachedExport:
     path: Path
     meta: dict[str, Any]
     cached: bool
+
+
+def _quiet_worker(log_path: str) -> None:
+    """Send a worker's output (ExecuTorch's C++ logging, converter progress bars) to the cache's
+    export log, so the user's terminal shows one progress bar rather than thousands of lines."""
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
 
 
 def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, artifact: str) -> dict[str, Any]:
@@ -126,8 +136,10 @@ def export_probes(
         return done
     columns = (TextColumn("[bold]export {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     context = multiprocessing.get_context("spawn")
+    root.mkdir(parents=True, exist_ok=True)
+    log_path = str(root / "export.log")
     with Progress(*columns, disable=not show_progress, transient=False) as progress, ProcessPoolExecutor(
-        max_workers=max(1, min(workers, len(todo))), mp_context=context
+        max_workers=max(1, min(workers, len(todo))), mp_context=context, initializer=_quiet_worker, initargs=(log_path,)
     ) as pool:
         task = progress.add_task(backend, total=len(probes), completed=len(done))
         futures = {}
@@ -137,7 +149,14 @@ def export_probes(
             futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact))] = (spec, artifact)
         for future in as_completed(futures):
             spec, artifact = futures[future]
-            meta = future.result()
+            try:
+                meta = future.result()
+            except BrokenProcessPool:
+                raise BenchError(
+                    f"an export worker died (out of memory or killed); finished exports are cached, run again to continue (log: {log_path})"
+                ) from None
+            except Exception as exc:
+                raise BenchError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
             done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
             progress.advance(task)
     return done

@@ -60,8 +60,8 @@ def run(run_dir: Path) -> dict[str, Any]:
         first_ms = (time.perf_counter() - start) * 1e3
         calls[model["id"]] = lambda m=method, i=inputs: m.execute(i)
         loaded.append((model["id"], load_ms, first_ms))
-    plan = TimingPlan(request["warmup"]["runs"], request["warmup"]["seconds"], request["measure"]["runs"], request["measure"]["seconds"])
-    samples = interleaved_latencies(calls, plan)
+    timing = TimingPlan(request["warmup"]["runs"], request["warmup"]["seconds"], request["measure"]["runs"], request["measure"]["seconds"])
+    samples = interleaved_latencies(calls, timing)
     return {
         "runtime": {"name": "executorch", "version": version("executorch"), "threads": portable_lib._threadpool_get_thread_count(), "compute_units": None},
         "rounds": len(next(iter(samples.values()))),

@@ -1,0 +1,71 @@
+"""`bench lut list/show/diff/plot` on a LUT folder given by $BENCH_LUTS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.lut_store import save_lut
+from search.lut import content_id
+from search.space import load_space
+from tests.lut_factory import make_lut
+
+
+@pytest.fixture
+def luts(tmp_path: Path) -> tuple[Path, dict, dict]:
+    a = make_lut(load_space("tiny"))
+    b = make_lut(load_space("tiny"), scale={"stem/w16": 2.0})
+    save_lut(a, tmp_path / "luts")
+    save_lut(b, tmp_path / "luts")
+    return tmp_path, a, b
+
+
+def bench(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "BENCH_LUTS": str(cwd / "luts"), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+
+
+def test_lut_list_shows_every_lut(luts) -> None:
+    cwd, a, b = luts
+    out = bench(cwd, "lut", "list").stdout
+    assert a["id"] in out and b["id"] in out
+
+
+def test_lut_show_json_prints_the_document(luts) -> None:
+    cwd, a, _ = luts
+    result = bench(cwd, "lut", "show", a["id"][:8], "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == a
+
+
+def test_lut_diff_shows_per_entry_ratios(luts) -> None:
+    cwd, a, b = luts
+    result = bench(cwd, "lut", "diff", a["id"], b["id"])
+    assert result.returncode == 0, result.stderr
+    line = next(l for l in result.stdout.splitlines() if "stem/w16" in l)
+    assert "2.000" in line
+
+
+def test_lut_plot_writes_a_png(luts) -> None:
+    cwd, a, _ = luts
+    result = bench(cwd, "lut", "plot", a["id"], "--out", str(cwd / "a.png"))
+    assert result.returncode == 0, result.stderr
+    assert (cwd / "a.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_lut_of_another_space_definition_is_refused_and_nothing_is_drawn(tmp_path: Path) -> None:
+    doc = make_lut(load_space("tiny"))
+    doc["space"]["hash"] = "0123456789abcdef"
+    doc["id"] = content_id(doc)
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(doc))
+    result = bench(tmp_path, "lut", "plot", str(path), "--out", str(tmp_path / "x.png"))
+    assert result.returncode == 2
+    assert "was built for another definition of space 'tiny'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x.png").exists()

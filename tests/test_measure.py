@@ -1,0 +1,61 @@
+"""`bench measure`: any model's end-to-end latency through the same runner and contract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from orchestrator.devices import get_device
+from orchestrator.errors import BenchError
+from orchestrator.export.executorch import save_pte
+from orchestrator.measure_model import measure_model
+
+
+def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def pte(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("m") / "conv.pte"
+    save_pte(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()).eval(), torch.randn(1, 3, 24, 24), path)
+    return path
+
+
+def test_measure_json_prints_the_result_document_with_a_median(pte: Path, tmp_path: Path) -> None:
+    result = bench("measure", str(pte), "--device", "host", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["schema"] == "autovit-bench/result" and doc["status"] == "ok"
+    assert doc["summary"]["median_ms"] > 0 and doc["summary"]["runs"] >= 50
+    assert len(doc["models"][0]["samples_ms"]) == doc["rounds"]
+    assert list((tmp_path / "runs").glob("measure-host-*/result.json"))
+
+
+def test_timm_model_is_built_with_random_weights_and_measured(tmp_path: Path) -> None:
+    result = measure_model("timm:mobilenetv3_small_050", get_device("host"), tmp_path / "run")
+    assert result["status"] == "ok" and result["summary"]["median_ms"] > 0
+    assert (tmp_path / "run" / "mobilenetv3_small_050.pte").exists()
+
+
+def test_core_ml_package_on_host_is_a_clear_error(tmp_path: Path) -> None:
+    package = tmp_path / "m.mlpackage"
+    package.mkdir()
+    with pytest.raises(BenchError, match="runs on iOS devices \\(Core ML\\), and host runs pte; pick a matching --device"):
+        measure_model(str(package), get_device("host"), tmp_path / "run")
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = bench("measure", str(tmp_path / "nope.pte"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: model file {tmp_path / 'nope.pte'} does not exist; give a .pte, an .mlpackage or timm:NAME"
+
+
+def test_unknown_timm_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="timm has no model 'no_such_net'"):
+        measure_model("timm:no_such_net", get_device("host"), tmp_path / "run")
