@@ -20,13 +20,15 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from rich.table import Table
 
-from search.lut import ENTRY_KINDS, LUTError, entry_key
+from search.config import SubnetConfig
+from search.lut import ENTRY_KINDS, LUTError
+from search.predictor import FIXED, LAYERS, SHELL, parts
 from search.space import load_space
 
 KIND_ORDER = {kind: i for i, kind in enumerate(ENTRY_KINDS)}
 DIFF_COLUMNS = ["key", "kind", "a_ms", "b_ms", "ratio", "only_in"]
 BREAKDOWN_COLUMNS = ["stage", "part", "key", "latency_ms"]
-PART_COLOURS = {"transition / shell": "#4c72b0", "layers": "#dd8452", "stem / head / overhead": "#8c8c8c"}
+PART_COLOURS = {SHELL: "#4c72b0", LAYERS: "#dd8452", FIXED: "#8c8c8c"}
 
 
 def _text(value: Any) -> str:
@@ -185,37 +187,13 @@ def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
 
 def lut_breakdown(doc: dict[str, Any]) -> pd.DataFrame:
     """The LUT's context network as the entries it is priced from (columns `BREAKDOWN_COLUMNS`), one
-    row per block in network order; raises LUTError naming the first key the LUT lacks.
-
-    Stage names come from the LUT's space, as the predictor builds its keys from them.
-    """
-    ctx, entries = doc["context"], doc["entries"]
-    space = load_space(doc["space"]["name"])
-    rows: list[dict[str, Any]] = []
-
-    def add(stage: str, part: str, kind: str, entry_stage: str | None = None, **params: Any) -> None:
-        key = entry_key(kind, entry_stage, **params)
-        if key not in entries:
-            raise LUTError(f"LUT {doc['id']} has no entry {key!r}, which its context network needs")
-        rows.append({"stage": stage, "part": part, "key": key, "latency_ms": float(entries[key]["latency_ms"])})
-
-    fixed = "stem / head / overhead"
-    add("overhead", fixed, "overhead")
-    width = ctx["stem"]["width"]
-    add("stem", fixed, "stem", width=width)
-    for st_space, st in zip(space.mbconv, ctx["mbconv"]):
-        name = st_space.name
-        add(name, "transition / shell", "mbconv_transition", name, in_width=width, width=st["width"])
-        for _ in range(st["depth"] - 1):
-            add(name, "layers", "mbconv_layer", name, width=st["width"], expansion=st["expansion"])
-        width = st["width"]
-    for st_space, st in zip(space.transformer, ctx["transformer"]):
-        name = st_space.name
-        add(name, "transition / shell", "transformer_shell", name, in_width=width, width=st["width"])
-        for heads, ratio in zip(st["heads"], st["mlp_ratio"]):
-            add(name, "layers", "transformer_layer", name, width=st["width"], heads=heads, mlp_ratio=ratio)
-        width = st["width"]
-    add("head", fixed, "head", width=width)
+    row per block in network order; raises LUTError naming the first key the LUT lacks."""
+    entries = doc["entries"]
+    rows = []
+    for p in parts(SubnetConfig.from_dict(doc["context"]), load_space(doc["space"]["name"])):
+        if p.key not in entries:
+            raise LUTError(f"LUT {doc['id']} has no entry {p.key!r}, which its context network needs")
+        rows.append({"stage": p.stage, "part": p.part, "key": p.key, "latency_ms": float(entries[p.key]["latency_ms"])})
     return pd.DataFrame(rows, columns=BREAKDOWN_COLUMNS)
 
 

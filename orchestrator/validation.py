@@ -1,0 +1,147 @@
+"""`bench validate`: how well one or more LUTs predict the measured end-to-end latency of subnets.
+
+Subnets are drawn at random (seeded) and chosen spread over the predicted-latency range, exported
+through the same cache as the profile's networks, and measured end to end on the device in one
+interleaved session. Every LUT is validated on the same subnets and the same measurements, so a
+removal LUT and an isolated LUT can be compared fairly. Figures are stored beside the LUT as
+`<id>.validation.json` (the LUT itself is never edited).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from scipy import stats
+
+from orchestrator.contract import make_request, write_json_atomic
+from orchestrator.devices import Device
+from orchestrator.errors import BenchError
+from orchestrator.export.cache import export_probes
+from orchestrator.plan import ProbeSpec
+from orchestrator.profile import FULL
+from orchestrator.runners.registry import runner_for
+from search.config import SubnetConfig
+from search.encoding import decode, random_batch
+from search.predictor import LatencyPredictor
+from search.space import SearchSpace
+
+OVERSAMPLE = 40
+
+
+def spread_subnets(predictor: LatencyPredictor, space: SearchSpace, n: int, seed: int) -> list[SubnetConfig]:
+    """`n` distinct random subnets whose predictions cover the range evenly (quantile picks from a
+    larger random draw), so the figures are not dominated by the crowded middle of the range."""
+    batch = random_batch(space, OVERSAMPLE * n, np.random.default_rng(seed), predictor.resolution)
+    order = np.argsort(predictor.predict_batch(batch), kind="stable")
+    picked: list[SubnetConfig] = []
+    for position in np.linspace(0, len(order) - 1, 4 * n).round().astype(int):
+        config = decode(batch, int(order[position]), space)
+        if config not in picked:
+            picked.append(config)
+    if len(picked) < n:
+        raise BenchError(f"could draw only {len(picked)} distinct subnets; ask for fewer --samples")
+    chosen = np.linspace(0, len(picked) - 1, n).round().astype(int)
+    return [picked[i] for i in chosen]
+
+
+def figures(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float | int]:
+    """Error figures of predictions against measurements (ratios, not percent, except where named)."""
+    rel = (predicted - measured) / measured
+    return {
+        "samples": int(len(measured)),
+        "within_5": float(np.mean(np.abs(rel) <= 0.05)),
+        "within_10": float(np.mean(np.abs(rel) <= 0.10)),
+        "mape": float(np.mean(np.abs(rel))),
+        "rmse_ms": float(np.sqrt(np.mean((predicted - measured) ** 2))),
+        "spearman": float(stats.spearmanr(predicted, measured).statistic),
+        "kendall": float(stats.kendalltau(predicted, measured).statistic),
+        "bias": float(np.mean(rel)),
+    }
+
+
+@dataclass(frozen=True)
+class ValidationRun:
+    configs: list[SubnetConfig]
+    measured_ms: np.ndarray
+    device_facts: dict[str, Any]
+
+
+def measure_subnets(
+    configs: list[SubnetConfig], space: SearchSpace, device: Device, run_dir: Path, workers: int = 2,
+    log: Callable[[str], None] = print,
+) -> ValidationRun:
+    specs = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in configs)}
+    artifacts = export_probes(specs, space.name, space.hash, device.backend, workers)
+    runner = runner_for(device)
+    files = runner.stage(run_dir, {pid: a.path for pid, a in artifacts.items()})
+    models = [{"id": pid, "file": files[pid], "input_shape": list(spec.input_shape)} for pid, spec in specs.items()]
+    request = make_request(run_dir.name, device.backend, models, device.threads, device.runtime.get("compute_units"), FULL.timing, FULL.seed)
+    write_json_atomic(run_dir / "request.json", request)
+    log(f"measuring {len(models)} subnets end to end on {device.name}, interleaved")
+    result = runner.run(run_dir)
+    median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
+    return ValidationRun(configs, np.array([median[s] for s in specs]), {**result["device"], "runtime": result["runtime"]})
+
+
+def validation_record(lut: dict[str, Any], predictor: LatencyPredictor, run: ValidationRun, device: Device, seed: int) -> dict[str, Any]:
+    predicted = predictor.predict_many(run.configs)
+    return {
+        "lut_id": lut["id"],
+        "device": device.name,
+        "device_facts": run.device_facts,
+        "seed": seed,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "figures": figures(predicted, run.measured_ms),
+        "points": [
+            {"config": c.to_dict(), "predicted_ms": float(p), "measured_ms": float(m)}
+            for c, p, m in zip(run.configs, predicted, run.measured_ms)
+        ],
+    }
+
+
+def sidecar_path(lut_path: Path) -> Path:
+    return lut_path.with_name(f"{lut_path.stem}.validation.json")
+
+
+def save_validation(lut_path: Path, record: dict[str, Any]) -> Path:
+    """Append a validation run to the LUT's sidecar; the latest run is what `bench lut show` prints."""
+    import json
+
+    path = sidecar_path(lut_path)
+    runs = json.loads(path.read_text())["runs"] if path.exists() else []
+    write_json_atomic(path, {"lut_id": record["lut_id"], "runs": [*runs, record]})
+    return path
+
+
+def plot_validation(records: dict[str, dict[str, Any]], path: Path) -> Path:
+    """Predicted vs measured, one marker set per LUT, with the ±10% band around the diagonal."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    values = [p[k] for r in records.values() for p in r["points"] for k in ("predicted_ms", "measured_ms")]
+    line = np.linspace(min(values) * 0.9, max(values) * 1.1, 2)
+    ax.plot(line, line, color="black", linewidth=1)
+    ax.fill_between(line, line * 0.9, line * 1.1, color="grey", alpha=0.2, label="±10%")
+    for label, r in records.items():
+        f = r["figures"]
+        ax.scatter(
+            [p["measured_ms"] for p in r["points"]], [p["predicted_ms"] for p in r["points"]], s=14,
+            label=f"{label}: {f['within_10']:.0%} within ±10%, ρ={f['spearman']:.3f}",
+        )
+    ax.set_xlabel("measured latency (ms)")
+    ax.set_ylabel("predicted latency (ms)")
+    first = next(iter(records.values()))
+    ax.set_title(f"{first['device']}: {first['figures']['samples']} random subnets")
+    ax.legend(fontsize=8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,145 @@
+"""The latency predictor: L(m) = Σ l_i·o_i(m) + Σ t_j·d_j(m) from a chosen LUT.
+
+The l_i are the layer entries (counted o_i times in a subnet), the t_j the fixed parts a subnet
+contains (overhead, stem, each stage's transition or shell for its input/output widths, head).
+`parts` lists them for one config and is the definition; `predict_batch` evaluates the same sum
+for many configs with array lookups. A config needing an entry the LUT lacks, or a LUT of another
+space or resolution, is an error naming what is missing: never a silent zero.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from search.config import SubnetConfig, validate
+from search.encoding import ConfigBatch, decode, encode, max_depth
+from search.lut import LUTError, check_space, entry_key
+from search.params import count_params
+from search.space import SearchSpace
+
+
+FIXED, SHELL, LAYERS = "stem / head / overhead", "transition / shell", "layers"
+
+
+class Part(NamedTuple):
+    stage: str
+    part: str  # FIXED, SHELL or LAYERS
+    key: str
+
+
+def parts(config: SubnetConfig, space: SearchSpace) -> list[Part]:
+    """Every LUT entry a subnet's latency sums, in network order, repeated layers repeated."""
+    out = [Part("overhead", FIXED, entry_key("overhead")), Part("stem", FIXED, entry_key("stem", width=config.stem))]
+    width = config.stem
+    for st, ss in zip(config.mbconv, space.mbconv):
+        out.append(Part(ss.name, SHELL, entry_key("mbconv_transition", ss.name, in_width=width, width=st.width)))
+        layer = entry_key("mbconv_layer", ss.name, width=st.width, expansion=st.expansion)
+        out += [Part(ss.name, LAYERS, layer)] * (st.depth - 1)
+        width = st.width
+    for st, ss in zip(config.transformer, space.transformer):
+        out.append(Part(ss.name, SHELL, entry_key("transformer_shell", ss.name, in_width=width, width=st.width)))
+        out += [
+            Part(ss.name, LAYERS, entry_key("transformer_layer", ss.name, width=st.width, heads=h, mlp_ratio=r))
+            for h, r in zip(st.heads, st.mlp_ratio)
+        ]
+        width = st.width
+    out.append(Part("head", FIXED, entry_key("head", width=width)))
+    return out
+
+
+class LatencyPredictor:
+    def __init__(self, lut: dict[str, Any], space: SearchSpace) -> None:
+        check_space(lut, space.name, space.hash)
+        self.lut, self.space = lut, space
+        self.resolution: int = lut["resolution"]
+        self.latency = {k: float(e["latency_ms"]) for k, e in lut["entries"].items()}
+        self._build_tables()
+
+    def _value(self, kind: str, stage: str | None = None, **params: Any) -> float:
+        return self.latency.get(entry_key(kind, stage, **params), np.nan)
+
+    def _build_tables(self) -> None:
+        """Entry latencies as arrays indexed by choice indices; NaN marks an entry the LUT lacks."""
+        s = self.space
+        self.overhead = self._value("overhead")
+        self.stem = np.array([self._value("stem", width=w) for w in s.stem.width])
+        self.transition, self.mb_layer, self.shell, self.t_layer = [], [], [], []
+        inputs = s.stem.width
+        for ss in s.mbconv:
+            self.transition.append(np.array([[self._value("mbconv_transition", ss.name, in_width=a, width=b) for b in ss.width] for a in inputs]))
+            self.mb_layer.append(np.array([[self._value("mbconv_layer", ss.name, width=w, expansion=e) for e in ss.expansion] for w in ss.width]))
+            inputs = ss.width
+        for ss in s.transformer:
+            self.shell.append(np.array([[self._value("transformer_shell", ss.name, in_width=a, width=b) for b in ss.width] for a in inputs]))
+            self.t_layer.append(np.array([
+                [[self._value("transformer_layer", ss.name, width=w, heads=h, mlp_ratio=r) for r in ss.mlp_ratio] for h in ss.heads]
+                for w in ss.width
+            ]))
+            inputs = ss.width
+        self.head = {w: self._value("head", width=w) for w in s.head_widths}
+        self.head_by_stage = [np.array([self.head.get(w, np.nan) for w in ss.width]) for ss in s.transformer]
+
+    def _check_resolution(self, resolutions: np.ndarray) -> None:
+        wrong = resolutions[resolutions != self.resolution]
+        if wrong.size:
+            raise LUTError(
+                f"LUT {self.lut['id']} was measured at {self.resolution} px, but a config is at {int(wrong[0])} px; "
+                f"use a LUT of {int(wrong[0])} px (bench profile --resolution {int(wrong[0])})"
+            )
+
+    def missing(self, config: SubnetConfig) -> list[str]:
+        return sorted({p.key for p in parts(config, self.space) if p.key not in self.latency})
+
+    def _raise_missing(self, config: SubnetConfig) -> None:
+        keys = self.missing(config)
+        raise LUTError(
+            f"LUT {self.lut['id']} has no entry {', '.join(repr(k) for k in keys)}, which config {config.hash} needs; "
+            "rebuild the LUT with `bench profile` for this space"
+        )
+
+    def predict(self, config: SubnetConfig) -> float:
+        validate(config, self.space)
+        self._check_resolution(np.array([config.resolution]))
+        terms = parts(config, self.space)
+        if any(p.key not in self.latency for p in terms):
+            self._raise_missing(config)
+        return float(sum(self.latency[p.key] for p in terms))
+
+    def breakdown(self, config: SubnetConfig) -> list[tuple[Part, float]]:
+        self.predict(config)
+        return [(p, self.latency[p.key]) for p in parts(config, self.space)]
+
+    def predict_batch(self, b: ConfigBatch) -> np.ndarray:
+        """Predicted latency (ms) of every config in the batch; same sum as `parts`, vectorised."""
+        self._check_resolution(b.resolution)
+        n = len(b)
+        total = np.full(n, self.overhead) + self.stem[b.stem]
+        prev = b.stem
+        for j in range(len(self.space.mbconv)):
+            w = b.mb_width[:, j]
+            total += self.transition[j][prev, w] + (b.mb_depth[:, j] - 1) * self.mb_layer[j][w, b.mb_expansion[:, j]]
+            prev = w
+        layer_index = np.arange(max_depth(self.space))[None, :]
+        last_head = np.full(n, np.nan)
+        for i in range(len(self.space.transformer)):
+            active = b.t_stages > i
+            w = b.t_width[:, i]
+            layers = self.t_layer[i][w[:, None], b.t_heads[:, i, :], b.t_ratio[:, i, :]]
+            in_stage = layer_index < b.t_depth[:, i][:, None]
+            stage = self.shell[i][prev, w] + np.where(in_stage, layers, 0.0).sum(axis=1)
+            total += np.where(active, stage, 0.0)
+            last_head = np.where(b.t_stages == i + 1, self.head_by_stage[i][w], last_head)
+            prev = np.where(active, w, prev)
+        total += last_head
+        bad = np.flatnonzero(np.isnan(total))
+        if bad.size:
+            self._raise_missing(decode(b, int(bad[0]), self.space))
+        return total
+
+    def predict_many(self, configs: list[SubnetConfig]) -> np.ndarray:
+        return self.predict_batch(encode(configs, self.space))
+
+    def params(self, config: SubnetConfig) -> int:
+        return count_params(config, self.space)
