@@ -154,26 +154,31 @@ def profile(
     space: Optional[str] = typer.Option(None, "--space", help="search space (default xxs; tiny with --quick)"),
     resolution: Optional[int] = typer.Option(None, "--resolution"),
     quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space, shorter measurement"),
+    method: str = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)"),
     out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<device>-<space>-<res>-<time>)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
     workers: int = typer.Option(2, "--workers", help="export processes in parallel"),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT."""
+    from orchestrator.plan import METHODS, build_plan
     from orchestrator.profile import FULL, QUICK, Profiler, default_run_dir, latest_run_dir
 
+    if method not in METHODS:
+        raise BenchError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     d: Device = get_device(device, devices_file)
     s = load_space(space or ("tiny" if quick else "xxs"))
     res = resolution or s.default_resolution
-    run_dir = out or (latest_run_dir(d.name, s.name, res) if resume else default_run_dir(d.name, s.name, res))
+    run_dir = out or (latest_run_dir(d.name, s.name, res, method) if resume else default_run_dir(d.name, s.name, res, method))
     start = time.perf_counter()
-    profiler = Profiler(d, s, res, QUICK if quick else FULL, run_dir, workers, log=console.print)
+    plan = build_plan(s, res, method)
+    profiler = Profiler(d, s, res, QUICK if quick else FULL, run_dir, workers, log=console.print, plan=plan)
     try:
         doc, path = profiler.run(resume=resume)
     except KeyboardInterrupt:
         errors.print(
             f"interrupted: {len(profiler.finished)} finished measurement sessions are kept in {run_dir}; "
-            f"continue with `bench profile --device {d.name} --space {s.name} --resolution {res} --resume --out {run_dir}`",
+            f"continue with `bench profile --device {d.name} --space {s.name} --resolution {res} --method {method} --resume --out {run_dir}`",
             soft_wrap=True,
         )
         sys.exit(130)
@@ -182,6 +187,56 @@ def profile(
         f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
         f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
     )
+
+
+@app.command("validate")
+def validate(
+    luts: list[str] = typer.Option(..., "--lut", help="LUT id or path; repeat it to compare LUTs on the same subnets"),
+    device: str = typer.Option("host", "--device"),
+    samples: int = typer.Option(50, "--samples", help="random subnets, spread over the predicted-latency range"),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
+    workers: int = typer.Option(2, "--workers"),
+    devices_file: Optional[Path] = DevicesFile,
+) -> None:
+    """Measure random subnets end to end and report how well each LUT predicts them."""
+    from orchestrator.lut_store import resolve_lut
+    from orchestrator.validation import measure_subnets, plot_validation, save_validation, spread_subnets, validation_record
+    from search.lut import read_lut
+    from search.predictor import LatencyPredictor
+
+    d = get_device(device, devices_file)
+    paths = [resolve_lut(ref) for ref in luts]
+    docs = [read_lut(p) for p in paths]
+    first = docs[0]
+    for doc in docs:
+        if (doc["space"], doc["resolution"]) != (first["space"], first["resolution"]):
+            raise BenchError(f"LUTs {first['id']} and {doc['id']} are for different spaces or resolutions; compare LUTs of one space and resolution")
+        if doc["device"]["name"] != d.name:
+            raise BenchError(f"LUT {doc['id']} was measured on {doc['device']['name']}, not {d.name}; validate it with --device {doc['device']['name']}")
+    space = load_space(first["space"]["name"])
+    predictors = [LatencyPredictor(doc, space) for doc in docs]
+    configs = spread_subnets(predictors[0], space, samples, seed)
+    run_dir = Path("runs") / f"validate-{d.name}-{space.name}-{first['resolution']}-s{seed}-n{samples}"
+    run = measure_subnets(configs, space, d, run_dir, workers, log=console.print)
+    records = {}
+    for path, doc, predictor in zip(paths, docs, predictors):
+        records[f"{doc['method']} {doc['id']}"] = record = validation_record(doc, predictor, run, d, seed)
+        save_validation(path, record)
+    plot = plot_validation(records, paths[0].with_name(f"{first['id']}.validation.png"))
+    if as_json:
+        out = {label.split()[1]: {**r["figures"], "method": label.split()[0]} for label, r in records.items()}
+        typer.echo(json.dumps({**next(iter(out.values())), "plot": str(plot)} if len(out) == 1 else {"luts": out, "plot": str(plot)}, indent=1))
+        return
+    table = Table(title=f"validation on {d.name}: {samples} random subnets ({space.name}, {first['resolution']} px)")
+    for column in ("LUT", "within ±5%", "within ±10%", "MAPE", "RMSE ms", "Spearman ρ", "Kendall τ", "bias"):
+        table.add_column(column, justify="right")
+    for label, r in records.items():
+        f = r["figures"]
+        table.add_row(label, f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}", f"{f['rmse_ms']:.3f}",
+                      f"{f['spearman']:.3f}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
+    console.print(table)
+    console.print(f"scatter plot: {plot}; figures stored beside each LUT (<id>.validation.json)")
 
 
 @lut_app.command("list")
@@ -199,13 +254,17 @@ def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), 
     from orchestrator.lut_store import dumps, load_lut
     from orchestrator.lut_views import lut_entries_table, lut_summary_table, lut_validation_table
 
-    doc = load_lut(ref)
+    from orchestrator.lut_store import resolve_lut
+    from orchestrator.validation import latest_validation
+
+    path = resolve_lut(ref)
+    doc = load_lut(str(path))
     if as_json:
         typer.echo(dumps(doc))
         return
     console.print(lut_summary_table(doc))
     console.print(lut_entries_table(doc))
-    validation = lut_validation_table(doc)
+    validation = lut_validation_table({**doc, "validation": latest_validation(path)})
     if validation is not None:
         console.print(validation)
 

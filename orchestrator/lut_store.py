@@ -74,6 +74,8 @@ def _record(path: Path, root: Path, doc: dict[str, Any]) -> dict[str, Any]:
 def rebuild_index(root: Path) -> list[dict[str, Any]]:
     rows = []
     for path in sorted(root.glob("*/*/*.json")):
+        if path.name.endswith(".validation.json"):
+            continue
         try:
             rows.append(_record(path, root, read_lut(path)))
         except LUTError:

@@ -42,10 +42,11 @@ class ProbeSpec:
     """One network to export and time. `config` may lie outside the space and may list fewer stages
     than the space (a truncated network); `head=False` ends the network at its last stage."""
 
-    kind: str  # "net" or "overhead"
+    kind: str  # "net", "overhead" or "block"
     resolution: int
     config: str | None = None  # canonical SubnetConfig JSON
     head: bool = True
+    block: str | None = None  # canonical JSON of one block measured alone (isolated method)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -56,7 +57,9 @@ class ProbeSpec:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @property
-    def input_shape(self) -> tuple[int, int, int, int]:
+    def input_shape(self) -> tuple[int, ...]:
+        if self.block is not None:
+            return tuple(json.loads(self.block)["input_shape"])
         return (1, 3, self.resolution, self.resolution)
 
     def subnet_config(self) -> SubnetConfig:
@@ -82,11 +85,12 @@ class Plan:
     context: SubnetConfig
     entries: tuple[Entry, ...]
     probes: dict[str, ProbeSpec]
+    method: str = "removal"
 
     @property
     def id(self) -> str:
         blob = json.dumps(
-            {"v": PLAN_VERSION, "space": self.space.hash, "entries": [dataclasses.asdict(e) for e in self.entries]},
+            {"v": PLAN_VERSION, "space": self.space.hash, "method": self.method, "entries": [dataclasses.asdict(e) for e in self.entries]},
             sort_keys=True,
             separators=(",", ":"),
         )
@@ -215,7 +219,53 @@ class _Builder:
                         self.add("transformer_layer", stage.name, params, with_layer, without)
 
 
-def build_plan(space: SearchSpace, resolution: int | None = None) -> Plan:
+def _feature_sizes(space: SearchSpace, resolution: int) -> list[int]:
+    """Input side length of every stage (MBConv stages, then transformer stages), and after the last."""
+    size = resolution // space.stem.stride
+    sizes = [size]
+    for stage in (*space.mbconv, *space.transformer):
+        size //= stage.stride
+        sizes.append(size)
+    return sizes
+
+
+def _isolated(plan: Plan) -> Plan:
+    """The usual practice the paper argues against: every entry's block exported and timed alone, on
+    the input it sees inside the network. Same entry keys as removal, so one predictor reads both.
+    There is no overhead term (each block's own call cost is inside its latency): the overhead entry's
+    reference and variant are one network, so its latency is exactly zero."""
+    space, sizes = plan.space, _feature_sizes(plan.space, plan.resolution)
+    stage_index = {s.name: i for i, s in enumerate((*space.mbconv, *space.transformer))}
+    probes: dict[str, ProbeSpec] = {}
+    entries = []
+    for e in plan.entries:
+        if e.kind == "overhead":
+            spec = plan.probes[e.reference]
+        else:
+            i = stage_index.get(e.stage, -1)
+            if e.kind == "stem":
+                shape = [1, 3, plan.resolution, plan.resolution]
+            elif e.kind == "head":
+                shape = [1, e.params["width"], sizes[-1], sizes[-1]]
+            elif e.kind in ("mbconv_transition", "transformer_shell"):
+                shape = [1, e.params["in_width"], sizes[i], sizes[i]]
+            else:
+                side = sizes[i + 1]
+                n_tokens = (space.patch_size**2) * (side // space.patch_size) ** 2
+                shape = [n_tokens, e.params["width"]] if e.kind == "transformer_layer" else [1, e.params["width"], side, side]
+            block = {"kind": e.kind, "stage": i, "params": e.params, "input_shape": shape}
+            spec = ProbeSpec("block", plan.resolution, None, False, json.dumps(block, sort_keys=True, separators=(",", ":")))
+        probes.setdefault(spec.id, spec)
+        entries.append(dataclasses.replace(e, reference=spec.id, variant=spec.id if e.kind == "overhead" else None))
+    return dataclasses.replace(plan, entries=tuple(entries), probes=probes, method="isolated")
+
+
+METHODS = ("removal", "isolated")
+
+
+def build_plan(space: SearchSpace, resolution: int | None = None, method: str = "removal") -> Plan:
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     resolution = resolution if resolution is not None else space.default_resolution
     if resolution not in space.resolutions:
         from search.config import ConfigError
@@ -225,4 +275,5 @@ def build_plan(space: SearchSpace, resolution: int | None = None) -> Plan:
     builder.fixed_parts()
     builder.mbconv_layers()
     builder.transformer_layers()
-    return Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes)
+    plan = Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes)
+    return _isolated(plan) if method == "isolated" else plan

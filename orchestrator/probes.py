@@ -6,13 +6,15 @@ seeding by the probe id makes every export of a probe byte-identical, which the 
 
 from __future__ import annotations
 
+import json
+
 import torch
 from torch import nn
 
 from orchestrator.plan import ProbeSpec
 from search.deploy import deploy_form
 from search.space import SearchSpace
-from search.static import StaticSubnet
+from search.static import ClassifierHead, MobileViTStage, StaticSubnet, TransformerLayer, conv_norm_act, inverted_residual
 
 
 class OverheadNet(nn.Module):
@@ -33,9 +35,42 @@ class Truncated(nn.Module):
         return self.stages(self.stem(x))
 
 
+class LayerAlone(nn.Module):
+    """One transformer layer on its stage's tokens, for the isolated method."""
+
+    def __init__(self, layer: TransformerLayer, seq_len: int) -> None:
+        super().__init__()
+        self.layer, self.seq_len = layer, seq_len
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x, self.seq_len)
+
+
+def build_block(block: dict, space: SearchSpace) -> nn.Module:
+    """The static module of one LUT entry's block, as it sits in the network."""
+    kind, p, i = block["kind"], block["params"], block["stage"]
+    stages = (*space.mbconv, *space.transformer)
+    if kind == "stem":
+        return conv_norm_act(3, p["width"], space.stem.kernel, space.stem.stride)
+    if kind == "mbconv_transition":
+        return inverted_residual(p["in_width"], p["width"], stages[i].stride, space.transition_expansion)
+    if kind == "mbconv_layer":
+        return inverted_residual(p["width"], p["width"], 1, p["expansion"])
+    if kind == "transformer_shell":
+        return MobileViTStage(p["in_width"], p["width"], stages[i].stride, space.transition_expansion, [], space.head_dim, space.norm, space.patch_size)
+    if kind == "transformer_layer":
+        layer = TransformerLayer(p["width"], p["heads"], space.head_dim, int(p["width"] * p["mlp_ratio"]), space.norm)
+        return LayerAlone(layer, block["input_shape"][0] // space.patch_size**2)
+    if kind == "head":
+        return ClassifierHead(p["width"], space.head.expansion, space.head.num_classes)
+    raise ValueError(f"no block of kind {kind!r}")
+
+
 def build_probe(spec: ProbeSpec, space: SearchSpace) -> nn.Module:
     if spec.kind == "overhead":
         return OverheadNet().eval()
     torch.manual_seed(int(spec.id, 16) % 2**31)
+    if spec.kind == "block":
+        return deploy_form(build_block(json.loads(spec.block), space))
     net = StaticSubnet(spec.subnet_config(), space, strict=False)
     return deploy_form(net if spec.head else Truncated(net))

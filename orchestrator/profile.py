@@ -35,25 +35,29 @@ class MeasureSettings:
     adaptive_sessions: int = 2
     tolerance: Tolerance = Tolerance()
     seed: int = 0
+    per_stage_sessions: bool = True  # finer resume granularity; each session costs a runner start
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 FULL = MeasureSettings()
-QUICK = MeasureSettings(TimingPlan(warmup_runs=5, warmup_s=0.2, runs=30, min_s=0.5), adaptive_sessions=1)
+QUICK = MeasureSettings(TimingPlan(warmup_runs=5, warmup_s=0.2, runs=30, min_s=0.5), adaptive_sessions=1, per_stage_sessions=False)
 
 
-def session_groups(plan: Plan) -> list[tuple[str, list[Entry]]]:
-    """Fixed parts together, MBConv layers together, then one session per transformer stage."""
+def session_groups(plan: Plan, per_stage: bool = True) -> list[tuple[str, list[Entry]]]:
+    """Fixed parts together, MBConv layers together, then one session per transformer stage
+    (or, without `per_stage`, all layers in one session)."""
     groups: dict[str, list[Entry]] = {}
     for entry in plan.entries:
-        if entry.kind == "transformer_layer":
-            name = f"{entry.stage}-layers"
-        elif entry.kind == "mbconv_layer":
-            name = "mbconv-layers"
-        else:
+        if not entry.kind.endswith("_layer"):
             name = "fixed-parts"
+        elif not per_stage:
+            name = "layers"
+        elif entry.kind == "transformer_layer":
+            name = f"{entry.stage}-layers"
+        else:
+            name = "mbconv-layers"
         groups.setdefault(name, []).append(entry)
     return list(groups.items())
 
@@ -67,14 +71,14 @@ def probes_of(entries: list[Entry]) -> list[str]:
     return ids
 
 
-def default_run_dir(device: str, space: str, resolution: int) -> Path:
-    return Path("runs") / f"profile-{device}-{space}-{resolution}-{datetime.now():%Y%m%d-%H%M%S}"
+def default_run_dir(device: str, space: str, resolution: int, method: str = "removal") -> Path:
+    return Path("runs") / f"profile-{method}-{device}-{space}-{resolution}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
-def latest_run_dir(device: str, space: str, resolution: int) -> Path:
-    candidates = sorted(Path("runs").glob(f"profile-{device}-{space}-{resolution}-*"))
+def latest_run_dir(device: str, space: str, resolution: int, method: str = "removal") -> Path:
+    candidates = sorted(Path("runs").glob(f"profile-{method}-{device}-{space}-{resolution}-*"))
     if not candidates:
-        raise BenchError(f"there is no profile run of {device}/{space}/{resolution} under runs/ to resume; run without --resume")
+        raise BenchError(f"there is no {method} profile run of {device}/{space}/{resolution} under runs/ to resume; run without --resume")
     return candidates[-1]
 
 
@@ -154,7 +158,8 @@ class Profiler:
         artifacts = export_probes(
             plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress
         )
-        results = [self._session(name, probes_of(entries), artifacts) for name, entries in session_groups(plan)]
+        groups = session_groups(plan, self.settings.per_stage_sessions)
+        results = [self._session(name, probes_of(entries), artifacts) for name, entries in groups]
         samples = [{m["id"]: m["samples_ms"] for m in r["models"]} for r in results]
         estimates = attribute(plan.entries, samples)
         for round_index in range(self.settings.adaptive_sessions):
@@ -188,7 +193,7 @@ class Profiler:
             "runtime_versions": {"torch": version("torch"), tool: version(tool), "runtime": first["runtime"]["version"]},
             "space": {"name": self.space.name, "hash": self.space.hash},
             "resolution": self.plan.resolution,
-            "method": "removal",
+            "method": self.plan.method,
             "measurement": {
                 **self.settings.to_dict(),
                 "sessions": len(results),

@@ -107,6 +107,14 @@ def sidecar_path(lut_path: Path) -> Path:
     return lut_path.with_name(f"{lut_path.stem}.validation.json")
 
 
+def latest_validation(lut_path: Path) -> dict[str, Any] | None:
+    """The figures of the LUT's most recent validation run, or None if it was never validated."""
+    import json
+
+    path = sidecar_path(lut_path)
+    return json.loads(path.read_text())["runs"][-1]["figures"] if path.exists() else None
+
+
 def save_validation(lut_path: Path, record: dict[str, Any]) -> Path:
     """Append a validation run to the LUT's sidecar; the latest run is what `bench lut show` prints."""
     import json

@@ -34,6 +34,16 @@ def host_facts() -> dict[str, Any]:
     return {"platform": "host", "model": platform.node(), "os": platform.platform(), "cores": os.cpu_count() or 1, "cpu_model": cpu_model()}
 
 
+def pin_single_thread(threads: int) -> list[int] | None:
+    """With one thread, pin the process to one core so the scheduler cannot move it between cores
+    (and their caches) in the middle of a measurement."""
+    if threads != 1 or not hasattr(os, "sched_setaffinity"):
+        return None
+    core = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return [core]
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -46,13 +56,14 @@ def run(run_dir: Path) -> dict[str, Any]:
     request = read_json(run_dir / "request.json", "request")
     if request["threads"] > 0:
         portable_lib._unsafe_reset_threadpool(request["threads"])
+    affinity = pin_single_thread(request["threads"])
     runtime = Runtime.get()
     generator = torch.Generator().manual_seed(request["seed"])
-    programs, calls, loaded = {}, {}, []
+    programs, calls, loaded = [], {}, []
     for model in request["models"]:
         start = time.perf_counter()
-        programs[model["id"]] = runtime.load_program(str(run_dir / model["file"]))
-        method = programs[model["id"]].load_method("forward")
+        programs.append(runtime.load_program(str(run_dir / model["file"])))  # a method must not outlive its program
+        method = programs[-1].load_method("forward")
         load_ms = (time.perf_counter() - start) * 1e3
         inputs = [torch.randn(model["input_shape"], generator=generator)]
         start = time.perf_counter()
@@ -63,7 +74,10 @@ def run(run_dir: Path) -> dict[str, Any]:
     timing = TimingPlan(request["warmup"]["runs"], request["warmup"]["seconds"], request["measure"]["runs"], request["measure"]["seconds"])
     samples = interleaved_latencies(calls, timing)
     return {
-        "runtime": {"name": "executorch", "version": version("executorch"), "threads": portable_lib._threadpool_get_thread_count(), "compute_units": None},
+        "runtime": {
+            "name": "executorch", "version": version("executorch"), "threads": portable_lib._threadpool_get_thread_count(),
+            "compute_units": None, "cpu_affinity": affinity,
+        },
         "rounds": len(next(iter(samples.values()))),
         "models": [
             {"id": mid, "load_ms": load_ms, "first_inference_ms": first_ms, "samples_ms": samples[mid], "summary": summarize(samples[mid])}

@@ -1,0 +1,81 @@
+"""Predictor throughput, and how well removal and isolated LUTs predict the same measured subnets.
+
+Run: .venv/bin/python benchmarks/predictor.py --lut REMOVAL_ID --lut ISOLATED_ID [--samples 50] [--seed 0]
+With no --lut it prints the throughput only (on the first committed LUT of host/xxs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.devices import get_device
+from orchestrator.lut_store import list_luts, luts_dir, resolve_lut
+from orchestrator.validation import measure_subnets, spread_subnets, validation_record
+from search.encoding import random_batch
+from search.lut import read_lut
+from search.predictor import LatencyPredictor
+from search.sampling import random_config
+from search.space import load_space
+
+
+def throughput(predictor: LatencyPredictor, console: Console) -> None:
+    space = predictor.space
+    rng = np.random.default_rng(0)
+    batch = random_batch(space, 200_000, rng, predictor.resolution)
+    start = time.perf_counter()
+    predictor.predict_batch(batch)
+    batched = len(batch) / (time.perf_counter() - start)
+    configs = [random_config(space, random.Random(i), predictor.resolution) for i in range(5_000)]
+    start = time.perf_counter()
+    predictor.predict_many(configs)
+    from_objects = len(configs) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    for c in configs[:2_000]:
+        predictor.predict(c)
+    scalar = 2_000 / (time.perf_counter() - start)
+    table = Table(title=f"predictor throughput ({space.name}, target >= 100,000 configs/s)")
+    for column in ("path", "configs/s"):
+        table.add_column(column, justify="right")
+    table.add_row("predict_batch (encoded arrays, 200k)", f"{batched:,.0f}")
+    table.add_row("predict_many (SubnetConfig objects, encode + predict)", f"{from_objects:,.0f}")
+    table.add_row("predict (one config at a time, validated)", f"{scalar:,.0f}")
+    console.print(table)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lut", action="append", default=[])
+    parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    console = Console(width=140)
+    refs = args.lut or [next(r["id"] for r in list_luts() if r["device"] == "host" and r["space"] == "xxs")]
+    docs = [read_lut(resolve_lut(ref)) for ref in refs]
+    space = load_space(docs[0]["space"]["name"])
+    predictors = [LatencyPredictor(doc, space) for doc in docs]
+    throughput(predictors[0], console)
+    if not args.lut:
+        return
+    device = get_device(docs[0]["device"]["name"])
+    configs = spread_subnets(predictors[0], space, args.samples, args.seed)
+    run = measure_subnets(configs, space, device, Path("runs") / f"bench-predictor-s{args.seed}-n{args.samples}", log=console.print)
+    table = Table(title=f"validation on {device.name}: {args.samples} random subnets, one interleaved session ({luts_dir()})")
+    for column in ("method", "LUT", "within ±5%", "within ±10%", "MAPE", "RMSE ms", "Spearman ρ", "Kendall τ", "bias"):
+        table.add_column(column, justify="right")
+    for doc, predictor in zip(docs, predictors):
+        f = validation_record(doc, predictor, run, device, args.seed)["figures"]
+        table.add_row(doc["method"], doc["id"], f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}",
+                      f"{f['rmse_ms']:.3f}", f"{f['spearman']:.3f}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
+    console.print(table)
+    console.print(f"measured {run.measured_ms.min():.2f}-{run.measured_ms.max():.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Validation figures and subnet selection, and the isolated-method plan compared against it."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from orchestrator.plan import build_plan
+from orchestrator.probes import build_probe
+from orchestrator.validation import figures, latest_validation, save_validation, spread_subnets
+from search.config import validate
+from search.encoding import random_batch
+from search.predictor import LatencyPredictor
+from search.space import load_space
+from tests.test_predictor import full_lut
+
+TINY = load_space("tiny")
+
+
+def test_figures_of_known_predictions() -> None:
+    measured = np.array([10.0, 10.0, 10.0, 10.0])
+    predicted = np.array([10.4, 10.8, 9.0, 12.0])  # +4%, +8%, -10%, +20%
+    f = figures(predicted, measured)
+    assert (f["within_5"], f["within_10"]) == (0.25, 0.75)
+    assert f["mape"] == pytest.approx((0.04 + 0.08 + 0.10 + 0.20) / 4)
+    assert f["bias"] == pytest.approx((0.04 + 0.08 - 0.10 + 0.20) / 4)
+    assert f["rmse_ms"] == pytest.approx(np.sqrt((0.16 + 0.64 + 1.0 + 4.0) / 4))
+    assert f["samples"] == 4
+
+
+def test_rank_figures_of_a_perfectly_ordered_prediction() -> None:
+    f = figures(np.arange(1.0, 11.0) * 1.3, np.arange(1.0, 11.0))
+    assert f["spearman"] == pytest.approx(1.0) and f["kendall"] == pytest.approx(1.0) and f["within_10"] == 0.0
+
+
+def test_validation_subnets_are_valid_distinct_and_spread_over_the_range() -> None:
+    predictor = LatencyPredictor(full_lut(), TINY)
+    configs = spread_subnets(predictor, TINY, 12, seed=3)
+    assert len({c.hash for c in configs}) == 12
+    assert all(validate(c, TINY) and c.resolution == 64 for c in configs)
+    predicted = predictor.predict_many(configs)
+    assert list(predicted) == sorted(predicted)
+    everything = predictor.predict_batch(random_batch(TINY, 2000, np.random.default_rng(0), 64))
+    assert predicted[0] <= np.percentile(everything, 5) and predicted[-1] >= np.percentile(everything, 95)
+
+
+def test_validation_runs_accumulate_beside_the_lut(tmp_path) -> None:
+    lut_path = tmp_path / "abc.json"
+    save_validation(lut_path, {"lut_id": "abc", "figures": {"within_10": 0.5}})
+    save_validation(lut_path, {"lut_id": "abc", "figures": {"within_10": 0.9}})
+    assert latest_validation(lut_path) == {"within_10": 0.9}
+    assert len(json.loads((tmp_path / "abc.validation.json").read_text())["runs"]) == 2
+    assert latest_validation(tmp_path / "never.json") is None
+
+
+def test_isolated_plan_has_the_same_entries_each_measured_alone() -> None:
+    removal, isolated = build_plan(TINY), build_plan(TINY, method="isolated")
+    assert [e.key for e in isolated.entries] == [e.key for e in removal.entries]
+    assert isolated.method == "isolated" and isolated.id != removal.id
+    overhead = next(e for e in isolated.entries if e.kind == "overhead")
+    assert overhead.variant == overhead.reference
+    blocks = [e for e in isolated.entries if e.kind != "overhead"]
+    assert all(e.variant is None and isolated.probes[e.reference].kind == "block" for e in blocks)
+
+
+def test_isolated_transformer_layer_sees_its_stage_tokens() -> None:
+    plan = build_plan(TINY, method="isolated")
+    entry = next(e for e in plan.entries if e.key == "transformer/Transformer-2/layer/w32/h2/r2")
+    spec = plan.probes[entry.reference]
+    assert spec.input_shape == (4 * 2 * 2, 32)  # 64 px: Transformer-2 works on 4x4 maps, 2x2 patches
+    out = build_probe(spec, TINY)(torch.randn(spec.input_shape))
+    assert tuple(out.shape) == (16, 32)
