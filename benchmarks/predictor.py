@@ -18,6 +18,7 @@ from rich.table import Table
 from orchestrator.devices import get_device
 from orchestrator.lut_store import list_luts, luts_dir, resolve_lut
 from orchestrator.validation import measure_subnets, spread_subnets, validation_record
+from search.config import SubnetConfig
 from search.encoding import random_batch
 from search.lut import read_lut
 from search.predictor import LatencyPredictor
@@ -65,14 +66,16 @@ def main() -> None:
         return
     device = get_device(docs[0]["device"]["name"])
     configs = spread_subnets(predictors[0], space, args.samples, args.seed)
-    run = measure_subnets(configs, space, device, Path("runs") / f"bench-predictor-s{args.seed}-n{args.samples}", log=console.print)
+    anchor = SubnetConfig.from_dict(docs[0]["context"])
+    run = measure_subnets(configs, anchor, space, device, Path("runs") / f"bench-predictor-s{args.seed}-n{args.samples}", log=console.print)
     table = Table(title=f"validation on {device.name}: {args.samples} random subnets, one interleaved session ({luts_dir()})")
-    for column in ("method", "LUT", "within ±5%", "within ±10%", "MAPE", "RMSE ms", "Spearman ρ", "Kendall τ", "bias"):
+    for column in ("method", "LUT", "figures", "within ±5%", "within ±10%", "MAPE", "RMSE ms", "Spearman ρ", "Kendall τ", "bias"):
         table.add_column(column, justify="right")
     for doc, predictor in zip(docs, predictors):
-        f = validation_record(doc, predictor, run, device, args.seed)["figures"]
-        table.add_row(doc["method"], doc["id"], f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}",
-                      f"{f['rmse_ms']:.3f}", f"{f['spearman']:.3f}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
+        record = validation_record(doc, predictor, run, device, args.seed)
+        for kind, f in ((f"anchored x{record['anchor']['speed_factor']:.3f}", record["figures"]), ("raw", record["raw_figures"])):
+            table.add_row(doc["method"], doc["id"], kind, f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}",
+                          f"{f['rmse_ms']:.3f}", f"{f['spearman']:.3f}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
     console.print(table)
     console.print(f"measured {run.measured_ms.min():.2f}-{run.measured_ms.max():.2f} ms")
 

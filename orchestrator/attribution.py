@@ -2,7 +2,8 @@
 
 Reference and variant are timed in the same interleaved rounds, so each round gives one delta
 (with - without) in which machine drift cancels. The confidence interval of the median comes from
-a bootstrap over those deltas. Deltas from several sessions (adaptive re-measurement) pool.
+a bootstrap over those deltas. Deltas from several sessions (adaptive re-measurement) pool, after
+each session is scaled to the plan's anchor network's reference speed (see orchestrator/plan.py).
 """
 
 from __future__ import annotations
@@ -68,5 +69,20 @@ def estimate(deltas: np.ndarray, seed: int = 0) -> Estimate:
     return Estimate(float(np.median(deltas)), (float(lo), float(hi)), int(deltas.size))
 
 
-def attribute(entries: Iterable[Entry], sessions: list[Mapping[str, list[float]]]) -> dict[str, Estimate]:
-    return {e.key: estimate(entry_deltas(e, sessions)) for e in entries}
+def anchor_speed(sessions: list[Mapping[str, list[float]]], anchor: str) -> float:
+    """The anchor network's reference latency: the median over sessions of its median there."""
+    return float(np.median([np.median(s[anchor]) for s in sessions if anchor in s]))
+
+
+def normalised(sessions: list[Mapping[str, list[float]]], anchor: str | None) -> list[dict[str, np.ndarray]]:
+    """Every session's samples scaled so its anchor runs at the reference speed: a session that ran
+    8% slow (machine state) would otherwise bias every entry measured in it by 8%."""
+    if anchor is None or not all(anchor in s for s in sessions):
+        return [{k: np.asarray(v) for k, v in s.items()} for s in sessions]
+    reference = anchor_speed(sessions, anchor)
+    return [{k: np.asarray(v) * (reference / np.median(s[anchor])) for k, v in s.items()} for s in sessions]
+
+
+def attribute(entries: Iterable[Entry], sessions: list[Mapping[str, list[float]]], anchor: str | None = None) -> dict[str, Estimate]:
+    scaled = normalised(sessions, anchor)
+    return {e.key: estimate(entry_deltas(e, scaled)) for e in entries}

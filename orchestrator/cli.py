@@ -202,6 +202,7 @@ def validate(
     """Measure random subnets end to end and report how well each LUT predicts them."""
     from orchestrator.lut_store import resolve_lut
     from orchestrator.validation import measure_subnets, plot_validation, save_validation, spread_subnets, validation_record
+    from search.config import SubnetConfig
     from search.lut import read_lut
     from search.predictor import LatencyPredictor
 
@@ -218,24 +219,29 @@ def validate(
     predictors = [LatencyPredictor(doc, space) for doc in docs]
     configs = spread_subnets(predictors[0], space, samples, seed)
     run_dir = Path("runs") / f"validate-{d.name}-{space.name}-{first['resolution']}-s{seed}-n{samples}"
-    run = measure_subnets(configs, space, d, run_dir, workers, log=console.print)
+    anchor = SubnetConfig.from_dict(first["context"])
+    run = measure_subnets(configs, anchor, space, d, run_dir, workers, log=console.print)
     records = {}
     for path, doc, predictor in zip(paths, docs, predictors):
         records[f"{doc['method']} {doc['id']}"] = record = validation_record(doc, predictor, run, d, seed)
         save_validation(path, record)
     plot = plot_validation(records, paths[0].with_name(f"{first['id']}.validation.png"))
     if as_json:
-        out = {label.split()[1]: {**r["figures"], "method": label.split()[0]} for label, r in records.items()}
+        out = {
+            label.split()[1]: {**r["figures"], "method": label.split()[0], "raw": r["raw_figures"], "speed_factor": r["anchor"]["speed_factor"]}
+            for label, r in records.items()
+        }
         typer.echo(json.dumps({**next(iter(out.values())), "plot": str(plot)} if len(out) == 1 else {"luts": out, "plot": str(plot)}, indent=1))
         return
     table = Table(title=f"validation on {d.name}: {samples} random subnets ({space.name}, {first['resolution']} px)")
     for column in ("LUT", "within ±5%", "within ±10%", "MAPE", "RMSE ms", "Spearman ρ", "Kendall τ", "bias"):
         table.add_column(column, justify="right")
     for label, r in records.items():
-        f = r["figures"]
-        table.add_row(label, f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}", f"{f['rmse_ms']:.3f}",
-                      f"{f['spearman']:.3f}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
+        for name, f in ((f"{label} (anchored x{r['anchor']['speed_factor']:.3f})", r["figures"]), (f"{label} (raw)", r["raw_figures"])):
+            table.add_row(name, f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}", f"{f['rmse_ms']:.3f}",
+                          f"{f['spearman']:.3f}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
     console.print(table)
+    console.print("anchored: predictions scaled by this session's speed, measured on the LUT's context network beside the subnets")
     console.print(f"scatter plot: {plot}; figures stored beside each LUT (<id>.validation.json)")
 
 
@@ -251,10 +257,8 @@ def lut_list() -> None:
 @lut_app.command("show")
 def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a LUT's provenance, entries and validation figures."""
-    from orchestrator.lut_store import dumps, load_lut
+    from orchestrator.lut_store import dumps, load_lut, resolve_lut
     from orchestrator.lut_views import lut_entries_table, lut_summary_table, lut_validation_table
-
-    from orchestrator.lut_store import resolve_lut
     from orchestrator.validation import latest_validation
 
     path = resolve_lut(ref)

@@ -19,6 +19,12 @@ context, not alone (AutoViT section 3.3.2). Three families:
 
 Every network is a `ProbeSpec`; the plan deduplicates them by content hash, so entries that share a
 network (the context network is the variant of every minimum-width layer entry) export it once.
+
+The context network is also the plan's *anchor*: it is timed in every measurement session, because
+on a shared machine a whole session can run 5-15% faster or slower than another (seen on this
+host: the same network at 8.9 to 10.5 ms in different sessions of one profile). Attribution scales
+each session's deltas to the anchor's median speed over the profile, and validation measures the
+anchor beside the subnets it checks.
 """
 
 from __future__ import annotations
@@ -49,7 +55,9 @@ class ProbeSpec:
     block: str | None = None  # canonical JSON of one block measured alone (isolated method)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Fields that are unset are left out, so adding a field never changes existing ids (and
+        cache keys, and the plan ids recorded in LUTs)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None or k == "config"}
 
     @property
     def id(self) -> str:
@@ -85,12 +93,14 @@ class Plan:
     context: SubnetConfig
     entries: tuple[Entry, ...]
     probes: dict[str, ProbeSpec]
+    anchor: str  # probe id of the context network, timed in every session to measure its speed
     method: str = "removal"
 
     @property
     def id(self) -> str:
+        body = {"v": PLAN_VERSION, "space": self.space.hash, "entries": [dataclasses.asdict(e) for e in self.entries]}
         blob = json.dumps(
-            {"v": PLAN_VERSION, "space": self.space.hash, "method": self.method, "entries": [dataclasses.asdict(e) for e in self.entries]},
+            body if self.method == "removal" else {**body, "method": self.method},
             sort_keys=True,
             separators=(",", ":"),
         )
@@ -257,6 +267,7 @@ def _isolated(plan: Plan) -> Plan:
             spec = ProbeSpec("block", plan.resolution, None, False, json.dumps(block, sort_keys=True, separators=(",", ":")))
         probes.setdefault(spec.id, spec)
         entries.append(dataclasses.replace(e, reference=spec.id, variant=spec.id if e.kind == "overhead" else None))
+    probes[plan.anchor] = plan.probes[plan.anchor]
     return dataclasses.replace(plan, entries=tuple(entries), probes=probes, method="isolated")
 
 
@@ -275,5 +286,6 @@ def build_plan(space: SearchSpace, resolution: int | None = None, method: str = 
     builder.fixed_parts()
     builder.mbconv_layers()
     builder.transformer_layers()
-    plan = Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes)
+    anchor = builder.probe(builder.context)
+    plan = Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes, anchor)
     return _isolated(plan) if method == "isolated" else plan

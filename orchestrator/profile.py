@@ -10,6 +10,7 @@ valid result is never measured again, so after Ctrl-C, a crash or an unplugged p
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +18,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from orchestrator.attribution import Estimate, Tolerance, attribute
+from orchestrator.attribution import Estimate, Tolerance, anchor_speed, attribute
 from orchestrator.contract import ContractError, make_request, read_json, write_json_atomic
 from orchestrator.devices import Device
 from orchestrator.errors import BenchError
@@ -71,6 +72,10 @@ def probes_of(entries: list[Entry]) -> list[str]:
     return ids
 
 
+def results_samples(results: list[dict[str, Any]]) -> list[dict[str, list[float]]]:
+    return [{m["id"]: m["samples_ms"] for m in r["models"]} for r in results]
+
+
 def default_run_dir(device: str, space: str, resolution: int, method: str = "removal") -> Path:
     return Path("runs") / f"profile-{method}-{device}-{space}-{resolution}-{datetime.now():%Y%m%d-%H%M%S}"
 
@@ -115,8 +120,6 @@ class Profiler:
     def _check_or_start(self, resume: bool) -> None:
         state_file = self.run_dir / "profile.json"
         if resume and state_file.exists():
-            import json
-
             saved = json.loads(state_file.read_text())
             if saved.get("plan_id") != self.plan.id or saved.get("device") != self.device.name:
                 raise BenchError(
@@ -128,6 +131,7 @@ class Profiler:
         write_json_atomic(state_file, {**self._state(), "status": "running"})
 
     def _session(self, name: str, probe_ids: list[str], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
+        probe_ids = probe_ids if self.plan.anchor in probe_ids else [*probe_ids, self.plan.anchor]
         session_dir = self.run_dir / "sessions" / name
         result_file = session_dir / "result.json"
         if result_file.exists():
@@ -160,8 +164,8 @@ class Profiler:
         )
         groups = session_groups(plan, self.settings.per_stage_sessions)
         results = [self._session(name, probes_of(entries), artifacts) for name, entries in groups]
-        samples = [{m["id"]: m["samples_ms"] for m in r["models"]} for r in results]
-        estimates = attribute(plan.entries, samples)
+        samples = results_samples(results)
+        estimates = attribute(plan.entries, samples, plan.anchor)
         for round_index in range(self.settings.adaptive_sessions):
             wide = [e for e in plan.entries if self.settings.tolerance.too_wide(estimates[e.key])]
             if not wide:
@@ -170,7 +174,7 @@ class Profiler:
             result = self._session(f"adaptive-{round_index + 1}", probes_of(wide), artifacts)
             results.append(result)
             samples.append({m["id"]: m["samples_ms"] for m in result["models"]})
-            estimates = attribute(plan.entries, samples)
+            estimates = attribute(plan.entries, samples, plan.anchor)
         doc = finish_lut(self._lut_body(estimates, results, artifacts))
         path = save_lut(doc, self.luts_root)
         write_json_atomic(self.run_dir / "profile.json", {**self._state(), "status": "done", "lut_id": doc["id"], "lut_path": str(path)})
@@ -178,8 +182,9 @@ class Profiler:
 
     def _lut_body(self, estimates: dict[str, Estimate], results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
         first = results[0]
-        context_probe = next((e.variant for e in self.plan.entries if e.kind == "transformer_layer"), None)
-        context_ms = [m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == context_probe]
+        anchor_ms = {
+            r["run_id"].rsplit("/", 1)[-1]: m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == self.plan.anchor
+        }
         tool = "executorch" if self.device.backend == "pte" else "coremltools"
         return {
             "device": {
@@ -200,7 +205,8 @@ class Profiler:
                 "rounds": sum(r["rounds"] for r in results),
                 "networks": len(self.plan.probes),
                 "plan_id": self.plan.id,
-                "context_latency_ms": context_ms[0] if context_ms else None,
+                "context_latency_ms": anchor_speed(results_samples(results), self.plan.anchor),
+                "anchor": {"probe": self.plan.anchor, "session_median_ms": anchor_ms},
                 "export_partitions_max": max((a.meta.get("partitions", 0) for a in artifacts.values()), default=0),
             },
             "context": self.plan.context.to_dict(),

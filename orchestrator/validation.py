@@ -9,10 +9,12 @@ removal LUT and an isolated LUT can be compared fairly. Figures are stored besid
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -67,28 +69,37 @@ def figures(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float | in
 class ValidationRun:
     configs: list[SubnetConfig]
     measured_ms: np.ndarray
+    anchor_ms: float  # the LUT's context network, timed in the same session
     device_facts: dict[str, Any]
 
 
 def measure_subnets(
-    configs: list[SubnetConfig], space: SearchSpace, device: Device, run_dir: Path, workers: int = 2,
+    configs: list[SubnetConfig], anchor: SubnetConfig, space: SearchSpace, device: Device, run_dir: Path, workers: int = 2,
     log: Callable[[str], None] = print,
 ) -> ValidationRun:
+    """Time the subnets end to end in one interleaved session, with the LUT's anchor network beside them."""
+    anchor_spec = ProbeSpec("net", anchor.resolution, anchor.to_json(), True)
     specs = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in configs)}
-    artifacts = export_probes(specs, space.name, space.hash, device.backend, workers)
+    artifacts = export_probes({**specs, anchor_spec.id: anchor_spec}, space.name, space.hash, device.backend, workers)
     runner = runner_for(device)
     files = runner.stage(run_dir, {pid: a.path for pid, a in artifacts.items()})
-    models = [{"id": pid, "file": files[pid], "input_shape": list(spec.input_shape)} for pid, spec in specs.items()]
+    models = [{"id": pid, "file": files[pid], "input_shape": list(spec.input_shape)} for pid, spec in {**specs, anchor_spec.id: anchor_spec}.items()]
     request = make_request(run_dir.name, device.backend, models, device.threads, device.runtime.get("compute_units"), FULL.timing, FULL.seed)
     write_json_atomic(run_dir / "request.json", request)
     log(f"measuring {len(models)} subnets end to end on {device.name}, interleaved")
     result = runner.run(run_dir)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
-    return ValidationRun(configs, np.array([median[s] for s in specs]), {**result["device"], "runtime": result["runtime"]})
+    return ValidationRun(configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]})
 
 
 def validation_record(lut: dict[str, Any], predictor: LatencyPredictor, run: ValidationRun, device: Device, seed: int) -> dict[str, Any]:
-    predicted = predictor.predict_many(run.configs)
+    """Figures with the session's speed accounted for: predictions are scaled by how fast the LUT's
+    anchor network ran in this session relative to its reference speed in the LUT (a measurement on
+    the device, not a factor fitted to these subnets). The unscaled figures are kept as `raw_figures`."""
+    raw = predictor.predict_many(run.configs)
+    reference = lut["measurement"].get("context_latency_ms")
+    factor = run.anchor_ms / reference if reference else 1.0
+    predicted = raw * factor
     return {
         "lut_id": lut["id"],
         "device": device.name,
@@ -96,9 +107,11 @@ def validation_record(lut: dict[str, Any], predictor: LatencyPredictor, run: Val
         "seed": seed,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "figures": figures(predicted, run.measured_ms),
+        "raw_figures": figures(raw, run.measured_ms),
+        "anchor": {"lut_reference_ms": reference, "session_ms": run.anchor_ms, "speed_factor": factor},
         "points": [
-            {"config": c.to_dict(), "predicted_ms": float(p), "measured_ms": float(m)}
-            for c, p, m in zip(run.configs, predicted, run.measured_ms)
+            {"config": c.to_dict(), "predicted_ms": float(p), "raw_predicted_ms": float(q), "measured_ms": float(m)}
+            for c, p, q, m in zip(run.configs, predicted, raw, run.measured_ms)
         ],
     }
 
@@ -109,16 +122,12 @@ def sidecar_path(lut_path: Path) -> Path:
 
 def latest_validation(lut_path: Path) -> dict[str, Any] | None:
     """The figures of the LUT's most recent validation run, or None if it was never validated."""
-    import json
-
     path = sidecar_path(lut_path)
     return json.loads(path.read_text())["runs"][-1]["figures"] if path.exists() else None
 
 
 def save_validation(lut_path: Path, record: dict[str, Any]) -> Path:
     """Append a validation run to the LUT's sidecar; the latest run is what `bench lut show` prints."""
-    import json
-
     path = sidecar_path(lut_path)
     runs = json.loads(path.read_text())["runs"] if path.exists() else []
     write_json_atomic(path, {"lut_id": record["lut_id"], "runs": [*runs, record]})

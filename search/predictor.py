@@ -19,7 +19,6 @@ from search.lut import LUTError, check_space, entry_key
 from search.params import count_params
 from search.space import SearchSpace
 
-
 FIXED, SHELL, LAYERS = "stem / head / overhead", "transition / shell", "layers"
 
 

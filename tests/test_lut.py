@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.lut_store import finish_lut, list_luts, resolve_lut, save_lut
 from orchestrator.errors import BenchError
+from orchestrator.lut_store import finish_lut, list_luts, resolve_lut, save_lut
 from search.lut import LUTError, check_space, read_lut
 from search.space import load_space
 from tests.lut_factory import make_lut

@@ -21,8 +21,8 @@ from orchestrator.lut_views import (
 )
 from search.config import SubnetConfig, validate
 from search.lut import ENTRY_KINDS, LUTError, entry_key
-from tests.lut_factory import CONTEXT, LATENCIES, make_lut
 from search.space import SearchSpace
+from tests.lut_factory import CONTEXT, LATENCIES, make_lut
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

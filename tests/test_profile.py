@@ -25,7 +25,8 @@ def small_plan() -> Plan:
     full = build_plan(load_space("tiny"))
     entries = tuple(e for e in full.entries if e.key in SMALL_KEYS)
     probes = {pid: full.probes[pid] for e in entries for pid in (e.reference, e.variant) if pid}
-    return dataclasses.replace(full, entries=entries, probes=probes)
+    anchor = next(e.reference for e in entries if e.key == "stem/w16")  # any network serves; the context one lowers slowly
+    return dataclasses.replace(full, entries=entries, probes=probes, anchor=anchor)
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,8 @@ def test_profile_writes_a_valid_lut_with_every_entry_and_its_provenance(finished
     assert doc["method"] == "removal" and doc["resolution"] == 64
     assert "executorch" in doc["runtime_versions"]
     assert doc["measurement"]["export_partitions_max"] == 1
+    anchor = doc["measurement"]["anchor"]
+    assert anchor["probe"] == small_plan().anchor and set(anchor["session_median_ms"]) == {"fixed-parts"}
 
 
 def test_entries_carry_median_interval_and_paired_sample_count(finished) -> None:
@@ -116,6 +119,17 @@ def test_starting_over_an_existing_run_needs_resume(finished) -> None:
 
     with pytest.raises(BenchError, match="already holds a profile; pass --resume"):
         profiler(root / "run", root / "luts").run()
+
+
+def test_sessions_are_scaled_to_the_anchor_speed() -> None:
+    from orchestrator.attribution import attribute
+
+    plan = small_plan()
+    entry = next(e for e in plan.entries if e.key == "stem/w16")
+    fast = {plan.anchor: [1.0] * 5, entry.variant: [0.5] * 5}
+    slow = {plan.anchor: [1.2] * 5, entry.variant: [0.6] * 5}
+    estimates = attribute([dataclasses.replace(entry, reference=plan.anchor)], [fast, slow], plan.anchor)
+    assert estimates["stem/w16"].latency_ms == pytest.approx(0.55)  # both sessions scaled to the anchor's 1.1 ms
 
 
 def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:

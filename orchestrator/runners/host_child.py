@@ -34,16 +34,6 @@ def host_facts() -> dict[str, Any]:
     return {"platform": "host", "model": platform.node(), "os": platform.platform(), "cores": os.cpu_count() or 1, "cpu_model": cpu_model()}
 
 
-def pin_single_thread(threads: int) -> list[int] | None:
-    """With one thread, pin the process to one core so the scheduler cannot move it between cores
-    (and their caches) in the middle of a measurement."""
-    if threads != 1 or not hasattr(os, "sched_setaffinity"):
-        return None
-    core = max(os.sched_getaffinity(0))
-    os.sched_setaffinity(0, {core})
-    return [core]
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -56,7 +46,6 @@ def run(run_dir: Path) -> dict[str, Any]:
     request = read_json(run_dir / "request.json", "request")
     if request["threads"] > 0:
         portable_lib._unsafe_reset_threadpool(request["threads"])
-    affinity = pin_single_thread(request["threads"])
     runtime = Runtime.get()
     generator = torch.Generator().manual_seed(request["seed"])
     programs, calls, loaded = [], {}, []
@@ -76,7 +65,7 @@ def run(run_dir: Path) -> dict[str, Any]:
     return {
         "runtime": {
             "name": "executorch", "version": version("executorch"), "threads": portable_lib._threadpool_get_thread_count(),
-            "compute_units": None, "cpu_affinity": affinity,
+            "compute_units": None,
         },
         "rounds": len(next(iter(samples.values()))),
         "models": [
