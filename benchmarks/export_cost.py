@@ -49,11 +49,11 @@ def main() -> None:
     latency = {k: statistics.median(v) for k, v in samples.items()}
 
     table = Table(title=f"export cost at {RESOLUTION} px (torch {torch.__version__}, this CPU)")
-    for column in ("model", "export s", "lower s", "partitions", "ops outside", ".pte MB", "latency ms (median)", "rounds"):
+    for column in ("model", "export s", "lower s", "lowering flow", "partitions", "ops outside", ".pte MB", "latency ms (median)", "rounds"):
         table.add_column(column, justify="right")
     for label, r in reports.items():
         table.add_row(
-            label, f"{r.export_s:.2f}", f"{r.lower_s:.1f}", str(r.partitions), str(len(r.undelegated_ops)),
+            label, f"{r.export_s:.2f}", f"{r.lower_s:.1f}", r.flow, str(r.partitions), str(len(r.undelegated_ops)),
             f"{r.size_bytes / 1e6:.2f}", f"{latency[label]:.2f}", str(len(samples[label])),
         )
     console = Console(width=140)

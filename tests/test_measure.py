@@ -59,3 +59,15 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_unknown_timm_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BenchError, match="timm has no model 'no_such_net'"):
         measure_model("timm:no_such_net", get_device("host"), tmp_path / "run")
+
+
+@pytest.mark.slow
+def test_timm_mobilevit_lowers_through_the_recommended_flow(tmp_path: Path) -> None:
+    """timm's MobileViT has 3-D linears that the fast legacy flow cannot lower."""
+    import timm
+
+    from orchestrator.export.executorch import to_pte
+
+    model = timm.create_model("mobilevit_xxs", pretrained=False).eval()
+    _, report = to_pte(model, torch.randn(1, 3, 64, 64))
+    assert report.flow == "to_edge_transform_and_lower" and report.partitions > 1

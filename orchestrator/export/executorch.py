@@ -4,10 +4,11 @@ Partitions are counted on the lowered graph: every partition is one XNNPACK dele
 every op left outside runs on ExecuTorch's portable CPU kernels, which is slow on phones. The
 spaces are designed so a whole subnet lowers into one partition; `ExportReport` makes that visible.
 
-Lowering uses `to_edge(...).to_backend(XnnpackPartitioner())` rather than
-`to_edge_transform_and_lower`: for our graphs both give the same single partition, and the former
-runs fewer whole-graph decompositions, lowering about 1.5x faster (6 s against 9 s for a tiny
-subnet in a warm process; benchmarks/export_cost.py).
+Lowering first tries `to_edge(...).to_backend(XnnpackPartitioner())`: for our graphs it gives the
+same single partition as `to_edge_transform_and_lower` and runs fewer whole-graph decompositions,
+lowering about 1.5x faster (6 s against 9 s for a tiny subnet in a warm process). That legacy flow
+cannot lower some foreign graphs (timm's MobileViT: 3-D linears fail its ConvertToLinearPass), so
+those fall back to the recommended flow; `ExportReport.flow` says which one ran.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-from executorch.exir import to_edge
+from executorch.exir import to_edge, to_edge_transform_and_lower
 from torch import nn
 
 # executorch 1.5 logs a deprecation warning for to_edge + to_backend on every export; the flow is
@@ -37,6 +38,7 @@ class ExportReport:
     partitions: int
     undelegated_ops: list[str] = field(default_factory=list)
     size_bytes: int = 0
+    flow: str = "to_edge+to_backend"
 
 
 def _lowered_graph_facts(edge) -> tuple[int, list[str]]:
@@ -59,12 +61,17 @@ def to_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport
     exported = torch.export.export(model, (example,))
     export_s = time.perf_counter() - start
     start = time.perf_counter()
-    edge = to_edge(exported).to_backend(XnnpackPartitioner())
+    flow = "to_edge+to_backend"
+    try:
+        edge = to_edge(exported).to_backend(XnnpackPartitioner())
+    except Exception:  # any failure of the legacy flow: the recommended one handles more graphs
+        flow = "to_edge_transform_and_lower"
+        edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
     partitions, undelegated = _lowered_graph_facts(edge)
     program = edge.to_executorch()
     lower_s = time.perf_counter() - start
     data = program.buffer
-    return data, ExportReport(export_s, lower_s, partitions, undelegated, len(data))
+    return data, ExportReport(export_s, lower_s, partitions, undelegated, len(data), flow)
 
 
 def save_pte(model: nn.Module, example: torch.Tensor, path: Path) -> ExportReport:
