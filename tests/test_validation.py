@@ -21,13 +21,13 @@ TINY = load_space("tiny")
 
 
 def test_figures_of_known_predictions() -> None:
-    measured = np.array([10.0, 10.0, 10.0, 10.0])
-    predicted = np.array([10.4, 10.8, 9.0, 12.0])  # +4%, +8%, -10%, +20%
+    measured = np.array([10.0, 11.0, 12.0, 13.0])
+    predicted = measured * np.array([1.04, 1.08, 0.90, 1.20])  # +4%, +8%, -10%, +20%
     f = figures(predicted, measured)
     assert (f["within_5"], f["within_10"]) == (0.25, 0.75)
     assert f["mape"] == pytest.approx((0.04 + 0.08 + 0.10 + 0.20) / 4)
     assert f["bias"] == pytest.approx((0.04 + 0.08 - 0.10 + 0.20) / 4)
-    assert f["rmse_ms"] == pytest.approx(np.sqrt((0.16 + 0.64 + 1.0 + 4.0) / 4))
+    assert f["rmse_ms"] == pytest.approx(np.sqrt((0.4**2 + 0.88**2 + 1.2**2 + 2.6**2) / 4))
     assert f["samples"] == 4
 
 
@@ -73,3 +73,23 @@ def test_isolated_transformer_layer_sees_its_stage_tokens() -> None:
     assert spec.input_shape == (4 * 2 * 2, 32)  # 64 px: Transformer-2 works on 4x4 maps, 2x2 patches
     out = build_probe(spec, TINY)(torch.randn(spec.input_shape))
     assert tuple(out.shape) == (16, 32)
+
+
+@pytest.mark.slow
+def test_validation_times_subnets_beside_the_anchor_and_records_both_figures(tmp_path, monkeypatch) -> None:
+    from orchestrator.devices import get_device
+    from orchestrator.validation import measure_subnets, plot_validation, validation_record
+    from search.config import SubnetConfig
+    from tests.lut_factory import CONTEXT
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    lut = full_lut()
+    predictor = LatencyPredictor(lut, TINY)
+    configs = spread_subnets(predictor, TINY, 2, seed=0)
+    device = get_device("host")
+    run = measure_subnets(configs, SubnetConfig.from_dict(CONTEXT), TINY, device, tmp_path / "run", log=lambda _: None)
+    assert run.anchor_ms > 0 and len(run.measured_ms) == 2 and all(run.measured_ms > 0)
+    record = validation_record(lut, predictor, run, device, seed=0)
+    assert record["anchor"]["speed_factor"] == 1.0  # this synthetic LUT has no reference speed
+    assert record["figures"] == record["raw_figures"] and record["figures"]["samples"] == 2
+    assert plot_validation({"removal": record}, tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
