@@ -6,17 +6,14 @@ from typing import Any
 
 from rich.table import Table
 
+from search.config import compact_number
 from search.params import count_params
 from search.sampling import max_config, min_config
 from search.space import SearchSpace
 
 
-def _num(x: float) -> float | int:
-    return int(x) if float(x).is_integer() else x
-
-
 def _values(values: tuple) -> list:
-    return [_num(v) for v in values]
+    return [compact_number(v) for v in values]
 
 
 def params_range(space: SearchSpace) -> tuple[int, int]:

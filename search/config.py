@@ -50,13 +50,13 @@ class SubnetConfig:
             "space": self.space,
             "resolution": self.resolution,
             "stem": {"width": self.stem},
-            "mbconv": [{"width": s.width, "depth": s.depth, "expansion": _num(s.expansion)} for s in self.mbconv],
+            "mbconv": [{"width": s.width, "depth": s.depth, "expansion": compact_number(s.expansion)} for s in self.mbconv],
             "transformer": [
                 {
                     "width": s.width,
                     "depth": s.depth,
                     "heads": list(s.heads),
-                    "mlp_ratio": [_num(r) for r in s.mlp_ratio],
+                    "mlp_ratio": [compact_number(r) for r in s.mlp_ratio],
                 }
                 for s in self.transformer
             ],
@@ -98,14 +98,15 @@ class SubnetConfig:
         return cls.from_dict(json.loads(text))
 
 
-def _num(x: float) -> float | int:
+def compact_number(x: float) -> float | int:
+    """2.0 -> 2, 1.5 -> 1.5: one spelling of a choice value in JSON, keys and messages."""
     return int(x) if float(x).is_integer() else x
 
 
 def _allowed(stage: str, field: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
-        values = ", ".join(str(_num(a)) for a in allowed)
-        raise ConfigError(f"{stage}: {field}={_num(value)} is not allowed; allowed values: {values}")
+        values = ", ".join(str(compact_number(a)) for a in allowed)
+        raise ConfigError(f"{stage}: {field}={compact_number(value)} is not allowed; allowed values: {values}")
 
 
 def validate(config: SubnetConfig, space: SearchSpace) -> SubnetConfig:

@@ -18,6 +18,8 @@ from typing import Any
 
 import jsonschema
 
+from search.config import compact_number
+
 SCHEMA_NAME = "autovit-bench/lut"
 SCHEMA_VERSION = 1
 ENTRY_KINDS = ("overhead", "stem", "mbconv_transition", "mbconv_layer", "transformer_shell", "transformer_layer", "head")
@@ -30,10 +32,6 @@ class LUTError(ValueError):
 @cache
 def lut_schema() -> dict[str, Any]:
     return json.loads((resources.files("search") / "schemas" / f"lut.v{SCHEMA_VERSION}.json").read_text())
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
 
 
 def entry_key(kind: str, stage: str | None = None, **p: Any) -> str:
@@ -49,9 +47,9 @@ def entry_key(kind: str, stage: str | None = None, **p: Any) -> str:
         part = "transition" if kind == "mbconv_transition" else "shell"
         return f"{family}/{stage}/{part}/{p['in_width']}->{p['width']}"
     if kind == "mbconv_layer":
-        return f"mbconv/{stage}/layer/w{p['width']}/e{_num(p['expansion'])}"
+        return f"mbconv/{stage}/layer/w{p['width']}/e{compact_number(p['expansion'])}"
     if kind == "transformer_layer":
-        return f"transformer/{stage}/layer/w{p['width']}/h{p['heads']}/r{_num(p['mlp_ratio'])}"
+        return f"transformer/{stage}/layer/w{p['width']}/h{p['heads']}/r{compact_number(p['mlp_ratio'])}"
     raise ValueError(f"unknown entry kind {kind!r}")
 
 
