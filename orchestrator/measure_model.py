@@ -6,11 +6,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.contract import make_request, write_json_atomic
 from orchestrator.devices import Device
 from orchestrator.errors import BenchError
 from orchestrator.profile import FULL
 from orchestrator.runners.registry import runner_for
+from orchestrator.runners.session import run_session
 
 TIMM_PREFIX = "timm:"
 
@@ -62,14 +62,8 @@ def measure_model(model: str, device: Device, run_dir: Path | None = None) -> di
     run_dir.mkdir(parents=True, exist_ok=True)
     runner = runner_for(device)
     path = resolve_model(model, device, run_dir)
-    files = runner.stage(run_dir, {"model": path})
     shape = _pte_input_shape(path) if device.backend == "pte" else None
     if shape is None:
         raise BenchError("Core ML models are measured on an iPhone; no iOS runner is available in this version")
-    request = make_request(
-        run_dir.name, device.backend, [{"id": "model", "file": files["model"], "input_shape": shape}], device.threads,
-        device.runtime.get("compute_units"), FULL.timing, FULL.seed,
-    )
-    write_json_atomic(run_dir / "request.json", request)
-    result = runner.run(run_dir)
+    result = run_session(device, run_dir, {"model": (path, shape)}, FULL.timing, FULL.seed, runner=runner)
     return {**result, "summary": result["models"][0]["summary"]}

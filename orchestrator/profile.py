@@ -19,13 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.attribution import Estimate, Tolerance, anchor_speed, attribute
-from orchestrator.contract import ContractError, make_request, read_json, write_json_atomic
+from orchestrator.contract import ContractError, read_json, write_json_atomic
 from orchestrator.devices import Device
 from orchestrator.errors import BenchError
 from orchestrator.export.cache import CachedExport, export_probes
 from orchestrator.lut_store import finish_lut, save_lut
 from orchestrator.plan import Entry, Plan, build_plan
 from orchestrator.runners.registry import runner_for
+from orchestrator.runners.session import run_session
 from orchestrator.runners.timing import TimingPlan
 from search.space import SearchSpace
 
@@ -143,15 +144,11 @@ class Profiler:
                     return result
             except ContractError:
                 pass
-        files = self.runner.stage(session_dir, {pid: artifacts[pid].path for pid in probe_ids})
-        models = [{"id": pid, "file": files[pid], "input_shape": list(self.plan.probes[pid].input_shape)} for pid in probe_ids]
-        request = make_request(
-            f"{self.run_dir.name}/{name}", self.device.backend, models, self.device.threads,
-            self.device.runtime.get("compute_units"), self.settings.timing, self.settings.seed,
+        self.log(f"session {name}: measuring {len(probe_ids)} networks on {self.device.name}")
+        models = {pid: (artifacts[pid].path, self.plan.probes[pid].input_shape) for pid in probe_ids}
+        result = run_session(
+            self.device, session_dir, models, self.settings.timing, self.settings.seed, f"{self.run_dir.name}/{name}", self.runner
         )
-        write_json_atomic(session_dir / "request.json", request)
-        self.log(f"session {name}: measuring {len(models)} networks on {self.device.name}")
-        result = self.runner.run(session_dir)
         self.finished.append(name)
         return result
 
@@ -173,7 +170,7 @@ class Profiler:
             self.log(f"adaptive round {round_index + 1}: {len(wide)} entries have wide intervals, measuring them again")
             result = self._session(f"adaptive-{round_index + 1}", probes_of(wide), artifacts)
             results.append(result)
-            samples.append({m["id"]: m["samples_ms"] for m in result["models"]})
+            samples += results_samples([result])
             estimates = attribute(plan.entries, samples, plan.anchor)
         doc = finish_lut(self._lut_body(estimates, results, artifacts))
         path = save_lut(doc, self.luts_root)

@@ -19,13 +19,13 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from orchestrator.contract import make_request, write_json_atomic
+from orchestrator.contract import write_json_atomic
 from orchestrator.devices import Device
 from orchestrator.errors import BenchError
 from orchestrator.export.cache import export_probes
 from orchestrator.plan import ProbeSpec
 from orchestrator.profile import FULL
-from orchestrator.runners.registry import runner_for
+from orchestrator.runners.session import run_session
 from search.config import SubnetConfig
 from search.encoding import decode, random_batch
 from search.predictor import LatencyPredictor
@@ -81,13 +81,9 @@ def measure_subnets(
     anchor_spec = ProbeSpec("net", anchor.resolution, anchor.to_json(), True)
     specs = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in configs)}
     artifacts = export_probes({**specs, anchor_spec.id: anchor_spec}, space.name, space.hash, device.backend, workers)
-    runner = runner_for(device)
-    files = runner.stage(run_dir, {pid: a.path for pid, a in artifacts.items()})
-    models = [{"id": pid, "file": files[pid], "input_shape": list(spec.input_shape)} for pid, spec in {**specs, anchor_spec.id: anchor_spec}.items()]
-    request = make_request(run_dir.name, device.backend, models, device.threads, device.runtime.get("compute_units"), FULL.timing, FULL.seed)
-    write_json_atomic(run_dir / "request.json", request)
+    models = {pid: (artifacts[pid].path, spec.input_shape) for pid, spec in {**specs, anchor_spec.id: anchor_spec}.items()}
     log(f"measuring {len(models)} subnets end to end on {device.name}, interleaved")
-    result = runner.run(run_dir)
+    result = run_session(device, run_dir, models, FULL.timing, FULL.seed)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
     return ValidationRun(configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]})
 
