@@ -1,0 +1,35 @@
+"""The shared contract vectors are valid, and Python's statistics reproduce the golden summaries."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.contract import ContractError, summarize, validate
+
+GOLDEN = Path(__file__).parent / "contract"
+
+
+def load(name: str) -> dict:
+    return json.loads((GOLDEN / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["request_pte.json", "request_coreml.json"])
+def test_golden_requests_are_valid(name):
+    assert validate(load(name), "request", name)["schema"] == "autovit-bench/request"
+
+
+@pytest.mark.parametrize("name", ["result_ok.json", "result_error.json"])
+def test_golden_results_are_valid(name):
+    assert validate(load(name), "result", name)["version"] == 1
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN.glob("request_invalid_*.json")))
+def test_invalid_golden_requests_are_refused(name):
+    with pytest.raises(ContractError):
+        validate(load(name), "request", name)
+
+
+def test_golden_summaries_are_what_summarize_computes():
+    for model in load("result_ok.json")["models"]:
+        assert summarize(model["samples_ms"]) == pytest.approx(model["summary"], abs=1e-9)
