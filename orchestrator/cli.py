@@ -19,20 +19,26 @@ from rich.table import Table
 from orchestrator.devices import Device, get_device, load_devices
 from orchestrator.errors import BenchError
 from orchestrator.space_report import space_document, spaces_table, stages_table
+from search.budget import BudgetError
+from search.checkpoint import CheckpointError
 from search.config import ConfigError
+from search.data import DataError
+from search.distill import TeacherError
 from search.lut import LUTError, check_space
 from search.space import SpaceError, load_space, space_names
 
 app = typer.Typer(help="On-device latency toolkit for hardware-aware NAS (AutoViT).", no_args_is_help=True)
 space_app = typer.Typer(help="Inspect the search spaces.", no_args_is_help=True)
 lut_app = typer.Typer(help="List, show, compare and plot latency lookup tables.", no_args_is_help=True)
+data_app = typer.Typer(help="Make data sets for training and demos.", no_args_is_help=True)
 app.add_typer(space_app, name="space")
 app.add_typer(lut_app, name="lut")
+app.add_typer(data_app, name="data")
 
 console = Console()
 errors = Console(stderr=True)
 
-EXPECTED_ERRORS = (SpaceError, ConfigError, LUTError, BenchError)
+EXPECTED_ERRORS = (SpaceError, ConfigError, LUTError, BenchError, DataError, CheckpointError, TeacherError, BudgetError)
 DevicesFile = typer.Option(None, "--devices-file", help="JSON file of your own devices (see orchestrator/devices.json)")
 
 
@@ -243,6 +249,131 @@ def validate(
     console.print(table)
     console.print("anchored: predictions scaled by this session's speed, measured on the LUT's context network beside the subnets")
     console.print(f"scatter plot: {plot}; figures stored beside each LUT (<id>.validation.json)")
+
+
+@data_app.command("digits")
+def data_digits(out: Path = typer.Option(Path("data/digits"), "--out", help="folder to write (ImageNet layout: train/ and val/)")) -> None:
+    """Write scikit-learn's bundled handwritten digits (1,797 real images, 10 classes) as an ImageFolder."""
+    from search.data import write_digits
+
+    counts = write_digits(out)
+    console.print(f"wrote {counts['train']} training and {counts['val']} test images (10 classes) to {out}")
+
+
+@app.command("train")
+def train(
+    space: str = typer.Option("tiny", "--space"),
+    data: Path = typer.Option(..., "--data", help="ImageFolder directory: DATA/train/<class>/* (and DATA/val/ as the test split)"),
+    out: Path = typer.Option(..., "--out", help="run directory; last.pt is written there after every epoch"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", help="training resolution (default: the space's)"),
+    epochs: int = typer.Option(30, "--epochs"),
+    batch_size: int = typer.Option(64, "--batch-size", help="per process"),
+    lr: float = typer.Option(1e-3, "--lr"),
+    min_lr: float = typer.Option(1e-5, "--min-lr"),
+    weight_decay: float = typer.Option(0.05, "--weight-decay"),
+    warmup_epochs: int = typer.Option(1, "--warmup-epochs"),
+    label_smoothing: float = typer.Option(0.1, "--label-smoothing"),
+    sampling: str = typer.Option("random", "--sampling", help="random (one subnet per step, Algorithm 1) or sandwich (max + min + random, in-place distillation)"),
+    sandwich_random: int = typer.Option(2, "--sandwich-random", help="random subnets per step with --sampling sandwich"),
+    kd: str = typer.Option("none", "--kd", help="distillation from a teacher: none, hard (the paper's best) or soft"),
+    teacher: Optional[str] = typer.Option(None, "--teacher", help="timm model name of the teacher"),
+    teacher_checkpoint: Optional[Path] = typer.Option(None, "--teacher-checkpoint", help="local weights of the teacher (nothing is downloaded)"),
+    kd_alpha: float = typer.Option(0.5, "--kd-alpha"),
+    kd_tau: float = typer.Option(1.0, "--kd-tau", help="temperature of soft distillation"),
+    holdout: float = typer.Option(0.1, "--holdout", help="fraction of train/ held out for ranking subnets"),
+    hflip: bool = typer.Option(True, "--hflip/--no-hflip", help="random horizontal flips (off for digits)"),
+    amp: bool = typer.Option(True, "--amp/--no-amp", help="mixed precision on GPU (bfloat16 where supported)"),
+    workers: int = typer.Option(0, "--workers", help="data-loading processes per training process"),
+    seed: int = typer.Option(0, "--seed"),
+    resume: bool = typer.Option(False, "--resume", help="continue the run in --out with its saved settings"),
+) -> None:
+    """Train a weight-sharing supernet. Distributed: `torchrun --nproc_per_node N --no-python bench train ...`."""
+    from orchestrator.train_view import train_reporter
+    from search import distributed
+    from search.train import Trainer, TrainSettings
+
+    s = load_space(space)
+    settings = TrainSettings(
+        space=s.name, data=str(data), resolution=resolution or s.default_resolution, epochs=epochs, batch_size=batch_size, lr=lr,
+        min_lr=min_lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, sampling=sampling,
+        sandwich_random=sandwich_random, kd=kd, teacher=teacher, teacher_checkpoint=str(teacher_checkpoint) if teacher_checkpoint else None,
+        kd_alpha=kd_alpha, kd_tau=kd_tau, holdout=holdout, hflip=hflip, seed=seed, amp=amp, workers=workers,
+    )
+    d = distributed.init()
+    try:
+        trainer = Trainer(settings, out, d, train_reporter(console) if d.main else None)
+        if d.main:
+            console.print(
+                f"training the {s.name} supernet on {len(trainer.data.train)} images ({trainer.data.num_classes} classes, "
+                f"{len(trainer.data.holdout)} held out) at {settings.resolution} px: {d.world} process(es) on {d.device}, "
+                f"{trainer.steps_per_epoch} steps per epoch, sampling {sampling}, distillation {kd}"
+            )
+        state = trainer.run(resume=resume)
+    except KeyboardInterrupt:
+        if d.main:
+            errors.print(f"interrupted: the checkpoint of the last finished epoch is kept in {out}/last.pt; continue with the same command and --resume", soft_wrap=True)
+        sys.exit(130)
+    finally:
+        distributed.shutdown()
+    if d.main and state.history:
+        last = state.history[-1]
+        console.print(
+            f"checkpoint {out / 'last.pt'}: epoch {last['epoch']}, loss {last['loss']:.3f}, held-out accuracy "
+            f"{last['holdout_acc_max']:.1%} (largest subnet) / {last['holdout_acc_min']:.1%} (smallest)"
+        )
+
+
+@app.command("search")
+def search_cmd(
+    checkpoint: Path = typer.Option(..., "--checkpoint", help="last.pt of `bench train` (or its run directory)"),
+    lut: str = typer.Option(..., "--lut", help="LUT id (or prefix) or path: sets the device and resolution"),
+    latency_ms: float = typer.Option(..., "--latency-ms", help="latency budget on the LUT's device"),
+    params_m: Optional[float] = typer.Option(None, "--params-m", help="parameter budget in millions"),
+    space: Optional[str] = typer.Option(None, "--space", help="expected space (checked against the checkpoint)"),
+    strategy: str = typer.Option("coarse-to-fine", "--strategy", help="coarse-to-fine, evolution or random"),
+    population: int = typer.Option(50, "--population"),
+    generations: int = typer.Option(20, "--generations"),
+    parents: int = typer.Option(10, "--parents"),
+    p_depth: float = typer.Option(0.2, "--p-depth", help="depth-mutation probability"),
+    p_layer: float = typer.Option(0.4, "--p-layer", help="per-layer mutation probability"),
+    coarse_samples: int = typer.Option(100_000, "--coarse-samples", help="random subnets priced in the coarse phase"),
+    seed: int = typer.Option(0, "--seed"),
+    data: Optional[Path] = typer.Option(None, "--data", help="data directory (default: the one the supernet was trained on)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/search-<space>-<lut>-<budget>ms)"),
+    resume: bool = typer.Option(False, "--resume", help="continue the search in --out"),
+    measure: bool = typer.Option(True, "--measure/--no-measure", help="measure the found model on the LUT's device"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    devices_file: Optional[Path] = DevicesFile,
+) -> None:
+    """Find the most accurate subnet within a latency budget (and a parameter budget) on a LUT's device."""
+    from orchestrator.lut_store import resolve_lut
+    from orchestrator.search_report import finish_search
+    from orchestrator.search_run import SearchInputs, SearchJob
+    from search.strategies import SearchSettings
+
+    lut_path = resolve_lut(lut)
+    settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
+    try:
+        settings.check()
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    run_dir = out or Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms"
+    out_console = errors if as_json else console  # --json keeps stdout for the JSON document
+
+    def log(message: str) -> None:
+        out_console.print(message, highlight=False, soft_wrap=True)
+
+    job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data), settings, space, log)
+    log(job.describe_budget())
+    device = (lambda: get_device(job.lut["device"]["name"], devices_file)) if measure else None
+    try:
+        state, supernet, data_set = job.run(resume)
+        result = finish_search(job, state, supernet, data_set, device, log)
+    except KeyboardInterrupt:
+        errors.print(f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume", soft_wrap=True)
+        sys.exit(130)
+    if as_json:
+        typer.echo(json.dumps(result, indent=1))
 
 
 @lut_app.command("list")

@@ -7,7 +7,14 @@ Norm layers count their affine weight and bias (BatchNorm and LayerNorm alike); 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from search.additive import AdditiveTable
 from search.config import SubnetConfig
+from search.encoding import ConfigBatch
 from search.space import SearchSpace
 
 
@@ -57,3 +64,33 @@ def count_params(config: SubnetConfig, space: SearchSpace) -> int:
         total += sum(transformer_layer(st.width, h, space.head_dim, r) for h, r in zip(st.heads, st.mlp_ratio))
         prev = st.width
     return total + head(prev, space.head.expansion, space.head.num_classes)
+
+
+def part_params(space: SearchSpace) -> Callable[..., float]:
+    """Parameters of one part, in the terms `search.additive` sums (the same parts as latency)."""
+    te = space.transition_expansion
+
+    def value(kind: str, stage: str | None = None, **p: Any) -> float:
+        if kind == "overhead":
+            return 0.0
+        if kind == "stem":
+            return conv_norm_act(3, p["width"], space.stem.kernel)
+        if kind == "mbconv_transition":
+            return inverted_residual(p["in_width"], p["width"], te)
+        if kind == "mbconv_layer":
+            return inverted_residual(p["width"], p["width"], p["expansion"])
+        if kind == "transformer_shell":
+            return transformer_stage_fixed(p["in_width"], p["width"], te)
+        if kind == "transformer_layer":
+            return transformer_layer(p["width"], p["heads"], space.head_dim, p["mlp_ratio"])
+        if kind == "head":
+            return head(p["width"], space.head.expansion, space.head.num_classes)
+        raise ValueError(f"unknown part kind {kind!r}")
+
+    return value
+
+
+def params_batch(space: SearchSpace) -> Callable[[ConfigBatch], np.ndarray]:
+    """Vectorised `count_params` over a batch of configs (exact: every part is an integer count)."""
+    table = AdditiveTable(space, part_params(space))
+    return lambda b: table.total(b).astype(np.int64)

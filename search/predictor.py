@@ -13,8 +13,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from search.additive import AdditiveTable
 from search.config import SubnetConfig, validate
-from search.encoding import ConfigBatch, decode, encode, max_depth
+from search.encoding import ConfigBatch, decode, encode
 from search.lut import LUTError, check_space, entry_key
 from search.params import count_params
 from search.space import SearchSpace
@@ -54,31 +55,10 @@ class LatencyPredictor:
         self.lut, self.space = lut, space
         self.resolution: int = lut["resolution"]
         self.latency = {k: float(e["latency_ms"]) for k, e in lut["entries"].items()}
-        self._build_tables()
+        self.table = AdditiveTable(space, self._value)
 
     def _value(self, kind: str, stage: str | None = None, **params: Any) -> float:
         return self.latency.get(entry_key(kind, stage, **params), np.nan)
-
-    def _build_tables(self) -> None:
-        """Entry latencies as arrays indexed by choice indices; NaN marks an entry the LUT lacks."""
-        s = self.space
-        self.overhead = self._value("overhead")
-        self.stem = np.array([self._value("stem", width=w) for w in s.stem.width])
-        self.transition, self.mb_layer, self.shell, self.t_layer = [], [], [], []
-        inputs = s.stem.width
-        for ss in s.mbconv:
-            self.transition.append(np.array([[self._value("mbconv_transition", ss.name, in_width=a, width=b) for b in ss.width] for a in inputs]))
-            self.mb_layer.append(np.array([[self._value("mbconv_layer", ss.name, width=w, expansion=e) for e in ss.expansion] for w in ss.width]))
-            inputs = ss.width
-        for ss in s.transformer:
-            self.shell.append(np.array([[self._value("transformer_shell", ss.name, in_width=a, width=b) for b in ss.width] for a in inputs]))
-            self.t_layer.append(np.array([
-                [[self._value("transformer_layer", ss.name, width=w, heads=h, mlp_ratio=r) for r in ss.mlp_ratio] for h in ss.heads]
-                for w in ss.width
-            ]))
-            inputs = ss.width
-        self.head = {w: self._value("head", width=w) for w in s.head_widths}
-        self.head_by_stage = [np.array([self.head.get(w, np.nan) for w in ss.width]) for ss in s.transformer]
 
     def _check_resolution(self, resolutions: np.ndarray) -> None:
         wrong = resolutions[resolutions != self.resolution]
@@ -113,25 +93,7 @@ class LatencyPredictor:
     def predict_batch(self, b: ConfigBatch) -> np.ndarray:
         """Predicted latency (ms) of every config in the batch; same sum as `parts`, vectorised."""
         self._check_resolution(b.resolution)
-        n = len(b)
-        total = np.full(n, self.overhead) + self.stem[b.stem]
-        prev = b.stem
-        for j in range(len(self.space.mbconv)):
-            w = b.mb_width[:, j]
-            total += self.transition[j][prev, w] + (b.mb_depth[:, j] - 1) * self.mb_layer[j][w, b.mb_expansion[:, j]]
-            prev = w
-        layer_index = np.arange(max_depth(self.space))[None, :]
-        last_head = np.full(n, np.nan)
-        for i in range(len(self.space.transformer)):
-            active = b.t_stages > i
-            w = b.t_width[:, i]
-            layers = self.t_layer[i][w[:, None], b.t_heads[:, i, :], b.t_ratio[:, i, :]]
-            in_stage = layer_index < b.t_depth[:, i][:, None]
-            stage = self.shell[i][prev, w] + np.where(in_stage, layers, 0.0).sum(axis=1)
-            total += np.where(active, stage, 0.0)
-            last_head = np.where(b.t_stages == i + 1, self.head_by_stage[i][w], last_head)
-            prev = np.where(active, w, prev)
-        total += last_head
+        total = self.table.total(b)
         bad = np.flatnonzero(np.isnan(total))
         if bad.size:
             self._raise_missing(decode(b, int(bad[0]), self.space))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
@@ -95,6 +95,11 @@ class SearchSpace:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def for_classes(self, num_classes: int) -> SearchSpace:
+        """This space with a classifier for another data set's classes. Its `hash` differs (the head
+        differs); LUTs stay keyed to the space as profiled (see search/checkpoint.py)."""
+        return replace(self, head=replace(self.head, num_classes=num_classes))
 
     @cached_property
     def hash(self) -> str:

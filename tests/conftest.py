@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -41,3 +42,61 @@ def tiny_supernet(tiny: SearchSpace) -> Supernet:
 @pytest.fixture
 def rng() -> random.Random:
     return random.Random(1234)
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory) -> Path:
+    """A small real data set: scikit-learn's digits as an ImageFolder, 24 training and 4 test
+    images per class (fast enough for every training test)."""
+    from search.data import write_digits
+
+    root = tmp_path_factory.mktemp("digits")
+    write_digits(root)
+    for split, keep in (("train", 24), ("val", 4)):
+        for folder in (root / split).iterdir():
+            for extra in sorted(folder.iterdir())[keep:]:
+                extra.unlink()
+    return root
+
+
+def tiny_train_settings(data: Path, **overrides):
+    from search.train import TrainSettings
+
+    base = dict(space="tiny", data=str(data), resolution=64, epochs=2, batch_size=16, lr=2e-3, warmup_epochs=1, hflip=False, holdout=0.15)
+    return TrainSettings(**{**base, **overrides})
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(digits_dir: Path, tmp_path_factory) -> Path:
+    """A tiny supernet trained for 2 epochs on the small digits set (last.pt)."""
+    from search import distributed
+    from search.train import Trainer
+
+    out = tmp_path_factory.mktemp("train")
+    Trainer(tiny_train_settings(digits_dir), out, distributed.init(prefer_gpu=False)).run()
+    return out / "last.pt"
+
+
+class CliResult:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+
+@pytest.fixture
+def bench_cli(monkeypatch, capsys):
+    """Run `bench ARGS...` in this process through the real entry point (expected errors become
+    one line on stderr and exit 2), returning its exit code and output."""
+    from orchestrator.cli import main
+
+    def run(*args: str) -> CliResult:
+        monkeypatch.setattr("sys.argv", ["bench", *args])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    return run

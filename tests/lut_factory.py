@@ -81,3 +81,22 @@ def make_lut(
     }
     doc["id"] = content_id(doc)
     return validate_lut(doc)
+
+
+def full_lut(space: SearchSpace, resolution: int = 64, per_mparam_ms: float = 20.0, **extra: Any) -> dict[str, Any]:
+    """A LUT with every entry the space needs: 0.2 ms per part plus `per_mparam_ms` per million
+    parameters of the part, so latency grows with size as on a device (entries found by asking the
+    additive table for every part it prices)."""
+    from search.additive import AdditiveTable
+    from search.params import part_params
+
+    count = part_params(space)
+    specs: dict[str, tuple] = {}
+
+    def value(kind: str, stage: str | None = None, **p: Any) -> float:
+        ms = 0.2 + per_mparam_ms * count(kind, stage, **p) / 1e6
+        specs[entry_key(kind, stage, **p)] = (kind, stage, p, ms)
+        return ms
+
+    AdditiveTable(space, value)
+    return make_lut(space, specs, resolution=resolution, **extra)

@@ -20,6 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from orchestrator.errors import BenchError
@@ -138,7 +139,7 @@ def export_probes(
     context = multiprocessing.get_context("spawn")
     root.mkdir(parents=True, exist_ok=True)
     log_path = str(root / "export.log")
-    with Progress(*columns, disable=not show_progress, transient=False) as progress, ProcessPoolExecutor(
+    with Progress(*columns, disable=not show_progress, transient=False, console=Console(stderr=True)) as progress, ProcessPoolExecutor(
         max_workers=max(1, min(workers, len(todo))), mp_context=context, initializer=_quiet_worker, initargs=(log_path,)
     ) as pool:
         task = progress.add_task(backend, total=len(probes), completed=len(done))

@@ -1,0 +1,83 @@
+"""The end of `bench search`: deliver the winner, measure it where possible, write result.json."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from orchestrator.contract import write_json_atomic
+from orchestrator.deliver import deliver, measure_found
+from orchestrator.devices import Device
+from orchestrator.errors import BenchError
+from orchestrator.search_run import SearchJob, accuracy_on_test_split, plot_pareto
+from search.budget import TOLERANCE
+from search.config import SubnetConfig
+from search.data import tensor_batches
+from search.evaluate import recalibrate_batchnorm
+from search.extract import extract
+from search.strategies import SearchState
+from search.supernet import Supernet
+
+
+def _measurement(
+    job: SearchJob, pte: Path, config: SubnetConfig, device: Callable[[], Device] | None, log: Callable[[str], None]
+) -> tuple[dict[str, Any] | None, str | None]:
+    if device is None:
+        return None, "not measured (--no-measure)"
+    try:
+        return measure_found(pte, config, job.lut, job.base_space, device(), job.inputs.out / "measure"), None
+    except BenchError as exc:
+        log(f"not measured: {exc}")
+        return None, str(exc)
+
+
+def finish_search(
+    job: SearchJob, state: SearchState, supernet: Supernet, data: Any, device: Callable[[], Device] | None, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """`device` resolves the LUT's device (raising BenchError when it is unknown or unreachable)."""
+    out, best = job.inputs.out, state.best()
+    calibration = tensor_batches(data.calibration, job.inputs.eval_batch_size)
+    static = extract(supernet, best.config).to(job.device)
+    recalibrate_batchnorm(static, calibration, job.device)
+    log(f"best: {best.accuracy:.2%} held-out accuracy, {best.predicted_ms:.2f} ms predicted, {best.params / 1e6:.3f}M params; exporting")
+    files = deliver(static, job.ckpt["classes"], out)
+    test_acc = accuracy_on_test_split(static, data, job.inputs.eval_batch_size, job.device)
+    measured, not_measured = _measurement(job, files.pte, best.config, device, log)
+    budget = job.budget
+    result = {
+        "config": best.config.to_dict(),
+        "config_hash": best.config.hash,
+        "accuracy": best.accuracy,
+        "test_accuracy": test_acc,
+        "predicted_ms": best.predicted_ms,
+        "measured_ms": measured["measured_ms"] if measured else None,
+        "measured_ms_at_lut_speed": measured["measured_ms_at_lut_speed"] if measured else None,
+        "within_budget": (measured["measured_ms"] <= budget.latency_ms * (1 + TOLERANCE)) if measured else None,
+        "params_m": best.params / 1e6,
+        "budget": budget.to_dict(),
+        "lut": job.lut["id"],
+        "device": job.lut["device"]["name"],
+        "strategy": job.settings.strategy,
+        "evaluations": len(state.evaluated),
+        "generations": state.generation,
+        "search_seconds": state.seconds,
+        "coarse": state.coarse,
+        "measurement": measured,
+        "not_measured": not_measured,
+        "files": {
+            "config": str(out / "best.json"), "checkpoint": str(files.checkpoint), "pte": str(files.pte),
+            "pte_partitions": files.partitions, "mlpackage": str(files.mlpackage) if files.mlpackage else None,
+            "mlpackage_error": files.mlpackage_error, "pareto_plot": str(out / "pareto.png"), "state": str(out / "search_state.json"),
+        },
+    }
+    write_json_atomic(out / "best.json", best.config.to_dict())
+    plot_pareto(state, budget, best, out / "pareto.png", f"{job.settings.strategy} on {job.lut['device']['name']} ({job.space.name}, LUT {job.lut['id'][:8]})")
+    write_json_atomic(out / "result.json", result)
+    if measured:
+        at_lut = measured["measured_ms_at_lut_speed"]
+        speed = f" ({at_lut:.2f} ms at the LUT's speed; this session ran x{measured['session_speed']:.3f} as slow)" if at_lut else ""
+        verdict = "within" if result["within_budget"] else "OVER"
+        log(f"measured on {measured['device']}: {measured['measured_ms']:.2f} ms{speed}: {verdict} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%})")
+    log(f"wrote {out}/best.json, best.pt, best.pte" + (", best.mlpackage" if files.mlpackage else "") + ", pareto.png, result.json")
+    return result

@@ -1,0 +1,122 @@
+"""Latency and parameter budgets, and pricing candidates against them (vectorised).
+
+The budget the user asks for is `latency_ms`; predictions must stay at or below `limit_ms`, which
+is tighter when the LUT's validation shows the predictor under-predicting (see `margin_from_validation`).
+Latency comes from the LUT's predictor (the space as profiled); parameters from the space as trained
+(its classifier sized for the data's classes).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from search.config import SubnetConfig
+from search.encoding import decode, random_batch
+from search.params import count_params, params_batch
+from search.predictor import LatencyPredictor
+from search.sampling import min_config
+from search.space import SearchSpace
+
+TOLERANCE = 0.05  # a found model may measure up to 5% over the budget
+
+
+class BudgetError(ValueError):
+    """A budget no subnet can meet; the message says what the smallest subnet needs."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    latency_ms: float
+    limit_ms: float  # what predictions must not exceed
+    params: int | None = None
+    margin: float = 0.0  # predicted under-prediction the limit allows for (0.041 = 4.1%)
+    margin_source: str = "none"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "latency_ms": self.latency_ms, "limit_ms": self.limit_ms, "params": self.params,
+            "margin": self.margin, "margin_source": self.margin_source,
+        }
+
+
+def margin_from_validation(points: list[dict[str, Any]], quantile: float = 0.95) -> float:
+    """How much the predictor under-predicts, at the given quantile of validated subnets:
+    q of measured / predicted - 1 (anchored to the validation session's speed), floored at 0."""
+    ratios = np.array([p["measured_ms"] / p["predicted_ms"] - 1 for p in points])
+    return max(0.0, float(np.quantile(ratios, quantile)))
+
+
+def make_budget(latency_ms: float, params_m: float | None, validation: dict[str, Any] | None) -> Budget:
+    """The prediction limit that keeps a found model within `latency_ms` x (1 + TOLERANCE) when the
+    predictor under-predicts by up to its validated margin; never looser than the budget itself."""
+    params = int(params_m * 1e6) if params_m is not None else None
+    if validation is None:
+        return Budget(latency_ms, latency_ms, params)
+    margin = margin_from_validation(validation["points"])
+    limit = min(latency_ms, latency_ms * (1 + TOLERANCE) / (1 + margin))
+    source = f"LUT validation of {validation['created_at'][:10]}: 95th percentile of measured/predicted over {len(validation['points'])} subnets"
+    return Budget(latency_ms, limit, params, margin, source)
+
+
+class Pricer:
+    """Predicted latency and parameters of configs, and whether they meet the budget."""
+
+    def __init__(self, predictor: LatencyPredictor, trained_space: SearchSpace, budget: Budget) -> None:
+        self.predictor, self.space, self.budget = predictor, trained_space, budget
+        self.resolution = predictor.resolution
+        self._params_batch = params_batch(trained_space)
+
+    def latency(self, config: SubnetConfig) -> float:
+        return self.predictor.predict(config)
+
+    def params(self, config: SubnetConfig) -> int:
+        return count_params(config, self.space)
+
+    def feasible(self, config: SubnetConfig) -> bool:
+        ok = self.latency(config) <= self.budget.limit_ms
+        return ok and (self.budget.params is None or self.params(config) <= self.budget.params)
+
+    def check_reachable(self) -> None:
+        """Refuse a budget that not even the smallest subnet meets, naming what it needs."""
+        smallest = min_config(self.space, self.resolution)
+        ms, params = self.latency(smallest), self.params(smallest)
+        if ms > self.budget.limit_ms:
+            allowance = f" (the limit is {self.budget.limit_ms:.2f} ms after a {self.budget.margin:.1%} predictor margin)" if self.budget.margin else ""
+            raise BudgetError(
+                f"no subnet meets {self.budget.latency_ms:g} ms{allowance}: the smallest subnet is predicted at {ms:.2f} ms; "
+                f"raise --latency-ms to at least {ms * self.budget.latency_ms / self.budget.limit_ms:.2f}"
+            )
+        if self.budget.params is not None and params > self.budget.params:
+            raise BudgetError(
+                f"no subnet meets {self.budget.params / 1e6:g}M parameters: the smallest subnet has {params / 1e6:.3f}M; "
+                f"raise --params-m to at least {params / 1e6:.3f}"
+            )
+
+    def sample(self, n: int, seed: int) -> tuple[list[SubnetConfig], np.ndarray, np.ndarray, int]:
+        """Draw `n` random subnets; return the feasible ones with their predicted ms and parameters,
+        and how many were drawn."""
+        batch = random_batch(self.space, n, np.random.default_rng(seed), self.resolution)
+        ms, params = self.predictor.predict_batch(batch), self._params_batch(batch)
+        ok = ms <= self.budget.limit_ms
+        if self.budget.params is not None:
+            ok &= params <= self.budget.params
+        rows = np.flatnonzero(ok)
+        return [decode(batch, int(r), self.space) for r in rows], ms[rows], params[rows], n
+
+    def random_feasible(self, rng: random.Random, count: int, exclude: set[str]) -> list[SubnetConfig]:
+        """`count` distinct feasible random subnets not in `exclude` (drawn in vectorised chunks)."""
+        out: list[SubnetConfig] = []
+        seen = set(exclude)
+        for _ in range(50):
+            configs, _, _, _ = self.sample(max(1000, 20 * count), rng.randrange(2**32))
+            for c in configs:
+                if c.hash not in seen:
+                    seen.add(c.hash)
+                    out.append(c)
+                    if len(out) == count:
+                        return out
+        return out

@@ -1,0 +1,86 @@
+"""Supernet checkpoints: written atomically, and checked against the space and LUT they are used with.
+
+A checkpoint records the space by name and by the hash of its definition as profiled (the LUT's
+`space.hash`), plus the number of classes of the data it was trained on: the supernet's classifier
+is sized for that data (`SearchSpace.for_classes`), while LUTs stay keyed to the space itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from search.space import SearchSpace, SpaceError, load_space
+
+FORMAT = "autovit-bench/supernet-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message names the problem and the fix."""
+
+
+def save_checkpoint(path: Path, doc: dict[str, Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"format": FORMAT, "version": VERSION, **doc}, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if path.is_dir():
+        path = path / "last.pt"
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; train one with `bench train` (it writes <out>/last.pt)")
+    try:
+        doc = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises several types for a damaged or foreign file
+        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}); it is damaged or not a torch file") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a supernet checkpoint of this toolkit; pass the last.pt that `bench train` wrote")
+    if doc.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint {path} has format version {doc.get('version')}; this toolkit reads {VERSION}")
+    doc["path"] = str(path)
+    return doc
+
+
+def checkpoint_space(doc: dict[str, Any], expected: str | None = None) -> tuple[SearchSpace, SearchSpace]:
+    """(the space as profiled, the space as trained: same choices, classifier for the data's classes)."""
+    name = doc["space"]["name"]
+    if expected is not None and expected != name:
+        raise CheckpointError(f"checkpoint {doc['path']} holds a supernet of space {name!r}, not {expected!r}; pass --space {name} or a checkpoint of {expected!r}")
+    try:
+        base = load_space(name)
+    except SpaceError as exc:
+        raise CheckpointError(f"checkpoint {doc['path']}: {exc}") from None
+    if doc["space"]["hash"] != base.hash:
+        raise CheckpointError(
+            f"checkpoint {doc['path']} was trained on another definition of space {name!r} "
+            f"(hash {doc['space']['hash']}, now {base.hash}); retrain it with `bench train --space {name}`"
+        )
+    return base, base.for_classes(doc["num_classes"])
+
+
+def check_lut_fits(doc: dict[str, Any], lut: dict[str, Any]) -> None:
+    """A LUT predicts latency for one space at one resolution: the supernet's."""
+    if lut["space"]["name"] != doc["space"]["name"]:
+        raise CheckpointError(
+            f"LUT {lut['id']} is for space {lut['space']['name']!r} but the checkpoint is a {doc['space']['name']!r} supernet; "
+            f"choose a LUT of {doc['space']['name']!r} (bench lut list)"
+        )
+    if lut["space"]["hash"] != doc["space"]["hash"]:
+        raise CheckpointError(
+            f"LUT {lut['id']} was built for another definition of space {doc['space']['name']!r} than the checkpoint; "
+            f"rebuild it with `bench profile --space {doc['space']['name']}`"
+        )
+    trained = doc["settings"]["resolution"]
+    if lut["resolution"] != trained:
+        raise CheckpointError(
+            f"LUT {lut['id']} was measured at {lut['resolution']} px but the supernet was trained at {trained} px; "
+            f"choose a LUT of {trained} px or build one with `bench profile --space {doc['space']['name']} --resolution {trained}`"
+        )

@@ -1,0 +1,74 @@
+"""Accuracy of a subnet with inherited weights: extract, recalibrate BatchNorm, evaluate.
+
+A subnet's BatchNorm statistics in the supernet are a mix over every subnet trained through the
+shared layers, so they are wrong for any one subnet (OFA, AttentiveNAS). Each evaluated subnet is
+extracted as a static copy, its BatchNorm statistics are re-estimated on cached training batches
+(cumulative average, train mode, no gradient), then it is evaluated on the held-out batches. The
+copy is thrown away, so the supernet is never modified and results do not depend on order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from search.config import SubnetConfig
+from search.extract import extract
+from search.supernet import Supernet
+
+Batches = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, batches: Batches, device: torch.device) -> None:
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for x, _ in batches:
+        model(x.to(device, non_blocking=True))
+    model.eval()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, batches: Batches, device: torch.device) -> float:
+    """Top-1 accuracy in [0, 1]."""
+    model.eval()
+    correct = total = 0
+    for x, y in batches:
+        pred = model(x.to(device, non_blocking=True)).argmax(dim=1).cpu()
+        correct += int((pred == y).sum())
+        total += len(y)
+    return correct / total
+
+
+def subnet_accuracy(supernet: Supernet, config: SubnetConfig, calibration: Batches, holdout: Batches, device: torch.device) -> float:
+    static = extract(supernet, config).to(device)
+    recalibrate_batchnorm(static, calibration, device)
+    return accuracy(static, holdout, device)
+
+
+class Evaluator:
+    """Held-out accuracy per config, computed once: the search asks for the same config many times
+    (parents survive generations, children repeat), and `cache` is saved with the search state."""
+
+    def __init__(
+        self, supernet: Supernet, calibration: Batches, holdout: Batches, device: torch.device,
+        cache: dict[str, float] | None = None, on_new: Callable[[SubnetConfig, float], None] | None = None,
+    ) -> None:
+        self.supernet, self.calibration, self.holdout, self.device = supernet, calibration, holdout, device
+        self.cache: dict[str, float] = dict(cache or {})
+        self.on_new = on_new
+        self.new_evaluations = 0
+
+    def __call__(self, config: SubnetConfig) -> float:
+        key = config.hash
+        if key not in self.cache:
+            self.cache[key] = subnet_accuracy(self.supernet, config, self.calibration, self.holdout, self.device)
+            self.new_evaluations += 1
+            if self.on_new is not None:
+                self.on_new(config, self.cache[key])
+        return self.cache[key]

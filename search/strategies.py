@@ -1,0 +1,241 @@
+"""Search strategies over a trained supernet: coarse-to-fine (the paper's Algorithm 2), plain
+evolution and random search, all under the same budgets and the same evaluation counter.
+
+Coarse phase (no accuracy needed): draw `coarse_samples` random subnets, price them with the LUT
+and the parameter count, keep those within both budgets. A *skeleton* is a subnet's coarse
+structure: stage count, every stage's width and depth (MBConv and transformer) and the stem; the
+fine choices (per-layer heads and MLP ratios, MBConv expansion) vary around it. The rule, after the
+paper's "pre-define promising skeletons by the number of parameters and the latency budget"
+(Fig. 5): group the feasible subnets by skeleton, represent each skeleton by its feasible member
+with the most parameters (ties: the higher predicted latency, i.e. the fuller use of the budget),
+and seed the fine phase with the `population` skeletons whose representatives have the most
+parameters.
+
+Fine phase: evolution ranked by held-out accuracy: keep the `parents` best subnets evaluated so
+far, make half the next population by crossover of two parents and half by mutation of one
+(depth with `p_depth`, each layer choice with `p_layer`); a child must meet both budgets and be
+new. Plain evolution is the same loop seeded with random feasible subnets and mutating every
+choice with probability 0.1 (the paper's Table 6 baseline); random search evaluates random
+feasible subnets. The state is saved after every generation, so a search resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from search.budget import Pricer
+from search.config import SubnetConfig
+from search.sampling import crossover, mutate
+
+STRATEGIES = ("coarse-to-fine", "evolution", "random")
+PLAIN_MUTATION = 0.1
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    strategy: str = "coarse-to-fine"
+    population: int = 50
+    generations: int = 20
+    parents: int = 10
+    p_depth: float = 0.2
+    p_layer: float = 0.4
+    coarse_samples: int = 100_000
+    max_evaluations: int | None = None  # stop once this many subnets were evaluated (strategy comparisons)
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        if not 0 < self.parents <= self.population:
+            raise ValueError(f"--parents must be between 1 and the population ({self.population}), not {self.parents}")
+
+
+@dataclass
+class Candidate:
+    config: SubnetConfig
+    accuracy: float
+    predicted_ms: float
+    params: int
+    generation: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config": self.config.to_dict(), "accuracy": self.accuracy, "predicted_ms": self.predicted_ms,
+                "params": self.params, "generation": self.generation}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Candidate:
+        return cls(SubnetConfig.from_dict(d["config"]), d["accuracy"], d["predicted_ms"], d["params"], d["generation"])
+
+
+@dataclass
+class CoarseReport:
+    samples: int
+    feasible: int
+    skeletons: int
+    seconds: float
+
+    @property
+    def candidates_per_s(self) -> float:
+        return self.samples / self.seconds if self.seconds else float("inf")
+
+
+@dataclass
+class SearchState:
+    """Everything needed to continue a search: saved after every generation."""
+
+    settings: dict[str, Any]
+    generation: int = 0  # generations finished
+    population: list[SubnetConfig] = field(default_factory=list)  # to evaluate next
+    evaluated: dict[str, Candidate] = field(default_factory=dict)
+    rng: Any = None
+    coarse: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings, "generation": self.generation,
+            "population": [c.to_dict() for c in self.population],
+            "evaluated": [c.to_dict() for c in self.evaluated.values()],
+            "rng": [self.rng[0], list(self.rng[1]), self.rng[2]] if self.rng else None,
+            "coarse": self.coarse, "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SearchState:
+        evaluated = [Candidate.from_dict(c) for c in d["evaluated"]]
+        return cls(
+            d["settings"], d["generation"], [SubnetConfig.from_dict(c) for c in d["population"]],
+            {c.config.hash: c for c in evaluated},
+            (d["rng"][0], tuple(d["rng"][1]), d["rng"][2]) if d["rng"] else None, d["coarse"], d["seconds"],
+        )
+
+    def best(self) -> Candidate:
+        """Most accurate; ties go to the lower predicted latency."""
+        return max(self.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms))
+
+
+def skeleton(config: SubnetConfig) -> tuple:
+    return (
+        config.stem,
+        tuple((m.width, m.depth) for m in config.mbconv),
+        tuple((t.width, t.depth) for t in config.transformer),
+    )
+
+
+def coarse_phase(pricer: Pricer, samples: int, keep: int, seed: int) -> tuple[list[SubnetConfig], CoarseReport]:
+    start = time.perf_counter()
+    configs, ms, params, drawn = pricer.sample(samples, seed)
+    best: dict[tuple, tuple[int, float, SubnetConfig]] = {}
+    for c, m, p in zip(configs, ms, params):
+        key = skeleton(c)
+        score = (int(p), float(m))
+        if key not in best or score > best[key][:2]:
+            best[key] = (*score, c)
+    ranked = sorted(best.values(), key=lambda t: (t[0], t[1]), reverse=True)
+    seeds = [c for _, _, c in ranked[:keep]]
+    return seeds, CoarseReport(drawn, len(configs), len(best), time.perf_counter() - start)
+
+
+class Search:
+    """Runs one strategy; `save` is called with the state after every generation."""
+
+    def __init__(
+        self, settings: SearchSettings, pricer: Pricer, evaluate: Callable[[SubnetConfig], float],
+        save: Callable[[SearchState], None] = lambda state: None, log: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        settings.check()
+        self.s, self.pricer, self.evaluate, self.save, self.log = settings, pricer, evaluate, save, log
+
+    def _budget_left(self, state: SearchState) -> int:
+        if self.s.max_evaluations is None:
+            return 1 << 62
+        return self.s.max_evaluations - len(state.evaluated)
+
+    def _evaluate_population(self, state: SearchState) -> None:
+        for config in state.population:
+            if config.hash in state.evaluated:
+                continue
+            if self._budget_left(state) <= 0:
+                return
+            state.evaluated[config.hash] = Candidate(
+                config, self.evaluate(config), self.pricer.latency(config), self.pricer.params(config), state.generation
+            )
+
+    def _children(self, state: SearchState, rng: random.Random) -> list[SubnetConfig]:
+        parents = sorted(state.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms), reverse=True)[: self.s.parents]
+        parent_configs = [c.config for c in parents]
+        plain = self.s.strategy == "evolution"
+        p_depth, p_layer = (PLAIN_MUTATION, PLAIN_MUTATION) if plain else (self.s.p_depth, self.s.p_layer)
+        children: list[SubnetConfig] = []
+        seen = set(state.evaluated)
+        n_cross = self.s.population // 2
+        for attempt in range(self.s.population * 50):
+            if len(children) == self.s.population:
+                break
+            if len(children) < n_cross and len(parent_configs) > 1:
+                a, b = rng.sample(parent_configs, 2)
+                child = crossover(self.pricer.space, a, b, rng)
+            else:
+                child = mutate(self.pricer.space, rng.choice(parent_configs), rng, p_depth, p_layer)
+            if child.hash not in seen and self.pricer.feasible(child):
+                seen.add(child.hash)
+                children.append(child)
+        return children
+
+    def _initial(self, state: SearchState, rng: random.Random) -> list[SubnetConfig]:
+        if self.s.strategy == "coarse-to-fine":
+            seeds, report = coarse_phase(self.pricer, self.s.coarse_samples, self.s.population, self.s.seed)
+            state.coarse = {**asdict(report), "candidates_per_s": report.candidates_per_s}
+            self.log(
+                f"coarse phase: {report.samples} subnets priced in {report.seconds:.2f} s ({report.candidates_per_s:,.0f}/s), "
+                f"{report.feasible} within budget, {report.skeletons} skeletons, {len(seeds)} seeds"
+            )
+            return seeds
+        size = self.s.population * self.s.generations if self.s.strategy == "random" else self.s.population
+        return self.pricer.random_feasible(rng, size, set())
+
+    def run(self, state: SearchState | None = None) -> SearchState:
+        self.pricer.check_reachable()
+        start = time.perf_counter()
+        if state is None:
+            state = SearchState(asdict(self.s))
+            rng = random.Random(self.s.seed)
+            state.population = self._initial(state, rng)
+        else:
+            rng = random.Random()
+            rng.setstate(state.rng)
+        generations = 1 if self.s.strategy == "random" else self.s.generations
+        while state.generation < generations and self._budget_left(state) > 0:
+            base = state.seconds
+            self._evaluate_population(state)
+            state.generation += 1
+            if state.generation < generations:
+                state.population = self._children(state, rng)
+            state.rng = rng.getstate()
+            state.seconds = base + time.perf_counter() - start
+            start = time.perf_counter()
+            best = state.best()
+            self.log(
+                f"generation {state.generation}/{generations}: {len(state.evaluated)} subnets evaluated, "
+                f"best {best.accuracy:.2%} at {best.predicted_ms:.2f} ms predicted, {best.params / 1e6:.3f}M params"
+            )
+            self.save(state)
+        return state
+
+
+def pareto_front(candidates: list[Candidate]) -> list[Candidate]:
+    """Candidates no other candidate beats on both accuracy and predicted latency."""
+    ordered = sorted(candidates, key=lambda c: (c.predicted_ms, -c.accuracy))
+    front: list[Candidate] = []
+    best = -np.inf
+    for c in ordered:
+        if c.accuracy > best:
+            front.append(c)
+            best = c.accuracy
+    return front

@@ -1,0 +1,140 @@
+"""Budgets, the coarse phase, the three strategies and resumable search state (synthetic LUT and
+accuracy, so every behaviour is checked exactly and fast)."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+from lut_factory import full_lut
+
+from search.budget import TOLERANCE, Budget, BudgetError, Pricer, make_budget, margin_from_validation
+from search.encoding import decode, random_batch
+from search.params import count_params, params_batch
+from search.predictor import LatencyPredictor
+from search.sampling import max_config, min_config
+from search.space import load_space
+from search.strategies import Candidate, Search, SearchSettings, SearchState, coarse_phase, pareto_front, skeleton
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny):
+    return LatencyPredictor(full_lut(tiny), tiny)
+
+
+def pricer_for(predictor, space, latency_ms, params=None):
+    return Pricer(predictor, space, Budget(latency_ms, latency_ms, params))
+
+
+TINY = load_space("tiny")
+
+
+def synthetic_accuracy(config):
+    """Bigger subnets are more accurate, plus a fixed per-config jitter (stands in for a supernet)."""
+    jitter = random.Random(config.hash).uniform(-0.01, 0.01)
+    return min(1.0, count_params(config, TINY) / 3e5) + jitter
+
+
+def test_vectorised_parameter_count_equals_the_exact_count(tiny):
+    batch = random_batch(tiny, 300, np.random.default_rng(0), 64)
+    assert params_batch(tiny)(batch).tolist() == [count_params(decode(batch, i, tiny), tiny) for i in range(300)]
+
+
+def test_margin_is_the_95th_percentile_of_under_prediction_and_never_negative():
+    points = [{"measured_ms": m, "predicted_ms": 10.0} for m in np.linspace(9.0, 11.0, 101)]
+    assert margin_from_validation(points) == pytest.approx(0.09)
+    assert margin_from_validation([{"measured_ms": 9.0, "predicted_ms": 10.0}]) == 0.0
+
+
+def test_limit_tightens_only_when_the_margin_exceeds_the_tolerance():
+    def validation(ratio):
+        return {"created_at": "2026-11-22T00:00:00", "points": [{"measured_ms": 10 * ratio, "predicted_ms": 10.0}] * 5}
+
+    assert make_budget(10.0, None, None).limit_ms == 10.0
+    assert make_budget(10.0, None, validation(1.03)).limit_ms == 10.0
+    tight = make_budget(10.0, 1.5, validation(1.10))
+    assert tight.limit_ms == pytest.approx(10.0 * (1 + TOLERANCE) / 1.10) and tight.params == 1_500_000
+
+
+def test_budget_below_the_smallest_subnet_names_its_latency(predictor, tiny):
+    smallest = predictor.predict(min_config(tiny, 64))
+    with pytest.raises(BudgetError, match=f"smallest subnet is predicted at {smallest:.2f} ms"):
+        pricer_for(predictor, tiny, smallest * 0.9).check_reachable()
+    with pytest.raises(BudgetError, match="--params-m"):
+        pricer_for(predictor, tiny, 1e9, params=1000).check_reachable()
+
+
+def test_coarse_phase_keeps_within_budget_one_seed_per_skeleton_largest_first(predictor, tiny):
+    mid = (predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2
+    pricer = pricer_for(predictor, tiny, mid, params=200_000)
+    seeds, report = coarse_phase(pricer, 5000, 20, seed=0)
+    assert report.samples == 5000 and 0 < report.feasible < 5000 and len(seeds) == 20
+    assert all(pricer.feasible(c) for c in seeds)
+    assert len({skeleton(c) for c in seeds}) == 20
+    sizes = [count_params(c, tiny) for c in seeds]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+@pytest.mark.parametrize("strategy", ["coarse-to-fine", "evolution", "random"])
+def test_every_evaluated_subnet_meets_both_budgets_and_the_evaluation_cap(predictor, tiny, strategy):
+    mid = (predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2
+    pricer = pricer_for(predictor, tiny, mid, params=180_000)
+    settings = SearchSettings(strategy, population=10, generations=5, parents=4, coarse_samples=3000, max_evaluations=30)
+    state = Search(settings, pricer, synthetic_accuracy).run()
+    assert len(state.evaluated) == 30
+    assert all(pricer.feasible(c.config) for c in state.evaluated.values())
+    assert state.best().accuracy == max(c.accuracy for c in state.evaluated.values())
+
+
+def test_coarse_to_fine_beats_random_search_at_equal_evaluations(predictor, tiny):
+    mid = (predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2
+    pricer = pricer_for(predictor, tiny, mid)
+    best = {
+        s: Search(SearchSettings(s, population=10, generations=4, parents=3, coarse_samples=5000, max_evaluations=40), pricer, synthetic_accuracy)
+        .run().best().accuracy
+        for s in ("coarse-to-fine", "random")
+    }
+    assert best["coarse-to-fine"] >= best["random"]
+
+
+def test_interrupted_search_resumes_to_the_same_result(predictor, tiny, tmp_path):
+    pricer = pricer_for(predictor, tiny, predictor.predict(max_config(tiny, 64)) * 0.8)
+    settings = SearchSettings(population=8, generations=4, parents=3, coarse_samples=2000)
+    straight = Search(settings, pricer, synthetic_accuracy).run()
+
+    saved = []
+    calls = {"n": 0}
+
+    def flaky(config):
+        calls["n"] += 1
+        if calls["n"] == 20:  # Ctrl-C during generation 3
+            raise KeyboardInterrupt
+        return synthetic_accuracy(config)
+
+    def save(state):
+        (tmp_path / "state.json").write_text(json.dumps(state.to_dict()))
+        saved.append(state.generation)
+
+    with pytest.raises(KeyboardInterrupt):
+        Search(settings, pricer, flaky, save).run()
+    assert saved == [1, 2]
+    state = SearchState.from_dict(json.loads((tmp_path / "state.json").read_text()))
+    resumed = Search(settings, pricer, synthetic_accuracy).run(state)
+    assert resumed.generation == 4
+    assert set(resumed.evaluated) == set(straight.evaluated)
+    assert resumed.best().config == straight.best().config
+
+
+def test_pareto_front_keeps_only_undominated_candidates(tiny):
+    c = min_config(tiny, 64)
+
+    def cand(ms, acc):
+        return Candidate(c, acc, ms, 0, 0)
+
+    front = pareto_front([cand(1, 0.5), cand(2, 0.4), cand(3, 0.7), cand(2.5, 0.6), cand(4, 0.65)])
+    assert [(x.predicted_ms, x.accuracy) for x in front] == [(1, 0.5), (2.5, 0.6), (3, 0.7)]
+
+
+def test_unknown_strategy_is_refused():
+    with pytest.raises(ValueError, match="choose one of coarse-to-fine, evolution, random"):
+        SearchSettings(strategy="annealing").check()

@@ -1,0 +1,115 @@
+"""`bench search` end to end on a trained tiny supernet, and its refusals of inputs that do not fit."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from lut_factory import full_lut
+
+from search.config import SubnetConfig
+from search.predictor import LatencyPredictor
+from search.sampling import max_config, min_config
+from search.space import load_space
+from search.static import StaticSubnet
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = {"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this machine", "facts": {}}
+FAST = ["--population", "4", "--generations", "2", "--parents", "2", "--coarse-samples", "2000"]
+
+
+def write_lut(path: Path, doc: dict) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_lut(tmp_path_factory) -> Path:
+    return write_lut(tmp_path_factory.mktemp("lut") / "tiny-host.json", full_lut(load_space("tiny"), device=HOST))
+
+
+def middle_budget(lut_path: Path) -> float:
+    tiny = load_space("tiny")
+    predictor = LatencyPredictor(json.loads(lut_path.read_text()), tiny)
+    return round((predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2, 2)
+
+
+@pytest.fixture
+def search(bench_cli):
+    return lambda *args: bench_cli("search", *args)
+
+
+@pytest.mark.slow
+def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search):
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    budget = middle_budget(tiny_lut)
+    out = tmp_path / "search"
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(budget), "--out", str(out), "--json", *FAST)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    config = SubnetConfig.from_dict(doc["config"])
+    assert doc["predicted_ms"] <= budget and doc["evaluations"] == len(json.loads((out / "search_state.json").read_text())["evaluated"])
+    assert 0 <= doc["accuracy"] <= 1 and 0 <= doc["test_accuracy"] <= 1
+    assert doc["measured_ms"] > 0 and doc["measurement"]["anchor_ms"] > 0
+    assert SubnetConfig.from_dict(json.loads((out / "best.json").read_text())) == config
+    saved = torch.load(out / "best.pt")
+    model = StaticSubnet(config, load_space("tiny").for_classes(10))
+    model.load_state_dict(saved["state_dict"])
+    assert saved["classes"] == [str(i) for i in range(10)]
+    assert (out / "best.pte").stat().st_size > 0 and (out / "best.mlpackage" / "Manifest.json").exists()
+    assert (out / "pareto.png").stat().st_size > 0 and doc["files"]["pte_partitions"] == 1
+
+
+def ctrl_c(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
+def test_interrupted_search_keeps_its_state_refuses_to_overwrite_and_resumes(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search):
+    monkeypatch.setattr("orchestrator.search_report.deliver", ctrl_c)  # Ctrl-C once the search itself is done
+    budget, out = middle_budget(tiny_lut), tmp_path / "s"
+    args = ["--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(budget), "--out", str(out), "--no-measure", *FAST]
+    first = search(*args)
+    assert first.exit_code == 130 and "continue with the same command and --resume" in first.stderr
+    assert json.loads((out / "search_state.json").read_text())["generation"] == 2
+    again = search(*args)
+    assert again.exit_code == 2 and "already holds a search; continue it with --resume" in again.stderr
+    resumed = search(*args, "--resume")
+    assert resumed.exit_code == 130 and "resuming the search" in resumed.stdout and "after generation 2" in resumed.stdout
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a, tmp: a + ["--space", "xxs"], "holds a supernet of space 'tiny', not 'xxs'"),
+        (lambda a, tmp: a + ["--data", str(tmp / "nowhere")], "does not exist; make the demo set"),
+        (lambda a, tmp: [x if x != "CKPT" else str(tmp / "missing.pt") for x in a], "does not exist; train one with `bench train`"),
+    ],
+)
+def test_inputs_that_do_not_fit_are_one_clear_error(tiny_checkpoint, tiny_lut, tmp_path, change, message, search):
+    args = ["--checkpoint", "CKPT", "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)), "--out", str(tmp_path / "o"), *FAST]
+    args = [x if x != "CKPT" or "missing" in message else str(tiny_checkpoint) for x in change(args, tmp_path)]
+    result = search(*args)
+    assert result.exit_code == 2 and message in result.stderr
+
+
+def test_lut_of_another_space_is_refused(tiny_checkpoint, tmp_path, search):
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", "6b8dc6ff", "--latency-ms", "10", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "is for space 'xxs' but the checkpoint is a 'tiny' supernet" in result.stderr
+
+
+def test_lut_of_another_resolution_is_refused(tiny_checkpoint, tmp_path, search):
+    lut = write_lut(tmp_path / "lut128.json", full_lut(load_space("tiny"), resolution=128, device=HOST))
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(lut), "--latency-ms", "10", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "measured at 128 px but the supernet was trained at 64 px" in result.stderr
+
+
+def test_unreachable_budget_names_the_smallest_latency(tiny_checkpoint, tiny_lut, tmp_path, search):
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", "0.5", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "the smallest subnet is predicted at" in result.stderr
+
+
+def test_file_that_is_not_a_checkpoint_is_refused(tiny_lut, tmp_path, search):
+    shutil.copy(tiny_lut, tmp_path / "x.pt")
+    result = search("--checkpoint", str(tmp_path / "x.pt"), "--lut", str(tiny_lut), "--latency-ms", "10", "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2 and "cannot be read" in result.stderr

@@ -1,0 +1,139 @@
+"""Supernet training: sampling, schedule, losses, checkpoints and resume, and two-process training."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import tiny_train_settings
+
+from search import distributed
+from search.checkpoint import CheckpointError, load_checkpoint
+from search.distill import DistillationLoss, TeacherError, inplace_distillation, load_teacher
+from search.sampling import max_config, min_config
+from search.train import Reporter, Trainer, TrainSettings, lr_factor, step_configs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_rank_draws_the_same_subnet_for_a_step(tiny):
+    s = TrainSettings(space="tiny", data="d", resolution=64)
+    assert step_configs(tiny, s, 3, 7) == step_configs(tiny, s, 3, 7)
+    assert step_configs(tiny, s, 3, 7) != step_configs(tiny, s, 3, 8)
+
+
+def test_sandwich_step_trains_largest_smallest_and_random_subnets(tiny):
+    configs = step_configs(tiny, TrainSettings(space="tiny", data="d", resolution=64, sampling="sandwich", sandwich_random=2), 0, 0)
+    assert configs[:2] == [max_config(tiny, 64), min_config(tiny, 64)]
+    assert len(configs) == 4 and all(c.resolution == 64 for c in configs)
+
+
+def test_learning_rate_warms_up_linearly_then_follows_a_cosine_to_the_floor():
+    assert [lr_factor(s, 4, 20, 0.01) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_factor(12, 4, 20, 0.01) == pytest.approx(0.01 + 0.99 * 0.5)
+    assert lr_factor(20, 4, 20, 0.01) == pytest.approx(0.01)
+
+
+def test_hard_distillation_takes_the_teachers_argmax_as_label():
+    logits, labels = torch.tensor([[2.0, 0.5, -1.0]]), torch.tensor([0])
+    teacher = torch.tensor([[0.1, 3.0, 0.2]])
+    loss = DistillationLoss("hard", alpha=0.5, label_smoothing=0.0)(logits, labels, teacher)
+    expected = 0.5 * F.cross_entropy(logits, labels) + 0.5 * F.cross_entropy(logits, torch.tensor([1]))
+    assert float(loss) == pytest.approx(float(expected))
+
+
+def test_soft_distillation_is_tempered_kl_scaled_by_tau_squared():
+    logits, labels, teacher = torch.tensor([[1.0, 0.0]]), torch.tensor([1]), torch.tensor([[0.0, 2.0]])
+    loss = DistillationLoss("soft", alpha=1.0, tau=2.0, label_smoothing=0.0)(logits, labels, teacher)
+    p_t, p_s = F.softmax(teacher / 2, dim=1), F.softmax(logits / 2, dim=1)
+    assert float(loss) == pytest.approx(float(4 * (p_t * (p_t / p_s).log()).sum()), rel=1e-5)
+
+
+def test_inplace_distillation_is_zero_gradient_when_matching_the_largest_subnet():
+    logits = torch.tensor([[1.0, 2.0, 0.5]], requires_grad=True)
+    inplace_distillation(logits, logits.detach().clone()).backward()
+    assert logits.grad.abs().max() < 1e-6
+
+
+def test_teacher_loads_local_weights_and_refuses_weights_of_another_shape(tmp_path):
+    import timm
+
+    model = timm.create_model("test_resnet", num_classes=10)
+    torch.save(model.state_dict(), tmp_path / "teacher.pth")
+    teacher = load_teacher("test_resnet", tmp_path / "teacher.pth", 10, torch.device("cpu"))
+    assert torch.equal(next(teacher.parameters()), next(model.parameters()))
+    assert not any(p.requires_grad for p in teacher.parameters())
+    with pytest.raises(TeacherError, match="does not fit test_resnet with 7 classes"):
+        load_teacher("test_resnet", tmp_path / "teacher.pth", 7, torch.device("cpu"))
+
+
+def test_distillation_without_a_teacher_checkpoint_is_refused(digits_dir, tmp_path):
+    with pytest.raises(TeacherError, match="--teacher-checkpoint"):
+        Trainer(tiny_train_settings(digits_dir, kd="hard", teacher="test_resnet"), tmp_path, distributed.init(prefer_gpu=False))
+
+
+def test_training_with_a_hard_distillation_teacher_runs_and_records_the_epoch(digits_dir, tmp_path):
+    import timm
+
+    torch.save(timm.create_model("test_resnet", num_classes=10).state_dict(), tmp_path / "t.pth")
+    settings = tiny_train_settings(digits_dir, epochs=1, kd="hard", teacher="test_resnet", teacher_checkpoint=str(tmp_path / "t.pth"))
+    state = Trainer(settings, tmp_path / "run", distributed.init(prefer_gpu=False)).run()
+    assert [h["epoch"] for h in state.history] == [1] and state.history[0]["loss"] > 0
+
+
+def test_checkpoint_records_space_classes_settings_and_history(tiny_checkpoint, tiny):
+    doc = load_checkpoint(tiny_checkpoint)
+    assert doc["space"] == {"name": "tiny", "hash": tiny.hash}
+    assert doc["classes"] == [str(i) for i in range(10)] and doc["epoch"] == 2 and len(doc["history"]) == 2
+    assert 0 <= doc["history"][-1]["holdout_acc_max"] <= 1
+
+
+def interrupt_after_first_epoch(record):
+    raise KeyboardInterrupt
+
+
+def test_resume_continues_bit_for_bit_the_uninterrupted_schedule(digits_dir, tmp_path):
+    d = distributed.init(prefer_gpu=False)
+    straight = Trainer(tiny_train_settings(digits_dir), tmp_path / "straight", d).run()
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C right after epoch 1's checkpoint
+        Trainer(tiny_train_settings(digits_dir), tmp_path / "split", d, Reporter(end_epoch=interrupt_after_first_epoch)).run()
+    assert load_checkpoint(tmp_path / "split" / "last.pt")["epoch"] == 1
+    resumed = Trainer(tiny_train_settings(digits_dir), tmp_path / "split", d).run(resume=True)
+    assert resumed.history[1]["loss"] == straight.history[1]["loss"]
+    for name, tensor in straight.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+
+
+def test_resume_with_other_settings_is_refused(tiny_checkpoint, digits_dir, tmp_path):
+    shutil.copy(tiny_checkpoint, tmp_path / "last.pt")
+    with pytest.raises(CheckpointError, match=r"other settings \(lr\)"):
+        Trainer(tiny_train_settings(digits_dir, lr=0.1), tmp_path, distributed.init(prefer_gpu=False)).run(resume=True)
+
+
+def test_a_second_run_into_the_same_directory_is_refused(tiny_checkpoint, digits_dir):
+    with pytest.raises(CheckpointError, match="--resume"):
+        Trainer(tiny_train_settings(digits_dir), tiny_checkpoint.parent, distributed.init(prefer_gpu=False)).run()
+
+
+def test_missing_data_directory_is_one_clear_error(tmp_path, bench_cli):
+    result = bench_cli("train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
+    assert result.exit_code == 2
+    assert "does not exist; make the demo set with `bench data digits" in result.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sampling", ["random", "sandwich"])
+def test_two_processes_train_the_same_subnets_and_end_with_the_same_weights(digits_dir, tmp_path, sampling):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(29500 + os.getpid() % 1000)]
+    subprocess.run([*torchrun, str(ROOT / "tests" / "distributed_worker.py"), str(tmp_path), str(digits_dir), sampling], check=True, env=env, timeout=240)
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world"] == 2
+    assert ranks[0]["subnets"] == ranks[1]["subnets"] and len(ranks[0]["subnets"]) > 0
+    assert ranks[0]["weights"] == ranks[1]["weights"]
+    assert load_checkpoint(tmp_path / "last.pt")["world"] == 2
