@@ -76,8 +76,13 @@ def finish_search(
     write_json_atomic(out / "result.json", result)
     if measured:
         at_lut = measured["measured_ms_at_lut_speed"]
-        speed = f" ({at_lut:.2f} ms at the LUT's speed; this session ran x{measured['session_speed']:.3f} as slow)" if at_lut else ""
+        speed = f" ({at_lut:.2f} ms at the LUT's speed: the anchor network ran at x{measured['session_speed']:.3f} its LUT latency)" if at_lut else ""
         verdict = "within" if result["within_budget"] else "OVER"
         log(f"measured on {measured['device']}: {measured['measured_ms']:.2f} ms{speed}: {verdict} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%})")
+        if measured["session_speed"] and measured["session_speed"] > 1 + TOLERANCE:
+            log(
+                f"warning: the device ran {measured['session_speed'] - 1:.0%} slower in this session than when LUT {job.lut['id']} was measured "
+                "(timed on the LUT's anchor network); close other work on it, or re-profile it if it stays slow"
+            )
     log(f"wrote {out}/best.json, best.pt, best.pte" + (", best.mlpackage" if files.mlpackage else "") + ", pareto.png, result.json")
     return result

@@ -63,6 +63,7 @@ class SearchJob:
         self.pricer = Pricer(LatencyPredictor(self.lut, self.base_space), self.space, self.budget)
         self.pricer.check_reachable()
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self._batches: tuple[list, list] | None = None
 
     def describe_budget(self) -> str:
         b = self.budget
@@ -100,13 +101,19 @@ class SearchJob:
             raise BenchError(f"{out} already holds a search; continue it with --resume or choose another --out")
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "inputs.json", self.provenance())
-        supernet, data = self._supernet(), self._data()
-        calibration = tensor_batches(data.calibration, self.inputs.eval_batch_size)
-        holdout = tensor_batches(data.holdout, self.inputs.eval_batch_size)
-        cache = {h: c.accuracy for h, c in state.evaluated.items()} if state else {}
-        evaluator = Evaluator(supernet, calibration, holdout, self.device, cache)
+        evaluator = self.evaluator({h: c.accuracy for h, c in state.evaluated.items()} if state else {})
         search = Search(self.settings, self.pricer, evaluator, lambda st: write_json_atomic(state_path, st.to_dict()), self.log)
-        return search.run(state), supernet, data
+        return search.run(state), evaluator.supernet, self.data
+
+    def evaluator(self, cache: dict[str, float] | None = None) -> Evaluator:
+        """Held-out accuracy of subnets of this checkpoint's supernet (data and batches loaded once)."""
+        if self._batches is None:
+            self.supernet, self.data = self._supernet(), self._data()
+            self._batches = (
+                tensor_batches(self.data.calibration, self.inputs.eval_batch_size),
+                tensor_batches(self.data.holdout, self.inputs.eval_batch_size),
+            )
+        return Evaluator(self.supernet, *self._batches, self.device, cache)
 
     def provenance(self) -> dict[str, Any]:
         return {

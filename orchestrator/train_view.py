@@ -28,7 +28,8 @@ def train_reporter(console: Console) -> Reporter:
         progress.stop()
         console.print(
             f"epoch {r.epoch}: loss {r.loss:.3f}, lr {r.lr:.2e}, {r.images_per_s:.0f} img/s, {r.seconds:.1f} s; "
-            f"held-out accuracy {r.holdout_acc_max:.1%} (largest) / {r.holdout_acc_min:.1%} (smallest)"
+            f"held-out accuracy {r.holdout_acc_max:.1%} (largest) / {r.holdout_acc_min:.1%} (smallest)",
+            soft_wrap=True,
         )
 
     return Reporter(start_epoch, step, end_epoch, console.print)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from search.config import SubnetConfig
-from search.encoding import decode, random_batch
+from search.encoding import ConfigBatch, decode, random_batch
 from search.params import count_params, params_batch
 from search.predictor import LatencyPredictor
 from search.sampling import min_config
@@ -62,6 +62,14 @@ def make_budget(latency_ms: float, params_m: float | None, validation: dict[str,
     return Budget(latency_ms, limit, params, margin, source)
 
 
+@dataclass(frozen=True)
+class Priced:
+    batch: ConfigBatch
+    ms: np.ndarray
+    params: np.ndarray
+    feasible: np.ndarray  # bool: within both budgets
+
+
 class Pricer:
     """Predicted latency and parameters of configs, and whether they meet the budget."""
 
@@ -96,24 +104,25 @@ class Pricer:
                 f"raise --params-m to at least {params / 1e6:.3f}"
             )
 
-    def sample(self, n: int, seed: int) -> tuple[list[SubnetConfig], np.ndarray, np.ndarray, int]:
-        """Draw `n` random subnets; return the feasible ones with their predicted ms and parameters,
-        and how many were drawn."""
+    def price(self, n: int, seed: int) -> Priced:
+        """Draw `n` random subnets and price them all at once (nothing decoded to configs yet)."""
         batch = random_batch(self.space, n, np.random.default_rng(seed), self.resolution)
         ms, params = self.predictor.predict_batch(batch), self._params_batch(batch)
         ok = ms <= self.budget.limit_ms
         if self.budget.params is not None:
             ok &= params <= self.budget.params
-        rows = np.flatnonzero(ok)
-        return [decode(batch, int(r), self.space) for r in rows], ms[rows], params[rows], n
+        return Priced(batch, ms, params, ok)
 
     def random_feasible(self, rng: random.Random, count: int, exclude: set[str]) -> list[SubnetConfig]:
         """`count` distinct feasible random subnets not in `exclude` (drawn in vectorised chunks)."""
         out: list[SubnetConfig] = []
+        if count <= 0:
+            return out
         seen = set(exclude)
         for _ in range(50):
-            configs, _, _, _ = self.sample(max(1000, 20 * count), rng.randrange(2**32))
-            for c in configs:
+            priced = self.price(max(1000, 20 * count), rng.randrange(2**32))
+            for row in np.flatnonzero(priced.feasible):
+                c = decode(priced.batch, int(row), self.space)
                 if c.hash not in seen:
                     seen.add(c.hash)
                     out.append(c)

@@ -14,7 +14,8 @@ parameters.
 Fine phase: evolution ranked by held-out accuracy: keep the `parents` best subnets evaluated so
 far, make half the next population by crossover of two parents and half by mutation of one
 (depth with `p_depth`, each layer choice with `p_layer`); a child must meet both budgets and be
-new. Plain evolution is the same loop seeded with random feasible subnets and mutating every
+new. When the parents' neighbourhood is exhausted (small spaces, tight budgets), the rest of the
+population is random feasible subnets, so every generation still spends its evaluations. Plain evolution is the same loop seeded with random feasible subnets and mutating every
 choice with probability 0.1 (the paper's Table 6 baseline); random search evaluates random
 feasible subnets. The state is saved after every generation, so a search resumes where it stopped.
 """
@@ -31,6 +32,7 @@ import numpy as np
 
 from search.budget import Pricer
 from search.config import SubnetConfig
+from search.encoding import ConfigBatch, decode
 from search.sampling import crossover, mutate
 
 STRATEGIES = ("coarse-to-fine", "evolution", "random")
@@ -128,18 +130,28 @@ def skeleton(config: SubnetConfig) -> tuple:
     )
 
 
+def _skeleton_keys(b: ConfigBatch) -> np.ndarray:
+    """One integer row per config that equals another's exactly when their skeletons are equal."""
+    present = np.arange(b.t_width.shape[1])[None, :] < b.t_stages[:, None]
+    return np.column_stack([b.stem, b.mb_width, b.mb_depth, b.t_stages, np.where(present, b.t_width, -1), b.t_depth])
+
+
 def coarse_phase(pricer: Pricer, samples: int, keep: int, seed: int) -> tuple[list[SubnetConfig], CoarseReport]:
+    """Vectorised: price every sample, then per skeleton keep the feasible member with the most
+    parameters (then the highest predicted latency); only the `keep` seeds are decoded to configs."""
     start = time.perf_counter()
-    configs, ms, params, drawn = pricer.sample(samples, seed)
-    best: dict[tuple, tuple[int, float, SubnetConfig]] = {}
-    for c, m, p in zip(configs, ms, params):
-        key = skeleton(c)
-        score = (int(p), float(m))
-        if key not in best or score > best[key][:2]:
-            best[key] = (*score, c)
-    ranked = sorted(best.values(), key=lambda t: (t[0], t[1]), reverse=True)
-    seeds = [c for _, _, c in ranked[:keep]]
-    return seeds, CoarseReport(drawn, len(configs), len(best), time.perf_counter() - start)
+    priced = pricer.price(samples, seed)
+    rows = np.flatnonzero(priced.feasible)
+    keys = _skeleton_keys(priced.batch)[rows]
+    params, ms = priced.params[rows], priced.ms[rows]
+    order = np.lexsort((-ms, -params, *keys.T[::-1]))
+    sorted_keys = keys[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = np.any(sorted_keys[1:] != sorted_keys[:-1], axis=1)
+    leaders = order[first]
+    ranked = leaders[np.lexsort((-ms[leaders], -params[leaders]))][:keep]
+    seeds = [decode(priced.batch, int(rows[i]), pricer.space) for i in ranked]
+    return seeds, CoarseReport(samples, len(rows), int(first.sum()), time.perf_counter() - start)
 
 
 class Search:
@@ -186,7 +198,7 @@ class Search:
             if child.hash not in seen and self.pricer.feasible(child):
                 seen.add(child.hash)
                 children.append(child)
-        return children
+        return children + self.pricer.random_feasible(rng, self.s.population - len(children), seen)
 
     def _initial(self, state: SearchState, rng: random.Random) -> list[SubnetConfig]:
         if self.s.strategy == "coarse-to-fine":

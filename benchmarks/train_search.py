@@ -1,0 +1,168 @@
+"""Figures for `bench train` / `bench search` (issue 5), one section per subcommand.
+
+  throughput  training images/s of the supernet vs the extracted static subnet of the same config
+              (forward + backward + AdamW step, interleaved), overhead ratio per config (target <= 1.3)
+  coarse      coarse-phase candidates priced per second on a LUT (sampling, latency, parameters, budget)
+  strategies  random search vs plain evolution vs coarse-to-fine on one supernet, the same number of
+              subnet evaluations each, several seeds: best held-out accuracy and wall time
+  compliance  coarse-to-fine searches on host at several budgets; each found model exported and
+              measured beside the LUT's anchor: measured / budget (target <= 1.05)
+
+Run: .venv/bin/python benchmarks/train_search.py SECTION --help
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.deliver import deliver, measure_found
+from orchestrator.devices import get_device
+from orchestrator.lut_store import resolve_lut
+from orchestrator.search_run import SearchInputs, SearchJob
+from search.budget import TOLERANCE, Budget, Pricer
+from search.evaluate import recalibrate_batchnorm
+from search.extract import extract
+from search.lut import read_lut
+from search.predictor import LatencyPredictor
+from search.sampling import max_config, min_config, random_config
+from search.space import load_space
+from search.strategies import STRATEGIES, Search, SearchSettings, coarse_phase
+from search.supernet import Supernet
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+console = Console()
+
+
+def _train_steps(model: torch.nn.Module, batch: torch.Tensor, labels: torch.Tensor, steps: int) -> float:
+    """Seconds for `steps` training steps (forward, backward, AdamW)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    start = time.perf_counter()
+    for _ in range(steps):
+        optimizer.zero_grad(set_to_none=True)
+        loss_fn(model(batch), labels).backward()
+        optimizer.step()
+    return time.perf_counter() - start
+
+
+@app.command()
+def throughput(
+    space: str = "xxs", resolution: int = 256, batch: int = 16, steps: int = 5, rounds: int = 3, classes: int = 10,
+) -> None:
+    """Supernet vs static subnet training throughput for the smallest, a random and the largest config."""
+    torch.manual_seed(0)
+    s = load_space(space).for_classes(classes)
+    supernet = Supernet(s).train()
+    x, y = torch.randn(batch, 3, resolution, resolution), torch.randint(0, classes, (batch,))
+    table = Table(title=f"training throughput, {space} at {resolution} px, batch {batch}, {torch.get_num_threads()} threads")
+    for column in ("config", "params M", "supernet img/s", "static img/s", "overhead (supernet time / static time)"):
+        table.add_column(column, justify="right")
+    import random
+
+    for name, config in (("min", min_config(s, resolution)), ("random", random_config(s, random.Random(1), resolution)), ("max", max_config(s, resolution))):
+        supernet.set_active(config)
+        static = extract(supernet, config).train()
+        _train_steps(supernet, x, y, 1)
+        _train_steps(static, x, y, 1)
+        times = {"supernet": [], "static": []}
+        for _ in range(rounds):  # interleaved so drift hits both alike
+            times["supernet"].append(_train_steps(supernet, x, y, steps))
+            times["static"].append(_train_steps(static, x, y, steps))
+        sup, sta = statistics.median(times["supernet"]), statistics.median(times["static"])
+        params = sum(p.numel() for p in static.parameters()) / 1e6
+        table.add_row(name, f"{params:.2f}", f"{batch * steps / sup:.1f}", f"{batch * steps / sta:.1f}", f"{sup / sta:.3f}")
+    console.print(table)
+
+
+@app.command()
+def coarse(lut: str = "6b8dc6ff", samples: int = 200_000, budget_ms: Optional[float] = None, params_m: Optional[float] = None) -> None:
+    """Candidates priced per second in the coarse phase (vectorised sampling + LUT + parameter count)."""
+    doc = read_lut(resolve_lut(lut))
+    space = load_space(doc["space"]["name"])
+    predictor = LatencyPredictor(doc, space)
+    if budget_ms is None:
+        budget_ms = (predictor.predict(min_config(space, doc["resolution"])) + predictor.predict(max_config(space, doc["resolution"]))) / 2
+    pricer = Pricer(predictor, space.for_classes(10), Budget(budget_ms, budget_ms, int(params_m * 1e6) if params_m else None))
+    coarse_phase(pricer, 1000, 50, 0)
+    rates = []
+    for seed in range(3):
+        seeds, report = coarse_phase(pricer, samples, 50, seed)
+        rates.append(report.candidates_per_s)
+    console.print(
+        f"coarse phase on LUT {doc['id']} ({space.name}, budget {budget_ms:.2f} ms): {statistics.median(rates):,.0f} candidates/s "
+        f"(median of 3 x {samples:,}: sample, price latency and parameters, group {report.feasible:,} feasible into "
+        f"{report.skeletons:,} skeletons, decode the {len(seeds)} seeds)"
+    )
+
+
+def _job(checkpoint: Path, lut: str, latency_ms: float, out: Path, eval_batch: int, calibration_batches: int, settings: SearchSettings) -> SearchJob:
+    inputs = SearchInputs(checkpoint, resolve_lut(lut), latency_ms, None, out, None, eval_batch, calibration_batches)
+    return SearchJob(inputs, settings, None, log=lambda m: None)
+
+
+@app.command()
+def strategies(
+    checkpoint: Path = typer.Option(...), lut: str = typer.Option(...), latency_ms: float = typer.Option(...),
+    evaluations: int = 60, population: int = 12, parents: int = 4, seeds: int = 3, eval_batch: int = 128, calibration_batches: int = 8,
+) -> None:
+    """The paper's Table 6 on our supernet: the same number of evaluations for every strategy."""
+    generations = -(-evaluations // population)
+    job = _job(checkpoint, lut, latency_ms, Path("runs/bench-strategies"), eval_batch, calibration_batches, SearchSettings())
+    rows = {}
+    for strategy in STRATEGIES:
+        accs, walls = [], []
+        for seed in range(seeds):
+            settings = SearchSettings(strategy, population, generations, parents, max_evaluations=evaluations, seed=seed)
+            start = time.perf_counter()
+            state = Search(settings, job.pricer, job.evaluator()).run()
+            walls.append(time.perf_counter() - start)
+            accs.append(state.best().accuracy)
+        rows[strategy] = (accs, walls)
+    table = Table(title=f"strategies: {evaluations} evaluations each, {seeds} seeds, budget {latency_ms:g} ms on LUT {job.lut['id']}")
+    for column in ("strategy", "best held-out acc (mean)", "per seed", "wall s (mean)"):
+        table.add_column(column, justify="right")
+    for strategy, (accs, walls) in rows.items():
+        table.add_row(strategy, f"{statistics.fmean(accs):.2%}", " ".join(f"{a:.2%}" for a in accs), f"{statistics.fmean(walls):.1f}")
+    console.print(table)
+
+
+@app.command()
+def compliance(
+    checkpoint: Path = typer.Option(...), lut: str = typer.Option(...), budgets: str = typer.Option(..., help="comma-separated ms"),
+    population: int = 10, generations: int = 3, parents: int = 4, eval_batch: int = 64, calibration_batches: int = 2,
+    out: Path = Path("runs/bench-compliance"),
+) -> None:
+    """Search at each budget on the LUT's device (host), export the winner, measure it beside the anchor."""
+    table = Table(title=f"budget compliance on host, LUT {lut}")
+    for column in ("budget ms", "prediction limit", "predicted", "measured", "session speed", "at LUT speed", "measured / budget", "within x1.05"):
+        table.add_column(column, justify="right")
+    for budget in (float(b) for b in budgets.split(",")):
+        settings = SearchSettings(population=population, generations=generations, parents=parents, coarse_samples=50_000)
+        run_dir = out / f"{budget:g}ms"
+        job = _job(checkpoint, lut, budget, run_dir, eval_batch, calibration_batches, settings)
+        best = Search(settings, job.pricer, job.evaluator()).run().best()
+        static = extract(job.supernet, best.config)
+        recalibrate_batchnorm(static, job._batches[0], job.device)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        files = deliver(static, job.ckpt["classes"], run_dir)
+        m = measure_found(files.pte, best.config, job.lut, job.base_space, get_device(job.lut["device"]["name"]), run_dir / "measure")
+        ratio = m["measured_ms"] / budget
+        at_lut = m["measured_ms_at_lut_speed"]
+        table.add_row(
+            f"{budget:g}", f"{job.budget.limit_ms:.2f}", f"{best.predicted_ms:.2f}", f"{m['measured_ms']:.2f}",
+            f"x{m['session_speed']:.3f}" if m["session_speed"] else "-", f"{at_lut:.2f}" if at_lut else "-", f"{ratio:.3f}", "yes" if ratio <= 1 + TOLERANCE else "NO",
+        )
+        console.print(f"{budget:g} ms: {job.describe_budget()}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()
