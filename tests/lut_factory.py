@@ -83,7 +83,7 @@ def make_lut(
     return validate_lut(doc)
 
 
-def full_lut(space: SearchSpace, resolution: int = 64, per_mparam_ms: float = 20.0, **extra: Any) -> dict[str, Any]:
+def sized_lut(space: SearchSpace, resolution: int = 64, per_mparam_ms: float = 20.0, **extra: Any) -> dict[str, Any]:
     """A LUT with every entry the space needs: 0.2 ms per part plus `per_mparam_ms` per million
     parameters of the part, so latency grows with size as on a device (entries found by asking the
     additive table for every part it prices)."""

@@ -6,7 +6,6 @@ import random
 
 import numpy as np
 import pytest
-from lut_factory import full_lut
 
 from search.budget import TOLERANCE, Budget, BudgetError, Pricer, make_budget, margin_from_validation
 from search.encoding import decode, random_batch
@@ -15,11 +14,12 @@ from search.predictor import LatencyPredictor
 from search.sampling import max_config, min_config
 from search.space import load_space
 from search.strategies import Candidate, Search, SearchSettings, SearchState, coarse_phase, pareto_front, skeleton
+from tests.lut_factory import sized_lut
 
 
 @pytest.fixture(scope="module")
 def predictor(tiny):
-    return LatencyPredictor(full_lut(tiny), tiny)
+    return LatencyPredictor(sized_lut(tiny), tiny)
 
 
 def pricer_for(predictor, space, latency_ms, params=None):

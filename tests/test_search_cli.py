@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from lut_factory import full_lut
 
 from search.config import SubnetConfig
 from search.predictor import LatencyPredictor
 from search.sampling import max_config, min_config
 from search.space import load_space
 from search.static import StaticSubnet
+from tests.lut_factory import sized_lut
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = {"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this machine", "facts": {}}
@@ -26,7 +26,7 @@ def write_lut(path: Path, doc: dict) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_lut(tmp_path_factory) -> Path:
-    return write_lut(tmp_path_factory.mktemp("lut") / "tiny-host.json", full_lut(load_space("tiny"), device=HOST))
+    return write_lut(tmp_path_factory.mktemp("lut") / "tiny-host.json", sized_lut(load_space("tiny"), device=HOST))
 
 
 def middle_budget(lut_path: Path) -> float:
@@ -99,7 +99,7 @@ def test_lut_of_another_space_is_refused(tiny_checkpoint, tmp_path, search):
 
 
 def test_lut_of_another_resolution_is_refused(tiny_checkpoint, tmp_path, search):
-    lut = write_lut(tmp_path / "lut128.json", full_lut(load_space("tiny"), resolution=128, device=HOST))
+    lut = write_lut(tmp_path / "lut128.json", sized_lut(load_space("tiny"), resolution=128, device=HOST))
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(lut), "--latency-ms", "10", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "measured at 128 px but the supernet was trained at 64 px" in result.stderr
 

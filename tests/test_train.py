@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_train_settings
 
 from search import distributed
 from search.checkpoint import CheckpointError, load_checkpoint
 from search.distill import DistillationLoss, TeacherError, inplace_distillation, load_teacher
 from search.sampling import max_config, min_config
 from search.train import Reporter, Trainer, TrainSettings, lr_factor, step_configs
+from tests.conftest import tiny_train_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
