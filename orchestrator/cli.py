@@ -70,15 +70,37 @@ def space_show(
 
 
 @app.command("devices")
-def devices(devices_file: Optional[Path] = DevicesFile) -> None:
-    """List the known devices (bundled registry plus your devices file)."""
+def devices(
+    devices_file: Optional[Path] = DevicesFile,
+    connected: bool = typer.Option(True, "--connected/--no-connected", help="also look for phones on USB / $BENCH_ADB"),
+) -> None:
+    """List the known devices (bundled registry plus your devices file) and the phones connected now."""
+    known = load_devices(devices_file)
     table = Table(title="devices")
-    for column in ("name", "platform", "backend", "runtime", "description"):
+    for column in ("name", "platform", "backend", "runtime", "matches", "description"):
         table.add_column(column)
-    for d in load_devices(devices_file).values():
+    for d in known.values():
         runtime = ", ".join(f"{k}={v}" for k, v in d.runtime.items())
-        table.add_row(d.name, d.platform, d.backend, runtime, d.description)
+        match = ", ".join(v for values in d.match.values() for v in values)
+        table.add_row(d.name, d.platform, d.backend, runtime, match, d.description)
     console.print(table)
+    if not connected:
+        return
+    from orchestrator.connected import connected_phones
+
+    phones, notes = connected_phones(known)
+    if phones:
+        found = Table(title="connected phones")
+        for column in ("platform", "id", "model", "OS", "registry entry", "problem"):
+            found.add_column(column)
+        for p in phones:
+            entry = ", ".join(p.matches) or "none: add one with --devices-file (match on this model)"
+            found.add_row(p.platform, p.id, p.model or "?", p.os or "?", entry, p.problem or "")
+        console.print(found)
+    else:
+        console.print("no phone connected")
+    for note in notes:
+        console.print(f"[dim]{note}[/dim]", soft_wrap=True)
 
 
 @app.command("plan")

@@ -12,8 +12,7 @@ from typing import Any
 
 from orchestrator.contract import make_request, write_json_atomic
 from orchestrator.devices import Device
-from orchestrator.runners.host import HostRunner
-from orchestrator.runners.registry import runner_for
+from orchestrator.runners.registry import Runner, runner_for
 from orchestrator.runners.timing import TimingPlan
 
 
@@ -24,7 +23,7 @@ def run_session(
     timing: TimingPlan,
     seed: int = 0,
     run_id: str | None = None,
-    runner: HostRunner | None = None,
+    runner: Runner | None = None,
 ) -> dict[str, Any]:
     """Measure `models` (id -> (file, input shape)) interleaved in one session; returns the result."""
     runner = runner or runner_for(device)

@@ -1,0 +1,137 @@
+package org.autovit.bench.core
+
+import java.io.Closeable
+import java.io.File
+import java.text.SimpleDateFormat
+import java.util.Date
+import java.util.Locale
+import java.util.Random
+import java.util.TimeZone
+
+/** A model runtime: ExecuTorch on the phone, fakes in the tests. */
+interface Engine {
+    val name: String
+    val version: String
+
+    /** The thread count a session that asked for [requested] threads (0 = the runtime's default) runs with. */
+    fun threadsFor(requested: Int): Int
+
+    /** Loads [file] and prepares its forward method: everything that `load_ms` reports. */
+    fun load(file: File, threads: Int): Program
+}
+
+/** A loaded program; closing it frees the runtime's memory for it. */
+interface Program : Closeable {
+    /** A model that runs on [input] (of [inputShape], row-major); untimed, as it copies the input. */
+    fun bind(inputShape: List<Long>, input: FloatArray): Model
+}
+
+/** A failure of the benchmark itself (as opposed to a malformed request). */
+class BenchError(message: String, cause: Throwable? = null) : Exception(message, cause)
+
+/**
+ * One benchmark session: the Android counterpart of `orchestrator/runners/host_child.py`.
+ *
+ * Reads the request, loads every model (timing the load and the first inference of each), waits
+ * the request's cool-down, warms up and measures interleaved rounds, and returns the result.
+ * Whatever goes wrong becomes a result with status "error" and the reason, because the result file
+ * is the only thing the runner on the other end of adb gets to see.
+ */
+class Bench(
+    private val engine: Engine,
+    private val device: DeviceFacts,
+    private val clock: Clock = MonotonicClock,
+    private val wallClockMillis: () -> Long = System::currentTimeMillis
+) {
+    /** Runs the request at [requestPath] (null when the caller was given none) and writes the result atomically to [resultFile]. */
+    fun runAndWrite(requestPath: String?, resultFile: File): BenchResult {
+        val result = run(requestPath)
+        writeJsonAtomic(resultFile, result.toJson())
+        return result
+    }
+
+    fun run(requestPath: String?): BenchResult {
+        val startedAt = now()
+        var request: BenchRequest? = null
+        return try {
+            if (requestPath == null) throw ContractError("no request was given (start the activity with --es request <path of request.json>)")
+            val requestFile = File(requestPath)
+            val parsed = BenchRequest.read(requestFile)
+            request = parsed
+            if (parsed.backend != "pte") throw BenchError("backend '${parsed.backend}' cannot run here: the Android runner runs ExecuTorch .pte models")
+            measure(parsed, requestFile.absoluteFile.parentFile, startedAt)
+        } catch (e: Throwable) {
+            BenchResult(
+                runId = request?.runId ?: "unknown",
+                error = describe(e),
+                device = device,
+                runtime = RuntimeFacts(engine.name, engine.version, request?.let { engine.threadsFor(it.threads) } ?: 0, null),
+                startedAt = startedAt,
+                finishedAt = now(),
+                rounds = 0,
+                models = emptyList()
+            )
+        }
+    }
+
+    private fun measure(request: BenchRequest, runDir: File, startedAt: String): BenchResult {
+        val random = Random(request.seed)
+        val programs = ArrayList<Program>()
+        try {
+            val models = LinkedHashMap<String, Model>()
+            val loadMs = HashMap<String, Double>()
+            val firstMs = HashMap<String, Double>()
+            for (spec in request.models) {
+                val loadStart = clock.nanoTime()
+                val program = try {
+                    engine.load(File(runDir, spec.file), request.threads)
+                } catch (e: Exception) {
+                    throw BenchError("model ${spec.id} failed to load: ${describe(e)}", e)
+                }
+                programs.add(program)
+                loadMs[spec.id] = (clock.nanoTime() - loadStart) / 1e6
+                val model = program.bind(spec.inputShape, gaussianInput(spec, random))
+                val firstStart = clock.nanoTime()
+                try {
+                    model.run()
+                } catch (e: Exception) {
+                    throw BenchError("model ${spec.id} failed at its first inference: ${describe(e)}", e)
+                }
+                firstMs[spec.id] = (clock.nanoTime() - firstStart) / 1e6
+                models[spec.id] = model
+            }
+            clock.sleep((request.cooldownSeconds * 1e9).toLong())
+            val samples = interleavedLatencies(models, request.timingPlan, clock)
+            return BenchResult(
+                runId = request.runId,
+                error = null,
+                device = device,
+                runtime = RuntimeFacts(engine.name, engine.version, engine.threadsFor(request.threads), null),
+                startedAt = startedAt,
+                finishedAt = now(),
+                rounds = samples.getValue(request.models.first().id).size,
+                models = request.models.map {
+                    val modelSamples = samples.getValue(it.id)
+                    ModelResult(it.id, loadMs.getValue(it.id), firstMs.getValue(it.id), modelSamples, Stats.summarize(modelSamples))
+                }
+            )
+        } finally {
+            programs.forEach { it.close() }
+        }
+    }
+
+    private fun now(): String {
+        val format = SimpleDateFormat("yyyy-MM-dd'T'HH:mm:ss'+00:00'", Locale.ROOT)
+        format.timeZone = TimeZone.getTimeZone("UTC")
+        return format.format(Date(wallClockMillis()))
+    }
+}
+
+/** Standard-normal input values, drawn in request order from one generator seeded with the request's seed. */
+private fun gaussianInput(spec: ModelSpec, random: Random): FloatArray {
+    val count = spec.inputShape.fold(1L) { acc, d -> acc * d }
+    if (count > Int.MAX_VALUE) throw BenchError("model ${spec.id}'s input ${spec.inputShape} has more elements than an array holds")
+    return FloatArray(count.toInt()) { random.nextGaussian().toFloat() }
+}
+
+private fun describe(e: Throwable): String = "${e.javaClass.simpleName}: ${e.message}"

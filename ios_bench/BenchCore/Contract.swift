@@ -1,0 +1,211 @@
+import Foundation
+
+/// The version of both contract documents, `orchestrator.contract.VERSION`.
+public let contractVersion = 1
+
+/// `request.json` as `orchestrator/schemas/request.v1.json` defines it: what one run must measure.
+///
+/// Decodable only: the app never writes requests, and decoding by hand lets `compute_units` be
+/// required yet nullable, as the schema says.
+public struct BenchRequest: Decodable, Equatable {
+    public static let schemaName = "autovit-bench/request"
+
+    public let schema: String
+    public let version: Int
+    public let runId: String
+    public let backend: String
+    public let models: [ModelSpec]
+    public let threads: Int
+    public let computeUnits: String?
+    public let warmup: Phase
+    public let measure: Phase
+    public let cooldownS: Double?
+    public let seed: Int
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case schema, version, backend, models, threads, warmup, measure, seed
+        case runId = "run_id"
+        case computeUnits = "compute_units"
+        case cooldownS = "cooldown_s"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try container.decode(String.self, forKey: .schema)
+        version = try container.decode(Int.self, forKey: .version)
+        runId = try container.decode(String.self, forKey: .runId)
+        backend = try container.decode(String.self, forKey: .backend)
+        models = try container.decode([ModelSpec].self, forKey: .models)
+        threads = try container.decode(Int.self, forKey: .threads)
+        computeUnits = try container.decode(String?.self, forKey: .computeUnits)
+        warmup = try container.decode(Phase.self, forKey: .warmup)
+        measure = try container.decode(Phase.self, forKey: .measure)
+        cooldownS = try container.decodeIfPresent(Double.self, forKey: .cooldownS)
+        seed = try container.decode(Int.self, forKey: .seed)
+    }
+}
+
+/// One model of a request; `file` is relative to the run directory.
+public struct ModelSpec: Decodable, Equatable {
+    public let id: String
+    public let file: String
+    public let inputShape: [Int]
+    public let inputName: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case id, file
+        case inputShape = "input_shape"
+        case inputName = "input_name"
+    }
+}
+
+/// A warm-up or measurement phase: it lasts at least `runs` rounds and at least `seconds`.
+public struct Phase: Decodable, Equatable {
+    public let runs: Int
+    public let seconds: Double
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case runs, seconds
+    }
+}
+
+/// `result.json` as `orchestrator/schemas/result.v1.json` defines it.
+public struct BenchResult: Codable, Equatable {
+    public static let schemaName = "autovit-bench/result"
+
+    public enum Status: String, Codable {
+        case ok, error
+    }
+
+    public var schema: String
+    public var version: Int
+    public var runId: String
+    public var status: Status
+    public var error: String?
+    public var device: DeviceFacts
+    public var runtime: RuntimeFacts
+    public var startedAt: String
+    public var finishedAt: String
+    public var rounds: Int
+    public var models: [ModelResult]
+
+    enum CodingKeys: String, CodingKey {
+        case schema, version, status, error, device, runtime, rounds, models
+        case runId = "run_id"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+    }
+
+    /// Written by hand because the schema requires the `error` key even when it is null, and the
+    /// synthesized encoder leaves out nil optionals.
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(schema, forKey: .schema)
+        try container.encode(version, forKey: .version)
+        try container.encode(runId, forKey: .runId)
+        try container.encode(status, forKey: .status)
+        try container.encode(error, forKey: .error)
+        try container.encode(device, forKey: .device)
+        try container.encode(runtime, forKey: .runtime)
+        try container.encode(startedAt, forKey: .startedAt)
+        try container.encode(finishedAt, forKey: .finishedAt)
+        try container.encode(rounds, forKey: .rounds)
+        try container.encode(models, forKey: .models)
+    }
+}
+
+/// What the phone is; `model` is the hardware identifier (e.g. "iPhone15,2"), which names the chip.
+public struct DeviceFacts: Codable, Equatable {
+    public var platform: String
+    public var model: String
+    public var os: String
+    public var cores: Int
+    public var cpuModel: String?
+
+    enum CodingKeys: String, CodingKey {
+        case platform, model, os, cores
+        case cpuModel = "cpu_model"
+    }
+
+    public init(platform: String, model: String, os: String, cores: Int, cpuModel: String? = nil) {
+        self.platform = platform
+        self.model = model
+        self.os = os
+        self.cores = cores
+        self.cpuModel = cpuModel
+    }
+}
+
+/// Which runtime ran the models; for Core ML the version is the OS version, since Core ML ships with it.
+public struct RuntimeFacts: Codable, Equatable {
+    public var name: String
+    public var version: String
+    public var threads: Int
+    public var computeUnits: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, version, threads
+        case computeUnits = "compute_units"
+    }
+}
+
+/// One model's measurements: `samplesMs[r]` comes from interleaved round `r`.
+public struct ModelResult: Codable, Equatable {
+    public var id: String
+    public var loadMs: Double
+    public var firstInferenceMs: Double
+    public var samplesMs: [Double]
+    public var summary: Summary
+    public var computePlan: ComputePlan?
+
+    enum CodingKeys: String, CodingKey {
+        case id, summary
+        case loadMs = "load_ms"
+        case firstInferenceMs = "first_inference_ms"
+        case samplesMs = "samples_ms"
+        case computePlan = "compute_plan"
+    }
+}
+
+/// The statistics `orchestrator.contract.summarize` computes; `summarize(_:)` reproduces them.
+public struct Summary: Codable, Equatable {
+    public var medianMs: Double
+    public var meanMs: Double
+    public var trimmedMeanMs: Double
+    public var p90Ms: Double
+    public var stdMs: Double
+    public var minMs: Double
+    public var maxMs: Double
+    public var runs: Int
+
+    enum CodingKeys: String, CodingKey {
+        case runs
+        case medianMs = "median_ms"
+        case meanMs = "mean_ms"
+        case trimmedMeanMs = "trimmed_mean_ms"
+        case p90Ms = "p90_ms"
+        case stdMs = "std_ms"
+        case minMs = "min_ms"
+        case maxMs = "max_ms"
+    }
+}
+
+/// How many of a model's operations Core ML prefers to run on each compute device.
+///
+/// It tells a slow entry of the LUT apart from one that fell off the Neural Engine.
+public struct ComputePlan: Codable, Equatable {
+    public var cpu: Int
+    public var gpu: Int
+    public var neuralEngine: Int
+
+    enum CodingKeys: String, CodingKey {
+        case cpu, gpu
+        case neuralEngine = "neural_engine"
+    }
+
+    public init(cpu: Int = 0, gpu: Int = 0, neuralEngine: Int = 0) {
+        self.cpu = cpu
+        self.gpu = gpu
+        self.neuralEngine = neuralEngine
+    }
+}

@@ -1,0 +1,568 @@
+"""A stand-in Android phone on a loopback TCP port that speaks the real ADB wire protocol, as adbd does.
+
+The Android runner's tests talk to this peer through adb-shell, the real client library, so the
+runner's connection, authentication, file transfer, retry and error paths all run for real; only the
+phone is simulated. What is implemented is what adbd does for the requests the runner makes:
+
+- messages: a 24-byte header `<command, arg0, arg1, data length, data checksum, magic>` (all
+  little-endian u32; the checksum is the byte sum of the data, the magic the command's complement)
+  followed by the data; a bad magic or checksum ends the connection, as adbd does;
+- the handshake: the host's CNXN is answered with AUTH TOKEN (20 random bytes); a SIGNATURE that
+  verifies against a trusted key, or an RSAPUBLICKEY that the user accepts at the prompt, brings the
+  connection online with the phone's own CNXN; a refused key gets no answer, like an unanswered
+  prompt;
+- streams: OPEN -> OKAY, then WRTE in either direction, each acknowledged by OKAY before the next
+  one is sent, and CLSE to end;
+- services: `shell:` (the few commands the runner sends, see `Shell`) and `sync:` (STAT, SEND /
+  DATA / DONE, RECV, QUIT; see `SyncService`) on a temporary folder that is the phone's filesystem;
+- the app: `am start` of the benchmark activity runs the host runner's child process on the pushed
+  run directory, as the app would run the request, and leaves its result where the app writes it.
+
+Faults are switched on per test: the connection drops in the middle of a push, the app writes no
+result, the app writes a malformed one, the user refuses the authorisation prompt.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import posixpath
+import re
+import shlex
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+
+VERSION = 0x01000000
+AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
+SYNC_DATA_MAX = 64 * 1024  # adbd's largest sync DATA chunk
+HEADER = struct.Struct("<6I")
+PACKAGE = "org.autovit.bench"
+ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
+RESULT_PATH = f"/sdcard/Android/data/{PACKAGE}/files/result.json"
+REPO = Path(__file__).resolve().parents[1]
+
+
+class ProtocolError(Exception):
+    """The host broke the wire protocol; adbd drops such a connection."""
+
+
+class DropConnection(Exception):
+    """A fault: the connection goes away, as when the cable is pulled."""
+
+
+@dataclass(frozen=True)
+class PushDrop:
+    """A fault: drop the connection once `after_bytes` of a pushed file whose path ends with
+    `suffix` have arrived (it fires once); with `stay_offline` the phone then hangs up on every new
+    connection, as a phone whose cable stays out."""
+
+    suffix: str
+    after_bytes: int
+    stay_offline: bool = False
+
+
+@dataclass(frozen=True)
+class Message:
+    command: bytes
+    arg0: int
+    arg1: int
+    data: bytes = b""
+
+    def pack(self) -> bytes:
+        word = int.from_bytes(self.command, "little")
+        return HEADER.pack(word, self.arg0, self.arg1, len(self.data), sum(self.data) & 0xFFFFFFFF, word ^ 0xFFFFFFFF) + self.data
+
+    @classmethod
+    def read(cls, sock: socket.socket) -> Message:
+        word, arg0, arg1, length, checksum, magic = HEADER.unpack(_recv_exact(sock, HEADER.size))
+        if magic != word ^ 0xFFFFFFFF:
+            raise ProtocolError(f"bad magic {magic:#x} for command {word:#x}")
+        data = _recv_exact(sock, length)
+        if sum(data) & 0xFFFFFFFF != checksum:
+            raise ProtocolError("data checksum mismatch")
+        return cls(word.to_bytes(4, "little"), arg0, arg1, data)
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = bytearray()
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise EOFError("the host closed the connection")
+        data += chunk
+    return bytes(data)
+
+
+def verify_signature(public_key: str, token: bytes, signature: bytes) -> bool:
+    """adbd's check: the signature is PKCS#1 v1.5 over the token taken as a SHA-1 digest, under a
+    key in Android's own public key format (base64 of <words, n0inv, modulus LE, rr LE, exponent>)."""
+    blob = base64.b64decode(public_key.split()[0])
+    _, _, modulus, _, exponent = struct.unpack("<II256s256sI", blob)
+    key = rsa.RSAPublicNumbers(exponent, int.from_bytes(modulus, "little")).public_key()
+    try:
+        key.verify(signature, token, padding.PKCS1v15(), utils.Prehashed(hashes.SHA1()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+class Phone:
+    """The phone's state: its filesystem (a host folder), properties, the benchmark app and what it
+    was asked to do. `app_behaviour` is what the app does when launched: "bench" runs the request,
+    "silent" writes nothing (it crashed), "malformed" writes a result that breaks the contract,
+    "failing" reports a model it could not load and "foreign" leaves another session's valid
+    result (the golden error and ok results of tests/contract/)."""
+
+    def __init__(self, root: Path, model: str, release: str) -> None:
+        self.root = root
+        self.props = {"ro.product.model": model, "ro.build.version.release": release}
+        self.app_version: int | None = 1
+        self.app_behaviour = "bench"
+        self.commands: list[str] = []
+        self.launches: list[float] = []
+        self.pushed: list[str] = []
+        self.interrupted_pushes: list[str] = []
+        self._app_threads: list[threading.Thread] = []
+
+    def local(self, device_path: str) -> Path:
+        """Where a phone path lives in the host folder."""
+        path = posixpath.normpath(posixpath.join("/", device_path))
+        return self.root / path.lstrip("/")
+
+    def launch(self, request_path: str) -> None:
+        """`am start` returns once the activity shows; the session runs on in the background."""
+        self.launches.append(time.monotonic())
+        if self.app_behaviour == "bench":
+            thread = threading.Thread(target=self._bench, args=(self.local(request_path),), daemon=True)
+            self._app_threads.append(thread)
+            thread.start()
+        elif self.app_behaviour == "malformed":
+            self._write_result({"schema": "autovit-bench/result", "version": 1, "status": "ok"})
+        elif self.app_behaviour in ("failing", "foreign"):
+            golden = "result_error.json" if self.app_behaviour == "failing" else "result_ok.json"
+            self._write_result(json.loads((REPO / "tests" / "contract" / golden).read_text()))
+
+    def _bench(self, request: Path) -> None:
+        """Run the request the way the app does, with the host runner's child on this machine, then
+        report the phone's facts rather than the host's, as the app does. Its output is left to
+        pytest's capture, the phone's logcat as it were."""
+        subprocess.run([sys.executable, "-m", "orchestrator.runners.host_child", str(request.parent)], cwd=REPO)
+        result = json.loads((request.parent / "result.json").read_text())
+        result["device"] = {
+            "platform": "android", "model": self.props["ro.product.model"], "os": f"Android {self.props['ro.build.version.release']}",
+            "cores": os.cpu_count() or 1,
+        }
+        self._write_result(result)
+
+    def _write_result(self, doc: dict) -> None:
+        """Like the app: write a temporary file beside it and rename, so a poller sees all or nothing."""
+        target = self.local(RESULT_PATH)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(".result.json.tmp")
+        tmp.write_text(json.dumps(doc))
+        tmp.replace(target)
+
+    def wait_for_app(self) -> None:
+        for thread in self._app_threads:
+            thread.join(timeout=120)
+
+
+class Shell:
+    """The toybox and framework commands the runner sends, acting on the phone's state. Pipes into
+    `grep` work; anything else is answered as Android's shell answers an unknown command."""
+
+    def __init__(self, phone: Phone) -> None:
+        self.phone = phone
+
+    def run(self, command_line: str) -> str:
+        self.phone.commands.append(command_line)
+        words = shlex.split(command_line)
+        stages: list[list[str]] = [[]]
+        for word in words:
+            if word == "|":
+                stages.append([])
+            else:
+                stages[-1].append(word)
+        output = self.command(stages[0])
+        for stage in stages[1:]:
+            if stage[0] != "grep":
+                return f"/system/bin/sh: {stage[0]}: inaccessible or not found\n"
+            output = "".join(line for line in output.splitlines(keepends=True) if stage[1] in line)
+        return output
+
+    def command(self, argv: list[str]) -> str:
+        handler = getattr(self, f"cmd_{argv[0]}", None)
+        if handler is None:
+            return f"/system/bin/sh: {argv[0]}: inaccessible or not found\n"
+        return handler(argv[1:])
+
+    def cmd_getprop(self, args: list[str]) -> str:
+        return self.phone.props.get(args[0], "") + "\n"
+
+    def cmd_dumpsys(self, args: list[str]) -> str:
+        if args[:2] != ["package", PACKAGE] or self.phone.app_version is None:
+            return ""
+        return (
+            "Packages:\n"
+            f"  Package [{PACKAGE}] (5e1f2a7):\n"
+            "    userId=10243\n"
+            f"    versionCode={self.phone.app_version} minSdk=23 targetSdk=35\n"
+            "    versionName=1.0\n"
+        )
+
+    def cmd_pm(self, args: list[str]) -> str:
+        """`pm install [-r] [-g] PATH`. A real APK carries its versionCode in its binary manifest;
+        the tests' stand-in APK carries `versionCode=N` as text."""
+        path = self.phone.local(args[-1])
+        found = re.search(rb"versionCode=(\d+)", path.read_bytes()) if path.is_file() else None
+        if args[0] != "install" or found is None:
+            return f"Failure [INSTALL_PARSE_FAILED_NOT_APK: Failed to parse {args[-1]}]\n"
+        self.phone.app_version = int(found.group(1))
+        return "Performing Streamed Install\nSuccess\n"
+
+    def cmd_am(self, args: list[str]) -> str:
+        """`am start [-W] [-S] -n COMPONENT --es request PATH`."""
+        component = args[args.index("-n") + 1]
+        if component != ACTIVITY or self.phone.app_version is None:
+            return f"Starting: Intent {{ cmp={component} }}\nError: Activity class {{{PACKAGE}/{PACKAGE}.BenchmarkActivity}} does not exist.\n"
+        extras = args[args.index("--es") + 1 :]
+        self.phone.launch(extras[extras.index("request") + 1])
+        return (
+            f"Starting: Intent {{ cmp={component} (has extras) }}\nStatus: ok\nLaunchState: COLD\n"
+            f"Activity: {component}\nTotalTime: 412\nWaitTime: 415\nComplete\n"
+        )
+
+    def cmd_rm(self, args: list[str]) -> str:
+        flags = "".join(arg[1:] for arg in args if arg.startswith("-"))
+        errors = []
+        for name in (arg for arg in args if not arg.startswith("-")):
+            path = self.phone.local(name)
+            if path.is_dir() and "r" in flags:
+                shutil.rmtree(path)
+            elif path.is_dir():
+                errors.append(f"rm: {name}: is a directory\n")
+            elif path.exists():
+                path.unlink()
+            elif "f" not in flags:
+                errors.append(f"rm: {name}: No such file or directory\n")
+        return "".join(errors)
+
+    def cmd_chmod(self, args: list[str]) -> str:
+        recursive = args[0] == "-R"
+        mode, name = args[recursive:]
+        path = self.phone.local(name)
+        if not path.exists():
+            return f"chmod: {name}: No such file or directory\n"
+        paths = [path, *path.rglob("*")] if recursive else [path]
+        for each in paths:
+            each.chmod(int(mode, 8))
+        return ""
+
+
+class Stream:
+    """One ADB stream seen from the phone. Writes are split into WRTE messages of the negotiated
+    size and sent one at a time, each after the host's OKAY (ADB's flow control); while a host WRTE
+    is being handled nothing is sent, because the host must get its OKAY before any reply."""
+
+    def __init__(self, connection: Connection, local_id: int, remote_id: int, service: ShellService | SyncService) -> None:
+        self.connection, self.local_id, self.remote_id, self.service = connection, local_id, remote_id, service
+        self.pending: deque[bytes] = deque()
+        self.awaiting_okay = False
+        self.handling = False
+        self.closing = False
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        size = self.connection.max_payload
+        self.pending.extend(data[i : i + size] for i in range(0, len(data), size))
+        self.pump()
+
+    def close(self) -> None:
+        self.closing = True
+        self.pump()
+
+    def acknowledged(self) -> None:
+        self.awaiting_okay = False
+        self.pump()
+
+    def pump(self) -> None:
+        if self.awaiting_okay or self.handling or self.closed:
+            return
+        if self.pending:
+            self.connection.send(Message(b"WRTE", self.local_id, self.remote_id, self.pending.popleft()))
+            self.awaiting_okay = True
+        elif self.closing:
+            self.connection.send(Message(b"CLSE", self.local_id, self.remote_id))
+            self.closed = True
+
+
+class ShellService:
+    """`shell:COMMAND` (protocol v1): the command's output, then the stream closes."""
+
+    def __init__(self, shell: Shell, command: str) -> None:
+        self.shell, self.command = shell, command
+
+    def opened(self, stream: Stream) -> None:
+        stream.write(self.shell.run(self.command).encode())
+        stream.close()
+
+    def received(self, stream: Stream, data: bytes) -> None:
+        """A v1 shell's stdin; the runner never types into one, so it is dropped."""
+
+
+class SyncService:
+    """`sync:`, the file transfer service, as adbd's file_sync_service: requests are an 8-byte
+    `<id, length>` header and a payload, carried in the stream's WRTE data and split across WRTE
+    boundaries anywhere. SEND is followed by DATA chunks and DONE (whose length field is the mtime);
+    the reply is OKAY or FAIL. A drop fault fires once the chosen file has received enough bytes."""
+
+    def __init__(self, peer: AdbPeer) -> None:
+        self.peer, self.phone = peer, peer.phone
+        self.buffer = bytearray()
+        self.upload: tuple[str, Path, int, BinaryIO] | None = None  # device path, local path, mode, open file
+
+    def opened(self, stream: Stream) -> None:
+        """The host speaks first on a sync stream."""
+
+    def received(self, stream: Stream, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= 8:
+            ident, length = struct.unpack_from("<4sI", self.buffer)
+            size = 0 if ident in (b"DONE", b"QUIT") else length
+            if len(self.buffer) < 8 + size:
+                return
+            payload = bytes(self.buffer[8 : 8 + size])
+            del self.buffer[: 8 + size]
+            self.handle(stream, ident, length, payload)
+
+    def handle(self, stream: Stream, ident: bytes, length: int, payload: bytes) -> None:
+        if self.upload is not None and ident in (b"DATA", b"DONE"):
+            self.receive_file(stream, ident, length, payload)
+        elif ident == b"STAT":
+            self.stat(stream, payload.decode())
+        elif ident == b"SEND":
+            self.start_upload(payload.decode())
+        elif ident == b"RECV":
+            self.send_file(stream, payload.decode())
+        elif ident == b"QUIT":
+            stream.close()
+        else:
+            self.fail(stream, f"unknown sync request {ident!r}")
+
+    def fail(self, stream: Stream, reason: str) -> None:
+        stream.write(struct.pack("<4sI", b"FAIL", len(reason)) + reason.encode())
+
+    def stat(self, stream: Stream, device_path: str) -> None:
+        """Mode, size and mtime; all zero for a missing file, which is how a client tells."""
+        path = self.phone.local(device_path)
+        st = path.stat() if path.exists() else None
+        fields = (st.st_mode, st.st_size, int(st.st_mtime)) if st else (0, 0, 0)
+        stream.write(struct.pack("<4sIII", b"STAT", *fields))
+
+    def start_upload(self, spec: str) -> None:
+        device_path, _, mode = spec.rpartition(",")
+        path = self.phone.local(device_path)
+        path.parent.mkdir(parents=True, exist_ok=True)  # adbd makes the missing folders of a pushed file
+        self.upload = (device_path, path, int(mode), open(path, "wb"))
+
+    def receive_file(self, stream: Stream, ident: bytes, length: int, payload: bytes) -> None:
+        device_path, path, mode, handle = self.upload
+        if ident == b"DATA":
+            handle.write(payload)
+            fault = self.peer.drop_push
+            if fault and device_path.endswith(fault.suffix) and handle.tell() >= fault.after_bytes:
+                self.peer.drop_push = None
+                self.peer.offline = fault.stay_offline
+                handle.close()
+                path.unlink()  # adbd deletes a file whose transfer failed
+                self.phone.interrupted_pushes.append(device_path)
+                raise DropConnection(f"dropped after {fault.after_bytes} bytes of {device_path}")
+            return
+        handle.close()
+        path.chmod(mode & 0o777)
+        os.utime(path, (length, length))
+        self.upload = None
+        self.phone.pushed.append(device_path)
+        stream.write(struct.pack("<4sI", b"OKAY", 0))
+
+    def send_file(self, stream: Stream, device_path: str) -> None:
+        path = self.phone.local(device_path)
+        if not path.is_file():
+            self.fail(stream, f"open failed: No such file or directory: {device_path}")
+            return
+        data = path.read_bytes()
+        for i in range(0, len(data), SYNC_DATA_MAX):
+            chunk = data[i : i + SYNC_DATA_MAX]
+            stream.write(struct.pack("<4sI", b"DATA", len(chunk)) + chunk)
+        stream.write(struct.pack("<4sI", b"DONE", 0))
+
+
+class Connection:
+    """One host connection: the handshake, then streams multiplexed by id until either side goes."""
+
+    def __init__(self, peer: AdbPeer, sock: socket.socket) -> None:
+        self.peer, self.sock = peer, sock
+        self.max_payload = peer.max_payload
+        self.streams: dict[int, Stream] = {}
+        self.next_id = 1
+        self.token = b""
+        self.online = False
+        self.lock = threading.Lock()
+
+    def send(self, message: Message) -> None:
+        with self.lock:
+            self.sock.sendall(message.pack())
+
+    def serve(self) -> None:
+        try:
+            while True:
+                self.dispatch(Message.read(self.sock))
+        except (EOFError, OSError, ProtocolError, DropConnection):
+            pass  # the connection is over, whichever side ended it
+        finally:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
+
+    def dispatch(self, message: Message) -> None:
+        if message.command == b"CNXN":
+            self.max_payload = min(message.arg1, self.peer.max_payload)
+            self.challenge()
+        elif message.command == b"AUTH":
+            self.authenticate(message)
+        elif not self.online:
+            return  # adbd ignores everything else until the connection is authorised
+        elif message.command == b"OPEN":
+            self.open_stream(message)
+        elif message.command == b"OKAY" and message.arg1 in self.streams:
+            self.streams[message.arg1].acknowledged()
+        elif message.command == b"WRTE" and message.arg1 in self.streams:
+            stream = self.streams[message.arg1]
+            stream.handling = True
+            stream.service.received(stream, message.data)
+            stream.handling = False
+            self.send(Message(b"OKAY", stream.local_id, stream.remote_id))
+            stream.pump()
+        elif message.command == b"CLSE" and message.arg1 in self.streams:
+            stream = self.streams.pop(message.arg1)
+            if not stream.closed:
+                self.send(Message(b"CLSE", stream.local_id, stream.remote_id))
+
+    def challenge(self) -> None:
+        self.token = os.urandom(20)
+        self.send(Message(b"AUTH", AUTH_TOKEN, 0, self.token))
+
+    def authenticate(self, message: Message) -> None:
+        if message.arg0 == AUTH_SIGNATURE:
+            if any(verify_signature(key, self.token, message.data) for key in self.peer.authorized_keys):
+                self.peer.auth_log.append("signature")
+                self.go_online()
+            else:
+                self.challenge()  # adbd answers a signature it cannot verify with a fresh token
+        elif message.arg0 == AUTH_RSAPUBLICKEY:
+            if self.peer.accept_new_keys:
+                self.peer.authorized_keys.append(message.data.rstrip(b"\0").decode())
+                self.peer.auth_log.append("prompt accepted")
+                self.go_online()
+            else:
+                self.peer.auth_log.append("prompt refused")  # and no answer, as while the prompt is up
+
+    def go_online(self) -> None:
+        self.online = True
+        props = self.peer.phone.props
+        banner = f"device::ro.product.name=panther;ro.product.model={props['ro.product.model']};ro.product.device=panther;\0"
+        self.send(Message(b"CNXN", VERSION, self.max_payload, banner.encode()))
+
+    def open_stream(self, message: Message) -> None:
+        name = message.data.rstrip(b"\0").decode()
+        if name.startswith("shell:"):
+            service: ShellService | SyncService = ShellService(Shell(self.peer.phone), name[len("shell:") :])
+        elif name == "sync:":
+            service = SyncService(self.peer)
+        else:
+            self.send(Message(b"CLSE", 0, message.arg0))  # adbd refuses an unknown service with a close
+            return
+        stream = Stream(self, self.next_id, message.arg0, service)
+        self.next_id += 1
+        self.streams[stream.local_id] = stream
+        self.send(Message(b"OKAY", stream.local_id, stream.remote_id))
+        service.opened(stream)
+
+
+class AdbPeer:
+    """The phone's adbd listening on 127.0.0.1 (an ephemeral port); use as a context manager.
+
+    Knobs a test sets: `authorized_keys` (public keys the phone already trusts),
+    `accept_new_keys` (what the user answers at the prompt), `drop_push` (a `PushDrop` fault), and
+    `phone.app_version` / `phone.app_behaviour`. Records: `connections`, `auth_log`, and the
+    phone's `commands`, `launches`, `pushed`, `interrupted_pushes`."""
+
+    def __init__(self, root: Path, model: str = "Pixel 7", release: str = "14", max_payload: int = 256 * 1024) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.phone = Phone(root, model, release)
+        self.max_payload = max_payload
+        self.authorized_keys: list[str] = []
+        self.accept_new_keys = True
+        self.drop_push: PushDrop | None = None
+        self.offline = False
+        self.connections = 0
+        self.auth_log: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.05)  # a blocked accept() is not woken by close() on Linux: poll for the stop
+        self._stopping = threading.Event()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._threads: list[threading.Thread] = []
+        self._sockets: list[socket.socket] = []
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self._server.getsockname()[1]}"
+
+    def __enter__(self) -> AdbPeer:
+        self._acceptor.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopping.set()
+        self._acceptor.join()
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed by its connection
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._server.close()
+        self.phone.wait_for_app()
+
+    def _accept(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                sock, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            self.connections += 1
+            if self.offline:
+                sock.close()
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as adbd: each message goes out at once
+            self._sockets.append(sock)
+            thread = threading.Thread(target=Connection(self, sock).serve, daemon=True)
+            self._threads.append(thread)
+            thread.start()

@@ -1,0 +1,475 @@
+"""The iOS runner against an in-memory iPhone (`tests/ios_fake.py`) at the pymobiledevice3 service
+boundary: what it pushes, launches, logs, pulls and cleans up, and the one sentence every failure
+becomes, raised from pymobiledevice3's own exception classes. A last group checks that the calls
+the adapter makes still exist in the installed pymobiledevice3."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from pathlib import Path
+from urllib.error import URLError
+
+import pytest
+from pymobiledevice3.dtx.exceptions import DTXNsError
+from pymobiledevice3.dtx.ns_types import NSError
+from pymobiledevice3.exceptions import (
+    AppInstallError,
+    ConnectionFailedToUsbmuxdError,
+    ConnectionTerminatedError,
+    DeveloperDiskImageNotFoundError,
+    DeveloperModeIsNotEnabledError,
+    NoDeviceConnectedError,
+    NotPairedError,
+    NotTrustedError,
+    PairingDialogResponsePendingError,
+    PasswordRequiredError,
+    PyMobileDevice3Exception,
+    UserDeniedPairingError,
+    UserspaceTunnelUnavailableError,
+)
+from pymobiledevice3.usbmux import MuxDevice
+
+from orchestrator.contract import make_request, read_json, write_json_atomic
+from orchestrator.devices import get_device
+from orchestrator.runners.host import RunnerError
+from orchestrator.runners.ios import IosDeviceInfo, IosRunner, list_ios_devices
+from orchestrator.runners.ios_services import Pmd3Services
+from orchestrator.runners.session import run_session
+from orchestrator.runners.timing import TimingPlan
+from tests.ios_fake import UDID, FakePhone, golden_app, hanging_app, host_child_app, writes
+
+FAST = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.01)
+REMOTE = "/Documents/runs/run-1"
+
+
+@pytest.fixture
+def mlpackage(tmp_path: Path) -> Path:
+    """A Core ML package as the export cache holds it: a folder of files."""
+    package = tmp_path / "cache" / "3f2a.mlpackage"
+    (package / "Data" / "com.apple.CoreML" / "weights").mkdir(parents=True)
+    (package / "Manifest.json").write_text('{"fileFormatVersion": "1.0.0"}')
+    (package / "Data" / "com.apple.CoreML" / "model.mlmodel").write_bytes(b"spec")
+    (package / "Data" / "com.apple.CoreML" / "weights" / "weight.bin").write_bytes(bytes(range(256)) * 4)
+    return package
+
+
+@pytest.fixture
+def phone(tmp_path: Path) -> FakePhone:
+    return FakePhone(tmp_path / "phone")
+
+
+def runner_for(phone: FakePhone, timeout_s: float = 10.0, **settings) -> IosRunner:
+    return IosRunner(services=phone, poll_s=0.01, timeout_s=timeout_s, **settings)
+
+
+def staged(tmp_path: Path, models: dict[str, Path], backend: str = "coreml", run_id: str = "run-1") -> Path:
+    """A run directory as run_session leaves it: links under models/ and request.json."""
+    run_dir = tmp_path / "run-1"
+    files = IosRunner().stage(run_dir, models)
+    entries = [{"id": mid, "file": files[mid], "input_shape": [1, 3, 64, 64]} for mid in models]
+    units = "all" if backend == "coreml" else None
+    write_json_atomic(run_dir / "request.json", make_request(run_id, backend, entries, 1, units, FAST))
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_pte(tmp_path_factory) -> Path:
+    import torch
+
+    from orchestrator.export.executorch import save_pte
+    from search.deploy import deploy_form
+    from search.sampling import min_config
+    from search.space import load_space
+    from search.static import StaticSubnet
+
+    space = load_space("tiny")
+    path = tmp_path_factory.mktemp("pte") / "tiny-min.pte"
+    save_pte(deploy_form(StaticSubnet(min_config(space, 64), space)), torch.randn(1, 3, 64, 64), path)
+    return path
+
+
+# --- a run, end to end ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_app_measures_the_pushed_model_and_its_result_comes_back(tmp_path: Path, tiny_pte: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", host_child_app)
+    run_dir = staged(tmp_path, {"tiny-min": tiny_pte}, backend="pte", run_id="e2e")
+    result = runner_for(phone, timeout_s=120).run(run_dir)
+    assert result["status"] == "ok" and result["run_id"] == "e2e"
+    assert [m["id"] for m in result["models"]] == ["tiny-min"]
+    assert len(result["models"][0]["samples_ms"]) == result["rounds"] >= 5
+    assert read_json(run_dir / "result.json", "result") == result
+
+
+def test_links_are_pushed_as_the_files_they_point_to_and_a_package_folder_file_by_file(
+    tmp_path: Path, phone: FakePhone, mlpackage: Path
+) -> None:
+    pte = tmp_path / "cache" / "9c1d.pte"
+    pte.write_bytes(b"program bytes")
+    run_dir = staged(tmp_path, {"net-a": mlpackage, "net-b": pte})
+    (run_dir / "runner.log").write_text("from an earlier run")
+    runner_for(phone).run(run_dir)
+    assert sorted(phone.pushed) == [
+        "models/net-a.mlpackage/Data/com.apple.CoreML/model.mlmodel",
+        "models/net-a.mlpackage/Data/com.apple.CoreML/weights/weight.bin",
+        "models/net-a.mlpackage/Manifest.json",
+        "models/net-b.pte",
+        "request.json",
+    ]
+    assert phone.pushed["models/net-a.mlpackage/Data/com.apple.CoreML/weights/weight.bin"] == bytes(range(256)) * 4
+    assert phone.pushed["models/net-b.pte"] == b"program bytes"
+    assert phone.pushed["request.json"] == (run_dir / "request.json").read_bytes()
+
+
+def test_app_is_launched_in_its_run_folder_and_ended_after_the_result(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
+    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.launches == [("org.autovit.bench", ["--run-dir", "runs/run-1"])]
+    assert phone.killed == [501]
+
+
+def test_result_is_kept_in_the_run_directory_and_the_phone_folder_removed(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    result = runner_for(phone).run(run_dir)
+    assert json.loads((run_dir / "result.json").read_text()) == result
+    assert result["models"][0]["summary"]["median_ms"] == 10.149999999999999
+    assert phone.documents.tree(REMOTE) == {}
+    assert not phone.documents.exists(REMOTE)
+
+
+def test_a_leftover_folder_of_the_same_name_is_replaced_before_the_push(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
+    phone.documents.makedirs(REMOTE)
+    phone.documents.files[f"{REMOTE}/result.json"] = b'{"run_id": "stale"}'
+    phone.documents.files[f"{REMOTE}/models/old.mlpackage/Manifest.json"] = b"{}"
+    result = runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert result["run_id"] == "run-1"
+    assert "result.json" not in phone.pushed and "models/old.mlpackage/Manifest.json" not in phone.pushed
+
+
+def test_runner_log_keeps_the_apps_lines_and_lines_naming_it_but_not_other_device_noise(
+    tmp_path: Path, phone: FakePhone, mlpackage: Path
+) -> None:
+    async def chatty(run_dir: Path, say) -> None:
+        phone.log(88, "wifid", "scan finished")
+        phone.log(60, "SpringBoard", "Opening org.autovit.bench in the foreground")
+        say("compiling net-a")
+        await golden_app(run_dir, say)
+
+    phone.app = chatty
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    runner_for(phone).run(run_dir)
+    log = (run_dir / "runner.log").read_text()
+    assert "IOSBench[501] <NOTICE>: compiling net-a" in log
+    assert "SpringBoard[60] <NOTICE>: Opening org.autovit.bench in the foreground" in log
+    assert "scan finished" not in log
+    assert "[runner] launching org.autovit.bench --run-dir runs/run-1" in log
+
+
+def test_run_session_measures_on_a_registry_iphone_through_the_ios_runner(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
+    device = get_device("iphone13")
+    runner = runner_for(phone, product_types=device.match["product_type"])
+    result = run_session(device, tmp_path / "s1", {"net-a": (mlpackage, [1, 3, 64, 64])}, FAST, run_id="s1", runner=runner)
+    assert result["run_id"] == "s1" and [m["id"] for m in result["models"]] == ["net-a"]
+    request = json.loads(phone.pushed["request.json"])
+    assert (request["backend"], request["compute_units"], request["models"][0]["file"]) == ("coreml", "all", "models/net-a.mlpackage")
+
+
+# --- getting the phone ready -----------------------------------------------------------------------
+
+
+def test_the_tunnel_that_tunneld_serves_is_used_when_there_is_one(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
+    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.tunnel == "tunneld"
+
+
+def test_without_tunneld_ios_17_4_gets_an_in_process_tunnel(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", tunneld="not running", version="17.4.1")
+    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.tunnel == "userspace"
+
+
+def test_without_tunneld_ios_17_2_is_told_how_to_start_it(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", tunneld="not running", version="17.2")
+    with pytest.raises(RunnerError, match=r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone: .*`sudo python3 -m pymobiledevice3 remote tunneld`"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.launches == []
+
+
+def test_a_running_tunneld_that_does_not_serve_the_phone_counts_as_none(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", tunneld="serves others", version="17.4.1")
+    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.tunnel == "userspace"
+
+
+def test_an_unmounted_developer_disk_image_is_mounted_before_the_launch(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", image_mounted=False)
+    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.mounts == 1 and len(phone.launches) == 1
+
+
+def test_a_missing_app_is_installed_from_the_given_package(tmp_path: Path, mlpackage: Path) -> None:
+    package = tmp_path / "IOSBench.ipa"
+    package.write_bytes(b"PK")
+    phone = FakePhone(tmp_path / "phone", installed=False)
+    result = runner_for(phone, app_path=package).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.installed_from == [package] and result["status"] == "ok"
+
+
+def test_the_udid_picks_one_of_several_phones(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", others=(MuxDevice(2, "00008030-000A1B2C3D4E5F60", "USB"),))
+    runner_for(phone, udid=UDID.replace("-", "")).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.lockdowns == [(UDID, True)]
+
+
+def test_a_phone_on_wifi_only_is_not_used(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone")
+    phone.devices = [MuxDevice(1, UDID, "Network")]
+    with pytest.raises(RunnerError, match="connect the iPhone with a cable and unlock it"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+# --- every failure is one sentence: the problem, then the fix ----------------------------------------
+
+LAUNCH_REFUSED = NSError(
+    1, "com.apple.dt.deviceprocesscontrolservice",
+    {"NSLocalizedDescription": "Unable to launch org.autovit.bench because it has an invalid code signature, inadequate "
+     "entitlements or its profile has not been explicitly trusted by the user."},
+)
+LAUNCH_LOCKED = NSError(
+    1, "com.apple.dt.deviceprocesscontrolservice",
+    {"NSLocalizedDescription": "Unable to launch org.autovit.bench because the device was not, or could not be, unlocked."},
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "error", "says"),
+    [
+        ("list_devices", ConnectionFailedToUsbmuxdError(), r"^usbmuxd, the system service that talks to iPhones over USB, is not running: .*sudo apt install usbmuxd"),
+        ("lockdown", NoDeviceConnectedError(), r"^no iPhone is connected over USB: connect the iPhone with a cable and unlock it"),
+        ("lockdown", PairingDialogResponsePendingError(), r"^the iPhone does not trust this computer: .*tap Trust on the phone .*then run again$"),
+        ("lockdown", NotTrustedError(), r"^the iPhone does not trust this computer: .*tap Trust on the phone"),
+        ("lockdown", NotPairedError(), r"^the iPhone does not trust this computer: .*tap Trust on the phone"),
+        ("lockdown", UserDeniedPairingError(), r"^the iPhone was told not to trust this computer: unplug and replug the cable, tap Trust"),
+        ("lockdown", PasswordRequiredError(), r"^the iPhone is locked: unlock it"),
+        ("userspace_rsd", UserspaceTunnelUnavailableError(), r"^could not open a tunnel to the iPhone \(UserspaceTunnelUnavailableError: .*\): start one .*`sudo python3 -m pymobiledevice3 remote tunneld`"),
+        ("auto_mount", DeveloperDiskImageNotFoundError(), r"^the developer disk image is not mounted on the iPhone and mounting it failed \(DeveloperDiskImageNotFoundError: .*`python3 -m pymobiledevice3 mounter auto-mount`"),
+        ("auto_mount", DeveloperModeIsNotEnabledError(), r"^Developer Mode is off on the iPhone: turn it on in Settings > Privacy & Security > Developer Mode"),
+        ("auto_mount", URLError("no route to the image server"), r"^the developer disk image is not mounted .*\(URLError: .*no route to the image server"),
+        ("house_arrest", PyMobileDevice3Exception("The device refused to open the container of org.autovit.bench: InstallationLookupFailed"),
+         r"^iOS refused access to the Documents of org\.autovit\.bench \(PyMobileDevice3Exception: The device refused .*: InstallationLookupFailed\): install a development build, sign it with your team in Xcode, see ios_bench/README\.md"),
+        ("launch", DTXNsError(LAUNCH_REFUSED), r"^iOS refused to launch org\.autovit\.bench \(.*invalid code signature.*\): sign it with your team in Xcode, see ios_bench/README\.md"),
+        ("launch", DTXNsError(LAUNCH_LOCKED), r"^the iPhone is locked: unlock it and keep it unlocked while it runs"),
+        ("afc_push", ConnectionTerminatedError(), r"^the connection to the iPhone broke off: check the cable"),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, BaseException) else None,
+)
+def test_pymobiledevice3_failures_become_one_sentence_with_the_fix(tmp_path: Path, mlpackage: Path, method: str, error: BaseException, says: str) -> None:
+    phone = FakePhone(tmp_path / "phone", tunneld="not running", image_mounted=False, fail={method: error})
+    with pytest.raises(RunnerError, match=says) as caught:
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_refused_launch_still_removes_the_pushed_folder(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", fail={"launch": DTXNsError(LAUNCH_REFUSED)})
+    with pytest.raises(RunnerError, match=r"^iOS refused to launch"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert not phone.documents.exists(REMOTE) and phone.documents.files == {}
+
+
+def test_no_phone_at_all_asks_for_the_cable(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone")
+    phone.devices = []
+    with pytest.raises(RunnerError, match=r"^no iPhone is connected over USB: connect the iPhone with a cable and unlock it, then run again$"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_developer_mode_off_names_the_setting(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", developer_mode=False)
+    with pytest.raises(RunnerError, match=r"^Developer Mode is off on the iPhone: turn it on in Settings > Privacy & Security > Developer Mode"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_a_missing_app_without_a_package_points_to_the_readme(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", installed=False)
+    with pytest.raises(RunnerError, match=r"^the benchmark app org\.autovit\.bench is not installed on the iPhone: build, sign and install it as ios_bench/README\.md describes"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_an_app_under_another_bundle_id_is_not_found(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", bundle_id="com.someone.autovit-bench")
+    with pytest.raises(RunnerError, match=r"^the benchmark app org\.autovit\.bench is not installed"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_a_package_ios_refuses_to_install_asks_for_signing(tmp_path: Path, mlpackage: Path) -> None:
+    package = tmp_path / "IOSBench.ipa"
+    package.write_bytes(b"PK")
+    refused = AppInstallError("ApplicationVerificationFailed: Failed to verify code signature of IOSBench.app")
+    phone = FakePhone(tmp_path / "phone", installed=False, fail={"install_from_local": refused})
+    with pytest.raises(RunnerError, match=r"^iOS refused to install .*IOSBench\.ipa \(AppInstallError: ApplicationVerificationFailed: .*\): sign it with your team in Xcode"):
+        runner_for(phone, app_path=package).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_a_package_path_that_does_not_exist_is_named(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", installed=False)
+    with pytest.raises(RunnerError, match=r"^the app to install, .*nowhere\.ipa, does not exist"):
+        runner_for(phone, app_path=tmp_path / "nowhere.ipa").run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_another_phone_model_than_the_device_entry_is_refused(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", product_type="iPhone15,2")
+    with pytest.raises(RunnerError, match=r"^the connected iPhone's hardware id is iPhone15,2, but this device entry stands for iPhone14,5: connect that phone"):
+        runner_for(phone, product_types=["iPhone14,5"]).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.launches == []
+
+
+def test_ios_16_is_too_old_for_the_app(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", version="16.7.2")
+    with pytest.raises(RunnerError, match=r"^the iPhone runs iOS 16\.7\.2, but the benchmark app needs iOS 17 or later: update the iPhone"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_two_phones_without_a_udid_ask_which_one(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", others=(MuxDevice(2, "00008030-000A1B2C3D4E5F60", "USB"),))
+    with pytest.raises(RunnerError, match=r"^2 iPhones are connected \(00008110-001A2C3E0E38801E, 00008030-000A1B2C3D4E5F60\): give the runner the udid"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_a_model_file_missing_from_the_run_directory_is_named(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    (run_dir / "models" / "net-a.mlpackage").unlink()
+    with pytest.raises(RunnerError, match=r"^the model file models/net-a\.mlpackage that request\.json names is missing"):
+        runner_for(phone).run(run_dir)
+
+
+# --- the result the app leaves ---------------------------------------------------------------------
+
+
+def test_an_app_error_is_raised_with_the_apps_own_message(tmp_path: Path, mlpackage: Path) -> None:
+    error = json.loads((Path(__file__).parent / "contract" / "result_error.json").read_text())
+    phone = FakePhone(tmp_path / "phone", writes(json.dumps(error).encode()))
+    with pytest.raises(RunnerError, match=r"^the iOS app failed: model net-b failed to load: invalid program header \(run directory "):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_a_result_that_is_not_json_is_a_contract_error_and_kept_for_inspection(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", writes(b'{"status": "ok", '))
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    with pytest.raises(RunnerError, match=r"^the iOS app wrote a result that breaks the contract \(.*is not valid JSON"):
+        runner_for(phone).run(run_dir)
+    assert (run_dir / "result.json").read_bytes() == b'{"status": "ok", '
+
+
+def test_a_result_that_breaks_the_schema_names_the_field(tmp_path: Path, mlpackage: Path) -> None:
+    result = json.loads((Path(__file__).parent / "contract" / "result_ok.json").read_text())
+    del result["rounds"]
+    phone = FakePhone(tmp_path / "phone", writes(json.dumps(result).encode()))
+    with pytest.raises(RunnerError, match=r"breaks the contract \(.*'rounds' is a required property"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_a_result_for_another_run_is_refused(tmp_path: Path, mlpackage: Path) -> None:
+    result = json.loads((Path(__file__).parent / "contract" / "result_ok.json").read_text())
+    phone = FakePhone(tmp_path / "phone", writes(json.dumps(result).encode()))
+    with pytest.raises(RunnerError, match=r"^the iOS app answered run 'golden/pte' instead of 'run-1'"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_a_result_without_every_requested_model_is_refused(tmp_path: Path, mlpackage: Path) -> None:
+    result = json.loads((Path(__file__).parent / "contract" / "result_ok.json").read_text())
+    result["run_id"] = "run-1"
+    phone = FakePhone(tmp_path / "phone", writes(json.dumps(result).encode()))
+    with pytest.raises(RunnerError, match=r"^the iOS app measured models \['net-a', 'net-b'\] instead of \['net-a'\]"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+
+
+def test_an_app_that_never_answers_times_out_is_ended_and_its_folder_removed(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", hanging_app)
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    with pytest.raises(RunnerError, match=r"^the iOS app wrote no result within 0\.2 s: see .*runner\.log for its log"):
+        runner_for(phone, timeout_s=0.2).run(run_dir)
+    assert phone.killed == [501] and not phone.documents.exists(REMOTE)
+    assert "IOSBench[501] <NOTICE>: started, and stuck" in (run_dir / "runner.log").read_text()
+
+
+# --- bench devices ---------------------------------------------------------------------------------
+
+
+def test_devices_lists_each_usb_phone_without_asking_it_to_pair(tmp_path: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", paired=False, others=(MuxDevice(7, "00008101-0001", "Network"),))
+    assert list_ios_devices(phone) == [IosDeviceInfo(UDID, "iPhone14,5", "Lab iPhone", "17.4.1", paired=False)]
+    assert phone.lockdowns == [(UDID, False)]
+
+
+def test_devices_shows_a_phone_it_cannot_read_with_the_fix(tmp_path: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", fail={"lockdown": PasswordRequiredError()})
+    [info] = list_ios_devices(phone)
+    assert (info.udid, info.product_type, info.paired) == (UDID, None, False)
+    assert info.problem.startswith("the iPhone is locked: unlock it")
+
+
+def test_devices_without_usbmuxd_says_how_to_get_it(tmp_path: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", fail={"list_devices": ConnectionFailedToUsbmuxdError()})
+    with pytest.raises(RunnerError, match=r"sudo apt install usbmuxd"):
+        list_ios_devices(phone)
+
+
+# --- the adapter against the installed pymobiledevice3 -----------------------------------------------
+
+
+def _parameters(function) -> set[str]:
+    return set(inspect.signature(function).parameters)
+
+
+def test_every_call_the_adapter_makes_exists_in_the_installed_pymobiledevice3() -> None:
+    from pymobiledevice3 import usbmux
+    from pymobiledevice3.lockdown import LockdownClient, create_using_usbmux
+    from pymobiledevice3.remote.userspace_tunnel import UserspaceRsdTunnel
+    from pymobiledevice3.services.afc import AfcService
+    from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
+    from pymobiledevice3.services.dvt.instruments.process_control import ProcessControl
+    from pymobiledevice3.services.house_arrest import HouseArrestService
+    from pymobiledevice3.services.installation_proxy import InstallationProxyService
+    from pymobiledevice3.services.mobile_image_mounter import MobileImageMounterService, auto_mount, image_type_for_device
+    from pymobiledevice3.services.os_trace import OsTraceService, SyslogEntry
+    from pymobiledevice3.tunneld.api import get_tunneld_device_by_udid
+
+    calls = [
+        (usbmux.list_devices, set()),
+        (create_using_usbmux, {"serial", "autopair", "pair_timeout"}),
+        (LockdownClient.get_developer_mode_status, set()),
+        (get_tunneld_device_by_udid, {"udid"}),
+        (UserspaceRsdTunnel, {"serial"}),
+        (MobileImageMounterService.is_image_mounted, {"image_type"}),
+        (image_type_for_device, {"lockdown"}),
+        (auto_mount, {"lockdown"}),
+        (InstallationProxyService.get_apps, {"bundle_identifiers"}),
+        (InstallationProxyService.install_from_local, {"package_path"}),
+        (HouseArrestService.create, {"lockdown", "bundle_id", "documents_only"}),
+        (AfcService.exists, {"filename"}),
+        (AfcService.makedirs, {"filename"}),
+        (AfcService.push, {"local_path", "remote_path", "progress_bar"}),
+        (AfcService.get_file_contents, {"filename"}),
+        (AfcService.rm, {"filename"}),
+        (ProcessControl.launch, {"bundle_id", "arguments", "kill_existing"}),
+        (ProcessControl.kill, {"pid"}),
+        (OsTraceService.syslog, {"pid"}),
+    ]
+    missing = {f.__qualname__: sorted(wanted - _parameters(f)) for f, wanted in calls if not wanted <= _parameters(f)}
+    assert missing == {}
+    context_managers = (LockdownClient, UserspaceRsdTunnel, MobileImageMounterService, InstallationProxyService, HouseArrestService, DvtProvider, ProcessControl, OsTraceService)
+    assert [c.__name__ for c in context_managers if not hasattr(c, "__aenter__")] == []
+    assert isinstance(LockdownClient.short_info, property) and isinstance(LockdownClient.product_version, property)
+    assert {"pid", "timestamp", "level", "filename", "message"} <= set(SyslogEntry.__dataclass_fields__)
+    assert {"serial", "connection_type"} <= set(usbmux.MuxDevice.__dataclass_fields__)
+    assert callable(usbmux.MuxDevice.matches_udid) and isinstance(usbmux.MuxDevice.is_usb, property)
+    assert {"UniqueDeviceID", "ProductType", "ProductVersion", "DeviceName"} <= set(inspect.getsource(LockdownClient.short_info.fget).split('"'))
+
+
+def test_the_fake_phone_offers_exactly_the_adapters_methods() -> None:
+    def public(cls) -> dict[str, list[str]]:
+        return {name: list(inspect.signature(f).parameters) for name, f in inspect.getmembers(cls, inspect.isfunction) if not name.startswith("_")}
+
+    assert public(FakePhone) == public(Pmd3Services) | {"log": ["self", "pid", "process", "message"]}
