@@ -8,9 +8,7 @@ Pure presentation: every function takes LUT documents already read and validated
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from rich.table import Table
 
+from orchestrator.figures import save_figure
 from search.config import SubnetConfig
 from search.lut import ENTRY_KINDS, LUTError
 from search.predictor import FIXED, LAYERS, SHELL, parts
@@ -262,15 +261,4 @@ def plot_breakdown(doc: dict[str, Any], path: Path) -> Path:
         f"{doc['device']['name']} · space {doc['space']['name']} · {doc['resolution']} px · "
         f"{doc['method']} · LUT {doc['id']}"
     )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp's 0600 would make the figure private to its writer
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png", dpi=120)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return save_figure(fig, path)

@@ -19,6 +19,7 @@ import torch
 
 from orchestrator.contract import write_json_atomic
 from orchestrator.errors import BenchError
+from orchestrator.figures import save_figure
 from search.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
 from search.data import open_data, tensor_batches
@@ -151,7 +152,4 @@ def plot_pareto(state: SearchState, budget: Budget, best: Candidate, path: Path,
     ax.set_ylabel("held-out top-1 accuracy (%)")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)

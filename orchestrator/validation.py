@@ -23,6 +23,7 @@ from orchestrator.contract import write_json_atomic
 from orchestrator.devices import Device
 from orchestrator.errors import BenchError
 from orchestrator.export.cache import export_probes
+from orchestrator.figures import save_figure
 from orchestrator.plan import ProbeSpec
 from orchestrator.profile import FULL
 from orchestrator.runners.session import run_session
@@ -153,8 +154,4 @@ def plot_validation(records: dict[str, dict[str, Any]], path: Path) -> Path:
     first = next(iter(records.values()))
     ax.set_title(f"{first['device']}: {first['figures']['samples']} random subnets")
     ax.legend(fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path)
