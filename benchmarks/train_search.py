@@ -28,7 +28,6 @@ from orchestrator.devices import get_device
 from orchestrator.lut_store import resolve_lut
 from orchestrator.search_run import SearchInputs, SearchJob
 from search.budget import TOLERANCE, Budget, Pricer
-from search.evaluate import recalibrate_batchnorm
 from search.extract import extract
 from search.lut import read_lut
 from search.predictor import LatencyPredictor
@@ -149,10 +148,8 @@ def compliance(
         run_dir = out / f"{budget:g}ms"
         job = _job(checkpoint, lut, budget, run_dir, eval_batch, calibration_batches, settings)
         best = Search(settings, job.pricer, job.evaluator()).run().best()
-        static = extract(job.supernet, best.config)
-        recalibrate_batchnorm(static, job._batches[0], job.device)
         run_dir.mkdir(parents=True, exist_ok=True)
-        files = deliver(static, job.ckpt["classes"], run_dir)
+        files = deliver(job.recalibrated(best.config), job.ckpt["classes"], run_dir)
         m = measure_found(files.pte, best.config, job.lut, job.base_space, get_device(job.lut["device"]["name"]), run_dir / "measure")
         ratio = m["measured_ms"] / budget
         at_lut = m["measured_ms_at_lut_speed"]

@@ -389,8 +389,7 @@ def search_cmd(
     log(job.describe_budget())
     device = (lambda: get_device(job.lut["device"]["name"], devices_file)) if measure else None
     try:
-        state, supernet, data_set = job.run(resume)
-        result = finish_search(job, state, supernet, data_set, device, log)
+        result = finish_search(job, job.run(resume), device, log)
     except KeyboardInterrupt:
         errors.print(f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume", soft_wrap=True)
         sys.exit(130)

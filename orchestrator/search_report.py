@@ -13,11 +13,7 @@ from orchestrator.errors import BenchError
 from orchestrator.search_run import SearchJob, accuracy_on_test_split, plot_pareto
 from search.budget import TOLERANCE
 from search.config import SubnetConfig
-from search.data import tensor_batches
-from search.evaluate import recalibrate_batchnorm
-from search.extract import extract
 from search.strategies import SearchState
-from search.supernet import Supernet
 
 
 def _measurement(
@@ -32,17 +28,13 @@ def _measurement(
         return None, str(exc)
 
 
-def finish_search(
-    job: SearchJob, state: SearchState, supernet: Supernet, data: Any, device: Callable[[], Device] | None, log: Callable[[str], None]
-) -> dict[str, Any]:
+def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Device] | None, log: Callable[[str], None]) -> dict[str, Any]:
     """`device` resolves the LUT's device (raising BenchError when it is unknown or unreachable)."""
     out, best = job.inputs.out, state.best()
-    calibration = tensor_batches(data.calibration, job.inputs.eval_batch_size)
-    static = extract(supernet, best.config).to(job.device)
-    recalibrate_batchnorm(static, calibration, job.device)
+    static = job.recalibrated(best.config)
     log(f"best: {best.accuracy:.2%} held-out accuracy, {best.predicted_ms:.2f} ms predicted, {best.params / 1e6:.3f}M params; exporting")
     files = deliver(static, job.ckpt["classes"], out)
-    test_acc = accuracy_on_test_split(static, data, job.inputs.eval_batch_size, job.device)
+    test_acc = accuracy_on_test_split(static, job.data, job.inputs.eval_batch_size, job.device)
     measured, not_measured = _measurement(job, files.pte, best.config, device, log)
     budget = job.budget
     result = {

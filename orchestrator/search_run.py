@@ -22,9 +22,11 @@ from orchestrator.errors import BenchError
 from orchestrator.figures import save_figure
 from search.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
+from search.config import SubnetConfig
 from search.data import open_data, tensor_batches
-from search.evaluate import Evaluator, accuracy
+from search.evaluate import Evaluator, accuracy, recalibrated
 from search.predictor import LatencyPredictor
+from search.static import StaticSubnet
 from search.strategies import Candidate, Search, SearchSettings, SearchState, pareto_front
 from search.supernet import Supernet
 from search.train import TrainSettings
@@ -87,7 +89,7 @@ class SearchJob:
         s = self.train_settings
         return open_data(root, s.resolution, s.holdout, s.seed, s.hflip, self.inputs.eval_batch_size * self.inputs.calibration_batches)
 
-    def run(self, resume: bool) -> tuple[SearchState, Supernet, Any]:
+    def run(self, resume: bool) -> SearchState:
         out = self.inputs.out
         state_path = out / STATE_FILE
         state = None
@@ -104,17 +106,26 @@ class SearchJob:
         write_json_atomic(out / "inputs.json", self.provenance())
         evaluator = self.evaluator({h: c.accuracy for h, c in state.evaluated.items()} if state else {})
         search = Search(self.settings, self.pricer, evaluator, lambda st: write_json_atomic(state_path, st.to_dict()), self.log)
-        return search.run(state), evaluator.supernet, self.data
+        return search.run(state)
 
-    def evaluator(self, cache: dict[str, float] | None = None) -> Evaluator:
-        """Held-out accuracy of subnets of this checkpoint's supernet (data and batches loaded once)."""
+    def _load(self) -> tuple[list, list]:
+        """The supernet, the data and its cached calibration and held-out batches, loaded once."""
         if self._batches is None:
             self.supernet, self.data = self._supernet(), self._data()
             self._batches = (
                 tensor_batches(self.data.calibration, self.inputs.eval_batch_size),
                 tensor_batches(self.data.holdout, self.inputs.eval_batch_size),
             )
-        return Evaluator(self.supernet, *self._batches, self.device, cache)
+        return self._batches
+
+    def evaluator(self, cache: dict[str, float] | None = None) -> Evaluator:
+        """Held-out accuracy of subnets of this checkpoint's supernet."""
+        calibration, holdout = self._load()
+        return Evaluator(self.supernet, calibration, holdout, self.device, cache)
+
+    def recalibrated(self, config: SubnetConfig) -> StaticSubnet:
+        calibration, _ = self._load()
+        return recalibrated(self.supernet, config, calibration, self.device)
 
     def provenance(self) -> dict[str, Any]:
         return {

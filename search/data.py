@@ -102,16 +102,11 @@ def open_data(root: Path, resolution: int, holdout: float, seed: int, hflip: boo
     return ImageData(root, train_view.classes, Subset(train_view, rest), Subset(eval_view, held), Subset(eval_view, calibration), test)
 
 
-def tensor_batches(dataset: Dataset, batch_size: int, limit: int | None = None, workers: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The first `limit` batches of `dataset` in order, held in memory. Evaluating hundreds of
-    subnets re-reads the same images; caching them once avoids re-decoding (and the loader memory
-    growth reported for repeated iteration)."""
-    out = []
-    for i, batch in enumerate(DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)):
-        if limit is not None and i >= limit:
-            break
-        out.append((batch[0], batch[1]))
-    return out
+def tensor_batches(dataset: Dataset, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """All of `dataset` in order, as batches held in memory. Evaluating hundreds of subnets re-reads
+    the same images; caching them once avoids re-decoding (and the loader memory growth reported
+    for repeated iteration)."""
+    return [(x, y) for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False)]
 
 
 def write_digits(out: Path, test_fraction: float = 0.2, seed: int = 0) -> dict[str, int]:

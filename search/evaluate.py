@@ -16,6 +16,7 @@ from torch import nn
 
 from search.config import SubnetConfig
 from search.extract import extract
+from search.static import StaticSubnet
 from search.supernet import Supernet
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
@@ -45,10 +46,15 @@ def accuracy(model: nn.Module, batches: Batches, device: torch.device) -> float:
     return correct / total
 
 
-def subnet_accuracy(supernet: Supernet, config: SubnetConfig, calibration: Batches, holdout: Batches, device: torch.device) -> float:
+def recalibrated(supernet: Supernet, config: SubnetConfig, calibration: Batches, device: torch.device) -> StaticSubnet:
+    """The subnet as a static copy with BatchNorm statistics of its own (what is evaluated and delivered)."""
     static = extract(supernet, config).to(device)
     recalibrate_batchnorm(static, calibration, device)
-    return accuracy(static, holdout, device)
+    return static
+
+
+def subnet_accuracy(supernet: Supernet, config: SubnetConfig, calibration: Batches, holdout: Batches, device: torch.device) -> float:
+    return accuracy(recalibrated(supernet, config, calibration, device), holdout, device)
 
 
 class Evaluator:

@@ -95,7 +95,6 @@ class Reporter:
 
 @dataclass
 class TrainState:
-    space: SearchSpace  # with the data's classes
     model: Supernet
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LambdaLR
@@ -186,7 +185,7 @@ class Trainer:
         floor = self.s.min_lr / self.s.lr
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, max(1, warmup), total, floor))
         scaler = torch.amp.GradScaler(self.d.device.type, enabled=self.amp == torch.float16)
-        return TrainState(self.space, model, optimizer, scheduler, scaler)
+        return TrainState(model, optimizer, scheduler, scaler)
 
     def resume_state(self, path: Path) -> TrainState:
         doc = load_checkpoint(path)
