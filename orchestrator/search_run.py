@@ -102,9 +102,9 @@ class SearchJob:
             self.log(f"resuming the search in {out} after generation {state.generation} ({len(state.evaluated)} subnets evaluated)")
         elif state_path.exists():
             raise BenchError(f"{out} already holds a search; continue it with --resume or choose another --out")
+        evaluator = self.evaluator({h: c.accuracy for h, c in state.evaluated.items()} if state else {})  # data errors before writing
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out / "inputs.json", self.provenance())
-        evaluator = self.evaluator({h: c.accuracy for h, c in state.evaluated.items()} if state else {})
         search = Search(self.settings, self.pricer, evaluator, lambda st: write_json_atomic(state_path, st.to_dict()), self.log)
         return search.run(state)
 

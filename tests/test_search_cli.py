@@ -91,25 +91,30 @@ def test_inputs_that_do_not_fit_are_one_clear_error(tiny_checkpoint, tiny_lut, t
     args = [x if x != "CKPT" or "missing" in message else str(tiny_checkpoint) for x in change(args, tmp_path)]
     result = search(*args)
     assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_lut_of_another_space_is_refused(tiny_checkpoint, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", "6b8dc6ff", "--latency-ms", "10", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "is for space 'xxs' but the checkpoint is a 'tiny' supernet" in result.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_lut_of_another_resolution_is_refused(tiny_checkpoint, tmp_path, search):
     lut = write_lut(tmp_path / "lut128.json", sized_lut(load_space("tiny"), resolution=128, device=HOST))
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(lut), "--latency-ms", "10", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "measured at 128 px but the supernet was trained at 64 px" in result.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_unreachable_budget_names_the_smallest_latency(tiny_checkpoint, tiny_lut, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", "0.5", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "the smallest subnet is predicted at" in result.stderr
+    assert not (tmp_path / "o").exists()
 
 
 def test_file_that_is_not_a_checkpoint_is_refused(tiny_lut, tmp_path, search):
     shutil.copy(tiny_lut, tmp_path / "x.pt")
     result = search("--checkpoint", str(tmp_path / "x.pt"), "--lut", str(tiny_lut), "--latency-ms", "10", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "cannot be read" in result.stderr
+    assert not (tmp_path / "o").exists()

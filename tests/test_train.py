@@ -124,6 +124,7 @@ def test_missing_data_directory_is_one_clear_error(tmp_path, bench_cli):
     result = bench_cli("train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2
     assert "does not exist; make the demo set with `bench data digits" in result.stderr
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow
