@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.export.executorch import to_pte
-from orchestrator.runners.timing import TimingPlan, interleaved_latencies
+from orchestrator.measure.timing import TimingPlan, interleaved_latencies
 from search.deploy import deploy_form
 from search.extract import extract
 from search.sampling import max_config, min_config

@@ -22,10 +22,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.devices import get_device
 from orchestrator.export.cache import export_probes
-from orchestrator.plan import build_plan
-from orchestrator.profile import FULL, QUICK, Profiler
+from orchestrator.lut.profile import FULL, QUICK, Profiler
+from orchestrator.measure.devices import get_device
+from orchestrator.plan.builder import build_plan
 from search.space import load_space
 
 

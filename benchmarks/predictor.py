@@ -15,9 +15,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.devices import get_device
-from orchestrator.lut_store import list_luts, luts_dir, resolve_lut
-from orchestrator.validation import measure_subnets, spread_subnets, validation_record
+from orchestrator.lut.store import list_luts, luts_dir, resolve_lut
+from orchestrator.lut.validation import measure_subnets, spread_subnets, validation_record
+from orchestrator.measure.devices import get_device
 from search.config import SubnetConfig
 from search.encoding import random_batch
 from search.lut import read_lut

@@ -23,10 +23,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.deliver import deliver, measure_found
-from orchestrator.devices import get_device
-from orchestrator.lut_store import resolve_lut
-from orchestrator.search_run import SearchInputs, SearchJob
+from orchestrator.lut.store import resolve_lut
+from orchestrator.measure.devices import get_device
+from orchestrator.searchjob.delivery import deliver, measure_found
+from orchestrator.searchjob.job import SearchInputs, SearchJob
 from search.budget import TOLERANCE, Budget, Pricer
 from search.extract import extract
 from search.lut import read_lut
@@ -149,8 +149,8 @@ def compliance(
         job = _job(checkpoint, lut, budget, run_dir, eval_batch, calibration_batches, settings)
         best = Search(settings, job.pricer, job.evaluator()).run().best()
         run_dir.mkdir(parents=True, exist_ok=True)
-        files = deliver(job.recalibrated(best.config), job.ckpt["classes"], run_dir)
-        m = measure_found(files.pte, best.config, job.lut, job.base_space, get_device(job.lut["device"]["name"]), run_dir / "measure")
+        files = deliver(job.recalibrated(best.config), job.ckpt["classes"], run_dir, required=job.lut["device"]["backend"])
+        m = measure_found(files.artifacts[job.lut["device"]["backend"]], best.config, job.lut, job.base_space, get_device(job.lut["device"]["name"]), run_dir / "measure")
         ratio = m["measured_ms"] / budget
         at_lut = m["measured_ms_at_lut_speed"]
         table.add_row(

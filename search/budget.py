@@ -16,6 +16,7 @@ import numpy as np
 
 from search.config import SubnetConfig
 from search.encoding import ConfigBatch, decode, random_batch
+from search.errors import UserError
 from search.params import count_params, params_batch
 from search.predictor import LatencyPredictor
 from search.sampling import min_config
@@ -24,7 +25,7 @@ from search.space import SearchSpace
 TOLERANCE = 0.05  # a found model may measure up to 5% over the budget
 
 
-class BudgetError(ValueError):
+class BudgetError(UserError):
     """A budget no subnet can meet; the message says what the smallest subnet needs."""
 
 

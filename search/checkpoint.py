@@ -7,28 +7,26 @@ is sized for that data (`SearchSpace.for_classes`), while LUTs stay keyed to the
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from search.errors import UserError
+from search.files import atomic_path
 from search.space import SearchSpace, SpaceError, load_space
 
 FORMAT = "autovit-bench/supernet-checkpoint"
 VERSION = 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used; the message names the problem and the fix."""
 
 
 def save_checkpoint(path: Path, doc: dict[str, Any]) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"format": FORMAT, "version": VERSION, **doc}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({"format": FORMAT, "version": VERSION, **doc}, tmp)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

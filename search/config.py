@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from search.errors import UserError
 from search.space import SearchSpace
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A config that does not belong to its space; the message names stage, field and allowed values."""
 
 

@@ -14,11 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from search.train_settings import TeacherError
+
 KD_MODES = ("none", "hard", "soft")
-
-
-class TeacherError(ValueError):
-    """A teacher that cannot be built or loaded; the message names the fix."""
 
 
 def load_teacher(name: str, checkpoint: Path, num_classes: int, device: torch.device) -> nn.Module:

@@ -19,13 +19,14 @@ from typing import Any
 import jsonschema
 
 from search.config import compact_number
+from search.errors import UserError
 
 SCHEMA_NAME = "autovit-bench/lut"
 SCHEMA_VERSION = 1
 ENTRY_KINDS = ("overhead", "stem", "mbconv_transition", "mbconv_layer", "transformer_shell", "transformer_layer", "head")
 
 
-class LUTError(ValueError):
+class LUTError(UserError):
     """A LUT that cannot be used: malformed, of another schema version, tampered with, or for another space."""
 
 

@@ -16,10 +16,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from search.errors import UserError
+
 NORMS = ("batchnorm", "layernorm")
 
 
-class SpaceError(ValueError):
+class SpaceError(UserError):
     """An unknown space name or a malformed space file."""
 
 

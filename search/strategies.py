@@ -33,6 +33,7 @@ import numpy as np
 from search.budget import Pricer
 from search.config import SubnetConfig
 from search.encoding import ConfigBatch, decode
+from search.errors import UserError
 from search.sampling import crossover, mutate
 
 STRATEGIES = ("coarse-to-fine", "evolution", "random")
@@ -53,9 +54,9 @@ class SearchSettings:
 
     def check(self) -> None:
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+            raise UserError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if not 0 < self.parents <= self.population:
-            raise ValueError(f"--parents must be between 1 and the population ({self.population}), not {self.parents}")
+            raise UserError(f"--parents must be between 1 and the population ({self.population}), not {self.parents}")
 
 
 @dataclass

@@ -30,46 +30,13 @@ from search import distributed
 from search.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from search.config import SubnetConfig
 from search.data import DataError, ImageData, open_data, tensor_batches
-from search.distill import DistillationLoss, TeacherError, inplace_distillation, load_teacher
+from search.distill import DistillationLoss, inplace_distillation, load_teacher
 from search.distributed import Dist
 from search.evaluate import subnet_accuracy
 from search.sampling import max_config, min_config, random_config
 from search.space import SearchSpace, load_space
 from search.supernet import Supernet
-
-SAMPLING = ("random", "sandwich")
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    space: str
-    data: str
-    resolution: int
-    epochs: int = 30
-    batch_size: int = 64  # per process
-    lr: float = 1e-3
-    min_lr: float = 1e-5
-    weight_decay: float = 0.05
-    warmup_epochs: int = 1
-    label_smoothing: float = 0.1
-    sampling: str = "random"
-    sandwich_random: int = 2
-    kd: str = "none"
-    teacher: str | None = None
-    teacher_checkpoint: str | None = None
-    kd_alpha: float = 0.5
-    kd_tau: float = 1.0
-    holdout: float = 0.1
-    hflip: bool = True
-    seed: int = 0
-    amp: bool = True  # mixed precision; only on GPU
-    workers: int = 0
-
-    def check(self) -> None:
-        if self.sampling not in SAMPLING:
-            raise TeacherError(f"unknown sampling {self.sampling!r}; choose one of {', '.join(SAMPLING)}")
-        if self.kd != "none" and not (self.teacher and self.teacher_checkpoint):
-            raise TeacherError(f"{self.kd} distillation needs --teacher NAME and --teacher-checkpoint FILE (local weights; nothing is downloaded)")
+from search.train_settings import TrainSettings
 
 
 @dataclass

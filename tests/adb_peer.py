@@ -160,7 +160,7 @@ class Phone:
         """Run the request the way the app does, with the host runner's child on this machine, then
         report the phone's facts rather than the host's, as the app does. Its output is left to
         pytest's capture, the phone's logcat as it were."""
-        subprocess.run([sys.executable, "-m", "orchestrator.runners.host_child", str(request.parent)], cwd=REPO)
+        subprocess.run([sys.executable, "-m", "orchestrator.measure.runners.host_child", str(request.parent)], cwd=REPO)
         result = json.loads((request.parent / "result.json").read_text())
         result["device"] = {
             "platform": "android", "model": self.props["ro.product.model"], "os": f"Android {self.props['ro.build.version.release']}",

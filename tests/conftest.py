@@ -60,7 +60,7 @@ def digits_dir(tmp_path_factory) -> Path:
 
 
 def tiny_train_settings(data: Path, **overrides):
-    from search.train import TrainSettings
+    from search.train_settings import TrainSettings
 
     base = dict(space="tiny", data=str(data), resolution=64, epochs=2, batch_size=16, lr=2e-3, warmup_epochs=1, hflip=False, holdout=0.15)
     return TrainSettings(**{**base, **overrides})
@@ -86,7 +86,7 @@ class CliResult:
 def bench_cli(monkeypatch, capsys):
     """Run `bench ARGS...` in this process through the real entry point (expected errors become
     one line on stderr and exit 2), returning its exit code and output."""
-    from orchestrator.cli import main
+    from orchestrator.cli.app import main
 
     def run(*args: str) -> CliResult:
         monkeypatch.setattr("sys.argv", ["bench", *args])

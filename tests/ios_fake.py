@@ -27,7 +27,7 @@ from pymobiledevice3.services.afc import AfcError
 from pymobiledevice3.services.os_trace import SyslogEntry, SyslogLogLevel
 from pymobiledevice3.usbmux import MuxDevice
 
-from orchestrator.contract import write_json_atomic
+from search.files import write_json_atomic
 
 UDID = "00008110-001A2C3E0E38801E"
 GOLDEN_OK = Path(__file__).parent / "contract" / "result_ok.json"
@@ -48,7 +48,7 @@ async def golden_app(run_dir: Path, say: Callable[[str], None]) -> None:
 async def host_child_app(run_dir: Path, say: Callable[[str], None]) -> None:
     """Runs the host runner's child on the pushed files, as the real app runs Core ML on them."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "orchestrator.runners.host_child", str(run_dir),
+        sys.executable, "-m", "orchestrator.measure.runners.host_child", str(run_dir),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     try:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.contract import validate
+from orchestrator.measure.contract import validate
 
 SCRIPT = Path(__file__).resolve().parent.parent / "android_bench" / "core" / "run_tests.sh"
 INSTALL = "apt-get update && apt-get install -y kotlin junit4"

@@ -14,20 +14,21 @@ from pathlib import Path
 import pytest
 import torch
 
-from orchestrator.devices import get_device
 from orchestrator.export.executorch import save_pte
-from orchestrator.runners.adb_transport import DeviceNotFound, NotAuthorised
-from orchestrator.runners.android import (
+from orchestrator.measure.devices import get_device
+from orchestrator.measure.runners.android.adb import DeviceNotFound, NotAuthorised
+from orchestrator.measure.runners.android.runner import (
     APK_REMOTE_PATH,
     APP_VERSION_CODE,
+    DEFAULT_APK,
     AndroidDeviceInfo,
     AndroidRunner,
     AndroidSettings,
     list_android_devices,
 )
-from orchestrator.runners.host import RunnerError
-from orchestrator.runners.session import run_session
-from orchestrator.runners.timing import TimingPlan
+from orchestrator.measure.runners.base import RunnerError
+from orchestrator.measure.session import run_session
+from orchestrator.measure.timing import TimingPlan
 from search.deploy import deploy_form
 from search.sampling import min_config
 from search.static import StaticSubnet
@@ -233,6 +234,11 @@ def test_bad_address_is_refused_with_its_syntax(adb_key: Path) -> None:
 def test_expected_app_version_is_the_one_the_app_build_declares() -> None:
     build = (Path(__file__).resolve().parents[1] / "android_bench" / "app" / "build.gradle.kts").read_text()
     assert int(re.search(r"versionCode = (\d+)", build).group(1)) == APP_VERSION_CODE
+
+
+def test_default_apk_is_the_release_build_of_this_checkouts_app() -> None:
+    app = Path(__file__).resolve().parents[1] / "android_bench" / "app"
+    assert DEFAULT_APK == app / "build" / "outputs" / "apk" / "release" / "app-release.apk"
 
 
 

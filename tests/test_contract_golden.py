@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.contract import ContractError, summarize, validate
+from orchestrator.measure.contract import ContractError, summarize, validate
 
 GOLDEN = Path(__file__).parent / "contract"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.devices import get_device, load_devices
-from orchestrator.errors import BenchError
+from orchestrator.measure.devices import get_device, load_devices
+from search.errors import UserError
 
 
 def test_bundled_registry_has_host_an_iphone_and_two_android_phones() -> None:
@@ -20,7 +20,7 @@ def test_bundled_registry_has_host_an_iphone_and_two_android_phones() -> None:
 
 
 def test_unknown_device_error_lists_the_known_ones() -> None:
-    with pytest.raises(BenchError, match="unknown device 'pixel9'; known devices: host, iphone13, pixel7, galaxy-s23"):
+    with pytest.raises(UserError, match="unknown device 'pixel9'; known devices: host, iphone13, pixel7, galaxy-s23"):
         get_device("pixel9")
 
 
@@ -44,12 +44,12 @@ def test_devices_file_from_the_environment(tmp_path: Path, monkeypatch) -> None:
 def test_malformed_devices_file_is_one_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "devices.json"
     path.write_text("{not json")
-    with pytest.raises(BenchError, match=r"devices file .* is not valid JSON"):
+    with pytest.raises(UserError, match=r"devices file .* is not valid JSON"):
         load_devices(path)
 
 
 def test_device_with_a_backend_its_platform_cannot_run_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "devices.json"
     path.write_text(json.dumps({"devices": {"x": {"platform": "ios", "backend": "pte", "description": "?"}}}))
-    with pytest.raises(BenchError, match="platform ios runs backend coreml, not pte"):
+    with pytest.raises(UserError, match="platform ios runs backend coreml, not pte"):
         load_devices(path)

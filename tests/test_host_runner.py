@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from orchestrator.contract import ContractError, make_request, read_json, summarize, write_json_atomic
 from orchestrator.export.executorch import save_pte
-from orchestrator.probes import OverheadNet
-from orchestrator.runners.host import HostRunner, RunnerError
-from orchestrator.runners.timing import TimingPlan
+from orchestrator.measure.contract import ContractError, make_request, read_json, summarize
+from orchestrator.measure.runners.base import RunnerError
+from orchestrator.measure.runners.host import HostRunner
+from orchestrator.measure.timing import TimingPlan
+from orchestrator.plan.networks import OverheadNet
+from search.files import write_json_atomic
 
 
 @pytest.fixture(scope="module")

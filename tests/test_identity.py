@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.export import cache
-from orchestrator.plan import build_plan
+from orchestrator.plan.builder import build_plan
 from search.lut import read_lut
 from search.space import load_space
 

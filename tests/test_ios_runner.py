@@ -5,6 +5,7 @@ the adapter makes still exist in the installed pymobiledevice3."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from pathlib import Path
@@ -30,13 +31,14 @@ from pymobiledevice3.exceptions import (
 )
 from pymobiledevice3.usbmux import MuxDevice
 
-from orchestrator.contract import make_request, read_json, write_json_atomic
-from orchestrator.devices import get_device
-from orchestrator.runners.host import RunnerError
-from orchestrator.runners.ios import IosDeviceInfo, IosRunner, list_ios_devices
-from orchestrator.runners.ios_services import Pmd3Services
-from orchestrator.runners.session import run_session
-from orchestrator.runners.timing import TimingPlan
+from orchestrator.measure.contract import make_request, read_json
+from orchestrator.measure.devices import get_device
+from orchestrator.measure.runners.base import RunnerError
+from orchestrator.measure.runners.ios.runner import BUNDLE_ID, IosDeviceInfo, IosRunner, list_ios_devices
+from orchestrator.measure.runners.ios.services import Pmd3Services
+from orchestrator.measure.session import run_session
+from orchestrator.measure.timing import TimingPlan
+from search.files import write_json_atomic
 from tests.ios_fake import UDID, FakePhone, golden_app, hanging_app, host_child_app, writes
 
 FAST = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.01)
@@ -57,6 +59,18 @@ def mlpackage(tmp_path: Path) -> Path:
 @pytest.fixture
 def phone(tmp_path: Path) -> FakePhone:
     return FakePhone(tmp_path / "phone")
+
+
+def test_the_runner_takes_its_settings_from_the_device_entry_then_the_environment(monkeypatch) -> None:
+    iphone13 = get_device("iphone13")
+    assert (IosRunner.for_device(iphone13).bundle_id, IosRunner.for_device(iphone13).udid) == (BUNDLE_ID, None)
+    monkeypatch.setenv("BENCH_IOS_BUNDLE_ID", "com.lab.bench")
+    monkeypatch.setenv("BENCH_IOS_UDID", "ENV-UDID")
+    monkeypatch.setenv("BENCH_IOS_APP", "/apps/Bench.ipa")
+    runner = IosRunner.for_device(iphone13)
+    assert (runner.bundle_id, runner.udid, runner.app_path, runner.product_types) == ("com.lab.bench", "ENV-UDID", Path("/apps/Bench.ipa"), ("iPhone14,5",))
+    own = dataclasses.replace(iphone13, runtime={"bundle_id": "org.mine.bench", "udid": UDID})
+    assert (IosRunner.for_device(own).bundle_id, IosRunner.for_device(own).udid) == ("org.mine.bench", UDID)
 
 
 def runner_for(phone: FakePhone, timeout_s: float = 10.0, **settings) -> IosRunner:

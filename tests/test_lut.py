@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import BenchError
-from orchestrator.lut_store import finish_lut, list_luts, resolve_lut, save_lut
+from orchestrator.lut.store import finish_lut, list_luts, resolve_lut, save_lut
+from search.errors import UserError
 from search.lut import LUTError, check_space, read_lut
 from search.space import load_space
 from tests.lut_factory import make_lut
@@ -73,5 +73,5 @@ def test_saving_files_the_lut_by_device_space_and_id_and_indexes_it(doc, tmp_pat
 
 
 def test_unknown_lut_id_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(BenchError, match="no LUT with id 'abc' under"):
+    with pytest.raises(UserError, match="no LUT with id 'abc' under"):
         resolve_lut("abc", tmp_path)

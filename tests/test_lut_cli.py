@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.lut_store import save_lut
+from orchestrator.lut.store import save_lut
 from search.lut import content_id
 from search.space import load_space
 from tests.lut_factory import make_lut

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from rich.table import Table
 
-from orchestrator.lut_views import (
+from orchestrator.cli.lut_view import (
     lut_breakdown,
     lut_diff,
     lut_diff_table,

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from orchestrator.devices import get_device
-from orchestrator.errors import BenchError
 from orchestrator.export.executorch import save_pte
-from orchestrator.measure_model import measure_model
+from orchestrator.measure.devices import get_device
+from orchestrator.measure.model import measure_model
+from search.errors import UserError
 
 
 def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -46,7 +46,7 @@ def test_timm_model_is_built_with_random_weights_and_measured(tmp_path: Path) ->
 def test_core_ml_package_on_host_is_a_clear_error(tmp_path: Path) -> None:
     package = tmp_path / "m.mlpackage"
     package.mkdir()
-    with pytest.raises(BenchError, match="runs on iOS devices \\(Core ML\\), and host runs pte; pick a matching --device"):
+    with pytest.raises(UserError, match="runs on iOS devices \\(Core ML\\), and host runs pte; pick a matching --device"):
         measure_model(str(package), get_device("host"), tmp_path / "run")
 
 
@@ -57,7 +57,7 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_timm_model_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(BenchError, match="timm has no model 'no_such_net'"):
+    with pytest.raises(UserError, match="timm has no model 'no_such_net'"):
         measure_model("timm:no_such_net", get_device("host"), tmp_path / "run")
 
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from orchestrator.devices import get_device
 from orchestrator.export.executorch import save_pte
-from orchestrator.runners.android import AndroidRunner
-from orchestrator.runners.host import HostRunner
-from orchestrator.runners.ios import IosRunner
-from orchestrator.runners.registry import runner_for
+from orchestrator.measure.devices import get_device
+from orchestrator.measure.runners.android.runner import AndroidRunner
+from orchestrator.measure.runners.host import HostRunner
+from orchestrator.measure.runners.ios.runner import IosRunner
+from orchestrator.measure.runners.registry import runner_for
 from search.deploy import deploy_form
 from search.sampling import min_config
 from search.static import StaticSubnet

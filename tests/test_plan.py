@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from orchestrator.plan import build_plan, context_config
+from orchestrator.plan.builder import build_plan, context_config
 from search.config import ConfigError, SubnetConfig
 from search.space import load_space
 

@@ -22,7 +22,7 @@ TINY = load_space("tiny")
 
 def full_lut(latency: float = 1.0) -> dict:
     """A LUT of the tiny space with every entry the plan has, each `latency` ms (layers 0.1 ms)."""
-    from orchestrator.plan import build_plan
+    from orchestrator.plan.builder import build_plan
 
     entries = {
         e.key: (e.kind, e.stage, e.params, 0.1 if e.kind.endswith("layer") else latency)

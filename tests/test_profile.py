@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.attribution import Tolerance
-from orchestrator.devices import get_device
-from orchestrator.plan import Plan, build_plan
-from orchestrator.profile import QUICK, Profiler
-from orchestrator.runners.timing import TimingPlan
+from orchestrator.lut.attribution import Tolerance
+from orchestrator.lut.profile import QUICK, Profiler
+from orchestrator.measure.devices import get_device
+from orchestrator.measure.timing import TimingPlan
+from orchestrator.plan.builder import build_plan
+from orchestrator.plan.spec import Plan
 from search.lut import read_lut
 from search.space import load_space
 
@@ -115,14 +116,14 @@ def test_interrupted_profile_keeps_nothing_partial_and_resumes(tmp_path: Path, m
 
 def test_starting_over_an_existing_run_needs_resume(finished) -> None:
     root, _, _ = finished
-    from orchestrator.errors import BenchError
+    from search.errors import UserError
 
-    with pytest.raises(BenchError, match="already holds a profile; pass --resume"):
+    with pytest.raises(UserError, match="already holds a profile; pass --resume"):
         profiler(root / "run", root / "luts").run()
 
 
 def test_sessions_are_scaled_to_the_anchor_speed() -> None:
-    from orchestrator.attribution import attribute
+    from orchestrator.lut.attribution import attribute
 
     plan = small_plan()
     entry = next(e for e in plan.entries if e.key == "stem/w16")

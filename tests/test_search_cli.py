@@ -66,7 +66,7 @@ def ctrl_c(*args, **kwargs):
 
 
 def test_interrupted_search_keeps_its_state_refuses_to_overwrite_and_resumes(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search):
-    monkeypatch.setattr("orchestrator.search_report.deliver", ctrl_c)  # Ctrl-C once the search itself is done
+    monkeypatch.setattr("orchestrator.searchjob.finish.deliver", ctrl_c)  # Ctrl-C once the search itself is done
     budget, out = middle_budget(tiny_lut), tmp_path / "s"
     args = ["--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(budget), "--out", str(out), "--no-measure", *FAST]
     first = search(*args)

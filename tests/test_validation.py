@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from orchestrator.plan import build_plan
-from orchestrator.probes import build_probe
-from orchestrator.validation import figures, latest_validation, save_validation, spread_subnets
+from orchestrator.lut.store import append_validation, latest_validation
+from orchestrator.lut.validation import figures, spread_subnets
+from orchestrator.plan.builder import build_plan
+from orchestrator.plan.networks import build_probe
 from search.config import validate
 from search.encoding import random_batch
 from search.predictor import LatencyPredictor
@@ -49,9 +50,9 @@ def test_validation_subnets_are_valid_distinct_and_spread_over_the_range() -> No
 
 def test_validation_runs_accumulate_beside_the_lut(tmp_path) -> None:
     lut_path = tmp_path / "abc.json"
-    save_validation(lut_path, {"lut_id": "abc", "figures": {"within_10": 0.5}})
-    save_validation(lut_path, {"lut_id": "abc", "figures": {"within_10": 0.9}})
-    assert latest_validation(lut_path) == {"within_10": 0.9}
+    append_validation(lut_path, {"lut_id": "abc", "figures": {"within_10": 0.5}})
+    append_validation(lut_path, {"lut_id": "abc", "figures": {"within_10": 0.9}})
+    assert latest_validation(lut_path)["figures"] == {"within_10": 0.9}
     assert len(json.loads((tmp_path / "abc.validation.json").read_text())["runs"]) == 2
     assert latest_validation(tmp_path / "never.json") is None
 
@@ -77,8 +78,8 @@ def test_isolated_transformer_layer_sees_its_stage_tokens() -> None:
 
 @pytest.mark.slow
 def test_validation_times_subnets_beside_the_anchor_and_records_both_figures(tmp_path, monkeypatch) -> None:
-    from orchestrator.devices import get_device
-    from orchestrator.validation import measure_subnets, plot_validation, validation_record
+    from orchestrator.lut.validation import measure_subnets, plot_validation, validation_record
+    from orchestrator.measure.devices import get_device
     from search.config import SubnetConfig
     from tests.lut_factory import CONTEXT
 

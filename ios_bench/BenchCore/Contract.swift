@@ -3,7 +3,7 @@ import Foundation
 /// The version of both contract documents, `orchestrator.contract.VERSION`.
 public let contractVersion = 1
 
-/// `request.json` as `orchestrator/schemas/request.v1.json` defines it: what one run must measure.
+/// `request.json` as `orchestrator/measure/schemas/request.v1.json` defines it: what one run must measure.
 ///
 /// Decodable only: the app never writes requests, and decoding by hand lets `compute_units` be
 /// required yet nullable, as the schema says.
@@ -69,7 +69,7 @@ public struct Phase: Decodable, Equatable {
     }
 }
 
-/// `result.json` as `orchestrator/schemas/result.v1.json` defines it.
+/// `result.json` as `orchestrator/measure/schemas/result.v1.json` defines it.
 public struct BenchResult: Codable, Equatable {
     public static let schemaName = "autovit-bench/result"
 

@@ -23,10 +23,11 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from orchestrator.errors import BenchError
-from orchestrator.plan import ProbeSpec
+from orchestrator.export.backends import get_backend
+from orchestrator.plan.spec import ProbeSpec
+from search.errors import UserError
+from search.files import write_json_atomic
 
-BACKENDS = ("pte", "coreml")
 EXPORT_RECIPE_VERSION = 2  # bump when the deploy form or the lowering flow changes
 
 
@@ -35,7 +36,7 @@ def cache_root() -> Path:
 
 
 def exporter_versions(backend: str) -> dict[str, str]:
-    tool = "executorch" if backend == "pte" else "coremltools"
+    tool = get_backend(backend).tool
     return {"torch": version("torch"), tool: version(tool), "timm": version("timm"), "export_recipe": str(EXPORT_RECIPE_VERSION)}
 
 
@@ -49,8 +50,7 @@ def cache_key(spec: ProbeSpec, space_hash: str, backend: str) -> str:
 
 
 def artifact_path(root: Path, backend: str, key: str) -> Path:
-    suffix = ".pte" if backend == "pte" else ".mlpackage"
-    return root / "exports" / backend / key[:2] / f"{key}{suffix}"
+    return root / "exports" / backend / key[:2] / f"{key}{get_backend(backend).suffix}"
 
 
 def _meta_path(artifact: Path) -> Path:
@@ -77,7 +77,7 @@ def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, art
     """Runs in a worker process: build, export, then write the sidecar that completes the entry."""
     import torch
 
-    from orchestrator.probes import build_probe
+    from orchestrator.plan.networks import build_probe
     from search.space import load_space
 
     torch.set_num_threads(1)
@@ -86,21 +86,9 @@ def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, art
     example = torch.randn(spec.input_shape)
     path = Path(artifact)
     start = time.perf_counter()
-    if backend == "pte":
-        from orchestrator.export.executorch import save_pte
-
-        report = save_pte(model, example, path)
-        facts = {"partitions": report.partitions, "undelegated_ops": report.undelegated_ops, "size_bytes": report.size_bytes}
-    else:
-        from orchestrator.export.coreml import save_mlpackage
-
-        save_mlpackage(model, example, path)
-        facts = {}
+    facts = get_backend(backend).export(model, example, path)
     meta = {"probe": spec_dict, "backend": backend, "versions": exporter_versions(backend), "export_s": time.perf_counter() - start, **facts}
-    meta_file = _meta_path(path)
-    tmp = meta_file.with_name(meta_file.name + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=1))
-    tmp.replace(meta_file)
+    write_json_atomic(_meta_path(path), meta)
     return meta
 
 
@@ -122,8 +110,7 @@ def export_probes(
     show_progress: bool = True,
 ) -> dict[str, CachedExport]:
     """Export every probe not yet cached, `workers` at a time, with a progress bar and ETA."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    get_backend(backend)
     root = root or cache_root()
     done: dict[str, CachedExport] = {}
     todo: list[ProbeSpec] = []
@@ -153,11 +140,11 @@ def export_probes(
             try:
                 meta = future.result()
             except BrokenProcessPool:
-                raise BenchError(
+                raise UserError(
                     f"an export worker died (out of memory or killed); finished exports are cached, run again to continue (log: {log_path})"
                 ) from None
             except Exception as exc:
-                raise BenchError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
+                raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
             done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
             progress.advance(task)
     return done

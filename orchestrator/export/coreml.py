@@ -5,7 +5,6 @@ coremltools converts on Linux but cannot run Core ML models here; running happen
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -13,14 +12,17 @@ import coremltools as ct
 import torch
 from torch import nn
 
+from search.files import atomic_folder
+
 MINIMUM_TARGET = ct.target.iOS17
 
 
 def save_mlpackage(model: nn.Module, example: torch.Tensor, path: Path, input_name: str = "input") -> float:
     """Convert to an ML Program and save it as `path` (a `.mlpackage` folder); returns seconds taken.
 
-    The package is written beside its destination and renamed into place, so an interrupted
-    conversion never leaves a half-written package where a reader would trust it.
+    The package is built beside its destination and swapped into place, so an interrupted
+    conversion never leaves a half-written package where a reader would trust it, and replacing
+    an existing package never leaves none.
     """
     start = time.perf_counter()
     exported = torch.export.export(model.eval(), (example,)).run_decompositions({})
@@ -31,10 +33,6 @@ def save_mlpackage(model: nn.Module, example: torch.Tensor, path: Path, input_na
         minimum_deployment_target=MINIMUM_TARGET,
         compute_precision=ct.precision.FLOAT16,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".partial-{path.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    mlmodel.save(str(tmp))
-    shutil.rmtree(path, ignore_errors=True)
-    tmp.replace(path)
+    with atomic_folder(path) as built:
+        mlmodel.save(str(built))
     return time.perf_counter() - start

@@ -23,6 +23,8 @@ from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPar
 from executorch.exir import to_edge, to_edge_transform_and_lower
 from torch import nn
 
+from search.files import write_bytes_atomic
+
 # executorch 1.5 logs a deprecation warning for to_edge + to_backend on every export; the flow is
 # deliberate (see above) and pinned with executorch==1.5.1, so the warning is noise to our users.
 logging.getLogger("executorch.backends.xnnpack.partition.xnnpack_partitioner").setLevel(logging.ERROR)
@@ -75,12 +77,9 @@ def to_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport
 
 
 def save_pte(model: nn.Module, example: torch.Tensor, path: Path) -> ExportReport:
-    """Write the `.pte` atomically (temp file + rename): a crash never leaves a truncated program."""
+    """Write the `.pte` atomically: a crash never leaves a truncated program."""
     data, report = to_pte(model, example)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    write_bytes_atomic(path, data)
     return report
 
 

@@ -3,7 +3,7 @@ package org.autovit.bench.core
 import java.io.File
 import java.io.FileNotFoundException
 
-/** A request or result that does not follow the contract (`orchestrator/schemas/request.v1.json` and `result.v1.json`). */
+/** A request or result that does not follow the contract (`orchestrator/measure/schemas/request.v1.json` and `result.v1.json`). */
 class ContractError(message: String) : Exception(message)
 
 /** At least [runs] runs and at least [seconds] seconds: the warm-up and the measured phase. */

@@ -1,0 +1,32 @@
+"""The `bench` command line, assembled from one module per command group. Every expected failure
+(a `UserError`) ends in one sentence on stderr and exit code 2.
+
+Heavy imports (torch, executorch) happen inside the commands that need them, so `bench space`,
+`bench devices` and `bench lut` answer at once.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from orchestrator.cli import devices, lut, measure, plan, space, train
+from orchestrator.cli.common import errors
+from search.errors import UserError
+
+app = typer.Typer(help="On-device latency toolkit for hardware-aware NAS (AutoViT).", no_args_is_help=True)
+app.add_typer(space.space_app, name="space")
+app.add_typer(lut.lut_app, name="lut")
+app.add_typer(train.data_app, name="data")
+for group in (devices.app, plan.app, measure.app, train.app):
+    app.add_typer(group)
+
+
+def main() -> None:
+    """Entry point: run the app, turning expected errors into one clear line on stderr."""
+    try:
+        app()
+    except UserError as exc:
+        errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,63 @@
+"""`bench lut list|show|diff|plot`: the LUTs in the store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from orchestrator.cli.common import console
+from search.lut import check_space
+from search.space import load_space
+
+lut_app = typer.Typer(help="List, show, compare and plot latency lookup tables.", no_args_is_help=True)
+
+
+@lut_app.command("list")
+def lut_list() -> None:
+    """List the LUTs under ./luts (or $BENCH_LUTS)."""
+    from orchestrator.cli.lut_view import lut_list_table
+    from orchestrator.lut.store import list_luts
+
+    console.print(lut_list_table(list_luts()))
+
+
+@lut_app.command("show")
+def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a LUT's provenance, entries and validation figures."""
+    from orchestrator.cli.lut_view import lut_entries_table, lut_summary_table, lut_validation_table
+    from orchestrator.lut.store import dumps, latest_validation, load_lut, resolve_lut
+
+    path = resolve_lut(ref)
+    doc = load_lut(str(path))
+    if as_json:
+        typer.echo(dumps(doc))
+        return
+    console.print(lut_summary_table(doc))
+    console.print(lut_entries_table(doc))
+    latest = latest_validation(path)
+    validation = lut_validation_table({**doc, "validation": latest and latest["figures"]})
+    if validation is not None:
+        console.print(validation)
+
+
+@lut_app.command("diff")
+def lut_diff(a: str = typer.Argument(...), b: str = typer.Argument(...)) -> None:
+    """Per-entry latency ratios b / a of two LUTs."""
+    from orchestrator.cli.lut_view import lut_diff_table
+    from orchestrator.lut.store import load_lut
+
+    console.print(lut_diff_table(load_lut(a), load_lut(b)))
+
+
+@lut_app.command("plot")
+def lut_plot(ref: str = typer.Argument(...), out: Optional[Path] = typer.Option(None, "--out", help="PNG path")) -> None:
+    """Draw the latency breakdown of the LUT's context network per stage and operator kind."""
+    from orchestrator.cli.lut_view import plot_breakdown
+    from orchestrator.lut.store import load_lut
+
+    doc = load_lut(ref)
+    check_space(doc, doc["space"]["name"], load_space(doc["space"]["name"]).hash)
+    path = plot_breakdown(doc, out or Path(f"lut-{doc['id']}.png"))
+    console.print(f"wrote {path}")

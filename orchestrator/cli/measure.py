@@ -1,0 +1,105 @@
+"""`bench measure`, `bench profile` and `bench validate`: time models on a device, build a LUT, and
+check how well LUTs predict measured subnets."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from orchestrator.cli.common import DevicesFile, console, errors
+from orchestrator.cli.measure_view import validation_table
+from orchestrator.measure.devices import Device, get_device
+from search.errors import UserError
+from search.space import load_space
+
+app = typer.Typer()
+
+
+@app.command("measure")
+def measure(
+    model: str = typer.Argument(..., help="a .pte file, an .mlpackage, or timm:NAME (random weights)"),
+    device: str = typer.Option("host", "--device"),
+    as_json: bool = typer.Option(False, "--json", help="print the result document"),
+    devices_file: Optional[Path] = DevicesFile,
+) -> None:
+    """End-to-end latency of one model through the device's runner and the request/result contract."""
+    from orchestrator.measure.model import measure_model
+
+    result = measure_model(model, get_device(device, devices_file))
+    if as_json:
+        typer.echo(json.dumps(result, indent=1))
+        return
+    s = result["summary"]
+    console.print(
+        f"{model} on {device}: median [bold]{s['median_ms']:.3f} ms[/bold] (p90 {s['p90_ms']:.3f}, trimmed mean "
+        f"{s['trimmed_mean_ms']:.3f}, {s['runs']} runs); load {result['models'][0]['load_ms']:.1f} ms, "
+        f"first inference {result['models'][0]['first_inference_ms']:.2f} ms"
+    )
+
+
+@app.command("profile")
+def profile(
+    device: str = typer.Option("host", "--device", help="device name from `bench devices`"),
+    space: Optional[str] = typer.Option(None, "--space", help="search space (default xxs; tiny with --quick)"),
+    resolution: Optional[int] = typer.Option(None, "--resolution"),
+    quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space, shorter measurement"),
+    method: str = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<device>-<space>-<res>-<time>)"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
+    workers: int = typer.Option(2, "--workers", help="export processes in parallel"),
+    devices_file: Optional[Path] = DevicesFile,
+) -> None:
+    """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT."""
+    from orchestrator.lut.profile import FULL, QUICK, Profiler, default_run_dir, latest_run_dir
+    from orchestrator.plan.builder import METHODS, build_plan
+
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    d: Device = get_device(device, devices_file)
+    s = load_space(space or ("tiny" if quick else "xxs"))
+    res = resolution or s.default_resolution
+    run_dir = out or (latest_run_dir(d.name, s.name, res, method) if resume else default_run_dir(d.name, s.name, res, method))
+    start = time.perf_counter()
+    plan = build_plan(s, res, method)
+    profiler = Profiler(d, s, res, QUICK if quick else FULL, run_dir, workers, log=console.print, plan=plan)
+    try:
+        doc, path = profiler.run(resume=resume)
+    except KeyboardInterrupt:
+        errors.print(
+            f"interrupted: {len(profiler.finished)} finished measurement sessions are kept in {run_dir}; "
+            f"continue with `bench profile --device {d.name} --space {s.name} --resolution {res} --method {method} --resume --out {run_dir}`",
+            soft_wrap=True,
+        )
+        sys.exit(130)
+    wide = sum(e["wide"] for e in doc["entries"].values())
+    console.print(
+        f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
+        f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
+    )
+
+
+@app.command("validate")
+def validate(
+    luts: list[str] = typer.Option(..., "--lut", help="LUT id or path; repeat it to compare LUTs on the same subnets"),
+    device: str = typer.Option("host", "--device"),
+    samples: int = typer.Option(50, "--samples", help="random subnets, spread over the predicted-latency range"),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
+    workers: int = typer.Option(2, "--workers"),
+    devices_file: Optional[Path] = DevicesFile,
+) -> None:
+    """Measure random subnets end to end and report how well each LUT predicts them."""
+    from orchestrator.lut.validation import validate_luts
+
+    report = validate_luts(luts, get_device(device, devices_file), samples, seed, workers, log=(errors if as_json else console).print)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=1))
+        return
+    console.print(validation_table(report))
+    console.print("anchored: predictions scaled by this session's speed, measured on the LUT's context network beside the subnets")
+    console.print(f"scatter plot: {report.plot}; figures stored beside each LUT (<id>.validation.json)")

@@ -1,0 +1,78 @@
+"""One descriptor per on-device format, so the export cache, profiles, `bench measure` and the
+search's delivery never branch on a backend's name: they ask its descriptor for the artifact's
+suffix, the converter whose version keys the cache, how to export and how to read the input shape.
+
+Heavy converters (executorch, coremltools) are imported inside the functions, when used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from search.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str  # as requests, device entries and cache paths spell it
+    suffix: str  # of the artifact: a file (.pte) or a folder (.mlpackage)
+    tool: str  # the Python distribution that converts to it; its version is part of every cache key
+    runs_on: str  # which devices run it, for messages
+    export: Callable[[nn.Module, torch.Tensor, Path], dict[str, Any]]  # writes the artifact; returns facts for the cache
+    input_shape: Callable[[Path], list[int]]  # of the artifact's one input, read from the artifact itself
+
+
+def _export_pte(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
+    from orchestrator.export.executorch import save_pte
+
+    report = save_pte(model, example, path)
+    return {"partitions": report.partitions, "undelegated_ops": report.undelegated_ops, "size_bytes": report.size_bytes}
+
+
+def _pte_input_shape(path: Path) -> list[int]:
+    from executorch.runtime import Runtime
+
+    meta = Runtime.get().load_program(str(path)).metadata("forward")
+    if meta.num_inputs() != 1:
+        raise UserError(f"{path} takes {meta.num_inputs()} inputs; the toolkit measures models of one image tensor")
+    return list(meta.input_tensor_meta(0).sizes())
+
+
+def _export_coreml(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
+    from orchestrator.export.coreml import save_mlpackage
+
+    save_mlpackage(model, example, path)
+    return {}
+
+
+def _coreml_input_shape(path: Path) -> list[int]:
+    """From the model's own description, which coremltools reads on Linux too."""
+    import coremltools as ct
+
+    inputs = ct.utils.load_spec(str(path)).description.input
+    if len(inputs) != 1:
+        raise UserError(f"{path} takes {len(inputs)} inputs; the toolkit measures models of one image tensor")
+    return [int(d) for d in inputs[0].type.multiArrayType.shape]
+
+
+PTE = Backend("pte", ".pte", "executorch", "ExecuTorch devices (host, Android)", _export_pte, _pte_input_shape)
+COREML = Backend("coreml", ".mlpackage", "coremltools", "iOS devices (Core ML)", _export_coreml, _coreml_input_shape)
+BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, COREML)}
+
+
+def get_backend(name: str) -> Backend:
+    if name not in BACKENDS:
+        raise UserError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+    return BACKENDS[name]
+
+
+def backend_of_file(path: Path) -> Backend | None:
+    """The backend whose artifacts end like `path`, or None."""
+    return next((b for b in BACKENDS.values() if path.suffix == b.suffix), None)

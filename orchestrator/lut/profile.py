@@ -1,0 +1,225 @@
+"""`bench profile`: plan -> export -> measure -> attribute -> LUT, resumable.
+
+A profile lives in a run directory. Measurement is split into sessions (the fixed parts, the
+MBConv layers, each transformer stage's layers, then adaptive re-measurements); each session is a
+run directory of its own whose `result.json` is written atomically by the runner. A session with a
+valid result is never measured again, so after Ctrl-C, a crash or an unplugged phone,
+`--resume` continues with the first unfinished session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from orchestrator.export.backends import get_backend
+from orchestrator.export.cache import CachedExport, export_probes
+from orchestrator.lut.attribution import Estimate, Tolerance, anchor_speed, attribute
+from orchestrator.lut.store import finish_lut, save_lut
+from orchestrator.measure.contract import ContractError, read_json
+from orchestrator.measure.devices import Device
+from orchestrator.measure.runners.registry import runner_for
+from orchestrator.measure.session import run_session
+from orchestrator.measure.timing import TimingPlan
+from orchestrator.plan.builder import build_plan
+from orchestrator.plan.spec import Entry, Plan
+from search.errors import UserError
+from search.files import write_json_atomic
+from search.space import SearchSpace
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    timing: TimingPlan = TimingPlan()
+    adaptive_sessions: int = 2
+    tolerance: Tolerance = Tolerance()
+    seed: int = 0
+    per_stage_sessions: bool = True  # finer resume granularity; each session costs a runner start
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FULL = MeasureSettings()
+QUICK = MeasureSettings(TimingPlan(warmup_runs=5, warmup_s=0.2, runs=30, min_s=0.5), adaptive_sessions=1, per_stage_sessions=False)
+
+
+def session_groups(plan: Plan, per_stage: bool = True) -> list[tuple[str, list[Entry]]]:
+    """Fixed parts together, MBConv layers together, then one session per transformer stage
+    (or, without `per_stage`, all layers in one session)."""
+    groups: dict[str, list[Entry]] = {}
+    for entry in plan.entries:
+        if not entry.kind.endswith("_layer"):
+            name = "fixed-parts"
+        elif not per_stage:
+            name = "layers"
+        elif entry.kind == "transformer_layer":
+            name = f"{entry.stage}-layers"
+        else:
+            name = "mbconv-layers"
+        groups.setdefault(name, []).append(entry)
+    return list(groups.items())
+
+
+def probes_of(entries: list[Entry]) -> list[str]:
+    ids: list[str] = []
+    for e in entries:
+        for pid in (e.reference, e.variant):
+            if pid is not None and pid not in ids:
+                ids.append(pid)
+    return ids
+
+
+def results_samples(results: list[dict[str, Any]]) -> list[dict[str, list[float]]]:
+    return [{m["id"]: m["samples_ms"] for m in r["models"]} for r in results]
+
+
+def default_run_dir(device: str, space: str, resolution: int, method: str = "removal") -> Path:
+    return Path("runs") / f"profile-{method}-{device}-{space}-{resolution}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def latest_run_dir(device: str, space: str, resolution: int, method: str = "removal") -> Path:
+    candidates = sorted(Path("runs").glob(f"profile-{method}-{device}-{space}-{resolution}-*"))
+    if not candidates:
+        raise UserError(f"there is no {method} profile run of {device}/{space}/{resolution} under runs/ to resume; run without --resume")
+    return candidates[-1]
+
+
+class Profiler:
+    def __init__(
+        self,
+        device: Device,
+        space: SearchSpace,
+        resolution: int,
+        settings: MeasureSettings,
+        run_dir: Path,
+        workers: int = 2,
+        luts_root: Path | None = None,
+        log: Callable[[str], None] = print,
+        show_progress: bool = True,
+        plan: Plan | None = None,
+    ) -> None:
+        self.device, self.space, self.settings, self.run_dir = device, space, settings, run_dir
+        self.plan = plan or build_plan(space, resolution)
+        self.workers, self.luts_root, self.log, self.show_progress = workers, luts_root, log, show_progress
+        self.runner = runner_for(device)
+        self.finished: list[str] = []
+
+    def _state(self) -> dict[str, Any]:
+        return {
+            "device": self.device.name,
+            "space": self.space.name,
+            "space_hash": self.space.hash,
+            "resolution": self.plan.resolution,
+            "plan_id": self.plan.id,
+            "settings": self.settings.to_dict(),
+        }
+
+    def _check_or_start(self, resume: bool) -> None:
+        state_file = self.run_dir / "profile.json"
+        if resume and state_file.exists():
+            saved = json.loads(state_file.read_text())
+            if saved.get("plan_id") != self.plan.id or saved.get("device") != self.device.name:
+                raise UserError(
+                    f"{self.run_dir} holds a profile of another device, space or plan; resume it with its own options or start a new run"
+                )
+            return
+        if state_file.exists():
+            raise UserError(f"{self.run_dir} already holds a profile; pass --resume to continue it or choose another --out")
+        write_json_atomic(state_file, {**self._state(), "status": "running"})
+
+    def _session(self, name: str, probe_ids: list[str], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
+        probe_ids = probe_ids if self.plan.anchor in probe_ids else [*probe_ids, self.plan.anchor]
+        session_dir = self.run_dir / "sessions" / name
+        result_file = session_dir / "result.json"
+        if result_file.exists():
+            try:
+                result = read_json(result_file, "result")
+                if result["status"] == "ok" and [m["id"] for m in result["models"]] == probe_ids:
+                    self.log(f"session {name}: already measured, kept")
+                    self.finished.append(name)
+                    return result
+            except ContractError:
+                pass
+        self.log(f"session {name}: measuring {len(probe_ids)} networks on {self.device.name}")
+        models = {pid: (artifacts[pid].path, self.plan.probes[pid].input_shape) for pid in probe_ids}
+        result = run_session(
+            self.device, session_dir, models, self.settings.timing, self.settings.seed, f"{self.run_dir.name}/{name}", self.runner
+        )
+        self.finished.append(name)
+        return result
+
+    def run(self, resume: bool = False) -> tuple[dict[str, Any], Path]:
+        self._check_or_start(resume)
+        plan = self.plan
+        self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
+        artifacts = export_probes(
+            plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress
+        )
+        groups = session_groups(plan, self.settings.per_stage_sessions)
+        results = [self._session(name, probes_of(entries), artifacts) for name, entries in groups]
+        samples = results_samples(results)
+        estimates = attribute(plan.entries, samples, plan.anchor)
+        for round_index in range(self.settings.adaptive_sessions):
+            wide = [e for e in plan.entries if self.settings.tolerance.too_wide(estimates[e.key])]
+            if not wide:
+                break
+            self.log(f"adaptive round {round_index + 1}: {len(wide)} entries have wide intervals, measuring them again")
+            result = self._session(f"adaptive-{round_index + 1}", probes_of(wide), artifacts)
+            results.append(result)
+            samples += results_samples([result])
+            estimates = attribute(plan.entries, samples, plan.anchor)
+        doc = finish_lut(self._lut_body(estimates, results, artifacts))
+        path = save_lut(doc, self.luts_root)
+        write_json_atomic(self.run_dir / "profile.json", {**self._state(), "status": "done", "lut_id": doc["id"], "lut_path": str(path)})
+        return doc, path
+
+    def _lut_body(self, estimates: dict[str, Estimate], results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
+        first = results[0]
+        anchor_ms = {
+            r["run_id"].rsplit("/", 1)[-1]: m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == self.plan.anchor
+        }
+        tool = get_backend(self.device.backend).tool
+        return {
+            "device": {
+                "name": self.device.name,
+                "platform": self.device.platform,
+                "backend": self.device.backend,
+                "runtime": self.device.runtime,
+                "description": self.device.description,
+                "facts": {**first["device"], "runtime": first["runtime"]},
+            },
+            "runtime_versions": {"torch": version("torch"), tool: version(tool), "runtime": first["runtime"]["version"]},
+            "space": {"name": self.space.name, "hash": self.space.hash},
+            "resolution": self.plan.resolution,
+            "method": self.plan.method,
+            "measurement": {
+                **self.settings.to_dict(),
+                "sessions": len(results),
+                "rounds": sum(r["rounds"] for r in results),
+                "networks": len(self.plan.probes),
+                "plan_id": self.plan.id,
+                "context_latency_ms": anchor_speed(results_samples(results), self.plan.anchor),
+                "anchor": {"probe": self.plan.anchor, "session_median_ms": anchor_ms},
+                "export_partitions_max": max((a.meta.get("partitions", 0) for a in artifacts.values()), default=0),
+            },
+            "context": self.plan.context.to_dict(),
+            "entries": {
+                e.key: {
+                    "kind": e.kind,
+                    "stage": e.stage,
+                    "params": e.params,
+                    "latency_ms": estimates[e.key].latency_ms,
+                    "ci_ms": list(estimates[e.key].ci_ms),
+                    "samples": estimates[e.key].samples,
+                    "wide": estimates[e.key].wide,
+                }
+                for e in self.plan.entries
+            },
+        }

@@ -1,0 +1,193 @@
+"""`bench validate`: how well one or more LUTs predict the measured end-to-end latency of subnets.
+
+Subnets are drawn at random (seeded) and chosen spread over the predicted-latency range, exported
+through the same cache as the profile's networks, and measured end to end on the device in one
+interleaved session. Every LUT is validated on the same subnets and the same measurements, so a
+removal LUT and an isolated LUT can be compared fairly. Figures are appended to the LUT's sidecar
+in the store (the LUT itself is never edited). `validate_luts` is the whole of `bench validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from orchestrator.export.cache import export_probes
+from orchestrator.lut.store import append_validation, resolve_lut, validation_plot_path
+from orchestrator.measure.devices import Device
+from orchestrator.measure.session import run_session
+from orchestrator.plan.spec import ProbeSpec
+from search.config import SubnetConfig
+from search.encoding import decode, random_batch
+from search.errors import UserError
+from search.files import atomic_write
+from search.lut import read_lut
+from search.predictor import LatencyPredictor
+from search.space import SearchSpace, load_space
+
+OVERSAMPLE = 40
+
+
+def spread_subnets(predictor: LatencyPredictor, space: SearchSpace, n: int, seed: int) -> list[SubnetConfig]:
+    """`n` distinct random subnets whose predictions cover the range evenly (quantile picks from a
+    larger random draw), so the figures are not dominated by the crowded middle of the range."""
+    batch = random_batch(space, OVERSAMPLE * n, np.random.default_rng(seed), predictor.resolution)
+    order = np.argsort(predictor.predict_batch(batch), kind="stable")
+    picked: list[SubnetConfig] = []
+    for position in np.linspace(0, len(order) - 1, 4 * n).round().astype(int):
+        config = decode(batch, int(order[position]), space)
+        if config not in picked:
+            picked.append(config)
+    if len(picked) < n:
+        raise UserError(f"could draw only {len(picked)} distinct subnets; ask for fewer --samples")
+    chosen = np.linspace(0, len(picked) - 1, n).round().astype(int)
+    return [picked[i] for i in chosen]
+
+
+def figures(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float | int]:
+    """Error figures of predictions against measurements (ratios, not percent, except where named)."""
+    rel = (predicted - measured) / measured
+    return {
+        "samples": int(len(measured)),
+        "within_5": float(np.mean(np.abs(rel) <= 0.05)),
+        "within_10": float(np.mean(np.abs(rel) <= 0.10)),
+        "mape": float(np.mean(np.abs(rel))),
+        "rmse_ms": float(np.sqrt(np.mean((predicted - measured) ** 2))),
+        "spearman": float(stats.spearmanr(predicted, measured).statistic),
+        "kendall": float(stats.kendalltau(predicted, measured).statistic),
+        "bias": float(np.mean(rel)),
+    }
+
+
+@dataclass(frozen=True)
+class ValidationRun:
+    configs: list[SubnetConfig]
+    measured_ms: np.ndarray
+    anchor_ms: float  # the LUT's context network, timed in the same session
+    device_facts: dict[str, Any]
+
+
+def measure_subnets(
+    configs: list[SubnetConfig], anchor: SubnetConfig, space: SearchSpace, device: Device, run_dir: Path, workers: int = 2,
+    log: Callable[[str], None] = print,
+) -> ValidationRun:
+    """Time the subnets end to end in one interleaved session, with the LUT's anchor network beside them."""
+    anchor_spec = ProbeSpec("net", anchor.resolution, anchor.to_json(), True)
+    specs = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in configs)}
+    artifacts = export_probes({**specs, anchor_spec.id: anchor_spec}, space.name, space.hash, device.backend, workers)
+    models = {pid: (artifacts[pid].path, spec.input_shape) for pid, spec in {**specs, anchor_spec.id: anchor_spec}.items()}
+    log(f"measuring {len(models)} subnets end to end on {device.name}, interleaved")
+    result = run_session(device, run_dir, models)
+    median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
+    return ValidationRun(configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]})
+
+
+def validation_record(lut: dict[str, Any], predictor: LatencyPredictor, run: ValidationRun, device: Device, seed: int) -> dict[str, Any]:
+    """Figures with the session's speed accounted for: predictions are scaled by how fast the LUT's
+    anchor network ran in this session relative to its reference speed in the LUT (a measurement on
+    the device, not a factor fitted to these subnets). The unscaled figures are kept as `raw_figures`."""
+    raw = predictor.predict_many(run.configs)
+    reference = lut["measurement"].get("context_latency_ms")
+    factor = run.anchor_ms / reference if reference else 1.0
+    predicted = raw * factor
+    return {
+        "lut_id": lut["id"],
+        "device": device.name,
+        "device_facts": run.device_facts,
+        "seed": seed,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "figures": figures(predicted, run.measured_ms),
+        "raw_figures": figures(raw, run.measured_ms),
+        "anchor": {"lut_reference_ms": reference, "session_ms": run.anchor_ms, "speed_factor": factor},
+        "points": [
+            {"config": c.to_dict(), "predicted_ms": float(p), "raw_predicted_ms": float(q), "measured_ms": float(m)}
+            for c, p, q, m in zip(run.configs, predicted, raw, run.measured_ms)
+        ],
+    }
+
+
+def plot_validation(records: dict[str, dict[str, Any]], path: Path) -> Path:
+    """Predicted vs measured, one marker set per LUT, with the ±10% band around the diagonal."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.5, 6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    values = [p[k] for r in records.values() for p in r["points"] for k in ("predicted_ms", "measured_ms")]
+    line = np.linspace(min(values) * 0.9, max(values) * 1.1, 2)
+    ax.plot(line, line, color="black", linewidth=1)
+    ax.fill_between(line, line * 0.9, line * 1.1, color="grey", alpha=0.2, label="±10%")
+    for label, r in records.items():
+        f = r["figures"]
+        ax.scatter(
+            [p["measured_ms"] for p in r["points"]], [p["predicted_ms"] for p in r["points"]], s=14,
+            label=f"{label}: {f['within_10']:.0%} within ±10%, ρ={f['spearman']:.3f}",
+        )
+    ax.set_xlabel("measured latency (ms)")
+    ax.set_ylabel("predicted latency (ms)")
+    first = next(iter(records.values()))
+    ax.set_title(f"{first['device']}: {first['figures']['samples']} random subnets")
+    ax.legend(fontsize=8)
+    with atomic_write(path, binary=True) as f:
+        fig.savefig(f, format="png", dpi=120)
+    return path
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    device: str
+    space: str
+    resolution: int
+    samples: int
+    records: dict[str, dict[str, Any]]  # "<method> <lut id>" -> the record appended to that LUT's sidecar
+    plot: Path
+
+    def to_json(self) -> dict[str, Any]:
+        """`bench validate --json`: one LUT's figures at the top level, several under "luts" by id."""
+        out = {
+            label.split()[1]: {**r["figures"], "method": label.split()[0], "raw": r["raw_figures"], "speed_factor": r["anchor"]["speed_factor"]}
+            for label, r in self.records.items()
+        }
+        return {**next(iter(out.values())), "plot": str(self.plot)} if len(out) == 1 else {"luts": out, "plot": str(self.plot)}
+
+
+def _check_comparable(docs: list[dict[str, Any]], device: Device) -> None:
+    first = docs[0]
+    for doc in docs:
+        if (doc["space"], doc["resolution"]) != (first["space"], first["resolution"]):
+            raise UserError(f"LUTs {first['id']} and {doc['id']} are for different spaces or resolutions; compare LUTs of one space and resolution")
+        if doc["device"]["name"] != device.name:
+            raise UserError(f"LUT {doc['id']} was measured on {doc['device']['name']}, not {device.name}; validate it with --device {doc['device']['name']}")
+
+
+def validation_run_dir(device: str, space: str, resolution: int, seed: int, samples: int) -> Path:
+    return Path("runs") / f"validate-{device}-{space}-{resolution}-s{seed}-n{samples}"
+
+
+def validate_luts(
+    refs: list[str], device: Device, samples: int, seed: int, workers: int = 2, log: Callable[[str], None] = print
+) -> ValidationReport:
+    """Measure `samples` random subnets once and validate every LUT given against them; each LUT's
+    record goes into its sidecar and one scatter plot beside the first LUT shows them all."""
+    paths = [resolve_lut(ref) for ref in refs]
+    docs = [read_lut(p) for p in paths]
+    _check_comparable(docs, device)
+    first = docs[0]
+    space = load_space(first["space"]["name"])
+    predictors = [LatencyPredictor(doc, space) for doc in docs]
+    configs = spread_subnets(predictors[0], space, samples, seed)
+    run_dir = validation_run_dir(device.name, space.name, first["resolution"], seed, samples)
+    run = measure_subnets(configs, SubnetConfig.from_dict(first["context"]), space, device, run_dir, workers, log)
+    records = {}
+    for path, doc, predictor in zip(paths, docs, predictors):
+        records[f"{doc['method']} {doc['id']}"] = record = validation_record(doc, predictor, run, device, seed)
+        append_validation(path, record)
+    plot = plot_validation(records, validation_plot_path(paths[0]))
+    return ValidationReport(device.name, space.name, first["resolution"], samples, records, plot)

@@ -1,0 +1,51 @@
+"""Phones connected now, and which registry entries they match (for `bench devices`).
+
+Android phones are listed over ADB (USB, or the phone at $BENCH_ADB), iPhones over usbmux; a
+platform that cannot be searched here (no libusb, no usbmuxd, the iOS extra not installed) becomes
+a note rather than an error, because `bench devices` must still show the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.measure.devices import Device
+from search.errors import UserError
+
+
+@dataclass(frozen=True)
+class ConnectedPhone:
+    platform: str
+    id: str  # ADB serial or iPhone UDID
+    model: str | None  # Android ro.product.model / iPhone product type
+    os: str | None
+    name: str | None
+    matches: tuple[str, ...]
+    problem: str | None
+
+
+def _matches(devices: dict[str, Device], platform: str, field: str, value: str | None) -> tuple[str, ...]:
+    return tuple(d.name for d in devices.values() if d.platform == platform and value is not None and value in d.match.get(field, ()))
+
+
+def connected_phones(devices: dict[str, Device]) -> tuple[list[ConnectedPhone], list[str]]:
+    phones: list[ConnectedPhone] = []
+    notes: list[str] = []
+    try:
+        from orchestrator.measure.runners.android.runner import list_android_devices
+
+        for a in list_android_devices():
+            phones.append(ConnectedPhone("android", a.serial, a.model, a.os and f"Android {a.os}", None, _matches(devices, "android", "model", a.model), a.problem))
+    except (UserError, ImportError) as exc:
+        notes.append(f"Android phones not searched: {exc}")
+    try:
+        from orchestrator.measure.runners.ios.runner import list_ios_devices
+
+        for i in list_ios_devices():
+            phones.append(ConnectedPhone(
+                "ios", i.udid, i.product_type, i.os_version and f"iOS {i.os_version}", i.name,
+                _matches(devices, "ios", "product_type", i.product_type), i.problem,
+            ))
+    except (UserError, ImportError) as exc:
+        notes.append(f"iPhones not searched: {exc}")
+    return phones, notes

@@ -1,0 +1,3 @@
+"""Runners execute a run directory (request.json + models) on one device and return its result:
+`host` (a child process on this CPU), `android` (the app in android_bench/ over ADB) and `ios`
+(the app in ios_bench/ over pymobiledevice3). `base` holds what they share."""

@@ -1,0 +1,1 @@
+"""The Android runner (`runner`) and our narrow interface over adb-shell (`adb`)."""

@@ -1,0 +1,302 @@
+"""Our own narrow interface over adb-shell: find a phone, authenticate, shell / push / pull / stat.
+
+adb-shell (last released 2023) is wrapped here so that the Android runner never sees its classes or
+exceptions, and a second transport (the platform `adb` binary) could stand beside this one. Every
+failure leaves this module as one of three kinds, because the runner treats them differently:
+
+- `DeviceNotFound` / `NotAuthorised`: nothing to retry; the message says what the user must do;
+- `DeviceDisconnected`: the connection broke mid-operation; the runner reconnects and retries;
+- `RunnerError`: the phone answered, but with a failure (a push it refused, a file it lacks).
+
+Where to find the phone is one string, the `BENCH_ADB` variable (see `parse_target`).
+"""
+
+from __future__ import annotations
+
+import socket
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from adb_shell import exceptions as adb_errors
+from adb_shell.adb_device import AdbDevice, AdbDeviceUsb
+from adb_shell.auth.keygen import keygen, write_public_keyfile
+from adb_shell.auth.sign_pythonrsa import PythonRSASigner
+from adb_shell.transport.tcp_transport import TcpTransport
+
+from orchestrator.measure.runners.base import RunnerError
+from search.files import atomic_path
+
+DEFAULT_KEY = Path.home() / ".android" / "adbkey"
+USB_HELP = (
+    "USB needs `pip install adb-shell[usb]` and the system's libusb-1.0 (apt install libusb-1.0-0, brew install libusb); "
+    "or use wireless debugging and set BENCH_ADB=HOST:PORT"
+)
+
+T = TypeVar("T")
+
+
+class DeviceNotFound(RunnerError):
+    """No phone answered where we looked."""
+
+
+class NotAuthorised(RunnerError):
+    """The phone did not accept this computer's ADB key."""
+
+
+class DeviceDisconnected(RunnerError):
+    """The connection broke during an operation; a new connection may well succeed."""
+
+
+# What adb-shell raises when the wire, not the phone, failed: a reset or closed socket, a silent
+# peer, a USB transfer error, or a stream so garbled that only a fresh connection can resync it.
+_DROPPED = (
+    OSError,
+    adb_errors.TcpTimeoutException,
+    adb_errors.AdbTimeoutError,
+    adb_errors.AdbConnectionError,
+    adb_errors.InvalidChecksumError,
+    adb_errors.InvalidCommandError,
+    adb_errors.InvalidResponseError,
+    adb_errors.UsbReadFailedError,
+    adb_errors.UsbWriteFailedError,
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the phone is: `tcp` with host and port, or `usb` with a serial (None: the first phone)."""
+
+    kind: str
+    host: str = ""
+    port: int = 0
+    serial: str | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "tcp":
+            return f"{self.host}:{self.port}"
+        return f"USB phone {self.serial}" if self.serial else "the first USB phone"
+
+
+def parse_target(address: str | None) -> Target:
+    """`HOST:PORT` (wireless debugging, `adb tcpip`, an emulator), `usb:SERIAL`, or None / `usb`
+    (the first phone on USB): the syntax of the `BENCH_ADB` variable."""
+    if not address or address == "usb":
+        return Target("usb")
+    if address.startswith("usb:"):
+        return Target("usb", serial=address[4:])
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise RunnerError(f"BENCH_ADB={address!r} is neither HOST:PORT nor usb[:SERIAL]; set it to e.g. 192.168.1.20:5555 or usb")
+    return Target("tcp", host=host, port=int(port))
+
+
+def load_signer(key_path: Path) -> PythonRSASigner:
+    """The user's ADB key, the one the platform `adb` uses, so a phone that trusts `adb` trusts us;
+    made with adb-shell's keygen when absent, as `adb` would on first use."""
+    try:
+        if not key_path.exists():
+            key_path.parent.mkdir(parents=True, exist_ok=True)
+            keygen(str(key_path))
+        public = Path(f"{key_path}.pub")
+        if not public.exists():
+            write_public_keyfile(str(key_path), str(public))
+        return PythonRSASigner(public.read_text(), key_path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RunnerError(
+            f"the ADB key {key_path} cannot be used ({exc}); delete it (a new one is made and the phone asks once more) "
+            "or point BENCH_ADB_KEY at a valid key"
+        ) from None
+
+
+class _Unreachable(Exception):
+    """The TCP connection itself could not be made: nothing listens there (kept apart from a
+    connection that breaks later, which is worth a retry)."""
+
+
+class _TcpTransport(TcpTransport):
+    """adb-shell's TCP transport with fixes for a flaky link. Its socket is non-blocking and it
+    ignores how much `send` took, so a full socket buffer would silently drop the rest of a packet;
+    and once the phone closes the socket `recv` returns b"" forever, which adb-shell spins on until
+    its read timeout. Here a write goes out whole, end of stream is a disconnect at once, and a
+    refused connection is told apart from a broken one. Nagle's algorithm is off, as in the
+    platform adb: adb-shell sends a message's header and data apart, and the second would wait for
+    the phone's delayed ACK, some 40 ms per message."""
+
+    def connect(self, transport_timeout_s: float | None) -> None:
+        try:
+            super().connect(transport_timeout_s)
+        except OSError as exc:
+            raise _Unreachable(str(exc)) from exc
+        self._connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def bulk_read(self, numbytes: int, transport_timeout_s: float | None) -> bytes:
+        data = super().bulk_read(numbytes, transport_timeout_s)
+        if not data:
+            raise ConnectionResetError(f"{self._host}:{self._port} closed the connection")
+        return data
+
+    def bulk_write(self, data: bytes, transport_timeout_s: float | None) -> int:
+        view = memoryview(data)
+        sent = 0
+        while sent < len(view):
+            sent += super().bulk_write(view[sent:], transport_timeout_s)
+        return sent
+
+
+class AdbLink:
+    """One authenticated connection to one phone. Operations translate adb-shell's exceptions
+    (see the module docstring); `io_timeout_s` is how long the wire may stay silent before the
+    connection counts as dropped, and slow commands pass their own `timeout_s`."""
+
+    def __init__(self, device: AdbDevice, serial: str, io_timeout_s: float) -> None:
+        self._device = device
+        self.serial = serial
+        self.io_timeout_s = io_timeout_s
+
+    def _do(self, what: str, op: Callable[[], T]) -> T:
+        try:
+            return op()
+        except _DROPPED as exc:
+            raise DeviceDisconnected(f"the connection to {self.serial} broke while {what} ({type(exc).__name__}: {exc})") from None
+
+    def shell(self, command: str, timeout_s: float | None = None) -> str:
+        timeout = timeout_s or self.io_timeout_s
+        return self._do(f"running `{command}`", lambda: self._device.shell(command, transport_timeout_s=timeout, read_timeout_s=timeout))
+
+    def shell_silent(self, command: str) -> None:
+        """Run a command that prints nothing when it succeeds (rm, chmod): the ADB shell service
+        reports no exit status, so any output is the error."""
+        output = self.shell(command).strip()
+        if output:
+            raise RunnerError(f"`{command}` failed on the phone ({output}); fix that on the phone, or set AndroidSettings.remote_root to a folder adb may write")
+
+    def getprop(self, name: str) -> str:
+        return self.shell(f"getprop {name}").strip()
+
+    def push(self, local: Path, remote: str, mode: int = 0o644) -> None:
+        """Copy `local` to `remote` whole; `mode` lets the app, another user than adb's, read it."""
+        if not local.is_file():
+            raise RunnerError(f"{local} does not exist, so it cannot be pushed to the phone; export the model again")
+        try:
+            self._do(
+                f"pushing {local.name}",
+                lambda: self._device.push(
+                    str(local), remote, st_mode=stat.S_IFREG | mode, transport_timeout_s=self.io_timeout_s, read_timeout_s=self.io_timeout_s
+                ),
+            )
+        except (adb_errors.PushFailedError, adb_errors.AdbCommandFailureException) as exc:
+            raise RunnerError(f"the phone refused the push of {local.name} to {remote} ({exc}); check that the folder is writable by adb") from None
+
+    def pull(self, remote: str, local: Path) -> None:
+        """Copy `remote` into `local` through a temporary file, so an interrupted pull leaves no half file."""
+        try:
+            with atomic_path(local) as partial:
+                self._do(
+                    f"pulling {remote}",
+                    lambda: self._device.pull(remote, str(partial), transport_timeout_s=self.io_timeout_s, read_timeout_s=self.io_timeout_s),
+                )
+        except adb_errors.AdbCommandFailureException as exc:
+            raise RunnerError(f"the phone cannot hand over {remote} ({exc}); the app may have written it elsewhere") from None
+
+    def exists(self, remote: str) -> bool:
+        """Whether `remote` exists, by the sync service's STAT (mode 0 means no such file)."""
+        mode, _, _ = self._do(
+            f"looking for {remote}", lambda: self._device.stat(remote, transport_timeout_s=self.io_timeout_s, read_timeout_s=self.io_timeout_s)
+        )
+        return mode != 0
+
+    def close(self) -> None:
+        try:
+            self._device.close()
+        except _DROPPED:
+            pass  # closing a connection that is already gone
+
+
+def _usb_transport() -> type:
+    """adb-shell's USB transport, which needs the `usb` extra and the system's libusb-1.0."""
+    try:
+        from adb_shell.transport.usb_transport import UsbTransport
+    except (ImportError, OSError):
+        raise DeviceNotFound(f"cannot look for phones on USB: {USB_HELP}") from None
+    return UsbTransport
+
+
+def _usb_error_hint(exc: Exception) -> str | None:
+    """Why a USB phone that is present cannot be opened, when libusb says so precisely."""
+    import usb1
+
+    if isinstance(exc, usb1.USBErrorBusy):
+        return "another program holds its USB interface, usually the platform adb server: run `adb kill-server` and try again"
+    if isinstance(exc, usb1.USBErrorAccess):
+        return "this user may not open USB devices: add a udev rule for Android phones (or join the plugdev group) and replug it"
+    return None
+
+
+def usb_serials() -> list[str]:
+    """Serials of the phones on USB that offer an ADB interface."""
+    transport = _usb_transport()
+    import usb1
+
+    try:
+        return [each.serial_number for each in transport.find_all_adb_devices()]
+    except usb1.USBError as exc:
+        raise DeviceNotFound(f"a phone on USB cannot be read: {_usb_error_hint(exc) or f'{exc}; replug it'}") from None
+
+
+def _usb_device(target: Target, io_timeout_s: float) -> tuple[AdbDevice, str]:
+    """The phone with the target's serial, or the first one; its serial is kept so that a
+    reconnect finds this phone again even when another one is plugged in meanwhile."""
+    _usb_transport()
+    import usb1
+
+    missing = DeviceNotFound(
+        f"no Android phone found ({target}); plug it in, enable USB debugging in Developer options, "
+        "and choose 'File transfer' if the phone asks what the USB connection is for"
+    )
+    serial = target.serial or next(iter(usb_serials()), None)
+    if serial is None:
+        raise missing
+    try:
+        return AdbDeviceUsb(serial=serial, default_transport_timeout_s=io_timeout_s), serial
+    except adb_errors.UsbDeviceNotFoundError:
+        raise missing from None
+    except usb1.USBError as exc:
+        raise DeviceNotFound(f"{target} cannot be opened: {_usb_error_hint(exc) or f'{exc}; replug it'}") from None
+
+
+def open_link(target: Target, key_path: Path, connect_timeout_s: float, auth_timeout_s: float, io_timeout_s: float) -> AdbLink:
+    """Connect and authenticate with the user's key; the phone shows its 'Allow USB debugging?'
+    prompt the first time, and we wait `auth_timeout_s` for the user to accept it."""
+    signer = load_signer(key_path)
+    if target.kind == "tcp":
+        device, serial = AdbDevice(_TcpTransport(target.host, target.port), default_transport_timeout_s=io_timeout_s), str(target)
+        failures = _DROPPED
+    else:
+        device, serial = _usb_device(target, io_timeout_s)
+        import usb1
+
+        failures = (*_DROPPED, usb1.USBError)  # opening the interface raises libusb's errors as they are
+    prompted = []  # adb-shell calls back just before it offers our public key, which makes the phone ask the user
+    try:
+        device.connect(rsa_keys=[signer], transport_timeout_s=connect_timeout_s, auth_timeout_s=auth_timeout_s, auth_callback=prompted.append)
+    except _Unreachable as exc:
+        raise DeviceNotFound(
+            f"no phone answers ADB at {target} ({exc}); enable wireless debugging (or run `adb tcpip 5555` over USB) "
+            "and check the address in BENCH_ADB"
+        ) from None
+    except failures as exc:
+        device.close()
+        if prompted:
+            raise NotAuthorised(
+                f"the phone at {target} did not authorise this computer within {auth_timeout_s:g} s; unlock it, accept the "
+                "'Allow USB debugging?' prompt (tick 'Always allow from this computer') and run again"
+            ) from None
+        if target.kind == "usb" and (hint := _usb_error_hint(exc)):
+            raise DeviceNotFound(f"{target} is connected but cannot be opened: {hint}") from None
+        raise DeviceDisconnected(
+            f"the connection to {target} broke during the ADB handshake ({type(exc).__name__}: {exc}); replug the phone (or check its Wi-Fi) and run again"
+        ) from None
+    return AdbLink(device, serial, io_timeout_s)

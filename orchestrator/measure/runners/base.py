@@ -1,0 +1,41 @@
+"""What every runner shares: the error a failed run raises, the interface the sessions call, and
+the staging of a run directory.
+
+Staging is the same on every platform: each model is linked into the run directory's `models/`
+folder from the export cache, and `request.json` names the links. The host runner reads them in
+place; phone runners push the files the links resolve to, under the links' names.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+
+from search.errors import UserError
+
+
+class RunnerError(UserError):
+    """A device run that produced no usable result; finished sessions stay on disk."""
+
+
+class Runner(ABC):
+    """Executes run directories on one device."""
+
+    platform: str
+
+    def stage(self, run_dir: Path, artifacts: dict[str, Path]) -> dict[str, str]:
+        """Link each model into the run directory; returns model id -> path relative to it."""
+        models = run_dir / "models"
+        models.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for mid, artifact in artifacts.items():
+            link = models / f"{mid}{artifact.suffix}"
+            if not link.exists():
+                link.symlink_to(artifact.resolve())
+            files[mid] = str(link.relative_to(run_dir))
+        return files
+
+    @abstractmethod
+    def run(self, run_dir: Path) -> dict[str, Any]:
+        """Run the staged `request.json`; return its result, checked against the contract."""

@@ -1,0 +1,41 @@
+"""The host runner: runs a run directory in a child process on this machine's CPU."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator.measure.contract import read_json
+from orchestrator.measure.runners.base import Runner, RunnerError
+
+
+class HostRunner(Runner):
+    platform = "host"
+
+    def __init__(self, timeout_s: float = 3600.0) -> None:
+        self.timeout_s = timeout_s
+
+    def run(self, run_dir: Path) -> dict[str, Any]:
+        result_path = run_dir / "result.json"
+        result_path.unlink(missing_ok=True)
+        log_path = run_dir / "runner.log"
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "orchestrator.measure.runners.host_child", str(run_dir)], stdout=log, stderr=log)
+            try:
+                code = proc.wait(timeout=self.timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise RunnerError(f"the host runner did not finish within {self.timeout_s:.0f} s; see {log_path}") from None
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+        if not result_path.exists():
+            raise RunnerError(f"the host runner exited with code {code} without writing a result; see {log_path}")
+        result = read_json(result_path, "result")
+        if result["status"] != "ok":
+            raise RunnerError(f"the host runner failed: {result['error']} (run directory {run_dir})")
+        return result

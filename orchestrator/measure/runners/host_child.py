@@ -1,0 +1,98 @@
+"""The host runner's child process: `python -m orchestrator.measure.runners.host_child RUN_DIR`.
+
+Runs in its own process so a crash in the runtime, a hang or a leak cannot take the orchestrator
+down, and so every session starts with a fresh XNNPACK thread pool. Whatever happens, it tries to
+leave a `result.json` (status "error" with the reason) before exiting.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from orchestrator.measure.contract import read_json, summarize, validate
+from orchestrator.measure.timing import TimingPlan, interleaved_latencies
+from search.files import write_json_atomic
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def host_facts() -> dict[str, Any]:
+    return {"platform": "host", "model": platform.node(), "os": platform.platform(), "cores": os.cpu_count() or 1, "cpu_model": cpu_model()}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run(run_dir: Path) -> dict[str, Any]:
+    import torch
+    from executorch.extension.pybindings import portable_lib
+    from executorch.runtime import Runtime
+
+    request = read_json(run_dir / "request.json", "request")
+    if request["threads"] > 0:
+        portable_lib._unsafe_reset_threadpool(request["threads"])
+    runtime = Runtime.get()
+    generator = torch.Generator().manual_seed(request["seed"])
+    programs, calls, loaded = [], {}, []
+    for model in request["models"]:
+        start = time.perf_counter()
+        programs.append(runtime.load_program(str(run_dir / model["file"])))  # a method must not outlive its program
+        method = programs[-1].load_method("forward")
+        load_ms = (time.perf_counter() - start) * 1e3
+        inputs = [torch.randn(model["input_shape"], generator=generator)]
+        start = time.perf_counter()
+        method.execute(inputs)
+        first_ms = (time.perf_counter() - start) * 1e3
+        calls[model["id"]] = lambda m=method, i=inputs: m.execute(i)
+        loaded.append((model["id"], load_ms, first_ms))
+    timing = TimingPlan(request["warmup"]["runs"], request["warmup"]["seconds"], request["measure"]["runs"], request["measure"]["seconds"])
+    samples = interleaved_latencies(calls, timing)
+    return {
+        "runtime": {
+            "name": "executorch", "version": version("executorch"), "threads": portable_lib._threadpool_get_thread_count(),
+            "compute_units": None,
+        },
+        "rounds": len(next(iter(samples.values()))),
+        "models": [
+            {"id": mid, "load_ms": load_ms, "first_inference_ms": first_ms, "samples_ms": samples[mid], "summary": summarize(samples[mid])}
+            for mid, load_ms, first_ms in loaded
+        ],
+    }
+
+
+def main(run_dir: Path) -> int:
+    started = _now()
+    base = {"schema": "autovit-bench/result", "version": 1, "device": host_facts(), "started_at": started}
+    try:
+        run_id = read_json(run_dir / "request.json", "request")["run_id"]
+        body = run(run_dir)
+        doc = {**base, "run_id": run_id, "status": "ok", "error": None, **body, "finished_at": _now()}
+        code = 0
+    except Exception as exc:  # the result file is how the parent learns what went wrong
+        doc = {
+            **base, "run_id": "unknown", "status": "error", "error": f"{type(exc).__name__}: {exc}",
+            "runtime": {"name": "executorch", "version": version("executorch"), "threads": 0}, "rounds": 0, "models": [], "finished_at": _now(),
+        }
+        code = 1
+    write_json_atomic(run_dir / "result.json", validate(doc, "result", "the result being written"))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))

@@ -1,0 +1,73 @@
+"""What each iOS failure means to the user: one sentence, the problem and then its fix.
+
+Shared by the runner and `list_ios_devices`, and kept apart from both so the wording lives in one
+place; the mapping is tested against pymobiledevice3's own exception classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from pymobiledevice3.exceptions import (
+    ConnectionFailedToUsbmuxdError,
+    ConnectionTerminatedError,
+    DeveloperModeIsNotEnabledError,
+    DeviceNotFoundError,
+    FatalPairingError,
+    NoDeviceConnectedError,
+    NotPairedError,
+    NotTrustedError,
+    PairingError,
+    PasscodeRequiredError,
+    PasswordRequiredError,
+    UserDeniedPairingError,
+)
+
+from orchestrator.measure.runners.base import RunnerError
+
+TUNNELD_COMMAND = "sudo python3 -m pymobiledevice3 remote tunneld"
+SIGN_HINT = "sign it with your team in Xcode, see ios_bench/README.md (Sign)"
+
+NO_DEVICE = "no iPhone is connected over USB: connect the iPhone with a cable and unlock it, then run again"
+NO_USBMUXD = (
+    "usbmuxd, the system service that talks to iPhones over USB, is not running: on Linux install and start it "
+    "(sudo apt install usbmuxd), on Windows install Apple Devices or iTunes, then run again"
+)
+NOT_TRUSTED = "the iPhone does not trust this computer: unlock it, tap Trust on the phone (and enter its passcode), then run again"
+DENIED = "the iPhone was told not to trust this computer: unplug and replug the cable, tap Trust on the phone, then run again"
+LOCKED = "the iPhone is locked: unlock it and keep it unlocked while it runs, then run again"
+DEVELOPER_MODE_OFF = (
+    "Developer Mode is off on the iPhone: turn it on in Settings > Privacy & Security > Developer Mode "
+    "(the phone restarts), then run again"
+)
+DISCONNECTED = "the connection to the iPhone broke off: check the cable, keep the phone unlocked, then run again"
+
+
+def known_failure(exc: BaseException) -> str | None:
+    """The sentence for failures that can happen at any step (subclasses before their bases)."""
+    if isinstance(exc, ConnectionFailedToUsbmuxdError):
+        return NO_USBMUXD
+    if isinstance(exc, (NoDeviceConnectedError, DeviceNotFoundError)):
+        return NO_DEVICE
+    if isinstance(exc, UserDeniedPairingError):
+        return DENIED
+    if isinstance(exc, (PasswordRequiredError, PasscodeRequiredError)):
+        return LOCKED
+    if isinstance(exc, (PairingError, NotPairedError, NotTrustedError, FatalPairingError)):
+        return NOT_TRUSTED
+    if isinstance(exc, DeveloperModeIsNotEnabledError):
+        return DEVELOPER_MODE_OFF
+    if isinstance(exc, (ConnectionTerminatedError, ConnectionError, asyncio.IncompleteReadError)):
+        return DISCONNECTED
+    return None
+
+
+def reason(exc: BaseException) -> str:
+    """The exception's class and first line: pymobiledevice3 appends a "please report it" paragraph to
+    errors it has no class for, and a runner error stays one sentence."""
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {lines[0].rstrip('.')}" if lines else type(exc).__name__
+
+
+def failure(exc: BaseException, otherwise: str) -> RunnerError:
+    return RunnerError(known_failure(exc) or otherwise)

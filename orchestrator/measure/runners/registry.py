@@ -1,0 +1,23 @@
+"""Which runner serves a device: the host child process, the Android app over ADB, or the iOS app
+over pymobiledevice3. Phone runners are imported only when a phone is used; each builds itself from
+the device entry (`for_device`)."""
+
+from __future__ import annotations
+
+from orchestrator.measure.devices import Device
+from orchestrator.measure.runners.base import Runner, RunnerError
+from orchestrator.measure.runners.host import HostRunner
+
+
+def runner_for(device: Device) -> Runner:
+    if device.platform == "host":
+        return HostRunner()
+    if device.platform == "android":
+        from orchestrator.measure.runners.android.runner import AndroidRunner
+
+        return AndroidRunner.for_device(device)
+    if device.platform == "ios":
+        from orchestrator.measure.runners.ios.runner import IosRunner
+
+        return IosRunner.for_device(device)
+    raise RunnerError(f"device {device.name!r} has platform {device.platform!r}; use host, android or ios in your devices file")

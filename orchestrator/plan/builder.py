@@ -1,0 +1,178 @@
+"""The LUT plan: every entry of a space's latency table, and the two networks that measure it.
+
+An entry's latency is the measured drop when its block is removed from a network: it is timed in
+context, not alone (AutoViT section 3.3.2). Three families:
+
+- Layers (`transformer_layer`, `mbconv_layer`): the *context network* (the space's smallest
+  subnet, with all transformer stages) with the entry's stage set to the entry's width, and one
+  extra layer of the entry's configuration; the variant lacks that layer. Shapes never change, so
+  the removal is exact and the layer is timed inside the whole network.
+- Fixed parts (`stem`, `mbconv_transition`, `transformer_shell`, `head`): removing a stage's first
+  block (or a MobileViT stage's convolutions, unfold and fold) would break the shapes of what
+  follows. The documented stand-in is *truncation*: the reference is the skeleton network (every
+  MBConv stage reduced to its transition block, every transformer stage to its shell without
+  layers) cut right after the part, the variant is cut right before it, so nothing downstream
+  needs reshaping. Their context is what precedes them.
+- `overhead`: removing the stem leaves no network; its stand-in is a network doing one
+  elementwise add on the input, whose own measured cost is this entry (the runtime's fixed cost of
+  a call plus one pass over the input). It is subtracted from the stem and counted once per model.
+
+Every network is a `ProbeSpec`; the plan deduplicates them by content hash, so entries that share a
+network (the context network is the variant of every minimum-width layer entry) export it once.
+
+The context network is also the plan's *anchor*: it is timed in every measurement session, because
+on a shared machine a whole session can run 5-15% faster or slower than another (seen on this
+host: the same network at 8.9 to 10.5 ms in different sessions of one profile). Attribution scales
+each session's deltas to the anchor's median speed over the profile, and validation measures the
+anchor beside the subnets it checks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from orchestrator.plan.isolated import isolated
+from orchestrator.plan.spec import METHODS, Entry, Plan, ProbeSpec
+from search.config import ConfigError, MBConvStage, SubnetConfig, TransformerStage
+from search.errors import UserError
+from search.lut import entry_key
+from search.sampling import min_config
+from search.space import SearchSpace
+
+
+def context_config(space: SearchSpace, resolution: int) -> SubnetConfig:
+    """The space's smallest subnet with every transformer stage present (so each stage has a context)."""
+    smallest = min_config(space, resolution)
+    extra = tuple(
+        TransformerStage(min(st.width), (min(st.heads),) * min(st.depth), (float(min(st.mlp_ratio)),) * min(st.depth))
+        for st in space.transformer[len(smallest.transformer) :]
+    )
+    return dataclasses.replace(smallest, transformer=smallest.transformer + extra)
+
+
+def _truncate(config: SubnetConfig, stages: int) -> SubnetConfig:
+    """Keep the stem and the first `stages` stages, so one network has one spec however it was cut."""
+    n_mb = len(config.mbconv)
+    return dataclasses.replace(config, mbconv=config.mbconv[:stages], transformer=config.transformer[: max(0, stages - n_mb)])
+
+
+def _skeleton(config: SubnetConfig) -> SubnetConfig:
+    return dataclasses.replace(
+        config,
+        mbconv=tuple(dataclasses.replace(s, depth=1) for s in config.mbconv),
+        transformer=tuple(TransformerStage(s.width, (), ()) for s in config.transformer),
+    )
+
+
+def _with_stage_width(config: SubnetConfig, index: int, width: int) -> SubnetConfig:
+    """Set the width of stage `index` (0..2 MBConv, 3.. transformer; -1 is the stem)."""
+    if index < 0:
+        return dataclasses.replace(config, stem=width)
+    n_mb = len(config.mbconv)
+    if index < n_mb:
+        mb = list(config.mbconv)
+        mb[index] = dataclasses.replace(mb[index], width=width)
+        return dataclasses.replace(config, mbconv=tuple(mb))
+    tr = list(config.transformer)
+    tr[index - n_mb] = dataclasses.replace(tr[index - n_mb], width=width)
+    return dataclasses.replace(config, transformer=tuple(tr))
+
+
+class _Builder:
+    def __init__(self, space: SearchSpace, resolution: int) -> None:
+        self.space, self.resolution = space, resolution
+        self.context = context_config(space, resolution)
+        self.skeleton = _skeleton(self.context)
+        self.probes: dict[str, ProbeSpec] = {}
+        self.entries: list[Entry] = []
+
+    def probe(self, config: SubnetConfig | None, head: bool = True) -> str:
+        if config is None:
+            spec = ProbeSpec("overhead", self.resolution)
+        else:
+            spec = ProbeSpec("net", self.resolution, config.to_json(), head)
+        self.probes.setdefault(spec.id, spec)
+        return spec.id
+
+    def add(self, kind: str, stage: str | None, params: dict[str, Any], reference: str, variant: str | None) -> None:
+        self.entries.append(Entry(entry_key(kind, stage, **params), kind, stage, params, reference, variant))
+
+    def prefix(self, widths: dict[int, int], stages: int) -> str:
+        """The skeleton cut after `stages` stages, with some stage widths overridden."""
+        config = self.skeleton
+        for index, width in widths.items():
+            config = _with_stage_width(config, index, width)
+        return self.probe(_truncate(config, stages), head=False)
+
+    def fixed_parts(self) -> None:
+        space = self.space
+        overhead = self.probe(None)
+        self.add("overhead", None, {}, overhead, None)
+        for w in space.stem.width:
+            self.add("stem", None, {"width": w}, self.prefix({-1: w}, 0), overhead)
+        previous = (-1, space.stem.width)
+        stages = [(s, "mbconv_transition") for s in space.mbconv] + [(s, "transformer_shell") for s in space.transformer]
+        for index, (stage, kind) in enumerate(stages):
+            prev_index, prev_widths = previous
+            for w_in in prev_widths:
+                for w in stage.width:
+                    if kind == "transformer_shell" and index > len(space.mbconv) and space.increasing_transformer_width and w_in >= w:
+                        continue
+                    with_part = self.prefix({prev_index: w_in, index: w}, index + 1)
+                    without = self.prefix({prev_index: w_in}, index)
+                    self.add(kind, stage.name, {"in_width": w_in, "width": w}, with_part, without)
+            previous = (index, stage.width)
+        n_mb = len(space.mbconv)
+        for w in space.head_widths:
+            n = min(n for n in space.num_transformer_stages if w in space.transformer[n - 1].width)
+            config = _with_stage_width(self.skeleton, n_mb + n - 1, w)
+            config = _truncate(config, n_mb + n)
+            with_head = self.probe(config, head=True)
+            without = self.probe(config, head=False)
+            self.add("head", None, {"width": w}, with_head, without)
+
+    def mbconv_layers(self) -> None:
+        for j, stage in enumerate(self.space.mbconv):
+            depth = min(stage.depth)
+            for w in stage.width:
+                for e in stage.expansion:
+                    base = _with_stage_width(self.context, j, w)
+                    mb = list(base.mbconv)
+                    mb[j] = MBConvStage(w, depth, float(e))
+                    without = dataclasses.replace(base, mbconv=tuple(mb))
+                    mb[j] = MBConvStage(w, depth + 1, float(e))
+                    with_layer = dataclasses.replace(base, mbconv=tuple(mb))
+                    self.add(
+                        "mbconv_layer", stage.name, {"width": w, "expansion": float(e)},
+                        self.probe(with_layer), self.probe(without),
+                    )
+
+    def transformer_layers(self) -> None:
+        n_mb = len(self.space.mbconv)
+        for i, stage in enumerate(self.space.transformer):
+            for w in stage.width:
+                base = _with_stage_width(self.context, n_mb + i, w)
+                without = self.probe(base)
+                for h in stage.heads:
+                    for r in stage.mlp_ratio:
+                        tr = list(base.transformer)
+                        tr[i] = TransformerStage(w, tr[i].heads + (h,), tr[i].mlp_ratio + (float(r),))
+                        with_layer = self.probe(dataclasses.replace(base, transformer=tuple(tr)))
+                        params = {"width": w, "heads": h, "mlp_ratio": float(r)}
+                        self.add("transformer_layer", stage.name, params, with_layer, without)
+
+
+def build_plan(space: SearchSpace, resolution: int | None = None, method: str = "removal") -> Plan:
+    if method not in METHODS:
+        raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    resolution = resolution if resolution is not None else space.default_resolution
+    if resolution not in space.resolutions:
+        raise ConfigError(f"resolution {resolution} is not in space {space.name!r}; choices: {', '.join(map(str, space.resolutions))}")
+    builder = _Builder(space, resolution)
+    builder.fixed_parts()
+    builder.mbconv_layers()
+    builder.transformer_layers()
+    anchor = builder.probe(builder.context)
+    plan = Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes, anchor)
+    return isolated(plan) if method == "isolated" else plan

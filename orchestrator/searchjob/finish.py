@@ -1,0 +1,87 @@
+"""The end of `bench search`: deliver the winner, measure it where possible, write result.json."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from orchestrator.measure.devices import Device
+from orchestrator.searchjob.delivery import Delivered, deliver, measure_found
+from orchestrator.searchjob.job import SearchJob, accuracy_on_test_split
+from orchestrator.searchjob.pareto import plot_pareto
+from search.budget import TOLERANCE
+from search.config import SubnetConfig
+from search.errors import UserError
+from search.files import write_json_atomic
+from search.strategies import SearchState
+
+
+def _measurement(
+    job: SearchJob, files: Delivered, config: SubnetConfig, device: Callable[[], Device] | None, log: Callable[[str], None]
+) -> tuple[dict[str, Any] | None, str | None]:
+    if device is None:
+        return None, "not measured (--no-measure)"
+    try:
+        d = device()
+        return measure_found(files.artifacts[d.backend], config, job.lut, job.base_space, d, job.inputs.out / "measure"), None
+    except UserError as exc:
+        log(f"not measured: {exc}")
+        return None, str(exc)
+
+
+def _path(path: Path | None) -> str | None:
+    return str(path) if path else None
+
+
+def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Device] | None, log: Callable[[str], None]) -> dict[str, Any]:
+    """`device` resolves the LUT's device (raising UserError when it is unknown or unreachable)."""
+    out, best = job.inputs.out, state.best()
+    static = job.recalibrated(best.config)
+    log(f"best: {best.accuracy:.2%} held-out accuracy, {best.predicted_ms:.2f} ms predicted, {best.params / 1e6:.3f}M params; exporting")
+    files = deliver(static, job.ckpt["classes"], out, required=job.lut["device"]["backend"])
+    test_acc = accuracy_on_test_split(static, job.data, job.inputs.eval_batch_size, job.device)
+    measured, not_measured = _measurement(job, files, best.config, device, log)
+    budget = job.budget
+    result = {
+        "config": best.config.to_dict(),
+        "config_hash": best.config.hash,
+        "accuracy": best.accuracy,
+        "test_accuracy": test_acc,
+        "predicted_ms": best.predicted_ms,
+        "measured_ms": measured["measured_ms"] if measured else None,
+        "measured_ms_at_lut_speed": measured["measured_ms_at_lut_speed"] if measured else None,
+        "within_budget": (measured["measured_ms"] <= budget.latency_ms * (1 + TOLERANCE)) if measured else None,
+        "params_m": best.params / 1e6,
+        "budget": budget.to_dict(),
+        "lut": job.lut["id"],
+        "device": job.lut["device"]["name"],
+        "strategy": job.settings.strategy,
+        "evaluations": len(state.evaluated),
+        "generations": state.generation,
+        "search_seconds": state.seconds,
+        "coarse": state.coarse,
+        "measurement": measured,
+        "not_measured": not_measured,
+        "files": {
+            "config": str(out / "best.json"), "checkpoint": str(files.checkpoint), "pte": _path(files.artifacts.get("pte")),
+            "pte_partitions": files.facts.get("pte", {}).get("partitions"), "mlpackage": _path(files.artifacts.get("coreml")),
+            "mlpackage_error": files.errors.get("coreml"), "pareto_plot": str(out / "pareto.png"), "state": str(out / "search_state.json"),
+        },
+    }
+    write_json_atomic(out / "best.json", best.config.to_dict())
+    plot_pareto(state, budget, best, out / "pareto.png", f"{job.settings.strategy} on {job.lut['device']['name']} ({job.space.name}, LUT {job.lut['id'][:8]})")
+    write_json_atomic(out / "result.json", result)
+    if measured:
+        at_lut = measured["measured_ms_at_lut_speed"]
+        speed = f" ({at_lut:.2f} ms at the LUT's speed: the anchor network ran at x{measured['session_speed']:.3f} its LUT latency)" if at_lut else ""
+        verdict = "within" if result["within_budget"] else "OVER"
+        log(f"measured on {measured['device']}: {measured['measured_ms']:.2f} ms{speed}: {verdict} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%})")
+        if measured["session_speed"] and measured["session_speed"] > 1 + TOLERANCE:
+            log(
+                f"warning: the device ran {measured['session_speed'] - 1:.0%} slower in this session than when LUT {job.lut['id']} was measured "
+                "(timed on the LUT's anchor network); close other work on it, or re-profile it if it stays slow"
+            )
+    written = ", ".join(["best.json", "best.pt", *(p.name for p in files.artifacts.values()), "pareto.png", "result.json"])
+    log(f"wrote {out}/{written}")
+    return result

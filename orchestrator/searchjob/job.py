@@ -1,0 +1,138 @@
+"""`bench search`: a trained supernet + a device's LUT + budgets -> the best subnet, ready to deploy.
+
+This module wires the pieces: it checks the checkpoint, LUT and data against each other, derives
+the prediction limit from the LUT's validation record and runs a strategy from
+`search.strategies` with its state saved every generation (so `--resume` continues).
+`orchestrator.searchjob.finish` then delivers and measures the winner.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from orchestrator.lut.store import latest_validation
+from search.budget import TOLERANCE, Budget, Pricer, make_budget
+from search.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
+from search.config import SubnetConfig
+from search.data import open_data, tensor_batches
+from search.errors import UserError
+from search.evaluate import Evaluator, accuracy, recalibrated
+from search.files import write_json_atomic
+from search.predictor import LatencyPredictor
+from search.static import StaticSubnet
+from search.strategies import Search, SearchSettings, SearchState
+from search.supernet import Supernet
+from search.train_settings import TrainSettings
+
+STATE_FILE = "search_state.json"
+
+
+@dataclass(frozen=True)
+class SearchInputs:
+    checkpoint: Path
+    lut_path: Path
+    latency_ms: float
+    params_m: float | None
+    out: Path
+    data: Path | None = None  # default: the data directory the supernet was trained on
+    eval_batch_size: int = 128
+    calibration_batches: int = 8
+
+
+class SearchJob:
+    def __init__(self, inputs: SearchInputs, settings: SearchSettings, space_name: str | None, log: Callable[[str], None] = print) -> None:
+        from search.lut import read_lut
+
+        self.inputs, self.settings, self.log = inputs, settings, log
+        self.ckpt = load_checkpoint(inputs.checkpoint)
+        self.base_space, self.space = checkpoint_space(self.ckpt, space_name)
+        self.lut = read_lut(inputs.lut_path)
+        check_lut_fits(self.ckpt, self.lut)
+        self.train_settings = TrainSettings(**self.ckpt["settings"])
+        self.validation = latest_validation(inputs.lut_path)
+        self.budget: Budget = make_budget(inputs.latency_ms, inputs.params_m, self.validation)
+        self.pricer = Pricer(LatencyPredictor(self.lut, self.base_space), self.space, self.budget)
+        self.pricer.check_reachable()
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self._batches: tuple[list, list] | None = None
+
+    def describe_budget(self) -> str:
+        b = self.budget
+        if self.validation is None:
+            return f"budget {b.latency_ms:g} ms (LUT {self.lut['id']} has no validation record, so no predictor margin; run `bench validate --lut {self.lut['id']}`)"
+        if b.limit_ms < b.latency_ms:
+            return (
+                f"budget {b.latency_ms:g} ms: the LUT's validation shows the predictor under-predicting by up to {b.margin:.1%} "
+                f"(95th percentile), so predictions are kept at or below {b.limit_ms:.2f} ms to measure within +{TOLERANCE:.0%}"
+            )
+        return f"budget {b.latency_ms:g} ms: the LUT's validated under-prediction ({b.margin:.1%}, 95th percentile) fits within the +{TOLERANCE:.0%} tolerance, no margin needed"
+
+    def _supernet(self) -> Supernet:
+        net = Supernet(self.space)
+        net.load_state_dict(self.ckpt["model"])
+        return net.to(self.device).eval()
+
+    def _data(self):
+        root = self.inputs.data or Path(self.train_settings.data)
+        s = self.train_settings
+        return open_data(root, s.resolution, s.holdout, s.seed, s.hflip, self.inputs.eval_batch_size * self.inputs.calibration_batches)
+
+    def run(self, resume: bool) -> SearchState:
+        out = self.inputs.out
+        state_path = out / STATE_FILE
+        state = None
+        if resume:
+            if not state_path.exists():
+                raise UserError(f"{out} holds no search to resume; start one without --resume")
+            state = SearchState.from_dict(json.loads(state_path.read_text()))
+            if state.settings != asdict(self.settings):
+                raise UserError(f"the search in {out} ran with other settings; resume it with the same options or choose another --out")
+            self.log(f"resuming the search in {out} after generation {state.generation} ({len(state.evaluated)} subnets evaluated)")
+        elif state_path.exists():
+            raise UserError(f"{out} already holds a search; continue it with --resume or choose another --out")
+        evaluator = self.evaluator({h: c.accuracy for h, c in state.evaluated.items()} if state else {})  # data errors before writing
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "inputs.json", self.provenance())
+        search = Search(self.settings, self.pricer, evaluator, lambda st: write_json_atomic(state_path, st.to_dict()), self.log)
+        return search.run(state)
+
+    def _load(self) -> tuple[list, list]:
+        """The supernet, the data and its cached calibration and held-out batches, loaded once."""
+        if self._batches is None:
+            self.supernet, self.data = self._supernet(), self._data()
+            self._batches = (
+                tensor_batches(self.data.calibration, self.inputs.eval_batch_size),
+                tensor_batches(self.data.holdout, self.inputs.eval_batch_size),
+            )
+        return self._batches
+
+    def evaluator(self, cache: dict[str, float] | None = None) -> Evaluator:
+        """Held-out accuracy of subnets of this checkpoint's supernet."""
+        calibration, holdout = self._load()
+        return Evaluator(self.supernet, calibration, holdout, self.device, cache)
+
+    def recalibrated(self, config: SubnetConfig) -> StaticSubnet:
+        calibration, _ = self._load()
+        return recalibrated(self.supernet, config, calibration, self.device)
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "checkpoint": self.ckpt["path"], "checkpoint_epoch": self.ckpt["epoch"],
+            "space": self.ckpt["space"], "num_classes": self.ckpt["num_classes"],
+            "lut": {"id": self.lut["id"], "path": str(self.inputs.lut_path), "device": self.lut["device"]["name"], "resolution": self.lut["resolution"]},
+            "budget": self.budget.to_dict(), "settings": asdict(self.settings),
+        }
+
+
+def accuracy_on_test_split(static: torch.nn.Module, data: Any, batch: int, device: torch.device) -> float | None:
+    """Accuracy on the data's test split (val/) of a recalibrated subnet, reported beside the
+    held-out accuracy the search ranked by; None when the data has no test split."""
+    if data.test is None:
+        return None
+    return accuracy(static, tensor_batches(data.test, batch), device)

@@ -1,0 +1,110 @@
+"""Every file the toolkit writes goes through here, so that a reader (another process, a resumed
+run, the next command after a crash) finds the old file or the whole new one, never a torn one.
+
+The recipe: a temporary file with a unique name, created exclusively (O_EXCL) in the target's
+folder, so it is on the same file system and never a planted link; the data is flushed and
+fsynced, renamed over the target, and the folder fsynced so the rename survives a power cut. On
+any failure the temporary is removed. Folders (`.mlpackage`) are built under a temporary name and
+swapped in the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what open() gives; mkstemp's 0600 would hide results from other users
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[tuple[int, Path]]:
+    """A fresh temporary file beside `path` (its descriptor and path) that replaces `path` when the
+    block ends without an exception, and is removed when it does not."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        yield fd, Path(tmp)
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_folder(path.parent)
+
+
+@contextmanager
+def atomic_write(path: Path, binary: bool = False) -> Iterator[IO[Any]]:
+    """Write `path` through the file object this yields; it replaces `path` only if the block ends
+    without an exception."""
+    with _replacing(path) as (fd, _):
+        with open(os.dup(fd), "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
+            yield f
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """For writers that insist on a path of their own (torch.save, adb pull): they write the
+    temporary file this yields, which then replaces `path`."""
+    with _replacing(path) as (_, tmp):
+        yield tmp
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    with atomic_write(path, binary=True) as f:
+        f.write(data)
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    with atomic_write(path) as f:
+        json.dump(doc, f, indent=1)
+
+
+@contextmanager
+def atomic_folder(path: Path) -> Iterator[Path]:
+    """Build a folder (an `.mlpackage`) at the path this yields (it does not exist yet); the folder
+    then takes the place of `path`. An existing `path` is renamed aside first and removed only
+    once the new one is in place, and put back if that fails, so a whole folder is always there."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    built, previous = staging / path.name, staging / "previous"
+    try:
+        yield built
+        if path.exists():
+            os.replace(path, previous)
+        try:
+            os.replace(built, path)
+        except BaseException:
+            if previous.exists():
+                os.replace(previous, path)
+            raise
+        _fsync_folder(path.parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

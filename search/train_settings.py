@@ -1,0 +1,48 @@
+"""How a supernet is trained, as plain data: `TrainSettings` is recorded in every checkpoint,
+checked on resume, and gives `bench train` its option defaults, so it imports nothing heavy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from search.errors import UserError
+
+
+class TeacherError(UserError):
+    """A teacher that cannot be built or loaded; the message names the fix."""
+
+
+SAMPLING = ("random", "sandwich")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    space: str
+    data: str
+    resolution: int
+    epochs: int = 30
+    batch_size: int = 64  # per process
+    lr: float = 1e-3
+    min_lr: float = 1e-5
+    weight_decay: float = 0.05
+    warmup_epochs: int = 1
+    label_smoothing: float = 0.1
+    sampling: str = "random"
+    sandwich_random: int = 2
+    kd: str = "none"
+    teacher: str | None = None
+    teacher_checkpoint: str | None = None
+    kd_alpha: float = 0.5
+    kd_tau: float = 1.0
+    holdout: float = 0.1
+    hflip: bool = True
+    seed: int = 0
+    amp: bool = True  # mixed precision; only on GPU
+    workers: int = 0
+
+    def check(self) -> None:
+        if self.sampling not in SAMPLING:
+            raise UserError(f"unknown sampling {self.sampling!r}; choose one of {', '.join(SAMPLING)}")
+        if self.kd != "none" and not (self.teacher and self.teacher_checkpoint):
+            raise TeacherError(f"{self.kd} distillation needs --teacher NAME and --teacher-checkpoint FILE (local weights; nothing is downloaded)")
+

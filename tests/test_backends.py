@@ -1,0 +1,36 @@
+"""The backend descriptors: what the cache, profiles, `bench measure` and delivery ask of a format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from orchestrator.export.backends import BACKENDS, COREML, PTE, backend_of_file, get_backend
+from orchestrator.plan.networks import OverheadNet
+from search.errors import UserError
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS.values()), ids=list(BACKENDS))
+def test_a_backend_reads_the_input_shape_from_its_own_artifact(backend, tmp_path: Path):
+    path = tmp_path / f"net{backend.suffix}"
+    backend.export(OverheadNet().eval(), torch.randn(1, 3, 24, 16), path)
+    assert path.exists()
+    assert backend.input_shape(path) == [1, 3, 24, 16]
+
+
+def test_the_pte_exporter_reports_its_partitions_for_the_cache(tmp_path: Path):
+    facts = PTE.export(OverheadNet().eval(), torch.randn(1, 3, 8, 8), tmp_path / "net.pte")
+    assert facts["partitions"] == 1 and facts["undelegated_ops"] == [] and facts["size_bytes"] == (tmp_path / "net.pte").stat().st_size
+
+
+def test_an_artifact_is_matched_to_its_backend_by_suffix():
+    assert backend_of_file(Path("a/b.pte")) is PTE
+    assert backend_of_file(Path("b.mlpackage")) is COREML
+    assert backend_of_file(Path("b.onnx")) is None
+
+
+def test_an_unknown_backend_is_a_user_error_naming_the_choices():
+    with pytest.raises(UserError, match=r"^unknown backend 'onnx'; choose one of pte, coreml$"):
+        get_backend("onnx")

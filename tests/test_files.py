@@ -1,0 +1,55 @@
+"""Atomic writes: a reader finds the old file or the whole new one, and a failed write leaves
+neither a changed target nor a temporary behind."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from search.files import FILE_MODE, atomic_folder, atomic_path, atomic_write, write_json_atomic
+
+
+def test_a_json_document_replaces_the_file_whole_with_ordinary_permissions(tmp_path: Path):
+    target = tmp_path / "deep" / "doc.json"
+    write_json_atomic(target, {"a": 1})
+    write_json_atomic(target, {"a": 2})
+    assert json.loads(target.read_text()) == {"a": 2}
+    assert target.stat().st_mode & 0o777 == FILE_MODE
+    assert os.listdir(target.parent) == ["doc.json"]
+
+
+def test_a_write_that_fails_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path):
+    target = tmp_path / "doc.json"
+    write_json_atomic(target, {"old": True})
+    with pytest.raises(RuntimeError), atomic_write(target) as f:
+        f.write('{"half')
+        raise RuntimeError("disk gone")
+    assert json.loads(target.read_text()) == {"old": True}
+    assert os.listdir(tmp_path) == ["doc.json"]
+
+
+def test_a_writer_that_wants_a_path_writes_a_fresh_temporary_beside_the_target(tmp_path: Path):
+    target = tmp_path / "model.pt"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == tmp_path and tmp != target and not target.exists()
+        tmp.write_bytes(b"weights")
+    assert target.read_bytes() == b"weights"
+    assert os.listdir(tmp_path) == ["model.pt"]
+
+
+def test_a_folder_is_swapped_in_whole_and_a_failed_build_keeps_the_old_one(tmp_path: Path):
+    target = tmp_path / "m.mlpackage"
+    for version in ("1", "2"):
+        with atomic_folder(target) as built:
+            built.mkdir()
+            (built / "weights.bin").write_text(version)
+    assert (target / "weights.bin").read_text() == "2"
+    with pytest.raises(RuntimeError), atomic_folder(target) as built:
+        built.mkdir()
+        (built / "weights.bin").write_text("3")
+        raise RuntimeError("converter crashed")
+    assert (target / "weights.bin").read_text() == "2"
+    assert os.listdir(tmp_path) == ["m.mlpackage"]
