@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     console = Console(width=140)
-    refs = args.lut or [next(r["id"] for r in list_luts() if r["device"] == "host" and r["space"] == "xxs")]
+    refs = args.lut or [next(r["id"] for r in list_luts().rows if r["device"] == "host" and r["space"] == "xxs")]
     docs = [read_lut(resolve_lut(ref)) for ref in refs]
     space = load_space(docs[0]["space"]["name"])
     predictors = [LatencyPredictor(doc, space) for doc in docs]

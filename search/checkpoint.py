@@ -7,6 +7,7 @@ is sized for that data (`SearchSpace.for_classes`), while LUTs stay keyed to the
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; train one with `bench train` (it writes <out>/last.pt)")
     try:
-        doc = torch.load(path, map_location="cpu", weights_only=False)
+        doc = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code from a file
+    except pickle.UnpicklingError:
+        raise CheckpointError(
+            f"{path} holds objects other than tensors and plain data, so it is not loaded (it could run code); "
+            "pass the last.pt that `bench train` wrote"
+        ) from None
     except Exception as exc:  # torch raises several types for a damaged or foreign file
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}); it is damaged or not a torch file") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
@@ -77,9 +78,18 @@ class ImageData:
         return len(self.classes)
 
 
+def _load_image(path: str) -> Image.Image:
+    """torchvision's loader, with a damaged or truncated image named instead of a PIL traceback."""
+    try:
+        with open(path, "rb") as f:
+            return Image.open(f).convert("RGB")
+    except (OSError, SyntaxError, ValueError) as exc:  # PIL's UnidentifiedImageError and truncation are OSErrors
+        raise DataError(f"image {path} cannot be read ({type(exc).__name__}: {exc}); remove or replace it") from None
+
+
 def _folder(path: Path, transform: transforms.Compose) -> datasets.ImageFolder:
     try:
-        return datasets.ImageFolder(str(path), transform=transform)
+        return datasets.ImageFolder(str(path), transform=transform, loader=_load_image)
     except (FileNotFoundError, RuntimeError) as exc:
         raise DataError(f"{path} holds no images in class folders ({exc}); use ImageNet's layout {path}/<class>/<image>") from None
 
@@ -114,9 +124,10 @@ def tensor_batches(dataset: Dataset, batch_size: int) -> list[tuple[torch.Tensor
 def write_digits(out: Path, test_fraction: float = 0.2, seed: int = 0) -> dict[str, int]:
     """Write scikit-learn's digits as `out/train/<digit>/*.png` and `out/val/<digit>/*.png` (a
     seeded per-class test split). Pixel values 0-16 are scaled to 0-255 grey."""
-    from PIL import Image
     from sklearn.datasets import load_digits
 
+    if Path(out).exists() and not Path(out).is_dir():
+        raise DataError(f"{out} is a file; give --out a folder to write the data set into")
     digits = load_digits()
     test = set(holdout_indices([int(t) for t in digits.target], test_fraction, seed))
     counts = {"train": 0, "val": 0}

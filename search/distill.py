@@ -8,6 +8,7 @@ same batch (in-place distillation, BigNAS), which needs no teacher.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -30,7 +31,12 @@ def load_teacher(name: str, checkpoint: Path, num_classes: int, device: torch.de
         raise TeacherError(f"teacher checkpoint {checkpoint} does not exist; pass the local weights of {name} with --teacher-checkpoint")
     model = timm.create_model(name, pretrained=False, num_classes=num_classes)
     try:
-        timm.models.load_checkpoint(model, str(checkpoint), strict=True)
+        timm.models.load_checkpoint(model, str(checkpoint), strict=True, weights_only=True)  # never unpickle code from a file
+    except pickle.UnpicklingError:
+        raise TeacherError(
+            f"teacher checkpoint {checkpoint} holds objects other than tensors and plain data, so it is not loaded (it could run code); "
+            "pass a plain state dict of the teacher's weights"
+        ) from None
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
         raise TeacherError(

@@ -20,6 +20,7 @@ import jsonschema
 
 from search.config import compact_number
 from search.errors import UserError
+from search.files import NAME, load_json
 
 SCHEMA_NAME = "autovit-bench/lut"
 SCHEMA_VERSION = 1
@@ -75,16 +76,24 @@ def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
         raise LUTError(f"{source} is malformed at {where}: {exc.message}") from None
     if content_id(doc) != doc["id"]:
         raise LUTError(f"{source} does not match its id {doc['id']} (edited after it was written); rebuild it with `bench profile`")
+    for what, name in (("device", doc["device"]["name"]), ("space", doc["space"]["name"])):
+        if not NAME.match(name):
+            raise LUTError(f"{source} names its {what} {name!r}, which is not a valid name; rebuild it with `bench profile`")
+    for key, e in doc["entries"].items():
+        try:
+            named = entry_key(e["kind"], e["stage"], **e["params"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            named = None
+        if named != key:
+            raise LUTError(f"{source} has an entry {key!r} whose kind, stage and parameters do not name it; rebuild it with `bench profile`")
+    unordered = next((k for k, e in doc["entries"].items() if not e["ci_ms"][0] <= e["ci_ms"][1]), None)
+    if unordered is not None:
+        raise LUTError(f"{source} has an interval {doc['entries'][unordered]['ci_ms']} for {unordered!r} whose ends are reversed; rebuild it with `bench profile`")
     return doc
 
 
 def read_lut(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise LUTError(f"LUT file {path} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise LUTError(f"LUT file {path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    doc = load_json(path, "LUT file", "give a LUT that `bench profile` wrote (`bench lut list` shows them)", LUTError)
     return validate_lut(doc, f"LUT file {path}")
 
 

@@ -18,6 +18,7 @@ from search.config import SubnetConfig, validate
 from search.encoding import ConfigBatch, decode, encode
 from search.lut import LUTError, check_space, entry_key
 from search.params import count_params
+from search.sampling import min_config
 from search.space import SearchSpace
 
 FIXED, SHELL, LAYERS = "stem / head / overhead", "transition / shell", "layers"
@@ -56,6 +57,21 @@ class LatencyPredictor:
         self.resolution: int = lut["resolution"]
         self.latency = {k: float(e["latency_ms"]) for k, e in lut["entries"].items()}
         self.table = AdditiveTable(space, self._value)
+        self._check_positive()
+
+    def _check_positive(self) -> None:
+        """A LUT whose smallest subnet costs nothing (or less) would let every subnet fit any budget."""
+        if self.resolution not in self.space.resolutions:
+            return
+        smallest = min_config(self.space, self.resolution)
+        if self.missing(smallest):
+            return
+        predicted = self.predict(smallest)
+        if predicted <= 0:
+            raise LUTError(
+                f"LUT {self.lut['id']} predicts {predicted:.4g} ms for the space's smallest subnet, and a latency cannot be zero "
+                "or negative; rebuild it with `bench profile`"
+            )
 
     def _value(self, kind: str, stage: str | None = None, **params: Any) -> float:
         return self.latency.get(entry_key(kind, stage, **params), np.nan)

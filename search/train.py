@@ -33,6 +33,7 @@ from search.data import DataError, ImageData, open_data, tensor_batches
 from search.distill import DistillationLoss, inplace_distillation, load_teacher
 from search.distributed import Dist
 from search.evaluate import subnet_accuracy
+from search.locks import run_dir_lock
 from search.sampling import max_config, min_config, random_config
 from search.space import SearchSpace, load_space
 from search.supernet import Supernet
@@ -88,7 +89,14 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, floor: float) -> f
 
 
 def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "python": random.getstate(), "numpy": np.random.get_state()}
+    """Every generator's state as tensors and plain numbers, so a checkpoint loads with
+    `torch.load(weights_only=True)` (numpy's state holds an ndarray, which that refuses)."""
+    name, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -97,7 +105,8 @@ def _rng_state() -> dict[str, Any]:
 def _set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    n = state["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -244,6 +253,11 @@ class Trainer:
         return total / len(configs)
 
     def run(self, resume: bool = False) -> TrainState:
+        """Train to the last epoch; the run directory is held by this run (its main process) throughout."""
+        with run_dir_lock(self.out, "the training run") if self.d.main else contextlib.nullcontext():
+            return self._run(resume)
+
+    def _run(self, resume: bool) -> TrainState:
         last = self.out / "last.pt"
         if resume:
             state = self.resume_state(last)

@@ -19,7 +19,7 @@ phone is simulated. What is implemented is what adbd does for the requests the r
   run directory, as the app would run the request, and leaves its result where the app writes it.
 
 Faults are switched on per test: the connection drops in the middle of a push, the app writes no
-result, the app writes a malformed one, the user refuses the authorisation prompt.
+result, the app writes a malformed or an oversized one, the user refuses the authorisation prompt.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -124,8 +125,9 @@ class Phone:
     """The phone's state: its filesystem (a host folder), properties, the benchmark app and what it
     was asked to do. `app_behaviour` is what the app does when launched: "bench" runs the request,
     "silent" writes nothing (it crashed), "malformed" writes a result that breaks the contract,
-    "failing" reports a model it could not load and "foreign" leaves another session's valid
-    result (the golden error and ok results of tests/contract/)."""
+    "failing" reports a model it could not load, "foreign" leaves another session's valid
+    result (the golden error and ok results of tests/contract/) and "oversized" writes a 65 MiB
+    result (sparse, so it costs no disk)."""
 
     def __init__(self, root: Path, model: str, release: str) -> None:
         self.root = root
@@ -135,6 +137,7 @@ class Phone:
         self.commands: list[str] = []
         self.launches: list[float] = []
         self.pushed: list[str] = []
+        self.pulled: list[str] = []
         self.interrupted_pushes: list[str] = []
         self._app_threads: list[threading.Thread] = []
 
@@ -155,6 +158,8 @@ class Phone:
         elif self.app_behaviour in ("failing", "foreign"):
             golden = "result_error.json" if self.app_behaviour == "failing" else "result_ok.json"
             self._write_result(json.loads((REPO / "tests" / "contract" / golden).read_text()))
+        elif self.app_behaviour == "oversized":
+            self._place_result(_sparse_file)
 
     def _bench(self, request: Path) -> None:
         """Run the request the way the app does, with the host runner's child on this machine, then
@@ -169,16 +174,25 @@ class Phone:
         self._write_result(result)
 
     def _write_result(self, doc: dict) -> None:
-        """Like the app: write a temporary file beside it and rename, so a poller sees all or nothing."""
+        self._place_result(lambda tmp: tmp.write_text(json.dumps(doc)))
+
+    def _place_result(self, write: Callable[[Path], object]) -> None:
+        """Like the app: `write` a temporary file beside the result and rename it, so a poller sees all or nothing."""
         target = self.local(RESULT_PATH)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(".result.json.tmp")
-        tmp.write_text(json.dumps(doc))
+        write(tmp)
         tmp.replace(target)
 
     def wait_for_app(self) -> None:
         for thread in self._app_threads:
             thread.join(timeout=120)
+
+
+def _sparse_file(path: Path) -> None:
+    """65 MiB, one MiB past what any result may be, without writing a byte of it."""
+    with open(path, "wb") as file:
+        file.truncate(65 * 2**20)
 
 
 class Shell:
@@ -404,6 +418,7 @@ class SyncService:
         if not path.is_file():
             self.fail(stream, f"open failed: No such file or directory: {device_path}")
             return
+        self.phone.pulled.append(device_path)
         data = path.read_bytes()
         for i in range(0, len(data), SYNC_DATA_MAX):
             chunk = data[i : i + SYNC_DATA_MAX]

@@ -75,6 +75,16 @@ def writes(content: bytes) -> App:
     return app
 
 
+def writes_sparse(size: int) -> App:
+    """An app that writes a result.json of `size` bytes, sparse, so that an oversized one costs no disk."""
+
+    async def app(run_dir: Path, say: Callable[[str], None]) -> None:
+        with open(run_dir / "result.json", "wb") as file:
+            file.truncate(size)
+
+    return app
+
+
 def entry(pid: int, process: str, message: str) -> SyslogEntry:
     return SyslogEntry(
         pid=pid, timestamp=datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc), level=SyslogLogLevel.NOTICE,
@@ -106,6 +116,9 @@ class FakeAfc:
         if path not in self.files:
             raise AfcFileNotFoundError(f"{path} does not exist", AfcError.OBJECT_NOT_FOUND, path)
         return self.files[path]
+
+    def size(self, path: str) -> int:
+        return len(self.read(path))
 
     def rm(self, path: str) -> None:
         if not self.exists(path):
@@ -149,6 +162,7 @@ class FakePhone:
         self.installed_from: list[Path] = []
         self.launches: list[tuple[str, list[str]]] = []
         self.pushed: dict[str, bytes] = {}
+        self.pulled: list[str] = []
         self.killed: list[int] = []
         self._running: dict[int, asyncio.Task] = {}
         self._pids = itertools.count(501)
@@ -234,7 +248,11 @@ class FakePhone:
         self._call("afc_push")
         afc.push(local, remote)
 
+    async def afc_size(self, afc: FakeAfc, path: str) -> int:
+        return afc.size(path)
+
     async def afc_get_file_contents(self, afc: FakeAfc, path: str) -> bytes:
+        self.pulled.append(path)
         return afc.read(path)
 
     async def afc_rm(self, afc: FakeAfc, path: str) -> None:

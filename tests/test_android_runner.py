@@ -8,6 +8,7 @@ import json
 import os
 import re
 import socket
+import stat
 import time
 from pathlib import Path
 
@@ -16,11 +17,12 @@ import torch
 
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.devices import get_device
-from orchestrator.measure.runners.android.adb import DeviceNotFound, NotAuthorised
+from orchestrator.measure.runners.android.adb import AdbKeyError, DeviceNotFound, NotAuthorised
 from orchestrator.measure.runners.android.runner import (
     APK_REMOTE_PATH,
     APP_VERSION_CODE,
     DEFAULT_APK,
+    RESULT_PATH,
     AndroidDeviceInfo,
     AndroidRunner,
     AndroidSettings,
@@ -30,6 +32,7 @@ from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 from search.deploy import deploy_form
+from search.locks import InUseError, held
 from search.sampling import min_config
 from search.static import StaticSubnet
 from tests.adb_peer import AdbPeer, PushDrop
@@ -50,6 +53,28 @@ def tiny_pte(tiny, tmp_path_factory) -> Path:
 def adb_key(tmp_path_factory) -> Path:
     """One ADB key for the session (made on first use, as ~/.android/adbkey would be)."""
     return tmp_path_factory.mktemp("adbkey") / "adbkey"
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch) -> Path:
+    """The export cache, where the phone locks live, private to each test."""
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def usual_umask():
+    """The umask most accounts have (022), under which files are made readable by everyone."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def closed_port() -> int:
+    """A loopback port where nothing listens."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -139,6 +164,37 @@ def test_app_error_is_raised_with_the_apps_reason(tmp_path: Path, peer: AdbPeer,
     assert json.loads((tmp_path / "run-broken" / "result.json").read_text())["status"] == "error"
 
 
+def test_result_larger_than_any_result_can_be_is_refused_without_pulling_it(
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path
+) -> None:
+    peer.phone.app_behaviour = "oversized"
+    with pytest.raises(RunnerError) as caught:
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-huge", {"net": tiny_pte})
+    assert str(caught.value) == (
+        f"the result the app wrote ({RESULT_PATH}) is 68,157,440 bytes, more than the 67,108,864 a result can be, so it was not pulled; "
+        "rebuild and reinstall the app from this checkout (android_bench/README.md)"
+    )
+    assert peer.phone.pulled == []
+    assert not (tmp_path / "run-huge" / "result.json").exists()
+
+
+def test_phone_held_by_another_session_is_refused_before_anything_on_it_changes(
+    tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path
+) -> None:
+    with held(cache / "locks" / f"{peer.address.replace(':', '_')}.lock", "a session in another process"):
+        with pytest.raises(InUseError, match=rf"^the phone {re.escape(peer.address)} is in use by process {os.getpid()}; "):
+            measure(pixel7_runner(peer, adb_key), tmp_path / "run-second", {"net": tiny_pte})
+    assert peer.phone.commands == [] and peer.phone.pushed == [] and peer.phone.launches == []
+
+
+def test_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.app_behaviour = "foreign"  # any quick answer will do: the lock is what is checked
+    with pytest.raises(RunnerError, match="belongs to run"):
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-1", {"net": tiny_pte})
+    with held(cache / "locks" / f"{peer.address.replace(':', '_')}.lock", "the next session"):
+        pass
+
+
 def test_sessions_on_one_phone_are_spaced_by_the_cool_down(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
     peer.phone.app_behaviour = "foreign"  # any quick answer will do: the pause comes before the launch
     for run in ("run-1", "run-2"):
@@ -206,6 +262,46 @@ def test_missing_adb_key_is_made_and_then_trusted_by_its_signature(peer: AdbPeer
     assert peer.auth_log == ["prompt accepted", "signature"]
 
 
+def test_looking_where_no_phone_answers_makes_no_adb_key(tmp_path: Path) -> None:
+    key = tmp_path / "home" / ".android" / "adbkey"
+    [phone] = list_android_devices(AndroidSettings(address=f"127.0.0.1:{closed_port()}", key_path=key, connect_timeout_s=1.0))
+    assert phone.problem.startswith("no phone answers ADB at 127.0.0.1:")
+    assert not (tmp_path / "home" / ".android").exists()
+
+
+def test_adb_key_made_when_a_phone_asks_is_private_to_this_user(peer: AdbPeer, tmp_path: Path, usual_umask: None) -> None:
+    key = tmp_path / "home" / ".android" / "adbkey"
+    list_android_devices(settings_for(peer, key))
+    assert peer.auth_log == ["prompt accepted"]
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+
+
+def test_adb_key_that_other_users_can_read_is_refused_with_the_chmod_that_fixes_it(peer: AdbPeer, tmp_path: Path) -> None:
+    key = tmp_path / "adbkey"
+    list_android_devices(settings_for(peer, key))
+    key.chmod(0o644)
+    with pytest.raises(AdbKeyError) as caught:
+        list_android_devices(settings_for(peer, key))
+    assert str(caught.value) == f"the ADB key {key} is readable by other users; run `chmod 600 {key}` and try again"
+    assert peer.auth_log == ["prompt accepted"]
+
+
+def test_bench_measure_stops_at_a_readable_adb_key_with_one_line(
+    peer: AdbPeer, tmp_path: Path, tiny_pte: Path, bench_cli, monkeypatch
+) -> None:
+    key = tmp_path / "adbkey"
+    list_android_devices(settings_for(peer, key))
+    key.chmod(0o640)
+    monkeypatch.setenv("BENCH_ADB", peer.address)
+    monkeypatch.setenv("BENCH_ADB_KEY", str(key))
+    monkeypatch.chdir(tmp_path)
+    result = bench_cli("measure", str(tiny_pte), "--device", "pixel7")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: the ADB key {key} is readable by other users; run `chmod 600 {key}` and try again"]
+    assert peer.phone.pushed == []
+
+
 def test_listed_phone_has_serial_model_and_android_release(peer: AdbPeer, adb_key: Path) -> None:
     assert list_android_devices(settings_for(peer, adb_key)) == [AndroidDeviceInfo(peer.address, "Pixel 7", "14")]
 
@@ -218,9 +314,7 @@ def test_listed_phone_that_refuses_this_computer_shows_why(peer: AdbPeer, tmp_pa
 
 
 def test_no_phone_at_the_address_says_how_to_enable_wireless_debugging(adb_key: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = closed_port()
     runner = AndroidRunner(AndroidSettings(address=f"127.0.0.1:{port}", key_path=adb_key, connect_timeout_s=1.0))
     with pytest.raises(DeviceNotFound, match=rf"^no phone answers ADB at 127\.0\.0\.1:{port} .*enable wireless debugging"):
         runner.prepare()

@@ -3,14 +3,18 @@ writes a schema-valid result atomically; failures come back as one clear error."
 
 from __future__ import annotations
 
+import copy
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from orchestrator.export.executorch import save_pte
-from orchestrator.measure.contract import ContractError, make_request, read_json, summarize
+from orchestrator.measure.contract import ContractError, check_result, make_request, read_json, summarize
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.host import HostRunner
 from orchestrator.measure.timing import TimingPlan
@@ -83,3 +87,84 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     write_json_atomic(tmp_path / "a.json", {"x": 2})
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 2}
+
+
+def test_the_child_dies_with_the_process_that_started_it(tmp_path: Path, two_models) -> None:
+    runner = HostRunner()
+    request_for(tmp_path, runner, two_models, runs=10**9)  # would time for ever
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from pathlib import Path; from orchestrator.measure.runners.host import HostRunner; HostRunner().run(Path(sys.argv[1]))", str(tmp_path)]
+    )
+    deadline = time.monotonic() + 60
+    while not _children(parent.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (child,) = _children(parent.pid)
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(child)
+    assert not (tmp_path / "result.json").exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if proc.name.isdigit() and int(fields[1]) == pid:
+            found.append(int(proc.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_reused_run_directory_links_the_model_asked_for_not_the_one_left_there(tmp_path: Path, two_models) -> None:
+    runner = HostRunner()
+    runner.stage(tmp_path, {"net": two_models["small"]})
+    (tmp_path / "models" / "other.pte").write_bytes(b"left over")
+    files = runner.stage(tmp_path, {"net": two_models["big"], "other": two_models["small"]})
+    assert (tmp_path / files["net"]).resolve() == two_models["big"].resolve()
+    assert (tmp_path / files["other"]).resolve() == two_models["small"].resolve()
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory, two_models) -> tuple[dict, dict]:
+    run_dir = tmp_path_factory.mktemp("measured")
+    runner = HostRunner()
+    request_for(run_dir, runner, two_models)
+    return read_json(run_dir / "request.json", "request"), runner.run(run_dir)
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        (lambda r: r["models"].pop(), r"has models \['small'\] where the request asked for \['small', 'big'\]"),
+        (lambda r: r["models"][0].update(id="../../etc/passwd"), r"has models \['../../etc/passwd', 'big'\]"),
+        (lambda r: r["models"][1].update(samples_ms=r["models"][1]["samples_ms"][:3]), r"has 3 samples of model 'big' for \d+ rounds"),
+        (lambda r: r["models"][0]["samples_ms"].__setitem__(0, 0.0), r"has a latency of 0.0 ms for model 'small'; every latency must be a positive number"),
+        (lambda r: r.update(run_id="another"), r"answers run 'another', not 'test'"),
+    ],
+)
+def test_a_result_that_does_not_answer_its_request_is_refused(measured, damage, says) -> None:
+    request, result = copy.deepcopy(measured)
+    assert check_result(copy.deepcopy(result), request, "the result") == result
+    damage(result)
+    with pytest.raises(ContractError, match=says):
+        check_result(result, request, "the result")
+
+
+@pytest.mark.parametrize("text", ['{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": 1e999}'])
+def test_a_result_file_with_a_number_json_cannot_mean_is_refused_at_parse_time(tmp_path: Path, text: str) -> None:
+    (tmp_path / "result.json").write_text(text)
+    with pytest.raises(ContractError, match="which is not a finite number"):
+        read_json(tmp_path / "result.json", "result")

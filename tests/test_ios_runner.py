@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import os
+import re
 from pathlib import Path
 from urllib.error import URLError
 
@@ -39,7 +41,8 @@ from orchestrator.measure.runners.ios.services import Pmd3Services
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 from search.files import write_json_atomic
-from tests.ios_fake import UDID, FakePhone, golden_app, hanging_app, host_child_app, writes
+from search.locks import InUseError, held
+from tests.ios_fake import UDID, FakePhone, golden_app, hanging_app, host_child_app, writes, writes_sparse
 
 FAST = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.01)
 REMOTE = "/Documents/runs/run-1"
@@ -54,6 +57,13 @@ def mlpackage(tmp_path: Path) -> Path:
     (package / "Data" / "com.apple.CoreML" / "model.mlmodel").write_bytes(b"spec")
     (package / "Data" / "com.apple.CoreML" / "weights" / "weight.bin").write_bytes(bytes(range(256)) * 4)
     return package
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch) -> Path:
+    """The export cache, where the phone locks live, private to each test."""
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
 
 
 @pytest.fixture
@@ -408,6 +418,43 @@ def test_an_app_that_never_answers_times_out_is_ended_and_its_folder_removed(tmp
     assert "IOSBench[501] <NOTICE>: started, and stuck" in (run_dir / "runner.log").read_text()
 
 
+def test_a_result_larger_than_any_result_can_be_is_refused_without_pulling_it(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", writes_sparse(65 * 2**20))
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    with pytest.raises(RunnerError) as caught:
+        runner_for(phone).run(run_dir)
+    assert str(caught.value) == (
+        f"the result the iOS app wrote ({REMOTE}/result.json) is 68,157,440 bytes, more than the 67,108,864 a result can be, "
+        "so it was not pulled: rebuild and reinstall the app from this checkout (ios_bench/README.md)"
+    )
+    assert phone.pulled == []
+    assert not (run_dir / "result.json").exists() and not phone.documents.exists(REMOTE)
+
+
+# --- one session per phone -------------------------------------------------------------------------
+
+
+def test_a_phone_held_by_another_session_is_refused_before_it_is_touched(tmp_path: Path, cache: Path, phone: FakePhone, mlpackage: Path) -> None:
+    with held(cache / "locks" / f"{UDID}.lock", "a session in another process"):
+        with pytest.raises(InUseError, match=rf"^the phone {re.escape(UDID)} is in use by process {os.getpid()}; "):
+            runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.lockdowns == [] and phone.pushed == {} and phone.launches == []
+
+
+def test_a_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, phone: FakePhone, mlpackage: Path) -> None:
+    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    with held(cache / "locks" / f"{UDID}.lock", "the next session"):
+        pass
+
+
+def test_a_phone_is_free_again_once_a_session_fails(tmp_path: Path, cache: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", fail={"launch": DTXNsError(LAUNCH_REFUSED)})
+    with pytest.raises(RunnerError, match=r"^iOS refused to launch"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    with held(cache / "locks" / f"{UDID}.lock", "the next session"):
+        pass
+
+
 # --- bench devices ---------------------------------------------------------------------------------
 
 
@@ -465,6 +512,7 @@ def test_every_call_the_adapter_makes_exists_in_the_installed_pymobiledevice3() 
         (AfcService.exists, {"filename"}),
         (AfcService.makedirs, {"filename"}),
         (AfcService.push, {"local_path", "remote_path", "progress_bar"}),
+        (AfcService.stat, {"filename"}),
         (AfcService.get_file_contents, {"filename"}),
         (AfcService.rm, {"filename"}),
         (ProcessControl.launch, {"bundle_id", "arguments", "kill_existing"}),

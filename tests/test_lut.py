@@ -68,7 +68,7 @@ def test_saving_files_the_lut_by_device_space_and_id_and_indexes_it(doc, tmp_pat
     path = save_lut(finished, tmp_path)
     assert path == tmp_path / "host-cpu" / "tiny" / f"{finished['id']}.json"
     assert save_lut(finished, tmp_path) == path
-    assert [r["id"] for r in list_luts(tmp_path)] == [finished["id"]]
+    assert [r["id"] for r in list_luts(tmp_path).rows] == [finished["id"]]
     assert resolve_lut(finished["id"][:6], tmp_path) == path
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from orchestrator.plan.builder import build_plan
 from orchestrator.plan.networks import build_probe
 from search.config import validate
 from search.encoding import random_batch
+from search.lut import LUTError
 from search.predictor import LatencyPredictor
 from search.space import load_space
 from tests.test_predictor import full_lut
@@ -48,13 +50,59 @@ def test_validation_subnets_are_valid_distinct_and_spread_over_the_range() -> No
     assert predicted[0] <= np.percentile(everything, 5) and predicted[-1] >= np.percentile(everything, 95)
 
 
+def sidecar_record(lut_id: str, within_10: float = 0.9, predicted_ms: float = 10.0) -> dict:
+    figures = {"samples": 1, "within_5": 1.0, "within_10": within_10, "mape": 0.01, "rmse_ms": 0.1, "spearman": 1.0, "kendall": 1.0, "bias": 0.0}
+    return {
+        "lut_id": lut_id, "device": "host", "seed": 0, "created_at": "2026-11-22T00:00:00+00:00", "figures": figures, "raw_figures": figures,
+        "anchor": {"lut_reference_ms": 9.0, "session_ms": 9.0, "speed_factor": 1.0},
+        "points": [{"config": {}, "predicted_ms": predicted_ms, "raw_predicted_ms": 10.0, "measured_ms": 10.1}],
+    }
+
+
+LUT_ID = "0123456789abcdef"
+
+
 def test_validation_runs_accumulate_beside_the_lut(tmp_path) -> None:
-    lut_path = tmp_path / "abc.json"
-    append_validation(lut_path, {"lut_id": "abc", "figures": {"within_10": 0.5}})
-    append_validation(lut_path, {"lut_id": "abc", "figures": {"within_10": 0.9}})
-    assert latest_validation(lut_path)["figures"] == {"within_10": 0.9}
-    assert len(json.loads((tmp_path / "abc.validation.json").read_text())["runs"]) == 2
-    assert latest_validation(tmp_path / "never.json") is None
+    lut_path = tmp_path / f"{LUT_ID}.json"
+    append_validation(lut_path, sidecar_record(LUT_ID, 0.5))
+    append_validation(lut_path, sidecar_record(LUT_ID, 0.9))
+    assert latest_validation(lut_path, LUT_ID)["figures"]["within_10"] == 0.9
+    assert len(json.loads((tmp_path / f"{LUT_ID}.validation.json").read_text())["runs"]) == 2
+    assert latest_validation(tmp_path / "never.json", LUT_ID) is None
+
+
+def test_a_sidecar_copied_from_another_lut_is_refused(tmp_path) -> None:
+    append_validation(tmp_path / "fedcba9876543210.json", sidecar_record("fedcba9876543210"))
+    (tmp_path / "fedcba9876543210.validation.json").rename(tmp_path / f"{LUT_ID}.validation.json")
+    with pytest.raises(LUTError, match=rf"belongs to another LUT than {LUT_ID}; delete it and run `bench validate --lut {LUT_ID}` again$"):
+        latest_validation(tmp_path / f"{LUT_ID}.json", LUT_ID)
+
+
+def test_a_sidecar_with_a_prediction_of_zero_is_refused(tmp_path) -> None:
+    doc = {"lut_id": LUT_ID, "runs": [sidecar_record(LUT_ID, predicted_ms=0.0)]}
+    (tmp_path / f"{LUT_ID}.validation.json").write_text(json.dumps(doc))
+    with pytest.raises(LUTError, match=r"is malformed at runs/0/points/0/predicted_ms \(0\.0 is less than or equal to the minimum of 0\)"):
+        latest_validation(tmp_path / f"{LUT_ID}.json", LUT_ID)
+
+
+def _append_many(lut_path: str, worker: int) -> None:
+    for i in range(15):
+        append_validation(Path(lut_path), {**sidecar_record(LUT_ID), "seed": worker * 100 + i})
+
+
+def test_validations_appending_at_once_lose_no_run(tmp_path) -> None:
+    import multiprocessing
+
+    lut_path = tmp_path / f"{LUT_ID}.json"
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_append_many, args=(str(lut_path), w)) for w in (1, 2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    seeds = sorted(r["seed"] for r in json.loads((tmp_path / f"{LUT_ID}.validation.json").read_text())["runs"])
+    assert seeds == sorted(w * 100 + i for w in (1, 2) for i in range(15))
 
 
 def test_isolated_plan_has_the_same_entries_each_measured_alone() -> None:

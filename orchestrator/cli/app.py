@@ -10,9 +10,10 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.text import Text
 
 from orchestrator.cli import devices, lut, measure, plan, space, train
-from orchestrator.cli.common import errors
+from orchestrator.cli.common import errors, plain
 from search.errors import UserError
 
 app = typer.Typer(help="On-device latency toolkit for hardware-aware NAS (AutoViT).", no_args_is_help=True)
@@ -28,5 +29,5 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        errors.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        errors.print(Text.assemble(("error:", "red"), " ", plain(exc)), highlight=False, soft_wrap=True)
         sys.exit(2)

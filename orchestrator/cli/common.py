@@ -1,14 +1,22 @@
 """What every command module shares: the two consoles (stdout for results, stderr for progress,
-logs and errors, so `--json` output stays one document), the `--devices-file` option, and option
-defaults read from the settings types that own them."""
+logs and errors, so `--json` output stays one document), the `--devices-file` option, option
+defaults read from the settings types that own them, and how text from files and phones is shown:
+as plain text, never as rich markup, without control characters."""
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import MISSING, fields
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from search.errors import UserError
 
 console = Console()
 errors = Console(stderr=True)
@@ -20,3 +28,43 @@ def defaults(settings_type: type) -> dict[str, Any]:
     """The default of every field of a settings dataclass that has one, so a command's options
     cannot drift from the settings they build."""
     return {f.name: f.default for f in fields(settings_type) if f.default is not MISSING}
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def plain(value: Any) -> Text:
+    """Any value as one line of literal text: `[/bold]` in a LUT key is shown, not interpreted, and
+    control characters (escape sequences, newlines) from a file or a phone become a space."""
+    return Text(_CONTROL.sub(" ", str(value)))
+
+
+def add_plain_row(table: Table, values: Iterable[Any]) -> None:
+    table.add_row(*(plain(v) for v in values))
+
+
+def logger(to: Console) -> Callable[[str], None]:
+    """A `log` for the pipeline's progress lines: plain text on one console (stderr under --json)."""
+    return lambda message: to.print(plain(message), highlight=False, soft_wrap=True)
+
+
+def number(low: float | None = None, high: float | None = None, low_open: bool = False) -> Callable[..., Any]:
+    """A typer callback that refuses a numeric option outside [low, high] (or (low, high] with
+    `low_open`), NaN and infinities included, as one line: click would let `nan` through any range."""
+    bounds = " and ".join(
+        text for text in (
+            None if low is None else f"{'above' if low_open else 'at least'} {low:g}",
+            None if high is None else f"at most {high:g}",
+        ) if text
+    )
+
+    def check(param: typer.CallbackParam, value: float | None) -> float | None:
+        if value is None:
+            return value
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and value > high
+        if not math.isfinite(value) or too_low or too_high:
+            raise UserError(f"{param.opts[0]} must be a finite number {bounds}, not {value}; give one in that range")
+        return value
+
+    return check

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import DevicesFile, console
+from orchestrator.cli.common import DevicesFile, console, plain
 from orchestrator.cli.devices_view import phones_table, registry_table
 from orchestrator.measure.devices import load_devices
 
@@ -29,4 +29,4 @@ def devices(
     phones, notes = connected_phones(known)
     console.print(phones_table(phones) if phones else "no phone connected")
     for note in notes:
-        console.print(f"[dim]{note}[/dim]", soft_wrap=True)
+        console.print(plain(note), style="dim", soft_wrap=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from orchestrator.cli.common import add_plain_row
 from orchestrator.measure.connected import ConnectedPhone
 from orchestrator.measure.devices import Device
 
@@ -15,7 +16,7 @@ def registry_table(known: dict[str, Device]) -> Table:
     for d in known.values():
         runtime = ", ".join(f"{k}={v}" for k, v in d.runtime.items())
         match = ", ".join(v for values in d.match.values() for v in values)
-        table.add_row(d.name, d.platform, d.backend, runtime, match, d.description)
+        add_plain_row(table, (d.name, d.platform, d.backend, runtime, match, d.description))
     return table
 
 
@@ -25,5 +26,5 @@ def phones_table(phones: list[ConnectedPhone]) -> Table:
         table.add_column(column)
     for p in phones:
         entry = ", ".join(p.matches) or "none: add one with --devices-file (match on this model)"
-        table.add_row(p.platform, p.id, p.model or "?", p.os or "?", entry, p.problem or "")
+        add_plain_row(table, (p.platform, p.id, p.model or "?", p.os or "?", entry, p.problem or ""))
     return table

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console
+from orchestrator.cli.common import console, errors
+from search.errors import UserError
 from search.lut import check_space
 from search.space import load_space
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 lut_app = typer.Typer(help="List, show, compare and plot latency lookup tables.", no_args_is_help=True)
 
 
 @lut_app.command("list")
-def lut_list() -> None:
-    """List the LUTs under ./luts (or $BENCH_LUTS)."""
+def lut_list(as_json: bool = typer.Option(False, "--json", help="print the index records as JSON")) -> None:
+    """List the LUTs under ./luts (or $BENCH_LUTS); files that are not readable LUTs are named and skipped."""
     from orchestrator.cli.lut_view import lut_list_table
     from orchestrator.lut.store import list_luts
 
-    console.print(lut_list_table(list_luts()))
+    listing = list_luts()
+    for note in listing.skipped:
+        errors.print(f"skipped: {note}", markup=False, highlight=False, soft_wrap=True)
+    if as_json:
+        typer.echo(json.dumps({"luts": listing.rows}, indent=1))
+        return
+    console.print(lut_list_table(listing.rows))
 
 
 @lut_app.command("show")
@@ -36,7 +45,7 @@ def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), 
         return
     console.print(lut_summary_table(doc))
     console.print(lut_entries_table(doc))
-    latest = latest_validation(path)
+    latest = latest_validation(path, doc["id"])
     validation = lut_validation_table({**doc, "validation": latest and latest["figures"]})
     if validation is not None:
         console.print(validation)
@@ -59,5 +68,8 @@ def lut_plot(ref: str = typer.Argument(...), out: Optional[Path] = typer.Option(
 
     doc = load_lut(ref)
     check_space(doc, doc["space"]["name"], load_space(doc["space"]["name"]).hash)
-    path = plot_breakdown(doc, out or Path(f"lut-{doc['id']}.png"))
+    target = out or Path(f"lut-{doc['id']}.png")
+    if target.is_dir() or (target.exists() and target.read_bytes()[:8] != PNG_SIGNATURE):
+        raise UserError(f"{target} exists and is not a PNG image, so it is not replaced; give --out a new file or a .png to replace")
+    path = plot_breakdown(doc, target)
     console.print(f"wrote {path}")

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from rich.table import Table
 
+from orchestrator.cli.common import add_plain_row, plain
 from search.config import SubnetConfig
 from search.files import atomic_write
 from search.lut import ENTRY_KINDS, LUTError
@@ -51,7 +52,7 @@ def _natural(text: str) -> list[Any]:
 def lut_summary_table(doc: dict[str, Any]) -> Table:
     """Provenance of one LUT: what a reader needs to decide whether its latencies apply."""
     device = doc["device"]
-    table = Table(title=f"LUT {doc['id']}", title_justify="left", show_header=False)
+    table = Table(title=plain(f"LUT {doc['id']}"), title_justify="left", show_header=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value")
     rows = [
@@ -70,7 +71,7 @@ def lut_summary_table(doc: dict[str, Any]) -> Table:
     ]
     rows += [(f"measurement.{k}", _text(v)) for k, v in sorted(doc["measurement"].items())]
     for field, value in rows:
-        table.add_row(field, value)
+        add_plain_row(table, (field, value))
     return table
 
 
@@ -83,7 +84,7 @@ def lut_entries_table(doc: dict[str, Any]) -> Table:
     entries = doc["entries"]
     wide = sum(e["wide"] for e in entries.values())
     table = Table(
-        title=f"LUT {doc['id']} entries", title_justify="left",
+        title=plain(f"LUT {doc['id']} entries"), title_justify="left",
         caption=f"{len(entries)} entries, {wide} with a wide 95% CI (!)", caption_justify="left",
     )
     table.add_column("key", no_wrap=True)
@@ -96,7 +97,7 @@ def lut_entries_table(doc: dict[str, Any]) -> Table:
         e = entries[key]
         lo, hi = e["ci_ms"]
         mark = "!" if e["wide"] else ""
-        table.add_row(key, e["kind"], f"{e['latency_ms']:.3f}", f"{lo:.3f}–{hi:.3f}", str(e["samples"]), mark)
+        add_plain_row(table, (key, e["kind"], f"{e['latency_ms']:.3f}", f"{lo:.3f}–{hi:.3f}", e["samples"], mark))
     return table
 
 
@@ -105,11 +106,11 @@ def lut_validation_table(doc: dict[str, Any]) -> Table | None:
     figures = doc.get("validation")
     if not figures:
         return None
-    table = Table(title=f"LUT {doc['id']} validation", title_justify="left")
+    table = Table(title=plain(f"LUT {doc['id']} validation"), title_justify="left")
     table.add_column("figure", no_wrap=True)
     table.add_column("value", justify="right")
     for name, value in figures.items():
-        table.add_row(name, _text(value))
+        add_plain_row(table, (name, _text(value)))
     return table
 
 
@@ -119,10 +120,7 @@ def lut_list_table(rows: list[dict[str, Any]]) -> Table:
     for column in ("id", "device", "space", "resolution", "method", "created", "entries", "path"):
         table.add_column(column, no_wrap=column != "path")
     for r in rows:
-        table.add_row(
-            r["id"], r["device"], r["space"], str(r["resolution"]), r["method"], r["created_at"],
-            str(r["entries"]), str(r["path"]),
-        )
+        add_plain_row(table, (r["id"], r["device"], r["space"], r["resolution"], r["method"], r["created_at"], r["entries"], r["path"]))
     return table
 
 
@@ -165,7 +163,7 @@ def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
     median, geomean = diff_ratio_stats(diff)
     only_a, only_b = (int((diff["only_in"] == side).sum()) for side in ("a", "b"))
     table = Table(
-        title=f"a = {a['id']} ({a['device']['name']})  vs  b = {b['id']} ({b['device']['name']})",
+        title=plain(f"a = {a['id']} ({a['device']['name']})  vs  b = {b['id']} ({b['device']['name']})"),
         title_justify="left",
         caption=(
             f"b/a over {int(diff['only_in'].isna().sum())} shared entries: median {_ms(median)}, "
@@ -180,7 +178,7 @@ def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
     table.add_column("b/a", justify="right")
     for r in diff.itertuples(index=False):
         ratio = f"only in {r.only_in}" if r.only_in else _ms(r.ratio)
-        table.add_row(r.key, r.kind, _ms(r.a_ms), _ms(r.b_ms), ratio)
+        add_plain_row(table, (r.key, r.kind, _ms(r.a_ms), _ms(r.b_ms), ratio))
     return table
 
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import DevicesFile, console, errors
+from orchestrator.cli.common import DevicesFile, console, errors, logger, number
 from orchestrator.cli.measure_view import validation_table
 from orchestrator.measure.devices import Device, get_device
 from search.errors import UserError
@@ -46,12 +46,12 @@ def measure(
 def profile(
     device: str = typer.Option("host", "--device", help="device name from `bench devices`"),
     space: Optional[str] = typer.Option(None, "--space", help="search space (default xxs; tiny with --quick)"),
-    resolution: Optional[int] = typer.Option(None, "--resolution"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096)),
     quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space, shorter measurement"),
     method: str = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)"),
     out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<device>-<space>-<res>-<time>)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
-    workers: int = typer.Option(2, "--workers", help="export processes in parallel"),
+    workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT."""
@@ -66,13 +66,14 @@ def profile(
     run_dir = out or (latest_run_dir(d.name, s.name, res, method) if resume else default_run_dir(d.name, s.name, res, method))
     start = time.perf_counter()
     plan = build_plan(s, res, method)
-    profiler = Profiler(d, s, res, QUICK if quick else FULL, run_dir, workers, log=console.print, plan=plan)
+    profiler = Profiler(d, s, res, QUICK if quick else FULL, run_dir, workers, log=logger(console), plan=plan)
     try:
         doc, path = profiler.run(resume=resume)
     except KeyboardInterrupt:
         errors.print(
             f"interrupted: {len(profiler.finished)} finished measurement sessions are kept in {run_dir}; "
-            f"continue with `bench profile --device {d.name} --space {s.name} --resolution {res} --method {method} --resume --out {run_dir}`",
+            f"continue with `bench profile --device {d.name} --space {s.name} --resolution {res} --method {method}"
+            f"{' --quick' if quick else ''} --resume --out {run_dir}`",
             soft_wrap=True,
         )
         sys.exit(130)
@@ -87,16 +88,16 @@ def profile(
 def validate(
     luts: list[str] = typer.Option(..., "--lut", help="LUT id or path; repeat it to compare LUTs on the same subnets"),
     device: str = typer.Option("host", "--device"),
-    samples: int = typer.Option(50, "--samples", help="random subnets, spread over the predicted-latency range"),
-    seed: int = typer.Option(0, "--seed"),
+    samples: int = typer.Option(50, "--samples", callback=number(3, 10_000), help="random subnets, spread over the predicted-latency range"),
+    seed: int = typer.Option(0, "--seed", callback=number(0)),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
-    workers: int = typer.Option(2, "--workers"),
+    workers: int = typer.Option(2, "--workers", callback=number(1, 64)),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Measure random subnets end to end and report how well each LUT predicts them."""
     from orchestrator.lut.validation import validate_luts
 
-    report = validate_luts(luts, get_device(device, devices_file), samples, seed, workers, log=(errors if as_json else console).print)
+    report = validate_luts(luts, get_device(device, devices_file), samples, seed, workers, log=logger(errors if as_json else console))
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=1))
         return

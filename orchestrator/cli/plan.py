@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console
+from orchestrator.cli.common import console, number
 from orchestrator.cli.plan_view import plan_document, plan_table
 from search.space import load_space
 
@@ -18,7 +18,7 @@ app = typer.Typer()
 @app.command("plan")
 def plan(
     space: str = typer.Option("xxs", "--space", help="search space"),
-    resolution: Optional[int] = typer.Option(None, "--resolution", help="input resolution (default: the space's)"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096), help="input resolution (default: the space's)"),
     as_json: bool = typer.Option(False, "--json", help="print entries and networks as JSON"),
 ) -> None:
     """Print the LUT plan: every entry, its reference network and the variant without the block."""
@@ -39,8 +39,8 @@ def plan(
 def export(
     space: str = typer.Option("xxs", "--space"),
     backend: str = typer.Option("pte", "--backend", help="pte (ExecuTorch, XNNPACK) or coreml (.mlpackage)"),
-    resolution: Optional[int] = typer.Option(None, "--resolution"),
-    workers: int = typer.Option(2, "--workers", help="export processes in parallel"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096)),
+    workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
 ) -> None:
     """Export every network of the plan into the content-addressed cache."""
     from orchestrator.export.backends import get_backend

@@ -10,8 +10,9 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import DevicesFile, console, defaults, errors
+from orchestrator.cli.common import DevicesFile, console, defaults, errors, logger, number
 from orchestrator.measure.devices import get_device
+from search.locks import run_dir_lock
 from search.space import load_space
 from search.strategies import SearchSettings
 from search.train_settings import TrainSettings
@@ -35,26 +36,26 @@ def train(
     space: str = typer.Option("tiny", "--space"),
     data: Path = typer.Option(..., "--data", help="ImageFolder directory: DATA/train/<class>/* (and DATA/val/ as the test split)"),
     out: Path = typer.Option(..., "--out", help="run directory; last.pt is written there after every epoch"),
-    resolution: Optional[int] = typer.Option(None, "--resolution", help="training resolution (default: the space's)"),
-    epochs: int = typer.Option(TRAIN["epochs"], "--epochs"),
-    batch_size: int = typer.Option(TRAIN["batch_size"], "--batch-size", help="per process"),
-    lr: float = typer.Option(TRAIN["lr"], "--lr"),
-    min_lr: float = typer.Option(TRAIN["min_lr"], "--min-lr"),
-    weight_decay: float = typer.Option(TRAIN["weight_decay"], "--weight-decay"),
-    warmup_epochs: int = typer.Option(TRAIN["warmup_epochs"], "--warmup-epochs"),
-    label_smoothing: float = typer.Option(TRAIN["label_smoothing"], "--label-smoothing"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096), help="training resolution (default: the space's)"),
+    epochs: int = typer.Option(TRAIN["epochs"], "--epochs", callback=number(1, 100_000)),
+    batch_size: int = typer.Option(TRAIN["batch_size"], "--batch-size", callback=number(1, 1_000_000), help="per process"),
+    lr: float = typer.Option(TRAIN["lr"], "--lr", callback=number(0, 10, low_open=True)),
+    min_lr: float = typer.Option(TRAIN["min_lr"], "--min-lr", callback=number(0, 10)),
+    weight_decay: float = typer.Option(TRAIN["weight_decay"], "--weight-decay", callback=number(0, 10)),
+    warmup_epochs: int = typer.Option(TRAIN["warmup_epochs"], "--warmup-epochs", callback=number(0, 100_000)),
+    label_smoothing: float = typer.Option(TRAIN["label_smoothing"], "--label-smoothing", callback=number(0, 0.99)),
     sampling: str = typer.Option(TRAIN["sampling"], "--sampling", help="random (one subnet per step, Algorithm 1) or sandwich (max + min + random, in-place distillation)"),
-    sandwich_random: int = typer.Option(TRAIN["sandwich_random"], "--sandwich-random", help="random subnets per step with --sampling sandwich"),
+    sandwich_random: int = typer.Option(TRAIN["sandwich_random"], "--sandwich-random", callback=number(0, 64), help="random subnets per step with --sampling sandwich"),
     kd: str = typer.Option(TRAIN["kd"], "--kd", help="distillation from a teacher: none, hard (the paper's best) or soft"),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="timm model name of the teacher"),
     teacher_checkpoint: Optional[Path] = typer.Option(None, "--teacher-checkpoint", help="local weights of the teacher (nothing is downloaded)"),
-    kd_alpha: float = typer.Option(TRAIN["kd_alpha"], "--kd-alpha"),
-    kd_tau: float = typer.Option(TRAIN["kd_tau"], "--kd-tau", help="temperature of soft distillation"),
-    holdout: float = typer.Option(TRAIN["holdout"], "--holdout", help="fraction of train/ held out for ranking subnets"),
+    kd_alpha: float = typer.Option(TRAIN["kd_alpha"], "--kd-alpha", callback=number(0, 1)),
+    kd_tau: float = typer.Option(TRAIN["kd_tau"], "--kd-tau", callback=number(0, 100, low_open=True), help="temperature of soft distillation"),
+    holdout: float = typer.Option(TRAIN["holdout"], "--holdout", callback=number(0, 0.9, low_open=True), help="fraction of train/ held out for ranking subnets"),
     hflip: bool = typer.Option(TRAIN["hflip"], "--hflip/--no-hflip", help="random horizontal flips (off for digits)"),
     amp: bool = typer.Option(TRAIN["amp"], "--amp/--no-amp", help="mixed precision on GPU (bfloat16 where supported)"),
-    workers: int = typer.Option(TRAIN["workers"], "--workers", help="data-loading processes per training process"),
-    seed: int = typer.Option(TRAIN["seed"], "--seed"),
+    workers: int = typer.Option(TRAIN["workers"], "--workers", callback=number(0, 64), help="data-loading processes per training process"),
+    seed: int = typer.Option(TRAIN["seed"], "--seed", callback=number(0)),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out with its saved settings"),
 ) -> None:
     """Train a weight-sharing supernet. Distributed: `torchrun --nproc_per_node N --no-python bench train ...`."""
@@ -97,17 +98,17 @@ def train(
 def search_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="last.pt of `bench train` (or its run directory)"),
     lut: str = typer.Option(..., "--lut", help="LUT id (or prefix) or path: sets the device and resolution"),
-    latency_ms: float = typer.Option(..., "--latency-ms", help="latency budget on the LUT's device"),
-    params_m: Optional[float] = typer.Option(None, "--params-m", help="parameter budget in millions"),
+    latency_ms: float = typer.Option(..., "--latency-ms", callback=number(0, 1e6, low_open=True), help="latency budget on the LUT's device"),
+    params_m: Optional[float] = typer.Option(None, "--params-m", callback=number(0, 1e6, low_open=True), help="parameter budget in millions"),
     space: Optional[str] = typer.Option(None, "--space", help="expected space (checked against the checkpoint)"),
     strategy: str = typer.Option(SEARCH["strategy"], "--strategy", help="coarse-to-fine, evolution or random"),
-    population: int = typer.Option(SEARCH["population"], "--population"),
-    generations: int = typer.Option(SEARCH["generations"], "--generations"),
-    parents: int = typer.Option(SEARCH["parents"], "--parents"),
-    p_depth: float = typer.Option(SEARCH["p_depth"], "--p-depth", help="depth-mutation probability"),
-    p_layer: float = typer.Option(SEARCH["p_layer"], "--p-layer", help="per-layer mutation probability"),
-    coarse_samples: int = typer.Option(SEARCH["coarse_samples"], "--coarse-samples", help="random subnets priced in the coarse phase"),
-    seed: int = typer.Option(SEARCH["seed"], "--seed"),
+    population: int = typer.Option(SEARCH["population"], "--population", callback=number(2, 100_000)),
+    generations: int = typer.Option(SEARCH["generations"], "--generations", callback=number(1, 100_000)),
+    parents: int = typer.Option(SEARCH["parents"], "--parents", callback=number(1, 100_000)),
+    p_depth: float = typer.Option(SEARCH["p_depth"], "--p-depth", callback=number(0, 1), help="depth-mutation probability"),
+    p_layer: float = typer.Option(SEARCH["p_layer"], "--p-layer", callback=number(0, 1), help="per-layer mutation probability"),
+    coarse_samples: int = typer.Option(SEARCH["coarse_samples"], "--coarse-samples", callback=number(1, 100_000_000), help="random subnets priced in the coarse phase"),
+    seed: int = typer.Option(SEARCH["seed"], "--seed", callback=number(0)),
     data: Optional[Path] = typer.Option(None, "--data", help="data directory (default: the one the supernet was trained on)"),
     out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/search-<space>-<lut>-<budget>ms)"),
     resume: bool = typer.Option(False, "--resume", help="continue the search in --out"),
@@ -124,16 +125,14 @@ def search_cmd(
     settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
     settings.check()
     run_dir = out or Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms"
-    out_console = errors if as_json else console  # --json keeps stdout for the JSON document
-
-    def log(message: str) -> None:
-        out_console.print(message, highlight=False, soft_wrap=True)
+    log = logger(errors if as_json else console)  # --json keeps stdout for the JSON document
 
     job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data), settings, space, log)
     log(job.describe_budget())
     device = (lambda: get_device(job.lut["device"]["name"], devices_file)) if measure else None
     try:
-        result = finish_search(job, job.run(resume), device, log)
+        with run_dir_lock(run_dir, "the search run"):
+            result = finish_search(job, job.run(resume), device, log)
     except KeyboardInterrupt:
         errors.print(f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume", soft_wrap=True)
         sys.exit(130)

@@ -29,6 +29,9 @@ class Backend:
     input_shape: Callable[[Path], list[int]]  # of the artifact's one input, read from the artifact itself
 
 
+PTE_IDENTIFIER = b"ET"  # a .pte is a flatbuffer whose file identifier, at bytes 4-8, is ET followed by its version
+
+
 def _export_pte(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
     from orchestrator.export.executorch import save_pte
 
@@ -39,7 +42,16 @@ def _export_pte(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str
 def _pte_input_shape(path: Path) -> list[int]:
     from executorch.runtime import Runtime
 
-    meta = Runtime.get().load_program(str(path)).metadata("forward")
+    if not path.is_file():
+        raise UserError(f"{path} is a folder, not an ExecuTorch program; give the .pte file itself")
+    with open(path, "rb") as f:
+        header = f.read(8)
+    if len(header) < 8 or header[4:6] != PTE_IDENTIFIER:  # the runtime aborts the process on some foreign files
+        raise UserError(f"{path} is not an ExecuTorch program (no ExecuTorch flatbuffer header); export it again")
+    try:
+        meta = Runtime.get().load_program(str(path)).metadata("forward")
+    except (RuntimeError, ValueError) as exc:
+        raise UserError(f"{path} is not an ExecuTorch program this runtime can load ({_first_line(exc)}); export it again") from None
     if meta.num_inputs() != 1:
         raise UserError(f"{path} takes {meta.num_inputs()} inputs; the toolkit measures models of one image tensor")
     return list(meta.input_tensor_meta(0).sizes())
@@ -56,10 +68,18 @@ def _coreml_input_shape(path: Path) -> list[int]:
     """From the model's own description, which coremltools reads on Linux too."""
     import coremltools as ct
 
-    inputs = ct.utils.load_spec(str(path)).description.input
+    try:
+        inputs = ct.utils.load_spec(str(path)).description.input
+    except Exception as exc:  # coremltools raises many types for a damaged package
+        raise UserError(f"{path} is not a Core ML package coremltools can read ({_first_line(exc)}); export it again") from None
     if len(inputs) != 1:
         raise UserError(f"{path} takes {len(inputs)} inputs; the toolkit measures models of one image tensor")
     return [int(d) for d in inputs[0].type.multiArrayType.shape]
+
+
+def _first_line(exc: Exception) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 PTE = Backend("pte", ".pte", "executorch", "ExecuTorch devices (host, Android)", _export_pte, _pte_input_shape)

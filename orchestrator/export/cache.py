@@ -3,7 +3,9 @@
 The key hashes the probe spec (the static network and its seeded weights), the space definition,
 the backend and the exporter versions, so a second phone of the same backend exports nothing and a
 toolchain upgrade re-exports everything. Artifacts are written atomically by the exporters and a
-sidecar `<key>.json` (written last) marks an entry complete: a crash mid-export leaves no entry.
+sidecar `<key>.json` (written last, with the artifact's size and sha256) marks an entry complete: a
+crash mid-export leaves no entry, and an artifact changed or emptied since is exported again. One
+process exports a key at a time (a lock beside the artifact).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from orchestrator.export.backends import get_backend
 from orchestrator.plan.spec import ProbeSpec
 from search.errors import UserError
-from search.files import write_json_atomic
+from search.files import load_json, write_json_atomic
+from search.locks import InUseError, held
 
 EXPORT_RECIPE_VERSION = 2  # bump when the deploy form or the lowering flow changes
 
@@ -85,19 +88,47 @@ def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, art
     model = build_probe(spec, load_space(space_name))
     example = torch.randn(spec.input_shape)
     path = Path(artifact)
-    start = time.perf_counter()
-    facts = get_backend(backend).export(model, example, path)
-    meta = {"probe": spec_dict, "backend": backend, "versions": exporter_versions(backend), "export_s": time.perf_counter() - start, **facts}
-    write_json_atomic(_meta_path(path), meta)
+    with held(path.with_name(f".{path.name}.lock"), f"the export of network {spec.id}"):
+        start = time.perf_counter()
+        facts = get_backend(backend).export(model, example, path)
+        meta = {
+            "probe": spec_dict, "backend": backend, "versions": exporter_versions(backend), "export_s": time.perf_counter() - start,
+            **facts, **_fingerprint(path),
+        }
+        write_json_atomic(_meta_path(path), meta)
     return meta
 
 
+def _fingerprint(artifact: Path) -> dict[str, Any]:
+    """Size and sha256 of an artifact: a file's bytes, or every file of a folder (.mlpackage) with its
+    relative path, in sorted order."""
+    digest, size = hashlib.sha256(), 0
+    files = [artifact] if artifact.is_file() else sorted(p for p in artifact.rglob("*") if p.is_file())
+    for f in files:
+        if f != artifact:
+            digest.update(f.relative_to(artifact).as_posix().encode() + b"\0")
+        data = f.read_bytes()
+        digest.update(data)
+        size += len(data)
+    return {"artifact_bytes": size, "artifact_sha256": digest.hexdigest()}
+
+
 def lookup(spec: ProbeSpec, space_hash: str, backend: str, root: Path | None = None) -> CachedExport | None:
+    """The cached export of `spec`, or None: an entry whose sidecar is unreadable or whose artifact is
+    missing, empty or not the one exported (size, sha256) is a miss and is exported again."""
     artifact = artifact_path(root or cache_root(), backend, cache_key(spec, space_hash, backend))
-    meta = _meta_path(artifact)
-    if artifact.exists() and meta.exists():
-        return CachedExport(spec.id, artifact, json.loads(meta.read_text()), cached=True)
-    return None
+    if not (artifact.exists() and _meta_path(artifact).is_file()):
+        return None
+    try:
+        meta = load_json(_meta_path(artifact), "export record", "it is exported again")
+    except UserError:
+        return None
+    if not isinstance(meta, dict) or meta.get("artifact_bytes", 0) <= 0:
+        return None
+    fingerprint = _fingerprint(artifact)
+    if (meta.get("artifact_bytes"), meta.get("artifact_sha256")) != (fingerprint["artifact_bytes"], fingerprint["artifact_sha256"]):
+        return None
+    return CachedExport(spec.id, artifact, meta, cached=True)
 
 
 def export_probes(
@@ -143,6 +174,8 @@ def export_probes(
                 raise UserError(
                     f"an export worker died (out of memory or killed); finished exports are cached, run again to continue (log: {log_path})"
                 ) from None
+            except InUseError:
+                raise
             except Exception as exc:
                 raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
             done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)

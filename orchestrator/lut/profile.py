@@ -10,7 +10,6 @@ valid result is never measured again, so after Ctrl-C, a crash or an unplugged p
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,7 @@ from orchestrator.export.backends import get_backend
 from orchestrator.export.cache import CachedExport, export_probes
 from orchestrator.lut.attribution import Estimate, Tolerance, anchor_speed, attribute
 from orchestrator.lut.store import finish_lut, save_lut
-from orchestrator.measure.contract import ContractError, read_json
+from orchestrator.measure.contract import ContractError, check_result, read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.session import run_session
@@ -30,7 +29,9 @@ from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Entry, Plan
 from search.errors import UserError
-from search.files import write_json_atomic
+from search.files import load_json, write_json_atomic
+from search.locks import run_dir_lock
+from search.lut import read_lut
 from search.space import SearchSpace
 
 
@@ -112,41 +113,64 @@ class Profiler:
         self.finished: list[str] = []
 
     def _state(self) -> dict[str, Any]:
+        """Everything that shapes the LUT: a resumed profile must agree on all of it, or one LUT would
+        mix sessions measured under different settings."""
         return {
             "device": self.device.name,
+            "device_runtime": self.device.runtime,
             "space": self.space.name,
             "space_hash": self.space.hash,
             "resolution": self.plan.resolution,
+            "method": self.plan.method,
             "plan_id": self.plan.id,
             "settings": self.settings.to_dict(),
         }
 
-    def _check_or_start(self, resume: bool) -> None:
+    def _saved_state(self) -> dict[str, Any] | None:
         state_file = self.run_dir / "profile.json"
-        if resume and state_file.exists():
-            saved = json.loads(state_file.read_text())
-            if saved.get("plan_id") != self.plan.id or saved.get("device") != self.device.name:
-                raise UserError(
-                    f"{self.run_dir} holds a profile of another device, space or plan; resume it with its own options or start a new run"
-                )
-            return
-        if state_file.exists():
+        if not state_file.exists():
+            return None
+        fix = f"start a new profile with another --out than {self.run_dir}"
+        saved = load_json(state_file, "the profile state", fix)
+        if not isinstance(saved, dict) or saved.get("status") not in ("running", "done"):
+            raise UserError(f"the profile state {state_file} is not one this toolkit wrote; {fix}")
+        return saved
+
+    def _check_or_start(self, resume: bool) -> dict[str, Any] | None:
+        """The saved state of the profile being resumed (None when starting one)."""
+        saved = self._saved_state()
+        if saved is not None and not resume:
             raise UserError(f"{self.run_dir} already holds a profile; pass --resume to continue it or choose another --out")
-        write_json_atomic(state_file, {**self._state(), "status": "running"})
+        if saved is not None:
+            differs = sorted(k for k, v in self._state().items() if saved.get(k) != v)
+            if differs:
+                raise UserError(
+                    f"{self.run_dir} holds a profile measured with other {', '.join(differs)}; resume it with its own options "
+                    "(the command it printed when it stopped) or start a new run"
+                )
+            return saved
+        write_json_atomic(self.run_dir / "profile.json", {**self._state(), "status": "running"})
+        return None
+
+    def _kept(self, name: str, session_dir: Path, probe_ids: list[str]) -> dict[str, Any] | None:
+        """The result of a session measured before an interruption, if it is whole and answers its request."""
+        try:
+            request = read_json(session_dir / "request.json", "request")
+            result = read_json(session_dir / "result.json", "result")
+            if result["status"] == "ok" and [m["id"] for m in request["models"]] == probe_ids:
+                return check_result(result, request, f"session {name}")
+        except ContractError:
+            pass
+        return None
 
     def _session(self, name: str, probe_ids: list[str], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
         probe_ids = probe_ids if self.plan.anchor in probe_ids else [*probe_ids, self.plan.anchor]
         session_dir = self.run_dir / "sessions" / name
-        result_file = session_dir / "result.json"
-        if result_file.exists():
-            try:
-                result = read_json(result_file, "result")
-                if result["status"] == "ok" and [m["id"] for m in result["models"]] == probe_ids:
-                    self.log(f"session {name}: already measured, kept")
-                    self.finished.append(name)
-                    return result
-            except ContractError:
-                pass
+        kept = self._kept(name, session_dir, probe_ids) if (session_dir / "result.json").exists() else None
+        if kept is not None:
+            self.log(f"session {name}: already measured, kept")
+            self.finished.append(name)
+            return kept
         self.log(f"session {name}: measuring {len(probe_ids)} networks on {self.device.name}")
         models = {pid: (artifacts[pid].path, self.plan.probes[pid].input_shape) for pid in probe_ids}
         result = run_session(
@@ -156,7 +180,18 @@ class Profiler:
         return result
 
     def run(self, resume: bool = False) -> tuple[dict[str, Any], Path]:
-        self._check_or_start(resume)
+        """Measure and write the LUT; on a finished profile, return the LUT it wrote."""
+        if self.run_dir.exists() and not self.run_dir.is_dir():
+            raise UserError(f"{self.run_dir} is a file, not a run directory; choose another --out")
+        with run_dir_lock(self.run_dir, "the profile run"):
+            saved = self._check_or_start(resume)
+            if saved is not None and saved["status"] == "done":
+                path = Path(saved["lut_path"])
+                self.log(f"this profile finished already; its LUT is {saved['lut_id']}")
+                return read_lut(path), path
+            return self._measure()
+
+    def _measure(self) -> tuple[dict[str, Any], Path]:
         plan = self.plan
         self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
         artifacts = export_probes(

@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cache
+from importlib import resources
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from search.errors import UserError
-from search.files import write_json_atomic
+from search.files import check_name, load_json, path_under, write_json_atomic
+from search.locks import held
 from search.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, validate_lut
 
 INDEX = "index.json"
@@ -53,11 +60,14 @@ def finish_lut(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_lut(doc: dict[str, Any], root: Path | None = None) -> Path:
+    """Write a new LUT under root/<device>/<space>/ (both names checked, the path kept under root)
+    and rebuild the index: the one command that writes into the store."""
     root = root or luts_dir()
-    path = root / doc["device"]["name"] / doc["space"]["name"] / f"{doc['id']}.json"
+    device, space = check_name(doc["device"]["name"], "device name"), check_name(doc["space"]["name"], "space name")
+    path = path_under(root, device, space, f"{doc['id']}.json")
     if not path.exists():
         write_json_atomic(path, doc)
-    rebuild_index(root)
+    write_json_atomic(root / INDEX, {"luts": list_luts(root).rows})
     return path
 
 
@@ -74,39 +84,42 @@ def _record(path: Path, root: Path, doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def rebuild_index(root: Path) -> list[dict[str, Any]]:
-    rows = []
-    for path in sorted(root.glob("*/*/*.json")):
+@dataclass(frozen=True)
+class Listing:
+    rows: list[dict[str, Any]]  # one index record per readable LUT, by device, space and age
+    skipped: list[str]  # one sentence per file under the store that is not a readable LUT
+
+
+def list_luts(root: Path | None = None) -> Listing:
+    """Scan the store without writing anything: a read-only store lists, and a bad file is skipped
+    with a note instead of breaking every listing."""
+    root = root or luts_dir()
+    rows, skipped = [], []
+    for path in sorted(root.glob("*/*/*.json")) if root.is_dir() else []:
         if path.name.endswith(VALIDATION_SUFFIX):
             continue
         try:
             rows.append(_record(path, root, read_lut(path)))
-        except LUTError:
-            continue
+        except LUTError as exc:
+            skipped.append(str(exc))
     rows.sort(key=lambda r: (r["device"], r["space"], r["created_at"]))
-    write_json_atomic(root / INDEX, {"luts": rows})
-    return rows
+    return Listing(rows, skipped)
 
 
-def list_luts(root: Path | None = None) -> list[dict[str, Any]]:
-    root = root or luts_dir()
-    if not root.exists():
-        return []
-    return rebuild_index(root)
+LUT_ID = re.compile(r"^[0-9a-f]{1,16}$")
 
 
 def resolve_lut(ref: str, root: Path | None = None) -> Path:
-    """A LUT path, or an id (or unique id prefix) found in the LUT folder."""
-    path = Path(ref)
-    if path.suffix == ".json" or path.exists():
-        return path
+    """A LUT id (or unique prefix) found in the store, or else a path to a LUT file."""
     root = root or luts_dir()
-    matches = [r for r in list_luts(root) if r["id"].startswith(ref)]
-    if len(matches) == 1:
-        return root / matches[0]["path"]
-    if not matches:
+    if LUT_ID.match(ref) and not Path(ref).exists():
+        matches = [r for r in list_luts(root).rows if r["id"].startswith(ref)]
+        if len(matches) == 1:
+            return root / matches[0]["path"]
+        if len(matches) > 1:
+            raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m['id'] for m in matches)}); give more characters")
         raise UserError(f"no LUT with id {ref!r} under {root}; `bench lut list` shows the known ones")
-    raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m['id'] for m in matches)}); give more characters")
+    return Path(ref)
 
 
 def load_lut(ref: str, root: Path | None = None) -> dict[str, Any]:
@@ -117,6 +130,11 @@ def dumps(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=1)
 
 
+@cache
+def _validation_schema() -> dict[str, Any]:
+    return json.loads((resources.files("orchestrator.lut") / "schemas" / "validation.v1.json").read_text())
+
+
 def validation_path(lut_path: Path) -> Path:
     return lut_path.with_name(f"{lut_path.stem}{VALIDATION_SUFFIX}")
 
@@ -125,20 +143,36 @@ def validation_plot_path(lut_path: Path) -> Path:
     return lut_path.with_name(f"{lut_path.stem}.validation.png")
 
 
-def validation_runs(lut_path: Path) -> list[dict[str, Any]]:
-    """Every validation run of the LUT, oldest first; empty when it was never validated."""
+def validation_runs(lut_path: Path, lut_id: str) -> list[dict[str, Any]]:
+    """Every validation run of the LUT `lut_id` at `lut_path`, oldest first; empty when it was never
+    validated. A sidecar that is malformed or belongs to another LUT is refused, because the search
+    takes its predictor margin from it."""
     path = validation_path(lut_path)
-    return json.loads(path.read_text())["runs"] if path.exists() else []
+    if not path.exists():
+        return []
+    fix = f"delete it and run `bench validate --lut {lut_id}` again"
+    doc = load_json(path, "the validation record", fix, LUTError)
+    try:
+        jsonschema.validate(doc, _validation_schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise LUTError(f"the validation record {path} is malformed at {where} ({exc.message}); {fix}") from None
+    if {doc["lut_id"], *(r["lut_id"] for r in doc["runs"])} != {lut_id}:
+        raise LUTError(f"the validation record {path} belongs to another LUT than {lut_id}; {fix}")
+    return doc["runs"]
 
 
-def latest_validation(lut_path: Path) -> dict[str, Any] | None:
+def latest_validation(lut_path: Path, lut_id: str) -> dict[str, Any] | None:
     """The LUT's most recent validation run (what `bench lut show` prints and the search's margin
     comes from), or None."""
-    runs = validation_runs(lut_path)
+    runs = validation_runs(lut_path, lut_id)
     return runs[-1] if runs else None
 
 
 def append_validation(lut_path: Path, record: dict[str, Any]) -> Path:
+    """Add a run to the sidecar; validations of one LUT that finish at once queue for the sidecar,
+    so neither run is lost."""
     path = validation_path(lut_path)
-    write_json_atomic(path, {"lut_id": record["lut_id"], "runs": [*validation_runs(lut_path), record]})
+    with held(path.with_name(f".{path.name}.lock"), f"the validation record {path}", wait=True):
+        write_json_atomic(path, {"lut_id": record["lut_id"], "runs": [*validation_runs(lut_path, record["lut_id"]), record]})
     return path

@@ -21,7 +21,7 @@ from scipy import stats
 from orchestrator.export.cache import export_probes
 from orchestrator.lut.store import append_validation, resolve_lut, validation_plot_path
 from orchestrator.measure.devices import Device
-from orchestrator.measure.session import run_session
+from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.plan.spec import ProbeSpec
 from search.config import SubnetConfig
 from search.encoding import decode, random_batch
@@ -167,10 +167,6 @@ def _check_comparable(docs: list[dict[str, Any]], device: Device) -> None:
             raise UserError(f"LUT {doc['id']} was measured on {doc['device']['name']}, not {device.name}; validate it with --device {doc['device']['name']}")
 
 
-def validation_run_dir(device: str, space: str, resolution: int, seed: int, samples: int) -> Path:
-    return Path("runs") / f"validate-{device}-{space}-{resolution}-s{seed}-n{samples}"
-
-
 def validate_luts(
     refs: list[str], device: Device, samples: int, seed: int, workers: int = 2, log: Callable[[str], None] = print
 ) -> ValidationReport:
@@ -183,7 +179,7 @@ def validate_luts(
     space = load_space(first["space"]["name"])
     predictors = [LatencyPredictor(doc, space) for doc in docs]
     configs = spread_subnets(predictors[0], space, samples, seed)
-    run_dir = validation_run_dir(device.name, space.name, first["resolution"], seed, samples)
+    run_dir = new_run_dir(f"validate-{device.name}-{space.name}-{first['resolution']}-s{seed}-n{samples}")
     run = measure_subnets(configs, SubnetConfig.from_dict(first["context"]), space, device, run_dir, workers, log)
     records = {}
     for path, doc, predictor in zip(paths, docs, predictors):

@@ -8,6 +8,7 @@ atomically. Both documents are validated against the versioned schemas in
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from functools import cache
 from importlib import resources
@@ -18,6 +19,7 @@ import jsonschema
 
 from orchestrator.measure.timing import TimingPlan
 from search.errors import UserError
+from search.files import load_json
 
 VERSION = 1
 
@@ -41,13 +43,29 @@ def validate(doc: Any, kind: str, source: str) -> dict[str, Any]:
 
 
 def read_json(path: Path, kind: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ContractError(f"{path} does not exist") from None
-    except json.JSONDecodeError as exc:
-        raise ContractError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    """A request or result file, strictly: NaN, Infinity and oversize files are refused at parse time."""
+    doc = load_json(path, f"the {kind} file", f"it must follow orchestrator/measure/schemas/{kind}.v{VERSION}.json", ContractError)
     return validate(doc, kind, str(path))
+
+
+def check_result(result: dict[str, Any], request: dict[str, Any], source: str) -> dict[str, Any]:
+    """What a schema cannot say: that a valid result answers this request, round for round, with
+    latencies that can be real. Every runner's result passes here before attribution sees it."""
+    if result["run_id"] != request["run_id"]:
+        raise ContractError(f"{source} answers run {result['run_id']!r}, not {request['run_id']!r}")
+    got, wanted = [m["id"] for m in result["models"]], [m["id"] for m in request["models"]]
+    if sorted(got) != sorted(wanted) or len(set(got)) != len(got):
+        raise ContractError(f"{source} has models {got} where the request asked for {wanted}")
+    rounds = result["rounds"]
+    if rounds < 1:
+        raise ContractError(f"{source} has no measured rounds")
+    for m in result["models"]:
+        if len(m["samples_ms"]) != rounds:
+            raise ContractError(f"{source} has {len(m['samples_ms'])} samples of model {m['id']!r} for {rounds} rounds")
+        bad = next((x for x in (*m["samples_ms"], m["load_ms"], m["first_inference_ms"]) if not (math.isfinite(x) and x > 0)), None)
+        if bad is not None:
+            raise ContractError(f"{source} has a latency of {bad} ms for model {m['id']!r}; every latency must be a positive number")
+    return result
 
 
 def make_request(

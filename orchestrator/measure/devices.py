@@ -2,6 +2,8 @@
 
 Users add or override devices in a JSON file of the same shape as `orchestrator/measure/devices.json`,
 given with `--devices-file`, the BENCH_DEVICES_FILE variable, or ~/.config/autovit-bench/devices.json.
+Both are held to `schemas/devices.v1.json`: device names become folder names, and a `match` that is
+a string instead of a list would make the runner refuse the very phone `bench devices` says matches.
 """
 
 from __future__ import annotations
@@ -9,14 +11,17 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from search.errors import UserError
+from search.files import load_json
 
 PLATFORMS = {"host": "pte", "android": "pte", "ios": "coreml"}
-COMPUTE_UNITS = ("all", "cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine")
 USER_FILE = Path.home() / ".config" / "autovit-bench" / "devices.json"
 
 
@@ -34,31 +39,30 @@ class Device:
         return int(self.runtime.get("threads", 1))
 
 
+SHAPE = "see orchestrator/measure/devices.json for the shape"
+
+
+@cache
+def _schema() -> dict[str, Any]:
+    return json.loads((resources.files("orchestrator.measure") / "schemas" / "devices.v1.json").read_text())
+
+
 def _parse(name: str, data: dict[str, Any], source: str) -> Device:
-    try:
-        device = Device(name, data["platform"], data["backend"], dict(data.get("runtime", {})), data["description"], data.get("match", {}))
-    except KeyError as exc:
-        raise UserError(f"device {name!r} in {source} lacks the field {exc}; see orchestrator/measure/devices.json for the shape") from exc
-    if device.platform not in PLATFORMS:
-        raise UserError(f"device {name!r} in {source}: platform must be one of {', '.join(PLATFORMS)}")
+    """One entry of a registry already checked against the schema; what a schema cannot say is
+    which backend each platform runs."""
+    device = Device(name, data["platform"], data["backend"], dict(data.get("runtime", {})), data["description"], data.get("match", {}))
     if device.backend != PLATFORMS[device.platform]:
         raise UserError(f"device {name!r} in {source}: platform {device.platform} runs backend {PLATFORMS[device.platform]}, not {device.backend}")
-    units = device.runtime.get("compute_units")
-    if units is not None and units not in COMPUTE_UNITS:
-        raise UserError(f"device {name!r} in {source}: compute_units must be one of {', '.join(COMPUTE_UNITS)}")
     return device
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _registry(doc: Any, source: str) -> dict[str, Device]:
     try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise UserError(f"devices file {path} does not exist; pass an existing file to --devices-file") from exc
-    except json.JSONDecodeError as exc:
-        raise UserError(f"devices file {path} is not valid JSON ({exc.msg} at line {exc.lineno}); fix the file") from exc
-    if not isinstance(doc.get("devices"), dict):
-        raise UserError(f"devices file {path} has no \"devices\" object; see orchestrator/measure/devices.json for the shape")
-    return doc["devices"]
+        jsonschema.validate(doc, _schema())
+    except jsonschema.ValidationError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
+        raise UserError(f"{source} is malformed at {where} ({exc.message}); {SHAPE}") from None
+    return {name: _parse(name, data, source) for name, data in doc["devices"].items()}
 
 
 def user_devices_file(explicit: Path | None = None) -> Path | None:
@@ -72,11 +76,11 @@ def user_devices_file(explicit: Path | None = None) -> Path | None:
 
 def load_devices(devices_file: Path | None = None) -> dict[str, Device]:
     """Bundled devices, then the user's file on top (a user entry replaces a bundled one of that name)."""
-    bundled = json.loads((resources.files("orchestrator.measure") / "devices.json").read_text())["devices"]
-    devices = {name: _parse(name, data, "the bundled registry") for name, data in bundled.items()}
+    bundled = json.loads((resources.files("orchestrator.measure") / "devices.json").read_text())
+    devices = _registry(bundled, "the bundled registry")
     user = user_devices_file(devices_file)
     if user is not None:
-        devices.update({name: _parse(name, data, str(user)) for name, data in _read(user).items()})
+        devices.update(_registry(load_json(user, "devices file", f"fix it ({SHAPE}) or pass another to --devices-file"), f"devices file {user}"))
     return devices
 
 

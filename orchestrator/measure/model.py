@@ -2,38 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from orchestrator.export.backends import PTE, backend_of_file, get_backend
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.registry import runner_for
-from orchestrator.measure.session import run_session
+from orchestrator.measure.session import new_run_dir, run_session
 from search.errors import UserError
+from search.files import check_name
 
 TIMM_PREFIX = "timm:"
 
 
-def _timm_model(name: str, run_dir: Path) -> Path:
+def _timm_model(name: str) -> tuple[Any, tuple[int, ...]]:
     import timm
-    import torch
 
+    check_name(name, "timm model name")
     try:
         model = timm.create_model(name, pretrained=False)
     except RuntimeError as exc:
         raise UserError(f"timm has no model {name!r}; `python -c \"import timm; print(timm.list_models())\"` lists them") from exc
-    size = model.pretrained_cfg.get("input_size", (3, 224, 224))
-    path = run_dir / f"{name}{PTE.suffix}"
-    PTE.export(model.eval(), torch.randn(1, *size), path)
-    return path
+    return model.eval(), tuple(model.pretrained_cfg.get("input_size", (3, 224, 224)))
 
 
-def resolve_model(model: str, device: Device, run_dir: Path) -> Path:
-    if model.startswith(TIMM_PREFIX):
-        if device.backend != PTE.name:
-            raise UserError(f"timm models are measured as ExecuTorch programs; {device.name} runs {device.backend}")
-        return _timm_model(model[len(TIMM_PREFIX) :], run_dir)
+def _model_file(model: str, device: Device) -> Path:
     path = Path(model)
     if not path.exists():
         raise UserError(f"model file {path} does not exist; give a .pte, an .mlpackage or timm:NAME")
@@ -45,11 +40,20 @@ def resolve_model(model: str, device: Device, run_dir: Path) -> Path:
     return path
 
 
-def measure_model(model: str, device: Device, run_dir: Path | None = None) -> dict[str, Any]:
-    run_dir = run_dir or Path("runs") / f"measure-{device.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    run_dir.mkdir(parents=True, exist_ok=True)
+def measure_model(model: str, device: Device, root: Path = Path("runs")) -> dict[str, Any]:
+    """Check the model (a file of the device's format, or a timm model measured as a .pte), then
+    time it in a run directory of its own."""
     runner = runner_for(device)
-    path = resolve_model(model, device, run_dir)
-    shape = get_backend(device.backend).input_shape(path)
+    if model.startswith(TIMM_PREFIX):
+        if device.backend != PTE.name:
+            raise UserError(f"timm models are measured as ExecuTorch programs; {device.name} runs {device.backend}")
+        net, size = _timm_model(model[len(TIMM_PREFIX) :])
+        run_dir = new_run_dir(f"measure-{device.name}", root)
+        path, shape = run_dir / f"{model[len(TIMM_PREFIX) :]}{PTE.suffix}", [1, *size]
+        PTE.export(net, torch.randn(*shape), path)
+    else:
+        path = _model_file(model, device)
+        shape = get_backend(device.backend).input_shape(path)
+        run_dir = new_run_dir(f"measure-{device.name}", root)
     result = run_session(device, run_dir, {"model": (path, shape)}, runner=runner)
     return {**result, "summary": result["models"][0]["summary"]}

@@ -8,16 +8,32 @@ only a profile's presets (`orchestrator.lut.profile`) choose other timings.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.measure.contract import make_request
+from orchestrator.measure.contract import ContractError, check_result, make_request
 from orchestrator.measure.devices import Device
-from orchestrator.measure.runners.base import Runner
+from orchestrator.measure.runners.base import Runner, RunnerError
 from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.timing import TimingPlan
 from search.files import write_json_atomic
+
+
+def new_run_dir(prefix: str, root: Path = Path("runs")) -> Path:
+    """A run directory of its own (`root/prefix-<time>[-n]`, created exclusively), so a session never
+    measures what an earlier one left there; callers create it only once their inputs are checked."""
+    stamp = f"{prefix}-{datetime.now():%Y%m%d-%H%M%S}"
+    for n in itertools.count():
+        candidate = root / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            candidate.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return candidate
+    raise AssertionError("unreachable")
 
 
 def run_session(
@@ -37,4 +53,11 @@ def run_session(
         run_id or run_dir.name, device.backend, entries, device.threads, device.runtime.get("compute_units"), timing, seed
     )
     write_json_atomic(run_dir / "request.json", request)
-    return runner.run(run_dir)
+    result = runner.run(run_dir)
+    try:
+        return check_result(result, request, f"the result of {device.name}")
+    except ContractError as exc:
+        raise RunnerError(
+            f"{exc}, so the session in {run_dir} cannot be used; measure it again (a profile continues with --resume), "
+            "and if it happens again rebuild the device's app from this checkout"
+        ) from None

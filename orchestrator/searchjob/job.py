@@ -8,7 +8,6 @@ the prediction limit from the LUT's validation record and runs a strategy from
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from search.config import SubnetConfig
 from search.data import open_data, tensor_batches
 from search.errors import UserError
 from search.evaluate import Evaluator, accuracy, recalibrated
-from search.files import write_json_atomic
+from search.files import load_json, write_json_atomic
 from search.predictor import LatencyPredictor
 from search.static import StaticSubnet
 from search.strategies import Search, SearchSettings, SearchState
@@ -45,6 +44,15 @@ class SearchInputs:
     calibration_batches: int = 8
 
 
+def _saved_state(path: Path) -> SearchState:
+    fix = "start the search again in another --out"
+    doc = load_json(path, "the search state", fix)
+    try:
+        return SearchState.from_dict(doc)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"the search state {path} is not one this toolkit wrote ({type(exc).__name__}: {exc}); {fix}") from None
+
+
 class SearchJob:
     def __init__(self, inputs: SearchInputs, settings: SearchSettings, space_name: str | None, log: Callable[[str], None] = print) -> None:
         from search.lut import read_lut
@@ -55,7 +63,7 @@ class SearchJob:
         self.lut = read_lut(inputs.lut_path)
         check_lut_fits(self.ckpt, self.lut)
         self.train_settings = TrainSettings(**self.ckpt["settings"])
-        self.validation = latest_validation(inputs.lut_path)
+        self.validation = latest_validation(inputs.lut_path, self.lut["id"])
         self.budget: Budget = make_budget(inputs.latency_ms, inputs.params_m, self.validation)
         self.pricer = Pricer(LatencyPredictor(self.lut, self.base_space), self.space, self.budget)
         self.pricer.check_reachable()
@@ -90,7 +98,7 @@ class SearchJob:
         if resume:
             if not state_path.exists():
                 raise UserError(f"{out} holds no search to resume; start one without --resume")
-            state = SearchState.from_dict(json.loads(state_path.read_text()))
+            state = _saved_state(state_path)
             if state.settings != asdict(self.settings):
                 raise UserError(f"the search in {out} ran with other settings; resume it with the same options or choose another --out")
             self.log(f"resuming the search in {out} after generation {state.generation} ({len(state.evaluated)} subnets evaluated)")

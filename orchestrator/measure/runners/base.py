@@ -8,6 +8,7 @@ place; phone runners push the files the links resolve to, under the links' names
 
 from __future__ import annotations
 
+import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,16 @@ from search.errors import UserError
 
 class RunnerError(UserError):
     """A device run that produced no usable result; finished sessions stay on disk."""
+
+
+def _replace_with_link(link: Path, target: Path) -> None:
+    """Point `link` at `target`, replacing whatever a reused run directory left there (a link to an
+    older model, a file, a folder), so a session never measures a stale model."""
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)
+    else:
+        link.unlink(missing_ok=True)
+    link.symlink_to(target)
 
 
 class Runner(ABC):
@@ -30,9 +41,9 @@ class Runner(ABC):
         models.mkdir(parents=True, exist_ok=True)
         files = {}
         for mid, artifact in artifacts.items():
-            link = models / f"{mid}{artifact.suffix}"
-            if not link.exists():
-                link.symlink_to(artifact.resolve())
+            link, target = models / f"{mid}{artifact.suffix}", artifact.resolve()
+            if not (link.is_symlink() and link.resolve() == target):
+                _replace_with_link(link, target)
             files[mid] = str(link.relative_to(run_dir))
         return files
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -76,7 +77,20 @@ def run(run_dir: Path) -> dict[str, Any]:
     }
 
 
+def _die_with(parent: int) -> None:
+    """Exit the moment `bench` is gone (killed, crashed): an orphan would go on timing and then write
+    result.json into a run directory that a resumed profile is using meanwhile."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(run_dir: Path) -> int:
+    _die_with(os.getppid())
     started = _now()
     base = {"schema": "autovit-bench/result", "version": 1, "device": host_facts(), "started_at": started}
     try:

@@ -17,7 +17,12 @@ def runner_for(device: Device) -> Runner:
 
         return AndroidRunner.for_device(device)
     if device.platform == "ios":
-        from orchestrator.measure.runners.ios.runner import IosRunner
-
+        try:
+            from orchestrator.measure.runners.ios.runner import IosRunner
+        except ImportError:
+            raise RunnerError(
+                f"{device.name} is an iPhone, and the iOS runner needs pymobiledevice3 (GPL-3.0-or-later, so not installed by default); "
+                "install it with `.venv/bin/pip install -e '.[ios]'` and run again"
+            ) from None
         return IosRunner.for_device(device)
     raise RunnerError(f"device {device.name!r} has platform {device.platform!r}; use host, android or ios in your devices file")

@@ -4,7 +4,7 @@ adb-shell (last released 2023) is wrapped here so that the Android runner never 
 exceptions, and a second transport (the platform `adb` binary) could stand beside this one. Every
 failure leaves this module as one of three kinds, because the runner treats them differently:
 
-- `DeviceNotFound` / `NotAuthorised`: nothing to retry; the message says what the user must do;
+- `DeviceNotFound` / `NotAuthorised` / `AdbKeyError`: nothing to retry; the message says what the user must do;
 - `DeviceDisconnected`: the connection broke mid-operation; the runner reconnects and retries;
 - `RunnerError`: the phone answered, but with a failure (a push it refused, a file it lacks).
 
@@ -13,8 +13,10 @@ Where to find the phone is one string, the `BENCH_ADB` variable (see `parse_targ
 
 from __future__ import annotations
 
+import os
 import socket
 import stat
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +24,11 @@ from typing import TypeVar
 
 from adb_shell import exceptions as adb_errors
 from adb_shell.adb_device import AdbDevice, AdbDeviceUsb
-from adb_shell.auth.keygen import keygen, write_public_keyfile
+from adb_shell.auth.keygen import write_public_keyfile
 from adb_shell.auth.sign_pythonrsa import PythonRSASigner
 from adb_shell.transport.tcp_transport import TcpTransport
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from orchestrator.measure.runners.base import RunnerError
 from search.files import atomic_path
@@ -44,6 +48,10 @@ class DeviceNotFound(RunnerError):
 
 class NotAuthorised(RunnerError):
     """The phone did not accept this computer's ADB key."""
+
+
+class AdbKeyError(RunnerError):
+    """The user's ADB key cannot be used as it is: other users can read it, or it is unreadable or malformed."""
 
 
 class DeviceDisconnected(RunnerError):
@@ -93,22 +101,79 @@ def parse_target(address: str | None) -> Target:
     return Target("tcp", host=host, port=int(port))
 
 
-def load_signer(key_path: Path) -> PythonRSASigner:
+def _make_key(key_path: Path) -> None:
+    """A new key as adb-shell's keygen makes it (RSA 2048, PKCS#8 PEM), but private from its first
+    byte, as the platform adb keeps it: written to a 0600 temporary file (in a folder made 0700 when
+    it is new) and linked into place, so no one else can ever read it, no reader finds it half
+    written, and a key that another process made meanwhile is kept. Modes are given at creation
+    rather than through the umask, which is the whole process's and would reach other threads."""
+    key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd, partial = tempfile.mkstemp(prefix=f".{key_path.name}.", suffix=".tmp", dir=key_path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(pem)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(partial, key_path)
+        except FileExistsError:
+            pass  # another process made the key first; it is as good as ours
+    finally:
+        os.unlink(partial)
+
+
+def _unusable(key_path: Path, exc: Exception) -> AdbKeyError:
+    return AdbKeyError(
+        f"the ADB key {key_path} cannot be used ({exc}); delete it (a new one is made and the phone asks once more) "
+        "or point BENCH_ADB_KEY at a valid key"
+    )
+
+
+def _load_signer(key_path: Path) -> PythonRSASigner:
     """The user's ADB key, the one the platform `adb` uses, so a phone that trusts `adb` trusts us;
-    made with adb-shell's keygen when absent, as `adb` would on first use."""
+    made when absent, as `adb` does on first use. A key that other users can read is refused rather
+    than used: whoever reads it is trusted by every phone that trusts this computer."""
     try:
         if not key_path.exists():
-            key_path.parent.mkdir(parents=True, exist_ok=True)
-            keygen(str(key_path))
+            _make_key(key_path)
+        mode = key_path.stat().st_mode
+    except OSError as exc:
+        raise _unusable(key_path, exc) from None
+    if mode & 0o044:
+        raise AdbKeyError(f"the ADB key {key_path} is readable by other users; run `chmod 600 {key_path}` and try again")
+    try:
         public = Path(f"{key_path}.pub")
         if not public.exists():
-            write_public_keyfile(str(key_path), str(public))
+            with atomic_path(public) as partial:
+                write_public_keyfile(str(key_path), str(partial))
         return PythonRSASigner(public.read_text(), key_path.read_text())
     except (OSError, ValueError) as exc:
-        raise RunnerError(
-            f"the ADB key {key_path} cannot be used ({exc}); delete it (a new one is made and the phone asks once more) "
-            "or point BENCH_ADB_KEY at a valid key"
-        ) from None
+        raise _unusable(key_path, exc) from None
+
+
+class _LazySigner:
+    """The signer adb-shell is given, which loads (or makes) the user's key only when a phone asks
+    to authenticate: looking where no phone answers, as `bench devices` may, must not leave a key
+    behind. adb-shell calls `Sign` with each token the phone sends and `GetPublicKey` to offer the
+    key at the phone's prompt; a key that cannot be used raises `AdbKeyError` out of `connect`."""
+
+    def __init__(self, key_path: Path) -> None:
+        self.key_path = key_path
+        self._signer: PythonRSASigner | None = None
+
+    def _loaded(self) -> PythonRSASigner:
+        if self._signer is None:
+            self._signer = _load_signer(self.key_path)
+        return self._signer
+
+    def Sign(self, data: bytes) -> bytes:
+        return self._loaded().Sign(data)
+
+    def GetPublicKey(self) -> str:
+        return self._loaded().GetPublicKey()
 
 
 class _Unreachable(Exception):
@@ -201,12 +266,13 @@ class AdbLink:
         except adb_errors.AdbCommandFailureException as exc:
             raise RunnerError(f"the phone cannot hand over {remote} ({exc}); the app may have written it elsewhere") from None
 
-    def exists(self, remote: str) -> bool:
-        """Whether `remote` exists, by the sync service's STAT (mode 0 means no such file)."""
-        mode, _, _ = self._do(
+    def size(self, remote: str) -> int | None:
+        """The size of `remote` in bytes, or None when it does not exist, by the sync service's STAT
+        (mode 0 means no such file)."""
+        mode, size, _ = self._do(
             f"looking for {remote}", lambda: self._device.stat(remote, transport_timeout_s=self.io_timeout_s, read_timeout_s=self.io_timeout_s)
         )
-        return mode != 0
+        return size if mode != 0 else None
 
     def close(self) -> None:
         try:
@@ -270,7 +336,7 @@ def _usb_device(target: Target, io_timeout_s: float) -> tuple[AdbDevice, str]:
 def open_link(target: Target, key_path: Path, connect_timeout_s: float, auth_timeout_s: float, io_timeout_s: float) -> AdbLink:
     """Connect and authenticate with the user's key; the phone shows its 'Allow USB debugging?'
     prompt the first time, and we wait `auth_timeout_s` for the user to accept it."""
-    signer = load_signer(key_path)
+    signer = _LazySigner(key_path)
     if target.kind == "tcp":
         device, serial = AdbDevice(_TcpTransport(target.host, target.port), default_transport_timeout_s=io_timeout_s), str(target)
         failures = _DROPPED
@@ -287,6 +353,9 @@ def open_link(target: Target, key_path: Path, connect_timeout_s: float, auth_tim
             f"no phone answers ADB at {target} ({exc}); enable wireless debugging (or run `adb tcpip 5555` over USB) "
             "and check the address in BENCH_ADB"
         ) from None
+    except AdbKeyError:
+        device.close()
+        raise
     except failures as exc:
         device.close()
         if prompted:

@@ -5,8 +5,11 @@ that this is the phone the device entry names; install or update the app when th
 missing or older than this checkout's; push `request.json` and the model files (resolved: the run
 directory holds links into the export cache) under /data/local/tmp/autovit/<run>/; delete the
 previous result; `am start` the activity; poll until the app has renamed its result into place;
-pull it into the run directory and check it like the host runner does. The phone keeps the last
-session's files (earlier ones are cleared) so that it can be rerun by hand as the README shows.
+pull it into the run directory (unless it is larger than any result can be) and check it like the
+host runner does. The phone keeps the last session's files (earlier ones are cleared) so that it
+can be rerun by hand as the README shows. Sessions clear the phone's folder, so one phone runs one
+session at a time: `run` holds a lock named after the phone's serial from the moment it has
+connected until it is done, and a second process is told which process holds the phone.
 
 Phones drop off USB and Wi-Fi, so every phone operation is retried on a new connection when the
 connection breaks (a push starts that file over); a launch that never yields a result is launched
@@ -17,7 +20,8 @@ Settings come from `AndroidSettings` or the environment (`AndroidSettings.from_e
 
     BENCH_ADB      where the phone is: HOST:PORT (wireless debugging, `adb tcpip`, an emulator),
                    usb:SERIAL, or unset / usb for the first phone on USB
-    BENCH_ADB_KEY  the ADB private key (default ~/.android/adbkey, the platform adb's; made if absent)
+    BENCH_ADB_KEY  the ADB private key (default ~/.android/adbkey, the platform adb's; made, readable
+                   by this user only, when a phone first asks for it; refused if others can read it)
     BENCH_APK      the APK to install when the phone lacks the app or has an older version
                    (default: android_bench's release build output, when it has been built)
 """
@@ -30,10 +34,12 @@ import re
 import shlex
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from orchestrator.export.cache import cache_root
 from orchestrator.measure.contract import ContractError, read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.android.adb import (
@@ -48,6 +54,8 @@ from orchestrator.measure.runners.android.adb import (
     usb_serials,
 )
 from orchestrator.measure.runners.base import Runner, RunnerError
+from search.files import MAX_JSON_BYTES
+from search.locks import held
 
 PACKAGE = "org.autovit.bench"
 COMPONENT = f"{PACKAGE}/.BenchmarkActivity"
@@ -62,6 +70,13 @@ T = TypeVar("T")
 
 # Runners are made per session, so when a phone last finished a session is remembered per process.
 _SESSION_ENDS: dict[str, float] = {}
+
+
+def _phone_lock(serial: str) -> AbstractContextManager[None]:
+    """Held while a session runs on the phone with this ADB serial (HOST:PORT over TCP): a file in
+    the export cache's `locks/` folder, which every process of this user shares (unless BENCH_CACHE
+    points elsewhere)."""
+    return held(cache_root() / "locks" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', serial)}.lock", f"the phone {serial}")
 
 
 @dataclass(frozen=True)
@@ -236,20 +251,23 @@ class AndroidRunner(Runner):
         files = ["request.json", *(model["file"] for model in request["models"])]
         result_path = run_dir / "result.json"
         result_path.unlink(missing_ok=True)
-        self._cool_down()
         try:
-            self.prepare()
-            # The folder holds only this tool's runs: clearing it first keeps the phone from filling up
-            # with earlier sessions' models, and leaves the last session's files there to rerun by hand.
-            self._call("clearing earlier runs", lambda link: link.shell_silent(f"rm -rf {shlex.quote(self.settings.remote_root)}"))
-            for name in files:
-                local, remote = (run_dir / name).resolve(), f"{remote_run}/{name}"
-                self._call(f"pushing {name}", lambda link, local=local, remote=remote: link.push(local, remote))
-            self._call("making the run readable by the app", lambda link: link.shell_silent(f"chmod -R 755 {shlex.quote(remote_run)}"))
-            try:
-                self._launch(f"{remote_run}/request.json", result_path)
-            finally:
-                _SESSION_ENDS[self._cooldown_key] = time.monotonic()  # the phone heats up only while the app runs
+            if self._link is None:
+                self._link = self._open()  # the serial to lock: "the first phone on USB" is known only once connected
+            with _phone_lock(self._link.serial):
+                self._cool_down()
+                self.prepare()
+                # The folder holds only this tool's runs: clearing it first keeps the phone from filling up
+                # with earlier sessions' models, and leaves the last session's files there to rerun by hand.
+                self._call("clearing earlier runs", lambda link: link.shell_silent(f"rm -rf {shlex.quote(self.settings.remote_root)}"))
+                for name in files:
+                    local, remote = (run_dir / name).resolve(), f"{remote_run}/{name}"
+                    self._call(f"pushing {name}", lambda link, local=local, remote=remote: link.push(local, remote))
+                self._call("making the run readable by the app", lambda link: link.shell_silent(f"chmod -R 755 {shlex.quote(remote_run)}"))
+                try:
+                    self._launch(f"{remote_run}/request.json", result_path)
+                finally:
+                    _SESSION_ENDS[self._cooldown_key] = time.monotonic()  # the phone heats up only while the app runs
         finally:
             self.close()
         return self._checked(result_path, request["run_id"], run_dir)
@@ -262,7 +280,13 @@ class AndroidRunner(Runner):
             output = self._call("starting the app", lambda link: link.shell(command, timeout_s=self.settings.launch_timeout_s))
             if refusal := re.search(r"^Error.*$", output, re.MULTILINE):
                 raise RunnerError(f"the phone would not start the benchmark app ({refusal.group(0)}); reinstall it as android_bench/README.md says")
-            if self._wait_for_result():
+            size = self._wait_for_result()
+            if size is not None:
+                if size > MAX_JSON_BYTES:
+                    raise RunnerError(
+                        f"the result the app wrote ({RESULT_PATH}) is {size:,} bytes, more than the {MAX_JSON_BYTES:,} a result can be, "
+                        "so it was not pulled; rebuild and reinstall the app from this checkout (android_bench/README.md)"
+                    )
                 self._call("pulling the result", lambda link: link.pull(RESULT_PATH, result_path))
                 return
         raise RunnerError(
@@ -271,13 +295,16 @@ class AndroidRunner(Runner):
             "and raise result_timeout_s if a session is simply that long"
         )
 
-    def _wait_for_result(self) -> bool:
+    def _wait_for_result(self) -> int | None:
+        """The result's size once the app has written it (its size is checked before it is pulled),
+        or None when `result_timeout_s` passes first."""
         deadline = time.monotonic() + self.settings.result_timeout_s
         while True:
-            if self._call("waiting for the result", lambda link: link.exists(RESULT_PATH)):
-                return True
+            size = self._call("waiting for the result", lambda link: link.size(RESULT_PATH))
+            if size is not None:
+                return size
             if time.monotonic() >= deadline:
-                return False
+                return None
             time.sleep(self.settings.poll_interval_s)
 
     def _checked(self, result_path: Path, run_id: str, run_dir: Path) -> dict[str, Any]:

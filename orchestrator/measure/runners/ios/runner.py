@@ -2,8 +2,10 @@
 
 It follows the launch contract of `ios_bench/README.md`: push the run directory into the app's
 Documents through house arrest, launch the app with DVT process control, wait for `result.json`,
-pull it. Every pymobiledevice3 call goes through `Pmd3Services`, so the whole sequence, and the
-sentence each failure turns into, can be tested against an in-memory phone.
+pull it (unless it is larger than any result can be). Every pymobiledevice3 call goes through
+`Pmd3Services`, so the whole sequence, and the sentence each failure turns into, can be tested
+against an in-memory phone. One phone runs one session at a time: `run` holds a lock named after
+the phone's UDID from the moment it has picked the phone until it has cleaned up after itself.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import os
 import posixpath
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AbstractContextManager, AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +30,7 @@ from pymobiledevice3.exceptions import (
     TunneldConnectionError,
 )
 
+from orchestrator.export.cache import cache_root
 from orchestrator.measure.contract import ContractError, read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.base import Runner, RunnerError
@@ -42,7 +46,8 @@ from orchestrator.measure.runners.ios.messages import (
     reason,
 )
 from orchestrator.measure.runners.ios.runlog import RunLog
-from search.files import write_bytes_atomic
+from search.files import MAX_JSON_BYTES, write_bytes_atomic
+from search.locks import held
 
 if TYPE_CHECKING:
 
@@ -63,6 +68,12 @@ class IosDeviceInfo:
     os_version: str | None
     paired: bool
     problem: str | None = None
+
+
+def _phone_lock(udid: str) -> AbstractContextManager[None]:
+    """Held while a session runs on the iPhone with this UDID: a file in the export cache's
+    `locks/` folder, which every process of this user shares (unless BENCH_CACHE points elsewhere)."""
+    return held(cache_root() / "locks" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', udid)}.lock", f"the phone {udid}")
 
 
 def _default_services() -> Pmd3Services:
@@ -198,6 +209,7 @@ class IosRunner(Runner):
         if len(devices) > 1:
             serials = ", ".join(d.serial for d in devices)
             raise RunnerError(f"{len(devices)} iPhones are connected ({serials}): give the runner the udid of the one to measure (`bench devices` lists them)")
+        stack.enter_context(_phone_lock(devices[0].serial))  # entered first, so released after every clean-up
         log.step(f"connecting to {devices[0].serial}")
         return await stack.enter_async_context(ios.lockdown(devices[0].serial, autopair=True, pair_timeout=self.pair_timeout_s))
 
@@ -318,7 +330,8 @@ class IosRunner(Runner):
         return pid
 
     async def _wait_for_result(self, afc: Any, remote_result: str, log_path: Path) -> bytes:
-        """The app writes result.json by rename, so once it exists it is whole."""
+        """The app writes result.json by rename, so once it exists it is whole, and its size tells
+        whether it can be one of ours before it is pulled into memory."""
         ios = self.services
         deadline = time.monotonic() + self.timeout_s
         while not await ios.afc_exists(afc, remote_result):
@@ -328,6 +341,12 @@ class IosRunner(Runner):
                     "keep the phone unlocked with the app in the foreground, or allow more time"
                 )
             await asyncio.sleep(self.poll_s)
+        size = await ios.afc_size(afc, remote_result)
+        if size > MAX_JSON_BYTES:
+            raise RunnerError(
+                f"the result the iOS app wrote ({remote_result}) is {size:,} bytes, more than the {MAX_JSON_BYTES:,} a result can be, "
+                "so it was not pulled: rebuild and reinstall the app from this checkout (ios_bench/README.md)"
+            )
         return await ios.afc_get_file_contents(afc, remote_result)
 
     async def _quietly(self, log: RunLog, what: str, action: Callable[..., Awaitable[None]], *args: Any) -> None:

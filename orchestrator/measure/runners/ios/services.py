@@ -96,6 +96,9 @@ class Pmd3Services:
     async def afc_push(self, afc: AfcService, local: Path, remote: str) -> None:
         await afc.push(str(local), remote, progress_bar=False)
 
+    async def afc_size(self, afc: AfcService, path: str) -> int:
+        return (await afc.stat(path))["st_size"]
+
     async def afc_get_file_contents(self, afc: AfcService, path: str) -> bytes:
         return await afc.get_file_contents(path)
 
