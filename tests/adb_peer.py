@@ -134,6 +134,7 @@ class Phone:
         self.props = {"ro.product.model": model, "ro.build.version.release": release}
         self.app_version: int | None = 1
         self.app_behaviour = "bench"
+        self.tamper: Callable[[dict], object] | None = None  # edits a "bench" result before it is written, as a broken app would
         self.commands: list[str] = []
         self.launches: list[float] = []
         self.pushed: list[str] = []
@@ -171,6 +172,8 @@ class Phone:
             "platform": "android", "model": self.props["ro.product.model"], "os": f"Android {self.props['ro.build.version.release']}",
             "cores": os.cpu_count() or 1,
         }
+        if self.tamper is not None:
+            self.tamper(result)
         self._write_result(result)
 
     def _write_result(self, doc: dict) -> None:

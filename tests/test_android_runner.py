@@ -149,6 +149,22 @@ def test_malformed_result_is_reported_as_such(tmp_path: Path, peer: AdbPeer, adb
         measure(pixel7_runner(peer, adb_key), tmp_path / "run-bad", {"net": tiny_pte})
 
 
+@pytest.mark.parametrize(
+    ("tamper", "says"),
+    [
+        (lambda r: r["models"][0]["samples_ms"].__setitem__(0, float("nan")), r"^the result the app wrote is malformed \(.*holds NaN, which is not a finite number"),
+        (lambda r: r["models"].pop(), r"^the result of pixel7 has models \['net-a'\] where the request asked for \['net-a', 'net-b'\], so the session in .* cannot be used"),
+        (lambda r: r["models"][1].update(id="../../etc/passwd"), r"has models \['net-a', '\.\./\.\./etc/passwd'\] where the request asked for"),
+        (lambda r: r["models"][1].update(samples_ms=r["models"][1]["samples_ms"][:3]), r"has 3 samples of model 'net-b' for \d+ rounds, so the session"),
+    ],
+)
+def test_a_result_that_cannot_be_real_is_refused_and_the_session_kept(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, tamper, says) -> None:
+    peer.phone.tamper = tamper
+    with pytest.raises(RunnerError, match=says):
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run", {"net-a": tiny_pte, "net-b": tiny_pte})
+    assert (tmp_path / "run" / "request.json").is_file() and (tmp_path / "run" / "result.json").is_file()
+
+
 def test_result_of_another_run_is_refused(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
     peer.phone.app_behaviour = "foreign"
     with pytest.raises(RunnerError, match=r"^the phone's result belongs to run 'golden/pte', not 'run-mine'; .*one session per phone"):

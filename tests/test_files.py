@@ -53,3 +53,32 @@ def test_a_folder_is_swapped_in_whole_and_a_failed_build_keeps_the_old_one(tmp_p
         raise RuntimeError("converter crashed")
     assert (target / "weights.bin").read_text() == "2"
     assert os.listdir(tmp_path) == ["m.mlpackage"]
+
+
+def _write_many(path: str, writer: int) -> None:
+    for i in range(400):
+        write_json_atomic(Path(path), {"writer": writer, "i": i, "padding": "x" * 4000})
+
+
+def test_two_writers_and_a_reader_see_only_whole_documents(tmp_path: Path):
+    import multiprocessing
+
+    target = tmp_path / "shared.json"
+    write_json_atomic(target, {"writer": 0, "i": 0})
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_many, args=(str(target), w)) for w in (1, 2)]
+    for w in writers:
+        w.start()
+    reads, torn = 0, 0
+    while any(w.is_alive() for w in writers):
+        try:
+            json.loads(target.read_text())
+        except (json.JSONDecodeError, FileNotFoundError):
+            torn += 1
+        reads += 1
+    for w in writers:
+        w.join()
+    assert [w.exitcode for w in writers] == [0, 0]
+    assert torn == 0 and reads > 100
+    assert json.loads(target.read_text())["i"] == 399
+    assert os.listdir(tmp_path) == ["shared.json"]

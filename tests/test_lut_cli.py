@@ -69,3 +69,23 @@ def test_lut_of_another_space_definition_is_refused_and_nothing_is_drawn(tmp_pat
     assert "was built for another definition of space 'tiny'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.png").exists()
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else b"") for p in root.rglob("*")}
+
+
+def test_listing_writes_nothing_and_skips_files_that_are_not_luts_with_a_note(luts) -> None:
+    cwd, a, b = luts
+    folder = cwd / "luts" / "host-cpu" / "tiny"
+    (folder / "latin1.json").write_bytes(b"\xff\xfe not a LUT")
+    (folder / "folder.json").mkdir()
+    before = snapshot(cwd / "luts")
+    listed = bench(cwd, "lut", "list", "--json")
+    shown = bench(cwd, "lut", "show", a["id"][:8])
+    assert listed.returncode == 0 and shown.returncode == 0
+    assert sorted(r["id"] for r in json.loads(listed.stdout)["luts"]) == sorted([a["id"], b["id"]])
+    notes = listed.stderr.strip().splitlines()
+    assert len(notes) == 2 and all(n.startswith("skipped: LUT file ") for n in notes)
+    assert any("is a folder, not a file" in n for n in notes) and any("is not UTF-8 text" in n for n in notes)
+    assert snapshot(cwd / "luts") == before

@@ -32,7 +32,7 @@ def lut(tiny: SearchSpace) -> dict[str, Any]:
 
 
 def column(table: Table, i: int) -> list[str]:
-    return list(table.columns[i].cells)
+    return [str(cell) for cell in table.columns[i].cells]
 
 
 def test_context_is_a_valid_tiny_subnet(tiny: SearchSpace) -> None:

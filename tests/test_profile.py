@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,29 @@ def test_core_ml_export_of_plan_networks_goes_to_the_cache_once(tmp_path: Path) 
     assert all((a.path / "Manifest.json").exists() and a.path.suffix == ".mlpackage" for a in first.values())
     second = export_probes(probes, "tiny", space.hash, "coreml", workers=2, root=tmp_path, show_progress=False)
     assert all(a.cached for a in second.values()) and not any(a.cached for a in first.values())
+
+
+def test_resuming_with_other_measurement_settings_is_refused(finished) -> None:
+    root, _, _ = finished
+    from search.errors import UserError
+
+    slower = dataclasses.replace(FAST, timing=TimingPlan(warmup_runs=2, warmup_s=0.05, runs=40, min_s=0.1))
+    with pytest.raises(UserError, match=r"holds a profile measured with other settings; resume it with its own options"):
+        profiler(root / "run", root / "luts", slower).run(resume=True)
+
+
+def test_resuming_a_finished_profile_reports_its_lut_and_writes_no_other(finished) -> None:
+    root, doc, path = finished
+    before = sorted(p.name for p in path.parent.iterdir())
+    again, again_path = profiler(root / "run", root / "luts").run(resume=True)
+    assert (again["id"], again_path) == (doc["id"], path)
+    assert sorted(p.name for p in path.parent.iterdir()) == before
+
+
+def test_a_profile_run_in_use_by_another_process_is_refused(tmp_path: Path) -> None:
+    from search.locks import InUseError, run_dir_lock
+
+    with run_dir_lock(tmp_path / "run", "the profile run"):
+        with pytest.raises(InUseError, match=rf"^the profile run {tmp_path / 'run'} is in use by process {os.getpid()}; wait for it"):
+            profiler(tmp_path / "run", tmp_path / "luts").run()
+    assert not (tmp_path / "run").exists()

@@ -7,7 +7,10 @@ Heavy converters (executorch, coremltools) are imported inside the functions, wh
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +52,8 @@ def _pte_input_shape(path: Path) -> list[int]:
     if len(header) < 8 or header[4:6] != PTE_IDENTIFIER:  # the runtime aborts the process on some foreign files
         raise UserError(f"{path} is not an ExecuTorch program (no ExecuTorch flatbuffer header); export it again")
     try:
-        meta = Runtime.get().load_program(str(path)).metadata("forward")
+        with _runtime_logs_silenced():
+            meta = Runtime.get().load_program(str(path)).metadata("forward")
     except (RuntimeError, ValueError) as exc:
         raise UserError(f"{path} is not an ExecuTorch program this runtime can load ({_first_line(exc)}); export it again") from None
     if meta.num_inputs() != 1:
@@ -75,6 +79,21 @@ def _coreml_input_shape(path: Path) -> list[int]:
     if len(inputs) != 1:
         raise UserError(f"{path} takes {len(inputs)} inputs; the toolkit measures models of one image tensor")
     return [int(d) for d in inputs[0].type.multiArrayType.shape]
+
+
+@contextlib.contextmanager
+def _runtime_logs_silenced() -> Iterator[None]:
+    """The runtime logs why a file is not a program on stderr before it raises; the raised error says
+    it once, as one line."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
+        os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _first_line(exc: Exception) -> str:

@@ -8,12 +8,16 @@ place; phone runners push the files the links resolve to, under the links' names
 
 from __future__ import annotations
 
+import re
 import shutil
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from orchestrator.export.cache import cache_root
 from search.errors import UserError
+from search.locks import held
 
 
 class RunnerError(UserError):
@@ -28,6 +32,13 @@ def _replace_with_link(link: Path, target: Path) -> None:
     else:
         link.unlink(missing_ok=True)
     link.symlink_to(target)
+
+
+def phone_lock(serial: str) -> AbstractContextManager[None]:
+    """Held while a session runs on the phone with this serial (ADB serial or HOST:PORT, iPhone UDID):
+    a file in the export cache's `locks/` folder, shared by every process of this user (unless
+    BENCH_CACHE points elsewhere), so two sessions never clear each other's files on one phone."""
+    return held(cache_root() / "locks" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', serial)}.lock", f"the phone {serial}")
 
 
 class Runner(ABC):

@@ -34,12 +34,10 @@ import re
 import shlex
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from orchestrator.export.cache import cache_root
 from orchestrator.measure.contract import ContractError, read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.android.adb import (
@@ -53,9 +51,8 @@ from orchestrator.measure.runners.android.adb import (
     parse_target,
     usb_serials,
 )
-from orchestrator.measure.runners.base import Runner, RunnerError
+from orchestrator.measure.runners.base import Runner, RunnerError, phone_lock
 from search.files import MAX_JSON_BYTES
-from search.locks import held
 
 PACKAGE = "org.autovit.bench"
 COMPONENT = f"{PACKAGE}/.BenchmarkActivity"
@@ -70,13 +67,6 @@ T = TypeVar("T")
 
 # Runners are made per session, so when a phone last finished a session is remembered per process.
 _SESSION_ENDS: dict[str, float] = {}
-
-
-def _phone_lock(serial: str) -> AbstractContextManager[None]:
-    """Held while a session runs on the phone with this ADB serial (HOST:PORT over TCP): a file in
-    the export cache's `locks/` folder, which every process of this user shares (unless BENCH_CACHE
-    points elsewhere)."""
-    return held(cache_root() / "locks" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', serial)}.lock", f"the phone {serial}")
 
 
 @dataclass(frozen=True)
@@ -254,7 +244,7 @@ class AndroidRunner(Runner):
         try:
             if self._link is None:
                 self._link = self._open()  # the serial to lock: "the first phone on USB" is known only once connected
-            with _phone_lock(self._link.serial):
+            with phone_lock(self._link.serial):
                 self._cool_down()
                 self.prepare()
                 # The folder holds only this tool's runs: clearing it first keeps the phone from filling up

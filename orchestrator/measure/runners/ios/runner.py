@@ -13,10 +13,9 @@ from __future__ import annotations
 import asyncio
 import os
 import posixpath
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from contextlib import AbstractContextManager, AsyncExitStack
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,10 +29,9 @@ from pymobiledevice3.exceptions import (
     TunneldConnectionError,
 )
 
-from orchestrator.export.cache import cache_root
 from orchestrator.measure.contract import ContractError, read_json
 from orchestrator.measure.devices import Device
-from orchestrator.measure.runners.base import Runner, RunnerError
+from orchestrator.measure.runners.base import Runner, RunnerError, phone_lock
 from orchestrator.measure.runners.ios.messages import (
     DEVELOPER_MODE_OFF,
     LOCKED,
@@ -47,7 +45,6 @@ from orchestrator.measure.runners.ios.messages import (
 )
 from orchestrator.measure.runners.ios.runlog import RunLog
 from search.files import MAX_JSON_BYTES, write_bytes_atomic
-from search.locks import held
 
 if TYPE_CHECKING:
 
@@ -68,12 +65,6 @@ class IosDeviceInfo:
     os_version: str | None
     paired: bool
     problem: str | None = None
-
-
-def _phone_lock(udid: str) -> AbstractContextManager[None]:
-    """Held while a session runs on the iPhone with this UDID: a file in the export cache's
-    `locks/` folder, which every process of this user shares (unless BENCH_CACHE points elsewhere)."""
-    return held(cache_root() / "locks" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', udid)}.lock", f"the phone {udid}")
 
 
 def _default_services() -> Pmd3Services:
@@ -209,7 +200,7 @@ class IosRunner(Runner):
         if len(devices) > 1:
             serials = ", ".join(d.serial for d in devices)
             raise RunnerError(f"{len(devices)} iPhones are connected ({serials}): give the runner the udid of the one to measure (`bench devices` lists them)")
-        stack.enter_context(_phone_lock(devices[0].serial))  # entered first, so released after every clean-up
+        stack.enter_context(phone_lock(devices[0].serial))  # entered first, so released after every clean-up
         log.step(f"connecting to {devices[0].serial}")
         return await stack.enter_async_context(ios.lockdown(devices[0].serial, autopair=True, pair_timeout=self.pair_timeout_s))
 

@@ -1,0 +1,240 @@
+"""Every bad input through the real `bench` entry point: one sentence on stderr naming the problem
+and the fix, exit code 2, no traceback, and nothing written."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pickle
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from search.lut import content_id
+from search.space import load_space
+from tests.lut_factory import sized_lut
+
+TINY = load_space("tiny")
+HOST = {"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this CPU", "facts": {}}
+
+
+@pytest.fixture
+def bench(bench_cli, tmp_path: Path, monkeypatch):
+    """`bench` run in an empty folder, with its own LUT store and export cache."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    return bench_cli
+
+
+def refused(result, says: str) -> str:
+    """The run ended as a bad input must: exit 2 and exactly one line, `error: ...` matching `says`."""
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and re.search(says, lines[0]), lines[0]
+    return lines[0]
+
+
+def written(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def lut_doc(edit: Callable[[dict[str, Any]], Any] = lambda doc: None) -> dict[str, Any]:
+    """A whole tiny LUT of device `host`, edited by `edit` and its id recomputed, as an attacker or
+    a careless editor could."""
+    doc = sized_lut(TINY, device=copy.deepcopy(HOST))
+    edit(doc)
+    doc["id"] = content_id(doc)
+    return doc
+
+
+def write_lut(folder: Path, doc: dict[str, Any]) -> Path:
+    path = folder / f"{doc['id']}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+# --- LUT files ---------------------------------------------------------------------------------
+
+
+def test_a_lut_that_is_not_utf8(bench, tmp_path):
+    (tmp_path / "a.json").write_bytes(b'\xff\xfe{"schema": 1}')
+    refused(bench("lut", "show", "a.json"), r"^error: LUT file a\.json is not UTF-8 text; give a LUT that `bench profile` wrote")
+
+
+def test_a_lut_that_is_a_folder(bench, tmp_path):
+    (tmp_path / "folder.json").mkdir()
+    refused(bench("lut", "show", "folder.json"), r"LUT file folder\.json is a folder, not a file;")
+    refused(bench("validate", "--lut", str(tmp_path / "folder.json")), r"is a folder, not a file;")
+
+
+def test_a_lut_that_cannot_be_read(bench):
+    refused(bench("lut", "show", "/proc/self/mem"), r"LUT file /proc/self/mem cannot be read \(")
+
+
+def test_a_lut_nested_100000_deep(bench, tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    refused(bench("lut", "show", "deep.json"), r"is nested too deeply to be one of ours;")
+
+
+def test_a_lut_whose_version_has_5000_digits(bench, tmp_path):
+    (tmp_path / "big.json").write_text('{"schema": "autovit-bench/lut", "version": 1' + "1" * 5000 + "}")
+    refused(bench("lut", "show", "big.json"), r"holds a number that cannot be read")
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_lut_with_a_number_json_cannot_mean(bench, tmp_path, number):
+    text = json.dumps(lut_doc()).replace('"resolution": 64', f'"resolution": {number}', 1)
+    (tmp_path / "nan.json").write_text(text)
+    refused(bench("lut", "show", "nan.json"), rf"holds {re.escape(number)}, which is not a finite number;")
+
+
+def test_a_lut_that_predicts_nothing_for_the_smallest_subnet(bench, tmp_path):
+    doc = lut_doc(lambda d: [e.update(latency_ms=-1e9, ci_ms=[-1e9, -1e9]) for e in d["entries"].values()])
+    refused(bench("validate", "--lut", str(write_lut(tmp_path, doc))), r"predicts -\d.* ms for the space's smallest subnet, .*rebuild it with `bench profile`")
+    assert written(tmp_path) == [f"{doc['id']}.json"]
+
+
+def test_a_lut_whose_interval_is_reversed(bench, tmp_path):
+    doc = lut_doc(lambda d: d["entries"]["overhead"]["ci_ms"].reverse())
+    refused(bench("lut", "show", str(write_lut(tmp_path, doc))), r"has an interval .* for 'overhead' whose ends are reversed")
+
+
+def test_a_lut_whose_device_name_would_climb_out_of_the_store(bench, tmp_path):
+    doc = lut_doc(lambda d: d["device"].update(name="../../evil"))
+    refused(bench("lut", "show", str(write_lut(tmp_path, doc))), r"names its device '\.\./\.\./evil', which is not a valid name")
+
+
+def test_a_lut_with_an_empty_transformer_entry(bench, tmp_path):
+    key = next(k for k in sized_lut(TINY)["entries"] if k.startswith("transformer/") and "/layer/" in k)
+    doc = lut_doc(lambda d: d["entries"][key].update(params={}))
+    refused(bench("lut", "plot", str(write_lut(tmp_path, doc))), r"whose kind, stage and parameters do not name it")
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_markup_in_a_lut_reference_is_printed_as_text(bench):
+    assert refused(bench("lut", "show", "[/x]"), "") == "error: LUT file [/x] does not exist; give a LUT that `bench profile` wrote (`bench lut list` shows them)"
+
+
+def test_lut_plot_does_not_replace_a_file_that_is_not_a_png(bench, tmp_path):
+    lut = write_lut(tmp_path, lut_doc())
+    (tmp_path / "notes.txt").write_text("mine")
+    refused(bench("lut", "plot", str(lut), "--out", "notes.txt"), r"notes\.txt exists and is not a PNG image, so it is not replaced")
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+# --- devices files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("doc", "says"),
+    [
+        ([1, 2], r"is malformed at top level \(\[1, 2\] is not of type 'object'\)"),
+        ({"devices": {"p": "pixel"}}, r"is malformed at devices/p \('pixel' is not of type 'object'\)"),
+        (
+            {"devices": {"p": {"platform": "android", "backend": "pte", "description": "x", "match": {"model": "Pixel 7"}}}},
+            r"is malformed at devices/p/match/model \('Pixel 7' is not of type 'array'\)",
+        ),
+        ({"devices": {"../../x": {"platform": "host", "backend": "pte", "description": "x"}}}, r"is malformed at devices \('\.\./\.\./x' does not match .*\)"),
+    ],
+)
+def test_a_devices_file_of_the_wrong_shape(bench, tmp_path, doc, says):
+    (tmp_path / "devices.json").write_text(json.dumps(doc))
+    refused(bench("devices", "--no-connected", "--devices-file", "devices.json"), says + r"; see orchestrator/measure/devices\.json for the shape$")
+
+
+def test_a_devices_file_that_is_not_utf8_or_is_a_folder(bench, tmp_path):
+    (tmp_path / "latin1.json").write_bytes('{"devices": {"caf\xe9": 1}}'.encode("latin-1"))
+    refused(bench("devices", "--devices-file", "latin1.json"), r"devices file latin1\.json is not UTF-8 text; fix it")
+    (tmp_path / "folder").mkdir()
+    refused(bench("devices", "--devices-file", "folder"), r"devices file folder is a folder, not a file")
+
+
+def test_text_from_a_devices_file_is_shown_literally(bench, tmp_path):
+    doc = {"devices": {"lab": {"platform": "host", "backend": "pte", "description": "[/bold]lab \x1b[31mbox"}}}
+    (tmp_path / "devices.json").write_text(json.dumps(doc))
+    result = bench("devices", "--no-connected", "--devices-file", "devices.json")
+    assert result.exit_code == 0 and "[/bold]lab" in result.stdout and "\x1b" not in result.stdout
+
+
+# --- bench measure ------------------------------------------------------------------------------
+
+
+def test_models_that_are_not_programs(bench, tmp_path):
+    (tmp_path / "text.pte").write_text("hello")
+    (tmp_path / "folder.pte").mkdir()
+    (tmp_path / "truncated.pte").write_bytes(b"\x3c\x00\x00\x00ET12eh00" + b"\x00" * 20)
+    refused(bench("measure", "text.pte"), r"text\.pte is not an ExecuTorch program \(no ExecuTorch flatbuffer header\); export it again")
+    refused(bench("measure", "folder.pte"), r"folder\.pte is a folder, not an ExecuTorch program")
+    refused(bench("measure", "truncated.pte"), r"truncated\.pte is not an ExecuTorch program this runtime can load")
+    refused(bench("measure", "timm:../../x"), r"timm model name '\.\./\.\./x' is not a valid name")
+    assert not (tmp_path / "runs").exists()
+
+
+# --- run directories and resumes ------------------------------------------------------------------
+
+
+def test_a_malformed_profile_state_on_resume(bench, tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "profile.json").write_text("{")
+    refused(bench("profile", "--quick", "--out", "run", "--resume"), r"the profile state run/profile\.json is not valid JSON .*; start a new profile with another --out")
+
+
+def test_a_profile_or_data_set_out_that_is_a_file(bench, tmp_path):
+    (tmp_path / "taken").write_text("mine")
+    refused(bench("profile", "--quick", "--out", "taken"), r"taken is a file, not a run directory; choose another --out")
+    refused(bench("data", "digits", "--out", "taken"), r"taken is a file; give --out a folder")
+    assert (tmp_path / "taken").read_text() == "mine"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_a_latency_budget_that_is_not_a_positive_number(bench, value):
+    refused(bench("search", "--checkpoint", "x.pt", "--lut", "abc", "--latency-ms", value), rf"--latency-ms must be a finite number above 0 and at most 1e\+06, not {value}")
+
+
+# --- checkpoints and data -----------------------------------------------------------------------
+
+
+class Exploit:
+    """A pickle that runs a command when loaded with weights_only=False."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_unloaded(bench, tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"format": "autovit-bench/supernet-checkpoint", "payload": Exploit(marker)}, tmp_path / "evil.pt")
+    lut = write_lut(tmp_path, lut_doc())
+    refused(bench("search", "--checkpoint", "evil.pt", "--lut", str(lut), "--latency-ms", "1"), r"evil\.pt holds objects other than tensors and plain data, so it is not loaded")
+    assert not marker.exists()
+    with pytest.raises(pickle.UnpicklingError):
+        torch.load(tmp_path / "evil.pt", weights_only=True)
+
+
+def test_resuming_training_from_a_checkpoint_that_would_run_code(bench, tmp_path, digits_dir):
+    marker = tmp_path / "pwned"
+    (tmp_path / "run").mkdir()
+    torch.save({"format": "autovit-bench/supernet-checkpoint", "payload": Exploit(marker)}, tmp_path / "run" / "last.pt")
+    refused(bench("train", "--data", str(digits_dir), "--out", "run", "--resume", "--resolution", "64"), r"holds objects other than tensors")
+    assert not marker.exists()
+
+
+def test_a_corrupt_image_in_the_data(bench, tmp_path, digits_dir):
+    data = tmp_path / "data"
+    shutil.copytree(digits_dir, data)
+    victim = sorted((data / "train" / "3").iterdir())[0]
+    victim.write_bytes(victim.read_bytes()[:20])
+    result = bench("train", "--data", "data", "--out", "run", "--epochs", "1", "--resolution", "64", "--batch-size", "32", "--no-hflip")
+    refused(result, rf"image {re.escape(str(victim.relative_to(tmp_path)))} cannot be read \(OSError: .*\); remove or replace it")
+    assert not (tmp_path / "run" / "last.pt").exists()
