@@ -142,3 +142,22 @@ def test_validation_times_subnets_beside_the_anchor_and_records_both_figures(tmp
     assert record["anchor"]["speed_factor"] == 1.0  # this synthetic LUT has no reference speed
     assert record["figures"] == record["raw_figures"] and record["figures"]["samples"] == 2
     assert plot_validation({"removal": record}, tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def test_validate_json_is_one_document_on_stdout_with_progress_on_stderr(bench_cli, tmp_path, monkeypatch) -> None:
+    from orchestrator.lut.store import save_lut
+    from tests.lut_factory import sized_lut
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    host = {"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this CPU", "facts": {}}
+    lut = sized_lut(TINY, device=host)
+    path = save_lut(lut, tmp_path / "luts")
+    result = bench_cli("validate", "--lut", lut["id"], "--samples", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["samples"] == 3 and doc["method"] == "removal" and Path(doc["plot"]).is_file()
+    assert "measuring 4 subnets end to end on host" in result.stderr
+    assert latest_validation(path, lut["id"])["figures"]["samples"] == 3
