@@ -8,6 +8,7 @@ is sized for that data (`SearchSpace.for_classes`), while LUTs stay keyed to the
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from search.files import atomic_path
 from search.space import SearchSpace, SpaceError, load_space
 
 FORMAT = "autovit-bench/supernet-checkpoint"
+CODE_REFUSED = re.compile(r"unsupported global", re.IGNORECASE)  # how torch.load(weights_only=True) refuses an object that would run code
 VERSION = 1
 
 
@@ -38,7 +40,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} does not exist; train one with `bench train` (it writes <out>/last.pt)")
     try:
         doc = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code from a file
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as exc:
+        if not CODE_REFUSED.search(str(exc)):
+            raise CheckpointError(f"checkpoint {path} cannot be read (UnpicklingError); it is damaged or not a torch file") from None
         raise CheckpointError(
             f"{path} holds objects other than tensors and plain data, so it is not loaded (it could run code); "
             "pass the last.pt that `bench train` wrote"

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from search.checkpoint import CODE_REFUSED
 from search.train_settings import TeacherError
 
 KD_MODES = ("none", "hard", "soft")
@@ -32,7 +33,9 @@ def load_teacher(name: str, checkpoint: Path, num_classes: int, device: torch.de
     model = timm.create_model(name, pretrained=False, num_classes=num_classes)
     try:
         timm.models.load_checkpoint(model, str(checkpoint), strict=True, weights_only=True)  # never unpickle code from a file
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as exc:
+        if not CODE_REFUSED.search(str(exc)):
+            raise TeacherError(f"teacher checkpoint {checkpoint} cannot be read (UnpicklingError); pass a torch file of the teacher's weights") from None
         raise TeacherError(
             f"teacher checkpoint {checkpoint} holds objects other than tensors and plain data, so it is not loaded (it could run code); "
             "pass a plain state dict of the teacher's weights"

@@ -238,3 +238,12 @@ def test_a_corrupt_image_in_the_data(bench, tmp_path, digits_dir):
     result = bench("train", "--data", "data", "--out", "run", "--epochs", "1", "--resolution", "64", "--batch-size", "32", "--no-hflip")
     refused(result, rf"image {re.escape(str(victim.relative_to(tmp_path)))} cannot be read \(OSError: .*\); remove or replace it")
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_a_malformed_search_state_on_resume(bench, tmp_path, tiny_checkpoint):
+    lut = write_lut(tmp_path, lut_doc())
+    (tmp_path / "search").mkdir()
+    (tmp_path / "search" / "search_state.json").write_text('{"generation": "three"}')
+    result = bench("search", "--checkpoint", str(tiny_checkpoint), "--lut", str(lut), "--latency-ms", "50", "--out", "search", "--resume")
+    refused(result, r"the search state search/search_state\.json is not one this toolkit wrote \(.*\); start the search again in another --out")
+    assert written(tmp_path / "search") == ["search_state.json"]

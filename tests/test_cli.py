@@ -70,7 +70,10 @@ def test_malformed_lut_file_is_one_clear_line(tmp_path) -> None:
     path.write_text("{oops")
     result = bench("lut", "show", str(path))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: LUT file {path} is not valid JSON (Expecting property name enclosed in double quotes at line 1)"
+    assert result.stderr.strip() == (
+        f"error: LUT file {path} is not valid JSON (Expecting property name enclosed in double quotes at line 1); "
+        "give a LUT that `bench profile` wrote (`bench lut list` shows them)"
+    )
 
 
 def test_lut_of_another_schema_version_is_one_clear_line(tmp_path) -> None:

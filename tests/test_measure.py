@@ -40,7 +40,7 @@ def test_measure_json_prints_the_result_document_with_a_median(pte: Path, tmp_pa
 def test_timm_model_is_built_with_random_weights_and_measured(tmp_path: Path) -> None:
     result = measure_model("timm:mobilenetv3_small_050", get_device("host"), tmp_path / "run")
     assert result["status"] == "ok" and result["summary"]["median_ms"] > 0
-    assert (tmp_path / "run" / "mobilenetv3_small_050.pte").exists()
+    assert [p.name for p in (tmp_path / "run").glob("measure-host-*/mobilenetv3_small_050.pte")] == ["mobilenetv3_small_050.pte"]
 
 
 def test_core_ml_package_on_host_is_a_clear_error(tmp_path: Path) -> None:

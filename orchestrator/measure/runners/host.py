@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,7 @@ class HostRunner(Runner):
         result_path.unlink(missing_ok=True)
         log_path = run_dir / "runner.log"
         with open(log_path, "w") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "orchestrator.measure.runners.host_child", str(run_dir)], stdout=log, stderr=log)
+            proc = subprocess.Popen([sys.executable, "-m", "orchestrator.measure.runners.host_child", str(run_dir), str(os.getpid())], stdout=log, stderr=log)
             try:
                 code = proc.wait(timeout=self.timeout_s)
             except subprocess.TimeoutExpired:

@@ -89,8 +89,8 @@ def _die_with(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def main(run_dir: Path) -> int:
-    _die_with(os.getppid())
+def main(run_dir: Path, parent: int) -> int:
+    _die_with(parent)
     started = _now()
     base = {"schema": "autovit-bench/result", "version": 1, "device": host_facts(), "started_at": started}
     try:
@@ -109,4 +109,6 @@ def main(run_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    # The parent's pid comes with the command (an orphan's ppid is already another process's by the
+    # time it could ask); without it, the process that started this one.
+    sys.exit(main(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else os.getppid()))
