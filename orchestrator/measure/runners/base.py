@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shutil
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,26 @@ def phone_lock(serial: str) -> AbstractContextManager[None]:
     return held(cache_root() / "locks" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', serial)}.lock", f"the phone {serial}")
 
 
+@dataclass(frozen=True)
+class Check:
+    """One step between the user and a measurement, as `bench doctor` shows it: `fix` is one sentence
+    saying what to do when the step failed (None when it passed)."""
+
+    step: str
+    passed: bool
+    detail: str = ""
+    fix: str | None = None
+
+
 class Runner(ABC):
     """Executes run directories on one device."""
 
     platform: str
+
+    @abstractmethod
+    def diagnose(self) -> list[Check]:
+        """Walk every step a session needs on this device, in order, stopping where a step fails
+        and later ones cannot be tried; never raises for a device's state (that is a failed check)."""
 
     def stage(self, run_dir: Path, artifacts: dict[str, Path]) -> dict[str, str]:
         """Link each model into the run directory; returns model id -> path relative to it."""

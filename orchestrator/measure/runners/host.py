@@ -6,17 +6,34 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from importlib.metadata import version
 from typing import Any
 
 from orchestrator.measure.contract import read_json
-from orchestrator.measure.runners.base import Runner, RunnerError
+from orchestrator.measure.runners.base import Check, Runner, RunnerError
 
 
 class HostRunner(Runner):
     platform = "host"
 
-    def __init__(self, timeout_s: float = 3600.0) -> None:
-        self.timeout_s = timeout_s
+    def __init__(self, timeout_s: float = 3600.0, threads: int = 1) -> None:
+        self.timeout_s, self.threads = timeout_s, threads
+
+    def diagnose(self) -> list[Check]:
+        try:
+            from executorch.runtime import Runtime
+
+            Runtime.get()
+        except Exception as exc:  # an import or loader failure of any kind means no measurement
+            return [Check("ExecuTorch runtime loads", False, f"{type(exc).__name__}: {exc}", "reinstall with ./scripts/setup.sh (it pins executorch==1.5.1)")]
+        cores = os.cpu_count() or 1
+        checks = [Check("ExecuTorch runtime loads", True, f"executorch {version('executorch')}")]
+        threads_ok = 0 <= self.threads <= cores
+        checks.append(Check(
+            "thread count", threads_ok, f"{self.threads} thread(s) on {cores} core(s)",
+            None if threads_ok else f"set runtime.threads to at most {cores} in your devices file",
+        ))
+        return checks
 
     def run(self, run_dir: Path) -> dict[str, Any]:
         result_path = run_dir / "result.json"

@@ -11,7 +11,7 @@ from orchestrator.measure.runners.host import HostRunner
 
 def runner_for(device: Device) -> Runner:
     if device.platform == "host":
-        return HostRunner()
+        return HostRunner(threads=device.threads)
     if device.platform == "android":
         from orchestrator.measure.runners.android.runner import AndroidRunner
 
