@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import shutil
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 

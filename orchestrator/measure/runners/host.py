@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from orchestrator.measure.contract import read_json
