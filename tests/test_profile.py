@@ -178,3 +178,12 @@ def test_a_profile_run_in_use_by_another_process_is_refused(tmp_path: Path) -> N
         with pytest.raises(InUseError, match=rf"^the profile run {tmp_path / 'run'} is in use by process {os.getpid()}; wait for it"):
             profiler(tmp_path / "run", tmp_path / "luts").run()
     assert not (tmp_path / "run").exists()
+
+
+def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path: Path, monkeypatch) -> None:
+    p = profiler(tmp_path / "run", tmp_path / "luts")
+    measured = p.runner.run
+    thermal = {"before": {"status": 0, "battery_c": 31.5}, "after": {"status": 1, "battery_c": 34.0}, "throttled": False}
+    monkeypatch.setattr(p.runner, "run", lambda run_dir: {**measured(run_dir), "thermal": thermal})
+    doc, _ = p.run()
+    assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal}

@@ -220,6 +220,7 @@ class Profiler:
         anchor_ms = {
             r["run_id"].rsplit("/", 1)[-1]: m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == self.plan.anchor
         }
+        thermal = {r["run_id"].rsplit("/", 1)[-1]: r["thermal"] for r in results if "thermal" in r}  # phones report it
         tool = get_backend(self.device.backend).tool
         return {
             "device": {
@@ -243,6 +244,7 @@ class Profiler:
                 "context_latency_ms": anchor_speed(results_samples(results), self.plan.anchor),
                 "anchor": {"probe": self.plan.anchor, "session_median_ms": anchor_ms},
                 "export_partitions_max": max((a.meta.get("partitions", 0) for a in artifacts.values()), default=0),
+                **({"session_thermal": thermal} if thermal else {}),
             },
             "context": self.plan.context.to_dict(),
             "entries": {
