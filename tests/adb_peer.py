@@ -16,10 +16,14 @@ phone is simulated. What is implemented is what adbd does for the requests the r
 - services: `shell:` (the few commands the runner sends, see `Shell`) and `sync:` (STAT, SEND /
   DATA / DONE, RECV, QUIT; see `SyncService`) on a temporary folder that is the phone's filesystem;
 - the app: `am start` of the benchmark activity runs the host runner's child process on the pushed
-  run directory, as the app would run the request, and leaves its result where the app writes it.
+  run directory, as the app would run the request, and leaves its result where the app writes it;
+- the phone around it: the screen (`input keyevent`, `dumpsys power` / `window` / `activity`),
+  heat (`dumpsys thermalservice` / `battery`), the app's process (`pidof`) and free space (`df`).
 
 Faults are switched on per test: the connection drops in the middle of a push, the app writes no
-result, the app writes a malformed or an oversized one, the user refuses the authorisation prompt.
+result, the app writes a malformed or an oversized one, the app crashes, the user refuses the
+authorisation prompt, the phone is locked, another app takes the front, the phone is hot or heats
+up, a command never answers in time, the phone is 32-bit only, adbd wants TLS.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ PACKAGE = "org.autovit.bench"
 ACTIVITY = f"{PACKAGE}/.BenchmarkActivity"
 RESULT_PATH = f"/sdcard/Android/data/{PACKAGE}/files/result.json"
 REPO = Path(__file__).resolve().parents[1]
+LAUNCHER = "com.google.android.apps.nexuslauncher/.NexusLauncherActivity"
 
 
 class ProtocolError(Exception):
@@ -124,16 +129,37 @@ def verify_signature(public_key: str, token: bytes, signature: bytes) -> bool:
 class Phone:
     """The phone's state: its filesystem (a host folder), properties, the benchmark app and what it
     was asked to do. `app_behaviour` is what the app does when launched: "bench" runs the request,
-    "silent" writes nothing (it crashed), "malformed" writes a result that breaks the contract,
+    "silent" writes nothing and stays alive (it hangs), "crash" writes nothing and its process is
+    gone, "malformed" writes a result that breaks the contract,
     "failing" reports a model it could not load, "foreign" leaves another session's valid
     result (the golden error and ok results of tests/contract/) and "oversized" writes a 65 MiB
-    result (sparse, so it costs no disk)."""
+    result (sparse, so it costs no disk).
+
+    The phone around the app: `locked` (with `keyguard_field`, how this phone's `dumpsys window`
+    spells it), `intruder` (an activity that takes the front right after each launch), heat
+    (`thermal_status`, `battery_c`; `session_heat` is the status each session leaves, in order, and
+    each `dumpsys thermalservice` read lowers the status by `cooling`), `free_kb` under every
+    path, and `stalls` (command name -> seconds it takes, for a command that never answers in time)."""
 
     def __init__(self, root: Path, model: str, release: str) -> None:
         self.root = root
-        self.props = {"ro.product.model": model, "ro.build.version.release": release}
+        for folder in ("/data/local/tmp", "/sdcard"):  # every phone has these
+            self.local(folder).mkdir(parents=True, exist_ok=True)
+        self.props = {"ro.product.model": model, "ro.build.version.release": release, "ro.product.cpu.abilist": "arm64-v8a,armeabi-v7a,armeabi"}
         self.app_version: int | None = 1
         self.app_behaviour = "bench"
+        self.awake = False
+        self.locked = False
+        self.keyguard_field = "mDreamingLockscreen"
+        self.front = LAUNCHER
+        self.intruder: str | None = None
+        self.pid: int | None = None
+        self.thermal_status = 0
+        self.battery_c = 30.0
+        self.session_heat: list[int] = []
+        self.cooling = 0
+        self.free_kb = 50 * 2**20
+        self.stalls: dict[str, float] = {}
         self.tamper: Callable[[dict], object] | None = None  # edits a "bench" result before it is written, as a broken app would
         self.commands: list[str] = []
         self.launches: list[float] = []
@@ -150,6 +176,8 @@ class Phone:
     def launch(self, request_path: str) -> None:
         """`am start` returns once the activity shows; the session runs on in the background."""
         self.launches.append(time.monotonic())
+        self.front = self.intruder or ACTIVITY
+        self.pid = None if self.app_behaviour == "crash" else 4200 + len(self.launches)
         if self.app_behaviour == "bench":
             thread = threading.Thread(target=self._bench, args=(self.local(request_path),), daemon=True)
             self._app_threads.append(thread)
@@ -185,6 +213,9 @@ class Phone:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(".result.json.tmp")
         write(tmp)
+        session = len(self.launches) - 1
+        if session < len(self.session_heat):
+            self.thermal_status = self.session_heat[session]
         tmp.replace(target)
 
     def wait_for_app(self) -> None:
@@ -208,6 +239,7 @@ class Shell:
     def run(self, command_line: str) -> str:
         self.phone.commands.append(command_line)
         words = shlex.split(command_line)
+        time.sleep(self.phone.stalls.get(words[0], 0.0))
         stages: list[list[str]] = [[]]
         for word in words:
             if word == "|":
@@ -218,7 +250,8 @@ class Shell:
         for stage in stages[1:]:
             if stage[0] != "grep":
                 return f"/system/bin/sh: {stage[0]}: inaccessible or not found\n"
-            output = "".join(line for line in output.splitlines(keepends=True) if stage[1] in line)
+            keep = (lambda line, p=re.compile(stage[2]): bool(p.search(line))) if stage[1] == "-E" else (lambda line, w=stage[1]: w in line)
+            output = "".join(line for line in output.splitlines(keepends=True) if keep(line))
         return output
 
     def command(self, argv: list[str]) -> str:
@@ -231,7 +264,21 @@ class Shell:
         return self.phone.props.get(args[0], "") + "\n"
 
     def cmd_dumpsys(self, args: list[str]) -> str:
-        if args[:2] != ["package", PACKAGE] or self.phone.app_version is None:
+        phone = self.phone
+        if args == ["power"]:
+            return f"POWER MANAGER (dumpsys power)\n  mWakefulness={'Awake' if phone.awake else 'Asleep'}\n  mWakefulnessChanging=false\n"
+        if args == ["window"]:
+            return f"WINDOW MANAGER POLICY STATE (dumpsys window policy)\n    {phone.keyguard_field}={str(phone.locked).lower()}\n    mScreenOnFully=true\n"
+        if args == ["activity", "activities"]:
+            record = f"ActivityRecord{{5d2c1e9 u0 {phone.front} t{len(phone.launches) + 40}}}"
+            return f"ACTIVITY MANAGER ACTIVITIES (dumpsys activity activities)\n  mResumedActivity: {record}\n  topResumedActivity={record}\n"
+        if args == ["thermalservice"]:
+            status = phone.thermal_status
+            phone.thermal_status = max(0, status - phone.cooling)
+            return f"IsStatusOverride: false\nThermalEventListeners:\nThermal Status: {status}\nCached temperatures:\n"
+        if args == ["battery"]:
+            return f"Current Battery Service state:\n  AC powered: false\n  USB powered: true\n  level: 80\n  temperature: {round(phone.battery_c * 10)}\n"
+        if args[:2] != ["package", PACKAGE] or phone.app_version is None:
             return ""
         return (
             "Packages:\n"
@@ -262,6 +309,22 @@ class Shell:
             f"Starting: Intent {{ cmp={component} (has extras) }}\nStatus: ok\nLaunchState: COLD\n"
             f"Activity: {component}\nTotalTime: 412\nWaitTime: 415\nComplete\n"
         )
+
+    def cmd_input(self, args: list[str]) -> str:
+        if args == ["keyevent", "KEYCODE_WAKEUP"]:
+            self.phone.awake = True
+        return ""
+
+    def cmd_pidof(self, args: list[str]) -> str:
+        return f"{self.phone.pid}\n" if args == [PACKAGE] and self.phone.pid is not None else ""
+
+    def cmd_df(self, args: list[str]) -> str:
+        """`df -k PATH`, as toybox prints it; a missing path is an error, as there."""
+        if not self.phone.local(args[-1]).exists():
+            return f"df: {args[-1]}: No such file or directory\n"
+        total = 110 * 2**20
+        used = total - self.phone.free_kb
+        return f"Filesystem       1K-blocks     Used Available Use% Mounted on\n/dev/block/dm-46 {total} {used} {self.phone.free_kb} {used * 100 // total}% /data\n"
 
     def cmd_rm(self, args: list[str]) -> str:
         flags = "".join(arg[1:] for arg in args if arg.startswith("-"))
@@ -459,7 +522,9 @@ class Connection:
             self.sock.close()
 
     def dispatch(self, message: Message) -> None:
-        if message.command == b"CNXN":
+        if message.command == b"CNXN" and self.peer.tls:
+            self.send(Message(b"STLS", VERSION, 0))  # wireless debugging on Android 11+: the host must start TLS now
+        elif message.command == b"CNXN":
             self.max_payload = min(message.arg1, self.peer.max_payload)
             self.challenge()
         elif message.command == b"AUTH":
@@ -527,8 +592,8 @@ class AdbPeer:
     """The phone's adbd listening on 127.0.0.1 (an ephemeral port); use as a context manager.
 
     Knobs a test sets: `authorized_keys` (public keys the phone already trusts),
-    `accept_new_keys` (what the user answers at the prompt), `drop_push` (a `PushDrop` fault), and
-    `phone.app_version` / `phone.app_behaviour`. Records: `connections`, `auth_log`, and the
+    `accept_new_keys` (what the user answers at the prompt), `drop_push` (a `PushDrop` fault), `tls`
+    (answer the host's CNXN with STLS, as wireless debugging does), and the phone's state (`Phone`). Records: `connections`, `auth_log`, and the
     phone's `commands`, `launches`, `pushed`, `interrupted_pushes`."""
 
     def __init__(self, root: Path, model: str = "Pixel 7", release: str = "14", max_payload: int = 256 * 1024) -> None:
@@ -537,6 +602,7 @@ class AdbPeer:
         self.max_payload = max_payload
         self.authorized_keys: list[str] = []
         self.accept_new_keys = True
+        self.tls = False
         self.drop_push: PushDrop | None = None
         self.offline = False
         self.connections = 0

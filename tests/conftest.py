@@ -100,3 +100,16 @@ def bench_cli(monkeypatch, capsys):
         return CliResult(code, out.out, out.err)
 
     return run
+
+
+@pytest.fixture
+def without_ios_extra(monkeypatch) -> None:
+    """As if `pip install -e .` ran without the `ios` extra: pymobiledevice3 and everything of ours
+    that imports it cannot be imported (already imported modules are hidden for the test)."""
+    import sys
+
+    for name in [n for n in sys.modules if n == "pymobiledevice3" or n.startswith("pymobiledevice3.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "pymobiledevice3", None)
+    for name in [n for n in sys.modules if n.startswith("orchestrator.measure.runners.ios.")]:
+        monkeypatch.delitem(sys.modules, name)

@@ -4,8 +4,10 @@ It behaves like the services it stands for: usbmux lists `MuxDevice`s, house arr
 AFC filesystem with AFC's rules (a push needs its parent folder, a missing file raises
 `AfcFileNotFoundError`), the installation proxy knows a set of apps, and DVT's launch starts an "app"
 on a local copy of the pushed run directory whose log lines come back through the syslog stream as
-real `SyslogEntry`s. `fail` makes a method raise a given pymobiledevice3 exception, so the runner's
-messages are tested against the library's own exception classes.
+real `SyslogEntry`s. The app's process lives until it is killed, as the real app does after writing
+its result, unless the app behaviour raises: then it has crashed and DVT no longer lists it.
+`fail` makes a method raise a given pymobiledevice3 exception, so the runner's messages are tested
+against the library's own exception classes (for `syslog`, the stream raises it after its first entry).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import copy
 import itertools
 import json
 import posixpath
+import random
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +30,7 @@ from pymobiledevice3.services.afc import AfcError
 from pymobiledevice3.services.os_trace import SyslogEntry, SyslogLogLevel
 from pymobiledevice3.usbmux import MuxDevice
 
+from orchestrator.measure.contract import VERSION, summarize
 from search.files import write_json_atomic
 
 UDID = "00008110-001A2C3E0E38801E"
@@ -43,6 +47,47 @@ async def golden_app(run_dir: Path, say: Callable[[str], None]) -> None:
     result["models"] = [{**copy.deepcopy(result["models"][0]), "id": m["id"]} for m in request["models"]]
     say(f"measured {len(request['models'])} models")
     write_json_atomic(run_dir / "result.json", result)
+
+
+def coreml_simulator(thermal: tuple[str, str] | None = ("nominal", "nominal"), ms_per_mb: float = 1.5) -> App:
+    """A SIMULATOR of the Core ML app, for end-to-end tests on machines that cannot run Core ML: it
+    answers a request with a well-formed result whose `rounds` samples per model are plausible
+    positive latencies (0.5 ms plus `ms_per_mb` per megabyte of the model's files, with 5% seeded
+    noise), and the thermal states before and after the session (None: an app that does not report
+    them). The numbers measure nothing."""
+
+    async def app(run_dir: Path, say: Callable[[str], None]) -> None:
+        request = json.loads((run_dir / "request.json").read_text())
+        rng = random.Random(request["seed"])
+        rounds = request["measure"]["runs"]
+        models = []
+        for spec in request["models"]:
+            model = run_dir / spec["file"]
+            size = sum(f.stat().st_size for f in model.rglob("*") if f.is_file()) if model.is_dir() else model.stat().st_size
+            base = 0.5 + ms_per_mb * size / 1e6
+            samples = [base * rng.uniform(0.95, 1.05) for _ in range(rounds)]
+            models.append({
+                "id": spec["id"], "load_ms": 20 * base, "first_inference_ms": 3 * base, "samples_ms": samples,
+                "summary": summarize(samples),
+            })
+            say(f"simulated {spec['id']}: {rounds} rounds around {base:.3f} ms")
+        result = {
+            "schema": "autovit-bench/result", "version": VERSION, "run_id": request["run_id"], "status": "ok", "error": None,
+            "device": {"platform": "ios", "model": "iPhone14,5", "os": "iOS 17.4.1", "cores": 6},
+            "runtime": {"name": "coreml", "version": "17.4.1", "threads": 0, "compute_units": request["compute_units"]},
+            "started_at": "2026-11-22T12:00:00Z", "finished_at": "2026-11-22T12:00:05Z", "rounds": rounds, "models": models,
+        }
+        if thermal is not None:
+            result["thermal"] = {"before": {"state": thermal[0]}, "after": {"state": thermal[1]}}
+        write_json_atomic(run_dir / "result.json", result)
+
+    return app
+
+
+async def crashing_app(run_dir: Path, say: Callable[[str], None]) -> None:
+    """An app that dies while loading the model, leaving no result (as a Core ML crash does)."""
+    say("loading the model")
+    raise RuntimeError("EXC_BAD_ACCESS in the model compiler")
 
 
 async def host_child_app(run_dir: Path, say: Callable[[str], None]) -> None:
@@ -165,6 +210,8 @@ class FakePhone:
         self.pulled: list[str] = []
         self.killed: list[int] = []
         self._running: dict[int, asyncio.Task] = {}
+        self.crashed: set[int] = set()
+        self.syslog_pids: list[int] = []
         self._pids = itertools.count(501)
         self._listeners: list[asyncio.Queue] = []
 
@@ -201,8 +248,13 @@ class FakePhone:
 
     @asynccontextmanager
     async def tunneld_rsd(self, udid: str) -> AsyncIterator[Any]:
+        """`tunneld`: "serves" this phone, "serves others", is "not running", or is "stale": it lists
+        this phone after a replug or a sleep, and connecting to its dead tunnel fails the way
+        pymobiledevice3's get_tunneld_device_by_udid does (indexing an empty list of connections)."""
         if self.tunneld == "not running":
             raise TunneldConnectionError()
+        if self.tunneld == "stale":
+            raise IndexError("list index out of range")
         if self.tunneld == "serves":
             self.tunnel = "tunneld"
             yield object()
@@ -278,10 +330,21 @@ class FakePhone:
         return pid
 
     async def _run_app(self, pid: int, local: Path, remote: str) -> None:
+        """The app starts a moment after the launch returns, as on a phone, so a log stream opened
+        right after the launch sees its first lines."""
+        await asyncio.sleep(0.01)
         self.log(pid, "IOSBench", "launched")
-        await self.app(local, lambda line: self.log(pid, "IOSBench", line))
+        try:
+            await self.app(local, lambda line: self.log(pid, "IOSBench", line))
+        except Exception as exc:  # the app behaviour's failure is the app's crash
+            self.log(pid, "ReportCrash", f"IOSBench[{pid}] crashed: {exc}")
+            self.crashed.add(pid)
+            return
         if (local / "result.json").exists():
             self.documents.files[f"{remote}/result.json"] = (local / "result.json").read_bytes()
+
+    async def is_running(self, control: Any, pid: int) -> bool:
+        return pid in self._running and pid not in self.crashed
 
     async def kill(self, control: Any, pid: int) -> None:
         self.killed.append(pid)
@@ -289,11 +352,16 @@ class FakePhone:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
-    async def syslog(self, lockdown: Any) -> AsyncIterator[SyslogEntry]:
+    async def syslog(self, lockdown: Any, pid: int) -> AsyncIterator[SyslogEntry]:
+        """Entries of `pid` only, filtered on the phone as os_trace's pid filter does."""
+        self.syslog_pids.append(pid)
         queue: asyncio.Queue = asyncio.Queue()
         self._listeners.append(queue)
         try:
             while True:
-                yield await queue.get()
+                entry = await queue.get()
+                if entry.pid == pid:
+                    yield entry
+                    self._call("syslog")
         finally:
             self._listeners.remove(queue)

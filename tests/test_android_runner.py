@@ -17,25 +17,18 @@ import torch
 
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.devices import get_device
-from orchestrator.measure.runners.android.adb import AdbKeyError, DeviceNotFound, NotAuthorised
-from orchestrator.measure.runners.android.runner import (
-    APK_REMOTE_PATH,
-    APP_VERSION_CODE,
-    DEFAULT_APK,
-    RESULT_PATH,
-    AndroidDeviceInfo,
-    AndroidRunner,
-    AndroidSettings,
-    list_android_devices,
-)
-from orchestrator.measure.runners.base import RunnerError
+from orchestrator.measure.runners.android.adb import TLS_HELP, AdbKeyError, DeviceNotFound, NotAuthorised, TlsPairing
+from orchestrator.measure.runners.android.phone_state import AndroidDeviceInfo
+from orchestrator.measure.runners.android.runner import AndroidRunner, list_android_devices
+from orchestrator.measure.runners.android.settings import APK_REMOTE_PATH, APP_VERSION_CODE, DEFAULT_APK, RESULT_PATH, AndroidSettings
+from orchestrator.measure.runners.base import Check, RunnerError
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 from search.deploy import deploy_form
 from search.locks import InUseError, held
 from search.sampling import min_config
 from search.static import StaticSubnet
-from tests.adb_peer import AdbPeer, PushDrop
+from tests.adb_peer import AdbPeer, Phone, PushDrop
 
 PLAN = TimingPlan(warmup_runs=2, warmup_s=0.01, runs=5, min_s=0.02)
 SHAPE = (1, 3, 64, 64)
@@ -108,9 +101,13 @@ def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, p
     assert result["rounds"] >= PLAN.runs and all(len(m["samples_ms"]) == result["rounds"] for m in result["models"])
     assert json.loads((tmp_path / "run-e2e" / "result.json").read_text()) == result
     assert peer.phone.pushed == [
-        "/data/local/tmp/autovit/run-e2e/request.json", "/data/local/tmp/autovit/run-e2e/models/net-a.pte", "/data/local/tmp/autovit/run-e2e/models/net-b.pte"
+        "/data/local/tmp/autovit/runs/run-e2e/request.json", "/data/local/tmp/autovit/runs/run-e2e/models/net-a.pte", "/data/local/tmp/autovit/runs/run-e2e/models/net-b.pte"
     ]
     assert len(peer.phone.launches) == 1
+    assert peer.phone.commands.index("input keyevent KEYCODE_WAKEUP") < peer.phone.commands.index(
+        "am start -W -S -n org.autovit.bench/.BenchmarkActivity --es request /data/local/tmp/autovit/runs/run-e2e/request.json"
+    )
+    assert result["thermal"] == {"before": {"status": 0, "battery_c": 30.0}, "after": {"status": 0, "battery_c": 30.0}, "throttled": False}
 
 
 def test_connection_dropped_mid_push_is_survived_by_pushing_that_file_again(tmp_path: Path, adb_key: Path, tiny_pte: Path) -> None:
@@ -119,8 +116,8 @@ def test_connection_dropped_mid_push_is_survived_by_pushing_that_file_again(tmp_
         result = measure(pixel7_runner(peer, adb_key), tmp_path / "run-drop", {"net": tiny_pte})
     assert result["status"] == "ok" and [m["id"] for m in result["models"]] == ["net"]
     assert peer.connections == 2
-    assert peer.phone.interrupted_pushes == ["/data/local/tmp/autovit/run-drop/models/net.pte"]
-    assert peer.phone.pushed == ["/data/local/tmp/autovit/run-drop/request.json", "/data/local/tmp/autovit/run-drop/models/net.pte"]
+    assert peer.phone.interrupted_pushes == ["/data/local/tmp/autovit/runs/run-drop/models/net.pte"]
+    assert peer.phone.pushed == ["/data/local/tmp/autovit/runs/run-drop/request.json", "/data/local/tmp/autovit/runs/run-drop/models/net.pte"]
 
 
 def test_phone_that_stays_disconnected_fails_after_the_allowed_reconnects(
@@ -223,11 +220,16 @@ def test_each_session_clears_earlier_runs_and_leaves_its_own_on_the_phone(
     tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path
 ) -> None:
     peer.phone.app_behaviour = "foreign"  # any quick answer will do: the folders are what is checked
+    kept = peer.phone.local("/data/local/tmp/autovit/notes.txt")
+    kept.parent.mkdir(parents=True)
+    kept.write_text("the user's own file")
     for run in ("run-1", "run-2"):
         with pytest.raises(RunnerError, match="belongs to run"):
             measure(pixel7_runner(peer, adb_key), tmp_path / run, {"net": tiny_pte})
-    assert sorted(p.name for p in peer.phone.local("/data/local/tmp/autovit").iterdir()) == ["run-2"]
-    assert peer.phone.local("/data/local/tmp/autovit/run-2/models/net.pte").read_bytes() == tiny_pte.read_bytes()
+    assert sorted(p.name for p in peer.phone.local("/data/local/tmp/autovit/runs").iterdir()) == ["run-2"]
+    assert kept.read_text() == "the user's own file"
+    assert "rm -rf /data/local/tmp/autovit/runs" in peer.phone.commands and "rm -rf /data/local/tmp/autovit" not in peer.phone.commands
+    assert peer.phone.local("/data/local/tmp/autovit/runs/run-2/models/net.pte").read_bytes() == tiny_pte.read_bytes()
 
 
 def test_missing_app_without_an_apk_says_how_to_build_it(tmp_path: Path, peer: AdbPeer, adb_key: Path) -> None:
@@ -364,3 +366,224 @@ def _usb_importable() -> bool:
 def test_usb_search_without_libusb_says_what_to_install(adb_key: Path) -> None:
     with pytest.raises(DeviceNotFound, match=r"^cannot look for phones on USB: USB needs `pip install adb-shell\[usb\]` and the system's libusb-1\.0"):
         list_android_devices(AndroidSettings(address="usb", key_path=adb_key))
+
+
+def test_diagnose_walks_every_step_of_a_ready_phone(peer: AdbPeer, adb_key: Path) -> None:
+    checks = pixel7_runner(peer, adb_key).diagnose()
+    assert checks == [
+        Check(f"phone reachable over TCP at {peer.address}", True, peer.address),
+        Check("ADB key authorised", True, str(adb_key)),
+        Check("phone model matches the device entry", True, "Pixel 7, Android 14"),
+        Check("benchmark app installed and current", True, "version 1"),
+        Check("screen on and unlocked", True, "woken"),
+        Check("thermal status", True, "thermal status 0, battery 30 °C"),
+        Check("free space in the remote folder", True, "51,200 MB free at /data/local/tmp"),
+    ]
+
+
+def test_diagnose_of_an_unreachable_phone_stops_at_the_first_step(adb_key: Path) -> None:
+    port = closed_port()
+    [check] = AndroidRunner(AndroidSettings(address=f"127.0.0.1:{port}", key_path=adb_key, connect_timeout_s=1.0)).diagnose()
+    assert (check.step, check.passed, check.detail) == (f"phone reachable over TCP at 127.0.0.1:{port}", False, f"127.0.0.1:{port}")
+    assert check.fix.startswith(f"no phone answers ADB at 127.0.0.1:{port} (") and check.fix.endswith("check the address in BENCH_ADB")
+
+
+def test_diagnose_of_a_refused_key_stops_at_the_authorisation(peer: AdbPeer, tmp_path: Path) -> None:
+    peer.accept_new_keys = False
+    checks = pixel7_runner(peer, tmp_path / "adbkey").diagnose()
+    assert [(c.step, c.passed) for c in checks] == [(f"phone reachable over TCP at {peer.address}", True), ("ADB key authorised", False)]
+    assert checks[1].fix == (
+        f"the phone at {peer.address} did not authorise this computer within 0.5 s; unlock it, accept the 'Allow USB debugging?' prompt "
+        "(tick 'Always allow from this computer') and run again"
+    )
+
+
+def _other_model(phone: Phone) -> None:
+    phone.props["ro.product.model"] = "Pixel 8"
+
+
+def _no_app(phone: Phone) -> None:
+    phone.app_version = None
+
+
+def _locked(phone: Phone) -> None:
+    phone.locked = True
+
+
+def _hot(phone: Phone) -> None:
+    phone.thermal_status, phone.battery_c = 3, 41.5
+
+
+def _full(phone: Phone) -> None:
+    phone.free_kb = 100 * 1024
+
+
+@pytest.mark.parametrize(
+    ("fault", "step", "detail", "fix"),
+    [
+        (_other_model, "phone model matches the device entry", "Pixel 8, Android 14", "the phone at {address} is a 'Pixel 8', not the Pixel 7 that device 'pixel7' is; "
+         "connect that phone (pick it with BENCH_ADB=usb:SERIAL) or measure on the device entry that matches this one"),
+        (_no_app, "benchmark app installed and current", "not installed",
+         "build the app (version 1) as android_bench/README.md says and set BENCH_APK to the .apk"),
+        (_locked, "screen on and unlocked", "", "unlock the phone and run again: its lock screen is showing (mDreamingLockscreen=true), "
+         "behind which the benchmark app would be frozen (a screen lock of None keeps it unlocked between sessions)"),
+        (_hot, "thermal status", "thermal status 3, battery 41.5 °C", "let the phone cool to thermal status at most 1 and battery at most 37 °C "
+         "(off the charger, out of the sun); a session waits for that itself"),
+        (_full, "free space in the remote folder", "100 MB free at /data/local/tmp",
+         "free at least 512 MB on the phone (delete apps or files), or set AndroidSettings.remote_root to a roomier volume"),
+    ],
+)
+def test_diagnose_reports_the_failing_step_with_its_fix_and_goes_on(peer: AdbPeer, adb_key: Path, fault, step: str, detail: str, fix: str) -> None:
+    fault(peer.phone)
+    checks = pixel7_runner(peer, adb_key).diagnose()
+    assert len(checks) == 7
+    assert [c for c in checks if not c.passed] == [Check(step, False, detail, fix.format(address=peer.address))]
+
+
+def test_diagnose_never_raises_when_the_phone_speaks_tls(peer: AdbPeer, adb_key: Path) -> None:
+    peer.tls = True
+    assert pixel7_runner(peer, adb_key).diagnose() == [Check(f"phone reachable over TCP at {peer.address}", False, peer.address, TLS_HELP)]
+
+
+@pytest.mark.parametrize("field", ["mDreamingLockscreen", "isKeyguardShowing", "mShowingLockscreen", "mKeyguardShowing"])
+def test_locked_phone_is_refused_before_the_launch(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, field: str) -> None:
+    peer.phone.locked, peer.phone.keyguard_field = True, field
+    with pytest.raises(RunnerError) as caught:
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-locked", {"net": tiny_pte})
+    assert str(caught.value) == (
+        f"unlock the phone and run again: its lock screen is showing ({field}=true), behind which the benchmark app would be frozen "
+        "(a screen lock of None keeps it unlocked between sessions)"
+    )
+    assert peer.phone.launches == []
+
+
+def test_app_sent_to_the_background_fails_at_once(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.app_behaviour = "silent"  # without the check, the frozen app would be waited on for the whole result timeout
+    peer.phone.intruder = "com.android.chrome/com.google.android.apps.chrome.Main"
+    start = time.monotonic()
+    with pytest.raises(RunnerError) as caught:
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-behind", {"net": tiny_pte})
+    assert str(caught.value) == (
+        "the benchmark app is not in front after its launch (com.android.chrome/com.google.android.apps.chrome.Main is), so Android would freeze it; "
+        "close what covers it (a dialog, another app, the lock screen), leave the phone alone during sessions and run again"
+    )
+    assert len(peer.phone.launches) == 1 and time.monotonic() - start < 5
+
+
+def test_app_that_crashes_fails_within_a_poll_not_the_result_timeout(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.app_behaviour = "crash"
+    start = time.monotonic()
+    with pytest.raises(RunnerError) as caught:
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-crash", {"net": tiny_pte})
+    assert str(caught.value) == (
+        "the benchmark app stopped (crashed or was killed) 0 s into the session without writing a result; "
+        "see `adb logcat -s AutoViTBench` for why, fix that and run again"
+    )
+    assert len(peer.phone.launches) == 1 and time.monotonic() - start < 5
+
+
+def test_hot_phone_is_waited_for_with_a_line_per_check(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.thermal_status, peer.phone.cooling = 3, 1
+    runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.01), []
+    runner.log = lines.append
+    result = measure(runner, tmp_path / "run-hot", {"net": tiny_pte})
+    assert lines == [
+        "phone too hot to measure (thermal status 3, battery 30 °C; waiting for thermal status at most 1 and battery at most 37 °C)",
+        "phone too hot to measure (thermal status 2, battery 30 °C; waiting for thermal status at most 1 and battery at most 37 °C)",
+        "phone cool enough to measure (thermal status 1, battery 30 °C)",
+    ]
+    logged = (tmp_path / "run-hot" / "runner.log").read_text().splitlines()
+    assert [line.split(" ", 1)[1] for line in logged] == lines
+    assert result["thermal"] == {"before": {"status": 1, "battery_c": 30.0}, "after": {"status": 0, "battery_c": 30.0}, "throttled": False}
+    assert json.loads((tmp_path / "run-hot" / "result.json").read_text())["thermal"] == result["thermal"]
+
+
+@pytest.mark.parametrize(("status", "battery", "shown"), [(3, 30.0, "thermal status 3, battery 30 °C"), (0, 41.5, "thermal status 0, battery 41.5 °C")])
+def test_phone_that_stays_hot_fails_after_the_wait_cap(
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, status: int, battery: float, shown: str
+) -> None:
+    peer.phone.thermal_status, peer.phone.battery_c = status, battery
+    runner = pixel7_runner(peer, adb_key, heat_poll_s=0.05, heat_wait_s=0.2)
+    runner.log = lambda line: None
+    with pytest.raises(RunnerError) as caught:
+        measure(runner, tmp_path / "run-hot", {"net": tiny_pte})
+    assert str(caught.value) == (
+        f"the phone stays hot ({shown}, where a session needs thermal status at most 1 and battery at most 37 °C) after 0.2 s of waiting; "
+        "let it cool off the charger and out of the sun, or raise AndroidSettings.heat_wait_s"
+    )
+    assert peer.phone.launches == []
+
+
+def test_session_that_ended_throttled_is_measured_again_once_cool(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.session_heat, peer.phone.cooling = [3, 0], 1
+    runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.01), []
+    runner.log = lines.append
+    result = measure(runner, tmp_path / "run-throttled", {"net": tiny_pte})
+    assert len(peer.phone.launches) == 2
+    assert "the session ended throttled (thermal status 3, battery 30 °C); measuring it again once the phone has cooled down" in lines
+    assert result["thermal"] == {"before": {"status": 1, "battery_c": 30.0}, "after": {"status": 0, "battery_c": 30.0}, "throttled": False}
+
+
+def test_session_that_ends_throttled_twice_fails(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.session_heat, peer.phone.cooling = [3, 3], 1
+    runner = pixel7_runner(peer, adb_key, heat_poll_s=0.01)
+    runner.log = lambda line: None
+    with pytest.raises(RunnerError) as caught:
+        measure(runner, tmp_path / "run-throttled", {"net": tiny_pte})
+    assert str(caught.value) == (
+        "the phone throttled during the session twice (it ended at thermal status 3, battery 30 °C, above thermal status 1); "
+        "let it cool off the charger and out of the sun, raise cooldown_s or measure fewer models per session, and run again"
+    )
+    assert len(peer.phone.launches) == 2
+
+
+def test_install_that_waits_on_the_phone_is_not_run_again(tmp_path: Path, peer: AdbPeer, adb_key: Path) -> None:
+    apk = tmp_path / "app-release.apk"
+    apk.write_bytes(b"versionCode=2")
+    peer.phone.stalls["pm"] = 1.0
+    with pytest.raises(RunnerError) as caught:
+        pixel7_runner(peer, adb_key, apk=apk, app_version_code=2, install_timeout_s=0.3).prepare()
+    assert str(caught.value) == (
+        "the phone did not finish installing within 0.3 s: accept the 'Install via USB' prompt on the phone, "
+        f"or install the APK yourself with `adb install -r {apk}`"
+    )
+    assert [c for c in peer.phone.commands if c.startswith("pm ")] == [f"pm install -r -g {APK_REMOTE_PATH}"]
+
+
+def test_launch_that_waits_on_the_phone_is_not_run_again(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.stalls["am"] = 1.0
+    peer.phone.app_behaviour = "silent"  # what the app does once the stalled launch lands is beside the point
+    with pytest.raises(RunnerError) as caught:
+        measure(pixel7_runner(peer, adb_key, launch_timeout_s=0.3), tmp_path / "run-slow", {"net": tiny_pte})
+    assert str(caught.value) == (
+        "the phone did not finish starting the benchmark app within 0.3 s: unlock the phone and dismiss any dialog on its screen "
+        "(or raise AndroidSettings.launch_timeout_s if the app is simply slow to start), then run again"
+    )
+    assert len([c for c in peer.phone.commands if c.startswith("am ")]) == 1
+
+
+def test_wireless_debugging_over_tls_is_named_with_the_adb_tcpip_route(peer: AdbPeer, adb_key: Path) -> None:
+    peer.tls = True
+    with pytest.raises(TlsPairing) as caught:
+        pixel7_runner(peer, adb_key).prepare()
+    assert str(caught.value) == (
+        "this phone's wireless debugging uses TLS pairing (Android 11+), which the toolkit cannot speak; "
+        "over USB run `adb tcpip 5555` once and set BENCH_ADB=PHONE_IP:5555"
+    )
+    assert peer.connections == 1
+    [phone] = list_android_devices(settings_for(peer, adb_key))
+    assert phone.problem == TLS_HELP
+
+
+def test_32_bit_only_phone_is_refused_before_the_apk_is_pushed(tmp_path: Path, peer: AdbPeer, adb_key: Path) -> None:
+    apk = tmp_path / "app-release.apk"
+    apk.write_bytes(b"versionCode=1")
+    peer.phone.app_version = None
+    peer.phone.props["ro.product.cpu.abilist"] = "armeabi-v7a,armeabi"
+    with pytest.raises(RunnerError) as caught:
+        pixel7_runner(peer, adb_key, apk=apk).prepare()
+    assert str(caught.value) == (
+        "this phone runs only armeabi-v7a,armeabi code and the benchmark app ships ExecuTorch for arm64-v8a and x86_64 only, "
+        "so it cannot be installed; measure on a phone with a 64-bit Android"
+    )
+    assert peer.phone.pushed == [] and peer.phone.app_version is None

@@ -5,7 +5,6 @@ and the iOS fake in their runners' tests.)"""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 
@@ -24,9 +23,7 @@ def test_a_host_asking_for_more_threads_than_cores_is_not_ready_and_says_the_fix
     assert threads["passed"] is False and threads["fix"].startswith("set runtime.threads to at most ")
 
 
-def test_an_iphone_without_the_ios_extra_fails_the_first_step_with_the_install_command(bench_cli, monkeypatch):
-    monkeypatch.setitem(sys.modules, "pymobiledevice3", None)
-    monkeypatch.delitem(sys.modules, "orchestrator.measure.runners.ios.runner", raising=False)
+def test_an_iphone_without_the_ios_extra_fails_the_first_step_with_the_install_command(bench_cli, without_ios_extra):
     result = bench_cli("doctor", "--device", "iphone13", "--json")
     assert result.exit_code == 1
     (check,) = json.loads(result.stdout)["checks"]

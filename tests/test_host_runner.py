@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -101,11 +103,15 @@ def test_the_child_dies_with_the_process_that_started_it(tmp_path: Path, two_mod
     (child,) = _children(parent.pid)
     parent.kill()
     parent.wait()
-    deadline = time.monotonic() + 30
-    while _alive(child) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not _alive(child)
-    assert not (tmp_path / "result.json").exists()
+    try:
+        deadline = time.monotonic() + 30
+        while _alive(child) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(child)
+        assert not (tmp_path / "result.json").exists()
+    finally:
+        if _alive(child):  # never leave a timing loop behind on a failure
+            os.kill(child, signal.SIGKILL)
 
 
 def _children(pid: int) -> list[int]:

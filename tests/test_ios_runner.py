@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 import re
+import time
 from pathlib import Path
 from urllib.error import URLError
 
@@ -36,13 +37,14 @@ from pymobiledevice3.usbmux import MuxDevice
 from orchestrator.measure.contract import make_request, read_json
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.runners.base import RunnerError
-from orchestrator.measure.runners.ios.runner import BUNDLE_ID, IosDeviceInfo, IosRunner, list_ios_devices
+from orchestrator.measure.runners.ios.devices import IosDeviceInfo, list_ios_devices
+from orchestrator.measure.runners.ios.runner import BUNDLE_ID, IosRunner
 from orchestrator.measure.runners.ios.services import Pmd3Services
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 from search.files import write_json_atomic
 from search.locks import InUseError, held
-from tests.ios_fake import UDID, FakePhone, golden_app, hanging_app, host_child_app, writes, writes_sparse
+from tests.ios_fake import UDID, FakePhone, coreml_simulator, crashing_app, golden_app, hanging_app, host_child_app, writes, writes_sparse
 
 FAST = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.01)
 REMOTE = "/Documents/runs/run-1"
@@ -171,9 +173,7 @@ def test_a_leftover_folder_of_the_same_name_is_replaced_before_the_push(tmp_path
     assert "result.json" not in phone.pushed and "models/old.mlpackage/Manifest.json" not in phone.pushed
 
 
-def test_runner_log_keeps_the_apps_lines_and_lines_naming_it_but_not_other_device_noise(
-    tmp_path: Path, phone: FakePhone, mlpackage: Path
-) -> None:
+def test_a_streamed_log_keeps_only_the_apps_own_process(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
     async def chatty(run_dir: Path, say) -> None:
         phone.log(88, "wifid", "scan finished")
         phone.log(60, "SpringBoard", "Opening org.autovit.bench in the foreground")
@@ -182,12 +182,37 @@ def test_runner_log_keeps_the_apps_lines_and_lines_naming_it_but_not_other_devic
 
     phone.app = chatty
     run_dir = staged(tmp_path, {"net-a": mlpackage})
-    runner_for(phone).run(run_dir)
+    runner_for(phone, stream_log=True).run(run_dir)
     log = (run_dir / "runner.log").read_text()
+    assert phone.syslog_pids == [501]
     assert "IOSBench[501] <NOTICE>: compiling net-a" in log
-    assert "SpringBoard[60] <NOTICE>: Opening org.autovit.bench in the foreground" in log
-    assert "scan finished" not in log
+    assert "SpringBoard" not in log and "scan finished" not in log
     assert "[runner] launching org.autovit.bench --run-dir runs/run-1" in log
+
+
+def test_the_device_log_is_not_streamed_while_timing_unless_asked(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    runner_for(phone).run(run_dir)
+    assert phone.syslog_pids == []
+    assert "IOSBench[" not in (run_dir / "runner.log").read_text()
+
+
+@pytest.mark.parametrize("error", [ValueError("unknown log level 0x42"), KeyError("image_name"), RuntimeError("construct: stream read less than specified amount")])
+def test_a_log_stream_that_breaks_mid_run_is_noted_and_the_result_still_comes_back(
+    tmp_path: Path, mlpackage: Path, error: Exception
+) -> None:
+    async def chatty(run_dir: Path, say) -> None:
+        say("compiling net-a")
+        say("measuring net-a")
+        await golden_app(run_dir, say)
+
+    phone = FakePhone(tmp_path / "phone", chatty, fail={"syslog": error})
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    result = runner_for(phone, stream_log=True).run(run_dir)
+    assert result["status"] == "ok" and result["models"][0]["summary"]["median_ms"] == 10.149999999999999
+    log = (run_dir / "runner.log").read_text()
+    assert "IOSBench[501] <NOTICE>: launched" in log and "measuring net-a" not in log
+    assert f"[runner] the device log stream ended: {type(error).__name__}: " in log
 
 
 def test_run_session_measures_on_a_registry_iphone_through_the_ios_runner(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
@@ -216,6 +241,21 @@ def test_without_tunneld_ios_17_4_gets_an_in_process_tunnel(tmp_path: Path, mlpa
 def test_without_tunneld_ios_17_2_is_told_how_to_start_it(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", tunneld="not running", version="17.2")
     with pytest.raises(RunnerError, match=r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone: .*`sudo python3 -m pymobiledevice3 remote tunneld`"):
+        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert phone.launches == []
+
+
+def test_a_stale_tunneld_entry_falls_back_to_an_in_process_tunnel_on_ios_17_4(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", tunneld="stale", version="17.4.1")
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    assert runner_for(phone).run(run_dir)["status"] == "ok"
+    assert phone.tunnel == "userspace"
+    assert "[runner] tunneld lists this iPhone but its tunnel is dead" in (run_dir / "runner.log").read_text()
+
+
+def test_a_stale_tunneld_entry_on_ios_17_2_is_told_to_restart_tunneld(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", tunneld="stale", version="17.2")
+    with pytest.raises(RunnerError, match=r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone: .*\(restart it if it runs already\)"):
         runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.launches == []
 
@@ -413,9 +453,19 @@ def test_an_app_that_never_answers_times_out_is_ended_and_its_folder_removed(tmp
     phone = FakePhone(tmp_path / "phone", hanging_app)
     run_dir = staged(tmp_path, {"net-a": mlpackage})
     with pytest.raises(RunnerError, match=r"^the iOS app wrote no result within 0\.2 s: see .*runner\.log for its log"):
-        runner_for(phone, timeout_s=0.2).run(run_dir)
+        runner_for(phone, timeout_s=0.2, stream_log=True).run(run_dir)
     assert phone.killed == [501] and not phone.documents.exists(REMOTE)
     assert "IOSBench[501] <NOTICE>: started, and stuck" in (run_dir / "runner.log").read_text()
+
+
+def test_an_app_that_crashes_is_noticed_within_a_poll_not_at_the_timeout(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", crashing_app)
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    started = time.monotonic()
+    with pytest.raises(RunnerError, match=r"^the iOS app quit \(pid 501\) without writing a result, it probably crashed: see its crash report under Settings > Privacy"):
+        runner_for(phone, timeout_s=60).run(run_dir)
+    assert time.monotonic() - started < 5
+    assert phone.crashed == {501} and not phone.documents.exists(REMOTE)
 
 
 def test_a_result_larger_than_any_result_can_be_is_refused_without_pulling_it(tmp_path: Path, mlpackage: Path) -> None:
@@ -489,6 +539,7 @@ def test_every_call_the_adapter_makes_exists_in_the_installed_pymobiledevice3() 
     from pymobiledevice3.lockdown import LockdownClient, create_using_usbmux
     from pymobiledevice3.remote.userspace_tunnel import UserspaceRsdTunnel
     from pymobiledevice3.services.afc import AfcService
+    from pymobiledevice3.services.dvt.instruments.device_info import DeviceInfo
     from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
     from pymobiledevice3.services.dvt.instruments.process_control import ProcessControl
     from pymobiledevice3.services.house_arrest import HouseArrestService
@@ -517,11 +568,12 @@ def test_every_call_the_adapter_makes_exists_in_the_installed_pymobiledevice3() 
         (AfcService.rm, {"filename"}),
         (ProcessControl.launch, {"bundle_id", "arguments", "kill_existing"}),
         (ProcessControl.kill, {"pid"}),
+        (DeviceInfo.is_running_pid, {"pid"}),
         (OsTraceService.syslog, {"pid"}),
     ]
     missing = {f.__qualname__: sorted(wanted - _parameters(f)) for f, wanted in calls if not wanted <= _parameters(f)}
     assert missing == {}
-    context_managers = (LockdownClient, UserspaceRsdTunnel, MobileImageMounterService, InstallationProxyService, HouseArrestService, DvtProvider, ProcessControl, OsTraceService)
+    context_managers = (LockdownClient, UserspaceRsdTunnel, MobileImageMounterService, InstallationProxyService, HouseArrestService, DvtProvider, ProcessControl, DeviceInfo, OsTraceService)
     assert [c.__name__ for c in context_managers if not hasattr(c, "__aenter__")] == []
     assert isinstance(LockdownClient.short_info, property) and isinstance(LockdownClient.product_version, property)
     assert {"pid", "timestamp", "level", "filename", "message"} <= set(SyslogEntry.__dataclass_fields__)
@@ -535,3 +587,117 @@ def test_the_fake_phone_offers_exactly_the_adapters_methods() -> None:
         return {name: list(inspect.signature(f).parameters) for name, f in inspect.getmembers(cls, inspect.isfunction) if not name.startswith("_")}
 
     assert public(FakePhone) == public(Pmd3Services) | {"log": ["self", "pid", "process", "message"]}
+
+
+# --- bench doctor: diagnose ------------------------------------------------------------------------
+
+ALL_STEPS = [
+    "usbmuxd reachable", "iPhone connected over USB", "paired and trusted", "hardware of the device entry", "iOS 17 or later",
+    "Developer Mode", "tunnel to developer services", "developer disk image mounted", "benchmark app installed",
+]
+
+
+def test_diagnose_on_a_ready_phone_passes_every_step_with_what_it_found(tmp_path: Path) -> None:
+    phone = FakePhone(tmp_path / "phone")
+    checks = runner_for(phone, product_types=["iPhone14,5"]).diagnose()
+    assert [(c.step, c.passed, c.detail, c.fix) for c in checks] == [
+        ("usbmuxd reachable", True, "1 device(s) listed", None),
+        ("iPhone connected over USB", True, UDID, None),
+        ("paired and trusted", True, "paired with Lab iPhone", None),
+        ("hardware of the device entry", True, "iPhone14,5", None),
+        ("iOS 17 or later", True, "iOS 17.4.1", None),
+        ("Developer Mode", True, "on", None),
+        ("tunnel to developer services", True, "the tunnel tunneld serves", None),
+        ("developer disk image mounted", True, "mounted", None),
+        ("benchmark app installed", True, "org.autovit.bench", None),
+    ]
+
+
+def test_diagnose_changes_nothing_on_the_phone(tmp_path: Path) -> None:
+    package = tmp_path / "IOSBench.ipa"
+    package.write_bytes(b"PK")
+    phone = FakePhone(tmp_path / "phone", image_mounted=False, installed=False)
+    checks = runner_for(phone, app_path=package).diagnose()
+    assert (phone.lockdowns, phone.mounts, phone.installed_from, phone.launches) == ([(UDID, False)], 0, [], [])
+    assert checks[-1] == dataclasses.replace(checks[-1], passed=True, detail=f"org.autovit.bench is missing; the next run installs {package}")
+
+
+def _phone_failing(tmp_path: Path, step: str) -> FakePhone:
+    phones = {
+        "usbmuxd reachable": dict(fail={"list_devices": ConnectionFailedToUsbmuxdError()}),
+        "paired and trusted": dict(paired=False),
+        "hardware of the device entry": dict(product_type="iPhone15,2"),
+        "iOS 17 or later": dict(version="16.7.2"),
+        "Developer Mode": dict(developer_mode=False),
+        "tunnel to developer services": dict(tunneld="stale", version="17.2"),
+        "developer disk image mounted": dict(image_mounted=False),
+        "benchmark app installed": dict(installed=False),
+    }
+    phone = FakePhone(tmp_path / "phone", **phones.get(step, {}))
+    if step == "iPhone connected over USB":
+        phone.devices = []
+    return phone
+
+
+@pytest.mark.parametrize(
+    ("step", "detail", "fix"),
+    [
+        ("usbmuxd reachable", r"^usbmuxd, the system service that talks to iPhones over USB, is not running$", r"^on Linux install and start it \(sudo apt install usbmuxd\)"),
+        ("iPhone connected over USB", r"^no iPhone is connected over USB$", r"^connect the iPhone with a cable and unlock it, then run again$"),
+        ("paired and trusted", r"^the iPhone does not trust this computer$", r"^unlock it, tap Trust on the phone"),
+        ("hardware of the device entry", r"^the connected iPhone's hardware id is iPhone15,2, but this device entry stands for iPhone14,5$", r"^connect that phone"),
+        ("iOS 17 or later", r"^the iPhone runs iOS 16\.7\.2, but the benchmark app needs iOS 17 or later$", r"^update the iPhone, then run again$"),
+        ("Developer Mode", r"^Developer Mode is off on the iPhone$", r"^turn it on in Settings > Privacy & Security > Developer Mode"),
+        ("tunnel to developer services", r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone$", r"`sudo python3 -m pymobiledevice3 remote tunneld` \(restart it"),
+        ("developer disk image mounted", r"^the developer disk image is not mounted on the iPhone$", r"^the next run mounts it, or mount it now with `python3 -m pymobiledevice3 mounter auto-mount`$"),
+        ("benchmark app installed", r"^the benchmark app org\.autovit\.bench is not installed on the iPhone$", r"^build, sign and install it as ios_bench/README\.md describes"),
+    ],
+)
+def test_diagnose_names_the_failing_step_and_its_fix_and_stops_where_later_steps_cannot_run(tmp_path: Path, step: str, detail: str, fix: str) -> None:
+    checks = runner_for(_phone_failing(tmp_path, step), product_types=["iPhone14,5"]).diagnose()
+    failed = [c for c in checks if not c.passed]
+    assert [c.step for c in failed] == [step]
+    assert re.search(detail, failed[0].detail) and re.search(fix, failed[0].fix)
+    later = ALL_STEPS[ALL_STEPS.index(step) + 1 :]
+    expected = ALL_STEPS[: ALL_STEPS.index(step) + 1] + (later if step == "developer disk image mounted" else [])
+    assert [c.step for c in checks] == expected
+
+
+@pytest.mark.parametrize(("error", "says"), [(PasswordRequiredError(), "the iPhone is locked"), (ConnectionTerminatedError(), "the connection to the iPhone broke off")])
+def test_diagnose_turns_a_failing_call_into_a_failed_check_instead_of_raising(tmp_path: Path, error: Exception, says: str) -> None:
+    checks = runner_for(FakePhone(tmp_path / "phone", fail={"lockdown": error})).diagnose()
+    assert [(c.step, c.passed) for c in checks] == [("usbmuxd reachable", True), ("iPhone connected over USB", True), ("paired and trusted", False)]
+    assert checks[-1].detail == says
+
+
+# --- a phone that got hot ----------------------------------------------------------------------------
+
+
+def test_a_cool_session_is_flagged_as_not_throttled(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", coreml_simulator(("nominal", "fair")))
+    result = runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert result["thermal"] == {"before": {"state": "nominal"}, "after": {"state": "fair"}, "throttled": False}
+    assert len(phone.launches) == 1
+
+
+def test_a_session_that_got_hot_is_kept_flagged_and_measured_again(tmp_path: Path, mlpackage: Path) -> None:
+    sessions = iter([coreml_simulator(("fair", "serious")), coreml_simulator(("nominal", "nominal"))])
+
+    async def heats_up_once(run_dir: Path, say) -> None:
+        await next(sessions)(run_dir, say)
+
+    phone = FakePhone(tmp_path / "phone", heats_up_once)
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    result = runner_for(phone, hot_cooldown_s=0).run(run_dir)
+    assert len(phone.launches) == 2 and phone.killed == [501, 502]
+    assert result["thermal"] == {"before": {"state": "nominal"}, "after": {"state": "nominal"}, "throttled": False}
+    hot = json.loads((run_dir / "result.hot.json").read_text())
+    assert hot["thermal"] == {"before": {"state": "fair"}, "after": {"state": "serious"}, "throttled": True}
+    assert "[runner] the phone reached thermal state serious: measuring again after 0 s of cooling" in (run_dir / "runner.log").read_text()
+
+
+def test_a_phone_hot_twice_in_a_row_is_told_to_cool_down(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", coreml_simulator(("serious", "critical")))
+    with pytest.raises(RunnerError, match=r"^the iPhone is too hot to measure \(thermal state critical in two sessions in a row, see .*result\.json\): let it cool for a few minutes"):
+        runner_for(phone, hot_cooldown_s=0).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert len(phone.launches) == 2

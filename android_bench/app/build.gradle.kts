@@ -20,6 +20,11 @@ android {
         versionCode = 1
         versionName = "1.0"
         buildConfigField("String", "EXECUTORCH_VERSION", "\"$executorchVersion\"")
+        // The ExecuTorch AAR ships native code for these two only; a 32-bit-only phone is refused
+        // by the runner at install time (APP_ABIS in orchestrator/measure/runners/android/runner.py).
+        ndk {
+            abiFilters += listOf("arm64-v8a", "x86_64")
+        }
     }
 
     buildFeatures {

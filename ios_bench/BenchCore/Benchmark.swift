@@ -48,10 +48,14 @@ public struct Benchmark {
             startedAt: startedAt, finishedAt: startedAt, rounds: 0, models: []
         )
         do {
-            let parsed = try BenchRequest.read(from: runDirectory.appending(path: "request.json"))
+            let parsed = try BenchRequest.read(from: runDirectory.appendingPathComponent("request.json"))
             result.runId = parsed.runId
             result.runtime.computeUnits = parsed.computeUnits ?? "all"
+            let before = currentThermalState()
             result.models = try await measure(parsed, in: runDirectory)
+            if let before, let after = currentThermalState() {
+                result.thermal = ThermalRecord(before: before, after: after)
+            }
             result.rounds = result.models[0].samplesMs.count
             result.status = .ok
         } catch {
@@ -107,6 +111,26 @@ public struct Benchmark {
         }
         return results
     }
+}
+
+/// The thermal state now; nil where Foundation has none (Linux, where BenchCore's tests also run).
+func currentThermalState() -> ThermalReading? {
+    #if os(iOS) || os(macOS)
+    switch ProcessInfo.processInfo.thermalState {
+    case .nominal:
+        return ThermalReading(state: "nominal")
+    case .fair:
+        return ThermalReading(state: "fair")
+    case .serious:
+        return ThermalReading(state: "serious")
+    case .critical:
+        return ThermalReading(state: "critical")
+    @unknown default:
+        return ThermalReading(state: "unknown")
+    }
+    #else
+    return nil
+    #endif
 }
 
 /// `Type: reason`, the form of the host runner's error strings.

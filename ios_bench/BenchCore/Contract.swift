@@ -88,9 +88,11 @@ public struct BenchResult: Codable, Equatable {
     public var finishedAt: String
     public var rounds: Int
     public var models: [ModelResult]
+    /// Outside the schema's required keys (it allows extra ones): absent where the OS reports no thermal state.
+    public var thermal: ThermalRecord?
 
     enum CodingKeys: String, CodingKey {
-        case schema, version, status, error, device, runtime, rounds, models
+        case schema, version, status, error, device, runtime, rounds, models, thermal
         case runId = "run_id"
         case startedAt = "started_at"
         case finishedAt = "finished_at"
@@ -111,6 +113,28 @@ public struct BenchResult: Codable, Equatable {
         try container.encode(finishedAt, forKey: .finishedAt)
         try container.encode(rounds, forKey: .rounds)
         try container.encode(models, forKey: .models)
+        try container.encodeIfPresent(thermal, forKey: .thermal)
+    }
+}
+
+/// The phone's thermal state (`ProcessInfo.ThermalState`: nominal, fair, serious or critical) at one moment.
+public struct ThermalReading: Codable, Equatable {
+    public var state: String
+
+    public init(state: String) {
+        self.state = state
+    }
+}
+
+/// The thermal state before and after a session: iOS throttles the chip at serious and critical, so
+/// the runner measures a session that reached either again rather than trust its latencies.
+public struct ThermalRecord: Codable, Equatable {
+    public var before: ThermalReading
+    public var after: ThermalReading
+
+    public init(before: ThermalReading, after: ThermalReading) {
+        self.before = before
+        self.after = after
     }
 }
 

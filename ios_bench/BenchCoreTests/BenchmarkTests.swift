@@ -8,7 +8,7 @@ final class BenchmarkTests: XCTestCase {
     private var loadFailures: [String: FakeFailure] = [:]
 
     override func setUpWithError() throws {
-        runDirectory = FileManager.default.temporaryDirectory.appending(path: "bench-\(UUID().uuidString)")
+        runDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         models = ["net-a": FakeModel("net-a", log: log), "net-b": FakeModel("net-b", log: log)]
     }
@@ -138,6 +138,6 @@ final class BenchmarkTests: XCTestCase {
     }
 
     private func writeRequest(_ data: Data) throws {
-        try data.write(to: runDirectory.appending(path: "request.json"))
+        try data.write(to: runDirectory.appendingPathComponent("request.json"))
     }
 }

@@ -1,19 +1,27 @@
 import Foundation
 import XCTest
 
-/// The shared contract vectors, `tests/contract/*.json`, which project.yml copies into this test
-/// bundle: the same files the Python and Kotlin tests read.
+/// The shared contract vectors, `tests/contract/*.json`: the same files the Python and Kotlin tests read.
+///
+/// Found from this source file's path, fixed when the tests are compiled, and read in place: SwiftPM
+/// takes resources only from inside the package, and `swift test`, Xcode on the Mac and the iOS
+/// simulator all run the tests where the checkout is (a phone could not read it).
 enum Golden {
+    static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent() // ios_bench/BenchCoreTests
+        .deletingLastPathComponent() // ios_bench
+        .deletingLastPathComponent() // the repository
+        .appendingPathComponent("tests")
+        .appendingPathComponent("contract")
+
     static func data(_ name: String) throws -> Data {
-        let url = try XCTUnwrap(bundle.url(forResource: name, withExtension: nil), "\(name) is not in the test bundle")
-        return try Data(contentsOf: url)
+        try Data(contentsOf: directory.appendingPathComponent(name))
     }
 
     /// Every `request_invalid_*.json`, so a vector added to tests/contract is checked here too.
-    static func invalidRequestNames() -> [String] {
-        bundle.paths(forResourcesOfType: "json", inDirectory: nil)
-            .map { URL(fileURLWithPath: $0).lastPathComponent }
-            .filter { $0.hasPrefix("request_invalid_") }
+    static func invalidRequestNames() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasPrefix("request_invalid_") && $0.hasSuffix(".json") }
             .sorted()
     }
 
@@ -23,8 +31,4 @@ enum Golden {
         edit(&object)
         return try JSONSerialization.data(withJSONObject: object)
     }
-
-    private static let bundle = Bundle(for: BundleToken.self)
 }
-
-private final class BundleToken {}

@@ -5,7 +5,7 @@ final class ResultFileTests: XCTestCase {
     private var runDirectory: URL!
 
     override func setUpWithError() throws {
-        runDirectory = FileManager.default.temporaryDirectory.appending(path: "bench-\(UUID().uuidString)")
+        runDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
     }
 
@@ -55,11 +55,11 @@ final class ResultFileTests: XCTestCase {
     func testWritesOnlyTheResultFileIntoTheRunDirectory() throws {
         try ResultFile.write(okResult(computePlan: nil), into: runDirectory)
 
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: runDirectory.path(percentEncoded: false)), ["result.json"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: runDirectory.path), ["result.json"])
     }
 
     private func writtenJSON() throws -> [String: Any] {
-        let data = try Data(contentsOf: runDirectory.appending(path: "result.json"))
+        let data = try Data(contentsOf: runDirectory.appendingPathComponent("result.json"))
         return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 

@@ -39,7 +39,7 @@ def connected_phones(devices: dict[str, Device]) -> tuple[list[ConnectedPhone], 
     except (UserError, ImportError) as exc:
         notes.append(f"Android phones not searched: {exc}")
     try:
-        from orchestrator.measure.runners.ios.runner import list_ios_devices
+        from orchestrator.measure.runners.ios.devices import list_ios_devices
 
         for i in list_ios_devices():
             phones.append(ConnectedPhone(

@@ -1,1 +1,2 @@
-"""The Android runner (`runner`) and our narrow interface over adb-shell (`adb`)."""
+"""The Android runner (`runner`, over `diagnosis`, `connection`, `phone_state` and `settings`) and
+our narrow interface over adb-shell (`adb`, with the user's key in `keys`)."""

@@ -6,6 +6,8 @@ failure leaves this module as one of three kinds, because the runner treats them
 
 - `DeviceNotFound` / `NotAuthorised` / `AdbKeyError`: nothing to retry; the message says what the user must do;
 - `DeviceDisconnected`: the connection broke mid-operation; the runner reconnects and retries;
+  `DeviceTimeout`, its kind where the wire only went silent, is retried the same way except by
+  operations that a phone may legitimately hold up (an install waiting on a prompt, a launch);
 - `RunnerError`: the phone answered, but with a failure (a push it refused, a file it lacks).
 
 Where to find the phone is one string, the `BENCH_ADB` variable (see `parse_target`).
@@ -13,10 +15,8 @@ Where to find the phone is one string, the `BENCH_ADB` variable (see `parse_targ
 
 from __future__ import annotations
 
-import os
 import socket
 import stat
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,16 +24,12 @@ from typing import TypeVar
 
 from adb_shell import exceptions as adb_errors
 from adb_shell.adb_device import AdbDevice, AdbDeviceUsb
-from adb_shell.auth.keygen import write_public_keyfile
-from adb_shell.auth.sign_pythonrsa import PythonRSASigner
 from adb_shell.transport.tcp_transport import TcpTransport
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
+from orchestrator.measure.runners.android.keys import AdbKeyError, LazySigner
 from orchestrator.measure.runners.base import RunnerError
 from search.files import atomic_path
 
-DEFAULT_KEY = Path.home() / ".android" / "adbkey"
 USB_HELP = (
     "USB needs `pip install adb-shell[usb]` and the system's libusb-1.0 (apt install libusb-1.0-0, brew install libusb); "
     "or use wireless debugging and set BENCH_ADB=HOST:PORT"
@@ -50,12 +46,25 @@ class NotAuthorised(RunnerError):
     """The phone did not accept this computer's ADB key."""
 
 
-class AdbKeyError(RunnerError):
-    """The user's ADB key cannot be used as it is: other users can read it, or it is unreadable or malformed."""
-
-
 class DeviceDisconnected(RunnerError):
     """The connection broke during an operation; a new connection may well succeed."""
+
+
+class DeviceTimeout(DeviceDisconnected):
+    """The phone stayed silent past the operation's timeout. Usually a dead link, but a phone that
+    waits on its user (an 'Install via USB' prompt, a launch behind a dialog) is silent too, and
+    running such an operation again would only repeat it (a second install, a launch that kills
+    the first): callers that know which it is catch this kind apart."""
+
+
+class TlsPairing(RunnerError):
+    """The phone's adbd asked to switch to TLS (Android 11+ wireless debugging), which adb-shell cannot."""
+
+
+TLS_HELP = (
+    "this phone's wireless debugging uses TLS pairing (Android 11+), which the toolkit cannot speak; "
+    "over USB run `adb tcpip 5555` once and set BENCH_ADB=PHONE_IP:5555"
+)
 
 
 # What adb-shell raises when the wire, not the phone, failed: a reset or closed socket, a silent
@@ -71,6 +80,10 @@ _DROPPED = (
     adb_errors.UsbReadFailedError,
     adb_errors.UsbWriteFailedError,
 )
+
+
+# The part of `_DROPPED` that is silence rather than a broken wire (see `DeviceTimeout`).
+_SILENT = (adb_errors.TcpTimeoutException, adb_errors.AdbTimeoutError)
 
 
 @dataclass(frozen=True)
@@ -99,81 +112,6 @@ def parse_target(address: str | None) -> Target:
     if not sep or not host or not port.isdigit():
         raise RunnerError(f"BENCH_ADB={address!r} is neither HOST:PORT nor usb[:SERIAL]; set it to e.g. 192.168.1.20:5555 or usb")
     return Target("tcp", host=host, port=int(port))
-
-
-def _make_key(key_path: Path) -> None:
-    """A new key as adb-shell's keygen makes it (RSA 2048, PKCS#8 PEM), but private from its first
-    byte, as the platform adb keeps it: written to a 0600 temporary file (in a folder made 0700 when
-    it is new) and linked into place, so no one else can ever read it, no reader finds it half
-    written, and a key that another process made meanwhile is kept. Modes are given at creation
-    rather than through the umask, which is the whole process's and would reach other threads."""
-    key_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    fd, partial = tempfile.mkstemp(prefix=f".{key_path.name}.", suffix=".tmp", dir=key_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(pem)
-            file.flush()
-            os.fsync(file.fileno())
-        try:
-            os.link(partial, key_path)
-        except FileExistsError:
-            pass  # another process made the key first; it is as good as ours
-    finally:
-        os.unlink(partial)
-
-
-def _unusable(key_path: Path, exc: Exception) -> AdbKeyError:
-    return AdbKeyError(
-        f"the ADB key {key_path} cannot be used ({exc}); delete it (a new one is made and the phone asks once more) "
-        "or point BENCH_ADB_KEY at a valid key"
-    )
-
-
-def _load_signer(key_path: Path) -> PythonRSASigner:
-    """The user's ADB key, the one the platform `adb` uses, so a phone that trusts `adb` trusts us;
-    made when absent, as `adb` does on first use. A key that other users can read is refused rather
-    than used: whoever reads it is trusted by every phone that trusts this computer."""
-    try:
-        if not key_path.exists():
-            _make_key(key_path)
-        mode = key_path.stat().st_mode
-    except OSError as exc:
-        raise _unusable(key_path, exc) from None
-    if mode & 0o044:
-        raise AdbKeyError(f"the ADB key {key_path} is readable by other users; run `chmod 600 {key_path}` and try again")
-    try:
-        public = Path(f"{key_path}.pub")
-        if not public.exists():
-            with atomic_path(public) as partial:
-                write_public_keyfile(str(key_path), str(partial))
-        return PythonRSASigner(public.read_text(), key_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise _unusable(key_path, exc) from None
-
-
-class _LazySigner:
-    """The signer adb-shell is given, which loads (or makes) the user's key only when a phone asks
-    to authenticate: looking where no phone answers, as `bench devices` may, must not leave a key
-    behind. adb-shell calls `Sign` with each token the phone sends and `GetPublicKey` to offer the
-    key at the phone's prompt; a key that cannot be used raises `AdbKeyError` out of `connect`."""
-
-    def __init__(self, key_path: Path) -> None:
-        self.key_path = key_path
-        self._signer: PythonRSASigner | None = None
-
-    def _loaded(self) -> PythonRSASigner:
-        if self._signer is None:
-            self._signer = _load_signer(self.key_path)
-        return self._signer
-
-    def Sign(self, data: bytes) -> bytes:
-        return self._loaded().Sign(data)
-
-    def GetPublicKey(self) -> str:
-        return self._loaded().GetPublicKey()
 
 
 class _Unreachable(Exception):
@@ -224,6 +162,8 @@ class AdbLink:
     def _do(self, what: str, op: Callable[[], T]) -> T:
         try:
             return op()
+        except _SILENT as exc:
+            raise DeviceTimeout(f"the phone {self.serial} stayed silent while {what} ({type(exc).__name__}: {exc})") from None
         except _DROPPED as exc:
             raise DeviceDisconnected(f"the connection to {self.serial} broke while {what} ({type(exc).__name__}: {exc})") from None
 
@@ -236,7 +176,11 @@ class AdbLink:
         reports no exit status, so any output is the error."""
         output = self.shell(command).strip()
         if output:
-            raise RunnerError(f"`{command}` failed on the phone ({output}); fix that on the phone, or set AndroidSettings.remote_root to a folder adb may write")
+            raise RunnerError(
+                f"`{command}` failed on the phone ({output}); fix that on the phone, or set AndroidSettings.remote_root to a folder "
+                "that adb may write and the app may read under scoped storage: one under /data/local/tmp/, "
+                "or the app's own /sdcard/Android/data/org.autovit.bench/files/"
+            )
 
     def getprop(self, name: str) -> str:
         return self.shell(f"getprop {name}").strip()
@@ -336,7 +280,7 @@ def _usb_device(target: Target, io_timeout_s: float) -> tuple[AdbDevice, str]:
 def open_link(target: Target, key_path: Path, connect_timeout_s: float, auth_timeout_s: float, io_timeout_s: float) -> AdbLink:
     """Connect and authenticate with the user's key; the phone shows its 'Allow USB debugging?'
     prompt the first time, and we wait `auth_timeout_s` for the user to accept it."""
-    signer = _LazySigner(key_path)
+    signer = LazySigner(key_path)
     if target.kind == "tcp":
         device, serial = AdbDevice(_TcpTransport(target.host, target.port), default_transport_timeout_s=io_timeout_s), str(target)
         failures = _DROPPED
@@ -356,6 +300,13 @@ def open_link(target: Target, key_path: Path, connect_timeout_s: float, auth_tim
     except AdbKeyError:
         device.close()
         raise
+    except adb_errors.InvalidCommandError as exc:
+        device.close()
+        if "'STLS'" in str(exc):  # adb-shell knows no STLS command, so the phone's request to start TLS arrives as an unknown one
+            raise TlsPairing(TLS_HELP) from None
+        raise DeviceDisconnected(
+            f"the connection to {target} broke during the ADB handshake (InvalidCommandError: {exc}); replug the phone (or check its Wi-Fi) and run again"
+        ) from None
     except failures as exc:
         device.close()
         if prompted:

@@ -1,6 +1,6 @@
 """What each iOS failure means to the user: one sentence, the problem and then its fix.
 
-Shared by the runner and `list_ios_devices`, and kept apart from both so the wording lives in one
+Shared by the runner, its doctor walk and `list_ios_devices`, and kept apart from both so the wording lives in one
 place; the mapping is tested against pymobiledevice3's own exception classes.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from pymobiledevice3.dtx.exceptions import DTXNsError
 from pymobiledevice3.exceptions import (
     ConnectionFailedToUsbmuxdError,
     ConnectionTerminatedError,
@@ -20,6 +21,7 @@ from pymobiledevice3.exceptions import (
     PairingError,
     PasscodeRequiredError,
     PasswordRequiredError,
+    PyMobileDevice3Exception,
     UserDeniedPairingError,
 )
 
@@ -41,6 +43,10 @@ DEVELOPER_MODE_OFF = (
     "(the phone restarts), then run again"
 )
 DISCONNECTED = "the connection to the iPhone broke off: check the cable, keep the phone unlocked, then run again"
+
+# What talking to a phone can raise besides a RunnerError: pymobiledevice3's own errors, DTX errors,
+# and the socket errors of a cable pulled mid-call.
+DEVICE_ERRORS = (PyMobileDevice3Exception, DTXNsError, ConnectionError, TimeoutError, asyncio.IncompleteReadError)
 
 
 def known_failure(exc: BaseException) -> str | None:

@@ -6,6 +6,11 @@ pull it (unless it is larger than any result can be). Every pymobiledevice3 call
 `Pmd3Services`, so the whole sequence, and the sentence each failure turns into, can be tested
 against an in-memory phone. One phone runs one session at a time: `run` holds a lock named after
 the phone's UDID from the moment it has picked the phone until it has cleaned up after itself.
+
+While it waits it also asks DVT whether the app still runs, so a crash is reported within a poll
+rather than at the timeout; and a session in which the phone reported a serious or critical thermal
+state is measured once more after a cool-down, because a throttled phone reports latencies that
+belong to its temperature rather than to the model.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import posixpath
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,27 +28,28 @@ from pymobiledevice3.dtx.exceptions import DTXNsError
 from pymobiledevice3.exceptions import (
     AppInstallError,
     AppNotInstalledError,
-    ConnectionFailedToUsbmuxdError,
     PyMobileDevice3Exception,
     TunneldConnectionError,
 )
 
-from orchestrator.measure.contract import ContractError, read_json
+from orchestrator.measure.contract import read_json
 from orchestrator.measure.devices import Device
-from orchestrator.measure.runners.base import Runner, RunnerError, phone_lock
+from orchestrator.measure.runners.base import Check, Runner, RunnerError, phone_lock
+from orchestrator.measure.runners.ios.devices import default_services
+from orchestrator.measure.runners.ios.diagnosis import diagnose
 from orchestrator.measure.runners.ios.messages import (
     DEVELOPER_MODE_OFF,
+    DEVICE_ERRORS,
     LOCKED,
     NO_DEVICE,
-    NO_USBMUXD,
     SIGN_HINT,
     TUNNELD_COMMAND,
     failure,
-    known_failure,
     reason,
 )
+from orchestrator.measure.runners.ios.rundir import accept_result, files_to_push, hot_state
 from orchestrator.measure.runners.ios.runlog import RunLog
-from search.files import MAX_JSON_BYTES, write_bytes_atomic
+from search.files import MAX_JSON_BYTES, write_json_atomic
 
 if TYPE_CHECKING:
 
@@ -55,56 +60,9 @@ MIN_IOS = (17, 0)
 USERSPACE_TUNNEL_IOS = (17, 4)
 
 
-@dataclass(frozen=True)
-class IosDeviceInfo:
-    """A connected iPhone as `bench devices` shows it; `problem` says why its facts are missing."""
-
-    udid: str
-    product_type: str | None
-    name: str | None
-    os_version: str | None
-    paired: bool
-    problem: str | None = None
-
-
-def _default_services() -> Pmd3Services:
-    """Imported on first use: pymobiledevice3's services take a second to import, and a CLI that
-    only measures on the host should not pay for it."""
-    from orchestrator.measure.runners.ios.services import Pmd3Services
-
-    return Pmd3Services()
-
-
 def _version(text: str) -> tuple[int, int]:
     parts = [int(p) for p in text.split(".")[:2]]
     return parts[0], parts[1] if len(parts) > 1 else 0
-
-
-def list_ios_devices(services: Pmd3Services | None = None) -> list[IosDeviceInfo]:
-    """The iPhones connected over USB, read without pairing (an untrusted phone shows paired=False
-    and may lack its name); raises RunnerError only when usbmuxd itself cannot be reached."""
-    return asyncio.run(_list_devices(services or _default_services()))
-
-
-async def _list_devices(services: Pmd3Services) -> list[IosDeviceInfo]:
-    try:
-        devices = [d for d in await services.list_devices() if d.is_usb]
-    except ConnectionFailedToUsbmuxdError as exc:
-        raise RunnerError(NO_USBMUXD) from exc
-    found = []
-    for device in devices:
-        try:
-            async with services.lockdown(device.serial, autopair=False, pair_timeout=0) as lockdown:
-                values = services.device_values(lockdown)
-                found.append(
-                    IosDeviceInfo(
-                        values.get("UniqueDeviceID") or device.serial, values.get("ProductType"), values.get("DeviceName"),
-                        values.get("ProductVersion"), services.is_paired(lockdown),
-                    )
-                )
-        except PyMobileDevice3Exception as exc:
-            found.append(IosDeviceInfo(device.serial, None, None, None, False, known_failure(exc) or reason(exc)))
-    return found
 
 
 class IosRunner(Runner):
@@ -117,6 +75,9 @@ class IosRunner(Runner):
     product_types: the hardware ids the device entry stands for (devices.json `match.product_type`);
         a different phone is refused, so a LUT never mixes phones.
     timeout_s: how long one run may take on the phone (compiling, loading, cool-down, warm-up, measuring).
+    stream_log: copy the app's device log into runner.log while it runs; off by default, because
+        streaming a log over USB while timing costs the phone CPU time and perturbs the latencies.
+    hot_cooldown_s: how long to let a phone that got hot cool down before measuring the session again.
     """
 
     platform = "ios"
@@ -130,11 +91,14 @@ class IosRunner(Runner):
         timeout_s: float = 1800.0,
         poll_s: float = 1.0,
         pair_timeout_s: float = 30.0,
+        stream_log: bool = False,
+        hot_cooldown_s: float = 120.0,
         services: Pmd3Services | None = None,
     ) -> None:
         self.bundle_id, self.app_path, self.udid = bundle_id, app_path, udid
         self.product_types = tuple(product_types)
         self.timeout_s, self.poll_s, self.pair_timeout_s = timeout_s, poll_s, pair_timeout_s
+        self.stream_log, self.hot_cooldown_s = stream_log, hot_cooldown_s
         self._services = services
 
     @classmethod
@@ -154,8 +118,12 @@ class IosRunner(Runner):
     @property
     def services(self) -> Pmd3Services:
         if self._services is None:
-            self._services = _default_services()
+            self._services = default_services()
         return self._services
+
+    def diagnose(self) -> list[Check]:
+        """The steps of `_run` up to the launch, each reported as a check (see `diagnosis`)."""
+        return diagnose(self)
 
     def run(self, run_dir: Path) -> dict[str, Any]:
         result_path = run_dir / "result.json"
@@ -163,70 +131,109 @@ class IosRunner(Runner):
         log_path = run_dir / "runner.log"
         with open(log_path, "w") as file:
             try:
-                return asyncio.run(self._run(run_dir, RunLog(file, self.bundle_id)))
-            except (PyMobileDevice3Exception, DTXNsError, ConnectionError, TimeoutError, asyncio.IncompleteReadError) as exc:
+                return asyncio.run(self._measure(run_dir, RunLog(file)))
+            except DEVICE_ERRORS as exc:
                 raise failure(exc, f"talking to the iPhone failed ({reason(exc)}): see {log_path}, then run again") from exc
+
+    async def _measure(self, run_dir: Path, log: RunLog) -> dict[str, Any]:
+        """One session, and once more after a cool-down when the phone got hot during it. The hot
+        result is kept as result.hot.json, flagged, for whoever wonders why the session ran twice."""
+        result = await self._run(run_dir, log)
+        hot = hot_state(result)
+        if hot is None:
+            return result
+        write_json_atomic(run_dir / "result.hot.json", result)
+        log.step(f"the phone reached thermal state {hot}: measuring again after {self.hot_cooldown_s:g} s of cooling")
+        await asyncio.sleep(self.hot_cooldown_s)
+        result = await self._run(run_dir, log)
+        hot = hot_state(result)
+        if hot is not None:
+            raise RunnerError(
+                f"the iPhone is too hot to measure (thermal state {hot} in two sessions in a row, see {run_dir / 'result.json'}): "
+                "let it cool for a few minutes, out of its case, off the charger and out of the sun, then run again"
+            )
+        return result
 
     async def _run(self, run_dir: Path, log: RunLog) -> dict[str, Any]:
         request = read_json(run_dir / "request.json", "request")
-        files = _files_to_push(run_dir, request)
+        files = files_to_push(run_dir, request)
         remote = f"/Documents/runs/{run_dir.name}"
         ios = self.services
         async with AsyncExitStack() as stack:
             lockdown = await self._connect(stack, log)
-            udid, version = self._check_phone(ios.device_values(lockdown), log)
+            values = ios.device_values(lockdown)
+            log.step(f"{values.get('DeviceName')} ({values.get('ProductType')}), iOS {values.get('ProductVersion')}, udid {values.get('UniqueDeviceID')}")
+            self._check_product(values)
+            version = self._check_version(values)
             if not await ios.developer_mode_status(lockdown):
                 raise RunnerError(DEVELOPER_MODE_OFF)
-            provider = await self._developer_tunnel(stack, udid, version, log)
+            provider, _ = await self._developer_tunnel(stack, values["UniqueDeviceID"], version, log)
             await self._mount_developer_image(provider, log)
             await self._install_if_missing(lockdown, log)
             afc = await self._open_documents(stack, lockdown)
             stack.push_async_callback(self._quietly, log, f"remove {remote}", self._remove, afc, remote)
             await self._push(afc, files, remote, log)
-            syslog = asyncio.create_task(self._stream_syslog(lockdown, log))
-            stack.push_async_callback(_stop, syslog, log)
             control = await stack.enter_async_context(ios.process_control(provider))
             pid = await self._launch(control, f"runs/{run_dir.name}", log)
             stack.push_async_callback(self._quietly, log, f"end the app (pid {pid})", ios.kill, control, pid)
-            data = await self._wait_for_result(afc, f"{remote}/result.json", run_dir / "runner.log")
+            if self.stream_log:
+                syslog = asyncio.create_task(self._stream_syslog(lockdown, pid, log))
+                stack.push_async_callback(_stop, syslog)
+            data = await self._wait_for_result(afc, f"{remote}/result.json", control, pid, run_dir / "runner.log")
             log.step(f"pulled {remote}/result.json ({len(data)} bytes)")
-        return _accept_result(run_dir, data, request)
+        return accept_result(run_dir, data, request)
 
-    async def _connect(self, stack: AsyncExitStack, log: RunLog) -> Any:
-        ios = self.services
-        devices = [d for d in await ios.list_devices() if d.is_usb and (self.udid is None or d.matches_udid(self.udid))]
+    def _pick(self, devices: list[Any]) -> str:
+        """The serial of the one phone on USB this runner is for."""
+        devices = [d for d in devices if d.is_usb and (self.udid is None or d.matches_udid(self.udid))]
         if not devices:
             raise RunnerError(NO_DEVICE if self.udid is None else f"the iPhone {self.udid} is not connected over USB: connect it with a cable and unlock it, then run again")
         if len(devices) > 1:
             serials = ", ".join(d.serial for d in devices)
             raise RunnerError(f"{len(devices)} iPhones are connected ({serials}): give the runner the udid of the one to measure (`bench devices` lists them)")
-        stack.enter_context(phone_lock(devices[0].serial))  # entered first, so released after every clean-up
-        log.step(f"connecting to {devices[0].serial}")
-        return await stack.enter_async_context(ios.lockdown(devices[0].serial, autopair=True, pair_timeout=self.pair_timeout_s))
+        return devices[0].serial
 
-    def _check_phone(self, values: dict[str, Any], log: RunLog) -> tuple[str, tuple[int, int]]:
-        product_type, version = values.get("ProductType"), values.get("ProductVersion") or "0"
-        log.step(f"{values.get('DeviceName')} ({product_type}), iOS {version}, udid {values.get('UniqueDeviceID')}")
+    async def _connect(self, stack: AsyncExitStack, log: RunLog) -> Any:
+        ios = self.services
+        serial = self._pick(await ios.list_devices())
+        stack.enter_context(phone_lock(serial))  # entered first, so released after every clean-up
+        log.step(f"connecting to {serial}")
+        return await stack.enter_async_context(ios.lockdown(serial, autopair=True, pair_timeout=self.pair_timeout_s))
+
+    def _check_product(self, values: dict[str, Any]) -> None:
+        product_type = values.get("ProductType")
         if self.product_types and product_type not in self.product_types:
             raise RunnerError(
                 f"the connected iPhone's hardware id is {product_type}, but this device entry stands for {', '.join(self.product_types)}: "
                 "connect that phone, or measure this one under a device entry that matches it"
             )
+
+    @staticmethod
+    def _check_version(values: dict[str, Any]) -> tuple[int, int]:
+        version = values.get("ProductVersion") or "0"
         if _version(version) < MIN_IOS:
             raise RunnerError(f"the iPhone runs iOS {version}, but the benchmark app needs iOS 17 or later: update the iPhone, then run again")
-        return values["UniqueDeviceID"], _version(version)
+        return _version(version)
 
-    async def _developer_tunnel(self, stack: AsyncExitStack, udid: str, version: tuple[int, int], log: RunLog) -> Any:
+    async def _developer_tunnel(self, stack: AsyncExitStack, udid: str, version: tuple[int, int], log: RunLog) -> tuple[Any, str]:
         """iOS 17 serves DVT and the image mounter only through a tunnel: a running tunneld's if there
-        is one, else (17.4 and later) one of our own that needs no root."""
+        is one, else (17.4 and later) one of our own that needs no root. Returns the tunnel and which
+        one it is.
+
+        A tunneld that still lists the phone after a replug or a sleep holds a dead tunnel, and
+        pymobiledevice3 then fails to connect to it with an IndexError (no connected tunnel left in the
+        list it indexes): that counts as no tunneld for this phone."""
         ios = self.services
         try:
             provider = await stack.enter_async_context(ios.tunneld_rsd(udid))
         except TunneldConnectionError:
             provider = None
+        except IndexError:
+            log.step("tunneld lists this iPhone but its tunnel is dead (replugged or asleep since)")
+            provider = None
         if provider is not None:
             log.step("using the tunnel that tunneld serves")
-            return provider
+            return provider, "the tunnel tunneld serves"
         if version < USERSPACE_TUNNEL_IOS:
             raise RunnerError(
                 f"iOS {version[0]}.{version[1]} reaches developer services only through a tunnel, and no tunneld serves this iPhone: "
@@ -234,7 +241,7 @@ class IosRunner(Runner):
             )
         log.step("opening an in-process tunnel (no tunneld serves this iPhone)")
         try:
-            return await stack.enter_async_context(ios.userspace_rsd(udid))
+            return await stack.enter_async_context(ios.userspace_rsd(udid)), "an in-process tunnel"
         except PyMobileDevice3Exception as exc:
             raise failure(
                 exc, f"could not open a tunnel to the iPhone ({reason(exc)}): start one in another terminal with `{TUNNELD_COMMAND}`, then run again"
@@ -295,11 +302,14 @@ class IosRunner(Runner):
         for local, rel in files:
             await ios.afc_push(afc, local, f"{remote}/{rel}")
 
-    async def _stream_syslog(self, lockdown: Any, log: RunLog) -> None:
+    async def _stream_syslog(self, lockdown: Any, pid: int, log: RunLog) -> None:
+        """Copy the app's log lines into runner.log. Any failure of the stream ends only the stream:
+        pymobiledevice3's parser raises ValueError, KeyError and construct errors on entries it cannot
+        decode, and a diagnostic must never turn a finished measurement into a crash."""
         try:
-            async for entry in self.services.syslog(lockdown):
+            async for entry in self.services.syslog(lockdown, pid):
                 log.entry(entry)
-        except (PyMobileDevice3Exception, OSError, asyncio.IncompleteReadError) as exc:
+        except Exception as exc:  # every stream failure is only logged, see the docstring
             log.step(f"the device log stream ended: {reason(exc)}")
 
     async def _launch(self, control: Any, run_arg: str, log: RunLog) -> int:
@@ -320,12 +330,19 @@ class IosRunner(Runner):
         log.step(f"the app runs as pid {pid}")
         return pid
 
-    async def _wait_for_result(self, afc: Any, remote_result: str, log_path: Path) -> bytes:
+    async def _wait_for_result(self, afc: Any, remote_result: str, control: Any, pid: int, log_path: Path) -> bytes:
         """The app writes result.json by rename, so once it exists it is whole, and its size tells
-        whether it can be one of ours before it is pulled into memory."""
+        whether it can be one of ours before it is pulled into memory. Each poll also asks whether the
+        app still runs, so a crash ends the wait at once (after one last look for a result it may have
+        written just before it went)."""
         ios = self.services
         deadline = time.monotonic() + self.timeout_s
         while not await ios.afc_exists(afc, remote_result):
+            if not await ios.is_running(control, pid) and not await ios.afc_exists(afc, remote_result):
+                raise RunnerError(
+                    f"the iOS app quit (pid {pid}) without writing a result, it probably crashed: see its crash report under "
+                    f"Settings > Privacy & Security > Analytics & Improvements > Analytics Data (IOSBench-*), and {log_path}, then run again"
+                )
             if time.monotonic() > deadline:
                 raise RunnerError(
                     f"the iOS app wrote no result within {self.timeout_s:g} s: see {log_path} for its log, "
@@ -348,48 +365,8 @@ class IosRunner(Runner):
             log.step(f"could not {what}: {reason(exc)}")
 
 
-async def _stop(task: asyncio.Task, log: RunLog) -> None:
+async def _stop(task: asyncio.Task) -> None:
     """End the syslog stream; `wait` rather than `await task`, so a cancellation of the run itself
     (Ctrl-C) still propagates instead of being taken for the stream's own."""
     task.cancel()
     await asyncio.wait({task})
-    log.flush()
-    if not task.cancelled():
-        task.result()
-
-
-def _files_to_push(run_dir: Path, request: dict[str, Any]) -> list[tuple[Path, str]]:
-    """request.json and every model, as (local file, path relative to the run directory). Models are
-    links into the export cache: the files they resolve to are pushed under the link's name, and an
-    .mlpackage folder file by file."""
-    files = [(run_dir / "request.json", "request.json")]
-    for model in request["models"]:
-        target = (run_dir / model["file"]).resolve()
-        if not target.exists():
-            raise RunnerError(f"the model file {model['file']} that request.json names is missing from {run_dir}: stage the run again")
-        if target.is_file():
-            files.append((target, model["file"]))
-            continue
-        for folder, _, names in os.walk(target, followlinks=True):
-            rel_folder = Path(model["file"]) / Path(folder).relative_to(target)
-            files.extend((Path(folder) / name, (rel_folder / name).as_posix()) for name in sorted(names))
-    return files
-
-
-def _accept_result(run_dir: Path, data: bytes, request: dict[str, Any]) -> dict[str, Any]:
-    """Keep the pulled bytes as run_dir/result.json (atomically, and even when malformed, for the
-    post-mortem), then hold them to the contract and to this request."""
-    path = run_dir / "result.json"
-    write_bytes_atomic(path, data)
-    try:
-        result = read_json(path, "result")
-    except ContractError as exc:
-        raise RunnerError(f"the iOS app wrote a result that breaks the contract ({exc}): update the app (ios_bench/README.md) and run again") from exc
-    if result["status"] != "ok":
-        raise RunnerError(f"the iOS app failed: {result['error']} (run directory {run_dir})")
-    if result["run_id"] != request["run_id"]:
-        raise RunnerError(f"the iOS app answered run {result['run_id']!r} instead of {request['run_id']!r}: update the app (ios_bench/README.md) and run again")
-    expected, got = sorted(m["id"] for m in request["models"]), sorted(m["id"] for m in result["models"])
-    if got != expected:
-        raise RunnerError(f"the iOS app measured models {got} instead of {expected}: update the app (ios_bench/README.md) and run again")
-    return result

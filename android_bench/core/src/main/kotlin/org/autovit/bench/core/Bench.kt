@@ -61,18 +61,31 @@ class Bench(
             if (parsed.backend != "pte") throw BenchError("backend '${parsed.backend}' cannot run here: the Android runner runs ExecuTorch .pte models")
             measure(parsed, requestFile.absoluteFile.parentFile, startedAt)
         } catch (e: Throwable) {
-            BenchResult(
-                runId = request?.runId ?: "unknown",
-                error = describe(e),
-                device = device,
-                runtime = RuntimeFacts(engine.name, engine.version, request?.let { engine.threadsFor(it.threads) } ?: 0, null),
-                startedAt = startedAt,
-                finishedAt = now(),
-                rounds = 0,
-                models = emptyList()
-            )
+            failure(request, describe(e), startedAt)
         }
     }
+
+    /**
+     * The error result of a session that the phone interrupted for [reason] (the activity was
+     * stopped): timings taken while the app was frozen or throttled are not kept, and the runner
+     * must hear at once rather than wait out its timeout. The run id is read from the request
+     * when it can be, so that the runner knows the failure is its session's.
+     */
+    fun interrupted(requestPath: String?, reason: String): BenchResult {
+        val request = requestPath?.let { runCatching { BenchRequest.read(File(it)) }.getOrNull() }
+        return failure(request, reason, now())
+    }
+
+    private fun failure(request: BenchRequest?, error: String, startedAt: String) = BenchResult(
+        runId = request?.runId ?: "unknown",
+        error = error,
+        device = device,
+        runtime = RuntimeFacts(engine.name, engine.version, request?.let { engine.threadsFor(it.threads) } ?: 0, null),
+        startedAt = startedAt,
+        finishedAt = now(),
+        rounds = 0,
+        models = emptyList()
+    )
 
     private fun measure(request: BenchRequest, runDir: File, startedAt: String): BenchResult {
         val random = Random(request.seed)

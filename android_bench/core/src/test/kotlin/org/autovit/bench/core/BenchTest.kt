@@ -163,6 +163,23 @@ class BenchTest {
     }
 
     @Test
+    fun `an interrupted session is an error result of the request's run with the reason`() {
+        val result = bench(FakeEngine()).interrupted(request().path, "the benchmark activity was stopped mid-session")
+        assertEquals("golden/pte", result.runId)
+        assertEquals("error", result.status)
+        assertEquals("the benchmark activity was stopped mid-session", result.error)
+        assertEquals(4, result.runtime.threads)
+        assertEquals(emptyList<ModelResult>(), result.models)
+    }
+
+    @Test
+    fun `an interrupted session whose request cannot be read has an unknown run id`() {
+        val result = bench(FakeEngine()).interrupted(tmp.root.resolve("missing.json").path, "stopped")
+        assertEquals("unknown", result.runId)
+        assertEquals("stopped", result.error)
+    }
+
+    @Test
     fun `times are written in UTC like the Python runner writes them`() {
         val result = bench(FakeEngine()).run(request().path)
         assertEquals("2023-11-14T22:13:20+00:00", result.startedAt)

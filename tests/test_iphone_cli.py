@@ -1,0 +1,130 @@
+"""The iPhone flow through the real `bench` entry point, with the phone replaced by the in-memory
+FakePhone at the pymobiledevice3 service boundary. The app on it is `coreml_simulator`: Core ML does not
+run on Linux, so the figures are simulated; what is real is everything from the command line to the
+runner's calls (export, staging, push, launch, poll, pull, contract check, LUT and validation files)."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import pytest
+import torch
+
+from orchestrator.measure.timing import TimingPlan
+from search.space import load_space
+from tests.ios_fake import UDID, FakePhone, coreml_simulator
+
+IPHONE13 = {
+    "name": "iphone13", "platform": "ios", "backend": "coreml", "runtime": {"compute_units": "all"},
+    "description": "Apple iPhone 13 (A15 Bionic), iOS 17+, Core ML on CPU, GPU and Neural Engine", "facts": {},
+}
+
+
+@pytest.fixture
+def phone(tmp_path: Path, monkeypatch) -> FakePhone:
+    """The one iPhone 13 on USB that every iOS runner the CLI builds talks to; each test runs in its
+    own folder with its own export cache (where the phone's lock lives) and LUT store."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
+    fake = FakePhone(tmp_path / "phone", coreml_simulator())
+    monkeypatch.setattr("orchestrator.measure.runners.ios.runner.default_services", lambda: fake)
+    return fake
+
+
+@pytest.fixture(scope="module")
+def tiny_mlpackage(tmp_path_factory) -> Path:
+    """A two-layer network exported through the Core ML backend, as a user would bring one."""
+    from orchestrator.export.backends import COREML
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1)).eval()
+    path = tmp_path_factory.mktemp("coreml") / "model.mlpackage"
+    COREML.export(net, torch.randn(1, 3, 32, 32), path)
+    return path
+
+
+def test_measure_an_mlpackage_on_the_iphone(bench_cli, phone: FakePhone, tiny_mlpackage: Path) -> None:
+    result = bench_cli("measure", str(tiny_mlpackage), "--device", "iphone13", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    samples = doc["models"][0]["samples_ms"]
+    assert doc["status"] == "ok" and doc["device"]["model"] == "iPhone14,5" and doc["runtime"]["name"] == "coreml"
+    assert len(samples) == doc["rounds"] == TimingPlan().runs and all(s > 0 for s in samples)
+    assert doc["summary"]["median_ms"] == statistics.median(samples) and doc["summary"]["runs"] == len(samples)
+    request = json.loads(phone.pushed["request.json"])
+    assert (request["backend"], request["compute_units"], request["models"][0]["input_shape"]) == ("coreml", "all", [1, 3, 32, 32])
+    assert "models/model.mlpackage/Manifest.json" in phone.pushed
+    [(bundle_id, arguments)] = phone.launches
+    assert bundle_id == "org.autovit.bench" and arguments[0] == "--run-dir" and arguments[1].startswith("runs/measure-iphone13")
+    assert phone.lockdowns == [(UDID, True)]
+
+
+def test_measure_prints_the_median_on_the_iphone(bench_cli, phone: FakePhone, tiny_mlpackage: Path) -> None:
+    result = bench_cli("measure", str(tiny_mlpackage), "--device", "iphone13")
+    assert result.exit_code == 0, result.stderr
+    assert f"{tiny_mlpackage} on iphone13: median " in result.stdout.replace("\n", "")
+
+
+@pytest.mark.slow
+def test_validate_an_iphone_lut_on_the_iphone(bench_cli, phone: FakePhone, tmp_path: Path) -> None:
+    from orchestrator.lut.store import latest_validation, save_lut
+    from tests.lut_factory import sized_lut
+
+    lut = sized_lut(load_space("tiny"), device=IPHONE13, runtime_versions={"coreml": "17.4.1"})
+    path = save_lut(lut, tmp_path / "luts")
+    result = bench_cli("validate", "--lut", lut["id"], "--device", "iphone13", "--samples", "3", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["samples"] == 3 and Path(doc["plot"]).is_file()
+    assert "measuring 4 subnets end to end on iphone13" in result.stderr
+    request = json.loads(phone.pushed["request.json"])
+    assert request["backend"] == "coreml" and len(request["models"]) == 4
+    assert all(m["file"].endswith(".mlpackage") for m in request["models"])
+    assert latest_validation(path, lut["id"])["figures"]["samples"] == 3
+
+
+def test_without_pymobiledevice3_measure_on_an_iphone_says_how_to_install_it(bench_cli, phone: FakePhone, without_ios_extra) -> None:
+    result = bench_cli("measure", "m.mlpackage", "--device", "iphone13")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "pip install -e '.[ios]'" in result.stderr
+    assert phone.launches == []
+
+
+@pytest.mark.slow
+def test_profile_an_iphone_through_the_cli(bench_cli, phone: FakePhone, tmp_path: Path) -> None:
+    result = bench_cli("profile", "--device", "iphone13", "--quick", "--out", "run")
+    assert result.exit_code == 0, result.stderr
+    [path] = (tmp_path / "luts" / "iphone13" / "tiny").glob("*.json")
+    from search.lut import read_lut
+
+    doc = read_lut(path)
+    assert doc["device"]["backend"] == "coreml" and doc["device"]["facts"]["model"] == "iPhone14,5"
+    assert len(doc["entries"]) == 69 and doc["measurement"]["networks"] == 77
+    assert set(doc["measurement"]["session_thermal"]) == set(doc["measurement"]["anchor"]["session_median_ms"])
+    assert json.loads(phone.pushed["request.json"])["backend"] == "coreml" and len(phone.launches) == doc["measurement"]["sessions"]
+    assert len(list((tmp_path / "cache" / "exports" / "coreml").rglob("*.mlpackage"))) == 77
+
+
+def test_a_search_winner_is_measured_as_its_mlpackage_beside_the_luts_anchor(phone: FakePhone, tmp_path: Path) -> None:
+    from orchestrator.export.backends import COREML
+    from orchestrator.measure.devices import get_device
+    from orchestrator.searchjob.delivery import measure_found
+    from search.deploy import deploy_form
+    from search.sampling import min_config
+    from search.static import StaticSubnet
+    from tests.lut_factory import sized_lut
+
+    space = load_space("tiny")
+    config = min_config(space, 64)
+    found = tmp_path / "best.mlpackage"
+    COREML.export(deploy_form(StaticSubnet(config, space)), torch.randn(1, 3, 64, 64), found)
+    lut = sized_lut(space, device=IPHONE13, measurement={"context_latency_ms": 2.0})
+    measured = measure_found(found, config, lut, space, get_device("iphone13"), tmp_path / "measure")
+    request = json.loads(phone.pushed["request.json"])
+    assert [(m["id"], m["file"]) for m in request["models"]] == [("found", "models/found.mlpackage"), ("anchor", request["models"][1]["file"])]
+    assert request["models"][1]["file"].endswith(".mlpackage") and request["backend"] == "coreml"
+    assert measured["device"] == "iphone13" and measured["measured_ms"] > 0 and measured["anchor_lut_ms"] == 2.0
+    assert measured["measured_ms_at_lut_speed"] == pytest.approx(measured["measured_ms"] / (measured["anchor_ms"] / 2.0))
