@@ -103,6 +103,15 @@ def bench_cli(monkeypatch, capsys):
 
 
 @pytest.fixture
+def bench(bench_cli, tmp_path: Path, monkeypatch):
+    """`bench` run in an empty folder, with its own LUT store and export cache."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+    return bench_cli
+
+
+@pytest.fixture
 def without_ios_extra(monkeypatch) -> None:
     """As if `pip install -e .` ran without the `ios` extra: pymobiledevice3 and everything of ours
     that imports it cannot be imported (already imported modules are hidden for the test)."""

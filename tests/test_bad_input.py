@@ -24,15 +24,6 @@ TINY = load_space("tiny")
 HOST = {"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this CPU", "facts": {}}
 
 
-@pytest.fixture
-def bench(bench_cli, tmp_path: Path, monkeypatch):
-    """`bench` run in an empty folder, with its own LUT store and export cache."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-    return bench_cli
-
-
 def refused(result, says: str) -> str:
     """The run ended as a bad input must: exit 2 and exactly one line, `error: ...` matching `says`."""
     assert "Traceback" not in result.stderr

@@ -88,14 +88,6 @@ def ends_cleanly(result) -> None:
         assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("error: ")
 
 
-@pytest.fixture
-def bench(bench_cli, tmp_path: Path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-    return bench_cli
-
-
 BASE_LUT = sized_lut(load_space("tiny"), device=HOST)
 
 
