@@ -20,6 +20,14 @@ from search.space import SearchSpace, SpaceError, load_space
 
 FORMAT = "autovit-bench/supernet-checkpoint"
 CODE_REFUSED = re.compile(r"unsupported global", re.IGNORECASE)  # how torch.load(weights_only=True) refuses an object that would run code
+
+
+def unloadable(exc: pickle.UnpicklingError) -> str:
+    """Why `torch.load(weights_only=True)` refused a file: objects that would run code (a global it
+    blocks), or bytes that are no torch file at all. Checkpoints and teachers say it alike."""
+    if CODE_REFUSED.search(str(exc)):
+        return "holds objects other than tensors and plain data, so it is not loaded (it could run code)"
+    return "cannot be read (UnpicklingError); it is damaged or not a torch file"
 VERSION = 1
 
 
@@ -41,12 +49,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         doc = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code from a file
     except pickle.UnpicklingError as exc:
-        if not CODE_REFUSED.search(str(exc)):
-            raise CheckpointError(f"checkpoint {path} cannot be read (UnpicklingError); it is damaged or not a torch file") from None
-        raise CheckpointError(
-            f"{path} holds objects other than tensors and plain data, so it is not loaded (it could run code); "
-            "pass the last.pt that `bench train` wrote"
-        ) from None
+        raise CheckpointError(f"checkpoint {path} {unloadable(exc)}; pass the last.pt that `bench train` wrote") from None
     except Exception as exc:  # torch raises several types for a damaged or foreign file
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}); it is damaged or not a torch file") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:

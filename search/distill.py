@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from search.checkpoint import CODE_REFUSED
+from search.checkpoint import unloadable
 from search.train_settings import TeacherError
 
 KD_MODES = ("none", "hard", "soft")
@@ -34,12 +34,7 @@ def load_teacher(name: str, checkpoint: Path, num_classes: int, device: torch.de
     try:
         timm.models.load_checkpoint(model, str(checkpoint), strict=True, weights_only=True)  # never unpickle code from a file
     except pickle.UnpicklingError as exc:
-        if not CODE_REFUSED.search(str(exc)):
-            raise TeacherError(f"teacher checkpoint {checkpoint} cannot be read (UnpicklingError); pass a torch file of the teacher's weights") from None
-        raise TeacherError(
-            f"teacher checkpoint {checkpoint} holds objects other than tensors and plain data, so it is not loaded (it could run code); "
-            "pass a plain state dict of the teacher's weights"
-        ) from None
+        raise TeacherError(f"teacher checkpoint {checkpoint} {unloadable(exc)}; pass a plain state dict of the teacher's weights") from None
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
         raise TeacherError(

@@ -10,7 +10,7 @@ import typer
 
 from orchestrator.cli.common import console, errors
 from search.errors import UserError
-from search.lut import check_space
+from search.lut import check_space, read_lut
 from search.space import load_space
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -36,10 +36,10 @@ def lut_list(as_json: bool = typer.Option(False, "--json", help="print the index
 def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a LUT's provenance, entries and validation figures."""
     from orchestrator.cli.lut_view import lut_entries_table, lut_summary_table, lut_validation_table
-    from orchestrator.lut.store import dumps, latest_validation, load_lut, resolve_lut
+    from orchestrator.lut.store import dumps, latest_validation, resolve_lut
 
     path = resolve_lut(ref)
-    doc = load_lut(str(path))
+    doc = read_lut(path)
     if as_json:
         typer.echo(dumps(doc))
         return

@@ -47,9 +47,10 @@ def measure_model(model: str, device: Device, root: Path = Path("runs")) -> dict
     if model.startswith(TIMM_PREFIX):
         if device.backend != PTE.name:
             raise UserError(f"timm models are measured as ExecuTorch programs; {device.name} runs {device.backend}")
-        net, size = _timm_model(model[len(TIMM_PREFIX) :])
+        name = model[len(TIMM_PREFIX) :]
+        net, size = _timm_model(name)
         run_dir = new_run_dir(f"measure-{device.name}", root)
-        path, shape = run_dir / f"{model[len(TIMM_PREFIX) :]}{PTE.suffix}", [1, *size]
+        path, shape = run_dir / f"{name}{PTE.suffix}", [1, *size]
         PTE.export(net, torch.randn(*shape), path)
     else:
         path = _model_file(model, device)
