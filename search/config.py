@@ -91,8 +91,12 @@ class SubnetConfig:
                 mbconv=tuple(MBConvStage(int(s["width"]), int(s["depth"]), float(s["expansion"])) for s in data["mbconv"]),
                 transformer=tuple(transformer),
             )
+        except ConfigError:
+            raise
         except (KeyError, TypeError) as exc:
             raise ConfigError(f"config document is missing or mistypes the field {exc}") from exc
+        except (ValueError, OverflowError) as exc:  # int("x"), float(""), int(inf): a file's value that is no number
+            raise ConfigError(f"config document holds a value that is not a usable number ({exc})") from exc
 
     @classmethod
     def from_json(cls, text: str) -> SubnetConfig:

@@ -74,6 +74,15 @@ def test_config_document_with_mismatched_layer_lists_is_rejected() -> None:
         SubnetConfig.from_dict(doc)
 
 
+@pytest.mark.parametrize("ratio", ["", "x", float("inf")])
+def test_config_document_with_a_value_that_is_no_number_is_rejected(ratio) -> None:
+    doc = min_config(TINY).to_dict()
+    doc["transformer"][0]["mlp_ratio"][0] = ratio
+    doc["stem"]["width"] = float("inf") if ratio == float("inf") else doc["stem"]["width"]
+    with pytest.raises(ConfigError, match=r"^config document holds a value that is not a usable number \("):
+        SubnetConfig.from_dict(doc)
+
+
 def test_min_and_max_configs_take_the_extremes() -> None:
     low, high = min_config(XXS), max_config(XXS)
     assert (low.stem, len(low.transformer), low.transformer[0].heads) == (16, 3, (2, 2))
