@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOORS = ["plan", "export", "measure", "lut", "searchjob", "cli"]
+FLOORS = ["plan", "export", "measure", "lut", "searchjob", "report", "cli"]
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -12,7 +12,7 @@ import sys
 import typer
 from rich.text import Text
 
-from orchestrator.cli import devices, lut, measure, plan, space, train
+from orchestrator.cli import devices, lut, measure, plan, report, space, train
 from orchestrator.cli.common import errors, plain
 from search.errors import UserError
 
@@ -20,7 +20,7 @@ app = typer.Typer(help="On-device latency toolkit for hardware-aware NAS (AutoVi
 app.add_typer(space.space_app, name="space")
 app.add_typer(lut.lut_app, name="lut")
 app.add_typer(train.data_app, name="data")
-for group in (devices.app, plan.app, measure.app, train.app):
+for group in (devices.app, plan.app, measure.app, train.app, report.app):
     app.add_typer(group)
 
 
