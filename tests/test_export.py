@@ -97,3 +97,97 @@ def test_layernorm_keeps_norms_outside_xnnpack(example) -> None:
     _, report = to_pte(deploy_form(extract(net, config)), example)
     assert report.partitions > 1
     assert "aten.native_layer_norm.default" in report.undelegated_ops
+
+
+class _EveryRewrite(torch.nn.Module):
+    """A graph with something for each pass the pruned flow may skip: an unfolded BatchNorm, ReLU,
+    a max-pool, a six-way concatenation, bilinear upsampling and a 1-D convolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+        self.bn = torch.nn.BatchNorm2d(4)
+        self.conv1d = torch.nn.Conv1d(4, 4, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn(self.conv(x)))
+        y = torch.nn.functional.max_pool2d(y, 2)
+        y = torch.cat([y] * 6, dim=1)[:, :4]
+        y = torch.nn.functional.interpolate(y, scale_factor=2.0, mode="bilinear", align_corners=False)
+        b, c, h, w = y.shape
+        return self.conv1d(y.reshape(b, c, h * w)).reshape(b, c, h, w)
+
+
+def _stock_pte(model: torch.nn.Module, example: torch.Tensor) -> bytes:
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge
+
+    return to_edge(torch.export.export(model.eval(), (example,))).to_backend(XnnpackPartitioner()).to_executorch().buffer
+
+
+def _edge_graph(model: torch.nn.Module, example: torch.Tensor) -> torch.fx.Graph:
+    from executorch.exir import to_edge
+
+    from orchestrator.export.executorch import edge_config
+
+    return to_edge(torch.export.export(model.eval(), (example,)), compile_config=edge_config()).exported_program().graph
+
+
+def test_pruned_flow_skips_the_passes_a_subnet_gives_nothing_to(tiny_pte) -> None:
+    _, report = tiny_pte
+    assert report.flow == "to_edge+to_backend, pruned"
+    assert {"FuseBatchNormPass", "ConvertToUpsampleBilinear2d", "InsertPadQDQPass", "ConvertToLinearPass"} <= set(report.skipped_passes)
+    assert "ChannelsLastTaggedReshapePass" not in report.skipped_passes
+
+
+def test_every_skippable_pass_runs_when_the_graph_holds_what_it_rewrites() -> None:
+    from executorch.backends.xnnpack._passes import XNNPACKPassManager
+
+    from orchestrator.export.pass_pruning import needed_passes
+
+    model, example = _EveryRewrite().eval(), torch.randn(1, 3, 8, 8)
+    stock = XNNPACKPassManager(torch.export.export(model, (example,))).passes
+    kept = {p.__name__ for p in needed_passes(stock, _edge_graph(model, example))}
+    assert {
+        "FuseBatchNormPass", "DecomposeBatchNorm", "FuseActivationPass", "DecomposeConcatenate", "RemoveGetItemPass",
+        "ConvertToUpsampleBilinear2d", "Conv1dUnsqueezePass",
+    } <= kept
+
+
+def test_pruned_flow_gives_the_stock_flows_program_where_passes_run() -> None:
+    model, example = _EveryRewrite().eval(), torch.randn(1, 3, 8, 8)
+    fast, _ = to_pte(model, example)
+    stock = _stock_pte(model, example)
+    (out_fast,), (out_stock,) = run_pte(fast, [example]), run_pte(stock, [example])
+    assert torch.equal(out_fast, out_stock)
+    assert len(fast) == len(stock)
+
+
+@pytest.mark.slow
+def test_pruned_flow_gives_the_stock_flows_program_for_a_subnet(tiny_supernet, example) -> None:
+    config = min_config(tiny_supernet.space)
+    tiny_supernet.set_active(config)
+    model = deploy_form(extract(tiny_supernet, config))
+    fast, report = to_pte(model, example)
+    stock = _stock_pte(model, example)
+    (out_fast,), (out_stock,) = run_pte(fast, [example]), run_pte(stock, [example])
+    assert report.skipped_passes
+    assert torch.equal(out_fast, out_stock)
+    assert len(fast) == len(stock)
+
+
+def test_coreml_conversion_validated_once_writes_the_stock_converters_package(tiny_static, example, tmp_path: Path) -> None:
+    import coremltools as ct
+
+    from orchestrator.export.coreml import MINIMUM_TARGET
+
+    model = deploy_form(tiny_static)
+    save_mlpackage(model, example, tmp_path / "fast.mlpackage")
+    stock = ct.convert(
+        torch.export.export(model, (example,)).run_decompositions({}), inputs=[ct.TensorType(name="input", shape=tuple(example.shape))],
+        convert_to="mlprogram", minimum_deployment_target=MINIMUM_TARGET, compute_precision=ct.precision.FLOAT16,
+    )
+    stock.save(str(tmp_path / "stock.mlpackage"))
+    data = Path("Data/com.apple.CoreML")
+    for part in ("model.mlmodel", "weights/weight.bin"):
+        assert (tmp_path / "fast.mlpackage" / data / part).read_bytes() == (tmp_path / "stock.mlpackage" / data / part).read_bytes()

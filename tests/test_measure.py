@@ -62,12 +62,19 @@ def test_unknown_timm_model_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_timm_mobilevit_lowers_through_the_recommended_flow(tmp_path: Path) -> None:
-    """timm's MobileViT has 3-D linears that the fast legacy flow cannot lower."""
+def test_timm_mobilevit_lowers_into_the_partitions_the_recommended_flow_gives(tmp_path: Path) -> None:
+    """timm's MobileViT has 3-D linears, which now stay whole through the fast flow, and ops
+    XNNPACK leaves outside; both flows cut it the same way."""
     import timm
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
 
-    from orchestrator.export.executorch import to_pte
+    from orchestrator.export.executorch import _lowered_graph_facts, to_pte
 
-    model = timm.create_model("mobilevit_xxs", pretrained=False).eval()
-    _, report = to_pte(model, torch.randn(1, 3, 64, 64))
-    assert report.flow == "to_edge_transform_and_lower" and report.partitions > 1
+    model, example = timm.create_model("mobilevit_xxs", pretrained=False).eval(), torch.randn(1, 3, 64, 64)
+    _, report = to_pte(model, example)
+    recommended = to_edge_transform_and_lower(torch.export.export(model, (example,)), partitioner=[XnnpackPartitioner()])
+    partitions, undelegated = _lowered_graph_facts(recommended)
+    assert report.flow == "to_edge+to_backend, pruned"
+    assert (report.partitions, sorted(report.undelegated_ops)) == (partitions, sorted(undelegated))
+    assert report.partitions > 1

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from orchestrator.cli.common import DevicesFile, console, errors, logger, number
-from orchestrator.cli.measure_view import validation_table
+from orchestrator.cli.measure_view import next_steps, validation_table
 from orchestrator.measure.devices import Device, get_device
 from search.errors import UserError
 from search.space import load_space
@@ -46,8 +46,10 @@ def measure(
 def profile(
     device: str = typer.Option("host", "--device", help="device name from `bench devices`"),
     space: Optional[str] = typer.Option(None, "--space", help="search space (default xxs; tiny with --quick)"),
-    resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096)),
-    quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space, shorter measurement"),
+    resolution: Optional[int] = typer.Option(
+        None, "--resolution", callback=number(1, 4096), help="input size (default: the space's; 128 with --quick)"
+    ),
+    quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space at 128 px, shorter measurement (~3 min here)"),
     method: str = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)"),
     out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<device>-<space>-<res>-<time>)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
@@ -55,18 +57,20 @@ def profile(
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT."""
-    from orchestrator.lut.profile import FULL, QUICK, Profiler, default_run_dir, latest_run_dir
+    from orchestrator.lut.profile import PRESETS, Profiler, default_run_dir, latest_run_dir
     from orchestrator.plan.builder import METHODS, build_plan
+    from orchestrator.report.build import write_report
 
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     d: Device = get_device(device, devices_file)
-    s = load_space(space or ("tiny" if quick else "xxs"))
-    res = resolution or s.default_resolution
+    preset = PRESETS["quick" if quick else "full"]
+    s = load_space(space or preset.space)
+    res = resolution or (preset.resolution if s.name == preset.space else None) or s.default_resolution
     run_dir = out or (latest_run_dir(d.name, s.name, res, method) if resume else default_run_dir(d.name, s.name, res, method))
     start = time.perf_counter()
     plan = build_plan(s, res, method)
-    profiler = Profiler(d, s, res, QUICK if quick else FULL, run_dir, workers, log=logger(console), plan=plan)
+    profiler = Profiler(d, s, res, preset.settings, run_dir, workers, log=logger(console), plan=plan)
     try:
         doc, path = profiler.run(resume=resume)
     except KeyboardInterrupt:
@@ -82,6 +86,7 @@ def profile(
         f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
         f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
     )
+    console.print(next_steps(doc, path, d.name, write_report([path])), highlight=False, soft_wrap=True)
 
 
 @app.command("validate")
@@ -96,6 +101,7 @@ def validate(
 ) -> None:
     """Measure random subnets end to end and report how well each LUT predicts them."""
     from orchestrator.lut.validation import validate_luts
+    from orchestrator.report.build import write_report
 
     report = validate_luts(luts, get_device(device, devices_file), samples, seed, workers, log=logger(errors if as_json else console))
     if as_json:
@@ -104,3 +110,5 @@ def validate(
     console.print(validation_table(report))
     console.print("anchored: predictions scaled by this session's speed, measured on the LUT's context network beside the subnets")
     console.print(f"scatter plot: {report.plot}; figures stored beside each LUT (<id>.validation.json)")
+    for path in report.lut_paths:
+        console.print(f"report: {write_report([path])}", highlight=False, soft_wrap=True)

@@ -1,10 +1,39 @@
-"""What `bench validate` prints: each LUT's figures, anchored and raw, in one table."""
+"""What `bench profile` and `bench validate` print: a new LUT's next steps, and each validated
+LUT's figures, anchored and raw, in one table."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 from rich.table import Table
 
 from orchestrator.lut.validation import ValidationReport
+from search.encoding import random_batch
+from search.predictor import LatencyPredictor
+from search.space import load_space
+
+
+def suggested_budget_ms(doc: dict[str, Any], samples: int = 500) -> float:
+    """The median predicted latency of random subnets: a budget about half of the space meets."""
+    space = load_space(doc["space"]["name"])
+    batch = random_batch(space, samples, np.random.default_rng(0), doc["resolution"])
+    return float(np.median(LatencyPredictor(doc, space).predict_batch(batch)))
+
+
+def next_steps(doc: dict[str, Any], lut_path: Path, device: str, report: Path) -> str:
+    """What to do with a new LUT, as commands to copy."""
+    short, space = doc["id"][:8], doc["space"]["name"]
+    return "\n".join([
+        "next steps:",
+        f"  bench validate --lut {short} --device {device} --samples 20",
+        "      how well it predicts 20 random subnets timed end to end (figures go beside the LUT and into its report)",
+        f"  open {report}",
+        "      the LUT as one page: provenance, entries with intervals, per-stage breakdown, validation runs",
+        f"  bench search --checkpoint RUN/last.pt --lut {short} --latency-ms {suggested_budget_ms(doc):.3g}",
+        f"      a latency-aware search against it, once a {space} supernet is trained (README: 'Training a supernet and searching it')",
+    ])
 
 
 def validation_table(report: ValidationReport) -> Table:

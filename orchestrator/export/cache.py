@@ -31,7 +31,7 @@ from search.errors import UserError
 from search.files import load_json, write_json_atomic
 from search.locks import InUseError, held
 
-EXPORT_RECIPE_VERSION = 2  # bump when the deploy form or the lowering flow changes
+EXPORT_RECIPE_VERSION = 3  # bump when the deploy form or the lowering flow changes (3: pruned XNNPACK passes, linear kept whole, no dropout)
 
 
 def cache_root() -> Path:

@@ -4,11 +4,19 @@ Partitions are counted on the lowered graph: every partition is one XNNPACK dele
 every op left outside runs on ExecuTorch's portable CPU kernels, which is slow on phones. The
 spaces are designed so a whole subnet lowers into one partition; `ExportReport` makes that visible.
 
-Lowering first tries `to_edge(...).to_backend(XnnpackPartitioner())`: for our graphs it gives the
-same single partition as `to_edge_transform_and_lower` and runs fewer whole-graph decompositions,
-lowering about 1.5x faster (6 s against 9 s for a tiny subnet in a warm process). That legacy flow
-cannot lower some foreign graphs (timm's MobileViT: 3-D linears fail its ConvertToLinearPass), so
-those fall back to the recommended flow; `ExportReport.flow` says which one ran.
+Lowering time grows with graph nodes times whole-graph passes (~50 ms per node over ~20 passes
+before this recipe), so the flow is cut where the output does not change (measured in
+`benchmarks/export_cost.py`, tested against the stock flow in tests/test_export.py):
+- `to_edge(...).to_backend(XnnpackPartitioner())` rather than `to_edge_transform_and_lower`, which
+  decomposes the whole graph three times for the same single partition;
+- `aten.linear` is kept whole (`preserve_ops`), as the recommended flow does: the core-ATen
+  decomposition would split every linear into view, permute, addmm and view nodes only for
+  XNNPACK's ConvertToLinearPass to put them back together;
+- the edge dialect's IR validity check and dim-order ops are skipped (XNNPACK reverts the latter);
+- edge conversion and XNNPACK's preprocessing run only the passes with something to rewrite (`pass_pruning`).
+The same `.pte` comes out (one partition, identical outputs and program size). Graphs this flow
+cannot lower (timm's MobileViT fails XNNPACK's linear conversion on 3-D inputs) fall back to the
+recommended flow, stock; `ExportReport.flow` says which one ran.
 """
 
 from __future__ import annotations
@@ -20,15 +28,23 @@ from pathlib import Path
 
 import torch
 from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-from executorch.exir import to_edge, to_edge_transform_and_lower
+from executorch.exir import EdgeCompileConfig, to_edge, to_edge_transform_and_lower
 from torch import nn
 
+from orchestrator.export.pass_pruning import pruned_passes
 from search.files import write_bytes_atomic
 
 # executorch 1.5 logs a deprecation warning for to_edge + to_backend on every export; the flow is
 # deliberate (see above) and pinned with executorch==1.5.1, so the warning is noise to our users.
 logging.getLogger("executorch.backends.xnnpack.partition.xnnpack_partitioner").setLevel(logging.ERROR)
 
+
+def edge_config() -> EdgeCompileConfig:
+    """A new config per lowering: `to_edge` extends the config's `preserve_ops` in place, so a shared
+    one doubles with every export and lowering slows down export after export."""
+    return EdgeCompileConfig(_check_ir_validity=False, _skip_dim_order=True, preserve_ops=[torch.ops.aten.linear.default])
+
+FAST_FLOW = "to_edge+to_backend, pruned"
 _DELEGATE_CALL = "executorch_call_delegate"
 _BOOKKEEPING = ("getitem",)
 
@@ -40,7 +56,8 @@ class ExportReport:
     partitions: int
     undelegated_ops: list[str] = field(default_factory=list)
     size_bytes: int = 0
-    flow: str = "to_edge+to_backend"
+    flow: str = FAST_FLOW
+    skipped_passes: list[str] = field(default_factory=list)
 
 
 def _lowered_graph_facts(edge) -> tuple[int, list[str]]:
@@ -63,17 +80,18 @@ def to_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport
     exported = torch.export.export(model, (example,))
     export_s = time.perf_counter() - start
     start = time.perf_counter()
-    flow = "to_edge+to_backend"
+    flow, skipped = FAST_FLOW, []
     try:
-        edge = to_edge(exported).to_backend(XnnpackPartitioner())
-    except Exception:  # any failure of the legacy flow: the recommended one handles more graphs
-        flow = "to_edge_transform_and_lower"
+        with pruned_passes(skipped):
+            edge = to_edge(exported, compile_config=edge_config()).to_backend(XnnpackPartitioner())
+    except Exception:  # any failure of the fast flow: the recommended one, stock, handles more graphs
+        flow, skipped = "to_edge_transform_and_lower", []
         edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
     partitions, undelegated = _lowered_graph_facts(edge)
     program = edge.to_executorch()
     lower_s = time.perf_counter() - start
     data = program.buffer
-    return data, ExportReport(export_s, lower_s, partitions, undelegated, len(data), flow)
+    return data, ExportReport(export_s, lower_s, partitions, undelegated, len(data), flow, sorted(set(skipped)))
 
 
 def save_pte(model: nn.Module, example: torch.Tensor, path: Path) -> ExportReport:

@@ -48,7 +48,23 @@ class MeasureSettings:
 
 
 FULL = MeasureSettings()
-QUICK = MeasureSettings(TimingPlan(warmup_runs=5, warmup_s=0.2, runs=30, min_s=0.5), adaptive_sessions=1, per_stage_sessions=False)
+QUICK = MeasureSettings(TimingPlan(warmup_runs=5, warmup_s=0.2, runs=50, min_s=1.0), adaptive_sessions=1)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What `bench profile` measures unless told otherwise: a space, a resolution, measurement settings."""
+
+    space: str
+    resolution: int | None  # None: the space's default
+    settings: MeasureSettings
+
+
+# The quick preset is the first command's: the tiny space, whose 77 networks export in about two
+# minutes on two cores, at 128 px (networks 0.6-1.4 ms, entries up to 0.25 ms; at 64 px they are
+# 5-50 us, at the timer's noise floor, and the LUT mispredicts), timed in per-stage sessions of
+# ~10 networks so each removal pair is measured among few others (README: "Choosing the preset").
+PRESETS = {"full": Preset("xxs", None, FULL), "quick": Preset("tiny", 128, QUICK)}
 
 
 def session_groups(plan: Plan, per_stage: bool = True) -> list[tuple[str, list[Entry]]]:

@@ -148,6 +148,7 @@ class ValidationReport:
     samples: int
     records: dict[str, dict[str, Any]]  # "<method> <lut id>" -> the record appended to that LUT's sidecar
     plot: Path
+    lut_paths: list[Path]
 
     def to_json(self) -> dict[str, Any]:
         """`bench validate --json`: one LUT's figures at the top level, several under "luts" by id."""
@@ -186,4 +187,4 @@ def validate_luts(
         records[f"{doc['method']} {doc['id']}"] = record = validation_record(doc, predictor, run, device, seed)
         append_validation(path, record)
     plot = plot_validation(records, validation_plot_path(paths[0]))
-    return ValidationReport(device.name, space.name, first["resolution"], samples, records, plot)
+    return ValidationReport(device.name, space.name, first["resolution"], samples, records, plot, paths)
