@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.export.cache import artifact_path, cache_key, export_probes, lookup
+from orchestrator.export.cache import artifact_path, cache_key, export_probes, lookup, lowering_cost
 from orchestrator.plan.spec import ProbeSpec
+from search.sampling import max_config, min_config
 from search.space import load_space
 
 TINY = load_space("tiny")
@@ -58,3 +59,9 @@ def test_a_missed_entry_is_exported_again_whole(cached: Path, tmp_path: Path) ->
     again = export_probes({OVERHEAD.id: OVERHEAD}, TINY.name, TINY.hash, "pte", workers=1, root=tmp_path, show_progress=False)
     assert not again[OVERHEAD.id].cached and cached.read_bytes() == good
     assert json.loads(cached.with_suffix(".json").read_text())["artifact_bytes"] == len(good)
+
+
+def test_bigger_networks_are_exported_first() -> None:
+    smallest = ProbeSpec("net", 64, min_config(TINY, 64).to_json())
+    largest = ProbeSpec("net", 64, max_config(TINY, 64).to_json())
+    assert lowering_cost(largest) > lowering_cost(smallest) > lowering_cost(OVERHEAD) == 0

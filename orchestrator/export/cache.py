@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from orchestrator.export.backends import get_backend
 from orchestrator.plan.spec import ProbeSpec
+from search.config import SubnetConfig
 from search.errors import UserError
 from search.files import load_json, write_json_atomic
 from search.locks import InUseError, held
@@ -113,6 +114,16 @@ def _fingerprint(artifact: Path) -> dict[str, Any]:
     return {"artifact_bytes": size, "artifact_sha256": digest.hexdigest()}
 
 
+def lowering_cost(spec: ProbeSpec) -> int:
+    """A network's graph size in rough node counts (an MBConv layer ~8, a transformer stage's
+    shell ~25, a transformer layer ~40): exports start biggest first, so the last minute is not
+    one worker lowering a big network while the other idles."""
+    if spec.config is None:
+        return 0
+    config = SubnetConfig.from_json(spec.config)
+    return 8 * sum(s.depth for s in config.mbconv) + sum(25 + 40 * len(s.heads) for s in config.transformer)
+
+
 def lookup(spec: ProbeSpec, space_hash: str, backend: str, root: Path | None = None) -> CachedExport | None:
     """The cached export of `spec`, or None: an entry whose sidecar is unreadable or whose artifact is
     missing, empty or not the one exported (size, sha256) is a miss and is exported again."""
@@ -162,7 +173,7 @@ def export_probes(
     ) as pool:
         task = progress.add_task(backend, total=len(probes), completed=len(done))
         futures = {}
-        for spec in todo:
+        for spec in sorted(todo, key=lowering_cost, reverse=True):
             artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
             artifact.parent.mkdir(parents=True, exist_ok=True)
             futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact))] = (spec, artifact)

@@ -42,31 +42,33 @@ def _now() -> str:
 
 def run(run_dir: Path) -> dict[str, Any]:
     import torch
-    from executorch.extension.pybindings import portable_lib
-    from executorch.runtime import Runtime
+
+    # The C++ runtime itself, not `executorch.runtime`: that wrapper (and `portable_lib`) import the
+    # whole compiler (`executorch.exir`), ~5 s of every session's start on this machine for nothing
+    # a measurement uses. executorch is pinned (constraints.txt).
+    from executorch.extension.pybindings import _C as runtime
 
     request = read_json(run_dir / "request.json", "request")
     if request["threads"] > 0:
-        portable_lib._unsafe_reset_threadpool(request["threads"])
-    runtime = Runtime.get()
+        runtime._unsafe_reset_threadpool(request["threads"])
     generator = torch.Generator().manual_seed(request["seed"])
     programs, calls, loaded = [], {}, []
     for model in request["models"]:
         start = time.perf_counter()
-        programs.append(runtime.load_program(str(run_dir / model["file"])))  # a method must not outlive its program
-        method = programs[-1].load_method("forward")
+        programs.append(runtime._load_program(str(run_dir / model["file"]), program_verification=runtime.Verification.InternalConsistency))
+        method = programs[-1].load_method("forward")  # a method must not outlive its program
         load_ms = (time.perf_counter() - start) * 1e3
         inputs = [torch.randn(model["input_shape"], generator=generator)]
         start = time.perf_counter()
-        method.execute(inputs)
+        method(inputs)
         first_ms = (time.perf_counter() - start) * 1e3
-        calls[model["id"]] = lambda m=method, i=inputs: m.execute(i)
+        calls[model["id"]] = lambda m=method, i=inputs: m(i)
         loaded.append((model["id"], load_ms, first_ms))
     timing = TimingPlan(request["warmup"]["runs"], request["warmup"]["seconds"], request["measure"]["runs"], request["measure"]["seconds"])
     samples = interleaved_latencies(calls, timing)
     return {
         "runtime": {
-            "name": "executorch", "version": version("executorch"), "threads": portable_lib._threadpool_get_thread_count(),
+            "name": "executorch", "version": version("executorch"), "threads": runtime._threadpool_get_thread_count(),
             "compute_units": None,
         },
         "rounds": len(next(iter(samples.values()))),
