@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lut.attribution import Tolerance
-from orchestrator.lut.profile import QUICK, Profiler
+from orchestrator.lut.profile import QUICK, Profiler, probes_of, session_groups
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.builder import build_plan
@@ -20,7 +20,9 @@ from search.lut import read_lut
 from search.space import load_space
 
 SMALL_KEYS = ("overhead", "stem/w8", "stem/w16", "mbconv/MBConv-1/transition/8->16")
-FAST = dataclasses.replace(QUICK, timing=TimingPlan(warmup_runs=2, warmup_s=0.05, runs=20, min_s=0.1), adaptive_sessions=0)
+FAST = dataclasses.replace(
+    QUICK, timing=TimingPlan(warmup_runs=2, warmup_s=0.05, runs=20, min_s=0.1), adaptive_sessions=0, per_stage_sessions=False
+)
 
 
 def small_plan() -> Plan:
@@ -187,3 +189,14 @@ def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path:
     monkeypatch.setattr(p.runner, "run", lambda run_dir: {**measured(run_dir), "thermal": thermal})
     doc, _ = p.run()
     assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal}
+
+
+def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() -> None:
+    plan = build_plan(load_space("tiny"), 128)
+    groups = dict(session_groups(plan))
+    assert list(groups) == [
+        "fixed-parts", "mbconv-transitions", "transformer-shells", "mbconv-layers",
+        "Transformer-1-layers", "Transformer-2-layers", "Transformer-3-layers", "Transformer-4-layers",
+    ]
+    assert max(len(probes_of(entries)) for entries in groups.values()) <= 16
+    assert sorted(e.key for entries in groups.values() for e in entries) == sorted(e.key for e in plan.entries)

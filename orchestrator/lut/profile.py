@@ -67,13 +67,18 @@ class Preset:
 PRESETS = {"full": Preset("xxs", None, FULL), "quick": Preset("tiny", 128, QUICK)}
 
 
+SPLIT_FIXED = ("mbconv_transition", "transformer_shell")  # the fixed parts with a session of their own
+
+
 def session_groups(plan: Plan, per_stage: bool = True) -> list[tuple[str, list[Entry]]]:
-    """Fixed parts together, MBConv layers together, then one session per transformer stage
-    (or, without `per_stage`, all layers in one session)."""
+    """Sessions of about ten networks, so each removal pair is timed among few others: the fixed
+    parts (overhead, stems, heads), the MBConv transitions, the transformer shells, the MBConv
+    layers, then one session per transformer stage's layers. Without `per_stage`: the fixed parts
+    in one session and all layers in another."""
     groups: dict[str, list[Entry]] = {}
     for entry in plan.entries:
         if not entry.kind.endswith("_layer"):
-            name = "fixed-parts"
+            name = f"{entry.kind.replace('_', '-')}s" if per_stage and entry.kind in SPLIT_FIXED else "fixed-parts"
         elif not per_stage:
             name = "layers"
         elif entry.kind == "transformer_layer":
