@@ -200,3 +200,20 @@ def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() ->
     ]
     assert max(len(probes_of(entries)) for entries in groups.values()) <= 16
     assert sorted(e.key for entries in groups.values() for e in entries) == sorted(e.key for e in plan.entries)
+
+
+def test_a_finished_profile_names_the_next_steps_with_the_luts_own_id_report_and_a_budget(tmp_path: Path) -> None:
+    from orchestrator.cli.measure_view import next_steps, suggested_budget_ms
+    from search.predictor import LatencyPredictor
+    from search.sampling import max_config, min_config
+    from tests.lut_factory import sized_lut
+
+    space = load_space("tiny")
+    doc = sized_lut(space)
+    text = next_steps(doc, tmp_path / "lut.json", "host", tmp_path / "lut.report.html")
+    budget = suggested_budget_ms(doc)
+    assert f"bench validate --lut {doc['id'][:8]} --device host --samples 20" in text
+    assert f"open {tmp_path / 'lut.report.html'}" in text
+    assert f"bench search --checkpoint RUN/last.pt --lut {doc['id'][:8]} --latency-ms {budget:.3g}" in text
+    predictor = LatencyPredictor(doc, space)
+    assert predictor.predict(min_config(space, doc["resolution"])) < budget < predictor.predict(max_config(space, doc["resolution"]))

@@ -159,5 +159,6 @@ def test_validate_json_is_one_document_on_stdout_with_progress_on_stderr(bench_c
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["samples"] == 3 and doc["method"] == "removal" and Path(doc["plot"]).is_file()
+    assert doc["reports"] == [str(path.with_name(f"{lut['id']}.report.html"))] and lut["id"] in Path(doc["reports"][0]).read_text()
     assert "measuring 4 subnets end to end on host" in result.stderr
     assert latest_validation(path, lut["id"])["figures"]["samples"] == 3

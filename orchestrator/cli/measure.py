@@ -104,11 +104,12 @@ def validate(
     from orchestrator.report.build import write_report
 
     report = validate_luts(luts, get_device(device, devices_file), samples, seed, workers, log=logger(errors if as_json else console))
+    pages = [write_report([path]) for path in report.lut_paths]
     if as_json:
-        typer.echo(json.dumps(report.to_json(), indent=1))
+        typer.echo(json.dumps({**report.to_json(), "reports": [str(p) for p in pages]}, indent=1))
         return
     console.print(validation_table(report))
     console.print("anchored: predictions scaled by this session's speed, measured on the LUT's context network beside the subnets")
     console.print(f"scatter plot: {report.plot}; figures stored beside each LUT (<id>.validation.json)")
-    for path in report.lut_paths:
-        console.print(f"report: {write_report([path])}", highlight=False, soft_wrap=True)
+    for page in pages:
+        console.print(f"report: {page}", highlight=False, soft_wrap=True)
