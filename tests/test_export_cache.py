@@ -65,3 +65,38 @@ def test_bigger_networks_are_exported_first() -> None:
     smallest = ProbeSpec("net", 64, min_config(TINY, 64).to_json())
     largest = ProbeSpec("net", 64, max_config(TINY, 64).to_json())
     assert lowering_cost(largest) > lowering_cost(smallest) > lowering_cost(OVERHEAD) == 0
+
+
+def test_export_workers_end_with_the_bench_that_started_them(tmp_path: Path) -> None:
+    """A killed `bench` (SIGTERM, SIGKILL) must not leave workers lowering networks for minutes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.processes import alive, children
+
+    script = (
+        "import sys; from pathlib import Path; from orchestrator.export.cache import export_probes; "
+        "from orchestrator.plan.spec import ProbeSpec; from search.sampling import max_config; from search.space import load_space; "
+        "s = load_space('tiny'); p = ProbeSpec('net', 64, max_config(s, 64).to_json()); "
+        "export_probes({p.id: p}, s.name, s.hash, 'pte', workers=1, root=Path(sys.argv[1]), show_progress=False)"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while time.monotonic() < deadline and not (workers := [c for c in children(parent.pid) if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()]):
+        time.sleep(0.2)
+    parent.kill()
+    parent.wait()
+    try:
+        assert workers, "the export worker never started"
+        deadline = time.monotonic() + 5  # its export alone takes longer: only the watch ends it this soon
+        while any(alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(alive(w) for w in workers)
+    finally:
+        for w in workers:
+            if alive(w):
+                os.kill(w, signal.SIGKILL)

@@ -22,6 +22,7 @@ from orchestrator.measure.runners.host import HostRunner
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.networks import OverheadNet
 from search.files import write_json_atomic
+from tests.processes import alive, children
 
 
 @pytest.fixture(scope="module")
@@ -98,40 +99,20 @@ def test_the_child_dies_with_the_process_that_started_it(tmp_path: Path, two_mod
         [sys.executable, "-c", "import sys; from pathlib import Path; from orchestrator.measure.runners.host import HostRunner; HostRunner().run(Path(sys.argv[1]))", str(tmp_path)]
     )
     deadline = time.monotonic() + 60
-    while not _children(parent.pid) and time.monotonic() < deadline:
+    while not children(parent.pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    (child,) = _children(parent.pid)
+    (child,) = children(parent.pid)
     parent.kill()
     parent.wait()
     try:
         deadline = time.monotonic() + 30
-        while _alive(child) and time.monotonic() < deadline:
+        while alive(child) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not _alive(child)
+        assert not alive(child)
         assert not (tmp_path / "result.json").exists()
     finally:
-        if _alive(child):  # never leave a timing loop behind on a failure
+        if alive(child):  # never leave a timing loop behind on a failure
             os.kill(child, signal.SIGKILL)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if proc.name.isdigit() and int(fields[1]) == pid:
-            found.append(int(proc.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 def test_a_reused_run_directory_links_the_model_asked_for_not_the_one_left_there(tmp_path: Path, two_models) -> None:

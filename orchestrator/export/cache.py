@@ -31,6 +31,7 @@ from search.config import SubnetConfig
 from search.errors import UserError
 from search.files import load_json, write_json_atomic
 from search.locks import InUseError, held
+from search.processes import die_with
 
 EXPORT_RECIPE_VERSION = 3  # bump when the deploy form or the lowering flow changes (3: pruned XNNPACK passes, linear kept whole, no dropout)
 
@@ -69,9 +70,11 @@ class CachedExport:
     cached: bool
 
 
-def _quiet_worker(log_path: str) -> None:
+def _quiet_worker(log_path: str, parent: int) -> None:
     """Send a worker's output (ExecuTorch's C++ logging, converter progress bars) to the cache's
-    export log, so the user's terminal shows one progress bar rather than thousands of lines."""
+    export log, so the user's terminal shows one progress bar rather than thousands of lines; and
+    end the worker with the `bench` that started it."""
+    die_with(parent)
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -169,7 +172,7 @@ def export_probes(
     root.mkdir(parents=True, exist_ok=True)
     log_path = str(root / "export.log")
     with Progress(*columns, disable=not show_progress, transient=False, console=Console(stderr=True)) as progress, ProcessPoolExecutor(
-        max_workers=max(1, min(workers, len(todo))), mp_context=context, initializer=_quiet_worker, initargs=(log_path,)
+        max_workers=max(1, min(workers, len(todo))), mp_context=context, initializer=_quiet_worker, initargs=(log_path, os.getpid())
     ) as pool:
         task = progress.add_task(backend, total=len(probes), completed=len(done))
         futures = {}

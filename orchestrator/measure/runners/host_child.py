@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -20,6 +19,7 @@ from typing import Any
 from orchestrator.measure.contract import read_json, summarize, validate
 from orchestrator.measure.timing import TimingPlan, interleaved_latencies
 from search.files import write_json_atomic
+from search.processes import die_with
 
 
 def cpu_model() -> str:
@@ -79,20 +79,8 @@ def run(run_dir: Path) -> dict[str, Any]:
     }
 
 
-def _die_with(parent: int) -> None:
-    """Exit the moment `bench` is gone (killed, crashed): an orphan would go on timing and then write
-    result.json into a run directory that a resumed profile is using meanwhile."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(3)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def main(run_dir: Path, parent: int) -> int:
-    _die_with(parent)
+    die_with(parent)  # an orphan would go on timing and write into a run directory a resumed profile uses
     started = _now()
     base = {"schema": "autovit-bench/result", "version": 1, "device": host_facts(), "started_at": started}
     try:
