@@ -2,8 +2,8 @@
 
 coremltools converts on Linux but cannot run Core ML models here; running happens on the iPhone.
 
-coremltools re-validates the whole MIL program after each of its ~100 graph passes, about 40% of
-a conversion; here the program is validated once, after the last pass. Validation only checks (it
+coremltools re-validates the whole MIL program after each of its ~100 graph passes, 20-30% of a
+conversion; here the program is validated once, after the last pass. Validation only checks (it
 never changes the program), so the package is byte-for-byte the one the stock converter writes
 (tests/test_export.py compares them; `benchmarks/export_cost.py` measures the time).
 """
