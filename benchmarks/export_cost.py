@@ -17,6 +17,7 @@ outputs within 1e-4 of PyTorch and equal to recipe 2's. Run:
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import statistics
 import tempfile
@@ -60,8 +61,6 @@ def subnets() -> dict[str, tuple[nn.Module, torch.Tensor]]:
 
 def recipe2_model(model: nn.Module) -> nn.Module:
     """Recipe 2's deploy form: recipe 3's with timm's Mlp dropouts (p=0, inactive) still in the graph."""
-    import copy
-
     model = copy.deepcopy(model)
     for module in model.modules():
         if isinstance(module, Mlp):

@@ -210,7 +210,7 @@ def test_a_finished_profile_names_the_next_steps_with_the_luts_own_id_report_and
 
     space = load_space("tiny")
     doc = sized_lut(space)
-    text = next_steps(doc, tmp_path / "lut.json", "host", tmp_path / "lut.report.html")
+    text = next_steps(doc, "host", tmp_path / "lut.report.html")
     budget = suggested_budget_ms(doc)
     assert f"bench validate --lut {doc['id'][:8]} --device host --samples 20" in text
     assert f"open {tmp_path / 'lut.report.html'}" in text

@@ -86,7 +86,7 @@ def profile(
         f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
         f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
     )
-    console.print(next_steps(doc, path, d.name, write_report([path])), highlight=False, soft_wrap=True)
+    console.print(next_steps(doc, d.name, write_report([path])), highlight=False, soft_wrap=True)
 
 
 @app.command("validate")

@@ -22,7 +22,7 @@ def suggested_budget_ms(doc: dict[str, Any], samples: int = 500) -> float:
     return float(np.median(LatencyPredictor(doc, space).predict_batch(batch)))
 
 
-def next_steps(doc: dict[str, Any], lut_path: Path, device: str, report: Path) -> str:
+def next_steps(doc: dict[str, Any], device: str, report: Path) -> str:
     """What to do with a new LUT, as commands to copy."""
     short, space = doc["id"][:8], doc["space"]["name"]
     return "\n".join([
