@@ -54,7 +54,7 @@ def test_unknown_device_is_one_clear_line_naming_the_known_ones(tmp_path) -> Non
     result = subprocess.run([sys.executable, "-m", "orchestrator", "profile", "--device", "pixel9", "--out", str(tmp_path / "run")],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.strip().startswith("error: unknown device 'pixel9'; known devices: host, iphone13")
+    assert result.stderr.strip().startswith("error: unknown device 'pixel9'; known devices: host, host-2t, host-portable, iphone13")
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
 

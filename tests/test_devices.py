@@ -19,8 +19,14 @@ def test_bundled_registry_has_host_an_iphone_and_two_android_phones() -> None:
     assert len(android) >= 2 and all(d.backend == "pte" and d.threads >= 1 for d in android)
 
 
+def test_bundled_registry_has_the_host_on_two_threads_and_without_xnnpack() -> None:
+    devices = load_devices()
+    assert (devices["host-2t"].platform, devices["host-2t"].backend, devices["host-2t"].threads) == ("host", "pte", 2)
+    assert (devices["host-portable"].platform, devices["host-portable"].backend, devices["host-portable"].threads) == ("host", "pte-portable", 1)
+
+
 def test_unknown_device_error_lists_the_known_ones() -> None:
-    with pytest.raises(UserError, match="unknown device 'pixel9'; known devices: host, iphone13, pixel7, galaxy-s23"):
+    with pytest.raises(UserError, match="unknown device 'pixel9'; known devices: host, host-2t, host-portable, iphone13, pixel7, galaxy-s23"):
         get_device("pixel9")
 
 
@@ -52,4 +58,24 @@ def test_device_with_a_backend_its_platform_cannot_run_is_rejected(tmp_path: Pat
     path = tmp_path / "devices.json"
     path.write_text(json.dumps({"devices": {"x": {"platform": "ios", "backend": "pte", "description": "?"}}}))
     with pytest.raises(UserError, match="platform ios runs backend coreml, not pte"):
+        load_devices(path)
+
+
+def test_a_portable_backend_may_serve_an_android_phone(tmp_path: Path) -> None:
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps({"devices": {"pixel8-portable": {"platform": "android", "backend": "pte-portable", "description": "no XNNPACK"}}}))
+    assert get_device("pixel8-portable", path).backend == "pte-portable"
+
+
+def test_a_portable_backend_on_an_iphone_is_rejected_naming_the_backend_it_runs(tmp_path: Path) -> None:
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps({"devices": {"x": {"platform": "ios", "backend": "pte-portable", "description": "?"}}}))
+    with pytest.raises(UserError, match="^device 'x' in devices file .*: platform ios runs backend coreml, not pte-portable; set its backend to one of those$"):
+        load_devices(path)
+
+
+def test_a_host_running_core_ml_is_rejected_naming_both_executorch_backends(tmp_path: Path) -> None:
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps({"devices": {"x": {"platform": "host", "backend": "coreml", "description": "?"}}}))
+    with pytest.raises(UserError, match="platform host runs backend pte or pte-portable, not coreml"):
         load_devices(path)

@@ -15,7 +15,7 @@ from orchestrator.measure.runners.base import Check
 def registry_table(known: dict[str, Device]) -> Table:
     table = Table(title="devices")
     for column in ("name", "platform", "backend", "runtime", "matches", "description"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("name", "backend"))  # names are what users type: never cut
     for d in known.values():
         runtime = ", ".join(f"{k}={v}" for k, v in d.runtime.items())
         match = ", ".join(v for values in d.match.values() for v in values)

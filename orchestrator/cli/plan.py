@@ -10,6 +10,7 @@ import typer
 
 from orchestrator.cli.common import console, number
 from orchestrator.cli.plan_view import plan_document, plan_table
+from orchestrator.export.backends import BACKENDS
 from search.space import load_space
 
 app = typer.Typer()
@@ -38,7 +39,7 @@ def plan(
 @app.command("export")
 def export(
     space: str = typer.Option("xxs", "--space"),
-    backend: str = typer.Option("pte", "--backend", help="pte (ExecuTorch, XNNPACK) or coreml (.mlpackage)"),
+    backend: str = typer.Option("pte", "--backend", help=f"one of {', '.join(BACKENDS)}: a device's backend, as `bench devices` lists it"),
     resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096)),
     workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
 ) -> None:

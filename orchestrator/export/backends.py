@@ -1,6 +1,12 @@
-"""One descriptor per on-device format, so the export cache, profiles, `bench measure` and the
-search's delivery never branch on a backend's name: they ask its descriptor for the artifact's
-suffix, the converter whose version keys the cache, how to export and how to read the input shape.
+"""One descriptor per way of exporting for a device, so the export cache, profiles, `bench measure`
+and the search's delivery never branch on a backend's name: they ask its descriptor for the
+artifact's suffix, the converter whose version keys the cache, how to export and how to read the
+input shape.
+
+A backend is not a format: `pte` (lowered to XNNPACK) and `pte-portable` (no delegate, every op on
+the runtime's own CPU kernels) both make ExecuTorch programs, which the same runners run. The
+backend's name keys the export cache and names a device's backend; its `format` is what a runner
+is asked to run, so runners and the phone apps know formats only.
 
 Heavy converters (executorch, coremltools) are imported inside the functions, when used.
 """
@@ -21,15 +27,20 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from orchestrator.export.executorch import ExportReport
+
 
 @dataclass(frozen=True)
 class Backend:
-    name: str  # as requests, device entries and cache paths spell it
+    name: str  # as device entries, LUTs and cache paths spell it
+    format: str  # what a runner runs, as requests spell it ("pte" or "coreml"); backends of one format differ in how they export
     suffix: str  # of the artifact: a file (.pte) or a folder (.mlpackage)
     tool: str  # the Python distribution that converts to it; its version is part of every cache key
     runs_on: str  # which devices run it, for messages
     export: Callable[[nn.Module, torch.Tensor, Path], dict[str, Any]]  # writes the artifact; returns facts for the cache
     input_shape: Callable[[Path], list[int]]  # of the artifact's one input, read from the artifact itself
+    # the search delivers it with every winner; a backend few devices use is delivered only for its own LUT's device
+    delivered_always: bool = True
 
 
 PTE_IDENTIFIER = b"ET"  # a .pte is a flatbuffer whose file identifier, at bytes 4-8, is ET followed by its version
@@ -38,7 +49,18 @@ PTE_IDENTIFIER = b"ET"  # a .pte is a flatbuffer whose file identifier, at bytes
 def _export_pte(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
     from orchestrator.export.executorch import save_pte
 
-    report = save_pte(model, example, path)
+    return _program_facts(save_pte(model, example, path))
+
+
+def _export_portable_pte(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
+    from orchestrator.export.executorch import save_portable_pte
+
+    return _program_facts(save_portable_pte(model, example, path))
+
+
+def _program_facts(report: ExportReport) -> dict[str, Any]:
+    """Counted on the lowered graph for both ExecuTorch backends, so a LUT's `export_partitions_max`
+    is 0 for a portable device because its programs hold no delegate call, not by decree."""
     return {"partitions": report.partitions, "undelegated_ops": report.undelegated_ops, "size_bytes": report.size_bytes}
 
 
@@ -101,9 +123,14 @@ def _first_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
-PTE = Backend("pte", ".pte", "executorch", "ExecuTorch devices (host, Android)", _export_pte, _pte_input_shape)
-COREML = Backend("coreml", ".mlpackage", "coremltools", "iOS devices (Core ML)", _export_coreml, _coreml_input_shape)
-BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, COREML)}
+_EXECUTORCH_DEVICES = "ExecuTorch devices (host, Android)"
+PTE = Backend("pte", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_pte, _pte_input_shape)
+PTE_PORTABLE = Backend(
+    "pte-portable", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_portable_pte, _pte_input_shape, delivered_always=False
+)
+COREML = Backend("coreml", "coreml", ".mlpackage", "coremltools", "iOS devices (Core ML)", _export_coreml, _coreml_input_shape)
+# PTE comes before PTE_PORTABLE: `backend_of_file` gives the first backend of a suffix
+BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, PTE_PORTABLE, COREML)}
 
 
 def get_backend(name: str) -> Backend:
@@ -113,5 +140,7 @@ def get_backend(name: str) -> Backend:
 
 
 def backend_of_file(path: Path) -> Backend | None:
-    """The backend whose artifacts end like `path`, or None."""
+    """The first backend whose artifacts end like `path`, or None: PTE for every `.pte`, whether or
+    not it holds a delegate. A file tells its format, not how it was exported, so callers compare
+    `format`s."""
     return next((b for b in BACKENDS.values() if path.suffix == b.suffix), None)

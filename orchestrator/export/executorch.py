@@ -1,4 +1,5 @@
-"""ExecuTorch export: `torch.export` -> edge dialect lowered to XNNPACK -> `.pte`.
+"""ExecuTorch export: `torch.export` -> edge dialect lowered to XNNPACK -> `.pte`, or, for the
+portable backend, the edge dialect straight to a `.pte` with no delegate.
 
 Partitions are counted on the lowered graph: every partition is one XNNPACK delegate call, and
 every op left outside runs on ExecuTorch's portable CPU kernels, which is slow on phones. The
@@ -17,6 +18,15 @@ before this recipe), so the flow is cut where the output does not change (measur
 The same `.pte` comes out (one partition, identical outputs and program size). Graphs this flow
 cannot lower (timm's MobileViT fails XNNPACK's linear conversion on 3-D inputs) fall back to the
 recommended flow, stock; `ExportReport.flow` says which one ran.
+
+The portable export (`to_portable_pte`, the `pte-portable` backend) stops before the delegate:
+`to_edge(...).to_executorch()` with no partitioner, so every op runs on the runtime's own CPU
+kernels (the wheel's kernel library: optimized kernels for linear, bmm and elementwise ops, the
+portable ones for the rest, convolutions included), 70-90x slower than XNNPACK for tiny-space
+subnets on this machine's CPU. It keeps `aten.linear` whole too: the runtime has an optimized
+kernel for it, where the decomposition would run a permute copy and the portable `addmm`. The
+dim-order ops stay (only XNNPACK reverts them), and the edge conversion runs pruned
+(`pass_pruning`), which gives the same program byte for byte (tests/test_portable_backend.py).
 """
 
 from __future__ import annotations
@@ -44,7 +54,16 @@ def edge_config() -> EdgeCompileConfig:
     one doubles with every export and lowering slows down export after export."""
     return EdgeCompileConfig(_check_ir_validity=False, _skip_dim_order=True, preserve_ops=[torch.ops.aten.linear.default])
 
+
+def portable_edge_config() -> EdgeCompileConfig:
+    """`edge_config()` less the dim-order skip: XNNPACK reverts dim-order ops anyway, but without it
+    skipping them would give another program than the stock flow's. New per export, for the same
+    reason as `edge_config()`."""
+    return EdgeCompileConfig(_check_ir_validity=False, preserve_ops=[torch.ops.aten.linear.default])
+
+
 FAST_FLOW = "to_edge+to_backend, pruned"
+PORTABLE_FLOW = "to_edge, pruned, no delegate"
 _DELEGATE_CALL = "executorch_call_delegate"
 _BOOKKEEPING = ("getitem",)
 
@@ -73,12 +92,16 @@ def _lowered_graph_facts(edge) -> tuple[int, list[str]]:
     return partitions, undelegated
 
 
+def _exported(model: nn.Module, example: torch.Tensor) -> tuple[torch.export.ExportedProgram, float]:
+    """`model` in eval mode, exported, and the seconds it took (reported apart from lowering)."""
+    start = time.perf_counter()
+    exported = torch.export.export(model.eval(), (example,))
+    return exported, time.perf_counter() - start
+
+
 def to_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport]:
     """Lower an eval-mode copy of `model` to an XNNPACK `.pte` program; returns its bytes."""
-    model = model.eval()
-    start = time.perf_counter()
-    exported = torch.export.export(model, (example,))
-    export_s = time.perf_counter() - start
+    exported, export_s = _exported(model, example)
     start = time.perf_counter()
     flow, skipped = FAST_FLOW, []
     try:
@@ -97,6 +120,27 @@ def to_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport
 def save_pte(model: nn.Module, example: torch.Tensor, path: Path) -> ExportReport:
     """Write the `.pte` atomically: a crash never leaves a truncated program."""
     data, report = to_pte(model, example)
+    write_bytes_atomic(path, data)
+    return report
+
+
+def to_portable_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport]:
+    """`model` as a `.pte` program with no delegate (see the module's docstring); returns its bytes
+    and a report of 0 partitions listing every op, all of which the runtime's CPU kernels run."""
+    exported, export_s = _exported(model, example)
+    start = time.perf_counter()
+    skipped: list[str] = []
+    with pruned_passes(skipped):
+        edge = to_edge(exported, compile_config=portable_edge_config())
+    partitions, ops = _lowered_graph_facts(edge)
+    data = edge.to_executorch().buffer
+    lower_s = time.perf_counter() - start
+    return data, ExportReport(export_s, lower_s, partitions, ops, len(data), PORTABLE_FLOW, sorted(set(skipped)))
+
+
+def save_portable_pte(model: nn.Module, example: torch.Tensor, path: Path) -> ExportReport:
+    """Write the portable `.pte` atomically, as `save_pte` does."""
+    data, report = to_portable_pte(model, example)
     write_bytes_atomic(path, data)
     return report
 

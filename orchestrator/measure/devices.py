@@ -18,9 +18,11 @@ from typing import Any
 
 import jsonschema
 
+from orchestrator.export.backends import BACKENDS
 from search.errors import UserError
 from search.files import load_json
 
+# the format each platform's runner runs; any backend of that format may serve a device of it
 PLATFORMS = {"host": "pte", "android": "pte", "ios": "coreml"}
 USER_FILE = Path.home() / ".config" / "autovit-bench" / "devices.json"
 
@@ -49,10 +51,14 @@ def _schema() -> dict[str, Any]:
 
 def _parse(name: str, data: dict[str, Any], source: str) -> Device:
     """One entry of a registry already checked against the schema; what a schema cannot say is
-    which backend each platform runs."""
+    which backends each platform runs: those whose format its runner runs."""
     device = Device(name, data["platform"], data["backend"], dict(data.get("runtime", {})), data["description"], data.get("match", {}))
-    if device.backend != PLATFORMS[device.platform]:
-        raise UserError(f"device {name!r} in {source}: platform {device.platform} runs backend {PLATFORMS[device.platform]}, not {device.backend}")
+    runs = [b.name for b in BACKENDS.values() if b.format == PLATFORMS[device.platform]]
+    if device.backend not in runs:
+        raise UserError(
+            f"device {name!r} in {source}: platform {device.platform} runs backend {' or '.join(runs)}, not {device.backend}; "
+            "set its backend to one of those"
+        )
     return device
 
 

@@ -35,26 +35,29 @@ def _model_file(model: str, device: Device) -> Path:
     backend = backend_of_file(path)
     if backend is None:
         raise UserError(f"{path} is neither a .pte nor an .mlpackage; give one of those or timm:NAME")
-    if backend.name != device.backend:
+    if backend.format != get_backend(device.backend).format:
         raise UserError(f"{path.name} runs on {backend.runs_on}, and {device.name} runs {device.backend}; pick a matching --device")
     return path
 
 
 def measure_model(model: str, device: Device, root: Path = Path("runs")) -> dict[str, Any]:
-    """Check the model (a file of the device's format, or a timm model measured as a .pte), then
-    time it in a run directory of its own."""
+    """Check the model (a file of the device's format, or a timm model exported with the device's
+    backend), then time it in a run directory of its own. A file runs as it was exported: an
+    XNNPACK .pte measured on a portable device still runs XNNPACK, which the host and Android
+    runtimes link."""
     runner = runner_for(device)
+    backend = get_backend(device.backend)
     if model.startswith(TIMM_PREFIX):
-        if device.backend != PTE.name:
+        if backend.format != PTE.format:
             raise UserError(f"timm models are measured as ExecuTorch programs; {device.name} runs {device.backend}")
         name = model[len(TIMM_PREFIX) :]
         net, size = _timm_model(name)
         run_dir = new_run_dir(f"measure-{device.name}", root)
-        path, shape = run_dir / f"{name}{PTE.suffix}", [1, *size]
-        PTE.export(net, torch.randn(*shape), path)
+        path, shape = run_dir / f"{name}{backend.suffix}", [1, *size]
+        backend.export(net, torch.randn(*shape), path)
     else:
         path = _model_file(model, device)
-        shape = get_backend(device.backend).input_shape(path)
+        shape = backend.input_shape(path)
         run_dir = new_run_dir(f"measure-{device.name}", root)
     result = run_session(device, run_dir, {"model": (path, shape)}, runner=runner)
     return {**result, "summary": result["models"][0]["summary"]}

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrator.export.backends import get_backend
 from orchestrator.measure.contract import ContractError, check_result, make_request
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.base import Runner, RunnerError
@@ -49,9 +50,8 @@ def run_session(
     runner = runner or runner_for(device)
     files = runner.stage(run_dir, {mid: path for mid, (path, _) in models.items()})
     entries = [{"id": mid, "file": files[mid], "input_shape": list(shape)} for mid, (_, shape) in models.items()]
-    request = make_request(
-        run_id or run_dir.name, device.backend, entries, device.threads, device.runtime.get("compute_units"), timing, seed
-    )
+    fmt = get_backend(device.backend).format  # runners know formats, not how a program was exported
+    request = make_request(run_id or run_dir.name, fmt, entries, device.threads, device.runtime.get("compute_units"), timing, seed)
     write_json_atomic(run_dir / "request.json", request)
     result = runner.run(run_dir)
     try:

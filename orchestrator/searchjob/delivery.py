@@ -1,5 +1,5 @@
-"""Deliver a found subnet: static checkpoint and every deployable format, and its latency measured
-on the LUT's device beside the LUT's anchor network.
+"""Deliver a found subnet: static checkpoint, every format delivered always and the LUT's device's
+own, and its latency measured on the LUT's device beside the LUT's anchor network.
 
 The measured latency is reported twice: as measured, and at the LUT's reference speed (scaled by
 how fast the anchor ran in this session against its latency in the LUT), because a machine's speed
@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from orchestrator.export.backends import BACKENDS
+from orchestrator.export.backends import BACKENDS, Backend
 from orchestrator.export.cache import export_probes
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.registry import runner_for
@@ -36,10 +36,16 @@ class Delivered:
     errors: dict[str, str]  # backend name -> why it could not be exported
 
 
+def artifact_name(backend: Backend) -> str:
+    """`best.pte`, `best.mlpackage`: a format's own backend (named after it) has the plain name, and
+    another of that format adds its name (`best-pte-portable.pte`), so neither overwrites the other."""
+    return f"best{backend.suffix}" if backend.name == backend.format else f"best-{backend.name}{backend.suffix}"
+
+
 def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str) -> Delivered:
-    """Write the trained subnet as a static checkpoint and in every deployable format. The format of
-    the LUT's device (`required`) must export; another that fails is reported, not raised, because
-    converters raise many types and the model is still delivered for its device."""
+    """Write the trained subnet as a static checkpoint, with every backend delivered always, and with
+    the backend of the LUT's device (`required`), which must export; another that fails is reported,
+    not raised, because converters raise many types and the model is still delivered for its device."""
     config = static.config
     checkpoint = out / "best.pt"
     with atomic_path(checkpoint) as tmp:
@@ -47,8 +53,8 @@ def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str) 
     deployable = deploy_form(copy.deepcopy(static).cpu().eval())
     example = torch.randn(1, 3, config.resolution, config.resolution)
     delivered = Delivered(checkpoint, {}, {}, {})
-    for backend in BACKENDS.values():
-        path = out / f"best{backend.suffix}"
+    for backend in (b for b in BACKENDS.values() if b.delivered_always or b.name == required):
+        path = out / artifact_name(backend)
         try:
             delivered.facts[backend.name] = backend.export(deployable, example, path)
         except Exception as exc:

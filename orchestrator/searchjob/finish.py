@@ -67,6 +67,7 @@ def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Devic
             "config": str(out / "best.json"), "checkpoint": str(files.checkpoint), "pte": _path(files.artifacts.get("pte")),
             "pte_partitions": files.facts.get("pte", {}).get("partitions"), "mlpackage": _path(files.artifacts.get("coreml")),
             "mlpackage_error": files.errors.get("coreml"), "pareto_plot": str(out / "pareto.png"), "state": str(out / "search_state.json"),
+            "artifacts": {name: str(path) for name, path in files.artifacts.items()},  # by backend, the LUT device's own among them
         },
     }
     write_json_atomic(out / "best.json", best.config.to_dict())
