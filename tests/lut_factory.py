@@ -100,3 +100,12 @@ def sized_lut(space: SearchSpace, resolution: int = 64, per_mparam_ms: float = 2
 
     AdditiveTable(space, value)
     return make_lut(space, specs, resolution=resolution, **extra)
+
+
+def plan_lut(space: SearchSpace, resolution: int = 64) -> dict[str, Any]:
+    """`sized_lut` with exactly the entries `bench profile` measures (the plan's), as a real LUT has."""
+    from orchestrator.plan.builder import build_plan
+
+    keys = {e.key for e in build_plan(space, resolution).entries}
+    sized = sized_lut(space, resolution)["entries"]
+    return make_lut(space, {k: (e["kind"], e["stage"], e["params"], e["latency_ms"]) for k, e in sized.items() if k in keys}, resolution=resolution)

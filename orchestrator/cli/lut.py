@@ -35,7 +35,7 @@ def lut_list(as_json: bool = typer.Option(False, "--json", help="print the index
 @lut_app.command("show")
 def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), as_json: bool = typer.Option(False, "--json")) -> None:
     """Show a LUT's provenance, entries and validation figures."""
-    from orchestrator.cli.lut_view import lut_entries_table, lut_summary_table, lut_validation_table
+    from orchestrator.cli.lut_view import lut_entries_table, lut_summary_table, lut_validation_table, transfer_table
     from orchestrator.lut.store import dumps, latest_validation, resolve_lut
 
     path = resolve_lut(ref)
@@ -44,6 +44,8 @@ def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), 
         typer.echo(dumps(doc))
         return
     console.print(lut_summary_table(doc))
+    if "transfer" in doc["measurement"]:
+        console.print(transfer_table(doc))
     console.print(lut_entries_table(doc))
     latest = latest_validation(path, doc["id"])
     validation = lut_validation_table({**doc, "validation": latest and latest["figures"]})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.table import Table
 
 from orchestrator.cli.common import add_plain_row, plain
@@ -20,7 +21,7 @@ from search.files import atomic_write
 # lut_breakdown and lut_diff moved to the report floor with the figures; they stay importable from here.
 __all__ = [
     "lut_breakdown", "lut_diff", "diff_ratio_stats", "lut_diff_table", "lut_entries_table", "lut_list_table",
-    "lut_summary_table", "lut_validation_table", "plot_breakdown",
+    "lut_summary_table", "lut_validation_table", "plot_breakdown", "transfer_table",
 ]
 
 
@@ -44,9 +45,26 @@ def lut_summary_table(doc: dict[str, Any]) -> Table:
         ("toolkit", f"{doc['toolkit']['version']} (commit {doc['toolkit']['git_commit'] or 'unknown'})"),
         ("runtime versions", cell_text(doc["runtime_versions"])),
     ]
-    rows += [(f"measurement.{k}", cell_text(v)) for k, v in sorted(doc["measurement"].items())]
+    rows += [(f"measurement.{k}", cell_text(v)) for k, v in sorted(doc["measurement"].items()) if k != "transfer"]
+    if "transfer" in doc["measurement"]:
+        t = doc["measurement"]["transfer"]
+        rows.append(("transferred from", f"LUT {t['source_lut']} ({t['source_device']}), {len(t['networks'])} networks measured"))
     for field, value in rows:
         add_plain_row(table, (field, value))
+    return table
+
+
+def transfer_table(doc: dict[str, Any]) -> Table:
+    """The fitted factors of a transfer LUT, kinds first, and how well they predict the networks
+    measured (each predicted by a fit without it)."""
+    t = doc["measurement"]["transfer"]
+    loo = [abs(n["loo_residual"]) for n in t["networks"] if n["loo_residual"] is not None]
+    fit_line = f"leave-one-out error {np.mean(loo):.1%} mean, {max(loo):.1%} worst" if loo else "one common factor (too few networks to fit more)"
+    table = Table(title=plain(f"transfer from {t['source_lut']} ({t['source_device']}): {len(t['networks'])} networks; {fit_line}"))
+    for column in ("entries", "level", "factor", "± sd", "unit"):
+        table.add_column(column, justify="left" if column in ("entries", "unit") else "right")
+    for name, f in t["factors"].items():
+        add_plain_row(table, (name, f["level"], f"{f['factor']:.4g}", "-" if f["sd"] is None else f"{f['sd']:.2g}", f["unit"]))
     return table
 
 

@@ -13,6 +13,7 @@ import typer
 
 from orchestrator.cli.common import DevicesFile, console, errors, logger, number
 from orchestrator.cli.measure_view import next_steps, validation_table
+from orchestrator.lut.transfer import DEFAULT_NETWORKS, MAX_NETWORKS, Transferer
 from orchestrator.measure.devices import Device, get_device
 from search.errors import UserError
 from search.space import load_space
@@ -51,12 +52,19 @@ def profile(
     ),
     quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space at 128 px, shorter measurement (~3 min here)"),
     method: str = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<device>-<space>-<res>-<time>)"),
+    source: Optional[str] = typer.Option(
+        None, "--from", help="transfer: a LUT of another device (id or path) to scale to this one from a few measured networks"
+    ),
+    networks: int = typer.Option(
+        DEFAULT_NETWORKS, "--networks", callback=number(1, MAX_NETWORKS), help="with --from: networks to measure (1: the source anchored)"
+    ),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<method>-<device>-<space>-<res>-<time>)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
     workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
-    """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT."""
+    """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT; or, with
+    --from, fit one from another device's LUT and a few networks measured on this one."""
     from orchestrator.lut.profile import PRESETS, Profiler, default_run_dir, latest_run_dir
     from orchestrator.plan.builder import METHODS, build_plan
     from orchestrator.report.build import write_report
@@ -65,19 +73,26 @@ def profile(
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     d: Device = get_device(device, devices_file)
     preset = PRESETS["quick" if quick else "full"]
-    s = load_space(space or preset.space)
-    res = resolution or (preset.resolution if s.name == preset.space else None) or s.default_resolution
-    run_dir = out or (latest_run_dir(d.name, s.name, res, method) if resume else default_run_dir(d.name, s.name, res, method))
     start = time.perf_counter()
-    plan = build_plan(s, res, method)
-    profiler = Profiler(d, s, res, preset.settings, run_dir, workers, log=logger(console), plan=plan)
+    if source is not None:
+        lut = _transfer_source(source, space, resolution, method)
+        s, res, method = load_space(lut["space"]["name"]), lut["resolution"], "transfer"
+    else:
+        s = load_space(space or preset.space)
+        res = resolution or (preset.resolution if s.name == preset.space else None) or s.default_resolution
+    run_dir = out or (latest_run_dir(d.name, s.name, res, method) if resume else default_run_dir(d.name, s.name, res, method))
+    if source is not None:
+        run = Transferer(d, lut, networks, preset.settings, run_dir, workers, log=logger(console))
+        again = f"--from {lut['id']} --networks {networks}"
+    else:
+        run = Profiler(d, s, res, preset.settings, run_dir, workers, log=logger(console), plan=build_plan(s, res, method))
+        again = f"--space {s.name} --resolution {res} --method {method}"
     try:
-        doc, path = profiler.run(resume=resume)
+        doc, path = run.run(resume=resume)
     except KeyboardInterrupt:
         errors.print(
-            f"interrupted: {len(profiler.finished)} finished measurement sessions are kept in {run_dir}; "
-            f"continue with `bench profile --device {d.name} --space {s.name} --resolution {res} --method {method}"
-            f"{' --quick' if quick else ''} --resume --out {run_dir}`",
+            f"interrupted: {len(run.finished)} finished measurement sessions are kept in {run_dir}; "
+            f"continue with `bench profile --device {d.name} {again}{' --quick' if quick else ''} --resume --out {run_dir}`",
             soft_wrap=True,
         )
         sys.exit(130)
@@ -86,7 +101,25 @@ def profile(
         f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
         f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
     )
+    if source is not None:
+        from orchestrator.cli.lut_view import transfer_table
+
+        console.print(transfer_table(doc))
     console.print(next_steps(doc, d.name, write_report([path])), highlight=False, soft_wrap=True)
+
+
+def _transfer_source(ref: str, space: str | None, resolution: int | None, method: str) -> dict:
+    """The LUT to transfer from; --space, --resolution and --method belong to it, so they may only repeat it."""
+    from orchestrator.lut.store import load_lut
+
+    lut = load_lut(ref)
+    if method != "removal":
+        raise UserError("--method does not apply with --from: a transfer LUT scales the source LUT's entries; leave --method out")
+    if space is not None and space != lut["space"]["name"]:
+        raise UserError(f"LUT {lut['id']} is for space {lut['space']['name']!r}, not {space!r}; leave --space out with --from")
+    if resolution is not None and resolution != lut["resolution"]:
+        raise UserError(f"LUT {lut['id']} was measured at {lut['resolution']} px, not {resolution}; leave --resolution out with --from")
+    return lut
 
 
 @app.command("validate")

@@ -13,25 +13,18 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from orchestrator.export.backends import get_backend
 from orchestrator.export.cache import CachedExport, export_probes
 from orchestrator.lut.attribution import Estimate, Tolerance, anchor_speed, attribute
+from orchestrator.lut.resumable import ResumableRun
 from orchestrator.lut.store import finish_lut, save_lut
-from orchestrator.measure.contract import ContractError, check_result, read_json
 from orchestrator.measure.devices import Device
-from orchestrator.measure.runners.registry import runner_for
-from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Entry, Plan
 from search.errors import UserError
-from search.files import load_json, write_json_atomic
-from search.locks import run_dir_lock
-from search.lut import read_lut
 from search.space import SearchSpace
 
 
@@ -113,7 +106,7 @@ def latest_run_dir(device: str, space: str, resolution: int, method: str = "remo
     return candidates[-1]
 
 
-class Profiler:
+class Profiler(ResumableRun):
     def __init__(
         self,
         device: Device,
@@ -127,15 +120,12 @@ class Profiler:
         show_progress: bool = True,
         plan: Plan | None = None,
     ) -> None:
-        self.device, self.space, self.settings, self.run_dir = device, space, settings, run_dir
+        super().__init__(device, run_dir, settings.timing, settings.seed, luts_root, log)
+        self.space, self.settings = space, settings
         self.plan = plan or build_plan(space, resolution)
-        self.workers, self.luts_root, self.log, self.show_progress = workers, luts_root, log, show_progress
-        self.runner = runner_for(device)
-        self.finished: list[str] = []
+        self.workers, self.show_progress = workers, show_progress
 
     def _state(self) -> dict[str, Any]:
-        """Everything that shapes the LUT: a resumed profile must agree on all of it, or one LUT would
-        mix sessions measured under different settings."""
         return {
             "device": self.device.name,
             "device_runtime": self.device.runtime,
@@ -147,71 +137,6 @@ class Profiler:
             "settings": self.settings.to_dict(),
         }
 
-    def _saved_state(self) -> dict[str, Any] | None:
-        state_file = self.run_dir / "profile.json"
-        if not state_file.exists():
-            return None
-        fix = f"start a new profile with another --out than {self.run_dir}"
-        saved = load_json(state_file, "the profile state", fix)
-        if not isinstance(saved, dict) or saved.get("status") not in ("running", "done"):
-            raise UserError(f"the profile state {state_file} is not one this toolkit wrote; {fix}")
-        return saved
-
-    def _check_or_start(self, resume: bool) -> dict[str, Any] | None:
-        """The saved state of the profile being resumed (None when starting one)."""
-        saved = self._saved_state()
-        if saved is not None and not resume:
-            raise UserError(f"{self.run_dir} already holds a profile; pass --resume to continue it or choose another --out")
-        if saved is not None:
-            differs = sorted(k for k, v in self._state().items() if saved.get(k) != v)
-            if differs:
-                raise UserError(
-                    f"{self.run_dir} holds a profile measured with other {', '.join(differs)}; resume it with its own options "
-                    "(the command it printed when it stopped) or start a new run"
-                )
-            return saved
-        write_json_atomic(self.run_dir / "profile.json", {**self._state(), "status": "running"})
-        return None
-
-    def _kept(self, name: str, session_dir: Path, probe_ids: list[str]) -> dict[str, Any] | None:
-        """The result of a session measured before an interruption, if it is whole and answers its request."""
-        try:
-            request = read_json(session_dir / "request.json", "request")
-            result = read_json(session_dir / "result.json", "result")
-            if result["status"] == "ok" and [m["id"] for m in request["models"]] == probe_ids:
-                return check_result(result, request, f"session {name}")
-        except ContractError:
-            pass
-        return None
-
-    def _session(self, name: str, probe_ids: list[str], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
-        probe_ids = probe_ids if self.plan.anchor in probe_ids else [*probe_ids, self.plan.anchor]
-        session_dir = self.run_dir / "sessions" / name
-        kept = self._kept(name, session_dir, probe_ids) if (session_dir / "result.json").exists() else None
-        if kept is not None:
-            self.log(f"session {name}: already measured, kept")
-            self.finished.append(name)
-            return kept
-        self.log(f"session {name}: measuring {len(probe_ids)} networks on {self.device.name}")
-        models = {pid: (artifacts[pid].path, self.plan.probes[pid].input_shape) for pid in probe_ids}
-        result = run_session(
-            self.device, session_dir, models, self.settings.timing, self.settings.seed, f"{self.run_dir.name}/{name}", self.runner
-        )
-        self.finished.append(name)
-        return result
-
-    def run(self, resume: bool = False) -> tuple[dict[str, Any], Path]:
-        """Measure and write the LUT; on a finished profile, return the LUT it wrote."""
-        if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise UserError(f"{self.run_dir} is a file, not a run directory; choose another --out")
-        with run_dir_lock(self.run_dir, "the profile run"):
-            saved = self._check_or_start(resume)
-            if saved is not None and saved["status"] == "done":
-                path = Path(saved["lut_path"])
-                self.log(f"this profile finished already; its LUT is {saved['lut_id']}")
-                return read_lut(path), path
-            return self._measure()
-
     def _measure(self) -> tuple[dict[str, Any], Path]:
         plan = self.plan
         self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
@@ -219,7 +144,7 @@ class Profiler:
             plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress
         )
         groups = session_groups(plan, self.settings.per_stage_sessions)
-        results = [self._session(name, probes_of(entries), artifacts) for name, entries in groups]
+        results = [self._session(name, probes_of(entries), plan.probes, plan.anchor, artifacts) for name, entries in groups]
         samples = results_samples(results)
         estimates = attribute(plan.entries, samples, plan.anchor)
         for round_index in range(self.settings.adaptive_sessions):
@@ -227,32 +152,22 @@ class Profiler:
             if not wide:
                 break
             self.log(f"adaptive round {round_index + 1}: {len(wide)} entries have wide intervals, measuring them again")
-            result = self._session(f"adaptive-{round_index + 1}", probes_of(wide), artifacts)
+            result = self._session(f"adaptive-{round_index + 1}", probes_of(wide), plan.probes, plan.anchor, artifacts)
             results.append(result)
             samples += results_samples([result])
             estimates = attribute(plan.entries, samples, plan.anchor)
         doc = finish_lut(self._lut_body(estimates, results, artifacts))
         path = save_lut(doc, self.luts_root)
-        write_json_atomic(self.run_dir / "profile.json", {**self._state(), "status": "done", "lut_id": doc["id"], "lut_path": str(path)})
+        self._done(doc, path)
         return doc, path
 
     def _lut_body(self, estimates: dict[str, Estimate], results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
-        first = results[0]
         anchor_ms = {
             r["run_id"].rsplit("/", 1)[-1]: m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == self.plan.anchor
         }
         thermal = {r["run_id"].rsplit("/", 1)[-1]: r["thermal"] for r in results if "thermal" in r}  # phones report it
-        tool = get_backend(self.device.backend).tool
         return {
-            "device": {
-                "name": self.device.name,
-                "platform": self.device.platform,
-                "backend": self.device.backend,
-                "runtime": self.device.runtime,
-                "description": self.device.description,
-                "facts": {**first["device"], "runtime": first["runtime"]},
-            },
-            "runtime_versions": {"torch": version("torch"), tool: version(tool), "runtime": first["runtime"]["version"]},
+            **self._provenance(results[0]),
             "space": {"name": self.space.name, "hash": self.space.hash},
             "resolution": self.plan.resolution,
             "method": self.plan.method,

@@ -137,6 +137,36 @@ def entries_section(part: LutPart) -> str:
     )
 
 
+def transfer_section(part: LutPart) -> str:
+    """For a transfer LUT: the source, the fitted factors and how well they fit each measured
+    network (leave-one-out: predicted without that network), so a reader sees what was measured."""
+    transfer = part.doc["measurement"].get("transfer")
+    if transfer is None:
+        return ""
+    factor_rows = [
+        ("", [cell(name), cell(f["level"]), cell(f"{f['factor']:.4g}", f["factor"]),
+              cell("-") if f["sd"] is None else cell(f"{f['sd']:.2g}", f["sd"]), cell(f["unit"])])
+        for name, f in transfer["factors"].items()
+    ]
+    network_rows = [
+        ("", [cell(n["probe"]), cell(f"{n['source_predicted_ms']:.3f}", n["source_predicted_ms"]), cell(f"{n['measured_ms']:.3f}", n["measured_ms"]),
+              cell(f"{n['fitted_ms']:.3f}", n["fitted_ms"]), cell(f"{n['residual']:+.2%}", n["residual"]),
+              cell("-") if n["loo_residual"] is None else cell(f"{n['loo_residual']:+.2%}", n["loo_residual"])])
+        for n in transfer["networks"]
+    ]
+    return (
+        f"<h3>Transfer</h3><p class=\"note\">Entries of LUT {text(transfer['source_lut'])} ({text(transfer['source_device'])}) "
+        f"scaled by factors fitted to {len(transfer['networks'])} networks measured on this device (the first is the anchor). "
+        "A kind's factor multiplies its entries' source latency, a stage's refines it, and a kind's FLOPs term adds "
+        "milliseconds per GFLOP of the entry's arithmetic.</p>"
+        + data_table(f"{part.anchor}-factors", [Column("entries"), Column("level"), Column("factor", True), Column("sd", True), Column("unit")],
+                     factor_rows, "factors")
+        + data_table(f"{part.anchor}-networks", [Column("network"), Column("source LUT (ms)", True), Column("measured (ms)", True),
+                                                 Column("fitted (ms)", True), Column("residual", True), Column("leave-one-out", True)],
+                     network_rows, "networks")
+    )
+
+
 def breakdown_section(part: LutPart) -> str:
     """The context network per stage, or why it cannot be drawn (a space this toolkit no longer
     defines the same way, an entry the context needs missing): the rest of the report still helps."""
@@ -224,7 +254,7 @@ def lut_section(part: LutPart) -> str:
     return (
         f'<section class="lut" id="{part.anchor}"><h2>{text(title_of(doc))}</h2>'
         f"<p class=\"note\">{text(doc['device']['description'])}. This page embeds {download}.</p>"
-        f"{provenance(doc)}{entries_section(part)}{breakdown_section(part)}{validation_section(part)}"
+        f"{provenance(doc)}{transfer_section(part)}{entries_section(part)}{breakdown_section(part)}{validation_section(part)}"
         f"{json_script(f'{part.anchor}-json', doc)}</section>"
     )
 

@@ -1,0 +1,47 @@
+"""The arithmetic in each LUT entry, counted the way the entry was measured: the FLOPs of the
+network with the block minus those of the network without it (the block alone for isolated
+LUTs), by torch's FlopCounterMode (matrix multiplications and convolutions).
+
+A transfer fit uses them because a new device's cost can follow the work rather than the source
+device's latency. Counting builds every network of the plan (a few seconds for tiny, ~20 s for
+XXS), so the counts are kept in the export cache under the plan's id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.export.cache import cache_root
+from orchestrator.plan.builder import build_plan
+from orchestrator.plan.networks import build_probe
+from search.errors import UserError
+from search.files import load_json, write_json_atomic
+from search.space import SearchSpace
+
+
+def _count(plan: Any, space: SearchSpace) -> dict[str, float]:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    flops: dict[str, float] = {}
+    for pid, spec in plan.probes.items():
+        model = build_probe(spec, space).eval()
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            model(torch.zeros(spec.input_shape))
+        flops[pid] = float(counter.get_total_flops())
+    return {e.key: max(flops[e.reference] - (flops[e.variant] if e.variant else 0.0), 0.0) for e in plan.entries}
+
+
+def entry_flops(space: SearchSpace, resolution: int, method: str) -> dict[str, float]:
+    """FLOPs per entry key of the plan a LUT of (space, resolution, method) was measured with."""
+    plan = build_plan(space, resolution, method)
+    path = cache_root() / "flops" / f"{plan.id}.json"
+    try:
+        saved = load_json(path, "the FLOP counts", "they are counted again") if path.exists() else None
+    except UserError:  # a damaged cache entry is counted again, like a damaged export
+        saved = None
+    if isinstance(saved, dict) and all(isinstance(saved.get(e.key), (int, float)) for e in plan.entries):
+        return {e.key: float(saved[e.key]) for e in plan.entries}
+    counted = _count(plan, space)
+    write_json_atomic(path, counted)
+    return counted
