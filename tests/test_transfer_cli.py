@@ -108,3 +108,18 @@ def test_a_transfer_lut_is_measured_on_the_host_devices_that_differ(bench, sourc
     doc = read_lut(next((tmp_path / "luts" / device / "tiny").glob("*.json")))
     assert doc["device"]["backend"] == backend and doc["device"]["facts"]["runtime"]["threads"] == threads
     assert doc["measurement"]["transfer"]["source_device"] == "host-cpu" and len(doc["measurement"]["transfer"]["networks"]) == 2
+
+
+def test_an_interrupted_transfer_names_the_command_that_resumes_it(bench, source, tmp_path: Path, monkeypatch) -> None:
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("orchestrator.lut.resumable.run_session", interrupted)
+        stopped = bench("profile", "--device", "host", "--from", source["id"], "--networks", "2", "--out", "run")
+    assert stopped.exit_code == 130
+    assert f"--from {source['id']} --networks 2 --resume --out run" in stopped.stderr.replace("\n", "")
+    assert not (tmp_path / "luts" / "host").exists()
+    resumed = bench("profile", "--device", "host", "--from", source["id"], "--networks", "2", "--resume", "--out", "run")
+    assert resumed.exit_code == 0, resumed.stderr
+    assert len(list((tmp_path / "luts" / "host" / "tiny").glob("*.json"))) == 1
