@@ -77,8 +77,11 @@ def main() -> None:
     parser.add_argument("--repeat-resolution", type=int, default=None, help="its resolution (default: the space's)")
     parser.add_argument("--cache", type=Path, default=None, help="export cache to use (default: a fresh one)")
     parser.add_argument("--quick", action="store_true", help="quick measurement settings (the --quick preset's)")
+    parser.add_argument("--adaptive", type=int, default=None, help="adaptive re-measurement sessions (default: the settings')")
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
+    if args.adaptive is not None:
+        settings = dataclasses.replace(settings, adaptive_sessions=args.adaptive)
     work = Path(tempfile.mkdtemp(prefix="lut-build-"))
     os.environ["BENCH_CACHE"] = str(args.cache or work / "cache")
     console = Console(width=140)
