@@ -79,15 +79,17 @@ def test_a_transfer_lut_is_not_a_source(bench, tmp_path: Path) -> None:
     result = bench("profile", "--from", derived["id"])
     assert result.exit_code == 2
     assert "is itself a transfer" in result.stderr and "0123456789abcdef" in result.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize(
     ("option", "value", "message"),
     [("--space", "xxs", "leave --space out"), ("--resolution", "128", "leave --resolution out"), ("--method", "isolated", "leave --method out")],
 )
-def test_options_that_belong_to_the_source_lut_may_not_contradict_it(bench, source, option, value, message) -> None:
+def test_options_that_belong_to_the_source_lut_may_not_contradict_it(bench, source, tmp_path: Path, option, value, message) -> None:
     result = bench("profile", "--from", source["id"], option, value)
     assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.parametrize("networks", ["0", "51"])

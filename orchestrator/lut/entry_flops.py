@@ -9,17 +9,16 @@ XXS), so the counts are kept in the export cache under the plan's id.
 
 from __future__ import annotations
 
-from typing import Any
-
 from orchestrator.export.cache import cache_root
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.networks import build_probe
+from orchestrator.plan.spec import Plan
 from search.errors import UserError
 from search.files import load_json, write_json_atomic
 from search.space import SearchSpace
 
 
-def _count(plan: Any, space: SearchSpace) -> dict[str, float]:
+def _count(plan: Plan, space: SearchSpace) -> dict[str, float]:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 

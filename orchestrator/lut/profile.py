@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from orchestrator.export.cache import CachedExport, export_probes
+from orchestrator.export.cache import CachedExport
 from orchestrator.lut.attribution import Estimate, Tolerance, anchor_speed, attribute
 from orchestrator.lut.resumable import ResumableRun
 from orchestrator.lut.store import finish_lut, save_lut
@@ -123,29 +123,16 @@ class Profiler(ResumableRun):
         show_progress: bool = True,
         plan: Plan | None = None,
     ) -> None:
-        super().__init__(device, run_dir, settings.timing, settings.seed, luts_root, log)
-        self.space, self.settings = space, settings
+        super().__init__(device, space, settings, run_dir, workers, luts_root, log, show_progress)
         self.plan = plan or build_plan(space, resolution)
-        self.workers, self.show_progress = workers, show_progress
 
-    def _state(self) -> dict[str, Any]:
-        return {
-            "device": self.device.name,
-            "device_runtime": self.device.runtime,
-            "space": self.space.name,
-            "space_hash": self.space.hash,
-            "resolution": self.plan.resolution,
-            "method": self.plan.method,
-            "plan_id": self.plan.id,
-            "settings": self.settings.to_dict(),
-        }
+    def _what(self) -> dict[str, Any]:
+        return {"resolution": self.plan.resolution, "method": self.plan.method, "plan_id": self.plan.id}
 
     def _measure(self) -> tuple[dict[str, Any], Path]:
         plan = self.plan
         self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
-        artifacts = export_probes(
-            plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress
-        )
+        artifacts = self._export(plan.probes)
         groups = session_groups(plan, self.settings.per_stage_sessions)
         results = [self._session(name, probes_of(entries), plan.probes, plan.anchor, artifacts) for name, entries in groups]
         samples = results_samples(results)

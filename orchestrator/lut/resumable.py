@@ -11,35 +11,62 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.export.backends import get_backend
-from orchestrator.export.cache import CachedExport
+from orchestrator.export.cache import CachedExport, export_probes
 from orchestrator.measure.contract import ContractError, check_result, read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.session import run_session
-from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
 from search.errors import UserError
 from search.files import load_json, write_json_atomic
 from search.locks import run_dir_lock
 from search.lut import read_lut
+from search.space import SearchSpace
+
+if TYPE_CHECKING:
+    from orchestrator.lut.profile import MeasureSettings
 
 
 class ResumableRun(ABC):
     def __init__(
-        self, device: Device, run_dir: Path, timing: TimingPlan, seed: int, luts_root: Path | None, log: Callable[[str], None]
+        self,
+        device: Device,
+        space: SearchSpace,
+        settings: MeasureSettings,
+        run_dir: Path,
+        workers: int,
+        luts_root: Path | None,
+        log: Callable[[str], None],
+        show_progress: bool,
     ) -> None:
-        self.device, self.run_dir, self.timing, self.seed = device, run_dir, timing, seed
-        self.luts_root, self.log = luts_root, log
+        self.device, self.space, self.settings, self.run_dir = device, space, settings, run_dir
+        self.workers, self.luts_root, self.log, self.show_progress = workers, luts_root, log, show_progress
         self.runner = runner_for(device)
         self.finished: list[str] = []
 
     @abstractmethod
+    def _what(self) -> dict[str, Any]:
+        """What this run measures beyond the device, the space and the settings (resolution, method,
+        plan or source LUT), for `_state`."""
+
     def _state(self) -> dict[str, Any]:
         """Everything that shapes the LUT: a resumed run must agree on all of it, or one LUT would
         mix sessions measured under different settings."""
+        return {
+            "device": self.device.name,
+            "device_runtime": self.device.runtime,
+            "space": self.space.name,
+            "space_hash": self.space.hash,
+            **self._what(),
+            "settings": self.settings.to_dict(),
+        }
+
+    def _export(self, probes: dict[str, ProbeSpec]) -> dict[str, CachedExport]:
+        """The networks in the device's format, through the export cache."""
+        return export_probes(probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)
 
     @abstractmethod
     def _measure(self) -> tuple[dict[str, Any], Path]:
@@ -98,7 +125,9 @@ class ResumableRun(ABC):
             return kept
         self.log(f"session {name}: measuring {len(probe_ids)} networks on {self.device.name}")
         models = {pid: (artifacts[pid].path, probes[pid].input_shape) for pid in probe_ids}
-        result = run_session(self.device, session_dir, models, self.timing, self.seed, f"{self.run_dir.name}/{name}", self.runner)
+        result = run_session(
+            self.device, session_dir, models, self.settings.timing, self.settings.seed, f"{self.run_dir.name}/{name}", self.runner
+        )
         self.finished.append(name)
         return result
 

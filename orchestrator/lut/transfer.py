@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.export.cache import export_probes
 from orchestrator.lut.entry_flops import entry_flops
 from orchestrator.lut.profile import MeasureSettings, results_samples
 from orchestrator.lut.resumable import ResumableRun
@@ -32,7 +31,7 @@ from orchestrator.plan.spec import ProbeSpec
 from search.config import SubnetConfig
 from search.encoding import decode, random_batch
 from search.errors import UserError
-from search.lut import ENTRY_KINDS
+from search.lut import ENTRY_KINDS, check_space
 from search.predictor import parts
 from search.sampling import max_config, min_config
 from search.space import SearchSpace, load_space
@@ -133,11 +132,7 @@ def check_source(lut: dict[str, Any]) -> SearchSpace:
             "so errors do not compound"
         )
     space = load_space(lut["space"]["name"])
-    if space.hash != lut["space"]["hash"]:
-        raise UserError(
-            f"LUT {lut['id']} was built for another definition of space {space.name!r}; transfer from a LUT of the current "
-            f"definition (bench profile --space {space.name})"
-        )
+    check_space(lut, space.name, space.hash)
     return space
 
 
@@ -156,36 +151,22 @@ class Transferer(ResumableRun):
     ) -> None:
         if not 1 <= networks <= MAX_NETWORKS:
             raise UserError(f"--networks {networks} is out of range; measure between 1 and {MAX_NETWORKS} networks")
-        super().__init__(device, run_dir, settings.timing, settings.seed, luts_root, log)
-        self.source, self.networks, self.settings = source, networks, settings
-        self.space = check_source(source)
-        self.workers, self.show_progress = workers, show_progress
+        super().__init__(device, check_source(source), settings, run_dir, workers, luts_root, log, show_progress)
+        self.source = source
         self.columns = Columns.of(source, entry_flops(self.space, source["resolution"], source["method"]))
         self.configs = choose_networks(source, self.columns, self.space, networks, settings.seed)
         self.probes = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in self.configs)}
         self.anchor = next(iter(self.probes))
 
-    def _state(self) -> dict[str, Any]:
-        return {
-            "device": self.device.name,
-            "device_runtime": self.device.runtime,
-            "space": self.space.name,
-            "space_hash": self.space.hash,
-            "resolution": self.source["resolution"],
-            "method": "transfer",
-            "source_lut": self.source["id"],
-            "networks": list(self.probes),
-            "settings": self.settings.to_dict(),
-        }
+    def _what(self) -> dict[str, Any]:
+        return {"resolution": self.source["resolution"], "method": "transfer", "source_lut": self.source["id"], "networks": list(self.probes)}
 
     def _measure(self) -> tuple[dict[str, Any], Path]:
         self.log(
             f"transfer from LUT {self.source['id']} ({self.source['device']['name']}): {len(self.probes)} networks "
             f"({self.space.name}, {self.source['resolution']} px)"
         )
-        artifacts = export_probes(
-            self.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress
-        )
+        artifacts = self._export(self.probes)
         result = self._session("transfer", list(self.probes), self.probes, self.anchor, artifacts)
         measured = {pid: float(np.median(samples)) for pid, samples in results_samples([result])[0].items()}
         columns = self.columns

@@ -84,7 +84,7 @@ def fit(x: np.ndarray, total: np.ndarray, measured: np.ndarray, levels: np.ndarr
     cost less than MIN_RELATIVE·f0 times its source latency."""
     n_levels = int(levels.max()) + 1 if levels.size else 1
     grid = [LAMBDAS[:1] * n_levels] if len(measured) < MIN_FOR_LOO else list(itertools.product(LAMBDAS, repeat=n_levels))
-    best: tuple[float, tuple[float, ...], np.ndarray] | None = None
+    best: tuple[float, tuple[float, ...], np.ndarray, float, np.ndarray] | None = None
     for lambdas in grid:
         penalty = np.asarray(lambdas)[levels]
         f0, u = _solve(x, total, measured, penalty)
@@ -93,11 +93,10 @@ def fit(x: np.ndarray, total: np.ndarray, measured: np.ndarray, levels: np.ndarr
         loo = _loo(x, total, measured, penalty) if len(grid) > 1 else np.full(len(measured), np.nan)
         score = float(np.mean(((loo - measured) / measured) ** 2)) if len(grid) > 1 else 0.0
         if best is None or score < best[0]:
-            best = (score, lambdas, loo)
+            best = (score, lambdas, loo, f0, u)
     assert best is not None, "the strongest penalty keeps every factor at the common one"
-    _, lambdas, loo = best
+    _, lambdas, loo, f0, u = best
     penalty = np.asarray(lambdas)[levels]
-    f0, u = _solve(x, total, measured, penalty)
     fitted = _predict(f0, u, x, total)
     return Fit(f0, u, lambdas, fitted, loo, *_uncertainty(x, total, measured, f0, penalty, fitted))
 
