@@ -7,13 +7,20 @@
               subnet evaluations each, several seeds: best held-out accuracy and wall time
   compliance  coarse-to-fine searches on host at several budgets; each found model exported and
               measured beside the LUT's anchor: measured / budget (target <= 1.05)
+  distributed `bench search` in one process (default threads, then one thread) and in N processes
+              (`torchrun`): subnet evaluations per second, the ratio, and whether the searches agree
 
 Run: .venv/bin/python benchmarks/train_search.py SECTION --help
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -28,6 +35,7 @@ from orchestrator.measure.devices import get_device
 from orchestrator.searchjob.delivery import deliver, measure_found
 from orchestrator.searchjob.job import SearchInputs, SearchJob
 from search.budget import TOLERANCE, Budget, Pricer
+from search.config import SubnetConfig
 from search.extract import extract
 from search.lut import read_lut
 from search.predictor import LatencyPredictor
@@ -159,6 +167,64 @@ def compliance(
         )
         console.print(f"{budget:g} ms: {job.describe_budget()}")
     console.print(table)
+
+
+def _bench_search(command: list[str], args: list[str], out: Path, env: dict[str, str]) -> dict:
+    """One `bench search --json` run in `out` (made afresh): its result, evaluated accuracies and wall time."""
+    shutil.rmtree(out, ignore_errors=True)
+    start = time.perf_counter()
+    run = subprocess.run([*command, *args, "--out", str(out), "--json"], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if run.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} search failed ({run.returncode}):\n{run.stderr[-3000:]}")
+    state = json.loads((out / "search_state.json").read_text())
+    return {**json.loads(run.stdout), "wall": wall, "evaluated": {SubnetConfig.from_dict(c["config"]).hash: c["accuracy"] for c in state["evaluated"]}}
+
+
+@app.command("distributed")
+def distributed_search(
+    checkpoint: Optional[Path] = typer.Option(None, help="last.pt of `bench train` (default: train a tiny supernet on digits here)"),
+    lut: str = "6cbb6555", latency_ms: float = 0.45, population: int = 8, generations: int = 2, parents: int = 4,
+    coarse_samples: int = 20_000, processes: int = 2, epochs: int = 1, out: Path = Path("runs/bench-distributed"),
+) -> None:
+    """The same search in one process and in `processes` torchrun processes: evaluations per second
+    of the search loop (coarse phase + generations, from result.json; export of the winner excluded)."""
+    bench = str(Path(sys.executable).parent / "bench")
+    base_env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if checkpoint is None:
+        data, train_dir = out / "digits", out / "train"
+        shutil.rmtree(train_dir, ignore_errors=True)
+        subprocess.run([bench, "data", "digits", "--out", str(data)], check=True, env=base_env, capture_output=True)
+        subprocess.run([bench, "train", "--space", "tiny", "--data", str(data), "--out", str(train_dir), "--epochs", str(epochs), "--no-hflip"],
+                       check=True, env=base_env, capture_output=True)
+        checkpoint = train_dir / "last.pt"
+    args = [
+        "search", "--checkpoint", str(checkpoint), "--lut", str(resolve_lut(lut)), "--latency-ms", f"{latency_ms:g}", "--population", str(population),
+        "--generations", str(generations), "--parents", str(parents), "--coarse-samples", str(coarse_samples), "--no-measure",
+    ]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), "--no-python", bench]
+    one_thread = {**base_env, "OMP_NUM_THREADS": "1"}
+    runs = {
+        f"1 process, {torch.get_num_threads()} threads": _bench_search([bench], args, out / "alone", base_env),
+        "1 process, 1 thread": _bench_search([bench], args, out / "alone-1t", one_thread),
+        f"{processes} processes, 1 thread each": _bench_search(torchrun, args, out / f"torchrun-{processes}", one_thread),
+    }
+    table = Table(title=f"bench search, tiny, LUT {lut}, {latency_ms:g} ms, {population} x {generations} generations, {os.cpu_count()} cores")
+    for column in ("run", "evals", "loop s", "evals/s", "wall s", "winner"):
+        table.add_column(column, justify="right")
+    for name, r in runs.items():
+        table.add_row(name, str(r["evaluations"]), f"{r['search_seconds']:.1f}", f"{r['evaluations'] / r['search_seconds']:.2f}", f"{r['wall']:.1f}", r["config_hash"][:8])
+    console.print(table)
+    console.print(
+        f"threads: torch's default ({torch.get_num_threads()} intra-op threads) or OMP_NUM_THREADS=1, as torchrun sets for each of its processes; "
+        "loop s: the search loop (coarse phase and generations, result.json), wall s: the whole command (start-up, loading, export of the winner)"
+    )
+    default, alone_1t, shared = (r["evaluations"] / r["search_seconds"] for r in runs.values())
+    console.print(f"{processes} processes vs 1 process: x{shared / default:.2f} ({torch.get_num_threads()} threads), x{shared / alone_1t:.2f} (1 thread)")
+    first = next(iter(runs.values()))
+    same = all(r["config_hash"] == first["config_hash"] for r in runs.values())
+    same_evaluated = all(r["evaluated"] == first["evaluated"] for r in runs.values())
+    console.print(f"winners identical: {'yes' if same else 'NO'}; evaluated subnets and accuracies identical: {'yes' if same_evaluated else 'NO'}")
 
 
 if __name__ == "__main__":

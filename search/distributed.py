@@ -1,5 +1,9 @@
 """Process-group plumbing for `torchrun`: one process per rank, gloo on CPU, NCCL on GPU.
 
+Training splits every step's batch over the ranks (below). The search splits every generation's
+candidates: each rank runs the same deterministic search loop, evaluates its share of the new
+subnets (`map_shared`) and receives everyone's results, so every rank holds the same state.
+
 Gradients are averaged by hand rather than through `DistributedDataParallel`: the active subnet
 changes every step, so DDP would need `find_unused_parameters=True` (a graph walk per step) and,
 for the sandwich rule's several backward passes per step, `no_sync` bookkeeping whose handling of
@@ -10,10 +14,16 @@ parameters unused in the final pass is easy to get wrong. One flat all-reduce of
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import zip_longest
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -89,3 +99,43 @@ def average_buffers(module: torch.nn.Module) -> None:
         if t.is_floating_point():
             dist.all_reduce(t.data)
             t.data /= dist.get_world_size()
+
+
+def share(items: list[T], rank: int, world: int) -> list[T]:
+    """Rank `rank`'s part of `items`, dealt round-robin: the coarse phase's seeds come ranked by
+    parameter count, so contiguous blocks would give rank 0 all the largest (slowest) subnets."""
+    return items[rank::world]
+
+
+def merge(shares: list[list[R]]) -> list[R]:
+    """The inverse of `share` over all ranks: the results back in the order of the items."""
+    world, total = len(shares), sum(len(s) for s in shares)
+    return [shares[i % world][i // world] for i in range(total)]
+
+
+def check_same_work(keys_by_rank: list[list[str]]) -> None:
+    """Every rank must ask for the same items: they run the same deterministic search, so a
+    difference is a bug (a rank would evaluate a share of another list and the states would part)."""
+    first = keys_by_rank[0]
+    for rank, keys in enumerate(keys_by_rank[1:], start=1):
+        if keys != first:
+            at = next(i for i, (a, b) in enumerate(zip_longest(keys, first)) if a != b)
+            theirs, ours = (k[at] if at < len(k) else "nothing" for k in (keys, first))
+            raise RuntimeError(
+                f"rank {rank} asked to evaluate {len(keys)} items and rank 0 {len(first)}, the first difference at item {at} "
+                f"({theirs} vs {ours}): the ranks' searches have diverged, which is a bug"
+            )
+
+
+def map_shared(d: Dist, fn: Callable[[list[T]], list[R]], items: list[T], key: Callable[[T], str]) -> list[R]:
+    """`fn(items)` computed by all ranks together: each rank applies `fn` to its share and every
+    rank returns all the results, in the order of `items`. `key` names an item for the check that
+    every rank passed the same items. With one process it is `fn(items)`."""
+    if d.world == 1:
+        return fn(items)
+    keys: list[Any] = [None] * d.world
+    dist.all_gather_object(keys, [key(item) for item in items])
+    check_same_work(keys)
+    results: list[Any] = [None] * d.world
+    dist.all_gather_object(results, fn(share(items, d.rank, d.world)))
+    return merge(results)

@@ -9,8 +9,6 @@ copy is thrown away, so the supernet is never modified and results do not depend
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
@@ -62,19 +60,18 @@ class Evaluator:
     (parents survive generations, children repeat), and `cache` is saved with the search state."""
 
     def __init__(
-        self, supernet: Supernet, calibration: Batches, holdout: Batches, device: torch.device,
-        cache: dict[str, float] | None = None, on_new: Callable[[SubnetConfig, float], None] | None = None,
+        self, supernet: Supernet, calibration: Batches, holdout: Batches, device: torch.device, cache: dict[str, float] | None = None,
     ) -> None:
         self.supernet, self.calibration, self.holdout, self.device = supernet, calibration, holdout, device
         self.cache: dict[str, float] = dict(cache or {})
-        self.on_new = on_new
-        self.new_evaluations = 0
 
     def __call__(self, config: SubnetConfig) -> float:
         key = config.hash
         if key not in self.cache:
             self.cache[key] = subnet_accuracy(self.supernet, config, self.calibration, self.holdout, self.device)
-            self.new_evaluations += 1
-            if self.on_new is not None:
-                self.on_new(config, self.cache[key])
         return self.cache[key]
+
+    def many(self, configs: list[SubnetConfig]) -> list[float]:
+        """Accuracies of `configs`, in their order: the batch form the search calls once per
+        generation (and `search.distributed.map_shared` calls with each rank's share)."""
+        return [self(config) for config in configs]

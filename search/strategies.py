@@ -156,14 +156,20 @@ def coarse_phase(pricer: Pricer, samples: int, keep: int, seed: int) -> tuple[li
 
 
 class Search:
-    """Runs one strategy; `save` is called with the state after every generation."""
+    """Runs one strategy; `save` is called with the state after every generation.
+
+    A generation's new subnets are evaluated as one batch by `evaluate_many` (accuracies in the
+    order of the configs), so a caller can split them over processes; by default each goes through
+    `evaluate` in turn."""
 
     def __init__(
         self, settings: SearchSettings, pricer: Pricer, evaluate: Callable[[SubnetConfig], float],
         save: Callable[[SearchState], None] = lambda state: None, log: Callable[[str], None] = lambda message: None,
+        evaluate_many: Callable[[list[SubnetConfig]], list[float]] | None = None,
     ) -> None:
         settings.check()
-        self.s, self.pricer, self.evaluate, self.save, self.log = settings, pricer, evaluate, save, log
+        self.s, self.pricer, self.save, self.log = settings, pricer, save, log
+        self.evaluate_many = evaluate_many or (lambda configs: [evaluate(c) for c in configs])
 
     def _budget_left(self, state: SearchState) -> int:
         if self.s.max_evaluations is None:
@@ -171,14 +177,15 @@ class Search:
         return self.s.max_evaluations - len(state.evaluated)
 
     def _evaluate_population(self, state: SearchState) -> None:
+        """Evaluate the population's configs not evaluated yet, in population order, up to the
+        evaluation budget."""
+        new: dict[str, SubnetConfig] = {}
         for config in state.population:
-            if config.hash in state.evaluated:
-                continue
-            if self._budget_left(state) <= 0:
-                return
-            state.evaluated[config.hash] = Candidate(
-                config, self.evaluate(config), self.pricer.latency(config), self.pricer.params(config), state.generation
-            )
+            if config.hash not in state.evaluated and config.hash not in new:
+                new[config.hash] = config
+        configs = list(new.values())[: max(0, self._budget_left(state))]
+        for config, acc in zip(configs, self.evaluate_many(configs), strict=True):
+            state.evaluated[config.hash] = Candidate(config, acc, self.pricer.latency(config), self.pricer.params(config), state.generation)
 
     def _children(self, state: SearchState, rng: random.Random) -> list[SubnetConfig]:
         parents = sorted(state.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms), reverse=True)[: self.s.parents]

@@ -7,6 +7,7 @@ Heavy imports (torch, executorch) happen inside the commands that need them, so 
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -25,9 +26,12 @@ for group in (devices.app, plan.app, measure.app, train.app, report.app):
 
 
 def main() -> None:
-    """Entry point: run the app, turning expected errors into one clear line on stderr."""
+    """Entry point: run the app, turning expected errors into one clear line on stderr. Under
+    `torchrun` every rank meets the same error, so only rank 0 prints it (RANK is read here rather
+    than through `search.distributed`, which would import torch for every command)."""
     try:
         app()
     except UserError as exc:
-        errors.print(Text.assemble(("error:", "red"), " ", plain(exc)), highlight=False, soft_wrap=True)
+        if os.environ.get("RANK", "0") == "0":
+            errors.print(Text.assemble(("error:", "red"), " ", plain(exc)), highlight=False, soft_wrap=True)
         sys.exit(2)

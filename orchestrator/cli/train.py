@@ -116,25 +116,37 @@ def search_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
-    """Find the most accurate subnet within a latency budget (and a parameter budget) on a LUT's device."""
+    """Find the most accurate subnet within a latency budget (and a parameter budget) on a LUT's device.
+    Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
+    subnets over the processes (one GPU each where present); the result is the same as one process's."""
     from orchestrator.lut.store import resolve_lut
     from orchestrator.searchjob.finish import finish_search
     from orchestrator.searchjob.job import SearchInputs, SearchJob
+    from search import distributed
 
     lut_path = resolve_lut(lut)
     settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
     settings.check()
     run_dir = out or Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms"
-    log = logger(errors if as_json else console)  # --json keeps stdout for the JSON document
-
-    job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data), settings, space, log)
-    log(job.describe_budget())
-    device = (lambda: get_device(job.lut["device"]["name"], devices_file)) if measure else None
+    d = distributed.init()
+    log = logger(errors if as_json else console) if d.main else (lambda message: None)  # --json keeps stdout for the JSON document
     try:
-        with run_dir_lock(run_dir, "the search run"):
-            result = finish_search(job, job.run(resume), device, log)
-    except KeyboardInterrupt:
-        errors.print(f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume", soft_wrap=True)
-        sys.exit(130)
-    if as_json:
+        job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data), settings, space, log, d)
+        log(job.describe_budget())
+        if d.world > 1:
+            log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
+        device = (lambda: get_device(job.lut["device"]["name"], devices_file)) if measure else None
+        try:
+            if d.main:
+                with run_dir_lock(run_dir, "the search run"):
+                    result = finish_search(job, job.run(resume), device, log)
+            else:  # evaluates its shares of the same search; rank 0 holds the run directory and delivers
+                job.run(resume)
+        except KeyboardInterrupt:
+            if d.main:
+                errors.print(f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume", soft_wrap=True)
+            sys.exit(130)
+    finally:
+        distributed.shutdown()
+    if d.main and as_json:
         typer.echo(json.dumps(result, indent=1))

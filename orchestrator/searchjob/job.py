@@ -4,6 +4,9 @@ This module wires the pieces: it checks the checkpoint, LUT and data against eac
 the prediction limit from the LUT's validation record and runs a strategy from
 `search.strategies` with its state saved every generation (so `--resume` continues).
 `orchestrator.searchjob.finish` then delivers and measures the winner.
+
+Under `torchrun` every rank runs the same search and evaluates its share of each generation's
+subnets on its own device (`search.distributed.map_shared`); rank 0 alone writes the run directory.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from typing import Any
 import torch
 
 from orchestrator.lut.store import latest_validation
+from search import distributed
 from search.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
 from search.config import SubnetConfig
 from search.data import open_data, tensor_batches
+from search.distributed import Dist
 from search.errors import UserError
 from search.evaluate import Evaluator, accuracy, recalibrated
 from search.files import load_json, write_json_atomic
@@ -54,10 +59,15 @@ def _saved_state(path: Path) -> SearchState:
 
 
 class SearchJob:
-    def __init__(self, inputs: SearchInputs, settings: SearchSettings, space_name: str | None, log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, inputs: SearchInputs, settings: SearchSettings, space_name: str | None, log: Callable[[str], None] = print, d: Dist | None = None,
+    ) -> None:
+        """`d` is this process's rank (default: `distributed.init()`, this process alone unless
+        started by `torchrun`); subnets are evaluated on its device."""
         from search.lut import read_lut
 
         self.inputs, self.settings, self.log = inputs, settings, log
+        self.d = d or distributed.init()
         self.ckpt = load_checkpoint(inputs.checkpoint)
         self.base_space, self.space = checkpoint_space(self.ckpt, space_name)
         self.lut = read_lut(inputs.lut_path)
@@ -67,7 +77,7 @@ class SearchJob:
         self.budget: Budget = make_budget(inputs.latency_ms, inputs.params_m, self.validation)
         self.pricer = Pricer(LatencyPredictor(self.lut, self.base_space), self.space, self.budget)
         self.pricer.check_reachable()
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = self.d.device
         self._batches: tuple[list, list] | None = None
 
     def describe_budget(self) -> str:
@@ -105,10 +115,18 @@ class SearchJob:
         elif state_path.exists():
             raise UserError(f"{out} already holds a search; continue it with --resume or choose another --out")
         evaluator = self.evaluator({h: c.accuracy for h, c in state.evaluated.items()} if state else {})  # data errors before writing
-        out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out / "inputs.json", self.provenance())
-        search = Search(self.settings, self.pricer, evaluator, lambda st: write_json_atomic(state_path, st.to_dict()), self.log)
-        return search.run(state)
+        if self.d.main:
+            out.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(out / "inputs.json", self.provenance())
+
+        def save(st: SearchState) -> None:
+            if self.d.main:
+                write_json_atomic(state_path, st.to_dict())
+
+        def evaluate_many(configs: list[SubnetConfig]) -> list[float]:
+            return distributed.map_shared(self.d, evaluator.many, configs, key=lambda c: c.hash)
+
+        return Search(self.settings, self.pricer, evaluator, save, self.log, evaluate_many).run(state)
 
     def _load(self) -> tuple[list, list]:
         """The supernet, the data and its cached calibration and held-out batches, loaded once."""
