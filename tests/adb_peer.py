@@ -29,6 +29,7 @@ up, a command never answers in time, the phone is 32-bit only, adbd wants TLS.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import posixpath
@@ -50,6 +51,8 @@ from typing import BinaryIO
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
+
+from orchestrator.measure.contract import summarize
 
 VERSION = 0x01000000
 AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
@@ -131,9 +134,11 @@ class Phone:
     was asked to do. `app_behaviour` is what the app does when launched: "bench" runs the request,
     "silent" writes nothing and stays alive (it hangs), "crash" writes nothing and its process is
     gone, "malformed" writes a result that breaks the contract,
-    "failing" reports a model it could not load, "foreign" leaves another session's valid
+    "failing" reports a model it could not load, "simulate" answers with made-up latencies (see
+    `_simulated`), "foreign" leaves another session's valid
     result (the golden error and ok results of tests/contract/) and "oversized" writes a 65 MiB
-    result (sparse, so it costs no disk).
+    result (sparse, so it costs no disk). `slowdown` makes it a slower phone of the same model: a
+    "bench" session takes that many times as long and reports every latency that many times larger.
 
     The phone around the app: `locked` (with `keyguard_field`, how this phone's `dumpsys window`
     spells it), `intruder` (an activity that takes the front right after each launch), heat
@@ -145,7 +150,10 @@ class Phone:
         self.root = root
         for folder in ("/data/local/tmp", "/sdcard"):  # every phone has these
             self.local(folder).mkdir(parents=True, exist_ok=True)
-        self.props = {"ro.product.model": model, "ro.build.version.release": release, "ro.product.cpu.abilist": "arm64-v8a,armeabi-v7a,armeabi"}
+        self.props = {
+            "ro.product.model": model, "ro.build.version.release": release, "ro.build.id": "UQ1A.240105.004",
+            "ro.product.cpu.abilist": "arm64-v8a,armeabi-v7a,armeabi",
+        }
         self.app_version: int | None = 1
         self.app_behaviour = "bench"
         self.awake = False
@@ -161,6 +169,7 @@ class Phone:
         self.free_kb = 50 * 2**20
         self.stalls: dict[str, float] = {}
         self.tamper: Callable[[dict], object] | None = None  # edits a "bench" result before it is written, as a broken app would
+        self.slowdown = 1.0  # a slower phone of the same model: sessions take this much longer, every latency this much more
         self.commands: list[str] = []
         self.launches: list[float] = []
         self.pushed: list[str] = []
@@ -189,13 +198,21 @@ class Phone:
             self._write_result(json.loads((REPO / "tests" / "contract" / golden).read_text()))
         elif self.app_behaviour == "oversized":
             self._place_result(_sparse_file)
+        elif self.app_behaviour == "simulate":
+            self._write_result(self._simulated(self.local(request_path)))
 
     def _bench(self, request: Path) -> None:
         """Run the request the way the app does, with the host runner's child on this machine, then
         report the phone's facts rather than the host's, as the app does. Its output is left to
         pytest's capture, the phone's logcat as it were."""
+        started = time.monotonic()
         subprocess.run([sys.executable, "-m", "orchestrator.measure.runners.host_child", str(request.parent)], cwd=REPO)
         result = json.loads((request.parent / "result.json").read_text())
+        if self.slowdown != 1.0:
+            time.sleep((self.slowdown - 1) * (time.monotonic() - started))
+            for model in result["models"]:
+                model["samples_ms"] = [x * self.slowdown for x in model["samples_ms"]]
+                model["summary"] = summarize(model["samples_ms"])
         result["device"] = {
             "platform": "android", "model": self.props["ro.product.model"], "os": f"Android {self.props['ro.build.version.release']}",
             "cores": os.cpu_count() or 1,
@@ -203,6 +220,26 @@ class Phone:
         if self.tamper is not None:
             self.tamper(result)
         self._write_result(result)
+
+    def _simulated(self, request_path: Path) -> dict:
+        """A SIMULATOR of the app, for checking arithmetic exactly: each model's latency is 0.02 ms
+        plus 0.5 ms per MB of its file, times `slowdown`, with a ±3% jitter that depends only on the
+        model and the round, so every session that times a model gets the same samples (up to the
+        slowdown). The numbers measure nothing."""
+        request = json.loads(request_path.read_text())
+        rounds = request["measure"]["runs"]
+        models = []
+        for spec in request["models"]:
+            base = 0.02 + 0.5 * (request_path.parent / spec["file"]).stat().st_size / 1e6
+            jitter = [int.from_bytes(hashlib.sha256(f"{spec['id']}/{i}".encode()).digest()[:4], "little") / 2**32 for i in range(rounds)]
+            samples = [base * self.slowdown * (0.97 + 0.06 * j) for j in jitter]
+            models.append({"id": spec["id"], "load_ms": 10 * base, "first_inference_ms": 2 * base, "samples_ms": samples, "summary": summarize(samples)})
+        return {
+            "schema": "autovit-bench/result", "version": request["version"], "run_id": request["run_id"], "status": "ok", "error": None,
+            "device": {"platform": "android", "model": self.props["ro.product.model"], "os": f"Android {self.props['ro.build.version.release']}", "cores": 8},
+            "runtime": {"name": "executorch", "version": "1.5.1", "threads": request["threads"], "compute_units": None},
+            "started_at": "2026-11-22T12:00:00+00:00", "finished_at": "2026-11-22T12:00:01+00:00", "rounds": rounds, "models": models,
+        }
 
     def _write_result(self, doc: dict) -> None:
         self._place_result(lambda tmp: tmp.write_text(json.dumps(doc)))

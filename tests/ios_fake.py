@@ -193,12 +193,14 @@ class FakePhone:
         bundle_id: str = "org.autovit.bench",
         others: tuple[MuxDevice, ...] = (),
         fail: dict[str, BaseException] | None = None,
+        udid: str = UDID,
     ) -> None:
         self.sandbox, self.app, self.bundle_id = sandbox, app, bundle_id
         self.product_type, self.version, self.paired = product_type, version, paired
         self.developer_mode, self.image_mounted, self.tunneld = developer_mode, image_mounted, tunneld
         self.apps = {bundle_id} if installed else set()
-        self.devices = [MuxDevice(1, UDID, "USB"), *others]
+        self.udid = udid
+        self.devices = [MuxDevice(1, udid, "USB"), *others]
         self.fail = fail or {}
         self.documents = FakeAfc()
         self.lockdowns: list[tuple[str, bool]] = []
@@ -235,8 +237,8 @@ class FakePhone:
 
     def device_values(self, lockdown: Any) -> dict[str, Any]:
         return {
-            "Identifier": UDID, "DeviceClass": "iPhone", "DeviceName": "Lab iPhone", "BuildVersion": "21E236",
-            "ProductVersion": self.version, "ProductType": self.product_type, "UniqueDeviceID": UDID,
+            "Identifier": self.udid, "DeviceClass": "iPhone", "DeviceName": "Lab iPhone", "BuildVersion": "21E236",
+            "ProductVersion": self.version, "ProductType": self.product_type, "UniqueDeviceID": self.udid,
         }
 
     def is_paired(self, lockdown: Any) -> bool:
@@ -365,3 +367,35 @@ class FakePhone:
                     self._call("syslog")
         finally:
             self._listeners.remove(queue)
+
+
+class FakeUsb:
+    """Several FakePhones on one usbmux, as pymobiledevice3 sees a shelf of iPhones: a call that names
+    a phone (its udid) goes to that phone, and a call on a handle (a lockdown, a tunnel, a Documents
+    folder, a process control) goes to the phone that opened it. Sessions on different phones run
+    in threads of their own, each with its own event loop, as the runners run them."""
+
+    OPENERS = ("lockdown", "tunneld_rsd", "userspace_rsd", "house_arrest", "process_control")
+
+    def __init__(self, *phones: FakePhone) -> None:
+        self.phones = {phone.udid: phone for phone in phones}
+        self._owners: dict[int, FakePhone] = {}
+
+    def _phone(self, first: Any) -> FakePhone:
+        return self.phones[first] if isinstance(first, str) else self._owners[id(first)]
+
+    async def list_devices(self) -> list[MuxDevice]:
+        return [device for phone in self.phones.values() for device in await phone.list_devices()]
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name in self.OPENERS:
+
+            @asynccontextmanager
+            async def opened(first: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                phone = self._phone(first)
+                async with getattr(phone, name)(first, *args, **kwargs) as handle:
+                    self._owners[id(handle)] = phone
+                    yield handle
+
+            return opened
+        return lambda first, *args, **kwargs: getattr(self._phone(first), name)(first, *args, **kwargs)

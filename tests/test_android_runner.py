@@ -242,7 +242,7 @@ def test_outdated_app_is_replaced_from_the_given_apk(tmp_path: Path, peer: AdbPe
     apk = tmp_path / "app-release.apk"
     apk.write_bytes(b"PK\x03\x04 stand-in manifest: versionCode=2")
     runner = pixel7_runner(peer, adb_key, apk=apk, app_version_code=2)
-    assert runner.prepare() == AndroidDeviceInfo(peer.address, "Pixel 7", "14")
+    assert runner.prepare() == AndroidDeviceInfo(peer.address, "Pixel 7", "14", build="UQ1A.240105.004")
     runner.close()
     assert peer.phone.app_version == 2
     assert f"pm install -r -g {APK_REMOTE_PATH}" in peer.phone.commands
@@ -321,7 +321,7 @@ def test_bench_measure_stops_at_a_readable_adb_key_with_one_line(
 
 
 def test_listed_phone_has_serial_model_and_android_release(peer: AdbPeer, adb_key: Path) -> None:
-    assert list_android_devices(settings_for(peer, adb_key)) == [AndroidDeviceInfo(peer.address, "Pixel 7", "14")]
+    assert list_android_devices(settings_for(peer, adb_key)) == [AndroidDeviceInfo(peer.address, "Pixel 7", "14", build="UQ1A.240105.004", address=peer.address)]
 
 
 def test_listed_phone_that_refuses_this_computer_shows_why(peer: AdbPeer, tmp_path: Path) -> None:

@@ -510,7 +510,7 @@ def test_a_phone_is_free_again_once_a_session_fails(tmp_path: Path, cache: Path,
 
 def test_devices_lists_each_usb_phone_without_asking_it_to_pair(tmp_path: Path) -> None:
     phone = FakePhone(tmp_path / "phone", paired=False, others=(MuxDevice(7, "00008101-0001", "Network"),))
-    assert list_ios_devices(phone) == [IosDeviceInfo(UDID, "iPhone14,5", "Lab iPhone", "17.4.1", paired=False)]
+    assert list_ios_devices(phone) == [IosDeviceInfo(UDID, "iPhone14,5", "Lab iPhone", "17.4.1", paired=False, build="21E236")]
     assert phone.lockdowns == [(UDID, False)]
 
 

@@ -15,6 +15,7 @@ from orchestrator.cli.common import DevicesFile, console, errors, logger, number
 from orchestrator.cli.measure_view import next_steps, validation_table
 from orchestrator.lut.transfer import DEFAULT_NETWORKS, MAX_NETWORKS, Transferer
 from orchestrator.measure.devices import Device, get_device
+from orchestrator.measure.shelf import ShelfPhone, shelf
 from search.errors import UserError
 from search.space import load_space
 
@@ -61,16 +62,23 @@ def profile(
     out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<method>-<device>-<space>-<res>-<time>)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
     workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
+    phones: Optional[str] = typer.Option(
+        None, "--phones", help="spread the sessions over several connected phones of the device's model: all, or serials separated by commas"
+    ),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT; or, with
-    --from, fit one from another device's LUT and a few networks measured on this one."""
+    --from, fit one from another device's LUT and a few networks measured on this one. With --phones,
+    the sessions run on several phones of one model at once and merge into one LUT through the
+    anchor network every session carries."""
     from orchestrator.lut.profile import PRESETS, Profiler, default_run_dir, latest_run_dir
     from orchestrator.plan.builder import METHODS, build_plan
     from orchestrator.report.build import write_report
 
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if source is not None and phones is not None:
+        raise UserError("--phones spreads a profile's sessions over phones, and a transfer is one session; leave --phones out (BENCH_ADB picks the phone)")
     d: Device = get_device(device, devices_file)
     preset = PRESETS["quick" if quick else "full"]
     start = time.perf_counter()
@@ -85,8 +93,9 @@ def profile(
         run = Transferer(d, lut, networks, preset.settings, run_dir, workers, log=logger(console))
         again = f"--from {lut['id']} --networks {networks}"
     else:
-        run = Profiler(d, s, res, preset.settings, run_dir, workers, log=logger(console), plan=build_plan(s, res, method))
-        again = f"--space {s.name} --resolution {res} --method {method}"
+        shelf_phones = _shelf(d, phones) if phones is not None else None
+        run = Profiler(d, s, res, preset.settings, run_dir, workers, log=logger(console), plan=build_plan(s, res, method), phones=shelf_phones)
+        again = f"--space {s.name} --resolution {res} --method {method}" + (f" --phones {phones}" if phones is not None else "")
     try:
         doc, path = run.run(resume=resume)
     except KeyboardInterrupt:
@@ -106,6 +115,14 @@ def profile(
 
         console.print(transfer_table(doc))
     console.print(next_steps(doc, d.name, write_report([path])), highlight=False, soft_wrap=True)
+
+
+def _shelf(device: Device, selection: str) -> list[ShelfPhone]:
+    """The phones to profile on, named before anything is exported."""
+    found = shelf(device, selection, logger(console))
+    listed = ", ".join(f"{p.serial} ({p.model}, {p.os}{f', build {p.build}' if p.build else ''})" for p in found)
+    console.print(f"profiling {device.name} on {len(found)} phone{'s' if len(found) > 1 else ''}: {listed}", highlight=False, soft_wrap=True)
+    return found
 
 
 def _transfer_source(ref: str, space: str | None, resolution: int | None, method: str) -> dict:

@@ -74,15 +74,18 @@ def anchor_speed(sessions: list[Mapping[str, list[float]]], anchor: str) -> floa
     return float(np.median([np.median(s[anchor]) for s in sessions if anchor in s]))
 
 
-def normalised(sessions: list[Mapping[str, list[float]]], anchor: str | None) -> list[dict[str, np.ndarray]]:
+def normalised(sessions: list[Mapping[str, list[float]]], anchor: str | None, reference_ms: float | None = None) -> list[dict[str, np.ndarray]]:
     """Every session's samples scaled so its anchor runs at the reference speed: a session that ran
-    8% slow (machine state) would otherwise bias every entry measured in it by 8%."""
+    8% slow (machine state) would otherwise bias every entry measured in it by 8%. The reference is
+    the sessions' own median unless given (a shelf of phones: its reference phone's)."""
     if anchor is None or not all(anchor in s for s in sessions):
         return [{k: np.asarray(v) for k, v in s.items()} for s in sessions]
-    reference = anchor_speed(sessions, anchor)
+    reference = anchor_speed(sessions, anchor) if reference_ms is None else reference_ms
     return [{k: np.asarray(v) * (reference / np.median(s[anchor])) for k, v in s.items()} for s in sessions]
 
 
-def attribute(entries: Iterable[Entry], sessions: list[Mapping[str, list[float]]], anchor: str | None = None) -> dict[str, Estimate]:
-    scaled = normalised(sessions, anchor)
+def attribute(
+    entries: Iterable[Entry], sessions: list[Mapping[str, list[float]]], anchor: str | None = None, reference_ms: float | None = None
+) -> dict[str, Estimate]:
+    scaled = normalised(sessions, anchor, reference_ms)
     return {e.key: estimate(entry_deltas(e, scaled)) for e in entries}

@@ -18,9 +18,10 @@ from typing import Any
 
 from orchestrator.export.cache import CachedExport
 from orchestrator.lut.attribution import Estimate, Tolerance, anchor_speed, attribute
-from orchestrator.lut.resumable import ResumableRun
+from orchestrator.lut.resumable import ResumableRun, session_name
 from orchestrator.lut.store import finish_lut, save_lut
 from orchestrator.measure.devices import Device
+from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Entry, Plan
@@ -94,6 +95,16 @@ def probes_of(entries: list[Entry]) -> list[str]:
     return ids
 
 
+def adaptive_sessions(name: str, wide: list[Entry], phones: int) -> list[tuple[str, list[str]]]:
+    """An adaptive round's entries as sessions: one, or one per phone measuring (consecutive entries
+    in plan order, at least two entries each), so a shelf re-measures in parallel too."""
+    parts = max(1, min(phones, len(wide) // 2))
+    if parts == 1:
+        return [(name, probes_of(wide))]
+    bounds = [round(i * len(wide) / parts) for i in range(parts + 1)]
+    return [(f"{name}-{i + 1}", probes_of(wide[lo:hi])) for i, (lo, hi) in enumerate(zip(bounds, bounds[1:]))]
+
+
 def results_samples(results: list[dict[str, Any]]) -> list[dict[str, list[float]]]:
     return [{m["id"]: m["samples_ms"] for m in r["models"]} for r in results]
 
@@ -122,8 +133,9 @@ class Profiler(ResumableRun):
         log: Callable[[str], None] = print,
         show_progress: bool = True,
         plan: Plan | None = None,
+        phones: list[ShelfPhone] | None = None,
     ) -> None:
-        super().__init__(device, space, settings, run_dir, workers, luts_root, log, show_progress)
+        super().__init__(device, space, settings, run_dir, workers, luts_root, log, show_progress, phones)
         self.plan = plan or build_plan(space, resolution)
 
     def _what(self) -> dict[str, Any]:
@@ -134,28 +146,28 @@ class Profiler(ResumableRun):
         self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
         artifacts = self._export(plan.probes)
         groups = session_groups(plan, self.settings.per_stage_sessions)
-        results = [self._session(name, probes_of(entries), plan.probes, plan.anchor, artifacts) for name, entries in groups]
+        results = self._sessions([(name, probes_of(entries)) for name, entries in groups], plan.probes, plan.anchor, artifacts)
         samples = results_samples(results)
-        estimates = attribute(plan.entries, samples, plan.anchor)
+        estimates = attribute(plan.entries, samples, plan.anchor, self._reference(results, plan.anchor)[0])
         for round_index in range(self.settings.adaptive_sessions):
             wide = [e for e in plan.entries if self.settings.tolerance.too_wide(estimates[e.key])]
             if not wide:
                 break
             self.log(f"adaptive round {round_index + 1}: {len(wide)} entries have wide intervals, measuring them again")
-            result = self._session(f"adaptive-{round_index + 1}", probes_of(wide), plan.probes, plan.anchor, artifacts)
-            results.append(result)
-            samples += results_samples([result])
-            estimates = attribute(plan.entries, samples, plan.anchor)
+            sessions = adaptive_sessions(f"adaptive-{round_index + 1}", wide, self.phone_count)
+            new = self._sessions(sessions, plan.probes, plan.anchor, artifacts)
+            results += new
+            samples += results_samples(new)
+            estimates = attribute(plan.entries, samples, plan.anchor, self._reference(results, plan.anchor)[0])
         doc = finish_lut(self._lut_body(estimates, results, artifacts))
         path = save_lut(doc, self.luts_root)
         self._done(doc, path)
         return doc, path
 
     def _lut_body(self, estimates: dict[str, Estimate], results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
-        anchor_ms = {
-            r["run_id"].rsplit("/", 1)[-1]: m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == self.plan.anchor
-        }
-        thermal = {r["run_id"].rsplit("/", 1)[-1]: r["thermal"] for r in results if "thermal" in r}  # phones report it
+        anchor_ms = {session_name(r): m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == self.plan.anchor}
+        thermal = {session_name(r): r["thermal"] for r in results if "thermal" in r}  # phones report it
+        reference_ms = self._reference(results, self.plan.anchor)[0]
         return {
             **self._provenance(results[0]),
             "space": {"name": self.space.name, "hash": self.space.hash},
@@ -167,10 +179,11 @@ class Profiler(ResumableRun):
                 "rounds": sum(r["rounds"] for r in results),
                 "networks": len(self.plan.probes),
                 "plan_id": self.plan.id,
-                "context_latency_ms": anchor_speed(results_samples(results), self.plan.anchor),
+                "context_latency_ms": reference_ms or anchor_speed(results_samples(results), self.plan.anchor),
                 "anchor": {"probe": self.plan.anchor, "session_median_ms": anchor_ms},
                 "export_partitions_max": max((a.meta.get("partitions", 0) for a in artifacts.values()), default=0),
                 **({"session_thermal": thermal} if thermal else {}),
+                **self._phones_provenance(results, self.plan.anchor),
             },
             "context": self.plan.context.to_dict(),
             "entries": {

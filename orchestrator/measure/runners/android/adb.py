@@ -10,7 +10,7 @@ failure leaves this module as one of three kinds, because the runner treats them
   operations that a phone may legitimately hold up (an install waiting on a prompt, a launch);
 - `RunnerError`: the phone answered, but with a failure (a push it refused, a file it lacks).
 
-Where to find the phone is one string, the `BENCH_ADB` variable (see `parse_target`).
+Where to find the phones is one string, the `BENCH_ADB` variable (see `parse_targets`).
 """
 
 from __future__ import annotations
@@ -100,6 +100,13 @@ class Target:
             return f"{self.host}:{self.port}"
         return f"USB phone {self.serial}" if self.serial else "the first USB phone"
 
+    @property
+    def address(self) -> str:
+        """This target in `BENCH_ADB` syntax, to hand one phone of several to a runner of its own."""
+        if self.kind == "tcp":
+            return f"{self.host}:{self.port}"
+        return f"usb:{self.serial}" if self.serial else "usb"
+
 
 def parse_target(address: str | None) -> Target:
     """`HOST:PORT` (wireless debugging, `adb tcpip`, an emulator), `usb:SERIAL`, or None / `usb`
@@ -112,6 +119,12 @@ def parse_target(address: str | None) -> Target:
     if not sep or not host or not port.isdigit():
         raise RunnerError(f"BENCH_ADB={address!r} is neither HOST:PORT nor usb[:SERIAL]; set it to e.g. 192.168.1.20:5555 or usb")
     return Target("tcp", host=host, port=int(port))
+
+
+def parse_targets(address: str | None) -> list[Target]:
+    """`BENCH_ADB` may name several phones, comma-separated (a shelf of phones over Wi-Fi): a
+    session runs on the first, a profile with `--phones` on any of them."""
+    return [parse_target(part.strip()) for part in (address or "usb").split(",") if part.strip()] or [Target("usb")]
 
 
 class _Unreachable(Exception):

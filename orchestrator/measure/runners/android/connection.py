@@ -18,7 +18,7 @@ from orchestrator.measure.runners.android.adb import (
     DeviceTimeout,
     Target,
     open_link,
-    parse_target,
+    parse_targets,
 )
 from orchestrator.measure.runners.android.phone_state import AndroidDeviceInfo, Heat, lock_screen, wakefulness
 from orchestrator.measure.runners.android.settings import AndroidSettings
@@ -27,7 +27,7 @@ from orchestrator.measure.runners.base import Runner, RunnerError
 T = TypeVar("T")
 
 
-def _stderr(message: str) -> None:
+def stderr_log(message: str) -> None:
     print(f"android: {message}", file=sys.stderr, flush=True)
 
 
@@ -41,7 +41,7 @@ class PhoneConnection(Runner):
         settings: AndroidSettings | None = None,
         device_name: str = "android",
         models: Sequence[str] = (),
-        log: Callable[[str], None] = _stderr,
+        log: Callable[[str], None] = stderr_log,
     ) -> None:
         """`log` shows the session's waits (a hot phone) as they happen; every line also goes to the
         run directory's runner.log."""
@@ -49,7 +49,7 @@ class PhoneConnection(Runner):
         self.device_name = device_name
         self.models = tuple(models)
         self.log = log
-        self._target = parse_target(self.settings.address)
+        self._target = parse_targets(self.settings.address)[0]  # the first, when BENCH_ADB names several
         self._cooldown_key = str(self._target)
         self._link: AdbLink | None = None
         self._log_file: TextIO | None = None

@@ -19,16 +19,22 @@ KEYGUARD_FIELDS = ("mDreamingLockscreen", "isKeyguardShowing", "mShowingLockscre
 class AndroidDeviceInfo:
     """A phone as `bench devices` shows it: its ADB serial (HOST:PORT over TCP), model
     (`ro.product.model`, what device entries match on) and Android release; when the phone cannot
-    be opened (not authorised, gone), `problem` says why and what to do, and model and os are None."""
+    be opened (not authorised, gone), `problem` says why and what to do, and model and os are None.
+    `build` (`ro.build.id`) goes into a LUT's provenance; `address` is how to reach this phone again
+    (`BENCH_ADB` syntax), set by the listing."""
 
     serial: str
     model: str | None
     os: str | None
     problem: str | None = None
+    build: str | None = None
+    address: str | None = None
 
 
 def describe(link: AdbLink) -> AndroidDeviceInfo:
-    return AndroidDeviceInfo(link.serial, link.getprop("ro.product.model"), link.getprop("ro.build.version.release"))
+    return AndroidDeviceInfo(
+        link.serial, link.getprop("ro.product.model"), link.getprop("ro.build.version.release"), build=link.getprop("ro.build.id") or None
+    )
 
 
 @dataclass(frozen=True)

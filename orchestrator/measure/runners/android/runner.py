@@ -30,6 +30,8 @@ import posixpath
 import re
 import shlex
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +44,10 @@ from orchestrator.measure.runners.android.adb import (
     Target,
     TlsPairing,
     open_link,
-    parse_target,
+    parse_targets,
     usb_serials,
 )
+from orchestrator.measure.runners.android.connection import stderr_log
 from orchestrator.measure.runners.android.diagnosis import PhoneDoctor
 from orchestrator.measure.runners.android.phone_state import (
     AndroidDeviceInfo,
@@ -71,20 +74,23 @@ _SESSION_ENDS: dict[str, float] = {}
 
 
 def list_android_devices(settings: AndroidSettings | None = None) -> list[AndroidDeviceInfo]:
-    """The phones reachable now: the one at BENCH_ADB (HOST:PORT or usb:SERIAL), or every phone on
-    USB. Raises DeviceNotFound with the fix when USB cannot be searched at all."""
+    """The phones reachable now: those BENCH_ADB names (HOST:PORT or usb:SERIAL, comma-separated),
+    every phone on USB where it names none (unset or `usb`). Raises DeviceNotFound with the fix when
+    USB cannot be searched at all."""
     settings = settings or AndroidSettings.from_env()
-    target = parse_target(settings.address)
-    targets = [target] if target.kind == "tcp" or target.serial else [Target("usb", serial=serial) for serial in usb_serials()]
+    targets: list[Target] = []
+    for target in parse_targets(settings.address):
+        found = [target] if target.kind == "tcp" or target.serial else [Target("usb", serial=serial) for serial in usb_serials()]
+        targets += [t for t in found if t not in targets]
     phones = []
     for each in targets:
         try:
             link = open_link(each, settings.key_path, settings.connect_timeout_s, settings.auth_timeout_s, settings.io_timeout_s)
         except (DeviceNotFound, DeviceDisconnected, NotAuthorised, TlsPairing) as exc:
-            phones.append(AndroidDeviceInfo(each.serial or str(each), None, None, problem=str(exc)))
+            phones.append(AndroidDeviceInfo(each.serial or str(each), None, None, problem=str(exc), address=each.address))
             continue
         try:
-            phones.append(describe(link))
+            phones.append(replace(describe(link), address=each.address))
         finally:
             link.close()
     return phones
@@ -95,10 +101,10 @@ class AndroidRunner(PhoneDoctor):
     Staged like every runner (links into the export cache); `run` pushes the files themselves."""
 
     @classmethod
-    def for_device(cls, device: Device, **overrides: Any) -> AndroidRunner:
+    def for_device(cls, device: Device, log: Callable[[str], None] = stderr_log, **overrides: Any) -> AndroidRunner:
         """The runner for a registry entry: settings from the environment, and the phone must be
         one of the models the entry matches (`match.model`)."""
-        return cls(AndroidSettings.from_env(**overrides), device.name, device.match.get("model", ()))
+        return cls(AndroidSettings.from_env(**overrides), device.name, device.match.get("model", ()), log)
 
     def prepare(self) -> AndroidDeviceInfo:
         """Connect, check that this is the phone asked for, and install or update the app. `run`

@@ -4,7 +4,10 @@ how to reach the phone and how long to wait for it.
 Settings come from `AndroidSettings` or the environment (`AndroidSettings.from_env`):
 
     BENCH_ADB      where the phone is: HOST:PORT (wireless debugging, `adb tcpip`, an emulator),
-                   usb:SERIAL, or unset / usb for the first phone on USB
+                   usb:SERIAL, or unset / usb for the first phone on USB; several, comma-separated,
+                   for a shelf of phones (`bench profile --phones`; other commands use the first)
+    BENCH_ADB_COOLDOWN_S  seconds between the end of one session on a phone and the start of the
+                   next on it (default 60), for phones that cool faster or slower than that
     BENCH_ADB_KEY  the ADB private key (default ~/.android/adbkey, the platform adb's; made, readable
                    by this user only, when a phone first asks for it; refused if others can read it)
     BENCH_APK      the APK to install when the phone lacks the app or has an older version
@@ -13,12 +16,14 @@ Settings come from `AndroidSettings` or the environment (`AndroidSettings.from_e
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from orchestrator.measure.runners.android.keys import DEFAULT_KEY
+from search.errors import UserError
 
 PACKAGE = "org.autovit.bench"
 COMPONENT = f"{PACKAGE}/.BenchmarkActivity"
@@ -78,4 +83,16 @@ class AndroidSettings:
             key_path=Path(os.environ.get("BENCH_ADB_KEY") or DEFAULT_KEY),
             apk=Path(apk) if apk else (DEFAULT_APK if DEFAULT_APK.is_file() else None),
         )
+        if cooldown := os.environ.get("BENCH_ADB_COOLDOWN_S"):
+            settings = replace(settings, cooldown_s=_seconds("BENCH_ADB_COOLDOWN_S", cooldown))
         return replace(settings, **overrides)
+
+
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= 86_400:
+        raise UserError(f"{name}={text!r} is not a number of seconds between 0 and 86400; set it to one, e.g. 60")
+    return value

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class IosDeviceInfo:
-    """A connected iPhone as `bench devices` shows it; `problem` says why its facts are missing."""
+    """A connected iPhone as `bench devices` shows it; `problem` says why its facts are missing.
+    `build` (iOS's build number, e.g. 21E236) goes into a LUT's provenance."""
 
     udid: str
     product_type: str | None
@@ -32,6 +33,7 @@ class IosDeviceInfo:
     os_version: str | None
     paired: bool
     problem: str | None = None
+    build: str | None = None
 
 
 def default_services() -> Pmd3Services:
@@ -61,7 +63,7 @@ async def _list_devices(services: Pmd3Services) -> list[IosDeviceInfo]:
                 found.append(
                     IosDeviceInfo(
                         values.get("UniqueDeviceID") or device.serial, values.get("ProductType"), values.get("DeviceName"),
-                        values.get("ProductVersion"), services.is_paired(lockdown),
+                        values.get("ProductVersion"), services.is_paired(lockdown), build=values.get("BuildVersion"),
                     )
                 )
         except PyMobileDevice3Exception as exc:

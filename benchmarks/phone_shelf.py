@@ -1,0 +1,108 @@
+"""Profile wall time by number of phones (issue 15), and how far the merged LUT is from one phone's.
+
+The phones are ADB protocol peers on loopback (tests/adb_peer.py): real sessions through adb-shell,
+the benchmark app played by the host runner's child on this machine, one thread each. Every
+profile measures the same plan (the quick preset's unless told otherwise) with the same settings;
+`--cooldown-s` is the pause between two sessions on one phone (60 s on a real phone by default,
+where it dominates a quick profile). `--slowdown` makes every phone after the first that much
+slower (its sessions take longer and report larger latencies, as an older phone of the model).
+
+The loopback phones share this machine's cores, so more phones than cores measure each other's
+load; a real shelf has a CPU per phone. Run: .venv/bin/python benchmarks/phone_shelf.py --help
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.adb_peer
+
+from lut_build import repeatability  # noqa: E402  (beside this script)
+
+from orchestrator.export.cache import export_probes  # noqa: E402
+from orchestrator.lut.profile import QUICK, Profiler  # noqa: E402
+from orchestrator.measure.devices import Device  # noqa: E402
+from orchestrator.measure.runners.android.runner import AndroidRunner  # noqa: E402
+from orchestrator.measure.runners.android.settings import AndroidSettings  # noqa: E402
+from orchestrator.measure.shelf import ShelfPhone  # noqa: E402
+from orchestrator.plan.builder import build_plan  # noqa: E402
+from search.space import load_space  # noqa: E402
+from tests.adb_peer import AdbPeer  # noqa: E402
+
+PIXEL = Device("pixel7", "android", "pte", {"threads": 1}, "Pixel 7 played by a loopback peer, one thread", {"model": ["Pixel 7"]})
+
+
+def profile(peers: list[AdbPeer], key: Path, cooldown_s: float, space_name: str, resolution: int, work: Path) -> tuple[dict, float]:
+    phones = [
+        ShelfPhone(
+            peer.address, "Pixel 7", "Android 14", "UQ1A.240105.004",
+            AndroidRunner(AndroidSettings(address=peer.address, key_path=key, apk=None, cooldown_s=cooldown_s, poll_interval_s=0.5), PIXEL.name, ("Pixel 7",)),
+        )
+        for peer in peers
+    ]
+    start = time.perf_counter()
+    doc, _ = Profiler(
+        PIXEL, load_space(space_name), resolution, QUICK, work / "run", luts_root=work / "luts", log=lambda _: None, show_progress=False, phones=phones,
+    ).run()
+    return doc, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--phones", default="1,2", help="shelf sizes to profile on, comma-separated")
+    parser.add_argument("--cooldown-s", type=float, default=10.0, help="pause between sessions on one phone")
+    parser.add_argument("--slowdown", type=float, default=1.0, help="how much slower every phone after the first is")
+    parser.add_argument("--space", default="tiny")
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--cache", type=Path, default=None, help="export cache (default: the user's)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="phone-shelf-"))
+    if args.cache:
+        os.environ["BENCH_CACHE"] = str(args.cache)
+    console = Console(width=150)
+    space = load_space(args.space)
+    plan = build_plan(space, args.resolution)
+    export_probes(plan.probes, space.name, space.hash, "pte", workers=2, show_progress=True)
+
+    key = work / "adbkey"
+    rows, docs = [], {}
+    for n in (int(x) for x in args.phones.split(",")):
+        folder = work / f"{n}-phones"
+        peers = [AdbPeer(folder / f"phone-{i}") for i in range(n)]
+        for i, peer in enumerate(peers):
+            peer.phone.slowdown = 1.0 if i == 0 else args.slowdown
+            peer.__enter__()
+        try:
+            docs[n], seconds = profile(peers, key, args.cooldown_s, space.name, args.resolution, folder)
+        finally:
+            for peer in peers:
+                peer.__exit__(None, None, None)
+        m = docs[n]["measurement"]
+        per_phone = " / ".join(str(len(p["sessions"])) for p in m["phones"])
+        speeds = " / ".join(f"x{p['speed_vs_reference']:.2f}" for p in m["phones"])
+        rows.append((n, seconds, m["sessions"], per_phone, speeds))
+        console.print(f"{n} phone(s): {seconds:.0f} s", style="dim")
+
+    base = rows[0][1]
+    table = Table(title=f"profile wall time by phones: {space.name} at {args.resolution} px, quick settings, cool-down {args.cooldown_s:g} s, slowdown x{args.slowdown:g}")
+    for column in ("phones", "wall s", "vs first row", "sessions", "sessions per phone", "anchor speed per phone"):
+        table.add_column(column, justify="right")
+    for n, seconds, sessions, per_phone, speeds in rows:
+        table.add_row(str(n), f"{seconds:.0f}", f"{seconds / base:.2f}", str(sessions), per_phone, speeds)
+    console.print(table)
+    first = rows[0][0]
+    for n in list(docs)[1:]:
+        console.print(repeatability(docs[first], docs[n], space))
+    console.print(f"work folder: {work}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""One profile across a shelf of phones of one model: sessions run on every phone at once, each phone
+with its own runner (cool-down, thermal gate, lock), and merge into one LUT through the anchor
+network every session carries. The phones are ADB protocol peers on loopback (tests/adb_peer.py)
+running real sessions with the host runner's child, one of them made 1.5x slower; the iPhones are
+FakePhones on one usbmux."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestrator.export.cache import export_probes
+from orchestrator.lut.attribution import Tolerance
+from orchestrator.lut.profile import QUICK, MeasureSettings, Profiler
+from orchestrator.measure.devices import Device, get_device
+from orchestrator.measure.runners.android.runner import AndroidRunner
+from orchestrator.measure.runners.base import RunnerError
+from orchestrator.measure.shelf import ShelfPhone, shelf
+from orchestrator.measure.timing import TimingPlan
+from orchestrator.plan.builder import build_plan
+from orchestrator.plan.spec import Plan
+from search.lut import read_lut
+from search.space import load_space
+from tests.adb_peer import AdbPeer, PushDrop
+from tests.test_android_runner import settings_for
+
+# The phones' app runs on this machine's two cores, so the device entry asks for one thread a session.
+PIXEL = Device("pixel7", "android", "pte", {"threads": 1}, "Pixel 7, one thread", {"model": ["Pixel 7"]})
+KEYS = ("overhead", "stem/w8", "stem/w16", *(f"mbconv/MBConv-1/transition/{a}->{b}" for a in (8, 16) for b in (8, 16)))
+# Every entry is measured once more (a tolerance nothing meets), so the adaptive round runs too and
+# is split over the phones.
+SETTINGS = dataclasses.replace(
+    QUICK, timing=TimingPlan(warmup_runs=3, warmup_s=0.05, runs=40, min_s=0.3), adaptive_sessions=1, tolerance=Tolerance(0.0, 0.0)
+)
+COOLDOWN_S = 3.0
+SLOWDOWN = 1.5
+# 128 px, where these entries take 0.05-0.25 ms: at 64 px they are at the timer's noise floor. The
+# loopback phones run their app on this machine's two cores at once, so they are polled gently.
+RESOLUTION = 128
+
+
+def shelf_plan() -> Plan:
+    """Stems and MBConv-1 transitions: networks that lower in seconds, in two sessions of their own."""
+    full = build_plan(load_space("tiny"), RESOLUTION)
+    entries = tuple(e for e in full.entries if e.key in KEYS)
+    probes = {pid: full.probes[pid] for e in entries for pid in (e.reference, e.variant) if pid}
+    anchor = next(e.reference for e in entries if e.key == "stem/w16")
+    return dataclasses.replace(full, entries=entries, probes=probes, anchor=anchor)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="module")
+def adb_key(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("adbkey") / "adbkey"
+
+
+@pytest.fixture(autouse=True)
+def shared_cache(cache_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("BENCH_CACHE", str(cache_dir))
+
+
+def phone_of(peer: AdbPeer, key: Path) -> ShelfPhone:
+    runner = AndroidRunner(settings_for(peer, key, cooldown_s=COOLDOWN_S, poll_interval_s=0.5), PIXEL.name, PIXEL.match["model"])
+    return ShelfPhone(peer.address, "Pixel 7", "Android 14", "UQ1A.240105.004", runner)
+
+
+def profile(root: Path, phones: list[ShelfPhone], resume: bool = False, settings: MeasureSettings = SETTINGS) -> tuple[dict, float]:
+    start = time.perf_counter()
+    doc, _ = Profiler(
+        PIXEL, load_space("tiny"), RESOLUTION, settings, root / "run", luts_root=root / "luts", log=lambda _: None, show_progress=False,
+        plan=shelf_plan(), phones=phones,
+    ).run(resume)
+    return doc, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def profiles(tmp_path_factory, cache_dir: Path, adb_key: Path) -> dict:
+    """The same plan profiled on one phone and on a shelf of two, one of them slower."""
+    root = tmp_path_factory.mktemp("shelf")
+    with pytest.MonkeyPatch.context() as mp, AdbPeer(root / "solo") as solo, AdbPeer(root / "fast") as fast, AdbPeer(root / "slow") as slow:
+        mp.setenv("BENCH_CACHE", str(cache_dir))
+        slow.phone.slowdown = SLOWDOWN
+        tiny = load_space("tiny")
+        export_probes(shelf_plan().probes, tiny.name, tiny.hash, PIXEL.backend, workers=2, show_progress=False)  # timed without exports
+        one, one_s = profile(root / "one", [phone_of(solo, adb_key)])
+        two, two_s = profile(root / "two", [phone_of(fast, adb_key), phone_of(slow, adb_key)])
+        return {"one": one, "one_s": one_s, "two": two, "two_s": two_s, "fast": fast.address, "slow": slow.address}
+
+
+def test_phones_that_differ_only_in_speed_merge_into_the_lut_one_of_them_gives(tmp_path: Path, adb_key: Path) -> None:
+    """With the app simulated (every session of a model gets the same samples, times the phone's
+    slowdown), the anchor's scaling must give exactly the single phone's LUT: the arithmetic of the
+    merge, free of measurement noise."""
+    with AdbPeer(tmp_path / "solo") as solo, AdbPeer(tmp_path / "fast") as fast, AdbPeer(tmp_path / "slow") as slow:
+        for peer in (solo, fast, slow):
+            peer.phone.app_behaviour = "simulate"
+        slow.phone.slowdown = SLOWDOWN
+        one, _ = profile(tmp_path / "one", [phone_of(solo, adb_key)])
+        two, _ = profile(tmp_path / "two", [phone_of(fast, adb_key), phone_of(slow, adb_key)])
+        slow_address = slow.address
+    assert {p["serial"]: p["speed_vs_reference"] for p in two["measurement"]["phones"]}[slow_address] == pytest.approx(SLOWDOWN)
+    assert two["measurement"]["context_latency_ms"] == pytest.approx(one["measurement"]["context_latency_ms"], rel=1e-9)
+    for key in KEYS:
+        merged, alone = two["entries"][key], one["entries"][key]
+        assert merged["latency_ms"] == pytest.approx(alone["latency_ms"], rel=1e-9)
+        assert alone["ci_ms"][0] <= merged["latency_ms"] <= alone["ci_ms"][1]
+
+
+def test_the_slower_phone_is_scaled_to_the_reference_phone_by_the_anchor(profiles: dict) -> None:
+    measurement = profiles["two"]["measurement"]
+    phones = {p["serial"]: p for p in measurement["phones"]}
+    assert measurement["reference_phone"] == profiles["fast"] and phones[profiles["fast"]]["speed_vs_reference"] == 1.0
+    # its raw timings, before scaling: x1.5, give or take how much the phones' apps disturb each other on two cores
+    assert phones[profiles["slow"]]["speed_vs_reference"] > 1.2
+
+
+def test_a_shelf_of_two_takes_less_wall_time_than_one_phone(profiles: dict) -> None:
+    assert profiles["two_s"] < 0.85 * profiles["one_s"], (profiles["two_s"], profiles["one_s"])
+
+
+def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: dict) -> None:
+    measurement = profiles["two"]["measurement"]
+    phones = {p["serial"]: p for p in measurement["phones"]}
+    assert set(phones) == {profiles["fast"], profiles["slow"]}
+    for serial, phone in phones.items():
+        assert (phone["model"], phone["os"], phone["build"], phone["dropped"]) == ("Pixel 7", "Android 14", "UQ1A.240105.004", None)
+        assert phone["sessions"] and phone["sessions"] == [name for name, s in measurement["session_phone"].items() if s == serial]
+        assert set(phone["thermal"]) == set(phone["sessions"])
+        assert all(t["before"] == {"status": 0, "battery_c": 30.0} and t["throttled"] is False for t in phone["thermal"].values())
+    sessions = set(measurement["session_phone"])
+    assert sessions == {"fixed-parts", "mbconv-transitions", "adaptive-1-1", "adaptive-1-2"} == set(measurement["anchor"]["session_median_ms"])
+    assert set(profiles["one"]["measurement"]["session_phone"]) == {"fixed-parts", "mbconv-transitions", "adaptive-1"}
+
+
+def test_a_phone_that_drops_out_leaves_its_sessions_to_the_others(tmp_path: Path, adb_key: Path) -> None:
+    with AdbPeer(tmp_path / "a") as steady, AdbPeer(tmp_path / "b") as leaving:
+        leaving.drop_push = PushDrop("request.json", 10, stay_offline=True)  # unplugged at its first session, for good
+        doc, _ = profile(tmp_path, [phone_of(steady, adb_key), phone_of(leaving, adb_key)])
+        phones = {p["serial"]: p for p in doc["measurement"]["phones"]}
+        assert phones[leaving.address]["sessions"] == [] and "disconnected" in phones[leaving.address]["dropped"]
+        assert phones[steady.address]["dropped"] is None
+        assert set(phones[steady.address]["sessions"]) == {"fixed-parts", "mbconv-transitions", "adaptive-1"}  # one phone left: one session
+    assert set(doc["entries"]) == set(KEYS)
+
+
+def test_when_every_phone_drops_out_the_profile_stops_with_their_reasons_and_resumes(tmp_path: Path, adb_key: Path) -> None:
+    with AdbPeer(tmp_path / "a") as first, AdbPeer(tmp_path / "b") as second:
+        for peer in (first, second):
+            peer.offline = True
+        phones = [phone_of(first, adb_key), phone_of(second, adb_key)]
+        with pytest.raises(RunnerError, match=r"^every phone dropped out with 2 sessions left to measure \(127\.0\.0\.1:\d+: the connection to ") as failed:
+            profile(tmp_path, phones)
+        assert first.address in str(failed.value) and second.address in str(failed.value)
+        assert str(failed.value).endswith("the finished sessions are kept: reconnect the phones and continue with --resume")
+        for peer in (first, second):
+            peer.offline = False
+        doc, _ = profile(tmp_path, [phone_of(first, adb_key), phone_of(second, adb_key)], resume=True)
+    assert set(doc["entries"]) == set(KEYS) and {p["dropped"] for p in doc["measurement"]["phones"]} == {None}
+
+
+def test_all_takes_every_phone_of_the_model_and_leaves_out_another_with_why(tmp_path: Path, adb_key: Path, monkeypatch) -> None:
+    lines: list[str] = []
+    with AdbPeer(tmp_path / "a") as pixel, AdbPeer(tmp_path / "b", model="Pixel 9") as other, AdbPeer(tmp_path / "c") as second:
+        monkeypatch.setenv("BENCH_ADB", f"{pixel.address}, {other.address},{second.address}")
+        monkeypatch.setenv("BENCH_ADB_KEY", str(adb_key))
+        found = shelf(get_device("pixel7"), "all", lines.append)
+        named = shelf(get_device("pixel7"), f"{second.address},{second.address}", lines.append)
+        assert [(p.serial, p.model, p.os, p.build) for p in found] == [
+            (pixel.address, "Pixel 7", "Android 14", "UQ1A.240105.004"), (second.address, "Pixel 7", "Android 14", "UQ1A.240105.004")
+        ]
+        assert [p.runner.settings.address for p in found] == [pixel.address, second.address]
+        assert [p.serial for p in named] == [second.address]
+        assert lines == [f"leaving out phone {other.address}: it is a 'Pixel 9', not the Pixel 7 that device 'pixel7' is"]
+
+
+def test_a_named_phone_that_is_not_connected_is_refused_with_the_ones_that_are(tmp_path: Path, adb_key: Path, monkeypatch) -> None:
+    with AdbPeer(tmp_path / "a") as pixel:
+        monkeypatch.setenv("BENCH_ADB", pixel.address)
+        monkeypatch.setenv("BENCH_ADB_KEY", str(adb_key))
+        with pytest.raises(RunnerError, match=rf"^phone 10\.0\.0\.9:5555 is not connected \(connected: {pixel.address}\); check the serial"):
+            shelf(get_device("pixel7"), "10.0.0.9:5555", print)
+
+
+def test_phones_on_the_host_device_are_refused(bench) -> None:
+    result = bench("profile", "--device", "host", "--phones", "all", "--quick", "--out", "run")
+    assert result.exit_code == 2 and "--phones spreads a profile over connected phones, and host is this machine" in result.stderr
+    assert not Path("run").exists()
+
+
+def test_phones_with_a_transfer_are_refused(bench) -> None:
+    result = bench("profile", "--device", "pixel7", "--phones", "all", "--from", "luts/nothing.json", "--out", "run")
+    assert result.exit_code == 2 and "a transfer is one session; leave --phones out" in result.stderr and not Path("run").exists()
+
+
+def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch) -> None:
+    from tests.ios_fake import FakePhone, FakeUsb, coreml_simulator
+
+    usb = FakeUsb(*(FakePhone(tmp_path / udid, coreml_simulator(), udid=udid) for udid in ("00008110-000A", "00008110-000B")))
+    monkeypatch.setattr("orchestrator.measure.runners.ios.runner.default_services", lambda: usb)
+    monkeypatch.setattr("orchestrator.measure.runners.ios.devices.default_services", lambda: usb)
+    iphone = get_device("iphone13")
+    phones = shelf(iphone, "all", print)
+    settings = dataclasses.replace(SETTINGS, timing=TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.0))
+    doc, _ = Profiler(
+        iphone, load_space("tiny"), RESOLUTION, settings, tmp_path / "run", luts_root=tmp_path / "luts", log=lambda _: None, show_progress=False,
+        plan=shelf_plan(), phones=phones,
+    ).run()
+    listed = {p["serial"]: p for p in doc["measurement"]["phones"]}
+    assert set(listed) == {"00008110-000A", "00008110-000B"} and all(p["sessions"] for p in listed.values())
+    assert {(p["model"], p["os"], p["build"]) for p in listed.values()} == {("iPhone14,5", "iOS 17.4.1", "21E236")}
+    assert all(len(phone.launches) == len(listed[udid]["sessions"]) for udid, phone in usb.phones.items())
+    assert set(doc["entries"]) == set(KEYS) and json.loads(json.dumps(doc)) == doc
+
+
+@pytest.mark.slow
+def test_profile_on_every_phone_of_a_shelf_through_the_cli(bench, tmp_path: Path, adb_key: Path, monkeypatch) -> None:
+    devices = tmp_path / "devices.json"
+    entry = {"platform": "android", "backend": "pte", "runtime": {"threads": 1}, "description": "Pixel 7, one thread", "match": {"model": ["Pixel 7"]}}
+    devices.write_text(json.dumps({"schema_version": 1, "devices": {"pixel7-1t": entry}}))
+    with AdbPeer(tmp_path / "a") as first, AdbPeer(tmp_path / "b") as second:
+        second.phone.slowdown = SLOWDOWN
+        monkeypatch.setenv("BENCH_ADB", f"{first.address},{second.address}")
+        monkeypatch.setenv("BENCH_ADB_KEY", str(adb_key))
+        monkeypatch.setenv("BENCH_ADB_COOLDOWN_S", "1")
+        result = bench(
+            "profile", "--device", "pixel7-1t", "--devices-file", str(devices), "--phones", "all", "--quick",
+            "--space", "tiny", "--resolution", "64", "--method", "isolated", "--out", "run",
+        )
+        addresses = [first.address, second.address]
+    assert result.exit_code == 0, result.stderr
+    assert f"profiling pixel7-1t on 2 phones: {addresses[0]} (Pixel 7, Android 14, build UQ1A.240105.004), {addresses[1]}" in result.stdout
+    [path] = (tmp_path / "luts" / "pixel7-1t" / "tiny").glob("*.json")
+    doc = read_lut(path)
+    measurement = doc["measurement"]
+    assert doc["method"] == "isolated" and len(doc["entries"]) == 69 and measurement["reference_phone"] == addresses[0]
+    assert [p["serial"] for p in measurement["phones"]] == addresses and all(p["sessions"] for p in measurement["phones"])
+    assert set(measurement["session_phone"].values()) == set(addresses) and len(measurement["session_phone"]) == measurement["sessions"]
