@@ -7,8 +7,9 @@ profile measures the same plan (the quick preset's unless told otherwise) with t
 where it dominates a quick profile). `--slowdown` makes every phone after the first that much
 slower (its sessions take longer and report larger latencies, as an older phone of the model).
 
-The loopback phones share this machine's cores, so more phones than cores measure each other's
-load; a real shelf has a CPU per phone. Run: .venv/bin/python benchmarks/phone_shelf.py --help
+The loopback phones share this machine's cores (`--pin` keeps each phone's app on a core of its
+own, but not off the memory and caches they share, nor off this process, which speaks ADB for all
+of them), so phones measuring at once disturb each other; a real shelf has a CPU per phone. Run: .venv/bin/python benchmarks/phone_shelf.py --help
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def profile(peers: list[AdbPeer], key: Path, cooldown_s: float, space_name: str,
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--phones", default="1,2", help="shelf sizes to profile on, comma-separated")
+    parser.add_argument("--phones", default="1,2", help="shelf sizes to profile on, comma-separated (1,1,2: a repeat of one phone first)")
+    parser.add_argument("--pin", action="store_true", help="run each loopback phone's app on a core of its own")
     parser.add_argument("--cooldown-s", type=float, default=10.0, help="pause between sessions on one phone")
     parser.add_argument("--slowdown", type=float, default=1.0, help="how much slower every phone after the first is")
     parser.add_argument("--space", default="tiny")
@@ -73,19 +75,21 @@ def main() -> None:
     export_probes(plan.probes, space.name, space.hash, "pte", workers=2, show_progress=True)
 
     key = work / "adbkey"
-    rows, docs = [], {}
-    for n in (int(x) for x in args.phones.split(",")):
-        folder = work / f"{n}-phones"
+    rows, docs = [], []
+    for row, n in enumerate(int(x) for x in args.phones.split(",")):
+        folder = work / f"{row}-{n}-phones"
         peers = [AdbPeer(folder / f"phone-{i}") for i in range(n)]
         for i, peer in enumerate(peers):
             peer.phone.slowdown = 1.0 if i == 0 else args.slowdown
+            peer.phone.cpu = i % os.cpu_count() if args.pin else None
             peer.__enter__()
         try:
-            docs[n], seconds = profile(peers, key, args.cooldown_s, space.name, args.resolution, folder)
+            doc, seconds = profile(peers, key, args.cooldown_s, space.name, args.resolution, folder)
         finally:
             for peer in peers:
                 peer.__exit__(None, None, None)
-        m = docs[n]["measurement"]
+        docs.append(doc)
+        m = doc["measurement"]
         per_phone = " / ".join(str(len(p["sessions"])) for p in m["phones"])
         speeds = " / ".join(f"x{p['speed_vs_reference']:.2f}" for p in m["phones"])
         rows.append((n, seconds, m["sessions"], per_phone, speeds))
@@ -98,9 +102,9 @@ def main() -> None:
     for n, seconds, sessions, per_phone, speeds in rows:
         table.add_row(str(n), f"{seconds:.0f}", f"{seconds / base:.2f}", str(sessions), per_phone, speeds)
     console.print(table)
-    first = rows[0][0]
-    for n in list(docs)[1:]:
-        console.print(repeatability(docs[first], docs[n], space))
+    for (n, *_), doc in zip(rows[1:], docs[1:]):
+        console.print(f"the {n}-phone LUT against the first row's:")
+        console.print(repeatability(docs[0], doc, space))
     console.print(f"work folder: {work}")
 
 

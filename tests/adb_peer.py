@@ -170,6 +170,7 @@ class Phone:
         self.stalls: dict[str, float] = {}
         self.tamper: Callable[[dict], object] | None = None  # edits a "bench" result before it is written, as a broken app would
         self.slowdown = 1.0  # a slower phone of the same model: sessions take this much longer, every latency this much more
+        self.cpu: int | None = None  # the host core the app runs on, so that loopback phones measuring at once keep to their own
         self.commands: list[str] = []
         self.launches: list[float] = []
         self.pushed: list[str] = []
@@ -206,7 +207,8 @@ class Phone:
         report the phone's facts rather than the host's, as the app does. Its output is left to
         pytest's capture, the phone's logcat as it were."""
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "orchestrator.measure.runners.host_child", str(request.parent)], cwd=REPO)
+        pin = None if self.cpu is None else (lambda: os.sched_setaffinity(0, {self.cpu}))
+        subprocess.run([sys.executable, "-m", "orchestrator.measure.runners.host_child", str(request.parent)], cwd=REPO, preexec_fn=pin)
         result = json.loads((request.parent / "result.json").read_text())
         if self.slowdown != 1.0:
             time.sleep((self.slowdown - 1) * (time.monotonic() - started))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def profiles(tmp_path_factory, cache_dir: Path, adb_key: Path) -> dict:
     with pytest.MonkeyPatch.context() as mp, AdbPeer(root / "solo") as solo, AdbPeer(root / "fast") as fast, AdbPeer(root / "slow") as slow:
         mp.setenv("BENCH_CACHE", str(cache_dir))
         slow.phone.slowdown = SLOWDOWN
+        fast.phone.cpu, slow.phone.cpu = 0, 1 % (os.cpu_count() or 1)  # measuring at once, each on a core of its own
         tiny = load_space("tiny")
         export_probes(shelf_plan().probes, tiny.name, tiny.hash, PIXEL.backend, workers=2, show_progress=False)  # timed without exports
         one, one_s = profile(root / "one", [phone_of(solo, adb_key)])
