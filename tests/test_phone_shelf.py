@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -92,8 +93,10 @@ def profiles(tmp_path_factory, cache_dir: Path, adb_key: Path) -> dict:
         fast.phone.cpu, slow.phone.cpu = 0, 1 % (os.cpu_count() or 1)  # measuring at once, each on a core of its own
         tiny = load_space("tiny")
         export_probes(shelf_plan().probes, tiny.name, tiny.hash, PIXEL.backend, workers=2, show_progress=False)  # timed without exports
-        one, one_s = profile(root / "one", [phone_of(solo, adb_key)])
-        two, two_s = profile(root / "two", [phone_of(fast, adb_key), phone_of(slow, adb_key)])
+        # without an adaptive round, whose wait for the base sessions would hide the gain in so short a profile
+        once = dataclasses.replace(SETTINGS, adaptive_sessions=0)
+        one, one_s = profile(root / "one", [phone_of(solo, adb_key)], settings=once)
+        two, two_s = profile(root / "two", [phone_of(fast, adb_key), phone_of(slow, adb_key)], settings=once)
         return {"one": one, "one_s": one_s, "two": two, "two_s": two_s, "fast": fast.address, "slow": slow.address}
 
 
@@ -109,6 +112,8 @@ def test_phones_that_differ_only_in_speed_merge_into_the_lut_one_of_them_gives(t
         two, _ = profile(tmp_path / "two", [phone_of(fast, adb_key), phone_of(slow, adb_key)])
         slow_address = slow.address
     assert {p["serial"]: p["speed_vs_reference"] for p in two["measurement"]["phones"]}[slow_address] == pytest.approx(SLOWDOWN)
+    assert set(one["measurement"]["session_phone"]) == {"fixed-parts", "mbconv-transitions", "adaptive-1"}
+    assert set(two["measurement"]["session_phone"]) == {"fixed-parts", "mbconv-transitions", "adaptive-1-1", "adaptive-1-2"}  # a part each
     assert two["measurement"]["context_latency_ms"] == pytest.approx(one["measurement"]["context_latency_ms"], rel=1e-9)
     for key in KEYS:
         merged, alone = two["entries"][key], one["entries"][key]
@@ -125,7 +130,7 @@ def test_the_slower_phone_is_scaled_to_the_reference_phone_by_the_anchor(profile
 
 
 def test_a_shelf_of_two_takes_less_wall_time_than_one_phone(profiles: dict) -> None:
-    assert profiles["two_s"] < 0.85 * profiles["one_s"], (profiles["two_s"], profiles["one_s"])
+    assert profiles["two_s"] < 0.8 * profiles["one_s"], (profiles["two_s"], profiles["one_s"])
 
 
 def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: dict) -> None:
@@ -137,9 +142,7 @@ def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: di
         assert phone["sessions"] and phone["sessions"] == [name for name, s in measurement["session_phone"].items() if s == serial]
         assert set(phone["thermal"]) == set(phone["sessions"])
         assert all(t["before"] == {"status": 0, "battery_c": 30.0} and t["throttled"] is False for t in phone["thermal"].values())
-    sessions = set(measurement["session_phone"])
-    assert sessions == {"fixed-parts", "mbconv-transitions", "adaptive-1-1", "adaptive-1-2"} == set(measurement["anchor"]["session_median_ms"])
-    assert set(profiles["one"]["measurement"]["session_phone"]) == {"fixed-parts", "mbconv-transitions", "adaptive-1"}
+    assert set(measurement["session_phone"]) == {"fixed-parts", "mbconv-transitions"} == set(measurement["anchor"]["session_median_ms"])
 
 
 def test_a_phone_that_drops_out_leaves_its_sessions_to_the_others(tmp_path: Path, adb_key: Path) -> None:
@@ -245,3 +248,20 @@ def test_profile_on_every_phone_of_a_shelf_through_the_cli(bench, tmp_path: Path
     assert doc["method"] == "isolated" and len(doc["entries"]) == 69 and measurement["reference_phone"] == addresses[0]
     assert [p["serial"] for p in measurement["phones"]] == addresses and all(p["sessions"] for p in measurement["phones"])
     assert set(measurement["session_phone"].values()) == set(addresses) and len(measurement["session_phone"]) == measurement["sessions"]
+
+
+@pytest.mark.parametrize("value", ["soon", "nan", "-1", "1e9"])
+def test_a_cool_down_that_is_not_a_number_of_seconds_is_refused_with_an_example(monkeypatch, value: str) -> None:
+    from orchestrator.measure.runners.android.settings import AndroidSettings
+    from search.errors import UserError
+
+    monkeypatch.setenv("BENCH_ADB_COOLDOWN_S", value)
+    with pytest.raises(UserError, match=rf"^BENCH_ADB_COOLDOWN_S='{re.escape(value)}' is not a number of seconds between 0 and 86400; set it to one, e\.g\. 60$"):
+        AndroidSettings.from_env()
+
+
+def test_the_cool_down_between_sessions_comes_from_the_environment(monkeypatch) -> None:
+    from orchestrator.measure.runners.android.settings import AndroidSettings
+
+    monkeypatch.setenv("BENCH_ADB_COOLDOWN_S", "7.5")
+    assert AndroidSettings.from_env().cooldown_s == 7.5
