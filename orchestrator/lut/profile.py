@@ -95,7 +95,7 @@ def probes_of(entries: list[Entry]) -> list[str]:
     return ids
 
 
-def adaptive_sessions(name: str, wide: list[Entry], phones: int) -> list[tuple[str, list[str]]]:
+def adaptive_round(name: str, wide: list[Entry], phones: int) -> list[tuple[str, list[str]]]:
     """An adaptive round's entries as sessions: one, or one per phone measuring (consecutive entries
     in plan order, at least two entries each), so a shelf re-measures in parallel too."""
     parts = max(1, min(phones, len(wide) // 2))
@@ -154,7 +154,7 @@ class Profiler(ResumableRun):
             if not wide:
                 break
             self.log(f"adaptive round {round_index + 1}: {len(wide)} entries have wide intervals, measuring them again")
-            sessions = adaptive_sessions(f"adaptive-{round_index + 1}", wide, self.phone_count)
+            sessions = adaptive_round(f"adaptive-{round_index + 1}", wide, self.phone_count)
             new = self._sessions(sessions, plan.probes, plan.anchor, artifacts)
             results += new
             samples += results_samples(new)
