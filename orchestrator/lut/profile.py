@@ -18,7 +18,7 @@ from typing import Any
 
 from orchestrator.export.cache import CachedExport
 from orchestrator.lut.attribution import Estimate, Tolerance, anchor_speed, attribute
-from orchestrator.lut.resumable import ResumableRun, session_name
+from orchestrator.lut.resumable import ResumableRun, session_anchor_ms, session_name
 from orchestrator.lut.store import finish_lut, save_lut
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
@@ -165,7 +165,7 @@ class Profiler(ResumableRun):
         return doc, path
 
     def _lut_body(self, estimates: dict[str, Estimate], results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
-        anchor_ms = {session_name(r): m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == self.plan.anchor}
+        anchor_ms = session_anchor_ms(results, self.plan.anchor)
         thermal = {session_name(r): r["thermal"] for r in results if "thermal" in r}  # phones report it
         reference_ms = self._reference(results, self.plan.anchor)[0]
         return {

@@ -170,23 +170,19 @@ class ResumableRun(ABC):
     def _phone_speeds(self, results: list[dict[str, Any]], anchor: str) -> dict[str, float]:
         """Each phone of the shelf that measured sessions: the median over them of the anchor's median."""
         by_phone: dict[str, list[float]] = {}
-        for r in results:
-            facts = self.session_phones.get(session_name(r))
-            if facts is not None:
-                by_phone.setdefault(facts["serial"], []).extend(m["summary"]["median_ms"] for m in r["models"] if m["id"] == anchor)
-        return {serial: float(np.median(ms)) for serial, ms in by_phone.items() if ms}
+        for name, ms in session_anchor_ms(results, anchor).items():
+            if (facts := self.session_phones.get(name)) is not None:
+                by_phone.setdefault(facts["serial"], []).append(ms)
+        return {serial: float(np.median(ms)) for serial, ms in by_phone.items()}
 
     def _reference(self, results: list[dict[str, Any]], anchor: str) -> tuple[float | None, str | None]:
-        """With a shelf: the anchor's speed on the reference phone, the first phone in the shelf's
-        order that measured a session, and its serial. Every session is scaled to it, so the LUT is
-        the one that phone alone would give whatever its siblings' speeds (a median over phones
-        would move the LUT with the mix of phones that happened to run). Without a shelf, None: the
-        sessions' own median, as always."""
+        """With a shelf: the anchor's speed on the reference phone and its serial. Every session is
+        scaled to it, so the LUT is the one that phone alone would give whatever its siblings'
+        speeds (a median over phones would move the LUT with the mix of phones that happened to
+        run). Without a shelf, None: the sessions' own median, as always."""
         if self.spread is None:
             return None, None
-        speeds = self._phone_speeds(results, anchor)
-        serial = next((s for s in [*(p.serial for p in self.spread.phones), *sorted(speeds)] if s in speeds), None)
-        return (speeds[serial], serial) if serial is not None else (None, None)
+        return reference_phone([p.serial for p in self.spread.phones], self._phone_speeds(results, anchor))
 
     def _phones_provenance(self, results: list[dict[str, Any]], anchor: str) -> dict[str, Any]:
         """With a shelf: every phone that measured a session of this LUT (serial, model, OS and
@@ -198,7 +194,7 @@ class ResumableRun(ABC):
         names = [session_name(r) for r in results]
         thermal = {name: r.get("thermal") for name, r in zip(names, results)}
         speeds = self._phone_speeds(results, anchor)
-        reference_ms, reference = self._reference(results, anchor)
+        reference_ms, reference = reference_phone([p.serial for p in self.spread.phones], speeds)
         phones: dict[str, dict[str, Any]] = {
             p.serial: {**p.facts(), "sessions": [], "thermal": {}, "dropped": None} for p in self.spread.phones
         }
@@ -262,6 +258,11 @@ def session_name(result: dict[str, Any]) -> str:
     return result["run_id"].rsplit("/", 1)[-1]
 
 
+def session_anchor_ms(results: list[dict[str, Any]], anchor: str) -> dict[str, float]:
+    """Each session's median time of the anchor network, by session name."""
+    return {session_name(r): m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == anchor}
+
+
 def _phone_record(path: Path) -> dict[str, str | None] | None:
     """The phone a kept session ran on, if its record is whole (it is written after the result, so a
     run cut off between the two has none, and the LUT names no phone for that session)."""
@@ -271,3 +272,11 @@ def _phone_record(path: Path) -> dict[str, str | None] | None:
     if not isinstance(doc, dict) or not isinstance(doc.get("serial"), str):
         return None
     return {key: doc[key] if isinstance(doc.get(key), str) else None for key in PHONE_FACTS}
+
+
+def reference_phone(shelf_order: list[str], speeds: dict[str, float]) -> tuple[float | None, str | None]:
+    """The reference phone's anchor time and serial among the phones with `speeds`: the first in the
+    shelf's order that measured a session (then any other, for sessions kept from phones no longer
+    on the shelf)."""
+    serial = next((s for s in [*shelf_order, *sorted(speeds)] if s in speeds), None)
+    return (speeds[serial], serial) if serial is not None else (None, None)
