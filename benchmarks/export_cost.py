@@ -37,11 +37,11 @@ from torch import nn
 
 from orchestrator.export import coreml
 from orchestrator.export.executorch import to_pte
-from search.deploy import deploy_form
-from search.extract import extract
-from search.sampling import max_config, min_config
 from search.space import load_space
-from search.supernet import Supernet
+from search.space.sampling import max_config, min_config
+from search.supernet.deploy import deploy_form
+from search.supernet.extract import extract
+from search.supernet.model import Supernet
 
 logging.getLogger("executorch.backends.xnnpack.partition.xnnpack_partitioner").setLevel(logging.ERROR)
 TOLERANCE = 1e-4

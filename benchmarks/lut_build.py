@@ -29,9 +29,9 @@ from orchestrator.export.cache import export_probes
 from orchestrator.lut.profile import FULL, QUICK, Profiler
 from orchestrator.measure.devices import get_device
 from orchestrator.plan.builder import build_plan
-from search.encoding import random_batch
-from search.predictor import LatencyPredictor
+from search.nas.predictor import LatencyPredictor
 from search.space import load_space
+from search.space.encoding import random_batch
 
 
 def build(space_name: str, settings, work: Path, tag: str, resolution: int | None = None) -> tuple[dict, float]:

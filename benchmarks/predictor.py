@@ -18,12 +18,12 @@ from rich.table import Table
 from orchestrator.lut.store import list_luts, luts_dir, resolve_lut
 from orchestrator.lut.validation import measure_subnets, spread_subnets, validation_record
 from orchestrator.measure.devices import get_device
-from search.config import SubnetConfig
-from search.encoding import random_batch
-from search.lut import read_lut
-from search.predictor import LatencyPredictor
-from search.sampling import random_config
+from search.nas.lut import read_lut
+from search.nas.predictor import LatencyPredictor
 from search.space import load_space
+from search.space.config import SubnetConfig
+from search.space.encoding import random_batch
+from search.space.sampling import random_config
 
 
 def throughput(predictor: LatencyPredictor, console: Console) -> None:

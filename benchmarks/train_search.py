@@ -34,15 +34,15 @@ from orchestrator.lut.store import resolve_lut
 from orchestrator.measure.devices import get_device
 from orchestrator.searchjob.delivery import deliver, measure_found
 from orchestrator.searchjob.job import SearchInputs, SearchJob
-from search.budget import TOLERANCE, Budget, Pricer
-from search.config import SubnetConfig
-from search.extract import extract
-from search.lut import read_lut
-from search.predictor import LatencyPredictor
-from search.sampling import max_config, min_config, random_config
+from search.nas.budget import TOLERANCE, Budget, Pricer
+from search.nas.lut import read_lut
+from search.nas.predictor import LatencyPredictor
+from search.nas.strategies import STRATEGIES, Search, SearchSettings, coarse_phase
 from search.space import load_space
-from search.strategies import STRATEGIES, Search, SearchSettings, coarse_phase
-from search.supernet import Supernet
+from search.space.config import SubnetConfig
+from search.space.sampling import max_config, min_config, random_config
+from search.supernet.extract import extract
+from search.supernet.model import Supernet
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 console = Console()

@@ -35,10 +35,10 @@ from orchestrator.lut.transfer import Transferer
 from orchestrator.lut.validation import figures, measure_subnets, spread_subnets, validation_record
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.session import new_run_dir
-from search.config import SubnetConfig
-from search.lut import read_lut
-from search.predictor import LatencyPredictor, parts
+from search.nas.lut import read_lut
+from search.nas.predictor import LatencyPredictor, parts
 from search.space import load_space
+from search.space.config import SubnetConfig
 
 NETWORKS = (1, 3, 5, 10)
 REPO_LUTS = Path(__file__).resolve().parent.parent / "luts"

@@ -1,0 +1,5 @@
+"""The method, in four sub-packages, each using only those before it: `space` (search spaces,
+subnet configs, sampling, encodings, parameter counts), `supernet` (the weight-entangled supernet
+and the static subnets extracted from it), `training` (supernet training and subnet evaluation)
+and `nas` (LUTs, the latency predictor, budgets and the search strategies). It never imports
+`orchestrator`."""

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from search.space import SearchSpace, load_space
-from search.supernet import Supernet
+from search.supernet.model import Supernet
 
 
 def randomise_norms(net: torch.nn.Module, seed: int = 0) -> None:
@@ -48,7 +48,7 @@ def rng() -> random.Random:
 def digits_dir(tmp_path_factory) -> Path:
     """A small real data set: scikit-learn's digits as an ImageFolder, 24 training and 4 test
     images per class (fast enough for every training test)."""
-    from search.data import write_digits
+    from search.training.data import write_digits
 
     root = tmp_path_factory.mktemp("digits")
     write_digits(root)
@@ -60,7 +60,7 @@ def digits_dir(tmp_path_factory) -> Path:
 
 
 def tiny_train_settings(data: Path, **overrides):
-    from search.train_settings import TrainSettings
+    from search.training.settings import TrainSettings
 
     base = dict(space="tiny", data=str(data), resolution=64, epochs=2, batch_size=16, lr=2e-3, warmup_epochs=1, hflip=False, holdout=0.15)
     return TrainSettings(**{**base, **overrides})
@@ -70,7 +70,7 @@ def tiny_train_settings(data: Path, **overrides):
 def tiny_checkpoint(digits_dir: Path, tmp_path_factory) -> Path:
     """A tiny supernet trained for 2 epochs on the small digits set (last.pt)."""
     from search import distributed
-    from search.train import Trainer
+    from search.training.train import Trainer
 
     out = tmp_path_factory.mktemp("train")
     Trainer(tiny_train_settings(digits_dir), out, distributed.init(prefer_gpu=False)).run()

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import tiny_train_settings  # noqa: E402
 
-import search.train as train  # noqa: E402
+import search.training.train as train  # noqa: E402
 from search import distributed  # noqa: E402
 
 out, data = Path(sys.argv[1]), Path(sys.argv[2])

@@ -30,8 +30,8 @@ from pymobiledevice3.services.afc import AfcError
 from pymobiledevice3.services.os_trace import SyslogEntry, SyslogLogLevel
 from pymobiledevice3.usbmux import MuxDevice
 
+from infra.files import write_json_atomic
 from orchestrator.measure.contract import VERSION, summarize
-from search.files import write_json_atomic
 
 UDID = "00008110-001A2C3E0E38801E"
 GOLDEN_OK = Path(__file__).parent / "contract" / "result_ok.json"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from search.lut import SCHEMA_NAME, SCHEMA_VERSION, content_id, entry_key, validate_lut
+from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, content_id, entry_key, validate_lut
 from search.space import SearchSpace
 
 # The context network: 4 transformer stages, depths above 1 so layers repeat.
@@ -87,8 +87,8 @@ def sized_lut(space: SearchSpace, resolution: int = 64, per_mparam_ms: float = 2
     """A LUT with every entry the space needs: 0.2 ms per part plus `per_mparam_ms` per million
     parameters of the part, so latency grows with size as on a device (entries found by asking the
     additive table for every part it prices)."""
-    from search.additive import AdditiveTable
-    from search.params import part_params
+    from search.space.additive import AdditiveTable
+    from search.space.params import part_params
 
     count = part_params(space)
     specs: dict[str, tuple] = {}

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from infra.locks import InUseError, held
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.runners.android.adb import TLS_HELP, AdbKeyError, DeviceNotFound, NotAuthorised, TlsPairing
@@ -24,10 +25,9 @@ from orchestrator.measure.runners.android.settings import APK_REMOTE_PATH, APP_V
 from orchestrator.measure.runners.base import Check, RunnerError
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
-from search.deploy import deploy_form
-from search.locks import InUseError, held
-from search.sampling import min_config
-from search.static import StaticSubnet
+from search.space.sampling import min_config
+from search.supernet.deploy import deploy_form
+from search.supernet.static import StaticSubnet
 from tests.adb_peer import AdbPeer, Phone, PushDrop
 
 PLAN = TimingPlan(warmup_runs=2, warmup_s=0.01, runs=5, min_s=0.02)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from infra.errors import UserError
 from orchestrator.export.backends import BACKENDS, COREML, PTE, backend_of_file, get_backend
 from orchestrator.plan.networks import OverheadNet
-from search.errors import UserError
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS.values()), ids=list(BACKENDS))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import torch
 
-from search.lut import content_id
+from search.nas.lut import content_id
 from search.space import load_space
 from tests.lut_factory import sized_lut
 

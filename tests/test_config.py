@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.config import ConfigError, SubnetConfig, TransformerStage, validate
-from search.sampling import crossover, max_config, min_config, mutate, random_config
 from search.space import load_space
+from search.space.config import ConfigError, SubnetConfig, TransformerStage, validate
+from search.space.sampling import crossover, max_config, min_config, mutate, random_config
 
 TINY = load_space("tiny")
 XXS = load_space("xxs")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.errors import UserError
 from orchestrator.measure.devices import get_device, load_devices
-from search.errors import UserError
 
 
 def test_bundled_registry_has_host_an_iphone_and_two_android_phones() -> None:

@@ -12,12 +12,12 @@ import torch
 
 from orchestrator.export.coreml import save_mlpackage
 from orchestrator.export.executorch import run_pte, save_pte, to_pte
-from search.deploy import deploy_form
-from search.extract import extract
-from search.sampling import max_config, min_config
 from search.space import load_space, space_from_dict
-from search.static import StaticSubnet
-from search.supernet import Supernet
+from search.space.sampling import max_config, min_config
+from search.supernet.deploy import deploy_form
+from search.supernet.extract import extract
+from search.supernet.model import Supernet
+from search.supernet.static import StaticSubnet
 from tests.conftest import randomise_norms
 
 
@@ -87,7 +87,7 @@ def test_xxs_subnet_lowers_into_one_partition() -> None:
 @pytest.mark.slow
 def test_layernorm_keeps_norms_outside_xnnpack(example) -> None:
     """Why the spaces default to BatchNorm: LayerNorm is left to the portable CPU kernels."""
-    raw = json.loads((resources.files("search") / "spaces" / "tiny.json").read_text())
+    raw = json.loads((resources.files("search.space") / "definitions" / "tiny.json").read_text())
     raw["norm"] = "layernorm"
     space = space_from_dict(raw)
     net = Supernet(space)

@@ -11,8 +11,8 @@ import pytest
 
 from orchestrator.export.cache import artifact_path, cache_key, export_probes, lookup, lowering_cost
 from orchestrator.plan.spec import ProbeSpec
-from search.sampling import max_config, min_config
 from search.space import load_space
+from search.space.sampling import max_config, min_config
 
 TINY = load_space("tiny")
 OVERHEAD = ProbeSpec("overhead", 64)
@@ -79,7 +79,7 @@ def test_export_workers_end_with_the_bench_that_started_them(tmp_path: Path) -> 
 
     script = (
         "import sys; from pathlib import Path; from orchestrator.export.cache import export_probes; "
-        "from orchestrator.plan.spec import ProbeSpec; from search.sampling import max_config; from search.space import load_space; "
+        "from orchestrator.plan.spec import ProbeSpec; from search.space.sampling import max_config; from search.space import load_space; "
         "s = load_space('tiny'); p = ProbeSpec('net', 64, max_config(s, 64).to_json()); "
         "export_probes({p.id: p}, s.name, s.hash, 'pte', workers=1, root=Path(sys.argv[1]), show_progress=False)"
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from search.files import FILE_MODE, atomic_folder, atomic_path, atomic_write, write_json_atomic
+from infra.files import FILE_MODE, atomic_folder, atomic_path, atomic_write, write_json_atomic
 
 
 def test_a_json_document_replaces_the_file_whole_with_ordinary_permissions(tmp_path: Path):

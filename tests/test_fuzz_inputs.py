@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from infra.errors import UserError
 from orchestrator.measure.contract import ContractError, check_result, read_json
-from search.errors import UserError
-from search.lut import content_id
+from search.nas.lut import content_id
 from search.space import load_space
 from tests.lut_factory import sized_lut
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from infra.files import write_json_atomic
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.contract import ContractError, check_result, make_request, read_json, summarize
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.host import HostRunner
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.networks import OverheadNet
-from search.files import write_json_atomic
 from tests.processes import alive, children
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from orchestrator.export import cache
 from orchestrator.plan.builder import build_plan
-from search.lut import read_lut
+from search.nas.lut import read_lut
 from search.space import load_space
 
 ROOT = Path(__file__).resolve().parents[1]

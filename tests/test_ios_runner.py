@@ -34,6 +34,8 @@ from pymobiledevice3.exceptions import (
 )
 from pymobiledevice3.usbmux import MuxDevice
 
+from infra.files import write_json_atomic
+from infra.locks import InUseError, held
 from orchestrator.measure.contract import make_request, read_json
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.runners.base import RunnerError
@@ -42,8 +44,6 @@ from orchestrator.measure.runners.ios.runner import BUNDLE_ID, IosRunner
 from orchestrator.measure.runners.ios.services import Pmd3Services
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
-from search.files import write_json_atomic
-from search.locks import InUseError, held
 from tests.ios_fake import UDID, FakePhone, coreml_simulator, crashing_app, golden_app, hanging_app, host_child_app, writes, writes_sparse
 
 FAST = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.01)
@@ -104,10 +104,10 @@ def tiny_pte(tmp_path_factory) -> Path:
     import torch
 
     from orchestrator.export.executorch import save_pte
-    from search.deploy import deploy_form
-    from search.sampling import min_config
     from search.space import load_space
-    from search.static import StaticSubnet
+    from search.space.sampling import min_config
+    from search.supernet.deploy import deploy_form
+    from search.supernet.static import StaticSubnet
 
     space = load_space("tiny")
     path = tmp_path_factory.mktemp("pte") / "tiny-min.pte"

@@ -98,7 +98,7 @@ def test_profile_an_iphone_through_the_cli(bench_cli, phone: FakePhone, tmp_path
     result = bench_cli("profile", "--device", "iphone13", "--quick", "--out", "run")
     assert result.exit_code == 0, result.stderr
     [path] = (tmp_path / "luts" / "iphone13" / "tiny").glob("*.json")
-    from search.lut import read_lut
+    from search.nas.lut import read_lut
 
     doc = read_lut(path)
     assert doc["device"]["backend"] == "coreml" and doc["device"]["facts"]["model"] == "iPhone14,5"
@@ -112,9 +112,9 @@ def test_a_search_winner_is_measured_as_its_mlpackage_beside_the_luts_anchor(pho
     from orchestrator.export.backends import COREML
     from orchestrator.measure.devices import get_device
     from orchestrator.searchjob.delivery import measure_found
-    from search.deploy import deploy_form
-    from search.sampling import min_config
-    from search.static import StaticSubnet
+    from search.space.sampling import min_config
+    from search.supernet.deploy import deploy_form
+    from search.supernet.static import StaticSubnet
     from tests.lut_factory import sized_lut
 
     space = load_space("tiny")

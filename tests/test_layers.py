@@ -1,6 +1,9 @@
-"""The folder layout is the architecture: `orchestrator/`'s floors (plan -> export -> measure -> lut
--> searchjob -> cli) import only the floors below them, and `search/` never imports `orchestrator/`.
-Imports inside functions count too: a lazy import is still a dependency."""
+"""The folder layout is the architecture. The packages stand on each other in one order, `infra`
+(errors, files, strict JSON, locks, processes) -> `search` -> `orchestrator` -> `benchmarks`, and
+none imports one above it; inside `search/` the sub-packages (space -> supernet -> training -> nas)
+and inside `orchestrator/` the floors (plan -> export -> measure -> lut -> searchjob -> report ->
+cli) import only their own and those below. Imports inside functions count too: a lazy import is
+still a dependency."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOORS = ["plan", "export", "measure", "lut", "searchjob", "report", "cli"]
+SEARCH_FLOORS = ["space", "supernet", "training", "nas"]
+PACKAGES = ["infra", "search", "orchestrator", "benchmarks"]
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -23,11 +28,11 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def floor_of(module: str) -> int | None:
+def floor_of(module: str, package: str = "orchestrator", floors: list[str] = FLOORS) -> int | None:
     parts = module.split(".")
-    if parts[0] != "orchestrator" or len(parts) < 2 or parts[1] not in FLOORS:
+    if parts[0] != package or len(parts) < 2 or parts[1] not in floors:
         return None
-    return FLOORS.index(parts[1])
+    return floors.index(parts[1])
 
 
 def orchestrator_files() -> list[Path]:
@@ -47,9 +52,27 @@ def test_orchestrator_has_no_modules_outside_its_floors():
     assert sorted(p.name for p in (ROOT / "orchestrator").iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(FLOORS)
 
 
-def test_search_never_imports_orchestrator():
+@pytest.mark.parametrize("package", PACKAGES[:-1])
+def test_a_package_never_imports_one_above_it(package):
+    above = PACKAGES[PACKAGES.index(package) + 1 :]
     offenders = {
-        str(p.relative_to(ROOT)): sorted(m for m in imported_modules(p) if m.split(".")[0] == "orchestrator")
-        for p in (ROOT / "search").rglob("*.py")
+        str(p.relative_to(ROOT)): sorted(m for m in imported_modules(p) if m.split(".")[0] in above)
+        for p in (ROOT / package).rglob("*.py")
     }
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def search_files() -> list[Path]:
+    return sorted(p for p in (ROOT / "search").rglob("*.py") if p.parent != ROOT / "search")
+
+
+@pytest.mark.parametrize("path", search_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_search_subpackages_import_only_their_own_and_those_below(path):
+    own = SEARCH_FLOORS.index(path.relative_to(ROOT / "search").parts[0])
+    upward = sorted(m for m in imported_modules(path) if (floor := floor_of(m, "search", SEARCH_FLOORS)) is not None and floor > own)
+    assert upward == [], f"{path.relative_to(ROOT)} ({SEARCH_FLOORS[own]}) imports a higher sub-package: {upward}"
+
+
+def test_search_has_no_modules_outside_its_subpackages():
+    assert sorted(p.name for p in (ROOT / "search").glob("*.py")) == ["__init__.py"]
+    assert sorted(p.name for p in (ROOT / "search").iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(SEARCH_FLOORS)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from infra.errors import UserError
 from orchestrator.lut.store import finish_lut, list_luts, resolve_lut, save_lut
-from search.errors import UserError
-from search.lut import LUTError, check_space, read_lut
+from search.nas.lut import LUTError, check_space, read_lut
 from search.space import load_space
 from tests.lut_factory import make_lut
 

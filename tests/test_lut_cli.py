@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lut.store import save_lut
-from search.lut import content_id
+from search.nas.lut import content_id
 from search.space import load_space
 from tests.lut_factory import make_lut
 

@@ -19,9 +19,9 @@ from orchestrator.cli.lut_view import (
     lut_validation_table,
     plot_breakdown,
 )
-from search.config import SubnetConfig, validate
-from search.lut import ENTRY_KINDS, LUTError, entry_key
+from search.nas.lut import ENTRY_KINDS, LUTError, entry_key
 from search.space import SearchSpace
+from search.space.config import SubnetConfig, validate
 from tests.lut_factory import CONTEXT, LATENCIES, make_lut
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

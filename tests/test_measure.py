@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from infra.errors import UserError
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.model import measure_model
-from search.errors import UserError
 
 
 def bench(*args: str, cwd: Path) -> subprocess.CompletedProcess:

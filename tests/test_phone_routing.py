@@ -14,9 +14,9 @@ from orchestrator.measure.runners.android.runner import AndroidRunner
 from orchestrator.measure.runners.host import HostRunner
 from orchestrator.measure.runners.ios.runner import IosRunner
 from orchestrator.measure.runners.registry import runner_for
-from search.deploy import deploy_form
-from search.sampling import min_config
-from search.static import StaticSubnet
+from search.space.sampling import min_config
+from search.supernet.deploy import deploy_form
+from search.supernet.static import StaticSubnet
 from tests.adb_peer import AdbPeer
 
 

@@ -25,7 +25,7 @@ from orchestrator.measure.shelf import ShelfPhone, shelf
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Plan
-from search.lut import read_lut
+from search.nas.lut import read_lut
 from search.space import load_space
 from tests.adb_peer import AdbPeer, PushDrop
 from tests.test_android_runner import settings_for
@@ -256,8 +256,8 @@ def test_profile_on_every_phone_of_a_shelf_through_the_cli(bench, tmp_path: Path
 
 @pytest.mark.parametrize("value", ["soon", "nan", "-1", "1e9"])
 def test_a_cool_down_that_is_not_a_number_of_seconds_is_refused_with_an_example(monkeypatch, value: str) -> None:
+    from infra.errors import UserError
     from orchestrator.measure.runners.android.settings import AndroidSettings
-    from search.errors import UserError
 
     monkeypatch.setenv("BENCH_ADB_COOLDOWN_S", value)
     with pytest.raises(UserError, match=rf"^BENCH_ADB_COOLDOWN_S='{re.escape(value)}' is not a number of seconds between 0 and 86400; set it to one, e\.g\. 60$"):

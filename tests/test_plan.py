@@ -8,8 +8,8 @@ from collections import Counter
 import pytest
 
 from orchestrator.plan.builder import build_plan, context_config
-from search.config import ConfigError, SubnetConfig
 from search.space import load_space
+from search.space.config import ConfigError, SubnetConfig
 
 XXS = load_space("xxs")
 

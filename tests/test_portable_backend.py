@@ -15,11 +15,11 @@ from orchestrator.export.backends import PTE, PTE_PORTABLE
 from orchestrator.export.cache import artifact_path, cache_key, export_probes, lookup
 from orchestrator.export.executorch import portable_edge_config, run_pte
 from orchestrator.plan.spec import ProbeSpec
-from search.deploy import deploy_form
-from search.extract import extract
-from search.sampling import min_config
 from search.space import load_space
-from search.static import StaticSubnet
+from search.space.sampling import min_config
+from search.supernet.deploy import deploy_form
+from search.supernet.extract import extract
+from search.supernet.static import StaticSubnet
 
 TINY = load_space("tiny")
 OVERHEAD = ProbeSpec("overhead", 64)

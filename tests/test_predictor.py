@@ -9,12 +9,12 @@ import random
 import numpy as np
 import pytest
 
-from search.config import MBConvStage, SubnetConfig
-from search.encoding import decode, encode, random_batch
-from search.lut import LUTError, content_id
-from search.predictor import LatencyPredictor, parts
-from search.sampling import random_config
+from search.nas.lut import LUTError, content_id
+from search.nas.predictor import LatencyPredictor, parts
 from search.space import load_space
+from search.space.config import MBConvStage, SubnetConfig
+from search.space.encoding import decode, encode, random_batch
+from search.space.sampling import random_config
 from tests.lut_factory import CONTEXT, LATENCIES, make_lut
 
 TINY = load_space("tiny")

@@ -16,7 +16,7 @@ from orchestrator.measure.devices import get_device
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Plan
-from search.lut import read_lut
+from search.nas.lut import read_lut
 from search.space import load_space
 
 SMALL_KEYS = ("overhead", "stem/w8", "stem/w16", "mbconv/MBConv-1/transition/8->16")
@@ -119,7 +119,7 @@ def test_interrupted_profile_keeps_nothing_partial_and_resumes(tmp_path: Path, m
 
 def test_starting_over_an_existing_run_needs_resume(finished) -> None:
     root, _, _ = finished
-    from search.errors import UserError
+    from infra.errors import UserError
 
     with pytest.raises(UserError, match="already holds a profile; pass --resume"):
         profiler(root / "run", root / "luts").run()
@@ -158,7 +158,7 @@ def test_core_ml_export_of_plan_networks_goes_to_the_cache_once(tmp_path: Path) 
 
 def test_resuming_with_other_measurement_settings_is_refused(finished) -> None:
     root, _, _ = finished
-    from search.errors import UserError
+    from infra.errors import UserError
 
     slower = dataclasses.replace(FAST, timing=TimingPlan(warmup_runs=2, warmup_s=0.05, runs=40, min_s=0.1))
     with pytest.raises(UserError, match=r"holds a profile measured with other settings; resume it with its own options"):
@@ -174,7 +174,7 @@ def test_resuming_a_finished_profile_reports_its_lut_and_writes_no_other(finishe
 
 
 def test_a_profile_run_in_use_by_another_process_is_refused(tmp_path: Path) -> None:
-    from search.locks import InUseError, run_dir_lock
+    from infra.locks import InUseError, run_dir_lock
 
     with run_dir_lock(tmp_path / "run", "the profile run"):
         with pytest.raises(InUseError, match=rf"^the profile run {tmp_path / 'run'} is in use by process {os.getpid()}; wait for it"):
@@ -204,8 +204,8 @@ def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() ->
 
 def test_a_finished_profile_names_the_next_steps_with_the_luts_own_id_report_and_a_budget(tmp_path: Path) -> None:
     from orchestrator.cli.measure_view import next_steps, suggested_budget_ms
-    from search.predictor import LatencyPredictor
-    from search.sampling import max_config, min_config
+    from search.nas.predictor import LatencyPredictor
+    from search.space.sampling import max_config, min_config
     from tests.lut_factory import sized_lut
 
     space = load_space("tiny")

@@ -15,7 +15,7 @@ import pytest
 from orchestrator.lut.store import append_validation, save_lut
 from orchestrator.report.build import report_path, write_report
 from orchestrator.report.tables import lut_diff
-from search.lut import entry_key
+from search.nas.lut import entry_key
 from search.space import load_space
 from tests.lut_factory import CONTEXT, LATENCIES, make_lut
 

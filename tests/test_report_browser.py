@@ -15,7 +15,7 @@ from PIL import Image
 from orchestrator.lut.store import append_validation
 from orchestrator.report.build import write_report
 from orchestrator.report.tables import network_order
-from search.lut import entry_key
+from search.nas.lut import entry_key
 from tests.chromium import INSTALL_HINT, Chromium, Page, chromium_binary
 from tests.lut_factory import LATENCIES
 from tests.test_report import HOSTILE_DESCRIPTION, HOSTILE_KEY, STEM, hostile_lut, stored_lut, validation_record

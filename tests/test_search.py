@@ -7,13 +7,13 @@ import random
 import numpy as np
 import pytest
 
-from search.budget import TOLERANCE, Budget, BudgetError, Pricer, make_budget, margin_from_validation
-from search.encoding import decode, random_batch
-from search.params import count_params, params_batch
-from search.predictor import LatencyPredictor
-from search.sampling import max_config, min_config
+from search.nas.budget import TOLERANCE, Budget, BudgetError, Pricer, make_budget, margin_from_validation
+from search.nas.predictor import LatencyPredictor
+from search.nas.strategies import Candidate, Search, SearchSettings, SearchState, coarse_phase, pareto_front, skeleton
 from search.space import load_space
-from search.strategies import Candidate, Search, SearchSettings, SearchState, coarse_phase, pareto_front, skeleton
+from search.space.encoding import decode, random_batch
+from search.space.params import count_params, params_batch
+from search.space.sampling import max_config, min_config
 from tests.lut_factory import sized_lut
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from search.config import SubnetConfig
-from search.predictor import LatencyPredictor
-from search.sampling import max_config, min_config
+from search.nas.predictor import LatencyPredictor
 from search.space import load_space
-from search.static import StaticSubnet
+from search.space.config import SubnetConfig
+from search.space.sampling import max_config, min_config
+from search.supernet.static import StaticSubnet
 from tests.lut_factory import sized_lut
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,9 +20,9 @@ import pytest
 import torch
 
 from search import distributed
-from search.config import SubnetConfig
+from search.nas.strategies import Search, SearchState
 from search.space import load_space
-from search.strategies import Search, SearchState
+from search.space.config import SubnetConfig
 from tests.lut_factory import sized_lut
 from tests.test_search_cli import HOST, middle_budget, write_lut
 
@@ -44,7 +44,7 @@ def interrupted_in_generation_2(self: Search, state: SearchState) -> None:
 
 # `bench` in a torchrun worker, interrupted as above (PYTHONPATH holds the repository root).
 INTERRUPTED_BENCH = (
-    "import sys; from search.strategies import Search; from orchestrator.cli.app import main; "
+    "import sys; from search.nas.strategies import Search; from orchestrator.cli.app import main; "
     "from tests.test_search_distributed import interrupted_in_generation_2; "
     "Search._evaluate_population = interrupted_in_generation_2; sys.argv = ['bench', *sys.argv[1:]]; main()"
 )
@@ -130,7 +130,7 @@ def test_two_processes_search_like_one_and_only_rank_0_writes_and_prints(search_
 @pytest.mark.slow
 def test_search_interrupted_in_one_process_resumes_in_two_to_the_same_result(search_args, alone, tmp_path):
     out = tmp_path / "s"
-    first = bench_alone(*search_args, "--out", str(out), patches={"search.strategies.Search._evaluate_population": interrupted_in_generation_2})
+    first = bench_alone(*search_args, "--out", str(out), patches={"search.nas.strategies.Search._evaluate_population": interrupted_in_generation_2})
     assert first == 130 and saved(out).generation == 1
     run = torchrun(str(BENCH), *search_args, "--out", str(out), "--resume", "--json", tmp=tmp_path)
     assert run.returncode == 0, run.stderr

@@ -78,7 +78,7 @@ def test_space_hash_is_stable_and_tracks_structure() -> None:
 def _raw(name: str) -> dict:
     from importlib import resources
 
-    return json.loads((resources.files("search") / "spaces" / f"{name}.json").read_text())
+    return json.loads((resources.files("search.space") / "definitions" / f"{name}.json").read_text())
 
 
 def test_resolution_that_does_not_split_into_patches_is_rejected() -> None:

@@ -12,13 +12,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from search.extract import extract
-from search.params import count_params
-from search.sampling import max_config, min_config, random_config
 from search.space import load_space, space_from_dict
-from search.static import StaticSubnet
-from search.supernet import Supernet
+from search.space.params import count_params
+from search.space.sampling import max_config, min_config, random_config
+from search.supernet.extract import extract
+from search.supernet.model import Supernet
 from search.supernet.ops import ElasticModule
+from search.supernet.static import StaticSubnet
 from tests.conftest import randomise_norms
 
 
@@ -53,7 +53,7 @@ def test_xxs_subnets_match_the_supernet_at_192_px() -> None:
 
 
 def test_layernorm_space_is_exact_too() -> None:
-    raw = json.loads((resources.files("search") / "spaces" / "tiny.json").read_text())
+    raw = json.loads((resources.files("search.space") / "definitions" / "tiny.json").read_text())
     raw["norm"] = "layernorm"
     space = space_from_dict(raw)
     torch.manual_seed(0)

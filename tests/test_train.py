@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 
 from search import distributed
-from search.checkpoint import CheckpointError, load_checkpoint
-from search.distill import DistillationLoss, inplace_distillation, load_teacher
-from search.sampling import max_config, min_config
-from search.train import Reporter, Trainer, lr_factor, step_configs
-from search.train_settings import TeacherError, TrainSettings
+from search.space.sampling import max_config, min_config
+from search.training.checkpoint import CheckpointError, load_checkpoint
+from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
+from search.training.settings import TeacherError, TrainSettings
+from search.training.train import Reporter, Trainer, lr_factor, step_configs
 from tests.conftest import tiny_train_settings
 
 ROOT = Path(__file__).resolve().parent.parent

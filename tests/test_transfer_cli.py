@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lut.store import save_lut
-from search.lut import read_lut
+from search.nas.lut import read_lut
 from search.space import load_space
 from tests.lut_factory import make_lut, plan_lut
 

@@ -9,8 +9,8 @@ import pytest
 from orchestrator.lut.entry_flops import entry_flops
 from orchestrator.lut.transfer import Columns, choose_networks, design
 from orchestrator.lut.transfer_fit import common_factor, fit
-from search.encoding import decode, random_batch
 from search.space import SearchSpace
+from search.space.encoding import decode, random_batch
 from tests.lut_factory import plan_lut
 
 KIND_FACTORS = {

@@ -13,11 +13,11 @@ from orchestrator.lut.store import append_validation, latest_validation
 from orchestrator.lut.validation import figures, spread_subnets
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.networks import build_probe
-from search.config import validate
-from search.encoding import random_batch
-from search.lut import LUTError
-from search.predictor import LatencyPredictor
+from search.nas.lut import LUTError
+from search.nas.predictor import LatencyPredictor
 from search.space import load_space
+from search.space.config import validate
+from search.space.encoding import random_batch
 from tests.test_predictor import full_lut
 
 TINY = load_space("tiny")
@@ -128,7 +128,7 @@ def test_isolated_transformer_layer_sees_its_stage_tokens() -> None:
 def test_validation_times_subnets_beside_the_anchor_and_records_both_figures(tmp_path, monkeypatch) -> None:
     from orchestrator.lut.validation import measure_subnets, plot_validation, validation_record
     from orchestrator.measure.devices import get_device
-    from search.config import SubnetConfig
+    from search.space.config import SubnetConfig
     from tests.lut_factory import CONTEXT
 
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))

@@ -13,9 +13,9 @@ import sys
 import typer
 from rich.text import Text
 
+from infra.errors import UserError
 from orchestrator.cli import devices, lut, measure, plan, report, space, train
 from orchestrator.cli.common import errors, plain
-from search.errors import UserError
 
 app = typer.Typer(help="On-device latency toolkit for hardware-aware NAS (AutoViT).", no_args_is_help=True)
 app.add_typer(space.space_app, name="space")
@@ -28,7 +28,7 @@ for group in (devices.app, plan.app, measure.app, train.app, report.app):
 def main() -> None:
     """Entry point: run the app, turning expected errors into one clear line on stderr. Under
     `torchrun` every rank meets the same error, so only rank 0 prints it (RANK is read here rather
-    than through `search.distributed`, which would import torch for every command)."""
+    than through `search.training.distributed`, which would import torch for every command)."""
     try:
         app()
     except UserError as exc:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from search.errors import UserError
+from infra.errors import UserError
 
 console = Console()
 errors = Console(stderr=True)

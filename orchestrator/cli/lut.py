@@ -8,9 +8,9 @@ from typing import Optional
 
 import typer
 
+from infra.errors import UserError
 from orchestrator.cli.common import console, errors
-from search.errors import UserError
-from search.lut import check_space, read_lut
+from search.nas.lut import check_space, read_lut
 from search.space import load_space
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -2,7 +2,7 @@
 and a latency breakdown figure of the LUT's context network (after Figure 4 of the AutoViT paper).
 
 Pure presentation: every function takes LUT documents already read and validated by
-`search.lut`, so finding and loading files stays in the CLI.
+`search.nas.lut`, so finding and loading files stays in the CLI.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from infra.files import atomic_write
 from orchestrator.cli.common import add_plain_row, plain
 from orchestrator.report.figures import breakdown_figure
 from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
-from search.files import atomic_write
 
 # lut_breakdown and lut_diff moved to the report floor with the figures; they stay importable from here.
 __all__ = [

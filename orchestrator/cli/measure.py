@@ -11,12 +11,12 @@ from typing import Optional
 
 import typer
 
+from infra.errors import UserError
 from orchestrator.cli.common import DevicesFile, console, errors, logger, number
 from orchestrator.cli.measure_view import next_steps, validation_table
 from orchestrator.lut.transfer import DEFAULT_NETWORKS, MAX_NETWORKS, Transferer
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.measure.shelf import ShelfPhone, shelf
-from search.errors import UserError
 from search.space import load_space
 
 app = typer.Typer()

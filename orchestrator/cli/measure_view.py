@@ -10,9 +10,9 @@ import numpy as np
 from rich.table import Table
 
 from orchestrator.lut.validation import ValidationReport
-from search.encoding import random_batch
-from search.predictor import LatencyPredictor
+from search.nas.predictor import LatencyPredictor
 from search.space import load_space
+from search.space.encoding import random_batch
 
 
 def suggested_budget_ms(doc: dict[str, Any], samples: int = 500) -> float:

@@ -23,7 +23,7 @@ def report(
     breakdown, validation runs and, given two LUTs, their differences; print its path."""
     from orchestrator.lut.store import resolve_lut
     from orchestrator.report.build import check_count, write_report
-    from search.lut import read_lut
+    from search.nas.lut import read_lut
 
     check_count(refs)
     paths = [resolve_lut(ref) for ref in refs]

@@ -6,10 +6,10 @@ from typing import Any
 
 from rich.table import Table
 
-from search.config import compact_number
-from search.params import count_params
-from search.sampling import max_config, min_config
 from search.space import SearchSpace
+from search.space.config import compact_number
+from search.space.params import count_params
+from search.space.sampling import max_config, min_config
 
 
 def _values(values: tuple) -> list:

@@ -10,12 +10,12 @@ from typing import Optional
 
 import typer
 
+from infra.locks import run_dir_lock
 from orchestrator.cli.common import DevicesFile, console, defaults, errors, logger, number
 from orchestrator.measure.devices import get_device
-from search.locks import run_dir_lock
+from search.nas.strategies import SearchSettings
 from search.space import load_space
-from search.strategies import SearchSettings
-from search.train_settings import TrainSettings
+from search.training.settings import TrainSettings
 
 app = typer.Typer()
 data_app = typer.Typer(help="Make data sets for training and demos.", no_args_is_help=True)
@@ -25,7 +25,7 @@ TRAIN, SEARCH = defaults(TrainSettings), defaults(SearchSettings)
 @data_app.command("digits")
 def data_digits(out: Path = typer.Option(Path("data/digits"), "--out", help="folder to write (ImageNet layout: train/ and val/)")) -> None:
     """Write scikit-learn's bundled handwritten digits (1,797 real images, 10 classes) as an ImageFolder."""
-    from search.data import write_digits
+    from search.training.data import write_digits
 
     counts = write_digits(out)
     console.print(f"wrote {counts['train']} training and {counts['val']} test images (10 classes) to {out}")
@@ -61,7 +61,7 @@ def train(
     """Train a weight-sharing supernet. Distributed: `torchrun --nproc_per_node N --no-python bench train ...`."""
     from orchestrator.cli.train_view import train_reporter
     from search import distributed
-    from search.train import Trainer
+    from search.training.train import Trainer
 
     s = load_space(space)
     settings = TrainSettings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from search.train import EpochRecord, Reporter
+from search.training.train import EpochRecord, Reporter
 
 
 def train_reporter(console: Console) -> Reporter:

@@ -25,13 +25,14 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from infra.errors import UserError
+from infra.files import write_json_atomic
+from infra.locks import InUseError, held
+from infra.processes import die_with
+from infra.strict_json import load_json
 from orchestrator.export.backends import get_backend
 from orchestrator.plan.spec import ProbeSpec
-from search.config import SubnetConfig
-from search.errors import UserError
-from search.files import load_json, write_json_atomic
-from search.locks import InUseError, held
-from search.processes import die_with
+from search.space.config import SubnetConfig
 
 EXPORT_RECIPE_VERSION = 3  # bump when the deploy form or the lowering flow changes (3: pruned XNNPACK passes, linear kept whole, no dropout)
 

@@ -19,7 +19,7 @@ import coremltools as ct
 import torch
 from torch import nn
 
-from search.files import atomic_folder
+from infra.files import atomic_folder
 
 MINIMUM_TARGET = ct.target.iOS17
 

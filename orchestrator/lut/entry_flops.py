@@ -9,12 +9,13 @@ XXS), so the counts are kept in the export cache under the plan's id.
 
 from __future__ import annotations
 
+from infra.errors import UserError
+from infra.files import write_json_atomic
+from infra.strict_json import load_json
 from orchestrator.export.cache import cache_root
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.networks import build_probe
 from orchestrator.plan.spec import Plan
-from search.errors import UserError
-from search.files import load_json, write_json_atomic
 from search.space import SearchSpace
 
 

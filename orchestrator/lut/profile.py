@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from infra.errors import UserError
 from orchestrator.export.cache import CachedExport
 from orchestrator.lut.attribution import Estimate, Tolerance, anchor_speed, attribute
 from orchestrator.lut.resumable import ResumableRun, session_anchor_ms, session_name
@@ -25,7 +26,6 @@ from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Entry, Plan
-from search.errors import UserError
 from search.space import SearchSpace
 
 

@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from infra.errors import UserError
+from infra.files import write_json_atomic
+from infra.locks import run_dir_lock
+from infra.strict_json import load_json
 from orchestrator.export.backends import get_backend
 from orchestrator.export.cache import CachedExport, export_probes
 from orchestrator.lut.spread import SessionJob, Spread
@@ -29,10 +33,7 @@ from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.plan.spec import ProbeSpec
-from search.errors import UserError
-from search.files import load_json, write_json_atomic
-from search.locks import run_dir_lock
-from search.lut import read_lut
+from search.nas.lut import read_lut
 from search.space import SearchSpace
 
 if TYPE_CHECKING:

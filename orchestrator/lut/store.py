@@ -22,10 +22,11 @@ from typing import Any
 
 import jsonschema
 
-from search.errors import UserError
-from search.files import check_name, load_json, path_under, write_json_atomic
-from search.locks import held
-from search.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, validate_lut
+from infra.errors import UserError
+from infra.files import check_name, path_under, write_json_atomic
+from infra.locks import held
+from infra.strict_json import load_json
+from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, validate_lut
 
 INDEX = "index.json"
 VALIDATION_SUFFIX = ".validation.json"

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from infra.errors import UserError
 from orchestrator.lut.entry_flops import entry_flops
 from orchestrator.lut.profile import MeasureSettings, results_samples
 from orchestrator.lut.resumable import ResumableRun
@@ -28,13 +29,12 @@ from orchestrator.lut.store import finish_lut, save_lut
 from orchestrator.lut.transfer_fit import Fit, fit
 from orchestrator.measure.devices import Device
 from orchestrator.plan.spec import ProbeSpec
-from search.config import SubnetConfig
-from search.encoding import decode, random_batch
-from search.errors import UserError
-from search.lut import ENTRY_KINDS, check_space
-from search.predictor import parts
-from search.sampling import max_config, min_config
+from search.nas.lut import ENTRY_KINDS, check_space
+from search.nas.predictor import parts
 from search.space import SearchSpace, load_space
+from search.space.config import SubnetConfig
+from search.space.encoding import decode, random_batch
+from search.space.sampling import max_config, min_config
 
 DEFAULT_NETWORKS = 10
 MAX_NETWORKS = 50

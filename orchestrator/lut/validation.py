@@ -18,18 +18,18 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from infra.errors import UserError
+from infra.files import atomic_write
 from orchestrator.export.cache import export_probes
 from orchestrator.lut.store import append_validation, resolve_lut, validation_plot_path
 from orchestrator.measure.devices import Device
 from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.plan.spec import ProbeSpec
-from search.config import SubnetConfig
-from search.encoding import decode, random_batch
-from search.errors import UserError
-from search.files import atomic_write
-from search.lut import read_lut
-from search.predictor import LatencyPredictor
+from search.nas.lut import read_lut
+from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
+from search.space.config import SubnetConfig
+from search.space.encoding import decode, random_batch
 
 OVERSAMPLE = 40
 

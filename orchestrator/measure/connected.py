@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.errors import UserError
 from orchestrator.measure.devices import Device
-from search.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Any
 
 import jsonschema
 
+from infra.errors import UserError
+from infra.strict_json import load_json
 from orchestrator.measure.timing import TimingPlan
-from search.errors import UserError
-from search.files import load_json
 
 VERSION = 1
 

@@ -18,9 +18,9 @@ from typing import Any
 
 import jsonschema
 
+from infra.errors import UserError
+from infra.strict_json import load_json
 from orchestrator.export.backends import BACKENDS
-from search.errors import UserError
-from search.files import load_json
 
 # the format each platform's runner runs; any backend of that format may serve a device of it
 PLATFORMS = {"host": "pte", "android": "pte", "ios": "coreml"}

@@ -7,12 +7,12 @@ from typing import Any
 
 import torch
 
+from infra.errors import UserError
+from infra.files import check_name
 from orchestrator.export.backends import PTE, backend_of_file, get_backend
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.session import new_run_dir, run_session
-from search.errors import UserError
-from search.files import check_name
 
 TIMM_PREFIX = "timm:"
 

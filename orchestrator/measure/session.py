@@ -14,13 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from infra.files import write_json_atomic
 from orchestrator.export.backends import get_backend
 from orchestrator.measure.contract import ContractError, check_result, make_request
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.base import Runner, RunnerError
 from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.timing import TimingPlan
-from search.files import write_json_atomic
 
 
 def new_run_dir(prefix: str, root: Path = Path("runs")) -> Path:

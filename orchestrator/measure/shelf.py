@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from infra.errors import UserError
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.base import Runner, RunnerError
 from orchestrator.measure.runners.registry import ios_extra_missing, runner_for
-from search.errors import UserError
 
 
 @dataclass(frozen=True)

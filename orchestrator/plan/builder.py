@@ -32,13 +32,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from infra.errors import UserError
 from orchestrator.plan.isolated import isolated
 from orchestrator.plan.spec import METHODS, Entry, Plan, ProbeSpec
-from search.config import ConfigError, MBConvStage, SubnetConfig, TransformerStage
-from search.errors import UserError
-from search.lut import entry_key
-from search.sampling import min_config
+from search.nas.lut import entry_key
 from search.space import SearchSpace
+from search.space.config import ConfigError, MBConvStage, SubnetConfig, TransformerStage
+from search.space.sampling import min_config
 
 
 def context_config(space: SearchSpace, resolution: int) -> SubnetConfig:

@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from orchestrator.plan.spec import ProbeSpec
-from search.deploy import deploy_form
 from search.space import SearchSpace
-from search.static import ClassifierHead, MobileViTStage, StaticSubnet, TransformerLayer, conv_norm_act, inverted_residual
+from search.supernet.deploy import deploy_form
+from search.supernet.static import ClassifierHead, MobileViTStage, StaticSubnet, TransformerLayer, conv_norm_act, inverted_residual
 
 
 class OverheadNet(nn.Module):

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from search.config import SubnetConfig
 from search.space import SearchSpace
+from search.space.config import SubnetConfig
 
 PLAN_VERSION = 1
 METHODS = ("removal", "isolated")

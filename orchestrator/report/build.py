@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from infra.errors import UserError
+from infra.files import atomic_write
 from orchestrator.lut.store import validation_runs
 from orchestrator.report.page import MARKER, LutPart, render
-from search.errors import UserError
-from search.files import atomic_write
-from search.lut import read_lut
+from search.nas.lut import read_lut
 
 SUFFIX = ".report.html"
 HEAD_BYTES = 512  # the marker sits in the first line of every report

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from orchestrator.report.tables import lut_breakdown, natural_key
-from search.predictor import FIXED, LAYERS, SHELL
+from search.nas.predictor import FIXED, LAYERS, SHELL
 
 PART_COLOURS = {SHELL: "#4c72b0", LAYERS: "#dd8452", FIXED: "#8c8c8c"}
 BAND = 0.10  # the validation scatter's band around y = x, the figure `within_10` counts

@@ -10,10 +10,10 @@ from typing import Any
 
 import pandas as pd
 
-from search.config import SubnetConfig
-from search.lut import ENTRY_KINDS, LUTError
-from search.predictor import parts
+from search.nas.lut import ENTRY_KINDS, LUTError
+from search.nas.predictor import parts
 from search.space import load_space
+from search.space.config import SubnetConfig
 
 KIND_ORDER = {kind: i for i, kind in enumerate(ENTRY_KINDS)}
 DIFF_COLUMNS = ["key", "kind", "a_ms", "b_ms", "ratio", "only_in"]

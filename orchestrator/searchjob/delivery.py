@@ -15,17 +15,17 @@ from typing import Any
 
 import torch
 
+from infra.files import atomic_path
 from orchestrator.export.backends import BACKENDS, Backend
 from orchestrator.export.cache import export_probes
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.plan.spec import ProbeSpec
-from search.config import SubnetConfig
-from search.deploy import deploy_form
-from search.files import atomic_path
 from search.space import SearchSpace
-from search.static import StaticSubnet
+from search.space.config import SubnetConfig
+from search.supernet.deploy import deploy_form
+from search.supernet.static import StaticSubnet
 
 
 @dataclass

@@ -6,15 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from infra.errors import UserError
+from infra.files import write_json_atomic
 from orchestrator.measure.devices import Device
 from orchestrator.searchjob.delivery import Delivered, deliver, measure_found
 from orchestrator.searchjob.job import SearchJob, accuracy_on_test_split
 from orchestrator.searchjob.pareto import plot_pareto
-from search.budget import TOLERANCE
-from search.config import SubnetConfig
-from search.errors import UserError
-from search.files import write_json_atomic
-from search.strategies import SearchState
+from search.nas.budget import TOLERANCE
+from search.nas.strategies import SearchState
+from search.space.config import SubnetConfig
 
 
 def _measurement(

@@ -2,11 +2,11 @@
 
 This module wires the pieces: it checks the checkpoint, LUT and data against each other, derives
 the prediction limit from the LUT's validation record and runs a strategy from
-`search.strategies` with its state saved every generation (so `--resume` continues).
+`search.nas.strategies` with its state saved every generation (so `--resume` continues).
 `orchestrator.searchjob.finish` then delivers and measures the winner.
 
 Under `torchrun` every rank runs the same search and evaluates its share of each generation's
-subnets on its own device (`search.distributed.map_shared`); rank 0 alone writes the run directory.
+subnets on its own device (`search.training.distributed.map_shared`); rank 0 alone writes the run directory.
 """
 
 from __future__ import annotations
@@ -18,21 +18,22 @@ from typing import Any
 
 import torch
 
+from infra.errors import UserError
+from infra.files import write_json_atomic
+from infra.strict_json import load_json
 from orchestrator.lut.store import latest_validation
 from search import distributed
-from search.budget import TOLERANCE, Budget, Pricer, make_budget
-from search.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
-from search.config import SubnetConfig
-from search.data import open_data, tensor_batches
-from search.distributed import Dist
-from search.errors import UserError
-from search.evaluate import Evaluator, accuracy, recalibrated
-from search.files import load_json, write_json_atomic
-from search.predictor import LatencyPredictor
-from search.static import StaticSubnet
-from search.strategies import Search, SearchSettings, SearchState
-from search.supernet import Supernet
-from search.train_settings import TrainSettings
+from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
+from search.nas.predictor import LatencyPredictor
+from search.nas.strategies import Search, SearchSettings, SearchState
+from search.space.config import SubnetConfig
+from search.supernet.model import Supernet
+from search.supernet.static import StaticSubnet
+from search.training.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
+from search.training.data import open_data, tensor_batches
+from search.training.distributed import Dist
+from search.training.evaluate import Evaluator, accuracy, recalibrated
+from search.training.settings import TrainSettings
 
 STATE_FILE = "search_state.json"
 
@@ -64,7 +65,7 @@ class SearchJob:
     ) -> None:
         """`d` is this process's rank (default: `distributed.init()`, this process alone unless
         started by `torchrun`); subnets are evaluated on its device."""
-        from search.lut import read_lut
+        from search.nas.lut import read_lut
 
         self.inputs, self.settings, self.log = inputs, settings, log
         self.d = d or distributed.init()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from search.budget import Budget
-from search.files import atomic_write
-from search.strategies import Candidate, SearchState, pareto_front
+from infra.files import atomic_write
+from search.nas.budget import Budget
+from search.nas.strategies import Candidate, SearchState, pareto_front
 
 
 def plot_pareto(state: SearchState, budget: Budget, best: Candidate, path: Path, title: str) -> Path:

@@ -1,7 +1,7 @@
 """The weight-entangled supernet: one set of weights per space, every subnet a slice of it.
 
 `set_active(config)` only records sizes on the blocks (no allocation), then `forward` runs that
-subnet. Module names mirror `search.static`, which is what makes `extract` a plain walk.
+subnet. Module names mirror `search.supernet.static`, which is what makes `extract` a plain walk.
 
 Head-dimension rule: q, k and v each project to `heads x head_dim`, with `head_dim` fixed per
 space (AutoFormer's rule). Table 1 pairs widths with head counts that do not divide them (64 with 3
@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from search.config import SubnetConfig, validate
-from search.functional import attention, fold_patches, unfold_patches
 from search.space import SearchSpace
+from search.space.config import SubnetConfig, validate
+from search.supernet.functional import attention, fold_patches, unfold_patches
 from search.supernet.ops import (
     ElasticBatchNorm,
     ElasticConv2d,

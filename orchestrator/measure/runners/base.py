@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.errors import UserError
+from infra.locks import held
 from orchestrator.export.cache import cache_root
-from search.errors import UserError
-from search.locks import held
 
 
 class RunnerError(UserError):

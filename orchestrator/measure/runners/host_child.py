@@ -16,10 +16,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from infra.files import write_json_atomic
+from infra.processes import die_with
 from orchestrator.measure.contract import read_json, summarize, validate
 from orchestrator.measure.timing import TimingPlan, interleaved_latencies
-from search.files import write_json_atomic
-from search.processes import die_with
 
 
 def cpu_model() -> str:

@@ -26,9 +26,9 @@ from adb_shell import exceptions as adb_errors
 from adb_shell.adb_device import AdbDevice, AdbDeviceUsb
 from adb_shell.transport.tcp_transport import TcpTransport
 
+from infra.files import atomic_path
 from orchestrator.measure.runners.android.keys import AdbKeyError, LazySigner
 from orchestrator.measure.runners.base import RunnerError
-from search.files import atomic_path
 
 USB_HELP = (
     "USB needs `pip install adb-shell[usb]` and the system's libusb-1.0 (apt install libusb-1.0-0, brew install libusb); "

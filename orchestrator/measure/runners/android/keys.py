@@ -13,8 +13,8 @@ from adb_shell.auth.sign_pythonrsa import PythonRSASigner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from infra.files import atomic_path
 from orchestrator.measure.runners.base import RunnerError
-from search.files import atomic_path
 
 DEFAULT_KEY = Path.home() / ".android" / "adbkey"
 

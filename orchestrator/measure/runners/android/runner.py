@@ -35,6 +35,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from infra.files import write_json_atomic
+from infra.strict_json import MAX_JSON_BYTES
 from orchestrator.measure.contract import ContractError, read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.android.adb import (
@@ -67,7 +69,6 @@ from orchestrator.measure.runners.android.settings import (
     AndroidSettings,
 )
 from orchestrator.measure.runners.base import RunnerError, phone_lock
-from search.files import MAX_JSON_BYTES, write_json_atomic
 
 # Runners are made per session, so when a phone last finished a session is remembered per process.
 _SESSION_ENDS: dict[str, float] = {}

@@ -22,8 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from infra.errors import UserError
 from orchestrator.measure.runners.android.keys import DEFAULT_KEY
-from search.errors import UserError
 
 PACKAGE = "org.autovit.bench"
 COMPONENT = f"{PACKAGE}/.BenchmarkActivity"

@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from infra.files import write_bytes_atomic
 from orchestrator.measure.contract import ContractError, read_json
 from orchestrator.measure.runners.base import RunnerError
-from search.files import write_bytes_atomic
 
 HOT_STATES = ("serious", "critical")  # ProcessInfo.ThermalState values at which iOS throttles the chip
 

@@ -32,6 +32,8 @@ from pymobiledevice3.exceptions import (
     TunneldConnectionError,
 )
 
+from infra.files import write_json_atomic
+from infra.strict_json import MAX_JSON_BYTES
 from orchestrator.measure.contract import read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.base import Check, Runner, RunnerError, phone_lock
@@ -49,7 +51,6 @@ from orchestrator.measure.runners.ios.messages import (
 )
 from orchestrator.measure.runners.ios.rundir import accept_result, files_to_push, hot_state
 from orchestrator.measure.runners.ios.runlog import RunLog
-from search.files import MAX_JSON_BYTES, write_json_atomic
 
 if TYPE_CHECKING:
 

@@ -17,7 +17,7 @@ from timm.models._efficientnet_blocks import InvertedResidual
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from search.static import MobileViTStage, TokenBatchNorm, TransformerLayer
+from search.supernet.static import MobileViTStage, TokenBatchNorm, TransformerLayer
 
 
 def _bn_affine(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:

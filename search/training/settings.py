@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search.errors import UserError
+from infra.errors import UserError
 
 
 class TeacherError(UserError):

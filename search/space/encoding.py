@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.config import MBConvStage, SubnetConfig, TransformerStage
 from search.space import SearchSpace
+from search.space.config import MBConvStage, SubnetConfig, TransformerStage
 
 
 @dataclass(frozen=True)

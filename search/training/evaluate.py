@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from search.config import SubnetConfig
-from search.extract import extract
-from search.static import StaticSubnet
-from search.supernet import Supernet
+from search.space.config import SubnetConfig
+from search.supernet.extract import extract
+from search.supernet.model import Supernet
+from search.supernet.static import StaticSubnet
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -73,5 +73,5 @@ class Evaluator:
 
     def many(self, configs: list[SubnetConfig]) -> list[float]:
         """Accuracies of `configs`, in their order: the batch form the search calls once per
-        generation (and `search.distributed.map_shared` calls with each rank's share)."""
+        generation (and `search.training.distributed.map_shared` calls with each rank's share)."""
         return [self(config) for config in configs]

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from search.checkpoint import unloadable
-from search.train_settings import TeacherError
+from search.training.checkpoint import unloadable
+from search.training.settings import TeacherError
 
 KD_MODES = ("none", "hard", "soft")
 

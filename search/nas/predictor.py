@@ -13,13 +13,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from search.additive import AdditiveTable
-from search.config import SubnetConfig, validate
-from search.encoding import ConfigBatch, decode, encode
-from search.lut import LUTError, check_space, entry_key
-from search.params import count_params
-from search.sampling import min_config
+from search.nas.lut import LUTError, check_space, entry_key
 from search.space import SearchSpace
+from search.space.additive import AdditiveTable
+from search.space.config import SubnetConfig, validate
+from search.space.encoding import ConfigBatch, decode, encode
+from search.space.params import count_params
+from search.space.sampling import min_config
 
 FIXED, SHELL, LAYERS = "stem / head / overhead", "transition / shell", "layers"
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from search.config import ConfigError, MBConvStage, SubnetConfig, TransformerStage, validate
 from search.space import SearchSpace, TransformerStageSpace
+from search.space.config import ConfigError, MBConvStage, SubnetConfig, TransformerStage, validate
 
 _RETRIES = 100
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from search.encoding import ConfigBatch, max_depth
 from search.space import SearchSpace
+from search.space.encoding import ConfigBatch, max_depth
 
 PartValue = Callable[..., float]
 

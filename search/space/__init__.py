@@ -1,8 +1,8 @@
-"""The AutoViT search spaces, loaded from the JSON data files in `search/spaces/`.
+"""The AutoViT search spaces, loaded from the JSON data files in `search/space/definitions/`.
 
 A space is pure data: the allowed values of every searchable dimension per stage plus the
 structural choices the paper leaves open (strides, transition expansion, head size, norm).
-The design choices are written down in `search/spaces/README.md` next to the data.
+The design choices are written down in `search/space/definitions/README.md` next to the data.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from search.errors import UserError
+from infra.errors import UserError
 
 NORMS = ("batchnorm", "layernorm")
 
@@ -100,7 +100,7 @@ class SearchSpace:
 
     def for_classes(self, num_classes: int) -> SearchSpace:
         """This space with a classifier for another data set's classes. Its `hash` differs (the head
-        differs); LUTs stay keyed to the space as profiled (see search/checkpoint.py)."""
+        differs); LUTs stay keyed to the space as profiled (see search/training/checkpoint.py)."""
         return replace(self, head=replace(self.head, num_classes=num_classes))
 
     @cached_property
@@ -192,7 +192,7 @@ def _check(space: SearchSpace) -> None:
 
 
 def _space_files() -> dict[str, Path]:
-    folder = resources.files("search") / "spaces"
+    folder = resources.files("search.space") / "definitions"
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".json")}
 
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from search.config import SubnetConfig
-from search.encoding import ConfigBatch, decode, random_batch
-from search.errors import UserError
-from search.params import count_params, params_batch
-from search.predictor import LatencyPredictor
-from search.sampling import min_config
+from infra.errors import UserError
+from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace
+from search.space.config import SubnetConfig
+from search.space.encoding import ConfigBatch, decode, random_batch
+from search.space.params import count_params, params_batch
+from search.space.sampling import min_config
 
 TOLERANCE = 0.05  # a found model may measure up to 5% over the budget
 

@@ -13,9 +13,9 @@ from timm.layers import ConvNormAct, Mlp
 from timm.models._efficientnet_blocks import InvertedResidual
 from torch import nn
 
-from search.config import SubnetConfig, validate
-from search.functional import attention, fold_patches, unfold_patches
 from search.space import SearchSpace
+from search.space.config import SubnetConfig, validate
+from search.supernet.functional import attention, fold_patches, unfold_patches
 
 
 class TokenBatchNorm(nn.BatchNorm1d):

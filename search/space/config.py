@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from search.errors import UserError
+from infra.errors import UserError
 from search.space import SearchSpace
 
 

@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from search.budget import Pricer
-from search.config import SubnetConfig
-from search.encoding import ConfigBatch, decode
-from search.errors import UserError
-from search.sampling import crossover, mutate
+from infra.errors import UserError
+from search.nas.budget import Pricer
+from search.space.config import SubnetConfig
+from search.space.encoding import ConfigBatch, decode
+from search.space.sampling import crossover, mutate
 
 STRATEGIES = ("coarse-to-fine", "evolution", "random")
 PLAIN_MUTATION = 0.1

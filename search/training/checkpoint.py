@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from search.errors import UserError
-from search.files import atomic_path
+from infra.errors import UserError
+from infra.files import atomic_path
 from search.space import SearchSpace, SpaceError, load_space
 
 FORMAT = "autovit-bench/supernet-checkpoint"

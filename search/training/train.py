@@ -26,18 +26,18 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from infra.locks import run_dir_lock
 from search import distributed
-from search.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from search.config import SubnetConfig
-from search.data import DataError, ImageData, open_data, tensor_batches
-from search.distill import DistillationLoss, inplace_distillation, load_teacher
-from search.distributed import Dist
-from search.evaluate import subnet_accuracy
-from search.locks import run_dir_lock
-from search.sampling import max_config, min_config, random_config
 from search.space import SearchSpace, load_space
-from search.supernet import Supernet
-from search.train_settings import TrainSettings
+from search.space.config import SubnetConfig
+from search.space.sampling import max_config, min_config, random_config
+from search.supernet.model import Supernet
+from search.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from search.training.data import DataError, ImageData, open_data, tensor_batches
+from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
+from search.training.distributed import Dist
+from search.training.evaluate import subnet_accuracy
+from search.training.settings import TrainSettings
 
 
 @dataclass

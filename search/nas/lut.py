@@ -1,7 +1,7 @@
 """The latency lookup table (LUT) format: one module that the writer (orchestrator) and the
 reader (search) share, so both agree on what a valid LUT is.
 
-A LUT is a JSON document validated against `search/schemas/lut.v1.json` on every load. Its id is
+A LUT is a JSON document validated against `search/nas/schemas/lut.v1.json` on every load. Its id is
 the content hash of everything but the id, so a LUT edited by hand no longer matches its id and
 is refused. Entry keys name one block configuration in its stage context, e.g.
 `transformer/Transformer-2/layer/w80/h3/r1.5`.
@@ -18,9 +18,10 @@ from typing import Any
 
 import jsonschema
 
-from search.config import compact_number
-from search.errors import UserError
-from search.files import NAME, load_json
+from infra.errors import UserError
+from infra.files import NAME
+from infra.strict_json import load_json
+from search.space.config import compact_number
 
 SCHEMA_NAME = "autovit-bench/lut"
 SCHEMA_VERSION = 1
@@ -33,7 +34,7 @@ class LUTError(UserError):
 
 @cache
 def lut_schema() -> dict[str, Any]:
-    return json.loads((resources.files("search") / "schemas" / f"lut.v{SCHEMA_VERSION}.json").read_text())
+    return json.loads((resources.files("search.nas") / "schemas" / f"lut.v{SCHEMA_VERSION}.json").read_text())
 
 
 def entry_key(kind: str, stage: str | None = None, **p: Any) -> str:

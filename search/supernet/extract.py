@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import torch
 
-from search.config import SubnetConfig
-from search.static import StaticSubnet
-from search.supernet import Supernet
+from search.space.config import SubnetConfig
+from search.supernet.model import Supernet
 from search.supernet.ops import ElasticModule
+from search.supernet.static import StaticSubnet
 
 
 def extract(supernet: Supernet, config: SubnetConfig) -> StaticSubnet:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from search.errors import UserError
+from infra.errors import UserError
 
 
 class InUseError(UserError):

@@ -1,7 +1,7 @@
 """Exact parameter count of a subnet, computed from its config alone.
 
 The search checks parameter budgets for hundreds of thousands of candidates, so this must not
-build a model. It mirrors `search.static` layer by layer; a property test holds the two equal.
+build a model. It mirrors `search.supernet.static` layer by layer; a property test holds the two equal.
 Norm layers count their affine weight and bias (BatchNorm and LayerNorm alike); buffers do not count.
 """
 
@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from search.additive import AdditiveTable
-from search.config import SubnetConfig
-from search.encoding import ConfigBatch
 from search.space import SearchSpace
+from search.space.additive import AdditiveTable
+from search.space.config import SubnetConfig
+from search.space.encoding import ConfigBatch
 
 
 def conv_norm_act(c_in: int, c_out: int, kernel: int) -> int:
@@ -67,7 +67,7 @@ def count_params(config: SubnetConfig, space: SearchSpace) -> int:
 
 
 def part_params(space: SearchSpace) -> Callable[..., float]:
-    """Parameters of one part, in the terms `search.additive` sums (the same parts as latency)."""
+    """Parameters of one part, in the terms `search.space.additive` sums (the same parts as latency)."""
     te = space.transition_expansion
 
     def value(kind: str, stage: str | None = None, **p: Any) -> float:
