@@ -69,7 +69,7 @@ def tiny_train_settings(data: Path, **overrides):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(digits_dir: Path, tmp_path_factory) -> Path:
     """A tiny supernet trained for 2 epochs on the small digits set (last.pt)."""
-    from search import distributed
+    from search.training import distributed
     from search.training.train import Trainer
 
     out = tmp_path_factory.mktemp("train")

@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from conftest import tiny_train_settings  # noqa: E402
 
 import search.training.train as train  # noqa: E402
-from search import distributed  # noqa: E402
+from search.training import distributed  # noqa: E402
 
 out, data = Path(sys.argv[1]), Path(sys.argv[2])
 trained: list[str] = []

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 import torch
 
-from search import distributed
 from search.nas.strategies import Search, SearchState
 from search.space import load_space
 from search.space.config import SubnetConfig
+from search.training import distributed
 from tests.lut_factory import sized_lut
 from tests.test_search_cli import HOST, middle_budget, write_lut
 

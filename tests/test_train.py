@@ -11,8 +11,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from search import distributed
 from search.space.sampling import max_config, min_config
+from search.training import distributed
 from search.training.checkpoint import CheckpointError, load_checkpoint
 from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
 from search.training.settings import TeacherError, TrainSettings

@@ -60,7 +60,7 @@ def train(
 ) -> None:
     """Train a weight-sharing supernet. Distributed: `torchrun --nproc_per_node N --no-python bench train ...`."""
     from orchestrator.cli.train_view import train_reporter
-    from search import distributed
+    from search.training import distributed
     from search.training.train import Trainer
 
     s = load_space(space)
@@ -122,7 +122,7 @@ def search_cmd(
     from orchestrator.lut.store import resolve_lut
     from orchestrator.searchjob.finish import finish_search
     from orchestrator.searchjob.job import SearchInputs, SearchJob
-    from search import distributed
+    from search.training import distributed
 
     lut_path = resolve_lut(lut)
     settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)

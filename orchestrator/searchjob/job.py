@@ -22,13 +22,13 @@ from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.strict_json import load_json
 from orchestrator.lut.store import latest_validation
-from search import distributed
 from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Search, SearchSettings, SearchState
 from search.space.config import SubnetConfig
 from search.supernet.model import Supernet
 from search.supernet.static import StaticSubnet
+from search.training import distributed
 from search.training.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
 from search.training.data import open_data, tensor_batches
 from search.training.distributed import Dist

@@ -27,11 +27,11 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from infra.locks import run_dir_lock
-from search import distributed
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
 from search.space.sampling import max_config, min_config, random_config
 from search.supernet.model import Supernet
+from search.training import distributed
 from search.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from search.training.data import DataError, ImageData, open_data, tensor_batches
 from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
