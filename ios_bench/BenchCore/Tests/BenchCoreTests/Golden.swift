@@ -8,7 +8,9 @@ import XCTest
 /// simulator all run the tests where the checkout is (a phone could not read it).
 enum Golden {
     static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent() // ios_bench/BenchCoreTests
+        .deletingLastPathComponent() // ios_bench/BenchCore/Tests/BenchCoreTests
+        .deletingLastPathComponent() // ios_bench/BenchCore/Tests
+        .deletingLastPathComponent() // ios_bench/BenchCore
         .deletingLastPathComponent() // ios_bench
         .deletingLastPathComponent() // the repository
         .appendingPathComponent("tests")
