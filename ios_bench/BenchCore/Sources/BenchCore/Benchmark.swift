@@ -21,9 +21,11 @@ public struct BenchError: Error, LocalizedError, Equatable {
 
 /// One benchmark run over one run directory: read the request, load every model, time them, and
 /// return the result. Mirrors `orchestrator.runners.host_child.run`.
-public struct Benchmark {
+///
+/// Sendable, so the app can run it off the main actor (Swift 6 refuses to send anything else there).
+public struct Benchmark: Sendable {
     /// Prepares one model of the request (compiles it); not timed.
-    public typealias PrepareModel = (_ spec: ModelSpec, _ request: BenchRequest, _ runDirectory: URL) async throws -> any LoadableModel
+    public typealias PrepareModel = @Sendable (_ spec: ModelSpec, _ request: BenchRequest, _ runDirectory: URL) async throws -> any LoadableModel
 
     public static let runtimeName = "coreml"
 
