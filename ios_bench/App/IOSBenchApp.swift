@@ -37,6 +37,7 @@ final class BenchController: ObservableObject {
         let benchmark = Benchmark(
             device: DeviceInfo.facts(),
             runtimeVersion: DeviceInfo.osVersion(),
+            runtimeLibraries: DeviceInfo.libraries(),
             prepareModel: { spec, request, directory in
                 try await CompiledCoreMLModel.compile(spec: spec, request: request, runDirectory: directory)
             }

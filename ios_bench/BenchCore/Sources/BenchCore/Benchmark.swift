@@ -31,11 +31,19 @@ public struct Benchmark: Sendable {
 
     public let device: DeviceFacts
     public let runtimeVersion: String
+    /// `runtime.libraries` of every result, or nil to leave it out.
+    public let runtimeLibraries: [String: String]?
     public let prepareModel: PrepareModel
 
-    public init(device: DeviceFacts, runtimeVersion: String, prepareModel: @escaping PrepareModel) {
+    public init(
+        device: DeviceFacts,
+        runtimeVersion: String,
+        runtimeLibraries: [String: String]? = nil,
+        prepareModel: @escaping PrepareModel
+    ) {
         self.device = device
         self.runtimeVersion = runtimeVersion
+        self.runtimeLibraries = runtimeLibraries
         self.prepareModel = prepareModel
     }
 
@@ -46,7 +54,7 @@ public struct Benchmark: Sendable {
         var result = BenchResult(
             schema: BenchResult.schemaName, version: contractVersion, runId: "unknown",
             status: .error, error: nil, device: device,
-            runtime: RuntimeFacts(name: Self.runtimeName, version: runtimeVersion, threads: 0, computeUnits: nil),
+            runtime: RuntimeFacts(name: Self.runtimeName, version: runtimeVersion, threads: 0, computeUnits: nil, libraries: runtimeLibraries),
             startedAt: startedAt, finishedAt: startedAt, rounds: 0, models: []
         )
         do {

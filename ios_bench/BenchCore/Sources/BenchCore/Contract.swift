@@ -166,10 +166,23 @@ public struct RuntimeFacts: Codable, Equatable, Sendable {
     public var version: String
     public var threads: Int
     public var computeUnits: String?
+    /// The versions behind the measurement, library by library (the iOS app's: `{"coreml": "3500.32.1",
+    /// "ios": "17.4.1"}`), so a LUT records exactly what it was measured with. Optional in
+    /// `result.v1.json`, and absent from older results and other runners': written only when set,
+    /// and read as nil when missing.
+    public var libraries: [String: String]?
 
     enum CodingKeys: String, CodingKey {
-        case name, version, threads
+        case name, version, threads, libraries
         case computeUnits = "compute_units"
+    }
+
+    public init(name: String, version: String, threads: Int, computeUnits: String?, libraries: [String: String]? = nil) {
+        self.name = name
+        self.version = version
+        self.threads = threads
+        self.computeUnits = computeUnits
+        self.libraries = libraries
     }
 }
 

@@ -44,6 +44,23 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertEqual(result.device.platform, "ios")
     }
 
+    func testRecordsTheRuntimeLibrariesItWasGiven() async throws {
+        try writeRequest(twoModelCoreMLRequest(measureRuns: 1))
+
+        let result = await benchmark(libraries: ["coreml": "3500.32.1", "ios": "17.4.1"]).run(in: runDirectory)
+
+        XCTAssertEqual(result.runtime.libraries, ["coreml": "3500.32.1", "ios": "17.4.1"])
+    }
+
+    func testAnErrorResultRecordsTheRuntimeLibrariesToo() async throws {
+        try writeRequest(Golden.data("request_pte.json"))
+
+        let result = await benchmark(libraries: ["coreml": "3500.32.1", "ios": "17.4.1"]).run(in: runDirectory)
+
+        XCTAssertEqual(result.status, .error)
+        XCTAssertEqual(result.runtime.libraries, ["coreml": "3500.32.1", "ios": "17.4.1"])
+    }
+
     func testRunsAFirstInferenceOfEachModelBeforeTheInterleavedRounds() async throws {
         try writeRequest(twoModelCoreMLRequest(measureRuns: 2))
 
@@ -113,12 +130,13 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertTrue(result.error?.hasPrefix("ContractError: request.json cannot be read") == true, result.error ?? "nil")
     }
 
-    private func benchmark() -> Benchmark {
+    private func benchmark(libraries: [String: String]? = nil) -> Benchmark {
         let models = self.models
         let loadFailures = self.loadFailures
         return Benchmark(
             device: DeviceFacts(platform: "ios", model: "iPhone15,2", os: "iOS 17.4.1", cores: 6),
             runtimeVersion: "17.4.1",
+            runtimeLibraries: libraries,
             prepareModel: { spec, _, _ in
                 FakeLoadable(model: try XCTUnwrap(models[spec.id]), failure: loadFailures[spec.id])
             }

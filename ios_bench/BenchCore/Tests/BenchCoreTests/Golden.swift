@@ -27,6 +27,13 @@ enum Golden {
             .sorted()
     }
 
+    /// A JSON document in one spelling (keys sorted), so that two documents compare equal exactly
+    /// when they hold the same keys and values, whatever their layout.
+    static func canonical(_ data: Data) throws -> String {
+        let object = try JSONSerialization.jsonObject(with: data)
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+    }
+
     /// A golden request with some of its values changed, for the cases the golden files leave out.
     static func request(_ name: String, editing edit: (inout [String: Any]) -> Void) throws -> Data {
         var object = try XCTUnwrap(JSONSerialization.jsonObject(with: data(name)) as? [String: Any])
