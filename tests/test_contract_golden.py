@@ -42,3 +42,15 @@ def test_runtime_libraries_must_be_versions_as_strings():
 
     with pytest.raises(ContractError, match=r"at runtime/libraries/coreml: 3500 is not of type 'string'"):
         validate(doc, "result", "result_coreml.json")
+
+
+def test_golden_heartbeat_is_valid():
+    assert validate(load("resident_idle.json"), "resident", "resident_idle.json")["state"] == "idle"
+
+
+@pytest.mark.parametrize(("state", "run"), [("running", None), ("idle", "net-a"), ("stopped", "net-a")])
+def test_a_heartbeat_names_a_run_exactly_while_running(state, run):
+    doc = {**load("resident_idle.json"), "state": state, "run": run}
+
+    with pytest.raises(ContractError, match=r"at run: "):
+        validate(doc, "resident", "resident.json")
