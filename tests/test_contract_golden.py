@@ -19,7 +19,7 @@ def test_golden_requests_are_valid(name):
     assert validate(load(name), "request", name)["schema"] == "autovit-bench/request"
 
 
-@pytest.mark.parametrize("name", ["result_ok.json", "result_error.json"])
+@pytest.mark.parametrize("name", ["result_ok.json", "result_error.json", "result_coreml.json"])
 def test_golden_results_are_valid(name):
     assert validate(load(name), "result", name)["version"] == 1
 
@@ -30,6 +30,27 @@ def test_invalid_golden_requests_are_refused(name):
         validate(load(name), "request", name)
 
 
-def test_golden_summaries_are_what_summarize_computes():
-    for model in load("result_ok.json")["models"]:
+@pytest.mark.parametrize("name", ["result_ok.json", "result_coreml.json"])
+def test_golden_summaries_are_what_summarize_computes(name):
+    for model in load(name)["models"]:
         assert summarize(model["samples_ms"]) == pytest.approx(model["summary"], abs=1e-9)
+
+
+def test_runtime_libraries_must_be_versions_as_strings():
+    doc = load("result_coreml.json")
+    doc["runtime"]["libraries"]["coreml"] = 3500
+
+    with pytest.raises(ContractError, match=r"at runtime/libraries/coreml: 3500 is not of type 'string'"):
+        validate(doc, "result", "result_coreml.json")
+
+
+def test_golden_heartbeat_is_valid():
+    assert validate(load("resident_idle.json"), "resident", "resident_idle.json")["state"] == "idle"
+
+
+@pytest.mark.parametrize(("state", "run"), [("running", None), ("idle", "net-a"), ("stopped", "net-a")])
+def test_a_heartbeat_names_a_run_exactly_while_running(state, run):
+    doc = {**load("resident_idle.json"), "state": state, "run": run}
+
+    with pytest.raises(ContractError, match=r"at run: "):
+        validate(doc, "resident", "resident.json")

@@ -16,52 +16,81 @@ struct IOSBenchApp: App {
     }
 }
 
-/// Runs the benchmark named on the command line and says what happened.
+/// Does what the launch arguments ask (BenchCore's `LaunchMode`) and shows how it went. What to run
+/// and how is decided in BenchCore; this only supplies the phone: Core ML, the device's facts, the
+/// idle timer and the screen.
 @MainActor
 final class BenchController: ObservableObject {
-    @Published private(set) var status =
-        "Idle. Launch with \(LaunchArguments.runDirectoryFlag) <folder under Documents> to run a benchmark."
-    /// SwiftUI may run `.task` again when the view reappears; a run must happen once per launch.
+    @Published private(set) var status = StatusText.byHand
+    /// SwiftUI may run `.task` again when the view reappears; a launch must act once.
     private var started = false
 
     func start(arguments: [String]) async {
-        guard !started, let relativePath = LaunchArguments.runDirectory(in: arguments) else {
+        guard !started else {
             return
         }
         started = true
-        status = "Running \(relativePath)…"
+        switch LaunchArguments.mode(in: arguments) {
+        case .byHand:
+            return
+        case let .invalid(problem):
+            status = problem
+        case let .oneShot(runDirectory):
+            await runOnce(runDirectory)
+        case .resident:
+            await runResident()
+        }
+    }
+
+    /// `--run-dir`: one run directory, then the outcome stays on the screen.
+    private func runOnce(_ runDirectory: String) async {
+        status = StatusText.running(runDirectory)
         // A benchmark lasts longer than the auto-lock delay, and a locked phone stops the app.
         UIApplication.shared.isIdleTimerDisabled = true
         defer { UIApplication.shared.isIdleTimerDisabled = false }
-        let runDirectory = URL.documentsDirectory.appending(path: relativePath, directoryHint: .isDirectory)
-        let benchmark = Benchmark(
+        // `perform` is nonisolated and async, so it runs off the main actor and the screen stays live.
+        let outcome = await RunDirectoryJob(documents: .documentsDirectory, runner: Self.benchmark()).perform(runDirectory)
+        status = StatusText.outcome(outcome, of: runDirectory)
+    }
+
+    /// `--resident`: serve the inbox until `inbox/stop` or until SwiftUI cancels the task. The loop
+    /// itself disables the idle timer while it runs and restores it when it ends.
+    private func runResident() async {
+        let loop = ResidentLoop(
+            documents: .documentsDirectory,
+            runner: Self.benchmark(),
+            idleTimer: SystemIdleTimer(),
+            report: { [weak self] heartbeat in
+                await self?.show(heartbeat)
+            }
+        )
+        await loop.run()
+    }
+
+    private func show(_ heartbeat: ResidentHeartbeat) {
+        status = StatusText.resident(heartbeat)
+    }
+
+    private static func benchmark() -> Benchmark {
+        Benchmark(
             device: DeviceInfo.facts(),
             runtimeVersion: DeviceInfo.osVersion(),
+            runtimeLibraries: DeviceInfo.libraries(),
             prepareModel: { spec, request, directory in
                 try await CompiledCoreMLModel.compile(spec: spec, request: request, runDirectory: directory)
             }
         )
-        // Off the main actor, so the interface stays responsive while the models run.
-        let result = await Task.detached(priority: .userInitiated) {
-            await benchmark.run(in: runDirectory)
-        }.value
-        do {
-            try ResultFile.write(result, into: runDirectory)
-            status = Self.describe(result, in: relativePath)
-        } catch {
-            status = "Could not write \(ResultFile.name) into \(relativePath): \(error.localizedDescription)"
-        }
+    }
+}
+
+/// The phone's Auto-Lock, `UIApplication.isIdleTimerDisabled`, which only the main actor may touch.
+struct SystemIdleTimer: IdleTimerControl {
+    func isDisabled() async -> Bool {
+        await MainActor.run { UIApplication.shared.isIdleTimerDisabled }
     }
 
-    private static func describe(_ result: BenchResult, in relativePath: String) -> String {
-        guard result.status == .ok else {
-            return "Failed, \(relativePath)/\(ResultFile.name) says why:\n\(result.error ?? "")"
-        }
-        let medians = result.models.map { model in
-            "\(model.id): median \(model.summary.medianMs.formatted(.number.precision(.fractionLength(3)))) ms"
-        }
-        return (["Done, \(result.rounds) rounds, see \(relativePath)/\(ResultFile.name)"] + medians)
-            .joined(separator: "\n")
+    func setDisabled(_ disabled: Bool) async {
+        await MainActor.run { UIApplication.shared.isIdleTimerDisabled = disabled }
     }
 }
 

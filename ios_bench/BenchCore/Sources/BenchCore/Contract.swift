@@ -7,7 +7,7 @@ public let contractVersion = 1
 ///
 /// Decodable only: the app never writes requests, and decoding by hand lets `compute_units` be
 /// required yet nullable, as the schema says.
-public struct BenchRequest: Decodable, Equatable {
+public struct BenchRequest: Decodable, Equatable, Sendable {
     public static let schemaName = "autovit-bench/request"
 
     public let schema: String
@@ -46,7 +46,7 @@ public struct BenchRequest: Decodable, Equatable {
 }
 
 /// One model of a request; `file` is relative to the run directory.
-public struct ModelSpec: Decodable, Equatable {
+public struct ModelSpec: Decodable, Equatable, Sendable {
     public let id: String
     public let file: String
     public let inputShape: [Int]
@@ -60,7 +60,7 @@ public struct ModelSpec: Decodable, Equatable {
 }
 
 /// A warm-up or measurement phase: it lasts at least `runs` rounds and at least `seconds`.
-public struct Phase: Decodable, Equatable {
+public struct Phase: Decodable, Equatable, Sendable {
     public let runs: Int
     public let seconds: Double
 
@@ -70,10 +70,10 @@ public struct Phase: Decodable, Equatable {
 }
 
 /// `result.json` as `orchestrator/measure/schemas/result.v1.json` defines it.
-public struct BenchResult: Codable, Equatable {
+public struct BenchResult: Codable, Equatable, Sendable {
     public static let schemaName = "autovit-bench/result"
 
-    public enum Status: String, Codable {
+    public enum Status: String, Codable, Sendable {
         case ok, error
     }
 
@@ -118,7 +118,7 @@ public struct BenchResult: Codable, Equatable {
 }
 
 /// The phone's thermal state (`ProcessInfo.ThermalState`: nominal, fair, serious or critical) at one moment.
-public struct ThermalReading: Codable, Equatable {
+public struct ThermalReading: Codable, Equatable, Sendable {
     public var state: String
 
     public init(state: String) {
@@ -128,7 +128,7 @@ public struct ThermalReading: Codable, Equatable {
 
 /// The thermal state before and after a session: iOS throttles the chip at serious and critical, so
 /// the runner measures a session that reached either again rather than trust its latencies.
-public struct ThermalRecord: Codable, Equatable {
+public struct ThermalRecord: Codable, Equatable, Sendable {
     public var before: ThermalReading
     public var after: ThermalReading
 
@@ -139,7 +139,7 @@ public struct ThermalRecord: Codable, Equatable {
 }
 
 /// What the phone is; `model` is the hardware identifier (e.g. "iPhone15,2"), which names the chip.
-public struct DeviceFacts: Codable, Equatable {
+public struct DeviceFacts: Codable, Equatable, Sendable {
     public var platform: String
     public var model: String
     public var os: String
@@ -161,20 +161,33 @@ public struct DeviceFacts: Codable, Equatable {
 }
 
 /// Which runtime ran the models; for Core ML the version is the OS version, since Core ML ships with it.
-public struct RuntimeFacts: Codable, Equatable {
+public struct RuntimeFacts: Codable, Equatable, Sendable {
     public var name: String
     public var version: String
     public var threads: Int
     public var computeUnits: String?
+    /// The versions behind the measurement, library by library (the iOS app's: `{"coreml": "3500.32.1",
+    /// "ios": "17.4.1"}`), so a LUT records exactly what it was measured with. Optional in
+    /// `result.v1.json`, and absent from older results and other runners': written only when set,
+    /// and read as nil when missing.
+    public var libraries: [String: String]?
 
     enum CodingKeys: String, CodingKey {
-        case name, version, threads
+        case name, version, threads, libraries
         case computeUnits = "compute_units"
+    }
+
+    public init(name: String, version: String, threads: Int, computeUnits: String?, libraries: [String: String]? = nil) {
+        self.name = name
+        self.version = version
+        self.threads = threads
+        self.computeUnits = computeUnits
+        self.libraries = libraries
     }
 }
 
 /// One model's measurements: `samplesMs[r]` comes from interleaved round `r`.
-public struct ModelResult: Codable, Equatable {
+public struct ModelResult: Codable, Equatable, Sendable {
     public var id: String
     public var loadMs: Double
     public var firstInferenceMs: Double
@@ -192,7 +205,7 @@ public struct ModelResult: Codable, Equatable {
 }
 
 /// The statistics `orchestrator.contract.summarize` computes; `summarize(_:)` reproduces them.
-public struct Summary: Codable, Equatable {
+public struct Summary: Codable, Equatable, Sendable {
     public var medianMs: Double
     public var meanMs: Double
     public var trimmedMeanMs: Double
@@ -217,7 +230,7 @@ public struct Summary: Codable, Equatable {
 /// How many of a model's operations Core ML prefers to run on each compute device.
 ///
 /// It tells a slow entry of the LUT apart from one that fell off the Neural Engine.
-public struct ComputePlan: Codable, Equatable {
+public struct ComputePlan: Codable, Equatable, Sendable {
     public var cpu: Int
     public var gpu: Int
     public var neuralEngine: Int

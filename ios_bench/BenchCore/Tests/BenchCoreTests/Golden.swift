@@ -8,7 +8,9 @@ import XCTest
 /// simulator all run the tests where the checkout is (a phone could not read it).
 enum Golden {
     static let directory = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent() // ios_bench/BenchCoreTests
+        .deletingLastPathComponent() // ios_bench/BenchCore/Tests/BenchCoreTests
+        .deletingLastPathComponent() // ios_bench/BenchCore/Tests
+        .deletingLastPathComponent() // ios_bench/BenchCore
         .deletingLastPathComponent() // ios_bench
         .deletingLastPathComponent() // the repository
         .appendingPathComponent("tests")
@@ -23,6 +25,13 @@ enum Golden {
         try FileManager.default.contentsOfDirectory(atPath: directory.path)
             .filter { $0.hasPrefix("request_invalid_") && $0.hasSuffix(".json") }
             .sorted()
+    }
+
+    /// A JSON document in one spelling (keys sorted), so that two documents compare equal exactly
+    /// when they hold the same keys and values, whatever their layout.
+    static func canonical(_ data: Data) throws -> String {
+        let object = try JSONSerialization.jsonObject(with: data)
+        return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 
     /// A golden request with some of its values changed, for the cases the golden files leave out.

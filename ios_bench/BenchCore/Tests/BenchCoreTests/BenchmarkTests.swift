@@ -44,6 +44,49 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertEqual(result.device.platform, "ios")
     }
 
+    func testRecordsTheRuntimeLibrariesItWasGiven() async throws {
+        try writeRequest(twoModelCoreMLRequest(measureRuns: 1))
+
+        let result = await benchmark(libraries: ["coreml": "3500.32.1", "ios": "17.4.1"]).run(in: runDirectory)
+
+        XCTAssertEqual(result.runtime.libraries, ["coreml": "3500.32.1", "ios": "17.4.1"])
+    }
+
+    func testAnErrorResultRecordsTheRuntimeLibrariesToo() async throws {
+        try writeRequest(Golden.data("request_pte.json"))
+
+        let result = await benchmark(libraries: ["coreml": "3500.32.1", "ios": "17.4.1"]).run(in: runDirectory)
+
+        XCTAssertEqual(result.status, .error)
+        XCTAssertEqual(result.runtime.libraries, ["coreml": "3500.32.1", "ios": "17.4.1"])
+    }
+
+    func testRecordsTheThermalStateBeforeAndAfterTheMeasurement() async throws {
+        try writeRequest(twoModelCoreMLRequest(measureRuns: 1))
+        let readings = Locked<[ThermalState]>([.nominal, .serious])
+
+        let result = await benchmark(thermalState: { readings.mutate { $0.removeFirst() } }).run(in: runDirectory)
+
+        XCTAssertEqual(result.thermal, ThermalRecord(before: ThermalReading(state: "nominal"), after: ThermalReading(state: "serious")))
+    }
+
+    func testLeavesTheThermalRecordOutWhereThereIsNoThermalState() async throws {
+        try writeRequest(twoModelCoreMLRequest(measureRuns: 1))
+
+        let result = await benchmark(thermalState: { nil }).run(in: runDirectory)
+
+        XCTAssertNil(result.thermal)
+    }
+
+    func testAMissingRunDirectoryIsReportedAsAnError() async throws {
+        let missing = runDirectory.appendingPathComponent("missing")
+
+        let result = await benchmark().run(in: missing)
+
+        XCTAssertEqual(result.status, .error)
+        XCTAssertEqual(result.error, "BenchError: the run directory \(missing.path) does not exist")
+    }
+
     func testRunsAFirstInferenceOfEachModelBeforeTheInterleavedRounds() async throws {
         try writeRequest(twoModelCoreMLRequest(measureRuns: 2))
 
@@ -113,12 +156,17 @@ final class BenchmarkTests: XCTestCase {
         XCTAssertTrue(result.error?.hasPrefix("ContractError: request.json cannot be read") == true, result.error ?? "nil")
     }
 
-    private func benchmark() -> Benchmark {
+    private func benchmark(
+        libraries: [String: String]? = nil,
+        thermalState: @escaping @Sendable () -> ThermalState? = { nil }
+    ) -> Benchmark {
         let models = self.models
         let loadFailures = self.loadFailures
         return Benchmark(
             device: DeviceFacts(platform: "ios", model: "iPhone15,2", os: "iOS 17.4.1", cores: 6),
             runtimeVersion: "17.4.1",
+            runtimeLibraries: libraries,
+            thermalState: thermalState,
             prepareModel: { spec, _, _ in
                 FakeLoadable(model: try XCTUnwrap(models[spec.id]), failure: loadFailures[spec.id])
             }

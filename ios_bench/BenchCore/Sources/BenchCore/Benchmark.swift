@@ -19,42 +19,64 @@ public struct BenchError: Error, LocalizedError, Equatable {
     public var errorDescription: String? { message }
 }
 
+/// Whatever answers a run directory with a result: the `Benchmark` in the app, a fake in the tests.
+public protocol RunDirectoryRunner: Sendable {
+    /// Never throws: whatever goes wrong becomes a result with status "error" and the reason,
+    /// because `result.json` is the only way the runner on the computer learns what happened.
+    func run(in runDirectory: URL) async -> BenchResult
+}
+
 /// One benchmark run over one run directory: read the request, load every model, time them, and
 /// return the result. Mirrors `orchestrator.runners.host_child.run`.
-public struct Benchmark {
+///
+/// Sendable, so the app can hand it to the resident loop, which runs off the main actor.
+public struct Benchmark: RunDirectoryRunner {
     /// Prepares one model of the request (compiles it); not timed.
-    public typealias PrepareModel = (_ spec: ModelSpec, _ request: BenchRequest, _ runDirectory: URL) async throws -> any LoadableModel
+    public typealias PrepareModel = @Sendable (_ spec: ModelSpec, _ request: BenchRequest, _ runDirectory: URL) async throws -> any LoadableModel
 
     public static let runtimeName = "coreml"
 
     public let device: DeviceFacts
     public let runtimeVersion: String
+    /// `runtime.libraries` of every result, or nil to leave it out.
+    public let runtimeLibraries: [String: String]?
     public let prepareModel: PrepareModel
+    /// Read before and after the measurement, for the result's `thermal` record.
+    public let thermalState: @Sendable () -> ThermalState?
 
-    public init(device: DeviceFacts, runtimeVersion: String, prepareModel: @escaping PrepareModel) {
+    public init(
+        device: DeviceFacts,
+        runtimeVersion: String,
+        runtimeLibraries: [String: String]? = nil,
+        thermalState: @escaping @Sendable () -> ThermalState? = ThermalState.current,
+        prepareModel: @escaping PrepareModel
+    ) {
         self.device = device
         self.runtimeVersion = runtimeVersion
+        self.runtimeLibraries = runtimeLibraries
+        self.thermalState = thermalState
         self.prepareModel = prepareModel
     }
 
-    /// Never throws: whatever goes wrong becomes a result with status "error" and the reason,
-    /// because `result.json` is the only way the runner on the computer learns what happened.
     public func run(in runDirectory: URL) async -> BenchResult {
         let startedAt = timestamp()
         var result = BenchResult(
             schema: BenchResult.schemaName, version: contractVersion, runId: "unknown",
             status: .error, error: nil, device: device,
-            runtime: RuntimeFacts(name: Self.runtimeName, version: runtimeVersion, threads: 0, computeUnits: nil),
+            runtime: RuntimeFacts(name: Self.runtimeName, version: runtimeVersion, threads: 0, computeUnits: nil, libraries: runtimeLibraries),
             startedAt: startedAt, finishedAt: startedAt, rounds: 0, models: []
         )
         do {
+            guard isDirectory(runDirectory) else {
+                throw BenchError("the run directory \(runDirectory.path) does not exist")
+            }
             let parsed = try BenchRequest.read(from: runDirectory.appendingPathComponent("request.json"))
             result.runId = parsed.runId
             result.runtime.computeUnits = parsed.computeUnits ?? "all"
-            let before = currentThermalState()
+            let before = thermalState()
             result.models = try await measure(parsed, in: runDirectory)
-            if let before, let after = currentThermalState() {
-                result.thermal = ThermalRecord(before: before, after: after)
+            if let before, let after = thermalState() {
+                result.thermal = ThermalRecord(before: ThermalReading(state: before.rawValue), after: ThermalReading(state: after.rawValue))
             }
             result.rounds = result.models[0].samplesMs.count
             result.status = .ok
@@ -113,31 +135,17 @@ public struct Benchmark {
     }
 }
 
-/// The thermal state now; nil where Foundation has none (Linux, where BenchCore's tests also run).
-func currentThermalState() -> ThermalReading? {
-    #if os(iOS) || os(macOS)
-    switch ProcessInfo.processInfo.thermalState {
-    case .nominal:
-        return ThermalReading(state: "nominal")
-    case .fair:
-        return ThermalReading(state: "fair")
-    case .serious:
-        return ThermalReading(state: "serious")
-    case .critical:
-        return ThermalReading(state: "critical")
-    @unknown default:
-        return ThermalReading(state: "unknown")
-    }
-    #else
-    return nil
-    #endif
-}
-
 /// `Type: reason`, the form of the host runner's error strings.
 func describe(_ error: Error) -> String {
     "\(type(of: error)): \(error.localizedDescription)"
 }
 
-private func timestamp() -> String {
-    ISO8601DateFormatter().string(from: Date())
+func isDirectory(_ url: URL) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && isDirectory.boolValue
+}
+
+/// An ISO 8601 time in UTC, e.g. `2026-11-22T09:17:54Z`.
+func timestamp(_ date: Date = Date()) -> String {
+    ISO8601DateFormatter().string(from: date)
 }

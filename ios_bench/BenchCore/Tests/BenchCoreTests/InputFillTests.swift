@@ -21,19 +21,3 @@ final class InputFillTests: XCTestCase {
         return (0..<count).map { _ in fill.next() }
     }
 }
-
-final class LaunchArgumentsTests: XCTestCase {
-    func testTheRunDirectoryIsTheValueAfterTheFlag() {
-        let arguments = ["/var/containers/Bundle/Application/X/IOSBench.app/IOSBench", "--run-dir", "runs/net-a-1"]
-
-        XCTAssertEqual(LaunchArguments.runDirectory(in: arguments), "runs/net-a-1")
-    }
-
-    func testThereIsNoRunDirectoryWhenOpenedByHand() {
-        XCTAssertNil(LaunchArguments.runDirectory(in: ["IOSBench"]))
-    }
-
-    func testAFlagWithoutAValueNamesNoRunDirectory() {
-        XCTAssertNil(LaunchArguments.runDirectory(in: ["IOSBench", "--run-dir"]))
-    }
-}

@@ -23,6 +23,34 @@ final class ResultFileTests: XCTestCase {
         XCTAssertEqual(error.error, "model net-b failed to load: invalid program header")
     }
 
+    func testResultsWithoutRuntimeLibrariesReadAsHavingNone() throws {
+        let ok = try JSONDecoder().decode(BenchResult.self, from: Golden.data("result_ok.json"))
+
+        XCTAssertNil(ok.runtime.libraries)
+    }
+
+    func testTheGoldenCoreMLResultReadsItsRuntimeLibraries() throws {
+        let result = try JSONDecoder().decode(BenchResult.self, from: Golden.data("result_coreml.json"))
+
+        XCTAssertEqual(result.runtime.libraries, ["coreml": "3500.32.1", "ios": "17.4.1"])
+    }
+
+    func testTheGoldenCoreMLResultIsWrittenBackAsItWas() throws {
+        let golden = try Golden.data("result_coreml.json")
+
+        try ResultFile.write(JSONDecoder().decode(BenchResult.self, from: golden), into: runDirectory)
+
+        let written = try Data(contentsOf: runDirectory.appendingPathComponent("result.json"))
+        XCTAssertEqual(try Golden.canonical(written), try Golden.canonical(golden))
+    }
+
+    func testLeavesRuntimeLibrariesOutWhenThereAreNone() throws {
+        try ResultFile.write(okResult(computePlan: nil), into: runDirectory)
+
+        let runtime = try XCTUnwrap(try writtenJSON()["runtime"] as? [String: Any])
+        XCTAssertNil(runtime["libraries"])
+    }
+
     func testAWrittenResultReadsBackUnchanged() throws {
         let result = okResult(computePlan: ComputePlan(cpu: 3, gpu: 1, neuralEngine: 12))
 

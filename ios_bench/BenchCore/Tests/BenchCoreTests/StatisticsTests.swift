@@ -3,10 +3,12 @@ import XCTest
 
 final class StatisticsTests: XCTestCase {
     func testReproducesTheGoldenSummaries() throws {
-        let golden = try JSONDecoder().decode(BenchResult.self, from: Golden.data("result_ok.json"))
-        XCTAssertFalse(golden.models.isEmpty)
+        let models = try ["result_ok.json", "result_coreml.json"].flatMap { name in
+            try JSONDecoder().decode(BenchResult.self, from: Golden.data(name)).models
+        }
+        XCTAssertEqual(models.count, 3)
 
-        for model in golden.models {
+        for model in models {
             let summary = summarize(model.samplesMs)
             let expected = model.summary
             XCTAssertEqual(summary.medianMs, expected.medianMs, accuracy: 1e-9, model.id)
