@@ -4,7 +4,7 @@ Where a Swift toolchain exists (`swift` on PATH, else `/opt/swift/bin/swift`), o
 builds `ios_bench/BenchCore` (Swift 6 language mode, so data races are errors) with warnings as
 errors and runs its XCTests; a compiler error, a warning or a failing test fails this file with the
 compiler's or XCTest's output. The build folder is the package's own `.build` (git-ignored), so a
-second run only rebuilds what changed. Without a toolchain (CI has none) that test is skipped, and
+second run only rebuilds what changed. Without a toolchain (CI machines have one, under /opt/swift) that test is skipped, and
 the rest of this file still runs.
 
 The app shell (`ios_bench/App/`) imports SwiftUI, UIKit and Core ML, which exist only on Apple
