@@ -5,7 +5,8 @@ the backend and the exporter versions, so a second phone of the same backend exp
 toolchain upgrade re-exports everything. Artifacts are written atomically by the exporters and a
 sidecar `<key>.json` (written last, with the artifact's size and sha256) marks an entry complete: a
 crash mid-export leaves no entry, and an artifact changed or emptied since is exported again. One
-process exports a key at a time (a lock beside the artifact).
+process exports a key at a time (a lock beside the artifact); a second process that needs the same
+network waits for the first and takes its export, so commands and tests can share one cache.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from infra.errors import UserError
 from infra.files import write_json_atomic
-from infra.locks import InUseError, held
+from infra.locks import held
 from infra.processes import die_with
 from infra.strict_json import load_json
 from orchestrator.export.backends import get_backend
@@ -90,10 +91,12 @@ def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, art
 
     torch.set_num_threads(1)
     spec = ProbeSpec(**spec_dict)
-    model = build_probe(spec, load_space(space_name))
-    example = torch.randn(spec.input_shape)
     path = Path(artifact)
-    with held(path.with_name(f".{path.name}.lock"), f"the export of network {spec.id}"):
+    with held(path.with_name(f".{path.name}.lock"), f"the export of network {spec.id}", wait=True):
+        if (finished := _complete(path)) is not None:
+            return finished  # another process exported it while this one waited for the lock
+        model = build_probe(spec, load_space(space_name))
+        example = torch.randn(spec.input_shape)
         start = time.perf_counter()
         facts = get_backend(backend).export(model, example, path)
         meta = {
@@ -132,18 +135,25 @@ def lookup(spec: ProbeSpec, space_hash: str, backend: str, root: Path | None = N
     """The cached export of `spec`, or None: an entry whose sidecar is unreadable or whose artifact is
     missing, empty or not the one exported (size, sha256) is a miss and is exported again."""
     artifact = artifact_path(root or cache_root(), backend, cache_key(spec, space_hash, backend))
+    meta = _complete(artifact)
+    return None if meta is None else CachedExport(spec.id, artifact, meta, cached=True)
+
+
+def _complete(artifact: Path) -> dict[str, Any] | None:
+    """The record of a whole entry: its sidecar readable and its artifact the one exported (size,
+    sha256); None otherwise."""
     if not (artifact.exists() and _meta_path(artifact).is_file()):
         return None
     try:
         meta = load_json(_meta_path(artifact), "export record", "it is exported again")
     except UserError:
         return None
-    if not isinstance(meta, dict) or meta.get("artifact_bytes", 0) <= 0:
+    if not isinstance(meta, dict) or not isinstance(meta.get("artifact_bytes"), int) or meta["artifact_bytes"] <= 0:
         return None
     fingerprint = _fingerprint(artifact)
     if (meta.get("artifact_bytes"), meta.get("artifact_sha256")) != (fingerprint["artifact_bytes"], fingerprint["artifact_sha256"]):
         return None
-    return CachedExport(spec.id, artifact, meta, cached=True)
+    return meta
 
 
 def export_probes(
@@ -189,8 +199,6 @@ def export_probes(
                 raise UserError(
                     f"an export worker died (out of memory or killed); finished exports are cached, run again to continue (log: {log_path})"
                 ) from None
-            except InUseError:
-                raise
             except Exception as exc:
                 raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
             done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
