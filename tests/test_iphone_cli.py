@@ -30,7 +30,7 @@ def phone(tmp_path: Path, monkeypatch) -> FakePhone:
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
     fake = FakePhone(tmp_path / "phone", coreml_simulator())
-    monkeypatch.setattr("orchestrator.measure.runners.ios.runner.default_services", lambda: fake)
+    monkeypatch.setattr("orchestrator.measure.runners.ios.connection.default_services", lambda: fake)
     return fake
 
 

@@ -24,7 +24,7 @@ def test_each_platform_gets_its_runner():
     assert isinstance(runner_for(get_device("host")), HostRunner)
     assert isinstance(runner_for(get_device("pixel7")), AndroidRunner)
     iphone = runner_for(get_device("iphone13"))
-    assert isinstance(iphone, IosRunner) and iphone.product_types == ("iPhone14,5",)
+    assert isinstance(iphone, IosRunner) and iphone.models == ("iPhone14,5",)
 
 
 @pytest.fixture

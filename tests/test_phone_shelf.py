@@ -213,8 +213,7 @@ def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch) -> N
     from tests.ios_fake import FakePhone, FakeUsb, coreml_simulator
 
     usb = FakeUsb(*(FakePhone(tmp_path / udid, coreml_simulator(), udid=udid) for udid in ("00008110-000A", "00008110-000B")))
-    monkeypatch.setattr("orchestrator.measure.runners.ios.runner.default_services", lambda: usb)
-    monkeypatch.setattr("orchestrator.measure.runners.ios.devices.default_services", lambda: usb)
+    monkeypatch.setattr("orchestrator.measure.runners.ios.connection.default_services", lambda: usb)
     iphone = get_device("iphone13")
     phones = shelf(iphone, "all", print)
     settings = dataclasses.replace(SETTINGS, timing=TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.0))

@@ -32,20 +32,17 @@ def connected_phones(devices: dict[str, Device]) -> tuple[list[ConnectedPhone], 
     phones: list[ConnectedPhone] = []
     notes: list[str] = []
     try:
-        from orchestrator.measure.runners.android.runner import list_android_devices
+        from orchestrator.measure.runners.android.connection import list_phones as list_android_phones
 
-        for a in list_android_devices():
-            phones.append(ConnectedPhone("android", a.serial, a.model, a.os and f"Android {a.os}", None, _matches(devices, "android", "model", a.model), a.problem))
+        for a in list_android_phones():
+            phones.append(ConnectedPhone("android", a.serial, a.model, a.os, a.name, _matches(devices, "android", "model", a.model), a.problem))
     except (UserError, ImportError) as exc:
         notes.append(f"Android phones not searched: {exc}")
     try:
-        from orchestrator.measure.runners.ios.devices import list_ios_devices
+        from orchestrator.measure.runners.ios.connection import list_phones as list_iphones
 
-        for i in list_ios_devices():
-            phones.append(ConnectedPhone(
-                "ios", i.udid, i.product_type, i.os_version and f"iOS {i.os_version}", i.name,
-                _matches(devices, "ios", "product_type", i.product_type), i.problem,
-            ))
+        for i in list_iphones():
+            phones.append(ConnectedPhone("ios", i.serial, i.model, i.os, i.name, _matches(devices, "ios", "product_type", i.model), i.problem))
     except (UserError, ImportError) as exc:
         notes.append(f"iPhones not searched: {exc}")
     return phones, notes

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from infra.errors import UserError
 from orchestrator.measure.devices import Device
 from orchestrator.measure.runners.base import Runner, RunnerError
+from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.runners.registry import ios_extra_missing, runner_for
 
 
@@ -33,31 +34,18 @@ class ShelfPhone:
         return {"serial": self.serial, "model": self.model, "os": self.os, "build": self.build}
 
 
-@dataclass(frozen=True)
-class _Found:
-    serial: str
-    model: str | None
-    os: str | None
-    build: str | None
-    problem: str | None
-    overrides: dict[str, Any]  # what `runner_for` needs to reach this phone and no other
+def _android(device: Device) -> list[FoundPhone]:
+    from orchestrator.measure.runners.android.connection import list_phones
+
+    return [replace(a, reach={**a.reach, "log": _phone_log("android", a.serial)}) for a in list_phones()]
 
 
-def _android(device: Device) -> list[_Found]:
-    from orchestrator.measure.runners.android.runner import list_android_devices
-
-    return [
-        _Found(a.serial, a.model, a.os and f"Android {a.os}", a.build, a.problem, {"address": a.address, "log": _phone_log("android", a.serial)})
-        for a in list_android_devices()
-    ]
-
-
-def _ios(device: Device) -> list[_Found]:
+def _ios(device: Device) -> list[FoundPhone]:
     try:
-        from orchestrator.measure.runners.ios.devices import list_ios_devices
+        from orchestrator.measure.runners.ios.connection import list_phones
     except ImportError:
         raise ios_extra_missing(device) from None
-    return [_Found(i.udid, i.product_type, i.os_version and f"iOS {i.os_version}", i.build, i.problem, {"udid": i.udid}) for i in list_ios_devices()]
+    return list_phones()
 
 
 def _phone_log(platform: str, serial: str) -> Callable[[str], None]:
@@ -69,7 +57,7 @@ def _wanted_models(device: Device) -> tuple[str, ...]:
     return tuple(device.match.get("model" if device.platform == "android" else "product_type", ()))
 
 
-def _unusable(found: _Found, device: Device) -> str | None:
+def _unusable(found: FoundPhone, device: Device) -> str | None:
     """Why this phone cannot measure for `device`, or None; like the runner, an entry that names no
     model takes any phone."""
     if found.problem:
@@ -97,7 +85,7 @@ def shelf(device: Device, selection: str, log: Callable[[str], None]) -> list[Sh
     wanted = parse_selection(selection)
     found = _android(device) if device.platform == "android" else _ios(device)
     where = "USB, or list their addresses in BENCH_ADB separated by commas" if device.platform == "android" else "USB and unlock them"
-    chosen: list[_Found] = []
+    chosen: list[FoundPhone] = []
     if wanted is None:
         for each in found:
             if problem := _unusable(each, device):
@@ -116,4 +104,4 @@ def shelf(device: Device, selection: str, log: Callable[[str], None]) -> list[Sh
             if problem := _unusable(by_serial[serial], device):
                 raise RunnerError(f"phone {serial} cannot measure for {device.name}: {problem}")
             chosen.append(by_serial[serial])
-    return [ShelfPhone(f.serial, f.model, f.os, f.build, runner_for(device, **f.overrides)) for f in chosen]
+    return [ShelfPhone(f.serial, f.model, f.os, f.build, runner_for(device, **f.reach)) for f in chosen]
