@@ -18,13 +18,13 @@ import torch
 from infra.locks import InUseError, held
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.devices import get_device
+from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.android.adb import TLS_HELP, AdbKeyError, DeviceNotFound, NotAuthorised, TlsPairing
 from orchestrator.measure.runners.android.connection import list_phones
 from orchestrator.measure.runners.android.runner import AndroidRunner
 from orchestrator.measure.runners.android.settings import APK_REMOTE_PATH, APP_VERSION_CODE, DEFAULT_APK, RESULT_PATH, AndroidSettings
 from orchestrator.measure.runners.base import Check, RunnerError
 from orchestrator.measure.runners.platform import FoundPhone
-from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 from search.space.sampling import min_config

@@ -38,13 +38,13 @@ from infra.files import write_json_atomic
 from infra.locks import InUseError, held
 from orchestrator.measure.contract import make_request, read_json
 from orchestrator.measure.devices import get_device
+from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.ios.connection import list_phones
 from orchestrator.measure.runners.ios.runner import IosRunner
 from orchestrator.measure.runners.ios.services import Pmd3Services
 from orchestrator.measure.runners.ios.settings import BUNDLE_ID, IosSettings
 from orchestrator.measure.runners.platform import FoundPhone
-from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 from tests.ios_fake import UDID, FakePhone, coreml_simulator, crashing_app, golden_app, hanging_app, host_child_app, writes, writes_sparse

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from infra.errors import UserError
 from orchestrator.measure.devices import Device
+from orchestrator.measure.platforms import platform_of
 from orchestrator.measure.runners.base import Runner, RunnerError
 from orchestrator.measure.runners.platform import FoundPhone
-from orchestrator.measure.runners.registry import ios_extra_missing, runner_for
 
 
 @dataclass(frozen=True)
@@ -34,35 +34,16 @@ class ShelfPhone:
         return {"serial": self.serial, "model": self.model, "os": self.os, "build": self.build}
 
 
-def _android(device: Device) -> list[FoundPhone]:
-    from orchestrator.measure.runners.android.connection import list_phones
-
-    return [replace(a, reach={**a.reach, "log": _phone_log("android", a.serial)}) for a in list_phones()]
-
-
-def _ios(device: Device) -> list[FoundPhone]:
-    try:
-        from orchestrator.measure.runners.ios.connection import list_phones
-    except ImportError:
-        raise ios_extra_missing(device) from None
-    return list_phones()
-
-
 def _phone_log(platform: str, serial: str) -> Callable[[str], None]:
     """Waits (a hot phone) shown as they happen, named by phone, as several phones wait at once."""
     return lambda message: print(f"{platform} {serial}: {message}", file=sys.stderr, flush=True)
 
 
-def _wanted_models(device: Device) -> tuple[str, ...]:
-    return tuple(device.match.get("model" if device.platform == "android" else "product_type", ()))
-
-
-def _unusable(found: FoundPhone, device: Device) -> str | None:
-    """Why this phone cannot measure for `device`, or None; like the runner, an entry that names no
-    model takes any phone."""
+def _unusable(found: FoundPhone, device: Device, models: tuple[str, ...]) -> str | None:
+    """Why this phone cannot measure for `device` (which stands for `models`), or None; like the
+    runner, an entry that names no model takes any phone."""
     if found.problem:
         return found.problem
-    models = _wanted_models(device)
     if models and found.model not in models:
         return f"it is a {found.model!r}, not the {' / '.join(models)} that device {device.name!r} is"
     return None
@@ -80,20 +61,21 @@ def parse_selection(text: str) -> list[str] | None:
 
 def shelf(device: Device, selection: str, log: Callable[[str], None]) -> list[ShelfPhone]:
     """The phones of `device`'s model to profile on: every usable one (`all`) or those named."""
-    if device.platform not in ("android", "ios"):
-        raise UserError(f"--phones spreads a profile over connected phones, and {device.name} is this machine; leave --phones out")
+    platform = platform_of(device)
+    if platform.phones is None:
+        raise UserError(f"--phones spreads a profile over connected phones, and {device.name} is {platform.what}; leave --phones out")
     wanted = parse_selection(selection)
-    found = _android(device) if device.platform == "android" else _ios(device)
-    where = "USB, or list their addresses in BENCH_ADB separated by commas" if device.platform == "android" else "USB and unlock them"
+    found = platform.connected(device)
+    where, models = platform.phones.where, platform.models(device)
     chosen: list[FoundPhone] = []
     if wanted is None:
         for each in found:
-            if problem := _unusable(each, device):
+            if problem := _unusable(each, device, models):
                 log(f"leaving out phone {each.serial}: {problem}")
             else:
                 chosen.append(each)
         if not chosen:
-            seen = "; ".join(f"{f.serial}: {_unusable(f, device)}" for f in found) or "none is connected"
+            seen = "; ".join(f"{f.serial}: {_unusable(f, device, models)}" for f in found) or "none is connected"
             raise RunnerError(f"no connected phone can measure for {device.name} ({seen}); connect them over {where}, and run again")
     else:
         by_serial = {f.serial: f for f in found}
@@ -101,7 +83,7 @@ def shelf(device: Device, selection: str, log: Callable[[str], None]) -> list[Sh
             if serial not in by_serial:
                 listed = ", ".join(by_serial) or "none"
                 raise RunnerError(f"phone {serial} is not connected (connected: {listed}); check the serial with `bench devices`, or connect it over {where}")
-            if problem := _unusable(by_serial[serial], device):
+            if problem := _unusable(by_serial[serial], device, models):
                 raise RunnerError(f"phone {serial} cannot measure for {device.name}: {problem}")
             chosen.append(by_serial[serial])
-    return [ShelfPhone(f.serial, f.model, f.os, f.build, runner_for(device, **f.reach)) for f in chosen]
+    return [ShelfPhone(f.serial, f.model, f.os, f.build, platform.runner(device, log=_phone_log(platform.name, f.serial), **f.reach)) for f in chosen]

@@ -1,4 +1,5 @@
-"""The host runner: runs a run directory in a child process on this machine's CPU."""
+"""The host runner: runs a run directory in a child process on this machine's CPU; and `HOST`, the
+platform it serves."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from orchestrator.measure.contract import read_json
 from orchestrator.measure.runners.base import Check, Diagnosis, Finding, Runner, RunnerError, Step
+from orchestrator.measure.runners.platform import DeviceEntry, Platform
 
 
 class HostRunner(Runner):
@@ -61,3 +63,10 @@ def _runtime_loads() -> str:
     except Exception as exc:  # an import or loader failure of any kind means no measurement
         raise Finding(f"{type(exc).__name__}: {exc}", "reinstall with ./scripts/setup.sh (it pins executorch==1.5.1)") from None
     return f"executorch {version('executorch')}"
+
+
+def _host_runner(entry: DeviceEntry, **overrides: Any) -> HostRunner:
+    return HostRunner(threads=entry.threads)  # one CPU: nothing to pick, no waits to show
+
+
+HOST = Platform("host", format="pte", what="this machine", build=_host_runner)

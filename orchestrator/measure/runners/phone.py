@@ -12,6 +12,7 @@ ones above it in this list:
     diagnosis.py    `bench doctor`: a `Diagnosis`, an ordered list of named `Step`s, each calling the
                     functions a session calls at that step and saying whether its failure ends the walk
     runner.py       the session: `run(run_dir)` from staged models to a checked result
+    platform.py     its `Platform` descriptor, registered in `orchestrator/measure/platforms.py`
 
 plus the platform's transport underneath (adb-shell behind `android/adb.py`, pymobiledevice3 behind
 `ios/services.py`). The runner holds a connection and the phone's state, built from its settings;
