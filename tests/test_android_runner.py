@@ -1,6 +1,7 @@
 """The Android runner against a phone that speaks the real ADB wire protocol on loopback
 (tests/adb_peer.py): sessions run end to end through adb-shell, dropped connections are survived,
-and every failure is one sentence that names the problem and its fix."""
+and every failure is one sentence that names the problem and its fix. The phone's app is simulated
+(it answers at once) except in the test of a real session."""
 
 from __future__ import annotations
 
@@ -99,6 +100,7 @@ def measure(runner: AndroidRunner, run_dir: Path, models: dict[str, Path]) -> di
 
 
 def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.app_behaviour = "bench"  # a real session: the app's part is the host runner's child
     result = measure(pixel7_runner(peer, adb_key), tmp_path / "run-e2e", {"net-a": tiny_pte, "net-b": tiny_pte})
     assert result["status"] == "ok" and result["run_id"] == "run-e2e"
     assert result["device"] == {"platform": "android", "model": "Pixel 7", "os": "Android 14", "cores": os.cpu_count()}
