@@ -80,6 +80,7 @@ def main() -> None:
         folder = work / f"{row}-{n}-phones"
         peers = [AdbPeer(folder / f"phone-{i}") for i in range(n)]
         for i, peer in enumerate(peers):
+            peer.phone.app_behaviour = "bench"  # real sessions: the app's part is the host runner's child
             peer.phone.slowdown = 1.0 if i == 0 else args.slowdown
             peer.phone.cpu = i % os.cpu_count() if args.pin else None
             peer.__enter__()

@@ -15,8 +15,10 @@ phone is simulated. What is implemented is what adbd does for the requests the r
   one is sent, and CLSE to end;
 - services: `shell:` (the few commands the runner sends, see `Shell`) and `sync:` (STAT, SEND /
   DATA / DONE, RECV, QUIT; see `SyncService`) on a temporary folder that is the phone's filesystem;
-- the app: `am start` of the benchmark activity runs the host runner's child process on the pushed
-  run directory, as the app would run the request, and leaves its result where the app writes it;
+- the app: `am start` of the benchmark activity answers the pushed request where the app writes its
+  result: by default a simulator of the app (made-up latencies, at once), or, for the tests of a
+  real session, the host runner's child process run on the pushed run directory as the app would
+  run the request (`Phone.app_behaviour = "bench"`);
 - the phone around it: the screen (`input keyevent`, `dumpsys power` / `window` / `activity`),
   heat (`dumpsys thermalservice` / `battery`), the app's process (`pidof`) and free space (`df`).
 
@@ -131,14 +133,15 @@ def verify_signature(public_key: str, token: bytes, signature: bytes) -> bool:
 
 class Phone:
     """The phone's state: its filesystem (a host folder), properties, the benchmark app and what it
-    was asked to do. `app_behaviour` is what the app does when launched: "bench" runs the request,
-    "silent" writes nothing and stays alive (it hangs), "crash" writes nothing and its process is
-    gone, "malformed" writes a result that breaks the contract,
-    "failing" reports a model it could not load, "simulate" answers with made-up latencies (see
-    `_simulated`), "foreign" leaves another session's valid
-    result (the golden error and ok results of tests/contract/) and "oversized" writes a 65 MiB
-    result (sparse, so it costs no disk). `slowdown` makes it a slower phone of the same model: a
-    "bench" session takes that many times as long and reports every latency that many times larger.
+    was asked to do. `app_behaviour` is what the app does when launched: "simulate" (the default)
+    answers at once with made-up latencies (see `_simulated`), "bench" runs the request for real
+    (the host runner's child, a second or two a session), "silent" writes nothing and stays alive
+    (it hangs), "crash" writes nothing and its process is gone, "malformed" writes a result that
+    breaks the contract, "failing" reports a model it could not load, "foreign" leaves another
+    session's valid result (the golden error and ok results of tests/contract/) and "oversized"
+    writes a 65 MiB result (sparse, so it costs no disk). `slowdown` makes it a slower phone of the
+    same model: every latency is that many times larger, and a "bench" session takes that many
+    times as long. `tamper` edits a "bench" or "simulate" result before it is written.
 
     The phone around the app: `locked` (with `keyguard_field`, how this phone's `dumpsys window`
     spells it), `intruder` (an activity that takes the front right after each launch), heat
@@ -155,7 +158,7 @@ class Phone:
             "ro.product.cpu.abilist": "arm64-v8a,armeabi-v7a,armeabi",
         }
         self.app_version: int | None = 1
-        self.app_behaviour = "bench"
+        self.app_behaviour = "simulate"
         self.awake = False
         self.locked = False
         self.keyguard_field = "mDreamingLockscreen"
@@ -168,7 +171,7 @@ class Phone:
         self.cooling = 0
         self.free_kb = 50 * 2**20
         self.stalls: dict[str, float] = {}
-        self.tamper: Callable[[dict], object] | None = None  # edits a "bench" result before it is written, as a broken app would
+        self.tamper: Callable[[dict], object] | None = None  # edits a result before it is written, as a broken app would
         self.slowdown = 1.0  # a slower phone of the same model: sessions take this much longer, every latency this much more
         self.cpu: int | None = None  # the host core the app runs on, so that loopback phones measuring at once keep to their own
         self.commands: list[str] = []
@@ -219,15 +222,14 @@ class Phone:
             "platform": "android", "model": self.props["ro.product.model"], "os": f"Android {self.props['ro.build.version.release']}",
             "cores": os.cpu_count() or 1,
         }
-        if self.tamper is not None:
-            self.tamper(result)
         self._write_result(result)
 
     def _simulated(self, request_path: Path) -> dict:
-        """A SIMULATOR of the app, for checking arithmetic exactly: each model's latency is 0.02 ms
-        plus 0.5 ms per MB of its file, times `slowdown`, with a ±3% jitter that depends only on the
-        model and the round, so every session that times a model gets the same samples (up to the
-        slowdown). The numbers measure nothing."""
+        """A SIMULATOR of the app, for every test that needs an answer rather than a measurement, and
+        for checking arithmetic exactly: each model's latency is 0.02 ms plus 0.5 ms per MB of its
+        file, times `slowdown`, with a ±3% jitter that depends only on the model and the round, so
+        every session that times a model gets the same samples (up to the slowdown). The numbers
+        measure nothing."""
         request = json.loads(request_path.read_text())
         rounds = request["measure"]["runs"]
         models = []
@@ -244,6 +246,8 @@ class Phone:
         }
 
     def _write_result(self, doc: dict) -> None:
+        if self.tamper is not None and self.app_behaviour in ("bench", "simulate"):
+            self.tamper(doc)
         self._place_result(lambda tmp: tmp.write_text(json.dumps(doc)))
 
     def _place_result(self, write: Callable[[Path], object]) -> None:

@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from orchestrator.measure.runners.android.runner import APP_ABIS
+from orchestrator.measure.runners.android.settings import APP_ABIS
 
 MANIFEST = Path(__file__).resolve().parents[1] / "android_bench" / "app" / "src" / "main" / "AndroidManifest.xml"
 ANDROID = "{http://schemas.android.com/apk/res/android}"

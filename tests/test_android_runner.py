@@ -1,6 +1,7 @@
 """The Android runner against a phone that speaks the real ADB wire protocol on loopback
 (tests/adb_peer.py): sessions run end to end through adb-shell, dropped connections are survived,
-and every failure is one sentence that names the problem and its fix."""
+and every failure is one sentence that names the problem and its fix. The phone's app is simulated
+(it answers at once) except in the test of a real session."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ import torch
 from infra.locks import InUseError, held
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.devices import get_device
+from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.android.adb import TLS_HELP, AdbKeyError, DeviceNotFound, NotAuthorised, TlsPairing
-from orchestrator.measure.runners.android.phone_state import AndroidDeviceInfo
-from orchestrator.measure.runners.android.runner import AndroidRunner, list_android_devices
+from orchestrator.measure.runners.android.connection import list_phones
+from orchestrator.measure.runners.android.runner import AndroidRunner
 from orchestrator.measure.runners.android.settings import APK_REMOTE_PATH, APP_VERSION_CODE, DEFAULT_APK, RESULT_PATH, AndroidSettings
 from orchestrator.measure.runners.base import Check, RunnerError
+from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 from search.space.sampling import min_config
@@ -86,7 +89,10 @@ def settings_for(peer: AdbPeer, key: Path, **overrides) -> AndroidSettings:
 
 
 def pixel7_runner(peer: AdbPeer, key: Path, **overrides) -> AndroidRunner:
-    return AndroidRunner.for_device(get_device("pixel7"), **vars(settings_for(peer, key, **overrides)))
+    """The runner `--device pixel7` gets, reaching the peer with fast settings."""
+    runner = runner_for(get_device("pixel7"), **vars(settings_for(peer, key, **overrides)))
+    assert isinstance(runner, AndroidRunner)
+    return runner
 
 
 def measure(runner: AndroidRunner, run_dir: Path, models: dict[str, Path]) -> dict:
@@ -94,6 +100,7 @@ def measure(runner: AndroidRunner, run_dir: Path, models: dict[str, Path]) -> di
 
 
 def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.app_behaviour = "bench"  # a real session: the app's part is the host runner's child
     result = measure(pixel7_runner(peer, adb_key), tmp_path / "run-e2e", {"net-a": tiny_pte, "net-b": tiny_pte})
     assert result["status"] == "ok" and result["run_id"] == "run-e2e"
     assert result["device"] == {"platform": "android", "model": "Pixel 7", "os": "Android 14", "cores": os.cpu_count()}
@@ -242,7 +249,7 @@ def test_outdated_app_is_replaced_from_the_given_apk(tmp_path: Path, peer: AdbPe
     apk = tmp_path / "app-release.apk"
     apk.write_bytes(b"PK\x03\x04 stand-in manifest: versionCode=2")
     runner = pixel7_runner(peer, adb_key, apk=apk, app_version_code=2)
-    assert runner.prepare() == AndroidDeviceInfo(peer.address, "Pixel 7", "14", build="UQ1A.240105.004")
+    assert runner.prepare() == FoundPhone(peer.address, "Pixel 7", "Android 14", build="UQ1A.240105.004")
     runner.close()
     assert peer.phone.app_version == 2
     assert f"pm install -r -g {APK_REMOTE_PATH}" in peer.phone.commands
@@ -259,7 +266,8 @@ def test_current_app_is_not_reinstalled(tmp_path: Path, peer: AdbPeer, adb_key: 
 
 
 def test_phone_of_another_model_than_the_device_entry_is_refused(peer: AdbPeer, adb_key: Path) -> None:
-    runner = AndroidRunner.for_device(get_device("galaxy-s23"), **vars(settings_for(peer, adb_key)))
+    runner = runner_for(get_device("galaxy-s23"), **vars(settings_for(peer, adb_key)))
+    assert isinstance(runner, AndroidRunner)
     with pytest.raises(RunnerError, match=r"is a 'Pixel 7', not the SM-S911B / SM-S911U / SM-S911N that device 'galaxy-s23' is; connect that phone"):
         runner.prepare()
 
@@ -273,8 +281,8 @@ def test_refused_authorisation_prompt_tells_the_user_to_accept_it(peer: AdbPeer,
 
 def test_missing_adb_key_is_made_and_then_trusted_by_its_signature(peer: AdbPeer, tmp_path: Path) -> None:
     settings = settings_for(peer, tmp_path / "keys" / "adbkey")
-    list_android_devices(settings)
-    list_android_devices(settings)
+    list_phones(settings)
+    list_phones(settings)
     assert (tmp_path / "keys" / "adbkey").read_text().startswith("-----BEGIN PRIVATE KEY-----")
     assert (tmp_path / "keys" / "adbkey.pub").exists()
     assert peer.auth_log == ["prompt accepted", "signature"]
@@ -282,14 +290,14 @@ def test_missing_adb_key_is_made_and_then_trusted_by_its_signature(peer: AdbPeer
 
 def test_looking_where_no_phone_answers_makes_no_adb_key(tmp_path: Path) -> None:
     key = tmp_path / "home" / ".android" / "adbkey"
-    [phone] = list_android_devices(AndroidSettings(address=f"127.0.0.1:{closed_port()}", key_path=key, connect_timeout_s=1.0))
+    [phone] = list_phones(AndroidSettings(address=f"127.0.0.1:{closed_port()}", key_path=key, connect_timeout_s=1.0))
     assert phone.problem.startswith("no phone answers ADB at 127.0.0.1:")
     assert not (tmp_path / "home" / ".android").exists()
 
 
 def test_adb_key_made_when_a_phone_asks_is_private_to_this_user(peer: AdbPeer, tmp_path: Path, usual_umask: None) -> None:
     key = tmp_path / "home" / ".android" / "adbkey"
-    list_android_devices(settings_for(peer, key))
+    list_phones(settings_for(peer, key))
     assert peer.auth_log == ["prompt accepted"]
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
@@ -297,10 +305,10 @@ def test_adb_key_made_when_a_phone_asks_is_private_to_this_user(peer: AdbPeer, t
 
 def test_adb_key_that_other_users_can_read_is_refused_with_the_chmod_that_fixes_it(peer: AdbPeer, tmp_path: Path) -> None:
     key = tmp_path / "adbkey"
-    list_android_devices(settings_for(peer, key))
+    list_phones(settings_for(peer, key))
     key.chmod(0o644)
     with pytest.raises(AdbKeyError) as caught:
-        list_android_devices(settings_for(peer, key))
+        list_phones(settings_for(peer, key))
     assert str(caught.value) == f"the ADB key {key} is readable by other users; run `chmod 600 {key}` and try again"
     assert peer.auth_log == ["prompt accepted"]
 
@@ -309,7 +317,7 @@ def test_bench_measure_stops_at_a_readable_adb_key_with_one_line(
     peer: AdbPeer, tmp_path: Path, tiny_pte: Path, bench_cli, monkeypatch
 ) -> None:
     key = tmp_path / "adbkey"
-    list_android_devices(settings_for(peer, key))
+    list_phones(settings_for(peer, key))
     key.chmod(0o640)
     monkeypatch.setenv("BENCH_ADB", peer.address)
     monkeypatch.setenv("BENCH_ADB_KEY", str(key))
@@ -321,12 +329,14 @@ def test_bench_measure_stops_at_a_readable_adb_key_with_one_line(
 
 
 def test_listed_phone_has_serial_model_and_android_release(peer: AdbPeer, adb_key: Path) -> None:
-    assert list_android_devices(settings_for(peer, adb_key)) == [AndroidDeviceInfo(peer.address, "Pixel 7", "14", build="UQ1A.240105.004", address=peer.address)]
+    assert list_phones(settings_for(peer, adb_key)) == [
+        FoundPhone(peer.address, "Pixel 7", "Android 14", build="UQ1A.240105.004", reach={"address": peer.address})
+    ]
 
 
 def test_listed_phone_that_refuses_this_computer_shows_why(peer: AdbPeer, tmp_path: Path) -> None:
     peer.accept_new_keys = False
-    [phone] = list_android_devices(settings_for(peer, tmp_path / "adbkey"))
+    [phone] = list_phones(settings_for(peer, tmp_path / "adbkey"))
     assert (phone.serial, phone.model, phone.os) == (peer.address, None, None)
     assert re.match(r"the phone at .* did not authorise this computer within 0\.5 s; unlock it", phone.problem)
 
@@ -365,7 +375,7 @@ def _usb_importable() -> bool:
 @pytest.mark.skipif(_usb_importable(), reason="libusb is installed here, so USB can be searched")
 def test_usb_search_without_libusb_says_what_to_install(adb_key: Path) -> None:
     with pytest.raises(DeviceNotFound, match=r"^cannot look for phones on USB: USB needs `pip install adb-shell\[usb\]` and the system's libusb-1\.0"):
-        list_android_devices(AndroidSettings(address="usb", key_path=adb_key))
+        list_phones(AndroidSettings(address="usb", key_path=adb_key))
 
 
 def test_diagnose_walks_every_step_of_a_ready_phone(peer: AdbPeer, adb_key: Path) -> None:
@@ -571,7 +581,7 @@ def test_wireless_debugging_over_tls_is_named_with_the_adb_tcpip_route(peer: Adb
         "over USB run `adb tcpip 5555` once and set BENCH_ADB=PHONE_IP:5555"
     )
     assert peer.connections == 1
-    [phone] = list_android_devices(settings_for(peer, adb_key))
+    [phone] = list_phones(settings_for(peer, adb_key))
     assert phone.problem == TLS_HELP
 
 

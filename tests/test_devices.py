@@ -1,14 +1,17 @@
-"""The device registry: bundled phones and host, user additions, and clear errors."""
+"""The device registry: bundled phones and host, user additions, and clear errors; and the
+platforms its entries may name, which come from the platform registry."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from infra.errors import UserError
-from orchestrator.measure.devices import get_device, load_devices
+from orchestrator.measure.devices import get_device, load_devices, schema
+from orchestrator.measure.platforms import PLATFORMS
 
 
 def test_bundled_registry_has_host_an_iphone_and_two_android_phones() -> None:
@@ -79,3 +82,36 @@ def test_a_host_running_core_ml_is_rejected_naming_both_executorch_backends(tmp_
     path.write_text(json.dumps({"devices": {"x": {"platform": "host", "backend": "coreml", "description": "?"}}}))
     with pytest.raises(UserError, match="platform host runs backend pte or pte-portable, not coreml"):
         load_devices(path)
+
+
+def test_a_devices_file_may_name_exactly_the_registered_platforms(tmp_path: Path) -> None:
+    assert schema()["$defs"]["platform"] == {"enum": list(PLATFORMS)} and list(PLATFORMS) == ["host", "android", "ios"]
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps({"devices": {"x": {"platform": "windows", "backend": "pte", "description": "?"}}}))
+    with pytest.raises(UserError, match=r"is malformed at devices/x/platform \('windows' is not one of \['host', 'android', 'ios'\]\)"):
+        load_devices(path)
+
+
+def test_a_match_names_the_fields_the_platforms_match_on_each_a_list(tmp_path: Path) -> None:
+    assert set(schema()["$defs"]["match"]["properties"]) == {p.match for p in PLATFORMS.values() if p.match} == {"model", "product_type"}
+    path = tmp_path / "devices.json"
+    for match, says in (({"modle": ["Pixel 8"]}, "'modle' was unexpected"), ({"model": "Pixel 8"}, "'Pixel 8' is not of type 'array'")):
+        path.write_text(json.dumps({"devices": {"x": {"platform": "android", "backend": "pte", "description": "?", "match": match}}}))
+        with pytest.raises(UserError, match=rf"is malformed at devices/x/match.*{re.escape(says)}"):
+            load_devices(path)
+
+
+def test_the_result_and_lut_schemas_name_exactly_the_registered_platforms() -> None:
+    """The result contract (read below the registry, and by the phone apps) and the LUT format (in
+    search/, which never imports the orchestrator) spell the platforms out; they must be these."""
+    from orchestrator.measure.contract import schema as contract_schema
+    from search.nas.lut import lut_schema
+
+    assert contract_schema("result")["properties"]["device"]["properties"]["platform"]["enum"] == list(PLATFORMS)
+    assert lut_schema()["properties"]["device"]["properties"]["platform"]["enum"] == list(PLATFORMS)
+
+
+def test_every_platform_runs_a_format_some_backend_exports() -> None:
+    from orchestrator.export.backends import BACKENDS
+
+    assert {p.format for p in PLATFORMS.values()} <= {b.format for b in BACKENDS.values()}

@@ -38,10 +38,13 @@ from infra.files import write_json_atomic
 from infra.locks import InUseError, held
 from orchestrator.measure.contract import make_request, read_json
 from orchestrator.measure.devices import get_device
+from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.base import RunnerError
-from orchestrator.measure.runners.ios.devices import IosDeviceInfo, list_ios_devices
-from orchestrator.measure.runners.ios.runner import BUNDLE_ID, IosRunner
+from orchestrator.measure.runners.ios.connection import list_phones
+from orchestrator.measure.runners.ios.runner import IosRunner
 from orchestrator.measure.runners.ios.services import Pmd3Services
+from orchestrator.measure.runners.ios.settings import BUNDLE_ID, IosSettings
+from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 from tests.ios_fake import UDID, FakePhone, coreml_simulator, crashing_app, golden_app, hanging_app, host_child_app, writes, writes_sparse
@@ -73,20 +76,28 @@ def phone(tmp_path: Path) -> FakePhone:
     return FakePhone(tmp_path / "phone")
 
 
+def ios_settings(device) -> IosSettings:
+    runner = runner_for(device)
+    assert isinstance(runner, IosRunner)
+    return runner.settings
+
+
 def test_the_runner_takes_its_settings_from_the_device_entry_then_the_environment(monkeypatch) -> None:
     iphone13 = get_device("iphone13")
-    assert (IosRunner.for_device(iphone13).bundle_id, IosRunner.for_device(iphone13).udid) == (BUNDLE_ID, None)
+    assert (ios_settings(iphone13).bundle_id, ios_settings(iphone13).udid) == (BUNDLE_ID, None)
     monkeypatch.setenv("BENCH_IOS_BUNDLE_ID", "com.lab.bench")
     monkeypatch.setenv("BENCH_IOS_UDID", "ENV-UDID")
     monkeypatch.setenv("BENCH_IOS_APP", "/apps/Bench.ipa")
-    runner = IosRunner.for_device(iphone13)
-    assert (runner.bundle_id, runner.udid, runner.app_path, runner.product_types) == ("com.lab.bench", "ENV-UDID", Path("/apps/Bench.ipa"), ("iPhone14,5",))
+    runner = runner_for(iphone13)
+    assert isinstance(runner, IosRunner) and runner.models == ("iPhone14,5",)
+    assert (runner.settings.bundle_id, runner.settings.udid, runner.settings.app_path) == ("com.lab.bench", "ENV-UDID", Path("/apps/Bench.ipa"))
     own = dataclasses.replace(iphone13, runtime={"bundle_id": "org.mine.bench", "udid": UDID})
-    assert (IosRunner.for_device(own).bundle_id, IosRunner.for_device(own).udid) == ("org.mine.bench", UDID)
+    assert (ios_settings(own).bundle_id, ios_settings(own).udid) == ("org.mine.bench", UDID)
 
 
-def runner_for(phone: FakePhone, timeout_s: float = 10.0, **settings) -> IosRunner:
-    return IosRunner(services=phone, poll_s=0.01, timeout_s=timeout_s, **settings)
+def runner_on(phone: FakePhone, timeout_s: float = 10.0, product_types=(), **settings) -> IosRunner:
+    """An iOS runner on the fake phone, polling it often."""
+    return IosRunner(IosSettings(poll_s=0.01, timeout_s=timeout_s, **settings), models=product_types, services=phone)
 
 
 def staged(tmp_path: Path, models: dict[str, Path], backend: str = "coreml", run_id: str = "run-1") -> Path:
@@ -122,7 +133,7 @@ def tiny_pte(tmp_path_factory) -> Path:
 def test_app_measures_the_pushed_model_and_its_result_comes_back(tmp_path: Path, tiny_pte: Path) -> None:
     phone = FakePhone(tmp_path / "phone", host_child_app)
     run_dir = staged(tmp_path, {"tiny-min": tiny_pte}, backend="pte", run_id="e2e")
-    result = runner_for(phone, timeout_s=120).run(run_dir)
+    result = runner_on(phone, timeout_s=120).run(run_dir)
     assert result["status"] == "ok" and result["run_id"] == "e2e"
     assert [m["id"] for m in result["models"]] == ["tiny-min"]
     assert len(result["models"][0]["samples_ms"]) == result["rounds"] >= 5
@@ -136,7 +147,7 @@ def test_links_are_pushed_as_the_files_they_point_to_and_a_package_folder_file_b
     pte.write_bytes(b"program bytes")
     run_dir = staged(tmp_path, {"net-a": mlpackage, "net-b": pte})
     (run_dir / "runner.log").write_text("from an earlier run")
-    runner_for(phone).run(run_dir)
+    runner_on(phone).run(run_dir)
     assert sorted(phone.pushed) == [
         "models/net-a.mlpackage/Data/com.apple.CoreML/model.mlmodel",
         "models/net-a.mlpackage/Data/com.apple.CoreML/weights/weight.bin",
@@ -150,14 +161,14 @@ def test_links_are_pushed_as_the_files_they_point_to_and_a_package_folder_file_b
 
 
 def test_app_is_launched_in_its_run_folder_and_ended_after_the_result(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
-    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.launches == [("org.autovit.bench", ["--run-dir", "runs/run-1"])]
     assert phone.killed == [501]
 
 
 def test_result_is_kept_in_the_run_directory_and_the_phone_folder_removed(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
     run_dir = staged(tmp_path, {"net-a": mlpackage})
-    result = runner_for(phone).run(run_dir)
+    result = runner_on(phone).run(run_dir)
     assert json.loads((run_dir / "result.json").read_text()) == result
     assert result["models"][0]["summary"]["median_ms"] == 10.149999999999999
     assert phone.documents.tree(REMOTE) == {}
@@ -168,7 +179,7 @@ def test_a_leftover_folder_of_the_same_name_is_replaced_before_the_push(tmp_path
     phone.documents.makedirs(REMOTE)
     phone.documents.files[f"{REMOTE}/result.json"] = b'{"run_id": "stale"}'
     phone.documents.files[f"{REMOTE}/models/old.mlpackage/Manifest.json"] = b"{}"
-    result = runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    result = runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert result["run_id"] == "run-1"
     assert "result.json" not in phone.pushed and "models/old.mlpackage/Manifest.json" not in phone.pushed
 
@@ -182,7 +193,7 @@ def test_a_streamed_log_keeps_only_the_apps_own_process(tmp_path: Path, phone: F
 
     phone.app = chatty
     run_dir = staged(tmp_path, {"net-a": mlpackage})
-    runner_for(phone, stream_log=True).run(run_dir)
+    runner_on(phone, stream_log=True).run(run_dir)
     log = (run_dir / "runner.log").read_text()
     assert phone.syslog_pids == [501]
     assert "IOSBench[501] <NOTICE>: compiling net-a" in log
@@ -192,7 +203,7 @@ def test_a_streamed_log_keeps_only_the_apps_own_process(tmp_path: Path, phone: F
 
 def test_the_device_log_is_not_streamed_while_timing_unless_asked(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
     run_dir = staged(tmp_path, {"net-a": mlpackage})
-    runner_for(phone).run(run_dir)
+    runner_on(phone).run(run_dir)
     assert phone.syslog_pids == []
     assert "IOSBench[" not in (run_dir / "runner.log").read_text()
 
@@ -208,7 +219,7 @@ def test_a_log_stream_that_breaks_mid_run_is_noted_and_the_result_still_comes_ba
 
     phone = FakePhone(tmp_path / "phone", chatty, fail={"syslog": error})
     run_dir = staged(tmp_path, {"net-a": mlpackage})
-    result = runner_for(phone, stream_log=True).run(run_dir)
+    result = runner_on(phone, stream_log=True).run(run_dir)
     assert result["status"] == "ok" and result["models"][0]["summary"]["median_ms"] == 10.149999999999999
     log = (run_dir / "runner.log").read_text()
     assert "IOSBench[501] <NOTICE>: launched" in log and "measuring net-a" not in log
@@ -217,7 +228,7 @@ def test_a_log_stream_that_breaks_mid_run_is_noted_and_the_result_still_comes_ba
 
 def test_run_session_measures_on_a_registry_iphone_through_the_ios_runner(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
     device = get_device("iphone13")
-    runner = runner_for(phone, product_types=device.match["product_type"])
+    runner = runner_on(phone, product_types=device.match["product_type"])
     result = run_session(device, tmp_path / "s1", {"net-a": (mlpackage, [1, 3, 64, 64])}, FAST, run_id="s1", runner=runner)
     assert result["run_id"] == "s1" and [m["id"] for m in result["models"]] == ["net-a"]
     request = json.loads(phone.pushed["request.json"])
@@ -228,27 +239,27 @@ def test_run_session_measures_on_a_registry_iphone_through_the_ios_runner(tmp_pa
 
 
 def test_the_tunnel_that_tunneld_serves_is_used_when_there_is_one(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
-    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.tunnel == "tunneld"
 
 
 def test_without_tunneld_ios_17_4_gets_an_in_process_tunnel(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", tunneld="not running", version="17.4.1")
-    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.tunnel == "userspace"
 
 
 def test_without_tunneld_ios_17_2_is_told_how_to_start_it(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", tunneld="not running", version="17.2")
     with pytest.raises(RunnerError, match=r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone: .*`sudo python3 -m pymobiledevice3 remote tunneld`"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.launches == []
 
 
 def test_a_stale_tunneld_entry_falls_back_to_an_in_process_tunnel_on_ios_17_4(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", tunneld="stale", version="17.4.1")
     run_dir = staged(tmp_path, {"net-a": mlpackage})
-    assert runner_for(phone).run(run_dir)["status"] == "ok"
+    assert runner_on(phone).run(run_dir)["status"] == "ok"
     assert phone.tunnel == "userspace"
     assert "[runner] tunneld lists this iPhone but its tunnel is dead" in (run_dir / "runner.log").read_text()
 
@@ -256,19 +267,19 @@ def test_a_stale_tunneld_entry_falls_back_to_an_in_process_tunnel_on_ios_17_4(tm
 def test_a_stale_tunneld_entry_on_ios_17_2_is_told_to_restart_tunneld(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", tunneld="stale", version="17.2")
     with pytest.raises(RunnerError, match=r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone: .*\(restart it if it runs already\)"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.launches == []
 
 
 def test_a_running_tunneld_that_does_not_serve_the_phone_counts_as_none(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", tunneld="serves others", version="17.4.1")
-    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.tunnel == "userspace"
 
 
 def test_an_unmounted_developer_disk_image_is_mounted_before_the_launch(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", image_mounted=False)
-    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.mounts == 1 and len(phone.launches) == 1
 
 
@@ -276,13 +287,13 @@ def test_a_missing_app_is_installed_from_the_given_package(tmp_path: Path, mlpac
     package = tmp_path / "IOSBench.ipa"
     package.write_bytes(b"PK")
     phone = FakePhone(tmp_path / "phone", installed=False)
-    result = runner_for(phone, app_path=package).run(staged(tmp_path, {"net-a": mlpackage}))
+    result = runner_on(phone, app_path=package).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.installed_from == [package] and result["status"] == "ok"
 
 
 def test_the_udid_picks_one_of_several_phones(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", others=(MuxDevice(2, "00008030-000A1B2C3D4E5F60", "USB"),))
-    runner_for(phone, udid=UDID.replace("-", "")).run(staged(tmp_path, {"net-a": mlpackage}))
+    runner_on(phone, udid=UDID.replace("-", "")).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.lockdowns == [(UDID, True)]
 
 
@@ -290,7 +301,7 @@ def test_a_phone_on_wifi_only_is_not_used(tmp_path: Path, mlpackage: Path) -> No
     phone = FakePhone(tmp_path / "phone")
     phone.devices = [MuxDevice(1, UDID, "Network")]
     with pytest.raises(RunnerError, match="connect the iPhone with a cable and unlock it"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 # --- every failure is one sentence: the problem, then the fix ----------------------------------------
@@ -331,14 +342,14 @@ LAUNCH_LOCKED = NSError(
 def test_pymobiledevice3_failures_become_one_sentence_with_the_fix(tmp_path: Path, mlpackage: Path, method: str, error: BaseException, says: str) -> None:
     phone = FakePhone(tmp_path / "phone", tunneld="not running", image_mounted=False, fail={method: error})
     with pytest.raises(RunnerError, match=says) as caught:
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert "\n" not in str(caught.value)
 
 
 def test_a_refused_launch_still_removes_the_pushed_folder(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", fail={"launch": DTXNsError(LAUNCH_REFUSED)})
     with pytest.raises(RunnerError, match=r"^iOS refused to launch"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert not phone.documents.exists(REMOTE) and phone.documents.files == {}
 
 
@@ -346,25 +357,25 @@ def test_no_phone_at_all_asks_for_the_cable(tmp_path: Path, mlpackage: Path) -> 
     phone = FakePhone(tmp_path / "phone")
     phone.devices = []
     with pytest.raises(RunnerError, match=r"^no iPhone is connected over USB: connect the iPhone with a cable and unlock it, then run again$"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_developer_mode_off_names_the_setting(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", developer_mode=False)
     with pytest.raises(RunnerError, match=r"^Developer Mode is off on the iPhone: turn it on in Settings > Privacy & Security > Developer Mode"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_a_missing_app_without_a_package_points_to_the_readme(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", installed=False)
     with pytest.raises(RunnerError, match=r"^the benchmark app org\.autovit\.bench is not installed on the iPhone: build, sign and install it as ios_bench/README\.md describes"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_an_app_under_another_bundle_id_is_not_found(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", bundle_id="com.someone.autovit-bench")
     with pytest.raises(RunnerError, match=r"^the benchmark app org\.autovit\.bench is not installed"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_a_package_ios_refuses_to_install_asks_for_signing(tmp_path: Path, mlpackage: Path) -> None:
@@ -373,39 +384,39 @@ def test_a_package_ios_refuses_to_install_asks_for_signing(tmp_path: Path, mlpac
     refused = AppInstallError("ApplicationVerificationFailed: Failed to verify code signature of IOSBench.app")
     phone = FakePhone(tmp_path / "phone", installed=False, fail={"install_from_local": refused})
     with pytest.raises(RunnerError, match=r"^iOS refused to install .*IOSBench\.ipa \(AppInstallError: ApplicationVerificationFailed: .*\): sign it with your team in Xcode"):
-        runner_for(phone, app_path=package).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone, app_path=package).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_a_package_path_that_does_not_exist_is_named(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", installed=False)
     with pytest.raises(RunnerError, match=r"^the app to install, .*nowhere\.ipa, does not exist"):
-        runner_for(phone, app_path=tmp_path / "nowhere.ipa").run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone, app_path=tmp_path / "nowhere.ipa").run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_another_phone_model_than_the_device_entry_is_refused(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", product_type="iPhone15,2")
     with pytest.raises(RunnerError, match=r"^the connected iPhone's hardware id is iPhone15,2, but this device entry stands for iPhone14,5: connect that phone"):
-        runner_for(phone, product_types=["iPhone14,5"]).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone, product_types=["iPhone14,5"]).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.launches == []
 
 
 def test_ios_16_is_too_old_for_the_app(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", version="16.7.2")
     with pytest.raises(RunnerError, match=r"^the iPhone runs iOS 16\.7\.2, but the benchmark app needs iOS 17 or later: update the iPhone"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_two_phones_without_a_udid_ask_which_one(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", others=(MuxDevice(2, "00008030-000A1B2C3D4E5F60", "USB"),))
     with pytest.raises(RunnerError, match=r"^2 iPhones are connected \(00008110-001A2C3E0E38801E, 00008030-000A1B2C3D4E5F60\): give the runner the udid"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_a_model_file_missing_from_the_run_directory_is_named(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
     run_dir = staged(tmp_path, {"net-a": mlpackage})
     (run_dir / "models" / "net-a.mlpackage").unlink()
     with pytest.raises(RunnerError, match=r"^the model file models/net-a\.mlpackage that request\.json names is missing"):
-        runner_for(phone).run(run_dir)
+        runner_on(phone).run(run_dir)
 
 
 # --- the result the app leaves ---------------------------------------------------------------------
@@ -415,14 +426,14 @@ def test_an_app_error_is_raised_with_the_apps_own_message(tmp_path: Path, mlpack
     error = json.loads((Path(__file__).parent / "contract" / "result_error.json").read_text())
     phone = FakePhone(tmp_path / "phone", writes(json.dumps(error).encode()))
     with pytest.raises(RunnerError, match=r"^the iOS app failed: model net-b failed to load: invalid program header \(run directory "):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_a_result_that_is_not_json_is_a_contract_error_and_kept_for_inspection(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", writes(b'{"status": "ok", '))
     run_dir = staged(tmp_path, {"net-a": mlpackage})
     with pytest.raises(RunnerError, match=r"^the iOS app wrote a result that breaks the contract \(.*is not valid JSON"):
-        runner_for(phone).run(run_dir)
+        runner_on(phone).run(run_dir)
     assert (run_dir / "result.json").read_bytes() == b'{"status": "ok", '
 
 
@@ -431,14 +442,14 @@ def test_a_result_that_breaks_the_schema_names_the_field(tmp_path: Path, mlpacka
     del result["rounds"]
     phone = FakePhone(tmp_path / "phone", writes(json.dumps(result).encode()))
     with pytest.raises(RunnerError, match=r"breaks the contract \(.*'rounds' is a required property"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_a_result_for_another_run_is_refused(tmp_path: Path, mlpackage: Path) -> None:
     result = json.loads((Path(__file__).parent / "contract" / "result_ok.json").read_text())
     phone = FakePhone(tmp_path / "phone", writes(json.dumps(result).encode()))
     with pytest.raises(RunnerError, match=r"^the iOS app answered run 'golden/pte' instead of 'run-1'"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_a_result_without_every_requested_model_is_refused(tmp_path: Path, mlpackage: Path) -> None:
@@ -446,14 +457,14 @@ def test_a_result_without_every_requested_model_is_refused(tmp_path: Path, mlpac
     result["run_id"] = "run-1"
     phone = FakePhone(tmp_path / "phone", writes(json.dumps(result).encode()))
     with pytest.raises(RunnerError, match=r"^the iOS app measured models \['net-a', 'net-b'\] instead of \['net-a'\]"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
 def test_an_app_that_never_answers_times_out_is_ended_and_its_folder_removed(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", hanging_app)
     run_dir = staged(tmp_path, {"net-a": mlpackage})
     with pytest.raises(RunnerError, match=r"^the iOS app wrote no result within 0\.2 s: see .*runner\.log for its log"):
-        runner_for(phone, timeout_s=0.2, stream_log=True).run(run_dir)
+        runner_on(phone, timeout_s=0.2, stream_log=True).run(run_dir)
     assert phone.killed == [501] and not phone.documents.exists(REMOTE)
     assert "IOSBench[501] <NOTICE>: started, and stuck" in (run_dir / "runner.log").read_text()
 
@@ -463,7 +474,7 @@ def test_an_app_that_crashes_is_noticed_within_a_poll_not_at_the_timeout(tmp_pat
     run_dir = staged(tmp_path, {"net-a": mlpackage})
     started = time.monotonic()
     with pytest.raises(RunnerError, match=r"^the iOS app quit \(pid 501\) without writing a result, it probably crashed: see its crash report under Settings > Privacy"):
-        runner_for(phone, timeout_s=60).run(run_dir)
+        runner_on(phone, timeout_s=60).run(run_dir)
     assert time.monotonic() - started < 5
     assert phone.crashed == {501} and not phone.documents.exists(REMOTE)
 
@@ -472,7 +483,7 @@ def test_a_result_larger_than_any_result_can_be_is_refused_without_pulling_it(tm
     phone = FakePhone(tmp_path / "phone", writes_sparse(65 * 2**20))
     run_dir = staged(tmp_path, {"net-a": mlpackage})
     with pytest.raises(RunnerError) as caught:
-        runner_for(phone).run(run_dir)
+        runner_on(phone).run(run_dir)
     assert str(caught.value) == (
         f"the result the iOS app wrote ({REMOTE}/result.json) is 68,157,440 bytes, more than the 67,108,864 a result can be, "
         "so it was not pulled: rebuild and reinstall the app from this checkout (ios_bench/README.md)"
@@ -487,12 +498,12 @@ def test_a_result_larger_than_any_result_can_be_is_refused_without_pulling_it(tm
 def test_a_phone_held_by_another_session_is_refused_before_it_is_touched(tmp_path: Path, cache: Path, phone: FakePhone, mlpackage: Path) -> None:
     with held(cache / "locks" / f"{UDID}.lock", "a session in another process"):
         with pytest.raises(InUseError, match=rf"^the phone {re.escape(UDID)} is in use by process {os.getpid()}; "):
-            runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+            runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.lockdowns == [] and phone.pushed == {} and phone.launches == []
 
 
 def test_a_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, phone: FakePhone, mlpackage: Path) -> None:
-    runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     with held(cache / "locks" / f"{UDID}.lock", "the next session"):
         pass
 
@@ -500,7 +511,7 @@ def test_a_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, 
 def test_a_phone_is_free_again_once_a_session_fails(tmp_path: Path, cache: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", fail={"launch": DTXNsError(LAUNCH_REFUSED)})
     with pytest.raises(RunnerError, match=r"^iOS refused to launch"):
-        runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     with held(cache / "locks" / f"{UDID}.lock", "the next session"):
         pass
 
@@ -510,21 +521,21 @@ def test_a_phone_is_free_again_once_a_session_fails(tmp_path: Path, cache: Path,
 
 def test_devices_lists_each_usb_phone_without_asking_it_to_pair(tmp_path: Path) -> None:
     phone = FakePhone(tmp_path / "phone", paired=False, others=(MuxDevice(7, "00008101-0001", "Network"),))
-    assert list_ios_devices(phone) == [IosDeviceInfo(UDID, "iPhone14,5", "Lab iPhone", "17.4.1", paired=False, build="21E236")]
+    assert list_phones(phone) == [FoundPhone(UDID, "iPhone14,5", "iOS 17.4.1", build="21E236", name="Lab iPhone", reach={"udid": UDID})]
     assert phone.lockdowns == [(UDID, False)]
 
 
 def test_devices_shows_a_phone_it_cannot_read_with_the_fix(tmp_path: Path) -> None:
     phone = FakePhone(tmp_path / "phone", fail={"lockdown": PasswordRequiredError()})
-    [info] = list_ios_devices(phone)
-    assert (info.udid, info.product_type, info.paired) == (UDID, None, False)
+    [info] = list_phones(phone)
+    assert (info.serial, info.model, info.os, info.reach) == (UDID, None, None, {"udid": UDID})
     assert info.problem.startswith("the iPhone is locked: unlock it")
 
 
 def test_devices_without_usbmuxd_says_how_to_get_it(tmp_path: Path) -> None:
     phone = FakePhone(tmp_path / "phone", fail={"list_devices": ConnectionFailedToUsbmuxdError()})
     with pytest.raises(RunnerError, match=r"sudo apt install usbmuxd"):
-        list_ios_devices(phone)
+        list_phones(phone)
 
 
 # --- the adapter against the installed pymobiledevice3 -----------------------------------------------
@@ -599,7 +610,7 @@ ALL_STEPS = [
 
 def test_diagnose_on_a_ready_phone_passes_every_step_with_what_it_found(tmp_path: Path) -> None:
     phone = FakePhone(tmp_path / "phone")
-    checks = runner_for(phone, product_types=["iPhone14,5"]).diagnose()
+    checks = runner_on(phone, product_types=["iPhone14,5"]).diagnose()
     assert [(c.step, c.passed, c.detail, c.fix) for c in checks] == [
         ("usbmuxd reachable", True, "1 device(s) listed", None),
         ("iPhone connected over USB", True, UDID, None),
@@ -617,7 +628,7 @@ def test_diagnose_changes_nothing_on_the_phone(tmp_path: Path) -> None:
     package = tmp_path / "IOSBench.ipa"
     package.write_bytes(b"PK")
     phone = FakePhone(tmp_path / "phone", image_mounted=False, installed=False)
-    checks = runner_for(phone, app_path=package).diagnose()
+    checks = runner_on(phone, app_path=package).diagnose()
     assert (phone.lockdowns, phone.mounts, phone.installed_from, phone.launches) == ([(UDID, False)], 0, [], [])
     assert checks[-1] == dataclasses.replace(checks[-1], passed=True, detail=f"org.autovit.bench is missing; the next run installs {package}")
 
@@ -654,7 +665,7 @@ def _phone_failing(tmp_path: Path, step: str) -> FakePhone:
     ],
 )
 def test_diagnose_names_the_failing_step_and_its_fix_and_stops_where_later_steps_cannot_run(tmp_path: Path, step: str, detail: str, fix: str) -> None:
-    checks = runner_for(_phone_failing(tmp_path, step), product_types=["iPhone14,5"]).diagnose()
+    checks = runner_on(_phone_failing(tmp_path, step), product_types=["iPhone14,5"]).diagnose()
     failed = [c for c in checks if not c.passed]
     assert [c.step for c in failed] == [step]
     assert re.search(detail, failed[0].detail) and re.search(fix, failed[0].fix)
@@ -665,7 +676,7 @@ def test_diagnose_names_the_failing_step_and_its_fix_and_stops_where_later_steps
 
 @pytest.mark.parametrize(("error", "says"), [(PasswordRequiredError(), "the iPhone is locked"), (ConnectionTerminatedError(), "the connection to the iPhone broke off")])
 def test_diagnose_turns_a_failing_call_into_a_failed_check_instead_of_raising(tmp_path: Path, error: Exception, says: str) -> None:
-    checks = runner_for(FakePhone(tmp_path / "phone", fail={"lockdown": error})).diagnose()
+    checks = runner_on(FakePhone(tmp_path / "phone", fail={"lockdown": error})).diagnose()
     assert [(c.step, c.passed) for c in checks] == [("usbmuxd reachable", True), ("iPhone connected over USB", True), ("paired and trusted", False)]
     assert checks[-1].detail == says
 
@@ -675,7 +686,7 @@ def test_diagnose_turns_a_failing_call_into_a_failed_check_instead_of_raising(tm
 
 def test_a_cool_session_is_flagged_as_not_throttled(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", coreml_simulator(("nominal", "fair")))
-    result = runner_for(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    result = runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert result["thermal"] == {"before": {"state": "nominal"}, "after": {"state": "fair"}, "throttled": False}
     assert len(phone.launches) == 1
 
@@ -688,7 +699,7 @@ def test_a_session_that_got_hot_is_kept_flagged_and_measured_again(tmp_path: Pat
 
     phone = FakePhone(tmp_path / "phone", heats_up_once)
     run_dir = staged(tmp_path, {"net-a": mlpackage})
-    result = runner_for(phone, hot_cooldown_s=0).run(run_dir)
+    result = runner_on(phone, hot_cooldown_s=0).run(run_dir)
     assert len(phone.launches) == 2 and phone.killed == [501, 502]
     assert result["thermal"] == {"before": {"state": "nominal"}, "after": {"state": "nominal"}, "throttled": False}
     hot = json.loads((run_dir / "result.hot.json").read_text())
@@ -699,5 +710,5 @@ def test_a_session_that_got_hot_is_kept_flagged_and_measured_again(tmp_path: Pat
 def test_a_phone_hot_twice_in_a_row_is_told_to_cool_down(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", coreml_simulator(("serious", "critical")))
     with pytest.raises(RunnerError, match=r"^the iPhone is too hot to measure \(thermal state critical in two sessions in a row, see .*result\.json\): let it cool for a few minutes"):
-        runner_for(phone, hot_cooldown_s=0).run(staged(tmp_path, {"net-a": mlpackage}))
+        runner_on(phone, hot_cooldown_s=0).run(staged(tmp_path, {"net-a": mlpackage}))
     assert len(phone.launches) == 2

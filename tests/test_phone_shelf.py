@@ -1,8 +1,10 @@
 """One profile across a shelf of phones of one model: sessions run on every phone at once, each phone
 with its own runner (cool-down, thermal gate, lock), and merge into one LUT through the anchor
-network every session carries. The phones are ADB protocol peers on loopback (tests/adb_peer.py)
-running real sessions with the host runner's child, one of them made 1.5x slower; the iPhones are
-FakePhones on one usbmux."""
+network every session carries. The phones are ADB protocol peers on loopback (tests/adb_peer.py),
+one of them made 1.5x slower: with their app simulated where a test checks which phone ran what
+(the same samples for a model in every session, times the slowdown), and running real sessions
+with the host runner's child where it checks the timings themselves; the iPhones are FakePhones on
+one usbmux."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ from tests.test_android_runner import settings_for
 # The phones' app runs on this machine's two cores, so the device entry asks for one thread a session.
 PIXEL = Device("pixel7", "android", "pte", {"threads": 1}, "Pixel 7, one thread", {"model": ["Pixel 7"]})
 KEYS = ("overhead", "stem/w8", "stem/w16", *(f"mbconv/MBConv-1/transition/{a}->{b}" for a in (8, 16) for b in (8, 16)))
+# Fewer still, where the phones' app is simulated: four networks, still in two sessions.
+FEW = KEYS[:4]
 # Every entry is measured once more (a tolerance nothing meets), so the adaptive round runs too and
 # is split over the phones.
 SETTINGS = dataclasses.replace(
@@ -45,13 +49,25 @@ SLOWDOWN = 1.5
 RESOLUTION = 128
 
 
-def shelf_plan() -> Plan:
-    """Stems and MBConv-1 transitions: networks that lower in seconds, in two sessions of their own."""
-    full = build_plan(load_space("tiny"), RESOLUTION)
-    entries = tuple(e for e in full.entries if e.key in KEYS)
+def few_entries(full: Plan, keys: tuple[str, ...] = KEYS) -> Plan:
+    """Of a plan of the tiny space, a few entries (by default the stems and MBConv-1 transitions:
+    networks that lower in seconds, in two sessions of their own), with stem/w16's network as the anchor."""
+    entries = tuple(e for e in full.entries if e.key in keys)
     probes = {pid: full.probes[pid] for e in entries for pid in (e.reference, e.variant) if pid}
     anchor = next(e.reference for e in entries if e.key == "stem/w16")
     return dataclasses.replace(full, entries=entries, probes=probes, anchor=anchor)
+
+
+def shelf_plan() -> Plan:
+    return few_entries(build_plan(load_space("tiny"), RESOLUTION))
+
+
+def profile_few_entries(monkeypatch: pytest.MonkeyPatch, keys: tuple[str, ...] = KEYS) -> None:
+    """`bench profile` on a few entries of the plan it builds (`few_entries`), so a profile through
+    the command exports a handful of networks. The budget the command suggests once the LUT is
+    written prices random subnets, which needs every entry, so it is a stand-in here."""
+    monkeypatch.setattr("orchestrator.plan.builder.build_plan", lambda space, resolution, method="removal": few_entries(build_plan(space, resolution, method), keys))
+    monkeypatch.setattr("orchestrator.cli.measure_view.suggested_budget_ms", lambda doc, samples=500: 1.0)
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +85,9 @@ def shared_cache(cache_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("BENCH_CACHE", str(cache_dir))
 
 
-def phone_of(peer: AdbPeer, key: Path) -> ShelfPhone:
-    runner = AndroidRunner(settings_for(peer, key, cooldown_s=COOLDOWN_S, poll_interval_s=0.5), PIXEL.name, PIXEL.match["model"])
+def phone_of(peer: AdbPeer, key: Path, cooldown_s: float = 0.0) -> ShelfPhone:
+    """A phone of the shelf; the cool-down between its sessions matters only where sessions are real."""
+    runner = AndroidRunner(settings_for(peer, key, cooldown_s=cooldown_s, poll_interval_s=0.5), PIXEL.name, PIXEL.match["model"])
     return ShelfPhone(peer.address, "Pixel 7", "Android 14", "UQ1A.240105.004", runner)
 
 
@@ -85,18 +102,20 @@ def profile(root: Path, phones: list[ShelfPhone], resume: bool = False, settings
 
 @pytest.fixture(scope="module")
 def profiles(tmp_path_factory, cache_dir: Path, adb_key: Path) -> dict:
-    """The same plan profiled on one phone and on a shelf of two, one of them slower."""
+    """The same plan profiled, in real sessions, on one phone and on a shelf of two, one of them slower."""
     root = tmp_path_factory.mktemp("shelf")
     with pytest.MonkeyPatch.context() as mp, AdbPeer(root / "solo") as solo, AdbPeer(root / "fast") as fast, AdbPeer(root / "slow") as slow:
         mp.setenv("BENCH_CACHE", str(cache_dir))
+        for peer in (solo, fast, slow):
+            peer.phone.app_behaviour = "bench"
         slow.phone.slowdown = SLOWDOWN
         fast.phone.cpu, slow.phone.cpu = 0, 1 % (os.cpu_count() or 1)  # measuring at once, each on a core of its own
         tiny = load_space("tiny")
         export_probes(shelf_plan().probes, tiny.name, tiny.hash, PIXEL.backend, workers=2, show_progress=False)  # timed without exports
         # without an adaptive round, whose wait for the base sessions would hide the gain in so short a profile
         once = dataclasses.replace(SETTINGS, adaptive_sessions=0)
-        one, one_s = profile(root / "one", [phone_of(solo, adb_key)], settings=once)
-        two, two_s = profile(root / "two", [phone_of(fast, adb_key), phone_of(slow, adb_key)], settings=once)
+        one, one_s = profile(root / "one", [phone_of(solo, adb_key, COOLDOWN_S)], settings=once)
+        two, two_s = profile(root / "two", [phone_of(fast, adb_key, COOLDOWN_S), phone_of(slow, adb_key, COOLDOWN_S)], settings=once)
         return {"one": one, "one_s": one_s, "two": two, "two_s": two_s, "fast": fast.address, "slow": slow.address}
 
 
@@ -105,8 +124,6 @@ def test_phones_that_differ_only_in_speed_merge_into_the_lut_one_of_them_gives(t
     slowdown), the anchor's scaling must give exactly the single phone's LUT: the arithmetic of the
     merge, free of measurement noise."""
     with AdbPeer(tmp_path / "solo") as solo, AdbPeer(tmp_path / "fast") as fast, AdbPeer(tmp_path / "slow") as slow:
-        for peer in (solo, fast, slow):
-            peer.phone.app_behaviour = "simulate"
         slow.phone.slowdown = SLOWDOWN
         one, _ = profile(tmp_path / "one", [phone_of(solo, adb_key)])
         two, _ = profile(tmp_path / "two", [phone_of(fast, adb_key), phone_of(slow, adb_key)])
@@ -152,6 +169,9 @@ def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: di
 def test_a_phone_that_drops_out_leaves_its_sessions_to_the_others(tmp_path: Path, adb_key: Path) -> None:
     with AdbPeer(tmp_path / "a") as steady, AdbPeer(tmp_path / "b") as leaving:
         leaving.drop_push = PushDrop("request.json", 10, stay_offline=True)  # unplugged at its first session, for good
+        # The steady phone's launches take a second, as a real session does, so it is still measuring
+        # when the other phone gives its session back (a phone that finds no session waiting stops).
+        steady.phone.stalls["am"] = 1.0
         doc, _ = profile(tmp_path, [phone_of(steady, adb_key), phone_of(leaving, adb_key)])
         phones = {p["serial"]: p for p in doc["measurement"]["phones"]}
         assert phones[leaving.address]["sessions"] == [] and "disconnected" in phones[leaving.address]["dropped"]
@@ -213,24 +233,26 @@ def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch) -> N
     from tests.ios_fake import FakePhone, FakeUsb, coreml_simulator
 
     usb = FakeUsb(*(FakePhone(tmp_path / udid, coreml_simulator(), udid=udid) for udid in ("00008110-000A", "00008110-000B")))
-    monkeypatch.setattr("orchestrator.measure.runners.ios.runner.default_services", lambda: usb)
-    monkeypatch.setattr("orchestrator.measure.runners.ios.devices.default_services", lambda: usb)
+    monkeypatch.setattr("orchestrator.measure.runners.ios.connection.default_services", lambda: usb)
     iphone = get_device("iphone13")
     phones = shelf(iphone, "all", print)
     settings = dataclasses.replace(SETTINGS, timing=TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.0))
+    tiny = load_space("tiny")
     doc, _ = Profiler(
-        iphone, load_space("tiny"), RESOLUTION, settings, tmp_path / "run", luts_root=tmp_path / "luts", log=lambda _: None, show_progress=False,
-        plan=shelf_plan(), phones=phones,
+        iphone, tiny, 64, settings, tmp_path / "run", luts_root=tmp_path / "luts", log=lambda _: None, show_progress=False,
+        plan=few_entries(build_plan(tiny, 64), FEW), phones=phones,
     ).run()
     listed = {p["serial"]: p for p in doc["measurement"]["phones"]}
     assert set(listed) == {"00008110-000A", "00008110-000B"} and all(p["sessions"] for p in listed.values())
     assert {(p["model"], p["os"], p["build"]) for p in listed.values()} == {("iPhone14,5", "iOS 17.4.1", "21E236")}
     assert all(len(phone.launches) == len(listed[udid]["sessions"]) for udid, phone in usb.phones.items())
-    assert set(doc["entries"]) == set(KEYS) and json.loads(json.dumps(doc)) == doc
+    assert set(doc["entries"]) == set(FEW) and json.loads(json.dumps(doc)) == doc
 
 
 @pytest.mark.slow
 def test_profile_on_every_phone_of_a_shelf_through_the_cli(bench, tmp_path: Path, adb_key: Path, monkeypatch) -> None:
+    """The whole command, on a few entries of the plan it builds."""
+    profile_few_entries(monkeypatch, FEW)
     devices = tmp_path / "devices.json"
     entry = {"platform": "android", "backend": "pte", "runtime": {"threads": 1}, "description": "Pixel 7, one thread", "match": {"model": ["Pixel 7"]}}
     devices.write_text(json.dumps({"schema_version": 1, "devices": {"pixel7-1t": entry}}))
@@ -238,7 +260,7 @@ def test_profile_on_every_phone_of_a_shelf_through_the_cli(bench, tmp_path: Path
         second.phone.slowdown = SLOWDOWN
         monkeypatch.setenv("BENCH_ADB", f"{first.address},{second.address}")
         monkeypatch.setenv("BENCH_ADB_KEY", str(adb_key))
-        monkeypatch.setenv("BENCH_ADB_COOLDOWN_S", "1")
+        monkeypatch.setenv("BENCH_ADB_COOLDOWN_S", "0")
         result = bench(
             "profile", "--device", "pixel7-1t", "--devices-file", str(devices), "--phones", "all", "--quick",
             "--space", "tiny", "--resolution", "64", "--method", "isolated", "--out", "run",
@@ -249,7 +271,7 @@ def test_profile_on_every_phone_of_a_shelf_through_the_cli(bench, tmp_path: Path
     [path] = (tmp_path / "luts" / "pixel7-1t" / "tiny").glob("*.json")
     doc = read_lut(path)
     measurement = doc["measurement"]
-    assert doc["method"] == "isolated" and len(doc["entries"]) == 69 and measurement["reference_phone"] == addresses[0]
+    assert doc["method"] == "isolated" and set(doc["entries"]) == set(FEW) and measurement["reference_phone"] == addresses[0]
     assert [p["serial"] for p in measurement["phones"]] == addresses and all(p["sessions"] for p in measurement["phones"])
     assert set(measurement["session_phone"].values()) == set(addresses) and len(measurement["session_phone"]) == measurement["sessions"]
 

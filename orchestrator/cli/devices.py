@@ -42,8 +42,8 @@ def doctor(
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Walk every step between you and a measurement on a device; exit 0 only when it is ready."""
+    from orchestrator.measure.platforms import runner_for
     from orchestrator.measure.runners.base import Check, RunnerError
-    from orchestrator.measure.runners.registry import runner_for
 
     d = get_device(device, devices_file)
     try:

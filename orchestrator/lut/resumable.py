@@ -29,7 +29,7 @@ from orchestrator.export.cache import CachedExport, export_probes
 from orchestrator.lut.spread import SessionJob, Spread
 from orchestrator.measure.contract import ContractError, check_result, read_json
 from orchestrator.measure.devices import Device
-from orchestrator.measure.runners.registry import runner_for
+from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.plan.spec import ProbeSpec

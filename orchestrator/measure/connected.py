@@ -1,8 +1,9 @@
 """Phones connected now, and which registry entries they match (for `bench devices`).
 
-Android phones are listed over ADB (USB, or the phone at $BENCH_ADB), iPhones over usbmux; a
-platform that cannot be searched here (no libusb, no usbmuxd, the iOS extra not installed) becomes
-a note rather than an error, because `bench devices` must still show the registry.
+Every platform that has phones lists them (Android phones over ADB: USB, or the phones $BENCH_ADB
+names; iPhones over usbmux); a platform that cannot be searched here (no libusb, no usbmuxd, the iOS
+extra not installed) becomes a note rather than an error, because `bench devices` must still show
+the registry.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from dataclasses import dataclass
 
 from infra.errors import UserError
 from orchestrator.measure.devices import Device
+from orchestrator.measure.platforms import PLATFORMS
+from orchestrator.measure.runners.platform import FoundPhone, Platform
 
 
 @dataclass(frozen=True)
 class ConnectedPhone:
+    """A row of `bench devices`: a listed phone and the registry entries it matches."""
+
     platform: str
     id: str  # ADB serial or iPhone UDID
     model: str | None  # Android ro.product.model / iPhone product type
@@ -24,28 +29,20 @@ class ConnectedPhone:
     problem: str | None
 
 
-def _matches(devices: dict[str, Device], platform: str, field: str, value: str | None) -> tuple[str, ...]:
-    return tuple(d.name for d in devices.values() if d.platform == platform and value is not None and value in d.match.get(field, ()))
+def _matches(devices: dict[str, Device], platform: Platform, phone: FoundPhone) -> tuple[str, ...]:
+    return tuple(d.name for d in devices.values() if d.platform == platform.name and phone.model is not None and phone.model in platform.models(d))
 
 
 def connected_phones(devices: dict[str, Device]) -> tuple[list[ConnectedPhone], list[str]]:
     phones: list[ConnectedPhone] = []
     notes: list[str] = []
-    try:
-        from orchestrator.measure.runners.android.runner import list_android_devices
-
-        for a in list_android_devices():
-            phones.append(ConnectedPhone("android", a.serial, a.model, a.os and f"Android {a.os}", None, _matches(devices, "android", "model", a.model), a.problem))
-    except (UserError, ImportError) as exc:
-        notes.append(f"Android phones not searched: {exc}")
-    try:
-        from orchestrator.measure.runners.ios.devices import list_ios_devices
-
-        for i in list_ios_devices():
-            phones.append(ConnectedPhone(
-                "ios", i.udid, i.product_type, i.os_version and f"iOS {i.os_version}", i.name,
-                _matches(devices, "ios", "product_type", i.product_type), i.problem,
-            ))
-    except (UserError, ImportError) as exc:
-        notes.append(f"iPhones not searched: {exc}")
+    for platform in PLATFORMS.values():
+        if platform.phones is None:
+            continue
+        try:
+            found = platform.phones.find()
+        except (UserError, ImportError) as exc:
+            notes.append(f"{platform.phones.noun} not searched: {exc}")
+            continue
+        phones += [ConnectedPhone(platform.name, p.serial, p.model, p.os, p.name, _matches(devices, platform, p), p.problem) for p in found]
     return phones, notes

@@ -4,6 +4,8 @@ Users add or override devices in a JSON file of the same shape as `orchestrator/
 given with `--devices-file`, the BENCH_DEVICES_FILE variable, or ~/.config/autovit-bench/devices.json.
 Both are held to `schemas/devices.v1.json`: device names become folder names, and a `match` that is
 a string instead of a list would make the runner refuse the very phone `bench devices` says matches.
+Which platforms an entry may name, and which `match` fields they read, come from the platform
+registry (`orchestrator/measure/platforms.py`), which fills them into the schema when it is loaded.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ import jsonschema
 from infra.errors import UserError
 from infra.strict_json import load_json
 from orchestrator.export.backends import BACKENDS
+from orchestrator.measure.platforms import PLATFORMS
 
-# the format each platform's runner runs; any backend of that format may serve a device of it
-PLATFORMS = {"host": "pte", "android": "pte", "ios": "coreml"}
 USER_FILE = Path.home() / ".config" / "autovit-bench" / "devices.json"
 
 
@@ -45,15 +46,22 @@ SHAPE = "see orchestrator/measure/devices.json for the shape"
 
 
 @cache
-def _schema() -> dict[str, Any]:
-    return json.loads((resources.files("orchestrator.measure") / "schemas" / "devices.v1.json").read_text())
+def schema() -> dict[str, Any]:
+    """`schemas/devices.v1.json` with the registered platforms and their `match` fields filled in."""
+    doc = json.loads((resources.files("orchestrator.measure") / "schemas" / "devices.v1.json").read_text())
+    models = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    doc["$defs"]["platform"] = {"enum": list(PLATFORMS)}
+    doc["$defs"]["match"] = {
+        "type": "object", "additionalProperties": False, "properties": {p.match: models for p in PLATFORMS.values() if p.match is not None},
+    }
+    return doc
 
 
 def _parse(name: str, data: dict[str, Any], source: str) -> Device:
     """One entry of a registry already checked against the schema; what a schema cannot say is
     which backends each platform runs: those whose format its runner runs."""
     device = Device(name, data["platform"], data["backend"], dict(data.get("runtime", {})), data["description"], data.get("match", {}))
-    runs = [b.name for b in BACKENDS.values() if b.format == PLATFORMS[device.platform]]
+    runs = [b.name for b in BACKENDS.values() if b.format == PLATFORMS[device.platform].format]
     if device.backend not in runs:
         raise UserError(
             f"device {name!r} in {source}: platform {device.platform} runs backend {' or '.join(runs)}, not {device.backend}; "
@@ -64,7 +72,7 @@ def _parse(name: str, data: dict[str, Any], source: str) -> Device:
 
 def _registry(doc: Any, source: str) -> dict[str, Device]:
     try:
-        jsonschema.validate(doc, _schema())
+        jsonschema.validate(doc, schema())
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "top level"
         raise UserError(f"{source} is malformed at {where} ({exc.message}); {SHAPE}") from None

@@ -11,7 +11,7 @@ from infra.errors import UserError
 from infra.files import check_name
 from orchestrator.export.backends import PTE, backend_of_file, get_backend
 from orchestrator.measure.devices import Device
-from orchestrator.measure.runners.registry import runner_for
+from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import new_run_dir, run_session
 
 TIMM_PREFIX = "timm:"

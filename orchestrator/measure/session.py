@@ -18,8 +18,8 @@ from infra.files import write_json_atomic
 from orchestrator.export.backends import get_backend
 from orchestrator.measure.contract import ContractError, check_result, make_request
 from orchestrator.measure.devices import Device
+from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.base import Runner, RunnerError
-from orchestrator.measure.runners.registry import runner_for
 from orchestrator.measure.timing import TimingPlan
 
 

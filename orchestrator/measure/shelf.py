@@ -15,8 +15,9 @@ from typing import Any
 
 from infra.errors import UserError
 from orchestrator.measure.devices import Device
+from orchestrator.measure.platforms import platform_of
 from orchestrator.measure.runners.base import Runner, RunnerError
-from orchestrator.measure.runners.registry import ios_extra_missing, runner_for
+from orchestrator.measure.runners.platform import FoundPhone
 
 
 @dataclass(frozen=True)
@@ -33,48 +34,16 @@ class ShelfPhone:
         return {"serial": self.serial, "model": self.model, "os": self.os, "build": self.build}
 
 
-@dataclass(frozen=True)
-class _Found:
-    serial: str
-    model: str | None
-    os: str | None
-    build: str | None
-    problem: str | None
-    overrides: dict[str, Any]  # what `runner_for` needs to reach this phone and no other
-
-
-def _android(device: Device) -> list[_Found]:
-    from orchestrator.measure.runners.android.runner import list_android_devices
-
-    return [
-        _Found(a.serial, a.model, a.os and f"Android {a.os}", a.build, a.problem, {"address": a.address, "log": _phone_log("android", a.serial)})
-        for a in list_android_devices()
-    ]
-
-
-def _ios(device: Device) -> list[_Found]:
-    try:
-        from orchestrator.measure.runners.ios.devices import list_ios_devices
-    except ImportError:
-        raise ios_extra_missing(device) from None
-    return [_Found(i.udid, i.product_type, i.os_version and f"iOS {i.os_version}", i.build, i.problem, {"udid": i.udid}) for i in list_ios_devices()]
-
-
 def _phone_log(platform: str, serial: str) -> Callable[[str], None]:
     """Waits (a hot phone) shown as they happen, named by phone, as several phones wait at once."""
     return lambda message: print(f"{platform} {serial}: {message}", file=sys.stderr, flush=True)
 
 
-def _wanted_models(device: Device) -> tuple[str, ...]:
-    return tuple(device.match.get("model" if device.platform == "android" else "product_type", ()))
-
-
-def _unusable(found: _Found, device: Device) -> str | None:
-    """Why this phone cannot measure for `device`, or None; like the runner, an entry that names no
-    model takes any phone."""
+def _unusable(found: FoundPhone, device: Device, models: tuple[str, ...]) -> str | None:
+    """Why this phone cannot measure for `device` (which stands for `models`), or None; like the
+    runner, an entry that names no model takes any phone."""
     if found.problem:
         return found.problem
-    models = _wanted_models(device)
     if models and found.model not in models:
         return f"it is a {found.model!r}, not the {' / '.join(models)} that device {device.name!r} is"
     return None
@@ -92,20 +61,21 @@ def parse_selection(text: str) -> list[str] | None:
 
 def shelf(device: Device, selection: str, log: Callable[[str], None]) -> list[ShelfPhone]:
     """The phones of `device`'s model to profile on: every usable one (`all`) or those named."""
-    if device.platform not in ("android", "ios"):
-        raise UserError(f"--phones spreads a profile over connected phones, and {device.name} is this machine; leave --phones out")
+    platform = platform_of(device)
+    if platform.phones is None:
+        raise UserError(f"--phones spreads a profile over connected phones, and {device.name} is {platform.what}; leave --phones out")
     wanted = parse_selection(selection)
-    found = _android(device) if device.platform == "android" else _ios(device)
-    where = "USB, or list their addresses in BENCH_ADB separated by commas" if device.platform == "android" else "USB and unlock them"
-    chosen: list[_Found] = []
+    found = platform.connected(device)
+    where, models = platform.phones.where, platform.models(device)
+    chosen: list[FoundPhone] = []
     if wanted is None:
         for each in found:
-            if problem := _unusable(each, device):
+            if problem := _unusable(each, device, models):
                 log(f"leaving out phone {each.serial}: {problem}")
             else:
                 chosen.append(each)
         if not chosen:
-            seen = "; ".join(f"{f.serial}: {_unusable(f, device)}" for f in found) or "none is connected"
+            seen = "; ".join(f"{f.serial}: {_unusable(f, device, models)}" for f in found) or "none is connected"
             raise RunnerError(f"no connected phone can measure for {device.name} ({seen}); connect them over {where}, and run again")
     else:
         by_serial = {f.serial: f for f in found}
@@ -113,7 +83,7 @@ def shelf(device: Device, selection: str, log: Callable[[str], None]) -> list[Sh
             if serial not in by_serial:
                 listed = ", ".join(by_serial) or "none"
                 raise RunnerError(f"phone {serial} is not connected (connected: {listed}); check the serial with `bench devices`, or connect it over {where}")
-            if problem := _unusable(by_serial[serial], device):
+            if problem := _unusable(by_serial[serial], device, models):
                 raise RunnerError(f"phone {serial} cannot measure for {device.name}: {problem}")
             chosen.append(by_serial[serial])
-    return [ShelfPhone(f.serial, f.model, f.os, f.build, runner_for(device, **f.overrides)) for f in chosen]
+    return [ShelfPhone(f.serial, f.model, f.os, f.build, platform.runner(device, log=_phone_log(platform.name, f.serial), **f.reach)) for f in chosen]

@@ -19,7 +19,7 @@ from infra.files import atomic_path
 from orchestrator.export.backends import BACKENDS, Backend
 from orchestrator.export.cache import export_probes
 from orchestrator.measure.devices import Device
-from orchestrator.measure.runners.registry import runner_for
+from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.plan.spec import ProbeSpec
 from search.space import SearchSpace

@@ -1,5 +1,6 @@
-"""What every runner shares: the error a failed run raises, the interface the sessions call, and
-the staging of a run directory.
+"""What every runner shares: the error a failed run raises, the interface the sessions call, the
+staging of a run directory, and the walk `bench doctor` shows (`Diagnosis`: named `Step`s, each
+passed or failed with its fix).
 
 Staging is the same on every platform: each model is linked into the run directory's `models/`
 folder from the export cache, and `request.json` names the links. The host runner reads them in
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,59 @@ class Check:
     fix: str | None = None
 
 
+class Finding(Exception):
+    """A step that ran and found the device not ready: what it found (`detail`) and what to do
+    (`fix`). `ends_walk` stops the walk whatever the step says, for a failure after which nothing
+    more can be tried (the phone is gone)."""
+
+    def __init__(self, detail: str, fix: str, ends_walk: bool = False) -> None:
+        super().__init__(fix)
+        self.detail, self.fix, self.ends_walk = detail, fix, ends_walk
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of `bench doctor`'s walk. `check` does what a session does at that step and returns
+    the detail shown when it passed; it raises `Finding` (or an error the diagnosis explains) when
+    it failed. `stops`: a failure ends the walk, because the steps after it need what this one found."""
+
+    name: str
+    check: Callable[[], str]
+    stops: bool = True
+
+
+def _unexplained(exc: Exception) -> Finding | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A device's steps in order, and how an error a step raises becomes a failed check (`explain`
+    returns None for an error that is a bug: it propagates)."""
+
+    steps: Sequence[Step]
+    explain: Callable[[Exception], Finding | None] = _unexplained
+
+    def walk(self) -> list[Check]:
+        """Every step's check, up to the first failed one that ends the walk."""
+        checks: list[Check] = []
+        for step in self.steps:
+            try:
+                checks.append(Check(step.name, True, step.check()))
+                continue
+            except Finding as found:
+                failure = found
+            except Exception as exc:
+                explained = self.explain(exc)
+                if explained is None:
+                    raise
+                failure = explained
+            checks.append(Check(step.name, False, failure.detail, failure.fix))
+            if step.stops or failure.ends_walk:
+                break
+        return checks
+
+
 class Runner(ABC):
     """Executes run directories on one device."""
 
@@ -60,8 +115,9 @@ class Runner(ABC):
 
     @abstractmethod
     def diagnose(self) -> list[Check]:
-        """Walk every step a session needs on this device, in order, stopping where a step fails
-        and later ones cannot be tried; never raises for a device's state (that is a failed check)."""
+        """Walk every step a session needs on this device, in order (a `Diagnosis`), stopping where
+        a step fails and later ones cannot be tried; never raises for a device's state (that is a
+        failed check)."""
 
     def stage(self, run_dir: Path, artifacts: dict[str, Path]) -> dict[str, str]:
         """Link each model into the run directory; returns model id -> path relative to it."""

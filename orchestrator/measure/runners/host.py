@@ -1,4 +1,5 @@
-"""The host runner: runs a run directory in a child process on this machine's CPU."""
+"""The host runner: runs a run directory in a child process on this machine's CPU; and `HOST`, the
+platform it serves."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.measure.contract import read_json
-from orchestrator.measure.runners.base import Check, Runner, RunnerError
+from orchestrator.measure.runners.base import Check, Diagnosis, Finding, Runner, RunnerError, Step
+from orchestrator.measure.runners.platform import DeviceEntry, Platform
 
 
 class HostRunner(Runner):
@@ -20,20 +22,14 @@ class HostRunner(Runner):
         self.timeout_s, self.threads = timeout_s, threads
 
     def diagnose(self) -> list[Check]:
-        try:
-            from executorch.runtime import Runtime
+        return Diagnosis([Step("ExecuTorch runtime loads", _runtime_loads), Step("thread count", self._threads_fit)]).walk()
 
-            Runtime.get()
-        except Exception as exc:  # an import or loader failure of any kind means no measurement
-            return [Check("ExecuTorch runtime loads", False, f"{type(exc).__name__}: {exc}", "reinstall with ./scripts/setup.sh (it pins executorch==1.5.1)")]
+    def _threads_fit(self) -> str:
         cores = os.cpu_count() or 1
-        checks = [Check("ExecuTorch runtime loads", True, f"executorch {version('executorch')}")]
-        threads_ok = 0 <= self.threads <= cores
-        checks.append(Check(
-            "thread count", threads_ok, f"{self.threads} thread(s) on {cores} core(s)",
-            None if threads_ok else f"set runtime.threads to at most {cores} in your devices file",
-        ))
-        return checks
+        detail = f"{self.threads} thread(s) on {cores} core(s)"
+        if not 0 <= self.threads <= cores:
+            raise Finding(detail, f"set runtime.threads to at most {cores} in your devices file")
+        return detail
 
     def run(self, run_dir: Path) -> dict[str, Any]:
         result_path = run_dir / "result.json"
@@ -57,3 +53,20 @@ class HostRunner(Runner):
         if result["status"] != "ok":
             raise RunnerError(f"the host runner failed: {result['error']} (run directory {run_dir})")
         return result
+
+
+def _runtime_loads() -> str:
+    try:
+        from executorch.runtime import Runtime
+
+        Runtime.get()
+    except Exception as exc:  # an import or loader failure of any kind means no measurement
+        raise Finding(f"{type(exc).__name__}: {exc}", "reinstall with ./scripts/setup.sh (it pins executorch==1.5.1)") from None
+    return f"executorch {version('executorch')}"
+
+
+def _host_runner(entry: DeviceEntry, **overrides: Any) -> HostRunner:
+    return HostRunner(threads=entry.threads)  # one CPU: nothing to pick, no waits to show
+
+
+HOST = Platform("host", format="pte", what="this machine", build=_host_runner)

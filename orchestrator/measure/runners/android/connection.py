@@ -1,72 +1,70 @@
-"""`PhoneConnection`: the runner's connection to one phone, which survives drops. Phones drop off
-USB and Wi-Fi, so every phone operation runs through `_call`, which reconnects and runs it again
-from its start when the connection breaks (a push starts that file over), except an operation that
-only went silent where the phone may be waiting on its user (an install, a launch). The checks that
-both a session and `bench doctor` make on the phone live here too: its model, its screen, its heat."""
+"""How the runner reaches an Android phone: `AndroidConnection`, one phone's connection, which
+survives drops, and `list_phones`, the phones reachable now.
+
+Phones drop off USB and Wi-Fi, so every phone operation runs through `AndroidConnection.call`, which
+reconnects and runs it again from its start when the connection breaks (a push starts that file
+over), except an operation that only went silent where the phone may be waiting on its user (an
+install, a launch). Where the phones are is one string, `BENCH_ADB` (see `adb.parse_targets`); the
+link itself is `adb.AdbLink`, so this is the one place that decides how a phone is reached.
+"""
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import TextIO, TypeVar
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TypeVar
 
 from orchestrator.measure.runners.android.adb import (
     AdbLink,
     DeviceDisconnected,
     DeviceNotFound,
     DeviceTimeout,
+    NotAuthorised,
     Target,
+    TlsPairing,
     open_link,
     parse_targets,
+    usb_serials,
 )
-from orchestrator.measure.runners.android.phone_state import AndroidDeviceInfo, Heat, lock_screen, wakefulness
+from orchestrator.measure.runners.android.phone_state import describe
 from orchestrator.measure.runners.android.settings import AndroidSettings
-from orchestrator.measure.runners.base import Runner, RunnerError
+from orchestrator.measure.runners.base import RunnerError
+from orchestrator.measure.runners.platform import FoundPhone
 
 T = TypeVar("T")
 
 
-def stderr_log(message: str) -> None:
-    print(f"android: {message}", file=sys.stderr, flush=True)
+class AndroidConnection:
+    """The connection to one phone: the first of those `settings.address` names (a shelf's runner
+    is given one), opened on first use and reopened after a drop."""
 
-
-class PhoneConnection(Runner):
-    """The connection and shared checks under `AndroidRunner`; see the module docstring."""
-
-    platform = "android"
-
-    def __init__(
-        self,
-        settings: AndroidSettings | None = None,
-        device_name: str = "android",
-        models: Sequence[str] = (),
-        log: Callable[[str], None] = stderr_log,
-    ) -> None:
-        """`log` shows the session's waits (a hot phone) as they happen; every line also goes to the
-        run directory's runner.log."""
-        self.settings = settings or AndroidSettings.from_env()
-        self.device_name = device_name
-        self.models = tuple(models)
-        self.log = log
-        self._target = parse_targets(self.settings.address)[0]  # the first, when BENCH_ADB names several
-        self._cooldown_key = str(self._target)
+    def __init__(self, settings: AndroidSettings) -> None:
+        self.settings = settings
+        self.target = parse_targets(settings.address)[0]  # the first, when BENCH_ADB names several
         self._link: AdbLink | None = None
-        self._log_file: TextIO | None = None
 
-    def _open(self) -> AdbLink:
-        s = self.settings
-        link = open_link(self._target, s.key_path, s.connect_timeout_s, s.auth_timeout_s, s.io_timeout_s)
-        if self._target.kind == "usb":
-            self._target = Target("usb", serial=link.serial)  # reconnect to this phone, not whichever is first then
-        return link
+    def open(self) -> AdbLink:
+        """The link, connecting first when there is none (the first phone on USB is pinned by its
+        serial then, so that a reconnect finds this phone even when another was plugged in meanwhile)."""
+        if self._link is None:
+            s = self.settings
+            self._link = open_link(self.target, s.key_path, s.connect_timeout_s, s.auth_timeout_s, s.io_timeout_s)
+            if self.target.kind == "usb":
+                self.target = Target("usb", serial=self._link.serial)
+        return self._link
+
+    @property
+    def serial(self) -> str:
+        """The serial of the phone connected to (connecting first if need be)."""
+        return self.open().serial
 
     def close(self) -> None:
         if self._link is not None:
             self._link.close()
             self._link = None
 
-    def _call(self, what: str, op: Callable[[AdbLink], T], on_timeout: str | None = None) -> T:
+    def call(self, what: str, op: Callable[[AdbLink], T], on_timeout: str | None = None) -> T:
         """Run `op` on the phone; when the connection drops, reconnect and run it again from its
         start, up to `reconnects` times. With `on_timeout`, a phone that stays silent is not
         retried: it fails with that sentence, for steps the phone may hold up while it waits on
@@ -76,9 +74,7 @@ class PhoneConnection(Runner):
             if attempt:
                 time.sleep(self.settings.reconnect_delay_s)
             try:
-                if self._link is None:
-                    self._link = self._open()
-                return op(self._link)
+                return op(self.open())
             except DeviceTimeout as exc:
                 self.close()
                 if on_timeout is not None:
@@ -92,47 +88,26 @@ class PhoneConnection(Runner):
             "check the cable or Wi-Fi, keep the phone awake, and run again"
         )
 
-    def _wrong_model(self, phone: AndroidDeviceInfo) -> str | None:
-        if not self.models or phone.model in self.models:
-            return None
-        return (
-            f"the phone at {phone.serial} is a {phone.model!r}, not the {' / '.join(self.models)} that device {self.device_name!r} is; "
-            "connect that phone (pick it with BENCH_ADB=usb:SERIAL) or measure on the device entry that matches this one"
-        )
 
-    def _say(self, message: str) -> None:
-        """A step the user waits on: to `log` and to the run directory's runner.log."""
-        if self._log_file is not None:
-            self._log_file.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
-            self._log_file.flush()
-        self.log(message)
-
-    def _too_hot(self, heat: Heat) -> bool:
-        s = self.settings
-        return (heat.status is not None and heat.status > s.max_thermal_status) or (heat.battery_c is not None and heat.battery_c > s.max_battery_c)
-
-    def _limits(self) -> str:
-        return f"thermal status at most {self.settings.max_thermal_status} and battery at most {self.settings.max_battery_c:g} °C"
-
-    def _screen_problem(self) -> str | None:
-        """Wake the phone, then the sentence that says why the app could not run in front (asleep,
-        locked), or None. `am start` on a locked phone starts the activity behind the keyguard,
-        where it is frozen, so this is checked rather than left to the result's timeout."""
-        self._call("waking the phone", lambda link: link.shell("input keyevent KEYCODE_WAKEUP"))
-        deadline = time.monotonic() + self.settings.wake_timeout_s
-        while True:
-            state = self._call("asking whether the phone is awake", wakefulness)
-            if state is None or state == "Awake":
-                break
-            if time.monotonic() >= deadline:
-                return (
-                    f"the phone's screen stays off (mWakefulness={state}) {self.settings.wake_timeout_s:g} s after it was woken; "
-                    "press its power button, unlock it and run again"
-                )
-            time.sleep(self.settings.poll_interval_s)
-        if shown := self._call("asking whether the phone is locked", lock_screen):
-            return (
-                f"unlock the phone and run again: its lock screen is showing ({shown}), behind which the benchmark app would be frozen "
-                "(a screen lock of None keeps it unlocked between sessions)"
-            )
-        return None
+def list_phones(settings: AndroidSettings | None = None) -> list[FoundPhone]:
+    """The phones reachable now: those BENCH_ADB names (HOST:PORT or usb:SERIAL, comma-separated),
+    every phone on USB where it names none (unset or `usb`); each with the address that reaches it
+    again (`reach`). Raises DeviceNotFound with the fix when USB cannot be searched at all."""
+    settings = settings or AndroidSettings.from_env()
+    targets: list[Target] = []
+    for target in parse_targets(settings.address):
+        found = [target] if target.kind == "tcp" or target.serial else [Target("usb", serial=serial) for serial in usb_serials()]
+        targets += [t for t in found if t not in targets]
+    phones = []
+    for each in targets:
+        reach = {"address": each.address}
+        try:
+            link = open_link(each, settings.key_path, settings.connect_timeout_s, settings.auth_timeout_s, settings.io_timeout_s)
+        except (DeviceNotFound, DeviceDisconnected, NotAuthorised, TlsPairing) as exc:
+            phones.append(FoundPhone(each.serial or str(each), None, None, problem=str(exc), reach=reach))
+            continue
+        try:
+            phones.append(replace(describe(link), reach=reach))
+        finally:
+            link.close()
+    return phones

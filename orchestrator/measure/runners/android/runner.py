@@ -21,7 +21,9 @@ silent, as the phone may be waiting on its user; a launch that never yields a re
 once more; and sessions on one phone are spaced by a cool-down so that the heat of one does not
 throttle the next (the request's own `cooldown_s` is the app's pause between loading and measuring).
 
-Settings (and the environment variables they come from) are `AndroidSettings`, in settings.py.
+Settings (and the environment variables they come from) are `AndroidSettings`, in settings.py; the
+connection is `AndroidConnection` (connection.py), what the phone is and how hot it is `PhoneState`
+and `HeatGate` (phone_state.py), and `bench doctor`'s walk `AndroidDiagnosis` (diagnosis.py).
 """
 
 from __future__ import annotations
@@ -29,36 +31,19 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
+import sys
 import time
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from infra.files import write_json_atomic
 from infra.strict_json import MAX_JSON_BYTES
 from orchestrator.measure.contract import ContractError, read_json
-from orchestrator.measure.devices import Device
-from orchestrator.measure.runners.android.adb import (
-    DeviceDisconnected,
-    DeviceNotFound,
-    NotAuthorised,
-    Target,
-    TlsPairing,
-    open_link,
-    parse_targets,
-    usb_serials,
-)
-from orchestrator.measure.runners.android.connection import stderr_log
-from orchestrator.measure.runners.android.diagnosis import PhoneDoctor
-from orchestrator.measure.runners.android.phone_state import (
-    AndroidDeviceInfo,
-    Heat,
-    covering_activity,
-    describe,
-    installed_version,
-    read_heat,
-)
+from orchestrator.measure.runners.android.connection import AndroidConnection
+from orchestrator.measure.runners.android.diagnosis import AndroidDiagnosis
+from orchestrator.measure.runners.android.phone_state import Heat, HeatGate, PhoneState, wrong_model
 from orchestrator.measure.runners.android.settings import (
     APK_REMOTE_PATH,
     APP_ABIS,
@@ -68,58 +53,64 @@ from orchestrator.measure.runners.android.settings import (
     RUNS_FOLDER,
     AndroidSettings,
 )
-from orchestrator.measure.runners.base import RunnerError, phone_lock
+from orchestrator.measure.runners.base import Diagnosis, RunnerError, phone_lock
+from orchestrator.measure.runners.phone import PhoneRunner
+from orchestrator.measure.runners.platform import FoundPhone
 
 # Runners are made per session, so when a phone last finished a session is remembered per process.
 _SESSION_ENDS: dict[str, float] = {}
 
 
-def list_android_devices(settings: AndroidSettings | None = None) -> list[AndroidDeviceInfo]:
-    """The phones reachable now: those BENCH_ADB names (HOST:PORT or usb:SERIAL, comma-separated),
-    every phone on USB where it names none (unset or `usb`). Raises DeviceNotFound with the fix when
-    USB cannot be searched at all."""
-    settings = settings or AndroidSettings.from_env()
-    targets: list[Target] = []
-    for target in parse_targets(settings.address):
-        found = [target] if target.kind == "tcp" or target.serial else [Target("usb", serial=serial) for serial in usb_serials()]
-        targets += [t for t in found if t not in targets]
-    phones = []
-    for each in targets:
-        try:
-            link = open_link(each, settings.key_path, settings.connect_timeout_s, settings.auth_timeout_s, settings.io_timeout_s)
-        except (DeviceNotFound, DeviceDisconnected, NotAuthorised, TlsPairing) as exc:
-            phones.append(AndroidDeviceInfo(each.serial or str(each), None, None, problem=str(exc), address=each.address))
-            continue
-        try:
-            phones.append(replace(describe(link), address=each.address))
-        finally:
-            link.close()
-    return phones
+def stderr_log(message: str) -> None:
+    print(f"android: {message}", file=sys.stderr, flush=True)
 
 
-class AndroidRunner(PhoneDoctor):
+class AndroidRunner(PhoneRunner):
     """Runs run directories on one phone; see the module docstring for a session's steps.
-    Staged like every runner (links into the export cache); `run` pushes the files themselves."""
+    Staged like every runner (links into the export cache); `run` pushes the files themselves.
+    `log` shows the session's waits (a hot phone) as they happen; every line also goes to the run
+    directory's runner.log."""
 
-    @classmethod
-    def for_device(cls, device: Device, log: Callable[[str], None] = stderr_log, **overrides: Any) -> AndroidRunner:
-        """The runner for a registry entry: settings from the environment, and the phone must be
-        one of the models the entry matches (`match.model`)."""
-        return cls(AndroidSettings.from_env(**overrides), device.name, device.match.get("model", ()), log)
+    platform = "android"
 
-    def prepare(self) -> AndroidDeviceInfo:
+    def __init__(
+        self,
+        settings: AndroidSettings | None = None,
+        device_name: str = "android",
+        models: Sequence[str] = (),
+        log: Callable[[str], None] = stderr_log,
+    ) -> None:
+        super().__init__(device_name, models)
+        self.settings = settings or AndroidSettings.from_env()
+        self.log = log
+        self.connection = AndroidConnection(self.settings)
+        self.phone = PhoneState(self.connection.call, self.settings)
+        self.heat_gate = HeatGate.of(self.settings)
+        self._cooldown_key = str(self.connection.target)
+        self._log_file: TextIO | None = None
+
+    @contextmanager
+    def diagnosis(self) -> Iterator[Diagnosis]:
+        try:
+            yield AndroidDiagnosis(self.connection, self.phone, self.heat_gate, self.settings, self.device_name, self.models).diagnosis()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+
+    def prepare(self) -> FoundPhone:
         """Connect, check that this is the phone asked for, and install or update the app. `run`
         starts with it; called alone (to set a phone up), follow it with `close`."""
-        if self._link is None:
-            self._link = self._open()
-        phone = self._call("reading the phone's model", describe)
-        if problem := self._wrong_model(phone):
+        self.connection.open()
+        phone = self.phone.identity()
+        if problem := wrong_model(phone, self.models, self.device_name):
             raise RunnerError(problem)
         self._ensure_app()
         return phone
 
     def _ensure_app(self) -> None:
-        installed, wanted, apk = self._call("asking for the app's version", installed_version), self.settings.app_version_code, self.settings.apk
+        installed, wanted, apk = self.phone.app_version(), self.settings.app_version_code, self.settings.apk
         if installed is not None and installed >= wanted:
             return
         if apk is None or not apk.is_file():
@@ -129,16 +120,16 @@ class AndroidRunner(PhoneDoctor):
                 f"the benchmark app {PACKAGE} {state} and {where}; build it as android_bench/README.md says "
                 "and set BENCH_APK to the .apk (or install it yourself with `adb install -r`)"
             )
-        abis = self._call("reading the phone's ABIs", lambda link: link.getprop("ro.product.cpu.abilist"))
+        abis = self.phone.abis()
         if not set(abis.split(",")) & set(APP_ABIS):
             raise RunnerError(
                 f"this phone runs only {abis or 'unknown'} code and the benchmark app ships ExecuTorch for {' and '.join(APP_ABIS)} only, "
                 "so it cannot be installed; measure on a phone with a 64-bit Android"
             )
-        self._call("pushing the APK", lambda link: link.push(apk, APK_REMOTE_PATH))
+        self.connection.call("pushing the APK", lambda link: link.push(apk, APK_REMOTE_PATH))
         command = f"pm install -r -g {APK_REMOTE_PATH}"
         timeout = self.settings.install_timeout_s
-        output = self._call(
+        output = self.connection.call(
             "installing the app",
             lambda link: link.shell(command, timeout_s=timeout),
             on_timeout=(
@@ -146,10 +137,10 @@ class AndroidRunner(PhoneDoctor):
                 f"or install the APK yourself with `adb install -r {apk}`"
             ),
         )
-        self._call("removing the pushed APK", lambda link: link.shell_silent(f"rm -f {APK_REMOTE_PATH}"))
+        self.connection.call("removing the pushed APK", lambda link: link.shell_silent(f"rm -f {APK_REMOTE_PATH}"))
         if "Success" not in output:
             raise RunnerError(f"`pm install` of {apk} failed on the phone ({output.strip()}); uninstall the app there and run again")
-        now = self._call("asking for the app's version", installed_version)
+        now = self.phone.app_version()
         if now is None or now < wanted:
             raise RunnerError(f"installing {apk} left version {now} on the phone, not {wanted}; rebuild the APK from this checkout (android_bench/README.md)")
 
@@ -163,16 +154,16 @@ class AndroidRunner(PhoneDoctor):
         `heat_poll_s`; a phone still hot after `heat_wait_s` fails the session."""
         deadline = time.monotonic() + self.settings.heat_wait_s
         while True:
-            heat = self._call("reading the phone's temperature", read_heat)
-            if not self._too_hot(heat):
+            heat = self.phone.heat()
+            if not self.heat_gate.too_hot(heat):
                 self._say(f"phone cool enough to measure ({heat})")
                 return heat
             if time.monotonic() >= deadline:
                 raise RunnerError(
-                    f"the phone stays hot ({heat}, where a session needs {self._limits()}) after {self.settings.heat_wait_s:g} s of waiting; "
+                    f"the phone stays hot ({heat}, where a session needs {self.heat_gate}) after {self.settings.heat_wait_s:g} s of waiting; "
                     "let it cool off the charger and out of the sun, or raise AndroidSettings.heat_wait_s"
                 )
-            self._say(f"phone too hot to measure ({heat}; waiting for {self._limits()})")
+            self._say(f"phone too hot to measure ({heat}; waiting for {self.heat_gate})")
             time.sleep(self.settings.heat_poll_s)
 
     def run(self, run_dir: Path) -> dict[str, Any]:
@@ -184,18 +175,17 @@ class AndroidRunner(PhoneDoctor):
         result_path.unlink(missing_ok=True)
         try:
             with open(run_dir / "runner.log", "a") as self._log_file:
-                if self._link is None:
-                    self._link = self._open()  # the serial to lock: "the first phone on USB" is known only once connected
-                with phone_lock(self._link.serial):
+                # the serial to lock: "the first phone on USB" is known only once connected
+                with phone_lock(self.connection.serial):
                     self._cool_down()
                     self.prepare()
                     # Only the runs folder is cleared: it keeps the phone from filling up with earlier sessions' models, and
                     # leaves the last session's files there to rerun by hand; the rest of remote_root may be the user's.
-                    self._call("clearing earlier runs", lambda link: link.shell_silent(f"rm -rf {shlex.quote(remote_runs)}"))
+                    self.connection.call("clearing earlier runs", lambda link: link.shell_silent(f"rm -rf {shlex.quote(remote_runs)}"))
                     for name in files:
                         local, remote = (run_dir / name).resolve(), f"{remote_run}/{name}"
-                        self._call(f"pushing {name}", lambda link, local=local, remote=remote: link.push(local, remote))
-                    self._call("making the run readable by the app", lambda link: link.shell_silent(f"chmod -R 755 {shlex.quote(remote_run)}"))
+                        self.connection.call(f"pushing {name}", lambda link, local=local, remote=remote: link.push(local, remote))
+                    self.connection.call("making the run readable by the app", lambda link: link.shell_silent(f"chmod -R 755 {shlex.quote(remote_run)}"))
                     result, thermal = self._measured(f"{remote_run}/request.json", result_path, request["run_id"], run_dir)
         finally:
             self._log_file = None
@@ -214,8 +204,8 @@ class AndroidRunner(PhoneDoctor):
             finally:
                 _SESSION_ENDS[self._cooldown_key] = time.monotonic()  # the phone heats up only while the app runs
             result = self._checked(result_path, run_id, run_dir)
-            after = self._call("reading the phone's temperature", read_heat)
-            throttled = after.status is not None and after.status > self.settings.max_thermal_status
+            after = self.phone.heat()
+            throttled = self.heat_gate.throttled(after)
             thermal = {"before": before.as_json(), "after": after.as_json(), "throttled": throttled}
             if not throttled:
                 return result, thermal
@@ -231,10 +221,10 @@ class AndroidRunner(PhoneDoctor):
         command = f"am start -W -S -n {COMPONENT} --es request {shlex.quote(remote_request)}"
         timeout = self.settings.launch_timeout_s
         for _ in range(self.settings.launch_attempts):
-            if problem := self._screen_problem():
+            if problem := self.phone.screen_problem():
                 raise RunnerError(problem)
-            self._call("clearing the previous result", lambda link: link.shell_silent(f"rm -f {RESULT_PATH}"))
-            output = self._call(
+            self.connection.call("clearing the previous result", lambda link: link.shell_silent(f"rm -f {RESULT_PATH}"))
+            output = self.connection.call(
                 "starting the app",
                 lambda link: link.shell(command, timeout_s=timeout),
                 on_timeout=(
@@ -252,7 +242,7 @@ class AndroidRunner(PhoneDoctor):
                         f"the result the app wrote ({RESULT_PATH}) is {size:,} bytes, more than the {MAX_JSON_BYTES:,} a result can be, "
                         "so it was not pulled; rebuild and reinstall the app from this checkout (android_bench/README.md)"
                     )
-                self._call("pulling the result", lambda link: link.pull(RESULT_PATH, result_path))
+                self.connection.call("pulling the result", lambda link: link.pull(RESULT_PATH, result_path))
                 return
         raise RunnerError(
             f"the benchmark app wrote no result within {self.settings.result_timeout_s:g} s of each of {self.settings.launch_attempts} launches; "
@@ -264,8 +254,8 @@ class AndroidRunner(PhoneDoctor):
         """Fail when another activity is the resumed one after the launch: Android freezes a
         backgrounded app, so its session would never end. A session so short that the app has
         already finished (and left the front) has written its result, which is accepted."""
-        covering = self._call("asking which app is in front", covering_activity)
-        if covering is None or self._call("looking for the result", lambda link: link.size(RESULT_PATH)) is not None:
+        covering = self.phone.covering_activity()
+        if covering is None or self.connection.call("looking for the result", lambda link: link.size(RESULT_PATH)) is not None:
             return
         raise RunnerError(
             f"the benchmark app is not in front after its launch ({covering} is), so Android would freeze it; "
@@ -279,11 +269,11 @@ class AndroidRunner(PhoneDoctor):
         started = time.monotonic()
         deadline = started + self.settings.result_timeout_s
         while True:
-            size = self._call("waiting for the result", lambda link: link.size(RESULT_PATH))
+            size = self.connection.call("waiting for the result", lambda link: link.size(RESULT_PATH))
             if size is not None:
                 return size
-            if not self._call("checking that the app runs", lambda link: link.shell(f"pidof {PACKAGE}")).strip():
-                size = self._call("waiting for the result", lambda link: link.size(RESULT_PATH))  # it may have written it, then exited
+            if not self.connection.call("checking that the app runs", lambda link: link.shell(f"pidof {PACKAGE}")).strip():
+                size = self.connection.call("waiting for the result", lambda link: link.size(RESULT_PATH))  # it may have written it, then exited
                 if size is not None:
                     return size
                 raise RunnerError(
@@ -293,6 +283,13 @@ class AndroidRunner(PhoneDoctor):
             if time.monotonic() >= deadline:
                 return None
             time.sleep(self.settings.poll_interval_s)
+
+    def _say(self, message: str) -> None:
+        """A step the user waits on: to `log` and to the run directory's runner.log."""
+        if self._log_file is not None:
+            self._log_file.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
+            self._log_file.flush()
+        self.log(message)
 
     def _checked(self, result_path: Path, run_id: str, run_dir: Path) -> dict[str, Any]:
         try:

@@ -1,3 +1,5 @@
-"""The iOS runner (`runner`), its `bench doctor` walk (`diagnosis`), the phones `bench devices` lists
-(`devices`), what a run directory sends and accepts back (`rundir`), the pymobiledevice3 calls they
-make (`services`), the run log (`runlog`) and the sentence each failure becomes (`messages`)."""
+"""The iOS runner, in the phone runners' template (`runners/phone.py`): `settings`, `phone_state`,
+`connection` (and the listing of iPhones), `diagnosis` (`bench doctor`'s steps), `runner` (the
+session) and `platform` (its descriptor); with what a run directory sends and accepts back
+(`rundir`), every pymobiledevice3 call (`services`), the run log (`runlog`) and the sentence each
+failure becomes (`messages`)."""

@@ -1,7 +1,7 @@
 """What each iOS failure means to the user: one sentence, the problem and then its fix.
 
-Shared by the runner, its doctor walk and `list_ios_devices`, and kept apart from both so the wording lives in one
-place; the mapping is tested against pymobiledevice3's own exception classes.
+Shared by the session, its doctor walk and the listing of phones, and kept apart from them so the
+wording lives in one place; the mapping is tested against pymobiledevice3's own exception classes.
 """
 
 from __future__ import annotations
@@ -43,6 +43,14 @@ DEVELOPER_MODE_OFF = (
     "(the phone restarts), then run again"
 )
 DISCONNECTED = "the connection to the iPhone broke off: check the cable, keep the phone unlocked, then run again"
+
+
+def app_not_installed(bundle_id: str) -> str:
+    return (
+        f"the benchmark app {bundle_id} is not installed on the iPhone: build, sign and install it as ios_bench/README.md "
+        "describes (or give the runner its .ipa/.app to install), with the bundle id the runner is given"
+    )
+
 
 # What talking to a phone can raise besides a RunnerError: pymobiledevice3's own errors, DTX errors,
 # and the socket errors of a cable pulled mid-call.

@@ -14,20 +14,6 @@ from infra.files import write_bytes_atomic
 from orchestrator.measure.contract import ContractError, read_json
 from orchestrator.measure.runners.base import RunnerError
 
-HOT_STATES = ("serious", "critical")  # ProcessInfo.ThermalState values at which iOS throttles the chip
-
-
-def hot_state(result: dict[str, Any]) -> str | None:
-    """Flag the result with `thermal.throttled` when the app reported its thermal state, and return the
-    hot state it reached, if any. An app without thermal readings (built before them) is trusted."""
-    thermal = result.get("thermal")
-    if not isinstance(thermal, dict):
-        return None
-    states = [reading.get("state") for reading in (thermal.get("before"), thermal.get("after")) if isinstance(reading, dict)]
-    hot = next((state for state in reversed(states) if state in HOT_STATES), None)
-    thermal["throttled"] = hot is not None
-    return hot
-
 
 def files_to_push(run_dir: Path, request: dict[str, Any]) -> list[tuple[Path, str]]:
     """request.json and every model, as (local file, path relative to the run directory). Models are

@@ -1,9 +1,10 @@
 """The pymobiledevice3 calls the iOS runner makes, one method each, and nothing else.
 
-The runner's decisions (which phone, which tunnel, what each failure means) live in
-`orchestrator.measure.runners.ios.runner`; this class only forwards to pymobiledevice3, so the tests can replace it
-with an in-memory phone and `tests/test_ios_runner.py` can check that every call made here still
-exists in the installed pymobiledevice3. Objects it returns (lockdown clients, tunnels, AFC and
+The runner's decisions live beside it: which phone and which tunnel in `connection`, what the phone
+must be in `phone_state`, what each failure means in `messages`, the session in `runner`. This
+class only forwards to pymobiledevice3, so the tests can replace it with an in-memory phone and
+`tests/test_ios_runner.py` can check that every call made here still exists in the installed
+pymobiledevice3. Objects it returns (lockdown clients, tunnels, AFC and
 process-control sessions) are handles that the runner only passes back into this class.
 """
 

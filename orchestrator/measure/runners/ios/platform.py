@@ -1,0 +1,41 @@
+"""`IOS`: iPhones running the Core ML benchmark app in `ios_bench/`, reached over usbmux through
+pymobiledevice3, matched on their product type (`iPhone14,5`). The runner and pymobiledevice3 are
+imported only when an iPhone is used, and pymobiledevice3 is an opt-in extra (GPL-3.0-or-later): when
+it is missing, building a runner or listing iPhones for a device says how to install it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from orchestrator.measure.runners.base import Runner
+from orchestrator.measure.runners.platform import DeviceEntry, FoundPhone, PhoneListing, Platform
+
+
+def _runner(entry: DeviceEntry, log: Callable[[str], None] | None = None, **overrides: Any) -> Runner:
+    """Settings from the entry's runtime and the environment, then `overrides` (a shelf's phone: its
+    `udid`). The iOS runner shows no waits as they happen (its steps go to runner.log), so `log` is unused."""
+    from orchestrator.measure.runners.ios.runner import IosRunner
+    from orchestrator.measure.runners.ios.settings import IosSettings
+
+    return IosRunner(IosSettings.from_env(entry.runtime, **overrides), entry.name, IOS.models(entry))
+
+
+def _phones() -> list[FoundPhone]:
+    from orchestrator.measure.runners.ios.connection import list_phones
+
+    return list_phones()
+
+
+IOS = Platform(
+    "ios",
+    format="coreml",
+    what="an iPhone",
+    build=_runner,
+    match="product_type",
+    phones=PhoneListing(_phones, noun="iPhones", where="USB and unlock them"),
+    requires=(
+        "{device} is an iPhone, and the iOS runner needs pymobiledevice3 (GPL-3.0-or-later, so not installed by default); "
+        "install it with `.venv/bin/pip install -e '.[ios]'` and run again"
+    ),
+)

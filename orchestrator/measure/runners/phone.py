@@ -1,0 +1,49 @@
+"""The template every phone runner follows, so that the Android and the iOS runner have one shape.
+
+A phone platform is a package under `runners/` with one module per role, each importing only the
+ones above it in this list:
+
+    settings.py     how to reach the phone and how long to wait for it, from the device entry and
+                    the environment (`AndroidSettings`, `IosSettings`)
+    phone_state.py  what the phone is and what state it is in: its model (as a `FoundPhone`), screen
+                    and lock, heat (and the policy that says when it is too hot), the app's version
+    connection.py   how the phone is found and reached, and reached again when the link drops; also
+                    the listing of the phones connected now (`list_phones`), which changes no phone
+    diagnosis.py    `bench doctor`: a `Diagnosis`, an ordered list of named `Step`s, each calling the
+                    functions a session calls at that step and saying whether its failure ends the walk
+    runner.py       the session: `run(run_dir)` from staged models to a checked result
+    platform.py     its `Platform` descriptor, registered in `orchestrator/measure/platforms.py`
+
+plus the platform's transport underneath (adb-shell behind `android/adb.py`, pymobiledevice3 behind
+`ios/services.py`). The runner holds a connection and the phone's state, built from its settings;
+no module calls another's private names. The Android side is synchronous over adb-shell and the iOS
+side asyncio over pymobiledevice3; a diagnosis's steps are plain calls either way (the iOS one runs
+its steps on one event loop, so that what a step opened stays open for the next).
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+
+from orchestrator.measure.runners.base import Check, Diagnosis, Runner
+
+
+class PhoneRunner(Runner):
+    """Runs sessions on one phone of a device entry: `device_name` is the entry, `models` the phone
+    models it stands for (its `match` values; empty: any phone of the platform), and a phone of
+    another model is refused, so that a LUT never mixes phones."""
+
+    def __init__(self, device_name: str, models: Sequence[str]) -> None:
+        self.device_name = device_name
+        self.models = tuple(models)
+
+    @abstractmethod
+    def diagnosis(self) -> AbstractContextManager[Diagnosis]:
+        """The steps of a session as `bench doctor` walks them, with what they need held open for the
+        walk (a connection, an event loop) and closed after it."""
+
+    def diagnose(self) -> list[Check]:
+        with self.diagnosis() as diagnosis:
+            return diagnosis.walk()
