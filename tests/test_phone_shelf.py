@@ -17,7 +17,8 @@ import pytest
 
 from orchestrator.export.cache import export_probes
 from orchestrator.lut.attribution import Tolerance
-from orchestrator.lut.profile import QUICK, MeasureSettings, Profiler
+from orchestrator.lut.profile import Profiler
+from orchestrator.lut.settings import QUICK, MeasureSettings
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.measure.runners.android.runner import AndroidRunner
 from orchestrator.measure.runners.base import RunnerError

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lut.attribution import Tolerance
-from orchestrator.lut.profile import QUICK, Profiler, probes_of, session_groups
+from orchestrator.lut.profile import Profiler, probes_of, session_groups
+from orchestrator.lut.settings import QUICK
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.builder import build_plan
@@ -95,24 +96,24 @@ def test_resume_reuses_finished_sessions_without_measuring_again(finished, monke
     def must_not_run(run_dir):
         raise AssertionError(f"re-measured {run_dir}")
 
-    monkeypatch.setattr(p.runner, "run", must_not_run)
+    monkeypatch.setattr(p.sessions.runner, "run", must_not_run)
     again, _ = p.run(resume=True)
     assert again["entries"] == doc["entries"]
 
 
 def test_interrupted_profile_keeps_nothing_partial_and_resumes(tmp_path: Path, monkeypatch) -> None:
     p = profiler(tmp_path / "run", tmp_path / "luts")
-    real_run = p.runner.run
+    real_run = p.sessions.runner.run
 
     def interrupted(run_dir):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(p.runner, "run", interrupted)
+    monkeypatch.setattr(p.sessions.runner, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         p.run()
     assert not (tmp_path / "luts").exists()
     assert json.loads((tmp_path / "run" / "profile.json").read_text())["status"] == "running"
-    monkeypatch.setattr(p.runner, "run", real_run)
+    monkeypatch.setattr(p.sessions.runner, "run", real_run)
     doc, path = profiler(tmp_path / "run", tmp_path / "luts").run(resume=True)
     assert path.exists() and set(doc["entries"]) == set(SMALL_KEYS)
 
@@ -184,9 +185,9 @@ def test_a_profile_run_in_use_by_another_process_is_refused(tmp_path: Path) -> N
 
 def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path: Path, monkeypatch) -> None:
     p = profiler(tmp_path / "run", tmp_path / "luts")
-    measured = p.runner.run
+    measured = p.sessions.runner.run
     thermal = {"before": {"status": 0, "battery_c": 31.5}, "after": {"status": 1, "battery_c": 34.0}, "throttled": False}
-    monkeypatch.setattr(p.runner, "run", lambda run_dir: {**measured(run_dir), "thermal": thermal})
+    monkeypatch.setattr(p.sessions.runner, "run", lambda run_dir: {**measured(run_dir), "thermal": thermal})
     doc, _ = p.run()
     assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal}
 

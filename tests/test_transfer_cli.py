@@ -117,7 +117,7 @@ def test_an_interrupted_transfer_names_the_command_that_resumes_it(bench, source
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr("orchestrator.lut.resumable.run_session", interrupted)
+        patch.setattr("orchestrator.lut.sessions.run_session", interrupted)
         stopped = bench("profile", "--device", "host", "--from", source["id"], "--networks", "2", "--out", "run")
     assert stopped.exit_code == 130
     assert f"--from {source['id']} --networks 2 --resume --out run" in stopped.stderr.replace("\n", "")

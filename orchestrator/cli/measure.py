@@ -11,13 +11,11 @@ from typing import Optional
 
 import typer
 
-from infra.errors import UserError
 from orchestrator.cli.common import DevicesFile, console, errors, logger, number
 from orchestrator.cli.measure_view import next_steps, validation_table
-from orchestrator.lut.transfer import DEFAULT_NETWORKS, MAX_NETWORKS, Transferer
+from orchestrator.lut.transfer import DEFAULT_NETWORKS, MAX_NETWORKS
 from orchestrator.measure.devices import Device, get_device
-from orchestrator.measure.shelf import ShelfPhone, shelf
-from search.space import load_space
+from orchestrator.measure.shelf import ShelfPhone
 
 app = typer.Typer()
 
@@ -71,37 +69,19 @@ def profile(
     --from, fit one from another device's LUT and a few networks measured on this one. With --phones,
     the sessions run on several phones of one model at once and merge into one LUT through the
     anchor network every session carries."""
-    from orchestrator.lut.profile import PRESETS, Profiler, default_run_dir, latest_run_dir
-    from orchestrator.plan.builder import METHODS, build_plan
+    from orchestrator.lut.runs import Interrupted, ProfileRequest, profile_lut, transfer_lut
     from orchestrator.report.build import write_report
 
-    if method not in METHODS:
-        raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if source is not None and phones is not None:
-        raise UserError("--phones spreads a profile's sessions over phones, and a transfer is one session; leave --phones out (BENCH_ADB picks the phone)")
-    d: Device = get_device(device, devices_file)
-    preset = PRESETS["quick" if quick else "full"]
+    request = ProfileRequest(device, devices_file, space, resolution, quick, method, source, networks, out, resume, workers, phones)
     start = time.perf_counter()
-    if source is not None:
-        lut = _transfer_source(source, space, resolution, method)
-        s, res, method = load_space(lut["space"]["name"]), lut["resolution"], "transfer"
-    else:
-        s = load_space(space or preset.space)
-        res = resolution or (preset.resolution if s.name == preset.space else None) or s.default_resolution
-    run_dir = out or (latest_run_dir(d.name, s.name, res, method) if resume else default_run_dir(d.name, s.name, res, method))
-    if source is not None:
-        run = Transferer(d, lut, networks, preset.settings, run_dir, workers, log=logger(console))
-        again = f"--from {lut['id']} --networks {networks}"
-    else:
-        shelf_phones = _shelf(d, phones) if phones is not None else None
-        run = Profiler(d, s, res, preset.settings, run_dir, workers, log=logger(console), plan=build_plan(s, res, method), phones=shelf_phones)
-        again = f"--space {s.name} --resolution {res} --method {method}" + (f" --phones {phones}" if phones is not None else "")
     try:
-        doc, path = run.run(resume=resume)
-    except KeyboardInterrupt:
+        if source is None:
+            doc, path = profile_lut(request, logger(console), on_shelf=_show_shelf)
+        else:
+            doc, path = transfer_lut(request, logger(console))
+    except Interrupted as stop:
         errors.print(
-            f"interrupted: {len(run.finished)} finished measurement sessions are kept in {run_dir}; "
-            f"continue with `bench profile --device {d.name} {again}{' --quick' if quick else ''} --resume --out {run_dir}`",
+            f"interrupted: {stop.finished} finished measurement sessions are kept in {stop.run_dir}; continue with `{stop.resume_command}`",
             soft_wrap=True,
         )
         sys.exit(130)
@@ -114,29 +94,13 @@ def profile(
         from orchestrator.cli.lut_view import transfer_table
 
         console.print(transfer_table(doc))
-    console.print(next_steps(doc, d.name, write_report([path])), highlight=False, soft_wrap=True)
+    console.print(next_steps(doc, device, write_report([path])), highlight=False, soft_wrap=True)
 
 
-def _shelf(device: Device, selection: str) -> list[ShelfPhone]:
+def _show_shelf(device: Device, found: list[ShelfPhone]) -> None:
     """The phones to profile on, named before anything is exported."""
-    found = shelf(device, selection, logger(console))
     listed = ", ".join(f"{p.serial} ({p.model}, {p.os}{f', build {p.build}' if p.build else ''})" for p in found)
     console.print(f"profiling {device.name} on {len(found)} phone{'s' if len(found) > 1 else ''}: {listed}", highlight=False, soft_wrap=True)
-    return found
-
-
-def _transfer_source(ref: str, space: str | None, resolution: int | None, method: str) -> dict:
-    """The LUT to transfer from; --space, --resolution and --method belong to it, so they may only repeat it."""
-    from orchestrator.lut.store import load_lut
-
-    lut = load_lut(ref)
-    if method != "removal":
-        raise UserError("--method does not apply with --from: a transfer LUT scales the source LUT's entries; leave --method out")
-    if space is not None and space != lut["space"]["name"]:
-        raise UserError(f"LUT {lut['id']} is for space {lut['space']['name']!r}, not {space!r}; leave --space out with --from")
-    if resolution is not None and resolution != lut["resolution"]:
-        raise UserError(f"LUT {lut['id']} was measured at {lut['resolution']} px, not {resolution}; leave --resolution out with --from")
-    return lut
 
 
 @app.command("validate")
