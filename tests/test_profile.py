@@ -204,7 +204,7 @@ def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() ->
 
 
 def test_a_finished_profile_names_the_next_steps_with_the_luts_own_id_report_and_a_budget(tmp_path: Path) -> None:
-    from orchestrator.cli.measure_view import next_steps, suggested_budget_ms
+    from orchestrator.cli.profile_view import next_steps, suggested_budget_ms
     from search.nas.predictor import LatencyPredictor
     from search.space.sampling import max_config, min_config
     from tests.lut_factory import sized_lut
