@@ -12,7 +12,7 @@ import typer
 
 from orchestrator.cli.common import DevicesFile, console, errors, logger, number
 from orchestrator.cli.profile_view import next_steps
-from orchestrator.lut.transfer import DEFAULT_NETWORKS, MAX_NETWORKS
+from orchestrator.lut.settings import DEFAULT_NETWORKS, MAX_NETWORKS
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
 

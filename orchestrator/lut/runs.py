@@ -16,9 +16,9 @@ from typing import Any
 from infra.errors import UserError
 from orchestrator.lut.profile import Profiler
 from orchestrator.lut.rundir import default_run_dir, latest_run_dir
-from orchestrator.lut.settings import PRESETS, MeasureSettings, Preset
+from orchestrator.lut.settings import DEFAULT_NETWORKS, PRESETS, MeasureSettings, Preset
 from orchestrator.lut.store import load_lut
-from orchestrator.lut.transfer import DEFAULT_NETWORKS, Transferer
+from orchestrator.lut.transfer import Transferer
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.measure.shelf import ShelfPhone, shelf
 from orchestrator.plan.builder import METHODS, build_plan

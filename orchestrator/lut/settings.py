@@ -47,3 +47,7 @@ class Preset:
 # 5-50 us, at the timer's noise floor, and the LUT mispredicts), timed in per-stage sessions of
 # ~10 networks so each removal pair is measured among few others (README: "Choosing the preset").
 PRESETS = {"full": Preset("xxs", None, FULL), "quick": Preset("tiny", 128, QUICK)}
+
+# A transfer (`bench profile --from`) measures this many networks unless told otherwise, and at most MAX_NETWORKS.
+DEFAULT_NETWORKS = 10
+MAX_NETWORKS = 50

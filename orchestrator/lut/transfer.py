@@ -27,7 +27,7 @@ from orchestrator.lut.entry_flops import entry_flops
 from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.rundir import RunDirectory, run_state
 from orchestrator.lut.sessions import Sessions, results_samples
-from orchestrator.lut.settings import MeasureSettings
+from orchestrator.lut.settings import MAX_NETWORKS, MeasureSettings
 from orchestrator.lut.store import finish_lut, save_lut
 from orchestrator.lut.transfer_fit import Fit, fit
 from orchestrator.measure.devices import Device
@@ -39,8 +39,6 @@ from search.space.config import SubnetConfig
 from search.space.encoding import decode, random_batch
 from search.space.sampling import max_config, min_config
 
-DEFAULT_NETWORKS = 10
-MAX_NETWORKS = 50
 POOL = 400  # random subnets the networks are chosen from
 FLOPS = "flops"
 LEVELS = ("kind", "stage", FLOPS)  # the penalty groups of the columns, in `Columns.levels` order
