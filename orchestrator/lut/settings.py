@@ -1,4 +1,5 @@
-"""How a LUT-building run measures (`MeasureSettings`), and the presets `bench profile` picks from.
+"""How a LUT-building run measures (`MeasureSettings`), the presets `bench profile` picks from, and how
+many networks a transfer measures. Light to import: `bench` builds its options from it at start-up.
 
 Profiles and transfers both take these settings; a run directory records them, and a resumed run
 must agree with them.
