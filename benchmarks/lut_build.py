@@ -26,8 +26,8 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.export.cache import export_probes
-from orchestrator.lut.profile import FULL, QUICK, Profiler
-from orchestrator.measure.devices import get_device
+from orchestrator.lut.runs import ProfileRequest, profile_lut
+from orchestrator.lut.settings import FULL, QUICK
 from orchestrator.plan.builder import build_plan
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
@@ -35,12 +35,10 @@ from search.space.encoding import random_batch
 
 
 def build(space_name: str, settings, work: Path, tag: str, resolution: int | None = None) -> tuple[dict, float]:
-    space = load_space(space_name)
+    """A host profile of the space at `resolution` (default: the space's) with `settings`."""
+    request = ProfileRequest("host", space=space_name, resolution=resolution, settings=settings, out=work / f"run-{space_name}-{tag}", luts_root=work / "luts")
     start = time.perf_counter()
-    doc, _ = Profiler(
-        get_device("host"), space, resolution or space.default_resolution, settings, work / f"run-{space_name}-{tag}",
-        luts_root=work / "luts", log=lambda _: None, show_progress=False,
-    ).run()
+    doc, _ = profile_lut(request, log=lambda _: None, show_progress=False)
     return doc, time.perf_counter() - start
 
 

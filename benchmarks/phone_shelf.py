@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.adb_peer
 from lut_build import repeatability  # noqa: E402  (beside this script)
 
 from orchestrator.export.cache import export_probes  # noqa: E402
-from orchestrator.lut.profile import QUICK, Profiler  # noqa: E402
+from orchestrator.lut.runs import ProfileRequest, profile_lut  # noqa: E402
+from orchestrator.lut.settings import QUICK  # noqa: E402
 from orchestrator.measure.devices import Device  # noqa: E402
 from orchestrator.measure.runners.android.runner import AndroidRunner  # noqa: E402
 from orchestrator.measure.runners.android.settings import AndroidSettings  # noqa: E402
@@ -49,10 +50,9 @@ def profile(peers: list[AdbPeer], key: Path, cooldown_s: float, space_name: str,
         )
         for peer in peers
     ]
+    request = ProfileRequest(PIXEL, space=space_name, resolution=resolution, settings=QUICK, out=work / "run", phones=phones, luts_root=work / "luts")
     start = time.perf_counter()
-    doc, _ = Profiler(
-        PIXEL, load_space(space_name), resolution, QUICK, work / "run", luts_root=work / "luts", log=lambda _: None, show_progress=False, phones=phones,
-    ).run()
+    doc, _ = profile_lut(request, log=lambda _: None, show_progress=False)
     return doc, time.perf_counter() - start
 
 

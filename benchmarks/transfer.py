@@ -29,9 +29,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.lut.profile import FULL, Profiler
+from orchestrator.lut.runs import ProfileRequest, profile_lut, transfer_lut
+from orchestrator.lut.settings import FULL
 from orchestrator.lut.store import append_validation, resolve_lut
-from orchestrator.lut.transfer import Transferer
 from orchestrator.lut.validation import figures, measure_subnets, spread_subnets, validation_record
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.session import new_run_dir
@@ -99,10 +99,12 @@ def main() -> None:
 
     space = load_space(args.space)
     if args.source:
-        source = read_lut(resolve_lut(args.source, REPO_LUTS))
+        source_path = resolve_lut(args.source, REPO_LUTS)
+        source = read_lut(source_path)
     else:
-        source, _ = Profiler(get_device(args.source_device), space, args.resolution, FULL, work / "source", luts_root=luts,
-                             log=quiet, show_progress=False).run(resume=True)
+        request = ProfileRequest(args.source_device, space=space.name, resolution=args.resolution, settings=FULL, out=work / "source", resume=True,
+                                 luts_root=luts)
+        source, source_path = profile_lut(request, log=quiet, show_progress=False)
     console.print(f"source LUT {source['id']} ({source['device']['name']}, {source['space']['name']} {source['resolution']} px)")
     configs = spread_subnets(LatencyPredictor(source, space), space, args.samples, args.seed)
     anchor = SubnetConfig.from_dict(source["context"])
@@ -117,11 +119,13 @@ def main() -> None:
             rows.append(("full profile (given)", full, full["measurement"]["networks"], float("nan"), path))
         else:
             run = work / f"full-{target}"
-            full, path = Profiler(device, space, source["resolution"], FULL, run, luts_root=luts, log=quiet, show_progress=False).run(resume=True)
+            request = ProfileRequest(device, space=space.name, resolution=source["resolution"], settings=FULL, out=run, resume=True, luts_root=luts)
+            full, path = profile_lut(request, log=quiet, show_progress=False)
             rows.append(("full profile", full, full["measurement"]["networks"], device_seconds(run), path))
         for n in NETWORKS:
             run = work / f"transfer-{target}-{n}"
-            doc, path = Transferer(device, source, n, FULL, run, luts_root=luts, log=quiet, show_progress=False).run(resume=True)
+            request = ProfileRequest(device, source=str(source_path), networks=n, settings=FULL, out=run, resume=True, luts_root=luts)
+            doc, path = transfer_lut(request, log=quiet, show_progress=False)
             label = "source anchored only" if n == 1 else f"transfer, {n} networks"
             rows.append((label, doc, n, device_seconds(run), path))
         transfer_networks = {json.dumps(n["config"], sort_keys=True) for _, d, *_ in rows if d["method"] == "transfer"

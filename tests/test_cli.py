@@ -1,4 +1,6 @@
-"""`bench space list/show`: what a user reads, and one clear line for a bad name."""
+"""`bench space list/show`: what a user reads, and one clear line for a bad name. The commands run in
+this process through the real entry point (`bench_cli`); one test starts `python -m orchestrator`
+as a user's shell does."""
 
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ import sys
 from search.space import load_space
 
 
-def bench(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True, timeout=120)
-
-
-def test_space_show_json_lists_each_stage_kind_and_allowed_values() -> None:
-    result = bench("space", "show", "xxs", "--json")
+def test_the_real_entry_point_prints_one_json_document_and_exits_0() -> None:
+    result = subprocess.run([sys.executable, "-m", "orchestrator", "space", "show", "tiny", "--json"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["hash"] == load_space("tiny").hash
+
+
+def test_space_show_json_lists_each_stage_kind_and_allowed_values(bench_cli) -> None:
+    result = bench_cli("space", "show", "xxs", "--json")
+    assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     kinds = [s["kind"] for s in doc["stages"]]
     assert kinds == ["conv"] + ["mbconv"] * 3 + ["transformer"] * 4 + ["head"]
@@ -29,60 +33,59 @@ def test_space_show_json_lists_each_stage_kind_and_allowed_values() -> None:
     assert doc["hash"] == load_space("xxs").hash
 
 
-def test_space_show_prints_the_stage_table_and_subnet_count() -> None:
-    result = bench("space", "show", "tiny")
-    assert result.returncode == 0, result.stderr
+def test_space_show_prints_the_stage_table_and_subnet_count(bench_cli) -> None:
+    result = bench_cli("space", "show", "tiny")
+    assert result.exit_code == 0, result.stderr
     assert "Transformer-4" in result.stdout
     assert f"{load_space('tiny').num_subnets():,} subnets" in result.stdout
 
 
-def test_space_list_shows_every_space() -> None:
-    result = bench("space", "list")
-    assert result.returncode == 0, result.stderr
+def test_space_list_shows_every_space(bench_cli) -> None:
+    result = bench_cli("space", "list")
+    assert result.exit_code == 0, result.stderr
     for name in ("xxs", "xs", "s", "tiny"):
         assert f" {name} " in result.stdout
 
 
-def test_unknown_space_is_one_clear_line_and_exit_2() -> None:
-    result = bench("space", "show", "huge")
-    assert result.returncode == 2
+def test_unknown_space_is_one_clear_line_and_exit_2(bench_cli) -> None:
+    result = bench_cli("space", "show", "huge")
+    assert result.exit_code == 2
     assert result.stderr.strip() == "error: unknown search space 'huge'; known spaces: xxs, xs, s, tiny"
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_unknown_device_is_one_clear_line_naming_the_known_ones(tmp_path) -> None:
-    result = subprocess.run([sys.executable, "-m", "orchestrator", "profile", "--device", "pixel9", "--out", str(tmp_path / "run")],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
+def test_unknown_device_is_one_clear_line_naming_the_known_ones(bench_cli, tmp_path) -> None:
+    result = bench_cli("profile", "--device", "pixel9", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2
     assert result.stderr.strip().startswith("error: unknown device 'pixel9'; known devices: host, host-2t, host-portable, iphone13")
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
 
 
-def test_unknown_space_for_profile_writes_nothing(tmp_path) -> None:
-    result = bench("profile", "--space", "huge", "--out", str(tmp_path / "run"))
-    assert result.returncode == 2 and "unknown search space 'huge'" in result.stderr
+def test_unknown_space_for_profile_writes_nothing(bench_cli, tmp_path) -> None:
+    result = bench_cli("profile", "--space", "huge", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and "unknown search space 'huge'" in result.stderr
     assert not (tmp_path / "run").exists()
 
 
-def test_malformed_lut_file_is_one_clear_line(tmp_path) -> None:
+def test_malformed_lut_file_is_one_clear_line(bench_cli, tmp_path) -> None:
     path = tmp_path / "lut.json"
     path.write_text("{oops")
-    result = bench("lut", "show", str(path))
-    assert result.returncode == 2
+    result = bench_cli("lut", "show", str(path))
+    assert result.exit_code == 2
     assert result.stderr.strip() == (
         f"error: LUT file {path} is not valid JSON (Expecting property name enclosed in double quotes at line 1); "
         "give a LUT that `bench profile` wrote (`bench lut list` shows them)"
     )
 
 
-def test_lut_of_another_schema_version_is_one_clear_line(tmp_path) -> None:
+def test_lut_of_another_schema_version_is_one_clear_line(bench_cli, tmp_path) -> None:
     from tests.lut_factory import make_lut
 
     doc = make_lut(load_space("tiny"))
     doc["version"] = 7
     path = tmp_path / "lut.json"
     path.write_text(json.dumps(doc))
-    result = bench("lut", "show", str(path))
-    assert result.returncode == 2 and "schema version 7; this toolkit reads version 1" in result.stderr
+    result = bench_cli("lut", "show", str(path))
+    assert result.exit_code == 2 and "schema version 7; this toolkit reads version 1" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -1,11 +1,8 @@
-"""`bench lut list/show/diff/plot` on a LUT folder given by $BENCH_LUTS."""
+"""`bench lut list/show/diff/plot` on a LUT folder given by $BENCH_LUTS (the `bench` fixture's)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +14,8 @@ from tests.lut_factory import make_lut
 
 
 @pytest.fixture
-def luts(tmp_path: Path) -> tuple[Path, dict, dict]:
+def luts(tmp_path: Path, monkeypatch) -> tuple[Path, dict, dict]:
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that no table cell wraps
     a = make_lut(load_space("tiny"))
     b = make_lut(load_space("tiny"), scale={"stem/w16": 2.0})
     save_lut(a, tmp_path / "luts")
@@ -25,47 +23,42 @@ def luts(tmp_path: Path) -> tuple[Path, dict, dict]:
     return tmp_path, a, b
 
 
-def bench(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "BENCH_LUTS": str(cwd / "luts"), "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
-
-
-def test_lut_list_shows_every_lut(luts) -> None:
+def test_lut_list_shows_every_lut(bench, luts) -> None:
     cwd, a, b = luts
-    out = bench(cwd, "lut", "list").stdout
+    out = bench("lut", "list").stdout
     assert a["id"] in out and b["id"] in out
 
 
-def test_lut_show_json_prints_the_document(luts) -> None:
+def test_lut_show_json_prints_the_document(bench, luts) -> None:
     cwd, a, _ = luts
-    result = bench(cwd, "lut", "show", a["id"][:8], "--json")
-    assert result.returncode == 0, result.stderr
+    result = bench("lut", "show", a["id"][:8], "--json")
+    assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == a
 
 
-def test_lut_diff_shows_per_entry_ratios(luts) -> None:
+def test_lut_diff_shows_per_entry_ratios(bench, luts) -> None:
     cwd, a, b = luts
-    result = bench(cwd, "lut", "diff", a["id"], b["id"])
-    assert result.returncode == 0, result.stderr
+    result = bench("lut", "diff", a["id"], b["id"])
+    assert result.exit_code == 0, result.stderr
     line = next(l for l in result.stdout.splitlines() if "stem/w16" in l)
     assert "2.000" in line
 
 
-def test_lut_plot_writes_a_png(luts) -> None:
+def test_lut_plot_writes_a_png(bench, luts) -> None:
     cwd, a, _ = luts
-    result = bench(cwd, "lut", "plot", a["id"], "--out", str(cwd / "a.png"))
-    assert result.returncode == 0, result.stderr
+    result = bench("lut", "plot", a["id"], "--out", str(cwd / "a.png"))
+    assert result.exit_code == 0, result.stderr
     assert (cwd / "a.png").read_bytes()[:4] == b"\x89PNG"
 
 
-def test_lut_of_another_space_definition_is_refused_and_nothing_is_drawn(tmp_path: Path) -> None:
+def test_lut_of_another_space_definition_is_refused_and_nothing_is_drawn(bench, tmp_path: Path) -> None:
     doc = make_lut(load_space("tiny"))
     doc["space"]["hash"] = "0123456789abcdef"
     doc["id"] = content_id(doc)
     path = tmp_path / "old.json"
     path.write_text(json.dumps(doc))
-    result = bench(tmp_path, "lut", "plot", str(path), "--out", str(tmp_path / "x.png"))
-    assert result.returncode == 2
+    result = bench("lut", "plot", str(path), "--out", str(tmp_path / "x.png"))
+    assert result.exit_code == 2
     assert "was built for another definition of space 'tiny'" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x.png").exists()
@@ -75,15 +68,15 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes]]:
     return {str(p.relative_to(root)): (p.stat().st_mtime_ns, p.read_bytes() if p.is_file() else b"") for p in root.rglob("*")}
 
 
-def test_listing_writes_nothing_and_skips_files_that_are_not_luts_with_a_note(luts) -> None:
+def test_listing_writes_nothing_and_skips_files_that_are_not_luts_with_a_note(bench, luts) -> None:
     cwd, a, b = luts
     folder = cwd / "luts" / "host-cpu" / "tiny"
     (folder / "latin1.json").write_bytes(b"\xff\xfe not a LUT")
     (folder / "folder.json").mkdir()
     before = snapshot(cwd / "luts")
-    listed = bench(cwd, "lut", "list", "--json")
-    shown = bench(cwd, "lut", "show", a["id"][:8])
-    assert listed.returncode == 0 and shown.returncode == 0
+    listed = bench("lut", "list", "--json")
+    shown = bench("lut", "show", a["id"][:8])
+    assert listed.exit_code == 0 and shown.exit_code == 0
     assert sorted(r["id"] for r in json.loads(listed.stdout)["luts"]) == sorted([a["id"], b["id"]])
     notes = listed.stderr.strip().splitlines()
     assert len(notes) == 2 and all(n.startswith("skipped: LUT file ") for n in notes)

@@ -10,8 +10,6 @@ import pytest
 from rich.table import Table
 
 from orchestrator.cli.lut_view import (
-    lut_breakdown,
-    lut_diff,
     lut_diff_table,
     lut_entries_table,
     lut_list_table,
@@ -19,6 +17,7 @@ from orchestrator.cli.lut_view import (
     lut_validation_table,
     plot_breakdown,
 )
+from orchestrator.report.tables import lut_breakdown, lut_diff
 from search.nas.lut import ENTRY_KINDS, LUTError, entry_key
 from search.space import SearchSpace
 from search.space.config import SubnetConfig, validate

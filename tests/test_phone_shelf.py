@@ -19,7 +19,8 @@ import pytest
 
 from orchestrator.export.cache import export_probes
 from orchestrator.lut.attribution import Tolerance
-from orchestrator.lut.profile import QUICK, MeasureSettings, Profiler
+from orchestrator.lut.profile import Profiler
+from orchestrator.lut.settings import QUICK, MeasureSettings
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.measure.runners.android.runner import AndroidRunner
 from orchestrator.measure.runners.base import RunnerError
@@ -67,7 +68,7 @@ def profile_few_entries(monkeypatch: pytest.MonkeyPatch, keys: tuple[str, ...] =
     the command exports a handful of networks. The budget the command suggests once the LUT is
     written prices random subnets, which needs every entry, so it is a stand-in here."""
     monkeypatch.setattr("orchestrator.plan.builder.build_plan", lambda space, resolution, method="removal": few_entries(build_plan(space, resolution, method), keys))
-    monkeypatch.setattr("orchestrator.cli.measure_view.suggested_budget_ms", lambda doc, samples=500: 1.0)
+    monkeypatch.setattr("orchestrator.cli.profile_view.suggested_budget_ms", lambda doc, samples=500: 1.0)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lut.attribution import Tolerance
-from orchestrator.lut.profile import QUICK, Profiler, probes_of, session_groups
+from orchestrator.lut.profile import Profiler, probes_of, session_groups
+from orchestrator.lut.settings import PRESETS, QUICK
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.builder import build_plan
@@ -95,24 +96,24 @@ def test_resume_reuses_finished_sessions_without_measuring_again(finished, monke
     def must_not_run(run_dir):
         raise AssertionError(f"re-measured {run_dir}")
 
-    monkeypatch.setattr(p.runner, "run", must_not_run)
+    monkeypatch.setattr(p.sessions.runner, "run", must_not_run)
     again, _ = p.run(resume=True)
     assert again["entries"] == doc["entries"]
 
 
 def test_interrupted_profile_keeps_nothing_partial_and_resumes(tmp_path: Path, monkeypatch) -> None:
     p = profiler(tmp_path / "run", tmp_path / "luts")
-    real_run = p.runner.run
+    real_run = p.sessions.runner.run
 
     def interrupted(run_dir):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(p.runner, "run", interrupted)
+    monkeypatch.setattr(p.sessions.runner, "run", interrupted)
     with pytest.raises(KeyboardInterrupt):
         p.run()
     assert not (tmp_path / "luts").exists()
     assert json.loads((tmp_path / "run" / "profile.json").read_text())["status"] == "running"
-    monkeypatch.setattr(p.runner, "run", real_run)
+    monkeypatch.setattr(p.sessions.runner, "run", real_run)
     doc, path = profiler(tmp_path / "run", tmp_path / "luts").run(resume=True)
     assert path.exists() and set(doc["entries"]) == set(SMALL_KEYS)
 
@@ -148,7 +149,8 @@ def test_core_ml_export_of_plan_networks_goes_to_the_cache_once(tmp_path: Path) 
     from orchestrator.export.cache import export_probes
 
     plan = small_plan()
-    probes = {pid: spec for pid, spec in plan.probes.items() if spec.kind == "net"}
+    stem = next(e for e in plan.entries if e.key == "stem/w8")  # a network of one stem: converted in seconds
+    probes = {stem.reference: plan.probes[stem.reference]}
     space = load_space("tiny")
     first = export_probes(probes, "tiny", space.hash, "coreml", workers=2, root=tmp_path, show_progress=False)
     assert all((a.path / "Manifest.json").exists() and a.path.suffix == ".mlpackage" for a in first.values())
@@ -184,11 +186,38 @@ def test_a_profile_run_in_use_by_another_process_is_refused(tmp_path: Path) -> N
 
 def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path: Path, monkeypatch) -> None:
     p = profiler(tmp_path / "run", tmp_path / "luts")
-    measured = p.runner.run
+    measured = p.sessions.runner.run
     thermal = {"before": {"status": 0, "battery_c": 31.5}, "after": {"status": 1, "battery_c": 34.0}, "throttled": False}
-    monkeypatch.setattr(p.runner, "run", lambda run_dir: {**measured(run_dir), "thermal": thermal})
+    monkeypatch.setattr(p.sessions.runner, "run", lambda run_dir: {**measured(run_dir), "thermal": thermal})
     doc, _ = p.run()
     assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal}
+
+
+def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_through_the_cli(bench, cache_dir: Path, monkeypatch) -> None:
+    """`bench profile` through `orchestrator.lut.runs` on the small plan: Ctrl-C in the first session
+    keeps the run and prints the command that continues it; that command finishes the LUT."""
+    from orchestrator.lut.settings import Preset
+
+    monkeypatch.setenv("BENCH_CACHE", str(cache_dir))  # the module's exports, not the `bench` fixture's empty cache
+    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method: small_plan())
+    monkeypatch.setitem(PRESETS, "quick", Preset("tiny", 128, FAST))
+    monkeypatch.setattr("orchestrator.cli.profile_view.suggested_budget_ms", lambda doc: 1.0)  # a LUT of 4 entries prices no subnet
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr("orchestrator.lut.sessions.run_session", interrupted)
+        stopped = bench("profile", "--quick", "--resolution", "64", "--out", "run")
+    command = "bench profile --device host --space tiny --resolution 64 --method removal --quick --resume --out run"
+    assert stopped.exit_code == 130 and "interrupted: 0 finished measurement sessions are kept in run" in stopped.stderr
+    assert f"continue with `{command}`" in stopped.stderr.replace("\n", "")
+    assert not Path("luts").exists()
+    resumed = bench(*command.split()[1:])
+    assert resumed.exit_code == 0, resumed.stderr
+    [path] = Path("luts/host/tiny").glob("*.json")
+    assert f"LUT {read_lut(path)['id']} written to {path.resolve()}" in resumed.stdout.replace("\n", "") and "next steps:" in resumed.stdout
+    assert set(read_lut(path)["entries"]) == set(SMALL_KEYS)
 
 
 def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() -> None:
@@ -203,7 +232,7 @@ def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() ->
 
 
 def test_a_finished_profile_names_the_next_steps_with_the_luts_own_id_report_and_a_budget(tmp_path: Path) -> None:
-    from orchestrator.cli.measure_view import next_steps, suggested_budget_ms
+    from orchestrator.cli.profile_view import next_steps, suggested_budget_ms
     from search.nas.predictor import LatencyPredictor
     from search.space.sampling import max_config, min_config
     from tests.lut_factory import sized_lut

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -15,12 +16,32 @@ from orchestrator.plan.builder import build_plan
 from orchestrator.plan.networks import build_probe
 from search.nas.lut import LUTError
 from search.nas.predictor import LatencyPredictor
-from search.space import load_space
-from search.space.config import validate
+from search.space import SearchSpace, load_space
+from search.space.config import SubnetConfig, validate
 from search.space.encoding import random_batch
+from search.space.sampling import min_config
 from tests.test_predictor import full_lut
 
 TINY = load_space("tiny")
+
+
+def small_subnets(space: SearchSpace, count: int, resolution: int = 64) -> list[SubnetConfig]:
+    """`count` distinct subnets that export in seconds and are predicted apart by any LUT: the space's
+    smallest, then the smallest with one more layer in one stage (MBConv stages first). Tests that
+    measure subnets whose choice is not what they test use them instead of `spread_subnets`, which
+    spans the range up to the largest subnet."""
+    smallest = min_config(space, resolution).to_dict()
+    configs = [smallest]
+    for kind in ("mbconv", "transformer"):
+        for i, stage in enumerate(smallest[kind]):
+            deeper = copy.deepcopy(smallest)
+            deeper[kind][i]["depth"] += 1
+            if kind == "transformer":
+                deeper[kind][i]["heads"].append(stage["heads"][0])
+                deeper[kind][i]["mlp_ratio"].append(stage["mlp_ratio"][0])
+            configs.append(deeper)
+    assert len(configs) >= count, f"the {space.name} space has fewer than {count} such subnets"
+    return [validate(SubnetConfig.from_dict(c), space) for c in configs[:count]]
 
 
 def test_figures_of_known_predictions() -> None:
@@ -85,17 +106,15 @@ def test_a_sidecar_with_a_prediction_of_zero_is_refused(tmp_path) -> None:
         latest_validation(tmp_path / f"{LUT_ID}.json", LUT_ID)
 
 
-def _append_many(lut_path: str, worker: int) -> None:
-    for i in range(15):
-        append_validation(Path(lut_path), {**sidecar_record(LUT_ID), "seed": worker * 100 + i})
-
-
 def test_validations_appending_at_once_lose_no_run(tmp_path) -> None:
     import multiprocessing
 
+    from tests.sidecar_appender import append_many
+
     lut_path = tmp_path / f"{LUT_ID}.json"
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_append_many, args=(str(lut_path), w)) for w in (1, 2)]
+    seeds = {w: [w * 100 + i for i in range(15)] for w in (1, 2)}
+    workers = [context.Process(target=append_many, args=(str(lut_path), sidecar_record(LUT_ID), seeds[w])) for w in (1, 2)]
     for w in workers:
         w.start()
     for w in workers:
@@ -125,27 +144,9 @@ def test_isolated_transformer_layer_sees_its_stage_tokens() -> None:
 
 
 @pytest.mark.slow
-def test_validation_times_subnets_beside_the_anchor_and_records_both_figures(tmp_path, monkeypatch) -> None:
-    from orchestrator.lut.validation import measure_subnets, plot_validation, validation_record
-    from orchestrator.measure.devices import get_device
-    from search.space.config import SubnetConfig
-    from tests.lut_factory import CONTEXT
-
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-    lut = full_lut()
-    predictor = LatencyPredictor(lut, TINY)
-    configs = spread_subnets(predictor, TINY, 2, seed=0)
-    device = get_device("host")
-    run = measure_subnets(configs, SubnetConfig.from_dict(CONTEXT), TINY, device, tmp_path / "run", log=lambda _: None)
-    assert run.anchor_ms > 0 and len(run.measured_ms) == 2 and all(run.measured_ms > 0)
-    record = validation_record(lut, predictor, run, device, seed=0)
-    assert record["anchor"]["speed_factor"] == 1.0  # this synthetic LUT has no reference speed
-    assert record["figures"] == record["raw_figures"] and record["figures"]["samples"] == 2
-    assert plot_validation({"removal": record}, tmp_path / "v.png").read_bytes()[:4] == b"\x89PNG"
-
-
-@pytest.mark.slow
 def test_validate_json_is_one_document_on_stdout_with_progress_on_stderr(bench_cli, tmp_path, monkeypatch) -> None:
+    """Also: the subnets are timed beside the LUT's anchor network, and a LUT with no reference speed
+    of its own gets both figures alike (a speed factor of 1)."""
     from orchestrator.lut.store import save_lut
     from tests.lut_factory import sized_lut
 
@@ -155,10 +156,15 @@ def test_validate_json_is_one_document_on_stdout_with_progress_on_stderr(bench_c
     host = {"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this CPU", "facts": {}}
     lut = sized_lut(TINY, device=host)
     path = save_lut(lut, tmp_path / "luts")
+    monkeypatch.setattr("orchestrator.lut.validation.spread_subnets", lambda predictor, space, n, seed: small_subnets(space, n))
     result = bench_cli("validate", "--lut", lut["id"], "--samples", "3", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["samples"] == 3 and doc["method"] == "removal" and Path(doc["plot"]).is_file()
     assert doc["reports"] == [str(path.with_name(f"{lut['id']}.report.html"))] and lut["id"] in Path(doc["reports"][0]).read_text()
     assert "measuring 4 subnets end to end on host" in result.stderr
-    assert latest_validation(path, lut["id"])["figures"]["samples"] == 3
+    record = latest_validation(path, lut["id"])
+    assert record["figures"]["samples"] == 3 and len(record["points"]) == 3 and all(p["measured_ms"] > 0 for p in record["points"])
+    assert record["anchor"]["session_ms"] > 0 and record["anchor"]["speed_factor"] == doc["speed_factor"] == 1.0  # sized_lut has no reference speed
+    assert record["figures"] == record["raw_figures"] == doc["raw"]
+    assert Path(doc["plot"]).read_bytes()[:4] == b"\x89PNG"

@@ -1,4 +1,5 @@
-"""The `bench` command line, assembled from one module per command group. Every expected failure
+"""The `bench` command line, assembled from one module per command (`profile.py` is `bench profile`)
+and one per command group (`space.py`, `lut.py`, `data.py`). Every expected failure
 (a `UserError`) ends in one sentence on stderr and exit code 2.
 
 Heavy imports (torch, executorch) happen inside the commands that need them, so `bench space`,
@@ -14,15 +15,15 @@ import typer
 from rich.text import Text
 
 from infra.errors import UserError
-from orchestrator.cli import devices, lut, measure, plan, report, space, train
+from orchestrator.cli import data, devices, doctor, export, lut, measure, plan, profile, report, search, space, train, validate
 from orchestrator.cli.common import errors, plain
 
 app = typer.Typer(help="On-device latency toolkit for hardware-aware NAS (AutoViT).", no_args_is_help=True)
 app.add_typer(space.space_app, name="space")
 app.add_typer(lut.lut_app, name="lut")
-app.add_typer(train.data_app, name="data")
-for group in (devices.app, plan.app, measure.app, train.app, report.app):
-    app.add_typer(group)
+app.add_typer(data.data_app, name="data")
+for command in (devices, doctor, plan, export, measure, profile, validate, train, search, report):  # the order `bench --help` lists them in
+    app.add_typer(command.app)
 
 
 def main() -> None:

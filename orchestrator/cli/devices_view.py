@@ -1,15 +1,12 @@
-"""What `bench devices` prints (the registry, the phones connected now with the entry each matches) and
-what `bench doctor` prints (each step, passed or failed with its fix)."""
+"""What `bench devices` prints: the registry, and the phones connected now with the entry each matches."""
 
 from __future__ import annotations
 
 from rich.table import Table
-from rich.text import Text
 
-from orchestrator.cli.common import add_plain_row, plain
+from orchestrator.cli.common import add_plain_row
 from orchestrator.measure.connected import ConnectedPhone
 from orchestrator.measure.devices import Device
-from orchestrator.measure.runners.base import Check
 
 
 def registry_table(known: dict[str, Device]) -> Table:
@@ -30,13 +27,4 @@ def phones_table(phones: list[ConnectedPhone]) -> Table:
     for p in phones:
         entry = ", ".join(p.matches) or "none: add one with --devices-file (match on this model)"
         add_plain_row(table, (p.platform, p.id, p.model or "?", p.os or "?", entry, p.problem or ""))
-    return table
-
-
-def doctor_table(device: str, checks: list[Check]) -> Table:
-    table = Table(title=f"bench doctor: {device}", title_justify="left")
-    for column in ("step", "", "detail", "fix"):
-        table.add_column(column)
-    for c in checks:
-        table.add_row(plain(c.step), Text("passed", style="green") if c.passed else Text("FAILED", style="bold red"), plain(c.detail), plain(c.fix or ""))
     return table

@@ -16,13 +16,7 @@ from rich.table import Table
 from infra.files import atomic_write
 from orchestrator.cli.common import add_plain_row, plain
 from orchestrator.report.figures import breakdown_figure
-from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
-
-# lut_breakdown and lut_diff moved to the report floor with the figures; they stay importable from here.
-__all__ = [
-    "lut_breakdown", "lut_diff", "diff_ratio_stats", "lut_diff_table", "lut_entries_table", "lut_list_table",
-    "lut_summary_table", "lut_validation_table", "plot_breakdown", "transfer_table",
-]
+from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_diff, ms_text, network_order
 
 
 def lut_summary_table(doc: dict[str, Any]) -> Table:

@@ -1,23 +1,16 @@
-"""`bench measure`, `bench profile` and `bench validate`: time models on a device, build a LUT, and
-check how well LUTs predict measured subnets."""
+"""`bench measure`: any model's end-to-end latency on a device, through its runner and the
+request/result contract."""
 
 from __future__ import annotations
 
 import json
-import sys
-import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from infra.errors import UserError
-from orchestrator.cli.common import DevicesFile, console, errors, logger, number
-from orchestrator.cli.measure_view import next_steps, validation_table
-from orchestrator.lut.transfer import DEFAULT_NETWORKS, MAX_NETWORKS, Transferer
-from orchestrator.measure.devices import Device, get_device
-from orchestrator.measure.shelf import ShelfPhone, shelf
-from search.space import load_space
+from orchestrator.cli.common import DevicesFile, console
+from orchestrator.measure.devices import get_device
 
 app = typer.Typer()
 
@@ -42,124 +35,3 @@ def measure(
         f"{s['trimmed_mean_ms']:.3f}, {s['runs']} runs); load {result['models'][0]['load_ms']:.1f} ms, "
         f"first inference {result['models'][0]['first_inference_ms']:.2f} ms"
     )
-
-
-@app.command("profile")
-def profile(
-    device: str = typer.Option("host", "--device", help="device name from `bench devices`"),
-    space: Optional[str] = typer.Option(None, "--space", help="search space (default xxs; tiny with --quick)"),
-    resolution: Optional[int] = typer.Option(
-        None, "--resolution", callback=number(1, 4096), help="input size (default: the space's; 128 with --quick)"
-    ),
-    quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space at 128 px, shorter measurement (~3 min here)"),
-    method: str = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)"),
-    source: Optional[str] = typer.Option(
-        None, "--from", help="transfer: a LUT of another device (id or path) to scale to this one from a few measured networks"
-    ),
-    networks: int = typer.Option(
-        DEFAULT_NETWORKS, "--networks", callback=number(1, MAX_NETWORKS), help="with --from: networks to measure (1: the source anchored)"
-    ),
-    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<method>-<device>-<space>-<res>-<time>)"),
-    resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
-    workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
-    phones: Optional[str] = typer.Option(
-        None, "--phones", help="spread the sessions over several connected phones of the device's model: all, or serials separated by commas"
-    ),
-    devices_file: Optional[Path] = DevicesFile,
-) -> None:
-    """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT; or, with
-    --from, fit one from another device's LUT and a few networks measured on this one. With --phones,
-    the sessions run on several phones of one model at once and merge into one LUT through the
-    anchor network every session carries."""
-    from orchestrator.lut.profile import PRESETS, Profiler, default_run_dir, latest_run_dir
-    from orchestrator.plan.builder import METHODS, build_plan
-    from orchestrator.report.build import write_report
-
-    if method not in METHODS:
-        raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    if source is not None and phones is not None:
-        raise UserError("--phones spreads a profile's sessions over phones, and a transfer is one session; leave --phones out (BENCH_ADB picks the phone)")
-    d: Device = get_device(device, devices_file)
-    preset = PRESETS["quick" if quick else "full"]
-    start = time.perf_counter()
-    if source is not None:
-        lut = _transfer_source(source, space, resolution, method)
-        s, res, method = load_space(lut["space"]["name"]), lut["resolution"], "transfer"
-    else:
-        s = load_space(space or preset.space)
-        res = resolution or (preset.resolution if s.name == preset.space else None) or s.default_resolution
-    run_dir = out or (latest_run_dir(d.name, s.name, res, method) if resume else default_run_dir(d.name, s.name, res, method))
-    if source is not None:
-        run = Transferer(d, lut, networks, preset.settings, run_dir, workers, log=logger(console))
-        again = f"--from {lut['id']} --networks {networks}"
-    else:
-        shelf_phones = _shelf(d, phones) if phones is not None else None
-        run = Profiler(d, s, res, preset.settings, run_dir, workers, log=logger(console), plan=build_plan(s, res, method), phones=shelf_phones)
-        again = f"--space {s.name} --resolution {res} --method {method}" + (f" --phones {phones}" if phones is not None else "")
-    try:
-        doc, path = run.run(resume=resume)
-    except KeyboardInterrupt:
-        errors.print(
-            f"interrupted: {len(run.finished)} finished measurement sessions are kept in {run_dir}; "
-            f"continue with `bench profile --device {d.name} {again}{' --quick' if quick else ''} --resume --out {run_dir}`",
-            soft_wrap=True,
-        )
-        sys.exit(130)
-    wide = sum(e["wide"] for e in doc["entries"].values())
-    console.print(
-        f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
-        f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
-    )
-    if source is not None:
-        from orchestrator.cli.lut_view import transfer_table
-
-        console.print(transfer_table(doc))
-    console.print(next_steps(doc, d.name, write_report([path])), highlight=False, soft_wrap=True)
-
-
-def _shelf(device: Device, selection: str) -> list[ShelfPhone]:
-    """The phones to profile on, named before anything is exported."""
-    found = shelf(device, selection, logger(console))
-    listed = ", ".join(f"{p.serial} ({p.model}, {p.os}{f', build {p.build}' if p.build else ''})" for p in found)
-    console.print(f"profiling {device.name} on {len(found)} phone{'s' if len(found) > 1 else ''}: {listed}", highlight=False, soft_wrap=True)
-    return found
-
-
-def _transfer_source(ref: str, space: str | None, resolution: int | None, method: str) -> dict:
-    """The LUT to transfer from; --space, --resolution and --method belong to it, so they may only repeat it."""
-    from orchestrator.lut.store import load_lut
-
-    lut = load_lut(ref)
-    if method != "removal":
-        raise UserError("--method does not apply with --from: a transfer LUT scales the source LUT's entries; leave --method out")
-    if space is not None and space != lut["space"]["name"]:
-        raise UserError(f"LUT {lut['id']} is for space {lut['space']['name']!r}, not {space!r}; leave --space out with --from")
-    if resolution is not None and resolution != lut["resolution"]:
-        raise UserError(f"LUT {lut['id']} was measured at {lut['resolution']} px, not {resolution}; leave --resolution out with --from")
-    return lut
-
-
-@app.command("validate")
-def validate(
-    luts: list[str] = typer.Option(..., "--lut", help="LUT id or path; repeat it to compare LUTs on the same subnets"),
-    device: str = typer.Option("host", "--device"),
-    samples: int = typer.Option(50, "--samples", callback=number(3, 10_000), help="random subnets, spread over the predicted-latency range"),
-    seed: int = typer.Option(0, "--seed", callback=number(0)),
-    as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
-    workers: int = typer.Option(2, "--workers", callback=number(1, 64)),
-    devices_file: Optional[Path] = DevicesFile,
-) -> None:
-    """Measure random subnets end to end and report how well each LUT predicts them."""
-    from orchestrator.lut.validation import validate_luts
-    from orchestrator.report.build import write_report
-
-    report = validate_luts(luts, get_device(device, devices_file), samples, seed, workers, log=logger(errors if as_json else console))
-    pages = [write_report([path]) for path in report.lut_paths]
-    if as_json:
-        typer.echo(json.dumps({**report.to_json(), "reports": [str(p) for p in pages]}, indent=1))
-        return
-    console.print(validation_table(report))
-    console.print("anchored: predictions scaled by this session's speed, measured on the LUT's context network beside the subnets")
-    console.print(f"scatter plot: {report.plot}; figures stored beside each LUT (<id>.validation.json)")
-    for page in pages:
-        console.print(f"report: {page}", highlight=False, soft_wrap=True)

@@ -1,34 +1,19 @@
-"""`bench data`, `bench train` and `bench search`: data sets, supernet training and the latency-aware
-search against a LUT."""
+"""`bench train`: a weight-sharing supernet trained on a data set (distributed under torchrun)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from infra.locks import run_dir_lock
-from orchestrator.cli.common import DevicesFile, console, defaults, errors, logger, number
-from orchestrator.measure.devices import get_device
-from search.nas.strategies import SearchSettings
+from orchestrator.cli.common import console, defaults, errors, number
 from search.space import load_space
 from search.training.settings import TrainSettings
 
 app = typer.Typer()
-data_app = typer.Typer(help="Make data sets for training and demos.", no_args_is_help=True)
-TRAIN, SEARCH = defaults(TrainSettings), defaults(SearchSettings)
-
-
-@data_app.command("digits")
-def data_digits(out: Path = typer.Option(Path("data/digits"), "--out", help="folder to write (ImageNet layout: train/ and val/)")) -> None:
-    """Write scikit-learn's bundled handwritten digits (1,797 real images, 10 classes) as an ImageFolder."""
-    from search.training.data import write_digits
-
-    counts = write_digits(out)
-    console.print(f"wrote {counts['train']} training and {counts['val']} test images (10 classes) to {out}")
+TRAIN = defaults(TrainSettings)
 
 
 @app.command("train")
@@ -92,61 +77,3 @@ def train(
             f"checkpoint {out / 'last.pt'}: epoch {last['epoch']}, loss {last['loss']:.3f}, held-out accuracy "
             f"{last['holdout_acc_max']:.1%} (largest subnet) / {last['holdout_acc_min']:.1%} (smallest)"
         )
-
-
-@app.command("search")
-def search_cmd(
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="last.pt of `bench train` (or its run directory)"),
-    lut: str = typer.Option(..., "--lut", help="LUT id (or prefix) or path: sets the device and resolution"),
-    latency_ms: float = typer.Option(..., "--latency-ms", callback=number(0, 1e6, low_open=True), help="latency budget on the LUT's device"),
-    params_m: Optional[float] = typer.Option(None, "--params-m", callback=number(0, 1e6, low_open=True), help="parameter budget in millions"),
-    space: Optional[str] = typer.Option(None, "--space", help="expected space (checked against the checkpoint)"),
-    strategy: str = typer.Option(SEARCH["strategy"], "--strategy", help="coarse-to-fine, evolution or random"),
-    population: int = typer.Option(SEARCH["population"], "--population", callback=number(2, 100_000)),
-    generations: int = typer.Option(SEARCH["generations"], "--generations", callback=number(1, 100_000)),
-    parents: int = typer.Option(SEARCH["parents"], "--parents", callback=number(1, 100_000)),
-    p_depth: float = typer.Option(SEARCH["p_depth"], "--p-depth", callback=number(0, 1), help="depth-mutation probability"),
-    p_layer: float = typer.Option(SEARCH["p_layer"], "--p-layer", callback=number(0, 1), help="per-layer mutation probability"),
-    coarse_samples: int = typer.Option(SEARCH["coarse_samples"], "--coarse-samples", callback=number(1, 100_000_000), help="random subnets priced in the coarse phase"),
-    seed: int = typer.Option(SEARCH["seed"], "--seed", callback=number(0)),
-    data: Optional[Path] = typer.Option(None, "--data", help="data directory (default: the one the supernet was trained on)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/search-<space>-<lut>-<budget>ms)"),
-    resume: bool = typer.Option(False, "--resume", help="continue the search in --out"),
-    measure: bool = typer.Option(True, "--measure/--no-measure", help="measure the found model on the LUT's device"),
-    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
-    devices_file: Optional[Path] = DevicesFile,
-) -> None:
-    """Find the most accurate subnet within a latency budget (and a parameter budget) on a LUT's device.
-    Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
-    subnets over the processes (one GPU each where present); the result is the same as one process's."""
-    from orchestrator.lut.store import resolve_lut
-    from orchestrator.searchjob.finish import finish_search
-    from orchestrator.searchjob.job import SearchInputs, SearchJob
-    from search.training import distributed
-
-    lut_path = resolve_lut(lut)
-    settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
-    settings.check()
-    run_dir = out or Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms"
-    d = distributed.init()
-    log = logger(errors if as_json else console) if d.main else (lambda message: None)  # --json keeps stdout for the JSON document
-    try:
-        job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data), settings, space, log, d)
-        log(job.describe_budget())
-        if d.world > 1:
-            log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
-        device = (lambda: get_device(job.lut["device"]["name"], devices_file)) if measure else None
-        try:
-            if d.main:
-                with run_dir_lock(run_dir, "the search run"):
-                    result = finish_search(job, job.run(resume), device, log)
-            else:  # evaluates its shares of the same search; rank 0 holds the run directory and delivers
-                job.run(resume)
-        except KeyboardInterrupt:
-            if d.main:
-                errors.print(f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume", soft_wrap=True)
-            sys.exit(130)
-    finally:
-        distributed.shutdown()
-    if d.main and as_json:
-        typer.echo(json.dumps(result, indent=1))

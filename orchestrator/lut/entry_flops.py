@@ -4,7 +4,8 @@ LUTs), by torch's FlopCounterMode (matrix multiplications and convolutions).
 
 A transfer fit uses them because a new device's cost can follow the work rather than the source
 device's latency. Counting builds every network of the plan (a few seconds for tiny, ~20 s for
-XXS), so the counts are kept in the export cache under the plan's id.
+XXS; the networks run on the meta device, shapes without arithmetic), so the counts are kept in
+the export cache under the plan's id.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ def _count(plan: Plan, space: SearchSpace) -> dict[str, float]:
 
     flops: dict[str, float] = {}
     for pid, spec in plan.probes.items():
-        model = build_probe(spec, space).eval()
+        # On the meta device: the counter needs only the shapes, so no arithmetic is done.
+        model = build_probe(spec, space).eval().to("meta")
         with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model(torch.zeros(spec.input_shape))
+            model(torch.zeros(spec.input_shape, device="meta"))
         flops[pid] = float(counter.get_total_flops())
     return {e.key: max(flops[e.reference] - (flops[e.variant] if e.variant else 0.0), 0.0) for e in plan.entries}
 

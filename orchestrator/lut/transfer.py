@@ -22,9 +22,12 @@ from typing import Any
 import numpy as np
 
 from infra.errors import UserError
+from orchestrator.export.cache import export_probes
 from orchestrator.lut.entry_flops import entry_flops
-from orchestrator.lut.profile import MeasureSettings, results_samples
-from orchestrator.lut.resumable import ResumableRun
+from orchestrator.lut.provenance import device_provenance
+from orchestrator.lut.rundir import RunDirectory, run_state
+from orchestrator.lut.sessions import Sessions, results_samples
+from orchestrator.lut.settings import MAX_NETWORKS, MeasureSettings
 from orchestrator.lut.store import finish_lut, save_lut
 from orchestrator.lut.transfer_fit import Fit, fit
 from orchestrator.measure.devices import Device
@@ -36,8 +39,6 @@ from search.space.config import SubnetConfig
 from search.space.encoding import decode, random_batch
 from search.space.sampling import max_config, min_config
 
-DEFAULT_NETWORKS = 10
-MAX_NETWORKS = 50
 POOL = 400  # random subnets the networks are chosen from
 FLOPS = "flops"
 LEVELS = ("kind", "stage", FLOPS)  # the penalty groups of the columns, in `Columns.levels` order
@@ -136,7 +137,10 @@ def check_source(lut: dict[str, Any]) -> SearchSpace:
     return space
 
 
-class Transferer(ResumableRun):
+class Transferer:
+    """A transfer run: the source LUT's anchor and networks chosen to tell its kinds apart, timed in
+    one session in its run directory, the fit written as a LUT."""
+
     def __init__(
         self,
         device: Device,
@@ -151,23 +155,28 @@ class Transferer(ResumableRun):
     ) -> None:
         if not 1 <= networks <= MAX_NETWORKS:
             raise UserError(f"--networks {networks} is out of range; measure between 1 and {MAX_NETWORKS} networks")
-        super().__init__(device, check_source(source), settings, run_dir, workers, luts_root, log, show_progress)
-        self.source = source
+        self.space = check_source(source)
+        self.device, self.source, self.settings = device, source, settings
+        self.workers, self.luts_root, self.log, self.show_progress = workers, luts_root, log, show_progress
+        self.sessions = Sessions(device, run_dir, settings, log)
         self.columns = Columns.of(source, entry_flops(self.space, source["resolution"], source["method"]))
         self.configs = choose_networks(source, self.columns, self.space, networks, settings.seed)
         self.probes = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in self.configs)}
         self.anchor = next(iter(self.probes))
+        what = {"resolution": source["resolution"], "method": "transfer", "source_lut": source["id"], "networks": list(self.probes)}
+        self.directory = RunDirectory(run_dir, run_state(device, self.space, what, settings), log)
 
-    def _what(self) -> dict[str, Any]:
-        return {"resolution": self.source["resolution"], "method": "transfer", "source_lut": self.source["id"], "networks": list(self.probes)}
+    def run(self, resume: bool = False) -> tuple[dict[str, Any], Path]:
+        """Measure and write the LUT; on a finished run, return the LUT it wrote."""
+        return self.directory.run(resume, self._measure)
 
     def _measure(self) -> tuple[dict[str, Any], Path]:
         self.log(
             f"transfer from LUT {self.source['id']} ({self.source['device']['name']}): {len(self.probes)} networks "
             f"({self.space.name}, {self.source['resolution']} px)"
         )
-        artifacts = self._export(self.probes)
-        result = self._session("transfer", list(self.probes), self.probes, self.anchor, artifacts)
+        artifacts = export_probes(self.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)
+        result = self.sessions.measure("transfer", list(self.probes), self.probes, self.anchor, artifacts)
         measured = {pid: float(np.median(samples)) for pid, samples in results_samples([result])[0].items()}
         columns = self.columns
         x, total = design(self.source, columns, self.configs, self.space)
@@ -176,14 +185,12 @@ class Transferer(ResumableRun):
         measured_ms = np.array([measured[pid] for pid in self.probes])
         fitted = fit(x, total, measured_ms, columns.levels, entry_weights)
         doc = finish_lut(self._lut_body(result, columns, fitted, total, measured_ms))
-        path = save_lut(doc, self.luts_root)
-        self._done(doc, path)
-        return doc, path
+        return doc, save_lut(doc, self.luts_root)
 
     def _lut_body(self, result: dict[str, Any], columns: Columns, fitted: Fit, total: np.ndarray, measured: np.ndarray) -> dict[str, Any]:
         n = len(measured)
         return {
-            **self._provenance(result),
+            **device_provenance(self.device, result),
             "space": dict(self.source["space"]),
             "resolution": self.source["resolution"],
             "method": "transfer",

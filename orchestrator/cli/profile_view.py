@@ -1,5 +1,4 @@
-"""What `bench profile` and `bench validate` print: a new LUT's next steps, and each validated
-LUT's figures, anchored and raw, in one table."""
+"""What `bench profile` prints once its LUT is written: the next steps, as commands to copy."""
 
 from __future__ import annotations
 
@@ -7,9 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.table import Table
 
-from orchestrator.lut.validation import ValidationReport
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.encoding import random_batch
@@ -34,14 +31,3 @@ def next_steps(doc: dict[str, Any], device: str, report: Path) -> str:
         f"  bench search --checkpoint RUN/last.pt --lut {short} --latency-ms {suggested_budget_ms(doc):.3g}",
         f"      a latency-aware search against it, once a {space} supernet is trained (README: 'Training a supernet and searching it')",
     ])
-
-
-def validation_table(report: ValidationReport) -> Table:
-    table = Table(title=f"validation on {report.device}: {report.samples} random subnets ({report.space}, {report.resolution} px)")
-    for column in ("LUT", "within ±5%", "within ±10%", "MAPE", "RMSE ms", "Spearman ρ", "Kendall τ", "bias"):
-        table.add_column(column, justify="right")
-    for label, r in report.records.items():
-        for name, f in ((f"{label} (anchored x{r['anchor']['speed_factor']:.3f})", r["figures"]), (f"{label} (raw)", r["raw_figures"])):
-            table.add_row(name, f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}", f"{f['rmse_ms']:.3f}",
-                          f"{f['spearman']:.3f}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
-    return table

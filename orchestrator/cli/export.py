@@ -1,0 +1,35 @@
+"""`bench export`: a plan's networks exported into the content-addressed cache."""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import typer
+
+from orchestrator.cli.common import console, number
+from orchestrator.export.backends import BACKENDS
+from search.space import load_space
+
+app = typer.Typer()
+
+
+@app.command("export")
+def export(
+    space: str = typer.Option("xxs", "--space"),
+    backend: str = typer.Option("pte", "--backend", help=f"one of {', '.join(BACKENDS)}: a device's backend, as `bench devices` lists it"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096)),
+    workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
+) -> None:
+    """Export every network of the plan into the content-addressed cache."""
+    from orchestrator.export.backends import get_backend
+    from orchestrator.export.cache import cache_root, export_probes
+    from orchestrator.plan.builder import build_plan
+
+    get_backend(backend)
+    s = load_space(space)
+    p = build_plan(s, resolution)
+    start = time.perf_counter()
+    done = export_probes(p.probes, s.name, s.hash, backend, workers)
+    fresh = sum(not d.cached for d in done.values())
+    console.print(f"{len(done)} networks in {cache_root()} ({fresh} exported now, {len(done) - fresh} cached) in {time.perf_counter() - start:.0f} s")

@@ -1,0 +1,80 @@
+"""`bench profile`: a device's LUT, profiled (plan, export, measure, attribute) or, with --from,
+transferred from another device's LUT; the run itself is `orchestrator.lut.runs`'."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from orchestrator.cli.common import DevicesFile, console, errors, logger, number
+from orchestrator.cli.profile_view import next_steps
+from orchestrator.lut.settings import DEFAULT_NETWORKS, MAX_NETWORKS
+from orchestrator.measure.devices import Device
+from orchestrator.measure.shelf import ShelfPhone
+
+app = typer.Typer()
+
+
+@app.command("profile")
+def profile(
+    device: str = typer.Option("host", "--device", help="device name from `bench devices`"),
+    space: Optional[str] = typer.Option(None, "--space", help="search space (default xxs; tiny with --quick)"),
+    resolution: Optional[int] = typer.Option(
+        None, "--resolution", callback=number(1, 4096), help="input size (default: the space's; 128 with --quick)"
+    ),
+    quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space at 128 px, shorter measurement (~3 min here)"),
+    method: str = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)"),
+    source: Optional[str] = typer.Option(
+        None, "--from", help="transfer: a LUT of another device (id or path) to scale to this one from a few measured networks"
+    ),
+    networks: int = typer.Option(
+        DEFAULT_NETWORKS, "--networks", callback=number(1, MAX_NETWORKS), help="with --from: networks to measure (1: the source anchored)"
+    ),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/profile-<method>-<device>-<space>-<res>-<time>)"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
+    workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
+    phones: Optional[str] = typer.Option(
+        None, "--phones", help="spread the sessions over several connected phones of the device's model: all, or serials separated by commas"
+    ),
+    devices_file: Optional[Path] = DevicesFile,
+) -> None:
+    """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT; or, with
+    --from, fit one from another device's LUT and a few networks measured on this one. With --phones,
+    the sessions run on several phones of one model at once and merge into one LUT through the
+    anchor network every session carries."""
+    from orchestrator.lut.runs import Interrupted, ProfileRequest, profile_lut, transfer_lut
+    from orchestrator.report.build import write_report
+
+    request = ProfileRequest(device, devices_file, space, resolution, quick, method, source, networks, out, resume, workers, phones)
+    start = time.perf_counter()
+    try:
+        if source is None:
+            doc, path = profile_lut(request, logger(console), on_shelf=_show_shelf)
+        else:
+            doc, path = transfer_lut(request, logger(console))
+    except Interrupted as stop:
+        errors.print(
+            f"interrupted: {stop.finished} finished measurement sessions are kept in {stop.run_dir}; continue with `{stop.resume_command}`",
+            soft_wrap=True,
+        )
+        sys.exit(130)
+    wide = sum(e["wide"] for e in doc["entries"].values())
+    console.print(
+        f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
+        f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
+    )
+    if source is not None:
+        from orchestrator.cli.lut_view import transfer_table
+
+        console.print(transfer_table(doc))
+    console.print(next_steps(doc, device, write_report([path])), highlight=False, soft_wrap=True)
+
+
+def _show_shelf(device: Device, found: list[ShelfPhone]) -> None:
+    """The phones to profile on, named before anything is exported."""
+    listed = ", ".join(f"{p.serial} ({p.model}, {p.os}{f', build {p.build}' if p.build else ''})" for p in found)
+    console.print(f"profiling {device.name} on {len(found)} phone{'s' if len(found) > 1 else ''}: {listed}", highlight=False, soft_wrap=True)

@@ -1,0 +1,41 @@
+"""`bench validate`: how well LUTs predict random subnets measured end to end on a device."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from orchestrator.cli.common import DevicesFile, console, errors, logger, number
+from orchestrator.cli.validate_view import validation_table
+from orchestrator.measure.devices import get_device
+
+app = typer.Typer()
+
+
+@app.command("validate")
+def validate(
+    luts: list[str] = typer.Option(..., "--lut", help="LUT id or path; repeat it to compare LUTs on the same subnets"),
+    device: str = typer.Option("host", "--device"),
+    samples: int = typer.Option(50, "--samples", callback=number(3, 10_000), help="random subnets, spread over the predicted-latency range"),
+    seed: int = typer.Option(0, "--seed", callback=number(0)),
+    as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
+    workers: int = typer.Option(2, "--workers", callback=number(1, 64)),
+    devices_file: Optional[Path] = DevicesFile,
+) -> None:
+    """Measure random subnets end to end and report how well each LUT predicts them."""
+    from orchestrator.lut.validation import validate_luts
+    from orchestrator.report.build import write_report
+
+    report = validate_luts(luts, get_device(device, devices_file), samples, seed, workers, log=logger(errors if as_json else console))
+    pages = [write_report([path]) for path in report.lut_paths]
+    if as_json:
+        typer.echo(json.dumps({**report.to_json(), "reports": [str(p) for p in pages]}, indent=1))
+        return
+    console.print(validation_table(report))
+    console.print("anchored: predictions scaled by this session's speed, measured on the LUT's context network beside the subnets")
+    console.print(f"scatter plot: {report.plot}; figures stored beside each LUT (<id>.validation.json)")
+    for page in pages:
+        console.print(f"report: {page}", highlight=False, soft_wrap=True)

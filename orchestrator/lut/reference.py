@@ -1,0 +1,46 @@
+"""The speed every session of a LUT is scaled to: the anchor network's median, per session and per
+phone of a shelf, and the reference phone.
+
+Without a shelf, attribution scales the sessions to their own median anchor speed. With one, every
+session is scaled to the anchor's speed on the reference phone, so the LUT is the one that phone
+alone would give whatever its siblings' speeds (a median over phones would move the LUT with the
+mix of phones that happened to run).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from orchestrator.lut.sessions import Sessions, session_name
+
+
+def session_anchor_ms(results: list[dict[str, Any]], anchor: str) -> dict[str, float]:
+    """Each session's median time of the anchor network, by session name."""
+    return {session_name(r): m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == anchor}
+
+
+def phone_speeds(sessions: Sessions, results: list[dict[str, Any]], anchor: str) -> dict[str, float]:
+    """Each phone of the shelf that measured sessions: the median over them of the anchor's median."""
+    by_phone: dict[str, list[float]] = {}
+    for name, ms in session_anchor_ms(results, anchor).items():
+        if (facts := sessions.phones.get(name)) is not None:
+            by_phone.setdefault(facts["serial"], []).append(ms)
+    return {serial: float(np.median(ms)) for serial, ms in by_phone.items()}
+
+
+def reference_phone(shelf_order: list[str], speeds: dict[str, float]) -> tuple[float | None, str | None]:
+    """The reference phone's anchor time and serial among the phones with `speeds`: the first in the
+    shelf's order that measured a session (then any other, for sessions kept from phones no longer
+    on the shelf)."""
+    serial = next((s for s in [*shelf_order, *sorted(speeds)] if s in speeds), None)
+    return (speeds[serial], serial) if serial is not None else (None, None)
+
+
+def reference_ms(sessions: Sessions, results: list[dict[str, Any]], anchor: str) -> float | None:
+    """With a shelf: the anchor's speed on the reference phone, which every session is scaled to.
+    Without one, None: the sessions' own median, as always."""
+    if sessions.spread is None:
+        return None
+    return reference_phone([p.serial for p in sessions.spread.phones], phone_speeds(sessions, results, anchor))[0]

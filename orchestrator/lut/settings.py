@@ -1,0 +1,54 @@
+"""How a LUT-building run measures (`MeasureSettings`), the presets `bench profile` picks from, and how
+many networks a transfer measures. Light to import: `bench` builds its options from it at start-up.
+
+Profiles and transfers both take these settings; a run directory records them, and a resumed run
+must agree with them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.lut.attribution import Tolerance
+from orchestrator.measure.timing import TimingPlan
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    timing: TimingPlan = TimingPlan()
+    # Noise-floor entries move by up to ~1% of the network from one session (one loading of the
+    # programs) to the next, which the bootstrap within a session cannot see; more sessions average
+    # it out. XXS profiled twice: p95 difference of predicted subnet latency 7.0% with 2, 3.6% with 4.
+    adaptive_sessions: int = 4
+    tolerance: Tolerance = Tolerance()
+    seed: int = 0
+    per_stage_sessions: bool = True  # finer resume granularity; each session costs a runner start
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+FULL = MeasureSettings()
+QUICK = MeasureSettings(TimingPlan(warmup_runs=5, warmup_s=0.2, runs=50, min_s=1.0), adaptive_sessions=1)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """What `bench profile` measures unless told otherwise: a space, a resolution, measurement settings."""
+
+    space: str
+    resolution: int | None  # None: the space's default
+    settings: MeasureSettings
+
+
+# The quick preset is the first command's: the tiny space, whose 77 networks export in about two
+# minutes on two cores, at 128 px (networks 0.6-1.4 ms, entries up to 0.25 ms; at 64 px they are
+# 5-50 us, at the timer's noise floor, and the LUT mispredicts), timed in per-stage sessions of
+# ~10 networks so each removal pair is measured among few others (README: "Choosing the preset").
+PRESETS = {"full": Preset("xxs", None, FULL), "quick": Preset("tiny", 128, QUICK)}
+
+# A transfer (`bench profile --from`) measures this many networks unless told otherwise, and at most MAX_NETWORKS.
+DEFAULT_NETWORKS = 10
+MAX_NETWORKS = 50
