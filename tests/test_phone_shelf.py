@@ -67,7 +67,7 @@ def profile_few_entries(monkeypatch: pytest.MonkeyPatch, keys: tuple[str, ...] =
     """`bench profile` on a few entries of the plan it builds (`few_entries`), so a profile through
     the command exports a handful of networks. The budget the command suggests once the LUT is
     written prices random subnets, which needs every entry, so it is a stand-in here."""
-    monkeypatch.setattr("orchestrator.plan.builder.build_plan", lambda space, resolution, method="removal": few_entries(build_plan(space, resolution, method), keys))
+    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method="removal": few_entries(build_plan(space, resolution, method), keys))
     monkeypatch.setattr("orchestrator.cli.profile_view.suggested_budget_ms", lambda doc, samples=500: 1.0)
 
 

@@ -98,6 +98,10 @@ class Profiler:
         return self.directory.run(resume, self._measure)
 
     def _measure(self) -> tuple[dict[str, Any], Path]:
+        with self.sessions.unattended():
+            return self._measured()
+
+    def _measured(self) -> tuple[dict[str, Any], Path]:
         plan = self.plan
         self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
         artifacts = export_probes(plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)

@@ -10,7 +10,8 @@ another on the device's single runner.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,15 @@ class Sessions:
         self.spread = Spread(phones, log) if phones else None
         self.finished: list[str] = []
         self.phones: dict[str, dict[str, Any]] = {}  # session -> the facts of the phone that measured it
+
+    @contextmanager
+    def unattended(self) -> Iterator[None]:
+        """Every runner that measures (each phone's of the shelf, or the device's own) held ready
+        for the whole run (`Runner.unattended`): from before its exports to its LUT."""
+        with ExitStack() as held:
+            for runner in [p.runner for p in self.spread.phones] if self.spread else [self.runner]:
+                held.enter_context(runner.unattended(self.run_dir))
+            yield
 
     @property
     def phone_count(self) -> int:

@@ -171,6 +171,10 @@ class Transferer:
         return self.directory.run(resume, self._measure)
 
     def _measure(self) -> tuple[dict[str, Any], Path]:
+        with self.sessions.unattended():
+            return self._measured()
+
+    def _measured(self) -> tuple[dict[str, Any], Path]:
         self.log(
             f"transfer from LUT {self.source['id']} ({self.source['device']['name']}): {len(self.probes)} networks "
             f"({self.space.name}, {self.source['resolution']} px)"

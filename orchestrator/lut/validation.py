@@ -23,6 +23,7 @@ from infra.files import atomic_write
 from orchestrator.export.cache import export_probes
 from orchestrator.lut.store import append_validation, resolve_lut, validation_plot_path
 from orchestrator.measure.devices import Device
+from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.plan.spec import ProbeSpec
 from search.nas.lut import read_lut
@@ -80,10 +81,12 @@ def measure_subnets(
     """Time the subnets end to end in one interleaved session, with the LUT's anchor network beside them."""
     anchor_spec = ProbeSpec("net", anchor.resolution, anchor.to_json(), True)
     specs = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in configs)}
-    artifacts = export_probes({**specs, anchor_spec.id: anchor_spec}, space.name, space.hash, device.backend, workers)
-    models = {pid: (artifacts[pid].path, spec.input_shape) for pid, spec in {**specs, anchor_spec.id: anchor_spec}.items()}
-    log(f"measuring {len(models)} subnets end to end on {device.name}, interleaved")
-    result = run_session(device, run_dir, models)
+    runner = runner_for(device)
+    with runner.unattended(run_dir):  # from before the exports, which take minutes a phone would lock in
+        artifacts = export_probes({**specs, anchor_spec.id: anchor_spec}, space.name, space.hash, device.backend, workers)
+        models = {pid: (artifacts[pid].path, spec.input_shape) for pid, spec in {**specs, anchor_spec.id: anchor_spec}.items()}
+        log(f"measuring {len(models)} subnets end to end on {device.name}, interleaved")
+        result = run_session(device, run_dir, models, runner=runner)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
     return ValidationRun(configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]})
 

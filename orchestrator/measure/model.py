@@ -54,10 +54,12 @@ def measure_model(model: str, device: Device, root: Path = Path("runs")) -> dict
         net, size = _timm_model(name)
         run_dir = new_run_dir(f"measure-{device.name}", root)
         path, shape = run_dir / f"{name}{backend.suffix}", [1, *size]
-        backend.export(net, torch.randn(*shape), path)
+        with runner.unattended(run_dir):
+            backend.export(net, torch.randn(*shape), path)
+            result = run_session(device, run_dir, {"model": (path, shape)}, runner=runner)
     else:
         path = _model_file(model, device)
         shape = backend.input_shape(path)
         run_dir = new_run_dir(f"measure-{device.name}", root)
-    result = run_session(device, run_dir, {"model": (path, shape)}, runner=runner)
+        result = run_session(device, run_dir, {"model": (path, shape)}, runner=runner)
     return {**result, "summary": result["models"][0]["summary"]}

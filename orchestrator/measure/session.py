@@ -53,7 +53,8 @@ def run_session(
     fmt = get_backend(device.backend).format  # runners know formats, not how a program was exported
     request = make_request(run_id or run_dir.name, fmt, entries, device.threads, device.runtime.get("compute_units"), timing, seed)
     write_json_atomic(run_dir / "request.json", request)
-    result = runner.run(run_dir)
+    with runner.unattended(run_dir):
+        result = runner.run(run_dir)
     try:
         return check_result(result, request, f"the result of {device.name}")
     except ContractError as exc:

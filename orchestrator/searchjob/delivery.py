@@ -73,9 +73,10 @@ def measure_found(
     interleaved in one session. Raises UserError when the device cannot be reached."""
     runner = runner_for(device)
     anchor = ProbeSpec("net", lut["resolution"], SubnetConfig.from_dict(lut["context"]).to_json(), True)
-    artifact = export_probes({anchor.id: anchor}, base_space.name, base_space.hash, device.backend, workers)[anchor.id]
     shape = [1, 3, config.resolution, config.resolution]
-    result = run_session(device, run_dir, {"found": (model, shape), "anchor": (artifact.path, anchor.input_shape)}, runner=runner)
+    with runner.unattended(run_dir):
+        artifact = export_probes({anchor.id: anchor}, base_space.name, base_space.hash, device.backend, workers)[anchor.id]
+        result = run_session(device, run_dir, {"found": (model, shape), "anchor": (artifact.path, anchor.input_shape)}, runner=runner)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
     reference = lut["measurement"].get("context_latency_ms")
     speed = median["anchor"] / reference if reference else None

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +112,29 @@ class Runner(ABC):
     """Executes run directories on one device."""
 
     platform: str
+    _held = False  # inside `unattended`
+
+    @contextmanager
+    def unattended(self, job_dir: Path) -> Iterator[None]:
+        """Held around a whole job on this device (a profile with its exports and cool-downs, a
+        validation, one measurement), so that the job needs no touch until it ends: whatever
+        `keep_ready` arranges (a phone kept awake, its app kept in front) is undone when the job
+        ends, however it ends. A hold inside a hold (each session inside its profile) is the outer
+        one."""
+        if self._held:
+            yield
+            return
+        self._held = True
+        try:
+            with self.keep_ready(job_dir):
+                yield
+        finally:
+            self._held = False
+
+    def keep_ready(self, job_dir: Path) -> AbstractContextManager[None]:
+        """What `unattended` holds on this device for a job whose files are in `job_dir`; this
+        machine needs nothing."""
+        return nullcontext()
 
     @abstractmethod
     def diagnose(self) -> list[Check]:
