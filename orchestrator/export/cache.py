@@ -72,18 +72,23 @@ class CachedExport:
     cached: bool
 
 
-def _quiet_worker(log_path: str, parent: int) -> None:
-    """Send a worker's output (ExecuTorch's C++ logging, converter progress bars) to the cache's
-    export log, so the user's terminal shows one progress bar rather than thousands of lines; and
-    end the worker with the `bench` that started it."""
+def _worker_start(parent: int) -> None:
+    """End the worker with the `bench` that started it."""
     die_with(parent)
+
+
+def _log_to(log_path: str) -> None:
+    """Send this worker's output (ExecuTorch's C++ logging, converter progress bars) to the cache's
+    export log, so the user's terminal shows one progress bar rather than thousands of lines."""
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    os.close(log)
 
 
-def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, artifact: str) -> dict[str, Any]:
+def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, artifact: str, log_path: str) -> dict[str, Any]:
     """Runs in a worker process: build, export, then write the sidecar that completes the entry."""
+    _log_to(log_path)
     import torch
 
     from orchestrator.plan.networks import build_probe
@@ -179,28 +184,62 @@ def export_probes(
     if not todo:
         return done
     columns = (TextColumn("[bold]export {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    context = multiprocessing.get_context("spawn")
     root.mkdir(parents=True, exist_ok=True)
     log_path = str(root / "export.log")
-    with Progress(*columns, disable=not show_progress, transient=False, console=Console(stderr=True)) as progress, ProcessPoolExecutor(
-        max_workers=max(1, min(workers, len(todo))), mp_context=context, initializer=_quiet_worker, initargs=(log_path, os.getpid())
-    ) as pool:
-        task = progress.add_task(backend, total=len(probes), completed=len(done))
-        futures = {}
-        for spec in sorted(todo, key=lowering_cost, reverse=True):
-            artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
-            artifact.parent.mkdir(parents=True, exist_ok=True)
-            futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact))] = (spec, artifact)
-        for future in as_completed(futures):
-            spec, artifact = futures[future]
-            try:
-                meta = future.result()
-            except BrokenProcessPool:
-                raise UserError(
-                    f"an export worker died (out of memory or killed); finished exports are cached, run again to continue (log: {log_path})"
-                ) from None
-            except Exception as exc:
-                raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
-            done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
-            progress.advance(task)
+    pool = _pool(workers)
+    futures = {}
+    try:
+        with Progress(*columns, disable=not show_progress, transient=False, console=Console(stderr=True)) as progress:
+            task = progress.add_task(backend, total=len(probes), completed=len(done))
+            for spec in sorted(todo, key=lowering_cost, reverse=True):
+                artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
+                artifact.parent.mkdir(parents=True, exist_ok=True)
+                futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact), log_path)] = (spec, artifact)
+            for future in as_completed(futures):
+                spec, artifact = futures[future]
+                try:
+                    meta = future.result()
+                except BrokenProcessPool:
+                    raise UserError(
+                        f"an export worker died (out of memory or killed); finished exports are cached, run again to continue (log: {log_path})"
+                    ) from None
+                except Exception as exc:
+                    raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
+                done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
+                progress.advance(task)
+    except BaseException:
+        _stop_pool()  # Ctrl-C or a failed export: no worker goes on lowering networks nobody waits for
+        raise
     return done
+
+
+_POOL: tuple[int, ProcessPoolExecutor] | None = None  # (workers, the pool) of this process
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The export workers of this process, kept from one export to the next: a worker's first export
+    imports torch, ExecuTorch and coremltools (about 10 s), which a command that exports more than
+    once (a validation and its anchor, a search's delivery, a test run) then pays once. Workers
+    start as tasks need them, and end with this process."""
+    global _POOL
+    if _POOL is not None and _POOL[0] != workers:
+        _stop_pool()
+    if _POOL is None:
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start, initargs=(os.getpid(),))
+        _POOL = (workers, executor)
+    return _POOL[1]
+
+
+def _stop_pool() -> None:
+    """End the workers now, the one at work included, and drop the pool."""
+    global _POOL
+    if _POOL is None:
+        return
+    _, executor = _POOL
+    _POOL = None
+    processes = list((executor._processes or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
