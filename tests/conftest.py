@@ -1,12 +1,25 @@
-"""Shared fixtures: the tiny space, a supernet with non-trivial BatchNorm statistics, cached exports."""
+"""Shared fixtures: the tiny space, a supernet with non-trivial BatchNorm statistics, the digits
+data, a trained tiny checkpoint, `bench` run in-process, and one export cache for the whole run.
+
+The export cache is content-addressed (network, space, backend, toolchain), so every test can share
+one: a network that any test exported is a cache hit for all the others, and two tests (or two
+xdist workers) that need one network at once wait on its entry's lock instead of exporting it
+twice. Only tests of the cache itself keep a private one (they set BENCH_CACHE themselves)."""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
-import pytest
-import torch
+# One intra-op thread for torch here and in every process a test starts (set before torch is
+# imported). The suite runs beside export workers, timing children and, under xdist, a second
+# worker on a 2-core machine; torch's spinning thread pool then loses most of its time to waiting
+# for a core (one training epoch of the tiny supernet: 57-89 s with 2 threads, 5-8 s with 1).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from search.space import SearchSpace, load_space
 from search.supernet.model import Supernet
@@ -24,6 +37,19 @@ def randomise_norms(net: torch.nn.Module, seed: int = 0) -> None:
                 t = getattr(m, name, None)
                 if isinstance(t, torch.Tensor):
                     t.copy_(torch.rand(t.shape, generator=gen) * (high - low) + low)
+
+
+@pytest.fixture(scope="session")
+def export_cache(tmp_path_factory, worker_id: str) -> Path:
+    """The run's export cache: one folder for every test and, under pytest-xdist, every worker."""
+    base = tmp_path_factory.getbasetemp()
+    return (base if worker_id == "master" else base.parent) / "export-cache"
+
+
+@pytest.fixture(autouse=True)
+def shared_export_cache(export_cache: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("BENCH_CACHE", str(export_cache))
+    return export_cache
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +103,9 @@ def tiny_checkpoint(digits_dir: Path, tmp_path_factory) -> Path:
     return out / "last.pt"
 
 
+torch.set_num_threads(1)
+
+
 class CliResult:
     def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
         self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
@@ -104,10 +133,9 @@ def bench_cli(monkeypatch, capsys):
 
 @pytest.fixture
 def bench(bench_cli, tmp_path: Path, monkeypatch):
-    """`bench` run in an empty folder, with its own LUT store and export cache."""
+    """`bench` run in an empty folder, with its own LUT store (and the run's export cache)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     return bench_cli
 
 

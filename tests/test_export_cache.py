@@ -1,5 +1,6 @@
 """The export cache trusts an entry only if its artifact is the one exported: a damaged entry is a
-miss and is exported again."""
+miss and is exported again; and a process that needs an entry another one is exporting waits for
+it and takes that export."""
 
 from __future__ import annotations
 
@@ -100,3 +101,28 @@ def test_export_workers_end_with_the_bench_that_started_them(tmp_path: Path) -> 
         for w in workers:
             if alive(w):
                 os.kill(w, signal.SIGKILL)
+
+
+def test_an_export_waits_for_the_process_holding_the_entry_and_takes_its_export(exported: Path, tmp_path: Path) -> None:
+    """Two commands sharing the cache: the second finds the entry locked by the first (here, this
+    test), waits instead of failing, and uses the first's export rather than exporting again."""
+    import threading
+    import time
+
+    from infra.locks import held
+
+    artifact = artifact_path(tmp_path, "pte", cache_key(OVERHEAD, TINY.hash, "pte"))
+    artifact.parent.mkdir(parents=True)
+    outcome: dict = {}
+    with held(artifact.with_name(f".{artifact.name}.lock"), "the test's export"):
+        waiting = threading.Thread(target=lambda: outcome.update(export_probes(
+            {OVERHEAD.id: OVERHEAD}, TINY.name, TINY.hash, "pte", workers=1, root=tmp_path, show_progress=False)))
+        waiting.start()
+        time.sleep(3)  # long enough for the worker to reach the lock; it must still be waiting
+        assert waiting.is_alive() and outcome == {}
+        source = artifact_path(exported, "pte", cache_key(OVERHEAD, TINY.hash, "pte"))
+        shutil.copy(source, artifact)
+        shutil.copy(source.with_suffix(".json"), artifact.with_suffix(".json"))
+    waiting.join(timeout=120)
+    taken = outcome[OVERHEAD.id]
+    assert taken.path == artifact and taken.meta == json.loads(source.with_suffix(".json").read_text())

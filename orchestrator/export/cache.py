@@ -5,7 +5,8 @@ the backend and the exporter versions, so a second phone of the same backend exp
 toolchain upgrade re-exports everything. Artifacts are written atomically by the exporters and a
 sidecar `<key>.json` (written last, with the artifact's size and sha256) marks an entry complete: a
 crash mid-export leaves no entry, and an artifact changed or emptied since is exported again. One
-process exports a key at a time (a lock beside the artifact).
+process exports a key at a time (a lock beside the artifact); a second process that needs the same
+network waits for the first and takes its export, so commands and tests can share one cache.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from infra.errors import UserError
 from infra.files import write_json_atomic
-from infra.locks import InUseError, held
+from infra.locks import held
 from infra.processes import die_with
 from infra.strict_json import load_json
 from orchestrator.export.backends import get_backend
@@ -71,18 +72,23 @@ class CachedExport:
     cached: bool
 
 
-def _quiet_worker(log_path: str, parent: int) -> None:
-    """Send a worker's output (ExecuTorch's C++ logging, converter progress bars) to the cache's
-    export log, so the user's terminal shows one progress bar rather than thousands of lines; and
-    end the worker with the `bench` that started it."""
+def _worker_start(parent: int) -> None:
+    """End the worker with the `bench` that started it."""
     die_with(parent)
+
+
+def _log_to(log_path: str) -> None:
+    """Send this worker's output (ExecuTorch's C++ logging, converter progress bars) to the cache's
+    export log, so the user's terminal shows one progress bar rather than thousands of lines."""
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    os.close(log)
 
 
-def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, artifact: str) -> dict[str, Any]:
+def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, artifact: str, log_path: str) -> dict[str, Any]:
     """Runs in a worker process: build, export, then write the sidecar that completes the entry."""
+    _log_to(log_path)
     import torch
 
     from orchestrator.plan.networks import build_probe
@@ -90,10 +96,12 @@ def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, art
 
     torch.set_num_threads(1)
     spec = ProbeSpec(**spec_dict)
-    model = build_probe(spec, load_space(space_name))
-    example = torch.randn(spec.input_shape)
     path = Path(artifact)
-    with held(path.with_name(f".{path.name}.lock"), f"the export of network {spec.id}"):
+    with held(path.with_name(f".{path.name}.lock"), f"the export of network {spec.id}", wait=True):
+        if (finished := _complete(path)) is not None:
+            return finished  # another process exported it while this one waited for the lock
+        model = build_probe(spec, load_space(space_name))
+        example = torch.randn(spec.input_shape)
         start = time.perf_counter()
         facts = get_backend(backend).export(model, example, path)
         meta = {
@@ -132,18 +140,25 @@ def lookup(spec: ProbeSpec, space_hash: str, backend: str, root: Path | None = N
     """The cached export of `spec`, or None: an entry whose sidecar is unreadable or whose artifact is
     missing, empty or not the one exported (size, sha256) is a miss and is exported again."""
     artifact = artifact_path(root or cache_root(), backend, cache_key(spec, space_hash, backend))
+    meta = _complete(artifact)
+    return None if meta is None else CachedExport(spec.id, artifact, meta, cached=True)
+
+
+def _complete(artifact: Path) -> dict[str, Any] | None:
+    """The record of a whole entry: its sidecar readable and its artifact the one exported (size,
+    sha256); None otherwise."""
     if not (artifact.exists() and _meta_path(artifact).is_file()):
         return None
     try:
         meta = load_json(_meta_path(artifact), "export record", "it is exported again")
     except UserError:
         return None
-    if not isinstance(meta, dict) or meta.get("artifact_bytes", 0) <= 0:
+    if not isinstance(meta, dict) or not isinstance(meta.get("artifact_bytes"), int) or meta["artifact_bytes"] <= 0:
         return None
     fingerprint = _fingerprint(artifact)
     if (meta.get("artifact_bytes"), meta.get("artifact_sha256")) != (fingerprint["artifact_bytes"], fingerprint["artifact_sha256"]):
         return None
-    return CachedExport(spec.id, artifact, meta, cached=True)
+    return meta
 
 
 def export_probes(
@@ -169,30 +184,62 @@ def export_probes(
     if not todo:
         return done
     columns = (TextColumn("[bold]export {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
-    context = multiprocessing.get_context("spawn")
     root.mkdir(parents=True, exist_ok=True)
     log_path = str(root / "export.log")
-    with Progress(*columns, disable=not show_progress, transient=False, console=Console(stderr=True)) as progress, ProcessPoolExecutor(
-        max_workers=max(1, min(workers, len(todo))), mp_context=context, initializer=_quiet_worker, initargs=(log_path, os.getpid())
-    ) as pool:
-        task = progress.add_task(backend, total=len(probes), completed=len(done))
-        futures = {}
-        for spec in sorted(todo, key=lowering_cost, reverse=True):
-            artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
-            artifact.parent.mkdir(parents=True, exist_ok=True)
-            futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact))] = (spec, artifact)
-        for future in as_completed(futures):
-            spec, artifact = futures[future]
-            try:
-                meta = future.result()
-            except BrokenProcessPool:
-                raise UserError(
-                    f"an export worker died (out of memory or killed); finished exports are cached, run again to continue (log: {log_path})"
-                ) from None
-            except InUseError:
-                raise
-            except Exception as exc:
-                raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
-            done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
-            progress.advance(task)
+    pool = _pool(workers)
+    futures = {}
+    try:
+        with Progress(*columns, disable=not show_progress, transient=False, console=Console(stderr=True)) as progress:
+            task = progress.add_task(backend, total=len(probes), completed=len(done))
+            for spec in sorted(todo, key=lowering_cost, reverse=True):
+                artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
+                artifact.parent.mkdir(parents=True, exist_ok=True)
+                futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact), log_path)] = (spec, artifact)
+            for future in as_completed(futures):
+                spec, artifact = futures[future]
+                try:
+                    meta = future.result()
+                except BrokenProcessPool:
+                    raise UserError(
+                        f"an export worker died (out of memory or killed); finished exports are cached, run again to continue (log: {log_path})"
+                    ) from None
+                except Exception as exc:
+                    raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
+                done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
+                progress.advance(task)
+    except BaseException:
+        _stop_pool()  # Ctrl-C or a failed export: no worker goes on lowering networks nobody waits for
+        raise
     return done
+
+
+_POOL: tuple[int, ProcessPoolExecutor] | None = None  # (workers, the pool) of this process
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The export workers of this process, kept from one export to the next: a worker's first export
+    imports torch, ExecuTorch and coremltools (about 10 s), which a command that exports more than
+    once (a validation and its anchor, a search's delivery, a test run) then pays once. Workers
+    start as tasks need them, and end with this process."""
+    global _POOL
+    if _POOL is not None and _POOL[0] != workers:
+        _stop_pool()
+    if _POOL is None:
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start, initargs=(os.getpid(),))
+        _POOL = (workers, executor)
+    return _POOL[1]
+
+
+def _stop_pool() -> None:
+    """End the workers now, the one at work included, and drop the pool."""
+    global _POOL
+    if _POOL is None:
+        return
+    _, executor = _POOL
+    _POOL = None
+    processes = list((executor._processes or {}).values())
+    executor.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=10)
