@@ -19,7 +19,7 @@ def suggested_budget_ms(doc: dict[str, Any], samples: int = 500) -> float:
     return float(np.median(LatencyPredictor(doc, space).predict_batch(batch)))
 
 
-QUICK_PATH = {"per_class": 40, "epochs": 8, "population": 8, "generations": 3}  # a few minutes on 2 cores (benchmarks/quick_path.py)
+QUICK_PATH = {"per_class": 40, "epochs": 8, "population": 8, "generations": 3, "parents": 4}  # a few minutes on 2 cores (benchmarks/quick_path.py)
 
 
 def path_to_a_model(doc: dict[str, Any]) -> list[str]:
@@ -34,7 +34,7 @@ def path_to_a_model(doc: dict[str, Any]) -> list[str]:
         f"bench data digits --out {data} --per-class {q['per_class']}",
         f"bench train --space {space} --resolution {res} --data {data} --out {run} --epochs {q['epochs']} --lr 3e-3 --no-hflip",
         f"bench search --checkpoint {run}/last.pt --lut {short} --latency-ms {suggested_budget_ms(doc):.3g} "
-        f"--population {q['population']} --generations {q['generations']}",
+        f"--population {q['population']} --generations {q['generations']} --parents {q['parents']}",
     ]
 
 
