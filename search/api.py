@@ -149,8 +149,8 @@ def sample_configs(space: SearchSpace, n: int, seed: int = 0, resolution: int | 
 
 
 def iter_configs(space: SearchSpace, resolution: int | None = None) -> Iterator[SubnetConfig]:
-    """Every subnet of the space (at one resolution, or at each of the space's), lazily: the tiny
-    space has millions, the paper's spaces far more (`space.num_subnets()` counts them)."""
+    """Every subnet of the space (at one resolution, or at each of the space's), lazily: tiny has
+    213 million, the paper's spaces far more (`space.num_subnets()` counts them)."""
     mbconv = [[MBConvStage(w, d, float(e)) for w in s.width for d in s.depth for e in s.expansion] for s in space.mbconv]
     for res in (resolution,) if resolution is not None else space.resolutions:
         for stem, mb in itertools.product(space.stem.width, itertools.product(*mbconv)):
