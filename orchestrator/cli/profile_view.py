@@ -19,7 +19,7 @@ def suggested_budget_ms(doc: dict[str, Any], samples: int = 500) -> float:
     return float(np.median(LatencyPredictor(doc, space).predict_batch(batch)))
 
 
-QUICK_PATH = {"per_class": 40, "epochs": 8, "population": 8, "generations": 3, "parents": 4}  # a few minutes on 2 cores (benchmarks/quick_path.py)
+QUICK_PATH = {"per_class": 40, "epochs": 8, "population": 8, "generations": 3, "parents": 4}  # minutes on 2 cores: benchmarks/quick_path.sh times it
 
 
 def path_to_a_model(doc: dict[str, Any]) -> list[str]:
