@@ -31,11 +31,12 @@ grep '^  bench ' profile.log | sed 's/^  //' > steps.txt
 i=0
 while read -r step; do
   i=$((i + 1)); t=$(now)
+  rc=0
   case "$step" in
-    "bench search "*) .venv/bin/$step --json > search.json 2> step$i.log ;;
-    *) .venv/bin/$step > step$i.log 2>&1 ;;
+    "bench search "*) .venv/bin/$step --json > search.json 2> step$i.log || rc=$? ;;
+    *) .venv/bin/$step > step$i.log 2>&1 || rc=$? ;;
   esac
-  echo "$step: $(seconds "$t" "$(now)") s"
+  echo "$step: $(seconds "$t" "$(now)") s$([ $rc = 0 ] || echo ", FAILED (exit $rc): $(tail -n 1 step$i.log)")"
 done < steps.txt
 echo "whole path: $(seconds "$start" "$(now)") s"
 .venv/bin/python -c "
