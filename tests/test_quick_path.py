@@ -2,7 +2,9 @@
 search) run as printed end in a found model measured within 1.05x of the budget they suggest.
 
 The LUT is the committed one a cold quick profile wrote (a profile is ~140 s; its own tests are in
-test_profile.py), with its validation record, as if the printed `bench validate` step had run."""
+test_profile.py), with its validation record, as if the printed `bench validate` step had run. That
+LUT was measured on another day, so the found model is held to its budget at the LUT's speed: as
+measured, scaled by how fast the LUT's anchor network ran beside it against its latency in the LUT."""
 
 from __future__ import annotations
 
