@@ -121,14 +121,14 @@ class Predictor:
         self.lut: dict[str, Any] = lut if isinstance(lut, dict) else load_lut(lut)
         self.space: SearchSpace = space or load_space(self.lut["space"]["name"])
         self.resolution: int = self.lut["resolution"]
-        self.latency = LatencyPredictor(self.lut, self.space)
-        self.trained_space = self.space.for_classes(num_classes) if num_classes else self.space
+        self._latency = LatencyPredictor(self.lut, self.space)
+        self._trained_space = self.space.for_classes(num_classes) if num_classes else self.space
         ci = {key: e["ci_ms"] for key, e in self.lut["entries"].items()}
         self._low, self._high = (
             AdditiveTable(self.space, lambda kind, stage=None, end=end, **p: ci.get(entry_key(kind, stage, **p), (np.nan, np.nan))[end])
             for end in (0, 1)
         )
-        self._params = params_batch(self.trained_space)
+        self._params = params_batch(self._trained_space)
 
     def predict(self, config: SubnetConfig) -> Prediction:
         """One subnet; an invalid config, or one at another resolution, is an error naming it."""
@@ -138,7 +138,7 @@ class Predictor:
     def predict_many(self, configs: Sequence[SubnetConfig] | ConfigBatch) -> Predictions:
         """Configs (each validated) or a `ConfigBatch` (from `random_batch`: millions per second)."""
         batch = configs if isinstance(configs, ConfigBatch) else encode([validate(c, self.space) for c in configs], self.space)
-        ms = self.latency.predict_batch(batch)
+        ms = self._latency.predict_batch(batch)
         return Predictions(ms, self._low.total(batch), self._high.total(batch), self._params(batch).astype(np.int64))
 
 
@@ -189,6 +189,6 @@ def run_search(
     them) with `accuracy(config)` scoring each subnet: yours, higher is better. Predictions are held
     at or below `latency_ms` (the CLI tightens that by a validated LUT's margin; pass a lower budget
     for the same effect) and parameters at or below `params_m` millions."""
-    pricer = Pricer(predictor.latency, predictor.trained_space, make_budget(latency_ms, params_m, None))
+    pricer = Pricer(predictor._latency, predictor._trained_space, make_budget(latency_ms, params_m, None))
     state = Search(settings or SearchSettings(), pricer, accuracy, log=log).run()
     return Found(state.best(), list(state.evaluated.values()), pricer.budget.limit_ms)
