@@ -106,6 +106,8 @@ def test_a_session_runs_through_a_running_adb_server_that_holds_the_phone(
     assert not adb_key.exists()  # ours was never asked for
     assert "settings put global stay_on_while_plugged_in 7" in peer.phone.commands  # the hold went through the server too
     assert peer.phone.global_settings["stay_on_while_plugged_in"] == "0" and "gave the phone back its own stay_on_while_plugged_in (0)" in lines
+    route = f"ADB route: through the adb server on 127.0.0.1:{port} (adb 1.0.41), which holds {peer.address}"
+    assert route in lines and route in (tmp_path / "run-server" / "runner.log").read_text()
 
 
 def test_bench_doctor_says_it_goes_through_the_adb_server_and_why(

@@ -116,8 +116,9 @@ class AndroidRunner(PhoneRunner):
 
     def prepare(self) -> FoundPhone:
         """Connect, check that this is the phone asked for, and install or update the app. `run`
-        starts with it; called alone (to set a phone up), follow it with `close`."""
-        self.connection.open()
+        starts with it; called alone (to set a phone up), follow it with `close`. The route the
+        connection took (through an adb server or straight) goes into the log with its reason."""
+        self._say(f"ADB route: {self.connection.open().route}")
         phone = self.phone.identity()
         if problem := wrong_model(phone, self.models, self.device_name):
             raise RunnerError(problem)
