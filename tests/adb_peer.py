@@ -20,8 +20,8 @@ phone is simulated. What is implemented is what adbd does for the requests the r
   real session, the host runner's child process run on the pushed run directory as the app would
   run the request (`Phone.app_behaviour = "bench"`);
 - the phone around it: the screen (`input keyevent`, `dumpsys power` / `window` / `activity`), which
-  may turn off and lock after a screen timeout unless the stay-awake setting holds it on (`svc power
-  stayon`, `settings get|put|delete global stay_on_while_plugged_in`), heat (`dumpsys thermalservice`
+  may turn off and lock after a screen timeout unless the stay-awake setting holds it on
+  (`settings get|put|delete global stay_on_while_plugged_in`), heat (`dumpsys thermalservice`
   / `battery`, the battery cooling reading by reading if asked), the app's process (`pidof`) and free space (`df`).
 
 Faults are switched on per test: the connection drops in the middle of a push, the app writes no
@@ -407,14 +407,6 @@ class Shell:
         self.phone.user_activity()
         if args == ["keyevent", "KEYCODE_WAKEUP"]:
             self.phone.awake = True
-        return ""
-
-    def cmd_svc(self, args: list[str]) -> str:
-        """`svc power stayon true|false|usb|ac|wireless`, which writes the global stay-awake setting."""
-        masks = {"true": "7", "false": "0", "usb": "2", "ac": "1", "wireless": "4"}
-        if args[:2] != ["power", "stayon"] or len(args) != 3 or args[2] not in masks:
-            return "usage: svc power stayon [true|false|usb|ac|wireless]\n"
-        self.phone.global_settings["stay_on_while_plugged_in"] = masks[args[2]]
         return ""
 
     def cmd_settings(self, args: list[str]) -> str:

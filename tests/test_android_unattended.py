@@ -196,3 +196,11 @@ def test_two_jobs_on_one_phone_keep_it_awake_until_the_last_of_them_ends(phone: 
         assert [p.parent.name for p in records(tmp_path, cache_dir, phone)[1:]] == ["job-1"]
     assert stay_on(phone) == "0" and records(tmp_path, cache_dir, phone) == []
     assert lines[-1] == f"gave the phone back its own {SETTING} (0)"
+
+
+def test_a_setting_the_phone_never_had_is_deleted_again_rather_than_set(phone: AdbPeer, tmp_path: Path, cache_dir: Path) -> None:
+    del phone.phone.global_settings[SETTING]  # `settings get` says null: nobody ever touched Stay awake
+    with StayAwake(AndroidSettings.from_env(), lambda line: None).held(tmp_path / "job"):
+        assert stay_on(phone) == "7"
+    assert SETTING not in phone.phone.global_settings and phone.phone.commands[-1] == f"settings delete global {SETTING}"
+    assert records(tmp_path, cache_dir, phone) == []
