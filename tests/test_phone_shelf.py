@@ -66,8 +66,15 @@ def shelf_plan() -> Plan:
 def profile_few_entries(monkeypatch: pytest.MonkeyPatch, keys: tuple[str, ...] = KEYS) -> None:
     """`bench profile` on a few entries of the plan it builds (`few_entries`), so a profile through
     the command exports a handful of networks. The budget the command suggests once the LUT is
-    written prices random subnets, which needs every entry, so it is a stand-in here."""
-    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method="removal": few_entries(build_plan(space, resolution, method), keys))
+    written prices random subnets, which needs every entry, so it is a stand-in here. The plan is
+    replaced where the command's run takes it from (`orchestrator.lut.runs`, which binds the name
+    when first imported, maybe by an earlier test) as well as where it is defined."""
+
+    def few(space, resolution, method="removal"):
+        return few_entries(build_plan(space, resolution, method), keys)
+
+    monkeypatch.setattr("orchestrator.plan.builder.build_plan", few)
+    monkeypatch.setattr("orchestrator.lut.runs.build_plan", few)
     monkeypatch.setattr("orchestrator.cli.profile_view.suggested_budget_ms", lambda doc, samples=500: 1.0)
 
 
@@ -163,7 +170,8 @@ def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: di
         assert (phone["model"], phone["os"], phone["build"], phone["dropped"]) == ("Pixel 7", "Android 14", "UQ1A.240105.004", None)
         assert phone["sessions"] and phone["sessions"] == [name for name, s in measurement["session_phone"].items() if s == serial]
         assert set(phone["thermal"]) == set(phone["sessions"])
-        assert all(t["before"] == {"status": 0, "battery_c": 30.0} and t["throttled"] is False for t in phone["thermal"].values())
+        cool = {"status": 0, "battery_c": 30.0, "gate": "thermal status 0, battery 30 °C: cool"}
+        assert all({k: t["before"][k] for k in cool} == cool and t["throttled"] is False for t in phone["thermal"].values())
     assert set(measurement["session_phone"]) == {"fixed-parts", "mbconv-transitions"} == set(measurement["anchor"]["session_median_ms"])
 
 
