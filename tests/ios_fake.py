@@ -412,6 +412,9 @@ class FakePhone:
     def is_paired(self, lockdown: Any) -> bool:
         return self.paired
 
+    def has_passcode(self, lockdown: Any) -> bool | None:
+        return self.passcode
+
     async def developer_mode_status(self, lockdown: Any) -> bool:
         self._call("developer_mode_status")
         return self.developer_mode

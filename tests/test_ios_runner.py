@@ -640,6 +640,7 @@ def test_every_call_the_adapter_makes_exists_in_the_installed_pymobiledevice3() 
     context_managers = (LockdownClient, UserspaceRsdTunnel, MobileImageMounterService, InstallationProxyService, HouseArrestService, DvtProvider, ProcessControl, OsTraceService)
     assert [c.__name__ for c in context_managers if not hasattr(c, "__aenter__")] == []
     assert isinstance(LockdownClient.short_info, property) and isinstance(LockdownClient.product_version, property)
+    assert "self.all_values = " in inspect.getsource(LockdownClient.__init__)
     assert {"pid", "timestamp", "level", "filename", "message"} <= set(SyslogEntry.__dataclass_fields__)
     assert {"serial", "connection_type"} <= set(usbmux.MuxDevice.__dataclass_fields__)
     assert callable(usbmux.MuxDevice.matches_udid) and isinstance(usbmux.MuxDevice.is_usb, property)
@@ -659,7 +660,10 @@ def test_the_fake_phone_offers_exactly_the_adapters_methods() -> None:
 ALL_STEPS = [
     "usbmuxd reachable", "iPhone connected over USB", "paired and trusted", "hardware of the device entry", "iOS 17 or later",
     "Developer Mode", "tunnel to developer services", "developer disk image mounted", "benchmark app installed",
+    "resident mode in the app", "passcode",
 ]
+# Steps whose failure does not end the walk: the ones after them need nothing they find.
+CARRY_ON = ("developer disk image mounted", "resident mode in the app")
 
 
 def test_diagnose_on_a_ready_phone_passes_every_step_with_what_it_found(tmp_path: Path) -> None:
@@ -675,7 +679,20 @@ def test_diagnose_on_a_ready_phone_passes_every_step_with_what_it_found(tmp_path
         ("tunnel to developer services", True, "the tunnel tunneld serves", None),
         ("developer disk image mounted", True, "mounted", None),
         ("benchmark app installed", True, "org.autovit.bench", None),
+        ("resident mode in the app", True, "build 2: it stays in front for a whole job and keeps the iPhone awake", None),
+        ("passcode", True, "none: the benchmark app keeps the iPhone awake during a job, whatever its Auto-Lock", None),
     ]
+
+
+@pytest.mark.parametrize(("passcode", "said"), [(True, "set"), (None, "not reported by the iPhone")])
+def test_diagnose_tells_the_user_of_a_passcode_phone_to_unlock_it_as_a_job_starts_and_leave_the_app_in_front(
+    tmp_path: Path, passcode: bool | None, said: str
+) -> None:
+    checks = runner_on(FakePhone(tmp_path / "phone", passcode=passcode)).diagnose()
+    assert checks[-1] == dataclasses.replace(checks[-1], step="passcode", passed=True, detail=(
+        f"{said}: unlock the iPhone as a job starts and leave the benchmark app in front; "
+        "it keeps the iPhone awake until the job ends, whatever its Auto-Lock"
+    ))
 
 
 def test_diagnose_changes_nothing_on_the_phone(tmp_path: Path) -> None:
@@ -684,7 +701,9 @@ def test_diagnose_changes_nothing_on_the_phone(tmp_path: Path) -> None:
     phone = FakePhone(tmp_path / "phone", image_mounted=False, installed=False)
     checks = runner_on(phone, app_path=package).diagnose()
     assert (phone.lockdowns, phone.mounts, phone.installed_from, phone.launches) == ([(UDID, False)], 0, [], [])
-    assert checks[-1] == dataclasses.replace(checks[-1], passed=True, detail=f"org.autovit.bench is missing; the next run installs {package}")
+    found = {c.step: (c.passed, c.detail) for c in checks}
+    assert found["benchmark app installed"] == (True, f"org.autovit.bench is missing; the next run installs {package}")
+    assert found["resident mode in the app"] == (True, "checked once the next run has installed the app")
 
 
 def _phone_failing(tmp_path: Path, step: str) -> FakePhone:
@@ -697,6 +716,7 @@ def _phone_failing(tmp_path: Path, step: str) -> FakePhone:
         "tunnel to developer services": dict(tunneld="stale", version="17.2"),
         "developer disk image mounted": dict(image_mounted=False),
         "benchmark app installed": dict(installed=False),
+        "resident mode in the app": dict(app_build="1", resident_mode=False),
     }
     phone = FakePhone(tmp_path / "phone", **phones.get(step, {}))
     if step == "iPhone connected over USB":
@@ -716,6 +736,8 @@ def _phone_failing(tmp_path: Path, step: str) -> FakePhone:
         ("tunnel to developer services", r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone$", r"`sudo python3 -m pymobiledevice3 remote tunneld` \(restart it"),
         ("developer disk image mounted", r"^the developer disk image is not mounted on the iPhone$", r"^the next run mounts it, or mount it now with `python3 -m pymobiledevice3 mounter auto-mount`$"),
         ("benchmark app installed", r"^the benchmark app org\.autovit\.bench is not installed on the iPhone$", r"^build, sign and install it as ios_bench/README\.md describes"),
+        ("resident mode in the app", r"^the benchmark app org\.autovit\.bench on the iPhone is build 1, older than the build 2 this checkout needs \(its resident mode keeps the phone awake between sessions\)$",
+         r"^rebuild and reinstall the app from this checkout \(ios_bench/README\.md\), then run again$"),
     ],
 )
 def test_diagnose_names_the_failing_step_and_its_fix_and_stops_where_later_steps_cannot_run(tmp_path: Path, step: str, detail: str, fix: str) -> None:
@@ -724,7 +746,7 @@ def test_diagnose_names_the_failing_step_and_its_fix_and_stops_where_later_steps
     assert [c.step for c in failed] == [step]
     assert re.search(detail, failed[0].detail) and re.search(fix, failed[0].fix)
     later = ALL_STEPS[ALL_STEPS.index(step) + 1 :]
-    expected = ALL_STEPS[: ALL_STEPS.index(step) + 1] + (later if step == "developer disk image mounted" else [])
+    expected = ALL_STEPS[: ALL_STEPS.index(step) + 1] + (later if step in CARRY_ON else [])
     assert [c.step for c in checks] == expected
 
 

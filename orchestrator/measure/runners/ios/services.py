@@ -48,6 +48,10 @@ class Pmd3Services:
     def is_paired(self, lockdown: LockdownClient) -> bool:
         return lockdown.paired
 
+    def has_passcode(self, lockdown: LockdownClient) -> bool | None:
+        """Whether a passcode is set (lockdown's PasswordProtected), None where the phone does not say."""
+        return lockdown.all_values.get("PasswordProtected")
+
     async def developer_mode_status(self, lockdown: LockdownClient) -> bool:
         return await lockdown.get_developer_mode_status()
 
