@@ -130,7 +130,8 @@ def test_an_unattended_profile_on_a_passcode_phone_runs_every_session_launching_
     assert sessions == 2 and set(doc["entries"]) == set(FEW)
     assert phone.launches == [("org.autovit.bench", ["--resident"])] and len(phone.served) == sessions
     shown = [line for line in result.stderr.splitlines() if line.startswith("ios: ")]
-    assert shown == [STARTED.format(pid=501), "ios: cooling the iPhone down for 1 s since its last session", ENDED]
+    assert shown[0] == STARTED.format(pid=501) and shown[2:] == [ENDED]
+    assert re.match(r"^ios: cooling the iPhone down for [01] s since its last session$", shown[1])  # 0.8 s less the staging of session 2
     assert_auto_lock_is_back(phone)
     # what the app linked, and each session's heat, are on record in the LUT
     assert doc["device"]["facts"]["runtime"]["libraries"] == {"coreml": "3500.32.1", "ios": "17.4.1"}
