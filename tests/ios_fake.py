@@ -229,9 +229,11 @@ class FakeAfc:
             return {posixpath.relpath(p, root): b for p, b in self.files.items() if p.startswith(root + "/")}
 
 
-# The runner's waits scaled to the fake app's intervals (it beats every 0.02 s, so half a second
-# without a beat means it is gone); no cool-down between sessions unless a test asks for one.
-QUICK = dict(poll_s=0.01, stale_s=0.5, start_timeout_s=2.0, stop_timeout_s=2.0, heat_poll_s=0.02, cooldown_s=0.0)
+# The runner's waits scaled to the fake app's intervals: it beats every 0.02 s, so 1.5 s without a
+# beat (75 beats) means it is gone. The app and the runner share one process here, so a margin that
+# wide keeps a machine whose cores are busy elsewhere from stalling both long enough to look like
+# a dead app. No cool-down between sessions unless a test asks for one.
+QUICK = dict(poll_s=0.01, stale_s=1.5, start_timeout_s=5.0, stop_timeout_s=2.0, heat_poll_s=0.02, cooldown_s=0.0)
 
 
 def quick_runners(monkeypatch: Any) -> None:
