@@ -238,9 +238,11 @@ def test_phones_with_a_transfer_are_refused(bench) -> None:
     assert result.exit_code == 2 and "a transfer is one session; leave --phones out" in result.stderr and not Path("run").exists()
 
 
-def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch) -> None:
-    from tests.ios_fake import FakePhone, FakeUsb, coreml_simulator
+def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch, request) -> None:
+    from tests.ios_fake import FakePhone, FakeUsb, coreml_simulator, power_off_all, quick_runners
 
+    quick_runners(monkeypatch)
+    request.addfinalizer(power_off_all)
     usb = FakeUsb(*(FakePhone(tmp_path / udid, coreml_simulator(), udid=udid) for udid in ("00008110-000A", "00008110-000B")))
     monkeypatch.setattr("orchestrator.measure.runners.ios.connection.default_services", lambda: usb)
     iphone = get_device("iphone13")
@@ -254,7 +256,7 @@ def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch) -> N
     listed = {p["serial"]: p for p in doc["measurement"]["phones"]}
     assert set(listed) == {"00008110-000A", "00008110-000B"} and all(p["sessions"] for p in listed.values())
     assert {(p["model"], p["os"], p["build"]) for p in listed.values()} == {("iPhone14,5", "iOS 17.4.1", "21E236")}
-    assert all(len(phone.launches) == len(listed[udid]["sessions"]) for udid, phone in usb.phones.items())
+    assert all(phone.served == listed[udid]["sessions"] and len(phone.launches) == 1 for udid, phone in usb.phones.items())
     assert set(doc["entries"]) == set(FEW) and json.loads(json.dumps(doc)) == doc
 
 
