@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.export.cache import export_probes
 from orchestrator.lut.attribution import Tolerance
 from orchestrator.lut.profile import Profiler
 from orchestrator.lut.settings import QUICK, MeasureSettings
@@ -110,21 +109,18 @@ def profile(root: Path, phones: list[ShelfPhone], resume: bool = False, settings
 
 @pytest.fixture(scope="module")
 def profiles(tmp_path_factory, cache_dir: Path, adb_key: Path) -> dict:
-    """The same plan profiled, in real sessions, on one phone and on a shelf of two, one of them slower."""
+    """The plan profiled, in real sessions, on a shelf of two phones, one of them slower. (How much
+    sooner a shelf finishes than one phone is a timing: benchmarks/phone_shelf.py measures it.)"""
     root = tmp_path_factory.mktemp("shelf")
-    with pytest.MonkeyPatch.context() as mp, AdbPeer(root / "solo") as solo, AdbPeer(root / "fast") as fast, AdbPeer(root / "slow") as slow:
+    with pytest.MonkeyPatch.context() as mp, AdbPeer(root / "fast") as fast, AdbPeer(root / "slow") as slow:
         mp.setenv("BENCH_CACHE", str(cache_dir))
-        for peer in (solo, fast, slow):
+        for peer in (fast, slow):
             peer.phone.app_behaviour = "bench"
         slow.phone.slowdown = SLOWDOWN
         fast.phone.cpu, slow.phone.cpu = 0, 1 % (os.cpu_count() or 1)  # measuring at once, each on a core of its own
-        tiny = load_space("tiny")
-        export_probes(shelf_plan().probes, tiny.name, tiny.hash, PIXEL.backend, workers=2, show_progress=False)  # timed without exports
-        # without an adaptive round, whose wait for the base sessions would hide the gain in so short a profile
         once = dataclasses.replace(SETTINGS, adaptive_sessions=0)
-        one, one_s = profile(root / "one", [phone_of(solo, adb_key, COOLDOWN_S)], settings=once)
-        two, two_s = profile(root / "two", [phone_of(fast, adb_key, COOLDOWN_S), phone_of(slow, adb_key, COOLDOWN_S)], settings=once)
-        return {"one": one, "one_s": one_s, "two": two, "two_s": two_s, "fast": fast.address, "slow": slow.address}
+        two, _ = profile(root / "two", [phone_of(fast, adb_key, COOLDOWN_S), phone_of(slow, adb_key, COOLDOWN_S)], settings=once)
+        return {"two": two, "fast": fast.address, "slow": slow.address}
 
 
 def test_phones_that_differ_only_in_speed_merge_into_the_lut_one_of_them_gives(tmp_path: Path, adb_key: Path) -> None:
@@ -156,10 +152,6 @@ def test_the_first_phone_is_the_reference_and_each_phone_has_its_speed_against_i
     slow = phones[profiles["slow"]]
     assert slow["anchor_ms"] > 0 and slow["speed_vs_reference"] == pytest.approx(slow["anchor_ms"] / phones[profiles["fast"]]["anchor_ms"])
     assert measurement["context_latency_ms"] == phones[profiles["fast"]]["anchor_ms"]
-
-
-def test_a_shelf_of_two_takes_less_wall_time_than_one_phone(profiles: dict) -> None:
-    assert profiles["two_s"] < 0.8 * profiles["one_s"], (profiles["two_s"], profiles["one_s"])
 
 
 def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: dict) -> None:
