@@ -70,7 +70,7 @@ def test_profile_writes_a_valid_lut_with_every_entry_and_its_provenance(finished
     assert "executorch" in doc["runtime_versions"]
     assert doc["measurement"]["export_partitions_max"] == 1
     anchor = doc["measurement"]["anchor"]
-    assert anchor["probe"] == small_plan().anchor and set(anchor["session_median_ms"]) == {"fixed-parts"}
+    assert anchor["probe"] == small_plan().anchor and set(anchor["session_median_ms"]) == {"fixed-parts", "fixed-parts-pass2"}
 
 
 def test_entries_carry_median_interval_and_paired_sample_count(finished) -> None:
@@ -202,7 +202,7 @@ def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path:
     thermal = {"before": {"status": 0, "battery_c": 31.5}, "after": {"status": 1, "battery_c": 34.0}, "throttled": False}
     monkeypatch.setattr(p.sessions.runner, "run", lambda run_dir: {**measured(run_dir), "thermal": thermal})
     doc, _ = p.run()
-    assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal}
+    assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal, "fixed-parts-pass2": thermal}
 
 
 def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_through_the_cli(bench, cache_dir: Path, monkeypatch) -> None:
