@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from orchestrator.lut.attribution import Z, Tolerance, attribute
+from orchestrator.lut.attribution import CHI2_1_MEDIAN, Z, Tolerance, attribute
 from orchestrator.plan.spec import Entry
 
 ANCHOR = "anchor"
@@ -33,7 +33,8 @@ def test_an_entry_whose_sessions_disagree_gets_an_interval_covering_both_session
     estimates, _ = attribute([entry("a")], [session(a=(1.0, 0.5)), session(a=(1.0, 0.6))], ANCHOR)
     a = estimates["a"]
     assert a.latency_ms == pytest.approx(0.45)
-    half = Z * math.sqrt(2 * np.var([0.5, 0.4], ddof=1) / 2)  # a repeat's error and this profile's
+    pooled = np.var([0.5, 0.4], ddof=1) / CHI2_1_MEDIAN  # the LUT's only entry: its spread is the pooled one
+    half = Z * math.sqrt(2 * pooled / 2)  # a repeat's error and this profile's, over two sessions
     assert a.ci_ms == pytest.approx((0.45 - half, 0.45 + half))
     assert a.ci_ms[0] < 0.4 and a.ci_ms[1] > 0.5
 
@@ -41,7 +42,7 @@ def test_an_entry_whose_sessions_disagree_gets_an_interval_covering_both_session
 def test_an_entry_whose_two_sessions_agree_by_chance_borrows_the_luts_pooled_spread() -> None:
     sessions = [session(a=(1.0, 0.5), b=(1.0, 0.7)), session(a=(1.0, 0.6), b=(1.0, 0.7))]
     estimates, spread = attribute([entry("a"), entry("b")], sessions, ANCHOR)
-    pooled = np.var([0.5, 0.4], ddof=1) / 2  # a's variance, b's zero, each over (1 ms)^2, averaged
+    pooled = np.median([np.var([0.5, 0.4], ddof=1), 0.0]) / CHI2_1_MEDIAN  # a's variance, b's zero, each over (1 ms)^2
     assert spread.relative_variance == pytest.approx(pooled)
     assert estimates["b"].width_ms == pytest.approx(2 * Z * math.sqrt(2 * pooled / 2))
     assert estimates["b"].width_ms > 0
@@ -50,7 +51,15 @@ def test_an_entry_whose_two_sessions_agree_by_chance_borrows_the_luts_pooled_spr
 def test_the_pooled_spread_scales_with_the_latency_of_the_network_an_entry_is_removed_from() -> None:
     sessions = [session(a=(1.0, 0.5), b=(2.0, 1.7)), session(a=(1.0, 0.6), b=(2.0, 1.7))]
     estimates, _ = attribute([entry("a"), entry("b")], sessions, ANCHOR)
-    assert estimates["b"].width_ms == pytest.approx(2 * estimates["a"].width_ms * math.sqrt(1 / 2))
+    assert estimates["b"].width_ms == pytest.approx(2 * estimates["a"].width_ms)  # twice the network, twice the spread
+
+
+def test_one_disturbed_entry_widens_its_own_interval_and_not_the_luts() -> None:
+    calm = {name: (1.0, 0.5) for name in "abc"}
+    sessions = [session(**calm, d=(1.0, 0.5)), session(**{**calm, "a": (1.0, 0.51)}, d=(1.0, 1.5))]
+    estimates, spread = attribute([entry(n) for n in "abcd"], sessions, ANCHOR)
+    assert spread.relative_variance == pytest.approx(np.median([np.var([0.5, 0.49], ddof=1), 0, 0, 0.5]) / CHI2_1_MEDIAN)
+    assert estimates["b"].width_ms < 0.05 < estimates["d"].width_ms
 
 
 def test_a_negative_entry_gets_an_interval_that_reaches_zero_instead_of_a_tight_negative() -> None:

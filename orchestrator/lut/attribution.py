@@ -13,8 +13,9 @@ bootstrap over rounds gave intervals that a second profile's value fell inside f
 an entry's per-session medians. Two sessions give that variance one degree of freedom, far too
 few for one entry alone, so the LUT pools it: every entry's between-session variance, relative to
 its reference network's latency squared (the offsets scale with the network timed, not with the
-block removed from it; see `benchmarks/lut_build.py`), is averaged over the LUT, and an entry's
-variance is the larger of the pooled one and its own. The interval is a *repeat* interval: a
+block removed from it), is pooled over the LUT, robustly (the median, made a mean for one degree
+of freedom: a session that a burst of other work disturbed inflates its own entries, not the LUT's),
+and an entry's variance is the larger of the pooled one and its own. The interval is a *repeat* interval: a
 second profile's value differs from this one by both profiles' errors, so its half-width is
 z x sqrt(2 x variance / sessions), the √2 a plain confidence interval of the mean lacks.
 """
@@ -32,6 +33,7 @@ from orchestrator.plan.spec import Entry
 
 CONFIDENCE = 0.95
 Z = 1.959963984540054  # the two-sided 95% normal quantile
+CHI2_1_MEDIAN = 0.454936423119572  # median of a chi-square variable of one degree of freedom
 INTERVAL_METHOD = "repeat-sessions-v1"
 INTERVAL_DESCRIPTION = (
     "95% repeat interval: where a second profile's value would fall, from the spread between sessions "
@@ -71,8 +73,8 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class SessionSpread:
-    """The LUT-wide between-session spread: the pooled variance of entries' per-session medians,
-    relative to the square of their reference network's latency."""
+    """The LUT-wide between-session spread: the variance of entries' per-session medians relative
+    to the square of their reference network's latency, pooled over entries."""
 
     relative_variance: float
     entries: int  # entries with two or more sessions behind the pooled value
@@ -114,15 +116,10 @@ def entry_sessions(entry: Entry, sessions: Iterable[Mapping[str, np.ndarray]]) -
 
 
 def session_spread(measured: Iterable[EntrySessions]) -> SessionSpread:
-    """The between-session variance pooled over entries (each weighted by its degrees of freedom)."""
-    total, dof, entries = 0.0, 0, 0
-    for m in measured:
-        if (own := m.own_variance) is not None and m.reference_ms > 0:
-            k = len(m.deltas) - 1
-            total += k * own / m.reference_ms**2
-            dof += k
-            entries += 1
-    return SessionSpread(total / dof if dof else 0.0, entries)
+    """The between-session variance pooled over entries: the median relative variance over the
+    one-degree-of-freedom median (entries with more sessions make it a little larger: conservative)."""
+    relative = [own / m.reference_ms**2 for m in measured if (own := m.own_variance) is not None and m.reference_ms > 0]
+    return SessionSpread(float(np.median(relative)) / CHI2_1_MEDIAN if relative else 0.0, len(relative))
 
 
 def estimate(measured: EntrySessions, spread: SessionSpread) -> Estimate:
