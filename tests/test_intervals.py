@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from orchestrator.lut.attribution import CHI2_1_MEDIAN, Z, Tolerance, attribute
+from orchestrator.lut.attribution import CHI2_1_MEDIAN, Tolerance, Z, attribute
 from orchestrator.plan.spec import Entry
 
 ANCHOR = "anchor"
