@@ -79,12 +79,14 @@ def rounds_bootstrap(run_dir: Path, plan, seed: int = 0) -> dict[str, tuple[floa
     rounds."""
     first_pass = [d for d in sorted((run_dir / "sessions").iterdir()) if "-pass" not in d.name and not d.name.startswith("adaptive")]
     samples = [{m["id"]: m["samples_ms"] for m in load_json(d / "result.json", "session result", "")["models"]} for d in first_pass]
-    scaled, rng, out = normalised(samples, plan.anchor), np.random.default_rng(seed), {}
-    for entry in plan.entries:
-        deltas = np.concatenate(entry_sessions(entry, scaled).deltas)
-        medians = np.median(deltas[rng.integers(0, deltas.size, size=(2000, deltas.size))], axis=1)
-        out[entry.key] = (float(np.median(deltas)), *(float(q) for q in np.percentile(medians, [2.5, 97.5])))
-    return out
+    scaled, rng = normalised(samples, plan.anchor), np.random.default_rng(seed)
+    return {entry.key: rounds_interval(np.concatenate(entry_sessions(entry, scaled).deltas), rng) for entry in plan.entries}
+
+
+def rounds_interval(deltas: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
+    """(median, 2.5th, 97.5th percentile) of a 2,000-fold bootstrap of the median over rounds."""
+    medians = np.median(deltas[rng.integers(0, deltas.size, size=(2000, deltas.size))], axis=1)
+    return (float(np.median(deltas)), *(float(q) for q in np.percentile(medians, [2.5, 97.5])))
 
 
 def coverage(a: dict[str, tuple[float, float, float]], b: dict[str, tuple[float, float, float]]) -> tuple[float, float, float]:
