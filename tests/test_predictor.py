@@ -95,3 +95,16 @@ def test_deeper_mbconv_stage_costs_one_more_layer_entry() -> None:
     shallow = dataclasses.replace(base, mbconv=(MBConvStage(base.mbconv[0].width, 1, 1.0), *base.mbconv[1:]))
     deep = dataclasses.replace(base, mbconv=(MBConvStage(base.mbconv[0].width, 2, 1.0), *base.mbconv[1:]))
     assert predictor.predict(deep) - predictor.predict(shallow) == pytest.approx(0.1)
+
+
+def test_a_subnets_interval_adds_a_stages_entries_and_combines_stages_in_quadrature() -> None:
+    predictor = LatencyPredictor(make_lut(TINY), TINY)  # every entry's interval: ±5% of it
+    context = SubnetConfig.from_dict(CONTEXT)
+    groups: dict[str, float] = {}
+    for p in parts(context, TINY):
+        group = "fixed" if p.part == "stem / head / overhead" else p.stage
+        groups[group] = groups.get(group, 0.0) + 0.05 * LATENCIES[p.key][3]
+    half = float(np.sqrt(sum(v**2 for v in groups.values())))
+    point = predictor.predict(context)
+    assert predictor.interval(context) == pytest.approx((point - half, point + half))
+    assert half < 0.05 * point  # narrower than if every entry's error had one sign

@@ -9,6 +9,7 @@ space or resolution, is an error naming what is missing: never a silent zero.
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -101,6 +102,21 @@ class LatencyPredictor:
         if any(p.key not in self.latency for p in terms):
             self._raise_missing(config)
         return float(sum(self.latency[p.key] for p in terms))
+
+    def interval(self, config: SubnetConfig) -> tuple[float, float]:
+        """The subnet's 95% interval from its entries' (read as the LUT's own: a repeat interval in
+        LUTs that record one). Entries of one stage were timed in the same sessions and share their
+        anchor scaling, so their half-widths add (as if fully correlated: an upper bound); the fixed
+        parts and each stage were timed in sessions of their own, so those groups add in quadrature."""
+        point = self.predict(config)
+        below: dict[str, float] = {}
+        above: dict[str, float] = {}
+        for p in parts(config, self.space):
+            lo, hi = self.lut["entries"][p.key]["ci_ms"]
+            group = FIXED if p.part == FIXED else p.stage
+            below[group] = below.get(group, 0.0) + max(0.0, self.latency[p.key] - lo)
+            above[group] = above.get(group, 0.0) + max(0.0, hi - self.latency[p.key])
+        return point - math.hypot(*below.values()), point + math.hypot(*above.values())
 
     def breakdown(self, config: SubnetConfig) -> list[tuple[Part, float]]:
         self.predict(config)
