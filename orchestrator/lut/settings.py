@@ -29,6 +29,10 @@ class MeasureSettings:
     seed: int = 0
     per_stage_sessions: bool = True  # finer resume granularity; each session costs a runner start
 
+    def __post_init__(self) -> None:
+        if self.passes < 2:
+            raise ValueError(f"passes must be at least 2 (an entry's interval needs two sessions), not {self.passes}")
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
