@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from orchestrator.lut.attribution import CHI2_1_MEDIAN, Tolerance, Z, attribute
+from orchestrator.lut.attribution import CHI2_1_MEDIAN, Tolerance, Z, attribute, rounds_variance
 from orchestrator.plan.spec import Entry
 
 ANCHOR = "anchor"
@@ -75,3 +75,11 @@ def test_an_entry_without_positive_latency_is_measured_again_whatever_its_width(
     estimates, _ = attribute([entry("a")], [session(a=(1.0, 1.0)), session(a=(1.0, 1.0))], ANCHOR)
     assert estimates["a"].latency_ms == 0.0
     assert Tolerance(relative=10.0, absolute_ms=10.0).again(estimates["a"])
+
+
+def test_sessions_that_agree_exactly_still_get_the_interval_their_rounds_show() -> None:
+    noisy = {ANCHOR: [1.0] * 10, "a-with": [1.0, 1.2, 0.9, 1.1, 1.0, 1.3, 0.8, 1.0, 1.1, 0.9], "a-without": [0.5] * 10}
+    estimates, spread = attribute([entry("a")], [noisy, dict(noisy)], ANCHOR)
+    assert spread.relative_variance == 0.0
+    assert estimates["a"].width_ms == pytest.approx(2 * Z * math.sqrt(2 * rounds_variance(np.array(noisy["a-with"] * 2) - 0.5)))
+    assert estimates["a"].width_ms > 0.05

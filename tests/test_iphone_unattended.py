@@ -5,7 +5,7 @@ session; the app is `coreml_simulator` (Core ML does not run here). Every ending
 Auto-Lock back: a finished profile, Ctrl-C, and a profile killed mid-session, whose app the next run
 (`--resume`) takes over. A hot phone holds a session back, says so, and the wait goes into the LUT.
 
-The plan is a few entries of the tiny space in two sessions. What these tests are about is the
+The plan is a few entries of the tiny space in two session groups (each measured twice). What these tests are about is the
 phone, not the converter (tests/test_iphone_cli.py exports through coremltools), so each network is
 "exported" as a stand-in package whose weights file is as large as its fp16 parameters: the
 simulated app prices a model by its size, so the entries keep their order. Every runner polls at
@@ -61,7 +61,7 @@ def stand_in_exports(probes: dict[str, ProbeSpec], space_name: str, space_hash: 
 
 @pytest.fixture
 def connect(tmp_path: Path, monkeypatch) -> Iterator[Callable[[FakePhone], FakePhone]]:
-    """`bench profile --quick` on two sessions of a few entries (no adaptive round, stand-in exports),
+    """`bench profile --quick` on two session groups of a few entries (no adaptive round, stand-in exports),
     in an empty folder with its own LUT store; `connect(phone)` plugs in the phone every iOS runner
     the CLI builds talks to. The user unlocks it as a job starts (when its runner first reaches for
     the phone), as they must: its Auto-Lock is far shorter than the command's own start-up."""
@@ -127,17 +127,18 @@ def test_an_unattended_profile_on_a_passcode_phone_runs_every_session_launching_
     [path] = (tmp_path / "luts" / "iphone13" / "tiny").glob("*.json")
     doc = read_lut(path)
     sessions = doc["measurement"]["sessions"]
-    assert sessions == 2 and set(doc["entries"]) == set(FEW)
+    assert sessions == 4 and set(doc["entries"]) == set(FEW)  # two session groups, two passes each
     assert phone.launches == [("org.autovit.bench", ["--resident"])] and len(phone.served) == sessions
     shown = [line for line in result.stderr.splitlines() if line.startswith("ios: ")]
-    assert shown[0] == STARTED.format(pid=501) and shown[2:] == [ENDED]
-    assert re.match(r"^ios: cooling the iPhone down for [01] s since its last session$", shown[1])  # 0.8 s less the staging of session 2
+    assert shown[0] == STARTED.format(pid=501) and shown[-1] == ENDED and len(shown) == sessions + 1
+    for line in shown[1:-1]:  # before every session but the first: 0.8 s less the staging of the session
+        assert re.match(r"^ios: cooling the iPhone down for [01] s since its last session$", line)
     assert_auto_lock_is_back(phone)
     # what the app linked, and each session's heat, are on record in the LUT
     assert doc["device"]["facts"]["runtime"]["libraries"] == {"coreml": "3500.32.1", "ios": "17.4.1"}
     assert doc["measurement"]["session_thermal"] == {
         name: {"before": {"state": "nominal"}, "after": {"state": "nominal"}, "throttled": False, "waited_s": 0.0}
-        for name in ("fixed-parts", "mbconv-transitions")
+        for name in ("fixed-parts", "mbconv-transitions", "fixed-parts-pass2", "mbconv-transitions-pass2")
     }
 
 
@@ -163,7 +164,7 @@ def test_ctrl_c_mid_profile_stops_the_resident_app_and_resume_finishes_the_profi
     assert_auto_lock_is_back(phone)
     resumed = bench_cli(*RESUME.split()[1:])
     assert resumed.exit_code == 0, resumed.stderr
-    assert [args for _, args in phone.launches] == [["--resident"], ["--resident"]] and len(phone.served) == 3
+    assert [args for _, args in phone.launches] == [["--resident"], ["--resident"]] and len(phone.served) == 5  # the interrupted one again
     assert "session fixed-parts: already measured, kept" in resumed.stdout
     assert_auto_lock_is_back(phone)
 
@@ -199,7 +200,8 @@ def test_a_profile_killed_mid_session_is_finished_by_resume_which_replaces_the_a
     phone.app = measures
     resumed = bench_cli(*RESUME.split()[1:])
     assert resumed.exit_code == 0, resumed.stderr
-    assert phone.killed == [501] and phone.served == ["fixed-parts", "mbconv-transitions", "mbconv-transitions"]
+    assert phone.killed == [501]
+    assert phone.served == ["fixed-parts", "mbconv-transitions", "mbconv-transitions", "fixed-parts-pass2", "mbconv-transitions-pass2"]
     shown = [line for line in resumed.stderr.splitlines() if line.startswith("ios: ")]
     assert shown[0].startswith("ios: an earlier job did not end the benchmark app's resident mode (its last heartbeat: beat ")
     assert shown[0].endswith(", running mbconv-transitions, thermal state nominal): replacing it")

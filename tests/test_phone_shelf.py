@@ -133,8 +133,8 @@ def test_phones_that_differ_only_in_speed_merge_into_the_lut_one_of_them_gives(t
         two, _ = profile(tmp_path / "two", [phone_of(fast, adb_key), phone_of(slow, adb_key)])
         slow_address = slow.address
     assert {p["serial"]: p["speed_vs_reference"] for p in two["measurement"]["phones"]}[slow_address] == pytest.approx(SLOWDOWN)
-    assert set(one["measurement"]["session_phone"]) == {"fixed-parts", "mbconv-transitions", "adaptive-1"}
-    assert set(two["measurement"]["session_phone"]) == {"fixed-parts", "mbconv-transitions", "adaptive-1-1", "adaptive-1-2"}  # a part each
+    assert set(one["measurement"]["session_phone"]) == {"fixed-parts", "mbconv-transitions", "fixed-parts-pass2", "mbconv-transitions-pass2", "adaptive-1"}
+    assert set(two["measurement"]["session_phone"]) == {"fixed-parts", "mbconv-transitions", "fixed-parts-pass2", "mbconv-transitions-pass2", "adaptive-1-1", "adaptive-1-2"}  # a part each
     assert two["measurement"]["context_latency_ms"] == pytest.approx(one["measurement"]["context_latency_ms"], rel=1e-9)
     for key in KEYS:
         merged, alone = two["entries"][key], one["entries"][key]
@@ -164,7 +164,7 @@ def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: di
         assert set(phone["thermal"]) == set(phone["sessions"])
         cool = {"status": 0, "battery_c": 30.0, "gate": "thermal status 0, battery 30 °C: cool"}
         assert all({k: t["before"][k] for k in cool} == cool and t["throttled"] is False for t in phone["thermal"].values())
-    assert set(measurement["session_phone"]) == {"fixed-parts", "mbconv-transitions"} == set(measurement["anchor"]["session_median_ms"])
+    assert set(measurement["session_phone"]) == {"fixed-parts", "mbconv-transitions", "fixed-parts-pass2", "mbconv-transitions-pass2"} == set(measurement["anchor"]["session_median_ms"])
 
 
 def test_a_phone_that_drops_out_leaves_its_sessions_to_the_others(tmp_path: Path, adb_key: Path) -> None:
@@ -177,7 +177,7 @@ def test_a_phone_that_drops_out_leaves_its_sessions_to_the_others(tmp_path: Path
         phones = {p["serial"]: p for p in doc["measurement"]["phones"]}
         assert phones[leaving.address]["sessions"] == [] and "disconnected" in phones[leaving.address]["dropped"]
         assert phones[steady.address]["dropped"] is None
-        assert set(phones[steady.address]["sessions"]) == {"fixed-parts", "mbconv-transitions", "adaptive-1"}  # one phone left: one session
+        assert set(phones[steady.address]["sessions"]) == {"fixed-parts", "mbconv-transitions", "fixed-parts-pass2", "mbconv-transitions-pass2", "adaptive-1"}  # one phone left: one session
     assert set(doc["entries"]) == set(KEYS)
 
 
@@ -186,7 +186,7 @@ def test_when_every_phone_drops_out_the_profile_stops_with_their_reasons_and_res
         for peer in (first, second):
             peer.offline = True
         phones = [phone_of(first, adb_key), phone_of(second, adb_key)]
-        with pytest.raises(RunnerError, match=r"^every phone dropped out with 2 sessions left to measure \(127\.0\.0\.1:\d+: the connection to ") as failed:
+        with pytest.raises(RunnerError, match=r"^every phone dropped out with 4 sessions left to measure \(127\.0\.0\.1:\d+: the connection to ") as failed:
             profile(tmp_path, phones)
         assert first.address in str(failed.value) and second.address in str(failed.value)
         assert str(failed.value).endswith("the finished sessions are kept: reconnect the phones and continue with --resume")

@@ -15,7 +15,9 @@ few for one entry alone, so the LUT pools it: every entry's between-session vari
 its reference network's latency squared (the offsets scale with the network timed, not with the
 block removed from it), is pooled over the LUT, robustly (the median, made a mean for one degree
 of freedom: a session that a burst of other work disturbed inflates its own entries, not the LUT's),
-and an entry's variance is the larger of the pooled one and its own. The interval is a *repeat* interval: a
+and an entry's variance is the larger of the pooled one and its own. Its point's variance is that
+over its sessions, and never less than the rounds alone show (a bootstrap of the pooled median over
+rounds: what sessions that happen to agree, or a simulated app's identical ones, cannot hide). The interval is a *repeat* interval: a
 second profile's value differs from this one by both profiles' errors, so its half-width is
 z x sqrt(2 x variance / sessions), the √2 a plain confidence interval of the mean lacks.
 """
@@ -32,6 +34,7 @@ import numpy as np
 from orchestrator.plan.spec import Entry
 
 CONFIDENCE = 0.95
+BOOTSTRAP = 2000
 Z = 1.959963984540054  # the two-sided 95% normal quantile
 CHI2_1_MEDIAN = 0.454936423119572  # median of a chi-square variable of one degree of freedom
 INTERVAL_METHOD = "repeat-sessions-v1"
@@ -122,6 +125,12 @@ def session_spread(measured: Iterable[EntrySessions]) -> SessionSpread:
     return SessionSpread(float(np.median(relative)) / CHI2_1_MEDIAN if relative else 0.0, len(relative))
 
 
+def rounds_variance(pooled: np.ndarray, seed: int = 0) -> float:
+    """The variance of the median over resampled rounds."""
+    rng = np.random.default_rng(seed)
+    return float(np.var(np.median(pooled[rng.integers(0, pooled.size, size=(BOOTSTRAP, pooled.size))], axis=1)))
+
+
 def estimate(measured: EntrySessions, spread: SessionSpread) -> Estimate:
     """The entry's median delta and its repeat interval; a point at or below zero gets an interval
     that reaches zero, so no LUT claims a tight negative latency."""
@@ -129,8 +138,8 @@ def estimate(measured: EntrySessions, spread: SessionSpread) -> Estimate:
         raise ValueError("no measurements for this entry")
     pooled = np.concatenate(measured.deltas)
     point = float(np.median(pooled))
-    variance = max(spread.variance_ms2(measured.reference_ms), measured.own_variance or 0.0)
-    half = Z * math.sqrt(2 * variance / len(measured.deltas))
+    between = max(spread.variance_ms2(measured.reference_ms), measured.own_variance or 0.0) / len(measured.deltas)
+    half = Z * math.sqrt(2 * max(between, rounds_variance(pooled)))
     lo, hi = point - half, point + half
     if point <= 0:
         lo, hi = min(lo, point), max(hi, 0.0)
