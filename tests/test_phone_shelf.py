@@ -248,7 +248,7 @@ def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch, requ
     listed = {p["serial"]: p for p in doc["measurement"]["phones"]}
     assert set(listed) == {"00008110-000A", "00008110-000B"} and all(p["sessions"] for p in listed.values())
     assert {(p["model"], p["os"], p["build"]) for p in listed.values()} == {("iPhone14,5", "iOS 17.4.1", "21E236")}
-    assert all(phone.served == listed[udid]["sessions"] and len(phone.launches) == 1 for udid, phone in usb.phones.items())
+    assert {udid: (sorted(phone.served), len(phone.launches)) for udid, phone in usb.phones.items()} == {udid: (sorted(listed[udid]["sessions"]), 1) for udid in usb.phones}
     assert set(doc["entries"]) == set(FEW) and json.loads(json.dumps(doc)) == doc
 
 
