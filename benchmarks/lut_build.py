@@ -1,10 +1,13 @@
-"""What a LUT costs to build on host, and how repeatable it is.
+"""What a LUT costs to build on host, how repeatable it is, and whether its intervals say so.
 
 For each space: networks exported, export seconds with a cold cache (a fresh cache folder) and a
 warm one (the same folder again), measurement seconds, total. Then repeatability: profile
 `--repeat-space` (XXS) twice (warm cache, seeds 0 and 1) and report the per-entry relative
 difference and, what matters to a search, the difference in predicted latency of 1,000 random
-subnets between the two LUTs.
+subnets between the two LUTs. And coverage: the share of entries whose value in profile B lies
+inside profile A's 95% interval (and the reverse), for the LUTs' intervals and for the method
+LUTs used before they recorded theirs (a bootstrap over rounds, recomputed from the same runs'
+first-pass sessions: one session per entry, as those profiles measured).
 
 Run: .venv/bin/python benchmarks/lut_build.py [--spaces tiny xxs] [--repeat-space xxs] [--cache DIR] [--quick]
 (`--spaces` with no value skips the cost table.)
@@ -25,7 +28,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from infra.strict_json import load_json
 from orchestrator.export.cache import export_probes
+from orchestrator.lut.attribution import entry_sessions, normalised
 from orchestrator.lut.runs import ProfileRequest, profile_lut
 from orchestrator.lut.settings import FULL, QUICK
 from orchestrator.plan.builder import build_plan
@@ -65,6 +70,47 @@ def repeatability(a: dict, b: dict, space, subnets: int = 1000) -> Table:
         batch = random_batch(space, subnets, np.random.default_rng(0), a["resolution"])
         pa, pb = LatencyPredictor(a, space).predict_batch(batch), LatencyPredictor(b, space).predict_batch(batch) * scale
         table.add_row(f"predicted latency of random subnets, {label}", str(subnets), *_quantiles(np.abs(pb - pa) / pa), "median <= 2%, p95 <= 5%")
+    return table
+
+
+def rounds_bootstrap(run_dir: Path, plan, seed: int = 0) -> dict[str, tuple[float, float, float]]:
+    """Entry (point, low, high) as LUTs computed them before they recorded an interval method: the
+    median of the pooled rounds of the first-pass sessions and a 2,000-fold bootstrap over those
+    rounds."""
+    first_pass = [d for d in sorted((run_dir / "sessions").iterdir()) if "-pass" not in d.name and not d.name.startswith("adaptive")]
+    samples = [{m["id"]: m["samples_ms"] for m in load_json(d / "result.json", "session result", "")["models"]} for d in first_pass]
+    scaled, rng = normalised(samples, plan.anchor), np.random.default_rng(seed)
+    return {entry.key: rounds_interval(np.concatenate(entry_sessions(entry, scaled).deltas), rng) for entry in plan.entries}
+
+
+def rounds_interval(deltas: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
+    """(median, 2.5th, 97.5th percentile) of a 2,000-fold bootstrap of the median over rounds."""
+    medians = np.median(deltas[rng.integers(0, deltas.size, size=(2000, deltas.size))], axis=1)
+    return (float(np.median(deltas)), *(float(q) for q in np.percentile(medians, [2.5, 97.5])))
+
+
+def coverage(a: dict[str, tuple[float, float, float]], b: dict[str, tuple[float, float, float]]) -> tuple[float, float, float]:
+    """Share of entries whose value in b lies in a's interval, the reverse, and the median interval
+    width relative to the entry."""
+    def inside(values: dict, intervals: dict) -> float:
+        return float(np.mean([intervals[k][1] <= values[k][0] <= intervals[k][2] for k in a]))
+
+    width = np.median([(a[k][2] - a[k][1]) / max(abs(a[k][0]), 1e-9) for k in a])
+    return inside(b, a), inside(a, b), float(width)
+
+
+def coverage_table(a: dict, b: dict, space, work: Path) -> Table:
+    """Coverage of a repeat by each method's 95% intervals, on the same two runs."""
+    plan = build_plan(space, a["resolution"])
+    as_written = {name: {k: (e["latency_ms"], *e["ci_ms"]) for k, e in doc["entries"].items()} for name, doc in (("a", a), ("b", b))}
+    before = {tag: rounds_bootstrap(work / f"run-{space.name}-{tag}", plan) for tag in ("a", "b")}
+    table = Table(title=f"coverage: {space.name} profiled twice; share of entries whose value in one profile lies in the other's 95% interval")
+    for column in ("intervals", "B in A", "A in B", "median width / entry", "goal"):
+        table.add_column(column, justify="right")
+    rows = (("bootstrap over rounds (before; first-pass sessions)", before), (f"as written: {a['measurement'].get('interval', {}).get('method', 'rounds')}", as_written))
+    for label, values in rows:
+        b_in_a, a_in_b, width = coverage(values["a"], values["b"])
+        table.add_row(label, f"{b_in_a:.0%}", f"{a_in_b:.0%}", f"{width:.0%}", ">= 90%")
     return table
 
 
@@ -111,6 +157,7 @@ def main() -> None:
     second, seconds = build(args.repeat_space, dataclasses.replace(settings, seed=1), work, "b", args.repeat_resolution)
     console.print(f"{args.repeat_space} profile b: {seconds:.0f} s")
     console.print(repeatability(first, second, load_space(args.repeat_space)))
+    console.print(coverage_table(first, second, load_space(args.repeat_space), work))
     console.print(f"work folder (runs, LUTs): {work}")
 
 

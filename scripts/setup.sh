@@ -3,8 +3,9 @@
 #   ./scripts/setup.sh           the toolkit itself (what `bench profile` needs); no GPL package
 #   ./scripts/setup.sh --tests   also the test tools, the iOS extra (pymobiledevice3, GPL-3.0, only
 #                                for the iOS runner's tests) and, as root with apt, Debian's kotlin,
-#                                junit4 and libusb for the Android core's tests and chromium for
-#                                the report's browser tests
+#                                junit4 and libusb for the Android core's tests, adb (the platform
+#                                adb server the Android runner's adb-server route is tested through)
+#                                and chromium for the report's browser tests
 # torch is installed first and pinned: pip takes 2.14.1 + torchvision 0.29.1 from this machine's
 # local wheels; uv and poetry would download ~3 GB instead, so this uses pip on purpose. Every
 # install is held to constraints.txt, the versions last verified.
@@ -23,11 +24,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ "$mode" = --tests ]; then
   if ! command -v kotlinc >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! ldconfig -p 2>/dev/null | grep -q libusb-1.0 \
-    || ! command -v chromium >/dev/null; then
+    || ! command -v adb >/dev/null || ! command -v chromium >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin junit4 libusb-1.0-0 chromium >/dev/null
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin junit4 libusb-1.0-0 adb chromium >/dev/null
     else
-      echo "note: install kotlin, junit4, libusb-1.0-0 and chromium (Debian: sudo apt-get install kotlin junit4 libusb-1.0-0 chromium) to run the Android core tests and the report's browser tests" >&2
+      echo "note: install kotlin, junit4, libusb-1.0-0, adb and chromium (Debian: sudo apt-get install kotlin junit4 libusb-1.0-0 adb chromium) to run the Android core and adb-server tests and the report's browser tests" >&2
     fi
   fi
 fi

@@ -19,13 +19,17 @@ phone is simulated. What is implemented is what adbd does for the requests the r
   result: by default a simulator of the app (made-up latencies, at once), or, for the tests of a
   real session, the host runner's child process run on the pushed run directory as the app would
   run the request (`Phone.app_behaviour = "bench"`);
-- the phone around it: the screen (`input keyevent`, `dumpsys power` / `window` / `activity`),
-  heat (`dumpsys thermalservice` / `battery`), the app's process (`pidof`) and free space (`df`).
+- the phone around it: the screen (`input keyevent`, `dumpsys power` / `window` / `activity`), which
+  may turn off and lock after a screen timeout unless the stay-awake setting holds it on
+  (`settings get|put|delete global stay_on_while_plugged_in`), heat (`dumpsys thermalservice`
+  / `battery`, the battery cooling reading by reading if asked), the app's process (`pidof`) and free space (`df`).
 
 Faults are switched on per test: the connection drops in the middle of a push, the app writes no
 result, the app writes a malformed or an oversized one, the app crashes, the user refuses the
 authorisation prompt, the phone is locked, another app takes the front, the phone is hot or heats
-up, a command never answers in time, the phone is 32-bit only, adbd wants TLS.
+up, a command never answers in time, the phone is 32-bit only, adbd wants TLS, the phone locks
+itself after some idle seconds as a Pixel with a PIN does, the phone sits warm on its charger or
+stays throttled.
 """
 
 from __future__ import annotations
@@ -146,8 +150,19 @@ class Phone:
     The phone around the app: `locked` (with `keyguard_field`, how this phone's `dumpsys window`
     spells it), `intruder` (an activity that takes the front right after each launch), heat
     (`thermal_status`, `battery_c`; `session_heat` is the status each session leaves, in order, and
-    each `dumpsys thermalservice` read lowers the status by `cooling`), `free_kb` under every
-    path, and `stalls` (command name -> seconds it takes, for a command that never answers in time)."""
+    each reading of it, which starts with `dumpsys thermalservice`, lowers the status by `cooling`
+    and the battery by `battery_cooling_c` down to `battery_floor_c`, a charger's plateau: a phone
+    cooling between a runner's readings, counted in readings so that no test hangs on the
+    machine's speed), `free_kb` under every
+    path, and `stalls` (command name -> seconds it takes, for a command that never answers in time).
+
+    The screen, as on a phone with a PIN: with `lock_after_s` set, it turns off that many seconds
+    after the last user activity (a key event, the benchmark activity's launch: it keeps the screen
+    on while it runs, and the simulated app ends at once) and the keyguard comes up, which a
+    wake-up key does not dismiss; unless the global setting `stay_on_while_plugged_in` ("Stay awake",
+    a mask of power sources: 1 AC, 2 USB, 4 wireless) names the source the phone is `plugged` into
+    (2, USB; 0: on battery), in which case the screen never turns off. `global_settings` holds the
+    global settings as `settings` sees them (a name missing is "null")."""
 
     def __init__(self, root: Path, model: str, release: str) -> None:
         self.root = root
@@ -169,9 +184,15 @@ class Phone:
         self.battery_c = 30.0
         self.session_heat: list[int] = []
         self.cooling = 0
+        self.battery_cooling_c = 0.0
+        self.battery_floor_c = 0.0
+        self.lock_after_s: float | None = None
+        self.plugged = 2
+        self.global_settings: dict[str, str] = {"stay_on_while_plugged_in": "0"}
         self.free_kb = 50 * 2**20
         self.stalls: dict[str, float] = {}
         self.tamper: Callable[[dict], object] | None = None  # edits a result before it is written, as a broken app would
+        self.on_launch: Callable[[int], object] | None = None  # called with the launch's number (1, 2, ...): a user's Ctrl-C, say
         self.slowdown = 1.0  # a slower phone of the same model: sessions take this much longer, every latency this much more
         self.cpu: int | None = None  # the host core the app runs on, so that loopback phones measuring at once keep to their own
         self.commands: list[str] = []
@@ -180,6 +201,21 @@ class Phone:
         self.pulled: list[str] = []
         self.interrupted_pushes: list[str] = []
         self._app_threads: list[threading.Thread] = []
+        self._last_activity = time.monotonic()
+
+    def user_activity(self) -> None:
+        self._last_activity = time.monotonic()
+
+    def tick(self) -> None:
+        """What time did to the phone since it was last looked at: the screen turned off and locked
+        once idle for `lock_after_s`, unless the stay-awake setting holds it."""
+        now = time.monotonic()
+        stay_on = self.global_settings.get("stay_on_while_plugged_in", "null")
+        held = stay_on.isdigit() and int(stay_on) & self.plugged != 0
+        if held:
+            self._last_activity = now  # a screen held on is never idle
+        elif self.lock_after_s is not None and now - self._last_activity >= self.lock_after_s and self.awake:
+            self.awake, self.locked = False, True
 
     def local(self, device_path: str) -> Path:
         """Where a phone path lives in the host folder."""
@@ -189,6 +225,9 @@ class Phone:
     def launch(self, request_path: str) -> None:
         """`am start` returns once the activity shows; the session runs on in the background."""
         self.launches.append(time.monotonic())
+        if self.on_launch is not None:
+            self.on_launch(len(self.launches))
+        self.user_activity()
         self.front = self.intruder or ACTIVITY
         self.pid = None if self.app_behaviour == "crash" else 4200 + len(self.launches)
         if self.app_behaviour == "bench":
@@ -222,6 +261,7 @@ class Phone:
             "platform": "android", "model": self.props["ro.product.model"], "os": f"Android {self.props['ro.build.version.release']}",
             "cores": os.cpu_count() or 1,
         }
+        result["runtime"]["libraries"] = {"executorch": result["runtime"]["version"], "android": self.props["ro.build.version.release"]}
         self._write_result(result)
 
     def _simulated(self, request_path: Path) -> dict:
@@ -241,7 +281,10 @@ class Phone:
         return {
             "schema": "autovit-bench/result", "version": request["version"], "run_id": request["run_id"], "status": "ok", "error": None,
             "device": {"platform": "android", "model": self.props["ro.product.model"], "os": f"Android {self.props['ro.build.version.release']}", "cores": 8},
-            "runtime": {"name": "executorch", "version": "1.5.1", "threads": request["threads"], "compute_units": None},
+            "runtime": {
+                "name": "executorch", "version": "1.5.1", "threads": request["threads"], "compute_units": None,
+                "libraries": {"executorch": "1.5.1", "android": self.props["ro.build.version.release"]},
+            },
             "started_at": "2026-11-22T12:00:00+00:00", "finished_at": "2026-11-22T12:00:01+00:00", "rounds": rounds, "models": models,
         }
 
@@ -281,6 +324,7 @@ class Shell:
 
     def run(self, command_line: str) -> str:
         self.phone.commands.append(command_line)
+        self.phone.tick()
         words = shlex.split(command_line)
         time.sleep(self.phone.stalls.get(words[0], 0.0))
         stages: list[list[str]] = [[]]
@@ -318,9 +362,14 @@ class Shell:
         if args == ["thermalservice"]:
             status = phone.thermal_status
             phone.thermal_status = max(0, status - phone.cooling)
+            phone.battery_c = max(phone.battery_floor_c, phone.battery_c - phone.battery_cooling_c)
             return f"IsStatusOverride: false\nThermalEventListeners:\nThermal Status: {status}\nCached temperatures:\n"
         if args == ["battery"]:
-            return f"Current Battery Service state:\n  AC powered: false\n  USB powered: true\n  level: 80\n  temperature: {round(phone.battery_c * 10)}\n"
+            ac, usb, wireless = (str(bool(phone.plugged & bit)).lower() for bit in (1, 2, 4))
+            return (
+                f"Current Battery Service state:\n  AC powered: {ac}\n  USB powered: {usb}\n  Wireless powered: {wireless}\n"
+                f"  level: 80\n  temperature: {round(phone.battery_c * 10)}\n"
+            )
         if args[:2] != ["package", PACKAGE] or phone.app_version is None:
             return ""
         return (
@@ -354,9 +403,25 @@ class Shell:
         )
 
     def cmd_input(self, args: list[str]) -> str:
+        """A key event is user activity; the wake-up key turns the screen on (a keyguard stays up)."""
+        self.phone.user_activity()
         if args == ["keyevent", "KEYCODE_WAKEUP"]:
             self.phone.awake = True
         return ""
+
+    def cmd_settings(self, args: list[str]) -> str:
+        """`settings get|put|delete global NAME [VALUE]`, as Android's settings command answers."""
+        verb, namespace, name, *value = args
+        if namespace != "global":
+            return f"Invalid namespace '{namespace}'\n" if namespace not in ("system", "secure") else "null\n"
+        if verb == "get":
+            return f"{self.phone.global_settings.get(name, 'null')}\n"
+        if verb == "put" and len(value) == 1:
+            self.phone.global_settings[name] = value[0]
+            return ""
+        if verb == "delete":
+            return f"Deleted {int(self.phone.global_settings.pop(name, None) is not None)} rows\n"
+        return "Invalid command\n"
 
     def cmd_pidof(self, args: list[str]) -> str:
         return f"{self.phone.pid}\n" if args == [PACKAGE] and self.phone.pid is not None else ""

@@ -2,10 +2,24 @@
 
 It behaves like the services it stands for: usbmux lists `MuxDevice`s, house arrest is an in-memory
 AFC filesystem with AFC's rules (a push needs its parent folder, a missing file raises
-`AfcFileNotFoundError`), the installation proxy knows a set of apps, and DVT's launch starts an "app"
-on a local copy of the pushed run directory whose log lines come back through the syslog stream as
-real `SyslogEntry`s. The app's process lives until it is killed, as the real app does after writing
-its result, unless the app behaviour raises: then it has crashed and DVT no longer lists it.
+`AfcFileNotFoundError`), the installation proxy knows a set of apps and their build numbers, and DVT's
+launch starts the benchmark app. Launched with `--resident`, the app follows the resident mode of
+ios_bench/README.md against that in-memory Documents, on a thread of its own (it outlives the
+runner's event loops, as the app outlives the runner's connections): it keeps the idle timer off,
+beats in `resident.json` (with the phone's `thermal_state`, which a test may change), serves each
+inbox entry by running an "app behaviour" on a local copy of the run directory (the behaviour's log
+lines come back through the syslog stream as real `SyslogEntry`s), answers with its result.json or
+a rejection, and stops at `inbox/stop`, putting the idle timer back. A behaviour that raises is the
+app crashing: it beats no more. A build without the resident mode (`resident_mode=False`) ignores
+`--resident` and only shows that it is idle, as the real app does with arguments it does not know.
+
+The phone has an Auto-Lock: with `auto_lock_s`, it locks once that long has passed since it was last
+unlocked or since an app last stopped holding the idle timer off, unless an app in front holds it
+off now. Locked with a `passcode`, it refuses launches the way iOS does (DVT's NSError asking for
+the device to be unlocked); without one, a launch unlocks it. A locked phone still serves house
+arrest: an app's Documents are readable from the first unlock after a restart on (iOS's default data
+protection), and this phone has been unlocked since it started.
+
 `fail` makes a method raise a given pymobiledevice3 exception, so the runner's messages are tested
 against the library's own exception classes (for `syslog`, the stream raises it after its first entry).
 """
@@ -18,13 +32,19 @@ import itertools
 import json
 import posixpath
 import random
+import shutil
 import sys
+import threading
+import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pymobiledevice3.dtx.exceptions import DTXNsError
+from pymobiledevice3.dtx.ns_types import NSError
 from pymobiledevice3.exceptions import AfcFileNotFoundError, AppNotInstalledError, TunneldConnectionError
 from pymobiledevice3.services.afc import AfcError
 from pymobiledevice3.services.os_trace import SyslogEntry, SyslogLogLevel
@@ -35,6 +55,10 @@ from orchestrator.measure.contract import VERSION, summarize
 
 UDID = "00008110-001A2C3E0E38801E"
 GOLDEN_OK = Path(__file__).parent / "contract" / "result_ok.json"
+GOLDEN_ERROR = Path(__file__).parent / "contract" / "result_error.json"
+HEARTBEAT = "/Documents/resident.json"
+INBOX = "/Documents/inbox"
+STOP = f"{INBOX}/stop"
 
 App = Callable[[Path, Callable[[str], None]], Awaitable[None]]
 
@@ -74,7 +98,10 @@ def coreml_simulator(thermal: tuple[str, str] | None = ("nominal", "nominal"), m
         result = {
             "schema": "autovit-bench/result", "version": VERSION, "run_id": request["run_id"], "status": "ok", "error": None,
             "device": {"platform": "ios", "model": "iPhone14,5", "os": "iOS 17.4.1", "cores": 6},
-            "runtime": {"name": "coreml", "version": "17.4.1", "threads": 0, "compute_units": request["compute_units"]},
+            "runtime": {
+                "name": "coreml", "version": "17.4.1", "threads": 0, "compute_units": request["compute_units"],
+                "libraries": {"coreml": "3500.32.1", "ios": "17.4.1"},
+            },
             "started_at": "2026-11-22T12:00:00Z", "finished_at": "2026-11-22T12:00:05Z", "rounds": rounds, "models": models,
         }
         if thermal is not None:
@@ -138,45 +165,114 @@ def entry(pid: int, process: str, message: str) -> SyslogEntry:
 
 
 class FakeAfc:
-    """An app container's Documents as AFC shows it: paths under /Documents, files and folders."""
+    """An app container's Documents as AFC shows it: paths under /Documents, files and folders. The
+    runner and the app's thread both use it, so every operation holds a lock."""
 
     def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.dirs: set[str] = {"/", "/Documents"}
+        self._lock = threading.RLock()
 
     def exists(self, path: str) -> bool:
-        return path in self.files or path in self.dirs
+        with self._lock:
+            return path in self.files or path in self.dirs
 
     def makedirs(self, path: str) -> None:
-        while path not in self.dirs:
-            self.dirs.add(path)
-            path = posixpath.dirname(path)
+        with self._lock:
+            while path not in self.dirs:
+                self.dirs.add(path)
+                path = posixpath.dirname(path)
 
     def push(self, local: Path, remote: str) -> None:
-        if posixpath.dirname(remote) not in self.dirs:
-            raise AfcFileNotFoundError(f"{remote} has no parent folder", AfcError.OBJECT_NOT_FOUND, remote)
-        self.files[remote] = local.read_bytes()
+        self.write(remote, local.read_bytes())
+
+    def write(self, path: str, data: bytes) -> None:
+        with self._lock:
+            if posixpath.dirname(path) not in self.dirs:
+                raise AfcFileNotFoundError(f"{path} has no parent folder", AfcError.OBJECT_NOT_FOUND, path)
+            self.files[path] = data
 
     def read(self, path: str) -> bytes:
-        if path not in self.files:
-            raise AfcFileNotFoundError(f"{path} does not exist", AfcError.OBJECT_NOT_FOUND, path)
-        return self.files[path]
+        with self._lock:
+            if path not in self.files:
+                raise AfcFileNotFoundError(f"{path} does not exist", AfcError.OBJECT_NOT_FOUND, path)
+            return self.files[path]
 
     def size(self, path: str) -> int:
         return len(self.read(path))
 
     def rm(self, path: str) -> None:
-        if not self.exists(path):
-            raise AfcFileNotFoundError(f"{path} does not exist", AfcError.OBJECT_NOT_FOUND, path)
-        self.files = {p: b for p, b in self.files.items() if p != path and not p.startswith(path + "/")}
-        self.dirs = {d for d in self.dirs if d != path and not d.startswith(path + "/")}
+        with self._lock:
+            if not self.exists(path):
+                raise AfcFileNotFoundError(f"{path} does not exist", AfcError.OBJECT_NOT_FOUND, path)
+            self.files = {p: b for p, b in self.files.items() if p != path and not p.startswith(path + "/")}
+            self.dirs = {d for d in self.dirs if d != path and not d.startswith(path + "/")}
+
+    def discard(self, path: str) -> None:
+        with self._lock:
+            if self.exists(path):
+                self.rm(path)
+
+    def listdir(self, path: str) -> list[str]:
+        with self._lock:
+            if path not in self.dirs:
+                raise AfcFileNotFoundError(f"{path} is not a folder", AfcError.OBJECT_NOT_FOUND, path)
+            return sorted({p[len(path) + 1 :].split("/")[0] for p in (*self.files, *self.dirs) if p.startswith(path + "/")})
+
+    def rename(self, source: str, target: str) -> None:
+        with self._lock:
+            self.write(target, self.read(source))
+            del self.files[source]
 
     def tree(self, root: str) -> dict[str, bytes]:
-        return {posixpath.relpath(p, root): b for p, b in self.files.items() if p.startswith(root + "/")}
+        with self._lock:
+            return {posixpath.relpath(p, root): b for p, b in self.files.items() if p.startswith(root + "/")}
+
+
+# The runner's waits scaled to the fake app's intervals: it beats every 0.02 s, so 1.5 s without a
+# beat (75 beats) means it is gone. The app and the runner share one process here, so a margin that
+# wide keeps a machine whose cores are busy elsewhere from stalling both long enough to look like
+# a dead app. No cool-down between sessions unless a test asks for one.
+QUICK = dict(poll_s=0.01, stale_s=1.5, start_timeout_s=5.0, stop_timeout_s=2.0, heat_poll_s=0.02, cooldown_s=0.0)
+
+
+def quick_runners(monkeypatch: Any) -> None:
+    """Every iOS runner the toolkit builds (`IosSettings.from_env`) waits as `QUICK` says, except for
+    the cool-down between sessions, which still comes from BENCH_IOS_COOLDOWN_S (0 unless set)."""
+    from orchestrator.measure.runners.ios.settings import IosSettings
+
+    real = IosSettings.from_env
+    quick = {key: value for key, value in QUICK.items() if key != "cooldown_s"}
+    monkeypatch.setenv("BENCH_IOS_COOLDOWN_S", "0")
+    monkeypatch.setattr(IosSettings, "from_env", classmethod(lambda cls, runtime=None, **overrides: real(runtime, **{**quick, **overrides})))
+
+
+_PHONES: weakref.WeakSet[FakePhone] = weakref.WeakSet()
+
+
+def power_off_all() -> None:
+    """End every app of every fake phone still running: a test's teardown, so that no app thread
+    outlives its test (a job that failed mid-session may leave one behind, as on a phone)."""
+    for phone in list(_PHONES):
+        phone.power_off()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Crash(Exception):
+    """The app behaviour raised: the app's process is gone."""
 
 
 class FakePhone:
-    """One iPhone on USB, plus whatever else usbmux lists (`others`)."""
+    """One iPhone on USB, plus whatever else usbmux lists (`others`). See the module docstring for the
+    app, the Auto-Lock and the heat; `beat_s` and `inbox_poll_s` are the app's heartbeat and inbox
+    intervals (2 s and 0.5 s on a phone), short here so that tests stay quick. Besides the services,
+    a test may `unlock` the phone, ask whether it `is_locked`, read its `heartbeat` and `power_off`
+    its apps; `CONTROLS` names these."""
+
+    CONTROLS = ("log", "unlock", "is_locked", "heartbeat", "power_off")
 
     def __init__(
         self,
@@ -191,6 +287,13 @@ class FakePhone:
         tunneld: str = "serves",
         installed: bool = True,
         bundle_id: str = "org.autovit.bench",
+        app_build: str = "2",
+        resident_mode: bool = True,
+        passcode: bool | None = False,
+        auto_lock_s: float | None = None,
+        thermal_state: str | None = "nominal",
+        beat_s: float = 0.02,
+        inbox_poll_s: float = 0.005,
         others: tuple[MuxDevice, ...] = (),
         fail: dict[str, BaseException] | None = None,
         udid: str = UDID,
@@ -199,6 +302,9 @@ class FakePhone:
         self.product_type, self.version, self.paired = product_type, version, paired
         self.developer_mode, self.image_mounted, self.tunneld = developer_mode, image_mounted, tunneld
         self.apps = {bundle_id} if installed else set()
+        self.app_build, self.resident_mode = app_build, resident_mode
+        self.passcode, self.auto_lock_s, self.thermal_state = passcode, auto_lock_s, thermal_state
+        self.beat_s, self.inbox_poll_s = beat_s, inbox_poll_s
         self.udid = udid
         self.devices = [MuxDevice(1, udid, "USB"), *others]
         self.fail = fail or {}
@@ -211,19 +317,83 @@ class FakePhone:
         self.pushed: dict[str, bytes] = {}
         self.pulled: list[str] = []
         self.killed: list[int] = []
-        self._running: dict[int, asyncio.Task] = {}
         self.crashed: set[int] = set()
+        self.served: list[str] = []
         self.syslog_pids: list[int] = []
+        # the screen: the app in front, whether it holds the idle timer off, the lock
+        self.front: int | None = None
+        self.idle_timer_disabled = False
+        self.locked = False
+        self._awake_since = time.monotonic()
+        self._screen = threading.RLock()
         self._pids = itertools.count(501)
-        self._listeners: list[asyncio.Queue] = []
+        self._apps: dict[int, tuple[threading.Thread, asyncio.AbstractEventLoop, asyncio.Task]] = {}
+        self._listeners: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = []
+        _PHONES.add(self)
 
     def _call(self, name: str) -> None:
         if name in self.fail:
             raise self.fail[name]
 
+    # --- what a test does to the phone ---------------------------------------------------------
+
     def log(self, pid: int, process: str, message: str) -> None:
-        for queue in self._listeners:
-            queue.put_nowait(entry(pid, process, message))
+        """A device log line, to every syslog stream open now (from whichever thread logs it)."""
+        for loop, queue in list(self._listeners):
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, entry(pid, process, message))
+            except RuntimeError:  # that stream's event loop has closed
+                pass
+
+    def unlock(self) -> None:
+        """The user unlocks the phone (Face ID or passcode): Auto-Lock counts from now."""
+        with self._screen:
+            self.locked, self._awake_since = False, time.monotonic()
+
+    def is_locked(self) -> bool:
+        with self._screen:
+            if (
+                not self.locked and self.auto_lock_s is not None and not self.idle_timer_disabled
+                and time.monotonic() - self._awake_since >= self.auto_lock_s
+            ):
+                self.locked = True
+            return self.locked
+
+    def heartbeat(self) -> dict[str, Any] | None:
+        return json.loads(self.documents.read(HEARTBEAT)) if self.documents.exists(HEARTBEAT) else None
+
+    def power_off(self) -> None:
+        """End every app still running, so that no app thread outlives its test."""
+        for pid in list(self._apps):
+            self._end(pid)
+
+    def _hold_idle_timer(self, disabled: bool) -> None:
+        """UIApplication.isIdleTimerDisabled of the app in front; Auto-Lock counts again from the
+        moment it is turned back on."""
+        with self._screen:
+            self.is_locked()
+            if self.idle_timer_disabled and not disabled:
+                self._awake_since = time.monotonic()
+            self.idle_timer_disabled = disabled
+
+    def _gone(self, pid: int) -> None:
+        """The app's process ended: what it held on the screen goes with it."""
+        with self._screen:
+            if self.front == pid:
+                self.front = None
+                self._hold_idle_timer(False)
+
+    def _end(self, pid: int) -> None:
+        thread, loop, task = self._apps.pop(pid, (None, None, None))
+        if thread is not None:
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # its loop closed as the app stopped by itself
+                pass
+            thread.join(timeout=10)
+        self._gone(pid)
+
+    # --- the services ------------------------------------------------------------------------------
 
     async def list_devices(self) -> list[MuxDevice]:
         self._call("list_devices")
@@ -243,6 +413,9 @@ class FakePhone:
 
     def is_paired(self, lockdown: Any) -> bool:
         return self.paired
+
+    def has_passcode(self, lockdown: Any) -> bool | None:
+        return self.passcode
 
     async def developer_mode_status(self, lockdown: Any) -> bool:
         self._call("developer_mode_status")
@@ -278,7 +451,7 @@ class FakePhone:
         self.image_mounted = True
 
     async def get_apps(self, lockdown: Any, bundle_ids: list[str]) -> dict[str, dict[str, Any]]:
-        return {b: {"CFBundleIdentifier": b} for b in bundle_ids if b in self.apps}
+        return {b: {"CFBundleIdentifier": b, "CFBundleVersion": self.app_build} for b in bundle_ids if b in self.apps}
 
     async def install_from_local(self, lockdown: Any, package: Path) -> None:
         self._call("install_from_local")
@@ -312,61 +485,160 @@ class FakePhone:
     async def afc_rm(self, afc: FakeAfc, path: str) -> None:
         afc.rm(path)
 
+    async def afc_listdir(self, afc: FakeAfc, path: str) -> list[str]:
+        return afc.listdir(path)
+
+    async def afc_set_file_contents(self, afc: FakeAfc, path: str, data: bytes) -> None:
+        afc.write(path, data)
+
+    async def afc_rename(self, afc: FakeAfc, source: str, target: str) -> None:
+        afc.rename(source, target)
+
     @asynccontextmanager
     async def process_control(self, provider: Any) -> AsyncIterator[Any]:
         yield object()
 
     async def launch(self, control: Any, bundle_id: str, arguments: list[str]) -> int:
-        """Copies Documents/<--run-dir> out to the sandbox, starts the app on it, and later puts the
-        result.json it writes back into Documents."""
+        """Brings the app to the front, ending the copy that runs already (kill_existing), unless the
+        phone is locked with a passcode; with `--resident`, the app starts its loop."""
         self._call("launch")
+        if self.is_locked():
+            if self.passcode:
+                raise DTXNsError(NSError(1, "com.apple.dt.deviceprocesscontrolservice", {
+                    "NSLocalizedDescription": f"Unable to launch {bundle_id} because the device was not, or could not be, unlocked.",
+                }))
+            self.unlock()
         self.launches.append((bundle_id, arguments))
-        remote = f"/Documents/{arguments[arguments.index('--run-dir') + 1]}"
-        self.pushed = self.documents.tree(remote)
-        local = self.sandbox / remote.lstrip("/")
+        if self.front is not None:
+            self.killed.append(self.front)
+            self._end(self.front)
+        pid = next(self._pids)
+        self.front = pid
+        if "--resident" in arguments and self.resident_mode:
+            started = threading.Event()
+            thread = threading.Thread(target=self._resident_process, args=(pid, started), daemon=True, name=f"IOSBench[{pid}]")
+            thread.start()
+            started.wait()
+        return pid
+
+    def _resident_process(self, pid: int, started: threading.Event) -> None:
+        async def main() -> None:
+            self._apps[pid] = (threading.current_thread(), asyncio.get_running_loop(), asyncio.current_task())
+            started.set()
+            await self._resident(pid)
+
+        asyncio.run(main())
+
+    async def _resident(self, pid: int) -> None:
+        """ResidentLoop: the idle timer off, a heartbeat, the inbox served in name order until
+        `inbox/stop`; then the idle timer as it was, the last heartbeat, the stop file removed."""
+        await asyncio.sleep(0.01)  # the app starts a moment after its launch returns, as on a phone
+        docs = self.documents
+        docs.makedirs(INBOX)
+        docs.discard(STOP)
+        was = self.idle_timer_disabled
+        self._hold_idle_timer(True)
+        beat = {"beat": 0, "state": "idle", "run": None, "completed": 0, "started_at": _now()}
+        self._beat(beat)
+        beating = asyncio.create_task(self._beat_every(beat))
+        try:
+            while not docs.exists(STOP):
+                waiting = [n for n in docs.listdir(INBOX) if n.endswith(".json") and not n.startswith(".")]
+                if not waiting:
+                    await asyncio.sleep(self.inbox_poll_s)
+                    continue
+                await self._serve(pid, waiting[0], beat)
+        except _Crash as crash:
+            self.log(pid, "ReportCrash", f"IOSBench[{pid}] crashed: {crash}")
+            self.crashed.add(pid)
+            self._apps.pop(pid, None)
+            self._gone(pid)
+            return
+        finally:
+            beating.cancel()
+        self._hold_idle_timer(was)
+        beat.update(state="stopped", run=None)
+        self._beat(beat)
+        docs.discard(STOP)
+        self._apps.pop(pid, None)
+
+    def _beat(self, beat: dict[str, Any]) -> None:
+        beat["beat"] += 1
+        doc = {
+            "schema": "autovit-bench/resident", "version": 1, **beat, "thermal_state": self.thermal_state,
+            "idle_timer_disabled": self.idle_timer_disabled, "updated_at": _now(),
+        }
+        self.documents.write(HEARTBEAT, json.dumps(doc).encode())
+
+    async def _beat_every(self, beat: dict[str, Any]) -> None:
+        while True:
+            await asyncio.sleep(self.beat_s)
+            self._beat(beat)
+
+    async def _serve(self, pid: int, name: str, beat: dict[str, Any]) -> None:
+        """One entry: the behaviour runs on a local copy of its run directory, and its result.json goes
+        back into Documents; an entry that is not the app's gets a rejection instead."""
+        docs, run = self.documents, name.removesuffix(".json")
+        try:
+            doc = json.loads(docs.read(f"{INBOX}/{name}"))
+            run_dir = doc["run_dir"]
+            if set(doc) != {"run_dir"} or not isinstance(run_dir, str) or any(p in ("", ".", "..") for p in run_dir.split("/")):
+                raise ValueError(f"{name} names no run directory")
+        except (ValueError, KeyError, TypeError) as exc:
+            self._reject(name, f"inbox/{name} is not an entry: {exc}")
+            return
+        beat.update(state="running", run=run)
+        self._beat(beat)
+        self.served.append(run)
+        remote, local = f"/Documents/{run_dir}", self.sandbox / run_dir
+        if not docs.exists(remote):  # answered with an error in a folder made for it, as the app does
+            error = {**json.loads(GOLDEN_ERROR.read_text()), "run_id": run, "error": f"BenchError: the run directory {run_dir} does not exist"}
+            docs.makedirs(remote)
+            docs.write(f"{remote}/result.json", json.dumps(error).encode())
+            docs.discard(f"{INBOX}/{name}")
+            beat.update(state="idle", run=None, completed=beat["completed"] + 1)
+            self._beat(beat)
+            return
+        self.pushed = docs.tree(remote)
+        shutil.rmtree(local, ignore_errors=True)
         for rel, data in self.pushed.items():
             (local / rel).parent.mkdir(parents=True, exist_ok=True)
             (local / rel).write_bytes(data)
-        pid = next(self._pids)
-        self._running[pid] = asyncio.create_task(self._run_app(pid, local, remote))
-        return pid
-
-    async def _run_app(self, pid: int, local: Path, remote: str) -> None:
-        """The app starts a moment after the launch returns, as on a phone, so a log stream opened
-        right after the launch sees its first lines."""
-        await asyncio.sleep(0.01)
-        self.log(pid, "IOSBench", "launched")
         try:
             await self.app(local, lambda line: self.log(pid, "IOSBench", line))
-        except Exception as exc:  # the app behaviour's failure is the app's crash
-            self.log(pid, "ReportCrash", f"IOSBench[{pid}] crashed: {exc}")
-            self.crashed.add(pid)
-            return
-        if (local / "result.json").exists():
-            self.documents.files[f"{remote}/result.json"] = (local / "result.json").read_bytes()
+        except Exception as exc:  # the behaviour's failure is the app's crash
+            raise _Crash(exc) from exc
+        if not docs.exists(remote):
+            self._reject(name, f"result.json could not be written: {run_dir} is gone")
+        else:
+            docs.write(f"{remote}/result.json", (local / "result.json").read_bytes())
+            docs.discard(f"{INBOX}/{name}")
+            beat["completed"] += 1
+        beat.update(state="idle", run=None)
+        self._beat(beat)
 
-    async def is_running(self, control: Any, pid: int) -> bool:
-        return pid in self._running and pid not in self.crashed
+    def _reject(self, name: str, why: str) -> None:
+        self.documents.makedirs("/Documents/rejected")
+        self.documents.write(f"/Documents/rejected/{name}", json.dumps({"entry": name, "error": why}).encode())
+        self.documents.discard(f"{INBOX}/{name}")
 
     async def kill(self, control: Any, pid: int) -> None:
         self.killed.append(pid)
-        task = self._running.pop(pid)
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        self._end(pid)
 
     async def syslog(self, lockdown: Any, pid: int) -> AsyncIterator[SyslogEntry]:
         """Entries of `pid` only, filtered on the phone as os_trace's pid filter does."""
         self.syslog_pids.append(pid)
-        queue: asyncio.Queue = asyncio.Queue()
-        self._listeners.append(queue)
+        listener = (asyncio.get_running_loop(), asyncio.Queue())
+        self._listeners.append(listener)
         try:
             while True:
-                entry = await queue.get()
+                entry = await listener[1].get()
                 if entry.pid == pid:
                     yield entry
                     self._call("syslog")
         finally:
-            self._listeners.remove(queue)
+            self._listeners.remove(listener)
 
 
 class FakeUsb:

@@ -30,3 +30,12 @@ def test_benchmark_activity_shows_over_the_lock_screen_and_reports_being_stopped
     activity = (MANIFEST.parent / "java" / "org" / "autovit" / "bench" / "BenchmarkActivity.kt").read_text()
     assert "setShowWhenLocked(true)" in activity and "setTurnScreenOn(true)" in activity
     assert "override fun onStop()" in activity and "bench.interrupted(requestPath, STOPPED)" in activity
+
+
+def test_the_app_links_the_executorch_aar_of_the_exporters_version_by_default() -> None:
+    build = (MANIFEST.parents[2] / "build.gradle.kts").read_text()
+    default = re.search(r'providers\.gradleProperty\("executorch\.version"\)\.getOrElse\("([^"]+)"\)', build)
+    pyproject = (MANIFEST.parents[4] / "pyproject.toml").read_text()
+    assert default is not None and f'"executorch=={default.group(1)}"' in pyproject
+    assert 'implementation("org.pytorch:executorch-android:$executorchVersion")' in build
+    assert 'buildConfigField("String", "EXECUTORCH_VERSION", "\\"$executorchVersion\\"")' in build

@@ -80,10 +80,12 @@ def peer(tmp_path: Path):
 
 
 def settings_for(peer: AdbPeer, key: Path, **overrides) -> AndroidSettings:
-    """A loopback phone answers at once, so every wait is short and failure paths take well under a second."""
+    """A loopback phone answers at once, so every wait is short and failure paths take well under a second.
+    No adb server is looked for where one may run on this machine: the phone is reached straight."""
     fast = dict(
         address=peer.address, key_path=key, apk=None, connect_timeout_s=2.0, auth_timeout_s=0.5, io_timeout_s=5.0,
         launch_timeout_s=5.0, install_timeout_s=5.0, result_timeout_s=60.0, poll_interval_s=0.05, reconnect_delay_s=0.05, cooldown_s=0.0,
+        adb_server_port=closed_port(),
     )
     return AndroidSettings(**{**fast, **overrides})
 
@@ -114,7 +116,10 @@ def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, p
     assert peer.phone.commands.index("input keyevent KEYCODE_WAKEUP") < peer.phone.commands.index(
         "am start -W -S -n org.autovit.bench/.BenchmarkActivity --es request /data/local/tmp/autovit/runs/run-e2e/request.json"
     )
-    assert result["thermal"] == {"before": {"status": 0, "battery_c": 30.0}, "after": {"status": 0, "battery_c": 30.0}, "throttled": False}
+    assert result["thermal"] == {
+        "before": {"status": 0, "battery_c": 30.0, "gate": "thermal status 0, battery 30 °C: cool", "waited_s": 0.0},
+        "after": {"status": 0, "battery_c": 30.0}, "throttled": False,
+    }
 
 
 def test_connection_dropped_mid_push_is_survived_by_pushing_that_file_again(tmp_path: Path, adb_key: Path, tiny_pte: Path) -> None:
@@ -122,7 +127,7 @@ def test_connection_dropped_mid_push_is_survived_by_pushing_that_file_again(tmp_
         peer.drop_push = PushDrop("models/net.pte", after_bytes=tiny_pte.stat().st_size // 2)
         result = measure(pixel7_runner(peer, adb_key), tmp_path / "run-drop", {"net": tiny_pte})
     assert result["status"] == "ok" and [m["id"] for m in result["models"]] == ["net"]
-    assert peer.connections == 2
+    assert peer.connections == 1 + 2 + 1  # the phone kept awake, the session and its reconnect, the phone given back
     assert peer.phone.interrupted_pushes == ["/data/local/tmp/autovit/runs/run-drop/models/net.pte"]
     assert peer.phone.pushed == ["/data/local/tmp/autovit/runs/run-drop/request.json", "/data/local/tmp/autovit/runs/run-drop/models/net.pte"]
 
@@ -133,7 +138,7 @@ def test_phone_that_stays_disconnected_fails_after_the_allowed_reconnects(
     peer.drop_push = PushDrop("models/net.pte", after_bytes=1, stay_offline=True)
     with pytest.raises(RunnerError, match=r"^the phone disconnected while pushing models/net\.pte and 2 reconnects did not bring it back .*check the cable"):
         measure(pixel7_runner(peer, adb_key, reconnects=2), tmp_path / "run-gone", {"net": tiny_pte})
-    assert peer.connections == 3
+    assert peer.connections == 1 + 3 + 3  # the phone kept awake; the session and the restore, each with two reconnects
 
 
 def test_app_that_never_writes_a_result_is_relaunched_once_then_fails_quickly(
@@ -204,7 +209,8 @@ def test_phone_held_by_another_session_is_refused_before_anything_on_it_changes(
     with held(cache / "locks" / f"{peer.address.replace(':', '_')}.lock", "a session in another process"):
         with pytest.raises(InUseError, match=rf"^the phone {re.escape(peer.address)} is in use by process {os.getpid()}; "):
             measure(pixel7_runner(peer, adb_key), tmp_path / "run-second", {"net": tiny_pte})
-    assert peer.phone.commands == [] and peer.phone.pushed == [] and peer.phone.launches == []
+    assert peer.phone.pushed == [] and peer.phone.launches == [] and not [c for c in peer.phone.commands if c.startswith(("rm ", "pm ", "am "))]
+    assert peer.phone.global_settings["stay_on_while_plugged_in"] == "0"  # held awake for the job, and given back
 
 
 def test_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
@@ -379,8 +385,10 @@ def test_usb_search_without_libusb_says_what_to_install(adb_key: Path) -> None:
 
 
 def test_diagnose_walks_every_step_of_a_ready_phone(peer: AdbPeer, adb_key: Path) -> None:
-    checks = pixel7_runner(peer, adb_key).diagnose()
+    runner = pixel7_runner(peer, adb_key)
+    checks = runner.diagnose()
     assert checks == [
+        Check("ADB route", True, f"adb-shell straight to the phone over TCP: no adb server answers on 127.0.0.1:{runner.settings.adb_server_port}"),
         Check(f"phone reachable over TCP at {peer.address}", True, peer.address),
         Check("ADB key authorised", True, str(adb_key)),
         Check("phone model matches the device entry", True, "Pixel 7, Android 14"),
@@ -393,7 +401,8 @@ def test_diagnose_walks_every_step_of_a_ready_phone(peer: AdbPeer, adb_key: Path
 
 def test_diagnose_of_an_unreachable_phone_stops_at_the_first_step(adb_key: Path) -> None:
     port = closed_port()
-    [check] = AndroidRunner(AndroidSettings(address=f"127.0.0.1:{port}", key_path=adb_key, connect_timeout_s=1.0)).diagnose()
+    route, check = AndroidRunner(AndroidSettings(address=f"127.0.0.1:{port}", key_path=adb_key, connect_timeout_s=1.0, adb_server_port=closed_port())).diagnose()
+    assert route.step == "ADB route" and route.passed
     assert (check.step, check.passed, check.detail) == (f"phone reachable over TCP at 127.0.0.1:{port}", False, f"127.0.0.1:{port}")
     assert check.fix.startswith(f"no phone answers ADB at 127.0.0.1:{port} (") and check.fix.endswith("check the address in BENCH_ADB")
 
@@ -401,8 +410,8 @@ def test_diagnose_of_an_unreachable_phone_stops_at_the_first_step(adb_key: Path)
 def test_diagnose_of_a_refused_key_stops_at_the_authorisation(peer: AdbPeer, tmp_path: Path) -> None:
     peer.accept_new_keys = False
     checks = pixel7_runner(peer, tmp_path / "adbkey").diagnose()
-    assert [(c.step, c.passed) for c in checks] == [(f"phone reachable over TCP at {peer.address}", True), ("ADB key authorised", False)]
-    assert checks[1].fix == (
+    assert [(c.step, c.passed) for c in checks] == [("ADB route", True), (f"phone reachable over TCP at {peer.address}", True), ("ADB key authorised", False)]
+    assert checks[2].fix == (
         f"the phone at {peer.address} did not authorise this computer within 0.5 s; unlock it, accept the 'Allow USB debugging?' prompt "
         "(tick 'Always allow from this computer') and run again"
     )
@@ -437,8 +446,8 @@ def _full(phone: Phone) -> None:
          "build the app (version 1) as android_bench/README.md says and set BENCH_APK to the .apk"),
         (_locked, "screen on and unlocked", "", "unlock the phone and run again: its lock screen is showing (mDreamingLockscreen=true), "
          "behind which the benchmark app would be frozen (a screen lock of None keeps it unlocked between sessions)"),
-        (_hot, "thermal status", "thermal status 3, battery 41.5 °C", "let the phone cool to thermal status at most 1 and battery at most 37 °C "
-         "(off the charger, out of the sun); a session waits for that itself"),
+        (_hot, "thermal status", "thermal status 3, battery 41.5 °C", "let the phone cool until its thermal status is at most 1 "
+         "(out of the sun, away from other work); a session waits for that itself"),
         (_full, "free space in the remote folder", "100 MB free at /data/local/tmp",
          "free at least 512 MB on the phone (delete apps or files), or set AndroidSettings.remote_root to a roomier volume"),
     ],
@@ -446,13 +455,13 @@ def _full(phone: Phone) -> None:
 def test_diagnose_reports_the_failing_step_with_its_fix_and_goes_on(peer: AdbPeer, adb_key: Path, fault, step: str, detail: str, fix: str) -> None:
     fault(peer.phone)
     checks = pixel7_runner(peer, adb_key).diagnose()
-    assert len(checks) == 7
+    assert len(checks) == 8
     assert [c for c in checks if not c.passed] == [Check(step, False, detail, fix.format(address=peer.address))]
 
 
 def test_diagnose_never_raises_when_the_phone_speaks_tls(peer: AdbPeer, adb_key: Path) -> None:
     peer.tls = True
-    assert pixel7_runner(peer, adb_key).diagnose() == [Check(f"phone reachable over TCP at {peer.address}", False, peer.address, TLS_HELP)]
+    assert pixel7_runner(peer, adb_key).diagnose()[1:] == [Check(f"phone reachable over TCP at {peer.address}", False, peer.address, TLS_HELP)]
 
 
 @pytest.mark.parametrize("field", ["mDreamingLockscreen", "isKeyguardShowing", "mShowingLockscreen", "mKeyguardShowing"])
@@ -492,36 +501,94 @@ def test_app_that_crashes_fails_within_a_poll_not_the_result_timeout(tmp_path: P
     assert len(peer.phone.launches) == 1 and time.monotonic() - start < 5
 
 
-def test_hot_phone_is_waited_for_with_a_line_per_check(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+@pytest.fixture
+def heat_history(monkeypatch) -> None:
+    """No earlier reading of any phone: the battery's trend starts with each test."""
+    monkeypatch.setattr("orchestrator.measure.runners.android.runner._LAST_HEAT", {})
+
+
+def gate_lines(lines: list[str]) -> list[str]:
+    """The heat gate's lines of a session's log (the hold that keeps the phone awake has its own)."""
+    return [line for line in lines if line.startswith(("phone ready to measure", "phone not ready to measure"))]
+
+
+def test_hot_phone_is_waited_for_with_a_line_per_check(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, heat_history) -> None:
     peer.phone.thermal_status, peer.phone.cooling = 3, 1
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.01), []
     runner.log = lines.append
     result = measure(runner, tmp_path / "run-hot", {"net": tiny_pte})
-    assert lines == [
-        "phone too hot to measure (thermal status 3, battery 30 °C; waiting for thermal status at most 1 and battery at most 37 °C)",
-        "phone too hot to measure (thermal status 2, battery 30 °C; waiting for thermal status at most 1 and battery at most 37 °C)",
-        "phone cool enough to measure (thermal status 1, battery 30 °C)",
+    assert gate_lines(lines) == [
+        "phone not ready to measure (thermal status 3 is above 1: the phone is throttled); reading it again in 0.01 s",
+        "phone not ready to measure (thermal status 2 is above 1: the phone is throttled); reading it again in 0.01 s",
+        "phone ready to measure (thermal status 1, battery 30 °C: cool)",
     ]
     logged = (tmp_path / "run-hot" / "runner.log").read_text().splitlines()
-    assert [line.split(" ", 1)[1] for line in logged] == lines
-    assert result["thermal"] == {"before": {"status": 1, "battery_c": 30.0}, "after": {"status": 0, "battery_c": 30.0}, "throttled": False}
-    assert json.loads((tmp_path / "run-hot" / "result.json").read_text())["thermal"] == result["thermal"]
+    assert gate_lines([line.split(" ", 1)[1] for line in logged]) == gate_lines(lines)
+    before = result["thermal"].pop("before")
+    assert before == {"status": 1, "battery_c": 30.0, "gate": "thermal status 1, battery 30 °C: cool", "waited_s": pytest.approx(0.0, abs=1.0)}
+    assert result["thermal"] == {"after": {"status": 0, "battery_c": 30.0}, "throttled": False}
+    assert json.loads((tmp_path / "run-hot" / "result.json").read_text())["thermal"]["before"] == before
 
 
-@pytest.mark.parametrize(("status", "battery", "shown"), [(3, 30.0, "thermal status 3, battery 30 °C"), (0, 41.5, "thermal status 0, battery 41.5 °C")])
-def test_phone_that_stays_hot_fails_after_the_wait_cap(
-    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, status: int, battery: float, shown: str
-) -> None:
-    peer.phone.thermal_status, peer.phone.battery_c = status, battery
-    runner = pixel7_runner(peer, adb_key, heat_poll_s=0.05, heat_wait_s=0.2)
-    runner.log = lambda line: None
+def test_phone_that_stays_throttled_fails_after_the_wait_cap(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+    peer.phone.thermal_status, peer.phone.battery_c = 3, 41.5  # severe, and it stays there
+    runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.05, heat_wait_s=0.2), []
+    runner.log = lines.append
     with pytest.raises(RunnerError) as caught:
         measure(runner, tmp_path / "run-hot", {"net": tiny_pte})
     assert str(caught.value) == (
-        f"the phone stays hot ({shown}, where a session needs thermal status at most 1 and battery at most 37 °C) after 0.2 s of waiting; "
-        "let it cool off the charger and out of the sun, or raise AndroidSettings.heat_wait_s"
+        "the phone stays throttled (thermal status 3, battery 41.5 °C, where a session needs thermal status at most 1) after 0.2 s of waiting; "
+        "let it cool out of the sun and away from other work, or raise AndroidSettings.heat_wait_s"
     )
-    assert peer.phone.launches == []
+    assert peer.phone.launches == [] and len(gate_lines(lines)) >= 4
+
+
+def test_phone_warm_on_its_charger_is_measured_once_its_battery_has_stopped_falling(
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, heat_history
+) -> None:
+    """39 °C on the charger with thermal status 0: above a fixed 37 °C limit for good, yet not throttled."""
+    peer.phone.battery_c = 39.0
+    runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.05), []
+    runner.log = lines.append
+    first = measure(runner, tmp_path / "run-1", {"net": tiny_pte})
+    steady = "phone ready to measure (battery 39 °C is above 37 °C but no longer falling (39 °C before), as on a charger; thermal status 0)"
+    assert gate_lines(lines) == [
+        "phone not ready to measure (battery 39 °C is above 37 °C: reading it again to see whether it still falls); reading it again in 0.05 s",
+        steady,
+    ]
+    assert first["thermal"]["before"]["gate"] == steady.removeprefix("phone ready to measure (").removesuffix(")")
+    lines.clear()
+    measure(runner, tmp_path / "run-2", {"net": tiny_pte})
+    assert gate_lines(lines) == [steady]  # the trend runs on from the last session's reading: no wait
+    assert len(peer.phone.launches) == 2
+
+
+def test_battery_still_falling_is_waited_on_until_it_settles(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, heat_history) -> None:
+    """Off a hot session onto a charger's plateau: 1 °C cooler at each reading, down to 38.5 °C."""
+    peer.phone.battery_c, peer.phone.battery_cooling_c, peer.phone.battery_floor_c = 41.0, 1.0, 38.5
+    runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.01), []
+    runner.log = lines.append
+    result = measure(runner, tmp_path / "run", {"net": tiny_pte})
+    assert gate_lines(lines) == [
+        "phone not ready to measure (battery 40 °C is above 37 °C: reading it again to see whether it still falls); reading it again in 0.01 s",
+        "phone not ready to measure (battery 39 °C is above 37 °C and still falling (40 °C before)); reading it again in 0.01 s",
+        "phone not ready to measure (battery 38.5 °C is above 37 °C and still falling (39 °C before)); reading it again in 0.01 s",
+        "phone ready to measure (battery 38.5 °C is above 37 °C but no longer falling (38.5 °C before), as on a charger; thermal status 0)",
+    ]
+    assert (result["thermal"]["before"]["battery_c"], result["thermal"]["throttled"]) == (38.5, False)
+
+
+def test_battery_that_keeps_falling_is_measured_after_the_battery_wait(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, heat_history) -> None:
+    peer.phone.battery_c, peer.phone.battery_cooling_c = 60.0, 0.5  # falls at every reading, and stays above 37 °C for 46 of them
+    runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.05, battery_wait_s=0.2), []
+    runner.log = lines.append
+    result = measure(runner, tmp_path / "run", {"net": tiny_pte})
+    assert result["status"] == "ok" and len(peer.phone.launches) == 1
+    assert re.fullmatch(
+        r"phone ready to measure \(battery [\d.]+ °C is above 37 °C and still falling \([\d.]+ °C before\) after 0\.2 s of waiting; "
+        r"measuring all the same, as its thermal status is fine\)", gate_lines(lines)[-1]
+    )
+    assert 0.2 <= result["thermal"]["before"]["waited_s"] < 5
 
 
 def test_session_that_ended_throttled_is_measured_again_once_cool(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
@@ -531,7 +598,8 @@ def test_session_that_ended_throttled_is_measured_again_once_cool(tmp_path: Path
     result = measure(runner, tmp_path / "run-throttled", {"net": tiny_pte})
     assert len(peer.phone.launches) == 2
     assert "the session ended throttled (thermal status 3, battery 30 °C); measuring it again once the phone has cooled down" in lines
-    assert result["thermal"] == {"before": {"status": 1, "battery_c": 30.0}, "after": {"status": 0, "battery_c": 30.0}, "throttled": False}
+    assert result["thermal"]["before"]["status"] == 1 and result["thermal"]["after"] == {"status": 0, "battery_c": 30.0}
+    assert result["thermal"]["throttled"] is False
 
 
 def test_session_that_ends_throttled_twice_fails(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
@@ -542,7 +610,7 @@ def test_session_that_ends_throttled_twice_fails(tmp_path: Path, peer: AdbPeer, 
         measure(runner, tmp_path / "run-throttled", {"net": tiny_pte})
     assert str(caught.value) == (
         "the phone throttled during the session twice (it ended at thermal status 3, battery 30 °C, above thermal status 1); "
-        "let it cool off the charger and out of the sun, raise cooldown_s or measure fewer models per session, and run again"
+        "let it cool out of the sun and away from other work, raise cooldown_s or measure fewer models per session, and run again"
     )
     assert len(peer.phone.launches) == 2
 
@@ -597,3 +665,26 @@ def test_32_bit_only_phone_is_refused_before_the_apk_is_pushed(tmp_path: Path, p
         "so it cannot be installed; measure on a phone with a 64-bit Android"
     )
     assert peer.phone.pushed == [] and peer.phone.app_version is None
+
+
+def test_an_app_linking_another_executorch_than_the_exporter_is_named_once(tmp_path: Path, peer: AdbPeer, adb_key: Path) -> None:
+    """Maven Central may lack the exporter's AAR: a build against another one measures, and says so."""
+    peer.phone.tamper = lambda result: result["runtime"].update(version="1.0.1", libraries={"executorch": "1.0.1", "android": "14"})
+    model = tmp_path / "net.pte"
+    model.write_bytes(bytes(4096))  # the simulated app times a model by its size
+    runner, lines = pixel7_runner(peer, adb_key), []
+    runner.log = lines.append
+    for run in ("run-1", "run-2"):
+        assert measure(runner, tmp_path / run, {"net": model})["runtime"]["libraries"]["executorch"] == "1.0.1"
+    named = [line for line in lines if "ExecuTorch" in line]
+    assert named == [
+        "the app on the phone links ExecuTorch 1.0.1 and the programs were exported by executorch 1.5.1; "
+        "build the app with the matching AAR (android_bench/README.md) for measurements you can compare"
+    ]
+
+
+def test_diagnose_shows_a_phone_warm_on_its_charger_as_ready_when_its_thermal_status_is_fine(peer: AdbPeer, adb_key: Path) -> None:
+    peer.phone.battery_c = 39.0
+    checks = pixel7_runner(peer, adb_key).diagnose()
+    assert all(check.passed for check in checks)
+    assert Check("thermal status", True, "thermal status 0, battery 39 °C: warm, as on a charger; a session waits only while the battery still falls") in checks

@@ -1,15 +1,18 @@
 """The iOS runner against an in-memory iPhone (`tests/ios_fake.py`) at the pymobiledevice3 service
-boundary: what it pushes, launches, logs, pulls and cleans up, and the one sentence every failure
-becomes, raised from pymobiledevice3's own exception classes. A last group checks that the calls
-the adapter makes still exist in the installed pymobiledevice3."""
+boundary: what it pushes, launches, enqueues, logs, pulls and cleans up, how it keeps the app in
+front for a job and notices when it goes, how it waits for a hot phone, and the one sentence every
+failure becomes, raised from pymobiledevice3's own exception classes. A last group checks that the
+calls the adapter makes still exist in the installed pymobiledevice3."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import json
 import os
 import re
+import threading
 import time
 from pathlib import Path
 from urllib.error import URLError
@@ -34,6 +37,7 @@ from pymobiledevice3.exceptions import (
 )
 from pymobiledevice3.usbmux import MuxDevice
 
+from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.locks import InUseError, held
 from orchestrator.measure.contract import make_request, read_json
@@ -41,13 +45,26 @@ from orchestrator.measure.devices import get_device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.ios.connection import list_phones
+from orchestrator.measure.runners.ios.resident import read_heartbeat
 from orchestrator.measure.runners.ios.runner import IosRunner
 from orchestrator.measure.runners.ios.services import Pmd3Services
-from orchestrator.measure.runners.ios.settings import BUNDLE_ID, IosSettings
+from orchestrator.measure.runners.ios.settings import APP_BUILD, BUNDLE_ID, IosSettings
 from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
-from tests.ios_fake import UDID, FakePhone, coreml_simulator, crashing_app, golden_app, hanging_app, host_child_app, writes, writes_sparse
+from tests.ios_fake import (
+    QUICK,
+    UDID,
+    FakePhone,
+    coreml_simulator,
+    crashing_app,
+    golden_app,
+    hanging_app,
+    host_child_app,
+    power_off_all,
+    writes,
+    writes_sparse,
+)
 
 FAST = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.01)
 REMOTE = "/Documents/runs/run-1"
@@ -69,6 +86,12 @@ def cache(tmp_path: Path, monkeypatch) -> Path:
     """The export cache, where the phone locks live, private to each test."""
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture(autouse=True)
+def _apps_end_with_their_test():
+    yield
+    power_off_all()
 
 
 @pytest.fixture
@@ -95,9 +118,9 @@ def test_the_runner_takes_its_settings_from_the_device_entry_then_the_environmen
     assert (ios_settings(own).bundle_id, ios_settings(own).udid) == ("org.mine.bench", UDID)
 
 
-def runner_on(phone: FakePhone, timeout_s: float = 10.0, product_types=(), **settings) -> IosRunner:
-    """An iOS runner on the fake phone, polling it often."""
-    return IosRunner(IosSettings(poll_s=0.01, timeout_s=timeout_s, **settings), models=product_types, services=phone)
+def runner_on(phone: FakePhone, timeout_s: float = 10.0, product_types=(), log=None, **settings) -> IosRunner:
+    """An iOS runner on the fake phone, polling it often; what it shows goes to `log` (by default nowhere)."""
+    return IosRunner(IosSettings(**{**QUICK, "timeout_s": timeout_s, **settings}), models=product_types, services=phone, log=log or (lambda _: None))
 
 
 def staged(tmp_path: Path, models: dict[str, Path], backend: str = "coreml", run_id: str = "run-1") -> Path:
@@ -160,10 +183,15 @@ def test_links_are_pushed_as_the_files_they_point_to_and_a_package_folder_file_b
     assert phone.pushed["request.json"] == (run_dir / "request.json").read_bytes()
 
 
-def test_app_is_launched_in_its_run_folder_and_ended_after_the_result(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
+def test_a_session_alone_launches_the_app_resident_enqueues_its_run_and_stops_it_after_the_result(
+    tmp_path: Path, phone: FakePhone, mlpackage: Path
+) -> None:
     runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
-    assert phone.launches == [("org.autovit.bench", ["--run-dir", "runs/run-1"])]
-    assert phone.killed == [501]
+    assert phone.launches == [("org.autovit.bench", ["--resident"])]
+    assert phone.served == ["run-1"] and phone.killed == []
+    beat = phone.heartbeat()
+    assert (beat["state"], beat["completed"], beat["idle_timer_disabled"]) == ("stopped", 1, False)
+    assert not phone.idle_timer_disabled and phone.documents.listdir("/Documents/inbox") == []
 
 
 def test_result_is_kept_in_the_run_directory_and_the_phone_folder_removed(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
@@ -172,7 +200,7 @@ def test_result_is_kept_in_the_run_directory_and_the_phone_folder_removed(tmp_pa
     assert json.loads((run_dir / "result.json").read_text()) == result
     assert result["models"][0]["summary"]["median_ms"] == 10.149999999999999
     assert phone.documents.tree(REMOTE) == {}
-    assert not phone.documents.exists(REMOTE)
+    assert not phone.documents.exists(REMOTE) and not phone.documents.exists("/Documents/rejected")
 
 
 def test_a_leftover_folder_of_the_same_name_is_replaced_before_the_push(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
@@ -198,7 +226,7 @@ def test_a_streamed_log_keeps_only_the_apps_own_process(tmp_path: Path, phone: F
     assert phone.syslog_pids == [501]
     assert "IOSBench[501] <NOTICE>: compiling net-a" in log
     assert "SpringBoard" not in log and "scan finished" not in log
-    assert "[runner] launching org.autovit.bench --run-dir runs/run-1" in log
+    assert "[runner] launching org.autovit.bench --resident" in log
 
 
 def test_the_device_log_is_not_streamed_while_timing_unless_asked(tmp_path: Path, phone: FakePhone, mlpackage: Path) -> None:
@@ -222,7 +250,7 @@ def test_a_log_stream_that_breaks_mid_run_is_noted_and_the_result_still_comes_ba
     result = runner_on(phone, stream_log=True).run(run_dir)
     assert result["status"] == "ok" and result["models"][0]["summary"]["median_ms"] == 10.149999999999999
     log = (run_dir / "runner.log").read_text()
-    assert "IOSBench[501] <NOTICE>: launched" in log and "measuring net-a" not in log
+    assert "IOSBench[501] <NOTICE>: compiling net-a" in log and "measuring net-a" not in log
     assert f"[runner] the device log stream ended: {type(error).__name__}: " in log
 
 
@@ -294,7 +322,7 @@ def test_a_missing_app_is_installed_from_the_given_package(tmp_path: Path, mlpac
 def test_the_udid_picks_one_of_several_phones(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", others=(MuxDevice(2, "00008030-000A1B2C3D4E5F60", "USB"),))
     runner_on(phone, udid=UDID.replace("-", "")).run(staged(tmp_path, {"net-a": mlpackage}))
-    assert phone.lockdowns == [(UDID, True)]
+    assert {serial for serial, _ in phone.lockdowns} == {UDID}
 
 
 def test_a_phone_on_wifi_only_is_not_used(tmp_path: Path, mlpackage: Path) -> None:
@@ -346,7 +374,7 @@ def test_pymobiledevice3_failures_become_one_sentence_with_the_fix(tmp_path: Pat
     assert "\n" not in str(caught.value)
 
 
-def test_a_refused_launch_still_removes_the_pushed_folder(tmp_path: Path, mlpackage: Path) -> None:
+def test_a_refused_launch_leaves_nothing_in_the_apps_documents(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", fail={"launch": DTXNsError(LAUNCH_REFUSED)})
     with pytest.raises(RunnerError, match=r"^iOS refused to launch"):
         runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
@@ -466,17 +494,41 @@ def test_an_app_that_never_answers_times_out_is_ended_and_its_folder_removed(tmp
     with pytest.raises(RunnerError, match=r"^the iOS app wrote no result within 0\.2 s: see .*runner\.log for its log"):
         runner_on(phone, timeout_s=0.2, stream_log=True).run(run_dir)
     assert phone.killed == [501] and not phone.documents.exists(REMOTE)
+    assert not phone.idle_timer_disabled and phone.documents.listdir("/Documents/inbox") == ["stop"]
     assert "IOSBench[501] <NOTICE>: started, and stuck" in (run_dir / "runner.log").read_text()
 
 
-def test_an_app_that_crashes_is_noticed_within_a_poll_not_at_the_timeout(tmp_path: Path, mlpackage: Path) -> None:
+def test_an_app_that_crashes_on_a_run_every_time_is_launched_once_more_then_named_long_before_the_timeout(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", crashing_app)
     run_dir = staged(tmp_path, {"net-a": mlpackage})
     started = time.monotonic()
-    with pytest.raises(RunnerError, match=r"^the iOS app quit \(pid 501\) without writing a result, it probably crashed: see its crash report under Settings > Privacy"):
+    with pytest.raises(RunnerError) as caught:
         runner_on(phone, timeout_s=60).run(run_dir)
-    assert time.monotonic() - started < 5
-    assert phone.crashed == {501} and not phone.documents.exists(REMOTE)
+    assert re.match(
+        r"^the iOS app stopped while serving runs/run-1 \(its heartbeat stopped at beat \d+ 1\.5 s ago\), after 1 relaunch\(es\) too, "
+        r"without writing a result, so it probably crashed on this run: see its crash report under Settings > Privacy & Security > "
+        r"Analytics & Improvements > Analytics Data \(IOSBench-\*\), and .*runner\.log, then run again$", str(caught.value),
+    )
+    assert time.monotonic() - started < 10  # two missed heartbeats, not the 60 s timeout
+    assert phone.crashed == {501, 502} and phone.served == ["run-1", "run-1"] and len(phone.launches) == 2
+    assert not phone.documents.exists(REMOTE) and phone.documents.listdir("/Documents/inbox") == ["stop"]
+    assert not phone.idle_timer_disabled
+
+
+def test_an_app_killed_mid_run_is_launched_again_and_serves_the_run_from_the_start(tmp_path: Path, mlpackage: Path) -> None:
+    behaviours = iter([crashing_app, golden_app])
+
+    async def killed_once(run_dir: Path, say) -> None:
+        await next(behaviours)(run_dir, say)
+
+    shown: list[str] = []
+    phone = FakePhone(tmp_path / "phone", killed_once)
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    result = runner_on(phone, log=shown.append).run(run_dir)
+    assert result["status"] == "ok" and result["run_id"] == "run-1"
+    assert phone.served == ["run-1", "run-1"] and [args for _, args in phone.launches] == [["--resident"], ["--resident"]]
+    assert any(re.match(r"^the benchmark app stopped \(its heartbeat stopped at beat \d+ 1\.5 s ago\): launching it again$", line) for line in shown)
+    assert phone.heartbeat()["state"] == "stopped" and not phone.idle_timer_disabled
 
 
 def test_a_result_larger_than_any_result_can_be_is_refused_without_pulling_it(tmp_path: Path, mlpackage: Path) -> None:
@@ -488,7 +540,7 @@ def test_a_result_larger_than_any_result_can_be_is_refused_without_pulling_it(tm
         f"the result the iOS app wrote ({REMOTE}/result.json) is 68,157,440 bytes, more than the 67,108,864 a result can be, "
         "so it was not pulled: rebuild and reinstall the app from this checkout (ios_bench/README.md)"
     )
-    assert phone.pulled == []
+    assert f"{REMOTE}/result.json" not in phone.pulled
     assert not (run_dir / "result.json").exists() and not phone.documents.exists(REMOTE)
 
 
@@ -550,7 +602,6 @@ def test_every_call_the_adapter_makes_exists_in_the_installed_pymobiledevice3() 
     from pymobiledevice3.lockdown import LockdownClient, create_using_usbmux
     from pymobiledevice3.remote.userspace_tunnel import UserspaceRsdTunnel
     from pymobiledevice3.services.afc import AfcService
-    from pymobiledevice3.services.dvt.instruments.device_info import DeviceInfo
     from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
     from pymobiledevice3.services.dvt.instruments.process_control import ProcessControl
     from pymobiledevice3.services.house_arrest import HouseArrestService
@@ -577,16 +628,19 @@ def test_every_call_the_adapter_makes_exists_in_the_installed_pymobiledevice3() 
         (AfcService.stat, {"filename"}),
         (AfcService.get_file_contents, {"filename"}),
         (AfcService.rm, {"filename"}),
+        (AfcService.listdir, {"filename"}),
+        (AfcService.set_file_contents, {"filename", "data"}),
+        (AfcService.rename, {"source", "target"}),
         (ProcessControl.launch, {"bundle_id", "arguments", "kill_existing"}),
         (ProcessControl.kill, {"pid"}),
-        (DeviceInfo.is_running_pid, {"pid"}),
         (OsTraceService.syslog, {"pid"}),
     ]
     missing = {f.__qualname__: sorted(wanted - _parameters(f)) for f, wanted in calls if not wanted <= _parameters(f)}
     assert missing == {}
-    context_managers = (LockdownClient, UserspaceRsdTunnel, MobileImageMounterService, InstallationProxyService, HouseArrestService, DvtProvider, ProcessControl, DeviceInfo, OsTraceService)
+    context_managers = (LockdownClient, UserspaceRsdTunnel, MobileImageMounterService, InstallationProxyService, HouseArrestService, DvtProvider, ProcessControl, OsTraceService)
     assert [c.__name__ for c in context_managers if not hasattr(c, "__aenter__")] == []
     assert isinstance(LockdownClient.short_info, property) and isinstance(LockdownClient.product_version, property)
+    assert "self.all_values = " in inspect.getsource(LockdownClient.__init__)
     assert {"pid", "timestamp", "level", "filename", "message"} <= set(SyslogEntry.__dataclass_fields__)
     assert {"serial", "connection_type"} <= set(usbmux.MuxDevice.__dataclass_fields__)
     assert callable(usbmux.MuxDevice.matches_udid) and isinstance(usbmux.MuxDevice.is_usb, property)
@@ -597,7 +651,8 @@ def test_the_fake_phone_offers_exactly_the_adapters_methods() -> None:
     def public(cls) -> dict[str, list[str]]:
         return {name: list(inspect.signature(f).parameters) for name, f in inspect.getmembers(cls, inspect.isfunction) if not name.startswith("_")}
 
-    assert public(FakePhone) == public(Pmd3Services) | {"log": ["self", "pid", "process", "message"]}
+    services = {name: parameters for name, parameters in public(FakePhone).items() if name not in FakePhone.CONTROLS}
+    assert services == public(Pmd3Services) and set(FakePhone.CONTROLS) <= set(public(FakePhone))
 
 
 # --- bench doctor: diagnose ------------------------------------------------------------------------
@@ -605,7 +660,10 @@ def test_the_fake_phone_offers_exactly_the_adapters_methods() -> None:
 ALL_STEPS = [
     "usbmuxd reachable", "iPhone connected over USB", "paired and trusted", "hardware of the device entry", "iOS 17 or later",
     "Developer Mode", "tunnel to developer services", "developer disk image mounted", "benchmark app installed",
+    "resident mode in the app", "passcode",
 ]
+# Steps whose failure does not end the walk: the ones after them need nothing they find.
+CARRY_ON = ("developer disk image mounted", "resident mode in the app")
 
 
 def test_diagnose_on_a_ready_phone_passes_every_step_with_what_it_found(tmp_path: Path) -> None:
@@ -621,7 +679,20 @@ def test_diagnose_on_a_ready_phone_passes_every_step_with_what_it_found(tmp_path
         ("tunnel to developer services", True, "the tunnel tunneld serves", None),
         ("developer disk image mounted", True, "mounted", None),
         ("benchmark app installed", True, "org.autovit.bench", None),
+        ("resident mode in the app", True, "build 2: it stays in front for a whole job and keeps the iPhone awake", None),
+        ("passcode", True, "none: the benchmark app keeps the iPhone awake during a job, whatever its Auto-Lock", None),
     ]
+
+
+@pytest.mark.parametrize(("passcode", "said"), [(True, "set"), (None, "not reported by the iPhone")])
+def test_diagnose_tells_the_user_of_a_passcode_phone_to_unlock_it_as_a_job_starts_and_leave_the_app_in_front(
+    tmp_path: Path, passcode: bool | None, said: str
+) -> None:
+    checks = runner_on(FakePhone(tmp_path / "phone", passcode=passcode)).diagnose()
+    assert checks[-1] == dataclasses.replace(checks[-1], step="passcode", passed=True, detail=(
+        f"{said}: unlock the iPhone as a job starts and leave the benchmark app in front; "
+        "it keeps the iPhone awake until the job ends, whatever its Auto-Lock"
+    ))
 
 
 def test_diagnose_changes_nothing_on_the_phone(tmp_path: Path) -> None:
@@ -630,7 +701,9 @@ def test_diagnose_changes_nothing_on_the_phone(tmp_path: Path) -> None:
     phone = FakePhone(tmp_path / "phone", image_mounted=False, installed=False)
     checks = runner_on(phone, app_path=package).diagnose()
     assert (phone.lockdowns, phone.mounts, phone.installed_from, phone.launches) == ([(UDID, False)], 0, [], [])
-    assert checks[-1] == dataclasses.replace(checks[-1], passed=True, detail=f"org.autovit.bench is missing; the next run installs {package}")
+    found = {c.step: (c.passed, c.detail) for c in checks}
+    assert found["benchmark app installed"] == (True, f"org.autovit.bench is missing; the next run installs {package}")
+    assert found["resident mode in the app"] == (True, "checked once the next run has installed the app")
 
 
 def _phone_failing(tmp_path: Path, step: str) -> FakePhone:
@@ -643,6 +716,7 @@ def _phone_failing(tmp_path: Path, step: str) -> FakePhone:
         "tunnel to developer services": dict(tunneld="stale", version="17.2"),
         "developer disk image mounted": dict(image_mounted=False),
         "benchmark app installed": dict(installed=False),
+        "resident mode in the app": dict(app_build="1", resident_mode=False),
     }
     phone = FakePhone(tmp_path / "phone", **phones.get(step, {}))
     if step == "iPhone connected over USB":
@@ -662,6 +736,8 @@ def _phone_failing(tmp_path: Path, step: str) -> FakePhone:
         ("tunnel to developer services", r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone$", r"`sudo python3 -m pymobiledevice3 remote tunneld` \(restart it"),
         ("developer disk image mounted", r"^the developer disk image is not mounted on the iPhone$", r"^the next run mounts it, or mount it now with `python3 -m pymobiledevice3 mounter auto-mount`$"),
         ("benchmark app installed", r"^the benchmark app org\.autovit\.bench is not installed on the iPhone$", r"^build, sign and install it as ios_bench/README\.md describes"),
+        ("resident mode in the app", r"^the benchmark app org\.autovit\.bench on the iPhone is build 1, older than the build 2 this checkout needs \(its resident mode keeps the phone awake between sessions\)$",
+         r"^rebuild and reinstall the app from this checkout \(ios_bench/README\.md\), then run again$"),
     ],
 )
 def test_diagnose_names_the_failing_step_and_its_fix_and_stops_where_later_steps_cannot_run(tmp_path: Path, step: str, detail: str, fix: str) -> None:
@@ -670,7 +746,7 @@ def test_diagnose_names_the_failing_step_and_its_fix_and_stops_where_later_steps
     assert [c.step for c in failed] == [step]
     assert re.search(detail, failed[0].detail) and re.search(fix, failed[0].fix)
     later = ALL_STEPS[ALL_STEPS.index(step) + 1 :]
-    expected = ALL_STEPS[: ALL_STEPS.index(step) + 1] + (later if step == "developer disk image mounted" else [])
+    expected = ALL_STEPS[: ALL_STEPS.index(step) + 1] + (later if step in CARRY_ON else [])
     assert [c.step for c in checks] == expected
 
 
@@ -684,10 +760,12 @@ def test_diagnose_turns_a_failing_call_into_a_failed_check_instead_of_raising(tm
 # --- a phone that got hot ----------------------------------------------------------------------------
 
 
-def test_a_cool_session_is_flagged_as_not_throttled(tmp_path: Path, mlpackage: Path) -> None:
+def test_a_cool_session_is_flagged_as_not_throttled_and_records_that_it_waited_for_nothing(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", coreml_simulator(("nominal", "fair")))
-    result = runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
-    assert result["thermal"] == {"before": {"state": "nominal"}, "after": {"state": "fair"}, "throttled": False}
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    result = runner_on(phone).run(run_dir)
+    assert result["thermal"] == {"before": {"state": "nominal"}, "after": {"state": "fair"}, "throttled": False, "waited_s": 0.0}
+    assert read_json(run_dir / "result.json", "result")["thermal"] == result["thermal"]
     assert len(phone.launches) == 1
 
 
@@ -700,10 +778,10 @@ def test_a_session_that_got_hot_is_kept_flagged_and_measured_again(tmp_path: Pat
     phone = FakePhone(tmp_path / "phone", heats_up_once)
     run_dir = staged(tmp_path, {"net-a": mlpackage})
     result = runner_on(phone, hot_cooldown_s=0).run(run_dir)
-    assert len(phone.launches) == 2 and phone.killed == [501, 502]
-    assert result["thermal"] == {"before": {"state": "nominal"}, "after": {"state": "nominal"}, "throttled": False}
+    assert len(phone.launches) == 1 and phone.served == ["run-1", "run-1"]
+    assert result["thermal"] == {"before": {"state": "nominal"}, "after": {"state": "nominal"}, "throttled": False, "waited_s": 0.0}
     hot = json.loads((run_dir / "result.hot.json").read_text())
-    assert hot["thermal"] == {"before": {"state": "fair"}, "after": {"state": "serious"}, "throttled": True}
+    assert hot["thermal"] == {"before": {"state": "fair"}, "after": {"state": "serious"}, "throttled": True, "waited_s": 0.0}
     assert "[runner] the phone reached thermal state serious: measuring again after 0 s of cooling" in (run_dir / "runner.log").read_text()
 
 
@@ -711,4 +789,211 @@ def test_a_phone_hot_twice_in_a_row_is_told_to_cool_down(tmp_path: Path, mlpacka
     phone = FakePhone(tmp_path / "phone", coreml_simulator(("serious", "critical")))
     with pytest.raises(RunnerError, match=r"^the iPhone is too hot to measure \(thermal state critical in two sessions in a row, see .*result\.json\): let it cool for a few minutes"):
         runner_on(phone, hot_cooldown_s=0).run(staged(tmp_path, {"net-a": mlpackage}))
-    assert len(phone.launches) == 2
+    assert phone.served == ["run-1", "run-1"]
+
+
+def test_a_phone_held_at_serious_makes_the_session_wait_showing_each_wait_then_fail_in_one_sentence(tmp_path: Path, mlpackage: Path) -> None:
+    shown: list[str] = []
+    phone = FakePhone(tmp_path / "phone", coreml_simulator(), thermal_state="serious")
+    run_dir = staged(tmp_path, {"net-a": mlpackage})
+    started = time.monotonic()
+    with pytest.raises(RunnerError) as caught:
+        runner_on(phone, heat_wait_s=0.3, heat_poll_s=0.1, log=shown.append).run(run_dir)
+    assert 0.3 <= time.monotonic() - started < 3
+    assert re.match(
+        r"^the iPhone stays too hot to measure \(thermal state serious, where iOS throttles its chip\) after 0\.3 s of waiting: let it cool off the "
+        r"charger, out of its case and out of the sun, or allow a longer wait with BENCH_IOS_HEAT_WAIT_S, then run again$", str(caught.value),
+    )
+    waits = [line for line in shown if line.startswith("the iPhone is too hot to measure (thermal state serious); waiting for fair or below (")]
+    assert len(waits) >= 3 and all(line.endswith("of at most 0.3 s)") for line in waits)
+    assert all(line in (run_dir / "runner.log").read_text() for line in waits)
+    assert phone.served == [] and not phone.documents.exists(REMOTE)
+    assert phone.heartbeat()["state"] == "stopped" and not phone.idle_timer_disabled
+
+
+def test_a_phone_at_fair_is_measured_without_waiting(tmp_path: Path, mlpackage: Path) -> None:
+    shown: list[str] = []
+    phone = FakePhone(tmp_path / "phone", coreml_simulator(), thermal_state="fair")
+    result = runner_on(phone, heat_wait_s=0.0, log=shown.append).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert result["status"] == "ok" and result["thermal"]["waited_s"] == 0.0
+    assert not [line for line in shown if "too hot" in line]
+
+
+def test_a_session_waits_for_a_hot_phone_to_cool_and_records_how_long(tmp_path: Path, mlpackage: Path) -> None:
+    shown: list[str] = []
+    phone = FakePhone(tmp_path / "phone", coreml_simulator(), thermal_state="critical")
+    cools = threading.Timer(0.4, setattr, (phone, "thermal_state", "fair"))
+    cools.start()
+    result = runner_on(phone, heat_wait_s=10, heat_poll_s=0.05, log=shown.append).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert 0.3 <= result["thermal"]["waited_s"] < 3
+    assert len([line for line in shown if re.match(r"^the iPhone cooled to thermal state fair after \d+ s$", line)]) == 1
+    assert any(line.startswith("the iPhone is too hot to measure (thermal state critical)") for line in shown)
+
+
+# --- the app kept in front for a job ------------------------------------------------------------------
+
+
+def test_a_job_on_a_passcode_phone_spaces_its_sessions_by_a_cool_down_longer_than_auto_lock_and_launches_the_app_once(
+    tmp_path: Path, mlpackage: Path
+) -> None:
+    shown: list[str] = []
+    phone = FakePhone(tmp_path / "phone", coreml_simulator(), passcode=True, auto_lock_s=0.2)
+    runner = runner_on(phone, cooldown_s=0.4, log=shown.append)
+    with runner.unattended(tmp_path / "job"):
+        for name in ("s1", "s2", "s3"):
+            session = tmp_path / name
+            runner.stage(session, {"net-a": mlpackage})
+            write_json_atomic(session / "request.json", make_request(name, "coreml", [{"id": "net-a", "file": "models/net-a.mlpackage", "input_shape": [1, 3, 8, 8]}], 1, "all", FAST))
+            assert runner.run(session)["run_id"] == name
+            assert phone.idle_timer_disabled and not phone.is_locked()
+    assert phone.launches == [("org.autovit.bench", ["--resident"])] and phone.served == ["s1", "s2", "s3"]
+    assert [line for line in shown if line.startswith("cooling")] == ["cooling the iPhone down for 0 s since its last session"] * 2
+    assert phone.heartbeat()["state"] == "stopped" and not phone.idle_timer_disabled
+    time.sleep(0.25)
+    assert phone.is_locked()
+
+
+def test_launched_once_per_session_the_app_meets_the_lock_screen_after_auto_lock(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", coreml_simulator(), passcode=True, auto_lock_s=0.2)
+    runner = runner_on(phone, cooldown_s=0.4)
+    runner.run(staged(tmp_path, {"net-a": mlpackage}))
+    with pytest.raises(RunnerError, match=r"^the iPhone is locked: unlock it and keep it unlocked while it runs, then run again$"):
+        runner.run(staged(tmp_path, {"net-a": mlpackage}))
+    assert len(phone.launches) == 1 and phone.is_locked()
+
+
+def test_an_app_that_left_the_front_on_a_phone_that_then_locked_is_named_with_what_the_user_must_do(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", coreml_simulator(), passcode=True, auto_lock_s=0.2)
+    runner = runner_on(phone, cooldown_s=0.0)
+    with runner.unattended(tmp_path / "job"):
+        runner.run(staged(tmp_path, {"net-a": mlpackage}))
+        phone.power_off()  # the user switched to another app: iOS suspends the app, its heartbeat stops
+        time.sleep(0.25)
+        with pytest.raises(RunnerError) as caught:
+            runner.run(staged(tmp_path, {"net-a": mlpackage}))
+    assert re.match(
+        r"^the benchmark app stopped during the job \(its heartbeat stopped at beat \d+ 1\.5 s ago\) and the iPhone locked meanwhile, "
+        r"so it cannot be launched again: unlock the iPhone and leave the app in front until the job ends, then run again$", str(caught.value),
+    )
+    assert len(phone.launches) == 1 and phone.served == ["run-1"] and phone.is_locked()
+
+
+def test_a_phone_locked_without_a_passcode_is_woken_by_the_launch(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", coreml_simulator(), passcode=False, auto_lock_s=0.0)
+    assert runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))["status"] == "ok"
+
+
+def test_an_app_build_without_the_resident_mode_is_refused_before_its_launch(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", app_build="1", resident_mode=False)
+    with pytest.raises(RunnerError) as caught:
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert str(caught.value) == (
+        "the benchmark app org.autovit.bench on the iPhone is build 1, older than the build 2 this checkout needs (its resident mode "
+        "keeps the phone awake between sessions): rebuild and reinstall the app from this checkout (ios_bench/README.md), then run again"
+    )
+    assert phone.launches == []
+
+
+def test_an_app_that_never_beats_after_its_launch_is_named_within_the_start_timeout(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone", resident_mode=False)
+    started = time.monotonic()
+    with pytest.raises(RunnerError, match=r"^the benchmark app wrote no heartbeat \(/Documents/resident\.json\) within 0\.3 s of its launch in resident mode: "
+                       r"if it crashed, see its crash report .*; else it predates the resident mode, so rebuild and reinstall the app from this checkout"):
+        runner_on(phone, start_timeout_s=0.3).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert time.monotonic() - started < 3 and phone.documents.exists("/Documents/inbox/stop")
+
+
+def test_what_a_killed_job_left_on_the_phone_is_cleared_and_its_app_replaced(tmp_path: Path, mlpackage: Path) -> None:
+    shown: list[str] = []
+    stuck = threading.Event()
+
+    async def hangs(run_dir: Path, say) -> None:
+        stuck.set()
+        await hanging_app(run_dir, say)
+
+    phone = FakePhone(tmp_path / "phone", hangs)
+    asyncio.run(phone.launch(None, BUNDLE_ID, ["--resident"]))  # as a job that launched it, then died without its end
+    docs = phone.documents
+    docs.makedirs("/Documents/inbox")
+    docs.makedirs("/Documents/runs/old-session/models")
+    docs.write("/Documents/runs/old-session/request.json", b"{}")
+    docs.write("/Documents/inbox/old-session.json", b'{"run_dir": "runs/old-session"}')  # being served, and hanging
+    docs.makedirs("/Documents/rejected")
+    docs.write("/Documents/rejected/older.json", b'{"entry": "older.json", "error": "gone"}')
+    assert stuck.wait(5) and phone.served == ["old-session"]
+    phone.app = golden_app  # for the next launch; the app serving old-session is stuck in `hangs` already
+    result = runner_on(phone, log=shown.append).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert result["status"] == "ok" and phone.served == ["old-session", "run-1"]
+    assert phone.killed == [501] and [args for _, args in phone.launches] == [["--resident"], ["--resident"]]
+    assert shown[0].startswith("an earlier job did not end the benchmark app's resident mode (its last heartbeat: beat ")
+    assert ", running old-session, thermal state nominal): replacing it" in shown[0]
+    assert shown[1] == "removed the runs an earlier job left in the app's inbox: old-session"
+    assert not docs.exists("/Documents/runs/old-session") and not docs.exists("/Documents/rejected")
+    assert phone.heartbeat()["state"] == "stopped" and not phone.idle_timer_disabled
+
+
+def test_an_entry_the_app_refuses_is_named_with_the_apps_reason(tmp_path: Path, mlpackage: Path) -> None:
+    phone = FakePhone(tmp_path / "phone")
+
+    async def loses_its_folder(run_dir: Path, say) -> None:
+        phone.documents.rm(REMOTE)
+        await golden_app(run_dir, say)
+
+    phone.app = loses_its_folder
+    with pytest.raises(RunnerError) as caught:
+        runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
+    assert str(caught.value) == (
+        "the iOS app refused to run runs/run-1 (result.json could not be written: runs/run-1 is gone): "
+        "rebuild and reinstall the app from this checkout (ios_bench/README.md), then run again"
+    )
+    assert not phone.documents.exists("/Documents/rejected/run-1.json")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b'{"schema": "autovit-bench/resident", "beat": NaN}', r"^the benchmark app's heartbeat /Documents/resident\.json holds a number JSON cannot mean \(NaN\): rebuild"),
+        (b'{"beat": 7', r"^the benchmark app's heartbeat /Documents/resident\.json is not valid JSON \(Expecting ',' delimiter at line 1\): rebuild"),
+        (b"\xff\xfe", r"^the benchmark app's heartbeat /Documents/resident\.json is not UTF-8 text: rebuild"),
+        (b" " * (64 * 1024 + 1), r"^the benchmark app's heartbeat /Documents/resident\.json is 65,537 bytes, more than the 65,536 it could be: rebuild"),
+        (json.dumps({**json.loads((Path(__file__).parent / "contract" / "resident_idle.json").read_text()), "state": "dozing"}).encode(),
+         r"^the benchmark app's heartbeat breaks orchestrator/measure/schemas/resident\.v1\.json \(/Documents/resident\.json is not a valid resident \(at state: 'dozing' is not one of"),
+    ],
+    ids=["NaN", "cut short", "not UTF-8", "oversized", "unknown state"],
+)
+def test_a_heartbeat_is_read_strictly_and_held_to_its_schema(tmp_path: Path, content: bytes, says: str) -> None:
+    phone = FakePhone(tmp_path / "phone")
+    phone.documents.write("/Documents/resident.json", content)
+    with pytest.raises(RunnerError, match=says) as caught:
+        asyncio.run(read_heartbeat(phone, phone.documents))
+    assert "\n" not in str(caught.value)
+
+
+def test_the_golden_heartbeat_reads_as_what_the_runner_acts_on(tmp_path: Path) -> None:
+    phone = FakePhone(tmp_path / "phone")
+    phone.documents.write("/Documents/resident.json", (Path(__file__).parent / "contract" / "resident_idle.json").read_bytes())
+    beat = asyncio.run(read_heartbeat(phone, phone.documents))
+    assert (beat.beat, beat.state, beat.run, beat.thermal_state, beat.idle_timer_disabled, beat.hot) == (7, "idle", None, "nominal", True, False)
+
+
+# --- settings from the environment ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["BENCH_IOS_COOLDOWN_S", "BENCH_IOS_HEAT_WAIT_S"])
+@pytest.mark.parametrize("value", ["soon", "nan", "-1", "1e9"])
+def test_a_wait_that_is_not_a_number_of_seconds_is_refused_with_an_example(monkeypatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(UserError, match=rf"^{name}='{re.escape(value)}' is not a number of seconds between 0 and 86400; set it to one, e\.g\. \d+$"):
+        IosSettings.from_env()
+
+
+def test_the_cool_down_and_the_heat_wait_come_from_the_environment(monkeypatch) -> None:
+    assert (IosSettings.from_env().cooldown_s, IosSettings.from_env().heat_wait_s) == (60.0, 1800.0)
+    monkeypatch.setenv("BENCH_IOS_COOLDOWN_S", "7.5")
+    monkeypatch.setenv("BENCH_IOS_HEAT_WAIT_S", "600")
+    assert (IosSettings.from_env().cooldown_s, IosSettings.from_env().heat_wait_s) == (7.5, 600.0)
+
+
+def test_the_app_build_the_runner_needs_is_the_one_this_checkouts_project_builds() -> None:
+    project = (Path(__file__).resolve().parents[1] / "ios_bench" / "project.yml").read_text()
+    assert int(re.search(r'CURRENT_PROJECT_VERSION: "(\d+)"', project).group(1)) == APP_BUILD

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ import torch
 
 from orchestrator.measure.timing import TimingPlan
 from search.space import load_space
-from tests.ios_fake import UDID, FakePhone, coreml_simulator
+from tests.ios_fake import UDID, FakePhone, coreml_simulator, power_off_all, quick_runners
 from tests.test_phone_shelf import KEYS, profile_few_entries
 
 IPHONE13 = {
@@ -24,15 +25,17 @@ IPHONE13 = {
 
 
 @pytest.fixture
-def phone(tmp_path: Path, monkeypatch) -> FakePhone:
+def phone(tmp_path: Path, monkeypatch) -> Iterator[FakePhone]:
     """The one iPhone 13 on USB that every iOS runner the CLI builds talks to; each test runs in its
     own folder with its own export cache (where the phone's lock lives) and LUT store."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
+    quick_runners(monkeypatch)
     fake = FakePhone(tmp_path / "phone", coreml_simulator())
     monkeypatch.setattr("orchestrator.measure.runners.ios.connection.default_services", lambda: fake)
-    return fake
+    yield fake
+    power_off_all()
 
 
 @pytest.fixture(scope="module")
@@ -58,9 +61,10 @@ def test_measure_an_mlpackage_on_the_iphone(bench_cli, phone: FakePhone, tiny_ml
     request = json.loads(phone.pushed["request.json"])
     assert (request["backend"], request["compute_units"], request["models"][0]["input_shape"]) == ("coreml", "all", [1, 3, 32, 32])
     assert "models/model.mlpackage/Manifest.json" in phone.pushed
-    [(bundle_id, arguments)] = phone.launches
-    assert bundle_id == "org.autovit.bench" and arguments[0] == "--run-dir" and arguments[1].startswith("runs/measure-iphone13")
-    assert phone.lockdowns == [(UDID, True)]
+    assert phone.launches == [("org.autovit.bench", ["--resident"])]
+    [run] = phone.served
+    assert run.startswith("measure-iphone13") and phone.heartbeat()["state"] == "stopped"
+    assert phone.lockdowns == [(UDID, True), (UDID, False), (UDID, False)]  # paired when the job starts, then the session, then its end
 
 
 def test_measure_prints_the_median_on_the_iphone(bench_cli, phone: FakePhone, tiny_mlpackage: Path) -> None:
@@ -107,7 +111,8 @@ def test_profile_an_iphone_through_the_cli(bench_cli, phone: FakePhone, tmp_path
     assert doc["device"]["backend"] == "coreml" and doc["device"]["facts"]["model"] == "iPhone14,5"
     assert set(doc["entries"]) == set(fixed_parts) and doc["measurement"]["networks"] == 3
     assert set(doc["measurement"]["session_thermal"]) == set(doc["measurement"]["anchor"]["session_median_ms"])
-    assert json.loads(phone.pushed["request.json"])["backend"] == "coreml" and len(phone.launches) == doc["measurement"]["sessions"]
+    assert json.loads(phone.pushed["request.json"])["backend"] == "coreml" and len(phone.served) == doc["measurement"]["sessions"]
+    assert len(phone.launches) == 1
     assert len(list((tmp_path / "cache" / "exports" / "coreml").rglob("*.mlpackage"))) == 3
 
 

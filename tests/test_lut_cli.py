@@ -82,3 +82,19 @@ def test_listing_writes_nothing_and_skips_files_that_are_not_luts_with_a_note(be
     assert len(notes) == 2 and all(n.startswith("skipped: LUT file ") for n in notes)
     assert any("is a folder, not a file" in n for n in notes) and any("is not UTF-8 text" in n for n in notes)
     assert snapshot(cwd / "luts") == before
+
+
+def test_lut_show_says_an_old_luts_intervals_are_a_bootstrap_over_rounds(bench, luts) -> None:
+    _, a, _ = luts
+    out = bench("lut", "show", a["id"]).stdout
+    assert "95% bootstrap over rounds (sessions pooled; blind to the variation between sessions" in " ".join(out.split())
+
+
+def test_lut_show_names_the_interval_method_a_lut_records(bench, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    doc = make_lut(load_space("tiny"))
+    doc["measurement"]["interval"] = {"method": "repeat-sessions-v1", "confidence": 0.95, "description": "95% repeat interval: as recorded"}
+    doc["id"] = content_id(doc)
+    save_lut(doc, tmp_path / "luts")
+    out = bench("lut", "show", doc["id"]).stdout
+    assert "95% repeat interval: as recorded" in out and "bootstrap over rounds" not in out

@@ -95,3 +95,28 @@ def test_deeper_mbconv_stage_costs_one_more_layer_entry() -> None:
     shallow = dataclasses.replace(base, mbconv=(MBConvStage(base.mbconv[0].width, 1, 1.0), *base.mbconv[1:]))
     deep = dataclasses.replace(base, mbconv=(MBConvStage(base.mbconv[0].width, 2, 1.0), *base.mbconv[1:]))
     assert predictor.predict(deep) - predictor.predict(shallow) == pytest.approx(0.1)
+
+
+def test_a_subnets_interval_adds_a_stages_entries_and_combines_stages_in_quadrature() -> None:
+    predictor = LatencyPredictor(make_lut(TINY), TINY)  # every entry's interval: ±5% of it
+    context = SubnetConfig.from_dict(CONTEXT)
+    groups: dict[str, float] = {}
+    for p in parts(context, TINY):
+        group = "fixed" if p.part == "stem / head / overhead" else p.stage
+        groups[group] = groups.get(group, 0.0) + 0.05 * LATENCIES[p.key][3]
+    half = float(np.sqrt(sum(v**2 for v in groups.values())))
+    point = predictor.predict(context)
+    assert predictor.interval(context) == pytest.approx((point - half, point + half))
+    assert half < 0.05 * point  # narrower than if every entry's error had one sign
+
+
+def test_the_batch_interval_is_each_subnets_own() -> None:
+    lut = full_lut()
+    for i, e in enumerate(lut["entries"].values()):
+        e["ci_ms"] = [e["latency_ms"] * (0.9 - 0.01 * (i % 5)), e["latency_ms"] * (1.05 + 0.01 * (i % 3))]
+    lut["id"] = content_id(lut)
+    predictor = LatencyPredictor(lut, TINY)
+    batch = random_batch(TINY, 50, np.random.default_rng(3), 64)
+    low, high = predictor.interval_batch(batch)
+    own = np.array([predictor.interval(decode(batch, i, TINY)) for i in range(50)])
+    assert np.allclose(low, own[:, 0]) and np.allclose(high, own[:, 1])

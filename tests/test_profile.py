@@ -70,7 +70,7 @@ def test_profile_writes_a_valid_lut_with_every_entry_and_its_provenance(finished
     assert "executorch" in doc["runtime_versions"]
     assert doc["measurement"]["export_partitions_max"] == 1
     anchor = doc["measurement"]["anchor"]
-    assert anchor["probe"] == small_plan().anchor and set(anchor["session_median_ms"]) == {"fixed-parts"}
+    assert anchor["probe"] == small_plan().anchor and set(anchor["session_median_ms"]) == {"fixed-parts", "fixed-parts-pass2"}
 
 
 def test_entries_carry_median_interval_and_paired_sample_count(finished) -> None:
@@ -133,16 +133,28 @@ def test_sessions_are_scaled_to_the_anchor_speed() -> None:
     entry = next(e for e in plan.entries if e.key == "stem/w16")
     fast = {plan.anchor: [1.0] * 5, entry.variant: [0.5] * 5}
     slow = {plan.anchor: [1.2] * 5, entry.variant: [0.6] * 5}
-    estimates = attribute([dataclasses.replace(entry, reference=plan.anchor)], [fast, slow], plan.anchor)
+    estimates, _ = attribute([dataclasses.replace(entry, reference=plan.anchor)], [fast, slow], plan.anchor)
     assert estimates["stem/w16"].latency_ms == pytest.approx(0.55)  # both sessions scaled to the anchor's 1.1 ms
+
+
+def test_every_session_group_is_measured_in_two_passes_so_each_entry_has_two_sessions(finished) -> None:
+    root, doc, _ = finished
+    assert sorted(p.name for p in (root / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2"]
+    assert {e["sessions"] for e in doc["entries"].values()} == {2}
+
+
+def test_the_lut_records_how_its_intervals_were_made(finished) -> None:
+    _, doc, _ = finished
+    interval = doc["measurement"]["interval"]
+    assert (interval["method"], interval["confidence"], interval["session_spread"]["entries"]) == ("repeat-sessions-v1", 0.95, len(SMALL_KEYS))
 
 
 def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
     strict = dataclasses.replace(FAST, adaptive_sessions=1, tolerance=Tolerance(relative=0.0, absolute_ms=0.0))
     doc, _ = profiler(tmp_path / "run", tmp_path / "luts", strict).run()
     assert (tmp_path / "run" / "sessions" / "adaptive-1" / "result.json").exists()
-    assert doc["measurement"]["sessions"] == 2
-    assert all(e["samples"] >= 2 * FAST.timing.runs for e in doc["entries"].values())
+    assert doc["measurement"]["sessions"] == 3  # two passes, then the adaptive one
+    assert all(e["samples"] >= 3 * FAST.timing.runs and e["sessions"] == 3 for e in doc["entries"].values())
 
 
 def test_core_ml_export_of_plan_networks_goes_to_the_cache_once(tmp_path: Path) -> None:
@@ -190,7 +202,7 @@ def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path:
     thermal = {"before": {"status": 0, "battery_c": 31.5}, "after": {"status": 1, "battery_c": 34.0}, "throttled": False}
     monkeypatch.setattr(p.sessions.runner, "run", lambda run_dir: {**measured(run_dir), "thermal": thermal})
     doc, _ = p.run()
-    assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal}
+    assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal, "fixed-parts-pass2": thermal}
 
 
 def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_through_the_cli(bench, cache_dir: Path, monkeypatch) -> None:

@@ -52,7 +52,7 @@ def test_a_profile_is_held_once_from_before_its_exports_until_its_lut(recording,
     profiler(tmp_path / "run", tmp_path / "luts", settings=FAST).run()
     assert exported == [["ready run"]]
     assert recording.events[0] == "ready run" and recording.events[-1] == "released run"
-    assert recording.events[1:-1] == ["session fixed-parts"]
+    assert recording.events[1:-1] == ["session fixed-parts", "session fixed-parts-pass2"]
 
 
 def test_a_profile_interrupted_mid_session_releases_its_hold(recording, tmp_path: Path, monkeypatch) -> None:

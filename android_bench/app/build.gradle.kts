@@ -5,9 +5,16 @@ plugins {
     id("org.jetbrains.kotlin.android")
 }
 
-// Must be the version of the `executorch` Python package that exported the .pte files
-// (pyproject.toml); the app reports it as the runtime version in every result.
-val executorchVersion = "1.5.1"
+// The ExecuTorch AAR the app links. By default org.pytorch:executorch-android from Maven Central at
+// the version of the `executorch` Python package that exports the .pte files (pyproject.toml):
+// change both together. `-Pexecutorch.version=X` links another version; `-Pexecutorch.aar=/path/executorch.aar`
+// links a local AAR instead (a release's direct download, or one built with ExecuTorch's
+// scripts/build_android_library.sh), for a version Maven Central lacks: give its version with
+// -Pexecutorch.version too. Both are recorded in BuildConfig, and the app reports the version in every
+// result (runtime.version, runtime.libraries.executorch), so a LUT records what it was measured with.
+val executorchVersion: String = providers.gradleProperty("executorch.version").getOrElse("1.5.1")
+val executorchAar: String? = providers.gradleProperty("executorch.aar").orNull
+val executorchSource: String = executorchAar?.let { "local file ${file(it).name}" } ?: "org.pytorch:executorch-android:$executorchVersion"
 
 android {
     namespace = "org.autovit.bench"
@@ -20,6 +27,7 @@ android {
         versionCode = 1
         versionName = "1.0"
         buildConfigField("String", "EXECUTORCH_VERSION", "\"$executorchVersion\"")
+        buildConfigField("String", "EXECUTORCH_AAR", "\"$executorchSource\"")
         // The ExecuTorch AAR ships native code for these two only; a 32-bit-only phone is refused
         // by the runner at install time (APP_ABIS in orchestrator/measure/runners/android/runner.py).
         ndk {
@@ -54,5 +62,13 @@ kotlin {
 
 dependencies {
     implementation(project(":core"))
-    implementation("org.pytorch:executorch-android:$executorchVersion")
+    if (executorchAar != null) {
+        implementation(files(executorchAar))
+        // A local AAR carries no list of its dependencies: these are the ones ExecuTorch's Android
+        // docs ("Using AAR file directly") name; check them against the docs of the AAR's release.
+        implementation("com.facebook.soloader:soloader:0.10.5")
+        implementation("com.facebook.fbjni:fbjni:0.7.0")
+    } else {
+        implementation("org.pytorch:executorch-android:$executorchVersion")
+    }
 }

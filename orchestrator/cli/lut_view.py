@@ -17,6 +17,7 @@ from infra.files import atomic_write
 from orchestrator.cli.common import add_plain_row, plain
 from orchestrator.report.figures import breakdown_figure
 from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_diff, ms_text, network_order
+from search.nas.lut import interval_method
 
 
 def lut_summary_table(doc: dict[str, Any]) -> Table:
@@ -38,8 +39,9 @@ def lut_summary_table(doc: dict[str, Any]) -> Table:
         ("created", doc["created_at"]),
         ("toolkit", f"{doc['toolkit']['version']} (commit {doc['toolkit']['git_commit'] or 'unknown'})"),
         ("runtime versions", cell_text(doc["runtime_versions"])),
+        ("intervals", interval_method(doc)),
     ]
-    rows += [(f"measurement.{k}", cell_text(v)) for k, v in sorted(doc["measurement"].items()) if k != "transfer"]
+    rows += [(f"measurement.{k}", cell_text(v)) for k, v in sorted(doc["measurement"].items()) if k not in ("transfer", "interval")]
     if "transfer" in doc["measurement"]:
         t = doc["measurement"]["transfer"]
         rows.append(("transferred from", f"LUT {t['source_lut']} ({t['source_device']}), {len(t['networks'])} networks measured"))
@@ -68,12 +70,12 @@ def lut_entries_table(doc: dict[str, Any]) -> Table:
     wide = sum(e["wide"] for e in entries.values())
     table = Table(
         title=plain(f"LUT {doc['id']} entries"), title_justify="left",
-        caption=f"{len(entries)} entries, {wide} with a wide 95% CI (!)", caption_justify="left",
+        caption=f"{len(entries)} entries, {wide} with a 95% interval wider than the entry (!); intervals: {interval_method(doc)}", caption_justify="left",
     )
     table.add_column("key", no_wrap=True)
     table.add_column("kind", no_wrap=True)
     table.add_column("latency (ms)", justify="right")
-    table.add_column("95% CI (ms)", justify="right", no_wrap=True)
+    table.add_column("95% interval (ms)", justify="right", no_wrap=True)
     table.add_column("samples", justify="right")
     table.add_column("wide", justify="center")
     for key in network_order(entries):

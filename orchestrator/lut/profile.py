@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.export.cache import CachedExport, export_probes
-from orchestrator.lut.attribution import Estimate, anchor_speed, attribute
+from orchestrator.lut.attribution import CONFIDENCE, INTERVAL_DESCRIPTION, INTERVAL_METHOD, Estimate, SessionSpread, anchor_speed, attribute
 from orchestrator.lut.provenance import device_provenance, phones_provenance
 from orchestrator.lut.reference import reference_ms, session_anchor_ms
 from orchestrator.lut.rundir import RunDirectory, run_state
@@ -56,6 +56,12 @@ def probes_of(entries: list[Entry]) -> list[str]:
             if pid is not None and pid not in ids:
                 ids.append(pid)
     return ids
+
+
+def passes(groups: list[tuple[str, list[str]]], count: int) -> list[tuple[str, list[str]]]:
+    """Every group's session `count` times: all groups once, then all again (`<group>-pass2`, ...), so
+    an entry's sessions are apart in time and see the machine's session-to-session variation."""
+    return [(name if p == 1 else f"{name}-pass{p}", ids) for p in range(1, count + 1) for name, ids in groups]
 
 
 def adaptive_round(name: str, wide: list[Entry], phones: int) -> list[tuple[str, list[str]]]:
@@ -105,24 +111,24 @@ class Profiler:
         plan = self.plan
         self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
         artifacts = export_probes(plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)
-        groups = session_groups(plan, self.settings.per_stage_sessions)
-        results = self.sessions.measure_all([(name, probes_of(entries)) for name, entries in groups], plan.probes, plan.anchor, artifacts)
+        groups = [(name, probes_of(entries)) for name, entries in session_groups(plan, self.settings.per_stage_sessions)]
+        results = self.sessions.measure_all(passes(groups, self.settings.passes), plan.probes, plan.anchor, artifacts)
         samples = results_samples(results)
-        estimates = attribute(plan.entries, samples, plan.anchor, reference_ms(self.sessions, results, plan.anchor))
+        estimates, spread = attribute(plan.entries, samples, plan.anchor, reference_ms(self.sessions, results, plan.anchor))
         for round_index in range(self.settings.adaptive_sessions):
-            wide = [e for e in plan.entries if self.settings.tolerance.too_wide(estimates[e.key])]
+            wide = [e for e in plan.entries if self.settings.tolerance.again(estimates[e.key])]
             if not wide:
                 break
-            self.log(f"adaptive round {round_index + 1}: {len(wide)} entries have wide intervals, measuring them again")
+            self.log(f"adaptive round {round_index + 1}: {len(wide)} entries have wide intervals or no positive latency, measuring them again")
             again = adaptive_round(f"adaptive-{round_index + 1}", wide, self.sessions.phone_count)
             new = self.sessions.measure_all(again, plan.probes, plan.anchor, artifacts)
             results += new
             samples += results_samples(new)
-            estimates = attribute(plan.entries, samples, plan.anchor, reference_ms(self.sessions, results, plan.anchor))
-        doc = finish_lut(self._lut_body(estimates, results, artifacts))
+            estimates, spread = attribute(plan.entries, samples, plan.anchor, reference_ms(self.sessions, results, plan.anchor))
+        doc = finish_lut(self._lut_body(estimates, spread, results, artifacts))
         return doc, save_lut(doc, self.luts_root)
 
-    def _lut_body(self, estimates: dict[str, Estimate], results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
+    def _lut_body(self, estimates: dict[str, Estimate], spread: SessionSpread, results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
         anchor_ms = session_anchor_ms(results, self.plan.anchor)
         thermal = {session_name(r): r["thermal"] for r in results if "thermal" in r}  # phones report it
         reference = reference_ms(self.sessions, results, self.plan.anchor)
@@ -139,6 +145,7 @@ class Profiler:
                 "plan_id": self.plan.id,
                 "context_latency_ms": reference or anchor_speed(results_samples(results), self.plan.anchor),
                 "anchor": {"probe": self.plan.anchor, "session_median_ms": anchor_ms},
+                "interval": {"method": INTERVAL_METHOD, "confidence": CONFIDENCE, "description": INTERVAL_DESCRIPTION, "session_spread": spread.to_dict()},
                 "export_partitions_max": max((a.meta.get("partitions", 0) for a in artifacts.values()), default=0),
                 **({"session_thermal": thermal} if thermal else {}),
                 **phones_provenance(self.sessions, results, self.plan.anchor, self.log),
@@ -152,6 +159,7 @@ class Profiler:
                     "latency_ms": estimates[e.key].latency_ms,
                     "ci_ms": list(estimates[e.key].ci_ms),
                     "samples": estimates[e.key].samples,
+                    "sessions": estimates[e.key].sessions,
                     "wide": estimates[e.key].wide,
                 }
                 for e in self.plan.entries

@@ -16,8 +16,12 @@ SIBLING_SPREAD = 0.1  # phones of one model whose anchor speeds differ by more t
 
 
 def device_provenance(device: Device, first: dict[str, Any]) -> dict[str, Any]:
-    """The LUT's device and runtime sections, from the registry entry and the first session's facts."""
+    """The LUT's device and runtime sections, from the registry entry and the first session's facts:
+    the exporter's versions, the device runtime's, and each library the runtime reports linking
+    (`runtime.libraries` of a result: the phone apps' ExecuTorch AAR and Android release, Core ML and
+    iOS) as `runtime.<library>`. A runtime that reports none adds nothing, so earlier LUTs read the same."""
     tool = get_backend(device.backend).tool
+    libraries = {f"runtime.{name}": value for name, value in first["runtime"].get("libraries", {}).items()}
     return {
         "device": {
             "name": device.name,
@@ -27,7 +31,7 @@ def device_provenance(device: Device, first: dict[str, Any]) -> dict[str, Any]:
             "description": device.description,
             "facts": {**first["device"], "runtime": first["runtime"]},
         },
-        "runtime_versions": {"torch": version("torch"), tool: version(tool), "runtime": first["runtime"]["version"]},
+        "runtime_versions": {"torch": version("torch"), tool: version(tool), "runtime": first["runtime"]["version"], **libraries},
     }
 
 

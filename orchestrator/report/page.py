@@ -20,7 +20,7 @@ from infra.errors import UserError
 from orchestrator.report.assets import CSP, CSS, JS
 from orchestrator.report.figures import breakdown_figure, png, validation_figure
 from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
-from search.nas.lut import check_space
+from search.nas.lut import check_space, interval_method
 from search.space import load_space
 
 GENERATOR = "autovit-bench report"
@@ -120,8 +120,8 @@ def provenance(doc: dict[str, Any]) -> str:
 
 def entries_section(part: LutPart) -> str:
     entries = part.doc["entries"]
-    columns = [Column("key"), Column("kind"), Column("stage"), Column("latency (ms)", True), Column("95% CI low (ms)", True),
-               Column("95% CI high (ms)", True), Column("samples", True), Column("wide")]
+    columns = [Column("key"), Column("kind"), Column("stage"), Column("latency (ms)", True), Column("95% low (ms)", True),
+               Column("95% high (ms)", True), Column("samples", True), Column("wide")]
     rows = []
     for key in network_order(entries):
         e = entries[key]
@@ -132,7 +132,7 @@ def entries_section(part: LutPart) -> str:
     wide = sum(e["wide"] for e in entries.values())
     return (
         f"<h3>Entries</h3><p class=\"note\">{len(entries)} entries in network order, {wide} with a 95% interval wider than "
-        "the profile's tolerance (marked <em>wide</em>). Click a column header to sort, type to filter.</p>"
+        f"the entry (marked <em>wide</em>). Intervals: {text(interval_method(part.doc))}. Click a column header to sort, type to filter.</p>"
         + data_table(f"{part.anchor}-entries", columns, rows, "entries by key, kind or stage")
     )
 

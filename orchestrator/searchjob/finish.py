@@ -13,6 +13,7 @@ from orchestrator.searchjob.delivery import Delivered, deliver, measure_found
 from orchestrator.searchjob.job import SearchJob, accuracy_on_test_split
 from orchestrator.searchjob.pareto import plot_pareto
 from search.nas.budget import TOLERANCE
+from search.nas.lut import interval_method
 from search.nas.strategies import SearchState
 from search.space.config import SubnetConfig
 
@@ -38,7 +39,11 @@ def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Devic
     """`device` resolves the LUT's device (raising UserError when it is unknown or unreachable)."""
     out, best = job.inputs.out, state.best()
     static = job.recalibrated(best.config)
-    log(f"best: {best.accuracy:.2%} held-out accuracy, {best.predicted_ms:.2f} ms predicted, {best.params / 1e6:.3f}M params; exporting")
+    lo, hi = job.pricer.predictor.interval(best.config)
+    log(
+        f"best: {best.accuracy:.2%} held-out accuracy, {best.predicted_ms:.2f} ms predicted (95% interval {lo:.2f}-{hi:.2f} ms: "
+        f"{interval_method(job.lut)}), {best.params / 1e6:.3f}M params; exporting"
+    )
     files = deliver(static, job.ckpt["classes"], out, required=job.lut["device"]["backend"])
     test_acc = accuracy_on_test_split(static, job.data, job.inputs.eval_batch_size, job.device)
     measured, not_measured = _measurement(job, files, best.config, device, log)
@@ -49,6 +54,8 @@ def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Devic
         "accuracy": best.accuracy,
         "test_accuracy": test_acc,
         "predicted_ms": best.predicted_ms,
+        "predicted_interval_ms": [lo, hi],
+        "predicted_interval_method": interval_method(job.lut),
         "measured_ms": measured["measured_ms"] if measured else None,
         "measured_ms_at_lut_speed": measured["measured_ms_at_lut_speed"] if measured else None,
         "within_budget": (measured["measured_ms"] <= budget.latency_ms * (1 + TOLERANCE)) if measured else None,
@@ -77,7 +84,11 @@ def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Devic
         at_lut = measured["measured_ms_at_lut_speed"]
         speed = f" ({at_lut:.2f} ms at the LUT's speed: the anchor network ran at x{measured['session_speed']:.3f} its LUT latency)" if at_lut else ""
         verdict = "within" if result["within_budget"] else "OVER"
-        log(f"measured on {measured['device']}: {measured['measured_ms']:.2f} ms{speed}: {verdict} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%})")
+        inside = "inside" if lo <= (at_lut or measured["measured_ms"]) <= hi else "outside"
+        log(
+            f"measured on {measured['device']}: {measured['measured_ms']:.2f} ms{speed}, {inside} the predicted interval {lo:.2f}-{hi:.2f} ms: "
+            f"{verdict} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%})"
+        )
         if measured["session_speed"] and measured["session_speed"] > 1 + TOLERANCE:
             log(
                 f"warning: the device ran {measured['session_speed'] - 1:.0%} slower in this session than when LUT {job.lut['id']} was measured "

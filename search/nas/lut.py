@@ -93,6 +93,17 @@ def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
     return doc
 
 
+# How intervals were made before LUTs recorded it (`measurement.interval`): a bootstrap of the
+# median over rounds, every session's rounds pooled, blind to the offset each session carries.
+ROUNDS_BOOTSTRAP = "95% bootstrap over rounds (sessions pooled; blind to the variation between sessions, so narrower than a repeat shows)"
+
+
+def interval_method(doc: dict[str, Any]) -> str:
+    """What a LUT's entry intervals mean, in words: its own record, or the method of older LUTs."""
+    record = doc["measurement"].get("interval")
+    return record["description"] if isinstance(record, dict) and isinstance(record.get("description"), str) else ROUNDS_BOOTSTRAP
+
+
 def read_lut(path: Path) -> dict[str, Any]:
     doc = load_json(path, "LUT file", "give a LUT that `bench profile` wrote (`bench lut list` shows them)", LUTError)
     return validate_lut(doc, f"LUT file {path}")

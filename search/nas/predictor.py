@@ -9,6 +9,8 @@ space or resolution, is an error naming what is missing: never a silent zero.
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -101,6 +103,46 @@ class LatencyPredictor:
         if any(p.key not in self.latency for p in terms):
             self._raise_missing(config)
         return float(sum(self.latency[p.key] for p in terms))
+
+    def interval(self, config: SubnetConfig) -> tuple[float, float]:
+        """One subnet's 95% interval from its entries' (read as the LUT's own: a repeat interval in
+        LUTs that record one). Entries of one stage were timed in the same sessions and share their
+        anchor scaling, so their half-widths add (as if fully correlated: an upper bound); the fixed
+        parts and each stage were timed in sessions of their own, so those groups add in quadrature.
+        `interval_batch` is the same, vectorised."""
+        point = self.predict(config)
+        below: dict[str, float] = {}
+        above: dict[str, float] = {}
+        for p in parts(config, self.space):
+            lo, hi = self.lut["entries"][p.key]["ci_ms"]
+            group = FIXED if p.part == FIXED else p.stage
+            below[group] = below.get(group, 0.0) + max(0.0, self.latency[p.key] - lo)
+            above[group] = above.get(group, 0.0) + max(0.0, hi - self.latency[p.key])
+        return point - math.hypot(*below.values()), point + math.hypot(*above.values())
+
+    def interval_batch(self, b: ConfigBatch) -> tuple[np.ndarray, np.ndarray]:
+        """`interval` for every config of a batch."""
+        point = self.predict_batch(b)
+        below, above = (np.sqrt(sum(t.total(b) ** 2 for t in tables)) for tables in self._half_widths)
+        return point - below, point + above
+
+    @functools.cached_property
+    def _half_widths(self) -> tuple[list[AdditiveTable], list[AdditiveTable]]:
+        """Per group (the fixed parts, each stage), tables of its entries' lower and upper half-widths."""
+        def group(kind: str, stage: str | None) -> str:
+            return FIXED if kind in ("overhead", "stem", "head") else str(stage)
+
+        groups = {FIXED, *(st.name for st in (*self.space.mbconv, *self.space.transformer))}
+        half: dict[str, tuple[float, float]] = {
+            k: (max(0.0, e["latency_ms"] - e["ci_ms"][0]), max(0.0, e["ci_ms"][1] - e["latency_ms"])) for k, e in self.lut["entries"].items()
+        }
+
+        def table(g: str, end: int) -> AdditiveTable:
+            return AdditiveTable(
+                self.space, lambda kind, stage=None, **p: half.get(entry_key(kind, stage, **p), (0.0, 0.0))[end] if group(kind, stage) == g else 0.0
+            )
+
+        return [table(g, 0) for g in sorted(groups)], [table(g, 1) for g in sorted(groups)]
 
     def breakdown(self, config: SubnetConfig) -> list[tuple[Part, float]]:
         self.predict(config)

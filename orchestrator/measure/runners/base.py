@@ -37,11 +37,17 @@ def _replace_with_link(link: Path, target: Path) -> None:
     link.symlink_to(target)
 
 
+def phone_file(serial: str, suffix: str) -> Path:
+    """A file about the phone with this serial (ADB serial or HOST:PORT, iPhone UDID) in the export
+    cache's `locks/` folder, which every process of this user shares (unless BENCH_CACHE points
+    elsewhere): its lock, and what a platform records there of the phone across processes."""
+    return cache_root() / "locks" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', serial)}{suffix}"
+
+
 def phone_lock(serial: str) -> AbstractContextManager[None]:
-    """Held while a session runs on the phone with this serial (ADB serial or HOST:PORT, iPhone UDID):
-    a file in the export cache's `locks/` folder, shared by every process of this user (unless
-    BENCH_CACHE points elsewhere), so two sessions never clear each other's files on one phone."""
-    return held(cache_root() / "locks" / f"{re.sub(r'[^A-Za-z0-9._-]', '_', serial)}.lock", f"the phone {serial}")
+    """Held while a session runs on the phone with this serial, so two sessions never clear each
+    other's files on one phone."""
+    return held(phone_file(serial, ".lock"), f"the phone {serial}")
 
 
 @dataclass(frozen=True)

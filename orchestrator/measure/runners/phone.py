@@ -14,8 +14,10 @@ ones above it in this list:
     runner.py       the session: `run(run_dir)` from staged models to a checked result
     platform.py     its `Platform` descriptor, registered in `orchestrator/measure/platforms.py`
 
-plus the platform's transport underneath (adb-shell behind `android/adb.py`, pymobiledevice3 behind
-`ios/services.py`). The runner holds a connection and the phone's state, built from its settings;
+plus, where a platform needs one, a module of its own between connection and runner (Android's
+`awake.py`: the phone kept awake for a whole job, `keep_ready`), and the platform's transport
+underneath (adb-shell and a running adb server behind `android/adb.py`'s `Link`, pymobiledevice3
+behind `ios/services.py`). The runner holds a connection and the phone's state, built from its settings;
 no module calls another's private names. The Android side is synchronous over adb-shell and the iOS
 side asyncio over pymobiledevice3; a diagnosis's steps are plain calls either way (the iOS one runs
 its steps on one event loop, so that what a step opened stays open for the next).

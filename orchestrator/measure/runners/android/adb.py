@@ -1,8 +1,10 @@
-"""Our own narrow interface over adb-shell: find a phone, authenticate, shell / push / pull / stat.
+"""Our own narrow interface to a phone's adbd (`Link`: shell / push / pull / stat, the phone's
+serial), and its first transport: adb-shell straight to the phone over TCP or USB (`AdbLink`).
 
 adb-shell (last released 2023) is wrapped here so that the Android runner never sees its classes or
-exceptions, and a second transport (the platform `adb` binary) could stand beside this one. Every
-failure leaves this module as one of three kinds, because the runner treats them differently:
+exceptions; the second transport, a running adb server (`adb_server.py`, through adbutils), stands
+beside it behind the same `Link`, and `connection.py` chooses between them. Every failure leaves
+either transport as one of three kinds, because the runner treats them differently:
 
 - `DeviceNotFound` / `NotAuthorised` / `AdbKeyError`: nothing to retry; the message says what the user must do;
 - `DeviceDisconnected`: the connection broke mid-operation; the runner reconnects and retries;
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import socket
 import stat
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,27 +165,33 @@ class _TcpTransport(TcpTransport):
         return sent
 
 
-class AdbLink:
-    """One authenticated connection to one phone. Operations translate adb-shell's exceptions
-    (see the module docstring); `io_timeout_s` is how long the wire may stay silent before the
-    connection counts as dropped, and slow commands pass their own `timeout_s`."""
+class Link(ABC):
+    """One authenticated connection to one phone, whichever way it goes (`route`): what every
+    reading and session step is written against. `io_timeout_s` is how long the wire may stay
+    silent before the connection counts as dropped; slow commands pass their own `timeout_s`."""
 
-    def __init__(self, device: AdbDevice, serial: str, io_timeout_s: float) -> None:
-        self._device = device
-        self.serial = serial
-        self.io_timeout_s = io_timeout_s
+    serial: str  # the phone's ADB serial (HOST:PORT over TCP), what a lock and a record are named after
+    route: str  # how this link reaches the phone, for `bench doctor` and the log
+    io_timeout_s: float
 
-    def _do(self, what: str, op: Callable[[], T]) -> T:
-        try:
-            return op()
-        except _SILENT as exc:
-            raise DeviceTimeout(f"the phone {self.serial} stayed silent while {what} ({type(exc).__name__}: {exc})") from None
-        except _DROPPED as exc:
-            raise DeviceDisconnected(f"the connection to {self.serial} broke while {what} ({type(exc).__name__}: {exc})") from None
-
+    @abstractmethod
     def shell(self, command: str, timeout_s: float | None = None) -> str:
-        timeout = timeout_s or self.io_timeout_s
-        return self._do(f"running `{command}`", lambda: self._device.shell(command, transport_timeout_s=timeout, read_timeout_s=timeout))
+        """The command's output (stdout and stderr together, as the ADB shell service gives them)."""
+
+    @abstractmethod
+    def push(self, local: Path, remote: str, mode: int = 0o644) -> None:
+        """Copy `local` to `remote` whole; `mode` lets the app, another user than adb's, read it."""
+
+    @abstractmethod
+    def pull(self, remote: str, local: Path) -> None:
+        """Copy `remote` into `local` through a temporary file, so an interrupted pull leaves no half file."""
+
+    @abstractmethod
+    def size(self, remote: str) -> int | None:
+        """The size of `remote` in bytes, or None when it does not exist (the sync service's STAT)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
 
     def shell_silent(self, command: str) -> None:
         """Run a command that prints nothing when it succeeds (rm, chmod): the ADB shell service
@@ -198,8 +207,30 @@ class AdbLink:
     def getprop(self, name: str) -> str:
         return self.shell(f"getprop {name}").strip()
 
+
+class AdbLink(Link):
+    """A `Link` through adb-shell, straight to the phone's adbd, authenticated with the user's key.
+    Operations translate adb-shell's exceptions (see the module docstring)."""
+
+    def __init__(self, device: AdbDevice, serial: str, io_timeout_s: float, route: str) -> None:
+        self._device = device
+        self.serial = serial
+        self.io_timeout_s = io_timeout_s
+        self.route = route
+
+    def _do(self, what: str, op: Callable[[], T]) -> T:
+        try:
+            return op()
+        except _SILENT as exc:
+            raise DeviceTimeout(f"the phone {self.serial} stayed silent while {what} ({type(exc).__name__}: {exc})") from None
+        except _DROPPED as exc:
+            raise DeviceDisconnected(f"the connection to {self.serial} broke while {what} ({type(exc).__name__}: {exc})") from None
+
+    def shell(self, command: str, timeout_s: float | None = None) -> str:
+        timeout = timeout_s or self.io_timeout_s
+        return self._do(f"running `{command}`", lambda: self._device.shell(command, transport_timeout_s=timeout, read_timeout_s=timeout))
+
     def push(self, local: Path, remote: str, mode: int = 0o644) -> None:
-        """Copy `local` to `remote` whole; `mode` lets the app, another user than adb's, read it."""
         if not local.is_file():
             raise RunnerError(f"{local} does not exist, so it cannot be pushed to the phone; export the model again")
         try:
@@ -213,7 +244,6 @@ class AdbLink:
             raise RunnerError(f"the phone refused the push of {local.name} to {remote} ({exc}); check that the folder is writable by adb") from None
 
     def pull(self, remote: str, local: Path) -> None:
-        """Copy `remote` into `local` through a temporary file, so an interrupted pull leaves no half file."""
         try:
             with atomic_path(local) as partial:
                 self._do(
@@ -224,12 +254,10 @@ class AdbLink:
             raise RunnerError(f"the phone cannot hand over {remote} ({exc}); the app may have written it elsewhere") from None
 
     def size(self, remote: str) -> int | None:
-        """The size of `remote` in bytes, or None when it does not exist, by the sync service's STAT
-        (mode 0 means no such file)."""
         mode, size, _ = self._do(
             f"looking for {remote}", lambda: self._device.stat(remote, transport_timeout_s=self.io_timeout_s, read_timeout_s=self.io_timeout_s)
         )
-        return size if mode != 0 else None
+        return size if mode != 0 else None  # mode 0: no such file
 
     def close(self) -> None:
         try:
@@ -252,7 +280,10 @@ def _usb_error_hint(exc: Exception) -> str | None:
     import usb1
 
     if isinstance(exc, usb1.USBErrorBusy):
-        return "another program holds its USB interface, usually the platform adb server: run `adb kill-server` and try again"
+        return (
+            "another program holds its USB interface (an adb server on another port than ANDROID_ADB_SERVER_PORT says, or another tool): "
+            "point ANDROID_ADB_SERVER_PORT at that adb server's port, or stop the program, and try again"
+        )
     if isinstance(exc, usb1.USBErrorAccess):
         return "this user may not open USB devices: add a udev rule for Android phones (or join the plugdev group) and replug it"
     return None
@@ -290,7 +321,7 @@ def _usb_device(target: Target, io_timeout_s: float) -> tuple[AdbDevice, str]:
         raise DeviceNotFound(f"{target} cannot be opened: {_usb_error_hint(exc) or f'{exc}; replug it'}") from None
 
 
-def open_link(target: Target, key_path: Path, connect_timeout_s: float, auth_timeout_s: float, io_timeout_s: float) -> AdbLink:
+def open_link(target: Target, key_path: Path, connect_timeout_s: float, auth_timeout_s: float, io_timeout_s: float, route: str) -> AdbLink:
     """Connect and authenticate with the user's key; the phone shows its 'Allow USB debugging?'
     prompt the first time, and we wait `auth_timeout_s` for the user to accept it."""
     signer = LazySigner(key_path)
@@ -332,4 +363,4 @@ def open_link(target: Target, key_path: Path, connect_timeout_s: float, auth_tim
         raise DeviceDisconnected(
             f"the connection to {target} broke during the ADB handshake ({type(exc).__name__}: {exc}); replug the phone (or check its Wi-Fi) and run again"
         ) from None
-    return AdbLink(device, serial, io_timeout_s)
+    return AdbLink(device, serial, io_timeout_s, route)

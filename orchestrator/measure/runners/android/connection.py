@@ -1,25 +1,31 @@
-"""How the runner reaches an Android phone: `AndroidConnection`, one phone's connection, which
-survives drops, and `list_phones`, the phones reachable now.
+"""How the runner reaches an Android phone: the route (`choose_route`), `AndroidConnection`, one
+phone's connection, which survives drops, and `list_phones`, the phones reachable now.
+
+Two routes lead to a phone, behind one `adb.Link`: where an adb server runs (Android Studio's, or
+any `adb` command's) and holds the phone, through that server (`adb_server.ServerLink`), since it
+owns the phones on USB and its key is the one they trust; where none runs, or it does not hold a
+phone reached over TCP, adb-shell straight to the phone (`adb.AdbLink`). The route is chosen again
+at every connect, so a server that stops or starts during a job is followed. This is the one place
+that decides how a phone is reached; nothing above it knows the route but as a sentence.
 
 Phones drop off USB and Wi-Fi, so every phone operation runs through `AndroidConnection.call`, which
 reconnects and runs it again from its start when the connection breaks (a push starts that file
 over), except an operation that only went silent where the phone may be waiting on its user (an
-install, a launch). Where the phones are is one string, `BENCH_ADB` (see `adb.parse_targets`); the
-link itself is `adb.AdbLink`, so this is the one place that decides how a phone is reached.
+install, a launch). Where the phones are is one string, `BENCH_ADB` (see `adb.parse_targets`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from orchestrator.measure.runners.android.adb import (
-    AdbLink,
     DeviceDisconnected,
     DeviceNotFound,
     DeviceTimeout,
+    Link,
     NotAuthorised,
     Target,
     TlsPairing,
@@ -27,12 +33,70 @@ from orchestrator.measure.runners.android.adb import (
     parse_targets,
     usb_serials,
 )
+from orchestrator.measure.runners.android.adb_server import SERVER_HOST, AdbServer, ServerLink, ServerPhone, find_server, unauthorised
 from orchestrator.measure.runners.android.phone_state import describe
 from orchestrator.measure.runners.android.settings import AndroidSettings
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.platform import FoundPhone
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a phone is reached: through `server` as `serial`, or (server None) adb-shell straight to
+    it; `why` is the sentence `bench doctor` shows and the log names."""
+
+    server: AdbServer | None
+    serial: str | None
+    why: str
+
+
+def choose_route(target: Target, settings: AndroidSettings) -> Route:
+    """Through a running adb server when it holds the phone (on USB it holds every phone, so a USB
+    phone it does not list as ready is an error that says why); adb-shell straight to the phone
+    when no server runs, or when the server does not hold a phone reached over TCP (whose adbd takes
+    more than one connection)."""
+    server = find_server(settings.adb_server_port, settings.connect_timeout_s)
+    if server is None:
+        way = "over TCP" if target.kind == "tcp" else "over USB (libusb)"
+        return Route(None, None, f"adb-shell straight to the phone {way}: no adb server answers on {SERVER_HOST}:{settings.adb_server_port}")
+    phones = server.phones(settings.io_timeout_s)
+    if target.kind == "tcp":
+        if any(p.serial == str(target) and p.state == "device" for p in phones):
+            return Route(server, str(target), f"through {server}, which holds {target}")
+        return Route(None, None, f"adb-shell straight to the phone over TCP: {server} runs but does not hold {target}")
+    on_usb = [p for p in phones if p.usb and (target.serial is None or p.serial == target.serial)]
+    ready = [p for p in on_usb if p.state == "device"]
+    if ready:
+        return Route(server, ready[0].serial, f"through {server}, which holds the phones on USB")
+    if not on_usb:
+        raise DeviceNotFound(
+            f"no Android phone found ({target}) by {server}, which holds the phones on USB; plug it in, enable USB debugging in "
+            "Developer options, and choose 'File transfer' if the phone asks what the USB connection is for"
+        )
+    raise _not_ready(on_usb[0], server)
+
+
+def _not_ready(phone: ServerPhone, server: AdbServer) -> RunnerError:
+    """A phone the server lists but cannot use yet, as the error that says what to do."""
+    if phone.state == "unauthorized":
+        return NotAuthorised(unauthorised(f"the phone {phone.serial}"))
+    if "permission" in phone.state:
+        return DeviceNotFound(
+            f"{server} may not open the phone {phone.serial} ({phone.state}): add a udev rule for Android phones "
+            "(or join the plugdev group), replug it and run `adb kill-server` once so that the server opens it again"
+        )
+    return DeviceDisconnected(f"{server} has the phone {phone.serial} but it is {phone.state}; replug it and run again")
+
+
+def open_phone(target: Target, settings: AndroidSettings) -> Link:
+    """A link to the phone by the route `choose_route` picks."""
+    s = settings
+    route = choose_route(target, s)
+    if route.server is not None and route.serial is not None:
+        return ServerLink(route.server, route.serial, s.io_timeout_s, route.why)
+    return open_link(target, s.key_path, s.connect_timeout_s, s.auth_timeout_s, s.io_timeout_s, route.why)
 
 
 class AndroidConnection:
@@ -42,14 +106,14 @@ class AndroidConnection:
     def __init__(self, settings: AndroidSettings) -> None:
         self.settings = settings
         self.target = parse_targets(settings.address)[0]  # the first, when BENCH_ADB names several
-        self._link: AdbLink | None = None
+        self._link: Link | None = None
 
-    def open(self) -> AdbLink:
-        """The link, connecting first when there is none (the first phone on USB is pinned by its
-        serial then, so that a reconnect finds this phone even when another was plugged in meanwhile)."""
+    def open(self) -> Link:
+        """The link, connecting first when there is none, by the route chosen now (the first phone
+        on USB is pinned by its serial then, so that a reconnect finds this phone even when another
+        was plugged in meanwhile)."""
         if self._link is None:
-            s = self.settings
-            self._link = open_link(self.target, s.key_path, s.connect_timeout_s, s.auth_timeout_s, s.io_timeout_s)
+            self._link = open_phone(self.target, self.settings)
             if self.target.kind == "usb":
                 self.target = Target("usb", serial=self._link.serial)
         return self._link
@@ -64,7 +128,7 @@ class AndroidConnection:
             self._link.close()
             self._link = None
 
-    def call(self, what: str, op: Callable[[AdbLink], T], on_timeout: str | None = None) -> T:
+    def call(self, what: str, op: Callable[[Link], T], on_timeout: str | None = None) -> T:
         """Run `op` on the phone; when the connection drops, reconnect and run it again from its
         start, up to `reconnects` times. With `on_timeout`, a phone that stays silent is not
         retried: it fails with that sentence, for steps the phone may hold up while it waits on
@@ -91,18 +155,19 @@ class AndroidConnection:
 
 def list_phones(settings: AndroidSettings | None = None) -> list[FoundPhone]:
     """The phones reachable now: those BENCH_ADB names (HOST:PORT or usb:SERIAL, comma-separated),
-    every phone on USB where it names none (unset or `usb`); each with the address that reaches it
-    again (`reach`). Raises DeviceNotFound with the fix when USB cannot be searched at all."""
+    every phone on USB where it names none (unset or `usb`: those a running adb server lists, else
+    those libusb finds); each with the address that reaches it again (`reach`). Raises
+    DeviceNotFound with the fix when USB cannot be searched at all."""
     settings = settings or AndroidSettings.from_env()
     targets: list[Target] = []
     for target in parse_targets(settings.address):
-        found = [target] if target.kind == "tcp" or target.serial else [Target("usb", serial=serial) for serial in usb_serials()]
+        found = [target] if target.kind == "tcp" or target.serial else [Target("usb", serial=serial) for serial in _usb_phones(settings)]
         targets += [t for t in found if t not in targets]
     phones = []
     for each in targets:
         reach = {"address": each.address}
         try:
-            link = open_link(each, settings.key_path, settings.connect_timeout_s, settings.auth_timeout_s, settings.io_timeout_s)
+            link = open_phone(each, settings)
         except (DeviceNotFound, DeviceDisconnected, NotAuthorised, TlsPairing) as exc:
             phones.append(FoundPhone(each.serial or str(each), None, None, problem=str(exc), reach=reach))
             continue
@@ -111,3 +176,11 @@ def list_phones(settings: AndroidSettings | None = None) -> list[FoundPhone]:
         finally:
             link.close()
     return phones
+
+
+def _usb_phones(settings: AndroidSettings) -> list[str]:
+    """The serials of the phones on USB: the running adb server's (it holds them all), else libusb's."""
+    server = find_server(settings.adb_server_port, settings.connect_timeout_s)
+    if server is None:
+        return usb_serials()
+    return [p.serial for p in server.phones(settings.io_timeout_s) if p.usb]

@@ -1,8 +1,9 @@
 """`bench doctor` on an Android phone: the steps of a session walked without running one, each with
 what to do when it fails, through the connection and phone state a session uses.
 
-Reachable and authorised are one connection: a phone that cannot be connected to ends the walk, as
-nothing after it can be tried. The phone's own steps (its model, the app, the screen, the heat, the
+First the route: through a running adb server that holds the phone, or adb-shell straight to it,
+and why. Reachable and authorised are one connection: a phone that cannot be connected to ends the
+walk, as nothing after it can be tried. The phone's own steps (its model, the app, the screen, the heat, the
 free space) each report and the walk goes on, unless the connection drops for good on the way.
 """
 
@@ -14,7 +15,8 @@ import shlex
 from collections.abc import Sequence
 
 from orchestrator.measure.runners.android.adb import NotAuthorised
-from orchestrator.measure.runners.android.connection import AndroidConnection
+from orchestrator.measure.runners.android.adb_server import SERVER_HOST
+from orchestrator.measure.runners.android.connection import AndroidConnection, choose_route
 from orchestrator.measure.runners.android.keys import AdbKeyError
 from orchestrator.measure.runners.android.phone_state import HeatGate, PhoneState, wrong_model
 from orchestrator.measure.runners.android.settings import APP_ABIS, AndroidSettings
@@ -30,12 +32,14 @@ class AndroidDiagnosis:
         self.connection, self.phone, self.heat_gate, self.settings = connection, phone, heat_gate, settings
         self.device_name, self.models = device_name, tuple(models)
         self.refused: RunnerError | None = None  # the phone answered, but did not accept this computer's key
+        self.via_server = False  # the route goes through a running adb server, whose key the phone must trust
 
     def diagnosis(self) -> Diagnosis:
         target = self.connection.target
-        reach = f"phone reachable over TCP at {target}" if target.kind == "tcp" else "phone reachable over USB (libusb)"
+        reach = f"phone reachable over TCP at {target}" if target.kind == "tcp" else "phone reachable over USB"
         return Diagnosis(
             [
+                Step("ADB route", self.route),
                 Step(reach, self.reachable),
                 Step("ADB key authorised", self.authorised),
                 Step("phone model matches the device entry", self.model, stops=False),
@@ -46,6 +50,17 @@ class AndroidDiagnosis:
             ],
             explain=_connection_lost,
         )
+
+    def route(self) -> str:
+        """Which way a session reaches the phone now, and why (the same choice a connect makes). A
+        server that holds no USB phone ready is still the route: the next step says what is wrong."""
+        try:
+            route = choose_route(self.connection.target, self.settings)
+        except RunnerError:
+            self.via_server = True
+            return f"through the adb server on {SERVER_HOST}:{self.settings.adb_server_port}, which holds the phones on USB"
+        self.via_server = route.server is not None
+        return route.why
 
     def reachable(self) -> str:
         where = str(self.connection.target)
@@ -58,9 +73,10 @@ class AndroidDiagnosis:
             raise Finding(where, str(exc)) from None
 
     def authorised(self) -> str:
+        key = "the adb server's key" if self.via_server else str(self.settings.key_path)
         if self.refused is not None:
-            raise Finding(str(self.settings.key_path), str(self.refused))
-        return str(self.settings.key_path)
+            raise Finding(key, str(self.refused))
+        return key
 
     def model(self) -> str:
         phone = self.phone.identity()
@@ -89,9 +105,16 @@ class AndroidDiagnosis:
         return "woken"
 
     def heat(self) -> str:
+        """The gate's view of one reading: a throttled phone is a failure (a session would wait for
+        it); a warm battery is not, as a session waits only while it still falls."""
         heat = self.phone.heat()
-        if self.heat_gate.too_hot(heat):
-            raise Finding(str(heat), f"let the phone cool to {self.heat_gate} (off the charger, out of the sun); a session waits for that itself")
+        if self.heat_gate.throttled(heat):
+            raise Finding(
+                str(heat), f"let the phone cool until its thermal status is at most {self.heat_gate.max_thermal_status} (out of the sun, "
+                "away from other work); a session waits for that itself"
+            )
+        if heat.battery_c is not None and heat.battery_c > self.heat_gate.max_battery_c:
+            return f"{heat}: warm, as on a charger; a session waits only while the battery still falls"
         return str(heat)
 
     def space(self) -> str:

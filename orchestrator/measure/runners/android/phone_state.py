@@ -1,8 +1,9 @@
-"""What a phone is and what state it is in. Each reading is one function over one `AdbLink`, so that
+"""What a phone is and what state it is in. Each reading is one function over one `Link`, so that
 a connection can run it again whole on a new link (its model, the app's installed version, its ABIs,
-its heat, whether its screen is awake and unlocked, which activity is in front); `PhoneState` makes
-the readings through such a connection, and holds the checks that both a session and `bench doctor`
-make: the phone's model, its screen, and (with `HeatGate`) whether it is cool enough to measure."""
+its heat, whether its screen is awake and unlocked, which activity is in front, its stay-awake
+setting and whether it is on power); `PhoneState` makes the readings through such a connection, and
+holds the checks that both a session and `bench doctor` make: the phone's model, its screen, and
+(with `HeatGate`) whether it is cool enough to measure."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from orchestrator.measure.runners.android.adb import AdbLink
+from orchestrator.measure.runners.android.adb import Link
 from orchestrator.measure.runners.android.settings import COMPONENT, PACKAGE, AndroidSettings
+from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.platform import FoundPhone
 
 T = TypeVar("T")
@@ -22,7 +24,7 @@ T = TypeVar("T")
 KEYGUARD_FIELDS = ("mDreamingLockscreen", "isKeyguardShowing", "mShowingLockscreen", "mKeyguardShowing")
 
 
-def describe(link: AdbLink) -> FoundPhone:
+def describe(link: Link) -> FoundPhone:
     """The phone at the other end: its ADB serial (HOST:PORT over TCP), model (`ro.product.model`,
     what device entries match on), Android release and build (`ro.build.id`)."""
     release = link.getprop("ro.build.version.release")
@@ -57,52 +59,78 @@ class Heat:
 
 
 @dataclass(frozen=True)
+class Verdict:
+    """Whether a session may start on a phone this hot (`go`), and why, in words for the log and the
+    result's heat record."""
+
+    go: bool
+    why: str
+
+
+@dataclass(frozen=True)
 class HeatGate:
-    """When the phone is cool enough to measure (see `AndroidSettings`): its thermal status at most
-    `max_thermal_status` and its battery at most `max_battery_c`; a session that ends above that
-    status ran throttled."""
+    """When the phone is cool enough to measure (see `AndroidSettings`): its thermal status, which
+    says whether its clocks are lowered, at most `max_thermal_status`; then its battery at most
+    `max_battery_c`, or no longer falling (by `settled_c` or more since the reading before), as a
+    phone on its charger sits warm and steady. A session that ends above that status ran throttled."""
 
     max_thermal_status: int
     max_battery_c: float
+    settled_c: float
 
     @classmethod
     def of(cls, settings: AndroidSettings) -> HeatGate:
-        return cls(settings.max_thermal_status, settings.max_battery_c)
-
-    def too_hot(self, heat: Heat) -> bool:
-        return self.throttled(heat) or (heat.battery_c is not None and heat.battery_c > self.max_battery_c)
+        return cls(settings.max_thermal_status, settings.max_battery_c, settings.battery_settled_c)
 
     def throttled(self, heat: Heat) -> bool:
         return heat.status is not None and heat.status > self.max_thermal_status
 
+    def verdict(self, heat: Heat, earlier: Heat | None) -> Verdict:
+        """`heat` judged against this gate, `earlier` being the reading before it (None: none yet)."""
+        if self.throttled(heat):
+            return Verdict(False, f"thermal status {heat.status} is above {self.max_thermal_status}: the phone is throttled")
+        status = "thermal status unknown" if heat.status is None else f"thermal status {heat.status}"
+        battery = heat.battery_c
+        if battery is None or battery <= self.max_battery_c:
+            return Verdict(True, f"{heat}: cool")
+        before = earlier.battery_c if earlier is not None else None
+        if before is None:
+            return Verdict(False, f"battery {battery:g} °C is above {self.max_battery_c:g} °C: reading it again to see whether it still falls")
+        if before - battery < self.settled_c:
+            return Verdict(True, f"battery {battery:g} °C is above {self.max_battery_c:g} °C but no longer falling ({before:g} °C before), as on a charger; {status}")
+        return Verdict(False, f"battery {battery:g} °C is above {self.max_battery_c:g} °C and still falling ({before:g} °C before)")
+
     def __str__(self) -> str:
-        return f"thermal status at most {self.max_thermal_status} and battery at most {self.max_battery_c:g} °C"
+        return (
+            f"thermal status at most {self.max_thermal_status}, and battery at most {self.max_battery_c:g} °C "
+            "or no longer falling"
+        )
 
 
-def read_heat(link: AdbLink) -> Heat:
+def read_heat(link: Link) -> Heat:
     status = re.search(r"Thermal Status: (\d+)", link.shell("dumpsys thermalservice | grep 'Thermal Status'"))
     tenths = re.search(r"temperature: (-?\d+)", link.shell("dumpsys battery | grep temperature"))
     return Heat(int(status.group(1)) if status else None, int(tenths.group(1)) / 10 if tenths else None)
 
 
-def installed_version(link: AdbLink) -> int | None:
+def installed_version(link: Link) -> int | None:
     """The benchmark app's versionCode on the phone, or None when it is not installed."""
     found = re.search(r"versionCode=(\d+)", link.shell(f"dumpsys package {PACKAGE} | grep versionCode"))
     return int(found.group(1)) if found else None
 
 
-def abis(link: AdbLink) -> str:
+def abis(link: Link) -> str:
     """The ABIs the phone runs, comma-separated (`ro.product.cpu.abilist`)."""
     return link.getprop("ro.product.cpu.abilist")
 
 
-def wakefulness(link: AdbLink) -> str | None:
+def wakefulness(link: Link) -> str | None:
     """The power manager's state (Awake, Asleep, Dozing, ...), or None when this Android does not say."""
     state = re.search(r"mWakefulness=(\w+)", link.shell("dumpsys power | grep mWakefulness="))
     return state.group(1) if state else None
 
 
-def lock_screen(link: AdbLink) -> str | None:
+def lock_screen(link: Link) -> str | None:
     """The `dumpsys window` field that shows the keyguard is up (e.g. `isKeyguardShowing=true`), or
     None when the phone is unlocked."""
     pattern = "|".join(KEYGUARD_FIELDS)
@@ -110,7 +138,7 @@ def lock_screen(link: AdbLink) -> str | None:
     return shown.group(0) if shown else None
 
 
-def covering_activity(link: AdbLink) -> str | None:
+def covering_activity(link: Link) -> str | None:
     """None when the benchmark app is the resumed activity, else what is resumed instead ('no
     activity' when nothing is)."""
     shown = link.shell("dumpsys activity activities | grep -E 'mResumedActivity|topResumedActivity'")
@@ -120,11 +148,41 @@ def covering_activity(link: AdbLink) -> str | None:
     return front.group(1) if front else "no activity"
 
 
+# The global setting behind Developer options' "Stay awake", which `svc power stayon` writes too: a
+# bit mask of the power sources (1 AC, 2 USB, 4 wireless) on which the screen never turns off, so
+# the keyguard never comes up. 7, any of them, is what `svc power stayon true` and the toggle set.
+STAY_ON_SETTING = "stay_on_while_plugged_in"
+STAY_ON_ANY_POWER = "7"
+
+
+def stay_on(link: Link) -> str:
+    """The stay-awake setting as `settings get` prints it: a number, or "null" where it was never set."""
+    return link.shell(f"settings get global {STAY_ON_SETTING}").strip()
+
+
+def set_stay_on(link: Link, value: str) -> None:
+    """Set the stay-awake setting to `value` ("null": delete it, as it was before anyone set it;
+    `settings delete` says how many rows it deleted, `put` says nothing)."""
+    if value != "null":
+        link.shell_silent(f"settings put global {STAY_ON_SETTING} {value}")
+        return
+    output = link.shell(f"settings delete global {STAY_ON_SETTING}").strip()
+    if not re.fullmatch(r"Deleted \d+ rows?", output):
+        raise RunnerError(f"`settings delete global {STAY_ON_SETTING}` failed on the phone ({output})")
+
+
+def on_power(link: Link) -> bool | None:
+    """Whether the phone is plugged in (`dumpsys battery`: AC, USB, wireless or dock powered), or
+    None when this Android does not say."""
+    powered = re.findall(r"^\s*\w+ powered: (true|false)$", link.shell("dumpsys battery | grep powered"), re.MULTILINE)
+    return "true" in powered if powered else None
+
+
 class Calls(Protocol):
     """How a reading reaches the phone: `AndroidConnection.call`, which runs `op` again on a new
     link when the old one drops (see there for `on_timeout`)."""
 
-    def __call__(self, what: str, op: Callable[[AdbLink], T], on_timeout: str | None = None) -> T: ...
+    def __call__(self, what: str, op: Callable[[Link], T], on_timeout: str | None = None) -> T: ...
 
 
 class PhoneState:
@@ -145,6 +203,15 @@ class PhoneState:
 
     def heat(self) -> Heat:
         return self.call("reading the phone's temperature", read_heat)
+
+    def stay_on(self) -> str:
+        return self.call("reading the phone's stay-awake setting", stay_on)
+
+    def set_stay_on(self, value: str) -> None:
+        self.call("setting the phone's stay-awake setting", lambda link: set_stay_on(link, value))
+
+    def on_power(self) -> bool | None:
+        return self.call("asking whether the phone is on power", on_power)
 
     def covering_activity(self) -> str | None:
         return self.call("asking which app is in front", covering_activity)

@@ -21,9 +21,15 @@ silent, as the phone may be waiting on its user; a launch that never yields a re
 once more; and sessions on one phone are spaced by a cool-down so that the heat of one does not
 throttle the next (the request's own `cooldown_s` is the app's pause between loading and measuring).
 
+A whole job (a profile with its exports and cool-downs, a `bench measure`) holds the phone awake
+(`keep_ready`: `awake.StayAwake`), so that its screen never locks between sessions, and gives the
+phone back its own setting when the job ends. The app reports the ExecuTorch it links; one that is
+not the exporter's version is named in the log, as its programs may not load or may run otherwise.
+
 Settings (and the environment variables they come from) are `AndroidSettings`, in settings.py; the
-connection is `AndroidConnection` (connection.py), what the phone is and how hot it is `PhoneState`
-and `HeatGate` (phone_state.py), and `bench doctor`'s walk `AndroidDiagnosis` (diagnosis.py).
+connection and its route (straight to the phone, or through a running adb server) are
+connection.py's, what the phone is and how hot it is `PhoneState` and `HeatGate` (phone_state.py),
+the hold awake.py's, and `bench doctor`'s walk `AndroidDiagnosis` (diagnosis.py).
 """
 
 from __future__ import annotations
@@ -34,16 +40,18 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TextIO
 
 from infra.files import write_json_atomic
 from infra.strict_json import MAX_JSON_BYTES
 from orchestrator.measure.contract import ContractError, read_json
+from orchestrator.measure.runners.android.awake import StayAwake
 from orchestrator.measure.runners.android.connection import AndroidConnection
 from orchestrator.measure.runners.android.diagnosis import AndroidDiagnosis
-from orchestrator.measure.runners.android.phone_state import Heat, HeatGate, PhoneState, wrong_model
+from orchestrator.measure.runners.android.phone_state import Heat, HeatGate, PhoneState, Verdict, wrong_model
 from orchestrator.measure.runners.android.settings import (
     APK_REMOTE_PATH,
     APP_ABIS,
@@ -57,8 +65,10 @@ from orchestrator.measure.runners.base import Diagnosis, RunnerError, phone_lock
 from orchestrator.measure.runners.phone import PhoneRunner
 from orchestrator.measure.runners.platform import FoundPhone
 
-# Runners are made per session, so when a phone last finished a session is remembered per process.
+# Runners are made per session, so when a phone last finished a session, and its heat at the last
+# reading (what the battery's trend is judged from), are remembered per process.
 _SESSION_ENDS: dict[str, float] = {}
+_LAST_HEAT: dict[str, Heat] = {}
 
 
 def stderr_log(message: str) -> None:
@@ -88,6 +98,11 @@ class AndroidRunner(PhoneRunner):
         self.heat_gate = HeatGate.of(self.settings)
         self._cooldown_key = str(self.connection.target)
         self._log_file: TextIO | None = None
+        self._runtime_named = False
+
+    def keep_ready(self, job_dir: Path) -> AbstractContextManager[None]:
+        """The phone kept awake from the job's start to its end, and its own setting given back (awake.py)."""
+        return StayAwake(self.settings, self._say).held(job_dir)
 
     @contextmanager
     def diagnosis(self) -> Iterator[Diagnosis]:
@@ -101,8 +116,9 @@ class AndroidRunner(PhoneRunner):
 
     def prepare(self) -> FoundPhone:
         """Connect, check that this is the phone asked for, and install or update the app. `run`
-        starts with it; called alone (to set a phone up), follow it with `close`."""
-        self.connection.open()
+        starts with it; called alone (to set a phone up), follow it with `close`. The route the
+        connection took (through an adb server or straight) goes into the log with its reason."""
+        self._say(f"ADB route: {self.connection.open().route}")
         phone = self.phone.identity()
         if problem := wrong_model(phone, self.models, self.device_name):
             raise RunnerError(problem)
@@ -149,22 +165,34 @@ class AndroidRunner(PhoneRunner):
         if ended is not None:
             time.sleep(max(0.0, self.settings.cooldown_s - (time.monotonic() - ended)))
 
-    def _wait_until_cool(self) -> Heat:
-        """The phone's heat once it is cool enough to measure (see `AndroidSettings`), checked every
-        `heat_poll_s`; a phone still hot after `heat_wait_s` fails the session."""
-        deadline = time.monotonic() + self.settings.heat_wait_s
+    def _wait_until_cool(self) -> dict[str, Any]:
+        """The phone's heat once the gate lets a session start (see `HeatGate`), read every
+        `heat_poll_s`, with the gate's reason and the seconds waited: the result's heat record. A
+        phone still throttled after `heat_wait_s` fails the session; a warm battery still falling
+        after `battery_wait_s` is measured all the same (its thermal status is fine), and said so."""
+        s = self.settings
+        started = time.monotonic()
         while True:
             heat = self.phone.heat()
-            if not self.heat_gate.too_hot(heat):
-                self._say(f"phone cool enough to measure ({heat})")
-                return heat
-            if time.monotonic() >= deadline:
+            verdict = self.heat_gate.verdict(heat, _LAST_HEAT.get(self._cooldown_key))
+            _LAST_HEAT[self._cooldown_key] = heat
+            waited = time.monotonic() - started
+            throttled = self.heat_gate.throttled(heat)
+            if verdict.go:
+                self._say(f"phone ready to measure ({verdict.why})")
+            elif throttled and waited >= s.heat_wait_s:
                 raise RunnerError(
-                    f"the phone stays hot ({heat}, where a session needs {self.heat_gate}) after {self.settings.heat_wait_s:g} s of waiting; "
-                    "let it cool off the charger and out of the sun, or raise AndroidSettings.heat_wait_s"
+                    f"the phone stays throttled ({heat}, where a session needs thermal status at most {s.max_thermal_status}) "
+                    f"after {s.heat_wait_s:g} s of waiting; let it cool out of the sun and away from other work, or raise AndroidSettings.heat_wait_s"
                 )
-            self._say(f"phone too hot to measure ({heat}; waiting for {self.heat_gate})")
-            time.sleep(self.settings.heat_poll_s)
+            elif not throttled and waited >= s.battery_wait_s:
+                verdict = Verdict(True, f"{verdict.why} after {s.battery_wait_s:g} s of waiting; measuring all the same, as its thermal status is fine")
+                self._say(f"phone ready to measure ({verdict.why})")
+            else:
+                self._say(f"phone not ready to measure ({verdict.why}); reading it again in {s.heat_poll_s:g} s")
+                time.sleep(s.heat_poll_s)
+                continue
+            return {**heat.as_json(), "gate": verdict.why, "waited_s": round(waited, 1)}
 
     def run(self, run_dir: Path) -> dict[str, Any]:
         request = read_json(run_dir / "request.json", "request")
@@ -205,15 +233,16 @@ class AndroidRunner(PhoneRunner):
                 _SESSION_ENDS[self._cooldown_key] = time.monotonic()  # the phone heats up only while the app runs
             result = self._checked(result_path, run_id, run_dir)
             after = self.phone.heat()
+            _LAST_HEAT[self._cooldown_key] = after
             throttled = self.heat_gate.throttled(after)
-            thermal = {"before": before.as_json(), "after": after.as_json(), "throttled": throttled}
+            thermal = {"before": before, "after": after.as_json(), "throttled": throttled}
             if not throttled:
                 return result, thermal
             if not remeasure:
                 self._say(f"the session ended throttled ({after}); measuring it again once the phone has cooled down")
         raise RunnerError(
             f"the phone throttled during the session twice (it ended at {after}, above thermal status {self.settings.max_thermal_status}); "
-            "let it cool off the charger and out of the sun, raise cooldown_s or measure fewer models per session, and run again"
+            "let it cool out of the sun and away from other work, raise cooldown_s or measure fewer models per session, and run again"
         )
 
     def _launch(self, remote_request: str, result_path: Path) -> None:
@@ -306,4 +335,21 @@ class AndroidRunner(PhoneRunner):
                 f"the phone's result belongs to run {result['run_id']!r}, not {run_id!r}; another session overwrote it, "
                 "so run one session per phone at a time"
             )
+        self._name_runtime(result["runtime"])
         return result
+
+    def _name_runtime(self, runtime: dict[str, Any]) -> None:
+        """Say once per runner when the app links another ExecuTorch than the one that exported the
+        programs (`runtime.libraries.executorch`, else the runtime's version): a program may then
+        not load, or run other kernels than the exporter planned for."""
+        app = runtime.get("libraries", {}).get("executorch", runtime["version"])
+        try:
+            exporter = version("executorch")
+        except PackageNotFoundError:
+            return
+        if app != exporter and not self._runtime_named:
+            self._runtime_named = True
+            self._say(
+                f"the app on the phone links ExecuTorch {app} and the programs were exported by executorch {exporter}; "
+                "build the app with the matching AAR (android_bench/README.md) for measurements you can compare"
+            )

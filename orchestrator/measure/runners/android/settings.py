@@ -12,6 +12,8 @@ Settings come from `AndroidSettings` or the environment (`AndroidSettings.from_e
                    by this user only, when a phone first asks for it; refused if others can read it)
     BENCH_APK      the APK to install when the phone lacks the app or has an older version
                    (default: android_bench's release build output, when it has been built)
+    ANDROID_ADB_SERVER_PORT  the port of the adb server to speak through when one runs (the
+                   platform adb's own variable; default 5037); the toolkit never starts one
 """
 
 from __future__ import annotations
@@ -46,10 +48,17 @@ class AndroidSettings:
     """How to reach the phone and how long to wait for it. `io_timeout_s` is how long the wire may
     stay silent before the connection counts as dropped; slower steps have their own limits.
 
-    Heat: a session starts only once the phone's thermal status (`dumpsys thermalservice`: 0 none,
-    1 light, 2 moderate, 3 severe, ...) is at most `max_thermal_status` and its battery at most
-    `max_battery_c`; light is allowed because many phones idle there, moderate is where CPUs are
-    clocked down. The phone is checked every `heat_poll_s` for at most `heat_wait_s`."""
+    Heat (`phone_state.HeatGate`): a session starts only once the phone's thermal status
+    (`dumpsys thermalservice`: 0 none, 1 light, 2 moderate, 3 severe, ...) is at most
+    `max_thermal_status`; light is allowed because many phones idle there, moderate is where CPUs
+    are clocked down. A phone still above it after `heat_wait_s` fails the session. The battery
+    temperature is a trend on top: at most `max_battery_c` is cool, and a warmer battery is waited
+    on only while it still falls (by `battery_settled_c` or more between two readings), for at most
+    `battery_wait_s`: a phone on its charger sits at 36-40 °C with its thermal status at 0 and
+    would never reach a fixed limit. The phone is read every `heat_poll_s`.
+
+    `adb_server_port`: where a running adb server is looked for (127.0.0.1), to reach the phone
+    through it (see `connection.choose_route`)."""
 
     address: str | None = None
     key_path: Path = DEFAULT_KEY
@@ -70,13 +79,16 @@ class AndroidSettings:
     wake_timeout_s: float = 5.0
     max_thermal_status: int = 1
     max_battery_c: float = 37.0
+    battery_settled_c: float = 0.2
+    battery_wait_s: float = 600.0
     heat_poll_s: float = 30.0
     heat_wait_s: float = 1800.0
+    adb_server_port: int = 5037
     min_free_mb: int = 512
 
     @classmethod
     def from_env(cls, **overrides: Any) -> AndroidSettings:
-        """Defaults, then BENCH_ADB / BENCH_ADB_KEY / BENCH_APK, then `overrides`."""
+        """Defaults, then BENCH_ADB / BENCH_ADB_KEY / BENCH_APK / BENCH_ADB_COOLDOWN_S / ANDROID_ADB_SERVER_PORT, then `overrides`."""
         apk = os.environ.get("BENCH_APK")
         settings = cls(
             address=os.environ.get("BENCH_ADB") or None,
@@ -85,6 +97,8 @@ class AndroidSettings:
         )
         if cooldown := os.environ.get("BENCH_ADB_COOLDOWN_S"):
             settings = replace(settings, cooldown_s=_seconds("BENCH_ADB_COOLDOWN_S", cooldown))
+        if port := os.environ.get("ANDROID_ADB_SERVER_PORT"):
+            settings = replace(settings, adb_server_port=_port("ANDROID_ADB_SERVER_PORT", port))
         return replace(settings, **overrides)
 
 
@@ -96,3 +110,9 @@ def _seconds(name: str, text: str) -> float:
     if not math.isfinite(value) or not 0 <= value <= 86_400:
         raise UserError(f"{name}={text!r} is not a number of seconds between 0 and 86400; set it to one, e.g. 60")
     return value
+
+
+def _port(name: str, text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise UserError(f"{name}={text!r} is not a TCP port; set it to the port of your adb server, e.g. 5037, or unset it")
+    return int(text)

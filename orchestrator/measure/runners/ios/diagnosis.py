@@ -1,6 +1,9 @@
 """`bench doctor` on an iPhone: the steps of a session up to the launch, each reported as a check,
-without changing the phone (no pairing dialog, no mount, no install), so that it is safe to run at
-any time.
+without changing the phone (no pairing dialog, no mount, no install, no launch), so that it is safe
+to run at any time. Its last two steps name what the toolkit cannot arrange itself for a job that
+runs without a touch: an app build with the resident mode (which keeps the phone awake from the
+job's start to its end), and, on a phone with a passcode, one unlock when the job starts with
+the app left in front until it ends (Auto-Lock may stay as it is).
 
 It walks the session's own steps (which phone, which hardware, which iOS, which tunnel), through the
 same connection and phone-state functions, rather than copies of them, so doctor and a run cannot
@@ -19,7 +22,13 @@ from typing import Any
 from orchestrator.measure.runners.base import Diagnosis, Finding, RunnerError, Step
 from orchestrator.measure.runners.ios.connection import IosConnection, mux_devices
 from orchestrator.measure.runners.ios.messages import DEVICE_ERRORS, NOT_TRUSTED, app_not_installed, known_failure, reason
-from orchestrator.measure.runners.ios.phone_state import app_installed, check_developer_mode, check_product, check_version
+from orchestrator.measure.runners.ios.phone_state import (
+    app_installed,
+    check_app_build,
+    check_developer_mode,
+    check_product,
+    check_version,
+)
 from orchestrator.measure.runners.ios.runlog import RunLog
 
 
@@ -35,6 +44,7 @@ class IosDiagnosis:
         self.values: dict[str, Any] = {}
         self.version = (0, 0)
         self.provider: Any = None
+        self.installed = False
 
     def diagnosis(self) -> Diagnosis:
         hardware = [Step("hardware of the device entry", self.hardware)] if self.models else []
@@ -49,6 +59,8 @@ class IosDiagnosis:
                 Step("tunnel to developer services", self.tunnel),
                 Step("developer disk image mounted", self.image, stops=False),
                 Step("benchmark app installed", self.app),
+                Step("resident mode in the app", self.resident_mode, stops=False),
+                Step("passcode", self.passcode, stops=False),
             ],
             explain=_explain,
         )
@@ -94,11 +106,34 @@ class IosDiagnosis:
 
     def app(self) -> str:
         bundle_id, app_path = self.connection.settings.bundle_id, self.connection.settings.app_path
-        if self.loop.run(app_installed(self.services, self.lockdown, bundle_id)):
+        self.installed = self.loop.run(app_installed(self.services, self.lockdown, bundle_id))
+        if self.installed:
             return bundle_id
         if app_path is not None and app_path.exists():
             return f"{bundle_id} is missing; the next run installs {app_path}"
         raise RunnerError(app_not_installed(bundle_id))
+
+    def resident_mode(self) -> str:
+        """The app must stay in front for a whole job: a build without the resident mode is refused by
+        a run, so it is named here with the rebuild it needs."""
+        if not self.installed:
+            return "checked once the next run has installed the app"
+        build = self.loop.run(check_app_build(self.services, self.lockdown, self.connection.settings.bundle_id))
+        return f"build {build}: it stays in front for a whole job and keeps the iPhone awake"
+
+    def passcode(self) -> str:
+        """What the phone needs from its user, which the toolkit cannot arrange: Auto-Lock may stay as
+        it is (the resident app keeps the phone awake), but with a passcode the app can be launched
+        only on an unlocked phone, so the user unlocks it once as a job starts and leaves the app in
+        front until the job ends."""
+        has = self.services.has_passcode(self.lockdown)
+        if has is False:
+            return "none: the benchmark app keeps the iPhone awake during a job, whatever its Auto-Lock"
+        what = "set" if has else "not reported by the iPhone"
+        return (
+            f"{what}: unlock the iPhone as a job starts and leave the benchmark app in front; "
+            "it keeps the iPhone awake until the job ends, whatever its Auto-Lock"
+        )
 
 
 def _explain(exc: Exception) -> Finding | None:

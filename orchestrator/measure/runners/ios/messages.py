@@ -38,6 +38,15 @@ NO_USBMUXD = (
 NOT_TRUSTED = "the iPhone does not trust this computer: unlock it, tap Trust on the phone (and enter its passcode), then run again"
 DENIED = "the iPhone was told not to trust this computer: unplug and replug the cable, tap Trust on the phone, then run again"
 LOCKED = "the iPhone is locked: unlock it and keep it unlocked while it runs, then run again"
+
+
+def locked_after(why: str) -> str:
+    """The resident app left the front mid-job (switched away from, ended, crashed) and the phone
+    then locked with its passcode, so the runner cannot bring the app back by itself."""
+    return (
+        f"the benchmark app stopped during the job ({why}) and the iPhone locked meanwhile, so it cannot be launched again: "
+        "unlock the iPhone and leave the app in front until the job ends, then run again"
+    )
 DEVELOPER_MODE_OFF = (
     "Developer Mode is off on the iPhone: turn it on in Settings > Privacy & Security > Developer Mode "
     "(the phone restarts), then run again"
@@ -45,10 +54,22 @@ DEVELOPER_MODE_OFF = (
 DISCONNECTED = "the connection to the iPhone broke off: check the cable, keep the phone unlocked, then run again"
 
 
+CRASH_REPORTS = "its crash report under Settings > Privacy & Security > Analytics & Improvements > Analytics Data (IOSBench-*)"
+REBUILD = "rebuild and reinstall the app from this checkout (ios_bench/README.md), then run again"
+
+
 def app_not_installed(bundle_id: str) -> str:
     return (
         f"the benchmark app {bundle_id} is not installed on the iPhone: build, sign and install it as ios_bench/README.md "
         "describes (or give the runner its .ipa/.app to install), with the bundle id the runner is given"
+    )
+
+
+def app_too_old(bundle_id: str, build: int, wanted: int) -> str:
+    """The installed app predates the resident mode the runner drives (see settings.APP_BUILD)."""
+    return (
+        f"the benchmark app {bundle_id} on the iPhone is build {build}, older than the build {wanted} this checkout needs "
+        f"(its resident mode keeps the phone awake between sessions): {REBUILD}"
     )
 
 

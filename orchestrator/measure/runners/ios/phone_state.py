@@ -1,16 +1,19 @@
 """What an iPhone is and what state it is in, as lockdown and the app report it: its identity (a
 `FoundPhone`), whether it is the hardware the device entry stands for, whether its iOS is recent
-enough, whether Developer Mode is on, whether the benchmark app is installed, and how hot the app
-found it (`hot_state`, from the thermal states the app records in its result). Both a session and
-`bench doctor` make these checks; each failure is the one sentence of `messages`."""
+enough, whether Developer Mode is on, whether the benchmark app is installed and recent enough to
+stay in front for a job (`app_build`, `check_app_build`), and how hot the app found it (`hot_state`,
+from the thermal states the app records in its result). Both a session and `bench doctor` make these
+checks; each failure is the one sentence of `messages`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from orchestrator.measure.runners.base import RunnerError
-from orchestrator.measure.runners.ios.messages import DEVELOPER_MODE_OFF
+from orchestrator.measure.runners.ios.messages import DEVELOPER_MODE_OFF, app_too_old
+from orchestrator.measure.runners.ios.settings import APP_BUILD
 from orchestrator.measure.runners.platform import FoundPhone
 
 if TYPE_CHECKING:
@@ -62,6 +65,21 @@ async def check_developer_mode(services: Pmd3Services, lockdown: Any) -> None:
 
 async def app_installed(services: Pmd3Services, lockdown: Any, bundle_id: str) -> bool:
     return bundle_id in await services.get_apps(lockdown, [bundle_id])
+
+
+async def app_build(services: Pmd3Services, lockdown: Any, bundle_id: str) -> int:
+    """The installed app's build number (its CFBundleVersion, leading digits; 0 where it has none)."""
+    info = (await services.get_apps(lockdown, [bundle_id])).get(bundle_id) or {}
+    found = re.match(r"\d{1,9}", str(info.get("CFBundleVersion", "")))
+    return int(found.group(0)) if found else 0
+
+
+async def check_app_build(services: Pmd3Services, lockdown: Any, bundle_id: str) -> int:
+    """The installed app's build, when it has the resident mode this checkout drives."""
+    build = await app_build(services, lockdown, bundle_id)
+    if build < APP_BUILD:
+        raise RunnerError(app_too_old(bundle_id, build, APP_BUILD))
+    return build
 
 
 def hot_state(result: dict[str, Any]) -> str | None:

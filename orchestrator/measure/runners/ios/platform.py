@@ -14,11 +14,11 @@ from orchestrator.measure.runners.platform import DeviceEntry, FoundPhone, Phone
 
 def _runner(entry: DeviceEntry, log: Callable[[str], None] | None = None, **overrides: Any) -> Runner:
     """Settings from the entry's runtime and the environment, then `overrides` (a shelf's phone: its
-    `udid`). The iOS runner shows no waits as they happen (its steps go to runner.log), so `log` is unused."""
-    from orchestrator.measure.runners.ios.runner import IosRunner
+    `udid`); `log` shows the runner's waits (a cool-down, a hot phone) and the app's comings and goings."""
+    from orchestrator.measure.runners.ios.runner import IosRunner, stderr_log
     from orchestrator.measure.runners.ios.settings import IosSettings
 
-    return IosRunner(IosSettings.from_env(entry.runtime, **overrides), entry.name, IOS.models(entry))
+    return IosRunner(IosSettings.from_env(entry.runtime, **overrides), entry.name, IOS.models(entry), log=log or stderr_log)
 
 
 def _phones() -> list[FoundPhone]:

@@ -1,9 +1,10 @@
-"""runner.log of an iOS session: the runner's own steps, and (when asked for) the device log lines of
-the benchmark app's own process."""
+"""runner.log of an iOS session or job: the runner's own steps, the waits it also shows as they
+happen, and (when asked for) the device log lines of the benchmark app's own process."""
 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,12 +16,19 @@ class RunLog:
     asked for that pid only; entries of any other pid are still dropped here, because a phone that
     ignores the filter would otherwise fill the log with every process's chatter."""
 
-    def __init__(self, file: IO[str]) -> None:
-        self.file = file
+    def __init__(self, file: IO[str], show: Callable[[str], None] | None = None) -> None:
+        self.file, self.show = file, show
         self.pid: int | None = None
 
     def step(self, text: str) -> None:
         self._write(f"[runner] {text}")
+
+    def say(self, text: str) -> None:
+        """A step the user waits on or should know of (a cool-down, a hot phone, the app started,
+        stopped or launched again): into the log, and shown as it happens."""
+        self.step(text)
+        if self.show is not None:
+            self.show(text)
 
     def app_started(self, pid: int) -> None:
         self.pid = pid

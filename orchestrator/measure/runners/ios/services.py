@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from pymobiledevice3.lockdown import LockdownClient, create_using_usbmux
 from pymobiledevice3.remote.remote_service_discovery import RemoteServiceDiscoveryService
 from pymobiledevice3.remote.userspace_tunnel import UserspaceRsdTunnel
 from pymobiledevice3.services.afc import AfcService
-from pymobiledevice3.services.dvt.instruments.device_info import DeviceInfo
 from pymobiledevice3.services.dvt.instruments.dvt_provider import DvtProvider
 from pymobiledevice3.services.dvt.instruments.process_control import ProcessControl
 from pymobiledevice3.services.house_arrest import HouseArrestService
@@ -30,15 +28,6 @@ from pymobiledevice3.services.mobile_image_mounter import MobileImageMounterServ
 from pymobiledevice3.services.os_trace import OsTraceService, SyslogEntry
 from pymobiledevice3.tunneld.api import get_tunneld_device_by_udid
 from pymobiledevice3.usbmux import MuxDevice
-
-
-@dataclass(frozen=True)
-class DvtSession:
-    """The two DVT channels a run uses over one connection: process control to launch and end the app,
-    device info to tell whether it still runs."""
-
-    control: ProcessControl
-    info: DeviceInfo
 
 
 class Pmd3Services:
@@ -58,6 +47,10 @@ class Pmd3Services:
 
     def is_paired(self, lockdown: LockdownClient) -> bool:
         return lockdown.paired
+
+    def has_passcode(self, lockdown: LockdownClient) -> bool | None:
+        """Whether a passcode is set (lockdown's PasswordProtected), None where the phone does not say."""
+        return lockdown.all_values.get("PasswordProtected")
 
     async def developer_mode_status(self, lockdown: LockdownClient) -> bool:
         return await lockdown.get_developer_mode_status()
@@ -117,20 +110,26 @@ class Pmd3Services:
     async def afc_rm(self, afc: AfcService, path: str) -> None:
         await afc.rm(path)
 
+    async def afc_listdir(self, afc: AfcService, path: str) -> list[str]:
+        return await afc.listdir(path)
+
+    async def afc_set_file_contents(self, afc: AfcService, path: str, data: bytes) -> None:
+        await afc.set_file_contents(path, data)
+
+    async def afc_rename(self, afc: AfcService, source: str, target: str) -> None:
+        await afc.rename(source, target)
+
     @asynccontextmanager
-    async def process_control(self, provider: Any) -> AsyncIterator[DvtSession]:
-        async with DvtProvider(provider) as dvt, ProcessControl(dvt) as control, DeviceInfo(dvt) as info:
-            yield DvtSession(control, info)
+    async def process_control(self, provider: Any) -> AsyncIterator[ProcessControl]:
+        async with DvtProvider(provider) as dvt, ProcessControl(dvt) as control:
+            yield control
 
-    async def launch(self, control: DvtSession, bundle_id: str, arguments: list[str]) -> int:
-        return await control.control.launch(bundle_id, arguments=arguments, kill_existing=True)
+    async def launch(self, control: ProcessControl, bundle_id: str, arguments: list[str]) -> int:
+        """Start the app in front, ending a copy of it that runs already (a job's app left behind)."""
+        return await control.launch(bundle_id, arguments=arguments, kill_existing=True)
 
-    async def kill(self, control: DvtSession, pid: int) -> None:
-        await control.control.kill(pid)
-
-    async def is_running(self, control: DvtSession, pid: int) -> bool:
-        """Whether the process still exists: an app that crashed is gone long before any timeout."""
-        return await control.info.is_running_pid(pid)
+    async def kill(self, control: ProcessControl, pid: int) -> None:
+        await control.kill(pid)
 
     async def syslog(self, lockdown: LockdownClient, pid: int) -> AsyncIterator[SyslogEntry]:
         """The log entries of one process from now on, filtered on the phone, so that the other

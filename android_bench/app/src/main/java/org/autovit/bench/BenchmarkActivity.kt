@@ -46,6 +46,7 @@ class BenchmarkActivity : Activity() {
         val cores = Runtime.getRuntime().availableProcessors()
         bench = Bench(ExecuTorchEngine(cores), deviceFacts(cores))
         status.text = "running ${requestPath ?: "(no request given)"}"
+        Log.i(TAG, "ExecuTorch ${BuildConfig.EXECUTORCH_VERSION} (${BuildConfig.EXECUTORCH_AAR})")
         Thread({
             val result = bench.run(requestPath)
             val summary = if (write(result)) {

@@ -1,5 +1,6 @@
 package org.autovit.bench
 
+import android.os.Build
 import java.io.File
 import org.autovit.bench.core.Engine
 import org.autovit.bench.core.Model
@@ -20,6 +21,9 @@ import org.pytorch.executorch.Tensor
 class ExecuTorchEngine(private val cores: Int) : Engine {
     override val name = "executorch"
     override val version: String = BuildConfig.EXECUTORCH_VERSION
+
+    /** The AAR's version as the build recorded it (app/build.gradle.kts) and the Android release it runs on. */
+    override val libraries: Map<String, String> = mapOf("executorch" to BuildConfig.EXECUTORCH_VERSION, "android" to Build.VERSION.RELEASE)
 
     override fun threadsFor(requested: Int): Int = if (requested > 0) requested else maxOf(1, cores / 2)
 

@@ -13,6 +13,10 @@ interface Engine {
     val name: String
     val version: String
 
+    /** The versions of the libraries it links and runs on, for the result's `runtime.libraries` (null: none reported). */
+    val libraries: Map<String, String>?
+        get() = null
+
     /** The thread count a session that asked for [requested] threads (0 = the runtime's default) runs with. */
     fun threadsFor(requested: Int): Int
 
@@ -80,7 +84,7 @@ class Bench(
         runId = request?.runId ?: "unknown",
         error = error,
         device = device,
-        runtime = RuntimeFacts(engine.name, engine.version, request?.let { engine.threadsFor(it.threads) } ?: 0, null),
+        runtime = RuntimeFacts(engine.name, engine.version, request?.let { engine.threadsFor(it.threads) } ?: 0, null, engine.libraries),
         startedAt = startedAt,
         finishedAt = now(),
         rounds = 0,
@@ -119,7 +123,7 @@ class Bench(
                 runId = request.runId,
                 error = null,
                 device = device,
-                runtime = RuntimeFacts(engine.name, engine.version, engine.threadsFor(request.threads), null),
+                runtime = RuntimeFacts(engine.name, engine.version, engine.threadsFor(request.threads), null, engine.libraries),
                 startedAt = startedAt,
                 finishedAt = now(),
                 rounds = samples.getValue(request.models.first().id).size,

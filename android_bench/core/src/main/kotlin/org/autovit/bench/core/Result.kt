@@ -12,9 +12,22 @@ data class DeviceFacts(val platform: String, val model: String, val os: String, 
     }
 }
 
-data class RuntimeFacts(val name: String, val version: String, val threads: Int, val computeUnits: String?) {
-    fun toJson(): Map<String, Any?> =
-        linkedMapOf("name" to name, "version" to version, "threads" to threads.toLong(), "compute_units" to computeUnits)
+/**
+ * The runtime that ran the session. [libraries]: the versions of what it links and runs on (the
+ * ExecuTorch AAR, the Android release), written as `runtime.libraries` when set and left out when not.
+ */
+data class RuntimeFacts(
+    val name: String,
+    val version: String,
+    val threads: Int,
+    val computeUnits: String?,
+    val libraries: Map<String, String>? = null
+) {
+    fun toJson(): Map<String, Any?> {
+        val doc = linkedMapOf<String, Any?>("name" to name, "version" to version, "threads" to threads.toLong(), "compute_units" to computeUnits)
+        if (libraries != null) doc["libraries"] = libraries
+        return doc
+    }
 }
 
 data class ModelResult(val id: String, val loadMs: Double, val firstInferenceMs: Double, val samplesMs: List<Double>, val summary: Summary) {

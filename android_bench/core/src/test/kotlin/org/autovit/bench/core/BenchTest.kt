@@ -2,6 +2,7 @@ package org.autovit.bench.core
 
 import org.junit.Assert.assertArrayEquals
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
 import org.junit.Assert.assertNull
 import org.junit.Assert.assertTrue
 import org.junit.Rule
@@ -24,6 +25,7 @@ class BenchTest {
         val closed = ArrayList<File>()
         override val name = "executorch"
         override val version = "1.5.1"
+        override var libraries: Map<String, String>? = null
 
         override fun threadsFor(requested: Int) = if (requested > 0) requested else 4
 
@@ -92,6 +94,24 @@ class BenchTest {
         val result = bench(engine).run(request { it["threads"] = 0L }.path)
         assertEquals(listOf(0, 0), engine.loaded.map { it.second })
         assertEquals(RuntimeFacts("executorch", "1.5.1", 4, null), result.runtime)
+    }
+
+    @Test
+    fun `the libraries the engine links are reported with the runtime of a result and of an error result`() {
+        val linked = mapOf("executorch" to "1.5.1", "android" to "14")
+        for ((engine, status) in listOf(FakeEngine() to "ok", FakeEngine(failing = "net-b.pte") to "error")) {
+            engine.libraries = linked
+            val result = bench(engine).run(request().path)
+            assertEquals(status, result.status)
+            assertEquals(linked, (result.toJson()["runtime"] as Map<*, *>)["libraries"])
+        }
+    }
+
+    @Test
+    fun `an engine that reports no libraries leaves them out of the result`() {
+        val result = bench(FakeEngine()).run(request().path)
+        assertEquals("ok", result.status)
+        assertFalse((result.toJson()["runtime"] as Map<*, *>).containsKey("libraries"))
     }
 
     @Test

@@ -64,4 +64,12 @@ class ResultTest {
         assertFalse(device.toJson().containsKey("cpu_model"))
         assertEquals("Tensor G2", device.copy(cpuModel = "Tensor G2").toJson()["cpu_model"])
     }
+
+    @Test
+    fun `the runtime's libraries are written when set and left out when not`() {
+        assertFalse(runtime.toJson().containsKey("libraries"))
+        val linked = runtime.copy(libraries = mapOf("executorch" to "1.5.1", "android" to "14")).toJson()
+        assertEquals(mapOf("executorch" to "1.5.1", "android" to "14"), linked["libraries"])
+        assertEquals(listOf("name", "version", "threads", "compute_units", "libraries"), linked.keys.toList())
+    }
 }
