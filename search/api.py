@@ -26,11 +26,10 @@ import numpy as np
 
 from infra.errors import UserError
 from search.nas.budget import Pricer, make_budget
-from search.nas.lut import entry_key, read_lut
+from search.nas.lut import read_lut
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Candidate, Search, SearchSettings
 from search.space import SearchSpace, load_space, space_names
-from search.space.additive import AdditiveTable
 from search.space.config import MBConvStage, SubnetConfig, TransformerStage, validate
 from search.space.encoding import ConfigBatch, encode, random_batch
 from search.space.params import params_batch
@@ -111,11 +110,10 @@ class Predictions:
 class Predictor:
     """A LUT's latency model of one space at one resolution, with parameter counts.
 
-    `ms` is the LUT's sum over what a subnet contains (search/nas/predictor.py, the same number
-    `bench search` prices with). `low` and `high` sum every entry's 95% interval end: the range if
-    all entries erred to one side at once, which is conservative on purpose, since entries timed
-    in one session share its offset and do err together. `num_classes` sizes the classifier the
-    parameter count assumes (default: the space's), as a supernet trained on your data has it."""
+    `ms` is the LUT's sum over what a subnet contains and `low`-`high` its 95% interval, both from
+    `search.nas.predictor.LatencyPredictor` (the latency `bench search` prices with), so the API
+    and the toolkit never disagree. `num_classes` sizes the classifier the parameter count assumes
+    (default: the space's), as a supernet trained on your data has it."""
 
     def __init__(self, lut: dict[str, Any] | str | Path, space: SearchSpace | None = None, num_classes: int | None = None) -> None:
         self.lut: dict[str, Any] = lut if isinstance(lut, dict) else load_lut(lut)
@@ -123,11 +121,6 @@ class Predictor:
         self.resolution: int = self.lut["resolution"]
         self._latency = LatencyPredictor(self.lut, self.space)
         self._trained_space = self.space.for_classes(num_classes) if num_classes else self.space
-        ci = {key: e["ci_ms"] for key, e in self.lut["entries"].items()}
-        self._low, self._high = (
-            AdditiveTable(self.space, lambda kind, stage=None, end=end, **p: ci.get(entry_key(kind, stage, **p), (np.nan, np.nan))[end])
-            for end in (0, 1)
-        )
         self._params = params_batch(self._trained_space)
 
     def predict(self, config: SubnetConfig) -> Prediction:
@@ -138,8 +131,8 @@ class Predictor:
     def predict_many(self, configs: Sequence[SubnetConfig] | ConfigBatch) -> Predictions:
         """Configs (each validated) or a `ConfigBatch` (from `random_batch`: millions per second)."""
         batch = configs if isinstance(configs, ConfigBatch) else encode([validate(c, self.space) for c in configs], self.space)
-        ms = self._latency.predict_batch(batch)
-        return Predictions(ms, self._low.total(batch), self._high.total(batch), self._params(batch).astype(np.int64))
+        low, high = self._latency.interval_batch(batch)
+        return Predictions(self._latency.predict_batch(batch), low, high, self._params(batch).astype(np.int64))
 
 
 def sample_configs(space: SearchSpace, n: int, seed: int = 0, resolution: int | None = None) -> list[SubnetConfig]:

@@ -40,10 +40,11 @@ def test_an_unknown_lut_is_one_error_naming_the_folder(tmp_path):
         api.load_lut("abc123", tmp_path)
 
 
-def test_one_prediction_is_the_luts_sum_inside_its_interval(predictor):
+def test_one_prediction_is_the_luts_sum_inside_the_luts_interval(predictor):
     config = api.sample_configs(predictor.space, 1, seed=3, resolution=128)[0]
     p = predictor.predict(config)
-    assert p.ms == pytest.approx(LatencyPredictor(predictor.lut, predictor.space).predict(config))
+    inner = LatencyPredictor(predictor.lut, predictor.space)
+    assert (p.ms, p.low, p.high) == pytest.approx((inner.predict(config), *inner.interval(config)))
     assert p.low < p.ms < p.high
     assert api.Predictor(QUICK_LUT, num_classes=100).predict(config).params == count_params(config, predictor.space.for_classes(100))
 
