@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,3 +64,29 @@ def test_every_installed_dependency_is_pinned_in_the_constraints_file():
     missing = sorted(name for name in base_closure() - {"autovit-bench"} if name not in pinned)
     assert missing == []
     assert all(distribution(name).version == pinned[name] for name in base_closure() - {"autovit-bench"})
+
+
+def declared() -> dict[str, str]:
+    """pyproject.toml's dependencies: name -> version specifier."""
+    import tomllib
+
+    requirements = [Requirement(r) for r in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]]
+    return {r.name: str(r.specifier) for r in requirements}
+
+
+def test_the_exporters_library_whose_internals_it_patches_is_pinned_to_the_version_it_was_verified_against():
+    from orchestrator.export.pass_pruning import VERIFIED_EXECUTORCH
+
+    assert declared()["executorch"] == f"=={VERIFIED_EXECUTORCH}"
+    assert declared()["coremltools"] == "==9.0"  # orchestrator/export/coreml.py patches Program.validate
+
+
+def test_every_other_dependency_is_a_range_that_holds_the_constrained_version():
+    pinned = {
+        re.sub(r"[-_.]+", "-", line.split("==")[0]).lower(): line.split("==")[1]
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    ranges = {name: spec for name, spec in declared().items() if name not in ("executorch", "coremltools")}
+    assert [name for name, spec in ranges.items() if spec.startswith("==")] == []
+    assert [name for name, spec in ranges.items() if pinned[re.sub(r"[-_.]+", "-", name).lower()] not in SpecifierSet(spec)] == []

@@ -191,3 +191,35 @@ def test_coreml_conversion_validated_once_writes_the_stock_converters_package(ti
     data = Path("Data/com.apple.CoreML")
     for part in ("model.mlmodel", "weights/weight.bin"):
         assert (tmp_path / "fast.mlpackage" / data / part).read_bytes() == (tmp_path / "stock.mlpackage" / data / part).read_bytes()
+
+
+@pytest.fixture
+def unknown_executorch(monkeypatch):
+    """As if another executorch than the one the pass pruning was verified against were installed."""
+    from orchestrator.export import pass_pruning
+
+    monkeypatch.setattr(pass_pruning, "executorch_version", lambda: "1.6.0")
+    pass_pruning._say_stock.cache_clear()
+    yield
+    pass_pruning._say_stock.cache_clear()
+
+
+def test_under_an_executorch_the_pruning_does_not_know_every_stock_pass_stays_in_place(unknown_executorch, caplog) -> None:
+    from executorch.backends.xnnpack import xnnpack_preprocess
+    from executorch.exir.program import _program
+
+    from orchestrator.export.pass_pruning import pruned_passes
+
+    stock = (xnnpack_preprocess.XNNPACKPassManager, _program._get_aten_to_edge_passes)
+    with caplog.at_level("WARNING", "orchestrator.export.pass_pruning"), pruned_passes() as pruned:
+        assert (pruned, xnnpack_preprocess.XNNPACKPassManager, _program._get_aten_to_edge_passes) == (False, *stock)
+    assert (
+        "executorch 1.6.0 is not the version the export's pass pruning was verified against (1.5.1): exporting with the stock passes"
+        in caplog.text
+    )
+
+
+def test_under_an_executorch_the_pruning_does_not_know_the_export_says_it_ran_the_stock_passes(unknown_executorch):
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
+    _, report = to_pte(model, torch.randn(1, 3, 16, 16))
+    assert (report.flow, report.skipped_passes, report.partitions) == ("to_edge+to_backend, stock passes", [], 1)

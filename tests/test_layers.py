@@ -73,6 +73,15 @@ def test_search_subpackages_import_only_their_own_and_those_below(path):
     assert upward == [], f"{path.relative_to(ROOT)} ({SEARCH_FLOORS[own]}) imports a higher sub-package: {upward}"
 
 
-def test_search_has_no_modules_outside_its_subpackages():
-    assert sorted(p.name for p in (ROOT / "search").glob("*.py")) == ["__init__.py"]
+def test_search_has_no_modules_outside_its_subpackages_but_its_public_api():
+    assert sorted(p.name for p in (ROOT / "search").glob("*.py")) == ["__init__.py", "api.py"]
     assert sorted(p.name for p in (ROOT / "search").iterdir() if p.is_dir() and p.name != "__pycache__") == sorted(SEARCH_FLOORS)
+
+
+def test_only_users_import_the_public_api():
+    """`search.api` stands above everything in `search/` and is not how the toolkit reaches its own
+    parts, so the public surface can stay fixed while the parts below it change."""
+    importers = sorted(
+        str(p.relative_to(ROOT)) for package in PACKAGES[:-1] for p in (ROOT / package).rglob("*.py") if "search.api" in imported_modules(p)
+    )
+    assert importers == []

@@ -255,6 +255,6 @@ def test_a_finished_profile_names_the_next_steps_with_the_luts_own_id_report_and
     budget = suggested_budget_ms(doc)
     assert f"bench validate --lut {doc['id'][:8]} --device host --samples 20" in text
     assert f"open {tmp_path / 'lut.report.html'}" in text
-    assert f"bench search --checkpoint RUN/last.pt --lut {doc['id'][:8]} --latency-ms {budget:.3g}" in text
+    assert f"bench search --checkpoint runs/train-tiny-{doc['resolution']}/last.pt --lut {doc['id'][:8]} --latency-ms {budget:.3g}" in text
     predictor = LatencyPredictor(doc, space)
     assert predictor.predict(min_config(space, doc["resolution"])) < budget < predictor.predict(max_config(space, doc["resolution"]))

@@ -103,7 +103,7 @@ def test_lut_of_another_space_is_refused(tiny_checkpoint, tmp_path, search):
 def test_lut_of_another_resolution_is_refused(tiny_checkpoint, tmp_path, search):
     lut = write_lut(tmp_path / "lut128.json", sized_lut(load_space("tiny"), resolution=128, device=HOST))
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(lut), "--latency-ms", "10", "--out", str(tmp_path / "o"))
-    assert result.exit_code == 2 and "measured at 128 px but the supernet was trained at 64 px" in result.stderr
+    assert result.exit_code == 2 and "measured at 128 px but the supernet was trained at 64 px; train at the LUT's resolution (`bench train --resolution 128`)" in result.stderr
     assert not (tmp_path / "o").exists()
 
 

@@ -19,15 +19,37 @@ def suggested_budget_ms(doc: dict[str, Any], samples: int = 500) -> float:
     return float(np.median(LatencyPredictor(doc, space).predict_batch(batch)))
 
 
+QUICK_PATH = {"per_class": 40, "epochs": 8, "population": 8, "generations": 3, "parents": 4}  # minutes on 2 cores: benchmarks/quick_path.sh times it
+
+
+def path_to_a_model(doc: dict[str, Any]) -> list[str]:
+    """The commands from a new LUT to a found model measured against its budget: a small real data
+    set, a short training and a search. The training carries the LUT's resolution, because a LUT
+    prices one resolution and the search refuses a supernet trained at another; a space's default
+    (tiny: 64 px) is not what the quick preset profiles (128 px)."""
+    short, space, res = doc["id"][:8], doc["space"]["name"], doc["resolution"]
+    q = QUICK_PATH
+    data, run = f"data/digits-{q['per_class']}", f"runs/train-{space}-{res}"
+    return [
+        f"bench data digits --out {data} --per-class {q['per_class']}",
+        f"bench train --space {space} --resolution {res} --data {data} --out {run} --epochs {q['epochs']} --lr 3e-3 --no-hflip",
+        f"bench search --checkpoint {run}/last.pt --lut {short} --latency-ms {suggested_budget_ms(doc):.3g} "
+        f"--population {q['population']} --generations {q['generations']} --parents {q['parents']}",
+    ]
+
+
 def next_steps(doc: dict[str, Any], device: str, report: Path) -> str:
     """What to do with a new LUT, as commands to copy."""
-    short, space = doc["id"][:8], doc["space"]["name"]
+    short, res = doc["id"][:8], doc["resolution"]
     return "\n".join([
         "next steps:",
         f"  bench validate --lut {short} --device {device} --samples 20",
-        "      how well it predicts 20 random subnets timed end to end (figures go beside the LUT and into its report)",
+        "      how well it predicts 20 random subnets timed end to end (figures go beside the LUT and into its report;",
+        "      the search keeps its budget with the margin they show)",
         f"  open {report}",
         "      the LUT as one page: provenance, entries with intervals, per-stage breakdown, validation runs",
-        f"  bench search --checkpoint RUN/last.pt --lut {short} --latency-ms {suggested_budget_ms(doc):.3g}",
-        f"      a latency-aware search against it, once a {space} supernet is trained (README: 'Training a supernet and searching it')",
+        *(f"  {command}" for command in path_to_a_model(doc)),
+        f"      a supernet trained at the LUT's {res} px on a small digits set, then the most accurate subnet predicted within",
+        "      the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network;",
+        "      for a real model, train on your data (--data) for longer (README: 'Training a supernet and searching it')",
     ])

@@ -64,6 +64,7 @@ def portable_edge_config() -> EdgeCompileConfig:
 
 FAST_FLOW = "to_edge+to_backend, pruned"
 PORTABLE_FLOW = "to_edge, pruned, no delegate"
+STOCK_PASSES = "stock passes"  # replaces "pruned" in a flow's name when pass_pruning does not know the executorch version
 _DELEGATE_CALL = "executorch_call_delegate"
 _BOOKKEEPING = ("getitem",)
 
@@ -77,6 +78,10 @@ class ExportReport:
     size_bytes: int = 0
     flow: str = FAST_FLOW
     skipped_passes: list[str] = field(default_factory=list)
+
+
+def _named(flow: str, pruned: bool) -> str:
+    return flow if pruned else flow.replace("pruned", STOCK_PASSES)
 
 
 def _lowered_graph_facts(edge) -> tuple[int, list[str]]:
@@ -105,8 +110,9 @@ def to_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport
     start = time.perf_counter()
     flow, skipped = FAST_FLOW, []
     try:
-        with pruned_passes(skipped):
+        with pruned_passes(skipped) as pruned:
             edge = to_edge(exported, compile_config=edge_config()).to_backend(XnnpackPartitioner())
+        flow = _named(FAST_FLOW, pruned)
     except Exception:  # any failure of the fast flow: the recommended one, stock, handles more graphs
         flow, skipped = "to_edge_transform_and_lower", []
         edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
@@ -130,12 +136,12 @@ def to_portable_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, Exp
     exported, export_s = _exported(model, example)
     start = time.perf_counter()
     skipped: list[str] = []
-    with pruned_passes(skipped):
+    with pruned_passes(skipped) as pruned:
         edge = to_edge(exported, compile_config=portable_edge_config())
     partitions, ops = _lowered_graph_facts(edge)
     data = edge.to_executorch().buffer
     lower_s = time.perf_counter() - start
-    return data, ExportReport(export_s, lower_s, partitions, ops, len(data), PORTABLE_FLOW, sorted(set(skipped)))
+    return data, ExportReport(export_s, lower_s, partitions, ops, len(data), _named(PORTABLE_FLOW, pruned), sorted(set(skipped)))
 
 
 def save_portable_pte(model: nn.Module, example: torch.Tensor, path: Path) -> ExportReport:

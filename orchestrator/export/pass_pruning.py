@@ -12,16 +12,21 @@ always run. The program is the one the full lists give: tests compare outputs an
 with the stock flow on graphs that do and do not trigger each rule.
 
 This swaps `XNNPACKPassManager` in executorch's `xnnpack_preprocess` module and wraps the edge
-conversion's passes for the duration of one lowering; executorch is pinned (constraints.txt), and
-`pruned_passes` leaves either list whole when its module no longer looks as expected.
+conversion's passes for the duration of one lowering: it depends on executorch's internals, so
+pyproject.toml pins executorch exactly to the version the rules were verified against
+(`VERIFIED_EXECUTORCH`). Under any other version `pruned_passes` says so and touches nothing, and
+the stock passes run (the same programs, about twice as slow); under the verified one it still
+leaves either list whole when its module no longer looks as expected.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import operator
 from collections.abc import Callable, Iterator
+from importlib.metadata import version
 from typing import Any
 
 import torch
@@ -29,6 +34,22 @@ from torch.export import ExportedProgram
 from torch.fx.passes.infra.pass_base import PassResult
 
 Ops = frozenset[str]
+VERIFIED_EXECUTORCH = "1.5.1"
+log = logging.getLogger(__name__)
+
+
+def executorch_version() -> str:
+    return version("executorch")
+
+
+@functools.cache
+def _say_stock(installed: str) -> None:
+    """Once per process: the export log of a worker, the terminal of an in-process export."""
+    log.warning(
+        "executorch %s is not the version the export's pass pruning was verified against (%s): exporting with the stock "
+        "passes (the same programs, about twice as slow); install executorch==%s for the fast exports",
+        installed, VERIFIED_EXECUTORCH, VERIFIED_EXECUTORCH,
+    )
 
 
 def _names(graph: torch.fx.Graph) -> Ops:
@@ -170,12 +191,18 @@ def needed_passes(passes: list[type], graph: torch.fx.Graph) -> list[type]:
 
 
 @contextlib.contextmanager
-def pruned_passes(skipped: list[str] | None = None) -> Iterator[None]:
-    """Within the block, edge conversion and XNNPACK lowering run only the passes each graph needs;
-    the names of the passes skipped are appended to `skipped`."""
+def pruned_passes(skipped: list[str] | None = None) -> Iterator[bool]:
+    """Within the block, edge conversion and XNNPACK lowering run only the passes each graph needs
+    (the names of the passes skipped are appended to `skipped`); yields whether they do, which is
+    not the case under an executorch other than `VERIFIED_EXECUTORCH`."""
+    installed = executorch_version()
+    if installed != VERIFIED_EXECUTORCH:
+        _say_stock(installed)
+        yield False
+        return
     skipped = skipped if skipped is not None else []
     with _pruned_edge_passes(skipped), _pruned_xnnpack_passes(skipped):
-        yield
+        yield True
 
 
 @contextlib.contextmanager

@@ -93,5 +93,6 @@ def check_lut_fits(doc: dict[str, Any], lut: dict[str, Any]) -> None:
     if lut["resolution"] != trained:
         raise CheckpointError(
             f"LUT {lut['id']} was measured at {lut['resolution']} px but the supernet was trained at {trained} px; "
-            f"choose a LUT of {trained} px or build one with `bench profile --space {doc['space']['name']} --resolution {trained}`"
+            f"train at the LUT's resolution (`bench train --resolution {lut['resolution']}`), choose a LUT of {trained} px, "
+            f"or build one with `bench profile --space {doc['space']['name']} --resolution {trained}`"
         )

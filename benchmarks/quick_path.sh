@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The quick path as a new user walks it, timed: a fresh clone of this branch, `./scripts/setup.sh`,
+# `bench profile --device host --quick` with an empty export cache, then every step that profile
+# prints, run as printed and in order (validate, data, training, search; the search with --json so
+# its result can be read), and the found model's measured latency against the budget the printed
+# search step suggests (1.05x allowed). Run it on a quiet machine: anything else running disturbs
+# both the timings and the measured latency.
+#   benchmarks/quick_path.sh [CLONE_DIR]   (default /tmp/quick-path; it is deleted first)
+# With REUSE_VENV=DIR the clone uses that environment instead of running the set-up (the set-up is
+# then not timed; benchmarks/first_run.sh times it).
+set -eu
+repo=$(cd "$(dirname "$0")/.." && pwd)
+clone=${1:-/tmp/quick-path}
+rm -rf "$clone" && git clone -q -b "$(git -C "$repo" branch --show-current)" "$repo" "$clone" && cd "$clone"
+export BENCH_CACHE=$clone/cache
+now() { date +%s.%N; }
+seconds() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.0f}')" "$1" "$2"; }
+start=$(now)
+if [ -n "${REUSE_VENV:-}" ]; then
+  ln -s "$REUSE_VENV" .venv
+  export PYTHONPATH=$clone  # the reused environment's own install may point at another checkout
+  echo "set-up: skipped (reusing $REUSE_VENV)"
+else
+  ./scripts/setup.sh > setup.log 2>&1
+  echo "set-up: $(seconds "$start" "$(now)") s"
+fi
+t=$(now)
+.venv/bin/bench profile --device host --quick > profile.log 2>&1
+echo "bench profile --device host --quick: $(seconds "$t" "$(now)") s"
+grep '^  bench ' profile.log | sed 's/^  //' > steps.txt
+i=0
+while read -r step; do
+  i=$((i + 1)); t=$(now)
+  rc=0
+  case "$step" in
+    "bench search "*) .venv/bin/$step --json > search.json 2> step$i.log || rc=$? ;;
+    *) .venv/bin/$step > step$i.log 2>&1 || rc=$? ;;
+  esac
+  echo "$step: $(seconds "$t" "$(now)") s$([ $rc = 0 ] || echo ", FAILED (exit $rc): $(tail -n 1 step$i.log)")"
+done < steps.txt
+echo "whole path: $(seconds "$start" "$(now)") s"
+.venv/bin/python -c "
+import json
+r = json.load(open('search.json'))
+budget = r['budget']['latency_ms']
+print(f\"found {r['config_hash']}: {r['accuracy']:.1%} held-out, predicted {r['predicted_ms']:.3f} ms (limit {r['budget']['limit_ms']:.3f} ms, \"
+      f\"margin {r['budget']['margin']:.1%}); measured {r['measured_ms']:.3f} ms = {r['measured_ms'] / budget:.3f}x the {budget:g} ms budget, \"
+      f\"{r['measured_ms_at_lut_speed']:.3f} ms at the LUT's speed = {r['measured_ms_at_lut_speed'] / budget:.3f}x (1.05x allowed)\")
+"

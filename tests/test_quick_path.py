@@ -1,0 +1,68 @@
+"""The quick path: after `bench profile --quick`, the steps it prints (data, a short training, the
+search) run as printed end in a found model measured within 1.05x of the budget they suggest.
+
+The LUT is the committed one a cold quick profile wrote (a profile is ~140 s; its own tests are in
+test_profile.py), with its validation record, as if the printed `bench validate` step had run. That
+LUT was measured on another day, so the found model is held to its budget at the LUT's speed: as
+measured, scaled by how fast the LUT's anchor network ran beside it against its latency in the LUT."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli.profile_view import next_steps
+from search.api import load_lut
+from search.nas.budget import TOLERANCE
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
+
+
+def printed_commands(doc: dict) -> list[list[str]]:
+    """The `bench` commands of what `bench profile` prints after writing `doc`, in order."""
+    text = next_steps(doc, "host", Path("report.html"))
+    return [shlex.split(line)[1:] for line in text.splitlines() if line.startswith("  bench ")]
+
+
+def shortened(args: list[str]) -> list[str]:
+    """The same command with one training epoch, or one generation of the search: what the suite
+    can afford (the path's length as printed is timed by benchmarks/quick_path.sh)."""
+    return [("1" if previous in ("--epochs", "--generations") else a) for previous, a in zip(["", *args], args)]
+
+
+@pytest.mark.exports
+def test_the_printed_steps_after_a_quick_profile_end_in_a_model_measured_within_the_budget(bench, tmp_path):
+    store = tmp_path / "luts" / "host" / "tiny"
+    store.mkdir(parents=True)
+    for path in QUICK_LUT.parent.glob(f"{QUICK_LUT.stem}.*"):
+        shutil.copy(path, store)
+    commands = printed_commands(load_lut(QUICK_LUT))
+    assert [c[0] for c in commands] == ["validate", "data", "train", "search"]
+    for args in map(shortened, commands[1:-1]):
+        result = bench(*args)
+        assert result.exit_code == 0, result.stderr
+    search = bench(*shortened(commands[-1]), "--json")
+    assert search.exit_code == 0, search.stderr
+    found = json.loads(search.stdout)
+    budget = found["budget"]["latency_ms"]
+    assert found["predicted_ms"] <= found["budget"]["limit_ms"] <= budget
+    assert found["measured_ms_at_lut_speed"] / budget <= 1 + TOLERANCE
+
+
+def test_the_printed_training_runs_at_the_resolution_the_lut_was_measured_at():
+    doc = load_lut(QUICK_LUT)
+    train = next(c for c in printed_commands(doc) if c[0] == "train")
+    assert (train[train.index("--space") + 1], train[train.index("--resolution") + 1]) == ("tiny", "128")
+
+
+def test_digits_per_class_keeps_the_first_images_of_each_digit_split_as_the_whole_set(bench, tmp_path):
+    result = bench("data", "digits", "--out", "d", "--per-class", "10")
+    assert result.exit_code == 0, result.stderr
+    counts = {split: sorted(len(list((tmp_path / "d" / split / str(k)).iterdir())) for k in range(10)) for split in ("train", "val")}
+    assert counts == {"train": [8] * 10, "val": [2] * 10}
+    assert "wrote 80 training and 20 test images" in result.stdout

@@ -1,0 +1,74 @@
+"""The package as a user installs it: the wheel built from this tree, installed into a fresh virtual
+environment that reuses this environment's packages (a .pth file, nothing downloaded), run from an
+empty folder. Package data (space definitions, schemas, the device registry) must be inside the
+wheel, and a LUT measured there lands in `./luts/<device>/<space>/`, as the README says."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
+
+
+def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A fresh venv holding only the wheel; this environment's site-packages lie behind it on sys.path."""
+    base = tmp_path_factory.mktemp("wheel")
+    source = base / "source"  # a copy of the tracked files, so the build writes nothing into the checkout
+    for name in run("git", "ls-files", "pyproject.toml", "README.md", "infra", "search", "orchestrator", cwd=ROOT).split():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes((ROOT / name).read_bytes())
+    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", base / "dist", source, cwd=base)
+    (wheel,) = (base / "dist").glob("autovit_bench-*.whl")
+    venv = base / "venv"
+    run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=base)
+    site = Path(run(venv / "bin" / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=base).strip())
+    (site / "reuse-test-env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    run(venv / "bin" / "python", "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q", wheel, cwd=base)
+    return venv
+
+
+@pytest.fixture
+def empty_folder(tmp_path, export_cache) -> tuple[Path, dict[str, str]]:
+    """An empty working folder and an environment without this checkout on any path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BENCH_LUTS", "VIRTUAL_ENV")}
+    env.update(BENCH_CACHE=str(export_cache), HOME=str(tmp_path / "home"))
+    folder = tmp_path / "work"
+    folder.mkdir()
+    return folder, env
+
+
+def test_the_wheel_is_what_runs_not_the_checkout(installed, empty_folder):
+    folder, env = empty_folder
+    where = run(installed / "bin" / "python", "-c", "import orchestrator, search; print(orchestrator.__file__, search.__file__)", cwd=folder, env=env)
+    assert all(Path(p).is_relative_to(installed) for p in where.split())
+
+
+def test_the_installed_bench_lists_the_spaces_from_its_package_data(installed, empty_folder):
+    folder, env = empty_folder
+    listed = run(installed / "bin" / "bench", "space", "list", cwd=folder, env=env)
+    assert all(name in listed for name in ("xxs", "xs", "tiny"))
+
+
+@pytest.mark.exports
+def test_the_installed_bench_measures_on_the_host_and_writes_the_lut_under_luts_in_the_working_folder(installed, empty_folder):
+    folder, env = empty_folder
+    run(installed / "bin" / "bench", "profile", "--device", "host-2t", "--from", QUICK_LUT, "--networks", "1", cwd=folder, env=env)
+    (lut,) = (folder / "luts" / "host-2t" / "tiny").glob("*.json")
+    doc = json.loads(lut.read_text())
+    assert (doc["device"]["name"], doc["method"], doc["resolution"], lut.stem) == ("host-2t", "transfer", 128, doc["id"])
+    assert json.loads((folder / "luts" / "index.json").read_text())["luts"][0]["id"] == doc["id"]
