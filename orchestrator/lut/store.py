@@ -9,7 +9,6 @@ well it predicted measured subnets) goes into its sidecar, run after run. All wr
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from typing import Any
 import jsonschema
 
 from infra.errors import UserError
-from infra.files import check_name, path_under, write_json_atomic
+from infra.files import check_name, env_path, path_under, write_json_atomic
 from infra.locks import held
 from infra.strict_json import load_json
 from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, validate_lut
@@ -33,7 +32,7 @@ VALIDATION_SUFFIX = ".validation.json"
 
 
 def luts_dir() -> Path:
-    return Path(os.environ.get("BENCH_LUTS", "luts"))
+    return env_path("BENCH_LUTS", Path("luts"))
 
 
 def git_commit() -> str | None:

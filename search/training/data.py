@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
 from infra.errors import UserError
+from infra.files import check_output
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -128,6 +129,7 @@ def write_digits(out: Path, test_fraction: float = 0.2, seed: int = 0) -> dict[s
 
     if Path(out).exists() and not Path(out).is_dir():
         raise DataError(f"{out} is a file; give --out a folder to write the data set into")
+    check_output(Path(out), "the data set folder", folder=True)
     digits = load_digits()
     test = set(holdout_indices([int(t) for t in digits.target], test_fraction, seed))
     counts = {"train": 0, "val": 0}
