@@ -8,13 +8,13 @@ Heavy imports (torch, executorch) happen inside the commands that need them, so 
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 from rich.text import Text
 
 from infra.errors import UserError
+from infra.torchrun import prints_errors
 from orchestrator.cli import data, devices, doctor, export, lut, measure, plan, profile, report, search, space, train, validate
 from orchestrator.cli.common import errors, plain
 
@@ -28,11 +28,11 @@ for command in (devices, doctor, plan, export, measure, profile, validate, train
 
 def main() -> None:
     """Entry point: run the app, turning expected errors into one clear line on stderr. Under
-    `torchrun` every rank meets the same error, so only rank 0 prints it (RANK is read here rather
-    than through `search.training.distributed`, which would import torch for every command)."""
+    `torchrun` every rank meets the same error, so only rank 0 prints it (`infra.torchrun` reads
+    the environment without importing torch)."""
     try:
         app()
     except UserError as exc:
-        if os.environ.get("RANK", "0") == "0":
+        if prints_errors():
             errors.print(Text.assemble(("error:", "red"), " ", plain(exc)), highlight=False, soft_wrap=True)
         sys.exit(2)
