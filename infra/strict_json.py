@@ -35,6 +35,15 @@ def read_regular(path: Path, max_bytes: int) -> bytes:
         return f.read(max_bytes + 1)
 
 
+def read_head(path: Path, count: int, what: str) -> bytes:
+    """The first `count` bytes of a file about to be replaced (to tell whether it is ours), or a
+    `UserError` when it is not a regular file or cannot be read (/proc/self/mem is "regular")."""
+    try:
+        return read_regular(path, count)[:count]
+    except OSError as exc:
+        raise UserError(f"{what} {path} cannot be read ({exc.strerror or exc}), so it is not replaced; give another path") from None
+
+
 def schema_problem(exc: Any, limit: int = 200) -> tuple[str, str]:
     """Where a document breaks its schema and how, kept to one short line: a jsonschema message
     repeats the offending value whole, which for a table of thousands of entries is megabytes."""

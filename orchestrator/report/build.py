@@ -13,7 +13,7 @@ from pathlib import Path
 
 from infra.errors import UserError
 from infra.files import atomic_write, check_output
-from infra.strict_json import read_regular
+from infra.strict_json import read_head
 from orchestrator.lut.store import validation_runs
 from orchestrator.report.page import MARKER, LutPart, render
 from search.nas.lut import read_lut
@@ -41,7 +41,7 @@ def check_replaceable(path: Path) -> None:
         raise UserError(f"{path} is a folder; give --out a file name ending in .html")
     check_output(path, "the report")
     if path.exists():
-        head = read_regular(path, HEAD_BYTES)
+        head = read_head(path, HEAD_BYTES, "the report")
         if MARKER.encode() not in head:
             raise UserError(f"{path} exists and is not an HTML report, so it is not replaced; give --out a new file or a report to replace")
 
