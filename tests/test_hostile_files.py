@@ -57,8 +57,8 @@ def test_a_run_lock_planted_as_a_link_is_refused_and_its_target_kept(bench, tmp_
     assert victim.read_text() == VICTIM_TEXT
 
 
-def test_a_validation_lock_planted_as_a_link_in_the_store_is_refused_before_measuring(bench, store, victim, monkeypatch):
-    measured = fake_measurements(monkeypatch)
+def test_a_validation_lock_planted_as_a_link_in_the_store_is_refused_and_its_target_kept(bench, store, victim, monkeypatch):
+    fake_measurements(monkeypatch)
     lock = store / "host" / "tiny" / ".d0fb186589faa0c4.validation.json.lock"
     lock.symlink_to(victim)
     refused(bench("validate", "--lut", "d0fb186589faa0c4", "--samples", "3"), r"the lock file .* is a symbolic link; remove it")

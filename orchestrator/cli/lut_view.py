@@ -8,9 +8,8 @@ Pure presentation: every function takes LUT documents already read and validated
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 from statistics import fmean
+from typing import Any
 
 from rich.table import Table
 
