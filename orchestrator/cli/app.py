@@ -59,5 +59,4 @@ def main() -> None:
         sys.exit(exc.exit_code)
     if code == 130:  # typer's answer to a KeyboardInterrupt that no command handled
         errors.print("interrupted", highlight=False)
-    if isinstance(code, int) and code:
-        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode ends: always by SystemExit
