@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,3 +134,48 @@ def path_under(root: Path, *parts: str) -> Path:
     if not path.resolve().is_relative_to(Path(root).resolve()):
         raise UserError(f"{path} would lie outside {root}; rename what named it")
     return path
+
+
+def check_output(path: Path, what: str, folder: bool = False) -> Path:
+    """Refuse, before any work, an output that could not be written: one that exists as something
+    else (a folder for a file, a file for a folder, a device or a pipe, which would never end or
+    never open), or whose nearest existing folder takes no new file (read-only, /proc, a file named
+    as a folder). The folder is probed with a temporary file, removed at once, since permission bits
+    say nothing to root or about special file systems. Nothing is created."""
+    path = Path(path)
+    if path.exists():
+        mode = path.stat().st_mode
+        if folder and not stat.S_ISDIR(mode):
+            raise UserError(f"{what} {path} is a file, not a folder; give a folder")
+        if not folder and stat.S_ISDIR(mode):
+            raise UserError(f"{what} {path} is a folder; give a file name")
+        if not folder and not stat.S_ISREG(mode):
+            raise UserError(f"{what} {path} is not a regular file (a device, a pipe or a socket); give a file name")
+    existing = _nearest_existing(path if folder else path.parent)
+    if not existing.is_dir():
+        raise UserError(f"{what} {path} cannot be written: {existing} is not a folder; choose another place")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".bench-probe.", dir=existing)
+    except OSError as exc:
+        raise UserError(f"{what} {path} cannot be written: {existing} takes no new file ({exc.strerror or exc}); choose a folder you can write") from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
+
+
+def _nearest_existing(path: Path) -> Path:
+    """`path` or its nearest ancestor that exists (the folder a new output would be created in)."""
+    path = Path(path).absolute()
+    return next(p for p in (path, *path.parents) if p.exists())
+
+
+def env_path(name: str, default: Path) -> Path:
+    """The folder or file an environment variable names, or `default` when it is unset. Set but
+    empty is refused: it would otherwise mean the current folder (`Path("")` is "."), so a
+    `BENCH_LUTS=$UNSET_VARIABLE` would make any folder the LUT store."""
+    value = os.environ.get(name)
+    if value is None:
+        return Path(default)
+    if not value.strip():
+        raise UserError(f"{name} is set but empty; unset it (for {default}) or set it to a path")
+    return Path(value)

@@ -1,22 +1,69 @@
 """One process at a time: a run directory, an export-cache entry or a phone is held by an advisory
 lock (flock) on a file beside it, so a second process is told who holds it instead of racing it.
 The lock file records the holder's pid; the kernel releases the lock when the holder exits, however
-it exits, so a crashed run never leaves a stale lock behind."""
+it exits, so a crashed run never leaves a stale lock behind.
+
+A lock file may sit in a folder others write (a cloned LUT repository, a shared `--out` folder),
+so whatever is found at its path is treated as hostile until shown to be ours: a symbolic link is
+never followed, and only a regular file with one name that is empty or holds a pid is ever
+written (a planted link or hard link to a user's file would otherwise be truncated). The holder
+removes the file when it lets go, so a finished or refused command leaves no `.NAME.lock` behind;
+a process that took the lock on a file removed meanwhile notices (the path no longer names the
+file it holds) and takes it again on the new one.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from infra.errors import UserError
 
+_PID_BYTES = 32  # a pid and nothing else; a larger file is not a lock file of ours
+
 
 class InUseError(UserError):
     """What the caller wanted is held by another process."""
+
+
+def _open_lock(lock_file: Path) -> int:
+    """The lock file's descriptor, created if missing; refused (one sentence) when the path is a
+    link, not a regular file, has other names, or holds something other than a pid."""
+    fix = "remove it (it is not a lock file of ours), then run again"
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"the lock file {lock_file} is a symbolic link; {fix}") from None
+        raise UserError(f"cannot create the lock file {lock_file} ({exc.strerror or exc}); run in a folder you can write") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        problem = "is not a regular file"
+    elif info.st_nlink > 1:  # 0 is a lock file its holder just removed: `held` takes the new one
+        problem = "has other names (a hard link)"
+    elif info.st_size and (info.st_size > _PID_BYTES or not os.pread(fd, _PID_BYTES, 0).strip().isdigit()):
+        problem = "holds something other than a process id"
+    else:
+        return fd
+    os.close(fd)
+    raise UserError(f"the lock file {lock_file} {problem}; {fix}")
+
+
+def _still_named(fd: int, lock_file: Path) -> bool:
+    """Whether `lock_file` still names the file behind `fd` (a holder that let go removes it)."""
+    try:
+        now = os.stat(lock_file, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    info = os.fstat(fd)
+    return (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino)
 
 
 @contextmanager
@@ -24,18 +71,28 @@ def held(lock_file: Path, what: str, wait: bool = False) -> Iterator[None]:
     """Hold `lock_file` for the block, or raise InUseError naming `what` and the holder's pid;
     with `wait`, queue behind the holder instead (for short critical sections such as appending
     to a file)."""
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    lock_file = Path(lock_file)
+    while True:
+        fd = _open_lock(lock_file)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            holder = os.pread(fd, _PID_BYTES, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
             raise InUseError(f"{what} is in use by process {holder}; wait for it to finish or stop it, then run again") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        if _still_named(fd, lock_file):
+            break
+        os.close(fd)  # the previous holder removed the file while we waited on it: take the new one
+    try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
+        if _still_named(fd, lock_file):
+            lock_file.unlink(missing_ok=True)
         os.close(fd)
 
 

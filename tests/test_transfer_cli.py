@@ -79,7 +79,9 @@ def test_one_network_anchors_the_source_with_a_single_factor(bench, source, tmp_
 
 
 def test_a_transfer_lut_is_not_a_source(bench, tmp_path: Path) -> None:
-    derived = make_lut(load_space("tiny"), method="transfer", measurement={"transfer": {"source_lut": "0123456789abcdef"}})
+    network = {"probe": "p", "source_predicted_ms": 1.0, "measured_ms": 1.0, "fitted_ms": 1.0, "residual": 0.0, "loo_residual": None}
+    transfer = {"source_lut": "0123456789abcdef", "source_device": "host", "source_method": "removal", "factors": {}, "networks": [network]}
+    derived = make_lut(load_space("tiny"), method="transfer", measurement={"transfer": transfer})
     save_lut(derived, tmp_path / "luts")
     result = bench("profile", "--from", derived["id"])
     assert result.exit_code == 2

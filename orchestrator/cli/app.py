@@ -8,13 +8,15 @@ Heavy imports (torch, executorch) happen inside the commands that need them, so 
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 from rich.text import Text
+from typer import Abort
+from typer.exceptions import TyperException
 
 from infra.errors import UserError
+from infra.torchrun import prints_errors
 from orchestrator.cli import data, devices, doctor, export, lut, measure, plan, profile, report, search, space, train, validate
 from orchestrator.cli.common import errors, plain
 
@@ -26,13 +28,35 @@ for command in (devices, doctor, plan, export, measure, profile, validate, train
     app.add_typer(command.app)
 
 
+def _error(message: object) -> None:
+    """One line on stderr. Under `torchrun` every rank meets the same error, so only rank 0 prints
+    it (`infra.torchrun` reads the environment without importing torch)."""
+    if prints_errors():
+        errors.print(Text.assemble(("error:", "red"), " ", plain(message)), highlight=False, soft_wrap=True)
+
+
+def _usage(exc: TyperException) -> str:
+    """A usage error (a missing argument, an unknown option, a value of the wrong type) as one
+    sentence with where to look, like every other error, instead of click's boxed usage screen."""
+    ctx = getattr(exc, "ctx", None)
+    return exc.format_message().rstrip(".") + (f"; see `{ctx.command_path} --help`" if ctx is not None else "")
+
+
 def main() -> None:
-    """Entry point: run the app, turning expected errors into one clear line on stderr. Under
-    `torchrun` every rank meets the same error, so only rank 0 prints it (RANK is read here rather
-    than through `search.training.distributed`, which would import torch for every command)."""
+    """Entry point: run the app, turning expected errors into one clear line on stderr, exit code 2.
+    Ctrl-C that no command handles itself ends with a line saying so, exit code 130."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="bench")
     except UserError as exc:
-        if os.environ.get("RANK", "0") == "0":
-            errors.print(Text.assemble(("error:", "red"), " ", plain(exc)), highlight=False, soft_wrap=True)
+        _error(exc)
         sys.exit(2)
+    except Abort:  # end of input at a prompt
+        _error("aborted")
+        sys.exit(1)
+    except TyperException as exc:  # click's usage errors
+        if type(exc).__name__ != "NoArgsIsHelpError":  # `bench lut` alone: its help is printed already (typer tells it by name too)
+            _error(_usage(exc))
+        sys.exit(exc.exit_code)
+    if code == 130:  # typer's answer to a KeyboardInterrupt that no command handled
+        errors.print("interrupted", highlight=False)
+    sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode ends: always by SystemExit

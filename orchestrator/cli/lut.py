@@ -9,6 +9,8 @@ from typing import Optional
 import typer
 
 from infra.errors import UserError
+from infra.files import check_output
+from infra.strict_json import read_head
 from orchestrator.cli.common import console, errors
 from search.nas.lut import check_space, read_lut
 from search.space import load_space
@@ -71,7 +73,8 @@ def lut_plot(ref: str = typer.Argument(...), out: Optional[Path] = typer.Option(
     doc = load_lut(ref)
     check_space(doc, doc["space"]["name"], load_space(doc["space"]["name"]).hash)
     target = out or Path(f"lut-{doc['id']}.png")
-    if target.is_dir() or (target.exists() and target.read_bytes()[:8] != PNG_SIGNATURE):
+    if target.is_dir() or (target.exists() and target.is_file() and read_head(target, len(PNG_SIGNATURE), "the plot") != PNG_SIGNATURE):
         raise UserError(f"{target} exists and is not a PNG image, so it is not replaced; give --out a new file or a .png to replace")
+    check_output(target, "the plot")
     path = plot_breakdown(doc, target)
     console.print(f"wrote {path}")

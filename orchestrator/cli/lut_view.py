@@ -8,14 +8,13 @@ Pure presentation: every function takes LUT documents already read and validated
 from __future__ import annotations
 
 from pathlib import Path
+from statistics import fmean
 from typing import Any
 
-import numpy as np
 from rich.table import Table
 
 from infra.files import atomic_write
 from orchestrator.cli.common import add_plain_row, plain
-from orchestrator.report.figures import breakdown_figure
 from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_diff, ms_text, network_order
 from search.nas.lut import interval_method
 
@@ -55,7 +54,7 @@ def transfer_table(doc: dict[str, Any]) -> Table:
     measured (each predicted by a fit without it)."""
     t = doc["measurement"]["transfer"]
     loo = [abs(n["loo_residual"]) for n in t["networks"] if n["loo_residual"] is not None]
-    fit_line = f"leave-one-out error {np.mean(loo):.1%} mean, {max(loo):.1%} worst" if loo else "one common factor (too few networks to fit more)"
+    fit_line = f"leave-one-out error {fmean(loo):.1%} mean, {max(loo):.1%} worst" if loo else "one common factor (too few networks to fit more)"
     table = Table(title=plain(f"transfer from {t['source_lut']} ({t['source_device']}): {len(t['networks'])} networks; {fit_line}"))
     for column in ("entries", "level", "factor", "± sd", "unit"):
         table.add_column(column, justify="left" if column in ("entries", "unit") else "right")
@@ -136,7 +135,10 @@ def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
 
 def plot_breakdown(doc: dict[str, Any], path: Path) -> Path:
     """Draw the latency breakdown of the LUT's context network and its transformer layer entries
-    to a PNG at `path`; written to a temporary name and renamed, so a reader never sees half a file."""
+    to a PNG at `path`; written to a temporary name and renamed, so a reader never sees half a file.
+    matplotlib is imported here, by the one command that draws, not by every `bench lut`."""
+    from orchestrator.report.figures import breakdown_figure
+
     fig = breakdown_figure(doc)
     with atomic_write(path, binary=True) as f:
         fig.savefig(f, format="png", dpi=120)

@@ -11,7 +11,6 @@ from typing import Optional
 import typer
 
 from orchestrator.cli.common import DevicesFile, console, errors, logger, number
-from orchestrator.cli.profile_view import next_steps
 from orchestrator.lut.settings import DEFAULT_NETWORKS, MAX_NETWORKS
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
@@ -46,6 +45,7 @@ def profile(
     --from, fit one from another device's LUT and a few networks measured on this one. With --phones,
     the sessions run on several phones of one model at once and merge into one LUT through the
     anchor network every session carries."""
+    from orchestrator.cli.profile_view import next_steps
     from orchestrator.lut.runs import Interrupted, ProfileRequest, profile_lut, transfer_lut
     from orchestrator.report.build import write_report
 

@@ -53,10 +53,11 @@ def search_cmd(
     settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
     settings.check()
     run_dir = out or Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms"
-    d = distributed.init()
+    d = distributed.place()
     log = logger(errors if as_json else console) if d.main else (lambda message: None)  # --json keeps stdout for the JSON document
     try:
         job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data), settings, space, log, d)
+        distributed.join(d)  # the inputs are checked: now meet the other ranks
         log(job.describe_budget())
         if d.world > 1:
             log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")

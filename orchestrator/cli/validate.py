@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from orchestrator.cli.common import DevicesFile, console, errors, logger, number
-from orchestrator.cli.validate_view import validation_table
 from orchestrator.measure.devices import get_device
 
 app = typer.Typer()
@@ -26,10 +26,15 @@ def validate(
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Measure random subnets end to end and report how well each LUT predicts them."""
+    from orchestrator.cli.validate_view import validation_table
     from orchestrator.lut.validation import validate_luts
     from orchestrator.report.build import write_report
 
-    report = validate_luts(luts, get_device(device, devices_file), samples, seed, workers, log=logger(errors if as_json else console))
+    try:
+        report = validate_luts(luts, get_device(device, devices_file), samples, seed, workers, log=logger(errors if as_json else console))
+    except KeyboardInterrupt:
+        errors.print("interrupted: the validation did not finish; run the same command again (a LUT's record is written only once every subnet is measured)", soft_wrap=True)
+        sys.exit(130)
     pages = [write_report([path]) for path in report.lut_paths]
     if as_json:
         typer.echo(json.dumps({**report.to_json(), "reports": [str(p) for p in pages]}, indent=1))

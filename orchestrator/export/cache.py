@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from infra.errors import UserError
-from infra.files import write_json_atomic
+from infra.files import env_path, write_json_atomic
 from infra.locks import held
 from infra.processes import die_with
 from infra.strict_json import load_json
@@ -39,7 +39,7 @@ EXPORT_RECIPE_VERSION = 3  # bump when the deploy form or the lowering flow chan
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("BENCH_CACHE", Path.home() / ".cache" / "autovit-bench"))
+    return env_path("BENCH_CACHE", Path.home() / ".cache" / "autovit-bench")
 
 
 def exporter_versions(backend: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import UserError
-from infra.files import write_json_atomic
+from infra.files import check_output, write_json_atomic
 from infra.locks import run_dir_lock
 from infra.strict_json import load_json
 from orchestrator.lut.settings import MeasureSettings
@@ -44,6 +44,7 @@ class RunDirectory:
         this process; on a finished run, the LUT it wrote."""
         if self.path.exists() and not self.path.is_dir():
             raise UserError(f"{self.path} is a file, not a run directory; choose another --out")
+        check_output(self.path, "the run directory", folder=True)
         with run_dir_lock(self.path, "the profile run"):
             saved = self._check_or_start(resume)
             if saved is not None and saved["status"] == "done":

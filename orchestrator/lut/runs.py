@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import UserError
+from infra.files import check_output
 from orchestrator.lut.profile import Profiler
 from orchestrator.lut.rundir import default_run_dir, latest_run_dir
 from orchestrator.lut.settings import DEFAULT_NETWORKS, PRESETS, MeasureSettings, Preset
-from orchestrator.lut.store import load_lut
+from orchestrator.lut.store import load_lut, luts_dir
 from orchestrator.lut.transfer import Transferer
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.measure.shelf import ShelfPhone, shelf
@@ -100,6 +101,7 @@ def _start(request: ProfileRequest) -> tuple[Device, Preset]:
     if request.method not in METHODS:
         raise UserError(f"unknown method {request.method!r}; choose one of {', '.join(METHODS)}")
     device = request.device if isinstance(request.device, Device) else get_device(request.device, request.devices_file)
+    check_output(request.luts_root or luts_dir(), "the LUT store", folder=True)  # before minutes of measuring, not after
     return device, PRESETS["quick" if request.quick else "full"]
 
 

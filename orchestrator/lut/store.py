@@ -9,7 +9,6 @@ well it predicted measured subnets) goes into its sidecar, run after run. All wr
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -23,9 +22,9 @@ from typing import Any
 import jsonschema
 
 from infra.errors import UserError
-from infra.files import check_name, path_under, write_json_atomic
+from infra.files import check_name, env_path, path_under, write_json_atomic
 from infra.locks import held
-from infra.strict_json import load_json
+from infra.strict_json import load_json, schema_problem
 from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, validate_lut
 
 INDEX = "index.json"
@@ -33,7 +32,7 @@ VALIDATION_SUFFIX = ".validation.json"
 
 
 def luts_dir() -> Path:
-    return Path(os.environ.get("BENCH_LUTS", "luts"))
+    return env_path("BENCH_LUTS", Path("luts"))
 
 
 def git_commit() -> str | None:
@@ -73,6 +72,10 @@ def save_lut(doc: dict[str, Any], root: Path | None = None) -> Path:
 
 
 def _record(path: Path, root: Path, doc: dict[str, Any]) -> dict[str, Any]:
+    """The index record of a LUT in the store, whose file is named for its id (as `save_lut` names
+    it), so that an id is found by its file name alone."""
+    if path.stem != doc["id"]:
+        raise LUTError(f"LUT file {path} holds LUT {doc['id']}, so its name does not find it; rename it {doc['id']}.json")
     return {
         "id": doc["id"],
         "device": doc["device"]["name"],
@@ -91,14 +94,17 @@ class Listing:
     skipped: list[str]  # one sentence per file under the store that is not a readable LUT
 
 
+def _store_files(root: Path, prefix: str = "") -> list[Path]:
+    """The LUT files of the store (`<device>/<space>/<id>.json`) whose names start with `prefix`."""
+    return [p for p in sorted(root.glob(f"*/*/{prefix}*.json")) if not p.name.endswith(VALIDATION_SUFFIX)] if root.is_dir() else []
+
+
 def list_luts(root: Path | None = None) -> Listing:
     """Scan the store without writing anything: a read-only store lists, and a bad file is skipped
     with a note instead of breaking every listing."""
     root = root or luts_dir()
     rows, skipped = [], []
-    for path in sorted(root.glob("*/*/*.json")) if root.is_dir() else []:
-        if path.name.endswith(VALIDATION_SUFFIX):
-            continue
+    for path in _store_files(root):
         try:
             rows.append(_record(path, root, read_lut(path)))
         except LUTError as exc:
@@ -111,14 +117,17 @@ LUT_ID = re.compile(r"^[0-9a-f]{1,16}$")
 
 
 def resolve_lut(ref: str, root: Path | None = None) -> Path:
-    """A LUT id (or unique prefix) found in the store, or else a path to a LUT file."""
+    """A LUT id (or unique prefix) found in the store, or else a path to a LUT file. The id is
+    looked up by file name (a stored LUT is named for its id), so no other LUT is read: one large
+    or broken LUT in the store slows or breaks only the commands that name it (`bench lut list`
+    skips a LUT whose name is not its id, so a listed id is always found)."""
     root = root or luts_dir()
     if LUT_ID.match(ref) and not Path(ref).exists():
-        matches = [r for r in list_luts(root).rows if r["id"].startswith(ref)]
+        matches = _store_files(root, ref)
         if len(matches) == 1:
-            return root / matches[0]["path"]
+            return matches[0]
         if len(matches) > 1:
-            raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m['id'] for m in matches)}); give more characters")
+            raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m.stem for m in matches)}); give more characters")
         raise UserError(f"no LUT with id {ref!r} under {root}; `bench lut list` shows the known ones")
     return Path(ref)
 
@@ -156,8 +165,8 @@ def validation_runs(lut_path: Path, lut_id: str) -> list[dict[str, Any]]:
     try:
         jsonschema.validate(doc, _validation_schema())
     except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise LUTError(f"the validation record {path} is malformed at {where} ({exc.message}); {fix}") from None
+        where, problem = schema_problem(exc)
+        raise LUTError(f"the validation record {path} is malformed at {where} ({problem}); {fix}") from None
     if {doc["lut_id"], *(r["lut_id"] for r in doc["runs"])} != {lut_id}:
         raise LUTError(f"the validation record {path} belongs to another LUT than {lut_id}; {fix}")
     return doc["runs"]

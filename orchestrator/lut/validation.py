@@ -19,9 +19,9 @@ import numpy as np
 from scipy import stats
 
 from infra.errors import UserError
-from infra.files import atomic_write
+from infra.files import atomic_write, check_output
 from orchestrator.export.cache import export_probes
-from orchestrator.lut.store import append_validation, resolve_lut, validation_plot_path
+from orchestrator.lut.store import append_validation, resolve_lut, validation_path, validation_plot_path, validation_runs
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import new_run_dir, run_session
@@ -179,6 +179,10 @@ def validate_luts(
     paths = [resolve_lut(ref) for ref in refs]
     docs = [read_lut(p) for p in paths]
     _check_comparable(docs, device)
+    for path, doc in zip(paths, docs):  # what is written after minutes of measuring is checked before them
+        validation_runs(path, doc["id"])
+        check_output(validation_path(path), "the validation record")
+    check_output(validation_plot_path(paths[0]), "the validation plot")
     first = docs[0]
     space = load_space(first["space"]["name"])
     predictors = [LatencyPredictor(doc, space) for doc in docs]

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.errors import UserError
-from infra.files import atomic_write
+from infra.files import atomic_write, check_output
+from infra.strict_json import read_head
 from orchestrator.lut.store import validation_runs
 from orchestrator.report.page import MARKER, LutPart, render
 from search.nas.lut import read_lut
@@ -34,12 +35,13 @@ def report_path(lut_paths: list[Path]) -> Path:
 
 
 def check_replaceable(path: Path) -> None:
-    """Refuse a target that exists and is not a report this toolkit wrote."""
+    """Refuse a target that exists and is not a report this toolkit wrote, or that could not be
+    written (a device, a pipe, an unwritable folder)."""
     if path.is_dir():
         raise UserError(f"{path} is a folder; give --out a file name ending in .html")
+    check_output(path, "the report")
     if path.exists():
-        with open(path, "rb") as f:
-            head = f.read(HEAD_BYTES)
+        head = read_head(path, HEAD_BYTES, "the report")
         if MARKER.encode() not in head:
             raise UserError(f"{path} exists and is not an HTML report, so it is not replaced; give --out a new file or a report to replace")
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from search.nas.lut import ENTRY_KINDS, LUTError
 from search.nas.predictor import parts
 from search.space import load_space
 from search.space.config import SubnetConfig
+
+if TYPE_CHECKING:  # pandas is imported by the functions that build frames: `bench lut show` needs none
+    import pandas as pd
 
 KIND_ORDER = {kind: i for i, kind in enumerate(ENTRY_KINDS)}
 DIFF_COLUMNS = ["key", "kind", "a_ms", "b_ms", "ratio", "only_in"]
@@ -54,6 +55,8 @@ def lut_diff(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
     Shared keys have `only_in` None and `ratio` = b/a; a key in one LUT only has `only_in` "a" or
     "b" and NaN for the missing latency and the ratio, so nothing silently drops out of a diff.
     """
+    import pandas as pd
+
     ea, eb = a["entries"], b["entries"]
     kinds = {k: e["kind"] for k, e in (eb | ea).items()}
     rows = []
@@ -82,6 +85,8 @@ def diff_ratio_stats(diff: pd.DataFrame) -> tuple[float, float]:
 def lut_breakdown(doc: dict[str, Any]) -> pd.DataFrame:
     """The LUT's context network as the entries it is priced from (columns `BREAKDOWN_COLUMNS`), one
     row per block in network order; raises LUTError naming the first key the LUT lacks."""
+    import pandas as pd
+
     entries = doc["entries"]
     rows = []
     for p in parts(SubnetConfig.from_dict(doc["context"]), load_space(doc["space"]["name"])):

@@ -20,11 +20,12 @@ import jsonschema
 
 from infra.errors import UserError
 from infra.files import NAME
-from infra.strict_json import load_json
+from infra.strict_json import load_json, schema_problem
 from search.space.config import compact_number
 
 SCHEMA_NAME = "autovit-bench/lut"
 SCHEMA_VERSION = 1
+MAX_LUT_BYTES = 16 * 2**20  # the schema's 10,000 entries fit in about 4 MiB; our spaces' LUTs are 25-40 KiB
 ENTRY_KINDS = ("overhead", "stem", "mbconv_transition", "mbconv_layer", "transformer_shell", "transformer_layer", "head")
 
 
@@ -70,11 +71,14 @@ def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
             f"{source} has LUT schema version {doc.get('version')!r}; this toolkit reads version {SCHEMA_VERSION}: "
             "rebuild it with `bench profile`"
         )
+    cap = lut_schema()["properties"]["entries"]["maxProperties"]
+    if isinstance(doc.get("entries"), dict) and len(doc["entries"]) > cap:  # told before the schema walks them all
+        raise LUTError(f"{source} has {len(doc['entries']):,} entries, more than the {cap:,} a LUT may have; rebuild it with `bench profile`")
     try:
         jsonschema.validate(doc, lut_schema())
     except jsonschema.ValidationError as exc:
-        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise LUTError(f"{source} is malformed at {where}: {exc.message}") from None
+        where, problem = schema_problem(exc)
+        raise LUTError(f"{source} is malformed at {where}: {problem}") from None
     if content_id(doc) != doc["id"]:
         raise LUTError(f"{source} does not match its id {doc['id']} (edited after it was written); rebuild it with `bench profile`")
     for what, name in (("device", doc["device"]["name"]), ("space", doc["space"]["name"])):
@@ -105,7 +109,9 @@ def interval_method(doc: dict[str, Any]) -> str:
 
 
 def read_lut(path: Path) -> dict[str, Any]:
-    doc = load_json(path, "LUT file", "give a LUT that `bench profile` wrote (`bench lut list` shows them)", LUTError)
+    """A LUT file read and validated; one larger than any LUT could be is refused after reading at
+    most `MAX_LUT_BYTES`, so it costs every command that meets it milliseconds, not minutes."""
+    doc = load_json(path, "LUT file", "give a LUT that `bench profile` wrote (`bench lut list` shows them)", LUTError, MAX_LUT_BYTES)
     return validate_lut(doc, f"LUT file {path}")
 
 

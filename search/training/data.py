@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
 from infra.errors import UserError
+from infra.files import check_output
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -130,6 +131,7 @@ def write_digits(out: Path, test_fraction: float = 0.2, seed: int = 0, per_class
 
     if Path(out).exists() and not Path(out).is_dir():
         raise DataError(f"{out} is a file; give --out a folder to write the data set into")
+    check_output(Path(out), "the data set folder", folder=True)
     digits = load_digits()
     seen: dict[int, int] = defaultdict(int)
     kept: list[int] = []

@@ -13,7 +13,6 @@ parameters unused in the final pass is easy to get wrong. One flat all-reduce of
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import zip_longest
@@ -21,6 +20,8 @@ from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+from infra import torchrun
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -38,17 +39,29 @@ class Dist:
         return self.rank == 0
 
 
-def init(prefer_gpu: bool = True) -> Dist:
-    """Join the process group that `torchrun` describes in the environment, or run alone."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+def place(prefer_gpu: bool = True) -> Dist:
+    """This process's rank and device in the launch `torchrun` describes (alone outside torchrun;
+    `infra.torchrun.launch` refuses variables that disagree), without meeting the other ranks yet,
+    so a command can check its inputs first: a rank that fails then ends the launch, instead of
+    the others waiting for it at the rendezvous."""
+    launch = torchrun.launch()
     gpu = prefer_gpu and torch.cuda.is_available()
-    device = torch.device("cuda", local_rank) if gpu else torch.device("cpu")
+    device = torch.device("cuda", launch.local_rank) if gpu else torch.device("cpu")
     if gpu:
         torch.cuda.set_device(device)
-    if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if gpu else "gloo")
-    return Dist(rank, world, local_rank, device)
+    return Dist(launch.rank, launch.world, launch.local_rank, device)
+
+
+def join(d: Dist) -> Dist:
+    """Meet the other ranks (the rendezvous): the process group for `d`'s launch, if it has several."""
+    if d.world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if d.device.type == "cuda" else "gloo")
+    return d
+
+
+def init(prefer_gpu: bool = True) -> Dist:
+    """Join the process group that `torchrun` describes in the environment, or run alone."""
+    return join(place(prefer_gpu))
 
 
 def shutdown() -> None:

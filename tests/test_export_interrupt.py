@@ -1,0 +1,46 @@
+"""Ctrl-C during a cold export stops it (issue 24, finding 7): the export workers are ended with the
+command, which says it was interrupted, instead of lowering the rest of the plan for minutes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.processes import alive, children
+
+ROOT = Path(__file__).parents[1]
+BENCH = "import sys; from orchestrator.cli.app import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
+
+
+@pytest.mark.exports
+@pytest.mark.timeout(240)
+def test_ctrl_c_during_a_cold_profile_export_ends_it_within_seconds_and_leaves_no_worker(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE": str(tmp_path / "cache"), "BENCH_LUTS": str(tmp_path / "luts"), "OMP_NUM_THREADS": "1"}
+    bench = subprocess.Popen([sys.executable, "-c", BENCH, "profile", "--quick", "--out", "run"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and bench.poll() is None and not (tmp_path / "cache" / "export.log").exists():
+            time.sleep(0.2)  # the log appears when the first worker starts exporting
+        workers = [c for c in children(bench.pid) if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()]
+        assert workers, "no export worker started"
+        os.killpg(bench.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+        start = time.monotonic()
+        _, err = bench.communicate(timeout=60)
+        took = time.monotonic() - start
+        assert bench.returncode == 130 and took < 20, (bench.returncode, took, err)
+        assert err.strip().splitlines()[-1].startswith("interrupted: 0 finished measurement sessions are kept in run; continue with `bench profile")
+        assert not any(alive(w) for w in workers)
+    finally:
+        if bench.poll() is None:
+            os.killpg(bench.pid, signal.SIGKILL)
+        for w in workers:
+            if alive(w):
+                os.kill(w, signal.SIGKILL)
