@@ -24,9 +24,10 @@ from tests.adb_peer import AdbPeer
 from tests.test_android_runner import closed_port, measure, pixel7_runner, settings_for
 
 ADB = shutil.which("adb")
-pytestmark = pytest.mark.skipif(
-    ADB is None, reason="Debian's adb is not installed (apt-get install -y adb); the route through a running adb server is tested through it"
-)
+pytestmark = [
+    pytest.mark.phones,
+    pytest.mark.skipif(ADB is None, reason="Debian's adb is not installed (apt-get install -y adb); the route through a running adb server is tested through it"),
+]
 
 Adb = Callable[..., subprocess.CompletedProcess]
 

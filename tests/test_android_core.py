@@ -16,6 +16,8 @@ import pytest
 
 from orchestrator.measure.contract import validate
 
+pytestmark = pytest.mark.kotlin
+
 SCRIPT = Path(__file__).resolve().parent.parent / "android_bench" / "core" / "run_tests.sh"
 INSTALL = "apt-get update && apt-get install -y kotlin junit4"
 

@@ -33,6 +33,8 @@ from search.supernet.deploy import deploy_form
 from search.supernet.static import StaticSubnet
 from tests.adb_peer import AdbPeer, Phone, PushDrop
 
+pytestmark = [pytest.mark.phones, pytest.mark.exports]
+
 PLAN = TimingPlan(warmup_runs=2, warmup_s=0.01, runs=5, min_s=0.02)
 SHAPE = (1, 3, 64, 64)
 

@@ -51,6 +51,8 @@ KILLED = """
 import os, signal, sys
 from pathlib import Path
 from orchestrator.measure.runners.android.runner import AndroidRunner
+
+pytestmark = [pytest.mark.phones, pytest.mark.exports]
 hold = AndroidRunner().unattended(Path(sys.argv[1]))  # kept: a hold let go of is given back
 hold.__enter__()
 os.kill(os.getpid(), signal.SIGKILL)

@@ -11,6 +11,8 @@ from infra.errors import UserError
 from orchestrator.export.backends import BACKENDS, COREML, PTE, backend_of_file, get_backend
 from orchestrator.plan.networks import OverheadNet
 
+pytestmark = pytest.mark.exports
+
 
 @pytest.mark.parametrize("backend", list(BACKENDS.values()), ids=list(BACKENDS))
 def test_a_backend_reads_the_input_shape_from_its_own_artifact(backend, tmp_path: Path):

@@ -20,6 +20,8 @@ from search.supernet.model import Supernet
 from search.supernet.static import StaticSubnet
 from tests.conftest import randomise_norms
 
+pytestmark = pytest.mark.exports
+
 
 @pytest.fixture(scope="module")
 def tiny_static(tiny_supernet) -> StaticSubnet:
@@ -75,7 +77,6 @@ def test_coreml_conversion_writes_an_mlpackage(tiny_static, example, tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == ["model.mlpackage"]
 
 
-@pytest.mark.slow
 def test_xxs_subnet_lowers_into_one_partition() -> None:
     space = load_space("xxs")
     config = min_config(space, resolution=192)
@@ -84,7 +85,6 @@ def test_xxs_subnet_lowers_into_one_partition() -> None:
     assert report.undelegated_ops == []
 
 
-@pytest.mark.slow
 def test_layernorm_keeps_norms_outside_xnnpack(example) -> None:
     """Why the spaces default to BatchNorm: LayerNorm is left to the portable CPU kernels."""
     raw = json.loads((resources.files("search.space") / "definitions" / "tiny.json").read_text())
@@ -163,7 +163,6 @@ def test_pruned_flow_gives_the_stock_flows_program_where_passes_run() -> None:
     assert len(fast) == len(stock)
 
 
-@pytest.mark.slow
 def test_pruned_flow_gives_the_stock_flows_program_for_a_subnet(tiny_supernet, example) -> None:
     config = min_config(tiny_supernet.space)
     tiny_supernet.set_active(config)

@@ -15,6 +15,8 @@ from orchestrator.plan.spec import ProbeSpec
 from search.space import load_space
 from search.space.sampling import max_config, min_config
 
+pytestmark = pytest.mark.exports
+
 TINY = load_space("tiny")
 OVERHEAD = ProbeSpec("overhead", 64)
 

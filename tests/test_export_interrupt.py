@@ -14,6 +14,8 @@ import pytest
 
 from tests.processes import alive, children
 
+pytestmark = pytest.mark.exports
+
 ROOT = Path(__file__).parents[1]
 BENCH = "import sys; from orchestrator.cli.app import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
 

@@ -24,6 +24,8 @@ from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.networks import OverheadNet
 from tests.processes import alive, children
 
+pytestmark = pytest.mark.exports
+
 
 @pytest.fixture(scope="module")
 def two_models(tmp_path_factory) -> dict[str, Path]:

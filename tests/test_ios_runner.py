@@ -66,6 +66,8 @@ from tests.ios_fake import (
     writes_sparse,
 )
 
+pytestmark = [pytest.mark.phones, pytest.mark.exports]
+
 FAST = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.01)
 REMOTE = "/Documents/runs/run-1"
 
@@ -152,7 +154,6 @@ def tiny_pte(tmp_path_factory) -> Path:
 # --- a run, end to end ---------------------------------------------------------------------------
 
 
-@pytest.mark.slow
 def test_app_measures_the_pushed_model_and_its_result_comes_back(tmp_path: Path, tiny_pte: Path) -> None:
     phone = FakePhone(tmp_path / "phone", host_child_app)
     run_dir = staged(tmp_path, {"tiny-min": tiny_pte}, backend="pte", run_id="e2e")

@@ -18,6 +18,8 @@ from search.space import load_space
 from tests.ios_fake import UDID, FakePhone, coreml_simulator, power_off_all, quick_runners
 from tests.test_phone_shelf import KEYS, profile_few_entries
 
+pytestmark = [pytest.mark.phones, pytest.mark.exports]
+
 IPHONE13 = {
     "name": "iphone13", "platform": "ios", "backend": "coreml", "runtime": {"compute_units": "all"},
     "description": "Apple iPhone 13 (A15 Bionic), iOS 17+, Core ML on CPU, GPU and Neural Engine", "facts": {},
@@ -73,7 +75,6 @@ def test_measure_prints_the_median_on_the_iphone(bench_cli, phone: FakePhone, ti
     assert f"{tiny_mlpackage} on iphone13: median " in result.stdout.replace("\n", "")
 
 
-@pytest.mark.slow
 def test_validate_an_iphone_lut_on_the_iphone(bench_cli, phone: FakePhone, tmp_path: Path) -> None:
     from orchestrator.lut.store import latest_validation, save_lut
     from tests.lut_factory import sized_lut
@@ -98,7 +99,6 @@ def test_without_pymobiledevice3_measure_on_an_iphone_says_how_to_install_it(ben
     assert phone.launches == []
 
 
-@pytest.mark.slow
 def test_profile_an_iphone_through_the_cli(bench_cli, phone: FakePhone, tmp_path: Path, monkeypatch) -> None:
     fixed_parts = KEYS[:3]  # the overhead and the two stems: three networks to convert to Core ML
     profile_few_entries(monkeypatch, fixed_parts)

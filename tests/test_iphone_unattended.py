@@ -37,6 +37,8 @@ from search.space import load_space
 from tests.ios_fake import FakePhone, coreml_simulator, power_off_all, quick_runners
 from tests.test_phone_shelf import FEW, few_entries
 
+pytestmark = [pytest.mark.phones, pytest.mark.exports]
+
 AUTO_LOCK_S = 0.5  # the phone locks half a second after it was last unlocked or last kept awake
 COOLDOWN_S = 0.8  # between sessions: longer than the Auto-Lock
 PROFILE = ("profile", "--device", "iphone13", "--quick", "--resolution", "64", "--out", "run")

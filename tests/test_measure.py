@@ -13,6 +13,8 @@ from orchestrator.export.executorch import save_pte
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.model import measure_model
 
+pytestmark = pytest.mark.exports
+
 
 @pytest.fixture(scope="module")
 def pte(tmp_path_factory) -> Path:
@@ -64,7 +66,6 @@ def test_unknown_timm_model_is_a_clear_error(tmp_path: Path) -> None:
         measure_model("timm:no_such_net", get_device("host"), tmp_path / "run")
 
 
-@pytest.mark.slow
 def test_timm_mobilevit_lowers_into_the_partitions_the_recommended_flow_gives(tmp_path: Path) -> None:
     """timm's MobileViT has 3-D linears, which now stay whole through the fast flow, and ops
     XNNPACK leaves outside; both flows cut it the same way. Its stem and first three stages (the

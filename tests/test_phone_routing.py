@@ -23,6 +23,8 @@ from search.supernet.deploy import deploy_form
 from search.supernet.static import StaticSubnet
 from tests.adb_peer import AdbPeer
 
+pytestmark = [pytest.mark.phones, pytest.mark.exports]
+
 
 def closed_port() -> int:
     with socket.socket() as probe:
@@ -64,7 +66,6 @@ def test_unknown_phone_model_is_shown_with_how_to_add_it(tmp_path: Path, bench_c
     assert "Pixel 9" in row and "none: add one with --devices-file" in row
 
 
-@pytest.mark.slow
 def test_measure_on_pixel7_runs_through_the_android_runner(phone, bench_cli, tiny, tmp_path, monkeypatch):
     model = tmp_path / "tiny.pte"
     save_pte(deploy_form(StaticSubnet(min_config(tiny, 64), tiny)), torch.randn(1, 3, 64, 64), model)

@@ -32,6 +32,8 @@ from search.space import load_space
 from tests.adb_peer import AdbPeer, PushDrop
 from tests.test_android_runner import settings_for
 
+pytestmark = [pytest.mark.phones, pytest.mark.exports]
+
 # The phones' app runs on this machine's two cores, so the device entry asks for one thread a session.
 PIXEL = Device("pixel7", "android", "pte", {"threads": 1}, "Pixel 7, one thread", {"model": ["Pixel 7"]})
 KEYS = ("overhead", "stem/w8", "stem/w16", *(f"mbconv/MBConv-1/transition/{a}->{b}" for a in (8, 16) for b in (8, 16)))
@@ -252,7 +254,6 @@ def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch, requ
     assert set(doc["entries"]) == set(FEW) and json.loads(json.dumps(doc)) == doc
 
 
-@pytest.mark.slow
 def test_profile_on_every_phone_of_a_shelf_through_the_cli(bench, tmp_path: Path, adb_key: Path, monkeypatch) -> None:
     """The whole command, on a few entries of the plan it builds."""
     profile_few_entries(monkeypatch, FEW)

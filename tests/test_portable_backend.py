@@ -21,6 +21,8 @@ from search.supernet.deploy import deploy_form
 from search.supernet.extract import extract
 from search.supernet.static import StaticSubnet
 
+pytestmark = pytest.mark.exports
+
 TINY = load_space("tiny")
 OVERHEAD = ProbeSpec("overhead", 64)
 

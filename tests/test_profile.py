@@ -20,6 +20,8 @@ from orchestrator.plan.spec import Plan
 from search.nas.lut import read_lut
 from search.space import load_space
 
+pytestmark = pytest.mark.exports
+
 SMALL_KEYS = ("overhead", "stem/w8", "stem/w16", "mbconv/MBConv-1/transition/8->16")
 FAST = dataclasses.replace(
     QUICK, timing=TimingPlan(warmup_runs=2, warmup_s=0.05, runs=20, min_s=0.1), adaptive_sessions=0, per_stage_sessions=False

@@ -19,6 +19,8 @@ from orchestrator.cli.profile_view import next_steps
 from search.api import load_lut
 from search.nas.budget import TOLERANCE
 
+pytestmark = pytest.mark.exports
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
 

@@ -20,7 +20,7 @@ from tests.chromium import INSTALL_HINT, Chromium, Page, chromium_binary
 from tests.lut_factory import LATENCIES
 from tests.test_report import HOSTILE_DESCRIPTION, HOSTILE_KEY, STEM, hostile_lut, stored_lut, validation_record
 
-pytestmark = pytest.mark.skipif(chromium_binary() is None, reason=INSTALL_HINT)
+pytestmark = [pytest.mark.browser, pytest.mark.exports, pytest.mark.skipif(chromium_binary() is None, reason=INSTALL_HINT)]
 
 ONLY_IN_B = entry_key("head", width=40)
 

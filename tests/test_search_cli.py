@@ -14,6 +14,8 @@ from search.space.sampling import max_config, min_config
 from search.supernet.static import StaticSubnet
 from tests.lut_factory import sized_lut
 
+pytestmark = pytest.mark.exports
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = {"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this machine", "facts": {}}
 FAST = ["--population", "4", "--generations", "2", "--parents", "2", "--coarse-samples", "2000"]
@@ -40,7 +42,6 @@ def search(bench_cli):
     return lambda *args: bench_cli("search", *args)
 
 
-@pytest.mark.slow
 def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search):
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     budget = middle_budget(tiny_lut)

@@ -26,6 +26,8 @@ from search.training import distributed
 from tests.lut_factory import sized_lut
 from tests.test_search_cli import HOST, middle_budget, write_lut
 
+pytestmark = [pytest.mark.distributed, pytest.mark.exports]
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(sys.executable).parent / "bench"
 FAST = ["--population", "4", "--generations", "3", "--parents", "2", "--coarse-samples", "2000", "--no-measure"]
@@ -111,7 +113,6 @@ def alone(search_args: list[str], tmp_path_factory) -> SearchState:
     return state
 
 
-@pytest.mark.slow
 def test_two_processes_search_like_one_and_only_rank_0_writes_and_prints(search_args, alone, tmp_path):
     out = tmp_path / "s"
     run = torchrun(str(BENCH), *search_args, "--out", str(out), "--json", tmp=tmp_path)
@@ -127,7 +128,6 @@ def test_two_processes_search_like_one_and_only_rank_0_writes_and_prints(search_
     assert run.stderr.count("has no validation record") == run.stderr.count("coarse phase:") == run.stderr.count("generation 3/3:") == 1
 
 
-@pytest.mark.slow
 def test_search_interrupted_in_one_process_resumes_in_two_to_the_same_result(search_args, alone, tmp_path):
     out = tmp_path / "s"
     first = bench_alone(*search_args, "--out", str(out), patches={"search.nas.strategies.Search._evaluate_population": interrupted_in_generation_2})

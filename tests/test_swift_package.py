@@ -24,6 +24,8 @@ import pytest
 import tree_sitter_swift
 from tree_sitter import Language, Parser
 
+pytestmark = pytest.mark.swift
+
 REPO = Path(__file__).resolve().parent.parent
 IOS_BENCH = REPO / "ios_bench"
 PACKAGE_DIR = IOS_BENCH / "BenchCore"

@@ -9,7 +9,7 @@ import pytest
 
 from tests.test_hostile_files import COMMITTED, refused
 
-pytestmark = pytest.mark.timeout(60)  # a rendezvous nobody joins waits for 30 minutes: fail, do not hang
+pytestmark = [pytest.mark.distributed, pytest.mark.timeout(60)]  # a rendezvous nobody joins waits for 30 minutes: fail, do not hang
 SEARCH = ("search", "--checkpoint", "nosuch.pt", "--lut", str(COMMITTED), "--latency-ms", "5")
 TORCHRUN = {"TORCHELASTIC_RUN_ID": "test", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29999", "LOCAL_RANK": "0"}
 

@@ -19,6 +19,8 @@ from search.training.settings import TeacherError, TrainSettings
 from search.training.train import Reporter, Trainer, lr_factor, step_configs
 from tests.conftest import tiny_train_settings
 
+pytestmark = pytest.mark.distributed
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -128,7 +130,6 @@ def test_missing_data_directory_is_one_clear_error(tmp_path, bench_cli):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("sampling", ["random", "sandwich"])
 def test_two_processes_train_the_same_subnets_and_end_with_the_same_weights(digits_dir, tmp_path, sampling):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

@@ -14,6 +14,8 @@ from search.space import load_space
 from search.space.config import SubnetConfig
 from tests.lut_factory import make_lut, plan_lut
 
+pytestmark = pytest.mark.exports
+
 
 @pytest.fixture(scope="module")
 def shared_cache(tmp_path_factory) -> Path:

@@ -14,6 +14,8 @@ from orchestrator.measure.devices import get_device
 from orchestrator.measure.runners.host import HostRunner
 from tests.test_profile import FAST, profiler
 
+pytestmark = pytest.mark.exports
+
 
 class RecordingRunner(HostRunner):
     """The host runner, noting each hold it starts and ends and each session it runs."""

@@ -22,6 +22,8 @@ from search.space.encoding import random_batch
 from search.space.sampling import min_config
 from tests.test_predictor import full_lut
 
+pytestmark = pytest.mark.exports
+
 TINY = load_space("tiny")
 
 
@@ -143,7 +145,6 @@ def test_isolated_transformer_layer_sees_its_stage_tokens() -> None:
     assert tuple(out.shape) == (16, 32)
 
 
-@pytest.mark.slow
 def test_validate_json_is_one_document_on_stdout_with_progress_on_stderr(bench_cli, tmp_path, monkeypatch) -> None:
     """Also: the subnets are timed beside the LUT's anchor network, and a LUT with no reference speed
     of its own gets both figures alike (a speed factor of 1)."""

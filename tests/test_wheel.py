@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.exports
+
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
 
