@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from pathlib import Path
 
 # One intra-op thread for torch here and in every process a test starts (set before torch is
@@ -17,6 +18,12 @@ from pathlib import Path
 # worker on a 2-core machine; torch's spinning thread pool then loses most of its time to waiting
 # for a core (one training epoch of the tiny supernet: 57-89 s with 2 threads, 5-8 s with 1).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+# A suite started in the background by a shell without job control inherits SIGINT ignored, and
+# Python then installs no KeyboardInterrupt handler: the Ctrl-C tests would interrupt nothing, nor
+# would the commands they start (an ignored signal is inherited across exec, a handler is not).
+# Ctrl-C is what those tests are about, so it is Python's own here.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -37,6 +37,8 @@ from tests.adb_peer import AdbPeer
 from tests.test_android_runner import closed_port
 from tests.test_phone_shelf import few_entries, profile_few_entries
 
+pytestmark = [pytest.mark.phones, pytest.mark.exports]
+
 REPO = Path(__file__).resolve().parents[1]
 # Two networks in two sessions (the stem's, which is the anchor, and a transition's): the fewest
 # that export for a profile with a cool-down between its sessions.
@@ -51,8 +53,6 @@ KILLED = """
 import os, signal, sys
 from pathlib import Path
 from orchestrator.measure.runners.android.runner import AndroidRunner
-
-pytestmark = [pytest.mark.phones, pytest.mark.exports]
 hold = AndroidRunner().unattended(Path(sys.argv[1]))  # kept: a hold let go of is given back
 hold.__enter__()
 os.kill(os.getpid(), signal.SIGKILL)
