@@ -705,3 +705,14 @@ def test_bench_measure_prints_the_median_of_the_samples_not_the_one_the_phone_re
     doc = json.loads(result.stdout)
     [model] = doc["models"]
     assert doc["summary"]["median_ms"] == pytest.approx(statistics.median(model["samples_ms"])) and doc["summary"]["median_ms"] > 0
+
+
+def test_a_phone_that_keeps_sending_past_a_results_size_is_cut_off_and_nothing_is_kept(
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr("orchestrator.measure.runners.android.runner.MAX_JSON_BYTES", 200_000)  # STAT says a few kB: passed
+    peer.phone.pull_extra = 2_000_000
+    with pytest.raises(RunnerError, match=r"^the phone sent more than 200,000 bytes of .*result\.json, more than it can be, so the pull was stopped"):
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run", {"net": tiny_pte})
+    assert not (tmp_path / "run" / "result.json").exists()
+    assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".") or "tmp" in p.name] == []
