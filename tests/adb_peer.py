@@ -199,6 +199,7 @@ class Phone:
         self.launches: list[float] = []
         self.pushed: list[str] = []
         self.pulled: list[str] = []
+        self.pull_extra = 0  # bytes sent after a pulled file, beyond the size its STAT reports (a hostile phone)
         self.interrupted_pushes: list[str] = []
         self._app_threads: list[threading.Thread] = []
         self._last_activity = time.monotonic()
@@ -593,7 +594,7 @@ class SyncService:
             self.fail(stream, f"open failed: No such file or directory: {device_path}")
             return
         self.phone.pulled.append(device_path)
-        data = path.read_bytes()
+        data = path.read_bytes() + b" " * self.phone.pull_extra
         for i in range(0, len(data), SYNC_DATA_MAX):
             chunk = data[i : i + SYNC_DATA_MAX]
             stream.write(struct.pack("<4sI", b"DATA", len(chunk)) + chunk)

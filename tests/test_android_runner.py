@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import stat
+import statistics
 import time
 from pathlib import Path
 
@@ -690,3 +691,28 @@ def test_diagnose_shows_a_phone_warm_on_its_charger_as_ready_when_its_thermal_st
     checks = pixel7_runner(peer, adb_key).diagnose()
     assert all(check.passed for check in checks)
     assert Check("thermal status", True, "thermal status 0, battery 39 °C: warm, as on a charger; a session waits only while the battery still falls") in checks
+
+
+def test_bench_measure_prints_the_median_of_the_samples_not_the_one_the_phone_reports(
+    peer: AdbPeer, tmp_path: Path, adb_key: Path, tiny_pte: Path, bench_cli, monkeypatch
+) -> None:
+    peer.phone.tamper = lambda result: [m["summary"].update(median_ms=-1.0, p90_ms=-1.0) for m in result["models"]]
+    monkeypatch.setenv("BENCH_ADB", peer.address)
+    monkeypatch.setenv("BENCH_ADB_KEY", str(adb_key))
+    monkeypatch.chdir(tmp_path)
+    result = bench_cli("measure", str(tiny_pte), "--device", "pixel7", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    [model] = doc["models"]
+    assert doc["summary"]["median_ms"] == pytest.approx(statistics.median(model["samples_ms"])) and doc["summary"]["median_ms"] > 0
+
+
+def test_a_phone_that_keeps_sending_past_a_results_size_is_cut_off_and_nothing_is_kept(
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr("orchestrator.measure.runners.android.runner.MAX_JSON_BYTES", 200_000)  # STAT says a few kB: passed
+    peer.phone.pull_extra = 2_000_000
+    with pytest.raises(RunnerError, match=r"^the phone sent more than 200,000 bytes of .*result\.json, more than it can be, so the pull was stopped"):
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run", {"net": tiny_pte})
+    assert not (tmp_path / "run" / "result.json").exists()
+    assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".") or "tmp" in p.name] == []

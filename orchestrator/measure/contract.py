@@ -58,7 +58,9 @@ def read_json(path: Path, kind: str) -> dict[str, Any]:
 
 def check_result(result: dict[str, Any], request: dict[str, Any], source: str) -> dict[str, Any]:
     """What a schema cannot say: that a valid result answers this request, round for round, with
-    latencies that can be real. Every runner's result passes here before attribution sees it."""
+    latencies that can be real. Every runner's result passes here before attribution sees it, and
+    leaves with each model's summary computed here from its checked samples: a phone's own summary
+    is never read (one reporting a median of -1 ms beside real samples would otherwise be believed)."""
     if result["run_id"] != request["run_id"]:
         raise ContractError(f"{source} answers run {result['run_id']!r}, not {request['run_id']!r}")
     got, wanted = [m["id"] for m in result["models"]], [m["id"] for m in request["models"]]
@@ -73,7 +75,7 @@ def check_result(result: dict[str, Any], request: dict[str, Any], source: str) -
         bad = next((x for x in (*m["samples_ms"], m["load_ms"], m["first_inference_ms"]) if not (math.isfinite(x) and x > 0)), None)
         if bad is not None:
             raise ContractError(f"{source} has a latency of {bad} ms for model {m['id']!r}; every latency must be a positive number")
-    return result
+    return {**result, "models": [{**m, "summary": summarize(m["samples_ms"])} for m in result["models"]]}
 
 
 def make_request(

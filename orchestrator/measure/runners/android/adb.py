@@ -22,14 +22,15 @@ import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from adb_shell import exceptions as adb_errors
 from adb_shell.adb_device import AdbDevice, AdbDeviceUsb
 from adb_shell.transport.tcp_transport import TcpTransport
 
-from infra.files import atomic_path
+from infra.files import write_bytes_atomic
 from orchestrator.measure.runners.android.keys import AdbKeyError, LazySigner
 from orchestrator.measure.runners.base import RunnerError
 
@@ -183,8 +184,10 @@ class Link(ABC):
         """Copy `local` to `remote` whole; `mode` lets the app, another user than adb's, read it."""
 
     @abstractmethod
-    def pull(self, remote: str, local: Path) -> None:
-        """Copy `remote` into `local` through a temporary file, so an interrupted pull leaves no half file."""
+    def pull(self, remote: str, local: Path, max_bytes: int) -> None:
+        """Copy `remote` into `local` through a temporary file, so an interrupted pull leaves no half
+        file; a phone that sends more than `max_bytes` (whatever its STAT said) is cut off there and
+        nothing is kept (`TooLarge`)."""
 
     @abstractmethod
     def size(self, remote: str) -> int | None:
@@ -206,6 +209,29 @@ class Link(ABC):
 
     def getprop(self, name: str) -> str:
         return self.shell(f"getprop {name}").strip()
+
+
+class TooLarge(RunnerError):
+    """The phone sent more of a file than it can hold, or than its STAT said."""
+
+    def __init__(self, remote: str, max_bytes: int) -> None:
+        super().__init__(
+            f"the phone sent more than {max_bytes:,} bytes of {remote}, more than it can be, so the pull was stopped and nothing kept; "
+            "rebuild and reinstall the app from this checkout (android_bench/README.md)"
+        )
+
+
+class CappedBuffer(BytesIO):
+    """Where a pull lands: refuses to grow past `max_bytes`, so a phone cannot fill memory or disk."""
+
+    def __init__(self, remote: str, max_bytes: int) -> None:
+        super().__init__()
+        self.remote, self.max_bytes = remote, max_bytes
+
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.max_bytes:
+            raise TooLarge(self.remote, self.max_bytes)
+        return super().write(data)
 
 
 class AdbLink(Link):
@@ -243,13 +269,14 @@ class AdbLink(Link):
         except (adb_errors.PushFailedError, adb_errors.AdbCommandFailureException) as exc:
             raise RunnerError(f"the phone refused the push of {local.name} to {remote} ({exc}); check that the folder is writable by adb") from None
 
-    def pull(self, remote: str, local: Path) -> None:
+    def pull(self, remote: str, local: Path, max_bytes: int) -> None:
+        buffer = CappedBuffer(remote, max_bytes)
         try:
-            with atomic_path(local) as partial:
-                self._do(
-                    f"pulling {remote}",
-                    lambda: self._device.pull(remote, str(partial), transport_timeout_s=self.io_timeout_s, read_timeout_s=self.io_timeout_s),
-                )
+            self._do(
+                f"pulling {remote}",
+                lambda: self._device.pull(remote, buffer, transport_timeout_s=self.io_timeout_s, read_timeout_s=self.io_timeout_s),
+            )
+            write_bytes_atomic(local, buffer.getvalue())
         except adb_errors.AdbCommandFailureException as exc:
             raise RunnerError(f"the phone cannot hand over {remote} ({exc}); the app may have written it elsewhere") from None
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from infra.files import atomic_path
-from orchestrator.measure.runners.android.adb import DeviceDisconnected, DeviceTimeout, Link, NotAuthorised
+from infra.files import write_bytes_atomic
+from orchestrator.measure.runners.android.adb import CappedBuffer, DeviceDisconnected, DeviceTimeout, Link, NotAuthorised
 from orchestrator.measure.runners.base import RunnerError
 
 SERVER_HOST = "127.0.0.1"
@@ -160,17 +160,22 @@ class ServerLink(Link):
 
         _do(self, f"pushing {local.name}", send)
 
-    def pull(self, remote: str, local: Path) -> None:
-        def receive(partial: Path) -> None:
+    def pull(self, remote: str, local: Path, max_bytes: int) -> None:
+        buffer = CappedBuffer(remote, max_bytes)
+
+        def receive() -> None:
             try:
-                self._device.sync.pull_file(remote, partial)
+                for chunk in self._device.sync.iter_content(remote):
+                    buffer.write(chunk)
+            except RunnerError:
+                raise
             except Exception as exc:
                 if _sync_refusal(exc):
                     raise RunnerError(f"the phone cannot hand over {remote} ({exc.args[0]}); the app may have written it elsewhere") from None
                 raise
 
-        with atomic_path(local) as partial:
-            _do(self, f"pulling {remote}", lambda: receive(partial))
+        _do(self, f"pulling {remote}", receive)
+        write_bytes_atomic(local, buffer.getvalue())
 
     def size(self, remote: str) -> int | None:
         info = _do(self, f"looking for {remote}", lambda: self._device.sync.stat(remote))

@@ -271,7 +271,7 @@ class AndroidRunner(PhoneRunner):
                         f"the result the app wrote ({RESULT_PATH}) is {size:,} bytes, more than the {MAX_JSON_BYTES:,} a result can be, "
                         "so it was not pulled; rebuild and reinstall the app from this checkout (android_bench/README.md)"
                     )
-                self.connection.call("pulling the result", lambda link: link.pull(RESULT_PATH, result_path))
+                self.connection.call("pulling the result", lambda link: link.pull(RESULT_PATH, result_path, MAX_JSON_BYTES))
                 return
         raise RunnerError(
             f"the benchmark app wrote no result within {self.settings.result_timeout_s:g} s of each of {self.settings.launch_attempts} launches; "
