@@ -122,10 +122,16 @@ class CliResult:
 def bench_cli(monkeypatch, capsys):
     """Run `bench ARGS...` in this process through the real entry point (expected errors become
     one line on stderr and exit 2), returning its exit code and output."""
+    from orchestrator.cli import common
     from orchestrator.cli.app import main
 
     def run(*args: str) -> CliResult:
         monkeypatch.setattr("sys.argv", ["bench", *args])
+        # The consoles are made once, at import, by whichever test imported the CLI first (under
+        # xdist, in another order than alone): each call gets the width its test asks for, as a
+        # terminal of $COLUMNS would.
+        for console in (common.console, common.errors):
+            monkeypatch.setattr(console, "width", int(os.environ.get("COLUMNS", "80")))
         capsys.readouterr()
         try:
             main()
