@@ -171,6 +171,7 @@ class Phone:
         self.props = {
             "ro.product.model": model, "ro.build.version.release": release, "ro.build.id": "UQ1A.240105.004",
             "ro.product.cpu.abilist": "arm64-v8a,armeabi-v7a,armeabi",
+            "ro.serialno": hashlib.sha256(str(root).encode()).hexdigest()[:12].upper(),  # the hardware's, whatever the address
         }
         self.app_version: int | None = 1
         self.app_behaviour = "simulate"

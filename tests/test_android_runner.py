@@ -716,3 +716,15 @@ def test_a_phone_that_keeps_sending_past_a_results_size_is_cut_off_and_nothing_i
         measure(pixel7_runner(peer, adb_key), tmp_path / "run", {"net": tiny_pte})
     assert not (tmp_path / "run" / "result.json").exists()
     assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".") or "tmp" in p.name] == []
+
+
+def test_one_phone_reached_by_two_addresses_is_listed_once_and_locked_as_one(peer: AdbPeer, adb_key: Path) -> None:
+    port = peer.address.rsplit(":", 1)[1]
+    twice = settings_for(peer, adb_key, address=f"127.0.0.1:{port},localhost:{port}")
+    assert [p.serial for p in list_phones(twice)] == [peer.address]
+    by_ip, by_name = (AndroidRunner(settings_for(peer, adb_key, address=a)) for a in (f"127.0.0.1:{port}", f"localhost:{port}"))
+    try:
+        assert by_ip.connection.identity == by_name.connection.identity == peer.phone.props["ro.serialno"]
+    finally:
+        by_ip.connection.close()
+        by_name.connection.close()

@@ -123,6 +123,12 @@ class AndroidConnection:
         """The serial of the phone connected to (connecting first if need be)."""
         return self.open().serial
 
+    @property
+    def identity(self) -> str:
+        """The phone's own serial (`ro.serialno`), the same however it is reached (USB serial or
+        IP:5555): what its lock is keyed on, so one phone reached two ways runs one session at a time."""
+        return self.call("reading the phone's serial", lambda link: link.getprop("ro.serialno")) or self.serial
+
     def close(self) -> None:
         if self._link is not None:
             self._link.close()
@@ -163,7 +169,7 @@ def list_phones(settings: AndroidSettings | None = None) -> list[FoundPhone]:
     for target in parse_targets(settings.address):
         found = [target] if target.kind == "tcp" or target.serial else [Target("usb", serial=serial) for serial in _usb_phones(settings)]
         targets += [t for t in found if t not in targets]
-    phones = []
+    phones, seen = [], set()
     for each in targets:
         reach = {"address": each.address}
         try:
@@ -172,7 +178,10 @@ def list_phones(settings: AndroidSettings | None = None) -> list[FoundPhone]:
             phones.append(FoundPhone(each.serial or str(each), None, None, problem=str(exc), reach=reach))
             continue
         try:
-            phones.append(replace(describe(link), reach=reach))
+            identity = link.getprop("ro.serialno")
+            if not identity or identity not in seen:  # one phone reached two ways is listed once
+                phones.append(replace(describe(link), reach=reach))
+            seen.add(identity)
         finally:
             link.close()
     return phones

@@ -203,8 +203,9 @@ class AndroidRunner(PhoneRunner):
         result_path.unlink(missing_ok=True)
         try:
             with open(run_dir / "runner.log", "a") as self._log_file:
-                # the serial to lock: "the first phone on USB" is known only once connected
-                with phone_lock(self.connection.serial):
+                # the phone to lock: "the first phone on USB" is known only once connected, and by its
+                # own serial, so its USB serial and its IP:5555 are one phone
+                with phone_lock(self.connection.identity):
                     self._cool_down()
                     self.prepare()
                     # Only the runs folder is cleared: it keeps the phone from filling up with earlier sessions' models, and
