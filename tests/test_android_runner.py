@@ -209,8 +209,9 @@ def test_result_larger_than_any_result_can_be_is_refused_without_pulling_it(
 def test_phone_held_by_another_session_is_refused_before_anything_on_it_changes(
     tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path
 ) -> None:
-    with held(cache / "locks" / f"{peer.address.replace(':', '_')}.lock", "a session in another process"):
-        with pytest.raises(InUseError, match=rf"^the phone {re.escape(peer.address)} is in use by process {os.getpid()}; "):
+    serial = peer.phone.props["ro.serialno"]  # its own, whatever address reaches it
+    with held(cache / "locks" / f"{serial}.lock", "a session in another process"):
+        with pytest.raises(InUseError, match=rf"^the phone {serial} is in use by process {os.getpid()}; "):
             measure(pixel7_runner(peer, adb_key), tmp_path / "run-second", {"net": tiny_pte})
     assert peer.phone.pushed == [] and peer.phone.launches == [] and not [c for c in peer.phone.commands if c.startswith(("rm ", "pm ", "am "))]
     assert peer.phone.global_settings["stay_on_while_plugged_in"] == "0"  # held awake for the job, and given back
@@ -220,7 +221,7 @@ def test_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, pe
     peer.phone.app_behaviour = "foreign"  # any quick answer will do: the lock is what is checked
     with pytest.raises(RunnerError, match="belongs to run"):
         measure(pixel7_runner(peer, adb_key), tmp_path / "run-1", {"net": tiny_pte})
-    with held(cache / "locks" / f"{peer.address.replace(':', '_')}.lock", "the next session"):
+    with held(cache / "locks" / f"{peer.phone.props['ro.serialno']}.lock", "the next session"):
         pass
 
 
