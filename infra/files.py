@@ -13,6 +13,7 @@ swapped in the same way.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -179,3 +180,14 @@ def env_path(name: str, default: Path) -> Path:
     if not value.strip():
         raise UserError(f"{name} is set but empty; unset it (for {default}) or set it to a path")
     return Path(value)
+
+
+def env_seconds(name: str, text: str, example: float) -> float:
+    """A duration an environment variable sets: a finite number of seconds up to a day."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= 86_400:
+        raise UserError(f"{name}={text!r} is not a number of seconds between 0 and 86400; set it to one, e.g. {example:g}")
+    return value

@@ -18,13 +18,13 @@ Settings come from `AndroidSettings` or the environment (`AndroidSettings.from_e
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from infra.errors import UserError
+from infra.files import env_seconds
 from orchestrator.measure.runners.android.keys import DEFAULT_KEY
 
 PACKAGE = "org.autovit.bench"
@@ -96,20 +96,11 @@ class AndroidSettings:
             apk=Path(apk) if apk else (DEFAULT_APK if DEFAULT_APK.is_file() else None),
         )
         if cooldown := os.environ.get("BENCH_ADB_COOLDOWN_S"):
-            settings = replace(settings, cooldown_s=_seconds("BENCH_ADB_COOLDOWN_S", cooldown))
+            settings = replace(settings, cooldown_s=env_seconds("BENCH_ADB_COOLDOWN_S", cooldown, 60))
         if port := os.environ.get("ANDROID_ADB_SERVER_PORT"):
             settings = replace(settings, adb_server_port=_port("ANDROID_ADB_SERVER_PORT", port))
         return replace(settings, **overrides)
 
-
-def _seconds(name: str, text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 <= value <= 86_400:
-        raise UserError(f"{name}={text!r} is not a number of seconds between 0 and 86400; set it to one, e.g. 60")
-    return value
 
 
 def _port(name: str, text: str) -> int:

@@ -13,13 +13,12 @@ come from the environment (`IosSettings.from_env`):
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from infra.errors import UserError
+from infra.files import env_seconds
 
 BUNDLE_ID = "org.autovit.bench"
 # CURRENT_PROJECT_VERSION of ios_bench/project.yml (the app's CFBundleVersion): the first build whose
@@ -84,15 +83,6 @@ class IosSettings:
         )
         for field, name in (("cooldown_s", "BENCH_IOS_COOLDOWN_S"), ("heat_wait_s", "BENCH_IOS_HEAT_WAIT_S")):
             if text := os.environ.get(name):
-                settings = replace(settings, **{field: _seconds(name, text, getattr(cls, field))})
+                settings = replace(settings, **{field: env_seconds(name, text, getattr(cls, field))})
         return replace(settings, **overrides)
 
-
-def _seconds(name: str, text: str, example: float) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or not 0 <= value <= 86_400:
-        raise UserError(f"{name}={text!r} is not a number of seconds between 0 and 86400; set it to one, e.g. {example:g}")
-    return value
