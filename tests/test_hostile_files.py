@@ -7,27 +7,19 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 from tests.fake_validation import fake_measurements
+from tests.test_bad_input import refused
 
 LUTS = Path(__file__).parents[1] / "luts"
 COMMITTED = LUTS / "host" / "tiny" / "d0fb186589faa0c4.json"  # host, tiny, 128 px, a removal LUT
 VICTIM_TEXT = "a user's notes, not a lock file\n"
 
 pytestmark = pytest.mark.timeout(60)  # a FIFO or /dev/zero that is read hangs or eats memory: fail, do not hang
-
-
-def refused(result, says: str) -> str:
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert result.exit_code == 2 and len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ") and re.search(says, lines[0]), lines[0]
-    return lines[0]
 
 
 @pytest.fixture
