@@ -16,8 +16,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks.lut_build import rounds_interval
-from orchestrator.lut.attribution import attribute, entry_sessions, normalised
+from orchestrator.lut.attribution import attribute, entry_sessions, normalised, rounds_interval
 from orchestrator.plan.spec import Entry
 
 ROUNDS = 25  # per session: the quick preset's

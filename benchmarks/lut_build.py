@@ -30,7 +30,7 @@ from rich.table import Table
 
 from infra.strict_json import load_json
 from orchestrator.export.cache import export_probes
-from orchestrator.lut.attribution import entry_sessions, normalised
+from orchestrator.lut.attribution import entry_sessions, normalised, rounds_interval
 from orchestrator.lut.runs import ProfileRequest, profile_lut
 from orchestrator.lut.settings import FULL, QUICK
 from orchestrator.plan.builder import build_plan
@@ -81,12 +81,6 @@ def rounds_bootstrap(run_dir: Path, plan, seed: int = 0) -> dict[str, tuple[floa
     samples = [{m["id"]: m["samples_ms"] for m in load_json(d / "result.json", "session result", "")["models"]} for d in first_pass]
     scaled, rng = normalised(samples, plan.anchor), np.random.default_rng(seed)
     return {entry.key: rounds_interval(np.concatenate(entry_sessions(entry, scaled).deltas), rng) for entry in plan.entries}
-
-
-def rounds_interval(deltas: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
-    """(median, 2.5th, 97.5th percentile) of a 2,000-fold bootstrap of the median over rounds."""
-    medians = np.median(deltas[rng.integers(0, deltas.size, size=(2000, deltas.size))], axis=1)
-    return (float(np.median(deltas)), *(float(q) for q in np.percentile(medians, [2.5, 97.5])))
 
 
 def coverage(a: dict[str, tuple[float, float, float]], b: dict[str, tuple[float, float, float]]) -> tuple[float, float, float]:

@@ -125,10 +125,20 @@ def session_spread(measured: Iterable[EntrySessions]) -> SessionSpread:
     return SessionSpread(float(np.median(relative)) / CHI2_1_MEDIAN if relative else 0.0, len(relative))
 
 
+def bootstrap_medians(pooled: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The median of `BOOTSTRAP` resamplings of the rounds: how far rounds alone move the median."""
+    return np.median(pooled[rng.integers(0, pooled.size, size=(BOOTSTRAP, pooled.size))], axis=1)
+
+
+def rounds_interval(deltas: np.ndarray, rng: np.random.Generator) -> tuple[float, float, float]:
+    """(median, 2.5th, 97.5th percentile of `bootstrap_medians`): the interval LUTs recorded before
+    `measurement.interval` (kept to compare the methods on the same runs, benchmarks/)."""
+    return (float(np.median(deltas)), *(float(q) for q in np.percentile(bootstrap_medians(deltas, rng), [2.5, 97.5])))
+
+
 def rounds_variance(pooled: np.ndarray, seed: int = 0) -> float:
     """The variance of the median over resampled rounds."""
-    rng = np.random.default_rng(seed)
-    return float(np.var(np.median(pooled[rng.integers(0, pooled.size, size=(BOOTSTRAP, pooled.size))], axis=1)))
+    return float(np.var(bootstrap_medians(pooled, np.random.default_rng(seed))))
 
 
 def estimate(measured: EntrySessions, spread: SessionSpread) -> Estimate:
