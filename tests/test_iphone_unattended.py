@@ -174,10 +174,11 @@ def test_ctrl_c_mid_profile_stops_the_resident_app_and_resume_finishes_the_profi
 def test_a_profile_killed_mid_session_is_finished_by_resume_which_replaces_the_app_it_left_in_front(
     bench_cli, connect, tmp_path: Path, monkeypatch
 ) -> None:
+    import orchestrator.measure.runners.ios.resident_app as resident_app
     import orchestrator.measure.runners.ios.runner as ios_runner
 
     measures, killed = coreml_simulator(), threading.Event()
-    stop, forget = IosRunner._stop, ios_runner.forget
+    stop, forget = resident_app.ResidentApp.stop, ios_runner.forget
 
     async def killed_in_the_second_session(run_dir: Path, say) -> None:
         if run_dir.name == "fixed-parts":
@@ -194,8 +195,9 @@ def test_a_profile_killed_mid_session_is_finished_by_resume_which_replaces_the_a
 
     phone = connect(locking_phone(tmp_path, killed_in_the_second_session))
     with monkeypatch.context() as patch:
-        patch.setattr(IosRunner, "_stop", lambda self, *args: unless_killed(stop, self, *args))
-        patch.setattr(ios_runner, "forget", lambda *args: unless_killed(forget, *args))
+        patch.setattr(resident_app.ResidentApp, "stop", lambda self, *args: unless_killed(stop, self, *args))
+        for module in (ios_runner, resident_app):  # a session's clean-up, and the job's end
+            patch.setattr(module, "forget", lambda *args: unless_killed(forget, *args))
         assert bench_cli(*PROFILE).exit_code == 130
     left = phone.heartbeat()
     assert (left["state"], left["run"], phone.idle_timer_disabled) == ("running", "mbconv-transitions", True)
