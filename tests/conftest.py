@@ -4,12 +4,14 @@ data, a trained tiny checkpoint, `bench` run in-process, and one export cache fo
 The export cache is content-addressed (network, space, backend, toolchain), so every test can share
 one: a network that any test exported is a cache hit for all the others, and two tests (or two
 xdist workers) that need one network at once wait on its entry's lock instead of exporting it
-twice. Only tests of the cache itself keep a private one (they set BENCH_CACHE themselves)."""
+twice. Only tests of the cache itself keep a private one (they set BENCH_CACHE themselves); tests of
+phones keep their locks private and share the exports (`phone_cache`)."""
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 from pathlib import Path
 
@@ -47,16 +49,35 @@ def randomise_norms(net: torch.nn.Module, seed: int = 0) -> None:
 
 
 @pytest.fixture(scope="session")
-def export_cache(tmp_path_factory, worker_id: str) -> Path:
+def export_cache(run_folder: Path) -> Path:
     """The run's export cache: one folder for every test and, under pytest-xdist, every worker."""
-    base = tmp_path_factory.getbasetemp()
-    return (base if worker_id == "master" else base.parent) / "export-cache"
+    return run_folder / "export-cache"
 
 
 @pytest.fixture(autouse=True)
 def shared_export_cache(export_cache: Path, monkeypatch) -> Path:
     monkeypatch.setenv("BENCH_CACHE", str(export_cache))
     return export_cache
+
+
+def private_locks(cache: Path, shared: Path) -> Path:
+    """An export cache at `cache` whose phone locks are its own and whose exports and FLOP counts are
+    `shared`'s: tests of phone runners talk to fakes with one serial, so under xdist two of them would
+    meet each other's lock on it, but their networks are everybody's."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for part in ("exports", "flops"):
+        (shared / part).mkdir(parents=True, exist_ok=True)
+        if not (cache / part).exists():
+            (cache / part).symlink_to(shared / part, target_is_directory=True)
+    return cache
+
+
+@pytest.fixture
+def phone_cache(export_cache: Path, tmp_path: Path, monkeypatch) -> Path:
+    """BENCH_CACHE for a test of a phone: its locks private, its exports the run's (`private_locks`)."""
+    cache = private_locks(tmp_path / "cache", export_cache)
+    monkeypatch.setenv("BENCH_CACHE", str(cache))
+    return cache
 
 
 @pytest.fixture(scope="session")
@@ -78,18 +99,40 @@ def rng() -> random.Random:
 
 
 @pytest.fixture(scope="session")
-def digits_dir(tmp_path_factory) -> Path:
-    """A small real data set: scikit-learn's digits as an ImageFolder, 24 training and 4 test
-    images per class (fast enough for every training test)."""
+def run_folder(tmp_path_factory, worker_id: str) -> Path:
+    """A folder of the whole run, shared by every pytest-xdist worker."""
+    base = tmp_path_factory.getbasetemp()
+    return base if worker_id == "master" else base.parent
+
+
+def made_once(path: Path, make) -> Path:
+    """`path`, made by `make(path)` in whichever worker asks first while the others wait for it."""
+    from filelock import FileLock
+
+    with FileLock(f"{path}.lock"):
+        if not path.exists():
+            staging = path.with_name(f"{path.name}.partial")
+            shutil.rmtree(staging, ignore_errors=True)
+            make(staging)
+            staging.rename(path)
+    return path
+
+
+def write_small_digits(root: Path) -> None:
     from search.training.data import write_digits
 
-    root = tmp_path_factory.mktemp("digits")
     write_digits(root)
     for split, keep in (("train", 24), ("val", 4)):
         for folder in (root / split).iterdir():
             for extra in sorted(folder.iterdir())[keep:]:
                 extra.unlink()
-    return root
+
+
+@pytest.fixture(scope="session")
+def digits_dir(run_folder: Path) -> Path:
+    """A small real data set: scikit-learn's digits as an ImageFolder, 24 training and 4 test
+    images per class (fast enough for every training test)."""
+    return made_once(run_folder / "digits", write_small_digits)
 
 
 def tiny_train_settings(data: Path, **overrides):
@@ -100,14 +143,15 @@ def tiny_train_settings(data: Path, **overrides):
 
 
 @pytest.fixture(scope="session")
-def tiny_checkpoint(digits_dir: Path, tmp_path_factory) -> Path:
-    """A tiny supernet trained for 2 epochs on the small digits set (last.pt)."""
+def tiny_checkpoint(digits_dir: Path, run_folder: Path) -> Path:
+    """A tiny supernet trained for 2 epochs on the small digits set (last.pt), once for the run."""
     from search.training import distributed
     from search.training.train import Trainer
 
-    out = tmp_path_factory.mktemp("train")
-    Trainer(tiny_train_settings(digits_dir), out, distributed.init(prefer_gpu=False)).run()
-    return out / "last.pt"
+    def train(out: Path) -> None:
+        Trainer(tiny_train_settings(digits_dir), out, distributed.init(prefer_gpu=False)).run()
+
+    return made_once(run_folder / "train", train) / "last.pt"
 
 
 torch.set_num_threads(1)

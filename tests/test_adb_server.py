@@ -39,8 +39,8 @@ def adb_key(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def cache(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
+def cache(phone_cache: Path) -> Path:
+    return phone_cache
 
 
 @pytest.fixture

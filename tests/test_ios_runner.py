@@ -84,10 +84,9 @@ def mlpackage(tmp_path: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def cache(tmp_path: Path, monkeypatch) -> Path:
-    """The export cache, where the phone locks live, private to each test."""
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+def cache(phone_cache: Path) -> Path:
+    """The export cache, where the phone locks live, private to each test (its exports the run's)."""
+    return phone_cache
 
 
 @pytest.fixture(autouse=True)

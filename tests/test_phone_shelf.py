@@ -30,6 +30,7 @@ from orchestrator.plan.spec import Plan
 from search.nas.lut import read_lut
 from search.space import load_space
 from tests.adb_peer import AdbPeer, PushDrop
+from tests.conftest import private_locks
 from tests.test_android_runner import settings_for
 
 pytestmark = [pytest.mark.phones, pytest.mark.exports]
@@ -80,8 +81,8 @@ def profile_few_entries(monkeypatch: pytest.MonkeyPatch, keys: tuple[str, ...] =
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
+def cache_dir(tmp_path_factory, export_cache: Path) -> Path:
+    return private_locks(tmp_path_factory.mktemp("cache"), export_cache)
 
 
 @pytest.fixture(scope="module")

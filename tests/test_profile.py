@@ -37,13 +37,10 @@ def small_plan() -> Plan:
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def isolated_cache(cache_dir: Path, monkeypatch) -> None:
-    monkeypatch.setenv("BENCH_CACHE", str(cache_dir))
+def cache_dir(export_cache: Path) -> Path:
+    """The run's export cache, which the module's fixtures set for themselves (they outlive a test's
+    environment)."""
+    return export_cache
 
 
 def profiler(run_dir: Path, luts: Path, settings=FAST) -> Profiler:
@@ -207,12 +204,11 @@ def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path:
     assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal, "fixed-parts-pass2": thermal}
 
 
-def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_through_the_cli(bench, cache_dir: Path, monkeypatch) -> None:
+def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_through_the_cli(bench, monkeypatch) -> None:
     """`bench profile` through `orchestrator.lut.runs` on the small plan: Ctrl-C in the first session
     keeps the run and prints the command that continues it; that command finishes the LUT."""
     from orchestrator.lut.settings import Preset
 
-    monkeypatch.setenv("BENCH_CACHE", str(cache_dir))  # the module's exports, not the `bench` fixture's empty cache
     monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method: small_plan())
     monkeypatch.setitem(PRESETS, "quick", Preset("tiny", 128, FAST))
     monkeypatch.setattr("orchestrator.cli.profile_view.suggested_budget_ms", lambda doc: 1.0)  # a LUT of 4 entries prices no subnet

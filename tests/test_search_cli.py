@@ -43,7 +43,6 @@ def search(bench_cli):
 
 
 def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search):
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     budget = middle_budget(tiny_lut)
     out = tmp_path / "search"
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(budget), "--out", str(out), "--json", *FAST)

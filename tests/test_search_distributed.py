@@ -83,7 +83,7 @@ def bench_alone(*args: str, patches: dict[str, Any]) -> int:
 
 def torchrun(*command: str, tmp: Path) -> subprocess.CompletedProcess:
     """`command` in two processes started by torchrun (gloo on CPU, a free port)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "BENCH_CACHE": str(tmp / "cache"), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}  # BENCH_CACHE: the run's export cache
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "--no-python"]
     return subprocess.run([*launcher, *command], env=env, cwd=tmp, capture_output=True, text=True, timeout=300)
 

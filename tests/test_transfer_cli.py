@@ -17,17 +17,11 @@ from tests.lut_factory import make_lut, plan_lut
 pytestmark = pytest.mark.exports
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory) -> Path:
-    """One export cache for the module: every test transfers from the same source with the same
-    seed, so the networks (and the FLOP counts) are exported and counted once."""
-    return tmp_path_factory.mktemp("cache")
-
-
 @pytest.fixture
-def source(bench, tmp_path: Path, shared_cache: Path, monkeypatch) -> dict:
-    """A LUT of another device in the store, whose entries grow with size as a device's do."""
-    monkeypatch.setenv("BENCH_CACHE", str(shared_cache))
+def source(bench, tmp_path: Path) -> dict:
+    """A LUT of another device in the store, whose entries grow with size as a device's do. Every
+    test transfers from it with the same seed, so the run's export cache exports its networks (and
+    counts their FLOPs) once."""
     doc = plan_lut(load_space("tiny"), resolution=64)
     save_lut(doc, tmp_path / "luts")
     return doc

@@ -3,6 +3,8 @@ scales each kind of entry by a known factor, so the fit's answers can be checked
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -25,9 +27,9 @@ def source(tiny: SearchSpace) -> dict:
 
 
 @pytest.fixture(scope="module")
-def columns(source: dict, tiny: SearchSpace, tmp_path_factory) -> Columns:
+def columns(source: dict, tiny: SearchSpace, export_cache: Path) -> Columns:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        mp.setenv("BENCH_CACHE", str(export_cache))  # the FLOP counts test_transfer_cli's transfers use too
         return Columns.of(source, entry_flops(tiny, 64, "removal"))
 
 

@@ -153,7 +153,6 @@ def test_validate_json_is_one_document_on_stdout_with_progress_on_stderr(bench_c
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
-    monkeypatch.setenv("BENCH_CACHE", str(tmp_path / "cache"))
     host = {"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this CPU", "facts": {}}
     lut = sized_lut(TINY, device=host)
     path = save_lut(lut, tmp_path / "luts")
