@@ -35,9 +35,10 @@ if [ "$mode" = --tests ]; then
 fi
 stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)${mode:+-tests}
 if [ ! -f "$stamp" ]; then
-  # One resolution for everything, and no byte-compiling of the ~20,000 installed modules (Python
-  # compiles the few it imports on first use): 2 min 24 s here where three installs took 3 min 15 s.
-  .venv/bin/python -m pip install -qq --no-compile -c constraints.txt torch==2.14.1 torchvision==0.29.1 -e ".$extras"
+  # One resolution for everything. Byte-compiling stays on: with PYTHONDONTWRITEBYTECODE set, as on
+  # these machines, nothing compiled later is kept, and every process (export workers, timing
+  # children, torchrun ranks) would compile torch again on import.
+  .venv/bin/python -m pip install -qq -c constraints.txt torch==2.14.1 torchvision==0.29.1 -e ".$extras"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -40,9 +40,10 @@ def test_vectorised_parameter_count_equals_the_exact_count(tiny):
     assert params_batch(tiny)(batch).tolist() == [count_params(decode(batch, i, tiny), tiny) for i in range(300)]
 
 
-def test_margin_is_the_95th_percentile_of_under_prediction_and_never_negative():
-    points = [{"measured_ms": m, "predicted_ms": 10.0} for m in np.linspace(9.0, 11.0, 101)]
-    assert margin_from_validation(points) == pytest.approx(0.09)
+def test_margin_is_a_99_percent_prediction_bound_of_under_prediction_and_never_negative():
+    points = [{"measured_ms": m, "predicted_ms": 10.0} for m in [9.5, 10.5] * 5]  # ratios -5%/+5%: mean 0, sd 5.27%
+    assert margin_from_validation(points) == pytest.approx(2.821 * 0.05 * np.sqrt(10 / 9) * np.sqrt(1.1), abs=1e-4)
+    assert margin_from_validation([{"measured_ms": 10.8, "predicted_ms": 10.0}] * 4) == pytest.approx(0.08)
     assert margin_from_validation([{"measured_ms": 9.0, "predicted_ms": 10.0}]) == 0.0
 
 

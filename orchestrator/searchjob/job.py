@@ -87,10 +87,10 @@ class SearchJob:
             return f"budget {b.latency_ms:g} ms (LUT {self.lut['id']} has no validation record, so no predictor margin; run `bench validate --lut {self.lut['id']}`)"
         if b.limit_ms < b.latency_ms:
             return (
-                f"budget {b.latency_ms:g} ms: the LUT's validation shows the predictor under-predicting by up to {b.margin:.1%} "
-                f"(95th percentile), so predictions are kept at or below {b.limit_ms:.2f} ms to measure within +{TOLERANCE:.0%}"
+                f"budget {b.latency_ms:g} ms: the LUT's validation shows the predictor under-predicting a new subnet by up to {b.margin:.1%} "
+                f"(99% prediction bound), so predictions are kept at or below {b.limit_ms:.2f} ms to measure within +{TOLERANCE:.0%}"
             )
-        return f"budget {b.latency_ms:g} ms: the LUT's validated under-prediction ({b.margin:.1%}, 95th percentile) fits within the +{TOLERANCE:.0%} tolerance, no margin needed"
+        return f"budget {b.latency_ms:g} ms: the LUT's validated under-prediction ({b.margin:.1%}, 99% prediction bound) fits within the +{TOLERANCE:.0%} tolerance, no margin needed"
 
     def _supernet(self) -> Supernet:
         net = Supernet(self.space)
