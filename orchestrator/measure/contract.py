@@ -15,9 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from infra.errors import UserError
+from infra.schema_check import schema_error
 from infra.strict_json import load_json
 from orchestrator.measure.timing import TimingPlan
 
@@ -33,18 +32,8 @@ def schema(kind: str) -> dict[str, Any]:
     return json.loads((resources.files("orchestrator.measure") / "schemas" / f"{kind}.v{VERSION}.json").read_text())
 
 
-@cache
-def _validator(kind: str) -> Any:
-    """The schema's validator, checked and built once: `jsonschema.validate` checks the schema itself
-    on every call (tens of milliseconds), and the iOS runner reads the app's heartbeat at every poll."""
-    cls = jsonschema.validators.validator_for(schema(kind))
-    cls.check_schema(schema(kind))
-    return cls(schema(kind))
-
-
 def validate(doc: Any, kind: str, source: str) -> dict[str, Any]:
-    exc = jsonschema.exceptions.best_match(_validator(kind).iter_errors(doc))  # the error jsonschema.validate raises
-    if exc is not None:
+    if (exc := schema_error(doc, schema(kind))) is not None:
         where = "/".join(str(p) for p in exc.absolute_path) or "top level"
         raise ContractError(f"{source} is not a valid {kind} (at {where}: {exc.message})") from None
     return doc

@@ -18,9 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from infra.errors import UserError
+from infra.schema_check import schema_error
 from infra.strict_json import load_json
 from orchestrator.export.backends import BACKENDS
 from orchestrator.measure.platforms import PLATFORMS
@@ -71,9 +70,7 @@ def _parse(name: str, data: dict[str, Any], source: str) -> Device:
 
 
 def _registry(doc: Any, source: str) -> dict[str, Device]:
-    try:
-        jsonschema.validate(doc, schema())
-    except jsonschema.ValidationError as exc:
+    if (exc := schema_error(doc, schema())) is not None:
         where = "/".join(str(p) for p in exc.absolute_path) or "top level"
         raise UserError(f"{source} is malformed at {where} ({exc.message}); {SHAPE}") from None
     return {name: _parse(name, data, source) for name, data in doc["devices"].items()}

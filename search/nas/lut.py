@@ -16,10 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from infra.errors import UserError
 from infra.files import NAME
+from infra.schema_check import schema_error
 from infra.strict_json import load_json, schema_problem
 from search.space.config import compact_number
 
@@ -74,9 +73,7 @@ def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
     cap = lut_schema()["properties"]["entries"]["maxProperties"]
     if isinstance(doc.get("entries"), dict) and len(doc["entries"]) > cap:  # told before the schema walks them all
         raise LUTError(f"{source} has {len(doc['entries']):,} entries, more than the {cap:,} a LUT may have; rebuild it with `bench profile`")
-    try:
-        jsonschema.validate(doc, lut_schema())
-    except jsonschema.ValidationError as exc:
+    if (exc := schema_error(doc, lut_schema())) is not None:
         where, problem = schema_problem(exc)
         raise LUTError(f"{source} is malformed at {where}: {problem}") from None
     if content_id(doc) != doc["id"]:
