@@ -57,6 +57,39 @@ def test_limit_tightens_only_when_the_margin_exceeds_the_tolerance():
     assert tight.limit_ms == pytest.approx(10.0 * (1 + TOLERANCE) / 1.10) and tight.params == 1_500_000
 
 
+def widened(lut: dict, factor: float) -> dict:
+    """The LUT with every entry's interval `factor` times as wide about its value."""
+    entries = {
+        k: {**e, "ci_ms": [e["latency_ms"] - factor * (e["latency_ms"] - e["ci_ms"][0]), e["latency_ms"] + factor * (e["ci_ms"][1] - e["latency_ms"])]}
+        for k, e in lut["entries"].items()
+    }
+    return {**lut, "entries": entries}
+
+
+def test_a_subnet_whose_predicted_interval_passes_the_budget_plus_tolerance_is_not_feasible(tiny):
+    lut = sized_lut(tiny)
+    config = max_config(tiny, 64)
+    point = LatencyPredictor(lut, tiny).predict(config)
+    budget = Budget(point, point)  # the point prediction meets the limit exactly
+    assert Pricer(LatencyPredictor(lut, tiny), tiny, budget).feasible(config)
+    uncertain = LatencyPredictor(widened(lut, 4.0), tiny)
+    high = uncertain.interval(config)[1]
+    assert high > budget.ceiling_ms == pytest.approx(point * (1 + TOLERANCE))
+    pricer = Pricer(uncertain, tiny, budget)
+    assert not pricer.feasible(config)
+    priced = pricer.price(2000, seed=0)
+    assert priced.feasible.any() and (uncertain.interval_batch(priced.batch)[1][priced.feasible] <= budget.ceiling_ms).all()
+
+
+def test_a_budget_the_smallest_subnets_interval_cannot_promise_names_the_latency_to_ask_for(tiny):
+    lut = widened(sized_lut(tiny), 20.0)
+    predictor = LatencyPredictor(lut, tiny)
+    smallest = min_config(tiny, 64)
+    high = predictor.interval(smallest)[1]
+    with pytest.raises(BudgetError, match=f"the smallest subnet's reaches {high:.2f} ms.*at least {high / (1 + TOLERANCE):.2f}"):
+        pricer_for(predictor, tiny, predictor.predict(smallest) * 1.01).check_reachable()
+
+
 def test_budget_below_the_smallest_subnet_names_its_latency(predictor, tiny):
     smallest = predictor.predict(min_config(tiny, 64))
     with pytest.raises(BudgetError, match=f"smallest subnet is predicted at {smallest:.2f} ms"):

@@ -83,14 +83,21 @@ class SearchJob:
 
     def describe_budget(self) -> str:
         b = self.budget
+        interval = f"; every subnet's predicted interval is kept at or below {b.ceiling_ms:.2f} ms (the budget +{TOLERANCE:.0%})"
         if self.validation is None:
-            return f"budget {b.latency_ms:g} ms (LUT {self.lut['id']} has no validation record, so no predictor margin; run `bench validate --lut {self.lut['id']}`)"
+            return (
+                f"budget {b.latency_ms:g} ms (LUT {self.lut['id']} has no validation record, so no predictor margin; "
+                f"run `bench validate --lut {self.lut['id']}`){interval}"
+            )
         if b.limit_ms < b.latency_ms:
             return (
                 f"budget {b.latency_ms:g} ms: the LUT's validation shows the predictor under-predicting a new subnet by up to {b.margin:.1%} "
-                f"(99% prediction bound), so predictions are kept at or below {b.limit_ms:.2f} ms to measure within +{TOLERANCE:.0%}"
+                f"(99% prediction bound), so predictions are kept at or below {b.limit_ms:.2f} ms to measure within +{TOLERANCE:.0%}{interval}"
             )
-        return f"budget {b.latency_ms:g} ms: the LUT's validated under-prediction ({b.margin:.1%}, 99% prediction bound) fits within the +{TOLERANCE:.0%} tolerance, no margin needed"
+        return (
+            f"budget {b.latency_ms:g} ms: the LUT's validated under-prediction ({b.margin:.1%}, 99% prediction bound) fits within the "
+            f"+{TOLERANCE:.0%} tolerance, no margin needed{interval}"
+        )
 
     def _supernet(self) -> Supernet:
         net = Supernet(self.space)

@@ -1,7 +1,10 @@
 """Latency and parameter budgets, and pricing candidates against them (vectorised).
 
 The budget the user asks for is `latency_ms`; predictions must stay at or below `limit_ms`, which
-is tighter when the LUT's validation shows the predictor under-predicting (see `margin_from_validation`).
+is tighter when the LUT's validation shows the predictor under-predicting (see `margin_from_validation`),
+and each subnet's predicted interval (from its entries' intervals, `LatencyPredictor.interval`) must
+stay at or below `ceiling_ms`, the budget plus the tolerance: a subnet whose entries are too
+uncertain to promise the tolerance is not taken, however good its point prediction.
 Latency comes from the LUT's predictor (the space as profiled); parameters from the space as trained
 (its classifier sized for the data's classes).
 """
@@ -40,8 +43,13 @@ class Budget:
     def to_dict(self) -> dict[str, Any]:
         return {
             "latency_ms": self.latency_ms, "limit_ms": self.limit_ms, "params": self.params,
-            "margin": self.margin, "margin_source": self.margin_source,
+            "margin": self.margin, "margin_source": self.margin_source, "ceiling_ms": self.ceiling_ms,
         }
+
+    @property
+    def ceiling_ms(self) -> float:
+        """What a subnet's predicted interval must not exceed."""
+        return self.latency_ms * (1 + TOLERANCE)
 
 
 def margin_from_validation(points: list[dict[str, Any]], confidence: float = 0.99) -> float:
@@ -96,13 +104,18 @@ class Pricer:
         return count_params(config, self.space)
 
     def feasible(self, config: SubnetConfig) -> bool:
-        ok = self.latency(config) <= self.budget.limit_ms
+        ok = self.latency(config) <= self.budget.limit_ms and self.predictor.interval(config)[1] <= self.budget.ceiling_ms
         return ok and (self.budget.params is None or self.params(config) <= self.budget.params)
 
     def check_reachable(self) -> None:
         """Refuse a budget that not even the smallest subnet meets, naming what it needs."""
         smallest = min_config(self.space, self.resolution)
-        ms, params = self.latency(smallest), self.params(smallest)
+        ms, params, high = self.latency(smallest), self.params(smallest), self.predictor.interval(smallest)[1]
+        if ms <= self.budget.limit_ms and high > self.budget.ceiling_ms:
+            raise BudgetError(
+                f"no subnet meets {self.budget.latency_ms:g} ms within its predicted interval: the smallest subnet's reaches {high:.2f} ms, "
+                f"over the budget plus {TOLERANCE:.0%}; raise --latency-ms to at least {high / (1 + TOLERANCE):.2f}, or profile again for tighter entries"
+            )
         if ms > self.budget.limit_ms:
             allowance = f" (the limit is {self.budget.limit_ms:.2f} ms after a {self.budget.margin:.1%} predictor margin)" if self.budget.margin else ""
             raise BudgetError(
@@ -119,7 +132,7 @@ class Pricer:
         """Draw `n` random subnets and price them all at once (nothing decoded to configs yet)."""
         batch = random_batch(self.space, n, np.random.default_rng(seed), self.resolution)
         ms, params = self.predictor.predict_batch(batch), self._params_batch(batch)
-        ok = ms <= self.budget.limit_ms
+        ok = (ms <= self.budget.limit_ms) & (self.predictor.interval_batch(batch)[1] <= self.budget.ceiling_ms)
         if self.budget.params is not None:
             ok &= params <= self.budget.params
         return Priced(batch, ms, params, ok)
