@@ -175,12 +175,15 @@ def test_pruned_flow_gives_the_stock_flows_program_for_a_subnet(tiny_supernet, e
     assert len(fast) == len(stock)
 
 
-def test_coreml_conversion_validated_once_writes_the_stock_converters_package(tiny_static, example, tmp_path: Path) -> None:
+def test_coreml_conversion_validated_once_writes_the_stock_converters_package(tiny_supernet, example, tmp_path: Path) -> None:
+    """On the smallest subnet (every kind of layer, once): the conversion runs twice here, ours and the stock one."""
     import coremltools as ct
 
     from orchestrator.export.coreml import MINIMUM_TARGET
 
-    model = deploy_form(tiny_static)
+    config = min_config(tiny_supernet.space)
+    tiny_supernet.set_active(config)
+    model = deploy_form(extract(tiny_supernet, config))
     save_mlpackage(model, example, tmp_path / "fast.mlpackage")
     stock = ct.convert(
         torch.export.export(model, (example,)).run_decompositions({}), inputs=[ct.TensorType(name="input", shape=tuple(example.shape))],
