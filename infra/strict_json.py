@@ -44,14 +44,6 @@ def read_head(path: Path, count: int, what: str) -> bytes:
         raise UserError(f"{what} {path} cannot be read ({exc.strerror or exc}), so it is not replaced; give another path") from None
 
 
-def schema_problem(exc: Any, limit: int = 200) -> tuple[str, str]:
-    """Where a document breaks its schema and how, kept to one short line: a jsonschema message
-    repeats the offending value whole, which for a table of thousands of entries is megabytes."""
-    where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-    message = exc.message if len(exc.message) <= limit else f"it fails {exc.validator} {exc.validator_value!r}"
-    return where, message
-
-
 def _depth(doc: Any) -> int:
     """How deeply `doc` nests (a scalar: 0), without recursion."""
     deepest, stack = 0, [(doc, 0)]

@@ -36,13 +36,6 @@ def small_plan() -> Plan:
     return dataclasses.replace(full, entries=entries, probes=probes, anchor=anchor)
 
 
-@pytest.fixture(scope="module")
-def cache_dir(export_cache: Path) -> Path:
-    """The run's export cache, which the module's fixtures set for themselves (they outlive a test's
-    environment)."""
-    return export_cache
-
-
 def profiler(run_dir: Path, luts: Path, settings=FAST) -> Profiler:
     space = load_space("tiny")
     return Profiler(get_device("host"), space, 64, settings, run_dir, workers=2, luts_root=luts, log=lambda _: None,
@@ -50,10 +43,10 @@ def profiler(run_dir: Path, luts: Path, settings=FAST) -> Profiler:
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory, cache_dir):
+def finished(tmp_path_factory, export_cache: Path):
     root = tmp_path_factory.mktemp("profile")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BENCH_CACHE", str(cache_dir))
+    with pytest.MonkeyPatch.context() as mp:  # a module's fixture outlives the test environment the conftest sets
+        mp.setenv("BENCH_CACHE", str(export_cache))
         doc, path = profiler(root / "run", root / "luts").run()
     return root, doc, path
 

@@ -22,8 +22,8 @@ from typing import Any
 from infra.errors import UserError
 from infra.files import check_name, env_path, path_under, write_json_atomic
 from infra.locks import held
-from infra.schema_check import schema_error
-from infra.strict_json import load_json, schema_problem
+from infra.schema_check import schema_problem
+from infra.strict_json import load_json
 from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, validate_lut
 
 INDEX = "index.json"
@@ -161,8 +161,8 @@ def validation_runs(lut_path: Path, lut_id: str) -> list[dict[str, Any]]:
         return []
     fix = f"delete it and run `bench validate --lut {lut_id}` again"
     doc = load_json(path, "the validation record", fix, LUTError)
-    if (exc := schema_error(doc, _validation_schema())) is not None:
-        where, problem = schema_problem(exc)
+    if (found := schema_problem(doc, _validation_schema())) is not None:
+        where, problem = found
         raise LUTError(f"the validation record {path} is malformed at {where} ({problem}); {fix}") from None
     if {doc["lut_id"], *(r["lut_id"] for r in doc["runs"])} != {lut_id}:
         raise LUTError(f"the validation record {path} belongs to another LUT than {lut_id}; {fix}")

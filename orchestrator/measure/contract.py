@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import UserError
-from infra.schema_check import schema_error
+from infra.schema_check import schema_problem
 from infra.strict_json import load_json
 from orchestrator.measure.timing import TimingPlan
 
@@ -33,9 +33,9 @@ def schema(kind: str) -> dict[str, Any]:
 
 
 def validate(doc: Any, kind: str, source: str) -> dict[str, Any]:
-    if (exc := schema_error(doc, schema(kind))) is not None:
-        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise ContractError(f"{source} is not a valid {kind} (at {where}: {exc.message})") from None
+    if (found := schema_problem(doc, schema(kind))) is not None:
+        where, problem = found
+        raise ContractError(f"{source} is not a valid {kind} (at {where}: {problem})") from None
     return doc
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import UserError
-from infra.schema_check import schema_error
+from infra.schema_check import schema_problem
 from infra.strict_json import load_json
 from orchestrator.export.backends import BACKENDS
 from orchestrator.measure.platforms import PLATFORMS
@@ -70,9 +70,9 @@ def _parse(name: str, data: dict[str, Any], source: str) -> Device:
 
 
 def _registry(doc: Any, source: str) -> dict[str, Device]:
-    if (exc := schema_error(doc, schema())) is not None:
-        where = "/".join(str(p) for p in exc.absolute_path) or "top level"
-        raise UserError(f"{source} is malformed at {where} ({exc.message}); {SHAPE}") from None
+    if (found := schema_problem(doc, schema())) is not None:
+        where, problem = found
+        raise UserError(f"{source} is malformed at {where} ({problem}); {SHAPE}") from None
     return {name: _parse(name, data, source) for name, data in doc["devices"].items()}
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from infra.errors import UserError
 from infra.files import NAME
-from infra.schema_check import schema_error
-from infra.strict_json import load_json, schema_problem
+from infra.schema_check import schema_problem
+from infra.strict_json import load_json
 from search.space.config import compact_number
 
 SCHEMA_NAME = "autovit-bench/lut"
@@ -73,8 +73,8 @@ def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
     cap = lut_schema()["properties"]["entries"]["maxProperties"]
     if isinstance(doc.get("entries"), dict) and len(doc["entries"]) > cap:  # told before the schema walks them all
         raise LUTError(f"{source} has {len(doc['entries']):,} entries, more than the {cap:,} a LUT may have; rebuild it with `bench profile`")
-    if (exc := schema_error(doc, lut_schema())) is not None:
-        where, problem = schema_problem(exc)
+    if (found := schema_problem(doc, lut_schema())) is not None:
+        where, problem = found
         raise LUTError(f"{source} is malformed at {where}: {problem}") from None
     if content_id(doc) != doc["id"]:
         raise LUTError(f"{source} does not match its id {doc['id']} (edited after it was written); rebuild it with `bench profile`")
