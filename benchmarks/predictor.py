@@ -33,6 +33,9 @@ def throughput(predictor: LatencyPredictor, console: Console) -> None:
     start = time.perf_counter()
     predictor.predict_batch(batch)
     batched = len(batch) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    predictor.interval_batch(batch)  # what the budget check prices every candidate with
+    with_interval = len(batch) / (time.perf_counter() - start)
     configs = [random_config(space, random.Random(i), predictor.resolution) for i in range(5_000)]
     start = time.perf_counter()
     predictor.predict_many(configs)
@@ -45,6 +48,7 @@ def throughput(predictor: LatencyPredictor, console: Console) -> None:
     for column in ("path", "configs/s"):
         table.add_column(column, justify="right")
     table.add_row("predict_batch (encoded arrays, 200k)", f"{batched:,.0f}")
+    table.add_row("interval_batch (prediction and its interval, 200k)", f"{with_interval:,.0f}")
     table.add_row("predict_many (SubnetConfig objects, encode + predict)", f"{from_objects:,.0f}")
     table.add_row("predict (one config at a time, validated)", f"{scalar:,.0f}")
     console.print(table)

@@ -156,28 +156,23 @@ class LatencyPredictor:
         return point - math.hypot(*below.values()), point + math.hypot(*above.values())
 
     def interval_batch(self, b: ConfigBatch) -> tuple[np.ndarray, np.ndarray]:
-        """`interval` for every config of a batch."""
+        """`interval` for every config of a batch: the half-widths summed per group (the fixed parts,
+        each stage: `AdditiveTable.stage_totals`), the groups in quadrature."""
         point = self.predict_batch(b)
-        below, above = (np.sqrt(sum(t.total(b) ** 2 for t in tables)) for tables in self._half_widths)
+        below, above = (np.sqrt(np.sum(np.square(t.stage_totals(b)), axis=0)) for t in self._half_widths)
         return point - below, point + above
 
     @functools.cached_property
-    def _half_widths(self) -> tuple[list[AdditiveTable], list[AdditiveTable]]:
-        """Per group (the fixed parts, each stage), tables of its entries' lower and upper half-widths."""
-        def group(kind: str, stage: str | None) -> str:
-            return FIXED if kind in ("overhead", "stem", "head") else str(stage)
-
-        groups = {FIXED, *(st.name for st in (*self.space.mbconv, *self.space.transformer))}
+    def _half_widths(self) -> tuple[AdditiveTable, AdditiveTable]:
+        """Tables of the entries' lower and upper half-widths."""
         half: dict[str, tuple[float, float]] = {
             k: (max(0.0, e["latency_ms"] - e["ci_ms"][0]), max(0.0, e["ci_ms"][1] - e["latency_ms"])) for k, e in self.lut["entries"].items()
         }
 
-        def table(g: str, end: int) -> AdditiveTable:
-            return AdditiveTable(
-                self.space, lambda kind, stage=None, **p: half.get(entry_key(kind, stage, **p), (0.0, 0.0))[end] if group(kind, stage) == g else 0.0
-            )
+        def table(end: int) -> AdditiveTable:
+            return AdditiveTable(self.space, lambda kind, stage=None, **p: half.get(entry_key(kind, stage, **p), (0.0, 0.0))[end])
 
-        return [table(g, 0) for g in sorted(groups)], [table(g, 1) for g in sorted(groups)]
+        return table(0), table(1)
 
     def breakdown(self, config: SubnetConfig) -> list[tuple[Part, float]]:
         self.predict(config)

@@ -46,12 +46,19 @@ class AdditiveTable:
         self.head_by_stage = [np.array([head.get(w, np.nan) for w in ss.width]) for ss in s.transformer]
 
     def total(self, b: ConfigBatch) -> np.ndarray:
+        return np.sum(self.stage_totals(b), axis=0)
+
+    def stage_totals(self, b: ConfigBatch) -> list[np.ndarray]:
+        """The sum split by where each part sits: the overhead, stem and head first, then each MBConv
+        stage (its transition and layers), then each transformer stage (its shell and layers; 0 where
+        a subnet has fewer stages)."""
         n = len(b)
-        total = np.full(n, self.overhead, dtype=float) + self.stem[b.stem]
+        fixed = np.full(n, self.overhead, dtype=float) + self.stem[b.stem]
+        stages = []
         prev = b.stem
         for j in range(len(self.space.mbconv)):
             w = b.mb_width[:, j]
-            total += self.transition[j][prev, w] + (b.mb_depth[:, j] - 1) * self.mb_layer[j][w, b.mb_expansion[:, j]]
+            stages.append(self.transition[j][prev, w] + (b.mb_depth[:, j] - 1) * self.mb_layer[j][w, b.mb_expansion[:, j]])
             prev = w
         layer_index = np.arange(max_depth(self.space))[None, :]
         last_head = np.full(n, np.nan)
@@ -61,7 +68,7 @@ class AdditiveTable:
             layers = self.t_layer[i][w[:, None], b.t_heads[:, i, :], b.t_ratio[:, i, :]]
             in_stage = layer_index < b.t_depth[:, i][:, None]
             stage = self.shell[i][prev, w] + np.where(in_stage, layers, 0.0).sum(axis=1)
-            total += np.where(active, stage, 0.0)
+            stages.append(np.where(active, stage, 0.0))
             last_head = np.where(b.t_stages == i + 1, self.head_by_stage[i][w], last_head)
             prev = np.where(active, w, prev)
-        return total + last_head
+        return [fixed + last_head, *stages]
