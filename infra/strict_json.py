@@ -78,8 +78,7 @@ def parse_json(text: str) -> Any:
 def load_json(path: Path, what: str, fix: str, error: type[UserError] = UserError, max_bytes: int = MAX_JSON_BYTES) -> Any:
     """Read a JSON file that anyone may have written. Whatever is wrong with it (missing, a folder
     or a special file, unreadable, too large, not UTF-8, not JSON, nested beyond reason, a number
-    JSON cannot mean)
-    becomes one `error`: "<what> <path> <problem>; <fix>"."""
+    JSON cannot mean) becomes one `error`: "<what> <path> <problem>; <fix>"."""
     path = Path(path)
 
     def bad(problem: str) -> UserError:
