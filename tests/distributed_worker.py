@@ -1,5 +1,6 @@
-"""Run by `torchrun` from tests/test_train.py: trains on this rank and records, for the test to
-compare across ranks, every subnet it trained and a hash of its final weights."""
+"""Run by `torchrun` from tests/test_train.py: trains on this rank once per sampling named (comma-separated,
+one launch for all: the processes' start-up is most of the cost) and records, for the test to compare
+across ranks, every subnet it trained and a hash of its final weights."""
 
 import hashlib
 import json
@@ -29,7 +30,9 @@ def recording(space, settings, epoch, step):
 train.step_configs = recording
 torch.set_num_threads(1)
 d = distributed.init(prefer_gpu=False)
-state = train.Trainer(tiny_train_settings(data, epochs=1, sampling=sys.argv[3]), out, d).run()
-weights = hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in state.model.state_dict().values())).hexdigest()
-(out / f"rank{d.rank}.json").write_text(json.dumps({"world": d.world, "subnets": trained, "weights": weights}))
+for sampling in sys.argv[3].split(","):
+    trained.clear()
+    state = train.Trainer(tiny_train_settings(data, epochs=1, sampling=sampling), out / sampling, d).run()
+    weights = hashlib.sha256(b"".join(t.detach().numpy().tobytes() for t in state.model.state_dict().values())).hexdigest()
+    (out / sampling / f"rank{d.rank}.json").write_text(json.dumps({"world": d.world, "subnets": trained, "weights": weights}))
 distributed.shutdown()

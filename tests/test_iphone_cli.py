@@ -16,6 +16,7 @@ import torch
 from orchestrator.measure.timing import TimingPlan
 from search.space import load_space
 from tests.ios_fake import UDID, FakePhone, coreml_simulator, power_off_all, quick_runners
+from tests.small_subnets import small_subnets
 from tests.test_phone_shelf import KEYS, profile_few_entries
 
 pytestmark = [pytest.mark.phones, pytest.mark.exports]
@@ -74,12 +75,13 @@ def test_measure_prints_the_median_on_the_iphone(bench_cli, phone: FakePhone, ti
     assert f"{tiny_mlpackage} on iphone13: median " in result.stdout.replace("\n", "")
 
 
-def test_validate_an_iphone_lut_on_the_iphone(bench_cli, phone: FakePhone, tmp_path: Path) -> None:
+def test_validate_an_iphone_lut_on_the_iphone(bench_cli, phone: FakePhone, tmp_path: Path, monkeypatch) -> None:
     from orchestrator.lut.store import latest_validation, save_lut
     from tests.lut_factory import sized_lut
 
     lut = sized_lut(load_space("tiny"), device=IPHONE13, runtime_versions={"coreml": "17.4.1"})
     path = save_lut(lut, tmp_path / "luts")
+    monkeypatch.setattr("orchestrator.lut.validation.spread_subnets", lambda predictor, space, n, seed: small_subnets(space, n))
     result = bench_cli("validate", "--lut", lut["id"], "--device", "iphone13", "--samples", "3", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)

@@ -31,10 +31,14 @@ def printed_commands(doc: dict) -> list[list[str]]:
     return [shlex.split(line)[1:] for line in text.splitlines() if line.startswith("  bench ")]
 
 
+SHORTER = {"--epochs": "1", "--generations": "1", "--per-class": "10"}
+
+
 def shortened(args: list[str]) -> list[str]:
-    """The same command with one training epoch, or one generation of the search: what the suite
-    can afford (the path's length as printed is timed by benchmarks/quick_path.sh)."""
-    return [("1" if previous in ("--epochs", "--generations") else a) for previous, a in zip(["", *args], args)]
+    """The same command with one training epoch on 10 images of each digit, or one generation of the
+    search: what the suite can afford (the path's length as printed is timed by
+    benchmarks/quick_path.sh)."""
+    return [SHORTER.get(previous, a) for previous, a in zip(["", *args], args)]
 
 
 @pytest.mark.exports

@@ -130,13 +130,24 @@ def test_missing_data_directory_is_one_clear_error(tmp_path, bench_cli):
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("sampling", ["random", "sandwich"])
-def test_two_processes_train_the_same_subnets_and_end_with_the_same_weights(digits_dir, tmp_path, sampling):
+SAMPLINGS = ["random", "sandwich"]
+
+
+@pytest.fixture(scope="module")
+def two_process_training(digits_dir, tmp_path_factory) -> Path:
+    """One epoch per sampling, trained by two processes of one `torchrun` launch."""
+    out = tmp_path_factory.mktemp("two-processes")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(29500 + os.getpid() % 1000)]
-    subprocess.run([*torchrun, str(ROOT / "tests" / "distributed_worker.py"), str(tmp_path), str(digits_dir), sampling], check=True, env=env, timeout=240)
-    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    subprocess.run([*torchrun, str(ROOT / "tests" / "distributed_worker.py"), str(out), str(digits_dir), ",".join(SAMPLINGS)], check=True, env=env, timeout=240)
+    return out
+
+
+@pytest.mark.parametrize("sampling", SAMPLINGS)
+def test_two_processes_train_the_same_subnets_and_end_with_the_same_weights(two_process_training, sampling):
+    out = two_process_training / sampling
+    ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["world"] == 2
     assert ranks[0]["subnets"] == ranks[1]["subnets"] and len(ranks[0]["subnets"]) > 0
     assert ranks[0]["weights"] == ranks[1]["weights"]
-    assert load_checkpoint(tmp_path / "last.pt")["world"] == 2
+    assert load_checkpoint(out / "last.pt")["world"] == 2

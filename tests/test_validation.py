@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
@@ -19,31 +18,12 @@ from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig, validate
 from search.space.encoding import random_batch
-from search.space.sampling import min_config
+from tests.small_subnets import small_subnets
 from tests.test_predictor import full_lut
 
 pytestmark = pytest.mark.exports
 
 TINY = load_space("tiny")
-
-
-def small_subnets(space: SearchSpace, count: int, resolution: int = 64) -> list[SubnetConfig]:
-    """`count` distinct subnets that export in seconds and are predicted apart by any LUT: the space's
-    smallest, then the smallest with one more layer in one stage (MBConv stages first). Tests that
-    measure subnets whose choice is not what they test use them instead of `spread_subnets`, which
-    spans the range up to the largest subnet."""
-    smallest = min_config(space, resolution).to_dict()
-    configs = [smallest]
-    for kind in ("mbconv", "transformer"):
-        for i, stage in enumerate(smallest[kind]):
-            deeper = copy.deepcopy(smallest)
-            deeper[kind][i]["depth"] += 1
-            if kind == "transformer":
-                deeper[kind][i]["heads"].append(stage["heads"][0])
-                deeper[kind][i]["mlp_ratio"].append(stage["mlp_ratio"][0])
-            configs.append(deeper)
-    assert len(configs) >= count, f"the {space.name} space has fewer than {count} such subnets"
-    return [validate(SubnetConfig.from_dict(c), space) for c in configs[:count]]
 
 
 def test_figures_of_known_predictions() -> None:

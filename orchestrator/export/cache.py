@@ -186,7 +186,7 @@ def export_probes(
     columns = (TextColumn("[bold]export {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     root.mkdir(parents=True, exist_ok=True)
     log_path = str(root / "export.log")
-    pool = _pool(workers)
+    pool = _pool(workers, len(todo))
     futures = {}
     try:
         with Progress(*columns, disable=not show_progress, transient=False, console=Console(stderr=True)) as progress:
@@ -216,13 +216,14 @@ def export_probes(
 _POOL: tuple[int, ProcessPoolExecutor] | None = None  # (workers, the pool) of this process
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def _pool(workers: int, tasks: int) -> ProcessPoolExecutor:
     """The export workers of this process, kept from one export to the next: a worker's first export
     imports torch, ExecuTorch and coremltools (about 10 s), which a command that exports more than
     once (a validation and its anchor, a search's delivery, a test run) then pays once. Workers
-    start as tasks need them, and end with this process."""
+    start as tasks need them, and end with this process. A single task keeps the pool whatever its
+    size (one worker takes it); more tasks get a pool of exactly `workers`."""
     global _POOL
-    if _POOL is not None and _POOL[0] != workers:
+    if _POOL is not None and _POOL[0] != workers and tasks > 1:
         _stop_pool()
     if _POOL is None:
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start, initargs=(os.getpid(),))
