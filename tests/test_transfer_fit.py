@@ -148,3 +148,40 @@ def test_no_entry_costs_less_than_a_twentieth_of_its_source_latency_times_the_co
     configs = choose_networks(source, columns, tiny, 4, seed=0)
     result = fitted(source, columns, configs, device_ms(source, columns, configs, tiny, {**KIND_FACTORS, "overhead": 1e-4}), tiny)
     assert min(factor(result, columns, source, key) for key in source["entries"]) >= 0.05 * result.common - 1e-9
+
+
+def test_processes_that_need_the_flop_counts_at_once_count_them_once(tiny: SearchSpace, tmp_path: Path, monkeypatch) -> None:
+    """Two at once (threads here: the cache's lock excludes them as it does processes), the counting
+    itself slowed so that the second asks while the first counts."""
+    import threading
+    import time
+
+    import orchestrator.lut.entry_flops as flops
+
+    counted: list[int] = []
+
+    def slow_count(plan, space):
+        counted.append(1)
+        time.sleep(0.3)
+        return {e.key: 1.0 for e in plan.entries}
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(flops, "_count", slow_count)
+    answers: list[dict[str, float]] = []
+    threads = [threading.Thread(target=lambda: answers.append(entry_flops(tiny, 64, "removal"))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(counted) == 1 and len(answers) == 2 and answers[0] == answers[1]
+
+
+def test_damaged_flop_counts_are_counted_again(tiny: SearchSpace, tmp_path: Path, monkeypatch) -> None:
+    import orchestrator.lut.entry_flops as flops
+
+    monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
+    monkeypatch.setattr(flops, "_count", lambda plan, space: {e.key: 2.0 for e in plan.entries})
+    first = entry_flops(tiny, 64, "removal")
+    (saved,) = (tmp_path / "flops").glob("*.json")
+    saved.write_text("{broken")
+    assert entry_flops(tiny, 64, "removal") == first and set(first.values()) == {2.0}

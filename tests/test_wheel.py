@@ -17,7 +17,6 @@ import pytest
 pytestmark = pytest.mark.exports
 
 ROOT = Path(__file__).resolve().parents[1]
-QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
 
 
 def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
@@ -67,10 +66,17 @@ def test_the_installed_bench_lists_the_spaces_from_its_package_data(installed, e
 
 
 @pytest.mark.exports
-def test_the_installed_bench_measures_on_the_host_and_writes_the_lut_under_luts_in_the_working_folder(installed, empty_folder):
+def test_the_installed_bench_measures_on_the_host_and_writes_the_lut_under_luts_in_the_working_folder(installed, empty_folder, tmp_path):
+    """A one-network transfer from the tiny plan's LUT at 64 px, whose network and FLOP counts the
+    transfer tests leave in the run's export cache."""
+    from orchestrator.lut.store import save_lut
+    from search.space import load_space
+    from tests.lut_factory import plan_lut
+
     folder, env = empty_folder
-    run(installed / "bin" / "bench", "profile", "--device", "host-2t", "--from", QUICK_LUT, "--networks", "1", cwd=folder, env=env)
+    source = save_lut(plan_lut(load_space("tiny"), resolution=64), tmp_path / "source")
+    run(installed / "bin" / "bench", "profile", "--device", "host-2t", "--from", source, "--networks", "1", cwd=folder, env=env)
     (lut,) = (folder / "luts" / "host-2t" / "tiny").glob("*.json")
     doc = json.loads(lut.read_text())
-    assert (doc["device"]["name"], doc["method"], doc["resolution"], lut.stem) == ("host-2t", "transfer", 128, doc["id"])
+    assert (doc["device"]["name"], doc["method"], doc["resolution"], lut.stem) == ("host-2t", "transfer", 64, doc["id"])
     assert json.loads((folder / "luts" / "index.json").read_text())["luts"][0]["id"] == doc["id"]
