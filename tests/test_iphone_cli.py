@@ -79,7 +79,9 @@ def test_validate_an_iphone_lut_on_the_iphone(bench_cli, phone: FakePhone, tmp_p
     from orchestrator.lut.store import latest_validation, save_lut
     from tests.lut_factory import sized_lut
 
-    lut = sized_lut(load_space("tiny"), device=IPHONE13, runtime_versions={"coreml": "17.4.1"})
+    space = load_space("tiny")
+    anchor = small_subnets(space, 4)[3]  # a context network that converts in seconds, apart from the 3 subnets
+    lut = sized_lut(space, device=IPHONE13, runtime_versions={"coreml": "17.4.1"}, context=anchor.to_dict())
     path = save_lut(lut, tmp_path / "luts")
     monkeypatch.setattr("orchestrator.lut.validation.spread_subnets", lambda predictor, space, n, seed: small_subnets(space, n))
     result = bench_cli("validate", "--lut", lut["id"], "--device", "iphone13", "--samples", "3", "--json")
@@ -131,7 +133,7 @@ def test_a_search_winner_is_measured_as_its_mlpackage_beside_the_luts_anchor(pho
     config = min_config(space, 64)
     found = tmp_path / "best.mlpackage"
     COREML.export(deploy_form(StaticSubnet(config, space)), torch.randn(1, 3, 64, 64), found)
-    lut = sized_lut(space, device=IPHONE13, measurement={"context_latency_ms": 2.0})
+    lut = sized_lut(space, device=IPHONE13, measurement={"context_latency_ms": 2.0}, context=small_subnets(space, 2)[1].to_dict())
     measured = measure_found(found, config, lut, space, get_device("iphone13"), tmp_path / "measure")
     request = json.loads(phone.pushed["request.json"])
     assert [(m["id"], m["file"]) for m in request["models"]] == [("found", "models/found.mlpackage"), ("anchor", request["models"][1]["file"])]
