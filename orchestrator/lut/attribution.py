@@ -6,10 +6,12 @@ Reference and variant are timed in the same interleaved rounds, so each round gi
 (each session group measured in two or more passes, plus adaptive re-measurements) pool, after
 each session is scaled to the plan's anchor network's reference speed (see orchestrator/plan.py).
 
-The interval. Each session (one loading of the programs) carries an offset of its own, up to
-±0.15 ms on an XXS transformer layer, which no resampling of the rounds within a session sees: a
-bootstrap over rounds gave intervals that a second profile's value fell inside for far fewer than
-95% of the entries. So the interval is built from the spread *between* sessions: the variance of
+The interval. An entry's median moves from one session (one loading of the programs) to the next,
+up to ±0.15 ms on an XXS transformer layer, and a bootstrap over the rounds pooled from all its
+sessions gave intervals that a second profile's value fell inside for 72% of the entries (XXS,
+benchmarks/lut_build.py): pooling hides how far each session's median moves, whether the session
+or the jitter of its own rounds moves it (for XXS's stage-4 layers mostly the rounds:
+benchmarks/load_offsets.py). So the interval is built from the spread *between* sessions: the variance of
 an entry's per-session medians. Two sessions give that variance one degree of freedom, far too
 few for one entry alone, so the LUT pools it: every entry's between-session variance, relative to
 its reference network's latency squared (the offsets scale with the network timed, not with the
