@@ -1,4 +1,5 @@
-"""Profile wall time by number of phones (issue 15), and how far the merged LUT is from one phone's.
+"""Profile wall time by number of phones (issue 15), and how far the merged LUT is from one phone's:
+its repeatability, and whether its entries lie inside the one-phone LUT's intervals (issue 23).
 
 The phones are ADB protocol peers on loopback (tests/adb_peer.py): real sessions through adb-shell,
 the benchmark app played by the host runner's child on this machine, one thread each. Every
@@ -26,7 +27,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.adb_peer
 
-from lut_build import repeatability  # noqa: E402  (beside this script)
+from lut_build import coverage, repeatability  # noqa: E402  (beside this script)
 
 from orchestrator.export.cache import export_probes  # noqa: E402
 from orchestrator.lut.runs import ProfileRequest, profile_lut  # noqa: E402
@@ -106,6 +107,11 @@ def main() -> None:
     for (n, *_), doc in zip(rows[1:], docs[1:]):
         console.print(f"the {n}-phone LUT against the first row's:")
         console.print(repeatability(docs[0], doc, space))
+        b_in_a, a_in_b, width = coverage(*({k: (e["latency_ms"], *e["ci_ms"]) for k, e in d["entries"].items()} for d in (docs[0], doc)))
+        console.print(
+            f"within the entries' intervals: {b_in_a:.0%} of its entries lie inside the first row's 95% intervals, "
+            f"{a_in_b:.0%} of the first row's inside its own (median width {width:.0%} of the entry)"
+        )
     console.print(f"work folder: {work}")
 
 
