@@ -14,8 +14,9 @@ between its two loadings within a session (the per-load offset), and the spread 
 mean from session to session, of which what the per-load part does not explain is the process's.
 Then per entry of the session, in ms: how far its median delta moves from session to session (one
 loading, and the mean of two), against how far the jitter of its rounds alone moves it within a
-session (a bootstrap over rounds). Where the two agree, the session adds nothing to the rounds'
-noise, and only more rounds, or more signal per round, narrow the entry.
+session (the bootstrap over rounds that attribution floors an entry's variance with). Where the two
+agree, the session adds nothing to the rounds' noise, and only more rounds, or more signal per
+round, narrow the entry.
 
 Run: .venv/bin/python benchmarks/load_offsets.py [--space xxs] [--sessions 6] [--cache DIR]
 (`--cache` an export cache holding the space's plan, e.g. the one benchmarks/lut_build.py filled.)
@@ -33,6 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.export.cache import export_probes
+from orchestrator.lut.attribution import rounds_variance
 from orchestrator.lut.profile import probes_of, session_groups
 from orchestrator.lut.settings import FULL
 from orchestrator.measure.devices import get_device
@@ -45,11 +47,6 @@ COPIES = ("a", "b")
 
 def samples(result: dict) -> dict[str, np.ndarray]:
     return {m["id"]: np.asarray(m["samples_ms"]) for m in result["models"]}
-
-
-def rounds_sd(deltas: np.ndarray, rng: np.random.Generator, draws: int = 500) -> float:
-    """The spread of the median of `deltas` that resampling its rounds shows."""
-    return float(np.std([np.median(rng.choice(deltas, len(deltas))) for _ in range(draws)]))
 
 
 def main() -> None:
@@ -95,7 +92,6 @@ def main() -> None:
     console = Console(width=140)
     console.print(table)
 
-    rng = np.random.default_rng(0)
     deltas = Table(title="its entries: median delta (ms) and its spread from session to session against the rounds' own")
     for column in ("entry", "ms", "between sessions, one load", "between sessions, mean of two", "rounds alone"):
         deltas.add_column(column, justify="right")
@@ -105,7 +101,7 @@ def main() -> None:
             per_copy = [np.median(r[f"{e.reference}-{c}"] - r[f"{e.variant}-{c}"]) * scale[s] for c in COPIES]
             one.append(per_copy[0])
             two.append(np.mean(per_copy))
-            alone.append(rounds_sd((r[f"{e.reference}-a"] - r[f"{e.variant}-a"]) * scale[s], rng))
+            alone.append(np.sqrt(rounds_variance((r[f"{e.reference}-a"] - r[f"{e.variant}-a"]) * scale[s], seed=s)))
         deltas.add_row(e.key, f"{np.mean(two):.3f}", f"{np.std(one, ddof=1):.3f}", f"{np.std(two, ddof=1):.3f}", f"{np.mean(alone):.3f}")
     console.print(deltas)
     print(f"work folder: {work}")

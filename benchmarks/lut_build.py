@@ -93,10 +93,15 @@ def coverage(a: dict[str, tuple[float, float, float]], b: dict[str, tuple[float,
     return inside(b, a), inside(a, b), float(width)
 
 
+def entry_intervals(doc: dict) -> dict[str, tuple[float, float, float]]:
+    """Each entry's (latency, interval low, interval high) as the LUT wrote them, for `coverage`."""
+    return {k: (e["latency_ms"], *e["ci_ms"]) for k, e in doc["entries"].items()}
+
+
 def coverage_table(a: dict, b: dict, space, work: Path) -> Table:
     """Coverage of a repeat by each method's 95% intervals, on the same two runs."""
     plan = build_plan(space, a["resolution"])
-    as_written = {name: {k: (e["latency_ms"], *e["ci_ms"]) for k, e in doc["entries"].items()} for name, doc in (("a", a), ("b", b))}
+    as_written = {"a": entry_intervals(a), "b": entry_intervals(b)}
     before = {tag: rounds_bootstrap(work / f"run-{space.name}-{tag}", plan) for tag in ("a", "b")}
     table = Table(title=f"coverage: {space.name} profiled twice; share of entries whose value in one profile lies in the other's 95% interval")
     for column in ("intervals", "B in A", "A in B", "median width / entry", "goal"):

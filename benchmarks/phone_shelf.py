@@ -27,7 +27,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.adb_peer
 
-from lut_build import coverage, repeatability  # noqa: E402  (beside this script)
+from lut_build import coverage, entry_intervals, repeatability  # noqa: E402  (beside this script)
 
 from orchestrator.export.cache import export_probes  # noqa: E402
 from orchestrator.lut.runs import ProfileRequest, profile_lut  # noqa: E402
@@ -107,7 +107,7 @@ def main() -> None:
     for (n, *_), doc in zip(rows[1:], docs[1:]):
         console.print(f"the {n}-phone LUT against the first row's:")
         console.print(repeatability(docs[0], doc, space))
-        b_in_a, a_in_b, width = coverage(*({k: (e["latency_ms"], *e["ci_ms"]) for k, e in d["entries"].items()} for d in (docs[0], doc)))
+        b_in_a, a_in_b, width = coverage(entry_intervals(docs[0]), entry_intervals(doc))
         console.print(
             f"within the entries' intervals: {b_in_a:.0%} of its entries lie inside the first row's 95% intervals, "
             f"{a_in_b:.0%} of the first row's inside its own (median width {width:.0%} of the entry)"

@@ -3,11 +3,14 @@ scales each kind of entry by a known factor, so the fit's answers can be checked
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import orchestrator.lut.entry_flops as flops
 from orchestrator.lut.entry_flops import entry_flops
 from orchestrator.lut.transfer import Columns, choose_networks, design
 from orchestrator.lut.transfer_fit import common_factor, fit
@@ -153,11 +156,6 @@ def test_no_entry_costs_less_than_a_twentieth_of_its_source_latency_times_the_co
 def test_processes_that_need_the_flop_counts_at_once_count_them_once(tiny: SearchSpace, tmp_path: Path, monkeypatch) -> None:
     """Two at once (threads here: the cache's lock excludes them as it does processes), the counting
     itself slowed so that the second asks while the first counts."""
-    import threading
-    import time
-
-    import orchestrator.lut.entry_flops as flops
-
     counted: list[int] = []
 
     def slow_count(plan, space):
@@ -177,8 +175,6 @@ def test_processes_that_need_the_flop_counts_at_once_count_them_once(tiny: Searc
 
 
 def test_damaged_flop_counts_are_counted_again(tiny: SearchSpace, tmp_path: Path, monkeypatch) -> None:
-    import orchestrator.lut.entry_flops as flops
-
     monkeypatch.setenv("BENCH_CACHE", str(tmp_path))
     monkeypatch.setattr(flops, "_count", lambda plan, space: {e.key: 2.0 for e in plan.entries})
     first = entry_flops(tiny, 64, "removal")
