@@ -15,8 +15,8 @@ from orchestrator.plan.builder import build_plan
 from orchestrator.plan.networks import build_probe
 from search.nas.lut import LUTError
 from search.nas.predictor import LatencyPredictor
-from search.space import SearchSpace, load_space
-from search.space.config import SubnetConfig, validate
+from search.space import load_space
+from search.space.config import validate
 from search.space.encoding import random_batch
 from tests.small_subnets import small_subnets
 from tests.test_predictor import full_lut
