@@ -11,7 +11,11 @@
 # caching headers, so pip's cache never keeps a wheel and every pip set-up downloaded the 3 GB again,
 # one file at a time (121 s); uv downloads in parallel (24 s cold) and keeps every wheel in its own
 # cache (~/.cache/uv), so a second set-up links them in seconds. uv itself comes from pip, pinned like
-# everything else: every install is held to constraints.txt, the versions last verified.
+# everything else: every install is held to constraints.txt, the versions last verified. uv is told to
+# trust the system's certificates (--system-certs), as pip does through its cert setting: by default uv
+# trusts only its own built-in roots and fails behind a proxy that re-signs TLS with a local CA, as
+# these machines' egress does (without SSL_CERT_FILE in its environment, uv fails there with "invalid
+# peer certificate: UnknownIssuer").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
@@ -38,7 +42,7 @@ fi
 stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)${mode:+-tests}
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -qq -c constraints.txt uv
-  .venv/bin/uv pip install -q --python .venv/bin/python -c constraints.txt torch==2.14.1 torchvision==0.29.1 -e ".$extras"
+  .venv/bin/uv pip install -q --system-certs --python .venv/bin/python -c constraints.txt torch==2.14.1 torchvision==0.29.1 -e ".$extras"
   # Byte-compiled once here, on every core: with PYTHONDONTWRITEBYTECODE set, as on these machines,
   # nothing compiled later is kept, and every process (export workers, timing children, torchrun
   # ranks) would compile torch again on import.
