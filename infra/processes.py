@@ -7,6 +7,8 @@ profile is using, an export worker would go on burning both cores for minutes.
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.connection
 import os
 import threading
 import time
@@ -21,3 +23,16 @@ def die_with(parent: int) -> None:
         os._exit(3)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def die_with_starter() -> None:
+    """Exit the moment the process that started this one through multiprocessing ends. A process
+    forked from a fork server has the server as its parent, which outlives its client while any of
+    its children runs; the starter's end of the start-up pipe closes only when the starter ends."""
+    sentinel = multiprocessing.parent_process().sentinel
+
+    def watch() -> None:
+        multiprocessing.connection.wait([sentinel])
+        os._exit(3)
+
+    threading.Thread(target=watch, name="starter-watch", daemon=True).start()

@@ -22,7 +22,7 @@ from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.host import HostRunner
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.networks import OverheadNet
-from tests.processes import alive, children
+from tests.processes import alive, children, descendants
 
 pytestmark = pytest.mark.exports
 
@@ -70,7 +70,7 @@ def test_corrupt_model_file_is_reported_with_the_runtime_error(tmp_path: Path) -
 
 def test_runner_that_exceeds_its_time_limit_is_killed(tmp_path: Path, two_models) -> None:
     runner = HostRunner(timeout_s=0.5)
-    request_for(tmp_path, runner, two_models)
+    request_for(tmp_path, runner, two_models, runs=10**9)  # would time for ever
     with pytest.raises(RunnerError, match="did not finish within 0 s|did not finish within 1 s"):
         runner.run(tmp_path)
     assert not (tmp_path / "result.json").exists()
@@ -94,27 +94,28 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 2}
 
 
-def test_the_child_dies_with_the_process_that_started_it(tmp_path: Path, two_models) -> None:
+def test_the_session_and_its_server_die_with_the_process_that_started_them(tmp_path: Path, two_models) -> None:
     runner = HostRunner()
     request_for(tmp_path, runner, two_models, runs=10**9)  # would time for ever
     parent = subprocess.Popen(
         [sys.executable, "-c", "import sys; from pathlib import Path; from orchestrator.measure.runners.host import HostRunner; HostRunner().run(Path(sys.argv[1]))", str(tmp_path)]
     )
     deadline = time.monotonic() + 60
-    while not children(parent.pid) and time.monotonic() < deadline:
+    while not (tmp_path / "runner.log").exists() and time.monotonic() < deadline:  # the session has started
         time.sleep(0.2)
-    (child,) = children(parent.pid)
+    started = descendants(parent.pid)
+    assert len(started) > len(children(parent.pid))  # the session, forked by a server the parent started
     parent.kill()
     parent.wait()
     try:
         deadline = time.monotonic() + 30
-        while alive(child) and time.monotonic() < deadline:
+        while any(map(alive, started)) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert not alive(child)
+        assert not any(map(alive, started))
         assert not (tmp_path / "result.json").exists()
     finally:
-        if alive(child):  # never leave a timing loop behind on a failure
-            os.kill(child, signal.SIGKILL)
+        for pid in filter(alive, started):  # never leave a timing loop behind on a failure
+            os.kill(pid, signal.SIGKILL)
 
 
 def test_a_reused_run_directory_links_the_model_asked_for_not_the_one_left_there(tmp_path: Path, two_models) -> None:

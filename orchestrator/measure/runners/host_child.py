@@ -3,6 +3,10 @@
 Runs in its own process so a crash in the runtime, a hang or a leak cannot take the orchestrator
 down, and so every session starts with a fresh XNNPACK thread pool. Whatever happens, it tries to
 leave a `result.json` (status "error" with the reason) before exiting.
+
+The host runner forks each session from a server that has imported this module (`session`), so
+torch and the runtime, 2.3 s of CPU of every session's start, are imported once per command; the
+phone peers of the tests start it as a script, as above.
 """
 
 from __future__ import annotations
@@ -16,8 +20,15 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import torch
+
+# The C++ runtime itself, not `executorch.runtime`: that wrapper (and `portable_lib`) import the
+# whole compiler (`executorch.exir`), ~5 s of every session's start on this machine for nothing
+# a measurement uses. executorch is pinned (constraints.txt).
+from executorch.extension.pybindings import _C as runtime
+
 from infra.files import write_json_atomic
-from infra.processes import die_with
+from infra.processes import die_with, die_with_starter
 from orchestrator.measure.contract import read_json, summarize, validate
 from orchestrator.measure.timing import TimingPlan, interleaved_latencies
 
@@ -41,13 +52,6 @@ def _now() -> str:
 
 
 def run(run_dir: Path) -> dict[str, Any]:
-    import torch
-
-    # The C++ runtime itself, not `executorch.runtime`: that wrapper (and `portable_lib`) import the
-    # whole compiler (`executorch.exir`), ~5 s of every session's start on this machine for nothing
-    # a measurement uses. executorch is pinned (constraints.txt).
-    from executorch.extension.pybindings import _C as runtime
-
     request = read_json(run_dir / "request.json", "request")
     if request["threads"] > 0:
         runtime._unsafe_reset_threadpool(request["threads"])
@@ -79,8 +83,7 @@ def run(run_dir: Path) -> dict[str, Any]:
     }
 
 
-def main(run_dir: Path, parent: int) -> int:
-    die_with(parent)  # an orphan would go on timing and write into a run directory a resumed profile uses
+def main(run_dir: Path) -> int:
     started = _now()
     base = {"schema": "autovit-bench/result", "version": 1, "device": host_facts(), "started_at": started}
     try:
@@ -98,7 +101,21 @@ def main(run_dir: Path, parent: int) -> int:
     return code
 
 
+def session(run_dir: Path, log_path: Path) -> None:
+    """A session in a process forked from the host runner's server: its output goes to `log_path`,
+    and it ends with the command that asked for it (an orphan would go on timing and write into a
+    run directory a resumed profile uses)."""
+    die_with_starter()
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    sys.exit(main(run_dir))
+
+
 if __name__ == "__main__":
-    # The parent's pid comes with the command (an orphan's ppid is already another process's by the
-    # time it could ask); without it, the process that started this one.
-    sys.exit(main(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else os.getppid()))
+    # As a script, the phone peers of the tests start it. An orphan would go on timing, so it ends
+    # with its parent, whose pid comes with the command (an orphan's ppid is already another
+    # process's by the time it could ask); without it, the process that started this one.
+    die_with(int(sys.argv[2]) if len(sys.argv) > 2 else os.getppid())
+    sys.exit(main(Path(sys.argv[1])))
