@@ -43,6 +43,9 @@ if [ ! -f "$cache/tests.jar" ]; then
   mapfile -d '' test_sources < <(find src/test -name '*.kt' -print0 | LC_ALL=C sort -z)
   # The core is compiled with nothing but the standard library on its class path: that is what
   # proves it has no Android (or test) dependency.
+  # kotlinc runs ~10 s, too short for the JVM's optimising compiler to pay for itself: stopping
+  # at the first tier halves its CPU time (26 s to 12 s here, the tests' build included).
+  export JAVA_OPTS="${JAVA_OPTS:--Xmx256M -Xms32M -XX:TieredStopAtLevel=1}"
   status=0
   kotlinc "${main_sources[@]}" -d "$cache.partial/core.jar" >"$log" 2>&1 \
     && kotlinc -cp "$cache.partial/core.jar:$junit" "${test_sources[@]}" -d "$cache.partial/tests.jar" >>"$log" 2>&1 \
