@@ -15,9 +15,12 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -73,8 +76,25 @@ class CachedExport:
 
 
 def _worker_start(parent: int) -> None:
-    """End the worker with the `bench` that started it."""
+    """End the worker with the `bench` that started it, and leave Ctrl-C to `bench`: it reaches the
+    whole process group, and a worker that took it would print its own traceback on the user's
+    terminal; `bench` ends its workers itself (`_stop_pool`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     die_with(parent)
+
+
+@contextmanager
+def _workers_start_without_ctrl_c() -> Iterator[None]:
+    """Workers start (at `submit`) with Ctrl-C blocked, as a new process inherits the signal mask of
+    the thread that starts it, until `_worker_start` ignores it: the imports before it take
+    seconds. This thread still sees Ctrl-C at once (Python handles it in the main thread whichever
+    thread the kernel hands it to) or, with no other thread, the moment the submits are done."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _log_to(log_path: str) -> None:
@@ -191,10 +211,11 @@ def export_probes(
     try:
         with Progress(*columns, disable=not show_progress, transient=False, console=Console(stderr=True)) as progress:
             task = progress.add_task(backend, total=len(probes), completed=len(done))
-            for spec in sorted(todo, key=lowering_cost, reverse=True):
-                artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
-                artifact.parent.mkdir(parents=True, exist_ok=True)
-                futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact), log_path)] = (spec, artifact)
+            with _workers_start_without_ctrl_c():
+                for spec in sorted(todo, key=lowering_cost, reverse=True):
+                    artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
+                    artifact.parent.mkdir(parents=True, exist_ok=True)
+                    futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact), log_path)] = (spec, artifact)
             for future in as_completed(futures):
                 spec, artifact = futures[future]
                 try:
