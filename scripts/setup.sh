@@ -44,8 +44,8 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -qq -c constraints.txt uv
   .venv/bin/uv pip install -q --system-certs --python .venv/bin/python -c constraints.txt torch==2.14.1 torchvision==0.29.1 -e ".$extras"
   # Byte-compiled once here, on every core: with PYTHONDONTWRITEBYTECODE set, as on these machines,
-  # nothing compiled later is kept, and every process of a profile (export workers, timing
-  # children) would compile torch again on import. Not for the tests (39 s of a 52 s set-up): the
+  # nothing compiled later is kept, and every process of a profile (export workers, the host
+  # sessions' fork server) would compile torch again on import. Not for the tests (39 s of a 52 s set-up): the
   # suite turns bytecode writing on for its own processes (tests/conftest.py) and so compiles only
   # the third of the venv it imports, once. compileall's exit status is not the set-up's: torch
   # ships a file written for Python 3.12 (torch/testing/_internal/py312_intrinsics.py) that 3.11

@@ -24,8 +24,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 # Bytecode is written here and in every process a test starts, whatever the shell says
 # (PYTHONDONTWRITEBYTECODE is set on these machines): the test set-up does not byte-compile the
-# venv's 20,000 modules (39 s on 2 cores), so the ~6,000 the suite imports are compiled once, on
-# first import, instead of again in each of its ~200 processes (torch alone is ~10 s from source).
+# venv's 20,000 modules (39 s on 2 cores), so the ~7,000 the suite imports are compiled once, on
+# first import, instead of again in each process that imports them (torch alone is ~10 s from source).
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
 
