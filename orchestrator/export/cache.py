@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -86,15 +87,24 @@ def _worker_start(parent: int) -> None:
 
 @contextmanager
 def _workers_start_without_ctrl_c() -> Iterator[None]:
-    """Workers start (at `submit`) with Ctrl-C blocked, as a new process inherits the signal mask of
-    the thread that starts it, until `_worker_start` ignores it: the imports before it take
-    seconds. This thread still sees Ctrl-C at once (Python handles it in the main thread whichever
-    thread the kernel hands it to) or, with no other thread, the moment the submits are done."""
+    """Ctrl-C waits until the submits (which start the workers) are done. Workers start with it
+    blocked, as a new process inherits the signal mask of the thread that starts it, until
+    `_worker_start` ignores it: the imports before that take seconds. And this process takes it
+    only afterwards: a KeyboardInterrupt between starting a worker and handing it its start-up data
+    would leave the worker reading a closed pipe, and its EOFError traceback on the terminal. Any
+    Ctrl-C pressed meanwhile is raised again at the end, to whatever handled it before."""
+    in_main = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum)) if in_main else None
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if pressed:
+            signal.raise_signal(signal.SIGINT)
 
 
 def _log_to(log_path: str) -> None:
