@@ -16,8 +16,8 @@ from orchestrator.plan.spec import Entry
 ANCHOR = "anchor"
 
 
-def entry(name: str) -> Entry:
-    return Entry(key=name, kind="transformer_layer", stage="MViT-1", params={}, reference=f"{name}-with", variant=f"{name}-without")
+def entry(name: str, copies: int = 1) -> Entry:
+    return Entry(key=name, kind="transformer_layer", stage="MViT-1", params={}, reference=f"{name}-with", variant=f"{name}-without", copies=copies)
 
 
 def session(anchor_ms: float = 1.0, **entries: tuple[float, float]) -> dict[str, list[float]]:
@@ -83,3 +83,11 @@ def test_sessions_that_agree_exactly_still_get_the_interval_their_rounds_show() 
     assert spread.relative_variance == 0.0
     assert estimates["a"].width_ms == pytest.approx(2 * Z * math.sqrt(2 * rounds_variance(np.array(noisy["a-with"] * 2) - 0.5)))
     assert estimates["a"].width_ms > 0.05
+
+
+def test_an_entry_timed_as_two_copies_is_the_delta_per_copy_with_its_interval_halved() -> None:
+    sessions = [session(a=(1.0, 0.5), b=(1.0, 0.5)), session(a=(1.0, 0.6), b=(1.0, 0.6))]
+    one, _ = attribute([entry("a")], sessions, ANCHOR)
+    two, _ = attribute([entry("b", copies=2)], sessions, ANCHOR)
+    assert two["b"].latency_ms == pytest.approx(one["a"].latency_ms / 2)
+    assert two["b"].width_ms == pytest.approx(one["a"].width_ms / 2)

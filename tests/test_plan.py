@@ -35,14 +35,33 @@ def test_transformer_shells_skip_width_pairs_the_space_forbids(xxs_plan) -> None
     assert len(shells) == 4 + 3 + 3 + 3
 
 
-def test_layer_entry_reference_is_the_variant_plus_one_layer(xxs_plan) -> None:
+def test_layer_entry_reference_is_the_variant_plus_two_copies_of_the_layer(xxs_plan) -> None:
     entry = next(e for e in xxs_plan.entries if e.key == "transformer/Transformer-3/layer/w96/h4/r2")
-    with_layer = xxs_plan.probes[entry.reference].subnet_config()
+    with_layers = xxs_plan.probes[entry.reference].subnet_config()
     without = xxs_plan.probes[entry.variant].subnet_config()
-    assert with_layer.transformer[2].width == without.transformer[2].width == 96
-    assert with_layer.transformer[2].heads == without.transformer[2].heads + (4,)
-    assert with_layer.transformer[2].mlp_ratio == without.transformer[2].mlp_ratio + (2.0,)
-    assert with_layer.transformer[:2] == without.transformer[:2] and with_layer.mbconv == without.mbconv
+    assert entry.copies == 2
+    assert with_layers.transformer[2].width == without.transformer[2].width == 96
+    assert with_layers.transformer[2].heads == without.transformer[2].heads + (4, 4)
+    assert with_layers.transformer[2].mlp_ratio == without.transformer[2].mlp_ratio + (2.0, 2.0)
+    assert with_layers.transformer[:2] == without.transformer[:2] and with_layers.mbconv == without.mbconv
+
+
+def test_mbconv_layer_entry_reference_is_two_blocks_deeper(xxs_plan) -> None:
+    entry = next(e for e in xxs_plan.entries if e.key.startswith("mbconv/MBConv-2/layer/w32"))
+    with_layers = xxs_plan.probes[entry.reference].subnet_config()
+    without = xxs_plan.probes[entry.variant].subnet_config()
+    assert (entry.copies, with_layers.mbconv[1].depth, without.mbconv[1].depth) == (2, 4, 2)
+
+
+def test_fixed_parts_are_one_copy_against_none(xxs_plan) -> None:
+    assert {e.copies for e in xxs_plan.entries if not e.kind.endswith("_layer")} == {1}
+
+
+def test_a_version_1_plan_is_rebuilt_with_the_id_its_luts_recorded() -> None:
+    one = build_plan(XXS, layer_copies=1)
+    assert one.id == "b200ed47c0fefaae"  # tests/golden/identity.json, luts/host/xxs
+    assert {e.copies for e in one.entries} == {1} and one.id != build_plan(XXS).id
+    assert one.anchor == build_plan(XXS).anchor
 
 
 def test_fixed_parts_are_measured_by_truncation(xxs_plan) -> None:

@@ -202,7 +202,7 @@ def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_th
     keeps the run and prints the command that continues it; that command finishes the LUT."""
     from orchestrator.lut.settings import Preset
 
-    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method: small_plan())
+    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method, layer_copies: small_plan())
     monkeypatch.setitem(PRESETS, "quick", Preset("tiny", 128, FAST))
     monkeypatch.setattr("orchestrator.cli.profile_view.suggested_budget_ms", lambda doc: 1.0)  # a LUT of 4 entries prices no subnet
 

@@ -16,7 +16,7 @@ from rich.table import Table
 from infra.files import atomic_write
 from orchestrator.cli.common import add_plain_row, plain
 from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_diff, ms_text, network_order
-from search.nas.lut import interval_method
+from search.nas.lut import interval_method, layer_timing
 
 
 def lut_summary_table(doc: dict[str, Any]) -> Table:
@@ -39,6 +39,7 @@ def lut_summary_table(doc: dict[str, Any]) -> Table:
         ("toolkit", f"{doc['toolkit']['version']} (commit {doc['toolkit']['git_commit'] or 'unknown'})"),
         ("runtime versions", cell_text(doc["runtime_versions"])),
         ("intervals", interval_method(doc)),
+        ("layers", layer_timing(doc)),
     ]
     rows += [(f"measurement.{k}", cell_text(v)) for k, v in sorted(doc["measurement"].items()) if k not in ("transfer", "interval")]
     if "transfer" in doc["measurement"]:

@@ -12,7 +12,8 @@ from orchestrator.plan.spec import Plan
 def plan_document(p: Plan, space: str) -> dict[str, Any]:
     return {
         "space": space, "resolution": p.resolution, "plan_id": p.id, "context": p.context.to_dict(),
-        "entries": [{"key": e.key, "kind": e.kind, "reference": e.reference, "variant": e.variant} for e in p.entries],
+        "layer_copies": p.layer_copies,
+        "entries": [{"key": e.key, "kind": e.kind, "reference": e.reference, "variant": e.variant, "copies": e.copies} for e in p.entries],
         "networks": {pid: spec.to_dict() for pid, spec in p.probes.items()},
     }
 
@@ -22,6 +23,7 @@ def plan_table(p: Plan, space: str) -> Table:
     table.add_column("entry", no_wrap=True, min_width=44)
     table.add_column("with block", no_wrap=True)
     table.add_column("without", no_wrap=True)
+    table.add_column("copies", justify="right")
     for e in p.entries:
-        table.add_row(e.key, e.reference[:8], e.variant[:8] if e.variant else "-")
+        table.add_row(e.key, e.reference[:8], e.variant[:8] if e.variant else "-", str(e.copies))
     return table

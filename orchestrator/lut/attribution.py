@@ -93,7 +93,9 @@ class SessionSpread:
 
 @dataclass(frozen=True)
 class EntrySessions:
-    """One entry's deltas, session by session, and the latency of the network it was removed from."""
+    """One entry's deltas, session by session (per copy of its block), and the latency its sessions'
+    offsets scale with: the network it was removed from, over the copies removed (the delta is
+    divided by them, so is its offset)."""
 
     deltas: list[np.ndarray]
     reference_ms: float
@@ -108,16 +110,17 @@ class EntrySessions:
 
 
 def entry_sessions(entry: Entry, sessions: Iterable[Mapping[str, np.ndarray]]) -> EntrySessions:
-    """Per-session deltas of one entry from every session that timed both of its networks."""
+    """Per-session deltas of one entry from every session that timed both of its networks, per copy
+    of the block (the slope of a layer timed as `copies` copies against none)."""
     deltas, references = [], []
     for samples in sessions:
         if entry.reference not in samples or (entry.variant is not None and entry.variant not in samples):
             continue
         with_block = np.asarray(samples[entry.reference])
         without = np.asarray(samples[entry.variant]) if entry.variant is not None else np.zeros_like(with_block)
-        deltas.append(with_block - without)
+        deltas.append((with_block - without) / entry.copies)
         references.append(float(np.median(with_block)))
-    return EntrySessions(deltas, float(np.median(references)) if references else 0.0)
+    return EntrySessions(deltas, float(np.median(references)) / entry.copies if references else 0.0)
 
 
 def session_spread(measured: Iterable[EntrySessions]) -> SessionSpread:

@@ -143,6 +143,7 @@ class Profiler:
                 "rounds": sum(r["rounds"] for r in results),
                 "networks": len(self.plan.probes),
                 "plan_id": self.plan.id,
+                "layer_copies": self.plan.layer_copies,
                 "context_latency_ms": reference or anchor_speed(results_samples(results), self.plan.anchor),
                 "anchor": {"probe": self.plan.anchor, "session_median_ms": anchor_ms},
                 "interval": {"method": INTERVAL_METHOD, "confidence": CONFIDENCE, "description": INTERVAL_DESCRIPTION, "session_spread": spread.to_dict()},

@@ -4,9 +4,14 @@ An entry's latency is the measured drop when its block is removed from a network
 context, not alone (AutoViT section 3.3.2). Three families:
 
 - Layers (`transformer_layer`, `mbconv_layer`): the *context network* (the space's smallest
-  subnet, with all transformer stages) with the entry's stage set to the entry's width, and one
-  extra layer of the entry's configuration; the variant lacks that layer. Shapes never change, so
-  the removal is exact and the layer is timed inside the whole network.
+  subnet, with all transformer stages) with the entry's stage set to the entry's width, and
+  `LAYER_COPIES` (2) extra layers of the entry's configuration; the variant lacks them, and the
+  entry is the delta over the copies (a slope). Shapes never change, so the removal is exact and
+  the layer is timed inside the whole network. Two copies double the delta while the rounds'
+  jitter stays that of one pair of networks: that jitter, not the session, is what moved XXS's
+  stage-4 layers between profiles (`benchmarks/load_offsets.py`), and at one copy those entries
+  repeated within a median of 19%. The copies take the stage to its minimum depth plus two, the
+  depths a searched subnet has (XXS: 2-5; tiny's 1-2 ends one below).
 - Fixed parts (`stem`, `mbconv_transition`, `transformer_shell`, `head`): removing a stage's first
   block (or a MobileViT stage's convolutions, unfold and fold) would break the shapes of what
   follows. The documented stand-in is *truncation*: the reference is the skeleton network (every
@@ -34,7 +39,7 @@ from typing import Any
 
 from infra.errors import UserError
 from orchestrator.plan.isolated import isolated
-from orchestrator.plan.spec import METHODS, Entry, Plan, ProbeSpec
+from orchestrator.plan.spec import LAYER_COPIES, METHODS, Entry, Plan, ProbeSpec
 from search.nas.lut import entry_key
 from search.space import SearchSpace
 from search.space.config import ConfigError, MBConvStage, SubnetConfig, TransformerStage
@@ -80,8 +85,8 @@ def _with_stage_width(config: SubnetConfig, index: int, width: int) -> SubnetCon
 
 
 class _Builder:
-    def __init__(self, space: SearchSpace, resolution: int) -> None:
-        self.space, self.resolution = space, resolution
+    def __init__(self, space: SearchSpace, resolution: int, copies: int) -> None:
+        self.space, self.resolution, self.copies = space, resolution, copies
         self.context = context_config(space, resolution)
         self.skeleton = _skeleton(self.context)
         self.probes: dict[str, ProbeSpec] = {}
@@ -95,8 +100,8 @@ class _Builder:
         self.probes.setdefault(spec.id, spec)
         return spec.id
 
-    def add(self, kind: str, stage: str | None, params: dict[str, Any], reference: str, variant: str | None) -> None:
-        self.entries.append(Entry(entry_key(kind, stage, **params), kind, stage, params, reference, variant))
+    def add(self, kind: str, stage: str | None, params: dict[str, Any], reference: str, variant: str | None, copies: int = 1) -> None:
+        self.entries.append(Entry(entry_key(kind, stage, **params), kind, stage, params, reference, variant, copies))
 
     def prefix(self, widths: dict[int, int], stages: int) -> str:
         """The skeleton cut after `stages` stages, with some stage widths overridden."""
@@ -141,11 +146,11 @@ class _Builder:
                     mb = list(base.mbconv)
                     mb[j] = MBConvStage(w, depth, float(e))
                     without = dataclasses.replace(base, mbconv=tuple(mb))
-                    mb[j] = MBConvStage(w, depth + 1, float(e))
-                    with_layer = dataclasses.replace(base, mbconv=tuple(mb))
+                    mb[j] = MBConvStage(w, depth + self.copies, float(e))
+                    with_layers = dataclasses.replace(base, mbconv=tuple(mb))
                     self.add(
                         "mbconv_layer", stage.name, {"width": w, "expansion": float(e)},
-                        self.probe(with_layer), self.probe(without),
+                        self.probe(with_layers), self.probe(without), self.copies,
                     )
 
     def transformer_layers(self) -> None:
@@ -157,22 +162,24 @@ class _Builder:
                 for h in stage.heads:
                     for r in stage.mlp_ratio:
                         tr = list(base.transformer)
-                        tr[i] = TransformerStage(w, tr[i].heads + (h,), tr[i].mlp_ratio + (float(r),))
-                        with_layer = self.probe(dataclasses.replace(base, transformer=tuple(tr)))
+                        tr[i] = TransformerStage(w, tr[i].heads + (h,) * self.copies, tr[i].mlp_ratio + (float(r),) * self.copies)
+                        with_layers = self.probe(dataclasses.replace(base, transformer=tuple(tr)))
                         params = {"width": w, "heads": h, "mlp_ratio": float(r)}
-                        self.add("transformer_layer", stage.name, params, with_layer, without)
+                        self.add("transformer_layer", stage.name, params, with_layers, without, self.copies)
 
 
-def build_plan(space: SearchSpace, resolution: int | None = None, method: str = "removal") -> Plan:
+def build_plan(space: SearchSpace, resolution: int | None = None, method: str = "removal", layer_copies: int = LAYER_COPIES) -> Plan:
+    """The plan LUTs are measured with now; `layer_copies=1` rebuilds a version-1 plan (LUTs before
+    the slope record no `layer_copies`) with the ids its LUTs recorded."""
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     resolution = resolution if resolution is not None else space.default_resolution
     if resolution not in space.resolutions:
         raise ConfigError(f"resolution {resolution} is not in space {space.name!r}; choices: {', '.join(map(str, space.resolutions))}")
-    builder = _Builder(space, resolution)
+    builder = _Builder(space, resolution, layer_copies)
     builder.fixed_parts()
     builder.mbconv_layers()
     builder.transformer_layers()
     anchor = builder.probe(builder.context)
-    plan = Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes, anchor)
+    plan = Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes, anchor, layer_copies=layer_copies)
     return isolated(plan) if method == "isolated" else plan

@@ -47,6 +47,6 @@ def isolated(plan: Plan) -> Plan:
             block = {"kind": e.kind, "stage": i, "params": e.params, "input_shape": shape}
             spec = ProbeSpec("block", plan.resolution, None, False, json.dumps(block, sort_keys=True, separators=(",", ":")))
         probes.setdefault(spec.id, spec)
-        entries.append(dataclasses.replace(e, reference=spec.id, variant=spec.id if e.kind == "overhead" else None))
+        entries.append(dataclasses.replace(e, reference=spec.id, variant=spec.id if e.kind == "overhead" else None, copies=1))
     probes[plan.anchor] = plan.probes[plan.anchor]
-    return dataclasses.replace(plan, entries=tuple(entries), probes=probes, method="isolated")
+    return dataclasses.replace(plan, entries=tuple(entries), probes=probes, method="isolated", layer_copies=1)

@@ -13,8 +13,8 @@ from typing import Any
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
 
-PLAN_VERSION = 1
 METHODS = ("removal", "isolated")
+LAYER_COPIES = 2  # how many copies of a layer its removal pair differs by (plan version 2; version 1 had 1)
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,14 @@ class Entry:
     params: dict[str, Any]
     reference: str  # probe id of the network with the block
     variant: str | None  # probe id of the network without it (None: the entry is the reference itself)
+    copies: int = 1  # copies of the block the reference has more than the variant: the entry is the delta over them
+
+    def to_dict(self) -> dict[str, Any]:
+        """`copies` is left out at 1, so the version-1 plans' ids (recorded in their LUTs) are unchanged."""
+        body = dataclasses.asdict(self)
+        if self.copies == 1:
+            del body["copies"]
+        return body
 
 
 @dataclass(frozen=True)
@@ -69,10 +77,16 @@ class Plan:
     probes: dict[str, ProbeSpec]
     anchor: str  # probe id of the context network, timed in every session to measure its speed
     method: str = "removal"
+    layer_copies: int = 1
+
+    @property
+    def version(self) -> int:
+        """1: every layer timed as one copy against none; 2: as `layer_copies` copies (a slope)."""
+        return 1 if self.layer_copies == 1 else 2
 
     @property
     def id(self) -> str:
-        body = {"v": PLAN_VERSION, "space": self.space.hash, "entries": [dataclasses.asdict(e) for e in self.entries]}
+        body = {"v": self.version, "space": self.space.hash, "entries": [e.to_dict() for e in self.entries]}
         blob = json.dumps(
             body if self.method == "removal" else {**body, "method": self.method},
             sort_keys=True,

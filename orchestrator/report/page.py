@@ -20,7 +20,7 @@ from infra.errors import UserError
 from orchestrator.report.assets import CSP, CSS, JS
 from orchestrator.report.figures import breakdown_figure, png, validation_figure
 from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
-from search.nas.lut import check_space, interval_method
+from search.nas.lut import check_space, interval_method, layer_timing
 from search.space import load_space
 
 GENERATOR = "autovit-bench report"
@@ -132,7 +132,7 @@ def entries_section(part: LutPart) -> str:
     wide = sum(e["wide"] for e in entries.values())
     return (
         f"<h3>Entries</h3><p class=\"note\">{len(entries)} entries in network order, {wide} with a 95% interval wider than "
-        f"the entry (marked <em>wide</em>). Intervals: {text(interval_method(part.doc))}. Click a column header to sort, type to filter.</p>"
+        f"the entry (marked <em>wide</em>). Intervals: {text(interval_method(part.doc))}. Layers: {text(layer_timing(part.doc))}. Click a column header to sort, type to filter.</p>"
         + data_table(f"{part.anchor}-entries", columns, rows, "entries by key, kind or stage")
     )
 

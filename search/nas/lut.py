@@ -105,6 +105,18 @@ def interval_method(doc: dict[str, Any]) -> str:
     return record["description"] if isinstance(record, dict) and isinstance(record.get("description"), str) else ROUNDS_BOOTSTRAP
 
 
+def layer_timing(doc: dict[str, Any]) -> str:
+    """How a LUT's layer entries were measured, in words (LUTs before `measurement.layer_copies`: one copy)."""
+    if doc["method"] == "isolated":
+        return "each block timed alone"
+    if doc["method"] == "transfer":
+        return "as in the source LUT, whose entries this one scales"
+    copies = doc["measurement"].get("layer_copies", 1)
+    if copies == 1:
+        return "each layer removed once from its context network"
+    return f"each layer removed as {copies} copies from its context network, the entry the delta per copy"
+
+
 def read_lut(path: Path) -> dict[str, Any]:
     """A LUT file read and validated; one larger than any LUT could be is refused after reading at
     most `MAX_LUT_BYTES`, so it costs every command that meets it milliseconds, not minutes."""
