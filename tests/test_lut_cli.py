@@ -98,3 +98,15 @@ def test_lut_show_names_the_interval_method_a_lut_records(bench, tmp_path: Path,
     save_lut(doc, tmp_path / "luts")
     out = bench("lut", "show", doc["id"]).stdout
     assert "95% repeat interval: as recorded" in out and "bootstrap over rounds" not in out
+
+
+def test_lut_show_says_how_the_layers_were_timed_old_luts_by_one_copy(bench, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    old = make_lut(load_space("tiny"))
+    new = make_lut(load_space("tiny"), measurement={**old["measurement"], "layer_copies": 2})
+    for doc in (old, new):
+        doc["id"] = content_id(doc)
+        save_lut(doc, tmp_path / "luts")
+    assert "each layer removed once from its context network" in bench("lut", "show", old["id"]).stdout
+    shown = " ".join(bench("lut", "show", new["id"]).stdout.split())
+    assert "each layer removed as 2 copies from its context network, the entry the delta per copy" in shown

@@ -141,6 +141,11 @@ def test_the_lut_records_how_its_intervals_were_made(finished) -> None:
     assert (interval["method"], interval["confidence"], interval["session_spread"]["entries"]) == ("repeat-sessions-v1", 0.95, len(SMALL_KEYS))
 
 
+def test_the_lut_records_how_many_copies_of_a_layer_its_removal_pairs_differed_by(finished) -> None:
+    _, doc, _ = finished
+    assert doc["measurement"]["layer_copies"] == 2
+
+
 def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
     strict = dataclasses.replace(FAST, adaptive_sessions=1, tolerance=Tolerance(relative=0.0, absolute_ms=0.0))
     doc, _ = profiler(tmp_path / "run", tmp_path / "luts", strict).run()
