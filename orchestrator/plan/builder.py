@@ -9,9 +9,11 @@ context, not alone (AutoViT section 3.3.2). Three families:
   entry is the delta over the copies (a slope). Shapes never change, so the removal is exact and
   the layer is timed inside the whole network. Two copies double the delta while the rounds'
   jitter stays that of one pair of networks: that jitter, not the session, is what moved XXS's
-  stage-4 layers between profiles (`benchmarks/load_offsets.py`), and at one copy those entries
-  repeated within a median of 19%. The copies take the stage to its minimum depth plus two, the
-  depths a searched subnet has (XXS: 2-5; tiny's 1-2 ends one below).
+  stage-4 layers between profiles (`benchmarks/load_offsets.py`). With one copy XXS's entries
+  repeated within a median of 3.0% (p95 26%), with two within 1.8% (p95 12%), on one day
+  (`benchmarks/lut_build.py`). The copies take a stage to its minimum depth plus two: inside XXS's
+  depths (2-5), one layer past tiny's (1-2), which a plan's networks may go (they are built
+  without the space's bounds).
 - Fixed parts (`stem`, `mbconv_transition`, `transformer_shell`, `head`): removing a stage's first
   block (or a MobileViT stage's convolutions, unfold and fold) would break the shapes of what
   follows. The documented stand-in is *truncation*: the reference is the skeleton network (every
