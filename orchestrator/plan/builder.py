@@ -12,8 +12,8 @@ context, not alone (AutoViT section 3.3.2). Three families:
   stage-4 layers between profiles (`benchmarks/load_offsets.py`). With one copy XXS's entries
   repeated within a median of 3.0% (p95 26%), with two within 1.8% (p95 12%), on one day
   (`benchmarks/lut_build.py`). The copies take a stage to its minimum depth plus two: inside XXS's
-  depths (2-5), one layer past tiny's (1-2), which a plan's networks may go (they are built
-  without the space's bounds).
+  transformer depths (2-5), one layer past its MBConv-2/3 depths (2-3) and tiny's (1-2), where a
+  plan's networks may go (they are built without the space's bounds).
 - Fixed parts (`stem`, `mbconv_transition`, `transformer_shell`, `head`): removing a stage's first
   block (or a MobileViT stage's convolutions, unfold and fold) would break the shapes of what
   follows. The documented stand-in is *truncation*: the reference is the skeleton network (every
