@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.export.cache import worker_died
 from tests.processes import alive, children
 
 pytestmark = pytest.mark.exports
@@ -60,3 +61,33 @@ def test_ctrl_c_during_a_cold_profile_export_ends_it_within_seconds_in_one_line_
         for w in workers:
             if alive(w):
                 os.kill(w, signal.SIGKILL)
+
+
+@pytest.mark.timeout(240)
+def test_a_worker_killed_as_it_starts_ends_the_profile_in_one_line_that_names_no_missing_log(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE": str(tmp_path / "cache"), "BENCH_LUTS": str(tmp_path / "luts"), "OMP_NUM_THREADS": "1"}
+    bench = subprocess.Popen([sys.executable, "-c", BENCH, "profile", "--quick", "--out", "run"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 150
+        while time.monotonic() < deadline and bench.poll() is None and not starting(bench, tmp_path):
+            time.sleep(0.05)
+        workers = export_workers(bench)
+        assert workers and not exporting(bench, tmp_path), "no worker caught while it starts"
+        os.kill(workers[0], signal.SIGKILL)  # the out-of-memory killer's way
+        _, err = bench.communicate(timeout=60)
+        assert bench.returncode == 2 and "Traceback" not in err, err
+        assert err.strip().splitlines()[-1] == (
+            "error: an export worker died (out of memory or killed) before it wrote its log: if you called the exporter from a "
+            "script of your own, export from under `if __name__ == \"__main__\":` (workers start by spawn); finished exports "
+            "are cached, run again to continue"
+        )
+    finally:
+        if bench.poll() is None:
+            os.killpg(bench.pid, signal.SIGKILL)
+
+
+def test_a_worker_that_died_after_writing_its_log_is_reported_with_the_log(tmp_path: Path) -> None:
+    log = tmp_path / "export.log"
+    log.write_text("lowering network 0123\n")
+    assert worker_died(log) == f"an export worker died (out of memory or killed) (log: {log}); finished exports are cached, run again to continue"

@@ -156,6 +156,17 @@ def _fingerprint(artifact: Path) -> dict[str, Any]:
     return {"artifact_bytes": size, "artifact_sha256": digest.hexdigest()}
 
 
+def worker_died(log_path: Path) -> str:
+    """What to say when a worker vanished: the log is named only where one exists, since a worker
+    that dies while it starts (importing torch, or re-running a caller's script under spawn) has
+    written nothing there."""
+    where = f" (log: {log_path})" if log_path.is_file() else (
+        " before it wrote its log: if you called the exporter from a script of your own, export from under "
+        "`if __name__ == \"__main__\":` (workers start by spawn)"
+    )
+    return f"an export worker died (out of memory or killed){where}; finished exports are cached, run again to continue"
+
+
 def lowering_cost(spec: ProbeSpec) -> int:
     """A network's graph size in rough node counts (an MBConv layer ~8, a transformer stage's
     shell ~25, a transformer layer ~40): exports start biggest first, so the last minute is not
@@ -231,13 +242,14 @@ def export_probes(
                 try:
                     meta = future.result()
                 except BrokenProcessPool:
-                    raise UserError(
-                        f"an export worker died (out of memory or killed); finished exports are cached, run again to continue (log: {log_path})"
-                    ) from None
+                    raise
                 except Exception as exc:
                     raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
                 done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
                 progress.advance(task)
+    except BrokenProcessPool:  # a worker vanished: as a task's result, or already while the tasks were handed out
+        _stop_pool()
+        raise UserError(worker_died(Path(log_path))) from None
     except BaseException:
         _stop_pool()  # Ctrl-C or a failed export: no worker goes on lowering networks nobody waits for
         raise
