@@ -1,5 +1,6 @@
 """Ctrl-C during a cold export stops it (issue 24, finding 7): the export workers are ended with the
-command, which says it was interrupted, instead of lowering the rest of the plan for minutes."""
+command, which says it was interrupted, instead of lowering the rest of the plan for minutes; and
+a worker killed under it ends the command in one line too."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,45 +36,54 @@ def starting(bench: subprocess.Popen, tmp_path: Path) -> bool:
     return bool(export_workers(bench))  # a worker's process exists: it is still importing torch
 
 
+@contextmanager
+def cold_profile(tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """`bench profile --quick` with an empty export cache, in its own process group; killed on the
+    way out if it still runs."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE": str(tmp_path / "cache"), "BENCH_LUTS": str(tmp_path / "luts"), "OMP_NUM_THREADS": "1"}
+    bench = subprocess.Popen([sys.executable, "-c", BENCH, "profile", "--quick", "--out", "run"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        yield bench
+    finally:
+        if bench.poll() is None:
+            os.killpg(bench.pid, signal.SIGKILL)
+
+
+def wait_for(moment, bench: subprocess.Popen, tmp_path: Path) -> None:
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline and bench.poll() is None and not moment(bench, tmp_path):
+        time.sleep(0.05)
+
+
 @pytest.mark.exports
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("moment", [exporting, starting])
 def test_ctrl_c_during_a_cold_profile_export_ends_it_within_seconds_in_one_line_and_leaves_no_worker(tmp_path: Path, moment) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE": str(tmp_path / "cache"), "BENCH_LUTS": str(tmp_path / "luts"), "OMP_NUM_THREADS": "1"}
-    bench = subprocess.Popen([sys.executable, "-c", BENCH, "profile", "--quick", "--out", "run"], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     workers: list[int] = []
-    try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline and bench.poll() is None and not moment(bench, tmp_path):
-            time.sleep(0.05)
-        workers = export_workers(bench)
-        assert workers, "no export worker started"
-        os.killpg(bench.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
-        start = time.monotonic()
-        _, err = bench.communicate(timeout=60)
-        took = time.monotonic() - start
-        assert bench.returncode == 130 and took < 20, (bench.returncode, took, err)
-        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err  # no worker took the Ctrl-C
-        assert err.strip().splitlines()[-1].startswith("interrupted: 0 finished measurement sessions are kept in run; continue with `bench profile")
-        assert not any(alive(w) for w in workers)
-    finally:
-        if bench.poll() is None:
-            os.killpg(bench.pid, signal.SIGKILL)
-        for w in workers:
-            if alive(w):
-                os.kill(w, signal.SIGKILL)
+    with cold_profile(tmp_path) as bench:
+        try:
+            wait_for(moment, bench, tmp_path)
+            workers = export_workers(bench)
+            assert workers, "no export worker started"
+            os.killpg(bench.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+            start = time.monotonic()
+            _, err = bench.communicate(timeout=60)
+            took = time.monotonic() - start
+            assert bench.returncode == 130 and took < 20, (bench.returncode, took, err)
+            assert "Traceback" not in err and "KeyboardInterrupt" not in err, err  # no worker took the Ctrl-C
+            assert err.strip().splitlines()[-1].startswith("interrupted: 0 finished measurement sessions are kept in run; continue with `bench profile")
+            assert not any(alive(w) for w in workers)
+        finally:
+            for w in workers:
+                if alive(w):
+                    os.kill(w, signal.SIGKILL)
 
 
 @pytest.mark.timeout(240)
 def test_a_worker_killed_as_it_starts_ends_the_profile_in_one_line_that_names_no_missing_log(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_CACHE": str(tmp_path / "cache"), "BENCH_LUTS": str(tmp_path / "luts"), "OMP_NUM_THREADS": "1"}
-    bench = subprocess.Popen([sys.executable, "-c", BENCH, "profile", "--quick", "--out", "run"], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 150
-        while time.monotonic() < deadline and bench.poll() is None and not starting(bench, tmp_path):
-            time.sleep(0.05)
+    with cold_profile(tmp_path) as bench:
+        wait_for(starting, bench, tmp_path)
         workers = export_workers(bench)
         assert workers and not exporting(bench, tmp_path), "no worker caught while it starts"
         os.kill(workers[0], signal.SIGKILL)  # the out-of-memory killer's way
@@ -82,9 +94,6 @@ def test_a_worker_killed_as_it_starts_ends_the_profile_in_one_line_that_names_no
             "script of your own, export from under `if __name__ == \"__main__\":` (workers start by spawn); finished exports "
             "are cached, run again to continue"
         )
-    finally:
-        if bench.poll() is None:
-            os.killpg(bench.pid, signal.SIGKILL)
 
 
 def test_a_worker_that_died_after_writing_its_log_is_reported_with_the_log(tmp_path: Path) -> None:

@@ -226,7 +226,7 @@ def export_probes(
         return done
     columns = (TextColumn("[bold]export {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
     root.mkdir(parents=True, exist_ok=True)
-    log_path = str(root / "export.log")
+    log_path = root / "export.log"
     pool = _pool(workers, len(todo))
     futures = {}
     try:
@@ -236,7 +236,7 @@ def export_probes(
                 for spec in sorted(todo, key=lowering_cost, reverse=True):
                     artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
                     artifact.parent.mkdir(parents=True, exist_ok=True)
-                    futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact), log_path)] = (spec, artifact)
+                    futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact), str(log_path))] = (spec, artifact)
             for future in as_completed(futures):
                 spec, artifact = futures[future]
                 try:
@@ -249,7 +249,7 @@ def export_probes(
                 progress.advance(task)
     except BrokenProcessPool:  # a worker vanished: as a task's result, or already while the tasks were handed out
         _stop_pool()
-        raise UserError(worker_died(Path(log_path))) from None
+        raise UserError(worker_died(log_path)) from None
     except BaseException:
         _stop_pool()  # Ctrl-C or a failed export: no worker goes on lowering networks nobody waits for
         raise
