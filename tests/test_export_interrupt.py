@@ -25,7 +25,16 @@ BENCH = "import sys; from orchestrator.cli.app import main; sys.argv = ['bench',
 
 
 def export_workers(bench: subprocess.Popen) -> list[int]:
-    return [c for c in children(bench.pid) if "resource_tracker" not in Path(f"/proc/{c}/cmdline").read_text()]
+    """`bench`'s pool workers, by their spawn command line: a child just forked, before it execs
+    (the resource tracker, say), still shows `bench`'s own and is no worker."""
+    return [c for c in children(bench.pid) if "spawn_main" in _cmdline(c)]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""  # gone since it was listed
 
 
 def exporting(bench: subprocess.Popen, tmp_path: Path) -> bool:
