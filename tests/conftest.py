@@ -127,7 +127,7 @@ def made_once(path: Path, make) -> Path:
 
 
 def write_small_digits(root: Path) -> None:
-    from search.training.data import write_digits
+    from search.training.digit_sets import write_digits
 
     write_digits(root)
     for split, keep in (("train", 24), ("val", 4)):

@@ -51,6 +51,12 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured(tiny_check
     config = SubnetConfig.from_dict(doc["config"])
     assert doc["predicted_ms"] <= budget and doc["evaluations"] == len(json.loads((out / "search_state.json").read_text())["evaluated"])
     assert 0 <= doc["accuracy"] <= 1 and 0 <= doc["test_accuracy"] <= 1
+    held = doc["holdout"]
+    assert held["correct"] / held["total"] == pytest.approx(doc["accuracy"]) and held["low"] <= doc["accuracy"] <= held["high"]
+    assert doc["test"]["total"] == 40 and doc["test"]["value"] == pytest.approx(doc["test_accuracy"])
+    assert 0 <= doc["runner_up"]["mcnemar_p"] <= 1 and isinstance(doc["warnings"], list)
+    best_line = next(line for line in result.stderr.splitlines() if line.startswith("best:"))
+    assert f"on {held['total']} images held out" in best_line and "pooled" not in best_line and len(best_line) < 160
     assert doc["measured_ms"] > 0 and doc["measurement"]["anchor_ms"] > 0
     assert SubnetConfig.from_dict(json.loads((out / "best.json").read_text())) == config
     saved = torch.load(out / "best.pt")

@@ -20,7 +20,24 @@ def data_digits(
     ),
 ) -> None:
     """Write scikit-learn's bundled handwritten digits (1,797 real images, 10 classes) as an ImageFolder."""
-    from search.training.data import write_digits
+    from search.training.digit_sets import write_digits
 
     counts = write_digits(out, per_class=per_class)
     console.print(f"wrote {counts['train']} training and {counts['val']} test images (10 classes) to {out}")
+
+
+@data_app.command("cluttered")
+def data_cluttered(
+    out: Path = typer.Option(Path("data/cluttered"), "--out", help="folder to write (ImageNet layout: train/ and val/)"),
+    train_images: int = typer.Option(6000, "--train-images", callback=number(10, 10_000_000), help="training canvases"),
+    test_images: int = typer.Option(2000, "--test-images", callback=number(10, 10_000_000), help="test canvases (from digit scans no training canvas uses)"),
+    seed: int = typer.Option(0, "--seed", callback=number(0)),
+    canvas: int = typer.Option(40, "--canvas", callback=number(24, 1024), help="canvas side in pixels"),
+    pieces: int = typer.Option(10, "--pieces", callback=number(0, 100), help="fragments of other digits on every canvas"),
+) -> None:
+    """A digits set with headroom for architecture search: each digit at a random place and size on a
+    larger canvas, among fragments cut from other digits (after cluttered MNIST). Deterministic by seed."""
+    from search.training.digit_sets import write_cluttered_digits
+
+    counts = write_cluttered_digits(out, train_images, test_images, seed, canvas=canvas, pieces=pieces)
+    console.print(f"wrote {counts['train']} training and {counts['val']} test images (10 classes, {canvas} px, {pieces} fragments each) to {out}")

@@ -71,6 +71,12 @@ def profile(
         from orchestrator.cli.lut_view import transfer_table
 
         console.print(transfer_table(doc))
+    if cause := doc["measurement"].get("disturbed"):
+        errors.print(
+            f"warning: LUT {doc['id'][:8]}'s sessions were disturbed even after measuring again ({cause}), so a search would refuse its "
+            "budgets or miss them; profile again with nothing else running on the device",
+            soft_wrap=True, highlight=False,
+        )
     console.print(next_steps(doc, device, write_report([path])), highlight=False, soft_wrap=True)
 
 

@@ -48,8 +48,10 @@ def next_steps(doc: dict[str, Any], device: str, report: Path) -> str:
         "      the search keeps its budget with the margin they show)",
         f"  open {report}",
         "      the LUT as one page: provenance, entries with intervals, per-stage breakdown, validation runs",
-        *(f"  {command}" for command in path_to_a_model(doc)),
-        f"      a supernet trained at the LUT's {res} px on a small digits set, then the most accurate subnet predicted within",
-        "      the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network;",
-        "      for a real model, train on your data (--data) for longer (README: 'Training a supernet and searching it')",
+        *(["  (no path to a model: this LUT's sessions were disturbed; profile again with nothing else running)"] if doc["measurement"].get("disturbed") else [
+            *(f"  {command}" for command in path_to_a_model(doc)),
+            f"      a supernet trained at the LUT's {res} px on scikit-learn's digits, then the most accurate subnet predicted within",
+            "      the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network;",
+            "      for a real model, train on your data (--data) for longer (README: 'Training a supernet and searching it')",
+        ]),
     ])

@@ -38,6 +38,9 @@ def train(
     kd_tau: float = typer.Option(TRAIN["kd_tau"], "--kd-tau", callback=number(0, 100, low_open=True), help="temperature of soft distillation"),
     holdout: float = typer.Option(TRAIN["holdout"], "--holdout", callback=number(0, 0.9, low_open=True), help="fraction of train/ held out for ranking subnets"),
     hflip: bool = typer.Option(TRAIN["hflip"], "--hflip/--no-hflip", help="random horizontal flips (off for digits)"),
+    augment: str = typer.Option(
+        TRAIN["augment"], "--augment", help="crop (random-resized, for photos), shift (small moves of the whole image, for digits), none; auto: what the data set recommends",
+    ),
     amp: bool = typer.Option(TRAIN["amp"], "--amp/--no-amp", help="mixed precision on GPU (bfloat16 where supported)"),
     workers: int = typer.Option(TRAIN["workers"], "--workers", callback=number(0, 64), help="data-loading processes per training process"),
     seed: int = typer.Option(TRAIN["seed"], "--seed", callback=number(0)),
@@ -45,6 +48,7 @@ def train(
 ) -> None:
     """Train a weight-sharing supernet. Distributed: `torchrun --nproc_per_node N --no-python bench train ...`."""
     from orchestrator.cli.train_view import train_reporter
+    from search.nas.significance import proportion
     from search.training import distributed
     from search.training.train import Trainer
 
@@ -53,7 +57,7 @@ def train(
         space=s.name, data=str(data), resolution=resolution or s.default_resolution, epochs=epochs, batch_size=batch_size, lr=lr,
         min_lr=min_lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, sampling=sampling,
         sandwich_random=sandwich_random, kd=kd, teacher=teacher, teacher_checkpoint=str(teacher_checkpoint) if teacher_checkpoint else None,
-        kd_alpha=kd_alpha, kd_tau=kd_tau, holdout=holdout, hflip=hflip, seed=seed, amp=amp, workers=workers,
+        kd_alpha=kd_alpha, kd_tau=kd_tau, holdout=holdout, hflip=hflip, augment=augment, seed=seed, amp=amp, workers=workers,
     )
     d = distributed.init()
     try:
@@ -72,8 +76,16 @@ def train(
     finally:
         distributed.shutdown()
     if d.main and state.history:
-        last = state.history[-1]
+        last, n = state.history[-1], len(trainer.data.holdout)
+        largest, smallest = (proportion(round(last[k] * n), n) for k in ("holdout_acc_max", "holdout_acc_min"))
         console.print(
             f"checkpoint {out / 'last.pt'}: epoch {last['epoch']}, loss {last['loss']:.3f}, held-out accuracy "
-            f"{last['holdout_acc_max']:.1%} (largest subnet) / {last['holdout_acc_min']:.1%} (smallest)"
+            f"{largest.text()} (largest subnet) / {smallest.value:.1%} [{smallest.low:.1%}, {smallest.high:.1%}] (smallest)"
         )
+        chance = 1 / trainer.data.num_classes
+        if max(largest.low, smallest.low) <= chance:
+            errors.print(
+                f"warning: neither the largest nor the smallest subnet can be told from chance ({chance:.0%} for "
+                f"{trainer.data.num_classes} classes): a search of this supernet would pick at random; train longer (--epochs) or on more images",
+                soft_wrap=True,
+            )

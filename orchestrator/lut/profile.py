@@ -15,6 +15,7 @@ from typing import Any
 
 from orchestrator.export.cache import CachedExport, export_probes
 from orchestrator.lut.attribution import CONFIDENCE, INTERVAL_DESCRIPTION, INTERVAL_METHOD, Estimate, SessionSpread, anchor_speed, attribute
+from orchestrator.lut.disturbance import disturbance, offending_entries
 from orchestrator.lut.provenance import device_provenance, phones_provenance
 from orchestrator.lut.reference import reference_ms, session_anchor_ms
 from orchestrator.lut.rundir import RunDirectory, run_state
@@ -125,7 +126,18 @@ class Profiler:
             results += new
             samples += results_samples(new)
             estimates, spread = attribute(plan.entries, samples, plan.anchor, reference_ms(self.sessions, results, plan.anchor))
-        doc = finish_lut(self._lut_body(estimates, spread, results, artifacts))
+        body = self._lut_body(estimates, spread, results, artifacts)
+        if (cause := disturbance(body)) and (offending := set(offending_entries(body))):
+            self.log(f"the sessions look disturbed ({cause}); measuring those entries again")
+            again = adaptive_round("disturbed", [e for e in plan.entries if e.key in offending], self.sessions.phone_count)
+            new = self.sessions.measure_all(again, plan.probes, plan.anchor, artifacts)
+            results += new
+            samples += results_samples(new)
+            estimates, spread = attribute(plan.entries, samples, plan.anchor, reference_ms(self.sessions, results, plan.anchor))
+            body = self._lut_body(estimates, spread, results, artifacts)
+        if cause := disturbance(body):
+            body["measurement"]["disturbed"] = cause
+        doc = finish_lut(body)
         return doc, save_lut(doc, self.luts_root)
 
     def _lut_body(self, estimates: dict[str, Estimate], spread: SessionSpread, results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from orchestrator.searchjob.job import SearchJob, accuracy_on_test_split
 from orchestrator.searchjob.pareto import plot_pareto
 from search.nas.budget import TOLERANCE
 from search.nas.lut import interval_method
+from search.nas.significance import Proportion, mcnemar_p, proportion, warnings_for
 from search.nas.strategies import SearchState
 from search.space.config import SubnetConfig
 
@@ -35,27 +36,59 @@ def _path(path: Path | None) -> str | None:
     return str(path) if path else None
 
 
+def judge(job: SearchJob, state: SearchState, static) -> dict[str, Any]:
+    """The winner's held-out accuracy as a count with its interval, the runner-up compared on the
+    same images (McNemar), and the warnings they call for."""
+    best, *rest = sorted(state.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms), reverse=True)
+    right = job.holdout_correct(static)
+    held = proportion(int(right.sum()), len(right))
+    runner = runner_p = runner_held = None
+    if rest:
+        runner = rest[0]
+        runner_right = job.holdout_correct(job.recalibrated(runner.config))
+        runner_held = proportion(int(runner_right.sum()), len(runner_right))
+        runner_p = mcnemar_p(right.numpy(), runner_right.numpy())
+    return {
+        "holdout": held,
+        "runner_up": None if runner is None else {
+            "config_hash": runner.config.hash, "holdout": runner_held.to_dict(), "predicted_ms": runner.predicted_ms, "mcnemar_p": runner_p,
+        },
+        "warnings": warnings_for(held, len(job.ckpt["classes"]), runner_p, runner_held),
+    }
+
+
 def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Device] | None, log: Callable[[str], None]) -> dict[str, Any]:
     """`device` resolves the LUT's device (raising UserError when it is unknown or unreachable)."""
     out, best = job.inputs.out, state.best()
     static = job.recalibrated(best.config)
-    lo, hi = job.pricer.predictor.interval(best.config)
+    lo, hi = job.pricer.interval(best.config)
+    verdict = judge(job, state, static)
+    held: Proportion = verdict["holdout"]
+    test = accuracy_on_test_split(static, job.data, job.inputs.eval_batch_size, job.device)
     log(
-        f"best: {best.accuracy:.2%} held-out accuracy, {best.predicted_ms:.2f} ms predicted (95% interval {lo:.2f}-{hi:.2f} ms: "
-        f"{interval_method(job.lut)}), {best.params / 1e6:.3f}M params; exporting"
+        f"best: {held.text()} held out, {best.predicted_ms:.2f} ms predicted ({lo:.2f}-{hi:.2f} ms, 95%), {best.params / 1e6:.3f}M params"
     )
+    log(f"test accuracy of the found model: {test.text()} of the test split" if test else "no test split (DATA/val/): the found model's test accuracy is unknown")
+    for warning in verdict["warnings"]:
+        log(f"warning: {warning}")
+    log("exporting the found model")
     files = deliver(static, job.ckpt["classes"], out, required=job.lut["device"]["backend"])
-    test_acc = accuracy_on_test_split(static, job.data, job.inputs.eval_batch_size, job.device)
     measured, not_measured = _measurement(job, files, best.config, device, log)
     budget = job.budget
     result = {
         "config": best.config.to_dict(),
         "config_hash": best.config.hash,
         "accuracy": best.accuracy,
-        "test_accuracy": test_acc,
+        "holdout": held.to_dict(),
+        "test_accuracy": test.value if test else None,
+        "test": test.to_dict() if test else None,
+        "runner_up": verdict["runner_up"],
+        "warnings": verdict["warnings"],
         "predicted_ms": best.predicted_ms,
         "predicted_interval_ms": [lo, hi],
-        "predicted_interval_method": interval_method(job.lut),
+        "predicted_interval_method": (
+            f"calibrated on the {budget.calibration.source}" if budget.calibration else f"raw, from the LUT's entries: {interval_method(job.lut)}"
+        ),
         "measured_ms": measured["measured_ms"] if measured else None,
         "measured_ms_at_lut_speed": measured["measured_ms_at_lut_speed"] if measured else None,
         "within_budget": (measured["measured_ms"] <= budget.latency_ms * (1 + TOLERANCE)) if measured else None,

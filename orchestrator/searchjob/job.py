@@ -24,6 +24,7 @@ from infra.strict_json import load_json
 from orchestrator.lut.store import latest_validation
 from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.nas.predictor import LatencyPredictor
+from search.nas.significance import Proportion, proportion
 from search.nas.strategies import Search, SearchSettings, SearchState
 from search.space.config import SubnetConfig
 from search.supernet.model import Supernet
@@ -32,7 +33,7 @@ from search.training import distributed
 from search.training.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
 from search.training.data import open_data, tensor_batches
 from search.training.distributed import Dist
-from search.training.evaluate import Evaluator, accuracy, recalibrated
+from search.training.evaluate import Evaluator, correct, recalibrated
 from search.training.settings import TrainSettings
 
 STATE_FILE = "search_state.json"
@@ -75,29 +76,23 @@ class SearchJob:
         check_lut_fits(self.ckpt, self.lut)
         self.train_settings = TrainSettings(**self.ckpt["settings"])
         self.validation = latest_validation(inputs.lut_path, self.lut["id"])
-        self.budget: Budget = make_budget(inputs.latency_ms, inputs.params_m, self.validation)
-        self.pricer = Pricer(LatencyPredictor(self.lut, self.base_space), self.space, self.budget)
+        predictor = LatencyPredictor(self.lut, self.base_space)
+        self.budget: Budget = make_budget(inputs.latency_ms, inputs.params_m, self.validation, predictor)
+        self.pricer = Pricer(predictor, self.space, self.budget)
         self.pricer.check_reachable()
         self.device = self.d.device
         self._batches: tuple[list, list] | None = None
 
     def describe_budget(self) -> str:
-        b = self.budget
-        interval = f"; every subnet's predicted interval is kept at or below {b.ceiling_ms:.2f} ms (the budget +{TOLERANCE:.0%})"
-        if self.validation is None:
+        b, c = self.budget, self.budget.calibration
+        head = f"budget {b.latency_ms:g} ms: predictions at or below it, each subnet's 95% interval at or below {b.ceiling_ms:.3g} ms (+{TOLERANCE:.0%})"
+        if c is None:
             return (
-                f"budget {b.latency_ms:g} ms (LUT {self.lut['id']} has no validation record, so no predictor margin; "
-                f"run `bench validate --lut {self.lut['id']}`){interval}"
+                f"{head}; LUT {self.lut['id'][:8]} has no validation, so the intervals are the entries' own, several times wider than "
+                f"needed, and part of the budget goes unused: run `bench validate --lut {self.lut['id'][:8]}` to calibrate them"
             )
-        if b.limit_ms < b.latency_ms:
-            return (
-                f"budget {b.latency_ms:g} ms: the LUT's validation shows the predictor under-predicting a new subnet by up to {b.margin:.1%} "
-                f"(99% prediction bound), so predictions are kept at or below {b.limit_ms:.2f} ms to measure within +{TOLERANCE:.0%}{interval}"
-            )
-        return (
-            f"budget {b.latency_ms:g} ms: the LUT's validated under-prediction ({b.margin:.1%}, 99% prediction bound) fits within the "
-            f"+{TOLERANCE:.0%} tolerance, no margin needed{interval}"
-        )
+        coverage = f", {c.loo_coverage:.0%} of them inside when left out" if c.loo_coverage is not None else ""
+        return f"{head}; intervals calibrated on the {c.source}{coverage}: a subnet's is its prediction {c.centre:+.2f} ± {c.spread:.2f} raw half-widths"
 
     def _supernet(self) -> Supernet:
         net = Supernet(self.space)
@@ -107,7 +102,9 @@ class SearchJob:
     def _data(self):
         root = self.inputs.data or Path(self.train_settings.data)
         s = self.train_settings
-        return open_data(root, s.resolution, s.holdout, s.seed, s.hflip, self.inputs.eval_batch_size * self.inputs.calibration_batches)
+        return open_data(
+            root, s.resolution, s.holdout, s.seed, s.hflip, self.inputs.eval_batch_size * self.inputs.calibration_batches, s.augment,
+        )
 
     def run(self, resume: bool) -> SearchState:
         out = self.inputs.out
@@ -151,6 +148,11 @@ class SearchJob:
         calibration, holdout = self._load()
         return Evaluator(self.supernet, calibration, holdout, self.device, cache)
 
+    def holdout_correct(self, static: torch.nn.Module) -> torch.Tensor:
+        """Per held-out image, whether a recalibrated subnet gets it right (the winner against the runner-up)."""
+        _, holdout = self._load()
+        return correct(static, holdout, self.device)
+
     def recalibrated(self, config: SubnetConfig) -> StaticSubnet:
         calibration, _ = self._load()
         return recalibrated(self.supernet, config, calibration, self.device)
@@ -164,9 +166,10 @@ class SearchJob:
         }
 
 
-def accuracy_on_test_split(static: torch.nn.Module, data: Any, batch: int, device: torch.device) -> float | None:
+def accuracy_on_test_split(static: torch.nn.Module, data: Any, batch: int, device: torch.device) -> Proportion | None:
     """Accuracy on the data's test split (val/) of a recalibrated subnet, reported beside the
     held-out accuracy the search ranked by; None when the data has no test split."""
     if data.test is None:
         return None
-    return accuracy(static, tensor_batches(data.test, batch), device)
+    right = correct(static, tensor_batches(data.test, batch), device)
+    return proportion(int(right.sum()), len(right))

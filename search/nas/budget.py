@@ -1,10 +1,12 @@
 """Latency and parameter budgets, and pricing candidates against them (vectorised).
 
-The budget the user asks for is `latency_ms`; predictions must stay at or below `limit_ms`, which
-is tighter when the LUT's validation shows the predictor under-predicting (see `margin_from_validation`),
-and each subnet's predicted interval (from its entries' intervals, `LatencyPredictor.interval`) must
-stay at or below `ceiling_ms`, the budget plus the tolerance: a subnet whose entries are too
-uncertain to promise the tolerance is not taken, however good its point prediction.
+The budget the user asks for is `latency_ms`. A subnet is within it when its point prediction is at
+or below `limit_ms` (the budget) and the upper end of its 95% interval at or below `ceiling_ms`, the
+budget plus the tolerance: a found model then measures at most 5% over the budget unless it is one
+of the 2.5% whose latency falls above its interval. With a LUT validation the interval is the
+calibrated one (`search.nas.calibration`), whose width is what the validated subnets needed; without
+one it is the raw interval from the entries' intervals, which is several times wider and so leaves
+part of the budget unused (the search says to validate the LUT).
 Latency comes from the LUT's predictor (the space as profiled); parameters from the space as trained
 (its classifier sized for the data's classes).
 """
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from infra.errors import UserError
+from search.nas.calibration import Calibration, calibrate, subnet_interval
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
@@ -35,15 +38,14 @@ class BudgetError(UserError):
 @dataclass(frozen=True)
 class Budget:
     latency_ms: float
-    limit_ms: float  # what predictions must not exceed
+    limit_ms: float  # what point predictions must not exceed
     params: int | None = None
-    margin: float = 0.0  # predicted under-prediction the limit allows for (0.041 = 4.1%)
-    margin_source: str = "none"
+    calibration: Calibration | None = None  # None: the raw intervals
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "latency_ms": self.latency_ms, "limit_ms": self.limit_ms, "params": self.params,
-            "margin": self.margin, "margin_source": self.margin_source, "ceiling_ms": self.ceiling_ms,
+            "latency_ms": self.latency_ms, "limit_ms": self.limit_ms, "params": self.params, "ceiling_ms": self.ceiling_ms,
+            "interval_calibration": self.calibration.to_dict() if self.calibration else None,
         }
 
     @property
@@ -52,33 +54,13 @@ class Budget:
         return self.latency_ms * (1 + TOLERANCE)
 
 
-def margin_from_validation(points: list[dict[str, Any]], confidence: float = 0.99) -> float:
-    """How much the predictor may under-predict the next subnet: the one-sided `confidence`
-    prediction bound of measured / predicted - 1 over the validated subnets (anchored to the
-    validation session's speed), mean + t * sd * sqrt(1 + 1/n), floored at 0. A bound for one new
-    subnet rather than the validated subnets' own 95th percentile: with 20 points that percentile is
-    their second largest, and a found model sits at the limit by construction, so a 95% rule left
-    one found model in 10-20 over the tolerance (the quick path measured 1.05-1.10x at it)."""
-    from scipy.stats import t
-
-    ratios = np.array([p["measured_ms"] / p["predicted_ms"] - 1 for p in points])
-    if len(ratios) < 2:
-        return max(0.0, float(ratios.max(initial=0.0)))
-    n = len(ratios)
-    bound = ratios.mean() + t.ppf(confidence, n - 1) * ratios.std(ddof=1) * np.sqrt(1 + 1 / n)
-    return max(0.0, float(bound))
-
-
-def make_budget(latency_ms: float, params_m: float | None, validation: dict[str, Any] | None) -> Budget:
-    """The prediction limit that keeps a found model within `latency_ms` x (1 + TOLERANCE) when the
-    predictor under-predicts by up to its validated margin; never looser than the budget itself."""
+def make_budget(
+    latency_ms: float, params_m: float | None, validation: dict[str, Any] | None, predictor: LatencyPredictor | None = None,
+) -> Budget:
+    """The budget, with the subnet intervals calibrated on `validation` (which needs the LUT's `predictor`)."""
     params = int(params_m * 1e6) if params_m is not None else None
-    if validation is None:
-        return Budget(latency_ms, latency_ms, params)
-    margin = margin_from_validation(validation["points"])
-    limit = min(latency_ms, latency_ms * (1 + TOLERANCE) / (1 + margin))
-    source = f"LUT validation of {validation['created_at'][:10]}: 99% prediction bound of measured/predicted over {len(validation['points'])} subnets"
-    return Budget(latency_ms, limit, params, margin, source)
+    calibration = calibrate(predictor, validation) if validation is not None and predictor is not None and len(validation["points"]) >= 3 else None
+    return Budget(latency_ms, latency_ms, params, calibration)
 
 
 @dataclass(frozen=True)
@@ -103,36 +85,51 @@ class Pricer:
     def params(self, config: SubnetConfig) -> int:
         return count_params(config, self.space)
 
+    def interval(self, config: SubnetConfig) -> tuple[float, float]:
+        """The subnet's 95% interval as the budget reads it (calibrated where the LUT was validated)."""
+        return subnet_interval(self.predictor, self.budget.calibration, config)
+
+    def _upper_batch(self, b: ConfigBatch, ms: np.ndarray) -> np.ndarray:
+        lo, hi = self.predictor.interval_batch(b)
+        return hi if self.budget.calibration is None else self.budget.calibration.bounds(ms, (hi - lo) / 2)[1]
+
     def feasible(self, config: SubnetConfig) -> bool:
-        ok = self.latency(config) <= self.budget.limit_ms and self.predictor.interval(config)[1] <= self.budget.ceiling_ms
+        ok = self.latency(config) <= self.budget.limit_ms and self.interval(config)[1] <= self.budget.ceiling_ms
         return ok and (self.budget.params is None or self.params(config) <= self.budget.params)
 
     def check_reachable(self) -> None:
-        """Refuse a budget that not even the smallest subnet meets, naming what it needs."""
+        """Refuse a budget that not even the smallest subnet meets, naming what it needs, and naming
+        the LUT's noise, not the budget, when it is the interval alone that does not fit."""
         smallest = min_config(self.space, self.resolution)
-        ms, params, high = self.latency(smallest), self.params(smallest), self.predictor.interval(smallest)[1]
+        ms, params, high = self.latency(smallest), self.params(smallest), self.interval(smallest)[1]
         if ms <= self.budget.limit_ms and high > self.budget.ceiling_ms:
+            lut = self.predictor.lut["id"]
+            fix = (
+                f"profile the device again on a quiet machine (`bench profile`), or validate LUT {lut} (`bench validate --lut {lut[:8]}`) "
+                "so the search calibrates its intervals on measured subnets"
+                if self.budget.calibration is None else f"profile the device again on a quiet machine (`bench profile`)"
+            )
             raise BudgetError(
-                f"no subnet meets {self.budget.latency_ms:g} ms within its predicted interval: the smallest subnet's reaches {high:.2f} ms, "
-                f"over the budget plus {TOLERANCE:.0%}; raise --latency-ms to at least {high / (1 + TOLERANCE):.2f}, or profile again for tighter entries"
+                f"LUT {lut}'s entries are too uncertain for a {self.budget.latency_ms:g} ms budget: the smallest subnet is predicted at "
+                f"{ms:.2f} ms, but its 95% interval reaches {high:.2f} ms, over the budget plus {TOLERANCE:.0%} (the LUT's sessions were "
+                f"disturbed, or its entries are small against the timer's noise); {fix}"
             )
         if ms > self.budget.limit_ms:
-            allowance = f" (the limit is {self.budget.limit_ms:.2f} ms after a {self.budget.margin:.1%} predictor margin)" if self.budget.margin else ""
             raise BudgetError(
-                f"no subnet meets {self.budget.latency_ms:g} ms{allowance}: the smallest subnet is predicted at {ms:.2f} ms; "
-                f"raise --latency-ms to at least {ms * self.budget.latency_ms / self.budget.limit_ms:.2f}"
+                f"no subnet meets {self.budget.latency_ms:g} ms: the smallest subnet is predicted at {ms:.2f} ms; "
+                f"raise the latency budget to at least {ms:.2f} ms"
             )
         if self.budget.params is not None and params > self.budget.params:
             raise BudgetError(
                 f"no subnet meets {self.budget.params / 1e6:g}M parameters: the smallest subnet has {params / 1e6:.3f}M; "
-                f"raise --params-m to at least {params / 1e6:.3f}"
+                f"raise the parameter budget to at least {params / 1e6:.3f}M"
             )
 
     def price(self, n: int, seed: int) -> Priced:
         """Draw `n` random subnets and price them all at once (nothing decoded to configs yet)."""
         batch = random_batch(self.space, n, np.random.default_rng(seed), self.resolution)
         ms, params = self.predictor.predict_batch(batch), self._params_batch(batch)
-        ok = (ms <= self.budget.limit_ms) & (self.predictor.interval_batch(batch)[1] <= self.budget.ceiling_ms)
+        ok = (ms <= self.budget.limit_ms) & (self._upper_batch(batch, ms) <= self.budget.ceiling_ms)
         if self.budget.params is not None:
             ok &= params <= self.budget.params
         return Priced(batch, ms, params, ok)

@@ -5,48 +5,74 @@ optionally, `DATA/val/<class>/<image>` as the test split. Subnets are ranked dur
 held-out part of `train/` (a seeded, per-class split recorded in the checkpoint), never on `val/`:
 ranking on the test split would make the reported accuracy of the found subnet optimistic.
 
-The demo and test data set is scikit-learn's bundled handwritten digits (1,797 real 8x8 scans, 10
-classes; shipped inside the package, so nothing is downloaded), written out as an ImageFolder so
-it goes through exactly the loader ImageNet would.
+The demo and test data sets are made from scikit-learn's bundled handwritten digits
+(`search.training.digit_sets`), written out as ImageFolders so they go through exactly the loader
+ImageNet would.
+
+Augmentation is chosen per data set: `crop` (a random-resized crop, ImageNet's; evaluation resizes
+and centre-crops) suits photos, where any crop still shows the object; `shift` (small random
+translations, rotations and scalings of the whole image; evaluation only resizes) suits images
+whose object may sit anywhere up to the border, such as digits, which a crop cuts apart; `none`
+only resizes. `auto` takes what the data set's `bench-data.json` recommends, else `crop`.
 """
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
 from infra.errors import UserError
-from infra.files import check_output
+from search.training.settings import AUGMENTATIONS
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+MANIFEST = "bench-data.json"
 
 
 class DataError(UserError):
     """A data directory that cannot be used; the message names the problem and the fix."""
 
 
-def train_transform(resolution: int, hflip: bool) -> transforms.Compose:
-    steps: list = [transforms.RandomResizedCrop(resolution, scale=(0.35, 1.0), antialias=True)]
+def resolve_augment(root: Path, augment: str) -> str:
+    """`auto` becomes what the data set's manifest recommends (written by `bench data`), else `crop`."""
+    if augment not in AUGMENTATIONS:
+        raise DataError(f"unknown augmentation {augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
+    if augment != "auto":
+        return augment
+    try:
+        recommended = json.loads((Path(root) / MANIFEST).read_text()).get("augment")
+    except (OSError, ValueError, AttributeError):
+        return "crop"
+    return recommended if recommended in AUGMENTATIONS[1:] else "crop"
+
+
+def train_transform(resolution: int, hflip: bool, augment: str = "crop") -> transforms.Compose:
+    steps: list = {
+        "crop": [transforms.RandomResizedCrop(resolution, scale=(0.35, 1.0), antialias=True)],
+        "shift": [
+            transforms.Resize((resolution, resolution), antialias=True),
+            transforms.RandomAffine(degrees=10, translate=(0.08, 0.08), scale=(0.9, 1.1)),
+        ],
+        "none": [transforms.Resize((resolution, resolution), antialias=True)],
+    }[augment]
     if hflip:
         steps.append(transforms.RandomHorizontalFlip())
     return transforms.Compose([*steps, transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
 
 
-def eval_transform(resolution: int) -> transforms.Compose:
-    return transforms.Compose([
-        transforms.Resize(int(round(resolution / 0.875)), antialias=True),
-        transforms.CenterCrop(resolution),
-        transforms.ToTensor(),
-        transforms.Normalize(MEAN, STD),
-    ])
+def eval_transform(resolution: int, augment: str = "crop") -> transforms.Compose:
+    resize = (
+        [transforms.Resize(int(round(resolution / 0.875)), antialias=True), transforms.CenterCrop(resolution)]
+        if augment == "crop" else [transforms.Resize((resolution, resolution), antialias=True)]
+    )
+    return transforms.Compose([*resize, transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
 
 
 def holdout_indices(targets: list[int], fraction: float, seed: int) -> list[int]:
@@ -95,7 +121,9 @@ def _folder(path: Path, transform: transforms.Compose) -> datasets.ImageFolder:
         raise DataError(f"{path} holds no images in class folders ({exc}); use ImageNet's layout {path}/<class>/<image>") from None
 
 
-def open_data(root: Path, resolution: int, holdout: float, seed: int, hflip: bool = True, calibration_images: int = 1024) -> ImageData:
+def open_data(
+    root: Path, resolution: int, holdout: float, seed: int, hflip: bool = True, calibration_images: int = 1024, augment: str = "crop",
+) -> ImageData:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"data directory {root} does not exist; make the demo set with `bench data digits --out {root}` or point --data at an ImageNet-layout folder")
@@ -103,12 +131,13 @@ def open_data(root: Path, resolution: int, holdout: float, seed: int, hflip: boo
         raise DataError(f"data directory {root} has no train/ folder; use ImageNet's layout {root}/train/<class>/<image>")
     if not 0 < holdout < 1:
         raise DataError(f"--holdout must be a fraction between 0 and 1, not {holdout}")
-    train_view = _folder(root / "train", train_transform(resolution, hflip))
-    eval_view = _folder(root / "train", eval_transform(resolution))
+    augment = resolve_augment(root, augment)
+    train_view = _folder(root / "train", train_transform(resolution, hflip, augment))
+    eval_view = _folder(root / "train", eval_transform(resolution, augment))
     held = holdout_indices(train_view.targets, holdout, seed)
     held_set = set(held)
     rest = [i for i in range(len(train_view)) if i not in held_set]
-    test = _folder(root / "val", eval_transform(resolution)) if (root / "val").is_dir() else None
+    test = _folder(root / "val", eval_transform(resolution, augment)) if (root / "val").is_dir() else None
     if test is not None and test.classes != train_view.classes:
         raise DataError(f"{root}/val has classes {test.classes[:5]}..., unlike {root}/train; both splits need the same class folders")
     calibration = sorted(random.Random(seed + 1).sample(rest, min(calibration_images, len(rest))))
@@ -120,33 +149,3 @@ def tensor_batches(dataset: Dataset, batch_size: int) -> list[tuple[torch.Tensor
     the same images; caching them once avoids re-decoding (and the loader memory growth reported
     for repeated iteration)."""
     return [(x, y) for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False)]
-
-
-def write_digits(out: Path, test_fraction: float = 0.2, seed: int = 0, per_class: int | None = None) -> dict[str, int]:
-    """Write scikit-learn's digits as `out/train/<digit>/*.png` and `out/val/<digit>/*.png` (a
-    seeded per-class test split). Pixel values 0-16 are scaled to 0-255 grey. `per_class` keeps
-    the first that many images of each digit (of about 180), split the same way: a set small
-    enough to train on for a few minutes on a laptop's CPU at the quick preset's 128 px."""
-    from sklearn.datasets import load_digits
-
-    if Path(out).exists() and not Path(out).is_dir():
-        raise DataError(f"{out} is a file; give --out a folder to write the data set into")
-    check_output(Path(out), "the data set folder", folder=True)
-    digits = load_digits()
-    seen: dict[int, int] = defaultdict(int)
-    kept: list[int] = []
-    for i, label in enumerate(digits.target):
-        if per_class is None or seen[int(label)] < per_class:
-            seen[int(label)] += 1
-            kept.append(i)
-    test = {kept[j] for j in holdout_indices([int(digits.target[i]) for i in kept], test_fraction, seed)}
-    counts = {"train": 0, "val": 0}
-    for i in kept:
-        image, label = digits.images[i], digits.target[i]
-        split = "val" if i in test else "train"
-        folder = Path(out) / split / str(int(label))
-        folder.mkdir(parents=True, exist_ok=True)
-        pixels = np.clip(image * (255.0 / 16.0), 0, 255).astype(np.uint8)
-        Image.fromarray(pixels).convert("RGB").save(folder / f"{i:04d}.png")
-        counts[split] += 1
-    return counts

@@ -33,15 +33,15 @@ def recalibrate_batchnorm(model: nn.Module, batches: Batches, device: torch.devi
 
 
 @torch.no_grad()
+def correct(model: nn.Module, batches: Batches, device: torch.device) -> torch.Tensor:
+    """Per image, whether the top-1 prediction is right (what paired comparisons of two models need)."""
+    model.eval()
+    return torch.cat([model(x.to(device, non_blocking=True)).argmax(dim=1).cpu() == y for x, y in batches])
+
+
 def accuracy(model: nn.Module, batches: Batches, device: torch.device) -> float:
     """Top-1 accuracy in [0, 1]."""
-    model.eval()
-    correct = total = 0
-    for x, y in batches:
-        pred = model(x.to(device, non_blocking=True)).argmax(dim=1).cpu()
-        correct += int((pred == y).sum())
-        total += len(y)
-    return correct / total
+    return float(correct(model, batches, device).float().mean())
 
 
 def recalibrated(supernet: Supernet, config: SubnetConfig, calibration: Batches, device: torch.device) -> StaticSubnet:

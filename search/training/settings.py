@@ -13,6 +13,7 @@ class TeacherError(UserError):
 
 
 SAMPLING = ("random", "sandwich")
+AUGMENTATIONS = ("auto", "crop", "shift", "none")  # search.training.data explains each
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class TrainSettings:
     kd_tau: float = 1.0
     holdout: float = 0.1
     hflip: bool = True
+    augment: str = "auto"  # crop, shift or none; auto: what the data set's bench-data.json recommends, else crop
     seed: int = 0
     amp: bool = True  # mixed precision; only on GPU
     workers: int = 0
@@ -43,6 +45,8 @@ class TrainSettings:
     def check(self) -> None:
         if self.sampling not in SAMPLING:
             raise UserError(f"unknown sampling {self.sampling!r}; choose one of {', '.join(SAMPLING)}")
+        if self.augment not in AUGMENTATIONS:
+            raise UserError(f"unknown augmentation {self.augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
         if self.kd != "none" and not (self.teacher and self.teacher_checkpoint):
             raise TeacherError(f"{self.kd} distillation needs --teacher NAME and --teacher-checkpoint FILE (local weights; nothing is downloaded)")
 

@@ -39,6 +39,8 @@ from search.training.distributed import Dist
 from search.training.evaluate import subnet_accuracy
 from search.training.settings import TrainSettings
 
+CHECK_CALIBRATION_IMAGES = 512  # BatchNorm recalibration of the per-epoch check of the largest and smallest subnets
+
 
 @dataclass
 class EpochRecord:
@@ -123,7 +125,9 @@ class Trainer:
         self.s, self.out, self.d = settings, Path(out), d
         self.report = reporter or Reporter(log=lambda _: None)
         self.base_space = load_space(settings.space)
-        self.data: ImageData = open_data(Path(settings.data), settings.resolution, settings.holdout, settings.seed, settings.hflip)
+        self.data: ImageData = open_data(
+            Path(settings.data), settings.resolution, settings.holdout, settings.seed, settings.hflip, CHECK_CALIBRATION_IMAGES, settings.augment,
+        )
         self.space = self.base_space.for_classes(self.data.num_classes)
         self.amp = _amp_dtype(settings, d)
         self.criterion = DistillationLoss(settings.kd, settings.kd_alpha, settings.kd_tau, settings.label_smoothing)

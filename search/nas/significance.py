@@ -1,0 +1,69 @@
+"""How much an accuracy measured on a few hundred images can be trusted.
+
+A held-out accuracy is a binomial proportion: 27% on 30 images is 8 right, and its 95% Wilson
+interval runs from 14% to 45%, which holds chance for 10 classes. The search reports every accuracy
+with its count and interval, warns when the found model is indistinguishable from chance, and
+compares the winner with the runner-up on the same images by McNemar's exact test (the paired
+test for two classifiers on one test set: only images where they disagree carry information).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import binomtest
+
+CONFIDENCE = 0.95
+NEAR_CHANCE = 2.0  # an accuracy whose interval reaches below twice chance is "near chance"
+
+
+@dataclass(frozen=True)
+class Proportion:
+    correct: int
+    total: int
+    low: float
+    high: float
+
+    @property
+    def value(self) -> float:
+        return self.correct / self.total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "value": self.value, "confidence": CONFIDENCE, "method": "wilson"}
+
+    def text(self) -> str:
+        return f"{self.value:.1%} [{self.low:.1%}, {self.high:.1%}] on {self.total} images"
+
+
+def proportion(correct: int, total: int) -> Proportion:
+    """`correct` of `total` with its 95% Wilson interval (good at small counts and near 0 or 1)."""
+    ci = binomtest(int(correct), int(total)).proportion_ci(CONFIDENCE, method="wilson")
+    return Proportion(int(correct), int(total), float(ci.low), float(ci.high))
+
+
+def mcnemar_p(a_correct: np.ndarray, b_correct: np.ndarray) -> float:
+    """Two-sided exact McNemar p-value of two classifiers' per-image correctness on the same images."""
+    a, b = np.asarray(a_correct, bool), np.asarray(b_correct, bool)
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    if only_a + only_b == 0:
+        return 1.0
+    return float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+def warnings_for(best: Proportion, classes: int, runner_up_p: float | None, runner_up: Proportion | None) -> list[str]:
+    """Plain warnings about what the accuracies cannot show, each one sentence with what to do."""
+    out = []
+    chance = 1 / classes
+    if best.low <= NEAR_CHANCE * chance:
+        out.append(
+            f"the found model's held-out accuracy {best.text()} is near chance ({chance:.0%} for {classes} classes; its interval reaches "
+            f"below {NEAR_CHANCE:g}x that): the supernet has barely learned; train longer or on more images before trusting the search"
+        )
+    if runner_up is not None and runner_up_p is not None and runner_up_p >= 1 - CONFIDENCE:
+        out.append(
+            f"the winner is not distinguishable from the runner-up ({best.value:.1%} against {runner_up.value:.1%} on the same "
+            f"{best.total} held-out images, McNemar p = {runner_up_p:.2f}): either is as good a pick; more held-out images (--holdout) would separate them"
+        )
+    return out

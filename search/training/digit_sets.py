@@ -1,0 +1,137 @@
+"""Image sets made from scikit-learn's bundled handwritten digits (1,797 real 8x8 scans, 10 classes,
+shipped inside the package: nothing is downloaded), written as ImageFolders in ImageNet's layout.
+
+`write_digits` is the plain set: easy (a small CNN passes 95%), so it shows that training and search
+work but not that architecture matters. `write_cluttered_digits` is the set with headroom, after
+the cluttered-MNIST benchmarks (Mnih et al. 2014, "Recurrent Models of Visual Attention": a digit
+at a random place on a larger canvas among fragments cut from other digits): the network must find
+the digit and ignore strokes that look like parts of other digits, so small subnets fall behind
+large ones. Both are deterministic by seed. The source scans are split into train and test sources
+first, so no test image shares a digit scan (target or clutter) with a training image.
+
+Each set writes `bench-data.json` beside its splits: what it is, and the augmentation it suits
+(`bench train --augment auto` reads it): a random-resized crop cuts a digit apart, so digits are
+trained with small shifts, rotations and scalings of the whole image instead.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from infra.files import check_output, write_json_atomic
+from search.training.data import MANIFEST, DataError, holdout_indices
+
+CLUTTER_DEFAULTS = {"canvas": 40, "scale": (1.5, 2.5), "pieces": 10, "piece": 6}
+
+
+def _load() -> tuple[np.ndarray, np.ndarray]:
+    """The scans as 0-255 grey images and their labels."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return np.clip(digits.images * (255.0 / 16.0), 0, 255).astype(np.uint8), digits.target.astype(int)
+
+
+def _start(out: Path) -> None:
+    if Path(out).exists() and not Path(out).is_dir():
+        raise DataError(f"{out} is a file; give --out a folder to write the data set into")
+    check_output(Path(out), "the data set folder", folder=True)
+
+
+def _save(out: Path, split: str, label: int, name: str, pixels: np.ndarray) -> None:
+    folder = Path(out) / split / str(label)
+    folder.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).convert("RGB").save(folder / name)
+
+
+def _manifest(out: Path, kind: str, counts: dict[str, int], **details: Any) -> None:
+    write_json_atomic(Path(out) / MANIFEST, {"kind": kind, "augment": "shift", "counts": counts, **details})
+
+
+def write_digits(out: Path, test_fraction: float = 0.2, seed: int = 0, per_class: int | None = None) -> dict[str, int]:
+    """Write the scans as `out/train/<digit>/*.png` and `out/val/<digit>/*.png` (a seeded per-class
+    test split). `per_class` keeps the first that many scans of each digit (of about 180)."""
+    _start(out)
+    images, labels = _load()
+    seen: dict[int, int] = defaultdict(int)
+    kept: list[int] = []
+    for i, label in enumerate(labels):
+        if per_class is None or seen[int(label)] < per_class:
+            seen[int(label)] += 1
+            kept.append(i)
+    test = {kept[j] for j in holdout_indices([int(labels[i]) for i in kept], test_fraction, seed)}
+    counts = {"train": 0, "val": 0}
+    for i in kept:
+        split = "val" if i in test else "train"
+        _save(out, split, int(labels[i]), f"{i:04d}.png", images[i])
+        counts[split] += 1
+    _manifest(out, "digits", counts, seed=seed, per_class=per_class)
+    return counts
+
+
+def _scaled(scan: np.ndarray, factor: float) -> np.ndarray:
+    side = max(8, round(8 * factor))
+    return np.asarray(Image.fromarray(scan).resize((side, side), Image.BILINEAR))
+
+
+def cluttered_canvas(
+    target: np.ndarray, others: list[np.ndarray], rng: random.Random, canvas: int, scale: tuple[float, float], pieces: int, piece: int,
+) -> np.ndarray:
+    """One image: `target` scaled by a random factor in `scale` at a random place, over `pieces`
+    square fragments (side `piece`) cut at random from the `others` (scaled the same way) and placed
+    at random; overlaps keep the brighter stroke."""
+    out = np.zeros((canvas, canvas), dtype=np.uint8)
+    for scan in others[:pieces]:
+        big = _scaled(scan, rng.uniform(*scale))
+        side = min(piece, big.shape[0])
+        y, x = rng.randrange(big.shape[0] - side + 1), rng.randrange(big.shape[1] - side + 1)
+        cy, cx = rng.randrange(canvas - side + 1), rng.randrange(canvas - side + 1)
+        np.maximum(out[cy:cy + side, cx:cx + side], big[y:y + side, x:x + side], out=out[cy:cy + side, cx:cx + side])
+    digit = _scaled(target, rng.uniform(*scale))
+    side = digit.shape[0]
+    cy, cx = rng.randrange(canvas - side + 1), rng.randrange(canvas - side + 1)
+    np.maximum(out[cy:cy + side, cx:cx + side], digit, out=out[cy:cy + side, cx:cx + side])
+    return out
+
+
+def _draw(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int, rng: random.Random, **clutter: Any) -> Iterator[tuple[int, np.ndarray]]:
+    """`count` canvases, the targets cycling through the sources in a seeded order (every scan used
+    about equally often), the clutter drawn from the same sources."""
+    order: list[int] = []
+    for n in range(count):
+        if not order:
+            order = rng.sample(sources, len(sources))
+        target = order.pop()
+        others = [images[i] for i in rng.sample(sources, clutter["pieces"] + 1) if i != target]
+        yield int(labels[target]), cluttered_canvas(images[target], others, rng, **clutter)
+
+
+def write_cluttered_digits(
+    out: Path, train_images: int = 6000, test_images: int = 2000, seed: int = 0, test_fraction: float = 0.2,
+    canvas: int = CLUTTER_DEFAULTS["canvas"], pieces: int = CLUTTER_DEFAULTS["pieces"], piece: int = CLUTTER_DEFAULTS["piece"],
+    scale: tuple[float, float] = CLUTTER_DEFAULTS["scale"],
+) -> dict[str, int]:
+    """Write `train_images` and `test_images` cluttered canvases (`canvas` px square) as an
+    ImageFolder; the test canvases are made only from the test sources (a seeded per-class
+    `test_fraction` of the scans), the training canvases only from the rest."""
+    if piece > canvas or round(8 * scale[1]) > canvas:
+        raise DataError(f"a {canvas} px canvas cannot hold digits scaled up to {scale[1]}x or {piece} px pieces; make --canvas larger")
+    _start(out)
+    images, labels = _load()
+    test_sources = set(holdout_indices(labels.tolist(), test_fraction, seed))
+    sources = {"train": [i for i in range(len(labels)) if i not in test_sources], "val": sorted(test_sources)}
+    counts = {"train": train_images, "val": test_images}
+    clutter = {"canvas": canvas, "scale": scale, "pieces": pieces, "piece": piece}
+    for split, count in counts.items():
+        rng = random.Random(f"{seed}:{split}")
+        for n, (label, pixels) in enumerate(_draw(images, labels, sources[split], count, rng, **clutter)):
+            _save(out, split, label, f"{n:05d}.png", pixels)
+    _manifest(out, "cluttered-digits", counts, seed=seed, test_fraction=test_fraction, **{**clutter, "scale": list(scale)})
+    return counts

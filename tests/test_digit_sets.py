@@ -1,0 +1,66 @@
+"""The digit sets `bench data` writes: the plain one and the cluttered one with headroom, both
+deterministic by seed, with test images made from scans no training image uses."""
+
+import json
+
+from PIL import Image
+
+from search.training.data import open_data, resolve_augment
+from search.training.digit_sets import cluttered_canvas, write_cluttered_digits
+
+
+def images(root):
+    return sorted(p.relative_to(root) for p in root.rglob("*.png"))
+
+
+def test_the_cluttered_set_is_the_same_bytes_for_the_same_seed_and_differs_for_another(tmp_path):
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        write_cluttered_digits(tmp_path / name, train_images=30, test_images=10, seed=seed)
+    first = [(tmp_path / "a" / p).read_bytes() for p in images(tmp_path / "a")]
+    assert first == [(tmp_path / "b" / p).read_bytes() for p in images(tmp_path / "b")]
+    assert first != [(tmp_path / "c" / p).read_bytes() for p in images(tmp_path / "c")]
+
+
+def test_the_cluttered_set_has_the_asked_counts_canvas_size_and_recommends_shift_augmentation(tmp_path):
+    counts = write_cluttered_digits(tmp_path / "d", train_images=40, test_images=20, seed=3, canvas=48)
+    assert counts == {"train": 40, "val": 20}
+    assert len(list((tmp_path / "d" / "train").rglob("*.png"))) == 40
+    assert Image.open(next((tmp_path / "d" / "val").rglob("*.png"))).size == (48, 48)
+    manifest = json.loads((tmp_path / "d" / "bench-data.json").read_text())
+    assert (manifest["kind"], manifest["augment"], manifest["canvas"]) == ("cluttered-digits", "shift", 48)
+    assert resolve_augment(tmp_path / "d", "auto") == "shift" and resolve_augment(tmp_path, "auto") == "crop"
+
+
+def test_a_canvas_holds_the_whole_target_digit_and_clutter_never_brighter_than_the_strokes():
+    import random
+
+    import numpy as np
+
+    target = np.zeros((8, 8), np.uint8)
+    target[2:6, 3] = 255
+    canvas = cluttered_canvas(target, [np.full((8, 8), 100, np.uint8)] * 4, random.Random(0), 40, (2.0, 2.0), 4, 6)
+    assert canvas.shape == (40, 40) and canvas.max() > 100 and (canvas == 100).any()
+
+
+def test_the_test_split_comes_from_scans_no_training_canvas_uses(tmp_path, monkeypatch):
+    import search.training.digit_sets as sets
+
+    used: dict[str, set[int]] = {"train": set(), "val": set()}
+    original = sets._draw
+
+    def spy(images, labels, sources, count, rng, **clutter):
+        split = "val" if len(sources) < 1000 else "train"
+        used[split] |= set(sources)
+        return original(images, labels, sources, count, rng, **clutter)
+
+    monkeypatch.setattr(sets, "_draw", spy)
+    write_cluttered_digits(tmp_path / "d", train_images=20, test_images=10)
+    assert used["train"] and used["val"] and not used["train"] & used["val"]
+    assert len(used["train"]) + len(used["val"]) == 1797
+
+
+def test_shift_augmentation_keeps_the_whole_image_in_evaluation(tmp_path):
+    write_cluttered_digits(tmp_path / "d", train_images=60, test_images=60)
+    data = open_data(tmp_path / "d", 64, 0.2, 0, hflip=False, augment="auto")
+    names = [type(t).__name__ for t in data.test.transform.transforms]
+    assert "CenterCrop" not in names and data.test[0][0].shape == (3, 64, 64)
