@@ -36,14 +36,27 @@ while read -r step; do
     "bench search "*) .venv/bin/$step --json > search.json 2> step$i.log || rc=$? ;;
     *) .venv/bin/$step > step$i.log 2>&1 || rc=$? ;;
   esac
-  echo "$step: $(seconds "$t" "$(now)") s$([ $rc = 0 ] || echo ", FAILED (exit $rc): $(tail -n 1 step$i.log)")"
+  echo "$step: $(seconds "$t" "$(now)") s$([ $rc = 0 ] || echo ", FAILED (exit $rc): $(tail -n 1 step$i.log)")" | tee -a times.txt
 done < steps.txt
 echo "whole path: $(seconds "$start" "$(now)") s"
-.venv/bin/python -c "
-import json
-r = json.load(open('search.json'))
-budget = r['budget']['latency_ms']
-print(f\"found {r['config_hash']}: {r['accuracy']:.1%} held-out, predicted {r['predicted_ms']:.3f} ms (limit {r['budget']['limit_ms']:.3f} ms, \"
-      f\"margin {r['budget']['margin']:.1%}); measured {r['measured_ms']:.3f} ms = {r['measured_ms'] / budget:.3f}x the {budget:g} ms budget, \"
-      f\"{r['measured_ms_at_lut_speed']:.3f} ms at the LUT's speed = {r['measured_ms_at_lut_speed'] / budget:.3f}x (1.05x allowed)\")
-"
+echo "data + training + search: $(.venv/bin/python -c "import re; print(sum(float(re.search(r': ([0-9.]+) s', l).group(1)) for l in open('times.txt') if l.startswith(('bench data', 'bench train', 'bench search'))))") s"
+.venv/bin/python - "$repo/runs/search-quality/quick_path.json" <<'PY'
+import json, re, sys
+from pathlib import Path
+r = json.load(open("search.json"))
+budget = r["budget"]["latency_ms"]
+at_lut = r["measured_ms_at_lut_speed"] or r["measured_ms"]
+held, test = r["holdout"], r["test"]
+summary = (
+    f"found {r['config_hash'][:8]}: held-out {held['value']:.1%} [{held['low']:.1%}, {held['high']:.1%}] of {held['total']}, "
+    f"test {test['value']:.1%} [{test['low']:.1%}, {test['high']:.1%}] of {test['total']}; predicted {r['predicted_ms']:.3f} ms, "
+    f"measured {r['measured_ms']:.3f} ms ({at_lut:.3f} ms at the LUT's speed) = {at_lut / budget:.3f}x the {budget:g} ms budget (goal 0.90-1.05x)"
+)
+print(summary)
+steps = []
+for line in Path("times.txt").read_text().splitlines():
+    step, seconds = line.rsplit(": ", 1)
+    steps.append({"step": step, "seconds": float(re.match(r"[0-9.]+", seconds).group())})
+Path(sys.argv[1]).parent.mkdir(parents=True, exist_ok=True)
+Path(sys.argv[1]).write_text(json.dumps({"summary": summary, "steps": steps, "result": r}, indent=1))
+PY

@@ -39,7 +39,7 @@ from search.training.distributed import Dist
 from search.training.evaluate import subnet_accuracy
 from search.training.settings import TrainSettings
 
-CHECK_CALIBRATION_IMAGES = 512  # BatchNorm recalibration of the per-epoch check of the largest and smallest subnets
+CHECK_CALIBRATION_IMAGES = 256  # BatchNorm recalibration of the per-epoch check of the largest and smallest subnets
 
 
 @dataclass
