@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WORK = Path("runs/search-quality")
 LUT = "6cbb6555"  # the committed tiny LUT at 64 px: the resolution these figures train at
 RECIPE = {"epochs": 20, "lr": 2e-3, "batch_size": 64}
+BENCH = str(Path(sys.executable).parent / "bench")
 
 
 def _load(path: Path) -> Any:
@@ -89,45 +90,59 @@ def _settings(data: Path, resolution: int, seed: int = 0, **extra: Any) -> Any:
     return TrainSettings(space="tiny", data=str(data), resolution=resolution, hflip=False, augment="auto", seed=seed, **{**RECIPE, **extra})
 
 
+def _make_data(data: Path) -> None:
+    if not data.exists():
+        subprocess.run([BENCH, "data", "cluttered", "--out", str(data)], check=True)
+
+
+def alone_results(work: Path) -> dict[str, Any]:
+    """Every subnet trained alone so far, by config hash (one file each, so parts can run at once)."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted((work / "alone").glob("*.json"))}
+
+
 @app.command()
 def alone(
-    data: Path = typer.Option(WORK / "cluttered"), work: Path = WORK, subnets: int = 14, seed: int = 0, lut: str = LUT,
+    data: Path = typer.Option(WORK / "cluttered"), work: Path = WORK, subnets: int = 12, seed: int = 0, lut: str = LUT,
+    part: int = typer.Option(0, help="this process's share: subnets i with i % parts == part"), parts: int = 1,
 ) -> None:
     """Train the reference subnets alone (skipping those already done) and print their test accuracy."""
     from search.training.standalone import train_alone
 
-    if not data.exists():
-        subprocess.run([sys.executable, "-m", "orchestrator.cli.app", "data", "cluttered", "--out", str(data)], check=True)
+    _make_data(data)
     space, predictor, _ = _space_and_predictor(lut)
-    results_path = work / "alone.json"
-    results: dict[str, Any] = _load(results_path) or {}
-    for config in reference_subnets(space, predictor, subnets, seed):
-        if config.hash in results:
+    (work / "alone").mkdir(parents=True, exist_ok=True)
+    for i, config in enumerate(reference_subnets(space, predictor, subnets, seed)):
+        path = work / "alone" / f"{config.hash}.json"
+        if i % parts != part or path.exists():
             continue
         start = time.perf_counter()
         r = train_alone(config, _settings(data, predictor.resolution), log=lambda m: None)
-        results[config.hash] = {
+        write_json_atomic(path, {
             "config": config.to_dict(), "predicted_ms": predictor.predict(config), "params": predictor.params(config),
             "test": r.test_accuracy, "holdout": r.holdout_accuracy, "seconds": time.perf_counter() - start,
-        }
-        write_json_atomic(results_path, results)
+        })
         console.print(f"{config.hash[:8]} {predictor.predict(config):.3f} ms predicted: test {r.test_accuracy:.1%} ({time.perf_counter() - start:.0f} s)")
-    ordered = sorted(results.values(), key=lambda r: r["predicted_ms"])
+    ordered = sorted(alone_results(work).values(), key=lambda r: r["predicted_ms"])
     console.print(f"smallest {ordered[0]['test']:.1%}, largest {ordered[-1]['test']:.1%}: gap {100 * (ordered[-1]['test'] - ordered[0]['test']):.1f} points")
 
 
 @app.command()
-def supernets(data: Path = typer.Option(WORK / "cluttered"), work: Path = WORK, epochs: int = 30, lut: str = LUT) -> None:
-    """Train one supernet per sampling rule with `bench train` (resumed if interrupted)."""
+def supernets(
+    data: Path = typer.Option(WORK / "cluttered"), work: Path = WORK, epochs: int = 30, lut: str = LUT,
+    samplings: str = typer.Option("random,sandwich", help="which sampling rules to train, comma-separated"),
+) -> None:
+    """Train one supernet per sampling rule with `bench train` (resumed if interrupted). Sandwich trains the
+    largest, the smallest and one random subnet per step, the smaller two distilled in place from the largest."""
+    _make_data(data)
     _, predictor, _ = _space_and_predictor(lut)
-    for sampling in ("random", "sandwich"):
+    for sampling in samplings.split(","):
         out = work / f"supernet-{sampling}"
         if (out / "last.pt").exists() and _checkpoint_epoch(out / "last.pt") >= epochs:
             continue
         command = [
-            sys.executable, "-m", "orchestrator.cli.app", "train", "--space", "tiny", "--resolution", str(predictor.resolution), "--data", str(data),
+            BENCH, "train", "--space", "tiny", "--resolution", str(predictor.resolution), "--data", str(data),
             "--out", str(out), "--epochs", str(epochs), "--lr", str(RECIPE["lr"]), "--batch-size", str(RECIPE["batch_size"]), "--no-hflip",
-            "--sampling", sampling, *(["--resume"] if (out / "last.pt").exists() else []),
+            "--sampling", sampling, "--sandwich-random", "1", *(["--resume"] if (out / "last.pt").exists() else []),
         ]
         start = time.perf_counter()
         subprocess.run(command, check=True)
@@ -195,7 +210,7 @@ def kendall_with_interval(a: np.ndarray, b: np.ndarray, rounds: int = 2000, seed
 @app.command()
 def ranking(work: Path = WORK) -> None:
     """Kendall tau of inherited against stand-alone test accuracy, per supernet."""
-    results = _load(work / "alone.json")
+    results = alone_results(work)
     configs = [SubnetConfig.from_dict(r["config"]) for r in results.values()]
     alone_acc = np.array([r["test"] for r in results.values()])
     out: dict[str, Any] = {}
@@ -385,7 +400,7 @@ def page(work: Path = WORK, out: Path = ROOT / "docs" / "search_quality.md") -> 
     from search_quality_page import render
 
     out.write_text(render(
-        alone=_load(work / "alone.json"), ranking=_load(work / "ranking.json"), strategies=strategy_table(_load(work / "strategies.json") or []),
+        alone=alone_results(work), ranking=_load(work / "ranking.json"), strategies=strategy_table(_load(work / "strategies.json") or []),
         found=_load(work / "found.json"), quick=_load(work / "quick_path.json"), machine=_machine(),
         date=datetime.now(timezone.utc).date().isoformat(), recipe=RECIPE,
     ))

@@ -29,11 +29,11 @@ def data_digits(
 @data_app.command("cluttered")
 def data_cluttered(
     out: Path = typer.Option(Path("data/cluttered"), "--out", help="folder to write (ImageNet layout: train/ and val/)"),
-    train_images: int = typer.Option(6000, "--train-images", callback=number(10, 10_000_000), help="training canvases"),
+    train_images: int = typer.Option(4000, "--train-images", callback=number(10, 10_000_000), help="training canvases"),
     test_images: int = typer.Option(2000, "--test-images", callback=number(10, 10_000_000), help="test canvases (from digit scans no training canvas uses)"),
     seed: int = typer.Option(0, "--seed", callback=number(0)),
     canvas: int = typer.Option(40, "--canvas", callback=number(24, 1024), help="canvas side in pixels"),
-    pieces: int = typer.Option(10, "--pieces", callback=number(0, 100), help="fragments of other digits on every canvas"),
+    pieces: int = typer.Option(16, "--pieces", callback=number(0, 100), help="fragments of other digits on every canvas"),
 ) -> None:
     """A digits set with headroom for architecture search: each digit at a random place and size on a
     larger canvas, among fragments cut from other digits (after cluttered MNIST). Deterministic by seed."""

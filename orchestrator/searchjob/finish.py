@@ -32,6 +32,11 @@ def _measurement(
         return None, str(exc)
 
 
+def _at_lut_speed(measured: dict[str, Any]) -> float:
+    """The found model's latency at the speed the LUT was measured at (as measured where the LUT has no anchor)."""
+    return measured["measured_ms_at_lut_speed"] or measured["measured_ms"]
+
+
 def _path(path: Path | None) -> str | None:
     return str(path) if path else None
 
@@ -91,7 +96,8 @@ def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Devic
         ),
         "measured_ms": measured["measured_ms"] if measured else None,
         "measured_ms_at_lut_speed": measured["measured_ms_at_lut_speed"] if measured else None,
-        "within_budget": (measured["measured_ms"] <= budget.latency_ms * (1 + TOLERANCE)) if measured else None,
+        "budget_ratio": _at_lut_speed(measured) / budget.latency_ms if measured else None,
+        "within_budget": (_at_lut_speed(measured) <= budget.latency_ms * (1 + TOLERANCE)) if measured else None,
         "params_m": best.params / 1e6,
         "budget": budget.to_dict(),
         "lut": job.lut["id"],
@@ -116,11 +122,11 @@ def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Devic
     if measured:
         at_lut = measured["measured_ms_at_lut_speed"]
         speed = f" ({at_lut:.2f} ms at the LUT's speed: the anchor network ran at x{measured['session_speed']:.3f} its LUT latency)" if at_lut else ""
-        verdict = "within" if result["within_budget"] else "OVER"
+        standing = f"{result['budget_ratio']:.2f}x, {'within' if result['within_budget'] else 'OVER'}"
         inside = "inside" if lo <= (at_lut or measured["measured_ms"]) <= hi else "outside"
         log(
             f"measured on {measured['device']}: {measured['measured_ms']:.2f} ms{speed}, {inside} the predicted interval {lo:.2f}-{hi:.2f} ms: "
-            f"{verdict} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%})"
+            f"{standing} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%})"
         )
         if measured["session_speed"] and measured["session_speed"] > 1 + TOLERANCE:
             log(

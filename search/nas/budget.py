@@ -107,7 +107,7 @@ class Pricer:
             fix = (
                 f"profile the device again on a quiet machine (`bench profile`), or validate LUT {lut} (`bench validate --lut {lut[:8]}`) "
                 "so the search calibrates its intervals on measured subnets"
-                if self.budget.calibration is None else f"profile the device again on a quiet machine (`bench profile`)"
+                if self.budget.calibration is None else "profile the device again on a quiet machine (`bench profile`)"
             )
             raise BudgetError(
                 f"LUT {lut}'s entries are too uncertain for a {self.budget.latency_ms:g} ms budget: the smallest subnet is predicted at "

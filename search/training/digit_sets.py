@@ -28,7 +28,7 @@ from PIL import Image
 from infra.files import check_output, write_json_atomic
 from search.training.data import MANIFEST, DataError, holdout_indices
 
-CLUTTER_DEFAULTS = {"canvas": 40, "scale": (1.5, 2.5), "pieces": 10, "piece": 6}
+CLUTTER_DEFAULTS = {"canvas": 40, "scale": (1.5, 2.5), "pieces": 16, "piece": 6}
 
 
 def _load() -> tuple[np.ndarray, np.ndarray]:
@@ -114,7 +114,7 @@ def _draw(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int
 
 
 def write_cluttered_digits(
-    out: Path, train_images: int = 6000, test_images: int = 2000, seed: int = 0, test_fraction: float = 0.2,
+    out: Path, train_images: int = 4000, test_images: int = 2000, seed: int = 0, test_fraction: float = 0.2,
     canvas: int = CLUTTER_DEFAULTS["canvas"], pieces: int = CLUTTER_DEFAULTS["pieces"], piece: int = CLUTTER_DEFAULTS["piece"],
     scale: tuple[float, float] = CLUTTER_DEFAULTS["scale"],
 ) -> dict[str, int]:
