@@ -274,10 +274,11 @@ def strategies(
     from search.space.encoding import random_batch
 
     sampling = _best_supernet(work)
-    inherited = Inherited(work / f"supernet-{sampling}" / "last.pt", work / f"inherited-{sampling}.json")
+    tag = quantiles.replace(",", "-")  # one cache and one result file per process: budgets can run at once
+    inherited = Inherited(work / f"supernet-{sampling}" / "last.pt", work / f"inherited-{sampling}-{tag}.json")
     space, predictor, _ = _space_and_predictor(lut)
     latencies = predictor.predict_batch(random_batch(space, 5000, np.random.default_rng(0), predictor.resolution))
-    runs_path = work / "strategies.json"
+    runs_path = work / f"strategies-{tag}.json"
     runs: list[dict[str, Any]] = _load(runs_path) or []
     done = {(r["strategy"], r["seed"], round(r["budget_ms"], 6)) for r in runs}
     for q in (float(x) for x in quantiles.split(",")):
@@ -400,7 +401,7 @@ def page(work: Path = WORK, out: Path = ROOT / "docs" / "search_quality.md") -> 
     from search_quality_page import render
 
     out.write_text(render(
-        alone=alone_results(work), ranking=_load(work / "ranking.json"), strategies=strategy_table(_load(work / "strategies.json") or []),
+        alone=alone_results(work), ranking=_load(work / "ranking.json"), strategies=strategy_table([r for p in sorted(work.glob("strategies-*.json")) for r in json.loads(p.read_text())]),
         found=_load(work / "found.json"), quick=_load(work / "quick_path.json"), machine=_machine(),
         date=datetime.now(timezone.utc).date().isoformat(), recipe=RECIPE,
     ))
