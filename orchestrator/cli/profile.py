@@ -46,6 +46,7 @@ def profile(
     the sessions run on several phones of one model at once and merge into one LUT through the
     anchor network every session carries."""
     from orchestrator.cli.profile_view import next_steps
+    from orchestrator.cli.steps import bench_executable
     from orchestrator.lut.runs import Interrupted, ProfileRequest, profile_lut, transfer_lut
     from orchestrator.report.build import write_report
 
@@ -71,7 +72,8 @@ def profile(
         from orchestrator.cli.lut_view import transfer_table
 
         console.print(transfer_table(doc))
-    console.print(next_steps(doc, device, write_report([path])), highlight=False, soft_wrap=True)
+    steps = next_steps(doc, device, write_report([path]), bench_executable(), console.width)
+    console.print(steps, highlight=False, markup=False, soft_wrap=True)
 
 
 def _show_shelf(device: Device, found: list[ShelfPhone]) -> None:

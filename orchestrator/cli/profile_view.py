@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shlex
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from orchestrator.cli.steps import CONTINUATION, INDENT, command_lines, open_step
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.encoding import random_batch
@@ -38,18 +41,31 @@ def path_to_a_model(doc: dict[str, Any]) -> list[str]:
     ]
 
 
-def next_steps(doc: dict[str, Any], device: str, report: Path) -> str:
-    """What to do with a new LUT, as commands to copy."""
+def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str = "bench", width: int = 80) -> str:
+    """What to do with a new LUT, as commands to paste: run with `executable` (how the user ran
+    `bench`), each within `width` columns where its words allow (`orchestrator.cli.steps`), and
+    what each is for beneath it."""
     short, res = doc["id"][:8], doc["resolution"]
+
+    def why(text: str) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=CONTINUATION, subsequent_indent=CONTINUATION)
+
+    def command(text: str) -> list[str]:
+        words = shlex.split(text)
+        sub = next(i for i, w in enumerate(words) if w.startswith("-"))  # `bench data digits` | `--out ...`
+        return command_lines(" ".join([executable, *words[1:sub]]), words[sub:], width)
+
+    *model_steps, search = path_to_a_model(doc)
     return "\n".join([
         "next steps:",
-        f"  bench validate --lut {short} --device {device} --samples 20",
-        "      how well it predicts 20 random subnets timed end to end (figures go beside the LUT and into its report;",
-        "      the search keeps its budget with the margin they show)",
-        f"  open {report}",
-        "      the LUT as one page: provenance, entries with intervals, per-stage breakdown, validation runs",
-        *(f"  {command}" for command in path_to_a_model(doc)),
-        f"      a supernet trained at the LUT's {res} px on a small digits set, then the most accurate subnet predicted within",
-        "      the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network;",
-        "      for a real model, train on your data (--data) for longer (README: 'Training a supernet and searching it')",
+        *command(f"bench validate --lut {short} --device {device} --samples 20"),
+        *why("how well it predicts 20 random subnets timed end to end (figures go beside the LUT and into its report; "
+             "the search keeps its budget with the margin they show)"),
+        INDENT + open_step(report),
+        *why("the LUT as one page: its verdict first, then figures, entries with intervals and provenance"),
+        *(line for step in model_steps for line in command(step)),
+        *command(search),
+        *why(f"a supernet trained at the LUT's {res} px on a small digits set, then the most accurate subnet predicted "
+             "within the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network; "
+             "for a real model, train on your data (--data) for longer (docs/guide.md, 'Training a supernet and searching it')"),
     ])
