@@ -1,8 +1,10 @@
-"""Writing and finding LUTs: `luts/<device>/<space>/<id>.json` plus `luts/index.json`, and each
-LUT's validation sidecar `<id>.validation.json` (with its scatter plot `<id>.validation.png`).
+"""Writing and finding LUTs: `luts/<device>/<space>/<id>.json`, and each LUT's validation sidecar
+`<id>.validation.json` (with its scatter plot `<id>.validation.png`).
 
-LUTs are never overwritten or edited: a LUT's file name is its content id, and the index is
-rebuilt from the files, so it can always be regenerated. What is learnt about a LUT later (how
+LUTs are never overwritten or edited: a LUT's file name is its content id. There is no index file:
+listing reads the files (`list_luts`), so writing a LUT adds a file and modifies none, and a clone
+whose committed LUTs are tracked stays clean after a profile. An id not in the store is looked up
+among the LUTs that ship with the toolkit (`search.nas.lut.shipped_luts`). What is learnt about a LUT later (how
 well it predicted measured subnets) goes into its sidecar, run after run. All writes are atomic.
 """
 
@@ -24,9 +26,8 @@ from infra.files import check_name, env_path, path_under, write_json_atomic
 from infra.locks import held
 from infra.schema_check import schema_problem
 from infra.strict_json import load_json
-from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, validate_lut
+from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, shipped_luts, validate_lut
 
-INDEX = "index.json"
 VALIDATION_SUFFIX = ".validation.json"
 
 
@@ -59,14 +60,13 @@ def finish_lut(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_lut(doc: dict[str, Any], root: Path | None = None) -> Path:
-    """Write a new LUT under root/<device>/<space>/ (both names checked, the path kept under root)
-    and rebuild the index: the one command that writes into the store."""
+    """Write a new LUT under root/<device>/<space>/ (both names checked, the path kept under root):
+    the one function that writes into the store."""
     root = root or luts_dir()
     device, space = check_name(doc["device"]["name"], "device name"), check_name(doc["space"]["name"], "space name")
     path = path_under(root, device, space, f"{doc['id']}.json")
     if not path.exists():
         write_json_atomic(path, doc)
-    write_json_atomic(root / INDEX, {"luts": list_luts(root).rows})
     return path
 
 
@@ -119,15 +119,17 @@ def resolve_lut(ref: str, root: Path | None = None) -> Path:
     """A LUT id (or unique prefix) found in the store, or else a path to a LUT file. The id is
     looked up by file name (a stored LUT is named for its id), so no other LUT is read: one large
     or broken LUT in the store slows or breaks only the commands that name it (`bench lut list`
-    skips a LUT whose name is not its id, so a listed id is always found)."""
+    skips a LUT whose name is not its id, so a listed id is always found). An id the store lacks is
+    looked up among the committed LUTs that ship with the toolkit."""
     root = root or luts_dir()
     if LUT_ID.match(ref) and not Path(ref).exists():
-        matches = _store_files(root, ref)
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m.stem for m in matches)}); give more characters")
-        raise UserError(f"no LUT with id {ref!r} under {root}; `bench lut list` shows the known ones")
+        for folder in (root, shipped_luts()):
+            matches = _store_files(folder, ref)
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m.stem for m in matches)}); give more characters")
+        raise UserError(f"no LUT with id {ref!r} under {root} nor among the committed LUTs; `bench lut list` shows the known ones")
     return Path(ref)
 
 

@@ -107,25 +107,26 @@ class Pricer:
         ok = self.latency(config) <= self.budget.limit_ms and self.predictor.interval(config)[1] <= self.budget.ceiling_ms
         return ok and (self.budget.params is None or self.params(config) <= self.budget.params)
 
-    def check_reachable(self) -> None:
-        """Refuse a budget that not even the smallest subnet meets, naming what it needs."""
+    def check_reachable(self, latency: str = "--latency-ms", params_name: str = "--params-m") -> None:
+        """Refuse a budget that not even the smallest subnet meets, naming what it needs and the
+        argument that sets it as the caller took it (the CLI's options, the API's `latency_ms`)."""
         smallest = min_config(self.space, self.resolution)
         ms, params, high = self.latency(smallest), self.params(smallest), self.predictor.interval(smallest)[1]
         if ms <= self.budget.limit_ms and high > self.budget.ceiling_ms:
             raise BudgetError(
                 f"no subnet meets {self.budget.latency_ms:g} ms within its predicted interval: the smallest subnet's reaches {high:.2f} ms, "
-                f"over the budget plus {TOLERANCE:.0%}; raise --latency-ms to at least {high / (1 + TOLERANCE):.2f}, or profile again for tighter entries"
+                f"over the budget plus {TOLERANCE:.0%}; raise {latency} to at least {high / (1 + TOLERANCE):.2f}, or profile again for tighter entries"
             )
         if ms > self.budget.limit_ms:
             allowance = f" (the limit is {self.budget.limit_ms:.2f} ms after a {self.budget.margin:.1%} predictor margin)" if self.budget.margin else ""
             raise BudgetError(
                 f"no subnet meets {self.budget.latency_ms:g} ms{allowance}: the smallest subnet is predicted at {ms:.2f} ms; "
-                f"raise --latency-ms to at least {ms * self.budget.latency_ms / self.budget.limit_ms:.2f}"
+                f"raise {latency} to at least {ms * self.budget.latency_ms / self.budget.limit_ms:.2f}"
             )
         if self.budget.params is not None and params > self.budget.params:
             raise BudgetError(
                 f"no subnet meets {self.budget.params / 1e6:g}M parameters: the smallest subnet has {params / 1e6:.3f}M; "
-                f"raise --params-m to at least {params / 1e6:.3f}"
+                f"raise {params_name} to at least {params / 1e6:.3f}"
             )
 
     def price(self, n: int, seed: int) -> Priced:
