@@ -98,16 +98,44 @@ def _store_files(root: Path, prefix: str = "") -> list[Path]:
     return [p for p in sorted(root.glob(f"*/*/{prefix}*.json")) if not p.name.endswith(VALIDATION_SUFFIX)] if root.is_dir() else []
 
 
+SUPERSEDED = "superseded.json"  # {LUT id: why another LUT replaces it}, kept by hand beside committed LUTs
+
+
+def superseded(root: Path) -> dict[str, str]:
+    """The store's LUTs that another replaces, with why: a judgement kept by hand in
+    `<root>/superseded.json` (LUTs themselves are never edited), none when the file is absent."""
+    path = root / SUPERSEDED
+    if not path.exists():
+        return {}
+    doc = load_json(path, "the list of superseded LUTs", "make it a JSON object of LUT id to a reason", LUTError)
+    if not isinstance(doc, dict) or not all(isinstance(k, str) and LUT_ID.match(k) and isinstance(v, str) for k, v in doc.items()):
+        raise LUTError(f"the list of superseded LUTs {path} is not a JSON object of LUT id to a reason; fix or delete it")
+    return doc
+
+
 def list_luts(root: Path | None = None) -> Listing:
     """Scan the store without writing anything: a read-only store lists, and a bad file is skipped
-    with a note instead of breaking every listing."""
+    with a note instead of breaking every listing. Each record carries its LUT's latest validation
+    figures (anchored; None when never validated, "unreadable" for a record the current schema
+    refuses) and why it is superseded (None when it is not)."""
     root = root or luts_dir()
     rows, skipped = [], []
+    try:
+        replaced = superseded(root)
+    except LUTError as exc:
+        replaced, skipped = {}, [str(exc)]
     for path in _store_files(root):
         try:
-            rows.append(_record(path, root, read_lut(path)))
+            row = _record(path, root, read_lut(path))
         except LUTError as exc:
             skipped.append(str(exc))
+            continue
+        try:
+            latest = latest_validation(path, row["id"])
+            figures = latest and latest["figures"]
+        except LUTError:  # listed as unreadable; `bench lut show` of that LUT names what is wrong with the record
+            figures = "unreadable"
+        rows.append({**row, "validation": figures, "superseded": replaced.get(row["id"])})
     rows.sort(key=lambda r: (r["device"], r["space"], r["created_at"]))
     return Listing(rows, skipped)
 

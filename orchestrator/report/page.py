@@ -19,7 +19,7 @@ from typing import Any
 from infra.errors import UserError
 from orchestrator.report.assets import CSP, CSS, JS
 from orchestrator.report.figures import breakdown_figure, png, validation_figure
-from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
+from orchestrator.report.tables import FIGURE_ROWS, cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
 from search.nas.lut import check_space, interval_method, layer_timing
 from search.space import load_space
 
@@ -27,18 +27,6 @@ GENERATOR = "autovit-bench report"
 MARKER = f'<meta name="generator" content="{GENERATOR}">'  # how a later run knows a file is a report it may replace
 DPI = 80
 PROVENANCE_ORDER = ["id", "device", "space", "resolution", "method", "created_at", "toolkit", "runtime_versions", "measurement", "context"]
-FIGURE_ROWS = [  # (figure, label, format) of a validation run, as `bench validate` reports them
-    ("samples", "subnets", "{:d}"),
-    ("within_5", "within ±5%", "{:.1%}"),
-    ("within_10", "within ±10%", "{:.1%}"),
-    ("mape", "MAPE", "{:.2%}"),
-    ("rmse_ms", "RMSE (ms)", "{:.3f}"),
-    ("spearman", "Spearman ρ", "{:.3f}"),
-    ("kendall", "Kendall τ", "{:.3f}"),
-    ("bias", "bias (mean signed error)", "{:+.2%}"),
-]
-
-
 @dataclass(frozen=True)
 class LutPart:
     """One LUT of the report: its document, its validation runs (oldest first) and the prefix of

@@ -19,6 +19,16 @@ if TYPE_CHECKING:  # pandas is imported by the functions that build frames: `ben
 KIND_ORDER = {kind: i for i, kind in enumerate(ENTRY_KINDS)}
 DIFF_COLUMNS = ["key", "kind", "a_ms", "b_ms", "ratio", "only_in"]
 BREAKDOWN_COLUMNS = ["stage", "part", "key", "latency_ms"]
+FIGURE_ROWS = [  # (figure, label, format) of a validation run: `bench validate`, `bench lut show` and the report show them alike
+    ("samples", "subnets", "{:d}"),
+    ("within_5", "within ±5%", "{:.1%}"),
+    ("within_10", "within ±10%", "{:.1%}"),
+    ("mape", "MAPE", "{:.2%}"),
+    ("rmse_ms", "RMSE (ms)", "{:.3f}"),
+    ("spearman", "Spearman ρ", "{:.3f}"),
+    ("kendall", "Kendall τ", "{:.3f}"),
+    ("bias", "bias (mean signed error)", "{:+.2%}"),
+]
 
 
 def natural_key(text: str) -> list[Any]:
