@@ -142,3 +142,23 @@ def test_plot_breakdown_names_a_missing_entry(tiny: SearchSpace, tmp_path: Path)
     with pytest.raises(LUTError, match="Transformer-4/layer/w48/h2/r2"):
         plot_breakdown(doc, tmp_path / "breakdown.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_difference_inside_both_intervals_is_marked_as_noise_and_counted(tiny: SearchSpace) -> None:
+    keys = list(LATENCIES)
+    # Intervals are ±5%: ×1.08 still overlaps, ×1.2 does not.
+    a, b = make_lut(tiny), make_lut(tiny, scale={keys[0]: 1.08, keys[1]: 1.2})
+    diff = lut_diff(a, b).set_index("key")
+    assert bool(diff.loc[keys[0], "within_noise"]) and not bool(diff.loc[keys[1], "within_noise"])
+    table = lut_diff_table(a, b)
+    assert f"{len(keys) - 1} of {len(keys)} differ by less than their 95% intervals (noise: ≈), 1 by more" in table.caption
+    assert column(table, 4)[:2] == ["≈", ""]
+
+
+def test_a_profile_ends_with_the_noise_verdict_pointing_to_validation() -> None:
+    from orchestrator.cli.profile_view import noise_verdict
+    from search.api import load_lut
+
+    line = noise_verdict(load_lut("d0fb1865"))
+    assert line.startswith("noise: 1 of 69 entries have a 95% interval wider than the entry itself; summed over a subnet")
+    assert "the median subnet's interval is ±1.9% of its prediction" in line and "`bench validate --lut d0fb1865`" in line

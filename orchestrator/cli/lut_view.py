@@ -131,27 +131,32 @@ def lut_list_table(rows: list[dict[str, Any]], wide: bool = False) -> Table:
 
 
 def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
-    """`lut_diff` as a table, its overall speed ratio in the caption."""
+    """`lut_diff` as a table, read against the entries' intervals: a difference inside both 95%
+    intervals is marked as noise, so two profiles of one machine that differ only by noise read so."""
     diff = lut_diff(a, b)
     median, geomean = diff_ratio_stats(diff)
     only_a, only_b = (int((diff["only_in"] == side).sum()) for side in ("a", "b"))
+    shared = int(diff["only_in"].isna().sum())
+    noise = int(diff["within_noise"].sum())
     table = Table(
         title=plain(f"a = {a['id']} ({a['device']['name']})  vs  b = {b['id']} ({b['device']['name']})"),
-        title_justify="left",
+        title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
         caption=(
-            f"b/a over {int(diff['only_in'].isna().sum())} shared entries: median {ms_text(median)}, "
-            f"geometric mean {ms_text(geomean)}; {only_a} only in a, {only_b} only in b"
+            f"b/a over {shared} shared entries: median {ms_text(median)}, geometric mean {ms_text(geomean)}; "
+            f"{noise} of {shared} differ by less than their 95% intervals (noise: ≈), {shared - noise} by more; "
+            f"{only_a} only in a, {only_b} only in b. Entries are noisy one by one; what a search uses is their "
+            "sum over a subnet, which `bench validate` checks."
         ),
         caption_justify="left",
     )
-    table.add_column("key", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("a (ms)", justify="right")
-    table.add_column("b (ms)", justify="right")
-    table.add_column("b/a", justify="right")
+    table.add_column("key", no_wrap=True, min_width=max(map(len, diff["key"]), default=3))
+    table.add_column("a (ms)", justify="right", no_wrap=True)
+    table.add_column("b (ms)", justify="right", no_wrap=True)
+    table.add_column("b/a", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True, min_width=1)
     for r in diff.itertuples(index=False):
         ratio = f"only in {r.only_in}" if r.only_in else ms_text(r.ratio)
-        add_plain_row(table, (r.key, r.kind, ms_text(r.a_ms), ms_text(r.b_ms), ratio))
+        add_plain_row(table, (r.key, ms_text(r.a_ms), ms_text(r.b_ms), ratio, "≈" if r.within_noise else ""))
     return table
 
 

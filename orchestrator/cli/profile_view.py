@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.cli.steps import CONTINUATION, INDENT, command_lines, open_step
+from orchestrator.report.summary import interval_story
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.encoding import random_batch
@@ -39,6 +40,14 @@ def path_to_a_model(doc: dict[str, Any]) -> list[str]:
         f"bench search --checkpoint {run}/last.pt --lut {short} --latency-ms {suggested_budget_ms(doc):.3g} "
         f"--population {q['population']} --generations {q['generations']} --parents {q['parents']}",
     ]
+
+
+def noise_verdict(doc: dict[str, Any]) -> str:
+    """The profile's last word on its intervals: per-entry noise is expected and cancels in the
+    sums a search uses; whether the LUT is fit for a search is what validation measures."""
+    story, _ = interval_story(doc)
+    return (f"noise: {story}. Wide entries are expected for blocks of a few microseconds; whether this LUT is fit for "
+            f"a search is how well it predicts whole subnets: `bench validate --lut {doc['id'][:8]}` (its report says so at the top).")
 
 
 def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str = "bench", width: int = 80) -> str:
