@@ -26,13 +26,16 @@ case "$mode" in
 esac
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
+say() { echo "setup: $*" >&2; }
 if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
 fi
 if [ "$mode" = --tests ]; then
   if ! command -v kotlinc >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! ldconfig -p 2>/dev/null | grep -q libusb-1.0 \
     || ! command -v adb >/dev/null || ! command -v chromium >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing kotlin, junit4, libusb, adb and chromium with apt-get (a minute or two)"
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin junit4 libusb-1.0-0 adb chromium >/dev/null
     else
       echo "note: install kotlin, junit4, libusb-1.0-0, adb and chromium (Debian: sudo apt-get install kotlin junit4 libusb-1.0-0 adb chromium) to run the Android core and adb-server tests and the report's browser tests" >&2
@@ -41,6 +44,7 @@ if [ "$mode" = --tests ]; then
 fi
 stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)${mode:+-tests}
 if [ ! -f "$stamp" ]; then
+  say "installing torch, executorch and the toolkit into .venv at the versions in constraints.txt (~3 GB the first time; seconds from uv's cache)"
   .venv/bin/python -m pip install -qq -c constraints.txt uv
   .venv/bin/uv pip install -q --system-certs --python .venv/bin/python -c constraints.txt torch==2.14.1 torchvision==0.29.1 -e ".$extras"
   # Byte-compiled once here, on every core: with PYTHONDONTWRITEBYTECODE set, as on these machines,
@@ -51,8 +55,10 @@ if [ ! -f "$stamp" ]; then
   # ships a file written for Python 3.12 (torch/testing/_internal/py312_intrinsics.py) that 3.11
   # cannot compile and never imports, so compileall always ends in 1 after compiling the rest.
   if [ "$mode" != --tests ]; then
+    say "byte-compiling .venv once, so every process of a profile starts fast"
     .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
   fi
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+say "done: run the toolkit as .venv/bin/bench (or 'source .venv/bin/activate', then bench)"

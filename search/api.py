@@ -14,31 +14,37 @@ import an internal module.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import random
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from numbers import Real
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 from infra.errors import UserError
 from search.nas.budget import Pricer, make_budget
-from search.nas.lut import read_lut
+from search.nas.lut import read_lut, shipped_luts, validate_lut
 from search.nas.predictor import LatencyPredictor
-from search.nas.strategies import Candidate, Search, SearchSettings
+from search.nas.strategies import Candidate, Search, SearchSettings, pareto_front
 from search.space import SearchSpace, load_space, space_names
 from search.space.config import MBConvStage, SubnetConfig, TransformerStage, validate
 from search.space.encoding import ConfigBatch, encode, random_batch
 from search.space.params import params_batch
 from search.space.sampling import crossover, mutate, random_config
 
+if TYPE_CHECKING:  # torch is imported by the functions that build models, so pricing stays light
+    from torch import Tensor, nn
+
 __all__ = [
     "Candidate",
     "ConfigBatch",
     "Found",
+    "FoundModel",
     "Prediction",
     "Predictions",
     "Predictor",
@@ -46,12 +52,15 @@ __all__ = [
     "SearchSpace",
     "SubnetConfig",
     "UserError",
+    "build_model",
     "crossover",
     "iter_configs",
+    "load_found",
     "load_lut",
     "load_space",
     "lut_folder",
     "mutate",
+    "pareto",
     "random_batch",
     "run_search",
     "sample_configs",
@@ -63,26 +72,49 @@ LUT_ID = re.compile(r"^[0-9a-f]{1,16}$")
 
 
 def lut_folder() -> Path:
-    """Where `bench profile` writes LUTs and where ids are looked up: $BENCH_LUTS, else ./luts."""
+    """Where `bench profile` writes LUTs and where ids are looked up first: $BENCH_LUTS, else ./luts."""
     return Path(os.environ.get("BENCH_LUTS", "luts"))
 
 
-def load_lut(ref: str | Path, folder: Path | None = None) -> dict[str, Any]:
+def load_lut(ref: str | os.PathLike[str], folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """A LUT document, checked as every reader checks it (schema, content id, names, intervals).
 
     `ref` is a path to a LUT file, or the id of one (or a unique prefix of it, as `bench` prints
-    it) in `folder` (default `lut_folder()`), where LUT files are named `<device>/<space>/<id>.json`.
-    """
+    it) in `folder`, where LUT files are named `<device>/<space>/<id>.json`. Without `folder`, an id
+    is looked up in `lut_folder()` and then among the LUTs committed with the toolkit, which ship
+    inside the package: `load_lut("d0fb1865")` works from any folder and from the wheel."""
+    if not isinstance(ref, (str, os.PathLike)):
+        raise UserError(f"ref must be a LUT id or a path to a LUT file, not {type(ref).__name__} {ref!r}")
+    if folder is not None and not isinstance(folder, (str, os.PathLike)):
+        raise UserError(f"folder must be a path to a folder of LUTs or None, not {type(folder).__name__} {folder!r}")
     path = Path(ref)
     if path.is_file():
         return read_lut(path)
-    root = folder if folder is not None else lut_folder()
-    found = [] if not LUT_ID.match(str(ref)) else sorted(p for p in root.glob(f"*/*/{ref}*.json") if not p.name.endswith(".validation.json"))
-    if len(found) > 1:
-        raise UserError(f"LUT id prefix {str(ref)!r} is ambiguous under {root} ({', '.join(p.stem for p in found)}); give more characters")
-    if not found:
-        raise UserError(f"no LUT file {str(ref)!r} and no LUT with that id under {root}; give a path, or an id `bench lut list` shows")
-    return read_lut(found[0])
+    roots = [Path(folder)] if folder is not None else [lut_folder(), shipped_luts()]
+    for root in roots:
+        found = [] if not LUT_ID.match(str(ref)) else sorted(p for p in root.glob(f"*/*/{ref}*.json") if not p.name.endswith(".validation.json"))
+        if len(found) > 1:
+            raise UserError(f"LUT id prefix {str(ref)!r} is ambiguous under {root} ({', '.join(p.stem for p in found)}); give more characters")
+        if found:
+            return read_lut(found[0])
+    where = " or ".join(str(root) for root in roots)
+    raise UserError(f"no LUT file {str(ref)!r} and no LUT with that id under {where}; give a path, or an id `bench lut list` shows")
+
+
+def as_config(config: SubnetConfig | dict[str, Any], argument: str = "config") -> SubnetConfig:
+    """A config as the API takes it: a `SubnetConfig`, or its dict as `to_dict()` and `best.json` write it."""
+    if isinstance(config, SubnetConfig):
+        return config
+    if isinstance(config, dict):
+        return SubnetConfig.from_dict(config)
+    raise UserError(f"{argument} must be a SubnetConfig or its dict (SubnetConfig.to_dict()), not {type(config).__name__} {config!r:.60}")
+
+
+def _positive(value: Any, argument: str) -> float:
+    """A budget as a finite number above zero; a string, a bool or NaN is refused naming `argument`."""
+    if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise UserError(f"{argument} must be a finite number above 0, not {value!r}")
+    return float(value)
 
 
 class Prediction(NamedTuple):
@@ -116,21 +148,29 @@ class Predictor:
     (default: the space's), as a supernet trained on your data has it."""
 
     def __init__(self, lut: dict[str, Any] | str | Path, space: SearchSpace | None = None, num_classes: int | None = None) -> None:
-        self.lut: dict[str, Any] = lut if isinstance(lut, dict) else load_lut(lut)
+        self.lut: dict[str, Any] = validate_lut(lut, "the LUT given as lut") if isinstance(lut, dict) else load_lut(lut)
+        if space is not None and not isinstance(space, SearchSpace):
+            raise UserError(f"space must be a SearchSpace (load_space(name)) or None, not {type(space).__name__}")
+        if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1):
+            raise UserError(f"num_classes must be a whole number of at least 1 or None, not {num_classes!r}")
         self.space: SearchSpace = space or load_space(self.lut["space"]["name"])
         self.resolution: int = self.lut["resolution"]
         self._latency = LatencyPredictor(self.lut, self.space)
         self._trained_space = self.space.for_classes(num_classes) if num_classes else self.space
         self._params = params_batch(self._trained_space)
 
-    def predict(self, config: SubnetConfig) -> Prediction:
-        """One subnet; an invalid config, or one at another resolution, is an error naming it."""
+    def predict(self, config: SubnetConfig | dict[str, Any]) -> Prediction:
+        """One subnet, as a `SubnetConfig` or its dict (`to_dict()`, a `best.json`); an invalid
+        config, or one at another resolution, is an error naming it."""
         many = self.predict_many([config])
         return Prediction(float(many.ms[0]), float(many.low[0]), float(many.high[0]), int(many.params[0]))
 
-    def predict_many(self, configs: Sequence[SubnetConfig] | ConfigBatch) -> Predictions:
-        """Configs (each validated) or a `ConfigBatch` (from `random_batch`: millions per second)."""
-        batch = configs if isinstance(configs, ConfigBatch) else encode([validate(c, self.space) for c in configs], self.space)
+    def predict_many(self, configs: Sequence[SubnetConfig | dict[str, Any]] | ConfigBatch) -> Predictions:
+        """Configs or their dicts (each validated), or a `ConfigBatch` (from `random_batch`: millions
+        per second)."""
+        if isinstance(configs, (str, bytes, dict)) or not isinstance(configs, (Sequence, ConfigBatch)):
+            raise UserError(f"configs must be a list of SubnetConfigs or their dicts, or a ConfigBatch, not {type(configs).__name__}")
+        batch = configs if isinstance(configs, ConfigBatch) else encode([validate(as_config(c), self.space) for c in configs], self.space)
         low, high = self._latency.interval_batch(batch)
         return Predictions(self._latency.predict_batch(batch), low, high, self._params(batch).astype(np.int64))
 
@@ -179,9 +219,121 @@ def run_search(
     log: Callable[[str], None] = lambda message: None,
 ) -> Found:
     """The toolkit's search (coarse-to-fine by default, `SearchSettings` as `bench search` takes
-    them) with `accuracy(config)` scoring each subnet: yours, higher is better. Predictions are held
-    at or below `latency_ms` (the CLI tightens that by a validated LUT's margin; pass a lower budget
-    for the same effect) and parameters at or below `params_m` millions."""
-    pricer = Pricer(predictor._latency, predictor._trained_space, make_budget(latency_ms, params_m, None))
-    state = Search(settings or SearchSettings(), pricer, accuracy, log=log).run()
+    them) with `accuracy(config)` scoring each subnet: yours, higher is better, a finite number.
+    Predictions are held at or below `latency_ms`, each subnet's interval from the LUT's entries at
+    or below `latency_ms` + 5% (`bench search` calibrates those intervals on the LUT's validation
+    first), and parameters at or below `params_m` millions."""
+    if not isinstance(predictor, Predictor):
+        raise UserError(f"predictor must be a Predictor (Predictor(load_lut(...))), not {type(predictor).__name__}")
+    if not callable(accuracy):
+        raise UserError(f"accuracy must be a function of a SubnetConfig returning a number, not {type(accuracy).__name__}")
+    if settings is not None and not isinstance(settings, SearchSettings):
+        raise UserError(f"settings must be a SearchSettings or None, not {type(settings).__name__}")
+    settings = settings or SearchSettings()
+    settings.check(option=lambda field: f"SearchSettings.{field}")
+    budget = make_budget(_positive(latency_ms, "latency_ms"), None if params_m is None else _positive(params_m, "params_m"), None)
+    pricer = Pricer(predictor._latency, predictor._trained_space, budget)
+    pricer.check_reachable("latency_ms", "params_m")
+
+    def score(config: SubnetConfig) -> float:
+        """Your accuracy, refused unless a finite number: a NaN would compare false with every
+        other score and could end up the best."""
+        value = accuracy(config)
+        if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value):
+            raise UserError(f"accuracy(config) must return a finite number, but returned {value!r} for subnet {config.hash}")
+        return float(value)
+
+    state = Search(settings, pricer, score, log=log).run()
     return Found(state.best(), list(state.evaluated.values()), pricer.budget.limit_ms)
+
+
+def pareto(found: Found | Iterable[Candidate]) -> list[Candidate]:
+    """The evaluated subnets that no other beats on both accuracy and predicted latency, fastest
+    first: the trade-off a search found, of which `found.best` is the most accurate within budget."""
+    candidates = list(found.evaluated if isinstance(found, Found) else found)
+    if not all(isinstance(c, Candidate) for c in candidates):
+        raise UserError("found must be what run_search returned, or a list of its Candidates")
+    return pareto_front(candidates)
+
+
+def build_model(
+    config: SubnetConfig | dict[str, Any], checkpoint: str | os.PathLike[str], data: str | os.PathLike[str] | Iterable[Tensor] | None = None,
+) -> nn.Module:
+    """A subnet as a plain PyTorch module (eval mode) with the weights it inherits from a supernet
+    checkpoint (`bench train`'s `last.pt`, or its run folder), as `bench search` evaluates and
+    delivers it. Inside the supernet a BatchNorm's statistics are a mix over every subnet trained
+    through it, so they are wrong for any one: give `data` (an ImageFolder as `bench train` takes,
+    or batches of input tensors) and they are re-estimated on it."""
+    from search.supernet.extract import extract
+    from search.supernet.model import Supernet
+    from search.training.checkpoint import checkpoint_space, load_checkpoint
+    from search.training.evaluate import recalibrate_batchnorm
+
+    if not isinstance(checkpoint, (str, os.PathLike)):
+        raise UserError(f"checkpoint must be the path of a supernet checkpoint (bench train's last.pt), not {type(checkpoint).__name__}")
+    doc = load_checkpoint(Path(checkpoint))
+    _, space = checkpoint_space(doc)
+    subnet = validate(as_config(config), space)
+    supernet = Supernet(space)
+    supernet.load_state_dict(doc["model"])
+    model = extract(supernet.eval(), subnet)
+    if data is not None:
+        recalibrate_batchnorm(model, _calibration_batches(data, doc, subnet.resolution), next(model.parameters()).device)
+    return model.eval()
+
+
+def _calibration_batches(data: Any, doc: dict[str, Any], resolution: int) -> list[tuple[Tensor, Any]]:
+    """`build_model`'s data as (input, label) batches: an ImageFolder's calibration images, read as
+    `bench search` reads them (the checkpoint's holdout and seed), or the caller's tensors."""
+    import torch
+
+    from search.training.data import open_data, tensor_batches
+
+    if isinstance(data, (str, os.PathLike)):
+        s = doc["settings"]
+        return tensor_batches(open_data(Path(data), resolution, s["holdout"], s["seed"], False, 512).calibration, 64)
+    batches = [x[0] if isinstance(x, (tuple, list)) else x for x in data]
+    if not batches or not all(isinstance(x, torch.Tensor) and x.dim() == 4 for x in batches):
+        raise UserError("data must be an ImageFolder path or batches of input tensors shaped (N, 3, H, W)")
+    return [(x, None) for x in batches]
+
+
+class FoundModel(NamedTuple):
+    """What a `bench search` run found, ready to use: its config, the delivered model (BatchNorm
+    recalibrated, as measured), held-out accuracy, predicted latency and, where the LUT's device
+    was reachable, measured latency (as measured, and at the LUT's reference speed)."""
+
+    config: SubnetConfig
+    model: nn.Module
+    accuracy: float
+    predicted_ms: float
+    measured_ms: float | None
+    measured_ms_at_lut_speed: float | None
+    result: dict[str, Any]  # the run's result.json, every figure `bench search --json` prints
+
+
+def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
+    """The subnet a `bench search --out RUN_DIR` run found: read from its `result.json` and `best.pt`."""
+    import torch
+
+    from infra.strict_json import load_json
+    from search.supernet.static import StaticSubnet
+
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise UserError(f"run_dir must be the path of a `bench search` run folder, not {type(run_dir).__name__}")
+    run = Path(run_dir)
+    fix = f"pass the --out folder of a `bench search` that finished (it writes result.json and best.pt into {run})"
+    if not (run / "result.json").is_file() or not (run / "best.pt").is_file():
+        raise UserError(f"{run} holds no finished search (no result.json and best.pt); {fix}")
+    result = load_json(run / "result.json", "the search result", fix)
+    try:
+        saved = torch.load(run / "best.pt", map_location="cpu", weights_only=True)  # never unpickle code from a file
+        config = SubnetConfig.from_dict(saved["config"])
+        model = StaticSubnet(config, load_space(config.space).for_classes(len(saved["classes"])))
+        model.load_state_dict(saved["state_dict"])
+    except UserError:
+        raise
+    except Exception as exc:  # torch raises several types for a damaged or foreign file
+        raise UserError(f"{run / 'best.pt'} is not a subnet this toolkit delivered ({type(exc).__name__}); {fix}") from None
+    return FoundModel(config, model.eval(), result["accuracy"], result["predicted_ms"], result.get("measured_ms"),
+                      result.get("measured_ms_at_lut_speed"), result)

@@ -9,6 +9,7 @@ phones keep their locks private and share the exports (`phone_cache`)."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -160,6 +161,33 @@ def tiny_checkpoint(digits_dir: Path, run_folder: Path) -> Path:
         Trainer(tiny_train_settings(digits_dir), out, distributed.init(prefer_gpu=False)).run()
 
     return made_once(run_folder / "train", train) / "last.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_search_run(tiny_checkpoint: Path, run_folder: Path) -> Path:
+    """A finished search of `tiny_checkpoint` (`bench search --out` as it leaves it: result.json,
+    best.pt, the exported models; not measured), against a made-up 64 px LUT, once for the run."""
+    from orchestrator.searchjob.finish import finish_search
+    from orchestrator.searchjob.job import SearchInputs, SearchJob
+    from search.nas.predictor import LatencyPredictor
+    from search.nas.strategies import SearchSettings
+    from search.space import load_space
+    from search.space.sampling import max_config, min_config
+    from search.training import distributed
+    from tests.lut_factory import sized_lut
+
+    def search(out: Path) -> None:
+        tiny = load_space("tiny")
+        lut = sized_lut(tiny, device={"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this machine", "facts": {}})
+        lut_path = out.parent / "tiny-search-lut.json"
+        lut_path.write_text(json.dumps(lut))
+        predictor = LatencyPredictor(lut, tiny)
+        budget = (predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2
+        settings = SearchSettings(population=4, generations=1, parents=2, coarse_samples=500)
+        job = SearchJob(SearchInputs(tiny_checkpoint, lut_path, budget, None, out), settings, None, lambda m: None, distributed.init(prefer_gpu=False))
+        finish_search(job, job.run(resume=False), None, lambda m: None)
+
+    return made_once(run_folder / "search", search)
 
 
 torch.set_num_threads(1)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 
 from search import api
 from search.nas.predictor import LatencyPredictor
@@ -94,3 +96,89 @@ def test_the_search_keeps_every_evaluated_subnet_within_the_budget_and_returns_t
     assert len(found.evaluated) == len(evaluated) > 8
     assert all(predictor.predict(c).ms <= 0.8 for c in evaluated)
     assert found.best.accuracy == max(c.accuracy for c in found.evaluated)
+
+
+def test_a_config_dict_is_priced_as_its_config(predictor):
+    config = api.sample_configs(predictor.space, 1, seed=5, resolution=128)[0]
+    assert predictor.predict(config.to_dict()) == predictor.predict(config)
+    assert predictor.predict_many([config.to_dict()]).ms.tolist() == [predictor.predict(config).ms]
+
+
+def test_a_committed_lut_loads_by_id_from_a_folder_without_luts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("BENCH_LUTS", raising=False)
+    assert api.load_lut("d0fb1865") == api.load_lut(QUICK_LUT)
+
+
+def test_the_pareto_front_is_the_evaluated_subnets_no_other_beats_fastest_first(predictor):
+    found = api.run_search(predictor, lambda c: predictor.predict(c).params / 1e6, latency_ms=0.8,
+                           settings=api.SearchSettings(population=8, generations=2, parents=4))
+    front = api.pareto(found)
+    assert [c.predicted_ms for c in front] == sorted(c.predicted_ms for c in front)
+    assert front[-1].accuracy == found.best.accuracy
+    assert not any(o.predicted_ms <= c.predicted_ms and o.accuracy > c.accuracy for c in front for o in found.evaluated)
+
+
+def test_a_subnet_built_from_a_checkpoint_computes_what_the_supernet_computes_for_it(tiny_checkpoint):
+    from search.supernet.model import Supernet
+    from search.training.checkpoint import checkpoint_space, load_checkpoint
+
+    doc = load_checkpoint(tiny_checkpoint)
+    _, space = checkpoint_space(doc)
+    config = api.sample_configs(space, 1, seed=2, resolution=64)[0]
+    supernet = Supernet(space)
+    supernet.load_state_dict(doc["model"])
+    supernet.eval().set_active(config)
+    model = api.build_model(config.to_dict(), tiny_checkpoint)
+    x = torch.randn(2, 3, 64, 64)
+    assert torch.allclose(model(x), supernet(x), atol=1e-4)
+
+
+def test_a_subnet_built_with_data_has_batchnorm_statistics_of_its_own(tiny_checkpoint, digits_dir):
+    config = api.sample_configs(api.load_space("tiny"), 1, seed=2, resolution=64)[0]
+    inherited, recalibrated = api.build_model(config, tiny_checkpoint), api.build_model(config, tiny_checkpoint, data=digits_dir)
+    mean = lambda m: next(b for b in m.modules() if isinstance(b, torch.nn.BatchNorm2d)).running_mean  # noqa: E731
+    assert not torch.allclose(mean(inherited), mean(recalibrated))
+
+
+def test_a_finished_search_loads_as_its_config_model_and_latencies(tiny_search_run):
+    found = api.load_found(tiny_search_run)
+    result = json.loads((tiny_search_run / "result.json").read_text())
+    assert (found.config.to_dict(), found.accuracy, found.predicted_ms, found.measured_ms) == (
+        result["config"], result["accuracy"], result["predicted_ms"], None
+    )
+    assert found.model(torch.randn(1, 3, 64, 64)).shape == (1, 10)
+
+
+HOSTILE = [
+    ("run_search(latency_ms=0)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0), "latency_ms must be a finite number above 0, not 0"),
+    ("run_search(latency_ms=nan)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=float("nan")), "latency_ms must be .* not nan"),
+    ("run_search(latency_ms='0.9')", lambda p: api.run_search(p, lambda c: 1.0, latency_ms="0.9"), "latency_ms must be .* not '0.9'"),
+    ("run_search(params_m=nan)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0.9, params_m=float("nan")), "params_m must be .* not nan"),
+    ("run_search(accuracy=None)", lambda p: api.run_search(p, None, latency_ms=0.9), "accuracy must be a function"),
+    ("run_search(settings={})", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0.9, settings={}), "settings must be a SearchSettings"),
+    ("run_search(accuracy -> nan)", lambda p: api.run_search(p, lambda c: float("nan"), latency_ms=0.9, settings=api.SearchSettings(population=4, generations=1, parents=2)),
+     r"accuracy\(config\) must return a finite number, but returned nan for subnet [0-9a-f]+"),
+    ("run_search(latency_ms=0.1)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0.1), "raise latency_ms to at least 0.55"),
+    ("SearchSettings(generations=-1)", lambda p: api.SearchSettings(generations=-1), r"SearchSettings.generations must be an integer of at least 1, not -1"),
+    ("SearchSettings(parents > population)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0.9, settings=api.SearchSettings(population=4, parents=8)),
+     r"SearchSettings.parents must be between 1 and the population \(4\), not 8"),
+    ("Predictor({})", lambda p: api.Predictor({}), "the LUT given as lut is not an autovit-bench LUT"),
+    ("Predictor(num_classes=-1)", lambda p: api.Predictor(QUICK_LUT, num_classes=-1), "num_classes must be a whole number of at least 1 or None, not -1"),
+    ("predict(None)", lambda p: p.predict(None), r"config must be a SubnetConfig or its dict \(SubnetConfig.to_dict\(\)\), not NoneType"),
+    ("predict('x')", lambda p: p.predict("x"), "config must be a SubnetConfig or its dict .*, not str"),
+    ("predict({})", lambda p: p.predict({}), "config document is missing or mistypes the field"),
+    ("predict_many('x')", lambda p: p.predict_many("x"), "configs must be a list of SubnetConfigs or their dicts, or a ConfigBatch, not str"),
+    ("load_lut(None)", lambda p: api.load_lut(None), "ref must be a LUT id or a path to a LUT file, not NoneType None"),
+    ("load_lut(123)", lambda p: api.load_lut(123), "ref must be a LUT id or a path to a LUT file, not int 123"),
+    ("load_found(None)", lambda p: api.load_found(None), "run_dir must be the path of a `bench search` run folder"),
+    ("build_model(checkpoint=None)", lambda p: api.build_model({}, None), "checkpoint must be the path of a supernet checkpoint"),
+    ("pareto([1])", lambda p: api.pareto([1]), "found must be what run_search returned"),
+]
+
+
+@pytest.mark.parametrize("call, problem", [(call, problem) for _, call, problem in HOSTILE], ids=[name for name, _, _ in HOSTILE])
+def test_a_hostile_argument_is_one_user_error_naming_the_api_argument(predictor, call, problem):
+    with pytest.raises(api.UserError, match=problem) as raised:
+        call(predictor)
+    assert "--" not in str(raised.value)  # the API's names, never the CLI's options

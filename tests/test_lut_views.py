@@ -75,7 +75,7 @@ def test_diff_table_caption_has_median_and_geometric_mean(tiny: SearchSpace) -> 
 
 
 def test_entries_table_has_one_row_per_entry_in_kind_order(lut: dict[str, Any]) -> None:
-    table = lut_entries_table(lut)
+    table = lut_entries_table(lut, wide=True)
     assert table.row_count == len(LATENCIES)
     keys = column(table, 0)
     assert keys[:3] == ["overhead", "stem/w16", "mbconv/MBConv-1/transition/16->16"]
@@ -84,26 +84,32 @@ def test_entries_table_has_one_row_per_entry_in_kind_order(lut: dict[str, Any]) 
     assert column(table, 2)[1] == "1.000" and column(table, 3)[1] == "0.950–1.050"
 
 
+def test_entries_table_leaves_kind_and_samples_to_wide(lut: dict[str, Any]) -> None:
+    assert [c.header for c in lut_entries_table(lut).columns] == ["key", "ms", "95% interval", ""]
+    assert [c.header for c in lut_entries_table(lut, wide=True).columns] == ["key", "kind", "ms", "95% interval", "samples", ""]
+
+
 def test_entries_table_marks_wide_entries(tiny: SearchSpace) -> None:
     doc = make_lut(tiny)
     doc["entries"]["stem/w16"]["wide"] = True
     table = lut_entries_table(doc)
-    assert column(table, 5).count("!") == 1 and column(table, 5)[1] == "!"
+    assert column(table, 3).count("!") == 1 and column(table, 3)[1] == "!"
 
 
-def test_validation_table_is_none_without_validation(lut: dict[str, Any], tiny: SearchSpace) -> None:
-    assert lut_validation_table(lut) is None
-    assert lut_validation_table(make_lut(tiny, validation=None)) is None
+def test_validation_table_is_none_without_a_validation_run(lut: dict[str, Any]) -> None:
+    assert lut_validation_table(lut, None) is None
 
 
-def test_validation_table_lists_the_figures(tiny: SearchSpace) -> None:
-    table = lut_validation_table(make_lut(tiny, validation={"within_10": 0.95, "spearman": 0.9812345, "samples": 50}))
-    assert column(table, 0) == ["within_10", "spearman", "samples"]
-    assert column(table, 1) == ["0.95", "0.9812", "50"]
+def test_validation_table_lists_the_figures_anchored_and_raw_as_percentages(lut: dict[str, Any]) -> None:
+    figures = {"samples": 50, "within_5": 0.5, "within_10": 0.95, "mape": 0.031, "rmse_ms": 0.0123, "spearman": 0.9812345, "kendall": 0.9, "bias": -0.012}
+    table = lut_validation_table(lut, {"created_at": "2026-01-02T03:04:05+00:00", "figures": figures, "raw_figures": {**figures, "within_10": 0.8}})
+    rows = {label: (anchored, raw) for label, anchored, raw in zip(column(table, 0), column(table, 1), column(table, 2))}
+    assert rows["within ±10%"] == ("95.0%", "80.0%")
+    assert rows["Spearman ρ"] == ("0.981", "0.981") and rows["bias (mean signed error)"] == ("-1.20%", "-1.20%")
 
 
 def test_summary_table_shows_provenance(lut: dict[str, Any], tiny: SearchSpace) -> None:
-    table = lut_summary_table(lut)
+    table = lut_summary_table(lut, wide=True)
     rows = dict(zip(column(table, 0), column(table, 1)))
     assert rows["id"] == lut["id"]
     assert rows["device"] == "host-cpu (the machine running the toolkit)"
@@ -112,14 +118,15 @@ def test_summary_table_shows_provenance(lut: dict[str, Any], tiny: SearchSpace) 
     assert rows["measurement.repeats"] == "30"
 
 
-def test_list_table_has_one_row_per_record() -> None:
+def test_list_table_has_one_row_per_record_with_its_validation_and_superseded_mark() -> None:
     record = {
         "id": "0123456789abcdef", "device": "host-cpu", "space": "tiny", "resolution": 64, "method": "removal",
-        "created_at": "2025-01-01T00:00:00Z", "entries": 17, "path": Path("/tmp/lut.json"),
+        "created_at": "2025-01-01T00:00:00Z", "entries": 17, "path": "host-cpu/tiny/0123456789abcdef.json",
+        "validation": {"within_10": 0.95}, "superseded": None,
     }
-    table = lut_list_table([record, record | {"id": "fedcba9876543210"}])
+    table = lut_list_table([record, record | {"id": "fedcba9876543210", "validation": None, "superseded": "by 0123456789abcdef"}])
     assert column(table, 0) == ["0123456789abcdef", "fedcba9876543210"]
-    assert column(table, 6) == ["17", "17"]
+    assert column(table, 5) == ["95%", "-"] and column(table, 6) == ["", "superseded"]
 
 
 def test_plot_breakdown_writes_a_png(lut: dict[str, Any], tmp_path: Path) -> None:
@@ -135,3 +142,23 @@ def test_plot_breakdown_names_a_missing_entry(tiny: SearchSpace, tmp_path: Path)
     with pytest.raises(LUTError, match="Transformer-4/layer/w48/h2/r2"):
         plot_breakdown(doc, tmp_path / "breakdown.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_difference_inside_both_intervals_is_marked_as_noise_and_counted(tiny: SearchSpace) -> None:
+    keys = list(LATENCIES)
+    # Intervals are ±5%: ×1.08 still overlaps, ×1.2 does not.
+    a, b = make_lut(tiny), make_lut(tiny, scale={keys[0]: 1.08, keys[1]: 1.2})
+    diff = lut_diff(a, b).set_index("key")
+    assert bool(diff.loc[keys[0], "within_noise"]) and not bool(diff.loc[keys[1], "within_noise"])
+    table = lut_diff_table(a, b)
+    assert f"{len(keys) - 1} of {len(keys)} differ by less than their 95% intervals (noise: ≈), 1 by more" in table.caption
+    assert column(table, 4)[:2] == ["≈", ""]
+
+
+def test_a_profile_ends_with_the_noise_verdict_pointing_to_validation() -> None:
+    from orchestrator.cli.profile_view import noise_verdict
+    from search.api import load_lut
+
+    line = noise_verdict(load_lut("d0fb1865"))
+    assert line.startswith("noise: 1 of 69 entries have a 95% interval wider than the entry itself; summed over a subnet")
+    assert "the median subnet's interval is ±1.9% of its prediction" in line and "`bench validate --lut d0fb1865`" in line

@@ -75,10 +75,12 @@ def test_entries_carry_median_interval_and_paired_sample_count(finished) -> None
     assert doc["entries"]["stem/w16"]["latency_ms"] > 0
 
 
-def test_lut_index_lists_the_new_lut(finished) -> None:
+def test_the_store_lists_the_new_lut_from_its_file_alone(finished) -> None:
+    from orchestrator.lut.store import list_luts
+
     root, doc, _ = finished
-    index = json.loads((root / "luts" / "index.json").read_text())["luts"]
-    assert [r["id"] for r in index] == [doc["id"]]
+    assert [r["id"] for r in list_luts(root / "luts").rows] == [doc["id"]]
+    assert sorted(p.name for p in (root / "luts").iterdir()) == [doc["device"]["name"]]  # no index file beside the LUTs
 
 
 def test_resume_reuses_finished_sessions_without_measuring_again(finished, monkeypatch) -> None:
@@ -241,16 +243,17 @@ def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() ->
 
 def test_a_finished_profile_names_the_next_steps_with_the_luts_own_id_report_and_a_budget(tmp_path: Path) -> None:
     from orchestrator.cli.profile_view import next_steps, suggested_budget_ms
+    from orchestrator.cli.steps import open_step
     from search.nas.predictor import LatencyPredictor
     from search.space.sampling import max_config, min_config
     from tests.lut_factory import sized_lut
 
     space = load_space("tiny")
     doc = sized_lut(space)
-    text = next_steps(doc, "host", tmp_path / "lut.report.html")
+    text = next_steps(doc, "host", tmp_path / "lut.report.html", width=400)  # one line per command
     budget = suggested_budget_ms(doc)
     assert f"bench validate --lut {doc['id'][:8]} --device host --samples 20" in text
-    assert f"open {tmp_path / 'lut.report.html'}" in text
+    assert open_step(tmp_path / "lut.report.html") in text
     assert f"bench search --checkpoint runs/train-tiny-{doc['resolution']}/last.pt --lut {doc['id'][:8]} --latency-ms {budget:.3g}" in text
     predictor = LatencyPredictor(doc, space)
     assert predictor.predict(min_config(space, doc["resolution"])) < budget < predictor.predict(max_config(space, doc["resolution"]))

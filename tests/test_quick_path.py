@@ -27,7 +27,7 @@ QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
 
 def printed_commands(doc: dict) -> list[list[str]]:
     """The `bench` commands of what `bench profile` prints after writing `doc`, in order."""
-    text = next_steps(doc, "host", Path("report.html"))
+    text = next_steps(doc, "host", Path("report.html")).replace(" \\\n", " ")  # a command continued on its next line
     return [shlex.split(line)[1:] for line in text.splitlines() if line.startswith("  bench ")]
 
 

@@ -21,6 +21,7 @@ from tests.lut_factory import CONTEXT, LATENCIES, make_lut
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED_XXS = ROOT / "luts" / "host" / "xxs" / "6b8dc6fffb6e6bf1.json"
+COMMITTED_QUICK = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
 STEM = entry_key("stem", width=16)
 HOSTILE_STAGE = "<img src=x onerror=alert(1)>$\\frac$"
 HOSTILE_KEY = entry_key("transformer_layer", HOSTILE_STAGE, width=24, heads=1, mlp_ratio=1.5)
@@ -276,3 +277,27 @@ def test_committed_xxs_lut_report(tmp_path: Path) -> None:
     assert len(body_rows(page, "lut1-entries")) == 85
     assert "<tr><th>measurement.plan_id</th><td>b200ed47c0fefaae</td></tr>" in page
     assert '<tr data-figure="within_10"><th>within ±10%</th><td class="num">100.0%</td><td class="num">98.0%</td></tr>' in page
+
+
+def test_the_verdict_comes_before_the_validation_runs_entries_and_the_folded_provenance(store: Path) -> None:
+    path, _ = stored_lut(store, validated=1)
+    page = write_report([path]).read_text()
+    order = [page.index(marker) for marker in ('<div class="summary', "<h3>Validation</h3>", "<h3>Entries</h3>", '<details class="provenance">')]
+    assert order == sorted(order)
+
+
+def test_a_committed_lut_validated_within_10_percent_reads_fit_for_search_with_its_search_command(tmp_path: Path) -> None:
+    for source in COMMITTED_QUICK.parent.glob(f"{COMMITTED_QUICK.stem}.*json"):
+        shutil.copy(source, tmp_path)
+    page = write_report([tmp_path / COMMITTED_QUICK.name]).read_text()
+    assert '<strong class="fit">fit for search</strong>' in page
+    assert "100% of 20 subnets within ±10% (raw 90%), Spearman ρ 0.979" in page
+    assert "1 of 69 entries have a 95% interval wider than the entry itself" in page
+    assert "<code>bench search --checkpoint RUN/last.pt --lut d0fb1865 --latency-ms 0.939</code>" in page
+
+
+def test_an_unvalidated_lut_reads_fitness_unknown_and_no_validation_row_in_its_provenance(store: Path) -> None:
+    path, _ = stored_lut(store)
+    page = write_report([path]).read_text()
+    assert '<strong class="unknown">fitness for search unknown</strong>' in page
+    assert "<tr><th>validation</th><td>-</td></tr>" not in page

@@ -1,7 +1,7 @@
 """The package as a user installs it: the wheel built from this tree, installed into a fresh virtual
 environment that reuses this environment's packages (a .pth file, nothing downloaded), run from an
-empty folder. Package data (space definitions, schemas, the device registry) must be inside the
-wheel, and a LUT measured there lands in `./luts/<device>/<space>/`, as the README says."""
+empty folder. Package data (space definitions, schemas, the device registry, the committed LUTs)
+must be inside the wheel, and a LUT measured there lands in `./luts/<device>/<space>/`, as the README says."""
 
 from __future__ import annotations
 
@@ -30,9 +30,12 @@ def installed(tmp_path_factory) -> Path:
     """A fresh venv holding only the wheel; this environment's site-packages lie behind it on sys.path."""
     base = tmp_path_factory.mktemp("wheel")
     source = base / "source"  # a copy of the tracked files, so the build writes nothing into the checkout
-    for name in run("git", "ls-files", "pyproject.toml", "README.md", "infra", "search", "orchestrator", cwd=ROOT).split():
+    for name in run("git", "ls-files", "pyproject.toml", "README.md", "infra", "search", "orchestrator", "luts", cwd=ROOT).split():
         (source / name).parent.mkdir(parents=True, exist_ok=True)
-        (source / name).write_bytes((ROOT / name).read_bytes())
+        if (ROOT / name).is_symlink():  # search/luts, the committed LUTs as package data
+            (source / name).symlink_to(os.readlink(ROOT / name))
+        else:
+            (source / name).write_bytes((ROOT / name).read_bytes())
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", base / "dist", source, cwd=base)
     (wheel,) = (base / "dist").glob("autovit_bench-*.whl")
     venv = base / "venv"
@@ -59,6 +62,12 @@ def test_the_wheel_is_what_runs_not_the_checkout(installed, empty_folder):
     assert all(Path(p).is_relative_to(installed) for p in where.split())
 
 
+def test_the_committed_luts_load_by_id_from_the_installed_package_in_an_empty_folder(installed, empty_folder):
+    folder, env = empty_folder
+    code = "from search.api import load_lut, Predictor; print(Predictor(load_lut('d0fb1865')).lut['id'])"
+    assert run(installed / "bin" / "python", "-c", code, cwd=folder, env=env).strip() == "d0fb186589faa0c4"
+
+
 def test_the_installed_bench_lists_the_spaces_from_its_package_data(installed, empty_folder):
     folder, env = empty_folder
     listed = run(installed / "bin" / "bench", "space", "list", cwd=folder, env=env)
@@ -79,4 +88,4 @@ def test_the_installed_bench_measures_on_the_host_and_writes_the_lut_under_luts_
     (lut,) = (folder / "luts" / "host-2t" / "tiny").glob("*.json")
     doc = json.loads(lut.read_text())
     assert (doc["device"]["name"], doc["method"], doc["resolution"], lut.stem) == ("host-2t", "transfer", 64, doc["id"])
-    assert json.loads((folder / "luts" / "index.json").read_text())["luts"][0]["id"] == doc["id"]
+    assert sorted(p.name for p in (folder / "luts").iterdir()) == ["host-2t"]  # the LUT alone: no index file to keep in step

@@ -18,10 +18,11 @@ app = typer.Typer()
 def devices(
     devices_file: Optional[Path] = DevicesFile,
     connected: bool = typer.Option(True, "--connected/--no-connected", help="also look for phones on USB / $BENCH_ADB"),
+    wide: bool = typer.Option(False, "--wide", help="also each device's runtime options and the phone models it matches"),
 ) -> None:
     """List the known devices (bundled registry plus your devices file) and the phones connected now."""
     known = load_devices(devices_file)
-    console.print(registry_table(known))
+    console.print(registry_table(known, wide))
     if not connected:
         return
     from orchestrator.measure.connected import connected_phones

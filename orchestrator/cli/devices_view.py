@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from orchestrator.cli.common import add_plain_row
@@ -9,21 +10,26 @@ from orchestrator.measure.connected import ConnectedPhone
 from orchestrator.measure.devices import Device
 
 
-def registry_table(known: dict[str, Device]) -> Table:
-    table = Table(title="devices")
-    for column in ("name", "platform", "backend", "runtime", "matches", "description"):
-        table.add_column(column, no_wrap=column in ("name", "backend"))  # names are what users type: never cut
+def registry_table(known: dict[str, Device], wide: bool = False) -> Table:
+    """One line per device: names are what users type, so they never shrink; descriptions are cut
+    to the line, and shown whole with the runtime options and phone models matched when `wide`."""
+    table = Table(title="devices", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("name", "platform", "backend", *(("runtime", "matches") if wide else ()), "description"):
+        shown = [getattr(d, column) for d in known.values()] if column in ("name", "platform", "backend") else []
+        table.add_column(column, no_wrap=column != "description" or not wide, overflow="fold" if wide else "ellipsis",
+                         min_width=max(map(len, [column, *shown])) if shown else None)
     for d in known.values():
         runtime = ", ".join(f"{k}={v}" for k, v in d.runtime.items())
         match = ", ".join(v for values in d.match.values() for v in values)
-        add_plain_row(table, (d.name, d.platform, d.backend, runtime, match, d.description))
+        add_plain_row(table, (d.name, d.platform, d.backend, *((runtime, match) if wide else ()), d.description))
     return table
 
 
 def phones_table(phones: list[ConnectedPhone]) -> Table:
-    table = Table(title="connected phones")
+    """The phones connected now; an id is what `--phones` takes, so it never shrinks."""
+    table = Table(title="connected phones", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("platform", "id", "model", "OS", "registry entry", "problem"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "id")
     for p in phones:
         entry = ", ".join(p.matches) or "none: add one with --devices-file (match on this model)"
         add_plain_row(table, (p.platform, p.id, p.model or "?", p.os or "?", entry, p.problem or ""))

@@ -20,8 +20,12 @@ lut_app = typer.Typer(help="List, show, compare and plot latency lookup tables."
 
 
 @lut_app.command("list")
-def lut_list(as_json: bool = typer.Option(False, "--json", help="print the index records as JSON")) -> None:
-    """List the LUTs under ./luts (or $BENCH_LUTS); files that are not readable LUTs are named and skipped."""
+def lut_list(
+    as_json: bool = typer.Option(False, "--json", help="print the records as JSON"),
+    wide: bool = typer.Option(False, "--wide", help="also each LUT's path, entry count and creation date"),
+) -> None:
+    """List the LUTs under ./luts (or $BENCH_LUTS) with their latest validation; files that are not
+    readable LUTs are named and skipped."""
     from orchestrator.cli.lut_view import lut_list_table
     from orchestrator.lut.store import list_luts
 
@@ -31,12 +35,16 @@ def lut_list(as_json: bool = typer.Option(False, "--json", help="print the index
     if as_json:
         typer.echo(json.dumps({"luts": listing.rows}, indent=1))
         return
-    console.print(lut_list_table(listing.rows))
+    console.print(lut_list_table(listing.rows, wide))
 
 
 @lut_app.command("show")
-def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), as_json: bool = typer.Option(False, "--json")) -> None:
-    """Show a LUT's provenance, entries and validation figures."""
+def lut_show(
+    ref: str = typer.Argument(..., help="LUT id (or prefix) or path"),
+    as_json: bool = typer.Option(False, "--json"),
+    wide: bool = typer.Option(False, "--wide", help="also every measurement setting, each entry's kind and sample count"),
+) -> None:
+    """Show a LUT's provenance, entries and latest validation figures."""
     from orchestrator.cli.lut_view import lut_entries_table, lut_summary_table, lut_validation_table, transfer_table
     from orchestrator.lut.store import dumps, latest_validation, resolve_lut
 
@@ -45,12 +53,11 @@ def lut_show(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), 
     if as_json:
         typer.echo(dumps(doc))
         return
-    console.print(lut_summary_table(doc))
+    console.print(lut_summary_table(doc, wide))
     if "transfer" in doc["measurement"]:
         console.print(transfer_table(doc))
-    console.print(lut_entries_table(doc))
-    latest = latest_validation(path, doc["id"])
-    validation = lut_validation_table({**doc, "validation": latest and latest["figures"]})
+    console.print(lut_entries_table(doc, wide))
+    validation = lut_validation_table(doc, latest_validation(path, doc["id"]))
     if validation is not None:
         console.print(validation)
 

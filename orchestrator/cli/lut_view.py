@@ -11,16 +11,18 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from infra.files import atomic_write
 from orchestrator.cli.common import add_plain_row, plain
-from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_diff, ms_text, network_order
+from orchestrator.report.tables import FIGURE_ROWS, cell_text, diff_ratio_stats, lut_diff, ms_text, network_order
 from search.nas.lut import interval_method, layer_timing
 
 
-def lut_summary_table(doc: dict[str, Any]) -> Table:
-    """Provenance of one LUT: what a reader needs to decide whether its latencies apply."""
+def lut_summary_table(doc: dict[str, Any], wide: bool = False) -> Table:
+    """Provenance of one LUT: what a reader needs to decide whether its latencies apply; every
+    measurement setting only when `wide`, since they run to dozens of rows."""
     device = doc["device"]
     table = Table(title=plain(f"LUT {doc['id']}"), title_justify="left", show_header=False)
     table.add_column("field", style="bold", no_wrap=True)
@@ -41,7 +43,11 @@ def lut_summary_table(doc: dict[str, Any]) -> Table:
         ("intervals", interval_method(doc)),
         ("layers", layer_timing(doc)),
     ]
-    rows += [(f"measurement.{k}", cell_text(v)) for k, v in sorted(doc["measurement"].items()) if k not in ("transfer", "interval")]
+    m = doc["measurement"]
+    if wide:
+        rows += [(f"measurement.{k}", cell_text(v)) for k, v in sorted(m.items()) if k not in ("transfer", "interval")]
+    else:
+        rows.append(("measurement", f"{m.get('rounds', '-')} rounds in {m.get('sessions', '-')} sessions (--wide: every setting)"))
     if "transfer" in doc["measurement"]:
         t = doc["measurement"]["transfer"]
         rows.append(("transferred from", f"LUT {t['source_lut']} ({t['source_device']}), {len(t['networks'])} networks measured"))
@@ -64,73 +70,93 @@ def transfer_table(doc: dict[str, Any]) -> Table:
     return table
 
 
-def lut_entries_table(doc: dict[str, Any]) -> Table:
-    """Every entry in network order (kind, then key), wide confidence intervals marked."""
+def lut_entries_table(doc: dict[str, Any], wide: bool = False) -> Table:
+    """Every entry in network order, wide intervals marked. Keys and figures never shrink nor wrap
+    (two keys differing only at their end must stay told apart); the kind and the sample count,
+    which the key and the method imply, only when `wide`, so the table fits 80 columns."""
     entries = doc["entries"]
-    wide = sum(e["wide"] for e in entries.values())
+    wide_entries = sum(e["wide"] for e in entries.values())
     table = Table(
-        title=plain(f"LUT {doc['id']} entries"), title_justify="left",
-        caption=f"{len(entries)} entries, {wide} with a 95% interval wider than the entry (!); intervals: {interval_method(doc)}", caption_justify="left",
+        title=plain(f"LUT {doc['id']} entries"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+        caption=f"{len(entries)} entries, {wide_entries} with a 95% interval wider than the entry (!); intervals: {interval_method(doc)}",
+        caption_justify="left",
     )
-    table.add_column("key", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("latency (ms)", justify="right")
-    table.add_column("95% interval (ms)", justify="right", no_wrap=True)
-    table.add_column("samples", justify="right")
-    table.add_column("wide", justify="center")
+    table.add_column("key", no_wrap=True, min_width=max(map(len, entries)))
+    if wide:
+        table.add_column("kind", no_wrap=True)
+    table.add_column("ms", justify="right", no_wrap=True, min_width=5)
+    table.add_column("95% interval", justify="right", no_wrap=True, min_width=11)
+    if wide:
+        table.add_column("samples", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True, min_width=1)
     for key in network_order(entries):
         e = entries[key]
         lo, hi = e["ci_ms"]
-        mark = "!" if e["wide"] else ""
-        add_plain_row(table, (key, e["kind"], f"{e['latency_ms']:.3f}", f"{lo:.3f}–{hi:.3f}", e["samples"], mark))
+        cells = [key, *([e["kind"]] if wide else []), f"{e['latency_ms']:.3f}", f"{lo:.3f}–{hi:.3f}", *([e["samples"]] if wide else []),
+                 "!" if e["wide"] else ""]
+        add_plain_row(table, cells)
     return table
 
 
-def lut_validation_table(doc: dict[str, Any]) -> Table | None:
-    """How well the LUT predicted measured subnets; None when it was never validated."""
-    figures = doc.get("validation")
-    if not figures:
+def lut_validation_table(doc: dict[str, Any], run: dict[str, Any] | None) -> Table | None:
+    """How well the LUT predicted measured subnets in its latest validation run, anchored and raw,
+    formatted as `bench validate` and the report format them; None when it was never validated."""
+    if not run:
         return None
-    table = Table(title=plain(f"LUT {doc['id']} validation"), title_justify="left")
+    table = Table(title=plain(f"LUT {doc['id']} validation ({run['created_at'][:10]})"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("figure", no_wrap=True)
-    table.add_column("value", justify="right")
-    for name, value in figures.items():
-        add_plain_row(table, (name, cell_text(value)))
+    table.add_column("anchored", justify="right", no_wrap=True)
+    table.add_column("raw", justify="right", no_wrap=True)
+    for name, label, fmt in FIGURE_ROWS:
+        table.add_row(label, fmt.format(run["figures"][name]), fmt.format(run["raw_figures"][name]))
     return table
 
 
-def lut_list_table(rows: list[dict[str, Any]]) -> Table:
-    """One line per LUT index record, so a user can pick the id to pass to other commands."""
-    table = Table(title="latency lookup tables", title_justify="left")
-    for column in ("id", "device", "space", "resolution", "method", "created", "entries", "path"):
-        table.add_column(column, no_wrap=column != "path")
+def lut_list_table(rows: list[dict[str, Any]], wide: bool = False) -> Table:
+    """One line per LUT record (`list_luts`, with its latest validation and superseded mark), so a
+    user can pick the id to pass to other commands by what it is and how well it predicts; the
+    path, entry count and creation time only when `wide`."""
+    table = Table(title="latency lookup tables", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  caption="±10%: subnets predicted within ±10% in the latest `bench validate` (anchored; ? an unreadable record)", caption_justify="left")
+    columns = ["id", "device", "space", "px", "method", "±10%", "note", *(["entries", "created", "path"] if wide else [])]
+    for name in columns:
+        table.add_column(name, no_wrap=True, justify="right" if name in ("px", "±10%", "entries") else "left")
     for r in rows:
-        add_plain_row(table, (r["id"], r["device"], r["space"], r["resolution"], r["method"], r["created_at"], r["entries"], r["path"]))
+        v = r.get("validation")
+        within = "-" if v is None else "?" if v == "unreadable" else f"{v['within_10']:.0%}"
+        note = f"superseded: {r['superseded']}" if r.get("superseded") and wide else ("superseded" if r.get("superseded") else "")
+        cells = [r["id"], r["device"], r["space"], r["resolution"], r["method"], within, note]
+        add_plain_row(table, cells + ([r["entries"], r["created_at"][:10], r["path"]] if wide else []))
     return table
 
 
 def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
-    """`lut_diff` as a table, its overall speed ratio in the caption."""
+    """`lut_diff` as a table, read against the entries' intervals: a difference inside both 95%
+    intervals is marked as noise, so two profiles of one machine that differ only by noise read so."""
     diff = lut_diff(a, b)
     median, geomean = diff_ratio_stats(diff)
     only_a, only_b = (int((diff["only_in"] == side).sum()) for side in ("a", "b"))
+    shared = int(diff["only_in"].isna().sum())
+    noise = int(diff["within_noise"].sum())
     table = Table(
         title=plain(f"a = {a['id']} ({a['device']['name']})  vs  b = {b['id']} ({b['device']['name']})"),
-        title_justify="left",
+        title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
         caption=(
-            f"b/a over {int(diff['only_in'].isna().sum())} shared entries: median {ms_text(median)}, "
-            f"geometric mean {ms_text(geomean)}; {only_a} only in a, {only_b} only in b"
+            f"b/a over {shared} shared entries: median {ms_text(median)}, geometric mean {ms_text(geomean)}; "
+            f"{noise} of {shared} differ by less than their 95% intervals (noise: ≈), {shared - noise} by more; "
+            f"{only_a} only in a, {only_b} only in b. Entries are noisy one by one; what a search uses is their "
+            "sum over a subnet, which `bench validate` checks."
         ),
         caption_justify="left",
     )
-    table.add_column("key", no_wrap=True)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("a (ms)", justify="right")
-    table.add_column("b (ms)", justify="right")
-    table.add_column("b/a", justify="right")
+    table.add_column("key", no_wrap=True, min_width=max(map(len, diff["key"]), default=3))
+    table.add_column("a (ms)", justify="right", no_wrap=True)
+    table.add_column("b (ms)", justify="right", no_wrap=True)
+    table.add_column("b/a", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True, min_width=1)
     for r in diff.itertuples(index=False):
         ratio = f"only in {r.only_in}" if r.only_in else ms_text(r.ratio)
-        add_plain_row(table, (r.key, r.kind, ms_text(r.a_ms), ms_text(r.b_ms), ratio))
+        add_plain_row(table, (r.key, ms_text(r.a_ms), ms_text(r.b_ms), ratio, "≈" if r.within_noise else ""))
     return table
 
 

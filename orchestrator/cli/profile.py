@@ -45,7 +45,8 @@ def profile(
     --from, fit one from another device's LUT and a few networks measured on this one. With --phones,
     the sessions run on several phones of one model at once and merge into one LUT through the
     anchor network every session carries."""
-    from orchestrator.cli.profile_view import next_steps
+    from orchestrator.cli.profile_view import next_steps, noise_verdict
+    from orchestrator.cli.steps import bench_executable
     from orchestrator.lut.runs import Interrupted, ProfileRequest, profile_lut, transfer_lut
     from orchestrator.report.build import write_report
 
@@ -67,6 +68,7 @@ def profile(
         f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
         f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
     )
+    console.print(noise_verdict(doc), highlight=False, soft_wrap=True)
     if source is not None:
         from orchestrator.cli.lut_view import transfer_table
 
@@ -77,7 +79,8 @@ def profile(
             "budgets or miss them; profile again with nothing else running on the device",
             soft_wrap=True, highlight=False,
         )
-    console.print(next_steps(doc, device, write_report([path])), highlight=False, soft_wrap=True)
+    steps = next_steps(doc, device, write_report([path]), bench_executable(), console.width)
+    console.print(steps, highlight=False, markup=False, soft_wrap=True)
 
 
 def _show_shelf(device: Device, found: list[ShelfPhone]) -> None:

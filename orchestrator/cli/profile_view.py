@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
+import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from orchestrator.cli.steps import CONTINUATION, INDENT, command_lines, open_step
+from orchestrator.report.summary import interval_story
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.encoding import random_batch
@@ -43,20 +47,46 @@ def path_to_a_model(doc: dict[str, Any]) -> list[str]:
     ]
 
 
-def next_steps(doc: dict[str, Any], device: str, report: Path) -> str:
-    """What to do with a new LUT, as commands to copy."""
+def noise_verdict(doc: dict[str, Any]) -> str:
+    """The profile's last word on its intervals: per-entry noise is expected and cancels in the
+    sums a search uses; whether the LUT is fit for a search is what validation measures."""
+    story, _ = interval_story(doc)
+    return (f"noise: {story}. Wide entries are expected for blocks of a few microseconds; whether this LUT is fit for "
+            f"a search is how well it predicts whole subnets: `bench validate --lut {doc['id'][:8]}` (its report says so at the top).")
+
+
+def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str = "bench", width: int = 80) -> str:
+    """What to do with a new LUT, as commands to paste: run with `executable` (how the user ran
+    `bench`), each within `width` columns where its words allow (`orchestrator.cli.steps`), and
+    what each is for beneath it."""
     short, res = doc["id"][:8], doc["resolution"]
+
+    def why(text: str) -> list[str]:
+        return textwrap.wrap(text, width, initial_indent=CONTINUATION, subsequent_indent=CONTINUATION)
+
+    def command(text: str) -> list[str]:
+        words = shlex.split(text)
+        sub = next(i for i, w in enumerate(words) if w.startswith("-"))  # `bench data digits` | `--out ...`
+        return command_lines(" ".join([executable, *words[1:sub]]), words[sub:], width)
+
+    def model_path() -> list[str]:
+        if doc["measurement"].get("disturbed"):
+            return why("no path to a model: this LUT's sessions were disturbed; profile again with nothing else running")
+        *model_steps, search = path_to_a_model(doc)
+        return [
+            *(line for step in model_steps for line in command(step)),
+            *command(search),
+            *why(f"a supernet trained at the LUT's {res} px on scikit-learn's digits, then the most accurate subnet predicted "
+                 "within the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network; "
+                 "for a real model, train on your data (--data) for longer (docs/guide.md, 'Training a supernet and searching it')"),
+        ]
+
     return "\n".join([
         "next steps:",
-        f"  bench validate --lut {short} --device {device} --samples 20",
-        "      how well it predicts 20 random subnets timed end to end (figures go beside the LUT and into its report;",
-        "      the search keeps its budget with the margin they show)",
-        f"  open {report}",
-        "      the LUT as one page: provenance, entries with intervals, per-stage breakdown, validation runs",
-        *(["  (no path to a model: this LUT's sessions were disturbed; profile again with nothing else running)"] if doc["measurement"].get("disturbed") else [
-            *(f"  {command}" for command in path_to_a_model(doc)),
-            f"      a supernet trained at the LUT's {res} px on scikit-learn's digits, then the most accurate subnet predicted within",
-            "      the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network;",
-            "      for a real model, train on your data (--data) for longer (README: 'Training a supernet and searching it')",
-        ]),
+        *command(f"bench validate --lut {short} --device {device} --samples 20"),
+        *why("how well it predicts 20 random subnets timed end to end (figures go beside the LUT and into its report; "
+             "the search calibrates its subnet intervals on them)"),
+        INDENT + open_step(report),
+        *why("the LUT as one page: its verdict first, then figures, entries with intervals and provenance"),
+        *model_path(),
     ])

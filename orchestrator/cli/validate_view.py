@@ -1,18 +1,25 @@
-"""What `bench validate` prints: each validated LUT's figures, anchored and raw, in one table."""
+"""What `bench validate` prints: each validated LUT's figures, anchored and raw, one column each,
+formatted as `bench lut show` and the report format them, so that the table fits 80 columns
+whatever the number of LUTs compared and a LUT's name is never wrapped."""
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from orchestrator.lut.validation import ValidationReport
+from orchestrator.report.tables import FIGURE_ROWS
 
 
 def validation_table(report: ValidationReport) -> Table:
-    table = Table(title=f"validation on {report.device}: {report.samples} random subnets ({report.space}, {report.resolution} px)")
-    for column in ("LUT", "within ±5%", "within ±10%", "MAPE", "RMSE ms", "Spearman ρ", "Kendall τ", "bias"):
-        table.add_column(column, justify="right")
+    table = Table(title=f"validation on {report.device}: {report.samples} random subnets ({report.space}, {report.resolution} px)",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  caption="anchored: predictions x how fast the LUT's anchor network ran in this session; raw: the LUT as it is",
+                  caption_justify="left")
+    table.add_column("figure", no_wrap=True)
     for label, r in report.records.items():
-        for name, f in ((f"{label} (anchored x{r['anchor']['speed_factor']:.3f})", r["figures"]), (f"{label} (raw)", r["raw_figures"])):
-            table.add_row(name, f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}", f"{f['rmse_ms']:.3f}",
-                          f"{f['spearman']:.3f}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
+        table.add_column(f"{label}\nanchored x{r['anchor']['speed_factor']:.3f} / raw", justify="right", no_wrap=True)
+    for name, label, fmt in FIGURE_ROWS:
+        if name != "samples":
+            table.add_row(label, *(f"{fmt.format(r['figures'][name])} / {fmt.format(r['raw_figures'][name])}" for r in report.records.values()))
     return table

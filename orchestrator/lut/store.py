@@ -1,8 +1,10 @@
-"""Writing and finding LUTs: `luts/<device>/<space>/<id>.json` plus `luts/index.json`, and each
-LUT's validation sidecar `<id>.validation.json` (with its scatter plot `<id>.validation.png`).
+"""Writing and finding LUTs: `luts/<device>/<space>/<id>.json`, and each LUT's validation sidecar
+`<id>.validation.json` (with its scatter plot `<id>.validation.png`).
 
-LUTs are never overwritten or edited: a LUT's file name is its content id, and the index is
-rebuilt from the files, so it can always be regenerated. What is learnt about a LUT later (how
+LUTs are never overwritten or edited: a LUT's file name is its content id. There is no index file:
+listing reads the files (`list_luts`), so writing a LUT adds a file and modifies none, and a clone
+whose committed LUTs are tracked stays clean after a profile. An id not in the store is looked up
+among the LUTs that ship with the toolkit (`search.nas.lut.shipped_luts`). What is learnt about a LUT later (how
 well it predicted measured subnets) goes into its sidecar, run after run. All writes are atomic.
 """
 
@@ -24,9 +26,8 @@ from infra.files import check_name, env_path, path_under, write_json_atomic
 from infra.locks import held
 from infra.schema_check import schema_problem
 from infra.strict_json import load_json
-from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, validate_lut
+from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, shipped_luts, validate_lut
 
-INDEX = "index.json"
 VALIDATION_SUFFIX = ".validation.json"
 
 
@@ -59,14 +60,13 @@ def finish_lut(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def save_lut(doc: dict[str, Any], root: Path | None = None) -> Path:
-    """Write a new LUT under root/<device>/<space>/ (both names checked, the path kept under root)
-    and rebuild the index: the one command that writes into the store."""
+    """Write a new LUT under root/<device>/<space>/ (both names checked, the path kept under root):
+    the one function that writes into the store."""
     root = root or luts_dir()
     device, space = check_name(doc["device"]["name"], "device name"), check_name(doc["space"]["name"], "space name")
     path = path_under(root, device, space, f"{doc['id']}.json")
     if not path.exists():
         write_json_atomic(path, doc)
-    write_json_atomic(root / INDEX, {"luts": list_luts(root).rows})
     return path
 
 
@@ -98,16 +98,44 @@ def _store_files(root: Path, prefix: str = "") -> list[Path]:
     return [p for p in sorted(root.glob(f"*/*/{prefix}*.json")) if not p.name.endswith(VALIDATION_SUFFIX)] if root.is_dir() else []
 
 
+SUPERSEDED = "superseded.json"  # {LUT id: why another LUT replaces it}, kept by hand beside committed LUTs
+
+
+def superseded(root: Path) -> dict[str, str]:
+    """The store's LUTs that another replaces, with why: a judgement kept by hand in
+    `<root>/superseded.json` (LUTs themselves are never edited), none when the file is absent."""
+    path = root / SUPERSEDED
+    if not path.exists():
+        return {}
+    doc = load_json(path, "the list of superseded LUTs", "make it a JSON object of LUT id to a reason", LUTError)
+    if not isinstance(doc, dict) or not all(isinstance(k, str) and LUT_ID.match(k) and isinstance(v, str) for k, v in doc.items()):
+        raise LUTError(f"the list of superseded LUTs {path} is not a JSON object of LUT id to a reason; fix or delete it")
+    return doc
+
+
 def list_luts(root: Path | None = None) -> Listing:
     """Scan the store without writing anything: a read-only store lists, and a bad file is skipped
-    with a note instead of breaking every listing."""
+    with a note instead of breaking every listing. Each record carries its LUT's latest validation
+    figures (anchored; None when never validated, "unreadable" for a record the current schema
+    refuses) and why it is superseded (None when it is not)."""
     root = root or luts_dir()
     rows, skipped = [], []
+    try:
+        replaced = superseded(root)
+    except LUTError as exc:
+        replaced, skipped = {}, [str(exc)]
     for path in _store_files(root):
         try:
-            rows.append(_record(path, root, read_lut(path)))
+            row = _record(path, root, read_lut(path))
         except LUTError as exc:
             skipped.append(str(exc))
+            continue
+        try:
+            latest = latest_validation(path, row["id"])
+            figures = latest and latest["figures"]
+        except LUTError:  # listed as unreadable; `bench lut show` of that LUT names what is wrong with the record
+            figures = "unreadable"
+        rows.append({**row, "validation": figures, "superseded": replaced.get(row["id"])})
     rows.sort(key=lambda r: (r["device"], r["space"], r["created_at"]))
     return Listing(rows, skipped)
 
@@ -119,15 +147,17 @@ def resolve_lut(ref: str, root: Path | None = None) -> Path:
     """A LUT id (or unique prefix) found in the store, or else a path to a LUT file. The id is
     looked up by file name (a stored LUT is named for its id), so no other LUT is read: one large
     or broken LUT in the store slows or breaks only the commands that name it (`bench lut list`
-    skips a LUT whose name is not its id, so a listed id is always found)."""
+    skips a LUT whose name is not its id, so a listed id is always found). An id the store lacks is
+    looked up among the committed LUTs that ship with the toolkit."""
     root = root or luts_dir()
     if LUT_ID.match(ref) and not Path(ref).exists():
-        matches = _store_files(root, ref)
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m.stem for m in matches)}); give more characters")
-        raise UserError(f"no LUT with id {ref!r} under {root}; `bench lut list` shows the known ones")
+        for folder in (root, shipped_luts()):
+            matches = _store_files(folder, ref)
+            if len(matches) == 1:
+                return matches[0]
+            if len(matches) > 1:
+                raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m.stem for m in matches)}); give more characters")
+        raise UserError(f"no LUT with id {ref!r} under {root} nor among the committed LUTs; `bench lut list` shows the known ones")
     return Path(ref)
 
 

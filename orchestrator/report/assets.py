@@ -47,6 +47,10 @@ figcaption { color: var(--muted); }
 .run-body { display: flex; flex-wrap: wrap; gap: 1.5rem; align-items: flex-start; }
 .run-body > div { flex: 1 1 24rem; max-width: 34rem; }
 details summary { cursor: pointer; color: var(--accent); }
+details.provenance summary h3 { display: inline; }
+.summary { border-left: 4px solid var(--muted); background: var(--band); padding: .4rem 1rem; margin: .6rem 0; }
+.summary.fit { border-left-color: #2e7d32; } .summary.unfit { border-left-color: var(--warn); }
+strong.fit { color: #2e7d32; } strong.unfit { color: var(--warn); }
 """
 
 JS = """

@@ -1,5 +1,6 @@
-"""One LUT (or two, compared) as a single self-contained HTML page: provenance, entries with their
-intervals, the per-stage breakdown, every validation run and, for two LUTs, their differences.
+"""One LUT (or two, compared) as a single self-contained HTML page: its verdict first
+(`summary.py`), then every validation run, the per-stage breakdown, entries with their intervals
+and, folded away, the provenance; for two LUTs, their differences.
 
 Everything a LUT file holds is untrusted text: each value goes into the page through `text` (HTML
 escaping) and the embedded LUT documents through `json_script`, and the page's Content Security
@@ -19,7 +20,8 @@ from typing import Any
 from infra.errors import UserError
 from orchestrator.report.assets import CSP, CSS, JS
 from orchestrator.report.figures import breakdown_figure, png, validation_figure
-from orchestrator.report.tables import cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
+from orchestrator.report.summary import summary_section
+from orchestrator.report.tables import FIGURE_ROWS, cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
 from search.nas.lut import check_space, interval_method, layer_timing
 from search.space import load_space
 
@@ -27,18 +29,6 @@ GENERATOR = "autovit-bench report"
 MARKER = f'<meta name="generator" content="{GENERATOR}">'  # how a later run knows a file is a report it may replace
 DPI = 80
 PROVENANCE_ORDER = ["id", "device", "space", "resolution", "method", "created_at", "toolkit", "runtime_versions", "measurement", "context"]
-FIGURE_ROWS = [  # (figure, label, format) of a validation run, as `bench validate` reports them
-    ("samples", "subnets", "{:d}"),
-    ("within_5", "within ±5%", "{:.1%}"),
-    ("within_10", "within ±10%", "{:.1%}"),
-    ("mape", "MAPE", "{:.2%}"),
-    ("rmse_ms", "RMSE (ms)", "{:.3f}"),
-    ("spearman", "Spearman ρ", "{:.3f}"),
-    ("kendall", "Kendall τ", "{:.3f}"),
-    ("bias", "bias (mean signed error)", "{:+.2%}"),
-]
-
-
 @dataclass(frozen=True)
 class LutPart:
     """One LUT of the report: its document, its validation runs (oldest first) and the prefix of
@@ -112,10 +102,12 @@ def flatten(value: Any, prefix: str) -> list[tuple[str, str]]:
 
 
 def provenance(doc: dict[str, Any]) -> str:
-    """Every field of the LUT but its entries, the ones that decide whether it applies first."""
-    order = PROVENANCE_ORDER + sorted(k for k in doc if k not in PROVENANCE_ORDER and k != "entries")
+    """Every field of the LUT but its entries, the ones that decide whether it applies first,
+    folded away: a reader wants the verdict first. The LUT's own `validation` field is left out,
+    since validation runs live beside it and have a section of their own."""
+    order = PROVENANCE_ORDER + sorted(k for k in doc if k not in PROVENANCE_ORDER and k not in ("entries", "validation"))
     rows = [row for k in order if k in doc for row in flatten(doc[k], k)]
-    return "<h3>Provenance</h3>" + kv_table(rows)
+    return f'<details class="provenance"><summary><h3>Provenance</h3> ({len(rows)} fields)</summary>{kv_table(rows)}</details>'
 
 
 def entries_section(part: LutPart) -> str:
@@ -254,7 +246,8 @@ def lut_section(part: LutPart) -> str:
     return (
         f'<section class="lut" id="{part.anchor}"><h2>{text(title_of(doc))}</h2>'
         f"<p class=\"note\">{text(doc['device']['description'])}. This page embeds {download}.</p>"
-        f"{provenance(doc)}{transfer_section(part)}{entries_section(part)}{breakdown_section(part)}{validation_section(part)}"
+        f"{summary_section(doc, part.runs)}{validation_section(part)}{breakdown_section(part)}{transfer_section(part)}"
+        f"{entries_section(part)}{provenance(doc)}"
         f"{json_script(f'{part.anchor}-json', doc)}</section>"
     )
 

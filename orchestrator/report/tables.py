@@ -17,8 +17,18 @@ if TYPE_CHECKING:  # pandas is imported by the functions that build frames: `ben
     import pandas as pd
 
 KIND_ORDER = {kind: i for i, kind in enumerate(ENTRY_KINDS)}
-DIFF_COLUMNS = ["key", "kind", "a_ms", "b_ms", "ratio", "only_in"]
+DIFF_COLUMNS = ["key", "kind", "a_ms", "b_ms", "ratio", "only_in", "within_noise"]
 BREAKDOWN_COLUMNS = ["stage", "part", "key", "latency_ms"]
+FIGURE_ROWS = [  # (figure, label, format) of a validation run: `bench validate`, `bench lut show` and the report show them alike
+    ("samples", "subnets", "{:d}"),
+    ("within_5", "within ±5%", "{:.1%}"),
+    ("within_10", "within ±10%", "{:.1%}"),
+    ("mape", "MAPE", "{:.2%}"),
+    ("rmse_ms", "RMSE (ms)", "{:.3f}"),
+    ("spearman", "Spearman ρ", "{:.3f}"),
+    ("kendall", "Kendall τ", "{:.3f}"),
+    ("bias", "bias (mean signed error)", "{:+.2%}"),
+]
 
 
 def natural_key(text: str) -> list[Any]:
@@ -54,6 +64,8 @@ def lut_diff(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
 
     Shared keys have `only_in` None and `ratio` = b/a; a key in one LUT only has `only_in` "a" or
     "b" and NaN for the missing latency and the ratio, so nothing silently drops out of a diff.
+    `within_noise` says whether the two entries' 95% intervals overlap: a difference inside them is
+    the measurement's noise, however large a ratio it makes for an entry of a few microseconds.
     """
     import pandas as pd
 
@@ -65,7 +77,8 @@ def lut_diff(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
         b_ms = eb[key]["latency_ms"] if key in eb else math.nan
         only_in = None if key in ea and key in eb else ("a" if key in ea else "b")
         ratio = b_ms / a_ms if only_in is None and a_ms != 0 else math.nan
-        rows.append({"key": key, "kind": kinds[key], "a_ms": a_ms, "b_ms": b_ms, "ratio": ratio, "only_in": only_in})
+        noise = only_in is None and ea[key]["ci_ms"][0] <= eb[key]["ci_ms"][1] and eb[key]["ci_ms"][0] <= ea[key]["ci_ms"][1]
+        rows.append({"key": key, "kind": kinds[key], "a_ms": a_ms, "b_ms": b_ms, "ratio": ratio, "only_in": only_in, "within_noise": noise})
     frame = pd.DataFrame(rows, columns=DIFF_COLUMNS)
     # pandas 3 stores None beside strings as NaN, which is true: keep None, so `if only_in` means one side only.
     frame["only_in"] = pd.Series([r["only_in"] for r in rows], index=frame.index, dtype=object)

@@ -8,6 +8,7 @@ from typing import Any
 
 from infra.errors import UserError
 from infra.files import write_json_atomic
+from infra.quiet import output_into
 from orchestrator.measure.devices import Device
 from orchestrator.searchjob.delivery import Delivered, deliver, measure_found
 from orchestrator.searchjob.job import SearchJob, accuracy_on_test_split
@@ -77,7 +78,8 @@ def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Devic
     for warning in verdict["warnings"]:
         log(f"warning: {warning}")
     log("exporting the found model")
-    files = deliver(static, job.ckpt["classes"], out, required=job.lut["device"]["backend"])
+    with output_into(out / "delivery.log"):  # the converters' warnings and progress bars: for a bug report, not the terminal
+        files = deliver(static, job.ckpt["classes"], out, required=job.lut["device"]["backend"])
     measured, not_measured = _measurement(job, files, best.config, device, log)
     budget = job.budget
     result = {
@@ -133,6 +135,6 @@ def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Devic
                 f"warning: the device ran {measured['session_speed'] - 1:.0%} slower in this session than when LUT {job.lut['id']} was measured "
                 "(timed on the LUT's anchor network); close other work on it, or re-profile it if it stays slow"
             )
-    written = ", ".join(["best.json", "best.pt", *(p.name for p in files.artifacts.values()), "pareto.png", "result.json"])
+    written = ", ".join(["best.json", "best.pt", *(p.name for p in files.artifacts.values()), "pareto.png", "result.json", "delivery.log"])
     log(f"wrote {out}/{written}")
     return result

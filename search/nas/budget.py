@@ -97,9 +97,10 @@ class Pricer:
         ok = self.latency(config) <= self.budget.limit_ms and self.interval(config)[1] <= self.budget.ceiling_ms
         return ok and (self.budget.params is None or self.params(config) <= self.budget.params)
 
-    def check_reachable(self) -> None:
-        """Refuse a budget that not even the smallest subnet meets, naming what it needs, and naming
-        the LUT's noise, not the budget, when it is the interval alone that does not fit."""
+    def check_reachable(self, latency: str = "--latency-ms", params_name: str = "--params-m") -> None:
+        """Refuse a budget that not even the smallest subnet meets, naming what it needs and the
+        argument that sets it as the caller took it (the CLI's options, the API's `latency_ms`), and
+        naming the LUT's noise, not the budget, when it is the interval alone that does not fit."""
         smallest = min_config(self.space, self.resolution)
         ms, params, high = self.latency(smallest), self.params(smallest), self.interval(smallest)[1]
         if ms <= self.budget.limit_ms and high > self.budget.ceiling_ms:
@@ -117,12 +118,12 @@ class Pricer:
         if ms > self.budget.limit_ms:
             raise BudgetError(
                 f"no subnet meets {self.budget.latency_ms:g} ms: the smallest subnet is predicted at {ms:.2f} ms; "
-                f"raise the latency budget to at least {ms:.2f} ms"
+                f"raise {latency} to at least {ms:.2f}"
             )
         if self.budget.params is not None and params > self.budget.params:
             raise BudgetError(
                 f"no subnet meets {self.budget.params / 1e6:g}M parameters: the smallest subnet has {params / 1e6:.3f}M; "
-                f"raise the parameter budget to at least {params / 1e6:.3f}M"
+                f"raise {params_name} to at least {params / 1e6:.3f}"
             )
 
     def price(self, n: int, seed: int) -> Priced:

@@ -117,6 +117,13 @@ def layer_timing(doc: dict[str, Any]) -> str:
     return f"each layer removed as {copies} copies from its context network, the entry the delta per copy"
 
 
+def shipped_luts() -> Path:
+    """The LUTs committed with the toolkit, inside the `search` package (`search/luts`, a link to the
+    repository's `luts/` in a checkout, the files themselves in the wheel), so that a committed
+    LUT's id is found from any folder."""
+    return Path(__file__).resolve().parents[1] / "luts"
+
+
 def read_lut(path: Path) -> dict[str, Any]:
     """A LUT file read and validated; one larger than any LUT could be is refused after reading at
     most `MAX_LUT_BYTES`, so it costs every command that meets it milliseconds, not minutes."""

@@ -52,11 +52,27 @@ class SearchSettings:
     max_evaluations: int | None = None  # stop once this many subnets were evaluated (strategy comparisons)
     seed: int = 0
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
+        """Each field's type and range, named as a Python caller wrote it (the CLI's options refuse
+        the same values first, naming the options)."""
+        counts = {"population": 2, "generations": 1, "parents": 1, "coarse_samples": 1, "seed": 0}
+        for name, least in counts.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise UserError(f"SearchSettings.{name} must be an integer of at least {least}, not {value!r}")
+        if self.max_evaluations is not None and (not isinstance(self.max_evaluations, int) or self.max_evaluations < 1):
+            raise UserError(f"SearchSettings.max_evaluations must be None or an integer of at least 1, not {self.max_evaluations!r}")
+        for name in ("p_depth", "p_layer"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+                raise UserError(f"SearchSettings.{name} must be a probability between 0 and 1, not {value!r}")
+
+    def check(self, option: Callable[[str], str] = lambda field: f"--{field.replace('_', '-')}") -> None:
+        """What depends on several fields, naming them by `option` (the CLI's by default)."""
         if self.strategy not in STRATEGIES:
             raise UserError(f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if not 0 < self.parents <= self.population:
-            raise UserError(f"--parents must be between 1 and the population ({self.population}), not {self.parents}")
+            raise UserError(f"{option('parents')} must be between 1 and the population ({self.population}), not {self.parents}")
 
 
 @dataclass

@@ -1,0 +1,85 @@
+"""The verdict at the top of a LUT's report: how well it predicted measured subnets (anchored and
+raw), how wide its entries' intervals are and what that means for a search, whether it is fit for
+one and why, and the search command to copy.
+
+Per-entry noise and fitness for a search are different questions: a 20 µs layer timed as the
+difference of two 1 ms networks can have an interval wider than itself, yet a search only ever
+uses sums over a subnet's blocks, where those errors largely cancel. So the verdict rests on the
+validation of whole subnets, and the intervals are reported as what they are."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from infra.errors import UserError
+from search.nas.lut import check_space
+from search.nas.predictor import LatencyPredictor
+from search.space import load_space
+from search.space.encoding import random_batch
+
+FIT_WITHIN_10 = 0.9  # share of validated subnets within ±10% (anchored) for a LUT to be fit for a search
+FIT_SPEARMAN = 0.9  # and the rank correlation, since a search compares subnets
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fit: bool | None  # None: not validated, so not known
+    headline: str
+    why: str
+
+
+def verdict(run: dict[str, Any] | None) -> Verdict:
+    """Fit for search when the latest validation held whole subnets within ±10% and ranked them."""
+    if run is None:
+        return Verdict(None, "not validated yet", "no subnet has been timed end to end against it; validate it before trusting a search's budget")
+    f, raw = run["figures"], run["raw_figures"]
+    headline = (f"{f['within_10']:.0%} of {f['samples']} subnets within ±10% (raw {raw['within_10']:.0%}), "
+                f"Spearman ρ {f['spearman']:.3f}, bias {f['bias']:+.1%}")
+    if f["within_10"] >= FIT_WITHIN_10 and f["spearman"] >= FIT_SPEARMAN:
+        return Verdict(True, headline, "its sums over whole subnets predict measured latency and rank subnets as measured")
+    problems = [p for p, bad in ((f"only {f['within_10']:.0%} within ±10% (needs {FIT_WITHIN_10:.0%})", f["within_10"] < FIT_WITHIN_10),
+                                 (f"ranks subnets at ρ {f['spearman']:.3f} (needs {FIT_SPEARMAN})", f["spearman"] < FIT_SPEARMAN)) if bad]
+    return Verdict(False, headline, "; ".join(problems) + ": profile again (on a quieter device, or without --quick)")
+
+
+def interval_story(doc: dict[str, Any]) -> tuple[str, float | None]:
+    """How wide the entries' intervals are, and how wide a whole subnet's predicted interval is
+    (the median over random subnets, relative to its prediction): what a search works with. A LUT
+    that cannot price every subnet of its space (an entry missing, a space since redefined) gets
+    the first half only, and no budget to suggest; the rest of the report still helps."""
+    entries = doc["entries"].values()
+    text = f"{sum(e['wide'] for e in entries)} of {len(doc['entries'])} entries have a 95% interval wider than the entry itself"
+    try:
+        space = load_space(doc["space"]["name"])
+        check_space(doc, space.name, space.hash)
+        predictor = LatencyPredictor(doc, space)
+        batch = random_batch(space, 500, np.random.default_rng(0), doc["resolution"])
+        ms = predictor.predict_batch(batch)
+        low, high = predictor.interval_batch(batch)
+    except UserError as exc:
+        return f"{text}; no subnet interval ({exc})", None
+    subnet = float(np.median((high - low) / 2 / ms))
+    return f"{text}; summed over a subnet, as a search uses them, the median subnet's interval is ±{subnet:.1%} of its prediction", float(np.median(ms))
+
+
+def summary_section(doc: dict[str, Any], runs: list[dict[str, Any]]) -> str:
+    """The report's first section for one LUT."""
+    v = verdict(runs[-1] if runs else None)
+    intervals, median_ms = interval_story(doc)
+    state = {True: "fit for search", False: "not fit for search", None: "fitness for search unknown"}[v.fit]
+    css = {True: "fit", False: "unfit", None: "unknown"}[v.fit]
+    validate = f"bench validate --lut {doc['id'][:8]} --device {doc['device']['name']} --samples 20"
+    search = f"bench search --checkpoint RUN/last.pt --lut {doc['id'][:8]} --latency-ms {'MS' if median_ms is None else f'{median_ms:.3g}'}"
+    rows = [
+        ("verdict", f"<strong class=\"{css}\">{state}</strong>: {html.escape(v.why)}"),
+        ("validation", html.escape(v.headline) + ("" if runs else f" (<code>{html.escape(validate)}</code>)")),
+        ("intervals", html.escape(intervals)),
+        ("search", f"<code>{html.escape(search)}</code> (budget: the median random subnet's predicted latency; "
+                   "RUN is a supernet trained at this LUT's resolution with <code>bench train</code>)"),
+    ]
+    body = "".join(f"<tr><th>{label}</th><td>{cell}</td></tr>" for label, cell in rows)
+    return f'<div class="summary {css}" data-fit="{css}"><h3>Summary</h3><table class="kv"><tbody>{body}</tbody></table></div>'

@@ -1,0 +1,85 @@
+"""The steps `bench profile` prints run when pasted: named the way the user ran `bench`, quoted,
+never broken inside a word or flag, and the report shown with what the platform has."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator.cli.steps import bench_executable, command_lines, open_step
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
+WORDS = ["--checkpoint", "runs/my run/last.pt", "--lut", "d0fb1865", "--latency-ms", "0.939", "--population", "8", "--no-hflip"]
+
+
+def test_bench_typed_as_a_path_is_printed_as_that_path_when_path_does_not_find_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert bench_executable(".venv/bin/bench") == ".venv/bin/bench"
+
+
+def test_bench_found_on_path_is_printed_bare(monkeypatch):
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    assert bench_executable(str(Path(sys.executable).parent / "bench")) == "bench"
+
+
+def test_bench_started_as_a_module_is_printed_as_the_interpreter_running_the_module():
+    assert bench_executable(str(ROOT / "orchestrator" / "__main__.py")) == f"{shlex.quote(sys.executable)} -m orchestrator"
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_a_long_command_fits_the_width_and_pastes_back_to_the_same_words(width):
+    lines = command_lines(".venv/bin/bench search", WORDS * 2, width)
+    assert len(lines) > 1 and all(len(line) <= width for line in lines)
+    assert all(line.endswith(" \\") for line in lines[:-1])
+    assert all(line.lstrip().startswith(("--", ".venv")) for line in lines)  # every break falls before an option
+    assert shlex.split(" ".join(line.removesuffix("\\") for line in lines)) == [".venv/bin/bench", "search", *WORDS * 2]
+
+
+def test_the_report_is_shown_as_a_file_url_where_no_opener_is_installed(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert open_step(Path("luts/my lut.report.html")) == (Path.cwd() / "luts" / "my lut.report.html").as_uri()
+
+
+def test_the_report_is_opened_with_the_platforms_opener_and_its_path_quoted(monkeypatch, tmp_path):
+    opener = tmp_path / ("open" if sys.platform == "darwin" else "xdg-open")
+    opener.write_text("#!/bin/sh\n")
+    opener.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert open_step(Path("luts/my lut.report.html")) == f"{opener.name} 'luts/my lut.report.html'"
+
+
+@pytest.mark.exports
+def test_the_steps_printed_after_a_profile_run_verbatim_in_a_shell_without_the_venv_on_path(tmp_path, export_cache):
+    """A transfer profile (one network timed: the cheapest LUT `bench profile` writes) run as the
+    README runs it, `.venv/bin/bench` from the folder holding `.venv`, in a shell whose PATH has no
+    venv. The data step then runs as printed; the validation, training and search steps (minutes
+    each; `test_quick_path.py` runs them in full) run as printed with `--help` added, which finds
+    the executable and parses every option they name. The report step's file exists."""
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "BENCH_LUTS")}
+    env.update(PATH="/usr/bin:/bin", PYTHONPATH=str(ROOT), BENCH_CACHE=str(export_cache), COLUMNS="80")
+    profile = subprocess.run([".venv/bin/bench", "profile", "--device", "host-2t", "--from", str(QUICK_LUT), "--networks", "1"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert profile.returncode == 0, profile.stderr
+    printed = profile.stdout[profile.stdout.index("next steps:\n"):].replace(" \\\n", " ").splitlines()[1:]
+    commands = [line.strip() for line in printed if line.startswith("  ") and not line.startswith("      ")]
+    assert [c.split()[:2] for c in commands if c.startswith(".venv/bin/bench")] == [
+        [".venv/bin/bench", sub] for sub in ("validate", "data", "train", "search")
+    ]
+    for command in commands:
+        if command.startswith("file://"):
+            assert Path(command.removeprefix("file://")).is_file()
+            continue
+        if command.split()[0] in ("xdg-open", "open"):
+            assert (tmp_path / shlex.split(command)[1]).is_file()
+            continue
+        pasted = command if " data digits " in command else f"{command} --help"
+        ran = subprocess.run(["bash", "-c", pasted], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        assert ran.returncode == 0, f"{pasted}: {ran.stderr}"
+    assert len(list((tmp_path / "data").glob("digits-*/train/*/*.png"))) > 0
