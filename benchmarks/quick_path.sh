@@ -27,19 +27,20 @@ fi
 t=$(now)
 .venv/bin/bench profile --device host --quick > profile.log 2>&1
 echo "bench profile --device host --quick: $(seconds "$t" "$(now)") s"
-grep '^  bench ' profile.log | sed 's/^  //' > steps.txt
+# the printed steps, continued lines joined, as the commands a user pastes (they name .venv/bin/bench)
+sed -e :a -e '/\\$/N; s/\\\n *//; ta' profile.log | grep -E '^  (\S*/)?bench ' | sed 's/^  //' > steps.txt
 i=0
 while read -r step; do
   i=$((i + 1)); t=$(now)
   rc=0
   case "$step" in
-    "bench search "*) .venv/bin/$step --json > search.json 2> step$i.log || rc=$? ;;
-    *) .venv/bin/$step > step$i.log 2>&1 || rc=$? ;;
+    *"bench search "*) eval "$step --json" > search.json 2> step$i.log || rc=$? ;;
+    *) eval "$step" > step$i.log 2>&1 || rc=$? ;;
   esac
   echo "$step: $(seconds "$t" "$(now)") s$([ $rc = 0 ] || echo ", FAILED (exit $rc): $(tail -n 1 step$i.log)")" | tee -a times.txt
 done < steps.txt
 echo "whole path: $(seconds "$start" "$(now)") s"
-echo "data + training + search: $(.venv/bin/python -c "import re; print(sum(float(re.search(r': ([0-9.]+) s', l).group(1)) for l in open('times.txt') if l.startswith(('bench data', 'bench train', 'bench search'))))") s"
+echo "data + training + search: $(.venv/bin/python -c "import re; print(sum(float(re.search(r': ([0-9.]+) s', l).group(1)) for l in open('times.txt') if any(k in l for k in ('bench data ', 'bench train ', 'bench search '))))") s"
 .venv/bin/python - "$repo/runs/search-quality/quick_path.json" <<'PY'
 import json, re, sys
 from pathlib import Path
