@@ -271,6 +271,7 @@ def strategies(
     """Random, evolution and coarse-to-fine at equal evaluations on the better supernet, at two budgets
     (quantiles of the random subnets' predicted latency)."""
     from search.nas.budget import Budget, Pricer
+    from search.nas.calibration import POINT_ONLY
     from search.space.encoding import random_batch
 
     sampling = _best_supernet(work)
@@ -283,7 +284,7 @@ def strategies(
     done = {(r["strategy"], r["seed"], round(r["budget_ms"], 6)) for r in runs}
     for q in (float(x) for x in quantiles.split(",")):
         budget = float(np.quantile(latencies, q))
-        pricer = Pricer(predictor, space.for_classes(10), Budget(budget, budget))
+        pricer = Pricer(predictor, space.for_classes(10), Budget(budget, budget, None, POINT_ONLY))
         for seed in range(seeds):
             for strategy in ("random", "evolution", "coarse-to-fine"):
                 if (strategy, seed, round(budget, 6)) in done:
@@ -343,6 +344,7 @@ def found(
     from orchestrator.measure.devices import get_device
     from orchestrator.measure.session import new_run_dir
     from search.nas.budget import Budget, Pricer
+    from search.nas.calibration import POINT_ONLY
     from search.nas.strategies import Search, SearchSettings
     from search.space.encoding import random_batch
 
@@ -357,7 +359,7 @@ def found(
     for q in (float(x) for x in quantiles.split(",")):
         budget = float(np.quantile(latencies, q))
         settings = SearchSettings("coarse-to-fine", population, generations, parents, coarse_samples=20_000)
-        state = Search(settings, Pricer(predictor, space.for_classes(10), Budget(budget, budget)), inherited).run()
+        state = Search(settings, Pricer(predictor, space.for_classes(10), Budget(budget, budget, None, POINT_ONLY)), inherited).run()
         models[f"found at {budget:.3f} ms"] = state.best().config
     inherited.save()
     run = measure_subnets(list(models.values()), SubnetConfig.from_dict(doc["context"]), space, get_device("host"), new_run_dir("search-quality-found"), log=lambda m: None)
