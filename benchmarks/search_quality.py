@@ -49,7 +49,7 @@ from search.space.config import MBConvStage, SubnetConfig, TransformerStage, val
 from search.space.sampling import max_config, min_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
-console = Console()
+console = Console(width=150)
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path("runs/search-quality")
 LUT = "6cbb6555"  # the committed tiny LUT at 64 px: the resolution these figures train at

@@ -43,7 +43,7 @@ from search.supernet.extract import extract
 from search.supernet.model import Supernet
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
-console = Console()
+console = Console(width=150)
 
 
 def _train_steps(model: torch.nn.Module, batch: torch.Tensor, labels: torch.Tensor, steps: int) -> float:
