@@ -160,6 +160,7 @@ class Inherited:
     (extracted, BatchNorm recalibrated on training images), cached on disk by config."""
 
     def __init__(self, checkpoint: Path, cache: Path, calibration_images: int = 512) -> None:
+        """`cache` is suffixed with the checkpoint's epoch, so a supernet trained further is evaluated afresh."""
         from search.supernet.model import Supernet
         from search.training.checkpoint import checkpoint_space, load_checkpoint
         from search.training.data import open_data, tensor_batches
@@ -175,7 +176,7 @@ class Inherited:
         self.calibration = tensor_batches(data.calibration, 128)
         self.holdout = tensor_batches(data.holdout, 256)
         self.test = tensor_batches(data.test, 256)
-        self.cache_path = cache
+        self.cache_path = cache.with_name(f"{cache.stem}-epoch{doc['epoch']}{cache.suffix}")
         self.cache: dict[str, dict[str, float]] = _load(cache) or {}
         self.device = torch.device("cpu")
 
@@ -393,19 +394,24 @@ def plot_found(points: list[dict[str, Any]], sampling: str, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def _roles(lut: str) -> dict[str, str]:
+    space, predictor, _ = _space_and_predictor(lut)
+    return {min_config(space, predictor.resolution).hash: "smallest", max_config(space, predictor.resolution).hash: "largest"}
+
+
 def _machine() -> str:
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    return f"this VM ({platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__})"
 
 
 @app.command()
-def page(work: Path = WORK, out: Path = ROOT / "docs" / "search_quality.md") -> None:
+def page(work: Path = WORK, out: Path = ROOT / "docs" / "search_quality.md", data: Path = typer.Option(WORK / "cluttered"), lut: str = LUT) -> None:
     """Write the search-quality page from the results (replacing the last)."""
     from search_quality_page import render
 
     out.write_text(render(
         alone=alone_results(work), ranking=_load(work / "ranking.json"), strategies=strategy_table([r for p in sorted(work.glob("strategies-*.json")) for r in json.loads(p.read_text())]),
         found=_load(work / "found.json"), quick=_load(work / "quick_path.json"), machine=_machine(),
-        date=datetime.now(timezone.utc).date().isoformat(), recipe=RECIPE,
+        date=datetime.now(timezone.utc).date().isoformat(), recipe=RECIPE, data=_load(data / "bench-data.json"), roles=_roles(lut),
     ))
     console.print(f"wrote {out}")
 

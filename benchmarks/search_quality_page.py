@@ -15,22 +15,29 @@ def _mean(pair: tuple[float, float]) -> str:
     return f"{100 * mean:.1f}% ± {100 * half:.1f}"
 
 
-def _alone(alone: dict[str, Any], ranking: dict[str, Any] | None) -> list[str]:
+def _alone(alone: dict[str, Any], ranking: dict[str, Any] | None, roles: dict[str, str]) -> list[str]:
     rows = sorted(alone.values(), key=lambda r: r["predicted_ms"])
+    by_role = {roles[h]: r for h, r in alone.items() if h in roles}
+    smallest, largest = by_role.get("smallest"), by_role.get("largest")
+    headroom = (
+        f"The space's smallest subnet {_pct(smallest['test'])}, its largest {_pct(largest['test'])}: "
+        f"**{100 * (largest['test'] - smallest['test']):.1f} points** apart (goal ≥ 8, largest < 97%)."
+        if smallest and largest else "The smallest and largest subnets are not trained yet."
+    )
     out = [
         "## Subnets trained alone (the reference, and the task's headroom)",
         "",
         f"{len(rows)} subnets spread over the predicted-latency range, each trained alone from scratch with the recipe above; "
-        f"test accuracy on the cluttered test split. Smallest {_pct(rows[0]['test'])}, largest {_pct(rows[-1]['test'])}: "
-        f"**{100 * (rows[-1]['test'] - rows[0]['test']):.1f} points** apart (goal ≥ 8, largest < 97%).",
+        f"test accuracy on the cluttered test split. {headroom}",
         "",
         "| subnet | predicted ms | params (M) | alone: test | " + " | ".join(f"inherited ({k})" for k in (ranking or {})) + " |",
         "|---|---:|---:|---:|" + "---:|" * len(ranking or {}),
     ]
-    for i, r in enumerate(rows):
-        config = r["config"]
-        inherited = [_pct(ranking[k]["inherited"][list(alone.values()).index(r)]) for k in (ranking or {})]
-        name = "smallest" if i == 0 else "largest" if i == len(rows) - 1 else f"{config['stem']}-{len(config['transformer'])}T"
+    hashes = list(alone)
+    for r in rows:
+        h = hashes[list(alone.values()).index(r)]
+        inherited = [_pct(ranking[k]["inherited"][hashes.index(h)]) if len(ranking[k]["inherited"]) == len(hashes) else "-" for k in (ranking or {})]
+        name = f"{roles[h]} ({h[:8]})" if h in roles else f"`{h[:8]}`, {len(r['config']['transformer'])} transformer stages"
         out.append(f"| {name} | {r['predicted_ms']:.3f} | {r['params'] / 1e6:.3f} | {_pct(r['test'])} | " + " | ".join(inherited) + " |")
     return out
 
@@ -99,19 +106,20 @@ def _quick(quick: dict[str, Any]) -> list[str]:
 
 def render(
     alone: dict[str, Any] | None, ranking: dict[str, Any] | None, strategies: list[dict[str, Any]], found: dict[str, Any] | None,
-    quick: dict[str, Any] | None, machine: str, date: str, recipe: dict[str, Any],
+    quick: dict[str, Any] | None, machine: str, date: str, recipe: dict[str, Any], data: dict[str, Any], roles: dict[str, str],
 ) -> str:
     lines = [
         "# Search quality",
         "",
         f"Measured {date} on {machine}, by `benchmarks/search_quality.py` (each section's command is in its docstring); "
         "the latest run replaces this page. CPU scale: the `tiny` space at 64 px on the cluttered digits "
-        "(`bench data cluttered`: 6,000 training and 2,000 test canvases of 40 px, each digit at a random place and size among "
-        f"8 fragments of other digits). One recipe for everything trained: {recipe['epochs']} epochs, batch {recipe['batch_size']}, "
-        f"AdamW at {recipe['lr']:g} with warm-up and cosine, label smoothing 0.1, shift augmentation. No GPU was lent for these runs.",
+        f"(`bench data cluttered`: {data['counts']['train']:,} training and {data['counts']['val']:,} test canvases of {data['canvas']} px, "
+        f"each digit at a random place and size among {data['pieces']} fragments of other digits). One recipe for everything trained: "
+        f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, AdamW at {recipe['lr']:g} with warm-up and cosine, label smoothing 0.1, "
+        "shift augmentation, one thread per training process. No GPU was lent for these runs.",
         "",
     ]
-    for part, make in ((quick, _quick), (alone, lambda a: _alone(a, ranking)), (ranking, _ranking), (strategies, _strategies), (found, _found)):
+    for part, make in ((quick, _quick), (alone, lambda a: _alone(a, ranking, roles)), (ranking, _ranking), (strategies, _strategies), (found, _found)):
         if part:
             lines += [*make(part), ""]
     return "\n".join(lines)
