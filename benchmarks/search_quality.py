@@ -159,7 +159,7 @@ class Inherited:
     """Inherited test and held-out accuracy of subnets of one supernet, as the search evaluates them
     (extracted, BatchNorm recalibrated on training images), cached on disk by config."""
 
-    def __init__(self, checkpoint: Path, cache: Path, calibration_images: int = 512) -> None:
+    def __init__(self, checkpoint: Path, cache: Path, calibration_images: int = 256) -> None:
         """`cache` is suffixed with the checkpoint's epoch, so a supernet trained further is evaluated afresh."""
         from search.supernet.model import Supernet
         from search.training.checkpoint import checkpoint_space, load_checkpoint
@@ -233,7 +233,10 @@ def ranking(work: Path = WORK) -> None:
     write_json_atomic(work / "ranking.json", out)
 
 
-def _best_supernet(work: Path) -> str:
+def _best_supernet(work: Path, sampling: str | None) -> str:
+    """The sampling rule asked for, else the supernet that ranked best."""
+    if sampling:
+        return sampling
     ranked = _load(work / "ranking.json")
     return max(ranked, key=lambda k: ranked[k]["tau"])
 
@@ -266,8 +269,8 @@ def _strategy_run(strategy: str, seed: int, budget: float, evaluations: int, pop
 
 @app.command()
 def strategies(
-    work: Path = WORK, seeds: int = 10, evaluations: int = 40, population: int = 8, parents: int = 4,
-    quantiles: str = "0.35,0.7", lut: str = LUT,
+    work: Path = WORK, seeds: int = 10, evaluations: int = 24, population: int = 8, parents: int = 4,
+    quantiles: str = "0.35,0.7", lut: str = LUT, sampling: str | None = typer.Option(None, help="the supernet (default: the better-ranking one)"),
 ) -> None:
     """Random, evolution and coarse-to-fine at equal evaluations on the better supernet, at two budgets
     (quantiles of the random subnets' predicted latency)."""
@@ -275,7 +278,7 @@ def strategies(
     from search.nas.calibration import POINT_ONLY
     from search.space.encoding import random_batch
 
-    sampling = _best_supernet(work)
+    sampling = _best_supernet(work, sampling)
     tag = quantiles.replace(",", "-")  # one cache and one result file per process: budgets can run at once
     inherited = Inherited(work / f"supernet-{sampling}" / "last.pt", work / f"inherited-{sampling}-{tag}.json")
     space, predictor, _ = _space_and_predictor(lut)
@@ -338,6 +341,7 @@ def strategy_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @app.command()
 def found(
     work: Path = WORK, quantiles: str = "0.2,0.4,0.6,0.8", population: int = 8, generations: int = 5, parents: int = 4, lut: str = LUT,
+    sampling: str | None = typer.Option(None, help="the supernet (default: the better-ranking one)"),
 ) -> None:
     """Coarse-to-fine at several budgets against the smallest, largest and hand-picked subnets: inherited
     test accuracy and latency measured end to end on host in one session (beside the LUT's anchor)."""
@@ -349,7 +353,7 @@ def found(
     from search.nas.strategies import Search, SearchSettings
     from search.space.encoding import random_batch
 
-    sampling = _best_supernet(work)
+    sampling = _best_supernet(work, sampling)
     inherited = Inherited(work / f"supernet-{sampling}" / "last.pt", work / f"inherited-{sampling}.json")
     space, predictor, doc = _space_and_predictor(lut)
     latencies = predictor.predict_batch(random_batch(space, 5000, np.random.default_rng(0), predictor.resolution))

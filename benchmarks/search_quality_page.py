@@ -47,7 +47,7 @@ def _ranking(ranking: dict[str, Any]) -> list[str]:
         "## Supernet ranking",
         "",
         "Kendall τ between each supernet's inherited test accuracy of the subnets above (extracted, BatchNorm recalibrated on "
-        "512 training images: what the search evaluates) and their stand-alone test accuracy; 95% bootstrap interval over "
+        "256 training images; `bench search` uses 512) and their stand-alone test accuracy; 95% bootstrap interval over "
         "subnets (2,000 resamples). Goal τ ≥ 0.6.",
         "",
         "| sampling | epochs | training (s) | Kendall τ [95%] | Spearman ρ |",

@@ -147,7 +147,7 @@ def digits_dir(run_folder: Path) -> Path:
 def tiny_train_settings(data: Path, **overrides):
     from search.training.settings import TrainSettings
 
-    base = dict(space="tiny", data=str(data), resolution=64, epochs=2, batch_size=16, lr=2e-3, warmup_epochs=1, hflip=False, holdout=0.15)
+    base = dict(space="tiny", data=str(data), resolution=64, epochs=2, batch_size=16, lr=2e-3, warmup_epochs=1, hflip=False, holdout=0.15, sampling="random")
     return TrainSettings(**{**base, **overrides})
 
 

@@ -124,3 +124,38 @@ def test_file_that_is_not_a_checkpoint_is_refused(tiny_lut, tmp_path, search):
     result = search("--checkpoint", str(tmp_path / "x.pt"), "--lut", str(tiny_lut), "--latency-ms", "10", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "cannot be read" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "change, named",
+    [
+        (lambda a, ckpt: [str(float(x) * 0.9) if p == "--latency-ms" else x for p, x in zip(["", *a], a)], "latency budget (ms)"),
+        (lambda a, ckpt: [str(ckpt) if p == "--checkpoint" else x for p, x in zip(["", *a], a)], "checkpoint (its content)"),
+    ],
+)
+def test_resuming_with_another_budget_or_checkpoint_is_refused_and_keeps_the_search(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search, change, named):
+    monkeypatch.setattr("orchestrator.searchjob.finish.deliver", ctrl_c)
+    out = tmp_path / "s"
+    args = ["--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)), "--out", str(out), "--no-measure", *FAST]
+    assert search(*args).exit_code == 130
+    state, inputs = ((out / name).read_bytes() for name in ("search_state.json", "inputs.json"))
+    other = tmp_path / "other.pt"
+    doc = torch.load(tiny_checkpoint, weights_only=True)
+    doc["epoch"] += 1  # the same run trained one epoch further: another content
+    torch.save(doc, other)
+    resumed = search(*change(args, other), "--resume")
+    assert resumed.exit_code == 2 and f"ran with other inputs ({named})" in resumed.stderr and "Traceback" not in resumed.stderr
+    assert (out / "search_state.json").read_bytes() == state and (out / "inputs.json").read_bytes() == inputs
+
+
+def test_data_of_other_classes_than_the_checkpoints_is_refused_naming_both(tiny_checkpoint, tiny_lut, tmp_path, search):
+    from PIL import Image
+
+    for cls in ("cat", "dog"):
+        (tmp_path / "pets" / "train" / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(tmp_path / "pets" / "train" / cls / f"{i}.png")
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
+                    "--data", str(tmp_path / "pets"), "--out", str(tmp_path / "o"), *FAST)
+    assert result.exit_code == 2 and "has classes [cat, dog] (2), but the supernet" in result.stderr
+    assert "trained on [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] (10)" in result.stderr and not (tmp_path / "o").exists()

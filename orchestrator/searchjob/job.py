@@ -11,6 +11,7 @@ subnets on its own device (`search.training.distributed.map_shared`); rank 0 alo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -100,11 +101,19 @@ class SearchJob:
         return net.to(self.device).eval()
 
     def _data(self):
+        """The data, refused when its classes are not the ones the supernet was trained on (labels
+        of another set would score subnets on what their outputs do not mean)."""
         root = self.inputs.data or Path(self.train_settings.data)
         s = self.train_settings
-        return open_data(
+        data = open_data(
             root, s.resolution, s.holdout, s.seed, s.hflip, self.inputs.eval_batch_size * self.inputs.calibration_batches, s.augment,
         )
+        if data.classes != list(self.ckpt["classes"]):
+            raise UserError(
+                f"data {root} has classes {_listed(data.classes)}, but the supernet {self.ckpt['path']} was trained on "
+                f"{_listed(self.ckpt['classes'])}; search it with data of its own classes (--data)"
+            )
+        return data
 
     def run(self, resume: bool) -> SearchState:
         out = self.inputs.out
@@ -116,6 +125,7 @@ class SearchJob:
             state = _saved_state(state_path)
             if state.settings != asdict(self.settings):
                 raise UserError(f"the search in {out} ran with other settings; resume it with the same options or choose another --out")
+            self._check_same_inputs(out)
             self.log(f"resuming the search in {out} after generation {state.generation} ({len(state.evaluated)} subnets evaluated)")
         elif state_path.exists():
             raise UserError(f"{out} already holds a search; continue it with --resume or choose another --out")
@@ -157,13 +167,41 @@ class SearchJob:
         calibration, _ = self._load()
         return recalibrated(self.supernet, config, calibration, self.device)
 
+    def shaping_inputs(self) -> dict[str, Any]:
+        """Every input besides the strategy's settings that shapes the result: a resumed search must
+        have the same, or its saved accuracies and budget would not be the ones it reports."""
+        root = self.inputs.data or Path(self.train_settings.data)
+        return {
+            "checkpoint (its content)": hashlib.sha256(Path(self.ckpt["path"]).read_bytes()).hexdigest(),
+            "LUT": self.lut["id"], "latency budget (ms)": self.budget.latency_ms, "parameter budget": self.budget.params,
+            "interval calibration": self.budget.calibration.to_dict() if self.budget.calibration else None,
+            "data": str(Path(root).resolve()), "evaluation batches": [self.inputs.eval_batch_size, self.inputs.calibration_batches],
+        }
+
+    def _check_same_inputs(self, out: Path) -> None:
+        saved = (load_json(out / "inputs.json", "the search's inputs", "start the search again in another --out") if (out / "inputs.json").exists() else {})
+        before, now = saved.get("shaping", {}), self.shaping_inputs()
+        changed = [k for k in now if k in before and before[k] != now[k]]
+        if changed or not before:
+            what = ", ".join(changed) if changed else "its inputs were not recorded"
+            raise UserError(
+                f"the search in {out} ran with other inputs ({what}); resume it with the same checkpoint, LUT, budgets and data, "
+                "or start the new search in another --out"
+            )
+
     def provenance(self) -> dict[str, Any]:
         return {
+            "shaping": self.shaping_inputs(),
             "checkpoint": self.ckpt["path"], "checkpoint_epoch": self.ckpt["epoch"],
             "space": self.ckpt["space"], "num_classes": self.ckpt["num_classes"],
             "lut": {"id": self.lut["id"], "path": str(self.inputs.lut_path), "device": self.lut["device"]["name"], "resolution": self.lut["resolution"]},
             "budget": self.budget.to_dict(), "settings": asdict(self.settings),
         }
+
+
+def _listed(classes: list[str], shown: int = 12) -> str:
+    head = ", ".join(classes[:shown])
+    return f"[{head}{', ...' if len(classes) > shown else ''}] ({len(classes)})"
 
 
 def accuracy_on_test_split(static: torch.nn.Module, data: Any, batch: int, device: torch.device) -> Proportion | None:

@@ -28,8 +28,8 @@ class TrainSettings:
     weight_decay: float = 0.05
     warmup_epochs: int = 1
     label_smoothing: float = 0.1
-    sampling: str = "random"
-    sandwich_random: int = 2
+    sampling: str = "sandwich"  # random sampling sat at chance on the cluttered digits for 30 epochs (docs/search_quality.md)
+    sandwich_random: int = 1
     kd: str = "none"
     teacher: str | None = None
     teacher_checkpoint: str | None = None
