@@ -387,7 +387,7 @@ def plot_found(points: list[dict[str, Any]], sampling: str, path: Path) -> None:
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     found_points = sorted((p for p in points if p["name"].startswith("found")), key=lambda p: p["measured_ms"])
-    ax.plot([p["measured_ms"] for p in found_points], [100 * p["test"] for p in found_points], "o-", label="found (coarse-to-fine)")
+    ax.plot([p["measured_ms"] for p in found_points], [100 * p["test"] for p in found_points], "o-", color="black", label="found (coarse-to-fine)")
     for p in points:
         if not p["name"].startswith("found"):
             ax.scatter([p["measured_ms"]], [100 * p["test"]], marker="s", s=50, label=p["name"])

@@ -42,7 +42,7 @@ def _alone(alone: dict[str, Any], ranking: dict[str, Any] | None, roles: dict[st
     return out
 
 
-def _ranking(ranking: dict[str, Any]) -> list[str]:
+def _ranking(ranking: dict[str, Any], test_images: int) -> list[str]:
     out = [
         "## Supernet ranking",
         "",
@@ -55,6 +55,15 @@ def _ranking(ranking: dict[str, Any]) -> list[str]:
     ]
     for name, r in ranking.items():
         out.append(f"| {name} | {r['epochs']} | {r['train_seconds']:.0f} | **{r['tau']:.2f}** [{r['tau_low']:.2f}, {r['tau_high']:.2f}] | {r['spearman']:.2f} |")
+    out.append("")
+    for name, r in ranking.items():
+        low, high = min(r["inherited"]), max(r["inherited"])
+        half = 1.96 * (0.25 / test_images) ** 0.5 * 100
+        out.append(
+            f"- {name}: inherited test accuracies span {100 * low:.1f}-{100 * high:.1f}% (stand-alone: "
+            f"{100 * min(r['alone']):.1f}-{100 * max(r['alone']):.1f}%); one accuracy on the {test_images:,} test images is known to "
+            f"about ±{half:.1f} points (95%), so a span narrower than that ranks by noise."
+        )
     return out
 
 
@@ -70,6 +79,9 @@ def _strategies(rows: list[dict[str, Any]]) -> list[str]:
         "| budget (ms) | strategy | seeds | test acc. of found | held-out acc. | reached evolution's best | evals to reach (of N) | s to reach |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
+    order: dict[float, list[str]] = {}
+    for r in sorted(rows, key=lambda r: -r["test"][0]):
+        order.setdefault(r["budget_ms"], []).append(f"{r['strategy']} {100 * r['test'][0]:.1f}%")
     for r in rows:
         evals = "-" if r["evals_to_reach"] is None else f"{r['evals_to_reach']:.0f} of {r['evaluations']}"
         secs = "-" if r["seconds_to_reach"] is None else f"{r['seconds_to_reach']:.0f}"
@@ -77,6 +89,8 @@ def _strategies(rows: list[dict[str, Any]]) -> list[str]:
             f"| {r['budget_ms']:.3f} | {r['strategy']} | {r['seeds']} | {_mean(r['test'])} | {_mean(r['holdout'])} | "
             f"{r['reached']}/{r['seeds']} | {evals} | {secs} |"
         )
+    out += ["", "Order by mean test accuracy of the found model (the paper's Table 6: coarse-to-fine ≥ evolution > random):", ""]
+    out += [f"- {budget:.3f} ms: " + " > ".join(names) for budget, names in sorted(order.items())]
     return out
 
 
@@ -119,7 +133,7 @@ def render(
         "shift augmentation, one thread per training process. No GPU was lent for these runs.",
         "",
     ]
-    for part, make in ((quick, _quick), (alone, lambda a: _alone(a, ranking, roles)), (ranking, _ranking), (strategies, _strategies), (found, _found)):
+    for part, make in ((quick, _quick), (alone, lambda a: _alone(a, ranking, roles)), (ranking, lambda r: _ranking(r, data["counts"]["val"])), (strategies, _strategies), (found, _found)):
         if part:
             lines += [*make(part), ""]
     return "\n".join(lines)
