@@ -48,7 +48,7 @@ from orchestrator.measure.runners.ios.connection import list_phones
 from orchestrator.measure.runners.ios.resident import read_heartbeat
 from orchestrator.measure.runners.ios.runner import IosRunner
 from orchestrator.measure.runners.ios.services import Pmd3Services
-from orchestrator.measure.runners.ios.settings import APP_BUILD, BUNDLE_ID, IosSettings
+from orchestrator.measure.runners.ios.settings import BUNDLE_ID, IosSettings
 from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
@@ -992,8 +992,3 @@ def test_the_cool_down_and_the_heat_wait_come_from_the_environment(monkeypatch) 
     monkeypatch.setenv("BENCH_IOS_COOLDOWN_S", "7.5")
     monkeypatch.setenv("BENCH_IOS_HEAT_WAIT_S", "600")
     assert (IosSettings.from_env().cooldown_s, IosSettings.from_env().heat_wait_s) == (7.5, 600.0)
-
-
-def test_the_app_build_the_runner_needs_is_the_one_this_checkouts_project_builds() -> None:
-    project = (Path(__file__).resolve().parents[1] / "ios_bench" / "project.yml").read_text()
-    assert int(re.search(r'CURRENT_PROJECT_VERSION: "(\d+)"', project).group(1)) == APP_BUILD
