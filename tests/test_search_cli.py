@@ -1,12 +1,15 @@
 """`bench search` end to end on a trained tiny supernet, and its refusals of inputs that do not fit."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+from infra.errors import UserError
+from orchestrator.searchjob.resume import check_resume
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.config import SubnetConfig
@@ -76,6 +79,54 @@ def test_interrupted_search_keeps_its_state_refuses_to_overwrite_and_resumes(tin
     assert again.exit_code == 2 and "already holds a search; continue it with --resume" in again.stderr
     resumed = search(*args, "--resume")
     assert resumed.exit_code == 130 and "resuming the search" in resumed.stdout and "after generation 2" in resumed.stdout
+
+
+def other_weights(checkpoint: Path, tmp: Path) -> Path:
+    """The checkpoint at another path with one weight changed: another supernet of the same space."""
+    doc = torch.load(checkpoint, weights_only=True)
+    name = next(iter(doc["model"]))
+    doc["model"][name] = doc["model"][name] + 0.01
+    torch.save(doc, tmp / "other.pt")
+    return tmp / "other.pt"
+
+
+def other_data(checkpoint: Path, tmp: Path) -> Path:
+    """The same images as the checkpoint's data, in another folder."""
+    shutil.copytree(torch.load(checkpoint, weights_only=True)["settings"]["data"], tmp / "other-data")
+    return tmp / "other-data"
+
+
+RESUME_CHANGES = {
+    "latency budget": (lambda a, ckpt, tmp: [*a, "--latency-ms", str(round(float(a[a.index("--latency-ms") + 1]) * 0.9, 2))], r"the latency budget \(--latency-ms\): [\d.]+ then, [\d.]+ now"),
+    "parameter budget": (lambda a, ckpt, tmp: [*a, "--params-m", "100"], r"the parameter budget \(--params-m\): none then, 100\.0 now"),
+    "checkpoint": (lambda a, ckpt, tmp: [*a, "--checkpoint", str(other_weights(ckpt, tmp))], r"the checkpoint's weights \(--checkpoint\): sha256 \w{12} then, sha256 \w{12} now"),
+    "data": (lambda a, ckpt, tmp: [*a, "--data", str(other_data(ckpt, tmp))], r"the data \(--data\): .* then, .*other-data now"),
+    "lut": (lambda a, ckpt, tmp: [*a, "--lut", str(write_lut(tmp / "slower.json", sized_lut(load_space("tiny"), per_mparam_ms=21.0, device=HOST)))], r"the LUT \(--lut\): \w+ then, \w+ now"),
+    "seed": (lambda a, ckpt, tmp: [*a, "--seed", "7"], r"the search settings: .*seed=0.* then, .*seed=7.* now"),
+}
+
+
+@pytest.mark.parametrize("changed", sorted(RESUME_CHANGES))
+def test_a_resume_with_any_input_changed_is_refused_naming_it_and_nothing_is_rewritten(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search, changed):
+    monkeypatch.setattr("orchestrator.searchjob.finish.deliver", ctrl_c)
+    out = tmp_path / "s"
+    args = ["--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)), "--out", str(out), "--no-measure", *FAST]
+    assert search(*args).exit_code == 130
+    before = {name: (out / name).read_bytes() for name in ("inputs.json", "search_state.json")}
+    change, says = RESUME_CHANGES[changed]
+    resumed = search(*change(args, tiny_checkpoint, tmp_path), "--resume")
+    assert resumed.exit_code == 2, resumed.stdout + resumed.stderr
+    assert re.fullmatch(rf"error: the search in {re.escape(str(out))} started with other inputs \({says}\); resume it with the inputs it started with, or start a new search in another --out\n", resumed.stderr.replace("\n", "", resumed.stderr.count("\n") - 1)), resumed.stderr
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
+@pytest.mark.parametrize("inputs", [None, '{"checkpoint": "last.pt"}'])
+def test_a_search_without_a_record_of_its_inputs_is_not_resumed(tmp_path, inputs):
+    """A search started before inputs were recorded (or whose record was removed) cannot be checked."""
+    if inputs is not None:
+        (tmp_path / "inputs.json").write_text(inputs)
+    with pytest.raises(UserError, match=rf"^the search in {re.escape(str(tmp_path))} has no record of the inputs it started with, so it cannot be resumed safely; start a new search in another --out$"):
+        check_resume(tmp_path, {})
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.strict_json import load_json
 from orchestrator.lut.store import latest_validation
+from orchestrator.searchjob.resume import INPUTS_FILE, check_resume, file_sha256
 from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Search, SearchSettings, SearchState
@@ -117,15 +118,14 @@ class SearchJob:
             if not state_path.exists():
                 raise UserError(f"{out} holds no search to resume; start one without --resume")
             state = _saved_state(state_path)
-            if state.settings != asdict(self.settings):
-                raise UserError(f"the search in {out} ran with other settings; resume it with the same options or choose another --out")
+            check_resume(out, self.resumes_with())
             self.log(f"resuming the search in {out} after generation {state.generation} ({len(state.evaluated)} subnets evaluated)")
         elif state_path.exists():
             raise UserError(f"{out} already holds a search; continue it with --resume or choose another --out")
         evaluator = self.evaluator({h: c.accuracy for h, c in state.evaluated.items()} if state else {})  # data errors before writing
         if self.d.main:
             out.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(out / "inputs.json", self.provenance())
+            write_json_atomic(out / INPUTS_FILE, self.provenance())
 
         def save(st: SearchState) -> None:
             if self.d.main:
@@ -155,12 +155,20 @@ class SearchJob:
         calibration, _ = self._load()
         return recalibrated(self.supernet, config, calibration, self.device)
 
+    def resumes_with(self) -> dict[str, Any]:
+        """Every input that shapes the result, as `resume.check_resume` compares them."""
+        return {
+            "checkpoint_sha256": file_sha256(Path(self.ckpt["path"])), "lut": self.lut["id"],
+            "latency_ms": self.inputs.latency_ms, "params_m": self.inputs.params_m, "margin": self.budget.margin,
+            "data": str((self.inputs.data or Path(self.train_settings.data)).resolve()), "settings": asdict(self.settings),
+        }
+
     def provenance(self) -> dict[str, Any]:
         return {
             "checkpoint": self.ckpt["path"], "checkpoint_epoch": self.ckpt["epoch"],
             "space": self.ckpt["space"], "num_classes": self.ckpt["num_classes"],
             "lut": {"id": self.lut["id"], "path": str(self.inputs.lut_path), "device": self.lut["device"]["name"], "resolution": self.lut["resolution"]},
-            "budget": self.budget.to_dict(), "settings": asdict(self.settings),
+            "budget": self.budget.to_dict(), "settings": asdict(self.settings), "resumes_with": self.resumes_with(),
         }
 
 
