@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
 from infra.errors import UserError
-from infra.files import check_output
+from infra.files import atomic_folder, check_output
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -129,9 +129,12 @@ def write_digits(out: Path, test_fraction: float = 0.2, seed: int = 0, per_class
     enough to train on for a few minutes on a laptop's CPU at the quick preset's 128 px."""
     from sklearn.datasets import load_digits
 
-    if Path(out).exists() and not Path(out).is_dir():
+    out = Path(out)
+    if out.exists() and not out.is_dir():
         raise DataError(f"{out} is a file; give --out a folder to write the data set into")
-    check_output(Path(out), "the data set folder", folder=True)
+    check_output(out, "the data set folder", folder=True)
+    if out.is_dir() and {p.name for p in out.iterdir()} - {"train", "val"}:
+        raise DataError(f"{out} holds other files than a data set's train/ and val/, so it is not replaced; give --out a new folder")
     digits = load_digits()
     seen: dict[int, int] = defaultdict(int)
     kept: list[int] = []
@@ -141,12 +144,13 @@ def write_digits(out: Path, test_fraction: float = 0.2, seed: int = 0, per_class
             kept.append(i)
     test = {kept[j] for j in holdout_indices([int(digits.target[i]) for i in kept], test_fraction, seed)}
     counts = {"train": 0, "val": 0}
-    for i in kept:
-        image, label = digits.images[i], digits.target[i]
-        split = "val" if i in test else "train"
-        folder = Path(out) / split / str(int(label))
-        folder.mkdir(parents=True, exist_ok=True)
-        pixels = np.clip(image * (255.0 / 16.0), 0, 255).astype(np.uint8)
-        Image.fromarray(pixels).convert("RGB").save(folder / f"{i:04d}.png")
-        counts[split] += 1
+    with atomic_folder(out) as built:  # a set cut short (a full disk, Ctrl-C) never stands where training would trust it
+        for i in kept:
+            image, label = digits.images[i], digits.target[i]
+            split = "val" if i in test else "train"
+            folder = built / split / str(int(label))
+            folder.mkdir(parents=True, exist_ok=True)
+            pixels = np.clip(image * (255.0 / 16.0), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).convert("RGB").save(folder / f"{i:04d}.png")
+            counts[split] += 1
     return counts
