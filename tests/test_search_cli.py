@@ -145,6 +145,19 @@ def test_inputs_that_do_not_fit_are_one_clear_error(tiny_checkpoint, tiny_lut, t
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("classes", [["cat", "dog"], ["cat"]])
+def test_data_of_other_classes_than_the_checkpoints_is_refused_with_both_lists(tiny_checkpoint, tiny_lut, tmp_path, search, classes):
+    trained = torch.load(tiny_checkpoint, weights_only=True)["settings"]["data"]
+    for split in ("train", "val"):
+        for name, digit in zip(classes, ("0", "1")):
+            shutil.copytree(Path(trained) / split / digit, tmp_path / "pets" / split / name)
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
+                    "--data", str(tmp_path / "pets"), "--out", str(tmp_path / "o"), *FAST)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert f"has the classes [{', '.join(classes)}], but checkpoint {tiny_checkpoint} was trained on [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]; pass --data" in result.stderr.replace("\n", "")
+    assert not (tmp_path / "o").exists()
+
+
 def test_lut_of_another_space_is_refused(tiny_checkpoint, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", "6b8dc6ff", "--latency-ms", "10", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "is for space 'xxs' but the checkpoint is a 'tiny' supernet" in result.stderr

@@ -108,7 +108,14 @@ class SearchJob:
     def _data(self):
         root = self.inputs.data or Path(self.train_settings.data)
         s = self.train_settings
-        return open_data(root, s.resolution, s.holdout, s.seed, s.hflip, self.inputs.eval_batch_size * self.inputs.calibration_batches)
+        data = open_data(root, s.resolution, s.holdout, s.seed, s.hflip, self.inputs.eval_batch_size * self.inputs.calibration_batches)
+        trained = self.ckpt.get("classes")
+        if data.classes != trained:  # accuracies on labels the classifier never learnt would rank subnets by chance
+            raise UserError(
+                f"the data {root} has the classes {_some(data.classes)}, but checkpoint {self.ckpt['path']} was trained on "
+                f"{_some(trained or [])}; pass --data with the checkpoint's classes, or train a supernet on this data"
+            )
+        return data
 
     def run(self, resume: bool) -> SearchState:
         out = self.inputs.out
@@ -170,6 +177,12 @@ class SearchJob:
             "lut": {"id": self.lut["id"], "path": str(self.inputs.lut_path), "device": self.lut["device"]["name"], "resolution": self.lut["resolution"]},
             "budget": self.budget.to_dict(), "settings": asdict(self.settings), "resumes_with": self.resumes_with(),
         }
+
+
+def _some(classes: list[str], shown: int = 10) -> str:
+    """A list of classes as a user reads it: all of a few, else the first and how many in all."""
+    names = ", ".join(classes[:shown])
+    return f"[{names}]" if len(classes) <= shown else f"[{names}, ...] ({len(classes)} in all)"
 
 
 def accuracy_on_test_split(static: torch.nn.Module, data: Any, batch: int, device: torch.device) -> float | None:
