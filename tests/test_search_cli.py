@@ -158,6 +158,31 @@ def test_data_of_other_classes_than_the_checkpoints_is_refused_with_both_lists(t
     assert not (tmp_path / "o").exists()
 
 
+def negative_classes(doc: dict) -> None:
+    doc["num_classes"] = -5
+
+
+def a_tensor_of_another_shape(doc: dict) -> None:
+    name = next(iter(doc["model"]))
+    doc["model"][name] = torch.zeros(3, 3)
+
+
+@pytest.mark.parametrize(("tamper", "says"), [
+    (negative_classes, r"says its data had -5 classes, which no data set has; pass the last\.pt that `bench train` wrote"),
+    (a_tensor_of_another_shape, r"does not fit the supernet it names \(.*size mismatch for .*\); pass the last\.pt that `bench train` wrote"),
+])
+def test_a_checkpoint_that_loads_but_does_not_fit_is_one_line_naming_it(tiny_checkpoint, tiny_lut, tmp_path, search, tamper, says):
+    doc = torch.load(tiny_checkpoint, weights_only=True)
+    tamper(doc)
+    torch.save(doc, tmp_path / "bent.pt")
+    result = search("--checkpoint", str(tmp_path / "bent.pt"), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
+                    "--out", str(tmp_path / "o"), *FAST)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.stderr
+    assert re.fullmatch(rf"error: checkpoint {re.escape(str(tmp_path / 'bent.pt'))} {says}", lines[0]), lines[0]
+    assert not (tmp_path / "o").exists()
+
+
 def test_lut_of_another_space_is_refused(tiny_checkpoint, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", "6b8dc6ff", "--latency-ms", "10", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "is for space 'xxs' but the checkpoint is a 'tiny' supernet" in result.stderr

@@ -30,7 +30,7 @@ from search.space.config import SubnetConfig
 from search.supernet.model import Supernet
 from search.supernet.static import StaticSubnet
 from search.training import distributed
-from search.training.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
+from search.training.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint, load_weights
 from search.training.data import open_data, tensor_batches
 from search.training.distributed import Dist
 from search.training.evaluate import Evaluator, accuracy, recalibrated
@@ -102,7 +102,7 @@ class SearchJob:
 
     def _supernet(self) -> Supernet:
         net = Supernet(self.space)
-        net.load_state_dict(self.ckpt["model"])
+        load_weights(net, self.ckpt)
         return net.to(self.device).eval()
 
     def _data(self):
