@@ -67,11 +67,11 @@ def _ranking(ranking: dict[str, Any], test_images: int) -> list[str]:
     return out
 
 
-def _strategies(rows: list[dict[str, Any]]) -> list[str]:
+def _strategies(rows: list[dict[str, Any]], supernet: str) -> list[str]:
     out = [
         "## Search strategies at equal evaluations",
         "",
-        "On the better-ranking supernet: random search, plain evolution and coarse-to-fine, the same number of subnet "
+        f"On the {supernet} supernet: random search, plain evolution and coarse-to-fine, the same number of subnet "
         "evaluations each, one run per seed; the found model's inherited test accuracy (mean over seeds ± 95% t interval) "
         "and how many evaluations each needs to reach the same seed's evolution's final best held-out accuracy "
         "(median over the seeds that reach it).",
@@ -133,7 +133,7 @@ def render(
         "shift augmentation, one thread per training process. No GPU was lent for these runs.",
         "",
     ]
-    for part, make in ((quick, _quick), (alone, lambda a: _alone(a, ranking, roles)), (ranking, lambda r: _ranking(r, data["counts"]["val"])), (strategies, _strategies), (found, _found)):
+    for part, make in ((quick, _quick), (alone, lambda a: _alone(a, ranking, roles)), (ranking, lambda r: _ranking(r, data["counts"]["val"])), (strategies, lambda r: _strategies(r, (found or {}).get("supernet", "better-ranking"))), (found, _found)):
         if part:
             lines += [*make(part), ""]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ swapped in the same way.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -46,13 +47,44 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+class NoSpace(UserError):
+    """An output's file system is full: the write was undone, and the message names the output."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no space left on device ({path}); free some space there or write elsewhere, then run again")
+
+
+# Below this much free space a failed write is taken for a full disk: torch.save's writer reports
+# one as a RuntimeError without its errno ("PytorchStreamWriter failed writing file").
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def _is_full(exc: BaseException, folder: Path) -> bool:
+    """Whether `exc`, raised while writing into `folder`, means its file system is full (checked
+    before the partial temporary is removed, which frees the space again)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, RuntimeError):
+        try:
+            info = os.statvfs(folder)
+        except OSError:
+            return False
+        return info.f_bavail * info.f_frsize < _NEARLY_FULL_BYTES
+    return False
+
+
 @contextmanager
 def _replacing(path: Path) -> Iterator[tuple[int, Path]]:
     """A fresh temporary file beside `path` (its descriptor and path) that replaces `path` when the
-    block ends without an exception, and is removed when it does not."""
+    block ends without an exception, and is removed when it does not; a full disk is `NoSpace`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        if _is_full(exc, path.parent):
+            raise NoSpace(path) from None
+        raise
     try:
         os.fchmod(fd, FILE_MODE)
         yield fd, Path(tmp)
@@ -60,10 +92,13 @@ def _replacing(path: Path) -> Iterator[tuple[int, Path]]:
         os.close(fd)
         fd = -1
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
+        full = _is_full(exc, path.parent)
         if fd >= 0:
             os.close(fd)
         Path(tmp).unlink(missing_ok=True)
+        if full:
+            raise NoSpace(path) from None
         raise
     _fsync_folder(path.parent)
 
@@ -104,10 +139,20 @@ def atomic_folder(path: Path) -> Iterator[Path]:
     once the new one is in place, and put back if that fails, so a whole folder is always there."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        if _is_full(exc, path.parent):
+            raise NoSpace(path) from None
+        raise
     built, previous = staging / path.name, staging / "previous"
     try:
-        yield built
+        try:
+            yield built
+        except BaseException as exc:
+            if _is_full(exc, path.parent):
+                raise NoSpace(path) from None
+            raise
         if path.exists():
             os.replace(path, previous)
         try:

@@ -19,7 +19,7 @@ import errno
 import fcntl
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,7 +29,11 @@ _PID_BYTES = 32  # a pid and nothing else; a larger file is not a lock file of o
 
 
 class InUseError(UserError):
-    """What the caller wanted is held by another process."""
+    """What the caller wanted is held by another process, `holder` (its pid, or "unknown")."""
+
+    def __init__(self, message: str, holder: str = "unknown") -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 def _open_lock(lock_file: Path) -> int:
@@ -79,7 +83,7 @@ def held(lock_file: Path, what: str, wait: bool = False) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, _PID_BYTES, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise InUseError(f"{what} is in use by process {holder}; wait for it to finish or stop it, then run again") from None
+            raise InUseError(f"{what} is in use by process {holder}; wait for it to finish or stop it, then run again", holder) from None
         except BaseException:
             os.close(fd)
             raise
@@ -94,6 +98,19 @@ def held(lock_file: Path, what: str, wait: bool = False) -> Iterator[None]:
         if _still_named(fd, lock_file):
             lock_file.unlink(missing_ok=True)
         os.close(fd)
+
+
+@contextmanager
+def queued(lock_file: Path, what: str, say: Callable[[str], None]) -> Iterator[None]:
+    """Hold `lock_file` for the block, waiting behind its holder if there is one, and saying so
+    first (a wait of minutes should not look like a hang)."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(held(lock_file, what))
+        except InUseError as busy:
+            say(f"waiting for process {busy.holder}, which holds {what}, to finish")
+            stack.enter_context(held(lock_file, what, wait=True))
+        yield
 
 
 def run_dir_lock(run_dir: Path, what: str) -> contextlib.AbstractContextManager[None]:

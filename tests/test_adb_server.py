@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -17,9 +18,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
-from orchestrator.measure.runners.android.adb import DeviceDisconnected, parse_target
+from orchestrator.export.executorch import save_pte
+from orchestrator.measure.runners.android.adb import DeviceDisconnected, DeviceNotFound
 from orchestrator.measure.runners.android.connection import AndroidConnection, choose_route, list_phones, open_phone
+from orchestrator.measure.runners.android.targets import parse_target
+from search.space.sampling import min_config
+from search.supernet.deploy import deploy_form
+from search.supernet.static import StaticSubnet
 from tests.adb_peer import AdbPeer
 from tests.test_android_runner import closed_port, measure, pixel7_runner, settings_for
 
@@ -163,14 +170,91 @@ def test_a_server_that_stops_mid_job_is_not_started_again_and_the_phone_is_reach
     assert not listening(port)
 
 
-def test_doctor_with_a_server_that_holds_no_phone_on_usb_names_the_server_and_stops_at_the_phone(
-    peer: AdbPeer, server: tuple[int, Adb], adb_key: Path
+def test_doctor_with_a_server_that_holds_no_phone_names_the_server_and_stops_at_the_phone(
+    server: tuple[int, Adb], adb_key: Path, peer: AdbPeer
 ) -> None:
-    """The phone on USB (BENCH_ADB unset) is one only the server could reach; it holds only a phone on TCP."""
+    """BENCH_ADB unset: the phone is one only the server could reach, and it holds none."""
+    port, _ = server
+    route, reachable = pixel7_runner(peer, adb_key, address="usb", adb_server_port=port).diagnose()
+    assert (route.step, route.passed, route.detail) == ("ADB route", True, f"through the adb server on 127.0.0.1:{port}, which holds the phones")
+    assert (reachable.step, reachable.passed) == ("phone reachable over USB or the adb server", False)
+    assert reachable.fix.startswith(f"no Android phone found (the one phone) by the adb server on 127.0.0.1:{port} (adb 1.0.41); plug the phone in")
+    assert reachable.fix.endswith("(for wireless debugging: `adb pair`, then `adb connect`)")
+    assert not adb_key.exists()
+
+
+def wireless(monkeypatch, port: int, adb_key: Path) -> None:
+    """The environment of a user whose phone the adb server holds over wireless debugging (`adb
+    pair`, `adb connect`): no BENCH_ADB, only the server."""
+    monkeypatch.delenv("BENCH_ADB", raising=False)
+    monkeypatch.setenv("BENCH_ADB_KEY", str(adb_key))
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
+
+
+@pytest.mark.exports
+def test_a_wireless_phone_the_server_holds_is_measured_with_bench_adb_unset(
+    tmp_path: Path, peer: AdbPeer, server: tuple[int, Adb], adb_key: Path, tiny, bench_cli, monkeypatch
+) -> None:
     port, adb = server
     connect(adb, peer)
-    route, reachable = pixel7_runner(peer, adb_key, address="usb", adb_server_port=port).diagnose()
-    assert (route.step, route.passed, route.detail) == ("ADB route", True, f"through the adb server on 127.0.0.1:{port}, which holds the phones on USB")
-    assert (reachable.step, reachable.passed) == ("phone reachable over USB", False)
-    assert reachable.fix.startswith(f"no Android phone found (the first USB phone) by the adb server on 127.0.0.1:{port} (adb 1.0.41), which holds the phones on USB; plug it in")
-    assert not adb_key.exists()
+    wireless(monkeypatch, port, adb_key)
+    model = tmp_path / "tiny.pte"
+    save_pte(deploy_form(StaticSubnet(min_config(tiny, 64), tiny)), torch.randn(1, 3, 64, 64), model)
+    monkeypatch.chdir(tmp_path)
+    result = bench_cli("measure", str(model), "--device", "pixel7", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["device"]["platform"] == "android"
+    assert len(peer.phone.launches) == 1 and peer.auth_log == ["prompt accepted"]
+    assert not adb_key.exists()  # the server's key reached it
+
+
+def test_bench_doctor_finds_the_wireless_phone_the_server_holds(
+    peer: AdbPeer, server: tuple[int, Adb], adb_key: Path, bench_cli, monkeypatch
+) -> None:
+    port, adb = server
+    connect(adb, peer)
+    wireless(monkeypatch, port, adb_key)
+    result = bench_cli("doctor", "--device", "pixel7", "--json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    checks = json.loads(result.stdout)["checks"]
+    assert checks[0]["detail"] == f"through the adb server on 127.0.0.1:{port} (adb 1.0.41), which holds {peer.address}"
+    assert checks[1] == {"step": "phone reachable over USB or the adb server", "passed": True, "detail": peer.address, "fix": None}
+
+
+def test_bench_devices_lists_the_wireless_phone_the_server_holds(
+    peer: AdbPeer, server: tuple[int, Adb], adb_key: Path, monkeypatch
+) -> None:
+    port, adb = server
+    connect(adb, peer)
+    wireless(monkeypatch, port, adb_key)
+    [phone] = list_phones(settings_for(peer, adb_key, address=None, adb_server_port=port))
+    assert (phone.model, phone.problem, phone.reach) == ("Pixel 7", None, {"address": f"usb:{peer.address}"})
+
+
+def test_with_two_phones_and_no_bench_adb_the_error_lists_both_serials_and_how_to_pick_one(
+    tmp_path: Path, server: tuple[int, Adb], adb_key: Path
+) -> None:
+    port, adb = server
+    with AdbPeer(tmp_path / "one") as one, AdbPeer(tmp_path / "two") as two:
+        connect(adb, one)
+        connect(adb, two)
+        serials = sorted([one.address, two.address])
+        with pytest.raises(DeviceNotFound) as refused:
+            choose_route(parse_target(None), settings_for(one, adb_key, adb_server_port=port))
+    assert str(refused.value) in (
+        f"the adb server on 127.0.0.1:{port} (adb 1.0.41) holds 2 phones ({a}, {b}); pick one with BENCH_ADB=SERIAL, e.g. BENCH_ADB={a}"
+        for a, b in (serials, serials[::-1])
+    )
+
+
+def test_a_serial_the_server_lists_is_the_phone_and_one_it_does_not_is_refused_with_the_list(
+    peer: AdbPeer, server: tuple[int, Adb], adb_key: Path
+) -> None:
+    port, adb = server
+    connect(adb, peer)
+    settings = settings_for(peer, adb_key, adb_server_port=port)
+    route = choose_route(parse_target(f"usb:{peer.address}"), settings)
+    assert (route.serial, route.why) == (peer.address, f"through the adb server on 127.0.0.1:{port} (adb 1.0.41), which holds {peer.address}")
+    mdns = "adb-2B121FDH2000AB-x3Yq._adb-tls-connect._tcp"
+    with pytest.raises(DeviceNotFound, match=rf"^no Android phone found \(the phone {re.escape(mdns)}\) by .*; it lists {re.escape(peer.address)}; set BENCH_ADB to one of them"):
+        choose_route(parse_target(mdns), settings)

@@ -25,6 +25,7 @@ from orchestrator.measure.runners.android.adb import TLS_HELP, AdbKeyError, Devi
 from orchestrator.measure.runners.android.connection import list_phones
 from orchestrator.measure.runners.android.runner import AndroidRunner
 from orchestrator.measure.runners.android.settings import APK_REMOTE_PATH, APP_VERSION_CODE, DEFAULT_APK, RESULT_PATH, AndroidSettings
+from orchestrator.measure.runners.android.targets import Target, parse_target
 from orchestrator.measure.runners.base import Check, RunnerError
 from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.session import run_session
@@ -357,9 +358,15 @@ def test_no_phone_at_the_address_says_how_to_enable_wireless_debugging(adb_key: 
         runner.prepare()
 
 
-def test_bad_address_is_refused_with_its_syntax(adb_key: Path) -> None:
-    with pytest.raises(RunnerError, match=r"BENCH_ADB='phone' is neither HOST:PORT nor usb\[:SERIAL\]"):
-        AndroidRunner(AndroidSettings(address="phone", key_path=adb_key))
+@pytest.mark.parametrize("address", ["192.168.1.20", "phone:abc", "phone:", "a phone"])
+def test_bad_address_is_refused_with_its_syntax(adb_key: Path, address: str) -> None:
+    with pytest.raises(RunnerError, match=rf"^BENCH_ADB={re.escape(repr(address))} is neither HOST:PORT nor a serial `adb devices` lists; set it to"):
+        AndroidRunner(AndroidSettings(address=address, key_path=adb_key))
+
+
+@pytest.mark.parametrize("serial", ["adb-2B121FDH2000AB-x3Yq._adb-tls-connect._tcp", "emulator-5554", "R58M12ABCDE"])
+def test_any_serial_adb_lists_names_a_phone_in_bench_adb(serial: str) -> None:
+    assert parse_target(serial) == parse_target(f"usb:{serial}") == Target("usb", serial=serial)
 
 
 def test_expected_app_version_is_the_one_the_app_build_declares() -> None:
@@ -643,13 +650,14 @@ def test_launch_that_waits_on_the_phone_is_not_run_again(tmp_path: Path, peer: A
     assert len([c for c in peer.phone.commands if c.startswith("am ")]) == 1
 
 
-def test_wireless_debugging_over_tls_is_named_with_the_adb_tcpip_route(peer: AdbPeer, adb_key: Path) -> None:
+def test_wireless_debugging_over_tls_is_named_with_the_adb_server_and_the_adb_tcpip_routes(peer: AdbPeer, adb_key: Path) -> None:
     peer.tls = True
     with pytest.raises(TlsPairing) as caught:
         pixel7_runner(peer, adb_key).prepare()
     assert str(caught.value) == (
-        "this phone's wireless debugging uses TLS pairing (Android 11+), which the toolkit cannot speak; "
-        "over USB run `adb tcpip 5555` once and set BENCH_ADB=PHONE_IP:5555"
+        "this phone's wireless debugging uses TLS pairing (Android 11+), which only an adb server speaks: "
+        "`adb pair` and `adb connect` it, then leave BENCH_ADB unset (or set it to the serial `adb devices` lists); "
+        "or over USB run `adb tcpip 5555` once and set BENCH_ADB=PHONE_IP:5555"
     )
     assert peer.connections == 1
     [phone] = list_phones(settings_for(peer, adb_key))

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -158,3 +159,32 @@ def test_a_result_file_with_a_number_json_cannot_mean_is_refused_at_parse_time(t
     (tmp_path / "result.json").write_text(text)
     with pytest.raises(ContractError, match="which is not a finite number"):
         read_json(tmp_path / "result.json", "result")
+
+
+def test_a_second_timing_job_on_this_machine_waits_for_the_first_and_says_so(tmp_path: Path) -> None:
+    """Two jobs timing on one CPU at once measure neither: the second starts when the first ends."""
+    said: list[str] = []
+    events: list[str] = []
+    second = HostRunner(log=said.append)
+
+    def second_job() -> None:
+        with second.unattended(tmp_path / "second"):
+            events.append("second started")
+
+    with HostRunner().unattended(tmp_path / "first"):
+        waiting = threading.Thread(target=second_job)
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        events.append("first ended")
+    waiting.join(timeout=10)
+    assert events == ["first ended", "second started"]
+    assert said == [f"waiting for process {os.getpid()}, which holds this machine's CPU for timing, to finish"]
+
+
+def test_a_session_inside_a_job_of_the_same_runner_does_not_wait_on_its_own_job(tmp_path: Path) -> None:
+    runner = HostRunner(log=lambda message: pytest.fail(f"waited: {message}"))
+    with runner.unattended(tmp_path / "job"), runner.unattended(tmp_path / "job" / "session"):
+        pass

@@ -12,6 +12,9 @@ import inspect
 import json
 import os
 import re
+import shlex
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -45,10 +48,11 @@ from orchestrator.measure.devices import get_device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.ios.connection import list_phones
+from orchestrator.measure.runners.ios.messages import MOUNT_COMMAND, TUNNELD_COMMAND
 from orchestrator.measure.runners.ios.resident import read_heartbeat
 from orchestrator.measure.runners.ios.runner import IosRunner
 from orchestrator.measure.runners.ios.services import Pmd3Services
-from orchestrator.measure.runners.ios.settings import APP_BUILD, BUNDLE_ID, IosSettings
+from orchestrator.measure.runners.ios.settings import BUNDLE_ID, IosSettings
 from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
@@ -70,6 +74,8 @@ pytestmark = [pytest.mark.phones, pytest.mark.exports]
 
 FAST = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.01)
 REMOTE = "/Documents/runs/run-1"
+# The interpreter fix-it commands name: the toolkit's own, where pymobiledevice3 is installed.
+PYTHON = re.escape(shlex.quote(sys.executable))
 
 
 @pytest.fixture
@@ -279,7 +285,7 @@ def test_without_tunneld_ios_17_4_gets_an_in_process_tunnel(tmp_path: Path, mlpa
 
 def test_without_tunneld_ios_17_2_is_told_how_to_start_it(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", tunneld="not running", version="17.2")
-    with pytest.raises(RunnerError, match=r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone: .*`sudo python3 -m pymobiledevice3 remote tunneld`"):
+    with pytest.raises(RunnerError, match=rf"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone: .*`sudo {PYTHON} -m pymobiledevice3 remote tunneld`"):
         runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
     assert phone.launches == []
 
@@ -355,8 +361,8 @@ LAUNCH_LOCKED = NSError(
         ("lockdown", NotPairedError(), r"^the iPhone does not trust this computer: .*tap Trust on the phone"),
         ("lockdown", UserDeniedPairingError(), r"^the iPhone was told not to trust this computer: unplug and replug the cable, tap Trust"),
         ("lockdown", PasswordRequiredError(), r"^the iPhone is locked: unlock it"),
-        ("userspace_rsd", UserspaceTunnelUnavailableError(), r"^could not open a tunnel to the iPhone \(UserspaceTunnelUnavailableError: .*\): start one .*`sudo python3 -m pymobiledevice3 remote tunneld`"),
-        ("auto_mount", DeveloperDiskImageNotFoundError(), r"^the developer disk image is not mounted on the iPhone and mounting it failed \(DeveloperDiskImageNotFoundError: .*`python3 -m pymobiledevice3 mounter auto-mount`"),
+        ("userspace_rsd", UserspaceTunnelUnavailableError(), rf"^could not open a tunnel to the iPhone \(UserspaceTunnelUnavailableError: .*\): start one .*`sudo {PYTHON} -m pymobiledevice3 remote tunneld`"),
+        ("auto_mount", DeveloperDiskImageNotFoundError(), rf"^the developer disk image is not mounted on the iPhone and mounting it failed \(DeveloperDiskImageNotFoundError: .*`{PYTHON} -m pymobiledevice3 mounter auto-mount`"),
         ("auto_mount", DeveloperModeIsNotEnabledError(), r"^Developer Mode is off on the iPhone: turn it on in Settings > Privacy & Security > Developer Mode"),
         ("auto_mount", URLError("no route to the image server"), r"^the developer disk image is not mounted .*\(URLError: .*no route to the image server"),
         ("house_arrest", PyMobileDevice3Exception("The device refused to open the container of org.autovit.bench: InstallationLookupFailed"),
@@ -733,8 +739,8 @@ def _phone_failing(tmp_path: Path, step: str) -> FakePhone:
         ("hardware of the device entry", r"^the connected iPhone's hardware id is iPhone15,2, but this device entry stands for iPhone14,5$", r"^connect that phone"),
         ("iOS 17 or later", r"^the iPhone runs iOS 16\.7\.2, but the benchmark app needs iOS 17 or later$", r"^update the iPhone, then run again$"),
         ("Developer Mode", r"^Developer Mode is off on the iPhone$", r"^turn it on in Settings > Privacy & Security > Developer Mode"),
-        ("tunnel to developer services", r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone$", r"`sudo python3 -m pymobiledevice3 remote tunneld` \(restart it"),
-        ("developer disk image mounted", r"^the developer disk image is not mounted on the iPhone$", r"^the next run mounts it, or mount it now with `python3 -m pymobiledevice3 mounter auto-mount`$"),
+        ("tunnel to developer services", r"^iOS 17\.2 reaches developer services only through a tunnel, and no tunneld serves this iPhone$", rf"`sudo {PYTHON} -m pymobiledevice3 remote tunneld` \(restart it"),
+        ("developer disk image mounted", r"^the developer disk image is not mounted on the iPhone$", rf"^the next run mounts it, or mount it now with `{PYTHON} -m pymobiledevice3 mounter auto-mount`$"),
         ("benchmark app installed", r"^the benchmark app org\.autovit\.bench is not installed on the iPhone$", r"^build, sign and install it as ios_bench/README\.md describes"),
         ("resident mode in the app", r"^the benchmark app org\.autovit\.bench on the iPhone is build 1, older than the build 2 this checkout needs \(its resident mode keeps the phone awake between sessions\)$",
          r"^rebuild and reinstall the app from this checkout \(ios_bench/README\.md\), then run again$"),
@@ -994,6 +1000,14 @@ def test_the_cool_down_and_the_heat_wait_come_from_the_environment(monkeypatch) 
     assert (IosSettings.from_env().cooldown_s, IosSettings.from_env().heat_wait_s) == (7.5, 600.0)
 
 
-def test_the_app_build_the_runner_needs_is_the_one_this_checkouts_project_builds() -> None:
-    project = (Path(__file__).resolve().parents[1] / "ios_bench" / "project.yml").read_text()
-    assert int(re.search(r'CURRENT_PROJECT_VERSION: "(\d+)"', project).group(1)) == APP_BUILD
+def test_fix_it_commands_name_the_interpreter_that_has_pymobiledevice3() -> None:
+    assert TUNNELD_COMMAND == f"sudo {shlex.quote(sys.executable)} -m pymobiledevice3 remote tunneld"
+    assert MOUNT_COMMAND == f"{shlex.quote(sys.executable)} -m pymobiledevice3 mounter auto-mount"
+    assert subprocess.run([sys.executable, "-c", "import pymobiledevice3"], timeout=60).returncode == 0
+
+
+def test_no_message_names_the_system_python3() -> None:
+    """The system python3 has none of the toolkit's packages: a fix-it that names it fails when pasted."""
+    sources = Path(__file__).resolve().parents[1] / "orchestrator"
+    naming = [str(path) for path in sources.rglob("*.py") if re.search(r"\bpython3 -m ", path.read_text())]
+    assert naming == []

@@ -186,6 +186,22 @@ def test_resuming_a_finished_profile_reports_its_lut_and_writes_no_other(finishe
     assert sorted(p.name for p in path.parent.iterdir()) == before
 
 
+def test_a_measured_lut_the_predictor_refuses_is_neither_stored_nor_indexed_and_the_run_not_done(tmp_path: Path, monkeypatch) -> None:
+    """Measurements swamped by noise (two jobs timing at once) can sum below zero: such a LUT was
+    stored and indexed, then refused by the very next command."""
+    from search.nas.lut import LUTError
+    from tests.lut_factory import sized_lut
+
+    negative = sized_lut(load_space("tiny"))
+    for entry in negative["entries"].values():
+        entry.update(latency_ms=-1.0, ci_ms=[-1.05, -0.95])
+    monkeypatch.setattr("orchestrator.lut.profile.finish_lut", lambda body: negative)
+    with pytest.raises(LUTError, match=rf"^the run in {tmp_path / 'run'} measured LUT {negative['id'][:8]}, which is not stored: LUT {negative['id']} predicts -12 ms for the space's smallest subnet, and a latency cannot be zero or negative; rebuild it with `bench profile`$"):
+        profiler(tmp_path / "run", tmp_path / "luts").run()
+    assert not (tmp_path / "luts").exists()
+    assert json.loads((tmp_path / "run" / "profile.json").read_text())["status"] == "running"
+
+
 def test_a_profile_run_in_use_by_another_process_is_refused(tmp_path: Path) -> None:
     from infra.locks import InUseError, run_dir_lock
 

@@ -1,12 +1,15 @@
 """`bench search` end to end on a trained tiny supernet, and its refusals of inputs that do not fit."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+from infra.errors import UserError
+from orchestrator.searchjob.resume import check_resume
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.config import SubnetConfig
@@ -84,6 +87,54 @@ def test_interrupted_search_keeps_its_state_refuses_to_overwrite_and_resumes(tin
     assert resumed.exit_code == 130 and "resuming the search" in resumed.stdout and "after generation 2" in resumed.stdout
 
 
+def other_weights(checkpoint: Path, tmp: Path) -> Path:
+    """The checkpoint at another path with one weight changed: another supernet of the same space."""
+    doc = torch.load(checkpoint, weights_only=True)
+    name = next(iter(doc["model"]))
+    doc["model"][name] = doc["model"][name] + 0.01
+    torch.save(doc, tmp / "other.pt")
+    return tmp / "other.pt"
+
+
+def other_data(checkpoint: Path, tmp: Path) -> Path:
+    """The same images as the checkpoint's data, in another folder."""
+    shutil.copytree(torch.load(checkpoint, weights_only=True)["settings"]["data"], tmp / "other-data")
+    return tmp / "other-data"
+
+
+RESUME_CHANGES = {
+    "latency budget": (lambda a, ckpt, tmp: [*a, "--latency-ms", str(round(float(a[a.index("--latency-ms") + 1]) * 0.9, 2))], r"the latency budget \(--latency-ms\): [\d.]+ then, [\d.]+ now"),
+    "parameter budget": (lambda a, ckpt, tmp: [*a, "--params-m", "100"], r"the parameter budget \(--params-m\): none then, 100\.0 now"),
+    "checkpoint": (lambda a, ckpt, tmp: [*a, "--checkpoint", str(other_weights(ckpt, tmp))], r"the checkpoint's weights \(--checkpoint\): sha256 \w{12} then, sha256 \w{12} now"),
+    "data": (lambda a, ckpt, tmp: [*a, "--data", str(other_data(ckpt, tmp))], r"the data \(--data\): .* then, .*other-data now"),
+    "lut": (lambda a, ckpt, tmp: [*a, "--lut", str(write_lut(tmp / "slower.json", sized_lut(load_space("tiny"), per_mparam_ms=21.0, device=HOST)))], r"the LUT \(--lut\): \w+ then, \w+ now"),
+    "seed": (lambda a, ckpt, tmp: [*a, "--seed", "7"], r"the search settings: .*seed=0.* then, .*seed=7.* now"),
+}
+
+
+@pytest.mark.parametrize("changed", sorted(RESUME_CHANGES))
+def test_a_resume_with_any_input_changed_is_refused_naming_it_and_nothing_is_rewritten(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search, changed):
+    monkeypatch.setattr("orchestrator.searchjob.finish.deliver", ctrl_c)
+    out = tmp_path / "s"
+    args = ["--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)), "--out", str(out), "--no-measure", *FAST]
+    assert search(*args).exit_code == 130
+    before = {name: (out / name).read_bytes() for name in ("inputs.json", "search_state.json")}
+    change, says = RESUME_CHANGES[changed]
+    resumed = search(*change(args, tiny_checkpoint, tmp_path), "--resume")
+    assert resumed.exit_code == 2, resumed.stdout + resumed.stderr
+    assert re.fullmatch(rf"error: the search in {re.escape(str(out))} started with other inputs \({says}\); resume it with the inputs it started with, or start a new search in another --out\n", resumed.stderr.replace("\n", "", resumed.stderr.count("\n") - 1)), resumed.stderr
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
+@pytest.mark.parametrize("inputs", [None, '{"checkpoint": "last.pt"}'])
+def test_a_search_without_a_record_of_its_inputs_is_not_resumed(tmp_path, inputs):
+    """A search started before inputs were recorded (or whose record was removed) cannot be checked."""
+    if inputs is not None:
+        (tmp_path / "inputs.json").write_text(inputs)
+    with pytest.raises(UserError, match=rf"^the search in {re.escape(str(tmp_path))} has no record of the inputs it started with, so it cannot be resumed safely; start a new search in another --out$"):
+        check_resume(tmp_path, {})
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -97,6 +148,44 @@ def test_inputs_that_do_not_fit_are_one_clear_error(tiny_checkpoint, tiny_lut, t
     args = [x if x != "CKPT" or "missing" in message else str(tiny_checkpoint) for x in change(args, tmp_path)]
     result = search(*args)
     assert result.exit_code == 2 and message in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("classes", [["cat", "dog"], ["cat"]])
+def test_data_of_other_classes_than_the_checkpoints_is_refused_with_both_lists(tiny_checkpoint, tiny_lut, tmp_path, search, classes):
+    trained = torch.load(tiny_checkpoint, weights_only=True)["settings"]["data"]
+    for split in ("train", "val"):
+        for name, digit in zip(classes, ("0", "1")):
+            shutil.copytree(Path(trained) / split / digit, tmp_path / "pets" / split / name)
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
+                    "--data", str(tmp_path / "pets"), "--out", str(tmp_path / "o"), *FAST)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert f"has the classes [{', '.join(classes)}], but checkpoint {tiny_checkpoint} was trained on [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]; pass --data" in result.stderr.replace("\n", "")
+    assert not (tmp_path / "o").exists()
+
+
+def negative_classes(doc: dict) -> None:
+    doc["num_classes"] = -5
+
+
+def a_tensor_of_another_shape(doc: dict) -> None:
+    name = next(iter(doc["model"]))
+    doc["model"][name] = torch.zeros(3, 3)
+
+
+@pytest.mark.parametrize(("tamper", "says"), [
+    (negative_classes, r"says its data had -5 classes, which no data set has; pass the last\.pt that `bench train` wrote"),
+    (a_tensor_of_another_shape, r"does not fit the supernet it names \(.*size mismatch for .*\); pass the last\.pt that `bench train` wrote"),
+])
+def test_a_checkpoint_that_loads_but_does_not_fit_is_one_line_naming_it(tiny_checkpoint, tiny_lut, tmp_path, search, tamper, says):
+    doc = torch.load(tiny_checkpoint, weights_only=True)
+    tamper(doc)
+    torch.save(doc, tmp_path / "bent.pt")
+    result = search("--checkpoint", str(tmp_path / "bent.pt"), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
+                    "--out", str(tmp_path / "o"), *FAST)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.stderr
+    assert re.fullmatch(rf"error: checkpoint {re.escape(str(tmp_path / 'bent.pt'))} {says}", lines[0]), lines[0]
     assert not (tmp_path / "o").exists()
 
 
@@ -125,37 +214,3 @@ def test_file_that_is_not_a_checkpoint_is_refused(tiny_lut, tmp_path, search):
     assert result.exit_code == 2 and "cannot be read" in result.stderr
     assert not (tmp_path / "o").exists()
 
-
-@pytest.mark.parametrize(
-    "change, named",
-    [
-        (lambda a, ckpt: [str(float(x) * 0.9) if p == "--latency-ms" else x for p, x in zip(["", *a], a)], "latency budget (ms)"),
-        (lambda a, ckpt: [str(ckpt) if p == "--checkpoint" else x for p, x in zip(["", *a], a)], "checkpoint (its content)"),
-    ],
-)
-def test_resuming_with_another_budget_or_checkpoint_is_refused_and_keeps_the_search(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search, change, named):
-    monkeypatch.setattr("orchestrator.searchjob.finish.deliver", ctrl_c)
-    out = tmp_path / "s"
-    args = ["--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)), "--out", str(out), "--no-measure", *FAST]
-    assert search(*args).exit_code == 130
-    state, inputs = ((out / name).read_bytes() for name in ("search_state.json", "inputs.json"))
-    other = tmp_path / "other.pt"
-    doc = torch.load(tiny_checkpoint, weights_only=True)
-    doc["epoch"] += 1  # the same run trained one epoch further: another content
-    torch.save(doc, other)
-    resumed = search(*change(args, other), "--resume")
-    assert resumed.exit_code == 2 and f"ran with other inputs ({named})" in resumed.stderr and "Traceback" not in resumed.stderr
-    assert (out / "search_state.json").read_bytes() == state and (out / "inputs.json").read_bytes() == inputs
-
-
-def test_data_of_other_classes_than_the_checkpoints_is_refused_naming_both(tiny_checkpoint, tiny_lut, tmp_path, search):
-    from PIL import Image
-
-    for cls in ("cat", "dog"):
-        (tmp_path / "pets" / "train" / cls).mkdir(parents=True)
-        for i in range(6):
-            Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(tmp_path / "pets" / "train" / cls / f"{i}.png")
-    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
-                    "--data", str(tmp_path / "pets"), "--out", str(tmp_path / "o"), *FAST)
-    assert result.exit_code == 2 and "has classes [cat, dog] (2), but the supernet" in result.stderr
-    assert "trained on [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] (10)" in result.stderr and not (tmp_path / "o").exists()

@@ -8,6 +8,7 @@ Heavy imports (torch, executorch) happen inside the commands that need them, so 
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import typer
@@ -16,6 +17,7 @@ from typer import Abort
 from typer.exceptions import TyperException
 
 from infra.errors import UserError
+from infra.files import NoSpace
 from infra.torchrun import prints_errors
 from orchestrator.cli import data, devices, doctor, export, lut, measure, plan, profile, report, search, space, train, validate
 from orchestrator.cli.common import errors, plain
@@ -49,6 +51,11 @@ def main() -> None:
         code = app(standalone_mode=False, prog_name="bench")
     except UserError as exc:
         _error(exc)
+        sys.exit(2)
+    except OSError as exc:  # a write that did not go through infra.files (which says NoSpace itself) on a full disk
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        _error(NoSpace(exc.filename or "the output"))
         sys.exit(2)
     except Abort:  # end of input at a prompt
         _error("aborted")

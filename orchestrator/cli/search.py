@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from infra.files import check_output
 from infra.locks import run_dir_lock
 from orchestrator.cli.common import DevicesFile, console, defaults, errors, logger, number
 from orchestrator.measure.devices import get_device
@@ -53,6 +54,7 @@ def search_cmd(
     settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
     settings.check()
     run_dir = out or Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms"
+    check_output(run_dir, "the run directory", folder=True)  # before the checkpoint and data are read, not at the first write
     d = distributed.place()
     log = logger(errors if as_json else console) if d.main else (lambda message: None)  # --json keeps stdout for the JSON document
     try:

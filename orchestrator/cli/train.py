@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from infra.files import check_output
 from orchestrator.cli.common import console, defaults, errors, number
 from search.space import load_space
 from search.training.settings import TrainSettings
@@ -52,6 +53,7 @@ def train(
     from search.training import distributed
     from search.training.train import Trainer
 
+    check_output(out, "the run directory", folder=True)  # before the data is read and an epoch trained, not after
     s = load_space(space)
     settings = TrainSettings(
         space=s.name, data=str(data), resolution=resolution or s.default_resolution, epochs=epochs, batch_size=batch_size, lr=lr,

@@ -21,7 +21,7 @@ from orchestrator.lut.reference import reference_ms, session_anchor_ms
 from orchestrator.lut.rundir import RunDirectory, run_state
 from orchestrator.lut.sessions import Sessions, results_samples, session_name
 from orchestrator.lut.settings import MeasureSettings
-from orchestrator.lut.store import finish_lut, save_lut
+from orchestrator.lut.store import finish_lut, save_measured_lut
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.plan.builder import build_plan
@@ -138,7 +138,7 @@ class Profiler:
         if cause := disturbance(body):
             body["measurement"]["disturbed"] = cause
         doc = finish_lut(body)
-        return doc, save_lut(doc, self.luts_root)
+        return doc, save_measured_lut(doc, self.space, self.sessions.run_dir, self.luts_root)
 
     def _lut_body(self, estimates: dict[str, Estimate], spread: SessionSpread, results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
         anchor_ms = session_anchor_ms(results, self.plan.anchor)

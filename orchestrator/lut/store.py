@@ -27,6 +27,8 @@ from infra.locks import held
 from infra.schema_check import schema_problem
 from infra.strict_json import load_json
 from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, shipped_luts, validate_lut
+from search.nas.predictor import LatencyPredictor
+from search.space import SearchSpace
 
 VALIDATION_SUFFIX = ".validation.json"
 
@@ -68,6 +70,18 @@ def save_lut(doc: dict[str, Any], root: Path | None = None) -> Path:
     if not path.exists():
         write_json_atomic(path, doc)
     return path
+
+
+def save_measured_lut(doc: dict[str, Any], space: SearchSpace, run_dir: Path, root: Path | None = None) -> Path:
+    """`save_lut` for a LUT a run just measured, once the predictor accepts it: a LUT that prices
+    some subnet at nothing or less (measurements swamped by noise, such as another job timing on
+    the device at the same time) would be refused by every later command, so it is neither stored
+    nor indexed, and the run that measured it is not marked done."""
+    try:
+        LatencyPredictor(doc, space)
+    except LUTError as exc:
+        raise LUTError(f"the run in {run_dir} measured LUT {doc['id'][:8]}, which is not stored: {exc}") from None
+    return save_lut(doc, root)
 
 
 def _record(path: Path, root: Path, doc: dict[str, Any]) -> dict[str, Any]:

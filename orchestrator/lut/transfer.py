@@ -28,7 +28,7 @@ from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.rundir import RunDirectory, run_state
 from orchestrator.lut.sessions import Sessions, results_samples
 from orchestrator.lut.settings import MAX_NETWORKS, MeasureSettings
-from orchestrator.lut.store import finish_lut, save_lut
+from orchestrator.lut.store import finish_lut, save_measured_lut
 from orchestrator.lut.transfer_fit import Fit, fit
 from orchestrator.measure.devices import Device
 from orchestrator.plan.spec import ProbeSpec
@@ -189,7 +189,7 @@ class Transferer:
         measured_ms = np.array([measured[pid] for pid in self.probes])
         fitted = fit(x, total, measured_ms, columns.levels, entry_weights)
         doc = finish_lut(self._lut_body(result, columns, fitted, total, measured_ms))
-        return doc, save_lut(doc, self.luts_root)
+        return doc, save_measured_lut(doc, self.space, self.sessions.run_dir, self.luts_root)
 
     def _lut_body(self, result: dict[str, Any], columns: Columns, fitted: Fit, total: np.ndarray, measured: np.ndarray) -> dict[str, Any]:
         n = len(measured)

@@ -11,7 +11,6 @@ subnets on its own device (`search.training.distributed.map_shared`); rank 0 alo
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.strict_json import load_json
 from orchestrator.lut.store import latest_validation
+from orchestrator.searchjob.resume import INPUTS_FILE, check_resume, file_sha256
 from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.nas.predictor import LatencyPredictor
 from search.nas.significance import Proportion, proportion
@@ -31,7 +31,7 @@ from search.space.config import SubnetConfig
 from search.supernet.model import Supernet
 from search.supernet.static import StaticSubnet
 from search.training import distributed
-from search.training.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint
+from search.training.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint, load_weights
 from search.training.data import open_data, tensor_batches
 from search.training.distributed import Dist
 from search.training.evaluate import Evaluator, correct, recalibrated
@@ -97,7 +97,7 @@ class SearchJob:
 
     def _supernet(self) -> Supernet:
         net = Supernet(self.space)
-        net.load_state_dict(self.ckpt["model"])
+        load_weights(net, self.ckpt)
         return net.to(self.device).eval()
 
     def _data(self):
@@ -108,10 +108,11 @@ class SearchJob:
         data = open_data(
             root, s.resolution, s.holdout, s.seed, s.hflip, self.inputs.eval_batch_size * self.inputs.calibration_batches, s.augment,
         )
-        if data.classes != list(self.ckpt["classes"]):
+        trained = self.ckpt.get("classes")
+        if data.classes != trained:  # accuracies on labels the classifier never learnt would rank subnets by chance
             raise UserError(
-                f"data {root} has classes {_listed(data.classes)}, but the supernet {self.ckpt['path']} was trained on "
-                f"{_listed(self.ckpt['classes'])}; search it with data of its own classes (--data)"
+                f"the data {root} has the classes {_some(data.classes)}, but checkpoint {self.ckpt['path']} was trained on "
+                f"{_some(trained or [])}; pass --data with the checkpoint's classes, or train a supernet on this data"
             )
         return data
 
@@ -123,16 +124,14 @@ class SearchJob:
             if not state_path.exists():
                 raise UserError(f"{out} holds no search to resume; start one without --resume")
             state = _saved_state(state_path)
-            if state.settings != asdict(self.settings):
-                raise UserError(f"the search in {out} ran with other settings; resume it with the same options or choose another --out")
-            self._check_same_inputs(out)
+            check_resume(out, self.resumes_with())
             self.log(f"resuming the search in {out} after generation {state.generation} ({len(state.evaluated)} subnets evaluated)")
         elif state_path.exists():
             raise UserError(f"{out} already holds a search; continue it with --resume or choose another --out")
         evaluator = self.evaluator({h: c.accuracy for h, c in state.evaluated.items()} if state else {})  # data errors before writing
         if self.d.main:
             out.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(out / "inputs.json", self.provenance())
+            write_json_atomic(out / INPUTS_FILE, self.provenance())
 
         def save(st: SearchState) -> None:
             if self.d.main:
@@ -167,41 +166,28 @@ class SearchJob:
         calibration, _ = self._load()
         return recalibrated(self.supernet, config, calibration, self.device)
 
-    def shaping_inputs(self) -> dict[str, Any]:
-        """Every input besides the strategy's settings that shapes the result: a resumed search must
-        have the same, or its saved accuracies and budget would not be the ones it reports."""
-        root = self.inputs.data or Path(self.train_settings.data)
+    def resumes_with(self) -> dict[str, Any]:
+        """Every input that shapes the result, as `resume.check_resume` compares them."""
         return {
-            "checkpoint (its content)": hashlib.sha256(Path(self.ckpt["path"]).read_bytes()).hexdigest(),
-            "LUT": self.lut["id"], "latency budget (ms)": self.budget.latency_ms, "parameter budget": self.budget.params,
-            "interval calibration": self.budget.calibration.to_dict() if self.budget.calibration else None,
-            "data": str(Path(root).resolve()), "evaluation batches": [self.inputs.eval_batch_size, self.inputs.calibration_batches],
+            "checkpoint_sha256": file_sha256(Path(self.ckpt["path"])), "lut": self.lut["id"],
+            "latency_ms": self.inputs.latency_ms, "params_m": self.inputs.params_m,
+            "interval_calibration": self.budget.calibration.to_dict() if self.budget.calibration else None,
+            "data": str((self.inputs.data or Path(self.train_settings.data)).resolve()), "settings": asdict(self.settings),
         }
-
-    def _check_same_inputs(self, out: Path) -> None:
-        saved = (load_json(out / "inputs.json", "the search's inputs", "start the search again in another --out") if (out / "inputs.json").exists() else {})
-        before, now = saved.get("shaping", {}), self.shaping_inputs()
-        changed = [k for k in now if k in before and before[k] != now[k]]
-        if changed or not before:
-            what = ", ".join(changed) if changed else "its inputs were not recorded"
-            raise UserError(
-                f"the search in {out} ran with other inputs ({what}); resume it with the same checkpoint, LUT, budgets and data, "
-                "or start the new search in another --out"
-            )
 
     def provenance(self) -> dict[str, Any]:
         return {
-            "shaping": self.shaping_inputs(),
             "checkpoint": self.ckpt["path"], "checkpoint_epoch": self.ckpt["epoch"],
             "space": self.ckpt["space"], "num_classes": self.ckpt["num_classes"],
             "lut": {"id": self.lut["id"], "path": str(self.inputs.lut_path), "device": self.lut["device"]["name"], "resolution": self.lut["resolution"]},
-            "budget": self.budget.to_dict(), "settings": asdict(self.settings),
+            "budget": self.budget.to_dict(), "settings": asdict(self.settings), "resumes_with": self.resumes_with(),
         }
 
 
-def _listed(classes: list[str], shown: int = 12) -> str:
-    head = ", ".join(classes[:shown])
-    return f"[{head}{', ...' if len(classes) > shown else ''}] ({len(classes)})"
+def _some(classes: list[str], shown: int = 10) -> str:
+    """A list of classes as a user reads it: all of a few, else the first and how many in all."""
+    names = ", ".join(classes[:shown])
+    return f"[{names}]" if len(classes) <= shown else f"[{names}, ...] ({len(classes)} in all)"
 
 
 def accuracy_on_test_split(static: torch.nn.Module, data: Any, batch: int, device: torch.device) -> Proportion | None:

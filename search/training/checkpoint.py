@@ -74,7 +74,21 @@ def checkpoint_space(doc: dict[str, Any], expected: str | None = None) -> tuple[
             f"checkpoint {doc['path']} was trained on another definition of space {name!r} "
             f"(hash {doc['space']['hash']}, now {base.hash}); retrain it with `bench train --space {name}`"
         )
-    return base, base.for_classes(doc["num_classes"])
+    classes = doc.get("num_classes")
+    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
+        raise CheckpointError(f"checkpoint {doc['path']} says its data had {classes!r} classes, which no data set has; pass the last.pt that `bench train` wrote")
+    return base, base.for_classes(classes)
+
+
+def load_weights(net: torch.nn.Module, doc: dict[str, Any]) -> None:
+    """The checkpoint's weights into `net`, refused in one sentence when a tensor is missing, extra
+    or of another shape than the supernet the checkpoint names (torch raises a RuntimeError)."""
+    try:
+        net.load_state_dict(doc["model"])
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else type(exc).__name__)
+        raise CheckpointError(f"checkpoint {doc['path']} does not fit the supernet it names ({detail}); pass the last.pt that `bench train` wrote") from None
 
 
 def check_lut_fits(doc: dict[str, Any], lut: dict[str, Any]) -> None:

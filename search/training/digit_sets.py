@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from infra.files import check_output, write_json_atomic
+from infra.files import atomic_folder, check_output, write_json_atomic
 from search.training.data import MANIFEST, DataError, holdout_indices
 
 CLUTTER_DEFAULTS = {"canvas": 40, "scale": (1.5, 2.5), "pieces": 16, "piece": 6}
@@ -40,9 +40,12 @@ def _load() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _start(out: Path) -> None:
-    if Path(out).exists() and not Path(out).is_dir():
+    out = Path(out)
+    if out.exists() and not out.is_dir():
         raise DataError(f"{out} is a file; give --out a folder to write the data set into")
-    check_output(Path(out), "the data set folder", folder=True)
+    check_output(out, "the data set folder", folder=True)
+    if out.is_dir() and {p.name for p in out.iterdir()} - {"train", "val", MANIFEST}:
+        raise DataError(f"{out} holds other files than a data set's train/ and val/, so it is not replaced; give --out a new folder")
 
 
 def _save(out: Path, split: str, label: int, name: str, pixels: np.ndarray) -> None:
@@ -68,11 +71,12 @@ def write_digits(out: Path, test_fraction: float = 0.2, seed: int = 0, per_class
             kept.append(i)
     test = {kept[j] for j in holdout_indices([int(labels[i]) for i in kept], test_fraction, seed)}
     counts = {"train": 0, "val": 0}
-    for i in kept:
-        split = "val" if i in test else "train"
-        _save(out, split, int(labels[i]), f"{i:04d}.png", images[i])
-        counts[split] += 1
-    _manifest(out, "digits", counts, seed=seed, per_class=per_class)
+    with atomic_folder(Path(out)) as built:  # a set cut short (a full disk, Ctrl-C) never stands where training would trust it
+        for i in kept:
+            split = "val" if i in test else "train"
+            _save(built, split, int(labels[i]), f"{i:04d}.png", images[i])
+            counts[split] += 1
+        _manifest(built, "digits", counts, seed=seed, per_class=per_class)
     return counts
 
 
@@ -129,9 +133,10 @@ def write_cluttered_digits(
     sources = {"train": [i for i in range(len(labels)) if i not in test_sources], "val": sorted(test_sources)}
     counts = {"train": train_images, "val": test_images}
     clutter = {"canvas": canvas, "scale": scale, "pieces": pieces, "piece": piece}
-    for split, count in counts.items():
-        rng = random.Random(f"{seed}:{split}")
-        for n, (label, pixels) in enumerate(_draw(images, labels, sources[split], count, rng, **clutter)):
-            _save(out, split, label, f"{n:05d}.png", pixels)
-    _manifest(out, "cluttered-digits", counts, seed=seed, test_fraction=test_fraction, **{**clutter, "scale": list(scale)})
+    with atomic_folder(Path(out)) as built:
+        for split, count in counts.items():
+            rng = random.Random(f"{seed}:{split}")
+            for n, (label, pixels) in enumerate(_draw(images, labels, sources[split], count, rng, **clutter)):
+                _save(built, split, label, f"{n:05d}.png", pixels)
+        _manifest(built, "cluttered-digits", counts, seed=seed, test_fraction=test_fraction, **{**clutter, "scale": list(scale)})
     return counts

@@ -6,20 +6,36 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from infra.locks import queued
+from orchestrator.export.cache import cache_root
 from orchestrator.measure.contract import read_json
 from orchestrator.measure.runners.base import Check, Diagnosis, Finding, Runner, RunnerError, Step
 from orchestrator.measure.runners.platform import DeviceEntry, Platform
 
 
+def stderr_log(message: str) -> None:
+    print(f"host: {message}", file=sys.stderr, flush=True)
+
+
 class HostRunner(Runner):
     platform = "host"
 
-    def __init__(self, timeout_s: float = 3600.0, threads: int = 1) -> None:
-        self.timeout_s, self.threads = timeout_s, threads
+    def __init__(self, timeout_s: float = 3600.0, threads: int = 1, log: Callable[[str], None] = stderr_log) -> None:
+        self.timeout_s, self.threads, self.log = timeout_s, threads, log
+
+    def keep_ready(self, job_dir: Path) -> AbstractContextManager[None]:
+        """One timing job at a time on this machine: two at once share its cores and caches and
+        measure neither (two profiles at once gave a LUT whose entries summed below zero), so a
+        second job (a profile, a validation, a measurement, from any process of this user) waits
+        for the first to end, as a phone's sessions wait on its lock."""
+        return queued(cache_root() / "locks" / "host-timing.lock", "this machine's CPU for timing", self.log)
 
     def diagnose(self) -> list[Check]:
         return Diagnosis([Step("ExecuTorch runtime loads", _runtime_loads), Step("thread count", self._threads_fit)]).walk()

@@ -12,7 +12,7 @@ either transport as one of three kinds, because the runner treats them different
   operations that a phone may legitimately hold up (an install waiting on a prompt, a launch);
 - `RunnerError`: the phone answered, but with a failure (a push it refused, a file it lacks).
 
-Where to find the phones is one string, the `BENCH_ADB` variable (see `parse_targets`).
+Where to find the phones is one string, the `BENCH_ADB` variable (see `targets.parse_targets`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import socket
 import stat
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +31,7 @@ from adb_shell.transport.tcp_transport import TcpTransport
 
 from infra.files import write_bytes_atomic
 from orchestrator.measure.runners.android.keys import AdbKeyError, LazySigner
+from orchestrator.measure.runners.android.targets import Target
 from orchestrator.measure.runners.base import RunnerError
 
 USB_HELP = (
@@ -66,8 +66,9 @@ class TlsPairing(RunnerError):
 
 
 TLS_HELP = (
-    "this phone's wireless debugging uses TLS pairing (Android 11+), which the toolkit cannot speak; "
-    "over USB run `adb tcpip 5555` once and set BENCH_ADB=PHONE_IP:5555"
+    "this phone's wireless debugging uses TLS pairing (Android 11+), which only an adb server speaks: "
+    "`adb pair` and `adb connect` it, then leave BENCH_ADB unset (or set it to the serial `adb devices` lists); "
+    "or over USB run `adb tcpip 5555` once and set BENCH_ADB=PHONE_IP:5555"
 )
 
 
@@ -88,47 +89,6 @@ _DROPPED = (
 
 # The part of `_DROPPED` that is silence rather than a broken wire (see `DeviceTimeout`).
 _SILENT = (adb_errors.TcpTimeoutException, adb_errors.AdbTimeoutError)
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the phone is: `tcp` with host and port, or `usb` with a serial (None: the first phone)."""
-
-    kind: str
-    host: str = ""
-    port: int = 0
-    serial: str | None = None
-
-    def __str__(self) -> str:
-        if self.kind == "tcp":
-            return f"{self.host}:{self.port}"
-        return f"USB phone {self.serial}" if self.serial else "the first USB phone"
-
-    @property
-    def address(self) -> str:
-        """This target in `BENCH_ADB` syntax, to hand one phone of several to a runner of its own."""
-        if self.kind == "tcp":
-            return f"{self.host}:{self.port}"
-        return f"usb:{self.serial}" if self.serial else "usb"
-
-
-def parse_target(address: str | None) -> Target:
-    """`HOST:PORT` (wireless debugging, `adb tcpip`, an emulator), `usb:SERIAL`, or None / `usb`
-    (the first phone on USB): the syntax of the `BENCH_ADB` variable."""
-    if not address or address == "usb":
-        return Target("usb")
-    if address.startswith("usb:"):
-        return Target("usb", serial=address[4:])
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise RunnerError(f"BENCH_ADB={address!r} is neither HOST:PORT nor usb[:SERIAL]; set it to e.g. 192.168.1.20:5555 or usb")
-    return Target("tcp", host=host, port=int(port))
-
-
-def parse_targets(address: str | None) -> list[Target]:
-    """`BENCH_ADB` may name several phones, comma-separated (a shelf of phones over Wi-Fi): a
-    session runs on the first, a profile with `--phones` on any of them."""
-    return [parse_target(part.strip()) for part in (address or "usb").split(",") if part.strip()] or [Target("usb")]
 
 
 class _Unreachable(Exception):

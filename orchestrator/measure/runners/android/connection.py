@@ -11,7 +11,7 @@ that decides how a phone is reached; nothing above it knows the route but as a s
 Phones drop off USB and Wi-Fi, so every phone operation runs through `AndroidConnection.call`, which
 reconnects and runs it again from its start when the connection breaks (a push starts that file
 over), except an operation that only went silent where the phone may be waiting on its user (an
-install, a launch). Where the phones are is one string, `BENCH_ADB` (see `adb.parse_targets`).
+install, a launch). Where the phones are is one string, `BENCH_ADB` (see `targets.parse_targets`).
 """
 
 from __future__ import annotations
@@ -27,15 +27,14 @@ from orchestrator.measure.runners.android.adb import (
     DeviceTimeout,
     Link,
     NotAuthorised,
-    Target,
     TlsPairing,
     open_link,
-    parse_targets,
     usb_serials,
 )
 from orchestrator.measure.runners.android.adb_server import SERVER_HOST, AdbServer, ServerLink, ServerPhone, find_server, unauthorised
 from orchestrator.measure.runners.android.phone_state import describe
 from orchestrator.measure.runners.android.settings import AndroidSettings
+from orchestrator.measure.runners.android.targets import Target, parse_targets
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.platform import FoundPhone
 
@@ -53,10 +52,11 @@ class Route:
 
 
 def choose_route(target: Target, settings: AndroidSettings) -> Route:
-    """Through a running adb server when it holds the phone (on USB it holds every phone, so a USB
-    phone it does not list as ready is an error that says why); adb-shell straight to the phone
-    when no server runs, or when the server does not hold a phone reached over TCP (whose adbd takes
-    more than one connection)."""
+    """Through a running adb server when it holds the phone: as `adb` itself does, the one ready
+    phone it holds on any transport (USB, or wireless debugging, whose TLS only the server speaks),
+    or the one it lists by the target's serial; an error that says why when it holds none ready, or
+    several and the target names none. adb-shell straight to the phone when no server runs, or when
+    the server does not hold a phone reached over TCP (whose adbd takes more than one connection)."""
     server = find_server(settings.adb_server_port, settings.connect_timeout_s)
     if server is None:
         way = "over TCP" if target.kind == "tcp" else "over USB (libusb)"
@@ -66,16 +66,22 @@ def choose_route(target: Target, settings: AndroidSettings) -> Route:
         if any(p.serial == str(target) and p.state == "device" for p in phones):
             return Route(server, str(target), f"through {server}, which holds {target}")
         return Route(None, None, f"adb-shell straight to the phone over TCP: {server} runs but does not hold {target}")
-    on_usb = [p for p in phones if p.usb and (target.serial is None or p.serial == target.serial)]
-    ready = [p for p in on_usb if p.state == "device"]
-    if ready:
-        return Route(server, ready[0].serial, f"through {server}, which holds the phones on USB")
-    if not on_usb:
+    named = [p for p in phones if target.serial is None or p.serial == target.serial]
+    ready = [p for p in named if p.state == "device"]
+    if len(ready) > 1:
+        serials = ", ".join(p.serial for p in ready)
         raise DeviceNotFound(
-            f"no Android phone found ({target}) by {server}, which holds the phones on USB; plug it in, enable USB debugging in "
-            "Developer options, and choose 'File transfer' if the phone asks what the USB connection is for"
+            f"{server} holds {len(ready)} phones ({serials}); pick one with BENCH_ADB=SERIAL, e.g. BENCH_ADB={ready[0].serial}"
         )
-    raise _not_ready(on_usb[0], server)
+    if ready:
+        return Route(server, ready[0].serial, f"through {server}, which holds {ready[0].serial}")
+    if not named:
+        listed = f"it lists {', '.join(p.serial for p in phones)}; set BENCH_ADB to one of them, or " if phones else ""
+        raise DeviceNotFound(
+            f"no Android phone found ({target}) by {server}; {listed}plug the phone in, enable USB debugging in Developer options "
+            "and choose 'File transfer' if it asks what the USB connection is for (for wireless debugging: `adb pair`, then `adb connect`)"
+        )
+    raise _not_ready(named[0], server)
 
 
 def _not_ready(phone: ServerPhone, server: AdbServer) -> RunnerError:
@@ -109,8 +115,8 @@ class AndroidConnection:
         self._link: Link | None = None
 
     def open(self) -> Link:
-        """The link, connecting first when there is none, by the route chosen now (the first phone
-        on USB is pinned by its serial then, so that a reconnect finds this phone even when another
+        """The link, connecting first when there is none, by the route chosen now (the one phone
+        there is is pinned by its serial then, so that a reconnect finds this phone even when another
         was plugged in meanwhile)."""
         if self._link is None:
             self._link = open_phone(self.target, self.settings)
@@ -160,14 +166,14 @@ class AndroidConnection:
 
 
 def list_phones(settings: AndroidSettings | None = None) -> list[FoundPhone]:
-    """The phones reachable now: those BENCH_ADB names (HOST:PORT or usb:SERIAL, comma-separated),
-    every phone on USB where it names none (unset or `usb`: those a running adb server lists, else
-    those libusb finds); each with the address that reaches it again (`reach`). Raises
-    DeviceNotFound with the fix when USB cannot be searched at all."""
+    """The phones reachable now: those BENCH_ADB names (HOST:PORT or SERIAL, comma-separated),
+    every phone there is where it names none (unset or `usb`: those a running adb server lists, on
+    any transport, else those libusb finds on USB); each with the address that reaches it again
+    (`reach`). Raises DeviceNotFound with the fix when USB cannot be searched at all."""
     settings = settings or AndroidSettings.from_env()
     targets: list[Target] = []
     for target in parse_targets(settings.address):
-        found = [target] if target.kind == "tcp" or target.serial else [Target("usb", serial=serial) for serial in _usb_phones(settings)]
+        found = [target] if target.kind == "tcp" or target.serial else [Target("usb", serial=serial) for serial in _every_phone(settings)]
         targets += [t for t in found if t not in targets]
     phones, seen = [], set()
     for each in targets:
@@ -187,9 +193,10 @@ def list_phones(settings: AndroidSettings | None = None) -> list[FoundPhone]:
     return phones
 
 
-def _usb_phones(settings: AndroidSettings) -> list[str]:
-    """The serials of the phones on USB: the running adb server's (it holds them all), else libusb's."""
+def _every_phone(settings: AndroidSettings) -> list[str]:
+    """The serials of every phone there is: the running adb server's, on any transport (it holds
+    those on USB and over wireless debugging), else libusb's on USB."""
     server = find_server(settings.adb_server_port, settings.connect_timeout_s)
     if server is None:
         return usb_serials()
-    return [p.serial for p in server.phones(settings.io_timeout_s) if p.usb]
+    return [p.serial for p in server.phones(settings.io_timeout_s)]

@@ -36,7 +36,7 @@ class AndroidDiagnosis:
 
     def diagnosis(self) -> Diagnosis:
         target = self.connection.target
-        reach = f"phone reachable over TCP at {target}" if target.kind == "tcp" else "phone reachable over USB"
+        reach = f"phone reachable over TCP at {target}" if target.kind == "tcp" else "phone reachable over USB or the adb server"
         return Diagnosis(
             [
                 Step("ADB route", self.route),
@@ -53,12 +53,12 @@ class AndroidDiagnosis:
 
     def route(self) -> str:
         """Which way a session reaches the phone now, and why (the same choice a connect makes). A
-        server that holds no USB phone ready is still the route: the next step says what is wrong."""
+        server that holds no phone ready is still the route: the next step says what is wrong."""
         try:
             route = choose_route(self.connection.target, self.settings)
         except RunnerError:
             self.via_server = True
-            return f"through the adb server on {SERVER_HOST}:{self.settings.adb_server_port}, which holds the phones on USB"
+            return f"through the adb server on {SERVER_HOST}:{self.settings.adb_server_port}, which holds the phones"
         self.via_server = route.server is not None
         return route.why
 

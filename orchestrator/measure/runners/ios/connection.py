@@ -23,6 +23,7 @@ from pymobiledevice3.exceptions import (
 
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.ios.messages import (
+    MOUNT_COMMAND,
     NO_DEVICE,
     NO_USBMUXD,
     SIGN_HINT,
@@ -136,7 +137,7 @@ class IosConnection:
             raise failure(
                 exc,
                 f"the developer disk image is not mounted on the iPhone and mounting it failed ({reason(exc)}): "
-                "mount it with `python3 -m pymobiledevice3 mounter auto-mount` (it downloads the image once), then run again",
+                f"mount it with `{MOUNT_COMMAND}` (it downloads the image once), then run again",
             ) from exc
 
     async def open_documents(self, stack: AsyncExitStack, lockdown: Any) -> Any:

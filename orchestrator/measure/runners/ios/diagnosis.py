@@ -21,7 +21,7 @@ from typing import Any
 
 from orchestrator.measure.runners.base import Diagnosis, Finding, RunnerError, Step
 from orchestrator.measure.runners.ios.connection import IosConnection, mux_devices
-from orchestrator.measure.runners.ios.messages import DEVICE_ERRORS, NOT_TRUSTED, app_not_installed, known_failure, reason
+from orchestrator.measure.runners.ios.messages import DEVICE_ERRORS, MOUNT_COMMAND, NOT_TRUSTED, app_not_installed, known_failure, reason
 from orchestrator.measure.runners.ios.phone_state import (
     app_installed,
     check_app_build,
@@ -100,7 +100,7 @@ class IosDiagnosis:
         if not self.loop.run(self.connection.image_mounted(self.provider)):
             raise RunnerError(
                 "the developer disk image is not mounted on the iPhone: the next run mounts it, "
-                "or mount it now with `python3 -m pymobiledevice3 mounter auto-mount`"
+                f"or mount it now with `{MOUNT_COMMAND}`"
             )
         return "mounted"
 

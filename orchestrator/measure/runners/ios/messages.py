@@ -7,6 +7,8 @@ wording lives in one place; the mapping is tested against pymobiledevice3's own 
 from __future__ import annotations
 
 import asyncio
+import shlex
+import sys
 
 from pymobiledevice3.dtx.exceptions import DTXNsError
 from pymobiledevice3.exceptions import (
@@ -27,7 +29,16 @@ from pymobiledevice3.exceptions import (
 
 from orchestrator.measure.runners.base import RunnerError
 
-TUNNELD_COMMAND = "sudo python3 -m pymobiledevice3 remote tunneld"
+
+def pmd3_command(*args: str, sudo: bool = False) -> str:
+    """A pymobiledevice3 command line for the user to paste, run by the interpreter the toolkit runs
+    under: pymobiledevice3 lives in the toolkit's environment, so the system `python3` (and root's,
+    under sudo) lacks it; the path is quoted for a shell, in case it holds a space."""
+    return " ".join([*(["sudo"] if sudo else []), shlex.quote(sys.executable), "-m", "pymobiledevice3", *args])
+
+
+TUNNELD_COMMAND = pmd3_command("remote", "tunneld", sudo=True)
+MOUNT_COMMAND = pmd3_command("mounter", "auto-mount")
 SIGN_HINT = "sign it with your team in Xcode, see ios_bench/README.md (Sign)"
 
 NO_DEVICE = "no iPhone is connected over USB: connect the iPhone with a cable and unlock it, then run again"

@@ -24,6 +24,7 @@ BUNDLE_ID = "org.autovit.bench"
 # CURRENT_PROJECT_VERSION of ios_bench/project.yml (the app's CFBundleVersion): the first build whose
 # resident mode the runner drives. Raise both together when the app changes in a way this runner
 # relies on, so that a phone with an older build is told to get this checkout's.
+# tests/test_ios_project.py reads project.yml as XcodeGen does and holds the two equal.
 APP_BUILD = 2
 
 
