@@ -167,7 +167,9 @@ def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: di
         assert set(phone["thermal"]) == set(phone["sessions"])
         cool = {"status": 0, "battery_c": 30.0, "gate": "thermal status 0, battery 30 °C: cool"}
         assert all({k: t["before"][k] for k in cool} == cool and t["throttled"] is False for t in phone["thermal"].values())
-    assert set(measurement["session_phone"]) == {"fixed-parts", "mbconv-transitions", "fixed-parts-pass2", "mbconv-transitions-pass2"} == set(measurement["anchor"]["session_median_ms"])
+    planned = {"fixed-parts", "mbconv-transitions", "fixed-parts-pass2", "mbconv-transitions-pass2"}
+    # a "disturbed" session joins them when the fake phones' timings make an entry wider than its network
+    assert set(measurement["session_phone"]) - {"disturbed"} == planned == set(measurement["anchor"]["session_median_ms"]) - {"disturbed"}
 
 
 def test_a_phone_that_drops_out_leaves_its_sessions_to_the_others(tmp_path: Path, adb_key: Path) -> None:

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import t
 
 from search.nas.predictor import LatencyPredictor
 from search.space.config import SubnetConfig
@@ -45,6 +44,8 @@ POINT_ONLY = Calibration(0.0, 0.0, 0, None, "none: point predictions only")
 
 
 def _fit(scores: np.ndarray) -> tuple[float, float]:
+    from scipy.stats import t  # here, not at import: commands that only read and print stay light
+
     n = len(scores)
     if n < 3:
         raise ValueError("at least three validated subnets are needed to calibrate intervals")

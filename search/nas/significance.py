@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 CONFIDENCE = 0.95
 NEAR_CHANCE = 2.0  # an accuracy whose interval reaches below twice chance is "near chance"
@@ -39,12 +38,16 @@ class Proportion:
 
 def proportion(correct: int, total: int) -> Proportion:
     """`correct` of `total` with its 95% Wilson interval (good at small counts and near 0 or 1)."""
+    from scipy.stats import binomtest  # here, not at import: commands that only read and print stay light
+
     ci = binomtest(int(correct), int(total)).proportion_ci(CONFIDENCE, method="wilson")
     return Proportion(int(correct), int(total), float(ci.low), float(ci.high))
 
 
 def mcnemar_p(a_correct: np.ndarray, b_correct: np.ndarray) -> float:
     """Two-sided exact McNemar p-value of two classifiers' per-image correctness on the same images."""
+    from scipy.stats import binomtest
+
     a, b = np.asarray(a_correct, bool), np.asarray(b_correct, bool)
     only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
     if only_a + only_b == 0:
