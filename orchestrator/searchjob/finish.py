@@ -45,7 +45,7 @@ def _path(path: Path | None) -> str | None:
 def judge(job: SearchJob, state: SearchState, static) -> dict[str, Any]:
     """The winner's held-out accuracy as a count with its interval, the runner-up compared on the
     same images (McNemar), and the warnings they call for."""
-    best, *rest = sorted(state.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms), reverse=True)
+    best, *rest = state.ranked()
     right = job.holdout_correct(static)
     held = proportion(int(right.sum()), len(right))
     runner = runner_p = runner_held = None

@@ -134,9 +134,12 @@ class SearchState:
             (d["rng"][0], tuple(d["rng"][1]), d["rng"][2]) if d["rng"] else None, d["coarse"], d["seconds"],
         )
 
+    def ranked(self) -> list[Candidate]:
+        """Most accurate first; ties go to the lower predicted latency (then to the earlier evaluated)."""
+        return sorted(self.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms), reverse=True)
+
     def best(self) -> Candidate:
-        """Most accurate; ties go to the lower predicted latency."""
-        return max(self.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms))
+        return self.ranked()[0]
 
 
 def skeleton(config: SubnetConfig) -> tuple:
@@ -204,7 +207,7 @@ class Search:
             state.evaluated[config.hash] = Candidate(config, acc, self.pricer.latency(config), self.pricer.params(config), state.generation)
 
     def _children(self, state: SearchState, rng: random.Random) -> list[SubnetConfig]:
-        parents = sorted(state.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms), reverse=True)[: self.s.parents]
+        parents = state.ranked()[: self.s.parents]
         parent_configs = [c.config for c in parents]
         plain = self.s.strategy == "evolution"
         p_depth, p_layer = (PLAIN_MUTATION, PLAIN_MUTATION) if plain else (self.s.p_depth, self.s.p_layer)
