@@ -201,6 +201,7 @@ class Phone:
         self.pushed: list[str] = []
         self.pulled: list[str] = []
         self.pull_extra = 0  # bytes sent after a pulled file, beyond the size its STAT reports (a hostile phone)
+        self.pull_garbled = False  # a pull's answer starts with a sync id no adb speaks (a corrupted stream)
         self.interrupted_pushes: list[str] = []
         self._app_threads: list[threading.Thread] = []
         self._last_activity = time.monotonic()
@@ -595,6 +596,9 @@ class SyncService:
             self.fail(stream, f"open failed: No such file or directory: {device_path}")
             return
         self.phone.pulled.append(device_path)
+        if self.phone.pull_garbled:
+            stream.write(struct.pack("<4sI", b"ZQXW", 7) + b"garbage")
+            return
         data = path.read_bytes() + b" " * self.phone.pull_extra
         for i in range(0, len(data), SYNC_DATA_MAX):
             chunk = data[i : i + SYNC_DATA_MAX]

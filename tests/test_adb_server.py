@@ -22,8 +22,10 @@ import torch
 
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.runners.android.adb import DeviceDisconnected, DeviceNotFound
+from orchestrator.measure.runners.android.adb_server import AdbServer, ServerLink
 from orchestrator.measure.runners.android.connection import AndroidConnection, choose_route, list_phones, open_phone
 from orchestrator.measure.runners.android.targets import parse_target
+from orchestrator.measure.runners.base import RunnerError
 from search.space.sampling import min_config
 from search.supernet.deploy import deploy_form
 from search.supernet.static import StaticSubnet
@@ -258,3 +260,28 @@ def test_a_serial_the_server_lists_is_the_phone_and_one_it_does_not_is_refused_w
     mdns = "adb-2B121FDH2000AB-x3Yq._adb-tls-connect._tcp"
     with pytest.raises(DeviceNotFound, match=rf"^no Android phone found \(the phone {re.escape(mdns)}\) by .*; it lists {re.escape(peer.address)}; set BENCH_ADB to one of them"):
         choose_route(parse_target(mdns), settings)
+
+
+def server_link(peer: AdbPeer, port: int) -> ServerLink:
+    return ServerLink(AdbServer(port, 41), peer.address, 10.0, "through the test's adb server")
+
+
+def test_a_pull_the_phone_refuses_through_the_server_says_the_file_is_not_there(
+    tmp_path: Path, peer: AdbPeer, server: tuple[int, Adb]
+) -> None:
+    port, adb = server
+    connect(adb, peer)
+    with pytest.raises(RunnerError, match=r"^the phone cannot hand over /sdcard/none\.json \(open failed: No such file"):
+        server_link(peer, port).pull("/sdcard/none.json", tmp_path / "none.json", 1024)
+
+
+def test_a_corrupted_sync_stream_through_the_server_is_a_broken_connection_not_a_refusal(
+    tmp_path: Path, peer: AdbPeer, server: tuple[int, Adb]
+) -> None:
+    port, adb = server
+    connect(adb, peer)
+    (peer.phone.local("/sdcard/result.json")).write_text("{}")
+    peer.phone.pull_garbled = True
+    with pytest.raises(DeviceDisconnected, match=r"^the connection to the phone .* broke while pulling /sdcard/result\.json \(AdbError: a garbled sync stream, .*Invalid sync cmd"):
+        server_link(peer, port).pull("/sdcard/result.json", tmp_path / "result.json", 1024)
+    assert not (tmp_path / "result.json").exists()

@@ -77,3 +77,38 @@ def test_properties_that_leave_the_build_number_out_make_xcodegens_build_one() -
     del project["targets"][TARGET]["info"]["properties"]["CFBundleVersion"]
 
     assert expand(generated_info_plist(project)["CFBundleVersion"], build_settings(project)) == "1"
+
+
+IPAD_ORIENTATIONS = {
+    "UIInterfaceOrientationPortrait",
+    "UIInterfaceOrientationPortraitUpsideDown",
+    "UIInterfaceOrientationLandscapeLeft",
+    "UIInterfaceOrientationLandscapeRight",
+}
+
+
+def test_an_app_built_for_ipad_too_supports_every_orientation_there_as_multitasking_needs() -> None:
+    project = spec()
+    plist, families = generated_info_plist(project), build_settings(project)["TARGETED_DEVICE_FAMILY"].split(",")
+    if "2" in families and not plist.get("UIRequiresFullScreen"):
+        ipad = plist.get("UISupportedInterfaceOrientations~ipad", plist["UISupportedInterfaceOrientations"])
+        assert set(ipad) == IPAD_ORIENTATIONS
+    assert families in (["1"], ["1", "2"])
+
+
+def test_every_pymobiledevice3_class_the_ios_readme_names_exists_in_the_release_the_toolkit_pins() -> None:
+    """The README's steps are for a reader writing their own runner; a class renamed since would
+    send them to an AttributeError (pymobiledevice3 11.x renamed its DVT provider)."""
+    import pkgutil
+
+    import pymobiledevice3
+
+    readme = (PROJECT.parent / "README.md").read_text()
+    named = set(re.findall(r"\b([A-Z][A-Za-z]+(?:Service|Provider|Control))\b", readme))
+    defined: set[str] = set()
+    for module in pkgutil.walk_packages(pymobiledevice3.__path__, "pymobiledevice3."):
+        if module.name.startswith("pymobiledevice3.services."):
+            source = Path(module.module_finder.path, module.name.rsplit(".", 1)[1] + ".py")
+            if source.is_file():
+                defined |= set(re.findall(r"^class (\w+)", source.read_text(), re.MULTILINE))
+    assert named >= {"DvtProvider", "ProcessControl", "HouseArrestService"} and named <= defined

@@ -121,15 +121,21 @@ def unauthorised(phone: str) -> str:
     )
 
 
-def _sync_refusal(exc: BaseException) -> bool:
+def _sync_refusal(exc: BaseException, remote: str) -> bool | None:
     """Whether adbutils raised for the phone's FAIL answer on the sync service (a push or pull the
-    phone refused), rather than for the transport: its sync code raises AdbError("FAIL") after a
-    push and AdbError(message, path) on a pull."""
+    phone refused: True), for a sync stream that made no sense (a corrupted transport: False), or
+    for neither (None, left to `_do`). Its sync code raises AdbError("FAIL") after a refused push
+    and AdbError(message, remote) on a refused pull; every other AdbError of a sync ("Invalid sync
+    cmd", a short chunk, another status than OKAY) means the bytes arrived garbled."""
     from adbutils.errors import AdbConnectionError, AdbError, AdbTimeout
 
     if not isinstance(exc, AdbError) or isinstance(exc, (AdbTimeout, AdbConnectionError)):
-        return False
-    return exc.args[:1] == ("FAIL",) or len(exc.args) == 2
+        return None
+    return exc.args == ("FAIL",) or (len(exc.args) == 2 and exc.args[1] == remote)
+
+
+def _garbled(link: ServerLink, what: str, exc: BaseException) -> DeviceDisconnected:
+    return DeviceDisconnected(f"the connection to {link} broke while {what} (AdbError: a garbled sync stream, {exc})")
 
 
 class ServerLink(Link):
@@ -154,8 +160,11 @@ class ServerLink(Link):
             try:
                 self._device.sync.push(local, remote, mode=mode)
             except Exception as exc:
-                if _sync_refusal(exc):
+                refused = _sync_refusal(exc, remote)
+                if refused:
                     raise RunnerError(f"the phone refused the push of {local.name} to {remote}; check that the folder is writable by adb") from None
+                if refused is False:
+                    raise _garbled(self, f"pushing {local.name}", exc) from None
                 raise
 
         _do(self, f"pushing {local.name}", send)
@@ -170,8 +179,11 @@ class ServerLink(Link):
             except RunnerError:
                 raise
             except Exception as exc:
-                if _sync_refusal(exc):
+                refused = _sync_refusal(exc, remote)
+                if refused:
                     raise RunnerError(f"the phone cannot hand over {remote} ({exc.args[0]}); the app may have written it elsewhere") from None
+                if refused is False:
+                    raise _garbled(self, f"pulling {remote}", exc) from None
                 raise
 
         _do(self, f"pulling {remote}", receive)
