@@ -231,6 +231,40 @@ def test_a_corrupt_image_in_the_data(bench, tmp_path, digits_dir):
     assert not (tmp_path / "run" / "last.pt").exists()
 
 
+def test_many_unreadable_images_are_counted_in_one_run_and_the_first_few_named(bench, tmp_path, digits_dir):
+    data = tmp_path / "data"
+    shutil.copytree(digits_dir, data)
+    victims = sorted((data / "train" / "3").iterdir())[:3] + sorted((data / "train" / "7").iterdir())[:4]
+    for victim in victims:
+        victim.write_text("<html>saved as .png</html>")
+    result = bench("train", "--data", "data", "--out", "run", "--epochs", "1", "--resolution", "64", "--batch-size", "32", "--no-hflip")
+    line = refused(result, r"^error: 7 images in data/train cannot be read: data/train/\d/\S+ \(UnidentifiedImageError: .*\), .* and 2 more; remove or replace them$")
+    assert sum(str(v.relative_to(tmp_path)) in line for v in victims) == 5
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_an_unreadable_image_met_by_a_loading_process_is_one_line_not_its_traceback(bench, tmp_path, digits_dir):
+    data = tmp_path / "data"
+    shutil.copytree(digits_dir, data)
+    victim = sorted((data / "train" / "5").iterdir())[0]
+    victim.write_bytes(b"")
+    result = bench("train", "--data", "data", "--out", "run", "--epochs", "1", "--resolution", "64", "--batch-size", "32", "--no-hflip", "--workers", "1")
+    refused(result, rf"^error: image {re.escape(str(victim.relative_to(tmp_path)))} cannot be read \(UnidentifiedImageError: .*\); remove or replace it$")
+
+
+def test_a_data_set_of_one_class_is_refused_before_training(bench, tmp_path, digits_dir):
+    (tmp_path / "data").mkdir()
+    shutil.copytree(digits_dir / "train" / "4", tmp_path / "data" / "train" / "cat")
+    result = bench("train", "--data", "data", "--out", "run", "--epochs", "1", "--resolution", "64")
+    refused(result, r"^error: data/train has one class folder \('cat'\); a classifier of one class is right whatever it learns \(100%\), .* at least two$")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_training_resolution_the_space_does_not_have_is_refused_before_the_data_is_read(bench, tmp_path):
+    result = bench("train", "--space", "tiny", "--data", "nowhere", "--out", "run", "--resolution", "32")
+    refused(result, r"^error: --resolution 32 is not one of the tiny space's \(64, 128\); pick one of them$")
+
+
 def test_a_malformed_search_state_on_resume(bench, tmp_path, tiny_checkpoint):
     lut = write_lut(tmp_path, lut_doc())
     (tmp_path / "search").mkdir()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -116,6 +117,40 @@ def test_resume_with_other_settings_is_refused(tiny_checkpoint, digits_dir, tmp_
     shutil.copy(tiny_checkpoint, tmp_path / "last.pt")
     with pytest.raises(CheckpointError, match=r"other settings \(lr\)"):
         Trainer(tiny_train_settings(digits_dir, lr=0.1), tmp_path, distributed.init(prefer_gpu=False)).run(resume=True)
+
+
+def _wrong_shape(doc):
+    name = next(iter(doc["model"]))
+    doc["model"][name] = torch.zeros(3, 1)
+
+
+def _settings_of_another_version(doc):
+    doc["settings"]["mixup"] = 0.2
+
+
+def _optimizer_of_another_model(doc):
+    doc["optimizer"]["param_groups"] = doc["optimizer"]["param_groups"][:1]
+
+
+def _no_random_state(doc):
+    doc["rng"] = []
+
+
+@pytest.mark.parametrize(
+    ("tamper", "says"),
+    [
+        (_wrong_shape, r"does not fit the supernet it names \(.*\); pass the last\.pt that `bench train` wrote"),
+        (_settings_of_another_version, r"holds training settings this toolkit cannot read \(.*mixup.*\); start a new run with another --out"),
+        (_optimizer_of_another_model, r"holds a training state that does not fit this run \(optimizer: .*\); start a new run with another --out"),
+        (_no_random_state, r"holds a training state that does not fit this run \(random state: .*\); start a new run with another --out"),
+    ],
+)
+def test_resuming_from_a_checkpoint_whose_state_does_not_fit_is_one_sentence(tiny_checkpoint, digits_dir, tmp_path, tamper, says):
+    doc = torch.load(tiny_checkpoint, weights_only=True)
+    tamper(doc)
+    torch.save(doc, tmp_path / "last.pt")
+    with pytest.raises(CheckpointError, match=rf"^checkpoint {re.escape(str(tmp_path / 'last.pt'))} {says}$"):
+        Trainer(tiny_train_settings(digits_dir), tmp_path, distributed.init(prefer_gpu=False)).run(resume=True)
 
 
 def test_a_second_run_into_the_same_directory_is_refused(tiny_checkpoint, digits_dir):

@@ -18,6 +18,8 @@ from typer.exceptions import TyperException
 
 from infra.errors import UserError
 from infra.files import NoSpace
+from infra.signals import EXIT_CODE as SIGTERM_EXIT
+from infra.signals import sigterm_as_interrupt
 from infra.torchrun import prints_errors
 from orchestrator.cli import data, devices, doctor, export, lut, measure, plan, profile, report, search, space, train, validate
 from orchestrator.cli.common import errors, plain
@@ -46,7 +48,18 @@ def _usage(exc: TyperException) -> str:
 
 def main() -> None:
     """Entry point: run the app, turning expected errors into one clear line on stderr, exit code 2.
-    Ctrl-C that no command handles itself ends with a line saying so, exit code 130."""
+    Ctrl-C (or SIGTERM) that no command handles itself ends with a line saying so, exit code 130
+    (143 for SIGTERM)."""
+    with sigterm_as_interrupt() as received:
+        try:
+            _run()
+        except SystemExit as exc:
+            if received.sigterm and exc.code == 130:
+                sys.exit(SIGTERM_EXIT)
+            raise
+
+
+def _run() -> None:
     try:
         code = app(standalone_mode=False, prog_name="bench")
     except UserError as exc:

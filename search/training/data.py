@@ -22,6 +22,7 @@ import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -38,6 +39,13 @@ MANIFEST = "bench-data.json"
 
 class DataError(UserError):
     """A data directory that cannot be used; the message names the problem and the fix."""
+
+    def __init__(self, message: str) -> None:
+        # A DataLoader worker's DataError comes back as DataError("Caught DataError in DataLoader
+        # worker process N.\nOriginal Traceback ...\n...DataError: MESSAGE"): keep the one line.
+        if message.startswith(f"Caught {type(self).__name__} "):
+            message = message.rstrip().rsplit(f"{type(self).__name__}: ", 1)[-1]
+        super().__init__(message)
 
 
 def resolve_augment(root: Path, augment: str) -> str:
@@ -105,18 +113,45 @@ class ImageData:
         return len(self.classes)
 
 
-def _load_image(path: str) -> Image.Image:
-    """torchvision's loader, with a damaged or truncated image named instead of a PIL traceback."""
+SHOWN_UNREADABLE = 5  # unreadable images named in the error; the rest are counted
+
+
+def _read(path: Path | str) -> Image.Image:
+    with open(path, "rb") as f:
+        return Image.open(f).convert("RGB")
+
+
+def _load_image(split: Path, path: str) -> Image.Image:
+    """torchvision's loader, with a damaged or truncated image named instead of a PIL traceback,
+    and, since one is rarely alone (a copy cut short, a folder of HTML saved as .jpg), every other
+    image of the split that cannot be read counted, so that one run shows them all."""
     try:
-        with open(path, "rb") as f:
-            return Image.open(f).convert("RGB")
+        return _read(path)
     except (OSError, SyntaxError, ValueError) as exc:  # PIL's UnidentifiedImageError and truncation are OSErrors
-        raise DataError(f"image {path} cannot be read ({type(exc).__name__}: {exc}); remove or replace it") from None
+        why = f"{type(exc).__name__}: {exc}"
+    others = [p for p in _unreadable(split) if p != Path(path)]
+    if not others:
+        raise DataError(f"image {path} cannot be read ({why}); remove or replace it")
+    named = ", ".join([f"{path} ({why})", *map(str, others[: SHOWN_UNREADABLE - 1])])
+    more = f" and {len(others) - SHOWN_UNREADABLE + 1} more" if len(others) >= SHOWN_UNREADABLE else ""
+    raise DataError(f"{len(others) + 1} images in {split} cannot be read: {named}{more}; remove or replace them")
+
+
+def _unreadable(split: Path) -> list[Path]:
+    """The images under `split` (a class folder each) that do not decode, in path order. It decodes
+    every image, so it runs only once one has failed."""
+    bad = []
+    for path in sorted(p for p in split.glob("*/*") if datasets.folder.has_file_allowed_extension(p.name, datasets.folder.IMG_EXTENSIONS)):
+        try:
+            _read(path)
+        except (OSError, SyntaxError, ValueError):
+            bad.append(path)
+    return bad
 
 
 def _folder(path: Path, transform: transforms.Compose) -> datasets.ImageFolder:
     try:
-        return datasets.ImageFolder(str(path), transform=transform, loader=_load_image)
+        return datasets.ImageFolder(str(path), transform=transform, loader=partial(_load_image, path))
     except (FileNotFoundError, RuntimeError) as exc:
         raise DataError(f"{path} holds no images in class folders ({exc}); use ImageNet's layout {path}/<class>/<image>") from None
 
@@ -133,6 +168,11 @@ def open_data(
         raise DataError(f"--holdout must be a fraction between 0 and 1, not {holdout}")
     augment = resolve_augment(root, augment)
     train_view = _folder(root / "train", train_transform(resolution, hflip, augment))
+    if len(train_view.classes) < 2:
+        raise DataError(
+            f"{root}/train has one class folder ({train_view.classes[0]!r}); a classifier of one class is right whatever it "
+            f"learns (100%), so training would mean nothing; add a folder per class, at least two"
+        )
     eval_view = _folder(root / "train", eval_transform(resolution, augment))
     held = holdout_indices(train_view.targets, holdout, seed)
     held_set = set(held)

@@ -32,7 +32,7 @@ from search.space.config import SubnetConfig
 from search.space.sampling import max_config, min_config, random_config
 from search.supernet.model import Supernet
 from search.training import distributed
-from search.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from search.training.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
 from search.training.data import DataError, ImageData, open_data, tensor_batches
 from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
 from search.training.distributed import Dist
@@ -169,7 +169,10 @@ class Trainer:
 
     def resume_state(self, path: Path) -> TrainState:
         doc = load_checkpoint(path)
-        saved = TrainSettings(**doc["settings"])
+        try:
+            saved = TrainSettings(**doc["settings"])
+        except (KeyError, TypeError) as exc:
+            raise CheckpointError(f"checkpoint {doc['path']} holds training settings this toolkit cannot read ({exc}); start a new run with another --out") from None
         if saved != self.s:
             changed = [k for k, v in asdict(saved).items() if asdict(self.s)[k] != v]
             raise CheckpointError(f"checkpoint {doc['path']} was trained with other settings ({', '.join(changed)}); resume with the saved ones")
@@ -178,12 +181,27 @@ class Trainer:
                 f"checkpoint {doc['path']} was trained on {doc['world']} processes; resume with `torchrun --nproc_per_node {doc['world']}` to keep the schedule"
             )
         state = self.fresh_state()
-        state.model.load_state_dict(doc["model"])
-        state.optimizer.load_state_dict(doc["optimizer"])
-        state.scheduler.load_state_dict(doc["scheduler"])
-        state.scaler.load_state_dict(doc["scaler"])
-        state.epoch, state.history = doc["epoch"], doc["history"]
-        _set_rng_state(doc["rng"][self.d.rank] if self.d.rank < len(doc["rng"]) else doc["rng"][0])
+        load_weights(state.model, doc)
+        rank = self.d.rank
+
+        def progress() -> None:
+            state.epoch, state.history = int(doc["epoch"]), list(doc["history"])
+
+        restores = {
+            "optimizer": lambda: state.optimizer.load_state_dict(doc["optimizer"]),
+            "learning-rate schedule": lambda: state.scheduler.load_state_dict(doc["scheduler"]),
+            "loss scaler": lambda: state.scaler.load_state_dict(doc["scaler"]),
+            "random state": lambda: _set_rng_state(doc["rng"][rank] if rank < len(doc["rng"]) else doc["rng"][0]),
+            "epoch": progress,
+        }
+        for part, restore in restores.items():
+            try:
+                restore()
+            except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+                raise CheckpointError(
+                    f"checkpoint {doc['path']} holds a training state that does not fit this run ({part}: {type(exc).__name__}: {exc}); "
+                    "start a new run with another --out"
+                ) from None
         return state
 
     def _all_rng_states(self) -> list[dict[str, Any]]:
