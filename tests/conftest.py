@@ -64,9 +64,13 @@ def export_cache(run_folder: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def shared_export_cache(export_cache: Path, monkeypatch) -> Path:
-    monkeypatch.setenv("BENCH_CACHE", str(export_cache))
-    return export_cache
+def shared_export_cache(export_cache: Path, tmp_path_factory, monkeypatch) -> Path:
+    """BENCH_CACHE for every test: the run's exports and FLOP counts, with locks of its own
+    (`private_locks`). The host's timing lock would otherwise queue every timing test of one xdist
+    worker behind the other's; tests of that lock hold it twice within one test."""
+    cache = private_locks(tmp_path_factory.mktemp("bench-cache"), export_cache)
+    monkeypatch.setenv("BENCH_CACHE", str(cache))
+    return cache
 
 
 def private_locks(cache: Path, shared: Path) -> Path:

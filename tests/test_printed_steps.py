@@ -55,7 +55,7 @@ def test_the_report_is_opened_with_the_platforms_opener_and_its_path_quoted(monk
 
 
 @pytest.mark.exports
-def test_the_steps_printed_after_a_profile_run_verbatim_in_a_shell_without_the_venv_on_path(tmp_path, export_cache):
+def test_the_steps_printed_after_a_profile_run_verbatim_in_a_shell_without_the_venv_on_path(tmp_path, shared_export_cache):
     """A transfer profile (one network timed: the cheapest LUT `bench profile` writes) run as the
     README runs it, `.venv/bin/bench` from the folder holding `.venv`, in a shell whose PATH has no
     venv. The data step then runs as printed; the validation, training and search steps (minutes
@@ -63,7 +63,7 @@ def test_the_steps_printed_after_a_profile_run_verbatim_in_a_shell_without_the_v
     the executable and parses every option they name. The report step's file exists."""
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "BENCH_LUTS")}
-    env.update(PATH="/usr/bin:/bin", PYTHONPATH=str(ROOT), BENCH_CACHE=str(export_cache), COLUMNS="80")
+    env.update(PATH="/usr/bin:/bin", PYTHONPATH=str(ROOT), BENCH_CACHE=str(shared_export_cache), COLUMNS="80")
     profile = subprocess.run([".venv/bin/bench", "profile", "--device", "host-2t", "--from", str(QUICK_LUT), "--networks", "1"],
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert profile.returncode == 0, profile.stderr

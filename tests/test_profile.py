@@ -19,6 +19,7 @@ from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Plan
 from search.nas.lut import read_lut
 from search.space import load_space
+from tests.conftest import private_locks
 
 pytestmark = pytest.mark.exports
 
@@ -46,7 +47,7 @@ def profiler(run_dir: Path, luts: Path, settings=FAST) -> Profiler:
 def finished(tmp_path_factory, export_cache: Path):
     root = tmp_path_factory.mktemp("profile")
     with pytest.MonkeyPatch.context() as mp:  # a module's fixture outlives the test environment the conftest sets
-        mp.setenv("BENCH_CACHE", str(export_cache))
+        mp.setenv("BENCH_CACHE", str(private_locks(root / "cache", export_cache)))
         doc, path = profiler(root / "run", root / "luts").run()
     return root, doc, path
 

@@ -47,10 +47,10 @@ def installed(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def empty_folder(tmp_path, export_cache) -> tuple[Path, dict[str, str]]:
+def empty_folder(tmp_path, shared_export_cache) -> tuple[Path, dict[str, str]]:
     """An empty working folder and an environment without this checkout on any path."""
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BENCH_LUTS", "VIRTUAL_ENV")}
-    env.update(BENCH_CACHE=str(export_cache), HOME=str(tmp_path / "home"))
+    env.update(BENCH_CACHE=str(shared_export_cache), HOME=str(tmp_path / "home"))
     folder = tmp_path / "work"
     folder.mkdir()
     return folder, env

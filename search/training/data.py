@@ -168,11 +168,6 @@ def open_data(
         raise DataError(f"--holdout must be a fraction between 0 and 1, not {holdout}")
     augment = resolve_augment(root, augment)
     train_view = _folder(root / "train", train_transform(resolution, hflip, augment))
-    if len(train_view.classes) < 2:
-        raise DataError(
-            f"{root}/train has one class folder ({train_view.classes[0]!r}); a classifier of one class is right whatever it "
-            f"learns (100%), so training would mean nothing; add a folder per class, at least two"
-        )
     eval_view = _folder(root / "train", eval_transform(resolution, augment))
     held = holdout_indices(train_view.targets, holdout, seed)
     held_set = set(held)
@@ -182,6 +177,16 @@ def open_data(
         raise DataError(f"{root}/val has classes {test.classes[:5]}..., unlike {root}/train; both splits need the same class folders")
     calibration = sorted(random.Random(seed + 1).sample(rest, min(calibration_images, len(rest))))
     return ImageData(root, train_view.classes, Subset(train_view, rest), Subset(eval_view, held), Subset(eval_view, calibration), test)
+
+
+def check_trainable(data: ImageData) -> None:
+    """Training needs two classes at least: a classifier of one is right whatever it learns. (A
+    search may score a one-class set, and is refused when its classes are not the checkpoint's.)"""
+    if data.num_classes < 2:
+        raise DataError(
+            f"{data.root}/train has one class folder ({data.classes[0]!r}); a classifier of one class is right whatever it "
+            f"learns (100%), so training would mean nothing; add a folder per class, at least two"
+        )
 
 
 def tensor_batches(dataset: Dataset, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:

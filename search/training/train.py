@@ -33,7 +33,7 @@ from search.space.sampling import max_config, min_config, random_config
 from search.supernet.model import Supernet
 from search.training import distributed
 from search.training.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
-from search.training.data import DataError, ImageData, open_data, tensor_batches
+from search.training.data import DataError, ImageData, check_trainable, open_data, tensor_batches
 from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
 from search.training.distributed import Dist
 from search.training.evaluate import subnet_accuracy
@@ -128,6 +128,7 @@ class Trainer:
         self.data: ImageData = open_data(
             Path(settings.data), settings.resolution, settings.holdout, settings.seed, settings.hflip, CHECK_CALIBRATION_IMAGES, settings.augment,
         )
+        check_trainable(self.data)
         self.space = self.base_space.for_classes(self.data.num_classes)
         self.amp = _amp_dtype(settings, d)
         self.criterion = DistillationLoss(settings.kd, settings.kd_alpha, settings.kd_tau, settings.label_smoothing)
