@@ -36,7 +36,10 @@ if [ "$mode" = --tests ]; then
     || ! command -v adb >/dev/null || ! command -v chromium >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing kotlin, junit4, libusb, adb and chromium with apt-get (a minute or two)"
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kotlin junit4 libusb-1.0-0 adb chromium >/dev/null
+      # Without recommends: chromium's would add a desktop's printing, power and sound services
+      # (~130 packages) that a headless browser never starts; its fonts are named instead.
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        kotlin junit4 libusb-1.0-0 adb chromium fonts-liberation >/dev/null
     else
       echo "note: install kotlin, junit4, libusb-1.0-0, adb and chromium (Debian: sudo apt-get install kotlin junit4 libusb-1.0-0 adb chromium) to run the Android core and adb-server tests and the report's browser tests" >&2
     fi

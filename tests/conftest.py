@@ -186,8 +186,10 @@ def tiny_search_run(tiny_checkpoint: Path, run_folder: Path) -> Path:
         lut_path = out.parent / "tiny-search-lut.json"
         lut_path.write_text(json.dumps(lut))
         predictor = LatencyPredictor(lut, tiny)
-        budget = (predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2
-        settings = SearchSettings(population=4, generations=1, parents=2, coarse_samples=500)
+        # The budget and settings of test_search_cli's delivery (its FAST, middle_budget): the same
+        # winner, so that its exports are the run's cache hits there.
+        budget = round((predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2, 2)
+        settings = SearchSettings(population=4, generations=2, parents=2, coarse_samples=2000)
         job = SearchJob(SearchInputs(tiny_checkpoint, lut_path, budget, None, out), settings, None, lambda m: None, distributed.init(prefer_gpu=False))
         finish_search(job, job.run(resume=False), None, lambda m: None)
 

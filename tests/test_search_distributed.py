@@ -34,34 +34,34 @@ FAST = ["--population", "4", "--generations", "3", "--parents", "2", "--coarse-s
 evaluate_population = Search._evaluate_population
 
 
-def interrupted_in_generation_2(self: Search, state: SearchState) -> None:
-    """Ctrl-C as generation 2 starts, once generation 1 is saved: on every rank at the same point,
-    after a barrier so that rank 0 has written the state before any rank exits."""
-    if state.generation == 1:
+def _interrupted_after(saved_generation: int, self: Search, state: SearchState) -> None:
+    """Ctrl-C once generation `saved_generation` is saved, as the next starts: on every rank at the
+    same point, after a barrier so that rank 0 has written the state before any rank exits."""
+    if state.generation == saved_generation:
         if torch.distributed.is_initialized():
             torch.distributed.barrier()
         raise KeyboardInterrupt
     evaluate_population(self, state)
 
 
-# `bench` in a torchrun worker, interrupted as above (PYTHONPATH holds the repository root).
+def interrupted_in_generation_2(self: Search, state: SearchState) -> None:
+    _interrupted_after(1, self, state)
+
+
+def interrupted_in_generation_3(self: Search, state: SearchState) -> None:
+    _interrupted_after(2, self, state)
+
+
+# `bench` in a torchrun worker, interrupted as generation 3 starts (PYTHONPATH holds the repository root).
 INTERRUPTED_BENCH = (
     "import sys; from search.nas.strategies import Search; from orchestrator.cli.app import main; "
-    "from tests.test_search_distributed import interrupted_in_generation_2; "
-    "Search._evaluate_population = interrupted_in_generation_2; sys.argv = ['bench', *sys.argv[1:]]; main()"
+    "from tests.test_search_distributed import interrupted_in_generation_3; "
+    "Search._evaluate_population = interrupted_in_generation_3; sys.argv = ['bench', *sys.argv[1:]]; main()"
 )
 
 
 def ctrl_c(*args: Any, **kwargs: Any) -> None:
     raise KeyboardInterrupt
-
-
-# `bench` in a torchrun worker, interrupted as rank 0 starts delivering the winner: the search's
-# result without the exports of delivery, which the first test covers in two processes.
-UNDELIVERED_BENCH = (
-    "import sys; from orchestrator.cli.app import main; from tests.test_search_distributed import ctrl_c; "
-    "import orchestrator.searchjob.finish as finish; finish.deliver = ctrl_c; sys.argv = ['bench', *sys.argv[1:]]; main()"
-)
 
 
 @contextmanager
@@ -136,26 +136,20 @@ def test_two_processes_search_like_one_and_only_rank_0_writes_and_prints(search_
     assert run.stderr.count("has no validation") == run.stderr.count("coarse phase:") == run.stderr.count("generation 3/3:") == 1
 
 
-def test_search_interrupted_in_one_process_resumes_in_two_to_the_same_result(search_args, alone, tmp_path):
+def test_a_search_resumes_across_process_counts_both_ways_to_the_same_result(search_args, alone, tmp_path):
+    """Interrupted in one process after generation 1, resumed in two and interrupted there after
+    generation 2, resumed in one to the end: the search a single uninterrupted process runs."""
     out = tmp_path / "s"
     first = bench_alone(*search_args, "--out", str(out), patches={"search.nas.strategies.Search._evaluate_population": interrupted_in_generation_2})
     assert first == 130 and saved(out).generation == 1
-    run = torchrun(sys.executable, "-c", UNDELIVERED_BENCH, *search_args, "--out", str(out), "--resume", "--json", tmp=tmp_path)
-    assert run.returncode != 0 and "continue with the same command and --resume" in run.stderr
-    assert run.stderr.count("resuming the search in") == 1 and "after generation 1 " in run.stderr
-    state = saved(out)
-    assert state.generation == 3 and accuracies(state) == accuracies(alone) and state.best().config == alone.best().config
-
-
-def test_search_interrupted_in_two_processes_resumes_in_one_to_the_same_result(search_args, alone, tmp_path):
-    out = tmp_path / "s"
-    run = torchrun(sys.executable, "-c", INTERRUPTED_BENCH, *search_args, "--out", str(out), tmp=tmp_path)
+    run = torchrun(sys.executable, "-c", INTERRUPTED_BENCH, *search_args, "--out", str(out), "--resume", tmp=tmp_path)
     assert run.returncode != 0 and run.stderr.count("continue with the same command and --resume") == 1
-    assert saved(out).generation == 1
+    assert run.stdout.count("resuming the search in") == 1 and "after generation 1 " in run.stdout
+    assert saved(out).generation == 2
     resumed = bench_alone(*search_args, "--out", str(out), "--resume", patches={"orchestrator.searchjob.finish.deliver": ctrl_c})
     assert resumed == 130
     state = saved(out)
-    assert accuracies(state) == accuracies(alone) and state.best().config == alone.best().config
+    assert state.generation == 3 and accuracies(state) == accuracies(alone) and state.best().config == alone.best().config
 
 
 def test_shares_are_dealt_round_robin_and_merge_back_in_order():
