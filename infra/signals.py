@@ -24,9 +24,10 @@ REDELIVERY_S = 0.1
 
 @dataclass
 class Received:
-    """Whether a SIGTERM arrived while the context was open."""
+    """Whether a SIGTERM arrived while the context was open, and whether it still is."""
 
     sigterm: bool = False
+    open: bool = True
 
 
 @contextmanager
@@ -53,7 +54,9 @@ def sigterm_as_interrupt() -> Iterator[Received]:
         # the first Python code after it: an at-fork hook (logging's _releaseLock), whose exceptions
         # Python prints and ignores. Send it again a moment later, once the hooks are done.
         if unraisable.exc_type is KeyboardInterrupt and received.sigterm and os.getpid() == owner:
-            threading.Timer(REDELIVERY_S, os.kill, (owner, signal.SIGTERM)).start()
+            resend = threading.Timer(REDELIVERY_S, lambda: received.open and os.kill(owner, signal.SIGTERM))
+            resend.daemon = True  # never keeps the process alive, nor kills it once the context is left
+            resend.start()
         else:
             hook(unraisable)
 
@@ -62,5 +65,6 @@ def sigterm_as_interrupt() -> Iterator[Received]:
     try:
         yield received
     finally:
+        received.open = False
         signal.signal(signal.SIGTERM, previous)
         sys.unraisablehook = hook

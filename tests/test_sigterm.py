@@ -22,14 +22,14 @@ BENCH = "import sys; from orchestrator.cli.app import main; sys.argv = ['bench',
 def test_sigterm_during_training_says_the_checkpoint_is_kept_and_exits_143(tmp_path: Path, digits_dir: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-c", BENCH, "train", "--space", "tiny", "--data", str(digits_dir), "--out", "run", "--epochs", "500",
-               "--resolution", "64", "--batch-size", "32", "--no-hflip", "--workers", "1"]
+               "--resolution", "64", "--batch-size", "32", "--no-hflip"]
     bench = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while bench.poll() is None and not (tmp_path / "run" / "last.pt").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert bench.poll() is None, bench.communicate()
-        bench.send_signal(signal.SIGTERM)  # to `bench` alone, as `kill PID` does: its data loader is its own business
+        bench.send_signal(signal.SIGTERM)  # to `bench` alone, as `kill PID` does
         _, err = bench.communicate(timeout=60)
     finally:
         if bench.poll() is None:
