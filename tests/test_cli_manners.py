@@ -44,6 +44,15 @@ def test_a_command_that_reads_and_prints_imports_no_heavy_library(args):
     assert heavy_imports(*args) == []
 
 
+@pytest.mark.parametrize("kind", ["digits", "cluttered"])
+def test_writing_a_data_set_does_not_import_torch(tmp_path, kind):
+    """`bench data` is the quick path's first step: PNGs and a manifest need no torch (scikit-learn,
+    whose digits they are, brings scipy and pandas itself)."""
+    size = ("--per-class", "2") if kind == "digits" else ("--train-images", "20", "--test-images", "10")
+    assert "torch" not in heavy_imports("data", kind, "--out", str(tmp_path / kind), *size)
+    assert (tmp_path / kind / "bench-data.json").is_file()
+
+
 def test_ctrl_c_during_validate_says_what_became_of_the_run(bench, tmp_path, monkeypatch):
     folder = tmp_path / "luts" / "host" / "tiny"
     folder.mkdir(parents=True)

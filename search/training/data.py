@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,22 +29,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import datasets, transforms
 
-from infra.errors import UserError
+from search.training.folders import MANIFEST, DataError, holdout_indices
 from search.training.settings import AUGMENTATIONS
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-MANIFEST = "bench-data.json"
-
-
-class DataError(UserError):
-    """A data directory that cannot be used; the message names the problem and the fix."""
-
-    def __init__(self, message: str) -> None:
-        # A DataLoader worker's DataError comes back as DataError("Caught DataError in DataLoader
-        # worker process N.\nOriginal Traceback ...\n...DataError: MESSAGE"): keep the one line.
-        if message.startswith(f"Caught {type(self).__name__} "):
-            message = message.rstrip().rsplit(f"{type(self).__name__}: ", 1)[-1]
-        super().__init__(message)
 
 
 def resolve_augment(root: Path, augment: str) -> str:
@@ -81,20 +68,6 @@ def eval_transform(resolution: int, augment: str = "crop") -> transforms.Compose
         if augment == "crop" else [transforms.Resize((resolution, resolution), antialias=True)]
     )
     return transforms.Compose([*resize, transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
-
-
-def holdout_indices(targets: list[int], fraction: float, seed: int) -> list[int]:
-    """A seeded per-class sample of `fraction` of the images (at least one per class), so every
-    class is represented in the held-out set and the split is the same on every rank and resume."""
-    by_class: dict[int, list[int]] = defaultdict(list)
-    for i, t in enumerate(targets):
-        by_class[t].append(i)
-    rng = random.Random(seed)
-    picked: list[int] = []
-    for t in sorted(by_class):
-        members = by_class[t]
-        picked += rng.sample(members, max(1, round(len(members) * fraction)))
-    return sorted(picked)
 
 
 @dataclass

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from infra.files import atomic_folder, check_output, write_json_atomic
-from search.training.data import MANIFEST, DataError, holdout_indices
+from search.training.folders import MANIFEST, DataError, holdout_indices
 
 CLUTTER_DEFAULTS = {"canvas": 40, "scale": (1.5, 2.5), "pieces": 16, "piece": 6}
 
