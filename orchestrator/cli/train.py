@@ -8,7 +8,6 @@ from typing import Optional
 
 import typer
 
-from infra.errors import UserError
 from infra.files import check_output
 from orchestrator.cli.common import console, defaults, errors, number
 from search.space import load_space
@@ -56,8 +55,6 @@ def train(
 
     check_output(out, "the run directory", folder=True)  # before the data is read and an epoch trained, not after
     s = load_space(space)
-    if resolution is not None and resolution not in s.resolutions:
-        raise UserError(f"--resolution {resolution} is not one of the {s.name} space's ({', '.join(map(str, s.resolutions))}); pick one of them")
     settings = TrainSettings(
         space=s.name, data=str(data), resolution=resolution or s.default_resolution, epochs=epochs, batch_size=batch_size, lr=lr,
         min_lr=min_lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, sampling=sampling,

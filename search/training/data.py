@@ -114,12 +114,12 @@ def _unreadable(split: Path) -> list[Path]:
     """The images under `split` (a class folder each) that do not decode, in path order. It decodes
     every image, so it runs only once one has failed."""
     bad = []
-    for path in sorted(p for p in split.glob("*/*") if datasets.folder.has_file_allowed_extension(p.name, datasets.folder.IMG_EXTENSIONS)):
+    for path, _ in datasets.folder.make_dataset(str(split), extensions=datasets.folder.IMG_EXTENSIONS):  # the images ImageFolder lists
         try:
             _read(path)
         except (OSError, SyntaxError, ValueError):
-            bad.append(path)
-    return bad
+            bad.append(Path(path))
+    return sorted(bad)
 
 
 def _folder(path: Path, transform: transforms.Compose) -> datasets.ImageFolder:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
+from infra.errors import UserError
 from infra.locks import run_dir_lock
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
@@ -125,6 +126,9 @@ class Trainer:
         self.s, self.out, self.d = settings, Path(out), d
         self.report = reporter or Reporter(log=lambda _: None)
         self.base_space = load_space(settings.space)
+        if settings.resolution not in self.base_space.resolutions:  # before the data is read, not at the first forward pass
+            choices = ", ".join(map(str, self.base_space.resolutions))
+            raise UserError(f"--resolution {settings.resolution} is not one of the {settings.space} space's ({choices}); pick one of them")
         self.data: ImageData = open_data(
             Path(settings.data), settings.resolution, settings.holdout, settings.seed, settings.hflip, CHECK_CALIBRATION_IMAGES, settings.augment,
         )
