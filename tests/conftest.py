@@ -85,6 +85,46 @@ def private_locks(cache: Path, shared: Path) -> Path:
     return cache
 
 
+ROOT = Path(__file__).resolve().parents[1]
+# The LUTs the repository ships, by device/space/id: what tests may read of luts/. A user's own
+# profile writes its LUT beside them (the README's first command does), so a test that listed the
+# folder would count it.
+COMMITTED_LUTS = (
+    "host/tiny/0400031f32bc4c36", "host/tiny/6cbb6555340dc483", "host/tiny/d0fb186589faa0c4",
+    "host/xxs/2a589111be5bc6e1", "host/xxs/6b8dc6fffb6e6bf1", "host/xxs/dee62bf85d8fe65c", "host/xxs/eb89c9b57325969d",
+    "host-2t/tiny/0fd6177a3791c7fe", "host-2t/tiny/14a65a515756ea46",
+    "host-portable/tiny/722a8793306ec00b", "host-portable/tiny/a649868f7adf87f9",
+)
+
+
+def copy_committed_luts(store: Path, under: str = "") -> Path:
+    """The committed LUTs under `under` (a device, or device/space), with their validation records
+    and figures, copied into the LUT store `store`, and nothing a user's run added beside them."""
+    for name in COMMITTED_LUTS:
+        if not name.startswith(under):
+            continue
+        source = ROOT / "luts" / name
+        (store / name).parent.mkdir(parents=True, exist_ok=True)
+        for path in source.parent.glob(f"{source.name}.*"):
+            if not path.name.endswith(".report.html"):
+                shutil.copy(path, store / name.rsplit("/", 1)[0] / path.name)
+    return store
+
+
+def guard_off(mp: pytest.MonkeyPatch) -> None:
+    """A profile's disturbance guard finds no entry to measure again. For tests of a profile's flow
+    (its sessions, passes, holds and phones) that time the real host with runs too short to be
+    steady: whether this machine's load makes an entry look wider than its network there is the
+    host's noise, not theirs to assert on. The guard has tests of its own, with a session disturbed
+    on purpose (tests/test_profile.py); a LUT whose sessions still look disturbed still says so."""
+    mp.setattr("orchestrator.lut.profile.offending_entries", lambda doc: [])
+
+
+@pytest.fixture
+def undisturbed(monkeypatch) -> None:
+    guard_off(monkeypatch)
+
+
 @pytest.fixture
 def phone_cache(export_cache: Path, tmp_path: Path, monkeypatch) -> Path:
     """BENCH_CACHE for a test of a phone: its locks private, its exports the run's (`private_locks`)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from search.nas.predictor import LatencyPredictor, parts
 from search.space import load_space
 from search.space.encoding import random_batch
 from search.space.sampling import min_config
+from tests.conftest import copy_committed_luts
 from tests.fake_validation import fake_measurements
 from tests.test_hostile_files import COMMITTED, refused
 
@@ -122,7 +122,7 @@ def test_the_least_prediction_is_no_more_than_any_subnets_and_is_reached_by_one(
 
 
 def test_a_file_larger_than_any_lut_could_be_is_skipped_by_its_size(bench, tmp_path):
-    shutil.copytree(COMMITTED.parent, tmp_path / "luts" / "host" / "tiny")
+    copy_committed_luts(tmp_path / "luts", "host/tiny/")
     big = tmp_path / "luts" / "host" / "tiny" / "ffffffffffffffff.json"
     big.write_bytes(b"{" + b" " * (17 * 2**20) + b"}")
     listed = bench("lut", "list", "--json")

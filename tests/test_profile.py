@@ -19,9 +19,11 @@ from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Plan
 from search.nas.lut import read_lut
 from search.space import load_space
-from tests.conftest import private_locks
+from tests.conftest import guard_off, private_locks
 
-pytestmark = pytest.mark.exports
+# The flow under test times the real host in runs too short to be steady; the disturbance guard has
+# a test of its own here, with a session disturbed on purpose.
+pytestmark = [pytest.mark.exports, pytest.mark.usefixtures("undisturbed")]
 
 SMALL_KEYS = ("overhead", "stem/w8", "stem/w16", "mbconv/MBConv-1/transition/8->16")
 FAST = dataclasses.replace(
@@ -48,6 +50,7 @@ def finished(tmp_path_factory, export_cache: Path):
     root = tmp_path_factory.mktemp("profile")
     with pytest.MonkeyPatch.context() as mp:  # a module's fixture outlives the test environment the conftest sets
         mp.setenv("BENCH_CACHE", str(private_locks(root / "cache", export_cache)))
+        guard_off(mp)
         doc, path = profiler(root / "run", root / "luts").run()
     return root, doc, path
 
@@ -155,6 +158,74 @@ def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "sessions" / "adaptive-1" / "result.json").exists()
     assert doc["measurement"]["sessions"] == 3  # two passes, then the adaptive one
     assert all(e["samples"] >= 3 * FAST.timing.runs and e["sessions"] == 3 for e in doc["entries"].values())
+
+
+def steady_times(plan: Plan) -> dict[str, float]:
+    """A steady speed for each of the small plan's networks, the anchor (the widest stem) slowest:
+    overhead 1.0 ms, stem/w8 0.2, stem/w16 0.4, the transition 0.1."""
+    entries = {e.key: e for e in plan.entries}
+    return {
+        entries["overhead"].reference: 1.0, entries["stem/w8"].reference: 1.2, plan.anchor: 1.4,
+        entries["mbconv/MBConv-1/transition/8->16"].reference: 1.3,
+    }
+
+
+def test_entries_a_disturbed_session_made_larger_than_their_network_are_measured_again_once(tmp_path: Path, monkeypatch) -> None:
+    """A timer the test controls: every network runs at a steady speed of its own (the real runner
+    runs it, the test sets its samples), except in the first pass's session, where one network runs
+    50 ms slower, as when another job takes the core. The entry it is the reference of (the
+    transition) comes out larger than the whole network; only it is measured again, in a session of
+    its own."""
+    from orchestrator.lut.disturbance import offending_entries
+
+    monkeypatch.setattr("orchestrator.lut.profile.offending_entries", offending_entries)  # the guard on
+    plan, logged = small_plan(), []
+    slowed = next(e.reference for e in plan.entries if e.key == "mbconv/MBConv-1/transition/8->16")
+    steady_ms = steady_times(plan)
+    p = profiler(tmp_path / "run", tmp_path / "luts")
+    p.log = logged.append
+    measured = p.sessions.runner.run
+
+    def timed(run_dir: Path) -> dict:
+        result = measured(run_dir)
+        for model in result["models"]:
+            extra = 50.0 if run_dir.name == "fixed-parts" and model["id"] == slowed else 0.0
+            model["samples_ms"] = [steady_ms[model["id"]] + extra] * len(model["samples_ms"])
+        return result
+
+    monkeypatch.setattr(p.sessions.runner, "run", timed)
+    doc, _ = p.run()
+    assert sorted(path.name for path in (tmp_path / "run" / "sessions").iterdir()) == ["disturbed", "fixed-parts", "fixed-parts-pass2"]
+    again = [m["id"] for m in json.loads((tmp_path / "run" / "sessions" / "disturbed" / "request.json").read_text())["models"]]
+    assert set(again) == {*probes_of([e for e in plan.entries if e.key == "mbconv/MBConv-1/transition/8->16"]), plan.anchor}
+    assert [line for line in logged if "disturbed" in line] == [
+        "the sessions look disturbed (1 entries (e.g. mbconv/MBConv-1/transition/8->16) are wider than, or larger than, the "
+        f"{doc['measurement']['context_latency_ms']:.3g} ms network they were measured in); measuring those entries again"
+    ]
+    assert {key: e["sessions"] for key, e in doc["entries"].items()} == {
+        "overhead": 2, "stem/w8": 2, "stem/w16": 2, "mbconv/MBConv-1/transition/8->16": 3,
+    }
+
+
+def test_steady_sessions_are_not_measured_again(tmp_path: Path, monkeypatch) -> None:
+    """The same timer without the disturbance: the guard finds nothing, and no session is added."""
+    from orchestrator.lut.disturbance import offending_entries
+
+    monkeypatch.setattr("orchestrator.lut.profile.offending_entries", offending_entries)
+    steady_ms = steady_times(small_plan())
+    p = profiler(tmp_path / "run", tmp_path / "luts")
+    measured = p.sessions.runner.run
+
+    def timed(run_dir: Path) -> dict:
+        result = measured(run_dir)
+        for model in result["models"]:
+            model["samples_ms"] = [steady_ms[model["id"]]] * len(model["samples_ms"])
+        return result
+
+    monkeypatch.setattr(p.sessions.runner, "run", timed)
+    doc, _ = p.run()
+    assert sorted(path.name for path in (tmp_path / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2"]
+    assert "disturbed" not in doc["measurement"]
 
 
 def test_core_ml_export_of_plan_networks_goes_to_the_cache_once(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from orchestrator.measure.devices import get_device
 from orchestrator.measure.runners.host import HostRunner
 from tests.test_profile import FAST, profiler
 
-pytestmark = pytest.mark.exports
+pytestmark = [pytest.mark.exports, pytest.mark.usefixtures("undisturbed")]  # see tests/conftest.py's guard_off
 
 
 class RecordingRunner(HostRunner):
