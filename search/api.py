@@ -20,7 +20,7 @@ import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -110,13 +110,6 @@ def as_config(config: SubnetConfig | dict[str, Any], argument: str = "config") -
     raise UserError(f"{argument} must be a SubnetConfig or its dict (SubnetConfig.to_dict()), not {type(config).__name__} {config!r:.60}")
 
 
-def _positive(value: Any, argument: str) -> float:
-    """A budget as a finite number above zero; a string, a bool or NaN is refused naming `argument`."""
-    if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise UserError(f"{argument} must be a finite number above 0, not {value!r}")
-    return float(value)
-
-
 class Prediction(NamedTuple):
     """One subnet priced: predicted latency (ms) with its interval, and its parameter count."""
 
@@ -175,15 +168,52 @@ class Predictor:
         return Predictions(self._latency.predict_batch(batch), low, high, self._params(batch).astype(np.int64))
 
 
+def _space(space: Any) -> SearchSpace:
+    """`space` as the functions that list a space's subnets take it; anything else is refused here,
+    not as an AttributeError deep inside."""
+    if not isinstance(space, SearchSpace):
+        raise UserError(f"space must be a SearchSpace (load_space(name)), not {type(space).__name__} {space!r:.60}")
+    return space
+
+
+def _resolution(resolution: Any, space: SearchSpace) -> int | None:
+    """One of the space's resolutions, or None for each of them: a config at any other would be
+    refused by everything that takes it (pricing, training, building)."""
+    if resolution is None:
+        return None
+    if not isinstance(resolution, Integral) or isinstance(resolution, bool) or resolution not in space.resolutions:
+        allowed = ", ".join(str(r) for r in space.resolutions)
+        raise UserError(f"resolution must be one of space {space.name}'s resolutions ({allowed}) or None, not {resolution!r}")
+    return int(resolution)
+
+
+# SubnetConfigs are Python objects (about 0.1 ms and 1.4 KB each): a hundred thousand take seconds
+# and 140 MB, a billion would never end. More is random_batch's work (arrays, millions per second).
+MAX_SAMPLES = 100_000
+
+
 def sample_configs(space: SearchSpace, n: int, seed: int = 0, resolution: int | None = None) -> list[SubnetConfig]:
     """`n` random subnets (uniform per choice, as training samples them); reproducible by `seed`."""
+    space = _space(space)
+    resolution = _resolution(resolution, space)
+    if not isinstance(n, Integral) or isinstance(n, bool) or not 0 <= n <= MAX_SAMPLES:
+        raise UserError(
+            f"n must be a whole number from 0 to {MAX_SAMPLES:,}, not {n!r}; for more subnets draw a ConfigBatch with "
+            "random_batch(space, n, rng, resolution)"
+        )
     rng = random.Random(seed)
     return [random_config(space, rng, resolution) for _ in range(n)]
 
 
 def iter_configs(space: SearchSpace, resolution: int | None = None) -> Iterator[SubnetConfig]:
     """Every subnet of the space (at one resolution, or at each of the space's), lazily: tiny has
-    213 million, the paper's spaces far more (`space.num_subnets()` counts them)."""
+    213 million, the paper's spaces far more (`space.num_subnets()` counts them). The arguments are
+    checked at the call, not at the first `next()`."""
+    space = _space(space)
+    return _every_config(space, _resolution(resolution, space))
+
+
+def _every_config(space: SearchSpace, resolution: int | None) -> Iterator[SubnetConfig]:
     mbconv = [[MBConvStage(w, d, float(e)) for w in s.width for d in s.depth for e in s.expansion] for s in space.mbconv]
     for res in (resolution,) if resolution is not None else space.resolutions:
         for stem, mb in itertools.product(space.stem.width, itertools.product(*mbconv)):
@@ -231,7 +261,7 @@ def run_search(
         raise UserError(f"settings must be a SearchSettings or None, not {type(settings).__name__}")
     settings = settings or SearchSettings()
     settings.check(option=lambda field: f"SearchSettings.{field}")
-    budget = make_budget(_positive(latency_ms, "latency_ms"), None if params_m is None else _positive(params_m, "params_m"), None)
+    budget = make_budget(latency_ms, params_m, None)
     pricer = Pricer(predictor._latency, predictor._trained_space, budget)
     pricer.check_reachable("latency_ms", "params_m")
 
@@ -250,9 +280,9 @@ def run_search(
 def pareto(found: Found | Iterable[Candidate]) -> list[Candidate]:
     """The evaluated subnets that no other beats on both accuracy and predicted latency, fastest
     first: the trade-off a search found, of which `found.best` is the most accurate within budget."""
-    candidates = list(found.evaluated if isinstance(found, Found) else found)
+    candidates = list(found.evaluated if isinstance(found, Found) else found if isinstance(found, Iterable) else [found])
     if not all(isinstance(c, Candidate) for c in candidates):
-        raise UserError("found must be what run_search returned, or a list of its Candidates")
+        raise UserError(f"found must be what run_search returned, or a list of its Candidates, not {type(found).__name__} {found!r:.60}")
     return pareto_front(candidates)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,9 +10,11 @@ import pytest
 import torch
 
 from search import api
+from search.nas.budget import make_budget
 from search.nas.predictor import LatencyPredictor
 from search.space.config import validate
 from search.space.params import count_params
+from tests.conftest import copy_committed_luts
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
@@ -25,14 +26,14 @@ def predictor() -> api.Predictor:
 
 
 def test_a_lut_loads_by_path_by_id_and_by_id_prefix(tmp_path):
-    shutil.copytree(ROOT / "luts" / "host", tmp_path / "host")
+    copy_committed_luts(tmp_path, "host/")
     by_path = api.load_lut(QUICK_LUT)
     assert api.load_lut("d0fb186589faa0c4", tmp_path) == by_path
     assert api.load_lut("d0fb", tmp_path)["id"] == "d0fb186589faa0c4"
 
 
 def test_a_lut_id_prefix_shared_by_two_luts_is_refused_naming_both(tmp_path):
-    shutil.copytree(ROOT / "luts" / "host", tmp_path / "host")
+    copy_committed_luts(tmp_path, "host/")
     with pytest.raises(api.UserError, match="ambiguous.*6b8dc6fffb6e6bf1.*6cbb6555340dc483|ambiguous.*6cbb6555340dc483.*6b8dc6fffb6e6bf1"):
         api.load_lut("6", tmp_path)
 
@@ -68,6 +69,13 @@ def test_a_config_at_another_resolution_is_refused(predictor):
 
 def test_sampled_configs_are_reproducible_by_seed(tiny):
     assert api.sample_configs(tiny, 5, seed=7) == api.sample_configs(tiny, 5, seed=7) != api.sample_configs(tiny, 5, seed=8)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("n", [10**9, 10**30])
+def test_more_sampled_configs_than_memory_holds_are_refused_at_once_naming_the_maximum(tiny, n):
+    with pytest.raises(api.UserError, match=rf"n must be a whole number from 0 to 100,000, not {n}; .*random_batch\(space, n, rng, resolution\)"):
+        api.sample_configs(tiny, n)
 
 
 def test_every_subnet_of_a_space_is_listed_once(tiny):
@@ -174,6 +182,17 @@ HOSTILE = [
     ("load_found(None)", lambda p: api.load_found(None), "run_dir must be the path of a `bench search` run folder"),
     ("build_model(checkpoint=None)", lambda p: api.build_model({}, None), "checkpoint must be the path of a supernet checkpoint"),
     ("pareto([1])", lambda p: api.pareto([1]), "found must be what run_search returned"),
+    ("pareto(None)", lambda p: api.pareto(None), r"found must be what run_search returned, or a list of its Candidates, not NoneType None"),
+    ("sample_configs(n=-1)", lambda p: api.sample_configs(p.space, -1), r"n must be a whole number from 0 to 100,000, not -1; for more subnets draw"),
+    ("sample_configs(n=nan)", lambda p: api.sample_configs(p.space, float("nan")), r"n must be a whole number from 0 to 100,000, not nan"),
+    ("sample_configs(resolution=7)", lambda p: api.sample_configs(p.space, 2, resolution=7),
+     r"resolution must be one of space tiny's resolutions \(64, 128\) or None, not 7"),
+    ("sample_configs('tiny')", lambda p: api.sample_configs("tiny", 2), r"space must be a SearchSpace \(load_space\(name\)\), not str 'tiny'"),
+    ("iter_configs(None)", lambda p: api.iter_configs(None), r"space must be a SearchSpace \(load_space\(name\)\), not NoneType None"),
+    ("iter_configs(resolution=7)", lambda p: api.iter_configs(p.space, 7), r"resolution must be one of space tiny's resolutions \(64, 128\) or None, not 7"),
+    ("make_budget(latency_ms=nan)", lambda p: make_budget(float("nan"), None, None), r"latency_ms must be a finite number above 0, not nan"),
+    ("make_budget(latency_ms=-1)", lambda p: make_budget(-1, None, None), r"latency_ms must be a finite number above 0, not -1"),
+    ("make_budget(params_m=nan)", lambda p: make_budget(1, float("nan"), None), r"params_m must be a finite number above 0, not nan"),
 ]
 
 

@@ -28,6 +28,14 @@ def test_invalid_heads_error_names_stage_layer_field_and_allowed_values() -> Non
         validate(config, XXS)
 
 
+@pytest.mark.parametrize("head, shown", [(None, "None"), ("2", "'2'")])
+def test_a_config_documents_head_that_is_no_number_is_refused_as_written(head, shown) -> None:
+    doc = min_config(TINY).to_dict()
+    doc["transformer"][0]["heads"][0] = head
+    with pytest.raises(ConfigError, match=rf"^Transformer-1 layer 1: heads={shown} is not allowed; allowed values: 1, 2$"):
+        validate(SubnetConfig.from_dict(doc), TINY)
+
+
 def test_invalid_mbconv_width_error_names_stage_and_allowed_values() -> None:
     config = min_config(XXS)
     mb = (dataclasses.replace(config.mbconv[0], width=20), *config.mbconv[1:])

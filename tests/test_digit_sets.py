@@ -3,10 +3,12 @@ deterministic by seed, with test images made from scans no training image uses."
 
 import json
 
+import pytest
 from PIL import Image
 
 from search.training.data import open_data, resolve_augment
-from search.training.digit_sets import cluttered_canvas, write_cluttered_digits
+from search.training.digit_sets import cluttered_canvas, write_cluttered_digits, write_digits
+from search.training.folders import DataError
 
 
 def images(root):
@@ -64,3 +66,41 @@ def test_shift_augmentation_keeps_the_whole_image_in_evaluation(tmp_path):
     data = open_data(tmp_path / "d", 64, 0.2, 0, hflip=False, augment="auto")
     names = [type(t).__name__ for t in data.test.transform.transforms]
     assert "CenterCrop" not in names and data.test[0][0].shape == (3, 64, 64)
+
+
+def test_rewriting_a_set_keeps_a_users_files_inside_its_splits_and_names_them(bench, tmp_path):
+    assert bench("data", "digits", "--out", "d2", "--per-class", "2").exit_code == 0
+    (tmp_path / "d2" / "train" / "0" / "notes.txt").write_text("mine")
+    (tmp_path / "d2" / "val" / "my.csv").write_text("mine")
+    result = bench("data", "digits", "--out", "d2", "--per-class", "3")
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "error: d2 holds what `bench data` did not write (train/0/notes.txt, val/my.csv), which replacing the set would delete; "
+        "move it out of d2 or give --out a new folder"
+    )
+    assert (tmp_path / "d2" / "train" / "0" / "notes.txt").read_text() == (tmp_path / "d2" / "val" / "my.csv").read_text() == "mine"
+    assert len(images(tmp_path / "d2")) == 20  # the earlier set, untouched
+
+
+def test_rewriting_a_cluttered_set_keeps_a_users_folder_inside_its_splits(tmp_path):
+    write_cluttered_digits(tmp_path / "d", train_images=10, test_images=10)
+    (tmp_path / "d" / "train" / "extra").mkdir()
+    (tmp_path / "d" / "train" / "extra" / "0001.png").write_bytes(b"mine")
+    with pytest.raises(DataError, match=r"did not write \(train/extra\)"):
+        write_cluttered_digits(tmp_path / "d", train_images=12, test_images=10)
+    assert (tmp_path / "d" / "train" / "extra" / "0001.png").read_bytes() == b"mine"
+
+
+def test_a_folder_of_images_without_the_manifest_is_not_replaced_though_it_looks_like_a_set(tmp_path):
+    mnist = tmp_path / "mnist" / "train" / "0"
+    mnist.mkdir(parents=True)
+    (mnist / "00001.png").write_bytes(b"mine")
+    with pytest.raises(DataError, match=r"holds files but no bench-data\.json, so it is not a set `bench data` wrote and is not replaced"):
+        write_digits(tmp_path / "mnist", per_class=2)
+    assert (mnist / "00001.png").read_bytes() == b"mine"
+
+
+def test_a_set_written_here_is_replaced_by_the_next_one(tmp_path):
+    write_digits(tmp_path / "d", per_class=2)
+    assert write_digits(tmp_path / "d", per_class=3) == {"train": 20, "val": 10}
+    assert len(images(tmp_path / "d")) == 30

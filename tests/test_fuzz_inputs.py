@@ -122,7 +122,7 @@ BASE_SIDECAR = {
         "figures": {"samples": 1, "within_5": 1.0, "within_10": 1.0, "mape": 0.01, "rmse_ms": 0.1, "spearman": 1.0, "kendall": 1.0, "bias": 0.0},
         "raw_figures": {"samples": 1, "within_5": 1.0, "within_10": 1.0, "mape": 0.01, "rmse_ms": 0.1, "spearman": 1.0, "kendall": 1.0, "bias": 0.0},
         "anchor": {"lut_reference_ms": 9.0, "session_ms": 9.0, "speed_factor": 1.0},
-        "points": [{"config": {}, "predicted_ms": 10.0, "raw_predicted_ms": 10.0, "measured_ms": 10.1}],
+        "points": [{"config": BASE_LUT["context"], "predicted_ms": 10.0, "raw_predicted_ms": 10.0, "measured_ms": 10.1}],
     }],
 }
 

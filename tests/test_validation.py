@@ -18,6 +18,7 @@ from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.config import validate
 from search.space.encoding import random_batch
+from search.space.sampling import min_config
 from tests.small_subnets import small_subnets
 from tests.test_predictor import full_lut
 
@@ -58,7 +59,7 @@ def sidecar_record(lut_id: str, within_10: float = 0.9, predicted_ms: float = 10
     return {
         "lut_id": lut_id, "device": "host", "seed": 0, "created_at": "2026-11-22T00:00:00+00:00", "figures": figures, "raw_figures": figures,
         "anchor": {"lut_reference_ms": 9.0, "session_ms": 9.0, "speed_factor": 1.0},
-        "points": [{"config": {}, "predicted_ms": predicted_ms, "raw_predicted_ms": 10.0, "measured_ms": 10.1}],
+        "points": [{"config": min_config(TINY).to_dict(), "predicted_ms": predicted_ms, "raw_predicted_ms": 10.0, "measured_ms": 10.1}],
     }
 
 
@@ -86,6 +87,19 @@ def test_a_sidecar_with_a_prediction_of_zero_is_refused(tmp_path) -> None:
     (tmp_path / f"{LUT_ID}.validation.json").write_text(json.dumps(doc))
     with pytest.raises(LUTError, match=r"is malformed at runs/0/points/0/predicted_ms \(0\.0 is less than or equal to the minimum of 0\)"):
         latest_validation(tmp_path / f"{LUT_ID}.json", LUT_ID)
+
+
+def test_a_sidecar_whose_subnet_is_no_config_is_refused_naming_the_file(tmp_path) -> None:
+    record = sidecar_record(LUT_ID)
+    record["points"][0]["config"] = {**record["points"][0]["config"], "stem": {"width": 999}}
+    path = tmp_path / f"{LUT_ID}.validation.json"
+    path.write_text(json.dumps({"lut_id": LUT_ID, "runs": [record]}))
+    with pytest.raises(LUTError) as refused:
+        latest_validation(tmp_path / f"{LUT_ID}.json", LUT_ID)
+    assert str(refused.value) == (
+        f"the validation record {path} is malformed at runs/0/points/0/config (Conv: width=999 is not allowed; allowed values: 8, 16); "
+        f"delete it and run `bench validate --lut {LUT_ID}` again"
+    )
 
 
 def test_validations_appending_at_once_lose_no_run(tmp_path) -> None:

@@ -28,7 +28,8 @@ from infra.schema_check import schema_problem
 from infra.strict_json import load_json
 from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, shipped_luts, validate_lut
 from search.nas.predictor import LatencyPredictor
-from search.space import SearchSpace
+from search.space import SearchSpace, load_space
+from search.space.config import SubnetConfig, validate
 
 VALIDATION_SUFFIX = ".validation.json"
 
@@ -196,10 +197,26 @@ def validation_plot_path(lut_path: Path) -> Path:
     return lut_path.with_name(f"{lut_path.stem}.validation.png")
 
 
+def _config_problem(config: Any, spaces: dict[str, SearchSpace]) -> str | None:
+    """What keeps a validated subnet's config from being a subnet of a bundled space, or None;
+    `spaces` holds the spaces loaded so far."""
+    try:
+        parsed = SubnetConfig.from_dict(config)
+        if not isinstance(parsed.space, str):
+            return f"its space {parsed.space!r} is not a space's name"
+        if parsed.space not in spaces:
+            spaces[parsed.space] = load_space(parsed.space)
+        validate(parsed, spaces[parsed.space])
+    except UserError as exc:
+        return str(exc)
+    return None
+
+
 def validation_runs(lut_path: Path, lut_id: str) -> list[dict[str, Any]]:
     """Every validation run of the LUT `lut_id` at `lut_path`, oldest first; empty when it was never
-    validated. A sidecar that is malformed or belongs to another LUT is refused, because the search
-    takes its predictor margin from it."""
+    validated. A sidecar that is malformed (its subnets' configs included, which the schema leaves
+    open) or belongs to another LUT is refused here, naming the file, because the search takes its
+    predictor margin from it and would otherwise fail later on a config without saying where from."""
     path = validation_path(lut_path)
     if not path.exists():
         return []
@@ -210,6 +227,11 @@ def validation_runs(lut_path: Path, lut_id: str) -> list[dict[str, Any]]:
         raise LUTError(f"the validation record {path} is malformed at {where} ({problem}); {fix}") from None
     if {doc["lut_id"], *(r["lut_id"] for r in doc["runs"])} != {lut_id}:
         raise LUTError(f"the validation record {path} belongs to another LUT than {lut_id}; {fix}")
+    spaces: dict[str, SearchSpace] = {}
+    for i, run in enumerate(doc["runs"]):
+        for j, point in enumerate(run["points"]):
+            if (problem := _config_problem(point["config"], spaces)) is not None:
+                raise LUTError(f"the validation record {path} is malformed at runs/{i}/points/{j}/config ({problem}); {fix}")
     return doc["runs"]
 
 

@@ -13,8 +13,10 @@ Latency comes from the LUT's predictor (the space as profiled); parameters from 
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -54,11 +56,21 @@ class Budget:
         return self.latency_ms * (1 + TOLERANCE)
 
 
+def positive(value: Any, argument: str) -> float:
+    """A budget as a finite number above zero; a string, a bool, NaN or infinity is refused naming
+    `argument` as the caller took it (the API's `latency_ms`), since a NaN budget compares false
+    with every prediction and a negative one is met by none."""
+    if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise UserError(f"{argument} must be a finite number above 0, not {value!r}")
+    return float(value)
+
+
 def make_budget(
     latency_ms: float, params_m: float | None, validation: dict[str, Any] | None, predictor: LatencyPredictor | None = None,
 ) -> Budget:
     """The budget, with the subnet intervals calibrated on `validation` (which needs the LUT's `predictor`)."""
-    params = int(params_m * 1e6) if params_m is not None else None
+    latency_ms = positive(latency_ms, "latency_ms")
+    params = int(positive(params_m, "params_m") * 1e6) if params_m is not None else None
     calibration = calibrate(predictor, validation) if validation is not None and predictor is not None and len(validation["points"]) >= 3 else None
     return Budget(latency_ms, latency_ms, params, calibration)
 
@@ -94,8 +106,22 @@ class Pricer:
         return hi if self.budget.calibration is None else self.budget.calibration.bounds(ms, (hi - lo) / 2)[1]
 
     def feasible(self, config: SubnetConfig) -> bool:
-        ok = self.latency(config) <= self.budget.limit_ms and self.interval(config)[1] <= self.budget.ceiling_ms
-        return ok and (self.budget.params is None or self.params(config) <= self.budget.params)
+        return self.excess(config) is None
+
+    def excess(self, config: SubnetConfig, slack: float = 0.0) -> str | None:
+        """What puts `config` outside the budget, in words, or None when it is within it (what
+        `feasible` asks), so that a refusal can name it. `slack` (relative) lets latencies pass that
+        are over only by rounding: `price` sums a batch's predictions in another order, which
+        differs from this one's in the last digits."""
+        ms = self.latency(config)
+        if ms > self.budget.limit_ms * (1 + slack):
+            return f"predicted at {ms:.3f} ms, over the {self.budget.limit_ms:g} ms budget"
+        high = self.interval(config)[1]
+        if high > self.budget.ceiling_ms * (1 + slack):
+            return f"whose 95% interval reaches {high:.3f} ms, over the budget plus {TOLERANCE:.0%} ({self.budget.ceiling_ms:.3f} ms)"
+        if self.budget.params is not None and (params := self.params(config)) > self.budget.params:
+            return f"of {params / 1e6:.3f}M parameters, over the {self.budget.params / 1e6:g}M budget"
+        return None
 
     def check_reachable(self, latency: str = "--latency-ms", params_name: str = "--params-m") -> None:
         """Refuse a budget that not even the smallest subnet meets, naming what it needs and the

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from search.nas.lut import LUTError
 from search.nas.predictor import LatencyPredictor
 from search.space.config import SubnetConfig
 
@@ -33,8 +34,13 @@ class Calibration:
     source: str
 
     def bounds(self, point: Any, half: Any) -> tuple[Any, Any]:
-        """Calibrated (low, high) for point predictions and raw half-widths (numbers or arrays)."""
-        return point + half * (self.centre - self.spread), point + half * (self.centre + self.spread)
+        """Calibrated (low, high) for point predictions and raw half-widths (numbers or arrays),
+        stretched to hold the point and cut at zero: a biased predictor's interval can lie wholly
+        to one side of its point, which reads as a contradiction wherever the two are printed
+        together, and no latency is negative. The budget is unchanged by it: a subnet's point must
+        be within the budget anyway, and the ceiling is above the budget."""
+        low, high = point + half * (self.centre - self.spread), point + half * (self.centre + self.spread)
+        return np.maximum(np.minimum(low, point), 0.0), np.maximum(high, point)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,7 +70,30 @@ def scores(predictor: LatencyPredictor, points: list[dict[str, Any]]) -> np.ndar
     return np.array(out)
 
 
+# How far off a LUT may be before its validation is refused, as measured / predicted over the
+# validated subnets (their median, so a few disturbed ones do not count). A LUT of the device the
+# subnets ran on predicts them within a few percent once the session's speed is divided out by the
+# anchor (the quick LUT: 2.9% MAPE), and a throttled phone or a busy host moves them by tens of
+# percent; subnets at a third of or three times their predictions ran on another device or runtime
+# than the LUT describes (or the record was edited), and intervals calibrated on them would be
+# nonsense: negative, or far from every subnet's point.
+OFF_BY = 3.0
+
+
+def _check_scale(predictor: LatencyPredictor, validation: dict[str, Any]) -> None:
+    median = float(np.median([p["measured_ms"] / p["predicted_ms"] for p in validation["points"]]))
+    if not 1 / OFF_BY <= median <= OFF_BY:
+        lut = predictor.lut["id"]
+        raise LUTError(
+            f"LUT {lut}'s validation of {validation['created_at'][:10]} measured its subnets at {median:.3g}x their predicted latency "
+            f"(median), beyond the {OFF_BY:g}x a LUT of the device they ran on is within; profile the device again (`bench profile`) and "
+            f"validate the new LUT, or delete {lut}.validation.json beside the LUT and run `bench validate --lut {lut[:8]}` again"
+        )
+
+
 def calibrate(predictor: LatencyPredictor, validation: dict[str, Any]) -> Calibration:
+    """Refused when the validation says the LUT is off by more than `OFF_BY`."""
+    _check_scale(predictor, validation)
     s = scores(predictor, validation["points"])
     centre, spread = _fit(s)
     inside = []

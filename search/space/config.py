@@ -109,9 +109,12 @@ def compact_number(x: float) -> float | int:
 
 
 def _allowed(stage: str, field: str, value: Any, allowed: tuple) -> None:
+    """Refuse a value outside `allowed`, shown as written when it is no number (a config file's
+    heads are taken as they stand, so a null or a string reaches here)."""
     if value not in allowed:
         values = ", ".join(str(compact_number(a)) for a in allowed)
-        raise ConfigError(f"{stage}: {field}={compact_number(value)} is not allowed; allowed values: {values}")
+        shown = compact_number(value) if isinstance(value, (int, float)) else repr(value)
+        raise ConfigError(f"{stage}: {field}={shown} is not allowed; allowed values: {values}")
 
 
 def validate(config: SubnetConfig, space: SearchSpace) -> SubnetConfig:

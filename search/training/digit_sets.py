@@ -17,6 +17,7 @@ trained with small shifts, rotations and scalings of the whole image instead.
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,13 +40,47 @@ def _load() -> tuple[np.ndarray, np.ndarray]:
     return np.clip(digits.images * (255.0 / 16.0), 0, 255).astype(np.uint8), digits.target.astype(int)
 
 
+SPLITS = ("train", "val")
+CLASSES = {str(digit) for digit in range(10)}
+IMAGE = re.compile(r"^[0-9]+\.png$")  # `_save`'s names: the scan's or the canvas's number
+
+
+def _not_written_here(out: Path) -> list[Path]:
+    """What in `out` a set written here would not hold (anything but the manifest and train/ and
+    val/ of class folders 0-9 of numbered PNGs): replacing the set deletes the whole folder, so a
+    file of the user's one or two levels down would go with it."""
+    found: list[Path] = []
+    for top in sorted(out.iterdir()):
+        if top.name == MANIFEST and top.is_file():
+            continue
+        if top.name not in SPLITS or not top.is_dir():
+            found.append(top)
+            continue
+        for label in sorted(top.iterdir()):
+            if label.name not in CLASSES or not label.is_dir():
+                found.append(label)
+                continue
+            found += [image for image in sorted(label.iterdir()) if not (IMAGE.match(image.name) and image.is_file())]
+    return found
+
+
 def _start(out: Path) -> None:
+    """Refuse, before any work, an `out` that is not a new folder or a set written here, since the
+    new set replaces the whole folder."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise DataError(f"{out} is a file; give --out a folder to write the data set into")
     check_output(out, "the data set folder", folder=True)
-    if out.is_dir() and {p.name for p in out.iterdir()} - {"train", "val", MANIFEST}:
-        raise DataError(f"{out} holds other files than a data set's train/ and val/, so it is not replaced; give --out a new folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not (out / MANIFEST).is_file():  # an ImageFolder of the user's own (MNIST as train/0/00001.png) looks like ours
+        raise DataError(f"{out} holds files but no {MANIFEST}, so it is not a set `bench data` wrote and is not replaced; give --out a new folder")
+    if found := _not_written_here(out):
+        shown = ", ".join(str(p.relative_to(out)) for p in found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise DataError(
+            f"{out} holds what `bench data` did not write ({shown}), which replacing the set would delete; "
+            f"move it out of {out} or give --out a new folder"
+        )
 
 
 def _save(out: Path, split: str, label: int, name: str, pixels: np.ndarray) -> None:
