@@ -184,6 +184,24 @@ def test_interrupted_search_resumes_to_the_same_result(predictor, tiny, tmp_path
     assert resumed.best().config == straight.best().config
 
 
+def test_a_prediction_over_the_budget_only_by_rounding_is_within_it_given_a_slack(predictor, tiny):
+    """What a resumed search allows a saved subnet: the coarse phase priced it in a batch, summed in another order."""
+    config = max_config(tiny, 64)
+    budget = predictor.predict(config) * (1 - 1e-13)
+    pricer = pricer_for(predictor, tiny, budget)
+    assert pricer.excess(config) == f"predicted at {predictor.predict(config):.3f} ms, over the {budget:g} ms budget"
+    assert pricer.excess(config, slack=1e-9) is None
+
+
+def test_a_saved_state_whose_generator_state_is_not_one_is_refused_saying_so(tiny):
+    config = min_config(tiny, 64)
+    state = SearchState({}, 1, [], {config.hash: Candidate(config, 0.5, 1.0, 10, 0)}, random.Random(0).getstate())
+    doc = json.loads(json.dumps(state.to_dict()))
+    doc["rng"][1] = doc["rng"][1][:10]
+    with pytest.raises(ValueError, match=r"^rng: not a state of Python's random generator \(state vector is the wrong size\)$"):
+        SearchState.from_dict(doc)
+
+
 def test_pareto_front_keeps_only_undominated_candidates(tiny):
     c = min_config(tiny, 64)
 

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from search.space import load_space
 from search.space.config import SubnetConfig
 from search.space.sampling import max_config, min_config
 from search.supernet.static import StaticSubnet
+from tests.conftest import CliResult
 from tests.lut_factory import sized_lut
 
 pytestmark = pytest.mark.exports
@@ -225,3 +227,146 @@ def test_file_that_is_not_a_checkpoint_is_refused(tiny_lut, tmp_path, search):
     assert result.exit_code == 2 and "cannot be read" in result.stderr
     assert not (tmp_path / "o").exists()
 
+
+
+# Issue 39: a resumed search trusts nothing in its state file that decides what it delivers.
+
+
+def resumable_copy(run: Path, tmp: Path, edit: Callable[[dict], None]) -> Path:
+    """A copy of the session's finished search with its result removed (so --resume finishes it
+    again) and its search_state.json changed by `edit`, as a hand would change it."""
+    out = tmp / "s"
+    shutil.copytree(run, out)
+    (out / "result.json").unlink()
+    state = json.loads((out / "search_state.json").read_text())
+    edit(state)
+    (out / "search_state.json").write_text(json.dumps(state))
+    return out
+
+
+def resume_args(out: Path) -> list[str]:
+    """The command that resumes the search in `out` with the inputs it started with."""
+    inputs = json.loads((out / "inputs.json").read_text())
+    return ["--checkpoint", inputs["checkpoint"], "--lut", inputs["lut"]["path"], "--latency-ms", str(inputs["budget"]["latency_ms"]),
+            "--out", str(out), "--resume", "--no-measure", "--json", *FAST]
+
+
+def one_error_line(result: CliResult) -> str:
+    """What a refused --json run prints: nothing on stdout, and on stderr, after the progress lines,
+    one `error:` line; exit 2."""
+    lines = result.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("error:")]
+    assert result.exit_code == 2 and result.stdout == "" and errors == lines[-1:], result.stdout + result.stderr
+    return lines[-1]
+
+
+def generation_in_words(state: dict) -> None:
+    state["generation"] = "one"
+
+
+def accuracy_in_words(state: dict) -> None:
+    state["evaluated"][0]["accuracy"] = "high"
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (generation_in_words, r"generation: 'one' is not of type 'integer'"),
+    (accuracy_in_words, r"evaluated/0/accuracy: 'high' is not of type 'number'"),
+])
+def test_a_resumed_state_of_the_wrong_types_is_one_line_naming_the_file_and_the_fix(tiny_search_run, tmp_path, search, edit, says):
+    """A type the search would trip over later (comparing 'one' with a count) is refused as it is read."""
+    out = resumable_copy(tiny_search_run, tmp_path, edit)
+    line = one_error_line(search(*resume_args(out)))
+    assert re.fullmatch(
+        rf"error: the search state {re.escape(str(out / 'search_state.json'))} is not one this toolkit wrote \({says}\); start the search again in another --out", line,
+    ), line
+
+
+def largest_subnet_forged_within_budget(state: dict) -> None:
+    """The probe of issue 39: the largest 64 px subnet, over the budget, saved as cheap and accurate."""
+    state["evaluated"][0].update(config=max_config(load_space("tiny"), 64).to_dict(), accuracy=0.99, predicted_ms=0.30)
+
+
+def largest_subnet_queued_for_evaluation(state: dict) -> None:
+    """Generation 1 finished, with the largest subnet in the population the next one evaluates."""
+    state["generation"] = 1
+    state["population"][0] = max_config(load_space("tiny"), 64).to_dict()
+
+
+@pytest.mark.parametrize("edit", [largest_subnet_forged_within_budget, largest_subnet_queued_for_evaluation])
+def test_a_resumed_subnet_over_the_budget_by_the_lut_is_refused_naming_it(tiny_search_run, tmp_path, search, edit):
+    out = resumable_copy(tiny_search_run, tmp_path, edit)
+    inputs = json.loads((out / "inputs.json").read_text())
+    largest = max_config(load_space("tiny"), 64)
+    predicted = LatencyPredictor(json.loads(Path(inputs["lut"]["path"]).read_text()), load_space("tiny")).predict(largest)
+    line = one_error_line(search(*resume_args(out)))
+    assert line == (
+        f"error: the search state {out / 'search_state.json'} holds subnet {largest.hash} predicted at {predicted:.3f} ms, over the "
+        f"{inputs['budget']['latency_ms']:g} ms budget, which this search never evaluates; start the search again in another --out"
+    )
+    assert not (out / "result.json").exists()
+
+
+def test_a_forged_accuracy_does_not_win_a_resumed_search(tiny_search_run, tmp_path, search):
+    """The least accurate subnet of the search, saved as 99% accurate: re-scored before delivery, it
+    falls back to its place and the search's real winner is delivered with its real accuracy."""
+    finished = json.loads((tiny_search_run / "result.json").read_text())
+    evaluated = json.loads((tiny_search_run / "search_state.json").read_text())["evaluated"]
+    worst = min(range(len(evaluated)), key=lambda i: evaluated[i]["accuracy"])
+    assert evaluated[worst]["accuracy"] < finished["accuracy"]
+
+    def forge(state: dict) -> None:
+        state["evaluated"][worst]["accuracy"] = 0.99
+
+    out = resumable_copy(tiny_search_run, tmp_path, forge)
+    result = search(*resume_args(out))
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["config_hash"] == finished["config_hash"]
+    assert doc["accuracy"] == finished["accuracy"] == doc["holdout"]["correct"] / doc["holdout"]["total"]
+    forged = SubnetConfig.from_dict(evaluated[worst]["config"]).hash
+    assert f"subnet {forged} scores {evaluated[worst]['accuracy']:.2%} held out, not the 99.00% its search state says" in result.stderr
+
+
+def test_the_found_accuracy_is_the_exact_fraction_of_held_out_images_it_got_right(tiny_search_run):
+    doc = json.loads((tiny_search_run / "result.json").read_text())
+    assert doc["accuracy"] == doc["holdout"]["value"] == doc["holdout"]["correct"] / doc["holdout"]["total"]
+
+
+def test_every_saved_accuracy_is_a_fraction_of_the_held_out_images(tiny_search_run):
+    total = json.loads((tiny_search_run / "result.json").read_text())["holdout"]["total"]
+    saved = [c["accuracy"] for c in json.loads((tiny_search_run / "search_state.json").read_text())["evaluated"]]
+    assert saved == [round(a * total) / total for a in saved]
+
+
+def fails_in_generation_2(out: Path, error: Exception) -> Callable[..., float]:
+    """An evaluation that raises `error` once the first generation's state is saved."""
+    from search.training import evaluate
+
+    score = evaluate.subnet_accuracy
+
+    def evaluate_or_fail(*args, **kwargs) -> float:
+        if (out / "search_state.json").exists():
+            raise error
+        return score(*args, **kwargs)
+
+    return evaluate_or_fail
+
+
+def test_a_json_search_that_fails_midway_prints_nothing_on_stdout_and_the_error_last_on_stderr(tiny_checkpoint, tiny_lut, tmp_path, search, monkeypatch):
+    out = tmp_path / "s"
+    monkeypatch.setattr("search.training.evaluate.subnet_accuracy", fails_in_generation_2(out, UserError("the data vanished; put it back")))
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
+                    "--out", str(out), "--no-measure", "--json", *FAST)
+    assert one_error_line(result) == "error: the data vanished; put it back"
+    assert json.loads((out / "search_state.json").read_text())["generation"] == 1
+
+
+def test_a_json_search_that_crashes_midway_prints_nothing_on_stdout(tiny_checkpoint, tiny_lut, tmp_path, search, monkeypatch, capsys):
+    """A bug keeps its traceback (the entry point does not catch it); stdout still holds no partial document."""
+    out = tmp_path / "s"
+    monkeypatch.setattr("search.training.evaluate.subnet_accuracy", fails_in_generation_2(out, RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
+               "--out", str(out), "--no-measure", "--json", *FAST)
+    assert capsys.readouterr().out == ""
+    assert json.loads((out / "search_state.json").read_text())["generation"] == 1

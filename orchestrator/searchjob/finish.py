@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.quiet import output_into
@@ -16,8 +18,9 @@ from orchestrator.searchjob.pareto import plot_pareto
 from search.nas.budget import TOLERANCE
 from search.nas.lut import interval_method
 from search.nas.significance import Proportion, mcnemar_p, proportion, warnings_for
-from search.nas.strategies import SearchState
+from search.nas.strategies import Candidate, SearchState
 from search.space.config import SubnetConfig
+from search.supernet.static import StaticSubnet
 
 
 def _measurement(
@@ -42,11 +45,31 @@ def _path(path: Path | None) -> str | None:
     return str(path) if path else None
 
 
-def judge(job: SearchJob, state: SearchState, static) -> dict[str, Any]:
-    """The winner's held-out accuracy as a count with its interval, the runner-up compared on the
-    same images (McNemar), and the warnings they call for."""
-    best, *rest = state.ranked()
-    right = job.holdout_correct(static)
+def winner(job: SearchJob, state: SearchState, log: Callable[[str], None]) -> tuple[Candidate, StaticSubnet, torch.Tensor]:
+    """The most accurate subnet, scored again on the held-out images before it is delivered (with
+    its recalibrated model and, per image, whether it is right). A resumed search's accuracies come
+    from a file anyone can edit, so a leader that does not score what its state says takes its
+    score and the candidates are ranked again, until the leader is one that does."""
+    scored: set[str] = set()
+    while True:
+        best = state.best()
+        static = job.recalibrated(best.config)
+        right = job.holdout_correct(static)
+        accuracy = int(right.sum()) / len(right)
+        # The same count of images right (a state of earlier versions saved float32 fractions), or
+        # scored already here: a device that does not score a subnet the same twice ends the ranking.
+        if abs(accuracy - best.accuracy) < 0.5 / len(right) or best.config.hash in scored:
+            best.accuracy = accuracy
+            return best, static, right
+        log(f"subnet {best.config.hash} scores {accuracy:.2%} held out, not the {best.accuracy:.2%} its search state says: ranked by its score")
+        best.accuracy = accuracy
+        scored.add(best.config.hash)
+
+
+def judge(job: SearchJob, state: SearchState, best: Candidate, right: torch.Tensor) -> dict[str, Any]:
+    """The winner's held-out accuracy (`right`: per image, whether `best` got it right) as a count
+    with its interval, the runner-up compared on the same images (McNemar), and the warnings they call for."""
+    rest = [c for c in state.ranked() if c is not best]
     held = proportion(int(right.sum()), len(right))
     runner = runner_p = runner_held = None
     if rest:
@@ -65,10 +88,10 @@ def judge(job: SearchJob, state: SearchState, static) -> dict[str, Any]:
 
 def finish_search(job: SearchJob, state: SearchState, device: Callable[[], Device] | None, log: Callable[[str], None]) -> dict[str, Any]:
     """`device` resolves the LUT's device (raising UserError when it is unknown or unreachable)."""
-    out, best = job.inputs.out, state.best()
-    static = job.recalibrated(best.config)
+    out = job.inputs.out
+    best, static, right = winner(job, state, log)
     lo, hi = job.pricer.interval(best.config)
-    verdict = judge(job, state, static)
+    verdict = judge(job, state, best, right)
     held: Proportion = verdict["holdout"]
     test = accuracy_on_test_split(static, job.data, job.inputs.eval_batch_size, job.device)
     log(

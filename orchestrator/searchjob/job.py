@@ -27,7 +27,7 @@ from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.nas.predictor import LatencyPredictor
 from search.nas.significance import Proportion, proportion
 from search.nas.strategies import Search, SearchSettings, SearchState
-from search.space.config import SubnetConfig
+from search.space.config import SubnetConfig, validate
 from search.supernet.model import Supernet
 from search.supernet.static import StaticSubnet
 from search.training import distributed
@@ -52,13 +52,18 @@ class SearchInputs:
     calibration_batches: int = 4  # 512 images for BatchNorm recalibration: half the time per subnet of 1,024
 
 
+RESTART = "start the search again in another --out"
+# How far over the budget a saved subnet may be priced now and still be one the search admitted:
+# the coarse phase priced it in a batch, whose sums differ from one subnet's in the last digits (~1e-15).
+ROUNDING = 1e-9
+
+
 def _saved_state(path: Path) -> SearchState:
-    fix = "start the search again in another --out"
-    doc = load_json(path, "the search state", fix)
+    doc = load_json(path, "the search state", RESTART)
     try:
         return SearchState.from_dict(doc)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UserError(f"the search state {path} is not one this toolkit wrote ({type(exc).__name__}: {exc}); {fix}") from None
+    except ValueError as exc:  # where it breaks the state's schema, or a config that is none
+        raise UserError(f"the search state {path} is not one this toolkit wrote ({exc}); {RESTART}") from None
 
 
 class SearchJob:
@@ -125,6 +130,7 @@ class SearchJob:
                 raise UserError(f"{out} holds no search to resume; start one without --resume")
             state = _saved_state(state_path)
             check_resume(out, self.resumes_with())
+            self._reprice(state, state_path)
             self.log(f"resuming the search in {out} after generation {state.generation} ({len(state.evaluated)} subnets evaluated)")
         elif state_path.exists():
             raise UserError(f"{out} already holds a search; continue it with --resume or choose another --out")
@@ -141,6 +147,22 @@ class SearchJob:
             return distributed.map_shared(self.d, evaluator.many, configs, key=lambda c: c.hash)
 
         return Search(self.settings, self.pricer, evaluator, save, self.log, evaluate_many).run(state)
+
+    def _reprice(self, state: SearchState, path: Path) -> None:
+        """Price every subnet of a resumed state again with the LUT, refusing the state if one lies
+        outside the budget: the state is a file anyone can edit, and its saved predictions would
+        otherwise let a subnet over the budget be delivered as within it. (Its accuracies are
+        checked where they decide, when the winner is scored again before delivery.)"""
+        for config in [*(c.config for c in state.evaluated.values()), *state.population]:
+            try:
+                validate(config, self.space)
+                excess = self.pricer.excess(config, slack=ROUNDING)
+            except UserError as exc:
+                raise UserError(f"the search state {path} holds subnet {config.hash}, which this search cannot price ({exc}); {RESTART}") from None
+            if excess is not None:
+                raise UserError(f"the search state {path} holds subnet {config.hash} {excess}, which this search never evaluates; {RESTART}")
+        for c in state.evaluated.values():
+            c.predicted_ms, c.params = self.pricer.latency(c.config), self.pricer.params(c.config)
 
     def _load(self) -> tuple[list, list]:
         """The supernet, the data and its cached calibration and held-out batches, loaded once."""

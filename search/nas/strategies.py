@@ -22,15 +22,19 @@ feasible subnets. The state is saved after every generation, so a search resumes
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import numpy as np
 
 from infra.errors import UserError
+from infra.schema_check import schema_problem
 from search.nas.budget import Pricer
 from search.space.config import SubnetConfig
 from search.space.encoding import ConfigBatch, decode
@@ -38,6 +42,11 @@ from search.space.sampling import crossover, mutate
 
 STRATEGIES = ("coarse-to-fine", "evolution", "random")
 PLAIN_MUTATION = 0.1
+
+
+@cache
+def state_schema() -> dict[str, Any]:
+    return json.loads((resources.files("search.nas") / "schemas" / "search_state.json").read_text())
 
 
 @dataclass(frozen=True)
@@ -126,12 +135,23 @@ class SearchState:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SearchState:
+    def from_dict(cls, d: Any) -> SearchState:
+        """A saved state, checked against `schemas/search_state.json` and its generator's state
+        restored once, because a resumed search reads a file anyone may have edited: a value of the
+        wrong type would otherwise fail deep in the search. Raises ValueError saying where it breaks."""
+        if (found := schema_problem(d, state_schema())) is not None:
+            where, problem = found
+            raise ValueError(f"{where}: {problem}")
+        rng = (d["rng"][0], tuple(d["rng"][1]), d["rng"][2]) if d["rng"] else None
+        if rng is not None:
+            try:
+                random.Random().setstate(rng)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ValueError(f"rng: not a state of Python's random generator ({exc})") from None
         evaluated = [Candidate.from_dict(c) for c in d["evaluated"]]
         return cls(
             d["settings"], d["generation"], [SubnetConfig.from_dict(c) for c in d["population"]],
-            {c.config.hash: c for c in evaluated},
-            (d["rng"][0], tuple(d["rng"][1]), d["rng"][2]) if d["rng"] else None, d["coarse"], d["seconds"],
+            {c.config.hash: c for c in evaluated}, rng, d["coarse"], d["seconds"],
         )
 
     def ranked(self) -> list[Candidate]:

@@ -40,8 +40,10 @@ def correct(model: nn.Module, batches: Batches, device: torch.device) -> torch.T
 
 
 def accuracy(model: nn.Module, batches: Batches, device: torch.device) -> float:
-    """Top-1 accuracy in [0, 1]."""
-    return float(correct(model, batches, device).float().mean())
+    """Top-1 accuracy in [0, 1]: the count right over the count, exactly as the counts reported
+    beside it give it (a float32 mean is 0.15000000596 for 6 of 40, where they say 0.15)."""
+    right = correct(model, batches, device)
+    return int(right.sum()) / len(right)
 
 
 def recalibrated(supernet: Supernet, config: SubnetConfig, calibration: Batches, device: torch.device) -> StaticSubnet:
