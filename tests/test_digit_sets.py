@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from search.training.data import open_data, resolve_augment
-from search.training.digit_sets import cluttered_canvas, write_cluttered_digits, write_digits
+from search.training.digit_sets import cluttered_canvas, pairs_canvas, write_cluttered_digits, write_digit_pairs, write_digits
 from search.training.folders import DataError
 
 
@@ -104,3 +104,48 @@ def test_a_set_written_here_is_replaced_by_the_next_one(tmp_path):
     write_digits(tmp_path / "d", per_class=2)
     assert write_digits(tmp_path / "d", per_class=3) == {"train": 20, "val": 10}
     assert len(images(tmp_path / "d")) == 30
+
+
+def test_a_pairs_canvas_holds_both_digits_whole_and_apart():
+    import random
+
+    import numpy as np
+
+    first, second = np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)
+    first[:, :] = 200
+    second[:, :] = 250
+    for seed in range(20):
+        canvas = pairs_canvas(first, second, [], random.Random(seed), 48, (2.0, 2.0), 0, 6)
+        assert (canvas == 200).sum() == 16 * 16 and (canvas == 250).sum() == 16 * 16  # neither cut nor overlapping the other
+
+
+def test_a_pairs_set_is_labelled_by_the_two_digits_sum_mod_10(tmp_path, monkeypatch):
+    """Scans whose every pixel tells their digit (20 x digit + 10), so each canvas's two digits can
+    be read back where it is drawn, and each label where it is saved."""
+    import numpy as np
+
+    import search.training.digit_sets as sets
+
+    labels = sets._load()[1]
+    monkeypatch.setattr(sets, "_load", lambda: (np.array([np.full((8, 8), 20 * d + 10, np.uint8) for d in labels]), labels))
+    digits: list[tuple[int, int]] = []
+    saved: list[int] = []
+    draw, save = sets.pairs_canvas, sets._save
+    monkeypatch.setattr(sets, "pairs_canvas", lambda first, second, *a, **k: (digits.append((first[0, 0] // 20, second[0, 0] // 20)), draw(first, second, *a, **k))[1])
+    monkeypatch.setattr(sets, "_save", lambda out, split, label, name, pixels: (saved.append(label), save(out, split, label, name, pixels)))
+    counts = write_digit_pairs(tmp_path / "d", train_images=30, test_images=10, seed=2)
+    assert counts == {"train": 30, "val": 10} and len(images(tmp_path / "d")) == 40
+    assert saved == [(a + b) % 10 for a, b in digits] and len(set(saved)) > 3
+    manifest = json.loads((tmp_path / "d" / "bench-data.json").read_text())
+    assert (manifest["kind"], manifest["label"], manifest["augment"]) == ("digit-pairs", "(first + second) mod 10", "shift")
+
+
+def test_a_pairs_set_is_the_same_bytes_for_the_same_seed(tmp_path):
+    for name in ("a", "b"):
+        write_digit_pairs(tmp_path / name, train_images=20, test_images=10, seed=5)
+    assert [(tmp_path / "a" / p).read_bytes() for p in images(tmp_path / "a")] == [(tmp_path / "b" / p).read_bytes() for p in images(tmp_path / "b")]
+
+
+def test_a_pairs_canvas_too_small_for_two_digits_is_refused(tmp_path):
+    with pytest.raises(DataError, match="a 30 px canvas cannot hold two digits scaled up to 2.25x side by side; make --canvas larger"):
+        write_digit_pairs(tmp_path / "d", train_images=10, test_images=10, canvas=30)

@@ -123,15 +123,19 @@ def test_budget_below_the_smallest_subnet_names_its_latency(predictor, tiny):
         pricer_for(predictor, tiny, 1e9, params=1000).check_reachable()
 
 
-def test_coarse_phase_keeps_within_budget_one_seed_per_skeleton_largest_first(predictor, tiny):
+def test_coarse_phase_keeps_within_both_budgets_one_seed_per_skeleton_slowest_first(predictor, tiny):
+    """Algorithm 2: latency ranks the skeletons, parameters are only a threshold."""
     mid = (predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2
     pricer = pricer_for(predictor, tiny, mid, params=200_000)
     seeds, report = coarse_phase(pricer, 5000, 20, seed=0)
     assert report.samples == 5000 and 0 < report.feasible < 5000 and len(seeds) == 20
     assert all(pricer.feasible(c) for c in seeds)
     assert len({skeleton(c) for c in seeds}) == 20
+    latencies = [predictor.predict(c) for c in seeds]
+    assert latencies == sorted(latencies, reverse=True)
     sizes = [count_params(c, tiny) for c in seeds]
-    assert sizes == sorted(sizes, reverse=True)
+    assert max(latencies) <= mid and max(sizes) <= 200_000
+    assert sizes != sorted(sizes, reverse=True)  # parameters did not rank them
 
 
 @pytest.mark.parametrize("strategy", ["coarse-to-fine", "evolution", "random"])

@@ -41,3 +41,20 @@ def data_cluttered(
 
     counts = write_cluttered_digits(out, train_images, test_images, seed, canvas=canvas, pieces=pieces)
     console.print(f"wrote {counts['train']} training and {counts['val']} test images (10 classes, {canvas} px, {pieces} fragments each) to {out}")
+
+
+@data_app.command("pairs")
+def data_pairs(
+    out: Path = typer.Option(Path("data/pairs"), "--out", help="folder to write (ImageNet layout: train/ and val/)"),
+    train_images: int = typer.Option(6000, "--train-images", callback=number(10, 10_000_000), help="training canvases"),
+    test_images: int = typer.Option(2000, "--test-images", callback=number(10, 10_000_000), help="test canvases (from digit scans no training canvas uses)"),
+    seed: int = typer.Option(0, "--seed", callback=number(0)),
+    canvas: int = typer.Option(48, "--canvas", callback=number(36, 1024), help="canvas side in pixels"),
+    pieces: int = typer.Option(12, "--pieces", callback=number(0, 100), help="fragments of other digits on every canvas"),
+) -> None:
+    """A set that needs global context: two digits apart on a cluttered canvas, labelled by their sum
+    modulo 10, so a network must combine what it sees in two places. Deterministic by seed."""
+    from search.training.digit_sets import write_digit_pairs
+
+    counts = write_digit_pairs(out, train_images, test_images, seed, canvas=canvas, pieces=pieces)
+    console.print(f"wrote {counts['train']} training and {counts['val']} test images (10 classes: the two digits' sum mod 10, {canvas} px) to {out}")

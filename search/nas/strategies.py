@@ -177,19 +177,23 @@ def _skeleton_keys(b: ConfigBatch) -> np.ndarray:
 
 
 def coarse_phase(pricer: Pricer, samples: int, keep: int, seed: int) -> tuple[list[SubnetConfig], CoarseReport]:
-    """Vectorised: price every sample, then per skeleton keep the feasible member with the most
-    parameters (then the highest predicted latency); only the `keep` seeds are decoded to configs."""
+    """The paper's Algorithm 2, coarse part: latency is the primary indicator and parameters only a
+    memory threshold (T_p, applied with the latency budget T_l by the pricer's feasibility). So per
+    skeleton the feasible member predicted slowest (the one that uses most of the budget) is kept,
+    and the `keep` skeletons whose members are slowest are the seeds. Ranking by parameters instead,
+    as this did before, seeded every search on the 64 px LUT with 4-stage subnets, the class that
+    trains worst alone (issue 40). Vectorised; only the seeds are decoded to configs."""
     start = time.perf_counter()
     priced = pricer.price(samples, seed)
     rows = np.flatnonzero(priced.feasible)
     keys = _skeleton_keys(priced.batch)[rows]
     params, ms = priced.params[rows], priced.ms[rows]
-    order = np.lexsort((-ms, -params, *keys.T[::-1]))
+    order = np.lexsort((-params, -ms, *keys.T[::-1]))
     sorted_keys = keys[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = np.any(sorted_keys[1:] != sorted_keys[:-1], axis=1)
     leaders = order[first]
-    ranked = leaders[np.lexsort((-ms[leaders], -params[leaders]))][:keep]
+    ranked = leaders[np.lexsort((-params[leaders], -ms[leaders]))][:keep]
     seeds = [decode(priced.batch, int(rows[i]), pricer.space) for i in ranked]
     return seeds, CoarseReport(samples, len(rows), int(first.sum()), time.perf_counter() - start)
 

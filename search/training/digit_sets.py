@@ -6,7 +6,11 @@ work but not that architecture matters. `write_cluttered_digits` is the set with
 the cluttered-MNIST benchmarks (Mnih et al. 2014, "Recurrent Models of Visual Attention": a digit
 at a random place on a larger canvas among fragments cut from other digits): the network must find
 the digit and ignore strokes that look like parts of other digits, so small subnets fall behind
-large ones. Both are deterministic by seed. The source scans are split into train and test sources
+large ones. `write_digit_pairs` asks for global context: two digits far apart on one cluttered
+canvas, labelled by their sum modulo 10, so a network must recognise both and combine what it saw
+in two places (what attention across the map does, and pooled local features cannot: a linear
+classifier on the pooled sum of two one-hot digits cannot compute their sum modulo 10). All are
+deterministic by seed. The source scans are split into train and test sources
 first, so no test image shares a digit scan (target or clutter) with a training image.
 
 Each set writes `bench-data.json` beside its splits: what it is, and the augmentation it suits
@@ -126,6 +130,29 @@ def cluttered_canvas(
     """One image: `target` scaled by a random factor in `scale` at a random place, over `pieces`
     square fragments (side `piece`) cut at random from the `others` (scaled the same way) and placed
     at random; overlaps keep the brighter stroke."""
+    out = _clutter(others, rng, canvas, scale, pieces, piece)
+    _place(out, target, rng, scale)
+    return out
+
+
+PAIRS_DEFAULTS = {"canvas": 48, "scale": (1.5, 2.25), "pieces": 12, "piece": 6}
+
+
+def pairs_canvas(
+    first: np.ndarray, second: np.ndarray, others: list[np.ndarray], rng: random.Random, canvas: int, scale: tuple[float, float], pieces: int, piece: int,
+) -> np.ndarray:
+    """One image of two digits: the clutter of `cluttered_canvas`, then the canvas cut in two halves
+    (side by side or one above the other, at random) and each digit, scaled by a random factor of
+    its own, at a random place in its half, so they never overlap."""
+    out = _clutter(others, rng, canvas, scale, pieces, piece)
+    half = canvas // 2
+    regions = [(0, 0, canvas, half), (0, half, canvas, canvas - half)] if rng.random() < 0.5 else [(0, 0, half, canvas), (half, 0, canvas - half, canvas)]
+    for scan, region in zip((first, second), regions):
+        _place(out, scan, rng, scale, region)
+    return out
+
+
+def _clutter(others: list[np.ndarray], rng: random.Random, canvas: int, scale: tuple[float, float], pieces: int, piece: int) -> np.ndarray:
     out = np.zeros((canvas, canvas), dtype=np.uint8)
     for scan in others[:pieces]:
         big = _scaled(scan, rng.uniform(*scale))
@@ -133,11 +160,17 @@ def cluttered_canvas(
         y, x = rng.randrange(big.shape[0] - side + 1), rng.randrange(big.shape[1] - side + 1)
         cy, cx = rng.randrange(canvas - side + 1), rng.randrange(canvas - side + 1)
         np.maximum(out[cy:cy + side, cx:cx + side], big[y:y + side, x:x + side], out=out[cy:cy + side, cx:cx + side])
-    digit = _scaled(target, rng.uniform(*scale))
-    side = digit.shape[0]
-    cy, cx = rng.randrange(canvas - side + 1), rng.randrange(canvas - side + 1)
-    np.maximum(out[cy:cy + side, cx:cx + side], digit, out=out[cy:cy + side, cx:cx + side])
     return out
+
+
+def _place(out: np.ndarray, scan: np.ndarray, rng: random.Random, scale: tuple[float, float], region: tuple[int, int, int, int] | None = None) -> None:
+    """Draw `scan`, scaled, at a random place inside `region` (top, left, height, width) of `out`,
+    the whole canvas by default."""
+    digit = _scaled(scan, rng.uniform(*scale))
+    top, left, height, width = region or (0, 0, *out.shape)
+    side = digit.shape[0]
+    cy, cx = top + rng.randrange(height - side + 1), left + rng.randrange(width - side + 1)
+    np.maximum(out[cy:cy + side, cx:cx + side], digit, out=out[cy:cy + side, cx:cx + side])
 
 
 def _draw(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int, rng: random.Random, **clutter: Any) -> Iterator[tuple[int, np.ndarray]]:
@@ -174,4 +207,30 @@ def write_cluttered_digits(
             for n, (label, pixels) in enumerate(_draw(images, labels, sources[split], count, rng, **clutter)):
                 _save(built, split, label, f"{n:05d}.png", pixels)
         _manifest(built, "cluttered-digits", counts, seed=seed, test_fraction=test_fraction, **{**clutter, "scale": list(scale)})
+    return counts
+
+
+def write_digit_pairs(
+    out: Path, train_images: int = 6000, test_images: int = 2000, seed: int = 0, test_fraction: float = 0.2,
+    canvas: int = PAIRS_DEFAULTS["canvas"], pieces: int = PAIRS_DEFAULTS["pieces"], piece: int = PAIRS_DEFAULTS["piece"],
+    scale: tuple[float, float] = PAIRS_DEFAULTS["scale"],
+) -> dict[str, int]:
+    """Write canvases of two digits apart among clutter, labelled (first + second) mod 10, as an
+    ImageFolder; the test canvases are made only from the test sources, as `write_cluttered_digits`'."""
+    if 2 * max(8, round(8 * scale[1])) > canvas or piece > canvas:
+        raise DataError(f"a {canvas} px canvas cannot hold two digits scaled up to {scale[1]}x side by side; make --canvas larger")
+    _start(out)
+    images, labels = _load()
+    test_sources = set(holdout_indices(labels.tolist(), test_fraction, seed))
+    sources = {"train": [i for i in range(len(labels)) if i not in test_sources], "val": sorted(test_sources)}
+    counts = {"train": train_images, "val": test_images}
+    clutter = {"canvas": canvas, "scale": scale, "pieces": pieces, "piece": piece}
+    with atomic_folder(Path(out)) as built:
+        for split, count in counts.items():
+            rng = random.Random(f"{seed}:pairs:{split}")
+            for n in range(count):
+                first, second, *others = rng.sample(sources[split], pieces + 2)
+                pixels = pairs_canvas(images[first], images[second], [images[i] for i in others], rng, **clutter)
+                _save(built, split, (int(labels[first]) + int(labels[second])) % 10, f"{n:05d}.png", pixels)
+        _manifest(built, "digit-pairs", counts, seed=seed, test_fraction=test_fraction, label="(first + second) mod 10", **{**clutter, "scale": list(scale)})
     return counts

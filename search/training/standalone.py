@@ -33,14 +33,17 @@ class AloneResult:
     holdout_accuracy: float
     test_accuracy: float | None
     seconds_per_epoch: list[float] = field(default_factory=list)
+    holdout_curve: list[float] = field(default_factory=list)  # after each epoch, when asked for
 
 
 def train_alone(
     config: SubnetConfig, s: TrainSettings, data: ImageData | None = None, device: torch.device | None = None,
-    log: Callable[[str], None] = lambda message: None,
+    log: Callable[[str], None] = lambda message: None, curve: bool = False,
 ) -> AloneResult:
     """Train `config` from fresh weights (seeded by `s.seed`) on `s.data` for `s.epochs`; accuracy on
-    the held-out part of train/ and on val/ (the test split) when it exists."""
+    the held-out part of train/ and on val/ (the test split) when it exists. With `curve`, the
+    held-out accuracy after every epoch too: whether a run converged (its curve flat at the end)
+    is what tells a reference from a run cut short."""
     s.check()
     device = device or torch.device("cpu")
     data = data or open_data(Path(s.data), s.resolution, s.holdout, s.seed, s.hflip, CHECK_CALIBRATION_IMAGES, s.augment)
@@ -57,6 +60,8 @@ def train_alone(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, warmup, total, s.min_lr / s.lr))
     criterion = DistillationLoss("none", label_smoothing=s.label_smoothing)
     seconds: list[float] = []
+    holdout = tensor_batches(data.holdout, 256)
+    held_curve: list[float] = []
     for epoch in range(s.epochs):
         model.train()
         start = time.perf_counter()
@@ -66,7 +71,9 @@ def train_alone(
             optimizer.step()
             scheduler.step()
         seconds.append(time.perf_counter() - start)
-        log(f"{config.hash[:8]} epoch {epoch + 1}/{s.epochs}: {seconds[-1]:.1f} s")
-    held = accuracy(model, tensor_batches(data.holdout, 256), device)
+        if curve:
+            held_curve.append(accuracy(model, holdout, device))
+        log(f"{config.hash[:8]} epoch {epoch + 1}/{s.epochs}: {seconds[-1]:.1f} s" + (f", held-out {held_curve[-1]:.1%}" if curve else ""))
+    held = held_curve[-1] if curve else accuracy(model, holdout, device)
     test = accuracy(model, tensor_batches(data.test, 256), device) if data.test is not None else None
-    return AloneResult(model, held, test, seconds)
+    return AloneResult(model, held, test, seconds, held_curve)

@@ -1,0 +1,157 @@
+"""Issue 40's pilot: does a task give architecture room to matter, before a ranking benchmark is
+built on it? A few subnets (the space's smallest and largest, the MobileViT-like hand-pick and one
+between) are trained alone from scratch, two seeds each, with the held-out accuracy after every
+epoch, and the task is judged on them:
+
+  headroom     largest minus smallest, mean test accuracy over seeds (goal >= 10 points)
+  seed SD      the spread of one subnet's test accuracy between seeds (goal <= 1 point)
+  ceiling      the largest's mean test accuracy (goal <= 95%: room above it)
+  converged    each run's held-out curve flat over its last 20% of epochs: the mean of that stretch
+               within 1 point of the mean of the 20% before it (else the run was cut short and its
+               accuracy is no reference)
+
+Sections (each keeps one JSON file per run under --work, so processes can share the work with
+--part/--parts and an interrupted section resumes where it stopped):
+
+  train    train the pilot subnets alone (skipping runs already done)
+  report   the figures above, met or missed, from the runs done so far (--json for one document)
+
+Run: .venv/bin/python benchmarks/task_pilot.py train --help
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from search_quality import BENCH, hand_picked  # noqa: E402
+
+from infra.files import write_json_atomic  # noqa: E402
+from orchestrator.lut.store import resolve_lut  # noqa: E402
+from search.nas.lut import read_lut  # noqa: E402
+from search.nas.predictor import LatencyPredictor  # noqa: E402
+from search.space import load_space  # noqa: E402
+from search.space.config import SubnetConfig, validate  # noqa: E402
+from search.space.sampling import max_config, min_config  # noqa: E402
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+console = Console(width=150)
+WORK = Path("runs/task-pilot")
+LUT = "6cbb6555"  # the committed tiny LUT at 64 px
+DATA_COMMAND = ["data", "pairs"]
+RECIPE = {"lr": 2e-3, "batch_size": 64}
+GOALS = {"headroom_points": 10.0, "seed_sd_points": 1.0, "largest_max": 0.95, "flat_points": 1.0}
+
+
+def pilot_subnets(lut: str) -> tuple[list[tuple[str, SubnetConfig]], LatencyPredictor]:
+    """The smallest and the largest (first: they decide the headroom), the hand-pick, and the
+    largest with one transformer layer per stage (between the hand-pick and the largest)."""
+    doc = read_lut(resolve_lut(lut))
+    space = load_space(doc["space"]["name"])
+    predictor = LatencyPredictor(doc, space)
+    r = doc["resolution"]
+    smallest, largest, hand = min_config(space, r), max_config(space, r), hand_picked(space, r)
+    between = validate(replace(largest, transformer=tuple(replace(t, heads=t.heads[:1], mlp_ratio=t.mlp_ratio[:1]) for t in largest.transformer)), space)
+    return [("smallest", smallest), ("largest", largest), ("hand-picked", hand), ("largest, one layer per stage", between)], predictor
+
+
+def flat(curve: list[float]) -> bool | None:
+    """The last 20% of epochs against the 20% before them (None for a curve too short to tell)."""
+    n = max(1, len(curve) // 5)
+    if len(curve) < 2 * n or len(curve) < 5:
+        return None
+    return abs(statistics.mean(curve[-n:]) - statistics.mean(curve[-2 * n:-n])) * 100 <= GOALS["flat_points"]
+
+
+@app.command()
+def train(
+    data: Path = typer.Option(WORK / "pairs", help="the task's data set (written with `bench data pairs` if missing)"),
+    work: Path = WORK, epochs: int = 40, seeds: int = 2, lut: str = LUT,
+    part: int = typer.Option(0, help="this process's share: runs i with i % parts == part"), parts: int = 1,
+) -> None:
+    """Train the pilot subnets alone, `seeds` seeds each, keeping each run's held-out curve."""
+    from search.training.settings import TrainSettings
+    from search.training.standalone import train_alone
+
+    if not data.exists():
+        subprocess.run([BENCH, *DATA_COMMAND, "--out", str(data)], check=True)
+    subnets, predictor = pilot_subnets(lut)
+    (work / "runs").mkdir(parents=True, exist_ok=True)
+    runs = [(name, config, seed) for name, config in subnets for seed in range(seeds)]
+    for i, (name, config, seed) in enumerate(runs):
+        path = work / "runs" / f"{config.hash[:8]}-seed{seed}.json"
+        if i % parts != part or path.exists():
+            continue
+        settings = TrainSettings(space="tiny", data=str(data), resolution=predictor.resolution, hflip=False, augment="auto", seed=seed, epochs=epochs, **RECIPE)
+        start = time.perf_counter()
+        r = train_alone(config, settings, log=console.print, curve=True)
+        write_json_atomic(path, {
+            "name": name, "config": config.to_dict(), "seed": seed, "epochs": epochs, "predicted_ms": predictor.predict(config),
+            "params": predictor.params(config), "test": r.test_accuracy, "holdout_curve": r.holdout_curve,
+            "seconds": time.perf_counter() - start, "data": str(data), "data_command": " ".join(["bench", *DATA_COMMAND]),
+            "lut": read_lut(resolve_lut(lut))["id"], "recipe": {**RECIPE, "epochs": epochs},
+        })
+        console.print(f"{name} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
+
+
+def figures(work: Path) -> dict[str, Any]:
+    runs = [json.loads(p.read_text()) for p in sorted((work / "runs").glob("*.json"))]
+    by: dict[str, list[dict[str, Any]]] = {}
+    for run in runs:
+        by.setdefault(run["name"], []).append(run)
+    subnets = {
+        name: {
+            "predicted_ms": rs[0]["predicted_ms"], "params": rs[0]["params"], "test": [r["test"] for r in rs],
+            "mean": statistics.mean(r["test"] for r in rs), "seed_sd_points": 100 * statistics.stdev([r["test"] for r in rs]) if len(rs) > 1 else None,
+            "converged": [flat(r["holdout_curve"]) for r in rs], "epochs": [r["epochs"] for r in rs], "seconds": [round(r["seconds"]) for r in rs],
+        }
+        for name, rs in by.items()
+    }
+    out: dict[str, Any] = {"subnets": subnets, "data_command": runs[0]["data_command"] if runs else None, "lut": runs[0]["lut"] if runs else None}
+    if "smallest" in subnets and "largest" in subnets:
+        out["headroom_points"] = 100 * (subnets["largest"]["mean"] - subnets["smallest"]["mean"])
+        out["largest"] = subnets["largest"]["mean"]
+    sds = [s["seed_sd_points"] for s in subnets.values() if s["seed_sd_points"] is not None]
+    out["seed_sd_points_max"] = max(sds) if sds else None
+    out["all_converged"] = all(c is True for s in subnets.values() for c in s["converged"]) if subnets else None
+    return out
+
+
+@app.command()
+def report(work: Path = WORK, as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout")) -> None:
+    """The pilot's figures against its goals, from the runs done so far."""
+    f = figures(work)
+    if as_json:
+        print(json.dumps(f, indent=2))
+        return
+    console.print(f"task: `{f['data_command']}`, LUT {f['lut']}")
+    for name, s in f["subnets"].items():
+        tests = ", ".join(f"{t:.1%}" for t in s["test"])
+        console.print(
+            f"  {name:30} {s['predicted_ms']:.3f} ms {s['params'] / 1e6:.3f}M  test {tests} (mean {s['mean']:.1%}"
+            + (f", seed SD {s['seed_sd_points']:.1f} pt" if s["seed_sd_points"] is not None else "")
+            + f")  converged {s['converged']}  epochs {s['epochs']}  s {s['seconds']}"
+        )
+
+    def verdict(ok: bool | None) -> str:
+        return "met" if ok else "not yet known" if ok is None else "missed"
+
+    head, sd, top = f.get("headroom_points"), f["seed_sd_points_max"], f.get("largest")
+    console.print(f"headroom {head:.1f} points (goal >= 10): {verdict(head >= GOALS['headroom_points'])}" if head is not None else "headroom: not yet known")
+    console.print(f"seed SD at most {sd:.1f} points (goal <= 1): {verdict(sd <= GOALS['seed_sd_points'])}" if sd is not None else "seed SD: not yet known")
+    console.print(f"largest {top:.1%} (goal <= 95%): {verdict(top <= GOALS['largest_max'])}" if top is not None else "largest: not yet known")
+    console.print(f"every run converged (flat over its last 20% of epochs): {verdict(f['all_converged'])}")
+
+
+if __name__ == "__main__":
+    app()
