@@ -103,7 +103,9 @@ def lut_validation_table(doc: dict[str, Any], run: dict[str, Any] | None) -> Tab
     formatted as `bench validate` and the report format them; None when it was never validated."""
     if not run:
         return None
-    table = Table(title=plain(f"LUT {doc['id']} validation ({run['created_at'][:10]})"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    note = run["anchor"].get("note")
+    table = Table(title=plain(f"LUT {doc['id']} validation ({run['created_at'][:10]})"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+                  caption=plain(note) if note else None, caption_justify="left")
     table.add_column("figure", no_wrap=True)
     table.add_column("anchored", justify="right", no_wrap=True)
     table.add_column("raw", justify="right", no_wrap=True)

@@ -221,7 +221,7 @@ def validation_runs(lut_path: Path, lut_id: str) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     fix = f"delete it and run `bench validate --lut {lut_id}` again"
-    doc = load_json(path, "the validation record", fix, LUTError)
+    doc = _pre_anchor_upgraded(load_json(path, "the validation record", fix, LUTError))
     if (found := schema_problem(doc, _validation_schema())) is not None:
         where, problem = found
         raise LUTError(f"the validation record {path} is malformed at {where} ({problem}); {fix}") from None
@@ -233,6 +233,22 @@ def validation_runs(lut_path: Path, lut_id: str) -> list[dict[str, Any]]:
             if (problem := _config_problem(point["config"], spaces)) is not None:
                 raise LUTError(f"the validation record {path} is malformed at runs/{i}/points/{j}/config ({problem}); {fix}")
     return doc["runs"]
+
+
+PRE_ANCHOR = "validated before subnets were scaled by the anchor network: its figures are unscaled"
+
+
+def _pre_anchor_upgraded(doc: Any) -> Any:
+    """A record written before validation scaled its subnets by the LUT's anchor network (the
+    committed 2a589111's and dee62bf8's) has figures but no `raw_figures` or `anchor`: nothing was
+    scaled, so its figures are the raw ones and its speed factor is 1. Read so, the record is shown
+    and reported as what it is instead of refused; the file is left as it was written."""
+    runs = doc.get("runs") if isinstance(doc, dict) else None
+    for run in runs if isinstance(runs, list) else []:
+        if isinstance(run, dict) and "figures" in run and "raw_figures" not in run and "anchor" not in run:
+            run["raw_figures"] = run["figures"]
+            run["anchor"] = {"speed_factor": 1.0, "lut_reference_ms": None, "note": PRE_ANCHOR}
+    return doc
 
 
 def latest_validation(lut_path: Path, lut_id: str) -> dict[str, Any] | None:

@@ -200,7 +200,7 @@ def run_section(part: LutPart, i: int, run: dict[str, Any]) -> str:
         ("measured on", run["device"]), ("created", run["created_at"]), ("seed", run["seed"]),
         ("anchor in the LUT (ms)", ms_text(anchor.get("lut_reference_ms") or math.nan)),
         ("anchor in this session (ms)", ms_text(anchor.get("session_ms", math.nan))),
-        ("speed factor", f"{anchor['speed_factor']:.4f}"),
+        ("speed factor", f"{anchor['speed_factor']:.4f}" + (f" ({anchor['note']})" if anchor.get("note") else "")),
     ] + ([("device facts", cell_text(run["device_facts"]))] if run.get("device_facts") else [])
     columns = [Column("subnet", True), Column("predicted (ms)", True), Column("raw predicted (ms)", True),
                Column("measured (ms)", True), Column("error", True)]

@@ -1,0 +1,49 @@
+"""Every LUT the repository ships is shown and reported, its validation record included: a
+newcomer's first `bench lut show` of a committed LUT must not end in "malformed" (two records
+written before validation scaled its subnets by the anchor network once did)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from orchestrator.lut.store import PRE_ANCHOR, latest_validation
+from tests.conftest import COMMITTED_LUTS, ROOT, copy_committed_luts
+
+PRE_ANCHOR_LUTS = ("host/xxs/2a589111be5bc6e1", "host/xxs/dee62bf85d8fe65c")
+
+
+@pytest.fixture
+def store(bench, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_LUTS", str(copy_committed_luts(tmp_path / "luts")))
+    return bench
+
+
+@pytest.mark.parametrize("name", COMMITTED_LUTS)
+def test_a_committed_lut_is_shown_with_its_validation(store, name):
+    shown = store("lut", "show", name.rsplit("/", 1)[1][:8])
+    assert shown.exit_code == 0, shown.stderr
+    if (ROOT / "luts" / f"{name}.validation.json").exists():
+        assert "validation (" in shown.stdout
+
+
+@pytest.mark.parametrize("name", PRE_ANCHOR_LUTS)
+def test_a_record_written_before_anchor_scaling_reads_as_unscaled_and_says_so(name):
+    lut_id = name.rsplit("/", 1)[1]
+    run = latest_validation(ROOT / "luts" / f"{name}.json", lut_id)
+    assert run["raw_figures"] == run["figures"] and run["anchor"] == {"speed_factor": 1.0, "lut_reference_ms": None, "note": PRE_ANCHOR}
+
+
+@pytest.mark.parametrize("name", PRE_ANCHOR_LUTS)
+def test_a_record_written_before_anchor_scaling_is_reported_with_its_note(store, tmp_path, name):
+    made = store("report", name.rsplit("/", 1)[1][:8], "--out", str(tmp_path / "r.html"))
+    assert made.exit_code == 0, made.stderr
+    assert PRE_ANCHOR in (tmp_path / "r.html").read_text()
+
+
+def test_every_committed_lut_with_a_record_is_listed_with_its_figures(store):
+    listed = store("lut", "list", "--json")
+    assert listed.exit_code == 0 and listed.stderr == ""
+    validated = {name.rsplit("/", 1)[1] for name in COMMITTED_LUTS if (ROOT / "luts" / f"{name}.validation.json").exists()}
+    assert {row["id"] for row in json.loads(listed.stdout)["luts"] if isinstance(row["validation"], dict)} == validated
