@@ -1,7 +1,8 @@
 """One process at a time: a run directory, an export-cache entry or a phone is held by an advisory
 lock (flock) on a file beside it, so a second process is told who holds it instead of racing it.
 The lock file records the holder's pid; the kernel releases the lock when the holder exits, however
-it exits, so a crashed run never leaves a stale lock behind.
+it exits, so a crashed run never leaves a stale lock behind (processes it forked share the lock
+until they end too: a training's data loaders, seconds after a kill -9, which the refusal says).
 
 A lock file may sit in a folder others write (a cloned LUT repository, a shared `--out` folder),
 so whatever is found at its path is treated as hostile until shown to be ours: a symbolic link is
@@ -40,13 +41,26 @@ def _open_lock(lock_file: Path) -> int:
     """The lock file's descriptor, created if missing; refused (one sentence) when the path is a
     link, not a regular file, has other names, or holds something other than a pid."""
     fix = "remove it (it is not a lock file of ours), then run again"
+    folder = lock_file.parent
     try:
-        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"cannot create the lock file {lock_file}: {_first_file(folder)} is a file, not a folder; move it away, then run again") from None
+    except OSError as exc:
+        existing = next((part for part in folder.parents if part.is_dir()), folder.anchor)
+        raise UserError(f"cannot create the folder {folder} for the lock file {lock_file.name} ({exc.strerror or exc}); make {existing} writable for you, then run again") from None
+    try:
         fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise UserError(f"the lock file {lock_file} is a symbolic link; {fix}") from None
-        raise UserError(f"cannot create the lock file {lock_file} ({exc.strerror or exc}); run in a folder you can write") from None
+        if exc.errno == errno.EISDIR:
+            raise UserError(f"the lock file {lock_file} is a folder; {fix}") from None
+        if os.path.lexists(lock_file):  # there, but not ours to open: another user's, or its permissions changed
+            raise UserError(
+                f"the lock file {lock_file} cannot be opened for writing ({exc.strerror or exc}); remove it, or give yourself write access to it, then run again"
+            ) from None
+        raise UserError(f"cannot create the lock file {lock_file} ({exc.strerror or exc}); make {folder} writable for you, then run again") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         problem = "is not a regular file"
@@ -58,6 +72,21 @@ def _open_lock(lock_file: Path) -> int:
         return fd
     os.close(fd)
     raise UserError(f"the lock file {lock_file} {problem}; {fix}")
+
+
+def _first_file(folder: Path) -> Path:
+    """The part of `folder`'s path that is a file (or a link to one) where a folder should be."""
+    return next((part for part in reversed([folder, *folder.parents]) if os.path.lexists(part) and not part.is_dir()), folder)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
 
 
 def _still_named(fd: int, lock_file: Path) -> bool:
@@ -83,6 +112,11 @@ def held(lock_file: Path, what: str, wait: bool = False) -> Iterator[None]:
         except BlockingIOError:
             holder = os.pread(fd, _PID_BYTES, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
+            if holder.isdigit() and not _alive(int(holder)):  # killed (kill -9): the processes it forked hold the lock until they notice
+                raise InUseError(
+                    f"{what} is still held by what is left of process {holder}, which has ended (its data-loading processes end within "
+                    "seconds); run again in a moment", holder,
+                ) from None
             raise InUseError(f"{what} is in use by process {holder}; wait for it to finish or stop it, then run again", holder) from None
         except BaseException:
             os.close(fd)

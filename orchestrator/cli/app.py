@@ -50,7 +50,7 @@ def main() -> None:
     """Entry point: run the app, turning expected errors into one clear line on stderr, exit code 2.
     Ctrl-C (or SIGTERM) that no command handles itself ends with a line saying so, exit code 130
     (143 for SIGTERM)."""
-    with sigterm_as_interrupt() as received:
+    with sigterm_as_interrupt(ends_process=True) as received:
         try:
             _run()
         except SystemExit as exc:

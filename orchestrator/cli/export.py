@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console, number
+from orchestrator.cli.common import console, errors, number
 from orchestrator.export.backends import BACKENDS
 from search.space import load_space
 
@@ -30,6 +31,10 @@ def export(
     s = load_space(space)
     p = build_plan(s, resolution)
     start = time.perf_counter()
-    done = export_probes(p.probes, s.name, s.hash, backend, workers)
+    try:
+        done = export_probes(p.probes, s.name, s.hash, backend, workers)
+    except KeyboardInterrupt:
+        errors.print(f"interrupted: the networks exported so far are kept in {cache_root()}; run the same command again to export the rest", soft_wrap=True)
+        sys.exit(130)
     fresh = sum(not d.cached for d in done.values())
     console.print(f"{len(done)} networks in {cache_root()} ({fresh} exported now, {len(done) - fresh} cached) in {time.perf_counter() - start:.0f} s")

@@ -47,7 +47,7 @@ def search_cmd(
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
     from orchestrator.lut.store import resolve_lut
     from orchestrator.searchjob.finish import finish_search
-    from orchestrator.searchjob.job import SearchInputs, SearchJob
+    from orchestrator.searchjob.job import STATE_FILE, SearchInputs, SearchJob
     from search.training import distributed
 
     lut_path = resolve_lut(lut)
@@ -65,6 +65,8 @@ def search_cmd(
             log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
         device = (lambda: get_device(job.lut["device"]["name"], devices_file)) if measure else None
         try:
+            if d.main and (warning := _one_output(job)):
+                log(f"warning: {warning}")
             if d.main:
                 with run_dir_lock(run_dir, "the search run"):
                     result = finish_search(job, job.run(resume), device, log)
@@ -72,9 +74,29 @@ def search_cmd(
                 job.run(resume)
         except KeyboardInterrupt:
             if d.main:
-                errors.print(f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume", soft_wrap=True)
+                errors.print(
+                    f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume"
+                    if (run_dir / STATE_FILE).is_file() else f"interrupted before the first generation finished: no search state is kept in {run_dir}; run the same command again",
+                    soft_wrap=True,
+                )
             sys.exit(130)
     finally:
         distributed.shutdown()
     if d.main and as_json:
         typer.echo(json.dumps(result, indent=1))
+
+
+def _one_output(job) -> str | None:
+    """A supernet whose largest subnet answers every image alike (constant logits: an all-zero
+    classifier, say) scores chance whatever the subnet, which the search would rank in silence."""
+    from search.space.sampling import max_config
+    from search.training.evaluate import one_output
+
+    largest = job.recalibrated(max_config(job.space, job.train_settings.resolution))
+    if not one_output(largest, job.evaluator().holdout, job.device):
+        return None
+    return (
+        f"the largest subnet of checkpoint {job.ckpt['path']} gives the same output for every held-out image (its logits do not depend on "
+        "the image, as with an all-zero classifier), so it answers one class for all and scores that class's share of the images, chance; "
+        "a search of this supernet ranks subnets at random: train it (`bench train`) before searching it"
+    )

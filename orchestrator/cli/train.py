@@ -73,7 +73,11 @@ def train(
         state = trainer.run(resume=resume)
     except KeyboardInterrupt:
         if d.main:
-            errors.print(f"interrupted: the checkpoint of the last finished epoch is kept in {out}/last.pt; continue with the same command and --resume", soft_wrap=True)
+            errors.print(
+                f"interrupted: the checkpoint of the last finished epoch is kept in {out}/last.pt; continue with the same command and --resume"
+                if (out / "last.pt").is_file() else f"interrupted before the first epoch finished: no checkpoint is kept in {out}; run the same command again",
+                soft_wrap=True,
+            )
         sys.exit(130)
     finally:
         distributed.shutdown()

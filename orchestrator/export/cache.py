@@ -79,9 +79,18 @@ class CachedExport:
 def _worker_start(parent: int) -> None:
     """End the worker with the `bench` that started it, and leave Ctrl-C to `bench`: it reaches the
     whole process group, and a worker that took it would print its own traceback on the user's
-    terminal; `bench` ends its workers itself (`_stop_pool`)."""
+    terminal; `bench` ends its workers itself (`_stop_pool`). A worker ended that way runs no
+    finaliser, so it takes no named semaphore either: tqdm's lock (torch's exporter shows progress
+    bars) would otherwise be one, which multiprocessing's resource tracker then reports as leaked,
+    two lines of warning below the command's own last line."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        from tqdm import tqdm
+    except ImportError:  # then nothing draws bars
+        pass
+    else:
+        tqdm.set_lock(threading.RLock())  # the worker's bars are its own (they go to the export log): a thread lock serves
     die_with(parent)
 
 

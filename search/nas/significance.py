@@ -2,9 +2,10 @@
 
 A held-out accuracy is a binomial proportion: 27% on 30 images is 8 right, and its 95% Wilson
 interval runs from 14% to 45%, which holds chance for 10 classes. The search reports every accuracy
-with its count and interval, warns when the found model is indistinguishable from chance, and
-compares the winner with the runner-up on the same images by McNemar's exact test (the paired
-test for two classifiers on one test set: only images where they disagree carry information).
+with its count and interval, warns when the found model is indistinguishable from chance (or the
+held-out set too small for any accuracy to be told from it), and compares the winner with the
+runner-up on the same images by McNemar's exact test (the paired test for two classifiers on one
+test set: only images where they disagree carry information).
 """
 
 from __future__ import annotations
@@ -59,10 +60,18 @@ def warnings_for(best: Proportion, classes: int, runner_up_p: float | None, runn
     """Plain warnings about what the accuracies cannot show, each one sentence with what to do."""
     out = []
     chance = 1 / classes
-    if best.low <= NEAR_CHANCE * chance:
+    near = min(NEAR_CHANCE * chance, (1 + chance) / 2)  # with two classes, twice chance would be 100%: halfway to it instead
+    said = f"below {NEAR_CHANCE:g}x that" if near == NEAR_CHANCE * chance else f"below {near:.0%}"
+    if (perfect := proportion(best.total, best.total)).low <= near:  # a held-out set this small cannot tell any accuracy from chance
+        out.append(
+            f"{best.total} held-out images cannot tell any accuracy from chance ({chance:.0%} for {classes} classes): even all {best.total} right "
+            f"would have the interval [{perfect.low:.1%}, 100%], which reaches below {near:.0%}, so the search ranked subnets by noise; "
+            "hold out more images (train with a larger --holdout, or give each class of DATA/train more images)"
+        )
+    elif best.low <= near:
         out.append(
             f"the found model's held-out accuracy {best.text()} is near chance ({chance:.0%} for {classes} classes; its interval reaches "
-            f"below {NEAR_CHANCE:g}x that): the supernet has barely learned; train longer or on more images before trusting the search"
+            f"{said}): the supernet has barely learned; train longer or on more images before trusting the search"
         )
     if runner_up is not None and runner_up_p is not None and runner_up_p >= 1 - CONFIDENCE:
         out.append(

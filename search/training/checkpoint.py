@@ -57,7 +57,28 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if doc.get("version") != VERSION:
         raise CheckpointError(f"checkpoint {path} has format version {doc.get('version')}; this toolkit reads {VERSION}")
     doc["path"] = str(path)
+    _check_finite(doc)
     return doc
+
+
+def not_finite(weights: dict[str, Any]) -> str | None:
+    """Which floating-point tensors of a state dict hold a NaN or an infinity, as a user reads it
+    ("stem.conv.weight and 3 more"); None when every one is finite."""
+    bad = [name for name, t in weights.items() if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    return None if not bad else bad[0] if len(bad) == 1 else f"{bad[0]} and {len(bad) - 1} more"
+
+
+def _check_finite(doc: dict[str, Any]) -> None:
+    """Refuse weights that are not numbers: a supernet with a NaN in it gives NaN for every image
+    (every subnet then scores the share of one class, and training never recovers)."""
+    weights = doc.get("model")
+    if not isinstance(weights, dict):
+        return  # `load_weights` says what is wrong with it
+    if which := not_finite(weights):
+        raise CheckpointError(
+            f"checkpoint {doc['path']} holds weights that are not finite numbers (NaN or infinity in {which}), as a diverged training "
+            "leaves them; train again in another --out with a lower --lr, or use an earlier checkpoint"
+        )
 
 
 def checkpoint_space(doc: dict[str, Any], expected: str | None = None) -> tuple[SearchSpace, SearchSpace]:

@@ -145,6 +145,11 @@ def open_data(
     held = holdout_indices(train_view.targets, holdout, seed)
     held_set = set(held)
     rest = [i for i in range(len(train_view)) if i not in held_set]
+    if not rest:  # training needs them, and so does a search: a subnet's BatchNorm statistics are re-estimated on them
+        raise DataError(
+            f"all {len(held)} images of {root}/train are held out for ranking subnets (one of each class at least), which leaves none to "
+            f"train on or to recalibrate a subnet's BatchNorm statistics with; give each class of {root}/train two images at least"
+        )
     test = _folder(root / "val", eval_transform(resolution, augment)) if (root / "val").is_dir() else None
     if test is not None and test.classes != train_view.classes:
         raise DataError(f"{root}/val has classes {test.classes[:5]}..., unlike {root}/train; both splits need the same class folders")

@@ -39,6 +39,16 @@ def correct(model: nn.Module, batches: Batches, device: torch.device) -> torch.T
     return torch.cat([model(x.to(device, non_blocking=True)).argmax(dim=1).cpu() == y for x, y in batches])
 
 
+@torch.no_grad()
+def one_output(model: nn.Module, batches: Batches, device: torch.device) -> bool:
+    """Whether `model` gives the same logits for every image of `batches` (two at least): an
+    output that does not depend on the image (an all-zero classifier) answers one class for all,
+    so its accuracy is that class's share of the images, whatever the subnet."""
+    model.eval()
+    logits = torch.cat([model(x.to(device, non_blocking=True)).float().cpu() for x, _ in batches])
+    return len(logits) > 1 and bool((logits - logits[0]).abs().max() <= 1e-6 * (1 + logits.abs().max()))
+
+
 def accuracy(model: nn.Module, batches: Batches, device: torch.device) -> float:
     """Top-1 accuracy in [0, 1]: the count right over the count, exactly as the counts reported
     beside it give it (a float32 mean is 0.15000000596 for 6 of 40, where they say 0.15)."""

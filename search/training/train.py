@@ -33,7 +33,7 @@ from search.space.config import SubnetConfig
 from search.space.sampling import max_config, min_config, random_config
 from search.supernet.model import Supernet
 from search.training import distributed
-from search.training.checkpoint import CheckpointError, load_checkpoint, load_weights, save_checkpoint
+from search.training.checkpoint import CheckpointError, load_checkpoint, load_weights, not_finite, save_checkpoint
 from search.training.data import DataError, ImageData, check_trainable, open_data, tensor_batches
 from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
 from search.training.distributed import Dist
@@ -239,6 +239,18 @@ class Trainer:
             torch.distributed.barrier()
         return path
 
+    def _check_finite(self, state: TrainState, epoch: int, loss: float) -> None:
+        """Refuse to checkpoint an epoch that left weights which are not numbers: the last good
+        checkpoint stays, rather than one that gives NaN for every image (and can never recover)."""
+        which = not_finite(state.model.state_dict())
+        if which is None:
+            return
+        kept = f"the checkpoint of epoch {state.epoch} is kept in {self.out / 'last.pt'}" if state.epoch else "no checkpoint was written"
+        raise UserError(
+            f"training diverged in epoch {epoch + 1} (loss {loss:.4g}, NaN or infinity in the weights {which}): {kept}; "
+            "start a new run in another --out with a lower --lr (or more --warmup-epochs)"
+        )
+
     def _evaluate(self, model: Supernet) -> tuple[float, float]:
         """Held-out accuracy of the largest and smallest subnets (rank 0 only; others get NaN)."""
         if not self.d.main:
@@ -307,6 +319,7 @@ class Trainer:
             seconds = time.perf_counter() - start
             loss_total, steps = distributed.all_sum([loss_sum, float(self.steps_per_epoch)], self.d.device)
             distributed.average_buffers(model)
+            self._check_finite(state, epoch, loss_total / steps)
             acc_max, acc_min = self._evaluate(model)
             record = EpochRecord(epoch + 1, loss_total / steps, state.scheduler.get_last_lr()[0], images / seconds, seconds, acc_max, acc_min)
             state.epoch = epoch + 1
