@@ -10,7 +10,10 @@ import pytest
 from orchestrator.lut.store import save_lut
 from search.nas.lut import content_id
 from search.space import load_space
+from tests.conftest import COMMITTED_LUTS, copy_committed_luts
 from tests.lut_factory import make_lut
+
+COMMITTED_IDS = {name.rsplit("/", 1)[1] for name in COMMITTED_LUTS}
 
 
 @pytest.fixture
@@ -42,6 +45,57 @@ def test_lut_diff_shows_per_entry_ratios(bench, luts) -> None:
     assert result.exit_code == 0, result.stderr
     line = next(l for l in result.stdout.splitlines() if "stem/w16" in l)
     assert "2.000" in line
+
+
+def test_lut_list_outside_the_repository_lists_the_luts_shipped_with_the_toolkit_as_such(bench, tmp_path: Path) -> None:
+    listed = bench("lut", "list", "--json")
+    assert listed.exit_code == 0 and listed.stderr == ""
+    rows = json.loads(listed.stdout)["luts"]
+    assert COMMITTED_IDS <= {r["id"] for r in rows} and all(r["shipped"] for r in rows)
+    assert all(Path(r["path"]).is_file() for r in rows)
+    shown = bench("lut", "list").stdout
+    assert "shipped with the toolkit (found by id from any folder)" in shown and "latency lookup tables" not in shown
+    assert "d0fb186589faa0c4" in shown and bench("lut", "show", "d0fb1865").exit_code == 0
+
+
+def test_a_shipped_lut_also_in_the_store_is_listed_once_as_the_stores(bench, tmp_path: Path) -> None:
+    copy_committed_luts(tmp_path / "luts", "host/tiny/")
+    rows = json.loads(bench("lut", "list", "--json").stdout)["luts"]
+    assert [r["shipped"] for r in rows if r["id"] == "d0fb186589faa0c4"] == [False]
+    assert {r["id"] for r in rows if not r["shipped"]} == {i for i in COMMITTED_IDS if i in ("0400031f32bc4c36", "6cbb6555340dc483", "d0fb186589faa0c4")}
+    assert "6b8dc6fffb6e6bf1" in {r["id"] for r in rows if r["shipped"]}
+    shown = bench("lut", "list").stdout
+    assert shown.index("latency lookup tables") < shown.index("shipped with the toolkit")
+
+
+def test_lut_diff_refuses_luts_of_another_space_naming_both(bench) -> None:
+    result = bench("lut", "diff", "d0fb1865", "6b8dc6ff")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.strip() == (
+        "error: LUT d0fb186589faa0c4 is for space 'tiny' at 128 px and LUT 6b8dc6fffb6e6bf1 for space 'xxs' at 256 px, so their "
+        "entries do not price the same networks; compare two LUTs of one space at one resolution"
+    )
+
+
+def test_lut_diff_refuses_luts_of_another_resolution(bench, luts) -> None:
+    cwd, a, _ = luts
+    other = make_lut(load_space("tiny"), resolution=128)
+    save_lut(other, cwd / "luts")
+    result = bench("lut", "diff", a["id"], other["id"], "--json")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert f"LUT {a['id']} is for space 'tiny' at 64 px and LUT {other['id']} for space 'tiny' at 128 px" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_lut_diff_json_prints_one_document_of_both_luts_the_entries_and_the_summary(bench, luts) -> None:
+    cwd, a, b = luts
+    result = bench("lut", "diff", a["id"][:8], b["id"][:8], "--json")
+    assert result.exit_code == 0 and result.stderr == ""
+    doc = json.loads(result.stdout)
+    assert (doc["a"]["id"], doc["b"]["id"]) == (a["id"], b["id"])
+    stem = next(e for e in doc["entries"] if e["key"] == "stem/w16")
+    assert (stem["a_ms"], stem["b_ms"], stem["ratio"], stem["differ"]) == (1.0, 2.0, 2.0, True)
+    assert doc["summary"]["shared"] == len(a["entries"]) and doc["summary"]["differ"] == 1
 
 
 def test_lut_plot_writes_a_png(bench, luts) -> None:
@@ -77,7 +131,7 @@ def test_listing_writes_nothing_and_skips_files_that_are_not_luts_with_a_note(be
     listed = bench("lut", "list", "--json")
     shown = bench("lut", "show", a["id"][:8])
     assert listed.exit_code == 0 and shown.exit_code == 0
-    assert sorted(r["id"] for r in json.loads(listed.stdout)["luts"]) == sorted([a["id"], b["id"]])
+    assert sorted(r["id"] for r in json.loads(listed.stdout)["luts"] if not r["shipped"]) == sorted([a["id"], b["id"]])
     notes = listed.stderr.strip().splitlines()
     assert len(notes) == 2 and all(n.startswith("skipped: LUT file ") for n in notes)
     assert any("is a folder, not a file" in n for n in notes) and any("is not UTF-8 text" in n for n in notes)

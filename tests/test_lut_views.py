@@ -10,6 +10,7 @@ import pytest
 from rich.table import Table
 
 from orchestrator.cli.lut_view import (
+    lut_diff_json,
     lut_diff_table,
     lut_entries_table,
     lut_list_table,
@@ -18,7 +19,7 @@ from orchestrator.cli.lut_view import (
     plot_breakdown,
 )
 from orchestrator.report.tables import lut_breakdown, lut_diff
-from search.nas.lut import ENTRY_KINDS, LUTError, entry_key
+from search.nas.lut import ENTRY_KINDS, ROUNDS_BOOTSTRAP, LUTError, entry_key
 from search.space import SearchSpace
 from search.space.config import SubnetConfig, validate
 from tests.lut_factory import CONTEXT, LATENCIES, make_lut
@@ -144,15 +145,49 @@ def test_plot_breakdown_names_a_missing_entry(tiny: SearchSpace, tmp_path: Path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_difference_inside_both_intervals_is_marked_as_noise_and_counted(tiny: SearchSpace) -> None:
+def test_a_difference_within_the_intervals_combined_in_quadrature_is_noise_and_counted(tiny: SearchSpace) -> None:
     keys = list(LATENCIES)
-    # Intervals are ±5%: ×1.08 still overlaps, ×1.2 does not.
-    a, b = make_lut(tiny), make_lut(tiny, scale={keys[0]: 1.08, keys[1]: 1.2})
+    # Intervals are ±5%: ×1.07 is within √(5² + 5.35²) = 7.3%; ×1.09 is beyond √(5² + 5.45²) = 7.4%, though the intervals overlap.
+    a, b = make_lut(tiny), make_lut(tiny, scale={keys[0]: 1.07, keys[1]: 1.09})
     diff = lut_diff(a, b).set_index("key")
     assert bool(diff.loc[keys[0], "within_noise"]) and not bool(diff.loc[keys[1], "within_noise"])
     table = lut_diff_table(a, b)
-    assert f"{len(keys) - 1} of {len(keys)} differ by less than their 95% intervals (noise: ≈), 1 by more" in table.caption
+    assert f"{len(keys) - 1} of {len(keys)} differ by less than their 95% intervals combined (√(ha² + hb²); noise: ≈), 1 by more" in table.caption
     assert column(table, 4)[:2] == ["≈", ""]
+
+
+def test_a_difference_is_judged_against_half_of_each_intervals_width(tiny: SearchSpace) -> None:
+    key = entry_key("stem", width=16)
+    a, b = make_lut(tiny), make_lut(tiny)
+    a["entries"][key]["ci_ms"] = [0.0, 1.6]  # 1.0 ms, an interval reaching zero: half-width 0.8 (0.6 above the entry)
+    b["entries"][key] |= {"latency_ms": 1.75, "ci_ms": [1.7, 1.8]}  # 0.75 apart, within √(0.8² + 0.05²) = 0.802
+    assert lut_diff(a, b).set_index("key").loc[key, "within_noise"]
+    b["entries"][key] |= {"latency_ms": 1.85, "ci_ms": [1.8, 1.9]}  # 0.85 apart: beyond it
+    assert not lut_diff(a, b).set_index("key").loc[key, "within_noise"]
+
+
+def test_the_diff_names_the_luts_whose_intervals_see_the_rounds_alone(tiny: SearchSpace) -> None:
+    repeat = {"method": "repeat-sessions-v1", "confidence": 0.95, "description": "95% repeat interval"}
+    old = make_lut(tiny) | {"id": "0123456789abcdef"}
+    new = make_lut(tiny, measurement={"warmup": 5, "repeats": 30, "interval": repeat}) | {"id": "fedcba9876543210"}
+    caption = lut_diff_table(old, new).caption
+    assert "01234567: intervals from the rounds alone, blind to the variation between sessions" in caption and "fedcba98" not in caption
+    assert "intervals from the rounds alone" not in lut_diff_table(new, new).caption
+
+
+def test_the_diff_as_json_gives_both_luts_every_entry_and_the_summary(tiny: SearchSpace) -> None:
+    stem, only_a = entry_key("stem", width=16), entry_key("head", width=48)
+    b_latencies = {k: v for k, v in LATENCIES.items() if k != only_a}
+    a = make_lut(tiny)
+    doc = lut_diff_json(a, make_lut(tiny, b_latencies, scale={stem: 2.0}))
+    assert doc["a"] == {"id": a["id"], "device": "host-cpu", "space": "tiny", "resolution": 64, "intervals": ROUNDS_BOOTSTRAP}
+    entries = {e["key"]: e for e in doc["entries"]}
+    assert entries[stem] == {"key": stem, "kind": "stem", "a_ms": 1.0, "b_ms": 2.0, "ratio": 2.0, "only_in": None, "differ": True}
+    assert entries[only_a] == {"key": only_a, "kind": "head", "a_ms": 0.75, "b_ms": None, "ratio": None, "only_in": "a", "differ": None}
+    assert entries["overhead"]["differ"] is False
+    shared = len(LATENCIES) - 1
+    assert doc["summary"] == {"shared": shared, "median_ratio": 1.0, "geometric_mean_ratio": 2.0 ** (1 / shared), "within_noise": shared - 1,
+                              "differ": 1, "only_in_a": 1, "only_in_b": 0}
 
 
 def test_a_profile_ends_with_the_noise_verdict_pointing_to_validation() -> None:

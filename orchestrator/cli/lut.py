@@ -24,18 +24,20 @@ def lut_list(
     as_json: bool = typer.Option(False, "--json", help="print the records as JSON"),
     wide: bool = typer.Option(False, "--wide", help="also each LUT's path, entry count and creation date"),
 ) -> None:
-    """List the LUTs under ./luts (or $BENCH_LUTS) with their latest validation; files that are not
-    readable LUTs are named and skipped."""
-    from orchestrator.cli.lut_view import lut_list_table
-    from orchestrator.lut.store import list_luts
+    """List the LUTs under ./luts (or $BENCH_LUTS), then those shipped with the toolkit (found by id
+    from any folder), with their latest validation; files that are not readable LUTs are named and
+    skipped."""
+    from orchestrator.cli.lut_view import lut_list_tables
+    from orchestrator.lut.store import known_luts
 
-    listing = list_luts()
+    listing = known_luts()
     for note in listing.skipped:
         errors.print(f"skipped: {note}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         typer.echo(json.dumps({"luts": listing.rows}, indent=1))
         return
-    console.print(lut_list_table(listing.rows, wide))
+    for table in lut_list_tables(listing.rows, wide):
+        console.print(table)
 
 
 @lut_app.command("show")
@@ -63,12 +65,23 @@ def lut_show(
 
 
 @lut_app.command("diff")
-def lut_diff(a: str = typer.Argument(...), b: str = typer.Argument(...)) -> None:
-    """Per-entry latency ratios b / a of two LUTs."""
-    from orchestrator.cli.lut_view import lut_diff_table
+def lut_diff(
+    a: str = typer.Argument(..., help="LUT id (or prefix) or path"),
+    b: str = typer.Argument(..., help="LUT id (or prefix) or path, of the same space and resolution"),
+    as_json: bool = typer.Option(False, "--json", help="print the comparison as JSON"),
+) -> None:
+    """Per-entry latency ratios b / a of two LUTs of one space at one resolution, each difference
+    judged against the two entries' 95% intervals combined."""
+    from orchestrator.cli.lut_view import lut_diff_json, lut_diff_table
     from orchestrator.lut.store import load_lut
+    from orchestrator.report.tables import check_comparable
 
-    console.print(lut_diff_table(load_lut(a), load_lut(b)))
+    doc_a, doc_b = load_lut(a), load_lut(b)
+    check_comparable(doc_a, doc_b)
+    if as_json:
+        typer.echo(json.dumps(lut_diff_json(doc_a, doc_b), indent=1))
+        return
+    console.print(lut_diff_table(doc_a, doc_b))
 
 
 @lut_app.command("plot")

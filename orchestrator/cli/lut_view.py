@@ -7,6 +7,7 @@ Pure presentation: every function takes LUT documents already read and validated
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from statistics import fmean
 from typing import Any
@@ -16,8 +17,8 @@ from rich.table import Table
 
 from infra.files import atomic_write
 from orchestrator.cli.common import add_plain_row, plain
-from orchestrator.report.tables import FIGURE_ROWS, cell_text, diff_ratio_stats, lut_diff, ms_text, network_order
-from search.nas.lut import interval_method, layer_timing
+from orchestrator.report.tables import FIGURE_ROWS, cell_text, diff_summary, lut_diff, ms_text, network_order
+from search.nas.lut import ROUNDS_BOOTSTRAP, interval_method, layer_timing
 
 
 def lut_summary_table(doc: dict[str, Any], wide: bool = False) -> Table:
@@ -103,7 +104,7 @@ def lut_validation_table(doc: dict[str, Any], run: dict[str, Any] | None) -> Tab
     formatted as `bench validate` and the report format them; None when it was never validated."""
     if not run:
         return None
-    note = run["anchor"].get("note")
+    note = (run.get("anchor") or {}).get("note")
     table = Table(title=plain(f"LUT {doc['id']} validation ({run['created_at'][:10]})"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   caption=plain(note) if note else None, caption_justify="left")
     table.add_column("figure", no_wrap=True)
@@ -114,12 +115,12 @@ def lut_validation_table(doc: dict[str, Any], run: dict[str, Any] | None) -> Tab
     return table
 
 
-def lut_list_table(rows: list[dict[str, Any]], wide: bool = False) -> Table:
-    """One line per LUT record (`list_luts`, with its latest validation and superseded mark), so a
+def lut_list_table(rows: list[dict[str, Any]], wide: bool = False, title: str = "latency lookup tables", caption: bool = True) -> Table:
+    """One line per LUT record (`known_luts`, with its latest validation and superseded mark), so a
     user can pick the id to pass to other commands by what it is and how well it predicts; the
     path, entry count and creation time only when `wide`."""
-    table = Table(title="latency lookup tables", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-                  caption="±10%: subnets predicted within ±10% in the latest `bench validate` (anchored; ? an unreadable record)", caption_justify="left")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left",
+                  caption="±10%: subnets predicted within ±10% in the latest `bench validate` (anchored; ? an unreadable record)" if caption else None)
     columns = ["id", "device", "space", "px", "method", "±10%", "note", *(["entries", "created", "path"] if wide else [])]
     for name in columns:
         table.add_column(name, no_wrap=True, justify="right" if name in ("px", "±10%", "entries") else "left")
@@ -132,21 +133,42 @@ def lut_list_table(rows: list[dict[str, Any]], wide: bool = False) -> Table:
     return table
 
 
+def lut_list_tables(rows: list[dict[str, Any]], wide: bool = False) -> list[Table]:
+    """The store's LUTs, then those shipped with the toolkit in a table of their own (titled so,
+    rather than a mark on each row, which would cut the ids short at 80 columns); a table only for
+    what there is, the store's empty one when there is nothing at all, and the caption once."""
+    store = [r for r in rows if not r["shipped"]]
+    shipped = [r for r in rows if r["shipped"]]
+    tables = [lut_list_table(store, wide, caption=not shipped)] if store or not shipped else []
+    if shipped:
+        tables.append(lut_list_table(shipped, wide, "shipped with the toolkit (found by id from any folder)"))
+    return tables
+
+
+def blind_intervals(*docs: dict[str, Any]) -> str:
+    """A note naming those of `docs` whose intervals are the bootstrap over rounds, which sees no
+    variation between sessions: against them two profiles of one machine differ more often than
+    noise would, and the diff must not read as if they had changed."""
+    old = [doc["id"][:8] for doc in docs if interval_method(doc) == ROUNDS_BOOTSTRAP]
+    if not old:
+        return ""
+    return (f" {' and '.join(old)}: intervals from the rounds alone, blind to the variation between sessions, so two "
+            "profiles differ beyond them more often than noise would.")
+
+
 def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
-    """`lut_diff` as a table, read against the entries' intervals: a difference inside both 95%
-    intervals is marked as noise, so two profiles of one machine that differ only by noise read so."""
+    """`lut_diff` as a table, read against the entries' intervals combined: a difference within
+    them is marked as noise, so two profiles of one machine that differ only by noise read so."""
     diff = lut_diff(a, b)
-    median, geomean = diff_ratio_stats(diff)
-    only_a, only_b = (int((diff["only_in"] == side).sum()) for side in ("a", "b"))
-    shared = int(diff["only_in"].isna().sum())
-    noise = int(diff["within_noise"].sum())
+    s = diff_summary(diff)
     table = Table(
         title=plain(f"a = {a['id']} ({a['device']['name']})  vs  b = {b['id']} ({b['device']['name']})"),
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
         caption=(
-            f"b/a over {shared} shared entries: median {ms_text(median)}, geometric mean {ms_text(geomean)}; "
-            f"{noise} of {shared} differ by less than their 95% intervals (noise: ≈), {shared - noise} by more; "
-            f"{only_a} only in a, {only_b} only in b. Entries are noisy one by one; what a search uses is their "
+            f"b/a over {s['shared']} shared entries: median {ms_text(s['median_ratio'])}, geometric mean "
+            f"{ms_text(s['geometric_mean_ratio'])}; {s['within_noise']} of {s['shared']} differ by less than their 95% "
+            f"intervals combined (√(ha² + hb²); noise: ≈), {s['differ']} by more; {s['only_in_a']} only in a, "
+            f"{s['only_in_b']} only in b.{blind_intervals(a, b)} Entries are noisy one by one; what a search uses is their "
             "sum over a subnet, which `bench validate` checks."
         ),
         caption_justify="left",
@@ -160,6 +182,29 @@ def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
         ratio = f"only in {r.only_in}" if r.only_in else ms_text(r.ratio)
         add_plain_row(table, (r.key, ms_text(r.a_ms), ms_text(r.b_ms), ratio, "≈" if r.within_noise else ""))
     return table
+
+
+def lut_diff_json(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """`lut_diff` as one JSON document (`bench lut diff --json`): both LUTs, every entry with both
+    latencies, the ratio and whether the two differ beyond their intervals combined (null where
+    one side lacks the entry), and the summary the table's caption gives. NaN becomes null, which
+    JSON has and NaN is not."""
+
+    def number(x: float) -> float | None:
+        return None if math.isnan(x) else x
+
+    def lut(doc: dict[str, Any]) -> dict[str, Any]:
+        return {"id": doc["id"], "device": doc["device"]["name"], "space": doc["space"]["name"], "resolution": doc["resolution"],
+                "intervals": interval_method(doc)}
+
+    diff = lut_diff(a, b)
+    entries = [
+        {"key": r.key, "kind": r.kind, "a_ms": number(r.a_ms), "b_ms": number(r.b_ms), "ratio": number(r.ratio),
+         "only_in": r.only_in, "differ": None if r.only_in else not r.within_noise}
+        for r in diff.itertuples(index=False)
+    ]
+    summary = {k: number(v) if isinstance(v, float) else v for k, v in diff_summary(diff).items()}
+    return {"a": lut(a), "b": lut(b), "entries": entries, "summary": summary}
 
 
 def plot_breakdown(doc: dict[str, Any], path: Path) -> Path:

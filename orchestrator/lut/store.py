@@ -155,6 +155,25 @@ def list_luts(root: Path | None = None) -> Listing:
     return Listing(rows, skipped)
 
 
+def known_luts(root: Path | None = None) -> Listing:
+    """What `bench lut list` shows: the store's LUTs, then those shipped with the toolkit that the
+    store lacks, each record marked `shipped` or not. These are the LUTs `resolve_lut` finds by id,
+    in the order it looks (the store first), so every "no LUT" error's pointer to `bench lut list`
+    shows the committed LUTs from any folder, as `bench lut show` finds them. A store that is the
+    shipped folder itself (./luts in a checkout) is listed once, as the store. Shipped records'
+    paths are whole, since they are not under the store."""
+    root = root or luts_dir()
+    store = list_luts(root)
+    rows = [{**r, "shipped": False} for r in store.rows]
+    folder = shipped_luts()
+    if not folder.is_dir() or (root.is_dir() and root.resolve() == folder.resolve()):
+        return Listing(rows, store.skipped)
+    shipped = list_luts(folder)
+    stored = {r["id"] for r in rows}
+    rows += [{**r, "path": str(folder / r["path"]), "shipped": True} for r in shipped.rows if r["id"] not in stored]
+    return Listing(rows, store.skipped + shipped.skipped)
+
+
 LUT_ID = re.compile(r"^[0-9a-f]{1,16}$")
 
 

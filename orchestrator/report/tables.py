@@ -59,13 +59,41 @@ def ms_text(x: float) -> str:
     return "-" if math.isnan(x) else f"{x:.3f}"
 
 
+def check_comparable(a: dict[str, Any], b: dict[str, Any]) -> None:
+    """Refuse two LUTs of different spaces or resolutions: their entries price different networks
+    (an xxs layer at 256 px is not a tiny layer at 128 px), so the few keys they happen to share
+    would give a ratio that means nothing."""
+    if (a["space"]["name"], a["resolution"]) != (b["space"]["name"], b["resolution"]):
+        raise LUTError(
+            f"LUT {a['id']} is for space {a['space']['name']!r} at {a['resolution']} px and LUT {b['id']} for space "
+            f"{b['space']['name']!r} at {b['resolution']} px, so their entries do not price the same networks; compare two LUTs "
+            "of one space at one resolution"
+        )
+
+
+def half_width(entry: dict[str, Any]) -> float:
+    """Half the width of an entry's 95% interval (intervals that reach zero are not symmetric)."""
+    lo, hi = entry["ci_ms"]
+    return (hi - lo) / 2
+
+
 def lut_diff(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
     """Entry-by-entry comparison of two LUTs (columns `DIFF_COLUMNS`, network order).
 
     Shared keys have `only_in` None and `ratio` = b/a; a key in one LUT only has `only_in` "a" or
     "b" and NaN for the missing latency and the ratio, so nothing silently drops out of a diff.
-    `within_noise` says whether the two entries' 95% intervals overlap: a difference inside them is
-    the measurement's noise, however large a ratio it makes for an entry of a few microseconds.
+
+    `within_noise` says whether |b - a| is at most the two entries' interval half-widths combined
+    in quadrature, sqrt(ha² + hb²): a difference inside it is the measurements' noise, however large
+    a ratio it makes for an entry of a few microseconds. Why quadrature: a 95% half-width is about
+    1.96 standard errors of its entry, and the standard error of the difference of two independent
+    estimates is the root of the sum of their squares, so this is the 95% test of the difference.
+    Overlapping intervals, the rule before, allow ha + hb, up to sqrt(2) times more: with intervals
+    of equal width a test at about 99.4%, which passed real differences off as noise. Repeat
+    intervals (`repeat-sessions-v1`) already span a second profile's spread, so for LUTs that
+    record them the same rule is a test at about 99.4%: what it calls a difference, no repeat of
+    the profile explains. The intervals of older LUTs see the rounds alone, not the variation
+    between sessions, so two profiles of one machine differ beyond them more often than 5%.
     """
     import pandas as pd
 
@@ -77,7 +105,7 @@ def lut_diff(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
         b_ms = eb[key]["latency_ms"] if key in eb else math.nan
         only_in = None if key in ea and key in eb else ("a" if key in ea else "b")
         ratio = b_ms / a_ms if only_in is None and a_ms != 0 else math.nan
-        noise = only_in is None and ea[key]["ci_ms"][0] <= eb[key]["ci_ms"][1] and eb[key]["ci_ms"][0] <= ea[key]["ci_ms"][1]
+        noise = only_in is None and abs(b_ms - a_ms) <= math.hypot(half_width(ea[key]), half_width(eb[key]))
         rows.append({"key": key, "kind": kinds[key], "a_ms": a_ms, "b_ms": b_ms, "ratio": ratio, "only_in": only_in, "within_noise": noise})
     frame = pd.DataFrame(rows, columns=DIFF_COLUMNS)
     # pandas 3 stores None beside strings as NaN, which is true: keep None, so `if only_in` means one side only.
@@ -93,6 +121,18 @@ def diff_ratio_stats(diff: pd.DataFrame) -> tuple[float, float]:
     median = float(ratios.median()) if len(ratios) else math.nan
     geomean = math.exp(positive.map(math.log).mean()) if len(positive) else math.nan
     return median, geomean
+
+
+def diff_summary(diff: pd.DataFrame) -> dict[str, Any]:
+    """What a diff comes to (`bench lut diff` prints it as a caption and as JSON): the ratios over
+    shared entries, how many of them differ beyond their intervals combined, and the keys one side lacks."""
+    median, geomean = diff_ratio_stats(diff)
+    shared = int(diff["only_in"].isna().sum())
+    noise = int(diff["within_noise"].sum())
+    return {
+        "shared": shared, "median_ratio": median, "geometric_mean_ratio": geomean, "within_noise": noise, "differ": shared - noise,
+        "only_in_a": int((diff["only_in"] == "a").sum()), "only_in_b": int((diff["only_in"] == "b").sum()),
+    }
 
 
 def lut_breakdown(doc: dict[str, Any]) -> pd.DataFrame:
