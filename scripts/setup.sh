@@ -27,6 +27,20 @@ esac
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 say() { echo "setup: $*" >&2; }
+# Python 3.11 only: pyproject.toml requires >=3.11,<3.12, the versions in constraints.txt were
+# verified on it, and pip would otherwise fail minutes later, deep in a resolver message.
+need="install Python 3.11 (Debian/Ubuntu: apt-get install python3.11 python3.11-venv; macOS: brew install python@3.11) or name one with PYTHON=/path/to/python3.11"
+version() { "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null; }
+if [ ! -x .venv/bin/python ]; then
+  found=$(command -v "$PYTHON" >/dev/null && version "$PYTHON")
+  if [ "$found" != 3.11 ]; then
+    echo "setup: the toolkit needs Python 3.11 and $PYTHON is ${found:-not found}; $need" >&2
+    exit 2
+  fi
+elif [ "$(version .venv/bin/python)" != 3.11 ]; then
+  echo "setup: .venv holds Python $(version .venv/bin/python), not the 3.11 the toolkit needs; delete .venv and run this again ($need)" >&2
+  exit 2
+fi
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
