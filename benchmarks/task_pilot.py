@@ -48,7 +48,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 console = Console(width=150)
 WORK = Path("runs/task-pilot")
 LUT = "6cbb6555"  # the committed tiny LUT at 64 px
-DATA_COMMAND = ["data", "pairs"]
+TASK = "data pairs"  # the `bench` command that writes the task's data set (less --out)
 RECIPE = {"lr": 2e-3, "batch_size": 64}
 GOALS = {"headroom_points": 10.0, "seed_sd_points": 1.0, "largest_max": 0.95, "flat_points": 1.0}
 
@@ -75,7 +75,8 @@ def flat(curve: list[float]) -> bool | None:
 
 @app.command()
 def train(
-    data: Path = typer.Option(WORK / "pairs", help="the task's data set (written with `bench data pairs` if missing)"),
+    data: Path = typer.Option(WORK / "data", help="the task's data set (written by --task if missing)"),
+    task: str = typer.Option(TASK, help="the bench command that writes the data set, less --out (recorded with every run)"),
     work: Path = WORK, epochs: int = 40, seeds: int = 2, lut: str = LUT,
     part: int = typer.Option(0, help="this process's share: runs i with i % parts == part"), parts: int = 1,
 ) -> None:
@@ -84,7 +85,7 @@ def train(
     from search.training.standalone import train_alone
 
     if not data.exists():
-        subprocess.run([BENCH, *DATA_COMMAND, "--out", str(data)], check=True)
+        subprocess.run([BENCH, *task.split(), "--out", str(data)], check=True)
     subnets, predictor = pilot_subnets(lut)
     (work / "runs").mkdir(parents=True, exist_ok=True)
     runs = [(name, config, seed) for name, config in subnets for seed in range(seeds)]
@@ -98,7 +99,7 @@ def train(
         write_json_atomic(path, {
             "name": name, "config": config.to_dict(), "seed": seed, "epochs": epochs, "predicted_ms": predictor.predict(config),
             "params": predictor.params(config), "test": r.test_accuracy, "holdout_curve": r.holdout_curve,
-            "seconds": time.perf_counter() - start, "data": str(data), "data_command": " ".join(["bench", *DATA_COMMAND]),
+            "seconds": time.perf_counter() - start, "data": str(data), "data_command": f"bench {task}",
             "lut": read_lut(resolve_lut(lut))["id"], "recipe": {**RECIPE, "epochs": epochs},
         })
         console.print(f"{name} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")

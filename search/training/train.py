@@ -143,6 +143,9 @@ class Trainer:
         self.sampler = DistributedSampler(self.data.train, d.world, d.rank, shuffle=True, seed=settings.seed, drop_last=True)
         self.loader = DataLoader(
             self.data.train, batch_size=settings.batch_size, sampler=self.sampler, drop_last=True,
+            # Workers start again every epoch (not persistent): each epoch's workers are then seeded
+            # from the main generator, which a checkpoint restores, so a resumed run augments as the
+            # uninterrupted one did; persistent workers would carry their generators across epochs.
             num_workers=settings.workers, pin_memory=d.device.type == "cuda", persistent_workers=False,
         )
         if len(self.loader) == 0:
@@ -275,7 +278,7 @@ class Trainer:
         with torch.no_grad(), self._autocast():
             teacher_logits = self.teacher(x).float() if self.teacher is not None else None
         largest: torch.Tensor | None = None
-        total = 0.0
+        losses: list[torch.Tensor] = []  # read back once per step: each read waits for the GPU to catch up
         for i, config in enumerate(configs):
             model.set_active(config)
             with self._autocast():
@@ -284,12 +287,12 @@ class Trainer:
             state.scaler.scale(loss).backward()
             if i == 0 and len(configs) > 1:
                 largest = logits.detach()
-            total += float(loss.detach())
+            losses.append(loss.detach())
         distributed.average_gradients(params, self.d.world)
         state.scaler.step(state.optimizer)
         state.scaler.update()
         state.scheduler.step()
-        return total / len(configs)
+        return float(torch.stack(losses).mean())
 
     def run(self, resume: bool = False) -> TrainState:
         """Train to the last epoch; the run directory is held by this run (its main process) throughout."""
