@@ -3,6 +3,7 @@ never broken inside a word or flag, and the report shown with what the platform 
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
@@ -41,9 +42,23 @@ def test_a_long_command_fits_the_width_and_pastes_back_to_the_same_words(width):
     assert shlex.split(" ".join(line.removesuffix("\\") for line in lines)) == [".venv/bin/bench", "search", *WORDS * 2]
 
 
-def test_the_report_is_shown_as_a_file_url_where_no_opener_is_installed(monkeypatch, tmp_path):
+def test_the_report_is_opened_with_pythons_webbrowser_where_no_opener_is_installed(monkeypatch, tmp_path):
+    """A bare file:// URL pasted into a shell is "No such file or directory"; this is a command."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    assert open_step(Path("luts/my lut.report.html")) == (Path.cwd() / "luts" / "my lut.report.html").as_uri()
+    url = (Path.cwd() / "luts" / "my lut.report.html").as_uri()
+    assert shlex.split(open_step(Path("luts/my lut.report.html"))) == [sys.executable, "-m", "webbrowser", url]
+
+
+def test_what_a_step_is_for_is_a_shell_comment_and_steps_are_apart():
+    """A selection that runs a line too far pastes a comment, which the shell ignores, not prose."""
+    from orchestrator.cli.profile_view import next_steps
+
+    doc = json.loads(QUICK_LUT.read_text())
+    lines = next_steps(doc, "host", Path("lut.report.html"), ".venv/bin/bench").splitlines()
+    prose = [line for line in lines[1:] if line and not line.startswith(("  .venv/bin/bench", "      --", "  xdg-open", f"  {shlex.quote(sys.executable)}"))]
+    assert prose and all(line.startswith("      # ") for line in prose)
+    ends = [i for i, line in enumerate(lines) if line.startswith("      # ") and i + 1 < len(lines) and not lines[i + 1].startswith("      # ")]
+    assert ends and all(lines[i + 1] == "" for i in ends)
 
 
 def test_the_report_is_opened_with_the_platforms_opener_and_its_path_quoted(monkeypatch, tmp_path):
@@ -73,8 +88,8 @@ def test_the_steps_printed_after_a_profile_run_verbatim_in_a_shell_without_the_v
         [".venv/bin/bench", sub] for sub in ("validate", "data", "train", "search")
     ]
     for command in commands:
-        if command.startswith("file://"):
-            assert Path(command.removeprefix("file://")).is_file()
+        if " -m webbrowser " in command:
+            assert Path(shlex.split(command)[-1].removeprefix("file://")).is_file()
             continue
         if command.split()[0] in ("xdg-open", "open"):
             assert (tmp_path / shlex.split(command)[1]).is_file()

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.cli.steps import CONTINUATION, INDENT, command_lines, open_step
+from orchestrator.cli.steps import COMMENT, INDENT, command_lines, open_step
 from orchestrator.report.summary import interval_story
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
@@ -63,7 +63,7 @@ def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str =
     short, res = doc["id"][:8], doc["resolution"]
 
     def why(text: str) -> list[str]:
-        return textwrap.wrap(text, width, initial_indent=CONTINUATION, subsequent_indent=CONTINUATION)
+        return [*textwrap.wrap(text, width, initial_indent=COMMENT, subsequent_indent=COMMENT), ""]
 
     def command(text: str) -> list[str]:
         words = shlex.split(text)
@@ -90,4 +90,4 @@ def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str =
         INDENT + open_step(report),
         *why("the LUT as one page: its verdict first, then figures, entries with intervals and provenance"),
         *model_path(),
-    ])
+    ]).rstrip("\n")

@@ -4,8 +4,10 @@ shell, and broken only between arguments, so that a pasted step runs as printed.
 A user who typed `.venv/bin/bench` has no `bench` on PATH, and a printed `bench validate ...` would
 fail with "command not found"; `open` exists on macOS only. So the executable is the one this
 process was started as (bare `bench` only where PATH finds that same file), a report is opened
-with the platform's opener or shown as a `file://` URL, and a command longer than the terminal is
-continued with a trailing backslash instead of being wrapped by the terminal inside a flag."""
+with the platform's opener or Python's `webbrowser`, a command longer than the terminal is
+continued with a trailing backslash instead of being wrapped by the terminal inside a flag, and
+what a step is for is a shell comment after it, then a blank line: a selection that runs a line
+too far pastes a comment, not prose, into the shell."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from pathlib import Path
 
 INDENT = "  "
 CONTINUATION = "      "  # the continued part of a command, under its arguments
+COMMENT = CONTINUATION + "# "  # what a step is for, under it
 
 
 def bench_executable(argv0: str | None = None) -> str:
@@ -43,9 +46,13 @@ def opener() -> str | None:
 
 
 def open_step(path: Path) -> str:
-    """A step that shows `path`: the opener and the quoted path, or the file's URL for a browser."""
+    """A step that shows `path`: the opener and the quoted path or, where none is installed (a
+    server, a container), this interpreter's `webbrowser` module with the file's URL, which is a
+    command too: a bare URL pasted into a shell is "No such file or directory"."""
     command = opener()
-    return f"{command} {shlex.quote(str(path))}" if command else Path(os.path.abspath(path)).as_uri()
+    if command:
+        return f"{command} {shlex.quote(str(path))}"
+    return f"{shlex.quote(sys.executable)} -m webbrowser {shlex.quote(Path(os.path.abspath(path)).as_uri())}"
 
 
 def command_lines(head: str, args: Sequence[str], width: int) -> list[str]:
