@@ -89,3 +89,13 @@ def test_lut_of_another_schema_version_is_one_clear_line(bench_cli, tmp_path) ->
     result = bench_cli("lut", "show", str(path))
     assert result.exit_code == 2 and "schema version 7; this toolkit reads version 1" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_devices_json_is_one_document_of_every_registry_entry(bench_cli) -> None:
+    from dataclasses import asdict
+
+    from orchestrator.measure.devices import load_devices
+
+    result = bench_cli("devices", "--no-connected", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"devices": [asdict(d) for d in load_devices(None).values()], "connected": None, "notes": []}

@@ -318,6 +318,23 @@ def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_th
     assert set(read_lut(path)["entries"]) == set(SMALL_KEYS)
 
 
+def test_profile_json_is_one_document_naming_the_new_lut_its_report_and_verdict_with_progress_on_stderr(bench, monkeypatch) -> None:
+    from orchestrator.lut.settings import Preset
+    from orchestrator.report.summary import interval_story, verdict
+
+    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method, layer_copies: small_plan())
+    monkeypatch.setitem(PRESETS, "quick", Preset("tiny", 128, FAST))
+    result = bench("profile", "--quick", "--resolution", "64", "--out", "run", "--json")
+    assert result.exit_code == 0, result.stderr
+    [path] = Path("luts/host/tiny").glob("*.json")
+    doc = json.loads(result.stdout)
+    assert doc["lut"] == read_lut(path)["id"] and doc["path"] == str(path.resolve())
+    assert Path(doc["report"]).is_file() and doc["report"].endswith(".report.html")
+    assert doc["verdict"] == {"fit": None, "headline": "not validated yet", "why": verdict(None).why}
+    assert doc["noise"] == interval_story(read_lut(path))[0]
+    assert "plan: 4 entries, 4 networks (tiny, 64 px)" in result.stderr and "session fixed-parts: measuring 4 networks on host" in result.stderr
+
+
 def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() -> None:
     plan = build_plan(load_space("tiny"), 128)
     groups = dict(session_groups(plan))

@@ -54,6 +54,14 @@ def test_bench_devices_fits_in_30_lines_with_every_name_whole(at_width, width):
         assert re.search(rf"\b{name}\b", out), name
 
 
+def test_bench_devices_at_80_columns_shows_every_description_whole(at_width):
+    from orchestrator.measure.devices import load_devices
+
+    out = "".join(at_width(80, "devices", "--no-connected").split())  # a description wraps within its column
+    for device in load_devices(None).values():
+        assert "".join(device.description.split()) in out, device.name
+
+
 @pytest.mark.parametrize("width", [80, 120])
 def test_lut_list_shows_each_luts_whole_id_validation_and_superseded_mark(at_width, width):
     out = at_width(width, "lut", "list")

@@ -158,6 +158,18 @@ def test_a_second_run_into_the_same_directory_is_refused(tiny_checkpoint, digits
         Trainer(tiny_train_settings(digits_dir), tiny_checkpoint.parent, distributed.init(prefer_gpu=False)).run()
 
 
+def test_train_json_is_one_document_of_the_checkpoint_and_its_last_held_out_accuracies_with_progress_on_stderr(digits_dir, bench):
+    tiny = ["--resolution", "64", "--epochs", "1", "--batch-size", "16", "--lr", "2e-3", "--no-hflip", "--holdout", "0.15", "--sampling", "random"]
+    result = bench("train", "--space", "tiny", "--data", str(digits_dir), "--out", "run", *tiny, "--json")
+    assert result.exit_code == 0, result.stderr
+    [last] = load_checkpoint(Path("run/last.pt"))["history"]
+    assert json.loads(result.stdout) == {
+        "checkpoint": "run/last.pt", "epoch": 1, "loss": last["loss"],
+        "holdout_accuracy": {"largest": last["holdout_acc_max"], "smallest": last["holdout_acc_min"], "images": 40},
+    }
+    assert "training the tiny supernet on" in result.stderr and "epoch 1: loss" in result.stderr
+
+
 def test_missing_data_directory_is_one_clear_error(tmp_path, bench_cli):
     result = bench_cli("train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "o"))
     assert result.exit_code == 2

@@ -14,6 +14,7 @@ import sys
 import typer
 from rich.text import Text
 from typer import Abort
+from typer.core import TyperOption
 from typer.exceptions import TyperException
 
 from infra.errors import UserError
@@ -23,6 +24,17 @@ from infra.signals import sigterm_as_interrupt
 from infra.torchrun import prints_errors
 from orchestrator.cli import data, devices, doctor, export, lut, measure, plan, profile, report, search, space, train, validate
 from orchestrator.cli.common import errors, plain
+
+_typed = TyperOption.display_type_rich
+
+
+def _flag_type(option: TyperOption, ctx: typer.Context) -> str | None:
+    """typer's rich help shows a type beside every option, flags included (`--json <bool>`), which
+    reads as if a flag took a value; it takes none, as typer's plain help and click show."""
+    return None if option.is_flag else _typed(option, ctx)
+
+
+TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
 
 app = typer.Typer(help="On-device latency toolkit for hardware-aware NAS (AutoViT).", no_args_is_help=True)
 app.add_typer(space.space_app, name="space")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, fields
 from typing import Any
@@ -17,11 +18,22 @@ from rich.table import Table
 from rich.text import Text
 
 from infra.errors import UserError
+from orchestrator.cli.steps import command_lines
 
 console = Console()
 errors = Console(stderr=True)
 
-DevicesFile = typer.Option(None, "--devices-file", help="JSON file of your own devices (see orchestrator/measure/devices.json)")
+DevicesFile = typer.Option(None, "--devices-file", help="JSON file of your own devices, shaped like the bundled registry (docs/guide.md, 'Building a LUT for a new phone')")
+
+
+def example(command: str, when: str = "") -> str:
+    """The `Example:` at the foot of a command's help (its epilog): a command that runs as printed,
+    broken only between arguments with a trailing backslash (`orchestrator.cli.steps`), so that an
+    80-column terminal does not wrap it inside a flag and a pasted example runs whole."""
+    words = shlex.split(command)
+    first_option = next((i for i, word in enumerate(words) if word.startswith("-")), len(words))
+    lines = command_lines(" ".join(words[:first_option]), words[first_option:], 76)  # 80 less the help's margins
+    return "\n".join([f"Example{f' ({when})' if when else ''}:", *lines])
 
 
 def defaults(settings_type: type) -> dict[str, Any]:

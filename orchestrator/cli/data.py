@@ -7,12 +7,12 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console, number
+from orchestrator.cli.common import console, example, number
 
 data_app = typer.Typer(help="Make data sets for training and demos.", no_args_is_help=True)
 
 
-@data_app.command("digits")
+@data_app.command("digits", epilog=example("bench data digits --out data/digits"))
 def data_digits(
     out: Path = typer.Option(Path("data/digits"), "--out", help="folder to write (ImageNet layout: train/ and val/)"),
     per_class: Optional[int] = typer.Option(
@@ -31,7 +31,7 @@ def data_cluttered(
     out: Path = typer.Option(Path("data/cluttered"), "--out", help="folder to write (ImageNet layout: train/ and val/)"),
     train_images: int = typer.Option(4000, "--train-images", callback=number(10, 10_000_000), help="training canvases"),
     test_images: int = typer.Option(2000, "--test-images", callback=number(10, 10_000_000), help="test canvases (from digit scans no training canvas uses)"),
-    seed: int = typer.Option(0, "--seed", callback=number(0)),
+    seed: int = typer.Option(0, "--seed", callback=number(0), help="one seed, the same images"),
     canvas: int = typer.Option(40, "--canvas", callback=number(24, 1024), help="canvas side in pixels"),
     pieces: int = typer.Option(16, "--pieces", callback=number(0, 100), help="fragments of other digits on every canvas"),
 ) -> None:
@@ -48,7 +48,7 @@ def data_pairs(
     out: Path = typer.Option(Path("data/pairs"), "--out", help="folder to write (ImageNet layout: train/ and val/)"),
     train_images: int = typer.Option(6000, "--train-images", callback=number(10, 10_000_000), help="training canvases"),
     test_images: int = typer.Option(2000, "--test-images", callback=number(10, 10_000_000), help="test canvases (from digit scans no training canvas uses)"),
-    seed: int = typer.Option(0, "--seed", callback=number(0)),
+    seed: int = typer.Option(0, "--seed", callback=number(0), help="one seed, the same images"),
     canvas: int = typer.Option(48, "--canvas", callback=number(36, 1024), help="canvas side in pixels"),
     pieces: int = typer.Option(12, "--pieces", callback=number(0, 100), help="fragments of other digits on every canvas"),
 ) -> None:

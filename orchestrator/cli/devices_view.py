@@ -11,12 +11,13 @@ from orchestrator.measure.devices import Device
 
 
 def registry_table(known: dict[str, Device], wide: bool = False) -> Table:
-    """One line per device: names are what users type, so they never shrink; descriptions are cut
-    to the line, and shown whole with the runtime options and phone models matched when `wide`."""
+    """One row per device: names are what users type, so they never shrink; a description wraps
+    within its column, since what tells two entries of one machine apart (threads, kernels) may be
+    anywhere in it; `wide` adds the runtime options and the phone models matched."""
     table = Table(title="devices", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("name", "platform", "backend", *(("runtime", "matches") if wide else ()), "description"):
         shown = [getattr(d, column) for d in known.values()] if column in ("name", "platform", "backend") else []
-        table.add_column(column, no_wrap=column != "description" or not wide, overflow="fold" if wide else "ellipsis",
+        table.add_column(column, no_wrap=column != "description", overflow="fold" if wide or column == "description" else "ellipsis",
                          min_width=max(map(len, [column, *shown])) if shown else None)
     for d in known.values():
         runtime = ", ".join(f"{k}={v}" for k, v in d.runtime.items())

@@ -17,9 +17,9 @@ app = typer.Typer()
 
 @app.command("export")
 def export(
-    space: str = typer.Option("xxs", "--space"),
+    space: str = typer.Option("xxs", "--space", help="search space whose LUT plan to export (`bench space list`)"),
     backend: str = typer.Option("pte", "--backend", help=f"one of {', '.join(BACKENDS)}: a device's backend, as `bench devices` lists it"),
-    resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096)),
+    resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096), help="input size (default: the space's)"),
     workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
 ) -> None:
     """Export every network of the plan into the content-addressed cache."""

@@ -11,7 +11,7 @@ import typer
 from infra.errors import UserError
 from infra.files import check_output
 from infra.strict_json import read_head
-from orchestrator.cli.common import console, errors
+from orchestrator.cli.common import console, errors, example
 from search.nas.lut import check_space, read_lut
 from search.space import load_space
 
@@ -40,10 +40,10 @@ def lut_list(
         console.print(table)
 
 
-@lut_app.command("show")
+@lut_app.command("show", epilog=example("bench lut show d0fb1865"))
 def lut_show(
     ref: str = typer.Argument(..., help="LUT id (or prefix) or path"),
-    as_json: bool = typer.Option(False, "--json"),
+    as_json: bool = typer.Option(False, "--json", help="print the LUT document as JSON"),
     wide: bool = typer.Option(False, "--wide", help="also every measurement setting, each entry's kind and sample count"),
 ) -> None:
     """Show a LUT's provenance, entries and latest validation figures."""
@@ -64,7 +64,7 @@ def lut_show(
         console.print(validation)
 
 
-@lut_app.command("diff")
+@lut_app.command("diff", epilog=example("bench lut diff d0fb1865 0fd6177a", "one machine on 1 and on 2 threads"))
 def lut_diff(
     a: str = typer.Argument(..., help="LUT id (or prefix) or path"),
     b: str = typer.Argument(..., help="LUT id (or prefix) or path, of the same space and resolution"),
@@ -85,7 +85,7 @@ def lut_diff(
 
 
 @lut_app.command("plot")
-def lut_plot(ref: str = typer.Argument(...), out: Optional[Path] = typer.Option(None, "--out", help="PNG path")) -> None:
+def lut_plot(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), out: Optional[Path] = typer.Option(None, "--out", help="PNG path")) -> None:
     """Draw the latency breakdown of the LUT's context network per stage and operator kind."""
     from orchestrator.cli.lut_view import plot_breakdown
     from orchestrator.lut.store import load_lut

@@ -18,7 +18,7 @@ app = typer.Typer()
 @app.command("measure")
 def measure(
     model: str = typer.Argument(..., help="a .pte file, an .mlpackage, or timm:NAME (random weights)"),
-    device: str = typer.Option("host", "--device"),
+    device: str = typer.Option("host", "--device", help="device name from `bench devices`"),
     as_json: bool = typer.Option(False, "--json", help="print the result document"),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:

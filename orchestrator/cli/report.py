@@ -8,12 +8,12 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console, plain
+from orchestrator.cli.common import console, example, plain
 
 app = typer.Typer()
 
 
-@app.command("report")
+@app.command("report", epilog=example("bench report d0fb1865 0fd6177a --out host-1t-vs-2t.html"))
 def report(
     refs: list[str] = typer.Argument(..., metavar="LUT", help="LUT id (or prefix) or path; give a second LUT to compare the two"),
     out: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: <id>.report.html beside the first LUT)"),

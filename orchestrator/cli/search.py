@@ -12,7 +12,7 @@ import typer
 
 from infra.files import check_output
 from infra.locks import run_dir_lock
-from orchestrator.cli.common import DevicesFile, console, defaults, errors, logger, number
+from orchestrator.cli.common import DevicesFile, console, defaults, errors, example, logger, number
 from orchestrator.measure.devices import get_device
 from search.nas.strategies import SearchSettings
 
@@ -20,7 +20,7 @@ app = typer.Typer()
 SEARCH = defaults(SearchSettings)
 
 
-@app.command("search")
+@app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut d0fb1865 --latency-ms 0.94", "a supernet trained as `bench train --help` shows"))
 def search_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="last.pt of `bench train` (or its run directory)"),
     lut: str = typer.Option(..., "--lut", help="LUT id (or prefix) or path: sets the device and resolution"),
@@ -28,15 +28,15 @@ def search_cmd(
     params_m: Optional[float] = typer.Option(None, "--params-m", callback=number(0, 1e6, low_open=True), help="parameter budget in millions"),
     space: Optional[str] = typer.Option(None, "--space", help="expected space (checked against the checkpoint)"),
     strategy: str = typer.Option(SEARCH["strategy"], "--strategy", help="coarse-to-fine, evolution or random"),
-    population: int = typer.Option(SEARCH["population"], "--population", callback=number(2, 100_000)),
-    generations: int = typer.Option(SEARCH["generations"], "--generations", callback=number(1, 100_000)),
-    parents: int = typer.Option(SEARCH["parents"], "--parents", callback=number(1, 100_000)),
+    population: int = typer.Option(SEARCH["population"], "--population", callback=number(2, 100_000), help="subnets evaluated per generation"),
+    generations: int = typer.Option(SEARCH["generations"], "--generations", callback=number(1, 100_000), help="rounds of evolution"),
+    parents: int = typer.Option(SEARCH["parents"], "--parents", callback=number(1, 100_000), help="best subnets so far that each generation is bred from (at most --population)"),
     p_depth: float = typer.Option(SEARCH["p_depth"], "--p-depth", callback=number(0, 1), help="depth-mutation probability"),
     p_layer: float = typer.Option(SEARCH["p_layer"], "--p-layer", callback=number(0, 1), help="per-layer mutation probability"),
     coarse_samples: int = typer.Option(SEARCH["coarse_samples"], "--coarse-samples", callback=number(1, 100_000_000), help="random subnets priced in the coarse phase"),
-    seed: int = typer.Option(SEARCH["seed"], "--seed", callback=number(0)),
+    seed: int = typer.Option(SEARCH["seed"], "--seed", callback=number(0), help="seeds every random choice of the search: samples, crossovers, mutations"),
     data: Optional[Path] = typer.Option(None, "--data", help="data directory (default: the one the supernet was trained on)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default runs/search-<space>-<lut>-<budget>ms)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default: a new one under runs/, named for the space, LUT and budget)"),
     resume: bool = typer.Option(False, "--resume", help="continue the search in --out"),
     measure: bool = typer.Option(True, "--measure/--no-measure", help="measure the found model on the LUT's device"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -9,7 +10,7 @@ from typing import Optional
 import typer
 
 from infra.files import check_output
-from orchestrator.cli.common import console, defaults, errors, number
+from orchestrator.cli.common import console, defaults, errors, example, number
 from search.space import load_space
 from search.training.settings import TrainSettings
 
@@ -17,25 +18,28 @@ app = typer.Typer()
 TRAIN = defaults(TrainSettings)
 
 
-@app.command("train")
+@app.command("train", epilog=example(
+    "bench train --data data/digits --out runs/train-tiny-128 --resolution 128 --epochs 15 --lr 3e-3 --batch-size 32 --sampling random --no-hflip",
+    "after `bench data digits --out data/digits`",
+))
 def train(
-    space: str = typer.Option("tiny", "--space"),
+    space: str = typer.Option("tiny", "--space", help="search space of the supernet (`bench space list`)"),
     data: Path = typer.Option(..., "--data", help="ImageFolder directory: DATA/train/<class>/* (and DATA/val/ as the test split)"),
     out: Path = typer.Option(..., "--out", help="run directory; last.pt is written there after every epoch"),
     resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096), help="training resolution (default: the space's)"),
-    epochs: int = typer.Option(TRAIN["epochs"], "--epochs", callback=number(1, 100_000)),
+    epochs: int = typer.Option(TRAIN["epochs"], "--epochs", callback=number(1, 100_000), help="passes over the training images"),
     batch_size: int = typer.Option(TRAIN["batch_size"], "--batch-size", callback=number(1, 1_000_000), help="per process"),
-    lr: float = typer.Option(TRAIN["lr"], "--lr", callback=number(0, 10, low_open=True)),
-    min_lr: float = typer.Option(TRAIN["min_lr"], "--min-lr", callback=number(0, 10)),
-    weight_decay: float = typer.Option(TRAIN["weight_decay"], "--weight-decay", callback=number(0, 10)),
-    warmup_epochs: int = typer.Option(TRAIN["warmup_epochs"], "--warmup-epochs", callback=number(0, 100_000)),
-    label_smoothing: float = typer.Option(TRAIN["label_smoothing"], "--label-smoothing", callback=number(0, 0.99)),
+    lr: float = typer.Option(TRAIN["lr"], "--lr", callback=number(0, 10, low_open=True), help="peak learning rate of AdamW, reached after the warm-up"),
+    min_lr: float = typer.Option(TRAIN["min_lr"], "--min-lr", callback=number(0, 10), help="learning rate the cosine decay ends at"),
+    weight_decay: float = typer.Option(TRAIN["weight_decay"], "--weight-decay", callback=number(0, 10), help="AdamW weight decay"),
+    warmup_epochs: int = typer.Option(TRAIN["warmup_epochs"], "--warmup-epochs", callback=number(0, 100_000), help="epochs of linear warm-up to --lr"),
+    label_smoothing: float = typer.Option(TRAIN["label_smoothing"], "--label-smoothing", callback=number(0, 0.99), help="label smoothing of the cross-entropy loss"),
     sampling: str = typer.Option(TRAIN["sampling"], "--sampling", help="random (one subnet per step, Algorithm 1) or sandwich (max + min + random, in-place distillation)"),
     sandwich_random: int = typer.Option(TRAIN["sandwich_random"], "--sandwich-random", callback=number(0, 64), help="random subnets per step with --sampling sandwich"),
     kd: str = typer.Option(TRAIN["kd"], "--kd", help="distillation from a teacher: none, hard (the paper's best) or soft"),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="timm model name of the teacher"),
     teacher_checkpoint: Optional[Path] = typer.Option(None, "--teacher-checkpoint", help="local weights of the teacher (nothing is downloaded)"),
-    kd_alpha: float = typer.Option(TRAIN["kd_alpha"], "--kd-alpha", callback=number(0, 1)),
+    kd_alpha: float = typer.Option(TRAIN["kd_alpha"], "--kd-alpha", callback=number(0, 1), help="weight of the teacher in the loss: (1 - alpha) labels + alpha teacher"),
     kd_tau: float = typer.Option(TRAIN["kd_tau"], "--kd-tau", callback=number(0, 100, low_open=True), help="temperature of soft distillation"),
     holdout: float = typer.Option(TRAIN["holdout"], "--holdout", callback=number(0, 0.9, low_open=True), help="fraction of train/ held out for ranking subnets"),
     hflip: bool = typer.Option(TRAIN["hflip"], "--hflip/--no-hflip", help="random horizontal flips (off for digits)"),
@@ -44,8 +48,11 @@ def train(
     ),
     amp: bool = typer.Option(TRAIN["amp"], "--amp/--no-amp", help="mixed precision on GPU (bfloat16 where supported)"),
     workers: int = typer.Option(TRAIN["workers"], "--workers", callback=number(0, 64), help="data-loading processes per training process"),
-    seed: int = typer.Option(TRAIN["seed"], "--seed", callback=number(0)),
+    seed: int = typer.Option(TRAIN["seed"], "--seed", callback=number(0), help="seeds the weights, the hold-out split, the data order and the subnets sampled"),
     resume: bool = typer.Option(False, "--resume", help="continue the run in --out with its saved settings"),
+    as_json: bool = typer.Option(
+        False, "--json", help='print one JSON document {"checkpoint", "epoch", "loss", "holdout_accuracy"} and nothing else (progress on stderr)'
+    ),
 ) -> None:
     """Train a weight-sharing supernet. Distributed: `torchrun --nproc_per_node N --no-python bench train ...`."""
     from orchestrator.cli.train_view import train_reporter
@@ -62,10 +69,11 @@ def train(
         kd_alpha=kd_alpha, kd_tau=kd_tau, holdout=holdout, hflip=hflip, augment=augment, seed=seed, amp=amp, workers=workers,
     )
     d = distributed.init()
+    progress = errors if as_json else console  # --json keeps stdout for the JSON document
     try:
-        trainer = Trainer(settings, out, d, train_reporter(console) if d.main else None)
+        trainer = Trainer(settings, out, d, train_reporter(progress) if d.main else None)
         if d.main:
-            console.print(
+            progress.print(
                 f"training the {s.name} supernet on {len(trainer.data.train)} images ({trainer.data.num_classes} classes, "
                 f"{len(trainer.data.holdout)} held out) at {settings.resolution} px: {d.world} process(es) on {d.device}, "
                 f"{trainer.steps_per_epoch} steps per epoch, sampling {sampling}, distillation {kd}"
@@ -84,10 +92,16 @@ def train(
     if d.main and state.history:
         last, n = state.history[-1], len(trainer.data.holdout)
         largest, smallest = (proportion(round(last[k] * n), n) for k in ("holdout_acc_max", "holdout_acc_min"))
-        console.print(
-            f"checkpoint {out / 'last.pt'}: epoch {last['epoch']}, loss {last['loss']:.3f}, held-out accuracy "
-            f"{largest.text()} (largest subnet) / {smallest.value:.1%} [{smallest.low:.1%}, {smallest.high:.1%}] (smallest)"
-        )
+        if as_json:
+            typer.echo(json.dumps({
+                "checkpoint": str(out / "last.pt"), "epoch": last["epoch"], "loss": last["loss"],
+                "holdout_accuracy": {"largest": last["holdout_acc_max"], "smallest": last["holdout_acc_min"], "images": n},
+            }, indent=1))
+        else:
+            console.print(
+                f"checkpoint {out / 'last.pt'}: epoch {last['epoch']}, loss {last['loss']:.3f}, held-out accuracy "
+                f"{largest.text()} (largest subnet) / {smallest.value:.1%} [{smallest.low:.1%}, {smallest.high:.1%}] (smallest)"
+            )
         chance = 1 / trainer.data.num_classes
         if max(largest.low, smallest.low) <= chance:
             errors.print(

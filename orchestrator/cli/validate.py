@@ -9,20 +9,20 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import DevicesFile, console, errors, logger, number
+from orchestrator.cli.common import DevicesFile, console, errors, example, logger, number
 from orchestrator.measure.devices import get_device
 
 app = typer.Typer()
 
 
-@app.command("validate")
+@app.command("validate", epilog=example("bench validate --lut d0fb1865 --device host --samples 20"))
 def validate(
     luts: list[str] = typer.Option(..., "--lut", help="LUT id or path; repeat it to compare LUTs on the same subnets"),
-    device: str = typer.Option("host", "--device"),
+    device: str = typer.Option("host", "--device", help="device name from `bench devices`: where the subnets are timed"),
     samples: int = typer.Option(50, "--samples", callback=number(3, 10_000), help="random subnets, spread over the predicted-latency range"),
-    seed: int = typer.Option(0, "--seed", callback=number(0)),
+    seed: int = typer.Option(0, "--seed", callback=number(0), help="draws the random subnets: one seed, the same subnets"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
-    workers: int = typer.Option(2, "--workers", callback=number(1, 64)),
+    workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Measure random subnets end to end and report how well each LUT predicts them."""
