@@ -7,8 +7,8 @@ internal and may change with any commit. This module stands above `search`'s fou
 (it imports them, none imports it), so that importing a sub-package stays as light as it was. It
 holds the functions a user needs that the sub-packages do not offer in one call (a LUT by id,
 predictions with their interval and parameter count, every config of a space, a search driven by
-a user's accuracy) and names the existing types they take and return, so a user never has to
-import an internal module.
+a user's accuracy, a trained supernet loaded once to take and score subnets from) and names the
+existing types they take and return, so a user never has to import an internal module.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ from search.space.params import params_batch
 from search.space.sampling import crossover, mutate, random_config
 
 if TYPE_CHECKING:  # torch is imported by the functions that build models, so pricing stays light
+    import torch
     from torch import Tensor, nn
+
+    from search.training.evaluate import Evaluator
 
 __all__ = [
     "Candidate",
@@ -51,6 +54,7 @@ __all__ = [
     "SearchSettings",
     "SearchSpace",
     "SubnetConfig",
+    "Supernet",
     "UserError",
     "build_model",
     "crossover",
@@ -64,6 +68,7 @@ __all__ = [
     "random_batch",
     "run_search",
     "sample_configs",
+    "search",
     "space_names",
 ]
 
@@ -167,6 +172,12 @@ class Predictor:
         low, high = self._latency.interval_batch(batch)
         return Predictions(self._latency.predict_batch(batch), low, high, self._params(batch).astype(np.int64))
 
+    def sample(self, n: int, seed: int = 0) -> list[SubnetConfig]:
+        """`n` random subnets at the LUT's resolution, every one of which it prices: `sample_configs`
+        of this predictor's space and resolution (a LUT was measured at one resolution, and the
+        space's default may be another: tiny's is 64 px, the quick LUT's 128)."""
+        return sample_configs(self.space, n, seed, self.resolution)
+
 
 def _space(space: Any) -> SearchSpace:
     """`space` as the functions that list a space's subnets take it; anything else is refused here,
@@ -193,9 +204,13 @@ MAX_SAMPLES = 100_000
 
 
 def sample_configs(space: SearchSpace, n: int, seed: int = 0, resolution: int | None = None) -> list[SubnetConfig]:
-    """`n` random subnets (uniform per choice, as training samples them); reproducible by `seed`."""
+    """`n` random subnets at one resolution (uniform per choice, as training samples them),
+    reproducible by `seed`. Without `resolution` it is the space's default, as `bench train` and
+    `bench profile` default to, never a mix: a supernet is trained, a LUT measured and a search run
+    at one resolution, so a mixed sample is one that no LUT prices whole. For a LUT's resolution use
+    `Predictor.sample`, or pass `resolution=predictor.resolution`."""
     space = _space(space)
-    resolution = _resolution(resolution, space)
+    resolution = _resolution(resolution, space) or space.default_resolution
     if not isinstance(n, Integral) or isinstance(n, bool) or not 0 <= n <= MAX_SAMPLES:
         raise UserError(
             f"n must be a whole number from 0 to {MAX_SAMPLES:,}, not {n!r}; for more subnets draw a ConfigBatch with "
@@ -286,42 +301,155 @@ def pareto(found: Found | Iterable[Candidate]) -> list[Candidate]:
     return pareto_front(candidates)
 
 
+# How `bench search` reads a data set to score subnets (its defaults): held-out images in batches of
+# 128, and BatchNorm statistics re-estimated on 4 such batches of training images.
+EVAL_BATCH = 128
+CALIBRATION_IMAGES = 4 * EVAL_BATCH
+
+
+class Supernet:
+    """A trained supernet (`bench train`'s `last.pt`), loaded once, that gives any of its subnets as
+    a plain PyTorch module and scores it as `bench search` does (Once-for-All's `get_active_subnet`).
+
+    A subnet inherits the supernet's weights, but a BatchNorm's statistics in the supernet are a mix
+    over every subnet trained through it and wrong for any one, so `subnet` re-estimates them on
+    training images of `data`, and `accuracy` is that subnet's on the images held out of training:
+    the search's own functions (`search.training.evaluate`), so a score here is the one `bench
+    search` ranks by. The checkpoint is read once and each data set's images once, so scoring
+    hundreds of subnets, a search, costs their forward passes alone; `build_model` reads the
+    checkpoint on every call. (Not `search.supernet.model.Supernet`, the internal module it holds.)"""
+
+    def __init__(self, doc: dict[str, Any], device: torch.device) -> None:
+        """Use `Supernet.load`; `doc` is a checkpoint as `load_checkpoint` checked it."""
+        from search.supernet.model import Supernet as SupernetModule
+        from search.training.checkpoint import checkpoint_space, load_weights
+        from search.training.settings import TrainSettings
+
+        self.path = Path(doc["path"])
+        self.space, trained = checkpoint_space(doc)  # the space as bundled (what LUTs and sampling take), and with its classifier
+        self.num_classes: int = trained.head.num_classes
+        self.classes: list[str] | None = doc.get("classes")
+        self._settings = TrainSettings(**doc["settings"])
+        self.resolution: int = self._settings.resolution
+        self.data = Path(self._settings.data)  # what it was trained on: the default data, as `bench search` has it
+        self.device = device
+        self._module = SupernetModule(trained)
+        load_weights(self._module, doc)
+        self._module.to(device).eval()
+        self._evaluators: dict[tuple[Path, int], Evaluator] = {}
+
+    @classmethod
+    def load(cls, checkpoint: str | os.PathLike[str], device: str | None = None) -> Supernet:
+        """The supernet of `checkpoint` (a `last.pt`, or the run folder holding it), on `device`
+        (default: the GPU where there is one, else the CPU), where its subnets are built and scored."""
+        import torch
+
+        from search.training.checkpoint import load_checkpoint
+
+        if not isinstance(checkpoint, (str, os.PathLike)):
+            raise UserError(f"checkpoint must be the path of a supernet checkpoint (bench train's last.pt), not {type(checkpoint).__name__}")
+        try:
+            place = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        except (RuntimeError, TypeError):
+            raise UserError(f"device must be a torch device such as 'cpu' or 'cuda:0', or None, not {device!r}") from None
+        return cls(load_checkpoint(Path(checkpoint)), place)
+
+    def subnet(self, config: SubnetConfig | dict[str, Any], data: str | os.PathLike[str] | None = None) -> nn.Module:
+        """The subnet as a static module (eval mode, on the supernet's device), BatchNorm
+        re-estimated on training images of `data` (an ImageFolder; default: the one the supernet
+        was trained on), exactly as the search evaluates and delivers it."""
+        from search.training.evaluate import recalibrated
+
+        config = validate(as_config(config), self.space)
+        return recalibrated(self._module, config, self._evaluator(data, config.resolution).calibration, self.device).eval()
+
+    def accuracy(self, config: SubnetConfig | dict[str, Any], data: str | os.PathLike[str] | None = None) -> float:
+        """The subnet's top-1 accuracy in [0, 1] on `data`'s held-out training images (default data:
+        the supernet's own), the score `bench search` ranks subnets by; computed once per subnet."""
+        config = validate(as_config(config), self.space)
+        return self._evaluator(data, config.resolution)(config)
+
+    def _evaluator(self, data: Any, resolution: int) -> Evaluator:
+        """The search's evaluator for `data` at `resolution`, its images read once: split as the
+        supernet's training split them (its holdout and seed), refused when its classes are not the
+        ones the classifier learnt (scores on them would rank subnets by chance)."""
+        from search.training.data import open_data, tensor_batches
+        from search.training.evaluate import Evaluator
+
+        if data is not None and not isinstance(data, (str, os.PathLike)):
+            raise UserError(f"data must be the path of an ImageFolder (train/<class>/<image>) or None, not {type(data).__name__}")
+        root = Path(data) if data is not None else self.data
+        if not root.is_dir():
+            fix = "pass data, the path of an ImageFolder (train/<class>/<image>) of the supernet's classes"
+            if data is None:
+                raise UserError(f"the supernet {self.path} was trained on data {root}, which is not a folder here; {fix}")
+            raise UserError(f"data {root} is not a folder; {fix}")
+        key = (root.resolve(), resolution)
+        if key not in self._evaluators:
+            s = self._settings
+            images = open_data(root, resolution, s.holdout, s.seed, s.hflip, CALIBRATION_IMAGES, s.augment)
+            if images.classes != self.classes:
+                raise UserError(
+                    f"data {root} has the classes {images.classes!r:.80}, but the supernet {self.path} was trained on "
+                    f"{self.classes!r:.80}; pass data with the supernet's classes"
+                )
+            batches = tensor_batches(images.calibration, EVAL_BATCH), tensor_batches(images.holdout, EVAL_BATCH)
+            self._evaluators[key] = Evaluator(self._module, *batches, self.device)
+        return self._evaluators[key]
+
+
+def search(
+    supernet: Supernet,
+    lut: dict[str, Any] | str | os.PathLike[str],
+    latency_ms: float,
+    params_m: float | None = None,
+    settings: SearchSettings | None = None,
+    data: str | os.PathLike[str] | None = None,
+    log: Callable[[str], None] = lambda message: None,
+) -> Found:
+    """`bench search` from Python: the subnets of a trained supernet priced with `lut` (a LUT
+    document, id or path, of the supernet's space and resolution) and scored by
+    `supernet.accuracy` on `data` (default: the supernet's own), within `latency_ms` and `params_m`.
+    It is `run_search` with the supernet's score, so its budget is `run_search`'s: the LUT's raw
+    intervals, where `bench search` first calibrates them on the LUT's validation record."""
+    if not isinstance(supernet, Supernet):
+        raise UserError(f"supernet must be a Supernet (Supernet.load(checkpoint)), not {type(supernet).__name__}")
+    predictor = Predictor(lut, supernet.space, supernet.num_classes)
+    if predictor.resolution != supernet.resolution:
+        raise UserError(
+            f"LUT {predictor.lut['id']} was measured at {predictor.resolution} px, but the supernet {supernet.path} was trained at "
+            f"{supernet.resolution} px; pass a LUT of {supernet.resolution} px, or a supernet trained at {predictor.resolution} px"
+        )
+    supernet._evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts
+    return run_search(predictor, lambda config: supernet.accuracy(config, data), latency_ms, params_m, settings, log)
+
+
 def build_model(
     config: SubnetConfig | dict[str, Any], checkpoint: str | os.PathLike[str], data: str | os.PathLike[str] | Iterable[Tensor] | None = None,
 ) -> nn.Module:
-    """A subnet as a plain PyTorch module (eval mode) with the weights it inherits from a supernet
-    checkpoint (`bench train`'s `last.pt`, or its run folder), as `bench search` evaluates and
-    delivers it. Inside the supernet a BatchNorm's statistics are a mix over every subnet trained
-    through it, so they are wrong for any one: give `data` (an ImageFolder as `bench train` takes,
-    or batches of input tensors) and they are re-estimated on it."""
+    """A subnet as a plain PyTorch module (eval mode, on the CPU) with the weights it inherits from
+    a supernet checkpoint (`bench train`'s `last.pt`, or its run folder), as `bench search`
+    evaluates and delivers it. Inside the supernet a BatchNorm's statistics are a mix over every
+    subnet trained through it, so they are wrong for any one: give `data` (an ImageFolder, read as
+    `Supernet.subnet` reads it, or batches of input tensors) and they are re-estimated on it. It
+    reads the checkpoint on each call: for many subnets, `Supernet.load` once."""
     from search.supernet.extract import extract
-    from search.supernet.model import Supernet
-    from search.training.checkpoint import checkpoint_space, load_checkpoint
     from search.training.evaluate import recalibrate_batchnorm
 
-    if not isinstance(checkpoint, (str, os.PathLike)):
-        raise UserError(f"checkpoint must be the path of a supernet checkpoint (bench train's last.pt), not {type(checkpoint).__name__}")
-    doc = load_checkpoint(Path(checkpoint))
-    _, space = checkpoint_space(doc)
-    subnet = validate(as_config(config), space)
-    supernet = Supernet(space)
-    supernet.load_state_dict(doc["model"])
-    model = extract(supernet.eval(), subnet)
+    supernet = Supernet.load(checkpoint, "cpu")
+    if isinstance(data, (str, os.PathLike)):
+        return supernet.subnet(config, data)
+    model = extract(supernet._module, validate(as_config(config), supernet.space))
     if data is not None:
-        recalibrate_batchnorm(model, _calibration_batches(data, doc, subnet.resolution), next(model.parameters()).device)
+        recalibrate_batchnorm(model, _tensor_batches(data), supernet.device)
     return model.eval()
 
 
-def _calibration_batches(data: Any, doc: dict[str, Any], resolution: int) -> list[tuple[Tensor, Any]]:
-    """`build_model`'s data as (input, label) batches: an ImageFolder's calibration images, read as
-    `bench search` reads them (the checkpoint's holdout and seed), or the caller's tensors."""
+def _tensor_batches(data: Iterable[Any]) -> list[tuple[Tensor, None]]:
+    """`build_model`'s data given as batches of input tensors (or (input, label) pairs), as
+    `recalibrate_batchnorm` takes them."""
     import torch
 
-    from search.training.data import open_data, tensor_batches
-
-    if isinstance(data, (str, os.PathLike)):
-        s = doc["settings"]
-        return tensor_batches(open_data(Path(data), resolution, s["holdout"], s["seed"], False, 512).calibration, 64)
     batches = [x[0] if isinstance(x, (tuple, list)) else x for x in data]
     if not batches or not all(isinstance(x, torch.Tensor) and x.dim() == 4 for x in batches):
         raise UserError("data must be an ImageFolder path or batches of input tensors shaped (N, 3, H, W)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from search.nas.predictor import LatencyPredictor
 from search.space.config import validate
 from search.space.params import count_params
 from tests.conftest import copy_committed_luts
+from tests.lut_factory import sized_lut
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
@@ -69,6 +71,17 @@ def test_a_config_at_another_resolution_is_refused(predictor):
 
 def test_sampled_configs_are_reproducible_by_seed(tiny):
     assert api.sample_configs(tiny, 5, seed=7) == api.sample_configs(tiny, 5, seed=7) != api.sample_configs(tiny, 5, seed=8)
+
+
+def test_sampled_configs_without_a_resolution_are_all_at_the_spaces_default(tiny):
+    assert {c.resolution for c in api.sample_configs(tiny, 20)} == {tiny.default_resolution} == {64}
+
+
+def test_a_predictors_sample_is_at_its_luts_resolution_so_it_prices_every_one(predictor):
+    sample = predictor.sample(20, seed=1)
+    assert {c.resolution for c in sample} == {128}
+    assert sample == api.sample_configs(predictor.space, 20, seed=1, resolution=128)
+    assert len(predictor.predict_many(sample)) == 20
 
 
 @pytest.mark.timeout(20)
@@ -201,3 +214,101 @@ def test_a_hostile_argument_is_one_user_error_naming_the_api_argument(predictor,
     with pytest.raises(api.UserError, match=problem) as raised:
         call(predictor)
     assert "--" not in str(raised.value)  # the API's names, never the CLI's options
+
+
+@pytest.fixture(scope="module")
+def supernet(tiny_checkpoint) -> api.Supernet:
+    return api.Supernet.load(tiny_checkpoint, "cpu")
+
+
+@pytest.fixture(scope="module")
+def lut_64(tiny_checkpoint, tmp_path_factory) -> Path:
+    """A made-up LUT of tiny at the checkpoint's 64 px."""
+    path = tmp_path_factory.mktemp("lut") / "tiny-64.json"
+    path.write_text(json.dumps(sized_lut(api.load_space("tiny"), device={"name": "host", "platform": "host", "backend": "pte",
+                                                                         "runtime": {"threads": 1}, "description": "this machine", "facts": {}})))
+    return path
+
+
+@pytest.fixture(scope="module")
+def search_job(tiny_checkpoint, lut_64, tmp_path_factory):
+    """`bench search`'s job for the checkpoint (its own data, its default batches), which scores as the search does."""
+    from orchestrator.searchjob.job import SearchInputs, SearchJob
+    from search.training import distributed
+
+    inputs = SearchInputs(tiny_checkpoint, lut_64, 6.0, None, tmp_path_factory.mktemp("search"))
+    return SearchJob(inputs, api.SearchSettings(), None, lambda m: None, distributed.init(prefer_gpu=False))
+
+
+def test_a_loaded_supernet_scores_a_subnet_as_bench_search_ranks_it(supernet, search_job):
+    config = api.sample_configs(supernet.space, 1, seed=2)[0]
+    assert supernet.accuracy(config) == search_job.evaluator()(config)
+    assert (supernet.resolution, supernet.num_classes, supernet.classes) == (64, 10, [str(d) for d in range(10)])
+
+
+def test_a_loaded_supernets_subnet_is_the_module_bench_search_delivers(supernet, search_job):
+    config = api.sample_configs(supernet.space, 1, seed=3)[0]
+    x = torch.randn(2, 3, 64, 64)
+    assert torch.allclose(supernet.subnet(config.to_dict())(x), search_job.recalibrated(config).eval()(x), atol=1e-5)
+
+
+def test_a_loaded_supernet_reads_its_checkpoint_and_data_once_for_many_subnets(tiny_checkpoint, digits_dir, monkeypatch):
+    import search.training.checkpoint
+    import search.training.data
+
+    reads = []
+    for module, name in ((search.training.checkpoint, "load_checkpoint"), (search.training.data, "open_data")):
+        monkeypatch.setattr(module, name, lambda *a, real=getattr(module, name), name=name, **k: reads.append(name) or real(*a, **k))
+    net = api.Supernet.load(tiny_checkpoint, "cpu")
+    for config in api.sample_configs(net.space, 3, seed=4):
+        net.subnet(config, digits_dir)
+        net.accuracy(config, digits_dir)
+    assert reads == ["load_checkpoint", "open_data"]
+
+
+def test_data_of_other_classes_than_the_supernets_is_refused_naming_both(supernet, digits_dir, tmp_path):
+    shutil.copytree(digits_dir, tmp_path / "digits", symlinks=True)
+    for split in ("train", "val"):
+        shutil.rmtree(tmp_path / "digits" / split / "9")
+    config = api.sample_configs(supernet.space, 1)[0]
+    with pytest.raises(api.UserError, match=rf"data {tmp_path / 'digits'} has the classes \['0', .*'8'\], but the supernet .* was trained on "
+                                            rf"\['0', .*'9'\]; pass data with the supernet's classes"):
+        supernet.accuracy(config, tmp_path / "digits")
+
+
+def test_a_search_from_python_scores_every_subnet_with_the_supernet_within_the_budget(supernet, lut_64):
+    found = api.search(supernet, lut_64, latency_ms=6.0, settings=api.SearchSettings(population=4, generations=2, parents=2))
+    assert len(found.evaluated) > 4
+    assert [c.accuracy for c in found.evaluated] == [supernet.accuracy(c.config) for c in found.evaluated]
+    assert all(c.predicted_ms <= 6.0 and c.config.resolution == 64 for c in found.evaluated)
+    assert found.best.accuracy == max(c.accuracy for c in found.evaluated)
+
+
+TRAINED_HOSTILE = [
+    ("search(supernet=path)", lambda s, ckpt: api.search(ckpt, QUICK_LUT, 0.9), r"supernet must be a Supernet \(Supernet.load\(checkpoint\)\), not PosixPath"),
+    ("search(lut of 128 px)", lambda s, ckpt: api.search(s, QUICK_LUT, 0.9),
+     r"LUT d0fb186589faa0c4 was measured at 128 px, but the supernet .*last.pt was trained at 64 px; pass a LUT of 64 px, or a supernet trained at 128 px"),
+    ("search(lut=None)", lambda s, ckpt: api.search(s, None, 0.9), "ref must be a LUT id or a path to a LUT file, not NoneType"),
+    ("Supernet.load(None)", lambda s, ckpt: api.Supernet.load(None), r"checkpoint must be the path of a supernet checkpoint \(bench train's last.pt\), not NoneType"),
+    ("Supernet.load(device='gpu')", lambda s, ckpt: api.Supernet.load(ckpt, "gpu"), "device must be a torch device such as 'cpu' or 'cuda:0', or None, not 'gpu'"),
+    ("accuracy(data=missing)", lambda s, ckpt: s.accuracy(api.sample_configs(s.space, 1)[0], "no/such/folder"),
+     r"data no/such/folder is not a folder; pass data, the path of an ImageFolder \(train/<class>/<image>\) of the supernet's classes"),
+    ("subnet(data=3)", lambda s, ckpt: s.subnet(api.sample_configs(s.space, 1)[0], 3), r"data must be the path of an ImageFolder \(train/<class>/<image>\) or None, not int"),
+    ("subnet(None)", lambda s, ckpt: s.subnet(None), r"config must be a SubnetConfig or its dict"),
+]
+
+
+@pytest.mark.parametrize("call, problem", [(call, problem) for _, call, problem in TRAINED_HOSTILE], ids=[name for name, _, _ in TRAINED_HOSTILE])
+def test_a_hostile_argument_to_a_trained_supernet_is_one_user_error_naming_the_api_argument(supernet, tiny_checkpoint, call, problem):
+    with pytest.raises(api.UserError, match=problem) as raised:
+        call(supernet, tiny_checkpoint)
+    assert "--" not in str(raised.value)
+
+
+def test_a_supernet_whose_training_data_is_gone_asks_for_data(tiny_checkpoint, tmp_path):
+    doc = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
+    doc["settings"]["data"] = str(tmp_path / "gone")
+    torch.save(doc, tmp_path / "last.pt")
+    net = api.Supernet.load(tmp_path / "last.pt", "cpu")
+    with pytest.raises(api.UserError, match=rf"the supernet {tmp_path / 'last.pt'} was trained on data {tmp_path / 'gone'}, which is not a folder here; pass data"):
+        net.accuracy(api.sample_configs(net.space, 1)[0])

@@ -1,6 +1,8 @@
 """Every Python snippet in README.md and docs/api.md runs as written, from a folder that holds what
-the documents say a user has there: a supernet checkpoint (`runs/train/last.pt`), the digits set
-(`data/digits`) and a finished search (`runs/search`); LUTs are found by id without a `luts/`
+the steps a quick profile prints write there: the digits set (`data/digits`), a supernet trained at
+the quick LUT's 128 px (`runs/train-tiny-128/last.pt`) and a finished search in `bench search`'s
+default folder for that LUT and budget (`runs/search-tiny-d0fb186589faa0c4-0.939ms`, the suite's
+finished search standing in: a snippet only reads it); LUTs are found by id without a `luts/`
 folder (the committed ones ship with the package), so the documented API is the one that works."""
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import made_once, tiny_train_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = ["README.md", "docs/api.md"]
@@ -23,15 +27,28 @@ def python_blocks(document: str) -> list[tuple[str, str]]:
 SNIPPETS = [snippet for document in DOCUMENTS for snippet in python_blocks(document)]
 
 
+@pytest.fixture(scope="module")
+def quick_checkpoint(digits_dir: Path, run_folder: Path) -> Path:
+    """A tiny supernet trained at 128 px, as the printed `bench train` step trains it (one short
+    epoch: the snippets search it, they do not judge it), once for the run."""
+    from search.training import distributed
+    from search.training.train import Trainer
+
+    def train(out: Path) -> None:
+        Trainer(tiny_train_settings(digits_dir, resolution=128, epochs=1, warmup_epochs=0), out, distributed.init(prefer_gpu=False)).run()
+
+    return made_once(run_folder / "train-tiny-128", train) / "last.pt"
+
+
 def test_each_document_has_python_snippets():
     assert {name.split("#")[0] for name, _ in SNIPPETS} == set(DOCUMENTS)
 
 
 @pytest.mark.parametrize("name, code", SNIPPETS, ids=[name for name, _ in SNIPPETS])
-def test_snippet_runs_as_written(name, code, tmp_path, monkeypatch, tiny_checkpoint, digits_dir, tiny_search_run):
+def test_snippet_runs_as_written(name, code, tmp_path, monkeypatch, quick_checkpoint, digits_dir, tiny_search_run):
     (tmp_path / "runs").mkdir()
-    (tmp_path / "runs" / "train").symlink_to(tiny_checkpoint.parent)
-    (tmp_path / "runs" / "search").symlink_to(tiny_search_run)
+    (tmp_path / "runs" / "train-tiny-128").symlink_to(quick_checkpoint.parent)
+    (tmp_path / "runs" / "search-tiny-d0fb186589faa0c4-0.939ms").symlink_to(tiny_search_run)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "digits").symlink_to(digits_dir)
     monkeypatch.chdir(tmp_path)
