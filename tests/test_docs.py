@@ -153,14 +153,11 @@ def test_a_module_name_is_importable_as_a_module_or_an_attribute_of_one():
 
 
 def test_the_guide_names_the_run_directory_bench_search_defaults_to():
-    import typer.main
+    from orchestrator.cli.search import default_run_dir
 
-    from orchestrator.cli.app import app
-
-    search = typer.main.get_command(app).commands["search"]
-    (out,) = [p for p in search.params if "--out" in p.opts]
-    default = re.search(r"default (runs/\S+?)\)", out.help).group(1)
-    assert f"(default `{default}/`" in (ROOT / "docs" / "guide.md").read_text()
+    named = re.search(r"\(default `(runs/search-<space>-<lut>-<budget>ms)/`", (ROOT / "docs" / "guide.md").read_text()).group(1)
+    filled = named.replace("<space>", "tiny").replace("<lut>", "d0fb186589faa0c4").replace("<budget>", "0.939")
+    assert default_run_dir(ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json", 0.939) == Path(filled)
 
 
 def test_the_phones_page_gives_the_number_of_sessions_a_profile_runs():
