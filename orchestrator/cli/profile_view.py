@@ -79,7 +79,8 @@ def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str =
             *command(search),
             *why(f"a supernet trained at the LUT's {res} px on scikit-learn's digits, then the most accurate subnet predicted "
                  "within the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network; "
-                 "for a real model, train on your data (--data) for longer (docs/guide.md, 'Training a supernet and searching it')"),
+                 + ("minutes on a CPU. " if doc["space"]["name"] == "tiny" else f"the {doc['space']['name']} space takes hours on a CPU. ")
+                 + "For a real model, train on your data (--data) for longer (docs/guide.md, 'Training a supernet and searching it')"),
         ]
 
     return "\n".join([
