@@ -291,8 +291,15 @@ def _stop_pool() -> None:
     _, executor = _POOL
     _POOL = None
     processes = list((executor._processes or {}).values())
+    manager = executor._executor_manager_thread
     executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
     for process in processes:
         process.join(timeout=10)
+    # The executor's manager thread closes its wake-up pipe once it sees the workers gone; joined
+    # here, the pipe is closed (and marked so) before exit, where concurrent.futures wakes every
+    # manager thread: a race there printed "Exception ignored ... Bad file descriptor" under the
+    # command's last line.
+    if manager is not None:
+        manager.join(timeout=10)
