@@ -98,3 +98,23 @@ def test_the_steps_printed_after_a_profile_run_verbatim_in_a_shell_without_the_v
         ran = subprocess.run(["bash", "-c", pasted], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert ran.returncode == 0, f"{pasted}: {ran.stderr}"
     assert len(list((tmp_path / "data").glob("digits/train/*/*.png"))) > 0
+
+
+def test_the_profiles_noise_line_names_validate_as_the_steps_below_it_do():
+    from orchestrator.cli.profile_view import noise_verdict
+
+    doc = json.loads(QUICK_LUT.read_text())
+    assert "`.venv/bin/bench validate --lut d0fb1865`" in noise_verdict(doc, ".venv/bin/bench")
+
+
+def test_doctor_names_itself_as_it_was_run(bench, monkeypatch, tmp_path):
+    monkeypatch.setattr("orchestrator.cli.doctor.bench_executable", lambda: ".venv/bin/bench")
+    monkeypatch.setattr("orchestrator.measure.runners.host.HostRunner.diagnose", lambda self: [_failed_check()])
+    ran = bench("doctor", "--device", "host")
+    assert ran.exit_code != 0 and "run `.venv/bin/bench doctor --device host` again" in " ".join(ran.stdout.split())
+
+
+def _failed_check():
+    from orchestrator.measure.runners.base import Check
+
+    return Check("runtime importable", False, "", "reinstall")

@@ -11,6 +11,7 @@ import typer
 
 from orchestrator.cli.common import DevicesFile, console, plain
 from orchestrator.cli.doctor_view import doctor_table
+from orchestrator.cli.steps import bench_executable
 from orchestrator.measure.devices import get_device
 
 app = typer.Typer()
@@ -36,6 +37,6 @@ def doctor(
         typer.echo(json.dumps({"device": d.name, "ready": ready, "checks": [dataclasses.asdict(c) for c in checks]}, indent=1))
     else:
         console.print(doctor_table(d.name, checks))
-        console.print(plain(f"{d.name} is ready to measure on" if ready else f"{d.name} is not ready: fix the first failed step and run `bench doctor --device {d.name}` again"))
+        console.print(plain(f"{d.name} is ready to measure on" if ready else f"{d.name} is not ready: fix the first failed step and run `{bench_executable()} doctor --device {d.name}` again"))
     if not ready:
         raise typer.Exit(1)

@@ -84,7 +84,7 @@ def profile(
         f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
         f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
     )
-    console.print(noise_verdict(doc), highlight=False, soft_wrap=True)
+    console.print(noise_verdict(doc, bench_executable()), highlight=False, soft_wrap=True)
     if source is not None:
         from orchestrator.cli.lut_view import transfer_table
 

@@ -48,12 +48,13 @@ def path_to_a_model(doc: dict[str, Any]) -> list[str]:
     ]
 
 
-def noise_verdict(doc: dict[str, Any]) -> str:
+def noise_verdict(doc: dict[str, Any], executable: str = "bench") -> str:
     """The profile's last word on its intervals: per-entry noise is expected and cancels in the
-    sums a search uses; whether the LUT is fit for a search is what validation measures."""
+    sums a search uses; whether the LUT is fit for a search is what validation measures. The
+    command it names runs as `executable`, as the next steps below it do."""
     story, _ = interval_story(doc)
     return (f"noise: {story}. Wide entries are expected for blocks of a few microseconds; whether this LUT is fit for "
-            f"a search is how well it predicts whole subnets: `bench validate --lut {doc['id'][:8]}` (its report says so at the top).")
+            f"a search is how well it predicts whole subnets: `{executable} validate --lut {doc['id'][:8]}` (its report says so at the top).")
 
 
 def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str = "bench", width: int = 80) -> str:
