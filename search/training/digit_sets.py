@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +185,34 @@ def _draw(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int
         yield int(labels[target]), cluttered_canvas(images[target], others, rng, **clutter)
 
 
+def _draw_pairs(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int, rng: random.Random, **clutter: Any) -> Iterator[tuple[int, np.ndarray]]:
+    """`count` canvases of two digits drawn at random from the sources, labelled by their sum mod 10."""
+    for _ in range(count):
+        first, second, *others = rng.sample(sources, clutter["pieces"] + 2)
+        pixels = pairs_canvas(images[first], images[second], [images[i] for i in others], rng, **clutter)
+        yield (int(labels[first]) + int(labels[second])) % 10, pixels
+
+
+def _write_canvases(
+    out: Path, kind: str, counts: dict[str, int], seed: int, test_fraction: float, clutter: dict[str, Any], draw: Callable[..., Iterator[tuple[int, np.ndarray]]],
+    rng_key: str = "", **details: Any,
+) -> dict[str, int]:
+    """A canvas set as an ImageFolder: the scans split first into test sources (a seeded per-class
+    `test_fraction`) and training sources, so no test canvas shares a scan with a training one; then
+    `counts` canvases per split from `draw`, each split's from a generator of its own."""
+    _start(out)
+    images, labels = _load()
+    test_sources = set(holdout_indices(labels.tolist(), test_fraction, seed))
+    sources = {"train": [i for i in range(len(labels)) if i not in test_sources], "val": sorted(test_sources)}
+    with atomic_folder(Path(out)) as built:  # a set cut short (a full disk, Ctrl-C) never stands where training would trust it
+        for split, count in counts.items():
+            rng = random.Random(f"{seed}:{rng_key}{split}")
+            for n, (label, pixels) in enumerate(draw(images, labels, sources[split], count, rng, **clutter)):
+                _save(built, split, label, f"{n:05d}.png", pixels)
+        _manifest(built, kind, counts, seed=seed, test_fraction=test_fraction, **details, **{**clutter, "scale": list(clutter["scale"])})
+    return counts
+
+
 def write_cluttered_digits(
     out: Path, train_images: int = 4000, test_images: int = 2000, seed: int = 0, test_fraction: float = 0.2,
     canvas: int = CLUTTER_DEFAULTS["canvas"], pieces: int = CLUTTER_DEFAULTS["pieces"], piece: int = CLUTTER_DEFAULTS["piece"],
@@ -195,19 +223,8 @@ def write_cluttered_digits(
     `test_fraction` of the scans), the training canvases only from the rest."""
     if piece > canvas or round(8 * scale[1]) > canvas:
         raise DataError(f"a {canvas} px canvas cannot hold digits scaled up to {scale[1]}x or {piece} px pieces; make --canvas larger")
-    _start(out)
-    images, labels = _load()
-    test_sources = set(holdout_indices(labels.tolist(), test_fraction, seed))
-    sources = {"train": [i for i in range(len(labels)) if i not in test_sources], "val": sorted(test_sources)}
-    counts = {"train": train_images, "val": test_images}
     clutter = {"canvas": canvas, "scale": scale, "pieces": pieces, "piece": piece}
-    with atomic_folder(Path(out)) as built:
-        for split, count in counts.items():
-            rng = random.Random(f"{seed}:{split}")
-            for n, (label, pixels) in enumerate(_draw(images, labels, sources[split], count, rng, **clutter)):
-                _save(built, split, label, f"{n:05d}.png", pixels)
-        _manifest(built, "cluttered-digits", counts, seed=seed, test_fraction=test_fraction, **{**clutter, "scale": list(scale)})
-    return counts
+    return _write_canvases(out, "cluttered-digits", {"train": train_images, "val": test_images}, seed, test_fraction, clutter, _draw)
 
 
 def write_digit_pairs(
@@ -219,18 +236,8 @@ def write_digit_pairs(
     ImageFolder; the test canvases are made only from the test sources, as `write_cluttered_digits`'."""
     if 2 * max(8, round(8 * scale[1])) > canvas or piece > canvas:
         raise DataError(f"a {canvas} px canvas cannot hold two digits scaled up to {scale[1]}x side by side; make --canvas larger")
-    _start(out)
-    images, labels = _load()
-    test_sources = set(holdout_indices(labels.tolist(), test_fraction, seed))
-    sources = {"train": [i for i in range(len(labels)) if i not in test_sources], "val": sorted(test_sources)}
-    counts = {"train": train_images, "val": test_images}
     clutter = {"canvas": canvas, "scale": scale, "pieces": pieces, "piece": piece}
-    with atomic_folder(Path(out)) as built:
-        for split, count in counts.items():
-            rng = random.Random(f"{seed}:pairs:{split}")
-            for n in range(count):
-                first, second, *others = rng.sample(sources[split], pieces + 2)
-                pixels = pairs_canvas(images[first], images[second], [images[i] for i in others], rng, **clutter)
-                _save(built, split, (int(labels[first]) + int(labels[second])) % 10, f"{n:05d}.png", pixels)
-        _manifest(built, "digit-pairs", counts, seed=seed, test_fraction=test_fraction, label="(first + second) mod 10", **{**clutter, "scale": list(scale)})
-    return counts
+    return _write_canvases(
+        out, "digit-pairs", {"train": train_images, "val": test_images}, seed, test_fraction, clutter, _draw_pairs,
+        rng_key="pairs:", label="(first + second) mod 10",
+    )
