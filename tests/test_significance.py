@@ -32,3 +32,9 @@ def test_mcnemar_counts_only_the_images_the_two_models_disagree_on():
     b = np.array([True] * 90 + [False] * 10)
     assert mcnemar_p(a, b) == pytest.approx(2 * 0.5**10)
     assert mcnemar_p(a, a) == 1.0
+
+
+def test_the_runner_up_warning_names_the_option_where_it_belongs():
+    """The held-out split is made when the supernet is trained; `bench search` has no --holdout."""
+    (warning,) = warnings_for(proportion(93, 100), 10, 0.62, proportion(91, 100))
+    assert warning.endswith("(train with a larger `bench train --holdout`, or give each class of DATA/train more images)")

@@ -76,6 +76,6 @@ def warnings_for(best: Proportion, classes: int, runner_up_p: float | None, runn
     if runner_up is not None and runner_up_p is not None and runner_up_p >= 1 - CONFIDENCE:
         out.append(
             f"the winner is not distinguishable from the runner-up ({best.value:.1%} against {runner_up.value:.1%} on the same "
-            f"{best.total} held-out images, McNemar p = {runner_up_p:.2f}): either is as good a pick; more held-out images (--holdout) would separate them"
+            f"{best.total} held-out images, McNemar p = {runner_up_p:.2f}): either is as good a pick; more held-out images would separate them (train with a larger `bench train --holdout`, or give each class of DATA/train more images)"
         )
     return out
