@@ -36,6 +36,7 @@ from search.training.data import open_data, tensor_batches
 from search.training.distributed import Dist
 from search.training.evaluate import Evaluator, correct, recalibrated
 from search.training.settings import TrainSettings
+from search.training.trained import CALIBRATION_BATCHES, EVAL_BATCH
 
 STATE_FILE = "search_state.json"
 
@@ -48,8 +49,8 @@ class SearchInputs:
     params_m: float | None
     out: Path
     data: Path | None = None  # default: the data directory the supernet was trained on
-    eval_batch_size: int = 128
-    calibration_batches: int = 4  # 512 images for BatchNorm recalibration: half the time per subnet of 1,024
+    eval_batch_size: int = EVAL_BATCH
+    calibration_batches: int = CALIBRATION_BATCHES
 
 
 RESTART = "start the search again in another --out"

@@ -145,3 +145,12 @@ def validate(config: SubnetConfig, space: SearchSpace) -> SubnetConfig:
                     f"width {a} (the space requires widths that increase stage by stage)"
                 )
     return config
+
+
+def as_config(config: SubnetConfig | dict[str, Any], argument: str = "config") -> SubnetConfig:
+    """A config as the public API takes it: a `SubnetConfig`, or its dict as `to_dict()` and `best.json` write it."""
+    if isinstance(config, SubnetConfig):
+        return config
+    if isinstance(config, dict):
+        return SubnetConfig.from_dict(config)
+    raise UserError(f"{argument} must be a SubnetConfig or its dict (SubnetConfig.to_dict()), not {type(config).__name__} {config!r:.60}")
