@@ -46,7 +46,7 @@ def test_two_held_out_images_are_said_to_tell_no_accuracy_from_chance() -> None:
     (warning,) = warnings_for(proportion(2, 2), 2, None, None)
     assert warning == (
         "2 held-out images cannot tell any accuracy from chance (50% for 2 classes): even all 2 right would have the interval [34.2%, 100%], "
-        "which reaches below 75%, so the search ranked subnets by noise; hold out more images (train with a larger --holdout, or give each "
+        "which reaches below 75%, so the search ranked subnets by noise; hold out more images (train with a larger `bench train --holdout`, or give each "
         "class of DATA/train more images)"
     )
 

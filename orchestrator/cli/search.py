@@ -20,12 +20,12 @@ app = typer.Typer()
 SEARCH = defaults(SearchSettings)
 
 
-
-
 def default_run_dir(lut_path: Path, latency_ms: float) -> Path:
     """Where a search writes without --out: named for the space (the LUT's folder), the LUT's whole
     id and the budget, so two searches of other inputs never share a folder."""
     return Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms"
+
+
 @app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut d0fb1865 --latency-ms 0.94", "a supernet trained as `bench train --help` shows"))
 def search_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="last.pt of `bench train` (or its run directory)"),

@@ -56,6 +56,11 @@ def mcnemar_p(a_correct: np.ndarray, b_correct: np.ndarray) -> float:
     return float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
 
 
+# How to hold out more images: the split is made when the supernet is trained (`bench search` takes it
+# from the checkpoint and has no option of its own for it).
+MORE_HELD_OUT = "(train with a larger `bench train --holdout`, or give each class of DATA/train more images)"
+
+
 def warnings_for(best: Proportion, classes: int, runner_up_p: float | None, runner_up: Proportion | None) -> list[str]:
     """Plain warnings about what the accuracies cannot show, each one sentence with what to do."""
     out = []
@@ -66,7 +71,7 @@ def warnings_for(best: Proportion, classes: int, runner_up_p: float | None, runn
         out.append(
             f"{best.total} held-out images cannot tell any accuracy from chance ({chance:.0%} for {classes} classes): even all {best.total} right "
             f"would have the interval [{perfect.low:.1%}, 100%], which reaches below {near:.0%}, so the search ranked subnets by noise; "
-            "hold out more images (train with a larger --holdout, or give each class of DATA/train more images)"
+            f"hold out more images {MORE_HELD_OUT}"
         )
     elif best.low <= near:
         out.append(
@@ -76,6 +81,6 @@ def warnings_for(best: Proportion, classes: int, runner_up_p: float | None, runn
     if runner_up is not None and runner_up_p is not None and runner_up_p >= 1 - CONFIDENCE:
         out.append(
             f"the winner is not distinguishable from the runner-up ({best.value:.1%} against {runner_up.value:.1%} on the same "
-            f"{best.total} held-out images, McNemar p = {runner_up_p:.2f}): either is as good a pick; more held-out images would separate them (train with a larger `bench train --holdout`, or give each class of DATA/train more images)"
+            f"{best.total} held-out images, McNemar p = {runner_up_p:.2f}): either is as good a pick; more held-out images would separate them {MORE_HELD_OUT}"
         )
     return out
