@@ -79,6 +79,7 @@ def train(
     task: str = typer.Option(TASK, help="the bench command that writes the data set, less --out (recorded with every run)"),
     work: Path = WORK, epochs: int = 40, seeds: int = 2, lut: str = LUT,
     part: int = typer.Option(0, help="this process's share: runs i with i % parts == part"), parts: int = 1,
+    subnets: int = typer.Option(4, min=2, max=4, help="the first N pilot subnets (2: the smallest and the largest, which decide the headroom)"),
 ) -> None:
     """Train the pilot subnets alone, `seeds` seeds each, keeping each run's held-out curve."""
     from search.training.settings import TrainSettings
@@ -86,9 +87,9 @@ def train(
 
     if not data.exists():
         subprocess.run([BENCH, *task.split(), "--out", str(data)], check=True)
-    subnets, predictor = pilot_subnets(lut)
+    chosen, predictor = pilot_subnets(lut)
     (work / "runs").mkdir(parents=True, exist_ok=True)
-    runs = [(name, config, seed) for name, config in subnets for seed in range(seeds)]
+    runs = [(name, config, seed) for seed in range(seeds) for name, config in chosen[:subnets]]  # every subnet's first seed first
     for i, (name, config, seed) in enumerate(runs):
         path = work / "runs" / f"{config.hash[:8]}-seed{seed}.json"
         if i % parts != part or path.exists():

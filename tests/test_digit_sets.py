@@ -140,6 +140,40 @@ def test_a_pairs_set_is_labelled_by_the_two_digits_sum_mod_10(tmp_path, monkeypa
     assert (manifest["kind"], manifest["label"], manifest["augment"]) == ("digit-pairs", "(first + second) mod 10", "shift")
 
 
+def test_a_number_canvas_puts_the_first_digit_in_the_left_half():
+    import random
+
+    import numpy as np
+
+    first, second = np.full((8, 8), 200, np.uint8), np.full((8, 8), 250, np.uint8)
+    for seed in range(20):
+        canvas = pairs_canvas(first, second, [], random.Random(seed), 48, (2.0, 2.0), 0, 6, side_by_side=True)
+        assert (canvas[:, :24] == 200).sum() == 16 * 16 and (canvas[:, 24:] == 250).sum() == 16 * 16
+
+
+def test_a_number_set_is_labelled_by_the_number_its_two_digits_read(tmp_path, monkeypatch):
+    """As the sum set's test: scans whose pixels tell their digit, read back where they are drawn."""
+    import numpy as np
+
+    import search.training.digit_sets as sets
+
+    labels = sets._load()[1]
+    monkeypatch.setattr(sets, "_load", lambda: (np.array([np.full((8, 8), 20 * d + 10, np.uint8) for d in labels]), labels))
+    digits: list[tuple[int, int]] = []
+    saved: list[int] = []
+    draw, save = sets.pairs_canvas, sets._save
+    monkeypatch.setattr(sets, "pairs_canvas", lambda first, second, *a, **k: (digits.append((first[0, 0] // 20, second[0, 0] // 20)), draw(first, second, *a, **k))[1])
+    monkeypatch.setattr(sets, "_save", lambda out, split, label, name, pixels: (saved.append(label), save(out, split, label, name, pixels)))
+    write_digit_pairs(tmp_path / "d", train_images=30, test_images=10, seed=2, label="number")
+    assert saved == [10 * a + b for a, b in digits] and len(set(saved)) > 10
+    assert json.loads((tmp_path / "d" / "bench-data.json").read_text())["label"].startswith("10 x left + right")
+
+
+def test_an_unknown_pairs_label_is_refused(tmp_path):
+    with pytest.raises(DataError, match="unknown pairs label 'product'; choose one of sum-mod-10, number"):
+        write_digit_pairs(tmp_path / "d", train_images=10, test_images=10, label="product")
+
+
 def test_a_pairs_set_is_the_same_bytes_for_the_same_seed(tmp_path):
     for name in ("a", "b"):
         write_digit_pairs(tmp_path / name, train_images=20, test_images=10, seed=5)

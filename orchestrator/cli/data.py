@@ -51,10 +51,13 @@ def data_pairs(
     seed: int = typer.Option(0, "--seed", callback=number(0), help="one seed, the same images"),
     canvas: int = typer.Option(48, "--canvas", callback=number(36, 1024), help="canvas side in pixels"),
     pieces: int = typer.Option(12, "--pieces", callback=number(0, 100), help="fragments of other digits on every canvas"),
+    label: str = typer.Option("sum-mod-10", "--label", help="sum-mod-10 (10 classes) or number: the two digits read left to right (100 classes)"),
 ) -> None:
     """A set that needs global context: two digits apart on a cluttered canvas, labelled by their sum
-    modulo 10, so a network must combine what it sees in two places. Deterministic by seed."""
-    from search.training.digit_sets import write_digit_pairs
+    modulo 10 or by the number they read, so a network must combine what it sees in two places.
+    Deterministic by seed."""
+    from search.training.digit_sets import PAIR_LABELS, write_digit_pairs
 
-    counts = write_digit_pairs(out, train_images, test_images, seed, canvas=canvas, pieces=pieces)
-    console.print(f"wrote {counts['train']} training and {counts['val']} test images (10 classes: the two digits' sum mod 10, {canvas} px) to {out}")
+    counts = write_digit_pairs(out, train_images, test_images, seed, canvas=canvas, pieces=pieces, label=label)
+    classes = "100 classes" if label == "number" else "10 classes"
+    console.print(f"wrote {counts['train']} training and {counts['val']} test images ({classes}: {PAIR_LABELS[label][0]}, {canvas} px) to {out}")

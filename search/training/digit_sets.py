@@ -7,9 +7,13 @@ the cluttered-MNIST benchmarks (Mnih et al. 2014, "Recurrent Models of Visual At
 at a random place on a larger canvas among fragments cut from other digits): the network must find
 the digit and ignore strokes that look like parts of other digits, so small subnets fall behind
 large ones. `write_digit_pairs` asks for global context: two digits far apart on one cluttered
-canvas, labelled by their sum modulo 10, so a network must recognise both and combine what it saw
-in two places (what attention across the map does, and pooled local features cannot: a linear
-classifier on the pooled sum of two one-hot digits cannot compute their sum modulo 10). All are
+canvas, labelled by their sum modulo 10 (so a network must recognise both and combine what it saw
+in two places: a linear classifier on the pooled sum of two one-hot digits cannot compute their
+sum modulo 10; but no single digit tells anything of the label, so training gets no signal until
+both are read, and small networks stay at chance) or, with `label="number"`, by the two-digit
+number they read left to right (100 classes: which digit is left is lost in a global pool unless
+the features before it span both digits, while each digit read alone already earns a gradient).
+All are
 deterministic by seed. The source scans are split into train and test sources
 first, so no test image shares a digit scan (target or clutter) with a training image.
 
@@ -140,13 +144,16 @@ PAIRS_DEFAULTS = {"canvas": 48, "scale": (1.5, 2.25), "pieces": 12, "piece": 6}
 
 def pairs_canvas(
     first: np.ndarray, second: np.ndarray, others: list[np.ndarray], rng: random.Random, canvas: int, scale: tuple[float, float], pieces: int, piece: int,
+    side_by_side: bool = False,
 ) -> np.ndarray:
     """One image of two digits: the clutter of `cluttered_canvas`, then the canvas cut in two halves
-    (side by side or one above the other, at random) and each digit, scaled by a random factor of
-    its own, at a random place in its half, so they never overlap."""
+    (side by side or one above the other, at random; always side by side, `first` on the left,
+    where `side_by_side`) and each digit, scaled by a random factor of its own, at a random place in
+    its half, so they never overlap."""
     out = _clutter(others, rng, canvas, scale, pieces, piece)
     half = canvas // 2
-    regions = [(0, 0, canvas, half), (0, half, canvas, canvas - half)] if rng.random() < 0.5 else [(0, 0, half, canvas), (half, 0, canvas - half, canvas)]
+    across = side_by_side or rng.random() < 0.5
+    regions = [(0, 0, canvas, half), (0, half, canvas, canvas - half)] if across else [(0, 0, half, canvas), (half, 0, canvas - half, canvas)]
     for scan, region in zip((first, second), regions):
         _place(out, scan, rng, scale, region)
     return out
@@ -185,12 +192,24 @@ def _draw(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int
         yield int(labels[target]), cluttered_canvas(images[target], others, rng, **clutter)
 
 
-def _draw_pairs(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int, rng: random.Random, **clutter: Any) -> Iterator[tuple[int, np.ndarray]]:
-    """`count` canvases of two digits drawn at random from the sources, labelled by their sum mod 10."""
-    for _ in range(count):
-        first, second, *others = rng.sample(sources, clutter["pieces"] + 2)
-        pixels = pairs_canvas(images[first], images[second], [images[i] for i in others], rng, **clutter)
-        yield (int(labels[first]) + int(labels[second])) % 10, pixels
+PAIR_LABELS: dict[str, tuple[str, Callable[[int, int], int], bool]] = {
+    # name: (what the manifest says, the label of (first, second), whether the digits are always side by side)
+    "sum-mod-10": ("(first + second) mod 10", lambda a, b: (a + b) % 10, False),
+    "number": ("10 x left + right: the two-digit number read left to right (100 classes)", lambda a, b: 10 * a + b, True),
+}
+
+
+def _pairs_drawer(label: str) -> Callable[..., Iterator[tuple[int, np.ndarray]]]:
+    _, label_of, side_by_side = PAIR_LABELS[label]
+
+    def draw(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int, rng: random.Random, **clutter: Any) -> Iterator[tuple[int, np.ndarray]]:
+        """`count` canvases of two digits drawn at random from the sources, labelled by `label`."""
+        for _ in range(count):
+            first, second, *others = rng.sample(sources, clutter["pieces"] + 2)
+            pixels = pairs_canvas(images[first], images[second], [images[i] for i in others], rng, **clutter, side_by_side=side_by_side)
+            yield label_of(int(labels[first]), int(labels[second])), pixels
+
+    return draw
 
 
 def _write_canvases(
@@ -230,14 +249,18 @@ def write_cluttered_digits(
 def write_digit_pairs(
     out: Path, train_images: int = 6000, test_images: int = 2000, seed: int = 0, test_fraction: float = 0.2,
     canvas: int = PAIRS_DEFAULTS["canvas"], pieces: int = PAIRS_DEFAULTS["pieces"], piece: int = PAIRS_DEFAULTS["piece"],
-    scale: tuple[float, float] = PAIRS_DEFAULTS["scale"],
+    scale: tuple[float, float] = PAIRS_DEFAULTS["scale"], label: str = "sum-mod-10",
 ) -> dict[str, int]:
-    """Write canvases of two digits apart among clutter, labelled (first + second) mod 10, as an
-    ImageFolder; the test canvases are made only from the test sources, as `write_cluttered_digits`'."""
+    """Write canvases of two digits apart among clutter, labelled by `label` (a `PAIR_LABELS` name),
+    as an ImageFolder; the test canvases are made only from the test sources, as
+    `write_cluttered_digits`'."""
+    if label not in PAIR_LABELS:
+        raise DataError(f"unknown pairs label {label!r}; choose one of {', '.join(PAIR_LABELS)}")
     if 2 * max(8, round(8 * scale[1])) > canvas or piece > canvas:
         raise DataError(f"a {canvas} px canvas cannot hold two digits scaled up to {scale[1]}x side by side; make --canvas larger")
     clutter = {"canvas": canvas, "scale": scale, "pieces": pieces, "piece": piece}
+    key = "pairs:" if label == "sum-mod-10" else f"pairs-{label}:"  # the sum set keeps the bytes it always had
     return _write_canvases(
-        out, "digit-pairs", {"train": train_images, "val": test_images}, seed, test_fraction, clutter, _draw_pairs,
-        rng_key="pairs:", label="(first + second) mod 10",
+        out, "digit-pairs", {"train": train_images, "val": test_images}, seed, test_fraction, clutter, _pairs_drawer(label),
+        rng_key=key, label=PAIR_LABELS[label][0],
     )
