@@ -5,6 +5,7 @@ written before validation scaled its subnets by the anchor network once did)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -47,3 +48,34 @@ def test_every_committed_lut_with_a_record_is_listed_with_its_figures(store):
     assert listed.exit_code == 0 and listed.stderr == ""
     validated = {name.rsplit("/", 1)[1] for name in COMMITTED_LUTS if (ROOT / "luts" / f"{name}.validation.json").exists()}
     assert {row["id"] for row in json.loads(listed.stdout)["luts"] if isinstance(row["validation"], dict)} == validated
+
+
+def _method(name: str) -> tuple[int | None, str | None, int | None]:
+    """What a committed LUT records of how it was measured: copies per layer, interval method, passes."""
+    measurement = json.loads((ROOT / "luts" / f"{name}.json").read_text())["measurement"]
+    return measurement.get("layer_copies"), measurement.get("interval", {}).get("method"), measurement.get("passes")
+
+
+def test_the_lut_the_readme_shows_was_measured_as_the_guide_calls_current():
+    """The README's printed steps and its table name one LUT as measured with today's method; the
+    guide calls two copies per layer, two passes and repeat intervals current: they must agree."""
+    from orchestrator.lut.attribution import INTERVAL_METHOD
+    from orchestrator.lut.settings import PRESETS
+    from orchestrator.plan.spec import LAYER_COPIES
+
+    readme = (ROOT / "README.md").read_text()
+    shown = re.search(r"bench validate --lut (\w{8}) --device host", readme).group(1)
+    current = re.search(r"Only `(\w{8})` was measured with today's method", readme).group(1)
+    name = next(n for n in COMMITTED_LUTS if n.rsplit("/", 1)[1].startswith(shown))
+    assert shown == current
+    assert _method(name) == (LAYER_COPIES, INTERVAL_METHOD, PRESETS["quick"].settings.passes)
+    guide = (ROOT / "docs" / "guide.md").read_text()
+    assert "two passes" in guide and "as two copies" in guide and f"`{INTERVAL_METHOD}`" in guide
+
+
+def test_every_other_committed_lut_predates_the_current_method_as_the_readme_says():
+    from orchestrator.plan.spec import LAYER_COPIES
+
+    current = re.search(r"Only `(\w{8})` was measured with today's method", (ROOT / "README.md").read_text()).group(1)
+    others = [n for n in COMMITTED_LUTS if not n.rsplit("/", 1)[1].startswith(current)]
+    assert [n for n in others if _method(n)[0] == LAYER_COPIES] == []

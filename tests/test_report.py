@@ -296,6 +296,14 @@ def test_a_committed_lut_validated_within_10_percent_reads_fit_for_search_with_i
     assert "<code>bench search --checkpoint RUN/last.pt --lut d0fb1865 --latency-ms 0.939</code>" in page
 
 
+def test_the_page_commands_run_bench_as_the_user_does_and_name_the_full_search(store: Path) -> None:
+    path, _ = stored_lut(store)
+    page = write_report([path], bench=".venv/bin/bench").read_text()
+    assert f"<code>.venv/bin/bench validate --lut {path.stem} --device" in page
+    assert "<code>.venv/bin/bench search --checkpoint RUN/last.pt --lut " in page and "<code>.venv/bin/bench train</code>" in page
+    assert "population 50 &times; 20 generations" in page and "<code>bench " not in page
+
+
 def test_an_unvalidated_lut_reads_fitness_unknown_and_no_validation_row_in_its_provenance(store: Path) -> None:
     path, _ = stored_lut(store)
     page = write_report([path]).read_text()

@@ -75,7 +75,7 @@ def profile(
         _warn_if_disturbed(doc)
         fit = verdict(latest_validation(path, doc["id"]))  # what the report says at its top
         typer.echo(json.dumps({
-            "lut": doc["id"], "path": str(path), "report": str(write_report([path])),
+            "lut": doc["id"], "path": str(path), "report": str(write_report([path], bench=bench_executable())),
             "verdict": {"fit": fit.fit, "headline": fit.headline, "why": fit.why}, "noise": interval_story(doc)[0],
         }, indent=1))
         return
@@ -90,7 +90,7 @@ def profile(
 
         console.print(transfer_table(doc))
     _warn_if_disturbed(doc)
-    steps = next_steps(doc, device, write_report([path]), bench_executable(), console.width)
+    steps = next_steps(doc, device, write_report([path], bench=bench_executable()), bench_executable(), console.width)
     console.print(steps, highlight=False, markup=False, soft_wrap=True)
 
 

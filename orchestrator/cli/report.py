@@ -13,7 +13,7 @@ from orchestrator.cli.common import console, example, plain
 app = typer.Typer()
 
 
-@app.command("report", epilog=example("bench report d0fb1865 0fd6177a --out host-1t-vs-2t.html"))
+@app.command("report", epilog=example("bench report 49ed7a75 0fd6177a --out host-1t-vs-2t.html"))
 def report(
     refs: list[str] = typer.Argument(..., metavar="LUT", help="LUT id (or prefix) or path; give a second LUT to compare the two"),
     out: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: <id>.report.html beside the first LUT)"),
@@ -21,13 +21,14 @@ def report(
 ) -> None:
     """Write one HTML page (no network, no other file) with the LUT's provenance, entries, per-stage
     breakdown, validation runs and, given two LUTs, their differences; print its path."""
+    from orchestrator.cli.steps import bench_executable
     from orchestrator.lut.store import resolve_lut
     from orchestrator.report.build import check_count, write_report
     from search.nas.lut import read_lut
 
     check_count(refs)
     paths = [resolve_lut(ref) for ref in refs]
-    path = write_report(paths, out)
+    path = write_report(paths, out, bench_executable())
     if as_json:
         typer.echo(json.dumps({"report": str(path), "luts": [read_lut(p)["id"] for p in paths]}))
         return

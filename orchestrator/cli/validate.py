@@ -15,7 +15,7 @@ from orchestrator.measure.devices import get_device
 app = typer.Typer()
 
 
-@app.command("validate", epilog=example("bench validate --lut d0fb1865 --device host --samples 20"))
+@app.command("validate", epilog=example("bench validate --lut 49ed7a75 --device host --samples 20"))
 def validate(
     luts: list[str] = typer.Option(..., "--lut", help="LUT id or path; repeat it to compare LUTs on the same subnets"),
     device: str = typer.Option("host", "--device", help="device name from `bench devices`: where the subnets are timed"),
@@ -26,6 +26,7 @@ def validate(
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Measure random subnets end to end and report how well each LUT predicts them."""
+    from orchestrator.cli.steps import bench_executable
     from orchestrator.cli.validate_view import validation_table
     from orchestrator.lut.validation import validate_luts
     from orchestrator.report.build import write_report
@@ -35,7 +36,7 @@ def validate(
     except KeyboardInterrupt:
         errors.print("interrupted: the validation did not finish; run the same command again (a LUT's record is written only once every subnet is measured)", soft_wrap=True)
         sys.exit(130)
-    pages = [write_report([path]) for path in report.lut_paths]
+    pages = [write_report([path], bench=bench_executable()) for path in report.lut_paths]
     if as_json:
         typer.echo(json.dumps({**report.to_json(), "reports": [str(p) for p in pages]}, indent=1))
         return

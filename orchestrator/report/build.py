@@ -46,9 +46,10 @@ def check_replaceable(path: Path) -> None:
             raise UserError(f"{path} exists and is not an HTML report, so it is not replaced; give --out a new file or a report to replace")
 
 
-def write_report(lut_paths: list[Path], out: Path | None = None) -> Path:
+def write_report(lut_paths: list[Path], out: Path | None = None, bench: str = "bench") -> Path:
     """Read the LUTs (validated) and their validation sidecars, write the page to `out` (default:
-    `report_path`) and return where it went. A LUT or sidecar that cannot be read raises a
+    `report_path`) and return where it went; the page's commands run `bench` as given (the CLI
+    passes the executable it was started as). A LUT or sidecar that cannot be read raises a
     `UserError` naming it, before anything is written."""
     check_count(lut_paths)
     target = Path(out) if out is not None else report_path(lut_paths)
@@ -56,7 +57,7 @@ def write_report(lut_paths: list[Path], out: Path | None = None) -> Path:
     parts = []
     for i, path in enumerate(lut_paths, 1):
         doc = read_lut(Path(path))
-        parts.append(LutPart(doc, validation_runs(Path(path), doc["id"]), f"lut{i}"))
+        parts.append(LutPart(doc, validation_runs(Path(path), doc["id"]), f"lut{i}", bench))
     page = render(parts)
     with atomic_write(target) as f:
         f.write(page)

@@ -31,12 +31,14 @@ DPI = 80
 PROVENANCE_ORDER = ["id", "device", "space", "resolution", "method", "created_at", "toolkit", "runtime_versions", "measurement", "context"]
 @dataclass(frozen=True)
 class LutPart:
-    """One LUT of the report: its document, its validation runs (oldest first) and the prefix of
-    its element ids, unique in the page even when a LUT is compared with itself."""
+    """One LUT of the report: its document, its validation runs (oldest first), the prefix of its
+    element ids, unique in the page even when a LUT is compared with itself, and how to run `bench`
+    in the commands it shows (as the command that wrote the page was run, so they paste)."""
 
     doc: dict[str, Any]
     runs: list[dict[str, Any]]
     anchor: str
+    bench: str = "bench"
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ def run_section(part: LutPart, i: int, run: dict[str, Any]) -> str:
 def validation_section(part: LutPart) -> str:
     doc = part.doc
     if not part.runs:
-        command = f"bench validate --lut {doc['id']} --device {doc['device']['name']} --samples 20"
+        command = f"{part.bench} validate --lut {doc['id']} --device {doc['device']['name']} --samples 20"
         return (
             f'<h3>Validation</h3><div class="callout" id="{part.anchor}-not-validated"><strong>Not validated yet:</strong> '
             f"run <code>{text(command)}</code> to measure random subnets end to end and see how well this LUT "
@@ -246,7 +248,7 @@ def lut_section(part: LutPart) -> str:
     return (
         f'<section class="lut" id="{part.anchor}"><h2>{text(title_of(doc))}</h2>'
         f"<p class=\"note\">{text(doc['device']['description'])}. This page embeds {download}.</p>"
-        f"{summary_section(doc, part.runs)}{validation_section(part)}{breakdown_section(part)}{transfer_section(part)}"
+        f"{summary_section(doc, part.runs, part.bench)}{validation_section(part)}{breakdown_section(part)}{transfer_section(part)}"
         f"{entries_section(part)}{provenance(doc)}"
         f"{json_script(f'{part.anchor}-json', doc)}</section>"
     )

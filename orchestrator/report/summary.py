@@ -66,20 +66,23 @@ def interval_story(doc: dict[str, Any]) -> tuple[str, float | None]:
     return f"{text}; summed over a subnet, as a search uses them, the median subnet's interval is ±{subnet:.1%} of its prediction", float(np.median(ms))
 
 
-def summary_section(doc: dict[str, Any], runs: list[dict[str, Any]]) -> str:
-    """The report's first section for one LUT."""
+def summary_section(doc: dict[str, Any], runs: list[dict[str, Any]], bench: str = "bench") -> str:
+    """The report's first section for one LUT; its commands start with `bench`, the executable as
+    the user runs it. The search is the full one (the defaults, population 50 x 20 generations), not
+    the first try the profile's printed steps give."""
     v = verdict(runs[-1] if runs else None)
     intervals, median_ms = interval_story(doc)
     state = {True: "fit for search", False: "not fit for search", None: "fitness for search unknown"}[v.fit]
     css = {True: "fit", False: "unfit", None: "unknown"}[v.fit]
-    validate = f"bench validate --lut {doc['id'][:8]} --device {doc['device']['name']} --samples 20"
-    search = f"bench search --checkpoint RUN/last.pt --lut {doc['id'][:8]} --latency-ms {'MS' if median_ms is None else f'{median_ms:.3g}'}"
+    validate = f"{bench} validate --lut {doc['id'][:8]} --device {doc['device']['name']} --samples 20"
+    search = f"{bench} search --checkpoint RUN/last.pt --lut {doc['id'][:8]} --latency-ms {'MS' if median_ms is None else f'{median_ms:.3g}'}"
     rows = [
         ("verdict", f"<strong class=\"{css}\">{state}</strong>: {html.escape(v.why)}"),
         ("validation", html.escape(v.headline) + ("" if runs else f" (<code>{html.escape(validate)}</code>)")),
         ("intervals", html.escape(intervals)),
         ("search", f"<code>{html.escape(search)}</code> (budget: the median random subnet's predicted latency; "
-                   "RUN is a supernet trained at this LUT's resolution with <code>bench train</code>)"),
+                   f"RUN is a supernet trained at this LUT's resolution with <code>{html.escape(bench)} train</code>; "
+                   "the full search, population 50 &times; 20 generations: the steps a profile prints try 8 &times; 3 first)"),
     ]
     body = "".join(f"<tr><th>{label}</th><td>{cell}</td></tr>" for label, cell in rows)
     return f'<div class="summary {css}" data-fit="{css}"><h3>Summary</h3><table class="kv"><tbody>{body}</tbody></table></div>'
