@@ -12,6 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from infra.errors import UserError
 from search.space.sampling import max_config, min_config
 from search.training import distributed
 from search.training.checkpoint import CheckpointError, load_checkpoint
@@ -35,6 +36,32 @@ def test_sandwich_step_trains_largest_smallest_and_random_subnets(tiny):
     configs = step_configs(tiny, TrainSettings(space="tiny", data="d", resolution=64, sampling="sandwich", sandwich_random=2), 0, 0)
     assert configs[:2] == [max_config(tiny, 64), min_config(tiny, 64)]
     assert len(configs) == 4 and all(c.resolution == 64 for c in configs)
+
+
+def test_a_warm_up_of_the_largest_trains_only_it_before_the_sandwich_starts(tiny):
+    s = TrainSettings(space="tiny", data="d", resolution=64, epochs=5, sampling="sandwich", warmup_largest_epochs=2)
+    assert [step_configs(tiny, s, epoch, 3) for epoch in (0, 1)] == [[max_config(tiny, 64)]] * 2
+    assert step_configs(tiny, s, 2, 3)[:2] == [max_config(tiny, 64), min_config(tiny, 64)] and len(step_configs(tiny, s, 2, 3)) == 3
+
+
+def test_a_warm_up_of_the_largest_as_long_as_the_training_is_refused():
+    with pytest.raises(UserError, match="--warmup-largest-epochs 5 leaves no epoch of sandwich sampling in 5; give fewer than --epochs"):
+        TrainSettings(space="tiny", data="d", resolution=64, epochs=5, warmup_largest_epochs=5).check()
+
+
+@pytest.mark.parametrize("decay_inactive, moved", [(True, True), (False, False)])
+def test_keep_inactive_holds_the_slices_no_subnet_of_the_step_used(digits_dir, tmp_path, decay_inactive, moved):
+    """A step of the largest (every slice gets momentum), then one of the smallest, whose stem uses 8
+    of the 16 filters: the other 8 move only by decay and momentum, which --keep-inactive withholds."""
+    trainer = Trainer(tiny_train_settings(digits_dir, decay_inactive=decay_inactive), tmp_path, distributed.init(prefer_gpu=False))
+    state = trainer.fresh_state()
+    x, y = next(iter(trainer.loader))
+    trainer._train_step(state, [max_config(trainer.space, 64)], x, y)
+    stem = state.model.stem.conv.weight
+    before = stem.detach().clone()
+    trainer._train_step(state, [min_config(trainer.space, 64)], x, y)
+    assert not torch.equal(stem[:8], before[:8])
+    assert (not torch.equal(stem[8:], before[8:])) is moved
 
 
 def test_learning_rate_warms_up_linearly_then_follows_a_cosine_to_the_floor():

@@ -36,6 +36,14 @@ def train(
     label_smoothing: float = typer.Option(TRAIN["label_smoothing"], "--label-smoothing", callback=number(0, 0.99), help="label smoothing of the cross-entropy loss"),
     sampling: str = typer.Option(TRAIN["sampling"], "--sampling", help="random (one subnet per step, Algorithm 1) or sandwich (max + min + random, in-place distillation)"),
     sandwich_random: int = typer.Option(TRAIN["sandwich_random"], "--sandwich-random", callback=number(0, 64), help="random subnets per step with --sampling sandwich"),
+    warmup_largest_epochs: int = typer.Option(
+        TRAIN["warmup_largest_epochs"], "--warmup-largest-epochs", callback=number(0, 100_000),
+        help="epochs that train only the largest subnet before --sampling starts (a teacher for in-place distillation)",
+    ),
+    decay_inactive: bool = typer.Option(
+        TRAIN["decay_inactive"], "--decay-inactive/--keep-inactive",
+        help="--keep-inactive: weights no subnet of a step used keep their values (no weight decay, no momentum) through it",
+    ),
     kd: str = typer.Option(TRAIN["kd"], "--kd", help="distillation from a teacher: none, hard (the paper's best) or soft"),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="timm model name of the teacher"),
     teacher_checkpoint: Optional[Path] = typer.Option(None, "--teacher-checkpoint", help="local weights of the teacher (nothing is downloaded)"),
@@ -65,7 +73,7 @@ def train(
     settings = TrainSettings(
         space=s.name, data=str(data), resolution=resolution or s.default_resolution, epochs=epochs, batch_size=batch_size, lr=lr,
         min_lr=min_lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, sampling=sampling,
-        sandwich_random=sandwich_random, kd=kd, teacher=teacher, teacher_checkpoint=str(teacher_checkpoint) if teacher_checkpoint else None,
+        sandwich_random=sandwich_random, warmup_largest_epochs=warmup_largest_epochs, decay_inactive=decay_inactive, kd=kd, teacher=teacher, teacher_checkpoint=str(teacher_checkpoint) if teacher_checkpoint else None,
         kd_alpha=kd_alpha, kd_tau=kd_tau, holdout=holdout, hflip=hflip, augment=augment, seed=seed, amp=amp, workers=workers,
     )
     d = distributed.init()

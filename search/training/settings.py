@@ -32,6 +32,13 @@ class TrainSettings:
     # plain digits it learns, at a third of the cost a step, so the printed quick path uses it (docs/guide.md).
     sampling: str = "sandwich"
     sandwich_random: int = 1
+    # Epochs that train only the largest subnet before the sampling rule starts (BigNAS and OFA warm
+    # up the largest first): in-place distillation then starts from a teacher that already knows the task.
+    warmup_largest_epochs: int = 0
+    # False: weights no subnet of a step used (their gradient exactly zero: the slices of an elastic
+    # layer beyond the active widths) keep their values through the step, instead of AdamW moving
+    # them by weight decay and by momentum left from the steps that did use them.
+    decay_inactive: bool = True
     kd: str = "none"
     teacher: str | None = None
     teacher_checkpoint: str | None = None
@@ -49,6 +56,8 @@ class TrainSettings:
             raise UserError(f"unknown sampling {self.sampling!r}; choose one of {', '.join(SAMPLING)}")
         if self.augment not in AUGMENTATIONS:
             raise UserError(f"unknown augmentation {self.augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
+        if not 0 <= self.warmup_largest_epochs < self.epochs:
+            raise UserError(f"--warmup-largest-epochs {self.warmup_largest_epochs} leaves no epoch of {self.sampling} sampling in {self.epochs}; give fewer than --epochs")
         if self.kd != "none" and not (self.teacher and self.teacher_checkpoint):
             raise TeacherError(f"{self.kd} distillation needs --teacher NAME and --teacher-checkpoint FILE (local weights; nothing is downloaded)")
 

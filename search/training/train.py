@@ -76,6 +76,8 @@ class TrainState:
 
 def step_configs(space: SearchSpace, s: TrainSettings, epoch: int, step: int) -> list[SubnetConfig]:
     rng = random.Random(f"{s.seed}:{epoch}:{step}")
+    if epoch < s.warmup_largest_epochs:
+        return [max_config(space, s.resolution)]
     if s.sampling == "random":
         return [random_config(space, rng, s.resolution)]
     return [max_config(space, s.resolution), min_config(space, s.resolution)] + [
@@ -289,7 +291,12 @@ class Trainer:
                 largest = logits.detach()
             losses.append(loss.detach())
         distributed.average_gradients(params, self.d.world)
+        held = None if self.s.decay_inactive else [(p, p.detach().clone()) for p in params if p.grad is not None]
         state.scaler.step(state.optimizer)
+        if held is not None:
+            with torch.no_grad():
+                for p, before in held:
+                    p.copy_(torch.where(p.grad == 0, before, p))
         state.scaler.update()
         state.scheduler.step()
         return float(torch.stack(losses).mean())
