@@ -107,3 +107,23 @@ def test_static_subnet_contains_no_elastic_layers(tiny_supernet) -> None:
     assert isinstance(static, StaticSubnet)
     assert not any(isinstance(m, ElasticModule) for m in static.modules())
     assert static.config == config
+
+
+def test_with_a_head_per_stage_count_3_and_4_stage_subnets_read_their_own_classifier(tiny) -> None:
+    torch.manual_seed(0)
+    net = Supernet(tiny, head_per_stage_count=True).train()
+    config = min_config(tiny)  # 3 transformer stages
+    net.set_active(config)
+    net(torch.randn(2, 3, 64, 64)).sum().backward()
+    assert len(config.transformer) == 3 and not hasattr(net, "head")
+    assert net.heads["3"].fc.weight.grad is not None and net.heads["4"].fc.weight.grad is None
+
+
+def test_a_subnet_extracted_with_a_head_per_stage_count_keeps_its_own_classifier(tiny) -> None:
+    torch.manual_seed(0)
+    net = Supernet(tiny, head_per_stage_count=True)
+    randomise_norms(net)
+    net.eval()
+    for config in (min_config(tiny), max_config(tiny)):
+        assert _max_abs_diff(net, config) <= 1e-5
+        assert sum(p.numel() for p in extract(net, config).parameters()) == count_params(config, tiny)

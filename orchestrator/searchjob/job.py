@@ -31,7 +31,7 @@ from search.space.config import SubnetConfig, validate
 from search.supernet.model import Supernet
 from search.supernet.static import StaticSubnet
 from search.training import distributed
-from search.training.checkpoint import check_lut_fits, checkpoint_space, load_checkpoint, load_weights
+from search.training.checkpoint import build_supernet, check_lut_fits, checkpoint_space, load_checkpoint
 from search.training.data import open_data, tensor_batches
 from search.training.distributed import Dist
 from search.training.evaluate import Evaluator, correct, recalibrated
@@ -102,9 +102,7 @@ class SearchJob:
         return f"{head}; intervals calibrated on the {c.source}{coverage}: a subnet's is its prediction {c.centre:+.2f} ± {c.spread:.2f} raw half-widths"
 
     def _supernet(self) -> Supernet:
-        net = Supernet(self.space)
-        load_weights(net, self.ckpt)
-        return net.to(self.device).eval()
+        return build_supernet(self.ckpt, self.space).to(self.device).eval()
 
     def _data(self):
         """The data, refused when its classes are not the ones the supernet was trained on (labels

@@ -18,12 +18,13 @@ def extract(supernet: Supernet, config: SubnetConfig) -> StaticSubnet:
     """A static copy of `config`'s weights, in the supernet's train/eval mode."""
     static = StaticSubnet(config, supernet.space)
     elastic = dict(supernet.named_modules())
+    head = supernet.head_name(config)
     with torch.no_grad():
         for name, module in static.named_modules():
             own = list(module.named_parameters(recurse=False)) + list(module.named_buffers(recurse=False))
             if not own:
                 continue
-            source = elastic.get(name)
+            source = elastic.get(head + name[len("head"):] if name == "head" or name.startswith("head.") else name)
             if not isinstance(source, ElasticModule):
                 raise RuntimeError(f"static layer {name!r} has no elastic counterpart in the supernet")
             for tensor_name, tensor in own:

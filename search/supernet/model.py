@@ -177,7 +177,11 @@ class ElasticClassifierHead(nn.Module):
 
 
 class Supernet(nn.Module):
-    def __init__(self, space: SearchSpace) -> None:
+    """Every subnet of `space` in one module. With `head_per_stage_count`, subnets of 3 and of 4
+    transformer stages each have a classifier of their own (`heads.3`, `heads.4`) instead of sharing
+    `head`, which would read the last stage's output of either through the same channels."""
+
+    def __init__(self, space: SearchSpace, head_per_stage_count: bool = False) -> None:
         super().__init__()
         self.space = space
         self.stem = ElasticConvNormAct(3, max(space.stem.width), space.stem.kernel, space.stem.stride)
@@ -192,7 +196,14 @@ class Supernet(nn.Module):
             stages.append(ElasticMobileViTStage(prev, max(st.width), st.stride, space, i))
             prev = max(st.width)
         self.stages = nn.ModuleList(stages)
-        self.head = ElasticClassifierHead(max(space.head_widths), space.head.expansion, space.head.num_classes)
+        def head() -> ElasticClassifierHead:
+            return ElasticClassifierHead(max(space.head_widths), space.head.expansion, space.head.num_classes)
+
+        self.head_per_stage_count = head_per_stage_count
+        if head_per_stage_count:
+            self.heads = nn.ModuleDict({str(n): head() for n in space.num_transformer_stages})
+        else:
+            self.head = head()
         self.num_active_stages = len(stages)
         self.active: SubnetConfig | None = None
 
@@ -213,4 +224,8 @@ class Supernet(nn.Module):
         x = self.stem(x)
         for stage in self.stages[: self.num_active_stages]:
             x = stage(x)
-        return self.head(x)
+        return self.get_submodule(self.head_name(self.active))(x)
+
+    def head_name(self, config: SubnetConfig) -> str:
+        """The name of the classifier `config` uses: `head`, or its stage count's."""
+        return f"heads.{len(config.transformer)}" if self.head_per_stage_count else "head"

@@ -17,6 +17,7 @@ import torch
 from infra.errors import UserError
 from infra.files import atomic_path
 from search.space import SearchSpace, SpaceError, load_space
+from search.supernet.model import Supernet
 
 FORMAT = "autovit-bench/supernet-checkpoint"
 CODE_REFUSED = re.compile(r"unsupported global", re.IGNORECASE)  # how torch.load(weights_only=True) refuses an object that would run code
@@ -99,6 +100,15 @@ def checkpoint_space(doc: dict[str, Any], expected: str | None = None) -> tuple[
     if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
         raise CheckpointError(f"checkpoint {doc['path']} says its data had {classes!r} classes, which no data set has; pass the last.pt that `bench train` wrote")
     return base, base.for_classes(classes)
+
+
+def build_supernet(doc: dict[str, Any], space: SearchSpace) -> Supernet:
+    """The supernet `doc` holds, with its weights, built as it was trained: with one classifier, or
+    one per transformer stage count (`head_per_stage_count`, absent from checkpoints before it)."""
+    settings = doc.get("settings")
+    net = Supernet(space, isinstance(settings, dict) and settings.get("head_per_stage_count") is True)
+    load_weights(net, doc)
+    return net
 
 
 def load_weights(net: torch.nn.Module, doc: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ class TrainSettings:
     # layer beyond the active widths) keep their values through the step, instead of AdamW moving
     # them by weight decay and by momentum left from the steps that did use them.
     decay_inactive: bool = True
+    head_per_stage_count: bool = False  # a classifier for each number of transformer stages (search.supernet.model.Supernet)
     kd: str = "none"
     teacher: str | None = None
     teacher_checkpoint: str | None = None

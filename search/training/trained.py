@@ -40,8 +40,7 @@ class Supernet:
 
     def __init__(self, doc: dict[str, Any], device: torch.device) -> None:
         """Use `Supernet.load`; `doc` is a checkpoint as `load_checkpoint` checked it."""
-        from search.supernet.model import Supernet as SupernetModule
-        from search.training.checkpoint import checkpoint_space, load_weights
+        from search.training.checkpoint import build_supernet, checkpoint_space
         from search.training.settings import TrainSettings
 
         self.path = Path(doc["path"])
@@ -52,9 +51,7 @@ class Supernet:
         self.resolution: int = self._settings.resolution
         self.data = Path(self._settings.data)  # what it was trained on: the default data, as `bench search` has it
         self.device = device
-        self._module = SupernetModule(trained)
-        load_weights(self._module, doc)
-        self._module.to(device).eval()
+        self._module = build_supernet(doc, trained).to(device).eval()
         self._evaluators: dict[tuple[Path, int], Evaluator] = {}
 
     @classmethod
