@@ -80,8 +80,11 @@ def train(
     work: Path = WORK, epochs: int = 40, seeds: int = 2, lut: str = LUT,
     part: int = typer.Option(0, help="this process's share: runs i with i % parts == part"), parts: int = 1,
     subnets: int = typer.Option(4, min=2, max=4, help="the first N pilot subnets (2: the smallest and the largest, which decide the headroom)"),
+    device: str = typer.Option("cpu", help="where to train: cpu, cuda, cuda:1 (several processes can share one GPU)"),
 ) -> None:
     """Train the pilot subnets alone, `seeds` seeds each, keeping each run's held-out curve."""
+    import torch
+
     from search.training.settings import TrainSettings
     from search.training.standalone import train_alone
 
@@ -96,12 +99,12 @@ def train(
             continue
         settings = TrainSettings(space="tiny", data=str(data), resolution=predictor.resolution, hflip=False, augment="auto", seed=seed, epochs=epochs, **RECIPE)
         start = time.perf_counter()
-        r = train_alone(config, settings, log=console.print, curve=True)
+        r = train_alone(config, settings, device=torch.device(device), log=console.print, curve=True)
         write_json_atomic(path, {
             "name": name, "config": config.to_dict(), "seed": seed, "epochs": epochs, "predicted_ms": predictor.predict(config),
             "params": predictor.params(config), "test": r.test_accuracy, "holdout_curve": r.holdout_curve,
             "seconds": time.perf_counter() - start, "data": str(data), "data_command": f"bench {task}",
-            "lut": read_lut(resolve_lut(lut))["id"], "recipe": {**RECIPE, "epochs": epochs},
+            "lut": read_lut(resolve_lut(lut))["id"], "recipe": {**RECIPE, "epochs": epochs}, "device": device,
         })
         console.print(f"{name} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
 
