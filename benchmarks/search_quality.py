@@ -1,64 +1,111 @@
-"""Search quality (issue 33): does the supernet rank subnets, does coarse-to-fine beat its baselines,
-and how do found models compare with hand-picked ones. CPU scale: the tiny space at 64 px on the
-cluttered digits (`bench data cluttered`), everything on this machine's cores.
+"""Search quality (issue 40): does the supernet rank subnets better than their latency does, judged
+against a reference trained alone to convergence; does coarse-to-fine beat its baselines; does the
+found model beat a hand-picked one when both are trained alone. The tiny space at the LUT's
+resolution, on the task `--task` writes (cluttered digits by default).
 
-Sections, in order; each keeps its results as JSON under --work, so a later one reuses them and an
-interrupted one resumes where it stopped:
+Sections, in order; each keeps one JSON file per run under --work, so processes share the work
+(--part/--parts) and an interrupted section resumes where it stopped:
 
-  alone       subnets spread over the predicted-latency range (the smallest and largest among them)
-              trained alone with one recipe; their test accuracy is the reference (and the headroom:
-              smallest against largest)
-  supernets   one supernet per sampling rule (random; sandwich with in-place distillation), `bench train`
-  ranking     Kendall tau between each supernet's inherited accuracy of those subnets (extracted,
-              BatchNorm recalibrated, as the search evaluates them) and their stand-alone accuracy,
-              with a bootstrap interval over subnets
-  strategies  random, evolution and coarse-to-fine at equal evaluations, several seeds, two budgets,
-              on the better supernet: test accuracy of the found model, evaluations to reach
-              evolution's final best
-  found       coarse-to-fine at several budgets against the smallest, largest and a MobileViT-like
-              hand-picked subnet: test accuracy against latency measured on host (one figure)
-  page        docs/search_quality.md from the results, with the date and the machine
+  alone       the reference (subnets.json, fixed on first use): the smallest and largest, a spread
+              over predicted latency and a group inside each of two budget bands, each trained alone
+              with 2 seeds, keeping the held-out curve (converged: flat over its last 20% of epochs)
+  supernets   one supernet per variant (sandwich; warmup, keep-inactive, head-per-stage-count, longer,
+              random: one suspect each) with `bench train`, resumed
+  ranking     every variant's inherited test accuracy of the reference subnets, as the search
+              evaluates them; the headline variant also recalibrated on fewer and more images
+  strategies  random, evolution and coarse-to-fine paired by seed, at the two band budgets
+  found       coarse-to-fine at the hand-pick's measured latency and at the band budgets; found and
+              hand-pick trained alone (2 seeds), with the figure docs/search_quality_found.png
+  report      docs/search_quality.json: every result, the figures with intervals, the goals
+  page        docs/search_quality.md from that JSON alone
 
 Run: .venv/bin/python benchmarks/search_quality.py SECTION --help
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
 import typer
 from rich.console import Console
-from scipy import stats
 
-from infra.files import write_json_atomic
-from orchestrator.lut.store import resolve_lut
-from search.nas.lut import read_lut
-from search.nas.predictor import LatencyPredictor
-from search.space import load_space
-from search.space.config import MBConvStage, SubnetConfig, TransformerStage, validate
-from search.space.sampling import max_config, min_config
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import search_quality_figures as figures  # noqa: E402
+
+from infra.files import write_json_atomic  # noqa: E402
+from infra.locks import held  # noqa: E402
+from orchestrator.lut.store import resolve_lut  # noqa: E402
+from search.nas.lut import read_lut  # noqa: E402
+from search.nas.predictor import LatencyPredictor  # noqa: E402
+from search.space import load_space  # noqa: E402
+from search.space.config import MBConvStage, SubnetConfig, TransformerStage, validate  # noqa: E402
+from search.space.sampling import max_config, min_config  # noqa: E402
+from search.training.trained import CALIBRATION_BATCHES, EVAL_BATCH  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 console = Console(width=150)
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path("runs/search-quality")
+EPOCHS = 80  # the pilot's stand-alone runs at 80 epochs were the first to come near flat (runs/task-pilot)
 LUT = "6cbb6555"  # the committed tiny LUT at 64 px: the resolution these figures train at
-RECIPE = {"epochs": 20, "lr": 2e-3, "batch_size": 64}
+TASK = "data cluttered --canvas 48 --pieces 24"
+RECIPE = {"lr": 2e-3, "batch_size": 64}
+SEARCH_CALIBRATION = EVAL_BATCH * CALIBRATION_BATCHES  # images `bench search` recalibrates on
+STRATEGIES = ("random", "evolution", "coarse-to-fine")
 BENCH = str(Path(sys.executable).parent / "bench")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A supernet of the ablation: extra `bench train` flags, and its length in units of --epochs."""
+
+    flags: tuple[str, ...] = ()
+    epoch_factor: int = 1
+
+
+VARIANTS = {  # issue 40's suspects, one at a time against the sandwich baseline
+    "sandwich": Variant(), "warmup": Variant(("--warmup-largest-epochs", "5")), "keep-inactive": Variant(("--keep-inactive",)),
+    "head-per-stage-count": Variant(("--head-per-stage-count",)), "longer": Variant(epoch_factor=2),
+    "random": Variant(("--sampling", "random")),
+}
+
+Work = Annotated[Path, typer.Option(help="where the sections keep their results (one JSON file per run)")]
+Task = Annotated[str, typer.Option(help="the bench command that writes the data set, less --out (recorded in the JSON)")]
+Lut = Annotated[str, typer.Option(help="the LUT that predicts latency; its resolution is the one trained at")]
+Device = Annotated[str, typer.Option(help="cpu or cuda: where training and evaluation run")]
+Epochs = Annotated[int, typer.Option(help="epochs of every subnet trained alone (the reference's recipe)")]
+Part = Annotated[int, typer.Option(help="this process's share: runs i with i % parts == part")]
+Parts = Annotated[int, typer.Option(help="how many processes share the runs")]
+Headline = Annotated[str, typer.Option("--variant", help="the supernet variant searched and reported (the headline)")]
 
 
 def _load(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def _device(name: str) -> torch.device:
+    if name not in ("cpu", "cuda"):
+        raise typer.BadParameter(f"--device {name}: choose cpu or cuda")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise typer.BadParameter("--device cuda, but torch sees no GPU here")
+    return torch.device(name)
+
+
+def _describe(device: torch.device) -> str:
+    cpu = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    return f"{torch.cuda.get_device_name(device)} ({cpu})" if device.type == "cuda" else f"CPU ({cpu})"
 
 
 def _space_and_predictor(lut: str) -> tuple[Any, LatencyPredictor, dict[str, Any]]:
@@ -75,110 +122,185 @@ def hand_picked(space: Any, resolution: int) -> SubnetConfig:
     return validate(SubnetConfig(space.name, resolution, space.stem.width[-1], tuple(mb), tuple(tr)), space)
 
 
-def reference_subnets(space: Any, predictor: LatencyPredictor, n: int, seed: int) -> list[SubnetConfig]:
-    """The smallest, the largest and `n - 2` random subnets spread evenly over the predicted latency."""
+def _data(work: Path, task: str) -> Path:
+    """The task's data set under --work, written on first use (one process writes, the others wait).
+    A --work holds one task, so runs of different tasks never mix."""
+    work.mkdir(parents=True, exist_ok=True)
+    with held(work / ".data.lock", "the data set", wait=True):
+        recorded = _load(work / "task.json")
+        if recorded and recorded["task"] != task:
+            raise typer.BadParameter(f"{work} holds runs of `bench {recorded['task']}`; give that --task or another --work")
+        if not (work / "data").exists():
+            subprocess.run([BENCH, *task.split(), "--out", str(work / "data")], check=True)
+        write_json_atomic(work / "task.json", {"task": task})
+    return (work / "data").resolve()
+
+
+def _flops(config: SubnetConfig, space: Any) -> float:
+    """FLOPs of one forward pass of one image (torch's FlopCounterMode: convolutions and matrix
+    products, as orchestrator/lut/entry_flops.py counts LUT entries), on the meta device."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from search.supernet.static import StaticSubnet
+
+    model = StaticSubnet(config, space.for_classes(10)).eval().to("meta")
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.zeros(1, 3, config.resolution, config.resolution, device="meta"))
+    return float(counter.get_total_flops())
+
+
+def _random_latencies(space: Any, predictor: LatencyPredictor, seed: int) -> tuple[Any, np.ndarray]:
+    from search.space.encoding import random_batch
+
+    batch = random_batch(space, 5000, np.random.default_rng(seed), predictor.resolution)
+    return batch, predictor.predict_batch(batch)
+
+
+def reference(work: Path, lut: str, spread: int = 12, band_size: int = 5, quantiles: str = "0.35,0.7") -> dict[str, Any]:
+    """The reference subnets and the two bands, fixed in subnets.json on first use so every part and
+    section agrees: the smallest and largest, `spread` random subnets spread evenly over predicted
+    latency, and `band_size` more inside each band (±5% of a quantile of random subnets' predicted
+    latency; its budget is also where strategies search)."""
     from orchestrator.lut.validation import spread_subnets
+    from search.space.encoding import decode
 
-    ends = [min_config(space, predictor.resolution), max_config(space, predictor.resolution)]
-    middle = [c for c in spread_subnets(predictor, space, n, seed) if c not in ends][: n - 2]
-    return [ends[0], *middle, ends[1]]
+    work.mkdir(parents=True, exist_ok=True)
+    with held(work / ".subnets.lock", "the reference subnets", wait=True):
+        if kept := _load(work / "subnets.json"):
+            return kept
+        space, predictor, _ = _space_and_predictor(lut)
+        _, latencies = _random_latencies(space, predictor, 0)
+        bands = {f"q{round(100 * float(q))}": float(np.quantile(latencies, float(q))) for q in quantiles.split(",")}
+        r = predictor.resolution
+        chosen = {"smallest": [min_config(space, r)], "largest": [max_config(space, r)], "spread": [], "band": []}
+        chosen["spread"] = [c for c in spread_subnets(predictor, space, spread + 2, 0) if c not in chosen["smallest"] + chosen["largest"]][:spread]
+        batch, ms = _random_latencies(space, predictor, 1)
+        for budget in bands.values():
+            taken = [c for cs in chosen.values() for c in cs]
+            fresh = [c for c in (decode(batch, i, space) for i in figures.band_picks(ms, budget, band_size + 2)) if c not in taken]
+            chosen["band"] += fresh[:band_size]
+        subnets = [
+            {"hash": c.hash, "role": role, "config": c.to_dict(), "predicted_ms": predictor.predict(c), "params": predictor.params(c),
+             "flops": _flops(c, space), "band": figures.band_of(predictor.predict(c), bands)}
+            for role, cs in chosen.items() for c in cs
+        ]
+        write_json_atomic(work / "subnets.json", {"lut": lut, "bands": bands, "subnets": subnets})
+        return _load(work / "subnets.json")
 
 
-def _settings(data: Path, resolution: int, seed: int = 0, **extra: Any) -> Any:
+def _alone_path(work: Path, config_hash: str, seed: int, epochs: int) -> Path:
+    return work / "alone" / f"{config_hash}-seed{seed}-e{epochs}.json"
+
+
+def _train_share(work: Path, data: Path, runs: list[tuple[SubnetConfig, int]], epochs: int, device: torch.device, part: int, parts: int) -> None:
+    """Train this process's share of (subnet, seed) runs alone, skipping those done, one file each."""
     from search.training.settings import TrainSettings
+    from search.training.standalone import train_alone
 
-    return TrainSettings(space="tiny", data=str(data), resolution=resolution, hflip=False, augment="auto", seed=seed, **{**RECIPE, **extra})
+    for i, (config, seed) in enumerate(runs):
+        path = _alone_path(work, config.hash, seed, epochs)
+        if i % parts != part or path.exists():
+            continue
+        s = TrainSettings(space=config.space, data=str(data), resolution=config.resolution, hflip=False, augment="auto", seed=seed, epochs=epochs, **RECIPE)
+        start = time.perf_counter()
+        r = train_alone(config, s, device=device, log=console.print, curve=True)
+        write_json_atomic(path, {
+            "hash": config.hash, "config": config.to_dict(), "seed": seed, "epochs": epochs, "test": r.test_accuracy,
+            "holdout_curve": r.holdout_curve, "converged": figures.flat(r.holdout_curve), "seconds": time.perf_counter() - start, "device": _describe(device),
+        })
+        console.print(f"{config.hash[:8]} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
 
 
-def _make_data(data: Path) -> None:
-    if not data.exists():
-        subprocess.run([BENCH, "data", "cluttered", "--out", str(data)], check=True)
-
-
-def alone_results(work: Path) -> dict[str, Any]:
-    """Every subnet trained alone so far, by config hash (one file each, so parts can run at once)."""
-    return {p.stem: json.loads(p.read_text()) for p in sorted((work / "alone").glob("*.json"))}
+def alone_runs(work: Path, epochs: int) -> dict[str, list[dict[str, Any]]]:
+    """Every subnet's stand-alone runs of `epochs` epochs so far, by config hash, in seed order."""
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for p in sorted((work / "alone").glob(f"*-e{epochs}.json")):
+        run = json.loads(p.read_text())
+        runs.setdefault(run["hash"], []).append(run)
+    return {h: sorted(rs, key=lambda r: r["seed"]) for h, rs in runs.items()}
 
 
 @app.command()
 def alone(
-    data: Path = typer.Option(WORK / "cluttered"), work: Path = WORK, subnets: int = 12, seed: int = 0, lut: str = LUT,
-    part: int = typer.Option(0, help="this process's share: subnets i with i % parts == part"), parts: int = 1,
+    work: Work = WORK, task: Task = TASK, lut: Lut = LUT, epochs: Epochs = EPOCHS, device: Device = "cpu", part: Part = 0, parts: Parts = 1,
+    seeds: int = 2, spread: int = typer.Option(12, help="subnets spread over predicted latency, besides the two ends"),
+    band_size: int = typer.Option(5, help="subnets inside each band"), quantiles: str = typer.Option("0.35,0.7", help="the bands' budgets, as quantiles of random subnets' predicted latency"),
 ) -> None:
-    """Train the reference subnets alone (skipping those already done) and print their test accuracy."""
-    from search.training.standalone import train_alone
+    """Train the reference subnets alone, `seeds` seeds each (every subnet's first seed first)."""
+    data = _data(work, task)
+    ref = reference(work, lut, spread, band_size, quantiles)
+    configs = [SubnetConfig.from_dict(s["config"]) for s in ref["subnets"]]
+    _train_share(work, data, [(c, seed) for seed in range(seeds) for c in configs], epochs, _device(device), part, parts)
 
-    _make_data(data)
-    space, predictor, _ = _space_and_predictor(lut)
-    (work / "alone").mkdir(parents=True, exist_ok=True)
-    for i, config in enumerate(reference_subnets(space, predictor, subnets, seed)):
-        path = work / "alone" / f"{config.hash}.json"
-        if i % parts != part or path.exists():
-            continue
-        start = time.perf_counter()
-        r = train_alone(config, _settings(data, predictor.resolution), log=lambda m: None)
-        write_json_atomic(path, {
-            "config": config.to_dict(), "predicted_ms": predictor.predict(config), "params": predictor.params(config),
-            "test": r.test_accuracy, "holdout": r.holdout_accuracy, "seconds": time.perf_counter() - start,
-        })
-        console.print(f"{config.hash[:8]} {predictor.predict(config):.3f} ms predicted: test {r.test_accuracy:.1%} ({time.perf_counter() - start:.0f} s)")
-    ordered = sorted(alone_results(work).values(), key=lambda r: r["predicted_ms"])
-    console.print(f"smallest {ordered[0]['test']:.1%}, largest {ordered[-1]['test']:.1%}: gap {100 * (ordered[-1]['test'] - ordered[0]['test']):.1f} points")
+
+def _checkpoint(path: Path) -> dict[str, Any]:
+    from search.training.checkpoint import load_checkpoint
+
+    return load_checkpoint(path)
 
 
 @app.command()
 def supernets(
-    data: Path = typer.Option(WORK / "cluttered"), work: Path = WORK, epochs: int = 30, lut: str = LUT,
-    samplings: str = typer.Option("random,sandwich", help="which sampling rules to train, comma-separated"),
+    work: Work = WORK, task: Task = TASK, lut: Lut = LUT, device: Device = "cpu", part: Part = 0, parts: Parts = 1,
+    epochs: int = typer.Option(75, help="epochs of a variant of factor 1 (longer trains twice as many)"),
+    variants: str = typer.Option(",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}"),
 ) -> None:
-    """Train one supernet per sampling rule with `bench train` (resumed if interrupted). Sandwich trains the
-    largest, the smallest and one random subnet per step, the smaller two distilled in place from the largest."""
-    _make_data(data)
+    """Train one supernet per variant with `bench train` (resumed if interrupted); --device cpu hides
+    every GPU from it, cuda lets it take the first."""
+    data = _data(work, task)
     _, predictor, _ = _space_and_predictor(lut)
-    for sampling in samplings.split(","):
-        out = work / f"supernet-{sampling}"
-        if (out / "last.pt").exists() and _checkpoint_epoch(out / "last.pt") >= epochs:
+    env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": ""} if _device(device).type == "cpu" else {})}
+    for i, name in enumerate(variants.split(",")):
+        if name not in VARIANTS:
+            raise typer.BadParameter(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
+        v, out = VARIANTS[name], work / "supernets" / name
+        total = epochs * v.epoch_factor
+        if i % parts != part or ((out / "last.pt").exists() and _checkpoint(out / "last.pt")["epoch"] >= total):
             continue
         command = [
-            BENCH, "train", "--space", "tiny", "--resolution", str(predictor.resolution), "--data", str(data),
-            "--out", str(out), "--epochs", str(epochs), "--lr", str(RECIPE["lr"]), "--batch-size", str(RECIPE["batch_size"]), "--no-hflip",
-            "--sampling", sampling, "--sandwich-random", "1", *(["--resume"] if (out / "last.pt").exists() else []),
+            BENCH, "train", "--space", predictor.space.name, "--resolution", str(predictor.resolution), "--data", str(data), "--out", str(out),
+            "--epochs", str(total), "--lr", str(RECIPE["lr"]), "--batch-size", str(RECIPE["batch_size"]), "--no-hflip", *v.flags,
+            *(["--resume"] if (out / "last.pt").exists() else []),
         ]
-        start = time.perf_counter()
-        subprocess.run(command, check=True)
-        console.print(f"{sampling}: {time.perf_counter() - start:.0f} s")
+        subprocess.run(command, check=True, env=env)
+        write_json_atomic(out / "variant.json", {"variant": name, "flags": list(v.flags), "device": _describe(_device(device))})
 
 
-def _checkpoint_epoch(path: Path) -> int:
-    from search.training.checkpoint import load_checkpoint
-
-    return int(load_checkpoint(path)["epoch"])
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class Inherited:
     """Inherited test and held-out accuracy of subnets of one supernet, as the search evaluates them
-    (extracted, BatchNorm recalibrated on training images), cached on disk by config."""
+    (extracted, BatchNorm recalibrated on training images), cached on disk. The cache is keyed by
+    variant, epoch and calibration images; each process writes its own file (`tag`) and reads all."""
 
-    def __init__(self, checkpoint: Path, cache: Path, calibration_images: int = 256) -> None:
-        """`cache` is suffixed with the checkpoint's epoch, so a supernet trained further is evaluated afresh."""
-        from search.supernet.model import Supernet
-        from search.training.checkpoint import checkpoint_space, load_checkpoint
+    def __init__(self, checkpoint: Path, cache_dir: Path, device: torch.device, calibration_images: int = SEARCH_CALIBRATION, tag: str = "0") -> None:
+        from search.training.checkpoint import build_supernet, checkpoint_space
         from search.training.data import open_data, tensor_batches
         from search.training.settings import TrainSettings
 
-        doc = load_checkpoint(checkpoint)
-        _, trained = checkpoint_space(doc)
+        doc = _checkpoint(checkpoint)
+        _, self.space = checkpoint_space(doc)
         s = TrainSettings(**doc["settings"])
-        self.supernet = Supernet(trained)
-        self.supernet.load_state_dict(doc["model"])
-        self.supernet.eval()
+        self.supernet = build_supernet(doc, self.space).eval()
         data = open_data(Path(s.data), s.resolution, s.holdout, s.seed, s.hflip, calibration_images, s.augment)
-        self.calibration = tensor_batches(data.calibration, 128)
+        self.calibration = tensor_batches(data.calibration, EVAL_BATCH)
         self.holdout = tensor_batches(data.holdout, 256)
         self.test = tensor_batches(data.test, 256)
-        self.cache_path = cache.with_name(f"{cache.stem}-epoch{doc['epoch']}{cache.suffix}")
-        self.cache: dict[str, dict[str, float]] = _load(cache) or {}
-        self.device = torch.device("cpu")
+        self.epochs, self.seconds = int(doc["epoch"]), float(sum(h["seconds"] for h in doc["history"]))
+        self.sha256 = _sha256(checkpoint)
+        key = f"{checkpoint.parent.name}-{self.sha256[:12]}-cal{calibration_images}"
+        self.path = cache_dir / f"{key}-{tag}.json"
+        self.cache: dict[str, dict[str, float]] = {}
+        for p in sorted(cache_dir.glob(f"{key}-*.json")):
+            for h, entry in json.loads(p.read_text()).items():
+                self.cache.setdefault(h, {}).update(entry)
+        self.device = device
 
     def __call__(self, config: SubnetConfig, split: str = "holdout") -> float:
         from search.training.evaluate import accuracy, recalibrated
@@ -190,233 +312,223 @@ class Inherited:
         return entry[split]
 
     def save(self) -> None:
-        write_json_atomic(self.cache_path, self.cache)
+        write_json_atomic(self.path, self.cache)
 
 
-def kendall_with_interval(a: np.ndarray, b: np.ndarray, rounds: int = 2000, seed: int = 0) -> tuple[float, float, float]:
-    """Kendall tau-b and a 95% percentile bootstrap interval over subnets (resampled with replacement)."""
-    tau = float(stats.kendalltau(a, b).statistic)
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(rounds):
-        i = rng.integers(0, len(a), len(a))
-        if len(set(i)) > 2:
-            value = stats.kendalltau(a[i], b[i]).statistic
-            if np.isfinite(value):
-                draws.append(value)
-    low, high = np.percentile(draws, [2.5, 97.5])
-    return tau, float(low), float(high)
+def _key(r: dict[str, Any]) -> str:
+    """A ranking's name: the variant, and the calibration images where not the search's."""
+    return r["variant"] if r["calibration_images"] == SEARCH_CALIBRATION else f"{r['variant']}+cal{r['calibration_images']}"
 
 
 @app.command()
-def ranking(work: Path = WORK) -> None:
-    """Kendall tau of inherited against stand-alone test accuracy, per supernet."""
-    results = alone_results(work)
-    configs = [SubnetConfig.from_dict(r["config"]) for r in results.values()]
-    alone_acc = np.array([r["test"] for r in results.values()])
-    out: dict[str, Any] = {}
-    for sampling in ("random", "sandwich"):
-        checkpoint = work / f"supernet-{sampling}" / "last.pt"
-        if not checkpoint.exists():
+def ranking(
+    work: Work = WORK, lut: Lut = LUT, epochs: Epochs = EPOCHS, device: Device = "cpu", part: Part = 0, parts: Parts = 1, variant: Headline = "sandwich",
+    calibrations: str = typer.Option("256,1024", help=f"images the headline variant is also recalibrated on (the search uses {SEARCH_CALIBRATION})"),
+) -> None:
+    """Every trained variant's inherited test accuracy of the reference subnets (and the headline's
+    at other calibration sizes), one file per (variant, calibration); τ against the reference so far."""
+    ref = reference(work, lut)
+    configs = [SubnetConfig.from_dict(s["config"]) for s in ref["subnets"]]
+    trained = [name for name in VARIANTS if (work / "supernets" / name / "last.pt").exists()]
+    jobs = [(name, SEARCH_CALIBRATION) for name in trained] + [(variant, int(n)) for n in calibrations.split(",") if variant in trained and int(n) != SEARCH_CALIBRATION]
+    runs = alone_runs(work, epochs)
+    for i, (name, images) in enumerate(jobs):
+        key = _key({"variant": name, "calibration_images": images})
+        if i % parts != part:
             continue
-        inherited = Inherited(checkpoint, work / f"inherited-{sampling}.json")
-        acc = np.array([inherited(c, "test") for c in configs])
+        inherited = Inherited(work / "supernets" / name / "last.pt", work / "inherited", _device(device), images, f"ranking-{part}")
+        acc = {c.hash: inherited(c, "test") for c in configs}
         inherited.save()
-        tau, low, high = kendall_with_interval(acc, alone_acc)
-        doc = torch.load(checkpoint, weights_only=True, map_location="cpu")
-        out[sampling] = {
-            "tau": tau, "tau_low": low, "tau_high": high, "spearman": float(stats.spearmanr(acc, alone_acc).statistic),
-            "inherited": acc.tolist(), "alone": alone_acc.tolist(), "epochs": doc["epoch"],
-            "train_seconds": sum(h["seconds"] for h in doc["history"]),
-        }
-        console.print(f"{sampling}: Kendall tau {tau:.2f} [{low:.2f}, {high:.2f}] over {len(configs)} subnets; Spearman {out[sampling]['spearman']:.2f}")
-    write_json_atomic(work / "ranking.json", out)
+        write_json_atomic(work / "ranking" / f"{key}.json", {
+            "variant": name, "flags": list(VARIANTS[name].flags), "calibration_images": images, "epochs": inherited.epochs,
+            "seconds": inherited.seconds, "checkpoint_sha256": inherited.sha256, "device": _describe(_device(device)), "inherited": acc,
+        })
+        both = [h for h in acc if h in runs]
+        tau = figures.kendall([acc[h] for h in both], [np.mean([r["test"] for r in runs[h]]) for h in both])
+        console.print(f"{key}: " + (f"τ {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}] over {len(both)} subnets" if tau else "too few subnets trained alone for τ"))
 
 
-def _best_supernet(work: Path, sampling: str | None) -> str:
-    """The sampling rule asked for, else the supernet that ranked best."""
-    if sampling:
-        return sampling
-    ranked = _load(work / "ranking.json")
-    return max(ranked, key=lambda k: ranked[k]["tau"])
-
-
-def _strategy_run(strategy: str, seed: int, budget: float, evaluations: int, population: int, parents: int, pricer: Any, inherited: Inherited) -> dict[str, Any]:
-    """One search; the best-so-far held-out accuracy after every evaluation, and the found model's test accuracy."""
+def _strategy_run(strategy: str, seed: int, budget: float, population: int, generations: int, parents: int, pricer: Any, inherited: Inherited) -> dict[str, Any]:
+    """One search at `population` × `generations` evaluations; the found model and its inherited accuracy."""
     from search.nas.strategies import Search, SearchSettings
 
-    trace: list[float] = []
-    seconds: list[float] = []
-
-    def evaluate(config: SubnetConfig) -> float:
-        start = time.perf_counter()
-        acc = inherited(config)
-        trace.append(acc)
-        seconds.append(time.perf_counter() - start)
-        return acc
-
-    generations = -(-evaluations // population)
-    settings = SearchSettings(strategy, population, generations, parents, coarse_samples=20_000, max_evaluations=evaluations, seed=seed)
+    settings = SearchSettings(strategy, population, generations, parents, coarse_samples=20_000, max_evaluations=population * generations, seed=seed)
     start = time.perf_counter()
-    state = Search(settings, pricer, evaluate).run()
+    state = Search(settings, pricer, inherited).run()
     best = state.best()
     return {
         "strategy": strategy, "seed": seed, "budget_ms": budget, "best_holdout": best.accuracy, "best_test": inherited(best.config, "test"),
-        "best_hash": best.config.hash, "predicted_ms": best.predicted_ms, "best_so_far": np.maximum.accumulate(trace).tolist(),
-        "coarse_seconds": (state.coarse or {}).get("seconds", 0.0), "wall_seconds": time.perf_counter() - start,
+        "hash": best.config.hash, "predicted_ms": best.predicted_ms, "evaluations": len(state.evaluated), "wall_seconds": time.perf_counter() - start,
     }
+
+
+def _pricer(predictor: LatencyPredictor, inherited: Inherited, budget: float) -> Any:
+    from search.nas.budget import Budget, Pricer
+    from search.nas.calibration import POINT_ONLY
+
+    return Pricer(predictor, inherited.space, Budget(budget, budget, None, POINT_ONLY))
 
 
 @app.command()
 def strategies(
-    work: Path = WORK, seeds: int = 10, evaluations: int = 24, population: int = 8, parents: int = 4,
-    quantiles: str = "0.35,0.7", lut: str = LUT, sampling: str | None = typer.Option(None, help="the supernet (default: the better-ranking one)"),
+    work: Work = WORK, lut: Lut = LUT, device: Device = "cpu", part: Part = 0, parts: Parts = 1, variant: Headline = "sandwich",
+    seeds: int = 10, population: int = 20, generations: int = 10, parents: int = 5,
 ) -> None:
-    """Random, evolution and coarse-to-fine at equal evaluations on the better supernet, at two budgets
-    (quantiles of the random subnets' predicted latency)."""
-    from search.nas.budget import Budget, Pricer
-    from search.nas.calibration import POINT_ONLY
-    from search.space.encoding import random_batch
-
-    sampling = _best_supernet(work, sampling)
-    tag = quantiles.replace(",", "-")  # one cache and one result file per process: budgets can run at once
-    inherited = Inherited(work / f"supernet-{sampling}" / "last.pt", work / f"inherited-{sampling}-{tag}.json")
-    space, predictor, _ = _space_and_predictor(lut)
-    latencies = predictor.predict_batch(random_batch(space, 5000, np.random.default_rng(0), predictor.resolution))
-    runs_path = work / f"strategies-{tag}.json"
-    runs: list[dict[str, Any]] = _load(runs_path) or []
-    done = {(r["strategy"], r["seed"], round(r["budget_ms"], 6)) for r in runs}
-    for q in (float(x) for x in quantiles.split(",")):
-        budget = float(np.quantile(latencies, q))
-        pricer = Pricer(predictor, space.for_classes(10), Budget(budget, budget, None, POINT_ONLY))
-        for seed in range(seeds):
-            for strategy in ("random", "evolution", "coarse-to-fine"):
-                if (strategy, seed, round(budget, 6)) in done:
-                    continue
-                runs.append(_strategy_run(strategy, seed, budget, evaluations, population, parents, pricer, inherited))
-                inherited.save()
-                write_json_atomic(runs_path, runs)
-                r = runs[-1]
-                console.print(f"{budget:.3f} ms seed {seed} {strategy}: held-out {r['best_holdout']:.1%}, test {r['best_test']:.1%}")
-    console.print(f"{len(runs)} runs in {runs_path}")
+    """Random, evolution and coarse-to-fine on one supernet, paired by seed, at the two band budgets."""
+    ref = reference(work, lut)
+    _, predictor, _ = _space_and_predictor(lut)
+    inherited = Inherited(work / "supernets" / variant / "last.pt", work / "inherited", _device(device), tag=f"strategies-{part}")
+    jobs = [(band, budget, seed, s) for band, budget in ref["bands"].items() for seed in range(seeds) for s in STRATEGIES]
+    for i, (band, budget, seed, strategy) in enumerate(jobs):
+        path = work / "strategies" / variant / f"{band}-{strategy}-seed{seed}.json"
+        if i % parts != part or path.exists():
+            continue
+        r = _strategy_run(strategy, seed, budget, population, generations, parents, _pricer(predictor, inherited, budget), inherited)
+        inherited.save()
+        write_json_atomic(path, {**r, "band": band, "variant": variant, "device": _describe(_device(device))})
+        console.print(f"{band} {budget:.3f} ms seed {seed} {strategy}: held-out {r['best_holdout']:.1%}, test {r['best_test']:.1%}")
 
 
-def _mean_interval(values: list[float]) -> tuple[float, float]:
-    """Mean and the half-width of its 95% t interval."""
-    v = np.asarray(values, float)
-    if len(v) < 2:
-        return float(v.mean()), float("nan")
-    return float(v.mean()), float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+def _measure(lut_doc: dict[str, Any], space: Any, configs: list[SubnetConfig], work: Path) -> list[tuple[float, float]]:
+    """Each subnet measured end to end on host in one session: (ms, ms at the LUT's speed, scaled
+    by the LUT's anchor network timed beside them)."""
+    from orchestrator.lut.validation import measure_subnets
+    from orchestrator.measure.devices import get_device
+    from orchestrator.measure.session import new_run_dir
+
+    (work / "sessions").mkdir(parents=True, exist_ok=True)
+    run = measure_subnets(configs, SubnetConfig.from_dict(lut_doc["context"]), space, get_device("host"), new_run_dir("found", work / "sessions"), log=lambda m: None)
+    factor = (lut_doc["measurement"].get("context_latency_ms") or run.anchor_ms) / run.anchor_ms
+    return [(float(ms), float(ms) * factor) for ms in run.measured_ms]
 
 
-def strategy_table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per budget and strategy: mean test and held-out accuracy of the found model (95% t interval over
-    seeds), and the evaluations each run needs to reach the same seed's evolution final best (median;
-    runs that never reach it count as not reaching)."""
-    rows = []
-    for budget in sorted({r["budget_ms"] for r in runs}):
-        at = [r for r in runs if r["budget_ms"] == budget]
-        evolution_best = {r["seed"]: r["best_holdout"] for r in at if r["strategy"] == "evolution"}
-        for strategy in ("random", "evolution", "coarse-to-fine"):
-            mine = [r for r in at if r["strategy"] == strategy]
-            if not mine:
-                continue
-            reach = []
-            for r in mine:
-                target = evolution_best.get(r["seed"])
-                hits = [i + 1 for i, v in enumerate(r["best_so_far"]) if target is not None and v >= target]
-                reach.append(hits[0] if hits else None)
-            reached = [x for x in reach if x is not None]
-            per_eval = [r["wall_seconds"] / max(1, len(r["best_so_far"])) for r in mine]
-            rows.append({
-                "budget_ms": budget, "strategy": strategy, "seeds": len(mine),
-                "test": _mean_interval([r["best_test"] for r in mine]), "holdout": _mean_interval([r["best_holdout"] for r in mine]),
-                "reached": len(reached), "evals_to_reach": float(np.median(reached)) if reached else None,
-                "seconds_to_reach": float(np.median(reached)) * float(np.mean(per_eval)) if reached else None,
-                "evaluations": len(mine[0]["best_so_far"]),
-            })
-    return rows
+def _found_plan(work: Path, lut: str, inherited: Inherited, variant: str, population: int, generations: int, parents: int) -> dict[str, Any]:
+    """The searches and measurements `found` trains from, done once (kept in found/plan.json): the
+    hand-pick measured first (its latency at the LUT's speed is the first budget), coarse-to-fine at
+    that and at the band budgets, then the hand-pick and every found model measured in one session,
+    so their latencies compare with each other."""
+    from search.nas.strategies import Search, SearchSettings
+
+    if kept := _load(work / "found" / "plan.json"):
+        return kept
+    space, predictor, lut_doc = _space_and_predictor(lut)
+    hand = hand_picked(space, predictor.resolution)
+    budgets = {"hand": _measure(lut_doc, space, [hand], work)[0][1], **reference(work, lut)["bands"]}
+    found = {}
+    for label, budget in budgets.items():
+        settings = SearchSettings("coarse-to-fine", population, generations, parents, coarse_samples=20_000)
+        found[label] = Search(settings, _pricer(predictor, inherited, budget), inherited).run().best().config
+    measured = _measure(lut_doc, space, [hand, *found.values()], work)
+
+    def model(c: SubnetConfig, ms: tuple[float, float]) -> dict[str, Any]:
+        return {
+            "hash": c.hash, "config": c.to_dict(), "predicted_ms": predictor.predict(c), "params": predictor.params(c),
+            "inherited": inherited(c, "test"), "holdout": inherited(c), "measured_ms": ms[1], "measured_ms_host": ms[0],
+        }
+
+    plan = {
+        "variant": variant, "checkpoint_sha256": inherited.sha256, "hand": model(hand, measured[0]),
+        "budgets": [{"label": label, "budget_ms": budgets[label], "found": model(c, ms)} for (label, c), ms in zip(found.items(), measured[1:])],
+    }
+    inherited.save()
+    write_json_atomic(work / "found" / "plan.json", plan)
+    return plan
+
+
+def found_vs_hand(work: Path, epochs: int) -> list[dict[str, Any]]:
+    """Per budget, the found model and the hand-pick with their stand-alone accuracy per seed so far."""
+    plan, runs = _load(work / "found" / "plan.json"), alone_runs(work, epochs)
+    if not plan:
+        return []
+
+    def with_alone(m: dict[str, Any]) -> dict[str, Any]:
+        return {**m, "alone": [r["test"] for r in runs.get(m["hash"], [])]}
+
+    return [{"label": b["label"], "budget_ms": b["budget_ms"], "found": with_alone(b["found"]), "hand": with_alone(plan["hand"])} for b in plan["budgets"]]
 
 
 @app.command()
 def found(
-    work: Path = WORK, quantiles: str = "0.2,0.4,0.6,0.8", population: int = 8, generations: int = 5, parents: int = 4, lut: str = LUT,
-    sampling: str | None = typer.Option(None, help="the supernet (default: the better-ranking one)"),
+    work: Work = WORK, task: Task = TASK, lut: Lut = LUT, epochs: Epochs = EPOCHS, device: Device = "cpu", part: Part = 0, parts: Parts = 1,
+    variant: Headline = "sandwich", seeds: int = 2, population: int = 20, generations: int = 10, parents: int = 5,
+    figure: Path = typer.Option(ROOT / "docs" / "search_quality_found.png", help="drawn once every run is trained"),
 ) -> None:
-    """Coarse-to-fine at several budgets against the smallest, largest and hand-picked subnets: inherited
-    test accuracy and latency measured end to end on host in one session (beside the LUT's anchor)."""
-    from orchestrator.lut.validation import measure_subnets
-    from orchestrator.measure.devices import get_device
-    from orchestrator.measure.session import new_run_dir
-    from search.nas.budget import Budget, Pricer
-    from search.nas.calibration import POINT_ONLY
-    from search.nas.strategies import Search, SearchSettings
-    from search.space.encoding import random_batch
-
-    sampling = _best_supernet(work, sampling)
-    inherited = Inherited(work / f"supernet-{sampling}" / "last.pt", work / f"inherited-{sampling}.json")
-    space, predictor, doc = _space_and_predictor(lut)
-    latencies = predictor.predict_batch(random_batch(space, 5000, np.random.default_rng(0), predictor.resolution))
-    models: dict[str, SubnetConfig] = {
-        "smallest": min_config(space, predictor.resolution), "largest": max_config(space, predictor.resolution),
-        "hand-picked (MobileViT-like)": hand_picked(space, predictor.resolution),
-    }
-    for q in (float(x) for x in quantiles.split(",")):
-        budget = float(np.quantile(latencies, q))
-        settings = SearchSettings("coarse-to-fine", population, generations, parents, coarse_samples=20_000)
-        state = Search(settings, Pricer(predictor, space.for_classes(10), Budget(budget, budget, None, POINT_ONLY)), inherited).run()
-        models[f"found at {budget:.3f} ms"] = state.best().config
-    inherited.save()
-    run = measure_subnets(list(models.values()), SubnetConfig.from_dict(doc["context"]), space, get_device("host"), new_run_dir("search-quality-found"), log=lambda m: None)
-    points = [
-        {"name": name, "config": c.to_dict(), "test": inherited(c, "test"), "measured_ms": float(ms), "predicted_ms": predictor.predict(c), "params": predictor.params(c)}
-        for (name, c), ms in zip(models.items(), run.measured_ms)
-    ]
-    inherited.save()
-    write_json_atomic(work / "found.json", {"supernet": sampling, "anchor_ms": run.anchor_ms, "points": points})
-    for p in points:
-        console.print(f"{p['name']}: test {p['test']:.1%}, measured {p['measured_ms']:.3f} ms, predicted {p['predicted_ms']:.3f} ms")
-    plot_found(points, sampling, ROOT / "docs" / "search_quality_found.png")
+    """Coarse-to-fine at the hand-pick's measured latency and at the band budgets; the found subnets
+    and the hand-pick trained alone (`seeds` each); the figure once all are trained."""
+    data = _data(work, task)
+    (work / "found").mkdir(parents=True, exist_ok=True)
+    with held(work / "found" / ".plan.lock", "the found searches", wait=True):
+        inherited = Inherited(work / "supernets" / variant / "last.pt", work / "inherited", _device(device), tag=f"found-{part}")
+        plan = _found_plan(work, lut, inherited, variant, population, generations, parents)
+    configs = {m["hash"]: SubnetConfig.from_dict(m["config"]) for m in [plan["hand"], *(b["found"] for b in plan["budgets"])]}
+    _train_share(work, data, [(c, seed) for seed in range(seeds) for c in configs.values()], epochs, _device(device), part, parts)
+    entries = found_vs_hand(work, epochs)
+    if all(len(e[m]["alone"]) >= seeds for e in entries for m in ("found", "hand")):
+        plot_found(entries, plan, figure)
+        console.print(f"wrote {figure}")
 
 
-def plot_found(points: list[dict[str, Any]], sampling: str, path: Path) -> None:
+def plot_found(entries: list[dict[str, Any]], plan: dict[str, Any], path: Path) -> None:
+    """Found and hand-pick against measured latency: trained alone (mean of seeds) and inherited."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6.5, 4.5), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
-    found_points = sorted((p for p in points if p["name"].startswith("found")), key=lambda p: p["measured_ms"])
-    ax.plot([p["measured_ms"] for p in found_points], [100 * p["test"] for p in found_points], "o-", color="black", label="found (coarse-to-fine)")
-    for p in points:
-        if not p["name"].startswith("found"):
-            ax.scatter([p["measured_ms"]], [100 * p["test"]], marker="s", s=50, label=p["name"])
-    ax.set_xlabel("latency measured on host (ms, 64 px, XNNPACK)")
-    ax.set_ylabel("test accuracy (%, inherited weights)")
-    ax.set_title(f"cluttered digits, tiny space: found vs hand-picked ({sampling} supernet)")
+    points = sorted(entries, key=lambda e: e["found"]["measured_ms"])
+    ms = [e["found"]["measured_ms"] for e in points]
+    ax.plot(ms, [100 * np.mean(e["found"]["alone"]) for e in points], "o-", color="black", label="found, trained alone")
+    ax.plot(ms, [100 * e["found"]["inherited"] for e in points], "o--", color="black", mfc="none", label="found, inherited")
+    hand = dict(plan["hand"], alone=entries[0]["hand"]["alone"])
+    ax.scatter([hand["measured_ms"]], [100 * np.mean(hand["alone"])], marker="s", s=60, color="tab:red", label="hand-pick, trained alone")
+    ax.scatter([hand["measured_ms"]], [100 * hand["inherited"]], marker="s", s=60, facecolors="none", edgecolors="tab:red", label="hand-pick, inherited")
+    ax.set_xlabel("latency measured on host at the LUT's speed (ms)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"found vs hand-picked ({plan['variant']} supernet {plan['checkpoint_sha256'][:12]})")
     ax.legend(fontsize=8)
     fig.savefig(path, dpi=110)
 
 
-def _roles(lut: str) -> dict[str, str]:
-    space, predictor, _ = _space_and_predictor(lut)
-    return {min_config(space, predictor.resolution).hash: "smallest", max_config(space, predictor.resolution).hash: "largest"}
-
-
-def _machine() -> str:
-    return f"this VM ({platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__})"
+@app.command()
+def report(
+    work: Work = WORK, task: Task = TASK, lut: Lut = LUT, epochs: Epochs = EPOCHS, variant: Headline = "sandwich",
+    quick: Path = typer.Option(ROOT / "runs" / "search-quality" / "quick_path.json", help="benchmarks/quick_path.sh's result"),
+    out: Path = typer.Option(ROOT / "docs" / "search_quality.json", help="the JSON document written"),
+) -> None:
+    """Every result so far, with the figures and the goals, into one JSON document (atomically)."""
+    ref, runs = reference(work, lut), alone_runs(work, epochs)
+    files = [json.loads(p.read_text()) for p in (work / "ranking").glob("*.json")]
+    ranked = {_key(r): r for r in sorted(files, key=lambda r: (list(VARIANTS).index(r["variant"]), r["calibration_images"] != SEARCH_CALIBRATION, r["calibration_images"]))}
+    subnets = [
+        {**s, "alone": [r["test"] for r in runs.get(s["hash"], [])], "converged": [r["converged"] for r in runs.get(s["hash"], [])],
+         "inherited": {k: r["inherited"][s["hash"]] for k, r in ranked.items() if s["hash"] in r["inherited"]}}
+        for s in ref["subnets"]
+    ]
+    variants = {k: {f: r[f] for f in ("variant", "flags", "calibration_images", "epochs", "seconds", "checkpoint_sha256")} for k, r in ranked.items()}
+    strategy_runs = [json.loads(p.read_text()) for p in sorted((work / "strategies" / variant).glob("*.json"))]
+    devices = sorted({r["device"] for r in [*(r for rs in runs.values() for r in rs), *ranked.values(), *strategy_runs]})
+    meta = {
+        "date": datetime.now(timezone.utc).date().isoformat(), "machine": "; ".join(devices) or _describe(torch.device("cpu")),
+        "lut": read_lut(resolve_lut(lut))["id"], "data_command": f"bench {task}", "data": _load(work / "data" / "bench-data.json"),
+        "recipe": {"epochs": epochs, **RECIPE, "seeds": max((len(rs) for rs in runs.values()), default=0)},
+    }
+    doc = figures.document(subnets, variants, variant, ref["bands"], found_vs_hand(work, epochs), strategy_runs, _load(quick), meta)
+    write_json_atomic(out, doc)
+    for g in doc["goals"]:
+        console.print(g["text"])
+    console.print(f"wrote {out}")
 
 
 @app.command()
-def page(work: Path = WORK, out: Path = ROOT / "docs" / "search_quality.md", data: Path = typer.Option(WORK / "cluttered"), lut: str = LUT) -> None:
-    """Write the search-quality page from the results (replacing the last)."""
+def page(
+    source: Path = typer.Option(ROOT / "docs" / "search_quality.json", help="the JSON `report` wrote"),
+    out: Path = typer.Option(ROOT / "docs" / "search_quality.md", help="the page written (replacing the last)"),
+) -> None:
+    """The search-quality page from the JSON alone, so the two always agree."""
     from search_quality_page import render
 
-    out.write_text(render(
-        alone=alone_results(work), ranking=_load(work / "ranking.json"), strategies=strategy_table([r for p in sorted(work.glob("strategies-*.json")) for r in json.loads(p.read_text())]),
-        found=_load(work / "found.json"), quick=_load(work / "quick_path.json"), machine=_machine(),
-        date=datetime.now(timezone.utc).date().isoformat(), recipe=RECIPE, data=_load(data / "bench-data.json"), roles=_roles(lut),
-    ))
+    out.write_text(render(json.loads(source.read_text())))
     console.print(f"wrote {out}")
 
 

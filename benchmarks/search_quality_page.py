@@ -1,5 +1,7 @@
-"""docs/search_quality.md from the results `benchmarks/search_quality.py` keeps: one table per figure,
-with the date and the machine; the latest run replaces the last (history is what git is for)."""
+"""docs/search_quality.md from docs/search_quality.json alone (JSON in, markdown out), so the page
+and the figures anyone can recompute always agree. It opens with a verdict written from the goals,
+names the LUT and checkpoint beside every figure, and marks every goal met, missed or not yet
+measured; the latest run replaces the last (history is what git is for)."""
 
 from __future__ import annotations
 
@@ -10,130 +12,155 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
 
-def _mean(pair: tuple[float, float]) -> str:
-    mean, half = pair
-    return f"{100 * mean:.1f}% ± {100 * half:.1f}"
+def _tau(t: dict[str, float] | None) -> str:
+    return "-" if t is None else f"{t['value']:.2f} [{t['low']:.2f}, {t['high']:.2f}]"
 
 
-def _alone(alone: dict[str, Any], ranking: dict[str, Any] | None, roles: dict[str, str]) -> list[str]:
-    rows = sorted(alone.values(), key=lambda r: r["predicted_ms"])
-    by_role = {roles[h]: r for h, r in alone.items() if h in roles}
-    smallest, largest = by_role.get("smallest"), by_role.get("largest")
-    headroom = (
-        f"The space's smallest subnet {_pct(smallest['test'])}, its largest {_pct(largest['test'])}: "
-        f"**{100 * (largest['test'] - smallest['test']):.1f} points** apart (goal ≥ 8, largest < 97%)."
-        if smallest and largest else "The smallest and largest subnets are not trained yet."
+def _mark(met: bool | None) -> str:
+    return "not measured yet" if met is None else "**met**" if met else "**missed**"
+
+
+def verdict(doc: dict[str, Any]) -> str:
+    """One paragraph: how many goals are met, and each goal's figure with its verdict."""
+    goals = doc["goals"]
+    met, missed = sum(g["met"] is True for g in goals), sum(g["met"] is False for g in goals)
+    pending = len(goals) - met - missed
+    return (
+        f"**Verdict.** Of {len(goals)} goals, {met} met, {missed} missed" + (f" and {pending} not measured yet" if pending else "")
+        + f" (the {doc['headline']} supernet, checkpoint {_sha(doc)}, LUT {doc['lut']}): " + "; ".join(g["text"] for g in goals) + "."
     )
+
+
+def _sha(doc: dict[str, Any]) -> str:
+    return f"`{doc['checkpoint_sha256'][:12]}`" if doc.get("checkpoint_sha256") else "not trained yet"
+
+
+def _goals(doc: dict[str, Any]) -> list[str]:
+    return ["## Goals", "", "| goal | figure and verdict |", "|---|---|", *(f"| {g['goal']} | {g['text']} |" for g in doc["goals"])]
+
+
+def _ranking(doc: dict[str, Any]) -> list[str]:
+    r = doc["figures"]["ranking"]
+    if not r:
+        return []
+    regret = "-" if r["top5_regret_points"] is None else f"{r['top5_regret_points']:.1f} points"
+    rows = [("supernet (inherited accuracy)", r["tau"]), ("seed 0 against seed 1 alone (the ceiling)", r["ceiling"])]
+    rows += [(f"proxy: {p}, more is better", t) for p, t in r["proxies"].items()]
+    rows += [(f"supernet within band {b} ({doc['bands'][b]:.3f} ms ± 5%)", t) for b, t in r["bands"].items()]
+    return [
+        "## Ranking",
+        "",
+        f"The {doc['headline']} supernet (checkpoint {_sha(doc)}, LUT {doc['lut']}), its subnets evaluated as the search evaluates them "
+        f"(extracted, BatchNorm recalibrated), against the mean stand-alone test accuracy of {r['subnets']} subnets; Kendall τ with a 95% "
+        f"bootstrap interval over subnets. Top-5 regret (best alone overall minus best alone among the supernet's top 5): {regret}.",
+        "",
+        "| ranking of the subnets by | Kendall τ [95%] |",
+        "|---|---:|",
+        *(f"| {name} | {_tau(t)} |" for name, t in rows),
+        "",
+        "### Ablation",
+        "",
+        "| variant | epochs | training (s) | calibration images | Kendall τ [95%] |",
+        "|---|---:|---:|---:|---:|",
+        *(
+            f"| {a['variant']} (`{doc['variants'][a['variant']]['checkpoint_sha256'][:12]}`) | {a['epochs']} | {a['seconds']:.0f} | "
+            f"{a['calibration_images']} | {_tau(a['tau'])} |"
+            for a in doc["figures"]["ablation"]
+        ),
+    ]
+
+
+def _subnets(doc: dict[str, Any]) -> list[str]:
+    h = doc["figures"]["headroom"]
     out = [
         "## Subnets trained alone (the reference, and the task's headroom)",
         "",
-        f"{len(rows)} subnets spread over the predicted-latency range, each trained alone from scratch with the recipe above; "
-        f"test accuracy on the cluttered test split. {headroom}",
+        f"Each trained alone from scratch (epochs: {doc['recipe']['epochs']}, seeds as listed); test accuracy per seed, whether its "
+        f"held-out curve was flat over its last 20% of epochs, and the inherited accuracy in the {doc['headline']} supernet "
+        f"(checkpoint {_sha(doc)}); predicted latency by LUT {doc['lut']}. Headroom "
+        + ("-" if h["points"] is None else f"{h['points']:.1f} points") + ", one seed's SD "
+        + ("-" if h["seed_sd_points"] is None else f"{h['seed_sd_points']:.2f} points") + ".",
         "",
-        "| subnet | predicted ms | params (M) | alone: test | " + " | ".join(f"inherited ({k})" for k in (ranking or {})) + " |",
-        "|---|---:|---:|---:|" + "---:|" * len(ranking or {}),
+        "| subnet | band | predicted ms | params (M) | MFLOPs | alone, per seed | converged | inherited |",
+        "|---|---|---:|---:|---:|---:|---|---:|",
     ]
-    hashes = list(alone)
-    for r in rows:
-        h = hashes[list(alone.values()).index(r)]
-        inherited = [_pct(ranking[k]["inherited"][hashes.index(h)]) if len(ranking[k]["inherited"]) == len(hashes) else "-" for k in (ranking or {})]
-        name = f"{roles[h]} ({h[:8]})" if h in roles else f"`{h[:8]}`, {len(r['config']['transformer'])} transformer stages"
-        out.append(f"| {name} | {r['predicted_ms']:.3f} | {r['params'] / 1e6:.3f} | {_pct(r['test'])} | " + " | ".join(inherited) + " |")
-    return out
-
-
-def _ranking(ranking: dict[str, Any], test_images: int) -> list[str]:
-    out = [
-        "## Supernet ranking",
-        "",
-        "Kendall τ between each supernet's inherited test accuracy of the subnets above (extracted, BatchNorm recalibrated on "
-        "256 training images; `bench search` uses 512) and their stand-alone test accuracy; 95% bootstrap interval over "
-        "subnets (2,000 resamples). Goal τ ≥ 0.6.",
-        "",
-        "| sampling | epochs | training (s) | Kendall τ [95%] | Spearman ρ |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name, r in ranking.items():
-        out.append(f"| {name} | {r['epochs']} | {r['train_seconds']:.0f} | **{r['tau']:.2f}** [{r['tau_low']:.2f}, {r['tau_high']:.2f}] | {r['spearman']:.2f} |")
-    out.append("")
-    for name, r in ranking.items():
-        low, high = min(r["inherited"]), max(r["inherited"])
-        half = 1.96 * (0.25 / test_images) ** 0.5 * 100
+    for s in sorted(doc["subnets"], key=lambda s: s["predicted_ms"]):
+        alone = ", ".join(_pct(a) for a in s["alone"]) or "-"
+        converged = ", ".join({True: "yes", False: "no", None: "too short"}[c] for c in s["converged"]) or "-"
         out.append(
-            f"- {name}: inherited test accuracies span {100 * low:.1f}-{100 * high:.1f}% (stand-alone: "
-            f"{100 * min(r['alone']):.1f}-{100 * max(r['alone']):.1f}%); one accuracy on the {test_images:,} test images is known to "
-            f"about ±{half:.1f} points (95%), so a span narrower than that ranks by noise."
+            f"| `{s['hash'][:8]}` {s['role']} | {s['band'] or '-'} | {s['predicted_ms']:.3f} | {s['params'] / 1e6:.3f} | {s['flops'] / 1e6:.1f} | "
+            f"{alone} | {converged} | {_pct(s['inherited'].get(doc['headline']))} |"
         )
     return out
 
 
-def _strategies(rows: list[dict[str, Any]], supernet: str) -> list[str]:
-    out = [
-        "## Search strategies at equal evaluations",
+def _strategies(doc: dict[str, Any]) -> list[str]:
+    pairs = doc["figures"]["strategies"]
+    if not pairs:
+        return []
+    return [
+        "## Search strategies, paired by seed",
         "",
-        f"On the {supernet} supernet: random search, plain evolution and coarse-to-fine, the same number of subnet "
-        "evaluations each, one run per seed; the found model's inherited test accuracy (mean over seeds ± 95% t interval) "
-        "and how many evaluations each needs to reach the same seed's evolution's final best held-out accuracy "
-        "(median over the seeds that reach it).",
+        f"Each seed runs random search, plain evolution and coarse-to-fine on the {doc['headline']} supernet (checkpoint {_sha(doc)}, "
+        f"LUT {doc['lut']}) at the same budget and evaluation count; the found model's inherited test accuracy, one strategy minus "
+        "the other (points, mean with 95% t interval), and the seeds each wins.",
         "",
-        "| budget (ms) | strategy | seeds | test acc. of found | held-out acc. | reached evolution's best | evals to reach (of N) | s to reach |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| budget (ms) | difference | seeds | mean (points) | wins / losses / ties |",
+        "|---:|---|---:|---:|---:|",
+        *(
+            f"| {p['budget_ms']:.3f} | {p['better']} − {p['worse']} | {p['seeds']} | {p['mean']:+.1f}"
+            + ("" if p["half"] is None else f" ± {p['half']:.1f}") + f" | {p['wins']} / {p['losses']} / {p['ties']} |"
+            for p in pairs
+        ),
     ]
-    order: dict[float, list[str]] = {}
-    for r in sorted(rows, key=lambda r: -r["test"][0]):
-        order.setdefault(r["budget_ms"], []).append(f"{r['strategy']} {100 * r['test'][0]:.1f}%")
-    for r in rows:
-        evals = "-" if r["evals_to_reach"] is None else f"{r['evals_to_reach']:.0f} of {r['evaluations']}"
-        secs = "-" if r["seconds_to_reach"] is None else f"{r['seconds_to_reach']:.0f}"
-        out.append(
-            f"| {r['budget_ms']:.3f} | {r['strategy']} | {r['seeds']} | {_mean(r['test'])} | {_mean(r['holdout'])} | "
-            f"{r['reached']}/{r['seeds']} | {evals} | {secs} |"
-        )
-    out += ["", "Order by mean test accuracy of the found model (the paper's Table 6: coarse-to-fine ≥ evolution > random):", ""]
-    out += [f"- {budget:.3f} ms: " + " > ".join(names) for budget, names in sorted(order.items())]
-    return out
 
 
-def _found(found: dict[str, Any]) -> list[str]:
+def _found(doc: dict[str, Any]) -> list[str]:
+    entries = doc["found_vs_hand"]
+    if not entries:
+        return []
     out = [
-        "## Found against hand-picked",
+        "## Found against hand-picked, both trained alone",
         "",
-        f"Coarse-to-fine at four budgets on the {found['supernet']} supernet against the smallest, the largest and a "
-        "MobileViT-like hand-picked subnet: inherited test accuracy, latency measured end to end on host in one session "
-        f"(64 px, XNNPACK; the LUT's anchor network ran at {found['anchor_ms']:.3f} ms beside them).",
+        f"Coarse-to-fine on the {doc['headline']} supernet (checkpoint {_sha(doc)}, LUT {doc['lut']}) at the hand-pick's measured latency "
+        "and at two other budgets; the found subnet and the MobileViT-like hand-pick trained alone (per seed) and with inherited weights "
+        "(what `bench search` delivers). Latency measured on host, scaled to the LUT's speed by its anchor network.",
         "",
         "![found vs hand-picked](search_quality_found.png)",
         "",
-        "| model | test acc. | measured ms | predicted ms | params (M) |",
-        "|---|---:|---:|---:|---:|",
+        "| budget | model | alone, per seed | inherited | measured ms | × budget |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    for p in sorted(found["points"], key=lambda p: p["measured_ms"]):
-        out.append(f"| {p['name']} | {_pct(p['test'])} | {p['measured_ms']:.3f} | {p['predicted_ms']:.3f} | {p['params'] / 1e6:.3f} |")
+    for e in entries:
+        for name in ("found", "hand"):
+            m = e[name]
+            out.append(
+                f"| {e['label']} {e['budget_ms']:.3f} ms | {name} `{m['hash'][:8]}` | {', '.join(_pct(a) for a in m['alone']) or '-'} | "
+                f"{_pct(m['inherited'])} | {m['measured_ms']:.3f} | {m['measured_ms'] / e['budget_ms']:.2f} |"
+            )
     return out
 
 
-def _quick(quick: dict[str, Any]) -> list[str]:
+def _quick(doc: dict[str, Any]) -> list[str]:
+    quick = doc["quick_path"]
+    if not quick:
+        return []
     out = ["## The quick path, as printed", "", quick["summary"], ""]
-    out += ["| step | seconds |", "|---|---:|", *(f"| `{s['step']}` | {s['seconds']:.0f} |" for s in quick["steps"])]
-    return out
+    return out + ["| step | seconds |", "|---|---:|", *(f"| `{s['step']}` | {s['seconds']:.0f} |" for s in quick["steps"])]
 
 
-def render(
-    alone: dict[str, Any] | None, ranking: dict[str, Any] | None, strategies: list[dict[str, Any]], found: dict[str, Any] | None,
-    quick: dict[str, Any] | None, machine: str, date: str, recipe: dict[str, Any], data: dict[str, Any], roles: dict[str, str],
-) -> str:
+def render(doc: dict[str, Any]) -> str:
+    recipe = ", ".join(f"{k} {v}" for k, v in doc["recipe"].items())
     lines = [
         "# Search quality",
         "",
-        f"Measured {date} on {machine}, by `benchmarks/search_quality.py` (each section's command is in its docstring); "
-        "the latest run replaces this page. CPU scale: the `tiny` space at 64 px on the cluttered digits "
-        f"(`bench data cluttered`: {data['counts']['train']:,} training and {data['counts']['val']:,} test canvases of {data['canvas']} px, "
-        f"each digit at a random place and size among {data['pieces']} fragments of other digits). One recipe for everything trained: "
-        f"{recipe['epochs']} epochs, batch {recipe['batch_size']}, AdamW at {recipe['lr']:g} with warm-up and cosine, label smoothing 0.1, "
-        "shift augmentation, one thread per training process. No GPU was lent for these runs.",
+        verdict(doc),
+        "",
+        f"Measured {doc['date']} on {doc['machine']} by `benchmarks/search_quality.py` (every figure below is recomputed from "
+        f"[search_quality.json](search_quality.json)). Task: `{doc['data_command']}`; LUT {doc['lut']}; recipe: {recipe}.",
         "",
     ]
-    for part, make in ((quick, _quick), (alone, lambda a: _alone(a, ranking, roles)), (ranking, lambda r: _ranking(r, data["counts"]["val"])), (strategies, lambda r: _strategies(r, (found or {}).get("supernet", "better-ranking"))), (found, _found)):
-        if part:
-            lines += [*make(part), ""]
+    for part in (_goals, _ranking, _subnets, _strategies, _found, _quick):
+        if section := part(doc):
+            lines += [*section, ""]
     return "\n".join(lines)

@@ -35,6 +35,7 @@ from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search_quality import BENCH, hand_picked  # noqa: E402
+from search_quality_figures import flat  # noqa: E402
 
 from infra.files import write_json_atomic  # noqa: E402
 from orchestrator.lut.store import resolve_lut  # noqa: E402
@@ -63,14 +64,6 @@ def pilot_subnets(lut: str) -> tuple[list[tuple[str, SubnetConfig]], LatencyPred
     smallest, largest, hand = min_config(space, r), max_config(space, r), hand_picked(space, r)
     between = validate(replace(largest, transformer=tuple(replace(t, heads=t.heads[:1], mlp_ratio=t.mlp_ratio[:1]) for t in largest.transformer)), space)
     return [("smallest", smallest), ("largest", largest), ("hand-picked", hand), ("largest, one layer per stage", between)], predictor
-
-
-def flat(curve: list[float]) -> bool | None:
-    """The last 20% of epochs against the 20% before them (None for a curve too short to tell)."""
-    n = max(1, len(curve) // 5)
-    if len(curve) < 2 * n or len(curve) < 5:
-        return None
-    return abs(statistics.mean(curve[-n:]) - statistics.mean(curve[-2 * n:-n])) * 100 <= GOALS["flat_points"]
 
 
 @app.command()
@@ -118,7 +111,7 @@ def figures(work: Path) -> dict[str, Any]:
         name: {
             "predicted_ms": rs[0]["predicted_ms"], "params": rs[0]["params"], "test": [r["test"] for r in rs],
             "mean": statistics.mean(r["test"] for r in rs), "seed_sd_points": 100 * statistics.stdev([r["test"] for r in rs]) if len(rs) > 1 else None,
-            "converged": [flat(r["holdout_curve"]) for r in rs], "epochs": [r["epochs"] for r in rs], "seconds": [round(r["seconds"]) for r in rs],
+            "converged": [flat(r["holdout_curve"], GOALS["flat_points"]) for r in rs], "epochs": [r["epochs"] for r in rs], "seconds": [round(r["seconds"]) for r in rs],
         }
         for name, rs in by.items()
     }

@@ -1,0 +1,156 @@
+"""The search-quality figures (benchmarks/search_quality_figures.py): the rules that turn recorded
+runs into docs/search_quality.json and its page, on hand-built inputs whose answers are known."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from search_quality_figures import (  # noqa: E402
+    REQUIRED,
+    band_of,
+    band_picks,
+    document,
+    flat,
+    goals,
+    headroom,
+    in_band,
+    kendall,
+    paired,
+    ranking,
+    top_regret,
+)
+from search_quality_page import render  # noqa: E402
+
+
+def subnet(i: int, alone: list[float], inherited: float, band: str | None = None, role: str = "spread") -> dict:
+    """A reference subnet whose proxies grow with `i`."""
+    return {
+        "hash": f"{i:016x}", "role": role, "config": {"i": i}, "predicted_ms": 0.1 * (i + 1), "params": 1000 * (i + 1),
+        "flops": 1e6 * (10 - i), "band": band, "alone": alone, "converged": [True] * len(alone), "inherited": {"sandwich": inherited},
+    }
+
+
+def test_a_curve_is_flat_when_its_last_fifth_is_within_a_point_of_the_fifth_before():
+    assert flat([0.5, 0.7, 0.8, 0.80, 0.805, 0.80, 0.81, 0.805, 0.81, 0.812]) is True
+    assert flat([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]) is False
+    assert flat([0.5, 0.6, 0.7, 0.8]) is None
+
+
+def test_kendall_gives_tau_b_and_a_bootstrap_interval_that_holds_it():
+    tau = kendall([1, 2, 3, 4, 5], [1, 3, 2, 5, 4])
+    assert tau["value"] == pytest.approx(0.6)  # 8 concordant, 2 discordant of 10 pairs
+    assert tau["low"] <= 0.6 <= tau["high"] and tau["high"] == 1.0
+    assert kendall([1, 2, 3, 4, 5], [1, 3, 2, 5, 4]) == tau  # seeded: the same interval every time
+
+
+def test_kendall_of_a_perfect_order_is_one_at_every_resample():
+    assert kendall([1, 2, 3, 4], [10, 20, 30, 40]) == {"value": 1.0, "low": 1.0, "high": 1.0}
+
+
+def test_kendall_says_nothing_below_three_subnets_or_when_one_side_is_all_ties():
+    assert kendall([1, 2], [2, 1]) is None
+    assert kendall([0.5, 0.5, 0.5], [1, 2, 3]) is None
+
+
+def test_the_ceiling_is_seed_zero_against_seed_one_alone():
+    subnets = [subnet(0, [0.50, 0.52], 0.3), subnet(1, [0.60, 0.58], 0.2), subnet(2, [0.70, 0.71], 0.1), subnet(3, [0.65, 0.75], 0.4)]
+    assert ranking(subnets, "sandwich", {})["ceiling"]["value"] == pytest.approx(kendall([0.50, 0.60, 0.70, 0.65], [0.52, 0.58, 0.71, 0.75])["value"])
+
+
+def test_the_proxies_rank_subnets_by_more_is_better():
+    subnets = [subnet(i, [0.5 + 0.1 * i], 0.5) for i in range(4)]  # latency and parameters grow with accuracy, FLOPs shrink
+    proxies = ranking(subnets, "sandwich", {})["proxies"]
+    assert [proxies[p]["value"] for p in ("predicted_ms", "params", "flops")] == [1.0, 1.0, -1.0]
+
+
+def test_tau_within_a_band_uses_only_the_band_s_subnets():
+    subnets = [subnet(i, [0.5 + 0.1 * i], [0.9, 0.1, 0.2, 0.3, 0.8][i], band="q35" if i else None) for i in range(5)]
+    bands = ranking(subnets, "sandwich", {"q35": 0.3, "q70": 0.6})["bands"]
+    assert bands["q35"]["value"] == 1.0 and bands["q70"] is None
+
+
+def test_a_band_holds_the_subnets_predicted_within_five_percent_of_its_budget():
+    assert in_band(0.95, 1.0) and in_band(1.05, 1.0) and not in_band(0.94, 1.0) and not in_band(1.06, 1.0)
+    assert band_of(0.36, {"q35": 0.35, "q70": 0.45}) == "q35" and band_of(0.40, {"q35": 0.35, "q70": 0.45}) is None
+
+
+def test_band_picks_spread_evenly_over_the_band_and_refuse_a_thin_one():
+    predicted = [0.30, 0.96, 1.20, 1.00, 0.97, 1.04, 1.02, 0.5]
+    assert band_picks(predicted, 1.0, 3) == [1, 3, 5]  # 0.96, 1.00 and 1.04 of the band's 0.96-1.04
+    with pytest.raises(ValueError, match="only 5 subnets predicted within ±5% of 1.000 ms; 6 asked for"):
+        band_picks(predicted, 1.0, 6)
+
+
+def test_top5_regret_is_the_best_alone_minus_the_best_alone_among_the_supernet_s_top_five():
+    inherited = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]
+    alone = [0.70, 0.72, 0.71, 0.60, 0.65, 0.80, 0.50]  # the best (0.80) is 6th by the supernet
+    assert top_regret(inherited, alone) == pytest.approx(8.0)
+    assert top_regret(inherited, [0.9, 0.7, 0.7, 0.6, 0.6, 0.5, 0.5]) == 0.0
+
+
+def test_paired_differences_give_the_mean_its_t_interval_and_the_wins_per_budget():
+    runs = [
+        {"strategy": s, "seed": seed, "budget_ms": 0.35, "best_test": acc}
+        for seed, (c, e) in enumerate([(0.80, 0.78), (0.82, 0.79), (0.79, 0.80)])
+        for s, acc in (("coarse-to-fine", c), ("evolution", e))
+    ]
+    [row] = paired(runs, "coarse-to-fine", "evolution")
+    assert row["mean"] == pytest.approx(4 / 3) and row["half"] == pytest.approx(5.1711, abs=1e-3)  # t(0.975, 2) 4.303 × SD 2.082 / √3
+    assert (row["seeds"], row["wins"], row["losses"], row["ties"]) == (3, 2, 1, 0)
+
+
+def test_headroom_is_largest_minus_smallest_and_seed_sd_is_pooled_over_subnets():
+    subnets = [subnet(0, [0.70, 0.72], 0.5, role="smallest"), subnet(1, [0.84, 0.80], 0.5, role="largest")]
+    h = headroom(subnets)
+    assert h["points"] == pytest.approx(11.0) and h["seed_sd_points"] == pytest.approx(100 * ((0.0002 + 0.0008) / 2) ** 0.5)
+
+
+def test_supernet_goals_compare_tau_with_the_target_the_best_proxy_and_the_ceiling():
+    tau = {"value": 0.62, "low": 0.4, "high": 0.8}
+    figures = {"ranking": {"tau": tau, "ceiling": {"value": 0.8, "low": 0.6, "high": 0.9}, "proxies": {"params": {"value": 0.5, "low": 0, "high": 1}}}}
+    met = {g["goal"]: g["met"] for g in goals(figures)}
+    assert met["supernet τ ≥ 0.6"] is True and met["supernet τ ≥ best proxy + 0.15"] is False and met["supernet τ ≥ 0.8 × seed-to-seed ceiling"] is False
+    assert goals(figures)[1]["text"] == "supernet τ 0.62 against the best proxy (params) 0.50 + 0.15: missed"
+
+
+def test_goals_not_yet_measured_are_said_so():
+    assert {g["met"] for g in goals({})} == {None} and len(goals({})) == 9
+
+
+def test_found_misses_when_the_hand_pick_wins_and_its_ratio_is_outside_the_range():
+    entry = {
+        "label": "hand", "budget_ms": 0.4, "found": {"alone": [0.80, 0.82], "measured_ms": 0.34}, "hand": {"alone": [0.81, 0.815]},
+    }
+    doc = document([], {}, "sandwich", {}, [entry], [], None, {})
+    by = {g["goal"]: g for g in doc["goals"]}
+    assert by["found ≥ hand-pick + 1 point"]["text"] == "found minus hand-pick at its measured latency, both alone, -0.2 points: missed"
+    assert by["found model 0.90–1.05× its budget"]["text"] == "found at 0.85× (hand; no slower subnet searched was more accurate held out): missed"
+
+
+def synthetic_document() -> dict:
+    """Five subnets, 3 points apart alone (seeds 1 point apart), the supernet ordering them 0 3 1 4 2: τ = (7 - 3) / 10."""
+    subnets = [subnet(i, [0.6 + 0.03 * i, 0.61 + 0.03 * i], 0.5 + 0.02 * ((i * 3) % 5), band="q35" if i % 2 else None) for i in range(5)]
+    subnets[0]["role"], subnets[-1]["role"] = "smallest", "largest"
+    variants = {"sandwich": {"variant": "sandwich", "flags": [], "calibration_images": 512, "epochs": 75, "seconds": 900.0, "checkpoint_sha256": "ab" * 32}}
+    meta = {"date": "2026-12-01", "machine": "NVIDIA H100", "lut": "6cbb6555", "data_command": "bench data cluttered", "recipe": {"epochs": 80, "seeds": 2}}
+    return document(subnets, variants, "sandwich", {"q35": 0.3}, [], [], None, meta)
+
+
+def test_the_document_holds_every_key_the_issue_asks_for():
+    doc = synthetic_document()
+    assert set(REQUIRED) <= set(doc) and doc["checkpoint_sha256"] == "ab" * 32
+    assert {"config", "predicted_ms", "params", "flops", "band", "alone", "inherited"} <= set(doc["subnets"][0])
+    assert doc["figures"]["ranking"]["tau"]["value"] == pytest.approx(0.4) and doc["figures"]["ablation"][0]["epochs"] == 75
+
+
+def test_the_page_opens_with_a_verdict_naming_each_goal_its_figure_and_met_or_missed():
+    page = render(synthetic_document())
+    verdict = page.split("\n\n")[1]
+    assert verdict.startswith("**Verdict.** Of 9 goals, 2 met, 3 missed and 4 not measured yet (the sandwich supernet, checkpoint `abababababab`, LUT 6cbb6555)")
+    assert "supernet τ 0.40 [" in verdict and "against ≥ 0.6: missed" in verdict and "largest minus smallest alone 12.0 points: met" in verdict
+    assert "one seed's SD 0.71 points (pooled): met" in verdict
+    assert "| within band q35" not in page and "| supernet within band q35 (0.300 ms ± 5%) |" in page
