@@ -15,6 +15,7 @@ Sections (each keeps one JSON file per run under --work, so processes can share 
 
   train    train the pilot subnets alone (skipping runs already done)
   report   the figures above, met or missed, from the runs done so far (--json for one document)
+  collect  every pilot's figures in one document, docs/task_pilot.json, which the pages cite
 
 Run: .venv/bin/python benchmarks/task_pilot.py train --help
 """
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,22 @@ def figures(work: Path) -> dict[str, Any]:
     out["seed_sd_points_max"] = max(sds) if sds else None
     out["all_converged"] = all(c is True for s in subnets.values() for c in s["converged"]) if subnets else None
     return out
+
+
+@app.command()
+def collect(
+    works: list[Path] = typer.Argument(..., help="pilot work folders, each one task and recipe (its name is the pilot's)"),
+    out: Path = typer.Option(Path("docs/task_pilot.json"), help="the JSON document to write (replaced)"),
+    machine: str = typer.Option(..., help="where the runs trained, in words (cores, threads, runs at once, GPU)"),
+) -> None:
+    """Every pilot's figures in one document (docs/task_pilot.json): what the pages cite."""
+    pilots = {work.name: figures(work) for work in works}
+    write_json_atomic(out, {
+        "date": datetime.now(timezone.utc).date().isoformat(), "machine": machine,
+        "recipe": f"AdamW lr {RECIPE['lr']:g}, batch {RECIPE['batch_size']}, warm-up and cosine, label smoothing 0.1, shift augmentation (TrainSettings defaults otherwise)",
+        "goals": GOALS, "pilots": pilots,
+    })
+    console.print(f"wrote {out}: {', '.join(pilots)}")
 
 
 @app.command()
