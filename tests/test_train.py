@@ -234,3 +234,28 @@ def test_two_processes_train_the_same_subnets_and_end_with_the_same_weights(two_
     assert ranks[0]["subnets"] == ranks[1]["subnets"] and len(ranks[0]["subnets"]) > 0
     assert ranks[0]["weights"] == ranks[1]["weights"]
     assert load_checkpoint(out / "last.pt")["world"] == 2
+
+
+def test_an_images_augmentation_depends_on_its_epoch_and_index_alone(digits_dir):
+    from search.training.data import EpochSamples, open_data
+
+    data = open_data(digits_dir, 64, 0.15, 0, hflip=False, augment="shift")
+    samples = EpochSamples(data.train, seed=3)
+    torch.manual_seed(123)
+    first = samples[(2, 5)][0]
+    torch.manual_seed(456)
+    assert torch.equal(samples[(2, 5)][0], first) and not torch.equal(samples[(3, 5)][0], first)
+    assert torch.initial_seed() == 456  # the caller's generator is left as it was
+
+
+def test_persistent_loader_workers_give_the_batches_the_main_process_gives(digits_dir, tmp_path):
+    """Two epochs through two persistent workers and through none: the same images, augmented alike."""
+    def batches(workers: int) -> list[torch.Tensor]:
+        trainer = Trainer(tiny_train_settings(digits_dir, workers=workers, augment="shift"), tmp_path / str(workers), distributed.init(prefer_gpu=False))
+        out = []
+        for epoch in range(2):
+            trainer.sampler.set_epoch(epoch)
+            out += [x for x, _ in trainer.loader][:3]
+        return out
+
+    assert all(torch.equal(a, b) for a, b in zip(batches(0), batches(2), strict=True))

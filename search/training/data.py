@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 from torchvision import datasets, transforms
 
 from search.training.folders import MANIFEST, DataError, holdout_indices
@@ -155,6 +156,40 @@ def open_data(
         raise DataError(f"{root}/val has classes {test.classes[:5]}..., unlike {root}/train; both splits need the same class folders")
     calibration = sorted(random.Random(seed + 1).sample(rest, min(calibration_images, len(rest))))
     return ImageData(root, train_view.classes, Subset(train_view, rest), Subset(eval_view, held), Subset(eval_view, calibration), test)
+
+
+class EpochSamples(Dataset):
+    """`dataset`'s items keyed by (epoch, index), each drawn with torch's generator seeded by (seed,
+    epoch, index): an image's augmentation is then the same in the main process and in any loader
+    worker, in a run and in its resumption, so the workers can persist from epoch to epoch instead
+    of starting again (and being seeded again) every epoch."""
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed = dataset, seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> tuple[torch.Tensor, int]:
+        epoch, index = key
+        with torch.random.fork_rng(devices=[]):  # the caller's generator stays as it was
+            torch.manual_seed(random.Random(f"{self.seed}:{epoch}:{index}").getrandbits(63))
+            return self.dataset[index]
+
+
+class EpochIndices(Sampler):
+    """The indices of `sampler` (a `DistributedSampler`, its epoch set) as the (epoch, index) keys
+    `EpochSamples` takes."""
+
+    def __init__(self, sampler: DistributedSampler) -> None:
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.sampler.epoch
+        return ((epoch, index) for index in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
 
 
 def check_trainable(data: ImageData) -> None:

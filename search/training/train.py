@@ -34,7 +34,7 @@ from search.space.sampling import max_config, min_config, random_config
 from search.supernet.model import Supernet
 from search.training import distributed
 from search.training.checkpoint import CheckpointError, load_checkpoint, load_weights, not_finite, save_checkpoint
-from search.training.data import DataError, ImageData, check_trainable, open_data, tensor_batches
+from search.training.data import DataError, EpochIndices, EpochSamples, ImageData, check_trainable, open_data, tensor_batches
 from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
 from search.training.distributed import Dist
 from search.training.evaluate import subnet_accuracy
@@ -144,11 +144,11 @@ class Trainer:
         )
         self.sampler = DistributedSampler(self.data.train, d.world, d.rank, shuffle=True, seed=settings.seed, drop_last=True)
         self.loader = DataLoader(
-            self.data.train, batch_size=settings.batch_size, sampler=self.sampler, drop_last=True,
-            # Workers start again every epoch (not persistent): each epoch's workers are then seeded
-            # from the main generator, which a checkpoint restores, so a resumed run augments as the
-            # uninterrupted one did; persistent workers would carry their generators across epochs.
-            num_workers=settings.workers, pin_memory=d.device.type == "cuda", persistent_workers=False,
+            # Every image's augmentation is seeded by (seed, epoch, index), not by a worker's own
+            # generator: a resumed run augments as the uninterrupted one did whatever the workers, so
+            # they persist across epochs rather than start again (and import again) every epoch.
+            EpochSamples(self.data.train, settings.seed), batch_size=settings.batch_size, sampler=EpochIndices(self.sampler), drop_last=True,
+            num_workers=settings.workers, pin_memory=d.device.type == "cuda", persistent_workers=settings.workers > 0,
         )
         if len(self.loader) == 0:
             raise DataError(
