@@ -2,6 +2,7 @@
 
   throughput  training images/s of the supernet vs the extracted static subnet of the same config
               (forward + backward + AdamW step, interleaved), overhead ratio per config (target <= 1.3)
+  loader      bench train's data loader alone, workers persistent against restarted every epoch
   coarse      coarse-phase candidates priced per second on a LUT (sampling, latency, parameters, budget)
   compliance  coarse-to-fine searches on host at several budgets; each found model exported and
               measured beside the LUT's anchor: measured at the LUT's speed / budget (goal 0.90-1.05)
@@ -85,6 +86,39 @@ def throughput(
         params = sum(p.numel() for p in static.parameters()) / 1e6
         table.add_row(name, f"{params:.2f}", f"{batch * steps / sup:.1f}", f"{batch * steps / sta:.1f}", f"{sup / sta:.3f}")
     console.print(table)
+
+
+@app.command()
+def loader(
+    data: Path = typer.Option(..., help="an ImageFolder (bench data digits/cluttered writes one)"), resolution: int = 64,
+    batch: int = 64, workers: int = 2, epochs: int = 4,
+) -> None:
+    """bench train's loader alone, its workers persistent against started again every epoch: seconds
+    per epoch (the first includes starting the workers) and to the first batch of each epoch."""
+    from torch.utils.data import DataLoader, DistributedSampler
+
+    from search.training.data import EpochIndices, EpochSamples, open_data
+
+    train = open_data(data, resolution, 0.1, 0, hflip=False, augment="auto").train
+    table = Table(title=f"loader, {workers} workers, batch {batch}, {len(train)} images at {resolution} px")
+    for column in ("workers", "epoch", "to first batch (s)", "epoch (s)"):
+        table.add_column(column, justify="right")
+    totals: dict[bool, float] = {}
+    for persistent in (False, True):
+        sampler = DistributedSampler(train, 1, 0, shuffle=True, seed=0, drop_last=True)
+        batches = DataLoader(EpochSamples(train, 0), batch_size=batch, sampler=EpochIndices(sampler), drop_last=True, num_workers=workers, persistent_workers=persistent)
+        totals[persistent] = 0.0
+        for epoch in range(epochs):
+            sampler.set_epoch(epoch)
+            start = time.perf_counter()
+            first = None
+            for _ in batches:
+                first = first or time.perf_counter() - start
+            seconds = time.perf_counter() - start
+            totals[persistent] += seconds
+            table.add_row("persistent" if persistent else "restarted", str(epoch + 1), f"{first:.3f}", f"{seconds:.3f}")
+    console.print(table)
+    console.print(f"{epochs} epochs: persistent / restarted = {totals[True] / totals[False]:.3f}")
 
 
 @app.command()
