@@ -494,6 +494,7 @@ def plot_found(entries: list[dict[str, Any]], plan: dict[str, Any], path: Path) 
 def report(
     work: Work = WORK, task: Task = TASK, lut: Lut = LUT, epochs: Epochs = EPOCHS, variant: Headline = "sandwich",
     quick: Path = typer.Option(ROOT / "runs" / "search-quality" / "quick_path.json", help="benchmarks/quick_path.sh's result"),
+    pilot: Path = typer.Option(ROOT / "docs" / "task_pilot.json", help="benchmarks/task_pilot.py's pilots (the task's, if any, goes in)"),
     out: Path = typer.Option(ROOT / "docs" / "search_quality.json", help="the JSON document written"),
 ) -> None:
     """Every result so far, with the figures and the goals, into one JSON document (atomically)."""
@@ -513,7 +514,10 @@ def report(
         "lut": read_lut(resolve_lut(lut))["id"], "data_command": f"bench {task}", "data": _load(work / "data" / "bench-data.json"),
         "recipe": {"epochs": epochs, **RECIPE, "seeds": max((len(rs) for rs in runs.values()), default=0)},
     }
-    doc = figures.document(subnets, variants, variant, ref["bands"], found_vs_hand(work, epochs), strategy_runs, _load(quick), meta)
+    doc = figures.document(
+        subnets, variants, variant, ref["bands"], found_vs_hand(work, epochs), strategy_runs, _load(quick), meta,
+        figures.pilot_for(_load(pilot), meta["data_command"]),
+    )
     write_json_atomic(out, doc)
     for g in doc["goals"]:
         console.print(g["text"])

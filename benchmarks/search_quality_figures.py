@@ -226,9 +226,22 @@ def quick_figures(quick: dict[str, Any] | None) -> dict[str, float] | None:
     return {"test": r["test"]["value"], "ratio": (r["measured_ms_at_lut_speed"] or r["measured_ms"]) / r["budget"]["latency_ms"]}
 
 
+def pilot_for(pilots: dict[str, Any] | None, data_command: str) -> dict[str, Any] | None:
+    """The task pilot (docs/task_pilot.json, benchmarks/task_pilot.py) of this data command that
+    trained longest: what the task was chosen on, before any reference was built on it."""
+    if not pilots:
+        return None
+    mine = [(name, p) for name, p in pilots["pilots"].items() if p["data_command"] == data_command]
+    if not mine:
+        return None
+    name, chosen = max(mine, key=lambda np_: max((e for s in np_[1]["subnets"].values() for e in s["epochs"]), default=0))
+    return {"name": name, "date": pilots["date"], "machine": pilots["machine"], "goals": pilots["goals"], **chosen}
+
+
 def document(
     subnets: list[dict[str, Any]], variants: dict[str, dict[str, Any]], headline: str, bands: dict[str, float],
     found_vs_hand: list[dict[str, Any]], strategy_runs: list[dict[str, Any]], quick: dict[str, Any] | None, meta: dict[str, Any],
+    pilot: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """docs/search_quality.json: the inputs every figure is computed from, the figures, and the goals."""
     figures: dict[str, Any] = {
@@ -244,6 +257,6 @@ def document(
     }
     return {
         **meta, "headline": headline, "checkpoint_sha256": variants.get(headline, {}).get("checkpoint_sha256"), "bands": bands, "variants": variants,
-        "subnets": subnets, "found_vs_hand": found_vs_hand, "strategy_runs": strategy_runs, "quick_path": quick,
+        "subnets": subnets, "found_vs_hand": found_vs_hand, "strategy_runs": strategy_runs, "quick_path": quick, "pilot": pilot,
         "figures": figures, "goals": goals(figures),
     }

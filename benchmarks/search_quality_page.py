@@ -21,14 +21,56 @@ def _mark(met: bool | None) -> str:
 
 
 def verdict(doc: dict[str, Any]) -> str:
-    """One paragraph: how many goals are met, and each goal's figure with its verdict."""
+    """One paragraph: how many goals are met, each measured goal's figure with its verdict, the
+    goals not measured yet by name, and what the task's pilot found."""
     goals = doc["goals"]
-    met, missed = sum(g["met"] is True for g in goals), sum(g["met"] is False for g in goals)
-    pending = len(goals) - met - missed
-    return (
-        f"**Verdict.** Of {len(goals)} goals, {met} met, {missed} missed" + (f" and {pending} not measured yet" if pending else "")
-        + f" (the {doc['headline']} supernet, checkpoint {_sha(doc)}, LUT {doc['lut']}): " + "; ".join(g["text"] for g in goals) + "."
+    measured = [g for g in goals if g["met"] is not None]
+    pending = [g for g in goals if g["met"] is None]
+    met = sum(g["met"] is True for g in measured)
+    text = (
+        f"**Verdict.** Of {len(goals)} goals, {met} met, {len(measured) - met} missed" + (f" and {len(pending)} not measured yet" if pending else "")
+        + f" (the {doc['headline']} supernet, checkpoint {_sha(doc)}, LUT {doc['lut']})"
+        + (": " + "; ".join(g["text"] for g in measured) if measured else "") + "."
     )
+    if pending:
+        text += " Not measured yet: " + "; ".join(g["goal"] for g in pending) + "."
+    return text + (f" {_pilot_sentence(doc['pilot'])}" if doc.get("pilot") else "")
+
+
+def _pilot_sentence(p: dict[str, Any]) -> str:
+    g = p["goals"]
+    epochs = max(e for s in p["subnets"].values() for e in s["epochs"])
+    head = "-" if p.get("headroom_points") is None else f"{p['headroom_points']:.1f} points"
+    sd = "-" if p.get("seed_sd_points_max") is None else f"{p['seed_sd_points_max']:.1f} points"
+    return (
+        f"The task's pilot ({p['name']}: the ends trained alone, {epochs} epochs): headroom {head} (goal ≥ {g['headroom_points']:g}: "
+        f"{_mark(None if p.get('headroom_points') is None else p['headroom_points'] >= g['headroom_points'])}), one seed's SD up to {sd} "
+        f"(goal ≤ {g['seed_sd_points']:g}: {_mark(None if p.get('seed_sd_points_max') is None else p['seed_sd_points_max'] <= g['seed_sd_points'])}), "
+        f"every curve flat over its last 20%: {_mark(p['all_converged'])}."
+    )
+
+
+def _pilot(doc: dict[str, Any]) -> list[str]:
+    p = doc.get("pilot")
+    if not p:
+        return []
+    out = [
+        "## The task, piloted",
+        "",
+        f"Before a reference is built on a task, `benchmarks/task_pilot.py` trains the space's ends alone, two seeds each, with the "
+        f"held-out curve kept ({p['date']}, {p['machine']}; every pilot in [task_pilot.json](task_pilot.json)). {_pilot_sentence(p)}",
+        "",
+        "| subnet | predicted ms | params (M) | epochs | test, per seed | seed SD (points) | curve flat |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, s in p["subnets"].items():
+        sd = "-" if s["seed_sd_points"] is None else f"{s['seed_sd_points']:.1f}"
+        flat = ", ".join({True: "yes", False: "no", None: "too short"}[c] for c in s["converged"])
+        out.append(
+            f"| {name} | {s['predicted_ms']:.3f} | {s['params'] / 1e6:.3f} | {', '.join(map(str, s['epochs']))} | "
+            f"{', '.join(_pct(t) for t in s['test'])} | {sd} | {flat} |"
+        )
+    return out
 
 
 def _sha(doc: dict[str, Any]) -> str:
@@ -160,7 +202,7 @@ def render(doc: dict[str, Any]) -> str:
         f"[search_quality.json](search_quality.json)). Task: `{doc['data_command']}`; LUT {doc['lut']}; recipe: {recipe}.",
         "",
     ]
-    for part in (_goals, _ranking, _subnets, _strategies, _found, _quick):
+    for part in (_goals, _pilot, _ranking, _subnets, _strategies, _found, _quick):
         if section := part(doc):
             lines += [*section, ""]
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from search_quality_figures import (  # noqa: E402
     in_band,
     kendall,
     paired,
+    pilot_for,
     ranking,
     top_regret,
 )
@@ -154,3 +155,29 @@ def test_the_page_opens_with_a_verdict_naming_each_goal_its_figure_and_met_or_mi
     assert "supernet τ 0.40 [" in verdict and "against ≥ 0.6: missed" in verdict and "largest minus smallest alone 12.0 points: met" in verdict
     assert "one seed's SD 0.71 points (pooled): met" in verdict
     assert "| within band q35" not in page and "| supernet within band q35 (0.300 ms ± 5%) |" in page
+
+
+def pilots() -> dict:
+    """Two pilots of one task (60 and 120 epochs) and one of another."""
+    def pilot(command: str, epochs: int, headroom: float) -> dict:
+        ends = {"predicted_ms": 0.2, "params": 80_000, "test": [0.6, 0.62], "mean": 0.61, "seed_sd_points": 1.4, "converged": [False, True], "epochs": [epochs] * 2, "seconds": [500, 520]}
+        return {"subnets": {"smallest": ends, "largest": ends}, "data_command": command, "lut": "6cbb6555", "headroom_points": headroom,
+                "largest": 0.8, "seed_sd_points_max": 1.4, "all_converged": False}
+    return {"date": "2026-11-25", "machine": "2 cores", "goals": {"headroom_points": 10.0, "seed_sd_points": 1.0, "largest_max": 0.95, "flat_points": 1.0},
+            "pilots": {"a-e60": pilot("bench data cluttered", 60, 26.0), "a-e120": pilot("bench data cluttered", 120, 11.6), "b": pilot("bench data pairs", 200, 0.0)}}
+
+
+def test_the_pilot_of_the_benchmarks_task_that_trained_longest_goes_into_the_document():
+    assert pilot_for(pilots(), "bench data cluttered")["name"] == "a-e120"
+    assert pilot_for(pilots(), "bench data digits") is None and pilot_for(None, "bench data cluttered") is None
+
+
+def test_the_verdict_names_the_goals_not_measured_yet_once_each_and_what_the_pilot_found():
+    doc = synthetic_document()
+    doc["pilot"] = pilot_for(pilots(), "bench data cluttered")
+    verdict = render(doc).split("\n\n")[1]
+    assert verdict.count("not measured yet") == 1 and "Not measured yet: " in verdict
+    assert verdict.endswith(
+        "The task's pilot (a-e120: the ends trained alone, 120 epochs): headroom 11.6 points (goal ≥ 10: **met**), "
+        "one seed's SD up to 1.4 points (goal ≤ 1: **missed**), every curve flat over its last 20%: **missed**."
+    )
