@@ -58,9 +58,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True)
 console = Console(width=150)
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path("runs/search-quality")
-EPOCHS = 80  # the pilot's stand-alone runs at 80 epochs were the first to come near flat (runs/task-pilot)
+EPOCHS = 200  # the pilot's longest runs (docs/task_pilot.json): at 120 epochs the seeds of the smallest were 5 points apart
 LUT = "6cbb6555"  # the committed tiny LUT at 64 px: the resolution these figures train at
-TASK = "data cluttered --canvas 48 --pieces 24"
+TASK = "data cluttered --canvas 48 --pieces 48"  # the piloted task whose ends are 10+ points apart (docs/task_pilot.json)
 RECIPE = {"lr": 2e-3, "batch_size": 64}
 SEARCH_CALIBRATION = EVAL_BATCH * CALIBRATION_BATCHES  # images `bench search` recalibrates on
 STRATEGIES = ("random", "evolution", "coarse-to-fine")
@@ -242,7 +242,7 @@ def _checkpoint(path: Path) -> dict[str, Any]:
 @app.command()
 def supernets(
     work: Work = WORK, task: Task = TASK, lut: Lut = LUT, device: Device = "cpu", part: Part = 0, parts: Parts = 1,
-    epochs: int = typer.Option(75, help="epochs of a variant of factor 1 (longer trains twice as many)"),
+    epochs: int = typer.Option(EPOCHS, help="epochs of a variant of factor 1 (longer trains twice as many); the reference's length by default"),
     variants: str = typer.Option(",".join(VARIANTS), help=f"comma-separated, of {', '.join(VARIANTS)}"),
 ) -> None:
     """Train one supernet per variant with `bench train` (resumed if interrupted); --device cpu hides

@@ -234,8 +234,16 @@ def pilot_for(pilots: dict[str, Any] | None, data_command: str) -> dict[str, Any
     mine = [(name, p) for name, p in pilots["pilots"].items() if p["data_command"] == data_command]
     if not mine:
         return None
-    name, chosen = max(mine, key=lambda np_: max((e for s in np_[1]["subnets"].values() for e in s["epochs"]), default=0))
-    return {"name": name, "date": pilots["date"], "machine": pilots["machine"], "goals": pilots["goals"], **chosen}
+    def epochs(pilot: dict[str, Any]) -> int:
+        return max((e for s in pilot["subnets"].values() for e in s["epochs"]), default=0)
+
+    mine.sort(key=lambda named: epochs(named[1]))
+    name, chosen = mine[-1]
+    shorter = [
+        {"name": n, "epochs": epochs(p), "headroom_points": p.get("headroom_points"), "seed_sd_points_max": p.get("seed_sd_points_max")}
+        for n, p in mine[:-1]
+    ]
+    return {"name": name, "date": pilots["date"], "machine": pilots["machine"], "goals": pilots["goals"], **chosen, "shorter": shorter}
 
 
 def document(

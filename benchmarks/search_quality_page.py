@@ -41,7 +41,7 @@ def _pilot_sentence(p: dict[str, Any]) -> str:
     g = p["goals"]
     epochs = max(e for s in p["subnets"].values() for e in s["epochs"])
     head = "-" if p.get("headroom_points") is None else f"{p['headroom_points']:.1f} points"
-    sd = "-" if p.get("seed_sd_points_max") is None else f"{p['seed_sd_points_max']:.1f} points"
+    sd = "-" if p.get("seed_sd_points_max") is None else f"{p['seed_sd_points_max']:.2f} points"
     return (
         f"The task's pilot ({p['name']}: the ends trained alone, {epochs} epochs): headroom {head} (goal ≥ {g['headroom_points']:g}: "
         f"{_mark(None if p.get('headroom_points') is None else p['headroom_points'] >= g['headroom_points'])}), one seed's SD up to {sd} "
@@ -64,12 +64,19 @@ def _pilot(doc: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, s in p["subnets"].items():
-        sd = "-" if s["seed_sd_points"] is None else f"{s['seed_sd_points']:.1f}"
+        sd = "-" if s["seed_sd_points"] is None else f"{s['seed_sd_points']:.2f}"
         flat = ", ".join({True: "yes", False: "no", None: "too short"}[c] for c in s["converged"])
         out.append(
             f"| {name} | {s['predicted_ms']:.3f} | {s['params'] / 1e6:.3f} | {', '.join(map(str, s['epochs']))} | "
             f"{', '.join(_pct(t) for t in s['test'])} | {sd} | {flat} |"
         )
+    if p.get("shorter"):
+        runs = "; ".join(
+            f"{q['name']}, {q['epochs']} epochs: headroom " + ("-" if q["headroom_points"] is None else f"{q['headroom_points']:.1f} points")
+            + ", seed SD " + ("-" if q["seed_sd_points_max"] is None else f"{q['seed_sd_points_max']:.2f} points")
+            for q in p["shorter"]
+        )
+        out += ["", f"Shorter pilots of the same task: {runs}. A headroom measured before the curves flatten is no reference."]
     return out
 
 

@@ -179,5 +179,11 @@ def test_the_verdict_names_the_goals_not_measured_yet_once_each_and_what_the_pil
     assert verdict.count("not measured yet") == 1 and "Not measured yet: " in verdict
     assert verdict.endswith(
         "The task's pilot (a-e120: the ends trained alone, 120 epochs): headroom 11.6 points (goal ≥ 10: **met**), "
-        "one seed's SD up to 1.4 points (goal ≤ 1: **missed**), every curve flat over its last 20%: **missed**."
+        "one seed's SD up to 1.40 points (goal ≤ 1: **missed**), every curve flat over its last 20%: **missed**."
     )
+
+
+def test_the_page_gives_the_shorter_pilots_of_the_task_beside_the_longest():
+    doc = synthetic_document()
+    doc["pilot"] = pilot_for(pilots(), "bench data cluttered")
+    assert "Shorter pilots of the same task: a-e60, 60 epochs: headroom 26.0 points, seed SD 1.40 points." in render(doc)

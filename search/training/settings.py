@@ -28,7 +28,7 @@ class TrainSettings:
     weight_decay: float = 0.05
     warmup_epochs: int = 1
     label_smoothing: float = 0.1
-    # Random sampling sat at chance on the cluttered digits for 30 epochs (docs/search_quality.md); on
+    # Random sampling sat at chance on the cluttered digits for 30 epochs (docs/figures.md); on
     # plain digits it learns, at a third of the cost a step, so the printed quick path uses it (docs/guide.md).
     sampling: str = "sandwich"
     sandwich_random: int = 1
