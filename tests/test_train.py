@@ -45,7 +45,7 @@ def test_a_warm_up_of_the_largest_trains_only_it_before_the_sandwich_starts(tiny
 
 
 def test_a_warm_up_of_the_largest_as_long_as_the_training_is_refused():
-    with pytest.raises(UserError, match="--warmup-largest-epochs 5 leaves no epoch of sandwich sampling in 5; give fewer than --epochs"):
+    with pytest.raises(UserError, match="--warmup-largest 5 leaves no epoch of sandwich sampling in 5; give fewer than --epochs"):
         TrainSettings(space="tiny", data="d", resolution=64, epochs=5, warmup_largest_epochs=5).check()
 
 

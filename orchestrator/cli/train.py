@@ -37,7 +37,7 @@ def train(
     sampling: str = typer.Option(TRAIN["sampling"], "--sampling", help="random (one subnet per step, Algorithm 1) or sandwich (max + min + random, in-place distillation)"),
     sandwich_random: int = typer.Option(TRAIN["sandwich_random"], "--sandwich-random", callback=number(0, 64), help="random subnets per step with --sampling sandwich"),
     warmup_largest_epochs: int = typer.Option(
-        TRAIN["warmup_largest_epochs"], "--warmup-largest-epochs", callback=number(0, 100_000),
+        TRAIN["warmup_largest_epochs"], "--warmup-largest", callback=number(0, 100_000),
         help="epochs that train only the largest subnet before --sampling starts (a teacher for in-place distillation)",
     ),
     decay_inactive: bool = typer.Option(
@@ -45,7 +45,7 @@ def train(
         help="--keep-inactive: weights no subnet of a step used keep their values (no weight decay, no momentum) through it",
     ),
     head_per_stage_count: bool = typer.Option(
-        TRAIN["head_per_stage_count"], "--head-per-stage-count",
+        TRAIN["head_per_stage_count"], "--stage-count-heads",
         help="a classifier for each number of transformer stages, instead of one that 3- and 4-stage subnets share",
     ),
     kd: str = typer.Option(TRAIN["kd"], "--kd", help="distillation from a teacher: none, hard (the paper's best) or soft"),

@@ -58,7 +58,7 @@ class TrainSettings:
         if self.augment not in AUGMENTATIONS:
             raise UserError(f"unknown augmentation {self.augment!r}; choose one of {', '.join(AUGMENTATIONS)}")
         if not 0 <= self.warmup_largest_epochs < self.epochs:
-            raise UserError(f"--warmup-largest-epochs {self.warmup_largest_epochs} leaves no epoch of {self.sampling} sampling in {self.epochs}; give fewer than --epochs")
+            raise UserError(f"--warmup-largest {self.warmup_largest_epochs} leaves no epoch of {self.sampling} sampling in {self.epochs}; give fewer than --epochs")
         if self.kd != "none" and not (self.teacher and self.teacher_checkpoint):
             raise TeacherError(f"{self.kd} distillation needs --teacher NAME and --teacher-checkpoint FILE (local weights; nothing is downloaded)")
 
