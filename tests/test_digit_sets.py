@@ -119,9 +119,9 @@ def test_a_pairs_canvas_holds_both_digits_whole_and_apart():
         assert (canvas == 200).sum() == 16 * 16 and (canvas == 250).sum() == 16 * 16  # neither cut nor overlapping the other
 
 
-def test_a_pairs_set_is_labelled_by_the_two_digits_sum_mod_10(tmp_path, monkeypatch):
+def spy_on_pairs(monkeypatch) -> tuple[list[tuple[int, int]], list[int]]:
     """Scans whose every pixel tells their digit (20 x digit + 10), so each canvas's two digits can
-    be read back where it is drawn, and each label where it is saved."""
+    be read back where it is drawn (first, second), and each label where it is saved."""
     import numpy as np
 
     import search.training.digit_sets as sets
@@ -133,6 +133,11 @@ def test_a_pairs_set_is_labelled_by_the_two_digits_sum_mod_10(tmp_path, monkeypa
     draw, save = sets.pairs_canvas, sets._save
     monkeypatch.setattr(sets, "pairs_canvas", lambda first, second, *a, **k: (digits.append((first[0, 0] // 20, second[0, 0] // 20)), draw(first, second, *a, **k))[1])
     monkeypatch.setattr(sets, "_save", lambda out, split, label, name, pixels: (saved.append(label), save(out, split, label, name, pixels)))
+    return digits, saved
+
+
+def test_a_pairs_set_is_labelled_by_the_two_digits_sum_mod_10(tmp_path, monkeypatch):
+    digits, saved = spy_on_pairs(monkeypatch)
     counts = write_digit_pairs(tmp_path / "d", train_images=30, test_images=10, seed=2)
     assert counts == {"train": 30, "val": 10} and len(images(tmp_path / "d")) == 40
     assert saved == [(a + b) % 10 for a, b in digits] and len(set(saved)) > 3
@@ -152,18 +157,7 @@ def test_a_number_canvas_puts_the_first_digit_in_the_left_half():
 
 
 def test_a_number_set_is_labelled_by_the_number_its_two_digits_read(tmp_path, monkeypatch):
-    """As the sum set's test: scans whose pixels tell their digit, read back where they are drawn."""
-    import numpy as np
-
-    import search.training.digit_sets as sets
-
-    labels = sets._load()[1]
-    monkeypatch.setattr(sets, "_load", lambda: (np.array([np.full((8, 8), 20 * d + 10, np.uint8) for d in labels]), labels))
-    digits: list[tuple[int, int]] = []
-    saved: list[int] = []
-    draw, save = sets.pairs_canvas, sets._save
-    monkeypatch.setattr(sets, "pairs_canvas", lambda first, second, *a, **k: (digits.append((first[0, 0] // 20, second[0, 0] // 20)), draw(first, second, *a, **k))[1])
-    monkeypatch.setattr(sets, "_save", lambda out, split, label, name, pixels: (saved.append(label), save(out, split, label, name, pixels)))
+    digits, saved = spy_on_pairs(monkeypatch)
     write_digit_pairs(tmp_path / "d", train_images=30, test_images=10, seed=2, label="number")
     assert saved == [10 * a + b for a, b in digits] and len(set(saved)) > 10
     assert json.loads((tmp_path / "d" / "bench-data.json").read_text())["label"].startswith("10 x left + right")
