@@ -58,6 +58,7 @@ def profile(
     from orchestrator.report.build import write_report
     from orchestrator.report.summary import interval_story, verdict
 
+    bench = bench_executable()  # how the user ran bench: every command printed or written in the report
     request = ProfileRequest(device, devices_file, space, resolution, quick, method, source, networks, out, resume, workers, phones)
     start, out_console = time.perf_counter(), errors if as_json else console  # --json keeps stdout for the JSON document
     try:
@@ -75,7 +76,7 @@ def profile(
         _warn_if_disturbed(doc)
         fit = verdict(latest_validation(path, doc["id"]))  # what the report says at its top
         typer.echo(json.dumps({
-            "lut": doc["id"], "path": str(path), "report": str(write_report([path], bench=bench_executable())),
+            "lut": doc["id"], "path": str(path), "report": str(write_report([path], bench=bench)),
             "verdict": {"fit": fit.fit, "headline": fit.headline, "why": fit.why}, "noise": interval_story(doc)[0],
         }, indent=1))
         return
@@ -84,13 +85,13 @@ def profile(
         f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
         f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
     )
-    console.print(noise_verdict(doc, bench_executable()), highlight=False, soft_wrap=True)
+    console.print(noise_verdict(doc, bench), highlight=False, soft_wrap=True)
     if source is not None:
         from orchestrator.cli.lut_view import transfer_table
 
         console.print(transfer_table(doc))
     _warn_if_disturbed(doc)
-    steps = next_steps(doc, device, write_report([path], bench=bench_executable()), bench_executable(), console.width)
+    steps = next_steps(doc, device, write_report([path], bench=bench), bench, console.width)
     console.print(steps, highlight=False, markup=False, soft_wrap=True)
 
 
