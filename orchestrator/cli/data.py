@@ -59,5 +59,5 @@ def data_pairs(
     from search.training.digit_sets import PAIR_LABELS, write_digit_pairs
 
     counts = write_digit_pairs(out, train_images, test_images, seed, canvas=canvas, pieces=pieces, label=label)
-    classes = "100 classes" if label == "number" else "10 classes"
-    console.print(f"wrote {counts['train']} training and {counts['val']} test images ({classes}: {PAIR_LABELS[label][0]}, {canvas} px) to {out}")
+    pair = PAIR_LABELS[label]
+    console.print(f"wrote {counts['train']} training and {counts['val']} test images ({pair.classes} classes: {pair.description}, {canvas} px) to {out}")

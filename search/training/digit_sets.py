@@ -28,6 +28,7 @@ import random
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,15 +193,25 @@ def _draw(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int
         yield int(labels[target]), cluttered_canvas(images[target], others, rng, **clutter)
 
 
-PAIR_LABELS: dict[str, tuple[str, Callable[[int, int], int], bool]] = {
-    # name: (what the manifest says, the label of (first, second), whether the digits are always side by side)
-    "sum-mod-10": ("(first + second) mod 10", lambda a, b: (a + b) % 10, False),
-    "number": ("10 x left + right: the two-digit number read left to right (100 classes)", lambda a, b: 10 * a + b, True),
+@dataclass(frozen=True)
+class PairLabel:
+    """How a pairs set is labelled: what its manifest says, how many classes, the label of (first,
+    second), and whether the digits always stand side by side (first on the left)."""
+
+    description: str
+    classes: int
+    label_of: Callable[[int, int], int]
+    side_by_side: bool
+
+
+PAIR_LABELS = {
+    "sum-mod-10": PairLabel("(first + second) mod 10", 10, lambda a, b: (a + b) % 10, False),
+    "number": PairLabel("10 x left + right: the two-digit number read left to right", 100, lambda a, b: 10 * a + b, True),
 }
 
 
 def _pairs_drawer(label: str) -> Callable[..., Iterator[tuple[int, np.ndarray]]]:
-    _, label_of, side_by_side = PAIR_LABELS[label]
+    label_of, side_by_side = PAIR_LABELS[label].label_of, PAIR_LABELS[label].side_by_side
 
     def draw(images: np.ndarray, labels: np.ndarray, sources: list[int], count: int, rng: random.Random, **clutter: Any) -> Iterator[tuple[int, np.ndarray]]:
         """`count` canvases of two digits drawn at random from the sources, labelled by `label`."""
@@ -262,5 +273,5 @@ def write_digit_pairs(
     key = "pairs:" if label == "sum-mod-10" else f"pairs-{label}:"  # the sum set keeps the bytes it always had
     return _write_canvases(
         out, "digit-pairs", {"train": train_images, "val": test_images}, seed, test_fraction, clutter, _pairs_drawer(label),
-        rng_key=key, label=PAIR_LABELS[label][0],
+        rng_key=key, label=PAIR_LABELS[label].description,
     )
