@@ -24,7 +24,6 @@ Run: .venv/bin/python benchmarks/search_quality.py SECTION --help
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -47,11 +46,13 @@ import search_quality_figures as figures  # noqa: E402
 from infra.files import write_json_atomic  # noqa: E402
 from infra.locks import held  # noqa: E402
 from orchestrator.lut.store import resolve_lut  # noqa: E402
+from orchestrator.searchjob.resume import file_sha256  # noqa: E402
 from search.nas.lut import read_lut  # noqa: E402
 from search.nas.predictor import LatencyPredictor  # noqa: E402
 from search.space import load_space  # noqa: E402
 from search.space.config import MBConvStage, SubnetConfig, TransformerStage, validate  # noqa: E402
 from search.space.sampling import max_config, min_config  # noqa: E402
+from search.training.checkpoint import load_checkpoint  # noqa: E402
 from search.training.trained import CALIBRATION_BATCHES, EVAL_BATCH  # noqa: E402
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -233,12 +234,6 @@ def alone(
     _train_share(work, data, [(c, seed) for seed in range(seeds) for c in configs], epochs, _device(device), part, parts)
 
 
-def _checkpoint(path: Path) -> dict[str, Any]:
-    from search.training.checkpoint import load_checkpoint
-
-    return load_checkpoint(path)
-
-
 @app.command()
 def supernets(
     work: Work = WORK, task: Task = TASK, lut: Lut = LUT, device: Device = "cpu", part: Part = 0, parts: Parts = 1,
@@ -255,7 +250,7 @@ def supernets(
             raise typer.BadParameter(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
         v, out = VARIANTS[name], work / "supernets" / name
         total = epochs * v.epoch_factor
-        if i % parts != part or ((out / "last.pt").exists() and _checkpoint(out / "last.pt")["epoch"] >= total):
+        if i % parts != part or ((out / "last.pt").exists() and load_checkpoint(out / "last.pt")["epoch"] >= total):
             continue
         command = [
             BENCH, "train", "--space", predictor.space.name, "--resolution", str(predictor.resolution), "--data", str(data), "--out", str(out),
@@ -264,14 +259,6 @@ def supernets(
         ]
         subprocess.run(command, check=True, env=env)
         write_json_atomic(out / "variant.json", {"variant": name, "flags": list(v.flags), "device": _describe(_device(device))})
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class Inherited:
@@ -284,7 +271,7 @@ class Inherited:
         from search.training.data import open_data, tensor_batches
         from search.training.settings import TrainSettings
 
-        doc = _checkpoint(checkpoint)
+        doc = load_checkpoint(checkpoint)
         _, self.space = checkpoint_space(doc)
         s = TrainSettings(**doc["settings"])
         self.supernet = build_supernet(doc, self.space).eval()
@@ -293,7 +280,7 @@ class Inherited:
         self.holdout = tensor_batches(data.holdout, 256)
         self.test = tensor_batches(data.test, 256)
         self.epochs, self.seconds = int(doc["epoch"]), float(sum(h["seconds"] for h in doc["history"]))
-        self.sha256 = _sha256(checkpoint)
+        self.sha256 = file_sha256(checkpoint)
         key = f"{checkpoint.parent.name}-{self.sha256[:12]}-cal{calibration_images}"
         self.path = cache_dir / f"{key}-{tag}.json"
         self.cache: dict[str, dict[str, float]] = {}
