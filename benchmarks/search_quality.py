@@ -6,6 +6,8 @@ resolution, on the task `--task` writes (cluttered digits by default).
 Sections, in order; each keeps one JSON file per run under --work, so processes share the work
 (--part/--parts) and an interrupted section resumes where it stopped:
 
+  adopt       take the task pilot's runs of the reference's subnets (its ends) instead of training
+              them again, where the data set, LUT, recipe and epochs are the same
   alone       the reference (subnets.json, fixed on first use): the smallest and largest, a spread
               over predicted latency and a group inside each of two budget bands, each trained alone
               with 2 seeds, keeping the held-out curve (converged: flat over its last 20% of epochs)
@@ -232,6 +234,50 @@ def alone(
     ref = reference(work, lut, spread, band_size, quantiles)
     configs = [SubnetConfig.from_dict(s["config"]) for s in ref["subnets"]]
     _train_share(work, data, [(c, seed) for seed in range(seeds) for c in configs], epochs, _device(device), part, parts)
+
+
+def _tree_digest(folder: Path) -> str:
+    """One sha256 over every file's relative path and bytes: two data sets are the same images."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@app.command()
+def adopt(
+    pilot: Path = typer.Option(..., help="a benchmarks/task_pilot.py --work folder (its data/ and runs/)"),
+    work: Work = WORK, task: Task = TASK, lut: Lut = LUT, epochs: Epochs = EPOCHS,
+) -> None:
+    """Take the pilot's stand-alone runs of reference subnets into the reference, so they are not
+    trained twice. A run is taken only when it is the same subnet, seed and epochs, trained on the
+    same images (byte for byte), with the same LUT and recipe; anything else is refused by name."""
+    data = _data(work, task)
+    ref = {s["hash"]: s for s in reference(work, lut)["subnets"]}
+    if _tree_digest(pilot / "data") != _tree_digest(data):
+        raise typer.BadParameter(f"{pilot / 'data'} holds other images than {data}; the pilot's runs are not this reference's")
+    lut_id = read_lut(resolve_lut(lut))["id"]
+    for path in sorted((pilot / "runs").glob("*.json")):
+        run = json.loads(path.read_text())
+        config = SubnetConfig.from_dict(run["config"])
+        why = next((w for w, bad in (
+            ("not a reference subnet", config.hash not in ref), (f"{run['epochs']} epochs, not {epochs}", run["epochs"] != epochs),
+            (f"LUT {run['lut']}, not {lut_id}", run["lut"] != lut_id), (f"another recipe {run['recipe']}", run["recipe"] != {**RECIPE, "epochs": epochs}),
+            (f"another task `{run['data_command']}`", run["data_command"] != f"bench {task}"),
+        ) if bad), None)
+        target = _alone_path(work, config.hash, run["seed"], epochs)
+        if why or target.exists():
+            console.print(f"{path.name}: not taken ({why or 'the reference has this run already'})")
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(target, {
+            "hash": config.hash, "config": config.to_dict(), "seed": run["seed"], "epochs": epochs, "test": run["test"],
+            "holdout_curve": run["holdout_curve"], "converged": figures.flat(run["holdout_curve"]), "seconds": run["seconds"],
+            "device": f"{run['device']} (the task pilot's run)", "adopted_from": str(path),
+        })
+        console.print(f"{path.name}: taken as {ref[config.hash]['role']} seed {run['seed']}, test {run['test']:.1%}")
 
 
 @app.command()

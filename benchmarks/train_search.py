@@ -2,6 +2,8 @@
 
   throughput  training images/s of the supernet vs the extracted static subnet of the same config
               (forward + backward + AdamW step, interleaved), overhead ratio per config (target <= 1.3)
+  layout      training images/s in the default (NCHW) layout against channels-last, for the static
+              subnet (what `train_alone` trains) and the supernet (what `bench train` trains)
   loader      bench train's data loader alone, workers persistent against restarted every epoch
   coarse      coarse-phase candidates priced per second on a LUT (sampling, latency, parameters, budget)
   compliance  coarse-to-fine searches on host at several budgets; each found model exported and
@@ -85,6 +87,35 @@ def throughput(
         sup, sta = statistics.median(times["supernet"]), statistics.median(times["static"])
         params = sum(p.numel() for p in static.parameters()) / 1e6
         table.add_row(name, f"{params:.2f}", f"{batch * steps / sup:.1f}", f"{batch * steps / sta:.1f}", f"{sup / sta:.3f}")
+    console.print(table)
+
+
+@app.command()
+def layout(
+    space: str = "tiny", resolution: int = 64, batch: int = 64, steps: int = 5, rounds: int = 3, threads: int = 1, classes: int = 10,
+) -> None:
+    """Training throughput in channels-last layout against the default one, interleaved rounds, for
+    the smallest and the largest config, static and supernet. The arithmetic is the same; only the
+    convolution kernels oneDNN picks change."""
+    torch.set_num_threads(threads)
+    s = load_space(space).for_classes(classes)
+    x, y = torch.randn(batch, 3, resolution, resolution), torch.randint(0, classes, (batch,))
+    table = Table(title=f"layout, {space} at {resolution} px, batch {batch}, {threads} threads")
+    for column in ("config", "model", "default img/s", "channels-last img/s", "channels-last speed-up"):
+        table.add_column(column, justify="right")
+    for name, config in (("min", min_config(s, resolution)), ("max", max_config(s, resolution))):
+        torch.manual_seed(0)
+        supernet = Supernet(s).train()
+        supernet.set_active(config)
+        for kind, model in (("static", extract(supernet, config).train()), ("supernet", supernet)):
+            times: dict[str, list[float]] = {"default": [], "channels-last": []}
+            layouts = {"default": torch.contiguous_format, "channels-last": torch.channels_last}
+            for _ in range(rounds + 1):  # interleaved so drift hits both alike; the first round warms up
+                for label, fmt in layouts.items():
+                    model.to(memory_format=fmt)
+                    times[label].append(_train_steps(model, x.to(memory_format=fmt), y, steps))
+            default, last = (statistics.median(times[k][1:]) for k in layouts)
+            table.add_row(name, kind, f"{batch * steps / default:.0f}", f"{batch * steps / last:.0f}", f"{default / last:.2f}")
     console.print(table)
 
 

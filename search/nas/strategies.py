@@ -5,11 +5,10 @@ Coarse phase (no accuracy needed): draw `coarse_samples` random subnets, price t
 and the parameter count, keep those within both budgets. A *skeleton* is a subnet's coarse
 structure: stage count, every stage's width and depth (MBConv and transformer) and the stem; the
 fine choices (per-layer heads and MLP ratios, MBConv expansion) vary around it. The rule, after the
-paper's "pre-define promising skeletons by the number of parameters and the latency budget"
-(Fig. 5): group the feasible subnets by skeleton, represent each skeleton by its feasible member
-with the most parameters (ties: the higher predicted latency, i.e. the fuller use of the budget),
-and seed the fine phase with the `population` skeletons whose representatives have the most
-parameters.
+paper's Algorithm 2, where latency is the primary indicator and the parameter count only the memory
+threshold T_p: group the feasible subnets by skeleton, represent each skeleton by its feasible
+member predicted slowest (the fullest use of the budget; ties: more parameters), and seed the fine
+phase with the `population` skeletons whose representatives are slowest.
 
 Fine phase: evolution ranked by held-out accuracy: keep the `parents` best subnets evaluated so
 far, make half the next population by crossover of two parents and half by mutation of one
