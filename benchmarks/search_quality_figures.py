@@ -20,7 +20,7 @@ from scipy import stats
 
 GOALS = {
     "tau": 0.6, "proxy_margin": 0.15, "ceiling_share": 0.8, "headroom_points": 10.0, "seed_sd_points": 1.0,
-    "found_margin_points": 1.0, "quick_test": 0.90, "quick_ratio": 1.05, "found_ratio_low": 0.90, "found_ratio_high": 1.05,
+    "found_margin_points": 1.0, "found_seeds": 2, "strategy_seeds": 10, "quick_test": 0.90, "quick_ratio": 1.05, "found_ratio_low": 0.90, "found_ratio_high": 1.05,
 }
 PROXIES = ("predicted_ms", "params", "flops")
 BAND_WIDTH = 0.05  # a band holds the subnets predicted within ±5% of its budget
@@ -131,6 +131,7 @@ def ranking(subnets: list[dict[str, Any]], variant: str, bands: dict[str, float]
     seeded = [s for s in subnets if len(s["alone"]) >= 2]
     return {
         "subnets": len(rows),
+        "complete": len(seeded) == len(subnets) and len(rows) == len(subnets),
         "tau": kendall(inherited, alone),
         "ceiling": kendall([s["alone"][0] for s in seeded], [s["alone"][1] for s in seeded]),
         "proxies": {p: kendall([s[p] for s in rows], alone) for p in PROXIES},
@@ -145,7 +146,10 @@ def headroom(subnets: list[dict[str, Any]]) -> dict[str, float | None]:
     by_role = {s["role"]: s for s in subnets if s["alone"]}
     points = 100 * (_mean(by_role["largest"]["alone"]) - _mean(by_role["smallest"]["alone"])) if {"smallest", "largest"} <= set(by_role) else None
     variances = [statistics.variance(s["alone"]) for s in subnets if len(s["alone"]) >= 2]
-    return {"points": points, "seed_sd_points": 100 * float(np.sqrt(np.mean(variances))) if variances else None}
+    return {
+        "points": points, "end_seeds": min((len(by_role[r]["alone"]) for r in ("smallest", "largest") if r in by_role), default=0),
+        "seed_sd_points": 100 * float(np.sqrt(np.mean(variances))) if variances else None, "sd_subnets": len(variances),
+    }
 
 
 def found_figures(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -155,7 +159,10 @@ def found_figures(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for e in entries:
         f, h = e["found"], e["hand"]
         margin = 100 * (_mean(f["alone"]) - _mean(h["alone"])) if f["alone"] and h["alone"] else None
-        out.append({"label": e["label"], "budget_ms": e["budget_ms"], "margin_points": margin, "ratio": f["measured_ms"] / e["budget_ms"]})
+        out.append({
+            "label": e["label"], "budget_ms": e["budget_ms"], "margin_points": margin, "seeds": min(len(f["alone"]), len(h["alone"])),
+            "ratio": f["measured_ms"] / e["budget_ms"],
+        })
     return out
 
 
@@ -165,7 +172,19 @@ def _smaller(ratio: float) -> str:
 
 
 def _verdict(goal: str, met: bool | None, text: str) -> dict[str, Any]:
-    return {"goal": goal, "met": met, "text": f"{text}: {'not measured yet' if met is None else 'met' if met else 'missed'}"}
+    return {"goal": goal, "met": met, "partial": False, "text": f"{text}: {'not measured yet' if met is None else 'met' if met else 'missed'}"}
+
+
+def _partial(goal: str, text: str, missing: str) -> dict[str, Any]:
+    """A goal whose figure exists on part of its inputs: given, and not judged until `missing` is in."""
+    return {"goal": goal, "met": None, "partial": True, "text": f"{text}: not judged yet ({missing})"}
+
+
+def _judged(verdict: dict[str, Any], complete: bool, missing: str) -> dict[str, Any]:
+    """`verdict` as it stands when its inputs are complete; otherwise the same figure, not judged."""
+    if complete or verdict["met"] is None:
+        return verdict
+    return _partial(verdict["goal"], verdict["text"].rsplit(": ", 1)[0], missing)
 
 
 def _tau_text(t: Interval) -> str:
@@ -178,6 +197,7 @@ def goals(figures: dict[str, Any]) -> list[dict[str, Any]]:
     tau, ceiling = r.get("tau"), r.get("ceiling")
     proxies = {k: v for k, v in (r.get("proxies") or {}).items() if v}
     out = []
+    reference_missing = f"the reference is incomplete: {r.get('subnets', 0)} subnets so far, not all with 2 seeds"
     if tau:
         best = max(proxies, key=lambda k: proxies[k]["value"]) if proxies else None
         out.append(_verdict("supernet τ ≥ 0.6", tau["value"] >= g["tau"], f"supernet τ {_tau_text(tau)} against ≥ {g['tau']}"))
@@ -189,22 +209,29 @@ def goals(figures: dict[str, Any]) -> list[dict[str, Any]]:
             "supernet τ ≥ 0.8 × seed-to-seed ceiling", tau["value"] >= g["ceiling_share"] * ceiling["value"] if ceiling else None,
             f"supernet τ {tau['value']:.2f} against {g['ceiling_share']} × the ceiling {ceiling['value']:.2f} = {g['ceiling_share'] * ceiling['value']:.2f}" if ceiling else "no ceiling yet",
         ))
+        out = [_judged(v, bool(r.get("complete")), reference_missing) for v in out]
     else:
         out += [_verdict(name, None, "no supernet τ yet") for name in ("supernet τ ≥ 0.6", "supernet τ ≥ best proxy + 0.15", "supernet τ ≥ 0.8 × seed-to-seed ceiling")]
     h = figures.get("headroom") or {}
     points, sd = h.get("points"), h.get("seed_sd_points")
-    out.append(_verdict("headroom ≥ 10 points", None if points is None else points >= g["headroom_points"], f"largest minus smallest alone {points:.1f} points" if points is not None else "headroom"))
-    out.append(_verdict("seed SD ≤ 1 point", None if sd is None else sd <= g["seed_sd_points"], f"one seed's SD {sd:.2f} points (pooled)" if sd is not None else "seed SD"))
+    out.append(_judged(
+        _verdict("headroom ≥ 10 points", None if points is None else points >= g["headroom_points"], f"largest minus smallest alone {points:.1f} points" if points is not None else "headroom"),
+        h.get("end_seeds", 0) >= 2, "the ends have fewer than 2 seeds each so far",
+    ))
+    out.append(_judged(
+        _verdict("seed SD ≤ 1 point", None if sd is None else sd <= g["seed_sd_points"], f"one seed's SD {sd:.2f} points (pooled over {h['sd_subnets']} subnets)" if sd is not None else "seed SD"),
+        bool(r.get("complete")), reference_missing,
+    ))
     at_hand = [f for f in figures.get("found") or [] if f["label"] == "hand" and f["margin_points"] is not None]
-    out.append(_verdict(
+    out.append(_judged(_verdict(
         "found ≥ hand-pick + 1 point", at_hand[0]["margin_points"] >= g["found_margin_points"] if at_hand else None,
         f"found minus hand-pick at its measured latency, both alone, {at_hand[0]['margin_points']:+.1f} points" if at_hand else "found against hand-pick",
-    ))
+    ), bool(at_hand) and at_hand[0]["seeds"] >= g["found_seeds"], f"fewer than {g['found_seeds']} seeds each so far"))
     pairs = figures.get("strategies") or []
-    out.append(_verdict(
+    out.append(_judged(_verdict(
         "coarse-to-fine ≥ evolution ≥ random", all(p["mean"] >= 0 for p in pairs) if pairs else None,
         "; ".join(f"{p['better']} − {p['worse']} at {p['budget_ms']:.3f} ms {p['mean']:+.1f} points over {p['seeds']} seeds" for p in pairs) or "strategies",
-    ))
+    ), all(p["seeds"] >= g["strategy_seeds"] for p in pairs), f"fewer than {g['strategy_seeds']} seeds per budget so far"))
     q = figures.get("quick_path")
     out.append(_verdict(
         "quick path ≥ 90% test, ≤ 1.05× budget", q["test"] >= g["quick_test"] and q["ratio"] <= g["quick_ratio"] if q else None,

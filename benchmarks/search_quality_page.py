@@ -22,16 +22,21 @@ def _mark(met: bool | None) -> str:
 
 def verdict(doc: dict[str, Any]) -> str:
     """One paragraph: how many goals are met, each measured goal's figure with its verdict, the
-    goals not measured yet by name, and what the task's pilot found."""
+    figures so far of goals whose inputs are not all in (not judged), the goals not measured yet by
+    name, and what the task's pilot found."""
     goals = doc["goals"]
     measured = [g for g in goals if g["met"] is not None]
-    pending = [g for g in goals if g["met"] is None]
+    partial = [g for g in goals if g.get("partial")]
+    pending = [g for g in goals if g["met"] is None and not g.get("partial")]
     met = sum(g["met"] is True for g in measured)
+    counts = [f"{met} met", f"{len(measured) - met} missed"] + ([f"{len(partial)} not judged yet"] if partial else []) + ([f"{len(pending)} not measured yet"] if pending else [])
     text = (
-        f"**Verdict.** Of {len(goals)} goals, {met} met, {len(measured) - met} missed" + (f" and {len(pending)} not measured yet" if pending else "")
+        f"**Verdict.** Of {len(goals)} goals, {', '.join(counts[:-1])} and {counts[-1]}"
         + f" (the {doc['headline']} supernet, checkpoint {_sha(doc)}, LUT {doc['lut']})"
         + (": " + "; ".join(g["text"] for g in measured) if measured else "") + "."
     )
+    if partial:
+        text += " Figures so far, on inputs not all in yet: " + "; ".join(g["text"] for g in partial) + "."
     if pending:
         text += " Not measured yet: " + "; ".join(g["goal"] for g in pending) + "."
     return text + (f" {_pilot_sentence(doc['pilot'])}" if doc.get("pilot") else "")
@@ -88,6 +93,10 @@ def _goals(doc: dict[str, Any]) -> list[str]:
     return ["## Goals", "", "| goal | figure and verdict |", "|---|---|", *(f"| {g['goal']} | {g['text']} |" for g in doc["goals"])]
 
 
+def _two_seeds(doc: dict[str, Any]) -> int:
+    return sum(len(s["alone"]) >= 2 for s in doc["subnets"])
+
+
 def _ranking(doc: dict[str, Any]) -> list[str]:
     r = doc["figures"]["ranking"]
     if not r:
@@ -101,7 +110,9 @@ def _ranking(doc: dict[str, Any]) -> list[str]:
         "",
         f"The {doc['headline']} supernet (checkpoint {_sha(doc)}, LUT {doc['lut']}), its subnets evaluated as the search evaluates them "
         f"(extracted, BatchNorm recalibrated), against the mean stand-alone test accuracy of {r['subnets']} subnets; Kendall τ with a 95% "
-        f"bootstrap interval over subnets. Top-5 regret (best alone overall minus best alone among the supernet's top 5): {regret}.",
+        f"bootstrap interval over subnets. Top-5 regret (best alone overall minus best alone among the supernet's top 5): {regret}."
+        + ("" if r["complete"] else f" **Preliminary:** the reference is not complete ({_two_seeds(doc)} of its {len(doc['subnets'])} subnets "
+           "trained alone with both seeds so far), so these τ are not judged against the goals yet."),
         "",
         "| ranking of the subnets by | Kendall τ [95%] |",
         "|---|---:|",
