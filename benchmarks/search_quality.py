@@ -485,6 +485,7 @@ def found(
     work: Work = WORK, task: Task = TASK, lut: Lut = LUT, epochs: Epochs = EPOCHS, device: Device = "cpu", part: Part = 0, parts: Parts = 1,
     variant: Headline = "sandwich", seeds: int = 2, population: int = 20, generations: int = 10, parents: int = 5,
     figure: Path = typer.Option(ROOT / "docs" / "search_quality_found.png", help="drawn once every run is trained"),
+    train: bool = typer.Option(True, help="--no-train: only the searches and the latency measurements (which want a quiet machine), training later"),
 ) -> None:
     """Coarse-to-fine at the hand-pick's measured latency and at the band budgets; the found subnets
     and the hand-pick trained alone (`seeds` each); the figure once all are trained."""
@@ -493,6 +494,8 @@ def found(
     with held(work / "found" / ".plan.lock", "the found searches", wait=True):
         inherited = Inherited(work / "supernets" / variant / "last.pt", work / "inherited", _device(device), tag=f"found-{part}")
         plan = _found_plan(work, lut, inherited, variant, population, generations, parents)
+    if not train:
+        return
     configs = {m["hash"]: SubnetConfig.from_dict(m["config"]) for m in [plan["hand"], *(b["found"] for b in plan["budgets"])]}
     _train_share(work, data, [(c, seed) for seed in range(seeds) for c in configs.values()], epochs, _device(device), part, parts)
     entries = found_vs_hand(work, epochs)
