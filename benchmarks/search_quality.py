@@ -526,6 +526,15 @@ def plot_found(entries: list[dict[str, Any]], plan: dict[str, Any], path: Path) 
     fig.savefig(path, dpi=110)
 
 
+def _lut_validation(lut: str) -> dict[str, float] | None:
+    """The LUT's latest validation (anchored figures): how far its predictions can be trusted."""
+    from orchestrator.lut.store import latest_validation
+
+    path = resolve_lut(lut)
+    record = latest_validation(path, read_lut(path)["id"])
+    return {k: record["figures"][k] for k in ("samples", "within_10", "mape", "bias", "spearman")} if record else None
+
+
 @app.command()
 def report(
     work: Work = WORK, task: Task = TASK, lut: Lut = LUT, epochs: Epochs = EPOCHS, variant: Headline = "sandwich",
@@ -549,6 +558,7 @@ def report(
         "date": datetime.now(timezone.utc).date().isoformat(), "machine": "; ".join(devices) or _describe(torch.device("cpu")),
         "lut": read_lut(resolve_lut(lut))["id"], "data_command": f"bench {task}", "data": _load(work / "data" / "bench-data.json"),
         "recipe": {"epochs": epochs, **RECIPE, "seeds": max((len(rs) for rs in runs.values()), default=0)},
+        "lut_validation": _lut_validation(lut),
     }
     doc = figures.document(
         subnets, variants, variant, ref["bands"], found_vs_hand(work, epochs), strategy_runs, _load(quick), meta,

@@ -171,6 +171,14 @@ def _smaller(ratio: float) -> str:
     return "; no slower subnet searched was more accurate held out" if ratio < GOALS["found_ratio_low"] else ""
 
 
+def _lut_accuracy(v: dict[str, float] | None) -> str:
+    """What the LUT's own validation says of its predictions, the first suspect when a found model
+    misses its budget."""
+    if not v:
+        return ""
+    return f" (the LUT's own validation: {v['within_10']:.0%} of subnets within ±10%, bias {v['bias']:+.0%})"
+
+
 def _verdict(goal: str, met: bool | None, text: str) -> dict[str, Any]:
     return {"goal": goal, "met": met, "partial": False, "text": f"{text}: {'not measured yet' if met is None else 'met' if met else 'missed'}"}
 
@@ -240,7 +248,8 @@ def goals(figures: dict[str, Any]) -> list[dict[str, Any]]:
     found = figures.get("found") or []
     out.append(_verdict(
         "found model 0.90–1.05× its budget", all(g["found_ratio_low"] <= f["ratio"] <= g["found_ratio_high"] for f in found) if found else None,
-        "found at " + ", ".join(f"{f['ratio']:.2f}× ({f['label']}{_smaller(f['ratio'])})" for f in found) if found else "found models",
+        "found at " + ", ".join(f"{f['ratio']:.2f}× ({f['label']}{_smaller(f['ratio'])})" for f in found) + _lut_accuracy(figures.get("lut_validation"))
+        if found else "found models",
     ))
     return out
 
@@ -289,6 +298,7 @@ def document(
         "strategies": paired(strategy_runs, "coarse-to-fine", "evolution") + paired(strategy_runs, "evolution", "random"),
         "found": found_figures(found_vs_hand),
         "quick_path": quick_figures(quick),
+        "lut_validation": meta.get("lut_validation"),
     }
     return {
         **meta, "headline": headline, "checkpoint_sha256": variants.get(headline, {}).get("checkpoint_sha256"), "bands": bands, "variants": variants,

@@ -216,3 +216,10 @@ def test_the_verdict_gives_figures_not_judged_yet_apart_from_goals_not_measured(
     verdict = render(doc).split("\n\n")[1]
     assert verdict.startswith("**Verdict.** Of 9 goals, 1 met, 0 missed, 4 not judged yet and 4 not measured yet")
     assert "Figures so far, on inputs not all in yet: supernet τ " in verdict and "**Preliminary:** the reference is not complete (4 of its 5 subnets" in render(doc)
+
+
+def test_a_found_model_over_its_budget_is_given_with_what_the_lut_s_validation_says():
+    entry = {"label": "q35", "budget_ms": 0.35, "found": {"alone": [], "measured_ms": 0.5}, "hand": {"alone": []}}
+    meta = {"lut_validation": {"samples": 30, "within_10": 0.27, "mape": 0.21, "bias": -0.21, "spearman": 0.78}}
+    by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [entry], [], None, meta)["goals"]}
+    assert by["found model 0.90–1.05× its budget"]["text"] == "found at 1.43× (q35) (the LUT's own validation: 27% of subnets within ±10%, bias -21%): missed"
