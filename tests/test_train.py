@@ -259,3 +259,8 @@ def test_persistent_loader_workers_give_the_batches_the_main_process_gives(digit
         return out
 
     assert all(torch.equal(a, b) for a, b in zip(batches(0), batches(2), strict=True))
+
+
+def test_a_checkpoint_holds_its_weights_in_the_default_layout_though_training_runs_channels_last(tiny_checkpoint):
+    weights = torch.load(tiny_checkpoint, weights_only=True)["model"]
+    assert weights["stem.conv.weight"].ndim == 4 and all(t.is_contiguous() for t in weights.values())

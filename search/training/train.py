@@ -235,7 +235,7 @@ class Trainer:
                 "settings": asdict(self.s),
                 "world": self.d.world,
                 "epoch": state.epoch,
-                "model": state.model.state_dict(),
+                "model": {k: v.contiguous() for k, v in state.model.state_dict().items()},  # the default layout, whatever trains in
                 "optimizer": state.optimizer.state_dict(),
                 "scheduler": state.scheduler.state_dict(),
                 "scaler": state.scaler.state_dict(),
