@@ -47,6 +47,7 @@ import search_quality_figures as figures  # noqa: E402
 
 from infra.files import write_json_atomic  # noqa: E402
 from infra.locks import held  # noqa: E402
+from orchestrator.export.cache import fingerprint  # noqa: E402
 from orchestrator.lut.store import resolve_lut  # noqa: E402
 from orchestrator.searchjob.resume import file_sha256  # noqa: E402
 from search.nas.lut import read_lut  # noqa: E402
@@ -236,16 +237,6 @@ def alone(
     _train_share(work, data, [(c, seed) for seed in range(seeds) for c in configs], epochs, _device(device), part, parts)
 
 
-def _tree_digest(folder: Path) -> str:
-    """One sha256 over every file's relative path and bytes: two data sets are the same images."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
-
-
 @app.command()
 def adopt(
     pilot: Path = typer.Option(..., help="a benchmarks/task_pilot.py --work folder (its data/ and runs/)"),
@@ -256,7 +247,7 @@ def adopt(
     same images (byte for byte), with the same LUT and recipe; anything else is refused by name."""
     data = _data(work, task)
     ref = {s["hash"]: s for s in reference(work, lut)["subnets"]}
-    if _tree_digest(pilot / "data") != _tree_digest(data):
+    if fingerprint(pilot / "data") != fingerprint(data):  # the same images, byte for byte
         raise typer.BadParameter(f"{pilot / 'data'} holds other images than {data}; the pilot's runs are not this reference's")
     lut_id = read_lut(resolve_lut(lut))["id"]
     for path in sorted((pilot / "runs").glob("*.json")):
@@ -526,12 +517,11 @@ def plot_found(entries: list[dict[str, Any]], plan: dict[str, Any], path: Path) 
     fig.savefig(path, dpi=110)
 
 
-def _lut_validation(lut: str) -> dict[str, float] | None:
+def _lut_validation(path: Path, lut_id: str) -> dict[str, float] | None:
     """The LUT's latest validation (anchored figures): how far its predictions can be trusted."""
     from orchestrator.lut.store import latest_validation
 
-    path = resolve_lut(lut)
-    record = latest_validation(path, read_lut(path)["id"])
+    record = latest_validation(path, lut_id)
     return {k: record["figures"][k] for k in ("samples", "within_10", "mape", "bias", "spearman")} if record else None
 
 
@@ -544,6 +534,8 @@ def report(
 ) -> None:
     """Every result so far, with the figures and the goals, into one JSON document (atomically)."""
     ref, runs = reference(work, lut), alone_runs(work, epochs)
+    lut_path = resolve_lut(lut)
+    lut_id = read_lut(lut_path)["id"]
     files = [json.loads(p.read_text()) for p in (work / "ranking").glob("*.json")]
     ranked = {_key(r): r for r in sorted(files, key=lambda r: (list(VARIANTS).index(r["variant"]), r["calibration_images"] != SEARCH_CALIBRATION, r["calibration_images"]))}
     subnets = [
@@ -556,9 +548,9 @@ def report(
     devices = sorted({r["device"] for r in [*(r for rs in runs.values() for r in rs), *ranked.values(), *strategy_runs]})
     meta = {
         "date": datetime.now(timezone.utc).date().isoformat(), "machine": "; ".join(devices) or _describe(torch.device("cpu")),
-        "lut": read_lut(resolve_lut(lut))["id"], "data_command": f"bench {task}", "data": _load(work / "data" / "bench-data.json"),
+        "lut": lut_id, "data_command": f"bench {task}", "data": _load(work / "data" / "bench-data.json"),
         "recipe": {"epochs": epochs, **RECIPE, "seeds": max((len(rs) for rs in runs.values()), default=0)},
-        "lut_validation": _lut_validation(lut),
+        "lut_validation": _lut_validation(lut_path, lut_id),
     }
     doc = figures.document(
         subnets, variants, variant, ref["bands"], found_vs_hand(work, epochs), strategy_runs, _load(quick), meta,

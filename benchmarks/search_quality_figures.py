@@ -179,20 +179,12 @@ def _lut_accuracy(v: dict[str, float] | None) -> str:
     return f" (the LUT's own validation: {v['within_10']:.0%} of subnets within ±10%, bias {v['bias']:+.0%})"
 
 
-def _verdict(goal: str, met: bool | None, text: str) -> dict[str, Any]:
+def _verdict(goal: str, met: bool | None, text: str, missing: str | None = None) -> dict[str, Any]:
+    """A goal with its figure, met or missed; not measured yet without one; and, when `missing`
+    names inputs not all in yet, the figure so far, not judged."""
+    if met is not None and missing:
+        return {"goal": goal, "met": None, "partial": True, "text": f"{text}: not judged yet ({missing})"}
     return {"goal": goal, "met": met, "partial": False, "text": f"{text}: {'not measured yet' if met is None else 'met' if met else 'missed'}"}
-
-
-def _partial(goal: str, text: str, missing: str) -> dict[str, Any]:
-    """A goal whose figure exists on part of its inputs: given, and not judged until `missing` is in."""
-    return {"goal": goal, "met": None, "partial": True, "text": f"{text}: not judged yet ({missing})"}
-
-
-def _judged(verdict: dict[str, Any], complete: bool, missing: str) -> dict[str, Any]:
-    """`verdict` as it stands when its inputs are complete; otherwise the same figure, not judged."""
-    if complete or verdict["met"] is None:
-        return verdict
-    return _partial(verdict["goal"], verdict["text"].rsplit(": ", 1)[0], missing)
 
 
 def _tau_text(t: Interval) -> str:
@@ -205,41 +197,45 @@ def goals(figures: dict[str, Any]) -> list[dict[str, Any]]:
     tau, ceiling = r.get("tau"), r.get("ceiling")
     proxies = {k: v for k, v in (r.get("proxies") or {}).items() if v}
     out = []
-    reference_missing = f"the reference is incomplete: {r.get('subnets', 0)} subnets so far, not all with 2 seeds"
+    reference_missing = None if r.get("complete") else f"the reference is incomplete: {r.get('subnets', 0)} subnets so far, not all with 2 seeds"
     if tau:
         best = max(proxies, key=lambda k: proxies[k]["value"]) if proxies else None
-        out.append(_verdict("supernet τ ≥ 0.6", tau["value"] >= g["tau"], f"supernet τ {_tau_text(tau)} against ≥ {g['tau']}"))
+        out.append(_verdict("supernet τ ≥ 0.6", tau["value"] >= g["tau"], f"supernet τ {_tau_text(tau)} against ≥ {g['tau']}", reference_missing))
         out.append(_verdict(
             "supernet τ ≥ best proxy + 0.15", tau["value"] >= proxies[best]["value"] + g["proxy_margin"] if best else None,
             f"supernet τ {tau['value']:.2f} against the best proxy ({best}) {proxies[best]['value']:.2f} + {g['proxy_margin']}" if best else "no proxy τ",
+            reference_missing,
         ))
         out.append(_verdict(
             "supernet τ ≥ 0.8 × seed-to-seed ceiling", tau["value"] >= g["ceiling_share"] * ceiling["value"] if ceiling else None,
             f"supernet τ {tau['value']:.2f} against {g['ceiling_share']} × the ceiling {ceiling['value']:.2f} = {g['ceiling_share'] * ceiling['value']:.2f}" if ceiling else "no ceiling yet",
+            reference_missing,
         ))
-        out = [_judged(v, bool(r.get("complete")), reference_missing) for v in out]
     else:
         out += [_verdict(name, None, "no supernet τ yet") for name in ("supernet τ ≥ 0.6", "supernet τ ≥ best proxy + 0.15", "supernet τ ≥ 0.8 × seed-to-seed ceiling")]
     h = figures.get("headroom") or {}
     points, sd = h.get("points"), h.get("seed_sd_points")
-    out.append(_judged(
-        _verdict("headroom ≥ 10 points", None if points is None else points >= g["headroom_points"], f"largest minus smallest alone {points:.1f} points" if points is not None else "headroom"),
-        h.get("end_seeds", 0) >= 2, "the ends have fewer than 2 seeds each so far",
+    out.append(_verdict(
+        "headroom ≥ 10 points", None if points is None else points >= g["headroom_points"],
+        f"largest minus smallest alone {points:.1f} points" if points is not None else "headroom",
+        None if h.get("end_seeds", 0) >= 2 else "the ends have fewer than 2 seeds each so far",
     ))
-    out.append(_judged(
-        _verdict("seed SD ≤ 1 point", None if sd is None else sd <= g["seed_sd_points"], f"one seed's SD {sd:.2f} points (pooled over {h['sd_subnets']} subnets)" if sd is not None else "seed SD"),
-        bool(r.get("complete")), reference_missing,
+    out.append(_verdict(
+        "seed SD ≤ 1 point", None if sd is None else sd <= g["seed_sd_points"],
+        f"one seed's SD {sd:.2f} points (pooled over {h['sd_subnets']} subnets)" if sd is not None else "seed SD", reference_missing,
     ))
     at_hand = [f for f in figures.get("found") or [] if f["label"] == "hand" and f["margin_points"] is not None]
-    out.append(_judged(_verdict(
+    out.append(_verdict(
         "found ≥ hand-pick + 1 point", at_hand[0]["margin_points"] >= g["found_margin_points"] if at_hand else None,
         f"found minus hand-pick at its measured latency, both alone, {at_hand[0]['margin_points']:+.1f} points" if at_hand else "found against hand-pick",
-    ), bool(at_hand) and at_hand[0]["seeds"] >= g["found_seeds"], f"fewer than {g['found_seeds']} seeds each so far"))
+        None if at_hand and at_hand[0]["seeds"] >= g["found_seeds"] else f"fewer than {g['found_seeds']} seeds each so far",
+    ))
     pairs = figures.get("strategies") or []
-    out.append(_judged(_verdict(
+    out.append(_verdict(
         "coarse-to-fine ≥ evolution ≥ random", all(p["mean"] >= 0 for p in pairs) if pairs else None,
         "; ".join(f"{p['better']} − {p['worse']} at {p['budget_ms']:.3f} ms {p['mean']:+.1f} points over {p['seeds']} seeds" for p in pairs) or "strategies",
-    ), all(p["seeds"] >= g["strategy_seeds"] for p in pairs), f"fewer than {g['strategy_seeds']} seeds per budget so far"))
+        None if all(p["seeds"] >= g["strategy_seeds"] for p in pairs) else f"fewer than {g['strategy_seeds']} seeds per budget so far",
+    ))
     q = figures.get("quick_path")
     out.append(_verdict(
         "quick path ≥ 90% test, ≤ 1.05× budget", q["test"] >= g["quick_test"] and q["ratio"] <= g["quick_ratio"] if q else None,

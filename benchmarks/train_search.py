@@ -108,8 +108,8 @@ def layout(
         supernet = Supernet(s).train()
         supernet.set_active(config)
         for kind, model in (("static", extract(supernet, config).train()), ("supernet", supernet)):
-            times: dict[str, list[float]] = {"default": [], "channels-last": []}
             layouts = {"default": torch.contiguous_format, "channels-last": torch.channels_last}
+            times: dict[str, list[float]] = {label: [] for label in layouts}
             for _ in range(rounds + 1):  # interleaved so drift hits both alike; the first round warms up
                 for label, fmt in layouts.items():
                     model.to(memory_format=fmt)

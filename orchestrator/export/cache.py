@@ -145,15 +145,15 @@ def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, art
         facts = get_backend(backend).export(model, example, path)
         meta = {
             "probe": spec_dict, "backend": backend, "versions": exporter_versions(backend), "export_s": time.perf_counter() - start,
-            **facts, **_fingerprint(path),
+            **facts, **fingerprint(path),
         }
         write_json_atomic(_meta_path(path), meta)
     return meta
 
 
-def _fingerprint(artifact: Path) -> dict[str, Any]:
-    """Size and sha256 of an artifact: a file's bytes, or every file of a folder (.mlpackage) with its
-    relative path, in sorted order."""
+def fingerprint(artifact: Path) -> dict[str, Any]:
+    """Size and sha256 of an artifact: a file's bytes, or every file of a folder (.mlpackage, a data
+    set) with its relative path, in sorted order."""
     digest, size = hashlib.sha256(), 0
     files = [artifact] if artifact.is_file() else sorted(p for p in artifact.rglob("*") if p.is_file())
     for f in files:
@@ -205,8 +205,8 @@ def _complete(artifact: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(meta, dict) or not isinstance(meta.get("artifact_bytes"), int) or meta["artifact_bytes"] <= 0:
         return None
-    fingerprint = _fingerprint(artifact)
-    if (meta.get("artifact_bytes"), meta.get("artifact_sha256")) != (fingerprint["artifact_bytes"], fingerprint["artifact_sha256"]):
+    now = fingerprint(artifact)
+    if (meta.get("artifact_bytes"), meta.get("artifact_sha256")) != (now["artifact_bytes"], now["artifact_sha256"]):
         return None
     return meta
 
