@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from infra.errors import UserError
+from infra.files import env_path
 from search.nas.budget import Pricer, make_budget
 from search.nas.lut import read_lut, shipped_luts, validate_lut
 from search.nas.predictor import LatencyPredictor
@@ -75,8 +76,9 @@ LUT_ID = re.compile(r"^[0-9a-f]{1,16}$")
 
 
 def lut_folder() -> Path:
-    """Where `bench profile` writes LUTs and where ids are looked up first: $BENCH_LUTS, else ./luts."""
-    return Path(os.environ.get("BENCH_LUTS", "luts"))
+    """Where `bench profile` writes LUTs and where ids are looked up first: $BENCH_LUTS, else ./luts.
+    Set but empty is refused, as `bench` refuses it: it would make the current folder the store."""
+    return env_path("BENCH_LUTS", Path("luts"))
 
 
 def load_lut(ref: str | os.PathLike[str], folder: str | os.PathLike[str] | None = None) -> dict[str, Any]:

@@ -131,6 +131,13 @@ def test_a_committed_lut_loads_by_id_from_a_folder_without_luts(tmp_path, monkey
     assert api.load_lut("d0fb1865") == api.load_lut(QUICK_LUT)
 
 
+def test_an_empty_bench_luts_is_refused_by_the_api_as_by_bench(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BENCH_LUTS", "")
+    with pytest.raises(api.UserError, match="BENCH_LUTS is set but empty; unset it"):
+        api.load_lut("d0fb1865")
+
+
 def test_the_pareto_front_is_the_evaluated_subnets_no_other_beats_fastest_first(predictor):
     found = api.run_search(predictor, lambda c: predictor.predict(c).params / 1e6, latency_ms=0.8,
                            settings=api.SearchSettings(population=8, generations=2, parents=4))
