@@ -287,7 +287,7 @@ def supernets(
             raise typer.BadParameter(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
         v, out = VARIANTS[name], work / "supernets" / name
         total = epochs * v.epoch_factor
-        if i % parts != part or ((out / "last.pt").exists() and load_checkpoint(out / "last.pt")["epoch"] >= total):
+        if i % parts != part or _trained_epochs(out / "last.pt") >= total:
             continue
         command = [
             BENCH, "train", "--space", predictor.space.name, "--resolution", str(predictor.resolution), "--data", str(data), "--out", str(out),
@@ -296,6 +296,22 @@ def supernets(
         ]
         subprocess.run(command, check=True, env=env)
         write_json_atomic(out / "variant.json", {"variant": name, "flags": list(v.flags), "device": _describe(_device(device))})
+
+
+def _trained_epochs(checkpoint: Path) -> int:
+    """The epochs a supernet's checkpoint holds; 0 before its first."""
+    return int(load_checkpoint(checkpoint)["epoch"]) if checkpoint.exists() else 0
+
+
+def _supernet(work: Path, variant: str, epochs: int) -> Path:
+    """The checkpoint of a variant trained to its full length: a supernet still training (another
+    process's `supernets`) would be searched or ranked as if it were done."""
+    if variant not in VARIANTS:
+        raise typer.BadParameter(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    path, total = work / "supernets" / variant / "last.pt", epochs * VARIANTS[variant].epoch_factor
+    if (done := _trained_epochs(path)) < total:
+        raise typer.BadParameter(f"the {variant} supernet is trained {done} of {total} epochs; finish it with `supernets --variants {variant}` first")
+    return path
 
 
 class Inherited:
@@ -353,7 +369,10 @@ def ranking(
     at other calibration sizes), one file per (variant, calibration); τ against the reference so far."""
     ref = reference(work, lut)
     configs = [SubnetConfig.from_dict(s["config"]) for s in ref["subnets"]]
-    trained = [name for name in VARIANTS if (work / "supernets" / name / "last.pt").exists()]
+    trained = [name for name in VARIANTS if _trained_epochs(work / "supernets" / name / "last.pt") >= epochs * VARIANTS[name].epoch_factor]
+    for name in VARIANTS:
+        if name not in trained and (done := _trained_epochs(work / "supernets" / name / "last.pt")):
+            console.print(f"{name}: still training ({done} of {epochs * VARIANTS[name].epoch_factor} epochs), not ranked yet")
     jobs = [(name, SEARCH_CALIBRATION) for name in trained] + [(variant, int(n)) for n in calibrations.split(",") if variant in trained and int(n) != SEARCH_CALIBRATION]
     runs = alone_runs(work, epochs)
     for i, (name, images) in enumerate(jobs):
@@ -395,13 +414,13 @@ def _pricer(predictor: LatencyPredictor, inherited: Inherited, budget: float) ->
 
 @app.command()
 def strategies(
-    work: Work = WORK, lut: Lut = LUT, device: Device = "cpu", part: Part = 0, parts: Parts = 1, variant: Headline = "sandwich",
-    seeds: int = 10, population: int = 20, generations: int = 10, parents: int = 5,
+    work: Work = WORK, lut: Lut = LUT, epochs: Epochs = EPOCHS, device: Device = "cpu", part: Part = 0, parts: Parts = 1,
+    variant: Headline = "sandwich", seeds: int = 10, population: int = 20, generations: int = 10, parents: int = 5,
 ) -> None:
     """Random, evolution and coarse-to-fine on one supernet, paired by seed, at the two band budgets."""
     ref = reference(work, lut)
     _, predictor, _ = _space_and_predictor(lut)
-    inherited = Inherited(work / "supernets" / variant / "last.pt", work / "inherited", _device(device), tag=f"strategies-{part}")
+    inherited = Inherited(_supernet(work, variant, epochs), work / "inherited", _device(device), tag=f"strategies-{part}")
     jobs = [(band, budget, seed, s) for band, budget in ref["bands"].items() for seed in range(seeds) for s in STRATEGIES]
     for i, (band, budget, seed, strategy) in enumerate(jobs):
         path = work / "strategies" / variant / f"{band}-{strategy}-seed{seed}.json"
@@ -483,7 +502,7 @@ def found(
     data = _data(work, task)
     (work / "found").mkdir(parents=True, exist_ok=True)
     with held(work / "found" / ".plan.lock", "the found searches", wait=True):
-        inherited = Inherited(work / "supernets" / variant / "last.pt", work / "inherited", _device(device), tag=f"found-{part}")
+        inherited = Inherited(_supernet(work, variant, epochs), work / "inherited", _device(device), tag=f"found-{part}")
         plan = _found_plan(work, lut, inherited, variant, population, generations, parents)
     if not train:
         return
