@@ -573,7 +573,7 @@ def report(
     }
     doc = figures.document(
         subnets, variants, variant, ref["bands"], found_vs_hand(work, epochs), strategy_runs, _load(quick), meta,
-        figures.pilot_for(_load(pilot), meta["data_command"]),
+        figures.pilot_for(_load(pilot), meta["data_command"], epochs),
     )
     write_json_atomic(out, doc)
     for g in doc["goals"]:

@@ -258,24 +258,27 @@ def quick_figures(quick: dict[str, Any] | None) -> dict[str, float] | None:
     return {"test": r["test"]["value"], "ratio": (r["measured_ms_at_lut_speed"] or r["measured_ms"]) / r["budget"]["latency_ms"]}
 
 
-def pilot_for(pilots: dict[str, Any] | None, data_command: str) -> dict[str, Any] | None:
-    """The task pilot (docs/task_pilot.json, benchmarks/task_pilot.py) of this data command that
-    trained longest: what the task was chosen on, before any reference was built on it."""
+def pilot_for(pilots: dict[str, Any] | None, data_command: str, epochs: int | None = None) -> dict[str, Any] | None:
+    """The task pilot (docs/task_pilot.json, benchmarks/task_pilot.py) of this data command at the
+    reference's length (`epochs`), else the one that trained longest: what the task was chosen on,
+    before any reference was built on it. The pilots at other lengths go with it: shorter ones show
+    how the headroom moved while the curves rose, longer ones whether the reference's length is enough."""
     if not pilots:
         return None
     mine = [(name, p) for name, p in pilots["pilots"].items() if p["data_command"] == data_command]
     if not mine:
         return None
-    def epochs(pilot: dict[str, Any]) -> int:
+    def length(pilot: dict[str, Any]) -> int:
         return max((e for s in pilot["subnets"].values() for e in s["epochs"]), default=0)
 
-    mine.sort(key=lambda named: epochs(named[1]))
-    name, chosen = mine[-1]
-    shorter = [
-        {"name": n, "epochs": epochs(p), "headroom_points": p.get("headroom_points"), "seed_sd_points_max": p.get("seed_sd_points_max")}
-        for n, p in mine[:-1]
+    mine.sort(key=lambda named: length(named[1]))
+    name, chosen = next(((n, p) for n, p in mine if length(p) == epochs), mine[-1])
+    others = [
+        {"name": n, "epochs": length(p), "seeds": max(len(s["test"]) for s in p["subnets"].values()),
+         "headroom_points": p.get("headroom_points"), "seed_sd_points_max": p.get("seed_sd_points_max")}
+        for n, p in mine if n != name
     ]
-    return {"name": name, "date": pilots["date"], "machine": pilots["machine"], "goals": pilots["goals"], **chosen, "shorter": shorter}
+    return {"name": name, "date": pilots["date"], "machine": pilots["machine"], "goals": pilots["goals"], **chosen, "others": others}
 
 
 def document(

@@ -75,13 +75,14 @@ def _pilot(doc: dict[str, Any]) -> list[str]:
             f"| {name} | {s['predicted_ms']:.3f} | {s['params'] / 1e6:.3f} | {', '.join(map(str, s['epochs']))} | "
             f"{', '.join(_pct(t) for t in s['test'])} | {sd} | {flat} |"
         )
-    if p.get("shorter"):
+    if p.get("others"):
         runs = "; ".join(
-            f"{q['name']}, {q['epochs']} epochs: headroom " + ("-" if q["headroom_points"] is None else f"{q['headroom_points']:.1f} points")
+            f"{q['name']}, {q['epochs']} epochs" + (", one seed" if q["seeds"] == 1 else "") + ": headroom "
+            + ("-" if q["headroom_points"] is None else f"{q['headroom_points']:.1f} points")
             + ", seed SD " + ("-" if q["seed_sd_points_max"] is None else f"{q['seed_sd_points_max']:.2f} points")
-            for q in p["shorter"]
+            for q in p["others"]
         )
-        out += ["", f"Shorter pilots of the same task: {runs}. A headroom measured before the curves flatten is no reference."]
+        out += ["", f"Pilots of the same task at other lengths: {runs}. A headroom measured before the curves flatten is no reference."]
     return out
 
 

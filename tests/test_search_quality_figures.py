@@ -192,6 +192,12 @@ def test_the_pilot_of_the_benchmarks_task_that_trained_longest_goes_into_the_doc
     assert pilot_for(pilots(), "bench data digits") is None and pilot_for(None, "bench data cluttered") is None
 
 
+def test_the_pilot_at_the_references_length_goes_in_though_a_longer_one_exists():
+    chosen = pilot_for(pilots(), "bench data cluttered", epochs=60)
+    assert chosen["name"] == "a-e60"
+    assert [(q["name"], q["epochs"], q["seeds"]) for q in chosen["others"]] == [("a-e120", 120, 2)]
+
+
 def test_the_verdict_names_the_goals_not_measured_yet_once_each_and_what_the_pilot_found():
     doc = synthetic_document()
     doc["pilot"] = pilot_for(pilots(), "bench data cluttered")
@@ -203,10 +209,18 @@ def test_the_verdict_names_the_goals_not_measured_yet_once_each_and_what_the_pil
     )
 
 
-def test_the_page_gives_the_shorter_pilots_of_the_task_beside_the_longest():
+def test_the_page_gives_the_pilots_of_the_task_at_other_lengths_beside_its_own():
     doc = synthetic_document()
     doc["pilot"] = pilot_for(pilots(), "bench data cluttered")
-    assert "Shorter pilots of the same task: a-e60, 60 epochs: headroom 26.0 points, seed SD 1.40 points." in render(doc)
+    assert "Pilots of the same task at other lengths: a-e60, 60 epochs: headroom 26.0 points, seed SD 1.40 points." in render(doc)
+
+
+def test_a_pilot_of_one_seed_says_so():
+    doc, p = synthetic_document(), pilots()
+    p["pilots"]["a-e400"] = {**p["pilots"]["a-e120"], "subnets": {k: {**s, "test": [0.7], "epochs": [400]} for k, s in p["pilots"]["a-e120"]["subnets"].items()},
+                             "headroom_points": 9.0, "seed_sd_points_max": None}
+    doc["pilot"] = pilot_for(p, "bench data cluttered", epochs=120)
+    assert "a-e400, 400 epochs, one seed: headroom 9.0 points, seed SD -." in render(doc)
 
 
 def test_the_verdict_gives_figures_not_judged_yet_apart_from_goals_not_measured():
