@@ -48,9 +48,11 @@ def _tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def kendall(a: Sequence[float], b: Sequence[float], rounds: int = ROUNDS, seed: int = 0) -> Interval | None:
-    """Kendall τ-b and its 95% percentile bootstrap interval, resampling subnets (pairs) with
-    replacement (resamples of fewer than 3 distinct subnets left out); None below 3 subnets, where
-    τ says nothing, or when either side is all ties."""
+    """Kendall τ-b, its 95% percentile bootstrap interval, resampling subnets (pairs) with
+    replacement (resamples of fewer than 3 distinct subnets left out), and how many subnets it is
+    over: a few in perfect order give an interval of [1, 1], as every resample is in order too, so
+    the count says how far to trust it. None below 3 subnets, where τ says nothing, or when either
+    side is all ties."""
     x, y = np.asarray(a, float), np.asarray(b, float)
     if len(x) < 3:
         return None
@@ -62,7 +64,7 @@ def kendall(a: Sequence[float], b: Sequence[float], rounds: int = ROUNDS, seed: 
     if not np.isfinite(value) or not len(draws):
         return None
     low, high = np.percentile(draws, [2.5, 97.5])
-    return {"value": value, "low": float(low), "high": float(high)}
+    return {"value": value, "low": float(low), "high": float(high), "subnets": len(x)}
 
 
 def in_band(ms: float, budget_ms: float, width: float = BAND_WIDTH) -> bool:

@@ -115,9 +115,9 @@ def _ranking(doc: dict[str, Any]) -> list[str]:
         + ("" if r["complete"] else f" **Preliminary:** the reference is not complete ({_two_seeds(doc)} of its {len(doc['subnets'])} subnets "
            "trained alone with both seeds so far), so these τ are not judged against the goals yet."),
         "",
-        "| ranking of the subnets by | Kendall τ [95%] |",
-        "|---|---:|",
-        *(f"| {name} | {_tau(t)} |" for name, t in rows),
+        "| ranking of the subnets by | subnets | Kendall τ [95%] |",
+        "|---|---:|---:|",
+        *(f"| {name} | {'-' if t is None else t['subnets']} | {_tau(t)} |" for name, t in rows),
         "",
         "### Ablation",
         "",

@@ -49,7 +49,7 @@ def test_kendall_gives_tau_b_and_a_bootstrap_interval_that_holds_it():
 
 
 def test_kendall_of_a_perfect_order_is_one_at_every_resample():
-    assert kendall([1, 2, 3, 4], [10, 20, 30, 40]) == {"value": 1.0, "low": 1.0, "high": 1.0}
+    assert kendall([1, 2, 3, 4], [10, 20, 30, 40]) == {"value": 1.0, "low": 1.0, "high": 1.0, "subnets": 4}
 
 
 def test_kendall_says_nothing_below_three_subnets_or_when_one_side_is_all_ties():
@@ -175,6 +175,12 @@ def test_the_page_opens_with_a_verdict_naming_each_goal_its_figure_and_met_or_mi
     assert "supernet τ 0.40 [" in verdict and "against ≥ 0.6: missed" in verdict and "largest minus smallest alone 12.0 points: met" in verdict
     assert "one seed's SD 0.71 points (pooled over 5 subnets): met" in verdict
     assert "| within band q35" not in page and "| supernet within band q35 (0.300 ms ± 5%) |" in page
+
+
+def test_each_ranking_row_names_how_many_subnets_its_tau_is_over():
+    page = render(synthetic_document())
+    assert "| supernet (inherited accuracy) | 5 | 0.40 [" in page
+    assert "| supernet within band q35 (0.300 ms ± 5%) | - | - |" in page  # 2 subnets: no τ
 
 
 def pilots() -> dict:
