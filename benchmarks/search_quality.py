@@ -283,9 +283,7 @@ def supernets(
     _, predictor, _ = _space_and_predictor(lut)
     env = {**os.environ, **({"CUDA_VISIBLE_DEVICES": ""} if _device(device).type == "cpu" else {})}
     for i, name in enumerate(variants.split(",")):
-        if name not in VARIANTS:
-            raise typer.BadParameter(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
-        v, out = VARIANTS[name], work / "supernets" / name
+        v, out = _variant(name), work / "supernets" / name
         total = epochs * v.epoch_factor
         if i % parts != part or _trained_epochs(out / "last.pt") >= total:
             continue
@@ -298,6 +296,12 @@ def supernets(
         write_json_atomic(out / "variant.json", {"variant": name, "flags": list(v.flags), "device": _describe(_device(device))})
 
 
+def _variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise typer.BadParameter(f"unknown variant {name!r}; choose from {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
 def _trained_epochs(checkpoint: Path) -> int:
     """The epochs a supernet's checkpoint holds; 0 before its first."""
     return int(load_checkpoint(checkpoint)["epoch"]) if checkpoint.exists() else 0
@@ -306,9 +310,7 @@ def _trained_epochs(checkpoint: Path) -> int:
 def _supernet(work: Path, variant: str, epochs: int) -> Path:
     """The checkpoint of a variant trained to its full length: a supernet still training (another
     process's `supernets`) would be searched or ranked as if it were done."""
-    if variant not in VARIANTS:
-        raise typer.BadParameter(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
-    path, total = work / "supernets" / variant / "last.pt", epochs * VARIANTS[variant].epoch_factor
+    path, total = work / "supernets" / variant / "last.pt", epochs * _variant(variant).epoch_factor
     if (done := _trained_epochs(path)) < total:
         raise typer.BadParameter(f"the {variant} supernet is trained {done} of {total} epochs; finish it with `supernets --variants {variant}` first")
     return path
@@ -369,10 +371,11 @@ def ranking(
     at other calibration sizes), one file per (variant, calibration); τ against the reference so far."""
     ref = reference(work, lut)
     configs = [SubnetConfig.from_dict(s["config"]) for s in ref["subnets"]]
-    trained = [name for name in VARIANTS if _trained_epochs(work / "supernets" / name / "last.pt") >= epochs * VARIANTS[name].epoch_factor]
-    for name in VARIANTS:
-        if name not in trained and (done := _trained_epochs(work / "supernets" / name / "last.pt")):
-            console.print(f"{name}: still training ({done} of {epochs * VARIANTS[name].epoch_factor} epochs), not ranked yet")
+    progress = {name: (_trained_epochs(work / "supernets" / name / "last.pt"), epochs * v.epoch_factor) for name, v in VARIANTS.items()}
+    trained = [name for name, (done, total) in progress.items() if done >= total]
+    for name, (done, total) in progress.items():
+        if 0 < done < total:
+            console.print(f"{name}: still training ({done} of {total} epochs), not ranked yet")
     jobs = [(name, SEARCH_CALIBRATION) for name in trained] + [(variant, int(n)) for n in calibrations.split(",") if variant in trained and int(n) != SEARCH_CALIBRATION]
     runs = alone_runs(work, epochs)
     for i, (name, images) in enumerate(jobs):
