@@ -12,7 +12,7 @@ Sections, in order; each keeps one JSON file per run under --work, so processes 
               over predicted latency and a group inside each of two budget bands, each trained alone
               with 2 seeds, keeping the held-out curve (converged: flat over its last 20% of epochs)
   supernets   one supernet per variant (sandwich; warmup, keep-inactive, stage-count-heads, longer,
-              random: one suspect each) with `bench train`, resumed
+              random, fixed-shortcuts: one suspect each) with `bench train`, resumed
   ranking     every variant's inherited test accuracy of the reference subnets, as the search
               evaluates them; the headline variant also recalibrated on fewer and more images
   strategies  random, evolution and coarse-to-fine paired by seed, at the two band budgets
@@ -82,7 +82,7 @@ class Variant:
 VARIANTS = {  # issue 40's suspects, one at a time against the sandwich baseline
     "sandwich": Variant(), "warmup": Variant(("--warmup-largest", "5")), "keep-inactive": Variant(("--keep-inactive",)),
     "stage-count-heads": Variant(("--stage-count-heads",)), "longer": Variant(epoch_factor=2),
-    "random": Variant(("--sampling", "random")),
+    "random": Variant(("--sampling", "random")), "fixed-shortcuts": Variant(("--fixed-shortcuts",)),
 }
 
 Work = Annotated[Path, typer.Option(help="where the sections keep their results (one JSON file per run)")]

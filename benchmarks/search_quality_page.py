@@ -121,14 +121,24 @@ def _ranking(doc: dict[str, Any]) -> list[str]:
         "",
         "### Ablation",
         "",
-        "| variant | epochs | training (s) | calibration images | Kendall τ [95%] |",
-        "|---|---:|---:|---:|---:|",
+        "| variant | `bench train` flags | epochs | training (s) | calibration images | Kendall τ [95%] |",
+        "|---|---|---:|---:|---:|---:|",
         *(
-            f"| {a['variant']} (`{doc['variants'][a['variant']]['checkpoint_sha256'][:12]}`) | {a['epochs']} | {a['seconds']:.0f} | "
+            f"| {a['variant']} (`{doc['variants'][a['variant']]['checkpoint_sha256'][:12]}`) | {_flags(doc['variants'][a['variant']]['flags'])} | "
+            f"{a['epochs']} | {a['seconds']:.0f} | "
             f"{a['calibration_images']} | {_tau(a['tau'])} |"
             for a in doc["figures"]["ablation"]
         ),
+        *(
+            ["", "With `--fixed-shortcuts` no stage's first block takes its skip, so that variant ranks subnets that lack the skip "
+             "the reference's subnets, trained alone, take where a stride-1 transition's widths match."]
+            if any("--fixed-shortcuts" in v["flags"] for v in doc["variants"].values()) else []
+        ),
     ]
+
+
+def _flags(flags: list[str]) -> str:
+    return f"`{' '.join(flags)}`" if flags else "none"
 
 
 def _subnets(doc: dict[str, Any]) -> list[str]:

@@ -349,7 +349,10 @@ def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
     try:
         saved = torch.load(run / "best.pt", map_location="cpu", weights_only=True)  # never unpickle code from a file
         config = SubnetConfig.from_dict(saved["config"])
-        model = StaticSubnet(config, load_space(config.space).for_classes(len(saved["classes"])))
+        shortcuts = saved.get("fixed_shortcuts", False)  # absent from runs older than it
+        if not isinstance(shortcuts, bool):
+            raise ValueError("fixed_shortcuts is not true or false")
+        model = StaticSubnet(config, load_space(config.space).for_classes(len(saved["classes"])), fixed_shortcuts=shortcuts)
         model.load_state_dict(saved["state_dict"])
     except UserError:
         raise

@@ -178,6 +178,16 @@ def test_a_finished_search_loads_as_its_config_model_and_latencies(tiny_search_r
     assert found.model(torch.randn(1, 3, 64, 64)).shape == (1, 10)
 
 
+def test_a_found_subnet_of_a_supernet_with_fixed_shortcuts_loads_without_transition_skips(tiny_search_run, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_search_run, run)
+    saved = torch.load(run / "best.pt", weights_only=True)
+    assert saved["fixed_shortcuts"] is False
+    torch.save({**saved, "fixed_shortcuts": True}, run / "best.pt")
+    found = api.load_found(run)
+    assert found.model.fixed_shortcuts and not any(block.has_skip for block in (stage[0] for stage in found.model.stages[:3]))
+
+
 HOSTILE = [
     ("run_search(latency_ms=0)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0), "latency_ms must be a finite number above 0, not 0"),
     ("run_search(latency_ms=nan)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=float("nan")), "latency_ms must be .* not nan"),

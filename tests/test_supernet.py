@@ -109,6 +109,22 @@ def test_static_subnet_contains_no_elastic_layers(tiny_supernet) -> None:
     assert static.config == config
 
 
+def test_with_fixed_shortcuts_a_transition_of_matching_widths_takes_no_skip_and_extracts_the_same(tiny) -> None:
+    torch.manual_seed(0)
+    fixed, switching = Supernet(tiny, fixed_shortcuts=True), Supernet(tiny)
+    randomise_norms(fixed)
+    switching.load_state_dict(fixed.state_dict())  # the same weights: only the shortcut differs
+    config = min_config(tiny)
+    assert config.stem == config.mbconv[0].width and tiny.mbconv[0].stride == 1  # MBConv-1's transition would skip
+    h = torch.randn(2, config.stem, 32, 32, generator=torch.Generator().manual_seed(0))  # the stem's output
+    with torch.no_grad():
+        fixed.eval().set_active(config), switching.eval().set_active(config)
+        assert torch.allclose(switching.stages[0](h) - fixed.stages[0](h), h, atol=1e-5)  # the skip, and only it
+    static = extract(fixed, config).eval()
+    assert static.fixed_shortcuts and not static.stages[0][0].has_skip
+    assert _max_abs_diff(fixed, config) <= 1e-5
+
+
 def test_with_a_head_per_stage_count_3_and_4_stage_subnets_read_their_own_classifier(tiny) -> None:
     torch.manual_seed(0)
     net = Supernet(tiny, head_per_stage_count=True).train()

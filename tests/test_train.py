@@ -73,6 +73,15 @@ def test_a_supernet_trained_with_a_head_per_stage_count_loads_as_it_was_trained(
     assert sorted(net.heads) == ["3", "4"] and doc["settings"]["head_per_stage_count"] is True
 
 
+def test_a_supernet_trained_with_fixed_shortcuts_loads_with_them_fixed(digits_dir, tmp_path):
+    from search.training.checkpoint import build_supernet, checkpoint_space
+
+    Trainer(tiny_train_settings(digits_dir, epochs=1, fixed_shortcuts=True), tmp_path, distributed.init(prefer_gpu=False)).run()
+    doc = load_checkpoint(tmp_path / "last.pt")
+    net = build_supernet(doc, checkpoint_space(doc)[1])
+    assert net.fixed_shortcuts and net.stages[0][0].noskip and not net.stages[0][1].noskip
+
+
 def test_learning_rate_warms_up_linearly_then_follows_a_cosine_to_the_floor():
     assert [lr_factor(s, 4, 20, 0.01) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
     assert lr_factor(12, 4, 20, 0.01) == pytest.approx(0.01 + 0.99 * 0.5)

@@ -48,6 +48,10 @@ def train(
         TRAIN["head_per_stage_count"], "--stage-count-heads",
         help="a classifier for each number of transformer stages, instead of one that 3- and 4-stage subnets share",
     ),
+    fixed_shortcuts: bool = typer.Option(
+        TRAIN["fixed_shortcuts"], "--fixed-shortcuts",
+        help="no stage's first block takes its skip (Once-for-All), instead of taking it when the active widths match; the found subnet is built the same way",
+    ),
     kd: str = typer.Option(TRAIN["kd"], "--kd", help="distillation from a teacher: none, hard (the paper's best) or soft"),
     teacher: Optional[str] = typer.Option(None, "--teacher", help="timm model name of the teacher"),
     teacher_checkpoint: Optional[Path] = typer.Option(None, "--teacher-checkpoint", help="local weights of the teacher (nothing is downloaded)"),
@@ -77,7 +81,8 @@ def train(
     settings = TrainSettings(
         space=s.name, data=str(data), resolution=resolution or s.default_resolution, epochs=epochs, batch_size=batch_size, lr=lr,
         min_lr=min_lr, weight_decay=weight_decay, warmup_epochs=warmup_epochs, label_smoothing=label_smoothing, sampling=sampling,
-        sandwich_random=sandwich_random, warmup_largest_epochs=warmup_largest_epochs, decay_inactive=decay_inactive, head_per_stage_count=head_per_stage_count, kd=kd, teacher=teacher, teacher_checkpoint=str(teacher_checkpoint) if teacher_checkpoint else None,
+        sandwich_random=sandwich_random, warmup_largest_epochs=warmup_largest_epochs, decay_inactive=decay_inactive, head_per_stage_count=head_per_stage_count,
+        fixed_shortcuts=fixed_shortcuts, kd=kd, teacher=teacher, teacher_checkpoint=str(teacher_checkpoint) if teacher_checkpoint else None,
         kd_alpha=kd_alpha, kd_tau=kd_tau, holdout=holdout, hflip=hflip, augment=augment, seed=seed, amp=amp, workers=workers,
     )
     d = distributed.init()

@@ -49,7 +49,7 @@ def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str) 
     config = static.config
     checkpoint = out / "best.pt"
     with atomic_path(checkpoint) as tmp:
-        torch.save({"config": config.to_dict(), "classes": classes, "state_dict": static.state_dict()}, tmp)
+        torch.save({"config": config.to_dict(), "classes": classes, "fixed_shortcuts": static.fixed_shortcuts, "state_dict": static.state_dict()}, tmp)
     deployable = deploy_form(copy.deepcopy(static).cpu().eval())
     example = torch.randn(1, 3, config.resolution, config.resolution)
     delivered = Delivered(checkpoint, {}, {}, {})

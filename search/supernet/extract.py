@@ -16,7 +16,7 @@ from search.supernet.static import StaticSubnet
 
 def extract(supernet: Supernet, config: SubnetConfig) -> StaticSubnet:
     """A static copy of `config`'s weights, in the supernet's train/eval mode."""
-    static = StaticSubnet(config, supernet.space)
+    static = StaticSubnet(config, supernet.space, fixed_shortcuts=supernet.fixed_shortcuts)
     elastic = dict(supernet.named_modules())
     head = supernet.head_name(config)
     with torch.no_grad():

@@ -40,12 +40,13 @@ class ElasticConvNormAct(nn.Module):
 
 class ElasticInvertedResidual(nn.Module):
     """MobileNetV2 block (timm `InvertedResidual` layout); hidden width = input width x expansion.
-    The skip is taken when the active input and output match, exactly as timm decides it."""
+    The skip is taken when the active input and output match, exactly as timm decides it, unless
+    `noskip` (timm's name) fixes it off whatever the widths."""
 
-    def __init__(self, max_in: int, max_out: int, stride: int, max_expansion: float) -> None:
+    def __init__(self, max_in: int, max_out: int, stride: int, max_expansion: float, noskip: bool = False) -> None:
         super().__init__()
         max_hidden = int(max_in * max_expansion)
-        self.stride = stride
+        self.stride, self.noskip = stride, noskip
         self.conv_pw = ElasticConv2d(max_in, max_hidden, 1)
         self.bn1 = ElasticBatchNorm(max_hidden)
         self.conv_dw = ElasticDepthwiseConv2d(max_hidden, 3, stride)
@@ -60,14 +61,16 @@ class ElasticInvertedResidual(nn.Module):
         y = self.act(self.bn1(self.conv_pw(x, hidden)))
         y = self.act(self.bn2(self.conv_dw(y)))
         y = self.bn3(self.conv_pwl(y, self.out_channels))
-        if self.stride == 1 and x.shape[1] == self.out_channels:
+        if not self.noskip and self.stride == 1 and x.shape[1] == self.out_channels:
             y = y + x
         return y
 
 
 class ElasticMBConvStage(nn.ModuleList):
-    def __init__(self, max_in: int, max_width: int, max_depth: int, stride: int, transition_exp: float, max_exp: float) -> None:
-        blocks = [ElasticInvertedResidual(max_in, max_width, stride, transition_exp)]
+    def __init__(
+        self, max_in: int, max_width: int, max_depth: int, stride: int, transition_exp: float, max_exp: float, fixed_shortcuts: bool
+    ) -> None:
+        blocks = [ElasticInvertedResidual(max_in, max_width, stride, transition_exp, noskip=fixed_shortcuts)]
         blocks += [ElasticInvertedResidual(max_width, max_width, 1, max_exp) for _ in range(max_depth - 1)]
         super().__init__(blocks)
         self.depth = max_depth
@@ -130,11 +133,11 @@ class ElasticTransformerLayer(nn.Module):
 
 
 class ElasticMobileViTStage(nn.Module):
-    def __init__(self, max_in: int, max_width: int, stride: int, space: SearchSpace, index: int) -> None:
+    def __init__(self, max_in: int, max_width: int, stride: int, space: SearchSpace, index: int, fixed_shortcuts: bool) -> None:
         super().__init__()
         st = space.transformer[index]
         self.patch = space.patch_size
-        self.transition = ElasticInvertedResidual(max_in, max_width, stride, space.transition_expansion)
+        self.transition = ElasticInvertedResidual(max_in, max_width, stride, space.transition_expansion, noskip=fixed_shortcuts)
         self.conv_kxk = ElasticConvNormAct(max_width, max_width, 3)
         self.conv_1x1 = ElasticConv2d(max_width, max_width, 1)
         self.transformer = nn.ModuleList(
@@ -179,9 +182,15 @@ class ElasticClassifierHead(nn.Module):
 class Supernet(nn.Module):
     """Every subnet of `space` in one module. With `head_per_stage_count`, subnets of 3 and of 4
     transformer stages each have a classifier of their own (`heads.3`, `heads.4`) instead of sharing
-    `head`, which would read the last stage's output of either through the same channels."""
+    `head`, which would read the last stage's output of either through the same channels.
 
-    def __init__(self, space: SearchSpace, head_per_stage_count: bool = False) -> None:
+    With `fixed_shortcuts`, no stage's first (transition) block ever takes its skip, as Once-for-All
+    builds it: otherwise a stride-1 transition adds its input exactly when the active widths on both
+    sides match, so the same weights learn a residual in one subnet and the whole mapping in the
+    next. Blocks inside a stage always match, so their skips never switch either way. Subnets then
+    differ from the default architecture by that one addition (`StaticSubnet(fixed_shortcuts=True)`)."""
+
+    def __init__(self, space: SearchSpace, head_per_stage_count: bool = False, fixed_shortcuts: bool = False) -> None:
         super().__init__()
         self.space = space
         self.stem = ElasticConvNormAct(3, max(space.stem.width), space.stem.kernel, space.stem.stride)
@@ -189,17 +198,19 @@ class Supernet(nn.Module):
         prev = max(space.stem.width)
         for st in space.mbconv:
             stages.append(
-                ElasticMBConvStage(prev, max(st.width), max(st.depth), st.stride, space.transition_expansion, max(st.expansion))
+                ElasticMBConvStage(
+                    prev, max(st.width), max(st.depth), st.stride, space.transition_expansion, max(st.expansion), fixed_shortcuts
+                )
             )
             prev = max(st.width)
         for i, st in enumerate(space.transformer):
-            stages.append(ElasticMobileViTStage(prev, max(st.width), st.stride, space, i))
+            stages.append(ElasticMobileViTStage(prev, max(st.width), st.stride, space, i, fixed_shortcuts))
             prev = max(st.width)
         self.stages = nn.ModuleList(stages)
         def head() -> ElasticClassifierHead:
             return ElasticClassifierHead(max(space.head_widths), space.head.expansion, space.head.num_classes)
 
-        self.head_per_stage_count = head_per_stage_count
+        self.head_per_stage_count, self.fixed_shortcuts = head_per_stage_count, fixed_shortcuts
         if head_per_stage_count:
             self.heads = nn.ModuleDict({str(n): head() for n in space.num_transformer_stages})
         else:

@@ -27,8 +27,8 @@ def token_norm(kind: str, dim: int) -> nn.Module:
     return TokenBatchNorm(dim) if kind == "batchnorm" else nn.LayerNorm(dim)
 
 
-def inverted_residual(c_in: int, c_out: int, stride: int, expansion: float) -> InvertedResidual:
-    block = InvertedResidual(c_in, c_out, 3, stride=stride, exp_ratio=expansion, act_layer=nn.SiLU)
+def inverted_residual(c_in: int, c_out: int, stride: int, expansion: float, noskip: bool = False) -> InvertedResidual:
+    block = InvertedResidual(c_in, c_out, 3, stride=stride, exp_ratio=expansion, act_layer=nn.SiLU, noskip=noskip)
     if block.conv_pw.out_channels != int(c_in * expansion):
         raise ValueError(f"timm rounded the hidden width of {c_in} x {expansion}; use widths divisible by 8")
     return block
@@ -80,10 +80,11 @@ class MobileViTStage(nn.Module):
         head_dim: int,
         norm: str,
         patch: int,
+        fixed_shortcuts: bool = False,
     ) -> None:
         super().__init__()
         self.patch = patch
-        self.transition = inverted_residual(c_in, width, stride, transition_expansion)
+        self.transition = inverted_residual(c_in, width, stride, transition_expansion, noskip=fixed_shortcuts)
         self.conv_kxk = conv_norm_act(width, width, 3)
         self.conv_1x1 = nn.Conv2d(width, width, 1, bias=False)
         self.transformer = nn.ModuleList(
@@ -118,19 +119,20 @@ class ClassifierHead(nn.Module):
 
 class StaticSubnet(nn.Module):
     """`strict=False` builds configs outside the space's choices (a transformer stage with no layers,
-    an extra layer): the latency profiler's measurement networks need them."""
+    an extra layer): the latency profiler's measurement networks need them. `fixed_shortcuts`: no
+    transition block takes its skip, as in a supernet trained with them (`Supernet`)."""
 
-    def __init__(self, config: SubnetConfig, space: SearchSpace, strict: bool = True) -> None:
+    def __init__(self, config: SubnetConfig, space: SearchSpace, strict: bool = True, fixed_shortcuts: bool = False) -> None:
         super().__init__()
         if strict:
             validate(config, space)
-        self.config_json = config.to_json()
+        self.config_json, self.fixed_shortcuts = config.to_json(), fixed_shortcuts
         self.resolution = config.resolution
         self.stem = conv_norm_act(3, config.stem, space.stem.kernel, space.stem.stride)
         stages: list[nn.Module] = []
         prev = config.stem
         for st, ss in zip(config.mbconv, space.mbconv):
-            blocks = [inverted_residual(prev, st.width, ss.stride, space.transition_expansion)]
+            blocks = [inverted_residual(prev, st.width, ss.stride, space.transition_expansion, noskip=fixed_shortcuts)]
             blocks += [inverted_residual(st.width, st.width, 1, st.expansion) for _ in range(st.depth - 1)]
             stages.append(nn.Sequential(*blocks))
             prev = st.width
@@ -138,7 +140,8 @@ class StaticSubnet(nn.Module):
             layers = list(zip(st.heads, st.mlp_ratio))
             stages.append(
                 MobileViTStage(
-                    prev, st.width, ss.stride, space.transition_expansion, layers, space.head_dim, space.norm, space.patch_size
+                    prev, st.width, ss.stride, space.transition_expansion, layers, space.head_dim, space.norm, space.patch_size,
+                    fixed_shortcuts,
                 )
             )
             prev = st.width

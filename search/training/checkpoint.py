@@ -104,9 +104,10 @@ def checkpoint_space(doc: dict[str, Any], expected: str | None = None) -> tuple[
 
 def build_supernet(doc: dict[str, Any], space: SearchSpace) -> Supernet:
     """The supernet `doc` holds, with its weights, built as it was trained: with one classifier, or
-    one per transformer stage count (`head_per_stage_count`, absent from checkpoints before it)."""
-    settings = doc.get("settings")
-    net = Supernet(space, isinstance(settings, dict) and settings.get("head_per_stage_count") is True)
+    one per transformer stage count (`head_per_stage_count`), and with its shortcuts switching or
+    fixed (`fixed_shortcuts`); both are absent from checkpoints older than them."""
+    settings = doc.get("settings") if isinstance(doc.get("settings"), dict) else {}
+    net = Supernet(space, settings.get("head_per_stage_count") is True, settings.get("fixed_shortcuts") is True)
     load_weights(net, doc)
     return net
 

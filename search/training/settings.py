@@ -40,6 +40,7 @@ class TrainSettings:
     # them by weight decay and by momentum left from the steps that did use them.
     decay_inactive: bool = True
     head_per_stage_count: bool = False  # a classifier for each number of transformer stages (search.supernet.model.Supernet)
+    fixed_shortcuts: bool = False  # no transition block takes its skip, whatever the widths (search.supernet.model.Supernet)
     kd: str = "none"
     teacher: str | None = None
     teacher_checkpoint: str | None = None

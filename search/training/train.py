@@ -165,7 +165,7 @@ class Trainer:
 
     def fresh_state(self) -> TrainState:
         torch.manual_seed(self.s.seed)
-        model = Supernet(self.space, self.s.head_per_stage_count).to(self.d.device, memory_format=torch.channels_last)
+        model = Supernet(self.space, self.s.head_per_stage_count, self.s.fixed_shortcuts).to(self.d.device, memory_format=torch.channels_last)
         distributed.broadcast_parameters(model)
         decay = [p for n, p in model.named_parameters() if p.ndim > 1]
         no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
