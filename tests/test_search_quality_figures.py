@@ -183,6 +183,19 @@ def test_each_ranking_row_names_how_many_subnets_its_tau_is_over():
     assert "| supernet within band q35 (0.300 ms ± 5%) | - | - |" in page  # 2 subnets: no τ
 
 
+def test_the_ablation_names_each_variant_s_flags_and_says_fixed_shortcuts_rank_another_architecture():
+    doc = synthetic_document()
+    assert "lack the skip" not in render(doc) and "| sandwich (`abababababab`) | none | 75 |" in render(doc)
+    for s in doc["subnets"]:
+        s["inherited"]["fixed-shortcuts"] = s["inherited"]["sandwich"]
+    fixed = {**doc["variants"]["sandwich"], "variant": "fixed-shortcuts", "flags": ["--fixed-shortcuts"]}
+    meta = {k: doc[k] for k in ("date", "machine", "lut", "data_command", "recipe")}
+    doc = document(doc["subnets"], {**doc["variants"], "fixed-shortcuts": fixed}, "sandwich", doc["bands"], [], [], None, meta)
+    page = render(doc)
+    assert "| fixed-shortcuts (`abababababab`) | `--fixed-shortcuts` | 75 |" in page
+    assert "so that variant ranks subnets that lack the skip the reference's subnets, trained alone, take" in page
+
+
 def pilots() -> dict:
     """Two pilots of one task (60 and 120 epochs) and one of another."""
     def pilot(command: str, epochs: int, headroom: float) -> dict:
