@@ -5,6 +5,7 @@
   layout      training images/s in the default (NCHW) layout against channels-last, for the static
               subnet (what `train_alone` trains) and the supernet (what `bench train` trains)
   loader      bench train's data loader alone, workers persistent against restarted every epoch
+  memo        an epoch of train_alone's loader (in-process): images kept in memory against read from disk
   coarse      coarse-phase candidates priced per second on a LUT (sampling, latency, parameters, budget)
   compliance  coarse-to-fine searches on host at several budgets; each found model exported and
               measured beside the LUT's anchor: measured at the LUT's speed / budget (goal 0.90-1.05)
@@ -150,6 +151,53 @@ def loader(
             table.add_row("persistent" if persistent else "restarted", str(epoch + 1), f"{first:.3f}", f"{seconds:.3f}")
     console.print(table)
     console.print(f"{epochs} epochs: persistent / restarted = {totals[True] / totals[False]:.3f}")
+
+
+@app.command()
+def memo(
+    data: Path = typer.Option(..., help="an ImageFolder (bench data digits/cluttered writes one)"), resolution: int = 64,
+    batch: int = 64, epochs: int = 3,
+) -> None:
+    """Images per second of `train_alone`'s loader (no workers, as on the CPU), its images kept in
+    memory after the first epoch against decoded and resized from disk on every epoch; then seconds
+    per epoch of `train_alone` itself, the space's smallest and largest, each way."""
+    from torch.utils.data import DataLoader
+
+    from search.space import load_space
+    from search.space.sampling import max_config, min_config
+    from search.training.data import open_data
+    from search.training.settings import TrainSettings
+    from search.training.standalone import train_alone
+
+    torch.set_num_threads(1)
+    rates: dict[str, list[float]] = {}
+    for name, memo_bytes in (("from disk", 0), ("kept in memory", 2**30)):
+        train = open_data(data, resolution, 0.1, 0, hflip=False, augment="auto", memo_bytes=memo_bytes).train
+        rates[name] = []
+        for _ in range(epochs):
+            start = time.perf_counter()
+            for _ in DataLoader(train, batch_size=batch, shuffle=True, drop_last=True):
+                pass
+            rates[name].append(len(train) // batch * batch / (time.perf_counter() - start))
+    table = Table(title=f"train_alone's loader, {len(train)} images at {resolution} px, batch {batch}, one thread")
+    table.add_column("images")
+    for epoch in range(epochs):
+        table.add_column(f"epoch {epoch + 1} (img/s)", justify="right")
+    for name, per_epoch in rates.items():
+        table.add_row(name, *(f"{r:.0f}" for r in per_epoch))
+    console.print(table)
+    console.print(f"epochs 2-{epochs}: kept in memory / from disk = {statistics.mean(rates['kept in memory'][1:]) / statistics.mean(rates['from disk'][1:]):.2f}x")
+    tiny = load_space("tiny")
+    for end, config in (("smallest", min_config(tiny, resolution)), ("largest", max_config(tiny, resolution))):
+        runs = {}
+        for name, memo_bytes in (("from disk", 0), ("kept in memory", 2**30)):
+            s = TrainSettings(space="tiny", data=str(data), resolution=resolution, hflip=False, augment="auto", epochs=epochs, lr=2e-3, batch_size=batch)
+            images = open_data(data, resolution, s.holdout, s.seed, False, augment="auto", memo_bytes=memo_bytes)
+            runs[name] = train_alone(config, s, data=images)
+        disk, kept = (statistics.mean(runs[n].seconds_per_epoch[1:]) for n in ("from disk", "kept in memory"))
+        same = runs["from disk"].holdout_accuracy == runs["kept in memory"].holdout_accuracy
+        console.print(f"train_alone, {end}: {disk:.2f} s/epoch from disk, {kept:.2f} kept in memory (epochs 2-{epochs}): "
+                      f"{disk / kept:.2f}x; the same held-out accuracy: {same}")
 
 
 @app.command()
