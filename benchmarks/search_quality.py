@@ -345,12 +345,11 @@ class Inherited:
         self.device = device
 
     def __call__(self, config: SubnetConfig, split: str = "holdout") -> float:
-        from search.training.evaluate import accuracy, recalibrated
+        from search.training.evaluate import subnet_accuracy
 
         entry = self.cache.setdefault(config.hash, {})
         if split not in entry:
-            model = recalibrated(self.supernet, config, self.calibration, self.device)
-            entry[split] = accuracy(model, getattr(self, split), self.device)
+            entry[split] = subnet_accuracy(self.supernet, config, self.calibration, getattr(self, split), self.device)
         return entry[split]
 
     def save(self) -> None:

@@ -6,6 +6,8 @@
               subnet (what `train_alone` trains) and the supernet (what `bench train` trains)
   loader      bench train's data loader alone, workers persistent against restarted every epoch
   memo        an epoch of train_alone's loader (in-process): images kept in memory against read from disk
+  evaluation  subnet evaluations (extract, recalibrate BatchNorm, held-out accuracy) of a trained
+              supernet per second, in the default layout against channels-last, and whether they agree
   coarse      coarse-phase candidates priced per second on a LUT (sampling, latency, parameters, budget)
   compliance  coarse-to-fine searches on host at several budgets; each found model exported and
               measured beside the LUT's anchor: measured at the LUT's speed / budget (goal 0.90-1.05)
@@ -198,6 +200,54 @@ def memo(
         same = runs["from disk"].holdout_accuracy == runs["kept in memory"].holdout_accuracy
         console.print(f"train_alone, {end}: {disk:.2f} s/epoch from disk, {kept:.2f} kept in memory (epochs 2-{epochs}): "
                       f"{disk / kept:.2f}x; the same held-out accuracy: {same}")
+
+
+@app.command()
+def evaluation(
+    checkpoint: Path = typer.Option(..., help="a supernet's last.pt (`bench train` writes it); its own data set is read"),
+    subnets: int = 16, rounds: int = 2,
+) -> None:
+    """Seconds to evaluate `subnets` random subnets as the search does (extract, recalibrate
+    BatchNorm on the search's calibration images, held-out accuracy), in the default layout against
+    channels-last (what `search.training.evaluate` uses), interleaved rounds, one thread."""
+    import random
+
+    from search.training.checkpoint import build_supernet, checkpoint_space, load_checkpoint
+    from search.training.data import open_data, tensor_batches
+    from search.training.evaluate import accuracy, recalibrate_batchnorm, subnet_accuracy
+    from search.training.settings import TrainSettings
+    from search.training.trained import CALIBRATION_BATCHES, EVAL_BATCH
+
+    torch.set_num_threads(1)
+    doc = load_checkpoint(checkpoint)
+    space = checkpoint_space(doc)[1]
+    s = TrainSettings(**doc["settings"])
+    supernet = build_supernet(doc, space).eval()
+    data = open_data(Path(s.data), s.resolution, s.holdout, s.seed, s.hflip, EVAL_BATCH * CALIBRATION_BATCHES, s.augment)
+    calibration, holdout = tensor_batches(data.calibration, EVAL_BATCH), tensor_batches(data.holdout, EVAL_BATCH)
+    plain = [([(x.contiguous(), y) for x, y in batches]) for batches in (calibration, holdout)]
+    cpu = torch.device("cpu")
+
+    def default_layout(config: SubnetConfig) -> float:
+        static = extract(supernet, config)
+        recalibrate_batchnorm(static, plain[0], cpu)
+        return accuracy(static, plain[1], cpu)
+
+    def channels_last(config: SubnetConfig) -> float:
+        return subnet_accuracy(supernet, config, calibration, holdout, cpu)
+
+    configs = [random_config(space, random.Random(i), s.resolution) for i in range(subnets)]
+    seconds: dict[str, list[float]] = {"default": [], "channels-last": []}
+    answers: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for name, evaluate in (("default", default_layout), ("channels-last", channels_last)):
+            start = time.perf_counter()
+            answers[name] = [evaluate(c) for c in configs]
+            seconds[name].append(time.perf_counter() - start)
+    same = sum(a == b for a, b in zip(answers["default"], answers["channels-last"]))
+    default, last = (statistics.median(seconds[n]) / subnets for n in seconds)
+    console.print(f"{subnets} subnets of {checkpoint}, {len(data.calibration)} calibration and {len(data.holdout)} held-out images, {rounds} rounds:")
+    console.print(f"default layout {default:.3f} s a subnet, channels-last {last:.3f} s: {default / last:.2f}x; the same accuracy for {same} of {subnets}")
 
 
 @app.command()

@@ -237,5 +237,6 @@ def check_trainable(data: ImageData) -> None:
 def tensor_batches(dataset: Dataset, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """All of `dataset` in order, as batches held in memory. Evaluating hundreds of subnets re-reads
     the same images; caching them once avoids re-decoding (and the loader memory growth reported
-    for repeated iteration)."""
-    return [(x, y) for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False)]
+    for repeated iteration). Kept in channels-last layout, the one subnets are evaluated in
+    (`search.training.evaluate`), so no batch is converted again for every subnet."""
+    return [(x.contiguous(memory_format=torch.channels_last), y) for x, y in DataLoader(dataset, batch_size=batch_size, shuffle=False)]
