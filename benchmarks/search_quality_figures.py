@@ -164,6 +164,7 @@ def found_figures(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({
             "label": e["label"], "budget_ms": e["budget_ms"], "margin_points": margin, "seeds": min(len(f["alone"]), len(h["alone"])),
             "ratio": f["measured_ms"] / e["budget_ms"],
+            "speed_factor": f["measured_ms"] / f["measured_ms_host"] if f.get("measured_ms_host") else None,
         })
     return out
 
@@ -171,6 +172,14 @@ def found_figures(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _smaller(ratio: float) -> str:
     """Why a found model may sit below the range: the search keeps the best held-out accuracy it saw."""
     return "; no slower subnet searched was more accurate held out" if ratio < GOALS["found_ratio_low"] else ""
+
+
+def _lut_speed(found: list[dict[str, Any]]) -> str:
+    """How far the found models' timings were scaled to the LUT's speed (its anchor network timed
+    then against now): far from 1, the LUT was profiled on another machine, or one much busier."""
+    factors = [f"{x:.2f}" for x in sorted(f["speed_factor"] for f in found if f.get("speed_factor"))]
+    scale = factors[0] if len(set(factors)) == 1 else f"{factors[0]}–{factors[-1]}" if factors else None
+    return f"; timed here, then scaled {scale}× to the LUT's speed by its anchor network" if scale else ""
 
 
 def _lut_accuracy(v: dict[str, float] | None) -> str:
@@ -246,7 +255,8 @@ def goals(figures: dict[str, Any]) -> list[dict[str, Any]]:
     found = figures.get("found") or []
     out.append(_verdict(
         "found model 0.90–1.05× its budget", all(g["found_ratio_low"] <= f["ratio"] <= g["found_ratio_high"] for f in found) if found else None,
-        "found at " + ", ".join(f"{f['ratio']:.2f}× ({f['label']}{_smaller(f['ratio'])})" for f in found) + _lut_accuracy(figures.get("lut_validation"))
+        "found at " + ", ".join(f"{f['ratio']:.2f}× ({f['label']}{_smaller(f['ratio'])})" for f in found) + _lut_speed(found)
+        + _lut_accuracy(figures.get("lut_validation"))
         if found else "found models",
     ))
     return out

@@ -256,3 +256,11 @@ def test_a_found_model_over_its_budget_is_given_with_what_the_lut_s_validation_s
     meta = {"lut_validation": {"samples": 30, "within_10": 0.27, "mape": 0.21, "bias": -0.21, "spearman": 0.78}}
     by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [entry], [], None, meta)["goals"]}
     assert by["found model 0.90–1.05× its budget"]["text"] == "found at 1.43× (q35) (the LUT's own validation: 27% of subnets within ±10%, bias -21%): missed"
+
+
+def test_a_found_model_timed_on_a_faster_machine_says_how_far_its_timing_was_scaled():
+    entry = {"label": "q35", "budget_ms": 0.35, "found": {"alone": [], "measured_ms": 0.5, "measured_ms_host": 0.125}, "hand": {"alone": []}}
+    by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [entry], [], None, {})["goals"]}
+    assert by["found model 0.90–1.05× its budget"]["text"] == (
+        "found at 1.43× (q35); timed here, then scaled 4.00× to the LUT's speed by its anchor network: missed"
+    )
