@@ -197,7 +197,9 @@ def _alone_path(work: Path, config_hash: str, seed: int, epochs: int) -> Path:
 
 
 def _train_share(work: Path, data: Path, runs: list[tuple[SubnetConfig, int]], epochs: int, device: torch.device, part: int, parts: int) -> None:
-    """Train this process's share of (subnet, seed) runs alone, skipping those done, one file each."""
+    """Train this process's share of (subnet, seed) runs alone, skipping those done, one file each;
+    a run cut short resumes from its state (alone/partial/) at the epoch it reached. `seconds` is
+    this process's wall time, `training_seconds` the epochs' over every session."""
     from search.training.settings import TrainSettings
     from search.training.standalone import train_alone
 
@@ -206,12 +208,14 @@ def _train_share(work: Path, data: Path, runs: list[tuple[SubnetConfig, int]], e
         if i % parts != part or path.exists():
             continue
         s = TrainSettings(space=config.space, data=str(data), resolution=config.resolution, hflip=False, augment="auto", seed=seed, epochs=epochs, **RECIPE)
-        start = time.perf_counter()
-        r = train_alone(config, s, device=device, log=console.print, curve=True)
+        start, state = time.perf_counter(), work / "alone" / "partial" / f"{path.stem}.pt"
+        r = train_alone(config, s, device=device, log=console.print, curve=True, state=state)
         write_json_atomic(path, {
             "hash": config.hash, "config": config.to_dict(), "seed": seed, "epochs": epochs, "test": r.test_accuracy,
-            "holdout_curve": r.holdout_curve, "converged": figures.flat(r.holdout_curve), "seconds": time.perf_counter() - start, "device": _describe(device),
+            "holdout_curve": r.holdout_curve, "converged": figures.flat(r.holdout_curve), "seconds": time.perf_counter() - start,
+            "training_seconds": sum(r.seconds_per_epoch), "device": _describe(device),
         })
+        state.unlink(missing_ok=True)
         console.print(f"{config.hash[:8]} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
 
 

@@ -93,14 +93,15 @@ def train(
         if i % parts != part or path.exists():
             continue
         settings = TrainSettings(space="tiny", data=str(data), resolution=predictor.resolution, hflip=False, augment="auto", seed=seed, epochs=epochs, **RECIPE)
-        start = time.perf_counter()
-        r = train_alone(config, settings, device=torch.device(device), log=console.print, curve=True)
+        start, state = time.perf_counter(), work / "runs" / "partial" / f"{path.stem}.pt"  # a run cut short resumes from its last epoch
+        r = train_alone(config, settings, device=torch.device(device), log=console.print, curve=True, state=state)
         write_json_atomic(path, {
             "name": name, "config": config.to_dict(), "seed": seed, "epochs": epochs, "predicted_ms": predictor.predict(config),
             "params": predictor.params(config), "test": r.test_accuracy, "holdout_curve": r.holdout_curve,
-            "seconds": time.perf_counter() - start, "data": str(data), "data_command": f"bench {task}",
+            "seconds": time.perf_counter() - start, "training_seconds": sum(r.seconds_per_epoch), "data": str(data), "data_command": f"bench {task}",
             "lut": read_lut(resolve_lut(lut))["id"], "recipe": {**RECIPE, "epochs": epochs}, "device": device,
         })
+        state.unlink(missing_ok=True)
         console.print(f"{name} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
 
 

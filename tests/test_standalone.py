@@ -1,10 +1,11 @@
 """A subnet trained alone with the supernet's recipe: the reference for ranking, reproducible by seed."""
 
+import pytest
 import torch
 
 from search.space import load_space
 from search.space.sampling import min_config
-from search.training.standalone import train_alone
+from search.training.standalone import AloneStateError, train_alone
 from tests.conftest import tiny_train_settings
 
 
@@ -26,3 +27,43 @@ def test_a_run_asked_for_its_curve_has_the_held_out_accuracy_after_every_epoch_a
     assert plain.holdout_curve == [] and len(traced.holdout_curve) == 2
     assert traced.holdout_curve[-1] == traced.holdout_accuracy == plain.holdout_accuracy
     assert all(torch.equal(a, b) for a, b in zip(plain.model.state_dict().values(), traced.model.state_dict().values()))
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _stop_after_first_epoch(message: str) -> None:
+    if "epoch 1/" in message:
+        raise _Interrupted
+
+
+def test_a_run_interrupted_after_an_epoch_resumes_from_its_state_file_to_the_uninterrupted_weights(digits_dir, tmp_path):
+    """A reference run takes hours on a CPU; a session's end or Ctrl-C must cost at most one epoch."""
+    config = min_config(load_space("tiny"), 64)
+    settings = tiny_train_settings(digits_dir, epochs=2)
+    state = tmp_path / "run.pt"
+    uninterrupted = train_alone(config, settings, curve=True)
+    with pytest.raises(_Interrupted):
+        train_alone(config, settings, curve=True, state=state, log=_stop_after_first_epoch)
+    said: list[str] = []
+    resumed = train_alone(config, settings, curve=True, state=state, log=said.append)
+    assert said[0].endswith(f"resumed after epoch 1/2 from {state}") and len(said) == 2
+    assert resumed.holdout_curve == uninterrupted.holdout_curve and resumed.test_accuracy == uninterrupted.test_accuracy
+    assert all(torch.equal(a, b) for a, b in zip(uninterrupted.model.state_dict().values(), resumed.model.state_dict().values()))
+
+
+def test_a_state_file_of_another_recipe_is_refused_with_the_fix(digits_dir, tmp_path):
+    config = min_config(load_space("tiny"), 64)
+    state = tmp_path / "run.pt"
+    with pytest.raises(_Interrupted):
+        train_alone(config, tiny_train_settings(digits_dir, epochs=2), state=state, log=_stop_after_first_epoch)
+    with pytest.raises(AloneStateError, match=r"holds a run of another subnet or recipe; delete it to train this run from scratch"):
+        train_alone(config, tiny_train_settings(digits_dir, epochs=3), state=state)
+
+
+def test_a_state_file_that_would_run_code_is_refused_unread(digits_dir, tmp_path):
+    state = tmp_path / "run.pt"
+    torch.save({"format": "autovit-bench/alone-state", "payload": _Interrupted()}, state)
+    with pytest.raises(AloneStateError, match=r"could run code\); delete it"):
+        train_alone(min_config(load_space("tiny"), 64), tiny_train_settings(digits_dir, epochs=1), state=state)

@@ -24,7 +24,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
@@ -34,7 +33,7 @@ from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
 from search.space.sampling import max_config, min_config, random_config
 from search.supernet.model import Supernet
-from search.training import distributed
+from search.training import distributed, random_state
 from search.training.checkpoint import CheckpointError, load_checkpoint, load_weights, not_finite, save_checkpoint
 from search.training.data import DataError, EpochIndices, EpochSamples, ImageData, check_trainable, open_data, tensor_batches
 from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
@@ -93,29 +92,6 @@ def lr_factor(step: int, warmup_steps: int, total_steps: int, floor: float) -> f
         return (step + 1) / warmup_steps
     progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def _rng_state() -> dict[str, Any]:
-    """Every generator's state as tensors and plain numbers, so a checkpoint loads with
-    `torch.load(weights_only=True)` (numpy's state holds an ndarray, which that refuses)."""
-    name, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "python": random.getstate(),
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate(state["python"])
-    n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached_gaussian"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _amp_dtype(s: TrainSettings, d: Dist) -> torch.dtype | None:
@@ -203,7 +179,7 @@ class Trainer:
             "optimizer": lambda: state.optimizer.load_state_dict(doc["optimizer"]),
             "learning-rate schedule": lambda: state.scheduler.load_state_dict(doc["scheduler"]),
             "loss scaler": lambda: state.scaler.load_state_dict(doc["scaler"]),
-            "random state": lambda: _set_rng_state(doc["rng"][rank] if rank < len(doc["rng"]) else doc["rng"][0]),
+            "random state": lambda: random_state.restore(doc["rng"][rank] if rank < len(doc["rng"]) else doc["rng"][0]),
             "epoch": progress,
         }
         for part, restore in restores.items():
@@ -217,7 +193,7 @@ class Trainer:
         return state
 
     def _all_rng_states(self) -> list[dict[str, Any]]:
-        mine = _rng_state()
+        mine = random_state.capture()
         if self.d.world == 1:
             return [mine]
         gathered: list[Any] = [None] * self.d.world
