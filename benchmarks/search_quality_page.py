@@ -224,6 +224,34 @@ def _quick(doc: dict[str, Any]) -> list[str]:
     return out + ["| step | seconds |", "|---|---:|", *(f"| `{s['step']}` | {s['seconds']:.0f} |" for s in quick["steps"])]
 
 
+def _rerun(doc: dict[str, Any]) -> list[str]:
+    """The commands that made this page, section by section, with this run's task, LUT and length:
+    each section resumes where it stopped, and `--part i --parts n` shares one among processes."""
+    task, epochs = doc["data_command"].removeprefix("bench "), doc["recipe"]["epochs"]
+    common = f'--task "{task}" --lut {doc["lut"][:8]} --epochs {epochs}'
+    run = ".venv/bin/python benchmarks/search_quality.py"
+    steps = [
+        f"{run} alone {common} --part 0 --parts 2   # and --part 1 in a second process",
+        f"{run} supernets --task \"{task}\" --lut {doc['lut'][:8]} --epochs {epochs}",
+        f"{run} ranking --lut {doc['lut'][:8]} --epochs {epochs}",
+        f"{run} strategies --lut {doc['lut'][:8]} --epochs {epochs} --variant {doc['headline']}",
+        f"{run} found {common} --variant {doc['headline']}",
+        f"{run} report {common} --variant {doc['headline']}",
+        f"{run} page",
+    ]
+    return [
+        "## Running it again",
+        "",
+        "Every section keeps one JSON file per run under `runs/search-quality/`, skips what is done and resumes what was cut short "
+        "(a stand-alone run from its last epoch, a supernet from its last checkpoint); `--device cuda` trains and evaluates on a GPU. "
+        "The task's pilot is `benchmarks/task_pilot.py`; `adopt` takes its runs of reference subnets instead of training them again.",
+        "",
+        "```sh",
+        *steps,
+        "```",
+    ]
+
+
 def render(doc: dict[str, Any]) -> str:
     recipe = ", ".join(f"{k} {v}" for k, v in doc["recipe"].items())
     lines = [
@@ -235,7 +263,7 @@ def render(doc: dict[str, Any]) -> str:
         f"[search_quality.json](search_quality.json)). Task: `{doc['data_command']}`; LUT {doc['lut']}; recipe: {recipe}.",
         "",
     ]
-    for part in (_goals, _pilot, _ranking, _subnets, _strategies, _found, _quick):
+    for part in (_goals, _pilot, _ranking, _subnets, _strategies, _found, _quick, _rerun):
         if section := part(doc):
             lines += [*section, ""]
     return "\n".join(lines)

@@ -3,6 +3,7 @@ supernets trained to their full length: one still training in another process is
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -46,3 +47,21 @@ def test_the_longer_variant_needs_twice_the_epochs(work):
 def test_an_unknown_variant_is_refused_naming_the_known_ones(work):
     with pytest.raises(typer.BadParameter, match="unknown variant 'bigger'; choose from sandwich, warmup"):
         _supernet(work, "bigger", 2)
+
+
+def test_the_page_s_commands_name_only_sections_and_options_the_benchmark_has():
+    """The page tells a reader how to run the benchmark again; a renamed option must fail here, not
+    in their shell."""
+    from search_quality import app
+    from search_quality_page import render
+
+    from tests.test_search_quality_figures import synthetic_document
+
+    commands = {c.name: c for c in typer.main.get_command(app).commands.values()}
+    page = render(synthetic_document())
+    lines = page.split("## Running it again")[1].split("```sh\n")[1].split("```")[0].splitlines()
+    assert [shlex.split(line, comments=True)[2] for line in lines] == ["alone", "supernets", "ranking", "strategies", "found", "report", "page"]
+    for line in lines:
+        words = shlex.split(line, comments=True)
+        options = {o for p in commands[words[2]].params for o in p.opts}
+        assert {w for w in words[3:] if w.startswith("--")} <= options, line
