@@ -565,6 +565,7 @@ def report(
     ranked = {_key(r): r for r in sorted(files, key=lambda r: (list(VARIANTS).index(r["variant"]), r["calibration_images"] != SEARCH_CALIBRATION, r["calibration_images"]))}
     subnets = [
         {**s, "alone": [r["test"] for r in runs.get(s["hash"], [])], "converged": [r["converged"] for r in runs.get(s["hash"], [])],
+         "rise_epoch": [figures.rise_epoch(r["holdout_curve"]) for r in runs.get(s["hash"], [])],
          "inherited": {k: r["inherited"][s["hash"]] for k, r in ranked.items() if s["hash"] in r["inherited"]}}
         for s in ref["subnets"]
     ]

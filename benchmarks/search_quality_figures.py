@@ -39,6 +39,25 @@ def flat(curve: Sequence[float], tolerance_points: float = 1.0) -> bool | None:
     return abs(statistics.mean(curve[-n:]) - statistics.mean(curve[-2 * n:-n])) * 100 <= tolerance_points
 
 
+def rise_epoch(curve: Sequence[float]) -> int | None:
+    """The first epoch (from 1) whose held-out accuracy reached half the curve's last: on a
+    cluttered task a run sits near chance for tens of epochs before it finds the digit, and when it
+    leaves is the largest thing its seed decides (a late one has less time at a high learning rate
+    under the cosine schedule). None for an empty curve."""
+    if not curve:
+        return None
+    return next(i + 1 for i, a in enumerate(curve) if a >= curve[-1] / 2)
+
+
+def later_rise(subnets: list[dict[str, Any]]) -> dict[str, int]:
+    """Over subnets with two seeds that rose at different epochs: in how many the seed that rose
+    later ended lower, which says whether the seed-to-seed spread is the plateau's doing."""
+    pairs = [(s["rise_epoch"][:2], s["alone"][:2]) for s in subnets if len(s.get("rise_epoch", [])) >= 2 and None not in s["rise_epoch"][:2]]
+    differing = [(r, a) for r, a in pairs if r[0] != r[1]]
+    lower = sum((r[1] > r[0]) == (a[1] < a[0]) for r, a in differing)
+    return {"pairs": len(differing), "later_ended_lower": lower}
+
+
 def _tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Kendall τ-b of each row pair (rows: resamples): concordant minus discordant pairs over the
     geometric mean of the pairs untied in each (a subnet drawn twice is a tie in both)."""
@@ -306,6 +325,7 @@ def document(
             for k, v in variants.items()
         ],
         "headroom": headroom(subnets),
+        "later_rise": later_rise(subnets),
         "strategies": paired(strategy_runs, "coarse-to-fine", "evolution") + paired(strategy_runs, "evolution", "random"),
         "found": found_figures(found_vs_hand),
         "quick_path": quick_figures(quick),

@@ -150,19 +150,32 @@ def _subnets(doc: dict[str, Any]) -> list[str]:
         f"held-out curve was flat over its last 20% of epochs, and the inherited accuracy in the {doc['headline']} supernet "
         f"(checkpoint {_sha(doc)}); predicted latency by LUT {doc['lut']}. Headroom "
         + ("-" if h["points"] is None else f"{h['points']:.1f} points") + ", one seed's SD "
-        + ("-" if h["seed_sd_points"] is None else f"{h['seed_sd_points']:.2f} points") + ".",
+        + ("-" if h["seed_sd_points"] is None else f"{h['seed_sd_points']:.2f} points") + "." + _rise_sentence(doc),
         "",
-        "| subnet | band | predicted ms | params (M) | MFLOPs | alone, per seed | converged | inherited |",
-        "|---|---|---:|---:|---:|---:|---|---:|",
+        "| subnet | band | predicted ms | params (M) | MFLOPs | alone, per seed | converged | rose at epoch | inherited |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for s in sorted(doc["subnets"], key=lambda s: s["predicted_ms"]):
         alone = ", ".join(_pct(a) for a in s["alone"]) or "-"
         converged = ", ".join({True: "yes", False: "no", None: "too short"}[c] for c in s["converged"]) or "-"
         out.append(
             f"| `{s['hash'][:8]}` {s['role']} | {s['band'] or '-'} | {s['predicted_ms']:.3f} | {s['params'] / 1e6:.3f} | {s['flops'] / 1e6:.1f} | "
-            f"{alone} | {converged} | {_pct(s['inherited'].get(doc['headline']))} |"
+            f"{alone} | {converged} | {', '.join('-' if e is None else str(e) for e in s.get('rise_epoch', [])) or '-'} | "
+            f"{_pct(s['inherited'].get(doc['headline']))} |"
         )
     return out
+
+
+def _rise_sentence(doc: dict[str, Any]) -> str:
+    """What the "rose at epoch" column means, and whether the seed that rose later ended lower."""
+    text = (
+        " A run first sits near chance: \"rose at epoch\" is the first epoch whose held-out accuracy reached half its last "
+        "(the seed decides it, and a late rise leaves less time at a high learning rate)."
+    )
+    r = doc["figures"].get("later_rise")
+    if r and r["pairs"]:
+        text += f" Of {r['pairs']} subnets whose two seeds rose at different epochs, the later seed ended lower in {r['later_ended_lower']}."
+    return text
 
 
 def _strategies(doc: dict[str, Any]) -> list[str]:

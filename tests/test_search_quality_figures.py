@@ -19,9 +19,11 @@ from search_quality_figures import (  # noqa: E402
     headroom,
     in_band,
     kendall,
+    later_rise,
     paired,
     pilot_for,
     ranking,
+    rise_epoch,
     top_regret,
 )
 from search_quality_page import render  # noqa: E402
@@ -39,6 +41,20 @@ def test_a_curve_is_flat_when_its_last_fifth_is_within_a_point_of_the_fifth_befo
     assert flat([0.5, 0.7, 0.8, 0.80, 0.805, 0.80, 0.81, 0.805, 0.81, 0.812]) is True
     assert flat([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]) is False
     assert flat([0.5, 0.6, 0.7, 0.8]) is None
+
+
+def test_a_run_rises_at_the_first_epoch_whose_held_out_accuracy_reaches_half_its_last():
+    assert rise_epoch([0.1, 0.12, 0.3, 0.5, 0.6]) == 3
+    assert rise_epoch([0.8]) == 1 and rise_epoch([]) is None
+
+
+def test_later_rise_counts_the_subnets_whose_later_rising_seed_ended_lower():
+    """Seed 1 ends a point above seed 0 in every synthetic subnet: it rose later in one (ended
+    higher), earlier in one (the later seed 0 ended lower), and at the same epoch in one (left out)."""
+    subnets = [subnet(i, [0.6, 0.61], 0.5) for i in range(3)]
+    for s, epochs in zip(subnets, ([20, 30], [30, 20], [25, 25])):
+        s["rise_epoch"] = epochs
+    assert later_rise(subnets) == {"pairs": 2, "later_ended_lower": 1}
 
 
 def test_kendall_gives_tau_b_and_a_bootstrap_interval_that_holds_it():
@@ -175,6 +191,16 @@ def test_the_page_opens_with_a_verdict_naming_each_goal_its_figure_and_met_or_mi
     assert "supernet τ 0.40 [" in verdict and "against ≥ 0.6: missed" in verdict and "largest minus smallest alone 12.0 points: met" in verdict
     assert "one seed's SD 0.71 points (pooled over 5 subnets): met" in verdict
     assert "| within band q35" not in page and "| supernet within band q35 (0.300 ms ± 5%) |" in page
+
+
+def test_the_reference_table_gives_each_seed_s_rise_epoch_and_says_whether_the_later_one_ended_lower():
+    doc = synthetic_document()
+    for s in doc["subnets"]:
+        s["rise_epoch"] = [40, 30]
+    doc["figures"]["later_rise"] = later_rise(doc["subnets"])
+    page = render(doc)
+    assert "| 60.0%, 61.0% | yes, yes | 40, 30 | " in page
+    assert "Of 5 subnets whose two seeds rose at different epochs, the later seed ended lower in 5." in page
 
 
 def test_each_ranking_row_names_how_many_subnets_its_tau_is_over():
