@@ -125,6 +125,13 @@ def _unreadable(split: Path) -> list[Path]:
 MEMO_BYTES = 512 * 2**20  # per split: 40,000 RGB images of 64 px, 2,700 of 256 px
 
 
+def memo_share(workers: int) -> int:
+    """The bytes of kept images each loader process may hold a split, so that a run's processes
+    hold MEMO_BYTES between them: every DataLoader worker is a process of its own that fills its own
+    copy (16 workers would otherwise keep 8 GB a split)."""
+    return MEMO_BYTES // max(1, workers)
+
+
 class SplitLoader:
     """ImageFolder's loader for one split, which keeps each image it reads in memory, decoded and
     (where the augmentation starts by resizing to a square, `shift` and `none`) already at that

@@ -30,7 +30,7 @@ from search.space.config import SubnetConfig
 from search.supernet.static import StaticSubnet
 from search.training import random_state
 from search.training.checkpoint import not_finite, unloadable
-from search.training.data import ImageData, open_data, tensor_batches
+from search.training.data import ImageData, memo_share, open_data, tensor_batches
 from search.training.distill import DistillationLoss
 from search.training.evaluate import accuracy
 from search.training.settings import TrainSettings
@@ -67,7 +67,7 @@ def train_alone(
     (benchmarks/train_search.py layout); the model handed back is in the default layout again."""
     s.check()
     device = device or torch.device("cpu")
-    data = data or open_data(Path(s.data), s.resolution, s.holdout, s.seed, s.hflip, CHECK_CALIBRATION_IMAGES, s.augment)
+    data = data or open_data(Path(s.data), s.resolution, s.holdout, s.seed, s.hflip, CHECK_CALIBRATION_IMAGES, s.augment, memo_share(s.workers))
     space = load_space(s.space).for_classes(data.num_classes)
     torch.manual_seed(s.seed)
     model = StaticSubnet(config, space).to(device, memory_format=torch.channels_last)

@@ -35,7 +35,7 @@ from search.space.sampling import max_config, min_config, random_config
 from search.supernet.model import Supernet
 from search.training import distributed, random_state
 from search.training.checkpoint import CheckpointError, load_checkpoint, load_weights, not_finite, save_checkpoint
-from search.training.data import DataError, EpochIndices, EpochSamples, ImageData, check_trainable, open_data, tensor_batches
+from search.training.data import DataError, EpochIndices, EpochSamples, ImageData, check_trainable, memo_share, open_data, tensor_batches
 from search.training.distill import DistillationLoss, inplace_distillation, load_teacher
 from search.training.distributed import Dist
 from search.training.evaluate import subnet_accuracy
@@ -111,6 +111,7 @@ class Trainer:
             raise UserError(f"--resolution {settings.resolution} is not one of the {settings.space} space's ({choices}); pick one of them")
         self.data: ImageData = open_data(
             Path(settings.data), settings.resolution, settings.holdout, settings.seed, settings.hflip, CHECK_CALIBRATION_IMAGES, settings.augment,
+            memo_share(settings.workers),
         )
         check_trainable(self.data)
         self.space = self.base_space.for_classes(self.data.num_classes)
