@@ -10,7 +10,8 @@ Sections, in order; each keeps one JSON file per run under --work, so processes 
               them again, where the data set, LUT, recipe and epochs are the same
   alone       the reference (subnets.json, fixed on first use): the smallest and largest, a spread
               over predicted latency and a group inside each of two budget bands, each trained alone
-              with 2 seeds, keeping the held-out curve (converged: flat over its last 20% of epochs)
+              with 2 seeds, keeping the held-out curve (converged: flat over its last 20% of epochs);
+              a run that did not learn (test below twice chance) is kept apart and the next seed added
   supernets   one supernet per variant (sandwich; warmup, keep-inactive, stage-count-heads, longer,
               random, fixed-shortcuts: one suspect each) with `bench train`, resumed
   ranking     every variant's inherited test accuracy of the reference subnets, as the search
@@ -219,6 +220,32 @@ def _train_share(work: Path, data: Path, runs: list[tuple[SubnetConfig, int]], e
         console.print(f"{config.hash[:8]} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
 
 
+def chance(data: Path) -> float:
+    """Chance accuracy of the task: one over its classes (class folders of train/)."""
+    return 1 / sum(1 for p in (data / "train").iterdir() if p.is_dir())
+
+
+def schedule(configs: list[SubnetConfig], seeds: int, runs: dict[str, list[dict[str, Any]]], at_chance: float) -> list[tuple[SubnetConfig, int]]:
+    """The (subnet, seed) runs the reference needs: `seeds` seeds each, every subnet's first seed
+    first, and for each finished run that did not learn one seed more, after all of those."""
+    extra = []
+    for c in configs:
+        done = runs.get(c.hash, [])
+        failed = sum(not figures.learned(r["test"], at_chance) for r in done)
+        extra += [(c, seeds + k) for k in range(failed)]
+    return [(c, seed) for seed in range(seeds) for c in configs] + extra
+
+
+def _train_all(work: Path, data: Path, configs: list[SubnetConfig], seeds: int, epochs: int, device: torch.device, part: int, parts: int) -> None:
+    """Train until the schedule holds nothing more: a run that finishes without learning adds its
+    replacement, which the next pass trains."""
+    while True:
+        todo = schedule(configs, seeds, alone_runs(work, epochs), chance(data))
+        if all(_alone_path(work, c.hash, seed, epochs).exists() for c, seed in todo[part::parts]):
+            return
+        _train_share(work, data, todo, epochs, device, part, parts)
+
+
 def alone_runs(work: Path, epochs: int) -> dict[str, list[dict[str, Any]]]:
     """Every subnet's stand-alone runs of `epochs` epochs so far, by config hash, in seed order."""
     runs: dict[str, list[dict[str, Any]]] = {}
@@ -228,17 +255,31 @@ def alone_runs(work: Path, epochs: int) -> dict[str, list[dict[str, Any]]]:
     return {h: sorted(rs, key=lambda r: r["seed"]) for h, rs in runs.items()}
 
 
+def alone_entry(runs: list[dict[str, Any]], at_chance: float, seeds: int = 2) -> dict[str, Any]:
+    """A subnet's stand-alone figures: the first `seeds` runs that learned (`alone`, with their
+    seeds, convergence and rise epochs), the runs that did not (kept, not averaged), and seeds 0 to
+    `seeds` - 1 as they came out (`alone_as_run`, for the figures without the replacement rule)."""
+    good = [r for r in runs if figures.learned(r["test"], at_chance)][:seeds]
+    return {
+        "alone": [r["test"] for r in good], "seeds": [r["seed"] for r in good], "converged": [r["converged"] for r in good],
+        "rise_epoch": [figures.rise_epoch(r["holdout_curve"]) for r in good],
+        "did_not_learn": [{"seed": r["seed"], "test": r["test"]} for r in runs if not figures.learned(r["test"], at_chance)],
+        "alone_as_run": [r["test"] for r in runs if r["seed"] < seeds],
+    }
+
+
 @app.command()
 def alone(
     work: Work = WORK, task: Task = TASK, lut: Lut = LUT, epochs: Epochs = EPOCHS, device: Device = "cpu", part: Part = 0, parts: Parts = 1,
     seeds: int = 2, spread: int = typer.Option(12, help="subnets spread over predicted latency, besides the two ends"),
     band_size: int = typer.Option(5, help="subnets inside each band"), quantiles: str = typer.Option("0.35,0.7", help="the bands' budgets, as quantiles of random subnets' predicted latency"),
 ) -> None:
-    """Train the reference subnets alone, `seeds` seeds each (every subnet's first seed first)."""
+    """Train the reference subnets alone, `seeds` seeds each (every subnet's first seed first), and
+    one seed more for each run that did not learn (test below twice chance)."""
     data = _data(work, task)
     ref = reference(work, lut, spread, band_size, quantiles)
     configs = [SubnetConfig.from_dict(s["config"]) for s in ref["subnets"]]
-    _train_share(work, data, [(c, seed) for seed in range(seeds) for c in configs], epochs, _device(device), part, parts)
+    _train_all(work, data, configs, seeds, epochs, _device(device), part, parts)
 
 
 @app.command()
@@ -484,14 +525,15 @@ def _found_plan(work: Path, lut: str, inherited: Inherited, variant: str, popula
     return plan
 
 
-def found_vs_hand(work: Path, epochs: int) -> list[dict[str, Any]]:
-    """Per budget, the found model and the hand-pick with their stand-alone accuracy per seed so far."""
+def found_vs_hand(work: Path, epochs: int, at_chance: float, seeds: int = 2) -> list[dict[str, Any]]:
+    """Per budget, the found model and the hand-pick with their stand-alone accuracy per seed so far
+    (runs that learned; see `alone_entry`)."""
     plan, runs = _load(work / "found" / "plan.json"), alone_runs(work, epochs)
     if not plan:
         return []
 
     def with_alone(m: dict[str, Any]) -> dict[str, Any]:
-        return {**m, "alone": [r["test"] for r in runs.get(m["hash"], [])]}
+        return {**m, **alone_entry(runs.get(m["hash"], []), at_chance, seeds)}
 
     return [{"label": b["label"], "budget_ms": b["budget_ms"], "found": with_alone(b["found"]), "hand": with_alone(plan["hand"])} for b in plan["budgets"]]
 
@@ -513,8 +555,8 @@ def found(
     if not train:
         return
     configs = {m["hash"]: SubnetConfig.from_dict(m["config"]) for m in [plan["hand"], *(b["found"] for b in plan["budgets"])]}
-    _train_share(work, data, [(c, seed) for seed in range(seeds) for c in configs.values()], epochs, _device(device), part, parts)
-    entries = found_vs_hand(work, epochs)
+    _train_all(work, data, list(configs.values()), seeds, epochs, _device(device), part, parts)
+    entries = found_vs_hand(work, epochs, chance(data))
     if all(len(e[m]["alone"]) >= seeds for e in entries for m in ("found", "hand")):
         plot_found(entries, plan, figure)
         console.print(f"wrote {figure}")
@@ -563,10 +605,9 @@ def report(
     lut_id = read_lut(lut_path)["id"]
     files = [json.loads(p.read_text()) for p in (work / "ranking").glob("*.json")]
     ranked = {_key(r): r for r in sorted(files, key=lambda r: (list(VARIANTS).index(r["variant"]), r["calibration_images"] != SEARCH_CALIBRATION, r["calibration_images"]))}
+    at_chance = chance(_data(work, task))
     subnets = [
-        {**s, "alone": [r["test"] for r in runs.get(s["hash"], [])], "converged": [r["converged"] for r in runs.get(s["hash"], [])],
-         "rise_epoch": [figures.rise_epoch(r["holdout_curve"]) for r in runs.get(s["hash"], [])],
-         "inherited": {k: r["inherited"][s["hash"]] for k, r in ranked.items() if s["hash"] in r["inherited"]}}
+        {**s, **alone_entry(runs.get(s["hash"], []), at_chance), "inherited": {k: r["inherited"][s["hash"]] for k, r in ranked.items() if s["hash"] in r["inherited"]}}
         for s in ref["subnets"]
     ]
     variants = {k: {f: r[f] for f in ("variant", "flags", "calibration_images", "epochs", "seconds", "checkpoint_sha256")} for k, r in ranked.items()}
@@ -576,10 +617,10 @@ def report(
         "date": datetime.now(timezone.utc).date().isoformat(), "machine": "; ".join(devices) or _describe(torch.device("cpu")),
         "lut": lut_id, "data_command": f"bench {task}", "data": _load(work / "data" / "bench-data.json"),
         "recipe": {"epochs": epochs, **RECIPE, "seeds": max((len(rs) for rs in runs.values()), default=0)},
-        "lut_validation": _lut_validation(lut_path, lut_id),
+        "lut_validation": _lut_validation(lut_path, lut_id), "chance": at_chance,
     }
     doc = figures.document(
-        subnets, variants, variant, ref["bands"], found_vs_hand(work, epochs), strategy_runs, _load(quick), meta,
+        subnets, variants, variant, ref["bands"], found_vs_hand(work, epochs, at_chance), strategy_runs, _load(quick), meta,
         figures.pilot_for(_load(pilot), meta["data_command"], epochs),
     )
     write_json_atomic(out, doc)

@@ -106,6 +106,8 @@ def _ranking(doc: dict[str, Any]) -> list[str]:
     rows = [("supernet (inherited accuracy)", r["tau"]), ("seed 0 against seed 1 alone (the ceiling)", r["ceiling"])]
     rows += [(f"proxy: {p}, more is better", t) for p, t in r["proxies"].items()]
     rows += [(f"supernet within band {b} ({doc['bands'][b]:.3f} ms ± 5%)", t) for b, t in r["bands"].items()]
+    if a := doc["figures"].get("as_run"):
+        rows += [("supernet, against seeds 0 and 1 as they came out", a["tau"]), ("seed 0 against seed 1 as they came out", a["ceiling"])]
     return [
         "## Ranking",
         "",
@@ -113,7 +115,8 @@ def _ranking(doc: dict[str, Any]) -> list[str]:
         f"(extracted, BatchNorm recalibrated), against the mean stand-alone test accuracy of {r['subnets']} subnets; Kendall τ with a 95% "
         f"bootstrap interval over subnets. Top-5 regret (best alone overall minus best alone among the supernet's top 5): {regret}."
         + ("" if r["complete"] else f" **Preliminary:** the reference is not complete ({_two_seeds(doc)} of its {len(doc['subnets'])} subnets "
-           "trained alone with both seeds so far), so these τ are not judged against the goals yet."),
+           "trained alone with both seeds so far), so these τ are not judged against the goals yet.")
+        + _not_learned_sentence(doc),
         "",
         "| ranking of the subnets by | subnets | Kendall τ [95%] |",
         "|---|---:|---:|",
@@ -137,6 +140,21 @@ def _ranking(doc: dict[str, Any]) -> list[str]:
     ]
 
 
+def _not_learned_sentence(doc: dict[str, Any]) -> str:
+    """Which runs did not learn, the rule that replaced them, and where the figures without it are."""
+    a = doc["figures"].get("as_run")
+    if not a:
+        return ""
+    runs = ", ".join(f"`{f['hash'][:8]}` seed {f['seed']} ({_pct(f['test'])})" for f in a["did_not_learn"])
+    total = sum(len(s["alone"]) + len(s.get("did_not_learn", [])) for s in doc["subnets"])
+    return (
+        f" {len(a['did_not_learn'])} of the reference's {total} stand-alone runs did not learn (test accuracy below twice chance, {_pct(2 * a['chance'])}): "
+        f"{runs}. Such a run measures its seed, not its subnet: it is shown below but not averaged, and the subnet's next seed "
+        "replaces it; the last two rows give the figures with seeds 0 and 1 as they came out (one seed's SD "
+        + ("-" if a["seed_sd_points"] is None else f"{a['seed_sd_points']:.2f} points") + " then)."
+    )
+
+
 def _flags(flags: list[str]) -> str:
     return f"`{' '.join(flags)}`" if flags else "none"
 
@@ -156,7 +174,8 @@ def _subnets(doc: dict[str, Any]) -> list[str]:
         "|---|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for s in sorted(doc["subnets"], key=lambda s: s["predicted_ms"]):
-        alone = ", ".join(_pct(a) for a in s["alone"]) or "-"
+        alone = ", ".join(f"{_pct(a)}" + (f" (seed {seed})" if seed >= 2 else "") for a, seed in zip(s["alone"], s.get("seeds", range(9)))) or "-"
+        alone += "".join(f"; seed {f['seed']} {_pct(f['test'])}, did not learn" for f in s.get("did_not_learn", []))
         converged = ", ".join({True: "yes", False: "no", None: "too short"}[c] for c in s["converged"]) or "-"
         out.append(
             f"| `{s['hash'][:8]}` {s['role']} | {s['band'] or '-'} | {s['predicted_ms']:.3f} | {s['params'] / 1e6:.3f} | {s['flops'] / 1e6:.1f} | "

@@ -20,6 +20,7 @@ from search_quality_figures import (  # noqa: E402
     in_band,
     kendall,
     later_rise,
+    learned,
     paired,
     pilot_for,
     ranking,
@@ -55,6 +56,24 @@ def test_later_rise_counts_the_subnets_whose_later_rising_seed_ended_lower():
     for s, epochs in zip(subnets, ([20, 30], [30, 20], [25, 25])):
         s["rise_epoch"] = epochs
     assert later_rise(subnets) == {"pairs": 2, "later_ended_lower": 1}
+
+
+def test_a_run_learned_when_its_test_accuracy_reaches_twice_chance():
+    assert learned(0.20, 0.1) and not learned(0.123, 0.1) and learned(0.5, 0.25)
+
+
+def test_the_figures_as_run_keep_the_run_that_did_not_learn_and_are_absent_when_every_run_learned():
+    doc = synthetic_document()
+    assert doc["figures"]["as_run"] is None
+    subnets = doc["subnets"]
+    for s in subnets:
+        s["alone_as_run"] = list(s["alone"])
+    subnets[4]["did_not_learn"], subnets[4]["alone_as_run"] = [{"seed": 1, "test": 0.12}], [subnets[4]["alone"][0], 0.12]
+    meta = {k: doc[k] for k in ("date", "machine", "lut", "data_command", "recipe")}
+    a = document(subnets, doc["variants"], "sandwich", doc["bands"], [], [], None, {**meta, "chance": 0.1})["figures"]["as_run"]
+    assert a["did_not_learn"] == [{"hash": subnets[4]["hash"], "seed": 1, "test": 0.12}] and a["chance"] == 0.1
+    assert a["ceiling"]["value"] == pytest.approx(0.2)  # seed 1 of the best subnet is now the worst: 4 of 10 pairs flip
+    assert a["seed_sd_points"] > doc["figures"]["headroom"]["seed_sd_points"]
 
 
 def test_kendall_gives_tau_b_and_a_bootstrap_interval_that_holds_it():
@@ -201,6 +220,19 @@ def test_the_reference_table_gives_each_seed_s_rise_epoch_and_says_whether_the_l
     page = render(doc)
     assert "| 60.0%, 61.0% | yes, yes | 40, 30 | " in page
     assert "Of 5 subnets whose two seeds rose at different epochs, the later seed ended lower in 5." in page
+
+
+def test_the_page_names_each_run_that_did_not_learn_and_gives_the_figures_as_run():
+    doc = synthetic_document()
+    doc["subnets"][4]["did_not_learn"] = [{"seed": 1, "test": 0.12}]
+    doc["figures"]["as_run"] = {
+        "chance": 0.1, "did_not_learn": [{"hash": doc["subnets"][4]["hash"], "seed": 1, "test": 0.12}], "seed_sd_points": 17.0,
+        "tau": {"value": 0.2, "low": 0.0, "high": 0.5, "subnets": 5}, "ceiling": {"value": 0.4, "low": 0.1, "high": 0.9, "subnets": 5},
+    }
+    page = render(doc)
+    assert "1 of the reference's 11 stand-alone runs did not learn (test accuracy below twice chance, 20.0%): `00000000` seed 1 (12.0%)." in page
+    assert "| supernet, against seeds 0 and 1 as they came out | 5 | 0.20 [0.00, 0.50] |" in page and "(one seed's SD 17.00 points then)" in page
+    assert "| 72.0%, 73.0%; seed 1 12.0%, did not learn |" in page
 
 
 def test_each_ranking_row_names_how_many_subnets_its_tau_is_over():

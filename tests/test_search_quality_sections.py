@@ -12,7 +12,7 @@ import pytest
 import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from search_quality import _supernet, _trained_epochs  # noqa: E402
+from search_quality import _supernet, _trained_epochs, alone_entry, schedule  # noqa: E402
 
 
 @pytest.fixture
@@ -65,3 +65,24 @@ def test_the_page_s_commands_name_only_sections_and_options_the_benchmark_has():
         words = shlex.split(line, comments=True)
         options = {o for p in commands[words[2]].params for o in p.opts}
         assert {w for w in words[3:] if w.startswith("--")} <= options, line
+
+
+def _run(seed: int, test: float) -> dict:
+    return {"seed": seed, "test": test, "converged": True, "holdout_curve": [0.1, test]}
+
+
+def test_a_run_that_did_not_learn_adds_the_subnet_s_next_seed_after_every_first_seed():
+    from search.space import load_space
+    from search.space.sampling import max_config, min_config
+
+    small, large = min_config(load_space("tiny"), 64), max_config(load_space("tiny"), 64)
+    runs = {small.hash: [_run(0, 0.74), _run(1, 0.123)], large.hash: [_run(0, 0.19)]}
+    todo = schedule([small, large], 2, runs, at_chance=0.1)
+    assert [(c.hash, seed) for c, seed in todo] == [(small.hash, 0), (large.hash, 0), (small.hash, 1), (large.hash, 1), (small.hash, 2), (large.hash, 2)]
+    assert schedule([small], 2, {small.hash: [_run(0, 0.74), _run(1, 0.75)]}, at_chance=0.1) == [(small, 0), (small, 1)]
+
+
+def test_a_subnet_s_figures_average_the_runs_that_learned_and_keep_the_others_apart():
+    entry = alone_entry([_run(0, 0.74), _run(1, 0.123), _run(2, 0.72)], at_chance=0.1)
+    assert entry["alone"] == [0.74, 0.72] and entry["seeds"] == [0, 2]
+    assert entry["did_not_learn"] == [{"seed": 1, "test": 0.123}] and entry["alone_as_run"] == [0.74, 0.123]
