@@ -11,7 +11,8 @@ Sections, in order; each keeps one JSON file per run under --work, so processes 
   alone       the reference (subnets.json, fixed on first use): the smallest and largest, a spread
               over predicted latency and a group inside each of two budget bands, each trained alone
               with 2 seeds, keeping the held-out curve (converged: flat over its last 20% of epochs);
-              a run that did not learn (test below twice chance) is kept apart and the next seed added
+              a run that did not learn (still at chance after half its epochs) is kept apart and the
+              subnet's next seed added
   supernets   one supernet per variant (sandwich; warmup, keep-inactive, stage-count-heads, longer,
               random, fixed-shortcuts: one suspect each) with `bench train`, resumed
   ranking     every variant's inherited test accuracy of the reference subnets, as the search
@@ -231,7 +232,7 @@ def schedule(configs: list[SubnetConfig], seeds: int, runs: dict[str, list[dict[
     extra = []
     for c in configs:
         done = runs.get(c.hash, [])
-        failed = sum(not figures.learned(r["test"], at_chance) for r in done)
+        failed = sum(not figures.learned(r["holdout_curve"], at_chance) for r in done)
         extra += [(c, seeds + k) for k in range(failed)]
     return [(c, seed) for seed in range(seeds) for c in configs] + extra
 
@@ -259,11 +260,14 @@ def alone_entry(runs: list[dict[str, Any]], at_chance: float, seeds: int = 2) ->
     """A subnet's stand-alone figures: the first `seeds` runs that learned (`alone`, with their
     seeds, convergence and rise epochs), the runs that did not (kept, not averaged), and seeds 0 to
     `seeds` - 1 as they came out (`alone_as_run`, for the figures without the replacement rule)."""
-    good = [r for r in runs if figures.learned(r["test"], at_chance)][:seeds]
+    good = [r for r in runs if figures.learned(r["holdout_curve"], at_chance)][:seeds]
     return {
         "alone": [r["test"] for r in good], "seeds": [r["seed"] for r in good], "converged": [r["converged"] for r in good],
-        "rise_epoch": [figures.rise_epoch(r["holdout_curve"]) for r in good],
-        "did_not_learn": [{"seed": r["seed"], "test": r["test"]} for r in runs if not figures.learned(r["test"], at_chance)],
+        "rise_epoch": [figures.rise_epoch(r["holdout_curve"], at_chance) for r in good],
+        "did_not_learn": [
+            {"seed": r["seed"], "test": r["test"], "rise_epoch": figures.rise_epoch(r["holdout_curve"], at_chance), "epochs": len(r["holdout_curve"])}
+            for r in runs if not figures.learned(r["holdout_curve"], at_chance)
+        ],
         "alone_as_run": [r["test"] for r in runs if r["seed"] < seeds],
     }
 
@@ -275,7 +279,7 @@ def alone(
     band_size: int = typer.Option(5, help="subnets inside each band"), quantiles: str = typer.Option("0.35,0.7", help="the bands' budgets, as quantiles of random subnets' predicted latency"),
 ) -> None:
     """Train the reference subnets alone, `seeds` seeds each (every subnet's first seed first), and
-    one seed more for each run that did not learn (test below twice chance)."""
+    one seed more for each run that did not learn (still at chance after half its epochs)."""
     data = _data(work, task)
     ref = reference(work, lut, spread, band_size, quantiles)
     configs = [SubnetConfig.from_dict(s["config"]) for s in ref["subnets"]]

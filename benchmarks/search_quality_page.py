@@ -145,12 +145,16 @@ def _not_learned_sentence(doc: dict[str, Any]) -> str:
     a = doc["figures"].get("as_run")
     if not a:
         return ""
-    runs = ", ".join(f"`{f['hash'][:8]}` seed {f['seed']} ({_pct(f['test'])})" for f in a["did_not_learn"])
+    runs = ", ".join(
+        f"`{f['hash'][:8]}` seed {f['seed']} ({_pct(f['test'])}, " + ("never left chance" if f["rise_epoch"] is None else f"left it at epoch {f['rise_epoch']}") + ")"
+        for f in a["did_not_learn"]
+    )
     total = sum(len(s["alone"]) + len(s.get("did_not_learn", [])) for s in doc["subnets"])
     return (
-        f" {len(a['did_not_learn'])} of the reference's {total} stand-alone runs did not learn (test accuracy below twice chance, {_pct(2 * a['chance'])}): "
-        f"{runs}. Such a run measures its seed, not its subnet: it is shown below but not averaged, and the subnet's next seed "
-        "replaces it; the last two rows give the figures with seeds 0 and 1 as they came out (one seed's SD "
+        f" {len(a['did_not_learn'])} of the reference's {total} stand-alone runs did not learn (held-out accuracy still below "
+        f"{a['left_chance']} times chance, {_pct(a['left_chance'] * a['chance'])}, after half their epochs): {runs}. Such a run had less than half its schedule to learn and "
+        "measures its seed, not its subnet: it is shown below but not averaged, and the subnet's next seed replaces it; the last two rows "
+        "give the figures with seeds 0 and 1 as they came out (one seed's SD "
         + ("-" if a["seed_sd_points"] is None else f"{a['seed_sd_points']:.2f} points") + " then)."
     )
 
@@ -188,7 +192,7 @@ def _subnets(doc: dict[str, Any]) -> list[str]:
 def _rise_sentence(doc: dict[str, Any]) -> str:
     """What the "rose at epoch" column means, and whether the seed that rose later ended lower."""
     text = (
-        " A run first sits near chance: \"rose at epoch\" is the first epoch whose held-out accuracy reached half its last "
+        " A run first sits at chance: \"rose at epoch\" is the first epoch whose held-out accuracy reached three times chance "
         "(the seed decides it, and a late rise leaves less time at a high learning rate)."
     )
     r = doc["figures"].get("later_rise")

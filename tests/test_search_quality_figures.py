@@ -44,9 +44,9 @@ def test_a_curve_is_flat_when_its_last_fifth_is_within_a_point_of_the_fifth_befo
     assert flat([0.5, 0.6, 0.7, 0.8]) is None
 
 
-def test_a_run_rises_at_the_first_epoch_whose_held_out_accuracy_reaches_half_its_last():
-    assert rise_epoch([0.1, 0.12, 0.3, 0.5, 0.6]) == 3
-    assert rise_epoch([0.8]) == 1 and rise_epoch([]) is None
+def test_a_run_rises_at_the_first_epoch_whose_held_out_accuracy_reaches_three_times_chance():
+    assert rise_epoch([0.1, 0.12, 0.31, 0.5, 0.6], chance=0.1) == 3
+    assert rise_epoch([0.1, 0.29], chance=0.1) is None and rise_epoch([0.9], chance=0.25) == 1
 
 
 def test_later_rise_counts_the_subnets_whose_later_rising_seed_ended_lower():
@@ -58,8 +58,10 @@ def test_later_rise_counts_the_subnets_whose_later_rising_seed_ended_lower():
     assert later_rise(subnets) == {"pairs": 2, "later_ended_lower": 1}
 
 
-def test_a_run_learned_when_its_test_accuracy_reaches_twice_chance():
-    assert learned(0.20, 0.1) and not learned(0.123, 0.1) and learned(0.5, 0.25)
+def test_a_run_learned_when_it_left_chance_within_the_first_half_of_its_epochs():
+    assert learned([0.1, 0.4, 0.6, 0.7], chance=0.1)
+    assert not learned([0.1, 0.1, 0.4, 0.7], chance=0.1)  # left at epoch 3 of 4
+    assert not learned([0.1, 0.1, 0.12, 0.15], chance=0.1)  # never left
 
 
 def test_the_figures_as_run_keep_the_run_that_did_not_learn_and_are_absent_when_every_run_learned():
@@ -224,13 +226,16 @@ def test_the_reference_table_gives_each_seed_s_rise_epoch_and_says_whether_the_l
 
 def test_the_page_names_each_run_that_did_not_learn_and_gives_the_figures_as_run():
     doc = synthetic_document()
-    doc["subnets"][4]["did_not_learn"] = [{"seed": 1, "test": 0.12}]
+    doc["subnets"][4]["did_not_learn"] = [{"seed": 1, "test": 0.12, "rise_epoch": None, "epochs": 80}]
     doc["figures"]["as_run"] = {
-        "chance": 0.1, "did_not_learn": [{"hash": doc["subnets"][4]["hash"], "seed": 1, "test": 0.12}], "seed_sd_points": 17.0,
-        "tau": {"value": 0.2, "low": 0.0, "high": 0.5, "subnets": 5}, "ceiling": {"value": 0.4, "low": 0.1, "high": 0.9, "subnets": 5},
+        "chance": 0.1, "left_chance": 3, "did_not_learn": [{"hash": doc["subnets"][4]["hash"], "seed": 1, "test": 0.12, "rise_epoch": None, "epochs": 80}],
+        "seed_sd_points": 17.0, "tau": {"value": 0.2, "low": 0.0, "high": 0.5, "subnets": 5}, "ceiling": {"value": 0.4, "low": 0.1, "high": 0.9, "subnets": 5},
     }
     page = render(doc)
-    assert "1 of the reference's 11 stand-alone runs did not learn (test accuracy below twice chance, 20.0%): `00000000` seed 1 (12.0%)." in page
+    assert (
+        "1 of the reference's 11 stand-alone runs did not learn (held-out accuracy still below 3 times chance, 30.0%, after half their epochs): "
+        "`00000000` seed 1 (12.0%, never left chance)." in page
+    )
     assert "| supernet, against seeds 0 and 1 as they came out | 5 | 0.20 [0.00, 0.50] |" in page and "(one seed's SD 17.00 points then)" in page
     assert "| 72.0%, 73.0%; seed 1 12.0%, did not learn |" in page
 

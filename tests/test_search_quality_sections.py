@@ -68,7 +68,10 @@ def test_the_page_s_commands_name_only_sections_and_options_the_benchmark_has():
 
 
 def _run(seed: int, test: float) -> dict:
-    return {"seed": seed, "test": test, "converged": True, "holdout_curve": [0.1, test]}
+    """A finished run: one that learned leaves chance (0.1) at its second of four epochs; one that
+    did not stays there."""
+    curve = [0.1, 0.5, 0.6, test] if test > 0.3 else [0.1, 0.1, 0.11, test]
+    return {"seed": seed, "test": test, "converged": True, "holdout_curve": curve}
 
 
 def test_a_run_that_did_not_learn_adds_the_subnet_s_next_seed_after_every_first_seed():
@@ -85,4 +88,5 @@ def test_a_run_that_did_not_learn_adds_the_subnet_s_next_seed_after_every_first_
 def test_a_subnet_s_figures_average_the_runs_that_learned_and_keep_the_others_apart():
     entry = alone_entry([_run(0, 0.74), _run(1, 0.123), _run(2, 0.72)], at_chance=0.1)
     assert entry["alone"] == [0.74, 0.72] and entry["seeds"] == [0, 2]
-    assert entry["did_not_learn"] == [{"seed": 1, "test": 0.123}] and entry["alone_as_run"] == [0.74, 0.123]
+    assert entry["did_not_learn"] == [{"seed": 1, "test": 0.123, "rise_epoch": None, "epochs": 4}] and entry["alone_as_run"] == [0.74, 0.123]
+    assert entry["rise_epoch"] == [2, 2]
