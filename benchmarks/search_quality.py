@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import search_quality_figures as figures  # noqa: E402
 
 from infra.files import write_json_atomic  # noqa: E402
-from infra.locks import held  # noqa: E402
+from infra.locks import InUseError, held  # noqa: E402
 from orchestrator.export.cache import fingerprint  # noqa: E402
 from orchestrator.lut.store import resolve_lut  # noqa: E402
 from orchestrator.searchjob.resume import file_sha256  # noqa: E402
@@ -198,27 +198,40 @@ def _alone_path(work: Path, config_hash: str, seed: int, epochs: int) -> Path:
     return work / "alone" / f"{config_hash}-seed{seed}-e{epochs}.json"
 
 
-def _train_share(work: Path, data: Path, runs: list[tuple[SubnetConfig, int]], epochs: int, device: torch.device, part: int, parts: int) -> None:
-    """Train this process's share of (subnet, seed) runs alone, skipping those done, one file each;
-    a run cut short resumes from its state (alone/partial/) at the epoch it reached. `seconds` is
-    this process's wall time, `training_seconds` the epochs' over every session."""
+def _train_share(work: Path, data: Path, runs: list[tuple[SubnetConfig, int]], epochs: int, device: torch.device, part: int, parts: int) -> int:
+    """Train this process's share of (subnet, seed) runs alone, skipping those done and those
+    another process is training (each run holds a lock), one file each; a run cut short resumes
+    from its state (alone/partial/) at the epoch it reached. `seconds` is this process's wall time,
+    `training_seconds` the epochs' over every session. Returns how many runs it trained."""
     from search.training.settings import TrainSettings
     from search.training.standalone import train_alone
 
+    trained = 0
     for i, (config, seed) in enumerate(runs):
         path = _alone_path(work, config.hash, seed, epochs)
         if i % parts != part or path.exists():
             continue
-        s = TrainSettings(space=config.space, data=str(data), resolution=config.resolution, hflip=False, augment="auto", seed=seed, epochs=epochs, **RECIPE)
-        start, state = time.perf_counter(), work / "alone" / "partial" / f"{path.stem}.pt"
-        r = train_alone(config, s, device=device, log=console.print, curve=True, state=state)
-        write_json_atomic(path, {
-            "hash": config.hash, "config": config.to_dict(), "seed": seed, "epochs": epochs, "test": r.test_accuracy,
-            "holdout_curve": r.holdout_curve, "converged": figures.flat(r.holdout_curve), "seconds": time.perf_counter() - start,
-            "training_seconds": sum(r.seconds_per_epoch), "device": _describe(device),
-        })
-        state.unlink(missing_ok=True)
+        state = work / "alone" / "partial" / f"{path.stem}.pt"
+        state.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with held(state.with_suffix(".lock"), f"stand-alone run {path.stem}"):
+                if path.exists():  # another process finished it while this one trained its last
+                    continue
+                s = TrainSettings(space=config.space, data=str(data), resolution=config.resolution, hflip=False, augment="auto", seed=seed, epochs=epochs, **RECIPE)
+                start = time.perf_counter()
+                r = train_alone(config, s, device=device, log=console.print, curve=True, state=state)
+                write_json_atomic(path, {
+                    "hash": config.hash, "config": config.to_dict(), "seed": seed, "epochs": epochs, "test": r.test_accuracy,
+                    "holdout_curve": r.holdout_curve, "converged": figures.flat(r.holdout_curve), "seconds": time.perf_counter() - start,
+                    "training_seconds": sum(r.seconds_per_epoch), "device": _describe(device),
+                })
+                state.unlink(missing_ok=True)
+        except InUseError:
+            console.print(f"{path.stem}: another process is training it; skipped")
+            continue
+        trained += 1
         console.print(f"{config.hash[:8]} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
+    return trained
 
 
 def chance(data: Path) -> float:
@@ -238,13 +251,10 @@ def schedule(configs: list[SubnetConfig], seeds: int, runs: dict[str, list[dict[
 
 
 def _train_all(work: Path, data: Path, configs: list[SubnetConfig], seeds: int, epochs: int, device: torch.device, part: int, parts: int) -> None:
-    """Train until the schedule holds nothing more: a run that finishes without learning adds its
-    replacement, which the next pass trains."""
-    while True:
-        todo = schedule(configs, seeds, alone_runs(work, epochs), chance(data))
-        if all(_alone_path(work, c.hash, seed, epochs).exists() for c, seed in todo[part::parts]):
-            return
-        _train_share(work, data, todo, epochs, device, part, parts)
+    """Train until a pass over the schedule trains nothing: a run that finishes without learning
+    adds its replacement, which the next pass trains."""
+    while _train_share(work, data, schedule(configs, seeds, alone_runs(work, epochs), chance(data)), epochs, device, part, parts):
+        pass
 
 
 def alone_runs(work: Path, epochs: int) -> dict[str, list[dict[str, Any]]]:

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from search_quality import _supernet, _trained_epochs, alone_entry, schedule  # noqa: E402
+from search_quality import _supernet, _train_share, _trained_epochs, alone_entry, schedule  # noqa: E402
 
 
 @pytest.fixture
@@ -90,3 +91,18 @@ def test_a_subnet_s_figures_average_the_runs_that_learned_and_keep_the_others_ap
     assert entry["alone"] == [0.74, 0.72] and entry["seeds"] == [0, 2]
     assert entry["did_not_learn"] == [{"seed": 1, "test": 0.123, "rise_epoch": None, "epochs": 4}] and entry["alone_as_run"] == [0.74, 0.123]
     assert entry["rise_epoch"] == [2, 2]
+
+
+def test_a_run_another_process_is_training_is_skipped_not_trained_twice(tmp_path):
+    """Processes share the reference by lock as well as by --part, so a restarted one never trains
+    the run another still holds (both would write the same state file)."""
+    from infra.locks import held
+    from search.space import load_space
+    from search.space.sampling import min_config
+
+    config = min_config(load_space("tiny"), 64)
+    lock = tmp_path / "alone" / "partial" / f"{config.hash}-seed0-e3.lock"
+    lock.parent.mkdir(parents=True)
+    with held(lock, "a run in another process"):
+        trained = _train_share(tmp_path, tmp_path / "data", [(config, 0)], 3, torch.device("cpu"), 0, 1)
+    assert trained == 0 and not list((tmp_path / "alone").glob("*.json"))
