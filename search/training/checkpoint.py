@@ -36,6 +36,17 @@ class CheckpointError(UserError):
     """A checkpoint that cannot be used; the message names the problem and the fix."""
 
 
+def read_torch_file(path: Path, name: str, fix: str, error: type[UserError]) -> Any:
+    """A torch file from the user's disk, read without ever unpickling code; a file torch refuses
+    or cannot read is one `error` naming `name`, why, and `fix`."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise error(f"{name} {unloadable(exc)}; {fix}") from None
+    except Exception as exc:  # torch raises several types for a damaged or foreign file
+        raise error(f"{name} cannot be read ({type(exc).__name__}); it is damaged or not a torch file; {fix}") from None
+
+
 def save_checkpoint(path: Path, doc: dict[str, Any]) -> None:
     with atomic_path(path) as tmp:
         torch.save({"format": FORMAT, "version": VERSION, **doc}, tmp)
@@ -47,12 +58,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         path = path / "last.pt"
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; train one with `bench train` (it writes <out>/last.pt)")
-    try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code from a file
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(f"checkpoint {path} {unloadable(exc)}; pass the last.pt that `bench train` wrote") from None
-    except Exception as exc:  # torch raises several types for a damaged or foreign file
-        raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}); it is damaged or not a torch file") from None
+    doc = read_torch_file(path, f"checkpoint {path}", "pass the last.pt that `bench train` wrote", CheckpointError)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a supernet checkpoint of this toolkit; pass the last.pt that `bench train` wrote")
     if doc.get("version") != VERSION:

@@ -14,7 +14,6 @@ run ends with the weights the uninterrupted one would.
 from __future__ import annotations
 
 import json
-import pickle
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -29,7 +28,7 @@ from search.space import load_space
 from search.space.config import SubnetConfig
 from search.supernet.static import StaticSubnet
 from search.training import random_state
-from search.training.checkpoint import not_finite, unloadable
+from search.training.checkpoint import not_finite, read_torch_file
 from search.training.data import ImageData, memo_share, open_data, tensor_batches
 from search.training.distill import DistillationLoss
 from search.training.evaluate import accuracy
@@ -132,12 +131,7 @@ def _load_state(path: Path, identity: str) -> dict | None:
     if not path.is_file():
         return None
     fix = "delete it to train this run from scratch"
-    try:
-        doc = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle code from a file
-    except pickle.UnpicklingError as exc:
-        raise AloneStateError(f"state file {path} {unloadable(exc)}; {fix}") from None
-    except Exception as exc:  # torch raises several types for a damaged or foreign file
-        raise AloneStateError(f"state file {path} cannot be read ({type(exc).__name__}); {fix}") from None
+    doc = read_torch_file(path, f"state file {path}", fix, AloneStateError)
     if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
         raise AloneStateError(f"{path} is not a stand-alone run's state file; {fix}")
     if doc.get("identity") != identity:
