@@ -226,11 +226,10 @@ def _train_share(work: Path, data: Path, runs: list[tuple[SubnetConfig, int]], e
                     "training_seconds": sum(r.seconds_per_epoch), "device": _describe(device),
                 })
                 state.unlink(missing_ok=True)
+                trained += 1
+                console.print(f"{config.hash[:8]} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
         except InUseError:
             console.print(f"{path.stem}: another process is training it; skipped")
-            continue
-        trained += 1
-        console.print(f"{config.hash[:8]} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
     return trained
 
 
@@ -270,13 +269,14 @@ def alone_entry(runs: list[dict[str, Any]], at_chance: float, seeds: int = 2) ->
     """A subnet's stand-alone figures: the first `seeds` runs that learned (`alone`, with their
     seeds, convergence and rise epochs), the runs that did not (kept, not averaged), and seeds 0 to
     `seeds` - 1 as they came out (`alone_as_run`, for the figures without the replacement rule)."""
-    good = [r for r in runs if figures.learned(r["holdout_curve"], at_chance)][:seeds]
+    learned = [figures.learned(r["holdout_curve"], at_chance) for r in runs]
+    good = [r for r, ok in zip(runs, learned) if ok][:seeds]
     return {
         "alone": [r["test"] for r in good], "seeds": [r["seed"] for r in good], "converged": [r["converged"] for r in good],
         "rise_epoch": [figures.rise_epoch(r["holdout_curve"], at_chance) for r in good],
         "did_not_learn": [
             {"seed": r["seed"], "test": r["test"], "rise_epoch": figures.rise_epoch(r["holdout_curve"], at_chance), "epochs": len(r["holdout_curve"])}
-            for r in runs if not figures.learned(r["holdout_curve"], at_chance)
+            for r, ok in zip(runs, learned) if not ok
         ],
         "alone_as_run": [r["test"] for r in runs if r["seed"] < seeds],
     }

@@ -268,7 +268,7 @@ def _rerun(doc: dict[str, Any]) -> list[str]:
     run = ".venv/bin/python benchmarks/search_quality.py"
     steps = [
         f"{run} alone {common} --part 0 --parts 2   # and --part 1 in a second process",
-        f"{run} supernets --task \"{task}\" --lut {doc['lut'][:8]} --epochs {epochs}",
+        f"{run} supernets {common}",
         f"{run} ranking --lut {doc['lut'][:8]} --epochs {epochs}",
         f"{run} strategies --lut {doc['lut'][:8]} --epochs {epochs} --variant {doc['headline']}",
         f"{run} found {common} --variant {doc['headline']}",
