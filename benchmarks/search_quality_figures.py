@@ -43,7 +43,7 @@ LEFT_CHANCE = 3  # a run has left the plateau once its held-out accuracy reaches
 
 
 def rise_epoch(curve: Sequence[float], chance: float) -> int | None:
-    """The first epoch (from 1) whose held-out accuracy reached three times chance; None if none
+    """The first epoch (from 1) whose held-out accuracy reached LEFT_CHANCE times chance; None if none
     did. On the cluttered digits a run sits at chance for tens of epochs before it finds the digit,
     and when it leaves is the largest thing its seed decides: a late one has less time at a high
     learning rate under the cosine schedule, and now and then one never leaves."""
@@ -65,7 +65,7 @@ def later_rise(subnets: list[dict[str, Any]]) -> dict[str, int]:
     pairs = [(s["rise_epoch"][:2], s["alone"][:2]) for s in subnets if len(s.get("rise_epoch", [])) >= 2 and None not in s["rise_epoch"][:2]]
     differing = [(r, a) for r, a in pairs if r[0] != r[1]]
     lower = sum((r[1] > r[0]) == (a[1] < a[0]) for r, a in differing)
-    return {"pairs": len(differing), "later_ended_lower": lower}
+    return {"left_chance": LEFT_CHANCE, "pairs": len(differing), "later_ended_lower": lower}
 
 
 def _tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -191,12 +191,12 @@ def _subnets(doc: dict[str, Any]) -> list[str]:
 
 def _rise_sentence(doc: dict[str, Any]) -> str:
     """What the "rose at epoch" column means, and whether the seed that rose later ended lower."""
+    r = doc["figures"]["later_rise"]
     text = (
-        " A run first sits at chance: \"rose at epoch\" is the first epoch whose held-out accuracy reached three times chance "
+        f" A run first sits at chance: \"rose at epoch\" is the first epoch whose held-out accuracy reached {r['left_chance']} times chance "
         "(the seed decides it, and a late rise leaves less time at a high learning rate)."
     )
-    r = doc["figures"].get("later_rise")
-    if r and r["pairs"]:
+    if r["pairs"]:
         text += f" Of {r['pairs']} subnets whose two seeds rose at different epochs, the later seed ended lower in {r['later_ended_lower']}."
     return text
 

@@ -55,7 +55,7 @@ def test_later_rise_counts_the_subnets_whose_later_rising_seed_ended_lower():
     subnets = [subnet(i, [0.6, 0.61], 0.5) for i in range(3)]
     for s, epochs in zip(subnets, ([20, 30], [30, 20], [25, 25])):
         s["rise_epoch"] = epochs
-    assert later_rise(subnets) == {"pairs": 2, "later_ended_lower": 1}
+    assert later_rise(subnets) == {"left_chance": 3, "pairs": 2, "later_ended_lower": 1}
 
 
 def test_a_run_learned_when_it_left_chance_within_the_first_half_of_its_epochs():
@@ -221,6 +221,7 @@ def test_the_reference_table_gives_each_seed_s_rise_epoch_and_says_whether_the_l
     doc["figures"]["later_rise"] = later_rise(doc["subnets"])
     page = render(doc)
     assert "| 60.0%, 61.0% | yes, yes | 40, 30 | " in page
+    assert "the first epoch whose held-out accuracy reached 3 times chance" in page
     assert "Of 5 subnets whose two seeds rose at different epochs, the later seed ended lower in 5." in page
 
 
