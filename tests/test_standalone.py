@@ -67,3 +67,16 @@ def test_a_state_file_that_would_run_code_is_refused_unread(digits_dir, tmp_path
     torch.save({"format": "autovit-bench/alone-state", "payload": _Interrupted()}, state)
     with pytest.raises(AloneStateError, match=r"could run code\); delete it"):
         train_alone(min_config(load_space("tiny"), 64), tiny_train_settings(digits_dir, epochs=1), state=state)
+
+
+def test_a_state_file_missing_part_of_its_state_is_refused_naming_what_is_missing(digits_dir, tmp_path):
+    config = min_config(load_space("tiny"), 64)
+    settings = tiny_train_settings(digits_dir, epochs=2)
+    state = tmp_path / "run.pt"
+    with pytest.raises(_Interrupted):
+        train_alone(config, settings, state=state, log=_stop_after_first_epoch)
+    doc = torch.load(state, weights_only=True)
+    del doc["optimizer"], doc["rng"]
+    torch.save(doc, state)
+    with pytest.raises(AloneStateError, match=r"is incomplete \(no optimizer, rng\); delete it to train this run from scratch"):
+        train_alone(config, settings, state=state)

@@ -36,6 +36,7 @@ from search.training.settings import TrainSettings
 from search.training.train import CHECK_CALIBRATION_IMAGES, lr_factor
 
 STATE_FORMAT = "autovit-bench/alone-state"
+STATE_KEYS = frozenset({"epoch", "model", "optimizer", "scheduler", "generator", "rng", "seconds", "curve"})
 
 
 class AloneStateError(UserError):
@@ -136,6 +137,8 @@ def _load_state(path: Path, identity: str) -> dict | None:
         raise AloneStateError(f"{path} is not a stand-alone run's state file; {fix}")
     if doc.get("identity") != identity:
         raise AloneStateError(f"state file {path} holds a run of another subnet or recipe; {fix}, or resume it with its own settings")
+    if missing := sorted(STATE_KEYS - set(doc)):
+        raise AloneStateError(f"state file {path} is incomplete (no {', '.join(missing)}); {fix}")
     if which := not_finite(doc["model"]):
         raise AloneStateError(f"state file {path} holds weights that are not finite numbers ({which}); {fix}")
     return doc
