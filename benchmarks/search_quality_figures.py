@@ -354,6 +354,7 @@ def document(
         "as_run": as_run(subnets, headline, meta.get("chance")),
         "later_rise": later_rise(subnets),
         "strategies": paired(strategy_runs, "coarse-to-fine", "evolution") + paired(strategy_runs, "evolution", "random"),
+        "strategies_holdout": paired(strategy_runs, "coarse-to-fine", "evolution", "best_holdout") + paired(strategy_runs, "evolution", "random", "best_holdout"),
         "found": found_figures(found_vs_hand),
         "quick_path": quick_figures(quick),
         "lut_validation": meta.get("lut_validation"),
