@@ -146,6 +146,12 @@ def paired(runs: list[dict[str, Any]], better: str, worse: str, key: str = "best
     return out
 
 
+def strategy_pairs(runs: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """The paired differences the goal orders (coarse-to-fine over evolution, evolution over
+    random), in one order for every key, so the page can set test and held-out rows side by side."""
+    return paired(runs, "coarse-to-fine", "evolution", key) + paired(runs, "evolution", "random", key)
+
+
 def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values))
 
@@ -353,8 +359,8 @@ def document(
         "headroom": headroom(subnets),
         "as_run": as_run(subnets, headline, meta.get("chance")),
         "later_rise": later_rise(subnets),
-        "strategies": paired(strategy_runs, "coarse-to-fine", "evolution") + paired(strategy_runs, "evolution", "random"),
-        "strategies_holdout": paired(strategy_runs, "coarse-to-fine", "evolution", "best_holdout") + paired(strategy_runs, "evolution", "random", "best_holdout"),
+        "strategies": strategy_pairs(strategy_runs, "best_test"),
+        "strategies_holdout": strategy_pairs(strategy_runs, "best_holdout"),
         "found": found_figures(found_vs_hand),
         "quick_path": quick_figures(quick),
         "lut_validation": meta.get("lut_validation"),
