@@ -507,13 +507,13 @@ def _measure(lut_doc: dict[str, Any], space: Any, configs: list[SubnetConfig], w
 
 
 def _found_plan(work: Path, lut: str, inherited: Inherited, variant: str, population: int, generations: int, parents: int) -> dict[str, Any]:
-    """The searches and measurements `found` trains from, done once (kept in found/plan.json): the
+    """The searches and measurements `found` trains from, done once (kept in found/<variant>/plan.json): the
     hand-pick measured first (its latency at the LUT's speed is the first budget), coarse-to-fine at
     that and at the band budgets, then the hand-pick and every found model measured in one session,
     so their latencies compare with each other."""
     from search.nas.strategies import Search, SearchSettings
 
-    if kept := _load(work / "found" / "plan.json"):
+    if kept := _load(_plan_path(work, variant)):
         return kept
     space, predictor, lut_doc = _space_and_predictor(lut)
     hand = hand_picked(space, predictor.resolution)
@@ -535,14 +535,20 @@ def _found_plan(work: Path, lut: str, inherited: Inherited, variant: str, popula
         "budgets": [{"label": label, "budget_ms": budgets[label], "found": model(c, ms)} for (label, c), ms in zip(found.items(), measured[1:])],
     }
     inherited.save()
-    write_json_atomic(work / "found" / "plan.json", plan)
+    write_json_atomic(_plan_path(work, variant), plan)
     return plan
 
 
-def found_vs_hand(work: Path, epochs: int, at_chance: float, seeds: int = 2) -> list[dict[str, Any]]:
-    """Per budget, the found model and the hand-pick with their stand-alone accuracy per seed so far
-    (runs that learned; see `alone_entry`)."""
-    plan, runs = _load(work / "found" / "plan.json"), alone_runs(work, epochs)
+def _plan_path(work: Path, variant: str) -> Path:
+    """One plan per supernet: each variant's searches find their own models, while the stand-alone
+    runs (kept by subnet hash) are shared, so a model two supernets both find is trained once."""
+    return work / "found" / variant / "plan.json"
+
+
+def found_vs_hand(work: Path, variant: str, epochs: int, at_chance: float, seeds: int = 2) -> list[dict[str, Any]]:
+    """Per budget, the variant's found model and the hand-pick with their stand-alone accuracy per
+    seed so far (runs that learned; see `alone_entry`)."""
+    plan, runs = _load(_plan_path(work, variant)), alone_runs(work, epochs)
     if not plan:
         return []
 
@@ -562,15 +568,15 @@ def found(
     """Coarse-to-fine at the hand-pick's measured latency and at the band budgets; the found subnets
     and the hand-pick trained alone (`seeds` each); the figure once all are trained."""
     data = _data(work, task)
-    (work / "found").mkdir(parents=True, exist_ok=True)
-    with held(work / "found" / ".plan.lock", "the found searches", wait=True):
+    _plan_path(work, variant).parent.mkdir(parents=True, exist_ok=True)
+    with held(_plan_path(work, variant).with_name(".plan.lock"), "the found searches", wait=True):
         inherited = Inherited(_supernet(work, variant, epochs), work / "inherited", _device(device), tag=f"found-{part}")
         plan = _found_plan(work, lut, inherited, variant, population, generations, parents)
     if not train:
         return
     configs = {m["hash"]: SubnetConfig.from_dict(m["config"]) for m in [plan["hand"], *(b["found"] for b in plan["budgets"])]}
     _train_all(work, data, list(configs.values()), seeds, epochs, _device(device), part, parts)
-    entries = found_vs_hand(work, epochs, chance(data))
+    entries = found_vs_hand(work, variant, epochs, chance(data))
     if all(len(e[m]["alone"]) >= seeds for e in entries for m in ("found", "hand")):
         plot_found(entries, plan, figure)
         console.print(f"wrote {figure}")
@@ -634,7 +640,7 @@ def report(
         "lut_validation": _lut_validation(lut_path, lut_id), "chance": at_chance,
     }
     doc = figures.document(
-        subnets, variants, variant, ref["bands"], found_vs_hand(work, epochs, at_chance), strategy_runs, _load(quick), meta,
+        subnets, variants, variant, ref["bands"], found_vs_hand(work, variant, epochs, at_chance), strategy_runs, _load(quick), meta,
         figures.pilot_for(_load(pilot), meta["data_command"], epochs),
     )
     write_json_atomic(out, doc)

@@ -13,7 +13,7 @@ import torch
 import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from search_quality import _supernet, _train_share, _trained_epochs, alone_entry, schedule  # noqa: E402
+from search_quality import _supernet, _train_share, _trained_epochs, alone_entry, found_vs_hand, schedule  # noqa: E402
 
 
 @pytest.fixture
@@ -106,3 +106,18 @@ def test_a_run_another_process_is_training_is_skipped_not_trained_twice(tmp_path
     with held(lock, "a run in another process"):
         trained = _train_share(tmp_path, tmp_path / "data", [(config, 0)], 3, torch.device("cpu"), 0, 1)
     assert trained == 0 and not list((tmp_path / "alone").glob("*.json"))
+
+
+def test_each_supernet_s_found_models_come_from_its_own_plan(tmp_path):
+    """Two supernets' searches find different models; a plan kept for one must not stand in for the
+    other's (the stand-alone runs, kept by subnet hash, are shared)."""
+    from infra.files import write_json_atomic
+
+    def plan(found_hash: str) -> dict:
+        model = {"hash": found_hash, "measured_ms": 0.6}
+        return {"hand": {"hash": "hand", "measured_ms": 0.6}, "budgets": [{"label": "hand", "budget_ms": 0.6, "found": model}]}
+
+    write_json_atomic(tmp_path / "found" / "sandwich" / "plan.json", plan("by-sandwich"))
+    write_json_atomic(tmp_path / "found" / "longer" / "plan.json", plan("by-longer"))
+    assert found_vs_hand(tmp_path, "longer", 200, at_chance=0.1)[0]["found"]["hash"] == "by-longer"
+    assert found_vs_hand(tmp_path, "warmup", 200, at_chance=0.1) == []
