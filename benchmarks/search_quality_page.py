@@ -87,7 +87,11 @@ def _pilot(doc: dict[str, Any]) -> list[str]:
 
 
 def _sha(doc: dict[str, Any]) -> str:
-    return f"`{doc['checkpoint_sha256'][:12]}`" if doc.get("checkpoint_sha256") else "not trained yet"
+    """The headline checkpoint with its length: variants differ in epochs as well as in flags."""
+    if not doc.get("checkpoint_sha256"):
+        return "not trained yet"
+    epochs = doc["variants"].get(doc["headline"], {}).get("epochs")
+    return f"`{doc['checkpoint_sha256'][:12]}`" + (f", {epochs} epochs" if epochs else "")
 
 
 def _goals(doc: dict[str, Any]) -> list[str]:

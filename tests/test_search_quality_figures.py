@@ -250,7 +250,7 @@ def test_the_document_holds_every_key_the_issue_asks_for():
 def test_the_page_opens_with_a_verdict_naming_each_goal_its_figure_and_met_or_missed():
     page = render(synthetic_document())
     verdict = page.split("\n\n")[1]
-    assert verdict.startswith("**Verdict.** Of 9 goals, 2 met, 3 missed and 4 not measured yet (the sandwich supernet, checkpoint `abababababab`, LUT 6cbb6555)")
+    assert verdict.startswith("**Verdict.** Of 9 goals, 2 met, 3 missed and 4 not measured yet (the sandwich supernet, checkpoint `abababababab`, 75 epochs, LUT 6cbb6555)")
     assert "supernet τ 0.40 [" in verdict and "against ≥ 0.6: missed" in verdict and "largest minus smallest alone 12.0 points: met" in verdict
     assert "one seed's SD 0.71 points (pooled over 5 subnets): met" in verdict
     assert "| within band q35" not in page and "| supernet within band q35 (0.300 ms ± 5%) |" in page
