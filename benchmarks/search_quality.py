@@ -426,7 +426,8 @@ def ranking(
     calibrations: str = typer.Option("256,1024", help=f"images the headline variant is also recalibrated on (the search uses {SEARCH_CALIBRATION})"),
 ) -> None:
     """Every trained variant's inherited test accuracy of the reference subnets (and the headline's
-    at other calibration sizes), one file per (variant, calibration); τ against the reference so far."""
+    at other calibration sizes), one file per (variant, calibration); τ against the reference so far,
+    averaged as `report` averages it (the runs that learned), so the two print the same figure."""
     ref = reference(work, lut)
     configs = [SubnetConfig.from_dict(s["config"]) for s in ref["subnets"]]
     progress = {name: (_trained_epochs(work / "supernets" / name / "last.pt"), epochs * v.epoch_factor) for name, v in VARIANTS.items()}
@@ -435,7 +436,7 @@ def ranking(
         if 0 < done < total:
             console.print(f"{name}: still training ({done} of {total} epochs), not ranked yet")
     jobs = [(name, SEARCH_CALIBRATION) for name in trained] + [(variant, int(n)) for n in calibrations.split(",") if variant in trained and int(n) != SEARCH_CALIBRATION]
-    runs = alone_runs(work, epochs)
+    runs, at_chance = alone_runs(work, epochs), chance(work / "data")
     for i, (name, images) in enumerate(jobs):
         key = _key({"variant": name, "calibration_images": images})
         if i % parts != part:
@@ -447,8 +448,9 @@ def ranking(
             "variant": name, "flags": list(VARIANTS[name].flags), "calibration_images": images, "epochs": inherited.epochs,
             "seconds": inherited.seconds, "checkpoint_sha256": inherited.sha256, "device": _describe(_device(device)), "inherited": acc,
         })
-        both = [h for h in acc if h in runs]
-        tau = figures.kendall([acc[h] for h in both], [np.mean([r["test"] for r in runs[h]]) for h in both])
+        alone = {h: alone_entry(runs[h], at_chance)["alone"] for h in acc if h in runs}
+        both = [h for h, tests in alone.items() if tests]
+        tau = figures.kendall([acc[h] for h in both], [np.mean(alone[h]) for h in both])
         console.print(f"{key}: " + (f"τ {tau['value']:.2f} [{tau['low']:.2f}, {tau['high']:.2f}] over {len(both)} subnets" if tau else "too few subnets trained alone for τ"))
 
 
