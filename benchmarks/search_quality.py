@@ -570,8 +570,9 @@ def found(
     """Coarse-to-fine at the hand-pick's measured latency and at the band budgets; the found subnets
     and the hand-pick trained alone (`seeds` each); the figure once all are trained."""
     data = _data(work, task)
-    _plan_path(work, variant).parent.mkdir(parents=True, exist_ok=True)
-    with held(_plan_path(work, variant).with_name(".plan.lock"), "the found searches", wait=True):
+    plan_path = _plan_path(work, variant)
+    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    with held(plan_path.with_name(".plan.lock"), "the found searches", wait=True):
         inherited = Inherited(_supernet(work, variant, epochs), work / "inherited", _device(device), tag=f"found-{part}")
         plan = _found_plan(work, lut, inherited, variant, population, generations, parents)
     if not train:
