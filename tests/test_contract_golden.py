@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.measure.contract import ContractError, summarize, validate
+from orchestrator.measure.contract import ContractError, make_request, summarize, validate
+from orchestrator.measure.timing import TimingPlan
 
 GOLDEN = Path(__file__).parent / "contract"
 
@@ -14,9 +15,34 @@ def load(name: str) -> dict:
     return json.loads((GOLDEN / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["request_pte.json", "request_coreml.json"])
+@pytest.mark.parametrize("name", ["request_pte.json", "request_coreml.json", "request_burst.json"])
 def test_golden_requests_are_valid(name):
     assert validate(load(name), "request", name)["schema"] == "autovit-bench/request"
+
+
+@pytest.mark.parametrize(("name", "burst"), [("request_pte.json", 1), ("request_burst.json", 3)])
+def test_make_request_writes_burst_only_above_one(name, burst):
+    golden = load(name)
+    warmup, measure = golden["warmup"], golden["measure"]
+    timing = TimingPlan(warmup["runs"], warmup["seconds"], measure["runs"], measure["seconds"], burst)
+
+    written = make_request(
+        golden["run_id"],
+        golden["backend"],
+        golden["models"],
+        golden["threads"],
+        golden["compute_units"],
+        timing,
+        golden["seed"],
+        golden["cooldown_s"],
+    )
+
+    assert written == golden
+
+
+def test_the_golden_burst_of_no_runs_is_refused_naming_the_burst():
+    with pytest.raises(ContractError, match=r"at measure/burst: 0 is less than the minimum of 1\)"):
+        validate(load("request_invalid_burst.json"), "request", "request_invalid_burst.json")
 
 
 @pytest.mark.parametrize("name", ["result_ok.json", "result_error.json", "result_coreml.json"])

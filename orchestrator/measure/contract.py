@@ -18,6 +18,7 @@ from typing import Any
 from infra.errors import UserError
 from infra.schema_check import schema_problem
 from infra.strict_json import load_json
+from orchestrator.measure.steady import steady_rounds
 from orchestrator.measure.timing import TimingPlan
 
 VERSION = 1
@@ -49,7 +50,9 @@ def check_result(result: dict[str, Any], request: dict[str, Any], source: str) -
     """What a schema cannot say: that a valid result answers this request, round for round, with
     latencies that can be real. Every runner's result passes here before attribution sees it, and
     leaves with each model's summary computed here from its checked samples: a phone's own summary
-    is never read (one reporting a median of -1 ms beside real samples would otherwise be believed)."""
+    is never read (one reporting a median of -1 ms beside real samples would otherwise be believed).
+    The summaries are of the rounds no burst of other work disturbed (`steady_rounds`, listed in
+    the checked result; `orchestrator.measure.steady`)."""
     if result["run_id"] != request["run_id"]:
         raise ContractError(f"{source} answers run {result['run_id']!r}, not {request['run_id']!r}")
     got, wanted = [m["id"] for m in result["models"]], [m["id"] for m in request["models"]]
@@ -64,7 +67,11 @@ def check_result(result: dict[str, Any], request: dict[str, Any], source: str) -
         bad = next((x for x in (*m["samples_ms"], m["load_ms"], m["first_inference_ms"]) if not (math.isfinite(x) and x > 0)), None)
         if bad is not None:
             raise ContractError(f"{source} has a latency of {bad} ms for model {m['id']!r}; every latency must be a positive number")
-    return {**result, "models": [{**m, "summary": summarize(m["samples_ms"])} for m in result["models"]]}
+    keep = steady_rounds([m["samples_ms"] for m in result["models"]])
+    return {
+        **result, "steady_rounds": keep.tolist(),
+        "models": [{**m, "summary": summarize([m["samples_ms"][i] for i in keep])} for m in result["models"]],
+    }
 
 
 def make_request(
@@ -86,7 +93,7 @@ def make_request(
         "threads": threads,
         "compute_units": compute_units,
         "warmup": {"runs": timing.warmup_runs, "seconds": timing.warmup_s},
-        "measure": {"runs": timing.runs, "seconds": timing.min_s},
+        "measure": {"runs": timing.runs, "seconds": timing.min_s, **({"burst": timing.burst} if timing.burst > 1 else {})},
         "cooldown_s": cooldown_s,
         "seed": seed,
     }

@@ -68,7 +68,8 @@ def run(run_dir: Path) -> dict[str, Any]:
         first_ms = (time.perf_counter() - start) * 1e3
         calls[model["id"]] = lambda m=method, i=inputs: m(i)
         loaded.append((model["id"], load_ms, first_ms))
-    timing = TimingPlan(request["warmup"]["runs"], request["warmup"]["seconds"], request["measure"]["runs"], request["measure"]["seconds"])
+    measure = request["measure"]
+    timing = TimingPlan(request["warmup"]["runs"], request["warmup"]["seconds"], measure["runs"], measure["seconds"], int(measure.get("burst", 1)))
     samples = interleaved_latencies(calls, timing)
     return {
         "runtime": {

@@ -19,6 +19,9 @@ public struct BenchRequest: Decodable, Equatable, Sendable {
     public let computeUnits: String?
     public let warmup: Phase
     public let measure: Phase
+    /// `measure.burst`: runs of each model back to back in every round, warm-up included, the last
+    /// one timed; 1 where `measure` has none (requests written before bursts existed).
+    public let burst: Int
     public let cooldownS: Double?
     public let seed: Int
 
@@ -27,6 +30,11 @@ public struct BenchRequest: Decodable, Equatable, Sendable {
         case runId = "run_id"
         case computeUnits = "compute_units"
         case cooldownS = "cooldown_s"
+    }
+
+    /// `burst` sits inside `measure`, beside the keys `Phase` reads.
+    enum MeasureKeys: String, CodingKey {
+        case burst
     }
 
     public init(from decoder: Decoder) throws {
@@ -40,8 +48,26 @@ public struct BenchRequest: Decodable, Equatable, Sendable {
         computeUnits = try container.decode(String?.self, forKey: .computeUnits)
         warmup = try container.decode(Phase.self, forKey: .warmup)
         measure = try container.decode(Phase.self, forKey: .measure)
+        burst = try Self.decodeBurst(container)
         cooldownS = try container.decodeIfPresent(Double.self, forKey: .cooldownS)
         seed = try container.decode(Int.self, forKey: .seed)
+    }
+
+    /// Read as a number and then held to a whole one, because `JSONDecoder` refuses `2.5` for an
+    /// `Int` as "not valid JSON", without saying where.
+    private static func decodeBurst(_ container: KeyedDecodingContainer<CodingKeys>) throws -> Int {
+        let measure = try container.nestedContainer(keyedBy: MeasureKeys.self, forKey: .measure)
+        guard let number = try measure.decodeIfPresent(Double.self, forKey: .burst) else {
+            return 1
+        }
+        guard let whole = Int(exactly: number) else {
+            let context = DecodingError.Context(
+                codingPath: measure.codingPath + [MeasureKeys.burst],
+                debugDescription: "\(number) is not of type 'integer'"
+            )
+            throw DecodingError.typeMismatch(Int.self, context)
+        }
+        return whole
     }
 }
 

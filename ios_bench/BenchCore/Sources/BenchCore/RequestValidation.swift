@@ -90,6 +90,12 @@ extension BenchRequest {
         if let problem = measure.ruleViolation(minimumRuns: 1) {
             return ("measure/\(problem.path)", problem.message)
         }
+        if burst < 1 {
+            return ("measure/burst", "\(burst) is less than the minimum of 1")
+        }
+        if burst > 100 {
+            return ("measure/burst", "\(burst) is greater than the maximum of 100")
+        }
         if let cooldown = cooldownS, cooldown < 0 {
             return ("cooldown_s", "\(cooldown) is less than the minimum of 0")
         }
@@ -138,9 +144,10 @@ private func unknownKey(in data: Data) -> (path: String, key: String)? {
             return ("models/\(index)", key)
         }
     }
-    for phase in ["warmup", "measure"] {
-        if let object = top[phase] as? [String: Any],
-           let key = firstUnknownKey(object, allowed: Phase.CodingKeys.allCases.map(\.rawValue)) {
+    let phaseKeys = Phase.CodingKeys.allCases.map(\.rawValue)
+    let phases = [("warmup", phaseKeys), ("measure", phaseKeys + [BenchRequest.MeasureKeys.burst.rawValue])]
+    for (phase, allowed) in phases {
+        if let object = top[phase] as? [String: Any], let key = firstUnknownKey(object, allowed: allowed) {
             return (phase, key)
         }
     }

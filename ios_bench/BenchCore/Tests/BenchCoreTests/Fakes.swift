@@ -86,6 +86,28 @@ final class FakeModel: BenchModel, Sendable {
     }
 }
 
+/// A model whose successive predictions take `seconds` in turn, starting over after the last.
+final class CyclingModel: BenchModel, Sendable {
+    private let seconds: [TimeInterval]
+    private let predictions = Locked(0)
+
+    init(seconds: [TimeInterval]) {
+        self.seconds = seconds
+    }
+
+    func predict() throws {
+        let turn = predictions.mutate { count in
+            defer { count += 1 }
+            return count
+        }
+        Thread.sleep(forTimeInterval: seconds[turn % seconds.count])
+    }
+
+    func computePlan() async -> ComputePlan? {
+        nil
+    }
+}
+
 /// Hands out its fake model, or fails to load like a broken model file.
 struct FakeLoadable: LoadableModel {
     let model: FakeModel

@@ -22,6 +22,12 @@ final class RequestTests: XCTestCase {
         XCTAssertEqual(request.models.map(\.inputName), [nil, nil])
     }
 
+    func testParsesTheGoldenBurstRequestIntoItsTimingPlan() throws {
+        let request = try BenchRequest.decode(Golden.data("request_burst.json"), source: "request_burst.json")
+
+        XCTAssertEqual(TimingPlan(request: request), TimingPlan(warmupRuns: 10, warmupSeconds: 0.5, runs: 50, minSeconds: 1.0, burst: 3))
+    }
+
     func testRefusesEveryGoldenInvalidRequest() throws {
         let names = try Golden.invalidRequestNames()
         XCTAssertFalse(names.isEmpty, "no request_invalid_*.json in tests/contract")
@@ -89,6 +95,42 @@ final class RequestTests: XCTestCase {
         XCTAssertEqual(
             refusal(of: data),
             "request.json is not a valid request (at measure/runs: 0 is less than the minimum of 1)"
+        )
+    }
+
+    func testRefusalOfABurstOfNoRunsNamesTheBurst() throws {
+        let data = try Golden.data("request_invalid_burst.json")
+
+        XCTAssertEqual(
+            refusal(of: data),
+            "request.json is not a valid request (at measure/burst: 0 is less than the minimum of 1)"
+        )
+    }
+
+    func testRefusesABurstAboveAHundredRuns() throws {
+        let data = try Golden.request("request_burst.json") { $0["measure"] = ["runs": 50, "seconds": 1.0, "burst": 101] as [String: Any] }
+
+        XCTAssertEqual(
+            refusal(of: data),
+            "request.json is not a valid request (at measure/burst: 101 is greater than the maximum of 100)"
+        )
+    }
+
+    func testRefusesABurstThatIsNotAWholeNumber() throws {
+        let data = try Golden.request("request_burst.json") { $0["measure"] = ["runs": 50, "seconds": 1.0, "burst": 2.5] as [String: Any] }
+
+        XCTAssertEqual(
+            refusal(of: data),
+            "request.json is not a valid request (at measure/burst: 2.5 is not of type 'integer')"
+        )
+    }
+
+    func testRefusesABurstInTheWarmUp() throws {
+        let data = try Golden.request("request_burst.json") { $0["warmup"] = ["runs": 10, "seconds": 0.5, "burst": 3] as [String: Any] }
+
+        XCTAssertEqual(
+            refusal(of: data),
+            "request.json is not a valid request (at warmup: Additional properties are not allowed ('burst' was unexpected))"
         )
     }
 

@@ -21,11 +21,13 @@ data class BenchRequest(
     val computeUnits: String?,
     val warmup: Phase,
     val measure: Phase,
+    /** `measure.burst`: runs of each model back to back in every round, warm-up included, the last one timed. */
+    val burst: Int,
     val cooldownSeconds: Double,
     val seed: Long
 ) {
     val timingPlan: TimingPlan
-        get() = TimingPlan(warmup.runs, warmup.seconds, measure.runs, measure.seconds)
+        get() = TimingPlan(warmup.runs, warmup.seconds, measure.runs, measure.seconds, burst)
 
     companion object {
         const val SCHEMA = "autovit-bench/request"
@@ -69,7 +71,8 @@ data class BenchRequest(
                 threads = root["threads"].int(minimum = 0),
                 computeUnits = root["compute_units"].oneOf(listOf(null, "all", "cpuOnly", "cpuAndGPU", "cpuAndNeuralEngine")) as String?,
                 warmup = phase(root["warmup"], minRuns = 0),
-                measure = phase(root["measure"], minRuns = 1),
+                measure = phase(root["measure"], minRuns = 1, optional = listOf("burst")),
+                burst = burst(root["measure"]),
                 cooldownSeconds = if (root.has("cooldown_s")) root["cooldown_s"].number(minimum = 0.0) else 0.0,
                 seed = root["seed"].integer()
             )
@@ -85,10 +88,16 @@ data class BenchRequest(
             )
         }
 
-        private fun phase(node: Node, minRuns: Long): Phase {
-            node.obj(required = listOf("runs", "seconds"), optional = emptyList())
+        private fun phase(node: Node, minRuns: Long, optional: List<String> = emptyList()): Phase {
+            node.obj(required = listOf("runs", "seconds"), optional = optional)
             return Phase(node["runs"].int(minimum = minRuns), node["seconds"].number(minimum = 0.0))
         }
+
+        /**
+         * Absent in requests written before bursts existed, and in those with a burst of 1
+         * (`make_request` leaves it out): one run per round.
+         */
+        private fun burst(measure: Node): Int = if (measure.has("burst")) measure["burst"].int(minimum = 1, maximum = 100) else 1
     }
 }
 
@@ -142,9 +151,9 @@ private class Node(val value: Any?, val path: List<String>, val source: String) 
         return whole
     }
 
-    fun int(minimum: Long): Int {
+    fun int(minimum: Long, maximum: Long = Int.MAX_VALUE.toLong()): Int {
         val whole = integer(minimum)
-        if (whole > Int.MAX_VALUE) fail("${repr(value)} is greater than the maximum of ${Int.MAX_VALUE}")
+        if (whole > maximum) fail("${repr(value)} is greater than the maximum of $maximum")
         return whole.toInt()
     }
 

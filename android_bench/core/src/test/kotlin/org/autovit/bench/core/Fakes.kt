@@ -18,3 +18,13 @@ class FakeModel(private val name: String, private val latencyNs: Long, private v
         clock.now += latencyNs
     }
 }
+
+/** A model whose successive runs take [latenciesNs] of fake time in turn, starting over after the last, and log its name. */
+class CyclingModel(private val name: String, private val latenciesNs: List<Long>, private val clock: FakeClock, private val log: MutableList<String>) : Model {
+    private var runs = 0
+
+    override fun run() {
+        log.add(name)
+        clock.now += latenciesNs[runs++ % latenciesNs.size]
+    }
+}

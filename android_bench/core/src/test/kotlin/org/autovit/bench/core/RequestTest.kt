@@ -30,7 +30,7 @@ class RequestTest {
         assertEquals(listOf(1L, 3L, 64L, 64L), request.models[0].inputShape)
         assertEquals(4, request.threads)
         assertNull(request.computeUnits)
-        assertEquals(TimingPlan(10, 0.5, 50, 1.0), request.timingPlan)
+        assertEquals(TimingPlan(10, 0.5, 50, 1.0, burst = 1), request.timingPlan)
         assertEquals(0.0, request.cooldownSeconds, 0.0)
         assertEquals(0L, request.seed)
     }
@@ -42,6 +42,19 @@ class RequestTest {
         assertEquals("all", request.computeUnits)
         assertEquals("x", request.models.single().inputName)
         assertEquals(2.0, request.cooldownSeconds, 0.0)
+    }
+
+    @Test
+    fun `the golden burst request parses with its burst in the timing plan`() {
+        assertEquals(TimingPlan(10, 0.5, 50, 1.0, burst = 3), BenchRequest.read(Golden.file("request_burst.json")).timingPlan)
+    }
+
+    @Test
+    fun `the golden request with a burst of zero runs is refused naming the burst`() {
+        assertEquals(
+            "request_invalid_burst.json is not a valid request (at measure/burst: 0 is less than the minimum of 1)",
+            refusal(Golden.text("request_invalid_burst.json"), "request_invalid_burst.json")
+        )
     }
 
     @Test
@@ -101,6 +114,24 @@ class RequestTest {
     @Test
     fun `measuring zero runs is refused`() {
         assertTrue(refusal(goldenWith("measure", """{"runs": 0, "seconds": 1}""")).endsWith("(at measure/runs: 0 is less than the minimum of 1)"))
+    }
+
+    @Test
+    fun `a burst above 100 runs is refused`() {
+        val measure = """{"runs": 50, "seconds": 1.0, "burst": 101}"""
+        assertTrue(refusal(goldenWith("measure", measure)).endsWith("(at measure/burst: 101 is greater than the maximum of 100)"))
+    }
+
+    @Test
+    fun `a burst that is not a whole number is refused`() {
+        val measure = """{"runs": 50, "seconds": 1.0, "burst": 2.5}"""
+        assertTrue(refusal(goldenWith("measure", measure)).endsWith("(at measure/burst: 2.5 is not of type 'integer')"))
+    }
+
+    @Test
+    fun `a burst belongs to the measurement, not the warm-up`() {
+        val warmup = """{"runs": 10, "seconds": 0.5, "burst": 3}"""
+        assertTrue(refusal(goldenWith("warmup", warmup)).endsWith("(at warmup: Additional properties are not allowed ('burst' was unexpected))"))
     }
 
     @Test

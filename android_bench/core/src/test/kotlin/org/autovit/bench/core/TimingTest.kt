@@ -1,6 +1,7 @@
 package org.autovit.bench.core
 
 import org.junit.Assert.assertEquals
+import org.junit.Assert.assertThrows
 import org.junit.Test
 
 class TimingTest {
@@ -44,5 +45,32 @@ class TimingTest {
     fun `the run count is kept even when the minimum time is already over`() {
         val samples = interleavedLatencies(models("A" to 5), TimingPlan(0, 0.0, 4, 0.001), clock)
         assertEquals(4, samples.getValue("A").size)
+    }
+
+    @Test
+    fun `with a burst each model runs that many times back to back in every round, warm-up included`() {
+        interleavedLatencies(models("A" to 1, "B" to 1), TimingPlan(1, 0.0, 2, 0.0, burst = 3), clock)
+        assertEquals("AAABBB".repeat(3), log.joinToString(""))
+    }
+
+    @Test
+    fun `with a burst each round records one sample per model, the time of its burst's last run`() {
+        val models = mapOf(
+            "A" to CyclingModel("A", listOf(5_000_000, 7_000_000, 2_000_000), clock, log) as Model,
+            "B" to CyclingModel("B", listOf(1_000_000, 1_000_000, 4_000_000), clock, log)
+        )
+        val samples = interleavedLatencies(models, TimingPlan(1, 0.0, 2, 0.0, burst = 3), clock)
+        assertEquals(mapOf("A" to listOf(2.0, 2.0), "B" to listOf(4.0, 4.0)), samples)
+    }
+
+    @Test
+    fun `the untimed runs of a burst count toward a phase's minimum time`() {
+        interleavedLatencies(models("A" to 5), TimingPlan(1, 0.02, 1, 0.0, burst = 2), clock)
+        assertEquals(6, log.size)
+    }
+
+    @Test
+    fun `a burst of no runs is refused`() {
+        assertThrows(IllegalArgumentException::class.java) { TimingPlan(1, 0.0, 1, 0.0, burst = 0) }
     }
 }
