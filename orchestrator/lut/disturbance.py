@@ -10,6 +10,10 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+import numpy as np
+
+from orchestrator.measure.steady import DISTURBED, QUICK_QUANTILE
+
 ANCHOR_SPREAD = 0.6  # (slowest - fastest) / median of the anchor's session medians
 
 
@@ -39,3 +43,19 @@ def disturbance(doc: dict[str, Any]) -> str | None:
         if spread > ANCHOR_SPREAD:
             causes.append(f"the anchor network's speed varied {spread:.0%} between sessions")
     return "; ".join(causes) or None
+
+
+def slow_sessions(anchor_ms: dict[str, float], machine: dict[str, str | None]) -> list[str]:
+    """Sessions a burst of other work slowed as a whole: their anchor network ran more than
+    `DISTURBED` times slower than in the quickest quarter of the sessions of the same machine
+    (`machine`: session -> phone serial, None for the device's own runner), the same bound a round
+    within a session is left out at (`orchestrator.measure.steady`). A quick session lasts about a
+    second, so a burst of a few seconds can slow all of it, which no filter within it can see."""
+    by_machine: dict[str | None, list[str]] = {}
+    for name in anchor_ms:
+        by_machine.setdefault(machine.get(name), []).append(name)
+    slow = []
+    for names in by_machine.values():
+        quick = float(np.quantile([anchor_ms[n] for n in names], QUICK_QUANTILE))
+        slow += [n for n in names if anchor_ms[n] > quick * DISTURBED]
+    return slow

@@ -102,8 +102,8 @@ def session_name(result: dict[str, Any]) -> str:
 
 
 def results_samples(results: list[dict[str, Any]]) -> list[dict[str, list[float]]]:
-    """Each session's raw samples per network."""
-    return [{m["id"]: m["samples_ms"] for m in r["models"]} for r in results]
+    """Each session's samples per network, of its steady rounds (`check_result`)."""
+    return [{m["id"]: [m["samples_ms"][i] for i in r["steady_rounds"]] for m in r["models"]} for r in results]
 
 
 def _kept(name: str, session_dir: Path, probe_ids: list[str]) -> dict[str, Any] | None:
