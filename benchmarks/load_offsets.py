@@ -59,7 +59,7 @@ def main() -> None:
     os.environ["BENCH_CACHE"] = str(args.cache or work / "cache")
 
     space = load_space(args.space)
-    plan = build_plan(space, layer_copies=1)  # the plan whose one-copy entries this measured
+    plan = build_plan(space, version=1)  # the plan whose one-copy entries this measured
     name, entries = [group for group in session_groups(plan) if group[0].endswith("-layers")][-1]
     ids = probes_of(entries)
     ids = ids if plan.anchor in ids else [*ids, plan.anchor]

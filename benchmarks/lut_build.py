@@ -34,17 +34,17 @@ from orchestrator.lut.attribution import entry_sessions, normalised, rounds_inte
 from orchestrator.lut.runs import ProfileRequest, profile_lut
 from orchestrator.lut.settings import FULL, QUICK
 from orchestrator.plan.builder import build_plan
-from orchestrator.plan.spec import LAYER_COPIES
+from orchestrator.plan.spec import PLAN_VERSION, lut_plan_version
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.encoding import random_batch
 
 
-def build(space_name: str, settings, work: Path, tag: str, resolution: int | None = None, layer_copies: int = LAYER_COPIES) -> tuple[dict, float]:
+def build(space_name: str, settings, work: Path, tag: str, resolution: int | None = None, plan_version: int = PLAN_VERSION) -> tuple[dict, float]:
     """A host profile of the space at `resolution` (default: the space's) with `settings`."""
     request = ProfileRequest(
         "host", space=space_name, resolution=resolution, settings=settings, out=work / f"run-{space_name}-{tag}", luts_root=work / "luts",
-        layer_copies=layer_copies,
+        plan_version=plan_version,
     )
     start = time.perf_counter()
     doc, _ = profile_lut(request, log=lambda _: None, show_progress=False)
@@ -104,7 +104,7 @@ def entry_intervals(doc: dict) -> dict[str, tuple[float, float, float]]:
 
 def coverage_table(a: dict, b: dict, space, work: Path) -> Table:
     """Coverage of a repeat by each method's 95% intervals, on the same two runs."""
-    plan = build_plan(space, a["resolution"], layer_copies=a["measurement"].get("layer_copies", 1))
+    plan = build_plan(space, a["resolution"], version=lut_plan_version(a["measurement"]))
     as_written = {"a": entry_intervals(a), "b": entry_intervals(b)}
     before = {tag: rounds_bootstrap(work / f"run-{space.name}-{tag}", plan) for tag in ("a", "b")}
     table = Table(title=f"coverage: {space.name} profiled twice; share of entries whose value in one profile lies in the other's 95% interval")
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=None, help="export cache to use (default: a fresh one)")
     parser.add_argument("--quick", action="store_true", help="quick measurement settings (the --quick preset's)")
     parser.add_argument("--adaptive", type=int, default=None, help="adaptive re-measurement sessions (default: the settings')")
-    parser.add_argument("--layer-copies", type=int, default=LAYER_COPIES, help="copies per layer removal pair (1: the version-1 plan)")
+    parser.add_argument("--plan-version", type=int, default=PLAN_VERSION, help="the plan measured with (1: one copy per layer removal pair, 2: two, both in the smallest context; 3: two in the widest)")
     args = parser.parse_args()
     settings = QUICK if args.quick else FULL
     if args.adaptive is not None:
@@ -140,14 +140,14 @@ def main() -> None:
     docs = {}
     for name in args.spaces:
         space = load_space(name)
-        plan = build_plan(space, layer_copies=args.layer_copies)
+        plan = build_plan(space, version=args.plan_version)
         start = time.perf_counter()
         export_probes(plan.probes, space.name, space.hash, "pte", workers=2, show_progress=False)
         cold = time.perf_counter() - start
         start = time.perf_counter()
         export_probes(plan.probes, space.name, space.hash, "pte", workers=2, show_progress=False)
         warm = time.perf_counter() - start
-        docs[name], profile_s = build(name, settings, work, "a", layer_copies=args.layer_copies)
+        docs[name], profile_s = build(name, settings, work, "a", plan_version=args.plan_version)
         measure = profile_s - warm
         table.add_row(name, str(len(plan.probes)), str(len(plan.entries)), f"{cold:.0f}", f"{warm:.1f}", f"{measure:.0f}", f"{cold + measure:.0f}")
         console.print(f"{name}: done", style="dim")
@@ -156,9 +156,9 @@ def main() -> None:
 
     first = None if args.repeat_resolution else docs.get(args.repeat_space)
     if first is None:
-        first, seconds = build(args.repeat_space, settings, work, "a", args.repeat_resolution, args.layer_copies)
+        first, seconds = build(args.repeat_space, settings, work, "a", args.repeat_resolution, args.plan_version)
         console.print(f"{args.repeat_space} profile a: {seconds:.0f} s")
-    second, seconds = build(args.repeat_space, dataclasses.replace(settings, seed=1), work, "b", args.repeat_resolution, args.layer_copies)
+    second, seconds = build(args.repeat_space, dataclasses.replace(settings, seed=1), work, "b", args.repeat_resolution, args.plan_version)
     console.print(f"{args.repeat_space} profile b: {seconds:.0f} s")
     console.print(repeatability(first, second, load_space(args.repeat_space)))
     console.print(coverage_table(first, second, load_space(args.repeat_space), work))

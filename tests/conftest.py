@@ -112,12 +112,14 @@ def copy_committed_luts(store: Path, under: str = "") -> Path:
 
 
 def guard_off(mp: pytest.MonkeyPatch) -> None:
-    """A profile's disturbance guard finds no entry to measure again. For tests of a profile's flow
-    (its sessions, passes, holds and phones) that time the real host with runs too short to be
-    steady: whether this machine's load makes an entry look wider than its network there is the
-    host's noise, not theirs to assert on. The guard has tests of its own, with a session disturbed
-    on purpose (tests/test_profile.py); a LUT whose sessions still look disturbed still says so."""
+    """A profile's disturbance guards find no entry and no session to measure again. For tests of a
+    profile's flow (its sessions, passes, holds and phones) that time the real host with runs too
+    short to be steady: whether this machine's load makes an entry look wider than its network, or
+    a session slower than the others, is the host's noise, not theirs to assert on. The guards have
+    tests of their own, with a session disturbed on purpose (tests/test_profile.py); a LUT whose
+    sessions still look disturbed still says so."""
     mp.setattr("orchestrator.lut.profile.offending_entries", lambda doc: [])
+    mp.setattr("orchestrator.lut.profile.slow_sessions", lambda anchor_ms, machine: [])
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 
 from orchestrator.export import cache
 from orchestrator.plan.builder import build_plan
+from orchestrator.plan.spec import lut_plan_version
 from search.nas.lut import read_lut
 from search.space import load_space
 
@@ -39,7 +40,7 @@ def recorded_versions(monkeypatch):
 def test_committed_lut_plan_and_cache_keys_are_unchanged(lut_id, recorded_versions):
     golden = GOLDEN["luts"][lut_id]
     doc = read_lut(ROOT / golden["path"])
-    plan = build_plan(load_space(doc["space"]["name"]), doc["resolution"], doc["method"], doc["measurement"].get("layer_copies", 1))
+    plan = build_plan(load_space(doc["space"]["name"]), doc["resolution"], doc["method"], lut_plan_version(doc["measurement"]))
     assert plan.id == doc["measurement"]["plan_id"] == golden["plan_id"]
     assert plan.anchor == golden["anchor"]
     assert {backend: keys_digest(plan, backend) for backend in ("pte", "coreml")} == golden["cache_keys"]

@@ -74,7 +74,7 @@ def connect(tmp_path: Path, monkeypatch) -> Iterator[Callable[[FakePhone], FakeP
     monkeypatch.setattr("orchestrator.lut.profile.export_probes", stand_in_exports)
     monkeypatch.setenv("BENCH_LUTS", str(tmp_path / "luts"))
     quick_runners(monkeypatch)
-    monkeypatch.setattr(runs, "build_plan", lambda space, resolution, method="removal", layer_copies=2: few_entries(build_plan(space, resolution, method, layer_copies), FEW))
+    monkeypatch.setattr(runs, "build_plan", lambda space, resolution, method="removal", version=3: few_entries(build_plan(space, resolution, method, version), FEW))
     timing = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=5, min_s=0.0)
     monkeypatch.setitem(PRESETS, "quick", Preset("tiny", 64, dataclasses.replace(QUICK, adaptive_sessions=0, timing=timing)))
     monkeypatch.setattr("orchestrator.cli.profile_view.suggested_budget_ms", lambda doc, samples=500: 1.0)  # a LUT of a few entries prices no subnet

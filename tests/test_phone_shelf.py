@@ -73,8 +73,8 @@ def profile_few_entries(monkeypatch: pytest.MonkeyPatch, keys: tuple[str, ...] =
     replaced where the command's run takes it from (`orchestrator.lut.runs`, which binds the name
     when first imported, maybe by an earlier test) as well as where it is defined."""
 
-    def few(space, resolution, method="removal", layer_copies=2):
-        return few_entries(build_plan(space, resolution, method, layer_copies), keys)
+    def few(space, resolution, method="removal", version=3):
+        return few_entries(build_plan(space, resolution, method, version), keys)
 
     monkeypatch.setattr("orchestrator.plan.builder.build_plan", few)
     monkeypatch.setattr("orchestrator.lut.runs.build_plan", few)

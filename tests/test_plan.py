@@ -58,10 +58,21 @@ def test_fixed_parts_are_one_copy_against_none(xxs_plan) -> None:
 
 
 def test_a_version_1_plan_is_rebuilt_with_the_id_its_luts_recorded() -> None:
-    one = build_plan(XXS, layer_copies=1)
+    one = build_plan(XXS, version=1)
     assert one.id == "b200ed47c0fefaae"  # tests/golden/identity.json, luts/host/xxs
     assert {e.copies for e in one.entries} == {1} and one.id != build_plan(XXS).id
-    assert one.anchor == build_plan(XXS).anchor
+    assert one.anchor == build_plan(XXS, version=2).anchor != build_plan(XXS).anchor
+
+
+def test_the_context_network_is_the_widest_subnet_at_its_least_depth_with_every_transformer_stage() -> None:
+    plan = build_plan(XXS)
+    context = plan.probes[plan.anchor].subnet_config()
+    assert plan.version == 3 and context == context_config(XXS, 256)
+    assert context.stem == max(XXS.stem.width) and len(context.transformer) == len(XXS.transformer)
+    assert [s.width for s in context.mbconv] == [max(s.width) for s in XXS.mbconv]
+    assert [s.width for s in context.transformer] == [max(s.width) for s in XXS.transformer]
+    assert [s.depth for s in context.transformer] == [min(s.depth) for s in XXS.transformer]
+    assert context_config(XXS, 256, "smallest").stem == min(XXS.stem.width)
 
 
 def test_fixed_parts_are_measured_by_truncation(xxs_plan) -> None:

@@ -149,7 +149,7 @@ def test_the_lut_records_how_its_intervals_were_made(finished) -> None:
 
 def test_the_lut_records_how_many_copies_of_a_layer_its_removal_pairs_differed_by(finished) -> None:
     _, doc, _ = finished
-    assert doc["measurement"]["layer_copies"] == 2
+    assert doc["measurement"]["layer_copies"] == 2 and doc["measurement"]["plan_version"] == 3
 
 
 def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
@@ -205,6 +205,35 @@ def test_entries_a_disturbed_session_made_larger_than_their_network_are_measured
     assert {key: e["sessions"] for key, e in doc["entries"].items()} == {
         "overhead": 2, "stem/w8": 2, "stem/w16": 2, "mbconv/MBConv-1/transition/8->16": 3,
     }
+
+
+def test_a_session_slowed_as_a_whole_is_measured_again_and_left_out(tmp_path: Path, monkeypatch) -> None:
+    """The same timer, with every network of the second pass's session 1.6x slower, as when another
+    job holds the core for all of a short session: its anchor names it, it is measured again under a
+    name of its own, and only the new session counts (the LUT names the one it replaced)."""
+    from orchestrator.lut.disturbance import slow_sessions
+
+    monkeypatch.setattr("orchestrator.lut.profile.slow_sessions", slow_sessions)  # the guard on
+    plan, logged = small_plan(), []
+    steady_ms = steady_times(plan)
+    p = profiler(tmp_path / "run", tmp_path / "luts")
+    p.log = logged.append
+    measured = p.sessions.runner.run
+
+    def timed(run_dir: Path) -> dict:
+        result = measured(run_dir)
+        for model in result["models"]:
+            model["samples_ms"] = [steady_ms[model["id"]] * (1.6 if run_dir.name == "fixed-parts-pass2" else 1.0)] * len(model["samples_ms"])
+        return result
+
+    monkeypatch.setattr(p.sessions.runner, "run", timed)
+    doc, _ = p.run()
+    assert sorted(path.name for path in (tmp_path / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2", "fixed-parts-pass2-again1"]
+    assert [line for line in logged if "slower" in line] == ["1 sessions ran over 20% slower than the quickest (other work on the device): measuring them again"]
+    assert doc["measurement"]["replaced_sessions"] == ["fixed-parts-pass2"]
+    assert sorted(doc["measurement"]["anchor"]["session_median_ms"]) == ["fixed-parts", "fixed-parts-pass2-again1"]
+    assert doc["measurement"]["context_latency_ms"] == pytest.approx(steady_ms[plan.anchor])
+    assert doc["entries"]["stem/w8"]["latency_ms"] == pytest.approx(steady_ms[next(e for e in plan.entries if e.key == "stem/w8").reference] - 1.0)
 
 
 def test_steady_sessions_are_not_measured_again(tmp_path: Path, monkeypatch) -> None:
@@ -297,7 +326,7 @@ def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_th
     keeps the run and prints the command that continues it; that command finishes the LUT."""
     from orchestrator.lut.settings import Preset
 
-    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method, layer_copies: small_plan())
+    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method, version: small_plan())
     monkeypatch.setitem(PRESETS, "quick", Preset("tiny", 128, FAST))
     monkeypatch.setattr("orchestrator.cli.profile_view.suggested_budget_ms", lambda doc: 1.0)  # a LUT of 4 entries prices no subnet
 
@@ -322,7 +351,7 @@ def test_profile_json_is_one_document_naming_the_new_lut_its_report_and_verdict_
     from orchestrator.lut.settings import Preset
     from orchestrator.report.summary import interval_story, verdict
 
-    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method, layer_copies: small_plan())
+    monkeypatch.setattr("orchestrator.lut.runs.build_plan", lambda space, resolution, method, version: small_plan())
     monkeypatch.setitem(PRESETS, "quick", Preset("tiny", 128, FAST))
     result = bench("profile", "--quick", "--resolution", "64", "--out", "run", "--json")
     assert result.exit_code == 0, result.stderr
@@ -342,7 +371,7 @@ def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() ->
         "fixed-parts", "mbconv-transitions", "transformer-shells", "mbconv-layers",
         "Transformer-1-layers", "Transformer-2-layers", "Transformer-3-layers", "Transformer-4-layers",
     ]
-    assert max(len(probes_of(entries)) for entries in groups.values()) <= 16
+    assert max(len(probes_of(entries)) for entries in groups.values()) <= 17  # the shells: 17 networks since the skeleton is the widest subnet's (plan version 3)
     assert sorted(e.key for entries in groups.values() for e in entries) == sorted(e.key for e in plan.entries)
 
 

@@ -12,7 +12,7 @@ from orchestrator.plan.spec import Plan
 def plan_document(p: Plan, space: str) -> dict[str, Any]:
     return {
         "space": space, "resolution": p.resolution, "plan_id": p.id, "context": p.context.to_dict(),
-        "layer_copies": p.layer_copies,
+        "layer_copies": p.layer_copies, "plan_version": p.version,
         "entries": [{"key": e.key, "kind": e.kind, "reference": e.reference, "variant": e.variant, "copies": e.copies} for e in p.entries],
         "networks": {pid: spec.to_dict() for pid, spec in p.probes.items()},
     }

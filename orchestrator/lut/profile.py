@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.export.cache import CachedExport, export_probes
+from orchestrator.export.cache import export_probes
 from orchestrator.lut.attribution import CONFIDENCE, INTERVAL_DESCRIPTION, INTERVAL_METHOD, Estimate, SessionSpread, anchor_speed, attribute
-from orchestrator.lut.disturbance import disturbance, offending_entries
+from orchestrator.lut.disturbance import disturbance, offending_entries, slow_sessions
 from orchestrator.lut.provenance import device_provenance, phones_provenance
 from orchestrator.lut.reference import reference_ms, session_anchor_ms
 from orchestrator.lut.rundir import RunDirectory, run_state
@@ -24,11 +24,14 @@ from orchestrator.lut.settings import MeasureSettings
 from orchestrator.lut.store import finish_lut, save_measured_lut
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
+from orchestrator.measure.steady import DISTURBED
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Entry, Plan
 from search.space import SearchSpace
 
 SPLIT_FIXED = ("mbconv_transition", "transformer_shell")  # the fixed parts with a session of their own
+SLOW_RETRIES = 2  # times a session slowed as a whole is measured again
+AGAIN = "-again"  # a session measured again is `<session>-again<n>`
 
 
 def session_groups(plan: Plan, per_stage: bool = True) -> list[tuple[str, list[Entry]]]:
@@ -111,36 +114,57 @@ class Profiler:
     def _measured(self) -> tuple[dict[str, Any], Path]:
         plan = self.plan
         self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
-        artifacts = export_probes(plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)
+        self.artifacts = export_probes(plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)
         groups = [(name, probes_of(entries)) for name, entries in session_groups(plan, self.settings.per_stage_sessions)]
-        results = self.sessions.measure_all(passes(groups, self.settings.passes), plan.probes, plan.anchor, artifacts)
-        samples = results_samples(results)
-        estimates, spread = attribute(plan.entries, samples, plan.anchor, reference_ms(self.sessions, results, plan.anchor))
+        self.results: list[dict[str, Any]] = []
+        self.replaced: list[str] = []
+        self._measure_sessions(passes(groups, self.settings.passes))
+        estimates, spread = self._attribute()
         for round_index in range(self.settings.adaptive_sessions):
             wide = [e for e in plan.entries if self.settings.tolerance.again(estimates[e.key])]
             if not wide:
                 break
             self.log(f"adaptive round {round_index + 1}: {len(wide)} entries have wide intervals or no positive latency, measuring them again")
-            again = adaptive_round(f"adaptive-{round_index + 1}", wide, self.sessions.phone_count)
-            new = self.sessions.measure_all(again, plan.probes, plan.anchor, artifacts)
-            results += new
-            samples += results_samples(new)
-            estimates, spread = attribute(plan.entries, samples, plan.anchor, reference_ms(self.sessions, results, plan.anchor))
-        body = self._lut_body(estimates, spread, results, artifacts)
+            self._measure_sessions(adaptive_round(f"adaptive-{round_index + 1}", wide, self.sessions.phone_count))
+            estimates, spread = self._attribute()
+        body = self._lut_body(estimates, spread)
         if (cause := disturbance(body)) and (offending := set(offending_entries(body))):
             self.log(f"the sessions look disturbed ({cause}); measuring those entries again")
-            again = adaptive_round("disturbed", [e for e in plan.entries if e.key in offending], self.sessions.phone_count)
-            new = self.sessions.measure_all(again, plan.probes, plan.anchor, artifacts)
-            results += new
-            samples += results_samples(new)
-            estimates, spread = attribute(plan.entries, samples, plan.anchor, reference_ms(self.sessions, results, plan.anchor))
-            body = self._lut_body(estimates, spread, results, artifacts)
+            self._measure_sessions(adaptive_round("disturbed", [e for e in plan.entries if e.key in offending], self.sessions.phone_count))
+            estimates, spread = self._attribute()
+            body = self._lut_body(estimates, spread)
         if cause := disturbance(body):
             body["measurement"]["disturbed"] = cause
         doc = finish_lut(body)
         return doc, save_measured_lut(doc, self.space, self.sessions.run_dir, self.luts_root)
 
-    def _lut_body(self, estimates: dict[str, Estimate], spread: SessionSpread, results: list[dict[str, Any]], artifacts: dict[str, CachedExport]) -> dict[str, Any]:
+    def _measure_sessions(self, sessions: list[tuple[str, list[str]]]) -> None:
+        """Measure `sessions`, then measure again, up to `SLOW_RETRIES` times, every session that ran
+        slow as a whole (`slow_sessions`); a session measured again is left out of attribution and
+        named in the LUT (`replaced_sessions`). One still slow after that stays, and the LUT's
+        disturbance check speaks of it."""
+        plan = self.plan
+        self.results += self.sessions.measure_all(sessions, plan.probes, plan.anchor, self.artifacts)
+        for _ in range(SLOW_RETRIES):
+            machine = {name: facts.get("serial") for name, facts in self.sessions.phones.items()}
+            slow = set(slow_sessions(session_anchor_ms(self.results, plan.anchor), machine))
+            if not slow:
+                return
+            self.log(f"{len(slow)} sessions ran over {DISTURBED - 1:.0%} slower than the quickest (other work on the device): measuring them again")
+            again = []
+            for r in self.results:
+                if (name := session_name(r)) in slow:
+                    root = name.split(AGAIN)[0]
+                    self.replaced.append(name)
+                    again.append((f"{root}{AGAIN}{sum(n.split(AGAIN)[0] == root for n in self.replaced)}", [m["id"] for m in r["models"]]))
+            self.results = [r for r in self.results if session_name(r) not in slow]
+            self.results += self.sessions.measure_all(again, plan.probes, plan.anchor, self.artifacts)
+
+    def _attribute(self) -> tuple[dict[str, Estimate], SessionSpread]:
+        return attribute(self.plan.entries, results_samples(self.results), self.plan.anchor, reference_ms(self.sessions, self.results, self.plan.anchor))
+
+    def _lut_body(self, estimates: dict[str, Estimate], spread: SessionSpread) -> dict[str, Any]:
+        results, artifacts = self.results, self.artifacts
         anchor_ms = session_anchor_ms(results, self.plan.anchor)
         thermal = {session_name(r): r["thermal"] for r in results if "thermal" in r}  # phones report it
         reference = reference_ms(self.sessions, results, self.plan.anchor)
@@ -156,8 +180,10 @@ class Profiler:
                 "networks": len(self.plan.probes),
                 "plan_id": self.plan.id,
                 "layer_copies": self.plan.layer_copies,
+                "plan_version": self.plan.version,
                 "context_latency_ms": reference or anchor_speed(results_samples(results), self.plan.anchor),
                 "anchor": {"probe": self.plan.anchor, "session_median_ms": anchor_ms},
+                **({"replaced_sessions": self.replaced} if self.replaced else {}),
                 "interval": {"method": INTERVAL_METHOD, "confidence": CONFIDENCE, "description": INTERVAL_DESCRIPTION, "session_spread": spread.to_dict()},
                 "export_partitions_max": max((a.meta.get("partitions", 0) for a in artifacts.values()), default=0),
                 **({"session_thermal": thermal} if thermal else {}),

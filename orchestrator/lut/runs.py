@@ -23,7 +23,7 @@ from orchestrator.lut.transfer import Transferer
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.measure.shelf import ShelfPhone, shelf
 from orchestrator.plan.builder import METHODS, build_plan
-from orchestrator.plan.spec import LAYER_COPIES
+from orchestrator.plan.spec import PLAN_VERSION
 from search.space import load_space
 
 
@@ -45,7 +45,7 @@ class ProfileRequest:
     phones: str | list[ShelfPhone] | None = None  # "all" or serials separated by commas, or the shelf itself
     settings: MeasureSettings | None = None  # instead of the preset's
     luts_root: Path | None = None  # the LUT store (default ./luts or $BENCH_LUTS)
-    layer_copies: int = LAYER_COPIES  # the plan's (1: the version-1 plan, which benchmarks/ compares with)
+    plan_version: int = PLAN_VERSION  # the plan's (earlier ones: to compare with, benchmarks/)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -77,7 +77,7 @@ def profile_lut(
         on_shelf(device, phones)
     run = Profiler(
         device, space, resolution, request.settings or preset.settings, run_dir, request.workers, request.luts_root, log, show_progress,
-        plan=build_plan(space, resolution, request.method, request.layer_copies), phones=phones,
+        plan=build_plan(space, resolution, request.method, request.plan_version), phones=phones,
     )
     again = f"--space {space.name} --resolution {resolution} --method {request.method}" + _phones_option(request.phones)
     return _measure(run, request, device, run_dir, again)

@@ -14,10 +14,14 @@ from typing import Any
 from orchestrator.lut.attribution import Tolerance
 from orchestrator.measure.timing import TimingPlan
 
+# Each model runs three times back to back in a round and the third is timed, as a deployed model
+# runs: with its own weights in the caches (orchestrator/measure/timing.py).
+BURST = 3
+
 
 @dataclass(frozen=True)
 class MeasureSettings:
-    timing: TimingPlan = TimingPlan()
+    timing: TimingPlan = TimingPlan(burst=BURST)
     # Noise-floor entries move by up to ~1% of the network from one session (one loading of the
     # programs) to the next, which the bootstrap within a session cannot see; more sessions average
     # it out. XXS profiled twice: p95 difference of predicted subnet latency 7.0% with 2, 3.6% with 4.
@@ -38,7 +42,7 @@ class MeasureSettings:
 
 
 FULL = MeasureSettings()
-QUICK = MeasureSettings(TimingPlan(warmup_runs=5, warmup_s=0.2, runs=25, min_s=0.5), adaptive_sessions=1)
+QUICK = MeasureSettings(TimingPlan(warmup_runs=5, warmup_s=0.2, runs=25, min_s=0.5, burst=BURST), adaptive_sessions=1)
 
 
 @dataclass(frozen=True)
@@ -52,9 +56,18 @@ class Preset:
 
 # The quick preset is the first command's: the tiny space, whose 77 networks export in about two
 # minutes on two cores, at 128 px (networks 0.6-1.4 ms, entries up to 0.25 ms; at 64 px they are
-# 5-50 us, at the timer's noise floor, and the LUT mispredicts), timed in per-stage sessions of
-# ~10 networks so each removal pair is measured among few others (README: "Choosing the preset").
+# 5-50 us, which only bursts, the widest context network and slow sessions measured again keep
+# within ±10%: docs/guide.md), timed in per-stage sessions of ~10 networks so each removal pair is
+# measured among few others (docs/guide.md: "Choosing the preset").
 PRESETS = {"full": Preset("xxs", None, FULL), "quick": Preset("tiny", 128, QUICK)}
+
+def end_to_end_timing(lut: dict[str, Any]) -> TimingPlan:
+    """How whole models are timed against a LUT (`bench validate`, a search's finish): the default
+    counts, in bursts of the LUT's own length, since a model timed with cold caches and a LUT timed
+    with warm ones differ by more than any error the comparison is there to find. A LUT measured
+    before bursts existed ran one run a round."""
+    return TimingPlan(burst=int(lut["measurement"].get("timing", {}).get("burst", 1)))
+
 
 # A transfer (`bench profile --from`) measures this many networks unless told otherwise, and at most MAX_NETWORKS.
 DEFAULT_NETWORKS = 10

@@ -21,10 +21,12 @@ from scipy import stats
 from infra.errors import UserError
 from infra.files import atomic_write, check_output
 from orchestrator.export.cache import export_probes
+from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import append_validation, resolve_lut, validation_path, validation_plot_path, validation_runs
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import new_run_dir, run_session
+from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
 from search.nas.lut import read_lut
 from search.nas.predictor import LatencyPredictor
@@ -75,10 +77,11 @@ class ValidationRun:
 
 
 def measure_subnets(
-    configs: list[SubnetConfig], anchor: SubnetConfig, space: SearchSpace, device: Device, run_dir: Path, workers: int = 2,
+    configs: list[SubnetConfig], anchor: SubnetConfig, space: SearchSpace, device: Device, run_dir: Path, timing: TimingPlan, workers: int = 2,
     log: Callable[[str], None] = print,
 ) -> ValidationRun:
-    """Time the subnets end to end in one interleaved session, with the LUT's anchor network beside them."""
+    """Time the subnets end to end in one interleaved session, with the LUT's anchor network beside
+    them (`timing`: the LUT's `end_to_end_timing`)."""
     anchor_spec = ProbeSpec("net", anchor.resolution, anchor.to_json(), True)
     specs = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in configs)}
     runner = runner_for(device)
@@ -86,7 +89,7 @@ def measure_subnets(
         artifacts = export_probes({**specs, anchor_spec.id: anchor_spec}, space.name, space.hash, device.backend, workers)
         models = {pid: (artifacts[pid].path, spec.input_shape) for pid, spec in {**specs, anchor_spec.id: anchor_spec}.items()}
         log(f"measuring {len(models)} subnets end to end on {device.name}, interleaved")
-        result = run_session(device, run_dir, models, runner=runner)
+        result = run_session(device, run_dir, models, timing, runner=runner)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
     return ValidationRun(configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]})
 
@@ -188,7 +191,7 @@ def validate_luts(
     predictors = [LatencyPredictor(doc, space) for doc in docs]
     configs = spread_subnets(predictors[0], space, samples, seed)
     run_dir = new_run_dir(f"validate-{device.name}-{space.name}-{first['resolution']}-s{seed}-n{samples}")
-    run = measure_subnets(configs, SubnetConfig.from_dict(first["context"]), space, device, run_dir, workers, log)
+    run = measure_subnets(configs, SubnetConfig.from_dict(first["context"]), space, device, run_dir, end_to_end_timing(first), workers, log)
     records = {}
     for path, doc, predictor in zip(paths, docs, predictors):
         records[f"{doc['method']} {doc['id']}"] = record = validation_record(doc, predictor, run, device, seed)

@@ -3,8 +3,8 @@
 An entry's latency is the measured drop when its block is removed from a network: it is timed in
 context, not alone (AutoViT section 3.3.2). Three families:
 
-- Layers (`transformer_layer`, `mbconv_layer`): the *context network* (the space's smallest
-  subnet, with all transformer stages) with the entry's stage set to the entry's width, and
+- Layers (`transformer_layer`, `mbconv_layer`): the *context network* (the space's widest subnet
+  at its least depth, with all transformer stages) with the entry's stage set to the entry's width, and
   `LAYER_COPIES` (2) extra layers of the entry's configuration; the variant lacks them, and the
   entry is the delta over the copies (a slope). Shapes never change, so the removal is exact and
   the layer is timed inside the whole network. Two copies double the delta while the rounds'
@@ -24,6 +24,15 @@ context, not alone (AutoViT section 3.3.2). Three families:
   elementwise add on the input, whose own measured cost is this entry (the runtime's fixed cost of
   a call plus one pass over the input). It is subtracted from the stem and counted once per model.
 
+The context network is the widest subnet since plan version 3 (versions 1 and 2: the smallest). A
+block does not cost the same in every network: at 64 px, where a whole network takes 0.2-0.4 ms,
+tiny's transformer layers cost 8-52% more in its largest subnet than in its smallest (`benchmarks/
+context_cost.py`), so slopes measured in the smallest predicted subnets 6% low on average and up to
+16% on the widest (88-93% within ±10%); timed in the widest, 98-100% within ±10%, bias within ±1.2%
+(and at 128 px, 92.5% within ±5% against 80%). AutoViT times blocks in the full network; the
+widest at its least depth is that network as far as widths go, and keeps its layers the ones the
+entry adds. The fixed parts' skeleton takes its widths from it too.
+
 Every network is a `ProbeSpec`; the plan deduplicates them by content hash, so entries that share a
 network (the context network is the variant of every minimum-width layer entry) export it once.
 
@@ -41,21 +50,31 @@ from typing import Any
 
 from infra.errors import UserError
 from orchestrator.plan.isolated import isolated
-from orchestrator.plan.spec import LAYER_COPIES, METHODS, Entry, Plan, ProbeSpec
+from orchestrator.plan.spec import CONTEXTS, METHODS, PLAN_VERSION, PLAN_VERSIONS, Entry, Plan, ProbeSpec
 from search.nas.lut import entry_key
 from search.space import SearchSpace
 from search.space.config import ConfigError, MBConvStage, SubnetConfig, TransformerStage
 from search.space.sampling import min_config
 
 
-def context_config(space: SearchSpace, resolution: int) -> SubnetConfig:
-    """The space's smallest subnet with every transformer stage present (so each stage has a context)."""
+def context_config(space: SearchSpace, resolution: int, kind: str = "widest") -> SubnetConfig:
+    """The context network: the space's smallest subnet with every transformer stage present (so each
+    stage has a context), and with `kind` "widest" every stage and the stem at its widest width."""
+    if kind not in CONTEXTS:
+        raise ValueError(f"unknown context {kind!r}; one of {', '.join(CONTEXTS)}")
     smallest = min_config(space, resolution)
     extra = tuple(
         TransformerStage(min(st.width), (min(st.heads),) * min(st.depth), (float(min(st.mlp_ratio)),) * min(st.depth))
         for st in space.transformer[len(smallest.transformer) :]
     )
-    return dataclasses.replace(smallest, transformer=smallest.transformer + extra)
+    context = dataclasses.replace(smallest, transformer=smallest.transformer + extra)
+    if kind == "smallest":
+        return context
+    return dataclasses.replace(
+        context, stem=max(space.stem.width),
+        mbconv=tuple(dataclasses.replace(s, width=max(st.width)) for s, st in zip(context.mbconv, space.mbconv)),
+        transformer=tuple(dataclasses.replace(s, width=max(st.width)) for s, st in zip(context.transformer, space.transformer)),
+    )
 
 
 def _truncate(config: SubnetConfig, stages: int) -> SubnetConfig:
@@ -87,9 +106,9 @@ def _with_stage_width(config: SubnetConfig, index: int, width: int) -> SubnetCon
 
 
 class _Builder:
-    def __init__(self, space: SearchSpace, resolution: int, copies: int) -> None:
+    def __init__(self, space: SearchSpace, resolution: int, copies: int, context: str) -> None:
         self.space, self.resolution, self.copies = space, resolution, copies
-        self.context = context_config(space, resolution)
+        self.context = context_config(space, resolution, context)
         self.skeleton = _skeleton(self.context)
         self.probes: dict[str, ProbeSpec] = {}
         self.entries: list[Entry] = []
@@ -170,18 +189,21 @@ class _Builder:
                         self.add("transformer_layer", stage.name, params, with_layers, without, self.copies)
 
 
-def build_plan(space: SearchSpace, resolution: int | None = None, method: str = "removal", layer_copies: int = LAYER_COPIES) -> Plan:
-    """The plan LUTs are measured with now; `layer_copies=1` rebuilds a version-1 plan (LUTs before
-    the slope record no `layer_copies`) with the ids its LUTs recorded."""
+def build_plan(space: SearchSpace, resolution: int | None = None, method: str = "removal", version: int = PLAN_VERSION) -> Plan:
+    """The plan LUTs are measured with now; an earlier `version` rebuilds the plan of a LUT measured
+    with it (`spec.lut_plan_version`), with the ids that LUT recorded."""
+    if version not in PLAN_VERSIONS:
+        raise UserError(f"unknown plan version {version}; one of {', '.join(map(str, PLAN_VERSIONS))}")
+    layer_copies, context = PLAN_VERSIONS[version]
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     resolution = resolution if resolution is not None else space.default_resolution
     if resolution not in space.resolutions:
         raise ConfigError(f"resolution {resolution} is not in space {space.name!r}; choices: {', '.join(map(str, space.resolutions))}")
-    builder = _Builder(space, resolution, layer_copies)
+    builder = _Builder(space, resolution, layer_copies, context)
     builder.fixed_parts()
     builder.mbconv_layers()
     builder.transformer_layers()
     anchor = builder.probe(builder.context)
-    plan = Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes, anchor, layer_copies=layer_copies)
+    plan = Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes, anchor, layer_copies=layer_copies, context_kind=context)
     return isolated(plan) if method == "isolated" else plan

@@ -14,7 +14,12 @@ from search.space import SearchSpace
 from search.space.config import SubnetConfig
 
 METHODS = ("removal", "isolated")
-LAYER_COPIES = 2  # how many copies of a layer its removal pair differs by (plan version 2; version 1 had 1)
+LAYER_COPIES = 2  # how many copies of a layer its removal pair differs by (plan versions 2 and 3; version 1 had 1)
+CONTEXTS = ("smallest", "widest")  # the context network: see orchestrator/plan/builder.py
+PLAN_VERSION = 3  # the plan profiles are measured with now
+# A plan version's layer copies and context network. Version 1 timed a layer as one copy against
+# none, version 2 as two, both in the smallest subnet; version 3 times them in the widest.
+PLAN_VERSIONS = {1: (1, "smallest"), 2: (LAYER_COPIES, "smallest"), 3: (LAYER_COPIES, "widest")}
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,14 @@ class Plan:
     anchor: str  # probe id of the context network, timed in every session to measure its speed
     method: str = "removal"
     layer_copies: int = 1
+    context_kind: str = "smallest"
 
     @property
     def version(self) -> int:
-        """1: every layer timed as one copy against none; 2: as `layer_copies` copies (a slope)."""
+        """1: every layer timed as one copy against none; 2: as `layer_copies` copies (a slope); both in
+        the smallest subnet. 3: in the widest (an isolated plan of it keeps 3, having one copy)."""
+        if self.context_kind == "widest":
+            return 3
         return 1 if self.layer_copies == 1 else 2
 
     @property
@@ -93,3 +102,8 @@ class Plan:
             separators=(",", ":"),
         )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def lut_plan_version(measurement: dict[str, Any]) -> int:
+    """The plan version a LUT was measured with: recorded since version 3; before, told by its layer copies."""
+    return int(measurement.get("plan_version") or (2 if measurement.get("layer_copies", 1) == LAYER_COPIES else 1))
