@@ -177,3 +177,30 @@ def test_a_pairs_set_is_the_same_bytes_for_the_same_seed(tmp_path):
 def test_a_pairs_canvas_too_small_for_two_digits_is_refused(tmp_path):
     with pytest.raises(DataError, match="a 30 px canvas cannot hold two digits scaled up to 2.25x side by side; make --canvas larger"):
         write_digit_pairs(tmp_path / "d", train_images=10, test_images=10, canvas=30)
+
+
+def test_a_search_split_leaves_every_training_and_test_image_as_it_was(tmp_path):
+    write_cluttered_digits(tmp_path / "plain", train_images=30, test_images=20, seed=3, canvas=48)
+    counts = write_cluttered_digits(tmp_path / "with", train_images=30, test_images=20, seed=3, canvas=48, search_images=25)
+    assert counts == {"train": 30, "val": 20, "search": 25}
+    for split in ("train", "val"):
+        plain, with_search = (sorted((tmp_path / d / split).rglob("*.png")) for d in ("plain", "with"))
+        assert [p.relative_to(tmp_path / "plain") for p in plain] == [p.relative_to(tmp_path / "with") for p in with_search]
+        assert all(a.read_bytes() == b.read_bytes() for a, b in zip(plain, with_search))
+    search = sorted((tmp_path / "with" / "search").rglob("*.png"))
+    train = {p.read_bytes() for p in (tmp_path / "with" / "train").rglob("*.png")}
+    assert len(search) == 25 and not any(p.read_bytes() in train for p in search)
+    assert json.loads((tmp_path / "with" / "bench-data.json").read_text())["counts"]["search"] == 25
+    assert "search" not in json.loads((tmp_path / "plain" / "bench-data.json").read_text())["counts"]
+
+
+def test_a_search_ranks_on_the_search_split_where_the_set_has_one(tmp_path):
+    from search.training.data import open_data
+
+    write_cluttered_digits(tmp_path / "d", train_images=60, test_images=20, seed=3, canvas=48, search_images=30)
+    data = open_data(tmp_path / "d", 64, 0.1, 0)
+    assert len(data.selection) == 30 and data.selection is data.search
+    assert data.selection_name == f"{tmp_path / 'd'}/search (30 images)"
+    write_cluttered_digits(tmp_path / "e", train_images=60, test_images=20, seed=3, canvas=48)
+    plain = open_data(tmp_path / "e", 64, 0.1, 0)
+    assert plain.selection is plain.holdout and plain.selection_name.startswith(f"the held-out part of {tmp_path / 'e'}/train (")

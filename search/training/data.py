@@ -72,7 +72,7 @@ def eval_transform(resolution: int, augment: str = "crop") -> transforms.Compose
 
 @dataclass
 class ImageData:
-    """The training split, the held-out split and (if present) the test split of one data directory."""
+    """The training split, the held-out split and (if present) the search and test splits of one data directory."""
 
     root: Path
     classes: list[str]
@@ -80,10 +80,24 @@ class ImageData:
     holdout: Dataset
     calibration: Dataset  # training images (not held out), evaluation transform: for BatchNorm recalibration
     test: Dataset | None
+    search: Dataset | None = None  # DATA/search/: images of their own a search ranks subnets on
 
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def selection(self) -> Dataset:
+        """What a search ranks subnets on: the search split where the set has one, else the held-out
+        part of train/. A split a few hundred images strong cannot tell subnets within a budget
+        apart (one accuracy's standard error on 401 images is 1.8 points), and a larger held-out part
+        would take the images from training, so `bench data` writes a search split of its own."""
+        return self.search if self.search is not None else self.holdout
+
+    @property
+    def selection_name(self) -> str:
+        where = f"{self.root}/search" if self.search is not None else f"the held-out part of {self.root}/train"
+        return f"{where} ({len(self.selection)} images)"  # type: ignore[arg-type]
 
 
 SHOWN_UNREADABLE = 5  # unreadable images named in the error; the rest are counted
@@ -190,11 +204,19 @@ def open_data(
             f"all {len(held)} images of {root}/train are held out for ranking subnets (one of each class at least), which leaves none to "
             f"train on or to recalibrate a subnet's BatchNorm statistics with; give each class of {root}/train two images at least"
         )
-    test = _folder(root / "val", eval_transform(resolution, augment), SplitLoader(root / "val", square, memo_bytes)) if (root / "val").is_dir() else None
-    if test is not None and test.classes != train_view.classes:
-        raise DataError(f"{root}/val has classes {test.classes[:5]}..., unlike {root}/train; both splits need the same class folders")
+    test, search = (_split(root, name, train_view.classes, eval_transform(resolution, augment), square, memo_bytes) for name in ("val", "search"))
     calibration = sorted(random.Random(seed + 1).sample(rest, min(calibration_images, len(rest))))
-    return ImageData(root, train_view.classes, Subset(train_view, rest), Subset(eval_view, held), Subset(eval_view, calibration), test)
+    return ImageData(root, train_view.classes, Subset(train_view, rest), Subset(eval_view, held), Subset(eval_view, calibration), test, search)
+
+
+def _split(root: Path, name: str, classes: list[str], transform: transforms.Compose, square: int | None, memo_bytes: int) -> datasets.ImageFolder | None:
+    """An optional split (val/: the test split; search/: what a search ranks on), with train/'s class folders."""
+    if not (root / name).is_dir():
+        return None
+    split = _folder(root / name, transform, SplitLoader(root / name, square, memo_bytes))
+    if split.classes != classes:
+        raise DataError(f"{root}/{name} has classes {split.classes[:5]}..., unlike {root}/train; both splits need the same class folders")
+    return split
 
 
 class EpochSamples(Dataset):

@@ -49,14 +49,14 @@ def _load() -> tuple[np.ndarray, np.ndarray]:
     return np.clip(digits.images * (255.0 / 16.0), 0, 255).astype(np.uint8), digits.target.astype(int)
 
 
-SPLITS = ("train", "val")
+SPLITS = ("train", "val", "search")
 CLASSES = {str(digit) for digit in range(10)}
 IMAGE = re.compile(r"^[0-9]+\.png$")  # `_save`'s names: the scan's or the canvas's number
 
 
 def _not_written_here(out: Path) -> list[Path]:
-    """What in `out` a set written here would not hold (anything but the manifest and train/ and
-    val/ of class folders 0-9 of numbered PNGs): replacing the set deletes the whole folder, so a
+    """What in `out` a set written here would not hold (anything but the manifest and train/, val/
+    and search/ of class folders 0-9 of numbered PNGs): replacing the set deletes the whole folder, so a
     file of the user's one or two levels down would go with it."""
     found: list[Path] = []
     for top in sorted(out.iterdir()):
@@ -229,11 +229,15 @@ def _write_canvases(
 ) -> dict[str, int]:
     """A canvas set as an ImageFolder: the scans split first into test sources (a seeded per-class
     `test_fraction`) and training sources, so no test canvas shares a scan with a training one; then
-    `counts` canvases per split from `draw`, each split's from a generator of its own."""
+    `counts` canvases per split from `draw`, each split's from a generator of its own (a search
+    split, from the training sources: canvases of their own, as the held-out part of train/ is, so
+    adding it leaves every training and test image as it was)."""
     _start(out)
+    counts = {split: count for split, count in counts.items() if count}  # a set without a search split keeps its manifest
     images, labels = _load()
     test_sources = set(holdout_indices(labels.tolist(), test_fraction, seed))
-    sources = {"train": [i for i in range(len(labels)) if i not in test_sources], "val": sorted(test_sources)}
+    train_sources = [i for i in range(len(labels)) if i not in test_sources]
+    sources = {"train": train_sources, "val": sorted(test_sources), "search": train_sources}
     with atomic_folder(Path(out)) as built:  # a set cut short (a full disk, Ctrl-C) never stands where training would trust it
         for split, count in counts.items():
             rng = random.Random(f"{seed}:{rng_key}{split}")
@@ -246,21 +250,22 @@ def _write_canvases(
 def write_cluttered_digits(
     out: Path, train_images: int = 4000, test_images: int = 2000, seed: int = 0, test_fraction: float = 0.2,
     canvas: int = CLUTTER_DEFAULTS["canvas"], pieces: int = CLUTTER_DEFAULTS["pieces"], piece: int = CLUTTER_DEFAULTS["piece"],
-    scale: tuple[float, float] = CLUTTER_DEFAULTS["scale"],
+    scale: tuple[float, float] = CLUTTER_DEFAULTS["scale"], search_images: int = 0,
 ) -> dict[str, int]:
-    """Write `train_images` and `test_images` cluttered canvases (`canvas` px square) as an
-    ImageFolder; the test canvases are made only from the test sources (a seeded per-class
-    `test_fraction` of the scans), the training canvases only from the rest."""
+    """Write `train_images`, `test_images` and `search_images` cluttered canvases (`canvas` px
+    square) as an ImageFolder; the test canvases are made only from the test sources (a seeded
+    per-class `test_fraction` of the scans), the training and search canvases only from the rest."""
     if piece > canvas or round(8 * scale[1]) > canvas:
         raise DataError(f"a {canvas} px canvas cannot hold digits scaled up to {scale[1]}x or {piece} px pieces; make --canvas larger")
     clutter = {"canvas": canvas, "scale": scale, "pieces": pieces, "piece": piece}
-    return _write_canvases(out, "cluttered-digits", {"train": train_images, "val": test_images}, seed, test_fraction, clutter, _draw)
+    counts = {"train": train_images, "val": test_images, "search": search_images}
+    return _write_canvases(out, "cluttered-digits", counts, seed, test_fraction, clutter, _draw)
 
 
 def write_digit_pairs(
     out: Path, train_images: int = 6000, test_images: int = 2000, seed: int = 0, test_fraction: float = 0.2,
     canvas: int = PAIRS_DEFAULTS["canvas"], pieces: int = PAIRS_DEFAULTS["pieces"], piece: int = PAIRS_DEFAULTS["piece"],
-    scale: tuple[float, float] = PAIRS_DEFAULTS["scale"], label: str = "sum-mod-10",
+    scale: tuple[float, float] = PAIRS_DEFAULTS["scale"], label: str = "sum-mod-10", search_images: int = 0,
 ) -> dict[str, int]:
     """Write canvases of two digits apart among clutter, labelled by `label` (a `PAIR_LABELS` name),
     as an ImageFolder; the test canvases are made only from the test sources, as
@@ -272,6 +277,6 @@ def write_digit_pairs(
     clutter = {"canvas": canvas, "scale": scale, "pieces": pieces, "piece": piece}
     key = "pairs:" if label == "sum-mod-10" else f"pairs-{label}:"  # the sum set keeps the bytes it always had
     return _write_canvases(
-        out, "digit-pairs", {"train": train_images, "val": test_images}, seed, test_fraction, clutter, _pairs_drawer(label),
+        out, "digit-pairs", {"train": train_images, "val": test_images, "search": search_images}, seed, test_fraction, clutter, _pairs_drawer(label),
         rng_key=key, label=PAIR_LABELS[label].description,
     )
