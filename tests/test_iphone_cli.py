@@ -120,23 +120,24 @@ def test_profile_an_iphone_through_the_cli(bench_cli, phone: FakePhone, tmp_path
     assert len(converted) == 3 and all(package.is_relative_to((tmp_path / "cache" / "exports" / "coreml").resolve()) for package in converted)
 
 
-def test_a_search_winner_is_measured_as_its_mlpackage_beside_the_luts_anchor(phone: FakePhone, tmp_path: Path) -> None:
+def test_a_search_s_candidates_are_measured_as_mlpackages_in_one_request_beside_the_luts_anchor(phone: FakePhone, tmp_path: Path) -> None:
     from orchestrator.export.backends import COREML
     from orchestrator.measure.devices import get_device
-    from orchestrator.searchjob.delivery import measure_found
-    from search.space.sampling import min_config
+    from orchestrator.searchjob.delivery import time_models
     from search.supernet.deploy import deploy_form
     from search.supernet.static import StaticSubnet
     from tests.lut_factory import sized_lut
 
     space = load_space("tiny")
-    config = min_config(space, 64)
-    found = tmp_path / "best.mlpackage"
-    COREML.export(deploy_form(StaticSubnet(config, space)), torch.randn(1, 3, 64, 64), found)
+    models = {}
+    for config in (small_subnets(space, 4)[0], small_subnets(space, 4)[2]):  # two subnets that convert in seconds
+        models[config.hash] = tmp_path / f"{config.hash}.mlpackage"
+        COREML.export(deploy_form(StaticSubnet(config, space)), torch.randn(1, 3, 64, 64), models[config.hash])
     lut = sized_lut(space, device=IPHONE13, measurement={"context_latency_ms": 2.0}, context=small_subnets(space, 2)[1].to_dict())
-    measured = measure_found(found, config, lut, space, get_device("iphone13"), tmp_path / "measure")
+    timed = time_models(models, 64, lut, space, get_device("iphone13"), tmp_path / "measure")
     request = json.loads(phone.pushed["request.json"])
-    assert [(m["id"], m["file"]) for m in request["models"]] == [("found", "models/found.mlpackage"), ("anchor", request["models"][1]["file"])]
-    assert request["models"][1]["file"].endswith(".mlpackage") and request["backend"] == "coreml"
-    assert measured["device"] == "iphone13" and measured["measured_ms"] > 0 and measured["anchor_lut_ms"] == 2.0
-    assert measured["measured_ms_at_lut_speed"] == pytest.approx(measured["measured_ms"] / (measured["anchor_ms"] / 2.0))
+    assert [(m["id"], m["file"]) for m in request["models"]][:2] == [(h, f"models/{h}.mlpackage") for h in models]
+    assert request["models"][2]["id"] == "anchor" and request["models"][2]["file"].endswith(".mlpackage") and request["backend"] == "coreml"
+    assert timed.device == "iphone13" and all(ms > 0 for ms in timed.measured_ms.values()) and timed.anchor_lut_ms == 2.0
+    first = next(iter(models))
+    assert timed.record(first)["measured_ms_at_lut_speed"] == pytest.approx(timed.measured_ms[first] / (timed.anchor_ms / 2.0))

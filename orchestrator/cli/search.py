@@ -14,6 +14,7 @@ from infra.files import check_output
 from infra.locks import run_dir_lock
 from orchestrator.cli.common import DevicesFile, console, defaults, errors, example, logger, number
 from orchestrator.measure.devices import get_device
+from orchestrator.searchjob import MEASURE_TOP
 from search.nas.strategies import SearchSettings
 
 app = typer.Typer()
@@ -45,6 +46,10 @@ def search_cmd(
     out: Optional[Path] = typer.Option(None, "--out", help="run directory (default: a new one under runs/, named for the space, LUT and budget)"),
     resume: bool = typer.Option(False, "--resume", help="continue the search in --out"),
     measure: bool = typer.Option(True, "--measure/--no-measure", help="measure the found model on the LUT's device"),
+    measure_top: int = typer.Option(
+        MEASURE_TOP, "--measure-top", callback=number(0, 100),
+        help="time the K most accurate candidates on the LUT's device and deliver the most accurate within the budget (0: the most accurate alone)",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
@@ -75,7 +80,7 @@ def search_cmd(
                 log(f"warning: {warning}")
             if d.main:
                 with run_dir_lock(run_dir, "the search run"):
-                    result = finish_search(job, job.run(resume), device, log)
+                    result = finish_search(job, job.run(resume), device, log, measure_top)
             else:  # evaluates its shares of the same search; rank 0 holds the run directory and delivers
                 job.run(resume)
         except KeyboardInterrupt:

@@ -18,6 +18,7 @@ import torch
 from infra.files import atomic_path
 from orchestrator.export.backends import BACKENDS, Backend
 from orchestrator.export.cache import export_probes
+from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import run_session
@@ -42,21 +43,26 @@ def artifact_name(backend: Backend) -> str:
     return f"best{backend.suffix}" if backend.name == backend.format else f"best-{backend.name}{backend.suffix}"
 
 
-def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str) -> Delivered:
+def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str, exported: tuple[Path, dict[str, Any]] | None = None) -> Delivered:
     """Write the trained subnet as a static checkpoint, with every backend delivered always, and with
     the backend of the LUT's device (`required`), which must export; another that fails is reported,
-    not raised, because converters raise many types and the model is still delivered for its device."""
+    not raised, because converters raise many types and the model is still delivered for its device.
+    `exported`: the model already exported for `required` and what its exporter reported (the
+    measured finish timed it), moved in rather than exported again, so what was measured is what is
+    delivered."""
     config = static.config
     checkpoint = out / "best.pt"
     with atomic_path(checkpoint) as tmp:
         torch.save({"config": config.to_dict(), "classes": classes, "fixed_shortcuts": static.fixed_shortcuts, "state_dict": static.state_dict()}, tmp)
-    deployable = deploy_form(copy.deepcopy(static).cpu().eval())
-    example = torch.randn(1, 3, config.resolution, config.resolution)
     delivered = Delivered(checkpoint, {}, {}, {})
     for backend in (b for b in BACKENDS.values() if b.delivered_always or b.name == required):
         path = out / artifact_name(backend)
+        if backend.name == required and exported is not None:
+            exported[0].replace(path)
+            delivered.artifacts[backend.name], delivered.facts[backend.name] = path, exported[1]
+            continue
         try:
-            delivered.facts[backend.name] = backend.export(deployable, example, path)
+            delivered.facts[backend.name] = export_model(static, backend, path)
         except Exception as exc:
             if backend.name == required:
                 raise
@@ -66,25 +72,54 @@ def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str) 
     return delivered
 
 
-def measure_found(
-    model: Path, config: SubnetConfig, lut: dict[str, Any], base_space: SearchSpace, device: Device, run_dir: Path, workers: int = 1
-) -> dict[str, Any]:
-    """Median latency of the delivered model (in the device's format) and of the LUT's anchor, timed
-    interleaved in one session. Raises UserError when the device cannot be reached."""
+def export_model(static: StaticSubnet, backend: Backend, path: Path) -> dict[str, Any]:
+    """A trained subnet in its deploy form, exported by `backend` to `path`; what the exporter reported."""
+    deployable = deploy_form(copy.deepcopy(static).cpu().eval())
+    example = torch.randn(1, 3, static.config.resolution, static.config.resolution)
+    return backend.export(deployable, example, path)
+
+
+@dataclass(frozen=True)
+class Timed:
+    """A session of models timed beside the LUT's anchor network: each model's median, and the
+    session's speed against the LUT's (the anchor's median over its latency in the LUT)."""
+
+    measured_ms: dict[str, float]
+    anchor_ms: float
+    anchor_lut_ms: float | None
+    device: str
+
+    @property
+    def session_speed(self) -> float | None:
+        return self.anchor_ms / self.anchor_lut_ms if self.anchor_lut_ms else None
+
+    def at_lut_speed(self, model: str) -> float:
+        """A model's latency at the speed the LUT was measured at (as measured where the LUT has no anchor)."""
+        speed = self.session_speed
+        return self.measured_ms[model] / speed if speed else self.measured_ms[model]
+
+    def record(self, model: str) -> dict[str, Any]:
+        """What result.json says of one model's measurement."""
+        return {
+            "measured_ms": self.measured_ms[model], "anchor_ms": self.anchor_ms, "anchor_lut_ms": self.anchor_lut_ms,
+            "session_speed": self.session_speed, "measured_ms_at_lut_speed": self.at_lut_speed(model) if self.session_speed else None,
+            "device": self.device,
+        }
+
+
+def time_models(models: dict[str, Path], resolution: int, lut: dict[str, Any], base_space: SearchSpace, device: Device, run_dir: Path, workers: int = 1) -> Timed:
+    """Models (id -> file in the device's format) and the LUT's anchor timed interleaved in one
+    session, in the LUT's bursts (`end_to_end_timing`): on a phone, one request. Raises UserError
+    when the device cannot be reached."""
     runner = runner_for(device)
     anchor = ProbeSpec("net", lut["resolution"], SubnetConfig.from_dict(lut["context"]).to_json(), True)
-    shape = [1, 3, config.resolution, config.resolution]
+    shape = [1, 3, resolution, resolution]
     with runner.unattended(run_dir):
         artifact = export_probes({anchor.id: anchor}, base_space.name, base_space.hash, device.backend, workers)[anchor.id]
-        result = run_session(device, run_dir, {"found": (model, shape), "anchor": (artifact.path, anchor.input_shape)}, runner=runner)
+        session = {**{name: (path, shape) for name, path in models.items()}, ANCHOR: (artifact.path, anchor.input_shape)}
+        result = run_session(device, run_dir, session, end_to_end_timing(lut), runner=runner)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
-    reference = lut["measurement"].get("context_latency_ms")
-    speed = median["anchor"] / reference if reference else None
-    return {
-        "measured_ms": median["found"],
-        "anchor_ms": median["anchor"],
-        "anchor_lut_ms": reference,
-        "session_speed": speed,
-        "measured_ms_at_lut_speed": median["found"] / speed if speed else None,
-        "device": device.name,
-    }
+    return Timed({name: median[name] for name in models}, median[ANCHOR], lut["measurement"].get("context_latency_ms"), device.name)
+
+
+ANCHOR = "anchor"  # the anchor network's id in a session of found models (theirs are config hashes)

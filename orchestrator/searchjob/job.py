@@ -164,24 +164,35 @@ class SearchJob:
             c.predicted_ms, c.params = self.pricer.latency(c.config), self.pricer.params(c.config)
 
     def _load(self) -> tuple[list, list]:
-        """The supernet, the data and its cached calibration and held-out batches, loaded once."""
+        """The supernet, the data and its cached calibration and selection batches (the images
+        subnets are ranked on: `ImageData.selection`), loaded once."""
         if self._batches is None:
             self.supernet, self.data = self._supernet(), self._data()
             self._batches = (
                 tensor_batches(self.data.calibration, self.inputs.eval_batch_size),
-                tensor_batches(self.data.holdout, self.inputs.eval_batch_size),
+                tensor_batches(self.data.selection, self.inputs.eval_batch_size),
             )
         return self._batches
 
+    def selection_name(self) -> str:
+        """The images subnets are ranked on, in words (the data's search split, or train/'s held-out part)."""
+        self._load()
+        return self.data.selection_name
+
+    def selection_where(self) -> str:
+        """Where a subnet's ranking accuracy was scored, as it follows the accuracy in a sentence."""
+        self._load()
+        return "held out" if self.data.search is None else "on the search split"
+
     def evaluator(self, cache: dict[str, float] | None = None) -> Evaluator:
-        """Held-out accuracy of subnets of this checkpoint's supernet."""
-        calibration, holdout = self._load()
-        return Evaluator(self.supernet, calibration, holdout, self.device, cache)
+        """Accuracy on the selection images of subnets of this checkpoint's supernet."""
+        calibration, selection = self._load()
+        return Evaluator(self.supernet, calibration, selection, self.device, cache)
 
     def holdout_correct(self, static: torch.nn.Module) -> torch.Tensor:
-        """Per held-out image, whether a recalibrated subnet gets it right (the winner against the runner-up)."""
-        _, holdout = self._load()
-        return correct(static, holdout, self.device)
+        """Per selection image, whether a recalibrated subnet gets it right (candidates against each other)."""
+        _, selection = self._load()
+        return correct(static, selection, self.device)
 
     def recalibrated(self, config: SubnetConfig) -> StaticSubnet:
         calibration, _ = self._load()
@@ -189,11 +200,14 @@ class SearchJob:
 
     def resumes_with(self) -> dict[str, Any]:
         """Every input that shapes the result, as `resume.check_resume` compares them."""
+        self._load()
         return {
             "checkpoint_sha256": file_sha256(Path(self.ckpt["path"])), "lut": self.lut["id"],
             "latency_ms": self.inputs.latency_ms, "params_m": self.inputs.params_m,
             "interval_calibration": self.budget.calibration.to_dict() if self.budget.calibration else None,
-            "data": str((self.inputs.data or Path(self.train_settings.data)).resolve()), "settings": asdict(self.settings),
+            "data": str((self.inputs.data or Path(self.train_settings.data)).resolve()),
+            "selection": f"{'DATA/search' if self.data.search is not None else 'DATA/train held out'}, {len(self.data.selection)} images",
+            "settings": asdict(self.settings),
         }
 
     def provenance(self) -> dict[str, Any]:

@@ -25,6 +25,7 @@ NAMES = {
     "params_m": "the parameter budget (--params-m)",
     "interval_calibration": "the subnet intervals' calibration (from the LUT's latest validation)",
     "data": "the data (--data)",
+    "selection": "the images subnets are ranked on (DATA/search, else train/'s held-out part)",
     "settings": "the search settings",
 }
 
