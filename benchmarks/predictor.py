@@ -15,6 +15,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import list_luts, luts_dir, resolve_lut
 from orchestrator.lut.validation import measure_subnets, spread_subnets, validation_record
 from orchestrator.measure.devices import get_device
@@ -71,7 +72,7 @@ def main() -> None:
     device = get_device(docs[0]["device"]["name"])
     configs = spread_subnets(predictors[0], space, args.samples, args.seed)
     anchor = SubnetConfig.from_dict(docs[0]["context"])
-    run = measure_subnets(configs, anchor, space, device, Path("runs") / f"bench-predictor-s{args.seed}-n{args.samples}", log=console.print)
+    run = measure_subnets(configs, anchor, space, device, Path("runs") / f"bench-predictor-s{args.seed}-n{args.samples}", end_to_end_timing(docs[0]), log=console.print)
     table = Table(title=f"validation on {device.name}: {args.samples} random subnets, one interleaved session ({luts_dir()})")
     for column in ("method", "LUT", "figures", "within ±5%", "within ±10%", "MAPE", "RMSE ms", "Spearman ρ", "Kendall τ", "bias"):
         table.add_column(column, justify="right")

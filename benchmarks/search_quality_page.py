@@ -21,25 +21,17 @@ def _mark(met: bool | None) -> str:
 
 
 def verdict(doc: dict[str, Any]) -> str:
-    """One paragraph: how many goals are met, each measured goal's figure with its verdict, the
-    figures so far of goals whose inputs are not all in (not judged), the goals not measured yet by
-    name, and what the task's pilot found."""
+    """The goals as a short list, one line each: its figure and met, missed, not judged yet (inputs
+    not all in) or not measured yet; then what the task's pilot found."""
     goals = doc["goals"]
-    measured = [g for g in goals if g["met"] is not None]
-    partial = [g for g in goals if g.get("partial")]
-    pending = [g for g in goals if g["met"] is None and not g.get("partial")]
-    met = sum(g["met"] is True for g in measured)
-    counts = [f"{met} met", f"{len(measured) - met} missed"] + ([f"{len(partial)} not judged yet"] if partial else []) + ([f"{len(pending)} not measured yet"] if pending else [])
-    text = (
-        f"**Verdict.** Of {len(goals)} goals, {', '.join(counts[:-1])} and {counts[-1]}"
-        + f" (the {doc['headline']} supernet, checkpoint {_sha(doc)}, LUT {doc['lut']})"
-        + (": " + "; ".join(g["text"] for g in measured) if measured else "") + "."
+    met = sum(g["met"] is True for g in goals)
+    judged = sum(g["met"] is not None for g in goals)
+    head = (
+        f"**Verdict** (the {doc['headline']} supernet, checkpoint {_sha(doc)}; LUT {doc['lut']}): {met} of {len(goals)} goals met"
+        + (f", {judged - met} missed" if judged > met else "") + (f", {len(goals) - judged} not judged or not measured yet" if judged < len(goals) else "") + "."
     )
-    if partial:
-        text += " Figures so far, on inputs not all in yet: " + "; ".join(g["text"] for g in partial) + "."
-    if pending:
-        text += " Not measured yet: " + "; ".join(g["goal"] for g in pending) + "."
-    return text + (f" {_pilot_sentence(doc['pilot'])}" if doc.get("pilot") else "")
+    lines = [head, "", *(f"- {g['goal']}: {g['text']}" for g in goals)]
+    return "\n".join(lines + ([f"\n{_pilot_sentence(doc['pilot'])}"] if doc.get("pilot") else []))
 
 
 def _pilot_sentence(p: dict[str, Any]) -> str:
@@ -90,12 +82,8 @@ def _sha(doc: dict[str, Any]) -> str:
     """The headline checkpoint with its length: variants differ in epochs as well as in flags."""
     if not doc.get("checkpoint_sha256"):
         return "not trained yet"
-    epochs = doc["variants"].get(doc["headline"], {}).get("epochs")
+    epochs = doc.get("checkpoint_epochs") or doc["variants"].get(doc["headline"], {}).get("epochs")
     return f"`{doc['checkpoint_sha256'][:12]}`" + (f", {epochs} epochs" if epochs else "")
-
-
-def _goals(doc: dict[str, Any]) -> list[str]:
-    return ["## Goals", "", "| goal | figure and verdict |", "|---|---|", *(f"| {g['goal']} | {g['text']} |" for g in doc["goals"])]
 
 
 def _two_seeds(doc: dict[str, Any]) -> int:
@@ -120,7 +108,7 @@ def _ranking(doc: dict[str, Any]) -> list[str]:
         f"bootstrap interval over subnets. Top-5 regret (best alone overall minus best alone among the supernet's top 5): {regret}."
         + ("" if r["complete"] else f" **Preliminary:** the reference is not complete ({_two_seeds(doc)} of its {len(doc['subnets'])} subnets "
            "trained alone with both seeds so far), so these τ are not judged against the goals yet.")
-        + _not_learned_sentence(doc),
+        + _not_learned_sentence(doc) + _restored_sentence(doc),
         "",
         "| ranking of the subnets by | subnets | Kendall τ [95%] |",
         "|---|---:|---:|",
@@ -131,10 +119,14 @@ def _ranking(doc: dict[str, Any]) -> list[str]:
         "| variant | `bench train` flags | epochs | training (s) | calibration images | Kendall τ [95%] |",
         "|---|---|---:|---:|---:|---:|",
         *(
-            f"| {a['variant']} (`{doc['variants'][a['variant']]['checkpoint_sha256'][:12]}`) | {_flags(doc['variants'][a['variant']]['flags'])} | "
-            f"{a['epochs']} | {a['seconds']:.0f} | "
-            f"{a['calibration_images']} | {_tau(a['tau'])} |"
+            f"| {a['variant']} (`{doc['variants'][a['variant']]['checkpoint_sha256'][:12]}`{_restored(doc['variants'][a['variant']])}) | "
+            f"{_flags(doc['variants'][a['variant']]['flags'])} | {a['epochs']} | {a['seconds']:.0f} | {a['calibration_images']} | {_tau(a['tau'])} |"
             for a in doc["figures"]["ablation"]
+        ),
+        *(
+            ["", "Rows marked *restored* are the last run's, taken from the committed document with the reference (`restore`): their "
+             "checkpoints were trained on another machine and are not here, so they are shown under their own checkpoints, not re-ranked."]
+            if any(v.get("restored") for v in doc["variants"].values()) else []
         ),
         *(
             ["", "With `--fixed-shortcuts` no stage's first block takes its skip, so that variant ranks subnets that lack the skip "
@@ -161,6 +153,20 @@ def _not_learned_sentence(doc: dict[str, Any]) -> str:
         "give the figures with seeds 0 and 1 as they came out (one seed's SD "
         + ("-" if a["seed_sd_points"] is None else f"{a['seed_sd_points']:.2f} points") + " then)."
     )
+
+
+def _restored_sentence(doc: dict[str, Any]) -> str:
+    r = doc.get("restored")
+    if not r:
+        return ""
+    return (
+        f" The reference's stand-alone runs are the last run's ({r['date']}), restored from `{r['source']}` (`restore`): they do not "
+        "depend on the supernet, so this checkpoint is ranked against them as they were."
+    )
+
+
+def _restored(variant: dict[str, Any]) -> str:
+    return ", restored" if variant.get("restored") else ""
 
 
 def _flags(flags: list[str]) -> str:
@@ -213,11 +219,12 @@ def _strategies(doc: dict[str, Any]) -> list[str]:
         "## Search strategies, paired by seed",
         "",
         f"Each seed runs random search, plain evolution and coarse-to-fine on the {doc['headline']} supernet (checkpoint {_sha(doc)}, "
-        f"LUT {doc['lut']}) at the same budget and evaluation count; the found model's inherited test accuracy, one strategy minus "
-        "the other (points, mean with 95% t interval), and the seeds each wins. Beside it, the same difference in held-out accuracy, "
-        "which each search maximises: a strategy ahead there and behind on test has found the held-out split's noise, not a better subnet.",
+        f"LUT {doc['lut']}) at the same budget and evaluation count, as `bench search` runs them (budget calibrated on the LUT's "
+        f"validation, subnets ranked on {_selection_name(doc)}, the measured finish); the delivered model's inherited test accuracy, one "
+        "strategy minus the other (points, mean with 95% t interval), and the seeds each wins. Beside it, the same difference on the "
+        "split each search ranks on: a strategy ahead there and behind on test has found that split's noise, not a better subnet.",
         "",
-        "| budget (ms) | difference | seeds | test, mean (points) | wins / losses / ties | held-out, mean (points) |",
+        "| budget (ms) | difference | seeds | test, mean (points) | wins / losses / ties | search split, mean (points) |",
         "|---:|---|---:|---:|---:|---:|",
         *(
             f"| {p['budget_ms']:.3f} | {p['better']} − {p['worse']} | {p['seeds']} | {_difference(p)} | {p['wins']} / {p['losses']} / {p['ties']} | "
@@ -244,19 +251,24 @@ def _found(doc: dict[str, Any]) -> list[str]:
         "## Found against hand-picked, both trained alone",
         "",
         f"Coarse-to-fine on the {doc['headline']} supernet (checkpoint {_sha(doc)}, LUT {doc['lut']}) at the hand-pick's measured latency "
-        "and at two other budgets; the found subnet and the MobileViT-like hand-pick trained alone (per seed) and with inherited weights "
-        "(what `bench search` delivers). Latency measured on host, scaled to the LUT's speed by its anchor network.",
+        "and at the two band budgets, as `bench search` runs it: the model its measured finish delivers (*found*: the most accurate of the "
+        f"{len(entries[0]['candidates'])} most accurate candidates that measures within the budget + 5%) and the MobileViT-like hand-pick "
+        "trained alone (per seed) and with inherited weights (what `bench search` delivers). Beside them, labelled, what the finish and "
+        "the calibration each change: the LUT's *first choice* (the most accurate candidate, delivered without the finish) and the "
+        "*point-only* search's (priced by point predictions, as this benchmark searched before). Latency measured on host in the LUT's "
+        "bursts, scaled to the LUT's speed by its anchor network; the candidates are timed with seeded weights (a float32 program's "
+        "latency does not depend on them).",
         "",
         *(["![found vs hand-picked](search_quality_found.png)", ""] if _all_trained(entries) else ["The figure comes once every model is trained alone.", ""]),
-        "| budget | model | alone, per seed | inherited | measured ms | × budget |",
-        "|---|---|---:|---:|---:|---:|",
+        "| budget | model | alone, per seed | inherited (test) | search split | measured ms | × budget |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for e in entries:
-        for name in ("found", "hand"):
-            m = e[name]
+        rows = [("found", e["found"]), ("first choice, no finish", e["first_choice"]), ("point-only, no finish", e["point_only"]), ("hand", e["hand"])]
+        for name, m in rows:
             out.append(
-                f"| {e['label']} {e['budget_ms']:.3f} ms | {name} `{m['hash'][:8]}` | {', '.join(_pct(a) for a in m['alone']) or '-'} | "
-                f"{_pct(m['inherited'])} | {m['measured_ms']:.3f} | {m['measured_ms'] / e['budget_ms']:.2f} |"
+                f"| {e['label']} {e['budget_ms']:.3f} ms | {name} `{m['hash'][:8]}` | {', '.join(_pct(a) for a in m.get('alone', [])) or '-'} | "
+                f"{_pct(m['inherited'])} | {_pct(m.get('holdout'))} | {m['measured_ms']:.3f} | {m['measured_ms'] / e['budget_ms']:.2f} |"
             )
     versus = [f for f in doc["figures"]["found"] if f["margin_points"] is not None]
     if versus:
@@ -264,6 +276,51 @@ def _found(doc: dict[str, Any]) -> list[str]:
             f"{f['label']} {f['margin_points']:+.1f} points at {f['vs_hand_latency']:.2f}× its measured latency" for f in versus
         ) + "."]
     return out
+
+
+def _selection_name(doc: dict[str, Any]) -> str:
+    s = doc.get("selection") or {}
+    return f"{s.get('name', 'the held-out part of train/')} ({s['images']} images)" if s.get("images") else s.get("name", "the held-out part of train/")
+
+
+def _finish(doc: dict[str, Any]) -> list[str]:
+    f = doc["figures"].get("finish")
+    if not f:
+        return []
+    def given(key: str) -> str:
+        g = f[key]
+        return "-" if g is None else f"{g['mean']:.1f}" + ("" if g["half"] is None else f" ± {g['half']:.1f}")
+    found = [x for x in doc["figures"]["found"]]
+    return [
+        "## The measured finish",
+        "",
+        f"Over the {f['searches']} strategy searches, the LUT's first choice (the most accurate candidate within the calibrated budget) "
+        f"measured over its budget + 5% in {f['first_over']}; the finish delivered another candidate in {f['moved']} and found none within "
+        f"in {f['none_fit']}. Where it delivered another, it gave up {given('given_up_holdout_points')} points on the search split and "
+        f"{given('given_up_test_points')} on test (mean with 95% t interval). Of the {f['found']} found searches, the first choice was over "
+        f"in {f['found_first_over']}: " + ", ".join(
+            f"{x['label']} {x['first_ratio']:.2f}× (point-only {x['point_only_ratio']:.2f}×), delivered {x['ratio']:.2f}×" for x in found
+        ) + ".",
+    ]
+
+
+def _selection(doc: dict[str, Any]) -> list[str]:
+    s = doc["figures"].get("selection")
+    if not s:
+        return []
+    rows = [f"| {b} ({x['budget_ms']:.3f} ms ± 5%) | {x['subnets']} | {x['sd_points']:.2f} | {x['range_points']:.1f} |" for b, x in s["bands"].items()]
+    return [
+        "## The split a search ranks on",
+        "",
+        f"Subnets are ranked on {_selection_name(doc)}, apart from the training, reference and test images (`bench data` writes it from a "
+        f"generator of its own). One accuracy's standard error there is {s['se_points']:.2f} points (at {s['at_accuracy']:.0%}, the found "
+        "models' mean); beside it, how far apart the subnets a search chooses among are: random subnets predicted within ±5% of each band's "
+        "budget, on the same split.",
+        "",
+        "| band | subnets | SD (points) | range (points) |",
+        "|---|---:|---:|---:|",
+        *rows,
+    ]
 
 
 def _quick(doc: dict[str, Any]) -> list[str]:
@@ -280,19 +337,24 @@ def _rerun(doc: dict[str, Any]) -> list[str]:
     task, epochs = doc["data_command"].removeprefix("bench "), doc["recipe"]["epochs"]
     common = f'--task "{task}" --lut {doc["lut"][:8]} --epochs {epochs}'
     run = ".venv/bin/python benchmarks/search_quality.py"
+    variant = f"--variant {doc['headline']}"
     steps = [
+        f'{run} restore --task "{task}" --epochs {epochs}   # the last run\'s reference, from the committed document',
         f"{run} alone {common} --part 0 --parts 2   # and --part 1 in a second process",
         f"{run} supernets {common}",
-        f"{run} ranking --lut {doc['lut'][:8]} --epochs {epochs}",
-        f"{run} strategies --lut {doc['lut'][:8]} --epochs {epochs} --variant {doc['headline']}",
-        f"{run} found {common} --variant {doc['headline']}",
-        f"{run} report {common} --variant {doc['headline']}",
+        f"{run} ranking --lut {doc['lut'][:8]} --epochs {epochs} {variant}",
+        f"{run} strategies {common} {variant} --part 0 --parts 2   # and --part 1 in a second process",
+        f"{run} found {common} {variant} --no-train",
+        f"{run} measure --lut {doc['lut'][:8]} {variant}   # a quiet machine",
+        f"{run} found {common} {variant}",
+        f"{run} report {common} {variant}",
         f"{run} page",
     ]
     return [
         "## Running it again",
         "",
-        "Every section keeps one JSON file per run under `runs/search-quality/`, skips what is done and resumes what was cut short "
+        "Every section keeps one JSON file per run under `runs/search-quality/`, each naming the checkpoint, LUT and task it came from; "
+        "it skips what is done, redoes what other inputs made, and resumes what was cut short "
         "(a stand-alone run from its last epoch, a supernet from its last checkpoint); `--device cuda` trains and evaluates on a GPU. "
         "The task's pilot is `benchmarks/task_pilot.py`; `adopt` takes its runs of reference subnets instead of training them again.",
         "",
@@ -310,10 +372,11 @@ def render(doc: dict[str, Any]) -> str:
         verdict(doc),
         "",
         f"Measured {doc['date']} on {doc['machine']} by `benchmarks/search_quality.py` (every figure below is recomputed from "
-        f"[search_quality.json](search_quality.json)). Task: `{doc['data_command']}`; LUT {doc['lut']}; recipe: {recipe}.",
+        f"[search_quality.json](search_quality.json)). Task: `{doc['data_command']}` at {doc.get('lut_resolution', 64)} px; LUT {doc['lut']}; "
+        f"recipe: {recipe}.",
         "",
     ]
-    for part in (_goals, _pilot, _ranking, _subnets, _strategies, _found, _quick, _rerun):
+    for part in (_found, _finish, _selection, _strategies, _quick, _ranking, _subnets, _pilot, _rerun):
         if section := part(doc):
             lines += [*section, ""]
     return "\n".join(lines)

@@ -36,8 +36,11 @@ import typer
 from rich.console import Console
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_quality import BENCH, hand_picked  # noqa: E402
+import search_quality_store as store  # noqa: E402
+from search_quality import BENCH  # noqa: E402
 from search_quality_figures import flat  # noqa: E402
+from search_quality_store import Refused, read  # noqa: E402
+from search_quality_work import hand_picked  # noqa: E402
 
 from infra.files import write_json_atomic  # noqa: E402
 from orchestrator.lut.store import resolve_lut  # noqa: E402
@@ -83,8 +86,18 @@ def train(
     from search.training.settings import TrainSettings
     from search.training.standalone import train_alone
 
+    store.parts(part, parts)
+    try:
+        where = torch.device(device)
+    except RuntimeError:
+        raise Refused(f"--device {device!r} is not a torch device; give cpu, cuda or cuda:1") from None
+    if where.type == "cuda" and not torch.cuda.is_available():
+        raise Refused(f"--device {device}, but torch sees no GPU here; give --device cpu")
+    if where.type not in ("cpu", "cuda"):
+        raise Refused(f"--device {device}: give cpu, cuda or cuda:1")
     if not data.exists():
         subprocess.run([BENCH, *task.split(), "--out", str(data)], check=True)
+    store.check_task(task, data)  # the runs record the task: it must be the one that wrote the data
     chosen, predictor = pilot_subnets(lut)
     (work / "runs").mkdir(parents=True, exist_ok=True)
     runs = [(name, config, seed) for seed in range(seeds) for name, config in chosen[:subnets]]  # every subnet's first seed first
@@ -94,7 +107,7 @@ def train(
             continue
         settings = TrainSettings(space="tiny", data=str(data), resolution=predictor.resolution, hflip=False, augment="auto", seed=seed, epochs=epochs, **RECIPE)
         start, state = time.perf_counter(), work / "runs" / "partial" / f"{path.stem}.pt"  # a run cut short resumes from its last epoch
-        r = train_alone(config, settings, device=torch.device(device), log=console.print, curve=True, state=state)
+        r = train_alone(config, settings, device=where, log=console.print, curve=True, state=state)
         write_json_atomic(path, {
             "name": name, "config": config.to_dict(), "seed": seed, "epochs": epochs, "predicted_ms": predictor.predict(config),
             "params": predictor.params(config), "test": r.test_accuracy, "holdout_curve": r.holdout_curve,
@@ -105,8 +118,11 @@ def train(
         console.print(f"{name} seed {seed}: test {r.test_accuracy:.1%} in {time.perf_counter() - start:.0f} s")
 
 
+RUN_KEYS = ("name", "config", "seed", "epochs", "predicted_ms", "params", "test", "holdout_curve", "seconds", "data_command", "lut")
+
+
 def figures(work: Path) -> dict[str, Any]:
-    runs = [json.loads(p.read_text()) for p in sorted((work / "runs").glob("*.json"))]
+    runs = [read(p, "the pilot's run", f"delete {p} to train that run again", RUN_KEYS) for p in sorted((work / "runs").glob("*.json"))]
     by: dict[str, list[dict[str, Any]]] = {}
     for run in runs:
         by.setdefault(run["name"], []).append(run)
@@ -171,4 +187,4 @@ def report(work: Path = WORK, as_json: bool = typer.Option(False, "--json", help
 
 
 if __name__ == "__main__":
-    app()
+    store.run(app)

@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.lut.runs import ProfileRequest, profile_lut, transfer_lut
-from orchestrator.lut.settings import FULL
+from orchestrator.lut.settings import FULL, end_to_end_timing
 from orchestrator.lut.store import append_validation, resolve_lut
 from orchestrator.lut.validation import figures, measure_subnets, spread_subnets, validation_record
 from orchestrator.measure.devices import get_device
@@ -132,8 +132,9 @@ def main() -> None:
                              for n in d["measurement"]["transfer"]["networks"]}
         unseen = [c for c in configs if json.dumps(c.to_dict(), sort_keys=True) not in transfer_networks]
         start = time.perf_counter()
-        measured = measure_subnets(unseen, anchor, space, device, new_run_dir(f"validate-{target}", work), log=quiet)
-        again = measure_subnets(unseen, anchor, space, device, new_run_dir(f"validate-{target}-again", work), log=quiet)
+        timing = end_to_end_timing(source)
+        measured = measure_subnets(unseen, anchor, space, device, new_run_dir(f"validate-{target}", work), timing, log=quiet)
+        again = measure_subnets(unseen, anchor, space, device, new_run_dir(f"validate-{target}-again", work), timing, log=quiet)
         table = Table(title=f"{target}: {len(unseen)} unseen subnets ({space.name}, {source['resolution']} px), source {source['device']['name']} "
                             f"LUT {source['id'][:8]}; subnets timed in {time.perf_counter() - start:.0f} s")
         for column in ("LUT", "id", "within ±5%", "within ±10%", "MAPE", "Spearman", "Kendall", "bias", "networks", "device s"):

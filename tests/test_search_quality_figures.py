@@ -31,6 +31,28 @@ from search_quality_figures import (  # noqa: E402
 from search_quality_page import render  # noqa: E402
 
 
+def found_entry(
+    label: str, budget: float, found_ms: float, hand_ms: float, found_alone: tuple = (), hand_alone: tuple = (), *,
+    first_ms: float | None = None, point_ms: float | None = None, within: bool = True, host_ms: float | None = None, slow: dict | None = None,
+) -> dict:
+    """One budget's entry as `found_vs_hand` gives it: the delivered model, the first choice and the
+    point-only pick (the same model unless their latencies are given), and the hand-pick."""
+    found = {"hash": "f" * 16, "alone": list(found_alone), "measured_ms": found_ms, "inherited": 0.8, "holdout": 0.82, **({"measured_ms_host": host_ms} if host_ms else {})}
+    return {
+        "label": label, "budget_ms": budget, "within": within, "delivered_rank": 0, "found": found,
+        "first_choice": {**found, "hash": "1" * 16, "measured_ms": first_ms or found_ms, "holdout": 0.83},
+        "point_only": {**found, "hash": "2" * 16, "measured_ms": point_ms or found_ms}, "candidates": [found],
+        "slower_device": slow or {"slowdown": 1.3, "within": False, "delivered_rank": 0, "ratio": 1.3 * found_ms / budget},
+        "hand": {"hash": "e" * 16, "alone": list(hand_alone), "measured_ms": hand_ms, "inherited": 0.79, "holdout": 0.8},
+    }
+
+
+def strategy_run(strategy: str, seed: int, test: float, held: float, budget: float = 0.4, **finish) -> dict:
+    """A strategy run with the finish applied: by default its first choice delivered, within the budget."""
+    return {"strategy": strategy, "seed": seed, "budget_ms": budget, "best_test": test, "best_holdout": held, "first_test": test,
+            "first_holdout": held, "first_ratio": 0.98, "delivered": 0, "within": True, **finish}
+
+
 def subnet(i: int, alone: list[float], inherited: float, band: str | None = None, role: str = "spread") -> dict:
     """A reference subnet whose proxies grow with `i`."""
     return {
@@ -153,23 +175,23 @@ def test_supernet_goals_compare_tau_with_the_target_the_best_proxy_and_the_ceili
     figures = {"ranking": {"complete": True, "tau": tau, "ceiling": {"value": 0.8, "low": 0.6, "high": 0.9}, "proxies": {"params": {"value": 0.5, "low": 0, "high": 1}}}}
     met = {g["goal"]: g["met"] for g in goals(figures)}
     assert met["supernet τ ≥ 0.6"] is True and met["supernet τ ≥ best proxy + 0.15"] is False and met["supernet τ ≥ 0.8 × seed-to-seed ceiling"] is False
-    assert goals(figures)[1]["text"] == "supernet τ 0.62 against the best proxy (params) 0.50 + 0.15: missed"
+    assert next(g for g in goals(figures) if g["goal"] == "supernet τ ≥ best proxy + 0.15")["text"] == "supernet τ 0.62 against the best proxy (params) 0.50 + 0.15: missed"
 
 
 def test_goals_not_yet_measured_are_said_so():
-    assert {g["met"] for g in goals({})} == {None} and len(goals({})) == 9
+    assert {g["met"] for g in goals({})} == {None} and len(goals({})) == 12
 
 
 def test_tau_over_an_incomplete_reference_is_given_but_not_judged():
     tau = {"value": 0.7, "low": 0.5, "high": 0.9}
     figures = {"ranking": {"complete": False, "subnets": 10, "tau": tau, "ceiling": None, "proxies": {"params": {"value": 0.2, "low": 0, "high": 0.4}}}}
-    first = goals(figures)[0]
+    first = next(g for g in goals(figures) if g["goal"] == "supernet τ ≥ 0.6")
     assert (first["met"], first["partial"]) == (None, True)
     assert first["text"] == "supernet τ 0.70 [0.50, 0.90] against ≥ 0.6: not judged yet (the reference is incomplete: 10 subnets so far, not all with 2 seeds)"
 
 
 def test_strategies_are_not_judged_before_ten_seeds_per_budget():
-    runs = [{"strategy": s, "seed": seed, "budget_ms": 0.4, "best_test": 0.8, "best_holdout": 0.8} for s in ("random", "evolution", "coarse-to-fine") for seed in range(3)]
+    runs = [strategy_run(s, seed, 0.8, 0.8) for s in ("random", "evolution", "coarse-to-fine") for seed in range(3)]
     by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [], runs, None, {})["goals"]}
     assert by["coarse-to-fine ≥ evolution ≥ random"]["partial"] is True and "over 3 seeds" in by["coarse-to-fine ≥ evolution ≥ random"]["text"]
 
@@ -177,7 +199,7 @@ def test_strategies_are_not_judged_before_ten_seeds_per_budget():
 def test_the_strategies_table_sets_each_test_difference_beside_the_held_out_one_the_search_maximised():
     """Evolution ahead held out and behind on test: the search found the held-out split's noise."""
     runs = [
-        {"strategy": name, "seed": seed, "budget_ms": 0.4, "best_test": test + 0.01 * seed, "best_holdout": held}
+        strategy_run(name, seed, test + 0.01 * seed, held)
         for seed in range(2) for name, test, held in (("random", 0.80, 0.84), ("evolution", 0.79, 0.85), ("coarse-to-fine", 0.79, 0.85))
     ]
     doc = {**synthetic_document(), "strategy_runs": runs}
@@ -191,33 +213,39 @@ def test_headroom_is_not_judged_until_both_ends_have_two_seeds():
     assert by["headroom ≥ 10 points"]["text"] == "largest minus smallest alone 12.0 points: not judged yet (the ends have fewer than 2 seeds each so far)"
 
 
+AT_HAND = "found ≥ hand-pick + 1 point at ≤ 1.05× its latency"
+IN_BUDGET = "found models 0.90–1.05× their budgets, measured"
+
+
 def test_found_misses_when_it_wins_with_a_model_slower_than_the_hand_pick_by_more_than_five_percent():
-    entry = {
-        "label": "hand", "budget_ms": 0.6, "found": {"alone": [0.835, 0.829], "measured_ms": 0.678}, "hand": {"alone": [0.815, 0.811], "measured_ms": 0.62},
-    }
+    entry = found_entry("hand", 0.6, 0.678, 0.62, (0.835, 0.829), (0.815, 0.811))
     by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [entry], [], None, {})["goals"]}
-    assert by["found ≥ hand-pick + 1 point at its latency"]["met"] is False
-    assert "+1.9 points, the found model measuring 1.09× the hand-pick's latency" in by["found ≥ hand-pick + 1 point at its latency"]["text"]
+    assert by[AT_HAND]["met"] is False
+    assert "+1.9 points, the found model measuring 1.09× the hand-pick's latency" in by[AT_HAND]["text"]
 
 
-def test_found_meets_its_goal_when_it_wins_by_a_point_within_five_percent_of_the_hand_pick_s_latency():
-    entry = {
-        "label": "hand", "budget_ms": 0.6, "found": {"alone": [0.835, 0.829], "measured_ms": 0.63}, "hand": {"alone": [0.815, 0.811], "measured_ms": 0.62},
-    }
+def test_found_meets_its_goal_when_it_wins_by_a_point_at_most_five_percent_slower_than_the_hand_pick():
+    entry = found_entry("hand", 0.6, 0.63, 0.62, (0.835, 0.829), (0.815, 0.811))
     by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [entry], [], None, {})["goals"]}
-    assert by["found ≥ hand-pick + 1 point at its latency"]["met"] is True
+    assert by[AT_HAND]["met"] is True
 
 
 def test_found_misses_when_the_hand_pick_wins_and_its_ratio_is_outside_the_range():
-    entry = {
-        "label": "hand", "budget_ms": 0.4, "found": {"alone": [0.80, 0.82], "measured_ms": 0.34}, "hand": {"alone": [0.81, 0.815], "measured_ms": 0.4},
-    }
-    doc = document([], {}, "sandwich", {}, [entry], [], None, {})
-    by = {g["goal"]: g for g in doc["goals"]}
-    assert by["found ≥ hand-pick + 1 point at its latency"]["text"] == (
-        "found minus hand-pick, both alone, -0.2 points, the found model measuring 0.85× the hand-pick's latency (within ±5% asked): missed"
-    )
-    assert by["found model 0.90–1.05× its budget"]["text"] == "found at 0.85× (hand; no slower subnet searched was more accurate held out): missed"
+    entry = found_entry("hand", 0.4, 0.34, 0.4, (0.80, 0.82), (0.81, 0.815))
+    by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [entry], [], None, {})["goals"]}
+    assert by[AT_HAND]["text"] == "found minus hand-pick, both alone, -0.2 points, the found model measuring 0.85× the hand-pick's latency: missed"
+    assert by[IN_BUDGET]["text"] == "delivered at 0.85× (hand; no slower subnet searched was more accurate held out): missed"
+
+
+def test_a_budget_no_candidate_meets_is_said_so_and_the_device_slower_than_its_lut_never_delivers_over_as_within():
+    slow = {"slowdown": 1.3, "within": False, "delivered_rank": 2, "ratio": 1.12}
+    entry = found_entry("q35", 0.3, 0.33, 0.4, within=False, slow=slow)
+    by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [entry], [], None, {})["goals"]}
+    assert by[IN_BUDGET]["text"] == "delivered at 1.10× (q35, none of its candidates within): missed"
+    slower = by["on a device 30% slower than its LUT: within, or says none fits"]
+    assert (slower["met"], slower["text"]) == (True, "with every timing ×1.3, q35: none fits (closest 1.12×): met")
+    over = found_entry("q35", 0.3, 0.3, 0.4, slow={"slowdown": 1.3, "within": True, "delivered_rank": 1, "ratio": 1.2})
+    assert next(g for g in document([], {}, "sandwich", {}, [over], [], None, {})["goals"] if g["goal"].startswith("on a device"))["met"] is False
 
 
 def synthetic_document() -> dict:
@@ -225,17 +253,14 @@ def synthetic_document() -> dict:
     subnets = [subnet(i, [0.6 + 0.03 * i, 0.61 + 0.03 * i], 0.5 + 0.02 * ((i * 3) % 5), band="q35" if i % 2 else None) for i in range(5)]
     subnets[0]["role"], subnets[-1]["role"] = "smallest", "largest"
     variants = {"sandwich": {"variant": "sandwich", "flags": [], "calibration_images": 512, "epochs": 75, "seconds": 900.0, "checkpoint_sha256": "ab" * 32}}
-    meta = {"date": "2026-12-01", "machine": "NVIDIA H100", "lut": "6cbb6555", "data_command": "bench data cluttered", "recipe": {"epochs": 80, "seeds": 2}}
+    meta = {"date": "2026-12-01", "machine": "NVIDIA H100", "lut": "6cbb6555", "data_command": "bench data cluttered", "recipe": {"epochs": 80, "seeds": 2},
+            "checkpoint_sha256": "ab" * 32, "checkpoint_epochs": 75}
     return document(subnets, variants, "sandwich", {"q35": 0.3}, [], [], None, meta)
 
 
 def test_the_found_section_gives_each_found_model_s_margin_over_the_hand_pick_and_its_latency_against_the_hand_pick_s():
     doc = synthetic_document()
-    model = {"hash": "f" * 16, "inherited": 0.8, "measured_ms": 0.5}
-    entries = [
-        {"label": "hand", "budget_ms": 0.6, "found": {**model, "alone": [0.84, 0.82], "measured_ms": 0.66}, "hand": {**model, "alone": [0.81, 0.81], "measured_ms": 0.6}},
-        {"label": "q35", "budget_ms": 0.35, "found": {**model, "alone": [0.80, 0.80], "measured_ms": 0.45}, "hand": {**model, "alone": [0.81, 0.81], "measured_ms": 0.6}},
-    ]
+    entries = [found_entry("hand", 0.6, 0.66, 0.6, (0.84, 0.82), (0.81, 0.81)), found_entry("q35", 0.35, 0.45, 0.6, (0.80, 0.80), (0.81, 0.81))]
     doc["found_vs_hand"], doc["figures"]["found"] = entries, found_figures(entries)
     assert "Each found model against the hand-pick, both trained alone: hand +2.0 points at 1.10× its measured latency; q35 -1.0 points at 0.75× its measured latency." in render(doc)
 
@@ -249,10 +274,13 @@ def test_the_document_holds_every_key_the_issue_asks_for():
 
 def test_the_page_opens_with_a_verdict_naming_each_goal_its_figure_and_met_or_missed():
     page = render(synthetic_document())
-    verdict = page.split("\n\n")[1]
-    assert verdict.startswith("**Verdict.** Of 9 goals, 2 met, 3 missed and 4 not measured yet (the sandwich supernet, checkpoint `abababababab`, 75 epochs, LUT 6cbb6555)")
-    assert "supernet τ 0.40 [" in verdict and "against ≥ 0.6: missed" in verdict and "largest minus smallest alone 12.0 points: met" in verdict
-    assert "one seed's SD 0.71 points (pooled over 5 subnets): met" in verdict
+    verdict = page.split("\n\n")[1] + "\n" + page.split("\n\n")[2]
+    assert verdict.startswith(
+        "**Verdict** (the sandwich supernet, checkpoint `abababababab`, 75 epochs; LUT 6cbb6555): 2 of 12 goals met, 3 missed, 7 not judged or not measured yet."
+    )
+    assert "\n- supernet τ ≥ 0.6: supernet τ 0.40 [" in verdict and "against ≥ 0.6: missed" in verdict
+    assert "\n- headroom ≥ 10 points: largest minus smallest alone 12.0 points: met" in verdict
+    assert "\n- seed SD ≤ 1 point: one seed's SD 0.71 points (pooled over 5 subnets): met" in verdict
     assert "| within band q35" not in page and "| supernet within band q35 (0.300 ms ± 5%) |" in page
 
 
@@ -295,7 +323,7 @@ def test_the_ablation_names_each_variant_s_flags_and_says_fixed_shortcuts_rank_a
     for s in doc["subnets"]:
         s["inherited"]["fixed-shortcuts"] = s["inherited"]["sandwich"]
     fixed = {**doc["variants"]["sandwich"], "variant": "fixed-shortcuts", "flags": ["--fixed-shortcuts"]}
-    meta = {k: doc[k] for k in ("date", "machine", "lut", "data_command", "recipe")}
+    meta = {k: doc[k] for k in ("date", "machine", "lut", "data_command", "recipe", "checkpoint_sha256")}
     doc = document(doc["subnets"], {**doc["variants"], "fixed-shortcuts": fixed}, "sandwich", doc["bands"], [], [], None, meta)
     page = render(doc)
     assert "| fixed-shortcuts (`abababababab`) | `--fixed-shortcuts` | 75 |" in page
@@ -326,9 +354,10 @@ def test_the_pilot_at_the_references_length_goes_in_though_a_longer_one_exists()
 def test_the_verdict_names_the_goals_not_measured_yet_once_each_and_what_the_pilot_found():
     doc = synthetic_document()
     doc["pilot"] = pilot_for(pilots(), "bench data cluttered")
-    verdict = render(doc).split("\n\n")[1]
-    assert verdict.count("not measured yet") == 1 and "Not measured yet: " in verdict
-    assert verdict.endswith(
+    page = render(doc)
+    verdict = page[page.index("**Verdict**"):page.index("\n## ")]
+    assert sum(line.endswith(": not measured yet") for line in verdict.splitlines()) == 7
+    assert verdict.split("\n\nMeasured")[0].rstrip().endswith(
         "The task's pilot (a-e120: the ends trained alone, 120 epochs): headroom 11.6 points (goal ≥ 10: **met**), "
         "one seed's SD up to 1.40 points (goal ≤ 1: **missed**), every curve flat over its last 20%: **missed**."
     )
@@ -352,21 +381,42 @@ def test_the_verdict_gives_figures_not_judged_yet_apart_from_goals_not_measured(
     doc = synthetic_document()
     doc["subnets"][2]["alone"] = doc["subnets"][2]["alone"][:1]
     doc = document(doc["subnets"], doc["variants"], "sandwich", doc["bands"], [], [], None, {k: doc[k] for k in ("date", "machine", "lut", "data_command", "recipe")})
-    verdict = render(doc).split("\n\n")[1]
-    assert verdict.startswith("**Verdict.** Of 9 goals, 1 met, 0 missed, 4 not judged yet and 4 not measured yet")
-    assert "Figures so far, on inputs not all in yet: supernet τ " in verdict and "**Preliminary:** the reference is not complete (4 of its 5 subnets" in render(doc)
+    page = render(doc)
+    assert "1 of 12 goals met, 11 not judged or not measured yet." in page
+    assert "- supernet τ ≥ 0.6: supernet τ 0.40 [" in page and ": not judged yet (the reference is incomplete" in page
+    assert "**Preliminary:** the reference is not complete (4 of its 5 subnets" in page
 
 
 def test_a_found_model_over_its_budget_is_given_with_what_the_lut_s_validation_says():
-    entry = {"label": "q35", "budget_ms": 0.35, "found": {"alone": [], "measured_ms": 0.5}, "hand": {"alone": [], "measured_ms": 0.5}}
-    meta = {"lut_validation": {"samples": 30, "within_10": 0.27, "mape": 0.21, "bias": -0.21, "spearman": 0.78}}
+    entry = found_entry("q35", 0.35, 0.5, 0.5)
+    meta = {"lut_validation": {"samples": 30, "within_10": 0.27, "within_5": 0.1, "mape": 0.21, "bias": -0.21, "spearman": 0.78}}
     by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [entry], [], None, meta)["goals"]}
-    assert by["found model 0.90–1.05× its budget"]["text"] == "found at 1.43× (q35) (the LUT's own validation: 27% of subnets within ±10%, bias -21%): missed"
+    assert by[IN_BUDGET]["text"] == "delivered at 1.43× (q35) (the LUT's own validation: 27% of subnets within ±10%, bias -21%): missed"
+    assert by["LUT validation ≥ 95% within ±10% (unseen subnets)"]["text"] == "27% of 30 within ±10%, 10% within ±5%, Spearman 0.780, bias -21.0%: missed"
 
 
 def test_a_found_model_timed_on_a_faster_machine_says_how_far_its_timing_was_scaled():
-    entry = {"label": "q35", "budget_ms": 0.35, "found": {"alone": [], "measured_ms": 0.5, "measured_ms_host": 0.125}, "hand": {"alone": [], "measured_ms": 0.5}}
+    entry = found_entry("q35", 0.35, 0.5, 0.5, host_ms=0.125)
     by = {g["goal"]: g for g in document([], {}, "sandwich", {}, [entry], [], None, {})["goals"]}
-    assert by["found model 0.90–1.05× its budget"]["text"] == (
-        "found at 1.43× (q35); timed here, then scaled 4.00× to the LUT's speed by its anchor network: missed"
+    assert by[IN_BUDGET]["text"] == "delivered at 1.43× (q35); timed here, then scaled 4.00× to the LUT's speed by its anchor network: missed"
+
+
+def test_the_search_split_s_error_is_given_at_the_found_models_accuracy_beside_each_band_s_spread():
+    entry = found_entry("q35", 0.3, 0.3, 0.4)
+    meta = {"selection": {"name": "the search split", "images": 2000}, "band_spread": {"q35": {"budget_ms": 0.3, "holdout": [0.80, 0.81, 0.82, 0.83]}}}
+    doc = document([], {}, "sandwich", {}, [entry], [], None, meta)
+    by = {g["goal"]: g for g in doc["goals"]}
+    assert by["search split ≥ 2,000 images, standard error ≤ 0.9 points"]["text"] == (
+        "2000 images, standard error 0.86 points at 82%; random subnets inside the bands spread q35 SD 1.3 (range 3.0) points: met"
     )
+
+
+def test_the_finish_figures_count_first_choices_over_budget_and_the_accuracy_given_up_to_stay_within():
+    runs = [
+        strategy_run("coarse-to-fine", 0, 0.80, 0.82),
+        strategy_run("coarse-to-fine", 1, 0.79, 0.81, first_test=0.81, first_holdout=0.83, first_ratio=1.2, delivered=2),
+        strategy_run("coarse-to-fine", 2, 0.78, 0.80, first_test=0.81, first_holdout=0.82, first_ratio=1.3, delivered=1, within=False),
+    ]
+    f = document([], {}, "sandwich", {}, [], runs, None, {})["figures"]["finish"]
+    assert (f["searches"], f["first_over"], f["moved"], f["none_fit"]) == (3, 2, 2, 1)
+    assert f["given_up_holdout_points"]["mean"] == pytest.approx(2.0) and f["given_up_test_points"]["mean"] == pytest.approx(2.5)

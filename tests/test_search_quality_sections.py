@@ -13,7 +13,8 @@ import torch
 import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from search_quality import _supernet, _train_share, _trained_epochs, alone_entry, found_vs_hand, schedule  # noqa: E402
+from search_quality import _supernet, alone_entry, schedule, train_share, trained_epochs  # noqa: E402
+from search_quality_store import Refused  # noqa: E402
 
 
 @pytest.fixture
@@ -26,8 +27,8 @@ def work(tmp_path: Path, tiny_checkpoint: Path) -> Path:
 
 
 def test_a_checkpoint_s_epochs_are_read_and_a_missing_one_holds_none(work):
-    assert _trained_epochs(work / "supernets" / "warmup" / "last.pt") == 2
-    assert _trained_epochs(work / "supernets" / "random" / "last.pt") == 0
+    assert trained_epochs(work / "supernets" / "warmup" / "last.pt") == 2
+    assert trained_epochs(work / "supernets" / "random" / "last.pt") == 0
 
 
 def test_a_supernet_trained_to_its_length_is_used(work):
@@ -35,18 +36,18 @@ def test_a_supernet_trained_to_its_length_is_used(work):
 
 
 def test_a_supernet_still_training_is_refused_naming_its_progress_and_the_fix(work):
-    with pytest.raises(typer.BadParameter, match=r"the warmup supernet is trained 2 of 200 epochs; finish it with `supernets --variants warmup` first"):
+    with pytest.raises(Refused, match=r"the warmup supernet is trained 2 of 200 epochs; finish it with `supernets --variants warmup` first"):
         _supernet(work, "warmup", 200)
 
 
 def test_the_longer_variant_needs_twice_the_epochs(work):
     assert _supernet(work, "longer", 1) == work / "supernets" / "longer" / "last.pt"
-    with pytest.raises(typer.BadParameter, match="trained 2 of 4 epochs"):
+    with pytest.raises(Refused, match="trained 2 of 4 epochs"):
         _supernet(work, "longer", 2)
 
 
 def test_an_unknown_variant_is_refused_naming_the_known_ones(work):
-    with pytest.raises(typer.BadParameter, match="unknown variant 'bigger'; choose from sandwich, warmup"):
+    with pytest.raises(Refused, match="unknown variant 'bigger'; choose from sandwich, warmup"):
         _supernet(work, "bigger", 2)
 
 
@@ -61,10 +62,12 @@ def test_the_page_s_commands_name_only_sections_and_options_the_benchmark_has():
     commands = {c.name: c for c in typer.main.get_command(app).commands.values()}
     page = render(synthetic_document())
     lines = page.split("## Running it again")[1].split("```sh\n")[1].split("```")[0].splitlines()
-    assert [shlex.split(line, comments=True)[2] for line in lines] == ["alone", "supernets", "ranking", "strategies", "found", "report", "page"]
+    assert [shlex.split(line, comments=True)[2] for line in lines] == [
+        "restore", "alone", "supernets", "ranking", "strategies", "found", "measure", "found", "report", "page",
+    ]
     for line in lines:
         words = shlex.split(line, comments=True)
-        options = {o for p in commands[words[2]].params for o in p.opts}
+        options = {o for p in commands[words[2]].params for o in (*p.opts, *getattr(p, "secondary_opts", ()))}
         assert {w for w in words[3:] if w.startswith("--")} <= options, line
 
 
@@ -72,7 +75,7 @@ def _run(seed: int, test: float) -> dict:
     """A finished run: one that learned leaves chance (0.1) at its second of four epochs; one that
     did not stays there."""
     curve = [0.1, 0.5, 0.6, test] if test > 0.3 else [0.1, 0.1, 0.11, test]
-    return {"seed": seed, "test": test, "converged": True, "holdout_curve": curve}
+    return {"seed": seed, "test": test, "converged": True, "holdout_curve": curve, "epochs": 4}
 
 
 def test_a_run_that_did_not_learn_adds_the_subnet_s_next_seed_after_every_first_seed():
@@ -104,20 +107,7 @@ def test_a_run_another_process_is_training_is_skipped_not_trained_twice(tmp_path
     lock = tmp_path / "alone" / "partial" / f"{config.hash}-seed0-e3.lock"
     lock.parent.mkdir(parents=True)
     with held(lock, "a run in another process"):
-        trained = _train_share(tmp_path, tmp_path / "data", [(config, 0)], 3, torch.device("cpu"), 0, 1)
+        trained = train_share(tmp_path, tmp_path / "data", "data digits", [(config, 0)], 3, torch.device("cpu"), 0, 1)
     assert trained == 0 and not list((tmp_path / "alone").glob("*.json"))
 
 
-def test_each_supernet_s_found_models_come_from_its_own_plan(tmp_path):
-    """Two supernets' searches find different models; a plan kept for one must not stand in for the
-    other's (the stand-alone runs, kept by subnet hash, are shared)."""
-    from infra.files import write_json_atomic
-
-    def plan(found_hash: str) -> dict:
-        model = {"hash": found_hash, "measured_ms": 0.6}
-        return {"hand": {"hash": "hand", "measured_ms": 0.6}, "budgets": [{"label": "hand", "budget_ms": 0.6, "found": model}]}
-
-    write_json_atomic(tmp_path / "found" / "sandwich" / "plan.json", plan("by-sandwich"))
-    write_json_atomic(tmp_path / "found" / "longer" / "plan.json", plan("by-longer"))
-    assert found_vs_hand(tmp_path, "longer", 200, at_chance=0.1)[0]["found"]["hash"] == "by-longer"
-    assert found_vs_hand(tmp_path, "warmup", 200, at_chance=0.1) == []

@@ -1,0 +1,183 @@
+"""What the search-quality benchmark keeps under --work, read as untrusted: every stored result names
+the checkpoint, LUT and task it came from, a result of another is redone or refused (never shown
+under another's name), a file cut short or of the wrong shape is one sentence naming it and the fix,
+and a task is checked against the data set it claims to describe.
+
+`restore` brings the results a committed docs/search_quality.json holds (the reference's
+stand-alone runs, the ablation's rankings) into a fresh --work, each file marked with where it came
+from, so a new machine continues from the last run's raw figures instead of training them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from infra.errors import UserError
+from infra.files import write_json_atomic
+from infra.strict_json import load_json
+
+
+class Refused(UserError):
+    """A stored result or an argument the benchmark cannot use; the message names it and the fix."""
+
+
+def read(path: Path, what: str, fix: str, required: Iterable[str] = (), kind: type = dict) -> Any:
+    """A stored JSON document, strictly (finite numbers, whole), of `kind`, with `required` keys."""
+    doc = load_json(path, what, fix, Refused)
+    if not isinstance(doc, kind):
+        raise Refused(f"{what} {path} is not a JSON {'object' if kind is dict else 'list'}; {fix}")
+    if kind is dict and (missing := [k for k in required if k not in doc]):
+        raise Refused(f"{what} {path} lacks {', '.join(missing)}; {fix}")
+    return doc
+
+
+def number(doc: dict[str, Any], key: str, path: Path, fix: str, low: float = 0.0, high: float = math.inf) -> float:
+    """A finite number in [low, high] of a stored result, or one sentence naming the file."""
+    value = doc.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise Refused(f"{path} has {key} {value!r}, not a number between {low:g} and {high:g}; {fix}")
+    return float(value)
+
+
+def parts(part: int, count: int) -> None:
+    """--part/--parts that share a section: at least one part, and this process's among them."""
+    if count < 1:
+        raise Refused(f"--parts {count}: give 1 or more processes")
+    if not 0 <= part < count:
+        raise Refused(f"--part {part} is not one of the {count} parts (0 to {count - 1}); give --part between 0 and {count - 1}")
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def stale(doc: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    """The inputs (checkpoint_sha256, lut, task, ...) a stored result was made with that differ from
+    `now`, in words; empty when it is this run's."""
+    return [f"{key} {_short(doc.get(key))} (now {_short(value)})" for key, value in now.items() if doc.get(key) != value]
+
+
+def _short(value: Any) -> str:
+    return value[:12] if isinstance(value, str) and len(value) == 64 else str(value)
+
+
+def refuse_stale(doc: dict[str, Any], now: dict[str, Any], path: Path, redo: str) -> None:
+    """Refuse a stored result made with other inputs than this run's, naming them and the section that redoes it."""
+    if changed := stale(doc, now):
+        raise Refused(f"{path} was made with other inputs than this run's ({'; '.join(changed)}); run `{redo}` again, which redoes it")
+
+
+# --- the task -------------------------------------------------------------------------------------
+
+
+def task_manifest(task: str) -> dict[str, Any]:
+    """What `bench <task>` writes into its set's bench-data.json, from the task's own options (parsed
+    as `bench` parses them), for comparing a task with a set that claims to be its."""
+    import click
+
+    from orchestrator.cli.data import data_app
+    from search.training.digit_sets import PAIR_LABELS
+
+    words = task.split()
+    if len(words) < 2 or words[0] != "data":
+        raise Refused(f"--task {task!r} is not a `bench data` command; give one such as \"data cluttered --canvas 48 --pieces 48\"")
+    group = typer.main.get_command(data_app)
+    command = group.get_command(click.Context(group), words[1])  # type: ignore[attr-defined]
+    if command is None:
+        raise Refused(f"--task {task!r}: `bench data` has no command {words[1]!r}")
+    try:
+        p = command.make_context(words[1], [*words[2:], "--out", "unused"]).params
+    except click.ClickException as exc:
+        raise Refused(f"--task {task!r}: {exc.format_message()}") from None
+    if words[1] == "digits":
+        return {"kind": "digits", "per_class": p["per_class"]}
+    counts = {"train": p["train_images"], "val": p["test_images"], **({"search": p["search_images"]} if p["search_images"] else {})}
+    expected = {"counts": counts, "seed": p["seed"], "canvas": p["canvas"], "pieces": p["pieces"]}
+    if words[1] == "cluttered":
+        return {"kind": "cluttered-digits", **expected}
+    return {"kind": "digit-pairs", **expected, "label": PAIR_LABELS[p["label"]].description}
+
+
+def check_task(task: str, data: Path) -> None:
+    """Refuse a task that is not the one the data set at `data` was written by (its bench-data.json)."""
+    manifest = read(data / "bench-data.json", "the data set's manifest", f"write the set again with `bench {task} --out {data}`")
+    differing = [f"{k} {v!r} (the set has {manifest.get(k)!r})" for k, v in task_manifest(task).items() if manifest.get(k) != v]
+    if differing:
+        raise Refused(
+            f"--task `{task}` is not the task of {data} ({'; '.join(differing)}); give the --task that wrote it, or another --work"
+        )
+
+
+# --- restore --------------------------------------------------------------------------------------
+
+
+def restore(source: Path, work: Path, epochs: int, log: Any) -> dict[str, int]:
+    """Write the committed document's reference subnets, stand-alone runs (the reference's and the
+    found and hand-picked models') and rankings into `work`, each marked `restored_from`; a file
+    already there is left as it is. The runs' held-out curves are not in the document, so a restored
+    run carries whether it learned and when it rose instead."""
+    fix = "restore from a docs/search_quality.json the benchmark's `report` wrote"
+    doc = read(source, "the search-quality document", fix, ("subnets", "variants", "found_vs_hand", "recipe", "checkpoint_sha256"))
+    if doc["recipe"].get("epochs") != epochs:
+        raise Refused(f"{source} holds runs of {doc['recipe'].get('epochs')} epochs, not the --epochs {epochs} asked; give --epochs {doc['recipe'].get('epochs')}")
+    origin = {"restored_from": str(source), "source_sha256": sha256_of(source), "source_date": doc.get("date")}
+    written = {"subnets": 0, "runs": 0, "rankings": 0}
+    subnets_path = work / "subnets.json"
+    if not subnets_path.exists():
+        keep = ("hash", "role", "config", "params", "flops")
+        write_json_atomic(subnets_path, {"subnets": [{k: s[k] for k in keep} for s in doc["subnets"]], **origin})
+        written["subnets"] = len(doc["subnets"])
+    models = [*doc["subnets"], *(e[m] for e in doc["found_vs_hand"] for m in ("found", "hand"))]
+    for s in models:
+        for run in _runs_of(s, epochs):
+            path = work / "alone" / f"{s['hash']}-seed{run['seed']}-e{epochs}.json"
+            if not path.exists():
+                write_json_atomic(path, {"hash": s["hash"], "config": s["config"], "epochs": epochs, **run, **origin})
+                written["runs"] += 1
+    for key, v in doc["variants"].items():
+        path = work / "ranking" / f"{key}.json"
+        inherited = {s["hash"]: s["inherited"][key] for s in doc["subnets"] if key in s.get("inherited", {})}
+        if not path.exists() and inherited:
+            write_json_atomic(path, {**v, "device": doc.get("machine"), "inherited": inherited, **origin})
+            written["rankings"] += 1
+    log(f"restored from {source}: {written['subnets']} reference subnets, {written['runs']} stand-alone runs, {written['rankings']} rankings")
+    return written
+
+
+def _runs_of(s: dict[str, Any], epochs: int) -> list[dict[str, Any]]:
+    """A document entry's stand-alone runs: those that learned (with their rise epochs) and those that did not."""
+    learned = [
+        {"seed": seed, "test": test, "converged": conv, "rise_epoch": rise, "learned": True, "holdout_curve": None}
+        for seed, test, conv, rise in zip(s.get("seeds", range(len(s["alone"]))), s["alone"], s.get("converged", [None] * len(s["alone"])),
+                                          s.get("rise_epoch", [None] * len(s["alone"])))
+    ]
+    failed = [
+        {"seed": f["seed"], "test": f["test"], "converged": None, "rise_epoch": f["rise_epoch"], "learned": False, "holdout_curve": None}
+        for f in s.get("did_not_learn", [])
+    ]
+    return learned + failed
+
+
+def run(app: typer.Typer) -> None:
+    """A benchmark's sections, with every refusal (a file cut short, a result of other inputs, a bad
+    option) one sentence on stderr and exit code 2, as `bench` does; Ctrl-C exits 130."""
+    import click
+
+    try:
+        app(standalone_mode=False)
+    except UserError as exc:
+        Console(stderr=True).print(f"error: {exc}", soft_wrap=True, highlight=False, markup=False)
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
