@@ -1,7 +1,7 @@
 """Every Python snippet in README.md and docs/api.md runs as written, from a folder that holds what
 the steps a quick profile prints write there: the digits set (`data/digits`), a supernet trained at
 the quick LUT's 128 px (`runs/train-tiny-128/last.pt`) and a finished search in `bench search`'s
-default folder for that LUT and budget (`runs/search-tiny-49ed7a75300f2cfc-0.51ms`, the suite's
+default folder for that LUT and budget (`runs/search-tiny-d7f47ca8390c6922-0.885ms`, the suite's
 finished search standing in: a snippet only reads it); LUTs are found by id without a `luts/`
 folder (the committed ones ship with the package), so the documented API is the one that works."""
 
@@ -48,7 +48,7 @@ def test_each_document_has_python_snippets():
 def test_snippet_runs_as_written(name, code, tmp_path, monkeypatch, quick_checkpoint, digits_dir, tiny_search_run):
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "train-tiny-128").symlink_to(quick_checkpoint.parent)
-    (tmp_path / "runs" / "search-tiny-49ed7a75300f2cfc-0.51ms").symlink_to(tiny_search_run)
+    (tmp_path / "runs" / "search-tiny-d7f47ca8390c6922-0.885ms").symlink_to(tiny_search_run)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "digits").symlink_to(digits_dir)
     monkeypatch.chdir(tmp_path)

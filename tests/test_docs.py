@@ -128,7 +128,7 @@ def test_every_module_a_page_names_imports(page):
 
 def test_the_path_check_sees_the_paths_the_readme_names():
     named = named_paths(ROOT / "README.md")
-    assert {"docs/guide.md", "docs/phones.md", "docs/figures.md", "luts/host/tiny/49ed7a75300f2cfc.json"} <= set(named)
+    assert {"docs/guide.md", "docs/phones.md", "docs/figures.md", "luts/host/tiny/d7f47ca8390c6922.json"} <= set(named)
 
 
 def test_the_path_check_sees_paths_relative_to_the_pages_folder():
@@ -156,8 +156,8 @@ def test_the_guide_names_the_run_directory_bench_search_defaults_to():
     from orchestrator.cli.search import default_run_dir
 
     named = re.search(r"\(default `(runs/search-<space>-<lut>-<budget>ms)/`", (ROOT / "docs" / "guide.md").read_text()).group(1)
-    filled = named.replace("<space>", "tiny").replace("<lut>", "49ed7a75300f2cfc").replace("<budget>", "0.51")
-    assert default_run_dir(ROOT / "luts" / "host" / "tiny" / "49ed7a75300f2cfc.json", 0.51) == Path(filled)
+    filled = named.replace("<space>", "tiny").replace("<lut>", "d7f47ca8390c6922").replace("<budget>", "0.885")
+    assert default_run_dir(ROOT / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json", 0.885) == Path(filled)
 
 
 def test_the_phones_page_gives_the_number_of_sessions_a_profile_runs():

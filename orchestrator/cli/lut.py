@@ -40,7 +40,7 @@ def lut_list(
         console.print(table)
 
 
-@lut_app.command("show", epilog=example("bench lut show 49ed7a75"))
+@lut_app.command("show", epilog=example("bench lut show d7f47ca8"))
 def lut_show(
     ref: str = typer.Argument(..., help="LUT id (or prefix) or path"),
     as_json: bool = typer.Option(False, "--json", help="print the LUT document as JSON"),
@@ -64,7 +64,7 @@ def lut_show(
         console.print(validation)
 
 
-@lut_app.command("diff", epilog=example("bench lut diff 49ed7a75 0fd6177a", "one machine on 1 and on 2 threads"))
+@lut_app.command("diff", epilog=example("bench lut diff d7f47ca8 0fd6177a", "one machine on 1 and on 2 threads"))
 def lut_diff(
     a: str = typer.Argument(..., help="LUT id (or prefix) or path"),
     b: str = typer.Argument(..., help="LUT id (or prefix) or path, of the same space and resolution"),

@@ -13,7 +13,7 @@ from orchestrator.cli.common import console, example, plain
 app = typer.Typer()
 
 
-@app.command("report", epilog=example("bench report 49ed7a75 0fd6177a --out host-1t-vs-2t.html"))
+@app.command("report", epilog=example("bench report d7f47ca8 0fd6177a --out host-1t-vs-2t.html"))
 def report(
     refs: list[str] = typer.Argument(..., metavar="LUT", help="LUT id (or prefix) or path; give a second LUT to compare the two"),
     out: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: <id>.report.html beside the first LUT)"),

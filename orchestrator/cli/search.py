@@ -27,7 +27,7 @@ def default_run_dir(lut_path: Path, latency_ms: float) -> Path:
     return Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms"
 
 
-@app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut 49ed7a75 --latency-ms 0.51", "a supernet trained as `bench train --help` shows"))
+@app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut d7f47ca8 --latency-ms 0.885", "a supernet trained as `bench train --help` shows"))
 def search_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="last.pt of `bench train` (or its run directory)"),
     lut: str = typer.Option(..., "--lut", help="LUT id (or prefix) or path: sets the device and resolution"),

@@ -25,13 +25,15 @@ context, not alone (AutoViT section 3.3.2). Three families:
   a call plus one pass over the input). It is subtracted from the stem and counted once per model.
 
 The context network is the widest subnet since plan version 3 (versions 1 and 2: the smallest). A
-block does not cost the same in every network: at 64 px, where a whole network takes 0.2-0.4 ms,
-tiny's transformer layers cost 8-52% more in its largest subnet than in its smallest (`benchmarks/
-context_cost.py`), so slopes measured in the smallest predicted subnets 6% low on average and up to
-16% on the widest (88-93% within ±10%); timed in the widest, 98-100% within ±10%, bias within ±1.2%
-(and at 128 px, 92.5% within ±5% against 80%). AutoViT times blocks in the full network; the
-widest at its least depth is that network as far as widths go, and keeps its layers the ones the
-entry adds. The fixed parts' skeleton takes its widths from it too.
+block does not cost the same in every network, and at 64 px, where a whole network takes 0.2-0.4 ms,
+the difference shows: quick profiles of tiny timed in the smallest subnet predicted 40 unseen
+subnets 5.7-6.4% low on average, most on the widest (82-93% within ±10%), while the same profiles
+timed in the widest predicted them at 97.5-100% within ±10% with a bias of -1.2 to +0.3% (and at
+128 px, 92.5% within ±5% against 80%; docs/figures.md). Single layers' slopes in the two contexts
+differ by -22% to +21% (`benchmarks/context_cost.py`), noisy at 10-30 µs; no single kind of entry
+carries the error. AutoViT times blocks in the full network; the widest at its least depth is that
+network as far as widths go, and keeps its layers the ones the entry adds. The fixed parts'
+skeleton takes its widths from it too.
 
 Every network is a `ProbeSpec`; the plan deduplicates them by content hash, so entries that share a
 network (the context network is the variant of every minimum-width layer entry) export it once.
