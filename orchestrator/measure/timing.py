@@ -7,9 +7,10 @@ so machine drift hits all models alike and removal deltas can be taken round by 
 `burst`: in each round a model runs that many times back to back and only the last run is timed.
 A deployed model runs alone, again and again, with its weights in the CPU's caches; interleaved one
 run at a time, every run starts with the caches full of the other models' weights. At 64 px, where
-a whole network takes 0.2 ms, that is most of the cost: one network measured 1.72x its latency
-alone among 40 others, 1.08x with bursts of 3 (docs/figures.md), so a LUT timed one way predicted
-subnets timed the other way at 88% within ±10%. One run before the timed one is not enough (1.17x).
+a whole network takes 0.2-0.3 ms, that is most of the cost: one network measured 1.59-1.72x its
+latency alone among 40 others, 1.06-1.08x with bursts of 3 (`benchmarks/context_cost.py`,
+docs/figures.md), and a validation's 41 networks ran 2.3x the speed its LUT's sessions of 10 had
+measured. One run before the timed one is not enough (1.17-1.67x).
 """
 
 from __future__ import annotations
