@@ -224,10 +224,13 @@ def test_lut_of_another_resolution_is_refused(tiny_checkpoint, tmp_path, search)
     assert not (tmp_path / "o").exists()
 
 
-def test_unreachable_budget_names_the_smallest_latency(tiny_checkpoint, tiny_lut, tmp_path, search):
+def test_unreachable_budget_names_the_fastest_latency_and_a_budget_that_passes(tiny_checkpoint, tiny_lut, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", "0.5", "--out", str(tmp_path / "o"))
-    assert result.exit_code == 2 and "the smallest subnet is predicted at" in result.stderr
+    assert result.exit_code == 2 and "the fastest subnet is predicted at" in result.stderr
     assert not (tmp_path / "o").exists()
+    named = re.search(r"raise --latency-ms to at least ([0-9.]+)", result.stderr).group(1)
+    again = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", named, "--out", str(tmp_path / "o"), "--no-measure", *FAST)
+    assert again.exit_code == 0, again.stderr
 
 
 def test_file_that_is_not_a_checkpoint_is_refused(tiny_lut, tmp_path, search):

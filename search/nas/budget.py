@@ -31,6 +31,13 @@ from search.space.params import count_params, params_batch
 from search.space.sampling import min_config
 
 TOLERANCE = 0.05  # a found model may measure up to 5% over the budget
+REACHABLE_SAMPLES = 50_000  # random subnets a budget is checked against before a search (about a quarter of a second)
+
+
+def _round_up(value: float, digits: int = 3) -> float:
+    """`value` rounded up at its `digits`-th significant digit, so the number a message names passes."""
+    scale = 10 ** (digits - 1 - math.floor(math.log10(value)))
+    return math.ceil(value * scale - 1e-9) / scale
 
 
 class BudgetError(UserError):
@@ -123,34 +130,50 @@ class Pricer:
             return f"of {params / 1e6:.3f}M parameters, over the {self.budget.params / 1e6:g}M budget"
         return None
 
+    def least_budget(self, n: int = REACHABLE_SAMPLES, seed: int = 0) -> float | None:
+        """The least budget that admits a subnet by every check (its point, its interval over the
+        budget plus the tolerance, the parameter budget), over the fastest subnet by the LUT and `n`
+        random ones, rounded up to three significant digits so that it admits one when named; None
+        when no subnet meets the parameter budget."""
+        batch = random_batch(self.space, n, np.random.default_rng(seed), self.resolution)
+        ms = self.predictor.predict_batch(batch)
+        needed = np.maximum(ms, self._upper_batch(batch, ms) / (1 + TOLERANCE))
+        if self.budget.params is not None:
+            needed = np.where(self._params_batch(batch) <= self.budget.params, needed, np.inf)
+        least = float(needed.min())
+        return None if not np.isfinite(least) else _round_up(least)
+
     def check_reachable(self, latency: str = "--latency-ms", params_name: str = "--params-m") -> None:
-        """Refuse a budget that not even the smallest subnet meets, naming what it needs and the
-        argument that sets it as the caller took it (the CLI's options, the API's `latency_ms`), and
-        naming the LUT's noise, not the budget, when it is the interval alone that does not fit."""
+        """Refuse a budget that no subnet meets, naming a budget that every check passes and the
+        argument that sets it as the caller took it (the CLI's options, the API's `latency_ms`); the
+        fastest subnet is the LUT's (the narrowest is not always the fastest under a LUT), and when
+        the point fits but no subnet's interval does, the message names the LUT's noise, not only the budget."""
         smallest = min_config(self.space, self.resolution)
-        ms, params, high = self.latency(smallest), self.params(smallest), self.interval(smallest)[1]
-        if ms <= self.budget.limit_ms and high > self.budget.ceiling_ms:
-            lut = self.predictor.lut["id"]
-            fix = (
-                f"profile the device again on a quiet machine (`bench profile`), or validate LUT {lut} (`bench validate --lut {lut[:8]}`) "
-                "so the search calibrates its intervals on measured subnets"
-                if self.budget.calibration is None else "profile the device again on a quiet machine (`bench profile`)"
-            )
-            raise BudgetError(
-                f"LUT {lut}'s entries are too uncertain for a {self.budget.latency_ms:g} ms budget: the smallest subnet is predicted at "
-                f"{ms:.2f} ms, but its 95% interval reaches {high:.2f} ms, over the budget plus {TOLERANCE:.0%} (the LUT's sessions were "
-                f"disturbed, or its entries are small against the timer's noise); {fix}"
-            )
-        if ms > self.budget.limit_ms:
-            raise BudgetError(
-                f"no subnet meets {self.budget.latency_ms:g} ms: the smallest subnet is predicted at {ms:.2f} ms; "
-                f"raise {latency} to at least {ms:.2f}"
-            )
-        if self.budget.params is not None and params > self.budget.params:
+        if self.budget.params is not None and (params := self.params(smallest)) > self.budget.params:
             raise BudgetError(
                 f"no subnet meets {self.budget.params / 1e6:g}M parameters: the smallest subnet has {params / 1e6:.3f}M; "
                 f"raise {params_name} to at least {params / 1e6:.3f}"
             )
+        if self.price(REACHABLE_SAMPLES, 0).feasible.any():
+            return
+        fastest, least = self.predictor.least_prediction(), self.least_budget()
+        raise_to = f"raise {latency} to at least {least:.3g}" if least is not None else f"raise {params_name}"
+        if fastest > self.budget.limit_ms:
+            raise BudgetError(
+                f"no subnet meets {self.budget.latency_ms:g} ms: the fastest subnet is predicted at {fastest:.3g} ms by LUT "
+                f"{self.predictor.lut['id'][:8]}; {raise_to} (the least budget that every check admits a subnet at)"
+            )
+        lut = self.predictor.lut["id"]
+        fix = (
+            f"profile the device again on a quiet machine (`bench profile`), or validate LUT {lut} (`bench validate --lut {lut[:8]}`) "
+            "so the search calibrates its intervals on measured subnets"
+            if self.budget.calibration is None else "profile the device again on a quiet machine (`bench profile`)"
+        )
+        raise BudgetError(
+            f"LUT {lut}'s entries are too uncertain for a {self.budget.latency_ms:g} ms budget: the fastest subnet is predicted at "
+            f"{fastest:.3g} ms, but no subnet's 95% interval stays under the budget plus {TOLERANCE:.0%} (the LUT's sessions were "
+            f"disturbed, or its entries are small against the timer's noise); {raise_to}, or {fix}"
+        )
 
     def price(self, n: int, seed: int) -> Priced:
         """Draw `n` random subnets and price them all at once (nothing decoded to configs yet)."""
