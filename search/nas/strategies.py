@@ -34,7 +34,7 @@ import numpy as np
 
 from infra.errors import UserError
 from infra.schema_check import schema_problem
-from search.nas.budget import Pricer
+from search.nas.budget import BudgetError, Pricer
 from search.space.config import SubnetConfig
 from search.space.encoding import ConfigBatch, decode
 from search.space.sampling import crossover, mutate
@@ -237,7 +237,7 @@ class Search:
         children: list[SubnetConfig] = []
         seen = set(state.evaluated)
         n_cross = self.s.population // 2
-        for attempt in range(self.s.population * 50):
+        for attempt in range(self.s.population * 50 if parent_configs else 0):
             if len(children) == self.s.population:
                 break
             if len(children) < n_cross and len(parent_configs) > 1:
@@ -258,7 +258,8 @@ class Search:
                 f"coarse phase: {report.samples} subnets priced in {report.seconds:.2f} s ({report.candidates_per_s:,.0f}/s), "
                 f"{report.feasible} within budget, {report.skeletons} skeletons, {len(seeds)} seeds"
             )
-            return seeds
+            # A budget few subnets meet: the coarse sample may hold none of them, the wider draw does.
+            return seeds or self.pricer.random_feasible(rng, self.s.population, set())
         size = self.s.population * self.s.generations if self.s.strategy == "random" else self.s.population
         return self.pricer.random_feasible(rng, size, set())
 
@@ -269,6 +270,12 @@ class Search:
             state = SearchState(asdict(self.s))
             rng = random.Random(self.s.seed)
             state.population = self._initial(state, rng)
+            if not state.population:
+                least = self.pricer.least_budget()
+                raise BudgetError(
+                    f"no random subnet drawn was within the {self.pricer.budget.latency_ms:g} ms budget by every check"
+                    + (f"; raise the budget to at least {least:.3g}" if least is not None else "; raise the parameter budget")
+                )
         else:
             rng = random.Random()
             rng.setstate(state.rng)
