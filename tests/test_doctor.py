@@ -7,12 +7,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 
-def test_host_is_ready_when_its_runtime_loads_and_threads_fit(bench_cli):
+
+def test_host_is_ready_when_its_runtime_loads_threads_fit_and_nothing_else_runs(bench_cli, monkeypatch):
+    monkeypatch.setattr("orchestrator.measure.runners.host.machine_load", lambda: (0.1, 0.03))
     result = bench_cli("doctor", "--device", "host", "--json")
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert doc["ready"] is True and [c["step"] for c in doc["checks"]] == ["ExecuTorch runtime loads", "thread count"]
+    assert doc["ready"] is True and [c["step"] for c in doc["checks"]] == ["ExecuTorch runtime loads", "thread count", "nothing else running"]
+
+
+@pytest.mark.parametrize(("load", "spread"), [(1.6, 0.03), (0.1, 0.6)])
+def test_a_busy_host_is_not_ready_and_the_fix_is_to_let_the_other_work_end(bench_cli, monkeypatch, load, spread):
+    """A CPU hog beside the profile (the load average), or bursts of other work (the speed moving)."""
+    monkeypatch.setattr("orchestrator.measure.runners.host.machine_load", lambda: (load, spread))
+    result = bench_cli("doctor", "--device", "host", "--json")
+    assert result.exit_code == 1
+    check = json.loads(result.stdout)["checks"][-1]
+    assert check["step"] == "nothing else running" and check["passed"] is False
+    assert check["detail"].startswith(f"load average {load:.2f} over the last minute") and check["fix"].startswith("other work is running on this machine")
+
+
+def test_the_machine_s_load_is_read_as_a_load_average_and_a_speed_spread():
+    from orchestrator.measure.runners.host import machine_load
+
+    load, spread = machine_load(seconds=0.2, chunk_s=0.05)
+    assert load >= 0 and spread >= 0
 
 
 def test_a_host_asking_for_more_threads_than_cores_is_not_ready_and_says_the_fix(bench_cli, tmp_path: Path):

@@ -6,8 +6,10 @@ as plain text, never as rich markup, without control characters."""
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import MISSING, fields
 from typing import Any
@@ -20,8 +22,17 @@ from rich.text import Text
 from infra.errors import UserError
 from orchestrator.cli.steps import command_lines
 
-console = Console()
-errors = Console(stderr=True)
+# Piped (`bench lut list | less`) and not told a width ($COLUMNS), rich assumes 80 columns and cuts
+# tables to them ("1…" for 128 px): what is piped is wide enough for a table's longest row instead.
+PIPED_WIDTH = 240
+
+
+def _width(stream: Any) -> int | None:
+    return None if stream.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
+
+
+console = Console(width=_width(sys.stdout))
+errors = Console(stderr=True, width=_width(sys.stderr))
 
 DevicesFile = typer.Option(None, "--devices-file", help="JSON file of your own devices, shaped like the bundled registry (docs/guide.md, 'Building a LUT for a new phone')")
 

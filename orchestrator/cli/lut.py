@@ -11,7 +11,7 @@ import typer
 from infra.errors import UserError
 from infra.files import check_output
 from infra.strict_json import read_head
-from orchestrator.cli.common import console, errors, example
+from orchestrator.cli.common import console, errors, example, plain
 from search.nas.lut import check_space, read_lut
 from search.space import load_space
 
@@ -59,9 +59,13 @@ def lut_show(
     if "transfer" in doc["measurement"]:
         console.print(transfer_table(doc))
     console.print(lut_entries_table(doc, wide))
-    validation = lut_validation_table(doc, latest_validation(path, doc["id"]))
+    from orchestrator.lut.fitness import verdict_line
+
+    latest = latest_validation(path, doc["id"])
+    validation = lut_validation_table(doc, latest)
     if validation is not None:
         console.print(validation)
+    console.print(plain(verdict_line(doc["id"], latest["figures"] if latest else None)), soft_wrap=True)
 
 
 @lut_app.command("diff", epilog=example("bench lut diff d7f47ca8 0fd6177a", "one machine on 1 and on 2 threads"))

@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 
 from orchestrator.cli.steps import COMMENT, INDENT, command_lines, open_step
+from orchestrator.lut.machine import other_cpu
+from orchestrator.lut.settings import QUICK_LUT
+from orchestrator.measure.cpu import cpu_model
 from orchestrator.report.summary import interval_story
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
@@ -48,6 +51,16 @@ def path_to_a_model(doc: dict[str, Any]) -> list[str]:
     ]
 
 
+def _committed_quick_lut(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The committed quick LUT, for a disturbed profile of its device, space and resolution; None otherwise."""
+    from orchestrator.lut.store import resolve_lut
+    from search.nas.lut import read_lut
+
+    committed = read_lut(resolve_lut(QUICK_LUT))
+    same = (committed["device"]["name"], committed["space"]["name"], committed["resolution"]) == (doc["device"]["name"], doc["space"]["name"], doc["resolution"])
+    return committed if same and committed["id"] != doc["id"] else None
+
+
 def noise_verdict(doc: dict[str, Any], executable: str = "bench") -> str:
     """The profile's last word on its intervals: per-entry noise is expected and cancels in the
     sums a search uses; whether the LUT is fit for a search is what validation measures. The
@@ -72,10 +85,20 @@ def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str =
         return command_lines(" ".join([executable, *words[1:sub]]), words[sub:], width)
 
     def model_path() -> list[str]:
+        target = doc
         if doc["measurement"].get("disturbed"):
-            return why("no path to a model: this LUT's sessions were disturbed; profile again with nothing else running")
-        *model_steps, search = path_to_a_model(doc)
+            committed = _committed_quick_lut(doc)
+            if committed is None:
+                return why(f"no path to a model: this LUT's sessions were disturbed; profile again once `{executable} doctor --device {device}` "
+                           "finds nothing else running")
+            target = committed
+        *model_steps, search = path_to_a_model(target)
+        disturbed = [] if target is doc else why(
+            f"this LUT's sessions were disturbed, so no search is offered on it: profile again once `{executable} doctor --device {device}` "
+            f"finds nothing else running, or take the path below with the committed quick LUT {target['id'][:8]} (" + (
+                other_cpu(target) or f"measured on this machine's CPU, {cpu_model()}") + ")")
         return [
+            *disturbed,
             *(line for step in model_steps for line in command(step)),
             *command(search),
             *why(f"a supernet trained at the LUT's {res} px on scikit-learn's digits, then the most accurate subnet predicted "

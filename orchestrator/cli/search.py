@@ -56,6 +56,7 @@ def search_cmd(
     """Find the most accurate subnet within a latency budget (and a parameter budget) on a LUT's device.
     Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
+    from orchestrator.lut.machine import other_cpu
     from orchestrator.lut.store import resolve_lut
     from orchestrator.searchjob.finish import finish_search
     from orchestrator.searchjob.job import STATE_FILE, SearchInputs, SearchJob
@@ -72,6 +73,8 @@ def search_cmd(
         job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data), settings, space, log, d)
         distributed.join(d)  # the inputs are checked: now meet the other ranks
         log(job.describe_budget())
+        if d.main and (note := other_cpu(job.lut)):
+            log(f"note: {note}")
         if d.world > 1:
             log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
         device = (lambda: get_device(job.lut["device"]["name"], devices_file)) if measure else None

@@ -40,8 +40,11 @@ def validate(
     if as_json:
         typer.echo(json.dumps({**report.to_json(), "reports": [str(p) for p in pages]}, indent=1))
         return
+    from orchestrator.lut.fitness import verdict_line
+
     console.print(validation_table(report))
-    console.print("anchored: predictions scaled by this session's speed, measured on the LUT's context network beside the subnets")
+    for label, record in report.records.items():
+        console.print(verdict_line(label.split()[1], record["figures"]), soft_wrap=True, highlight=False)
     console.print(f"scatter plot: {report.plot}; figures stored beside each LUT (<id>.validation.json)")
     for page in pages:
         console.print(f"report: {page}", highlight=False, soft_wrap=True)

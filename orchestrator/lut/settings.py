@@ -60,6 +60,9 @@ class Preset:
 # within ±10%: docs/guide.md), timed in per-stage sessions of ~10 networks so each removal pair is
 # measured among few others (docs/guide.md: "Choosing the preset").
 PRESETS = {"full": Preset("xxs", None, FULL), "quick": Preset("tiny", 128, QUICK)}
+# The quick preset's committed LUT (this repository's development VM): the README's printed steps use
+# it, and a quick profile that came out disturbed offers it instead of a path on its own LUT.
+QUICK_LUT = "d7f47ca8390c6922"
 
 def end_to_end_timing(lut: dict[str, Any]) -> TimingPlan:
     """How whole models are timed against a LUT (`bench validate`, a search's finish): the default

@@ -26,6 +26,7 @@ from infra.files import check_name, env_path, path_under, write_json_atomic
 from infra.locks import held
 from infra.schema_check import schema_problem
 from infra.strict_json import load_json
+from orchestrator.lut.fitness import fitness
 from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, shipped_luts, validate_lut
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
@@ -150,7 +151,8 @@ def list_luts(root: Path | None = None) -> Listing:
             figures = latest and latest["figures"]
         except LUTError:  # listed as unreadable; `bench lut show` of that LUT names what is wrong with the record
             figures = "unreadable"
-        rows.append({**row, "validation": figures, "superseded": replaced.get(row["id"])})
+        fit = None if figures in (None, "unreadable") else fitness(figures)[0]
+        rows.append({**row, "validation": figures, "fit": fit, "superseded": replaced.get(row["id"])})
     rows.sort(key=lambda r: (r["device"], r["space"], r["created_at"]))
     return Listing(rows, skipped)
 

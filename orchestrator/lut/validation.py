@@ -21,6 +21,7 @@ from scipy import stats
 from infra.errors import UserError
 from infra.files import atomic_write, check_output
 from orchestrator.export.cache import export_probes
+from orchestrator.lut.machine import other_cpu
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import append_validation, resolve_lut, validation_path, validation_plot_path, validation_runs
 from orchestrator.measure.devices import Device
@@ -187,6 +188,9 @@ def validate_luts(
         check_output(validation_path(path), "the validation record")
     check_output(validation_plot_path(paths[0]), "the validation plot")
     first = docs[0]
+    for doc in docs:
+        if note := other_cpu(doc):
+            log(f"note: {note}")
     space = load_space(first["space"]["name"])
     predictors = [LatencyPredictor(doc, space) for doc in docs]
     configs = spread_subnets(predictors[0], space, samples, seed)

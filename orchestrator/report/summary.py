@@ -16,13 +16,11 @@ from typing import Any
 import numpy as np
 
 from infra.errors import UserError
+from orchestrator.lut.fitness import STATES, fitness
 from search.nas.lut import check_space
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.encoding import random_batch
-
-FIT_WITHIN_10 = 0.9  # share of validated subnets within ±10% (anchored) for a LUT to be fit for a search
-FIT_SPEARMAN = 0.9  # and the rank correlation, since a search compares subnets
 
 
 @dataclass(frozen=True)
@@ -33,17 +31,15 @@ class Verdict:
 
 
 def verdict(run: dict[str, Any] | None) -> Verdict:
-    """Fit for search when the latest validation held whole subnets within ±10% and ranked them."""
+    """Fit for search when the latest validation held whole subnets within ±10% and ranked them
+    (`orchestrator.lut.fitness`, the rule every command shows)."""
+    fit, why = fitness(run["figures"] if run else None)
     if run is None:
-        return Verdict(None, "not validated yet", "no subnet has been timed end to end against it; validate it before trusting a search's budget")
+        return Verdict(None, "not validated yet", why)
     f, raw = run["figures"], run["raw_figures"]
     headline = (f"{f['within_10']:.0%} of {f['samples']} subnets within ±10% (raw {raw['within_10']:.0%}), "
                 f"Spearman ρ {f['spearman']:.3f}, bias {f['bias']:+.1%}")
-    if f["within_10"] >= FIT_WITHIN_10 and f["spearman"] >= FIT_SPEARMAN:
-        return Verdict(True, headline, "its sums over whole subnets predict measured latency and rank subnets as measured")
-    problems = [p for p, bad in ((f"only {f['within_10']:.0%} within ±10% (needs {FIT_WITHIN_10:.0%})", f["within_10"] < FIT_WITHIN_10),
-                                 (f"ranks subnets at ρ {f['spearman']:.3f} (needs {FIT_SPEARMAN})", f["spearman"] < FIT_SPEARMAN)) if bad]
-    return Verdict(False, headline, "; ".join(problems) + ": profile again (on a quieter device, or without --quick)")
+    return Verdict(fit, headline, why)
 
 
 def interval_story(doc: dict[str, Any]) -> tuple[str, float | None]:
@@ -72,7 +68,7 @@ def summary_section(doc: dict[str, Any], runs: list[dict[str, Any]], bench: str 
     the first try the profile's printed steps give."""
     v = verdict(runs[-1] if runs else None)
     intervals, median_ms = interval_story(doc)
-    state = {True: "fit for search", False: "not fit for search", None: "fitness for search unknown"}[v.fit]
+    state = STATES[v.fit]
     css = {True: "fit", False: "unfit", None: "unknown"}[v.fit]
     validate = f"{bench} validate --lut {doc['id'][:8]} --device {doc['device']['name']} --samples 20"
     search = f"{bench} search --checkpoint RUN/last.pt --lut {doc['id'][:8]} --latency-ms {'MS' if median_ms is None else f'{median_ms:.3g}'}"
@@ -80,7 +76,8 @@ def summary_section(doc: dict[str, Any], runs: list[dict[str, Any]], bench: str 
         ("verdict", f"<strong class=\"{css}\">{state}</strong>: {html.escape(v.why)}"),
         ("validation", html.escape(v.headline) + ("" if runs else f" (<code>{html.escape(validate)}</code>)")),
         ("intervals", html.escape(intervals)),
-        ("search", f"<code>{html.escape(search)}</code> (budget: the median random subnet's predicted latency; "
+        ("search", "none offered: a search would price subnets with a LUT its validation does not trust" if v.fit is False else
+                   f"<code>{html.escape(search)}</code> (budget: the median random subnet's predicted latency; "
                    f"RUN is a supernet trained at this LUT's resolution with <code>{html.escape(bench)} train</code>; "
                    "the full search, population 50 &times; 20 generations: the steps a profile prints try 8 &times; 3 first)"),
     ]

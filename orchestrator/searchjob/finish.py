@@ -25,6 +25,7 @@ from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.quiet import output_into
 from orchestrator.export.backends import get_backend
+from orchestrator.lut.machine import other_cpu
 from orchestrator.measure.devices import Device
 from orchestrator.searchjob import MEASURE_TOP
 from orchestrator.searchjob.delivery import Timed, deliver, export_model, time_models
@@ -269,11 +270,15 @@ def _log_measured(job: SearchJob, timed: Timed, chosen: Scored, result: dict[str
     shown = f" ({at_lut:.2f} ms at the LUT's speed: the anchor network ran at x{speed:.3f} its LUT latency)" if speed else ""
     standing = f"{result['budget_ratio']:.2f}x, {'within' if result['within_budget'] else 'OVER'}"
     inside = "inside" if interval[0] <= at_lut <= interval[1] else "outside"
+    foreign = other_cpu(job.lut)
+    here = f" (on this machine's CPU the budget is {budget.latency_ms * speed:.3g} ms and the model {ms:.3g} ms)" if foreign and speed else ""
     log(
         f"measured on {timed.device}: {ms:.2f} ms{shown}, {inside} the predicted interval {interval[0]:.2f}-{interval[1]:.2f} ms: "
-        f"{standing} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%})"
+        f"{standing} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%}){here}"
     )
-    if speed and speed > 1 + TOLERANCE:
+    if foreign:
+        log(f"note: {foreign}")
+    elif speed and speed > 1 + TOLERANCE:
         log(
             f"warning: the device ran {speed - 1:.0%} slower in this session than when LUT {job.lut['id']} was measured "
             "(timed on the LUT's anchor network); close other work on it, or re-profile it if it stays slow"

@@ -6,7 +6,9 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import os
+import statistics
 import sys
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from importlib.metadata import version
@@ -18,6 +20,9 @@ from orchestrator.export.cache import cache_root
 from orchestrator.measure.contract import read_json
 from orchestrator.measure.runners.base import Check, Diagnosis, Finding, Runner, RunnerError, Step
 from orchestrator.measure.runners.platform import DeviceEntry, Platform
+from orchestrator.measure.steady import DISTURBED
+
+BUSY_LOAD = 0.75  # a 1-minute load average above most of a core (or a quarter of the cores) is other work
 
 
 def stderr_log(message: str) -> None:
@@ -38,7 +43,9 @@ class HostRunner(Runner):
         return queued(cache_root() / "locks" / "host-timing.lock", "this machine's CPU for timing", self.log)
 
     def diagnose(self) -> list[Check]:
-        return Diagnosis([Step("ExecuTorch runtime loads", _runtime_loads), Step("thread count", self._threads_fit)]).walk()
+        return Diagnosis([
+            Step("ExecuTorch runtime loads", _runtime_loads), Step("thread count", self._threads_fit), Step("nothing else running", _quiet),
+        ]).walk()
 
     def _threads_fit(self) -> str:
         cores = os.cpu_count() or 1
@@ -97,6 +104,39 @@ def _runtime_loads() -> str:
     except Exception as exc:  # an import or loader failure of any kind means no measurement
         raise Finding(f"{type(exc).__name__}: {exc}", "reinstall with ./scripts/setup.sh (it pins executorch==1.5.1)") from None
     return f"executorch {version('executorch')}"
+
+
+def machine_load(seconds: float = 2.0, chunk_s: float = 0.25) -> tuple[float, float]:
+    """(the 1-minute load average, how far this machine's speed moved over `seconds`): a fixed small
+    workload timed in chunks of `chunk_s`, (slowest - quickest) / median of the chunks' medians. A
+    burst of other work slows whole chunks (on the development VM 1.6-1.8x for 0.5-2 s)."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((96, 96)).astype(np.float32)
+    medians = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        stop, times = time.perf_counter() + chunk_s, []
+        while time.perf_counter() < stop:
+            start = time.perf_counter_ns()
+            a @ a
+            times.append(time.perf_counter_ns() - start)
+        medians.append(statistics.median(times))
+    return os.getloadavg()[0], (max(medians) - min(medians)) / statistics.median(medians)
+
+
+def _quiet() -> str:
+    """Whether anything else runs on this machine now: a profile or a validation timed beside other
+    work is disturbed (a busy machine's quick profile found 65 of 69 entries wide, one at -4.8 ms)."""
+    cores = os.cpu_count() or 1
+    load, spread = machine_load()
+    detail = f"load average {load:.2f} over the last minute on {cores} core(s); speed moved {spread:.0%} over 2 s"
+    if load > max(BUSY_LOAD, 0.25 * cores) or spread > DISTURBED - 1:
+        raise Finding(
+            detail, "other work is running on this machine: close it, or wait until it ends, before a profile or a validation (they would "
+            "time it with their networks); a search's measurement is scaled by the LUT's anchor network, a profile's entries are not",
+        )
+    return detail
 
 
 def _host_runner(entry: DeviceEntry, **overrides: Any) -> HostRunner:

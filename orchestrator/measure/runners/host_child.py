@@ -30,17 +30,8 @@ from executorch.extension.pybindings import _C as runtime
 from infra.files import write_json_atomic
 from infra.processes import die_with, die_with_starter
 from orchestrator.measure.contract import read_json, summarize, validate
+from orchestrator.measure.cpu import cpu_model
 from orchestrator.measure.timing import TimingPlan, interleaved_latencies
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def host_facts() -> dict[str, Any]:

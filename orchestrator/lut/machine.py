@@ -1,0 +1,27 @@
+"""Whether a host LUT was measured on this machine's CPU. A LUT's milliseconds are its CPU's: timed
+on another, a model is scaled to the LUT's speed by the anchor network, which holds for the whole
+network's speed, not for how each block's share of it differs between CPUs (an AMD EPYC's LUT on an
+Intel Xeon: a found model's time was scaled 5.4x, and the warning blamed load). So every command
+that uses a host LUT here says so, and says how to get this machine's own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.measure.cpu import cpu_model
+
+
+def other_cpu(lut: dict[str, Any]) -> str | None:
+    """One sentence when `lut` is a host LUT of another CPU than this machine's; None otherwise
+    (a phone's LUT, or one that records no CPU)."""
+    if lut["device"].get("platform") != "host":
+        return None
+    theirs, mine = (lut["device"].get("facts") or {}).get("cpu_model"), cpu_model()
+    if not isinstance(theirs, str) or theirs == mine:
+        return None
+    short, device = lut["id"][:8], lut["device"]["name"]
+    return (
+        f"LUT {short} was measured on another CPU ({theirs}) than this machine's ({mine}): its milliseconds are that CPU's, and "
+        f"what is timed here is scaled to its speed by its anchor network; for this machine's own, profile it (`bench profile "
+        f"--device {device} --quick`) or transfer the LUT to it with a few networks (`bench profile --device {device} --from {short}`)"
+    )
