@@ -265,6 +265,7 @@ def run_search(
         raise UserError(f"accuracy must be a function of a SubnetConfig returning a number, not {type(accuracy).__name__}")
     if settings is not None and not isinstance(settings, SearchSettings):
         raise UserError(f"settings must be a SearchSettings or None, not {type(settings).__name__}")
+    _check_log(log)
     settings = settings or SearchSettings()
     settings.check(option=lambda field: f"SearchSettings.{field}")
     budget = make_budget(latency_ms, params_m, None)
@@ -281,6 +282,12 @@ def run_search(
 
     state = Search(settings, pricer, score, log=log).run()
     return Found(state.best(), list(state.evaluated.values()), pricer.budget.limit_ms)
+
+
+def _check_log(log: Any) -> None:
+    """The progress callback, refused before a search starts rather than at its first generation."""
+    if not callable(log):
+        raise UserError(f"log must be a function of one string (print, or lambda message: None), not {type(log).__name__}")
 
 
 def pareto(found: Found | Iterable[Candidate]) -> list[Candidate]:
@@ -308,6 +315,7 @@ def search(
     intervals, where `bench search` first calibrates them on the LUT's validation record."""
     if not isinstance(supernet, Supernet):
         raise UserError(f"supernet must be a Supernet (Supernet.load(checkpoint)), not {type(supernet).__name__}")
+    _check_log(log)
     predictor = Predictor(lut, supernet.space, supernet.num_classes)
     if predictor.resolution != supernet.resolution:
         raise UserError(
@@ -346,6 +354,7 @@ def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
     if not (run / "result.json").is_file() or not (run / "best.pt").is_file():
         raise UserError(f"{run} holds no finished search (no result.json and best.pt); {fix}")
     result = load_json(run / "result.json", "the search result", fix)
+    _check_result(result, run / "result.json", fix)
     try:
         saved = torch.load(run / "best.pt", map_location="cpu", weights_only=True)  # never unpickle code from a file
         config = SubnetConfig.from_dict(saved["config"])
@@ -358,5 +367,25 @@ def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
         raise
     except Exception as exc:  # torch raises several types for a damaged or foreign file
         raise UserError(f"{run / 'best.pt'} is not a subnet this toolkit delivered ({type(exc).__name__}); {fix}") from None
+    if result["config_hash"] != config.hash:
+        raise UserError(
+            f"{run / 'result.json'} describes subnet {result['config_hash']}, but {run / 'best.pt'} holds subnet {config.hash}; "
+            f"the two are of different searches: {fix}"
+        )
     return FoundModel(config, model.eval(), result["accuracy"], result["predicted_ms"], result.get("measured_ms"),
                       result.get("measured_ms_at_lut_speed"), result)
+
+
+def _check_result(result: Any, path: Path, fix: str) -> None:
+    """A search's result.json with the fields `load_found` hands on, of their types: a file anyone
+    can edit would otherwise pass an accuracy of "high" or a prediction of None on as figures."""
+    if not isinstance(result, dict):
+        raise UserError(f"{path} is not a search result (a JSON {type(result).__name__}, not an object); {fix}")
+    def number(key: str, optional: bool = False) -> bool:
+        value = result.get(key)
+        return (optional and value is None) or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0)
+    bad = [k for k in ("accuracy", "predicted_ms") if not number(k)] + [k for k in ("measured_ms", "measured_ms_at_lut_speed") if not number(k, True)]
+    if not isinstance(result.get("config_hash"), str):
+        bad.insert(0, "config_hash")
+    if bad or not result["accuracy"] <= 1:
+        raise UserError(f"{path} has no valid {', '.join(bad) or 'accuracy'} (a search result holds them as numbers); {fix}")

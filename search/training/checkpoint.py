@@ -64,8 +64,29 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if doc.get("version") != VERSION:
         raise CheckpointError(f"checkpoint {path} has format version {doc.get('version')}; this toolkit reads {VERSION}")
     doc["path"] = str(path)
+    _check_settings(doc)
     _check_finite(doc)
     return doc
+
+
+def _check_settings(doc: dict[str, Any]) -> None:
+    """Refuse training settings that `TrainSettings` cannot take (a list, a key it does not have, one
+    it needs missing): every reader builds them from the checkpoint, and would fail with a TypeError."""
+    import dataclasses
+
+    from search.training.settings import TrainSettings
+
+    fix = "pass the last.pt that `bench train` wrote, or train again (`bench train`)"
+    settings = doc.get("settings")
+    if not isinstance(settings, dict):
+        raise CheckpointError(f"checkpoint {doc['path']} has no training settings (its settings are a {type(settings).__name__}); {fix}")
+    fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    unknown, missing = sorted(set(settings) - fields), [k for k in ("space", "data", "resolution") if k not in settings]
+    if unknown or missing:
+        said = "; ".join(x for x in (f"unknown {', '.join(map(repr, unknown))}" if unknown else "", f"missing {', '.join(missing)}" if missing else "") if x)
+        raise CheckpointError(f"checkpoint {doc['path']} has training settings this toolkit does not know ({said}); {fix}")
+    if not isinstance(settings["resolution"], int) or isinstance(settings["resolution"], bool) or not isinstance(settings["data"], str):
+        raise CheckpointError(f"checkpoint {doc['path']} has a resolution or data path of the wrong type in its training settings; {fix}")
 
 
 def not_finite(weights: dict[str, Any]) -> str | None:

@@ -50,13 +50,13 @@ def _load() -> tuple[np.ndarray, np.ndarray]:
 
 
 SPLITS = ("train", "val", "search")
-CLASSES = {str(digit) for digit in range(10)}
+CLASS = re.compile(r"^[0-9]{1,2}$")  # the class folders a set writes: digits 0-9, or a pairs set's numbers 0-99
 IMAGE = re.compile(r"^[0-9]+\.png$")  # `_save`'s names: the scan's or the canvas's number
 
 
 def _not_written_here(out: Path) -> list[Path]:
     """What in `out` a set written here would not hold (anything but the manifest and train/, val/
-    and search/ of class folders 0-9 of numbered PNGs): replacing the set deletes the whole folder, so a
+    and search/ of class folders 0-9, or 0-99 for a pairs set read as numbers, of numbered PNGs): replacing the set deletes the whole folder, so a
     file of the user's one or two levels down would go with it."""
     found: list[Path] = []
     for top in sorted(out.iterdir()):
@@ -66,7 +66,7 @@ def _not_written_here(out: Path) -> list[Path]:
             found.append(top)
             continue
         for label in sorted(top.iterdir()):
-            if label.name not in CLASSES or not label.is_dir():
+            if not CLASS.match(label.name) or not label.is_dir():
                 found.append(label)
                 continue
             found += [image for image in sorted(label.iterdir()) if not (IMAGE.match(image.name) and image.is_file())]
@@ -243,8 +243,20 @@ def _write_canvases(
             rng = random.Random(f"{seed}:{rng_key}{split}")
             for n, (label, pixels) in enumerate(draw(images, labels, sources[split], count, rng, **clutter)):
                 _save(built, split, label, f"{n:05d}.png", pixels)
+        _check_classes(built, counts)
         _manifest(built, kind, counts, seed=seed, test_fraction=test_fraction, **details, **{**clutter, "scale": list(clutter["scale"])})
     return counts
+
+
+def _check_classes(built: Path, counts: dict[str, int]) -> None:
+    """Refuse a set whose splits do not all hold every class: training refuses it (a class with no
+    training image cannot be learnt, nor one without test images scored), so writing it helps no one."""
+    found = {split: {p.name for p in (built / split).iterdir() if p.is_dir()} for split in counts}
+    every = set().union(*found.values())
+    short = {split: len(every - classes) for split, classes in found.items() if every - classes}
+    if short:
+        missing = ", ".join(f"{n} of the {len(every)} classes have no images in {split}/ ({counts[split]} canvases)" for split, n in short.items())
+        raise DataError(f"{missing}: give that split more images (--train-images, --test-images or --search-images), so every class gets some")
 
 
 def write_cluttered_digits(

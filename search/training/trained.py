@@ -68,6 +68,12 @@ class Supernet:
             place = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         except (RuntimeError, TypeError):
             raise UserError(f"device must be a torch device such as 'cpu' or 'cuda:0', or None, not {device!r}") from None
+        if place.type not in ("cpu", "cuda"):  # "meta" holds no numbers: every score would fail later, far from here
+            raise UserError(f"device {device!r} cannot run a subnet; give 'cpu', 'cuda' or 'cuda:N', or None")
+        if place.type == "cuda" and not torch.cuda.is_available():
+            raise UserError(f"device {device!r}, but torch sees no GPU here; give 'cpu', or None for the GPU where there is one")
+        if place.type == "cuda" and place.index is not None and place.index >= torch.cuda.device_count():
+            raise UserError(f"device {device!r}, but torch sees {torch.cuda.device_count()} GPU(s) here; give one of cuda:0 to cuda:{torch.cuda.device_count() - 1}")
         return cls(load_checkpoint(Path(checkpoint)), place)
 
     def subnet(self, config: SubnetConfig | dict[str, Any], data: str | os.PathLike[str] | None = None) -> nn.Module:
@@ -80,8 +86,9 @@ class Supernet:
         return recalibrated(self._module, config, self.evaluator(data, config.resolution).calibration, self.device).eval()
 
     def accuracy(self, config: SubnetConfig | dict[str, Any], data: str | os.PathLike[str] | None = None) -> float:
-        """The subnet's top-1 accuracy in [0, 1] on `data`'s held-out training images (default data:
-        the supernet's own), the score `bench search` ranks subnets by; computed once per subnet."""
+        """The subnet's top-1 accuracy in [0, 1] on the images `bench search` ranks subnets on:
+        `data`'s search split (DATA/search) where it has one, else its held-out training images
+        (default data: the supernet's own); computed once per subnet."""
         config = validate(as_config(config), self.space)
         return self.evaluator(data, config.resolution)(config)
 
@@ -110,7 +117,7 @@ class Supernet:
                     f"data {root} has the classes {images.classes!r:.80}, but the supernet {self.path} was trained on "
                     f"{self.classes!r:.80}; pass data with the supernet's classes"
                 )
-            batches = tensor_batches(images.calibration, EVAL_BATCH), tensor_batches(images.holdout, EVAL_BATCH)
+            batches = tensor_batches(images.calibration, EVAL_BATCH), tensor_batches(images.selection, EVAL_BATCH)
             self._evaluators[key] = Evaluator(self._module, *batches, self.device)
         return self._evaluators[key]
 
