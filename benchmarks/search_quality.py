@@ -526,7 +526,7 @@ def _ranked(work: Path, headline: str, headline_sha: str) -> dict[str, dict[str,
 @app.command()
 def report(
     work: Work = WORK, task: Task = TASK, lut: Lut = LUT, epochs: Epochs = EPOCHS, variant: Headline = "sandwich",
-    quick: Path = typer.Option(ROOT / "runs" / "search-quality" / "quick_path.json", help="benchmarks/quick_path.sh's result"),
+    quick: Path = typer.Option(ROOT / "docs" / "quick_path.json", help="benchmarks/quick_path.sh's result: the README's printed path"),
     pilot: Path = typer.Option(ROOT / "docs" / "task_pilot.json", help="benchmarks/task_pilot.py's pilots (the task's, if any, goes in)"),
     out: Path = typer.Option(ROOT / "docs" / "search_quality.json", help="the JSON document written"),
 ) -> None:
