@@ -111,7 +111,9 @@ def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, p
     assert result["device"] == {"platform": "android", "model": "Pixel 7", "os": "Android 14", "cores": os.cpu_count()}
     assert [m["id"] for m in result["models"]] == ["net-a", "net-b"]
     assert result["rounds"] >= PLAN.runs and all(len(m["samples_ms"]) == result["rounds"] for m in result["models"])
-    assert json.loads((tmp_path / "run-e2e" / "result.json").read_text()) == result
+    written = json.loads((tmp_path / "run-e2e" / "result.json").read_text())  # as the app wrote it; the summaries are recomputed over the steady rounds
+    assert {k: v for k, v in written.items() if k != "models"} == {k: v for k, v in result.items() if k not in ("models", "steady_rounds")}
+    assert [m["samples_ms"] for m in written["models"]] == [m["samples_ms"] for m in result["models"]]
     assert peer.phone.pushed == [
         "/data/local/tmp/autovit/runs/run-e2e/request.json", "/data/local/tmp/autovit/runs/run-e2e/models/net-a.pte", "/data/local/tmp/autovit/runs/run-e2e/models/net-b.pte"
     ]

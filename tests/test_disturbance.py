@@ -42,5 +42,5 @@ def test_a_disturbed_lut_prints_no_search_step():
     bad = loaded(QUICK_LUT)
     bad["measurement"]["disturbed"] = disturbance(bad)
     steps = next_steps(bad, "host", Path("r.html"))
-    assert "bench search" not in steps and "sessions were disturbed" in steps
+    assert f"--lut {bad['id'][:8]} --latency-ms" not in steps and "sessions were disturbed" in steps
     assert "bench search" in next_steps(QUICK_LUT, "host", Path("r.html"))

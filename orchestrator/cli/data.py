@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console, example, number
+from orchestrator.cli.common import console, errors, example, number
 
 data_app = typer.Typer(help="Make data sets for training and demos.", no_args_is_help=True)
 # A search ranks the subnets within a budget, which differ by a point or two: on 2,000 images one
@@ -16,6 +16,13 @@ SearchImages = typer.Option(
     2000, "--search-images", callback=number(0, 10_000_000),
     help="canvases of a search split (search/, from the training scans, canvases of their own) a search ranks subnets on; 0: none",
 )
+
+
+def _warn_of_gaps(out: Path) -> None:
+    from search.training.digit_sets import class_gaps
+
+    if gaps := class_gaps(out):
+        errors.print(f"warning: {gaps}", soft_wrap=True, markup=False, highlight=False)
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -53,6 +60,7 @@ def data_cluttered(
 
     counts = write_cluttered_digits(out, train_images, test_images, seed, canvas=canvas, pieces=pieces, search_images=search_images)
     console.print(f"wrote {_counts(counts)} images (10 classes, {canvas} px, {pieces} fragments each) to {out}")
+    _warn_of_gaps(out)
 
 
 @data_app.command("pairs")
@@ -74,3 +82,4 @@ def data_pairs(
     counts = write_digit_pairs(out, train_images, test_images, seed, canvas=canvas, pieces=pieces, label=label, search_images=search_images)
     pair = PAIR_LABELS[label]
     console.print(f"wrote {_counts(counts)} images ({pair.classes} classes: {pair.description}, {canvas} px) to {out}")
+    _warn_of_gaps(out)

@@ -65,7 +65,7 @@ def lut_show(
     validation = lut_validation_table(doc, latest)
     if validation is not None:
         console.print(validation)
-    console.print(plain(verdict_line(doc["id"], latest["figures"] if latest else None)), soft_wrap=True)
+    console.print(plain(verdict_line(doc["id"], latest["figures"] if latest else None)))
 
 
 @lut_app.command("diff", epilog=example("bench lut diff d7f47ca8 0fd6177a", "one machine on 1 and on 2 threads"))

@@ -121,16 +121,17 @@ def lut_list_table(rows: list[dict[str, Any]], wide: bool = False, title: str = 
     path, entry count and creation time only when `wide`."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left",
                   caption="±10%: subnets predicted within ±10% in the latest `bench validate` (anchored; ? an unreadable record); "
-                          "search: fit for one or not, by that validation" if caption else None)
-    columns = ["id", "device", "space", "px", "method", "±10%", "search", "note", *(["entries", "created", "path"] if wide else [])]
+                          "not fit: that validation calls it unfit for a search (--wide: superseded ones too)" if caption else None)
+    columns = ["id", "device", "space", "px", "method", "±10%", "note", *(["entries", "created", "path"] if wide else [])]
     for name in columns:
         table.add_column(name, no_wrap=True, justify="right" if name in ("px", "±10%", "entries") else "left")
     for r in rows:
         v = r.get("validation")
         within = "-" if v is None else "?" if v == "unreadable" else f"{v['within_10']:.0%}"
-        note = f"superseded: {r['superseded']}" if r.get("superseded") and wide else ("superseded" if r.get("superseded") else "")
-        search = {True: "fit", False: "not fit", None: "-"}[r.get("fit")]
-        cells = [r["id"], r["device"], r["space"], r["resolution"], r["method"], within, search, note]
+        # A superseded LUT is not one to search with either way: at 80 columns its mark says enough.
+        notes = ["not fit"] if r.get("fit") is False and (wide or not r.get("superseded")) else []
+        notes += [f"superseded: {r['superseded']}" if wide else "superseded"] if r.get("superseded") else []
+        cells = [r["id"], r["device"], r["space"], r["resolution"], r["method"], within, ", ".join(notes)]
         add_plain_row(table, cells + ([r["entries"], r["created_at"][:10], r["path"]] if wide else []))
     return table
 

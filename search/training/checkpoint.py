@@ -76,7 +76,7 @@ def _check_settings(doc: dict[str, Any]) -> None:
 
     from search.training.settings import TrainSettings
 
-    fix = "pass the last.pt that `bench train` wrote, or train again (`bench train`)"
+    fix = "start a new run with another --out"  # bench train's; a search of such a checkpoint needs a supernet trained anew
     settings = doc.get("settings")
     if not isinstance(settings, dict):
         raise CheckpointError(f"checkpoint {doc['path']} has no training settings (its settings are a {type(settings).__name__}); {fix}")
@@ -84,7 +84,7 @@ def _check_settings(doc: dict[str, Any]) -> None:
     unknown, missing = sorted(set(settings) - fields), [k for k in ("space", "data", "resolution") if k not in settings]
     if unknown or missing:
         said = "; ".join(x for x in (f"unknown {', '.join(map(repr, unknown))}" if unknown else "", f"missing {', '.join(missing)}" if missing else "") if x)
-        raise CheckpointError(f"checkpoint {doc['path']} has training settings this toolkit does not know ({said}); {fix}")
+        raise CheckpointError(f"checkpoint {doc['path']} holds training settings this toolkit cannot read ({said}); {fix}")
     if not isinstance(settings["resolution"], int) or isinstance(settings["resolution"], bool) or not isinstance(settings["data"], str):
         raise CheckpointError(f"checkpoint {doc['path']} has a resolution or data path of the wrong type in its training settings; {fix}")
 

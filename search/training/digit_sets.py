@@ -243,20 +243,23 @@ def _write_canvases(
             rng = random.Random(f"{seed}:{rng_key}{split}")
             for n, (label, pixels) in enumerate(draw(images, labels, sources[split], count, rng, **clutter)):
                 _save(built, split, label, f"{n:05d}.png", pixels)
-        _check_classes(built, counts)
         _manifest(built, kind, counts, seed=seed, test_fraction=test_fraction, **details, **{**clutter, "scale": list(clutter["scale"])})
     return counts
 
 
-def _check_classes(built: Path, counts: dict[str, int]) -> None:
-    """Refuse a set whose splits do not all hold every class: training refuses it (a class with no
-    training image cannot be learnt, nor one without test images scored), so writing it helps no one."""
-    found = {split: {p.name for p in (built / split).iterdir() if p.is_dir()} for split in counts}
+def class_gaps(out: Path) -> str | None:
+    """What a written set lacks for training, in words: splits that miss a class the others have
+    (training refuses such a set: a class with no training image cannot be learnt, nor one without
+    test images scored); None when every split holds every class. A few canvases cannot hold ten
+    classes (or a hundred), and small sets are what tests and trials write, so this is said, not refused."""
+    splits = [s for s in SPLITS if (Path(out) / s).is_dir()]
+    found = {split: {p.name for p in (Path(out) / split).iterdir() if p.is_dir()} for split in splits}
     every = set().union(*found.values())
     short = {split: len(every - classes) for split, classes in found.items() if every - classes}
-    if short:
-        missing = ", ".join(f"{n} of the {len(every)} classes have no images in {split}/ ({counts[split]} canvases)" for split, n in short.items())
-        raise DataError(f"{missing}: give that split more images (--train-images, --test-images or --search-images), so every class gets some")
+    if not short:
+        return None
+    missing = ", ".join(f"{n} of the {len(every)} classes have no images in {split}/" for split, n in short.items())
+    return f"{missing}, and training refuses such a set; write it again with more images in that split (--train-images, --test-images or --search-images)"
 
 
 def write_cluttered_digits(
