@@ -62,6 +62,7 @@ from search_quality_work import (  # noqa: E402
     alone_entry,
     alone_path,
     alone_runs,
+    candidate,
     chance,
     console,
     describe,
@@ -391,7 +392,7 @@ def _found_plan(work: Path, lut: str, task: str, inherited: Inherited, variant: 
     timings = Timings(work, lut)
     timings.measure([hand])
     budgets = {"hand": timings.ms(hand.hash), **reference(work, lut)["bands"]}
-    plan: dict[str, Any] = {**now, "variant": variant, "hand": {"hash": hand.hash, "config": hand.to_dict()}, "budgets": []}
+    plan: dict[str, Any] = {**now, "variant": variant, "hand": candidate(hand, predictor, inherited), "budgets": []}
     for label, budget in budgets.items():
         searches = {p: search("coarse-to-fine", 0, budget, p, population, generations, parents, predictor, lut_path, inherited) for p in (CALIBRATED, POINT_ONLY)}
         plan["budgets"].append({"label": label, "budget_ms": budget, **searches})
@@ -418,8 +419,7 @@ def found_vs_hand(work: Path, variant: str, epochs: int, at_chance: float, lut: 
     def with_alone(m: dict[str, Any]) -> dict[str, Any]:
         return {**m, **alone_entry(runs.get(m["hash"], []), at_chance, seeds)}
 
-    hand_config = SubnetConfig.from_dict(plan["hand"]["config"])
-    hand = {**plan["hand"], "measured_ms": timings.ms(hand_config.hash), "measured_ms_host": timings.cache[hand_config.hash]["measured_ms"]}
+    hand = _model(plan["hand"], timings)
     out = []
     for b in plan["budgets"]:
         run = finished({**b[CALIBRATED], "budget_ms": b["budget_ms"]}, timings)

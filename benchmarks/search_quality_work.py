@@ -267,6 +267,10 @@ class Inherited:
         from search.training.data import open_data, tensor_batches
         from search.training.settings import TrainSettings
 
+        if device.type == "cpu":
+            # One thread a process: sections share the cores by --parts, and two processes of two
+            # threads each on two cores made one evaluation take 30 s instead of 2 (spinning threads).
+            torch.set_num_threads(1)
         doc = load_checkpoint(checkpoint)
         _, self.space = checkpoint_space(doc)
         s = TrainSettings(**doc["settings"])
