@@ -170,6 +170,23 @@ def steady_times(plan: Plan) -> dict[str, float]:
     }
 
 
+def timed_profiler(tmp_path: Path, monkeypatch, ms_of) -> tuple[Profiler, list[str]]:
+    """A profiler whose real runner runs every session and whose samples the test then sets, every
+    round `ms_of(session, network)`; and the lines it logs."""
+    p, logged = profiler(tmp_path / "run", tmp_path / "luts"), []
+    p.log = logged.append
+    measured = p.sessions.runner.run
+
+    def timed(run_dir: Path) -> dict:
+        result = measured(run_dir)
+        for model in result["models"]:
+            model["samples_ms"] = [ms_of(run_dir.name, model["id"])] * len(model["samples_ms"])
+        return result
+
+    monkeypatch.setattr(p.sessions.runner, "run", timed)
+    return p, logged
+
+
 def test_entries_a_disturbed_session_made_larger_than_their_network_are_measured_again_once(tmp_path: Path, monkeypatch) -> None:
     """A timer the test controls: every network runs at a steady speed of its own (the real runner
     runs it, the test sets its samples), except in the first pass's session, where one network runs
@@ -179,21 +196,10 @@ def test_entries_a_disturbed_session_made_larger_than_their_network_are_measured
     from orchestrator.lut.disturbance import offending_entries
 
     monkeypatch.setattr("orchestrator.lut.profile.offending_entries", offending_entries)  # the guard on
-    plan, logged = small_plan(), []
+    plan = small_plan()
     slowed = next(e.reference for e in plan.entries if e.key == "mbconv/MBConv-1/transition/8->16")
     steady_ms = steady_times(plan)
-    p = profiler(tmp_path / "run", tmp_path / "luts")
-    p.log = logged.append
-    measured = p.sessions.runner.run
-
-    def timed(run_dir: Path) -> dict:
-        result = measured(run_dir)
-        for model in result["models"]:
-            extra = 50.0 if run_dir.name == "fixed-parts" and model["id"] == slowed else 0.0
-            model["samples_ms"] = [steady_ms[model["id"]] + extra] * len(model["samples_ms"])
-        return result
-
-    monkeypatch.setattr(p.sessions.runner, "run", timed)
+    p, logged = timed_profiler(tmp_path, monkeypatch, lambda session, net: steady_ms[net] + (50.0 if session == "fixed-parts" and net == slowed else 0.0))
     doc, _ = p.run()
     assert sorted(path.name for path in (tmp_path / "run" / "sessions").iterdir()) == ["disturbed", "fixed-parts", "fixed-parts-pass2"]
     again = [m["id"] for m in json.loads((tmp_path / "run" / "sessions" / "disturbed" / "request.json").read_text())["models"]]
@@ -214,19 +220,9 @@ def test_a_session_slowed_as_a_whole_is_measured_again_and_left_out(tmp_path: Pa
     from orchestrator.lut.disturbance import slow_sessions
 
     monkeypatch.setattr("orchestrator.lut.profile.slow_sessions", slow_sessions)  # the guard on
-    plan, logged = small_plan(), []
+    plan = small_plan()
     steady_ms = steady_times(plan)
-    p = profiler(tmp_path / "run", tmp_path / "luts")
-    p.log = logged.append
-    measured = p.sessions.runner.run
-
-    def timed(run_dir: Path) -> dict:
-        result = measured(run_dir)
-        for model in result["models"]:
-            model["samples_ms"] = [steady_ms[model["id"]] * (1.6 if run_dir.name == "fixed-parts-pass2" else 1.0)] * len(model["samples_ms"])
-        return result
-
-    monkeypatch.setattr(p.sessions.runner, "run", timed)
+    p, logged = timed_profiler(tmp_path, monkeypatch, lambda session, net: steady_ms[net] * (1.6 if session == "fixed-parts-pass2" else 1.0))
     doc, _ = p.run()
     assert sorted(path.name for path in (tmp_path / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2", "fixed-parts-pass2-again1"]
     assert [line for line in logged if "slower" in line] == ["1 sessions ran over 20% slower than the quickest (other work on the device): measuring them again"]
@@ -242,16 +238,7 @@ def test_steady_sessions_are_not_measured_again(tmp_path: Path, monkeypatch) -> 
 
     monkeypatch.setattr("orchestrator.lut.profile.offending_entries", offending_entries)
     steady_ms = steady_times(small_plan())
-    p = profiler(tmp_path / "run", tmp_path / "luts")
-    measured = p.sessions.runner.run
-
-    def timed(run_dir: Path) -> dict:
-        result = measured(run_dir)
-        for model in result["models"]:
-            model["samples_ms"] = [steady_ms[model["id"]]] * len(model["samples_ms"])
-        return result
-
-    monkeypatch.setattr(p.sessions.runner, "run", timed)
+    p, _ = timed_profiler(tmp_path, monkeypatch, lambda session, net: steady_ms[net])
     doc, _ = p.run()
     assert sorted(path.name for path in (tmp_path / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2"]
     assert "disturbed" not in doc["measurement"]
