@@ -36,6 +36,7 @@ Run: .venv/bin/python benchmarks/search_quality.py SECTION --help
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -255,7 +256,7 @@ def supernets(
             continue
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with held(out.parent / f".{name}.lock", f"the {name} supernet"):
+            with variant_lock(out):
                 command = [
                     BENCH, "train", "--space", predictor.space.name, "--resolution", str(predictor.resolution), "--data", str(data), "--out", str(out),
                     "--epochs", str(total), "--lr", str(RECIPE["lr"]), "--batch-size", str(RECIPE["batch_size"]), "--no-hflip", *v.flags,
@@ -269,6 +270,12 @@ def supernets(
             skipped.append(f"{name} (another process is training it)")
     if skipped:
         console.print(f"skipped: {'; '.join(skipped)}")
+
+
+def variant_lock(out: Path) -> contextlib.AbstractContextManager[None]:
+    """The benchmark's own lock on a variant, beside the run's: the `bench train` it starts takes
+    the run's lock itself, so holding that one here would refuse our own child."""
+    return held(out.parent / f".{out.name}.benchmark.lock", f"the {out.name} supernet")
 
 
 def _key(r: dict[str, Any]) -> str:

@@ -239,7 +239,7 @@ def test_a_refusal_is_one_line_on_stderr_and_exit_code_2_with_no_traceback(tmp_p
 
 
 def test_a_variant_bench_train_refuses_or_another_process_holds_is_skipped_and_the_rest_train(tmp_path, cluttered, monkeypatch):
-    from infra.locks import held
+    from infra.locks import InUseError, run_dir_lock
     from tests.lut_factory import sized_lut
 
     work = tmp_path / "work"
@@ -250,13 +250,17 @@ def test_a_variant_bench_train_refuses_or_another_process_holds_is_skipped_and_t
     trained = []
 
     def bench_train(command, env):
-        name = Path(command[command.index("--out") + 1]).name
-        trained.append(name)
-        return subprocess.CompletedProcess(command, 2 if name == "warmup" else 0)
+        out = Path(command[command.index("--out") + 1])
+        try:
+            with run_dir_lock(out, "the training run"):
+                trained.append(out.name)
+        except InUseError:
+            return subprocess.CompletedProcess(command, 2)
+        return subprocess.CompletedProcess(command, 2 if out.name == "warmup" else 0)
 
     monkeypatch.setattr(sq.subprocess, "run", bench_train)
     (work / "supernets").mkdir()
-    with held(work / "supernets" / ".random.lock", "the random supernet in another process"):
+    with sq.variant_lock(work / "supernets" / "random"):
         result = CliRunner().invoke(sq.app, ["supernets", "--work", str(work), "--task", TASK, "--lut", str(lut), "--epochs", "1", "--variants", "warmup,sandwich,random"])
     assert result.exception is None and trained == ["warmup", "sandwich"]
     assert "skipped: warmup (`bench train` refused it: its message is above); random (another process is training it)" in " ".join(result.output.split())
