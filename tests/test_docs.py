@@ -188,6 +188,25 @@ def test_what_the_pages_say_of_the_quick_path_training_is_what_a_profile_prints(
     assert said and set(said) == {QUICK_PATH["epochs"]}
 
 
+def test_the_first_screen_sample_is_the_readme_s_first_lines():
+    """docs/readme-first-screen.txt shows what a newcomer meets first: stale, it says a third thing."""
+    sample = (ROOT / "docs" / "readme-first-screen.txt").read_text().splitlines()
+    assert sample == readme_lines()[: len(sample)]
+
+
+def test_the_readme_s_quick_path_figures_are_the_committed_run_s():
+    """The README's figures of the printed quick path come from docs/quick_path.json, not from a
+    run of a LUT the repository does not hold."""
+    import json
+
+    summary = json.loads((ROOT / "docs" / "quick_path.json").read_text())["summary"]
+    test = re.search(r"test (\d+\.\d)% \[[^]]*\] of (\d+)", summary)
+    ratio = re.search(r"= (\d\.\d+)x the ([\d.]+) ms budget", summary)
+    readme = " ".join(prose(ROOT / "README.md").split())
+    said = re.search(r"The quick path, as printed:\*\* the found model scores (\d+\.\d)% on (\d+) test digits and measures (\d\.\d+)x its ([\d.]+) ms budget", readme)
+    assert said and said.groups() == (test[1], test[2], f"{float(ratio[1]):.2f}", ratio[2])
+
+
 def test_no_page_states_how_many_tests_passed():
     """A count of passed tests is stale with the next test written; the suite prints its own."""
     assert [page_id(p) for p in ALL_PAGES if re.search(r"\b\d[\d,]* (?:tests? )?passed\b", p.read_text())] == []
