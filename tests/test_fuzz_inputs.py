@@ -99,7 +99,8 @@ def test_mutated_luts_are_shown_or_refused_in_one_line(bench, tmp_path, data):
     doc = data.draw(mutated(BASE_LUT))
     if isinstance(doc, dict) and data.draw(st.booleans()):
         doc["id"] = content_id(doc)
-    path = tmp_path / "fuzz.json"
+    path = tmp_path / "luts" / "host" / "tiny" / "fuzz.json"  # in the store, so that `lut list` reads it too
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(json.dumps(doc).encode() if data.draw(st.booleans()) else data.draw(damaged_bytes(BASE_LUT)))
     ends_cleanly(bench("lut", "show", str(path)))
     ends_cleanly(bench("lut", "list"))
