@@ -135,11 +135,10 @@ RESUME_CHANGES = {
 
 
 @pytest.mark.parametrize("changed", sorted(RESUME_CHANGES))
-def test_a_resume_with_any_input_changed_is_refused_naming_it_and_nothing_is_rewritten(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search, changed):
-    monkeypatch.setattr("orchestrator.searchjob.finish.deliver", ctrl_c)
-    out = tmp_path / "s"
-    args = ["--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)), "--out", str(out), "--no-measure", *FAST]
-    assert search(*args).exit_code == 130
+def test_a_resume_with_any_input_changed_is_refused_naming_it_and_nothing_is_rewritten(tiny_checkpoint, tiny_search_run, tmp_path, search, changed):
+    """On a copy of the session's search, unfinished (as an interrupted one is left)."""
+    out = resumable_copy(tiny_search_run, tmp_path, lambda state: None)
+    args = [a for a in resume_args(out) if a not in ("--resume", "--json")]
     before = {name: (out / name).read_bytes() for name in ("inputs.json", "search_state.json")}
     change, says = RESUME_CHANGES[changed]
     resumed = search(*change(args, tiny_checkpoint, tmp_path), "--resume")
