@@ -34,5 +34,5 @@ def test_an_artifact_is_matched_to_its_backend_by_suffix():
 
 
 def test_an_unknown_backend_is_a_user_error_naming_the_choices():
-    with pytest.raises(UserError, match=r"^unknown backend 'onnx'; choose one of pte, pte-portable, coreml$"):
+    with pytest.raises(UserError, match=r"^unknown backend 'onnx'; choose one of pte, pte-portable, pte-int8, coreml$"):
         get_backend("onnx")

@@ -57,7 +57,7 @@ def test_unknown_space_is_one_clear_line_and_exit_2(bench_cli) -> None:
 def test_unknown_device_is_one_clear_line_naming_the_known_ones(bench_cli, tmp_path) -> None:
     result = bench_cli("profile", "--device", "pixel9", "--out", str(tmp_path / "run"))
     assert result.exit_code == 2
-    assert result.stderr.strip().startswith("error: unknown device 'pixel9'; known devices: host, host-2t, host-portable, iphone13")
+    assert result.stderr.strip().startswith("error: unknown device 'pixel9'; known devices: host, host-2t, host-portable, host-int8, iphone13")
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
 

@@ -29,7 +29,7 @@ def test_bundled_registry_has_the_host_on_two_threads_and_without_xnnpack() -> N
 
 
 def test_unknown_device_error_lists_the_known_ones() -> None:
-    with pytest.raises(UserError, match="unknown device 'pixel9'; known devices: host, host-2t, host-portable, iphone13, pixel7, galaxy-s23"):
+    with pytest.raises(UserError, match="unknown device 'pixel9'; known devices: host, host-2t, host-portable, host-int8, iphone13, pixel7, galaxy-s23"):
         get_device("pixel9")
 
 
@@ -80,7 +80,7 @@ def test_a_portable_backend_on_an_iphone_is_rejected_naming_the_backend_it_runs(
 def test_a_host_running_core_ml_is_rejected_naming_both_executorch_backends(tmp_path: Path) -> None:
     path = tmp_path / "devices.json"
     path.write_text(json.dumps({"devices": {"x": {"platform": "host", "backend": "coreml", "description": "?"}}}))
-    with pytest.raises(UserError, match="platform host runs backend pte or pte-portable, not coreml"):
+    with pytest.raises(UserError, match="platform host runs backend pte, pte-portable or pte-int8, not coreml"):
         load_devices(path)
 
 

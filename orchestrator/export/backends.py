@@ -41,6 +41,11 @@ class Backend:
     input_shape: Callable[[Path], list[int]]  # of the artifact's one input, read from the artifact itself
     # the search delivers it with every winner; a backend few devices use is delivered only for its own LUT's device
     delivered_always: bool = True
+    # the arithmetic its programs run: a LUT of an int8 backend prices int8 programs, whose blocks
+    # cost other shares of the whole than in float32 (convolutions and linears get cheaper, softmax
+    # and norms do not), so LUTs of two precisions are never mixed
+    precision: str = "float32"
+    quantization: str | None = None  # how its programs are quantized, as a LUT records it
 
 
 PTE_IDENTIFIER = b"ET"  # a .pte is a flatbuffer whose file identifier, at bytes 4-8, is ET followed by its version
@@ -56,6 +61,12 @@ def _export_portable_pte(model: nn.Module, example: torch.Tensor, path: Path) ->
     from orchestrator.export.executorch import save_portable_pte
 
     return _program_facts(save_portable_pte(model, example, path))
+
+
+def _export_int8_pte(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
+    from orchestrator.export.executorch import save_int8_pte
+
+    return _program_facts(save_int8_pte(model, example, path))
 
 
 def _program_facts(report: ExportReport) -> dict[str, Any]:
@@ -128,9 +139,15 @@ PTE = Backend("pte", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_p
 PTE_PORTABLE = Backend(
     "pte-portable", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_portable_pte, _pte_input_shape, delivered_always=False
 )
+PTE_INT8 = Backend(
+    "pte-int8", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_int8_pte, _pte_input_shape, delivered_always=False, precision="int8",
+    quantization="PT2E with ExecuTorch's XNNPACKQuantizer: symmetric per-channel int8 weights, int8 activations; calibrated on 4 fixed "
+    "random inputs, since a quantized program's latency does not depend on its calibration images",
+)
 COREML = Backend("coreml", "coreml", ".mlpackage", "coremltools", "iOS devices (Core ML)", _export_coreml, _coreml_input_shape)
 # PTE comes before PTE_PORTABLE: `backend_of_file` gives the first backend of a suffix
-BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, PTE_PORTABLE, COREML)}
+BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, PTE_PORTABLE, PTE_INT8, COREML)}
+PRECISIONS = sorted({b.precision for b in BACKENDS.values()})
 
 
 def get_backend(name: str) -> Backend:

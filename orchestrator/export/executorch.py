@@ -27,6 +27,14 @@ subnets on this machine's CPU. It keeps `aten.linear` whole too: the runtime has
 kernel for it, where the decomposition would run a permute copy and the portable `addmm`. The
 dim-order ops stay (only XNNPACK reverts them), and the edge conversion runs pruned
 (`pass_pruning`), which gives the same program byte for byte (tests/test_portable_backend.py).
+The int8 export (`to_int8_pte`, the `pte-int8` backend) is what ExecuTorch's own examples ship:
+PT2E post-training quantization with `XNNPACKQuantizer` (symmetric, per-channel int8 weights,
+int8 activations), then XNNPACK. Its observers are calibrated on `INT8_CALIBRATION_INPUTS` fixed
+random inputs: a quantized program's operators, shapes and so its latency do not depend on the
+calibration images, only its accuracy does (the search calibrates the model it delivers on
+training images). It lowers with `to_edge(...).to_backend(...)`, unpruned: the pruned passes leave
+XNNPACK's ChannelsLastTaggedReshapePass a graph it fails on once quantize/dequantize pairs are in
+it, while the stock passes give the stock flow's program (tests/test_int8_backend.py) in about half its time.
 """
 
 from __future__ import annotations
@@ -64,6 +72,8 @@ def portable_edge_config() -> EdgeCompileConfig:
 
 FAST_FLOW = "to_edge+to_backend, pruned"
 PORTABLE_FLOW = "to_edge, pruned, no delegate"
+INT8_FLOW = "PT2E int8 (XNNPACKQuantizer, per-channel), to_edge+to_backend"
+INT8_CALIBRATION_INPUTS = 4  # fixed random inputs (seed 0) that the observers see; see the module's docstring
 STOCK_PASSES = "stock passes"  # replaces "pruned" in a flow's name when pass_pruning does not know the executorch version
 _DELEGATE_CALL = "executorch_call_delegate"
 _BOOKKEEPING = ("getitem",)
@@ -147,6 +157,47 @@ def to_portable_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, Exp
 def save_portable_pte(model: nn.Module, example: torch.Tensor, path: Path) -> ExportReport:
     """Write the portable `.pte` atomically, as `save_pte` does."""
     data, report = to_portable_pte(model, example)
+    write_bytes_atomic(path, data)
+    return report
+
+
+def int8_quantized(model: nn.Module, example: torch.Tensor, calibration: list[torch.Tensor] | None = None) -> torch.export.ExportedProgram:
+    """`model` quantized to int8 by PT2E as XNNPACK runs it, and exported again: calibrated on
+    `calibration` (the search's training images) or on fixed random inputs of `example`'s shape."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    prepared = prepare_pt2e(torch.export.export(model.eval(), (example,)).module(), quantizer)
+    if calibration is None:
+        generator = torch.Generator().manual_seed(0)
+        calibration = [torch.randn(example.shape, generator=generator) for _ in range(INT8_CALIBRATION_INPUTS)]
+    with torch.no_grad():
+        for x in calibration:
+            prepared(x)
+    return torch.export.export(convert_pt2e(prepared), (example,))
+
+
+def to_int8_pte(model: nn.Module, example: torch.Tensor, calibration: list[torch.Tensor] | None = None) -> tuple[bytes, ExportReport]:
+    """`model` quantized to int8 (`int8_quantized`) and lowered to an XNNPACK `.pte`; returns its
+    bytes and a report whose export time includes the quantization."""
+    start = time.perf_counter()
+    exported = int8_quantized(model, example, calibration)
+    export_s, start = time.perf_counter() - start, time.perf_counter()
+    flow = INT8_FLOW
+    try:
+        edge = to_edge(exported, compile_config=edge_config()).to_backend(XnnpackPartitioner())
+    except Exception:  # as `to_pte`: the recommended flow handles more graphs
+        flow = "PT2E int8, to_edge_transform_and_lower"
+        edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
+    partitions, undelegated = _lowered_graph_facts(edge)
+    data = edge.to_executorch().buffer
+    return data, ExportReport(export_s, time.perf_counter() - start, partitions, undelegated, len(data), flow)
+
+
+def save_int8_pte(model: nn.Module, example: torch.Tensor, path: Path, calibration: list[torch.Tensor] | None = None) -> ExportReport:
+    """Write the int8 `.pte` atomically, as `save_pte` does."""
+    data, report = to_int8_pte(model, example, calibration)
     write_bytes_atomic(path, data)
     return report
 

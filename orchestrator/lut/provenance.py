@@ -20,13 +20,16 @@ def device_provenance(device: Device, first: dict[str, Any]) -> dict[str, Any]:
     the exporter's versions, the device runtime's, and each library the runtime reports linking
     (`runtime.libraries` of a result: the phone apps' ExecuTorch AAR and Android release, Core ML and
     iOS) as `runtime.<library>`. A runtime that reports none adds nothing, so earlier LUTs read the same."""
-    tool = get_backend(device.backend).tool
+    backend = get_backend(device.backend)
+    tool = backend.tool
     libraries = {f"runtime.{name}": value for name, value in first["runtime"].get("libraries", {}).items()}
     return {
         "device": {
             "name": device.name,
             "platform": device.platform,
             "backend": device.backend,
+            "precision": backend.precision,
+            **({"quantization": backend.quantization} if backend.quantization else {}),
             "runtime": device.runtime,
             "description": device.description,
             "facts": {**first["device"], "runtime": first["runtime"]},

@@ -20,6 +20,7 @@ from scipy import stats
 
 from infra.errors import UserError
 from infra.files import atomic_write, check_output
+from orchestrator.export.backends import get_backend
 from orchestrator.export.cache import export_probes
 from orchestrator.lut.machine import other_cpu
 from orchestrator.lut.settings import end_to_end_timing
@@ -29,7 +30,7 @@ from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
-from search.nas.lut import read_lut
+from search.nas.lut import check_same_precision, lut_precision, read_lut
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
@@ -171,6 +172,7 @@ def _check_comparable(docs: list[dict[str, Any]], device: Device) -> None:
     for doc in docs:
         if (doc["space"], doc["resolution"]) != (first["space"], first["resolution"]):
             raise UserError(f"LUTs {first['id']} and {doc['id']} are for different spaces or resolutions; compare LUTs of one space and resolution")
+        check_same_precision(doc, f"device {device.name}", get_backend(device.backend).precision, f"validate it on a {lut_precision(doc)} device such as --device {doc['device']['name']}")
         if doc["device"]["name"] != device.name:
             raise UserError(f"LUT {doc['id']} was measured on {doc['device']['name']}, not {device.name}; validate it with --device {doc['device']['name']}")
 

@@ -63,7 +63,7 @@ def _parse(name: str, data: dict[str, Any], source: str) -> Device:
     runs = [b.name for b in BACKENDS.values() if b.format == PLATFORMS[device.platform].format]
     if device.backend not in runs:
         raise UserError(
-            f"device {name!r} in {source}: platform {device.platform} runs backend {' or '.join(runs)}, not {device.backend}; "
+            f"device {name!r} in {source}: platform {device.platform} runs backend {', '.join(runs[:-1]) + ' or ' if len(runs) > 1 else ''}{runs[-1]}, not {device.backend}; "
             "set its backend to one of those"
         )
     return device

@@ -8,7 +8,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from search.nas.lut import ENTRY_KINDS, LUTError
+from search.nas.lut import ENTRY_KINDS, LUTError, check_same_precision, lut_precision
 from search.nas.predictor import parts
 from search.space import load_space
 from search.space.config import SubnetConfig
@@ -69,6 +69,7 @@ def check_comparable(a: dict[str, Any], b: dict[str, Any]) -> None:
             f"{b['space']['name']!r} at {b['resolution']} px, so their entries do not price the same networks; compare two LUTs "
             "of one space at one resolution"
         )
+    check_same_precision(a, f"LUT {b['id']}", lut_precision(b), "compare two LUTs of one precision")
 
 
 def half_width(entry: dict[str, Any]) -> float:

@@ -61,6 +61,18 @@ def content_id(doc: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
+def lut_precision(doc: dict[str, Any]) -> str:
+    """The arithmetic a LUT's programs ran: float32 for LUTs written before precisions were recorded."""
+    return str(doc["device"].get("precision", "float32"))
+
+
+def check_same_precision(lut: dict[str, Any], other: str, precision: str, fix: str) -> None:
+    """Refuse to meet a LUT with something of another precision (a device, a LUT): int8 changes the
+    blocks' costs relative to each other, not only in scale, so no figure across the two holds."""
+    if (mine := lut_precision(lut)) != precision:
+        raise LUTError(f"LUT {lut['id']} prices {mine} programs and {other} is {precision}; {fix}")
+
+
 def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
     """Return `doc` if it is a valid, untampered LUT; otherwise raise LUTError naming the problem."""
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_NAME:

@@ -1,0 +1,113 @@
+"""The int8 precision: PT2E-quantized programs lowered to XNNPACK (`pte-int8`, the `host-int8`
+device), LUTs that record the precision they price, and the refusals to mix two precisions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+from executorch.exir import to_edge, to_edge_transform_and_lower
+from torch import nn
+
+from orchestrator.export.backends import get_backend
+from orchestrator.export.executorch import INT8_FLOW, edge_config, int8_quantized, run_pte, to_int8_pte
+from orchestrator.lut.provenance import device_provenance
+from orchestrator.lut.store import save_lut
+from orchestrator.measure.devices import get_device
+from search.nas.lut import content_id
+from search.space import load_space
+from tests.lut_factory import sized_lut
+
+pytestmark = pytest.mark.exports
+
+FIRST_SESSION = {"device": {"cpu": "this CPU"}, "runtime": {"version": "1.5.1"}}
+
+
+def small_net() -> nn.Module:
+    """Convolution, BatchNorm, activation, pooling and a linear layer: the operators int8 changes."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10),
+    ).eval()
+
+
+def test_an_int8_program_is_one_xnnpack_partition_computing_what_the_float_model_does():
+    model, x = small_net(), torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    program, report = to_int8_pte(model, x)
+    assert report.partitions == 1 and report.undelegated_ops == [] and report.flow == INT8_FLOW
+    expected = model(x)
+    error = (run_pte(program, [x])[0] - expected).abs().max().item()
+    assert 0 < error <= 0.05 * expected.abs().max().item()  # quantized: close to the float output, not equal to it
+
+
+@pytest.fixture(scope="module")
+def quantized() -> torch.export.ExportedProgram:
+    return int8_quantized(small_net(), torch.randn(1, 3, 32, 32))
+
+
+def test_the_int8_flow_gives_the_stock_flows_program_byte_for_byte(quantized):
+    fast = to_edge(quantized, compile_config=edge_config()).to_backend(XnnpackPartitioner()).to_executorch().buffer
+    stock = to_edge_transform_and_lower(quantized, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
+    assert fast == stock
+
+
+def test_the_observers_are_calibrated_on_the_same_fixed_inputs_every_time(quantized):
+    """Whatever the example's values: a LUT's int8 programs are the same programs on every run."""
+    again = int8_quantized(small_net(), torch.zeros(1, 3, 32, 32))
+    assert again.graph_module.code == quantized.graph_module.code
+    assert all(torch.equal(again.state_dict[k], v) for k, v in quantized.state_dict.items())
+    assert all(torch.equal(again.constants[k], v) for k, v in quantized.constants.items() if isinstance(v, torch.Tensor))
+
+
+def test_host_int8_exports_int8_programs_to_the_runtime_the_float_devices_use():
+    backend = get_backend(get_device("host-int8").backend)
+    assert (backend.precision, backend.format, backend.suffix) == ("int8", "pte", ".pte")
+    assert get_backend(get_device("host").backend).precision == "float32"
+
+
+def test_a_lut_of_an_int8_device_records_its_precision_and_how_it_was_quantized():
+    section = device_provenance(get_device("host-int8"), FIRST_SESSION)["device"]
+    assert section["precision"] == "int8" and "4 fixed random inputs" in section["quantization"]
+    plain = device_provenance(get_device("host"), FIRST_SESSION)["device"]
+    assert plain["precision"] == "float32" and "quantization" not in plain
+
+
+def lut_of(precision: str, per_mparam_ms: float = 20.0) -> dict:
+    backend = "pte-int8" if precision == "int8" else "pte"
+    device = {"name": "host-int8" if precision == "int8" else "host", "platform": "host", "backend": backend, "precision": precision,
+              "runtime": {"threads": 1}, "description": "this machine", "facts": {}}
+    doc = sized_lut(load_space("tiny"), per_mparam_ms=per_mparam_ms, device=device)
+    doc["id"] = content_id(doc)
+    return doc
+
+
+def test_the_precision_is_part_of_a_luts_id():
+    assert content_id(lut_of("int8")) != content_id({**lut_of("int8"), "device": {**lut_of("int8")["device"], "precision": "float32"}})
+
+
+def test_validating_a_float32_lut_on_the_int8_device_is_refused_naming_both_precisions(bench, tmp_path):
+    lut = lut_of("float32")
+    save_lut(lut, tmp_path / "luts")
+    result = bench("validate", "--lut", lut["id"], "--device", "host-int8", "--samples", "3")
+    assert result.exit_code == 2
+    assert result.stderr == f"error: LUT {lut['id']} prices float32 programs and device host-int8 is int8; validate it on a float32 device such as --device host\n"
+
+
+def test_diffing_luts_of_two_precisions_is_refused_naming_both(bench, tmp_path):
+    plain, int8 = lut_of("float32"), lut_of("int8", per_mparam_ms=8.0)
+    for doc in (plain, int8):
+        save_lut(doc, tmp_path / "luts")
+    result = bench("lut", "diff", plain["id"], int8["id"], "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert f"LUT {plain['id']} prices float32 programs and LUT {int8['id']} is int8; compare two LUTs of one precision" in result.stderr
+
+
+def test_an_int8_lut_reads_back_as_int8_and_an_older_lut_without_a_precision_as_float32(tmp_path):
+    from search.nas.lut import lut_precision, read_lut
+
+    int8 = read_lut(save_lut(lut_of("int8"), tmp_path))
+    older = lut_of("float32")
+    del older["device"]["precision"]
+    older["id"] = content_id(older)
+    assert lut_precision(int8) == "int8" and lut_precision(read_lut(save_lut(older, tmp_path))) == "float32"
