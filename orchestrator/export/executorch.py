@@ -31,8 +31,8 @@ The int8 export (`to_int8_pte`, the `pte-int8` backend) is what ExecuTorch's own
 PT2E post-training quantization with `XNNPACKQuantizer` (symmetric, per-channel int8 weights,
 int8 activations), then XNNPACK. Its observers are calibrated on `INT8_CALIBRATION_INPUTS` fixed
 random inputs: a quantized program's operators, shapes and so its latency do not depend on the
-calibration images, only its accuracy does (the search calibrates the model it delivers on
-training images). It lowers with `to_edge(...).to_backend(...)`, unpruned: the pruned passes leave
+calibration images, only its accuracy does (so `int8_quantized` takes real images where accuracy
+is what counts). It lowers with `to_edge(...).to_backend(...)`, unpruned: the pruned passes leave
 XNNPACK's ChannelsLastTaggedReshapePass a graph it fails on once quantize/dequantize pairs are in
 it, while the stock passes give the stock flow's program (tests/test_int8_backend.py) in about half its time.
 """
