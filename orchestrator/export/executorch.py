@@ -27,6 +27,7 @@ subnets on this machine's CPU. It keeps `aten.linear` whole too: the runtime has
 kernel for it, where the decomposition would run a permute copy and the portable `addmm`. The
 dim-order ops stay (only XNNPACK reverts them), and the edge conversion runs pruned
 (`pass_pruning`), which gives the same program byte for byte (tests/test_portable_backend.py).
+
 The int8 export (`to_int8_pte`, the `pte-int8` backend) is what ExecuTorch's own examples ship:
 PT2E post-training quantization with `XNNPACKQuantizer` (symmetric, per-channel int8 weights,
 int8 activations), then XNNPACK. Its observers are calibrated on `INT8_CALIBRATION_INPUTS` fixed
@@ -34,7 +35,8 @@ random inputs: a quantized program's operators, shapes and so its latency do not
 calibration images, only its accuracy does (so `int8_quantized` takes real images where accuracy
 is what counts). It lowers with `to_edge(...).to_backend(...)`, unpruned: the pruned passes leave
 XNNPACK's ChannelsLastTaggedReshapePass a graph it fails on once quantize/dequantize pairs are in
-it, while the stock passes give the stock flow's program (tests/test_int8_backend.py) in about half its time.
+it, while the stock passes give the stock flow's program (tests/test_int8_backend.py) in about
+half its time.
 """
 
 from __future__ import annotations
