@@ -147,7 +147,6 @@ PTE_INT8 = Backend(
 COREML = Backend("coreml", "coreml", ".mlpackage", "coremltools", "iOS devices (Core ML)", _export_coreml, _coreml_input_shape)
 # PTE comes before PTE_PORTABLE: `backend_of_file` gives the first backend of a suffix
 BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, PTE_PORTABLE, PTE_INT8, COREML)}
-PRECISIONS = sorted({b.precision for b in BACKENDS.values()})
 
 
 def get_backend(name: str) -> Backend:

@@ -41,6 +41,7 @@ half its time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -119,20 +120,27 @@ def _exported(model: nn.Module, example: torch.Tensor) -> tuple[torch.export.Exp
 def to_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport]:
     """Lower an eval-mode copy of `model` to an XNNPACK `.pte` program; returns its bytes."""
     exported, export_s = _exported(model, example)
+    return _to_xnnpack_pte(exported, export_s, FAST_FLOW, prune=True)
+
+
+def _to_xnnpack_pte(
+    exported: torch.export.ExportedProgram, export_s: float, flow: str, prune: bool, stock_flow: str = "to_edge_transform_and_lower",
+) -> tuple[bytes, ExportReport]:
+    """`exported` lowered to XNNPACK by the fast flow (its passes pruned where `prune`), or, where
+    that fails, by the recommended flow, stock, which handles more graphs; `flow` and `stock_flow`
+    name the two in the report."""
     start = time.perf_counter()
-    flow, skipped = FAST_FLOW, []
+    skipped: list[str] = []
     try:
-        with pruned_passes(skipped) as pruned:
+        with pruned_passes(skipped) if prune else contextlib.nullcontext(False) as pruned:
             edge = to_edge(exported, compile_config=edge_config()).to_backend(XnnpackPartitioner())
-        flow = _named(FAST_FLOW, pruned)
-    except Exception:  # any failure of the fast flow: the recommended one, stock, handles more graphs
-        flow, skipped = "to_edge_transform_and_lower", []
+        flow = _named(flow, pruned)
+    except Exception:  # any failure of the fast flow
+        flow, skipped = stock_flow, []
         edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
     partitions, undelegated = _lowered_graph_facts(edge)
-    program = edge.to_executorch()
-    lower_s = time.perf_counter() - start
-    data = program.buffer
-    return data, ExportReport(export_s, lower_s, partitions, undelegated, len(data), flow, sorted(set(skipped)))
+    data = edge.to_executorch().buffer
+    return data, ExportReport(export_s, time.perf_counter() - start, partitions, undelegated, len(data), flow, sorted(set(skipped)))
 
 
 def save_pte(model: nn.Module, example: torch.Tensor, path: Path) -> ExportReport:
@@ -185,16 +193,7 @@ def to_int8_pte(model: nn.Module, example: torch.Tensor, calibration: list[torch
     bytes and a report whose export time includes the quantization."""
     start = time.perf_counter()
     exported = int8_quantized(model, example, calibration)
-    export_s, start = time.perf_counter() - start, time.perf_counter()
-    flow = INT8_FLOW
-    try:
-        edge = to_edge(exported, compile_config=edge_config()).to_backend(XnnpackPartitioner())
-    except Exception:  # as `to_pte`: the recommended flow handles more graphs
-        flow = "PT2E int8, to_edge_transform_and_lower"
-        edge = to_edge_transform_and_lower(exported, partitioner=[XnnpackPartitioner()])
-    partitions, undelegated = _lowered_graph_facts(edge)
-    data = edge.to_executorch().buffer
-    return data, ExportReport(export_s, time.perf_counter() - start, partitions, undelegated, len(data), flow)
+    return _to_xnnpack_pte(exported, time.perf_counter() - start, INT8_FLOW, prune=False, stock_flow="PT2E int8, to_edge_transform_and_lower")
 
 
 def save_int8_pte(model: nn.Module, example: torch.Tensor, path: Path, calibration: list[torch.Tensor] | None = None) -> ExportReport:

@@ -62,8 +62,9 @@ def _parse(name: str, data: dict[str, Any], source: str) -> Device:
     device = Device(name, data["platform"], data["backend"], dict(data.get("runtime", {})), data["description"], data.get("match", {}))
     runs = [b.name for b in BACKENDS.values() if b.format == PLATFORMS[device.platform].format]
     if device.backend not in runs:
+        choices = " or ".join([", ".join(runs[:-1]), runs[-1]] if len(runs) > 1 else runs)
         raise UserError(
-            f"device {name!r} in {source}: platform {device.platform} runs backend {', '.join(runs[:-1]) + ' or ' if len(runs) > 1 else ''}{runs[-1]}, not {device.backend}; "
+            f"device {name!r} in {source}: platform {device.platform} runs backend {choices}, not {device.backend}; "
             "set its backend to one of those"
         )
     return device
