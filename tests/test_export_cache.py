@@ -9,8 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
-from orchestrator.export.cache import artifact_path, cache_key, export_probes, lookup, lowering_cost
+from orchestrator.export.cache import artifact_path, cache_key, export_probes, export_trained, lookup, lowering_cost, weights_digest
 from orchestrator.plan.spec import ProbeSpec
 from search.space import load_space
 from search.space.sampling import max_config, min_config
@@ -128,3 +129,51 @@ def test_an_export_waits_for_the_process_holding_the_entry_and_takes_its_export(
     waiting.join(timeout=120)
     taken = outcome[OVERHEAD.id]
     assert taken.path == artifact and taken.meta == json.loads(source.with_suffix(".json").read_text())
+
+
+def _counting_export(calls: list[Path], payload: bytes = b"ET-program"):
+    def export(target: Path) -> dict:
+        calls.append(target)
+        target.write_bytes(payload)
+        return {"partitions": 1}
+
+    return export
+
+
+def test_a_trained_model_is_exported_once_and_copied_to_each_delivery(tmp_path: Path) -> None:
+    calls: list[Path] = []
+    identity = {"config": "c", "weights": weights_digest({"w": torch.ones(3)})}
+    first = export_trained(identity, "pte", tmp_path / "a" / "best.pte", _counting_export(calls), root=tmp_path / "cache")
+    second = export_trained(identity, "pte", tmp_path / "b" / "best.pte", _counting_export(calls), root=tmp_path / "cache")
+    assert len(calls) == 1 and first == second == {"partitions": 1}
+    assert (tmp_path / "a" / "best.pte").read_bytes() == (tmp_path / "b" / "best.pte").read_bytes() == b"ET-program"
+
+
+def test_other_weights_are_another_export() -> None:
+    assert weights_digest({"w": torch.ones(3)}) != weights_digest({"w": torch.tensor([1.0, 1.0, 1.0 + 1e-6])})
+    assert weights_digest({"w": torch.ones(3)}) != weights_digest({"v": torch.ones(3)})
+    assert weights_digest({"w": torch.ones(3)}) != weights_digest({"w": torch.ones(3, dtype=torch.float64)})
+
+
+def test_a_damaged_trained_export_is_exported_again(tmp_path: Path) -> None:
+    calls: list[Path] = []
+    identity = {"config": "c", "weights": "w"}
+    export_trained(identity, "pte", tmp_path / "best.pte", _counting_export(calls), root=tmp_path / "cache")
+    calls[0].write_bytes(b"ET-damaged")
+    export_trained(identity, "pte", tmp_path / "again.pte", _counting_export(calls), root=tmp_path / "cache")
+    assert len(calls) == 2 and (tmp_path / "again.pte").read_bytes() == b"ET-program"
+
+
+def test_a_trained_package_folder_is_copied_whole(tmp_path: Path) -> None:
+    def export(target: Path) -> dict:
+        (target / "Data").mkdir(parents=True)
+        (target / "Data" / "model.mlmodel").write_bytes(b"spec")
+        (target / "Manifest.json").write_text("{}")
+        return {}
+
+    identity = {"config": "c", "weights": "w"}
+    export_trained(identity, "coreml", tmp_path / "best.mlpackage", export, root=tmp_path / "cache")
+    export_trained(identity, "coreml", tmp_path / "best.mlpackage", export, root=tmp_path / "cache")
+    assert sorted(p.relative_to(tmp_path / "best.mlpackage").as_posix() for p in (tmp_path / "best.mlpackage").rglob("*")) == [
+        "Data", "Data/model.mlmodel", "Manifest.json"
+    ]

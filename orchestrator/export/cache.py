@@ -7,6 +7,9 @@ sidecar `<key>.json` (written last, with the artifact's size and sha256) marks a
 crash mid-export leaves no entry, and an artifact changed or emptied since is exported again. One
 process exports a key at a time (a lock beside the artifact); a second process that needs the same
 network waits for the first and takes its export, so commands and tests can share one cache.
+
+A trained model (a search's winner) is cached the same way (`exports/<backend>/trained/`), keyed by its
+configuration and a digest of its weights (`export_trained`).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import hashlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -31,7 +35,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from infra.errors import UserError
-from infra.files import env_path, write_json_atomic
+from infra.files import atomic_folder, atomic_path, env_path, write_json_atomic
 from infra.locks import held
 from infra.processes import die_with
 from infra.strict_json import load_json
@@ -303,3 +307,45 @@ def _stop_pool() -> None:
     # command's last line.
     if manager is not None:
         manager.join(timeout=10)
+
+
+def weights_digest(state: dict[str, Any]) -> str:
+    """sha256 of a state dict's names, dtypes, shapes and bytes, in name order: two models with this
+    digest and one configuration export to the same program."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def export_trained(identity: dict[str, Any], backend: str, path: Path, export: Callable[[Path], dict[str, Any]], root: Path | None = None) -> dict[str, Any]:
+    """A trained model's export to `path`, taken from the cache when a model of the same `identity`
+    (its configuration, `weights_digest`, whatever else its program depends on) was exported by
+    this backend and toolchain before, else made by `export` (which writes the path it is given)
+    and cached: a resumed or repeated search delivers its winner without lowering it again. Returns
+    what the exporter reported."""
+    blob = json.dumps({"trained": identity, "backend": backend, "versions": exporter_versions(backend)}, sort_keys=True, separators=(",", ":"))
+    key = hashlib.sha256(blob.encode()).hexdigest()[:24]
+    artifact = (root or cache_root()) / "exports" / backend / "trained" / key[:2] / f"{key}{get_backend(backend).suffix}"
+    with held(artifact.with_name(f".{artifact.name}.lock"), "the export of a trained model", wait=True):
+        meta = _complete(artifact)
+        if meta is None:
+            facts = export(artifact)
+            meta = {"identity": identity, "backend": backend, "versions": exporter_versions(backend), "facts": facts, **fingerprint(artifact)}
+            write_json_atomic(_meta_path(artifact), meta)
+        _copy_atomic(artifact, path)
+    return meta["facts"]
+
+
+def _copy_atomic(source: Path, path: Path) -> None:
+    """A file or a folder (`.mlpackage`) copied so that `path` is always whole."""
+    if source.is_dir():
+        with atomic_folder(path) as staging:
+            shutil.copytree(source, staging)
+    else:
+        with atomic_path(path) as tmp:
+            shutil.copyfile(source, tmp)

@@ -17,7 +17,7 @@ import torch
 
 from infra.files import atomic_path
 from orchestrator.export.backends import BACKENDS, Backend
-from orchestrator.export.cache import export_probes
+from orchestrator.export.cache import export_probes, export_trained, weights_digest
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
@@ -73,10 +73,16 @@ def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str, 
 
 
 def export_model(static: StaticSubnet, backend: Backend, path: Path) -> dict[str, Any]:
-    """A trained subnet in its deploy form, exported by `backend` to `path`; what the exporter reported."""
-    deployable = deploy_form(copy.deepcopy(static).cpu().eval())
-    example = torch.randn(1, 3, static.config.resolution, static.config.resolution)
-    return backend.export(deployable, example, path)
+    """A trained subnet in its deploy form, exported by `backend` to `path` (through the export cache,
+    keyed by its configuration and weights); what the exporter reported."""
+    identity = {"config": static.config.to_dict(), "fixed_shortcuts": static.fixed_shortcuts, "weights": weights_digest(static.state_dict())}
+
+    def export(target: Path) -> dict[str, Any]:
+        deployable = deploy_form(copy.deepcopy(static).cpu().eval())
+        example = torch.randn(1, 3, static.config.resolution, static.config.resolution)
+        return backend.export(deployable, example, target)
+
+    return export_trained(identity, backend.name, path, export)
 
 
 @dataclass(frozen=True)
