@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra.errors import UserError
+from orchestrator.export.backends import get_backend
 from orchestrator.measure.devices import get_device, load_devices, schema
 from orchestrator.measure.platforms import PLATFORMS
 
@@ -19,7 +20,16 @@ def test_bundled_registry_has_host_an_iphone_and_two_android_phones() -> None:
     assert devices["host"].backend == "pte" and devices["host"].platform == "host"
     assert devices["iphone13"].backend == "coreml" and devices["iphone13"].runtime["compute_units"] == "all"
     android = [d for d in devices.values() if d.platform == "android"]
-    assert len(android) >= 2 and all(d.backend == "pte" and d.threads >= 1 for d in android)
+    assert len(android) >= 2 and all(d.backend in ("pte", "pte-int8") and d.threads >= 1 for d in android)
+
+
+def test_every_bundled_phone_has_an_int8_twin_matching_the_same_models_on_an_int8_backend() -> None:
+    devices = load_devices()
+    for name in ("iphone13", "pixel7", "galaxy-s23"):
+        plain, int8 = devices[name], devices[f"{name}-int8"]
+        assert (int8.platform, int8.runtime, int8.match) == (plain.platform, plain.runtime, plain.match)
+        assert (get_backend(plain.backend).precision, get_backend(int8.backend).precision) == ("float32", "int8")
+        assert get_backend(int8.backend).format == get_backend(plain.backend).format
 
 
 def test_bundled_registry_has_the_host_on_two_threads_and_without_xnnpack() -> None:
@@ -29,7 +39,7 @@ def test_bundled_registry_has_the_host_on_two_threads_and_without_xnnpack() -> N
 
 
 def test_unknown_device_error_lists_the_known_ones() -> None:
-    with pytest.raises(UserError, match="unknown device 'pixel9'; known devices: host, host-2t, host-portable, host-int8, iphone13, pixel7, galaxy-s23"):
+    with pytest.raises(UserError, match="unknown device 'pixel9'; known devices: host, host-2t, host-portable, host-int8, iphone13, iphone13-int8, pixel7, pixel7-int8, galaxy-s23, galaxy-s23-int8"):
         get_device("pixel9")
 
 
@@ -60,7 +70,7 @@ def test_malformed_devices_file_is_one_clear_error(tmp_path: Path) -> None:
 def test_device_with_a_backend_its_platform_cannot_run_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "devices.json"
     path.write_text(json.dumps({"devices": {"x": {"platform": "ios", "backend": "pte", "description": "?"}}}))
-    with pytest.raises(UserError, match="platform ios runs backend coreml, not pte"):
+    with pytest.raises(UserError, match="platform ios runs backend coreml or coreml-int8, not pte"):
         load_devices(path)
 
 
@@ -73,7 +83,7 @@ def test_a_portable_backend_may_serve_an_android_phone(tmp_path: Path) -> None:
 def test_a_portable_backend_on_an_iphone_is_rejected_naming_the_backend_it_runs(tmp_path: Path) -> None:
     path = tmp_path / "devices.json"
     path.write_text(json.dumps({"devices": {"x": {"platform": "ios", "backend": "pte-portable", "description": "?"}}}))
-    with pytest.raises(UserError, match="^device 'x' in devices file .*: platform ios runs backend coreml, not pte-portable; set its backend to one of those$"):
+    with pytest.raises(UserError, match="^device 'x' in devices file .*: platform ios runs backend coreml or coreml-int8, not pte-portable; set its backend to one of those$"):
         load_devices(path)
 
 

@@ -3,6 +3,8 @@ device), LUTs that record the precision they price, and the refusals to mix two 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -10,7 +12,8 @@ from executorch.exir import to_edge, to_edge_transform_and_lower
 from torch import nn
 
 from orchestrator.export.backends import get_backend
-from orchestrator.export.executorch import INT8_FLOW, edge_config, int8_quantized, run_pte, to_int8_pte
+from orchestrator.export.executorch import INT8_FLOW, edge_config, run_pte, to_int8_pte
+from orchestrator.export.quantize import coreml_quantizer, quantized_program, xnnpack_quantizer
 from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.store import save_lut
 from orchestrator.measure.devices import get_device
@@ -43,7 +46,7 @@ def test_an_int8_program_is_one_xnnpack_partition_computing_what_the_float_model
 
 @pytest.fixture(scope="module")
 def quantized() -> torch.export.ExportedProgram:
-    return int8_quantized(small_net(), torch.randn(1, 3, 32, 32))
+    return quantized_program(small_net(), torch.randn(1, 3, 32, 32), xnnpack_quantizer())
 
 
 def test_the_int8_flow_gives_the_stock_flows_program_byte_for_byte(quantized):
@@ -54,7 +57,7 @@ def test_the_int8_flow_gives_the_stock_flows_program_byte_for_byte(quantized):
 
 def test_the_observers_are_calibrated_on_the_same_fixed_inputs_every_time(quantized):
     """Whatever the example's values: a LUT's int8 programs are the same programs on every run."""
-    again = int8_quantized(small_net(), torch.zeros(1, 3, 32, 32))
+    again = quantized_program(small_net(), torch.zeros(1, 3, 32, 32), xnnpack_quantizer())
     assert again.graph_module.code == quantized.graph_module.code
     assert all(torch.equal(again.state_dict[k], v) for k, v in quantized.state_dict.items())
     assert all(torch.equal(again.constants[k], v) for k, v in quantized.constants.items() if isinstance(v, torch.Tensor))
@@ -111,3 +114,47 @@ def test_an_int8_lut_reads_back_as_int8_and_an_older_lut_without_a_precision_as_
     del older["device"]["precision"]
     older["id"] = content_id(older)
     assert lut_precision(int8) == "int8" and lut_precision(read_lut(save_lut(older, tmp_path))) == "float32"
+
+
+def mil_ops(mlmodel) -> set[str]:
+    return {op.op_type for function in mlmodel._mil_program.functions.values() for op in function.operations}
+
+
+@pytest.fixture(scope="module")
+def coreml_int8_package(tmp_path_factory) -> tuple[Path, str]:
+    """The one W8A8 Core ML export of the suite: its quantizer's first `annotate` in a process
+    traces its pattern graphs (about a minute); later ones reuse them."""
+    path = tmp_path_factory.mktemp("coreml-int8") / "net.mlpackage"
+    return path, get_backend("coreml-int8").export(small_net(), torch.randn(1, 3, 32, 24), path)["quantization"]
+
+
+def test_an_int8_core_ml_package_holds_int8_weights_and_quantized_activations(coreml_int8_package):
+    import coremltools as ct
+
+    from orchestrator.export.coreml import W8A8
+
+    path, scheme = coreml_int8_package
+    assert scheme == W8A8 and get_backend("coreml-int8").input_shape(path) == [1, 3, 32, 24]
+    program = ct.utils.load_spec(str(path)).mlProgram
+    ops = {op.type for function in program.functions.values() for block in function.block_specializations.values() for op in block.operations}
+    assert {"constexpr_affine_dequantize", "quantize", "dequantize"} <= ops
+
+
+def test_the_core_ml_quantizer_quantizes_the_second_model_of_a_process_as_the_first(coreml_int8_package):
+    """Its pattern graphs are traced once per process and copied to each use (`quantize`)."""
+    first = quantized_program(small_net(), torch.randn(1, 3, 32, 32), coreml_quantizer())
+    again = quantized_program(small_net(), torch.randn(1, 3, 32, 32), coreml_quantizer())
+    assert again.graph_module.code == first.graph_module.code and "quantize_per_tensor" in first.graph_module.code
+    assert all(torch.equal(again.state_dict[k], v) for k, v in first.state_dict.items())
+
+
+def test_where_w8a8_does_not_convert_the_core_ml_program_has_int8_weights_and_says_so(monkeypatch):
+    from orchestrator.export import coreml
+
+    def unconvertible(*args, **kwargs):
+        raise NotImplementedError("no int8 kernel for this op\nsecond line")
+
+    monkeypatch.setattr("orchestrator.export.quantize.quantized_program", unconvertible)
+    mlmodel, scheme = coreml.to_int8_mlmodel(small_net(), torch.randn(1, 3, 32, 32))
+    assert scheme == f"{coreml.WEIGHT_ONLY} (W8A8 did not convert: no int8 kernel for this op)"
+    assert "constexpr_affine_dequantize" in mil_ops(mlmodel) and "quantize" not in mil_ops(mlmodel)

@@ -101,6 +101,12 @@ def _export_coreml(model: nn.Module, example: torch.Tensor, path: Path) -> dict[
     return {}
 
 
+def _export_int8_coreml(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
+    from orchestrator.export.coreml import save_int8_mlpackage
+
+    return {"quantization": save_int8_mlpackage(model, example, path)}
+
+
 def _coreml_input_shape(path: Path) -> list[int]:
     """From the model's own description, which coremltools reads on Linux too."""
     import coremltools as ct
@@ -144,9 +150,17 @@ PTE_INT8 = Backend(
     quantization="PT2E with ExecuTorch's XNNPACKQuantizer: symmetric per-channel int8 weights, int8 activations; calibrated on 4 fixed "
     "random inputs, since a quantized program's latency does not depend on its calibration images",
 )
-COREML = Backend("coreml", "coreml", ".mlpackage", "coremltools", "iOS devices (Core ML)", _export_coreml, _coreml_input_shape)
-# PTE comes before PTE_PORTABLE: `backend_of_file` gives the first backend of a suffix
-BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, PTE_PORTABLE, PTE_INT8, COREML)}
+_COREML_DEVICES = "iOS devices (Core ML)"
+COREML = Backend("coreml", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_coreml, _coreml_input_shape)
+COREML_INT8 = Backend(
+    "coreml-int8", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_int8_coreml, _coreml_input_shape, delivered_always=False,
+    precision="int8",
+    quantization="PT2E with ExecuTorch's CoreMLQuantizer: symmetric per-channel int8 weights, uint8 activations (int8 weights alone where "
+    "that does not convert; the export records which); calibrated on 4 fixed random inputs, since a quantized program's latency does not "
+    "depend on its calibration images",
+)
+# PTE comes before PTE_PORTABLE, COREML before COREML_INT8: `backend_of_file` gives the first backend of a suffix
+BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, PTE_PORTABLE, PTE_INT8, COREML, COREML_INT8)}
 
 
 def get_backend(name: str) -> Backend:

@@ -39,7 +39,29 @@ def _validated_once() -> Iterator[Callable[..., None]]:
 
 def to_mlmodel(model: nn.Module, example: torch.Tensor, input_name: str = "input") -> ct.models.MLModel:
     """Convert an eval-mode copy of `model` to an fp16 ML Program."""
-    exported = torch.export.export(model.eval(), (example,)).run_decompositions({})
+    return _converted(torch.export.export(model.eval(), (example,)), example, input_name)
+
+
+def to_int8_mlmodel(model: nn.Module, example: torch.Tensor, calibration: list[torch.Tensor] | None = None, input_name: str = "input") -> tuple[ct.models.MLModel, str]:
+    """`model` as an int8 ML Program, and which int8 it is: W8A8 (PT2E with `CoreMLQuantizer`,
+    `quantize`), or, where that does not convert, int8 weights with fp16 activations
+    (`linear_quantize_weights`, which needs no sample runs, so it works on Linux too)."""
+    from orchestrator.export.quantize import coreml_quantizer, quantized_program
+
+    try:
+        return _converted(quantized_program(model, example, coreml_quantizer(), calibration), example, input_name), W8A8
+    except Exception as exc:  # the quantizer and the converter raise many types for an op they do not take
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    config = ct.optimize.coreml.OptimizationConfig(global_config=ct.optimize.coreml.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", weight_threshold=0))
+    return ct.optimize.coreml.linear_quantize_weights(to_mlmodel(model, example, input_name), config=config), f"{WEIGHT_ONLY} (W8A8 did not convert: {reason[:200]})"
+
+
+W8A8 = "W8A8: int8 weights per channel, uint8 activations"
+WEIGHT_ONLY = "int8 weights per channel, fp16 activations"
+
+
+def _converted(exported: torch.export.ExportedProgram, example: torch.Tensor, input_name: str) -> ct.models.MLModel:
+    exported = exported.run_decompositions({})
     with _validated_once() as validate:
         mlmodel = ct.convert(
             exported,
@@ -64,3 +86,11 @@ def save_mlpackage(model: nn.Module, example: torch.Tensor, path: Path, input_na
     with atomic_folder(path) as built:
         mlmodel.save(str(built))
     return time.perf_counter() - start
+
+
+def save_int8_mlpackage(model: nn.Module, example: torch.Tensor, path: Path, calibration: list[torch.Tensor] | None = None) -> str:
+    """`to_int8_mlmodel` saved as `save_mlpackage` saves; returns which int8 it is."""
+    mlmodel, scheme = to_int8_mlmodel(model, example, calibration)
+    with atomic_folder(path) as built:
+        mlmodel.save(str(built))
+    return scheme

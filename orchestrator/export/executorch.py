@@ -29,11 +29,7 @@ dim-order ops stay (only XNNPACK reverts them), and the edge conversion runs pru
 (`pass_pruning`), which gives the same program byte for byte (tests/test_portable_backend.py).
 
 The int8 export (`to_int8_pte`, the `pte-int8` backend) is what ExecuTorch's own examples ship:
-PT2E post-training quantization with `XNNPACKQuantizer` (symmetric, per-channel int8 weights,
-int8 activations), then XNNPACK. Its observers are calibrated on `INT8_CALIBRATION_INPUTS` fixed
-random inputs: a quantized program's operators, shapes and so its latency do not depend on the
-calibration images, only its accuracy does (so `int8_quantized` takes real images where accuracy
-is what counts). It lowers with `to_edge(...).to_backend(...)`, unpruned: the pruned passes leave
+PT2E post-training quantization with `XNNPACKQuantizer` (`quantize`), then XNNPACK. It lowers with `to_edge(...).to_backend(...)`, unpruned: the pruned passes leave
 XNNPACK's ChannelsLastTaggedReshapePass a graph it fails on once quantize/dequantize pairs are in
 it, while the stock passes give the stock flow's program (tests/test_int8_backend.py) in about
 half its time.
@@ -54,6 +50,7 @@ from torch import nn
 
 from infra.files import write_bytes_atomic
 from orchestrator.export.pass_pruning import pruned_passes
+from orchestrator.export.quantize import quantized_program, xnnpack_quantizer
 
 # executorch 1.5 logs a deprecation warning for to_edge + to_backend on every export; the flow is
 # deliberate (see above) and pinned with executorch==1.5.1, so the warning is noise to our users.
@@ -76,7 +73,6 @@ def portable_edge_config() -> EdgeCompileConfig:
 FAST_FLOW = "to_edge+to_backend, pruned"
 PORTABLE_FLOW = "to_edge, pruned, no delegate"
 INT8_FLOW = "PT2E int8 (XNNPACKQuantizer, per-channel), to_edge+to_backend"
-INT8_CALIBRATION_INPUTS = 4  # fixed random inputs (seed 0) that the observers see; see the module's docstring
 STOCK_PASSES = "stock passes"  # replaces "pruned" in a flow's name when pass_pruning does not know the executorch version
 _DELEGATE_CALL = "executorch_call_delegate"
 _BOOKKEEPING = ("getitem",)
@@ -171,28 +167,11 @@ def save_portable_pte(model: nn.Module, example: torch.Tensor, path: Path) -> Ex
     return report
 
 
-def int8_quantized(model: nn.Module, example: torch.Tensor, calibration: list[torch.Tensor] | None = None) -> torch.export.ExportedProgram:
-    """`model` quantized to int8 by PT2E as XNNPACK runs it, and exported again: calibrated on
-    `calibration` (the search's training images) or on fixed random inputs of `example`'s shape."""
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-    quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    prepared = prepare_pt2e(torch.export.export(model.eval(), (example,)).module(), quantizer)
-    if calibration is None:
-        generator = torch.Generator().manual_seed(0)
-        calibration = [torch.randn(example.shape, generator=generator) for _ in range(INT8_CALIBRATION_INPUTS)]
-    with torch.no_grad():
-        for x in calibration:
-            prepared(x)
-    return torch.export.export(convert_pt2e(prepared), (example,))
-
-
 def to_int8_pte(model: nn.Module, example: torch.Tensor, calibration: list[torch.Tensor] | None = None) -> tuple[bytes, ExportReport]:
-    """`model` quantized to int8 (`int8_quantized`) and lowered to an XNNPACK `.pte`; returns its
+    """`model` quantized to int8 (`quantize.quantized_program`) and lowered to an XNNPACK `.pte`; returns its
     bytes and a report whose export time includes the quantization."""
     start = time.perf_counter()
-    exported = int8_quantized(model, example, calibration)
+    exported = quantized_program(model, example, xnnpack_quantizer(), calibration)
     return _to_xnnpack_pte(exported, time.perf_counter() - start, INT8_FLOW, prune=False, stock_flow="PT2E int8, to_edge_transform_and_lower")
 
 

@@ -1,0 +1,93 @@
+"""Post-training int8 quantization by PT2E, as each runtime's own quantizer wants it.
+
+Both int8 backends quantize the same way, with the quantizer of the runtime that runs the program:
+`torch.export` -> `prepare_pt2e` (observers where the quantizer annotates) -> calibration ->
+`convert_pt2e` (quantize/dequantize pairs around int8 operators).
+- ExecuTorch on XNNPACK: `XNNPACKQuantizer`, symmetric, per-channel int8 weights and int8
+  activations, the configuration ExecuTorch's own examples ship.
+- Core ML: `CoreMLQuantizer` (ExecuTorch's port of coremltools' quantizer to torchao's PT2E, the
+  flow the Core ML delegate's docs give for 8-bit static quantization), symmetric per-channel int8
+  weights and uint8 activations; coremltools 9's own copy imports the `torch.ao` quantizer module
+  that torch 2.14 no longer has.
+
+Profiling calibrates on `CALIBRATION_INPUTS` fixed random inputs: a quantized program's operators
+and shapes, so its latency, do not depend on the calibration images; only its accuracy does, so a
+search calibrates its winner on training images (`calibration`).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+CALIBRATION_INPUTS = 4  # fixed random inputs (seed 0) the observers see when no images are given
+
+
+def fixed_inputs(example: torch.Tensor, count: int = CALIBRATION_INPUTS) -> list[torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    return [torch.randn(example.shape, generator=generator) for _ in range(count)]
+
+
+def xnnpack_quantizer() -> Any:
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
+
+    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+
+
+def coreml_quantizer() -> Any:
+    from coremltools.optimize.torch.quantization.quantization_config import LinearQuantizerConfig, QuantizationScheme
+    from executorch.backends.apple.coreml.quantizer import CoreMLQuantizer
+
+    _memoize_coreml_patterns()
+    config = LinearQuantizerConfig.from_dict(
+        {"global_config": {"quantization_scheme": QuantizationScheme.symmetric, "activation_dtype": torch.quint8, "weight_dtype": torch.qint8, "weight_per_channel": True}}
+    )
+    return CoreMLQuantizer(config)
+
+
+def quantized_module(model: nn.Module, example: torch.Tensor, quantizer: Any, calibration: list[torch.Tensor] | None = None) -> torch.fx.GraphModule:
+    """`model` quantized by `quantizer`, calibrated on `calibration` (images, each of `example`'s
+    shape: the exported graph's shapes are static) or on fixed random inputs: a module that computes
+    in int8 as the runtime will, so its accuracy is the int8 program's (up to the runtime's rounding)."""
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    prepared = prepare_pt2e(torch.export.export(model.eval(), (example,)).module(), quantizer)
+    with torch.no_grad():
+        for x in fixed_inputs(example) if calibration is None else calibration:
+            prepared(x)
+    return convert_pt2e(prepared)
+
+
+def quantized_program(model: nn.Module, example: torch.Tensor, quantizer: Any, calibration: list[torch.Tensor] | None = None) -> torch.export.ExportedProgram:
+    """`quantized_module`, exported again for lowering."""
+    return torch.export.export(quantized_module(model, example, quantizer, calibration), (example,))
+
+
+def _memoize_coreml_patterns() -> None:
+    """`CoreMLQuantizer` traces each of its ~150 pattern graphs (convolutions of 1 to 3 dimensions,
+    with and without BatchNorm, each activation, in place or not) with a strict `torch.export` on
+    every `annotate`, about a minute on this CPU whatever the model's size. A pattern's graph depends
+    only on the arguments of its getter, so each is traced once per process; the matcher rewrites
+    the pattern it is given, so each use gets a copy."""
+    from executorch.backends.apple.coreml.quantizer import _coreml_quantizer_utils as utils
+
+    for name in PATTERN_GETTERS:
+        getter = getattr(utils, name)
+        if not hasattr(getter, "traced"):
+            setattr(utils, name, _copies_of(functools.cache(getter)))
+
+
+def _copies_of(traced: Callable[..., torch.fx.GraphModule]) -> Callable[..., torch.fx.GraphModule]:
+    def pattern(*args: Any, **kwargs: Any) -> torch.fx.GraphModule:
+        return copy.deepcopy(traced(*args, **kwargs))
+
+    pattern.traced = traced  # type: ignore[attr-defined]
+    return pattern
+
+
+PATTERN_GETTERS = ("get_conv_pattern", "get_conv_bn_pattern", "get_linear_pattern", "get_linear_bn_pattern", "get_binary_op_act_pattern")
