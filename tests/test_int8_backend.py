@@ -3,16 +3,17 @@ device), LUTs that record the precision they price, and the refusals to mix two 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-from executorch.exir import to_edge, to_edge_transform_and_lower
+from executorch.exir import to_edge_transform_and_lower
 from torch import nn
 
 from orchestrator.export.backends import get_backend
-from orchestrator.export.executorch import INT8_FLOW, edge_config, run_pte, to_int8_pte
+from orchestrator.export.executorch import INT8_FLOW, _to_xnnpack_pte, run_pte, to_int8_pte
 from orchestrator.export.quantize import coreml_quantizer, quantized_program, xnnpack_quantizer
 from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.store import save_lut
@@ -20,6 +21,7 @@ from orchestrator.measure.devices import get_device
 from search.nas.lut import content_id
 from search.space import load_space
 from tests.lut_factory import sized_lut
+from tests.test_search_cli import FAST, middle_budget
 
 pytestmark = pytest.mark.exports
 
@@ -49,10 +51,11 @@ def quantized() -> torch.export.ExportedProgram:
     return quantized_program(small_net(), torch.randn(1, 3, 32, 32), xnnpack_quantizer())
 
 
-def test_the_int8_flow_gives_the_stock_flows_program_byte_for_byte(quantized):
-    fast = to_edge(quantized, compile_config=edge_config()).to_backend(XnnpackPartitioner()).to_executorch().buffer
+def test_the_pruned_int8_flow_gives_the_stock_flows_program_byte_for_byte(quantized):
+    fast, report = _to_xnnpack_pte(quantized, 0.0, INT8_FLOW)
     stock = to_edge_transform_and_lower(quantized, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
-    assert fast == stock
+    assert report.flow == INT8_FLOW and fast == stock
+    assert "ConvertToSDPAPass" in report.skipped_passes and not {"PropagateCustomMetaPass", "InsertPadQDQPass"} & set(report.skipped_passes)
 
 
 def test_the_observers_are_calibrated_on_the_same_fixed_inputs_every_time(quantized):
@@ -158,3 +161,23 @@ def test_where_w8a8_does_not_convert_the_core_ml_program_has_int8_weights_and_sa
     mlmodel, scheme = coreml.to_int8_mlmodel(small_net(), torch.randn(1, 3, 32, 32))
     assert scheme == f"{coreml.WEIGHT_ONLY} (W8A8 did not convert: no int8 kernel for this op)"
     assert "constexpr_affine_dequantize" in mil_ops(mlmodel) and "quantize" not in mil_ops(mlmodel)
+
+
+def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quantization_cost(bench, tiny_checkpoint, tmp_path):
+    lut = lut_of("int8")
+    save_lut(lut, tmp_path / "luts")
+    budget = middle_budget(next((tmp_path / "luts").rglob(f"{lut['id']}.json")))
+    result = bench("search", "--checkpoint", str(tiny_checkpoint), "--lut", lut["id"], "--latency-ms", str(budget), "--out", "s",
+                   *FAST, "--no-measure", "--int8-calibration", "8", "--json")
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    q = doc["quantization"]
+    assert (q["backend"], q["calibration_images"], q["scheme"]) == ("pte-int8", 8, get_backend("pte-int8").quantization)
+    assert q["holdout"]["float32"] == doc["holdout"] and q["test"]["float32"] == doc["test"]
+    for split in ("holdout", "test"):
+        before, after = q[split]["float32"], q[split]["int8"]
+        assert after["total"] == before["total"] and q[split]["drop_points"] == pytest.approx(100 * (before["value"] - after["value"]))
+        assert 0 <= q[split]["mcnemar_p"] <= 1
+    program = tmp_path / "s" / "best-pte-int8.pte"
+    assert (tmp_path / doc["files"]["artifacts"]["pte-int8"]).resolve() == program and get_backend("pte-int8").input_shape(program) == [1, 3, 64, 64]
+    assert "int8 (pte-int8, calibrated on 8 training images), held-out:" in result.stderr and "a drop of" in result.stderr

@@ -14,7 +14,7 @@ from infra.files import check_output
 from infra.locks import run_dir_lock
 from orchestrator.cli.common import DevicesFile, console, defaults, errors, example, logger, number
 from orchestrator.measure.devices import get_device
-from orchestrator.searchjob import MEASURE_TOP
+from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
 from search.nas.strategies import SearchSettings
 
 app = typer.Typer()
@@ -50,6 +50,10 @@ def search_cmd(
         MEASURE_TOP, "--measure-top", callback=number(0, 100),
         help="time the K most accurate candidates on the LUT's device and deliver the most accurate within the budget (0: the most accurate alone)",
     ),
+    int8_calibration: int = typer.Option(
+        INT8_CALIBRATION, "--int8-calibration", callback=number(1, 100_000),
+        help="on an int8 LUT: training images the int8 model's quantization is calibrated on",
+    ),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
@@ -83,7 +87,7 @@ def search_cmd(
                 log(f"warning: {warning}")
             if d.main:
                 with run_dir_lock(run_dir, "the search run"):
-                    result = finish_search(job, job.run(resume), device, log, measure_top)
+                    result = finish_search(job, job.run(resume), device, log, measure_top, int8_calibration)
             else:  # evaluates its shares of the same search; rank 0 holds the run directory and delivers
                 job.run(resume)
         except KeyboardInterrupt:

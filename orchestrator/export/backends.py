@@ -37,7 +37,9 @@ class Backend:
     suffix: str  # of the artifact: a file (.pte) or a folder (.mlpackage)
     tool: str  # the Python distribution that converts to it; its version is part of every cache key
     runs_on: str  # which devices run it, for messages
-    export: Callable[[nn.Module, torch.Tensor, Path], dict[str, Any]]  # writes the artifact; returns facts for the cache
+    # writes the artifact; returns facts for the cache. An int8 backend's also takes `calibration`,
+    # images its observers see (default: fixed random inputs)
+    export: Callable[..., dict[str, Any]]
     input_shape: Callable[[Path], list[int]]  # of the artifact's one input, read from the artifact itself
     # the search delivers it with every winner; a backend few devices use is delivered only for its own LUT's device
     delivered_always: bool = True
@@ -46,6 +48,7 @@ class Backend:
     # and norms do not), so LUTs of two precisions are never mixed
     precision: str = "float32"
     quantization: str | None = None  # how its programs are quantized, as a LUT records it
+    quantizer: Callable[[], Any] | None = None  # an int8 backend's PT2E quantizer (`export.quantize`), for the accuracy of its programs
 
 
 PTE_IDENTIFIER = b"ET"  # a .pte is a flatbuffer whose file identifier, at bytes 4-8, is ET followed by its version
@@ -63,10 +66,10 @@ def _export_portable_pte(model: nn.Module, example: torch.Tensor, path: Path) ->
     return _program_facts(save_portable_pte(model, example, path))
 
 
-def _export_int8_pte(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
+def _export_int8_pte(model: nn.Module, example: torch.Tensor, path: Path, calibration: list[torch.Tensor] | None = None) -> dict[str, Any]:
     from orchestrator.export.executorch import save_int8_pte
 
-    return _program_facts(save_int8_pte(model, example, path))
+    return _program_facts(save_int8_pte(model, example, path, calibration))
 
 
 def _program_facts(report: ExportReport) -> dict[str, Any]:
@@ -101,10 +104,22 @@ def _export_coreml(model: nn.Module, example: torch.Tensor, path: Path) -> dict[
     return {}
 
 
-def _export_int8_coreml(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
+def _export_int8_coreml(model: nn.Module, example: torch.Tensor, path: Path, calibration: list[torch.Tensor] | None = None) -> dict[str, Any]:
     from orchestrator.export.coreml import save_int8_mlpackage
 
-    return {"quantization": save_int8_mlpackage(model, example, path)}
+    return {"quantization": save_int8_mlpackage(model, example, path, calibration)}
+
+
+def _xnnpack_quantizer() -> Any:
+    from orchestrator.export.quantize import xnnpack_quantizer
+
+    return xnnpack_quantizer()
+
+
+def _coreml_quantizer() -> Any:
+    from orchestrator.export.quantize import coreml_quantizer
+
+    return coreml_quantizer()
 
 
 def _coreml_input_shape(path: Path) -> list[int]:
@@ -149,6 +164,7 @@ PTE_INT8 = Backend(
     "pte-int8", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_int8_pte, _pte_input_shape, delivered_always=False, precision="int8",
     quantization="PT2E with ExecuTorch's XNNPACKQuantizer: symmetric per-channel int8 weights, int8 activations; calibrated on 4 fixed "
     "random inputs, since a quantized program's latency does not depend on its calibration images",
+    quantizer=_xnnpack_quantizer,
 )
 _COREML_DEVICES = "iOS devices (Core ML)"
 COREML = Backend("coreml", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_coreml, _coreml_input_shape)
@@ -158,6 +174,7 @@ COREML_INT8 = Backend(
     quantization="PT2E with ExecuTorch's CoreMLQuantizer: symmetric per-channel int8 weights, uint8 activations (int8 weights alone where "
     "that does not convert; the export records which); calibrated on 4 fixed random inputs, since a quantized program's latency does not "
     "depend on its calibration images",
+    quantizer=_coreml_quantizer,
 )
 # PTE comes before PTE_PORTABLE, COREML before COREML_INT8: `backend_of_file` gives the first backend of a suffix
 BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, PTE_PORTABLE, PTE_INT8, COREML, COREML_INT8)}

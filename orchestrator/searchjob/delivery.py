@@ -43,13 +43,16 @@ def artifact_name(backend: Backend) -> str:
     return f"best{backend.suffix}" if backend.name == backend.format else f"best-{backend.name}{backend.suffix}"
 
 
-def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str, exported: tuple[Path, dict[str, Any]] | None = None) -> Delivered:
+def deliver(
+    static: StaticSubnet, classes: list[str], out: Path, required: str, exported: tuple[Path, dict[str, Any]] | None = None,
+    calibration: list[torch.Tensor] | None = None,
+) -> Delivered:
     """Write the trained subnet as a static checkpoint, with every backend delivered always, and with
     the backend of the LUT's device (`required`), which must export; another that fails is reported,
     not raised, because converters raise many types and the model is still delivered for its device.
     `exported`: the model already exported for `required` and what its exporter reported (the
     measured finish timed it), moved in rather than exported again, so what was measured is what is
-    delivered."""
+    delivered. `calibration`: the images the `required` backend's observers see, where it is int8."""
     config = static.config
     checkpoint = out / "best.pt"
     with atomic_path(checkpoint) as tmp:
@@ -62,7 +65,7 @@ def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str, 
             delivered.artifacts[backend.name], delivered.facts[backend.name] = path, exported[1]
             continue
         try:
-            delivered.facts[backend.name] = export_model(static, backend, path)
+            delivered.facts[backend.name] = export_model(static, backend, path, calibration if backend.name == required else None)
         except Exception as exc:
             if backend.name == required:
                 raise
@@ -72,15 +75,20 @@ def deliver(static: StaticSubnet, classes: list[str], out: Path, required: str, 
     return delivered
 
 
-def export_model(static: StaticSubnet, backend: Backend, path: Path) -> dict[str, Any]:
+def export_model(static: StaticSubnet, backend: Backend, path: Path, calibration: list[torch.Tensor] | None = None) -> dict[str, Any]:
     """A trained subnet in its deploy form, exported by `backend` to `path` (through the export cache,
-    keyed by its configuration and weights); what the exporter reported."""
+    keyed by its configuration and weights); what the exporter reported. `calibration`: the images
+    an int8 backend's observers see (`int8.calibration_images`); a float backend has none."""
     identity = {"config": static.config.to_dict(), "fixed_shortcuts": static.fixed_shortcuts, "weights": weights_digest(static.state_dict())}
+    extra: dict[str, Any] = {}
+    if calibration is not None:
+        identity["calibration"] = weights_digest({str(i): x for i, x in enumerate(calibration)})
+        extra["calibration"] = calibration
 
     def export(target: Path) -> dict[str, Any]:
         deployable = deploy_form(copy.deepcopy(static).cpu().eval())
         example = torch.randn(1, 3, static.config.resolution, static.config.resolution)
-        return backend.export(deployable, example, target)
+        return backend.export(deployable, example, target, **extra)
 
     return export_trained(identity, backend.name, path, export)
 

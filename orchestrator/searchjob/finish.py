@@ -24,11 +24,12 @@ import torch
 from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.quiet import output_into
-from orchestrator.export.backends import get_backend
+from orchestrator.export.backends import Backend, get_backend
 from orchestrator.lut.machine import other_cpu
 from orchestrator.measure.devices import Device
-from orchestrator.searchjob import MEASURE_TOP
+from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
 from orchestrator.searchjob.delivery import Timed, deliver, export_model, time_models
+from orchestrator.searchjob.int8 import accuracy_drop, calibration_images, quantized_model, right_per_image
 from orchestrator.searchjob.job import SearchJob, accuracy_on_test_split
 from orchestrator.searchjob.pareto import plot_pareto
 from search.nas.budget import TOLERANCE
@@ -36,6 +37,7 @@ from search.nas.lut import interval_method
 from search.nas.significance import Proportion, mcnemar_p, proportion, warnings_for
 from search.nas.strategies import Candidate, SearchState
 from search.supernet.static import StaticSubnet
+from search.training.evaluate import correct
 
 
 @dataclass
@@ -118,8 +120,11 @@ def _within(job: SearchJob, timed: Timed, model: str) -> bool:
     return timed.at_lut_speed(model) <= job.budget.latency_ms * (1 + TOLERANCE)
 
 
-def measured_finish(job: SearchJob, candidates: list[Scored], device: Callable[[], Device] | None, log: Callable[[str], None]) -> Finish:
-    """Time `candidates` (most accurate first) on the LUT's device in one session and choose."""
+def measured_finish(
+    job: SearchJob, candidates: list[Scored], device: Callable[[], Device] | None, log: Callable[[str], None], calibration: list[torch.Tensor] | None = None,
+) -> Finish:
+    """Time `candidates` (most accurate first) on the LUT's device in one session and choose;
+    `calibration`: the images an int8 device's exports are calibrated on."""
     d, not_measured = _device(device, log)
     if d is None:
         return Finish(candidates[0], None, {}, not_measured, None)
@@ -131,7 +136,7 @@ def measured_finish(job: SearchJob, candidates: list[Scored], device: Callable[[
     with output_into(job.inputs.out / "delivery.log"):  # the converters' warnings and progress bars: for a bug report, not the terminal
         for s in candidates:
             path = folder / f"{s.hash}{backend.suffix}"
-            exported[s.hash] = (path, export_model(s.static, backend, path))
+            exported[s.hash] = (path, export_model(s.static, backend, path, calibration))
     try:
         timed = time_models({h: path for h, (path, _) in exported.items()}, job.lut["resolution"], job.lut, job.base_space, d, job.inputs.out / "measure")
     except UserError as exc:
@@ -181,12 +186,17 @@ def _path(path: Path | None) -> str | None:
 
 def finish_search(
     job: SearchJob, state: SearchState, device: Callable[[], Device] | None, log: Callable[[str], None], measure_top: int = MEASURE_TOP,
+    int8_calibration: int = INT8_CALIBRATION,
 ) -> dict[str, Any]:
     """`device` resolves the LUT's device (raising UserError when it is unknown or unreachable);
-    `measure_top` candidates are timed there (0: the most accurate alone, as before the finish)."""
+    `measure_top` candidates are timed there (0: the most accurate alone, as before the finish).
+    On an int8 LUT the found model is quantized, calibrated on `int8_calibration` training images,
+    and its accuracy drop reported (`int8`)."""
     out = job.inputs.out
     candidates = top_candidates(job, state, max(1, measure_top), log)
-    finish = measured_finish(job, candidates, device, log)
+    required = get_backend(job.lut["device"]["backend"])
+    images = calibration_images(job.calibration_batches(), int8_calibration) if required.precision == "int8" else None
+    finish = measured_finish(job, candidates, device, log, images)
     chosen, timed = finish.chosen, finish.timed
     best = chosen.candidate
     lo, hi = job.pricer.interval(best.config)
@@ -197,10 +207,10 @@ def finish_search(
     log(f"test accuracy of the found model: {test.text()} of the test split" if test else "no test split (DATA/val/): the found model's test accuracy is unknown")
     for warning in verdict["warnings"]:
         log(f"warning: {warning}")
+    quantization = _int8_accuracy(job, chosen, required, images, log) if images is not None else None
     log("delivering the found model")
-    required = job.lut["device"]["backend"]
     with output_into(out / "delivery.log"):
-        files = deliver(chosen.static, job.ckpt["classes"], out, required, finish.exported.get(chosen.hash) if timed else None)
+        files = deliver(chosen.static, job.ckpt["classes"], out, required.name, finish.exported.get(chosen.hash) if timed else None, images)
     budget = job.budget
     measured = timed.record(chosen.hash) if timed else None
     at_lut = timed.at_lut_speed(chosen.hash) if timed else None
@@ -236,6 +246,7 @@ def finish_search(
         "search_seconds": state.seconds,
         "coarse": state.coarse,
         "measurement": measured,
+        "quantization": {**quantization, "scheme": files.facts.get(required.name, {}).get("quantization", required.quantization)} if quantization else None,
         "not_measured": finish.not_measured,
         "files": {
             "config": str(out / "best.json"), "checkpoint": str(files.checkpoint), "pte": _path(files.artifacts.get("pte")),
@@ -253,6 +264,21 @@ def finish_search(
     written = ", ".join(["best.json", "best.pt", *(p.name for p in files.artifacts.values()), "pareto.png", "result.json", "delivery.log"])
     log(f"wrote {out}/{written}")
     return result
+
+
+def _int8_accuracy(job: SearchJob, chosen: Scored, backend: Backend, images: list[torch.Tensor], log: Callable[[str], None]) -> dict[str, Any]:
+    """The found model's accuracy in float32 and as its int8 program computes, on the held-out and test images."""
+    quantized = quantized_model(chosen.static, backend, images)
+    held = accuracy_drop(chosen.right, right_per_image(quantized, job.selection_batches()))
+    test = job.test_batches()
+    tested = accuracy_drop(correct(chosen.static, test, job.device), right_per_image(quantized, test)) if test else None
+    for name, drop in (("held-out", held), ("test", tested)):
+        if drop is not None:
+            log(
+                f"int8 ({backend.name}, calibrated on {len(images)} training images), {name}: {drop['int8']['value']:.1%} against "
+                f"{drop['float32']['value']:.1%} in float32, a drop of {drop['drop_points']:.1f} points (McNemar p {drop['mcnemar_p']:.2g})"
+            )
+    return {"backend": backend.name, "calibration_images": len(images), "holdout": held, "test": tested}
 
 
 def _runner_up(job: SearchJob, state: SearchState, chosen: Scored) -> list[Scored]:

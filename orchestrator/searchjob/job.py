@@ -189,6 +189,19 @@ class SearchJob:
         calibration, selection = self._load()
         return Evaluator(self.supernet, calibration, selection, self.device, cache)
 
+    def calibration_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The training images BatchNorm is recalibrated on (an int8 model's observers see the first ones)."""
+        return self._load()[0]
+
+    def selection_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The images subnets are ranked on."""
+        return self._load()[1]
+
+    def test_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
+        """The data's test split (val/), or None where it has none."""
+        self._load()
+        return tensor_batches(self.data.test, self.inputs.eval_batch_size) if self.data.test is not None else None
+
     def holdout_correct(self, static: torch.nn.Module) -> torch.Tensor:
         """Per selection image, whether a recalibrated subnet gets it right (candidates against each other)."""
         _, selection = self._load()
