@@ -211,9 +211,11 @@ def tiny_checkpoint(digits_dir: Path, run_folder: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_search_run(tiny_checkpoint: Path, run_folder: Path) -> Path:
+def tiny_search_run(tiny_checkpoint: Path, run_folder: Path, export_cache: Path) -> Path:
     """A finished search of `tiny_checkpoint` (`bench search --out` as it leaves it: result.json,
-    best.pt, the exported models; not measured), against a made-up 64 px LUT, once for the run."""
+    best.pt, the exported models; not measured), against a made-up 64 px LUT, once for the run.
+    Its exports go to the run's export cache: a session fixture is made before any test's
+    `shared_export_cache` has set BENCH_CACHE, which would leave them in the user's cache."""
     from orchestrator.searchjob.finish import finish_search
     from orchestrator.searchjob.job import SearchInputs, SearchJob
     from search.nas.predictor import LatencyPredictor
@@ -234,7 +236,9 @@ def tiny_search_run(tiny_checkpoint: Path, run_folder: Path) -> Path:
         budget = round((predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2, 2)
         settings = SearchSettings(population=4, generations=2, parents=2, coarse_samples=2000)
         job = SearchJob(SearchInputs(tiny_checkpoint, lut_path, budget, None, out), settings, None, lambda m: None, distributed.init(prefer_gpu=False))
-        finish_search(job, job.run(resume=False), None, lambda m: None)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("BENCH_CACHE", str(export_cache))
+            finish_search(job, job.run(resume=False), None, lambda m: None)
 
     return made_once(run_folder / "search", search)
 

@@ -163,7 +163,8 @@ def test_where_w8a8_does_not_convert_the_core_ml_program_has_int8_weights_and_sa
     assert "constexpr_affine_dequantize" in mil_ops(mlmodel) and "quantize" not in mil_ops(mlmodel)
 
 
-def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quantization_cost(bench, tiny_checkpoint, tmp_path):
+def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quantization_cost(bench, tiny_checkpoint, tiny_search_run, tmp_path):
+    """Of the winner of `tiny_search_run` (the same budget and settings): its float exports are the run's cache hits."""
     lut = lut_of("int8")
     save_lut(lut, tmp_path / "luts")
     budget = middle_budget(next((tmp_path / "luts").rglob(f"{lut['id']}.json")))
