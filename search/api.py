@@ -29,7 +29,7 @@ import numpy as np
 from infra.errors import UserError
 from infra.files import env_path
 from search.nas.budget import Pricer, make_budget
-from search.nas.lut import read_lut, shipped_luts, validate_lut
+from search.nas.lut import lut_precision, read_lut, shipped_luts, validate_lut
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Candidate, Search, SearchSettings, pareto_front
 from search.space import SearchSpace, load_space, space_names
@@ -40,7 +40,7 @@ from search.space.sampling import crossover, mutate, random_config
 from search.training.trained import Supernet, build_model
 
 if TYPE_CHECKING:  # torch is imported by the functions that build models, so pricing stays light
-    from torch import nn
+    from torch import Tensor, nn
 
 __all__ = [
     "Candidate",
@@ -64,6 +64,7 @@ __all__ = [
     "lut_folder",
     "mutate",
     "pareto",
+    "quantize",
     "random_batch",
     "run_search",
     "sample_configs",
@@ -162,6 +163,13 @@ class Predictor:
         batch = configs if isinstance(configs, ConfigBatch) else encode([validate(as_config(c), self.space) for c in configs], self.space)
         low, high = self._latency.interval_batch(batch)
         return Predictions(self._latency.predict_batch(batch), low, high, self._params(batch).astype(np.int64))
+
+    @property
+    def precision(self) -> str:
+        """The arithmetic of the programs the LUT priced: "float32", or "int8" for an int8 device's
+        LUT, which prices a model `quantize` gives (int8 changes the blocks' costs relative to each
+        other, so a float32 LUT does not price an int8 model, nor the other way round)."""
+        return lut_precision(self.lut)
 
     def sample(self, n: int, seed: int = 0) -> list[SubnetConfig]:
         """`n` random subnets at the LUT's resolution, every one of which it prices: `sample_configs`
@@ -324,6 +332,34 @@ def search(
         )
     supernet.evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts
     return run_search(predictor, lambda config: supernet.accuracy(config, data), latency_ms, params_m, settings, log)
+
+
+QUANTIZERS = ("xnnpack", "coreml")  # `quantize`'s runtimes: ExecuTorch's XNNPACK (the pte-int8 devices) and Core ML (coreml-int8)
+
+
+def quantize(model: nn.Module, images: Sequence[Tensor], runtime: str = "xnnpack") -> nn.Module:
+    """`model` (from `build_model`, `Supernet.subnet` or `load_found`) quantized to int8 the way
+    `runtime` runs int8 programs, as `bench search` quantizes what it delivers for an int8 LUT:
+    PT2E with the runtime's own quantizer, observers calibrated on `images` (training images, each a
+    tensor of shape [1, 3, R, R], the resolution the model runs at). The module computes as the int8
+    program does (up to the runtime's rounding), so its accuracy is the int8 model's; its latency is
+    an int8 LUT's to price (`Predictor(lut).precision`)."""
+    import torch
+
+    from search.supernet.deploy import deploy_form
+    from search.supernet.quantize import coreml_quantizer, quantized_module, xnnpack_quantizer
+
+    if runtime not in QUANTIZERS:
+        raise UserError(f"runtime must be one of {', '.join(QUANTIZERS)}, not {runtime!r}")
+    if isinstance(images, torch.Tensor) or not isinstance(images, Sequence) or not images:
+        raise UserError("images must be a non-empty list of image tensors, each of shape [1, 3, R, R]")
+    shape = images[0].shape if isinstance(images[0], torch.Tensor) else None
+    if shape is None or len(shape) != 4 or shape[0] != 1 or any(
+        not isinstance(x, torch.Tensor) or x.shape != shape or not torch.isfinite(x).all() for x in images
+    ):
+        raise UserError("images must be finite tensors of one shape [1, 3, R, R], one image each: the quantized graph's shapes are static")
+    quantizer = xnnpack_quantizer() if runtime == "xnnpack" else coreml_quantizer()
+    return quantized_module(deploy_form(model), images[0], quantizer, list(images))
 
 
 class FoundModel(NamedTuple):

@@ -4,6 +4,7 @@ device), LUTs that record the precision they price, and the refusals to mix two 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,16 @@ from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPar
 from executorch.exir import to_edge_transform_and_lower
 from torch import nn
 
+from infra.errors import UserError
 from orchestrator.export.backends import get_backend
 from orchestrator.export.executorch import INT8_FLOW, _to_xnnpack_pte, run_pte, to_int8_pte
-from orchestrator.export.quantize import coreml_quantizer, quantized_program, xnnpack_quantizer
 from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.store import save_lut
 from orchestrator.measure.devices import get_device
+from search import api
 from search.nas.lut import content_id
 from search.space import load_space
+from search.supernet.quantize import coreml_quantizer, quantized_program, xnnpack_quantizer
 from tests.lut_factory import sized_lut
 from tests.test_search_cli import FAST, middle_budget
 
@@ -157,7 +160,7 @@ def test_where_w8a8_does_not_convert_the_core_ml_program_has_int8_weights_and_sa
     def unconvertible(*args, **kwargs):
         raise NotImplementedError("no int8 kernel for this op\nsecond line")
 
-    monkeypatch.setattr("orchestrator.export.quantize.quantized_program", unconvertible)
+    monkeypatch.setattr("search.supernet.quantize.quantized_program", unconvertible)
     mlmodel, scheme = coreml.to_int8_mlmodel(small_net(), torch.randn(1, 3, 32, 32))
     assert scheme == f"{coreml.WEIGHT_ONLY} (W8A8 did not convert: no int8 kernel for this op)"
     assert "constexpr_affine_dequantize" in mil_ops(mlmodel) and "quantize" not in mil_ops(mlmodel)
@@ -182,3 +185,32 @@ def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quant
     program = tmp_path / "s" / "best-pte-int8.pte"
     assert (tmp_path / doc["files"]["artifacts"]["pte-int8"]).resolve() == program and get_backend("pte-int8").input_shape(program) == [1, 3, 64, 64]
     assert "int8 (pte-int8, calibrated on 8 training images), held-out:" in result.stderr and "a drop of" in result.stderr
+
+
+def test_the_api_quantizes_a_model_to_compute_as_its_int8_program_does():
+    model, images = small_net(), [torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(4)]
+    quantized = api.quantize(model, images)
+    program, _ = to_int8_pte(model, images[0], images)
+    assert torch.allclose(quantized(images[0]), run_pte(program, [images[0]])[0], atol=1e-4)
+    assert "quantize_per_tensor" in quantized.code
+
+
+@pytest.mark.parametrize(
+    "images, runtime, says",
+    [
+        ([torch.randn(1, 3, 32, 32)], "tflite", "runtime must be one of xnnpack, coreml, not 'tflite'"),
+        ([], "xnnpack", "images must be a non-empty list"),
+        (torch.randn(4, 3, 32, 32), "xnnpack", "images must be a non-empty list"),
+        ([torch.randn(2, 3, 32, 32)], "xnnpack", "one image each"),
+        ([torch.randn(1, 3, 32, 32), torch.randn(1, 3, 16, 16)], "xnnpack", "one image each"),
+        ([torch.full((1, 3, 32, 32), float("nan"))], "xnnpack", "must be finite"),
+    ],
+    ids=["unknown runtime", "no images", "a batch tensor", "a batch per item", "two shapes", "nan"],
+)
+def test_the_api_refuses_what_it_cannot_quantize_with_in_one_sentence(images, runtime, says):
+    with pytest.raises(UserError, match=re.escape(says)):
+        api.quantize(small_net(), images, runtime)
+
+
+def test_a_predictor_says_the_precision_its_lut_prices():
+    assert api.Predictor(lut_of("int8")).precision == "int8" and api.Predictor(lut_of("float32")).precision == "float32"

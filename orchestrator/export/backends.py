@@ -48,7 +48,7 @@ class Backend:
     # and norms do not), so LUTs of two precisions are never mixed
     precision: str = "float32"
     quantization: str | None = None  # how its programs are quantized, as a LUT records it
-    quantizer: Callable[[], Any] | None = None  # an int8 backend's PT2E quantizer (`export.quantize`), for the accuracy of its programs
+    quantizer: Callable[[], Any] | None = None  # an int8 backend's PT2E quantizer (`search.supernet.quantize`), for the accuracy of its programs
 
 
 PTE_IDENTIFIER = b"ET"  # a .pte is a flatbuffer whose file identifier, at bytes 4-8, is ET followed by its version
@@ -111,13 +111,13 @@ def _export_int8_coreml(model: nn.Module, example: torch.Tensor, path: Path, cal
 
 
 def _xnnpack_quantizer() -> Any:
-    from orchestrator.export.quantize import xnnpack_quantizer
+    from search.supernet.quantize import xnnpack_quantizer
 
     return xnnpack_quantizer()
 
 
 def _coreml_quantizer() -> Any:
-    from orchestrator.export.quantize import coreml_quantizer
+    from search.supernet.quantize import coreml_quantizer
 
     return coreml_quantizer()
 

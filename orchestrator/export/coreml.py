@@ -46,7 +46,7 @@ def to_int8_mlmodel(model: nn.Module, example: torch.Tensor, calibration: list[t
     """`model` as an int8 ML Program, and which int8 it is: W8A8 (PT2E with `CoreMLQuantizer`,
     `quantize`), or, where that does not convert, int8 weights with fp16 activations
     (`linear_quantize_weights`, which needs no sample runs, so it works on Linux too)."""
-    from orchestrator.export.quantize import coreml_quantizer, quantized_program
+    from search.supernet.quantize import coreml_quantizer, quantized_program
 
     try:
         return _converted(quantized_program(model, example, coreml_quantizer(), calibration), example, input_name), W8A8

@@ -50,7 +50,7 @@ from torch import nn
 
 from infra.files import write_bytes_atomic
 from orchestrator.export.pass_pruning import pruned_passes
-from orchestrator.export.quantize import quantized_program, xnnpack_quantizer
+from search.supernet.quantize import quantized_program, xnnpack_quantizer
 
 # executorch 1.5 logs a deprecation warning for to_edge + to_backend on every export; the flow is
 # deliberate (see above) and pinned with executorch==1.5.1, so the warning is noise to our users.

@@ -1,7 +1,7 @@
 """A search on an int8 LUT delivers an int8 model, and says what int8 cost in accuracy.
 
 The LUT priced int8 programs, so the found subnet is quantized the way its device's backend
-quantizes (PT2E, `export.quantize`) before it is timed and delivered. Its observers are calibrated
+quantizes (PT2E, `search.supernet.quantize`) before it is timed and delivered. Its observers are calibrated
 on training images, the first `INT8_CALIBRATION` (by default) of those BatchNorm is recalibrated
 on, not on the fixed random inputs profiling uses: latency does not depend on them, accuracy does.
 The quantized module computes as the int8 program does (up to the runtime's rounding), so its
@@ -17,9 +17,9 @@ from typing import Any
 import torch
 
 from orchestrator.export.backends import Backend
-from orchestrator.export.quantize import quantized_module
 from search.nas.significance import Proportion, mcnemar_p, proportion
 from search.supernet.deploy import deploy_form
+from search.supernet.quantize import quantized_module
 from search.supernet.static import StaticSubnet
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
