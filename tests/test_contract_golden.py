@@ -1,11 +1,14 @@
 """The shared contract vectors are valid, and Python's statistics reproduce the golden summaries."""
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from orchestrator.measure.contract import ContractError, make_request, summarize, validate
+from orchestrator.measure.devices import get_device
+from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
 
 GOLDEN = Path(__file__).parent / "contract"
@@ -80,3 +83,32 @@ def test_a_heartbeat_names_a_run_exactly_while_running(state, run):
 
     with pytest.raises(ContractError, match=r"at run: "):
         validate(doc, "resident", "resident.json")
+
+
+class _Captured(Exception):
+    """Raised by the stand-in runner once the session has written its request."""
+
+
+class _RequestOnly:
+    """A runner that stages nothing and stops at the request: what an int8 device's session asks a phone."""
+
+    def stage(self, run_dir, files):
+        return {mid: f"models/{mid}{Path(path).suffix}" for mid, path in files.items()}
+
+    @contextmanager
+    def unattended(self, run_dir):
+        yield
+
+    def run(self, run_dir):
+        raise _Captured(json.loads((run_dir / "request.json").read_text()))
+
+
+@pytest.mark.parametrize("device, golden", [("pixel7-int8", "request_pte.json"), ("galaxy-s23-int8", "request_pte.json"), ("iphone13-int8", "request_coreml.json")])
+def test_an_int8_device_asks_its_phone_for_the_format_the_apps_already_run(device, golden, tmp_path):
+    """int8 programs are `.pte` and `.mlpackage` files like any other: the request names the format,
+    so the Kotlin and Swift cores, tested on the golden requests, parse an int8 session's request."""
+    suffix = ".pte" if golden == "request_pte.json" else ".mlpackage"
+    with pytest.raises(_Captured) as captured:
+        run_session(get_device(device), tmp_path, {"net-a": (tmp_path / f"a{suffix}", [1, 3, 64, 64])}, runner=_RequestOnly())
+    request = validate(captured.value.args[0], "request", device)
+    assert request["backend"] == load(golden)["backend"] and request["models"][0]["file"] == f"models/net-a{suffix}"
