@@ -49,3 +49,39 @@ def test_an_iphone_without_the_ios_extra_fails_the_first_step_with_the_install_c
     assert result.exit_code == 1
     (check,) = json.loads(result.stdout)["checks"]
     assert check["step"] == "ios runner available" and "pip install -e '.[ios]'" in check["fix"]
+
+
+def test_an_int8_host_says_its_runtime_runs_the_int8_operators(bench_cli, monkeypatch):
+    from importlib.metadata import version
+
+    monkeypatch.setattr("orchestrator.measure.runners.host.machine_load", lambda: (0.1, 0.03))
+    result = bench_cli("doctor", "--device", "host-int8", "--json")
+    assert result.exit_code == 0
+    last = json.loads(result.stdout)["checks"][-1]
+    assert (last["step"], last["passed"], last["detail"]) == ("int8 operators in the runtime", True, f"ExecuTorch {version('executorch')}'s XNNPACK int8 kernels")
+
+
+@pytest.mark.parametrize(
+    ("checks", "passed", "says"),
+    [
+        ([("iOS 17 or later", True, "iOS 17.4")], True, "iOS 17.4: quantize and dequantize since iOS 17"),
+        ([("iOS 17 or later", False, "iOS 16.7")], False, "iOS 16.7"),
+        ([("usbmuxd reachable", False, "")], False, "iOS version not read"),
+    ],
+    ids=["iOS 17", "iOS 16", "not reached"],
+)
+def test_an_int8_iphone_runs_w8a8_from_ios_17_as_its_doctor_read_it(checks, passed, says):
+    from orchestrator.measure.platforms import PLATFORMS
+    from orchestrator.measure.runners.base import Check
+
+    step = PLATFORMS["ios"].int8([Check(*c) for c in checks])
+    assert (step.passed, step.detail) == (passed, says) and (step.fix is None) == passed
+
+
+@pytest.mark.parametrize("app_passed", [True, False])
+def test_an_int8_android_phone_runs_int8_once_the_benchmark_app_is_in_place(app_passed):
+    from orchestrator.measure.platforms import PLATFORMS
+    from orchestrator.measure.runners.base import Check
+
+    step = PLATFORMS["android"].int8([Check("benchmark app installed and current", app_passed, "version 7")])
+    assert step.passed == app_passed and "XNNPACK int8 kernels" in (step.detail if app_passed else step.fix)

@@ -24,7 +24,8 @@ def doctor(
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Walk every step between you and a measurement on a device; exit 0 only when it is ready."""
-    from orchestrator.measure.platforms import runner_for
+    from orchestrator.export.backends import get_backend
+    from orchestrator.measure.platforms import PLATFORMS, runner_for
     from orchestrator.measure.runners.base import Check, RunnerError
 
     d = get_device(device, devices_file)
@@ -32,6 +33,8 @@ def doctor(
         checks = runner_for(d).diagnose()
     except RunnerError as exc:  # the runner itself cannot be made here (e.g. the iOS extra is missing)
         checks = [Check(f"{d.platform} runner available", False, "", str(exc))]
+    if get_backend(d.backend).precision == "int8" and (platform := PLATFORMS[d.platform]).int8 is not None:
+        checks.append(platform.int8(checks))
     ready = all(c.passed for c in checks)
     if as_json:
         typer.echo(json.dumps({"device": d.name, "ready": ready, "checks": [dataclasses.asdict(c) for c in checks]}, indent=1))

@@ -143,4 +143,10 @@ def _host_runner(entry: DeviceEntry, **overrides: Any) -> HostRunner:
     return HostRunner(threads=entry.threads)  # one CPU: nothing to pick, no waits to show
 
 
-HOST = Platform("host", format="pte", what="this machine", build=_host_runner)
+def _int8(checks: list[Check]) -> Check:
+    """This machine runs int8 programs on the installed ExecuTorch's XNNPACK kernels, the runtime the
+    float programs run on."""
+    return Check("int8 operators in the runtime", True, f"ExecuTorch {version('executorch')}'s XNNPACK int8 kernels")
+
+
+HOST = Platform("host", format="pte", what="this machine", build=_host_runner, int8=_int8)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from orchestrator.measure.runners.base import Runner, RunnerError
+from orchestrator.measure.runners.base import Check, Runner, RunnerError
 
 
 class DeviceEntry(Protocol):
@@ -76,6 +76,9 @@ class Platform:
     match: str | None = None  # the key of a device entry's `match` that lists its phones' models
     phones: PhoneListing | None = None  # None: nothing to list (the host)
     requires: str | None = None  # the one sentence when its library is not installed; {device} is the entry's name
+    # `bench doctor`'s step for an int8 device: whether its runtime runs the quantized operators,
+    # judged from the walk's checks (what can be known before a session); None: nothing to say
+    int8: Callable[[list[Check]], Check] | None = None
 
     def runner(self, entry: DeviceEntry, **overrides: Any) -> Runner:
         with self._installed(entry):

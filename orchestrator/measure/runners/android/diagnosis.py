@@ -19,6 +19,7 @@ from orchestrator.measure.runners.android.adb_server import SERVER_HOST
 from orchestrator.measure.runners.android.connection import AndroidConnection, choose_route
 from orchestrator.measure.runners.android.keys import AdbKeyError
 from orchestrator.measure.runners.android.phone_state import HeatGate, PhoneState, wrong_model
+from orchestrator.measure.runners.android.platform import APP_STEP
 from orchestrator.measure.runners.android.settings import APP_ABIS, AndroidSettings
 from orchestrator.measure.runners.base import Diagnosis, Finding, RunnerError, Step
 
@@ -43,7 +44,7 @@ class AndroidDiagnosis:
                 Step(reach, self.reachable),
                 Step("ADB key authorised", self.authorised),
                 Step("phone model matches the device entry", self.model, stops=False),
-                Step("benchmark app installed and current", self.app, stops=False),
+                Step(APP_STEP, self.app, stops=False),
                 Step("screen on and unlocked", self.screen, stops=False),
                 Step("thermal status", self.heat, stops=False),
                 Step("free space in the remote folder", self.space, stops=False),

@@ -5,10 +5,13 @@ phone is used."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 
-from orchestrator.measure.runners.base import Runner
+from orchestrator.measure.runners.base import Check, Runner
 from orchestrator.measure.runners.platform import DeviceEntry, FoundPhone, PhoneListing, Platform
+
+APP_STEP = "benchmark app installed and current"  # the doctor's step that checks the app, which the int8 step judges by
 
 
 def _runner(entry: DeviceEntry, log: Callable[[str], None] | None = None, **overrides: Any) -> Runner:
@@ -25,6 +28,18 @@ def _phones() -> list[FoundPhone]:
     return list_phones()
 
 
+def _int8(checks: list[Check]) -> Check:
+    """The app links the ExecuTorch of the Python package that exported the programs (by default;
+    android_bench/app/build.gradle.kts), whose XNNPACK delegate runs the int8 convolutions, linears
+    and element-wise ops PT2E leaves; the version the app linked is in every result it writes."""
+    app = next((c for c in checks if c.step == APP_STEP), None)
+    step = "int8 operators in the app's ExecuTorch"
+    linked = f"ExecuTorch {version('executorch')}'s XNNPACK int8 kernels, as the app links them by default"
+    if app is not None and app.passed:
+        return Check(step, True, linked)
+    return Check(step, False, "app not checked" if app is None else app.detail, f"install the benchmark app first ({linked})")
+
+
 ANDROID = Platform(
     "android",
     format="pte",
@@ -32,4 +47,5 @@ ANDROID = Platform(
     build=_runner,
     match="model",
     phones=PhoneListing(_phones, noun="Android phones", where="USB, or list their addresses in BENCH_ADB separated by commas"),
+    int8=_int8,
 )

@@ -30,6 +30,7 @@ from orchestrator.measure.runners.ios.phone_state import (
     check_version,
 )
 from orchestrator.measure.runners.ios.runlog import RunLog
+from orchestrator.measure.runners.ios.settings import IOS_VERSION_STEP
 
 
 class IosDiagnosis:
@@ -54,7 +55,7 @@ class IosDiagnosis:
                 Step("iPhone connected over USB", self.connected),
                 Step("paired and trusted", self.trusted),
                 *hardware,
-                Step("iOS 17 or later", self.ios_version),
+                Step(IOS_VERSION_STEP, self.ios_version),
                 Step("Developer Mode", self.developer_mode),
                 Step("tunnel to developer services", self.tunnel),
                 Step("developer disk image mounted", self.image, stops=False),

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from orchestrator.measure.runners.base import Runner
+from orchestrator.measure.runners.base import Check, Runner
+from orchestrator.measure.runners.ios.settings import IOS_VERSION_STEP
 from orchestrator.measure.runners.platform import DeviceEntry, FoundPhone, PhoneListing, Platform
 
 
@@ -27,6 +28,16 @@ def _phones() -> list[FoundPhone]:
     return list_phones()
 
 
+def _int8(checks: list[Check]) -> Check:
+    """Core ML runs W8A8 programs (activations quantized by `quantize`/`dequantize`) from iOS 17, the
+    deployment target every package is converted for; weight-only int8 from iOS 16."""
+    version = next((c for c in checks if c.step == IOS_VERSION_STEP), None)
+    step = "int8 (W8A8) operators in Core ML"
+    if version is not None and version.passed:
+        return Check(step, True, f"{version.detail}: quantize and dequantize since iOS 17")
+    return Check(step, False, "iOS version not read" if version is None else version.detail, "update the iPhone to iOS 17 or later: Core ML quantizes activations from iOS 17")
+
+
 IOS = Platform(
     "ios",
     format="coreml",
@@ -34,6 +45,7 @@ IOS = Platform(
     build=_runner,
     match="product_type",
     phones=PhoneListing(_phones, noun="iPhones", where="USB and unlock them"),
+    int8=_int8,
     requires=(
         "{device} is an iPhone, and the iOS runner needs pymobiledevice3 (GPL-3.0-or-later, so not installed by default); "
         "install it with `.venv/bin/pip install -e '.[ios]'` and run again"

@@ -21,6 +21,7 @@ from typing import Any
 from infra.files import env_seconds
 
 BUNDLE_ID = "org.autovit.bench"
+IOS_VERSION_STEP = "iOS 17 or later"  # the doctor's step that reads the iOS version, which the int8 step judges by
 # CURRENT_PROJECT_VERSION of ios_bench/project.yml (the app's CFBundleVersion): the first build whose
 # resident mode the runner drives. Raise both together when the app changes in a way this runner
 # relies on, so that a phone with an older build is told to get this checkout's.
