@@ -214,3 +214,31 @@ def test_the_api_refuses_what_it_cannot_quantize_with_in_one_sentence(images, ru
 
 def test_a_predictor_says_the_precision_its_lut_prices():
     assert api.Predictor(lut_of("int8")).precision == "int8" and api.Predictor(lut_of("float32")).precision == "float32"
+
+
+def test_the_core_ml_quantizers_patterns_traced_non_strict_are_its_own_strict_traces(monkeypatch):
+    """A sample of each kind (`quantize._non_strict_pattern`; all 405 were compared by hand)."""
+    import torch.nn.functional as F
+    from executorch.backends.apple.coreml.quantizer import _coreml_quantizer_utils as utils
+    from torchao.quantization.pt2e.utils import _get_aten_graph_module_for_pattern
+
+    from search.supernet.quantize import _non_strict_pattern
+
+    traced: list[tuple[str, str]] = []
+
+    def both(pattern, example_inputs, is_cuda=False):
+        strict = _get_aten_graph_module_for_pattern(pattern, example_inputs, is_cuda)
+        traced.append((strict.code, _non_strict_pattern(pattern, example_inputs, is_cuda).code))
+        return strict
+
+    def stock(name):
+        getter = getattr(utils, name)
+        return getter.traced.__wrapped__ if hasattr(getter, "traced") else getter
+
+    monkeypatch.setattr(utils, "_get_aten_graph_module", both)
+    stock("get_conv_pattern")(2, F.relu, True)
+    stock("get_conv_bn_pattern")(2, F.silu, False)
+    stock("get_linear_pattern")(F.gelu, False)
+    stock("get_linear_bn_pattern")(None, False)
+    stock("get_binary_op_act_pattern")(torch.add, F.relu6, False)
+    assert len(traced) == 5 and all(strict == non_strict for strict, non_strict in traced)

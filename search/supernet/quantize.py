@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
+from importlib.metadata import version
 from typing import Any
 
 import torch
@@ -69,17 +70,40 @@ def quantized_program(model: nn.Module, example: torch.Tensor, quantizer: Any, c
 
 
 def _memoize_coreml_patterns() -> None:
-    """`CoreMLQuantizer` traces each of its ~150 pattern graphs (convolutions of 1 to 3 dimensions,
-    with and without BatchNorm, each activation, in place or not) with a strict `torch.export` on
-    every `annotate`, about a minute on this CPU whatever the model's size. A pattern's graph depends
-    only on the arguments of its getter, so each is traced once per process; the matcher rewrites
-    the pattern it is given, so each use gets a copy."""
+    """`CoreMLQuantizer` traces its pattern graphs (convolutions of 1 to 3 dimensions, with and without
+    BatchNorm, each activation, in place or not: 405 traces) with a strict `torch.export` on every
+    `annotate`, about a minute on this CPU whatever the model's size. Each is traced non-strict
+    instead (`_non_strict_pattern`: the same graph, code for code, for all 405, in a quarter of the
+    time), and once per process: a pattern's graph depends only on its getter's arguments, and the
+    matcher rewrites the pattern it is given, so each use gets a copy. This reaches into executorch's
+    quantizer module, so it is done only under the executorch it was checked against, as
+    `orchestrator/export/pass_pruning.py` does; under another the stock tracing runs."""
     from executorch.backends.apple.coreml.quantizer import _coreml_quantizer_utils as utils
 
+    if version("executorch") != VERIFIED_EXECUTORCH:
+        return
+    utils._get_aten_graph_module = _non_strict_pattern
     for name in PATTERN_GETTERS:
         getter = getattr(utils, name)
         if not hasattr(getter, "traced"):
             setattr(utils, name, _copies_of(functools.cache(getter)))
+
+
+def _non_strict_pattern(pattern: Callable[..., Any], example_inputs: tuple[Any, ...], is_cuda: bool = False) -> torch.fx.GraphModule:
+    """torchao's `_get_aten_graph_module_for_pattern` with `strict=False`: the module it exports,
+    with dead code and the `copy_` nodes of mutated inputs removed, as torchao removes them."""
+    if is_cuda:
+        example_inputs = tuple(x.cuda() if isinstance(x, torch.Tensor) else x for x in example_inputs)
+    module = torch.export.export(pattern, example_inputs, strict=False).module()  # type: ignore[arg-type]
+    module.graph.eliminate_dead_code()
+    for node in list(module.graph.nodes):
+        if node.op == "call_function" and node.target == torch.ops.aten.copy_.default and not node.users:
+            module.graph.erase_node(node)
+    module.recompile()
+    return module
+
+
+VERIFIED_EXECUTORCH = "1.5.1"  # the executorch whose Core ML quantizer `_memoize_coreml_patterns` was checked against (pyproject pins it)
 
 
 def _copies_of(traced: Callable[..., torch.fx.GraphModule]) -> Callable[..., torch.fx.GraphModule]:
