@@ -242,3 +242,12 @@ def test_the_core_ml_quantizers_patterns_traced_non_strict_are_its_own_strict_tr
     stock("get_linear_bn_pattern")(None, False)
     stock("get_binary_op_act_pattern")(torch.add, F.relu6, False)
     assert len(traced) == 5 and all(strict == non_strict for strict, non_strict in traced)
+
+
+def test_a_report_comparing_luts_of_two_precisions_is_refused_naming_both(bench, tmp_path):
+    float32, int8 = lut_of("float32"), lut_of("int8")
+    for doc in (float32, int8):
+        save_lut(doc, tmp_path / "luts")
+    result = bench("report", float32["id"], int8["id"])
+    assert result.exit_code == 2 and not list(tmp_path.rglob("*.report.html"))
+    assert result.stderr == f"error: LUT {float32['id']} prices float32 programs and LUT {int8['id']} is int8; compare two LUTs of one precision\n"

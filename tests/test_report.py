@@ -222,6 +222,14 @@ def test_two_lut_report_has_each_entrys_ratio(store: Path) -> None:
     assert f"b/a over {len(LATENCIES)} shared entries: median 1.000" in page
 
 
+def test_a_report_of_two_luts_of_other_resolutions_is_refused_before_anything_is_written(bench, store: Path) -> None:
+    _, a = stored_lut(store)
+    _, b = stored_lut(store, resolution=128)
+    result = bench("report", a["id"], b["id"])
+    assert result.exit_code == 2 and not list(store.rglob("*.report.html"))
+    assert result.stderr.startswith(f"error: LUT {a['id']} is for space 'tiny' at 64 px and LUT {b['id']} for space 'tiny' at 128 px")
+
+
 def test_diff_names_entries_only_in_one_lut(store: Path) -> None:
     only_b = entry_key("head", width=40)
     path_a, _ = stored_lut(store)

@@ -16,6 +16,7 @@ from infra.files import atomic_write, check_output
 from infra.strict_json import read_head
 from orchestrator.lut.store import validation_runs
 from orchestrator.report.page import MARKER, LutPart, render
+from orchestrator.report.tables import check_comparable
 from search.nas.lut import read_lut
 
 SUFFIX = ".report.html"
@@ -50,7 +51,8 @@ def write_report(lut_paths: list[Path], out: Path | None = None, bench: str = "b
     """Read the LUTs (validated) and their validation sidecars, write the page to `out` (default:
     `report_path`) and return where it went; the page's commands run `bench` as given (the CLI
     passes the executable it was started as). A LUT or sidecar that cannot be read raises a
-    `UserError` naming it, before anything is written."""
+    `UserError` naming it, before anything is written; so do two LUTs that price other networks or
+    programs of another precision (`check_comparable`), whose differences would mean nothing."""
     check_count(lut_paths)
     target = Path(out) if out is not None else report_path(lut_paths)
     check_replaceable(target)
@@ -58,6 +60,8 @@ def write_report(lut_paths: list[Path], out: Path | None = None, bench: str = "b
     for i, path in enumerate(lut_paths, 1):
         doc = read_lut(Path(path))
         parts.append(LutPart(doc, validation_runs(Path(path), doc["id"]), f"lut{i}", bench))
+    if len(parts) == 2:
+        check_comparable(parts[0].doc, parts[1].doc)
     page = render(parts)
     with atomic_write(target) as f:
         f.write(page)
