@@ -22,7 +22,7 @@ from orchestrator.measure.devices import get_device
 from search import api
 from search.nas.lut import content_id
 from search.space import load_space
-from search.supernet.quantize import coreml_quantizer, quantized_program, xnnpack_quantizer
+from search.supernet.quantize import CALIBRATION_INPUTS, coreml_quantizer, quantized_program, xnnpack_quantizer
 from tests.lut_factory import sized_lut
 from tests.test_search_cli import FAST, middle_budget
 
@@ -77,7 +77,7 @@ def test_host_int8_exports_int8_programs_to_the_runtime_the_float_devices_use():
 
 def test_a_lut_of_an_int8_device_records_its_precision_and_how_it_was_quantized():
     section = device_provenance(get_device("host-int8"), FIRST_SESSION)["device"]
-    assert section["precision"] == "int8" and "4 fixed random inputs" in section["quantization"]
+    assert section["precision"] == "int8" and f"{CALIBRATION_INPUTS} fixed random inputs" in section["quantization"]
     plain = device_provenance(get_device("host"), FIRST_SESSION)["device"]
     assert plain["precision"] == "float32" and "quantization" not in plain
 
@@ -176,7 +176,7 @@ def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quant
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     q = doc["quantization"]
-    assert (q["backend"], q["calibration_images"], q["scheme"]) == ("pte-int8", 8, get_backend("pte-int8").quantization)
+    assert (q["backend"], q["calibration_images"], q["scheme"]) == ("pte-int8", 8, get_backend("pte-int8").scheme)
     assert q["holdout"]["float32"] == doc["holdout"] and q["test"]["float32"] == doc["test"]
     for split in ("holdout", "test"):
         before, after = q[split]["float32"], q[split]["int8"]

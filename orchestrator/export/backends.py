@@ -47,10 +47,17 @@ class Backend:
     # cost other shares of the whole than in float32 (convolutions and linears get cheaper, softmax
     # and norms do not), so LUTs of two precisions are never mixed
     precision: str = "float32"
-    quantization: str | None = None  # how its programs are quantized, as a LUT records it
+    scheme: str | None = None  # how an int8 backend's programs are quantized
     quantizer: Callable[[], Any] | None = None  # an int8 backend's PT2E quantizer (`search.supernet.quantize`), for the accuracy of its programs
 
+    @property
+    def quantization(self) -> str | None:
+        """What a LUT of an int8 backend's device records: its scheme, and what profiling calibrates
+        on (a search calibrates what it delivers on training images, and says how many)."""
+        return None if self.scheme is None else f"{self.scheme}; {PROFILE_CALIBRATION}"
 
+
+PROFILE_CALIBRATION = "calibrated on 4 fixed random inputs, since a quantized program's latency does not depend on its calibration images"
 PTE_IDENTIFIER = b"ET"  # a .pte is a flatbuffer whose file identifier, at bytes 4-8, is ET followed by its version
 
 
@@ -162,8 +169,7 @@ PTE_PORTABLE = Backend(
 )
 PTE_INT8 = Backend(
     "pte-int8", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_int8_pte, _pte_input_shape, delivered_always=False, precision="int8",
-    quantization="PT2E with ExecuTorch's XNNPACKQuantizer: symmetric per-channel int8 weights, int8 activations; calibrated on 4 fixed "
-    "random inputs, since a quantized program's latency does not depend on its calibration images",
+    scheme="PT2E with ExecuTorch's XNNPACKQuantizer: symmetric per-channel int8 weights, int8 activations",
     quantizer=_xnnpack_quantizer,
 )
 _COREML_DEVICES = "iOS devices (Core ML)"
@@ -171,9 +177,8 @@ COREML = Backend("coreml", "coreml", ".mlpackage", "coremltools", _COREML_DEVICE
 COREML_INT8 = Backend(
     "coreml-int8", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_int8_coreml, _coreml_input_shape, delivered_always=False,
     precision="int8",
-    quantization="PT2E with ExecuTorch's CoreMLQuantizer: symmetric per-channel int8 weights, uint8 activations (int8 weights alone where "
-    "that does not convert; the export records which); calibrated on 4 fixed random inputs, since a quantized program's latency does not "
-    "depend on its calibration images",
+    scheme="PT2E with ExecuTorch's CoreMLQuantizer: symmetric per-channel int8 weights, uint8 activations (int8 weights alone where "
+    "that does not convert; the export records which)",
     quantizer=_coreml_quantizer,
 )
 # PTE comes before PTE_PORTABLE, COREML before COREML_INT8: `backend_of_file` gives the first backend of a suffix

@@ -246,7 +246,7 @@ def finish_search(
         "search_seconds": state.seconds,
         "coarse": state.coarse,
         "measurement": measured,
-        "quantization": {**quantization, "scheme": files.facts.get(required.name, {}).get("quantization", required.quantization)} if quantization else None,
+        "quantization": {**quantization, "scheme": files.facts.get(required.name, {}).get("quantization", required.scheme)} if quantization else None,
         "not_measured": finish.not_measured,
         "files": {
             "config": str(out / "best.json"), "checkpoint": str(files.checkpoint), "pte": _path(files.artifacts.get("pte")),
