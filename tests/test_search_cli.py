@@ -50,7 +50,17 @@ def search(bench_cli):
     return lambda *args: bench_cli("search", *args)
 
 
-def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_no_third_party_noise(tiny_checkpoint, tiny_lut, tmp_path):
+def fresh_coreml(cache: Path, tmp_path: Path) -> Path:
+    """An export cache with `cache`'s ExecuTorch programs and no Core ML package, so that the winner
+    (the run's `tiny_search_run` exports it) is converted again, with what coremltools prints."""
+    own = tmp_path / "cache"
+    (cache / "exports" / "pte").mkdir(parents=True, exist_ok=True)
+    (own / "exports").mkdir(parents=True)
+    (own / "exports" / "pte").symlink_to(cache / "exports" / "pte")
+    return own
+
+
+def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_no_third_party_noise(tiny_checkpoint, tiny_lut, tmp_path, shared_export_cache):
     """In a process of its own, as a user runs it, so that what coremltools and tqdm print at import
     and conversion would show: it goes to the run's delivery.log, not the terminal."""
     budget = middle_budget(tiny_lut)
@@ -58,7 +68,8 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     result = subprocess.run(
         [sys.executable, "-m", "orchestrator", "search", "--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut),
          "--latency-ms", str(budget), "--out", str(out), "--json", *FAST, "--measure-top", "2"],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "BENCH_CACHE": str(fresh_coreml(shared_export_cache, tmp_path))},
+        capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr
     assert "coremltools" not in result.stdout + result.stderr and "%|" not in result.stdout + result.stderr, result.stderr
@@ -391,7 +402,7 @@ def fake_device(monkeypatch, slower: float) -> None:
     from orchestrator.measure.contract import summarize
     from orchestrator.searchjob import delivery, finish
 
-    def placeholder(static, backend, path):
+    def placeholder(static, backend, path, calibration=None):
         path.write_bytes(b"a model") if backend.suffix == ".pte" else path.mkdir(parents=True, exist_ok=True)
         return {}
 
