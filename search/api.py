@@ -37,10 +37,11 @@ from search.space.config import MBConvStage, SubnetConfig, TransformerStage, as_
 from search.space.encoding import ConfigBatch, encode, random_batch
 from search.space.params import params_batch
 from search.space.sampling import crossover, mutate, random_config
+from search.supernet.quantize import quantize
 from search.training.trained import Supernet, build_model
 
 if TYPE_CHECKING:  # torch is imported by the functions that build models, so pricing stays light
-    from torch import Tensor, nn
+    from torch import nn
 
 __all__ = [
     "Candidate",
@@ -332,34 +333,6 @@ def search(
         )
     supernet.evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts
     return run_search(predictor, lambda config: supernet.accuracy(config, data), latency_ms, params_m, settings, log)
-
-
-QUANTIZERS = ("xnnpack", "coreml")  # `quantize`'s runtimes: ExecuTorch's XNNPACK (the pte-int8 devices) and Core ML (coreml-int8)
-
-
-def quantize(model: nn.Module, images: Sequence[Tensor], runtime: str = "xnnpack") -> nn.Module:
-    """`model` (from `build_model`, `Supernet.subnet` or `load_found`) quantized to int8 the way
-    `runtime` runs int8 programs, as `bench search` quantizes what it delivers for an int8 LUT:
-    PT2E with the runtime's own quantizer, observers calibrated on `images` (training images, each a
-    tensor of shape [1, 3, R, R], the resolution the model runs at). The module computes as the int8
-    program does (up to the runtime's rounding), so its accuracy is the int8 model's; its latency is
-    an int8 LUT's to price (`Predictor(lut).precision`)."""
-    import torch
-
-    from search.supernet.deploy import deploy_form
-    from search.supernet.quantize import coreml_quantizer, quantized_module, xnnpack_quantizer
-
-    if runtime not in QUANTIZERS:
-        raise UserError(f"runtime must be one of {', '.join(QUANTIZERS)}, not {runtime!r}")
-    if isinstance(images, torch.Tensor) or not isinstance(images, Sequence) or not images:
-        raise UserError("images must be a non-empty list of image tensors, each of shape [1, 3, R, R]")
-    shape = images[0].shape if isinstance(images[0], torch.Tensor) else None
-    if shape is None or len(shape) != 4 or shape[0] != 1 or any(
-        not isinstance(x, torch.Tensor) or x.shape != shape or not torch.isfinite(x).all() for x in images
-    ):
-        raise UserError("images must be finite tensors of one shape [1, 3, R, R], one image each: the quantized graph's shapes are static")
-    quantizer = xnnpack_quantizer() if runtime == "xnnpack" else coreml_quantizer()
-    return quantized_module(deploy_form(model), images[0], quantizer, list(images))
 
 
 class FoundModel(NamedTuple):

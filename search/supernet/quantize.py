@@ -19,17 +19,22 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
+from infra.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported where it is used: `search.api` offers `quantize`, and importing the API stays light
+    import torch
+    from torch import nn
 
 CALIBRATION_INPUTS = 4  # fixed random inputs (seed 0) the observers see when no images are given
 
 
 def fixed_inputs(example: torch.Tensor, count: int = CALIBRATION_INPUTS) -> list[torch.Tensor]:
+    import torch
+
     generator = torch.Generator().manual_seed(0)
     return [torch.randn(example.shape, generator=generator) for _ in range(count)]
 
@@ -41,6 +46,7 @@ def xnnpack_quantizer() -> Any:
 
 
 def coreml_quantizer() -> Any:
+    import torch
     from coremltools.optimize.torch.quantization.quantization_config import LinearQuantizerConfig, QuantizationScheme
     from executorch.backends.apple.coreml.quantizer import CoreMLQuantizer
 
@@ -55,6 +61,7 @@ def quantized_module(model: nn.Module, example: torch.Tensor, quantizer: Any, ca
     """`model` quantized by `quantizer`, calibrated on `calibration` (images, each of `example`'s
     shape: the exported graph's shapes are static) or on fixed random inputs: a module that computes
     in int8 as the runtime will, so its accuracy is the int8 program's (up to the runtime's rounding)."""
+    import torch
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     prepared = prepare_pt2e(torch.export.export(model.eval(), (example,)).module(), quantizer)
@@ -66,7 +73,36 @@ def quantized_module(model: nn.Module, example: torch.Tensor, quantizer: Any, ca
 
 def quantized_program(model: nn.Module, example: torch.Tensor, quantizer: Any, calibration: list[torch.Tensor] | None = None) -> torch.export.ExportedProgram:
     """`quantized_module`, exported again for lowering."""
+    import torch
+
     return torch.export.export(quantized_module(model, example, quantizer, calibration), (example,))
+
+
+QUANTIZERS = ("xnnpack", "coreml")  # `quantize`'s runtimes: ExecuTorch's XNNPACK (the pte-int8 devices) and Core ML (coreml-int8)
+
+
+def quantize(model: nn.Module, images: Sequence[torch.Tensor], runtime: str = "xnnpack") -> nn.Module:
+    """`model` (from `build_model`, `Supernet.subnet` or `load_found`) quantized to int8 the way
+    `runtime` runs int8 programs, as `bench search` quantizes what it delivers for an int8 LUT:
+    PT2E with the runtime's own quantizer, observers calibrated on `images` (training images, each a
+    tensor of shape [1, 3, R, R], the resolution the model runs at). The module computes as the int8
+    program does (up to the runtime's rounding), so its accuracy is the int8 model's; its latency is
+    an int8 LUT's to price (`Predictor(lut).precision`)."""
+    import torch
+
+    from search.supernet.deploy import deploy_form
+
+    if runtime not in QUANTIZERS:
+        raise UserError(f"runtime must be one of {', '.join(QUANTIZERS)}, not {runtime!r}")
+    if isinstance(images, torch.Tensor) or not isinstance(images, Sequence) or not images:
+        raise UserError("images must be a non-empty list of image tensors, each of shape [1, 3, R, R]")
+    shape = images[0].shape if isinstance(images[0], torch.Tensor) else None
+    if shape is None or len(shape) != 4 or shape[0] != 1 or any(
+        not isinstance(x, torch.Tensor) or x.shape != shape or not torch.isfinite(x).all() for x in images
+    ):
+        raise UserError("images must be finite tensors of one shape [1, 3, R, R], one image each: the quantized graph's shapes are static")
+    quantizer = xnnpack_quantizer() if runtime == "xnnpack" else coreml_quantizer()
+    return quantized_module(deploy_form(model), images[0], quantizer, list(images))
 
 
 def _memoize_coreml_patterns() -> None:
@@ -92,6 +128,8 @@ def _memoize_coreml_patterns() -> None:
 def _non_strict_pattern(pattern: Callable[..., Any], example_inputs: tuple[Any, ...], is_cuda: bool = False) -> torch.fx.GraphModule:
     """torchao's `_get_aten_graph_module_for_pattern` with `strict=False`: the module it exports,
     with dead code and the `copy_` nodes of mutated inputs removed, as torchao removes them."""
+    import torch
+
     if is_cuda:
         example_inputs = tuple(x.cuda() if isinstance(x, torch.Tensor) else x for x in example_inputs)
     module = torch.export.export(pattern, example_inputs, strict=False).module()  # type: ignore[arg-type]
