@@ -30,14 +30,13 @@ from orchestrator.measure.devices import Device
 from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
 from orchestrator.searchjob.delivery import Timed, deliver, export_model, time_models
 from orchestrator.searchjob.int8 import accuracy_drop, calibration_images, quantized_model, right_per_image
-from orchestrator.searchjob.job import SearchJob, accuracy_on_test_split
+from orchestrator.searchjob.job import SearchJob
 from orchestrator.searchjob.pareto import plot_pareto
 from search.nas.budget import TOLERANCE
 from search.nas.lut import interval_method
 from search.nas.significance import Proportion, mcnemar_p, proportion, warnings_for
 from search.nas.strategies import Candidate, SearchState
 from search.supernet.static import StaticSubnet
-from search.training.evaluate import correct
 
 
 @dataclass
@@ -202,12 +201,13 @@ def finish_search(
     lo, hi = job.pricer.interval(best.config)
     verdict = judge(job, chosen, [s for s in candidates if s is not chosen] or _runner_up(job, state, chosen))
     held: Proportion = verdict["holdout"]
-    test = accuracy_on_test_split(chosen.static, job.data, job.inputs.eval_batch_size, job.device)
+    test_right = job.test_correct(chosen.static)
+    test = proportion(int(test_right.sum()), len(test_right)) if test_right is not None else None
     log(f"best: {held.text()} {job.selection_where()}, {best.predicted_ms:.2f} ms predicted ({lo:.2f}-{hi:.2f} ms, 95%), {best.params / 1e6:.3f}M params")
     log(f"test accuracy of the found model: {test.text()} of the test split" if test else "no test split (DATA/val/): the found model's test accuracy is unknown")
     for warning in verdict["warnings"]:
         log(f"warning: {warning}")
-    quantization = _int8_accuracy(job, chosen, required, images, log) if images is not None else None
+    quantization = _int8_accuracy(job, chosen, test_right, required, images, log) if images is not None else None
     log("delivering the found model")
     with output_into(out / "delivery.log"):
         files = deliver(chosen.static, job.ckpt["classes"], out, required.name, finish.exported.get(chosen.hash) if timed else None, images)
@@ -266,12 +266,14 @@ def finish_search(
     return result
 
 
-def _int8_accuracy(job: SearchJob, chosen: Scored, backend: Backend, images: list[torch.Tensor], log: Callable[[str], None]) -> dict[str, Any]:
-    """The found model's accuracy in float32 and as its int8 program computes, on the held-out and test images."""
+def _int8_accuracy(
+    job: SearchJob, chosen: Scored, test_right: torch.Tensor | None, backend: Backend, images: list[torch.Tensor], log: Callable[[str], None],
+) -> dict[str, Any]:
+    """The found model's accuracy in float32 (`chosen.right`, `test_right`: per image, as scored
+    already) and as its int8 program computes, on the held-out and test images."""
     quantized = quantized_model(chosen.static, backend, images)
     held = accuracy_drop(chosen.right, right_per_image(quantized, job.selection_batches()))
-    test = job.test_batches()
-    tested = accuracy_drop(correct(chosen.static, test, job.device), right_per_image(quantized, test)) if test else None
+    tested = accuracy_drop(test_right, right_per_image(quantized, job.test_batches)) if test_right is not None else None
     for name, drop in (("held-out", held), ("test", tested)):
         if drop is not None:
             log(

@@ -11,6 +11,7 @@ subnets on its own device (`search.training.distributed.map_shared`); rank 0 alo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,7 +26,6 @@ from orchestrator.lut.store import latest_validation
 from orchestrator.searchjob.resume import INPUTS_FILE, check_resume, file_sha256
 from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.nas.predictor import LatencyPredictor
-from search.nas.significance import Proportion, proportion
 from search.nas.strategies import Search, SearchSettings, SearchState
 from search.space.config import SubnetConfig, validate
 from search.supernet.model import Supernet
@@ -197,10 +197,16 @@ class SearchJob:
         """The images subnets are ranked on."""
         return self._load()[1]
 
+    @functools.cached_property
     def test_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
-        """The data's test split (val/), or None where it has none."""
+        """The data's test split (val/), read once, or None where it has none."""
         self._load()
         return tensor_batches(self.data.test, self.inputs.eval_batch_size) if self.data.test is not None else None
+
+    def test_correct(self, static: torch.nn.Module) -> torch.Tensor | None:
+        """Per test image, whether a recalibrated subnet gets it right (reported beside the held-out
+        accuracy the search ranked by); None when the data has no test split."""
+        return correct(static, self.test_batches, self.device) if self.test_batches is not None else None
 
     def holdout_correct(self, static: torch.nn.Module) -> torch.Tensor:
         """Per selection image, whether a recalibrated subnet gets it right (candidates against each other)."""
@@ -236,12 +242,3 @@ def _some(classes: list[str], shown: int = 10) -> str:
     """A list of classes as a user reads it: all of a few, else the first and how many in all."""
     names = ", ".join(classes[:shown])
     return f"[{names}]" if len(classes) <= shown else f"[{names}, ...] ({len(classes)} in all)"
-
-
-def accuracy_on_test_split(static: torch.nn.Module, data: Any, batch: int, device: torch.device) -> Proportion | None:
-    """Accuracy on the data's test split (val/) of a recalibrated subnet, reported beside the
-    held-out accuracy the search ranked by; None when the data has no test split."""
-    if data.test is None:
-        return None
-    right = correct(static, tensor_batches(data.test, batch), device)
-    return proportion(int(right.sum()), len(right))
