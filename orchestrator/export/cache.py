@@ -140,18 +140,26 @@ def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, art
     torch.set_num_threads(1)
     spec = ProbeSpec(**spec_dict)
     path = Path(artifact)
-    with held(path.with_name(f".{path.name}.lock"), f"the export of network {spec.id}", wait=True):
-        if (finished := _complete(path)) is not None:
-            return finished  # another process exported it while this one waited for the lock
+
+    def make() -> dict[str, Any]:
         model = build_probe(spec, load_space(space_name))
         example = torch.randn(spec.input_shape)
         start = time.perf_counter()
         facts = get_backend(backend).export(model, example, path)
-        meta = {
-            "probe": spec_dict, "backend": backend, "versions": exporter_versions(backend), "export_s": time.perf_counter() - start,
-            **facts, **fingerprint(path),
-        }
-        write_json_atomic(_meta_path(path), meta)
+        return {"probe": spec_dict, "backend": backend, "versions": exporter_versions(backend), "export_s": time.perf_counter() - start, **facts}
+
+    return _made_once(path, f"the export of network {spec.id}", make)
+
+
+def _made_once(artifact: Path, what: str, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The record of the entry at `artifact`: the whole one there, or, one process at a time (a lock
+    beside it), the one `make` writes and describes, completed by its sidecar; a process that
+    waited for the lock takes what the other made."""
+    with held(artifact.with_name(f".{artifact.name}.lock"), what, wait=True):
+        if (finished := _complete(artifact)) is not None:
+            return finished
+        meta = {**make(), **fingerprint(artifact)}
+        write_json_atomic(_meta_path(artifact), meta)
     return meta
 
 
@@ -331,13 +339,11 @@ def export_trained(identity: dict[str, Any], backend: str, path: Path, export: C
     blob = json.dumps({"trained": identity, "backend": backend, "versions": exporter_versions(backend)}, sort_keys=True, separators=(",", ":"))
     key = hashlib.sha256(blob.encode()).hexdigest()[:24]
     artifact = (root or cache_root()) / "exports" / backend / "trained" / key[:2] / f"{key}{get_backend(backend).suffix}"
-    with held(artifact.with_name(f".{artifact.name}.lock"), "the export of a trained model", wait=True):
-        meta = _complete(artifact)
-        if meta is None:
-            facts = export(artifact)
-            meta = {"identity": identity, "backend": backend, "versions": exporter_versions(backend), "facts": facts, **fingerprint(artifact)}
-            write_json_atomic(_meta_path(artifact), meta)
-        _copy_atomic(artifact, path)
+    meta = _made_once(
+        artifact, "the export of a trained model",
+        lambda: {"identity": identity, "backend": backend, "versions": exporter_versions(backend), "facts": export(artifact)},
+    )
+    _copy_atomic(artifact, path)  # a whole entry is never written again
     return meta["facts"]
 
 
