@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from orchestrator.export.cache import artifact_path, cache_key, export_probes, export_trained, lookup, lowering_cost, weights_digest
+from orchestrator.export.cache import artifact_path, cache_key, export_probes, export_trained, lookup, lowering_cost
 from orchestrator.plan.spec import ProbeSpec
 from search.space import load_space
 from search.space.sampling import max_config, min_config
+from search.supernet.digest import weights_digest
 
 pytestmark = pytest.mark.exports
 

@@ -3,6 +3,7 @@ device), LUTs that record the precision they price, and the refusals to mix two 
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -22,7 +23,7 @@ from orchestrator.measure.devices import get_device
 from search import api
 from search.nas.lut import content_id
 from search.space import load_space
-from search.supernet.quantize import CALIBRATION_INPUTS, coreml_quantizer, quantized_program, xnnpack_quantizer
+from search.supernet.quantize import CALIBRATION_INPUTS, coreml_quantizer, quantized_module, quantized_program, xnnpack_quantizer
 from tests.lut_factory import sized_lut
 from tests.test_search_cli import FAST, middle_budget
 
@@ -185,6 +186,22 @@ def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quant
     program = tmp_path / "s" / "best-pte-int8.pte"
     assert (tmp_path / doc["files"]["artifacts"]["pte-int8"]).resolve() == program and get_backend("pte-int8").input_shape(program) == [1, 3, 64, 64]
     assert "int8 (pte-int8, calibrated on 8 training images), held-out:" in result.stderr and "a drop of" in result.stderr
+
+
+def test_a_model_quantized_again_with_the_same_weights_and_images_is_the_module_quantized_before():
+    """A search scores its int8 winner, then exports it: one quantization, and the accuracy it reports is the lowered module's."""
+    model, images = small_net(), [torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    first = quantized_module(model, images[0], xnnpack_quantizer(), images)
+    assert quantized_module(copy.deepcopy(model), images[0], xnnpack_quantizer(), images) is first
+    assert quantized_module(model, images[0], xnnpack_quantizer(), images[:1]) is not first
+    with torch.no_grad():
+        model[0].weight[0, 0, 0, 0] += 1e-3
+    assert quantized_module(model, images[0], xnnpack_quantizer(), images) is not first
+
+
+def test_the_api_gives_each_caller_a_quantized_module_of_its_own():
+    model, images = small_net(), [torch.randn(1, 3, 32, 32)]
+    assert api.quantize(model, images) is not api.quantize(model, images)
 
 
 def test_the_api_quantizes_a_model_to_compute_as_its_int8_program_does():

@@ -317,19 +317,6 @@ def _stop_pool() -> None:
         manager.join(timeout=10)
 
 
-def weights_digest(state: dict[str, Any]) -> str:
-    """sha256 of a state dict's names, dtypes, shapes and bytes, in name order: two models with this
-    digest and one configuration export to the same program."""
-    import torch
-
-    digest = hashlib.sha256()
-    for name in sorted(state):
-        tensor = state[name].detach().cpu().contiguous()
-        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def export_trained(identity: dict[str, Any], backend: str, path: Path, export: Callable[[Path], dict[str, Any]], root: Path | None = None) -> dict[str, Any]:
     """A trained model's export to `path`, taken from the cache when a model of the same `identity`
     (its configuration, `weights_digest`, whatever else its program depends on) was exported by

@@ -17,7 +17,7 @@ import torch
 
 from infra.files import atomic_path
 from orchestrator.export.backends import BACKENDS, Backend
-from orchestrator.export.cache import export_probes, export_trained, weights_digest
+from orchestrator.export.cache import export_probes, export_trained
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
@@ -26,6 +26,7 @@ from orchestrator.plan.spec import ProbeSpec
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
 from search.supernet.deploy import deploy_form
+from search.supernet.digest import weights_digest
 from search.supernet.static import StaticSubnet
 
 

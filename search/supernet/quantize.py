@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from infra.errors import UserError
+from search.supernet.digest import weights_digest
 
 if TYPE_CHECKING:  # torch is imported where it is used: `search.api` offers `quantize`, and importing the API stays light
     import torch
@@ -60,15 +62,49 @@ def coreml_quantizer() -> Any:
 def quantized_module(model: nn.Module, example: torch.Tensor, quantizer: Any, calibration: list[torch.Tensor] | None = None) -> torch.fx.GraphModule:
     """`model` quantized by `quantizer`, calibrated on `calibration` (images, each of `example`'s
     shape: the exported graph's shapes are static) or on fixed random inputs: a module that computes
-    in int8 as the runtime will, so its accuracy is the int8 program's (up to the runtime's rounding)."""
+    in int8 as the runtime will, so its accuracy is the int8 program's (up to the runtime's rounding).
+
+    The last few are remembered by what determines them (the exported graph, its weights, the
+    quantizer's settings, the calibration images): a search scores its int8 winner and then exports
+    it, and so quantizes it once, and the accuracy it reports is that of the module it lowers."""
     import torch
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    prepared = prepare_pt2e(torch.export.export(model.eval(), (example,)).module(), quantizer)
+    graph = torch.export.export(model.eval(), (example,)).module()
+    inputs = fixed_inputs(example) if calibration is None else calibration
+    key = _quantization_key(graph, quantizer, inputs)
+    if key in _RECENT:
+        _RECENT.move_to_end(key)
+        return _RECENT[key]
+    prepared = prepare_pt2e(graph, quantizer)
     with torch.no_grad():
-        for x in fixed_inputs(example) if calibration is None else calibration:
+        for x in inputs:
             prepared(x)
-    return convert_pt2e(prepared)
+    _RECENT[key] = convert_pt2e(prepared)
+    while len(_RECENT) > RECENT_QUANTIZED:
+        _RECENT.popitem(last=False)
+    return _RECENT[key]
+
+
+RECENT_QUANTIZED = 2  # quantized modules remembered: a search's winner, scored then exported
+_RECENT: OrderedDict[str, torch.fx.GraphModule] = OrderedDict()
+
+
+def _quantization_key(graph: torch.fx.GraphModule, quantizer: Any, inputs: list[torch.Tensor]) -> str:
+    """Everything `convert_pt2e`'s result depends on: the graph's code (the operators, with the
+    shapes and head counts the model's attributes fixed), every tensor it reads (parameters,
+    buffers, constants), the quantizer's type and settings, and the calibration images."""
+    read = {str(n.target): functools.reduce(getattr, str(n.target).split("."), graph) for n in graph.graph.nodes if n.op == "get_attr"}
+    return weights_digest({
+        "code": _text_tensor(graph.code), "quantizer": _text_tensor(f"{type(quantizer).__qualname__}{vars(quantizer)!r}"),
+        **{f"read.{k}": v for k, v in read.items()}, **{f"input.{i}": x for i, x in enumerate(inputs)},
+    })
+
+
+def _text_tensor(text: str) -> torch.Tensor:
+    import torch
+
+    return torch.frombuffer(bytearray(text.encode()), dtype=torch.uint8)
 
 
 def quantized_program(model: nn.Module, example: torch.Tensor, quantizer: Any, calibration: list[torch.Tensor] | None = None) -> torch.export.ExportedProgram:
@@ -102,7 +138,7 @@ def quantize(model: nn.Module, images: Sequence[torch.Tensor], runtime: str = "x
     ):
         raise UserError("images must be finite tensors of one shape [1, 3, R, R], one image each: the quantized graph's shapes are static")
     quantizer = xnnpack_quantizer() if runtime == "xnnpack" else coreml_quantizer()
-    return quantized_module(deploy_form(model), images[0], quantizer, list(images))
+    return copy.deepcopy(quantized_module(deploy_form(model), images[0], quantizer, list(images)))  # the caller's own, not the one remembered
 
 
 def _memoize_coreml_patterns() -> None:
