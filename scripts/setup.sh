@@ -25,6 +25,10 @@ case "$mode" in
   *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac
 PYTHON=${PYTHON:-python3.11}
+# The heavy modules the test suite imports (the export, quantization and conversion toolchains).
+SUITE_IMPORTS="import torch, torchvision, timm, coremltools, executorch.exir, executorch.runtime, \
+executorch.backends.xnnpack.partition.xnnpack_partitioner, executorch.backends.xnnpack.quantizer.xnnpack_quantizer, \
+torchao.quantization.pt2e.quantize_pt2e, scipy.stats, sklearn.datasets, matplotlib.pyplot, hypothesis"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 say() { echo "setup: $*" >&2; }
 # Python 3.11 only: pyproject.toml requires >=3.11,<3.12, the versions in constraints.txt were
@@ -45,15 +49,22 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $PYTHON"
   "$PYTHON" -m venv .venv
 fi
+# The Debian packages the tests need download and unpack in the background, beside the Python
+# packages: on a fresh machine (as CI starts) the two are most of the set-up, and neither waits on
+# the other's network or disk.
+apt_pid=""
+apt_log=""
 if [ "$mode" = --tests ]; then
   if ! command -v kotlinc >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! ldconfig -p 2>/dev/null | grep -q libusb-1.0 \
     || ! command -v adb >/dev/null || ! command -v chromium >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-      say "installing kotlin, junit4, libusb, adb and chromium with apt-get (a minute or two)"
+      say "installing kotlin, junit4, libusb, adb and chromium with apt-get in the background (a minute or two)"
+      apt_log=$(mktemp)
       # Without recommends: chromium's would add a desktop's printing, power and sound services
       # (~130 packages) that a headless browser never starts; its fonts are named instead.
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        kotlin junit4 libusb-1.0-0 adb chromium fonts-liberation >/dev/null
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        kotlin junit4 libusb-1.0-0 adb chromium fonts-liberation) >"$apt_log" 2>&1 &
+      apt_pid=$!
     else
       echo "note: install kotlin, junit4, libusb-1.0-0, adb and chromium (Debian: sudo apt-get install kotlin junit4 libusb-1.0-0 adb chromium) to run the Android core and adb-server tests and the report's browser tests" >&2
     fi
@@ -75,7 +86,24 @@ if [ ! -f "$stamp" ]; then
     say "byte-compiling .venv once, so every process of a profile starts fast"
     .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
   fi
+  # While apt-get is still at work, the modules the suite imports first are byte-compiled, by
+  # importing them with bytecode writing on as the suite does (tests/conftest.py): otherwise the
+  # suite's first processes compile them (~25 s on 2 cores), after the set-up, on the clock.
+  if [ -n "$apt_pid" ]; then
+    say "byte-compiling the modules the tests import while apt-get finishes"
+    env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -c "$SUITE_IMPORTS" >/dev/null 2>&1 \
+      || say "note: byte-compiling ahead failed; the suite compiles what it imports as it goes"
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+if [ -n "$apt_pid" ]; then
+  if ! wait "$apt_pid"; then
+    cat "$apt_log" >&2
+    echo "setup: apt-get could not install kotlin, junit4, libusb, adb and chromium (its output is above); fix what it says and run this again" >&2
+    rm -f "$apt_log"
+    exit 1
+  fi
+  rm -f "$apt_log"
 fi
 say "done: run the toolkit as .venv/bin/bench (or 'source .venv/bin/activate', then bench)"

@@ -67,7 +67,7 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     out = tmp_path / "search"
     result = subprocess.run(
         [sys.executable, "-m", "orchestrator", "search", "--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut),
-         "--latency-ms", str(budget), "--out", str(out), "--json", *FAST, "--measure-top", "2"],
+         "--latency-ms", str(budget), "--out", str(out), "--json", *FAST, "--measure-top", "1"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "BENCH_CACHE": str(fresh_coreml(shared_export_cache, tmp_path))},
         capture_output=True, text=True, timeout=600,
     )
@@ -85,15 +85,14 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     best_line = next(line for line in result.stderr.splitlines() if line.startswith("best:"))
     assert f"on {held['total']} images held out" in best_line and "pooled" not in best_line and len(best_line) < 160
     assert doc["measured_ms"] > 0 and doc["measurement"]["anchor_ms"] > 0
-    # The measured finish: the 2 most accurate candidates timed in one session; the most accurate
-    # within the budget + 5% at the LUT's speed delivered, or, none within, the closest marked over.
-    candidates = doc["candidates"]
-    assert len(candidates) == 2 and [c["holdout"]["value"] for c in candidates] == sorted((c["holdout"]["value"] for c in candidates), reverse=True)
-    assert all(c["measured_ms"] > 0 and c["predicted_ms"] <= budget and c["within_budget"] == (c["budget_ratio"] <= 1.05) for c in candidates)
-    within = [i for i, c in enumerate(candidates) if c["within_budget"]]
-    ratios = [c["budget_ratio"] for c in candidates]
-    assert doc["chosen_rank"] == (within[0] if within else ratios.index(min(ratios))) and doc["within_budget"] == bool(within)
-    assert candidates[doc["chosen_rank"]]["config_hash"] == doc["config_hash"] and doc["budget_ratio"] == pytest.approx(ratios[doc["chosen_rank"]])
+    # The measured finish, on the found model alone (`tiny_search_run`'s winner, whose exports are
+    # the run's): timed beside the LUT's anchor and held to the budget + 5% at the LUT's speed. The
+    # choice among several candidates is test_on_a_device_slower_than_its_lut_...'s; several timed in
+    # one real session, test_quick_path's.
+    [candidate] = doc["candidates"]
+    assert candidate["measured_ms"] > 0 and candidate["predicted_ms"] <= budget and candidate["within_budget"] == (candidate["budget_ratio"] <= 1.05)
+    assert doc["chosen_rank"] == 0 and candidate["config_hash"] == doc["config_hash"] and doc["within_budget"] == candidate["within_budget"]
+    assert doc["budget_ratio"] == pytest.approx(candidate["budget_ratio"]) and doc["runner_up"]["config_hash"] != doc["config_hash"]
     assert SubnetConfig.from_dict(json.loads((out / "best.json").read_text())) == config
     saved = torch.load(out / "best.pt")
     model = StaticSubnet(config, load_space("tiny").for_classes(10))

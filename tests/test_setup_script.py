@@ -46,3 +46,52 @@ def test_setup_refuses_a_venv_of_another_python(tmp_path):
     done = subprocess.run(["./scripts/setup.sh"], cwd=copy, env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.startswith("setup: .venv holds Python 3.12, not the 3.11 the toolkit needs; delete .venv and run this again (")
+
+
+# A Python 3.11 that makes a venv of itself and records what it is asked to do: pip and uv installs
+# take half a second (the Python packages' download), `-c` runs nothing (the byte-compiling imports).
+RECORDING_PYTHON = """#!/bin/bash
+log="$SETUP_LOG"
+case "$1 $2" in
+  "-c import sys"*) echo 3.11 ;;
+  "-m venv") mkdir -p "$3/bin" && cp "$0" "$3/bin/python" && cp "$0" "$3/bin/uv" ;;
+  "-m pip"|"pip install") echo "python start $(date +%s.%N)" >> "$log"; sleep 0.5; echo "python end $(date +%s.%N)" >> "$log" ;;
+  "-c "*) echo "compile $(date +%s.%N) PYTHONDONTWRITEBYTECODE=${PYTHONDONTWRITEBYTECODE-unset}" >> "$log" ;;
+esac
+"""
+
+
+def setup_machine(tmp_path: Path, apt_get: str) -> tuple[Path, dict[str, str]]:
+    """A checkout on a root machine without kotlin (so the test set-up installs Debian's packages),
+    whose `apt-get` is `apt_get` (a shell script body) and whose Python records its steps."""
+    copy = checkout(tmp_path)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for name in ("bash", "sh", "cat", "sha256sum", "cut", "rm", "touch", "mkdir", "mktemp", "env", "grep", "sleep", "date", "cp", "dirname"):
+        (tools / name).symlink_to(shutil.which(name))
+    for name, body in (("python3.11", RECORDING_PYTHON), ("id", "#!/bin/sh\necho 0\n"), ("apt-get", f"#!/bin/bash\n{apt_get}\n")):
+        (tools / name).write_text(body)
+        (tools / name).chmod(0o755)
+    return copy, {"PATH": str(tools), "SETUP_LOG": str(tmp_path / "steps.log"), "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def test_the_test_set_up_installs_debians_packages_while_it_installs_and_compiles_the_python_ones(tmp_path):
+    apt_get = 'echo "apt $1 start $(date +%s.%N)" >> "$SETUP_LOG"; sleep 1; echo "apt $1 end $(date +%s.%N)" >> "$SETUP_LOG"'
+    copy, env = setup_machine(tmp_path, apt_get)
+    done = subprocess.run(["./scripts/setup.sh", "--tests"], cwd=copy, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    steps = {" ".join(line.split()[:-1]) if line.startswith(("apt", "python")) else "compile": line for line in (tmp_path / "steps.log").read_text().splitlines()}
+    at = {name: float(line.split()[-1] if not name == "compile" else line.split()[1]) for name, line in steps.items()}
+    assert at["apt update start"] < at["python end"] and at["python start"] < at["apt install end"]  # at work at once
+    assert at["python end"] <= at["compile"] < at["apt install end"] and steps["compile"].endswith("PYTHONDONTWRITEBYTECODE=unset")
+    assert done.stderr.splitlines()[-1].startswith("setup: done")
+
+
+def test_a_failed_apt_get_ends_the_set_up_with_its_output_and_what_to_do(tmp_path):
+    copy, env = setup_machine(tmp_path, 'echo "E: Unable to locate package kotlin" >&2; exit 100')
+    done = subprocess.run(["./scripts/setup.sh", "--tests"], cwd=copy, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-2:] == [
+        "E: Unable to locate package kotlin",
+        "setup: apt-get could not install kotlin, junit4, libusb, adb and chromium (its output is above); fix what it says and run this again",
+    ]
