@@ -9,6 +9,9 @@ prints, with `--json` as one document:
 - the int8 measurements against the float32 LUT scaled by its best single factor (the geometric
   mean of measured over predicted), beside the int8 LUT's own error on them: if one factor serves
   as well as the int8 LUT, int8 is float32 in another scale on this device, and it says so;
+- int8 over float32 as measured: the same subnets' float32 programs are timed in the same session,
+  interleaved with their int8 ones (two LUTs profiled on other days differ by the machine's speed
+  too, this ratio does not);
 - the subnet a search at one int8 budget picks with each LUT (parameters as the accuracy, the scaled
   float32 LUT held to the same budget), and what the int8 LUT predicts for the float32 pick.
 
@@ -29,11 +32,14 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats
 
+from orchestrator.export.cache import export_probes
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import resolve_lut
-from orchestrator.lut.validation import figures, measure_subnets
-from orchestrator.measure.devices import get_device
-from orchestrator.measure.session import new_run_dir
+from orchestrator.lut.validation import figures
+from orchestrator.measure.devices import Device, get_device
+from orchestrator.measure.session import new_run_dir, run_session
+from orchestrator.measure.timing import TimingPlan
+from orchestrator.plan.spec import ProbeSpec
 from search.api import Predictor, SearchSettings, run_search
 from search.nas.lut import lut_precision, read_lut
 from search.nas.predictor import LatencyPredictor, parts
@@ -52,6 +58,23 @@ def stage_shares(predictor: LatencyPredictor, configs: list[SubnetConfig]) -> di
         for stage in dict.fromkeys(p.stage for p in parts(config, predictor.space)):  # network order
             shares[stage].append(by_stage[stage] / total)
     return {stage: float(np.mean(values)) for stage, values in shares.items()}
+
+
+def time_both_precisions(
+    configs: list[SubnetConfig], anchor: SubnetConfig, space, device: Device, run_dir: Path, timing: TimingPlan,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """The subnets' and the anchor's int8 and float32 programs timed in one interleaved session on
+    `device` (the int8 one; its runner runs either `.pte`): medians by precision, subnets in order."""
+    specs = [ProbeSpec("net", c.resolution, c.to_json(), True) for c in [*configs, anchor]]
+    by_id = {s.id: s for s in specs}
+    models = {}
+    for precision, backend in (("int8", device.backend), ("float32", "pte")):
+        artifacts = export_probes(by_id, space.name, space.hash, backend, 2)
+        models.update({f"{precision}-{pid}": (artifacts[pid].path, spec.input_shape) for pid, spec in by_id.items()})
+    result = run_session(device, run_dir, models, timing)
+    median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
+    subnets = {p: np.array([median[f"{p}-{s.id}"] for s in specs[:-1]]) for p in ("int8", "float32")}
+    return subnets, {p: median[f"{p}-{specs[-1].id}"] for p in ("int8", "float32")}
 
 
 def search_pick(predictor: Predictor, budget_ms: float, seed: int) -> SubnetConfig:
@@ -98,15 +121,19 @@ def main() -> None:
         device = get_device(docs["int8"]["device"]["name"])
         picked = [configs[i] for i in np.linspace(0, len(configs) - 1, args.measure).round().astype(int)]
         work = args.work or Path(tempfile.mkdtemp(prefix="int8-"))
-        run = measure_subnets(picked, SubnetConfig.from_dict(docs["int8"]["context"]), space, device, new_run_dir("int8-vs-float32", work),
-                              end_to_end_timing(docs["int8"]), log=lambda m: console.print(m))
+        console.print(f"timing {len(picked)} subnets and the anchor as int8 and as float32 programs on {device.name}, interleaved in one session")
+        timed, anchor_ms = time_both_precisions(picked, SubnetConfig.from_dict(docs["int8"]["context"]), space, device,
+                                                new_run_dir("int8-vs-float32", work), end_to_end_timing(docs["int8"]))
         anchor_lut = docs["int8"]["measurement"].get("context_latency_ms")
-        measured = run.measured_ms * (anchor_lut / run.anchor_ms if anchor_lut else 1.0)  # at the int8 LUT's speed
+        measured = timed["int8"] * (anchor_lut / anchor_ms["int8"] if anchor_lut else 1.0)  # at the int8 LUT's speed
+        ratio = timed["int8"] / timed["float32"]
         own = predictors["int8"].predict_many(picked).ms
         raw = predictors["float32"].predict_many(picked).ms
         factor = float(math.exp(np.mean(np.log(measured / raw))))
         report["measured"] = {
-            "device": device.name, "subnets": len(picked), "session_speed": run.anchor_ms / anchor_lut if anchor_lut else None,
+            "device": device.name, "subnets": len(picked), "session_speed": anchor_ms["int8"] / anchor_lut if anchor_lut else None,
+            "int8_over_float32_measured": {"median": float(np.median(ratio)), "min": float(np.min(ratio)), "max": float(np.max(ratio)),
+                                           "anchor_int8_ms": anchor_ms["int8"], "anchor_float32_ms": anchor_ms["float32"]},
             "int8_lut": figures(own, measured), "float32_lut_scaled": {**figures(raw * factor, measured), "factor": factor},
         }
         scaled, int8_fit = report["measured"]["float32_lut_scaled"], report["measured"]["int8_lut"]
@@ -144,6 +171,9 @@ def main() -> None:
         for label, f in (("the int8 LUT", m["int8_lut"]), (f"the float32 LUT x {m['float32_lut_scaled']['factor']:.3f}", m["float32_lut_scaled"])):
             table.add_row(label, f"{f['within_10']:.0%}", f"{f['mape']:.1%}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
         console.print(table)
+        r = m["int8_over_float32_measured"]
+        console.print(f"int8 over float32, the same {m['subnets']} subnets timed in one session: median {r['median']:.2f}x ({r['min']:.2f}-{r['max']:.2f}x); "
+                      f"the anchor network {r['anchor_int8_ms']:.3f} ms int8 against {r['anchor_float32_ms']:.3f} ms float32")
         console.print("int8 is float32 in another scale on this device: one factor predicts it as well as the int8 LUT" if report["one_factor_suffices"]
                       else "int8 is not float32 in another scale here: the int8 LUT predicts the int8 programs better than any one factor")
     s = report["search"]
