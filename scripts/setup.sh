@@ -70,6 +70,20 @@ if [ "$mode" = --tests ]; then
     fi
   fi
 fi
+# The iOS app's Swift package (built and tested by the suite's `swift test`) is built with the same
+# flags in the background too, where a Swift toolchain is installed: a CPU-bound build beside
+# downloads, which the suite's `swift test` then only runs.
+swift_pid=""
+swift_log=""
+if [ "$mode" = --tests ]; then
+  swift=$(command -v swift || true)
+  [ -n "$swift" ] || [ ! -x /opt/swift/bin/swift ] || swift=/opt/swift/bin/swift
+  if [ -n "$swift" ] && [ -d ios_bench/BenchCore ]; then
+    swift_log=$(mktemp)
+    "$swift" build --build-tests --package-path ios_bench/BenchCore -Xswiftc -warnings-as-errors >"$swift_log" 2>&1 &
+    swift_pid=$!
+  fi
+fi
 stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)${mode:+-tests}
 if [ ! -f "$stamp" ]; then
   say "installing torch, executorch and the toolkit into .venv at the versions in constraints.txt (~3 GB the first time; seconds from uv's cache)"
@@ -105,5 +119,12 @@ if [ -n "$apt_pid" ]; then
     exit 1
   fi
   rm -f "$apt_log"
+fi
+if [ -n "$swift_pid" ]; then
+  if wait "$swift_pid"; then
+    rm -f "$swift_log"
+  else
+    say "note: the Swift package did not build ahead ($swift_log says why); the suite's Swift test will show it"
+  fi
 fi
 say "done: run the toolkit as .venv/bin/bench (or 'source .venv/bin/activate', then bench)"

@@ -95,3 +95,21 @@ def test_a_failed_apt_get_ends_the_set_up_with_its_output_and_what_to_do(tmp_pat
         "E: Unable to locate package kotlin",
         "setup: apt-get could not install kotlin, junit4, libusb, adb and chromium (its output is above); fix what it says and run this again",
     ]
+
+
+def test_the_test_set_up_builds_the_swift_package_beside_the_downloads_as_the_suites_swift_test_builds_it(tmp_path):
+    from tests.test_swift_package import PACKAGE_DIR, swift_test_command
+
+    copy, env = setup_machine(tmp_path, 'echo "apt $1 start $(date +%s.%N)" >> "$SETUP_LOG"; sleep 1')
+    (copy / "ios_bench" / "BenchCore").mkdir(parents=True)
+    swift = Path(env["PATH"]) / "swift"
+    swift.write_text('#!/bin/bash\necho "swift $* start $(date +%s.%N)" >> "$SETUP_LOG"; sleep 1\n')
+    swift.chmod(0o755)
+    done = subprocess.run(["./scripts/setup.sh", "--tests"], cwd=copy, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "steps.log").read_text().splitlines()
+    built = next(line.split()[1:-2] for line in lines if line.startswith("swift "))
+    started = float(next(line for line in lines if line.startswith("swift ")).split()[-1])
+    assert started < float(next(line for line in lines if line.startswith("python end")).split()[-1])  # beside the Python packages' install
+    assert built == ["build", "--build-tests", "--package-path", "ios_bench/BenchCore", *swift_test_command(Path("swift"))[4:]]
+    assert PACKAGE_DIR.relative_to(ROOT) == Path("ios_bench/BenchCore")  # the package the suite tests
