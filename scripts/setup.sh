@@ -54,6 +54,7 @@ fi
 # the other's network or disk.
 apt_pid=""
 apt_log=""
+compile_pid=""
 if [ "$mode" = --tests ]; then
   if ! command -v kotlinc >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! ldconfig -p 2>/dev/null | grep -q libusb-1.0 \
     || ! command -v adb >/dev/null || ! command -v chromium >/dev/null; then
@@ -91,25 +92,26 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/uv pip install -q --system-certs --python .venv/bin/python -c constraints.txt torch==2.14.1 torchvision==0.29.1 -e ".$extras"
   # Byte-compiled once here, on every core: with PYTHONDONTWRITEBYTECODE set, as on these machines,
   # nothing compiled later is kept, and every process of a profile (export workers, the host
-  # sessions' fork server) would compile torch again on import. Not for the tests (39 s of a 52 s set-up): the
-  # suite turns bytecode writing on for its own processes (tests/conftest.py) and so compiles only
-  # the third of the venv it imports, once. compileall's exit status is not the set-up's: torch
+  # sessions' fork server) would compile torch again on import. Not for the tests (39 s of a 52 s set-up):
+  # only the third of the venv the suite imports is compiled for them, below. compileall's exit status is not the set-up's: torch
   # ships a file written for Python 3.12 (torch/testing/_internal/py312_intrinsics.py) that 3.11
   # cannot compile and never imports, so compileall always ends in 1 after compiling the rest.
   if [ "$mode" != --tests ]; then
     say "byte-compiling .venv once, so every process of a profile starts fast"
     .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
   fi
-  # While apt-get is still at work, the modules the suite imports first are byte-compiled, by
-  # importing them with bytecode writing on as the suite does (tests/conftest.py): otherwise the
-  # suite's first processes compile them (~25 s on 2 cores), after the set-up, on the clock.
-  if [ -n "$apt_pid" ]; then
-    say "byte-compiling the modules the tests import while apt-get finishes"
-    env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -c "$SUITE_IMPORTS" >/dev/null 2>&1 \
-      || say "note: byte-compiling ahead failed; the suite compiles what it imports as it goes"
+  # The modules the suite imports are byte-compiled in the background, by importing them with
+  # bytecode writing on as the suite does (tests/conftest.py), beside apt-get and the Swift build:
+  # otherwise the suite's first processes compile them (~30 s before the first test, on 2 cores).
+  if [ "$mode" = --tests ]; then
+    env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -c "$SUITE_IMPORTS" >/dev/null 2>&1 &
+    compile_pid=$!
   fi
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+if [ -n "$compile_pid" ] && ! wait "$compile_pid"; then
+  say "note: byte-compiling ahead failed; the suite compiles what it imports as it goes"
 fi
 if [ -n "$apt_pid" ]; then
   if ! wait "$apt_pid"; then

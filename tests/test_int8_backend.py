@@ -173,11 +173,11 @@ def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quant
     save_lut(lut, tmp_path / "luts")
     budget = middle_budget(next((tmp_path / "luts").rglob(f"{lut['id']}.json")))
     result = bench("search", "--checkpoint", str(tiny_checkpoint), "--lut", lut["id"], "--latency-ms", str(budget), "--out", "s",
-                   *FAST, "--no-measure", "--int8-calibration", "8", "--json")
+                   *FAST, "--no-measure", "--int8-calibration", "4", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     q = doc["quantization"]
-    assert (q["backend"], q["calibration_images"], q["scheme"]) == ("pte-int8", 8, get_backend("pte-int8").scheme)
+    assert (q["backend"], q["calibration_images"], q["scheme"]) == ("pte-int8", 4, get_backend("pte-int8").scheme)
     assert q["holdout"]["float32"] == doc["holdout"] and q["test"]["float32"] == doc["test"]
     for split in ("holdout", "test"):
         before, after = q[split]["float32"], q[split]["int8"]
@@ -185,7 +185,7 @@ def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quant
         assert 0 <= q[split]["mcnemar_p"] <= 1
     program = tmp_path / "s" / "best-pte-int8.pte"
     assert (tmp_path / doc["files"]["artifacts"]["pte-int8"]).resolve() == program and get_backend("pte-int8").input_shape(program) == [1, 3, 64, 64]
-    assert "int8 (pte-int8, calibrated on 8 training images), held-out:" in result.stderr and "a drop of" in result.stderr
+    assert "int8 (pte-int8, calibrated on 4 training images), held-out:" in result.stderr and "a drop of" in result.stderr
 
 
 def test_a_model_quantized_again_with_the_same_weights_and_images_is_the_module_quantized_before():
