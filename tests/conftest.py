@@ -95,7 +95,7 @@ COMMITTED_LUTS = (
     "host/xxs/2a589111be5bc6e1", "host/xxs/6b8dc6fffb6e6bf1", "host/xxs/dee62bf85d8fe65c", "host/xxs/eb89c9b57325969d",
     "host-2t/tiny/0fd6177a3791c7fe", "host-2t/tiny/14a65a515756ea46",
     "host-portable/tiny/722a8793306ec00b", "host-portable/tiny/a649868f7adf87f9",
-    "host-int8/tiny/4a8e952c1bd29257", "host-int8/tiny/c889ba940288de54",
+    "host-int8/tiny/4a8e952c1bd29257", "host-int8/tiny/c889ba940288de54", "host-int8/xxs/69a5311f2d4dc75d",
 )
 
 
