@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
@@ -95,16 +96,8 @@ def _quantization_key(graph: torch.fx.GraphModule, quantizer: Any, inputs: list[
     shapes and head counts the model's attributes fixed), every tensor it reads (parameters,
     buffers, constants), the quantizer's type and settings, and the calibration images."""
     read = {str(n.target): functools.reduce(getattr, str(n.target).split("."), graph) for n in graph.graph.nodes if n.op == "get_attr"}
-    return weights_digest({
-        "code": _text_tensor(graph.code), "quantizer": _text_tensor(f"{type(quantizer).__qualname__}{vars(quantizer)!r}"),
-        **{f"read.{k}": v for k, v in read.items()}, **{f"input.{i}": x for i, x in enumerate(inputs)},
-    })
-
-
-def _text_tensor(text: str) -> torch.Tensor:
-    import torch
-
-    return torch.frombuffer(bytearray(text.encode()), dtype=torch.uint8)
+    parts = (graph.code, f"{type(quantizer).__qualname__}{vars(quantizer)!r}", weights_digest(read), weights_digest({str(i): x for i, x in enumerate(inputs)}))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
 def quantized_program(model: nn.Module, example: torch.Tensor, quantizer: Any, calibration: list[torch.Tensor] | None = None) -> torch.export.ExportedProgram:
