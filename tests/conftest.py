@@ -175,6 +175,23 @@ def made_once(path: Path, make) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_min_pte(run_folder: Path) -> Path:
+    """The tiny space's smallest subnet at 64 px as ExecuTorch exports it for phones, once for the
+    run: the Android and iOS runners' tests push it as any user's `.pte`."""
+    from orchestrator.export.executorch import save_pte
+    from search.space import load_space
+    from search.space.sampling import min_config
+    from search.supernet.deploy import deploy_form
+    from search.supernet.static import StaticSubnet
+
+    def export(path: Path) -> None:
+        space = load_space("tiny")
+        save_pte(deploy_form(StaticSubnet(min_config(space, 64), space)), torch.randn(1, 3, 64, 64), path)
+
+    return made_once(run_folder / "tiny-min.pte", export)
+
+
 def write_small_digits(root: Path) -> None:
     from search.training.digit_sets import write_digits
 

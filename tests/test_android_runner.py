@@ -15,10 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from infra.locks import InUseError, held
-from orchestrator.export.executorch import save_pte
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.android.adb import TLS_HELP, AdbKeyError, DeviceNotFound, NotAuthorised, TlsPairing
@@ -30,23 +28,12 @@ from orchestrator.measure.runners.base import Check, RunnerError
 from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
-from search.space.sampling import min_config
-from search.supernet.deploy import deploy_form
-from search.supernet.static import StaticSubnet
 from tests.adb_peer import AdbPeer, Phone, PushDrop
 
 pytestmark = [pytest.mark.phones, pytest.mark.exports]
 
 PLAN = TimingPlan(warmup_runs=2, warmup_s=0.01, runs=5, min_s=0.02)
 SHAPE = (1, 3, 64, 64)
-
-
-@pytest.fixture(scope="session")
-def tiny_pte(tiny, tmp_path_factory) -> Path:
-    """The tiny space's smallest subnet as ExecuTorch exports it for phones."""
-    path = tmp_path_factory.mktemp("android") / "tiny.pte"
-    save_pte(deploy_form(StaticSubnet(min_config(tiny, 64), tiny)), torch.randn(*SHAPE), path)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -104,9 +91,9 @@ def measure(runner: AndroidRunner, run_dir: Path, models: dict[str, Path]) -> di
     return run_session(get_device("pixel7"), run_dir, {mid: (path, SHAPE) for mid, path in models.items()}, PLAN, runner=runner)
 
 
-def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "bench"  # a real session: the app's part is the host runner's child
-    result = measure(pixel7_runner(peer, adb_key), tmp_path / "run-e2e", {"net-a": tiny_pte, "net-b": tiny_pte})
+    result = measure(pixel7_runner(peer, adb_key), tmp_path / "run-e2e", {"net-a": tiny_min_pte, "net-b": tiny_min_pte})
     assert result["status"] == "ok" and result["run_id"] == "run-e2e"
     assert result["device"] == {"platform": "android", "model": "Pixel 7", "os": "Android 14", "cores": os.cpu_count()}
     assert [m["id"] for m in result["models"]] == ["net-a", "net-b"]
@@ -127,10 +114,10 @@ def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, p
     }
 
 
-def test_connection_dropped_mid_push_is_survived_by_pushing_that_file_again(tmp_path: Path, adb_key: Path, tiny_pte: Path) -> None:
+def test_connection_dropped_mid_push_is_survived_by_pushing_that_file_again(tmp_path: Path, adb_key: Path, tiny_min_pte: Path) -> None:
     with AdbPeer(tmp_path / "phone", max_payload=4096) as peer:  # an older phone's 4 KB messages: the model spans many
-        peer.drop_push = PushDrop("models/net.pte", after_bytes=tiny_pte.stat().st_size // 2)
-        result = measure(pixel7_runner(peer, adb_key), tmp_path / "run-drop", {"net": tiny_pte})
+        peer.drop_push = PushDrop("models/net.pte", after_bytes=tiny_min_pte.stat().st_size // 2)
+        result = measure(pixel7_runner(peer, adb_key), tmp_path / "run-drop", {"net": tiny_min_pte})
     assert result["status"] == "ok" and [m["id"] for m in result["models"]] == ["net"]
     assert peer.connections == 1 + 2 + 1  # the phone kept awake, the session and its reconnect, the phone given back
     assert peer.phone.interrupted_pushes == ["/data/local/tmp/autovit/runs/run-drop/models/net.pte"]
@@ -138,29 +125,29 @@ def test_connection_dropped_mid_push_is_survived_by_pushing_that_file_again(tmp_
 
 
 def test_phone_that_stays_disconnected_fails_after_the_allowed_reconnects(
-    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
     peer.drop_push = PushDrop("models/net.pte", after_bytes=1, stay_offline=True)
     with pytest.raises(RunnerError, match=r"^the phone disconnected while pushing models/net\.pte and 2 reconnects did not bring it back .*check the cable"):
-        measure(pixel7_runner(peer, adb_key, reconnects=2), tmp_path / "run-gone", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key, reconnects=2), tmp_path / "run-gone", {"net": tiny_min_pte})
     assert peer.connections == 1 + 3 + 3  # the phone kept awake; the session and the restore, each with two reconnects
 
 
 def test_app_that_never_writes_a_result_is_relaunched_once_then_fails_quickly(
-    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
     peer.phone.app_behaviour = "silent"
     start = time.monotonic()
     with pytest.raises(RunnerError, match=r"wrote no result within 0\.3 s of each of 2 launches; .*see `adb logcat -s AutoViTBench`"):
-        measure(pixel7_runner(peer, adb_key, result_timeout_s=0.3), tmp_path / "run-silent", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key, result_timeout_s=0.3), tmp_path / "run-silent", {"net": tiny_min_pte})
     assert len(peer.phone.launches) == 2
     assert time.monotonic() - start < 5
 
 
-def test_malformed_result_is_reported_as_such(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_malformed_result_is_reported_as_such(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "malformed"
     with pytest.raises(RunnerError, match=r"^the result the app wrote is malformed \(.*'run_id' is a required property.*\); rebuild and reinstall"):
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run-bad", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-bad", {"net": tiny_min_pte})
 
 
 @pytest.mark.parametrize(
@@ -172,34 +159,34 @@ def test_malformed_result_is_reported_as_such(tmp_path: Path, peer: AdbPeer, adb
         (lambda r: r["models"][1].update(samples_ms=r["models"][1]["samples_ms"][:3]), r"has 3 samples of model 'net-b' for \d+ rounds, so the session"),
     ],
 )
-def test_a_result_that_cannot_be_real_is_refused_and_the_session_kept(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, tamper, says) -> None:
+def test_a_result_that_cannot_be_real_is_refused_and_the_session_kept(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, tamper, says) -> None:
     peer.phone.tamper = tamper
     with pytest.raises(RunnerError, match=says):
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run", {"net-a": tiny_pte, "net-b": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run", {"net-a": tiny_min_pte, "net-b": tiny_min_pte})
     assert (tmp_path / "run" / "request.json").is_file() and (tmp_path / "run" / "result.json").is_file()
 
 
-def test_result_of_another_run_is_refused(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_result_of_another_run_is_refused(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "foreign"
     with pytest.raises(RunnerError, match=r"^the phone's result belongs to run 'golden/pte', not 'run-mine'; .*one session per phone"):
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run-mine", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-mine", {"net": tiny_min_pte})
 
 
-def test_app_error_is_raised_with_the_apps_reason(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_app_error_is_raised_with_the_apps_reason(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "failing"
     with pytest.raises(
         RunnerError, match=r"^the Android app failed: model net-b failed to load: invalid program header \(run directory .*run-broken; more in `adb logcat"
     ):
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run-broken", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-broken", {"net": tiny_min_pte})
     assert json.loads((tmp_path / "run-broken" / "result.json").read_text())["status"] == "error"
 
 
 def test_result_larger_than_any_result_can_be_is_refused_without_pulling_it(
-    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
     peer.phone.app_behaviour = "oversized"
     with pytest.raises(RunnerError) as caught:
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run-huge", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-huge", {"net": tiny_min_pte})
     assert str(caught.value) == (
         f"the result the app wrote ({RESULT_PATH}) is 68,157,440 bytes, more than the 67,108,864 a result can be, so it was not pulled; "
         "rebuild and reinstall the app from this checkout (android_bench/README.md)"
@@ -209,34 +196,34 @@ def test_result_larger_than_any_result_can_be_is_refused_without_pulling_it(
 
 
 def test_phone_held_by_another_session_is_refused_before_anything_on_it_changes(
-    tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path
+    tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
     serial = peer.phone.props["ro.serialno"]  # its own, whatever address reaches it
     with held(cache / "locks" / f"{serial}.lock", "a session in another process"):
         with pytest.raises(InUseError, match=rf"^the phone {serial} is in use by process {os.getpid()}; "):
-            measure(pixel7_runner(peer, adb_key), tmp_path / "run-second", {"net": tiny_pte})
+            measure(pixel7_runner(peer, adb_key), tmp_path / "run-second", {"net": tiny_min_pte})
     assert peer.phone.pushed == [] and peer.phone.launches == [] and not [c for c in peer.phone.commands if c.startswith(("rm ", "pm ", "am "))]
     assert peer.phone.global_settings["stay_on_while_plugged_in"] == "0"  # held awake for the job, and given back
 
 
-def test_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "foreign"  # any quick answer will do: the lock is what is checked
     with pytest.raises(RunnerError, match="belongs to run"):
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run-1", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-1", {"net": tiny_min_pte})
     with held(cache / "locks" / f"{peer.phone.props['ro.serialno']}.lock", "the next session"):
         pass
 
 
-def test_sessions_on_one_phone_are_spaced_by_the_cool_down(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_sessions_on_one_phone_are_spaced_by_the_cool_down(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "foreign"  # any quick answer will do: the pause comes before the launch
     for run in ("run-1", "run-2"):
         with pytest.raises(RunnerError, match="belongs to run"):
-            measure(pixel7_runner(peer, adb_key, cooldown_s=0.5), tmp_path / run, {"net": tiny_pte})
+            measure(pixel7_runner(peer, adb_key, cooldown_s=0.5), tmp_path / run, {"net": tiny_min_pte})
     assert peer.phone.launches[1] - peer.phone.launches[0] >= 0.5
 
 
 def test_each_session_clears_earlier_runs_and_leaves_its_own_on_the_phone(
-    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
     peer.phone.app_behaviour = "foreign"  # any quick answer will do: the folders are what is checked
     kept = peer.phone.local("/data/local/tmp/autovit/notes.txt")
@@ -244,11 +231,11 @@ def test_each_session_clears_earlier_runs_and_leaves_its_own_on_the_phone(
     kept.write_text("the user's own file")
     for run in ("run-1", "run-2"):
         with pytest.raises(RunnerError, match="belongs to run"):
-            measure(pixel7_runner(peer, adb_key), tmp_path / run, {"net": tiny_pte})
+            measure(pixel7_runner(peer, adb_key), tmp_path / run, {"net": tiny_min_pte})
     assert sorted(p.name for p in peer.phone.local("/data/local/tmp/autovit/runs").iterdir()) == ["run-2"]
     assert kept.read_text() == "the user's own file"
     assert "rm -rf /data/local/tmp/autovit/runs" in peer.phone.commands and "rm -rf /data/local/tmp/autovit" not in peer.phone.commands
-    assert peer.phone.local("/data/local/tmp/autovit/runs/run-2/models/net.pte").read_bytes() == tiny_pte.read_bytes()
+    assert peer.phone.local("/data/local/tmp/autovit/runs/run-2/models/net.pte").read_bytes() == tiny_min_pte.read_bytes()
 
 
 def test_missing_app_without_an_apk_says_how_to_build_it(tmp_path: Path, peer: AdbPeer, adb_key: Path) -> None:
@@ -325,8 +312,25 @@ def test_adb_key_that_other_users_can_read_is_refused_with_the_chmod_that_fixes_
     assert peer.auth_log == ["prompt accepted"]
 
 
+@pytest.mark.parametrize("pem", [b"not a key\n", "encrypted"], ids=["garbage", "passphrase"])
+def test_adb_key_that_cannot_be_read_as_a_key_is_named_with_how_to_replace_it(peer: AdbPeer, tmp_path: Path, pem) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = tmp_path / "adbkey"
+    if pem == "encrypted":
+        pem = rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.BestAvailableEncryption(b"secret")
+        )
+    key.write_bytes(pem)
+    key.chmod(0o600)
+    with pytest.raises(AdbKeyError, match=rf"^the ADB key {re.escape(str(key))} cannot be used \(.+\); delete it \(a new one is made"):
+        list_phones(settings_for(peer, key))
+    assert peer.auth_log == []
+
+
 def test_bench_measure_stops_at_a_readable_adb_key_with_one_line(
-    peer: AdbPeer, tmp_path: Path, tiny_pte: Path, bench_cli, monkeypatch
+    peer: AdbPeer, tmp_path: Path, tiny_min_pte: Path, bench_cli, monkeypatch
 ) -> None:
     key = tmp_path / "adbkey"
     list_phones(settings_for(peer, key))
@@ -334,7 +338,7 @@ def test_bench_measure_stops_at_a_readable_adb_key_with_one_line(
     monkeypatch.setenv("BENCH_ADB", peer.address)
     monkeypatch.setenv("BENCH_ADB_KEY", str(key))
     monkeypatch.chdir(tmp_path)
-    result = bench_cli("measure", str(tiny_pte), "--device", "pixel7")
+    result = bench_cli("measure", str(tiny_min_pte), "--device", "pixel7")
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [f"error: the ADB key {key} is readable by other users; run `chmod 600 {key}` and try again"]
     assert peer.phone.pushed == []
@@ -477,10 +481,10 @@ def test_diagnose_never_raises_when_the_phone_speaks_tls(peer: AdbPeer, adb_key:
 
 
 @pytest.mark.parametrize("field", ["mDreamingLockscreen", "isKeyguardShowing", "mShowingLockscreen", "mKeyguardShowing"])
-def test_locked_phone_is_refused_before_the_launch(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, field: str) -> None:
+def test_locked_phone_is_refused_before_the_launch(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, field: str) -> None:
     peer.phone.locked, peer.phone.keyguard_field = True, field
     with pytest.raises(RunnerError) as caught:
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run-locked", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-locked", {"net": tiny_min_pte})
     assert str(caught.value) == (
         f"unlock the phone and run again: its lock screen is showing ({field}=true), behind which the benchmark app would be frozen "
         "(a screen lock of None keeps it unlocked between sessions)"
@@ -488,12 +492,12 @@ def test_locked_phone_is_refused_before_the_launch(tmp_path: Path, peer: AdbPeer
     assert peer.phone.launches == []
 
 
-def test_app_sent_to_the_background_fails_at_once(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_app_sent_to_the_background_fails_at_once(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "silent"  # without the check, the frozen app would be waited on for the whole result timeout
     peer.phone.intruder = "com.android.chrome/com.google.android.apps.chrome.Main"
     start = time.monotonic()
     with pytest.raises(RunnerError) as caught:
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run-behind", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-behind", {"net": tiny_min_pte})
     assert str(caught.value) == (
         "the benchmark app is not in front after its launch (com.android.chrome/com.google.android.apps.chrome.Main is), so Android would freeze it; "
         "close what covers it (a dialog, another app, the lock screen), leave the phone alone during sessions and run again"
@@ -501,11 +505,11 @@ def test_app_sent_to_the_background_fails_at_once(tmp_path: Path, peer: AdbPeer,
     assert len(peer.phone.launches) == 1 and time.monotonic() - start < 5
 
 
-def test_app_that_crashes_fails_within_a_poll_not_the_result_timeout(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_app_that_crashes_fails_within_a_poll_not_the_result_timeout(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "crash"
     start = time.monotonic()
     with pytest.raises(RunnerError) as caught:
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run-crash", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run-crash", {"net": tiny_min_pte})
     assert str(caught.value) == (
         "the benchmark app stopped (crashed or was killed) 0 s into the session without writing a result; "
         "see `adb logcat -s AutoViTBench` for why, fix that and run again"
@@ -524,11 +528,11 @@ def gate_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if line.startswith(("phone ready to measure", "phone not ready to measure"))]
 
 
-def test_hot_phone_is_waited_for_with_a_line_per_check(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, heat_history) -> None:
+def test_hot_phone_is_waited_for_with_a_line_per_check(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, heat_history) -> None:
     peer.phone.thermal_status, peer.phone.cooling = 3, 1
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.01), []
     runner.log = lines.append
-    result = measure(runner, tmp_path / "run-hot", {"net": tiny_pte})
+    result = measure(runner, tmp_path / "run-hot", {"net": tiny_min_pte})
     assert gate_lines(lines) == [
         "phone not ready to measure (thermal status 3 is above 1: the phone is throttled); reading it again in 0.01 s",
         "phone not ready to measure (thermal status 2 is above 1: the phone is throttled); reading it again in 0.01 s",
@@ -542,12 +546,12 @@ def test_hot_phone_is_waited_for_with_a_line_per_check(tmp_path: Path, peer: Adb
     assert json.loads((tmp_path / "run-hot" / "result.json").read_text())["thermal"]["before"] == before
 
 
-def test_phone_that_stays_throttled_fails_after_the_wait_cap(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_phone_that_stays_throttled_fails_after_the_wait_cap(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.thermal_status, peer.phone.battery_c = 3, 41.5  # severe, and it stays there
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.05, heat_wait_s=0.2), []
     runner.log = lines.append
     with pytest.raises(RunnerError) as caught:
-        measure(runner, tmp_path / "run-hot", {"net": tiny_pte})
+        measure(runner, tmp_path / "run-hot", {"net": tiny_min_pte})
     assert str(caught.value) == (
         "the phone stays throttled (thermal status 3, battery 41.5 °C, where a session needs thermal status at most 1) after 0.2 s of waiting; "
         "let it cool out of the sun and away from other work, or raise AndroidSettings.heat_wait_s"
@@ -556,13 +560,13 @@ def test_phone_that_stays_throttled_fails_after_the_wait_cap(tmp_path: Path, pee
 
 
 def test_phone_warm_on_its_charger_is_measured_once_its_battery_has_stopped_falling(
-    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, heat_history
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, heat_history
 ) -> None:
     """39 °C on the charger with thermal status 0: above a fixed 37 °C limit for good, yet not throttled."""
     peer.phone.battery_c = 39.0
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.05), []
     runner.log = lines.append
-    first = measure(runner, tmp_path / "run-1", {"net": tiny_pte})
+    first = measure(runner, tmp_path / "run-1", {"net": tiny_min_pte})
     steady = "phone ready to measure (battery 39 °C is above 37 °C but no longer falling (39 °C before), as on a charger; thermal status 0)"
     assert gate_lines(lines) == [
         "phone not ready to measure (battery 39 °C is above 37 °C: reading it again to see whether it still falls); reading it again in 0.05 s",
@@ -570,17 +574,17 @@ def test_phone_warm_on_its_charger_is_measured_once_its_battery_has_stopped_fall
     ]
     assert first["thermal"]["before"]["gate"] == steady.removeprefix("phone ready to measure (").removesuffix(")")
     lines.clear()
-    measure(runner, tmp_path / "run-2", {"net": tiny_pte})
+    measure(runner, tmp_path / "run-2", {"net": tiny_min_pte})
     assert gate_lines(lines) == [steady]  # the trend runs on from the last session's reading: no wait
     assert len(peer.phone.launches) == 2
 
 
-def test_battery_still_falling_is_waited_on_until_it_settles(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, heat_history) -> None:
+def test_battery_still_falling_is_waited_on_until_it_settles(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, heat_history) -> None:
     """Off a hot session onto a charger's plateau: 1 °C cooler at each reading, down to 38.5 °C."""
     peer.phone.battery_c, peer.phone.battery_cooling_c, peer.phone.battery_floor_c = 41.0, 1.0, 38.5
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.01), []
     runner.log = lines.append
-    result = measure(runner, tmp_path / "run", {"net": tiny_pte})
+    result = measure(runner, tmp_path / "run", {"net": tiny_min_pte})
     assert gate_lines(lines) == [
         "phone not ready to measure (battery 40 °C is above 37 °C: reading it again to see whether it still falls); reading it again in 0.01 s",
         "phone not ready to measure (battery 39 °C is above 37 °C and still falling (40 °C before)); reading it again in 0.01 s",
@@ -590,11 +594,11 @@ def test_battery_still_falling_is_waited_on_until_it_settles(tmp_path: Path, pee
     assert (result["thermal"]["before"]["battery_c"], result["thermal"]["throttled"]) == (38.5, False)
 
 
-def test_battery_that_keeps_falling_is_measured_after_the_battery_wait(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, heat_history) -> None:
+def test_battery_that_keeps_falling_is_measured_after_the_battery_wait(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, heat_history) -> None:
     peer.phone.battery_c, peer.phone.battery_cooling_c = 60.0, 0.5  # falls at every reading, and stays above 37 °C for 46 of them
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.05, battery_wait_s=0.2), []
     runner.log = lines.append
-    result = measure(runner, tmp_path / "run", {"net": tiny_pte})
+    result = measure(runner, tmp_path / "run", {"net": tiny_min_pte})
     assert result["status"] == "ok" and len(peer.phone.launches) == 1
     assert re.fullmatch(
         r"phone ready to measure \(battery [\d.]+ °C is above 37 °C and still falling \([\d.]+ °C before\) after 0\.2 s of waiting; "
@@ -603,23 +607,23 @@ def test_battery_that_keeps_falling_is_measured_after_the_battery_wait(tmp_path:
     assert 0.2 <= result["thermal"]["before"]["waited_s"] < 5
 
 
-def test_session_that_ended_throttled_is_measured_again_once_cool(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_session_that_ended_throttled_is_measured_again_once_cool(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.session_heat, peer.phone.cooling = [3, 0], 1
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.01), []
     runner.log = lines.append
-    result = measure(runner, tmp_path / "run-throttled", {"net": tiny_pte})
+    result = measure(runner, tmp_path / "run-throttled", {"net": tiny_min_pte})
     assert len(peer.phone.launches) == 2
     assert "the session ended throttled (thermal status 3, battery 30 °C); measuring it again once the phone has cooled down" in lines
     assert result["thermal"]["before"]["status"] == 1 and result["thermal"]["after"] == {"status": 0, "battery_c": 30.0}
     assert result["thermal"]["throttled"] is False
 
 
-def test_session_that_ends_throttled_twice_fails(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_session_that_ends_throttled_twice_fails(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.session_heat, peer.phone.cooling = [3, 3], 1
     runner = pixel7_runner(peer, adb_key, heat_poll_s=0.01)
     runner.log = lambda line: None
     with pytest.raises(RunnerError) as caught:
-        measure(runner, tmp_path / "run-throttled", {"net": tiny_pte})
+        measure(runner, tmp_path / "run-throttled", {"net": tiny_min_pte})
     assert str(caught.value) == (
         "the phone throttled during the session twice (it ended at thermal status 3, battery 30 °C, above thermal status 1); "
         "let it cool out of the sun and away from other work, raise cooldown_s or measure fewer models per session, and run again"
@@ -640,11 +644,11 @@ def test_install_that_waits_on_the_phone_is_not_run_again(tmp_path: Path, peer: 
     assert [c for c in peer.phone.commands if c.startswith("pm ")] == [f"pm install -r -g {APK_REMOTE_PATH}"]
 
 
-def test_launch_that_waits_on_the_phone_is_not_run_again(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path) -> None:
+def test_launch_that_waits_on_the_phone_is_not_run_again(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.stalls["am"] = 1.0
     peer.phone.app_behaviour = "silent"  # what the app does once the stalled launch lands is beside the point
     with pytest.raises(RunnerError) as caught:
-        measure(pixel7_runner(peer, adb_key, launch_timeout_s=0.3), tmp_path / "run-slow", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key, launch_timeout_s=0.3), tmp_path / "run-slow", {"net": tiny_min_pte})
     assert str(caught.value) == (
         "the phone did not finish starting the benchmark app within 0.3 s: unlock the phone and dismiss any dialog on its screen "
         "(or raise AndroidSettings.launch_timeout_s if the app is simply slow to start), then run again"
@@ -704,13 +708,13 @@ def test_diagnose_shows_a_phone_warm_on_its_charger_as_ready_when_its_thermal_st
 
 
 def test_bench_measure_prints_the_median_of_the_samples_not_the_one_the_phone_reports(
-    peer: AdbPeer, tmp_path: Path, adb_key: Path, tiny_pte: Path, bench_cli, monkeypatch
+    peer: AdbPeer, tmp_path: Path, adb_key: Path, tiny_min_pte: Path, bench_cli, monkeypatch
 ) -> None:
     peer.phone.tamper = lambda result: [m["summary"].update(median_ms=-1.0, p90_ms=-1.0) for m in result["models"]]
     monkeypatch.setenv("BENCH_ADB", peer.address)
     monkeypatch.setenv("BENCH_ADB_KEY", str(adb_key))
     monkeypatch.chdir(tmp_path)
-    result = bench_cli("measure", str(tiny_pte), "--device", "pixel7", "--json")
+    result = bench_cli("measure", str(tiny_min_pte), "--device", "pixel7", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     [model] = doc["models"]
@@ -718,12 +722,12 @@ def test_bench_measure_prints_the_median_of_the_samples_not_the_one_the_phone_re
 
 
 def test_a_phone_that_keeps_sending_past_a_results_size_is_cut_off_and_nothing_is_kept(
-    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_pte: Path, monkeypatch
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, monkeypatch
 ) -> None:
     monkeypatch.setattr("orchestrator.measure.runners.android.runner.MAX_JSON_BYTES", 200_000)  # STAT says a few kB: passed
     peer.phone.pull_extra = 2_000_000
     with pytest.raises(RunnerError, match=r"^the phone sent more than 200,000 bytes of .*result\.json, more than it can be, so the pull was stopped"):
-        measure(pixel7_runner(peer, adb_key), tmp_path / "run", {"net": tiny_pte})
+        measure(pixel7_runner(peer, adb_key), tmp_path / "run", {"net": tiny_min_pte})
     assert not (tmp_path / "run" / "result.json").exists()
     assert [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".") or "tmp" in p.name] == []
 

@@ -140,28 +140,12 @@ def staged(tmp_path: Path, models: dict[str, Path], backend: str = "coreml", run
     return run_dir
 
 
-@pytest.fixture(scope="session")
-def tiny_pte(tmp_path_factory) -> Path:
-    import torch
-
-    from orchestrator.export.executorch import save_pte
-    from search.space import load_space
-    from search.space.sampling import min_config
-    from search.supernet.deploy import deploy_form
-    from search.supernet.static import StaticSubnet
-
-    space = load_space("tiny")
-    path = tmp_path_factory.mktemp("pte") / "tiny-min.pte"
-    save_pte(deploy_form(StaticSubnet(min_config(space, 64), space)), torch.randn(1, 3, 64, 64), path)
-    return path
-
-
 # --- a run, end to end ---------------------------------------------------------------------------
 
 
-def test_app_measures_the_pushed_model_and_its_result_comes_back(tmp_path: Path, tiny_pte: Path) -> None:
+def test_app_measures_the_pushed_model_and_its_result_comes_back(tmp_path: Path, tiny_min_pte: Path) -> None:
     phone = FakePhone(tmp_path / "phone", host_child_app)
-    run_dir = staged(tmp_path, {"tiny-min": tiny_pte}, backend="pte", run_id="e2e")
+    run_dir = staged(tmp_path, {"tiny-min": tiny_min_pte}, backend="pte", run_id="e2e")
     result = runner_on(phone, timeout_s=120).run(run_dir)
     assert result["status"] == "ok" and result["run_id"] == "e2e"
     assert [m["id"] for m in result["models"]] == ["tiny-min"]

@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 
 from adb_shell.auth.keygen import write_public_keyfile
-from adb_shell.auth.sign_pythonrsa import PythonRSASigner
+from adb_shell.auth.sign_cryptography import CryptographySigner
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -54,10 +55,11 @@ def _unusable(key_path: Path, exc: Exception) -> AdbKeyError:
     )
 
 
-def _load_signer(key_path: Path) -> PythonRSASigner:
+def _load_signer(key_path: Path) -> CryptographySigner:
     """The user's ADB key, the one the platform `adb` uses, so a phone that trusts `adb` trusts us;
     made when absent, as `adb` does on first use. A key that other users can read is refused rather
-    than used: whoever reads it is trusted by every phone that trusts this computer."""
+    than used: whoever reads it is trusted by every phone that trusts this computer. It signs through
+    `cryptography` (OpenSSL), not adb-shell's pure-Python RSA, which took about 80 ms a token."""
     try:
         if not key_path.exists():
             _make_key(key_path)
@@ -71,8 +73,8 @@ def _load_signer(key_path: Path) -> PythonRSASigner:
         if not public.exists():
             with atomic_path(public) as partial:
                 write_public_keyfile(str(key_path), str(partial))
-        return PythonRSASigner(public.read_text(), key_path.read_text())
-    except (OSError, ValueError) as exc:
+        return CryptographySigner(str(key_path))
+    except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise _unusable(key_path, exc) from None
 
 
@@ -84,9 +86,9 @@ class LazySigner:
 
     def __init__(self, key_path: Path) -> None:
         self.key_path = key_path
-        self._signer: PythonRSASigner | None = None
+        self._signer: CryptographySigner | None = None
 
-    def _loaded(self) -> PythonRSASigner:
+    def _loaded(self) -> CryptographySigner:
         if self._signer is None:
             self._signer = _load_signer(self.key_path)
         return self._signer
@@ -94,5 +96,5 @@ class LazySigner:
     def Sign(self, data: bytes) -> bytes:
         return self._loaded().Sign(data)
 
-    def GetPublicKey(self) -> str:
+    def GetPublicKey(self) -> bytes:
         return self._loaded().GetPublicKey()
