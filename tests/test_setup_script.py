@@ -113,3 +113,17 @@ def test_the_test_set_up_builds_the_swift_package_beside_the_downloads_as_the_su
     assert started < float(next(line for line in lines if line.startswith("python end")).split()[-1])  # beside the Python packages' install
     assert built == ["build", "--build-tests", "--package-path", "ios_bench/BenchCore", *swift_test_command(Path("swift"))[4:]]
     assert PACKAGE_DIR.relative_to(ROOT) == Path("ios_bench/BenchCore")  # the package the suite tests
+
+
+def test_the_test_set_up_compiles_the_android_core_once_apt_get_has_brought_kotlinc_and_waits_for_it(tmp_path):
+    copy, env = setup_machine(tmp_path, 'echo "apt $1 end $(date +%s.%N)" >> "$SETUP_LOG"; sleep 0.5')
+    (Path(env["PATH"]) / "kotlinc").symlink_to(shutil.which("true"))  # on PATH before apt-get, as a check finds it
+    script = copy / "android_bench" / "core" / "run_tests.sh"
+    script.parent.mkdir(parents=True)
+    script.write_text('echo "kotlin $* start $(date +%s.%N)" >> "$SETUP_LOG"; sleep 1; echo "kotlin end" >> "$SETUP_LOG"\n')
+    done = subprocess.run(["./scripts/setup.sh", "--tests"], cwd=copy, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = (tmp_path / "steps.log").read_text().splitlines()
+    [kotlin] = [line for line in lines if line.startswith("kotlin --build-only start")]
+    assert float(kotlin.split()[-1]) >= max(float(line.split()[-1]) for line in lines if line.startswith("apt install end"))
+    assert "kotlin end" in lines  # the set-up waited for it, so the suite never compiles beside it

@@ -6,11 +6,20 @@
 # The jars are cached under build/kotlinc/, keyed by a hash of the sources, this script and the
 # Kotlin standard library, so a second run with nothing changed only runs the tests.
 #
+# With --build-only it compiles (when the cache misses) and stops there: the test set-up
+# (scripts/setup.sh --tests) builds ahead, beside its other work, so the suite only runs the tests.
+#
 # Environment: CONTRACT_DIR (default: the repository's tests/contract), RESULT_OUT_DIR (where the
 # tests leave the result files they write, for the Python side to validate; default: a temp folder),
 # JUNIT_JAR and HAMCREST_JAR (default: Debian's).
 set -euo pipefail
 
+build_only=0
+case "${1:-}" in
+  "") ;;
+  --build-only) build_only=1 ;;
+  *) echo "usage: $0 [--build-only]" >&2; exit 2 ;;
+esac
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 contract_dir="${CONTRACT_DIR:-$here/../../tests/contract}"
 junit="${JUNIT_JAR:-/usr/share/java/junit4.jar}"
@@ -58,6 +67,7 @@ if [ ! -f "$cache/tests.jar" ]; then
   fi
   mv "$cache.partial" "$cache"
 fi
+[ "$build_only" = 0 ] || exit 0
 
 classes=()
 while IFS= read -r f; do
