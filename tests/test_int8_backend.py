@@ -261,6 +261,26 @@ def test_the_core_ml_quantizers_patterns_traced_non_strict_are_its_own_strict_tr
     assert len(traced) == 5 and all(strict == non_strict for strict, non_strict in traced)
 
 
+def test_the_xnnpack_quantizers_patterns_are_traced_once_as_its_own_traces_and_each_use_is_a_copy(monkeypatch):
+    """Every pattern one `annotate` traces (`quantize._memoize_xnnpack_patterns`), against the stock trace."""
+    from executorch.backends.xnnpack.quantizer import xnnpack_quantizer_utils as utils
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e
+    from torchao.quantization.pt2e.utils import _get_aten_graph_module_for_pattern as stock
+
+    quantizer = xnnpack_quantizer()
+    memo, compared = utils._get_aten_graph_module_for_pattern, []
+
+    def both(pattern, example_inputs, is_cuda=False):
+        first, again = memo(pattern, example_inputs, is_cuda), memo(pattern, example_inputs, is_cuda)
+        compared.append((stock(pattern, example_inputs, is_cuda).code == first.code == again.code, first is not again))
+        return first
+
+    monkeypatch.setattr(utils, "_get_aten_graph_module_for_pattern", both)
+    prepare_pt2e(torch.export.export(small_net(), (torch.randn(1, 3, 8, 8),)).module(), quantizer)
+    assert len(compared) == 12 and all(same and copied for same, copied in compared)  # conv(-transpose) 1-d and 2-d + BatchNorm (+ ReLU, in place or not)
+    assert len(memo.traced) == 12
+
+
 def test_a_report_comparing_luts_of_two_precisions_is_refused_naming_both(bench, tmp_path):
     float32, int8 = lut_of("float32"), lut_of("int8")
     for doc in (float32, int8):

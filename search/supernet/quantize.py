@@ -45,6 +45,7 @@ def fixed_inputs(example: torch.Tensor, count: int = CALIBRATION_INPUTS) -> list
 def xnnpack_quantizer() -> Any:
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
 
+    _memoize_xnnpack_patterns()
     return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
 
 
@@ -154,6 +155,45 @@ def _memoize_coreml_patterns() -> None:
             setattr(utils, name, _copies_of(functools.cache(getter)))
 
 
+def _memoize_xnnpack_patterns() -> None:
+    """`XNNPACKQuantizer` traces its convolution + BatchNorm (+ ReLU) patterns, 1-d and 2-d, plain and
+    transposed (12 graphs), with a strict `torch.export` on every `annotate`: about 2.6 s of every
+    quantization here, for patterns a deploy-form model (BatchNorm folded) never matches. Each graph
+    is traced once per process instead and each use gets a copy, as for Core ML
+    (`_memoize_coreml_patterns`); only under the executorch this was checked against."""
+    from executorch.backends.xnnpack.quantizer import xnnpack_quantizer_utils as utils
+
+    if version("executorch") != VERIFIED_EXECUTORCH or hasattr(utils._get_aten_graph_module_for_pattern, "traced"):
+        return
+    utils._get_aten_graph_module_for_pattern = _traced_once(utils._get_aten_graph_module_for_pattern)
+
+
+def _traced_once(trace: Callable[..., torch.fx.GraphModule]) -> Callable[..., torch.fx.GraphModule]:
+    """`trace(pattern, example_inputs, is_cuda)` remembered by what its graph depends on: the
+    pattern's code and the values its closure holds (the XNNPACK quantizer makes a new closure for
+    each pattern on every call, over the convolution function and its ReLU flags), the example
+    inputs' shapes and dtypes (not their random values) and `is_cuda`. A pattern whose closure holds
+    anything unhashable is traced every time."""
+    traced: dict[Any, torch.fx.GraphModule] = {}
+
+    def pattern_graph(pattern: Any, example_inputs: tuple[Any, ...], is_cuda: bool = False, **kwargs: Any) -> torch.fx.GraphModule:
+        fn = getattr(pattern, "fn", pattern)
+        try:
+            key = (
+                fn.__code__, tuple(cell.cell_contents for cell in fn.__closure__ or ()),
+                tuple((tuple(x.shape), x.dtype) for x in example_inputs), is_cuda, tuple(sorted(kwargs.items())),
+            )
+            hash(key)
+        except (AttributeError, TypeError, ValueError):
+            return trace(pattern, example_inputs, is_cuda, **kwargs)
+        if key not in traced:
+            traced[key] = trace(pattern, example_inputs, is_cuda, **kwargs)
+        return copy.deepcopy(traced[key])
+
+    pattern_graph.traced = traced  # type: ignore[attr-defined]
+    return pattern_graph
+
+
 def _non_strict_pattern(pattern: Callable[..., Any], example_inputs: tuple[Any, ...], is_cuda: bool = False) -> torch.fx.GraphModule:
     """torchao's `_get_aten_graph_module_for_pattern` with `strict=False`: the module it exports,
     with dead code and the `copy_` nodes of mutated inputs removed, as torchao removes them."""
@@ -170,7 +210,7 @@ def _non_strict_pattern(pattern: Callable[..., Any], example_inputs: tuple[Any, 
     return module
 
 
-VERIFIED_EXECUTORCH = "1.5.1"  # the executorch whose Core ML quantizer `_memoize_coreml_patterns` was checked against (pyproject pins it)
+VERIFIED_EXECUTORCH = "1.5.1"  # the executorch whose quantizers `_memoize_coreml_patterns` and `_memoize_xnnpack_patterns` were checked against (pyproject pins it)
 
 
 def _copies_of(traced: Callable[..., torch.fx.GraphModule]) -> Callable[..., torch.fx.GraphModule]:
