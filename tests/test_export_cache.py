@@ -178,3 +178,45 @@ def test_a_trained_package_folder_is_copied_whole(tmp_path: Path) -> None:
     assert sorted(p.relative_to(tmp_path / "best.mlpackage").as_posix() for p in (tmp_path / "best.mlpackage").rglob("*")) == [
         "Data", "Data/model.mlmodel", "Manifest.json"
     ]
+
+
+def test_exports_run_no_more_than_workers_at_once_whatever_the_pools_size(monkeypatch, tmp_path):
+    """A pool kept from an export with more workers (a command's earlier step, a test run) serves
+    one with fewer: the tasks go to it `workers` at a time."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from orchestrator.export import cache
+
+    running, most, lock = [0], [0], threading.Lock()
+
+    def export(space_name, spec, backend, artifact, log_path):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return {"probe": spec}
+
+    monkeypatch.setattr(cache, "_export_worker", export)
+    monkeypatch.setattr(cache, "_pool", lambda workers, tasks: ThreadPoolExecutor(max_workers=4))
+    probes = {p.id: p for p in (ProbeSpec("overhead", r) for r in (32, 40, 48, 56, 72))}
+    done = export_probes(probes, TINY.name, TINY.hash, "pte", workers=2, root=tmp_path, show_progress=False)
+    assert set(done) == set(probes) and most[0] == 2
+
+
+def test_a_pool_is_kept_for_fewer_workers_and_replaced_for_more():
+    from orchestrator.export.cache import _pool, _stop_pool
+
+    _stop_pool()
+    try:
+        two = _pool(2, tasks=3)
+        assert _pool(1, tasks=3) is two and _pool(2, tasks=3) is two
+        _stop_pool()
+        one = _pool(1, tasks=3)
+        assert _pool(2, tasks=1) is one  # one task: any pool takes it
+        assert _pool(2, tasks=3) is not one
+    finally:
+        _stop_pool()

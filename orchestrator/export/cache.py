@@ -23,7 +23,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -249,25 +249,37 @@ def export_probes(
     root.mkdir(parents=True, exist_ok=True)
     log_path = root / "export.log"
     pool = _pool(workers, len(todo))
+    queue = sorted(todo, key=lowering_cost, reverse=True)
     futures = {}
+
+    def submit(spec: ProbeSpec) -> None:
+        artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
+        artifact.parent.mkdir(parents=True, exist_ok=True)
+        futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact), str(log_path))] = (spec, artifact)
+
     try:
         with Progress(*columns, disable=not show_progress, transient=False, console=Console(stderr=True)) as progress:
             task = progress.add_task(backend, total=len(probes), completed=len(done))
+            # `workers` tasks at a time, so a kept pool larger than asked runs no more than asked; the
+            # first ones start the workers, a later one goes to the worker its predecessor freed
             with _workers_start_without_ctrl_c():
-                for spec in sorted(todo, key=lowering_cost, reverse=True):
-                    artifact = artifact_path(root, backend, cache_key(spec, space_hash, backend))
-                    artifact.parent.mkdir(parents=True, exist_ok=True)
-                    futures[pool.submit(_export_worker, space_name, spec.to_dict(), backend, str(artifact), str(log_path))] = (spec, artifact)
-            for future in as_completed(futures):
-                spec, artifact = futures[future]
-                try:
-                    meta = future.result()
-                except BrokenProcessPool:
-                    raise
-                except Exception as exc:
-                    raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
-                done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
-                progress.advance(task)
+                for spec in queue[:workers]:
+                    submit(spec)
+            queue = queue[workers:]
+            while futures:
+                finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    spec, artifact = futures.pop(future)
+                    try:
+                        meta = future.result()
+                    except BrokenProcessPool:
+                        raise
+                    except Exception as exc:
+                        raise UserError(f"exporting network {spec.id} failed: {type(exc).__name__}: {exc} (log: {log_path})") from exc
+                    done[spec.id] = CachedExport(spec.id, artifact, meta, cached=False)
+                    progress.advance(task)
+                    if queue:
+                        submit(queue.pop(0))
     except BrokenProcessPool:  # a worker vanished: as a task's result, or already while the tasks were handed out
         _stop_pool()
         raise UserError(worker_died(log_path)) from None
@@ -284,10 +296,11 @@ def _pool(workers: int, tasks: int) -> ProcessPoolExecutor:
     """The export workers of this process, kept from one export to the next: a worker's first export
     imports torch, ExecuTorch and coremltools (about 10 s), which a command that exports more than
     once (a validation and its anchor, a search's delivery, a test run) then pays once. Workers
-    start as tasks need them, and end with this process. A single task keeps the pool whatever its
-    size (one worker takes it); more tasks get a pool of exactly `workers`."""
+    start as tasks need them, and end with this process. A pool at least as large as asked is kept
+    (`export_probes` hands it `workers` tasks at a time, so no more than that many work); a smaller
+    one is replaced by one of `workers` when there is more than one task."""
     global _POOL
-    if _POOL is not None and _POOL[0] != workers and tasks > 1:
+    if _POOL is not None and _POOL[0] < workers and tasks > 1:
         _stop_pool()
     if _POOL is None:
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start, initargs=(os.getpid(),))
