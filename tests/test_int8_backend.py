@@ -25,7 +25,7 @@ from search.nas.lut import content_id
 from search.space import load_space
 from search.supernet.quantize import CALIBRATION_INPUTS, coreml_quantizer, quantized_module, quantized_program, xnnpack_quantizer
 from tests.lut_factory import sized_lut
-from tests.test_search_cli import FAST, middle_budget
+from tests.test_search_cli import FAST
 
 pytestmark = pytest.mark.exports
 
@@ -167,11 +167,17 @@ def test_where_w8a8_does_not_convert_the_core_ml_program_has_int8_weights_and_sa
     assert "constexpr_affine_dequantize" in mil_ops(mlmodel) and "quantize" not in mil_ops(mlmodel)
 
 
-def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quantization_cost(bench, tiny_checkpoint, tiny_search_run, tmp_path):
-    """Of the winner of `tiny_search_run` (the same budget and settings): its float exports are the run's cache hits."""
+def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quantization_cost(bench, tiny_checkpoint, tmp_path):
+    """At the least budget the LUT admits a subnet at: the search of `test_unreachable_budget_...`
+    (the same predictions, checkpoint and settings), whose winner's float exports are the run's, and
+    a small subnet, whose int8 lowering costs half the middle one's."""
+    from search.nas.budget import Pricer, make_budget
+    from search.nas.predictor import LatencyPredictor
+
     lut = lut_of("int8")
     save_lut(lut, tmp_path / "luts")
-    budget = middle_budget(next((tmp_path / "luts").rglob(f"{lut['id']}.json")))
+    predictor = LatencyPredictor(lut, load_space("tiny"))
+    budget = Pricer(predictor, load_space("tiny"), make_budget(1.0, None, None)).least_budget()
     result = bench("search", "--checkpoint", str(tiny_checkpoint), "--lut", lut["id"], "--latency-ms", str(budget), "--out", "s",
                    *FAST, "--no-measure", "--int8-calibration", "4", "--json")
     assert result.exit_code == 0, result.stderr
@@ -197,6 +203,18 @@ def test_a_model_quantized_again_with_the_same_weights_and_images_is_the_module_
     with torch.no_grad():
         model[0].weight[0, 0, 0, 0] += 1e-3
     assert quantized_module(model, images[0], xnnpack_quantizer(), images) is not first
+
+
+def test_a_winner_quantized_for_its_accuracy_is_the_module_its_int8_export_lowers():
+    """`to_int8_pte` lives in a file torch treats apart (it leaves out its guards there), yet it
+    finds the module quantized before, as a search's delivery must."""
+    from search.supernet import quantize
+
+    model, images = small_net(), [torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(2)]
+    quantized_module(model, images[0], xnnpack_quantizer(), images)
+    remembered = list(quantize._RECENT)
+    to_int8_pte(model, torch.randn(1, 3, 32, 32), images)
+    assert list(quantize._RECENT) == remembered
 
 
 def test_the_api_gives_each_caller_a_quantized_module_of_its_own():
