@@ -115,12 +115,8 @@ if [ ! -f "$stamp" ]; then
   # The modules the suite imports are byte-compiled in the background, by importing them with
   # bytecode writing on as the suite does (tests/conftest.py), beside apt-get and the Swift build:
   # otherwise the suite's first processes compile them (~30 s before the first test, on 2 cores).
-  # Then the suite is collected once, which compiles the rest of what its test modules import
-  # (pymobiledevice3's ~600 modules, hypothesis, the toolkit's own) and caches pytest's rewritten
-  # test modules: each xdist worker would otherwise compile all of it again, at the same time.
   if [ "$mode" = --tests ]; then
-    (env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -c "$SUITE_IMPORTS" \
-      && env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -m pytest --collect-only -q -p no:cacheprovider) >/dev/null 2>&1 &
+    env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -c "$SUITE_IMPORTS" >/dev/null 2>&1 &
     compile_pid=$!
   fi
   rm -f .venv/.installed-*
