@@ -135,18 +135,16 @@ if [ -n "$apt_pid" ]; then
   rm -f "$apt_log"
   build_kotlin
 fi
-if [ -n "$kotlin_pid" ]; then
-  if wait "$kotlin_pid"; then
-    rm -f "$kotlin_log"
+# A build started in the background above, waited for: its log is kept only when it failed, which
+# the suite's own test of that build then shows. Arguments: pid, log, what did not work, the test.
+await_build() {
+  [ -n "$1" ] || return 0
+  if wait "$1"; then
+    rm -f "$2"
   else
-    say "note: the Android core did not compile ahead ($kotlin_log says why); the suite's Kotlin test will show it"
+    say "note: $3 ahead ($2 says why); the suite's $4 test will show it"
   fi
-fi
-if [ -n "$swift_pid" ]; then
-  if wait "$swift_pid"; then
-    rm -f "$swift_log"
-  else
-    say "note: the Swift package did not build ahead ($swift_log says why); the suite's Swift test will show it"
-  fi
-fi
+}
+await_build "$kotlin_pid" "$kotlin_log" "the Android core did not compile" Kotlin
+await_build "$swift_pid" "$swift_log" "the Swift package did not build" Swift
 say "done: run the toolkit as .venv/bin/bench (or 'source .venv/bin/activate', then bench)"

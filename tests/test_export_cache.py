@@ -207,10 +207,13 @@ def test_exports_run_no_more_than_workers_at_once_whatever_the_pools_size(monkey
     assert set(done) == set(probes) and most[0] == 2
 
 
-def test_a_pool_is_kept_for_fewer_workers_and_replaced_for_more():
+def test_a_pool_is_kept_for_fewer_workers_and_replaced_for_more(monkeypatch):
+    """On pools of its own (no task is handed them, so no worker starts): the process's own pool,
+    warm with the suite's earlier exports, is given back afterwards."""
+    from orchestrator.export import cache
     from orchestrator.export.cache import _pool, _stop_pool
 
-    _stop_pool()
+    monkeypatch.setattr(cache, "_POOL", None)
     try:
         two = _pool(2, tasks=3)
         assert _pool(1, tasks=3) is two and _pool(2, tasks=3) is two

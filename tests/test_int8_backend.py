@@ -176,8 +176,8 @@ def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quant
 
     lut = lut_of("int8")
     save_lut(lut, tmp_path / "luts")
-    predictor = LatencyPredictor(lut, load_space("tiny"))
-    budget = Pricer(predictor, load_space("tiny"), make_budget(1.0, None, None)).least_budget()
+    tiny = load_space("tiny")
+    budget = Pricer(LatencyPredictor(lut, tiny), tiny, make_budget(1.0, None, None)).least_budget()
     result = bench("search", "--checkpoint", str(tiny_checkpoint), "--lut", lut["id"], "--latency-ms", str(budget), "--out", "s",
                    *FAST, "--no-measure", "--int8-calibration", "4", "--json")
     assert result.exit_code == 0, result.stderr
