@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from search.space import load_space
 
 
@@ -99,3 +101,21 @@ def test_devices_json_is_one_document_of_every_registry_entry(bench_cli) -> None
     result = bench_cli("devices", "--no-connected", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"devices": [asdict(d) for d in load_devices(None).values()], "connected": None, "notes": []}
+
+
+@pytest.mark.parametrize(("env", "args", "expected"), [("3", [], 3), ("3", ["--workers", "1"], 1), (None, [], 2)])
+def test_bench_workers_sets_the_export_workers_unless_the_option_is_given(bench_cli, monkeypatch, env, args, expected) -> None:
+    asked: list[int] = []
+    monkeypatch.setattr("orchestrator.export.cache.export_probes", lambda probes, name, space_hash, backend, workers: asked.append(workers) or {})
+    if env is None:
+        monkeypatch.delenv("BENCH_WORKERS", raising=False)
+    else:
+        monkeypatch.setenv("BENCH_WORKERS", env)
+    assert bench_cli("export", "--space", "tiny", "--resolution", "64", *args).exit_code == 0
+    assert asked == [expected]
+
+
+def test_bench_workers_out_of_range_is_one_line_naming_it(bench_cli, monkeypatch) -> None:
+    monkeypatch.setenv("BENCH_WORKERS", "0")
+    result = bench_cli("profile", "--device", "host", "--quick")
+    assert result.exit_code == 2 and "--workers (or $BENCH_WORKERS) must be a finite number at least 1" in result.stderr

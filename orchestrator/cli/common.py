@@ -37,6 +37,13 @@ errors = Console(stderr=True, width=_width(sys.stderr))
 DevicesFile = typer.Option(None, "--devices-file", help="JSON file of your own devices, shaped like the bundled registry (docs/guide.md, 'Building a LUT for a new phone')")
 
 
+def export_workers() -> Any:
+    """`--workers` of the commands that export: 2 by default, or `$BENCH_WORKERS`, for a machine
+    (a CI runner, a laptop kept cool) whose every export should use another number; the option
+    still wins."""
+    return typer.Option(2, "--workers", envvar="BENCH_WORKERS", callback=number(1, 64), help="export processes in parallel")
+
+
 def example(command: str, when: str = "") -> str:
     """The `Example:` at the foot of a command's help (its epilog): a command that runs as printed,
     broken only between arguments with a trailing backslash (`orchestrator.cli.steps`), so that an
@@ -87,7 +94,8 @@ def number(low: float | None = None, high: float | None = None, low_open: bool =
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and value > high
         if not math.isfinite(value) or too_low or too_high:
-            raise UserError(f"{param.opts[0]} must be a finite number {bounds}, not {value}; give one in that range")
+            name = f"{param.opts[0]} (or ${param.envvar})" if isinstance(param.envvar, str) else param.opts[0]
+            raise UserError(f"{name} must be a finite number {bounds}, not {value}; give one in that range")
         return value
 
     return check

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import console, errors, number
+from orchestrator.cli.common import console, errors, export_workers, number
 from orchestrator.export.backends import BACKENDS
 from search.space import load_space
 
@@ -20,7 +20,7 @@ def export(
     space: str = typer.Option("xxs", "--space", help="search space whose LUT plan to export (`bench space list`)"),
     backend: str = typer.Option("pte", "--backend", help=f"one of {', '.join(BACKENDS)}: a device's backend, as `bench devices` lists it"),
     resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1, 4096), help="input size (default: the space's)"),
-    workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
+    workers: int = export_workers(),
 ) -> None:
     """Export every network of the plan into the content-addressed cache."""
     from orchestrator.export.backends import get_backend

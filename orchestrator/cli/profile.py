@@ -13,7 +13,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-from orchestrator.cli.common import DevicesFile, console, errors, example, logger, number
+from orchestrator.cli.common import DevicesFile, console, errors, example, export_workers, logger, number
 from orchestrator.lut.settings import DEFAULT_NETWORKS, MAX_NETWORKS
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
@@ -38,7 +38,7 @@ def profile(
     ),
     out: Optional[Path] = typer.Option(None, "--out", help="run directory (default: a new one under runs/, named for the method, device, space, resolution and time)"),
     resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
-    workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
+    workers: int = export_workers(),
     phones: Optional[str] = typer.Option(
         None, "--phones", help="spread the sessions over several connected phones of the device's model: all, or serials separated by commas"
     ),

@@ -9,7 +9,7 @@ from typing import Optional
 
 import typer
 
-from orchestrator.cli.common import DevicesFile, console, errors, example, logger, number
+from orchestrator.cli.common import DevicesFile, console, errors, example, export_workers, logger, number
 from orchestrator.measure.devices import get_device
 
 app = typer.Typer()
@@ -22,7 +22,7 @@ def validate(
     samples: int = typer.Option(50, "--samples", callback=number(3, 10_000), help="random subnets, spread over the predicted-latency range"),
     seed: int = typer.Option(0, "--seed", callback=number(0), help="draws the random subnets: one seed, the same subnets"),
     as_json: bool = typer.Option(False, "--json", help="print the figures as JSON"),
-    workers: int = typer.Option(2, "--workers", callback=number(1, 64), help="export processes in parallel"),
+    workers: int = export_workers(),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Measure random subnets end to end and report how well each LUT predicts them."""
