@@ -71,6 +71,6 @@ def build_probe(spec: ProbeSpec, space: SearchSpace) -> nn.Module:
         return OverheadNet().eval()
     torch.manual_seed(int(spec.id, 16) % 2**31)
     if spec.kind == "block":
-        return deploy_form(build_block(json.loads(spec.block), space))
+        return deploy_form(build_block(json.loads(spec.block), space), in_place=True)
     net = StaticSubnet(spec.subnet_config(), space, strict=False)
-    return deploy_form(net if spec.head else Truncated(net))
+    return deploy_form(net if spec.head else Truncated(net), in_place=True)
