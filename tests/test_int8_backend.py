@@ -4,6 +4,7 @@ device), LUTs that record the precision they price, and the refusals to mix two 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import re
 from pathlib import Path
@@ -267,8 +268,7 @@ def test_the_core_ml_quantizers_patterns_traced_non_strict_are_its_own_strict_tr
         return strict
 
     def stock(name):
-        getter = getattr(utils, name)
-        return getter.traced.__wrapped__ if hasattr(getter, "traced") else getter
+        return stock_getter(utils, name)
 
     monkeypatch.setattr(utils, "_get_aten_graph_module", both)
     stock("get_conv_pattern")(2, F.relu, True)
@@ -306,3 +306,41 @@ def test_a_report_comparing_luts_of_two_precisions_is_refused_naming_both(bench,
     result = bench("report", float32["id"], int8["id"])
     assert result.exit_code == 2 and not list(tmp_path.rglob("*.report.html"))
     assert result.stderr == f"error: LUT {float32['id']} prices float32 programs and LUT {int8['id']} is int8; compare two LUTs of one precision\n"
+
+
+def stock_getter(utils, name: str):
+    """The Core ML quantizer's own pattern getter `name`, under the memo `quantize` puts around it."""
+    getter = getattr(utils, name)
+    return inspect.unwrap(getter.traced) if hasattr(getter, "traced") else getter
+
+
+def pattern_ops(graph) -> set:
+    return {n.target for n in graph.graph.nodes if n.op == "call_function"}
+
+
+def test_a_core_ml_pattern_holds_the_operators_of_its_bare_pattern():
+    """What lets `quantize._unless_absent` skip a pattern whose bare pattern the model lacks."""
+    import torch.nn.functional as F
+    from executorch.backends.apple.coreml.quantizer import _coreml_quantizer_utils as utils
+
+    coreml_quantizer()
+    for name, bare, act in [("get_conv_pattern", (1,), (F.hardswish, True)), ("get_conv_bn_pattern", (2,), (F.gelu, False)),
+                            ("get_linear_bn_pattern", (), (F.relu, True)), ("get_binary_op_act_pattern", (torch.add,), (F.silu, False))]:
+        getter = stock_getter(utils, name)
+        assert pattern_ops(getter(*bare)) < pattern_ops(getter(*bare, *act)), name
+
+
+def test_the_core_ml_quantizer_traces_only_patterns_whose_bare_pattern_the_model_holds():
+    import torch.nn.functional as F
+    from executorch.backends.apple.coreml.quantizer import _coreml_quantizer_utils as utils
+
+    from search.supernet.quantize import _MODEL_OPS
+
+    coreml_quantizer()
+    token = _MODEL_OPS.set(frozenset({torch.ops.aten.conv2d.default, torch.ops.aten.relu.default}))
+    try:
+        absent, present = utils.get_conv_pattern(1, F.relu, False), utils.get_conv_pattern(conv_dim=2, act_fn=F.relu)
+    finally:
+        _MODEL_OPS.reset(token)
+    assert pattern_ops(absent) == {torch.ops.aten.conv1d.default}
+    assert pattern_ops(present) == {torch.ops.aten.conv2d.default, torch.ops.aten.relu.default}

@@ -17,9 +17,11 @@ search calibrates its winner on training images (`calibration`).
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
 import hashlib
+import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
@@ -58,7 +60,27 @@ def coreml_quantizer() -> Any:
     config = LinearQuantizerConfig.from_dict(
         {"global_config": {"quantization_scheme": QuantizationScheme.symmetric, "activation_dtype": torch.quint8, "weight_dtype": torch.qint8, "weight_per_channel": True}}
     )
-    return CoreMLQuantizer(config)
+    return _ops_aware(CoreMLQuantizer)(config)
+
+
+_MODEL_OPS: contextvars.ContextVar[frozenset[Any] | None] = contextvars.ContextVar("_MODEL_OPS", default=None)
+
+
+@functools.cache
+def _ops_aware(quantizer: type) -> type:
+    """`quantizer` whose `annotate` lets the pattern getters know the operators of the graph it
+    annotates (`_unless_absent`)."""
+
+    class OpsAware(quantizer):  # type: ignore[misc, valid-type]
+        def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
+            token = _MODEL_OPS.set(frozenset(n.target for n in model.graph.nodes if n.op == "call_function"))
+            try:
+                return super().annotate(model)
+            finally:
+                _MODEL_OPS.reset(token)
+
+    OpsAware.__qualname__ = OpsAware.__name__ = quantizer.__name__
+    return OpsAware
 
 
 def quantized_module(model: nn.Module, example: torch.Tensor, quantizer: Any, calibration: list[torch.Tensor] | None = None) -> torch.fx.GraphModule:
@@ -152,10 +174,38 @@ def _memoize_coreml_patterns() -> None:
     if version("executorch") != VERIFIED_EXECUTORCH:
         return
     utils._get_aten_graph_module = _non_strict_pattern
-    for name in PATTERN_GETTERS:
+    for name, kept in PATTERN_GETTERS.items():
         getter = getattr(utils, name)
         if not hasattr(getter, "traced"):
-            setattr(utils, name, _copies_of(functools.cache(getter)))
+            setattr(utils, name, _copies_of(_unless_absent(functools.cache(getter), inspect.signature(getter), kept)))
+
+
+def _unless_absent(traced: Callable[..., torch.fx.GraphModule], signature: inspect.Signature, kept: tuple[str, ...]) -> Callable[..., torch.fx.GraphModule]:
+    """`traced(...)`, or, where the graph being annotated lacks an operator of the same pattern
+    without its activation (`traced(*kept arguments)`: the convolution of that many dimensions, with
+    its BatchNorm or not; the linear; the binary op), that bare pattern instead: neither can match
+    there, since every pattern holds its bare pattern's operators. A model of 2-d convolutions, whose
+    BatchNorms `prepare_pt2e` has folded, so skips the 1-d and 3-d patterns and every BatchNorm one:
+    a small conv-BatchNorm-ReLU-linear net traces 69 patterns instead of 405, and its first Core ML
+    quantization in a process takes 4.4 s of CPU instead of 17.7 (the tiny space's largest subnet
+    at 64 px: 26.6 s instead of 33.2). Both came out the same, code and tensors, as with every
+    pattern traced."""
+    bare_ops: dict[tuple[Any, ...], frozenset[Any]] = {}
+
+    def pattern(*args: Any, **kwargs: Any) -> torch.fx.GraphModule:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        bare = tuple(bound.arguments[name] for name in kept)
+        ops = _MODEL_OPS.get()
+        if ops is not None:
+            if bare not in bare_ops:
+                bare_ops[bare] = frozenset(n.target for n in traced(*bare).graph.nodes if n.op == "call_function")
+            if not bare_ops[bare] <= ops:
+                return traced(*bare)
+        return traced(*bound.args, **bound.kwargs)
+
+    pattern.__wrapped__ = traced  # type: ignore[attr-defined]
+    return pattern
 
 
 def _memoize_xnnpack_patterns() -> None:
@@ -224,4 +274,8 @@ def _copies_of(traced: Callable[..., torch.fx.GraphModule]) -> Callable[..., tor
     return pattern
 
 
-PATTERN_GETTERS = ("get_conv_pattern", "get_conv_bn_pattern", "get_linear_pattern", "get_linear_bn_pattern", "get_binary_op_act_pattern")
+# the Core ML quantizer's pattern getters, each with the arguments that make its bare pattern (the rest name an activation)
+PATTERN_GETTERS = {
+    "get_conv_pattern": ("conv_dim",), "get_conv_bn_pattern": ("conv_dim",), "get_linear_pattern": (), "get_linear_bn_pattern": (),
+    "get_binary_op_act_pattern": ("binary_op",),
+}
