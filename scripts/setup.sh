@@ -56,7 +56,10 @@ apt_pid=""
 apt_log=""
 compile_pid=""
 if [ "$mode" = --tests ]; then
-  if ! command -v kotlinc >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! ldconfig -p 2>/dev/null | grep -q libusb-1.0 \
+  # grep reads ldconfig's whole list: `grep -q` would stop at the first match, and ldconfig, still
+  # writing, would die of SIGPIPE, which pipefail takes for "no libusb" (1 check in 20 on a busy
+  # machine, and apt-get ran on every such set-up).
+  if ! command -v kotlinc >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! ldconfig -p 2>/dev/null | grep libusb-1.0 >/dev/null \
     || ! command -v adb >/dev/null || ! command -v chromium >/dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing kotlin, junit4, libusb, adb and chromium with apt-get in the background (a minute or two)"
