@@ -16,6 +16,10 @@ from orchestrator.cli.steps import bench_executable, command_lines, open_step
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
+# A 64 px LUT of the current plan: a transfer from it counts the FLOPs of the plan whose counts the
+# run's export cache holds from tests/test_transfer_cli.py, where the quick LUT's 128 px plan would
+# be counted for this test alone.
+SOURCE_64 = ROOT / "luts" / "host" / "tiny" / "29def5299199ba8c.json"
 WORDS = ["--checkpoint", "runs/my run/last.pt", "--lut", "d0fb1865", "--latency-ms", "0.939", "--population", "8", "--no-hflip"]
 
 
@@ -79,7 +83,7 @@ def test_the_steps_printed_after_a_profile_run_verbatim_in_a_shell_without_the_v
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parents[1])
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "BENCH_LUTS")}
     env.update(PATH="/usr/bin:/bin", PYTHONPATH=str(ROOT), BENCH_CACHE=str(shared_export_cache), COLUMNS="80")
-    profile = subprocess.run([".venv/bin/bench", "profile", "--device", "host-2t", "--from", str(QUICK_LUT), "--networks", "1"],
+    profile = subprocess.run([".venv/bin/bench", "profile", "--device", "host-2t", "--from", str(SOURCE_64), "--networks", "1"],
                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert profile.returncode == 0, profile.stderr
     printed = profile.stdout[profile.stdout.index("next steps:\n"):].replace(" \\\n", " ").splitlines()[1:]
