@@ -42,16 +42,24 @@ sys.dont_write_bytecode = False
 # Ctrl-C is what those tests are about, so it is Python's own here.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
-from search.space import SearchSpace, load_space
-from search.supernet.model import Supernet
+import pytest  # noqa: E402
+
+# torch (and what imports it) is imported where used: under xdist this file is also the controller's,
+# which runs no test, and whose start the workers wait for.
+if TYPE_CHECKING:
+    import torch
+
+    from search.space import SearchSpace
+    from search.supernet.model import Supernet
 
 
 def randomise_norms(net: torch.nn.Module, seed: int = 0) -> None:
     """Give every norm layer non-identity statistics and affine weights, as a trained net has, so
     that a wrong slice of any of them shows up in the output."""
+    import torch
+
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for m in net.modules():
@@ -145,11 +153,17 @@ def phone_cache(export_cache: Path, tmp_path: Path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny() -> SearchSpace:
+    from search.space import load_space
+
     return load_space("tiny")
 
 
 @pytest.fixture(scope="session")
 def tiny_supernet(tiny: SearchSpace) -> Supernet:
+    import torch
+
+    from search.supernet.model import Supernet
+
     torch.manual_seed(0)
     net = Supernet(tiny)
     randomise_norms(net)
@@ -185,6 +199,8 @@ def made_once(path: Path, make) -> Path:
 def tiny_min_pte(run_folder: Path) -> Path:
     """The tiny space's smallest subnet at 64 px as ExecuTorch exports it for phones, once for the
     run: the Android and iOS runners' tests push it as any user's `.pte`."""
+    import torch
+
     from orchestrator.export.executorch import save_pte
     from search.space import load_space
     from search.space.sampling import min_config
@@ -267,7 +283,12 @@ def tiny_search_run(tiny_checkpoint: Path, run_folder: Path, export_cache: Path)
     return made_once(run_folder / "search", search)
 
 
-torch.set_num_threads(1)
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> None:
+    """As OMP_NUM_THREADS=1 above, where the shell had set it to more."""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 class CliResult:
