@@ -25,10 +25,19 @@ case "$mode" in
   *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac
 PYTHON=${PYTHON:-python3.11}
-# The heavy modules the test suite imports (the export, quantization and conversion toolchains).
-SUITE_IMPORTS="import torch, torchvision, timm, coremltools, executorch.exir, executorch.runtime, \
+# The heavy modules the test suite imports, in two sets that share no module (the second imports no
+# torch), each byte-compiled by a process of its own: the export, quantization and conversion
+# toolchains (torch first: coremltools imports the rest of the second set, compiled by then); the
+# plotting, statistics and fuzzing libraries and the iOS extra's modules that the runner and its fake
+# import (~600, which each xdist worker would otherwise compile as it collects the tests).
+SUITE_IMPORTS="import torch, torchvision, timm, executorch.exir, executorch.runtime, \
 executorch.backends.xnnpack.partition.xnnpack_partitioner, executorch.backends.xnnpack.quantizer.xnnpack_quantizer, \
-torchao.quantization.pt2e.quantize_pt2e, scipy.stats, sklearn.datasets, matplotlib.pyplot, hypothesis"
+torchao.quantization.pt2e.quantize_pt2e, coremltools"
+SUITE_IMPORTS_APART="import scipy.stats, sklearn.datasets, matplotlib.pyplot, hypothesis, pymobiledevice3.lockdown, pymobiledevice3.usbmux, \
+pymobiledevice3.services.afc, pymobiledevice3.services.os_trace, pymobiledevice3.services.installation_proxy, \
+pymobiledevice3.services.house_arrest, pymobiledevice3.services.mobile_image_mounter, pymobiledevice3.services.dvt.instruments.dvt_provider, \
+pymobiledevice3.services.dvt.instruments.process_control, pymobiledevice3.remote.remote_service_discovery, \
+pymobiledevice3.remote.userspace_tunnel, pymobiledevice3.tunneld.api, pymobiledevice3.dtx.ns_types"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 say() { echo "setup: $*" >&2; }
 # Python 3.11 only: pyproject.toml requires >=3.11,<3.12, the versions in constraints.txt were
@@ -45,16 +54,13 @@ elif [ "$(version .venv/bin/python)" != 3.11 ]; then
   echo "setup: .venv holds Python $(version .venv/bin/python), not the 3.11 the toolkit needs; delete .venv and run this again ($need)" >&2
   exit 2
 fi
-if [ ! -x .venv/bin/python ]; then
-  say "creating .venv with $PYTHON"
-  "$PYTHON" -m venv .venv
-fi
 # The Debian packages the tests need download and unpack in the background, beside the Python
 # packages: on a fresh machine (as CI starts) the two are most of the set-up, and neither waits on
 # the other's network or disk.
 apt_pid=""
 apt_log=""
 compile_pid=""
+compile_apart_pid=""
 if [ "$mode" = --tests ]; then
   # grep reads ldconfig's whole list: `grep -q` would stop at the first match, and ldconfig, still
   # writing, would die of SIGPIPE, which pipefail takes for "no libusb" (1 check in 20 on a busy
@@ -100,6 +106,11 @@ build_kotlin() {
   fi
 }
 [ -n "$apt_pid" ] || build_kotlin
+# After the background jobs above have started, which need nothing of it: ensurepip takes ~5 s.
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $PYTHON"
+  "$PYTHON" -m venv .venv
+fi
 stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)${mode:+-tests}
 if [ ! -f "$stamp" ]; then
   say "installing torch, executorch and the toolkit into .venv at the versions in constraints.txt (~3 GB the first time; seconds from uv's cache)"
@@ -121,9 +132,14 @@ if [ ! -f "$stamp" ]; then
   if [ "$mode" = --tests ]; then
     env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -c "$SUITE_IMPORTS" >/dev/null 2>&1 &
     compile_pid=$!
+    env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -c "$SUITE_IMPORTS_APART" >/dev/null 2>&1 &
+    compile_apart_pid=$!
   fi
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+if [ -n "$compile_apart_pid" ]; then
+  wait "$compile_apart_pid" || true  # a failure shows below as the other's, or costs the suite the compiling
 fi
 if [ -n "$compile_pid" ] && ! wait "$compile_pid"; then
   say "note: byte-compiling ahead failed; the suite compiles what it imports as it goes"
