@@ -161,6 +161,14 @@ def test_every_skippable_pass_runs_when_the_graph_holds_what_it_rewrites() -> No
     } <= kept
 
 
+def test_the_sdpa_pattern_operators_written_out_are_those_of_xnnpacks_own_patterns() -> None:
+    from executorch.backends.xnnpack.partition.graphs import sdpa
+
+    from orchestrator.export.pass_pruning import SDPA_PATTERN_OPS, _names
+
+    assert sorted(map(sorted, SDPA_PATTERN_OPS)) == sorted(sorted(_names(g.graph)) for g in sdpa.get_graphs())
+
+
 def test_pruned_flow_gives_the_stock_flows_program_where_passes_run() -> None:
     model, example = _EveryRewrite().eval(), torch.randn(1, 3, 8, 8)
     fast, _ = to_pte(model, example)

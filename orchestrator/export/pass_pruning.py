@@ -72,16 +72,21 @@ def _substring(text: str) -> Callable[[Ops, torch.fx.Graph], bool]:
     return lambda ops, graph: any(text in n for n in ops)
 
 
-@functools.cache
-def _sdpa_pattern_ops() -> tuple[Ops, ...]:
-    from executorch.backends.xnnpack.partition.graphs import sdpa
-
-    return tuple(_names(g.graph) for g in sdpa.get_graphs())
+# The operators of XNNPACK's SDPA patterns (`executorch.backends.xnnpack.partition.graphs.sdpa`)
+# under the executorch pass pruning runs with (`VERIFIED_EXECUTORCH`), written out: tracing the
+# patterns costs ~5 s of CPU in every process that lowers, a profile's export workers and every
+# command that exports in its own process. tests/test_export.py checks them against the traces.
+_SDPA_COMMON = (
+    "aten._softmax.default", "aten.add.Tensor", "aten.any.dim", "aten.bmm.default", "aten.eq.Scalar", "aten.expand_copy.default",
+    "aten.full_like.default", "aten.logical_not.default", "aten.mul.Scalar", "aten.permute_copy.default", "aten.view_copy.default",
+    "aten.where.self", "dim_order_ops._clone_dim_order.default",
+)
+SDPA_PATTERN_OPS: tuple[Ops, ...] = (frozenset(_SDPA_COMMON), frozenset((*_SDPA_COMMON, "dim_order_ops._to_dim_order_copy.default")))
 
 
 def _sdpa_pattern_possible(ops: Ops, graph: torch.fx.Graph) -> bool:
     """A pattern can only match where every op it is made of occurs in the graph."""
-    return any(pattern <= ops for pattern in _sdpa_pattern_ops())
+    return any(pattern <= ops for pattern in SDPA_PATTERN_OPS)
 
 
 def _fuseable_activation(ops: Ops, graph: torch.fx.Graph) -> bool:
