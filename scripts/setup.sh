@@ -138,12 +138,11 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
-if [ -n "$compile_apart_pid" ]; then
-  wait "$compile_apart_pid" || true  # a failure shows below as the other's, or costs the suite the compiling
-fi
-if [ -n "$compile_pid" ] && ! wait "$compile_pid"; then
-  say "note: byte-compiling ahead failed; the suite compiles what it imports as it goes"
-fi
+compile_failed=""
+for pid in $compile_pid $compile_apart_pid; do
+  wait "$pid" || compile_failed=1
+done
+[ -z "$compile_failed" ] || say "note: byte-compiling ahead failed; the suite compiles what it imports as it goes"
 if [ -n "$apt_pid" ]; then
   if ! wait "$apt_pid"; then
     cat "$apt_log" >&2

@@ -24,7 +24,14 @@ from orchestrator.measure.devices import get_device
 from search import api
 from search.nas.lut import content_id
 from search.space import load_space
-from search.supernet.quantize import CALIBRATION_INPUTS, coreml_quantizer, quantized_module, quantized_program, xnnpack_quantizer
+from search.supernet.quantize import (
+    CALIBRATION_INPUTS,
+    call_targets,
+    coreml_quantizer,
+    quantized_module,
+    quantized_program,
+    xnnpack_quantizer,
+)
 from tests.lut_factory import sized_lut
 from tests.test_search_cli import FAST
 
@@ -314,10 +321,6 @@ def stock_getter(utils, name: str):
     return inspect.unwrap(getter.traced) if hasattr(getter, "traced") else getter
 
 
-def pattern_ops(graph) -> set:
-    return {n.target for n in graph.graph.nodes if n.op == "call_function"}
-
-
 def test_a_core_ml_pattern_holds_the_operators_of_its_bare_pattern():
     """What lets `quantize._unless_absent` skip a pattern whose bare pattern the model lacks."""
     import torch.nn.functional as F
@@ -327,7 +330,7 @@ def test_a_core_ml_pattern_holds_the_operators_of_its_bare_pattern():
     for name, bare, act in [("get_conv_pattern", (1,), (F.hardswish, True)), ("get_conv_bn_pattern", (2,), (F.gelu, False)),
                             ("get_linear_bn_pattern", (), (F.relu, True)), ("get_binary_op_act_pattern", (torch.add,), (F.silu, False))]:
         getter = stock_getter(utils, name)
-        assert pattern_ops(getter(*bare)) < pattern_ops(getter(*bare, *act)), name
+        assert call_targets(getter(*bare)) < call_targets(getter(*bare, *act)), name
 
 
 def test_the_core_ml_quantizer_traces_only_patterns_whose_bare_pattern_the_model_holds():
@@ -342,5 +345,5 @@ def test_the_core_ml_quantizer_traces_only_patterns_whose_bare_pattern_the_model
         absent, present = utils.get_conv_pattern(1, F.relu, False), utils.get_conv_pattern(conv_dim=2, act_fn=F.relu)
     finally:
         _MODEL_OPS.reset(token)
-    assert pattern_ops(absent) == {torch.ops.aten.conv1d.default}
-    assert pattern_ops(present) == {torch.ops.aten.conv2d.default, torch.ops.aten.relu.default}
+    assert call_targets(absent) == {torch.ops.aten.conv1d.default}
+    assert call_targets(present) == {torch.ops.aten.conv2d.default, torch.ops.aten.relu.default}

@@ -74,7 +74,7 @@ def _substring(text: str) -> Callable[[Ops, torch.fx.Graph], bool]:
 
 # The operators of XNNPACK's SDPA patterns (`executorch.backends.xnnpack.partition.graphs.sdpa`)
 # under the executorch pass pruning runs with (`VERIFIED_EXECUTORCH`), written out: tracing the
-# patterns costs ~5 s of CPU in every process that lowers, a profile's export workers and every
+# patterns costs ~2 s of CPU in every process that lowers, a profile's export workers and every
 # command that exports in its own process. tests/test_export.py checks them against the traces.
 _SDPA_COMMON = (
     "aten._softmax.default", "aten.add.Tensor", "aten.any.dim", "aten.bmm.default", "aten.eq.Scalar", "aten.expand_copy.default",

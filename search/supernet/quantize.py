@@ -63,6 +63,11 @@ def coreml_quantizer() -> Any:
     return _ops_aware(CoreMLQuantizer)(config)
 
 
+def call_targets(module: torch.fx.GraphModule) -> frozenset[Any]:
+    """The operators `module`'s graph calls: what a pattern needs of a graph to match there."""
+    return frozenset(n.target for n in module.graph.nodes if n.op == "call_function")
+
+
 _MODEL_OPS: contextvars.ContextVar[frozenset[Any] | None] = contextvars.ContextVar("_MODEL_OPS", default=None)
 
 
@@ -73,7 +78,7 @@ def _ops_aware(quantizer: type) -> type:
 
     class OpsAware(quantizer):  # type: ignore[misc, valid-type]
         def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
-            token = _MODEL_OPS.set(frozenset(n.target for n in model.graph.nodes if n.op == "call_function"))
+            token = _MODEL_OPS.set(call_targets(model))
             try:
                 return super().annotate(model)
             finally:
@@ -199,7 +204,7 @@ def _unless_absent(traced: Callable[..., torch.fx.GraphModule], signature: inspe
         ops = _MODEL_OPS.get()
         if ops is not None:
             if bare not in bare_ops:
-                bare_ops[bare] = frozenset(n.target for n in traced(*bare).graph.nodes if n.op == "call_function")
+                bare_ops[bare] = call_targets(traced(*bare))
             if not bare_ops[bare] <= ops:
                 return traced(*bare)
         return traced(*bound.args, **bound.kwargs)
