@@ -312,6 +312,19 @@ def test_adb_key_that_other_users_can_read_is_refused_with_the_chmod_that_fixes_
     assert peer.auth_log == ["prompt accepted"]
 
 
+def test_a_key_is_loaded_once_per_process_until_its_file_is_replaced(tmp_path: Path) -> None:
+    from orchestrator.measure.runners.android.keys import LazySigner
+
+    key, other = tmp_path / "adbkey", tmp_path / "other"
+    first = LazySigner(key)._loaded()
+    assert LazySigner(key)._loaded() is first  # every connection asks; OpenSSL checks the key once
+    LazySigner(other)._loaded()
+    os.replace(other, key)
+    os.replace(f"{other}.pub", f"{key}.pub")
+    replaced = LazySigner(key)._loaded()
+    assert replaced is not first and replaced.GetPublicKey() == Path(f"{key}.pub").read_bytes() != first.GetPublicKey()
+
+
 @pytest.mark.parametrize("pem", [b"not a key\n", "encrypted"], ids=["garbage", "passphrase"])
 def test_adb_key_that_cannot_be_read_as_a_key_is_named_with_how_to_replace_it(peer: AdbPeer, tmp_path: Path, pem) -> None:
     from cryptography.hazmat.primitives import serialization

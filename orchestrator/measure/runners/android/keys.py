@@ -55,11 +55,24 @@ def _unusable(key_path: Path, exc: Exception) -> AdbKeyError:
     )
 
 
+# (path, then device, inode, size and mtime of the key and of its .pub) -> the signer loaded from them.
+_signers: dict[tuple[str, tuple[int, ...], tuple[int, ...]], CryptographySigner] = {}
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _load_signer(key_path: Path) -> CryptographySigner:
     """The user's ADB key, the one the platform `adb` uses, so a phone that trusts `adb` trusts us;
     made when absent, as `adb` does on first use. A key that other users can read is refused rather
     than used: whoever reads it is trusted by every phone that trusts this computer. It signs through
-    `cryptography` (OpenSSL), not adb-shell's pure-Python RSA, which took about 80 ms a token."""
+    `cryptography` (OpenSSL), not adb-shell's pure-Python RSA, which took about 80 ms a token.
+
+    Loading checks the RSA key (~45 ms of OpenSSL here) and every connection to a phone asks for it,
+    so a process keeps the signer of a key file it has loaded until that file or its .pub changes
+    (keys are replaced by a rename, which gives a new inode); the mode is checked every time."""
     try:
         if not key_path.exists():
             _make_key(key_path)
@@ -73,7 +86,11 @@ def _load_signer(key_path: Path) -> CryptographySigner:
         if not public.exists():
             with atomic_path(public) as partial:
                 write_public_keyfile(str(key_path), str(partial))
-        return CryptographySigner(str(key_path))
+        identity = (str(key_path), _identity(key_path), _identity(public))
+        signer = _signers.get(identity)
+        if signer is None:
+            signer = _signers[identity] = CryptographySigner(str(key_path))
+        return signer
     except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise _unusable(key_path, exc) from None
 
