@@ -55,6 +55,21 @@ def test_edited_lut_no_longer_matches_its_id(doc, tmp_path: Path) -> None:
         read_lut(write(tmp_path / "e.json", doc))
 
 
+def test_a_lut_found_valid_is_not_walked_by_the_schema_again_in_the_process(doc, tmp_path: Path, monkeypatch) -> None:
+    path = write(tmp_path / "a.json", doc)
+    read_lut(path)
+    walks = []
+    monkeypatch.setattr("search.nas.lut.schema_problem", lambda *args: walks.append(args))
+    assert read_lut(path) == doc and walks == []
+
+
+def test_a_lut_found_valid_then_broken_in_place_is_checked_again_and_refused(doc, tmp_path: Path) -> None:
+    read_lut(write(tmp_path / "a.json", doc))
+    del doc["entries"]["stem/w16"]["latency_ms"]  # its id still the valid one's
+    with pytest.raises(LUTError, match=r"malformed at entries/stem/w16: 'latency_ms' is a required property"):
+        read_lut(write(tmp_path / "a.json", doc))
+
+
 def test_lut_for_another_space_definition_is_refused(doc) -> None:
     with pytest.raises(LUTError, match="is for space 'tiny', not 'xxs'"):
         check_space(doc, "xxs", load_space("xxs").hash)

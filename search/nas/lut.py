@@ -73,8 +73,16 @@ def check_same_precision(lut: dict[str, Any], other: str, precision: str, fix: s
         raise LUTError(f"LUT {lut['id']} prices {mine} programs and {other} is {precision}; {fix}")
 
 
+# The ids of the LUTs this process has found valid. A LUT's id hashes everything else in it, so a
+# document whose content gives an id found here is one already checked: the schema walk (13 ms for
+# an XXS LUT, most of a read) is not repeated for the LUT a command, or `bench lut list`, reads again.
+_valid_ids: set[str] = set()
+
+
 def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
     """Return `doc` if it is a valid, untampered LUT; otherwise raise LUTError naming the problem."""
+    if isinstance(doc, dict) and isinstance(doc.get("id"), str) and doc["id"] in _valid_ids and content_id(doc) == doc["id"]:
+        return doc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_NAME:
         raise LUTError(f"{source} is not an autovit-bench LUT (no \"schema\": \"{SCHEMA_NAME}\")")
     if doc.get("version") != SCHEMA_VERSION:
@@ -103,6 +111,7 @@ def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
     unordered = next((k for k, e in doc["entries"].items() if not e["ci_ms"][0] <= e["ci_ms"][1]), None)
     if unordered is not None:
         raise LUTError(f"{source} has an interval {doc['entries'][unordered]['ci_ms']} for {unordered!r} whose ends are reversed; rebuild it with `bench profile`")
+    _valid_ids.add(doc["id"])
     return doc
 
 
