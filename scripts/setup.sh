@@ -106,16 +106,23 @@ build_kotlin() {
   fi
 }
 [ -n "$apt_pid" ] || build_kotlin
-# After the background jobs above have started, which need nothing of it: ensurepip takes ~5 s.
+# After the background jobs above have started, which need nothing of it. Without pip: ensurepip
+# takes ~6 s of CPU, and pip comes with the rest below, from uv's cache.
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $PYTHON"
-  "$PYTHON" -m venv .venv
+  "$PYTHON" -m venv .venv --without-pip
 fi
 stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)${mode:+-tests}
 if [ ! -f "$stamp" ]; then
   say "installing torch, executorch and the toolkit into .venv at the versions in constraints.txt (~3 GB the first time; seconds from uv's cache)"
-  .venv/bin/python -m pip install -qq -c constraints.txt uv
-  .venv/bin/uv pip install -q --system-certs --python .venv/bin/python -c constraints.txt torch==2.14.1 torchvision==0.29.1 -e ".$extras"
+  # uv by the venv's pip where it has one (a venv made before), else by the Python's own (pip 22.3+
+  # installs into another environment with --python), else by a pip ensurepip gives the venv.
+  if [ -x .venv/bin/pip ]; then
+    .venv/bin/python -m pip install -qq -c constraints.txt uv
+  elif ! "$PYTHON" -m pip --python .venv/bin/python install -qq -c constraints.txt uv 2>/dev/null; then
+    .venv/bin/python -m ensurepip -q && .venv/bin/python -m pip install -qq -c constraints.txt uv
+  fi
+  .venv/bin/uv pip install -q --system-certs --python .venv/bin/python -c constraints.txt pip torch==2.14.1 torchvision==0.29.1 -e ".$extras"
   # Byte-compiled once here, on every core: with PYTHONDONTWRITEBYTECODE set, as on these machines,
   # nothing compiled later is kept, and every process of a profile (export workers, the host
   # sessions' fork server) would compile torch again on import. Not for the tests (39 s of a 52 s set-up):
