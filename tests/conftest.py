@@ -23,10 +23,11 @@ from pathlib import Path
 # for a core (one training epoch of the tiny supernet: 57-89 s with 2 threads, 5-8 s with 1).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-# One export worker for every command a test runs, unless it asks for more (`$BENCH_WORKERS`, the
-# default of `--workers`): a worker costs ~12 s of CPU to start (importing torch and ExecuTorch, its
-# first lowering's set-up), the suite is CPU-bound on 2 cores, and each xdist worker's pool is kept
-# from one test to the next only while no test asks it for more workers than it has.
+# One export worker for every command and every API call a test runs, unless it asks for more
+# (`$BENCH_WORKERS`, the default of `--workers` and of the Python API's exports): a worker costs
+# ~12 s of CPU to start (importing torch and ExecuTorch, its first lowering's set-up), the suite is
+# CPU-bound on 2 cores, and each xdist worker's pool is kept from one test to the next only while no
+# test asks it for more workers than it has.
 os.environ.setdefault("BENCH_WORKERS", "1")
 
 # Bytecode is written here and in every process a test starts, whatever the shell says

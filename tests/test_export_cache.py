@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from infra.errors import UserError
 from orchestrator.export.cache import artifact_path, cache_key, export_probes, export_trained, lookup, lowering_cost
 from orchestrator.plan.spec import ProbeSpec
 from search.space import load_space
@@ -21,6 +22,35 @@ pytestmark = pytest.mark.exports
 
 TINY = load_space("tiny")
 OVERHEAD = ProbeSpec("overhead", 64)
+
+
+class PoolAsked(Exception):
+    """Raised by a stand-in for the pool, once it has seen how many workers it was asked for."""
+
+
+@pytest.mark.parametrize(("env", "expected"), [("3", 3), (None, 2)])
+def test_an_export_whose_caller_names_no_workers_starts_as_many_as_bench_workers_says(monkeypatch, tmp_path: Path, env, expected) -> None:
+    """The Python API's default is the commands' (`Profiler`, validation and transfer pass None on)."""
+    asked: list[int] = []
+
+    def pool(workers: int, tasks: int):
+        asked.append(workers)
+        raise PoolAsked
+
+    monkeypatch.setattr("orchestrator.export.cache._pool", pool)
+    if env is None:
+        monkeypatch.delenv("BENCH_WORKERS", raising=False)
+    else:
+        monkeypatch.setenv("BENCH_WORKERS", env)
+    with pytest.raises(PoolAsked):
+        export_probes({OVERHEAD.id: OVERHEAD}, TINY.name, TINY.hash, "pte", root=tmp_path, show_progress=False)
+    assert asked == [expected]
+
+
+def test_a_bench_workers_that_is_no_count_is_refused_by_the_api_in_one_line(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("BENCH_WORKERS", "two")
+    with pytest.raises(UserError, match=r"^\$BENCH_WORKERS must be a whole number from 1 to 64, not 'two'; set it to one in that range or unset it$"):
+        export_probes({OVERHEAD.id: OVERHEAD}, TINY.name, TINY.hash, "pte", root=tmp_path, show_progress=False)
 
 
 @pytest.fixture(scope="module")

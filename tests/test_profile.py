@@ -41,7 +41,7 @@ def small_plan() -> Plan:
 
 def profiler(run_dir: Path, luts: Path, settings=FAST) -> Profiler:
     space = load_space("tiny")
-    return Profiler(get_device("host"), space, 64, settings, run_dir, workers=2, luts_root=luts, log=lambda _: None,
+    return Profiler(get_device("host"), space, 64, settings, run_dir, luts_root=luts, log=lambda _: None,
                     show_progress=False, plan=small_plan())
 
 

@@ -21,6 +21,7 @@ from rich.text import Text
 
 from infra.errors import UserError
 from orchestrator.cli.steps import command_lines
+from orchestrator.export.workers import DEFAULT_WORKERS, ENV, MAX_WORKERS
 
 # Piped (`bench lut list | less`) and not told a width ($COLUMNS), rich assumes 80 columns and cuts
 # tables to them ("1…" for 128 px): what is piped is wide enough for a table's longest row instead.
@@ -38,10 +39,9 @@ DevicesFile = typer.Option(None, "--devices-file", help="JSON file of your own d
 
 
 def export_workers() -> Any:
-    """`--workers` of the commands that export: 2 by default, or `$BENCH_WORKERS`, for a machine
-    (a CI runner, a laptop kept cool) whose every export should use another number; the option
-    still wins."""
-    return typer.Option(2, "--workers", envvar="BENCH_WORKERS", callback=number(1, 64), help="export processes in parallel")
+    """`--workers` of the commands that export: `orchestrator.export.workers`'s default (2, or
+    `$BENCH_WORKERS`); the option still wins."""
+    return typer.Option(DEFAULT_WORKERS, "--workers", envvar=ENV, callback=number(1, MAX_WORKERS), help="export processes in parallel")
 
 
 def example(command: str, when: str = "") -> str:

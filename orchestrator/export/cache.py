@@ -40,6 +40,7 @@ from infra.locks import held
 from infra.processes import die_with
 from infra.strict_json import load_json
 from orchestrator.export.backends import get_backend
+from orchestrator.export.workers import default_workers
 from orchestrator.plan.spec import ProbeSpec
 from search.space.config import SubnetConfig
 
@@ -228,12 +229,14 @@ def export_probes(
     space_name: str,
     space_hash: str,
     backend: str,
-    workers: int = 2,
+    workers: int | None = None,
     root: Path | None = None,
     show_progress: bool = True,
 ) -> dict[str, CachedExport]:
-    """Export every probe not yet cached, `workers` at a time, with a progress bar and ETA."""
+    """Export every probe not yet cached, `workers` at a time (`default_workers()` when None), with a
+    progress bar and ETA."""
     get_backend(backend)
+    workers = default_workers() if workers is None else workers
     root = root or cache_root()
     done: dict[str, CachedExport] = {}
     todo: list[ProbeSpec] = []

@@ -89,7 +89,7 @@ class Profiler:
         resolution: int,
         settings: MeasureSettings,
         run_dir: Path,
-        workers: int = 2,
+        workers: int | None = None,
         luts_root: Path | None = None,
         log: Callable[[str], None] = print,
         show_progress: bool = True,

@@ -41,7 +41,7 @@ class ProfileRequest:
     networks: int = DEFAULT_NETWORKS  # transfer: networks to measure
     out: Path | None = None  # the run directory (default runs/profile-<method>-<device>-<space>-<res>-<time>)
     resume: bool = False  # continue the run in `out` (the latest one unless `out`)
-    workers: int = 2  # export processes
+    workers: int | None = None  # export processes (None: `default_workers()`)
     phones: str | list[ShelfPhone] | None = None  # "all" or serials separated by commas, or the shelf itself
     settings: MeasureSettings | None = None  # instead of the preset's
     luts_root: Path | None = None  # the LUT store (default ./luts or $BENCH_LUTS)

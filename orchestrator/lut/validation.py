@@ -79,7 +79,7 @@ class ValidationRun:
 
 
 def measure_subnets(
-    configs: list[SubnetConfig], anchor: SubnetConfig, space: SearchSpace, device: Device, run_dir: Path, timing: TimingPlan, workers: int = 2,
+    configs: list[SubnetConfig], anchor: SubnetConfig, space: SearchSpace, device: Device, run_dir: Path, timing: TimingPlan, workers: int | None = None,
     log: Callable[[str], None] = print,
 ) -> ValidationRun:
     """Time the subnets end to end in one interleaved session, with the LUT's anchor network beside
@@ -178,7 +178,7 @@ def _check_comparable(docs: list[dict[str, Any]], device: Device) -> None:
 
 
 def validate_luts(
-    refs: list[str], device: Device, samples: int, seed: int, workers: int = 2, log: Callable[[str], None] = print
+    refs: list[str], device: Device, samples: int, seed: int, workers: int | None = None, log: Callable[[str], None] = print
 ) -> ValidationReport:
     """Measure `samples` random subnets once and validate every LUT given against them; each LUT's
     record goes into its sidecar and one scatter plot beside the first LUT shows them all."""
