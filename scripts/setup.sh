@@ -25,19 +25,20 @@ case "$mode" in
   *) echo "usage: $0 [--tests]" >&2; exit 2 ;;
 esac
 PYTHON=${PYTHON:-python3.11}
-# The heavy modules the test suite imports, in two sets that share no module (the second imports no
-# torch), each byte-compiled by a process of its own: the export, quantization and conversion
-# toolchains (torch first: coremltools imports the rest of the second set, compiled by then); the
-# plotting, statistics and fuzzing libraries and the iOS extra's modules that the runner and its fake
-# import (~600, which each xdist worker would otherwise compile as it collects the tests).
+# The heavy modules the test suite imports, in two sets, each byte-compiled by a process of its own:
+# the export and quantization toolchains (torch first); the plotting, statistics and fuzzing
+# libraries and the iOS extra's modules that the runner and its fake import (~600, which each xdist
+# worker would otherwise compile as it collects the tests), then coremltools, which by then finds
+# torch compiled by the first process and its other dependencies by its own: 22 s on 2 cores, where
+# coremltools at the end of the first set kept one core waiting (26.5 s).
 SUITE_IMPORTS="import torch, torchvision, timm, executorch.exir, executorch.runtime, \
 executorch.backends.xnnpack.partition.xnnpack_partitioner, executorch.backends.xnnpack.quantizer.xnnpack_quantizer, \
-torchao.quantization.pt2e.quantize_pt2e, coremltools"
+torchao.quantization.pt2e.quantize_pt2e"
 SUITE_IMPORTS_APART="import scipy.stats, sklearn.datasets, matplotlib.pyplot, hypothesis, pymobiledevice3.lockdown, pymobiledevice3.usbmux, \
 pymobiledevice3.services.afc, pymobiledevice3.services.os_trace, pymobiledevice3.services.installation_proxy, \
 pymobiledevice3.services.house_arrest, pymobiledevice3.services.mobile_image_mounter, pymobiledevice3.services.dvt.instruments.dvt_provider, \
 pymobiledevice3.services.dvt.instruments.process_control, pymobiledevice3.remote.remote_service_discovery, \
-pymobiledevice3.remote.userspace_tunnel, pymobiledevice3.tunneld.api, pymobiledevice3.dtx.ns_types"
+pymobiledevice3.remote.userspace_tunnel, pymobiledevice3.tunneld.api, pymobiledevice3.dtx.ns_types; import coremltools"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 say() { echo "setup: $*" >&2; }
 # Python 3.11 only: pyproject.toml requires >=3.11,<3.12, the versions in constraints.txt were
