@@ -75,7 +75,7 @@ def declared() -> dict[str, str]:
 
 
 def test_the_exporters_library_whose_internals_it_patches_is_pinned_to_the_version_it_was_verified_against():
-    from orchestrator.export.pass_pruning import VERIFIED_EXECUTORCH
+    from infra.toolchain import VERIFIED_EXECUTORCH
 
     assert declared()["executorch"] == f"=={VERIFIED_EXECUTORCH}"
     assert declared()["coremltools"] == "==9.0"  # orchestrator/export/coreml.py patches Program.validate

@@ -33,8 +33,9 @@ import torch
 from torch.export import ExportedProgram
 from torch.fx.passes.infra.pass_base import PassResult
 
+from infra.toolchain import VERIFIED_EXECUTORCH
+
 Ops = frozenset[str]
-VERIFIED_EXECUTORCH = "1.5.1"
 log = logging.getLogger(__name__)
 
 

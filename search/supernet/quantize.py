@@ -28,6 +28,7 @@ from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from infra.errors import UserError
+from infra.toolchain import VERIFIED_EXECUTORCH
 from search.supernet.digest import weights_digest
 
 if TYPE_CHECKING:  # torch is imported where it is used: `search.api` offers `quantize`, and importing the API stays light
@@ -266,9 +267,6 @@ def _non_strict_pattern(pattern: Callable[..., Any], example_inputs: tuple[Any, 
             module.graph.erase_node(node)
     module.recompile()
     return module
-
-
-VERIFIED_EXECUTORCH = "1.5.1"  # the executorch whose quantizers `_memoize_coreml_patterns` and `_memoize_xnnpack_patterns` were checked against (pyproject pins it)
 
 
 def _copies_of(traced: Callable[..., torch.fx.GraphModule]) -> Callable[..., torch.fx.GraphModule]:
