@@ -59,8 +59,7 @@ def _unusable(key_path: Path, exc: Exception) -> AdbKeyError:
 _signers: dict[tuple[str, tuple[int, ...], tuple[int, ...]], CryptographySigner] = {}
 
 
-def _identity(path: Path) -> tuple[int, ...]:
-    st = path.stat()
+def _identity(st: os.stat_result) -> tuple[int, ...]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
@@ -76,17 +75,17 @@ def _load_signer(key_path: Path) -> CryptographySigner:
     try:
         if not key_path.exists():
             _make_key(key_path)
-        mode = key_path.stat().st_mode
+        key_stat = key_path.stat()
     except OSError as exc:
         raise _unusable(key_path, exc) from None
-    if mode & 0o044:
+    if key_stat.st_mode & 0o044:
         raise AdbKeyError(f"the ADB key {key_path} is readable by other users; run `chmod 600 {key_path}` and try again")
     try:
         public = Path(f"{key_path}.pub")
         if not public.exists():
             with atomic_path(public) as partial:
                 write_public_keyfile(str(key_path), str(partial))
-        identity = (str(key_path), _identity(key_path), _identity(public))
+        identity = (str(key_path), _identity(key_stat), _identity(public.stat()))
         signer = _signers.get(identity)
         if signer is None:
             signer = _signers[identity] = CryptographySigner(str(key_path))
