@@ -111,11 +111,10 @@ def _one_output(job) -> str | None:
     the first batch of the calibration images and tried on the first of the selection images (the
     quick path's, at 128 px: 2.2 s instead of 6 s for all of them before every search)."""
     from search.space.sampling import max_config
-    from search.training.evaluate import one_output, recalibrated
+    from search.training.evaluate import one_output
 
-    config = max_config(job.space, job.train_settings.resolution)
-    calibration, tried = job.calibration_batches()[:1], job.selection_batches()[:1]  # (loads the supernet)
-    largest = recalibrated(job.supernet, config, calibration, job.device)
+    largest = job.recalibrated(max_config(job.space, job.train_settings.resolution), batches=1)
+    tried = job.selection_batches()[:1]
     if not one_output(largest, tried, job.device):
         return None
     return (

@@ -213,9 +213,11 @@ class SearchJob:
         _, selection = self._load()
         return correct(static, selection, self.device)
 
-    def recalibrated(self, config: SubnetConfig) -> StaticSubnet:
+    def recalibrated(self, config: SubnetConfig, batches: int | None = None) -> StaticSubnet:
+        """`config`'s subnet with BatchNorm recalibrated on the calibration images (their first
+        `batches` where given)."""
         calibration, _ = self._load()
-        return recalibrated(self.supernet, config, calibration, self.device)
+        return recalibrated(self.supernet, config, calibration[:batches], self.device)
 
     def resumes_with(self) -> dict[str, Any]:
         """Every input that shapes the result, as `resume.check_resume` compares them."""
