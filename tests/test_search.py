@@ -126,6 +126,16 @@ def test_budget_below_the_fastest_subnet_names_its_latency_and_a_budget_that_pas
         pricer_for(predictor, tiny, 1e9, params=1000).check_reachable()
 
 
+def test_a_budget_most_subnets_meet_is_known_reachable_from_the_first_thousand_priced(predictor, tiny, monkeypatch):
+    """A search checks its budget twice before it starts; pricing all 50,000 draws each time cost
+    a quarter of a second where the first chunk already holds a subnet within it."""
+    pricer = pricer_for(predictor, tiny, predictor.predict(max_config(tiny, 64)))
+    priced = []
+    monkeypatch.setattr(pricer, "_priced", lambda batch: priced.append(len(batch)) or Pricer._priced(pricer, batch))
+    pricer.check_reachable()
+    assert priced == [1000]
+
+
 def test_a_budget_the_fastest_subnet_by_the_lut_meets_is_searched_though_the_narrowest_does_not_meet_it(tiny):
     """Under a LUT the narrowest subnet is not always the fastest: here its stem is the slow part."""
     lut = sized_lut(tiny)

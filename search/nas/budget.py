@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -31,7 +32,11 @@ from search.space.params import count_params, params_batch
 from search.space.sampling import min_config
 
 TOLERANCE = 0.05  # a found model may measure up to 5% over the budget
-REACHABLE_SAMPLES = 50_000  # random subnets a budget is checked against before a search (about a quarter of a second)
+REACHABLE_SAMPLES = 50_000  # random subnets a budget is checked against before a search (about a quarter of a second, all of them)
+# priced at a time, each chunk drawn with its own seed: a budget that a thousandth of the subnets
+# meet is known reachable after the first chunk (~5 ms; a search checks twice), and one no subnet
+# meets is refused after them all
+REACHABLE_CHUNK = 1_000
 
 
 def _round_up(value: float, digits: int = 3) -> float:
@@ -130,17 +135,24 @@ class Pricer:
             return f"of {params / 1e6:.3f}M parameters, over the {self.budget.params / 1e6:g}M budget"
         return None
 
-    def least_budget(self, n: int = REACHABLE_SAMPLES, seed: int = 0) -> float | None:
+    def _reachable_draws(self) -> Iterator[ConfigBatch]:
+        """The random subnets a budget's reachability is judged on, chunk by chunk: the same for
+        `check_reachable` and `least_budget`, so that a budget the latter names passes the former."""
+        for seed in range(REACHABLE_SAMPLES // REACHABLE_CHUNK):
+            yield random_batch(self.space, REACHABLE_CHUNK, np.random.default_rng(seed), self.resolution)
+
+    def least_budget(self) -> float | None:
         """The least budget that admits a subnet by every check (its point, its interval over the
-        budget plus the tolerance, the parameter budget), over the fastest subnet by the LUT and `n`
-        random ones, rounded up to three significant digits so that it admits one when named; None
-        when no subnet meets the parameter budget."""
-        batch = random_batch(self.space, n, np.random.default_rng(seed), self.resolution)
-        ms = self.predictor.predict_batch(batch)
-        needed = np.maximum(ms, self._upper_batch(batch, ms) / (1 + TOLERANCE))
-        if self.budget.params is not None:
-            needed = np.where(self._params_batch(batch) <= self.budget.params, needed, np.inf)
-        least = float(needed.min())
+        budget plus the tolerance, the parameter budget), over the reachability draws, rounded up to
+        three significant digits so that it admits one when named; None when no subnet meets the
+        parameter budget."""
+        least = np.inf
+        for batch in self._reachable_draws():
+            ms = self.predictor.predict_batch(batch)
+            needed = np.maximum(ms, self._upper_batch(batch, ms) / (1 + TOLERANCE))
+            if self.budget.params is not None:
+                needed = np.where(self._params_batch(batch) <= self.budget.params, needed, np.inf)
+            least = min(least, float(needed.min()))
         return None if not np.isfinite(least) else _round_up(least)
 
     def check_reachable(self, latency: str = "--latency-ms", params_name: str = "--params-m") -> None:
@@ -154,7 +166,7 @@ class Pricer:
                 f"no subnet meets {self.budget.params / 1e6:g}M parameters: the smallest subnet has {params / 1e6:.3f}M; "
                 f"raise {params_name} to at least {params / 1e6:.3f}"
             )
-        if self.price(REACHABLE_SAMPLES, 0).feasible.any():
+        if any(self._priced(batch).feasible.any() for batch in self._reachable_draws()):
             return
         fastest, least = self.predictor.least_prediction(), self.least_budget()
         raise_to = f"raise {latency} to at least {least:.3g}" if least is not None else f"raise {params_name}"
@@ -177,7 +189,9 @@ class Pricer:
 
     def price(self, n: int, seed: int) -> Priced:
         """Draw `n` random subnets and price them all at once (nothing decoded to configs yet)."""
-        batch = random_batch(self.space, n, np.random.default_rng(seed), self.resolution)
+        return self._priced(random_batch(self.space, n, np.random.default_rng(seed), self.resolution))
+
+    def _priced(self, batch: ConfigBatch) -> Priced:
         ms, params = self.predictor.predict_batch(batch), self._params_batch(batch)
         ok = (ms <= self.budget.limit_ms) & (self._upper_batch(batch, ms) <= self.budget.ceiling_ms)
         if self.budget.params is not None:
