@@ -43,6 +43,7 @@ sys.dont_write_bytecode = False
 # Ctrl-C is what those tests are about, so it is Python's own here.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
+from collections.abc import Iterator  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 import pytest  # noqa: E402
@@ -297,8 +298,24 @@ class CliResult:
         self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
 
 
+@pytest.fixture(scope="session")
+def cli_built_once() -> Iterator[None]:
+    """typer builds `bench`'s click command anew on every call of the app, from every command's
+    signature (15-30 ms of evaluating string annotations); a user's `bench` calls it once, but the
+    suite runs `bench` in-process over a thousand times (most of them fuzzing examples), so the
+    command is built once per worker here. The app is complete once imported, and no test adds a
+    command to it; a `bench` subprocess still builds its own, as a user's does."""
+    import functools
+
+    import typer.main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(typer.main, "get_command", functools.cache(typer.main.get_command))
+        yield
+
+
 @pytest.fixture
-def bench_cli(monkeypatch, capsys):
+def bench_cli(monkeypatch, capsys, cli_built_once):
     """Run `bench ARGS...` in this process through the real entry point (expected errors become
     one line on stderr and exit 2), returning its exit code and output."""
     from orchestrator.cli import common
