@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The README's second command as CI runs it, on a fresh clone: `CI=true ./scripts/setup.sh --tests`
+# (timed) and the suite with each given number of xdist workers (timed, with the CPU-seconds of the
+# whole process tree and how many of the machine's cores it kept busy), each on a clone of its own
+# so that no run finds another's bytecode or export cache. With more than one count, the wall times
+# are also printed against the first's. Run it on a quiet machine: the suite is CPU-bound, and
+# anything else running takes its cores (docs/figures.md, "The suite's time").
+#   benchmarks/suite_time.sh [WORKERS ...]   (default: 2 3; clones go to /tmp/suite-time-N)
+set -u
+repo=$(cd "$(dirname "$0")/.." && pwd)
+[ $# -gt 0 ] || set -- 2 3
+cores=$(nproc)
+first=""
+for n in "$@"; do
+  clone=/tmp/suite-time-$n
+  rm -rf "$clone" && git clone -q "$repo" "$clone" && cd "$clone" || exit 1
+  t0=$(date +%s.%N)
+  CI=true ./scripts/setup.sh --tests > setup.log 2>&1 || { echo "-n $n: the set-up failed, see $clone/setup.log"; exit 1; }
+  t1=$(date +%s.%N)
+  CI=true /usr/bin/time -f "%e %U %S" -o tests.time .venv/bin/python -m pytest -n "$n" > tests.log 2>&1
+  rc=$?
+  t2=$(date +%s.%N)
+  read -r wall user sys < tests.time
+  python3 - "$n" "$t0" "$t1" "$t2" "$wall" "$user" "$sys" "$rc" "$cores" "$first" "$(tail -1 tests.log)" <<'EOF'
+import sys
+n, t0, t1, t2, wall, user, system, rc, cores, first, summary = sys.argv[1:]
+setup, tests = float(t1) - float(t0), float(t2) - float(t1)
+cpu = float(user) + float(system)
+line = (f"-n {n}: set-up {setup:.0f} s, tests {tests:.0f} s, {setup + tests:.0f} s in all; tests {cpu:.0f} CPU-seconds, "
+        f"{cpu / float(wall):.2f} of {cores} cores busy; exit {rc}: {summary.strip('= ')}")
+if first:
+    line += f"; {(setup + tests) / float(first):.3f}x the first count's time"
+print(line, flush=True)
+EOF
+  [ -n "$first" ] || first=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$t2")
+done
