@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 
 # One intra-op thread for torch here and in every process a test starts (set before torch is
-# imported). The suite runs beside export workers, timing children and, under xdist, a second
-# worker on a 2-core machine; torch's spinning thread pool then loses most of its time to waiting
+# imported). The suite runs beside export workers, timing children and, under xdist, other
+# workers on a 2-core machine; torch's spinning thread pool then loses most of its time to waiting
 # for a core (one training epoch of the tiny supernet: 57-89 s with 2 threads, 5-8 s with 1).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
