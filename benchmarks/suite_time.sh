@@ -3,8 +3,9 @@
 # (timed) and the suite with each given number of xdist workers (timed, with the CPU-seconds of the
 # whole process tree and how many of the machine's cores it kept busy), each on a clone of its own
 # so that no run finds another's bytecode or export cache. With more than one count, the wall times
-# are also printed against the first's. Run it on a quiet machine: the suite is CPU-bound, and
-# anything else running takes its cores (docs/figures.md, "The suite's time").
+# are also printed against the first's. Each run is appended to docs/suite_time.jsonl, the raw file
+# docs/figures.md's "The suite's time" is read from. Run it on a quiet machine: the suite is
+# CPU-bound, and anything else running takes its cores.
 #   benchmarks/suite_time.sh [WORKERS ...]   (default: 2 3; clones go to /tmp/suite-time-N)
 set -u
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,9 +22,9 @@ for n in "$@"; do
   rc=$?
   t2=$(date +%s.%N)
   read -r wall user sys < tests.time
-  python3 - "$n" "$t0" "$t1" "$t2" "$wall" "$user" "$sys" "$rc" "$cores" "$first" "$(tail -1 tests.log)" <<'EOF'
-import sys
-n, t0, t1, t2, wall, user, system, rc, cores, first, summary = sys.argv[1:]
+  python3 - "$repo/docs/suite_time.jsonl" "$(git rev-parse --short HEAD)" "$n" "$t0" "$t1" "$t2" "$wall" "$user" "$sys" "$rc" "$cores" "$first" "$(tail -1 tests.log)" <<'EOF'
+import datetime, json, sys
+out, commit, n, t0, t1, t2, wall, user, system, rc, cores, first, summary = sys.argv[1:]
 setup, tests = float(t1) - float(t0), float(t2) - float(t1)
 cpu = float(user) + float(system)
 line = (f"-n {n}: set-up {setup:.0f} s, tests {tests:.0f} s, {setup + tests:.0f} s in all; tests {cpu:.0f} CPU-seconds, "
@@ -31,6 +32,11 @@ line = (f"-n {n}: set-up {setup:.0f} s, tests {tests:.0f} s, {setup + tests:.0f}
 if first:
     line += f"; {(setup + tests) / float(first):.3f}x the first count's time"
 print(line, flush=True)
+record = {"date": datetime.date.today().isoformat(), "commit": commit, "workers": int(n), "cores": int(cores), "checkout": "fresh",
+          "setup_s": round(setup, 1), "tests_s": round(tests, 1), "tests_wall_s": float(wall), "tests_cpu_s": round(cpu, 1), "exit": int(rc),
+          "summary": summary.strip("= "), "source": "benchmarks/suite_time.sh"}
+with open(out, "a") as f:
+    f.write(json.dumps(record) + "\n")
 EOF
   [ -n "$first" ] || first=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$t2")
 done
