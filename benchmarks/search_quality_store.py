@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -128,6 +129,7 @@ def restore(source: Path, work: Path, epochs: int, log: Any) -> dict[str, int]:
     doc = read(source, "the search-quality document", fix, ("subnets", "variants", "found_vs_hand", "recipe", "checkpoint_sha256"))
     if doc["recipe"].get("epochs") != epochs:
         raise Refused(f"{source} holds runs of {doc['recipe'].get('epochs')} epochs, not the --epochs {epochs} asked; give --epochs {doc['recipe'].get('epochs')}")
+    models = _models(doc, source, fix)
     origin = {"restored_from": str(source), "source_sha256": sha256_of(source), "source_date": doc.get("date")}
     written = {"subnets": 0, "runs": 0, "rankings": 0}
     subnets_path = work / "subnets.json"
@@ -135,7 +137,6 @@ def restore(source: Path, work: Path, epochs: int, log: Any) -> dict[str, int]:
         keep = ("hash", "role", "config", "params", "flops")
         write_json_atomic(subnets_path, {"subnets": [{k: s[k] for k in keep} for s in doc["subnets"]], **origin})
         written["subnets"] = len(doc["subnets"])
-    models = [*doc["subnets"], *(e[m] for e in doc["found_vs_hand"] for m in ("found", "hand"))]
     for s in models:
         for run in _runs_of(s, epochs):
             path = work / "alone" / f"{s['hash']}-seed{run['seed']}-e{epochs}.json"
@@ -150,6 +151,39 @@ def restore(source: Path, work: Path, epochs: int, log: Any) -> dict[str, int]:
             written["rankings"] += 1
     log(f"restored from {source}: {written['subnets']} reference subnets, {written['runs']} stand-alone runs, {written['rankings']} rankings")
     return written
+
+
+HASH = re.compile(r"^[0-9a-f]{16}$")  # SubnetConfig.hash
+RANKING = re.compile(r"^[a-z][a-z-]*(\+cal[1-9][0-9]*)?$")  # a ranking's name: its variant, and its calibration images where not the search's
+
+
+def _models(doc: dict[str, Any], source: Path, fix: str) -> list[dict[str, Any]]:
+    """The document's models (the reference subnets, then the found and hand-picked ones), refused
+    by name where restore could not copy one: hashes, seeds and ranking names become file names
+    under --work, so one such as '../../x' would write outside it, and a field it copies must be there."""
+    if not isinstance(doc["subnets"], list) or not isinstance(doc["found_vs_hand"], list) or not isinstance(doc["variants"], dict):
+        raise Refused(f"{source} has subnets, found_vs_hand or variants of the wrong kind (a list, a list and an object); {fix}")
+    if bad := next((e for e in doc["found_vs_hand"] if not isinstance(e, dict) or not all(isinstance(e.get(m), dict) for m in ("found", "hand"))), None):
+        raise Refused(f"{source} has a found_vs_hand entry {str(bad)[:60]} without a found and a hand model; {fix}")
+    named = [*(("reference subnet", s, ("hash", "role", "config", "params", "flops", "alone")) for s in doc["subnets"]),
+             *((f"{m} model", e[m], ("hash", "config", "alone")) for e in doc["found_vs_hand"] for m in ("found", "hand"))]
+    for what, s, required in named:
+        if not isinstance(s, dict):
+            raise Refused(f"{source} has a {what} {str(s)[:60]} that is not a JSON object; {fix}")
+        if not isinstance(s.get("hash"), str) or not HASH.match(s["hash"]):
+            raise Refused(f"{source} has a {what} hash {s.get('hash')!r} that is not 16 hexadecimal digits; {fix}")
+        if missing := [k for k in required if k not in s]:
+            raise Refused(f"{source} has a {what} {s['hash']} that lacks {', '.join(missing)}; {fix}")
+        failed = s.get("did_not_learn", [])
+        if not isinstance(s["alone"], list) or not isinstance(failed, list) or not all(isinstance(f, dict) for f in failed):
+            raise Refused(f"{source} has a {what} {s['hash']} whose alone or did_not_learn is not a list of runs; {fix}")
+        for seed in [*s.get("seeds", []), *(f.get("seed") for f in failed)]:
+            if isinstance(seed, bool) or not isinstance(seed, int):
+                raise Refused(f"{source} has a {what} {s['hash']} with a seed {seed!r} that is not a whole number; {fix}")
+    for key, v in doc["variants"].items():
+        if not RANKING.match(key) or not isinstance(v, dict):
+            raise Refused(f"{source} has a ranking {key!r} that is not a variant name (such as longer or longer+cal256) with its settings; {fix}")
+    return [s for _, s, _ in named]
 
 
 def _runs_of(s: dict[str, Any], epochs: int) -> list[dict[str, Any]]:

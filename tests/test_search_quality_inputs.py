@@ -114,6 +114,48 @@ def test_swapping_the_checkpoint_under_a_finished_ranking_redoes_it_and_report_r
     assert first["checkpoint_sha256"] != again["checkpoint_sha256"] == store.sha256_of(checkpoint)
 
 
+# --- restore: the committed document, read as untrusted --------------------------------------------
+
+
+def _document(path: Path, subnet: dict | None = None, variants: dict | None = None) -> Path:
+    """A document `restore` takes: one reference subnet with one stand-alone run, one ranking."""
+    config = {"resolution": 64}
+    base = {"hash": "0123456789abcdef", "role": "smallest", "config": config, "params": 1, "flops": 1.0, "alone": [0.5], "seeds": [0],
+            "inherited": {"sandwich": 0.4}}
+    path.write_text(json.dumps({
+        "subnets": [subnet if subnet is not None else base], "found_vs_hand": [], "recipe": {"epochs": 3}, "checkpoint_sha256": "a" * 64,
+        "variants": variants if variants is not None else {"sandwich": {"variant": "sandwich", "calibration_images": 512}},
+    }))
+    return path
+
+
+def test_restore_writes_a_well_formed_document_s_runs_and_rankings_under_work(tmp_path):
+    work = tmp_path / "work"
+    written = store.restore(_document(tmp_path / "doc.json"), work, 3, lambda line: None)
+    assert written == {"subnets": 1, "runs": 1, "rankings": 1}
+    assert (work / "alone" / "0123456789abcdef-seed0-e3.json").exists() and (work / "ranking" / "sandwich.json").exists()
+
+
+@pytest.mark.parametrize(("subnet", "variants", "says"), [
+    ({"hash": "../../escaped", "role": "smallest", "config": {}, "params": 1, "flops": 1.0, "alone": [0.5], "seeds": [0]}, None,
+     "reference subnet hash '../../escaped' that is not 16 hexadecimal digits"),
+    ({"hash": "0123456789abcdef", "role": "smallest", "config": {}, "params": 1, "flops": 1.0, "alone": [0.5], "seeds": ["../x"]}, None,
+     "0123456789abcdef with a seed '../x' that is not a whole number"),
+    (None, {"../../escaped": {}}, "ranking '../../escaped' that is not a variant name"),
+])
+def test_restore_refuses_a_hash_seed_or_ranking_key_that_would_name_a_file_outside_work(tmp_path, subnet, variants, says):
+    work = tmp_path / "deep" / "work"
+    with pytest.raises(Refused, match=f"doc.json.*{says}"):
+        store.restore(_document(tmp_path / "doc.json", subnet, variants), work, 3, lambda line: None)
+    assert [p.name for p in tmp_path.rglob("*")] == ["doc.json"]  # nothing written, inside work or out
+
+
+def test_restore_of_a_subnet_without_its_role_is_one_sentence_naming_it(tmp_path):
+    subnet = {"hash": "0123456789abcdef", "config": {}, "params": 1, "flops": 1.0, "alone": [0.5]}
+    with pytest.raises(Refused, match="doc.json has a reference subnet 0123456789abcdef that lacks role; restore from"):
+        store.restore(_document(tmp_path / "doc.json", subnet), tmp_path / "work", 3, lambda line: None)
+
+
 # --- the reference ends ---------------------------------------------------------------------------
 
 
