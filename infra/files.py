@@ -182,28 +182,48 @@ def path_under(root: Path, *parts: str) -> Path:
     return path
 
 
+def existing(path: Path, what: str) -> os.stat_result | None:
+    """What is at `path` (links followed), or None where nothing is (a file on the way is left to
+    the caller, which names it). A path the system cannot look up is refused here, as one sentence
+    naming `what`, so that no command's first `exists()` on a user's path ends in a traceback: a
+    name too long for the file system, a symbolic link that leads back to itself (which `exists()`
+    takes for nothing, so the first write would fail far from the option that named it), a folder
+    that may not be searched."""
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise UserError(f"{what} {path} has a name too long for the file system; give a shorter one") from None
+        if exc.errno == errno.ELOOP:
+            raise UserError(f"{what} {path} goes through a symbolic link loop; remove that link or give another path") from None
+        raise UserError(f"{what} {path} cannot be looked up ({exc.strerror or exc}); give another path") from None
+
+
 def check_output(path: Path, what: str, folder: bool = False) -> Path:
-    """Refuse, before any work, an output that could not be written: one that exists as something
-    else (a folder for a file, a file for a folder, a device or a pipe, which would never end or
-    never open), or whose nearest existing folder takes no new file (read-only, /proc, a file named
-    as a folder). The folder is probed with a temporary file, removed at once, since permission bits
-    say nothing to root or about special file systems. Nothing is created."""
+    """Refuse, before any work, an output that could not be written: one the system cannot look up
+    (`existing`), one that exists as something else (a folder for a file, a file for a folder, a
+    device or a pipe, which would never end or never open), or whose nearest existing folder takes
+    no new file (read-only, /proc, a file named as a folder). The folder is probed with a temporary
+    file, removed at once, since permission bits say nothing to root or about special file systems.
+    Nothing is created."""
     path = Path(path)
-    if path.exists():
-        mode = path.stat().st_mode
+    if (info := existing(path, what)) is not None:
+        mode = info.st_mode
         if folder and not stat.S_ISDIR(mode):
             raise UserError(f"{what} {path} is a file, not a folder; give a folder")
         if not folder and stat.S_ISDIR(mode):
             raise UserError(f"{what} {path} is a folder; give a file name")
         if not folder and not stat.S_ISREG(mode):
             raise UserError(f"{what} {path} is not a regular file (a device, a pipe or a socket); give a file name")
-    existing = _nearest_existing(path if folder else path.parent)
-    if not existing.is_dir():
-        raise UserError(f"{what} {path} cannot be written: {existing} is not a folder; choose another place")
+    nearest = _nearest_existing(path if folder else path.parent)
+    if not nearest.is_dir():
+        raise UserError(f"{what} {path} cannot be written: {nearest} is not a folder; choose another place")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".bench-probe.", dir=existing)
+        fd, probe = tempfile.mkstemp(prefix=".bench-probe.", dir=nearest)
     except OSError as exc:
-        raise UserError(f"{what} {path} cannot be written: {existing} takes no new file ({exc.strerror or exc}); choose a folder you can write") from None
+        raise UserError(f"{what} {path} cannot be written: {nearest} takes no new file ({exc.strerror or exc}); choose a folder you can write") from None
     os.close(fd)
     os.unlink(probe)
     return path

@@ -185,6 +185,33 @@ def test_a_profile_or_data_set_out_that_is_a_file(bench, tmp_path):
     assert (tmp_path / "taken").read_text() == "mine"
 
 
+PATH_OPTIONS = {  # every command's path option, with what the rest of its command line needs to reach it
+    "data digits --out": ["data", "digits", "--out", "{}"],
+    "data cluttered --out": ["data", "cluttered", "--out", "{}"],
+    "train --out": ["train", "--data", "nowhere", "--out", "{}"],
+    "search --out": ["search", "--checkpoint", "nowhere.pt", "--lut", "lut.json", "--latency-ms", "5", "--out", "{}"],
+    "search --checkpoint": ["search", "--checkpoint", "{}", "--lut", "lut.json", "--latency-ms", "5"],
+    "report --out": ["report", "lut.json", "--out", "{}"],
+    "profile --out": ["profile", "--quick", "--out", "{}"],
+}
+
+
+@pytest.mark.parametrize("option", PATH_OPTIONS)
+def test_a_path_whose_name_is_too_long_for_the_file_system_is_one_line_naming_it(bench, tmp_path, option):
+    (tmp_path / "lut.json").write_text(json.dumps(lut_doc()))
+    long = "x" * 300
+    refused(bench(*(a.format(long) for a in PATH_OPTIONS[option])), rf" {long}[^ ]* has a name too long for the file system; give a shorter one$")
+    assert written(tmp_path) == ["lut.json"]
+
+
+@pytest.mark.parametrize("option", PATH_OPTIONS)
+def test_a_path_through_a_symbolic_link_loop_is_one_line_naming_it(bench, tmp_path, option):
+    (tmp_path / "lut.json").write_text(json.dumps(lut_doc()))
+    os.symlink("loop", tmp_path / "loop")
+    refused(bench(*(a.format("loop/inside") for a in PATH_OPTIONS[option])), r" loop/inside[^ ]* goes through a symbolic link loop; remove that link or give another path$")
+    assert written(tmp_path) == ["loop", "lut.json"]
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
 def test_a_latency_budget_that_is_not_a_positive_number(bench, value):
     refused(bench("search", "--checkpoint", "x.pt", "--lut", "abc", "--latency-ms", value), rf"--latency-ms must be a finite number above 0 and at most 1e\+06, not {value}")

@@ -6,13 +6,14 @@ The sessions measured inside the directory (`sessions/<name>/`) are `orchestrato
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from infra.errors import UserError
-from infra.files import check_output, write_json_atomic
+from infra.files import check_output, existing, write_json_atomic
 from infra.locks import run_dir_lock
 from infra.strict_json import load_json
 from orchestrator.lut.settings import MeasureSettings
@@ -42,7 +43,7 @@ class RunDirectory:
     def run(self, resume: bool, measure: Callable[[], tuple[dict[str, Any], Path]]) -> tuple[dict[str, Any], Path]:
         """`measure()` (export, the sessions not kept, the LUT written) in this directory, held by
         this process; on a finished run, the LUT it wrote."""
-        if self.path.exists() and not self.path.is_dir():
+        if (info := existing(self.path, "the run directory")) is not None and not stat.S_ISDIR(info.st_mode):
             raise UserError(f"{self.path} is a file, not a run directory; choose another --out")
         check_output(self.path, "the run directory", folder=True)
         with run_dir_lock(self.path, "the profile run"):

@@ -8,11 +8,12 @@ so a mistyped `--out` never destroys someone's document."""
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 from infra.errors import UserError
-from infra.files import atomic_write, check_output
+from infra.files import atomic_write, check_output, existing
 from infra.strict_json import read_head
 from orchestrator.lut.store import validation_runs
 from orchestrator.report.page import MARKER, LutPart, render
@@ -38,7 +39,7 @@ def report_path(lut_paths: list[Path]) -> Path:
 def check_replaceable(path: Path) -> None:
     """Refuse a target that exists and is not a report this toolkit wrote, or that could not be
     written (a device, a pipe, an unwritable folder)."""
-    if path.is_dir():
+    if (info := existing(path, "the report")) is not None and stat.S_ISDIR(info.st_mode):
         raise UserError(f"{path} is a folder; give --out a file name ending in .html")
     check_output(path, "the report")
     if path.exists():

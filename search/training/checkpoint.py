@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import pickle
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from infra.errors import UserError
-from infra.files import atomic_path
+from infra.files import atomic_path, existing
 from search.space import SearchSpace, SpaceError, load_space
 from search.supernet.model import Supernet
 
@@ -54,7 +55,7 @@ def save_checkpoint(path: Path, doc: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     path = Path(path)
-    if path.is_dir():
+    if (info := existing(path, "the checkpoint")) is not None and stat.S_ISDIR(info.st_mode):
         path = path / "last.pt"
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist; train one with `bench train` (it writes <out>/last.pt)")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import random
 import re
+import stat
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from infra.files import atomic_folder, check_output, write_json_atomic
+from infra.files import atomic_folder, check_output, existing, write_json_atomic
 from search.training.folders import MANIFEST, DataError, holdout_indices
 
 CLUTTER_DEFAULTS = {"canvas": 40, "scale": (1.5, 2.5), "pieces": 16, "piece": 6}
@@ -77,7 +78,7 @@ def _start(out: Path) -> None:
     """Refuse, before any work, an `out` that is not a new folder or a set written here, since the
     new set replaces the whole folder."""
     out = Path(out)
-    if out.exists() and not out.is_dir():
+    if (info := existing(out, "the data set folder")) is not None and not stat.S_ISDIR(info.st_mode):
         raise DataError(f"{out} is a file; give --out a folder to write the data set into")
     check_output(out, "the data set folder", folder=True)
     if not out.is_dir() or not any(out.iterdir()):
