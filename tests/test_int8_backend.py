@@ -247,12 +247,25 @@ def test_the_api_quantizes_a_model_to_compute_as_its_int8_program_does():
         ([torch.randn(2, 3, 32, 32)], "xnnpack", "one image each"),
         ([torch.randn(1, 3, 32, 32), torch.randn(1, 3, 16, 16)], "xnnpack", "one image each"),
         ([torch.full((1, 3, 32, 32), float("nan"))], "xnnpack", "must be finite"),
+        ([torch.randn(1, 1, 32, 32)], "xnnpack", "images must have 3 channels (RGB), not 1"),
+        ([torch.zeros(1, 3, 32, 32, dtype=torch.uint8)], "xnnpack", "images must be float32 tensors as training reads them, not torch.uint8"),
+        ([torch.randn(1, 3, 32, 32, dtype=torch.float64)], "xnnpack", "images must be float32 tensors as training reads them, not torch.float64"),
     ],
-    ids=["unknown runtime", "no images", "a batch tensor", "a batch per item", "two shapes", "nan"],
+    ids=["unknown runtime", "no images", "a batch tensor", "a batch per item", "two shapes", "nan", "one channel", "uint8 pixels", "float64"],
 )
 def test_the_api_refuses_what_it_cannot_quantize_with_in_one_sentence(images, runtime, says):
     with pytest.raises(UserError, match=re.escape(says)):
         api.quantize(small_net(), images, runtime)
+
+
+def test_the_api_refuses_images_of_another_resolution_than_the_model_runs_at():
+    from search.space.sampling import min_config
+    from search.supernet.static import StaticSubnet
+
+    tiny = load_space("tiny")
+    model = StaticSubnet(min_config(tiny, 64), tiny)
+    with pytest.raises(UserError, match=re.escape("images must be 64x64 pixels, the resolution the model runs at, not 32x32; resize them")):
+        api.quantize(model, [torch.randn(1, 3, 32, 32)])
 
 
 def test_a_predictor_says_the_precision_its_lut_prices():

@@ -157,13 +157,33 @@ def quantize(model: nn.Module, images: Sequence[torch.Tensor], runtime: str = "x
         raise UserError(f"runtime must be one of {', '.join(QUANTIZERS)}, not {runtime!r}")
     if isinstance(images, torch.Tensor) or not isinstance(images, Sequence) or not images:
         raise UserError("images must be a non-empty list of image tensors, each of shape [1, 3, R, R]")
-    shape = images[0].shape if isinstance(images[0], torch.Tensor) else None
-    if shape is None or len(shape) != 4 or shape[0] != 1 or any(
-        not isinstance(x, torch.Tensor) or x.shape != shape or not torch.isfinite(x).all() for x in images
-    ):
-        raise UserError("images must be finite tensors of one shape [1, 3, R, R], one image each: the quantized graph's shapes are static")
+    _check_images(model, images)
     quantizer = xnnpack_quantizer() if runtime == "xnnpack" else coreml_quantizer()
     return copy.deepcopy(quantized_module(deploy_form(model), images[0], quantizer, list(images)))  # the caller's own, not the one remembered
+
+
+def _check_images(model: nn.Module, images: Sequence[torch.Tensor]) -> None:
+    """Refuse calibration images the model could not run as one sentence each, before
+    `torch.export`, whose own errors name a convolution's weights or a reshape deep inside the
+    model: grey, PIL-style uint8 or float64 images, and images of another resolution than a
+    subnet's (its `resolution`; a model without one is taken at the images' size)."""
+    import torch
+
+    shape = images[0].shape if isinstance(images[0], torch.Tensor) else None
+    if shape is None or len(shape) != 4 or shape[0] != 1 or any(not isinstance(x, torch.Tensor) or x.shape != shape for x in images):
+        raise UserError("images must be finite tensors of one shape [1, 3, R, R], one image each: the quantized graph's shapes are static")
+    if shape[1] != 3:
+        raise UserError(f"images must have 3 channels (RGB), not {shape[1]}; give a grey image's channel three times (`x.expand(1, 3, R, R)`)")
+    if (dtype := next((x.dtype for x in images if x.dtype != torch.float32), None)) is not None:
+        raise UserError(
+            f"images must be float32 tensors as training reads them, not {dtype}; convert them (`x.float()`), uint8 pixels also scaled to 0-1"
+            " and normalized by ImageNet's mean and std as torchvision's ToTensor and Normalize do"
+        )
+    resolution = getattr(model, "resolution", None)
+    if isinstance(resolution, int) and tuple(shape[2:]) != (resolution, resolution):
+        raise UserError(f"images must be {resolution}x{resolution} pixels, the resolution the model runs at, not {shape[2]}x{shape[3]}; resize them to it")
+    if not all(torch.isfinite(x).all() for x in images):
+        raise UserError("images must be finite tensors (no NaN or infinity), which the observers would take for the activations' range; give real images")
 
 
 def _memoize_coreml_patterns() -> None:
