@@ -164,3 +164,12 @@ def test_lut_show_says_how_the_layers_were_timed_old_luts_by_one_copy(bench, tmp
     assert "each layer removed once from its context network" in bench("lut", "show", old["id"]).stdout
     shown = " ".join(bench("lut", "show", new["id"]).stdout.split())
     assert "each layer removed as 2 copies from its context network, the entry the delta per copy" in shown
+
+
+def test_a_stored_lut_whose_file_name_is_not_its_id_is_refused_by_id_naming_the_id_it_holds(bench, luts) -> None:
+    cwd, a, _ = luts
+    misnamed = cwd / "luts" / "host-cpu" / "tiny" / ("a" * 16 + ".json")
+    misnamed.write_text(json.dumps(a))
+    shown = bench("lut", "show", "aaaa")
+    assert shown.exit_code == 2 and shown.stdout == ""
+    assert shown.stderr.strip() == f"error: LUT file {misnamed} holds LUT {a['id']}, so its name does not find it; rename it {a['id']}.json"

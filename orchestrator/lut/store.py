@@ -86,11 +86,16 @@ def save_measured_lut(doc: dict[str, Any], space: SearchSpace, run_dir: Path, ro
     return save_lut(doc, root)
 
 
-def _record(path: Path, root: Path, doc: dict[str, Any]) -> dict[str, Any]:
-    """The index record of a LUT in the store, whose file is named for its id (as `save_lut` names
-    it), so that an id is found by its file name alone."""
+def _check_named(path: Path, doc: dict[str, Any]) -> None:
+    """Refuse a stored LUT whose file is not named for its id (as `save_lut` names it): an id is
+    found by file name alone, so such a file would answer for an id it does not hold."""
     if path.stem != doc["id"]:
         raise LUTError(f"LUT file {path} holds LUT {doc['id']}, so its name does not find it; rename it {doc['id']}.json")
+
+
+def _record(path: Path, root: Path, doc: dict[str, Any]) -> dict[str, Any]:
+    """The index record of a LUT in the store, whose file is named for its id."""
+    _check_named(path, doc)
     return {
         "id": doc["id"],
         "device": doc["device"]["name"],
@@ -183,13 +188,15 @@ def resolve_lut(ref: str, root: Path | None = None) -> Path:
     """A LUT id (or unique prefix) found in the store, or else a path to a LUT file. The id is
     looked up by file name (a stored LUT is named for its id), so no other LUT is read: one large
     or broken LUT in the store slows or breaks only the commands that name it (`bench lut list`
-    skips a LUT whose name is not its id, so a listed id is always found). An id the store lacks is
-    looked up among the committed LUTs that ship with the toolkit."""
+    skips a LUT whose name is not its id, and the file found is refused here when it holds another
+    LUT, so an id never finds a LUT it is not the prefix of). An id the store lacks is looked up
+    among the committed LUTs that ship with the toolkit."""
     root = root or luts_dir()
     if LUT_ID.match(ref) and not Path(ref).exists():
         for folder in (root, shipped_luts()):
             matches = _store_files(folder, ref)
             if len(matches) == 1:
+                _check_named(matches[0], read_lut(matches[0]))
                 return matches[0]
             if len(matches) > 1:
                 raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m.stem for m in matches)}); give more characters")
