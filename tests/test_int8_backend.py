@@ -155,6 +155,17 @@ def test_an_int8_core_ml_package_holds_int8_weights_and_quantized_activations(co
     assert {"constexpr_affine_dequantize", "quantize", "dequantize"} <= ops
 
 
+def test_an_int8_core_ml_package_is_refused_on_the_float32_iphone_naming_its_int8_twin(coreml_int8_package, tmp_path):
+    from orchestrator.measure.model import measure_model
+
+    with pytest.raises(UserError) as refused:
+        measure_model(str(coreml_int8_package[0]), get_device("iphone13"), tmp_path / "run")
+    assert str(refused.value) == (
+        "net.mlpackage is an int8 program and iphone13 runs float32 programs; measure it with --device iphone13-int8, "
+        "or give a float32 program (a search on a float32 LUT delivers one)"
+    )
+
+
 def test_the_core_ml_quantizer_quantizes_the_second_model_of_a_process_as_the_first(coreml_int8_package):
     """Its pattern graphs are traced once per process and copied to each use (`quantize`)."""
     first = quantized_program(small_net(), torch.randn(1, 3, 32, 32), coreml_quantizer())

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from infra.errors import UserError
-from orchestrator.export.executorch import save_pte
+from orchestrator.export.executorch import save_int8_pte, save_pte
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.model import measure_model
 
@@ -20,6 +20,14 @@ pytestmark = pytest.mark.exports
 def pte(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("m") / "conv.pte"
     save_pte(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()).eval(), torch.randn(1, 3, 24, 24), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def int8_pte(tmp_path_factory) -> Path:
+    """The network of `pte`, quantized as the int8 devices' programs are (PT2E, XNNPACK)."""
+    path = tmp_path_factory.mktemp("m") / "conv-int8.pte"
+    save_int8_pte(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()).eval(), torch.randn(1, 3, 24, 24), path)
     return path
 
 
@@ -87,3 +95,26 @@ def test_timm_mobilevit_lowers_into_the_partitions_the_recommended_flow_gives(tm
     assert report.flow == "to_edge+to_backend, pruned"
     assert (report.partitions, sorted(report.undelegated_ops)) == (partitions, sorted(undelegated))
     assert report.partitions > 1
+
+
+def test_a_float32_program_on_an_int8_device_is_refused_naming_both_precisions_and_the_float32_device(bench, pte: Path) -> None:
+    result = bench("measure", str(pte), "--device", "host-int8")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: conv.pte is a float32 program and host-int8 runs int8 programs; measure it with --device host, "
+        "or give an int8 program (a search on an int8 LUT delivers one)"
+    )
+
+
+def test_an_int8_program_on_a_float32_device_is_refused_naming_the_int8_device_of_that_phone(int8_pte: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError) as refused:
+        measure_model(str(int8_pte), get_device("pixel7"), tmp_path / "run")
+    assert str(refused.value) == (
+        "conv-int8.pte is an int8 program and pixel7 runs float32 programs; measure it with --device pixel7-int8, "
+        "or give a float32 program (a search on a float32 LUT delivers one)"
+    )
+
+
+def test_a_program_of_the_devices_precision_is_measured(int8_pte: Path, tmp_path: Path) -> None:
+    result = measure_model(str(int8_pte), get_device("host-int8"), tmp_path / "run")
+    assert result["status"] == "ok" and result["summary"]["median_ms"] > 0

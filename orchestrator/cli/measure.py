@@ -25,7 +25,7 @@ def measure(
     """End-to-end latency of one model through the device's runner and the request/result contract."""
     from orchestrator.measure.model import measure_model
 
-    result = measure_model(model, get_device(device, devices_file))
+    result = measure_model(model, get_device(device, devices_file), devices_file=devices_file)
     if as_json:
         typer.echo(json.dumps(result, indent=1))
         return

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infra.errors import UserError
+from orchestrator.export.precision import mlpackage_precision, pte_precision
 
 if TYPE_CHECKING:
     import torch
@@ -41,6 +42,9 @@ class Backend:
     # images its observers see (default: fixed random inputs)
     export: Callable[..., dict[str, Any]]
     input_shape: Callable[[Path], list[int]]  # of the artifact's one input, read from the artifact itself
+    # "int8" or "float32", read from the artifact itself (`export.precision`): a file given to
+    # `bench measure` tells its format by its suffix, its precision only by what it holds
+    program_precision: Callable[[Path], str]
     # the search delivers it with every winner; a backend few devices use is delivered only for its own LUT's device
     delivered_always: bool = True
     # the arithmetic its programs run: a LUT of an int8 backend prices int8 programs, whose blocks
@@ -163,20 +167,24 @@ def _first_line(exc: Exception) -> str:
 
 
 _EXECUTORCH_DEVICES = "ExecuTorch devices (host, Android)"
-PTE = Backend("pte", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_pte, _pte_input_shape)
+PTE = Backend("pte", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_pte, _pte_input_shape, pte_precision)
 PTE_PORTABLE = Backend(
-    "pte-portable", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_portable_pte, _pte_input_shape, delivered_always=False
+    "pte-portable", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_portable_pte, _pte_input_shape, pte_precision,
+    delivered_always=False,
 )
 PTE_INT8 = Backend(
-    "pte-int8", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_int8_pte, _pte_input_shape, delivered_always=False, precision="int8",
+    "pte-int8", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_int8_pte, _pte_input_shape, pte_precision,
+    delivered_always=False, precision="int8",
     scheme="PT2E with ExecuTorch's XNNPACKQuantizer: symmetric per-channel int8 weights, int8 activations",
     quantizer=_xnnpack_quantizer,
 )
 _COREML_DEVICES = "iOS devices (Core ML)"
-COREML = Backend("coreml", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_coreml, _coreml_input_shape)
+COREML = Backend(
+    "coreml", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_coreml, _coreml_input_shape, mlpackage_precision,
+)
 COREML_INT8 = Backend(
-    "coreml-int8", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_int8_coreml, _coreml_input_shape, delivered_always=False,
-    precision="int8",
+    "coreml-int8", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_int8_coreml, _coreml_input_shape, mlpackage_precision,
+    delivered_always=False, precision="int8",
     scheme="PT2E with ExecuTorch's CoreMLQuantizer: symmetric per-channel int8 weights, uint8 activations (int8 weights alone where "
     "that does not convert; the export records which)",
     quantizer=_coreml_quantizer,

@@ -10,7 +10,7 @@ import torch
 from infra.errors import UserError
 from infra.files import check_name
 from orchestrator.export.backends import PTE, backend_of_file, get_backend
-from orchestrator.measure.devices import Device
+from orchestrator.measure.devices import Device, load_devices
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import new_run_dir, run_session
 
@@ -40,11 +40,37 @@ def _model_file(model: str, device: Device) -> Path:
     return path
 
 
-def measure_model(model: str, device: Device, root: Path = Path("runs")) -> dict[str, Any]:
-    """Check the model (a file of the device's format, or a timm model exported with the device's
-    backend), then time it in a run directory of its own. A file runs as it was exported: an
-    XNNPACK .pte measured on a portable device still runs XNNPACK, which the host and Android
-    runtimes link."""
+def _check_precision(path: Path, device: Device, devices_file: Path | None) -> None:
+    """Refuse a program of another precision than the device's: the device's LUTs price programs of
+    its precision, so a float32 program timed on an int8 device (or the reverse) gives a figure that
+    compares with none of them, and the device's name alone does not show it."""
+    runs = get_backend(device.backend)
+    holds = runs.program_precision(path)
+    if holds == runs.precision:
+        return
+    twin = next(
+        (d for d in load_devices(devices_file).values()
+         if d.platform == device.platform and d.match == device.match
+         and get_backend(d.backend).format == runs.format and get_backend(d.backend).precision == holds),
+        None,
+    )
+    elsewhere = f"measure it with --device {twin.name}" if twin else f"measure it on a device of {holds} programs"
+    raise UserError(
+        f"{path.name} is {_a(holds)} program and {device.name} runs {runs.precision} programs; "
+        f"{elsewhere}, or give {_a(runs.precision)} program (a search on {_a(runs.precision)} LUT delivers one)"
+    )
+
+
+def _a(precision: str) -> str:
+    return f"an {precision}" if precision[0] in "aeiou" else f"a {precision}"
+
+
+def measure_model(model: str, device: Device, root: Path = Path("runs"), devices_file: Path | None = None) -> dict[str, Any]:
+    """Check the model (a file of the device's format and precision, or a timm model exported with
+    the device's backend), then time it in a run directory of its own; `devices_file` is where a
+    device of the file's precision is looked for, to name it when the device's is another. A file
+    runs as it was exported: an XNNPACK .pte measured on a portable device still runs XNNPACK,
+    which the host and Android runtimes link."""
     runner = runner_for(device)
     backend = get_backend(device.backend)
     if model.startswith(TIMM_PREFIX):
@@ -60,6 +86,7 @@ def measure_model(model: str, device: Device, root: Path = Path("runs")) -> dict
     else:
         path = _model_file(model, device)
         shape = backend.input_shape(path)
+        _check_precision(path, device, devices_file)
         run_dir = new_run_dir(f"measure-{device.name}", root)
         result = run_session(device, run_dir, {"model": (path, shape)}, runner=runner)
     return {**result, "summary": result["models"][0]["summary"]}
