@@ -1,9 +1,9 @@
 """Every Python snippet in README.md and docs/api.md runs as written, from a folder that holds what
 the steps a quick profile prints write there: the digits set (`data/digits`), a supernet trained at
-the quick LUT's 128 px (`runs/train-tiny-128/last.pt`) and a finished search in `bench search`'s
-default folder for that LUT and budget (`runs/search-tiny-d7f47ca8390c6922-0.885ms`, the suite's
-finished search standing in: a snippet only reads it); LUTs are found by id without a `luts/`
-folder (the committed ones ship with the package), so the documented API is the one that works."""
+the quick LUT's 128 px (`runs/train-tiny-128/last.pt`) and a finished search in the folder that
+docs/api.md's `bench search` command names with `--out` (the suite's finished search standing in:
+a snippet only reads it); LUTs are found by id without a `luts/` folder (the committed ones ship
+with the package), so the documented API is the one that works."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ def python_blocks(document: str) -> list[tuple[str, str]]:
 SNIPPETS = [snippet for document in DOCUMENTS for snippet in python_blocks(document)]
 
 
+def documented_search_folder() -> str:
+    """The `--out` of the one `bench search` command docs/api.md shows: the folder its snippets read."""
+    text = (ROOT / "docs" / "api.md").read_text()
+    commands = [block.replace("\\\n", " ") for block in re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M) if "bench search" in block]
+    assert len(commands) == 1, commands
+    return re.search(r"--out (\S+)", commands[0]).group(1)
+
+
 @pytest.fixture(scope="module")
 def quick_checkpoint(digits_dir: Path, run_folder: Path) -> Path:
     """A tiny supernet trained at 128 px, as the printed `bench train` step trains it (one short
@@ -44,11 +52,18 @@ def test_each_document_has_python_snippets():
     assert {name.split("#")[0] for name, _ in SNIPPETS} == set(DOCUMENTS)
 
 
+def test_the_snippets_read_the_search_folder_the_documented_command_names_whatever_the_luts_budget():
+    """A folder named by `--out`, not `bench search`'s default, which holds the LUT's id and the
+    budget a profile printed: a reader's own LUT's, not those of a page written beforehand."""
+    read = {folder for _, code in SNIPPETS for folder in re.findall(r'load_found\("([^"]+)"\)', code)}
+    assert read == {documented_search_folder()} == {"runs/search-tiny-128"}
+
+
 @pytest.mark.parametrize("name, code", SNIPPETS, ids=[name for name, _ in SNIPPETS])
 def test_snippet_runs_as_written(name, code, tmp_path, monkeypatch, quick_checkpoint, digits_dir, tiny_search_run):
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "train-tiny-128").symlink_to(quick_checkpoint.parent)
-    (tmp_path / "runs" / "search-tiny-d7f47ca8390c6922-0.885ms").symlink_to(tiny_search_run)
+    (tmp_path / documented_search_folder()).symlink_to(tiny_search_run)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "digits").symlink_to(digits_dir)
     monkeypatch.chdir(tmp_path)
