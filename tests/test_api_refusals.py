@@ -107,3 +107,21 @@ def test_a_pairs_set_read_as_numbers_is_replaced_when_written_again(tmp_path):
     (tmp_path / "pairs" / "train" / "notes").mkdir()
     with pytest.raises(DataError, match="holds what `bench data` did not write"):
         _start(tmp_path / "pairs")
+
+
+@pytest.mark.parametrize("validated_before", [False, True], ids=["a new document", "one validated before"])
+def test_a_lut_document_holding_a_numpy_number_is_one_sentence_naming_where(validated_before):
+    import numpy as np
+
+    from search.api import Predictor
+    from search.nas.lut import validate_lut
+    from search.space import load_space
+    from tests.lut_factory import make_lut
+
+    doc = make_lut(load_space("tiny"))
+    if validated_before:
+        validate_lut(doc)
+    doc["entries"]["overhead"]["latency_ms"] = np.float32(0.5)
+    with pytest.raises(UserError, match=r"^the LUT given as lut holds a numpy float32 at entries/overhead/latency_ms, which JSON cannot hold; "
+                                        r"give Python numbers \(`x.item\(\)`, `a.tolist\(\)`\), as json.load reads a LUT file$"):
+        Predictor(doc)

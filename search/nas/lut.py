@@ -79,9 +79,29 @@ def check_same_precision(lut: dict[str, Any], other: str, precision: str, fix: s
 _valid_ids: set[str] = set()
 
 
+def _content_id(doc: dict[str, Any], source: str) -> str:
+    """`content_id`, for a document a caller built in Python: a value JSON cannot hold (a numpy
+    float32 from an array, which the schema takes for a number) is refused naming where it is,
+    rather than converted, since the id was computed over the JSON the value stands for."""
+    try:
+        return content_id(doc)
+    except TypeError as exc:
+        found = _first_not_json(doc)
+        held = f"a {type(found[1]).__module__.split('.')[0]} {type(found[1]).__name__} at {found[0]}, which JSON cannot hold" if found else f"what JSON cannot hold ({exc})"
+        raise LUTError(f"{source} holds {held}; give Python numbers (`x.item()`, `a.tolist()`), as json.load reads a LUT file") from None
+
+
+def _first_not_json(value: Any, where: str = "") -> tuple[str, Any] | None:
+    """Where in `value` (as a/b/0) the first value that `json.dumps` cannot write sits, and that value."""
+    if isinstance(value, (dict, list)):
+        children = value.items() if isinstance(value, dict) else enumerate(value)
+        return next((found for key, child in children if (found := _first_not_json(child, f"{where}/{key}" if where else str(key)))), None)
+    return None if isinstance(value, (str, int, float, type(None))) else (where or "top level", value)
+
+
 def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
     """Return `doc` if it is a valid, untampered LUT; otherwise raise LUTError naming the problem."""
-    if isinstance(doc, dict) and isinstance(doc.get("id"), str) and doc["id"] in _valid_ids and content_id(doc) == doc["id"]:
+    if isinstance(doc, dict) and isinstance(doc.get("id"), str) and doc["id"] in _valid_ids and _content_id(doc, source) == doc["id"]:
         return doc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA_NAME:
         raise LUTError(f"{source} is not an autovit-bench LUT (no \"schema\": \"{SCHEMA_NAME}\")")
@@ -96,7 +116,7 @@ def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
     if (found := schema_problem(doc, lut_schema())) is not None:
         where, problem = found
         raise LUTError(f"{source} is malformed at {where}: {problem}") from None
-    if content_id(doc) != doc["id"]:
+    if _content_id(doc, source) != doc["id"]:
         raise LUTError(f"{source} does not match its id {doc['id']} (edited after it was written); rebuild it with `bench profile`")
     for what, name in (("device", doc["device"]["name"]), ("space", doc["space"]["name"])):
         if not NAME.match(name):
