@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,35 @@ def test_list_table_has_one_row_per_record_with_its_validation_and_superseded_ma
     table = lut_list_table([record, record | {"id": "fedcba9876543210", "validation": None, "superseded": "by 0123456789abcdef"}])
     assert column(table, 0) == ["0123456789abcdef", "fedcba9876543210"]
     assert column(table, 5) == ["95%", "-"] and column(table, 6) == ["", "superseded"]
+
+
+def _listed(wide: bool, width: int = 80) -> str:
+    """`bench lut list`'s table of a fit LUT and of an unfit one another replaces, as a terminal of `width` columns shows it."""
+    from rich.console import Console
+
+    record = {
+        "id": "0123456789abcdef", "device": "host-portable", "space": "tiny", "resolution": 128, "method": "transfer",
+        "created_at": "2025-01-01T00:00:00Z", "entries": 17, "path": "/home/someone/checkout/luts/host-portable/tiny/0123456789abcdef.json",
+        "validation": {"within_10": 0.95}, "fit": True, "superseded": None,
+    }
+    replaced = record | {"id": "fedcba9876543210", "validation": {"within_10": 0.4}, "fit": False, "superseded": "by 0123456789abcdef"}
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(lut_list_table([record, replaced], wide))
+    return console.export_text()
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["narrow", "wide"])
+def test_list_table_shows_whole_ids_at_80_columns(wide: bool) -> None:
+    listed = _listed(wide)
+    assert "0123456789abcdef" in listed and "fedcba9876543210" in listed
+
+
+def test_list_table_footer_says_what_wide_adds_to_the_superseded_luts_it_lists_either_way() -> None:
+    narrow, wide = " ".join(_listed(False).split()), " ".join(_listed(True, width=220).split())
+    footer = "superseded: another LUT replaces it (--wide: why, and whether it is fit)"
+    assert footer in narrow and footer in wide
+    assert "fedcba9876543210 host-portable tiny 128 transfer 40% superseded" in narrow
+    assert "not fit, superseded: by 0123456789abcdef" in wide
 
 
 def test_plot_breakdown_writes_a_png(lut: dict[str, Any], tmp_path: Path) -> None:

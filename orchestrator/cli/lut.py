@@ -22,7 +22,7 @@ lut_app = typer.Typer(help="List, show, compare and plot latency lookup tables."
 @lut_app.command("list")
 def lut_list(
     as_json: bool = typer.Option(False, "--json", help="print the records as JSON"),
-    wide: bool = typer.Option(False, "--wide", help="also each LUT's path, entry count and creation date"),
+    wide: bool = typer.Option(False, "--wide", help="also each LUT's path, entry count and creation date, and why one is superseded"),
 ) -> None:
     """List the LUTs under ./luts (or $BENCH_LUTS), then those shipped with the toolkit (found by id
     from any folder), with their latest validation; files that are not readable LUTs are named and

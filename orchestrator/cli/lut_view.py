@@ -118,13 +118,17 @@ def lut_validation_table(doc: dict[str, Any], run: dict[str, Any] | None) -> Tab
 def lut_list_table(rows: list[dict[str, Any]], wide: bool = False, title: str = "latency lookup tables", caption: bool = True) -> Table:
     """One line per LUT record (`known_luts`, with its latest validation and superseded mark), so a
     user can pick the id to pass to other commands by what it is and how well it predicts; the
-    path, entry count and creation time only when `wide`."""
+    path, entry count and creation time only when `wide`, and there why a LUT is superseded, wrapped
+    (the reasons are sentences). Ids are never cut, since they are what a user copies: where the
+    table is wider than the terminal, the other columns give way."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left",
                   caption="±10%: subnets predicted within ±10% in the latest `bench validate` (anchored; ? an unreadable record); "
-                          "not fit: that validation calls it unfit for a search (--wide: superseded ones too)" if caption else None)
+                          "not fit: that validation calls it unfit for a search; superseded: another LUT replaces it (--wide: why, and whether it is fit)"
+                          if caption else None)
     columns = ["id", "device", "space", "px", "method", "±10%", "note", *(["entries", "created", "path"] if wide else [])]
     for name in columns:
-        table.add_column(name, no_wrap=True, justify="right" if name in ("px", "±10%", "entries") else "left")
+        table.add_column(name, no_wrap=not (wide and name == "note"), justify="right" if name in ("px", "±10%", "entries") else "left",
+                         min_width={"id": max((len(r["id"]) for r in rows), default=2), "note": 24 if wide else None}.get(name))
     for r in rows:
         v = r.get("validation")
         within = "-" if v is None else "?" if v == "unreadable" else f"{v['within_10']:.0%}"
