@@ -160,6 +160,21 @@ def test_list_table_footer_says_what_wide_adds_to_the_superseded_luts_it_lists_e
     assert "not fit, superseded: by 0123456789abcdef" in wide
 
 
+def test_the_transfer_table_says_what_a_negative_ms_per_gflop_factor_means() -> None:
+    from orchestrator.cli.lut_view import transfer_table
+    from search.nas.lut import read_lut
+
+    doc = read_lut(Path(__file__).resolve().parents[1] / "luts" / "host-2t" / "tiny" / "14a65a515756ea46.json")  # a transfer of 10 networks
+    assert doc["measurement"]["transfer"]["factors"]["flops/mbconv_transition"]["factor"] < 0
+    caption = " ".join(str(transfer_table(doc).caption).split())
+    assert caption == (
+        "x source: the entries' latency here over the source's (a stage's refines its kind's); ms/GFLOP: milliseconds per GFLOP "
+        "of a kind's arithmetic added to what its factor gives, a correction, so negative where the kind's cost grows less with its "
+        "arithmetic here than the factor alone says (none prices an entry below 5% of its source latency times the common factor); one within its ± sd of 0 "
+        "is one the networks did not call for"
+    )
+
+
 def test_plot_breakdown_writes_a_png(lut: dict[str, Any], tmp_path: Path) -> None:
     out = plot_breakdown(lut, tmp_path / "breakdown.png")
     assert out == tmp_path / "breakdown.png"

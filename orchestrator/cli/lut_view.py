@@ -59,11 +59,20 @@ def lut_summary_table(doc: dict[str, Any], wide: bool = False) -> Table:
 
 def transfer_table(doc: dict[str, Any]) -> Table:
     """The fitted factors of a transfer LUT, kinds first, and how well they predict the networks
-    measured (each predicted by a fit without it)."""
+    measured (each predicted by a fit without it). The caption says what the units mean: a
+    negative ms/GFLOP, shown bare, reads as a device that gains time from arithmetic."""
+    from orchestrator.lut.transfer_fit import MIN_RELATIVE
+
     t = doc["measurement"]["transfer"]
     loo = [abs(n["loo_residual"]) for n in t["networks"] if n["loo_residual"] is not None]
     fit_line = f"leave-one-out error {fmean(loo):.1%} mean, {max(loo):.1%} worst" if loo else "one common factor (too few networks to fit more)"
-    table = Table(title=plain(f"transfer from {t['source_lut']} ({t['source_device']}): {len(t['networks'])} networks; {fit_line}"))
+    table = Table(
+        title=plain(f"transfer from {t['source_lut']} ({t['source_device']}): {len(t['networks'])} networks; {fit_line}"), caption_justify="left",
+        caption="x source: the entries' latency here over the source's (a stage's refines its kind's); ms/GFLOP: milliseconds per GFLOP of a "
+                "kind's arithmetic added to what its factor gives, a correction, so negative where the kind's cost grows less with its arithmetic "
+                f"here than the factor alone says (none prices an entry below {MIN_RELATIVE:.0%} of its source latency times the common factor); one within its ± sd of 0 is "
+                "one the networks did not call for",
+    )
     for column in ("entries", "level", "factor", "± sd", "unit"):
         table.add_column(column, justify="left" if column in ("entries", "unit") else "right")
     for name, f in t["factors"].items():
