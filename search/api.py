@@ -353,6 +353,7 @@ def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
     """The subnet a `bench search --out RUN_DIR` run found: read from its `result.json` and `best.pt`."""
     import torch
 
+    from infra.staged import recover
     from infra.strict_json import load_json
     from search.supernet.static import StaticSubnet
 
@@ -360,6 +361,10 @@ def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
         raise UserError(f"run_dir must be the path of a `bench search` run folder, not {type(run_dir).__name__}")
     run = Path(run_dir)
     fix = f"pass the --out folder of a `bench search` that finished (it writes result.json and best.pt into {run})"
+    try:
+        recover(run)  # a delivery a kill cut short mid-swap is completed first, as a journal is replayed
+    except OSError as exc:
+        raise UserError(f"{run} holds a delivery that was cut short and cannot be completed ({exc.strerror or exc}); resume its search (`bench search ... --resume`)") from None
     if not (run / "result.json").is_file() or not (run / "best.pt").is_file():
         raise UserError(f"{run} holds no finished search (no result.json and best.pt); {fix}")
     result = load_json(run / "result.json", "the search result", fix)

@@ -211,6 +211,13 @@ def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quant
     program = tmp_path / "s" / "best-pte-int8.pte"
     assert (tmp_path / doc["files"]["artifacts"]["pte-int8"]).resolve() == program and get_backend("pte-int8").input_shape(program) == [1, 3, 64, 64]
     assert "int8 (pte-int8, calibrated on 4 training images), held-out:" in result.stderr and "a drop of" in result.stderr
+    delivered = doc["delivered"]
+    assert (delivered["file"], delivered["backend"], delivered["precision"]) == (doc["files"]["artifacts"]["pte-int8"], "pte-int8", "int8")
+    assert list(doc["files"])[0] == "model" and doc["files"]["model"] == delivered["file"]
+    assert (delivered["holdout"], delivered["test"]) == (q["holdout"]["int8"], q["test"]["int8"])
+    assert delivered["float32_twin"] == {"checkpoint": doc["files"]["checkpoint"], "pte": doc["files"]["pte"]}
+    assert f"test accuracy of the found model, the int8 program best-pte-int8.pte that {lut['device']['name']} runs: {q['test']['int8']['value']:.1%}" in result.stderr
+    assert "its float32 twin (best.pt, best.pte): " in result.stderr
 
 
 def test_a_model_quantized_again_with_the_same_weights_and_images_is_the_module_quantized_before():

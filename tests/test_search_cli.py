@@ -233,6 +233,17 @@ def test_lut_of_another_resolution_is_refused(tiny_checkpoint, tmp_path, search)
     assert not (tmp_path / "o").exists()
 
 
+def test_a_lut_whose_device_now_runs_another_backend_is_refused_before_the_search(tiny_checkpoint, tiny_lut, tmp_path, search):
+    """The host entry edited to int8 under a float32 LUT: the finish would have delivered the int8 program as best.pte."""
+    devices = tmp_path / "devices.json"
+    devices.write_text(json.dumps({"schema_version": 1, "devices": {"host": {**{k: HOST[k] for k in ("platform", "runtime", "description")}, "backend": "pte-int8"}}}))
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
+                    "--out", str(tmp_path / "o"), "--devices-file", str(devices), "--json", *FAST)
+    line = one_error_line(result)
+    assert line.startswith("error: device host now runs backend pte-int8 (int8, .pte), but LUT ") and "measured with backend pte (float32, .pte)" in line
+    assert not (tmp_path / "o" / "search_state.json").exists()
+
+
 def test_unreachable_budget_names_the_fastest_latency_and_a_budget_that_passes(tiny_checkpoint, tiny_lut, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", "0.5", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "the fastest subnet is predicted at" in result.stderr

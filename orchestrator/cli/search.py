@@ -13,7 +13,6 @@ import typer
 from infra.files import check_output
 from infra.locks import run_dir_lock
 from orchestrator.cli.common import DevicesFile, console, defaults, errors, example, logger, number
-from orchestrator.measure.devices import get_device
 from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
 from search.nas.strategies import SearchSettings
 
@@ -62,7 +61,7 @@ def search_cmd(
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
     from orchestrator.lut.machine import other_cpu
     from orchestrator.lut.store import resolve_lut
-    from orchestrator.searchjob.finish import finish_search
+    from orchestrator.searchjob.finish import finish_search, lut_device
     from orchestrator.searchjob.job import STATE_FILE, SearchInputs, SearchJob
     from search.training import distributed
 
@@ -81,7 +80,7 @@ def search_cmd(
             log(f"note: {note}")
         if d.world > 1:
             log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
-        device = (lambda: get_device(job.lut["device"]["name"], devices_file)) if measure else None
+        device = lut_device(job.lut, devices_file) if measure else None
         try:
             if d.main and (warning := _one_output(job)):
                 log(f"warning: {warning}")

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from infra.errors import UserError
 from infra.files import atomic_path
 from orchestrator.export.backends import BACKENDS, Backend
 from orchestrator.export.cache import export_probes, export_trained
@@ -44,6 +45,13 @@ def artifact_name(backend: Backend) -> str:
     return f"best{backend.suffix}" if backend.name == backend.format else f"best-{backend.name}{backend.suffix}"
 
 
+def delivery_names() -> list[str]:
+    """Every file a delivery may hold in a run folder: a new delivery replaces these as a whole, so
+    one of an earlier delivery that the new one lacks (its int8 program, a Core ML package that no
+    longer converts) is removed rather than left beside another model."""
+    return ["best.pt", "best.json", "pareto.png", "result.json", *(artifact_name(b) for b in BACKENDS.values())]
+
+
 def deliver(
     static: StaticSubnet, classes: list[str], out: Path, required: str, exported: tuple[Path, dict[str, Any]] | None = None,
     calibration: list[torch.Tensor] | None = None,
@@ -69,11 +77,19 @@ def deliver(
             delivered.facts[backend.name] = export_model(static, backend, path, calibration if backend.name == required else None)
         except Exception as exc:
             if backend.name == required:
-                raise
+                raise UserError(
+                    f"the found subnet {config.hash} could not be exported for {backend.name}, its device's backend ({first_line(exc)}), so "
+                    "nothing was delivered and the run folder keeps what it held; report it with the run folder's delivery.log"
+                ) from exc
             delivered.errors[backend.name] = f"{type(exc).__name__}: {exc}"
             continue
         delivered.artifacts[backend.name] = path
     return delivered
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one short line: converters' messages run to pages of graph dumps."""
+    return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
 
 
 def export_model(static: StaticSubnet, backend: Backend, path: Path, calibration: list[torch.Tensor] | None = None) -> dict[str, Any]:

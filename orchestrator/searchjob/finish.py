@@ -24,11 +24,13 @@ import torch
 from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.quiet import output_into
+from infra.shown import apart
+from infra.staged import staged
 from orchestrator.export.backends import Backend, get_backend
 from orchestrator.lut.machine import other_cpu
-from orchestrator.measure.devices import Device
+from orchestrator.measure.devices import Device, get_device
 from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
-from orchestrator.searchjob.delivery import Timed, deliver, export_model, time_models
+from orchestrator.searchjob.delivery import Delivered, Timed, artifact_name, deliver, delivery_names, export_model, first_line, time_models
 from orchestrator.searchjob.int8 import accuracy_drop, calibration_images, quantized_model, right_per_image
 from orchestrator.searchjob.job import SearchJob
 from orchestrator.searchjob.pareto import plot_pareto
@@ -105,18 +107,75 @@ class Finish:
     within: bool | None
 
 
-def _device(device: Callable[[], Device] | None, log: Callable[[str], None]) -> tuple[Device | None, str | None]:
+def _device(device: Callable[[], Device] | None, lut: dict[str, Any], log: Callable[[str], None]) -> tuple[Device | None, str | None]:
     if device is None:
         return None, "not measured (--no-measure)"
     try:
-        return device(), None
+        d = device()
     except UserError as exc:
         log(f"not measured: {exc}")
         return None, str(exc)
+    check_device_backend(d, lut)
+    return d, None
+
+
+def lut_device(lut: dict[str, Any], devices_file: Path | None = None) -> Callable[[], Device]:
+    """The LUT's device, for the finish to resolve when it starts. Its entry is checked against the
+    LUT now, before a search that may take an hour, where this machine knows the name (one it does
+    not know is said at the finish: not measured)."""
+    name = lut["device"]["name"]
+    try:
+        entry = get_device(name, devices_file)
+    except UserError:
+        entry = None
+    if entry is not None:
+        check_device_backend(entry, lut)
+    return lambda: get_device(name, devices_file)
+
+
+def check_device_backend(device: Device, lut: dict[str, Any]) -> None:
+    """Refuse a device whose entry now names another backend than the one its LUT was measured
+    with (a devices file edited, a bundled device changed): the finish would export and time that
+    backend's programs (int8 for a float32 LUT, say) against the LUT's figures and deliver them
+    under the LUT's name."""
+    then = lut["device"]["backend"]
+    if device.backend == then:
+        return
+    now, was = get_backend(device.backend), get_backend(then)
+    raise UserError(
+        f"device {device.name} now runs backend {now.name} ({now.precision}, {now.suffix}), but LUT {lut['id'][:8]} was measured with "
+        f"backend {was.name} ({was.precision}, {was.suffix}) on it, so its programs would not be the ones the LUT priced; profile "
+        f"{device.name} again (`bench profile --device {device.name}`) and search with that LUT, or give {device.name} back its "
+        f"backend {was.name} in the devices file"
+    )
 
 
 def _within(job: SearchJob, timed: Timed, model: str) -> bool:
     return timed.at_lut_speed(model) <= job.budget.latency_ms * (1 + TOLERANCE)
+
+
+def export_candidates(
+    job: SearchJob, candidates: list[Scored], backend: Backend, log: Callable[[str], None], calibration: list[torch.Tensor] | None,
+) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """Each candidate exported by `backend` (hash -> its file and what the exporter reported). One
+    that fails to export is skipped, with why, and the others go on: a converter's bug in one
+    subnet's graph should not cost the search its other candidates. None exported is refused."""
+    folder = job.inputs.out / "candidates"
+    folder.mkdir(parents=True, exist_ok=True)
+    exported: dict[str, tuple[Path, dict[str, Any]]] = {}
+    with output_into(job.inputs.out / "delivery.log"):  # the converters' warnings and progress bars: for a bug report, not the terminal
+        for s in candidates:
+            path = folder / f"{s.hash}{backend.suffix}"
+            try:
+                exported[s.hash] = (path, export_model(s.static, backend, path, calibration))
+            except Exception as exc:  # converters raise many types; the candidate is what failed, not the search
+                log(f"candidate {s.hash} could not be exported for {backend.name} ({first_line(exc)}): skipped")
+    if not exported:
+        raise UserError(
+            f"none of the {len(candidates)} candidates could be exported for {backend.name} (the reasons are above and in "
+            f"{job.inputs.out / 'delivery.log'}); report it with that log"
+        )
+    return exported
 
 
 def measured_finish(
@@ -124,18 +183,12 @@ def measured_finish(
 ) -> Finish:
     """Time `candidates` (most accurate first) on the LUT's device in one session and choose;
     `calibration`: the images an int8 device's exports are calibrated on."""
-    d, not_measured = _device(device, log)
+    d, not_measured = _device(device, job.lut, log)
     if d is None:
         return Finish(candidates[0], None, {}, not_measured, None)
-    backend = get_backend(d.backend)
-    folder = job.inputs.out / "candidates"
-    folder.mkdir(parents=True, exist_ok=True)
     log(f"exporting the {len(candidates)} most accurate candidates to time them on {d.name}" if len(candidates) > 1 else "exporting the found model")
-    exported = {}
-    with output_into(job.inputs.out / "delivery.log"):  # the converters' warnings and progress bars: for a bug report, not the terminal
-        for s in candidates:
-            path = folder / f"{s.hash}{backend.suffix}"
-            exported[s.hash] = (path, export_model(s.static, backend, path, calibration))
+    exported = export_candidates(job, candidates, get_backend(d.backend), log, calibration)
+    candidates = [s for s in candidates if s.hash in exported]
     try:
         timed = time_models({h: path for h, (path, _) in exported.items()}, job.lut["resolution"], job.lut, job.base_space, d, job.inputs.out / "measure")
     except UserError as exc:
@@ -179,10 +232,6 @@ def _candidate_record(job: SearchJob, s: Scored, timed: Timed | None) -> dict[st
     return record
 
 
-def _path(path: Path | None) -> str | None:
-    return str(path) if path else None
-
-
 def finish_search(
     job: SearchJob, state: SearchState, device: Callable[[], Device] | None, log: Callable[[str], None], measure_top: int = MEASURE_TOP,
     int8_calibration: int = INT8_CALIBRATION,
@@ -194,7 +243,7 @@ def finish_search(
     out = job.inputs.out
     candidates = top_candidates(job, state, max(1, measure_top), log)
     required = get_backend(job.lut["device"]["backend"])
-    images = calibration_images(job.calibration_batches(), int8_calibration) if required.precision == "int8" else None
+    images = _calibration(job, required, int8_calibration, log)
     finish = measured_finish(job, candidates, device, log, images)
     chosen, timed = finish.chosen, finish.timed
     best = chosen.candidate
@@ -203,18 +252,88 @@ def finish_search(
     held: Proportion = verdict["holdout"]
     test_right = job.test_correct(chosen.static)
     test = proportion(int(test_right.sum()), len(test_right)) if test_right is not None else None
+    quantization = _int8_accuracy(job, chosen, test_right, required, images) if images is not None else None
     log(f"best: {held.text()} {job.selection_where()}, {best.predicted_ms:.2f} ms predicted ({lo:.2f}-{hi:.2f} ms, 95%), {best.params / 1e6:.3f}M params")
-    log(f"test accuracy of the found model: {test.text()} of the test split" if test else "no test split (DATA/val/): the found model's test accuracy is unknown")
+    _log_accuracy(job, test, quantization, required, log)
     for warning in verdict["warnings"]:
         log(f"warning: {warning}")
-    quantization = _int8_accuracy(job, chosen, test_right, required, images, log) if images is not None else None
+    if resumed_delivery(out):
+        log(f"{out} holds the delivery of an earlier finish of this search: the new one replaces it as a whole once it is written")
     log("delivering the found model")
-    with output_into(out / "delivery.log"):
-        files = deliver(chosen.static, job.ckpt["classes"], out, required.name, finish.exported.get(chosen.hash) if timed else None, images)
-    budget = job.budget
+    with staged(out, delivery_names()) as stage, output_into(out / "delivery.log"):
+        files = deliver(chosen.static, job.ckpt["classes"], stage, required.name, finish.exported.get(chosen.hash) if timed else None, images)
+        result = _result(job, state, finish, candidates, verdict, test, quantization, files, required, measure_top)
+        write_json_atomic(stage / "best.json", best.config.to_dict())
+        plot_pareto(state, job.budget, best, stage / "pareto.png", f"{job.settings.strategy} on {job.lut['device']['name']} ({job.space.name}, LUT {job.lut['id'][:8]})")
+        write_json_atomic(stage / "result.json", result)
+    if timed:
+        _log_measured(job, timed, chosen, result, (lo, hi), log)
+    written = ", ".join(["best.json", "best.pt", *(p.name for p in files.artifacts.values()), "pareto.png", "result.json", "delivery.log"])
+    log(f"wrote {out}/{written}")
+    return result
+
+
+def resumed_delivery(out: Path) -> bool:
+    """Whether `out` holds a delivered model already (a finished search resumed: its finish runs again)."""
+    return (out / "result.json").is_file()
+
+
+def _calibration(job: SearchJob, backend: Backend, count: int, log: Callable[[str], None]) -> list[torch.Tensor] | None:
+    """The images an int8 backend's exports are calibrated on (None for a float backend); fewer
+    than asked for is said, not passed over."""
+    if backend.quantizer is None:
+        return None
+    images = calibration_images(job.calibration_batches(), count)
+    if len(images) < count:
+        log(f"note: --int8-calibration asks for {count} images, but the data's calibration images are {len(images)}: the int8 model is calibrated on those {len(images)}")
+    return images
+
+
+def _log_accuracy(job: SearchJob, test: Proportion | None, quantization: dict[str, Any] | None, backend: Backend, log: Callable[[str], None]) -> None:
+    """The delivered model's test accuracy first: on an int8 device that is the int8 program's,
+    with the float32 twin's beside it as such (the search ranked float32 subnets)."""
+    if test is None:
+        log("no test split (DATA/val/): the found model's test accuracy is unknown")
+    elif quantization is None:
+        log(f"test accuracy of the found model: {test.text()} of the test split")
+    else:
+        int8 = Proportion(**{k: quantization["test"]["int8"][k] for k in ("correct", "total", "low", "high")})
+        log(
+            f"test accuracy of the found model, the int8 program {artifact_name(backend)} that {job.lut['device']['name']} runs: "
+            f"{int8.text()} of the test split; its float32 twin (best.pt, best.pte): {test.text()}"
+        )
+    for name, drop in (("held-out", (quantization or {}).get("holdout")), ("test", (quantization or {}).get("test"))):
+        if drop is not None:
+            log(
+                f"int8 ({backend.name}, calibrated on {quantization['calibration_images']} training images), {name}: {drop['int8']['value']:.1%} against "
+                f"{drop['float32']['value']:.1%} in float32, a drop of {drop['drop_points']:.1f} points (McNemar p {drop['mcnemar_p']:.2g})"
+            )
+
+
+def _result(
+    job: SearchJob, state: SearchState, finish: Finish, candidates: list[Scored], verdict: dict[str, Any], test: Proportion | None,
+    quantization: dict[str, Any] | None, files: Delivered, required: Backend, measure_top: int,
+) -> dict[str, Any]:
+    """result.json: what was delivered (the device's program first), how it was chosen and measured.
+    Paths are where the files lie once the staged delivery is swapped in."""
+    out, chosen, timed, budget = job.inputs.out, finish.chosen, finish.timed, job.budget
+    best, held = chosen.candidate, verdict["holdout"]
+    lo, hi = job.pricer.interval(best.config)
     measured = timed.record(chosen.hash) if timed else None
     at_lut = timed.at_lut_speed(chosen.hash) if timed else None
-    result = {
+
+    def final(path: Path | None) -> str | None:
+        return str(out / path.name) if path else None
+
+    program = files.artifacts[required.name]
+    int8 = quantization is not None
+    return {
+        "delivered": {
+            "file": final(program), "backend": required.name, "precision": required.precision, "device": job.lut["device"]["name"],
+            "holdout": quantization["holdout"]["int8"] if int8 else held.to_dict(),
+            "test": (quantization["test"] or {}).get("int8") if int8 else (test.to_dict() if test else None),
+            "float32_twin": {"checkpoint": final(files.checkpoint), "pte": final(files.artifacts.get("pte"))} if int8 else None,
+        },
         "config": best.config.to_dict(),
         "config_hash": best.config.hash,
         "accuracy": best.accuracy,
@@ -246,40 +365,26 @@ def finish_search(
         "search_seconds": state.seconds,
         "coarse": state.coarse,
         "measurement": measured,
-        "quantization": {**quantization, "scheme": files.facts.get(required.name, {}).get("quantization", required.scheme)} if quantization else None,
+        "quantization": {**quantization, "scheme": files.facts.get(required.name, {}).get("quantization", required.scheme)} if int8 else None,
         "not_measured": finish.not_measured,
         "files": {
-            "config": str(out / "best.json"), "checkpoint": str(files.checkpoint), "pte": _path(files.artifacts.get("pte")),
+            "model": final(program), "config": str(out / "best.json"), "checkpoint": final(files.checkpoint), "pte": final(files.artifacts.get("pte")),
             "pte_partitions": files.facts.get("pte", {}).get("partitions"),
-            "mlpackage": _path(files.artifacts.get("coreml")), "mlpackage_error": files.errors.get("coreml"), "pareto_plot": str(out / "pareto.png"),
+            "mlpackage": final(files.artifacts.get("coreml")), "mlpackage_error": files.errors.get("coreml"), "pareto_plot": str(out / "pareto.png"),
             "state": str(out / "search_state.json"),
-            "artifacts": {name: str(path) for name, path in files.artifacts.items()},  # by backend, the LUT device's own among them
+            "artifacts": {name: final(path) for name, path in files.artifacts.items()},  # by backend, the LUT device's own among them
         },
     }
-    write_json_atomic(out / "best.json", best.config.to_dict())
-    plot_pareto(state, budget, best, out / "pareto.png", f"{job.settings.strategy} on {job.lut['device']['name']} ({job.space.name}, LUT {job.lut['id'][:8]})")
-    write_json_atomic(out / "result.json", result)
-    if timed:
-        _log_measured(job, timed, chosen, result, (lo, hi), log)
-    written = ", ".join(["best.json", "best.pt", *(p.name for p in files.artifacts.values()), "pareto.png", "result.json", "delivery.log"])
-    log(f"wrote {out}/{written}")
-    return result
 
 
 def _int8_accuracy(
-    job: SearchJob, chosen: Scored, test_right: torch.Tensor | None, backend: Backend, images: list[torch.Tensor], log: Callable[[str], None],
+    job: SearchJob, chosen: Scored, test_right: torch.Tensor | None, backend: Backend, images: list[torch.Tensor],
 ) -> dict[str, Any]:
     """The found model's accuracy in float32 (`chosen.right`, `test_right`: per image, as scored
     already) and as its int8 program computes, on the held-out and test images."""
     quantized = quantized_model(chosen.static, backend, images)
     held = accuracy_drop(chosen.right, right_per_image(quantized, job.selection_batches()))
     tested = accuracy_drop(test_right, right_per_image(quantized, job.test_batches)) if test_right is not None else None
-    for name, drop in (("held-out", held), ("test", tested)):
-        if drop is not None:
-            log(
-                f"int8 ({backend.name}, calibrated on {len(images)} training images), {name}: {drop['int8']['value']:.1%} against "
-                f"{drop['float32']['value']:.1%} in float32, a drop of {drop['drop_points']:.1f} points (McNemar p {drop['mcnemar_p']:.2g})"
-            )
     return {"backend": backend.name, "calibration_images": len(images), "holdout": held, "test": tested}
 
 
@@ -295,13 +400,15 @@ def _runner_up(job: SearchJob, state: SearchState, chosen: Scored) -> list[Score
 def _log_measured(job: SearchJob, timed: Timed, chosen: Scored, result: dict[str, Any], interval: tuple[float, float], log: Callable[[str], None]) -> None:
     budget, speed = job.budget, timed.session_speed
     ms, at_lut = timed.measured_ms[chosen.hash], timed.at_lut_speed(chosen.hash)
-    shown = f" ({at_lut:.2f} ms at the LUT's speed: the anchor network ran at x{speed:.3f} its LUT latency)" if speed else ""
-    standing = f"{result['budget_ratio']:.2f}x, {'within' if result['within_budget'] else 'OVER'}"
+    judged, low, high = apart(at_lut, *interval)  # the figure the verdicts are about, with the digits that show them
+    shown = f" ({judged} ms at the LUT's speed: the anchor network ran at x{speed:.3f} its LUT latency)" if speed else ""
+    ratio = apart(result["budget_ratio"], 1 + TOLERANCE)[0]
+    standing = f"{ratio}x, {'within' if result['within_budget'] else 'OVER'}"
     inside = "inside" if interval[0] <= at_lut <= interval[1] else "outside"
     foreign = other_cpu(job.lut)
     here = f" (on this machine's CPU the budget is {budget.latency_ms * speed:.3g} ms and the model {ms:.3g} ms)" if foreign and speed else ""
     log(
-        f"measured on {timed.device}: {ms:.2f} ms{shown}, {inside} the predicted interval {interval[0]:.2f}-{interval[1]:.2f} ms: "
+        f"measured on {timed.device}: {judged if not speed else f'{ms:.2f}'} ms{shown}, {inside} the predicted interval {low}-{high} ms: "
         f"{standing} the {budget.latency_ms:g} ms budget (+{TOLERANCE:.0%}){here}"
     )
     if foreign:

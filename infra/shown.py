@@ -1,0 +1,25 @@
+"""Figures printed beside the bound they are judged against, with the digits that show the verdict.
+
+A value and its bound rounded alike can print the same and contradict the word between them:
+"0.35 ms ... outside the predicted interval 0.33-0.35 ms" (0.3504 against 0.3482). So a value is
+printed with as many decimals as it takes to tell it from each bound it differs from.
+"""
+
+from __future__ import annotations
+
+MOST = 6  # decimals; a value within 1e-6 of its bound is printed as equal to it
+
+
+def decimals(value: float, *bounds: float, least: int = 2) -> int:
+    """The fewest decimals (at least `least`, at most `MOST`) at which `value` prints apart from each
+    of `bounds` it differs from."""
+    for places in range(least, MOST + 1):
+        if all(f"{value:.{places}f}" != f"{b:.{places}f}" for b in bounds if b != value):
+            return places
+    return MOST
+
+
+def apart(value: float, *bounds: float, least: int = 2) -> tuple[str, ...]:
+    """`value` and then `bounds`, each printed with the decimals that tell `value` from them."""
+    places = decimals(value, *bounds, least=least)
+    return tuple(f"{x:.{places}f}" for x in (value, *bounds))

@@ -1,0 +1,126 @@
+"""The measured finish's rules that need no search: which device it times on, what it does with a
+candidate that will not export, how it prints a verdict, and what it says of its int8 calibration."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+
+from infra.errors import UserError
+from infra.shown import apart
+from orchestrator.export.backends import get_backend
+from orchestrator.searchjob import finish as finish_module
+from orchestrator.searchjob.delivery import Timed
+from orchestrator.searchjob.finish import export_candidates, lut_device
+
+HOST_LUT = {"id": "d7f47ca8390c6922", "device": {"name": "host", "backend": "pte"}}
+
+
+def devices_file(tmp_path: Path, backend: str) -> Path:
+    path = tmp_path / "devices.json"
+    path.write_text(json.dumps({"schema_version": 1, "devices": {
+        "host": {"platform": "host", "backend": backend, "runtime": {"threads": 1}, "description": "host, its backend changed"},
+    }}))
+    return path
+
+
+def test_a_lut_whose_device_now_runs_another_backend_is_refused_naming_both(tmp_path):
+    """A float32 LUT's device edited to int8 delivered the int8 program as best.pte and timed it against the float32 anchor."""
+    with pytest.raises(UserError) as refused:
+        lut_device(HOST_LUT, devices_file(tmp_path, "pte-int8"))
+    assert str(refused.value).startswith(
+        "device host now runs backend pte-int8 (int8, .pte), but LUT d7f47ca8 was measured with backend pte (float32, .pte) on it"
+    )
+
+
+def test_a_lut_whose_device_runs_its_backend_still_resolves_at_the_finish(tmp_path):
+    resolve = lut_device(HOST_LUT, devices_file(tmp_path, "pte"))
+    assert resolve().backend == "pte"
+
+
+def test_a_lut_of_a_device_this_machine_does_not_know_is_left_to_the_finish_to_say(tmp_path):
+    resolve = lut_device({**HOST_LUT, "device": {"name": "pixel9", "backend": "pte"}})
+    with pytest.raises(UserError, match="unknown device 'pixel9'"):
+        resolve()
+
+
+def test_the_device_is_checked_again_when_the_finish_resolves_it(tmp_path):
+    """The API hands the finish any callable: the check is in the finish, not only in `bench search`."""
+    changed = finish_module.get_device("host", devices_file(tmp_path, "pte-portable"))
+    with pytest.raises(UserError, match=r"^device host now runs backend pte-portable \(float32, \.pte\), but LUT d7f47ca8"):
+        finish_module._device(lambda: changed, HOST_LUT, lambda m: None)
+
+
+def candidate(hash_: str) -> Any:
+    return SimpleNamespace(hash=hash_, static=hash_)
+
+
+def test_a_candidate_that_does_not_export_is_skipped_saying_why_and_the_others_go_on(tmp_path, monkeypatch):
+    def export(static: str, backend: Any, path: Path, calibration: Any) -> dict[str, Any]:
+        if static == "bbbb":
+            raise RuntimeError("Unsupported operator aten::foo\n<a page of graph>")
+        path.write_bytes(b"program")
+        return {"partitions": 1}
+
+    monkeypatch.setattr(finish_module, "export_model", export)
+    said: list[str] = []
+    job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path))
+    exported = export_candidates(job, [candidate("aaaa"), candidate("bbbb"), candidate("cccc")], get_backend("pte"), said.append, None)
+    assert sorted(exported) == ["aaaa", "cccc"] and exported["cccc"][0] == tmp_path / "candidates" / "cccc.pte"
+    assert said == ["candidate bbbb could not be exported for pte (RuntimeError: Unsupported operator aten::foo): skipped"]
+
+
+def test_no_candidate_that_exports_is_one_error_naming_the_log(tmp_path, monkeypatch):
+    def export(*args: Any) -> dict[str, Any]:
+        raise ValueError("no")
+
+    monkeypatch.setattr(finish_module, "export_model", export)
+    job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path))
+    with pytest.raises(UserError, match=rf"^none of the 2 candidates could be exported for pte \(.*{re.escape(str(tmp_path / 'delivery.log'))}\); report it with that log$"):
+        export_candidates(job, [candidate("aaaa"), candidate("bbbb")], get_backend("pte"), lambda m: None, None)
+
+
+@pytest.mark.parametrize(("value", "bounds", "shown"), [
+    (0.3504, (0.3300, 0.3482), ("0.350", "0.330", "0.348")),
+    (0.3482, (0.3300, 0.3482), ("0.35", "0.33", "0.35")),
+    (1.0504, (1.05,), ("1.0504", "1.0500")),
+    (0.5, (0.1, 0.9), ("0.50", "0.10", "0.90")),
+])
+def test_a_figure_is_printed_with_the_digits_that_tell_it_from_its_bounds(value, bounds, shown):
+    assert apart(value, *bounds) == shown
+
+
+def test_the_measured_line_never_prints_a_model_outside_its_interval_with_the_interval_s_own_figures():
+    """0.3504 ms against 0.33-0.3482 printed as "0.35 ms ... outside the predicted interval 0.33-0.35 ms"."""
+    lut = {"id": "d7f47ca8390c6922", "device": {"name": "host"}, "measurement": {}}
+    job = SimpleNamespace(budget=SimpleNamespace(latency_ms=0.34), lut=lut)
+    timed = Timed({"m": 0.3504}, 1.0, None, "host")
+    said: list[str] = []
+    finish_module._log_measured(job, timed, SimpleNamespace(hash="m"), {"budget_ratio": 0.3504 / 0.34, "within_budget": True}, (0.33, 0.3482), said.append)
+    assert said[0].startswith("measured on host: 0.350 ms, outside the predicted interval 0.330-0.348 ms: 1.03x, within the 0.34 ms budget")
+
+
+def calibration_job(images: int) -> Any:
+    return SimpleNamespace(calibration_batches=lambda: [(torch.zeros(images, 3, 8, 8), torch.zeros(images))])
+
+
+def test_an_int8_calibration_larger_than_the_data_is_said_and_uses_what_there_is():
+    said: list[str] = []
+    images = finish_module._calibration(calibration_job(5), get_backend("pte-int8"), 100_000, said.append)
+    assert len(images) == 5
+    assert said == ["note: --int8-calibration asks for 100000 images, but the data's calibration images are 5: the int8 model is calibrated on those 5"]
+
+
+def test_an_int8_calibration_the_data_holds_says_nothing():
+    said: list[str] = []
+    assert len(finish_module._calibration(calibration_job(5), get_backend("pte-int8"), 4, said.append)) == 4 and said == []
+
+
+def test_a_float_backend_calibrates_on_nothing():
+    assert finish_module._calibration(calibration_job(5), get_backend("pte"), 4, print) is None
