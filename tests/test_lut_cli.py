@@ -173,3 +173,11 @@ def test_a_stored_lut_whose_file_name_is_not_its_id_is_refused_by_id_naming_the_
     shown = bench("lut", "show", "aaaa")
     assert shown.exit_code == 2 and shown.stdout == ""
     assert shown.stderr.strip() == f"error: LUT file {misnamed} holds LUT {a['id']}, so its name does not find it; rename it {a['id']}.json"
+
+
+def test_lut_show_json_of_a_validated_lut_carries_its_validation_runs(bench) -> None:
+    shown = bench("lut", "show", "14a65a51", "--json")
+    assert shown.exit_code == 0, shown.stderr
+    sidecar = json.loads((Path(__file__).resolve().parents[1] / "luts" / "host-2t" / "tiny" / "14a65a515756ea46.validation.json").read_text())
+    validation = json.loads(shown.stdout)["validation"]
+    assert validation == sidecar and len(validation["runs"]) == 1

@@ -43,17 +43,20 @@ def lut_list(
 @lut_app.command("show", epilog=example("bench lut show d7f47ca8"))
 def lut_show(
     ref: str = typer.Argument(..., help="LUT id (or prefix) or path"),
-    as_json: bool = typer.Option(False, "--json", help="print the LUT document as JSON"),
+    as_json: bool = typer.Option(
+        False, "--json", help="print the LUT document as JSON, its validation record (every `bench validate` run) as `validation`; the file keeps null there"
+    ),
     wide: bool = typer.Option(False, "--wide", help="also every measurement setting, each entry's kind and sample count"),
 ) -> None:
     """Show a LUT's provenance, entries and latest validation figures."""
     from orchestrator.cli.lut_view import lut_entries_table, lut_summary_table, lut_validation_table, transfer_table
-    from orchestrator.lut.store import dumps, latest_validation, resolve_lut
+    from orchestrator.lut.store import dumps, latest_validation, resolve_lut, validation_runs
 
     path = resolve_lut(ref)
     doc = read_lut(path)
-    if as_json:
-        typer.echo(dumps(doc))
+    if as_json:  # a LUT is never edited, so its own `validation` stays null: its runs are in the record beside it
+        runs = validation_runs(path, doc["id"])
+        typer.echo(dumps({**doc, "validation": {"lut_id": doc["id"], "runs": runs}} if runs else doc))
         return
     console.print(lut_summary_table(doc, wide))
     if "transfer" in doc["measurement"]:
