@@ -11,6 +11,7 @@ import re
 import socket
 import stat
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -399,18 +400,29 @@ def test_default_apk_is_the_release_build_of_this_checkouts_app() -> None:
 
 
 
-def _usb_importable() -> bool:
-    try:
-        import adb_shell.transport.usb_transport  # noqa: F401
-    except (ImportError, OSError):
-        return False
-    return True
+def test_usb_search_without_the_libusb1_package_names_it_and_adb_shells_usb_extra(adb_key: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "usb1", None)
+    with pytest.raises(DeviceNotFound) as refused:
+        list_phones(AndroidSettings(address="usb", key_path=adb_key, adb_server_port=closed_port()))
+    assert str(refused.value) == (
+        "adb-shell reaches phones on USB through the Python package libusb1 (its usb extra), which is not installed; "
+        "install it with `.venv/bin/pip install 'adb-shell[usb]'`, or use wireless debugging and set BENCH_ADB=HOST:PORT"
+    )
 
 
-@pytest.mark.skipif(_usb_importable(), reason="libusb is installed here, so USB can be searched")
-def test_usb_search_without_libusb_says_what_to_install(adb_key: Path) -> None:
-    with pytest.raises(DeviceNotFound, match=r"^cannot look for phones on USB: USB needs `pip install adb-shell\[usb\]` and the system's libusb-1\.0"):
-        list_phones(AndroidSettings(address="usb", key_path=adb_key))
+def test_usb_search_without_the_systems_libusb_names_it_alone_and_how_to_install_it(adb_key: Path, monkeypatch) -> None:
+    import usb1
+
+    def no_library(libusb=None):
+        raise OSError("cannot find a suitable libusb-1.0")  # as libusb1 raises where the system has none
+
+    monkeypatch.setattr(usb1, "loadLibrary", no_library)
+    with pytest.raises(DeviceNotFound) as refused:
+        list_phones(AndroidSettings(address="usb", key_path=adb_key, adb_server_port=closed_port()))
+    assert str(refused.value) == (
+        "adb-shell reaches phones on USB through the system's libusb-1.0, which does not load (cannot find a suitable libusb-1.0); "
+        "install it (`sudo apt install libusb-1.0-0`, `brew install libusb`), or use wireless debugging and set BENCH_ADB=HOST:PORT"
+    )
 
 
 def test_diagnose_walks_every_step_of_a_ready_phone(peer: AdbPeer, adb_key: Path) -> None:

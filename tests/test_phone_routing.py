@@ -66,6 +66,16 @@ def test_unknown_phone_model_is_shown_with_how_to_add_it(tmp_path: Path, bench_c
     assert "Pixel 9" in row and "none: add one with --devices-file" in row
 
 
+def test_devices_says_in_one_sentence_that_iphones_need_the_ios_extra_and_how_to_install_it(bench_cli, without_ios_extra, monkeypatch):
+    monkeypatch.setenv("BENCH_ADB", f"127.0.0.1:{closed_port()}")  # no Android phone, and none looked for on USB
+    result = bench_cli("devices", "--json")
+    assert result.exit_code == 0
+    assert [n for n in json.loads(result.stdout)["notes"] if n.startswith("iPhones")] == [
+        "iPhones not searched: the iOS runner needs pymobiledevice3 (GPL-3.0-or-later, so not installed by default); "
+        "install it with `.venv/bin/pip install -e '.[ios]'` and run again"
+    ]
+
+
 def test_measure_on_pixel7_runs_through_the_android_runner(phone, bench_cli, tiny, tmp_path, monkeypatch):
     model = tmp_path / "tiny.pte"
     save_pte(deploy_form(StaticSubnet(min_config(tiny, 64), tiny)), torch.randn(1, 3, 64, 64), model)

@@ -41,7 +41,10 @@ def connected_phones(devices: dict[str, Device]) -> tuple[list[ConnectedPhone], 
             continue
         try:
             found = platform.phones.find()
-        except (UserError, ImportError) as exc:
+        except ImportError as exc:
+            notes.append(f"{platform.phones.noun} not searched: {platform.requires or exc}")
+            continue
+        except UserError as exc:
             notes.append(f"{platform.phones.noun} not searched: {exc}")
             continue
         phones += [ConnectedPhone(platform.name, p.serial, p.model, p.os, p.name, _matches(devices, platform, p), p.problem) for p in found]

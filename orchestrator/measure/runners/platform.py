@@ -75,7 +75,9 @@ class Platform:
     build: Callable[..., Runner]
     match: str | None = None  # the key of a device entry's `match` that lists its phones' models
     phones: PhoneListing | None = None  # None: nothing to list (the host)
-    requires: str | None = None  # the one sentence when its library is not installed; {device} is the entry's name
+    # what its library is and how to install it, when it is not installed: a device entry's refusal
+    # puts "{device} is {what}, and " before it, `bench devices` "{noun} not searched: "
+    requires: str | None = None
     # `bench doctor`'s step for an int8 device: whether its runtime runs the quantized operators,
     # judged from the walk's checks (what can be known before a session); None: nothing to say
     int8: Callable[[list[Check]], Check] | None = None
@@ -102,4 +104,4 @@ class Platform:
         except ImportError:
             if self.requires is None:
                 raise
-            raise RunnerError(self.requires.format(device=entry.name)) from None
+            raise RunnerError(f"{entry.name} is {self.what}, and {self.requires}") from None

@@ -34,10 +34,7 @@ from orchestrator.measure.runners.android.keys import AdbKeyError, LazySigner
 from orchestrator.measure.runners.android.targets import Target
 from orchestrator.measure.runners.base import RunnerError
 
-USB_HELP = (
-    "USB needs `pip install adb-shell[usb]` and the system's libusb-1.0 (apt install libusb-1.0-0, brew install libusb); "
-    "or use wireless debugging and set BENCH_ADB=HOST:PORT"
-)
+WIRELESS = "or use wireless debugging and set BENCH_ADB=HOST:PORT"
 
 T = TypeVar("T")
 
@@ -254,11 +251,30 @@ class AdbLink(Link):
 
 
 def _usb_transport() -> type:
-    """adb-shell's USB transport, which needs the `usb` extra and the system's libusb-1.0."""
+    """adb-shell's USB transport: the Python package libusb1 (adb-shell's `usb` extra, which the
+    toolkit depends on) over the system's libusb-1.0, each checked apart so that the sentence names
+    the one that is missing; when both are there and the transport still fails, what it raised."""
+    try:
+        import usb1
+    except ImportError:
+        raise DeviceNotFound(
+            "adb-shell reaches phones on USB through the Python package libusb1 (its usb extra), which is not installed; "
+            f"install it with `.venv/bin/pip install 'adb-shell[usb]'`, {WIRELESS}"
+        ) from None
+    try:
+        usb1.loadLibrary()
+    except OSError as exc:
+        raise DeviceNotFound(
+            f"adb-shell reaches phones on USB through the system's libusb-1.0, which does not load ({exc}); install it "
+            f"(`sudo apt install libusb-1.0-0`, `brew install libusb`), {WIRELESS}"
+        ) from None
     try:
         from adb_shell.transport.usb_transport import UsbTransport
-    except (ImportError, OSError):
-        raise DeviceNotFound(f"cannot look for phones on USB: {USB_HELP}") from None
+    except Exception as exc:  # what adb-shell's USB transport raises when it loads: libusb1 and libusb-1.0 are both there
+        raise DeviceNotFound(
+            f"adb-shell's USB transport does not load ({type(exc).__name__}: {exc}); reinstall the versions "
+            f"the toolkit is tested with (`.venv/bin/pip install -e . -c constraints.txt`), {WIRELESS}"
+        ) from None
     return UsbTransport
 
 

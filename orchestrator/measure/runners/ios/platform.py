@@ -47,7 +47,7 @@ IOS = Platform(
     phones=PhoneListing(_phones, noun="iPhones", where="USB and unlock them"),
     int8=_int8,
     requires=(
-        "{device} is an iPhone, and the iOS runner needs pymobiledevice3 (GPL-3.0-or-later, so not installed by default); "
+        "the iOS runner needs pymobiledevice3 (GPL-3.0-or-later, so not installed by default); "
         "install it with `.venv/bin/pip install -e '.[ios]'` and run again"
     ),
 )
