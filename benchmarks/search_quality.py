@@ -581,10 +581,10 @@ def report(
     }
     pilots = read(pilot, "the task pilots", "run benchmarks/task_pilot.py collect again", ("pilots", "date", "machine", "goals")) if pilot.exists() else None
     quick_doc = read(quick, "the quick path's result", "run benchmarks/quick_path.sh again", ("result", "summary", "steps")) if quick.exists() else None
-    doc = figures.document(
+    doc = store.relative_to(figures.document(
         subnets, variants, variant, ref["bands"], found_vs_hand(work, variant, epochs, at_chance, lut), strategy_runs, quick_doc, meta,
         figures.pilot_for(pilots, meta["data_command"], epochs),
-    )
+    ), ROOT)
     write_json_atomic(out, doc)
     for g in doc["goals"]:
         console.print(g["text"])

@@ -76,6 +76,17 @@ def refuse_stale(doc: dict[str, Any], now: dict[str, Any], path: Path, redo: str
         raise Refused(f"{path} was made with other inputs than this run's ({'; '.join(changed)}); run `{redo}` again, which redoes it")
 
 
+def relative_to(doc: Any, root: Path) -> Any:
+    """`doc` with `root/` taken off every string that names a path under it (a data split's name,
+    the document a run was restored from): the committed document reads the same from any clone,
+    and names no folder of the machine that ran it. Paths elsewhere are kept whole."""
+    if isinstance(doc, dict):
+        return {k: relative_to(v, root) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [relative_to(v, root) for v in doc]
+    return doc.replace(f"{root}/", "") if isinstance(doc, str) else doc
+
+
 # --- the task -------------------------------------------------------------------------------------
 
 

@@ -156,6 +156,26 @@ def test_restore_of_a_subnet_without_its_role_is_one_sentence_naming_it(tmp_path
         store.restore(_document(tmp_path / "doc.json", subnet), tmp_path / "work", 3, lambda line: None)
 
 
+# --- the committed document -----------------------------------------------------------------------
+
+
+def test_report_writes_this_checkout_s_paths_relative_to_the_repository():
+    doc = {"restored": {"source": f"{ROOT}/docs/search_quality.json"}, "runs": [{"selection": f"{ROOT}/runs/search-quality/data/search (2000 images)"}],
+           "elsewhere": "/data/digits", "count": 3}
+    assert store.relative_to(doc, ROOT) == {
+        "restored": {"source": "docs/search_quality.json"}, "runs": [{"selection": "runs/search-quality/data/search (2000 images)"}],
+        "elsewhere": "/data/digits", "count": 3,
+    }
+
+
+def test_the_committed_search_quality_document_and_page_name_no_absolute_path():
+    import re
+
+    for name in ("search_quality.json", "search_quality.md"):
+        text = (ROOT / "docs" / name).read_text()
+        assert re.findall(r"(?:^|[\s`(\"])(/[A-Za-z][^\s`\"]*)", text) == [], name
+
+
 # --- the reference ends ---------------------------------------------------------------------------
 
 
