@@ -212,6 +212,13 @@ def test_a_path_through_a_symbolic_link_loop_is_one_line_naming_it(bench, tmp_pa
     assert written(tmp_path) == ["loop", "lut.json"]
 
 
+def test_validating_an_int8_lut_on_a_float32_device_names_an_int8_device_to_validate_it_on(bench, tmp_path):
+    int8 = {**HOST, "name": "host-int8", "backend": "pte-int8", "precision": "int8"}
+    lut = write_lut(tmp_path, lut_doc(lambda doc: doc.update(device=int8)))
+    refused(bench("validate", "--lut", str(lut), "--device", "host", "--samples", "3"),
+            r"prices int8 programs and device host is float32; validate it on an int8 device such as --device host-int8$")
+
+
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
 def test_a_latency_budget_that_is_not_a_positive_number(bench, value):
     refused(bench("search", "--checkpoint", "x.pt", "--lut", "abc", "--latency-ms", value), rf"--latency-ms must be a finite number above 0 and at most 1e\+06, not {value}")

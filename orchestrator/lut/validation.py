@@ -172,7 +172,7 @@ def _check_comparable(docs: list[dict[str, Any]], device: Device) -> None:
     for doc in docs:
         if (doc["space"], doc["resolution"]) != (first["space"], first["resolution"]):
             raise UserError(f"LUTs {first['id']} and {doc['id']} are for different spaces or resolutions; compare LUTs of one space and resolution")
-        check_same_precision(doc, f"device {device.name}", get_backend(device.backend).precision, f"validate it on a {lut_precision(doc)} device such as --device {doc['device']['name']}")
+        check_same_precision(doc, f"device {device.name}", get_backend(device.backend).precision, f"validate it on {'an' if lut_precision(doc).startswith('int') else 'a'} {lut_precision(doc)} device such as --device {doc['device']['name']}")
         if doc["device"]["name"] != device.name:
             raise UserError(f"LUT {doc['id']} was measured on {doc['device']['name']}, not {device.name}; validate it with --device {doc['device']['name']}")
 
