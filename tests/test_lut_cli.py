@@ -181,3 +181,25 @@ def test_lut_show_json_of_a_validated_lut_carries_its_validation_runs(bench) -> 
     sidecar = json.loads((Path(__file__).resolve().parents[1] / "luts" / "host-2t" / "tiny" / "14a65a515756ea46.validation.json").read_text())
     validation = json.loads(shown.stdout)["validation"]
     assert validation == sidecar and len(validation["runs"]) == 1
+
+
+def test_a_lut_named_by_a_device_with_no_lut_here_says_so_and_the_two_ways_to_make_one(bench, tmp_path: Path) -> None:
+    result = bench("validate", "--lut", "pixel7", "--device", "pixel7")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: no LUT of device pixel7 is here (under {tmp_path / 'luts'} nor among the committed LUTs); make one with the device "
+        "connected, `bench profile --device pixel7`, or transfer a LUT you have with about ten networks timed on it, "
+        "`bench profile --device pixel7 --from <LUT> --networks 10`"
+    )
+
+
+def test_a_lut_named_by_a_device_that_has_luts_here_names_them_by_id(bench, tmp_path: Path) -> None:
+    doc = make_lut(load_space("tiny"))
+    doc["device"]["name"] = "pixel7"
+    doc["id"] = content_id(doc)
+    save_lut(doc, tmp_path / "luts")
+    result = bench("report", "pixel7")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: pixel7 is a device, not a LUT; give one of its LUTs by id ({doc['id'][:8]}; `bench lut list` shows them)"
+    )

@@ -27,6 +27,7 @@ from infra.locks import held
 from infra.schema_check import schema_problem
 from infra.strict_json import load_json
 from orchestrator.lut.fitness import fitness
+from orchestrator.lut.settings import DEFAULT_NETWORKS
 from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, shipped_luts, validate_lut
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
@@ -182,6 +183,7 @@ def known_luts(root: Path | None = None) -> Listing:
 
 
 LUT_ID = re.compile(r"^[0-9a-f]{1,16}$")
+DEVICE_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # a device's name, as `--device` takes it: no folder, no suffix
 
 
 def resolve_lut(ref: str, root: Path | None = None) -> Path:
@@ -201,7 +203,23 @@ def resolve_lut(ref: str, root: Path | None = None) -> Path:
             if len(matches) > 1:
                 raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m.stem for m in matches)}); give more characters")
         raise UserError(f"no LUT with id {ref!r} under {root} nor among the committed LUTs; `bench lut list` shows the known ones")
+    if DEVICE_LIKE.match(ref) and not Path(ref).exists():
+        raise UserError(_not_a_lut_but_a_device(ref, root))
     return Path(ref)
+
+
+def _not_a_lut_but_a_device(name: str, root: Path) -> str:
+    """The sentence for a LUT named by what reads as a device's name (`--lut pixel7`): that device's
+    LUTs in the store and among the committed ones, by id, or, when it has none, the two ways to make
+    one (measured on the device, or transferred from a LUT at hand with a few networks timed there)."""
+    ids = sorted({p.stem for folder in (root, shipped_luts()) for p in _store_files(folder) if p.parent.parent.name == name})
+    if ids:
+        return f"{name} is a device, not a LUT; give one of its LUTs by id ({', '.join(i[:8] for i in ids)}; `bench lut list` shows them)"
+    return (
+        f"no LUT of device {name} is here (under {root} nor among the committed LUTs); make one with the device connected, "
+        f"`bench profile --device {name}`, or transfer a LUT you have with about ten networks timed on it, "
+        f"`bench profile --device {name} --from <LUT> --networks {DEFAULT_NETWORKS}`"
+    )
 
 
 def load_lut(ref: str, root: Path | None = None) -> dict[str, Any]:
