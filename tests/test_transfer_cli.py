@@ -128,3 +128,16 @@ def test_an_interrupted_transfer_names_the_command_that_resumes_it(bench, source
     resumed = bench("profile", "--device", "host", "--from", source["id"], "--networks", "2", "--resume", "--out", "run")
     assert resumed.exit_code == 0, resumed.stderr
     assert len(list((tmp_path / "luts" / "host" / "tiny").glob("*.json"))) == 1
+
+
+def test_the_from_help_says_a_source_of_either_precision_gives_a_lut_of_the_devices_precision() -> None:
+    import typer.main
+
+    from orchestrator.cli.app import app
+
+    profile = typer.main.get_command(app).commands["profile"]
+    (source,) = [p for p in profile.params if "--from" in p.opts]
+    assert source.help.endswith(
+        "a LUT of either precision, since the networks are exported as this device runs them (int8 for an -int8 device) "
+        "and the LUT written prices this device's precision"
+    )

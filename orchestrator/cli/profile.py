@@ -31,7 +31,10 @@ def profile(
     quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space at 128 px, shorter measurement (~3 min here)"),
     method: str = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)"),
     source: Optional[str] = typer.Option(
-        None, "--from", help="transfer: a LUT of another device (id or path) to scale to this one from a few measured networks"
+        None, "--from",
+        help="transfer: a LUT of another device (id or path) to scale to this one from a few measured networks; a LUT of either "
+        "precision, since the networks are exported as this device runs them (int8 for an -int8 device) and the LUT written "
+        "prices this device's precision",
     ),
     networks: int = typer.Option(
         DEFAULT_NETWORKS, "--networks", callback=number(1, MAX_NETWORKS), help="with --from: networks to measure (1: the source anchored)"
