@@ -317,3 +317,22 @@ def test_an_unvalidated_lut_reads_fitness_unknown_and_no_validation_row_in_its_p
     page = write_report([path]).read_text()
     assert '<strong class="unknown">fitness for search unknown</strong>' in page
     assert "<tr><th>validation</th><td>-</td></tr>" not in page
+
+
+JUST_UNDER = {"samples": 200, "within_10": 0.895, "spearman": 0.8996, "bias": 0.01}  # 179 of 200; both thresholds missed by a hair
+
+
+def test_figures_just_under_the_fit_thresholds_print_under_them_in_the_verdict() -> None:
+    from orchestrator.lut.fitness import verdict_line
+
+    assert verdict_line("abcdef0123456789", JUST_UNDER) == (
+        "LUT abcdef01: not fit for search: only 89.5% within ±10% (needs 90%); ranks subnets at ρ 0.8996 (needs 0.9): "
+        "profile again (on a quieter device, or without --quick); no search is offered on it"
+    )
+
+
+def test_the_reports_headline_prints_the_judged_figures_with_the_digits_its_verdict_needs() -> None:
+    from orchestrator.report.summary import verdict
+
+    v = verdict({"figures": JUST_UNDER, "raw_figures": {**JUST_UNDER, "within_10": 0.85}})
+    assert (v.fit, v.headline) == (False, "89.5% of 200 subnets within ±10% (raw 85%), Spearman ρ 0.8996, bias +1.0%")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.shown import apart
+
 FIT_WITHIN_10 = 0.9  # share of validated subnets within ±10% (anchored) for a LUT to be fit for a search
 FIT_SPEARMAN = 0.9  # and the rank correlation, since a search compares subnets
 STATES = {True: "fit for search", False: "not fit for search", None: "fitness for search unknown"}
@@ -21,9 +23,20 @@ def fitness(figures: dict[str, Any] | None) -> tuple[bool | None, str]:
         return None, "no subnet has been timed end to end against it; validate it before trusting a search's budget"
     if figures["within_10"] >= FIT_WITHIN_10 and figures["spearman"] >= FIT_SPEARMAN:
         return True, "its sums over whole subnets predict measured latency and rank subnets as measured"
-    problems = [p for p, bad in ((f"only {figures['within_10']:.0%} within ±10% (needs {FIT_WITHIN_10:.0%})", figures["within_10"] < FIT_WITHIN_10),
-                                 (f"ranks subnets at ρ {figures['spearman']:.3f} (needs {FIT_SPEARMAN})", figures["spearman"] < FIT_SPEARMAN)) if bad]
+    problems = [p for p, bad in ((f"only {shown_share(figures['within_10'])} within ±10% (needs {FIT_WITHIN_10:.0%})", figures["within_10"] < FIT_WITHIN_10),
+                                 (f"ranks subnets at ρ {shown_rho(figures['spearman'])} (needs {FIT_SPEARMAN})", figures["spearman"] < FIT_SPEARMAN)) if bad]
     return False, "; ".join(problems) + ": profile again (on a quieter device, or without --quick); no search is offered on it"
+
+
+def shown_share(within_10: float) -> str:
+    """The share of subnets within ±10% as a percentage with the decimals that tell it from the
+    threshold: 89.5% of 200 subnets rounded to "90%" would read as meeting the 90% it misses."""
+    return f"{apart(100 * within_10, 100 * FIT_WITHIN_10, least=0)[0]}%"
+
+
+def shown_rho(spearman: float) -> str:
+    """Spearman's ρ with the decimals (3 at least) that tell it from the threshold, as `shown_share`."""
+    return apart(spearman, FIT_SPEARMAN, least=3)[0]
 
 
 def verdict_line(lut_id: str, figures: dict[str, Any] | None) -> str:

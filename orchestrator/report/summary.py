@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from infra.errors import UserError
-from orchestrator.lut.fitness import STATES, fitness
+from orchestrator.lut.fitness import STATES, fitness, shown_rho, shown_share
 from search.nas.lut import check_space
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
@@ -37,8 +37,8 @@ def verdict(run: dict[str, Any] | None) -> Verdict:
     if run is None:
         return Verdict(None, "not validated yet", why)
     f, raw = run["figures"], run["raw_figures"]
-    headline = (f"{f['within_10']:.0%} of {f['samples']} subnets within ±10% (raw {raw['within_10']:.0%}), "
-                f"Spearman ρ {f['spearman']:.3f}, bias {f['bias']:+.1%}")
+    headline = (f"{shown_share(f['within_10'])} of {f['samples']} subnets within ±10% (raw {raw['within_10']:.0%}), "
+                f"Spearman ρ {shown_rho(f['spearman'])}, bias {f['bias']:+.1%}")
     return Verdict(fit, headline, why)
 
 
