@@ -293,7 +293,7 @@ def compliance(
         job = _job(checkpoint, lut, budget, run_dir, eval_batch, calibration_batches, settings)
         best = Search(settings, job.pricer, job.evaluator()).run().best()
         run_dir.mkdir(parents=True, exist_ok=True)
-        files = deliver(job.recalibrated(best.config), job.ckpt["classes"], run_dir, required=job.lut["device"]["backend"])
+        files = deliver(job.recalibrated(best.config), job.ckpt["classes"], run_dir, required=[job.lut["device"]["backend"]])
         m = measure_found(files.artifacts[job.lut["device"]["backend"]], best.config, job.lut, job.base_space, get_device(job.lut["device"]["name"]), run_dir / "measure")
         at_lut = m["measured_ms_at_lut_speed"] or m["measured_ms"]
         ratio = at_lut / budget

@@ -22,6 +22,7 @@ from infra import staged as staged_module
 from infra.signals import sigterm_as_interrupt
 from orchestrator.measure.devices import Device
 from orchestrator.searchjob import finish as finish_module
+from orchestrator.searchjob import measured as measured_module
 from orchestrator.searchjob.delivery import Timed
 from orchestrator.searchjob.job import STATE_FILE, SearchInputs, SearchJob
 from search.api import load_found
@@ -166,7 +167,7 @@ def test_a_resumed_finish_on_a_core_ml_device_replaces_its_measured_package(tiny
     def timed(models: dict[str, Path], *args: Any, **kwargs: Any) -> Timed:
         return Timed({m: 0.5 for m in models}, 1.0, 1.0, "iphone13")
 
-    monkeypatch.setattr(finish_module, "time_models", timed)
+    monkeypatch.setattr(measured_module, "time_models", timed)
     result = finish_module.finish_search(job, state, lambda: iphone, lambda m: None, measure_top=1)
     assert load_found(job.inputs.out).config.hash == result["config_hash"] and result["within_budget"] is True
     assert result["files"]["model"] == str(job.inputs.out / "best.mlpackage") and digest(job.inputs.out / "best.mlpackage") == earlier

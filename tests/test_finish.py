@@ -16,8 +16,10 @@ from infra.errors import UserError
 from infra.shown import apart
 from orchestrator.export.backends import get_backend
 from orchestrator.searchjob import finish as finish_module
+from orchestrator.searchjob import measured as measured_module
+from orchestrator.searchjob import result as result_module
 from orchestrator.searchjob.delivery import Timed
-from orchestrator.searchjob.finish import export_candidates, lut_device
+from orchestrator.searchjob.measured import Measured, export_candidates, lut_device
 
 HOST_LUT = {"id": "d7f47ca8390c6922", "device": {"name": "host", "backend": "pte"}}
 
@@ -52,9 +54,9 @@ def test_a_lut_of_a_device_this_machine_does_not_know_is_left_to_the_finish_to_s
 
 def test_the_device_is_checked_again_when_the_finish_resolves_it(tmp_path):
     """The API hands the finish any callable: the check is in the finish, not only in `bench search`."""
-    changed = finish_module.get_device("host", devices_file(tmp_path, "pte-portable"))
+    changed = measured_module.get_device("host", devices_file(tmp_path, "pte-portable"))
     with pytest.raises(UserError, match=r"^device host now runs backend pte-portable \(float32, \.pte\), but LUT d7f47ca8"):
-        finish_module._device(lambda: changed, HOST_LUT, lambda m: None)
+        measured_module.resolve(lambda: changed, HOST_LUT, lambda m: None)
 
 
 def candidate(hash_: str) -> Any:
@@ -68,7 +70,7 @@ def test_a_candidate_that_does_not_export_is_skipped_saying_why_and_the_others_g
         path.write_bytes(b"program")
         return {"partitions": 1}
 
-    monkeypatch.setattr(finish_module, "export_model", export)
+    monkeypatch.setattr(measured_module, "export_model", export)
     said: list[str] = []
     job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path))
     exported = export_candidates(job, [candidate("aaaa"), candidate("bbbb"), candidate("cccc")], get_backend("pte"), said.append, None)
@@ -80,7 +82,7 @@ def test_no_candidate_that_exports_is_one_error_naming_the_log(tmp_path, monkeyp
     def export(*args: Any) -> dict[str, Any]:
         raise ValueError("no")
 
-    monkeypatch.setattr(finish_module, "export_model", export)
+    monkeypatch.setattr(measured_module, "export_model", export)
     job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path))
     with pytest.raises(UserError, match=rf"^none of the 2 candidates could be exported for pte \(.*{re.escape(str(tmp_path / 'delivery.log'))}\); report it with that log$"):
         export_candidates(job, [candidate("aaaa"), candidate("bbbb")], get_backend("pte"), lambda m: None, None)
@@ -99,10 +101,12 @@ def test_a_figure_is_printed_with_the_digits_that_tell_it_from_its_bounds(value,
 def test_the_measured_line_never_prints_a_model_outside_its_interval_with_the_interval_s_own_figures():
     """0.3504 ms against 0.33-0.3482 printed as "0.35 ms ... outside the predicted interval 0.33-0.35 ms"."""
     lut = {"id": "d7f47ca8390c6922", "device": {"name": "host"}, "measurement": {}}
-    job = SimpleNamespace(budget=SimpleNamespace(latency_ms=0.34), lut=lut)
-    timed = Timed({"m": 0.3504}, 1.0, None, "host")
+    budget = SimpleNamespace(latency_ms=0.34)
+    target = SimpleNamespace(name="host", lut=lut, budget=budget, pricer=SimpleNamespace(interval=lambda config: (0.33, 0.3482)))
+    m = Measured(target, None, {}, Timed({"m": 0.3504}, 1.0, None, "host"), None)
+    chosen = SimpleNamespace(hash="m", candidate=SimpleNamespace(config=None))
     said: list[str] = []
-    finish_module._log_measured(job, timed, SimpleNamespace(hash="m"), {"budget_ratio": 0.3504 / 0.34, "within_budget": True}, (0.33, 0.3482), said.append)
+    result_module._log_timed(SimpleNamespace(chosen=chosen), m, said.append)
     assert said[0].startswith("measured on host: 0.350 ms, outside the predicted interval 0.330-0.348 ms: 1.03x, within the 0.34 ms budget")
 
 
@@ -112,15 +116,15 @@ def calibration_job(images: int) -> Any:
 
 def test_an_int8_calibration_larger_than_the_data_is_said_and_uses_what_there_is():
     said: list[str] = []
-    images = finish_module._calibration(calibration_job(5), get_backend("pte-int8"), 100_000, said.append)
+    images = finish_module._calibration(calibration_job(5), [get_backend("pte-int8")], 100_000, said.append)
     assert len(images) == 5
     assert said == ["note: --int8-calibration asks for 100000 images, but the data's calibration images are 5: the int8 model is calibrated on those 5"]
 
 
 def test_an_int8_calibration_the_data_holds_says_nothing():
     said: list[str] = []
-    assert len(finish_module._calibration(calibration_job(5), get_backend("pte-int8"), 4, said.append)) == 4 and said == []
+    assert len(finish_module._calibration(calibration_job(5), [get_backend("pte"), get_backend("pte-int8")], 4, said.append)) == 4 and said == []
 
 
 def test_a_float_backend_calibrates_on_nothing():
-    assert finish_module._calibration(calibration_job(5), get_backend("pte"), 4, print) is None
+    assert finish_module._calibration(calibration_job(5), [get_backend("pte"), get_backend("coreml")], 4, print) is None

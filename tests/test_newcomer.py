@@ -33,22 +33,19 @@ def test_a_host_lut_of_another_cpu_is_named_with_how_to_get_this_machine_s_own(m
 
 
 def test_a_search_on_a_lut_of_another_cpu_says_so_and_gives_budget_and_model_in_this_machine_s_ms(monkeypatch):
-    from orchestrator.searchjob import finish
+    from types import SimpleNamespace
+
+    from orchestrator.searchjob import result
     from orchestrator.searchjob.delivery import Timed
+    from orchestrator.searchjob.measured import Measured
 
     monkeypatch.setattr("orchestrator.lut.machine.cpu_model", lambda: "Intel(R) Xeon(R) Processor")
     doc = on_cpu(json.loads(QUICK.read_text()), "AMD EPYC")
-
-    class Job:
-        lut = doc
-        budget = type("B", (), {"latency_ms": 0.51})()
-
-    class Chosen:
-        hash = "f" * 16
-
-    logged = []
+    target = SimpleNamespace(name="host", lut=doc, budget=SimpleNamespace(latency_ms=0.51), pricer=SimpleNamespace(interval=lambda config: (0.4, 0.5)))
     timed = Timed({"f" * 16: 2.56}, anchor_ms=5.416, anchor_lut_ms=1.0, device="host")
-    finish._log_measured(Job(), timed, Chosen(), {"budget_ratio": 0.93, "within_budget": True}, (0.4, 0.5), logged.append)
+    chosen = SimpleNamespace(hash="f" * 16, candidate=SimpleNamespace(config=None))
+    logged: list[str] = []
+    result._log_timed(SimpleNamespace(chosen=chosen), Measured(target, None, {}, timed, None), logged.append)
     assert "(on this machine's CPU the budget is 2.76 ms and the model 2.56 ms)" in logged[0]
     assert logged[1].startswith("note: LUT d7f47ca8 was measured on another CPU") and not any("close other work" in line for line in logged)
 

@@ -146,7 +146,7 @@ def test_a_search_delivers_the_portable_program_only_for_a_portable_luts_device(
     from orchestrator.searchjob.delivery import deliver
 
     monkeypatch.setattr("orchestrator.searchjob.delivery.BACKENDS", {"pte": PTE, "pte-portable": PTE_PORTABLE})
-    files = deliver(static, [str(i) for i in range(10)], tmp_path, required=required)
+    files = deliver(static, [str(i) for i in range(10)], tmp_path, required=[required])
     assert {name: (path.name, files.facts[name]["partitions"]) for name, path in files.artifacts.items()} == delivered
 
 

@@ -4,12 +4,14 @@ torchrun)."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from infra.errors import UserError
 from infra.files import check_output
 from infra.locks import run_dir_lock
 from orchestrator.cli.common import DevicesFile, console, defaults, errors, example, logger, number
@@ -29,8 +31,12 @@ def default_run_dir(lut_path: Path, latency_ms: float) -> Path:
 @app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut d7f47ca8 --latency-ms 0.885", "a supernet trained as `bench train --help` shows"))
 def search_cmd(
     checkpoint: Path = typer.Option(..., "--checkpoint", help="last.pt of `bench train` (or its run directory)"),
-    lut: str = typer.Option(..., "--lut", help="LUT id (or prefix) or path: sets the device and resolution"),
-    latency_ms: float = typer.Option(..., "--latency-ms", callback=number(0, 1e6, low_open=True), help="latency budget on the LUT's device"),
+    lut: Optional[str] = typer.Option(None, "--lut", help="LUT id (or prefix) or path: sets the device and resolution (with --latency-ms)"),
+    latency_ms: Optional[float] = typer.Option(None, "--latency-ms", callback=number(0, 1e6, low_open=True), help="latency budget on the LUT's device"),
+    budgets: Optional[list[str]] = typer.Option(
+        None, "--budget", metavar="LUT=MS",
+        help="a device held to a budget at once with the others: a LUT id (or prefix) or path, '=', the budget in ms; repeat it for each device",
+    ),
     params_m: Optional[float] = typer.Option(None, "--params-m", callback=number(0, 1e6, low_open=True), help="parameter budget in millions"),
     space: Optional[str] = typer.Option(None, "--space", help="expected space (checked against the checkpoint)"),
     strategy: str = typer.Option(SEARCH["strategy"], "--strategy", help="coarse-to-fine, evolution or random"),
@@ -60,12 +66,12 @@ def search_cmd(
     Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
     from orchestrator.lut.machine import other_cpu
-    from orchestrator.lut.store import resolve_lut
-    from orchestrator.searchjob.finish import finish_search, lut_device
+    from orchestrator.searchjob.finish import finish_search
     from orchestrator.searchjob.job import STATE_FILE, SearchInputs, SearchJob
+    from orchestrator.searchjob.measured import lut_devices
     from search.training import distributed
 
-    lut_path = resolve_lut(lut)
+    (lut_path, latency_ms), *others = held_budgets(lut, latency_ms, budgets or [])
     settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
     settings.check()
     run_dir = out or default_run_dir(lut_path, latency_ms)
@@ -73,14 +79,14 @@ def search_cmd(
     d = distributed.place()
     log = logger(errors if as_json else console) if d.main else (lambda message: None)  # --json keeps stdout for the JSON document
     try:
-        job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data), settings, space, log, d)
+        job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data, others=tuple(others)), settings, space, log, d)
         distributed.join(d)  # the inputs are checked: now meet the other ranks
         log(job.describe_budget())
         if d.main and (note := other_cpu(job.lut)):
             log(f"note: {note}")
         if d.world > 1:
             log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
-        device = lut_device(job.lut, devices_file) if measure else None
+        device = lut_devices(job, devices_file) if measure else None
         try:
             if d.main and (warning := _one_output(job)):
                 log(f"warning: {warning}")
@@ -101,6 +107,28 @@ def search_cmd(
         distributed.shutdown()
     if d.main and as_json:
         typer.echo(json.dumps(result, indent=1))
+
+
+def held_budgets(lut: str | None, latency_ms: float | None, budgets: list[str]) -> list[tuple[Path, float]]:
+    """Every device's (LUT path, budget): `--lut` with `--latency-ms` first where given, then each
+    `--budget LUT=MS`, checked before anything is read."""
+    from orchestrator.lut.store import resolve_lut
+
+    if (lut is None) != (latency_ms is None):
+        raise UserError("--lut and --latency-ms go together (one device's LUT and its budget); give both, or give --budget LUT=MS instead")
+    if lut is None and not budgets:
+        raise UserError("no budget given; give --lut LUT --latency-ms MS for one device, or --budget LUT=MS once per device")
+    held = [(resolve_lut(lut), latency_ms)] if lut is not None and latency_ms is not None else []
+    for text in budgets:
+        ref, _, ms = text.rpartition("=")
+        try:
+            value = float(ms)
+        except ValueError:
+            value = math.nan
+        if not ref or not math.isfinite(value) or not 0 < value <= 1e6:
+            raise UserError(f"--budget {text!r} is not LUT=MS with a budget above 0 ms and at most 1e6; give e.g. --budget d7f47ca8=0.885")
+        held.append((resolve_lut(ref), value))
+    return held
 
 
 def _one_output(job) -> str | None:

@@ -9,6 +9,7 @@ drifts between sessions (±5-10% on our CI VM) and the budget was set against th
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,32 +54,33 @@ def delivery_names() -> list[str]:
 
 
 def deliver(
-    static: StaticSubnet, classes: list[str], out: Path, required: str, exported: tuple[Path, dict[str, Any]] | None = None,
+    static: StaticSubnet, classes: list[str], out: Path, required: Collection[str], exported: Mapping[str, tuple[Path, dict[str, Any]]] | None = None,
     calibration: list[torch.Tensor] | None = None,
 ) -> Delivered:
     """Write the trained subnet as a static checkpoint, with every backend delivered always, and with
-    the backend of the LUT's device (`required`), which must export; another that fails is reported,
-    not raised, because converters raise many types and the model is still delivered for its device.
-    `exported`: the model already exported for `required` and what its exporter reported (the
-    measured finish timed it), moved in rather than exported again, so what was measured is what is
-    delivered. `calibration`: the images the `required` backend's observers see, where it is int8."""
+    the backends of the held devices (`required`), which must export; another that fails is
+    reported, not raised, because converters raise many types and the model is still delivered for
+    its devices. `exported`: by backend, the model already exported and what its exporter reported
+    (the measured finish timed it), moved in rather than exported again, so what was measured is
+    what is delivered. `calibration`: the images a quantizing backend's observers see."""
     config = static.config
+    exported = exported or {}
     checkpoint = out / "best.pt"
     with atomic_path(checkpoint) as tmp:
         torch.save({"config": config.to_dict(), "classes": classes, "fixed_shortcuts": static.fixed_shortcuts, "state_dict": static.state_dict()}, tmp)
     delivered = Delivered(checkpoint, {}, {}, {})
-    for backend in (b for b in BACKENDS.values() if b.delivered_always or b.name == required):
+    for backend in (b for b in BACKENDS.values() if b.delivered_always or b.name in required):
         path = out / artifact_name(backend)
-        if backend.name == required and exported is not None:
-            exported[0].replace(path)
-            delivered.artifacts[backend.name], delivered.facts[backend.name] = path, exported[1]
+        if backend.name in exported:
+            exported[backend.name][0].replace(path)
+            delivered.artifacts[backend.name], delivered.facts[backend.name] = path, exported[backend.name][1]
             continue
         try:
-            delivered.facts[backend.name] = export_model(static, backend, path, calibration if backend.name == required else None)
+            delivered.facts[backend.name] = export_model(static, backend, path, calibration if backend.quantizer is not None else None)
         except Exception as exc:
-            if backend.name == required:
+            if backend.name in required:
                 raise UserError(
-                    f"the found subnet {config.hash} could not be exported for {backend.name}, its device's backend ({first_line(exc)}), so "
+                    f"the found subnet {config.hash} could not be exported for {backend.name}, a held device's backend ({first_line(exc)}), so "
                     "nothing was delivered and the run folder keeps what it held; report it with the run folder's delivery.log"
                 ) from exc
             delivered.errors[backend.name] = f"{type(exc).__name__}: {exc}"

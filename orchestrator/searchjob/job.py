@@ -25,6 +25,7 @@ from infra.strict_json import load_json
 from orchestrator.lut.store import latest_validation
 from orchestrator.searchjob.resume import INPUTS_FILE, check_resume, file_sha256
 from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
+from search.nas.joint import JointPricer
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Search, SearchSettings, SearchState
 from search.space.config import SubnetConfig, validate
@@ -51,6 +52,24 @@ class SearchInputs:
     data: Path | None = None  # default: the data directory the supernet was trained on
     eval_batch_size: int = EVAL_BATCH
     calibration_batches: int = CALIBRATION_BATCHES
+    # more devices held to a budget at once (`bench search --budget LUT=MS`): (LUT path, budget ms)
+    others: tuple[tuple[Path, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A device the search holds to a budget: its LUT, the LUT's latest validation, the budget with
+    its intervals calibrated on that validation, and the pricer of them."""
+
+    lut_path: Path
+    lut: dict[str, Any]
+    validation: dict[str, Any] | None
+    budget: Budget
+    pricer: Pricer
+
+    @property
+    def name(self) -> str:
+        return self.lut["device"]["name"]
 
 
 RESTART = "start the search again in another --out"
@@ -73,30 +92,54 @@ class SearchJob:
     ) -> None:
         """`d` is this process's rank (default: `distributed.init()`, this process alone unless
         started by `torchrun`); subnets are evaluated on its device."""
-        from search.nas.lut import read_lut
-
         self.inputs, self.settings, self.log = inputs, settings, log
         self.d = d or distributed.init()
         self.ckpt = load_checkpoint(inputs.checkpoint)
         self.base_space, self.space = checkpoint_space(self.ckpt, space_name)
-        self.lut = read_lut(inputs.lut_path)
-        check_lut_fits(self.ckpt, self.lut)
         self.train_settings = TrainSettings(**self.ckpt["settings"])
-        self.validation = latest_validation(inputs.lut_path, self.lut["id"])
-        predictor = LatencyPredictor(self.lut, self.base_space)
-        self.budget: Budget = make_budget(inputs.latency_ms, inputs.params_m, self.validation, predictor)
-        self.pricer = Pricer(predictor, self.space, self.budget)
+        self.targets = self._targets()
+        primary = self.targets[0]
+        self.lut, self.validation, self.budget = primary.lut, primary.validation, primary.budget
+        self.pricer: Pricer = JointPricer({t.name: t.pricer for t in self.targets}) if len(self.targets) > 1 else primary.pricer
         self.pricer.check_reachable()
         self.device = self.d.device
         self._batches: tuple[list, list] | None = None
 
+    def _targets(self) -> list[Target]:
+        """Every device's budget: the first LUT's, then each --budget's, refused where two LUTs are
+        not of one space and resolution (naming both) or two are of one device."""
+        from search.nas.lut import read_lut
+
+        targets: list[Target] = []
+        for path, latency_ms in ((self.inputs.lut_path, self.inputs.latency_ms), *self.inputs.others):
+            lut = read_lut(path)
+            if targets:
+                _check_alike(targets[0].lut, lut)
+            check_lut_fits(self.ckpt, lut)
+            if (twin := next((t for t in targets if t.name == lut["device"]["name"]), None)) is not None:
+                raise UserError(
+                    f"LUTs {twin.lut['id'][:8]} and {lut['id'][:8]} are both of device {twin.name}: hold each device to one budget, with one of its LUTs"
+                )
+            validation = latest_validation(path, lut["id"])
+            predictor = LatencyPredictor(lut, self.base_space)
+            budget = make_budget(latency_ms, self.inputs.params_m, validation, predictor)
+            targets.append(Target(path, lut, validation, budget, Pricer(predictor, self.space, budget)))
+        return targets
+
     def describe_budget(self) -> str:
-        b, c = self.budget, self.budget.calibration
-        head = f"budget {b.latency_ms:g} ms: predictions at or below it, each subnet's 95% interval at or below {b.ceiling_ms:.3g} ms (+{TOLERANCE:.0%})"
+        if len(self.targets) > 1:
+            return "; ".join(self._describe(t) for t in self.targets)
+        return self._describe(self.targets[0])
+
+    def _describe(self, target: Target) -> str:
+        b, c = target.budget, target.budget.calibration
+        lut = target.lut
+        head = f"budget {b.latency_ms:g} ms" + (f" on {target.name}" if len(self.targets) > 1 else "")
+        head += f": predictions at or below it, each subnet's 95% interval at or below {b.ceiling_ms:.3g} ms (+{TOLERANCE:.0%})"
         if c is None:
             return (
-                f"{head}; LUT {self.lut['id'][:8]} has no validation, so the intervals are the entries' own, several times wider than "
-                f"needed, and part of the budget goes unused: run `bench validate --lut {self.lut['id'][:8]}` to calibrate them"
+                f"{head}; LUT {lut['id'][:8]} has no validation, so the intervals are the entries' own, several times wider than "
+                f"needed, and part of the budget goes unused: run `bench validate --lut {lut['id'][:8]}` to calibrate them"
             )
         coverage = f", {c.loo_coverage:.0%} of them inside when left out" if c.loo_coverage is not None else ""
         return f"{head}; intervals calibrated on the {c.source}{coverage}: a subnet's is its prediction {c.centre:+.2f} ± {c.spread:.2f} raw half-widths"
@@ -226,6 +269,10 @@ class SearchJob:
             "checkpoint_sha256": file_sha256(Path(self.ckpt["path"])), "lut": self.lut["id"],
             "latency_ms": self.inputs.latency_ms, "params_m": self.inputs.params_m,
             "interval_calibration": self.budget.calibration.to_dict() if self.budget.calibration else None,
+            "other_budgets": [
+                {"lut": t.lut["id"], "latency_ms": t.budget.latency_ms, "interval_calibration": t.budget.calibration.to_dict() if t.budget.calibration else None}
+                for t in self.targets[1:]
+            ] or None,
             "data": str((self.inputs.data or Path(self.train_settings.data)).resolve()),
             "selection": f"{'DATA/search' if self.data.search is not None else 'DATA/train held out'}, {len(self.data.selection)} images",
             "settings": asdict(self.settings),
@@ -237,7 +284,23 @@ class SearchJob:
             "space": self.ckpt["space"], "num_classes": self.ckpt["num_classes"],
             "lut": {"id": self.lut["id"], "path": str(self.inputs.lut_path), "device": self.lut["device"]["name"], "resolution": self.lut["resolution"]},
             "budget": self.budget.to_dict(), "settings": asdict(self.settings), "resumes_with": self.resumes_with(),
+            "other_budgets": [
+                {"lut": {"id": t.lut["id"], "path": str(t.lut_path), "device": t.name}, "budget": t.budget.to_dict()} for t in self.targets[1:]
+            ],
         }
+
+
+def _check_alike(first: dict[str, Any], other: dict[str, Any]) -> None:
+    """Budgets of one search price one space at one resolution: the supernet's."""
+    def shown(lut: dict[str, Any]) -> str:
+        return f"LUT {lut['id'][:8]} ({lut['device']['name']}) is of space {lut['space']['name']!r} at {lut['resolution']} px"
+
+    if (first["space"]["name"], first["space"]["hash"], first["resolution"]) != (other["space"]["name"], other["space"]["hash"], other["resolution"]):
+        same = first["space"]["name"] == other["space"]["name"] and first["resolution"] == other["resolution"]
+        raise UserError(
+            f"{shown(other)}{' of another definition' if same else ''}, but {shown(first)}: the budgets of one search are priced in one space "
+            "at one resolution, the supernet's; give LUTs of the checkpoint's space and resolution (`bench lut list`)"
+        )
 
 
 def _some(classes: list[str], shown: int = 10) -> str:

@@ -24,6 +24,7 @@ NAMES = {
     "latency_ms": "the latency budget (--latency-ms)",
     "params_m": "the parameter budget (--params-m)",
     "interval_calibration": "the subnet intervals' calibration (from the LUT's latest validation)",
+    "other_budgets": "the other devices' budgets and their calibrations (--budget)",
     "data": "the data (--data)",
     "selection": "the images subnets are ranked on (DATA/search, else train/'s held-out part)",
     "settings": "the search settings",
@@ -48,7 +49,7 @@ def check_resume(out: Path, now: dict[str, Any]) -> None:
     if not isinstance(then, dict):
         raise UserError(f"the search in {out} has no record of the inputs it started with, so it cannot be resumed safely; start a new search in another --out")
     changed = [
-        f"{NAMES[key]}: {_shown(key, then.get(key))} then, {_shown(key, now[key])} now" for key in NAMES if then.get(key) != now[key]
+        f"{NAMES[key]}: {_shown(key, then.get(key))} then, {_shown(key, now.get(key))} now" for key in NAMES if then.get(key) != now.get(key)
     ]
     if changed:
         raise UserError(f"the search in {out} started with other inputs ({'; '.join(changed)}); {fix}")
@@ -57,6 +58,8 @@ def check_resume(out: Path, now: dict[str, Any]) -> None:
 def _shown(key: str, value: Any) -> str:
     if key == "checkpoint_sha256" and isinstance(value, str):
         return f"sha256 {value[:12]}"
+    if key == "other_budgets" and isinstance(value, list):
+        return ", ".join(f"LUT {str(b.get('lut'))[:8]} at {b.get('latency_ms')} ms" for b in value if isinstance(b, dict))
     if key == "settings" and isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
     return "none" if value is None else str(value)

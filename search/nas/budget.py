@@ -39,7 +39,7 @@ REACHABLE_SAMPLES = 50_000  # random subnets a budget is checked against before 
 REACHABLE_CHUNK = 1_000
 
 
-def _round_up(value: float, digits: int = 3) -> float:
+def round_up(value: float, digits: int = 3) -> float:
     """`value` rounded up at its `digits`-th significant digit, so the number a message names passes."""
     scale = 10 ** (digits - 1 - math.floor(math.log10(value)))
     return math.ceil(value * scale - 1e-9) / scale
@@ -93,6 +93,7 @@ class Priced:
     ms: np.ndarray
     params: np.ndarray
     feasible: np.ndarray  # bool: within both budgets
+    load: np.ndarray  # the share of its latency budget each uses (on the device that binds it, where several are held)
 
 
 class Pricer:
@@ -146,14 +147,17 @@ class Pricer:
         budget plus the tolerance, the parameter budget), over the reachability draws, rounded up to
         three significant digits so that it admits one when named; None when no subnet meets the
         parameter budget."""
-        least = np.inf
-        for batch in self._reachable_draws():
-            ms = self.predictor.predict_batch(batch)
-            needed = np.maximum(ms, self._upper_batch(batch, ms) / (1 + TOLERANCE))
-            if self.budget.params is not None:
-                needed = np.where(self._params_batch(batch) <= self.budget.params, needed, np.inf)
-            least = min(least, float(needed.min()))
-        return None if not np.isfinite(least) else _round_up(least)
+        least = min(float(self.needed(batch).min()) for batch in self._reachable_draws())
+        return None if not np.isfinite(least) else round_up(least)
+
+    def needed(self, batch: ConfigBatch) -> np.ndarray:
+        """The least latency budget each subnet of `batch` passes every check at (infinite where the
+        parameter budget refuses it)."""
+        ms = self.predictor.predict_batch(batch)
+        needed = np.maximum(ms, self._upper_batch(batch, ms) / (1 + TOLERANCE))
+        if self.budget.params is not None:
+            needed = np.where(self._params_batch(batch) <= self.budget.params, needed, np.inf)
+        return needed
 
     def check_reachable(self, latency: str = "--latency-ms", params_name: str = "--params-m") -> None:
         """Refuse a budget that no subnet meets, naming a budget that every check passes and the
@@ -196,7 +200,7 @@ class Pricer:
         ok = (ms <= self.budget.limit_ms) & (self._upper_batch(batch, ms) <= self.budget.ceiling_ms)
         if self.budget.params is not None:
             ok &= params <= self.budget.params
-        return Priced(batch, ms, params, ok)
+        return Priced(batch, ms, params, ok, ms / self.budget.limit_ms)
 
     def random_feasible(self, rng: random.Random, count: int, exclude: set[str]) -> list[SubnetConfig]:
         """`count` distinct feasible random subnets not in `exclude` (drawn in vectorised chunks)."""

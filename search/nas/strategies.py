@@ -186,7 +186,7 @@ def coarse_phase(pricer: Pricer, samples: int, keep: int, seed: int) -> tuple[li
     priced = pricer.price(samples, seed)
     rows = np.flatnonzero(priced.feasible)
     keys = _skeleton_keys(priced.batch)[rows]
-    params, ms = priced.params[rows], priced.ms[rows]
+    params, ms = priced.params[rows], priced.load[rows]  # the share of the budget used: of the device that binds, where several are held
     order = np.lexsort((-params, -ms, *keys.T[::-1]))
     sorted_keys = keys[order]
     first = np.ones(len(order), dtype=bool)
