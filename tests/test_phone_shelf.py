@@ -254,7 +254,9 @@ def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch, requ
     listed = {p["serial"]: p for p in doc["measurement"]["phones"]}
     assert set(listed) == {"00008110-000A", "00008110-000B"} and all(p["sessions"] for p in listed.values())
     assert {(p["model"], p["os"], p["build"]) for p in listed.values()} == {("iPhone14,5", "iOS 17.4.1", "21E236")}
-    assert {udid: (sorted(phone.served), len(phone.launches)) for udid, phone in usb.phones.items()} == {udid: (sorted(listed[udid]["sessions"]), 1) for udid in usb.phones}
+    # each phone's first session, started before any was measured, is timed for one round first (orchestrator/measure/budget.py)
+    served = {udid: (sorted(s for s in phone.served if not s.endswith("-pilot")), len(phone.launches)) for udid, phone in usb.phones.items()}
+    assert served == {udid: (sorted(listed[udid]["sessions"]), 1) for udid in usb.phones}
     assert set(doc["entries"]) == set(FEW) and json.loads(json.dumps(doc)) == doc
 
 

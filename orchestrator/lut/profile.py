@@ -19,7 +19,7 @@ from orchestrator.lut.disturbance import disturbance, offending_entries, slow_se
 from orchestrator.lut.provenance import device_provenance, phones_provenance
 from orchestrator.lut.reference import reference_ms, session_anchor_ms
 from orchestrator.lut.rundir import RunDirectory, run_state
-from orchestrator.lut.sessions import Sessions, results_samples, session_name
+from orchestrator.lut.sessions import Sessions, budgeted, results_samples, session_name
 from orchestrator.lut.settings import MeasureSettings
 from orchestrator.lut.store import finish_lut, save_measured_lut
 from orchestrator.measure.devices import Device
@@ -98,7 +98,7 @@ class Profiler:
     ) -> None:
         self.device, self.space, self.settings = device, space, settings
         self.workers, self.luts_root, self.log, self.show_progress = workers, luts_root, log, show_progress
-        self.sessions = Sessions(device, run_dir, settings, log, phones)
+        self.sessions = Sessions(device, run_dir, settings, log, phones, show_progress)
         self.plan = plan or build_plan(space, resolution)
         what = {"resolution": self.plan.resolution, "method": self.plan.method, "plan_id": self.plan.id}
         self.directory = RunDirectory(run_dir, run_state(device, space, what, settings), log)
@@ -184,6 +184,7 @@ class Profiler:
                 "context_latency_ms": reference or anchor_speed(results_samples(results), self.plan.anchor),
                 "anchor": {"probe": self.plan.anchor, "session_median_ms": anchor_ms},
                 **({"replaced_sessions": self.replaced} if self.replaced else {}),
+                **budgeted(results, self.settings),
                 "interval": {"method": INTERVAL_METHOD, "confidence": CONFIDENCE, "description": INTERVAL_DESCRIPTION, "session_spread": spread.to_dict()},
                 "export_partitions_max": max((a.meta.get("partitions", 0) for a in artifacts.values()), default=0),
                 **({"session_thermal": thermal} if thermal else {}),

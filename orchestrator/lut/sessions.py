@@ -6,10 +6,19 @@ Given a shelf of phones, sessions run on all of them at once (`orchestrator.lut.
 session then records the phone it ran on in its folder (`phone.json`), so the LUT names, for every
 session, the phone that measured it, resumed runs included. Without one, sessions run one after
 another on the device's single runner.
+
+Slow networks get fewer rounds (`orchestrator.measure.budget`): a session's counts are fitted to
+what its networks cost here, known from the sessions measured before it in the run. A network not
+measured yet is taken to cost as much as the slowest one measured where that still gives the
+session its full counts (a profile's networks are variants of its context network, the anchor,
+which every session times); otherwise a pilot round measures what they cost before the session.
+So a fast device pays one pilot, before its first session, and a slow one a pilot per session
+that has networks new to it. A batch of sessions shows a bar with the time it has left.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -20,28 +29,36 @@ from infra.strict_json import load_json
 from orchestrator.export.cache import CachedExport
 from orchestrator.lut.settings import MeasureSettings
 from orchestrator.lut.spread import SessionJob, Spread
+from orchestrator.measure.budget import Timetable, duration, round_seconds, session_seconds
 from orchestrator.measure.contract import ContractError, check_result, read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
+from orchestrator.measure.progress import shown
 from orchestrator.measure.session import run_session
 from orchestrator.measure.shelf import ShelfPhone
+from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
 
 PHONE_FACTS = ("serial", "model", "os", "build")
 
 
 class Sessions:
-    """The sessions of one run directory; `finished` names those done (measured or kept) and
-    `phones` the facts of the shelf phone that measured each (none without a shelf)."""
+    """The sessions of one run directory; `finished` names those done (measured or kept),
+    `phones` the facts of the shelf phone that measured each (none without a shelf) and
+    `latency_ms` each network's median in the latest session that timed it."""
 
     def __init__(
-        self, device: Device, run_dir: Path, settings: MeasureSettings, log: Callable[[str], None], phones: list[ShelfPhone] | None = None
+        self, device: Device, run_dir: Path, settings: MeasureSettings, log: Callable[[str], None], phones: list[ShelfPhone] | None = None,
+        show_progress: bool = True,
     ) -> None:
-        self.device, self.run_dir, self.settings, self.log = device, run_dir, settings, log
+        self.device, self.run_dir, self.settings, self.log, self.show_progress = device, run_dir, settings, log, show_progress
         self.runner = runner_for(device)
         self.spread = Spread(phones, log) if phones else None
         self.finished: list[str] = []
         self.phones: dict[str, dict[str, Any]] = {}  # session -> the facts of the phone that measured it
+        self.latency_ms: dict[str, float] = {}
+        self.timetable = Timetable([])  # the batch `measure_all` measures, and its sessions not started
+        self._waiting: dict[str, list[str]] = {}
 
     @contextmanager
     def unattended(self) -> Iterator[None]:
@@ -70,35 +87,92 @@ class Sessions:
             self.log(f"session {name}: already measured, kept")
             if (facts := _phone_record(session_dir / "phone.json")) is not None:
                 self.phones[name] = facts
+            self._learn(kept)
+            self._waiting.pop(name, None)
+            self.timetable.skip(name)
             self.finished.append(name)
             return kept
         where = f"phone {phone.serial}" if phone else self.device.name
-        self.log(f"session {name}: measuring {len(probe_ids)} networks on {where}")
+        left = self.timetable.left_s(time.monotonic())
+        self.log(f"session {name}: measuring {len(probe_ids)} networks on {where}" + ("" if left is None else f" (about {duration(left)} left)"))
         models = {pid: (artifacts[pid].path, probes[pid].input_shape) for pid in probe_ids}
+        self._waiting.pop(name, None)
+        self.timetable.start(name, time.monotonic())
         result = run_session(
             self.device, session_dir, models, self.settings.timing, self.settings.seed, f"{self.run_dir.name}/{name}",
-            phone.runner if phone else self.runner,
+            phone.runner if phone else self.runner, self.settings.budget, self._estimates(probe_ids),
+            lambda timing, round_s: self._timed(name, timing, round_s),
         )
+        self.timetable.finish(name, time.monotonic())
         if phone is not None:
             write_json_atomic(session_dir / "phone.json", phone.facts())
             self.phones[name] = phone.facts()
+        self._learn(result)
+        self._expect_waiting()
         self.finished.append(name)
         return result
+
+    def _estimates(self, probe_ids: list[str]) -> dict[str, float]:
+        """What each network costs here, as far as the session's counts may rest on it: those
+        measured, and the others at the slowest one measured when even that lets the session run
+        its full counts. Otherwise only those measured, and `run_session` times a pilot round."""
+        known = {pid: self.latency_ms[pid] for pid in probe_ids if pid in self.latency_ms}
+        bounded = self._bounded(probe_ids)
+        if bounded is None or len(known) == len(probe_ids):
+            return known
+        timing = self.settings.timing
+        return bounded if self.settings.budget.fit(timing, round_seconds(bounded.values(), timing.burst)) == timing else known
+
+    def _bounded(self, probe_ids: list[str]) -> dict[str, float] | None:
+        """Every network's cost, those not measured at the slowest one measured; None before any is."""
+        if not self.latency_ms:
+            return None
+        slowest = max(self.latency_ms.values())
+        return {pid: self.latency_ms.get(pid, slowest) for pid in probe_ids}
+
+    def _expect_waiting(self) -> None:
+        """The time of every session of the batch not started yet, from what is known now."""
+        for name, probe_ids in list(self._waiting.items()):  # a shelf's threads start sessions meanwhile
+            bounded = self._bounded(probe_ids)
+            if bounded is not None:
+                round_s = round_seconds(bounded.values(), self.settings.timing.burst)
+                self.timetable.expect(name, session_seconds(self.settings.budget.fit(self.settings.timing, round_s), round_s))
+
+    def _timed(self, name: str, timing: TimingPlan, round_s: float) -> None:
+        """A session's counts are chosen: its time goes into the timetable, and a cut is said."""
+        self.timetable.expect(name, session_seconds(timing, round_s))
+        if timing.runs < self.settings.timing.runs:
+            self.log(f"session {name}: {self.settings.budget.explain(self.settings.timing, timing, round_s)}")
+
+    def _learn(self, result: dict[str, Any]) -> None:
+        self.latency_ms.update({m["id"]: m["summary"]["median_ms"] for m in result["models"]})
 
     def measure_all(
         self, sessions: list[tuple[str, list[str]]], probes: dict[str, ProbeSpec], anchor: str, artifacts: dict[str, CachedExport]
     ) -> list[dict[str, Any]]:
         """Every session's result in the order given: one after another on the device, or at once
-        across the shelf's phones."""
-        if self.spread is None:
-            return [self.measure(name, ids, probes, anchor, artifacts) for name, ids in sessions]
-        jobs = [SessionJob(name, ids) for name, ids in sessions]
-        return self.spread.run(jobs, lambda job, phone: self.measure(job.name, job.probe_ids, probes, anchor, artifacts, phone))
+        across the shelf's phones; with a bar of the time they have left."""
+        self.timetable = Timetable([name for name, _ in sessions], self.phone_count)
+        self._waiting = {name: ids if anchor in ids else [*ids, anchor] for name, ids in sessions}
+        self._expect_waiting()
+        with shown(self.timetable, f"{len(sessions)} session{'s' if len(sessions) != 1 else ''}", self.show_progress):
+            if self.spread is None:
+                return [self.measure(name, ids, probes, anchor, artifacts) for name, ids in sessions]
+            jobs = [SessionJob(name, ids) for name, ids in sessions]
+            return self.spread.run(jobs, lambda job, phone: self.measure(job.name, job.probe_ids, probes, anchor, artifacts, phone))
 
 
 def session_name(result: dict[str, Any]) -> str:
     """The session a result belongs to: the last part of its run id (`<run>/<session>`)."""
     return result["run_id"].rsplit("/", 1)[-1]
+
+
+def budgeted(results: list[dict[str, Any]], settings: MeasureSettings) -> dict[str, Any]:
+    """The LUT's record of the sessions whose networks were too slow for the settings' rounds within
+    the time budget: `budgeted_sessions`, each one's rounds (fewer, so its entries' intervals are
+    wider); nothing when every session measured them all."""
+    cut = {session_name(r): r["rounds"] for r in results if r["rounds"] < settings.timing.runs}
+    return {"budgeted_sessions": cut} if cut else {}
 
 
 def results_samples(results: list[dict[str, Any]]) -> list[dict[str, list[float]]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orchestrator.lut.attribution import Tolerance
+from orchestrator.measure.budget import TimeBudget
 from orchestrator.measure.timing import TimingPlan
 
 # Each model runs three times back to back in a round and the third is timed, as a deployed model
@@ -22,6 +23,9 @@ BURST = 3
 @dataclass(frozen=True)
 class MeasureSettings:
     timing: TimingPlan = TimingPlan(burst=BURST)
+    # A session whose rounds would take longer than this measures fewer of them, at least its floor
+    # (orchestrator/measure/budget.py): slow devices and large spaces at full resolution.
+    budget: TimeBudget = TimeBudget()
     # Noise-floor entries move by up to ~1% of the network from one session (one loading of the
     # programs) to the next, which the bootstrap within a session cannot see; more sessions average
     # it out. XXS profiled twice: p95 difference of predicted subnet latency 7.0% with 2, 3.6% with 4.
@@ -68,7 +72,8 @@ def end_to_end_timing(lut: dict[str, Any]) -> TimingPlan:
     """How whole models are timed against a LUT (`bench validate`, a search's finish): the default
     counts, in bursts of the LUT's own length, since a model timed with cold caches and a LUT timed
     with warm ones differ by more than any error the comparison is there to find. A LUT measured
-    before bursts existed ran one run a round."""
+    before bursts existed ran one run a round. Slow models get fewer rounds where the caller passes
+    a `TimeBudget` to `run_session` (`bench validate` does, with the LUT's predictions as their cost)."""
     return TimingPlan(burst=int(lut["measurement"].get("timing", {}).get("burst", 1)))
 
 

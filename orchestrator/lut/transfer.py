@@ -26,7 +26,7 @@ from orchestrator.export.cache import export_probes
 from orchestrator.lut.entry_flops import entry_flops
 from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.rundir import RunDirectory, run_state
-from orchestrator.lut.sessions import Sessions, results_samples
+from orchestrator.lut.sessions import Sessions, budgeted, results_samples
 from orchestrator.lut.settings import MAX_NETWORKS, MeasureSettings
 from orchestrator.lut.store import finish_lut, save_measured_lut
 from orchestrator.lut.transfer_fit import Fit, fit
@@ -158,7 +158,7 @@ class Transferer:
         self.space = check_source(source)
         self.device, self.source, self.settings = device, source, settings
         self.workers, self.luts_root, self.log, self.show_progress = workers, luts_root, log, show_progress
-        self.sessions = Sessions(device, run_dir, settings, log)
+        self.sessions = Sessions(device, run_dir, settings, log, show_progress=show_progress)
         self.columns = Columns.of(source, entry_flops(self.space, source["resolution"], source["method"]))
         self.configs = choose_networks(source, self.columns, self.space, networks, settings.seed)
         self.probes = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in self.configs)}
@@ -180,7 +180,7 @@ class Transferer:
             f"({self.space.name}, {self.source['resolution']} px)"
         )
         artifacts = export_probes(self.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)
-        result = self.sessions.measure("transfer", list(self.probes), self.probes, self.anchor, artifacts)
+        [result] = self.sessions.measure_all([("transfer", list(self.probes))], self.probes, self.anchor, artifacts)
         measured = {pid: float(np.median(samples)) for pid, samples in results_samples([result])[0].items()}
         columns = self.columns
         x, total = design(self.source, columns, self.configs, self.space)
@@ -202,6 +202,7 @@ class Transferer:
                 **self.settings.to_dict(),
                 "sessions": 1,
                 "rounds": result["rounds"],
+                **budgeted([result], self.settings),
                 "networks": n,
                 "context_latency_ms": float(measured[0]),
                 "anchor": {"probe": self.anchor, "session_median_ms": {"transfer": float(measured[0])}},

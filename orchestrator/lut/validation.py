@@ -2,13 +2,16 @@
 
 Subnets are drawn at random (seeded) and chosen spread over the predicted-latency range, exported
 through the same cache as the profile's networks, and measured end to end on the device in one
-interleaved session. Every LUT is validated on the same subnets and the same measurements, so a
-removal LUT and an isolated LUT can be compared fairly. Figures are appended to the LUT's sidecar
-in the store (the LUT itself is never edited). `validate_luts` is the whole of `bench validate`.
+interleaved session, in fewer rounds where the LUT predicts them too slow for all of them within
+the time budget (`orchestrator.measure.budget`). Every LUT is validated on the same subnets and the
+same measurements, so a removal LUT and an isolated LUT can be compared fairly. Figures are
+appended to the LUT's sidecar in the store (the LUT itself is never edited). `validate_luts` is the
+whole of `bench validate`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,8 +28,10 @@ from orchestrator.export.cache import export_probes
 from orchestrator.lut.machine import other_cpu
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import append_validation, resolve_lut, validation_path, validation_plot_path, validation_runs
+from orchestrator.measure.budget import TimeBudget, Timetable, session_seconds
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
+from orchestrator.measure.progress import shown
 from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
@@ -80,18 +85,30 @@ class ValidationRun:
 
 def measure_subnets(
     configs: list[SubnetConfig], anchor: SubnetConfig, space: SearchSpace, device: Device, run_dir: Path, timing: TimingPlan, workers: int | None = None,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print, predictor: LatencyPredictor | None = None, budget: TimeBudget | None = None,
 ) -> ValidationRun:
     """Time the subnets end to end in one interleaved session, with the LUT's anchor network beside
-    them (`timing`: the LUT's `end_to_end_timing`)."""
+    them (`timing`: the LUT's `end_to_end_timing`). With a `budget`, slow subnets get fewer rounds,
+    their cost taken from `predictor` (a LUT of this device) or else from a pilot round, and a
+    terminal shows the session's time left (without one its time is not estimated)."""
     anchor_spec = ProbeSpec("net", anchor.resolution, anchor.to_json(), True)
     specs = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in configs)}
+    predicted = {} if predictor is None else dict(zip([*specs, anchor_spec.id], map(float, predictor.predict_many([*configs, anchor]))))
     runner = runner_for(device)
     with runner.unattended(run_dir):  # from before the exports, which take minutes a phone would lock in
         artifacts = export_probes({**specs, anchor_spec.id: anchor_spec}, space.name, space.hash, device.backend, workers)
         models = {pid: (artifacts[pid].path, spec.input_shape) for pid, spec in {**specs, anchor_spec.id: anchor_spec}.items()}
         log(f"measuring {len(models)} subnets end to end on {device.name}, interleaved")
-        result = run_session(device, run_dir, models, timing, runner=runner)
+        timetable = Timetable(["validation"])
+
+        def timed(chosen: TimingPlan, round_s: float) -> None:
+            timetable.expect("validation", session_seconds(chosen, round_s))
+            if budget is not None and chosen.runs < timing.runs:
+                log(f"the subnets: {budget.explain(timing, chosen, round_s)}")
+
+        timetable.start("validation", time.monotonic())
+        with shown(timetable, f"{len(models)} subnets", show=budget is not None):
+            result = run_session(device, run_dir, models, timing, runner=runner, budget=budget, latency_ms=predicted, on_timing=timed)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
     return ValidationRun(configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]})
 
@@ -181,7 +198,9 @@ def validate_luts(
     refs: list[str], device: Device, samples: int, seed: int, workers: int | None = None, log: Callable[[str], None] = print
 ) -> ValidationReport:
     """Measure `samples` random subnets once and validate every LUT given against them; each LUT's
-    record goes into its sidecar and one scatter plot beside the first LUT shows them all."""
+    record goes into its sidecar and one scatter plot beside the first LUT shows them all. The
+    subnets are timed in fewer rounds where the first LUT predicts them too slow for all of them
+    within the time budget."""
     paths = [resolve_lut(ref) for ref in refs]
     docs = [read_lut(p) for p in paths]
     _check_comparable(docs, device)
@@ -197,7 +216,9 @@ def validate_luts(
     predictors = [LatencyPredictor(doc, space) for doc in docs]
     configs = spread_subnets(predictors[0], space, samples, seed)
     run_dir = new_run_dir(f"validate-{device.name}-{space.name}-{first['resolution']}-s{seed}-n{samples}")
-    run = measure_subnets(configs, SubnetConfig.from_dict(first["context"]), space, device, run_dir, end_to_end_timing(first), workers, log)
+    run = measure_subnets(
+        configs, SubnetConfig.from_dict(first["context"]), space, device, run_dir, end_to_end_timing(first), workers, log, predictors[0], TimeBudget()
+    )
     records = {}
     for path, doc, predictor in zip(paths, docs, predictors):
         records[f"{doc['method']} {doc['id']}"] = record = validation_record(doc, predictor, run, device, seed)
