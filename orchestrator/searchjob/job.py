@@ -128,7 +128,7 @@ class SearchJob:
 
     def describe_budget(self) -> str:
         if len(self.targets) > 1:
-            return "; ".join(self._describe(t) for t in self.targets)
+            return "\n".join(self._describe(t) for t in self.targets)
         return self._describe(self.targets[0])
 
     def _describe(self, target: Target) -> str:

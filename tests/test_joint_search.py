@@ -1,0 +1,186 @@
+"""One model for several devices: a search held to a budget on each at once (`--budget LUT=MS`),
+measured on each device that can be reached, delivered in each device's form."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from search.nas.budget import BudgetError, Pricer, make_budget
+from search.nas.joint import JointPricer
+from search.nas.predictor import LatencyPredictor
+from search.space import load_space
+from search.space.encoding import decode, random_batch
+from search.space.sampling import max_config, min_config
+from tests.lut_factory import make_lut, sized_lut
+
+FAST = ["--population", "4", "--generations", "2", "--parents", "2", "--coarse-samples", "2000"]
+
+
+def device(name: str, backend: str, platform: str = "host") -> dict[str, Any]:
+    runtime = {"threads": 1} if platform == "host" else {"compute_units": "all"}
+    return {"name": name, "platform": platform, "backend": backend, "runtime": runtime, "description": name, "facts": {}}
+
+
+def skewed(name: str, heavy: str, factor: float = 6.0, resolution: int = 64, backend: str = "pte", **extra: Any) -> dict[str, Any]:
+    """A LUT whose entries of one kind cost `factor` times the sized LUT's: two such LUTs, heavy on
+    other kinds, rank subnets differently, as int8 and float32 or a phone and a laptop do."""
+    tiny = load_space("tiny")
+    sized = sized_lut(tiny, resolution)["entries"]
+    latencies = {k: (e["kind"], e["stage"], e["params"], e["latency_ms"]) for k, e in sized.items()}
+    scale = {k: factor for k, e in sized.items() if e["kind"].startswith(heavy)}
+    return make_lut(tiny, latencies, scale, device=device(name, backend), resolution=resolution, **extra)
+
+
+def pricer(lut: dict[str, Any], budget_ms: float) -> Pricer:
+    tiny = load_space("tiny")
+    return Pricer(LatencyPredictor(lut, tiny), tiny, make_budget(budget_ms, None, None))
+
+
+def middle(lut: dict[str, Any]) -> float:
+    tiny = load_space("tiny")
+    p = LatencyPredictor(lut, tiny)
+    return (p.predict(min_config(tiny, 64)) + p.predict(max_config(tiny, 64))) / 2
+
+
+def test_a_subnet_is_feasible_only_within_every_device_s_budget():
+    a, b = skewed("phone-a", "mbconv"), skewed("phone-b", "transformer")
+    joint = JointPricer({"phone-a": pricer(a, middle(a)), "phone-b": pricer(b, middle(b))})
+    batch = random_batch(load_space("tiny"), 2000, np.random.default_rng(0), 64)
+    each = [p._priced(batch).feasible for p in joint.pricers.values()]
+    assert np.array_equal(joint._priced(batch).feasible, each[0] & each[1])
+    assert (each[0] & ~each[1]).any()  # the conjunction bites: some subnets fit phone-a alone
+    only_a = decode(batch, int(np.flatnonzero(each[0] & ~each[1])[0]), load_space("tiny"))
+    assert joint.pricers["phone-a"].feasible(only_a) and not joint.feasible(only_a)
+    assert joint.excess(only_a).endswith(" on phone-b")
+
+
+def test_a_budget_set_no_subnet_meets_at_once_names_the_device_that_binds_and_the_least_budget_there():
+    a, b = skewed("phone-a", "mbconv"), skewed("phone-b", "transformer")
+    alone = {name: pricer(lut, 1.0).least_budget() for name, lut in (("phone-a", a), ("phone-b", b))}
+    joint = JointPricer({"phone-a": pricer(a, alone["phone-a"]), "phone-b": pricer(b, alone["phone-b"])})
+    with pytest.raises(BudgetError) as refused:
+        joint.check_reachable()
+    message = str(refused.value)
+    assert message.startswith(f"no subnet is within every device's budget at once, though each alone is met (phone-a {alone['phone-a']:g} ms, phone-b {alone['phone-b']:g} ms)")
+    binding, least = re.search(r"; (phone-[ab]) binds: raise its budget to at least ([0-9.]+) ", message).groups()
+    raised = {"phone-a": pricer(a, alone["phone-a"]), "phone-b": pricer(b, alone["phone-b"])}
+    raised[binding] = pricer(a if binding == "phone-a" else b, float(least))
+    JointPricer(raised).check_reachable()
+
+
+def write(path: Path, doc: dict[str, Any]) -> Path:
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.fixture
+def search(bench_cli):
+    return lambda *args: bench_cli("search", *args)
+
+
+def one_error_line(result) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and result.stdout == "" and lines[-1].startswith("error:"), result.stdout + result.stderr
+    return lines[-1]
+
+
+def test_budgets_of_luts_of_another_resolution_are_refused_naming_both(tiny_checkpoint, tmp_path, search):
+    host = write(tmp_path / "host.json", sized_lut(load_space("tiny"), device=device("host", "pte")))
+    other = write(tmp_path / "int8.json", sized_lut(load_space("tiny"), resolution=128, device=device("host-int8", "pte-int8")))
+    line = one_error_line(search("--checkpoint", str(tiny_checkpoint), "--budget", f"{host}=10", "--budget", f"{other}=10", "--out", str(tmp_path / "o"), "--json"))
+    assert re.fullmatch(
+        r"error: LUT \w{8} \(host-int8\) is of space 'tiny' at 128 px, but LUT \w{8} \(host\) is of space 'tiny' at 64 px: the budgets of one search "
+        r"are priced in one space at one resolution, the supernet's; give LUTs of the checkpoint's space and resolution \(`bench lut list`\)", line,
+    ), line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--budget", "d7f47ca8"], r"--budget 'd7f47ca8' is not LUT=MS"),
+    (["--budget", "d7f47ca8=fast"], r"--budget 'd7f47ca8=fast' is not LUT=MS"),
+    (["--lut", "d7f47ca8"], r"--lut and --latency-ms go together"),
+    ([], r"no budget given"),
+])
+def test_a_budget_not_given_as_lut_equals_ms_is_one_json_error_line(tiny_checkpoint, tmp_path, search, args, says):
+    line = one_error_line(search("--checkpoint", str(tiny_checkpoint), *args, "--out", str(tmp_path / "o"), "--json"))
+    assert re.match(rf"error: {says}", line), line
+
+
+def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]]) -> None:
+    """Host devices that answer a session with each model at its own LUT's prediction (the anchor at
+    its LUT latency), the models placeholders: the real exports and sessions are the one-device tests'."""
+    from orchestrator.measure.contract import summarize
+    from orchestrator.searchjob import delivery, measured
+    from search.space.config import SubnetConfig
+
+    def placeholder(static, backend, path, calibration=None):
+        path.write_bytes(b"a model") if backend.suffix == ".pte" else path.mkdir(parents=True, exist_ok=True)
+        return {}
+
+    monkeypatch.setattr(measured, "export_model", placeholder)
+    monkeypatch.setattr(delivery, "export_model", placeholder)
+
+    def session(dev, run_dir, models, timing, runner=None):
+        predictor = LatencyPredictor(luts[dev.name], load_space("tiny"))
+        state = json.loads((run_dir.parents[1] / "search_state.json").read_text())
+        configs = {SubnetConfig.from_dict(c["config"]).hash: SubnetConfig.from_dict(c["config"]) for c in state["evaluated"]}
+        out = []
+        for name in models:
+            ms = 1.0 if name == "anchor" else predictor.predict(configs[name])
+            out.append({"id": name, "samples_ms": [ms] * 5, "summary": summarize([ms] * 5)})
+        return {"device": {"platform": "host"}, "steady_rounds": list(range(5)), "models": out}
+
+    monkeypatch.setattr(delivery, "run_session", session)
+    monkeypatch.setattr(delivery, "export_probes", lambda specs, *args: {k: type("A", (), {"path": Path("anchor.pte")})() for k in specs})
+
+
+def test_a_joint_search_delivers_one_model_within_every_reachable_budget_in_each_device_s_form_and_names_the_one_not_reached(
+    tiny_checkpoint, tmp_path, search, monkeypatch,
+):
+    tiny = load_space("tiny")
+    luts = {
+        "host": sized_lut(tiny, device=device("host", "pte"), measurement={"context_latency_ms": 1.0}),
+        "host-int8": skewed("host-int8", "transformer", backend="pte-int8", measurement={"context_latency_ms": 1.0}),
+        "iphone13": sized_lut(tiny, per_mparam_ms=5.0, device=device("iphone13", "coreml", "ios")),
+    }
+    paths = {name: write(tmp_path / f"{name}.json", lut) for name, lut in luts.items()}
+    fake_sessions(monkeypatch, luts)
+    budgets = [f"--budget={paths[name]}={middle(lut) * 1.2:.3f}" for name, lut in luts.items()]
+    result = search("--checkpoint", str(tiny_checkpoint), *budgets, "--out", str(tmp_path / "s"), "--int8-calibration", "4", "--measure-top", "2", "--json", *FAST)
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    devices = doc["devices"]
+    assert list(devices) == ["host", "host-int8", "iphone13"]
+    for name in ("host", "host-int8"):
+        d = devices[name]
+        assert d["judged_by"] == "measured" and d["within_budget"] is True and d["measured_ms_at_lut_speed"] == pytest.approx(d["predicted_ms"])
+    iphone = devices["iphone13"]
+    assert iphone["judged_by"] == "prediction alone" and iphone["within_budget"] is None and iphone["measurement"] is None
+    assert iphone["not_measured"] and iphone["predicted_ms"] <= iphone["budget"]["latency_ms"]
+    assert "not measured on iphone13: " in result.stderr and "iphone13: not measured (" in result.stderr
+    files = {name: Path(d["file"]).name for name, d in devices.items()}
+    assert files == {"host": "best.pte", "host-int8": "best-pte-int8.pte", "iphone13": "best.mlpackage"}
+    assert devices["host-int8"]["quantization"]["calibration_images"] == 4 and devices["host"]["quantization"] is None
+    assert doc["binding_device"] in devices and f"the device that binds the delivered model: {doc['binding_device']}" in result.stderr
+    assert doc["within_budget"] is True
+
+
+def test_a_joint_search_resumes_with_its_budgets_and_refuses_another_naming_them(tiny_checkpoint, tmp_path, search):
+    tiny = load_space("tiny")
+    a = write(tmp_path / "a.json", sized_lut(tiny, device=device("host", "pte")))
+    b = write(tmp_path / "b.json", skewed("host-int8", "transformer"))
+    args = ["--checkpoint", str(tiny_checkpoint), "--budget", f"{a}={middle(json.loads(a.read_text())):.3f}", "--out", str(tmp_path / "s"), "--no-measure", "--json", *FAST]
+    other = f"{b}={middle(json.loads(b.read_text())):.3f}"
+    first = search(*args, "--budget", other)
+    assert first.exit_code == 0, first.stderr
+    again = search(*args, "--budget", other, "--resume")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["config_hash"] == json.loads(first.stdout)["config_hash"]
+    line = one_error_line(search(*args, "--budget", f"{b}=99", "--resume"))
+    assert "the other devices' budgets and their calibrations (--budget): LUT " in line and " at 99.0 ms now" in line
