@@ -33,7 +33,6 @@ from infra.files import write_json_atomic
 from infra.locks import InUseError, held
 from orchestrator.lut.store import latest_validation, resolve_lut
 from orchestrator.searchjob import MEASURE_TOP
-from search.nas.budget import TOLERANCE
 from search.nas.lut import read_lut
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
@@ -311,15 +310,15 @@ CALIBRATED = "calibrated"  # bench search's: intervals calibrated on the LUT's v
 
 def pricer(predictor: LatencyPredictor, lut_path: Path, space: Any, budget: float, pricing: str) -> Any:
     """The budget and pricer of a search: `bench search`'s (`CALIBRATED`), or point predictions only (`POINT_ONLY`)."""
-    from search.nas.budget import Budget, Pricer, make_budget
+    from orchestrator.searchjob.job import target_for
+    from search.nas.budget import Budget, Pricer
     from search.nas.calibration import POINT_ONLY as NO_INTERVAL
 
     if pricing == POINT_ONLY:
         return Pricer(predictor, space, Budget(budget, budget, None, NO_INTERVAL))
-    validation = latest_validation(lut_path, predictor.lut["id"])
-    if validation is None:
+    if latest_validation(lut_path, predictor.lut["id"]) is None:
         raise Refused(f"LUT {predictor.lut['id'][:8]} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {predictor.lut['id'][:8]}` first")
-    return Pricer(predictor, space, make_budget(budget, None, validation, predictor))
+    return target_for(lut_path, predictor.lut, budget, None, predictor.space, space).pricer
 
 
 def candidate(c: SubnetConfig, predictor: LatencyPredictor, inherited: Inherited) -> dict[str, Any]:
@@ -405,15 +404,13 @@ class Choice:
 
 
 def finish_choice(candidates_ms: list[float], budget_ms: float, slowdown: float = 1.0) -> Choice:
-    """`bench search`'s rule: the most accurate candidate that measures within the budget (+5%) at
-    the LUT's speed; when none does, the closest, marked over. `slowdown` multiplies every timing (a
-    device slower than its LUT)."""
-    limit = budget_ms * (1 + TOLERANCE)
-    timed = [ms * slowdown for ms in candidates_ms]
-    within = next((i for i, ms in enumerate(timed) if ms <= limit), None)
-    if within is not None:
-        return Choice(within, True)
-    return Choice(int(np.argmin(timed)), False)
+    """`bench search`'s rule, the product's own (`finish_pick`): the most accurate candidate that
+    measures within the budget (+5%) at the LUT's speed; when none does, the closest, marked over.
+    `slowdown` multiplies every timing (a device slower than its LUT)."""
+    from search.nas.budget import finish_pick
+
+    index, within = finish_pick([{"device": ms * slowdown} for ms in candidates_ms], {"device": budget_ms})
+    return Choice(index, within)
 
 
 def finished(run: dict[str, Any], timings: Timings, slowdown: float = 1.0) -> dict[str, Any]:

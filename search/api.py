@@ -310,29 +310,92 @@ def pareto(found: Found | Iterable[Candidate]) -> list[Candidate]:
 
 def search(
     supernet: Supernet,
-    lut: dict[str, Any] | str | os.PathLike[str],
-    latency_ms: float,
+    lut: dict[str, Any] | str | os.PathLike[str] | None = None,
+    latency_ms: float | None = None,
     params_m: float | None = None,
     settings: SearchSettings | None = None,
     data: str | os.PathLike[str] | None = None,
     log: Callable[[str], None] = lambda message: None,
-) -> Found:
-    """`bench search` from Python: the subnets of a trained supernet priced with `lut` (a LUT
-    document, id or path, of the supernet's space and resolution) and scored by
-    `supernet.accuracy` on `data` (default: the supernet's own), within `latency_ms` and `params_m`.
-    It is `run_search` with the supernet's score, so its budget is `run_search`'s: the LUT's raw
-    intervals, where `bench search` first calibrates them on the LUT's validation record."""
+    *,
+    budgets: Sequence[tuple[dict[str, Any] | str | os.PathLike[str], float]] = (),
+    measure: bool = False,
+    out: str | os.PathLike[str] | None = None,
+    devices_file: str | os.PathLike[str] | None = None,
+    measure_top: int = 5,
+    int8_calibration: int = 64,
+) -> Found | FoundModel:
+    """`bench search` from Python, the same job (`orchestrator.searchjob.run`): the subnets of a
+    trained supernet priced with `lut` (a LUT document, id or path, of the supernet's space and
+    resolution) within `latency_ms`, and with each of `budgets` ((LUT, budget ms) pairs: one model
+    held to a budget on every device at once), each budget's intervals calibrated on its LUT's
+    latest validation as `bench search` calibrates them; scored on `data` (default: the supernet's
+    own) within `params_m`. Returns `Found` (the most accurate within every budget and every subnet
+    evaluated); with `measure`, the measured finish runs on every device that can be reached and
+    delivers the model into `out` in each device's form, and what `load_found(out)` returns comes
+    back. `out`: the run folder (default without `measure`: a temporary one, removed)."""
+    import tempfile
+
+    from orchestrator.searchjob.run import Arguments, devices_for, open_job, run_job
+
     if not isinstance(supernet, Supernet):
         raise UserError(f"supernet must be a Supernet (Supernet.load(checkpoint)), not {type(supernet).__name__}")
     _check_log(log)
-    predictor = Predictor(lut, supernet.space, supernet.num_classes)
-    if predictor.resolution != supernet.resolution:
-        raise UserError(
-            f"LUT {predictor.lut['id']} was measured at {predictor.resolution} px, but the supernet {supernet.path} was trained at "
-            f"{supernet.resolution} px; pass a LUT of {supernet.resolution} px, or a supernet trained at {predictor.resolution} px"
-        )
-    supernet.evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts
-    return run_search(predictor, lambda config: supernet.accuracy(config, data), latency_ms, params_m, settings, log)
+    settings = settings or SearchSettings()
+    if not isinstance(settings, SearchSettings):
+        raise UserError(f"settings must be a SearchSettings or None, not {type(settings).__name__}")
+    settings.check(option=lambda field: f"SearchSettings.{field}")
+    if measure and out is None:
+        raise UserError("search(measure=True) delivers the model into a run folder: pass out= a folder (e.g. out='runs/search-api')")
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as scratch:
+        folder = Path(out) if out is not None else Path(scratch) / "run"
+        held = _held(lut, latency_ms, budgets, folder, supernet)
+        supernet.evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts, naming `data`
+        arguments = Arguments("latency_ms", "budgets", "params_m")
+        job = open_job(supernet.path, held, folder, settings, params_m, Path(data) if data is not None else None, log=log, arguments=arguments)
+        log(job.describe_budget())
+        devices = devices_for(job, measure, Path(devices_file) if devices_file is not None else None)
+        state, _ = run_job(job, resume=False, devices=devices, log=log, measure_top=measure_top, int8_calibration=int8_calibration, finish=measure)
+        if measure:
+            return load_found(folder)
+        return Found(state.best(), list(state.evaluated.values()), job.budget.limit_ms)
+
+
+def _held(
+    lut: dict[str, Any] | str | os.PathLike[str] | None, latency_ms: float | None,
+    budgets: Sequence[tuple[dict[str, Any] | str | os.PathLike[str], float]], folder: Path, supernet: Supernet,
+) -> list[tuple[Path, float]]:
+    """Every (LUT path, budget): `lut` with `latency_ms` first where given, then `budgets`, each LUT
+    refused in the API's words where it is not of the supernet's space and resolution. A LUT
+    document is written into the run folder's `luts/` (it has no validation there, so its intervals
+    are its entries' own)."""
+    from infra.files import write_json_atomic
+    from orchestrator.searchjob.run import resolve_lut
+
+    if (lut is None) != (latency_ms is None):
+        raise UserError("lut and latency_ms go together (one device's LUT and its budget); give both, or budgets=[(lut, ms), ...]")
+    if not isinstance(budgets, Sequence) or isinstance(budgets, (str, bytes)) or not all(isinstance(b, tuple) and len(b) == 2 for b in budgets):
+        raise UserError(f"budgets must be a list of (LUT, budget ms) pairs, not {budgets!r:.80}")
+    pairs = ([(lut, latency_ms)] if lut is not None else []) + list(budgets)
+    if not pairs:
+        raise UserError("no budget given; pass lut= and latency_ms=, or budgets=[(lut, ms), ...]")
+    held = []
+    for ref, ms in pairs:
+        if isinstance(ref, dict):
+            doc = validate_lut(ref)
+            path = folder / "luts" / f"{doc['id']}.json"
+            write_json_atomic(path, doc)
+        elif isinstance(ref, (str, os.PathLike)):
+            path = resolve_lut(str(ref))
+        else:
+            raise UserError(f"a LUT must be a LUT document, an id or a path, not {type(ref).__name__}")
+        predictor = Predictor(read_lut(path), supernet.space, supernet.num_classes)
+        if predictor.resolution != supernet.resolution:
+            raise UserError(
+                f"LUT {predictor.lut['id']} was measured at {predictor.resolution} px, but the supernet {supernet.path} was trained at "
+                f"{supernet.resolution} px; pass a LUT of {supernet.resolution} px, or a supernet trained at {predictor.resolution} px"
+            )
+        held.append((path, ms))
+    return held
 
 
 class FoundModel(NamedTuple):

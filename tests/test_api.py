@@ -305,7 +305,7 @@ TRAINED_HOSTILE = [
     ("search(supernet=path)", lambda s, ckpt: api.search(ckpt, QUICK_LUT, 0.9), r"supernet must be a Supernet \(Supernet.load\(checkpoint\)\), not PosixPath"),
     ("search(lut of 128 px)", lambda s, ckpt: api.search(s, QUICK_LUT, 0.9),
      r"LUT d0fb186589faa0c4 was measured at 128 px, but the supernet .*last.pt was trained at 64 px; pass a LUT of 64 px, or a supernet trained at 128 px"),
-    ("search(lut=None)", lambda s, ckpt: api.search(s, None, 0.9), "ref must be a LUT id or a path to a LUT file, not NoneType"),
+    ("search(lut=None)", lambda s, ckpt: api.search(s, None, 0.9), r"lut and latency_ms go together \(one device's LUT and its budget\); give both, or budgets=\[\(lut, ms\), \.\.\.\]"),
     ("Supernet.load(None)", lambda s, ckpt: api.Supernet.load(None), r"checkpoint must be the path of a supernet checkpoint \(bench train's last.pt\), not NoneType"),
     ("Supernet.load(device='gpu')", lambda s, ckpt: api.Supernet.load(ckpt, "gpu"), "device must be a torch device such as 'cpu' or 'cuda:0', or None, not 'gpu'"),
     ("accuracy(data=missing)", lambda s, ckpt: s.accuracy(api.sample_configs(s.space, 1)[0], "no/such/folder"),

@@ -90,7 +90,7 @@ def test_an_epoch_that_leaves_weights_that_are_not_numbers_is_not_checkpointed_a
 def search_stopped_before_running(monkeypatch):
     """`bench search` up to the search itself: the inputs checked and loaded, no generation run."""
     monkeypatch.setattr("orchestrator.searchjob.job.SearchJob.run", lambda self, resume: None)
-    monkeypatch.setattr("orchestrator.searchjob.finish.finish_search", lambda *args: {})
+    monkeypatch.setattr("orchestrator.searchjob.run.finish_search", lambda *args: {})
 
 
 def test_a_search_of_a_supernet_whose_outputs_ignore_the_image_says_so(tiny_checkpoint: Path, lut: Path, bench, tmp_path: Path, search_stopped_before_running) -> None:

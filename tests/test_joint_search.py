@@ -112,9 +112,10 @@ def test_a_budget_not_given_as_lut_equals_ms_is_one_json_error_line(tiny_checkpo
     assert re.match(rf"error: {says}", line), line
 
 
-def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]]) -> None:
-    """Host devices that answer a session with each model at its own LUT's prediction (the anchor at
-    its LUT latency), the models placeholders: the real exports and sessions are the one-device tests'."""
+def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]], slower: float = 1.0) -> None:
+    """Host devices that answer a session with each model at `slower` times its own LUT's prediction
+    (the anchor at its LUT latency), the models placeholders: the real exports and sessions are the
+    one-device tests'."""
     from orchestrator.measure.contract import summarize
     from orchestrator.searchjob import delivery, measured
     from search.space.config import SubnetConfig
@@ -128,11 +129,11 @@ def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]]) -> None:
 
     def session(dev, run_dir, models, timing, runner=None):
         predictor = LatencyPredictor(luts[dev.name], load_space("tiny"))
-        state = json.loads((run_dir.parents[1] / "search_state.json").read_text())
+        state = json.loads(next(p / "search_state.json" for p in run_dir.parents if (p / "search_state.json").is_file()).read_text())
         configs = {SubnetConfig.from_dict(c["config"]).hash: SubnetConfig.from_dict(c["config"]) for c in state["evaluated"]}
         out = []
         for name in models:
-            ms = 1.0 if name == "anchor" else predictor.predict(configs[name])
+            ms = 1.0 if name == "anchor" else slower * predictor.predict(configs[name])
             out.append({"id": name, "samples_ms": [ms] * 5, "summary": summarize([ms] * 5)})
         return {"device": {"platform": "host"}, "steady_rounds": list(range(5)), "models": out}
 

@@ -13,7 +13,6 @@ import typer
 
 from infra.errors import UserError
 from infra.files import check_output
-from infra.locks import run_dir_lock
 from orchestrator.cli.common import DevicesFile, console, defaults, errors, example, logger, number
 from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
 from search.nas.strategies import SearchSettings
@@ -66,33 +65,29 @@ def search_cmd(
     Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
     from orchestrator.lut.machine import other_cpu
-    from orchestrator.searchjob.finish import finish_search
-    from orchestrator.searchjob.job import STATE_FILE, SearchInputs, SearchJob
-    from orchestrator.searchjob.measured import lut_devices
+    from orchestrator.searchjob.job import STATE_FILE
+    from orchestrator.searchjob.run import devices_for, open_job, run_job
     from search.training import distributed
 
-    (lut_path, latency_ms), *others = held_budgets(lut, latency_ms, budgets or [])
+    held = held_budgets(lut, latency_ms, budgets or [])
     settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
     settings.check()
-    run_dir = out or default_run_dir(lut_path, latency_ms)
+    run_dir = out or default_run_dir(*held[0])
     check_output(run_dir, "the run directory", folder=True)  # before the checkpoint and data are read, not at the first write
     d = distributed.place()
     log = logger(errors if as_json else console) if d.main else (lambda message: None)  # --json keeps stdout for the JSON document
     try:
-        job = SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, run_dir, data, others=tuple(others)), settings, space, log, d)
+        job = open_job(checkpoint, held, run_dir, settings, params_m, data, space, log, d)
         distributed.join(d)  # the inputs are checked: now meet the other ranks
         log(job.describe_budget())
         if d.main and (note := other_cpu(job.lut)):
             log(f"note: {note}")
         if d.world > 1:
             log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
-        device = lut_devices(job, devices_file) if measure else None
+        devices = devices_for(job, measure, devices_file)
         try:
-            if d.main and (warning := _one_output(job)):
-                log(f"warning: {warning}")
             if d.main:
-                with run_dir_lock(run_dir, "the search run"):
-                    result = finish_search(job, job.run(resume), device, log, measure_top, int8_calibration)
+                result = run_job(job, resume, devices, log, measure_top, int8_calibration)[1]
             else:  # evaluates its shares of the same search; rank 0 holds the run directory and delivers
                 job.run(resume)
         except KeyboardInterrupt:
@@ -129,23 +124,3 @@ def held_budgets(lut: str | None, latency_ms: float | None, budgets: list[str]) 
             raise UserError(f"--budget {text!r} is not LUT=MS with a budget above 0 ms and at most 1e6; give e.g. --budget d7f47ca8=0.885")
         held.append((resolve_lut(ref), value))
     return held
-
-
-def _one_output(job) -> str | None:
-    """A supernet whose largest subnet answers every image alike (constant logits: an all-zero
-    classifier, say) scores chance whatever the subnet, which the search would rank in silence.
-    Whether the logits depend on the image shows on one batch: the largest subnet is recalibrated on
-    the first batch of the calibration images and tried on the first of the selection images (the
-    quick path's, at 128 px: 2.2 s instead of 6 s for all of them before every search)."""
-    from search.space.sampling import max_config
-    from search.training.evaluate import one_output
-
-    largest = job.recalibrated(max_config(job.space, job.train_settings.resolution), batches=1)
-    tried = job.selection_batches()[:1]
-    if not one_output(largest, tried, job.device):
-        return None
-    return (
-        f"the largest subnet of checkpoint {job.ckpt['path']} gives the same output for each of {len(tried[0][1])} held-out images (its logits do not depend on "
-        "the image, as with an all-zero classifier), so it answers one class for all and scores that class's share of the images, chance; "
-        "a search of this supernet ranks subnets at random: train it (`bench train`) before searching it"
-    )

@@ -28,6 +28,7 @@ from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.nas.joint import JointPricer
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Search, SearchSettings, SearchState
+from search.space import SearchSpace
 from search.space.config import SubnetConfig, validate
 from search.supernet.model import Supernet
 from search.supernet.static import StaticSubnet
@@ -54,6 +55,15 @@ class SearchInputs:
     calibration_batches: int = CALIBRATION_BATCHES
     # more devices held to a budget at once (`bench search --budget LUT=MS`): (LUT path, budget ms)
     others: tuple[tuple[Path, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Arguments:
+    """How the door a job came through names its budgets, for refusals: `bench search`'s options or the API's arguments."""
+
+    latency: str = "--latency-ms"
+    budgets: str = "--budget"
+    params: str = "--params-m"
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,7 @@ def _saved_state(path: Path) -> SearchState:
 class SearchJob:
     def __init__(
         self, inputs: SearchInputs, settings: SearchSettings, space_name: str | None, log: Callable[[str], None] = print, d: Dist | None = None,
+        arguments: Arguments = Arguments(),
     ) -> None:
         """`d` is this process's rank (default: `distributed.init()`, this process alone unless
         started by `torchrun`); subnets are evaluated on its device."""
@@ -101,7 +112,10 @@ class SearchJob:
         primary = self.targets[0]
         self.lut, self.validation, self.budget = primary.lut, primary.validation, primary.budget
         self.pricer: Pricer = JointPricer({t.name: t.pricer for t in self.targets}) if len(self.targets) > 1 else primary.pricer
-        self.pricer.check_reachable()
+        if len(self.targets) > 1:
+            self.pricer.check_reachable(arguments.budgets, arguments.params)
+        else:
+            self.pricer.check_reachable(arguments.latency, arguments.params)
         self.device = self.d.device
         self._batches: tuple[list, list] | None = None
 
@@ -120,10 +134,7 @@ class SearchJob:
                 raise UserError(
                     f"LUTs {twin.lut['id'][:8]} and {lut['id'][:8]} are both of device {twin.name}: hold each device to one budget, with one of its LUTs"
                 )
-            validation = latest_validation(path, lut["id"])
-            predictor = LatencyPredictor(lut, self.base_space)
-            budget = make_budget(latency_ms, self.inputs.params_m, validation, predictor)
-            targets.append(Target(path, lut, validation, budget, Pricer(predictor, self.space, budget)))
+            targets.append(target_for(path, lut, latency_ms, self.inputs.params_m, self.base_space, self.space))
         return targets
 
     def describe_budget(self) -> str:
@@ -288,6 +299,18 @@ class SearchJob:
                 {"lut": {"id": t.lut["id"], "path": str(t.lut_path), "device": t.name}, "budget": t.budget.to_dict()} for t in self.targets[1:]
             ],
         }
+
+
+def target_for(
+    path: Path, lut: dict[str, Any], latency_ms: float, params_m: float | None, base_space: SearchSpace, space: SearchSpace,
+) -> Target:
+    """A device held to `latency_ms`: its LUT's latest validation (beside the LUT at `path`) calibrates
+    the budget's intervals; latency priced in `base_space` (the space as profiled), parameters in
+    `space` (as trained). What `bench search`, the API and the benchmarks price a budget with."""
+    validation = latest_validation(path, lut["id"])
+    predictor = LatencyPredictor(lut, base_space)
+    budget = make_budget(latency_ms, params_m, validation, predictor)
+    return Target(path, lut, validation, budget, Pricer(predictor, space, budget))
 
 
 def _check_alike(first: dict[str, Any], other: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from orchestrator.export.backends import Backend, get_backend
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.searchjob.delivery import Timed, artifact_name, export_model, first_line, time_models
 from orchestrator.searchjob.job import SearchJob, Target
+from search.nas import budget as budget_rules
 from search.nas.budget import TOLERANCE
 from search.supernet.static import StaticSubnet
 
@@ -55,7 +56,7 @@ class Measured:
 
     def within(self, model: str) -> bool:
         assert self.timed is not None
-        return self.timed.at_lut_speed(model) <= self.target.budget.latency_ms * (1 + TOLERANCE)
+        return budget_rules.measures_within(self.timed.at_lut_speed(model), self.target.budget.latency_ms)
 
     def ratio(self, model: str) -> float:
         assert self.timed is not None
@@ -171,9 +172,11 @@ def choose(candidates: list[Exportable], measured: Mapping[str, Measured], accur
     exported = [s for s in candidates if all(s.hash in m.exported for m in measured.values() if m.device is not None)]
     if not timed:
         return Choice(exported[0] if exported else candidates[0], None)
-    within = [s for s in exported if all(m.within(s.hash) for m in timed)]
+    index, within = budget_rules.finish_pick(
+        [{m.target.name: m.timed.at_lut_speed(s.hash) for m in timed} for s in exported], {m.target.name: m.target.budget.latency_ms for m in timed},
+    )
     if within:
-        chosen = within[0]
+        chosen = exported[index]
         if chosen is not exported[0]:
             first = exported[0]
             over = ", ".join(f"{m.ratio(first.hash):.2f}x on {m.target.name}" for m in timed if not m.within(first.hash))
@@ -182,7 +185,7 @@ def choose(candidates: list[Exportable], measured: Mapping[str, Measured], accur
                 f"{chosen.hash}, the most accurate that measures within {'every device' if len(timed) > 1 else 'it'} ({accuracy(chosen)} against {accuracy(first)})"
             )
         return Choice(chosen, True)
-    closest = min(exported, key=lambda s: max(m.ratio(s.hash) for m in timed))
+    closest = exported[index]
     needs = "; ".join(
         f"on {m.target.name} ({m.target.budget.latency_ms:g} ms): " + ", ".join(f"{s.hash[:8]} {m.timed.at_lut_speed(s.hash) / (1 + TOLERANCE):.3g}" for s in exported)
         for m in timed

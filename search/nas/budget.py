@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -66,6 +66,22 @@ class Budget:
     def ceiling_ms(self) -> float:
         """What a subnet's predicted interval must not exceed."""
         return self.latency_ms * (1 + TOLERANCE)
+
+
+def measures_within(measured_ms: float, budget_ms: float) -> bool:
+    """The finish's rule: a model measured (at its LUT's speed) is within its budget up to the
+    tolerance. Every door's finish asks this one function, so the rule changes in one place."""
+    return measured_ms <= budget_ms * (1 + TOLERANCE)
+
+
+def finish_pick(timed: Sequence[Mapping[str, float]], budgets: Mapping[str, float]) -> tuple[int, bool]:
+    """The finish's choice among candidates, most accurate first, each timed (at its LUT's speed) on
+    the devices of `budgets` (device -> budget ms): the first that measures within every budget
+    (True), else the one whose largest share of a budget is least, marked over (False)."""
+    for i, t in enumerate(timed):
+        if all(measures_within(t[d], ms) for d, ms in budgets.items()):
+            return i, True
+    return min(range(len(timed)), key=lambda i: max(timed[i][d] / ms for d, ms in budgets.items())), False
 
 
 def positive(value: Any, argument: str) -> float:
