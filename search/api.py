@@ -103,7 +103,10 @@ def load_lut(ref: str | os.PathLike[str], folder: str | os.PathLike[str] | None 
         if len(found) > 1:
             raise UserError(f"LUT id prefix {str(ref)!r} is ambiguous under {root} ({', '.join(p.stem for p in found)}); give more characters")
         if found:
-            return read_lut(found[0])
+            doc = read_lut(found[0])
+            if doc["id"] != found[0].stem:  # an id is found by file name: a file named for another id must not answer for it
+                raise UserError(f"LUT file {found[0]} holds LUT {doc['id']}, so its name does not find it; rename it {doc['id']}.json")
+            return doc
     where = " or ".join(str(root) for root in roots)
     raise UserError(f"no LUT file {str(ref)!r} and no LUT with that id under {where}; give a path, or an id `bench lut list` shows")
 

@@ -125,3 +125,15 @@ def test_a_lut_document_holding_a_numpy_number_is_one_sentence_naming_where(vali
     with pytest.raises(UserError, match=r"^the LUT given as lut holds a numpy float32 at entries/overhead/latency_ms, which JSON cannot hold; "
                                         r"give Python numbers \(`x.item\(\)`, `a.tolist\(\)`\), as json.load reads a LUT file$"):
         Predictor(doc)
+
+
+def test_load_lut_by_id_refuses_a_stored_file_named_for_another_id(tmp_path):
+    """As `bench lut show`: load_lut("aaaa") returned LUT d7f47ca8 from a file named aaaa….json."""
+    from search.api import load_lut
+
+    committed = Path(__file__).resolve().parents[1] / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json"
+    misnamed = tmp_path / "host" / "tiny" / ("a" * 16 + ".json")
+    misnamed.parent.mkdir(parents=True)
+    shutil.copy(committed, misnamed)
+    with pytest.raises(UserError, match=rf"^LUT file {misnamed} holds LUT d7f47ca8390c6922, so its name does not find it; rename it d7f47ca8390c6922\.json$"):
+        load_lut("aaaa", tmp_path)
