@@ -33,7 +33,7 @@ def doctor(
         checks = runner_for(d).diagnose()
     except RunnerError as exc:  # the runner itself cannot be made here (e.g. the iOS extra is missing)
         checks = [Check(f"{d.platform} runner available", False, "", str(exc))]
-    if get_backend(d.backend).precision == "int8" and (platform := PLATFORMS[d.platform]).int8 is not None:
+    if get_backend(d.backend).quantizer is not None and (platform := PLATFORMS[d.platform]).int8 is not None:  # the backend declares it quantizes
         checks.append(platform.int8(checks))
     ready = all(c.passed for c in checks)
     if as_json:
