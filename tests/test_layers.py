@@ -8,6 +8,7 @@ still a dependency."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,43 @@ def test_only_users_import_the_public_api():
         str(p.relative_to(ROOT)) for package in PACKAGES[:-1] for p in (ROOT / package).rglob("*.py") if "search.api" in imported_modules(p)
     )
     assert importers == []
+
+
+def package_folders() -> list[Path]:
+    """Every folder of modules in the toolkit (a runner's package among them)."""
+    return sorted({p.parent for package in PACKAGES[:-1] for p in (ROOT / package).rglob("*.py") if "__pycache__" not in p.parts})
+
+
+def circle_in(folder: Path) -> list[str] | None:
+    """A circle of imports among the modules of one folder (lazy imports count: a circle that works
+    only because one import is deferred is still one), or None."""
+    prefix = ".".join(folder.relative_to(ROOT).parts)
+    modules = {f"{prefix}.{p.stem}": p for p in folder.glob("*.py") if p.stem != "__init__"}
+    edges = {m: sorted(imported_modules(p) & modules.keys()) for m, p in modules.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        state[module] = 1
+        for target in edges[module]:
+            if state.get(target) == 1:
+                return path[path.index(target):] + [module, target] if target in path else [module, target]
+            if target not in state and (found := visit(target, [*path, module])):
+                return found
+        state[module] = 2
+        return None
+
+    return next((found for m in sorted(modules) if m not in state and (found := visit(m, [])) is not None), None)
+
+
+@pytest.mark.parametrize("folder", package_folders(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_package_s_modules_import_each_other_in_a_circle(folder):
+    assert circle_in(folder) is None, f"an import circle in {folder.relative_to(ROOT)}: {' -> '.join(circle_in(folder))}"
+
+
+def test_a_circle_added_to_a_package_is_found(tmp_path, monkeypatch):
+    package = tmp_path / "infra" / "circle"
+    package.mkdir(parents=True)
+    (package / "a.py").write_text("from infra.circle.b import B\n")
+    (package / "b.py").write_text("def f():\n    from infra.circle.a import A\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert circle_in(package) == ["infra.circle.a", "infra.circle.b", "infra.circle.a"]

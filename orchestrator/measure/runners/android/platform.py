@@ -9,9 +9,9 @@ from importlib.metadata import version
 from typing import Any
 
 from orchestrator.measure.runners.base import Check, Runner
+from orchestrator.measure.runners.android.settings import APP_STEP
 from orchestrator.measure.runners.platform import DeviceEntry, FoundPhone, PhoneListing, Platform
 
-APP_STEP = "benchmark app installed and current"  # the doctor's step that checks the app, which the int8 step judges by
 
 
 def _runner(entry: DeviceEntry, log: Callable[[str], None] | None = None, **overrides: Any) -> Runner:
