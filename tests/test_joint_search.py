@@ -23,18 +23,20 @@ FAST = ["--population", "4", "--generations", "2", "--parents", "2", "--coarse-s
 
 
 def device(name: str, backend: str, platform: str = "host") -> dict[str, Any]:
-    runtime = {"threads": 1} if platform == "host" else {"compute_units": "all"}
+    runtime = {"compute_units": "all"} if platform == "ios" else {"threads": 1}
     return {"name": name, "platform": platform, "backend": backend, "runtime": runtime, "description": name, "facts": {}}
 
 
-def skewed(name: str, heavy: str, factor: float = 6.0, resolution: int = 64, backend: str = "pte", **extra: Any) -> dict[str, Any]:
+def skewed(
+    name: str, heavy: str, factor: float = 6.0, resolution: int = 64, backend: str = "pte", platform: str = "host", **extra: Any,
+) -> dict[str, Any]:
     """A LUT whose entries of one kind cost `factor` times the sized LUT's: two such LUTs, heavy on
     other kinds, rank subnets differently, as int8 and float32 or a phone and a laptop do."""
     tiny = load_space("tiny")
     sized = sized_lut(tiny, resolution)["entries"]
     latencies = {k: (e["kind"], e["stage"], e["params"], e["latency_ms"]) for k, e in sized.items()}
     scale = {k: factor for k, e in sized.items() if e["kind"].startswith(heavy)}
-    return make_lut(tiny, latencies, scale, device=device(name, backend), resolution=resolution, **extra)
+    return make_lut(tiny, latencies, scale, device=device(name, backend, platform), resolution=resolution, **extra)
 
 
 def pricer(lut: dict[str, Any], budget_ms: float) -> Pricer:
@@ -112,20 +114,33 @@ def test_a_budget_not_given_as_lut_equals_ms_is_one_json_error_line(tiny_checkpo
     assert re.match(rf"error: {says}", line), line
 
 
+def placeholder_model(static, backend, path: Path, calibration=None) -> dict[str, Any]:
+    """A model in `backend`'s form that costs no export: a `.pte` of a few bytes, an `.mlpackage`
+    folder with a manifest. The real exports are the one-device tests'."""
+    if backend.suffix == ".pte":
+        path.write_bytes(b"a model")
+    else:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "Manifest.json").write_text("{}")
+    return {}
+
+
+def placeholder_exports(monkeypatch) -> None:
+    """Every candidate and delivered model exported as a placeholder (`placeholder_model`)."""
+    from orchestrator.searchjob import delivery, measured
+
+    monkeypatch.setattr(measured, "export_model", placeholder_model)
+    monkeypatch.setattr(delivery, "export_model", placeholder_model)
+
+
 def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]], slower: float = 1.0) -> None:
     """Host devices that answer a session with each model at `slower` times its own LUT's prediction
-    (the anchor at its LUT latency), the models placeholders: the real exports and sessions are the
-    one-device tests'."""
+    (the anchor at its LUT latency), the models placeholders (`placeholder_exports`)."""
     from orchestrator.measure.contract import summarize
-    from orchestrator.searchjob import delivery, measured
+    from orchestrator.searchjob import delivery
     from search.space.config import SubnetConfig
 
-    def placeholder(static, backend, path, calibration=None):
-        path.write_bytes(b"a model") if backend.suffix == ".pte" else path.mkdir(parents=True, exist_ok=True)
-        return {}
-
-    monkeypatch.setattr(measured, "export_model", placeholder)
-    monkeypatch.setattr(delivery, "export_model", placeholder)
+    placeholder_exports(monkeypatch)
 
     def session(dev, run_dir, models, timing, runner=None):
         predictor = LatencyPredictor(luts[dev.name], load_space("tiny"))
