@@ -19,7 +19,8 @@ from orchestrator.measure.runners.android.adb_server import SERVER_HOST
 from orchestrator.measure.runners.android.connection import AndroidConnection, choose_route
 from orchestrator.measure.runners.android.keys import AdbKeyError
 from orchestrator.measure.runners.android.phone_state import HeatGate, PhoneState, wrong_model
-from orchestrator.measure.runners.android.settings import APP_ABIS, APP_STEP, AndroidSettings
+from orchestrator.measure.runners.android.settings import APP_ABIS, AndroidSettings
+from orchestrator.measure.runners.android.steps import APP_STEP
 from orchestrator.measure.runners.base import Diagnosis, Finding, RunnerError, Step
 
 

@@ -8,10 +8,9 @@ from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
+from orchestrator.measure.runners.android.steps import APP_STEP
 from orchestrator.measure.runners.base import Check, Runner
-from orchestrator.measure.runners.android.settings import APP_STEP
 from orchestrator.measure.runners.platform import DeviceEntry, FoundPhone, PhoneListing, Platform
-
 
 
 def _runner(entry: DeviceEntry, log: Callable[[str], None] | None = None, **overrides: Any) -> Runner:

@@ -27,8 +27,6 @@ from infra.errors import UserError
 from infra.files import env_seconds
 from orchestrator.measure.runners.android.keys import DEFAULT_KEY
 
-APP_STEP = "benchmark app installed and current"  # the doctor's step that checks the app, which the int8 step judges by
-
 PACKAGE = "org.autovit.bench"
 COMPONENT = f"{PACKAGE}/.BenchmarkActivity"
 RESULT_PATH = f"/sdcard/Android/data/{PACKAGE}/files/result.json"
