@@ -37,3 +37,25 @@ def test_an_artifact_is_matched_to_its_backend_by_suffix():
 def test_an_unknown_backend_is_a_user_error_naming_the_choices():
     with pytest.raises(UserError, match=r"^unknown backend 'onnx'; choose one of pte, pte-portable, pte-int8, coreml, coreml-int8$"):
         get_backend("onnx")
+
+
+@pytest.mark.parametrize("schema", ["orchestrator/measure/schemas/devices.v1.json", "search/nas/schemas/lut.v1.json"])
+def test_the_schemas_name_exactly_the_registered_backends(schema):
+    """The schemas are files a device app's author reads, so the backend names are written out there;
+    this keeps them the registry's: a backend registered and not added there fails here."""
+    import json
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).resolve().parents[1] / schema).read_text())
+    enums = [node["backend"]["enum"] for node in _walk(doc) if isinstance(node.get("backend"), dict) and "enum" in node["backend"]]
+    assert enums and all(sorted(e) == sorted(BACKENDS) for e in enums), enums
+
+
+def _walk(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
