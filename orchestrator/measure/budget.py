@@ -132,13 +132,12 @@ class Timetable:
     def left_s(self, now: float) -> float | None:
         """Seconds until the last session ends, or None while a session's cost is unknown."""
         with self._lock:
-            if any(seconds is None for seconds in self._expected.values()):
-                return None
             overrun = sum(self._overruns) / len(self._overruns) if self._overruns else 0.0
             total = 0.0
             for name, seconds in self._expected.items():
-                ran = now - self._started[name] if name in self._started else 0.0
-                total += max(0.0, seconds + overrun - ran)  # type: ignore[operator]  # None was ruled out above
+                if seconds is None:
+                    return None
+                total += max(0.0, seconds + overrun - (now - self._started[name] if name in self._started else 0.0))
             return total / self.workers
 
     def done_fraction(self, now: float) -> float | None:
