@@ -108,12 +108,32 @@ def package_folders() -> list[Path]:
     return sorted({p.parent for package in PACKAGES[:-1] for p in (ROOT / package).rglob("*.py") if "__pycache__" not in p.parts})
 
 
+def runtime_imports(path: Path) -> set[str]:
+    """What a module imports when it runs, lazily or not: `imported_modules` less what it imports
+    for the type checker alone (`if TYPE_CHECKING:`), which never runs."""
+    tree = ast.parse(path.read_text())
+    checker_only = {
+        id(node) for block in ast.walk(tree) if isinstance(block, ast.If) and ast.unparse(block.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+        for statement in block.body for node in ast.walk(statement)
+    }
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in checker_only:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
 def circle_in(folder: Path) -> list[str] | None:
     """A circle of imports among the modules of one folder (lazy imports count: a circle that works
-    only because one import is deferred is still one), or None."""
+    only because one import is deferred is still one; imports for the type checker alone do not
+    run, so they do not), or None."""
     prefix = ".".join(folder.relative_to(ROOT).parts)
     modules = {f"{prefix}.{p.stem}": p for p in folder.glob("*.py") if p.stem != "__init__"}
-    edges = {m: sorted(imported_modules(p) & modules.keys()) for m, p in modules.items()}
+    edges = {m: sorted(runtime_imports(p) & modules.keys()) for m, p in modules.items()}
     state: dict[str, int] = {}  # 1: on the current path, 2: done
 
     def visit(module: str, path: list[str]) -> list[str] | None:

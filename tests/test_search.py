@@ -10,7 +10,7 @@ import pytest
 
 from search.nas.budget import TOLERANCE, Budget, BudgetError, Pricer, make_budget
 from search.nas.predictor import LatencyPredictor
-from search.nas.strategies import Candidate, Search, SearchSettings, SearchState, coarse_phase, pareto_front, skeleton
+from search.nas.strategies import STRATEGIES, Candidate, Search, SearchSettings, SearchState, coarse_phase, pareto_front, skeleton
 from search.space import load_space
 from search.space.encoding import decode, random_batch
 from search.space.params import count_params, params_batch
@@ -164,7 +164,7 @@ def test_coarse_phase_keeps_within_both_budgets_one_seed_per_skeleton_slowest_fi
     assert sizes != sorted(sizes, reverse=True)  # parameters did not rank them
 
 
-@pytest.mark.parametrize("strategy", ["coarse-to-fine", "evolution", "random"])
+@pytest.mark.parametrize("strategy", list(STRATEGIES))
 def test_every_evaluated_subnet_meets_both_budgets_and_the_evaluation_cap(predictor, tiny, strategy):
     mid = (predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2
     pricer = pricer_for(predictor, tiny, mid, params=180_000)
@@ -173,6 +173,28 @@ def test_every_evaluated_subnet_meets_both_budgets_and_the_evaluation_cap(predic
     assert len(state.evaluated) == 30
     assert all(pricer.feasible(c.config) for c in state.evaluated.values())
     assert state.best().accuracy == max(c.accuracy for c in state.evaluated.values())
+
+
+def test_a_strategy_registered_in_one_module_is_found_by_name_and_run(predictor, tiny, monkeypatch):
+    """A new strategy is one class with `@register`; nothing else changes (the settings, the CLI's
+    --strategy and the test above find it by name)."""
+    from search.nas.strategies import registry
+
+    monkeypatch.setattr(registry, "STRATEGIES", dict(registry.STRATEGIES))
+
+    @registry.register
+    class SmallestFirst(registry.Strategy):
+        name = "smallest-first"
+
+        def initial(self, search, state, rng):
+            return [min_config(tiny, 64)]
+
+        def generations(self) -> int:
+            return 1
+
+    mid = (predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2
+    state = Search(SearchSettings("smallest-first", population=2, generations=3, parents=1), pricer_for(predictor, tiny, mid), synthetic_accuracy).run()
+    assert list(state.evaluated) == [min_config(tiny, 64).hash] and state.generation == 1
 
 
 def test_coarse_to_fine_beats_random_search_at_equal_evaluations(predictor, tiny):

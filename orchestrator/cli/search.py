@@ -15,7 +15,7 @@ from infra.errors import UserError
 from infra.files import check_output
 from orchestrator.cli.common import DevicesFile, console, defaults, errors, example, logger, number
 from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
-from search.nas.strategies import SearchSettings
+from search.nas.strategies import STRATEGIES, SearchSettings
 
 app = typer.Typer()
 SEARCH = defaults(SearchSettings)
@@ -38,7 +38,7 @@ def search_cmd(
     ),
     params_m: Optional[float] = typer.Option(None, "--params-m", callback=number(0, 1e6, low_open=True), help="parameter budget in millions"),
     space: Optional[str] = typer.Option(None, "--space", help="expected space (checked against the checkpoint)"),
-    strategy: str = typer.Option(SEARCH["strategy"], "--strategy", help="coarse-to-fine, evolution or random"),
+    strategy: str = typer.Option(SEARCH["strategy"], "--strategy", help=" or ".join(STRATEGIES)),
     population: int = typer.Option(SEARCH["population"], "--population", callback=number(2, 100_000), help="subnets evaluated per generation"),
     generations: int = typer.Option(SEARCH["generations"], "--generations", callback=number(1, 100_000), help="rounds of evolution"),
     parents: int = typer.Option(SEARCH["parents"], "--parents", callback=number(1, 100_000), help="best subnets so far that each generation is bred from (at most --population)"),

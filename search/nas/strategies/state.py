@@ -1,0 +1,135 @@
+"""A search's settings, its candidates and its saved state (resumable after every generation)."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from infra.errors import UserError
+from infra.schema_check import schema_problem
+from search.nas.strategies.registry import get_strategy
+from search.space.config import SubnetConfig
+
+
+@cache
+def state_schema() -> dict[str, Any]:
+    return json.loads((resources.files("search.nas") / "schemas" / "search_state.json").read_text())
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    strategy: str = "coarse-to-fine"
+    population: int = 50
+    generations: int = 20
+    parents: int = 10
+    p_depth: float = 0.2
+    p_layer: float = 0.4
+    coarse_samples: int = 100_000
+    max_evaluations: int | None = None  # stop once this many subnets were evaluated (strategy comparisons)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Each field's type and range, named as a Python caller wrote it (the CLI's options refuse
+        the same values first, naming the options)."""
+        counts = {"population": 2, "generations": 1, "parents": 1, "coarse_samples": 1, "seed": 0}
+        for name, least in counts.items():
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise UserError(f"SearchSettings.{name} must be an integer of at least {least}, not {value!r}")
+        if self.max_evaluations is not None and (not isinstance(self.max_evaluations, int) or self.max_evaluations < 1):
+            raise UserError(f"SearchSettings.max_evaluations must be None or an integer of at least 1, not {self.max_evaluations!r}")
+        for name in ("p_depth", "p_layer"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+                raise UserError(f"SearchSettings.{name} must be a probability between 0 and 1, not {value!r}")
+
+    def check(self, option: Callable[[str], str] = lambda field: f"--{field.replace('_', '-')}") -> None:
+        """What depends on several fields, naming them by `option` (the CLI's by default)."""
+        get_strategy(self.strategy)
+        if not 0 < self.parents <= self.population:
+            raise UserError(f"{option('parents')} must be between 1 and the population ({self.population}), not {self.parents}")
+
+
+@dataclass
+class Candidate:
+    config: SubnetConfig
+    accuracy: float
+    predicted_ms: float
+    params: int
+    generation: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config": self.config.to_dict(), "accuracy": self.accuracy, "predicted_ms": self.predicted_ms,
+                "params": self.params, "generation": self.generation}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Candidate:
+        return cls(SubnetConfig.from_dict(d["config"]), d["accuracy"], d["predicted_ms"], d["params"], d["generation"])
+
+
+@dataclass
+class SearchState:
+    """Everything needed to continue a search: saved after every generation."""
+
+    settings: dict[str, Any]
+    generation: int = 0  # generations finished
+    population: list[SubnetConfig] = field(default_factory=list)  # to evaluate next
+    evaluated: dict[str, Candidate] = field(default_factory=dict)
+    rng: Any = None
+    coarse: dict[str, Any] | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings, "generation": self.generation,
+            "population": [c.to_dict() for c in self.population],
+            "evaluated": [c.to_dict() for c in self.evaluated.values()],
+            "rng": [self.rng[0], list(self.rng[1]), self.rng[2]] if self.rng else None,
+            "coarse": self.coarse, "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any) -> SearchState:
+        """A saved state, checked against `schemas/search_state.json` and its generator's state
+        restored once, because a resumed search reads a file anyone may have edited: a value of the
+        wrong type would otherwise fail deep in the search. Raises ValueError saying where it breaks."""
+        if (found := schema_problem(d, state_schema())) is not None:
+            where, problem = found
+            raise ValueError(f"{where}: {problem}")
+        rng = (d["rng"][0], tuple(d["rng"][1]), d["rng"][2]) if d["rng"] else None
+        if rng is not None:
+            try:
+                random.Random().setstate(rng)
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ValueError(f"rng: not a state of Python's random generator ({exc})") from None
+        evaluated = [Candidate.from_dict(c) for c in d["evaluated"]]
+        return cls(
+            d["settings"], d["generation"], [SubnetConfig.from_dict(c) for c in d["population"]],
+            {c.config.hash: c for c in evaluated}, rng, d["coarse"], d["seconds"],
+        )
+
+    def ranked(self) -> list[Candidate]:
+        """Most accurate first; ties go to the lower predicted latency (then to the earlier evaluated)."""
+        return sorted(self.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms), reverse=True)
+
+    def best(self) -> Candidate:
+        return self.ranked()[0]
+
+
+def pareto_front(candidates: list[Candidate]) -> list[Candidate]:
+    """Candidates no other candidate beats on both accuracy and predicted latency."""
+    ordered = sorted(candidates, key=lambda c: (c.predicted_ms, -c.accuracy))
+    front: list[Candidate] = []
+    best = -np.inf
+    for c in ordered:
+        if c.accuracy > best:
+            front.append(c)
+            best = c.accuracy
+    return front
