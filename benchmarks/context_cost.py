@@ -25,7 +25,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.export.cache import export_probes
+from orchestrator.export.probes import export_probes
 from orchestrator.plan.builder import _with_stage_width, context_config
 from orchestrator.plan.spec import ProbeSpec
 from search.space import load_space

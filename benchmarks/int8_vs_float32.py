@@ -32,7 +32,7 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats
 
-from orchestrator.export.cache import export_probes
+from orchestrator.export.probes import export_probes
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import resolve_lut
 from orchestrator.lut.validation import figures

@@ -33,7 +33,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from orchestrator.export.cache import export_probes
+from orchestrator.export.probes import export_probes
 from orchestrator.lut.attribution import rounds_variance
 from orchestrator.lut.profile import probes_of, session_groups
 from orchestrator.lut.settings import FULL

@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.strict_json import load_json
-from orchestrator.export.cache import export_probes
+from orchestrator.export.probes import export_probes
 from orchestrator.lut.attribution import entry_sessions, normalised, rounds_interval
 from orchestrator.lut.runs import ProfileRequest, profile_lut
 from orchestrator.lut.settings import FULL, QUICK

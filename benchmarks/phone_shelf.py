@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.adb_peer
 
 from lut_build import coverage, entry_intervals, repeatability  # noqa: E402  (beside this script)
 
-from orchestrator.export.cache import export_probes  # noqa: E402
+from orchestrator.export.probes import export_probes  # noqa: E402
 from orchestrator.lut.runs import ProfileRequest, profile_lut  # noqa: E402
 from orchestrator.lut.settings import QUICK  # noqa: E402
 from orchestrator.measure.devices import Device  # noqa: E402

@@ -106,7 +106,7 @@ def test_devices_json_is_one_document_of_every_registry_entry(bench_cli) -> None
 @pytest.mark.parametrize(("env", "args", "expected"), [("3", [], 3), ("3", ["--workers", "1"], 1), (None, [], 2)])
 def test_bench_workers_sets_the_export_workers_unless_the_option_is_given(bench_cli, monkeypatch, env, args, expected) -> None:
     asked: list[int] = []
-    monkeypatch.setattr("orchestrator.export.cache.export_probes", lambda probes, name, space_hash, backend, workers: asked.append(workers) or {})
+    monkeypatch.setattr("orchestrator.export.probes.export_probes", lambda probes, name, space_hash, backend, workers: asked.append(workers) or {})
     if env is None:
         monkeypatch.delenv("BENCH_WORKERS", raising=False)
     else:

@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from infra.errors import UserError
-from orchestrator.export.cache import artifact_path, cache_key, export_probes, export_trained, lookup, lowering_cost
+from orchestrator.export.cache import artifact_path, cache_key, lookup
+from orchestrator.export.probes import export_probes, lowering_cost
+from orchestrator.export.trained import export_trained
 from orchestrator.plan.spec import ProbeSpec
 from search.space import load_space
 from search.space.sampling import max_config, min_config
@@ -37,7 +39,7 @@ def test_an_export_whose_caller_names_no_workers_starts_as_many_as_bench_workers
         asked.append(workers)
         raise PoolAsked
 
-    monkeypatch.setattr("orchestrator.export.cache._pool", pool)
+    monkeypatch.setattr("orchestrator.export.probes.pool", pool)
     if env is None:
         monkeypatch.delenv("BENCH_WORKERS", raising=False)
     else:
@@ -113,7 +115,7 @@ def test_export_workers_end_with_the_bench_that_started_them(tmp_path: Path) -> 
     from tests.processes import alive, children
 
     script = (
-        "import sys; from pathlib import Path; from orchestrator.export.cache import export_probes; "
+        "import sys; from pathlib import Path; from orchestrator.export.probes import export_probes; "
         "from orchestrator.plan.spec import ProbeSpec; from search.space.sampling import max_config; from search.space import load_space; "
         "s = load_space('tiny'); p = ProbeSpec('net', 64, max_config(s, 64).to_json()); "
         "export_probes({p.id: p}, s.name, s.hash, 'pte', workers=1, root=Path(sys.argv[1]), show_progress=False)"
@@ -217,7 +219,7 @@ def test_exports_run_no_more_than_workers_at_once_whatever_the_pools_size(monkey
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from orchestrator.export import cache
+    from orchestrator.export import probes as batch
 
     running, most, lock = [0], [0], threading.Lock()
 
@@ -230,8 +232,8 @@ def test_exports_run_no_more_than_workers_at_once_whatever_the_pools_size(monkey
             running[0] -= 1
         return {"probe": spec}
 
-    monkeypatch.setattr(cache, "_export_worker", export)
-    monkeypatch.setattr(cache, "_pool", lambda workers, tasks: ThreadPoolExecutor(max_workers=4))
+    monkeypatch.setattr(batch, "_export_worker", export)
+    monkeypatch.setattr(batch, "pool", lambda workers, tasks: ThreadPoolExecutor(max_workers=4))
     probes = {p.id: p for p in (ProbeSpec("overhead", r) for r in (32, 40, 48, 56, 72))}
     done = export_probes(probes, TINY.name, TINY.hash, "pte", workers=2, root=tmp_path, show_progress=False)
     assert set(done) == set(probes) and most[0] == 2
@@ -240,16 +242,16 @@ def test_exports_run_no_more_than_workers_at_once_whatever_the_pools_size(monkey
 def test_a_pool_is_kept_for_fewer_workers_and_replaced_for_more(monkeypatch):
     """On pools of its own (no task is handed them, so no worker starts): the process's own pool,
     warm with the suite's earlier exports, is given back afterwards."""
-    from orchestrator.export import cache
-    from orchestrator.export.cache import _pool, _stop_pool
+    from orchestrator.export import pool as kept
+    from orchestrator.export.pool import pool, stop_pool
 
-    monkeypatch.setattr(cache, "_POOL", None)
+    monkeypatch.setattr(kept, "_POOL", None)
     try:
-        two = _pool(2, tasks=3)
-        assert _pool(1, tasks=3) is two and _pool(2, tasks=3) is two
-        _stop_pool()
-        one = _pool(1, tasks=3)
-        assert _pool(2, tasks=1) is one  # one task: any pool takes it
-        assert _pool(2, tasks=3) is not one
+        two = pool(2, tasks=3)
+        assert pool(1, tasks=3) is two and pool(2, tasks=3) is two
+        stop_pool()
+        one = pool(1, tasks=3)
+        assert pool(2, tasks=1) is one  # one task: any pool takes it
+        assert pool(2, tasks=3) is not one
     finally:
-        _stop_pool()
+        stop_pool()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.export.cache import worker_died
+from orchestrator.export.probes import worker_died
 from tests.processes import alive, children
 
 pytestmark = pytest.mark.exports

@@ -13,8 +13,9 @@ import torch
 from executorch.exir import EdgeCompileConfig, to_edge
 
 from orchestrator.export.backends import PTE, PTE_PORTABLE
-from orchestrator.export.cache import artifact_path, cache_key, export_probes, lookup
+from orchestrator.export.cache import artifact_path, cache_key, lookup
 from orchestrator.export.executorch import portable_edge_config, run_pte
+from orchestrator.export.probes import export_probes
 from orchestrator.plan.spec import ProbeSpec
 from search.space import load_space
 from search.space.sampling import min_config

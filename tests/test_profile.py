@@ -245,7 +245,7 @@ def test_steady_sessions_are_not_measured_again(tmp_path: Path, monkeypatch) -> 
 
 
 def test_core_ml_export_of_plan_networks_goes_to_the_cache_once(tmp_path: Path) -> None:
-    from orchestrator.export.cache import export_probes
+    from orchestrator.export.probes import export_probes
 
     plan = small_plan()
     stem = next(e for e in plan.entries if e.key == "stem/w8")  # a network of one stem: converted in seconds

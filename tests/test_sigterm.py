@@ -178,10 +178,10 @@ def test_sigterm_to_the_whole_group_with_loader_workers_ends_in_the_commands_lin
 
 TQDM_IN_AN_EXPORT_WORKER = """
 from tqdm import tqdm
-from orchestrator.export import cache
+from orchestrator.export.pool import pool, stop_pool
 
-cache._pool(1, 1).submit(tqdm.write, "a progress line").result()  # torch's exporter draws bars: tqdm takes its lock
-cache._stop_pool()  # as an interrupted export ends its workers
+pool(1, 1).submit(tqdm.write, "a progress line").result()  # torch's exporter draws bars: tqdm takes its lock
+stop_pool()  # as an interrupted export ends its workers
 """
 
 
@@ -215,7 +215,7 @@ def test_a_search_interrupted_before_its_first_generation_says_no_state_is_kept(
 
 
 def test_an_interrupted_export_says_the_finished_exports_are_kept(bench, monkeypatch) -> None:
-    monkeypatch.setattr("orchestrator.export.cache.export_probes", ctrl_c)
+    monkeypatch.setattr("orchestrator.export.probes.export_probes", ctrl_c)
     ended = bench("export", "--space", "tiny", "--resolution", "64")
     assert ended.exit_code == 130
     assert ended.stderr.strip().splitlines()[-1] == (

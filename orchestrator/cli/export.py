@@ -24,7 +24,8 @@ def export(
 ) -> None:
     """Export every network of the plan into the content-addressed cache."""
     from orchestrator.export.backends import get_backend
-    from orchestrator.export.cache import cache_root, export_probes
+    from orchestrator.export.cache import cache_root
+    from orchestrator.export.probes import export_probes
     from orchestrator.plan.builder import build_plan
 
     get_backend(backend)

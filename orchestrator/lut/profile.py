@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orchestrator.export.cache import export_probes
+from orchestrator.export.probes import export_probes
 from orchestrator.lut.attribution import CONFIDENCE, INTERVAL_DESCRIPTION, INTERVAL_METHOD, Estimate, SessionSpread, anchor_speed, attribute
 from orchestrator.lut.disturbance import disturbance, offending_entries, slow_sessions
 from orchestrator.lut.provenance import device_provenance, phones_provenance

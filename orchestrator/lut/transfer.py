@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from infra.errors import UserError
-from orchestrator.export.cache import export_probes
+from orchestrator.export.probes import export_probes
 from orchestrator.lut.entry_flops import entry_flops
 from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.rundir import RunDirectory, run_state

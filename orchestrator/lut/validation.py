@@ -24,7 +24,7 @@ from scipy import stats
 from infra.errors import UserError
 from infra.files import atomic_write, check_output
 from orchestrator.export.backends import get_backend
-from orchestrator.export.cache import export_probes
+from orchestrator.export.probes import export_probes
 from orchestrator.lut.machine import other_cpu
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import append_validation, resolve_lut, validation_path, validation_plot_path, validation_runs

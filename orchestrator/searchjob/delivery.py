@@ -19,7 +19,8 @@ import torch
 from infra.errors import UserError
 from infra.files import atomic_path
 from orchestrator.export.backends import BACKENDS, Backend
-from orchestrator.export.cache import export_probes, export_trained
+from orchestrator.export.probes import export_probes
+from orchestrator.export.trained import export_trained
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
