@@ -88,6 +88,21 @@ _DROPPED = (
 _SILENT = (adb_errors.TcpTimeoutException, adb_errors.AdbTimeoutError)
 
 
+def translated(
+    where: object, what: str, op: Callable[[], T], silent: tuple[type[BaseException], ...], dropped: tuple[type[BaseException], ...],
+) -> T:
+    """`op`, with a transport's failures turned into ours, as both transports say them (adb-shell
+    straight to the phone's adbd, adbutils through an adb server): silence (`silent`) is a
+    `DeviceTimeout`, a broken wire (`dropped`) a `DeviceDisconnected`, each naming `where` and what
+    was being done."""
+    try:
+        return op()
+    except silent as exc:
+        raise DeviceTimeout(f"{where} stayed silent while {what} ({type(exc).__name__}: {exc})") from None
+    except dropped as exc:
+        raise DeviceDisconnected(f"the connection to {where} broke while {what} ({type(exc).__name__}: {exc})") from None
+
+
 class _Unreachable(Exception):
     """The TCP connection itself could not be made: nothing listens there (kept apart from a
     connection that breaks later, which is worth a retry)."""
@@ -202,12 +217,7 @@ class AdbLink(Link):
         self.route = route
 
     def _do(self, what: str, op: Callable[[], T]) -> T:
-        try:
-            return op()
-        except _SILENT as exc:
-            raise DeviceTimeout(f"the phone {self.serial} stayed silent while {what} ({type(exc).__name__}: {exc})") from None
-        except _DROPPED as exc:
-            raise DeviceDisconnected(f"the connection to {self.serial} broke while {what} ({type(exc).__name__}: {exc})") from None
+        return translated(f"the phone {self.serial}", what, op, _SILENT, _DROPPED)
 
     def shell(self, command: str, timeout_s: float | None = None) -> str:
         timeout = timeout_s or self.io_timeout_s

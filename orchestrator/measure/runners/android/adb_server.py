@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from infra.files import write_bytes_atomic
-from orchestrator.measure.runners.android.adb import CappedBuffer, DeviceDisconnected, DeviceTimeout, Link, NotAuthorised
+from orchestrator.measure.runners.android.adb import CappedBuffer, DeviceDisconnected, Link, NotAuthorised, translated
 from orchestrator.measure.runners.base import RunnerError
 
 SERVER_HOST = "127.0.0.1"
@@ -103,11 +103,7 @@ def _do(where: AdbServer | ServerLink, what: str, op: Callable[[], T]) -> T:
     `DeviceDisconnected`, as it may well come back."""
     silent, dropped, refused = _failures()
     try:
-        return op()
-    except silent as exc:
-        raise DeviceTimeout(f"{where} stayed silent while {what} ({type(exc).__name__}: {exc})") from None
-    except dropped as exc:
-        raise DeviceDisconnected(f"the connection to {where} broke while {what} ({type(exc).__name__}: {exc})") from None
+        return translated(where, what, op, silent, dropped)
     except refused as exc:
         if "unauthorized" in str(exc):
             raise NotAuthorised(unauthorised(str(where))) from None
