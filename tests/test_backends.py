@@ -59,3 +59,41 @@ def _walk(node):
     elif isinstance(node, list):
         for value in node:
             yield from _walk(value)
+
+
+# What every registered backend inherits: registering one is enough for the cache, the delivery and
+# the LUTs to take it (test_the_schemas_name_exactly_the_registered_backends keeps the schemas so).
+EVERY = pytest.mark.parametrize("backend", list(BACKENDS.values()), ids=list(BACKENDS))
+
+
+@EVERY
+def test_a_backend_s_exports_have_cache_entries_of_their_own(backend):
+    from orchestrator.export.cache import artifact_path, cache_key
+    from orchestrator.plan.spec import ProbeSpec
+    from search.space import load_space
+
+    spec, tiny = ProbeSpec("overhead", 32), load_space("tiny")
+    others = {cache_key(spec, tiny.hash, b) for b in BACKENDS if b != backend.name}
+    key = cache_key(spec, tiny.hash, backend.name)
+    assert key not in others and artifact_path(Path("/c"), backend.name, key).suffix == backend.suffix
+
+
+@EVERY
+def test_a_backend_s_delivered_program_has_a_name_of_its_own_that_a_delivery_owns(backend):
+    from orchestrator.searchjob.delivery import artifact_name, delivery_names
+
+    names = [artifact_name(b) for b in BACKENDS.values()]
+    assert names.count(artifact_name(backend)) == 1 and artifact_name(backend).endswith(backend.suffix)
+    assert artifact_name(backend) in delivery_names()
+
+
+@EVERY
+def test_a_lut_of_a_backend_s_device_is_a_valid_lut_of_its_precision(backend):
+    from search.nas.lut import lut_precision
+    from search.space import load_space
+    from tests.lut_factory import sized_lut
+
+    device = {"name": f"dev-{backend.name}", "platform": "host", "backend": backend.name, "runtime": {}, "description": "", "facts": {}}
+    if backend.precision != "float32":
+        device["precision"] = backend.precision
+    assert lut_precision(sized_lut(load_space("tiny"), device=device)) == backend.precision
