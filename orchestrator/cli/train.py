@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Optional
@@ -71,8 +70,7 @@ def train(
     ),
 ) -> None:
     """Train a weight-sharing supernet. Distributed: `torchrun --nproc_per_node N --no-python bench train ...`."""
-    from orchestrator.cli.train_view import train_reporter
-    from search.nas.significance import proportion
+    from orchestrator.cli.train_view import train_reporter, trained_summary, training_line
     from search.training import distributed
     from search.training.train import Trainer
 
@@ -90,11 +88,7 @@ def train(
     try:
         trainer = Trainer(settings, out, d, train_reporter(progress) if d.main else None)
         if d.main:
-            progress.print(
-                f"training the {s.name} supernet on {len(trainer.data.train)} images ({trainer.data.num_classes} classes, "
-                f"{len(trainer.data.holdout)} held out) at {settings.resolution} px: {d.world} process(es) on {d.device}, "
-                f"{trainer.steps_per_epoch} steps per epoch, sampling {sampling}, distillation {kd}"
-            )
+            progress.print(training_line(trainer, settings, d))
         state = trainer.run(resume=resume)
     except KeyboardInterrupt:
         if d.main:
@@ -107,22 +101,4 @@ def train(
     finally:
         distributed.shutdown()
     if d.main and state.history:
-        last, n = state.history[-1], len(trainer.data.holdout)
-        largest, smallest = (proportion(round(last[k] * n), n) for k in ("holdout_acc_max", "holdout_acc_min"))
-        if as_json:
-            typer.echo(json.dumps({
-                "checkpoint": str(out / "last.pt"), "epoch": last["epoch"], "loss": last["loss"],
-                "holdout_accuracy": {"largest": last["holdout_acc_max"], "smallest": last["holdout_acc_min"], "images": n},
-            }, indent=1))
-        else:
-            console.print(
-                f"checkpoint {out / 'last.pt'}: epoch {last['epoch']}, loss {last['loss']:.3f}, held-out accuracy "
-                f"{largest.text()} (largest subnet) / {smallest.value:.1%} [{smallest.low:.1%}, {smallest.high:.1%}] (smallest)"
-            )
-        chance = 1 / trainer.data.num_classes
-        if max(largest.low, smallest.low) <= chance:
-            errors.print(
-                f"warning: neither the largest nor the smallest subnet can be told from chance ({chance:.0%} for "
-                f"{trainer.data.num_classes} classes): a search of this supernet would pick at random; train longer (--epochs) or on more images",
-                soft_wrap=True,
-            )
+        trained_summary(state, trainer, out, as_json)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -33,3 +38,39 @@ def train_reporter(console: Console) -> Reporter:
         )
 
     return Reporter(start_epoch, step, end_epoch, console.print)
+
+
+def training_line(trainer: Any, settings: Any, d: Any) -> str:
+    """What is about to be trained, on what, how."""
+    return (
+        f"training the {settings.space} supernet on {len(trainer.data.train)} images ({trainer.data.num_classes} classes, "
+        f"{len(trainer.data.holdout)} held out) at {settings.resolution} px: {d.world} process(es) on {d.device}, "
+        f"{trainer.steps_per_epoch} steps per epoch, sampling {settings.sampling}, distillation {settings.kd}"
+    )
+
+
+def trained_summary(state: Any, trainer: Any, out: Path, as_json: bool) -> None:
+    """The checkpoint's last epoch with its held-out accuracies (one JSON document with --json), and a
+    warning where neither the largest nor the smallest subnet can be told from chance."""
+    from orchestrator.cli.common import console, errors
+    from search.nas.significance import proportion
+
+    last, n = state.history[-1], len(trainer.data.holdout)
+    largest, smallest = (proportion(round(last[k] * n), n) for k in ("holdout_acc_max", "holdout_acc_min"))
+    if as_json:
+        typer.echo(json.dumps({
+            "checkpoint": str(out / "last.pt"), "epoch": last["epoch"], "loss": last["loss"],
+            "holdout_accuracy": {"largest": last["holdout_acc_max"], "smallest": last["holdout_acc_min"], "images": n},
+        }, indent=1))
+    else:
+        console.print(
+            f"checkpoint {out / 'last.pt'}: epoch {last['epoch']}, loss {last['loss']:.3f}, held-out accuracy "
+            f"{largest.text()} (largest subnet) / {smallest.value:.1%} [{smallest.low:.1%}, {smallest.high:.1%}] (smallest)"
+        )
+    chance = 1 / trainer.data.num_classes
+    if max(largest.low, smallest.low) <= chance:
+        errors.print(
+            f"warning: neither the largest nor the smallest subnet can be told from chance ({chance:.0%} for "
+            f"{trainer.data.num_classes} classes): a search of this supernet would pick at random; train longer (--epochs) or on more images",
+            soft_wrap=True,
+        )
