@@ -182,6 +182,7 @@ def test_a_joint_search_delivers_one_model_within_every_reachable_budget_in_each
     assert "not measured on iphone13: " in result.stderr and "iphone13: not measured (" in result.stderr
     files = {name: Path(d["file"]).name for name, d in devices.items()}
     assert files == {"host": "best.pte", "host-int8": "best-pte-int8.pte", "iphone13": "best.mlpackage"}
+    assert "one model, a program per device: host: best.pte; host-int8: best-pte-int8.pte; iphone13: best.mlpackage" in result.stderr
     assert devices["host-int8"]["quantization"]["calibration_images"] == 4 and devices["host"]["quantization"] is None
     assert doc["binding_device"] in devices and f"the device that binds the delivered model: {doc['binding_device']}" in result.stderr
     assert doc["within_budget"] is True

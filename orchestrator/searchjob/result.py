@@ -213,6 +213,8 @@ def log_measured(o: Outcome, result: dict[str, Any], log: Callable[[str], None])
             log(f"{name}: not measured ({m.not_measured}); judged by its prediction alone, {m.target.pricer.latency(o.chosen.candidate.config):.3g} ms against its {m.target.budget.latency_ms:g} ms budget")
     if len(o.measured) > 1:
         log(f"the device that binds the delivered model: {result['binding_device']}")
+        programs = "; ".join(f"{name}: {Path(d['file']).name}" for name, d in result["devices"].items() if d["file"])
+        log(f"one model, a program per device: {programs}")
 
 
 def _log_timed(o: Outcome, m: Measured, log: Callable[[str], None]) -> None:
