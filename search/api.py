@@ -355,7 +355,8 @@ def search(
         supernet.evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts, naming `data`
         arguments = Arguments("latency_ms", "budgets", "params_m")
         job = open_job(supernet.path, held, folder, settings, params_m, Path(data) if data is not None else None, log=log, arguments=arguments)
-        log(job.describe_budget())
+        for line in job.describe_budget().splitlines():
+            log(line)
         devices = devices_for(job, measure, Path(devices_file) if devices_file is not None else None)
         state, _ = run_job(job, resume=False, devices=devices, log=log, measure_top=measure_top, int8_calibration=int8_calibration, finish=measure)
         if measure:

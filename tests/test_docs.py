@@ -157,7 +157,7 @@ def test_the_guide_names_the_run_directory_bench_search_defaults_to():
 
     named = re.search(r"\(default `(runs/search-<space>-<lut>-<budget>ms)/`", (ROOT / "docs" / "guide.md").read_text()).group(1)
     filled = named.replace("<space>", "tiny").replace("<lut>", "d7f47ca8390c6922").replace("<budget>", "0.885")
-    assert default_run_dir(ROOT / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json", 0.885) == Path(filled)
+    assert default_run_dir([(ROOT / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json", 0.885)]) == Path(filled)
 
 
 def test_the_phones_page_gives_the_number_of_sessions_a_profile_runs():

@@ -201,3 +201,13 @@ def test_a_joint_search_resumes_with_its_budgets_and_refuses_another_naming_them
     assert json.loads(again.stdout)["config_hash"] == json.loads(first.stdout)["config_hash"]
     line = one_error_line(search(*args, "--budget", f"{b}=99", "--resume"))
     assert "the other devices' budgets and their calibrations (--budget): LUT " in line and " at 99.0 ms now" in line
+
+
+def test_two_joint_searches_of_other_budget_sets_get_folders_of_their_own():
+    """Named for the first budget alone, two sets that start alike shared a folder and the second was refused."""
+    from orchestrator.cli.search import default_run_dir
+
+    host, int8 = Path("luts/host/tiny/d7f47ca8390c6922.json"), Path("luts/host-int8/tiny/4a8e952c1bd29257.json")
+    assert default_run_dir([(host, 0.885)]) == Path("runs/search-tiny-d7f47ca8390c6922-0.885ms")
+    assert default_run_dir([(host, 0.885), (int8, 1.0)]) == Path("runs/search-tiny-d7f47ca8390c6922-0.885ms+4a8e952c-1ms")
+    assert default_run_dir([(host, 0.885), (int8, 1.2)]) != default_run_dir([(host, 0.885), (int8, 1.0)])

@@ -21,10 +21,12 @@ app = typer.Typer()
 SEARCH = defaults(SearchSettings)
 
 
-def default_run_dir(lut_path: Path, latency_ms: float) -> Path:
-    """Where a search writes without --out: named for the space (the LUT's folder), the LUT's whole
-    id and the budget, so two searches of other inputs never share a folder."""
-    return Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms"
+def default_run_dir(held: list[tuple[Path, float]]) -> Path:
+    """Where a search writes without --out: named for the space (the LUT's folder), each LUT's whole
+    id and its budget, so two searches of other inputs never share a folder."""
+    (lut_path, latency_ms), *others = held
+    more = "".join(f"+{path.stem[:8]}-{ms:g}ms" for path, ms in others)
+    return Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms{more}"
 
 
 @app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut d7f47ca8 --latency-ms 0.885", "a supernet trained as `bench train --help` shows"))
@@ -72,14 +74,15 @@ def search_cmd(
     held = held_budgets(lut, latency_ms, budgets or [])
     settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
     settings.check()
-    run_dir = out or default_run_dir(*held[0])
+    run_dir = out or default_run_dir(held)
     check_output(run_dir, "the run directory", folder=True)  # before the checkpoint and data are read, not at the first write
     d = distributed.place()
     log = logger(errors if as_json else console) if d.main else (lambda message: None)  # --json keeps stdout for the JSON document
     try:
         job = open_job(checkpoint, held, run_dir, settings, params_m, data, space, log, d)
         distributed.join(d)  # the inputs are checked: now meet the other ranks
-        log(job.describe_budget())
+        for line in job.describe_budget().splitlines():  # a line per held device
+            log(line)
         if d.main and (note := other_cpu(job.lut)):
             log(f"note: {note}")
         if d.world > 1:

@@ -210,7 +210,8 @@ def log_measured(o: Outcome, result: dict[str, Any], log: Callable[[str], None])
         if m.timed is not None and o.chosen.hash in m.timed.measured_ms:
             _log_timed(o, m, log)
         elif len(o.measured) > 1:
-            log(f"{name}: not measured ({m.not_measured}); judged by its prediction alone, {m.target.pricer.latency(o.chosen.candidate.config):.3g} ms against its {m.target.budget.latency_ms:g} ms budget")
+            why = m.not_measured if (m.not_measured or "").startswith("not measured") else f"not measured ({m.not_measured})"
+            log(f"{name}: {why}; judged by its prediction alone, {m.target.pricer.latency(o.chosen.candidate.config):.3g} ms against its {m.target.budget.latency_ms:g} ms budget")
     if len(o.measured) > 1:
         log(f"the device that binds the delivered model: {result['binding_device']}")
         programs = "; ".join(f"{name}: {Path(d['file']).name}" for name, d in result["devices"].items() if d["file"])
