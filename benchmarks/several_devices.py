@@ -50,6 +50,7 @@ console = Console(width=150)
 ROOT = Path(__file__).resolve().parent.parent
 LUTS = {"host": "d7f47ca8", "host-int8": "4a8e952c", "host-2t": "0fd6177a", "host-portable": "722a8793"}
 JOINT = "joint"
+SEARCH = {"population": 4, "generations": 2, "parents": 2}  # small: 30 searches and their finishes in about half an hour on two cores
 BENCH = [sys.executable, "-m", "orchestrator"]
 
 
@@ -75,7 +76,7 @@ def search_once(checkpoint: Path, held: dict[str, float], out: Path, seed: int, 
     """The product's job: a search held to `held` (device -> budget ms) with its measured finish."""
     if (out / "result.json").is_file():
         return load_json(out / "result.json", "a search result", f"delete {out}")
-    settings = SearchSettings(population=6, generations=2, parents=3, seed=seed)
+    settings = SearchSettings(**SEARCH, seed=seed)
     pairs = [(resolve_lut(LUTS[d]), ms) for d, ms in held.items()]
     job = open_job(checkpoint, pairs, out, settings, log=lambda m: console.print(f"  {m}", soft_wrap=True))
     return run_job(job, resume=(out / "search_state.json").is_file(), devices=devices_for(job, True), log=lambda m: console.print(f"  {m}", soft_wrap=True),
@@ -105,7 +106,7 @@ def cross_session(runs: dict[str, Path], device: str, folder: Path) -> dict[str,
 
 @app.command()
 def run(
-    work: Path = typer.Option(Path("runs/several-devices")), seeds: int = 3, quantiles: str = "0.35,0.7", epochs: int = 15, measure_top: int = 2,
+    work: Path = typer.Option(Path("runs/several-devices")), seeds: int = 3, quantiles: str = "0.35,0.7", epochs: int = 15, measure_top: int = 1,
 ) -> None:
     """Train once; per budget set and seed, a search per device and a joint one, each model timed on every device."""
     checkpoint = prepare(work, epochs)
@@ -144,8 +145,9 @@ def collect(work: Path) -> dict[str, Any]:
         for name in [*LUTS, JOINT]:
             result = load_json(base / name / "result.json", "a search result", "")
             models[name] = {
-                "config_hash": result["config_hash"], "holdout": result["holdout"]["value"], "test": result["test"]["value"] if result["test"] else None,
-                "binding_device": result.get("binding_device"), "within_at_finish": result["within_budget"],
+                "config_hash": result["config_hash"], "holdout": result["holdout"]["value"], "holdout_images": result["holdout"].get("total"),
+                "test": result["test"]["value"] if result["test"] else None,
+                "binding_device": result.get("binding_device"), "within_at_finish": result["within_budget"], "measure_top": result.get("measure_top"),
             }
         timings = {d: load_json(base / "cross" / d / "timings.json", "timings", "") for d in LUTS}
         for name, m in models.items():
@@ -156,6 +158,20 @@ def collect(work: Path) -> dict[str, Any]:
             }
         runs.append({"set": base.parent.name, "seed": int(base.name.removeprefix("seed")), "budgets": held, "models": models})
     return {"devices": LUTS, "tolerance": TOLERANCE, "runs": runs}
+
+
+def setup_of(work: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the runs were made: the supernet, the search settings, and the CPUs (the LUTs' and this one)."""
+    from orchestrator.measure.cpu import cpu_model
+    from search.training.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(work / "train" / "last.pt")
+    held_out = checkpoint["history"][-1]
+    return {
+        "search": SEARCH, "measure_top": runs[0]["models"][JOINT]["measure_top"],
+        "supernet": {"epochs": checkpoint["epoch"], "holdout_largest": held_out["holdout_acc_max"], "holdout_smallest": held_out["holdout_acc_min"]},
+        "this_cpu": cpu_model(), "lut_cpus": {d: read_lut(resolve_lut(ref))["device"]["facts"].get("cpu_model") for d, ref in LUTS.items()},
+    }
 
 
 def verdicts(doc: dict[str, Any]) -> dict[str, Any]:
@@ -182,6 +198,7 @@ def verdicts(doc: dict[str, Any]) -> dict[str, Any]:
         },
         "joint_minus_best_fitting_per_device_holdout_points": {
             "runs_with_a_fitting_per_device_model": len(against_fitting), "min": 100 * min(against_fitting) if against_fitting else None,
+            "runs_below": sum(x < 0 for x in against_fitting), "one_image_points": 100 / runs[0]["models"][JOINT]["holdout_images"] if runs[0]["models"][JOINT]["holdout_images"] else None,
         },
         "price_of_one_model_points": {split: _mean_interval(v) for split, v in price.items() if v},
         "binding_device": binding,
@@ -214,13 +231,28 @@ def figure(doc: dict[str, Any], path: Path) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
+def _setup_lines(setup: dict[str, Any] | None) -> list[str]:
+    if setup is None:
+        return []
+    net = setup["supernet"]
+    return [
+        f"One supernet ({net['epochs']} epochs on digits at 128 px; held out {net['holdout_largest']:.1%} largest, {net['holdout_smallest']:.1%} smallest); "
+        f"each search {setup['search']}, its measured finish timing the top {setup['measure_top']} on its devices. Each model is then timed on every "
+        "device in one session per device beside that device's LUT anchor, and judged at the LUT's speed (anchor-scaled).",
+        "",
+        "The LUTs were measured on " + ", ".join(f"{c} ({d})" for d, c in setup["lut_cpus"].items()) + f"; this run's machine is {setup['this_cpu']}. "
+        "The anchor scales the speed, not the blocks' shares of it, so part of any ratio over the budget below is the other CPU.",
+    ]
+
+
 def page(doc: dict[str, Any], v: dict[str, Any]) -> str:
     within, over = v["joint_within_every_budget"], v["per_device_models_on_other_devices"]
     fit, price = v["joint_minus_best_fitting_per_device_holdout_points"], v["price_of_one_model_points"]
     met = lambda ok: "**met**" if ok else "**missed**"  # noqa: E731
     fit_line = (
         f"{met(fit['min'] >= 0)}: in the {fit['runs_with_a_fitting_per_device_model']} runs where a per-device model also fitted every device, the "
-        f"joint model's held-out accuracy was at least {fit['min']:+.1f} points against the best of them"
+        f"joint model's held-out accuracy was at least {fit['min']:+.1f} points against the best of them, below it in {fit['runs_below']}"
+        + (f" (one held-out image is {fit['one_image_points']:.1f} points)" if fit.get("one_image_points") else "")
         if fit["min"] is not None else "no per-device model fitted every device in any run, so the joint model had no rival that fits them all"
     )
     lines = [
@@ -228,7 +260,8 @@ def page(doc: dict[str, Any], v: dict[str, Any]) -> str:
         "",
         "From `benchmarks/several_devices.py` (run, then page); every figure below is recomputed from "
         "[several_devices.json](several_devices.json). Devices: " + ", ".join(f"`{d}` (LUT {lut})" for d, lut in LUTS.items()) + ".",
-        f"Budget sets: each device's quantile of its LUT's predictions; {len(doc['runs'])} runs (budget sets × seeds).",
+        f"Budget sets: each device's quantile of its LUT's predictions over 5,000 random subnets; {len(doc['runs'])} runs (budget sets × seeds).",
+        *_setup_lines(doc.get("setup")),
         "",
         "## Verdict",
         "",
@@ -253,6 +286,7 @@ def make_page(work: Path = typer.Option(Path("runs/several-devices")), docs: Pat
     doc = collect(work)
     if not doc["runs"]:
         raise SystemExit(f"no finished runs under {work}; run `several_devices.py run --work {work}` first")
+    doc["setup"] = setup_of(work, doc["runs"])
     v = verdicts(doc)
     write_json_atomic(docs / "several_devices.json", {**doc, "verdicts": v})
     figure(doc, docs / "several_devices.png")
