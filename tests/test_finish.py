@@ -128,3 +128,29 @@ def test_an_int8_calibration_the_data_holds_says_nothing():
 
 def test_a_float_backend_calibrates_on_nothing():
     assert finish_module._calibration(calibration_job(5), [get_backend("pte"), get_backend("coreml")], 4, print) is None
+
+
+def test_the_finish_s_session_is_sized_to_the_time_budget_from_the_luts_predictions(tmp_path, monkeypatch):
+    """A slow device's finish sent 50 rounds whatever its models cost; it now sends what fits the
+    session's budget, priced from the candidates' predictions and the anchor's LUT latency (no pilot)."""
+    from contextlib import nullcontext
+
+    from orchestrator.measure.budget import TimeBudget
+    from orchestrator.measure.contract import summarize
+    from orchestrator.searchjob import delivery
+    from search.space import load_space
+    from tests.lut_factory import sized_lut
+
+    asked = {}
+
+    def session(device, run_dir, models, timing, runner=None, **sized):
+        asked.update(sized)
+        return {"models": [{"id": m, "summary": summarize([1.0] * 5)} for m in models]}
+
+    monkeypatch.setattr(delivery, "run_session", session)
+    monkeypatch.setattr(delivery, "runner_for", lambda device: SimpleNamespace(unattended=lambda run_dir: nullcontext()))
+    monkeypatch.setattr(delivery, "export_probes", lambda specs, *args: {k: SimpleNamespace(path=tmp_path / "anchor.pte") for k in specs})
+    lut = sized_lut(load_space("tiny"), measurement={"context_latency_ms": 40.0})
+    delivery.time_models({"aaaa": tmp_path / "a.pte"}, 64, lut, load_space("tiny"), SimpleNamespace(backend="pte-portable", name="host-portable"),
+                         tmp_path / "measure", predicted_ms={"aaaa": 55.0})
+    assert asked == {"budget": TimeBudget(), "latency_ms": {"aaaa": 55.0, "anchor": 40.0}}

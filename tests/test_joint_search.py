@@ -142,7 +142,7 @@ def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]], slower: float = 
 
     placeholder_exports(monkeypatch)
 
-    def session(dev, run_dir, models, timing, runner=None):
+    def session(dev, run_dir, models, timing, runner=None, **sized):
         predictor = LatencyPredictor(luts[dev.name], load_space("tiny"))
         state = json.loads(next(p / "search_state.json" for p in run_dir.parents if (p / "search_state.json").is_file()).read_text())
         configs = {SubnetConfig.from_dict(c["config"]).hash: SubnetConfig.from_dict(c["config"]) for c in state["evaluated"]}

@@ -419,7 +419,7 @@ def fake_device(monkeypatch, slower: float) -> None:
     monkeypatch.setattr(measured, "export_model", placeholder)
     monkeypatch.setattr(delivery, "export_model", placeholder)
 
-    def session(device, run_dir, models, timing, runner=None):
+    def session(device, run_dir, models, timing, runner=None, **sized):
         inputs = json.loads((run_dir.parent / "inputs.json").read_text())
         doc = json.loads(Path(inputs["lut"]["path"]).read_text())
         predictor = LatencyPredictor(doc, load_space("tiny"))

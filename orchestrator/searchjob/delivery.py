@@ -22,10 +22,12 @@ from orchestrator.export.backends import BACKENDS, Backend
 from orchestrator.export.probes import export_probes
 from orchestrator.export.trained import export_trained
 from orchestrator.lut.settings import end_to_end_timing
+from orchestrator.measure.budget import TimeBudget
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.plan.spec import ProbeSpec
+from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
 from search.supernet.deploy import deploy_form
@@ -141,17 +143,24 @@ class Timed:
         }
 
 
-def time_models(models: dict[str, Path], resolution: int, lut: dict[str, Any], base_space: SearchSpace, device: Device, run_dir: Path, workers: int = 1) -> Timed:
+def time_models(
+    models: dict[str, Path], resolution: int, lut: dict[str, Any], base_space: SearchSpace, device: Device, run_dir: Path, workers: int = 1,
+    predicted_ms: Mapping[str, float] | None = None,
+) -> Timed:
     """Models (id -> file in the device's format) and the LUT's anchor timed interleaved in one
-    session, in the LUT's bursts (`end_to_end_timing`): on a phone, one request. Raises UserError
-    when the device cannot be reached."""
+    session, in the LUT's bursts (`end_to_end_timing`): on a phone, one request; on a slow device,
+    the rounds that fit the session's time budget (`TimeBudget`), priced from `predicted_ms` (the
+    LUT's predictions of the models) and the anchor's LUT latency (its prediction where the LUT has
+    none), else from a pilot round. Raises UserError when the device cannot be reached."""
     runner = runner_for(device)
     anchor = ProbeSpec("net", lut["resolution"], SubnetConfig.from_dict(lut["context"]).to_json(), True)
     shape = [1, 3, resolution, resolution]
     with runner.unattended(run_dir):
         artifact = export_probes({anchor.id: anchor}, base_space.name, base_space.hash, device.backend, workers)[anchor.id]
         session = {**{name: (path, shape) for name, path in models.items()}, ANCHOR: (artifact.path, anchor.input_shape)}
-        result = run_session(device, run_dir, session, end_to_end_timing(lut), runner=runner)
+        anchor_ms = lut["measurement"].get("context_latency_ms") or LatencyPredictor(lut, base_space).predict(SubnetConfig.from_dict(lut["context"]))
+        known = {**(predicted_ms or {}), ANCHOR: anchor_ms}
+        result = run_session(device, run_dir, session, end_to_end_timing(lut), runner=runner, budget=TimeBudget(), latency_ms=known)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
     return Timed({name: median[name] for name in models}, median[ANCHOR], lut["measurement"].get("context_latency_ms"), device.name)
 

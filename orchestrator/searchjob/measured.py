@@ -36,10 +36,12 @@ Resolver = Callable[[], Device]
 
 
 class Exportable(Protocol):
-    """What the finish needs of a scored candidate: its hash and its recalibrated model."""
+    """What the finish needs of a scored candidate: its hash, its recalibrated model, and its
+    candidate record (the config the LUTs price)."""
 
     hash: str
     static: StaticSubnet
+    candidate: Any
 
 
 @dataclass
@@ -149,7 +151,9 @@ def measure_on(
     exported = export_candidates(job, candidates, backend, log, calibration if backend.quantizer is not None else None)
     run_dir = job.inputs.out / "measure" / (target.name if len(job.targets) > 1 else "")
     try:
-        timed = time_models({h: path for h, (path, _) in exported.items()}, target.lut["resolution"], target.lut, job.base_space, device, run_dir)
+        predicted = {s.hash: target.pricer.latency(s.candidate.config) for s in candidates if s.hash in exported}
+        timed = time_models({h: path for h, (path, _) in exported.items()}, target.lut["resolution"], target.lut, job.base_space, device, run_dir,
+                            predicted_ms=predicted)
     except UserError as exc:
         log(f"not measured on {device.name}: {exc}")
         return Measured(target, device, exported, None, str(exc))
