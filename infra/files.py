@@ -39,7 +39,8 @@ def _umask() -> int:
 FILE_MODE = 0o666 & ~_umask()  # what open() gives; mkstemp's 0600 would hide results from other users
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a rename into `folder` survive a power cut."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -100,7 +101,7 @@ def _replacing(path: Path) -> Iterator[tuple[int, Path]]:
         if full:
             raise NoSpace(path) from None
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
 
 
 @contextmanager
@@ -161,7 +162,7 @@ def atomic_folder(path: Path) -> Iterator[Path]:
             if previous.exists():
                 os.replace(previous, path)
             raise
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 
 from infra.errors import UserError
-from infra.files import check_name, write_json_atomic
+from infra.files import check_name, fsync_folder, write_json_atomic
 from infra.strict_json import load_json
 
 COMMIT = ".delivery-commit"  # the staged set once whole: its presence means "swap me in"
@@ -111,7 +111,7 @@ def _swap_in(folder: Path) -> None:
         _remove(folder / name)
     if (commit / LAST).exists():
         os.replace(commit / LAST, folder / LAST)
-    _fsync(folder)
+    fsync_folder(folder)
     shutil.rmtree(commit)
 
 
@@ -139,11 +139,3 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink(missing_ok=True)
-
-
-def _fsync(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -67,7 +67,6 @@ def search_cmd(
     Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
     from orchestrator.lut.machine import other_cpu
-    from orchestrator.searchjob.job import STATE_FILE
     from orchestrator.searchjob.run import devices_for, open_job, run_job
     from search.training import distributed
 
@@ -95,16 +94,21 @@ def search_cmd(
                 job.run(resume)
         except KeyboardInterrupt:
             if d.main:
-                errors.print(
-                    f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume"
-                    if (run_dir / STATE_FILE).is_file() else f"interrupted before the first generation finished: no search state is kept in {run_dir}; run the same command again",
-                    soft_wrap=True,
-                )
+                errors.print(interrupted(run_dir), soft_wrap=True)
             sys.exit(130)
     finally:
         distributed.shutdown()
     if d.main and as_json:
         typer.echo(json.dumps(result, indent=1))
+
+
+def interrupted(run_dir: Path) -> str:
+    """What an interrupted search kept, and how to go on."""
+    from orchestrator.searchjob.job import STATE_FILE
+
+    if (run_dir / STATE_FILE).is_file():
+        return f"interrupted: the search state of the last finished generation is kept in {run_dir}; continue with the same command and --resume"
+    return f"interrupted before the first generation finished: no search state is kept in {run_dir}; run the same command again"
 
 
 def held_budgets(lut: str | None, latency_ms: float | None, budgets: list[str]) -> list[tuple[Path, float]]:
