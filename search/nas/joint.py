@@ -32,14 +32,6 @@ class JointPricer(Pricer):
         super().__init__(primary.predictor, primary.space, primary.budget)
         self.pricers = pricers
 
-    def latencies(self, config: SubnetConfig) -> dict[str, float]:
-        """Each device's prediction for `config`."""
-        return {name: p.latency(config) for name, p in self.pricers.items()}
-
-    def binding(self, config: SubnetConfig) -> str:
-        """The device whose budget `config` uses the largest share of."""
-        return max(self.pricers, key=lambda name: self.pricers[name].latency(config) / self.pricers[name].budget.limit_ms)
-
     def excess(self, config: SubnetConfig, slack: float = 0.0) -> str | None:
         for name, pricer in self.pricers.items():
             if (excess := pricer.excess(config, slack)) is not None:
