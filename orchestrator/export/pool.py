@@ -3,13 +3,13 @@ imports torch, ExecuTorch and coremltools (about 10 s), which a command that exp
 once (a validation and its anchor, a search's delivery, a test run) then pays once.
 
 Ctrl-C is `bench`'s, not the workers': they start with it blocked and ignore it, and `bench` ends
-them itself (`stop_pool`). Each worker tells the pool its process id as it starts (a pipe), so the
-pool can end the one at work without reaching into the executor's private state.
+them itself (`stop_pool`). The pool's multiprocessing context keeps every worker process it creates,
+so the pool can end each one, the one at work and one still importing alike, without reaching
+into the executor's private state.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import threading
@@ -17,22 +17,39 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnContext, SpawnProcess
+from typing import Any
 
 from infra.processes import die_with
+
+
+class _KeptContext(SpawnContext):
+    """Spawn, keeping each process it creates: the executor starts a worker the moment it creates
+    it, so the pool knows every worker's process from then on, before the worker has run a line
+    of its own (a worker told its id over a pipe only once its start-up ran, and a Ctrl-C before
+    that left `stop_pool` waiting for a worker it did not know through seconds of imports)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.created: list[SpawnProcess] = []
+
+    def Process(self, *args: Any, **kwargs: Any) -> SpawnProcess:  # noqa: N802 (multiprocessing's name)
+        process = SpawnProcess(*args, **kwargs)
+        self.created.append(process)
+        return process
 
 
 @dataclass
 class _Pool:
     workers: int
     executor: ProcessPoolExecutor
-    started: Connection  # each worker sends its process id on the other end as it starts
+    context: _KeptContext
 
 
 _POOL: _Pool | None = None  # the pool of this process
 
 
-def _worker_start(parent: int, started: Connection) -> None:
+def _worker_start(parent: int) -> None:
     """End the worker with the `bench` that started it, and leave Ctrl-C to `bench`: it reaches the
     whole process group, and a worker that took it would print its own traceback on the user's
     terminal; `bench` ends its workers itself (`stop_pool`). A worker ended that way runs no
@@ -48,7 +65,6 @@ def _worker_start(parent: int, started: Connection) -> None:
     else:
         tqdm.set_lock(threading.RLock())  # the worker's bars are its own (they go to the export log): a thread lock serves
     die_with(parent)
-    started.send_bytes(str(os.getpid()).encode())  # one write, shorter than a pipe's atomic size: workers starting together do not mix
 
 
 @contextmanager
@@ -82,10 +98,9 @@ def pool(workers: int, tasks: int) -> ProcessPoolExecutor:
     if _POOL is not None and _POOL.workers < workers and tasks > 1:
         stop_pool()
     if _POOL is None:
-        context = multiprocessing.get_context("spawn")
-        reader, writer = context.Pipe(duplex=False)
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(), writer))
-        _POOL = _Pool(workers, executor, reader)
+        context = _KeptContext()
+        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),))
+        _POOL = _Pool(workers, executor, context)
     return _POOL.executor
 
 
@@ -98,13 +113,7 @@ def stop_pool() -> None:
     if _POOL is None:
         return
     stopping, _POOL = _POOL, None
-    pids = []
-    while stopping.started.poll():
-        pids.append(int(stopping.started.recv_bytes()))
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+    for worker in stopping.context.created:
+        if worker.pid is not None and worker.exitcode is None:
+            worker.terminate()
     stopping.executor.shutdown(wait=True, cancel_futures=True)
-    stopping.started.close()
