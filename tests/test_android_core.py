@@ -47,3 +47,10 @@ def test_results_written_by_the_kotlin_core_follow_the_result_schema(kotlin_run,
     _, out_dir = kotlin_run
     doc = validate(json.loads((out_dir / name).read_text()), "result", name)
     assert doc["status"] == name.removeprefix("result_").removesuffix(".json")
+
+
+def test_the_memory_the_kotlin_core_writes_follows_the_result_schema(kotlin_run):
+    _, out_dir = kotlin_run
+    doc = validate(json.loads((out_dir / "result_memory.json").read_text()), "result", "result_memory.json")
+    memories = [model["memory"] for model in doc["models"]]
+    assert memories and all(0 <= m["load_bytes"] <= m["peak_bytes"] for m in memories), memories

@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean
 import org.autovit.bench.core.Bench
 import org.autovit.bench.core.BenchResult
 import org.autovit.bench.core.DeviceFacts
+import org.autovit.bench.core.ProcStatusMemoryProbe
 import org.autovit.bench.core.writeJsonAtomic
 
 /**
@@ -20,7 +21,8 @@ import org.autovit.bench.core.writeJsonAtomic
  * Runs the request on a background thread while the activity stays in the foreground with the
  * screen kept on (a backgrounded app or a dozing phone gets throttled), writes `result.json` into
  * the app's external files folder (readable with `adb pull`, no root or debuggable build needed)
- * and finishes. The logic is in the core ([Bench]); this supplies the device and the engine.
+ * and finishes. The logic is in the core ([Bench]); this supplies the device, the engine and the
+ * memory probe.
  *
  * The activity shows over the lock screen and turns the screen on, so a launch on a phone that
  * dozed off between sessions still runs in front. If it is stopped all the same mid-session (the
@@ -44,7 +46,8 @@ class BenchmarkActivity : Activity() {
         requestPath = intent.getStringExtra(EXTRA_REQUEST)
         resultFile = File(checkNotNull(getExternalFilesDir(null)) { "shared storage is not mounted" }, RESULT_FILE)
         val cores = Runtime.getRuntime().availableProcessors()
-        bench = Bench(ExecuTorchEngine(cores), deviceFacts(cores))
+        // The kernel's VmRSS/VmHWM: ExecuTorch's weights and buffers are native memory, outside the Java heap.
+        bench = Bench(ExecuTorchEngine(cores), deviceFacts(cores), memoryProbe = ProcStatusMemoryProbe())
         status.text = "running ${requestPath ?: "(no request given)"}"
         Log.i(TAG, "ExecuTorch ${BuildConfig.EXECUTORCH_VERSION} (${BuildConfig.EXECUTORCH_AAR})")
         Thread({

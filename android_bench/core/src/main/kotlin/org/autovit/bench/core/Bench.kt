@@ -36,8 +36,9 @@ class BenchError(message: String, cause: Throwable? = null) : Exception(message,
 /**
  * One benchmark session: the Android counterpart of `orchestrator/runners/host_child.py`.
  *
- * Reads the request, loads every model (timing the load and the first inference of each), waits
- * the request's cool-down, warms up and measures interleaved rounds, and returns the result.
+ * Reads the request, loads every model (timing the load and the first inference of each, and with
+ * a [MemoryProbe] reading the memory each adds), waits the request's cool-down, warms up and
+ * measures interleaved rounds, and returns the result.
  * Whatever goes wrong becomes a result with status "error" and the reason, because the result file
  * is the only thing the runner on the other end of adb gets to see.
  */
@@ -45,6 +46,8 @@ class Bench(
     private val engine: Engine,
     private val device: DeviceFacts,
     private val clock: Clock = MonotonicClock,
+    /** Reads each model's memory at its load and first inference; null leaves `memory` out of the result. */
+    private val memoryProbe: MemoryProbe? = null,
     private val wallClockMillis: () -> Long = System::currentTimeMillis
 ) {
     /** Runs the request at [requestPath] (null when the caller was given none) and writes the result atomically to [resultFile]. */
@@ -98,7 +101,9 @@ class Bench(
             val models = LinkedHashMap<String, Model>()
             val loadMs = HashMap<String, Double>()
             val firstMs = HashMap<String, Double>()
+            val memory = HashMap<String, ModelMemory?>()
             for (spec in request.models) {
+                val meter = memoryProbe?.let { MemoryMeter.start(it) }
                 val loadStart = clock.nanoTime()
                 val program = try {
                     engine.load(File(runDir, spec.file), request.threads)
@@ -107,6 +112,7 @@ class Bench(
                 }
                 programs.add(program)
                 loadMs[spec.id] = (clock.nanoTime() - loadStart) / 1e6
+                meter?.loaded()
                 val model = program.bind(spec.inputShape, gaussianInput(spec, random))
                 val firstStart = clock.nanoTime()
                 try {
@@ -115,6 +121,7 @@ class Bench(
                     throw BenchError("model ${spec.id} failed at its first inference: ${describe(e)}", e)
                 }
                 firstMs[spec.id] = (clock.nanoTime() - firstStart) / 1e6
+                memory[spec.id] = meter?.ran()
                 models[spec.id] = model
             }
             clock.sleep((request.cooldownSeconds * 1e9).toLong())
@@ -129,7 +136,7 @@ class Bench(
                 rounds = samples.getValue(request.models.first().id).size,
                 models = request.models.map {
                     val modelSamples = samples.getValue(it.id)
-                    ModelResult(it.id, loadMs.getValue(it.id), firstMs.getValue(it.id), modelSamples, Stats.summarize(modelSamples))
+                    ModelResult(it.id, loadMs.getValue(it.id), firstMs.getValue(it.id), modelSamples, Stats.summarize(modelSamples), memory[it.id])
                 }
             )
         } finally {

@@ -30,14 +30,26 @@ data class RuntimeFacts(
     }
 }
 
-data class ModelResult(val id: String, val loadMs: Double, val firstInferenceMs: Double, val samplesMs: List<Double>, val summary: Summary) {
-    fun toJson(): Map<String, Any?> = linkedMapOf(
-        "id" to id,
-        "load_ms" to loadMs,
-        "first_inference_ms" to firstInferenceMs,
-        "samples_ms" to samplesMs,
-        "summary" to summary.toJson()
-    )
+/** One model's measurements; [memory] is written when it was measured and left out when not (no probe, as in apps before it). */
+data class ModelResult(
+    val id: String,
+    val loadMs: Double,
+    val firstInferenceMs: Double,
+    val samplesMs: List<Double>,
+    val summary: Summary,
+    val memory: ModelMemory? = null
+) {
+    fun toJson(): Map<String, Any?> {
+        val doc = linkedMapOf<String, Any?>(
+            "id" to id,
+            "load_ms" to loadMs,
+            "first_inference_ms" to firstInferenceMs,
+            "samples_ms" to samplesMs,
+            "summary" to summary.toJson()
+        )
+        if (memory != null) doc["memory"] = memory.toJson()
+        return doc
+    }
 }
 
 /** A `result.json` (schema `autovit-bench/result`, version 1); the status is "error" exactly when [error] is set. */

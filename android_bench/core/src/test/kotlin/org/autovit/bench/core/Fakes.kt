@@ -28,3 +28,51 @@ class CyclingModel(private val name: String, private val latenciesNs: List<Long>
         clock.now += latenciesNs[runs++ % latenciesNs.size]
     }
 }
+
+/**
+ * A process's memory in fake bytes, and the probe that reads it: fake engines allocate and free
+ * here, so the counters move the way the kernel's would. [resetWorks] false: [resetPeak] is refused
+ * (the high-water mark then stays the lifetime one, [highWater] to start with); [hasPeak] false: no
+ * peak counter at all. Every probe call and every [allocate]/[free] is logged to [log] in order.
+ */
+class FakeMemory(
+    var resident: Long = 100L shl 20,
+    var highWater: Long = resident,
+    override val method: String = "android: VmRSS and VmHWM of /proc/self/status",
+    override val peakReset: String? = "/proc/self/clear_refs",
+    private val resetWorks: Boolean = true,
+    private val hasPeak: Boolean = true,
+    private val log: MutableList<String> = ArrayList()
+) : MemoryProbe {
+    /** Probe calls left before the probe throws, like an unreadable /proc file; null: never. */
+    var callsBeforeFailure: Int? = null
+
+    fun allocate(bytes: Long) {
+        log.add("allocate $bytes")
+        resident += bytes
+        highWater = maxOf(highWater, resident)
+    }
+
+    fun free(bytes: Long) {
+        log.add("free $bytes")
+        resident -= bytes
+    }
+
+    override fun residentBytes(): Long = call("resident") { resident }
+
+    override fun peakBytes(): Long? = call("peak") { if (hasPeak) highWater else null }
+
+    override fun resetPeak(): Boolean = call("reset") {
+        if (resetWorks) highWater = resident
+        resetWorks
+    }
+
+    private fun <T> call(name: String, read: () -> T): T {
+        callsBeforeFailure?.let {
+            if (it == 0) throw java.io.IOException("cannot read /proc/self/status")
+            callsBeforeFailure = it - 1
+        }
+        log.add(name)
+        return read()
+    }
+}

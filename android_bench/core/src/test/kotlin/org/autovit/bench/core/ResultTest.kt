@@ -54,6 +54,37 @@ class ResultTest {
     }
 
     @Test
+    fun `a result with memory is written as the golden result_memory json`() {
+        val golden = Golden.document("result_memory.json")
+        val models = (golden["models"] as List<*>).map { model ->
+            model as Map<*, *>
+            val summary = model["summary"] as Map<*, *>
+            val memory = model["memory"] as Map<*, *>
+            @Suppress("UNCHECKED_CAST")
+            ModelResult(
+                model["id"] as String, model["load_ms"] as Double, model["first_inference_ms"] as Double, model["samples_ms"] as List<Double>,
+                Summary(
+                    summary["median_ms"] as Double, summary["mean_ms"] as Double, summary["trimmed_mean_ms"] as Double, summary["p90_ms"] as Double,
+                    summary["std_ms"] as Double, summary["min_ms"] as Double, summary["max_ms"] as Double, (summary["runs"] as Long).toInt()
+                ),
+                ModelMemory(memory["load_bytes"] as Long, memory["peak_bytes"] as Long, memory["method"] as String)
+            )
+        }
+        val ours = BenchResult(
+            "golden/pte-memory", null, device, runtime, "2026-11-22T09:17:54+00:00", "2026-11-22T09:18:08+00:00", 10, models
+        ).toJson()
+        assertEquals(golden, ours)
+        assertEquals((golden["models"] as List<*>).map { (it as Map<*, *>).keys.toList() }, (ours["models"] as List<*>).map { (it as Map<*, *>).keys.toList() })
+    }
+
+    @Test
+    fun `a result without memory leaves the key out, as the golden result_ok json does`() {
+        val model = (ok.toJson()["models"] as List<*>).first() as Map<*, *>
+        assertFalse(model.containsKey("memory"))
+        assertFalse(((Golden.document("result_ok.json")["models"] as List<*>).first() as Map<*, *>).containsKey("memory"))
+    }
+
+    @Test
     fun `the status is error exactly when there is an error`() {
         assertEquals("ok", ok.status)
         assertEquals("error", ok.copy(error = "model net-b failed to load").status)
