@@ -18,7 +18,7 @@ struct IOSBenchApp: App {
 
 /// Does what the launch arguments ask (BenchCore's `LaunchMode`) and shows how it went. What to run
 /// and how is decided in BenchCore; this only supplies the phone: Core ML, the device's facts, the
-/// idle timer and the screen.
+/// memory probe, the idle timer and the screen.
 @MainActor
 final class BenchController: ObservableObject {
     @Published private(set) var status = StatusText.byHand
@@ -76,6 +76,8 @@ final class BenchController: ObservableObject {
             device: DeviceInfo.facts(),
             runtimeVersion: DeviceInfo.osVersion(),
             runtimeLibraries: DeviceInfo.libraries(),
+            // phys_footprint, the memory iOS accounts the app (and ends it) by: Core ML's included.
+            memoryProbe: TaskMemoryProbe(),
             prepareModel: { spec, request, directory in
                 try await CompiledCoreMLModel.compile(spec: spec, request: request, runDirectory: directory)
             }

@@ -26,8 +26,9 @@ public protocol RunDirectoryRunner: Sendable {
     func run(in runDirectory: URL) async -> BenchResult
 }
 
-/// One benchmark run over one run directory: read the request, load every model, time them, and
-/// return the result. Mirrors `orchestrator.runners.host_child.run`.
+/// One benchmark run over one run directory: read the request, load every model, time them (and,
+/// given a memory probe, read the memory each adds), and return the result. Mirrors
+/// `orchestrator.runners.host_child.run`.
 ///
 /// Sendable, so the app can hand it to the resident loop, which runs off the main actor.
 public struct Benchmark: RunDirectoryRunner {
@@ -43,18 +44,22 @@ public struct Benchmark: RunDirectoryRunner {
     public let prepareModel: PrepareModel
     /// Read before and after the measurement, for the result's `thermal` record.
     public let thermalState: @Sendable () -> ThermalState?
+    /// Reads each model's memory at its load and first inference; nil leaves `memory` out of the result.
+    public let memoryProbe: (any MemoryProbe)?
 
     public init(
         device: DeviceFacts,
         runtimeVersion: String,
         runtimeLibraries: [String: String]? = nil,
         thermalState: @escaping @Sendable () -> ThermalState? = ThermalState.current,
+        memoryProbe: (any MemoryProbe)? = nil,
         prepareModel: @escaping PrepareModel
     ) {
         self.device = device
         self.runtimeVersion = runtimeVersion
         self.runtimeLibraries = runtimeLibraries
         self.thermalState = thermalState
+        self.memoryProbe = memoryProbe
         self.prepareModel = prepareModel
     }
 
@@ -95,13 +100,18 @@ public struct Benchmark: RunDirectoryRunner {
         var models: [any BenchModel] = []
         var loadMs: [Double] = []
         var firstInferenceMs: [Double] = []
+        var memories: [ModelMemory?] = []
         for spec in request.models {
             let model: any BenchModel
+            // Like load_ms, memory is counted from after compiling, which a shipped app does at build time.
+            var meter: MemoryMeter?
             do {
                 let loadable = try await prepareModel(spec, request, runDirectory)
+                meter = memoryProbe.map { MemoryMeter($0) }
                 let loadStart = clock.now
                 model = try await loadable.load()
                 loadMs.append(milliseconds(loadStart.duration(to: clock.now)))
+                meter?.loaded()
             } catch {
                 throw BenchError("model \(spec.id) failed to load: \(error.localizedDescription)")
             }
@@ -111,6 +121,7 @@ public struct Benchmark: RunDirectoryRunner {
             } catch {
                 throw BenchError("model \(spec.id) failed its first inference: \(error.localizedDescription)")
             }
+            memories.append(meter?.ran())
             models.append(model)
         }
         // After compiling and loading, before warming up: the heat of loading must not carry into
@@ -128,7 +139,8 @@ public struct Benchmark: RunDirectoryRunner {
                 firstInferenceMs: firstInferenceMs[index],
                 samplesMs: samples[index],
                 summary: summarize(samples[index]),
-                computePlan: computePlan
+                computePlan: computePlan,
+                memory: memories[index]
             ))
         }
         return results

@@ -220,9 +220,12 @@ public struct ModelResult: Codable, Equatable, Sendable {
     public var samplesMs: [Double]
     public var summary: Summary
     public var computePlan: ComputePlan?
+    /// Optional in `result.v1.json`: written only when measured (a `Benchmark` with a memory probe),
+    /// and read as nil from results without it (older apps', other runners').
+    public var memory: ModelMemory? = nil
 
     enum CodingKeys: String, CodingKey {
-        case id, summary
+        case id, summary, memory
         case loadMs = "load_ms"
         case firstInferenceMs = "first_inference_ms"
         case samplesMs = "samples_ms"
