@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.measure.contract import ContractError, make_request, summarize, validate
+from orchestrator.measure.contract import ContractError, make_request, read_json, summarize, validate
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
@@ -48,7 +48,7 @@ def test_the_golden_burst_of_no_runs_is_refused_naming_the_burst():
         validate(load("request_invalid_burst.json"), "request", "request_invalid_burst.json")
 
 
-@pytest.mark.parametrize("name", ["result_ok.json", "result_error.json", "result_coreml.json"])
+@pytest.mark.parametrize("name", ["result_ok.json", "result_error.json", "result_coreml.json", "result_memory.json"])
 def test_golden_results_are_valid(name):
     assert validate(load(name), "result", name)["version"] == 1
 
@@ -59,7 +59,7 @@ def test_invalid_golden_requests_are_refused(name):
         validate(load(name), "request", name)
 
 
-@pytest.mark.parametrize("name", ["result_ok.json", "result_coreml.json"])
+@pytest.mark.parametrize("name", ["result_ok.json", "result_coreml.json", "result_memory.json"])
 def test_golden_summaries_are_what_summarize_computes(name):
     for model in load(name)["models"]:
         assert summarize(model["samples_ms"]) == pytest.approx(model["summary"], abs=1e-9)
@@ -112,3 +112,32 @@ def test_an_int8_device_asks_its_phone_for_the_format_the_apps_already_run(devic
         run_session(get_device(device), tmp_path, {"net-a": (tmp_path / f"a{suffix}", [1, 3, 64, 64])}, runner=_RequestOnly())
     request = validate(captured.value.args[0], "request", device)
     assert request["backend"] == load(golden)["backend"] and request["models"][0]["file"] == f"models/net-a{suffix}"
+
+
+def test_a_result_without_memory_as_apps_before_it_wrote_is_read() -> None:
+    doc = load("result_ok.json")
+    assert all("memory" not in m for m in doc["models"])
+    assert validate(doc, "result", "result_ok.json")["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("damage", "says"),
+    [
+        (lambda m: m.update(load_bytes=-4096), r"at models/0/memory/load_bytes: -4096 is less than the minimum of 0"),
+        (lambda m: m.update(peak_bytes=2**40), r"at models/0/memory/peak_bytes: 1099511627776 is greater than the maximum of 68719476736"),
+        (lambda m: m.update(peak_bytes=15000000.5), r"at models/0/memory/peak_bytes: 15000000.5 is not of type 'integer'"),
+        (lambda m: m.pop("method"), r"at models/0/memory: 'method' is a required property"),
+    ],
+)
+def test_memory_that_cannot_be_real_is_refused_naming_the_field(damage, says) -> None:
+    doc = load("result_memory.json")
+    damage(doc["models"][0]["memory"])
+    with pytest.raises(ContractError, match=says):
+        validate(doc, "result", "result_memory.json")
+
+
+def test_a_memory_figure_json_cannot_mean_is_refused_at_parse_time(tmp_path) -> None:
+    text = (GOLDEN / "result_memory.json").read_text().replace('"peak_bytes": 11239424', '"peak_bytes": NaN')
+    (tmp_path / "result.json").write_text(text)
+    with pytest.raises(ContractError, match="NaN"):
+        read_json(tmp_path / "result.json", "result")

@@ -144,6 +144,7 @@ def measured(tmp_path_factory, two_models) -> tuple[dict, dict]:
         (lambda r: r["models"][1].update(samples_ms=r["models"][1]["samples_ms"][:3]), r"has 3 samples of model 'big' for \d+ rounds"),
         (lambda r: r["models"][0]["samples_ms"].__setitem__(0, 0.0), r"has a latency of 0.0 ms for model 'small'; every latency must be a positive number"),
         (lambda r: r.update(run_id="another"), r"answers run 'another', not 'test'"),
+        (lambda r: r["models"][0]["memory"].update(load_bytes=8192, peak_bytes=4096), r"has a peak of 4096 bytes for model 'small' below its load's 8192"),
     ],
 )
 def test_a_result_that_does_not_answer_its_request_is_refused(measured, damage, says) -> None:
@@ -190,3 +191,15 @@ def test_a_session_inside_a_job_of_the_same_runner_does_not_wait_on_its_own_job(
     runner = HostRunner(log=lambda message: pytest.fail(f"waited: {message}"))
     with runner.unattended(tmp_path / "job"), runner.unattended(tmp_path / "job" / "session"):
         pass
+
+
+def test_each_model_s_memory_is_measured_apart_and_its_weights_show_in_what_its_load_adds(tmp_path: Path, two_models) -> None:
+    heavy = tmp_path / "heavy.pte"  # 3072 x 1024 float32 weights: 12 MiB
+    save_pte(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 1024)).eval(), torch.randn(1, 3, 32, 32), heavy)
+    runner = HostRunner(timeout_s=120)
+    request_for(tmp_path / "run", runner, {**two_models, "heavy": heavy}, runs=5)
+    memory = {m["id"]: m["memory"] for m in runner.run(tmp_path / "run")["models"]}
+    assert all(0 < m["load_bytes"] <= m["peak_bytes"] for m in memory.values())
+    weights = 3 * 32 * 32 * 1024 * 4
+    assert weights <= memory["heavy"]["load_bytes"] - memory["small"]["load_bytes"] <= 3 * weights
+    assert memory["small"]["method"].startswith("host: resident set")

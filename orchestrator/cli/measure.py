@@ -11,6 +11,7 @@ import typer
 
 from orchestrator.cli.common import DevicesFile, console
 from orchestrator.measure.devices import get_device
+from orchestrator.measure.memory import memory_text
 
 app = typer.Typer()
 
@@ -29,9 +30,9 @@ def measure(
     if as_json:
         typer.echo(json.dumps(result, indent=1))
         return
-    s = result["summary"]
+    s, measured = result["summary"], result["models"][0]
     console.print(
         f"{model} on {device}: median [bold]{s['median_ms']:.3f} ms[/bold] (p90 {s['p90_ms']:.3f}, trimmed mean "
-        f"{s['trimmed_mean_ms']:.3f}, {s['runs']} runs); load {result['models'][0]['load_ms']:.1f} ms, "
-        f"first inference {result['models'][0]['first_inference_ms']:.2f} ms"
+        f"{s['trimmed_mean_ms']:.3f}, {s['runs']} runs); load {measured['load_ms']:.1f} ms, "
+        f"first inference {measured['first_inference_ms']:.2f} ms; {memory_text(measured.get('memory'))}"
     )

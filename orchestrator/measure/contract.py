@@ -67,6 +67,11 @@ def check_result(result: dict[str, Any], request: dict[str, Any], source: str) -
         bad = next((x for x in (*m["samples_ms"], m["load_ms"], m["first_inference_ms"]) if not (math.isfinite(x) and x > 0)), None)
         if bad is not None:
             raise ContractError(f"{source} has a latency of {bad} ms for model {m['id']!r}; every latency must be a positive number")
+        if (memory := m.get("memory")) is not None and memory["peak_bytes"] < memory["load_bytes"]:
+            raise ContractError(
+                f"{source} has a peak of {memory['peak_bytes']} bytes for model {m['id']!r} below its load's {memory['load_bytes']}; "
+                "the peak includes the load"
+            )
     keep = steady_rounds([m["samples_ms"] for m in result["models"]])
     return {
         **result, "steady_rounds": keep.tolist(),

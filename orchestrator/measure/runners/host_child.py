@@ -31,6 +31,7 @@ from infra.files import write_json_atomic
 from infra.processes import die_with, die_with_starter
 from orchestrator.measure.contract import read_json, summarize, validate
 from orchestrator.measure.cpu import cpu_model
+from orchestrator.measure.runners.host_memory import memory_of
 from orchestrator.measure.timing import TimingPlan, interleaved_latencies
 
 
@@ -42,15 +43,33 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _load(path: str, threads: int) -> Any:
+    if threads > 0:
+        runtime._unsafe_reset_threadpool(threads)
+    return runtime._load_program(path, program_verification=runtime.Verification.InternalConsistency)
+
+
+def _memory(run_dir: Path, request: dict[str, Any]) -> dict[str, dict[str, Any] | None]:
+    """Each model's memory, each measured in a child of its own (`host_memory`), with the session's
+    thread count and an input of the model's shape."""
+    return {
+        model["id"]: memory_of(
+            lambda path: _load(path, request["threads"]), str(run_dir / model["file"]), lambda shape=model["input_shape"]: torch.randn(shape),
+        )
+        for model in request["models"]
+    }
+
+
 def run(run_dir: Path) -> dict[str, Any]:
     request = read_json(run_dir / "request.json", "request")
+    memory = _memory(run_dir, request)  # before this process starts a thread pool: the children are forked
     if request["threads"] > 0:
         runtime._unsafe_reset_threadpool(request["threads"])
     generator = torch.Generator().manual_seed(request["seed"])
     programs, calls, loaded = [], {}, []
     for model in request["models"]:
         start = time.perf_counter()
-        programs.append(runtime._load_program(str(run_dir / model["file"]), program_verification=runtime.Verification.InternalConsistency))
+        programs.append(_load(str(run_dir / model["file"]), 0))  # the thread pool is set above
         method = programs[-1].load_method("forward")  # a method must not outlive its program
         load_ms = (time.perf_counter() - start) * 1e3
         inputs = [torch.randn(model["input_shape"], generator=generator)]
@@ -69,7 +88,10 @@ def run(run_dir: Path) -> dict[str, Any]:
         },
         "rounds": len(next(iter(samples.values()))),
         "models": [
-            {"id": mid, "load_ms": load_ms, "first_inference_ms": first_ms, "samples_ms": samples[mid], "summary": summarize(samples[mid])}
+            {
+                "id": mid, "load_ms": load_ms, "first_inference_ms": first_ms, "samples_ms": samples[mid], "summary": summarize(samples[mid]),
+                **({"memory": memory[mid]} if memory.get(mid) else {}),
+            }
             for mid, load_ms, first_ms in loaded
         ],
     }

@@ -1,0 +1,20 @@
+"""Memory as the contract reports it (`models[].memory` of a result: bytes a model adds to the
+process that runs it, at its load and at its peak) and as people read it: MiB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MIB = 2**20
+
+
+def mib(n_bytes: float) -> float:
+    return n_bytes / MIB
+
+
+def memory_text(memory: dict[str, Any] | None) -> str:
+    """One model's memory in words: what its load added and its peak, or that the runner measured none
+    (apps before memory was in the contract, a host other than Linux)."""
+    if memory is None:
+        return "memory not measured by this device's runner"
+    return f"memory: load +{mib(memory['load_bytes']):.1f} MiB, peak +{mib(memory['peak_bytes']):.1f} MiB"
