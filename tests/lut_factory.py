@@ -109,3 +109,22 @@ def plan_lut(space: SearchSpace, resolution: int = 64) -> dict[str, Any]:
     keys = {e.key for e in build_plan(space, resolution).entries}
     sized = sized_lut(space, resolution)["entries"]
     return make_lut(space, {k: (e["kind"], e["stage"], e["params"], e["latency_ms"]) for k, e in sized.items() if k in keys}, resolution=resolution)
+
+
+BASE_PEAK_BYTES = 8 * 2**20  # the runtime's working memory, which the overhead entry carries
+
+
+def with_memory(lut: dict[str, Any], space: SearchSpace, bytes_per_param: float = 4.0, relative_sd: float = 0.01) -> dict[str, Any]:
+    """`lut` with memory as a removal profile records it: each entry's load is its weights plus a page,
+    its peak the same, and the overhead's peak carries the runtime's working memory."""
+    from search.space.params import part_params
+
+    count = part_params(space)
+    entries = {}
+    for key, e in lut["entries"].items():
+        load = bytes_per_param * count(e["kind"], e["stage"], **e["params"]) + 4096
+        entries[key] = {**e, "memory": {"load_bytes": load, "peak_bytes": load + (BASE_PEAK_BYTES if e["kind"] == "overhead" else 0)}}
+    measurement = {**lut["measurement"], "memory": {"method": "host: a test's", "relative_sd": relative_sd, "networks": 10}}
+    doc = {**lut, "entries": entries, "measurement": measurement}
+    doc["id"] = content_id(doc)
+    return validate_lut(doc)

@@ -22,4 +22,18 @@ def validation_table(report: ValidationReport) -> Table:
     for name, label, fmt in FIGURE_ROWS:
         if name != "samples":
             table.add_row(label, *(f"{fmt.format(r['figures'][name])} / {fmt.format(r['raw_figures'][name])}" for r in report.records.values()))
+    for kind in ("peak", "load"):
+        for name, label, fmt in MEMORY_ROWS:
+            table.add_row(f"memory {kind}: {label}", *(_memory_cell(r, kind, name, fmt) for r in report.records.values()))
+    for label, r in report.records.items():
+        if skipped := r.get("memory", {}).get("skipped"):
+            table.add_row(f"memory of {label.split()[1][:8]}", "not validated: " + skipped.split(";")[0])
     return table
+
+
+MEMORY_ROWS = (("within_10", "within ±10%", "{:.0%}"), ("mape", "MAPE", "{:.1%}"), ("spearman", "Spearman", "{:.3f}"))
+
+
+def _memory_cell(record: dict, kind: str, name: str, fmt: str) -> str:
+    figures = record.get("memory", {}).get(kind)
+    return fmt.format(figures[name]) if figures else "-"

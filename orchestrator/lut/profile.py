@@ -16,6 +16,7 @@ from typing import Any
 from orchestrator.export.probes import export_probes
 from orchestrator.lut.attribution import CONFIDENCE, INTERVAL_DESCRIPTION, INTERVAL_METHOD, Estimate, SessionSpread, anchor_speed, attribute
 from orchestrator.lut.disturbance import disturbance, offending_entries, slow_sessions
+from orchestrator.lut.memory import lut_memory
 from orchestrator.lut.provenance import device_provenance, phones_provenance
 from orchestrator.lut.reference import reference_ms, session_anchor_ms
 from orchestrator.lut.rundir import RunDirectory, run_state
@@ -168,6 +169,7 @@ class Profiler:
         anchor_ms = session_anchor_ms(results, self.plan.anchor)
         thermal = {session_name(r): r["thermal"] for r in results if "thermal" in r}  # phones report it
         reference = reference_ms(self.sessions, results, self.plan.anchor)
+        memory = lut_memory(self.plan.entries, results, self.plan.method)
         return {
             **device_provenance(self.device, results[0]),
             "space": {"name": self.space.name, "hash": self.space.hash},
@@ -189,6 +191,7 @@ class Profiler:
                 "export_partitions_max": max((a.meta.get("partitions", 0) for a in artifacts.values()), default=0),
                 **({"session_thermal": thermal} if thermal else {}),
                 **phones_provenance(self.sessions, results, self.plan.anchor, self.log),
+                **({"memory": memory[1]} if memory else {}),
             },
             "context": self.plan.context.to_dict(),
             "entries": {
@@ -201,6 +204,7 @@ class Profiler:
                     "samples": estimates[e.key].samples,
                     "sessions": estimates[e.key].sessions,
                     "wide": estimates[e.key].wide,
+                    **({"memory": memory[0][e.key]} if memory else {}),
                 }
                 for e in self.plan.entries
             },

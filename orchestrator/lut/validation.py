@@ -36,6 +36,7 @@ from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
 from search.nas.lut import check_same_precision, lut_precision, read_lut
+from search.nas.memory import MIB, MemoryPredictor, has_memory, no_memory
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
@@ -81,6 +82,7 @@ class ValidationRun:
     measured_ms: np.ndarray
     anchor_ms: float  # the LUT's context network, timed in the same session
     device_facts: dict[str, Any]
+    memory: list[dict[str, Any] | None] | None = None  # each subnet's memory as the runner measured it (None: it measures none)
 
 
 def measure_subnets(
@@ -110,7 +112,10 @@ def measure_subnets(
         with shown(timetable, f"{len(models)} subnets", show=budget is not None):
             result = run_session(device, run_dir, models, timing, runner=runner, budget=budget, latency_ms=predicted, on_timing=timed)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
-    return ValidationRun(configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]})
+    memory = {m["id"]: m.get("memory") for m in result["models"]}
+    return ValidationRun(
+        configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]}, [memory[s] for s in specs],
+    )
 
 
 def validation_record(lut: dict[str, Any], predictor: LatencyPredictor, run: ValidationRun, device: Device, seed: int) -> dict[str, Any]:
@@ -121,6 +126,7 @@ def validation_record(lut: dict[str, Any], predictor: LatencyPredictor, run: Val
     reference = lut["measurement"].get("context_latency_ms")
     factor = run.anchor_ms / reference if reference else 1.0
     predicted = raw * factor
+    memory = memory_validation(lut, predictor.space, run)
     return {
         "lut_id": lut["id"],
         "device": device.name,
@@ -131,10 +137,31 @@ def validation_record(lut: dict[str, Any], predictor: LatencyPredictor, run: Val
         "raw_figures": figures(raw, run.measured_ms),
         "anchor": {"lut_reference_ms": reference, "session_ms": run.anchor_ms, "speed_factor": factor},
         "points": [
-            {"config": c.to_dict(), "predicted_ms": float(p), "raw_predicted_ms": float(q), "measured_ms": float(m)}
-            for c, p, q, m in zip(run.configs, predicted, raw, run.measured_ms)
+            {"config": c.to_dict(), "predicted_ms": float(p), "raw_predicted_ms": float(q), "measured_ms": float(m), **memory_point}
+            for c, p, q, m, memory_point in zip(run.configs, predicted, raw, run.measured_ms, memory["points"])
         ],
+        **({"memory": memory["record"]} if memory["record"] else {}),
     }
+
+
+def memory_validation(lut: dict[str, Any], space: SearchSpace, run: ValidationRun) -> dict[str, Any]:
+    """The LUT's memory predictions against the memory measured with the subnets' latency: figures
+    per kind (`load`, `peak`) and each subnet's pair, where the LUT records memory and the runner
+    measured it for every subnet; otherwise none, and the record says why."""
+    if not has_memory(lut) or run.memory is None or any(m is None for m in run.memory):
+        why = no_memory(lut) if not has_memory(lut) else f"the runner of {lut['device']['name']} measured no memory"
+        return {"record": {"skipped": why}, "points": [{} for _ in run.configs]}
+    predictor = MemoryPredictor(lut, space)
+    predicted = [predictor.predict(c) for c in run.configs]
+    record: dict[str, Any] = {"method": run.memory[0]["method"]}
+    for kind, field in (("load", "load_bytes"), ("peak", "peak_bytes")):
+        got = figures(np.array([getattr(p, field) for p in predicted]), np.array([float(m[field]) for m in run.memory]))
+        record[kind] = {**{k: v for k, v in got.items() if k != "rmse_ms"}, "rmse_mib": got["rmse_ms"] / MIB}
+    points = [
+        {"predicted_memory_mib": p.to_dict(), "measured_memory_mib": {"load_mib": m["load_bytes"] / MIB, "peak_mib": m["peak_bytes"] / MIB}}
+        for p, m in zip(predicted, run.memory)
+    ]
+    return {"record": record, "points": points}
 
 
 def plot_validation(records: dict[str, dict[str, Any]], path: Path) -> Path:
@@ -178,7 +205,9 @@ class ValidationReport:
     def to_json(self) -> dict[str, Any]:
         """`bench validate --json`: one LUT's figures at the top level, several under "luts" by id."""
         out = {
-            label.split()[1]: {**r["figures"], "method": label.split()[0], "raw": r["raw_figures"], "speed_factor": r["anchor"]["speed_factor"]}
+            label.split()[1]: {
+                **r["figures"], "method": label.split()[0], "raw": r["raw_figures"], "speed_factor": r["anchor"]["speed_factor"], "memory": r.get("memory"),
+            }
             for label, r in self.records.items()
         }
         return {**next(iter(out.values())), "plot": str(self.plot)} if len(out) == 1 else {"luts": out, "plot": str(self.plot)}

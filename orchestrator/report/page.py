@@ -23,6 +23,7 @@ from orchestrator.report.figures import breakdown_figure, png, validation_figure
 from orchestrator.report.summary import summary_section
 from orchestrator.report.tables import FIGURE_ROWS, cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
 from search.nas.lut import check_space, interval_method, layer_timing
+from search.nas.memory import has_memory, memory_words
 from search.space import load_space
 
 GENERATOR = "autovit-bench report"
@@ -114,19 +115,23 @@ def provenance(doc: dict[str, Any]) -> str:
 
 def entries_section(part: LutPart) -> str:
     entries = part.doc["entries"]
+    memory = has_memory(part.doc)
     columns = [Column("key"), Column("kind"), Column("stage"), Column("latency (ms)", True), Column("95% low (ms)", True),
                Column("95% high (ms)", True), Column("samples", True), Column("wide")]
+    columns += [Column("load (KiB)", True), Column("peak (KiB)", True)] if memory else []
     rows = []
     for key in network_order(entries):
         e = entries[key]
         lo, hi = e["ci_ms"]
         cells = [cell(key), cell(e["kind"]), cell(e["stage"] or "-"), cell(f"{e['latency_ms']:.3f}", e["latency_ms"]),
                  cell(f"{lo:.3f}", lo), cell(f"{hi:.3f}", hi), cell(e["samples"], e["samples"]), cell("wide" if e["wide"] else "")]
+        cells += [cell(f"{e['memory'][k] / 1024:.0f}", e["memory"][k]) for k in ("load_bytes", "peak_bytes")] if memory else []
         rows.append(("wide" if e["wide"] else "", cells))
     wide = sum(e["wide"] for e in entries.values())
     return (
         f"<h3>Entries</h3><p class=\"note\">{len(entries)} entries in network order, {wide} with a 95% interval wider than "
-        f"the entry (marked <em>wide</em>). Intervals: {text(interval_method(part.doc))}. Layers: {text(layer_timing(part.doc))}. Click a column header to sort, type to filter.</p>"
+        f"the entry (marked <em>wide</em>). Intervals: {text(interval_method(part.doc))}. Layers: {text(layer_timing(part.doc))}. "
+        f"Memory: {text(memory_words(part.doc))}. Click a column header to sort, type to filter.</p>"
         + data_table(f"{part.anchor}-entries", columns, rows, "entries by key, kind or stage")
     )
 
@@ -172,13 +177,19 @@ def breakdown_section(part: LutPart) -> str:
         figure = png(breakdown_figure(doc), DPI)
     except UserError as exc:
         return f'<h3>Per-stage breakdown</h3><p class="callout">no breakdown: {text(exc)}</p>'
-    totals = breakdown.groupby("stage", sort=False)["latency_ms"].agg(["count", "sum"])
-    rows = [(stage, f"{int(r['count'])} blocks, {r['sum']:.3f} ms") for stage, r in totals.iterrows()]
+    totals = breakdown.groupby("stage", sort=False).agg(count=("latency_ms", "count"), ms=("latency_ms", "sum"), load=("load_mib", "sum"), peak=("peak_mib", "sum"))
+    memory = has_memory(doc)
+    rows = [
+        (stage, f"{int(r['count'])} blocks, {r['ms']:.3f} ms" + (f"; memory: load {r['load']:+.2f} MiB, peak {r['peak']:+.2f} MiB" if memory else ""))
+        for stage, r in totals.iterrows()
+    ]
     total = breakdown["latency_ms"].sum()
     alt = f"latency breakdown of the context network of LUT {doc['id']}"
     return (
         f"<h3>Per-stage breakdown</h3><p class=\"note\">The LUT's context network priced from its entries: {total:.3f} ms "
-        f"in {len(breakdown)} blocks.</p>"
+        f"in {len(breakdown)} blocks"
+        + (f", load {breakdown['load_mib'].sum():.1f} MiB and peak {breakdown['peak_mib'].sum():.1f} MiB of memory" if memory else "")
+        + ".</p>"
         f"<figure>{image(figure, alt)}"
         "<figcaption>Top: one bar per stage, one segment per block. Bottom: every transformer layer entry with its 95% "
         "interval.</figcaption></figure>"
@@ -194,6 +205,22 @@ def figures_table(run: dict[str, Any]) -> str:
         for name, label, fmt in FIGURE_ROWS
     )
     return f'<table class="figures">{head}<tbody>{body}</tbody></table>'
+
+
+def memory_figures(run: dict[str, Any]) -> str:
+    """The run's memory predictions against the memory measured, per kind, or why there are none."""
+    memory = run.get("memory")
+    if memory is None:
+        return ""
+    if "skipped" in memory:
+        return f'<p class="note">Memory not validated: {text(memory["skipped"])}</p>'
+    head = "<thead><tr><th>memory</th><th class=\"num\">within ±10%</th><th class=\"num\">MAPE</th><th class=\"num\">Spearman ρ</th></tr></thead>"
+    body = "".join(
+        f'<tr data-memory="{kind}"><th>{kind}</th><td class="num">{memory[kind]["within_10"]:.0%}</td>'
+        f'<td class="num">{memory[kind]["mape"]:.1%}</td><td class="num">{memory[kind]["spearman"]:.3f}</td></tr>'
+        for kind in ("load", "peak")
+    )
+    return f'<table class="figures">{head}<tbody>{body}</tbody></table><p class="note">Memory measured: {text(memory["method"])}.</p>'
 
 
 def run_section(part: LutPart, i: int, run: dict[str, Any]) -> str:
@@ -216,7 +243,7 @@ def run_section(part: LutPart, i: int, run: dict[str, Any]) -> str:
     alt = f"predicted against measured latency, validation run {i} of LUT {part.doc['id']}"
     return (
         f'<article class="run" id="{part.anchor}-run{i}"><h4>Run {i} of {len(part.runs)}: {text(run["created_at"])}</h4>'
-        f'<div class="run-body"><div>{kv_table(facts)}{figures_table(run)}'
+        f'<div class="run-body"><div>{kv_table(facts)}{figures_table(run)}{memory_figures(run)}'
         "<p class=\"note\">Anchor-scaled: predictions times the speed factor (how fast the LUT's anchor network ran in "
         "this session against its speed in the LUT); raw: the LUT as it is.</p></div>"
         f"<figure>{image(png(validation_figure(run), DPI), alt)}</figure></div>"

@@ -9,6 +9,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from search.nas.lut import ENTRY_KINDS, LUTError, check_same_precision, lut_precision
+from search.nas.memory import MIB
 from search.nas.predictor import parts
 from search.space import load_space
 from search.space.config import SubnetConfig
@@ -18,7 +19,7 @@ if TYPE_CHECKING:  # pandas is imported by the functions that build frames: `ben
 
 KIND_ORDER = {kind: i for i, kind in enumerate(ENTRY_KINDS)}
 DIFF_COLUMNS = ["key", "kind", "a_ms", "b_ms", "ratio", "only_in", "within_noise"]
-BREAKDOWN_COLUMNS = ["stage", "part", "key", "latency_ms"]
+BREAKDOWN_COLUMNS = ["stage", "part", "key", "latency_ms", "load_mib", "peak_mib"]  # memory: NaN in LUTs without
 FIGURE_ROWS = [  # (figure, label, format) of a validation run: `bench validate`, `bench lut show` and the report show them alike
     ("samples", "subnets", "{:d}"),
     ("within_5", "within ±5%", "{:.1%}"),
@@ -146,5 +147,9 @@ def lut_breakdown(doc: dict[str, Any]) -> pd.DataFrame:
     for p in parts(SubnetConfig.from_dict(doc["context"]), load_space(doc["space"]["name"])):
         if p.key not in entries:
             raise LUTError(f"LUT {doc['id']} has no entry {p.key!r}, which its context network needs")
-        rows.append({"stage": p.stage, "part": p.part, "key": p.key, "latency_ms": float(entries[p.key]["latency_ms"])})
+        memory = entries[p.key].get("memory", {})
+        rows.append({
+            "stage": p.stage, "part": p.part, "key": p.key, "latency_ms": float(entries[p.key]["latency_ms"]),
+            "load_mib": memory.get("load_bytes", math.nan) / MIB, "peak_mib": memory.get("peak_bytes", math.nan) / MIB,
+        })
     return pd.DataFrame(rows, columns=BREAKDOWN_COLUMNS)

@@ -1,0 +1,120 @@
+"""Memory beside latency: a LUT's entries record what each block adds to a model's memory (by
+removal, as latency), and the memory predictor sums them over a subnet's parts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from orchestrator.lut.memory import lut_memory
+from orchestrator.plan.spec import Entry
+from search.nas.lut import LUTError
+from search.nas.memory import MemoryPredictor
+from search.nas.predictor import parts
+from search.space import load_space
+from search.space.config import SubnetConfig
+from search.space.encoding import decode, random_batch
+from tests.lut_factory import CONTEXT, make_lut, sized_lut, with_memory
+
+SPACE = load_space("tiny")
+METHOD = "host: resident set"
+
+
+def result(memory: dict[str, tuple[int, int] | None]) -> dict:
+    """A checked session result in which each network has the (load, peak) bytes given (None: none measured)."""
+    return {"models": [{"id": pid, **({"memory": {"load_bytes": m[0], "peak_bytes": m[1], "method": METHOD}} if m else {})} for pid, m in memory.items()]}
+
+
+LAYER = Entry("layer", "mbconv_layer", "MBConv-1", {"width": 16, "expansion": 1}, reference="with", variant="without", copies=2)
+STEM = Entry("stem", "stem", None, {"width": 16}, reference="stem", variant="overhead")
+OVERHEAD = Entry("overhead", "overhead", None, {}, reference="overhead", variant=None)
+
+
+def test_an_entry_s_memory_is_its_removal_difference_per_copy_at_the_median_session() -> None:
+    sessions = [
+        result({"with": (10_000, 30_000), "without": (6_000, 26_000), "stem": (5_000, 20_000), "overhead": (3_000, 12_000)}),
+        result({"with": (10_000, 31_000), "without": (6_000, 26_000)}),
+        result({"with": (10_000, 30_000), "without": (6_000, 26_000)}),
+    ]
+    memory, record = lut_memory([LAYER, STEM, OVERHEAD], sessions, "removal")
+    assert memory == {
+        "layer": {"load_bytes": 2_000, "peak_bytes": 2_000},
+        "stem": {"load_bytes": 2_000, "peak_bytes": 8_000},
+        "overhead": {"load_bytes": 3_000, "peak_bytes": 12_000},
+    }
+    assert record["method"] == METHOD and record["networks"] == 4
+    assert record["relative_sd"] == pytest.approx(np.std([30_000, 31_000, 30_000], ddof=1) / np.mean([30_000, 31_000, 30_000]) / 2)
+
+
+def test_a_lut_records_no_memory_when_a_network_it_needs_was_measured_without() -> None:
+    sessions = [result({"with": (10_000, 30_000), "without": None})]
+    assert lut_memory([LAYER], sessions, "removal") is None
+
+
+def test_an_isolated_lut_records_no_memory_since_each_block_carries_the_runtime_again() -> None:
+    sessions = [result({"with": (10_000, 30_000), "without": (6_000, 26_000)})]
+    assert lut_memory([LAYER], sessions, "isolated") is None
+
+
+def test_the_predictor_sums_a_subnet_s_entries_load_and_peak() -> None:
+    lut = with_memory(make_lut(SPACE), SPACE)
+    config = SubnetConfig.from_dict(CONTEXT)
+    predicted = MemoryPredictor(lut, SPACE).predict(config)
+    keys = [p.key for p in parts(config, SPACE)]
+    assert predicted.load_bytes == pytest.approx(sum(lut["entries"][k]["memory"]["load_bytes"] for k in keys))
+    assert predicted.peak_bytes == pytest.approx(predicted.load_bytes + 8 * 2**20)
+
+
+def test_a_batch_is_priced_as_each_of_its_subnets_alone() -> None:
+    lut = with_memory(sized_lut(SPACE), SPACE)
+    predictor = MemoryPredictor(lut, SPACE)
+    batch = random_batch(SPACE, 50, np.random.default_rng(0), 64)
+    one_by_one = [predictor.predict(decode(batch, i, SPACE)).peak_bytes for i in range(50)]
+    assert predictor.predict_batch(batch) == pytest.approx(one_by_one)
+
+
+def test_a_lut_without_memory_is_refused_naming_how_to_get_one() -> None:
+    lut = make_lut(SPACE)
+    with pytest.raises(LUTError, match=rf"LUT {lut['id']} records no memory \(it was profiled before memory was measured, or its device's runner "
+                       r"measures none\); profile the device with `bench profile --device host-cpu` for a LUT that does"):
+        MemoryPredictor(lut, SPACE)
+
+
+def test_the_interval_is_the_measurement_s_repeat_spread() -> None:
+    predictor = MemoryPredictor(with_memory(make_lut(SPACE), SPACE, relative_sd=0.01), SPACE)
+    low, high = predictor.interval(100.0)
+    assert (low, high) == pytest.approx((100 - 1.96, 100 + 1.96), abs=1e-3)
+
+
+def validated(lut: dict, memory: list | None) -> dict:
+    from orchestrator.lut.validation import ValidationRun, validation_record
+    from orchestrator.measure.devices import get_device
+    from search.nas.predictor import LatencyPredictor
+
+    predictor = LatencyPredictor(lut, SPACE)
+    batch = random_batch(SPACE, 8, np.random.default_rng(1), 64)
+    configs = [decode(batch, i, SPACE) for i in range(8)]
+    measured = memory(configs) if memory is not None else None
+    run = ValidationRun(configs, predictor.predict_many(configs), lut["measurement"].get("context_latency_ms", 1.0), {"platform": "host"}, measured)
+    return validation_record(lut, predictor, run, get_device("host"), 0)
+
+
+def test_a_validation_reports_memory_predicted_against_memory_measured_per_kind() -> None:
+    lut = with_memory(sized_lut(SPACE), SPACE)
+    memory = MemoryPredictor(lut, SPACE)
+
+    def two_percent_over(configs: list) -> list:
+        return [{"load_bytes": int(memory.predict(c).load_bytes / 1.02), "peak_bytes": int(memory.predict(c).peak_bytes / 1.02), "method": METHOD} for c in configs]
+
+    record = validated(lut, two_percent_over)
+    assert record["memory"]["method"] == METHOD
+    for kind in ("load", "peak"):
+        assert record["memory"][kind]["within_10"] == 1.0 and record["memory"][kind]["spearman"] == pytest.approx(1.0)
+        assert record["memory"][kind]["bias"] == pytest.approx(0.02, abs=1e-4)
+    assert record["points"][0]["measured_memory_mib"]["peak_mib"] == pytest.approx(record["points"][0]["predicted_memory_mib"]["peak_mib"] / 1.02, rel=1e-6)
+
+
+def test_a_validation_says_why_it_has_no_memory_figures() -> None:
+    lut = with_memory(sized_lut(SPACE), SPACE)
+    assert validated(lut, None)["memory"] == {"skipped": "the runner of host-cpu measured no memory"}
+    assert validated(sized_lut(SPACE), None)["memory"]["skipped"].startswith(f"LUT {sized_lut(SPACE)['id']} records no memory")
