@@ -327,13 +327,15 @@ def search(
     devices_file: str | os.PathLike[str] | None = None,
     measure_top: int = 5,
     int8_calibration: int = 64,
+    memory_mb: float | None = None,
 ) -> Found | FoundModel:
     """`bench search` from Python, the same job (`orchestrator.searchjob.run`): the subnets of a
     trained supernet priced with `lut` (a LUT document, id or path, of the supernet's space and
     resolution) within `latency_ms`, and with each of `budgets` ((LUT, budget ms) pairs: one model
     held to a budget on every device at once), each budget's intervals calibrated on its LUT's
     latest validation as `bench search` calibrates them; scored on `data` (default: the supernet's
-    own) within `params_m`. Returns `Found` (the most accurate within every budget and every subnet
+    own) within `params_m`, and each device's peak memory within `memory_mb` MiB (its LUT must record
+    memory). Returns `Found` (the most accurate within every budget and every subnet
     evaluated); with `measure`, the measured finish runs on every device that can be reached and
     delivers the model into `out` in each device's form, and what `load_found(out)` returns comes
     back. `out`: the run folder (default without `measure`: a temporary one, removed)."""
@@ -354,8 +356,9 @@ def search(
         folder = Path(out) if out is not None else Path(scratch) / "run"
         held = _held(lut, latency_ms, budgets, folder, supernet)
         supernet.evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts, naming `data`
-        arguments = Arguments("latency_ms", "budgets", "params_m")
-        job = open_job(supernet.path, held, folder, settings, params_m, Path(data) if data is not None else None, log=log, arguments=arguments)
+        arguments = Arguments("latency_ms", "budgets", "params_m", "memory_mb")
+        job = open_job(supernet.path, held, folder, settings, params_m, Path(data) if data is not None else None, log=log, arguments=arguments,
+                       memory_mb=memory_mb)
         for line in job.describe_budget().splitlines():
             log(line)
         devices = devices_for(job, measure, Path(devices_file) if devices_file is not None else None)

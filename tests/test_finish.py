@@ -101,7 +101,7 @@ def test_a_figure_is_printed_with_the_digits_that_tell_it_from_its_bounds(value,
 def test_the_measured_line_never_prints_a_model_outside_its_interval_with_the_interval_s_own_figures():
     """0.3504 ms against 0.33-0.3482 printed as "0.35 ms ... outside the predicted interval 0.33-0.35 ms"."""
     lut = {"id": "d7f47ca8390c6922", "device": {"name": "host"}, "measurement": {}}
-    budget = SimpleNamespace(latency_ms=0.34)
+    budget = SimpleNamespace(latency_ms=0.34, memory_mib=None)
     target = SimpleNamespace(name="host", lut=lut, budget=budget, pricer=SimpleNamespace(interval=lambda config: (0.33, 0.3482)))
     m = Measured(target, None, {}, Timed({"m": 0.3504}, 1.0, None, "host"), None)
     chosen = SimpleNamespace(hash="m", candidate=SimpleNamespace(config=None))

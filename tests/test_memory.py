@@ -118,3 +118,38 @@ def test_a_validation_says_why_it_has_no_memory_figures() -> None:
     lut = with_memory(sized_lut(SPACE), SPACE)
     assert validated(lut, None)["memory"] == {"skipped": "the runner of host-cpu measured no memory"}
     assert validated(sized_lut(SPACE), None)["memory"]["skipped"].startswith(f"LUT {sized_lut(SPACE)['id']} records no memory")
+
+
+def memory_pricer(memory_mib: float | None):
+    from search.nas.budget import Pricer, make_budget
+    from search.nas.predictor import LatencyPredictor
+
+    lut = with_memory(sized_lut(SPACE), SPACE)
+    return Pricer(LatencyPredictor(lut, SPACE), SPACE, make_budget(1e6, None, None, memory_mib=memory_mib), MemoryPredictor(lut, SPACE))
+
+
+def test_a_subnet_predicted_over_the_memory_budget_is_not_feasible_and_says_so() -> None:
+    pricer = memory_pricer(None)
+    batch = random_batch(SPACE, 400, np.random.default_rng(2), 64)
+    peaks = pricer.memory.predict_batch(batch) / 2**20
+    budget = float(np.median(peaks))
+    held = memory_pricer(budget)
+    assert (held.price(400, 2).feasible == (peaks <= budget)).all()
+    over = decode(batch, int(np.argmax(peaks)), SPACE)
+    assert held.excess(over) == f"predicted to need {peaks.max():.2f} MiB at its peak, over the {budget:g} MiB memory budget"
+
+
+def test_a_memory_budget_is_a_positive_number() -> None:
+    from infra.errors import UserError
+
+    with pytest.raises(UserError, match="memory_mb must be a finite number above 0, not nan"):
+        memory_pricer(float("nan"))
+
+
+def test_the_finish_holds_memory_as_latency_and_a_figure_not_measured_is_not_held() -> None:
+    from search.nas.budget import finish_pick
+
+    budgets = {"host": 1.0, "host memory": 10.0}
+    assert finish_pick([{"host": 1.0, "host memory": 10.6}, {"host": 1.04, "host memory": 10.4}], budgets) == (1, True)
+    assert finish_pick([{"host": 1.0}], budgets) == (0, True)  # a runner that measures no memory
+    assert finish_pick([{"host": 1.0, "host memory": 13.0}, {"host": 1.2, "host memory": 10.0}], budgets) == (1, False)

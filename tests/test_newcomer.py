@@ -41,7 +41,7 @@ def test_a_search_on_a_lut_of_another_cpu_says_so_and_gives_budget_and_model_in_
 
     monkeypatch.setattr("orchestrator.lut.machine.cpu_model", lambda: "Intel(R) Xeon(R) Processor")
     doc = on_cpu(json.loads(QUICK.read_text()), "AMD EPYC")
-    target = SimpleNamespace(name="host", lut=doc, budget=SimpleNamespace(latency_ms=0.51), pricer=SimpleNamespace(interval=lambda config: (0.4, 0.5)))
+    target = SimpleNamespace(name="host", lut=doc, budget=SimpleNamespace(latency_ms=0.51, memory_mib=None), pricer=SimpleNamespace(interval=lambda config: (0.4, 0.5)))
     timed = Timed({"f" * 16: 2.56}, anchor_ms=5.416, anchor_lut_ms=1.0, device="host")
     chosen = SimpleNamespace(hash="f" * 16, candidate=SimpleNamespace(config=None))
     logged: list[str] = []

@@ -20,7 +20,7 @@ from search.space.config import SubnetConfig
 from search.space.sampling import max_config, min_config
 from search.supernet.static import StaticSubnet
 from tests.conftest import CliResult
-from tests.lut_factory import sized_lut
+from tests.lut_factory import sized_lut, with_memory
 
 pytestmark = pytest.mark.exports
 
@@ -37,6 +37,13 @@ def write_lut(path: Path, doc: dict) -> Path:
 @pytest.fixture(scope="module")
 def tiny_lut(tmp_path_factory) -> Path:
     return write_lut(tmp_path_factory.mktemp("lut") / "tiny-host.json", sized_lut(load_space("tiny"), device=HOST))
+
+
+@pytest.fixture(scope="module")
+def tiny_memory_lut(tmp_path_factory) -> Path:
+    """`tiny_lut` with memory recorded, as a profile on a runner that measures it writes it."""
+    tiny = load_space("tiny")
+    return write_lut(tmp_path_factory.mktemp("lut") / "tiny-host-memory.json", with_memory(sized_lut(tiny, device=HOST), tiny))
 
 
 def middle_budget(lut_path: Path) -> float:
@@ -60,14 +67,15 @@ def fresh_coreml(cache: Path, tmp_path: Path) -> Path:
     return own
 
 
-def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_no_third_party_noise(tiny_checkpoint, tiny_lut, tmp_path, shared_export_cache):
+def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_no_third_party_noise(tiny_checkpoint, tiny_memory_lut, tmp_path, shared_export_cache):
     """In a process of its own, as a user runs it, so that what coremltools and tqdm print at import
-    and conversion would show: it goes to the run's delivery.log, not the terminal."""
-    budget = middle_budget(tiny_lut)
+    and conversion would show: it goes to the run's delivery.log, not the terminal. Held to a memory
+    budget too, which the model is measured against as its latency is."""
+    budget = middle_budget(tiny_memory_lut)
     out = tmp_path / "search"
     result = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "search", "--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut),
-         "--latency-ms", str(budget), "--out", str(out), "--json", *FAST, "--measure-top", "1"],
+        [sys.executable, "-m", "orchestrator", "search", "--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_memory_lut),
+         "--latency-ms", str(budget), "--memory-mb", "500", "--out", str(out), "--json", *FAST, "--measure-top", "1"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "BENCH_CACHE": str(fresh_coreml(shared_export_cache, tmp_path))},
         capture_output=True, text=True, timeout=600,
     )
@@ -100,6 +108,10 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     assert saved["classes"] == [str(i) for i in range(10)]
     assert (out / "best.pte").stat().st_size > 0 and (out / "best.mlpackage" / "Manifest.json").exists()
     assert (out / "pareto.png").stat().st_size > 0 and doc["files"]["pte_partitions"] == 1
+    memory = doc["memory"]
+    assert memory["budget_mib"] == 500 and memory["predicted"]["peak_mib"] <= 500 and memory["within_budget"] is True
+    assert 0 < memory["measured"]["load_mib"] <= memory["measured"]["peak_mib"] < 500 and memory["measured"]["method"].startswith("host:")
+    assert f"memory: peak {memory['measured']['peak_mib']:.2f} MiB measured" in result.stderr
 
 
 def ctrl_c(*args, **kwargs):
@@ -251,6 +263,30 @@ def test_unreachable_budget_names_the_fastest_latency_and_a_budget_that_passes(t
     named = re.search(r"raise --latency-ms to at least ([0-9.]+)", result.stderr).group(1)
     again = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", named, "--out", str(tmp_path / "o"), "--no-measure", *FAST)
     assert again.exit_code == 0, again.stderr
+
+
+def test_a_memory_budget_on_a_lut_without_memory_is_refused_naming_how_to_get_one(tiny_checkpoint, tiny_lut, tmp_path, search):
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)), "--memory-mb", "20",
+                    "--out", str(tmp_path / "o"), "--json", *FAST)
+    lut = json.loads(tiny_lut.read_text())["id"]
+    assert one_error_line(result) == (
+        f"error: LUT {lut} records no memory (it was profiled before memory was measured, or its device's runner measures none); "
+        "profile the device with `bench profile --device host` for a LUT that does"
+    )
+    assert not (tmp_path / "o" / "search_state.json").exists()
+
+
+def test_an_unreachable_memory_budget_names_the_least_peak_and_a_budget_that_passes(tiny_checkpoint, tiny_memory_lut, tmp_path, search):
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_memory_lut), "--latency-ms", str(middle_budget(tiny_memory_lut)),
+                    "--memory-mb", "1", "--out", str(tmp_path / "o"), "--json", *FAST)
+    line = one_error_line(result)
+    assert result.exit_code == 2 and line.startswith("error: no subnet fits in 1 MiB: the least peak memory LUT ") and not (tmp_path / "o").exists()
+    named = re.search(r"raise --memory-mb to at least ([0-9.]+)$", line).group(1)
+    again = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_memory_lut), "--latency-ms", str(middle_budget(tiny_memory_lut)),
+                   "--memory-mb", named, "--out", str(tmp_path / "o"), "--no-measure", "--json", *FAST)
+    assert again.exit_code == 0, again.stderr
+    found = json.loads(again.stdout)
+    assert found["memory"]["predicted"]["peak_mib"] <= float(named) and found["budget"]["memory_mib"] == float(named)
 
 
 def test_file_that_is_not_a_checkpoint_is_refused(tiny_lut, tmp_path, search):

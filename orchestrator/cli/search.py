@@ -39,6 +39,10 @@ def search_cmd(
         help="a device held to a budget at once with the others: a LUT id (or prefix) or path, '=', the budget in ms; repeat it for each device",
     ),
     params_m: Optional[float] = typer.Option(None, "--params-m", callback=number(0, 1e6, low_open=True), help="parameter budget in millions"),
+    memory_mb: Optional[float] = typer.Option(
+        None, "--memory-mb", callback=number(0, 1e7, low_open=True),
+        help="peak memory budget in MiB on every device held (its LUT must record memory: `bench profile` writes it)",
+    ),
     space: Optional[str] = typer.Option(None, "--space", help="expected space (checked against the checkpoint)"),
     strategy: str = typer.Option(SEARCH["strategy"], "--strategy", help=" or ".join(STRATEGIES)),
     population: int = typer.Option(SEARCH["population"], "--population", callback=number(2, 100_000), help="subnets evaluated per generation"),
@@ -63,7 +67,7 @@ def search_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
-    """Find the most accurate subnet within a latency budget (and a parameter budget) on a LUT's device.
+    """Find the most accurate subnet within a latency budget (and parameter and memory budgets) on a LUT's device.
     Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
     from orchestrator.lut.machine import other_cpu
@@ -78,7 +82,7 @@ def search_cmd(
     d = distributed.place()
     log = logger(errors if as_json else console) if d.main else (lambda message: None)  # --json keeps stdout for the JSON document
     try:
-        job = open_job(checkpoint, held, run_dir, settings, params_m, data, space, log, d)
+        job = open_job(checkpoint, held, run_dir, settings, params_m, data, space, log, d, memory_mb=memory_mb)
         distributed.join(d)  # the inputs are checked: now meet the other ranks
         for line in job.describe_budget().splitlines():  # a line per held device
             log(line)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from orchestrator.export.trained import export_trained
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.measure.budget import TimeBudget
 from orchestrator.measure.devices import Device
+from orchestrator.measure.memory import MIB
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.plan.spec import ProbeSpec
@@ -124,6 +125,11 @@ class Timed:
     anchor_ms: float
     anchor_lut_ms: float | None
     device: str
+    memory: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # each model's memory as the runner measured it (None: it measures none)
+
+    def peak_mib(self, model: str) -> float | None:
+        measured = self.memory.get(model)
+        return None if measured is None else measured["peak_bytes"] / MIB
 
     @property
     def session_speed(self) -> float | None:
@@ -139,7 +145,7 @@ class Timed:
         return {
             "measured_ms": self.measured_ms[model], "anchor_ms": self.anchor_ms, "anchor_lut_ms": self.anchor_lut_ms,
             "session_speed": self.session_speed, "measured_ms_at_lut_speed": self.at_lut_speed(model) if self.session_speed else None,
-            "device": self.device,
+            "device": self.device, "memory": self.memory.get(model),
         }
 
 
@@ -162,7 +168,9 @@ def time_models(
         known = {**(predicted_ms or {}), ANCHOR: anchor_ms}
         result = run_session(device, run_dir, session, end_to_end_timing(lut), runner=runner, budget=TimeBudget(), latency_ms=known)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
-    return Timed({name: median[name] for name in models}, median[ANCHOR], lut["measurement"].get("context_latency_ms"), device.name)
+    memory = {m["id"]: m.get("memory") for m in result["models"]}
+    return Timed({name: median[name] for name in models}, median[ANCHOR], lut["measurement"].get("context_latency_ms"), device.name,
+                 {name: memory[name] for name in models})
 
 
 ANCHOR = "anchor"  # the anchor network's id in a session of found models (theirs are config hashes)

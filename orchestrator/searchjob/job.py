@@ -26,6 +26,7 @@ from orchestrator.lut.store import latest_validation
 from orchestrator.searchjob.resume import INPUTS_FILE, check_resume, file_sha256
 from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
 from search.nas.joint import JointPricer
+from search.nas.memory import MemoryPredictor
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Search, SearchSettings, SearchState
 from search.space import SearchSpace
@@ -55,6 +56,7 @@ class SearchInputs:
     calibration_batches: int = CALIBRATION_BATCHES
     # more devices held to a budget at once (`bench search --budget LUT=MS`): (LUT path, budget ms)
     others: tuple[tuple[Path, float], ...] = ()
+    memory_mb: float | None = None  # every device's budget of peak memory (MiB), predicted by its LUT and measured at the finish
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Arguments:
     latency: str = "--latency-ms"
     budgets: str = "--budget"
     params: str = "--params-m"
+    memory: str = "--memory-mb"
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,7 @@ class SearchJob:
         primary = self.targets[0]
         self.lut, self.validation, self.budget = primary.lut, primary.validation, primary.budget
         self.pricer: Pricer = JointPricer({t.name: t.pricer for t in self.targets}) if len(self.targets) > 1 else primary.pricer
-        if len(self.targets) > 1:
-            self.pricer.check_reachable(arguments.budgets, arguments.params)
-        else:
-            self.pricer.check_reachable(arguments.latency, arguments.params)
+        self.pricer.check_reachable(arguments.budgets if len(self.targets) > 1 else arguments.latency, arguments.params, arguments.memory)
         self.device = self.d.device
         self._batches: tuple[list, list] | None = None
 
@@ -134,7 +134,7 @@ class SearchJob:
                 raise UserError(
                     f"LUTs {twin.lut['id'][:8]} and {lut['id'][:8]} are both of device {twin.name}: hold each device to one budget, with one of its LUTs"
                 )
-            targets.append(target_for(path, lut, latency_ms, self.inputs.params_m, self.base_space, self.space))
+            targets.append(target_for(path, lut, latency_ms, self.inputs.params_m, self.base_space, self.space, self.inputs.memory_mb))
         return targets
 
     def describe_budget(self) -> str:
@@ -147,6 +147,8 @@ class SearchJob:
         lut = target.lut
         head = f"budget {b.latency_ms:g} ms" + (f" on {target.name}" if len(self.targets) > 1 else "")
         head += f": predictions at or below it, each subnet's 95% interval at or below {b.ceiling_ms:.3g} ms (+{TOLERANCE:.0%})"
+        if b.memory_mib is not None:
+            head += f", and its peak memory predicted at or below {b.memory_mib:g} MiB"
         if c is None:
             return (
                 f"{head}; LUT {lut['id'][:8]} has no validation, so the intervals are the entries' own, several times wider than "
@@ -278,7 +280,7 @@ class SearchJob:
         self._load()
         return {
             "checkpoint_sha256": file_sha256(Path(self.ckpt["path"])), "lut": self.lut["id"],
-            "latency_ms": self.inputs.latency_ms, "params_m": self.inputs.params_m,
+            "latency_ms": self.inputs.latency_ms, "params_m": self.inputs.params_m, "memory_mb": self.inputs.memory_mb,
             "interval_calibration": self.budget.calibration.to_dict() if self.budget.calibration else None,
             "other_budgets": [
                 {"lut": t.lut["id"], "latency_ms": t.budget.latency_ms, "interval_calibration": t.budget.calibration.to_dict() if t.budget.calibration else None}
@@ -303,14 +305,17 @@ class SearchJob:
 
 def target_for(
     path: Path, lut: dict[str, Any], latency_ms: float, params_m: float | None, base_space: SearchSpace, space: SearchSpace,
+    memory_mb: float | None = None,
 ) -> Target:
-    """A device held to `latency_ms`: its LUT's latest validation (beside the LUT at `path`) calibrates
-    the budget's intervals; latency priced in `base_space` (the space as profiled), parameters in
-    `space` (as trained). What `bench search`, the API and the benchmarks price a budget with."""
+    """A device held to `latency_ms` (and to `memory_mb` of peak memory, which its LUT must record):
+    its LUT's latest validation (beside the LUT at `path`) calibrates the budget's intervals; latency
+    and memory priced in `base_space` (the space as profiled), parameters in `space` (as trained).
+    What `bench search`, the API and the benchmarks price a budget with."""
     validation = latest_validation(path, lut["id"])
     predictor = LatencyPredictor(lut, base_space)
-    budget = make_budget(latency_ms, params_m, validation, predictor)
-    return Target(path, lut, validation, budget, Pricer(predictor, space, budget))
+    budget = make_budget(latency_ms, params_m, validation, predictor, memory_mb)
+    memory = MemoryPredictor(lut, base_space) if memory_mb is not None else None
+    return Target(path, lut, validation, budget, Pricer(predictor, space, budget, memory))
 
 
 def _check_alike(first: dict[str, Any], other: dict[str, Any]) -> None:

@@ -56,13 +56,30 @@ class Measured:
     timed: Timed | None
     not_measured: str | None
 
-    def within(self, model: str) -> bool:
+    def figures(self, model: str) -> dict[str, float]:
+        """What the finish holds `model` to on this device, measured: its latency at the LUT's speed,
+        and its peak memory (MiB) where the search has a memory budget and the runner measured it."""
         assert self.timed is not None
-        return budget_rules.measures_within(self.timed.at_lut_speed(model), self.target.budget.latency_ms)
+        held = {self.target.name: self.timed.at_lut_speed(model)}
+        if self.target.budget.memory_mib is not None and (peak := self.timed.peak_mib(model)) is not None:
+            held[f"{self.target.name} memory"] = peak
+        return held
+
+    def budgets(self) -> dict[str, float]:
+        """The budgets `figures` are held to, by the same names."""
+        held = {self.target.name: self.target.budget.latency_ms}
+        if self.target.budget.memory_mib is not None:
+            held[f"{self.target.name} memory"] = self.target.budget.memory_mib
+        return held
+
+    def within(self, model: str) -> bool:
+        budgets = self.budgets()
+        return all(budget_rules.measures_within(value, budgets[name]) for name, value in self.figures(model).items())
 
     def ratio(self, model: str) -> float:
-        assert self.timed is not None
-        return self.timed.at_lut_speed(model) / self.target.budget.latency_ms
+        """The largest share of a budget `model` measures at on this device."""
+        budgets = self.budgets()
+        return max(value / budgets[name] for name, value in self.figures(model).items())
 
 
 def lut_devices(job: SearchJob, devices_file: Path | None = None) -> dict[str, Resolver]:
@@ -177,7 +194,7 @@ def choose(candidates: list[Exportable], measured: Mapping[str, Measured], accur
     if not timed:
         return Choice(exported[0] if exported else candidates[0], None)
     index, within = budget_rules.finish_pick(
-        [{m.target.name: m.timed.at_lut_speed(s.hash) for m in timed} for s in exported], {m.target.name: m.target.budget.latency_ms for m in timed},
+        [{k: v for m in timed for k, v in m.figures(s.hash).items()} for s in exported], {k: v for m in timed for k, v in m.budgets().items()},
     )
     if within:
         chosen = exported[index]

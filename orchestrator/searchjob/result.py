@@ -19,8 +19,10 @@ from orchestrator.lut.machine import other_cpu
 from orchestrator.searchjob.delivery import Delivered, artifact_name
 from orchestrator.searchjob.job import SearchJob, Target
 from orchestrator.searchjob.measured import Measured
+from search.nas import budget as budget_rules
 from search.nas.budget import TOLERANCE
 from search.nas.lut import interval_method
+from search.nas.memory import MIB, MemoryPredictor, has_memory, no_memory
 from search.nas.significance import Proportion, proportion
 from search.nas.strategies import SearchState
 
@@ -117,6 +119,24 @@ def _device_figures(o: Outcome, m: Measured, s: Any) -> dict[str, Any]:
     }
 
 
+def _memory(o: Outcome, m: Measured) -> dict[str, Any]:
+    """The delivered model's memory on one device: predicted where its LUT records memory, measured
+    where its runner measured it, against the memory budget where the search had one (+5%, as latency)."""
+    lut, budget_mib = m.target.lut, m.target.budget.memory_mib
+    predicted = None
+    if has_memory(lut):
+        memory = m.target.pricer.memory or MemoryPredictor(lut, o.job.base_space)
+        point = memory.predict(o.chosen.candidate.config)
+        predicted = {**point.to_dict(), "peak_interval_mib": [v / MIB for v in memory.interval(point.peak_bytes)]}
+    measured = m.timed.memory.get(o.chosen.hash) if m.timed is not None else None
+    shown = {"load_mib": measured["load_bytes"] / MIB, "peak_mib": measured["peak_bytes"] / MIB, "method": measured["method"]} if measured else None
+    return {
+        "budget_mib": budget_mib, "predicted": predicted, "measured": shown,
+        "within_budget": budget_rules.measures_within(shown["peak_mib"], budget_mib) if shown and budget_mib is not None else None,
+        "not_predicted": None if predicted else no_memory(lut),
+    }
+
+
 def _device_section(o: Outcome, m: Measured, files: Delivered) -> dict[str, Any]:
     """result.json's section for one held device: its LUT, budget, program, and the delivered model on it."""
     t: Target = m.target
@@ -132,6 +152,7 @@ def _device_section(o: Outcome, m: Measured, files: Delivered) -> dict[str, Any]
         "not_measured": m.not_measured,
         "judged_by": "measured" if timed else "prediction alone",
         "quantization": o.quantized.get(backend.name),
+        "memory": _memory(o, m),
     }
 
 
@@ -176,6 +197,7 @@ def result_document(o: Outcome, files: Delivered) -> dict[str, Any]:
         "measured_ms_at_lut_speed": measured["measured_ms_at_lut_speed"] if measured else None,
         "budget_ratio": m.ratio(chosen.hash) if measured else None,
         "within_budget": o.within,
+        "memory": _memory(o, m),
         "measure_top": o.measure_top,
         "chosen_rank": o.candidates.index(chosen),
         "candidates": [_candidate_record(o, s) for s in o.candidates],
@@ -212,10 +234,27 @@ def log_measured(o: Outcome, result: dict[str, Any], log: Callable[[str], None])
         elif len(o.measured) > 1:
             why = m.not_measured if (m.not_measured or "").startswith("not measured") else f"not measured ({m.not_measured})"
             log(f"{name}: {why}; judged by its prediction alone, {m.target.pricer.latency(o.chosen.candidate.config):.3g} ms against its {m.target.budget.latency_ms:g} ms budget")
+    for name, section in result["devices"].items():
+        if (line := _memory_line(section["memory"])) is not None:
+            log(f"memory on {name}: {line}" if len(o.measured) > 1 else f"memory: {line}")
     if len(o.measured) > 1:
         log(f"the device that binds the delivered model: {result['binding_device']}")
         programs = "; ".join(f"{name}: {Path(d['file']).name}" for name, d in result["devices"].items() if d["file"])
         log(f"one model, a program per device: {programs}")
+
+
+def _memory_line(memory: dict[str, Any]) -> str | None:
+    """The delivered model's memory in words, or None where there is nothing to say (no prediction, no measurement)."""
+    predicted, measured, budget = memory["predicted"], memory["measured"], memory["budget_mib"]
+    if predicted is None and measured is None:
+        return None
+    parts = [f"peak {measured['peak_mib']:.2f} MiB measured (load {measured['load_mib']:.2f})" if measured else "not measured by this device's runner"]
+    if predicted:
+        parts.append(f"{predicted['peak_mib']:.2f} MiB predicted")
+    if budget is not None:
+        standing = "within" if memory["within_budget"] else "OVER" if memory["within_budget"] is False else "judged by its prediction against"
+        parts.append(f"{standing} the {budget:g} MiB budget" + (f" (+{TOLERANCE:.0%})" if memory["within_budget"] is not None else ""))
+    return ", ".join(parts)
 
 
 def _log_timed(o: Outcome, m: Measured, log: Callable[[str], None]) -> None:

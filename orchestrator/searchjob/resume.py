@@ -23,6 +23,7 @@ NAMES = {
     "lut": "the LUT (--lut)",
     "latency_ms": "the latency budget (--latency-ms)",
     "params_m": "the parameter budget (--params-m)",
+    "memory_mb": "the memory budget (--memory-mb)",
     "interval_calibration": "the subnet intervals' calibration (from the LUT's latest validation)",
     "other_budgets": "the other devices' budgets and their calibrations (--budget)",
     "data": "the data (--data)",

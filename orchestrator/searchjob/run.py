@@ -29,12 +29,13 @@ __all__ = ["Arguments", "devices_for", "one_output", "open_job", "resolve_lut", 
 def open_job(
     checkpoint: Path, budgets: Sequence[tuple[Path, float]], out: Path, settings: SearchSettings, params_m: float | None = None,
     data: Path | None = None, space: str | None = None, log: Callable[[str], None] = print, d: Dist | None = None,
-    arguments: Arguments = Arguments(),
+    arguments: Arguments = Arguments(), memory_mb: float | None = None,
 ) -> SearchJob:
-    """The job of `budgets` ((LUT path, budget ms) per device, the primary first), refused in one
-    sentence where its inputs do not fit each other."""
+    """The job of `budgets` ((LUT path, budget ms) per device, the primary first, each also held to
+    `memory_mb` of peak memory where given), refused in one sentence where its inputs do not fit each other."""
     (lut_path, latency_ms), *others = budgets
-    return SearchJob(SearchInputs(checkpoint, lut_path, latency_ms, params_m, out, data, others=tuple(others)), settings, space, log, d, arguments)
+    inputs = SearchInputs(checkpoint, lut_path, latency_ms, params_m, out, data, others=tuple(others), memory_mb=memory_mb)
+    return SearchJob(inputs, settings, space, log, d, arguments)
 
 
 def one_output(job: SearchJob) -> str | None:

@@ -24,6 +24,7 @@ import numpy as np
 
 from infra.errors import UserError
 from search.nas.calibration import Calibration, calibrate, subnet_interval
+from search.nas.memory import MIB, MemoryPredictor
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
@@ -55,11 +56,12 @@ class Budget:
     limit_ms: float  # what point predictions must not exceed
     params: int | None = None
     calibration: Calibration | None = None  # None: the raw intervals
+    memory_mib: float | None = None  # what a subnet's predicted peak memory must not exceed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "latency_ms": self.latency_ms, "limit_ms": self.limit_ms, "params": self.params, "ceiling_ms": self.ceiling_ms,
-            "interval_calibration": self.calibration.to_dict() if self.calibration else None,
+            "interval_calibration": self.calibration.to_dict() if self.calibration else None, "memory_mib": self.memory_mib,
         }
 
     @property
@@ -75,13 +77,14 @@ def measures_within(measured_ms: float, budget_ms: float) -> bool:
 
 
 def finish_pick(timed: Sequence[Mapping[str, float]], budgets: Mapping[str, float]) -> tuple[int, bool]:
-    """The finish's choice among candidates, most accurate first, each timed (at its LUT's speed) on
-    the devices of `budgets` (device -> budget ms): the first that measures within every budget
+    """The finish's choice among candidates, most accurate first, each measured against `budgets`
+    (a name -> its budget: a device's latency at its LUT's speed, a device's peak memory; a figure a
+    candidate lacks, memory its runner measured none of, is not held): the first within every one
     (True), else the one whose largest share of a budget is least, marked over (False)."""
     for i, t in enumerate(timed):
-        if all(measures_within(t[d], ms) for d, ms in budgets.items()):
+        if all(measures_within(value, budgets[name]) for name, value in t.items()):
             return i, True
-    return min(range(len(timed)), key=lambda i: max(timed[i][d] / ms for d, ms in budgets.items())), False
+    return min(range(len(timed)), key=lambda i: max(value / budgets[name] for name, value in timed[i].items())), False
 
 
 def positive(value: Any, argument: str) -> float:
@@ -95,12 +98,14 @@ def positive(value: Any, argument: str) -> float:
 
 def make_budget(
     latency_ms: float, params_m: float | None, validation: dict[str, Any] | None, predictor: LatencyPredictor | None = None,
+    memory_mib: float | None = None,
 ) -> Budget:
     """The budget, with the subnet intervals calibrated on `validation` (which needs the LUT's `predictor`)."""
     latency_ms = positive(latency_ms, "latency_ms")
     params = int(positive(params_m, "params_m") * 1e6) if params_m is not None else None
+    memory = positive(memory_mib, "memory_mb") if memory_mib is not None else None
     calibration = calibrate(predictor, validation) if validation is not None and predictor is not None and len(validation["points"]) >= 3 else None
-    return Budget(latency_ms, latency_ms, params, calibration)
+    return Budget(latency_ms, latency_ms, params, calibration, memory)
 
 
 @dataclass(frozen=True)
@@ -113,12 +118,25 @@ class Priced:
 
 
 class Pricer:
-    """Predicted latency and parameters of configs, and whether they meet the budget."""
+    """Predicted latency, parameters and memory of configs, and whether they meet the budget. A
+    memory budget needs the LUT's `memory` predictor (`search.nas.memory`)."""
 
-    def __init__(self, predictor: LatencyPredictor, trained_space: SearchSpace, budget: Budget) -> None:
-        self.predictor, self.space, self.budget = predictor, trained_space, budget
+    def __init__(self, predictor: LatencyPredictor, trained_space: SearchSpace, budget: Budget, memory: MemoryPredictor | None = None) -> None:
+        if budget.memory_mib is not None and memory is None:
+            raise ValueError("a memory budget needs the LUT's memory predictor")
+        self.predictor, self.space, self.budget, self.memory = predictor, trained_space, budget, memory
         self.resolution = predictor.resolution
         self._params_batch = params_batch(trained_space)
+
+    def memory_mib(self, config: SubnetConfig) -> float:
+        """The subnet's predicted peak memory (MiB); only with a memory predictor."""
+        assert self.memory is not None
+        return self.memory.predict(config).peak_bytes / MIB
+
+    def _fits_memory(self, batch: ConfigBatch) -> np.ndarray:
+        if self.budget.memory_mib is None or self.memory is None:
+            return np.ones(len(batch), dtype=bool)
+        return self.memory.predict_batch(batch) / MIB <= self.budget.memory_mib
 
     def latency(self, config: SubnetConfig) -> float:
         return self.predictor.predict(config)
@@ -150,6 +168,8 @@ class Pricer:
             return f"whose 95% interval reaches {high:.3f} ms, over the budget plus {TOLERANCE:.0%} ({self.budget.ceiling_ms:.3f} ms)"
         if self.budget.params is not None and (params := self.params(config)) > self.budget.params:
             return f"of {params / 1e6:.3f}M parameters, over the {self.budget.params / 1e6:g}M budget"
+        if self.budget.memory_mib is not None and (mib := self.memory_mib(config)) > self.budget.memory_mib * (1 + slack):
+            return f"predicted to need {mib:.2f} MiB at its peak, over the {self.budget.memory_mib:g} MiB memory budget"
         return None
 
     def _reachable_draws(self) -> Iterator[ConfigBatch]:
@@ -173,9 +193,14 @@ class Pricer:
         needed = np.maximum(ms, self._upper_batch(batch, ms) / (1 + TOLERANCE))
         if self.budget.params is not None:
             needed = np.where(self._params_batch(batch) <= self.budget.params, needed, np.inf)
-        return needed
+        return np.where(self._fits_memory(batch), needed, np.inf)
 
-    def check_reachable(self, latency: str = "--latency-ms", params_name: str = "--params-m") -> None:
+    def least_memory(self) -> float:
+        """The least peak memory (MiB) the memory predictor gives any subnet of the reachability draws."""
+        assert self.memory is not None
+        return min(float(self.memory.predict_batch(batch).min()) / MIB for batch in self._reachable_draws())
+
+    def check_reachable(self, latency: str = "--latency-ms", params_name: str = "--params-m", memory_name: str = "--memory-mb") -> None:
         """Refuse a budget that no subnet meets, naming a budget that every check passes and the
         argument that sets it as the caller took it (the CLI's options, the API's `latency_ms`); the
         fastest subnet is the LUT's (the narrowest is not always the fastest under a LUT), and when
@@ -185,6 +210,11 @@ class Pricer:
             raise BudgetError(
                 f"no subnet meets {self.budget.params / 1e6:g}M parameters: the smallest subnet has {params / 1e6:.3f}M; "
                 f"raise {params_name} to at least {params / 1e6:.3f}"
+            )
+        if self.budget.memory_mib is not None and (least := self.least_memory()) > self.budget.memory_mib:
+            raise BudgetError(
+                f"no subnet fits in {self.budget.memory_mib:g} MiB: the least peak memory LUT {self.predictor.lut['id'][:8]} predicts for a "
+                f"subnet is {least:.2f} MiB; raise {memory_name} to at least {round_up(least):g}"
             )
         if any(self._priced(batch).feasible.any() for batch in self._reachable_draws()):
             return
@@ -213,7 +243,7 @@ class Pricer:
 
     def _priced(self, batch: ConfigBatch) -> Priced:
         ms, params = self.predictor.predict_batch(batch), self._params_batch(batch)
-        ok = (ms <= self.budget.limit_ms) & (self._upper_batch(batch, ms) <= self.budget.ceiling_ms)
+        ok = (ms <= self.budget.limit_ms) & (self._upper_batch(batch, ms) <= self.budget.ceiling_ms) & self._fits_memory(batch)
         if self.budget.params is not None:
             ok &= params <= self.budget.params
         return Priced(batch, ms, params, ok, ms / self.budget.limit_ms)

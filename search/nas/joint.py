@@ -58,11 +58,11 @@ class JointPricer(Pricer):
     def least_budget(self) -> float | None:
         return self.least_given_others()[next(iter(self.pricers))]
 
-    def check_reachable(self, latency: str = "--budget", params_name: str = "--params-m") -> None:
+    def check_reachable(self, latency: str = "--budget", params_name: str = "--params-m", memory_name: str = "--memory-mb") -> None:
         """Each device's budget alone first (its own message, naming its LUT), then all at once: a
         set no subnet meets together is refused naming what each device would need given the others."""
         for name, pricer in self.pricers.items():
-            pricer.check_reachable(f"{latency} {pricer.predictor.lut['id'][:8]}=MS ({name})", params_name)
+            pricer.check_reachable(f"{latency} {pricer.predictor.lut['id'][:8]}=MS ({name})", params_name, memory_name)
         if any(self._priced(batch).feasible.any() for batch in self._reachable_draws()):
             return
         least = self.least_given_others()
