@@ -102,6 +102,7 @@ def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, p
     written = json.loads((tmp_path / "run-e2e" / "result.json").read_text())  # as the app wrote it; the summaries are recomputed over the steady rounds
     assert {k: v for k, v in written.items() if k != "models"} == {k: v for k, v in result.items() if k not in ("models", "steady_rounds")}
     assert [m["samples_ms"] for m in written["models"]] == [m["samples_ms"] for m in result["models"]]
+    assert all(0 < m["memory"]["load_bytes"] <= m["memory"]["peak_bytes"] for m in result["models"])  # through the contract as the app wrote it
     assert peer.phone.pushed == [
         "/data/local/tmp/autovit/runs/run-e2e/request.json", "/data/local/tmp/autovit/runs/run-e2e/models/net-a.pte", "/data/local/tmp/autovit/runs/run-e2e/models/net-b.pte"
     ]
@@ -158,6 +159,9 @@ def test_malformed_result_is_reported_as_such(tmp_path: Path, peer: AdbPeer, adb
         (lambda r: r["models"].pop(), r"^the result of pixel7 has models \['net-a'\] where the request asked for \['net-a', 'net-b'\], so the session in .* cannot be used"),
         (lambda r: r["models"][1].update(id="../../etc/passwd"), r"has models \['net-a', '\.\./\.\./etc/passwd'\] where the request asked for"),
         (lambda r: r["models"][1].update(samples_ms=r["models"][1]["samples_ms"][:3]), r"has 3 samples of model 'net-b' for \d+ rounds, so the session"),
+        (lambda r: r["models"][0].update(memory={"load_bytes": 8, "peak_bytes": -1, "method": "m"}), r"^the result the app wrote is malformed \(.*memory/peak_bytes: -1 is less than the minimum of 0"),
+        (lambda r: r["models"][0].update(memory={"load_bytes": 2**37, "peak_bytes": 2**37, "method": "m"}), r"^the result the app wrote is malformed \(.*memory/peak_bytes: 137438953472 is greater than the maximum"),
+        (lambda r: r["models"][0].update(memory={"load_bytes": 8192, "peak_bytes": 4096, "method": "m"}), r"has a peak of 4096 bytes for model 'net-a' below its load's 8192"),
     ],
 )
 def test_a_result_that_cannot_be_real_is_refused_and_the_session_kept(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, tamper, says) -> None:

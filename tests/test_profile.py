@@ -152,6 +152,15 @@ def test_the_lut_records_how_many_copies_of_a_layer_its_removal_pairs_differed_b
     assert doc["measurement"]["layer_copies"] == 2 and doc["measurement"]["plan_version"] == 3
 
 
+def test_the_lut_records_each_entry_s_memory_as_the_host_measured_it(finished) -> None:
+    _, doc, _ = finished
+    record = doc["measurement"]["memory"]
+    assert record["method"].startswith("host: resident set") and record["networks"] >= 2 and 0 <= record["relative_sd"] < 0.05
+    overhead = doc["entries"]["overhead"]["memory"]  # the stand-in network's own: the runtime's base, all of it
+    assert 0 < overhead["load_bytes"] <= overhead["peak_bytes"]
+    assert all(set(e["memory"]) == {"load_bytes", "peak_bytes"} for e in doc["entries"].values())
+
+
 def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
     strict = dataclasses.replace(FAST, adaptive_sessions=1, tolerance=Tolerance(relative=0.0, absolute_ms=0.0))
     doc, _ = profiler(tmp_path / "run", tmp_path / "luts", strict).run()

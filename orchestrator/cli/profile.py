@@ -54,7 +54,7 @@ def profile(
     --from, fit one from another device's LUT and a few networks measured on this one. With --phones,
     the sessions run on several phones of one model at once and merge into one LUT through the
     anchor network every session carries."""
-    from orchestrator.cli.profile_view import next_steps, noise_verdict
+    from orchestrator.cli.profile_view import memory_verdict, next_steps, noise_verdict
     from orchestrator.cli.steps import bench_executable
     from orchestrator.lut.runs import Interrupted, ProfileRequest, profile_lut, transfer_lut
     from orchestrator.lut.store import latest_validation
@@ -80,7 +80,7 @@ def profile(
         fit = verdict(latest_validation(path, doc["id"]))  # what the report says at its top
         typer.echo(json.dumps({
             "lut": doc["id"], "path": str(path), "report": str(write_report([path], bench=bench)),
-            "verdict": {"fit": fit.fit, "headline": fit.headline, "why": fit.why}, "noise": interval_story(doc)[0],
+            "verdict": {"fit": fit.fit, "headline": fit.headline, "why": fit.why}, "noise": interval_story(doc)[0], "memory": memory_verdict(doc),
         }, indent=1))
         return
     wide = sum(e["wide"] for e in doc["entries"].values())
@@ -88,7 +88,7 @@ def profile(
         f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
         f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
     )
-    console.print(noise_verdict(doc, bench), highlight=False, soft_wrap=True)
+    console.print(f"{noise_verdict(doc, bench)}\n{memory_verdict(doc)}", highlight=False, soft_wrap=True)
     if source is not None:
         from orchestrator.cli.lut_view import transfer_table
 

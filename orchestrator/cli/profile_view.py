@@ -14,8 +14,11 @@ from orchestrator.lut.machine import other_cpu
 from orchestrator.lut.settings import QUICK_LUT
 from orchestrator.measure.cpu import cpu_model
 from orchestrator.report.summary import interval_story
+from search.nas.lut import LUTError
+from search.nas.memory import MIB, MemoryPredictor, has_memory, no_memory
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
+from search.space.config import SubnetConfig
 from search.space.encoding import random_batch
 
 
@@ -68,6 +71,19 @@ def noise_verdict(doc: dict[str, Any], executable: str = "bench") -> str:
     story, _ = interval_story(doc)
     return (f"noise: {story}. Wide entries are expected for blocks of a few microseconds; whether this LUT is fit for "
             f"a search is how well it predicts whole subnets: `{executable} validate --lut {doc['id'][:8]}` (its report says so at the top).")
+
+
+def memory_verdict(doc: dict[str, Any]) -> str:
+    """What the LUT records of memory: the context network's load and peak as its entries sum them,
+    and what a search can do with it; or why it records none."""
+    if not has_memory(doc):
+        return f"memory: {no_memory(doc)}"
+    try:
+        context = MemoryPredictor(doc, load_space(doc["space"]["name"])).predict(SubnetConfig.from_dict(doc["context"]))
+    except LUTError:  # a LUT of part of a plan: its entries have memory, its context network has no sum
+        return "memory: recorded for each entry (`bench search --memory-mb` holds a search to a peak)"
+    return (f"memory: the context network's load adds {context.load_bytes / MIB:.1f} MiB and its peak {context.peak_bytes / MIB:.1f} MiB, "
+            "summed from the entries (`bench search --memory-mb` holds a search to a peak)")
 
 
 def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str = "bench", width: int = 80) -> str:
