@@ -161,3 +161,15 @@ def test_a_circle_added_to_a_package_is_found(tmp_path, monkeypatch):
     (package / "b.py").write_text("def f():\n    from infra.circle.a import A\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert circle_in(package) == ["infra.circle.a", "infra.circle.b", "infra.circle.a"]
+
+
+COMMAND_LINES = 40  # a command parses, calls one function and prints (docs/architecture.md)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "orchestrator" / "cli").glob("*.py")), ids=lambda p: p.name)
+def test_no_function_of_the_commands_is_longer_than_a_screen(path):
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)" for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > COMMAND_LINES
+    ]
+    assert not long, f"{path.name}: {', '.join(long)} over {COMMAND_LINES} lines: move the logic into the function the command calls"

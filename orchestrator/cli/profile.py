@@ -13,8 +13,8 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-from orchestrator.cli.common import DevicesFile, console, errors, example, export_workers, logger, number
-from orchestrator.lut.settings import DEFAULT_NETWORKS, MAX_NETWORKS
+from orchestrator.cli import profile_options as opt
+from orchestrator.cli.common import DevicesFile, console, errors, example, export_workers, logger
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
 
@@ -23,78 +23,75 @@ app = typer.Typer()
 
 @app.command("profile", epilog=example("bench profile --device host --quick", "about 3 minutes"))
 def profile(
-    device: str = typer.Option("host", "--device", help="device name from `bench devices`"),
-    space: Optional[str] = typer.Option(None, "--space", help="search space (default xxs; tiny with --quick)"),
-    resolution: Optional[int] = typer.Option(
-        None, "--resolution", callback=number(1, 4096), help="input size (default: the space's; 128 with --quick)"
-    ),
-    quick: bool = typer.Option(False, "--quick", help="the quick preset: tiny space at 128 px, shorter measurement (~3 min here)"),
-    method: str = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)"),
-    source: Optional[str] = typer.Option(
-        None, "--from",
-        help="transfer: a LUT of another device (id or path) to scale to this one from a few measured networks; a LUT of either "
-        "precision, since the networks are exported as this device runs them (int8 for an -int8 device) and the LUT written "
-        "prices this device's precision",
-    ),
-    networks: int = typer.Option(
-        DEFAULT_NETWORKS, "--networks", callback=number(1, MAX_NETWORKS), help="with --from: networks to measure (1: the source anchored)"
-    ),
-    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default: a new one under runs/, named for the method, device, space, resolution and time)"),
-    resume: bool = typer.Option(False, "--resume", help="continue an interrupted profile (the latest one unless --out)"),
-    workers: int = export_workers(),
-    phones: Optional[str] = typer.Option(
-        None, "--phones", help="spread the sessions over several connected phones of the device's model: all, or serials separated by commas"
-    ),
-    devices_file: Optional[Path] = DevicesFile,
-    as_json: bool = typer.Option(
-        False, "--json", help='print one JSON document {"lut", "path", "report", "verdict", "noise"} and nothing else (progress on stderr)'
-    ),
+    device: str = opt.DEVICE, space: Optional[str] = opt.SPACE, resolution: Optional[int] = opt.RESOLUTION, quick: bool = opt.QUICK, method: str = opt.METHOD,
+    source: Optional[str] = opt.SOURCE, networks: int = opt.NETWORKS, out: Optional[Path] = opt.OUT, resume: bool = opt.RESUME,
+    workers: int = export_workers(), phones: Optional[str] = opt.PHONES, devices_file: Optional[Path] = DevicesFile, as_json: bool = opt.AS_JSON,
 ) -> None:
     """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT; or, with
     --from, fit one from another device's LUT and a few networks measured on this one. With --phones,
     the sessions run on several phones of one model at once and merge into one LUT through the
     anchor network every session carries."""
-    from orchestrator.cli.profile_view import memory_verdict, next_steps, noise_verdict
     from orchestrator.cli.steps import bench_executable
-    from orchestrator.lut.runs import Interrupted, ProfileRequest, profile_lut, transfer_lut
-    from orchestrator.lut.store import latest_validation
-    from orchestrator.report.build import write_report
-    from orchestrator.report.summary import interval_story, verdict
+    from orchestrator.lut.runs import ProfileRequest
 
     bench = bench_executable()  # how the user ran bench: every command printed or written in the report
     request = ProfileRequest(device, devices_file, space, resolution, quick, method, source, networks, out, resume, workers, phones)
-    start, out_console = time.perf_counter(), errors if as_json else console  # --json keeps stdout for the JSON document
+    start = time.perf_counter()
+    doc, path = _profiled(request, errors if as_json else console)  # --json keeps stdout for the JSON document
+    _warn_if_disturbed(doc)
+    if as_json:
+        typer.echo(json.dumps(_document(doc, path, bench), indent=1))
+    else:
+        _show(doc, path, bench, time.perf_counter() - start)
+
+
+def _profiled(request: Any, to: Console) -> tuple[dict[str, Any], Path]:
+    """The LUT profiled (or transferred, with --from) and where it was written; Ctrl-C turned into
+    what was kept and how to go on, and exit 130."""
+    from orchestrator.lut.runs import Interrupted, profile_lut, transfer_lut
+
     try:
-        if source is None:
-            doc, path = profile_lut(request, logger(out_console), on_shelf=partial(_show_shelf, out_console))
-        else:
-            doc, path = transfer_lut(request, logger(out_console))
+        if request.source is None:
+            return profile_lut(request, logger(to), on_shelf=partial(_show_shelf, to))
+        return transfer_lut(request, logger(to))
     except Interrupted as stop:
         errors.print(
             f"interrupted: {stop.finished} finished measurement sessions are kept in {stop.run_dir}; continue with `{stop.resume_command}`",
             soft_wrap=True,
         )
         sys.exit(130)
-    if as_json:
-        _warn_if_disturbed(doc)
-        fit = verdict(latest_validation(path, doc["id"]))  # what the report says at its top
-        typer.echo(json.dumps({
-            "lut": doc["id"], "path": str(path), "report": str(write_report([path], bench=bench)),
-            "verdict": {"fit": fit.fit, "headline": fit.headline, "why": fit.why}, "noise": interval_story(doc)[0], "memory": memory_verdict(doc),
-        }, indent=1))
-        return
+
+
+def _document(doc: dict[str, Any], path: Path, bench: str) -> dict[str, Any]:
+    """`bench profile --json`: the LUT, its report, and what the report says at its top."""
+    from orchestrator.cli.profile_view import memory_verdict
+    from orchestrator.lut.store import latest_validation
+    from orchestrator.report.build import write_report
+    from orchestrator.report.summary import interval_story, verdict
+
+    fit = verdict(latest_validation(path, doc["id"]))
+    return {
+        "lut": doc["id"], "path": str(path), "report": str(write_report([path], bench=bench)),
+        "verdict": {"fit": fit.fit, "headline": fit.headline, "why": fit.why}, "noise": interval_story(doc)[0], "memory": memory_verdict(doc),
+    }
+
+
+def _show(doc: dict[str, Any], path: Path, bench: str, seconds: float) -> None:
+    """The LUT written, its noise and memory, a transfer's fit, and the next steps to paste."""
+    from orchestrator.cli.profile_view import memory_verdict, next_steps, noise_verdict
+    from orchestrator.report.build import write_report
+
     wide = sum(e["wide"] for e in doc["entries"].values())
     console.print(
         f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
-        f"than the entry), {doc['measurement']['rounds']} rounds, {time.perf_counter() - start:.0f} s in all"
+        f"than the entry), {doc['measurement']['rounds']} rounds, {seconds:.0f} s in all"
     )
     console.print(f"{noise_verdict(doc, bench)}\n{memory_verdict(doc)}", highlight=False, soft_wrap=True)
-    if source is not None:
+    if doc["method"] == "transfer":
         from orchestrator.cli.lut_view import transfer_table
 
         console.print(transfer_table(doc))
-    _warn_if_disturbed(doc)
-    steps = next_steps(doc, device, write_report([path], bench=bench), bench, console.width)
+    steps = next_steps(doc, doc["device"]["name"], write_report([path], bench=bench), bench, console.width)
     console.print(steps, highlight=False, markup=False, soft_wrap=True)
 
 

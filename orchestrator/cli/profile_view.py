@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,49 +87,54 @@ def memory_verdict(doc: dict[str, Any]) -> str:
             "summed from the entries (`bench search --memory-mb` holds a search to a peak)")
 
 
-def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str = "bench", width: int = 80) -> str:
-    """What to do with a new LUT, as commands to paste: run with `executable` (how the user ran
-    `bench`), each within `width` columns where its words allow (`orchestrator.cli.steps`), and
-    what each is for beneath it."""
-    short, res = doc["id"][:8], doc["resolution"]
+@dataclass(frozen=True)
+class _Steps:
+    """The lines of one LUT's next steps: commands run as `executable`, within `width` columns where
+    their words allow (`orchestrator.cli.steps`), and what each is for beneath it."""
 
-    def why(text: str) -> list[str]:
-        return [*textwrap.wrap(text, width, initial_indent=COMMENT, subsequent_indent=COMMENT), ""]
+    doc: dict[str, Any]
+    device: str
+    executable: str
+    width: int
 
-    def command(text: str) -> list[str]:
+    def why(self, text: str) -> list[str]:
+        return [*textwrap.wrap(text, self.width, initial_indent=COMMENT, subsequent_indent=COMMENT), ""]
+
+    def command(self, text: str) -> list[str]:
         words = shlex.split(text)
         sub = next(i for i, w in enumerate(words) if w.startswith("-"))  # `bench data digits` | `--out ...`
-        return command_lines(" ".join([executable, *words[1:sub]]), words[sub:], width)
+        return command_lines(" ".join([self.executable, *words[1:sub]]), words[sub:], self.width)
 
-    def model_path() -> list[str]:
-        target = doc
+    def model_path(self) -> list[str]:
+        """The commands from this LUT to a model measured within its budget; from the committed quick
+        LUT where this one's sessions were disturbed, or none where there is no such LUT."""
+        doc, target, doctor = self.doc, self.doc, f"`{self.executable} doctor --device {self.device}`"
         if doc["measurement"].get("disturbed"):
-            committed = _committed_quick_lut(doc)
-            if committed is None:
-                return why(f"no path to a model: this LUT's sessions were disturbed; profile again once `{executable} doctor --device {device}` "
-                           "finds nothing else running")
-            target = committed
+            if (target := _committed_quick_lut(doc)) is None:
+                return self.why(f"no path to a model: this LUT's sessions were disturbed; profile again once {doctor} finds nothing else running")
         *model_steps, search = path_to_a_model(target)
-        disturbed = [] if target is doc else why(
-            f"this LUT's sessions were disturbed, so no search is offered on it: profile again once `{executable} doctor --device {device}` "
-            f"finds nothing else running, or take the path below with the committed quick LUT {target['id'][:8]} (" + (
-                other_cpu(target) or f"measured on this machine's CPU, {cpu_model()}") + ")")
+        disturbed = [] if target is doc else self.why(
+            f"this LUT's sessions were disturbed, so no search is offered on it: profile again once {doctor} finds nothing else running, or take "
+            f"the path below with the committed quick LUT {target['id'][:8]} (" + (other_cpu(target) or f"measured on this machine's CPU, {cpu_model()}") + ")")
+        hours = "minutes on a CPU. " if doc["space"]["name"] == "tiny" else f"the {doc['space']['name']} space takes hours on a CPU. "
         return [
-            *disturbed,
-            *(line for step in model_steps for line in command(step)),
-            *command(search),
-            *why(f"a supernet trained at the LUT's {res} px on scikit-learn's digits, then the most accurate subnet predicted "
-                 "within the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network; "
-                 + ("minutes on a CPU. " if doc["space"]["name"] == "tiny" else f"the {doc['space']['name']} space takes hours on a CPU. ")
-                 + "For a real model, train on your data (--data) for longer (docs/guide.md, 'Training a supernet and searching it')"),
+            *disturbed, *(line for step in model_steps for line in self.command(step)), *self.command(search),
+            *self.why(f"a supernet trained at the LUT's {doc['resolution']} px on scikit-learn's digits, then the most accurate subnet predicted "
+                      "within the budget (the median subnet's latency), delivered and measured here beside the LUT's anchor network; " + hours
+                      + "For a real model, train on your data (--data) for longer (docs/guide.md, 'Training a supernet and searching it')"),
         ]
 
+
+def next_steps(doc: dict[str, Any], device: str, report: Path, executable: str = "bench", width: int = 80) -> str:
+    """What to do with a new LUT, as commands to paste: run with `executable` (how the user ran
+    `bench`), each within `width` columns where its words allow, and what each is for beneath it."""
+    steps = _Steps(doc, device, executable, width)
     return "\n".join([
         "next steps:",
-        *command(f"bench validate --lut {short} --device {device} --samples 20"),
-        *why("how well it predicts 20 random subnets timed end to end (figures go beside the LUT and into its report; "
-             "the search calibrates its subnet intervals on them)"),
+        *steps.command(f"bench validate --lut {doc['id'][:8]} --device {device} --samples 20"),
+        *steps.why("how well it predicts 20 random subnets timed end to end (figures go beside the LUT and into its report; "
+                   "the search calibrates its subnet intervals on them)"),
         INDENT + open_step(report),
-        *why("the LUT as one page: its verdict first, then figures, entries with intervals and provenance"),
-        *model_path(),
+        *steps.why("the LUT as one page: its verdict first, then figures, entries with intervals and provenance"),
+        *steps.model_path(),
     ]).rstrip("\n")

@@ -6,19 +6,19 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from infra.errors import UserError
 from infra.files import check_output
-from orchestrator.cli.common import DevicesFile, console, defaults, errors, example, logger, number
-from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
-from search.nas.strategies import STRATEGIES, SearchSettings
+from orchestrator.cli import search_options as opt
+from orchestrator.cli.common import DevicesFile, console, errors, example, logger
+from search.nas.strategies import SearchSettings
 
 app = typer.Typer()
-SEARCH = defaults(SearchSettings)
 
 
 def default_run_dir(held: list[tuple[Path, float]]) -> Path:
@@ -31,47 +31,18 @@ def default_run_dir(held: list[tuple[Path, float]]) -> Path:
 
 @app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut d7f47ca8 --latency-ms 0.885", "a supernet trained as `bench train --help` shows"))
 def search_cmd(
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="last.pt of `bench train` (or its run directory)"),
-    lut: Optional[str] = typer.Option(None, "--lut", help="LUT id (or prefix) or path: sets the device and resolution (with --latency-ms)"),
-    latency_ms: Optional[float] = typer.Option(None, "--latency-ms", callback=number(0, 1e6, low_open=True), help="latency budget on the LUT's device"),
-    budgets: Optional[list[str]] = typer.Option(
-        None, "--budget", metavar="LUT=MS",
-        help="a device held to a budget at once with the others: a LUT id (or prefix) or path, '=', the budget in ms; repeat it for each device",
-    ),
-    params_m: Optional[float] = typer.Option(None, "--params-m", callback=number(0, 1e6, low_open=True), help="parameter budget in millions"),
-    memory_mb: Optional[float] = typer.Option(
-        None, "--memory-mb", callback=number(0, 1e7, low_open=True),
-        help="peak memory budget in MiB on every device held (its LUT must record memory: `bench profile` writes it)",
-    ),
-    space: Optional[str] = typer.Option(None, "--space", help="expected space (checked against the checkpoint)"),
-    strategy: str = typer.Option(SEARCH["strategy"], "--strategy", help=" or ".join(STRATEGIES)),
-    population: int = typer.Option(SEARCH["population"], "--population", callback=number(2, 100_000), help="subnets evaluated per generation"),
-    generations: int = typer.Option(SEARCH["generations"], "--generations", callback=number(1, 100_000), help="rounds of evolution"),
-    parents: int = typer.Option(SEARCH["parents"], "--parents", callback=number(1, 100_000), help="best subnets so far that each generation is bred from (at most --population)"),
-    p_depth: float = typer.Option(SEARCH["p_depth"], "--p-depth", callback=number(0, 1), help="depth-mutation probability"),
-    p_layer: float = typer.Option(SEARCH["p_layer"], "--p-layer", callback=number(0, 1), help="per-layer mutation probability"),
-    coarse_samples: int = typer.Option(SEARCH["coarse_samples"], "--coarse-samples", callback=number(1, 100_000_000), help="random subnets priced in the coarse phase"),
-    seed: int = typer.Option(SEARCH["seed"], "--seed", callback=number(0), help="seeds every random choice of the search: samples, crossovers, mutations"),
-    data: Optional[Path] = typer.Option(None, "--data", help="data directory (default: the one the supernet was trained on)"),
-    out: Optional[Path] = typer.Option(None, "--out", help="run directory (default: a new one under runs/, named for the space, LUT and budget)"),
-    resume: bool = typer.Option(False, "--resume", help="continue the search in --out"),
-    measure: bool = typer.Option(True, "--measure/--no-measure", help="measure the found model on the LUT's device"),
-    measure_top: int = typer.Option(
-        MEASURE_TOP, "--measure-top", callback=number(0, 100),
-        help="time the K most accurate candidates on the LUT's device and deliver the most accurate within the budget (0: the most accurate alone)",
-    ),
-    int8_calibration: int = typer.Option(
-        INT8_CALIBRATION, "--int8-calibration", callback=number(1, 100_000),
-        help="on an int8 LUT: training images the int8 model's quantization is calibrated on",
-    ),
-    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    checkpoint: Path = opt.CHECKPOINT, lut: Optional[str] = opt.LUT, latency_ms: Optional[float] = opt.LATENCY_MS,
+    budgets: Optional[list[str]] = opt.BUDGETS, params_m: Optional[float] = opt.PARAMS_M, memory_mb: Optional[float] = opt.MEMORY_MB,
+    space: Optional[str] = opt.SPACE, strategy: str = opt.STRATEGY, population: int = opt.POPULATION, generations: int = opt.GENERATIONS,
+    parents: int = opt.PARENTS, p_depth: float = opt.P_DEPTH, p_layer: float = opt.P_LAYER, coarse_samples: int = opt.COARSE_SAMPLES,
+    seed: int = opt.SEED, data: Optional[Path] = opt.DATA, out: Optional[Path] = opt.OUT, resume: bool = opt.RESUME, measure: bool = opt.MEASURE,
+    measure_top: int = opt.MEASURE_TOP, int8_calibration: int = opt.INT8_CALIBRATION, as_json: bool = opt.AS_JSON,
     devices_file: Optional[Path] = DevicesFile,
 ) -> None:
     """Find the most accurate subnet within a latency budget (and parameter and memory budgets) on a LUT's device.
     Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
-    from orchestrator.lut.machine import other_cpu
-    from orchestrator.searchjob.run import devices_for, open_job, run_job
+    from orchestrator.searchjob.run import open_job
     from search.training import distributed
 
     held = held_budgets(lut, latency_ms, budgets or [])
@@ -84,26 +55,36 @@ def search_cmd(
     try:
         job = open_job(checkpoint, held, run_dir, settings, params_m, data, space, log, d, memory_mb=memory_mb)
         distributed.join(d)  # the inputs are checked: now meet the other ranks
-        for line in job.describe_budget().splitlines():  # a line per held device
-            log(line)
-        if d.main and (note := other_cpu(job.lut)):
-            log(f"note: {note}")
-        if d.world > 1:
-            log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
-        devices = devices_for(job, measure, devices_file)
-        try:
-            if d.main:
-                result = run_job(job, resume, devices, log, measure_top, int8_calibration)[1]
-            else:  # evaluates its shares of the same search; rank 0 holds the run directory and delivers
-                job.run(resume)
-        except KeyboardInterrupt:
-            if d.main:
-                errors.print(interrupted(run_dir), soft_wrap=True)
-            sys.exit(130)
+        result = _run(job, d, log, resume, measure, measure_top, int8_calibration, devices_file)
     finally:
         distributed.shutdown()
     if d.main and as_json:
         typer.echo(json.dumps(result, indent=1))
+
+
+def _run(job: Any, d: Any, log: Callable[[str], None], resume: bool, measure: bool, measure_top: int, int8_calibration: int,
+         devices_file: Path | None) -> dict[str, Any] | None:
+    """The opened job run on this rank: its budgets said, the search run (rank 0 finishes and
+    delivers it, others evaluate their shares), Ctrl-C turned into what was kept and exit 130."""
+    from orchestrator.lut.machine import other_cpu
+    from orchestrator.searchjob.run import devices_for, run_job
+
+    for line in job.describe_budget().splitlines():  # a line per held device
+        log(line)
+    if d.main and (note := other_cpu(job.lut)):
+        log(f"note: {note}")
+    if d.world > 1:
+        log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
+    devices = devices_for(job, measure, devices_file)
+    try:
+        if d.main:
+            return run_job(job, resume, devices, log, measure_top, int8_calibration)[1]
+        job.run(resume)  # evaluates its shares of the same search; rank 0 holds the run directory and delivers
+        return None
+    except KeyboardInterrupt:
+        if d.main:
+            errors.print(interrupted(job.inputs.out), soft_wrap=True)
+        sys.exit(130)
 
 
 def interrupted(run_dir: Path) -> str:

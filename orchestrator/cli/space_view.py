@@ -20,37 +20,25 @@ def params_range(space: SearchSpace) -> tuple[int, int]:
     return count_params(min_config(space), space), count_params(max_config(space), space)
 
 
-def space_document(space: SearchSpace) -> dict[str, Any]:
-    """Machine-readable form: per stage its kind and the allowed values of each dimension."""
-    stages: list[dict[str, Any]] = [
-        {"name": "Conv", "kind": "conv", "width": _values(space.stem.width), "stride": space.stem.stride}
-    ]
-    stages += [
-        {
-            "name": s.name,
-            "kind": "mbconv",
-            "width": _values(s.width),
-            "depth": _values(s.depth),
-            "expansion": _values(s.expansion),
-            "stride": s.stride,
-        }
+def _stages(space: SearchSpace) -> list[dict[str, Any]]:
+    """Per stage its kind and the allowed values of each dimension, in network order."""
+    mbconv = [
+        {"name": s.name, "kind": "mbconv", "width": _values(s.width), "depth": _values(s.depth), "expansion": _values(s.expansion), "stride": s.stride}
         for s in space.mbconv
     ]
-    stages += [
-        {
-            "name": s.name,
-            "kind": "transformer",
-            "width": _values(s.width),
-            "depth": _values(s.depth),
-            "heads": _values(s.heads),
-            "mlp_ratio": _values(s.mlp_ratio),
-            "stride": s.stride,
-        }
+    transformer = [
+        {"name": s.name, "kind": "transformer", "width": _values(s.width), "depth": _values(s.depth), "heads": _values(s.heads),
+         "mlp_ratio": _values(s.mlp_ratio), "stride": s.stride}
         for s in space.transformer
     ]
-    stages.append(
-        {"name": space.head.name, "kind": "head", "width": [space.head.num_classes], "expansion": [space.head.expansion]}
-    )
+    return [
+        {"name": "Conv", "kind": "conv", "width": _values(space.stem.width), "stride": space.stem.stride}, *mbconv, *transformer,
+        {"name": space.head.name, "kind": "head", "width": [space.head.num_classes], "expansion": [space.head.expansion]},
+    ]
+
+
+def space_document(space: SearchSpace) -> dict[str, Any]:
+    """Machine-readable form: per stage its kind and the allowed values of each dimension."""
     low, high = params_range(space)
     return {
         "name": space.name,
@@ -58,7 +46,7 @@ def space_document(space: SearchSpace) -> dict[str, Any]:
         "hash": space.hash,
         "resolution": {"choices": list(space.resolutions), "default": space.default_resolution},
         "num_transformer_stages": list(space.num_transformer_stages),
-        "stages": stages,
+        "stages": _stages(space),
         "num_subnets": space.num_subnets(),
         "params": {"min": low, "max": high},
         "paper_params_m": list(space.paper_params_m) if space.paper_params_m else None,

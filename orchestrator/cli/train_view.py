@@ -74,3 +74,10 @@ def trained_summary(state: Any, trainer: Any, out: Path, as_json: bool) -> None:
             f"{trainer.data.num_classes} classes): a search of this supernet would pick at random; train longer (--epochs) or on more images",
             soft_wrap=True,
         )
+
+
+def interrupted(out: Path) -> str:
+    """What an interrupted training kept, and how to go on."""
+    if (out / "last.pt").is_file():
+        return f"interrupted: the checkpoint of the last finished epoch is kept in {out}/last.pt; continue with the same command and --resume"
+    return f"interrupted before the first epoch finished: no checkpoint is kept in {out}; run the same command again"
