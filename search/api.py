@@ -13,11 +13,9 @@ existing types they take and return, so a user never has to import an internal m
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import random
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -29,14 +27,14 @@ import numpy as np
 from infra.errors import UserError
 from infra.files import env_path
 from search.nas.budget import Pricer, make_budget
-from search.nas.lut import lut_precision, read_lut, shipped_luts, validate_lut
+from search.nas.lut import find_lut, lut_precision, read_lut, shipped_luts, validate_lut
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Candidate, Search, SearchSettings, pareto_front
 from search.space import SearchSpace, load_space, space_names
-from search.space.config import MBConvStage, SubnetConfig, TransformerStage, as_config, validate
+from search.space.config import SubnetConfig, as_config, validate
 from search.space.encoding import ConfigBatch, encode, random_batch
 from search.space.params import params_batch
-from search.space.sampling import crossover, mutate, random_config
+from search.space.sampling import crossover, every_config, mutate, random_config
 from search.supernet.found import FoundModel, load_found
 from search.supernet.quantize import quantize
 from search.training.trained import Supernet, build_model
@@ -75,8 +73,6 @@ __all__ = [
 ]
 
 
-LUT_ID = re.compile(r"^[0-9a-f]{1,16}$")
-
 
 def lut_folder() -> Path:
     """Where `bench profile` writes LUTs and where ids are looked up first: $BENCH_LUTS, else ./luts.
@@ -99,15 +95,8 @@ def load_lut(ref: str | os.PathLike[str], folder: str | os.PathLike[str] | None 
     if path.is_file():
         return read_lut(path)
     roots = [Path(folder)] if folder is not None else [lut_folder(), shipped_luts()]
-    for root in roots:
-        found = [] if not LUT_ID.match(str(ref)) else sorted(p for p in root.glob(f"*/*/{ref}*.json") if not p.name.endswith(".validation.json"))
-        if len(found) > 1:
-            raise UserError(f"LUT id prefix {str(ref)!r} is ambiguous under {root} ({', '.join(p.stem for p in found)}); give more characters")
-        if found:
-            doc = read_lut(found[0])
-            if doc["id"] != found[0].stem:  # an id is found by file name: a file named for another id must not answer for it
-                raise UserError(f"LUT file {found[0]} holds LUT {doc['id']}, so its name does not find it; rename it {doc['id']}.json")
-            return doc
+    if (found := find_lut(str(ref), roots)) is not None:
+        return read_lut(found)
     where = " or ".join(str(root) for root in roots)
     raise UserError(f"no LUT file {str(ref)!r} and no LUT with that id under {where}; give a path, or an id `bench lut list` shows")
 
@@ -229,25 +218,7 @@ def iter_configs(space: SearchSpace, resolution: int | None = None) -> Iterator[
     213 million, the paper's spaces far more (`space.num_subnets()` counts them). The arguments are
     checked at the call, not at the first `next()`."""
     space = _space(space)
-    return _every_config(space, _resolution(resolution, space))
-
-
-def _every_config(space: SearchSpace, resolution: int | None) -> Iterator[SubnetConfig]:
-    mbconv = [[MBConvStage(w, d, float(e)) for w in s.width for d in s.depth for e in s.expansion] for s in space.mbconv]
-    for res in (resolution,) if resolution is not None else space.resolutions:
-        for stem, mb in itertools.product(space.stem.width, itertools.product(*mbconv)):
-            for stages in space.num_transformer_stages:
-                for widths in space.transformer_width_sequences(stages):
-                    choices = [
-                        [
-                            TransformerStage(width, tuple(h for h, _ in layers), tuple(float(r) for _, r in layers))
-                            for depth in ss.depth
-                            for layers in itertools.product(itertools.product(ss.heads, ss.mlp_ratio), repeat=depth)
-                        ]
-                        for ss, width in zip(space.transformer, widths)
-                    ]
-                    for transformer in itertools.product(*choices):
-                        yield SubnetConfig(space.name, res, stem, mb, transformer)
+    return every_config(space, _resolution(resolution, space))
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,23 @@ from infra.schema_check import schema_problem
 from infra.strict_json import load_json
 from orchestrator.lut.fitness import fitness
 from orchestrator.lut.settings import DEFAULT_NETWORKS
-from search.nas.lut import SCHEMA_NAME, SCHEMA_VERSION, LUTError, content_id, read_lut, shipped_luts, validate_lut
+from search.nas.lut import (
+    LUT_ID,
+    SCHEMA_NAME,
+    SCHEMA_VERSION,
+    VALIDATION_SUFFIX,
+    LUTError,
+    check_named,
+    content_id,
+    find_lut,
+    read_lut,
+    shipped_luts,
+    stored_luts,
+    validate_lut,
+)
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig, validate
-
-VALIDATION_SUFFIX = ".validation.json"
 
 
 def luts_dir() -> Path:
@@ -87,16 +98,9 @@ def save_measured_lut(doc: dict[str, Any], space: SearchSpace, run_dir: Path, ro
     return save_lut(doc, root)
 
 
-def _check_named(path: Path, doc: dict[str, Any]) -> None:
-    """Refuse a stored LUT whose file is not named for its id (as `save_lut` names it): an id is
-    found by file name alone, so such a file would answer for an id it does not hold."""
-    if path.stem != doc["id"]:
-        raise LUTError(f"LUT file {path} holds LUT {doc['id']}, so its name does not find it; rename it {doc['id']}.json")
-
-
 def _record(path: Path, root: Path, doc: dict[str, Any]) -> dict[str, Any]:
     """The index record of a LUT in the store, whose file is named for its id."""
-    _check_named(path, doc)
+    check_named(path, doc)
     return {
         "id": doc["id"],
         "device": doc["device"]["name"],
@@ -113,11 +117,6 @@ def _record(path: Path, root: Path, doc: dict[str, Any]) -> dict[str, Any]:
 class Listing:
     rows: list[dict[str, Any]]  # one index record per readable LUT, by device, space and age
     skipped: list[str]  # one sentence per file under the store that is not a readable LUT
-
-
-def _store_files(root: Path, prefix: str = "") -> list[Path]:
-    """The LUT files of the store (`<device>/<space>/<id>.json`) whose names start with `prefix`."""
-    return [p for p in sorted(root.glob(f"*/*/{prefix}*.json")) if not p.name.endswith(VALIDATION_SUFFIX)] if root.is_dir() else []
 
 
 SUPERSEDED = "superseded.json"  # {LUT id: why another LUT replaces it}, kept by hand beside committed LUTs
@@ -146,7 +145,7 @@ def list_luts(root: Path | None = None) -> Listing:
         replaced = superseded(root)
     except LUTError as exc:
         replaced, skipped = {}, [str(exc)]
-    for path in _store_files(root):
+    for path in stored_luts(root):
         try:
             row = _record(path, root, read_lut(path))
         except LUTError as exc:
@@ -182,7 +181,6 @@ def known_luts(root: Path | None = None) -> Listing:
     return Listing(rows, store.skipped + shipped.skipped)
 
 
-LUT_ID = re.compile(r"^[0-9a-f]{1,16}$")
 DEVICE_LIKE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")  # a device's name, as `--device` takes it: no folder, no suffix
 
 
@@ -195,13 +193,8 @@ def resolve_lut(ref: str, root: Path | None = None) -> Path:
     among the committed LUTs that ship with the toolkit."""
     root = root or luts_dir()
     if LUT_ID.match(ref) and not Path(ref).exists():
-        for folder in (root, shipped_luts()):
-            matches = _store_files(folder, ref)
-            if len(matches) == 1:
-                _check_named(matches[0], read_lut(matches[0]))
-                return matches[0]
-            if len(matches) > 1:
-                raise UserError(f"LUT id prefix {ref!r} is ambiguous ({', '.join(m.stem for m in matches)}); give more characters")
+        if (found := find_lut(ref, (root, shipped_luts()))) is not None:
+            return found
         raise UserError(f"no LUT with id {ref!r} under {root} nor among the committed LUTs; `bench lut list` shows the known ones")
     if DEVICE_LIKE.match(ref) and not Path(ref).exists():
         raise UserError(_not_a_lut_but_a_device(ref, root))
@@ -212,7 +205,7 @@ def _not_a_lut_but_a_device(name: str, root: Path) -> str:
     """The sentence for a LUT named by what reads as a device's name (`--lut pixel7`): that device's
     LUTs in the store and among the committed ones, by id, or, when it has none, the two ways to make
     one (measured on the device, or transferred from a LUT at hand with a few networks timed there)."""
-    ids = sorted({p.stem for folder in (root, shipped_luts()) for p in _store_files(folder) if p.parent.parent.name == name})
+    ids = sorted({p.stem for folder in (root, shipped_luts()) for p in stored_luts(folder) if p.parent.parent.name == name})
     if ids:
         return f"{name} is a device, not a LUT; give one of its LUTs by id ({', '.join(i[:8] for i in ids)}; `bench lut list` shows them)"
     return (

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -181,3 +183,37 @@ def check_space(doc: dict[str, Any], space_name: str, space_hash: str) -> None:
             f"LUT {doc['id']} was built for another definition of space {space_name!r} "
             f"(hash {doc['space']['hash']}, now {space_hash}); rebuild it with `bench profile --space {space_name}`"
         )
+
+
+LUT_ID = re.compile(r"^[0-9a-f]{1,16}$")  # a LUT's id, or a prefix of it as `bench` prints it
+VALIDATION_SUFFIX = ".validation.json"
+
+
+def stored_luts(root: Path, prefix: str = "") -> list[Path]:
+    """The LUT files of a store (`<device>/<space>/<id>.json`) whose names start with `prefix`."""
+    return [p for p in sorted(root.glob(f"*/*/{prefix}*.json")) if not p.name.endswith(VALIDATION_SUFFIX)] if root.is_dir() else []
+
+
+def check_named(path: Path, doc: dict[str, Any]) -> None:
+    """Refuse a stored LUT whose file is not named for its id (as a profile names it): an id is
+    found by file name alone, so such a file would answer for an id it does not hold."""
+    if path.stem != doc["id"]:
+        raise LUTError(f"LUT file {path} holds LUT {doc['id']}, so its name does not find it; rename it {doc['id']}.json")
+
+
+def find_lut(ref: str, roots: Sequence[Path]) -> Path | None:
+    """The file of the LUT whose id starts with `ref`, in the first of `roots` that has one, found by
+    file name so that no other LUT is read (one large or broken LUT in a store slows or breaks only
+    the commands that name it); None where none has it. A prefix two LUTs of one store share is
+    refused, and so is a file named for another id than it holds. Both doors (`bench`'s
+    `resolve_lut` and the API's `load_lut`) look ids up here."""
+    if not LUT_ID.match(ref):
+        return None
+    for root in roots:
+        matches = stored_luts(root, ref)
+        if len(matches) > 1:
+            raise LUTError(f"LUT id prefix {ref!r} is ambiguous under {root} ({', '.join(m.stem for m in matches)}); give more characters")
+        if matches:
+            check_named(matches[0], read_lut(matches[0]))
+            return matches[0]
+    return None

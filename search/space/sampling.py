@@ -8,7 +8,9 @@ invalid network.
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections.abc import Iterator
 
 from search.space import SearchSpace, TransformerStageSpace
 from search.space.config import ConfigError, MBConvStage, SubnetConfig, TransformerStage, validate
@@ -142,3 +144,22 @@ def crossover(space: SearchSpace, a: SubnetConfig, b: SubnetConfig, rng: random.
         )
 
     return _first_valid(space, child, rng.choice((a, b)))
+
+
+def every_config(space: SearchSpace, resolution: int | None = None) -> Iterator[SubnetConfig]:
+    """Every subnet of the space, at `resolution` or at each of the space's, lazily, in a fixed order."""
+    mbconv = [[MBConvStage(w, d, float(e)) for w in s.width for d in s.depth for e in s.expansion] for s in space.mbconv]
+    for res in (resolution,) if resolution is not None else space.resolutions:
+        for stem, mb in itertools.product(space.stem.width, itertools.product(*mbconv)):
+            for stages in space.num_transformer_stages:
+                for widths in space.transformer_width_sequences(stages):
+                    choices = [
+                        [
+                            TransformerStage(width, tuple(h for h, _ in layers), tuple(float(r) for _, r in layers))
+                            for depth in ss.depth
+                            for layers in itertools.product(itertools.product(ss.heads, ss.mlp_ratio), repeat=depth)
+                        ]
+                        for ss, width in zip(space.transformer, widths)
+                    ]
+                    for transformer in itertools.product(*choices):
+                        yield SubnetConfig(space.name, res, stem, mb, transformer)
