@@ -16,6 +16,7 @@ from typing import Any
 from orchestrator.export.probes import export_probes
 from orchestrator.lut.attribution import CONFIDENCE, INTERVAL_DESCRIPTION, INTERVAL_METHOD, Estimate, SessionSpread, anchor_speed, attribute
 from orchestrator.lut.disturbance import disturbance, offending_entries, slow_sessions
+from orchestrator.lut.lut_run import LutRun
 from orchestrator.lut.memory import lut_memory
 from orchestrator.lut.provenance import device_provenance, phones_provenance
 from orchestrator.lut.reference import reference_ms, session_anchor_ms
@@ -79,7 +80,7 @@ def adaptive_round(name: str, wide: list[Entry], phones: int) -> list[tuple[str,
     return [(f"{name}-{i + 1}", probes_of(wide[lo:hi])) for i, (lo, hi) in enumerate(zip(bounds, bounds[1:]))]
 
 
-class Profiler:
+class Profiler(LutRun):
     """A profile run: its plan's networks exported, timed in sessions in its run directory, attributed
     entry by entry, written as a LUT."""
 
@@ -103,14 +104,6 @@ class Profiler:
         self.plan = plan or build_plan(space, resolution)
         what = {"resolution": self.plan.resolution, "method": self.plan.method, "plan_id": self.plan.id}
         self.directory = RunDirectory(run_dir, run_state(device, space, what, settings), log)
-
-    def run(self, resume: bool = False) -> tuple[dict[str, Any], Path]:
-        """Measure and write the LUT; on a finished run, return the LUT it wrote."""
-        return self.directory.run(resume, self._measure)
-
-    def _measure(self) -> tuple[dict[str, Any], Path]:
-        with self.sessions.unattended():
-            return self._measured()
 
     def _measured(self) -> tuple[dict[str, Any], Path]:
         plan = self.plan

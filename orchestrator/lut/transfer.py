@@ -24,6 +24,7 @@ import numpy as np
 from infra.errors import UserError
 from orchestrator.export.probes import export_probes
 from orchestrator.lut.entry_flops import entry_flops
+from orchestrator.lut.lut_run import LutRun
 from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.rundir import RunDirectory, run_state
 from orchestrator.lut.sessions import Sessions, budgeted, results_samples
@@ -137,7 +138,7 @@ def check_source(lut: dict[str, Any]) -> SearchSpace:
     return space
 
 
-class Transferer:
+class Transferer(LutRun):
     """A transfer run: the source LUT's anchor and networks chosen to tell its kinds apart, timed in
     one session in its run directory, the fit written as a LUT."""
 
@@ -165,14 +166,6 @@ class Transferer:
         self.anchor = next(iter(self.probes))
         what = {"resolution": source["resolution"], "method": "transfer", "source_lut": source["id"], "networks": list(self.probes)}
         self.directory = RunDirectory(run_dir, run_state(device, self.space, what, settings), log)
-
-    def run(self, resume: bool = False) -> tuple[dict[str, Any], Path]:
-        """Measure and write the LUT; on a finished run, return the LUT it wrote."""
-        return self.directory.run(resume, self._measure)
-
-    def _measure(self) -> tuple[dict[str, Any], Path]:
-        with self.sessions.unattended():
-            return self._measured()
 
     def _measured(self) -> tuple[dict[str, Any], Path]:
         self.log(
