@@ -310,7 +310,7 @@ CALIBRATED = "calibrated"  # bench search's: intervals calibrated on the LUT's v
 
 def pricer(predictor: LatencyPredictor, lut_path: Path, space: Any, budget: float, pricing: str) -> Any:
     """The budget and pricer of a search: `bench search`'s (`CALIBRATED`), or point predictions only (`POINT_ONLY`)."""
-    from orchestrator.searchjob.job import target_for
+    from orchestrator.searchjob.target import target_for
     from search.nas.budget import Budget, Pricer
     from search.nas.calibration import POINT_ONLY as NO_INTERVAL
 

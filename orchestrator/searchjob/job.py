@@ -22,14 +22,11 @@ import torch
 from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.strict_json import load_json
-from orchestrator.lut.store import latest_validation
 from orchestrator.searchjob.resume import INPUTS_FILE, check_resume, file_sha256
-from search.nas.budget import TOLERANCE, Budget, Pricer, make_budget
+from orchestrator.searchjob.target import Target, check_alike, target_for
+from search.nas.budget import TOLERANCE, Pricer
 from search.nas.joint import JointPricer
-from search.nas.memory import MemoryPredictor
-from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Search, SearchSettings, SearchState
-from search.space import SearchSpace
 from search.space.config import SubnetConfig, validate
 from search.supernet.model import Supernet
 from search.supernet.static import StaticSubnet
@@ -67,22 +64,6 @@ class Arguments:
     budgets: str = "--budget"
     params: str = "--params-m"
     memory: str = "--memory-mb"
-
-
-@dataclass(frozen=True)
-class Target:
-    """A device the search holds to a budget: its LUT, the LUT's latest validation, the budget with
-    its intervals calibrated on that validation, and the pricer of them."""
-
-    lut_path: Path
-    lut: dict[str, Any]
-    validation: dict[str, Any] | None
-    budget: Budget
-    pricer: Pricer
-
-    @property
-    def name(self) -> str:
-        return self.lut["device"]["name"]
 
 
 RESTART = "start the search again in another --out"
@@ -128,7 +109,7 @@ class SearchJob:
         for path, latency_ms in ((self.inputs.lut_path, self.inputs.latency_ms), *self.inputs.others):
             lut = read_lut(path)
             if targets:
-                _check_alike(targets[0].lut, lut)
+                check_alike(targets[0].lut, lut)
             check_lut_fits(self.ckpt, lut)
             if (twin := next((t for t in targets if t.name == lut["device"]["name"]), None)) is not None:
                 raise UserError(
@@ -301,34 +282,6 @@ class SearchJob:
                 {"lut": {"id": t.lut["id"], "path": str(t.lut_path), "device": t.name}, "budget": t.budget.to_dict()} for t in self.targets[1:]
             ],
         }
-
-
-def target_for(
-    path: Path, lut: dict[str, Any], latency_ms: float, params_m: float | None, base_space: SearchSpace, space: SearchSpace,
-    memory_mb: float | None = None,
-) -> Target:
-    """A device held to `latency_ms` (and to `memory_mb` of peak memory, which its LUT must record):
-    its LUT's latest validation (beside the LUT at `path`) calibrates the budget's intervals; latency
-    and memory priced in `base_space` (the space as profiled), parameters in `space` (as trained).
-    What `bench search`, the API and the benchmarks price a budget with."""
-    validation = latest_validation(path, lut["id"])
-    predictor = LatencyPredictor(lut, base_space)
-    budget = make_budget(latency_ms, params_m, validation, predictor, memory_mb)
-    memory = MemoryPredictor(lut, base_space) if memory_mb is not None else None
-    return Target(path, lut, validation, budget, Pricer(predictor, space, budget, memory))
-
-
-def _check_alike(first: dict[str, Any], other: dict[str, Any]) -> None:
-    """Budgets of one search price one space at one resolution: the supernet's."""
-    def shown(lut: dict[str, Any]) -> str:
-        return f"LUT {lut['id'][:8]} ({lut['device']['name']}) is of space {lut['space']['name']!r} at {lut['resolution']} px"
-
-    if (first["space"]["name"], first["space"]["hash"], first["resolution"]) != (other["space"]["name"], other["space"]["hash"], other["resolution"]):
-        same = first["space"]["name"] == other["space"]["name"] and first["resolution"] == other["resolution"]
-        raise UserError(
-            f"{shown(other)}{' of another definition' if same else ''}, but {shown(first)}: the budgets of one search are priced in one space "
-            "at one resolution, the supernet's; give LUTs of the checkpoint's space and resolution (`bench lut list`)"
-        )
 
 
 def _some(classes: list[str], shown: int = 10) -> str:

@@ -27,7 +27,8 @@ from infra.quiet import output_into
 from orchestrator.export.backends import Backend, get_backend
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.searchjob.delivery import Timed, artifact_name, export_model, first_line, time_models
-from orchestrator.searchjob.job import SearchJob, Target
+from orchestrator.searchjob.job import SearchJob
+from orchestrator.searchjob.target import Target
 from search.nas import budget as budget_rules
 from search.nas.budget import TOLERANCE
 from search.supernet.static import StaticSubnet

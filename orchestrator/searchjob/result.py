@@ -17,8 +17,9 @@ from infra.shown import apart
 from orchestrator.export.backends import get_backend
 from orchestrator.lut.machine import other_cpu
 from orchestrator.searchjob.delivery import Delivered, artifact_name
-from orchestrator.searchjob.job import SearchJob, Target
+from orchestrator.searchjob.job import SearchJob
 from orchestrator.searchjob.measured import Measured
+from orchestrator.searchjob.target import Target
 from search.nas import budget as budget_rules
 from search.nas.budget import TOLERANCE
 from search.nas.lut import interval_method
