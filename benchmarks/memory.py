@@ -1,0 +1,233 @@
+"""Memory beside latency (issue 66), on this machine: host (float32) and host-int8, the tiny space at
+128 px and XXS at 256 px.
+
+  luts     a removal profile of each of the four (the product's `bench profile`, the quick preset's
+           sessions), whose LUTs record each entry's memory; into WORK/luts, never the shipped ones.
+  measure  per LUT, `bench validate` of unseen random subnets, twice on the same subnets: the
+           predictor's figures for memory (load and peak: within ±10%, MAPE, Spearman) from the
+           first, and how repeatable the measurement is from the two (each model's spread between
+           the runs).
+  search   a tiny 128 px supernet (the quick path's training) searched twice against the host LUT,
+           at the latency of the median random subnet: once by latency alone, once also held to the
+           memory of the median subnet (`--memory-mb`); each the product's job with its measured
+           finish, so accuracy, latency and memory are measured.
+  page     docs/memory.json (every figure, raw) and docs/memory.md (one line per goal, met or missed).
+
+Each step is resumable (a LUT, validation or search already made is not made again). Run on a quiet
+machine: anything else running disturbs the latencies (memory hardly moves).
+  .venv/bin/python benchmarks/memory.py luts --work runs/memory
+  .venv/bin/python benchmarks/memory.py measure --work runs/memory
+  .venv/bin/python benchmarks/memory.py search --work runs/memory
+  .venv/bin/python benchmarks/memory.py page --work runs/memory
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from infra.files import write_json_atomic
+from infra.strict_json import load_json
+
+app = typer.Typer(add_completion=False, no_args_is_help=True)
+console = Console(width=150)
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = [sys.executable, "-m", "orchestrator"]
+# (name, device, space, resolution, unseen subnets validated)
+SETUPS = [
+    ("tiny-float32", "host", "tiny", 128, 40),
+    ("tiny-int8", "host-int8", "tiny", 128, 40),
+    ("xxs-float32", "host", "xxs", 256, 30),
+    ("xxs-int8", "host-int8", "xxs", 256, 30),
+]
+GOAL_WITHIN, GOAL_SPEARMAN = 0.95, 0.95
+SEED = 11  # the unseen subnets' draw, another than the profile's
+SEARCH = {"population": 8, "generations": 3, "parents": 4}
+
+
+def bench(work: Path, *args: str, capture: bool = False) -> str:
+    """`bench` with the work folder's LUT store, so no shipped LUT or sidecar is touched."""
+    env = {**os.environ, "BENCH_LUTS": str(work / "luts"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([*BENCH, *args], env=env, check=True, text=True, stdout=subprocess.PIPE if capture else None)
+    return done.stdout or ""
+
+
+def lut_ids(work: Path) -> dict[str, str]:
+    path = work / "luts.json"
+    return load_json(path, "the benchmark's LUT ids", f"delete {path}") if path.is_file() else {}
+
+
+@app.command()
+def luts(work: Path = typer.Option(Path("runs/memory"))) -> None:
+    """Profile each setup once (resumed where a profile was cut short)."""
+    ids = lut_ids(work)
+    for name, device, space, resolution, _ in SETUPS:
+        if name in ids:
+            continue
+        out = work / "profiles" / name
+        console.print(f"[bold]{name}[/]: bench profile --device {device} --space {space} --resolution {resolution}")
+        args = ["profile", "--device", device, "--space", space, "--resolution", str(resolution), "--quick", "--out", str(out), "--json"]
+        doc = json.loads(bench(work, *args, *(["--resume"] if out.is_dir() else []), capture=True))
+        ids[name] = doc["lut"]
+        write_json_atomic(work / "luts.json", ids)
+
+
+@app.command()
+def measure(work: Path = typer.Option(Path("runs/memory"))) -> None:
+    """Validate each LUT twice on the same unseen subnets."""
+    for name, device, _, _, samples in SETUPS:
+        lut = lut_ids(work)[name]
+        for attempt in (1, 2):
+            record = work / "validations" / f"{name}-{attempt}.json"
+            if record.is_file():
+                continue
+            console.print(f"[bold]{name}[/]: validation {attempt} of LUT {lut} on {samples} subnets")
+            bench(work, "validate", "--lut", lut, "--device", device, "--samples", str(samples), "--seed", str(SEED))
+            runs = validation_runs(work, name, lut)
+            write_json_atomic(record, runs[-1])
+
+
+def validation_runs(work: Path, name: str, lut: str) -> list[dict[str, Any]]:
+    space = next(s for n, _, s, _, _ in SETUPS if n == name)
+    device = next(d for n, d, _, _, _ in SETUPS if n == name)
+    path = work / "luts" / device / space / f"{lut}.validation.json"
+    return load_json(path, "a validation record", f"delete {path}")["runs"]
+
+
+def median_subnet(lut_path: Path) -> tuple[float, float]:
+    """The latency (ms) and peak memory (MiB) of the median of 5,000 random subnets, as the LUT predicts them."""
+    from search.nas.lut import read_lut
+    from search.nas.memory import MIB, MemoryPredictor
+    from search.nas.predictor import LatencyPredictor
+    from search.space import load_space
+    from search.space.encoding import random_batch
+
+    lut = read_lut(lut_path)
+    space = load_space(lut["space"]["name"])
+    batch = random_batch(space, 5000, np.random.default_rng(0), lut["resolution"])
+    latency = float(np.median(LatencyPredictor(lut, space).predict_batch(batch)))
+    memory = float(np.median(MemoryPredictor(lut, space).predict_batch(batch))) / MIB
+    return round(latency, 4), round(memory, 2)
+
+
+@app.command()
+def search(work: Path = typer.Option(Path("runs/memory")), epochs: int = 15) -> None:
+    """Train a tiny supernet once; search it by latency alone and by latency and memory."""
+    from orchestrator.lut.store import resolve_lut
+
+    data, train = work / "data", work / "train"
+    if not (data / "train").is_dir():
+        bench(work, "data", "digits", "--out", str(data))
+    if not (train / "last.pt").is_file():
+        bench(work, "train", "--space", "tiny", "--resolution", "128", "--data", str(data), "--out", str(train), "--epochs", str(epochs),
+              "--lr", "3e-3", "--batch-size", "32", "--sampling", "random", "--no-hflip")
+    lut = lut_ids(work)["tiny-float32"]
+    os.environ["BENCH_LUTS"] = str(work / "luts")
+    latency_ms, memory_mib = median_subnet(resolve_lut(lut))
+    write_json_atomic(work / "search" / "budgets.json", {"latency_ms": latency_ms, "memory_mib": memory_mib, "lut": lut})
+    for name, extra in (("latency", []), ("latency+memory", ["--memory-mb", str(memory_mib)])):
+        out = work / "search" / name
+        if (out / "result.json").is_file():
+            continue
+        console.print(f"[bold]search {name}[/]: {latency_ms} ms" + (f", {memory_mib} MiB" if extra else ""))
+        bench(work, "search", "--checkpoint", str(train / "last.pt"), "--lut", lut, "--latency-ms", str(latency_ms), *extra, "--out", str(out),
+              *(["--resume"] if out.is_dir() else []), *(f"--{k}={v}" for k, v in SEARCH.items()), "--measure-top", "3")
+
+
+def _spread(first: list[dict[str, Any]], second: list[dict[str, Any]], kind: str) -> dict[str, float]:
+    """Each model's two measurements apart, relative to their mean: the median and the largest."""
+    apart = [abs(a["measured_memory_mib"][kind] - b["measured_memory_mib"][kind]) / ((a["measured_memory_mib"][kind] + b["measured_memory_mib"][kind]) / 2)
+             for a, b in zip(first, second)]
+    return {"median": statistics.median(apart), "max": max(apart), "models": len(apart)}
+
+
+def collect(work: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {"setups": {}}
+    for name, device, space, resolution, _ in SETUPS:
+        lut = lut_ids(work).get(name)
+        records = [work / "validations" / f"{name}-{i}.json" for i in (1, 2)]
+        if lut is None or not all(r.is_file() for r in records):
+            continue
+        first, second = (load_json(r, "a validation", f"delete {r}") for r in records)
+        if [p["config"] for p in first["points"]] != [p["config"] for p in second["points"]]:
+            raise SystemExit(f"the two validations of {name} measured different subnets; delete {records[1]} and measure again")
+        out["setups"][name] = {
+            "device": device, "space": space, "resolution": resolution, "lut": lut, "memory_method": first["memory"].get("method"),
+            "latency": first["figures"], "memory": {k: first["memory"][k] for k in ("load", "peak")},
+            "repeat": {k: _spread(first["points"], second["points"], f"{k}_mib") for k in ("load", "peak")},
+            "points": [{"predicted": p["predicted_memory_mib"], "measured": [p["measured_memory_mib"], q["measured_memory_mib"]]}
+                       for p, q in zip(first["points"], second["points"])],
+        }
+    budgets = work / "search" / "budgets.json"
+    if budgets.is_file():
+        out["search"] = {"budgets": load_json(budgets, "the search budgets", f"delete {budgets}"), "runs": {}}
+        for name in ("latency", "latency+memory"):
+            result = work / "search" / name / "result.json"
+            if result.is_file():
+                doc = load_json(result, "a search result", f"delete {result.parent}")
+                out["search"]["runs"][name] = {
+                    k: doc.get(k) for k in ("accuracy", "test_accuracy", "predicted_ms", "measured_ms", "measured_ms_at_lut_speed", "within_budget", "memory", "config")
+                }
+    return out
+
+
+def verdicts(doc: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, s in doc["setups"].items():
+        peak = s["memory"]["peak"]
+        met = peak["within_10"] >= GOAL_WITHIN and peak["spearman"] >= GOAL_SPEARMAN
+        lines.append(
+            f"- **{name}** ({s['space']} {s['resolution']} px, {s['device']}): peak memory of {peak['samples']} unseen subnets "
+            f"{peak['within_10']:.0%} within ±10% (goal ≥ {GOAL_WITHIN:.0%}), Spearman {peak['spearman']:.3f} (goal ≥ {GOAL_SPEARMAN}), "
+            f"MAPE {peak['mape']:.1%}, bias {peak['bias']:+.1%}: **{'met' if met else 'missed'}**. Load: {s['memory']['load']['within_10']:.0%} within ±10%, "
+            f"Spearman {s['memory']['load']['spearman']:.3f}, bias {s['memory']['load']['bias']:+.1%}. Repeat: peak apart by a median "
+            f"{s['repeat']['peak']['median']:.2%} (largest {s['repeat']['peak']['max']:.2%}) between two measurements of each model."
+        )
+    if "search" in doc:
+        b, runs = doc["search"]["budgets"], doc["search"]["runs"]
+        for name, r in runs.items():
+            memory = r["memory"]
+            predicted, measured = (memory.get("predicted") or {}).get("peak_mib"), (memory.get("measured") or {}).get("peak_mib")
+            lines.append(
+                f"- search **{name}** (budget {b['latency_ms']} ms" + (f" and {b['memory_mib']} MiB" if "memory" in name else "") + f"): held-out "
+                f"accuracy {r['accuracy']:.1%} (test {r['test_accuracy']:.1%}), latency measured {r['measured_ms_at_lut_speed']:.3f} ms at the LUT's speed, "
+                f"peak memory predicted {predicted:.2f} MiB and measured {measured:.2f} MiB; within every budget: {r['within_budget']}"
+            )
+        if len(runs) == 2:
+            alone, held = runs["latency"], runs["latency+memory"]
+            lines.append(
+                f"- what the memory budget changed: accuracy {held['accuracy'] - alone['accuracy']:+.1%}, latency "
+                f"{held['measured_ms_at_lut_speed'] / alone['measured_ms_at_lut_speed']:.2f}x, measured peak "
+                f"{held['memory']['measured']['peak_mib'] / alone['memory']['measured']['peak_mib']:.2f}x that of the search by latency alone"
+                f" ({'the same subnet' if held['config'] == alone['config'] else 'another subnet'})"
+            )
+    return lines
+
+
+@app.command("page")
+def make_page(work: Path = typer.Option(Path("runs/memory")), docs: Path = typer.Option(ROOT / "docs")) -> None:
+    """Write docs/memory.json and docs/memory.md from the work folder."""
+    doc = collect(work)
+    write_json_atomic(docs / "memory.json", doc)
+    text = "\n".join([
+        "# Memory beside latency: measured, predicted, searched (benchmarks/memory.py)", "",
+        "Memory is what a model adds to the process that runs it: `load` (weights, their packed copies, planned buffers) and "
+        "`peak` (the most while loading and running), above the process's level before the load. On the host each model is "
+        "measured in a process forked for it (VmRSS/VmHWM). Figures from `docs/memory.json`; one line per goal.", "",
+        *verdicts(doc), "",
+    ])
+    (docs / "memory.md").write_text(text)
+    console.print(text)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,53 @@
+"""benchmarks/memory.py's page: each goal's verdict and the repeat spread recomputed from the
+validations and searches it stored."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import memory as bench  # noqa: E402
+
+CONFIG = {"space": "tiny"}
+
+
+def figures(within: float, spearman: float) -> dict:
+    return {"samples": 3, "within_5": within, "within_10": within, "mape": 0.02, "spearman": spearman, "kendall": spearman, "bias": -0.01, "rmse_mib": 0.1}
+
+
+def validation(peaks: list[float], within: float, spearman: float) -> dict:
+    return {
+        "figures": figures(1.0, 1.0), "memory": {"method": "host: test", "load": figures(1.0, 1.0), "peak": figures(within, spearman)},
+        "points": [{"config": {**CONFIG, "n": i}, "predicted_memory_mib": {"load_mib": 1.0, "peak_mib": p},
+                    "measured_memory_mib": {"load_mib": 1.0, "peak_mib": p}} for i, p in enumerate(peaks)],
+    }
+
+
+def stored(work: Path, name: str, first: dict, second: dict) -> None:
+    (work / "validations").mkdir(parents=True, exist_ok=True)
+    ids = json.loads((work / "luts.json").read_text()) if (work / "luts.json").exists() else {}
+    (work / "luts.json").write_text(json.dumps({**ids, name: "0123456789abcdef"}))
+    for i, doc in ((1, first), (2, second)):
+        (work / "validations" / f"{name}-{i}.json").write_text(json.dumps(doc))
+
+
+def test_a_setup_meets_its_goal_only_with_both_figures_and_its_repeat_spread_is_each_model_s_two_measurements_apart(tmp_path: Path) -> None:
+    stored(tmp_path, "tiny-float32", validation([10.0, 20.0], 1.0, 0.97), validation([10.5, 20.0], 1.0, 0.97))
+    stored(tmp_path, "tiny-int8", validation([10.0, 20.0], 1.0, 0.80), validation([10.0, 20.0], 1.0, 0.80))
+    doc = bench.collect(tmp_path)
+    assert doc["setups"]["tiny-float32"]["repeat"]["peak"] == {"median": (0.5 / 10.25 + 0) / 2, "max": 0.5 / 10.25, "models": 2}
+    lines = bench.verdicts(doc)
+    assert "**met**" in next(line for line in lines if "tiny-float32" in line)
+    assert "**missed**" in next(line for line in lines if "tiny-int8" in line)
+
+
+def test_two_validations_of_other_subnets_are_refused(tmp_path: Path) -> None:
+    second = validation([10.0, 20.0], 1.0, 0.97)
+    second["points"][0]["config"] = {"space": "tiny", "n": 99}
+    stored(tmp_path, "tiny-float32", validation([10.0, 20.0], 1.0, 0.97), second)
+    with pytest.raises(SystemExit, match="measured different subnets"):
+        bench.collect(tmp_path)
