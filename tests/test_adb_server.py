@@ -21,9 +21,9 @@ import pytest
 import torch
 
 from orchestrator.export.executorch import save_pte
-from orchestrator.measure.runners.android.adb import DeviceDisconnected, DeviceNotFound
 from orchestrator.measure.runners.android.adb_server import AdbServer, ServerLink
 from orchestrator.measure.runners.android.connection import AndroidConnection, choose_route, list_phones, open_phone
+from orchestrator.measure.runners.android.link import DeviceDisconnected, DeviceNotFound
 from orchestrator.measure.runners.android.targets import parse_target
 from orchestrator.measure.runners.base import RunnerError
 from search.space.sampling import min_config

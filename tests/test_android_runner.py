@@ -20,8 +20,9 @@ import pytest
 from infra.locks import InUseError, held
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.platforms import runner_for
-from orchestrator.measure.runners.android.adb import TLS_HELP, AdbKeyError, DeviceNotFound, NotAuthorised, TlsPairing
+from orchestrator.measure.runners.android.adb import TLS_HELP, AdbKeyError, TlsPairing
 from orchestrator.measure.runners.android.connection import list_phones
+from orchestrator.measure.runners.android.link import DeviceNotFound, NotAuthorised
 from orchestrator.measure.runners.android.runner import AndroidRunner
 from orchestrator.measure.runners.android.settings import APK_REMOTE_PATH, APP_VERSION_CODE, DEFAULT_APK, RESULT_PATH, AndroidSettings
 from orchestrator.measure.runners.android.targets import Target, parse_target

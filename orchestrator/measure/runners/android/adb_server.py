@@ -1,4 +1,4 @@
-"""The second transport behind `adb.Link`: a running adb server (Android Studio's, or one any `adb`
+"""The second transport behind `link.Link`: a running adb server (Android Studio's, or one any `adb`
 command started), spoken to with its host protocol on 127.0.0.1 through adbutils.
 
 An adb server claims every phone on USB for itself, so while one runs, adb-shell cannot open them
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from infra.files import write_bytes_atomic
-from orchestrator.measure.runners.android.adb import CappedBuffer, DeviceDisconnected, Link, NotAuthorised, translated
+from orchestrator.measure.runners.android.link import CappedBuffer, DeviceDisconnected, Link, NotAuthorised, translated
 from orchestrator.measure.runners.base import RunnerError
 
 SERVER_HOST = "127.0.0.1"

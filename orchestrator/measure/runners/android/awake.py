@@ -46,8 +46,8 @@ from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.locks import held
 from infra.strict_json import load_json
-from orchestrator.measure.runners.android.adb import DeviceDisconnected
 from orchestrator.measure.runners.android.connection import AndroidConnection
+from orchestrator.measure.runners.android.link import DeviceDisconnected
 from orchestrator.measure.runners.android.phone_state import STAY_ON_ANY_POWER, STAY_ON_SETTING, PhoneState
 from orchestrator.measure.runners.android.settings import AndroidSettings
 from orchestrator.measure.runners.base import RunnerError, phone_file

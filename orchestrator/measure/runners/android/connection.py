@@ -1,7 +1,7 @@
 """How the runner reaches an Android phone: the route (`choose_route`), `AndroidConnection`, one
 phone's connection, which survives drops, and `list_phones`, the phones reachable now.
 
-Two routes lead to a phone, behind one `adb.Link`: where an adb server runs (Android Studio's, or
+Two routes lead to a phone, behind one `link.Link`: where an adb server runs (Android Studio's, or
 any `adb` command's) and holds the phone, through that server (`adb_server.ServerLink`), since it
 owns the phones on USB and its key is the one they trust; where none runs, or it does not hold a
 phone reached over TCP, adb-shell straight to the phone (`adb.AdbLink`). The route is chosen again
@@ -21,17 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from orchestrator.measure.runners.android.adb import (
-    DeviceDisconnected,
-    DeviceNotFound,
-    DeviceTimeout,
-    Link,
-    NotAuthorised,
-    TlsPairing,
-    open_link,
-    usb_serials,
-)
+from orchestrator.measure.runners.android.adb import TlsPairing, open_link, usb_serials
 from orchestrator.measure.runners.android.adb_server import SERVER_HOST, AdbServer, ServerLink, ServerPhone, find_server, unauthorised
+from orchestrator.measure.runners.android.link import DeviceDisconnected, DeviceNotFound, DeviceTimeout, Link, NotAuthorised
 from orchestrator.measure.runners.android.phone_state import describe
 from orchestrator.measure.runners.android.settings import AndroidSettings
 from orchestrator.measure.runners.android.targets import Target, parse_targets

@@ -14,10 +14,10 @@ import re
 import shlex
 from collections.abc import Sequence
 
-from orchestrator.measure.runners.android.adb import NotAuthorised
 from orchestrator.measure.runners.android.adb_server import SERVER_HOST
 from orchestrator.measure.runners.android.connection import AndroidConnection, choose_route
 from orchestrator.measure.runners.android.keys import AdbKeyError
+from orchestrator.measure.runners.android.link import NotAuthorised
 from orchestrator.measure.runners.android.phone_state import HeatGate, PhoneState, wrong_model
 from orchestrator.measure.runners.android.settings import APP_ABIS, AndroidSettings
 from orchestrator.measure.runners.android.steps import APP_STEP

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from orchestrator.measure.runners.android.adb import Link
+from orchestrator.measure.runners.android.link import Link
 from orchestrator.measure.runners.android.settings import COMPONENT, PACKAGE, AndroidSettings
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.platform import FoundPhone
