@@ -23,10 +23,18 @@ models): what it seeds the first generation with, how many generations it runs a
 A new strategy is one module here that registers itself; `Search` runs whichever the settings
 name, and the tests run over every registered one.
 """
-from search.nas.strategies import coarse_to_fine, evolution, random_search  # noqa: F401  (each registers itself)
+import importlib
+import pkgutil
+
+from search.nas.strategies.registry import STRATEGIES, Strategy, get_strategy, register
+
+# Every module of this package is imported, so each strategy's registers itself: a new strategy is a
+# new module and nothing else (the others are the machinery every strategy shares).
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
 from search.nas.strategies.coarse import CoarseReport, coarse_phase, skeleton
 from search.nas.strategies.loop import Search
-from search.nas.strategies.registry import STRATEGIES, Strategy, get_strategy, register
 from search.nas.strategies.state import Candidate, SearchSettings, SearchState, pareto_front, state_schema
 
 __all__ = [
