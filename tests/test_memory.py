@@ -153,3 +153,26 @@ def test_the_finish_holds_memory_as_latency_and_a_figure_not_measured_is_not_hel
     assert finish_pick([{"host": 1.0, "host memory": 10.6}, {"host": 1.04, "host memory": 10.4}], budgets) == (1, True)
     assert finish_pick([{"host": 1.0}], budgets) == (0, True)  # a runner that measures no memory
     assert finish_pick([{"host": 1.0, "host memory": 13.0}, {"host": 1.2, "host memory": 10.0}], budgets) == (1, False)
+
+
+def test_a_finish_that_memory_binds_delivers_the_closest_and_names_the_memory_budget() -> None:
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from orchestrator.searchjob.delivery import Timed
+    from orchestrator.searchjob.measured import Measured, choose
+
+    def peak(mib: float) -> dict:
+        return {"load_bytes": 4096, "peak_bytes": int(mib * 2**20), "method": METHOD}
+
+    target = SimpleNamespace(name="host", budget=SimpleNamespace(latency_ms=1.0, memory_mib=10.0))
+    timed = Timed({"a": 0.9, "b": 0.95}, 1.0, 1.0, "host", {"a": peak(12.0), "b": peak(11.0)})
+    measured = Measured(target, SimpleNamespace(name="host"), {h: (Path(h), {}) for h in "ab"}, timed, None)
+    said: list[str] = []
+    candidates = [SimpleNamespace(hash=h, static=None, candidate=None) for h in "ab"]  # scored candidates, most accurate first
+    choice = choose(candidates, {"host": measured}, lambda s: "99%", said.append)
+    assert (choice.chosen.hash, choice.within) == ("b", False)
+    assert said == [
+        "none of the 2 most accurate candidates measures within every budget (+5%): the closest, b, peaks at 11.00 MiB on host (1.10x the 10 MiB "
+        "memory budget) and is delivered as over the budget; raise --memory-mb, or profile the device again (`bench profile`) if its LUT's memory is off"
+    ]

@@ -213,6 +213,15 @@ def choose(candidates: list[Exportable], measured: Mapping[str, Measured], accur
         for m in timed
     )
     worst = max(timed, key=lambda m: m.ratio(closest.hash))
+    figures, budgets = worst.figures(closest.hash), worst.budgets()
+    held = max(figures, key=lambda name: figures[name] / budgets[name])
+    if held.endswith(" memory"):  # memory binds it: a latency budget would not help
+        log(
+            f"none of the {len(exported)} most accurate candidates measures within every budget (+{TOLERANCE:.0%}): the closest, {closest.hash}, "
+            f"peaks at {figures[held]:.2f} MiB on {worst.target.name} ({figures[held] / budgets[held]:.2f}x the {budgets[held]:g} MiB memory budget) "
+            "and is delivered as over the budget; raise --memory-mb, or profile the device again (`bench profile`) if its LUT's memory is off"
+        )
+        return Choice(closest, False)
     log(
         f"none of the {len(exported)} most accurate candidates measures within {'every device' if len(timed) > 1 else 'the'} budget (+{TOLERANCE:.0%}) at the "
         f"LUT's speed: the closest, {closest.hash}, measures {worst.timed.at_lut_speed(closest.hash):.3f} ms on {worst.target.name} "
