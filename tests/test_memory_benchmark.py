@@ -43,6 +43,7 @@ def test_a_setup_meets_its_goal_only_with_both_figures_and_its_repeat_spread_is_
     lines = bench.verdicts(doc)
     assert "**met**" in next(line for line in lines if "tiny-float32" in line)
     assert "**missed**" in next(line for line in lines if "tiny-int8" in line)
+    assert bench.why_missed(doc)[0].startswith("Why the peak misses (tiny-int8): always low.")  # its bias is below zero
 
 
 def test_two_validations_of_other_subnets_are_refused(tmp_path: Path) -> None:
