@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from infra.processes import die_with
+
 METHOD = "host: resident set (VmRSS, VmHWM) of a process forked per model, above its level before the load"
 RUNS = 3  # inferences after the load: the first allocates the delegate's workspace, later ones find what a steady run adds
 
@@ -62,10 +64,12 @@ def memory_of(load: Any, path: str, make_input: Any) -> dict[str, Any] | None:
     if not measurable():
         return None
     reader, writer = os.pipe()
+    session = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: measure, write one JSON line, leave without running the parent's exit handlers
         code = 1
         try:
+            die_with(session)  # a session ended mid-measurement leaves no child running models on
             os.close(reader)
             os.write(writer, json.dumps(_measure(load, path, make_input)).encode())
             code = 0
