@@ -104,9 +104,9 @@ def validation_runs(work: Path, name: str, lut: str) -> list[dict[str, Any]]:
     return load_json(path, "a validation record", f"delete {path}")["runs"]
 
 
-def median_subnet(lut_path: Path, memory_quantile: float = 0.5) -> tuple[float, float]:
-    """The latency (ms) of the median of 5,000 random subnets and their peak memory (MiB) at
-    `memory_quantile`, as the LUT predicts them."""
+def median_subnet(lut_path: Path, memory_quantiles: tuple[float, ...] = (0.5,)) -> tuple[float, list[float]]:
+    """The latency (ms) of the median of 5,000 random subnets and their peak memory (MiB) at each
+    of `memory_quantiles`, as the LUT predicts them."""
     from search.nas.lut import read_lut
     from search.nas.memory import MIB, MemoryPredictor
     from search.nas.predictor import LatencyPredictor
@@ -117,8 +117,8 @@ def median_subnet(lut_path: Path, memory_quantile: float = 0.5) -> tuple[float, 
     space = load_space(lut["space"]["name"])
     batch = random_batch(space, 5000, np.random.default_rng(0), lut["resolution"])
     latency = float(np.median(LatencyPredictor(lut, space).predict_batch(batch)))
-    memory = float(np.quantile(MemoryPredictor(lut, space).predict_batch(batch), memory_quantile)) / MIB
-    return round(latency, 4), round(memory, 2)
+    memory = np.quantile(MemoryPredictor(lut, space).predict_batch(batch), memory_quantiles) / MIB
+    return round(latency, 4), [round(float(m), 2) for m in memory]
 
 
 @app.command()
@@ -134,8 +134,7 @@ def search(work: Path = typer.Option(Path("runs/memory")), epochs: int = 15) -> 
               "--lr", "3e-3", "--batch-size", "32", "--sampling", "random", "--no-hflip")
     lut = lut_ids(work)["tiny-float32"]
     os.environ["BENCH_LUTS"] = str(work / "luts")
-    latency_ms, memory_mib = median_subnet(resolve_lut(lut))
-    tight = median_subnet(resolve_lut(lut), TIGHT)[1]
+    latency_ms, (memory_mib, tight) = median_subnet(resolve_lut(lut), (0.5, TIGHT))
     write_json_atomic(work / "search" / "budgets.json", {"latency_ms": latency_ms, "memory_mib": memory_mib, "tight_memory_mib": tight, "lut": lut})
     for name, extra in (("latency", []), ("latency+memory", ["--memory-mb", str(memory_mib)]), (TIGHT_RUN, ["--memory-mb", str(tight)])):
         out = work / "search" / name

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-MIB = 2**20
+from search.nas.memory import MIB
 
 
 def mib(n_bytes: float) -> float:

@@ -24,10 +24,10 @@ from orchestrator.export.trained import export_trained
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.measure.budget import TimeBudget
 from orchestrator.measure.devices import Device
-from orchestrator.measure.memory import MIB
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.plan.spec import ProbeSpec
+from search.nas.memory import MIB
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace
 from search.space.config import SubnetConfig

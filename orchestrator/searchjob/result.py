@@ -173,6 +173,7 @@ def result_document(o: Outcome, files: Delivered) -> dict[str, Any]:
         return str(out / path.name) if path else None
 
     program = files.artifacts[required.name]
+    devices = {name: _device_section(o, d, files) for name, d in o.measured.items()}
     return {
         "delivered": {
             "file": final(program), "backend": required.name, "precision": required.precision, "device": job.lut["device"]["name"],
@@ -198,7 +199,7 @@ def result_document(o: Outcome, files: Delivered) -> dict[str, Any]:
         "measured_ms_at_lut_speed": measured["measured_ms_at_lut_speed"] if measured else None,
         "budget_ratio": m.ratio(chosen.hash) if measured else None,
         "within_budget": o.within,
-        "memory": _memory(o, m),
+        "memory": next(iter(devices.values()))["memory"],  # the primary device's
         "measure_top": o.measure_top,
         "chosen_rank": o.candidates.index(chosen),
         "candidates": [_candidate_record(o, s) for s in o.candidates],
@@ -206,7 +207,7 @@ def result_document(o: Outcome, files: Delivered) -> dict[str, Any]:
         "budget": budget.to_dict(),
         "lut": job.lut["id"],
         "device": job.lut["device"]["name"],
-        "devices": {name: _device_section(o, d, files) for name, d in o.measured.items()},
+        "devices": devices,
         "binding_device": o.binding(),
         "strategy": job.settings.strategy,
         "evaluations": len(o.state.evaluated),

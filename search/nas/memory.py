@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from search.nas.lut import LUTError, check_space, entry_key
-from search.nas.predictor import parts
+from search.nas.predictor import missing_entries, parts
 from search.space import SearchSpace
 from search.space.additive import AdditiveTable
 from search.space.config import SubnetConfig, validate
@@ -74,7 +74,7 @@ class MemoryPredictor:
         validate(config, self.space)
         keys = [p.key for p in parts(config, self.space)]
         if missing := sorted({k for k in keys if k not in self.memory["peak_bytes"]}):
-            raise LUTError(f"LUT {self.lut['id']} has no entry {', '.join(map(repr, missing))}, which config {config.hash} needs; rebuild the LUT with `bench profile` for this space")
+            raise missing_entries(self.lut, missing, config)
         load, peak = (sum(self.memory[k][key] for key in keys) for k in KINDS)
         return Memory(load, peak)
 

@@ -52,6 +52,15 @@ def parts(config: SubnetConfig, space: SearchSpace) -> list[Part]:
     return out
 
 
+def missing_entries(lut: dict[str, Any], keys: list[str], config: SubnetConfig) -> LUTError:
+    """The error of a config that needs entries `keys` the LUT lacks: a predictor of any quantity
+    the LUT records (latency, memory) says it so."""
+    return LUTError(
+        f"LUT {lut['id']} has no entry {', '.join(repr(k) for k in keys)}, which config {config.hash} needs; "
+        "rebuild the LUT with `bench profile` for this space"
+    )
+
+
 class LatencyPredictor:
     def __init__(self, lut: dict[str, Any], space: SearchSpace) -> None:
         check_space(lut, space.name, space.hash)
@@ -125,11 +134,7 @@ class LatencyPredictor:
         return sorted({p.key for p in parts(config, self.space) if p.key not in self.latency})
 
     def _raise_missing(self, config: SubnetConfig) -> None:
-        keys = self.missing(config)
-        raise LUTError(
-            f"LUT {self.lut['id']} has no entry {', '.join(repr(k) for k in keys)}, which config {config.hash} needs; "
-            "rebuild the LUT with `bench profile` for this space"
-        )
+        raise missing_entries(self.lut, self.missing(config), config)
 
     def predict(self, config: SubnetConfig) -> float:
         validate(config, self.space)
