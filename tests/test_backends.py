@@ -80,11 +80,11 @@ def test_a_backend_s_exports_have_cache_entries_of_their_own(backend):
 
 @EVERY
 def test_a_backend_s_delivered_program_has_a_name_of_its_own_that_a_delivery_owns(backend):
-    from orchestrator.searchjob.delivery import artifact_name, delivery_names
+    from orchestrator.searchjob.delivery import delivery_names
 
-    names = [artifact_name(b) for b in BACKENDS.values()]
-    assert names.count(artifact_name(backend)) == 1 and artifact_name(backend).endswith(backend.suffix)
-    assert artifact_name(backend) in delivery_names()
+    names = [b.delivered_as for b in BACKENDS.values()]
+    assert names.count(backend.delivered_as) == 1 and backend.delivered_as.endswith(backend.suffix)
+    assert backend.delivered_as in delivery_names()
 
 
 @EVERY

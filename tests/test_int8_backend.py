@@ -162,7 +162,7 @@ def test_an_int8_core_ml_package_is_refused_on_the_float32_iphone_naming_its_int
         measure_model(str(coreml_int8_package[0]), get_device("iphone13"), tmp_path / "run")
     assert str(refused.value) == (
         "net.mlpackage is an int8 program and iphone13 runs float32 programs; measure it with --device iphone13-int8, "
-        "or give a float32 program (a search on a float32 LUT delivers one)"
+        "or give a float32 program (a search whose budgets hold iphone13 delivers one as best.mlpackage)"
     )
 
 

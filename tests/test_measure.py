@@ -102,7 +102,7 @@ def test_a_float32_program_on_an_int8_device_is_refused_naming_both_precisions_a
     assert result.exit_code == 2
     assert result.stderr.strip() == (
         "error: conv.pte is a float32 program and host-int8 runs int8 programs; measure it with --device host, "
-        "or give an int8 program (a search on an int8 LUT delivers one)"
+        "or give an int8 program (a search whose budgets hold host-int8 delivers one as best-pte-int8.pte)"
     )
 
 
@@ -111,7 +111,7 @@ def test_an_int8_program_on_a_float32_device_is_refused_naming_the_int8_device_o
         measure_model(str(int8_pte), get_device("pixel7"), tmp_path / "run")
     assert str(refused.value) == (
         "conv-int8.pte is an int8 program and pixel7 runs float32 programs; measure it with --device pixel7-int8, "
-        "or give a float32 program (a search on a float32 LUT delivers one)"
+        "or give a float32 program (a search whose budgets hold pixel7 delivers one as best.pte)"
     )
 
 

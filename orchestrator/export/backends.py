@@ -55,6 +55,13 @@ class Backend:
     quantizer: Callable[[], Any] | None = None  # an int8 backend's PT2E quantizer (`search.supernet.quantize`), for the accuracy of its programs
 
     @property
+    def delivered_as(self) -> str:
+        """The file a search delivers this backend's program as: a format's own backend (named after
+        it) has the plain name (`best.pte`), another of that format adds its name
+        (`best-pte-int8.pte`), so neither overwrites the other in one run folder."""
+        return f"best{self.suffix}" if self.name == self.format else f"best-{self.name}{self.suffix}"
+
+    @property
     def quantization(self) -> str | None:
         """What a LUT of an int8 backend's device records: its scheme, and what profiling calibrates
         on (a search calibrates what it delivers on training images, and says how many)."""

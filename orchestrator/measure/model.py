@@ -57,7 +57,7 @@ def _check_precision(path: Path, device: Device, devices_file: Path | None) -> N
     elsewhere = f"measure it with --device {twin.name}" if twin else f"measure it on a device of {holds} programs"
     raise UserError(
         f"{path.name} is {_a(holds)} program and {device.name} runs {runs.precision} programs; "
-        f"{elsewhere}, or give {_a(runs.precision)} program (a search on {_a(runs.precision)} LUT delivers one)"
+        f"{elsewhere}, or give {_a(runs.precision)} program (a search whose budgets hold {device.name} delivers one as {runs.delivered_as})"
     )
 
 

@@ -44,17 +44,11 @@ class Delivered:
     errors: dict[str, str]  # backend name -> why it could not be exported
 
 
-def artifact_name(backend: Backend) -> str:
-    """`best.pte`, `best.mlpackage`: a format's own backend (named after it) has the plain name, and
-    another of that format adds its name (`best-pte-portable.pte`), so neither overwrites the other."""
-    return f"best{backend.suffix}" if backend.name == backend.format else f"best-{backend.name}{backend.suffix}"
-
-
 def delivery_names() -> list[str]:
     """Every file a delivery may hold in a run folder: a new delivery replaces these as a whole, so
     one of an earlier delivery that the new one lacks (its int8 program, a Core ML package that no
     longer converts) is removed rather than left beside another model."""
-    return ["best.pt", "best.json", "pareto.png", "result.json", *(artifact_name(b) for b in BACKENDS.values())]
+    return ["best.pt", "best.json", "pareto.png", "result.json", *(b.delivered_as for b in BACKENDS.values())]
 
 
 def deliver(
@@ -74,7 +68,7 @@ def deliver(
         torch.save({"config": config.to_dict(), "classes": classes, "fixed_shortcuts": static.fixed_shortcuts, "state_dict": static.state_dict()}, tmp)
     delivered = Delivered(checkpoint, {}, {}, {})
     for backend in (b for b in BACKENDS.values() if b.delivered_always or b.name in required):
-        path = out / artifact_name(backend)
+        path = out / backend.delivered_as
         if backend.name in exported:
             exported[backend.name][0].replace(path)
             delivered.artifacts[backend.name], delivered.facts[backend.name] = path, exported[backend.name][1]

@@ -26,7 +26,7 @@ from infra.errors import UserError
 from infra.quiet import output_into
 from orchestrator.export.backends import Backend, get_backend
 from orchestrator.measure.devices import Device, get_device
-from orchestrator.searchjob.delivery import Timed, artifact_name, export_model, first_line, time_models
+from orchestrator.searchjob.delivery import Timed, export_model, first_line, time_models
 from orchestrator.searchjob.job import SearchJob
 from orchestrator.searchjob.target import Target
 from search.nas import budget as budget_rules
@@ -143,7 +143,7 @@ def export_candidates(
     exported: dict[str, tuple[Path, dict[str, Any]]] = {}
     with output_into(job.inputs.out / "delivery.log"):  # the converters' warnings and progress bars: for a bug report, not the terminal
         for s in candidates:
-            path = folder / artifact_name(backend).replace("best", s.hash, 1)
+            path = folder / backend.delivered_as.replace("best", s.hash, 1)
             try:
                 exported[s.hash] = (path, export_model(s.static, backend, path, calibration))
             except Exception as exc:  # converters raise many types; the candidate is what failed, not the search

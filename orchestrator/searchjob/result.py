@@ -16,7 +16,7 @@ from typing import Any
 from infra.shown import apart
 from orchestrator.export.backends import get_backend
 from orchestrator.lut.machine import other_cpu
-from orchestrator.searchjob.delivery import Delivered, artifact_name
+from orchestrator.searchjob.delivery import Delivered
 from orchestrator.searchjob.job import SearchJob
 from orchestrator.searchjob.measured import Measured
 from orchestrator.searchjob.target import Target
@@ -74,7 +74,7 @@ def log_accuracy(o: Outcome, log: Callable[[str], None]) -> None:
         if o.test is not None:
             devices = ", ".join(m.target.name for m in o.measured.values() if m.target.lut["device"]["backend"] == backend)
             log(
-                f"test accuracy of the found model, the int8 program {artifact_name(get_backend(backend))} that {devices} runs: "
+                f"test accuracy of the found model, the int8 program {get_backend(backend).delivered_as} that {devices} runs: "
                 f"{_proportion(q['test']['int8']).text()} of the test split; its float32 twin (best.pt, best.pte): {o.test.text()}"
             )
         for name, drop in (("held-out", q["holdout"]), ("test", q["test"])):
