@@ -175,6 +175,14 @@ def test_the_transfer_table_says_what_a_negative_ms_per_gflop_factor_means() -> 
     )
 
 
+@pytest.mark.parametrize(("factor", "sd", "shown"), [(-0.01234, 0.012345, "0.01235"), (0.01195, 0.0119, "0.0119"), (0.9583, 0.008744, "0.0087")])
+def test_a_transfer_factor_s_sd_is_printed_so_that_the_factor_reads_within_it_exactly_when_it_is(factor, sd, shown) -> None:
+    from orchestrator.cli.lut_view import sd_shown
+
+    assert sd_shown(factor, sd) == shown
+    assert (abs(float(f"{factor:.4g}")) <= float(shown)) == (abs(factor) <= sd)
+
+
 def test_plot_breakdown_writes_a_png(lut: dict[str, Any], tmp_path: Path) -> None:
     out = plot_breakdown(lut, tmp_path / "breakdown.png")
     assert out == tmp_path / "breakdown.png"

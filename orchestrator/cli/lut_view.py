@@ -76,8 +76,20 @@ def transfer_table(doc: dict[str, Any]) -> Table:
     for column in ("entries", "level", "factor", "± sd", "unit"):
         table.add_column(column, justify="left" if column in ("entries", "unit") else "right")
     for name, f in t["factors"].items():
-        add_plain_row(table, (name, f["level"], f"{f['factor']:.4g}", "-" if f["sd"] is None else f"{f['sd']:.2g}", f["unit"]))
+        add_plain_row(table, (name, f["level"], f"{f['factor']:.4g}", "-" if f["sd"] is None else sd_shown(f["factor"], f["sd"]), f["unit"]))
     return table
+
+
+def sd_shown(factor: float, sd: float) -> str:
+    """The sd with the fewest significant digits (at least 2) at which the factor as printed (4 digits)
+    is within it exactly when the factor is: the caption's reading, "within its ± sd of 0", must not
+    flip by rounding (a factor of -0.01234 beside an sd of 0.01236 printed as 0.012)."""
+    printed = abs(float(f"{factor:.4g}"))
+    for digits in range(2, 7):
+        shown = f"{sd:.{digits}g}"
+        if (printed <= float(shown)) == (abs(factor) <= sd):
+            return shown
+    return f"{sd:.6g}"
 
 
 def lut_entries_table(doc: dict[str, Any], wide: bool = False) -> Table:
