@@ -76,6 +76,17 @@ def test_a_budget_set_no_subnet_meets_at_once_names_the_device_that_binds_and_th
     JointPricer(raised).check_reachable()
 
 
+def test_a_refusal_says_which_devices_no_budget_of_their_own_can_help():
+    from search.nas.joint import needs_sentence
+
+    least = {"host": None, "host-int8": None, "host-2t": 0.5012, "host-portable": 35.1}
+    budgets = {"host": 0.885, "host-int8": 1.0, "host-2t": 0.479, "host-portable": 35.0}
+    assert needs_sentence(least, budgets) == (
+        "given the others' budgets, the least that admits a subnet is host-2t 0.501 ms (budget 0.479), host-portable 35.1 ms (budget 35); "
+        "no budget of host or host-int8 alone admits one, since the others' budgets leave no subnet between them"
+    )
+
+
 def write(path: Path, doc: dict[str, Any]) -> Path:
     path.write_text(json.dumps(doc))
     return path
@@ -92,12 +103,13 @@ def one_error_line(result) -> str:
     return lines[-1]
 
 
-def test_budgets_of_luts_of_another_resolution_are_refused_naming_both(tiny_checkpoint, tmp_path, search):
+@pytest.mark.parametrize(("space", "resolution"), [("tiny", 128), ("xxs", 64)])
+def test_budgets_of_luts_of_another_space_or_resolution_are_refused_naming_both(tiny_checkpoint, tmp_path, search, space, resolution):
     host = write(tmp_path / "host.json", sized_lut(load_space("tiny"), device=device("host", "pte")))
-    other = write(tmp_path / "int8.json", sized_lut(load_space("tiny"), resolution=128, device=device("host-int8", "pte-int8")))
+    other = write(tmp_path / "int8.json", sized_lut(load_space(space), resolution=resolution, device=device("host-int8", "pte-int8")))
     line = one_error_line(search("--checkpoint", str(tiny_checkpoint), "--budget", f"{host}=10", "--budget", f"{other}=10", "--out", str(tmp_path / "o"), "--json"))
     assert re.fullmatch(
-        r"error: LUT \w{8} \(host-int8\) is of space 'tiny' at 128 px, but LUT \w{8} \(host\) is of space 'tiny' at 64 px: the budgets of one search "
+        rf"error: LUT \w{{8}} \(host-int8\) is of space '{space}' at {resolution} px, but LUT \w{{8}} \(host\) is of space 'tiny' at 64 px: the budgets of one search "
         r"are priced in one space at one resolution, the supernet's; give LUTs of the checkpoint's space and resolution \(`bench lut list`\)", line,
     ), line
     assert not (tmp_path / "o").exists()

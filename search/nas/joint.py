@@ -70,16 +70,24 @@ class JointPricer(Pricer):
         if not raises:
             raise BudgetError(f"no subnet is within every device's budget at once ({self._budgets()}), nor within all but one; raise several of them")
         binding = min(raises, key=raises.__getitem__)
-        needs = "; ".join(
-            f"{name} {least[name]:.3g} ms (budget {p.budget.latency_ms:g})" if least[name] is not None else f"{name}: none meets the others"
-            for name, p in self.pricers.items()
-        )
         lut = self.pricers[binding].predictor.lut["id"][:8]
         raise BudgetError(
-            f"no subnet is within every device's budget at once, though each alone is met ({self._budgets()}): given the others' budgets, "
-            f"each device would need {needs}; {binding} binds: raise its budget to at least {least[binding]:.3g} ({latency} {lut}={least[binding]:.3g}), "
-            "the smallest raise that admits a subnet"
+            f"no subnet is within every device's budget at once, though each alone is met ({self._budgets()}): "
+            f"{needs_sentence(least, {name: p.budget.latency_ms for name, p in self.pricers.items()})}; {binding} binds: raise its budget to "
+            f"at least {least[binding]:.3g} ({latency} {lut}={least[binding]:.3g}), the smallest raise that admits a subnet"
         )
 
     def _budgets(self) -> str:
         return ", ".join(f"{name} {p.budget.latency_ms:g} ms" for name, p in self.pricers.items())
+
+
+def needs_sentence(least: dict[str, float | None], budgets: dict[str, float]) -> str:
+    """What each device would need given the others' budgets, in words: the least budget that admits
+    a subnet where there is one, and the devices whose own budget cannot help because the others'
+    budgets leave no subnet between them."""
+    some = [f"{name} {v:.3g} ms (budget {budgets[name]:g})" for name, v in least.items() if v is not None]
+    none = [name for name, v in least.items() if v is None]
+    parts = [f"given the others' budgets, the least that admits a subnet is {', '.join(some)}"] if some else []
+    if none:
+        parts.append(f"no budget of {' or '.join(none)} alone admits one, since the others' budgets leave no subnet between them")
+    return "; ".join(parts)
