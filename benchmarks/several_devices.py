@@ -50,7 +50,7 @@ console = Console(width=150)
 ROOT = Path(__file__).resolve().parent.parent
 LUTS = {"host": "d7f47ca8", "host-int8": "4a8e952c", "host-2t": "0fd6177a", "host-portable": "722a8793"}
 JOINT = "joint"
-SEARCH = {"population": 4, "generations": 2, "parents": 2}  # small: 30 searches and their finishes in about half an hour on two cores
+SEARCH = {"population": 8, "generations": 3, "parents": 4}  # the README's quick-path search
 BENCH = [sys.executable, "-m", "orchestrator"]
 
 
@@ -72,11 +72,11 @@ def prepare(work: Path, epochs: int) -> Path:
     return train / "last.pt"
 
 
-def search_once(checkpoint: Path, held: dict[str, float], out: Path, seed: int, measure_top: int) -> dict[str, Any]:
+def search_once(checkpoint: Path, held: dict[str, float], out: Path, seed: int, measure_top: int, search: dict[str, int]) -> dict[str, Any]:
     """The product's job: a search held to `held` (device -> budget ms) with its measured finish."""
     if (out / "result.json").is_file():
         return load_json(out / "result.json", "a search result", f"delete {out}")
-    settings = SearchSettings(**SEARCH, seed=seed)
+    settings = SearchSettings(**search, seed=seed)
     pairs = [(resolve_lut(LUTS[d]), ms) for d, ms in held.items()]
     job = open_job(checkpoint, pairs, out, settings, log=lambda m: console.print(f"  {m}", soft_wrap=True))
     return run_job(job, resume=(out / "search_state.json").is_file(), devices=devices_for(job, True), log=lambda m: console.print(f"  {m}", soft_wrap=True),
@@ -106,10 +106,12 @@ def cross_session(runs: dict[str, Path], device: str, folder: Path) -> dict[str,
 
 @app.command()
 def run(
-    work: Path = typer.Option(Path("runs/several-devices")), seeds: int = 3, quantiles: str = "0.35,0.7", epochs: int = 15, measure_top: int = 1,
+    work: Path = typer.Option(Path("runs/several-devices")), seeds: int = 4, quantiles: str = "0.35,0.7", epochs: int = 15, measure_top: int = 1,
+    population: int = SEARCH["population"], generations: int = SEARCH["generations"], parents: int = SEARCH["parents"],
 ) -> None:
     """Train once; per budget set and seed, a search per device and a joint one, each model timed on every device."""
     checkpoint = prepare(work, epochs)
+    search = {"population": population, "generations": generations, "parents": parents}
     for q in (float(x) for x in quantiles.split(",")):
         held = budgets(q)
         tag = f"q{round(100 * q)}"
@@ -118,7 +120,7 @@ def run(
             console.print(f"[bold]{tag} seed {seed}[/]: budgets {held}")
             runs = {d: base / d for d in LUTS} | {JOINT: base / JOINT}
             for name, out in runs.items():
-                search_once(checkpoint, held if name == JOINT else {name: held[name]}, out, seed, measure_top)
+                search_once(checkpoint, held if name == JOINT else {name: held[name]}, out, seed, measure_top, search)
             for device in LUTS:
                 cross_session(runs, device, base / "cross" / device)
             write_json_atomic(base / "budgets.json", held)
@@ -146,7 +148,7 @@ def collect(work: Path) -> dict[str, Any]:
             result = load_json(base / name / "result.json", "a search result", "")
             models[name] = {
                 "config_hash": result["config_hash"], "holdout": result["holdout"]["value"], "holdout_images": result["holdout"].get("total"),
-                "test": result["test"]["value"] if result["test"] else None,
+                "test": result["test"]["value"] if result["test"] else None, "test_images": result["test"].get("total") if result["test"] else None,
                 "binding_device": result.get("binding_device"), "within_at_finish": result["within_budget"], "measure_top": result.get("measure_top"),
             }
         timings = {d: load_json(base / "cross" / d / "timings.json", "timings", "") for d in LUTS}
@@ -167,8 +169,10 @@ def setup_of(work: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
 
     checkpoint = load_checkpoint(work / "train" / "last.pt")
     held_out = checkpoint["history"][-1]
+    first = next(work.glob(f"q*/seed*/{JOINT}/inputs.json"))
+    search = {k: load_json(first, "a search's inputs", "")["settings"][k] for k in SEARCH}
     return {
-        "search": SEARCH, "measure_top": runs[0]["models"][JOINT]["measure_top"],
+        "search": search, "measure_top": runs[0]["models"][JOINT]["measure_top"],
         "supernet": {"epochs": checkpoint["epoch"], "holdout_largest": held_out["holdout_acc_max"], "holdout_smallest": held_out["holdout_acc_min"]},
         "this_cpu": cpu_model(), "lut_cpus": {d: read_lut(resolve_lut(ref))["device"]["facts"].get("cpu_model") for d, ref in LUTS.items()},
     }
@@ -201,8 +205,20 @@ def verdicts(doc: dict[str, Any]) -> dict[str, Any]:
             "runs_below": sum(x < 0 for x in against_fitting), "one_image_points": 100 / runs[0]["models"][JOINT]["holdout_images"] if runs[0]["models"][JOINT]["holdout_images"] else None,
         },
         "price_of_one_model_points": {split: _mean_interval(v) for split, v in price.items() if v},
+        "accuracy_spread": _spread(runs),
         "binding_device": binding,
     }
+
+
+def _spread(runs: list[dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
+    """Per split, the range of every model's accuracy and what one image is worth: how large a
+    difference the accuracy goals can tell from a one-image tie."""
+    spread = {}
+    for split, images in (("holdout", "holdout_images"), ("test", "test_images")):
+        values = [m[split] for r in runs for m in r["models"].values() if m[split] is not None]
+        counts = {m.get(images) for r in runs for m in r["models"].values()} - {None}
+        spread[split] = {"min": 100 * min(values), "max": 100 * max(values), "one_image_points": 100 / counts.pop() if len(counts) == 1 else None}
+    return spread
 
 
 def figure(doc: dict[str, Any], path: Path) -> None:
@@ -245,6 +261,16 @@ def _setup_lines(setup: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _spread_line(spread: dict[str, dict[str, Any]]) -> str:
+    def one(split: str, name: str) -> str:
+        s = spread[split]
+        span = f" (one image is {s['one_image_points']:.2f} points: a span of {round((s['max'] - s['min']) / s['one_image_points'])} images)" if s["one_image_points"] else ""
+        return f"{name} accuracy lies in {s['min']:.1f}-{s['max']:.1f}%{span}"
+
+    return (f"- How much the accuracy lines can tell: every model's {one('holdout', 'held-out')} and its {one('test', 'test')}. The searches choose on "
+            "the held-out split, so they choose among near-ties, and the accuracy lines above compare differences of an image or two.")
+
+
 def page(doc: dict[str, Any], v: dict[str, Any]) -> str:
     within, over = v["joint_within_every_budget"], v["per_device_models_on_other_devices"]
     fit, price = v["joint_minus_best_fitting_per_device_holdout_points"], v["price_of_one_model_points"]
@@ -275,6 +301,7 @@ def page(doc: dict[str, Any], v: dict[str, Any]) -> str:
             f"- The price of one model for all ({split}): the joint model's accuracy minus each per-device model's at its own device, "
             f"{p['mean']:+.1f} points on average (95% interval {p['low']:+.1f} to {p['high']:+.1f}, {p['n']} pairs)."
         )
+    lines.append(_spread_line(v["accuracy_spread"]))
     lines.append("- The device that binds the joint model, per budget set: " + "; ".join(f"{s}: {', '.join(b)}" for s, b in v["binding_device"].items()) + ".")
     lines += ["", "![measured share of each device's budget](several_devices.png)", ""]
     return "\n".join(lines)
