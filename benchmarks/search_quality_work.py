@@ -6,7 +6,7 @@ Searches here are `bench search`'s: the budget's intervals calibrated on the LUT
 validation (`search.nas.budget.make_budget`), subnets scored on the data's search split (what
 `bench search` ranks on), and the measured finish: the `MEASURE_TOP` most accurate candidates timed
 on the LUT's device beside its anchor network, the most accurate within the budget (+5%) at the
-LUT's speed delivered (`finish_choice`, the rule of `orchestrator.searchjob.finish`). The finish's
+LUT's speed delivered (`finish_choice`, which calls the product's rule, `search.nas.budget.finish_pick`). The finish's
 timings are shared: every candidate of every search is timed once, in sessions of a few subnets
 each, into a cache by subnet (`Timings`), and each search chooses from them. The point-only
 pricing the benchmark used before is kept as a labelled row (`POINT_ONLY`), so the page shows what
