@@ -8,7 +8,7 @@ from rich import box
 from rich.table import Table
 
 from orchestrator.lut.validation import ValidationReport
-from orchestrator.report.tables import FIGURE_ROWS
+from orchestrator.report.tables import FIGURE_ROWS, MEMORY_ROWS
 
 
 def validation_table(report: ValidationReport) -> Table:
@@ -29,9 +29,6 @@ def validation_table(report: ValidationReport) -> Table:
         if skipped := r.get("memory", {}).get("skipped"):
             table.add_row(f"memory of {label.split()[1][:8]}", "not validated: " + skipped.split(";")[0])
     return table
-
-
-MEMORY_ROWS = (("within_10", "within ±10%", "{:.0%}"), ("mape", "MAPE", "{:.1%}"), ("spearman", "Spearman", "{:.3f}"))
 
 
 def _memory_cell(record: dict, kind: str, name: str, fmt: str) -> str:

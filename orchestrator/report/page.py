@@ -21,7 +21,16 @@ from infra.errors import UserError
 from orchestrator.report.assets import CSP, CSS, JS
 from orchestrator.report.figures import breakdown_figure, png, validation_figure
 from orchestrator.report.summary import summary_section
-from orchestrator.report.tables import FIGURE_ROWS, cell_text, diff_ratio_stats, lut_breakdown, lut_diff, ms_text, network_order
+from orchestrator.report.tables import (
+    FIGURE_ROWS,
+    MEMORY_ROWS,
+    cell_text,
+    diff_ratio_stats,
+    lut_breakdown,
+    lut_diff,
+    ms_text,
+    network_order,
+)
 from search.nas.lut import check_space, interval_method, layer_timing
 from search.nas.memory import has_memory, memory_words
 from search.space import load_space
@@ -214,10 +223,10 @@ def memory_figures(run: dict[str, Any]) -> str:
         return ""
     if "skipped" in memory:
         return f'<p class="note">Memory not validated: {text(memory["skipped"])}</p>'
-    head = "<thead><tr><th>memory</th><th class=\"num\">within ±10%</th><th class=\"num\">MAPE</th><th class=\"num\">Spearman ρ</th></tr></thead>"
+    head = "<thead><tr><th>memory</th>" + "".join(f'<th class="num">{text(label)}</th>' for _, label, _ in MEMORY_ROWS) + "</tr></thead>"
     body = "".join(
-        f'<tr data-memory="{kind}"><th>{kind}</th><td class="num">{memory[kind]["within_10"]:.0%}</td>'
-        f'<td class="num">{memory[kind]["mape"]:.1%}</td><td class="num">{memory[kind]["spearman"]:.3f}</td></tr>'
+        f'<tr data-memory="{kind}"><th>{kind}</th>'
+        + "".join(f'<td class="num">{text(fmt.format(memory[kind][name]))}</td>' for name, _, fmt in MEMORY_ROWS) + "</tr>"
         for kind in ("load", "peak")
     )
     return f'<table class="figures">{head}<tbody>{body}</tbody></table><p class="note">Memory measured: {text(memory["method"])}.</p>'
