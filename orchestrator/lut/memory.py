@@ -25,8 +25,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.plan.spec import Entry
-
-KINDS = ("load_bytes", "peak_bytes")
+from search.nas.memory import KINDS
 
 
 def network_memory(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

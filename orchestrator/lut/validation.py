@@ -36,7 +36,7 @@ from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
 from search.nas.lut import check_same_precision, lut_precision, read_lut
-from search.nas.memory import MIB, MemoryPredictor, has_memory, no_memory
+from search.nas.memory import MIB, Memory, MemoryPredictor, has_memory, no_memory
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
@@ -158,7 +158,7 @@ def memory_validation(lut: dict[str, Any], space: SearchSpace, run: ValidationRu
         got = figures(np.array([getattr(p, field) for p in predicted]), np.array([float(m[field]) for m in run.memory]))
         record[kind] = {**{k: v for k, v in got.items() if k != "rmse_ms"}, "rmse_mib": got["rmse_ms"] / MIB}
     points = [
-        {"predicted_memory_mib": p.to_dict(), "measured_memory_mib": {"load_mib": m["load_bytes"] / MIB, "peak_mib": m["peak_bytes"] / MIB}}
+        {"predicted_memory_mib": p.to_dict(), "measured_memory_mib": Memory.of(m).to_dict()}
         for p, m in zip(predicted, run.memory)
     ]
     return {"record": record, "points": points}

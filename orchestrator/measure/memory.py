@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from search.nas.memory import MIB
-
-
-def mib(n_bytes: float) -> float:
-    return n_bytes / MIB
+from search.nas.memory import Memory
 
 
 def memory_text(memory: dict[str, Any] | None) -> str:
@@ -17,4 +13,5 @@ def memory_text(memory: dict[str, Any] | None) -> str:
     (apps before memory was in the contract, a host other than Linux)."""
     if memory is None:
         return "memory not measured by this device's runner"
-    return f"memory: load +{mib(memory['load_bytes']):.1f} MiB, peak +{mib(memory['peak_bytes']):.1f} MiB"
+    shown = Memory.of(memory).to_dict()
+    return f"memory: load +{shown['load_mib']:.1f} MiB, peak +{shown['peak_mib']:.1f} MiB"

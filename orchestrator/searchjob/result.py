@@ -23,7 +23,7 @@ from orchestrator.searchjob.target import Target
 from search.nas import budget as budget_rules
 from search.nas.budget import TOLERANCE
 from search.nas.lut import interval_method
-from search.nas.memory import MIB, MemoryPredictor, has_memory, no_memory
+from search.nas.memory import MIB, Memory, MemoryPredictor, has_memory, no_memory
 from search.nas.significance import Proportion, proportion
 from search.nas.strategies import SearchState
 
@@ -130,7 +130,7 @@ def _memory(o: Outcome, m: Measured) -> dict[str, Any]:
         point = memory.predict(o.chosen.candidate.config)
         predicted = {**point.to_dict(), "peak_interval_mib": [v / MIB for v in memory.interval(point.peak_bytes)]}
     measured = m.timed.memory.get(o.chosen.hash) if m.timed is not None else None
-    shown = {"load_mib": measured["load_bytes"] / MIB, "peak_mib": measured["peak_bytes"] / MIB, "method": measured["method"]} if measured else None
+    shown = {**Memory.of(measured).to_dict(), "method": measured["method"]} if measured else None
     return {
         "budget_mib": budget_mib, "predicted": predicted, "measured": shown,
         "within_budget": budget_rules.measures_within(shown["peak_mib"], budget_mib) if shown and budget_mib is not None else None,

@@ -34,6 +34,11 @@ class Memory(NamedTuple):
     load_bytes: float
     peak_bytes: float
 
+    @classmethod
+    def of(cls, measured: dict[str, Any]) -> Memory:
+        """A model's memory as a runner reports it (`models[].memory` of the result contract)."""
+        return cls(measured["load_bytes"], measured["peak_bytes"])
+
     def to_dict(self) -> dict[str, float]:
         return {"load_mib": self.load_bytes / MIB, "peak_mib": self.peak_bytes / MIB}
 
