@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,9 +38,6 @@ from search.space.sampling import crossover, every_config, mutate, random_config
 from search.supernet.found import FoundModel, load_found
 from search.supernet.quantize import quantize
 from search.training.trained import Supernet, build_model
-
-if TYPE_CHECKING:  # torch is imported by the functions that build models, so pricing stays light
-    pass
 
 __all__ = [
     "Candidate",
