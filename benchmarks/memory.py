@@ -35,7 +35,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from infra.files import write_json_atomic
+from infra.files import write_bytes_atomic, write_json_atomic
 from infra.strict_json import load_json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -245,7 +245,7 @@ def make_page(work: Path = typer.Option(Path("runs/memory")), docs: Path = typer
         "these LUTs are in the JSON but are not this page's subject (docs/figures.md is latency's).", "",
         *verdicts(doc), "", *why_missed(doc),
     ])
-    (docs / "memory.md").write_text(text)
+    write_bytes_atomic(docs / "memory.md", text.encode())
     console.print(text)
 
 
