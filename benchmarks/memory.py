@@ -31,7 +31,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 
@@ -109,15 +108,13 @@ def median_subnet(lut_path: Path, memory_quantiles: tuple[float, ...] = (0.5,)) 
     of `memory_quantiles`, as the LUT predicts them."""
     from search.nas.lut import read_lut
     from search.nas.memory import MIB, MemoryPredictor
-    from search.nas.predictor import LatencyPredictor
+    from search.nas.predictor import LatencyPredictor, random_subnet_quantiles
     from search.space import load_space
-    from search.space.encoding import random_batch
 
     lut = read_lut(lut_path)
     space = load_space(lut["space"]["name"])
-    batch = random_batch(space, 5000, np.random.default_rng(0), lut["resolution"])
-    latency = float(np.median(LatencyPredictor(lut, space).predict_batch(batch)))
-    memory = np.quantile(MemoryPredictor(lut, space).predict_batch(batch), memory_quantiles) / MIB
+    latency = float(random_subnet_quantiles(LatencyPredictor(lut, space), 0.5))
+    memory = random_subnet_quantiles(MemoryPredictor(lut, space), memory_quantiles) / MIB
     return round(latency, 4), [round(float(m), 2) for m in memory]
 
 

@@ -81,19 +81,17 @@ def flops(config: SubnetConfig, space: Any) -> float:
     return float(counter.get_total_flops())
 
 
-def bands_of(space: Any, predictor: LatencyPredictor, quantiles: str) -> dict[str, float]:
+def bands_of(predictor: LatencyPredictor, quantiles: str) -> dict[str, float]:
     """The band budgets: quantiles of 5,000 random subnets' latency predicted by this LUT."""
-    from search.space.encoding import random_batch
+    from search.nas.predictor import random_subnet_quantiles
 
-    batch = random_batch(space, 5000, np.random.default_rng(0), predictor.resolution)
-    latencies = predictor.predict_batch(batch)
     try:
         qs = [float(q) for q in quantiles.split(",")]
     except ValueError:
         raise Refused(f"--quantiles {quantiles!r}: give fractions between 0 and 1 separated by commas, such as 0.35,0.7") from None
     if not qs or not all(0 < q < 1 for q in qs):
         raise Refused(f"--quantiles {quantiles!r}: give fractions between 0 and 1 separated by commas, such as 0.35,0.7")
-    return {f"q{round(100 * q)}": float(np.quantile(latencies, q)) for q in qs}
+    return {f"q{round(100 * q)}": float(v) for q, v in zip(qs, random_subnet_quantiles(predictor, qs))}
 
 
 def reference(work: Path, lut: str, spread: int = 12, band_size: int = 5, quantiles: str = "0.35,0.7") -> dict[str, Any]:
@@ -106,7 +104,7 @@ def reference(work: Path, lut: str, spread: int = 12, band_size: int = 5, quanti
     from search.space.encoding import decode, random_batch
 
     space, predictor, doc, _ = space_and_predictor(lut)
-    bands = bands_of(space, predictor, quantiles)
+    bands = bands_of(predictor, quantiles)
     work.mkdir(parents=True, exist_ok=True)
     with held(work / ".subnets.lock", "the reference subnets", wait=True):
         path = work / "subnets.json"

@@ -26,7 +26,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 from rich.console import Console
 
@@ -40,10 +39,9 @@ from orchestrator.searchjob.run import devices_for, open_job, run_job
 from search.api import load_found
 from search.nas.budget import TOLERANCE, measures_within
 from search.nas.lut import read_lut
-from search.nas.predictor import LatencyPredictor
+from search.nas.predictor import LatencyPredictor, random_subnet_quantiles
 from search.nas.strategies import SearchSettings
 from search.space import load_space
-from search.space.encoding import random_batch
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 console = Console(width=150)
@@ -57,8 +55,7 @@ BENCH = [sys.executable, "-m", "orchestrator"]
 def budgets(quantile: float) -> dict[str, float]:
     """Each device's budget: the quantile of its LUT's predictions over 5,000 random subnets (one draw for all)."""
     space = load_space("tiny")
-    batch = random_batch(space, 5000, np.random.default_rng(0), 128)
-    return {d: round(float(np.quantile(LatencyPredictor(read_lut(resolve_lut(ref)), space).predict_batch(batch), quantile)), 4) for d, ref in LUTS.items()}
+    return {d: round(float(random_subnet_quantiles(LatencyPredictor(read_lut(resolve_lut(ref)), space), quantile)), 4) for d, ref in LUTS.items()}
 
 
 def prepare(work: Path, epochs: int) -> Path:

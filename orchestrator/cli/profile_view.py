@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from orchestrator.cli.steps import COMMENT, INDENT, command_lines, open_step
 from orchestrator.lut.machine import other_cpu
 from orchestrator.lut.settings import QUICK_LUT
@@ -17,17 +15,14 @@ from orchestrator.measure.cpu import cpu_model
 from orchestrator.report.summary import interval_story
 from search.nas.lut import LUTError
 from search.nas.memory import MIB, MemoryPredictor, has_memory, no_memory
-from search.nas.predictor import LatencyPredictor
+from search.nas.predictor import LatencyPredictor, random_subnet_quantiles
 from search.space import load_space
 from search.space.config import SubnetConfig
-from search.space.encoding import random_batch
 
 
 def suggested_budget_ms(doc: dict[str, Any], samples: int = 500) -> float:
     """The median predicted latency of random subnets: a budget about half of the space meets."""
-    space = load_space(doc["space"]["name"])
-    batch = random_batch(space, samples, np.random.default_rng(0), doc["resolution"])
-    return float(np.median(LatencyPredictor(doc, space).predict_batch(batch)))
+    return float(random_subnet_quantiles(LatencyPredictor(doc, load_space(doc["space"]["name"])), 0.5, samples))
 
 
 # Minutes on 2 cores (benchmarks/quick_path.sh times it): all 1,438 training digits, 15 epochs of 40 steps. Fewer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -19,7 +20,7 @@ from search.nas.lut import LUTError, check_space, entry_key
 from search.space import SearchSpace
 from search.space.additive import AdditiveTable
 from search.space.config import SubnetConfig, validate
-from search.space.encoding import ConfigBatch, decode, encode
+from search.space.encoding import ConfigBatch, decode, encode, random_batch
 from search.space.params import count_params
 from search.space.sampling import min_config
 
@@ -59,6 +60,18 @@ def missing_entries(lut: dict[str, Any], keys: list[str], config: SubnetConfig) 
         f"LUT {lut['id']} has no entry {', '.join(repr(k) for k in keys)}, which config {config.hash} needs; "
         "rebuild the LUT with `bench profile` for this space"
     )
+
+
+QUANTILE_SAMPLES = 5000
+
+
+def random_subnet_quantiles(predictor: Any, quantiles: float | Sequence[float], samples: int = QUANTILE_SAMPLES) -> np.ndarray:
+    """The `quantiles` of what `predictor` (a latency or memory predictor) gives `samples` random subnets
+    of its space at its LUT's resolution, from one fixed draw (seed 0): a budget that a share `q` of
+    the space meets. `bench profile`'s suggested budget and the benchmarks' budgets are these, so
+    one LUT gives every one of them the same budget for the same `q`."""
+    batch = random_batch(predictor.space, samples, np.random.default_rng(0), predictor.lut["resolution"])
+    return np.quantile(predictor.predict_batch(batch), quantiles)
 
 
 class LatencyPredictor:
