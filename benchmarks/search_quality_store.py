@@ -188,6 +188,8 @@ def _models(doc: dict[str, Any], source: Path, fix: str) -> list[dict[str, Any]]
         failed = s.get("did_not_learn", [])
         if not isinstance(s["alone"], list) or not isinstance(failed, list) or not all(isinstance(f, dict) for f in failed):
             raise Refused(f"{source} has a {what} {s['hash']} whose alone or did_not_learn is not a list of runs; {fix}")
+        if lacking := next((missing for f in failed if (missing := [k for k in ("seed", "test", "rise_epoch") if k not in f])), None):
+            raise Refused(f"{source} has a {what} {s['hash']} with a run that did not learn that lacks {', '.join(lacking)}; {fix}")
         for seed in [*s.get("seeds", []), *(f.get("seed") for f in failed)]:
             if isinstance(seed, bool) or not isinstance(seed, int):
                 raise Refused(f"{source} has a {what} {s['hash']} with a seed {seed!r} that is not a whole number; {fix}")

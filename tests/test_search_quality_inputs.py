@@ -156,6 +156,14 @@ def test_restore_of_a_subnet_without_its_role_is_one_sentence_naming_it(tmp_path
         store.restore(_document(tmp_path / "doc.json", subnet), tmp_path / "work", 3, lambda line: None)
 
 
+def test_restore_of_a_run_that_did_not_learn_without_its_test_accuracy_is_one_sentence_naming_it(tmp_path):
+    subnet = {"hash": "0123456789abcdef", "role": "smallest", "config": {}, "params": 1, "flops": 1.0, "alone": [0.5], "seeds": [0],
+              "did_not_learn": [{"seed": 1, "rise_epoch": None}]}
+    with pytest.raises(Refused, match="doc.json has a reference subnet 0123456789abcdef with a run that did not learn that lacks test; restore from"):
+        store.restore(_document(tmp_path / "doc.json", subnet), tmp_path / "work", 3, lambda line: None)
+    assert not (tmp_path / "work").exists()
+
+
 # --- the committed document -----------------------------------------------------------------------
 
 
