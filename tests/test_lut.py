@@ -87,6 +87,14 @@ def test_saving_files_the_lut_by_device_space_and_id_and_indexes_it(doc, tmp_pat
     assert resolve_lut(finished["id"][:6], tmp_path) == path
 
 
+def test_a_lut_whose_profile_was_disturbed_is_listed_not_fit_with_why_though_never_validated(doc, tmp_path: Path) -> None:
+    body = {k: v for k, v in doc.items() if k not in ("schema", "version", "id", "created_at", "toolkit", "validation")}
+    cause = "the anchor network's speed varied 64% between sessions"
+    save_lut(finish_lut({**body, "measurement": {**body["measurement"], "disturbed": cause}}), tmp_path)
+    (row,) = list_luts(tmp_path).rows
+    assert (row["validation"], row["fit"], row["disturbed"]) == (None, False, cause)
+
+
 def test_unknown_lut_id_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no LUT with id 'abc' under"):
         resolve_lut("abc", tmp_path)

@@ -160,6 +160,21 @@ def test_list_table_footer_says_what_wide_adds_to_the_superseded_luts_it_lists_e
     assert "not fit, superseded: by 0123456789abcdef" in wide
 
 
+def test_a_disturbed_lut_never_validated_is_listed_not_fit_with_the_cause_under_wide() -> None:
+    from rich.console import Console
+
+    record = {
+        "id": "0123456789abcdef", "device": "host", "space": "tiny", "resolution": 128, "method": "removal", "created_at": "2025-01-01T00:00:00Z",
+        "entries": 17, "path": "host/tiny/0123456789abcdef.json", "validation": None, "fit": False,
+        "disturbed": "the anchor network's speed varied 64% between sessions", "superseded": None,
+    }
+    assert column(lut_list_table([record]), 5) == ["-"] and column(lut_list_table([record]), 6) == ["not fit: disturbed"]
+    assert column(lut_list_table([record], wide=True), 6) == ["not fit: disturbed (the anchor network's speed varied 64% between sessions)"]
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(lut_list_table([record]))
+    assert "(disturbed) its profile's sessions were disturbed, so a search would refuse its budgets" in " ".join(console.export_text().split())
+
+
 def test_the_transfer_table_says_what_a_negative_ms_per_gflop_factor_means() -> None:
     from orchestrator.cli.lut_view import transfer_table
     from search.nas.lut import read_lut

@@ -137,14 +137,16 @@ def lut_validation_table(doc: dict[str, Any], run: dict[str, Any] | None) -> Tab
 
 
 def lut_list_table(rows: list[dict[str, Any]], wide: bool = False, title: str = "latency lookup tables", caption: bool = True) -> Table:
-    """One line per LUT record (`known_luts`, with its latest validation and superseded mark), so a
+    """One line per LUT record (`known_luts`, with its latest validation, disturbed and superseded marks), so a
     user can pick the id to pass to other commands by what it is and how well it predicts; the
     path, entry count and creation time only when `wide`, and there why a LUT is superseded, wrapped
     (the reasons are sentences). Ids are never cut, since they are what a user copies: where the
     table is wider than the terminal, the other columns give way."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left",
                   caption="±10%: subnets predicted within ±10% in the latest `bench validate` (anchored; ? an unreadable record); "
-                          "not fit: that validation calls it unfit for a search; superseded: another LUT replaces it (--wide: why, and whether it is fit)"
+                          "not fit: that validation calls it unfit for a search, or (disturbed) its profile's sessions were disturbed, so a "
+                          "search would refuse its budgets or miss them (--wide: how); superseded: another LUT replaces it (--wide: why, "
+                          "and whether it is fit)"
                           if caption else None)
     columns = ["id", "device", "space", "px", "method", "±10%", "note", *(["entries", "created", "path"] if wide else [])]
     for name in columns:
@@ -154,7 +156,8 @@ def lut_list_table(rows: list[dict[str, Any]], wide: bool = False, title: str = 
         v = r.get("validation")
         within = "-" if v is None else "?" if v == "unreadable" else f"{v['within_10']:.0%}"
         # A superseded LUT is not one to search with either way: at 80 columns its mark says enough.
-        notes = ["not fit"] if r.get("fit") is False and (wide or not r.get("superseded")) else []
+        unfit = "not fit" if not r.get("disturbed") else f"not fit: disturbed ({r['disturbed']})" if wide else "not fit: disturbed"
+        notes = [unfit] if r.get("fit") is False and (wide or not r.get("superseded")) else []
         notes += [f"superseded: {r['superseded']}" if wide else "superseded"] if r.get("superseded") else []
         cells = [r["id"], r["device"], r["space"], r["resolution"], r["method"], within, ", ".join(notes)]
         add_plain_row(table, cells + ([r["entries"], r["created_at"][:10], r["path"]] if wide else []))

@@ -138,7 +138,9 @@ def list_luts(root: Path | None = None) -> Listing:
     """Scan the store without writing anything: a read-only store lists, and a bad file is skipped
     with a note instead of breaking every listing. Each record carries its LUT's latest validation
     figures (anchored; None when never validated, "unreadable" for a record the current schema
-    refuses) and why it is superseded (None when it is not)."""
+    refuses), why its profile's sessions look disturbed and why it is superseded (None when they do
+    not, when it is not). A disturbed LUT is not fit, validated or not: its profile's steps offer no
+    search on it, since a search would refuse its budgets or miss them."""
     root = root or luts_dir()
     rows, skipped = [], []
     try:
@@ -147,7 +149,8 @@ def list_luts(root: Path | None = None) -> Listing:
         replaced, skipped = {}, [str(exc)]
     for path in stored_luts(root):
         try:
-            row = _record(path, root, read_lut(path))
+            doc = read_lut(path)
+            row = _record(path, root, doc)
         except LUTError as exc:
             skipped.append(str(exc))
             continue
@@ -156,8 +159,9 @@ def list_luts(root: Path | None = None) -> Listing:
             figures = latest and latest["figures"]
         except LUTError:  # listed as unreadable; `bench lut show` of that LUT names what is wrong with the record
             figures = "unreadable"
-        fit = None if figures in (None, "unreadable") else fitness(figures)[0]
-        rows.append({**row, "validation": figures, "fit": fit, "superseded": replaced.get(row["id"])})
+        disturbed = doc["measurement"].get("disturbed")
+        fit = False if disturbed else None if figures in (None, "unreadable") else fitness(figures)[0]
+        rows.append({**row, "validation": figures, "fit": fit, "disturbed": disturbed, "superseded": replaced.get(row["id"])})
     rows.sort(key=lambda r: (r["device"], r["space"], r["created_at"]))
     return Listing(rows, skipped)
 
