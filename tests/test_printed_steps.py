@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.cli.steps import bench_executable, command_lines, open_step
+from orchestrator.cli.steps import bench_executable, command_lines, comment_lines, open_step
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
@@ -63,6 +63,27 @@ def test_what_a_step_is_for_is_a_shell_comment_and_steps_are_apart():
     assert prose and all(line.startswith("      # ") for line in prose)
     ends = [i for i, line in enumerate(lines) if line.startswith("      # ") and i + 1 < len(lines) and not lines[i + 1].startswith("      # ")]
     assert ends and all(lines[i + 1] == "" for i in ends)
+
+
+@pytest.mark.parametrize("far", [False, True], ids=["committed-lut-offered", "no-path"])
+def test_a_disturbed_profile_s_note_is_a_comment_under_the_doctor_command_it_asks_for(far):
+    """Every comment sits under the command it is about: none opens a block of its own."""
+    from orchestrator.cli.profile_view import next_steps
+
+    doc = json.loads(QUICK_LUT.read_text())
+    disturbed = {**doc, "id": "0" * 16, "resolution": 96 if far else doc["resolution"],
+                 "measurement": {**doc["measurement"], "disturbed": "the anchor network's speed varied 64% between sessions"}}
+    blocks = next_steps(disturbed, "host", Path("lut.report.html"), ".venv/bin/bench").split("\n\n")
+    assert all(not block.removeprefix("next steps:\n").startswith("      #") for block in blocks)
+    assert any(block.startswith("  .venv/bin/bench doctor --device host\n      # this LUT's sessions were disturbed") for block in blocks)
+
+
+def test_a_comment_breaks_between_words_and_never_inside_a_command_it_quotes():
+    text = "profile it (`bench profile --device host --quick`) or transfer it (`bench profile --device host --from d7f47ca8`), as you like"
+    lines = comment_lines(text, 40)
+    quoted = [q for line in lines for q in line.split("`")[1::2]]
+    assert quoted == ["bench profile --device host --quick", "bench profile --device host --from d7f47ca8"]
+    assert " ".join(line.removeprefix("      # ") for line in lines) == text
 
 
 def test_the_report_is_opened_with_the_platforms_opener_and_its_path_quoted(monkeypatch, tmp_path):

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import shlex
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator.cli.steps import COMMENT, INDENT, command_lines, open_step
+from orchestrator.cli.steps import INDENT, command_lines, comment_lines, open_step
 from orchestrator.lut.machine import other_cpu
 from orchestrator.lut.settings import QUICK_LUT
 from orchestrator.measure.cpu import cpu_model
@@ -93,7 +92,7 @@ class _Steps:
     width: int
 
     def why(self, text: str) -> list[str]:
-        return [*textwrap.wrap(text, self.width, initial_indent=COMMENT, subsequent_indent=COMMENT), ""]
+        return [*comment_lines(text, self.width), ""]
 
     def command(self, text: str) -> list[str]:
         words = shlex.split(text)
@@ -102,15 +101,16 @@ class _Steps:
 
     def model_path(self) -> list[str]:
         """The commands from this LUT to a model measured within its budget; from the committed quick
-        LUT where this one's sessions were disturbed, or none where there is no such LUT."""
-        doc, target, doctor = self.doc, self.doc, f"`{self.executable} doctor --device {self.device}`"
+        LUT where this one's sessions were disturbed, or none where there is no such LUT. A disturbed
+        LUT's note is under the command that finds what disturbed it, as every comment is under its command."""
+        doc, target, doctor = self.doc, self.doc, self.command(f"bench doctor --device {self.device}")
         if doc["measurement"].get("disturbed"):
             if (target := _committed_quick_lut(doc)) is None:
-                return self.why(f"no path to a model: this LUT's sessions were disturbed; profile again once {doctor} finds nothing else running")
+                return [*doctor, *self.why("this LUT's sessions were disturbed, so no path to a model is offered: profile again once this finds nothing else running")]
         *model_steps, search = path_to_a_model(target)
-        disturbed = [] if target is doc else self.why(
-            f"this LUT's sessions were disturbed, so no search is offered on it: profile again once {doctor} finds nothing else running, or take "
-            f"the path below with the committed quick LUT {target['id'][:8]} (" + (other_cpu(target) or f"measured on this machine's CPU, {cpu_model()}") + ")")
+        disturbed = [] if target is doc else [*doctor, *self.why(
+            "this LUT's sessions were disturbed, so no search is offered on it: profile again once this finds nothing else running, or take "
+            f"the path below with the committed quick LUT {target['id'][:8]} (" + (other_cpu(target) or f"measured on this machine's CPU, {cpu_model()}") + ")")]
         hours = "minutes on a CPU. " if doc["space"]["name"] == "tiny" else f"the {doc['space']['name']} space takes hours on a CPU. "
         return [
             *disturbed, *(line for step in model_steps for line in self.command(step)), *self.command(search),

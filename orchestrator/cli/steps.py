@@ -7,14 +7,17 @@ process was started as (bare `bench` only where PATH finds that same file), a re
 with the platform's opener or Python's `webbrowser`, a command longer than the terminal is
 continued with a trailing backslash instead of being wrapped by the terminal inside a flag, and
 what a step is for is a shell comment after it, then a blank line: a selection that runs a line
-too far pastes a comment, not prose, into the shell."""
+too far pastes a comment, not prose, into the shell. A comment never breaks inside a `command` it
+quotes, which would leave half of it on each line."""
 
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -73,3 +76,14 @@ def command_lines(head: str, args: Sequence[str], width: int) -> list[str]:
         else:
             lines[-1] += f" {group}"
     return lines
+
+
+QUOTED = re.compile(r"`[^`]*`")  # a command quoted inside a comment
+
+
+def comment_lines(text: str, width: int) -> list[str]:
+    """What a step is for, as comment lines under it of at most `width` characters, broken only
+    outside the commands it quotes: a quoted command longer than a line is kept whole on its own."""
+    glued = QUOTED.sub(lambda quoted: quoted.group().replace(" ", "\0"), text)
+    lines = textwrap.wrap(glued, width, initial_indent=COMMENT, subsequent_indent=COMMENT, break_long_words=False, break_on_hyphens=False)
+    return [line.replace("\0", " ") for line in lines]
