@@ -175,6 +175,19 @@ def test_the_phones_page_gives_the_number_of_sessions_a_profile_runs():
     assert f"A profile runs {sessions} sessions ({groups} groups" in text
 
 
+def test_the_guide_counts_the_entries_and_networks_each_preset_s_plan_has():
+    from orchestrator.lut.settings import PRESETS
+    from orchestrator.plan.builder import build_plan
+    from search.space import load_space
+
+    full, quick = (build_plan(load_space(p.space), p.resolution) for p in (PRESETS["full"], PRESETS["quick"]))
+    guide = " ".join(prose(ROOT / "docs" / "guide.md").split())
+    assert f"({len(full.entries)} entries, {len(full.probes)} networks)" in guide
+    assert f"XXS: {len(full.entries)} entries from {len(full.probes)} networks; tiny: {len(quick.entries)} from {len(quick.probes)}." in guide
+    assert f"tiny's {len(quick.probes)} networks" in guide and f"XXS's {len(full.probes)} networks" in guide
+    assert f"the float32 one exports its {len(quick.probes)} in" in guide
+
+
 def quick_path_sections(page: Path) -> list[str]:
     """The sections of a page whose heading names the quick path."""
     return [s for s in re.split(r"^#+ ", prose(page), flags=re.M)[1:] if "quick path" in s.partition("\n")[0].lower()]
