@@ -52,3 +52,20 @@ def test_two_validations_of_other_subnets_are_refused(tmp_path: Path) -> None:
     stored(tmp_path, "tiny-float32", validation([10.0, 20.0], 1.0, 0.97), second)
     with pytest.raises(SystemExit, match="measured different subnets"):
         bench.collect(tmp_path)
+
+
+def _searched(measured_mib: float, budget_mib: float) -> dict:
+    memory = {"budget_mib": budget_mib, "predicted": {"peak_mib": 8.94}, "measured": {"peak_mib": measured_mib}}
+    run = {"accuracy": 0.99, "test_accuracy": 0.97, "measured_ms_at_lut_speed": 0.442, "within_budget": True, "memory": memory, "config": CONFIG}
+    return {"setups": {}, "search": {"budgets": {"latency_ms": 0.4428}, "runs": {"latency+tight-memory": run}}}
+
+
+def test_a_search_measured_over_its_memory_budget_within_the_tolerance_says_by_how_much_and_the_tolerance() -> None:
+    (line,) = bench.verdicts(_searched(9.48, 9.04))
+    assert "measured 9.48 MiB (1.049x its budget); within every budget, each with the +5% a found model may measure over it: yes" in line
+    assert "0.442 ms at the LUT's speed (0.998x its budget)" in line
+
+
+def test_the_committed_memory_page_is_what_the_committed_figures_render() -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    assert (docs / "memory.md").read_text() == bench.page_text(json.loads((docs / "memory.json").read_text()))
