@@ -492,3 +492,33 @@ def test_on_a_device_slower_than_its_lut_the_finish_delivers_a_model_within_the_
         assert within[0] > 0 and doc["within_budget"] is True and doc["chosen_rank"] == within[0] and doc["budget_ratio"] <= 1.05
         assert "the most accurate candidate" in result.stderr and "delivering" in result.stderr
     assert doc["config_hash"] == doc["candidates"][doc["chosen_rank"]]["config_hash"]
+
+
+# Issue 71: an entry in the way of the delivery crashed the finish, after the whole search; it is named before the search starts.
+
+
+def commit_as_a_file(out: Path) -> None:
+    (out / ".delivery-commit").write_text("not a delivery")
+
+
+def commit_as_a_dangling_link(out: Path) -> None:
+    (out / ".delivery-commit").symlink_to(out / "nowhere")
+
+
+def result_as_a_folder(out: Path) -> None:
+    (out / "result.json").mkdir()
+
+
+@pytest.mark.parametrize(("stray", "says"), [pytest.param(*case, id=case[0].__name__) for case in [
+    (commit_as_a_file, r"\.delivery-commit is a file, where a delivery holds a folder; remove "),
+    (commit_as_a_dangling_link, r"\.delivery-commit is a symbolic link \(to .*nowhere\), which a delivery never follows; remove "),
+    (result_as_a_folder, r"result\.json is a folder, where a delivery holds a file; move it away or deliver into another folder"),
+]])
+def test_an_entry_in_the_way_of_the_delivery_is_refused_before_the_search_starts_as_one_json_error_line(tiny_checkpoint, tiny_lut, tmp_path, search, stray, says):
+    out = tmp_path / "s"
+    out.mkdir()
+    stray(out)
+    result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)),
+                    "--out", str(out), "--no-measure", "--json", *FAST)
+    assert re.search(says, one_error_line(result))
+    assert not (out / "inputs.json").exists() and not (out / "search_state.json").exists()  # the search never started

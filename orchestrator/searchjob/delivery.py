@@ -18,6 +18,7 @@ import torch
 
 from infra.errors import UserError
 from infra.files import atomic_path
+from infra.staged import Owned
 from orchestrator.export.backends import BACKENDS, Backend
 from orchestrator.export.probes import export_probes
 from orchestrator.export.trained import export_trained
@@ -33,6 +34,7 @@ from search.space import SearchSpace
 from search.space.config import SubnetConfig
 from search.supernet.deploy import deploy_form
 from search.supernet.digest import weights_digest
+from search.supernet.found import DELIVERED
 from search.supernet.static import StaticSubnet
 
 
@@ -44,11 +46,12 @@ class Delivered:
     errors: dict[str, str]  # backend name -> why it could not be exported
 
 
-def delivery_names() -> list[str]:
+def delivery_names() -> Owned:
     """Every file a delivery may hold in a run folder: a new delivery replaces these as a whole, so
     one of an earlier delivery that the new one lacks (its int8 program, a Core ML package that no
-    longer converts) is removed rather than left beside another model."""
-    return ["best.pt", "best.json", "pareto.png", "result.json", *(b.delivered_as for b in BACKENDS.values())]
+    longer converts) is removed rather than left beside another model. The rule is the search
+    layer's (`search.supernet.found.DELIVERED`), where `load_found` reads a run folder by it."""
+    return DELIVERED
 
 
 def deliver(

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from infra.locks import run_dir_lock
+from infra.staged import check_receivable
 from orchestrator.lut.store import resolve_lut
 from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
 from orchestrator.searchjob.finish import finish_search
 from orchestrator.searchjob.job import Arguments, SearchInputs, SearchJob
 from orchestrator.searchjob.measured import Resolver, lut_devices
 from search.nas.strategies import SearchSettings, SearchState
+from search.supernet.found import DELIVERED
 from search.training.distributed import Dist
 
 __all__ = ["Arguments", "devices_for", "one_output", "open_job", "resolve_lut", "run_job"]  # resolve_lut: a LUT by id or path, for the API's door
@@ -34,6 +36,7 @@ def open_job(
     """The job of `budgets` ((LUT path, budget ms) per device, the primary first, each also held to
     `memory_mb` of peak memory where given), refused in one sentence where its inputs do not fit each other."""
     (lut_path, latency_ms), *others = budgets
+    check_receivable(out, DELIVERED)  # a stray entry where the model goes is named now, not after the search
     inputs = SearchInputs(checkpoint, lut_path, latency_ms, params_m, out, data, others=tuple(others), memory_mb=memory_mb)
     return SearchJob(inputs, settings, space, log, d, arguments)
 

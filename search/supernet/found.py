@@ -9,11 +9,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from infra.errors import UserError
+from infra.staged import Owned
 from search.space import load_space
 from search.space.config import SubnetConfig
 
 if TYPE_CHECKING:  # torch is imported when a run is read, so importing the API stays light
     from torch import nn
+
+
+# Every name a search's delivery writes into its run folder, and whether it is a file or a folder:
+# the writer (`orchestrator/searchjob/delivery.py` `delivery_names`) and this reader hold a run
+# folder to it, and a half-done swap may move in or remove these names alone (`infra.staged`). A
+# new delivered file is registered here (a backend's program, `Backend.delivered_as`, already matches).
+DELIVERED = Owned(
+    files=("best.pt", "best.json", "pareto.png", "result.json", "best.pte", "best-*.pte"),
+    folders=("best.mlpackage", "best-*.mlpackage"),
+)
 
 
 class FoundModel(NamedTuple):
@@ -43,7 +54,7 @@ def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
     run = Path(run_dir)
     fix = f"pass the --out folder of a `bench search` that finished (it writes result.json and best.pt into {run})"
     try:
-        recover(run)  # a delivery a kill cut short mid-swap is completed first, as a journal is replayed
+        recover(run, DELIVERED)  # a delivery a kill cut short mid-swap is completed first, as a journal is replayed
     except OSError as exc:
         raise UserError(f"{run} holds a delivery that was cut short and cannot be completed ({exc.strerror or exc}); resume its search (`bench search ... --resume`)") from None
     if not (run / "result.json").is_file() or not (run / "best.pt").is_file():
