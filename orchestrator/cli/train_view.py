@@ -1,8 +1,12 @@
-"""Rich progress for `bench train`: one bar per epoch with loss and throughput, a line per epoch."""
+"""What `bench train` shows while it trains: per epoch, a bar with loss, images/s and the epoch's time
+left on a terminal, or the same figures as a line now and then where there is no terminal to draw on;
+then a line per epoch."""
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +14,37 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from orchestrator.measure.budget import duration
 from search.training.train import EpochRecord, Reporter
 
+PIPED_EVERY_S = 30.0  # without a terminal, an epoch's figures at most this often: a first epoch of minutes is not silent
 
-def train_reporter(console: Console) -> Reporter:
+
+def train_reporter(console: Console, epochs: int, every_s: float = PIPED_EVERY_S, clock: Callable[[], float] = time.monotonic) -> Reporter:
+    """The bar on a terminal; where `console` is not one (piped, a log file) no bar, whose frames
+    would fill the file, but the bar's figures as a line at most every `every_s` seconds."""
+    if console.is_terminal:
+        return _bar(console, epochs)
+    at: dict[str, Any] = {}
+
+    def start_epoch(epoch: int, steps: int) -> None:
+        at.update(epoch=epoch + 1, steps=steps, done=0, start=clock(), said=clock())
+
+    def step(loss: float, rate: float) -> None:
+        at["done"] += 1
+        now = clock()
+        if now - at["said"] >= every_s:
+            at["said"] = now
+            left = (at["steps"] - at["done"]) * (now - at["start"]) / at["done"]
+            console.print(f"epoch {at['epoch']}/{epochs}: {at['done']}/{at['steps']} steps, loss {loss:.3f}, {rate:.0f} img/s, "
+                          f"about {duration(left)} left in the epoch", soft_wrap=True, highlight=False)
+
+    return Reporter(start_epoch, step, lambda r: _epoch_line(console, r), console.print)
+
+
+def _bar(console: Console, epochs: int) -> Reporter:
     progress = Progress(
-        TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn(f"epoch {{task.fields[epoch]}}/{epochs}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[rate]:.0f} img/s"), TimeRemainingColumn(),
         console=console, transient=True,
     )
@@ -31,13 +60,17 @@ def train_reporter(console: Console) -> Reporter:
     def end_epoch(r: EpochRecord) -> None:
         progress.remove_task(task["id"])
         progress.stop()
-        console.print(
-            f"epoch {r.epoch}: loss {r.loss:.3f}, lr {r.lr:.2e}, {r.images_per_s:.0f} img/s, {r.seconds:.1f} s; "
-            f"held-out accuracy {r.holdout_acc_max:.1%} (largest) / {r.holdout_acc_min:.1%} (smallest)",
-            soft_wrap=True,
-        )
+        _epoch_line(console, r)
 
     return Reporter(start_epoch, step, end_epoch, console.print)
+
+
+def _epoch_line(console: Console, r: EpochRecord) -> None:
+    console.print(
+        f"epoch {r.epoch}: loss {r.loss:.3f}, lr {r.lr:.2e}, {r.images_per_s:.0f} img/s, {r.seconds:.1f} s; "
+        f"held-out accuracy {r.holdout_acc_max:.1%} (largest) / {r.holdout_acc_min:.1%} (smallest)",
+        soft_wrap=True,
+    )
 
 
 def training_line(trainer: Any, settings: Any, d: Any) -> str:
