@@ -55,8 +55,32 @@ def test_each_document_has_python_snippets():
 def test_the_snippets_read_the_search_folder_the_documented_command_names_whatever_the_luts_budget():
     """A folder named by `--out`, not `bench search`'s default, which holds the LUT's id and the
     budget a profile printed: a reader's own LUT's, not those of a page written beforehand."""
-    read = {folder for _, code in SNIPPETS for folder in re.findall(r'load_found\("([^"]+)"\)', code)}
+    read = {a or b for _, code in SNIPPETS for a, b in re.findall(r'load_found\("([^"]+)"\)|^run = "([^"]+)"', code, flags=re.M)}
     assert read == {documented_search_folder()} == {"runs/search-tiny-128"}
+
+
+def test_the_snippet_that_searches_where_the_folder_is_missing_runs_the_documented_bench_search_step():
+    """What a reader who skipped the shell step gets is the search that step runs: the same
+    checkpoint, LUT, budget and settings, measured and delivered into the same folder."""
+    import ast
+
+    (code,) = [code for _, code in SNIPPETS if "measure=True" in code]
+    tree = ast.parse(code)
+    names = {t.id: ast.literal_eval(n.value) for n in ast.walk(tree) if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)
+             and isinstance(n.value, ast.Constant)}
+    (call,) = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == "search"]
+
+    def value(node: ast.expr):
+        return names[node.id] if isinstance(node, ast.Name) else ast.literal_eval(node)
+
+    words = {k.arg: k.value for k in call.keywords}
+    settings = {k.arg: value(k.value) for k in words.pop("settings").keywords}
+    searched = {"checkpoint": value(call.args[0].args[0]), "lut": value(call.args[1]), **{k: value(v) for k, v in words.items()}, **settings}
+    text = (ROOT / "docs" / "api.md").read_text()
+    (command,) = [b.replace("\\\n", " ") for b in re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M) if "bench search" in b]
+    options = dict(re.findall(r"--([a-z-]+) (\S+)", command))
+    assert searched == {"checkpoint": options["checkpoint"], "lut": options["lut"], "latency_ms": float(options["latency-ms"]), "measure": True,
+                        "out": options["out"], **{k: int(options[k]) for k in ("population", "generations", "parents")}}
 
 
 @pytest.mark.parametrize("name, code", SNIPPETS, ids=[name for name, _ in SNIPPETS])
