@@ -11,7 +11,7 @@ import typer
 
 from infra.files import check_output
 from orchestrator.cli import train_options as opt
-from orchestrator.cli.common import errors, example
+from orchestrator.cli.common import console, errors, example
 from search.space import load_space
 from search.training.settings import TrainSettings
 
@@ -44,10 +44,10 @@ def train(
     settings = TrainSettings(**{**given, "space": s.name, "data": str(data), "resolution": resolution or s.default_resolution,
                                 "teacher_checkpoint": str(teacher_checkpoint) if teacher_checkpoint else None})
     d = distributed.init()
-    try:  # progress on stderr, with or without --json: stdout is for the result, which a user may pipe or keep
+    try:  # the epochs' progress on stderr, with or without --json: a user may pipe or keep stdout
         trainer = Trainer(settings, out, d, train_reporter(errors, settings.epochs) if d.main else None)
         if d.main:
-            errors.print(training_line(trainer, settings, d))
+            (errors if as_json else console).print(training_line(trainer, settings, d))
         state = trainer.run(resume=resume)
     except KeyboardInterrupt:
         if d.main:
