@@ -20,8 +20,10 @@ import errno
 import fcntl
 import os
 import stat
+import subprocess
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from infra.errors import UserError
@@ -134,17 +136,48 @@ def held(lock_file: Path, what: str, wait: bool = False) -> Iterator[None]:
         os.close(fd)
 
 
+# A wait behind a holder, shown: entered with the sentence that says who is waited for, it gives the
+# function told the seconds waited so far, again and again until the wait ends.
+Waiting = Callable[[str], AbstractContextManager[Callable[[float], None]]]
+
+
 @contextmanager
-def queued(lock_file: Path, what: str, say: Callable[[str], None]) -> Iterator[None]:
-    """Hold `lock_file` for the block, waiting behind its holder if there is one, and saying so
-    first (a wait of minutes should not look like a hang)."""
+def queued(lock_file: Path, what: str, waiting: Waiting, poll_s: float = 0.5) -> Iterator[None]:
+    """Hold `lock_file` for the block, waiting behind its holder if there is one: a wait of minutes
+    should not look like a hang, so it is said first, with what the holder runs and for how long it
+    has, and `waiting` is told the seconds waited every `poll_s` until the lock is taken."""
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(held(lock_file, what))
         except InUseError as busy:
-            say(f"waiting for process {busy.holder}, which holds {what}, to finish")
-            stack.enter_context(held(lock_file, what, wait=True))
+            start = time.monotonic()
+            with waiting(f"waiting for process {busy.holder}{_running(busy.holder)}, which holds {what}, to finish") as waited:
+                while True:
+                    time.sleep(poll_s)
+                    try:
+                        stack.enter_context(held(lock_file, what))
+                        break
+                    except InUseError:
+                        waited(time.monotonic() - start)
         yield
+
+
+def _running(pid: str) -> str:
+    """What process `pid` runs and for how long, as ` (python bench profile ..., running for 03:12)`;
+    nothing where `ps` cannot say (another system, the process gone). Paths of the interpreter and
+    script are cut to their names: the command is what tells one job from another."""
+    if not pid.isdigit():
+        return ""
+    try:
+        shown = subprocess.run(["ps", "-o", "etime=", "-o", "args=", "-p", pid], capture_output=True, text=True, timeout=5).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if len(shown) < 2:
+        return ""
+    since, words = shown[0], shown[1:]
+    lead = next((i for i, w in enumerate(words) if not w.startswith("/")), len(words))
+    command = " ".join([*(Path(w).name for w in words[:lead]), *words[lead:]])
+    return f" ({command[:117] + '...' if len(command) > 120 else command}, running for {since})"
 
 
 def run_dir_lock(run_dir: Path, what: str) -> contextlib.AbstractContextManager[None]:

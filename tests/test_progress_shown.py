@@ -6,10 +6,16 @@ the result."""
 from __future__ import annotations
 
 import io
+import os
+import threading
+import time
+from contextlib import contextmanager
 
 from rich.console import Console
 
+from infra.locks import held, queued
 from orchestrator.cli.train_view import train_reporter
+from orchestrator.measure.progress import wait_shown
 from search.training.train import EpochRecord
 
 
@@ -46,5 +52,45 @@ def test_bench_train_shows_its_progress_on_stderr_and_keeps_stdout_for_the_check
     tiny = ["--resolution", "64", "--epochs", "1", "--batch-size", "16", "--no-hflip", "--holdout", "0.15", "--sampling", "random"]
     result = bench("train", "--space", "tiny", "--data", str(digits_dir), "--out", "run", *tiny)
     assert result.exit_code == 0, result.stderr
-    assert "training the tiny supernet on" in result.stderr and "epoch 1: loss" in result.stderr
-    assert result.stdout.startswith("checkpoint run/last.pt: epoch 1, loss") and "epoch 1: loss" not in result.stdout
+    assert "epoch 1: loss" in result.stderr and "epoch 1: loss" not in result.stdout
+    assert "checkpoint run/last.pt: epoch 1, loss" in result.stdout
+
+
+def test_a_wait_for_a_held_lock_names_what_the_holder_runs_and_is_told_the_seconds_waited_until_it_ends(tmp_path):
+    sentences: list[str] = []
+    ticks: list[float] = []
+    ran = threading.Event()
+
+    @contextmanager
+    def waiting(sentence: str):
+        sentences.append(sentence)
+        yield ticks.append
+
+    def second_job() -> None:
+        with queued(tmp_path / "timing.lock", "this machine's CPU for timing", waiting, poll_s=0.01):
+            ran.set()
+
+    with held(tmp_path / "timing.lock", "this machine's CPU for timing"):
+        job = threading.Thread(target=second_job)
+        job.start()
+        deadline = time.monotonic() + 10
+        while len(ticks) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not ran.is_set()
+    job.join(timeout=10)
+    assert ran.is_set() and len(ticks) >= 3 and ticks == sorted(ticks) and ticks[0] > 0
+    (sentence,) = sentences
+    assert sentence.startswith(f"waiting for process {os.getpid()} (python") and sentence.endswith("which holds this machine's CPU for timing, to finish")
+    assert ", running for " in sentence
+
+
+def test_without_a_terminal_a_wait_says_it_is_still_waiting_every_5_minutes_and_how_long_it_was():
+    logged: list[str] = []
+    console, _ = _piped()
+    with wait_shown(logged.append, console=console)("waiting for process 12 (python bench profile, running for 03:10), which holds it, to finish") as tick:
+        for seconds in (10.0, 301.0, 400.0, 601.0, 650.0):
+            tick(seconds)
+    assert logged == [
+        "waiting for process 12 (python bench profile, running for 03:10), which holds it, to finish",
+        "still waiting: 5 min so far", "still waiting: 10 min so far", "waited 11 min; timing now",
+    ]

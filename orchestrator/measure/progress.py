@@ -2,20 +2,24 @@
 shows its own (`orchestrator.export.cache`): how far through the batch's time it is, the sessions
 finished, the time elapsed and an estimate of the time left (`budget.Timetable`). A runner writes
 nothing while it measures, so the bar moves with the clock and the estimates, refreshed by rich's
-own thread. Shown on a terminal only: a piped run gets the time left in its log lines instead."""
+own thread. Shown on a terminal only: a piped run gets the time left in its log lines instead. A
+job that waits for another's timing to end shows the time waited the same way (`wait_shown`)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, ProgressBar, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressBar, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from infra.locks import Waiting
 from orchestrator.measure.budget import Timetable, duration
+
+PIPED_WAIT_EVERY_S = 300.0  # without a terminal, a wait behind another job says it is still waiting this often
 
 
 class _Share(BarColumn):
@@ -60,3 +64,28 @@ def shown(timetable: Timetable, what: str, show: bool = True) -> Iterator[None]:
     with Progress(*columns, console=console, disable=not (show and console.is_terminal), transient=False) as progress:
         progress.add_task(what)
         yield
+
+
+def wait_shown(log: Callable[[str], None], every_s: float = PIPED_WAIT_EVERY_S, console: Console | None = None) -> Waiting:
+    """How a wait behind another job's timing shows (`infra.locks.queued`): its sentence logged; then
+    on a terminal (`console`, by default stderr) a line with the time waited, by rich's clock, and
+    elsewhere a log line every `every_s`; and, once it ends, how long it was."""
+
+    @contextmanager
+    def waiting(sentence: str) -> Iterator[Callable[[float], None]]:
+        log(sentence)
+        screen, waited = console or Console(stderr=True), [0.0, 0.0]  # seconds waited, and when the last line said so
+
+        def tick(seconds: float) -> None:
+            waited[0] = seconds
+            if not screen.is_terminal and seconds - waited[1] >= every_s:
+                waited[1] = seconds
+                log(f"still waiting: {duration(seconds)} so far")
+
+        columns = (SpinnerColumn(), TextColumn("waiting for the other job to end"), TimeElapsedColumn())
+        with Progress(*columns, console=screen, disable=not screen.is_terminal, transient=True) as progress:
+            progress.add_task("wait")
+            yield tick
+        log(f"waited {duration(waited[0])}; timing now")
+
+    return waiting

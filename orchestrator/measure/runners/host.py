@@ -18,6 +18,7 @@ from typing import Any
 from infra.locks import queued
 from orchestrator.export.cache import cache_root
 from orchestrator.measure.contract import read_json
+from orchestrator.measure.progress import wait_shown
 from orchestrator.measure.runners.base import Check, Diagnosis, Finding, Runner, RunnerError, Step
 from orchestrator.measure.runners.platform import DeviceEntry, Platform
 from orchestrator.measure.steady import DISTURBED
@@ -40,7 +41,7 @@ class HostRunner(Runner):
         measure neither (two profiles at once gave a LUT whose entries summed below zero), so a
         second job (a profile, a validation, a measurement, from any process of this user) waits
         for the first to end, as a phone's sessions wait on its lock."""
-        return queued(cache_root() / "locks" / "host-timing.lock", "this machine's CPU for timing", self.log)
+        return queued(cache_root() / "locks" / "host-timing.lock", "this machine's CPU for timing", wait_shown(self.log))
 
     def diagnose(self) -> list[Check]:
         return Diagnosis([
