@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -94,3 +95,39 @@ def test_without_a_terminal_a_wait_says_it_is_still_waiting_every_5_minutes_and_
         "waiting for process 12 (python bench profile, running for 03:10), which holds it, to finish",
         "still waiting: 5 min so far", "still waiting: 10 min so far", "waited 11 min; timing now",
     ]
+
+
+def test_the_finish_says_each_candidate_it_exports_on_the_terminal_and_keeps_the_converters_output_in_its_log(tmp_path, monkeypatch, capfd):
+    from types import SimpleNamespace
+
+    from orchestrator.export.backends import get_backend
+    from orchestrator.searchjob.measured import export_candidates
+
+    def export_model(static, backend, path, calibration, **options):
+        print("converter chatter")
+        path.write_bytes(b"program")
+        return {}
+
+    monkeypatch.setattr("orchestrator.searchjob.measured.export_model", export_model)
+    job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path), ckpt={"classes": ["a", "b"]})
+    candidates = [SimpleNamespace(hash=h * 16, static=None) for h in "ab"]
+    exported = export_candidates(job, candidates, get_backend("pte"), lambda line: print(line, file=sys.stderr), None)
+    assert sorted(exported) == ["a" * 16, "b" * 16]
+    shown = capfd.readouterr()
+    assert shown.err.splitlines() == [f"exporting candidate 1/2 ({'a' * 16}) for pte", f"exporting candidate 2/2 ({'b' * 16}) for pte"]
+    assert "converter chatter" not in shown.out and (tmp_path / "delivery.log").read_text().count("converter chatter") == 2
+
+
+def test_the_finish_says_it_quantizes_the_found_model_before_scoring_it_as_int8(monkeypatch):
+    from types import SimpleNamespace
+
+    from orchestrator.export.backends import get_backend
+    from orchestrator.searchjob import finish
+
+    monkeypatch.setattr(finish, "quantized_model", lambda static, backend, images: None)
+    monkeypatch.setattr(finish, "right_per_image", lambda model, batches: None)
+    monkeypatch.setattr(finish, "accuracy_drop", lambda before, after: {})
+    said: list[str] = []
+    job = SimpleNamespace(selection_batches=lambda: [], test_batches=[])
+    finish._int8_accuracy(job, SimpleNamespace(static=None, right=None), None, get_backend("pte-int8"), [None] * 64, said.append)
+    assert said == ["quantizing the found model as pte-int8 runs it (64 calibration images) to score it on the held-out and test images"]

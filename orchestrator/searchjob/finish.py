@@ -101,7 +101,7 @@ def finish_search(
     verdict = judge(job, chosen, [s for s in candidates if s is not chosen] or _runner_up(job, state, chosen))
     test_right = job.test_correct(chosen.static)
     test = proportion(int(test_right.sum()), len(test_right)) if test_right is not None else None
-    quantized = {b.name: _int8_accuracy(job, chosen, test_right, b, images) for b in backends if b.quantizer is not None and images}
+    quantized = {b.name: _int8_accuracy(job, chosen, test_right, b, images, log) for b in backends if b.quantizer is not None and images}
     outcome = Outcome(job, state, chosen, candidates, measured, choice.within, verdict, test, quantized, measure_top)
     log_accuracy(outcome, log)
     if resumed_delivery(out):
@@ -157,10 +157,11 @@ def _calibration(job: SearchJob, backends: list[Backend], count: int, log: Calla
 
 
 def _int8_accuracy(
-    job: SearchJob, chosen: Scored, test_right: torch.Tensor | None, backend: Backend, images: list[torch.Tensor],
+    job: SearchJob, chosen: Scored, test_right: torch.Tensor | None, backend: Backend, images: list[torch.Tensor], log: Callable[[str], None],
 ) -> dict[str, Any]:
     """The found model's accuracy in float32 (`chosen.right`, `test_right`: per image, as scored
     already) and as its int8 program computes, on the held-out and test images."""
+    log(f"quantizing the found model as {backend.name} runs it ({len(images)} calibration images) to score it on the held-out and test images")
     quantized = quantized_model(chosen.static, backend, images)
     held = accuracy_drop(chosen.right, right_per_image(quantized, job.selection_batches()))
     tested = accuracy_drop(test_right, right_per_image(quantized, job.test_batches)) if test_right is not None else None

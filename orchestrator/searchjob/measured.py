@@ -141,8 +141,9 @@ def export_candidates(
     folder = job.inputs.out / "candidates"
     folder.mkdir(parents=True, exist_ok=True)
     exported: dict[str, tuple[Path, dict[str, Any]]] = {}
-    with output_into(job.inputs.out / "delivery.log"):  # the converters' warnings and progress bars: for a bug report, not the terminal
-        for s in candidates:
+    for i, s in enumerate(candidates, 1):
+        log(f"exporting candidate {i}/{len(candidates)} ({s.hash}) for {backend.name}")  # before the block that takes the terminal's output
+        with output_into(job.inputs.out / "delivery.log"):  # the converters' warnings and progress bars: for a bug report, not the terminal
             path = folder / backend.delivered_as.replace("best", s.hash, 1)
             try:
                 exported[s.hash] = (path, export_model(s.static, backend, path, calibration))
