@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def anchor_noise(lut: dict) -> float:
-    sessions = list((lut["measurement"].get("anchor") or {}).get("session_median_ms", {}).values())
+    sessions = list((lut.measurement.get("anchor") or {}).get("session_median_ms", {}).values())
     return max(0.02, statistics.stdev(math.log(ms) for ms in sessions)) if len(sessions) >= 3 else 0.02
 
 
@@ -42,7 +42,7 @@ def main(paths: list[str]) -> None:
     wins = {"none": 0, "one anchor": 0, "gated (2 sd)": 0}
     for path in paths:
         lut = json.loads(Path(path.replace(".validation.json", ".json")).read_text())
-        if lut["method"] != "removal":
+        if lut.method != "removal":
             continue
         for record in json.loads(Path(path).read_text())["runs"]:
             if "anchor" not in record:
@@ -56,7 +56,7 @@ def main(paths: list[str]) -> None:
             best = min(rules, key=lambda k: abs(rules[k][0]))
             wins[best] += 1
             table.add_row(
-                f"{lut['device']['name']}/{lut['id'][:8]}", record["created_at"][:10], f"{factor:.3f}",
+                f"{lut.device.name}/{lut.short}", record["created_at"][:10], f"{factor:.3f}",
                 *(f"{b:+.1%}, {w:.0%}" for b, w in rules.values()), best,
             )
     Console(width=130).print(table)

@@ -41,7 +41,7 @@ from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
 from search.api import Predictor, SearchSettings, run_search
-from search.nas.lut import lut_precision, read_lut
+from search.nas.lut import read_lut
 from search.nas.predictor import LatencyPredictor, parts
 from search.space import load_space
 from search.space.config import SubnetConfig
@@ -99,8 +99,8 @@ def main() -> None:
 
     docs = {name: read_lut(resolve_lut(ref)) for name, ref in (("float32", args.float_lut), ("int8", args.int8_lut))}
     for name, doc in docs.items():
-        if lut_precision(doc) != name:
-            raise SystemExit(f"LUT {doc['id']} prices {lut_precision(doc)} programs; give a {name} LUT as --{'float' if name == 'float32' else 'int8'}-lut")
+        if doc.device.precision != name:
+            raise SystemExit(f"LUT {doc.id} prices {doc.device.precision} programs; give a {name} LUT as --{'float' if name == 'float32' else 'int8'}-lut")
     if {(d["space"]["name"], d["resolution"]) for d in docs.values()}.__len__() != 1:
         raise SystemExit("the two LUTs are of other spaces or resolutions; give two of one space at one resolution")
     space = load_space(docs["int8"]["space"]["name"])

@@ -99,7 +99,7 @@ def coverage(a: dict[str, tuple[float, float, float]], b: dict[str, tuple[float,
 
 def entry_intervals(doc: dict) -> dict[str, tuple[float, float, float]]:
     """Each entry's (latency, interval low, interval high) as the LUT wrote them, for `coverage`."""
-    return {k: (e["latency_ms"], *e["ci_ms"]) for k, e in doc["entries"].items()}
+    return {k: (e["latency_ms"], *e["ci_ms"]) for k, e in doc.entries.items()}
 
 
 def coverage_table(a: dict, b: dict, space, work: Path) -> Table:

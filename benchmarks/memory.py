@@ -115,7 +115,7 @@ def median_subnet(lut_path: Path, memory_quantiles: tuple[float, ...] = (0.5,)) 
     from search.space import load_space
 
     lut = read_lut(lut_path)
-    space = load_space(lut["space"]["name"])
+    space = load_space(lut.space_name)
     latency = float(random_subnet_quantiles(LatencyPredictor(lut, space), 0.5))
     memory = random_subnet_quantiles(MemoryPredictor(lut, space), memory_quantiles) / MIB
     return round(latency, 4), [round(float(m), 2) for m in memory]

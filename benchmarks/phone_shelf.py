@@ -91,7 +91,7 @@ def main() -> None:
             for peer in peers:
                 peer.__exit__(None, None, None)
         docs.append(doc)
-        m = doc["measurement"]
+        m = doc.measurement
         per_phone = " / ".join(str(len(p["sessions"])) for p in m["phones"])
         speeds = " / ".join(f"x{p['speed_vs_reference']:.2f}" for p in m["phones"])
         rows.append((n, seconds, m["sessions"], per_phone, speeds))

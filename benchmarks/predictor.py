@@ -79,7 +79,7 @@ def main() -> None:
     for doc, predictor in zip(docs, predictors):
         record = validation_record(doc, predictor, run, device, args.seed)
         for kind, f in ((f"anchored x{record['anchor']['speed_factor']:.3f}", record["figures"]), ("raw", record["raw_figures"])):
-            table.add_row(doc["method"], doc["id"], kind, f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}",
+            table.add_row(doc.method, doc.id, kind, f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}",
                           f"{f['rmse_ms']:.3f}", f"{f['spearman']:.3f}", f"{f['kendall']:.3f}", f"{f['bias']:+.1%}")
     console.print(table)
     console.print(f"measured {run.measured_ms.min():.2f}-{run.measured_ms.max():.2f} ms")

@@ -56,7 +56,7 @@ def describe(device: torch.device) -> str:
 def space_and_predictor(lut: str) -> tuple[Any, LatencyPredictor, dict[str, Any], Path]:
     path = resolve_lut(lut)
     doc = read_lut(path)
-    space = load_space(doc["space"]["name"])
+    space = load_space(doc.space_name)
     return space, LatencyPredictor(doc, space), doc, path
 
 
@@ -124,12 +124,12 @@ def reference(work: Path, lut: str, spread: int = 12, band_size: int = 5, quanti
                 {"hash": c.hash, "role": role, "config": c.to_dict(), "params": predictor.params(c), "flops": flops(c, space)}
                 for role, cs in chosen.items() for c in cs
             ]
-            write_json_atomic(path, {"subnets": kept, "chosen_with_lut": doc["id"]})
+            write_json_atomic(path, {"subnets": kept, "chosen_with_lut": doc.id})
     subnets = []
     for s in kept:
         ms = predictor.predict(SubnetConfig.from_dict(s["config"]))
         subnets.append({**s, "predicted_ms": ms, "band": figures.band_of(ms, bands)})
-    return {"lut": doc["id"], "bands": bands, "subnets": subnets}
+    return {"lut": doc.id, "bands": bands, "subnets": subnets}
 
 
 # --- stand-alone runs -----------------------------------------------------------------------------
@@ -314,8 +314,8 @@ def pricer(predictor: LatencyPredictor, lut_path: Path, space: Any, budget: floa
 
     if pricing == POINT_ONLY:
         return Pricer(predictor, space, Budget(budget, budget, None, NO_INTERVAL))
-    if latest_validation(lut_path, predictor.lut["id"]) is None:
-        raise Refused(f"LUT {predictor.lut['id'][:8]} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {predictor.lut['id'][:8]}` first")
+    if latest_validation(lut_path, predictor.lut.id) is None:
+        raise Refused(f"LUT {predictor.lut.short} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {predictor.lut.short}` first")
     return target_for(lut_path, predictor.lut, budget, None, predictor.space, space).pricer
 
 
@@ -353,7 +353,7 @@ class Timings:
 
     def __init__(self, work: Path, lut: str) -> None:
         self.space, self.predictor, self.lut, _ = space_and_predictor(lut)
-        self.path = work / "timings" / f"{self.lut['id']}.json"
+        self.path = work / "timings" / f"{self.lut.id}.json"
         fix = f"delete {self.path} to time the subnets again"
         self.cache: dict[str, dict[str, float]] = read(self.path, "the finish's timings", fix) if self.path.exists() else {}
         for h, t in self.cache.items():
@@ -378,8 +378,8 @@ class Timings:
         from orchestrator.measure.session import new_run_dir
 
         todo = list({c.hash: c for c in configs if c.hash not in self.cache}.values())
-        device = get_device(device_name or self.lut["device"]["name"])
-        anchor, reference = SubnetConfig.from_dict(self.lut["context"]), self.lut["measurement"].get("context_latency_ms")
+        device = get_device(device_name or self.lut.device.name)
+        anchor, reference = SubnetConfig.from_dict(self.lut.context), self.lut.measurement.get("context_latency_ms")
         (self.work / "sessions").mkdir(parents=True, exist_ok=True)
         for start in range(0, len(todo), SESSION_SUBNETS):
             chunk = todo[start:start + SESSION_SUBNETS]

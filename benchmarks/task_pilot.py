@@ -63,9 +63,9 @@ def pilot_subnets(lut: str) -> tuple[list[tuple[str, SubnetConfig]], LatencyPred
     """The smallest and the largest (first: they decide the headroom), the hand-pick, and the
     largest with one transformer layer per stage (between the hand-pick and the largest)."""
     doc = read_lut(resolve_lut(lut))
-    space = load_space(doc["space"]["name"])
+    space = load_space(doc.space_name)
     predictor = LatencyPredictor(doc, space)
-    r = doc["resolution"]
+    r = doc.resolution
     smallest, largest, hand = min_config(space, r), max_config(space, r), hand_picked(space, r)
     between = validate(replace(largest, transformer=tuple(replace(t, heads=t.heads[:1], mlp_ratio=t.mlp_ratio[:1]) for t in largest.transformer)), space)
     return [("smallest", smallest), ("largest", largest), ("hand-picked", hand), ("largest, one layer per stage", between)], predictor

@@ -254,10 +254,10 @@ def evaluation(
 def coarse(lut: str = "6b8dc6ff", samples: int = 200_000, budget_ms: Optional[float] = None, params_m: Optional[float] = None) -> None:
     """Candidates priced per second in the coarse phase (vectorised sampling + LUT + parameter count)."""
     doc = read_lut(resolve_lut(lut))
-    space = load_space(doc["space"]["name"])
+    space = load_space(doc.space_name)
     predictor = LatencyPredictor(doc, space)
     if budget_ms is None:
-        budget_ms = (predictor.predict(min_config(space, doc["resolution"])) + predictor.predict(max_config(space, doc["resolution"]))) / 2
+        budget_ms = (predictor.predict(min_config(space, doc.resolution)) + predictor.predict(max_config(space, doc.resolution))) / 2
     pricer = Pricer(predictor, space.for_classes(10), Budget(budget_ms, budget_ms, int(params_m * 1e6) if params_m else None))
     coarse_phase(pricer, 1000, 50, 0)
     rates = []
@@ -265,7 +265,7 @@ def coarse(lut: str = "6b8dc6ff", samples: int = 200_000, budget_ms: Optional[fl
         seeds, report = coarse_phase(pricer, samples, 50, seed)
         rates.append(report.candidates_per_s)
     console.print(
-        f"coarse phase on LUT {doc['id']} ({space.name}, budget {budget_ms:.2f} ms): {statistics.median(rates):,.0f} candidates/s "
+        f"coarse phase on LUT {doc.id} ({space.name}, budget {budget_ms:.2f} ms): {statistics.median(rates):,.0f} candidates/s "
         f"(median of 3 x {samples:,}: sample, price latency and parameters, group {report.feasible:,} feasible into "
         f"{report.skeletons:,} skeletons, decode the {len(seeds)} seeds)"
     )
@@ -293,8 +293,8 @@ def compliance(
         job = _job(checkpoint, lut, budget, run_dir, eval_batch, calibration_batches, settings)
         best = Search(settings, job.pricer, job.evaluator()).run().best()
         run_dir.mkdir(parents=True, exist_ok=True)
-        files = deliver(job.recalibrated(best.config), job.ckpt["classes"], run_dir, required=[job.lut["device"]["backend"]])
-        m = measure_found(files.artifacts[job.lut["device"]["backend"]], best.config, job.lut, job.base_space, get_device(job.lut["device"]["name"]), run_dir / "measure")
+        files = deliver(job.recalibrated(best.config), job.ckpt["classes"], run_dir, required=[job.lut.device.backend])
+        m = measure_found(files.artifacts[job.lut.device.backend], best.config, job.lut, job.base_space, get_device(job.lut.device.name), run_dir / "measure")
         at_lut = m["measured_ms_at_lut_speed"] or m["measured_ms"]
         ratio = at_lut / budget
         lo, hi = job.pricer.interval(best.config)

@@ -35,7 +35,7 @@ from orchestrator.lut.store import append_validation, resolve_lut
 from orchestrator.lut.validation import figures, measure_subnets, spread_subnets, validation_record
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.session import new_run_dir
-from search.nas.lut import read_lut
+from search.nas.lut import Lut, read_lut
 from search.nas.predictor import LatencyPredictor, parts
 from search.space import load_space
 from search.space.config import SubnetConfig
@@ -53,25 +53,25 @@ def device_seconds(run_dir: Path) -> float:
     return total
 
 
-def error_by_kind(transfer: dict, full: dict, configs: list[SubnetConfig], measured_ms: np.ndarray, space) -> Table:
+def error_by_kind(transfer: Lut, full: Lut, configs: list[SubnetConfig], measured_ms: np.ndarray, space) -> Table:
     """Where the transfer LUT differs from the full profile, kind by kind: its fitted factor, the
     median ratio of its entries to the full profile's, and the mean over the subnets of the kind's
     share of the difference in predicted latency (as a fraction of the measured latency). Both LUTs
     are put at the full profile's anchor speed first, as validation would."""
-    factors = transfer["measurement"]["transfer"]["factors"]
-    speed = full["measurement"]["context_latency_ms"] / transfer["measurement"]["context_latency_ms"]
-    scaled = {k: e["latency_ms"] * speed for k, e in transfer["entries"].items()}
-    table = Table(title=f"10-network transfer {transfer['id'][:8]} against the full profile {full['id'][:8]}, by kind")
+    factors = transfer.measurement["transfer"]["factors"]
+    speed = full.measurement["context_latency_ms"] / transfer.measurement["context_latency_ms"]
+    scaled = {k: e["latency_ms"] * speed for k, e in transfer.entries.items()}
+    table = Table(title=f"10-network transfer {transfer.short} against the full profile {full.short}, by kind")
     for column in ("kind", "factor", "± sd", "median entry ratio transfer/full", "mean |Δ prediction| / measured"):
         table.add_column(column, justify="right")
     for kind, f in factors.items():
         if f["level"] != "kind":
             continue
-        keys = [k for k, e in transfer["entries"].items() if e["kind"] == kind]
-        ratios = [scaled[k] / full["entries"][k]["latency_ms"] for k in keys if full["entries"][k]["latency_ms"] > 0]
+        keys = [k for k, e in transfer.entries.items() if e["kind"] == kind]
+        ratios = [scaled[k] / full.entries[k]["latency_ms"] for k in keys if full.entries[k]["latency_ms"] > 0]
         delta = np.array([
-            sum(scaled[p.key] - full["entries"][p.key]["latency_ms"] for p in parts(c, space)
-                if transfer["entries"][p.key]["kind"] == kind)
+            sum(scaled[p.key] - full.entries[p.key]["latency_ms"] for p in parts(c, space)
+                if transfer.entries[p.key]["kind"] == kind)
             for c in configs
         ])
         table.add_row(kind, f"{f['factor']:.3f}", "-" if f["sd"] is None else f"{f['sd']:.3f}",
@@ -105,9 +105,9 @@ def main() -> None:
         request = ProfileRequest(args.source_device, space=space.name, resolution=args.resolution, settings=FULL, out=work / "source", resume=True,
                                  luts_root=luts)
         source, source_path = profile_lut(request, log=quiet, show_progress=False)
-    console.print(f"source LUT {source['id']} ({source['device']['name']}, {source['space']['name']} {source['resolution']} px)")
+    console.print(f"source LUT {source.id} ({source.device.name}, {source.space_name} {source.resolution} px)")
     configs = spread_subnets(LatencyPredictor(source, space), space, args.samples, args.seed)
-    anchor = SubnetConfig.from_dict(source["context"])
+    anchor = SubnetConfig.from_dict(source.context)
     full_given = dict(item.split("=", 1) for item in args.full)
 
     for target in args.targets:
@@ -116,12 +116,12 @@ def main() -> None:
         if target in full_given:
             path = resolve_lut(full_given[target], REPO_LUTS)
             full = read_lut(path)
-            rows.append(("full profile (given)", full, full["measurement"]["networks"], float("nan"), path))
+            rows.append(("full profile (given)", full, full.measurement["networks"], float("nan"), path))
         else:
             run = work / f"full-{target}"
-            request = ProfileRequest(device, space=space.name, resolution=source["resolution"], settings=FULL, out=run, resume=True, luts_root=luts)
+            request = ProfileRequest(device, space=space.name, resolution=source.resolution, settings=FULL, out=run, resume=True, luts_root=luts)
             full, path = profile_lut(request, log=quiet, show_progress=False)
-            rows.append(("full profile", full, full["measurement"]["networks"], device_seconds(run), path))
+            rows.append(("full profile", full, full.measurement["networks"], device_seconds(run), path))
         for n in NETWORKS:
             run = work / f"transfer-{target}-{n}"
             request = ProfileRequest(device, source=str(source_path), networks=n, settings=FULL, out=run, resume=True, luts_root=luts)
@@ -135,15 +135,15 @@ def main() -> None:
         timing = end_to_end_timing(source)
         measured = measure_subnets(unseen, anchor, space, device, new_run_dir(f"validate-{target}", work), timing, log=quiet)
         again = measure_subnets(unseen, anchor, space, device, new_run_dir(f"validate-{target}-again", work), timing, log=quiet)
-        table = Table(title=f"{target}: {len(unseen)} unseen subnets ({space.name}, {source['resolution']} px), source {source['device']['name']} "
-                            f"LUT {source['id'][:8]}; subnets timed in {time.perf_counter() - start:.0f} s")
+        table = Table(title=f"{target}: {len(unseen)} unseen subnets ({space.name}, {source.resolution} px), source {source.device.name} "
+                            f"LUT {source.short}; subnets timed in {time.perf_counter() - start:.0f} s")
         for column in ("LUT", "id", "within ±5%", "within ±10%", "MAPE", "Spearman", "Kendall", "bias", "networks", "device s"):
             table.add_column(column, justify="right")
         for label, doc, networks, seconds, path in rows:
             record = validation_record(doc, LatencyPredictor(doc, space), measured, device, args.seed)
             append_validation(path, record)
             f = record["figures"]
-            table.add_row(label, doc["id"][:8], f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}", f"{f['spearman']:.3f}",
+            table.add_row(label, doc.short, f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}", f"{f['spearman']:.3f}",
                           f"{f['kendall']:.3f}", f"{f['bias']:+.1%}", str(networks), f"{seconds:.0f}")
         f = figures(again.measured_ms * measured.anchor_ms / again.anchor_ms, measured.measured_ms)
         table.add_row("the subnets timed again", "-", f"{f['within_5']:.0%}", f"{f['within_10']:.0%}", f"{f['mape']:.1%}", f"{f['spearman']:.3f}",

@@ -27,7 +27,7 @@ import numpy as np
 from infra.errors import UserError
 from infra.files import env_path
 from search.nas.budget import Pricer, make_budget
-from search.nas.lut import find_lut, lut_precision, read_lut, shipped_luts, validate_lut
+from search.nas.lut import Lut, as_lut, find_lut, read_lut, shipped_luts, validate_lut
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Candidate, Search, SearchSettings, pareto_front
 from search.space import SearchSpace, load_space, space_names
@@ -90,10 +90,10 @@ def load_lut(ref: str | os.PathLike[str], folder: str | os.PathLike[str] | None 
         raise UserError(f"folder must be a path to a folder of LUTs or None, not {type(folder).__name__} {folder!r}")
     path = Path(ref)
     if path.is_file():
-        return read_lut(path)
+        return dict(read_lut(path).doc)
     roots = [Path(folder)] if folder is not None else [lut_folder(), shipped_luts()]
     if (found := find_lut(str(ref), roots)) is not None:
-        return read_lut(found)
+        return dict(read_lut(found).doc)
     where = " or ".join(str(root) for root in roots)
     raise UserError(f"no LUT file {str(ref)!r} and no LUT with that id under {where}; give a path, or an id `bench lut list` shows")
 
@@ -128,15 +128,17 @@ class Predictor:
     and the toolkit never disagree. `num_classes` sizes the classifier the parameter count assumes
     (default: the space's), as a supernet trained on your data has it."""
 
-    def __init__(self, lut: dict[str, Any] | str | Path, space: SearchSpace | None = None, num_classes: int | None = None) -> None:
-        self.lut: dict[str, Any] = validate_lut(lut, "the LUT given as lut") if isinstance(lut, dict) else load_lut(lut)
+    def __init__(self, lut: dict[str, Any] | Lut | str | Path, space: SearchSpace | None = None, num_classes: int | None = None) -> None:
+        record = as_lut(lut, "the LUT given as lut") if isinstance(lut, (dict, Lut)) else as_lut(load_lut(lut))
+        self.lut: dict[str, Any] = dict(record.doc)  # the document, as `load_lut` gives it
         if space is not None and not isinstance(space, SearchSpace):
             raise UserError(f"space must be a SearchSpace (load_space(name)) or None, not {type(space).__name__}")
         if num_classes is not None and (not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1):
             raise UserError(f"num_classes must be a whole number of at least 1 or None, not {num_classes!r}")
-        self.space: SearchSpace = space or load_space(self.lut["space"]["name"])
-        self.resolution: int = self.lut["resolution"]
-        self._latency = LatencyPredictor(self.lut, self.space)
+        self.space: SearchSpace = space or load_space(record.space_name)
+        self.resolution: int = record.resolution
+        self._record = record
+        self._latency = LatencyPredictor(record, self.space)
         self._trained_space = self.space.for_classes(num_classes) if num_classes else self.space
         self._params = params_batch(self._trained_space)
 
@@ -160,7 +162,7 @@ class Predictor:
         """The arithmetic of the programs the LUT priced: "float32", or "int8" for an int8 device's
         LUT, which prices a model `quantize` gives (int8 changes the blocks' costs relative to each
         other, so a float32 LUT does not price an int8 model, nor the other way round)."""
-        return lut_precision(self.lut)
+        return self._record.device.precision
 
     def sample(self, n: int, seed: int = 0) -> list[SubnetConfig]:
         """`n` random subnets at the LUT's resolution, every one of which it prices: `sample_configs`
@@ -367,7 +369,7 @@ def _held(
         predictor = Predictor(read_lut(path), supernet.space, supernet.num_classes)
         if predictor.resolution != supernet.resolution:
             raise UserError(
-                f"LUT {predictor.lut['id']} was measured at {predictor.resolution} px, but the supernet {supernet.path} was trained at "
+                f"LUT {predictor._record.id} was measured at {predictor.resolution} px, but the supernet {supernet.path} was trained at "
                 f"{supernet.resolution} px; pass a LUT of {supernet.resolution} px, or a supernet trained at {predictor.resolution} px"
             )
         held.append((path, ms))

@@ -128,3 +128,11 @@ def with_memory(lut: dict[str, Any], space: SearchSpace, bytes_per_param: float 
     doc = {**lut, "entries": entries, "measurement": measurement}
     doc["id"] = content_id(doc)
     return validate_lut(doc)
+
+
+def restamped(doc: dict[str, Any]) -> dict[str, Any]:
+    """A LUT document edited in a test, given the id of its new content (every reader refuses a LUT
+    whose id is not its content's, as it would a file edited by hand)."""
+    doc = {**doc, "id": "0" * 16}
+    doc["id"] = content_id(doc)
+    return validate_lut(doc)

@@ -28,7 +28,7 @@ def configs() -> list:
 
 def test_a_validation_whose_subnets_measured_a_thousandth_of_their_predictions_is_refused(predictor, configs):
     with pytest.raises(LUTError, match=(
-        rf"^LUT {predictor.lut['id']}'s validation of 2026-11-25 measured its subnets at 0.001x their predicted latency \(median\), "
+        rf"^LUT {predictor.lut.id}'s validation of 2026-11-25 measured its subnets at 0.001x their predicted latency \(median\), "
         r"beyond the 3x a LUT of the device they ran on is within; profile the device again \(`bench profile`\)"
     )):
         make_budget(10.0, None, validation_of(predictor, configs, [0.001] * 20), predictor)

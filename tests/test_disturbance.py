@@ -7,6 +7,7 @@ from pathlib import Path
 
 from orchestrator.cli.profile_view import next_steps
 from orchestrator.lut.disturbance import disturbance, offending_entries
+from search.nas.lut import Lut
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_LUT = json.loads((ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json").read_text())
@@ -41,6 +42,6 @@ def test_an_anchor_whose_speed_moved_a_lot_between_sessions_marks_the_sessions_d
 def test_a_disturbed_lut_prints_no_search_step():
     bad = loaded(QUICK_LUT)
     bad["measurement"]["disturbed"] = disturbance(bad)
-    steps = next_steps(bad, "host", Path("r.html"))
+    steps = next_steps(Lut.of(bad), "host", Path("r.html"))
     assert f"--lut {bad['id'][:8]} --latency-ms" not in steps and "sessions were disturbed" in steps
-    assert "bench search" in next_steps(QUICK_LUT, "host", Path("r.html"))
+    assert "bench search" in next_steps(Lut.of(QUICK_LUT), "host", Path("r.html"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,8 +21,9 @@ from orchestrator.searchjob import measured as measured_module
 from orchestrator.searchjob import result as result_module
 from orchestrator.searchjob.delivery import Timed
 from orchestrator.searchjob.measured import Measured, export_candidates, lut_device
+from search.nas.lut import Lut, read_lut
 
-HOST_LUT = {"id": "d7f47ca8390c6922", "device": {"name": "host", "backend": "pte"}}
+HOST_LUT = read_lut(Path(__file__).resolve().parents[1] / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json")
 
 
 def devices_file(tmp_path: Path, backend: str) -> Path:
@@ -47,7 +49,7 @@ def test_a_lut_whose_device_runs_its_backend_still_resolves_at_the_finish(tmp_pa
 
 
 def test_a_lut_of_a_device_this_machine_does_not_know_is_left_to_the_finish_to_say(tmp_path):
-    resolve = lut_device({**HOST_LUT, "device": {"name": "pixel9", "backend": "pte"}})
+    resolve = lut_device(replace(HOST_LUT, device=replace(HOST_LUT.device, name="pixel9")))
     with pytest.raises(UserError, match="unknown device 'pixel9'"):
         resolve()
 
@@ -64,7 +66,7 @@ def candidate(hash_: str) -> Any:
 
 
 def test_a_candidate_that_does_not_export_is_skipped_saying_why_and_the_others_go_on(tmp_path, monkeypatch):
-    def export(static: str, backend: Any, path: Path, calibration: Any) -> dict[str, Any]:
+    def export(static: str, backend: Any, path: Path, calibration: Any, classes: Any = None) -> dict[str, Any]:
         if static == "bbbb":
             raise RuntimeError("Unsupported operator aten::foo\n<a page of graph>")
         path.write_bytes(b"program")
@@ -72,18 +74,18 @@ def test_a_candidate_that_does_not_export_is_skipped_saying_why_and_the_others_g
 
     monkeypatch.setattr(measured_module, "export_model", export)
     said: list[str] = []
-    job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path))
+    job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path), ckpt={"classes": ["a", "b"]})
     exported = export_candidates(job, [candidate("aaaa"), candidate("bbbb"), candidate("cccc")], get_backend("pte"), said.append, None)
     assert sorted(exported) == ["aaaa", "cccc"] and exported["cccc"][0] == tmp_path / "candidates" / "cccc.pte"
     assert said == ["candidate bbbb could not be exported for pte (RuntimeError: Unsupported operator aten::foo): skipped"]
 
 
 def test_no_candidate_that_exports_is_one_error_naming_the_log(tmp_path, monkeypatch):
-    def export(*args: Any) -> dict[str, Any]:
+    def export(*args: Any, **kwargs: Any) -> dict[str, Any]:
         raise ValueError("no")
 
     monkeypatch.setattr(measured_module, "export_model", export)
-    job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path))
+    job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path), ckpt={"classes": ["a", "b"]})
     with pytest.raises(UserError, match=rf"^none of the 2 candidates could be exported for pte \(.*{re.escape(str(tmp_path / 'delivery.log'))}\); report it with that log$"):
         export_candidates(job, [candidate("aaaa"), candidate("bbbb")], get_backend("pte"), lambda m: None, None)
 
@@ -100,7 +102,7 @@ def test_a_figure_is_printed_with_the_digits_that_tell_it_from_its_bounds(value,
 
 def test_the_measured_line_never_prints_a_model_outside_its_interval_with_the_interval_s_own_figures():
     """0.3504 ms against 0.33-0.3482 printed as "0.35 ms ... outside the predicted interval 0.33-0.35 ms"."""
-    lut = {"id": "d7f47ca8390c6922", "device": {"name": "host"}, "measurement": {}}
+    lut = HOST_LUT
     budget = SimpleNamespace(latency_ms=0.34, memory_mib=None)
     target = SimpleNamespace(name="host", lut=lut, budget=budget, pricer=SimpleNamespace(interval=lambda config: (0.33, 0.3482)))
     m = Measured(target, None, {}, Timed({"m": 0.3504}, 1.0, None, "host"), None)
@@ -150,7 +152,7 @@ def test_the_finish_s_session_is_sized_to_the_time_budget_from_the_luts_predicti
     monkeypatch.setattr(delivery, "run_session", session)
     monkeypatch.setattr(delivery, "runner_for", lambda device: SimpleNamespace(unattended=lambda run_dir: nullcontext()))
     monkeypatch.setattr(delivery, "export_probes", lambda specs, *args: {k: SimpleNamespace(path=tmp_path / "anchor.pte") for k in specs})
-    lut = sized_lut(load_space("tiny"), measurement={"context_latency_ms": 40.0})
+    lut = Lut.of(sized_lut(load_space("tiny"), measurement={"context_latency_ms": 40.0}))
     delivery.time_models({"aaaa": tmp_path / "a.pte"}, 64, lut, load_space("tiny"), SimpleNamespace(backend="pte-portable", name="host-portable"),
                          tmp_path / "measure", predicted_ms={"aaaa": 55.0})
     assert asked == {"budget": TimeBudget(), "latency_ms": {"aaaa": 55.0, "anchor": 40.0}}

@@ -40,7 +40,7 @@ def recorded_versions(monkeypatch):
 def test_committed_lut_plan_and_cache_keys_are_unchanged(lut_id, recorded_versions):
     golden = GOLDEN["luts"][lut_id]
     doc = read_lut(ROOT / golden["path"])
-    plan = build_plan(load_space(doc["space"]["name"]), doc["resolution"], doc["method"], lut_plan_version(doc["measurement"]))
-    assert plan.id == doc["measurement"]["plan_id"] == golden["plan_id"]
+    plan = build_plan(load_space(doc.space_name), doc.resolution, doc.method, lut_plan_version(doc.measurement))
+    assert plan.id == doc.measurement["plan_id"] == golden["plan_id"]
     assert plan.anchor == golden["anchor"]
     assert {backend: keys_digest(plan, backend) for backend in ("pte", "coreml")} == golden["cache_keys"]

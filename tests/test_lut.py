@@ -10,7 +10,7 @@ import pytest
 
 from infra.errors import UserError
 from orchestrator.lut.store import finish_lut, list_luts, resolve_lut, save_lut
-from search.nas.lut import LUTError, check_space, read_lut
+from search.nas.lut import Lut, LUTError, check_space, read_lut
 from search.space import load_space
 from tests.lut_factory import make_lut
 
@@ -26,7 +26,8 @@ def write(path: Path, doc) -> Path:
 
 
 def test_valid_lut_round_trips(doc, tmp_path: Path) -> None:
-    assert read_lut(write(tmp_path / "a.json", doc)) == doc
+    lut = read_lut(write(tmp_path / "a.json", doc))
+    assert lut.doc == doc and (lut.id, lut.short, lut.device.name, lut.device.precision) == (doc["id"], doc["id"][:8], "host-cpu", "float32")
 
 
 def test_malformed_json_is_refused(tmp_path: Path) -> None:
@@ -60,7 +61,7 @@ def test_a_lut_found_valid_is_not_walked_by_the_schema_again_in_the_process(doc,
     read_lut(path)
     walks = []
     monkeypatch.setattr("search.nas.lut.schema_problem", lambda *args: walks.append(args))
-    assert read_lut(path) == doc and walks == []
+    assert read_lut(path).doc == doc and walks == []
 
 
 def test_a_lut_found_valid_then_broken_in_place_is_checked_again_and_refused(doc, tmp_path: Path) -> None:
@@ -72,9 +73,9 @@ def test_a_lut_found_valid_then_broken_in_place_is_checked_again_and_refused(doc
 
 def test_lut_for_another_space_definition_is_refused(doc) -> None:
     with pytest.raises(LUTError, match="is for space 'tiny', not 'xxs'"):
-        check_space(doc, "xxs", load_space("xxs").hash)
+        check_space(Lut.of(doc), "xxs", load_space("xxs").hash)
     with pytest.raises(LUTError, match="built for another definition of space 'tiny'"):
-        check_space(doc, "tiny", "0" * 16)
+        check_space(Lut.of(doc), "tiny", "0" * 16)
 
 
 def test_saving_files_the_lut_by_device_space_and_id_and_indexes_it(doc, tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from orchestrator.cli.lut_view import (
     plot_breakdown,
 )
 from orchestrator.report.tables import lut_breakdown, lut_diff
-from search.nas.lut import ENTRY_KINDS, ROUNDS_BOOTSTRAP, LUTError, entry_key
+from search.nas.lut import ENTRY_KINDS, ROUNDS_BOOTSTRAP, Lut, LUTError, entry_key
 from search.space import SearchSpace
 from search.space.config import SubnetConfig, validate
 from tests.lut_factory import CONTEXT, LATENCIES, make_lut
@@ -28,8 +28,14 @@ from tests.lut_factory import CONTEXT, LATENCIES, make_lut
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture
-def lut(tiny: SearchSpace) -> dict[str, Any]:
-    return make_lut(tiny)
+def lut(tiny: SearchSpace) -> Lut:
+    return record(tiny)
+
+
+
+def record(space: SearchSpace, *args: Any, **kwargs: Any) -> Lut:
+    """`make_lut`'s document as the views take it: the record every reader builds."""
+    return Lut.of(make_lut(space, *args, **kwargs))
 
 
 def column(table: Table, i: int) -> list[str]:
@@ -40,7 +46,7 @@ def test_context_is_a_valid_tiny_subnet(tiny: SearchSpace) -> None:
     assert validate(SubnetConfig.from_dict(CONTEXT), tiny).to_dict() == CONTEXT
 
 
-def test_breakdown_prices_each_stage_from_its_entries(lut: dict[str, Any]) -> None:
+def test_breakdown_prices_each_stage_from_its_entries(lut: Lut) -> None:
     per_stage = lut_breakdown(lut).groupby("stage", sort=False)["latency_ms"].sum().to_dict()
     assert per_stage == {
         "overhead": 0.5, "stem": 1.0,
@@ -52,7 +58,7 @@ def test_breakdown_prices_each_stage_from_its_entries(lut: dict[str, Any]) -> No
 
 def test_diff_ratio_is_b_over_a(tiny: SearchSpace) -> None:
     stem, head = entry_key("stem", width=16), entry_key("head", width=48)
-    diff = lut_diff(make_lut(tiny), make_lut(tiny, scale={stem: 2.0, head: 0.5})).set_index("key")
+    diff = lut_diff(record(tiny), record(tiny, scale={stem: 2.0, head: 0.5})).set_index("key")
     assert diff.loc[stem, ["a_ms", "b_ms", "ratio"]].tolist() == [1.0, 2.0, 2.0]
     assert diff.loc[head, "ratio"] == 0.5
     assert (diff.drop(index=[stem, head])["ratio"] == 1.0).all()
@@ -61,7 +67,7 @@ def test_diff_ratio_is_b_over_a(tiny: SearchSpace) -> None:
 def test_diff_reports_keys_only_in_one_side(tiny: SearchSpace) -> None:
     only_a, only_b = entry_key("head", width=48), entry_key("head", width=40)
     b_latencies = {k: v for k, v in LATENCIES.items() if k != only_a} | {only_b: ("head", None, {"width": 40}, 0.7)}
-    diff = lut_diff(make_lut(tiny), make_lut(tiny, b_latencies)).set_index("key")
+    diff = lut_diff(record(tiny), record(tiny, b_latencies)).set_index("key")
     assert diff.loc[only_a, "only_in"] == "a" and math.isnan(diff.loc[only_a, "ratio"])
     assert diff.loc[only_b, "only_in"] == "b" and math.isnan(diff.loc[only_b, "a_ms"])
     assert diff["only_in"].isna().sum() == len(LATENCIES) - 1
@@ -70,13 +76,13 @@ def test_diff_reports_keys_only_in_one_side(tiny: SearchSpace) -> None:
 def test_diff_table_caption_has_median_and_geometric_mean(tiny: SearchSpace) -> None:
     keys = list(LATENCIES)
     # Ratios 4, 0.25, 3 and ones: 4 and 0.25 cancel in the geometric mean, the median is 1.
-    table = lut_diff_table(make_lut(tiny), make_lut(tiny, scale={keys[0]: 4.0, keys[1]: 0.25, keys[2]: 3.0}))
+    table = lut_diff_table(record(tiny), record(tiny, scale={keys[0]: 4.0, keys[1]: 0.25, keys[2]: 3.0}))
     geomean = 3.0 ** (1 / len(keys))
     assert f"median 1.000, geometric mean {geomean:.3f}" in table.caption
     assert table.row_count == len(keys)
 
 
-def test_entries_table_has_one_row_per_entry_in_kind_order(lut: dict[str, Any]) -> None:
+def test_entries_table_has_one_row_per_entry_in_kind_order(lut: Lut) -> None:
     table = lut_entries_table(lut, wide=True)
     assert table.row_count == len(LATENCIES)
     keys = column(table, 0)
@@ -86,23 +92,23 @@ def test_entries_table_has_one_row_per_entry_in_kind_order(lut: dict[str, Any]) 
     assert column(table, 2)[1] == "1.000" and column(table, 3)[1] == "0.950–1.050"
 
 
-def test_entries_table_leaves_kind_and_samples_to_wide(lut: dict[str, Any]) -> None:
+def test_entries_table_leaves_kind_and_samples_to_wide(lut: Lut) -> None:
     assert [c.header for c in lut_entries_table(lut).columns] == ["key", "ms", "95% interval", ""]
     assert [c.header for c in lut_entries_table(lut, wide=True).columns] == ["key", "kind", "ms", "95% interval", "samples", ""]
 
 
 def test_entries_table_marks_wide_entries(tiny: SearchSpace) -> None:
-    doc = make_lut(tiny)
-    doc["entries"]["stem/w16"]["wide"] = True
+    doc = record(tiny)
+    doc.entries["stem/w16"]["wide"] = True
     table = lut_entries_table(doc)
     assert column(table, 3).count("!") == 1 and column(table, 3)[1] == "!"
 
 
-def test_validation_table_is_none_without_a_validation_run(lut: dict[str, Any]) -> None:
+def test_validation_table_is_none_without_a_validation_run(lut: Lut) -> None:
     assert lut_validation_table(lut, None) is None
 
 
-def test_validation_table_lists_the_figures_anchored_and_raw_as_percentages(lut: dict[str, Any]) -> None:
+def test_validation_table_lists_the_figures_anchored_and_raw_as_percentages(lut: Lut) -> None:
     figures = {"samples": 50, "within_5": 0.5, "within_10": 0.95, "mape": 0.031, "rmse_ms": 0.0123, "spearman": 0.9812345, "kendall": 0.9, "bias": -0.012}
     table = lut_validation_table(lut, {"created_at": "2026-01-02T03:04:05+00:00", "figures": figures, "raw_figures": {**figures, "within_10": 0.8}})
     rows = {label: (anchored, raw) for label, anchored, raw in zip(column(table, 0), column(table, 1), column(table, 2))}
@@ -110,10 +116,10 @@ def test_validation_table_lists_the_figures_anchored_and_raw_as_percentages(lut:
     assert rows["Spearman ρ"] == ("0.981", "0.981") and rows["bias (mean signed error)"] == ("-1.20%", "-1.20%")
 
 
-def test_summary_table_shows_provenance(lut: dict[str, Any], tiny: SearchSpace) -> None:
+def test_summary_table_shows_provenance(lut: Lut, tiny: SearchSpace) -> None:
     table = lut_summary_table(lut, wide=True)
     rows = dict(zip(column(table, 0), column(table, 1)))
-    assert rows["id"] == lut["id"]
+    assert rows["id"] == lut.id
     assert rows["device"] == "host-cpu (the machine running the toolkit)"
     assert rows["space"] == f"tiny ({tiny.hash})"
     assert rows["runtime"] == "threads=4"
@@ -180,7 +186,7 @@ def test_the_transfer_table_says_what_a_negative_ms_per_gflop_factor_means() -> 
     from search.nas.lut import read_lut
 
     doc = read_lut(Path(__file__).resolve().parents[1] / "luts" / "host-2t" / "tiny" / "14a65a515756ea46.json")  # a transfer of 10 networks
-    assert doc["measurement"]["transfer"]["factors"]["flops/mbconv_transition"]["factor"] < 0
+    assert doc.measurement["transfer"]["factors"]["flops/mbconv_transition"]["factor"] < 0
     caption = " ".join(str(transfer_table(doc).caption).split())
     assert caption == (
         "x source: the entries' latency here over the source's (a stage's refines its kind's); ms/GFLOP: milliseconds per GFLOP "
@@ -198,7 +204,7 @@ def test_a_transfer_factor_s_sd_is_printed_so_that_the_factor_reads_within_it_ex
     assert (abs(float(f"{factor:.4g}")) <= float(shown)) == (abs(factor) <= sd)
 
 
-def test_plot_breakdown_writes_a_png(lut: dict[str, Any], tmp_path: Path) -> None:
+def test_plot_breakdown_writes_a_png(lut: Lut, tmp_path: Path) -> None:
     out = plot_breakdown(lut, tmp_path / "breakdown.png")
     assert out == tmp_path / "breakdown.png"
     assert out.read_bytes()[:8] == PNG_MAGIC and out.stat().st_size > 1000
@@ -207,7 +213,7 @@ def test_plot_breakdown_writes_a_png(lut: dict[str, Any], tmp_path: Path) -> Non
 
 def test_plot_breakdown_names_a_missing_entry(tiny: SearchSpace, tmp_path: Path) -> None:
     missing = entry_key("transformer_layer", "Transformer-4", width=48, heads=2, mlp_ratio=2)
-    doc = make_lut(tiny, {k: v for k, v in LATENCIES.items() if k != missing})
+    doc = record(tiny, {k: v for k, v in LATENCIES.items() if k != missing})
     with pytest.raises(LUTError, match="Transformer-4/layer/w48/h2/r2"):
         plot_breakdown(doc, tmp_path / "breakdown.png")
     assert list(tmp_path.iterdir()) == []
@@ -216,7 +222,7 @@ def test_plot_breakdown_names_a_missing_entry(tiny: SearchSpace, tmp_path: Path)
 def test_a_difference_within_the_intervals_combined_in_quadrature_is_noise_and_counted(tiny: SearchSpace) -> None:
     keys = list(LATENCIES)
     # Intervals are ±5%: ×1.07 is within √(5² + 5.35²) = 7.3%; ×1.09 is beyond √(5² + 5.45²) = 7.4%, though the intervals overlap.
-    a, b = make_lut(tiny), make_lut(tiny, scale={keys[0]: 1.07, keys[1]: 1.09})
+    a, b = record(tiny), record(tiny, scale={keys[0]: 1.07, keys[1]: 1.09})
     diff = lut_diff(a, b).set_index("key")
     assert bool(diff.loc[keys[0], "within_noise"]) and not bool(diff.loc[keys[1], "within_noise"])
     table = lut_diff_table(a, b)
@@ -226,18 +232,18 @@ def test_a_difference_within_the_intervals_combined_in_quadrature_is_noise_and_c
 
 def test_a_difference_is_judged_against_half_of_each_intervals_width(tiny: SearchSpace) -> None:
     key = entry_key("stem", width=16)
-    a, b = make_lut(tiny), make_lut(tiny)
-    a["entries"][key]["ci_ms"] = [0.0, 1.6]  # 1.0 ms, an interval reaching zero: half-width 0.8 (0.6 above the entry)
-    b["entries"][key] |= {"latency_ms": 1.75, "ci_ms": [1.7, 1.8]}  # 0.75 apart, within √(0.8² + 0.05²) = 0.802
+    a, b = record(tiny), record(tiny)
+    a.entries[key]["ci_ms"] = [0.0, 1.6]  # 1.0 ms, an interval reaching zero: half-width 0.8 (0.6 above the entry)
+    b.entries[key] |= {"latency_ms": 1.75, "ci_ms": [1.7, 1.8]}  # 0.75 apart, within √(0.8² + 0.05²) = 0.802
     assert lut_diff(a, b).set_index("key").loc[key, "within_noise"]
-    b["entries"][key] |= {"latency_ms": 1.85, "ci_ms": [1.8, 1.9]}  # 0.85 apart: beyond it
+    b.entries[key] |= {"latency_ms": 1.85, "ci_ms": [1.8, 1.9]}  # 0.85 apart: beyond it
     assert not lut_diff(a, b).set_index("key").loc[key, "within_noise"]
 
 
 def test_the_diff_names_the_luts_whose_intervals_see_the_rounds_alone(tiny: SearchSpace) -> None:
     repeat = {"method": "repeat-sessions-v1", "confidence": 0.95, "description": "95% repeat interval"}
-    old = make_lut(tiny) | {"id": "0123456789abcdef"}
-    new = make_lut(tiny, measurement={"warmup": 5, "repeats": 30, "interval": repeat}) | {"id": "fedcba9876543210"}
+    old = Lut.of(make_lut(tiny) | {"id": "0123456789abcdef"})
+    new = Lut.of(make_lut(tiny, measurement={"warmup": 5, "repeats": 30, "interval": repeat}) | {"id": "fedcba9876543210"})
     caption = lut_diff_table(old, new).caption
     assert "01234567: intervals from the rounds alone, blind to the variation between sessions" in caption and "fedcba98" not in caption
     assert "intervals from the rounds alone" not in lut_diff_table(new, new).caption
@@ -246,9 +252,9 @@ def test_the_diff_names_the_luts_whose_intervals_see_the_rounds_alone(tiny: Sear
 def test_the_diff_as_json_gives_both_luts_every_entry_and_the_summary(tiny: SearchSpace) -> None:
     stem, only_a = entry_key("stem", width=16), entry_key("head", width=48)
     b_latencies = {k: v for k, v in LATENCIES.items() if k != only_a}
-    a = make_lut(tiny)
-    doc = lut_diff_json(a, make_lut(tiny, b_latencies, scale={stem: 2.0}))
-    assert doc["a"] == {"id": a["id"], "device": "host-cpu", "space": "tiny", "resolution": 64, "intervals": ROUNDS_BOOTSTRAP}
+    a = record(tiny)
+    doc = lut_diff_json(a, record(tiny, b_latencies, scale={stem: 2.0}))
+    assert doc["a"] == {"id": a.id, "device": "host-cpu", "space": "tiny", "resolution": 64, "intervals": ROUNDS_BOOTSTRAP}
     entries = {e["key"]: e for e in doc["entries"]}
     assert entries[stem] == {"key": stem, "kind": "stem", "a_ms": 1.0, "b_ms": 2.0, "ratio": 2.0, "only_in": None, "differ": True}
     assert entries[only_a] == {"key": only_a, "kind": "head", "a_ms": 0.75, "b_ms": None, "ratio": None, "only_in": "a", "differ": None}
@@ -260,7 +266,7 @@ def test_the_diff_as_json_gives_both_luts_every_entry_and_the_summary(tiny: Sear
 
 def test_a_profile_ends_with_the_noise_verdict_pointing_to_validation() -> None:
     from orchestrator.cli.profile_view import noise_verdict
-    from search.api import load_lut
+    from orchestrator.lut.store import load_lut
 
     line = noise_verdict(load_lut("d0fb1865"))
     assert line.startswith("noise: 1 of 69 entries have a 95% interval wider than the entry itself; summed over a subnet")

@@ -92,10 +92,11 @@ def validated(lut: dict, memory: list | None) -> dict:
     from search.nas.predictor import LatencyPredictor
 
     predictor = LatencyPredictor(lut, SPACE)
+    lut = predictor.lut
     batch = random_batch(SPACE, 8, np.random.default_rng(1), 64)
     configs = [decode(batch, i, SPACE) for i in range(8)]
     measured = memory(configs) if memory is not None else None
-    run = ValidationRun(configs, predictor.predict_many(configs), lut["measurement"].get("context_latency_ms", 1.0), {"platform": "host"}, measured)
+    run = ValidationRun(configs, predictor.predict_many(configs), lut.measurement.get("context_latency_ms", 1.0), {"platform": "host"}, measured)
     return validation_record(lut, predictor, run, get_device("host"), 0)
 
 

@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 
 from orchestrator.lut.machine import other_cpu
+from search.nas.lut import Lut
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ROOT / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json"
 UNFIT = ROOT / "luts" / "host" / "tiny" / "6cbb6555340dc483.json"
 
 
-def on_cpu(doc: dict, cpu: str) -> dict:
-    return {**doc, "device": {**doc["device"], "facts": {**doc["device"]["facts"], "cpu_model": cpu}}}
+def on_cpu(doc: dict, cpu: str) -> Lut:
+    return Lut.of({**doc, "device": {**doc["device"], "facts": {**doc["device"]["facts"], "cpu_model": cpu}}})
 
 
 def test_a_host_lut_of_another_cpu_is_named_with_how_to_get_this_machine_s_own(monkeypatch):
@@ -28,8 +29,8 @@ def test_a_host_lut_of_another_cpu_is_named_with_how_to_get_this_machine_s_own(m
     note = other_cpu(doc)
     assert note.startswith("LUT d7f47ca8 was measured on another CPU (AMD EPYC) than this machine's (Intel(R) Xeon(R) Processor)")
     assert "`bench profile --device host --quick`" in note and "`bench profile --device host --from d7f47ca8`" in note
-    assert other_cpu(on_cpu(doc, "Intel(R) Xeon(R) Processor")) is None
-    assert other_cpu({**doc, "device": {**doc["device"], "platform": "android"}}) is None
+    assert other_cpu(on_cpu(dict(doc.doc), "Intel(R) Xeon(R) Processor")) is None
+    assert other_cpu(Lut.of({**doc.doc, "device": {**doc.doc["device"], "platform": "android"}})) is None
 
 
 def test_a_search_on_a_lut_of_another_cpu_says_so_and_gives_budget_and_model_in_this_machine_s_ms(monkeypatch):
@@ -55,7 +56,7 @@ def test_a_disturbed_quick_profile_ends_on_the_committed_quick_lut_s_path():
 
     doc = json.loads(QUICK.read_text())
     disturbed = {**doc, "id": "0" * 16, "measurement": {**doc["measurement"], "disturbed": "the anchor network's speed varied 64% between sessions"}}
-    text = " ".join(next_steps(disturbed, "host", Path("r.html"), ".venv/bin/bench", width=400).split())
+    text = " ".join(next_steps(Lut.of(disturbed), "host", Path("r.html"), ".venv/bin/bench", width=400).split())
     assert "this LUT's sessions were disturbed, so no search is offered on it" in text and ".venv/bin/bench doctor --device host" in text
     assert ".venv/bin/bench search --checkpoint runs/train-tiny-128/last.pt --lut d7f47ca8 --latency-ms 0.885" in text
     assert "--lut 00000000 --latency-ms" not in text
@@ -84,7 +85,7 @@ def test_an_unfit_lut_s_report_offers_no_search_command():
     doc = json.loads(UNFIT.read_text())
     runs = json.loads(UNFIT.with_suffix(".validation.json").read_text())
     runs = runs["runs"] if isinstance(runs, dict) else runs
-    section = summary_section(doc, runs)
+    section = summary_section(Lut.of(doc), runs)
     assert "not fit for search" in section and "bench search" not in section and "none offered" in section
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.cli.steps import bench_executable, command_lines, comment_lines, open_step
+from search.nas.lut import Lut
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_LUT = ROOT / "luts" / "host" / "tiny" / "d0fb186589faa0c4.json"
@@ -57,7 +58,7 @@ def test_what_a_step_is_for_is_a_shell_comment_and_steps_are_apart():
     """A selection that runs a line too far pastes a comment, which the shell ignores, not prose."""
     from orchestrator.cli.profile_view import next_steps
 
-    doc = json.loads(QUICK_LUT.read_text())
+    doc = Lut.of(json.loads(QUICK_LUT.read_text()))
     lines = next_steps(doc, "host", Path("lut.report.html"), ".venv/bin/bench").splitlines()
     prose = [line for line in lines[1:] if line and not line.startswith(("  .venv/bin/bench", "      --", "  xdg-open", f"  {shlex.quote(sys.executable)}"))]
     assert prose and all(line.startswith("      # ") for line in prose)
@@ -73,7 +74,7 @@ def test_a_disturbed_profile_s_note_is_a_comment_under_the_doctor_command_it_ask
     doc = json.loads(QUICK_LUT.read_text())
     disturbed = {**doc, "id": "0" * 16, "resolution": 96 if far else doc["resolution"],
                  "measurement": {**doc["measurement"], "disturbed": "the anchor network's speed varied 64% between sessions"}}
-    blocks = next_steps(disturbed, "host", Path("lut.report.html"), ".venv/bin/bench").split("\n\n")
+    blocks = next_steps(Lut.of(disturbed), "host", Path("lut.report.html"), ".venv/bin/bench").split("\n\n")
     assert all(not block.removeprefix("next steps:\n").startswith("      #") for block in blocks)
     assert any(block.startswith("  .venv/bin/bench doctor --device host\n      # this LUT's sessions were disturbed") for block in blocks)
 
@@ -128,7 +129,7 @@ def test_the_steps_printed_after_a_profile_run_verbatim_in_a_shell_without_the_v
 def test_the_profiles_noise_line_names_validate_as_the_steps_below_it_do():
     from orchestrator.cli.profile_view import noise_verdict
 
-    doc = json.loads(QUICK_LUT.read_text())
+    doc = Lut.of(json.loads(QUICK_LUT.read_text()))
     assert "`.venv/bin/bench validate --lut d0fb1865`" in noise_verdict(doc, ".venv/bin/bench")
 
 

@@ -15,7 +15,7 @@ import pytest
 from orchestrator.lut.store import append_validation, save_lut
 from orchestrator.report.build import report_path, write_report
 from orchestrator.report.tables import lut_diff
-from search.nas.lut import entry_key
+from search.nas.lut import Lut, entry_key
 from search.space import load_space
 from tests.lut_factory import CONTEXT, LATENCIES, make_lut
 
@@ -242,7 +242,7 @@ def test_diff_names_entries_only_in_one_lut(store: Path) -> None:
 def test_lut_diff_leaves_only_in_none_for_shared_entries_beside_one_sided_ones() -> None:
     only_b = entry_key("head", width=40)
     a, b = make_lut(load_space("tiny")), make_lut(load_space("tiny"), LATENCIES | {only_b: ("head", None, {"width": 40}, 0.7)})
-    only_in = lut_diff(a, b).set_index("key")["only_in"]
+    only_in = lut_diff(Lut.of(a), Lut.of(b)).set_index("key")["only_in"]
     assert only_in[only_b] == "b" and only_in[STEM] is None
 
 

@@ -15,7 +15,7 @@ from search.space import load_space
 from search.space.encoding import decode, random_batch
 from search.space.params import count_params, params_batch
 from search.space.sampling import max_config, min_config
-from tests.lut_factory import sized_lut
+from tests.lut_factory import restamped, sized_lut
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def widened(lut: dict, factor: float) -> dict:
         k: {**e, "ci_ms": [e["latency_ms"] - factor * (e["latency_ms"] - e["ci_ms"][0]), e["latency_ms"] + factor * (e["ci_ms"][1] - e["latency_ms"])]}
         for k, e in lut["entries"].items()
     }
-    return {**lut, "entries": entries}
+    return restamped({**lut, "entries": entries})
 
 
 def test_a_subnet_whose_predicted_interval_passes_the_budget_plus_tolerance_is_not_feasible(tiny):
@@ -140,6 +140,7 @@ def test_a_budget_the_fastest_subnet_by_the_lut_meets_is_searched_though_the_nar
     """Under a LUT the narrowest subnet is not always the fastest: here its stem is the slow part."""
     lut = sized_lut(tiny)
     lut["entries"]["stem/w8"]["latency_ms"] = lut["entries"]["stem/w16"]["latency_ms"] + 1.0
+    lut = restamped(lut)
     predictor = LatencyPredictor(lut, tiny)
     narrowest, fastest = predictor.predict(min_config(tiny, 64)), predictor.least_prediction()
     assert fastest < narrowest

@@ -14,6 +14,7 @@ import orchestrator.lut.entry_flops as flops
 from orchestrator.lut.entry_flops import entry_flops
 from orchestrator.lut.transfer import Columns, choose_networks, design
 from orchestrator.lut.transfer_fit import common_factor, fit
+from search.nas.lut import Lut
 from search.space import SearchSpace
 from search.space.encoding import decode, random_batch
 from tests.lut_factory import plan_lut
@@ -25,18 +26,18 @@ KIND_FACTORS = {
 
 
 @pytest.fixture(scope="module")
-def source(tiny: SearchSpace) -> dict:
-    return plan_lut(tiny, resolution=64)
+def source(tiny: SearchSpace) -> Lut:
+    return Lut.of(plan_lut(tiny, resolution=64))
 
 
 @pytest.fixture(scope="module")
-def columns(source: dict, tiny: SearchSpace, export_cache: Path) -> Columns:
+def columns(source: Lut, tiny: SearchSpace, export_cache: Path) -> Columns:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BENCH_CACHE", str(export_cache))  # the FLOP counts test_transfer_cli's transfers use too
         return Columns.of(source, entry_flops(tiny, 64, "removal"))
 
 
-def device_ms(lut: dict, columns: Columns, configs, space: SearchSpace, factors: dict[str, float], per_gflop: float = 0.0) -> np.ndarray:
+def device_ms(lut: Lut, columns: Columns, configs, space: SearchSpace, factors: dict[str, float], per_gflop: float = 0.0) -> np.ndarray:
     """What a device measures that scales kind k by factors[k] and adds `per_gflop` ms per GFLOP
     of transformer layers."""
     x, _ = design(lut, columns, configs, space)
@@ -45,19 +46,19 @@ def device_ms(lut: dict, columns: Columns, configs, space: SearchSpace, factors:
     return sum(x[:, i] * factors[columns.names[i]] for i in kinds) + per_gflop * work
 
 
-def fitted(lut: dict, columns: Columns, configs, measured: np.ndarray, space: SearchSpace):
+def fitted(lut: Lut, columns: Columns, configs, measured: np.ndarray, space: SearchSpace):
     x, total = design(lut, columns, configs, space)
-    weights = np.array([columns.contributions[k] / e["latency_ms"] for k, e in lut["entries"].items()])
+    weights = np.array([columns.contributions[k] / e["latency_ms"] for k, e in lut.entries.items()])
     return fit(x, total, measured, columns.levels, weights)
 
 
-def predicted(lut: dict, columns: Columns, result, configs, space: SearchSpace) -> np.ndarray:
+def predicted(lut: Lut, columns: Columns, result, configs, space: SearchSpace) -> np.ndarray:
     x, total = design(lut, columns, configs, space)
     return result.common * (total + x @ result.u)
 
 
-def factor(result, columns: Columns, lut: dict, key: str) -> float:
-    base = lut["entries"][key]["latency_ms"]
+def factor(result, columns: Columns, lut: Lut, key: str) -> float:
+    base = lut.entries[key]["latency_ms"]
     return result.latency(base, columns.contributions[key]) / base
 
 
@@ -68,7 +69,7 @@ def unseen(space: SearchSpace, n: int = 50):
 
 def test_the_first_network_is_the_source_anchor_and_the_rest_are_distinct(source, columns, tiny) -> None:
     configs = choose_networks(source, columns, tiny, 10, seed=0)
-    assert configs[0].to_dict() == source["context"]
+    assert configs[0].to_dict() == source.context
     assert len({c.to_json() for c in configs}) == 10
 
 
@@ -90,11 +91,11 @@ def test_chosen_networks_tell_the_kinds_apart_better_than_random_ones(source, co
 def test_every_entry_contributes_its_latency_to_its_kind_and_stage_and_its_flops_to_its_kinds_flops(source, columns) -> None:
     key = "transformer/Transformer-2/layer/w32/h2/r2"
     c = dict(zip(columns.names, columns.contributions[key]))
-    latency = source["entries"][key]["latency_ms"]
+    latency = source.entries[key]["latency_ms"]
     assert c["transformer_layer"] == c["transformer_layer/Transformer-2"] == latency
     assert c["flops/transformer_layer"] > 0
     assert sum(v != 0 for v in c.values()) == 3
-    assert dict(zip(columns.names, columns.contributions["overhead"]))["overhead"] == source["entries"]["overhead"]["latency_ms"]
+    assert dict(zip(columns.names, columns.contributions["overhead"]))["overhead"] == source.entries["overhead"]["latency_ms"]
 
 
 def test_one_network_gives_the_anchored_source(source, columns, tiny) -> None:
@@ -110,7 +111,7 @@ def test_one_network_gives_the_anchored_source(source, columns, tiny) -> None:
 def test_a_uniformly_faster_device_gets_one_factor_for_every_kind(source, columns, tiny) -> None:
     configs = choose_networks(source, columns, tiny, 10, seed=0)
     result = fitted(source, columns, configs, device_ms(source, columns, configs, tiny, dict.fromkeys(KIND_FACTORS, 0.5)), tiny)
-    for key in source["entries"]:
+    for key in source.entries:
         assert factor(result, columns, source, key) == pytest.approx(0.5, rel=1e-3)
 
 
@@ -150,7 +151,7 @@ def test_factors_come_with_an_uncertainty_once_networks_outnumber_what_was_fitte
 def test_no_entry_costs_less_than_a_twentieth_of_its_source_latency_times_the_common_factor(source, columns, tiny) -> None:
     configs = choose_networks(source, columns, tiny, 4, seed=0)
     result = fitted(source, columns, configs, device_ms(source, columns, configs, tiny, {**KIND_FACTORS, "overhead": 1e-4}), tiny)
-    assert min(factor(result, columns, source, key) for key in source["entries"]) >= 0.05 * result.common - 1e-9
+    assert min(factor(result, columns, source, key) for key in source.entries) >= 0.05 * result.common - 1e-9
 
 
 def test_processes_that_need_the_flop_counts_at_once_count_them_once(tiny: SearchSpace, tmp_path: Path, monkeypatch) -> None:

@@ -55,20 +55,20 @@ def lut_show(
     path = resolve_lut(ref)
     doc = read_lut(path)
     if as_json:  # a LUT is never edited, so its own `validation` stays null: its runs are in the record beside it
-        runs = validation_runs(path, doc["id"])
-        typer.echo(dumps({**doc, "validation": {"lut_id": doc["id"], "runs": runs}} if runs else doc))
+        runs = validation_runs(path, doc.id)
+        typer.echo(dumps({**doc.doc, "validation": {"lut_id": doc.id, "runs": runs}} if runs else dict(doc.doc)))
         return
     console.print(lut_summary_table(doc, wide))
-    if "transfer" in doc["measurement"]:
+    if "transfer" in doc.measurement:
         console.print(transfer_table(doc))
     console.print(lut_entries_table(doc, wide))
     from orchestrator.lut.fitness import verdict_line
 
-    latest = latest_validation(path, doc["id"])
+    latest = latest_validation(path, doc.id)
     validation = lut_validation_table(doc, latest)
     if validation is not None:
         console.print(validation)
-    console.print(plain(verdict_line(doc["id"], latest["figures"] if latest else None)))
+    console.print(plain(verdict_line(doc.id, latest["figures"] if latest else None)))
 
 
 @lut_app.command("diff", epilog=example("bench lut diff d7f47ca8 0fd6177a", "one machine on 1 and on 2 threads"))
@@ -98,8 +98,8 @@ def lut_plot(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), 
     from orchestrator.lut.store import load_lut
 
     doc = load_lut(ref)
-    check_space(doc, doc["space"]["name"], load_space(doc["space"]["name"]).hash)
-    target = out or Path(f"lut-{doc['id']}.png")
+    check_space(doc, doc.space_name, load_space(doc.space_name).hash)
+    target = out or Path(f"lut-{doc.id}.png")
     if target.is_dir() or (target.exists() and target.is_file() and read_head(target, len(PNG_SIGNATURE), "the plot") != PNG_SIGNATURE):
         raise UserError(f"{target} exists and is not a PNG image, so it is not replaced; give --out a new file or a .png to replace")
     check_output(target, "the plot")

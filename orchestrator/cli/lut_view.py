@@ -18,52 +18,52 @@ from rich.table import Table
 from infra.files import atomic_write
 from orchestrator.cli.common import add_plain_row, plain
 from orchestrator.report.tables import FIGURE_ROWS, cell_text, diff_summary, lut_diff, ms_text, network_order
-from search.nas.lut import ROUNDS_BOOTSTRAP, interval_method, layer_timing
+from search.nas.lut import ROUNDS_BOOTSTRAP, Lut, interval_method, layer_timing
 
 
-def lut_summary_table(doc: dict[str, Any], wide: bool = False) -> Table:
+def lut_summary_table(doc: Lut, wide: bool = False) -> Table:
     """Provenance of one LUT: what a reader needs to decide whether its latencies apply; every
     measurement setting only when `wide`, since they run to dozens of rows."""
-    device = doc["device"]
-    table = Table(title=plain(f"LUT {doc['id']}"), title_justify="left", show_header=False)
+    device = doc.doc["device"]
+    table = Table(title=plain(f"LUT {doc.id}"), title_justify="left", show_header=False)
     table.add_column("field", style="bold", no_wrap=True)
     table.add_column("value")
     rows = [
-        ("id", doc["id"]),
+        ("id", doc.id),
         ("device", f"{device['name']} ({device['description']})"),
         ("platform", device["platform"]),
         ("backend", device["backend"]),
         ("runtime", cell_text(device["runtime"])),
-        ("space", f"{doc['space']['name']} ({doc['space']['hash']})"),
-        ("resolution", str(doc["resolution"])),
-        ("method", doc["method"]),
-        ("entries", str(len(doc["entries"]))),
-        ("created", doc["created_at"]),
-        ("toolkit", f"{doc['toolkit']['version']} (commit {doc['toolkit']['git_commit'] or 'unknown'})"),
-        ("runtime versions", cell_text(doc["runtime_versions"])),
+        ("space", f"{doc.space_name} ({doc.space_hash})"),
+        ("resolution", str(doc.resolution)),
+        ("method", doc.method),
+        ("entries", str(len(doc.entries))),
+        ("created", doc.doc["created_at"]),
+        ("toolkit", f"{doc.doc['toolkit']['version']} (commit {doc.doc['toolkit']['git_commit'] or 'unknown'})"),
+        ("runtime versions", cell_text(doc.doc["runtime_versions"])),
         ("intervals", interval_method(doc)),
         ("layers", layer_timing(doc)),
     ]
-    m = doc["measurement"]
+    m = doc.measurement
     if wide:
         rows += [(f"measurement.{k}", cell_text(v)) for k, v in sorted(m.items()) if k not in ("transfer", "interval")]
     else:
         rows.append(("measurement", f"{m.get('rounds', '-')} rounds in {m.get('sessions', '-')} sessions (--wide: every setting)"))
-    if "transfer" in doc["measurement"]:
-        t = doc["measurement"]["transfer"]
+    if "transfer" in doc.measurement:
+        t = doc.measurement["transfer"]
         rows.append(("transferred from", f"LUT {t['source_lut']} ({t['source_device']}), {len(t['networks'])} networks measured"))
     for field, value in rows:
         add_plain_row(table, (field, value))
     return table
 
 
-def transfer_table(doc: dict[str, Any]) -> Table:
+def transfer_table(doc: Lut) -> Table:
     """The fitted factors of a transfer LUT, kinds first, and how well they predict the networks
     measured (each predicted by a fit without it). The caption says what the units mean: a
     negative ms/GFLOP, shown bare, reads as a device that gains time from arithmetic."""
     from orchestrator.lut.transfer_fit import MIN_RELATIVE
 
-    t = doc["measurement"]["transfer"]
+    t = doc.measurement["transfer"]
     loo = [abs(n["loo_residual"]) for n in t["networks"] if n["loo_residual"] is not None]
     fit_line = f"leave-one-out error {fmean(loo):.1%} mean, {max(loo):.1%} worst" if loo else "one common factor (too few networks to fit more)"
     table = Table(
@@ -92,14 +92,14 @@ def sd_shown(factor: float, sd: float) -> str:
     return f"{sd:.6g}"
 
 
-def lut_entries_table(doc: dict[str, Any], wide: bool = False) -> Table:
+def lut_entries_table(doc: Lut, wide: bool = False) -> Table:
     """Every entry in network order, wide intervals marked. Keys and figures never shrink nor wrap
     (two keys differing only at their end must stay told apart); the kind and the sample count,
     which the key and the method imply, only when `wide`, so the table fits 80 columns."""
-    entries = doc["entries"]
+    entries = doc.entries
     wide_entries = sum(e["wide"] for e in entries.values())
     table = Table(
-        title=plain(f"LUT {doc['id']} entries"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+        title=plain(f"LUT {doc.id} entries"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
         caption=f"{len(entries)} entries, {wide_entries} with a 95% interval wider than the entry (!); intervals: {interval_method(doc)}",
         caption_justify="left",
     )
@@ -120,13 +120,13 @@ def lut_entries_table(doc: dict[str, Any], wide: bool = False) -> Table:
     return table
 
 
-def lut_validation_table(doc: dict[str, Any], run: dict[str, Any] | None) -> Table | None:
+def lut_validation_table(doc: Lut, run: dict[str, Any] | None) -> Table | None:
     """How well the LUT predicted measured subnets in its latest validation run, anchored and raw,
     formatted as `bench validate` and the report format them; None when it was never validated."""
     if not run:
         return None
     note = (run.get("anchor") or {}).get("note")
-    table = Table(title=plain(f"LUT {doc['id']} validation ({run['created_at'][:10]})"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+    table = Table(title=plain(f"LUT {doc.id} validation ({run['created_at'][:10]})"), title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
                   caption=plain(note) if note else None, caption_justify="left")
     table.add_column("figure", no_wrap=True)
     table.add_column("anchored", justify="right", no_wrap=True)
@@ -176,24 +176,24 @@ def lut_list_tables(rows: list[dict[str, Any]], wide: bool = False) -> list[Tabl
     return tables
 
 
-def blind_intervals(*docs: dict[str, Any]) -> str:
+def blind_intervals(*docs: Lut) -> str:
     """A note naming those of `docs` whose intervals are the bootstrap over rounds, which sees no
     variation between sessions: against them two profiles of one machine differ more often than
     noise would, and the diff must not read as if they had changed."""
-    old = [doc["id"][:8] for doc in docs if interval_method(doc) == ROUNDS_BOOTSTRAP]
+    old = [doc.short for doc in docs if interval_method(doc) == ROUNDS_BOOTSTRAP]
     if not old:
         return ""
     return (f" {' and '.join(old)}: intervals from the rounds alone, blind to the variation between sessions, so two "
             "profiles differ beyond them more often than noise would.")
 
 
-def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
+def lut_diff_table(a: Lut, b: Lut) -> Table:
     """`lut_diff` as a table, read against the entries' intervals combined: a difference within
     them is marked as noise, so two profiles of one machine that differ only by noise read so."""
     diff = lut_diff(a, b)
     s = diff_summary(diff)
     table = Table(
-        title=plain(f"a = {a['id']} ({a['device']['name']})  vs  b = {b['id']} ({b['device']['name']})"),
+        title=plain(f"a = {a.id} ({a.device.name})  vs  b = {b.id} ({b.device.name})"),
         title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
         caption=(
             f"b/a over {s['shared']} shared entries: median {ms_text(s['median_ratio'])}, geometric mean "
@@ -215,7 +215,7 @@ def lut_diff_table(a: dict[str, Any], b: dict[str, Any]) -> Table:
     return table
 
 
-def lut_diff_json(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+def lut_diff_json(a: Lut, b: Lut) -> dict[str, Any]:
     """`lut_diff` as one JSON document (`bench lut diff --json`): both LUTs, every entry with both
     latencies, the ratio and whether the two differ beyond their intervals combined (null where
     one side lacks the entry), and the summary the table's caption gives. NaN becomes null, which
@@ -224,8 +224,8 @@ def lut_diff_json(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     def number(x: float) -> float | None:
         return None if math.isnan(x) else x
 
-    def lut(doc: dict[str, Any]) -> dict[str, Any]:
-        return {"id": doc["id"], "device": doc["device"]["name"], "space": doc["space"]["name"], "resolution": doc["resolution"],
+    def lut(doc: Lut) -> dict[str, Any]:
+        return {"id": doc.id, "device": doc.device.name, "space": doc.space_name, "resolution": doc.resolution,
                 "intervals": interval_method(doc)}
 
     diff = lut_diff(a, b)
@@ -238,7 +238,7 @@ def lut_diff_json(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     return {"a": lut(a), "b": lut(b), "entries": entries, "summary": summary}
 
 
-def plot_breakdown(doc: dict[str, Any], path: Path) -> Path:
+def plot_breakdown(doc: Lut, path: Path) -> Path:
     """Draw the latency breakdown of the LUT's context network and its transformer layer entries
     to a PNG at `path`; written to a temporary name and renamed, so a reader never sees half a file.
     matplotlib is imported here, by the one command that draws, not by every `bench lut`."""

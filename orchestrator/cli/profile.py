@@ -8,7 +8,7 @@ import sys
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from orchestrator.cli import profile_options as opt
 from orchestrator.cli.common import DevicesFile, console, errors, example, export_workers, logger
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
+
+if TYPE_CHECKING:
+    from search.nas.lut import Lut
 
 app = typer.Typer()
 
@@ -62,44 +65,44 @@ def _profiled(request: Any, to: Console) -> tuple[dict[str, Any], Path]:
         sys.exit(130)
 
 
-def _document(doc: dict[str, Any], path: Path, bench: str) -> dict[str, Any]:
+def _document(doc: Lut, path: Path, bench: str) -> dict[str, Any]:
     """`bench profile --json`: the LUT, its report, and what the report says at its top."""
     from orchestrator.cli.profile_view import memory_verdict
     from orchestrator.lut.store import latest_validation
     from orchestrator.report.build import write_report
     from orchestrator.report.summary import interval_story, verdict
 
-    fit = verdict(latest_validation(path, doc["id"]))
+    fit = verdict(latest_validation(path, doc.id))
     return {
-        "lut": doc["id"], "path": str(path), "report": str(write_report([path], bench=bench)),
+        "lut": doc.id, "path": str(path), "report": str(write_report([path], bench=bench)),
         "verdict": {"fit": fit.fit, "headline": fit.headline, "why": fit.why}, "noise": interval_story(doc)[0], "memory": memory_verdict(doc),
     }
 
 
-def _show(doc: dict[str, Any], path: Path, bench: str, seconds: float) -> None:
+def _show(doc: Lut, path: Path, bench: str, seconds: float) -> None:
     """The LUT written, its noise and memory, a transfer's fit, and the next steps to paste."""
     from orchestrator.cli.profile_view import memory_verdict, next_steps, noise_verdict
     from orchestrator.report.build import write_report
 
-    wide = sum(e["wide"] for e in doc["entries"].values())
+    wide = sum(e["wide"] for e in doc.entries.values())
     console.print(
-        f"LUT [bold]{doc['id']}[/bold] written to {path}: {len(doc['entries'])} entries ({wide} with an interval wider "
-        f"than the entry), {doc['measurement']['rounds']} rounds, {seconds:.0f} s in all"
+        f"LUT [bold]{doc.id}[/bold] written to {path}: {len(doc.entries)} entries ({wide} with an interval wider "
+        f"than the entry), {doc.measurement['rounds']} rounds, {seconds:.0f} s in all"
     )
     console.print(f"{noise_verdict(doc, bench)}\n{memory_verdict(doc)}", highlight=False, soft_wrap=True)
-    if doc["method"] == "transfer":
+    if doc.method == "transfer":
         from orchestrator.cli.lut_view import transfer_table
 
         console.print(transfer_table(doc))
-    steps = next_steps(doc, doc["device"]["name"], write_report([path], bench=bench), bench, console.width)
+    steps = next_steps(doc, doc.device.name, write_report([path], bench=bench), bench, console.width)
     console.print(steps, highlight=False, markup=False, soft_wrap=True)
 
 
-def _warn_if_disturbed(doc: dict[str, Any]) -> None:
+def _warn_if_disturbed(doc: Lut) -> None:
     """On stderr, with or without --json: a LUT whose sessions stayed disturbed is not one to search with."""
-    if cause := doc["measurement"].get("disturbed"):
+    if cause := doc.measurement.get("disturbed"):
         errors.print(
-            f"warning: LUT {doc['id'][:8]}'s sessions were disturbed even after measuring again ({cause}), so a search would refuse its "
+            f"warning: LUT {doc.short}'s sessions were disturbed even after measuring again ({cause}), so a search would refuse its "
             "budgets or miss them; profile again with nothing else running on the device",
             soft_wrap=True, highlight=False,
         )

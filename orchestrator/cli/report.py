@@ -30,6 +30,6 @@ def report(
     paths = [resolve_lut(ref) for ref in refs]
     path = write_report(paths, out, bench_executable())
     if as_json:
-        typer.echo(json.dumps({"report": str(path), "luts": [read_lut(p)["id"] for p in paths]}))
+        typer.echo(json.dumps({"report": str(path), "luts": [read_lut(p).id for p in paths]}))
         return
     console.print(plain(f"wrote {path}"), soft_wrap=True, highlight=False)

@@ -6,20 +6,19 @@ that uses a host LUT here says so, and says how to get this machine's own."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from orchestrator.measure.cpu import cpu_model
+from search.nas.lut import Lut
 
 
-def other_cpu(lut: dict[str, Any]) -> str | None:
+def other_cpu(lut: Lut) -> str | None:
     """One sentence when `lut` is a host LUT of another CPU than this machine's; None otherwise
     (a phone's LUT, or one that records no CPU)."""
-    if lut["device"].get("platform") != "host":
+    if lut.device.platform != "host":
         return None
-    theirs, mine = (lut["device"].get("facts") or {}).get("cpu_model"), cpu_model()
+    theirs, mine = lut.device.facts.get("cpu_model"), cpu_model()
     if not isinstance(theirs, str) or theirs == mine:
         return None
-    short, device = lut["id"][:8], lut["device"]["name"]
+    short, device = lut.short, lut.device.name
     return (
         f"LUT {short} was measured on another CPU ({theirs}) than this machine's ({mine}): its milliseconds are that CPU's, and "
         f"what is timed here is scaled to its speed by its anchor network; for this machine's own, profile it (`bench profile "

@@ -29,6 +29,7 @@ from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.measure.steady import DISTURBED
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Entry, Plan
+from search.nas.lut import Lut
 from search.space import SearchSpace
 
 SPLIT_FIXED = ("mbconv_transition", "transformer_shell")  # the fixed parts with a session of their own
@@ -105,7 +106,7 @@ class Profiler(LutRun):
         what = {"resolution": self.plan.resolution, "method": self.plan.method, "plan_id": self.plan.id}
         self.directory = RunDirectory(run_dir, run_state(device, space, what, settings), log)
 
-    def _measured(self) -> tuple[dict[str, Any], Path]:
+    def _measured(self) -> tuple[Lut, Path]:
         plan = self.plan
         self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
         self.artifacts = export_probes(plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)
@@ -130,7 +131,8 @@ class Profiler(LutRun):
         if cause := disturbance(body):
             body["measurement"]["disturbed"] = cause
         doc = finish_lut(body)
-        return doc, save_measured_lut(doc, self.space, self.sessions.run_dir, self.luts_root)
+        path = save_measured_lut(doc, self.space, self.sessions.run_dir, self.luts_root)
+        return Lut.of(doc, path), path
 
     def _measure_sessions(self, sessions: list[tuple[str, list[str]]]) -> None:
         """Measure `sessions`, then measure again, up to `SLOW_RETRIES` times, every session that ran

@@ -18,7 +18,7 @@ from infra.locks import run_dir_lock
 from infra.strict_json import load_json
 from orchestrator.lut.settings import MeasureSettings
 from orchestrator.measure.devices import Device
-from search.nas.lut import read_lut
+from search.nas.lut import Lut, read_lut
 from search.space import SearchSpace
 
 
@@ -40,7 +40,7 @@ class RunDirectory:
     def __init__(self, path: Path, state: dict[str, Any], log: Callable[[str], None]) -> None:
         self.path, self.state, self.log = path, state, log
 
-    def run(self, resume: bool, measure: Callable[[], tuple[dict[str, Any], Path]]) -> tuple[dict[str, Any], Path]:
+    def run(self, resume: bool, measure: Callable[[], tuple[Lut, Path]]) -> tuple[Lut, Path]:
         """`measure()` (export, the sessions not kept, the LUT written) in this directory, held by
         this process; on a finished run, the LUT it wrote."""
         if (info := existing(self.path, "the run directory")) is not None and not stat.S_ISDIR(info.st_mode):
@@ -52,9 +52,9 @@ class RunDirectory:
                 path = Path(saved["lut_path"])
                 self.log(f"this profile finished already; its LUT is {saved['lut_id']}")
                 return read_lut(path), path
-            doc, path = measure()
-            write_json_atomic(self.path / "profile.json", {**self.state, "status": "done", "lut_id": doc["id"], "lut_path": str(path)})
-            return doc, path
+            lut, path = measure()
+            write_json_atomic(self.path / "profile.json", {**self.state, "status": "done", "lut_id": lut.id, "lut_path": str(path)})
+            return lut, path
 
     def _saved_state(self) -> dict[str, Any] | None:
         state_file = self.path / "profile.json"

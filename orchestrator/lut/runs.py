@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from infra.errors import UserError
 from infra.files import check_output
@@ -24,6 +23,7 @@ from orchestrator.measure.devices import Device, get_device
 from orchestrator.measure.shelf import ShelfPhone, shelf
 from orchestrator.plan.builder import METHODS, build_plan
 from orchestrator.plan.spec import PLAN_VERSION
+from search.nas.lut import Lut
 from search.space import load_space
 
 
@@ -61,7 +61,7 @@ def profile_lut(
     log: Callable[[str], None] = print,
     show_progress: bool = True,
     on_shelf: Callable[[Device, list[ShelfPhone]], None] | None = None,
-) -> tuple[dict[str, Any], Path]:
+) -> tuple[Lut, Path]:
     """Profile a device (removal or isolated) and write its LUT; on a finished run, the LUT it
     wrote. `on_shelf` is shown the phones of `--phones` once they are chosen, before any export."""
     if request.source is not None:
@@ -83,7 +83,7 @@ def profile_lut(
     return _measure(run, request, device, run_dir, again)
 
 
-def transfer_lut(request: ProfileRequest, log: Callable[[str], None] = print, show_progress: bool = True) -> tuple[dict[str, Any], Path]:
+def transfer_lut(request: ProfileRequest, log: Callable[[str], None] = print, show_progress: bool = True) -> tuple[Lut, Path]:
     """Scale the LUT `request.source` to the device from `request.networks` networks measured on it
     and write the transfer LUT; on a finished run, the LUT it wrote."""
     if request.source is None:
@@ -92,10 +92,10 @@ def transfer_lut(request: ProfileRequest, log: Callable[[str], None] = print, sh
         raise UserError("--phones spreads a profile's sessions over phones, and a transfer is one session; leave --phones out (BENCH_ADB picks the phone)")
     device, preset = _start(request)
     source = _transfer_source(request)
-    space = load_space(source["space"]["name"])
-    run_dir = _run_dir(request, device, space.name, source["resolution"], "transfer")
+    space = load_space(source.space_name)
+    run_dir = _run_dir(request, device, space.name, source.resolution, "transfer")
     run = Transferer(device, source, request.networks, request.settings or preset.settings, run_dir, request.workers, request.luts_root, log, show_progress)
-    return _measure(run, request, device, run_dir, f"--from {source['id']} --networks {request.networks}")
+    return _measure(run, request, device, run_dir, f"--from {source.id} --networks {request.networks}")
 
 
 def _start(request: ProfileRequest) -> tuple[Device, Preset]:
@@ -119,19 +119,19 @@ def _phones_option(phones: str | list[ShelfPhone] | None) -> str:
     return f" --phones {phones if isinstance(phones, str) else ','.join(p.serial for p in phones)}"
 
 
-def _transfer_source(request: ProfileRequest) -> dict[str, Any]:
+def _transfer_source(request: ProfileRequest) -> Lut:
     """The LUT to transfer from; --space, --resolution and --method belong to it, so they may only repeat it."""
     lut = load_lut(request.source)
     if request.method != "removal":
         raise UserError("--method does not apply with --from: a transfer LUT scales the source LUT's entries; leave --method out")
-    if request.space is not None and request.space != lut["space"]["name"]:
-        raise UserError(f"LUT {lut['id']} is for space {lut['space']['name']!r}, not {request.space!r}; leave --space out with --from")
-    if request.resolution is not None and request.resolution != lut["resolution"]:
-        raise UserError(f"LUT {lut['id']} was measured at {lut['resolution']} px, not {request.resolution}; leave --resolution out with --from")
+    if request.space is not None and request.space != lut.space_name:
+        raise UserError(f"LUT {lut.id} is for space {lut.space_name!r}, not {request.space!r}; leave --space out with --from")
+    if request.resolution is not None and request.resolution != lut.resolution:
+        raise UserError(f"LUT {lut.id} was measured at {lut.resolution} px, not {request.resolution}; leave --resolution out with --from")
     return lut
 
 
-def _measure(run: Profiler | Transferer, request: ProfileRequest, device: Device, run_dir: Path, again: str) -> tuple[dict[str, Any], Path]:
+def _measure(run: Profiler | Transferer, request: ProfileRequest, device: Device, run_dir: Path, again: str) -> tuple[Lut, Path]:
     """The run measured; Ctrl-C becomes `Interrupted` with the command that resumes it (`again`:
     the options that pin what it measures)."""
     try:

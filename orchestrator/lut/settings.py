@@ -14,6 +14,7 @@ from typing import Any
 from orchestrator.lut.attribution import Tolerance
 from orchestrator.measure.budget import TimeBudget
 from orchestrator.measure.timing import TimingPlan
+from search.nas.lut import Lut
 
 # Each model runs three times back to back in a round and the third is timed, as a deployed model
 # runs: with its own weights in the caches (orchestrator/measure/timing.py).
@@ -68,13 +69,13 @@ PRESETS = {"full": Preset("xxs", None, FULL), "quick": Preset("tiny", 128, QUICK
 # it, and a quick profile that came out disturbed offers it instead of a path on its own LUT.
 QUICK_LUT = "d7f47ca8390c6922"
 
-def end_to_end_timing(lut: dict[str, Any]) -> TimingPlan:
+def end_to_end_timing(lut: Lut) -> TimingPlan:
     """How whole models are timed against a LUT (`bench validate`, a search's finish): the default
     counts, in bursts of the LUT's own length, since a model timed with cold caches and a LUT timed
     with warm ones differ by more than any error the comparison is there to find. A LUT measured
     before bursts existed ran one run a round. Slow models get fewer rounds where the caller passes
     a `TimeBudget` to `run_session` (`bench validate` does, with the LUT's predictions as their cost)."""
-    return TimingPlan(burst=int(lut["measurement"].get("timing", {}).get("burst", 1)))
+    return TimingPlan(burst=int(lut.measurement.get("timing", {}).get("burst", 1)))
 
 
 # A transfer (`bench profile --from`) measures this many networks unless told otherwise, and at most MAX_NETWORKS.

@@ -33,6 +33,7 @@ from search.nas.lut import (
     SCHEMA_NAME,
     SCHEMA_VERSION,
     VALIDATION_SUFFIX,
+    Lut,
     LUTError,
     check_named,
     content_id,
@@ -92,23 +93,23 @@ def save_measured_lut(doc: dict[str, Any], space: SearchSpace, run_dir: Path, ro
     the device at the same time) would be refused by every later command, so it is neither stored
     nor indexed, and the run that measured it is not marked done."""
     try:
-        LatencyPredictor(doc, space)
+        LatencyPredictor(Lut.of(doc), space)
     except LUTError as exc:
         raise LUTError(f"the run in {run_dir} measured LUT {doc['id'][:8]}, which is not stored: {exc}") from None
     return save_lut(doc, root)
 
 
-def _record(path: Path, root: Path, doc: dict[str, Any]) -> dict[str, Any]:
+def _record(path: Path, root: Path, lut: Lut) -> dict[str, Any]:
     """The index record of a LUT in the store, whose file is named for its id."""
-    check_named(path, doc)
+    check_named(path, lut)
     return {
-        "id": doc["id"],
-        "device": doc["device"]["name"],
-        "space": doc["space"]["name"],
-        "resolution": doc["resolution"],
-        "method": doc["method"],
-        "created_at": doc["created_at"],
-        "entries": len(doc["entries"]),
+        "id": lut.id,
+        "device": lut.device.name,
+        "space": lut.space_name,
+        "resolution": lut.resolution,
+        "method": lut.method,
+        "created_at": lut.doc["created_at"],
+        "entries": len(lut.entries),
         "path": str(path.relative_to(root)),
     }
 
@@ -149,8 +150,8 @@ def list_luts(root: Path | None = None) -> Listing:
         replaced, skipped = {}, [str(exc)]
     for path in stored_luts(root):
         try:
-            doc = read_lut(path)
-            row = _record(path, root, doc)
+            lut = read_lut(path)
+            row = _record(path, root, lut)
         except LUTError as exc:
             skipped.append(str(exc))
             continue
@@ -159,7 +160,7 @@ def list_luts(root: Path | None = None) -> Listing:
             figures = latest and latest["figures"]
         except LUTError:  # listed as unreadable; `bench lut show` of that LUT names what is wrong with the record
             figures = "unreadable"
-        disturbed = doc["measurement"].get("disturbed")
+        disturbed = lut.measurement.get("disturbed")
         fit = False if disturbed else None if figures in (None, "unreadable") else fitness(figures)[0]
         rows.append({**row, "validation": figures, "fit": fit, "disturbed": disturbed, "superseded": replaced.get(row["id"])})
     rows.sort(key=lambda r: (r["device"], r["space"], r["created_at"]))
@@ -219,8 +220,16 @@ def _not_a_lut_but_a_device(name: str, root: Path) -> str:
     )
 
 
-def load_lut(ref: str, root: Path | None = None) -> dict[str, Any]:
-    return read_lut(resolve_lut(ref, root))
+def load_lut(ref: str, root: Path | None = None) -> Lut:
+    """A LUT by id or path, with its latest validation where its sidecar has one (what a search
+    calibrates its budgets on)."""
+    return open_lut(resolve_lut(ref, root))
+
+
+def open_lut(path: Path) -> Lut:
+    """The LUT file at `path`, with its latest validation (from the sidecar beside it) attached."""
+    lut = read_lut(path)
+    return lut.with_validation(latest_validation(path, lut.id))
 
 
 def dumps(doc: dict[str, Any]) -> str:

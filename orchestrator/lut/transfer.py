@@ -33,7 +33,7 @@ from orchestrator.lut.store import finish_lut, save_measured_lut
 from orchestrator.lut.transfer_fit import Fit, fit
 from orchestrator.measure.devices import Device
 from orchestrator.plan.spec import ProbeSpec
-from search.nas.lut import ENTRY_KINDS, check_space
+from search.nas.lut import ENTRY_KINDS, Lut, check_space
 from search.nas.predictor import parts
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
@@ -58,11 +58,11 @@ class Columns:
     ms_per_flop: float  # the source LUT's average: FLOPs columns are in source milliseconds
 
     @classmethod
-    def of(cls, lut: dict[str, Any], flops: dict[str, float]) -> Columns:
-        entries = lut["entries"]
+    def of(cls, lut: Lut, flops: dict[str, float]) -> Columns:
+        entries = lut.entries
         missing = sorted(set(entries) - set(flops))
         if missing:
-            raise UserError(f"LUT {lut['id']} has entries its plan does not ({missing[0]!r}, ...); transfer from a LUT that `bench profile` wrote")
+            raise UserError(f"LUT {lut.id} has entries its plan does not ({missing[0]!r}, ...); transfer from a LUT that `bench profile` wrote")
         kinds = [k for k in ENTRY_KINDS if any(e["kind"] == k for e in entries.values())]
         staged = sorted({f"{e['kind']}/{e['stage']}" for e in entries.values() if e["stage"] is not None}, key=_kind_order)
         worked = [k for k in kinds if any(flops[key] > 0 for key, e in entries.items() if e["kind"] == k)]
@@ -90,25 +90,25 @@ def _kind_order(name: str) -> tuple[int, str]:
     return ENTRY_KINDS.index(name.split("/")[0]), name
 
 
-def design(lut: dict[str, Any], columns: Columns, configs: list[SubnetConfig], space: SearchSpace) -> tuple[np.ndarray, np.ndarray]:
+def design(lut: Lut, columns: Columns, configs: list[SubnetConfig], space: SearchSpace) -> tuple[np.ndarray, np.ndarray]:
     """Per network: the source milliseconds in each column, and the source LUT's whole prediction."""
     x = np.zeros((len(configs), len(columns.names)))
     total = np.zeros(len(configs))
     for n, config in enumerate(configs):
         for part in parts(config, space):
-            if part.key not in lut["entries"]:
-                raise UserError(f"LUT {lut['id']} has no entry {part.key!r}; transfer from a LUT that `bench profile` wrote for the whole space")
+            if part.key not in lut.entries:
+                raise UserError(f"LUT {lut.id} has no entry {part.key!r}; transfer from a LUT that `bench profile` wrote for the whole space")
             x[n] += columns.contributions[part.key]
-            total[n] += lut["entries"][part.key]["latency_ms"]
+            total[n] += lut.entries[part.key]["latency_ms"]
     return x, total
 
 
-def choose_networks(lut: dict[str, Any], columns: Columns, space: SearchSpace, count: int, seed: int) -> list[SubnetConfig]:
+def choose_networks(lut: Lut, columns: Columns, space: SearchSpace, count: int, seed: int) -> list[SubnetConfig]:
     """The anchor, then greedily the network that adds most information about the factors (the
     largest xᵀM⁻¹x over each candidate's share of each column): networks whose mixes of entry kinds
     differ, so the fit is well conditioned."""
-    resolution = lut["resolution"]
-    anchor = SubnetConfig.from_dict(lut["context"])
+    resolution = lut.resolution
+    anchor = SubnetConfig.from_dict(lut.context)
     batch = random_batch(space, POOL, np.random.default_rng(seed), resolution)
     pool = [anchor, min_config(space, resolution), max_config(space, resolution)]
     pool += [c for c in (decode(batch, i, space) for i in range(len(batch))) if c not in pool]
@@ -126,14 +126,14 @@ def choose_networks(lut: dict[str, Any], columns: Columns, space: SearchSpace, c
     return [pool[i] for i in chosen]
 
 
-def check_source(lut: dict[str, Any]) -> SearchSpace:
+def check_source(lut: Lut) -> SearchSpace:
     """The source LUT's space, as defined now; refuse one that cannot be transferred."""
-    if lut["method"] == "transfer":
+    if lut.method == "transfer":
         raise UserError(
-            f"LUT {lut['id']} is itself a transfer; transfer from a measured LUT (its source is {lut['measurement']['transfer']['source_lut']}) "
+            f"LUT {lut.id} is itself a transfer; transfer from a measured LUT (its source is {lut.measurement['transfer']['source_lut']}) "
             "so errors do not compound"
         )
-    space = load_space(lut["space"]["name"])
+    space = load_space(lut.space_name)
     check_space(lut, space.name, space.hash)
     return space
 
@@ -145,7 +145,7 @@ class Transferer(LutRun):
     def __init__(
         self,
         device: Device,
-        source: dict[str, Any],
+        source: Lut,
         networks: int,
         settings: MeasureSettings,
         run_dir: Path,
@@ -160,17 +160,17 @@ class Transferer(LutRun):
         self.device, self.source, self.settings = device, source, settings
         self.workers, self.luts_root, self.log, self.show_progress = workers, luts_root, log, show_progress
         self.sessions = Sessions(device, run_dir, settings, log, show_progress=show_progress)
-        self.columns = Columns.of(source, entry_flops(self.space, source["resolution"], source["method"]))
+        self.columns = Columns.of(source, entry_flops(self.space, source.resolution, source.method))
         self.configs = choose_networks(source, self.columns, self.space, networks, settings.seed)
         self.probes = {s.id: s for s in (ProbeSpec("net", c.resolution, c.to_json(), True) for c in self.configs)}
         self.anchor = next(iter(self.probes))
-        what = {"resolution": source["resolution"], "method": "transfer", "source_lut": source["id"], "networks": list(self.probes)}
+        what = {"resolution": source.resolution, "method": "transfer", "source_lut": source.id, "networks": list(self.probes)}
         self.directory = RunDirectory(run_dir, run_state(device, self.space, what, settings), log)
 
-    def _measured(self) -> tuple[dict[str, Any], Path]:
+    def _measured(self) -> tuple[Lut, Path]:
         self.log(
-            f"transfer from LUT {self.source['id']} ({self.source['device']['name']}): {len(self.probes)} networks "
-            f"({self.space.name}, {self.source['resolution']} px)"
+            f"transfer from LUT {self.source.id} ({self.source.device.name}): {len(self.probes)} networks "
+            f"({self.space.name}, {self.source.resolution} px)"
         )
         artifacts = export_probes(self.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)
         [result] = self.sessions.measure_all([("transfer", list(self.probes))], self.probes, self.anchor, artifacts)
@@ -178,18 +178,19 @@ class Transferer(LutRun):
         columns = self.columns
         x, total = design(self.source, columns, self.configs, self.space)
         entry_weights = np.array([c / e["latency_ms"] for key, c in columns.contributions.items()
-                                  if (e := self.source["entries"][key])["latency_ms"] > 0])
+                                  if (e := self.source.entries[key])["latency_ms"] > 0])
         measured_ms = np.array([measured[pid] for pid in self.probes])
         fitted = fit(x, total, measured_ms, columns.levels, entry_weights)
         doc = finish_lut(self._lut_body(result, columns, fitted, total, measured_ms))
-        return doc, save_measured_lut(doc, self.space, self.sessions.run_dir, self.luts_root)
+        path = save_measured_lut(doc, self.space, self.sessions.run_dir, self.luts_root)
+        return Lut.of(doc, path), path
 
     def _lut_body(self, result: dict[str, Any], columns: Columns, fitted: Fit, total: np.ndarray, measured: np.ndarray) -> dict[str, Any]:
         n = len(measured)
         return {
             **device_provenance(self.device, result),
-            "space": dict(self.source["space"]),
-            "resolution": self.source["resolution"],
+            "space": dict(self.source.doc["space"]),
+            "resolution": self.source.resolution,
             "method": "transfer",
             "measurement": {
                 **self.settings.to_dict(),
@@ -200,9 +201,9 @@ class Transferer(LutRun):
                 "context_latency_ms": float(measured[0]),
                 "anchor": {"probe": self.anchor, "session_median_ms": {"transfer": float(measured[0])}},
                 "transfer": {
-                    "source_lut": self.source["id"],
-                    "source_device": self.source["device"]["name"],
-                    "source_method": self.source["method"],
+                    "source_lut": self.source.id,
+                    "source_device": self.source.device.name,
+                    "source_method": self.source.method,
                     "common_factor": fitted.common,
                     "penalties": {LEVELS[level]: fitted.lambdas[level] for level in range(len(fitted.lambdas))},
                     "residual_sd": fitted.sigma,
@@ -223,8 +224,8 @@ class Transferer(LutRun):
                     ],
                 },
             },
-            "context": dict(self.source["context"]),
-            "entries": {key: _scaled(e, fitted, columns.contributions[key], n) for key, e in self.source["entries"].items()},
+            "context": dict(self.source.context),
+            "entries": {key: _scaled(e, fitted, columns.contributions[key], n) for key, e in self.source.entries.items()},
         }
 
 

@@ -35,8 +35,8 @@ from orchestrator.measure.progress import shown
 from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
-from search.nas.lut import check_same_precision, lut_precision, read_lut
-from search.nas.memory import MIB, Memory, MemoryPredictor, has_memory, no_memory
+from search.nas.lut import Lut, check_same_precision, read_lut
+from search.nas.memory import MIB, Memory, MemoryPredictor, no_memory
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
@@ -118,17 +118,17 @@ def measure_subnets(
     )
 
 
-def validation_record(lut: dict[str, Any], predictor: LatencyPredictor, run: ValidationRun, device: Device, seed: int) -> dict[str, Any]:
+def validation_record(lut: Lut, predictor: LatencyPredictor, run: ValidationRun, device: Device, seed: int) -> dict[str, Any]:
     """Figures with the session's speed accounted for: predictions are scaled by how fast the LUT's
     anchor network ran in this session relative to its reference speed in the LUT (a measurement on
     the device, not a factor fitted to these subnets). The unscaled figures are kept as `raw_figures`."""
     raw = predictor.predict_many(run.configs)
-    reference = lut["measurement"].get("context_latency_ms")
+    reference = lut.measurement.get("context_latency_ms")
     factor = run.anchor_ms / reference if reference else 1.0
     predicted = raw * factor
     memory = memory_validation(lut, predictor.space, run)
     return {
-        "lut_id": lut["id"],
+        "lut_id": lut.id,
         "device": device.name,
         "device_facts": run.device_facts,
         "seed": seed,
@@ -144,12 +144,12 @@ def validation_record(lut: dict[str, Any], predictor: LatencyPredictor, run: Val
     }
 
 
-def memory_validation(lut: dict[str, Any], space: SearchSpace, run: ValidationRun) -> dict[str, Any]:
+def memory_validation(lut: Lut, space: SearchSpace, run: ValidationRun) -> dict[str, Any]:
     """The LUT's memory predictions against the memory measured with the subnets' latency: figures
     per kind (`load`, `peak`) and each subnet's pair, where the LUT records memory and the runner
     measured it for every subnet; otherwise none, and the record says why."""
-    if not has_memory(lut) or run.memory is None or any(m is None for m in run.memory):
-        why = no_memory(lut) if not has_memory(lut) else f"the runner of {lut['device']['name']} measured no memory"
+    if lut.memory is None or run.memory is None or any(m is None for m in run.memory):
+        why = no_memory(lut) if lut.memory is None else f"the runner of {lut.device.name} measured no memory"
         return {"record": {"skipped": why}, "points": [{} for _ in run.configs]}
     predictor = MemoryPredictor(lut, space)
     predicted = [predictor.predict(c) for c in run.configs]
@@ -213,14 +213,14 @@ class ValidationReport:
         return {**next(iter(out.values())), "plot": str(self.plot)} if len(out) == 1 else {"luts": out, "plot": str(self.plot)}
 
 
-def _check_comparable(docs: list[dict[str, Any]], device: Device) -> None:
+def _check_comparable(docs: list[Lut], device: Device) -> None:
     first = docs[0]
     for doc in docs:
-        if (doc["space"], doc["resolution"]) != (first["space"], first["resolution"]):
-            raise UserError(f"LUTs {first['id']} and {doc['id']} are for different spaces or resolutions; compare LUTs of one space and resolution")
-        check_same_precision(doc, f"device {device.name}", get_backend(device.backend).precision, f"validate it on {'an' if lut_precision(doc).startswith('int') else 'a'} {lut_precision(doc)} device such as --device {doc['device']['name']}")
-        if doc["device"]["name"] != device.name:
-            raise UserError(f"LUT {doc['id']} was measured on {doc['device']['name']}, not {device.name}; validate it with --device {doc['device']['name']}")
+        if (doc.space_name, doc.space_hash, doc.resolution) != (first.space_name, first.space_hash, first.resolution):
+            raise UserError(f"LUTs {first.id} and {doc.id} are for different spaces or resolutions; compare LUTs of one space and resolution")
+        check_same_precision(doc, f"device {device.name}", get_backend(device.backend).precision, f"validate it on {'an' if doc.device.precision.startswith('int') else 'a'} {doc.device.precision} device such as --device {doc.device.name}")
+        if doc.device.name != device.name:
+            raise UserError(f"LUT {doc.id} was measured on {doc.device.name}, not {device.name}; validate it with --device {doc.device.name}")
 
 
 def validate_luts(
@@ -234,23 +234,23 @@ def validate_luts(
     docs = [read_lut(p) for p in paths]
     _check_comparable(docs, device)
     for path, doc in zip(paths, docs):  # what is written after minutes of measuring is checked before them
-        validation_runs(path, doc["id"])
+        validation_runs(path, doc.id)
         check_output(validation_path(path), "the validation record")
     check_output(validation_plot_path(paths[0]), "the validation plot")
     first = docs[0]
     for doc in docs:
         if note := other_cpu(doc):
             log(f"note: {note}")
-    space = load_space(first["space"]["name"])
+    space = load_space(first.space_name)
     predictors = [LatencyPredictor(doc, space) for doc in docs]
     configs = spread_subnets(predictors[0], space, samples, seed)
-    run_dir = new_run_dir(f"validate-{device.name}-{space.name}-{first['resolution']}-s{seed}-n{samples}")
+    run_dir = new_run_dir(f"validate-{device.name}-{space.name}-{first.resolution}-s{seed}-n{samples}")
     run = measure_subnets(
-        configs, SubnetConfig.from_dict(first["context"]), space, device, run_dir, end_to_end_timing(first), workers, log, predictors[0], TimeBudget()
+        configs, SubnetConfig.from_dict(first.context), space, device, run_dir, end_to_end_timing(first), workers, log, predictors[0], TimeBudget()
     )
     records = {}
     for path, doc, predictor in zip(paths, docs, predictors):
-        records[f"{doc['method']} {doc['id']}"] = record = validation_record(doc, predictor, run, device, seed)
+        records[f"{doc.method} {doc.id}"] = record = validation_record(doc, predictor, run, device, seed)
         append_validation(path, record)
     plot = plot_validation(records, validation_plot_path(paths[0]))
-    return ValidationReport(device.name, space.name, first["resolution"], samples, records, plot, paths)
+    return ValidationReport(device.name, space.name, first.resolution, samples, records, plot, paths)

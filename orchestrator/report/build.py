@@ -60,7 +60,7 @@ def write_report(lut_paths: list[Path], out: Path | None = None, bench: str = "b
     parts = []
     for i, path in enumerate(lut_paths, 1):
         doc = read_lut(Path(path))
-        parts.append(LutPart(doc, validation_runs(Path(path), doc["id"]), f"lut{i}", bench))
+        parts.append(LutPart(doc, validation_runs(Path(path), doc.id), f"lut{i}", bench))
     if len(parts) == 2:
         check_comparable(parts[0].doc, parts[1].doc)
     page = render(parts)

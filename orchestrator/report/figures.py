@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from orchestrator.report.tables import lut_breakdown, natural_key
+from search.nas.lut import Lut
 from search.nas.predictor import FIXED, LAYERS, SHELL
 
 PART_COLOURS = {SHELL: "#4c72b0", LAYERS: "#dd8452", FIXED: "#8c8c8c"}
@@ -77,7 +78,7 @@ def draw_transformer_layers(ax: Any, entries: dict[str, Any]) -> None:
     ax.legend(fontsize=8, frameon=False, ncols=min(choices.ngroups, 4))
 
 
-def breakdown_figure(doc: dict[str, Any]) -> Figure:
+def breakdown_figure(doc: Lut) -> Figure:
     """The context network's breakdown above the transformer layer entries; raises LUTError when
     the LUT lacks an entry its context network needs."""
     breakdown = lut_breakdown(doc)
@@ -86,10 +87,10 @@ def breakdown_figure(doc: dict[str, Any]) -> Figure:
         FigureCanvasAgg(fig)
         top, bottom = fig.subplots(2, 1, height_ratios=[3, 2])
         draw_breakdown(top, breakdown)
-        draw_transformer_layers(bottom, doc["entries"])
+        draw_transformer_layers(bottom, doc.entries)
         fig.suptitle(
-            f"{doc['device']['name']} · space {doc['space']['name']} · {doc['resolution']} px · "
-            f"{doc['method']} · LUT {doc['id']}"
+            f"{doc.device.name} · space {doc.space_name} · {doc.resolution} px · "
+            f"{doc.method} · LUT {doc.id}"
         )
     return fig
 

@@ -31,8 +31,8 @@ from orchestrator.report.tables import (
     ms_text,
     network_order,
 )
-from search.nas.lut import check_space, interval_method, layer_timing
-from search.nas.memory import has_memory, memory_words
+from search.nas.lut import Lut, check_space, interval_method, layer_timing
+from search.nas.memory import memory_words
 from search.space import load_space
 
 GENERATOR = "autovit-bench report"
@@ -45,7 +45,7 @@ class LutPart:
     element ids, unique in the page even when a LUT is compared with itself, and how to run `bench`
     in the commands it shows (as the command that wrote the page was run, so they paste)."""
 
-    doc: dict[str, Any]
+    doc: Lut
     runs: list[dict[str, Any]]
     anchor: str
     bench: str = "bench"
@@ -123,8 +123,8 @@ def provenance(doc: dict[str, Any]) -> str:
 
 
 def entries_section(part: LutPart) -> str:
-    entries = part.doc["entries"]
-    memory = has_memory(part.doc)
+    entries = part.doc.entries
+    memory = (part.doc.memory is not None)
     columns = [Column("key"), Column("kind"), Column("stage"), Column("latency (ms)", True), Column("95% low (ms)", True),
                Column("95% high (ms)", True), Column("samples", True), Column("wide")]
     columns += [Column("load (KiB)", True), Column("peak (KiB)", True)] if memory else []
@@ -148,7 +148,7 @@ def entries_section(part: LutPart) -> str:
 def transfer_section(part: LutPart) -> str:
     """For a transfer LUT: the source, the fitted factors and how well they fit each measured
     network (leave-one-out: predicted without that network), so a reader sees what was measured."""
-    transfer = part.doc["measurement"].get("transfer")
+    transfer = part.doc.measurement.get("transfer")
     if transfer is None:
         return ""
     factor_rows = [
@@ -180,20 +180,20 @@ def breakdown_section(part: LutPart) -> str:
     defines the same way, an entry the context needs missing): the rest of the report still helps."""
     doc = part.doc
     try:
-        name = doc["space"]["name"]
+        name = doc.space_name
         check_space(doc, name, load_space(name).hash)
         breakdown = lut_breakdown(doc)
         figure = png(breakdown_figure(doc), DPI)
     except UserError as exc:
         return f'<h3>Per-stage breakdown</h3><p class="callout">no breakdown: {text(exc)}</p>'
     totals = breakdown.groupby("stage", sort=False).agg(count=("latency_ms", "count"), ms=("latency_ms", "sum"), load=("load_mib", "sum"), peak=("peak_mib", "sum"))
-    memory = has_memory(doc)
+    memory = (doc.memory is not None)
     rows = [
         (stage, f"{int(r['count'])} blocks, {r['ms']:.3f} ms" + (f"; memory: load {r['load']:+.2f} MiB, peak {r['peak']:+.2f} MiB" if memory else ""))
         for stage, r in totals.iterrows()
     ]
     total = breakdown["latency_ms"].sum()
-    alt = f"latency breakdown of the context network of LUT {doc['id']}"
+    alt = f"latency breakdown of the context network of LUT {doc.id}"
     return (
         f"<h3>Per-stage breakdown</h3><p class=\"note\">The LUT's context network priced from its entries: {total:.3f} ms "
         f"in {len(breakdown)} blocks"
@@ -249,7 +249,7 @@ def run_section(part: LutPart, i: int, run: dict[str, Any]) -> str:
         rows.append(("", [cell(n, n), cell(f"{p['predicted_ms']:.3f}", p["predicted_ms"]), cell(ms_text(raw), raw),
                           cell(f"{p['measured_ms']:.3f}", p["measured_ms"]), cell(f"{error:+.1%}", error)]))
     table_id = f"{part.anchor}-run{i}-points"
-    alt = f"predicted against measured latency, validation run {i} of LUT {part.doc['id']}"
+    alt = f"predicted against measured latency, validation run {i} of LUT {part.doc.id}"
     return (
         f'<article class="run" id="{part.anchor}-run{i}"><h4>Run {i} of {len(part.runs)}: {text(run["created_at"])}</h4>'
         f'<div class="run-body"><div>{kv_table(facts)}{figures_table(run)}{memory_figures(run)}'
@@ -264,7 +264,7 @@ def run_section(part: LutPart, i: int, run: dict[str, Any]) -> str:
 def validation_section(part: LutPart) -> str:
     doc = part.doc
     if not part.runs:
-        command = f"{part.bench} validate --lut {doc['id']} --device {doc['device']['name']} --samples 20"
+        command = f"{part.bench} validate --lut {doc.id} --device {doc.device.name} --samples 20"
         return (
             f'<h3>Validation</h3><div class="callout" id="{part.anchor}-not-validated"><strong>Not validated yet:</strong> '
             f"run <code>{text(command)}</code> to measure random subnets end to end and see how well this LUT "
@@ -274,19 +274,19 @@ def validation_section(part: LutPart) -> str:
     return f"<h3>Validation</h3><p class=\"note\">{len(part.runs)} run(s) of <code>bench validate</code>, oldest first.</p>{runs}"
 
 
-def title_of(doc: dict[str, Any]) -> str:
-    return f"LUT {doc['id']}: {doc['device']['name']}, space {doc['space']['name']}, {doc['resolution']} px, {doc['method']}"
+def title_of(doc: Lut) -> str:
+    return f"LUT {doc.id}: {doc.device.name}, space {doc.space_name}, {doc.resolution} px, {doc.method}"
 
 
 def lut_section(part: LutPart) -> str:
     doc = part.doc
-    download = f'<a data-json="{part.anchor}-json" download="{text(doc["id"])}.json">the LUT document (JSON)</a>'
+    download = f'<a data-json="{part.anchor}-json" download="{text(doc.id)}.json">the LUT document (JSON)</a>'
     return (
         f'<section class="lut" id="{part.anchor}"><h2>{text(title_of(doc))}</h2>'
-        f"<p class=\"note\">{text(doc['device']['description'])}. This page embeds {download}.</p>"
+        f"<p class=\"note\">{text(doc.doc['device']['description'])}. This page embeds {download}.</p>"
         f"{summary_section(doc, part.runs, part.bench)}{validation_section(part)}{breakdown_section(part)}{transfer_section(part)}"
-        f"{entries_section(part)}{provenance(doc)}"
-        f"{json_script(f'{part.anchor}-json', doc)}</section>"
+        f"{entries_section(part)}{provenance(doc.doc)}"
+        f"{json_script(f'{part.anchor}-json', doc.doc)}</section>"
     )
 
 
@@ -313,9 +313,9 @@ def diff_section(a: dict[str, Any], b: dict[str, Any]) -> str:
 def render(parts: list[LutPart]) -> str:
     """The whole page for one LUT, or two with their differences after them."""
     docs = [p.doc for p in parts]
-    heading = " vs ".join(f"LUT {d['id']}" for d in docs)
-    nav = "".join(f'<a href="#{p.anchor}">{text(p.doc["id"])}</a>' for p in parts) + ('<a href="#diff">differences</a>' if len(parts) == 2 else "")
-    subtitle = " vs ".join(f"{d['device']['name']} · {d['space']['name']} · {d['resolution']} px · {d['method']}" for d in docs)
+    heading = " vs ".join(f"LUT {d.id}" for d in docs)
+    nav = "".join(f'<a href="#{p.anchor}">{text(p.doc.id)}</a>' for p in parts) + ('<a href="#diff">differences</a>' if len(parts) == 2 else "")
+    subtitle = " vs ".join(f"{d.device.name} · {d.space_name} · {d.resolution} px · {d.method}" for d in docs)
     body = "".join(lut_section(p) for p in parts) + (diff_section(*docs) if len(docs) == 2 else "")
     return (
         "<!DOCTYPE html>\n"

@@ -17,7 +17,7 @@ import numpy as np
 
 from infra.errors import UserError
 from orchestrator.lut.fitness import STATES, fitness, shown_rho, shown_share
-from search.nas.lut import check_space
+from search.nas.lut import Lut, check_space
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.encoding import random_batch
@@ -42,18 +42,18 @@ def verdict(run: dict[str, Any] | None) -> Verdict:
     return Verdict(fit, headline, why)
 
 
-def interval_story(doc: dict[str, Any]) -> tuple[str, float | None]:
+def interval_story(doc: Lut) -> tuple[str, float | None]:
     """How wide the entries' intervals are, and how wide a whole subnet's predicted interval is
     (the median over random subnets, relative to its prediction): what a search works with. A LUT
     that cannot price every subnet of its space (an entry missing, a space since redefined) gets
     the first half only, and no budget to suggest; the rest of the report still helps."""
-    entries = doc["entries"].values()
-    text = f"{sum(e['wide'] for e in entries)} of {len(doc['entries'])} entries have a 95% interval wider than the entry itself"
+    entries = doc.entries.values()
+    text = f"{sum(e['wide'] for e in entries)} of {len(doc.entries)} entries have a 95% interval wider than the entry itself"
     try:
-        space = load_space(doc["space"]["name"])
+        space = load_space(doc.space_name)
         check_space(doc, space.name, space.hash)
         predictor = LatencyPredictor(doc, space)
-        batch = random_batch(space, 500, np.random.default_rng(0), doc["resolution"])
+        batch = random_batch(space, 500, np.random.default_rng(0), doc.resolution)
         ms = predictor.predict_batch(batch)
         low, high = predictor.interval_batch(batch)
     except UserError as exc:
@@ -62,7 +62,7 @@ def interval_story(doc: dict[str, Any]) -> tuple[str, float | None]:
     return f"{text}; summed over a subnet, as a search uses them, the median subnet's interval is ±{subnet:.1%} of its prediction", float(np.median(ms))
 
 
-def summary_section(doc: dict[str, Any], runs: list[dict[str, Any]], bench: str = "bench") -> str:
+def summary_section(doc: Lut, runs: list[dict[str, Any]], bench: str = "bench") -> str:
     """The report's first section for one LUT; its commands start with `bench`, the executable as
     the user runs it. The search is the full one (the defaults, population 50 x 20 generations), not
     the first try the profile's printed steps give."""
@@ -70,8 +70,8 @@ def summary_section(doc: dict[str, Any], runs: list[dict[str, Any]], bench: str 
     intervals, median_ms = interval_story(doc)
     state = STATES[v.fit]
     css = {True: "fit", False: "unfit", None: "unknown"}[v.fit]
-    validate = f"{bench} validate --lut {doc['id'][:8]} --device {doc['device']['name']} --samples 20"
-    search = f"{bench} search --checkpoint RUN/last.pt --lut {doc['id'][:8]} --latency-ms {'MS' if median_ms is None else f'{median_ms:.3g}'}"
+    validate = f"{bench} validate --lut {doc.short} --device {doc.device.name} --samples 20"
+    search = f"{bench} search --checkpoint RUN/last.pt --lut {doc.short} --latency-ms {'MS' if median_ms is None else f'{median_ms:.3g}'}"
     rows = [
         ("verdict", f"<strong class=\"{css}\">{state}</strong>: {html.escape(v.why)}"),
         ("validation", html.escape(v.headline) + ("" if runs else f" (<code>{html.escape(validate)}</code>)")),

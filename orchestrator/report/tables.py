@@ -8,7 +8,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from search.nas.lut import ENTRY_KINDS, LUTError, check_same_precision, lut_precision
+from search.nas.lut import ENTRY_KINDS, Lut, LUTError, check_same_precision
 from search.nas.memory import MIB
 from search.nas.predictor import parts
 from search.space import load_space
@@ -69,13 +69,13 @@ def check_comparable(a: dict[str, Any], b: dict[str, Any]) -> None:
     """Refuse two LUTs of different spaces or resolutions: their entries price different networks
     (an xxs layer at 256 px is not a tiny layer at 128 px), so the few keys they happen to share
     would give a ratio that means nothing."""
-    if (a["space"]["name"], a["resolution"]) != (b["space"]["name"], b["resolution"]):
+    if (a.space_name, a.resolution) != (b.space_name, b.resolution):
         raise LUTError(
-            f"LUT {a['id']} is for space {a['space']['name']!r} at {a['resolution']} px and LUT {b['id']} for space "
-            f"{b['space']['name']!r} at {b['resolution']} px, so their entries do not price the same networks; compare two LUTs "
+            f"LUT {a.id} is for space {a.space_name!r} at {a.resolution} px and LUT {b.id} for space "
+            f"{b.space_name!r} at {b.resolution} px, so their entries do not price the same networks; compare two LUTs "
             "of one space at one resolution"
         )
-    check_same_precision(a, f"LUT {b['id']}", lut_precision(b), "compare two LUTs of one precision")
+    check_same_precision(a, f"LUT {b.id}", b.device.precision, "compare two LUTs of one precision")
 
 
 def half_width(entry: dict[str, Any]) -> float:
@@ -84,7 +84,7 @@ def half_width(entry: dict[str, Any]) -> float:
     return (hi - lo) / 2
 
 
-def lut_diff(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
+def lut_diff(a: Lut, b: Lut) -> pd.DataFrame:
     """Entry-by-entry comparison of two LUTs (columns `DIFF_COLUMNS`, network order).
 
     Shared keys have `only_in` None and `ratio` = b/a; a key in one LUT only has `only_in` "a" or
@@ -104,7 +104,7 @@ def lut_diff(a: dict[str, Any], b: dict[str, Any]) -> pd.DataFrame:
     """
     import pandas as pd
 
-    ea, eb = a["entries"], b["entries"]
+    ea, eb = a.entries, b.entries
     kinds = {k: e["kind"] for k, e in (eb | ea).items()}
     rows = []
     for key in sorted(kinds, key=lambda k: (KIND_ORDER[kinds[k]], natural_key(k))):
@@ -142,16 +142,16 @@ def diff_summary(diff: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def lut_breakdown(doc: dict[str, Any]) -> pd.DataFrame:
+def lut_breakdown(doc: Lut) -> pd.DataFrame:
     """The LUT's context network as the entries it is priced from (columns `BREAKDOWN_COLUMNS`), one
     row per block in network order; raises LUTError naming the first key the LUT lacks."""
     import pandas as pd
 
-    entries = doc["entries"]
+    entries = doc.entries
     rows = []
-    for p in parts(SubnetConfig.from_dict(doc["context"]), load_space(doc["space"]["name"])):
+    for p in parts(SubnetConfig.from_dict(doc.context), load_space(doc.space_name)):
         if p.key not in entries:
-            raise LUTError(f"LUT {doc['id']} has no entry {p.key!r}, which its context network needs")
+            raise LUTError(f"LUT {doc.id} has no entry {p.key!r}, which its context network needs")
         memory = entries[p.key].get("memory", {})
         rows.append({
             "stage": p.stage, "part": p.part, "key": p.key, "latency_ms": float(entries[p.key]["latency_ms"]),

@@ -213,7 +213,7 @@ class Pricer:
             )
         if self.budget.memory_mib is not None and (least := self.least_memory()) > self.budget.memory_mib:
             raise BudgetError(
-                f"no subnet fits in {self.budget.memory_mib:g} MiB: the least peak memory LUT {self.predictor.lut['id'][:8]} predicts for a "
+                f"no subnet fits in {self.budget.memory_mib:g} MiB: the least peak memory LUT {self.predictor.lut.short} predicts for a "
                 f"subnet is {least:.2f} MiB; raise {memory_name} to at least {round_up(least):g}"
             )
         if any(self._priced(batch).feasible.any() for batch in self._reachable_draws()):
@@ -223,9 +223,9 @@ class Pricer:
         if fastest > self.budget.limit_ms:
             raise BudgetError(
                 f"no subnet meets {self.budget.latency_ms:g} ms: the fastest subnet is predicted at {fastest:.3g} ms by LUT "
-                f"{self.predictor.lut['id'][:8]}; {raise_to} (the least budget that every check admits a subnet at)"
+                f"{self.predictor.lut.short}; {raise_to} (the least budget that every check admits a subnet at)"
             )
-        lut = self.predictor.lut["id"]
+        lut = self.predictor.lut.id
         fix = (
             f"profile the device again on a quiet machine (`bench profile`), or validate LUT {lut} (`bench validate --lut {lut[:8]}`) "
             "so the search calibrates its intervals on measured subnets"

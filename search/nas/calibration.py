@@ -83,7 +83,7 @@ OFF_BY = 3.0
 def _check_scale(predictor: LatencyPredictor, validation: dict[str, Any]) -> None:
     median = float(np.median([p["measured_ms"] / p["predicted_ms"] for p in validation["points"]]))
     if not 1 / OFF_BY <= median <= OFF_BY:
-        lut = predictor.lut["id"]
+        lut = predictor.lut.id
         raise LUTError(
             f"LUT {lut}'s validation of {validation['created_at'][:10]} measured its subnets at {median:.3g}x their predicted latency "
             f"(median), beyond the {OFF_BY:g}x a LUT of the device they ran on is within; profile the device again (`bench profile`) and "

@@ -62,7 +62,7 @@ class JointPricer(Pricer):
         """Each device's budget alone first (its own message, naming its LUT), then all at once: a
         set no subnet meets together is refused naming what each device would need given the others."""
         for name, pricer in self.pricers.items():
-            pricer.check_reachable(f"{latency} {pricer.predictor.lut['id'][:8]}=MS ({name})", params_name, memory_name)
+            pricer.check_reachable(f"{latency} {pricer.predictor.lut.short}=MS ({name})", params_name, memory_name)
         if any(self._priced(batch).feasible.any() for batch in self._reachable_draws()):
             return
         least = self.least_given_others()
@@ -70,7 +70,7 @@ class JointPricer(Pricer):
         if not raises:
             raise BudgetError(f"no subnet is within every device's budget at once ({self._budgets()}), nor within all but one; raise several of them")
         binding = min(raises, key=raises.__getitem__)
-        lut = self.pricers[binding].predictor.lut["id"][:8]
+        lut = self.pricers[binding].predictor.lut.short
         raise BudgetError(
             f"no subnet is within every device's budget at once, though each alone is met ({self._budgets()}): "
             f"{needs_sentence(least, {name: p.budget.latency_ms for name, p in self.pricers.items()})}; {binding} binds: raise its budget to "

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -63,16 +64,11 @@ def content_id(doc: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
-def lut_precision(doc: dict[str, Any]) -> str:
-    """The arithmetic a LUT's programs ran: float32 for LUTs written before precisions were recorded."""
-    return str(doc["device"].get("precision", "float32"))
-
-
-def check_same_precision(lut: dict[str, Any], other: str, precision: str, fix: str) -> None:
+def check_same_precision(lut: Lut, other: str, precision: str, fix: str) -> None:
     """Refuse to meet a LUT with something of another precision (a device, a LUT): int8 changes the
     blocks' costs relative to each other, not only in scale, so no figure across the two holds."""
-    if (mine := lut_precision(lut)) != precision:
-        raise LUTError(f"LUT {lut['id']} prices {mine} programs and {other} is {precision}; {fix}")
+    if (mine := lut.device.precision) != precision:
+        raise LUTError(f"LUT {lut.id} prices {mine} programs and {other} is {precision}; {fix}")
 
 
 # The ids of the LUTs this process has found valid. A LUT's id hashes everything else in it, so a
@@ -142,19 +138,19 @@ def validate_lut(doc: Any, source: str = "LUT") -> dict[str, Any]:
 ROUNDS_BOOTSTRAP = "95% bootstrap over rounds (sessions pooled; blind to the variation between sessions, so narrower than a repeat shows)"
 
 
-def interval_method(doc: dict[str, Any]) -> str:
+def interval_method(lut: Lut) -> str:
     """What a LUT's entry intervals mean, in words: its own record, or the method of older LUTs."""
-    record = doc["measurement"].get("interval")
+    record = lut.measurement.get("interval")
     return record["description"] if isinstance(record, dict) and isinstance(record.get("description"), str) else ROUNDS_BOOTSTRAP
 
 
-def layer_timing(doc: dict[str, Any]) -> str:
+def layer_timing(lut: Lut) -> str:
     """How a LUT's layer entries were measured, in words (LUTs before `measurement.layer_copies`: one copy)."""
-    if doc["method"] == "isolated":
+    if lut.method == "isolated":
         return "each block timed alone"
-    if doc["method"] == "transfer":
+    if lut.method == "transfer":
         return "as in the source LUT, whose entries this one scales"
-    copies = doc["measurement"].get("layer_copies", 1)
+    copies = lut.measurement.get("layer_copies", 1)
     if copies == 1:
         return "each layer removed once from its context network"
     return f"each layer removed as {copies} copies from its context network, the entry the delta per copy"
@@ -167,21 +163,83 @@ def shipped_luts() -> Path:
     return Path(__file__).resolve().parents[1] / "luts"
 
 
-def read_lut(path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LutDevice:
+    """The device a LUT was measured on, as every reader asks for it."""
+
+    name: str
+    platform: str
+    backend: str
+    precision: str  # "float32" or "int8": the arithmetic its programs ran (float32 before it was recorded)
+    facts: Mapping[str, Any]  # what its runner reported (CPU model, OS, runtime)
+
+
+@dataclass(frozen=True)
+class Lut:
+    """A LUT as the code reads it, built once after the schema check: the figures every reader
+    needs by name, so no reader digs them out of the JSON (which stays the stored form, `doc`,
+    for the few that print or write it whole). `validation` is its latest `bench validate` run
+    where it was read from a store that has one (`orchestrator.lut.store.open_lut`), and `path`
+    the file it was read from."""
+
+    doc: Mapping[str, Any] = field(repr=False)
+    id: str
+    device: LutDevice
+    space_name: str
+    space_hash: str
+    resolution: int
+    method: str
+    entries: Mapping[str, Mapping[str, Any]] = field(repr=False)
+    measurement: Mapping[str, Any] = field(repr=False)
+    context: Mapping[str, Any] = field(repr=False)
+    path: Path | None = None
+    validation: Mapping[str, Any] | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, doc: Mapping[str, Any], path: Path | None = None) -> Lut:
+        """The record of a document `validate_lut` has passed."""
+        device = doc["device"]
+        return cls(
+            doc, doc["id"], LutDevice(device["name"], device["platform"], device["backend"], str(device.get("precision", "float32")), device.get("facts", {})),
+            doc["space"]["name"], doc["space"]["hash"], doc["resolution"], doc["method"], doc["entries"], doc["measurement"], doc["context"], path,
+        )
+
+    @property
+    def short(self) -> str:
+        """The id as `bench` prints it: its first 8 characters, unique among the LUTs a user holds."""
+        return self.id[:8]
+
+    @property
+    def memory(self) -> Mapping[str, Any] | None:
+        """How its memory was measured (`measurement.memory`) where every entry records memory, else None."""
+        if "memory" in self.measurement and all("memory" in e for e in self.entries.values()):
+            return self.measurement["memory"]
+        return None
+
+    def with_validation(self, validation: Mapping[str, Any] | None) -> Lut:
+        return replace(self, validation=validation)
+
+
+def as_lut(lut: Lut | Mapping[str, Any], source: str = "LUT") -> Lut:
+    """A record from a record or a document (checked as every document is)."""
+    return lut if isinstance(lut, Lut) else Lut.of(validate_lut(lut, source))
+
+
+def read_lut(path: Path) -> Lut:
     """A LUT file read and validated; one larger than any LUT could be is refused after reading at
     most `MAX_LUT_BYTES`, so it costs every command that meets it milliseconds, not minutes."""
     doc = load_json(path, "LUT file", "give a LUT that `bench profile` wrote (`bench lut list` shows them)", LUTError, MAX_LUT_BYTES)
-    return validate_lut(doc, f"LUT file {path}")
+    return Lut.of(validate_lut(doc, f"LUT file {path}"), Path(path))
 
 
-def check_space(doc: dict[str, Any], space_name: str, space_hash: str) -> None:
+def check_space(lut: Lut, space_name: str, space_hash: str) -> None:
     """Refuse a LUT built for another space, or for an older definition of this one."""
-    if doc["space"]["name"] != space_name:
-        raise LUTError(f"LUT {doc['id']} is for space {doc['space']['name']!r}, not {space_name!r}; choose a LUT of {space_name!r}")
-    if doc["space"]["hash"] != space_hash:
+    if lut.space_name != space_name:
+        raise LUTError(f"LUT {lut.id} is for space {lut.space_name!r}, not {space_name!r}; choose a LUT of {space_name!r}")
+    if lut.space_hash != space_hash:
         raise LUTError(
-            f"LUT {doc['id']} was built for another definition of space {space_name!r} "
-            f"(hash {doc['space']['hash']}, now {space_hash}); rebuild it with `bench profile --space {space_name}`"
+            f"LUT {lut.id} was built for another definition of space {space_name!r} "
+            f"(hash {lut.space_hash}, now {space_hash}); rebuild it with `bench profile --space {space_name}`"
         )
 
 
@@ -194,11 +252,11 @@ def stored_luts(root: Path, prefix: str = "") -> list[Path]:
     return [p for p in sorted(root.glob(f"*/*/{prefix}*.json")) if not p.name.endswith(VALIDATION_SUFFIX)] if root.is_dir() else []
 
 
-def check_named(path: Path, doc: dict[str, Any]) -> None:
+def check_named(path: Path, lut: Lut) -> None:
     """Refuse a stored LUT whose file is not named for its id (as a profile names it): an id is
     found by file name alone, so such a file would answer for an id it does not hold."""
-    if path.stem != doc["id"]:
-        raise LUTError(f"LUT file {path} holds LUT {doc['id']}, so its name does not find it; rename it {doc['id']}.json")
+    if path.stem != lut.id:
+        raise LUTError(f"LUT file {path} holds LUT {lut.id}, so its name does not find it; rename it {lut.id}.json")
 
 
 def find_lut(ref: str, roots: Sequence[Path]) -> Path | None:
@@ -217,3 +275,26 @@ def find_lut(ref: str, roots: Sequence[Path]) -> Path | None:
             check_named(matches[0], read_lut(matches[0]))
             return matches[0]
     return None
+
+
+def check_lut_fits(doc: dict[str, Any], lut: Lut) -> None:
+    """A LUT predicts latency for one space at one resolution: the supernet's."""
+    from search.training.checkpoint import CheckpointError  # here: importing the LUT format stays free of torch
+
+    if lut.space_name != doc["space"]["name"]:
+        raise CheckpointError(
+            f"LUT {lut.id} is for space {lut.space_name!r} but the checkpoint is a {doc['space']['name']!r} supernet; "
+            f"choose a LUT of {doc['space']['name']!r} (bench lut list)"
+        )
+    if lut.space_hash != doc["space"]["hash"]:
+        raise CheckpointError(
+            f"LUT {lut.id} was built for another definition of space {doc['space']['name']!r} than the checkpoint; "
+            f"rebuild it with `bench profile --space {doc['space']['name']}`"
+        )
+    trained = doc["settings"]["resolution"]
+    if lut.resolution != trained:
+        raise CheckpointError(
+            f"LUT {lut.id} was measured at {lut.resolution} px but the supernet was trained at {trained} px; "
+            f"train at the LUT's resolution (`bench train --resolution {lut.resolution}`), choose a LUT of {trained} px, "
+            f"or build one with `bench profile --space {doc['space']['name']} --resolution {trained}`"
+        )

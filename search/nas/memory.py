@@ -14,11 +14,12 @@ or by transfer, records none: asking it for memory is an error naming how to get
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from search.nas.lut import LUTError, check_space, entry_key
+from search.nas.lut import Lut, LUTError, as_lut, check_space, entry_key
 from search.nas.predictor import missing_entries, parts
 from search.space import SearchSpace
 from search.space.additive import AdditiveTable
@@ -43,33 +44,29 @@ class Memory(NamedTuple):
         return {"load_mib": self.load_bytes / MIB, "peak_mib": self.peak_bytes / MIB}
 
 
-def has_memory(lut: dict[str, Any]) -> bool:
-    return "memory" in lut["measurement"] and all("memory" in e for e in lut["entries"].values())
-
-
-def no_memory(lut: dict[str, Any]) -> str:
+def no_memory(lut: Lut) -> str:
     """Why a LUT has no memory and how to get one that has, in one sentence's worth."""
-    why = {"transfer": "a transfer LUT scales latency only", "isolated": "its blocks were measured alone"}.get(lut["method"], "it was profiled before memory was measured, or its device's runner measures none")
-    return f"LUT {lut['id']} records no memory ({why}); profile the device with `bench profile --device {lut['device']['name']}` for a LUT that does"
+    why = {"transfer": "a transfer LUT scales latency only", "isolated": "its blocks were measured alone"}.get(lut.method, "it was profiled before memory was measured, or its device's runner measures none")
+    return f"LUT {lut.id} records no memory ({why}); profile the device with `bench profile --device {lut.device.name}` for a LUT that does"
 
 
-def memory_words(lut: dict[str, Any]) -> str:
+def memory_words(lut: Lut) -> str:
     """How a LUT's memory was measured, in words, or why it has none."""
-    if not has_memory(lut):
+    if (record := lut.memory) is None:
         return no_memory(lut)
-    record = lut["measurement"]["memory"]
     return (f"each entry's load and peak by removal, as its latency ({record['method']}; a network's peak moved "
             f"{record['relative_sd']:.2%} from one session to the next)")
 
 
 class MemoryPredictor:
-    def __init__(self, lut: dict[str, Any], space: SearchSpace) -> None:
+    def __init__(self, lut: Lut | Mapping[str, Any], space: SearchSpace) -> None:
+        lut = as_lut(lut)  # a document built in Python (a benchmark's) is checked as a file's is
         check_space(lut, space.name, space.hash)
-        if not has_memory(lut):
+        if lut.memory is None:
             raise LUTError(no_memory(lut))
         self.lut, self.space = lut, space
-        self.record: dict[str, Any] = lut["measurement"]["memory"]
-        self.memory = {k: {key: float(e["memory"][k]) for key, e in lut["entries"].items()} for k in KINDS}
+        self.record: dict[str, Any] = lut.measurement["memory"]
+        self.memory = {k: {key: float(e["memory"][k]) for key, e in lut.entries.items()} for k in KINDS}
         self.tables = {k: AdditiveTable(space, self._value(k)) for k in KINDS}
 
     def _value(self, kind: str) -> Any:

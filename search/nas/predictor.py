@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from search.nas.lut import LUTError, check_space, entry_key
+from search.nas.lut import Lut, LUTError, as_lut, check_space, entry_key
 from search.space import SearchSpace
 from search.space.additive import AdditiveTable
 from search.space.config import SubnetConfig, validate
@@ -53,11 +53,11 @@ def parts(config: SubnetConfig, space: SearchSpace) -> list[Part]:
     return out
 
 
-def missing_entries(lut: dict[str, Any], keys: list[str], config: SubnetConfig) -> LUTError:
+def missing_entries(lut: Lut, keys: list[str], config: SubnetConfig) -> LUTError:
     """The error of a config that needs entries `keys` the LUT lacks: a predictor of any quantity
     the LUT records (latency, memory) says it so."""
     return LUTError(
-        f"LUT {lut['id']} has no entry {', '.join(repr(k) for k in keys)}, which config {config.hash} needs; "
+        f"LUT {lut.id} has no entry {', '.join(repr(k) for k in keys)}, which config {config.hash} needs; "
         "rebuild the LUT with `bench profile` for this space"
     )
 
@@ -70,16 +70,17 @@ def random_subnet_quantiles(predictor: Any, quantiles: float | Sequence[float], 
     of its space at its LUT's resolution, from one fixed draw (seed 0): a budget that a share `q` of
     the space meets. `bench profile`'s suggested budget and the benchmarks' budgets are these, so
     one LUT gives every one of them the same budget for the same `q`."""
-    batch = random_batch(predictor.space, samples, np.random.default_rng(0), predictor.lut["resolution"])
+    batch = random_batch(predictor.space, samples, np.random.default_rng(0), predictor.lut.resolution)
     return np.quantile(predictor.predict_batch(batch), quantiles)
 
 
 class LatencyPredictor:
-    def __init__(self, lut: dict[str, Any], space: SearchSpace) -> None:
+    def __init__(self, lut: Lut | Mapping[str, Any], space: SearchSpace) -> None:
+        lut = as_lut(lut)  # a document built in Python (a benchmark's) is checked as a file's is
         check_space(lut, space.name, space.hash)
         self.lut, self.space = lut, space
-        self.resolution: int = lut["resolution"]
-        self.latency = {k: float(e["latency_ms"]) for k, e in lut["entries"].items()}
+        self.resolution: int = lut.resolution
+        self.latency = {k: float(e["latency_ms"]) for k, e in lut.entries.items()}
         self.table = AdditiveTable(space, self._value)
         self._check_positive()
 
@@ -92,12 +93,12 @@ class LatencyPredictor:
         smallest = min_config(self.space, self.resolution)
         if not self.missing(smallest) and (predicted := self.predict(smallest)) <= 0:
             raise LUTError(
-                f"LUT {self.lut['id']} predicts {predicted:.4g} ms for the space's smallest subnet, and a latency cannot be zero "
+                f"LUT {self.lut.id} predicts {predicted:.4g} ms for the space's smallest subnet, and a latency cannot be zero "
                 "or negative; rebuild it with `bench profile`"
             )
         if (least := self.least_prediction()) <= 0:
             raise LUTError(
-                f"LUT {self.lut['id']} predicts as little as {least:.4g} ms for subnets of space {self.space.name!r} (its negative "
+                f"LUT {self.lut.id} predicts as little as {least:.4g} ms for subnets of space {self.space.name!r} (its negative "
                 "entries add up), and a latency cannot be zero or negative; rebuild it with `bench profile`"
             )
 
@@ -139,7 +140,7 @@ class LatencyPredictor:
         wrong = resolutions[resolutions != self.resolution]
         if wrong.size:
             raise LUTError(
-                f"LUT {self.lut['id']} was measured at {self.resolution} px, but a config is at {int(wrong[0])} px; "
+                f"LUT {self.lut.id} was measured at {self.resolution} px, but a config is at {int(wrong[0])} px; "
                 f"use a LUT of {int(wrong[0])} px (bench profile --resolution {int(wrong[0])})"
             )
 
@@ -167,7 +168,7 @@ class LatencyPredictor:
         below: dict[str, float] = {}
         above: dict[str, float] = {}
         for p in parts(config, self.space):
-            lo, hi = self.lut["entries"][p.key]["ci_ms"]
+            lo, hi = self.lut.entries[p.key]["ci_ms"]
             group = FIXED if p.part == FIXED else p.stage
             below[group] = below.get(group, 0.0) + max(0.0, self.latency[p.key] - lo)
             above[group] = above.get(group, 0.0) + max(0.0, hi - self.latency[p.key])
@@ -184,7 +185,7 @@ class LatencyPredictor:
     def _half_widths(self) -> tuple[AdditiveTable, AdditiveTable]:
         """Tables of the entries' lower and upper half-widths."""
         half: dict[str, tuple[float, float]] = {
-            k: (max(0.0, e["latency_ms"] - e["ci_ms"][0]), max(0.0, e["ci_ms"][1] - e["latency_ms"])) for k, e in self.lut["entries"].items()
+            k: (max(0.0, e["latency_ms"] - e["ci_ms"][0]), max(0.0, e["ci_ms"][1] - e["latency_ms"])) for k, e in self.lut.entries.items()
         }
 
         def table(end: int) -> AdditiveTable:

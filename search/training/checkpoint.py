@@ -150,23 +150,3 @@ def load_weights(net: torch.nn.Module, doc: dict[str, Any]) -> None:
         detail = next((line.strip() for line in first[1:] if line.strip()), first[0] if first else type(exc).__name__)
         raise CheckpointError(f"checkpoint {doc['path']} does not fit the supernet it names ({detail}); pass the last.pt that `bench train` wrote") from None
 
-
-def check_lut_fits(doc: dict[str, Any], lut: dict[str, Any]) -> None:
-    """A LUT predicts latency for one space at one resolution: the supernet's."""
-    if lut["space"]["name"] != doc["space"]["name"]:
-        raise CheckpointError(
-            f"LUT {lut['id']} is for space {lut['space']['name']!r} but the checkpoint is a {doc['space']['name']!r} supernet; "
-            f"choose a LUT of {doc['space']['name']!r} (bench lut list)"
-        )
-    if lut["space"]["hash"] != doc["space"]["hash"]:
-        raise CheckpointError(
-            f"LUT {lut['id']} was built for another definition of space {doc['space']['name']!r} than the checkpoint; "
-            f"rebuild it with `bench profile --space {doc['space']['name']}`"
-        )
-    trained = doc["settings"]["resolution"]
-    if lut["resolution"] != trained:
-        raise CheckpointError(
-            f"LUT {lut['id']} was measured at {lut['resolution']} px but the supernet was trained at {trained} px; "
-            f"train at the LUT's resolution (`bench train --resolution {lut['resolution']}`), choose a LUT of {trained} px, "
-            f"or build one with `bench profile --space {doc['space']['name']} --resolution {trained}`"
-        )
