@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from infra.files import check_name
 from orchestrator.export.backends import PTE, backend_of_file, get_backend
 from orchestrator.measure.devices import Device, load_devices
 from orchestrator.measure.platforms import runner_for
+from orchestrator.measure.runners.base import Runner
 from orchestrator.measure.session import new_run_dir, run_session
 
 TIMM_PREFIX = "timm:"
@@ -65,13 +67,22 @@ def _a(precision: str) -> str:
     return f"an {precision}" if precision[0] in "aeiou" else f"a {precision}"
 
 
-def measure_model(model: str, device: Device, root: Path = Path("runs"), devices_file: Path | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Program:
+    """A model ready to time on a device: the program file, its input shape, and the run directory
+    it is timed in (where a timm model was exported)."""
+
+    path: Path
+    shape: list[int]
+    run_dir: Path
+
+
+def program_for(model: str, device: Device, runner: Runner, root: Path = Path("runs"), devices_file: Path | None = None) -> Program:
     """Check the model (a file of the device's format and precision, or a timm model exported with
-    the device's backend), then time it in a run directory of its own; `devices_file` is where a
-    device of the file's precision is looked for, to name it when the device's is another. A file
-    runs as it was exported: an XNNPACK .pte measured on a portable device still runs XNNPACK,
-    which the host and Android runtimes link."""
-    runner = runner_for(device)
+    the device's backend, the device held by `runner` meanwhile), in a run directory of its own made
+    only once it passes; `devices_file` is where a device of the file's precision is looked for, to
+    name it when the device's is another. A file runs as it was exported: an XNNPACK .pte measured
+    on a portable device still runs XNNPACK, which the host and Android runtimes link."""
     backend = get_backend(device.backend)
     if model.startswith(TIMM_PREFIX):
         if backend.format != PTE.format:
@@ -82,11 +93,16 @@ def measure_model(model: str, device: Device, root: Path = Path("runs"), devices
         path, shape = run_dir / f"{name}{backend.suffix}", [1, *size]
         with runner.unattended(run_dir):
             backend.export(net, torch.randn(*shape), path)
-            result = run_session(device, run_dir, {"model": (path, shape)}, runner=runner)
-    else:
-        path = _model_file(model, device)
-        shape = backend.input_shape(path)
-        _check_precision(path, device, devices_file)
-        run_dir = new_run_dir(f"measure-{device.name}", root)
-        result = run_session(device, run_dir, {"model": (path, shape)}, runner=runner)
+        return Program(path, shape, run_dir)
+    path = _model_file(model, device)
+    shape = backend.input_shape(path)
+    _check_precision(path, device, devices_file)
+    return Program(path, shape, new_run_dir(f"measure-{device.name}", root))
+
+
+def measure_model(model: str, device: Device, root: Path = Path("runs"), devices_file: Path | None = None) -> dict[str, Any]:
+    """The model (`program_for`) timed alone on the device, in its run directory."""
+    runner = runner_for(device)
+    program = program_for(model, device, runner, root, devices_file)
+    result = run_session(device, program.run_dir, {"model": (program.path, program.shape)}, runner=runner)
     return {**result, "summary": result["models"][0]["summary"]}

@@ -9,7 +9,7 @@ drifts between sessions (±5-10% on our CI VM) and the budget was set against th
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,19 +148,20 @@ class Timed:
 
 def time_models(
     models: dict[str, Path], resolution: int, lut: dict[str, Any], base_space: SearchSpace, device: Device, run_dir: Path, workers: int = 1,
-    predicted_ms: Mapping[str, float] | None = None,
+    predicted_ms: Mapping[str, float] | None = None, shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> Timed:
     """Models (id -> file in the device's format) and the LUT's anchor timed interleaved in one
     session, in the LUT's bursts (`end_to_end_timing`): on a phone, one request; on a slow device,
     the rounds that fit the session's time budget (`TimeBudget`), priced from `predicted_ms` (the
     LUT's predictions of the models) and the anchor's LUT latency (its prediction where the LUT has
-    none), else from a pilot round. Raises UserError when the device cannot be reached."""
+    none), else from a pilot round. `shapes`: a model's input shape where it is not [1, 3, resolution,
+    resolution] (`bench measure --lut` times any model). Raises UserError when the device cannot be reached."""
     runner = runner_for(device)
     anchor = ProbeSpec("net", lut["resolution"], SubnetConfig.from_dict(lut["context"]).to_json(), True)
     shape = [1, 3, resolution, resolution]
     with runner.unattended(run_dir):
         artifact = export_probes({anchor.id: anchor}, base_space.name, base_space.hash, device.backend, workers)[anchor.id]
-        session = {**{name: (path, shape) for name, path in models.items()}, ANCHOR: (artifact.path, anchor.input_shape)}
+        session = {**{name: (path, (shapes or {}).get(name, shape)) for name, path in models.items()}, ANCHOR: (artifact.path, anchor.input_shape)}
         anchor_ms = lut["measurement"].get("context_latency_ms") or LatencyPredictor(lut, base_space).predict(SubnetConfig.from_dict(lut["context"]))
         known = {**(predicted_ms or {}), ANCHOR: anchor_ms}
         result = run_session(device, run_dir, session, end_to_end_timing(lut), runner=runner, budget=TimeBudget(), latency_ms=known)
