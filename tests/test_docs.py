@@ -185,7 +185,26 @@ def test_the_guide_counts_the_entries_and_networks_each_preset_s_plan_has():
     assert f"({len(full.entries)} entries, {len(full.probes)} networks)" in guide
     assert f"XXS: {len(full.entries)} entries from {len(full.probes)} networks; tiny: {len(quick.entries)} from {len(quick.probes)}." in guide
     assert f"tiny's {len(quick.probes)} networks" in guide and f"XXS's {len(full.probes)} networks" in guide
-    assert f"the float32 one exports its {len(quick.probes)} in" in guide
+    assert f"the float32 one exports its {len(quick.probes)} in" in guide and f"the plan's every network (XXS: {len(full.probes)})" in guide
+
+
+def test_the_guide_says_what_a_user_without_an_iphone_gets_and_which_host_devices_stand_in_for_phones():
+    """No host device runs Core ML, the ones a user has without a phone are the registry's host
+    devices, and the several-devices page's stand-ins are the benchmark's four."""
+    import ast
+
+    from orchestrator.export.backends import get_backend
+    from orchestrator.measure.devices import load_devices
+
+    benchmark = ast.parse((ROOT / "benchmarks" / "several_devices.py").read_text())  # read, not imported: it imports the whole search job
+    LUTS = next(ast.literal_eval(n.value) for n in benchmark.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == "LUTS")
+    guide = " ".join(prose(ROOT / "docs" / "guide.md").split())
+    hosts = {name for name, d in load_devices().items() if d.platform == "host"}
+    assert "No host device stands in for Core ML" in guide and all(get_backend(load_devices()[h].backend).format != "coreml" for h in hosts)
+    without = re.search(r"Without an iPhone you get LUTs, searches and timed models for this machine's devices \(([^)]*)\)", guide).group(1)
+    assert set(re.findall(r"`([\w-]+)`", without)) == hosts
+    stand_ins = re.search(r"The four are host devices standing in for phones(.*?)They stand in", guide).group(1)
+    assert set(re.findall(r"`(host[\w-]*)`", stand_ins)) == set(LUTS)
 
 
 def quick_path_sections(page: Path) -> list[str]:
