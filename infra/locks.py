@@ -164,8 +164,8 @@ def queued(lock_file: Path, what: str, waiting: Waiting, poll_s: float = 0.5) ->
 
 def _running(pid: str) -> str:
     """What process `pid` runs and for how long, as ` (python bench profile ..., running for 03:12)`;
-    nothing where `ps` cannot say (another system, the process gone). Paths of the interpreter and
-    script are cut to their names: the command is what tells one job from another."""
+    nothing where `ps` cannot say (another system, the process gone). The paths it starts with (the
+    interpreter's, the script's) are cut to their names: the command is what tells one job from another."""
     if not pid.isdigit():
         return ""
     try:
@@ -175,7 +175,7 @@ def _running(pid: str) -> str:
     if len(shown) < 2:
         return ""
     since, words = shown[0], shown[1:]
-    lead = next((i for i, w in enumerate(words) if not w.startswith("/")), len(words))
+    lead = next((i for i, w in enumerate(words) if "/" not in w), len(words))
     command = " ".join([*(Path(w).name for w in words[:lead]), *words[lead:]])
     return f" ({command[:117] + '...' if len(command) > 120 else command}, running for {since})"
 

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from unittest.mock import MagicMock
 
 from rich.console import Console
 
@@ -128,6 +129,6 @@ def test_the_finish_says_it_quantizes_the_found_model_before_scoring_it_as_int8(
     monkeypatch.setattr(finish, "right_per_image", lambda model, batches: None)
     monkeypatch.setattr(finish, "accuracy_drop", lambda before, after: {})
     said: list[str] = []
-    job = SimpleNamespace(selection_batches=lambda: [], test_batches=[])
+    job = MagicMock()  # its batches only reach the scoring patched out above
     finish._int8_accuracy(job, SimpleNamespace(static=None, right=None), None, get_backend("pte-int8"), [None] * 64, said.append)
     assert said == ["quantizing the found model as pte-int8 runs it (64 calibration images) to score it on the held-out and test images"]
