@@ -126,7 +126,7 @@ def test_a_budget_not_given_as_lut_equals_ms_is_one_json_error_line(tiny_checkpo
     assert re.match(rf"error: {says}", line), line
 
 
-def placeholder_model(static, backend, path: Path, calibration=None) -> dict[str, Any]:
+def placeholder_model(static, backend, path: Path, calibration=None, classes=None) -> dict[str, Any]:
     """A model in `backend`'s form that costs no export: a `.pte` of a few bytes, an `.mlpackage`
     folder with a manifest. The real exports are the one-device tests'."""
     if backend.suffix == ".pte":
@@ -138,11 +138,13 @@ def placeholder_model(static, backend, path: Path, calibration=None) -> dict[str
 
 
 def placeholder_exports(monkeypatch) -> None:
-    """Every candidate and delivered model exported as a placeholder (`placeholder_model`)."""
-    from orchestrator.searchjob import delivery, measured
+    """Every candidate and delivered model exported as a placeholder (`placeholder_model`), which
+    has no inputs for a deployment manifest to describe (`test_deployment.py` reads real ones)."""
+    from orchestrator.searchjob import delivery, finish, measured
 
     monkeypatch.setattr(measured, "export_model", placeholder_model)
     monkeypatch.setattr(delivery, "export_model", placeholder_model)
+    monkeypatch.setattr(finish, "write_manifests", lambda *args: [])
 
 
 def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]], slower: float = 1.0) -> None:

@@ -446,14 +446,15 @@ def fake_device(monkeypatch, slower: float) -> None:
     answers the session with a result's figures; the models it is given are placeholders (the real
     exports and a real session are test_search_delivers_the_best_subnet...'s)."""
     from orchestrator.measure.contract import summarize
-    from orchestrator.searchjob import delivery, measured
+    from orchestrator.searchjob import delivery, finish, measured
 
-    def placeholder(static, backend, path, calibration=None):
+    def placeholder(static, backend, path, calibration=None, classes=None):
         path.write_bytes(b"a model") if backend.suffix == ".pte" else path.mkdir(parents=True, exist_ok=True)
         return {}
 
     monkeypatch.setattr(measured, "export_model", placeholder)
     monkeypatch.setattr(delivery, "export_model", placeholder)
+    monkeypatch.setattr(finish, "write_manifests", lambda *args: [])  # a placeholder has no inputs to describe
 
     def session(device, run_dir, models, timing, runner=None, **sized):
         inputs = json.loads((run_dir.parent / "inputs.json").read_text())

@@ -1,21 +1,26 @@
 import BenchCore
 import CoreML
+import CoreVideo
 
 /// A request's model compiled for this phone, with its input already filled: ready to load.
 ///
 /// Compiling is done here, before any timing, because a shipped app compiles its models at build
-/// time; only `load()` counts as load time.
+/// time; only `load()` counts as load time. The input is filled both ways here, as a MultiArray and,
+/// for a model whose input is an image (a search's delivered classifier), as the pixel buffer an
+/// app's camera gives; `load()` feeds the one the model's input takes.
 final class CompiledCoreMLModel: LoadableModel {
     private let spec: ModelSpec
     let compiledURL: URL
     let configuration: MLModelConfiguration
     private let input: MLMultiArray
+    private let pixels: CVPixelBuffer?
 
-    private init(spec: ModelSpec, compiledURL: URL, configuration: MLModelConfiguration, input: MLMultiArray) {
+    private init(spec: ModelSpec, compiledURL: URL, configuration: MLModelConfiguration, input: MLMultiArray, pixels: CVPixelBuffer?) {
         self.spec = spec
         self.compiledURL = compiledURL
         self.configuration = configuration
         self.input = input
+        self.pixels = pixels
     }
 
     /// Each run compiles into a fresh temporary folder; without removing it there, every run would
@@ -38,15 +43,55 @@ final class CompiledCoreMLModel: LoadableModel {
                 buffer[index] = fill.next()
             }
         }
+        var pixels: CVPixelBuffer?
+        if spec.inputShape.count == 4 {
+            pixels = try pixelBuffer(width: spec.inputShape[3], height: spec.inputShape[2], seed: request.seed)
+        }
         let compiledURL = try await MLModel.compileModel(at: packageURL)
-        return CompiledCoreMLModel(spec: spec, compiledURL: compiledURL, configuration: configuration, input: input)
+        return CompiledCoreMLModel(spec: spec, compiledURL: compiledURL, configuration: configuration, input: input, pixels: pixels)
     }
 
     func load() async throws -> any BenchModel {
         let model = try await MLModel.load(contentsOf: compiledURL, configuration: configuration)
         let inputName = try spec.inputName ?? onlyInputName(of: model)
-        let features = try MLDictionaryFeatureProvider(dictionary: [inputName: MLFeatureValue(multiArray: input)])
+        let value = try inputValue(for: model.modelDescription.inputDescriptionsByName[inputName])
+        let features = try MLDictionaryFeatureProvider(dictionary: [inputName: value])
         return LoadedCoreMLModel(model: model, input: features, compiled: self)
+    }
+
+    /// The pixel buffer for an image input, the MultiArray for any other.
+    private func inputValue(for description: MLFeatureDescription?) throws -> MLFeatureValue {
+        guard description?.type == .image else {
+            return MLFeatureValue(multiArray: input)
+        }
+        guard let pixels else {
+            throw BenchError("\(spec.id) takes an image, but its input_shape \(spec.inputShape) is not [1, channels, height, width]")
+        }
+        return MLFeatureValue(pixelBuffer: pixels)
+    }
+
+    /// A BGRA buffer of the input's size, its colour bytes from the request's seed as the MultiArray's
+    /// values are, opaque: what a camera frame is, which Core ML converts to the model's colour layout.
+    private static func pixelBuffer(width: Int, height: Int, seed: Int) throws -> CVPixelBuffer {
+        var made: CVPixelBuffer?
+        let status = CVPixelBufferCreate(kCFAllocatorDefault, width, height, kCVPixelFormatType_32BGRA, nil, &made)
+        guard status == kCVReturnSuccess, let buffer = made else {
+            throw BenchError("could not make a \(width)x\(height) pixel buffer for an image input (CVReturn \(status))")
+        }
+        CVPixelBufferLockBaseAddress(buffer, [])
+        defer { CVPixelBufferUnlockBaseAddress(buffer, []) }
+        guard let base = CVPixelBufferGetBaseAddress(buffer) else {
+            throw BenchError("could not write the \(width)x\(height) pixel buffer of an image input")
+        }
+        let rowBytes = CVPixelBufferGetBytesPerRow(buffer)
+        var fill = InputFill(seed: seed)
+        for row in 0 ..< height {
+            let bytes = base.advanced(by: row * rowBytes).assumingMemoryBound(to: UInt8.self)
+            for index in 0 ..< width * 4 {
+                bytes[index] = index % 4 == 3 ? 255 : UInt8((fill.next() + 1) * 127.5)
+            }
+        }
+        return buffer
     }
 
     /// Core ML lists a model's inputs by name, in no order, so "the first input" only exists when

@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from infra.errors import UserError
 from orchestrator.export.precision import mlpackage_precision, pte_precision
+from orchestrator.export.program_io import ProgramIO, mlpackage_io, pte_io
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from orchestrator.export.coreml_app import AppInput
     from orchestrator.export.executorch import ExportReport
 
 
@@ -45,6 +47,9 @@ class Backend:
     # "int8" or "float32", read from the artifact itself (`export.precision`): a file given to
     # `bench measure` tells its format by its suffix, its precision only by what it holds
     program_precision: Callable[[Path], str]
+    # its inputs and outputs (names, shapes, dtypes, an image input, a classifier's labels), read
+    # from the artifact itself (`program_io`): what a delivery's deployment manifest tells an app
+    program_io: Callable[[Path], ProgramIO]
     # the search delivers it with every winner; a backend few devices use is delivered only for its own LUT's device
     delivered_always: bool = True
     # the arithmetic its programs run: a LUT of an int8 backend prices int8 programs, whose blocks
@@ -53,6 +58,10 @@ class Backend:
     precision: str = "float32"
     scheme: str | None = None  # how an int8 backend's programs are quantized
     quantizer: Callable[[], Any] | None = None  # an int8 backend's PT2E quantizer (`search.supernet.quantize`), for the accuracy of its programs
+    # its exporter also takes `app` (`coreml_app.AppInput`) and then writes the program an app feeds
+    # as it is (image input, normalisation folded in, class labels), as a found model is delivered;
+    # a format with no such input (ExecuTorch's) ships the normalisation beside the program instead
+    app_form: bool = False
 
     @property
     def delivered_as(self) -> str:
@@ -115,17 +124,19 @@ def _pte_input_shape(path: Path) -> list[int]:
     return list(meta.input_tensor_meta(0).sizes())
 
 
-def _export_coreml(model: nn.Module, example: torch.Tensor, path: Path) -> dict[str, Any]:
+def _export_coreml(model: nn.Module, example: torch.Tensor, path: Path, app: AppInput | None = None) -> dict[str, Any]:
     from orchestrator.export.coreml import save_mlpackage
 
-    save_mlpackage(model, example, path)
+    save_mlpackage(model, example, path, app=app)
     return {}
 
 
-def _export_int8_coreml(model: nn.Module, example: torch.Tensor, path: Path, calibration: list[torch.Tensor] | None = None) -> dict[str, Any]:
+def _export_int8_coreml(
+    model: nn.Module, example: torch.Tensor, path: Path, calibration: list[torch.Tensor] | None = None, app: AppInput | None = None,
+) -> dict[str, Any]:
     from orchestrator.export.coreml import save_int8_mlpackage
 
-    return {"quantization": save_int8_mlpackage(model, example, path, calibration)}
+    return {"quantization": save_int8_mlpackage(model, example, path, calibration, app)}
 
 
 def _xnnpack_quantizer() -> Any:
@@ -141,16 +152,14 @@ def _coreml_quantizer() -> Any:
 
 
 def _coreml_input_shape(path: Path) -> list[int]:
-    """From the model's own description, which coremltools reads on Linux too."""
-    import coremltools as ct
-
-    try:
-        inputs = ct.utils.load_spec(str(path)).description.input
-    except Exception as exc:  # coremltools raises many types for a damaged package
-        raise UserError(f"{path} is not a Core ML package coremltools can read ({_first_line(exc)}); export it again") from None
+    """From the model's own description: a MultiArray's shape, or an image input's as [1, channels,
+    height, width] (what the phone apps fill)."""
+    inputs = mlpackage_io(path).inputs
     if len(inputs) != 1:
         raise UserError(f"{path} takes {len(inputs)} inputs; the toolkit measures models of one image tensor")
-    return [int(d) for d in inputs[0].type.multiArrayType.shape]
+    if inputs[0].shape is None:
+        raise UserError(f"{path} takes a {inputs[0].kind} input; the toolkit measures models of one image or one MultiArray input")
+    return inputs[0].shape
 
 
 @contextlib.contextmanager
@@ -174,27 +183,27 @@ def _first_line(exc: Exception) -> str:
 
 
 _EXECUTORCH_DEVICES = "ExecuTorch devices (host, Android)"
-PTE = Backend("pte", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_pte, _pte_input_shape, pte_precision)
+PTE = Backend("pte", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_pte, _pte_input_shape, pte_precision, pte_io)
 PTE_PORTABLE = Backend(
-    "pte-portable", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_portable_pte, _pte_input_shape, pte_precision,
+    "pte-portable", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_portable_pte, _pte_input_shape, pte_precision, pte_io,
     delivered_always=False,
 )
 PTE_INT8 = Backend(
-    "pte-int8", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_int8_pte, _pte_input_shape, pte_precision,
+    "pte-int8", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_int8_pte, _pte_input_shape, pte_precision, pte_io,
     delivered_always=False, precision="int8",
     scheme="PT2E with ExecuTorch's XNNPACKQuantizer: symmetric per-channel int8 weights, int8 activations",
     quantizer=_xnnpack_quantizer,
 )
 _COREML_DEVICES = "iOS devices (Core ML)"
 COREML = Backend(
-    "coreml", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_coreml, _coreml_input_shape, mlpackage_precision,
+    "coreml", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_coreml, _coreml_input_shape, mlpackage_precision, mlpackage_io, app_form=True,
 )
 COREML_INT8 = Backend(
-    "coreml-int8", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_int8_coreml, _coreml_input_shape, mlpackage_precision,
+    "coreml-int8", "coreml", ".mlpackage", "coremltools", _COREML_DEVICES, _export_int8_coreml, _coreml_input_shape, mlpackage_precision, mlpackage_io,
     delivered_always=False, precision="int8",
     scheme="PT2E with ExecuTorch's CoreMLQuantizer: symmetric per-channel int8 weights, uint8 activations (int8 weights alone where "
     "that does not convert; the export records which)",
-    quantizer=_coreml_quantizer,
+    quantizer=_coreml_quantizer, app_form=True,
 )
 # PTE comes before PTE_PORTABLE, COREML before COREML_INT8: `backend_of_file` gives the first backend of a suffix
 BACKENDS: dict[str, Backend] = {b.name: b for b in (PTE, PTE_PORTABLE, PTE_INT8, COREML, COREML_INT8)}

@@ -20,6 +20,7 @@ from infra.errors import UserError
 from infra.files import atomic_path
 from infra.staged import Owned
 from orchestrator.export.backends import BACKENDS, Backend
+from orchestrator.export.coreml_app import AppInput
 from orchestrator.export.probes import export_probes
 from orchestrator.export.trained import export_trained
 from orchestrator.lut.settings import end_to_end_timing
@@ -36,6 +37,7 @@ from search.supernet.deploy import deploy_form
 from search.supernet.digest import weights_digest
 from search.supernet.found import DELIVERED
 from search.supernet.static import StaticSubnet
+from search.training.data import MEAN, STD
 
 
 @dataclass
@@ -77,7 +79,7 @@ def deliver(
             delivered.artifacts[backend.name], delivered.facts[backend.name] = path, exported[backend.name][1]
             continue
         try:
-            delivered.facts[backend.name] = export_model(static, backend, path, calibration if backend.quantizer is not None else None)
+            delivered.facts[backend.name] = export_model(static, backend, path, calibration if backend.quantizer is not None else None, classes=classes)
         except Exception as exc:
             if backend.name in required:
                 raise UserError(
@@ -90,20 +92,32 @@ def deliver(
     return delivered
 
 
+def app_input(classes: Sequence[str]) -> AppInput:
+    """A found model's app form: its labels, and the normalisation every supernet is trained on."""
+    return AppInput(tuple(classes), MEAN, STD)
+
+
 def first_line(exc: BaseException) -> str:
     """An exception as one short line: converters' messages run to pages of graph dumps."""
     return f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:200]}"
 
 
-def export_model(static: StaticSubnet, backend: Backend, path: Path, calibration: list[torch.Tensor] | None = None) -> dict[str, Any]:
+def export_model(
+    static: StaticSubnet, backend: Backend, path: Path, calibration: list[torch.Tensor] | None = None, classes: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """A trained subnet in its deploy form, exported by `backend` to `path` (through the export cache,
     keyed by its configuration and weights); what the exporter reported. `calibration`: the images
-    an int8 backend's observers see (`int8.calibration_images`); a float backend has none."""
+    an int8 backend's observers see (`int8.calibration_images`); a float backend has none.
+    `classes`: the labels of its outputs in order, with which a backend that has an app form
+    (`Backend.app_form`) exports that form, so the program timed is the program delivered."""
     identity = {"config": static.config.to_dict(), "fixed_shortcuts": static.fixed_shortcuts, "weights": weights_digest(static.state_dict())}
     extra: dict[str, Any] = {}
     if calibration is not None:
         identity["calibration"] = weights_digest({str(i): x for i, x in enumerate(calibration)})
         extra["calibration"] = calibration
+    if backend.app_form and classes is not None:
+        extra["app"] = app_input(classes)
+        identity["app"] = extra["app"].identity()
 
     def export(target: Path) -> dict[str, Any]:
         deployable = deploy_form(copy.deepcopy(static).cpu().eval())

@@ -17,6 +17,7 @@ from infra.staged import staged
 from orchestrator.export.backends import Backend, get_backend
 from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
 from orchestrator.searchjob.delivery import deliver, delivery_names
+from orchestrator.searchjob.deployment import feeding_of, write_manifests
 from orchestrator.searchjob.int8 import accuracy_drop, calibration_images, quantized_model, right_per_image
 from orchestrator.searchjob.job import SearchJob
 from orchestrator.searchjob.measured import Measured, Resolver, choose, measure_on
@@ -110,12 +111,13 @@ def finish_search(
     with staged(out, delivery_names()) as stage, output_into(out / "delivery.log"):
         files = deliver(chosen.static, job.ckpt["classes"], stage, [b.name for b in backends], _exports_of(chosen, measured), images)
         result = result_document(outcome, files)
+        manifests = write_manifests(stage, feeding_of(job, chosen.static), result["devices"], files)
         write_json_atomic(stage / "best.json", chosen.candidate.config.to_dict())
         binding = result["binding_device"]
         plot_pareto(state, job.budget, chosen.candidate, stage / "pareto.png", _title(job, binding), _binding_axis(job, binding))
         write_json_atomic(stage / "result.json", result)
     log_measured(outcome, result, log)
-    written = ", ".join(["best.json", "best.pt", *(p.name for p in files.artifacts.values()), "pareto.png", "result.json", "delivery.log"])
+    written = ", ".join(["best.json", "best.pt", *(p.name for p in [*files.artifacts.values(), *manifests]), "pareto.png", "result.json", "delivery.log"])
     log(f"wrote {out}/{written}")
     return result
 

@@ -18,9 +18,11 @@ import torch
 
 from orchestrator.export.backends import Backend
 from search.nas.significance import Proportion, mcnemar_p, proportion
+from search.supernet.app_form import Unnormalised, app_inputs, app_module
 from search.supernet.deploy import deploy_form
 from search.supernet.quantize import quantized_module
 from search.supernet.static import StaticSubnet
+from search.training.data import STD
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -32,10 +34,16 @@ def calibration_images(batches: Batches, count: int) -> list[torch.Tensor]:
 
 
 def quantized_model(static: StaticSubnet, backend: Backend, images: list[torch.Tensor]) -> torch.nn.Module:
-    """`static` in its deploy form, quantized as `backend` quantizes, calibrated on `images`."""
+    """`static` in its deploy form, quantized as `backend` quantizes, calibrated on `images`. A
+    backend that delivers the app form (`Backend.app_form`) quantizes that form, whose stem holds
+    the std and whose observers see other inputs, so that form is what is scored, fed the
+    normalised images as it takes them: the accuracy reported is the delivered program's."""
     if backend.quantizer is None:
         raise ValueError(f"backend {backend.name} is not an int8 backend")
     deployable = deploy_form(copy.deepcopy(static).cpu().eval())
+    if backend.app_form:
+        inputs = app_inputs(images, STD)
+        return torch.nn.Sequential(Unnormalised(STD), quantized_module(app_module(deployable, STD), inputs[0], backend.quantizer(), inputs))
     return quantized_module(deployable, images[0], backend.quantizer(), images)
 
 

@@ -141,12 +141,13 @@ def export_candidates(
     folder = job.inputs.out / "candidates"
     folder.mkdir(parents=True, exist_ok=True)
     exported: dict[str, tuple[Path, dict[str, Any]]] = {}
+    classes = job.ckpt["classes"]  # a Core ML candidate is timed in the app form it is delivered in (`export_model`)
     for i, s in enumerate(candidates, 1):
         log(f"exporting candidate {i}/{len(candidates)} ({s.hash}) for {backend.name}")  # before the block that takes the terminal's output
         with output_into(job.inputs.out / "delivery.log"):  # the converters' warnings and progress bars: for a bug report, not the terminal
             path = folder / backend.delivered_as.replace("best", s.hash, 1)
             try:
-                exported[s.hash] = (path, export_model(s.static, backend, path, calibration))
+                exported[s.hash] = (path, export_model(s.static, backend, path, calibration, classes=classes))
             except Exception as exc:  # converters raise many types; the candidate is what failed, not the search
                 log(f"candidate {s.hash} could not be exported for {backend.name} ({first_line(exc)}): skipped")
     if not exported:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # torch is imported when a run is read, so importing the API 
 # folder to it, and a half-done swap may move in or remove these names alone (`infra.staged`). A
 # new delivered file is registered here (a backend's program, `Backend.delivered_as`, already matches).
 DELIVERED = Owned(
-    files=("best.pt", "best.json", "pareto.png", "result.json", "best.pte", "best-*.pte"),
+    files=("best.pt", "best.json", "pareto.png", "result.json", "best.pte", "best-*.pte", "deploy-*.json"),
     folders=("best.mlpackage", "best-*.mlpackage"),
 )
 

@@ -1,0 +1,200 @@
+"""A deployment manifest per held device (`deploy-<device>.json`, beside the programs): how an app
+feeds the program delivered for that device and what the finish predicted and measured of it.
+
+A program alone does not say how to feed it: an ExecuTorch program takes a float tensor of
+normalised pixels and answers logits, in an order only the checkpoint knows. The manifest says it
+from the sources themselves: the input and outputs read from the program (`Backend.program_io`),
+the resizing and normalisation from the evaluation transform the model was scored with
+(`search.training.data.eval_transform`), the labels from the checkpoint. A Core ML program takes
+pixels and answers labels itself (its app form, `orchestrator.export.coreml_app`): its manifest
+says the normalisation is done by the model.
+
+The figures are a small typed record (`Figures`), read for now from result.json's section of the
+device (`Figures.of_section`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from infra.errors import UserError
+from infra.files import check_name, write_json_atomic
+from infra.schema_check import schema_problem
+from infra.strict_json import load_json
+from orchestrator.export.backends import Backend, get_backend
+from orchestrator.export.program_io import Port, ProgramIO
+from orchestrator.searchjob.delivery import Delivered
+from orchestrator.searchjob.job import SearchJob
+from search.supernet.static import StaticSubnet
+from search.training.data import eval_transform, resolve_augment
+
+VERSION = 1
+PREFIX = "deploy-"
+
+
+def manifest_name(device: str) -> str:
+    """The manifest's file name in the run folder (`search.supernet.found.DELIVERED` owns the pattern)."""
+    return f"{PREFIX}{check_name(device, 'a device name')}.json"
+
+
+@dataclass(frozen=True)
+class Feeding:
+    """What is alike on every device: the delivered subnet (its config's hash and resolution), the
+    labels of its outputs in order, and the augmentation whose evaluation transform scored it
+    (`crop`, `shift`, `none`), which says how an image is resized."""
+
+    classes: tuple[str, ...]
+    resolution: int
+    augment: str
+    config_hash: str
+
+
+def feeding_of(job: SearchJob, static: StaticSubnet) -> Feeding:
+    """The search job's: its checkpoint's labels, the delivered subnet's resolution, and the
+    augmentation the job's data resolves to (as the job's images were loaded)."""
+    root = job.scorer.root
+    config = static.config
+    return Feeding(tuple(job.ckpt["classes"]), config.resolution, resolve_augment(root, job.scorer.train_settings.augment), config.hash)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the finish predicted and measured of the delivered model on one device."""
+
+    lut: str
+    predicted_ms: float
+    predicted_interval_ms: tuple[float, float]
+    measured_ms: float | None
+    measured_ms_at_lut_speed: float | None
+    not_measured: str | None  # why there is no measurement
+    memory_predicted: dict[str, Any] | None  # load_mib, peak_mib, peak_interval_mib
+    memory_not_predicted: str | None
+    memory_measured: dict[str, Any] | None  # load_mib, peak_mib, method
+
+    @classmethod
+    def of_section(cls, section: dict[str, Any]) -> Figures:
+        """From result.json's section of the device (`result.py` `_device_section`)."""
+        memory = section["memory"]
+        lo, hi = section["predicted_interval_ms"]
+        return cls(
+            section["lut"], section["predicted_ms"], (lo, hi), section["measured_ms"], section["measured_ms_at_lut_speed"], section["not_measured"],
+            memory["predicted"], memory["not_predicted"], memory["measured"],
+        )
+
+    def memory_not_measured(self) -> str | None:
+        if self.memory_measured is not None:
+            return None
+        return self.not_measured or "this device's runner measures no memory"
+
+
+def write_manifests(folder: Path, feeding: Feeding, sections: dict[str, dict[str, Any]], files: Delivered) -> list[Path]:
+    """A manifest per device of `sections` (result.json's `devices`) for its backend's program in
+    `folder`, each checked against the schema before it is written."""
+    written = []
+    for device, section in sections.items():
+        doc = manifest(device, get_backend(section["backend"]), files, feeding, Figures.of_section(section))
+        if (found := schema_problem(doc, schema())) is not None:
+            raise ValueError(f"the deployment manifest of {device} breaks its schema at {found[0]}: {found[1]}")
+        written.append(folder / manifest_name(device))
+        write_json_atomic(written[-1], doc)
+    return written
+
+
+def manifest(device: str, backend: Backend, files: Delivered, feeding: Feeding, figures: Figures) -> dict[str, Any]:
+    """The manifest of the program delivered for `device` in `backend`'s form, its input and
+    outputs read from the program."""
+    program, facts = files.artifacts[backend.name], files.facts.get(backend.name, {})
+    io = backend.program_io(program)
+    if len(io.inputs) != 1:
+        raise ValueError(f"{program} takes {len(io.inputs)} inputs; a delivered model takes one image")
+    steps = preprocessing(feeding, in_model=io.inputs[0].kind == "image")
+    if io.labels is not None and list(io.labels) != list(feeding.classes):
+        raise ValueError(f"{program} carries the labels {io.labels}, not the checkpoint's {list(feeding.classes)}")
+    return {
+        "version": VERSION,
+        "device": device,
+        "program": {
+            "file": program.name, "format": backend.format, "backend": backend.name, "precision": backend.precision,
+            "quantization": facts.get("quantization", backend.scheme) if backend.precision == "int8" else None, "method": io.method,
+        },
+        "model": {"config_hash": feeding.config_hash, "resolution": feeding.resolution, "checkpoint": files.checkpoint.name},
+        "input": _input(io.inputs[0], steps),
+        "preprocessing": steps,
+        "labels": list(feeding.classes),
+        "outputs": [_output(port, io) for port in io.outputs],
+        "latency": {
+            "lut": figures.lut, "predicted_ms": figures.predicted_ms, "predicted_interval_ms": list(figures.predicted_interval_ms),
+            "measured_ms": figures.measured_ms, "measured_ms_at_lut_speed": figures.measured_ms_at_lut_speed, "not_measured": figures.not_measured,
+        },
+        "memory": {
+            "predicted": figures.memory_predicted, "not_predicted": figures.memory_not_predicted,
+            "measured": figures.memory_measured, "not_measured": figures.memory_not_measured(),
+        },
+    }
+
+
+def preprocessing(feeding: Feeding, in_model: bool) -> dict[str, Any]:
+    """The evaluation transform as steps an app follows: resizing as its transforms resize, then
+    `(x * scale - mean[c]) / std[c]` per RGB channel, by the app or (`in_model`) by the program."""
+    from torchvision import transforms
+
+    resize: list[dict[str, Any]] = []
+    interpolation, mean, std = None, None, None
+    for step in eval_transform(feeding.resolution, feeding.augment).transforms:
+        if isinstance(step, transforms.Resize):
+            interpolation = f"{step.interpolation.value}{', antialiased' if step.antialias else ''} (PIL's Image.resize, as torchvision resizes a PIL image)"
+            size = step.size
+            resize.append({"op": "resize_shorter_side", "to": size} if isinstance(size, int) else {"op": "resize", "to": [int(size[0]), int(size[1])]})
+        elif isinstance(step, transforms.CenterCrop):
+            resize.append({"op": "centre_crop", "to": [int(step.size[0]), int(step.size[1])]})
+        elif isinstance(step, transforms.Normalize):
+            mean, std = [float(m) for m in step.mean], [float(s) for s in step.std]
+        elif not isinstance(step, transforms.ToTensor):
+            raise ValueError(f"the evaluation transform has a step {step!r} a manifest cannot state")
+    if interpolation is None or mean is None or std is None:
+        raise ValueError("the evaluation transform neither resizes nor normalises")
+    return {
+        "resize": resize, "interpolation": interpolation, "scale": 1 / 255, "mean": mean, "std": std,
+        "formula": "(x * scale - mean[c]) / std[c] for each pixel value x (0-255) of RGB channel c", "done_by": "model" if in_model else "app",
+    }
+
+
+def _input(port: Port, steps: dict[str, Any]) -> dict[str, Any]:
+    if port.kind == "image":
+        values, span = "RGB pixels, 0-255: the program scales and normalises them itself", [[0.0, 255.0]] * 3
+    else:
+        values = "normalised pixels: (x / 255 - mean[c]) / std[c], as preprocessing says, channels R, G, B"
+        span = [[(0 - m) / s, (1 - m) / s] for m, s in zip(steps["mean"], steps["std"])]
+    return {
+        "name": port.name, "kind": port.kind, "shape": port.shape, "layout": "image" if port.kind == "image" else "NCHW",
+        "dtype": port.dtype, "color_layout": port.color_layout or "RGB", "values": values, "range": span,
+    }
+
+
+def _output(port: Port, io: ProgramIO) -> dict[str, Any]:
+    meaning = {
+        "label": "the most probable class label",
+        "probabilities": "each class label's probability (softmax)",
+        "tensor": "logits, one per class label in the order of labels: the argmax is the answer, softmax gives probabilities",
+    }[port.kind]
+    return {"name": port.name, "kind": port.kind, "shape": port.shape, "dtype": port.dtype, "meaning": meaning}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    return json.loads((resources.files("orchestrator.searchjob") / "schemas" / f"deployment.v{VERSION}.json").read_text())
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A deployment manifest read back, refused in one sentence where it breaks its schema."""
+    fix = "run the search's finish again to write it anew (`bench search ... --resume`)"
+    doc = load_json(path, "the deployment manifest", fix)
+    if (found := schema_problem(doc, schema())) is not None:
+        where, problem = found
+        raise UserError(f"the deployment manifest {path} is malformed at {where} ({problem}); {fix}")
+    return doc
