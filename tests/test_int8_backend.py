@@ -4,6 +4,7 @@ device), LUTs that record the precision they price, and the refusals to mix two 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import json
 import re
@@ -16,18 +17,24 @@ from executorch.exir import to_edge_transform_and_lower
 from torch import nn
 
 from infra.errors import UserError
-from orchestrator.export.backends import get_backend
+from orchestrator.export.backends import BACKENDS, get_backend
+from orchestrator.export.cache import cache_key
 from orchestrator.export.executorch import INT8_FLOW, _to_xnnpack_pte, run_pte, to_int8_pte
+from orchestrator.export.structure import program_structure
 from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.store import save_lut
 from orchestrator.measure.devices import get_device
+from orchestrator.plan.spec import ProbeSpec
 from search import api
 from search.nas.lut import content_id
 from search.space import load_space
+from search.space.sampling import min_config
 from search.supernet.quantize import (
     CALIBRATION_INPUTS,
+    TIMING_INPUTS,
     call_targets,
     coreml_quantizer,
+    fixed_inputs,
     quantized_module,
     quantized_program,
     xnnpack_quantizer,
@@ -58,6 +65,48 @@ def test_an_int8_program_is_one_xnnpack_partition_computing_what_the_float_model
     assert 0 < error <= 0.05 * expected.abs().max().item()  # quantized: close to the float output, not equal to it
 
 
+def small_mobilevit() -> nn.Module:
+    """A stem, a MobileViT stage of the tiny space (its transition MBConv, unfold, a transformer
+    layer, fold and fuse) and the classifier head, deployed: every XNNPACK node kind a subnet lowers to."""
+    from search.supernet.deploy import deploy_form
+    from search.supernet.static import ClassifierHead, MobileViTStage, conv_norm_act
+
+    tiny = load_space("tiny")
+    torch.manual_seed(0)
+    stage = MobileViTStage(8, 16, 2, tiny.transition_expansion, [(2, 2.0)], tiny.head_dim, tiny.norm, tiny.patch_size)
+    return deploy_form(nn.Sequential(conv_norm_act(3, 8, 3, 2), stage, ClassifierHead(16, 2, 10)).eval())
+
+
+def test_a_program_quantized_to_be_timed_is_the_delivered_recipes_program_but_for_its_scales():
+    """Profiles and validations quantize by min and max on one input, a search's delivery by
+    ExecuTorch's histograms; the device runs the same nodes on the same tensors in both."""
+    model, x = small_mobilevit(), torch.randn(1, 3, 32, 32)
+    timed, _ = to_int8_pte(model, x)
+    delivered, _ = to_int8_pte(model, x, fixed_inputs(x))
+    assert timed != delivered  # two calibrations: other scales
+    structure = program_structure(timed)
+    assert structure == program_structure(delivered)
+    kinds = {node["xnode_union_type"] for graph in structure["xnnpack"] for node in graph["xnodes"]}
+    assert {"XNNConv2d", "XNNDepthwiseConv2d", "XNNFullyConnected", "XNNBatchMatrixMultiply", "XNNSoftmax", "XNNStaticTranspose"} <= kinds
+
+
+def test_the_structure_of_a_program_tells_per_tensor_weights_from_per_channel_ones():
+    """What is masked as calibrated is the scales' values, not how the weights are quantized."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
+
+    model, x = small_net(), torch.randn(1, 3, 32, 32)
+    per_tensor = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=False))
+    other, _ = _to_xnnpack_pte(quantized_program(model, x, per_tensor, fixed_inputs(x, TIMING_INPUTS)), 0.0, INT8_FLOW)
+    assert program_structure(other) != program_structure(to_int8_pte(model, x)[0])
+
+
+def test_int8_probes_are_keyed_by_their_timing_recipe_so_those_of_another_are_exported_again(monkeypatch):
+    spec = ProbeSpec("net", 64, min_config(load_space("tiny"), 64).to_json())
+    before = {name: cache_key(spec, "space", name) for name in ("pte", "pte-int8")}
+    monkeypatch.setitem(BACKENDS, "pte-int8", dataclasses.replace(BACKENDS["pte-int8"], timing_calibration="calibrated another way"))
+    assert cache_key(spec, "space", "pte-int8") != before["pte-int8"] and cache_key(spec, "space", "pte") == before["pte"]
+
+
 @pytest.fixture(scope="module")
 def quantized() -> torch.export.ExportedProgram:
     return quantized_program(small_net(), torch.randn(1, 3, 32, 32), xnnpack_quantizer())
@@ -86,7 +135,9 @@ def test_host_int8_exports_int8_programs_to_the_runtime_the_float_devices_use():
 
 def test_a_lut_of_an_int8_device_records_its_precision_and_how_it_was_quantized():
     section = device_provenance(get_device("host-int8"), FIRST_SESSION)["device"]
-    assert section["precision"] == "int8" and f"{CALIBRATION_INPUTS} fixed random inputs" in section["quantization"]
+    assert section["precision"] == "int8" and "calibrated on 1 fixed random input with min-max activation observers" in section["quantization"]
+    core_ml = device_provenance(get_device("iphone13-int8"), FIRST_SESSION)["device"]
+    assert f"calibrated on {CALIBRATION_INPUTS} fixed random inputs" in core_ml["quantization"]
     plain = device_provenance(get_device("host"), FIRST_SESSION)["device"]
     assert plain["precision"] == "float32" and "quantization" not in plain
 
@@ -229,6 +280,20 @@ def test_a_model_quantized_again_with_the_same_weights_and_images_is_the_module_
     with torch.no_grad():
         model[0].weight[0, 0, 0, 0] += 1e-3
     assert quantized_module(model, images[0], xnnpack_quantizer(), images) is not first
+
+
+def test_a_finishs_first_candidate_is_still_remembered_when_its_others_are_quantized():
+    """The finish exports its candidates (5 by default) most accurate first, then scores the chosen
+    one, most often the first, as its int8 program computes: without quantizing it a second time."""
+    images = [torch.randn(1, 3, 32, 32)]
+    models = [small_net() for _ in range(5)]
+    for i, model in enumerate(models):
+        with torch.no_grad():
+            model[0].weight[0, 0, 0, 0] += i
+    first = quantized_module(models[0], images[0], xnnpack_quantizer(), images)
+    for model in models[1:]:
+        quantized_module(model, images[0], xnnpack_quantizer(), images)
+    assert quantized_module(models[0], images[0], xnnpack_quantizer(), images) is first
 
 
 def test_a_winner_quantized_for_its_accuracy_is_the_module_its_int8_export_lowers():

@@ -58,6 +58,9 @@ class Backend:
     precision: str = "float32"
     scheme: str | None = None  # how an int8 backend's programs are quantized
     quantizer: Callable[[], Any] | None = None  # an int8 backend's PT2E quantizer (`search.supernet.quantize`), for the accuracy of its programs
+    # what an int8 backend's programs exported to be timed (a LUT's probes, a validation's networks)
+    # are calibrated on, where that is not PROFILE_CALIBRATION: a cache entry of another recipe is another program
+    timing_calibration: str | None = None
     # its exporter also takes `app` (`coreml_app.AppInput`) and then writes the program an app feeds
     # as it is (image input, normalisation folded in, class labels), as a found model is delivered;
     # a format with no such input (ExecuTorch's) ships the normalisation beside the program instead
@@ -74,10 +77,14 @@ class Backend:
     def quantization(self) -> str | None:
         """What a LUT of an int8 backend's device records: its scheme, and what profiling calibrates
         on (a search calibrates what it delivers on training images, and says how many)."""
-        return None if self.scheme is None else f"{self.scheme}; {PROFILE_CALIBRATION}"
+        return None if self.scheme is None else f"{self.scheme}; {self.timing_calibration or PROFILE_CALIBRATION}"
 
 
 PROFILE_CALIBRATION = "calibrated on 4 fixed random inputs, since a quantized program's latency does not depend on its calibration images"
+TIMING_CALIBRATION = (
+    "calibrated on 1 fixed random input with min-max activation observers, since a quantized program's structure and latency do not "
+    "depend on its calibration (a delivered model: ExecuTorch's histogram observers on training images)"
+)
 PTE_IDENTIFIER = b"ET"  # a .pte is a flatbuffer whose file identifier, at bytes 4-8, is ET followed by its version
 
 
@@ -192,7 +199,7 @@ PTE_INT8 = Backend(
     "pte-int8", "pte", ".pte", "executorch", _EXECUTORCH_DEVICES, _export_int8_pte, _pte_input_shape, pte_precision, pte_io,
     delivered_always=False, precision="int8",
     scheme="PT2E with ExecuTorch's XNNPACKQuantizer: symmetric per-channel int8 weights, int8 activations",
-    quantizer=_xnnpack_quantizer,
+    quantizer=_xnnpack_quantizer, timing_calibration=TIMING_CALIBRATION,
 )
 _COREML_DEVICES = "iOS devices (Core ML)"
 COREML = Backend(

@@ -37,8 +37,11 @@ def cache_root() -> Path:
 
 
 def exporter_versions(backend: str) -> dict[str, str]:
-    tool = get_backend(backend).tool
-    return {"torch": version("torch"), tool: version(tool), "timm": version("timm"), "export_recipe": str(EXPORT_RECIPE_VERSION)}
+    """What keys an export besides its network: the toolchain, the recipe, and an int8 backend's
+    timing calibration where it has its own (its probes exported before it are other programs)."""
+    b = get_backend(backend)
+    recipe = {"timing_calibration": b.timing_calibration} if b.timing_calibration else {}
+    return {"torch": version("torch"), b.tool: version(b.tool), "timm": version("timm"), "export_recipe": str(EXPORT_RECIPE_VERSION), **recipe}
 
 
 def cache_key(spec: ProbeSpec, space_hash: str, backend: str) -> str:

@@ -33,7 +33,10 @@ PT2E post-training quantization with `XNNPACKQuantizer` (`quantize`), then XNNPA
 fast flow, pruned: its quantize/dequantize pairs keep the passes that act on them
 (`PropagateCustomMetaPass`, `InsertPadQDQPass`). It gives the stock flow's program byte for byte
 (tests/test_int8_backend.py; checked by hand on tiny subnets at 64 px and an XXS subnet at 192 px)
-in less than half the time of the stock passes (46 s to 21 s for the XXS subnet).
+in less than half the time of the stock passes (46 s to 21 s for the XXS subnet). A program to be
+timed rather than delivered (no calibration images: a LUT's probes, a validation's networks) is
+quantized by the timing recipe (`xnnpack_quantizer(for_timing=True)`), which lowers to the same
+XNNPACK program but for its scales (`structure.py`) for 40% less CPU (`benchmarks/int8_recipes.py`).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ from torch import nn
 
 from infra.files import write_bytes_atomic
 from orchestrator.export.pass_pruning import pruned_passes
-from search.supernet.quantize import quantized_program, xnnpack_quantizer
+from search.supernet.quantize import TIMING_INPUTS, fixed_inputs, quantized_program, xnnpack_quantizer
 
 # executorch 1.5 logs a deprecation warning for to_edge + to_backend on every export; the flow is
 # deliberate (see above) and pinned with executorch==1.5.1, so the warning is noise to our users.
@@ -169,9 +172,13 @@ def save_portable_pte(model: nn.Module, example: torch.Tensor, path: Path) -> Ex
 
 def to_int8_pte(model: nn.Module, example: torch.Tensor, calibration: list[torch.Tensor] | None = None) -> tuple[bytes, ExportReport]:
     """`model` quantized to int8 (`quantize.quantized_program`) and lowered to an XNNPACK `.pte`; returns its
-    bytes and a report whose export time includes the quantization."""
+    bytes and a report whose export time includes the quantization. With `calibration` (images) it is
+    quantized as it is delivered; without, it is a program to be timed, quantized by the timing recipe."""
     start = time.perf_counter()
-    exported = quantized_program(model, example, xnnpack_quantizer(), calibration)
+    if calibration is None:
+        exported = quantized_program(model, example, xnnpack_quantizer(for_timing=True), fixed_inputs(example, TIMING_INPUTS))
+    else:
+        exported = quantized_program(model, example, xnnpack_quantizer(), calibration)
     return _to_xnnpack_pte(exported, time.perf_counter() - start, INT8_FLOW, stock_flow="PT2E int8, to_edge_transform_and_lower")
 
 

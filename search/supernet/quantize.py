@@ -12,7 +12,13 @@ Both int8 backends quantize the same way, with the quantizer of the runtime that
 
 Profiling calibrates on `CALIBRATION_INPUTS` fixed random inputs: a quantized program's operators
 and shapes, so its latency, do not depend on the calibration images; only its accuracy does, so a
-search calibrates its winner on training images (`calibration`).
+search calibrates its winner on training images (`calibration`). A program exported only to be timed
+on XNNPACK (a LUT's probe networks, a validation's) is quantized by `xnnpack_quantizer(for_timing=True)`
+on `TIMING_INPUTS` input: the recipe it delivers with its activations observed by their minimum and
+maximum instead of by ExecuTorch's `HistogramObserver`, whose parameter search was three quarters of a
+quantization and two fifths of an int8 export. The two lower to the same XNNPACK program, node for node and
+tensor for tensor, but for the scales and zero points (`benchmarks/int8_recipes.py`: 20 of 20 random
+tiny subnets; tests/test_int8_backend.py).
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ if TYPE_CHECKING:  # torch is imported where it is used: `search.api` offers `qu
     from torch import nn
 
 CALIBRATION_INPUTS = 4  # fixed random inputs (seed 0) the observers see when no images are given
+TIMING_INPUTS = 1  # those a program quantized only to be timed sees: min-max observers need one to set every scale
 
 
 def fixed_inputs(example: torch.Tensor, count: int = CALIBRATION_INPUTS) -> list[torch.Tensor]:
@@ -45,11 +52,23 @@ def fixed_inputs(example: torch.Tensor, count: int = CALIBRATION_INPUTS) -> list
     return [torch.randn(example.shape, generator=generator) for _ in range(count)]
 
 
-def xnnpack_quantizer() -> Any:
+def xnnpack_quantizer(for_timing: bool = False) -> Any:
+    """ExecuTorch's own recipe, or, `for_timing`, the same with min-max activation observers: the
+    program's operators, layouts and kernels without the histogram search that makes its scales
+    accurate, which a program that is timed and never delivered does not need (see the module's
+    docstring). Weights are observed by min and max in both."""
+    import dataclasses
+
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
+    from torchao.quantization.pt2e.observer import MinMaxObserver
 
     _memoize_xnnpack_patterns()
-    return XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    config = get_symmetric_quantization_config(is_per_channel=True)
+    if for_timing:
+        stock = config.input_activation
+        activation = dataclasses.replace(stock, observer_or_fake_quant_ctr=MinMaxObserver.with_args(**stock.observer_or_fake_quant_ctr.p.keywords))
+        config = dataclasses.replace(config, input_activation=activation, output_activation=activation)
+    return XNNPACKQuantizer().set_global(config)
 
 
 def coreml_quantizer() -> Any:
@@ -119,7 +138,9 @@ def quantized_module(model: nn.Module, example: torch.Tensor, quantizer: Any, ca
     return _RECENT[key]
 
 
-RECENT_QUANTIZED = 2  # quantized modules remembered: a search's winner, scored then exported
+# quantized modules remembered: a search's finish exports its candidates (5 by default, most accurate
+# first) and then scores the chosen one, most often the first, in int8
+RECENT_QUANTIZED = 8
 _RECENT: OrderedDict[str, torch.fx.GraphModule] = OrderedDict()
 
 
