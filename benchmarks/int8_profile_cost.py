@@ -1,0 +1,122 @@
+"""What an int8 quick LUT costs against a float32 one (issue 74), from the commands a user runs.
+
+`bench profile --device host --quick`, then `bench profile --device host-int8 --quick`, back to back,
+each into a LUT store and an export cache of its own in a new folder (cold: every network exported),
+with their wall times and the ratio int8 / float32 (goal: within 2x). Then, optionally:
+- `--validate`: `bench validate --device host-int8 --samples 20` of the new int8 LUT (its figures,
+  goal >= 95% within ±10%, and its time: 21 networks exported into the int8 profile's cache, timed);
+- `--checkpoint PATH` (a tiny supernet trained at 128 px, as the quick path trains it): `bench search`
+  on the new int8 LUT at the budget of its median random subnet (population 8, 3 generations, 4
+  parents), whose finish quantizes its 5 most accurate candidates on training images, lowers and times
+  them: the time of a search with its int8 finish.
+
+Each run is recorded under `--label` in docs/int8_profile_cost.json (written atomically; other labels
+kept), so a run of the code before a change and one after sit side by side: `--code DIR` runs the
+`bench` of another checkout (a `git worktree` of an earlier commit) with this venv. Run on a quiet
+machine, nothing else running:
+  .venv/bin/python -m benchmarks.int8_profile_cost --label after --validate
+  git worktree add /tmp/before <commit> && .venv/bin/python -m benchmarks.int8_profile_cost --label before --code /tmp/before --validate
+`--dry-run` prints the commands without running them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from infra.files import write_json_atomic
+from infra.strict_json import load_json
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "int8_profile_cost.json"
+GOAL_RATIO, GOAL_WITHIN = 2.0, 0.95
+SEARCH = ("--population", "8", "--generations", "3", "--parents", "4")
+
+
+def bench(code: Path, env: dict[str, str], *args: str, dry_run: bool) -> tuple[dict[str, Any], float]:
+    """`bench ARGS --json` run from `code` (its own packages first on the path); its document and wall seconds."""
+    command = [sys.executable, "-m", "orchestrator", *args, "--json"]
+    print(f"$ {' '.join(f'{k}={v}' for k, v in env.items())} {' '.join(command[1:])}", file=sys.stderr, flush=True)
+    if dry_run:
+        return {}, 0.0
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=code, env={**os.environ, **env}, stdout=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"`bench {' '.join(args)}` failed with exit code {done.returncode} (its errors are above)")
+    return json.loads(done.stdout), seconds
+
+
+def commit_of(code: Path) -> str:
+    done = subprocess.run(["git", "-C", str(code), "rev-parse", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+def median_budget(lut_path: str) -> float:
+    """The median random subnet's predicted latency under the LUT (`random_subnet_quantiles`), as
+    `bench profile` suggests budgets."""
+    from search.nas.lut import read_lut
+    from search.nas.predictor import LatencyPredictor, random_subnet_quantiles
+    from search.space import load_space
+
+    lut = read_lut(Path(lut_path))
+    return float(random_subnet_quantiles(LatencyPredictor(lut, load_space(lut["space"]["name"])), 0.5))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--label", default="after", help="the run's name in the document (e.g. before, after)")
+    parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose bench runs (default: this one)")
+    parser.add_argument("--validate", action="store_true", help="also validate the int8 LUT on 20 unseen subnets")
+    parser.add_argument("--checkpoint", type=Path, help="also search the int8 LUT from this tiny 128 px supernet, with its measured int8 finish")
+    parser.add_argument("--work", type=Path, help="folder for the stores, caches and runs (default: a new temporary one)")
+    parser.add_argument("--out", type=Path, default=OUT, help="the document the run is recorded in")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing, record nothing")
+    args = parser.parse_args()
+    code = args.code.resolve()
+    work = (args.work or Path(tempfile.mkdtemp(prefix="int8-profile-cost-"))).resolve()
+
+    run: dict[str, Any] = {"code": str(code), "commit": commit_of(code), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "work": str(work)}
+    profiles: dict[str, dict[str, Any]] = {}
+    for device in ("host", "host-int8"):
+        folder = work / device
+        env = {"BENCH_LUTS": str(folder / "luts"), "BENCH_CACHE": str(folder / "cache")}
+        doc, seconds = bench(code, env, "profile", "--device", device, "--quick", "--out", str(folder / "run"), dry_run=args.dry_run)
+        profiles[device] = {"seconds": seconds, "lut": doc.get("lut"), "path": doc.get("path"), "env": env}
+    run["profiles"] = profiles
+    if not args.dry_run:
+        ratio = profiles["host-int8"]["seconds"] / profiles["host"]["seconds"]
+        run["int8_over_float32"] = ratio
+        run["ratio_goal_met"] = ratio <= GOAL_RATIO
+    int8 = profiles["host-int8"]
+    if args.validate:
+        doc, seconds = bench(code, int8["env"], "validate", "--lut", str(int8["lut"]), "--device", "host-int8", "--samples", "20", dry_run=args.dry_run)
+        run["validation"] = {"seconds": seconds, "figures": doc, "within_goal_met": None if args.dry_run else doc["within_10"] >= GOAL_WITHIN}
+    if args.checkpoint:
+        budget = 1.0 if args.dry_run else median_budget(int8["path"])
+        doc, seconds = bench(code, int8["env"], "search", "--checkpoint", str(args.checkpoint.resolve()), "--lut", str(int8["lut"]),
+                             "--latency-ms", f"{budget:.3f}", *SEARCH, "--out", str(work / "search"), dry_run=args.dry_run)
+        run["search"] = {"seconds": seconds, "latency_ms": budget, "delivered": doc.get("delivered")}
+    if args.dry_run:
+        return
+    document = load_json(args.out, "int8 profile cost", "delete it to start again") if args.out.is_file() else {"runs": {}}
+    document["runs"][args.label] = run
+    write_json_atomic(args.out, document)
+    line = f"{args.label}: float32 {profiles['host']['seconds']:.0f} s, int8 {int8['seconds']:.0f} s, int8/float32 {run['int8_over_float32']:.2f}x"
+    if "validation" in run:
+        line += f"; validation {run['validation']['seconds']:.0f} s, {run['validation']['figures']['within_10']:.0%} within ±10%"
+    if "search" in run:
+        line += f"; search with its int8 finish {run['search']['seconds']:.0f} s"
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
