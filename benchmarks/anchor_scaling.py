@@ -5,26 +5,28 @@ each read three ways: no scaling, scaling by the one anchor network timed in the
 session-to-session spread in the LUT). Prints, per record, the bias and share within ±10% under
 each, and how often each rule has the smallest |bias|.
 
-Run: .venv/bin/python benchmarks/anchor_scaling.py [LUT_JSON ...]
+Run: .venv/bin/python -m benchmarks.anchor_scaling [LUT_JSON ...]
 """
 
 from __future__ import annotations
 
+import argparse
 import glob
 import json
 import math
 import statistics
-import sys
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from search.nas.lut import Lut, read_lut
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def anchor_noise(lut: dict) -> float:
+def anchor_noise(lut: Lut) -> float:
     sessions = list((lut.measurement.get("anchor") or {}).get("session_median_ms", {}).values())
     return max(0.02, statistics.stdev(math.log(ms) for ms in sessions)) if len(sessions) >= 3 else 0.02
 
@@ -41,7 +43,7 @@ def main(paths: list[str]) -> None:
         table.add_column(column, justify="right")
     wins = {"none": 0, "one anchor": 0, "gated (2 sd)": 0}
     for path in paths:
-        lut = json.loads(Path(path.replace(".validation.json", ".json")).read_text())
+        lut = read_lut(Path(path.replace(".validation.json", ".json")))
         if lut.method != "removal":
             continue
         for record in json.loads(Path(path).read_text())["runs"]:
@@ -64,4 +66,6 @@ def main(paths: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("validations", nargs="*", help="LUT validation records (<id>.validation.json; default: every committed one)")
+    main(parser.parse_args().validations)

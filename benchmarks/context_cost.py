@@ -9,7 +9,7 @@ thread), of tiny's networks at 64 px:
            widest MBConv stage's, measured in the smallest subnet and in the widest (plan versions
            2 and 3's context networks): the slope in the widest over the slope in the smallest
 
-Run on a quiet machine: .venv/bin/python benchmarks/context_cost.py [--rounds 200]
+Run on a quiet machine: .venv/bin/python -m benchmarks.context_cost [--rounds 200]
 """
 
 from __future__ import annotations

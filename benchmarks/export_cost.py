@@ -11,7 +11,7 @@ through `torch.export` + `ct.convert` with coremltools' defaults.
 Every flow is warmed up once in this process (first-use costs are not per network), then timed
 `--repeats` times; the median is reported. Each recipe-3 program is checked: one XNNPACK partition,
 outputs within 1e-4 of PyTorch and equal to recipe 2's. Run:
-  .venv/bin/python benchmarks/export_cost.py [--repeats 2] [--only pte|coreml]
+  .venv/bin/python -m benchmarks.export_cost [--repeats 2] [--only pte|coreml]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ first lowering: exir parses its edge dialect's operator table (a 138 KB YAML fil
 figure is CPU seconds of a fresh interpreter (the median of `--repeat`), so a busy machine moves it
 little; the ratio is what the C parser saves.
 
-Run: .venv/bin/python benchmarks/exporter_import.py [--repeat 5]
+Run: .venv/bin/python -m benchmarks.exporter_import [--repeat 5]
 """
 
 from __future__ import annotations

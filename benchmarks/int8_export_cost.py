@@ -16,7 +16,7 @@
 
 Subnets: the tiny space's smallest and largest at 128 px (the quick preset) and XXS's smallest at
 192 px. One thread; run it with nothing else on the machine:
-  .venv/bin/python benchmarks/int8_export_cost.py [--repeats 1] [--tables lowering quantization coreml]
+  .venv/bin/python -m benchmarks.int8_export_cost [--repeats 1] [--tables lowering quantization coreml]
 """
 
 from __future__ import annotations

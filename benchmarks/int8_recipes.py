@@ -15,7 +15,7 @@ and by cheaper ones, lowered to XNNPACK, and compared:
   noise alone gives, the timing recipe against the reference is to stay within it.
 
 The exports run `--workers` at a time, one thread each. Run the latency part on a quiet machine:
-  .venv/bin/python benchmarks/int8_recipes.py --subnets 20 --measure
+  .venv/bin/python -m benchmarks.int8_recipes --subnets 20 --measure
 writes docs/int8_recipes.json (`--out`) and prints the tables (`--json`: the document alone).
 """
 

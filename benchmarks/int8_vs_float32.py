@@ -15,7 +15,7 @@ prints, with `--json` as one document:
 - the subnet a search at one int8 budget picks with each LUT (parameters as the accuracy, the scaled
   float32 LUT held to the same budget), and what the int8 LUT predicts for the float32 pick.
 
-    .venv/bin/python benchmarks/int8_vs_float32.py --float-lut 29def529 --int8-lut <id> --subnets 1000 --measure 20
+    .venv/bin/python -m benchmarks.int8_vs_float32 --float-lut 29def529 --int8-lut <id> --subnets 1000 --measure 20
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ from scipy import stats
 from orchestrator.export.probes import export_probes
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import resolve_lut
-from orchestrator.lut.validation import figures
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
 from search.api import Predictor, SearchSettings, run_search
+from search.nas.agreement import figures
 from search.nas.lut import read_lut
 from search.nas.predictor import LatencyPredictor, parts
 from search.space import load_space

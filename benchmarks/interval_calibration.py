@@ -7,7 +7,7 @@ with normal offsets and with heavy-tailed ones (one session in ten disturbed fiv
 per session: the quick preset's 25 by default; slow networks' sessions measure as few as the time
 budget's floor (orchestrator/measure/budget.py), whose intervals must stay as honest.
 
-Run: .venv/bin/python benchmarks/interval_calibration.py [--entries 40] [--repeats 20] [--rounds 25]
+Run: .venv/bin/python -m benchmarks.interval_calibration [--entries 40] [--repeats 20] [--rounds 25]
 """
 
 from __future__ import annotations

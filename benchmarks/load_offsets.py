@@ -18,7 +18,7 @@ session (the bootstrap over rounds that attribution floors an entry's variance w
 agree, the session adds nothing to the rounds' noise, and only more rounds, or more signal per
 round, narrow the entry.
 
-Run: .venv/bin/python benchmarks/load_offsets.py [--space xxs] [--sessions 6] [--cache DIR]
+Run: .venv/bin/python -m benchmarks.load_offsets [--space xxs] [--sessions 6] [--cache DIR]
 (`--cache` an export cache holding the space's plan, e.g. the one benchmarks/lut_build.py filled.)
 """
 

@@ -9,7 +9,7 @@ inside profile A's 95% interval (and the reverse), for the LUTs' intervals and f
 LUTs used before they recorded theirs (a bootstrap over rounds, recomputed from the same runs'
 first-pass sessions: one session per entry, as those profiles measured).
 
-Run: .venv/bin/python benchmarks/lut_build.py [--spaces tiny xxs] [--repeat-space xxs] [--cache DIR] [--quick] [--layer-copies N]
+Run: .venv/bin/python -m benchmarks.lut_build [--spaces tiny xxs] [--repeat-space xxs] [--cache DIR] [--quick] [--layer-copies N]
 (`--spaces` with no value skips the cost table.)
 A cold XXS export takes tens of minutes on 2 cores; `--cache` reuses an existing cache (then the
 "cold" column measures whatever that cache lacks).

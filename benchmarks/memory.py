@@ -16,10 +16,10 @@
 
 Each step is resumable (a LUT, validation or search already made is not made again). Run on a quiet
 machine: anything else running disturbs the latencies (memory hardly moves).
-  .venv/bin/python benchmarks/memory.py luts --work runs/memory
-  .venv/bin/python benchmarks/memory.py measure --work runs/memory
-  .venv/bin/python benchmarks/memory.py search --work runs/memory
-  .venv/bin/python benchmarks/memory.py page --work runs/memory
+  .venv/bin/python -m benchmarks.memory luts --work runs/memory
+  .venv/bin/python -m benchmarks.memory measure --work runs/memory
+  .venv/bin/python -m benchmarks.memory search --work runs/memory
+  .venv/bin/python -m benchmarks.memory page --work runs/memory
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from rich.console import Console
 from infra.files import write_bytes_atomic, write_json_atomic
 from infra.shown import apart
 from infra.strict_json import load_json
-from search.nas.budget import TOLERANCE
+from search.nas.constraints import TOLERANCE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 console = Console(width=150)
@@ -175,11 +175,23 @@ def collect(work: Path) -> dict[str, Any]:
         for name in ("latency", "latency+memory", TIGHT_RUN):
             result = work / "search" / name / "result.json"
             if result.is_file():
-                doc = load_json(result, "a search result", f"delete {result.parent}")
-                out["search"]["runs"][name] = {
-                    k: doc.get(k) for k in ("accuracy", "test_accuracy", "predicted_ms", "measured_ms", "measured_ms_at_lut_speed", "within_budget", "memory", "config")
-                }
+                out["search"]["runs"][name] = searched(load_json(result, "a search result", f"delete {result.parent}"))
     return out
+
+
+def searched(doc: dict[str, Any]) -> dict[str, Any]:
+    """A search's figures on its one device (host) from its result.json: the float32 model's
+    accuracy, its latency and peak memory predicted and measured against their budgets."""
+    [device] = doc["devices"].values()
+    latency, memory, timed = device["constraints"]["latency"], device["constraints"]["memory"], device["measurement"] or {}
+    measured = (timed.get("memory") or {}).get("peak_bytes")
+    return {
+        "accuracy": doc["model"]["accuracy"], "test_accuracy": (doc["model"]["test"] or {}).get("value"), "predicted_ms": latency["predicted"],
+        "measured_ms": timed.get("measured_ms"), "measured_ms_at_lut_speed": latency["measured"], "within_budget": doc["within_budget"],
+        "memory": {"budget_mib": memory.get("budget"), "predicted": {"peak_mib": memory.get("predicted")},
+                   "measured": {"peak_mib": measured / 2**20} if measured is not None else None},
+        "config": doc["config"],
+    }
 
 
 def verdicts(doc: dict[str, Any]) -> list[str]:

@@ -1,7 +1,7 @@
 """Profile wall time by number of phones (issue 15), and how far the merged LUT is from one phone's:
 its repeatability, and whether its entries lie inside the one-phone LUT's intervals (issue 23).
 
-The phones are ADB protocol peers on loopback (tests/adb_peer.py): real sessions through adb-shell,
+The phones are ADB protocol peers on loopback (fakes/adb_peer.py): real sessions through adb-shell,
 the benchmark app played by the host runner's child on this machine, one thread each. Every
 profile measures the same plan (the quick preset's unless told otherwise) with the same settings;
 `--cooldown-s` is the pause between two sessions on one phone (60 s on a real phone by default,
@@ -10,14 +10,13 @@ slower (its sessions take longer and report larger latencies, as an older phone 
 
 The loopback phones share this machine's cores (`--pin` keeps each phone's app on a core of its
 own, but not off the memory and caches they share, nor off this process, which speaks ADB for all
-of them), so phones measuring at once disturb each other; a real shelf has a CPU per phone. Run: .venv/bin/python benchmarks/phone_shelf.py --help
+of them), so phones measuring at once disturb each other; a real shelf has a CPU per phone. Run: .venv/bin/python -m benchmarks.phone_shelf --help
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,20 +24,17 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.adb_peer
-
-from lut_build import coverage, entry_intervals, repeatability  # noqa: E402  (beside this script)
-
-from orchestrator.export.probes import export_probes  # noqa: E402
-from orchestrator.lut.runs import ProfileRequest, profile_lut  # noqa: E402
-from orchestrator.lut.settings import QUICK  # noqa: E402
-from orchestrator.measure.devices import Device  # noqa: E402
-from orchestrator.measure.runners.android.runner import AndroidRunner  # noqa: E402
-from orchestrator.measure.runners.android.settings import AndroidSettings  # noqa: E402
-from orchestrator.measure.shelf import ShelfPhone  # noqa: E402
-from orchestrator.plan.builder import build_plan  # noqa: E402
-from search.space import load_space  # noqa: E402
-from tests.adb_peer import AdbPeer  # noqa: E402
+from benchmarks.lut_build import coverage, entry_intervals, repeatability
+from fakes.adb_peer import AdbPeer
+from orchestrator.export.probes import export_probes
+from orchestrator.lut.runs import ProfileRequest, profile_lut
+from orchestrator.lut.settings import QUICK
+from orchestrator.measure.devices import Device
+from orchestrator.measure.runners.android.runner import AndroidRunner
+from orchestrator.measure.runners.android.settings import AndroidSettings
+from orchestrator.measure.shelf import ShelfPhone
+from orchestrator.plan.builder import build_plan
+from search.space import load_space
 
 PIXEL = Device("pixel7", "android", "pte", {"threads": 1}, "Pixel 7 played by a loopback peer, one thread", {"model": ["Pixel 7"]})
 

@@ -1,6 +1,6 @@
 """Predictor throughput, and how well removal and isolated LUTs predict the same measured subnets.
 
-Run: .venv/bin/python benchmarks/predictor.py --lut REMOVAL_ID --lut ISOLATED_ID [--samples 50] [--seed 0]
+Run: .venv/bin/python -m benchmarks.predictor --lut REMOVAL_ID --lut ISOLATED_ID [--samples 50] [--seed 0]
 With no --lut it prints the throughput only (on the first committed LUT of host/xxs).
 """
 

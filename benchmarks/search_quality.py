@@ -31,7 +31,7 @@ share the work (--part/--parts) and an interrupted section resumes where it stop
   report      docs/search_quality.json: every result, the figures with intervals, the goals
   page        docs/search_quality.md from that JSON alone
 
-Run: .venv/bin/python benchmarks/search_quality.py SECTION --help
+Run: .venv/bin/python -m benchmarks.search_quality SECTION --help
 """
 
 from __future__ import annotations
@@ -49,11 +49,10 @@ import numpy as np
 import torch
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import search_quality_figures as figures  # noqa: E402
-import search_quality_store as store  # noqa: E402
-from search_quality_store import Refused, read  # noqa: E402
-from search_quality_work import (  # noqa: E402
+from benchmarks import search_quality_figures as figures
+from benchmarks import search_quality_store as store
+from benchmarks.search_quality_store import Refused, read
+from benchmarks.search_quality_work import (
     CALIBRATED,
     POINT_ONLY,
     RECIPE,
@@ -78,12 +77,11 @@ from search_quality_work import (  # noqa: E402
     train_share,
     trained_epochs,
 )
-
-from infra.files import atomic_write, write_json_atomic  # noqa: E402
-from infra.locks import InUseError, held  # noqa: E402
-from orchestrator.export.cache import fingerprint  # noqa: E402
-from orchestrator.lut.store import latest_validation  # noqa: E402
-from search.space.config import SubnetConfig  # noqa: E402
+from infra.files import atomic_write, write_json_atomic
+from infra.locks import InUseError, held
+from orchestrator.export.cache import fingerprint
+from orchestrator.lut.store import latest_validation
+from search.space.config import SubnetConfig
 
 __all__ = ["alone_entry", "schedule", "train_share", "trained_epochs"]  # the tests' entry points beside the sections
 
@@ -597,7 +595,7 @@ def page(
     out: Path = typer.Option(ROOT / "docs" / "search_quality.md", help="the page written (replacing the last)"),
 ) -> None:
     """The search-quality page from the JSON alone, so the two always agree."""
-    from search_quality_page import render
+    from benchmarks.search_quality_page import render
 
     doc = read(source, "the search-quality document", "run `report` to write it", figures.REQUIRED)
     try:

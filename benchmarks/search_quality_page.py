@@ -336,7 +336,7 @@ def _rerun(doc: dict[str, Any]) -> list[str]:
     each section resumes where it stopped, and `--part i --parts n` shares one among processes."""
     task, epochs = doc["data_command"].removeprefix("bench "), doc["recipe"]["epochs"]
     common = f'--task "{task}" --lut {doc["lut"][:8]} --epochs {epochs}'
-    run = ".venv/bin/python benchmarks/search_quality.py"
+    run = ".venv/bin/python -m benchmarks.search_quality"
     variant = f"--variant {doc['headline']}"
     steps = [
         f'{run} restore --task "{task}" --epochs {epochs}   # the last run\'s reference, from the committed document',

@@ -24,14 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import search_quality_figures as figures
 import torch
 from rich.console import Console
-from search_quality_store import Refused, number, read, sha256_of, stale
 
+from benchmarks import search_quality_figures as figures
+from benchmarks.search_quality_store import Refused, number, read, sha256_of, stale
 from infra.files import write_json_atomic
 from infra.locks import InUseError, held
-from orchestrator.lut.store import latest_validation, resolve_lut
+from orchestrator.lut.store import resolve_lut
 from orchestrator.searchjob import MEASURE_TOP
 from search.nas.lut import read_lut
 from search.nas.predictor import LatencyPredictor
@@ -307,16 +307,22 @@ CALIBRATED = "calibrated"  # bench search's: intervals calibrated on the LUT's v
 
 
 def pricer(predictor: LatencyPredictor, lut_path: Path, space: Any, budget: float, pricing: str) -> Any:
-    """The budget and pricer of a search: `bench search`'s (`CALIBRATED`), or point predictions only (`POINT_ONLY`)."""
-    from orchestrator.searchjob.target import target_for
-    from search.nas.budget import Budget, Pricer
-    from search.nas.calibration import POINT_ONLY as NO_INTERVAL
+    """The budget and pricer of a search, the product's (`search.nas.budget`): `bench search`'s
+    (`CALIBRATED`: the LUT with its latest validation, which calibrates the intervals), or point
+    predictions only (`POINT_ONLY`: the LUT's entries with intervals of no width, and no validation)."""
+    from orchestrator.lut.store import open_lut
+    from search.nas.budget import one_device
+    from search.nas.lut import Lut, content_id, validate_lut
 
     if pricing == POINT_ONLY:
-        return Pricer(predictor, space, Budget(budget, budget, None, NO_INTERVAL))
-    if latest_validation(lut_path, predictor.lut.id) is None:
-        raise Refused(f"LUT {predictor.lut.short} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {predictor.lut.short}` first")
-    return target_for(lut_path, predictor.lut, budget, None, predictor.space, space).pricer
+        doc = dict(predictor.lut.doc)
+        doc["entries"] = {k: {**e, "ci_ms": [e["latency_ms"], e["latency_ms"]]} for k, e in doc["entries"].items()}
+        doc["id"] = content_id(doc)
+        return one_device(Lut.of(validate_lut(doc)), predictor.space, {"latency": budget}, space)
+    lut = open_lut(lut_path)
+    if lut.validation is None:
+        raise Refused(f"LUT {lut.short} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {lut.short}` first")
+    return one_device(lut, predictor.space, {"latency": budget}, space)
 
 
 def candidate(c: SubnetConfig, predictor: LatencyPredictor, inherited: Inherited) -> dict[str, Any]:
@@ -406,8 +412,9 @@ def finish_choice(candidates_ms: list[float], budget_ms: float, slowdown: float 
     measures within the budget (+5%) at the LUT's speed; when none does, the closest, marked over.
     `slowdown` multiplies every timing (a device slower than its LUT)."""
     from search.nas.budget import finish_pick
+    from search.nas.constraints import get_constraint
 
-    index, within = finish_pick([{"device": ms * slowdown} for ms in candidates_ms], {"device": budget_ms})
+    index, within = finish_pick([{"device": ms * slowdown} for ms in candidates_ms], {"device": budget_ms}, {"device": get_constraint("latency").tolerance})
     return Choice(index, within)
 
 

@@ -1,7 +1,9 @@
 """One model for several devices, on this machine's four (issue 65): host (float32, 1 thread),
 host-int8, host-2t and host-portable, with their committed 128 px tiny LUTs.
 
-  run   one supernet trained at 128 px (digits, the quick path's settings); for each budget set (every
+  run   one supernet trained at 128 px (on `--task`: digits, the quick path's data, or cluttered digits,
+        `bench data cluttered`, whose 2,000-image search split and test split leave the accuracy
+        verdicts room to tell models apart; the quick path's settings); for each budget set (every
         device's quantile of its LUT's predictions over 5,000 random subnets) and seed: a search per
         device, held to that device's budget alone, and one joint search held to all four, each the
         product's job (`orchestrator.searchjob.run`: calibrated budgets, measured finish); then on
@@ -12,8 +14,8 @@ host-int8, host-2t and host-portable, with their committed 128 px tiny LUTs.
         goal, met or missed) and docs/several_devices.png, all recomputable from the JSON.
 
 Run on a quiet machine: anything else running disturbs the timings.
-  .venv/bin/python benchmarks/several_devices.py run --work runs/several-devices
-  .venv/bin/python benchmarks/several_devices.py page --work runs/several-devices
+  .venv/bin/python -m benchmarks.several_devices run --work runs/several-devices
+  .venv/bin/python -m benchmarks.several_devices page --work runs/several-devices
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ from orchestrator.export.backends import get_backend
 from orchestrator.lut.store import resolve_lut
 from orchestrator.measure.devices import get_device
 from orchestrator.searchjob.delivery import export_model, time_models
-from orchestrator.searchjob.run import devices_for, open_job, run_job
+from orchestrator.searchjob.run import Asked, devices_for, open_job, run_job
 from search.api import load_found
-from search.nas.budget import TOLERANCE, measures_within
+from search.nas.budget import measures_within
+from search.nas.constraints import TOLERANCE, get_constraint
 from search.nas.lut import read_lut
 from search.nas.predictor import LatencyPredictor, random_subnet_quantiles
 from search.nas.strategies import SearchSettings
@@ -58,11 +61,17 @@ def budgets(quantile: float) -> dict[str, float]:
     return {d: round(float(random_subnet_quantiles(LatencyPredictor(read_lut(resolve_lut(ref)), space), quantile)), 4) for d, ref in LUTS.items()}
 
 
-def prepare(work: Path, epochs: int) -> Path:
-    """The data and the supernet (the quick path's commands), made once."""
+TASKS = {"digits": ["data", "digits"], "cluttered": ["data", "cluttered"]}  # `bench` commands that write each task's data
+
+
+def prepare(work: Path, epochs: int, task: str) -> Path:
+    """The data (`task`'s) and the supernet (the quick path's training), made once."""
     data, train = work / "data", work / "train"
+    if task not in TASKS:
+        raise SystemExit(f"--task must be one of {', '.join(TASKS)}, not {task!r}")
     if not (data / "train").is_dir():
-        subprocess.run([*BENCH, "data", "digits", "--out", str(data)], check=True)
+        subprocess.run([*BENCH, *TASKS[task], "--out", str(data)], check=True)
+        write_json_atomic(work / "task.json", {"task": task, "command": ["bench", *TASKS[task]]})
     if not (train / "last.pt").is_file():
         subprocess.run([*BENCH, "train", "--space", "tiny", "--resolution", "128", "--data", str(data), "--out", str(train), "--epochs", str(epochs),
                         "--lr", "3e-3", "--batch-size", "32", "--sampling", "random", "--no-hflip"], check=True)
@@ -74,8 +83,8 @@ def search_once(checkpoint: Path, held: dict[str, float], out: Path, seed: int, 
     if (out / "result.json").is_file():
         return load_json(out / "result.json", "a search result", f"delete {out}")
     settings = SearchSettings(**search, seed=seed)
-    pairs = [(resolve_lut(LUTS[d]), ms) for d, ms in held.items()]
-    job = open_job(checkpoint, pairs, out, settings, log=lambda m: console.print(f"  {m}", soft_wrap=True))
+    asked = Asked.of([(resolve_lut(LUTS[d]), {"latency": (ms, f"--budget {LUTS[d]}=MS")}) for d, ms in held.items()])
+    job = open_job(checkpoint, asked, out, settings, log=lambda m: console.print(f"  {m}", soft_wrap=True))
     return run_job(job, resume=(out / "search_state.json").is_file(), devices=devices_for(job, True), log=lambda m: console.print(f"  {m}", soft_wrap=True),
                    measure_top=measure_top)[1]
 
@@ -105,9 +114,10 @@ def cross_session(runs: dict[str, Path], device: str, folder: Path) -> dict[str,
 def run(
     work: Path = typer.Option(Path("runs/several-devices")), seeds: int = 4, quantiles: str = "0.35,0.7", epochs: int = 15, measure_top: int = 1,
     population: int = SEARCH["population"], generations: int = SEARCH["generations"], parents: int = SEARCH["parents"],
+    task: str = typer.Option("cluttered", help=f"the data: {' or '.join(TASKS)}"),
 ) -> None:
     """Train once; per budget set and seed, a search per device and a joint one, each model timed on every device."""
-    checkpoint = prepare(work, epochs)
+    checkpoint = prepare(work, epochs, task)
     search = {"population": population, "generations": generations, "parents": parents}
     for q in (float(x) for x in quantiles.split(",")):
         held = budgets(q)
@@ -143,16 +153,17 @@ def collect(work: Path) -> dict[str, Any]:
         models = {}
         for name in [*LUTS, JOINT]:
             result = load_json(base / name / "result.json", "a search result", "")
+            model = result["model"]  # the float32 model each search ranked: every device's program is made from it
             models[name] = {
-                "config_hash": result["config_hash"], "holdout": result["holdout"]["value"], "holdout_images": result["holdout"].get("total"),
-                "test": result["test"]["value"] if result["test"] else None, "test_images": result["test"].get("total") if result["test"] else None,
-                "binding_device": result.get("binding_device"), "within_at_finish": result["within_budget"], "measure_top": result.get("measure_top"),
+                "config_hash": result["config_hash"], "holdout": model["holdout"]["value"], "holdout_images": model["holdout"].get("total"),
+                "test": model["test"]["value"] if model["test"] else None, "test_images": model["test"].get("total") if model["test"] else None,
+                "binding_device": result["binding"]["device"], "within_at_finish": result["within_budget"], "measure_top": result.get("measure_top"),
             }
         timings = {d: load_json(base / "cross" / d / "timings.json", "timings", "") for d in LUTS}
         for name, m in models.items():
             m["on"] = {
                 d: {"at_lut_ms": timings[d][name]["at_lut_ms"], "budget_ms": held[d], "ratio": timings[d][name]["at_lut_ms"] / held[d],
-                    "within": measures_within(timings[d][name]["at_lut_ms"], held[d])}
+                    "within": measures_within(timings[d][name]["at_lut_ms"], held[d], get_constraint("latency").tolerance)}
                 for d in LUTS
             }
         runs.append({"set": base.parent.name, "seed": int(base.name.removeprefix("seed")), "budgets": held, "models": models})
@@ -168,10 +179,11 @@ def setup_of(work: Path, runs: list[dict[str, Any]]) -> dict[str, Any]:
     held_out = checkpoint["history"][-1]
     first = next(work.glob(f"q*/seed*/{JOINT}/inputs.json"))
     search = {k: load_json(first, "a search's inputs", "")["settings"][k] for k in SEARCH}
+    task = load_json(work / "task.json", "the task", "") if (work / "task.json").is_file() else {"task": "digits"}
     return {
-        "search": search, "measure_top": runs[0]["models"][JOINT]["measure_top"],
+        "task": task["task"], "search": search, "measure_top": runs[0]["models"][JOINT]["measure_top"],
         "supernet": {"epochs": checkpoint["epoch"], "holdout_largest": held_out["holdout_acc_max"], "holdout_smallest": held_out["holdout_acc_min"]},
-        "this_cpu": cpu_model(), "lut_cpus": {d: read_lut(resolve_lut(ref))["device"]["facts"].get("cpu_model") for d, ref in LUTS.items()},
+        "this_cpu": cpu_model(), "lut_cpus": {d: read_lut(resolve_lut(ref)).device.facts.get("cpu_model") for d, ref in LUTS.items()},
     }
 
 
@@ -249,7 +261,7 @@ def _setup_lines(setup: dict[str, Any] | None) -> list[str]:
         return []
     net = setup["supernet"]
     return [
-        f"One supernet ({net['epochs']} epochs on digits at 128 px; held out {net['holdout_largest']:.1%} largest, {net['holdout_smallest']:.1%} smallest); "
+        f"One supernet ({net['epochs']} epochs on {setup.get('task', 'digits')} at 128 px; held out {net['holdout_largest']:.1%} largest, {net['holdout_smallest']:.1%} smallest); "
         f"each search {setup['search']}, its measured finish timing the top {setup['measure_top']} on its devices. Each model is then timed on every "
         "device in one session per device beside that device's LUT anchor, and judged at the LUT's speed (anchor-scaled).",
         "",
@@ -281,7 +293,7 @@ def page(doc: dict[str, Any], v: dict[str, Any]) -> str:
     lines = [
         "# One model for several devices: this machine's four",
         "",
-        "From `benchmarks/several_devices.py` (run, then page); every figure below is recomputed from "
+        "From `benchmarks/several_devices.py` (`python -m benchmarks.several_devices run`, then `page`); every figure below is recomputed from "
         "[several_devices.json](several_devices.json). Devices: " + ", ".join(f"`{d}` (LUT {lut})" for d, lut in LUTS.items()) + ".",
         f"Budget sets: each device's quantile of its LUT's predictions over 5,000 random subnets; {len(doc['runs'])} runs (budget sets × seeds).",
         *_setup_lines(doc.get("setup")),
@@ -309,7 +321,7 @@ def make_page(work: Path = typer.Option(Path("runs/several-devices")), docs: Pat
     """docs/several_devices.json, .md and .png from the work folder's runs."""
     doc = collect(work)
     if not doc["runs"]:
-        raise SystemExit(f"no finished runs under {work}; run `several_devices.py run --work {work}` first")
+        raise SystemExit(f"no finished runs under {work}; run `python -m benchmarks.several_devices run --work {work}` first")
     doc["setup"] = setup_of(work, doc["runs"])
     v = verdicts(doc)
     write_json_atomic(docs / "several_devices.json", {**doc, "verdicts": v})

@@ -5,7 +5,7 @@ shows the median wall time and whether torch, scipy, matplotlib or pandas were i
 time it ended. Those commands read JSON files and print tables; a heavy import is time a user
 waits for nothing.
 
-Run: .venv/bin/python benchmarks/startup.py [--repeat 5]
+Run: .venv/bin/python -m benchmarks.startup [--repeat 5]
 (from the repository root; PYTHONPATH is set to it for the children, so a worktree measures itself)
 """
 

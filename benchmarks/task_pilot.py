@@ -17,7 +17,7 @@ Sections (each keeps one JSON file per run under --work, so processes can share 
   report   the figures above, met or missed, from the runs done so far (--json for one document)
   collect  every pilot's figures in one document, docs/task_pilot.json, which the pages cite
 
-Run: .venv/bin/python benchmarks/task_pilot.py train --help
+Run: .venv/bin/python -m benchmarks.task_pilot train --help
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import statistics
 import subprocess
-import sys
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -35,20 +34,18 @@ from typing import Any
 import typer
 from rich.console import Console
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import search_quality_store as store  # noqa: E402
-from search_quality import BENCH  # noqa: E402
-from search_quality_figures import flat  # noqa: E402
-from search_quality_store import Refused, read  # noqa: E402
-from search_quality_work import hand_picked  # noqa: E402
-
-from infra.files import write_json_atomic  # noqa: E402
-from orchestrator.lut.store import resolve_lut  # noqa: E402
-from search.nas.lut import read_lut  # noqa: E402
-from search.nas.predictor import LatencyPredictor  # noqa: E402
-from search.space import load_space  # noqa: E402
-from search.space.config import SubnetConfig, validate  # noqa: E402
-from search.space.sampling import max_config, min_config  # noqa: E402
+from benchmarks import search_quality_store as store
+from benchmarks.search_quality import BENCH
+from benchmarks.search_quality_figures import flat
+from benchmarks.search_quality_store import Refused, read
+from benchmarks.search_quality_work import hand_picked
+from infra.files import write_json_atomic
+from orchestrator.lut.store import resolve_lut
+from search.nas.lut import read_lut
+from search.nas.predictor import LatencyPredictor
+from search.space import load_space
+from search.space.config import SubnetConfig, validate
+from search.space.sampling import max_config, min_config
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
 console = Console(width=150)

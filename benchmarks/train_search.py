@@ -14,7 +14,7 @@
   distributed `bench search` in one process (default threads, then one thread) and in N processes
               (`torchrun`): subnet evaluations per second, the ratio, and whether the searches agree
 
-Run: .venv/bin/python benchmarks/train_search.py SECTION --help
+Run: .venv/bin/python -m benchmarks.train_search SECTION --help
 """
 
 from __future__ import annotations
@@ -35,13 +35,12 @@ from rich.console import Console
 from rich.table import Table
 
 from orchestrator.lut.store import resolve_lut
-from orchestrator.measure.devices import get_device
-from orchestrator.searchjob.delivery import deliver, measure_found
-from orchestrator.searchjob.job import SearchInputs, SearchJob
-from search.nas.budget import TOLERANCE, Budget, Pricer
+from orchestrator.searchjob.run import Asked, devices_for, open_job, run_job
+from search.nas.budget import one_device
+from search.nas.constraints import TOLERANCE
 from search.nas.lut import read_lut
 from search.nas.predictor import LatencyPredictor
-from search.nas.strategies import Search, SearchSettings, coarse_phase
+from search.nas.strategies import SearchSettings, coarse_phase
 from search.space import load_space
 from search.space.config import SubnetConfig
 from search.space.sampling import max_config, min_config, random_config
@@ -258,7 +257,7 @@ def coarse(lut: str = "6b8dc6ff", samples: int = 200_000, budget_ms: Optional[fl
     predictor = LatencyPredictor(doc, space)
     if budget_ms is None:
         budget_ms = (predictor.predict(min_config(space, doc.resolution)) + predictor.predict(max_config(space, doc.resolution))) / 2
-    pricer = Pricer(predictor, space.for_classes(10), Budget(budget_ms, budget_ms, int(params_m * 1e6) if params_m else None))
+    pricer = one_device(doc, space, {"latency": budget_ms, **({"params": params_m} if params_m else {})}, space.for_classes(10))
     coarse_phase(pricer, 1000, 50, 0)
     rates = []
     for seed in range(3):
@@ -271,38 +270,31 @@ def coarse(lut: str = "6b8dc6ff", samples: int = 200_000, budget_ms: Optional[fl
     )
 
 
-def _job(checkpoint: Path, lut: str, latency_ms: float, out: Path, eval_batch: int, calibration_batches: int, settings: SearchSettings) -> SearchJob:
-    inputs = SearchInputs(checkpoint, resolve_lut(lut), latency_ms, None, out, None, eval_batch, calibration_batches)
-    return SearchJob(inputs, settings, None, log=lambda m: None)
-
-
 @app.command()
 def compliance(
     checkpoint: Path = typer.Option(...), lut: str = typer.Option(...), budgets: str = typer.Option(..., help="comma-separated ms"),
-    population: int = 8, generations: int = 3, parents: int = 4, eval_batch: int = 128, calibration_batches: int = 4,
-    out: Path = Path("runs/bench-compliance"),
+    population: int = 8, generations: int = 3, parents: int = 4, out: Path = Path("runs/bench-compliance"),
 ) -> None:
-    """Search at each budget on the LUT's device (host), export the winner, measure it beside the
-    anchor: measured at the LUT's speed / budget (goal 0.90-1.05)."""
+    """A search at each budget on the LUT's device (host), the product's job with its measured finish
+    (the found model timed beside the anchor): measured at the LUT's speed / budget (goal 0.90-1.05)."""
     table = Table(title=f"budget compliance on host, LUT {lut}")
     for column in ("budget ms", "predicted", "calibrated interval", "measured", "session speed", "at LUT speed", "at LUT speed / budget", "0.90-1.05"):
         table.add_column(column, justify="right")
     for budget in (float(b) for b in budgets.split(",")):
         settings = SearchSettings(population=population, generations=generations, parents=parents, coarse_samples=50_000)
         run_dir = out / f"{budget:g}ms"
-        job = _job(checkpoint, lut, budget, run_dir, eval_batch, calibration_batches, settings)
-        best = Search(settings, job.pricer, job.evaluator()).run().best()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        files = deliver(job.recalibrated(best.config), job.ckpt["classes"], run_dir, required=[job.lut.device.backend])
-        m = measure_found(files.artifacts[job.lut.device.backend], best.config, job.lut, job.base_space, get_device(job.lut.device.name), run_dir / "measure")
-        at_lut = m["measured_ms_at_lut_speed"] or m["measured_ms"]
+        job = open_job(checkpoint, Asked.of([(resolve_lut(lut), {"latency": (budget, "--latency-ms")})]), run_dir, settings, log=lambda m: None)
+        _, result = run_job(job, resume=(run_dir / "search_state.json").is_file(), devices=devices_for(job, True), log=lambda m: None, measure_top=1)
+        [device] = result["devices"].values()
+        latency, timed = device["constraints"]["latency"], device["measurement"]
+        lo, hi = latency["interval"]
+        at_lut = latency["measured"]
         ratio = at_lut / budget
-        lo, hi = job.pricer.interval(best.config)
         table.add_row(
-            f"{budget:g}", f"{best.predicted_ms:.3f}", f"{lo:.3f}-{hi:.3f}", f"{m['measured_ms']:.3f}",
-            f"x{m['session_speed']:.3f}" if m["session_speed"] else "-", f"{at_lut:.3f}", f"{ratio:.3f}", "yes" if 0.9 <= ratio <= 1 + TOLERANCE else "NO",
+            f"{budget:g}", f"{latency['predicted']:.3f}", f"{lo:.3f}-{hi:.3f}", f"{timed['measured_ms']:.3f}",
+            f"x{timed['session_speed']:.3f}" if timed["session_speed"] else "-", f"{at_lut:.3f}", f"{ratio:.3f}", "yes" if 0.9 <= ratio <= 1 + TOLERANCE else "NO",
         )
-        console.print(f"{budget:g} ms: {job.describe_budget()}")
+        console.print(f"{budget:g} ms: {'; '.join(job.describe_budget())}")
     console.print(table)
 
 

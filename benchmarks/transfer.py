@@ -11,7 +11,7 @@ drawn once from the source LUT's space (spread over its predicted range, seed --
 same for every target; none is one of the transfer networks.
 
 Run on a quiet machine (anything else on the CPU shows up as error):
-    .venv/bin/python benchmarks/transfer.py [--source LUT] [--targets host-2t host-portable] [--samples 50]
+    .venv/bin/python -m benchmarks.transfer [--source LUT] [--targets host-2t host-portable] [--samples 50]
 Without --source, the source device (--source-device, default host) is profiled first.
 """
 
@@ -32,9 +32,10 @@ from rich.table import Table
 from orchestrator.lut.runs import ProfileRequest, profile_lut, transfer_lut
 from orchestrator.lut.settings import FULL, end_to_end_timing
 from orchestrator.lut.store import append_validation, resolve_lut
-from orchestrator.lut.validation import figures, measure_subnets, spread_subnets, validation_record
+from orchestrator.lut.validation import measure_subnets, spread_subnets, validation_record
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.session import new_run_dir
+from search.nas.agreement import figures
 from search.nas.lut import Lut, read_lut
 from search.nas.predictor import LatencyPredictor, parts
 from search.space import load_space

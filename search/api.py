@@ -26,8 +26,9 @@ import numpy as np
 
 from infra.errors import UserError
 from infra.files import env_path
-from search.nas.budget import Pricer, make_budget
-from search.nas.lut import Lut, as_lut, find_lut, read_lut, shipped_luts, validate_lut
+from search.nas.budget import Pricer, held
+from search.nas.constraints import Limit, get_constraint
+from search.nas.lut import Lut, as_lut, find_lut, read_lut, shipped_luts
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Candidate, Search, SearchSettings, pareto_front
 from search.space import SearchSpace, load_space, space_names
@@ -65,7 +66,6 @@ __all__ = [
     "random_batch",
     "run_search",
     "sample_configs",
-    "search",
     "space_names",
 ]
 
@@ -250,10 +250,12 @@ def run_search(
         raise UserError(f"settings must be a SearchSettings or None, not {type(settings).__name__}")
     _check_log(log)
     settings = settings or SearchSettings()
-    settings.check(option=lambda field: f"SearchSettings.{field}")
-    budget = make_budget(latency_ms, params_m, None)
-    pricer = Pricer(predictor._latency, predictor._trained_space, budget)
-    pricer.check_reachable("latency_ms", "params_m")
+    settings.check(option=settings_field)
+    limits = {"latency": limit("latency", latency_ms, "latency_ms")}
+    if params_m is not None:
+        limits["params"] = limit("params", params_m, "params_m")
+    pricer = Pricer([held(predictor._record, limits, predictor.space, predictor._trained_space)], predictor._trained_space)
+    pricer.check_reachable()
 
     def score(config: SubnetConfig) -> float:
         """Your accuracy, refused unless a finite number: a NaN would compare false with every
@@ -263,8 +265,20 @@ def run_search(
             raise UserError(f"accuracy(config) must return a finite number, but returned {value!r} for subnet {config.hash}")
         return float(value)
 
-    state = Search(settings, pricer, score, log=log).run()
-    return Found(state.best(), list(state.evaluated.values()), pricer.budget.limit_ms)
+    state = Search(settings, pricer, score, log=log, option=settings_field).run()
+    return Found(state.best(), list(state.evaluated.values()), limits["latency"].value)
+
+
+def settings_field(field: str) -> str:
+    """A search setting as the API takes it."""
+    return f"SearchSettings.{field}"
+
+
+def limit(constraint: str, value: Any, argument: str) -> Limit:
+    """A budget given as the API argument `argument`, checked by its constraint (finite, within its
+    bounds; numpy numbers taken as floats)."""
+    c = get_constraint(constraint)
+    return Limit(c, c.check(value, argument), argument)
 
 
 def _check_log(log: Any) -> None:
@@ -280,97 +294,3 @@ def pareto(found: Found | Iterable[Candidate]) -> list[Candidate]:
     if not all(isinstance(c, Candidate) for c in candidates):
         raise UserError(f"found must be what run_search returned, or a list of its Candidates, not {type(found).__name__} {found!r:.60}")
     return pareto_front(candidates)
-
-
-def search(
-    supernet: Supernet,
-    lut: dict[str, Any] | str | os.PathLike[str] | None = None,
-    latency_ms: float | None = None,
-    params_m: float | None = None,
-    settings: SearchSettings | None = None,
-    data: str | os.PathLike[str] | None = None,
-    log: Callable[[str], None] = lambda message: None,
-    *,
-    budgets: Sequence[tuple[dict[str, Any] | str | os.PathLike[str], float]] = (),
-    measure: bool = False,
-    out: str | os.PathLike[str] | None = None,
-    devices_file: str | os.PathLike[str] | None = None,
-    measure_top: int = 5,
-    int8_calibration: int = 64,
-    memory_mb: float | None = None,
-) -> Found | FoundModel:
-    """`bench search` from Python, the same job (`orchestrator.searchjob.run`): the subnets of a
-    trained supernet priced with `lut` (a LUT document, id or path, of the supernet's space and
-    resolution) within `latency_ms`, and with each of `budgets` ((LUT, budget ms) pairs: one model
-    held to a budget on every device at once), each budget's intervals calibrated on its LUT's
-    latest validation as `bench search` calibrates them; scored on `data` (default: the supernet's
-    own) within `params_m`, and each device's peak memory within `memory_mb` MiB (its LUT must record
-    memory). Returns `Found` (the most accurate within every budget and every subnet
-    evaluated); with `measure`, the measured finish runs on every device that can be reached and
-    delivers the model into `out` in each device's form, and what `load_found(out)` returns comes
-    back. `out`: the run folder (default without `measure`: a temporary one, removed)."""
-    import tempfile
-
-    from orchestrator.searchjob.run import Arguments, devices_for, open_job, run_job
-
-    if not isinstance(supernet, Supernet):
-        raise UserError(f"supernet must be a Supernet (Supernet.load(checkpoint)), not {type(supernet).__name__}")
-    _check_log(log)
-    settings = settings or SearchSettings()
-    if not isinstance(settings, SearchSettings):
-        raise UserError(f"settings must be a SearchSettings or None, not {type(settings).__name__}")
-    settings.check(option=lambda field: f"SearchSettings.{field}")
-    if measure and out is None:
-        raise UserError("search(measure=True) delivers the model into a run folder: pass out= a folder (e.g. out='runs/search-api')")
-    with tempfile.TemporaryDirectory(prefix="bench-search-") as scratch:
-        folder = Path(out) if out is not None else Path(scratch) / "run"
-        held = _held(lut, latency_ms, budgets, folder, supernet)
-        supernet.evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts, naming `data`
-        arguments = Arguments("latency_ms", "budgets", "params_m", "memory_mb")
-        job = open_job(supernet.path, held, folder, settings, params_m, Path(data) if data is not None else None, log=log, arguments=arguments,
-                       memory_mb=memory_mb)
-        for line in job.describe_budget().splitlines():
-            log(line)
-        devices = devices_for(job, measure, Path(devices_file) if devices_file is not None else None)
-        state, _ = run_job(job, resume=False, devices=devices, log=log, measure_top=measure_top, int8_calibration=int8_calibration, finish=measure)
-        if measure:
-            return load_found(folder)
-        return Found(state.best(), list(state.evaluated.values()), job.budget.limit_ms)
-
-
-def _held(
-    lut: dict[str, Any] | str | os.PathLike[str] | None, latency_ms: float | None,
-    budgets: Sequence[tuple[dict[str, Any] | str | os.PathLike[str], float]], folder: Path, supernet: Supernet,
-) -> list[tuple[Path, float]]:
-    """Every (LUT path, budget): `lut` with `latency_ms` first where given, then `budgets`, each LUT
-    refused in the API's words where it is not of the supernet's space and resolution. A LUT
-    document is written into the run folder's `luts/` (it has no validation there, so its intervals
-    are its entries' own)."""
-    from infra.files import write_json_atomic
-    from orchestrator.searchjob.run import resolve_lut
-
-    if (lut is None) != (latency_ms is None):
-        raise UserError("lut and latency_ms go together (one device's LUT and its budget); give both, or budgets=[(lut, ms), ...]")
-    if not isinstance(budgets, Sequence) or isinstance(budgets, (str, bytes)) or not all(isinstance(b, tuple) and len(b) == 2 for b in budgets):
-        raise UserError(f"budgets must be a list of (LUT, budget ms) pairs, not {budgets!r:.80}")
-    pairs = ([(lut, latency_ms)] if lut is not None else []) + list(budgets)
-    if not pairs:
-        raise UserError("no budget given; pass lut= and latency_ms=, or budgets=[(lut, ms), ...]")
-    held = []
-    for ref, ms in pairs:
-        if isinstance(ref, dict):
-            doc = validate_lut(ref)
-            path = folder / "luts" / f"{doc['id']}.json"
-            write_json_atomic(path, doc)
-        elif isinstance(ref, (str, os.PathLike)):
-            path = resolve_lut(str(ref))
-        else:
-            raise UserError(f"a LUT must be a LUT document, an id or a path, not {type(ref).__name__}")
-        predictor = Predictor(read_lut(path), supernet.space, supernet.num_classes)
-        if predictor.resolution != supernet.resolution:
-            raise UserError(
-                f"LUT {predictor._record.id} was measured at {predictor.resolution} px, but the supernet {supernet.path} was trained at "
-                f"{supernet.resolution} px; pass a LUT of {supernet.resolution} px, or a supernet trained at {predictor.resolution} px"
-            )
-        held.append((path, ms))
-    return held

@@ -260,6 +260,7 @@ def tiny_search_run(tiny_checkpoint: Path, run_folder: Path, export_cache: Path)
     `shared_export_cache` has set BENCH_CACHE, which would leave them in the user's cache."""
     from orchestrator.searchjob.finish import finish_search
     from orchestrator.searchjob.job import SearchInputs, SearchJob
+    from orchestrator.searchjob.targets import Asked
     from search.nas.predictor import LatencyPredictor
     from search.nas.strategies import SearchSettings
     from search.space import load_space
@@ -277,7 +278,8 @@ def tiny_search_run(tiny_checkpoint: Path, run_folder: Path, export_cache: Path)
         # winner, so that its exports are the run's cache hits there.
         budget = round((predictor.predict(min_config(tiny, 64)) + predictor.predict(max_config(tiny, 64))) / 2, 2)
         settings = SearchSettings(population=4, generations=2, parents=2, coarse_samples=2000)
-        job = SearchJob(SearchInputs(tiny_checkpoint, lut_path, budget, None, out), settings, None, lambda m: None, distributed.init(prefer_gpu=False))
+        asked = Asked.of([(lut_path, {"latency": (budget, "--latency-ms")})])
+        job = SearchJob(SearchInputs(tiny_checkpoint, asked, out), settings, None, lambda m: None, distributed.init(prefer_gpu=False))
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv("BENCH_CACHE", str(export_cache))
             finish_search(job, job.run(resume=False), None, lambda m: None)

@@ -136,3 +136,23 @@ def restamped(doc: dict[str, Any]) -> dict[str, Any]:
     doc = {**doc, "id": "0" * 16}
     doc["id"] = content_id(doc)
     return validate_lut(doc)
+
+
+def stored(run: tuple[Any, Any]) -> tuple[dict[str, Any], Any]:
+    """A profile's (LUT, path) as the document a test reads field by field, and the path."""
+    lut, path = run
+    return dict(lut.doc), path
+
+
+def with_size(lut: dict[str, Any], space: SearchSpace, bytes_per_param: float = 4.0, form: str = ".pte") -> dict[str, Any]:
+    """`lut` with program sizes as a removal profile records them: each entry's bytes are its
+    weights' plus a kilobyte of operators, the overhead's the program's header."""
+    from search.space.params import part_params
+
+    count = part_params(space)
+    entries = {
+        key: {**e, "size_bytes": bytes_per_param * count(e["kind"], e["stage"], **e["params"]) + (65536 if e["kind"] == "overhead" else 1024)}
+        for key, e in lut["entries"].items()
+    }
+    measurement = {**lut["measurement"], "size": {"method": "a test's", "form": form}}
+    return restamped({**lut, "entries": entries, "measurement": measurement})

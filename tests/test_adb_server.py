@@ -2,7 +2,7 @@
 through it; where none runs, or it does not hold a phone on TCP, adb-shell goes straight to the
 phone; the toolkit never starts a server. Tested end to end through Debian's real `adb` server
 (started on a private port, with a private HOME for its key), which `adb connect`s to the ADB
-protocol peer on loopback (tests/adb_peer.py), so every byte of those sessions passes through a
+protocol peer on loopback (fakes/adb_peer.py), so every byte of those sessions passes through a
 real adb server. The phone's app is simulated."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fakes.adb_peer import AdbPeer
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.runners.android.adb_server import AdbServer, ServerLink
 from orchestrator.measure.runners.android.connection import AndroidConnection, choose_route, list_phones, open_phone
@@ -29,7 +30,6 @@ from orchestrator.measure.runners.base import RunnerError
 from search.space.sampling import min_config
 from search.supernet.deploy import deploy_form
 from search.supernet.static import StaticSubnet
-from tests.adb_peer import AdbPeer
 from tests.test_android_runner import closed_port, measure, pixel7_runner, settings_for
 
 ADB = shutil.which("adb")

@@ -1,5 +1,5 @@
 """The Android runner against a phone that speaks the real ADB wire protocol on loopback
-(tests/adb_peer.py): sessions run end to end through adb-shell, dropped connections are survived,
+(fakes/adb_peer.py): sessions run end to end through adb-shell, dropped connections are survived,
 and every failure is one sentence that names the problem and its fix. The phone's app is simulated
 (it answers at once) except in the test of a real session."""
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes.adb_peer import AdbPeer, Phone, PushDrop
 from infra.locks import InUseError, held
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.platforms import runner_for
@@ -30,7 +31,6 @@ from orchestrator.measure.runners.base import Check, RunnerError
 from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
-from tests.adb_peer import AdbPeer, Phone, PushDrop
 
 pytestmark = [pytest.mark.phones, pytest.mark.exports]
 

@@ -1,6 +1,6 @@
 """A whole profile unattended, on a phone that locks itself as a Pixel with a PIN does: through the
 real CLI (`bench profile`, on a few entries of its plan), against the ADB protocol peer on loopback
-(tests/adb_peer.py) whose screen turns off and shows its keyguard after `LOCK_AFTER_S` idle seconds
+(fakes/adb_peer.py) whose screen turns off and shows its keyguard after `LOCK_AFTER_S` idle seconds
 unless its stay-awake setting holds it on. The cool-down between sessions is longer than that, as
 a real profile's 60 s are longer than a Pixel's 30 s timeout.
 
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes.adb_peer import AdbPeer
 from orchestrator.export.cache import artifact_path, cache_key, exporter_versions
 from orchestrator.measure.runners.android.awake import StayAwake
 from orchestrator.measure.runners.android.runner import AndroidRunner
@@ -33,7 +34,6 @@ from orchestrator.measure.runners.android.settings import AndroidSettings
 from orchestrator.plan.builder import build_plan
 from search.nas.lut import read_lut
 from search.space import load_space
-from tests.adb_peer import AdbPeer
 from tests.test_android_runner import closed_port
 from tests.test_phone_shelf import few_entries, profile_few_entries
 
@@ -134,7 +134,7 @@ def test_an_unattended_profile_on_a_phone_that_locks_runs_to_its_end_and_gives_t
     assert "android: keeping the phone awake on power for this job (stay_on_while_plugged_in 0 -> 7)" in result.stderr
     assert f"android: gave the phone back its own {SETTING} (0)" in result.stderr
     [lut] = (tmp_path / "luts" / "pixel7-1t" / "tiny").glob("*.json")
-    doc = read_lut(lut)
+    doc = read_lut(lut).doc
     assert doc["runtime_versions"]["runtime.executorch"] == "1.5.1" and doc["runtime_versions"]["runtime.android"] == "14"
     heat = doc["measurement"]["session_thermal"]
     assert all(h["before"]["gate"] == "thermal status 0, battery 30 °C: cool" for h in heat.values())  # the heat record stays in the LUT

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from search import api
-from search.nas.budget import make_budget
+import autovit_bench as api
 from search.nas.predictor import LatencyPredictor
 from search.space.config import validate
 from search.space.params import count_params
@@ -173,8 +172,20 @@ def test_a_finished_search_loads_as_its_config_model_and_latencies(tiny_search_r
     found = api.load_found(tiny_search_run)
     result = json.loads((tiny_search_run / "result.json").read_text())
     assert (found.config.to_dict(), found.accuracy, found.predicted_ms, found.measured_ms) == (
-        result["config"], result["accuracy"], result["predicted_ms"], None
+        result["config"], result["model"]["accuracy"], result["devices"]["host"]["constraints"]["latency"]["predicted"], None
     )
+
+
+def test_a_result_of_the_first_version_loads_as_it_did(tiny_search_run, tmp_path):
+    """A search finished before result.json's version 2 (a primary device's figures at the top) is read from those."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_search_run, run)
+    result = json.loads((run / "result.json").read_text())
+    first = {"config": result["config"], "config_hash": result["config_hash"], "accuracy": 0.5, "predicted_ms": 4.0, "measured_ms": 4.4,
+             "measured_ms_at_lut_speed": 4.2, "devices": {}}
+    (run / "result.json").write_text(json.dumps(first))
+    found = api.load_found(run)
+    assert (found.accuracy, found.predicted_ms, found.measured_ms, found.measured_ms_at_lut_speed) == (0.5, 4.0, 4.4, 4.2)
     assert found.model(torch.randn(1, 3, 64, 64)).shape == (1, 10)
 
 
@@ -189,7 +200,7 @@ def test_a_found_subnet_of_a_supernet_with_fixed_shortcuts_loads_without_transit
 
 
 HOSTILE = [
-    ("run_search(latency_ms=0)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0), "latency_ms must be a finite number above 0, not 0"),
+    ("run_search(latency_ms=0)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0), "latency_ms must be above 0 ms and at most 1e\\+06, not 0"),
     ("run_search(latency_ms=nan)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=float("nan")), "latency_ms must be .* not nan"),
     ("run_search(latency_ms='0.9')", lambda p: api.run_search(p, lambda c: 1.0, latency_ms="0.9"), "latency_ms must be .* not '0.9'"),
     ("run_search(params_m=nan)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0.9, params_m=float("nan")), "params_m must be .* not nan"),
@@ -198,7 +209,7 @@ HOSTILE = [
     ("run_search(accuracy -> nan)", lambda p: api.run_search(p, lambda c: float("nan"), latency_ms=0.9, settings=api.SearchSettings(population=4, generations=1, parents=2)),
      r"accuracy\(config\) must return a finite number, but returned nan for subnet [0-9a-f]+"),
     ("run_search(latency_ms=0.1)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0.1), "raise latency_ms to at least 0.55"),
-    ("SearchSettings(generations=-1)", lambda p: api.SearchSettings(generations=-1), r"SearchSettings.generations must be an integer of at least 1, not -1"),
+    ("SearchSettings(generations=-1)", lambda p: api.SearchSettings(generations=-1), r"SearchSettings.generations must be an integer from 1 to 100,000, not -1"),
     ("SearchSettings(parents > population)", lambda p: api.run_search(p, lambda c: 1.0, latency_ms=0.9, settings=api.SearchSettings(population=4, parents=8)),
      r"SearchSettings.parents must be between 1 and the population \(4\), not 8"),
     ("Predictor({})", lambda p: api.Predictor({}), "the LUT given as lut is not an autovit-bench LUT"),
@@ -220,10 +231,24 @@ HOSTILE = [
     ("sample_configs('tiny')", lambda p: api.sample_configs("tiny", 2), r"space must be a SearchSpace \(load_space\(name\)\), not str 'tiny'"),
     ("iter_configs(None)", lambda p: api.iter_configs(None), r"space must be a SearchSpace \(load_space\(name\)\), not NoneType None"),
     ("iter_configs(resolution=7)", lambda p: api.iter_configs(p.space, 7), r"resolution must be one of space tiny's resolutions \(64, 128\) or None, not 7"),
-    ("make_budget(latency_ms=nan)", lambda p: make_budget(float("nan"), None, None), r"latency_ms must be a finite number above 0, not nan"),
-    ("make_budget(latency_ms=-1)", lambda p: make_budget(-1, None, None), r"latency_ms must be a finite number above 0, not -1"),
-    ("make_budget(params_m=nan)", lambda p: make_budget(1, float("nan"), None), r"params_m must be a finite number above 0, not nan"),
+    ("run_search(latency_ms=nan)", lambda p: api.run_search(p, lambda c: 0.5, float("nan")), r"latency_ms must be a finite number above 0 ms and at most 1e\+06, not nan"),
+    ("run_search(latency_ms=-1)", lambda p: api.run_search(p, lambda c: 0.5, -1), r"latency_ms must be above 0 ms and at most 1e\+06, not -1"),
+    ("run_search(latency_ms=1e7)", lambda p: api.run_search(p, lambda c: 0.5, 1e7), r"latency_ms must be above 0 ms and at most 1e\+06, not 1e\+07"),
+    ("run_search(latency_ms='1')", lambda p: api.run_search(p, lambda c: 0.5, "1"), r"latency_ms must be a finite number above 0 ms and at most 1e\+06, not '1'"),
+    ("SearchSettings(strategy=['x'])", lambda p: api.SearchSettings(strategy=["x"]), r"SearchSettings.strategy must be a strategy's name \(coarse-to-fine, .*\), not list \['x'\]"),
+    ("SearchSettings(strategy={})", lambda p: api.SearchSettings(strategy={}), r"SearchSettings.strategy must be a strategy's name .*, not dict \{\}"),
+    ("SearchSettings(coarse_samples=10**12)", lambda p: api.SearchSettings(coarse_samples=10**12),
+     r"SearchSettings.coarse_samples must be an integer from 1 to 100,000,000, not 1000000000000"),
 ]
+
+
+def test_the_api_takes_a_budget_of_any_real_number_type_as_a_float(predictor):
+    """numpy's float32 (what an array gives) failed in the JSON writer, after the data had loaded."""
+    import numpy as np
+
+    budget = np.float32(predictor.predict(predictor.sample(1)[0]).ms * 2)
+    found = api.run_search(predictor, lambda c: 0.5, budget, np.float64(10.0), api.SearchSettings(population=2, generations=1, parents=1, coarse_samples=200))
+    assert type(found.limit_ms) is float and found.limit_ms == pytest.approx(float(budget))
 
 
 @pytest.mark.parametrize("call, problem", [(call, problem) for _, call, problem in HOSTILE], ids=[name for name, _, _ in HOSTILE])
@@ -251,10 +276,11 @@ def lut_64(tiny_checkpoint, tmp_path_factory) -> Path:
 def search_job(tiny_checkpoint, lut_64, tmp_path_factory):
     """`bench search`'s job for the checkpoint (its own data, its default batches), which scores as the search does."""
     from orchestrator.searchjob.job import SearchInputs, SearchJob
+    from orchestrator.searchjob.targets import Asked
     from search.training import distributed
 
-    inputs = SearchInputs(tiny_checkpoint, lut_64, 6.0, None, tmp_path_factory.mktemp("search"))
-    return SearchJob(inputs, api.SearchSettings(), None, lambda m: None, distributed.init(prefer_gpu=False))
+    inputs = SearchInputs(tiny_checkpoint, Asked.of([(lut_64, {"latency": (6.0, "latency_ms")})]), tmp_path_factory.mktemp("search"))
+    return SearchJob(inputs, api.SearchSettings(), None, lambda m: None, distributed.init(prefer_gpu=False)).scorer
 
 
 def test_a_loaded_supernet_scores_a_subnet_as_bench_search_ranks_it(supernet, search_job):
@@ -294,7 +320,10 @@ def test_data_of_other_classes_than_the_supernets_is_refused_naming_both(superne
 
 
 def test_a_search_from_python_scores_every_subnet_with_the_supernet_within_the_budget(supernet, lut_64):
-    found = api.search(supernet, lut_64, latency_ms=6.0, settings=api.SearchSettings(population=4, generations=2, parents=2))
+    """Budgets of numpy's types (what an array gives) are taken as floats."""
+    import numpy as np
+
+    found = api.search(supernet, lut_64, latency_ms=np.float32(6.0), params_m=np.float64(10.0), settings=api.SearchSettings(population=4, generations=2, parents=2))
     assert len(found.evaluated) > 4
     assert [c.accuracy for c in found.evaluated] == [supernet.accuracy(c.config) for c in found.evaluated]
     assert all(c.predicted_ms <= 6.0 and c.config.resolution == 64 for c in found.evaluated)
@@ -306,6 +335,11 @@ TRAINED_HOSTILE = [
     ("search(lut of 128 px)", lambda s, ckpt: api.search(s, QUICK_LUT, 0.9),
      r"LUT d0fb186589faa0c4 was measured at 128 px, but the supernet .*last.pt was trained at 64 px; pass a LUT of 64 px, or a supernet trained at 128 px"),
     ("search(lut=None)", lambda s, ckpt: api.search(s, None, 0.9), r"lut and latency_ms go together \(one device's LUT and its budget\); give both, or budgets=\[\(lut, ms\), \.\.\.\]"),
+    ("search(size_m=3)", lambda s, ckpt: api.search(s, QUICK_LUT, 0.9, size_m=3),
+     r"search\(\) got size_m, which is no budget; the budgets held on every device are memory_mb, params_m, size_mb"),
+    ("search(latency_ms=1e7)", lambda s, ckpt: api.search(s, QUICK_LUT, 1e7), r"latency_ms must be above 0 ms and at most 1e\+06, not 1e\+07"),
+    ("search(budgets=[(lut, 1e7)])", lambda s, ckpt: api.search(s, budgets=[(QUICK_LUT, 1e7)]), r"budgets\[0\] must be above 0 ms and at most 1e\+06, not 1e\+07"),
+    ("search(memory_mb='9')", lambda s, ckpt: api.search(s, QUICK_LUT, 0.9, memory_mb="9"), r"memory_mb must be a finite number above 0 MiB and at most 1e\+06, not '9'"),
     ("Supernet.load(None)", lambda s, ckpt: api.Supernet.load(None), r"checkpoint must be the path of a supernet checkpoint \(bench train's last.pt\), not NoneType"),
     ("Supernet.load(device='gpu')", lambda s, ckpt: api.Supernet.load(ckpt, "gpu"), "device must be a torch device such as 'cpu' or 'cuda:0', or None, not 'gpu'"),
     ("accuracy(data=missing)", lambda s, ckpt: s.accuracy(api.sample_configs(s.space, 1)[0], "no/such/folder"),

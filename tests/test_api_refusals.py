@@ -73,10 +73,23 @@ def test_a_result_json_that_is_not_a_search_s_is_refused(found_run, result, says
         load_found(found_run)
 
 
-@pytest.mark.parametrize(("field", "value"), [("accuracy", "high"), ("predicted_ms", None), ("measured_ms", -1.0)])
-def test_a_hand_edited_figure_in_result_json_is_refused(found_run, field, value):
+def accuracy_in_words(result: dict) -> None:
+    result["model"]["accuracy"] = "high"
+
+
+def no_prediction(result: dict) -> None:
+    result["devices"]["host"]["constraints"]["latency"]["predicted"] = None
+
+
+def negative_measurement(result: dict) -> None:
+    result["devices"]["host"]["measurement"] = {"measured_ms": -1.0}
+
+
+@pytest.mark.parametrize(("edit", "field"), [(accuracy_in_words, "accuracy"), (no_prediction, "predicted_ms"), (negative_measurement, "measured_ms")])
+def test_a_hand_edited_figure_in_result_json_is_refused(found_run, edit, field):
     result = json.loads((found_run / "result.json").read_text())
-    (found_run / "result.json").write_text(json.dumps({**result, field: value}))
+    edit(result)
+    (found_run / "result.json").write_text(json.dumps(result))
     with pytest.raises(UserError, match=f"has no valid {field}"):
         load_found(found_run)
 

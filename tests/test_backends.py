@@ -89,11 +89,11 @@ def test_a_backend_s_delivered_program_has_a_name_of_its_own_that_a_delivery_own
 
 @EVERY
 def test_a_lut_of_a_backend_s_device_is_a_valid_lut_of_its_precision(backend):
-    from search.nas.lut import lut_precision
+    from search.nas.lut import Lut
     from search.space import load_space
     from tests.lut_factory import sized_lut
 
     device = {"name": f"dev-{backend.name}", "platform": "host", "backend": backend.name, "runtime": {}, "description": "", "facts": {}}
     if backend.precision != "float32":
         device["precision"] = backend.precision
-    assert lut_precision(sized_lut(load_space("tiny"), device=device)) == backend.precision
+    assert Lut.of(sized_lut(load_space("tiny"), device=device)).device.precision == backend.precision

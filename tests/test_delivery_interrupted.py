@@ -25,6 +25,7 @@ from orchestrator.searchjob import finish as finish_module
 from orchestrator.searchjob import measured as measured_module
 from orchestrator.searchjob.delivery import Timed
 from orchestrator.searchjob.job import STATE_FILE, SearchInputs, SearchJob
+from orchestrator.searchjob.targets import Asked
 from search.api import load_found
 from search.nas.strategies import SearchSettings, SearchState
 from search.space import load_space
@@ -44,10 +45,9 @@ def resumed(run: Path, out: Path, lut_path: Path | None = None, another: bool = 
     resume with another --measure-top would deliver)."""
     shutil.copytree(run, out)
     inputs = json.loads((out / "inputs.json").read_text())
-    job = SearchJob(
-        SearchInputs(Path(inputs["checkpoint"]), lut_path or Path(inputs["lut"]["path"]), inputs["budget"]["latency_ms"], None, out),
-        SETTINGS, None, lambda m: None, distributed.init(prefer_gpu=False),
-    )
+    [device] = inputs["devices"].values()
+    asked = Asked.of([(lut_path or Path(device["lut"]["path"]), {"latency": (device["budgets"]["latency"]["value"], "--latency-ms")})])
+    job = SearchJob(SearchInputs(Path(inputs["checkpoint"]), asked, out), SETTINGS, None, lambda m: None, distributed.init(prefer_gpu=False))
     state = SearchState.from_dict(json.loads((out / STATE_FILE).read_text()))
     if another:
         del state.evaluated[json.loads((out / "result.json").read_text())["config_hash"]]
@@ -83,7 +83,7 @@ def without_package(new: dict[str, Any], folder: Path) -> dict[str, Any] | None:
     """The new delivery as it stands when its Core ML conversion failed: no package, and the error
     in result.json (a backend other than the device's is reported, not raised)."""
     result = json.loads((folder / "result.json").read_text()) if (folder / "result.json").is_file() else {}
-    if not result.get("files", {}).get("mlpackage_error"):
+    if "coreml" not in result.get("files", {}).get("not_exported", {}):
         return None
     return {**new, "best.mlpackage": None}
 
@@ -121,7 +121,7 @@ class Stopper:
 
 def test_a_resumed_finish_stopped_at_any_step_leaves_the_old_delivery_or_the_new_one_whole(tiny_search_run, tmp_path):
     job, state = resumed(tiny_search_run, tmp_path / "run")
-    job.recalibrated = functools.cache(job.recalibrated)  # the same subnets scored in each of the 29 finishes: once is enough
+    job.scorer.recalibrated = functools.cache(job.scorer.recalibrated)  # the same subnets scored in each of the 29 finishes: once is enough
     old = fingerprint(job.inputs.out)
     pristine = tmp_path / "pristine"
     shutil.copytree(job.inputs.out, pristine)
@@ -170,5 +170,5 @@ def test_a_resumed_finish_on_a_core_ml_device_replaces_its_measured_package(tiny
     monkeypatch.setattr(measured_module, "time_models", timed)
     result = finish_module.finish_search(job, state, lambda: iphone, lambda m: None, measure_top=1)
     assert load_found(job.inputs.out).config.hash == result["config_hash"] and result["within_budget"] is True
-    assert result["files"]["model"] == str(job.inputs.out / "best.mlpackage") and digest(job.inputs.out / "best.mlpackage") == earlier
+    assert result["devices"][job.targets.first().name]["file"] == str(job.inputs.out / "best.mlpackage") and digest(job.inputs.out / "best.mlpackage") == earlier
     assert not (job.inputs.out / "candidates" / f"{result['config_hash']}.mlpackage").exists()

@@ -25,7 +25,7 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 CODE = re.compile(r"`([^`\n]+)`")
 SPAN = re.compile(r"`([^`]+)`")  # inline code, which may run over a line break
 PLACEHOLDER = re.compile(r"[<>*{}$~…]|\.\.\.|\s")
-MODULE = re.compile(r"(?<![\w./-])((?:orchestrator|search|infra|benchmarks)(?:\.[A-Za-z_]\w*)+)")
+MODULE = re.compile(r"(?<![\w./-])((?:orchestrator|search|infra|autovit_bench|benchmarks)(?:\.[A-Za-z_]\w*)+)")
 PAPER = "AutoViT: Achieving Real-Time Vision Transformers on Mobile via Latency-aware Coarse-to-Fine Search"
 
 
@@ -83,7 +83,7 @@ def exists(page: Path, path: str) -> bool:
 
 def named_modules(page: Path) -> list[str]:
     """Dotted names of the toolkit's modules in inline code (`orchestrator.measure.contract`,
-    `search.api.Predictor`); code blocks are left to the tests that run them."""
+    `autovit_bench.Predictor`); code blocks are left to the tests that run them."""
     return [name for span in SPAN.findall(prose(page)) for name in MODULE.findall(span)]
 
 
@@ -143,7 +143,7 @@ def test_the_path_check_lets_a_page_name_where_a_build_writes():
 
 def test_the_module_check_sees_the_modules_the_pages_name_even_over_a_line_break():
     assert "orchestrator.measure.contract.read_json" in named_modules(ROOT / "ios_bench" / "README.md")
-    assert "search.api.Predictor" in named_modules(ROOT / "docs" / "guide.md")
+    assert "autovit_bench.Predictor" in named_modules(ROOT / "docs" / "guide.md")
 
 
 def test_a_module_name_is_importable_as_a_module_or_an_attribute_of_one():
@@ -154,10 +154,12 @@ def test_a_module_name_is_importable_as_a_module_or_an_attribute_of_one():
 
 def test_the_guide_names_the_run_directory_bench_search_defaults_to():
     from orchestrator.cli.search import default_run_dir
+    from orchestrator.searchjob.targets import Asked
 
     named = re.search(r"\(default `(runs/search-<space>-<lut>-<budget>ms)/`", (ROOT / "docs" / "guide.md").read_text()).group(1)
     filled = named.replace("<space>", "tiny").replace("<lut>", "d7f47ca8390c6922").replace("<budget>", "0.885")
-    assert default_run_dir([(ROOT / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json", 0.885)]) == Path(filled)
+    asked = Asked.of([(ROOT / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json", {"latency": (0.885, "--latency-ms")})])
+    assert default_run_dir(asked) == Path(filled)
 
 
 def test_the_phones_page_gives_the_number_of_sessions_a_profile_runs():

@@ -18,9 +18,7 @@ from infra.shown import apart
 from orchestrator.export.backends import get_backend
 from orchestrator.searchjob import finish as finish_module
 from orchestrator.searchjob import measured as measured_module
-from orchestrator.searchjob import result as result_module
-from orchestrator.searchjob.delivery import Timed
-from orchestrator.searchjob.measured import Measured, export_candidates, lut_device
+from orchestrator.searchjob.measured import export_candidates, lut_device
 from search.nas.lut import Lut, read_lut
 
 HOST_LUT = read_lut(Path(__file__).resolve().parents[1] / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json")
@@ -77,7 +75,10 @@ def test_a_candidate_that_does_not_export_is_skipped_saying_why_and_the_others_g
     job = SimpleNamespace(inputs=SimpleNamespace(out=tmp_path), ckpt={"classes": ["a", "b"]})
     exported = export_candidates(job, [candidate("aaaa"), candidate("bbbb"), candidate("cccc")], get_backend("pte"), said.append, None)
     assert sorted(exported) == ["aaaa", "cccc"] and exported["cccc"][0] == tmp_path / "candidates" / "cccc.pte"
-    assert said == ["candidate bbbb could not be exported for pte (RuntimeError: Unsupported operator aten::foo): skipped"]
+    assert said == [
+        "exporting candidate 1/3 (aaaa) for pte", "exporting candidate 2/3 (bbbb) for pte",
+        "candidate bbbb could not be exported for pte (RuntimeError: Unsupported operator aten::foo): skipped", "exporting candidate 3/3 (cccc) for pte",
+    ]
 
 
 def test_no_candidate_that_exports_is_one_error_naming_the_log(tmp_path, monkeypatch):
@@ -102,18 +103,15 @@ def test_a_figure_is_printed_with_the_digits_that_tell_it_from_its_bounds(value,
 
 def test_the_measured_line_never_prints_a_model_outside_its_interval_with_the_interval_s_own_figures():
     """0.3504 ms against 0.33-0.3482 printed as "0.35 ms ... outside the predicted interval 0.33-0.35 ms"."""
-    lut = HOST_LUT
-    budget = SimpleNamespace(latency_ms=0.34, memory_mib=None)
-    target = SimpleNamespace(name="host", lut=lut, budget=budget, pricer=SimpleNamespace(interval=lambda config: (0.33, 0.3482)))
-    m = Measured(target, None, {}, Timed({"m": 0.3504}, 1.0, None, "host"), None)
-    chosen = SimpleNamespace(hash="m", candidate=SimpleNamespace(config=None))
-    said: list[str] = []
-    result_module._log_timed(SimpleNamespace(chosen=chosen), m, said.append)
-    assert said[0].startswith("measured on host: 0.350 ms, outside the predicted interval 0.330-0.348 ms: 1.03x, within the 0.34 ms budget")
+    from search.nas.constraints import CONSTRAINTS, Limit, Observed
+
+    latency = CONSTRAINTS["latency"]
+    line = latency.finish_line("host", 0.34, (0.33, 0.3482), Observed(0.3504, None, None, None), Limit(latency, 0.34, "--latency-ms"))
+    assert line.startswith("measured on host: 0.350 ms, outside the predicted interval 0.330-0.348 ms: 1.03x, within the 0.34 ms budget")
 
 
 def calibration_job(images: int) -> Any:
-    return SimpleNamespace(calibration_batches=lambda: [(torch.zeros(images, 3, 8, 8), torch.zeros(images))])
+    return SimpleNamespace(scorer=SimpleNamespace(calibration_batches=lambda: [(torch.zeros(images, 3, 8, 8), torch.zeros(images))]))
 
 
 def test_an_int8_calibration_larger_than_the_data_is_said_and_uses_what_there_is():

@@ -173,13 +173,13 @@ def test_diffing_luts_of_two_precisions_is_refused_naming_both(bench, tmp_path):
 
 
 def test_an_int8_lut_reads_back_as_int8_and_an_older_lut_without_a_precision_as_float32(tmp_path):
-    from search.nas.lut import lut_precision, read_lut
+    from search.nas.lut import read_lut
 
     int8 = read_lut(save_lut(lut_of("int8"), tmp_path))
     older = lut_of("float32")
     del older["device"]["precision"]
     older["id"] = content_id(older)
-    assert lut_precision(int8) == "int8" and lut_precision(read_lut(save_lut(older, tmp_path))) == "float32"
+    assert int8.device.precision == "int8" and read_lut(save_lut(older, tmp_path)).device.precision == "float32"
 
 
 def mil_ops(mlmodel) -> set[str]:
@@ -241,32 +241,31 @@ def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quant
     """At the least budget the LUT admits a subnet at: the search of `test_unreachable_budget_...`
     (the same predictions, checkpoint and settings), whose winner's float exports are the run's, and
     a small subnet, whose int8 lowering costs half the middle one's."""
-    from search.nas.budget import Pricer, make_budget
-    from search.nas.predictor import LatencyPredictor
+    from search.nas.budget import one_device
+    from search.nas.lut import Lut
 
     lut = lut_of("int8")
     save_lut(lut, tmp_path / "luts")
-    tiny = load_space("tiny")
-    budget = Pricer(LatencyPredictor(lut, tiny), tiny, make_budget(1.0, None, None)).least_budget()
+    [(budget, _)] = one_device(Lut.of(lut), load_space("tiny"), {"latency": 1.0}).least().values()
     result = bench("search", "--checkpoint", str(tiny_checkpoint), "--lut", lut["id"], "--latency-ms", str(budget), "--out", "s",
                    *FAST, "--no-measure", "--int8-calibration", "4", "--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    q = doc["quantization"]
+    device = doc["devices"][lut["device"]["name"]]
+    q = device["quantization"]
     assert (q["backend"], q["calibration_images"], q["scheme"]) == ("pte-int8", 4, get_backend("pte-int8").scheme)
-    assert q["holdout"]["float32"] == doc["holdout"] and q["test"]["float32"] == doc["test"]
+    assert q["holdout"]["float32"] == doc["model"]["holdout"] and q["test"]["float32"] == doc["model"]["test"]
     for split in ("holdout", "test"):
         before, after = q[split]["float32"], q[split]["int8"]
         assert after["total"] == before["total"] and q[split]["drop_points"] == pytest.approx(100 * (before["value"] - after["value"]))
         assert 0 <= q[split]["mcnemar_p"] <= 1
     program = tmp_path / "s" / "best-pte-int8.pte"
-    assert (tmp_path / doc["files"]["artifacts"]["pte-int8"]).resolve() == program and get_backend("pte-int8").input_shape(program) == [1, 3, 64, 64]
+    assert (tmp_path / doc["files"]["programs"]["pte-int8"]).resolve() == program and get_backend("pte-int8").input_shape(program) == [1, 3, 64, 64]
     assert "int8 (pte-int8, calibrated on 4 training images), held-out:" in result.stderr and "a drop of" in result.stderr
-    delivered = doc["delivered"]
-    assert (delivered["file"], delivered["backend"], delivered["precision"]) == (doc["files"]["artifacts"]["pte-int8"], "pte-int8", "int8")
-    assert list(doc["files"])[0] == "model" and doc["files"]["model"] == delivered["file"]
-    assert (delivered["holdout"], delivered["test"]) == (q["holdout"]["int8"], q["test"]["int8"])
-    assert delivered["float32_twin"] == {"checkpoint": doc["files"]["checkpoint"], "pte": doc["files"]["pte"]}
+    assert (device["file"], device["backend"], device["precision"]) == (doc["files"]["programs"]["pte-int8"], "pte-int8", "int8")
+    assert (device["holdout"], device["test"]) == (q["holdout"]["int8"], q["test"]["int8"])  # the program delivered to it, its own figures
+    assert doc["model"]["precision"] == "float32" and doc["model"]["checkpoint"] == doc["files"]["checkpoint"]  # the twin, said to be
+    assert not {"accuracy", "test_accuracy", "holdout", "test", "predicted_ms"} & set(doc)  # no top-level figure stands for another program
     assert f"test accuracy of the found model, the int8 program best-pte-int8.pte that {lut['device']['name']} runs: {q['test']['int8']['value']:.1%}" in result.stderr
     assert "its float32 twin (best.pt, best.pte): " in result.stderr
 

@@ -1,4 +1,4 @@
-"""The iOS runner against an in-memory iPhone (`tests/ios_fake.py`) at the pymobiledevice3 service
+"""The iOS runner against an in-memory iPhone (`fakes/ios_fake.py`) at the pymobiledevice3 service
 boundary: what it pushes, launches, enqueues, logs, pulls and cleans up, how it keeps the app in
 front for a job and notices when it goes, how it waits for a hot phone, and the one sentence every
 failure becomes, raised from pymobiledevice3's own exception classes. A last group checks that the
@@ -40,6 +40,19 @@ from pymobiledevice3.exceptions import (
 )
 from pymobiledevice3.usbmux import MuxDevice
 
+from fakes.ios_fake import (
+    QUICK,
+    UDID,
+    FakePhone,
+    coreml_simulator,
+    crashing_app,
+    golden_app,
+    hanging_app,
+    host_child_app,
+    power_off_all,
+    writes,
+    writes_sparse,
+)
 from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.locks import InUseError, held
@@ -56,19 +69,6 @@ from orchestrator.measure.runners.ios.settings import BUNDLE_ID, IosSettings
 from orchestrator.measure.runners.platform import FoundPhone
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
-from tests.ios_fake import (
-    QUICK,
-    UDID,
-    FakePhone,
-    coreml_simulator,
-    crashing_app,
-    golden_app,
-    hanging_app,
-    host_child_app,
-    power_off_all,
-    writes,
-    writes_sparse,
-)
 
 pytestmark = [pytest.mark.phones, pytest.mark.exports]
 

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from fakes.ios_fake import UDID, FakePhone, coreml_simulator, power_off_all, quick_runners
 from orchestrator.measure.timing import TimingPlan
+from search.nas.lut import Lut
 from search.space import load_space
-from tests.ios_fake import UDID, FakePhone, coreml_simulator, power_off_all, quick_runners
 from tests.small_subnets import small_subnets
 from tests.test_phone_shelf import KEYS, profile_few_entries
 
@@ -110,7 +111,7 @@ def test_profile_an_iphone_through_the_cli(bench_cli, phone: FakePhone, tmp_path
     [path] = (tmp_path / "luts" / "iphone13" / "tiny").glob("*.json")
     from search.nas.lut import read_lut
 
-    doc = read_lut(path)
+    doc = read_lut(path).doc
     assert doc["device"]["backend"] == "coreml" and doc["device"]["facts"]["model"] == "iPhone14,5"
     assert set(doc["entries"]) == set(fixed_parts) and doc["measurement"]["networks"] == 3
     assert set(doc["measurement"]["session_thermal"]) == set(doc["measurement"]["anchor"]["session_median_ms"])
@@ -134,7 +135,7 @@ def test_a_search_s_candidates_are_measured_as_mlpackages_in_one_request_beside_
     for config in (small_subnets(space, 4)[0], small_subnets(space, 4)[2]):  # two subnets that convert in seconds
         models[config.hash] = tmp_path / f"{config.hash}.mlpackage"
         COREML.export(deploy_form(StaticSubnet(config, space)), torch.randn(1, 3, 64, 64), models[config.hash])
-    lut = sized_lut(space, device=IPHONE13, measurement={"context_latency_ms": 2.0}, context=small_subnets(space, 2)[1].to_dict())
+    lut = Lut.of(sized_lut(space, device=IPHONE13, measurement={"context_latency_ms": 2.0}, context=small_subnets(space, 2)[1].to_dict()))
     timed = time_models(models, 64, lut, space, get_device("iphone13"), tmp_path / "measure")
     request = json.loads(phone.pushed["request.json"])
     assert [(m["id"], m["file"]) for m in request["models"]][:2] == [(h, f"models/{h}.mlpackage") for h in models]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes.ios_fake import FakePhone, coreml_simulator, power_off_all, quick_runners
 from orchestrator.export.cache import CachedExport, cache_root
 from orchestrator.lut.settings import PRESETS, QUICK, Preset
 from orchestrator.measure.runners.base import Runner
@@ -34,7 +35,6 @@ from orchestrator.plan.networks import build_probe
 from orchestrator.plan.spec import ProbeSpec
 from search.nas.lut import read_lut
 from search.space import load_space
-from tests.ios_fake import FakePhone, coreml_simulator, power_off_all, quick_runners
 from tests.test_phone_shelf import FEW, few_entries
 
 pytestmark = [pytest.mark.phones, pytest.mark.exports]
@@ -127,7 +127,7 @@ def test_an_unattended_profile_on_a_passcode_phone_runs_every_session_launching_
     result = bench_cli(*PROFILE)
     assert result.exit_code == 0, result.stderr
     [path] = (tmp_path / "luts" / "iphone13" / "tiny").glob("*.json")
-    doc = read_lut(path)
+    doc = read_lut(path).doc
     sessions = doc["measurement"]["sessions"]
     assert sessions == 4 and set(doc["entries"]) == set(FEW)  # two session groups, two passes each
     # and a pilot round before the first, to learn what a round costs (orchestrator/measure/budget.py)
@@ -234,7 +234,7 @@ def test_a_hot_phone_holds_its_first_run_back_showing_the_wait(bench_cli, connec
     assert "ios: the iPhone is too hot to measure (thermal state serious); waiting for fair or below (0 s of at most 1800 s)" in result.stderr
     assert re.search(r"^ios: the iPhone cooled to thermal state fair after \d+ s$", result.stderr, re.MULTILINE)
     [path] = (tmp_path / "luts" / "iphone13" / "tiny").glob("*.json")
-    thermal = read_lut(path)["measurement"]["session_thermal"]
+    thermal = read_lut(path).doc["measurement"]["session_thermal"]
     # the wait held back the first session's pilot round (orchestrator/measure/budget.py), so no session waited after it
     assert thermal["fixed-parts"]["waited_s"] == 0.0 and thermal["mbconv-transitions"]["waited_s"] == 0.0
 

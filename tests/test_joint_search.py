@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from search.nas.budget import BudgetError, Pricer, make_budget
-from search.nas.joint import JointPricer
+from search.nas.budget import BudgetError, Pricer, one_device
+from search.nas.lut import Lut
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space
 from search.space.encoding import decode, random_batch
@@ -40,8 +40,18 @@ def skewed(
 
 
 def pricer(lut: dict[str, Any], budget_ms: float) -> Pricer:
-    tiny = load_space("tiny")
-    return Pricer(LatencyPredictor(lut, tiny), tiny, make_budget(budget_ms, None, None))
+    return one_device(Lut.of(lut), load_space("tiny"), {"latency": budget_ms})
+
+
+def joint(*pricers: Pricer) -> Pricer:
+    """One pricer holding every device of `pricers` at once, as a search of several budgets holds them."""
+    return Pricer([p.first for p in pricers], load_space("tiny"))
+
+
+def alone(lut: dict[str, Any]) -> float:
+    """The least latency budget that admits a subnet of the reachability draws on `lut`'s device alone."""
+    least = pricer(lut, 1e5).least()
+    return next(iter(least.values()))[0]
 
 
 def middle(lut: dict[str, Any]) -> float:
@@ -52,38 +62,44 @@ def middle(lut: dict[str, Any]) -> float:
 
 def test_a_subnet_is_feasible_only_within_every_device_s_budget():
     a, b = skewed("phone-a", "mbconv"), skewed("phone-b", "transformer")
-    joint = JointPricer({"phone-a": pricer(a, middle(a)), "phone-b": pricer(b, middle(b))})
+    pa, pb = pricer(a, middle(a)), pricer(b, middle(b))
+    both = joint(pa, pb)
     batch = random_batch(load_space("tiny"), 2000, np.random.default_rng(0), 64)
-    each = [p._priced(batch).feasible for p in joint.pricers.values()]
-    assert np.array_equal(joint._priced(batch).feasible, each[0] & each[1])
+    each = [p._priced(batch).feasible for p in (pa, pb)]
+    assert np.array_equal(both._priced(batch).feasible, each[0] & each[1])
     assert (each[0] & ~each[1]).any()  # the conjunction bites: some subnets fit phone-a alone
     only_a = decode(batch, int(np.flatnonzero(each[0] & ~each[1])[0]), load_space("tiny"))
-    assert joint.pricers["phone-a"].feasible(only_a) and not joint.feasible(only_a)
-    assert joint.excess(only_a).endswith(" on phone-b")
+    assert pa.feasible(only_a) and not both.feasible(only_a)
+    assert both.excess(only_a).endswith(" on phone-b")
 
 
-def test_a_budget_set_no_subnet_meets_at_once_names_the_device_that_binds_and_the_least_budget_there():
+def test_a_budget_set_no_subnet_meets_at_once_names_every_budget_that_binds_and_the_least_that_admits_a_subnet():
     a, b = skewed("phone-a", "mbconv"), skewed("phone-b", "transformer")
-    alone = {name: pricer(lut, 1.0).least_budget() for name, lut in (("phone-a", a), ("phone-b", b))}
-    joint = JointPricer({"phone-a": pricer(a, alone["phone-a"]), "phone-b": pricer(b, alone["phone-b"])})
+    least = {"phone-a": alone(a), "phone-b": alone(b)}
     with pytest.raises(BudgetError) as refused:
-        joint.check_reachable()
+        joint(pricer(a, least["phone-a"]), pricer(b, least["phone-b"])).check_reachable()
     message = str(refused.value)
-    assert message.startswith(f"no subnet is within every device's budget at once, though each alone is met (phone-a {alone['phone-a']:g} ms, phone-b {alone['phone-b']:g} ms)")
-    binding, least = re.search(r"; (phone-[ab]) binds: raise its budget to at least ([0-9.]+) ", message).groups()
-    raised = {"phone-a": pricer(a, alone["phone-a"]), "phone-b": pricer(b, alone["phone-b"])}
-    raised[binding] = pricer(a if binding == "phone-a" else b, float(least))
-    JointPricer(raised).check_reachable()
+    assert message.startswith(
+        f"no subnet is within every budget at once, though each alone is met (phone-a {least['phone-a']:g} ms, phone-b {least['phone-b']:g} ms): "
+        "given the others' budgets, the least that admits a subnet is phone-a "
+    )
+    binding, given_as, raise_to = re.search(r"; (phone-[ab]) binds the least: raise (--latency-ms) to at least ([0-9.]+), the smallest raise", message).groups()
+    other = "phone-b" if binding == "phone-a" else "phone-a"
+    assert re.search(r"\(or raise one of: --latency-ms to at least [0-9.]+\)$", message)  # every budget that binds is named
+    raised = {binding: pricer(a if binding == "phone-a" else b, float(raise_to)), other: pricer(b if binding == "phone-a" else a, least[other])}
+    joint(*raised.values()).check_reachable()  # the raise it names admits a subnet
 
 
 def test_a_refusal_says_which_devices_no_budget_of_their_own_can_help():
-    from search.nas.joint import needs_sentence
-
-    least = {"host": None, "host-int8": None, "host-2t": 0.5012, "host-portable": 35.1}
+    luts = {name: skewed(name, heavy) for name, heavy in (("host", "mbconv"), ("host-int8", "transformer"), ("host-2t", "stem"), ("host-portable", "head"))}
     budgets = {"host": 0.885, "host-int8": 1.0, "host-2t": 0.479, "host-portable": 35.0}
-    assert needs_sentence(least, budgets) == (
+    held = joint(*(pricer(lut, budgets[name]) for name, lut in luts.items()))
+    least = {("host", "latency"): (0.5, None), ("host-int8", "latency"): (0.5, None), ("host-2t", "latency"): (0.4, 0.5012), ("host-portable", "latency"): (30.0, 35.1)}
+    assert held._together(least, {h.name: h for h in held}) == (
+        "no subnet is within every budget at once, though each alone is met (host 0.885 ms, host-int8 1 ms, host-2t 0.479 ms, host-portable 35 ms): "
         "given the others' budgets, the least that admits a subnet is host-2t 0.501 ms (budget 0.479), host-portable 35.1 ms (budget 35); "
-        "no budget of host or host-int8 alone admits one, since the others' budgets leave no subnet between them"
+        "no budget of host or host-int8 alone admits one, since the others' budgets leave no subnet between them; host-portable binds the least: "
+        "raise --latency-ms to at least 35.1, the smallest raise that admits a subnet (or raise one of: --latency-ms to at least 0.501)"
     )
 
 
@@ -188,17 +204,18 @@ def test_a_joint_search_delivers_one_model_within_every_reachable_budget_in_each
     devices = doc["devices"]
     assert list(devices) == ["host", "host-int8", "iphone13"]
     for name in ("host", "host-int8"):
-        d = devices[name]
-        assert d["judged_by"] == "measured" and d["within_budget"] is True and d["measured_ms_at_lut_speed"] == pytest.approx(d["predicted_ms"])
+        d, latency = devices[name], devices[name]["constraints"]["latency"]
+        assert d["judged_by"] == "measured" and d["within_budget"] is True and latency["measured"] == pytest.approx(latency["predicted"])
+        assert latency["within"] is True and latency["given_as"] == f"--budget {paths[name]}=MS"
     iphone = devices["iphone13"]
     assert iphone["judged_by"] == "prediction alone" and iphone["within_budget"] is None and iphone["measurement"] is None
-    assert iphone["not_measured"] and iphone["predicted_ms"] <= iphone["budget"]["latency_ms"]
+    assert iphone["not_measured"] and iphone["constraints"]["latency"]["predicted"] <= iphone["constraints"]["latency"]["budget"]
     assert "not measured on iphone13: " in result.stderr and "iphone13: not measured (" in result.stderr
     files = {name: Path(d["file"]).name for name, d in devices.items()}
     assert files == {"host": "best.pte", "host-int8": "best-pte-int8.pte", "iphone13": "best.mlpackage"}
     assert "one model, a program per device: host: best.pte; host-int8: best-pte-int8.pte; iphone13: best.mlpackage" in result.stderr
     assert devices["host-int8"]["quantization"]["calibration_images"] == 4 and devices["host"]["quantization"] is None
-    assert doc["binding_device"] in devices and f"the device that binds the delivered model: {doc['binding_device']}" in result.stderr
+    assert doc["binding"]["device"] in devices and f"the device that binds the delivered model: {doc['binding']['device']} (latency)" in result.stderr
     assert doc["within_budget"] is True
 
 
@@ -214,14 +231,32 @@ def test_a_joint_search_resumes_with_its_budgets_and_refuses_another_naming_them
     assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout)["config_hash"] == json.loads(first.stdout)["config_hash"]
     line = one_error_line(search(*args, "--budget", f"{b}=99", "--resume"))
-    assert "the other devices' budgets and their calibrations (--budget): LUT " in line and " at 99.0 ms now" in line
+    assert re.search(r"the budgets: LUT \w{8} at latency [0-9.]+ ms; LUT \w{8} at latency [0-9.]+ ms then, .*LUT \w{8} at latency 99 ms now\)", line), line
+    assert "--lut" not in line and "--latency-ms" not in line
+
+
+def test_a_joint_search_resumes_with_its_budgets_given_in_another_order(tiny_checkpoint, tmp_path, search):
+    tiny = load_space("tiny")
+    a = write(tmp_path / "a.json", sized_lut(tiny, device=device("host", "pte")))
+    b = write(tmp_path / "b.json", skewed("host-int8", "transformer"))
+    first, second = (f"{p}={middle(json.loads(p.read_text())):.3f}" for p in (a, b))
+    common = ["--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "s"), "--no-measure", "--json", *FAST]
+    assert search(*common, "--budget", first, "--budget", second).exit_code == 0
+    again = search(*common, "--budget", second, "--budget", first, "--resume")
+    assert again.exit_code == 0, again.stderr
 
 
 def test_two_joint_searches_of_other_budget_sets_get_folders_of_their_own():
     """Named for the first budget alone, two sets that start alike shared a folder and the second was refused."""
     from orchestrator.cli.search import default_run_dir
+    from orchestrator.searchjob.targets import Asked
 
     host, int8 = Path("luts/host/tiny/d7f47ca8390c6922.json"), Path("luts/host-int8/tiny/4a8e952c1bd29257.json")
-    assert default_run_dir([(host, 0.885)]) == Path("runs/search-tiny-d7f47ca8390c6922-0.885ms")
-    assert default_run_dir([(host, 0.885), (int8, 1.0)]) == Path("runs/search-tiny-d7f47ca8390c6922-0.885ms+4a8e952c-1ms")
-    assert default_run_dir([(host, 0.885), (int8, 1.2)]) != default_run_dir([(host, 0.885), (int8, 1.0)])
+
+    def asked(*pairs: tuple[Path, float], **shared: float) -> Asked:
+        return Asked.of([(path, {"latency": (ms, "--budget")}) for path, ms in pairs], {name: (v, name) for name, v in shared.items()})
+
+    assert default_run_dir(asked((host, 0.885))) == Path("runs/search-tiny-d7f47ca8390c6922-0.885ms")
+    assert default_run_dir(asked((host, 0.885), (int8, 1.0))) == Path("runs/search-tiny-d7f47ca8390c6922-0.885ms+4a8e952c-1ms")
+    assert default_run_dir(asked((host, 0.885), (int8, 1.2))) != default_run_dir(asked((host, 0.885), (int8, 1.0)))
+    assert default_run_dir(asked((host, 0.885), memory=9.0)) == Path("runs/search-tiny-d7f47ca8390c6922-0.885ms+memory-9MiB")

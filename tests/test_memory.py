@@ -8,7 +8,7 @@ import pytest
 
 from orchestrator.lut.memory import lut_memory
 from orchestrator.plan.spec import Entry
-from search.nas.lut import LUTError
+from search.nas.lut import Lut, LUTError
 from search.nas.memory import MemoryPredictor
 from search.nas.predictor import parts
 from search.space import load_space
@@ -122,17 +122,16 @@ def test_a_validation_says_why_it_has_no_memory_figures() -> None:
 
 
 def memory_pricer(memory_mib: float | None):
-    from search.nas.budget import Pricer, make_budget
-    from search.nas.predictor import LatencyPredictor
+    from search.nas.budget import one_device
 
-    lut = with_memory(sized_lut(SPACE), SPACE)
-    return Pricer(LatencyPredictor(lut, SPACE), SPACE, make_budget(1e6, None, None, memory_mib=memory_mib), MemoryPredictor(lut, SPACE))
+    lut = Lut.of(with_memory(sized_lut(SPACE), SPACE))
+    return one_device(lut, SPACE, {"latency": 1e5, **({"memory": memory_mib} if memory_mib is not None else {})})
 
 
 def test_a_subnet_predicted_over_the_memory_budget_is_not_feasible_and_says_so() -> None:
     pricer = memory_pricer(None)
     batch = random_batch(SPACE, 400, np.random.default_rng(2), 64)
-    peaks = pricer.memory.predict_batch(batch) / 2**20
+    peaks = pricer.first.prices["memory"].point_batch(batch)
     budget = float(np.median(peaks))
     held = memory_pricer(budget)
     assert (held.price(400, 2).feasible == (peaks <= budget)).all()
@@ -143,17 +142,18 @@ def test_a_subnet_predicted_over_the_memory_budget_is_not_feasible_and_says_so()
 def test_a_memory_budget_is_a_positive_number() -> None:
     from infra.errors import UserError
 
-    with pytest.raises(UserError, match="memory_mb must be a finite number above 0, not nan"):
+    with pytest.raises(UserError, match="--memory-mb must be a finite number above 0 MiB and at most 1e\\+06, not nan"):
         memory_pricer(float("nan"))
 
 
 def test_the_finish_holds_memory_as_latency_and_a_figure_not_measured_is_not_held() -> None:
     from search.nas.budget import finish_pick
 
-    budgets = {"host": 1.0, "host memory": 10.0}
-    assert finish_pick([{"host": 1.0, "host memory": 10.6}, {"host": 1.04, "host memory": 10.4}], budgets) == (1, True)
-    assert finish_pick([{"host": 1.0}], budgets) == (0, True)  # a runner that measures no memory
-    assert finish_pick([{"host": 1.0, "host memory": 13.0}, {"host": 1.2, "host memory": 10.0}], budgets) == (1, False)
+    latency, memory = ("host", "latency"), ("host", "memory")
+    budgets, tolerances = {latency: 1.0, memory: 10.0}, {latency: 0.05, memory: 0.05}
+    assert finish_pick([{latency: 1.0, memory: 10.6}, {latency: 1.04, memory: 10.4}], budgets, tolerances) == (1, True)
+    assert finish_pick([{latency: 1.0}], budgets, tolerances) == (0, True)  # a runner that measures no memory
+    assert finish_pick([{latency: 1.0, memory: 13.0}, {latency: 1.2, memory: 10.0}], budgets, tolerances) == (1, False)
 
 
 def test_a_finish_that_memory_binds_delivers_the_closest_and_names_the_memory_budget() -> None:
@@ -166,7 +166,7 @@ def test_a_finish_that_memory_binds_delivers_the_closest_and_names_the_memory_bu
     def peak(mib: float) -> dict:
         return {"load_bytes": 4096, "peak_bytes": int(mib * 2**20), "method": METHOD}
 
-    target = SimpleNamespace(name="host", budget=SimpleNamespace(latency_ms=1.0, memory_mib=10.0))
+    target = SimpleNamespace(name="host", held=memory_pricer(10.0).first)
     timed = Timed({"a": 0.9, "b": 0.95}, 1.0, 1.0, "host", {"a": peak(12.0), "b": peak(11.0)})
     measured = Measured(target, SimpleNamespace(name="host"), {h: (Path(h), {}) for h in "ab"}, timed, None)
     said: list[str] = []
@@ -174,6 +174,7 @@ def test_a_finish_that_memory_binds_delivers_the_closest_and_names_the_memory_bu
     choice = choose(candidates, {"host": measured}, lambda s: "99%", said.append)
     assert (choice.chosen.hash, choice.within) == ("b", False)
     assert said == [
-        "none of the 2 most accurate candidates measures within every budget (+5%): the closest, b, peaks at 11.00 MiB on host (1.10x the 10 MiB "
-        "memory budget) and is delivered as over the budget; raise --memory-mb, or profile the device again (`bench profile`) if its LUT's memory is off"
+        "none of the 2 most accurate candidates measures within the budgets (+5%): the closest, b, measures 11 MiB of peak memory on host (1.10x its "
+        "10 MiB budget) and is delivered as over the budget; the budgets (MiB) they would need peak memory on host (10 MiB): a 11.4, b 10.5; "
+        "raise --memory-mb to one of them, or profile the device again (`bench profile`) if its LUT is off"
     ]

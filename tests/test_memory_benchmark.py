@@ -4,13 +4,11 @@ validations and searches it stored."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import memory as bench  # noqa: E402
+from benchmarks import memory as bench
 
 CONFIG = {"space": "tiny"}
 

@@ -36,18 +36,23 @@ def test_a_host_lut_of_another_cpu_is_named_with_how_to_get_this_machine_s_own(m
 def test_a_search_on_a_lut_of_another_cpu_says_so_and_gives_budget_and_model_in_this_machine_s_ms(monkeypatch):
     from types import SimpleNamespace
 
-    from orchestrator.searchjob import result
+    from orchestrator.searchjob import said
     from orchestrator.searchjob.delivery import Timed
     from orchestrator.searchjob.measured import Measured
+    from search.nas.budget import one_device
+    from search.space import load_space
+    from search.space.config import SubnetConfig
 
     monkeypatch.setattr("orchestrator.lut.machine.cpu_model", lambda: "Intel(R) Xeon(R) Processor")
-    doc = on_cpu(json.loads(QUICK.read_text()), "AMD EPYC")
-    target = SimpleNamespace(name="host", lut=doc, budget=SimpleNamespace(latency_ms=0.51, memory_mib=None), pricer=SimpleNamespace(interval=lambda config: (0.4, 0.5)))
+    lut = on_cpu(json.loads(QUICK.read_text()), "AMD EPYC")
+    target = SimpleNamespace(name="host", lut=lut, held=one_device(lut, load_space("tiny"), {"latency": 0.51}).first)
     timed = Timed({"f" * 16: 2.56}, anchor_ms=5.416, anchor_lut_ms=1.0, device="host")
-    chosen = SimpleNamespace(hash="f" * 16, candidate=SimpleNamespace(config=None))
+    chosen = SimpleNamespace(hash="f" * 16, candidate=SimpleNamespace(config=SubnetConfig.from_dict(lut.context)))
+    outcome = SimpleNamespace(measured={"host": Measured(target, None, {}, timed, None)}, chosen=chosen, observed=lambda m, model: m.timed.observed(model))
     logged: list[str] = []
-    result._log_timed(SimpleNamespace(chosen=chosen), Measured(target, None, {}, timed, None), logged.append)
-    assert "(on this machine's CPU the budget is 2.76 ms and the model 2.56 ms)" in logged[0]
+    said.log_measured(outcome, {"devices": {"host": {"file": None}}, "files": {"programs": {}}}, logged.append)
+    assert logged[0].startswith("measured on host: 2.56 ms (0.47 ms at the LUT's speed: the anchor network ran at x5.416 its LUT latency)")
+    assert logged[0].endswith("(on this machine's CPU the budget is 2.76 ms and the model 2.56 ms)")
     assert logged[1].startswith("note: LUT d7f47ca8 was measured on another CPU") and not any("close other work" in line for line in logged)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fakes.adb_peer import AdbPeer
 from orchestrator.export.executorch import save_pte
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.platforms import PLATFORMS, runner_for
@@ -21,7 +22,6 @@ from orchestrator.measure.runners.ios.runner import IosRunner
 from search.space.sampling import min_config
 from search.supernet.deploy import deploy_form
 from search.supernet.static import StaticSubnet
-from tests.adb_peer import AdbPeer
 
 pytestmark = [pytest.mark.phones, pytest.mark.exports]
 

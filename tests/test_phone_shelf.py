@@ -1,6 +1,6 @@
 """One profile across a shelf of phones of one model: sessions run on every phone at once, each phone
 with its own runner (cool-down, thermal gate, lock), and merge into one LUT through the anchor
-network every session carries. The phones are ADB protocol peers on loopback (tests/adb_peer.py),
+network every session carries. The phones are ADB protocol peers on loopback (fakes/adb_peer.py),
 one of them made 1.5x slower: with their app simulated where a test checks which phone ran what
 (the same samples for a model in every session, times the slowdown), and running real sessions
 with the host runner's child where it checks the timings themselves; the iPhones are FakePhones on
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from fakes.adb_peer import AdbPeer, PushDrop
 from orchestrator.lut.attribution import Tolerance
 from orchestrator.lut.profile import Profiler
 from orchestrator.lut.settings import QUICK, MeasureSettings
@@ -29,7 +30,6 @@ from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Plan
 from search.nas.lut import read_lut
 from search.space import load_space
-from tests.adb_peer import AdbPeer, PushDrop
 from tests.conftest import guard_off, private_locks
 from tests.test_android_runner import settings_for
 
@@ -108,7 +108,7 @@ def profile(root: Path, phones: list[ShelfPhone], resume: bool = False, settings
         PIXEL, load_space("tiny"), RESOLUTION, settings, root / "run", luts_root=root / "luts", log=lambda _: None, show_progress=False,
         plan=shelf_plan(), phones=phones,
     ).run(resume)
-    return doc, time.perf_counter() - start
+    return dict(doc.doc), time.perf_counter() - start
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +237,7 @@ def test_phones_with_a_transfer_are_refused(bench) -> None:
 
 
 def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch, request) -> None:
-    from tests.ios_fake import FakePhone, FakeUsb, coreml_simulator, power_off_all, quick_runners
+    from fakes.ios_fake import FakePhone, FakeUsb, coreml_simulator, power_off_all, quick_runners
 
     quick_runners(monkeypatch)
     request.addfinalizer(power_off_all)
@@ -251,6 +251,7 @@ def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch, requ
         iphone, tiny, 64, settings, tmp_path / "run", luts_root=tmp_path / "luts", log=lambda _: None, show_progress=False,
         plan=few_entries(build_plan(tiny, 64), FEW), phones=phones,
     ).run()
+    doc = doc.doc
     listed = {p["serial"]: p for p in doc["measurement"]["phones"]}
     assert set(listed) == {"00008110-000A", "00008110-000B"} and all(p["sessions"] for p in listed.values())
     assert {(p["model"], p["os"], p["build"]) for p in listed.values()} == {("iPhone14,5", "iOS 17.4.1", "21E236")}
@@ -279,7 +280,7 @@ def test_profile_on_every_phone_of_a_shelf_through_the_cli(bench, tmp_path: Path
     assert result.exit_code == 0, result.stderr
     assert f"profiling pixel7-1t on 2 phones: {addresses[0]} (Pixel 7, Android 14, build UQ1A.240105.004), {addresses[1]}" in result.stdout
     [path] = (tmp_path / "luts" / "pixel7-1t" / "tiny").glob("*.json")
-    doc = read_lut(path)
+    doc = read_lut(path).doc
     measurement = doc["measurement"]
     assert doc["method"] == "isolated" and set(doc["entries"]) == set(FEW) and measurement["reference_phone"] == addresses[0]
     assert [p["serial"] for p in measurement["phones"]] == addresses and all(p["sessions"] for p in measurement["phones"])

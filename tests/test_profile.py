@@ -20,6 +20,7 @@ from orchestrator.plan.spec import Plan
 from search.nas.lut import read_lut
 from search.space import load_space
 from tests.conftest import guard_off, private_locks
+from tests.lut_factory import stored
 
 # The flow under test times the real host in runs too short to be steady; the disturbance guard has
 # a test of its own here, with a session disturbed on purpose.
@@ -51,14 +52,14 @@ def finished(tmp_path_factory, export_cache: Path):
     with pytest.MonkeyPatch.context() as mp:  # a module's fixture outlives the test environment the conftest sets
         mp.setenv("BENCH_CACHE", str(private_locks(root / "cache", export_cache)))
         guard_off(mp)
-        doc, path = profiler(root / "run", root / "luts").run()
+        doc, path = stored(profiler(root / "run", root / "luts").run())
     return root, doc, path
 
 
 def test_profile_writes_a_valid_lut_with_every_entry_and_its_provenance(finished) -> None:
     root, doc, path = finished
     assert path == root / "luts" / "host" / "tiny" / f"{doc['id']}.json"
-    assert read_lut(path) == doc
+    assert read_lut(path).doc == doc
     assert set(doc["entries"]) == set(SMALL_KEYS)
     assert doc["device"]["name"] == "host" and doc["device"]["facts"]["cores"] >= 1
     assert doc["space"] == {"name": "tiny", "hash": load_space("tiny").hash}
@@ -95,7 +96,7 @@ def test_resume_reuses_finished_sessions_without_measuring_again(finished, monke
         raise AssertionError(f"re-measured {run_dir}")
 
     monkeypatch.setattr(p.sessions.runner, "run", must_not_run)
-    again, _ = p.run(resume=True)
+    again, _ = stored(p.run(resume=True))
     assert again["entries"] == doc["entries"]
 
 
@@ -112,7 +113,7 @@ def test_interrupted_profile_keeps_nothing_partial_and_resumes(tmp_path: Path, m
     assert not (tmp_path / "luts").exists()
     assert json.loads((tmp_path / "run" / "profile.json").read_text())["status"] == "running"
     monkeypatch.setattr(p.sessions.runner, "run", real_run)
-    doc, path = profiler(tmp_path / "run", tmp_path / "luts").run(resume=True)
+    doc, path = stored(profiler(tmp_path / "run", tmp_path / "luts").run(resume=True))
     assert path.exists() and set(doc["entries"]) == set(SMALL_KEYS)
 
 
@@ -163,7 +164,7 @@ def test_the_lut_records_each_entry_s_memory_as_the_host_measured_it(finished) -
 
 def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
     strict = dataclasses.replace(FAST, adaptive_sessions=1, tolerance=Tolerance(relative=0.0, absolute_ms=0.0))
-    doc, _ = profiler(tmp_path / "run", tmp_path / "luts", strict).run()
+    doc, _ = stored(profiler(tmp_path / "run", tmp_path / "luts", strict).run())
     assert (tmp_path / "run" / "sessions" / "adaptive-1" / "result.json").exists()
     assert doc["measurement"]["sessions"] == 3  # two passes, then the adaptive one
     assert all(e["samples"] >= 3 * FAST.timing.runs and e["sessions"] == 3 for e in doc["entries"].values())
@@ -209,7 +210,7 @@ def test_entries_a_disturbed_session_made_larger_than_their_network_are_measured
     slowed = next(e.reference for e in plan.entries if e.key == "mbconv/MBConv-1/transition/8->16")
     steady_ms = steady_times(plan)
     p, logged = timed_profiler(tmp_path, monkeypatch, lambda session, net: steady_ms[net] + (50.0 if session == "fixed-parts" and net == slowed else 0.0))
-    doc, _ = p.run()
+    doc, _ = stored(p.run())
     assert sorted(path.name for path in (tmp_path / "run" / "sessions").iterdir()) == ["disturbed", "fixed-parts", "fixed-parts-pass2"]
     again = [m["id"] for m in json.loads((tmp_path / "run" / "sessions" / "disturbed" / "request.json").read_text())["models"]]
     assert set(again) == {*probes_of([e for e in plan.entries if e.key == "mbconv/MBConv-1/transition/8->16"]), plan.anchor}
@@ -232,7 +233,7 @@ def test_a_session_slowed_as_a_whole_is_measured_again_and_left_out(tmp_path: Pa
     plan = small_plan()
     steady_ms = steady_times(plan)
     p, logged = timed_profiler(tmp_path, monkeypatch, lambda session, net: steady_ms[net] * (1.6 if session == "fixed-parts-pass2" else 1.0))
-    doc, _ = p.run()
+    doc, _ = stored(p.run())
     assert sorted(path.name for path in (tmp_path / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2", "fixed-parts-pass2-again1"]
     assert [line for line in logged if "slower" in line] == ["1 sessions ran over 20% slower than the quickest (other work on the device): measuring them again"]
     assert doc["measurement"]["replaced_sessions"] == ["fixed-parts-pass2"]
@@ -248,7 +249,7 @@ def test_steady_sessions_are_not_measured_again(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setattr("orchestrator.lut.profile.offending_entries", offending_entries)
     steady_ms = steady_times(small_plan())
     p, _ = timed_profiler(tmp_path, monkeypatch, lambda session, net: steady_ms[net])
-    doc, _ = p.run()
+    doc, _ = stored(p.run())
     assert sorted(path.name for path in (tmp_path / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2"]
     assert "disturbed" not in doc["measurement"]
 
@@ -279,7 +280,7 @@ def test_resuming_a_finished_profile_reports_its_lut_and_writes_no_other(finishe
     root, doc, path = finished
     before = sorted(p.name for p in path.parent.iterdir())
     again, again_path = profiler(root / "run", root / "luts").run(resume=True)
-    assert (again["id"], again_path) == (doc["id"], path)
+    assert (again.id, again_path) == (doc["id"], path)
     assert sorted(p.name for p in path.parent.iterdir()) == before
 
 
@@ -313,7 +314,7 @@ def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path:
     measured = p.sessions.runner.run
     thermal = {"before": {"status": 0, "battery_c": 31.5}, "after": {"status": 1, "battery_c": 34.0}, "throttled": False}
     monkeypatch.setattr(p.sessions.runner, "run", lambda run_dir: {**measured(run_dir), "thermal": thermal})
-    doc, _ = p.run()
+    doc, _ = stored(p.run())
     assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal, "fixed-parts-pass2": thermal}
 
 
@@ -339,8 +340,8 @@ def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_th
     resumed = bench(*command.split()[1:])
     assert resumed.exit_code == 0, resumed.stderr
     [path] = Path("luts/host/tiny").glob("*.json")
-    assert f"LUT {read_lut(path)['id']} written to {path.resolve()}" in resumed.stdout.replace("\n", "") and "next steps:" in resumed.stdout
-    assert set(read_lut(path)["entries"]) == set(SMALL_KEYS)
+    assert f"LUT {read_lut(path).doc['id']} written to {path.resolve()}" in resumed.stdout.replace("\n", "") and "next steps:" in resumed.stdout
+    assert set(read_lut(path).doc["entries"]) == set(SMALL_KEYS)
 
 
 def test_profile_json_is_one_document_naming_the_new_lut_its_report_and_verdict_with_progress_on_stderr(bench, monkeypatch) -> None:
@@ -353,7 +354,7 @@ def test_profile_json_is_one_document_naming_the_new_lut_its_report_and_verdict_
     assert result.exit_code == 0, result.stderr
     [path] = Path("luts/host/tiny").glob("*.json")
     doc = json.loads(result.stdout)
-    assert doc["lut"] == read_lut(path)["id"] and doc["path"] == str(path.resolve())
+    assert doc["lut"] == read_lut(path).doc["id"] and doc["path"] == str(path.resolve())
     assert Path(doc["report"]).is_file() and doc["report"].endswith(".report.html")
     assert doc["verdict"] == {"fit": None, "headline": "not validated yet", "why": verdict(None).why}
     assert doc["noise"] == interval_story(read_lut(path))[0]
@@ -374,14 +375,15 @@ def test_per_stage_sessions_time_each_removal_pair_among_about_ten_networks() ->
 def test_a_finished_profile_names_the_next_steps_with_the_luts_own_id_report_and_a_budget(tmp_path: Path) -> None:
     from orchestrator.cli.profile_view import next_steps, suggested_budget_ms
     from orchestrator.cli.steps import open_step
+    from search.nas.lut import Lut
     from search.nas.predictor import LatencyPredictor
     from search.space.sampling import max_config, min_config
     from tests.lut_factory import sized_lut
 
     space = load_space("tiny")
     doc = sized_lut(space)
-    text = next_steps(doc, "host", tmp_path / "lut.report.html", width=400)  # one line per command
-    budget = suggested_budget_ms(doc)
+    text = next_steps(Lut.of(doc), "host", tmp_path / "lut.report.html", width=400)  # one line per command
+    budget = suggested_budget_ms(Lut.of(doc))
     assert f"bench validate --lut {doc['id'][:8]} --device host --samples 20" in text
     assert open_step(tmp_path / "lut.report.html") in text
     assert f"bench search --checkpoint runs/train-tiny-{doc['resolution']}/last.pt --lut {doc['id'][:8]} --latency-ms {budget:.3g}" in text

@@ -1,7 +1,7 @@
 """What every platform's runner does, whichever the platform, against the closest real thing this
 machine has of its device: the host's own CPU; an Android phone that speaks the ADB wire protocol on
-loopback (`tests/adb_peer.py`); an iPhone at the pymobiledevice3 service boundary
-(`tests/ios_fake.py`). Both phones' apps are the host runner's child, so their sessions are real
+loopback (`fakes/adb_peer.py`); an iPhone at the pymobiledevice3 service boundary
+(`fakes/ios_fake.py`). Both phones' apps are the host runner's child, so their sessions are real
 measurements brought back through the platform's own transport. A platform registered in
 `orchestrator.measure.platforms` must have its fake here (the first test), and then meets the same
 specification as the others: adding a platform is registering it and its fake."""
@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from fakes.adb_peer import AdbPeer
+from fakes.ios_fake import QUICK, FakePhone, host_child_app, power_off_all
 from infra.files import write_json_atomic
 from orchestrator.measure.contract import check_result, make_request, read_json
 from orchestrator.measure.devices import get_device
@@ -24,8 +26,6 @@ from orchestrator.measure.runners.base import Runner, RunnerError
 from orchestrator.measure.runners.ios.runner import IosRunner
 from orchestrator.measure.runners.ios.settings import IosSettings
 from orchestrator.measure.timing import TimingPlan
-from tests.adb_peer import AdbPeer
-from tests.ios_fake import QUICK, FakePhone, host_child_app, power_off_all
 
 pytestmark = [pytest.mark.phones, pytest.mark.exports]
 

@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from search.nas.budget import TOLERANCE, Budget, BudgetError, Pricer, make_budget
+from search.nas.budget import BudgetError, Pricer, one_device
+from search.nas.constraints import TOLERANCE
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import STRATEGIES, Candidate, Search, SearchSettings, SearchState, coarse_phase, pareto_front, skeleton
 from search.space import load_space
@@ -23,8 +24,14 @@ def predictor(tiny):
     return LatencyPredictor(sized_lut(tiny), tiny)
 
 
-def pricer_for(predictor, space, latency_ms, params=None):
-    return Pricer(predictor, space, Budget(latency_ms, latency_ms, params))
+def pricer_for(predictor, space, latency_ms, params=None, validation=None):
+    """One device's pricer; `params`: a parameter count, `validation`: the LUT's latest validation record."""
+    limits = {"latency": latency_ms, **({"params": params / 1e6} if params is not None else {})}
+    return one_device(predictor.lut.with_validation(validation), space, limits)
+
+
+def calibration_of(predictor, validation):
+    return pricer_for(predictor, predictor.space, 10.0, validation=validation).first.prices["latency"].calibration
 
 
 TINY = load_space("tiny")
@@ -57,12 +64,12 @@ def spread_configs(space, n):
 
 def test_calibrated_intervals_are_as_wide_as_the_validated_errors_need_not_as_the_entries_say(predictor, tiny):
     configs = spread_configs(tiny, 20)
-    budget = make_budget(10.0, None, validation_of(predictor, configs, [1.0, 1.02, 0.98, 1.01, 0.99] * 4), predictor)
-    c = budget.calibration
+    pricer = pricer_for(predictor, tiny, 10.0, validation=validation_of(predictor, configs, [1.0, 1.02, 0.98, 1.01, 0.99] * 4))
+    c = pricer.first.prices["latency"].calibration
     assert c.points == 20 and 0.9 <= c.loo_coverage <= 1.0
     config = configs[0]
     raw_lo, raw_hi = predictor.interval(config)
-    lo, hi = Pricer(predictor, tiny, budget).interval(config)
+    lo, hi = pricer.interval(config)
     point = predictor.predict(config)
     assert lo < point < hi
     errors = [abs(r - 1) * point for r in (1.02, 0.98)]
@@ -72,14 +79,16 @@ def test_calibrated_intervals_are_as_wide_as_the_validated_errors_need_not_as_th
 def test_a_predictor_that_under_predicts_moves_the_calibrated_interval_up():
     predictor = LatencyPredictor(sized_lut(TINY), TINY)
     configs = spread_configs(TINY, 20)
-    fair = make_budget(10.0, None, validation_of(predictor, configs, [0.99, 1.01] * 10), predictor).calibration
-    low = make_budget(10.0, None, validation_of(predictor, configs, [1.07, 1.09] * 10), predictor).calibration
+    fair = calibration_of(predictor, validation_of(predictor, configs, [0.99, 1.01] * 10))
+    low = calibration_of(predictor, validation_of(predictor, configs, [1.07, 1.09] * 10))
     assert fair.centre == pytest.approx(0.0, abs=0.05) and low.centre > 1.0
 
 
-def test_budget_without_validation_keeps_the_raw_intervals_and_the_point_limit_is_the_budget(predictor):
-    budget = make_budget(10.0, 1.5, None, predictor)
-    assert (budget.limit_ms, budget.calibration, budget.params) == (10.0, None, 1_500_000)
+def test_budget_without_validation_keeps_the_raw_intervals_and_the_point_limit_is_the_budget(predictor, tiny):
+    held = pricer_for(predictor, tiny, 10.0, params=1_500_000).first
+    assert held.prices["latency"].calibration is None and (held.limits["latency"].value, held.limits["params"].value) == (10.0, 1.5)
+    config = max_config(tiny, 64)
+    assert held.interval("latency", config) == predictor.interval(config)
 
 
 def widened(lut: dict, factor: float) -> dict:
@@ -95,15 +104,14 @@ def test_a_subnet_whose_predicted_interval_passes_the_budget_plus_tolerance_is_n
     lut = sized_lut(tiny)
     config = max_config(tiny, 64)
     point = LatencyPredictor(lut, tiny).predict(config)
-    budget = Budget(point, point)  # the point prediction meets the limit exactly
-    assert Pricer(LatencyPredictor(lut, tiny), tiny, budget).feasible(config)
+    assert pricer_for(LatencyPredictor(lut, tiny), tiny, point).feasible(config)  # the point prediction meets the budget exactly
     uncertain = LatencyPredictor(widened(lut, 4.0), tiny)
-    high = uncertain.interval(config)[1]
-    assert high > budget.ceiling_ms == pytest.approx(point * (1 + TOLERANCE))
-    pricer = Pricer(uncertain, tiny, budget)
+    high, ceiling = uncertain.interval(config)[1], point * (1 + TOLERANCE)
+    assert high > ceiling
+    pricer = pricer_for(uncertain, tiny, point)
     assert not pricer.feasible(config)
     priced = pricer.price(2000, seed=0)
-    assert priced.feasible.any() and (uncertain.interval_batch(priced.batch)[1][priced.feasible] <= budget.ceiling_ms).all()
+    assert priced.feasible.any() and (uncertain.interval_batch(priced.batch)[1][priced.feasible] <= ceiling).all()
 
 
 def test_a_budget_refused_for_the_intervals_names_the_luts_noise_and_a_budget_that_passes(tiny):
@@ -123,7 +131,7 @@ def test_budget_below_the_fastest_subnet_names_its_latency_and_a_budget_that_pas
     named = float(re.search(r"raise --latency-ms to at least ([0-9.]+)", str(refused.value)).group(1))
     pricer_for(predictor, tiny, named).check_reachable()
     with pytest.raises(BudgetError, match="--params-m"):
-        pricer_for(predictor, tiny, 1e9, params=1000).check_reachable()
+        pricer_for(predictor, tiny, 1e5, params=1000).check_reachable()
 
 
 def test_a_budget_most_subnets_meet_is_known_reachable_from_the_first_thousand_priced(predictor, tiny, monkeypatch):
@@ -144,10 +152,8 @@ def test_a_budget_the_fastest_subnet_by_the_lut_meets_is_searched_though_the_nar
     predictor = LatencyPredictor(lut, tiny)
     narrowest, fastest = predictor.predict(min_config(tiny, 64)), predictor.least_prediction()
     assert fastest < narrowest
-    from search.nas.calibration import POINT_ONLY
-
     budget = (fastest + narrowest) / 2
-    Pricer(predictor, tiny, Budget(budget, budget, None, POINT_ONLY)).check_reachable()
+    pricer_for(LatencyPredictor(widened(lut, 0.0), tiny), tiny, budget).check_reachable()  # points only: no interval to hold
 
 
 def test_coarse_phase_keeps_within_both_budgets_one_seed_per_skeleton_slowest_first(predictor, tiny):
@@ -187,8 +193,8 @@ def test_a_strategy_registered_in_one_module_is_found_by_name_and_run(predictor,
     class SmallestFirst(registry.Strategy):
         name = "smallest-first"
 
-        def initial(self, search, state, rng):
-            return [min_config(tiny, 64)]
+        def initial(self, ctx):
+            return registry.Seeds([min_config(tiny, 64)])
 
         def generations(self) -> int:
             return 1

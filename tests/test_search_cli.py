@@ -84,23 +84,27 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     assert "coremltools" in (out / "delivery.log").read_text()  # the noise was there, and is kept for a bug report
     doc = json.loads(result.stdout)
     config = SubnetConfig.from_dict(doc["config"])
-    assert doc["predicted_ms"] <= budget and doc["evaluations"] == len(json.loads((out / "search_state.json").read_text())["evaluated"])
-    assert 0 <= doc["accuracy"] <= 1 and 0 <= doc["test_accuracy"] <= 1
-    held = doc["holdout"]
-    assert held["correct"] / held["total"] == pytest.approx(doc["accuracy"]) and held["low"] <= doc["accuracy"] <= held["high"]
-    assert doc["test"]["total"] == 40 and doc["test"]["value"] == pytest.approx(doc["test_accuracy"])
+    host = doc["devices"]["host"]
+    latency = host["constraints"]["latency"]
+    assert doc["version"] == 2 and latency["predicted"] <= budget and doc["evaluations"] == len(json.loads((out / "search_state.json").read_text())["evaluated"])
+    model = doc["model"]
+    assert 0 <= model["accuracy"] <= 1 and model["precision"] == "float32" and 0 <= model["test"]["value"] <= 1
+    held = model["holdout"]
+    assert held["correct"] / held["total"] == pytest.approx(model["accuracy"]) and held["low"] <= model["accuracy"] <= held["high"]
+    assert model["test"]["total"] == 40 and host["test"] == model["test"]  # a float32 device's program is the model itself
     assert 0 <= doc["runner_up"]["mcnemar_p"] <= 1 and isinstance(doc["warnings"], list)
     best_line = next(line for line in result.stderr.splitlines() if line.startswith("best:"))
-    assert f"on {held['total']} images held out" in best_line and "pooled" not in best_line and len(best_line) < 160
-    assert doc["measured_ms"] > 0 and doc["measurement"]["anchor_ms"] > 0
+    assert f"on {held['total']} images held out" in best_line and "ms predicted on host (" in best_line and "pooled" not in best_line and len(best_line) < 160
+    assert host["measurement"]["measured_ms"] > 0 and host["measurement"]["anchor_ms"] > 0
     # The measured finish, on the found model alone (`tiny_search_run`'s winner, whose exports are
     # the run's): timed beside the LUT's anchor and held to the budget + 5% at the LUT's speed. The
     # choice among several candidates is test_on_a_device_slower_than_its_lut_...'s; several timed in
     # one real session, test_quick_path's.
     [candidate] = doc["candidates"]
-    assert candidate["measured_ms"] > 0 and candidate["predicted_ms"] <= budget and candidate["within_budget"] == (candidate["budget_ratio"] <= 1.05)
-    assert doc["chosen_rank"] == 0 and candidate["config_hash"] == doc["config_hash"] and doc["within_budget"] == candidate["within_budget"]
-    assert doc["budget_ratio"] == pytest.approx(candidate["budget_ratio"]) and doc["runner_up"]["config_hash"] != doc["config_hash"]
+    timed = candidate["devices"]["host"]["constraints"]["latency"]
+    assert timed["measured"] > 0 and timed["predicted"] <= budget and timed["within"] == (timed["ratio"] <= 1.05)
+    assert doc["chosen_rank"] == 0 and candidate["config_hash"] == doc["config_hash"] and doc["within_budget"] == candidate["devices"]["host"]["within_budget"]
+    assert latency["ratio"] == pytest.approx(timed["ratio"]) and doc["runner_up"]["config_hash"] != doc["config_hash"]
     assert SubnetConfig.from_dict(json.loads((out / "best.json").read_text())) == config
     saved = torch.load(out / "best.pt")
     model = StaticSubnet(config, load_space("tiny").for_classes(10))
@@ -108,10 +112,12 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     assert saved["classes"] == [str(i) for i in range(10)]
     assert (out / "best.pte").stat().st_size > 0 and (out / "best.mlpackage" / "Manifest.json").exists()
     assert (out / "pareto.png").stat().st_size > 0 and doc["files"]["pte_partitions"] == 1
-    memory = doc["memory"]
-    assert memory["budget_mib"] == 500 and memory["predicted"]["peak_mib"] <= 500 and memory["within_budget"] is True
-    assert 0 < memory["measured"]["load_mib"] <= memory["measured"]["peak_mib"] < 500 and memory["measured"]["method"].startswith("host:")
-    assert f"memory: peak {memory['measured']['peak_mib']:.2f} MiB measured" in result.stderr
+    memory, measured = host["constraints"]["memory"], host["measurement"]["memory"]
+    assert memory["budget"] == 500 and memory["given_as"] == "--memory-mb" and memory["predicted"] <= 500 and memory["within"] is True
+    assert 0 < measured["load_bytes"] <= measured["peak_bytes"] < 500 * 2**20 and measured["method"].startswith("host:")
+    assert memory["measured"] == pytest.approx(measured["peak_bytes"] / 2**20)
+    assert f"peak memory on host: {memory['measured']:.2f} MiB measured at its peak (load {measured['load_bytes'] / 2**20:.2f})" in result.stderr
+    assert "one model, a program per device: host: best.pte; best.mlpackage (for iOS devices (Core ML): no device of this search runs it" in result.stderr
 
 
 def ctrl_c(*args, **kwargs):
@@ -147,11 +153,14 @@ def other_data(checkpoint: Path, tmp: Path) -> Path:
 
 
 RESUME_CHANGES = {
-    "latency budget": (lambda a, ckpt, tmp: [*a, "--latency-ms", str(round(float(a[a.index("--latency-ms") + 1]) * 0.9, 2))], r"the latency budget \(--latency-ms\): [\d.]+ then, [\d.]+ now"),
-    "parameter budget": (lambda a, ckpt, tmp: [*a, "--params-m", "100"], r"the parameter budget \(--params-m\): none then, 100\.0 now"),
+    "latency budget": (lambda a, ckpt, tmp: [*a, "--latency-ms", str(round(float(a[a.index("--latency-ms") + 1]) * 0.9, 2))],
+                       r"the budgets: LUT \w{8} at latency [\d.]+ ms then, LUT \w{8} at latency [\d.]+ ms now"),
+    "parameter budget": (lambda a, ckpt, tmp: [*a, "--params-m", "100"],
+                         r"the budgets: LUT \w{8} at latency [\d.]+ ms then, LUT \w{8} at latency [\d.]+ ms; parameters 100 M \(--params-m\) now"),
     "checkpoint": (lambda a, ckpt, tmp: [*a, "--checkpoint", str(other_weights(ckpt, tmp))], r"the checkpoint's weights \(--checkpoint\): sha256 \w{12} then, sha256 \w{12} now"),
     "data": (lambda a, ckpt, tmp: [*a, "--data", str(other_data(ckpt, tmp))], r"the data \(--data\): .* then, .*other-data now"),
-    "lut": (lambda a, ckpt, tmp: [*a, "--lut", str(write_lut(tmp / "slower.json", sized_lut(load_space("tiny"), per_mparam_ms=21.0, device=HOST)))], r"the LUT \(--lut\): \w+ then, \w+ now"),
+    "lut": (lambda a, ckpt, tmp: [*a, "--lut", str(write_lut(tmp / "slower.json", sized_lut(load_space("tiny"), per_mparam_ms=21.0, device=HOST)))],
+            r"the budgets: LUT (\w{8}) at latency [\d.]+ ms then, LUT (?!\1)\w{8} at latency [\d.]+ ms now; the subnet intervals' calibration .*"),
     "seed": (lambda a, ckpt, tmp: [*a, "--seed", "7"], r"the search settings: .*seed=0.* then, .*seed=7.* now"),
 }
 
@@ -285,8 +294,8 @@ def test_an_unreachable_memory_budget_names_the_least_peak_and_a_budget_that_pas
     again = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_memory_lut), "--latency-ms", str(middle_budget(tiny_memory_lut)),
                    "--memory-mb", named, "--out", str(tmp_path / "o"), "--no-measure", "--json", *FAST)
     assert again.exit_code == 0, again.stderr
-    found = json.loads(again.stdout)
-    assert found["memory"]["predicted"]["peak_mib"] <= float(named) and found["budget"]["memory_mib"] == float(named)
+    memory = json.loads(again.stdout)["devices"]["host"]["constraints"]["memory"]
+    assert memory["predicted"] <= float(named) and memory["budget"] == float(named)
 
 
 def test_file_that_is_not_a_checkpoint_is_refused(tiny_lut, tmp_path, search):
@@ -312,11 +321,17 @@ def resumable_copy(run: Path, tmp: Path, edit: Callable[[dict], None]) -> Path:
     return out
 
 
+def started_with(out: Path) -> tuple[dict, str, float]:
+    """The search's inputs, its one device's LUT file and its latency budget."""
+    inputs = json.loads((out / "inputs.json").read_text())
+    [device] = inputs["devices"].values()
+    return inputs, device["lut"]["path"], device["budgets"]["latency"]["value"]
+
+
 def resume_args(out: Path) -> list[str]:
     """The command that resumes the search in `out` with the inputs it started with."""
-    inputs = json.loads((out / "inputs.json").read_text())
-    return ["--checkpoint", inputs["checkpoint"], "--lut", inputs["lut"]["path"], "--latency-ms", str(inputs["budget"]["latency_ms"]),
-            "--out", str(out), "--resume", "--no-measure", "--json", *FAST]
+    inputs, lut, budget = started_with(out)
+    return ["--checkpoint", inputs["checkpoint"], "--lut", lut, "--latency-ms", str(budget), "--out", str(out), "--resume", "--no-measure", "--json", *FAST]
 
 
 def one_error_line(result: CliResult) -> str:
@@ -363,13 +378,13 @@ def largest_subnet_queued_for_evaluation(state: dict) -> None:
 @pytest.mark.parametrize("edit", [largest_subnet_forged_within_budget, largest_subnet_queued_for_evaluation])
 def test_a_resumed_subnet_over_the_budget_by_the_lut_is_refused_naming_it(tiny_search_run, tmp_path, search, edit):
     out = resumable_copy(tiny_search_run, tmp_path, edit)
-    inputs = json.loads((out / "inputs.json").read_text())
+    _, lut, budget = started_with(out)
     largest = max_config(load_space("tiny"), 64)
-    predicted = LatencyPredictor(json.loads(Path(inputs["lut"]["path"]).read_text()), load_space("tiny")).predict(largest)
+    predicted = LatencyPredictor(json.loads(Path(lut).read_text()), load_space("tiny")).predict(largest)
     line = one_error_line(search(*resume_args(out)))
     assert line == (
         f"error: the search state {out / 'search_state.json'} holds subnet {largest.hash} predicted at {predicted:.3f} ms, over the "
-        f"{inputs['budget']['latency_ms']:g} ms budget, which this search never evaluates; start the search again in another --out"
+        f"{budget:g} ms budget, which this search never evaluates; start the search again in another --out"
     )
     assert not (out / "result.json").exists()
 
@@ -380,7 +395,7 @@ def test_a_forged_accuracy_does_not_win_a_resumed_search(tiny_search_run, tmp_pa
     finished = json.loads((tiny_search_run / "result.json").read_text())
     evaluated = json.loads((tiny_search_run / "search_state.json").read_text())["evaluated"]
     worst = min(range(len(evaluated)), key=lambda i: evaluated[i]["accuracy"])
-    assert evaluated[worst]["accuracy"] < finished["accuracy"]
+    assert evaluated[worst]["accuracy"] < finished["model"]["accuracy"]
 
     def forge(state: dict) -> None:
         state["evaluated"][worst]["accuracy"] = 0.99
@@ -390,18 +405,18 @@ def test_a_forged_accuracy_does_not_win_a_resumed_search(tiny_search_run, tmp_pa
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["config_hash"] == finished["config_hash"]
-    assert doc["accuracy"] == finished["accuracy"] == doc["holdout"]["correct"] / doc["holdout"]["total"]
+    assert doc["model"]["accuracy"] == finished["model"]["accuracy"] == doc["model"]["holdout"]["correct"] / doc["model"]["holdout"]["total"]
     forged = SubnetConfig.from_dict(evaluated[worst]["config"]).hash
     assert f"subnet {forged} scores {evaluated[worst]['accuracy']:.2%} held out, not the 99.00% its search state says" in result.stderr
 
 
 def test_the_found_accuracy_is_the_exact_fraction_of_held_out_images_it_got_right(tiny_search_run):
-    doc = json.loads((tiny_search_run / "result.json").read_text())
-    assert doc["accuracy"] == doc["holdout"]["value"] == doc["holdout"]["correct"] / doc["holdout"]["total"]
+    model = json.loads((tiny_search_run / "result.json").read_text())["model"]
+    assert model["accuracy"] == model["holdout"]["value"] == model["holdout"]["correct"] / model["holdout"]["total"]
 
 
 def test_every_saved_accuracy_is_a_fraction_of_the_held_out_images(tiny_search_run):
-    total = json.loads((tiny_search_run / "result.json").read_text())["holdout"]["total"]
+    total = json.loads((tiny_search_run / "result.json").read_text())["model"]["holdout"]["total"]
     saved = [c["accuracy"] for c in json.loads((tiny_search_run / "search_state.json").read_text())["evaluated"]]
     assert saved == [round(a * total) / total for a in saved]
 
@@ -457,8 +472,8 @@ def fake_device(monkeypatch, slower: float) -> None:
     monkeypatch.setattr(finish, "write_manifests", lambda *args: [])  # a placeholder has no inputs to describe
 
     def session(device, run_dir, models, timing, runner=None, **sized):
-        inputs = json.loads((run_dir.parent / "inputs.json").read_text())
-        doc = json.loads(Path(inputs["lut"]["path"]).read_text())
+        [held] = json.loads((run_dir.parent / "inputs.json").read_text())["devices"].values()
+        doc = json.loads(Path(held["lut"]["path"]).read_text())
         predictor = LatencyPredictor(doc, load_space("tiny"))
         evaluated = {SubnetConfig.from_dict(c["config"]).hash: SubnetConfig.from_dict(c["config"])
                      for c in json.loads((run_dir.parent / "search_state.json").read_text())["evaluated"]}
@@ -483,14 +498,15 @@ def test_on_a_device_slower_than_its_lut_the_finish_delivers_a_model_within_the_
                     "--strategy", "random", "--measure-top", "5")  # random subnets: candidates of many sizes
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
-    timed = [c["measured_ms_at_lut_speed"] for c in doc["candidates"]]
-    assert len(timed) == 5 and timed == pytest.approx([slower * c["predicted_ms"] for c in doc["candidates"]])
+    latencies = [c["devices"]["host"]["constraints"]["latency"] for c in doc["candidates"]]
+    timed = [c["measured"] for c in latencies]
+    assert len(timed) == 5 and timed == pytest.approx([slower * c["predicted"] for c in latencies])
     within = [i for i, ms in enumerate(timed) if ms <= budget * 1.05]
     if slower == 3.0:
         assert within == [] and doc["within_budget"] is False and doc["chosen_rank"] == timed.index(min(timed))
         assert "none of the 5 most accurate candidates measures within the" in result.stderr and "is delivered as over the budget" in result.stderr
     else:
-        assert within[0] > 0 and doc["within_budget"] is True and doc["chosen_rank"] == within[0] and doc["budget_ratio"] <= 1.05
+        assert within[0] > 0 and doc["within_budget"] is True and doc["chosen_rank"] == within[0] and doc["devices"]["host"]["constraints"]["latency"]["ratio"] <= 1.05
         assert "the most accurate candidate" in result.stderr and "delivering" in result.stderr
     assert doc["config_hash"] == doc["candidates"][doc["chosen_rank"]]["config_hash"]
 

@@ -127,10 +127,11 @@ def test_two_processes_search_like_one_and_only_rank_0_writes_and_prints(search_
     assert run.returncode == 0, run.stderr
     doc = json.loads(run.stdout)  # one JSON document: rank 1 printed nothing
     assert SubnetConfig.from_dict(json.loads((out / "best.json").read_text())) == alone.best().config
-    assert doc["config_hash"] == alone.best().config.hash and doc["accuracy"] == alone.best().accuracy
+    assert doc["config_hash"] == alone.best().config.hash and doc["model"]["accuracy"] == alone.best().accuracy
     assert accuracies(saved(out)) == accuracies(alone) and doc["evaluations"] == len(alone.evaluated)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["best.json", "best.pt", "best.pte", "best.mlpackage", "pareto.png", "result.json", "inputs.json", "search_state.json", "delivery.log"]
+        ["best.json", "best.pt", "best.pte", "best.mlpackage", "pareto.png", "result.json", "inputs.json", "search_state.json", "delivery.log",
+         "deploy-host.json"]
     )
     assert "2 processes share each generation's subnets, one cpu device each" in run.stderr
     assert run.stderr.count("has no validation") == run.stderr.count("coarse phase:") == run.stderr.count("generation 3/3:") == 1

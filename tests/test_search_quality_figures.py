@@ -3,13 +3,9 @@ runs into docs/search_quality.json and its page, on hand-built inputs whose answ
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from search_quality_figures import (  # noqa: E402
+from benchmarks.search_quality_figures import (
     REQUIRED,
     band_of,
     band_picks,
@@ -28,7 +24,7 @@ from search_quality_figures import (  # noqa: E402
     rise_epoch,
     top_regret,
 )
-from search_quality_page import render  # noqa: E402
+from benchmarks.search_quality_page import render
 
 
 def found_entry(

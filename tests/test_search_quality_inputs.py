@@ -15,17 +15,15 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import search_quality as sq  # noqa: E402
-import search_quality_store as store  # noqa: E402
-import task_pilot  # noqa: E402
-from search_quality_store import Refused  # noqa: E402
-from search_quality_work import MAX_EXTRA_SEEDS, alone_entry, finish_choice, schedule  # noqa: E402
-
-from infra.errors import UserError  # noqa: E402
-from infra.files import write_json_atomic  # noqa: E402
-from search.space import load_space  # noqa: E402
-from search.space.sampling import min_config  # noqa: E402
+from benchmarks import search_quality as sq
+from benchmarks import search_quality_store as store
+from benchmarks import task_pilot
+from benchmarks.search_quality_store import Refused
+from benchmarks.search_quality_work import MAX_EXTRA_SEEDS, alone_entry, finish_choice, schedule
+from infra.errors import UserError
+from infra.files import write_json_atomic
+from search.space import load_space
+from search.space.sampling import min_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = "data cluttered --canvas 48 --pieces 48 --train-images 60 --test-images 20 --search-images 20"
@@ -254,7 +252,7 @@ def test_a_ranking_file_report_cannot_use_is_one_sentence_naming_it(tmp_path, na
 
 
 def test_a_stand_alone_run_without_its_curve_or_with_a_test_of_nan_is_one_sentence(tmp_path):
-    from search_quality_work import alone_runs
+    from benchmarks.search_quality_work import alone_runs
 
     (tmp_path / "alone").mkdir()
     path = tmp_path / "alone" / "x-seed0-e200.json"
@@ -298,8 +296,8 @@ def test_the_pilot_report_of_a_run_without_a_name_is_one_sentence_and_no_json(tm
 
 def test_a_refusal_is_one_line_on_stderr_and_exit_code_2_with_no_traceback(tmp_path):
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "search_quality.py"), "alone", "--parts", "0", "--work", str(tmp_path)],
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "benchmarks.search_quality", "alone", "--parts", "0", "--work", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
     )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == "error: --parts 0: give 1 or more processes" and "Traceback" not in result.stderr

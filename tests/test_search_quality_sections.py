@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import typer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from search_quality import _supernet, alone_entry, schedule, train_share, trained_epochs  # noqa: E402
-from search_quality_store import Refused  # noqa: E402
+from benchmarks.search_quality import _supernet, alone_entry, schedule, train_share, trained_epochs
+from benchmarks.search_quality_store import Refused
 
 
 @pytest.fixture
@@ -54,20 +52,19 @@ def test_an_unknown_variant_is_refused_naming_the_known_ones(work):
 def test_the_page_s_commands_name_only_sections_and_options_the_benchmark_has():
     """The page tells a reader how to run the benchmark again; a renamed option must fail here, not
     in their shell."""
-    from search_quality import app
-    from search_quality_page import render
-
+    from benchmarks.search_quality import app
+    from benchmarks.search_quality_page import render
     from tests.test_search_quality_figures import synthetic_document
 
     commands = {c.name: c for c in typer.main.get_command(app).commands.values()}
     page = render(synthetic_document())
     lines = page.split("## Running it again")[1].split("```sh\n")[1].split("```")[0].splitlines()
-    assert [shlex.split(line, comments=True)[2] for line in lines] == [
+    assert [shlex.split(line, comments=True)[3] for line in lines] == [
         "restore", "alone", "supernets", "ranking", "strategies", "found", "measure", "found", "report", "page",
     ]
     for line in lines:
         words = shlex.split(line, comments=True)
-        options = {o for p in commands[words[2]].params for o in (*p.opts, *getattr(p, "secondary_opts", ()))}
+        options = {o for p in commands[words[3]].params for o in (*p.opts, *getattr(p, "secondary_opts", ()))}
         assert {w for w in words[3:] if w.startswith("--")} <= options, line
 
 

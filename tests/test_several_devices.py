@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import several_devices as sd  # noqa: E402
+from benchmarks import several_devices as sd
 
 DEVICES = list(sd.LUTS)
 
@@ -21,8 +19,8 @@ def store(work: Path, seed: int, ratios: dict[str, dict[str, float]], accuracy: 
     (base / "budgets.json").write_text(json.dumps({d: 1.0 for d in DEVICES}))
     for name in [*DEVICES, sd.JOINT]:
         (base / name).mkdir()
-        result = {"config_hash": name, "holdout": {"value": accuracy[name]}, "test": {"value": accuracy[name] - 0.01},
-                  "binding_device": "host-portable" if name == sd.JOINT else name, "within_budget": True}
+        result = {"config_hash": name, "model": {"holdout": {"value": accuracy[name]}, "test": {"value": accuracy[name] - 0.01}},
+                  "binding": {"device": "host-portable" if name == sd.JOINT else name, "constraint": "latency"}, "within_budget": True}
         (base / name / "result.json").write_text(json.dumps(result))
     for d in DEVICES:
         (base / "cross" / d).mkdir()

@@ -31,7 +31,7 @@ def test_a_transfer_lut_is_written_validated_and_reported_like_any_other(bench, 
     made = bench("profile", "--device", "host", "--from", source["id"][:8], "--networks", "4", "--out", "run")
     assert made.exit_code == 0, made.stderr
     path = next((tmp_path / "luts" / "host" / "tiny").glob("*.json"))
-    doc = read_lut(path)
+    doc = read_lut(path).doc
     transfer = doc["measurement"]["transfer"]
     assert doc["method"] == "transfer" and doc["resolution"] == 64 and doc["device"]["name"] == "host"
     assert transfer["source_lut"] == source["id"] and len(transfer["networks"]) == 4
@@ -67,7 +67,7 @@ def test_a_transfer_lut_is_written_validated_and_reported_like_any_other(bench, 
 def test_one_network_anchors_the_source_with_a_single_factor(bench, source, tmp_path: Path) -> None:
     made = bench("profile", "--device", "host", "--from", source["id"], "--networks", "1", "--out", "run")
     assert made.exit_code == 0, made.stderr
-    doc = read_lut(next((tmp_path / "luts" / "host" / "tiny").glob("*.json")))
+    doc = read_lut(next((tmp_path / "luts" / "host" / "tiny").glob("*.json"))).doc
     common = doc["measurement"]["transfer"]["common_factor"]
     for key, entry in doc["entries"].items():
         assert entry["latency_ms"] == pytest.approx(source["entries"][key]["latency_ms"] * common, rel=1e-4)
@@ -110,7 +110,7 @@ def test_an_unknown_source_lut_is_named(bench) -> None:
 def test_a_transfer_lut_is_measured_on_the_host_devices_that_differ(bench, source, tmp_path: Path, device, backend, threads) -> None:
     made = bench("profile", "--device", device, "--from", source["id"], "--networks", "1", "--out", "run")
     assert made.exit_code == 0, made.stderr
-    doc = read_lut(next((tmp_path / "luts" / device / "tiny").glob("*.json")))
+    doc = read_lut(next((tmp_path / "luts" / device / "tiny").glob("*.json"))).doc
     assert doc["device"]["backend"] == backend and doc["device"]["facts"]["runtime"]["threads"] == threads
     assert doc["measurement"]["transfer"]["source_device"] == "host-cpu" and len(doc["measurement"]["transfer"]["networks"]) == 1
 

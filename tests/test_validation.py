@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from orchestrator.lut.store import append_validation, latest_validation
-from orchestrator.lut.validation import figures, spread_subnets
+from orchestrator.lut.validation import spread_subnets
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.networks import build_probe
+from search.nas.agreement import figures
 from search.nas.lut import LUTError
 from search.nas.predictor import LatencyPredictor
 from search.space import load_space

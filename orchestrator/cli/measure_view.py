@@ -7,7 +7,7 @@ from infra.shown import apart
 from orchestrator.lut.machine import other_cpu
 from orchestrator.measure.memory import memory_text
 from orchestrator.searchjob.at_lut_speed import MODEL, AtLutSpeed
-from search.nas.budget import TOLERANCE
+from search.nas.constraints import TOLERANCE
 
 
 def at_lut_speed_lines(model: str, r: AtLutSpeed) -> list[str]:

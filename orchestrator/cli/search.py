@@ -8,7 +8,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 
@@ -18,42 +18,50 @@ from orchestrator.cli import search_options as opt
 from orchestrator.cli.common import DevicesFile, console, errors, example, logger
 from search.nas.strategies import SearchSettings
 
+if TYPE_CHECKING:
+    from orchestrator.searchjob.targets import Asked
+
 app = typer.Typer()
 
 
-def default_run_dir(held: list[tuple[Path, float]]) -> Path:
-    """Where a search writes without --out: named for the space (the LUT's folder), each LUT's whole
-    id and its budget, so two searches of other inputs never share a folder."""
-    (lut_path, latency_ms), *others = held
-    more = "".join(f"+{path.stem[:8]}-{ms:g}ms" for path, ms in others)
-    return Path("runs") / f"search-{lut_path.parent.name}-{lut_path.stem}-{latency_ms:g}ms{more}"
+def default_run_dir(asked: Asked) -> Path:
+    """Where a search writes without --out: named for the space (the first LUT's folder), each LUT's
+    whole id with its budgets and the budgets held on every device, so two searches of other inputs
+    never share a folder."""
+    def budgets(limits: Any) -> str:
+        return "-".join(f"{lim.value:g}{lim.constraint.unit}" for lim in limits)
+
+    first, *others = asked.devices
+    more = "".join(f"+{d.lut.stem[:8]}-{budgets(d.limits)}" for d in others)
+    shared = "".join(f"+{lim.constraint.name}-{lim.value:g}{lim.constraint.unit}" for lim in asked.shared)
+    return Path("runs") / f"search-{first.lut.parent.name}-{first.lut.stem}-{budgets(first.limits)}{more}{shared}"
 
 
 @app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut d7f47ca8 --latency-ms 0.885", "a supernet trained as `bench train --help` shows"))
+@opt.shared_budget_options
 def search_cmd(
     checkpoint: Path = opt.CHECKPOINT, lut: Optional[str] = opt.LUT, latency_ms: Optional[float] = opt.LATENCY_MS,
-    budgets: Optional[list[str]] = opt.BUDGETS, params_m: Optional[float] = opt.PARAMS_M, memory_mb: Optional[float] = opt.MEMORY_MB,
-    space: Optional[str] = opt.SPACE, strategy: str = opt.STRATEGY, population: int = opt.POPULATION, generations: int = opt.GENERATIONS,
+    budgets: Optional[list[str]] = opt.BUDGETS, space: Optional[str] = opt.SPACE, strategy: str = opt.STRATEGY, population: int = opt.POPULATION, generations: int = opt.GENERATIONS,
     parents: int = opt.PARENTS, p_depth: float = opt.P_DEPTH, p_layer: float = opt.P_LAYER, coarse_samples: int = opt.COARSE_SAMPLES,
     seed: int = opt.SEED, data: Optional[Path] = opt.DATA, out: Optional[Path] = opt.OUT, resume: bool = opt.RESUME, measure: bool = opt.MEASURE,
     measure_top: int = opt.MEASURE_TOP, int8_calibration: int = opt.INT8_CALIBRATION, as_json: bool = opt.AS_JSON,
-    devices_file: Optional[Path] = DevicesFile,
+    devices_file: Optional[Path] = DevicesFile, shared: Optional[dict[str, Optional[float]]] = None,
 ) -> None:
-    """Find the most accurate subnet within a latency budget (and parameter and memory budgets) on a LUT's device.
+    """Find the most accurate subnet within a latency budget (and parameter, memory and other budgets) on a LUT's device.
     Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
     from orchestrator.searchjob.run import open_job
     from search.training import distributed
 
-    held = held_budgets(lut, latency_ms, budgets or [])
+    asked = asked_budgets(lut, latency_ms, budgets or [], shared or {})
     settings = SearchSettings(strategy, population, generations, parents, p_depth, p_layer, coarse_samples, None, seed)
     settings.check()
-    run_dir = out or default_run_dir(held)
+    run_dir = out or default_run_dir(asked)
     check_output(run_dir, "the run directory", folder=True)  # before the checkpoint and data are read, not at the first write
     d = distributed.place()
     log = logger(errors if as_json else console) if d.main else (lambda message: None)  # --json keeps stdout for the JSON document
     try:
-        job = open_job(checkpoint, held, run_dir, settings, params_m, data, space, log, d, memory_mb=memory_mb)
+        job = open_job(checkpoint, asked, run_dir, settings, data, space, log, d)
         distributed.join(d)  # the inputs are checked: now meet the other ranks
         result = _run(job, d, log, resume, measure, measure_top, int8_calibration, devices_file)
     finally:
@@ -69,10 +77,11 @@ def _run(job: Any, d: Any, log: Callable[[str], None], resume: bool, measure: bo
     from orchestrator.lut.machine import other_cpu
     from orchestrator.searchjob.run import devices_for, run_job
 
-    for line in job.describe_budget().splitlines():  # a line per held device
+    for line in job.describe_budget():  # a line per held device
         log(line)
-    if d.main and (note := other_cpu(job.lut)):
-        log(f"note: {note}")
+    for target in job.targets:
+        if d.main and (note := other_cpu(target.lut)):
+            log(f"note: {note}")
     if d.world > 1:
         log(f"{d.world} processes share each generation's subnets, one {d.device.type} device each")
     devices = devices_for(job, measure, devices_file)
@@ -96,16 +105,20 @@ def interrupted(run_dir: Path) -> str:
     return f"interrupted before the first generation finished: no search state is kept in {run_dir}; run the same command again"
 
 
-def held_budgets(lut: str | None, latency_ms: float | None, budgets: list[str]) -> list[tuple[Path, float]]:
-    """Every device's (LUT path, budget): `--lut` with `--latency-ms` first where given, then each
-    `--budget LUT=MS`, checked before anything is read."""
+def asked_budgets(lut: str | None, latency_ms: float | None, budgets: list[str], shared: dict[str, float | None]) -> Asked:
+    """The budgets as typed: `--lut` with `--latency-ms` for one device, each `--budget LUT=MS` for
+    another, and the budgets held on every device; each budget remembers the option it came from,
+    so every refusal names what the user typed. Checked before anything is read."""
     from orchestrator.lut.store import resolve_lut
+    from orchestrator.searchjob.targets import Asked
 
     if (lut is None) != (latency_ms is None):
         raise UserError("--lut and --latency-ms go together (one device's LUT and its budget); give both, or give --budget LUT=MS instead")
     if lut is None and not budgets:
         raise UserError("no budget given; give --lut LUT --latency-ms MS for one device, or --budget LUT=MS once per device")
-    held = [(resolve_lut(lut), latency_ms)] if lut is not None and latency_ms is not None else []
+    devices: list[tuple[Path, dict[str, tuple[float, str]]]] = []
+    if lut is not None and latency_ms is not None:
+        devices.append((resolve_lut(lut), {"latency": (latency_ms, "--latency-ms")}))
     for text in budgets:
         ref, _, ms = text.rpartition("=")
         try:
@@ -114,5 +127,7 @@ def held_budgets(lut: str | None, latency_ms: float | None, budgets: list[str]) 
             value = math.nan
         if not ref or not math.isfinite(value) or not 0 < value <= 1e6:
             raise UserError(f"--budget {text!r} is not LUT=MS with a budget above 0 ms and at most 1e6; give e.g. --budget d7f47ca8=0.885")
-        held.append((resolve_lut(ref), value))
-    return held
+        devices.append((resolve_lut(ref), {"latency": (value, f"--budget {ref}=MS")}))
+    from search.nas.constraints import get_constraint
+
+    return Asked.of(devices, {name: (value, get_constraint(name).option) for name, value in shared.items()})

@@ -2,35 +2,37 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, Optional
+
 import typer
 
 from orchestrator import searchjob
 from orchestrator.cli.common import defaults, number
+from search.nas.constraints import get_constraint, shared_constraints
 from search.nas.strategies import STRATEGIES, SearchSettings
+from search.nas.strategies.state import COUNTS
 
 SEARCH = defaults(SearchSettings)
 
 CHECKPOINT = typer.Option(..., "--checkpoint", help="last.pt of `bench train` (or its run directory)")
 LUT = typer.Option(None, "--lut", help="LUT id (or prefix) or path: sets the device and resolution (with --latency-ms)")
-LATENCY_MS = typer.Option(None, "--latency-ms", callback=number(0, 1e6, low_open=True), help="latency budget on the LUT's device")
+LATENCY_MS = typer.Option(None, "--latency-ms", callback=number(*get_constraint("latency").bounds, low_open=True), help=get_constraint("latency").help)
 BUDGETS = typer.Option(
     None, "--budget", metavar="LUT=MS",
     help="a device held to a budget at once with the others: a LUT id (or prefix) or path, '=', the budget in ms; repeat it for each device",
 )
-PARAMS_M = typer.Option(None, "--params-m", callback=number(0, 1e6, low_open=True), help="parameter budget in millions")
-MEMORY_MB = typer.Option(
-    None, "--memory-mb", callback=number(0, 1e7, low_open=True),
-    help="peak memory budget in MiB on every device held (its LUT must record memory: `bench profile` writes it)",
-)
 SPACE = typer.Option(None, "--space", help="expected space (checked against the checkpoint)")
 STRATEGY = typer.Option(SEARCH["strategy"], "--strategy", help=" or ".join(STRATEGIES))
-POPULATION = typer.Option(SEARCH["population"], "--population", callback=number(2, 100_000), help="subnets evaluated per generation")
-GENERATIONS = typer.Option(SEARCH["generations"], "--generations", callback=number(1, 100_000), help="rounds of evolution")
-PARENTS = typer.Option(SEARCH["parents"], "--parents", callback=number(1, 100_000), help="best subnets so far that each generation is bred from (at most --population)")
+POPULATION = typer.Option(SEARCH["population"], "--population", callback=number(*COUNTS["population"]), help="subnets evaluated per generation")
+GENERATIONS = typer.Option(SEARCH["generations"], "--generations", callback=number(*COUNTS["generations"]), help="rounds of evolution")
+PARENTS = typer.Option(SEARCH["parents"], "--parents", callback=number(*COUNTS["parents"]), help="best subnets so far that each generation is bred from (at most --population)")
 P_DEPTH = typer.Option(SEARCH["p_depth"], "--p-depth", callback=number(0, 1), help="depth-mutation probability")
 P_LAYER = typer.Option(SEARCH["p_layer"], "--p-layer", callback=number(0, 1), help="per-layer mutation probability")
-COARSE_SAMPLES = typer.Option(SEARCH["coarse_samples"], "--coarse-samples", callback=number(1, 100_000_000), help="random subnets priced in the coarse phase")
-SEED = typer.Option(SEARCH["seed"], "--seed", callback=number(0), help="seeds every random choice of the search: samples, crossovers, mutations")
+COARSE_SAMPLES = typer.Option(SEARCH["coarse_samples"], "--coarse-samples", callback=number(*COUNTS["coarse_samples"]), help="random subnets priced in the coarse phase")
+SEED = typer.Option(SEARCH["seed"], "--seed", callback=number(*COUNTS["seed"]), help="seeds every random choice of the search: samples, crossovers, mutations")
 DATA = typer.Option(None, "--data", help="data directory (default: the one the supernet was trained on)")
 OUT = typer.Option(None, "--out", help="run directory (default: a new one under runs/, named for the space, LUT and budget)")
 RESUME = typer.Option(False, "--resume", help="continue the search in --out")
@@ -44,3 +46,25 @@ INT8_CALIBRATION = typer.Option(
     help="on an int8 LUT: training images the int8 model's quantization is calibrated on",
 )
 AS_JSON = typer.Option(False, "--json", help="print the result as JSON")
+
+
+def shared_budget_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`command` with one option per registered constraint held on every device (`--params-m`,
+    `--memory-mb`, ...), each with its constraint's bounds and help; their values reach `command`
+    as `shared={name: value or None}`, so a new constraint's option needs no edit here or there."""
+    signature = inspect.signature(command)
+    options = [
+        inspect.Parameter(
+            c.argument, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[float],
+            default=typer.Option(None, c.option, callback=number(*c.bounds, low_open=True), help=c.help),
+        )
+        for c in shared_constraints()
+    ]
+
+    @functools.wraps(command)
+    def with_options(*args: Any, **kwargs: Any) -> Any:
+        return command(*args, shared={c.name: kwargs.pop(c.argument) for c in shared_constraints()}, **kwargs)
+
+    kept = [p for p in signature.parameters.values() if p.name != "shared"]
+    with_options.__signature__ = signature.replace(parameters=kept + options)  # type: ignore[attr-defined]
+    return with_options

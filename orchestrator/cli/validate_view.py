@@ -8,7 +8,8 @@ from rich import box
 from rich.table import Table
 
 from orchestrator.lut.validation import ValidationReport
-from orchestrator.report.tables import FIGURE_ROWS, MEMORY_ROWS
+from orchestrator.report.tables import CONSTRAINT_ROWS, FIGURE_ROWS
+from search.nas.constraints import CONSTRAINTS
 
 
 def validation_table(report: ValidationReport) -> Table:
@@ -22,15 +23,18 @@ def validation_table(report: ValidationReport) -> Table:
     for name, label, fmt in FIGURE_ROWS:
         if name != "samples":
             table.add_row(label, *(f"{fmt.format(r['figures'][name])} / {fmt.format(r['raw_figures'][name])}" for r in report.records.values()))
-    for kind in ("peak", "load"):
-        for name, label, fmt in MEMORY_ROWS:
-            table.add_row(f"memory {kind}: {label}", *(_memory_cell(r, kind, name, fmt) for r in report.records.values()))
-    for label, r in report.records.items():
-        if skipped := r.get("memory", {}).get("skipped"):
-            table.add_row(f"memory of {label.split()[1][:8]}", "not validated: " + skipped.split(";")[0])
+    for c in CONSTRAINTS.values():
+        if c.name == "latency":
+            continue
+        kinds = sorted({kind for r in report.records.values() for kind in c.validation_figures(r)}, reverse=True)
+        for kind in kinds:
+            for name, label, fmt in CONSTRAINT_ROWS:
+                table.add_row(f"{c.noun}{f' {kind}' if kind else ''}: {label}", *(_cell(c.validation_figures(r).get(kind), name, fmt) for r in report.records.values()))
+        for label, r in report.records.items():
+            if skipped := (r.get(c.name) or {}).get("skipped"):
+                table.add_row(f"{c.noun} of {label.split()[1][:8]}", "not validated: " + skipped.split(";")[0])
     return table
 
 
-def _memory_cell(record: dict, kind: str, name: str, fmt: str) -> str:
-    figures = record.get("memory", {}).get(kind)
+def _cell(figures: dict | None, name: str, fmt: str) -> str:
     return fmt.format(figures[name]) if figures else "-"

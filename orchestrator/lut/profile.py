@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from orchestrator.export.backends import get_backend
 from orchestrator.export.probes import export_probes
 from orchestrator.lut.attribution import CONFIDENCE, INTERVAL_DESCRIPTION, INTERVAL_METHOD, Estimate, SessionSpread, anchor_speed, attribute
 from orchestrator.lut.disturbance import disturbance, offending_entries, slow_sessions
@@ -23,6 +24,7 @@ from orchestrator.lut.reference import reference_ms, session_anchor_ms
 from orchestrator.lut.rundir import RunDirectory, run_state
 from orchestrator.lut.sessions import Sessions, budgeted, results_samples, session_name
 from orchestrator.lut.settings import MeasureSettings
+from orchestrator.lut.size import lut_size
 from orchestrator.lut.store import finish_lut, save_measured_lut
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
@@ -165,6 +167,7 @@ class Profiler(LutRun):
         thermal = {session_name(r): r["thermal"] for r in results if "thermal" in r}  # phones report it
         reference = reference_ms(self.sessions, results, self.plan.anchor)
         memory = lut_memory(self.plan.entries, results, self.plan.method)
+        size = lut_size(self.plan.entries, {pid: a.path for pid, a in artifacts.items()}, self.plan.method, get_backend(self.device.backend).suffix)
         return {
             **device_provenance(self.device, results[0]),
             "space": {"name": self.space.name, "hash": self.space.hash},
@@ -187,6 +190,7 @@ class Profiler(LutRun):
                 **({"session_thermal": thermal} if thermal else {}),
                 **phones_provenance(self.sessions, results, self.plan.anchor, self.log),
                 **({"memory": memory[1]} if memory else {}),
+                **({"size": size[1]} if size else {}),
             },
             "context": self.plan.context.to_dict(),
             "entries": {
@@ -200,6 +204,7 @@ class Profiler(LutRun):
                     "sessions": estimates[e.key].sessions,
                     "wide": estimates[e.key].wide,
                     **({"memory": memory[0][e.key]} if memory else {}),
+                    **({"size_bytes": size[0][e.key]} if size else {}),
                 }
                 for e in self.plan.entries
             },

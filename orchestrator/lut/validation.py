@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from infra.errors import UserError
 from infra.files import atomic_write, check_output
@@ -35,8 +34,9 @@ from orchestrator.measure.progress import shown
 from orchestrator.measure.session import new_run_dir, run_session
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
+from search.nas.agreement import figures
+from search.nas.constraints import CONSTRAINTS, Observed, Subject
 from search.nas.lut import Lut, check_same_precision, read_lut
-from search.nas.memory import MIB, Memory, MemoryPredictor, no_memory
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
@@ -61,21 +61,6 @@ def spread_subnets(predictor: LatencyPredictor, space: SearchSpace, n: int, seed
     return [picked[i] for i in chosen]
 
 
-def figures(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float | int]:
-    """Error figures of predictions against measurements (ratios, not percent, except where named)."""
-    rel = (predicted - measured) / measured
-    return {
-        "samples": int(len(measured)),
-        "within_5": float(np.mean(np.abs(rel) <= 0.05)),
-        "within_10": float(np.mean(np.abs(rel) <= 0.10)),
-        "mape": float(np.mean(np.abs(rel))),
-        "rmse_ms": float(np.sqrt(np.mean((predicted - measured) ** 2))),
-        "spearman": float(stats.spearmanr(predicted, measured).statistic),
-        "kendall": float(stats.kendalltau(predicted, measured).statistic),
-        "bias": float(np.mean(rel)),
-    }
-
-
 @dataclass(frozen=True)
 class ValidationRun:
     configs: list[SubnetConfig]
@@ -83,6 +68,13 @@ class ValidationRun:
     anchor_ms: float  # the LUT's context network, timed in the same session
     device_facts: dict[str, Any]
     memory: list[dict[str, Any] | None] | None = None  # each subnet's memory as the runner measured it (None: it measures none)
+    programs: list[Path] | None = None  # each subnet's program, as timed
+
+    def observed(self, speed: float | None) -> list[Observed]:
+        """Each subnet as every constraint reads its measured figure (`speed`: the session's, by the anchor)."""
+        memory = self.memory or [None] * len(self.configs)
+        programs = self.programs or [None] * len(self.configs)
+        return [Observed(float(ms), speed, m, path) for ms, m, path in zip(self.measured_ms, memory, programs)]
 
 
 def measure_subnets(
@@ -115,18 +107,22 @@ def measure_subnets(
     memory = {m["id"]: m.get("memory") for m in result["models"]}
     return ValidationRun(
         configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]}, [memory[s] for s in specs],
+        [artifacts[s].path for s in specs],
     )
 
 
 def validation_record(lut: Lut, predictor: LatencyPredictor, run: ValidationRun, device: Device, seed: int) -> dict[str, Any]:
     """Figures with the session's speed accounted for: predictions are scaled by how fast the LUT's
     anchor network ran in this session relative to its reference speed in the LUT (a measurement on
-    the device, not a factor fitted to these subnets). The unscaled figures are kept as `raw_figures`."""
+    the device, not a factor fitted to these subnets). The unscaled figures are kept as `raw_figures`.
+    Every registered constraint that validates (peak memory, program size) adds its own section and
+    its figures to each subnet's point."""
     raw = predictor.predict_many(run.configs)
     reference = lut.measurement.get("context_latency_ms")
     factor = run.anchor_ms / reference if reference else 1.0
     predicted = raw * factor
-    memory = memory_validation(lut, predictor.space, run)
+    subject, observed = Subject(lut, predictor.space, predictor.space), run.observed(factor if reference else None)
+    parts = {name: part for name, c in CONSTRAINTS.items() if (part := c.validation(subject, run.configs, observed)) is not None}
     return {
         "lut_id": lut.id,
         "device": device.name,
@@ -137,31 +133,12 @@ def validation_record(lut: Lut, predictor: LatencyPredictor, run: ValidationRun,
         "raw_figures": figures(raw, run.measured_ms),
         "anchor": {"lut_reference_ms": reference, "session_ms": run.anchor_ms, "speed_factor": factor},
         "points": [
-            {"config": c.to_dict(), "predicted_ms": float(p), "raw_predicted_ms": float(q), "measured_ms": float(m), **memory_point}
-            for c, p, q, m, memory_point in zip(run.configs, predicted, raw, run.measured_ms, memory["points"])
+            {"config": c.to_dict(), "predicted_ms": float(p), "raw_predicted_ms": float(q), "measured_ms": float(m),
+             **{k: v for part in parts.values() for k, v in part["points"][i].items()}}
+            for i, (c, p, q, m) in enumerate(zip(run.configs, predicted, raw, run.measured_ms))
         ],
-        **({"memory": memory["record"]} if memory["record"] else {}),
+        **{name: part["record"] for name, part in parts.items()},
     }
-
-
-def memory_validation(lut: Lut, space: SearchSpace, run: ValidationRun) -> dict[str, Any]:
-    """The LUT's memory predictions against the memory measured with the subnets' latency: figures
-    per kind (`load`, `peak`) and each subnet's pair, where the LUT records memory and the runner
-    measured it for every subnet; otherwise none, and the record says why."""
-    if lut.memory is None or run.memory is None or any(m is None for m in run.memory):
-        why = no_memory(lut) if lut.memory is None else f"the runner of {lut.device.name} measured no memory"
-        return {"record": {"skipped": why}, "points": [{} for _ in run.configs]}
-    predictor = MemoryPredictor(lut, space)
-    predicted = [predictor.predict(c) for c in run.configs]
-    record: dict[str, Any] = {"method": run.memory[0]["method"]}
-    for kind, field in (("load", "load_bytes"), ("peak", "peak_bytes")):
-        got = figures(np.array([getattr(p, field) for p in predicted]), np.array([float(m[field]) for m in run.memory]))
-        record[kind] = {**{k: v for k, v in got.items() if k != "rmse_ms"}, "rmse_mib": got["rmse_ms"] / MIB}
-    points = [
-        {"predicted_memory_mib": p.to_dict(), "measured_memory_mib": Memory.of(m).to_dict()}
-        for p, m in zip(predicted, run.memory)
-    ]
-    return {"record": record, "points": points}
 
 
 def plot_validation(records: dict[str, dict[str, Any]], path: Path) -> Path:

@@ -22,8 +22,8 @@ from orchestrator.report.assets import CSP, CSS, JS
 from orchestrator.report.figures import breakdown_figure, png, validation_figure
 from orchestrator.report.summary import summary_section
 from orchestrator.report.tables import (
+    CONSTRAINT_ROWS,
     FIGURE_ROWS,
-    MEMORY_ROWS,
     cell_text,
     diff_ratio_stats,
     lut_breakdown,
@@ -31,6 +31,7 @@ from orchestrator.report.tables import (
     ms_text,
     network_order,
 )
+from search.nas.constraints import CONSTRAINTS
 from search.nas.lut import Lut, check_space, interval_method, layer_timing
 from search.nas.memory import memory_words
 from search.space import load_space
@@ -216,20 +217,27 @@ def figures_table(run: dict[str, Any]) -> str:
     return f'<table class="figures">{head}<tbody>{body}</tbody></table>'
 
 
-def memory_figures(run: dict[str, Any]) -> str:
-    """The run's memory predictions against the memory measured, per kind, or why there are none."""
-    memory = run.get("memory")
-    if memory is None:
-        return ""
-    if "skipped" in memory:
-        return f'<p class="note">Memory not validated: {text(memory["skipped"])}</p>'
-    head = "<thead><tr><th>memory</th>" + "".join(f'<th class="num">{text(label)}</th>' for _, label, _ in MEMORY_ROWS) + "</tr></thead>"
-    body = "".join(
-        f'<tr data-memory="{kind}"><th>{kind}</th>'
-        + "".join(f'<td class="num">{text(fmt.format(memory[kind][name]))}</td>' for name, _, fmt in MEMORY_ROWS) + "</tr>"
-        for kind in ("load", "peak")
-    )
-    return f'<table class="figures">{head}<tbody>{body}</tbody></table><p class="note">Memory measured: {text(memory["method"])}.</p>'
+def constraint_figures(run: dict[str, Any]) -> str:
+    """Each registered constraint's predictions against what was measured in the run, per kind (a
+    constraint's figures beside latency's: peak memory, program size), or why there are none."""
+    out = []
+    for c in CONSTRAINTS.values():
+        section = run.get(c.name)
+        if c.name == "latency" or not isinstance(section, dict):
+            continue
+        if "skipped" in section:
+            out.append(f'<p class="note">{text(c.noun.capitalize())} not validated: {text(section["skipped"])}</p>')
+            continue
+        kinds = c.validation_figures(run)
+        head = f"<thead><tr><th>{text(c.noun)}</th>" + "".join(f'<th class="num">{text(label)}</th>' for _, label, _ in CONSTRAINT_ROWS) + "</tr></thead>"
+        body = "".join(
+            f'<tr data-{c.name}="{kind}"><th>{text(kind or c.noun)}</th>'
+            + "".join(f'<td class="num">{text(fmt.format(figures[name]))}</td>' for name, _, fmt in CONSTRAINT_ROWS) + "</tr>"
+            for kind, figures in kinds.items()
+        )
+        method = f'<p class="note">{text(c.noun.capitalize())} measured: {text(section["method"])}.</p>' if "method" in section else ""
+        out.append(f'<table class="figures">{head}<tbody>{body}</tbody></table>{method}')
+    return "".join(out)
 
 
 def run_section(part: LutPart, i: int, run: dict[str, Any]) -> str:
@@ -252,7 +260,7 @@ def run_section(part: LutPart, i: int, run: dict[str, Any]) -> str:
     alt = f"predicted against measured latency, validation run {i} of LUT {part.doc.id}"
     return (
         f'<article class="run" id="{part.anchor}-run{i}"><h4>Run {i} of {len(part.runs)}: {text(run["created_at"])}</h4>'
-        f'<div class="run-body"><div>{kv_table(facts)}{figures_table(run)}{memory_figures(run)}'
+        f'<div class="run-body"><div>{kv_table(facts)}{figures_table(run)}{constraint_figures(run)}'
         "<p class=\"note\">Anchor-scaled: predictions times the speed factor (how fast the LUT's anchor network ran in "
         "this session against its speed in the LUT); raw: the LUT as it is.</p></div>"
         f"<figure>{image(png(validation_figure(run), DPI), alt)}</figure></div>"

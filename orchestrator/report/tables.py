@@ -30,7 +30,7 @@ FIGURE_ROWS = [  # (figure, label, format) of a validation run: `bench validate`
     ("kendall", "Kendall τ", "{:.3f}"),
     ("bias", "bias (mean signed error)", "{:+.2%}"),
 ]
-MEMORY_ROWS = [  # (figure, label, format) of a validation run's memory, per kind: `bench validate` and the report show them alike
+CONSTRAINT_ROWS = [  # (figure, label, format) of a validation run's figures of a constraint beside latency, per kind: `bench validate` and the report show them alike
     ("within_10", "within ±10%", "{:.0%}"),
     ("mape", "MAPE", "{:.1%}"),
     ("spearman", "Spearman ρ", "{:.3f}"),

@@ -16,6 +16,7 @@ from orchestrator.measure.platforms import runner_for
 from orchestrator.searchjob.delivery import Timed, time_models
 from orchestrator.searchjob.measured import check_device_backend
 from search.nas.budget import measures_within
+from search.nas.constraints import get_constraint
 from search.nas.lut import Lut, check_space
 from search.space import load_space
 
@@ -47,7 +48,7 @@ class AtLutSpeed:
     @property
     def within(self) -> bool | None:
         """Within the budget as a search's finish holds its winner to it (`measures_within`: its tolerance included)."""
-        return None if self.budget_ms is None else measures_within(self.at_lut_ms, self.budget_ms)
+        return None if self.budget_ms is None else measures_within(self.at_lut_ms, self.budget_ms, get_constraint("latency").tolerance)
 
     def document(self) -> dict[str, Any]:
         """`bench measure --lut --json`: the search's figures of a model (`Timed.record`) with its budget."""

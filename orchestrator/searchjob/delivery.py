@@ -29,7 +29,8 @@ from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.plan.spec import ProbeSpec
-from search.nas.memory import MIB
+from search.nas.constraints import Observed
+from search.nas.lut import Lut
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
@@ -137,10 +138,11 @@ class Timed:
     anchor_lut_ms: float | None
     device: str
     memory: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # each model's memory as the runner measured it (None: it measures none)
+    programs: dict[str, Path] = field(default_factory=dict)  # each model's program file, as timed
 
-    def peak_mib(self, model: str) -> float | None:
-        measured = self.memory.get(model)
-        return None if measured is None else measured["peak_bytes"] / MIB
+    def observed(self, model: str) -> Observed:
+        """What the session says of one model, as every constraint reads its figure from it."""
+        return Observed(self.measured_ms[model], self.session_speed, self.memory.get(model), self.programs.get(model))
 
     @property
     def session_speed(self) -> float | None:
@@ -161,7 +163,7 @@ class Timed:
 
 
 def time_models(
-    models: dict[str, Path], resolution: int, lut: dict[str, Any], base_space: SearchSpace, device: Device, run_dir: Path, workers: int = 1,
+    models: dict[str, Path], resolution: int, lut: Lut, base_space: SearchSpace, device: Device, run_dir: Path, workers: int = 1,
     predicted_ms: Mapping[str, float] | None = None, shapes: Mapping[str, Sequence[int]] | None = None,
 ) -> Timed:
     """Models (id -> file in the device's format) and the LUT's anchor timed interleaved in one
@@ -171,18 +173,18 @@ def time_models(
     none), else from a pilot round. `shapes`: a model's input shape where it is not [1, 3, resolution,
     resolution] (`bench measure --lut` times any model). Raises UserError when the device cannot be reached."""
     runner = runner_for(device)
-    anchor = ProbeSpec("net", lut["resolution"], SubnetConfig.from_dict(lut["context"]).to_json(), True)
+    anchor = ProbeSpec("net", lut.resolution, SubnetConfig.from_dict(lut.context).to_json(), True)
     shape = [1, 3, resolution, resolution]
     with runner.unattended(run_dir):
         artifact = export_probes({anchor.id: anchor}, base_space.name, base_space.hash, device.backend, workers)[anchor.id]
         session = {**{name: (path, (shapes or {}).get(name, shape)) for name, path in models.items()}, ANCHOR: (artifact.path, anchor.input_shape)}
-        anchor_ms = lut["measurement"].get("context_latency_ms") or LatencyPredictor(lut, base_space).predict(SubnetConfig.from_dict(lut["context"]))
+        anchor_ms = lut.measurement.get("context_latency_ms") or LatencyPredictor(lut, base_space).predict(SubnetConfig.from_dict(lut.context))
         known = {**(predicted_ms or {}), ANCHOR: anchor_ms}
         result = run_session(device, run_dir, session, end_to_end_timing(lut), runner=runner, budget=TimeBudget(), latency_ms=known)
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
     memory = {m["id"]: m.get("memory") for m in result["models"]}
-    return Timed({name: median[name] for name in models}, median[ANCHOR], lut["measurement"].get("context_latency_ms"), device.name,
-                 {name: memory[name] for name in models})
+    return Timed({name: median[name] for name in models}, median[ANCHOR], lut.measurement.get("context_latency_ms"), device.name,
+                 {name: memory[name] for name in models}, dict(models))
 
 
 ANCHOR = "anchor"  # the anchor network's id in a session of found models (theirs are config hashes)

@@ -79,11 +79,14 @@ class Figures:
     @classmethod
     def of_section(cls, section: dict[str, Any]) -> Figures:
         """From result.json's section of the device (`result.py` `_device_section`)."""
-        memory = section["memory"]
-        lo, hi = section["predicted_interval_ms"]
+        latency, memory, timed = section["constraints"]["latency"], section["constraints"]["memory"], section["measurement"]
+        lo, hi = latency["interval"]
+        predicted = None if "not_predicted" in memory else {"load_mib": memory["load_predicted"], "peak_mib": memory["predicted"], "peak_interval_mib": memory["interval"]}
+        measured = timed and timed["memory"] and {"load_mib": timed["memory"]["load_bytes"] / 2**20, "peak_mib": timed["memory"]["peak_bytes"] / 2**20,
+                                                  "method": timed["memory"]["method"]}
         return cls(
-            section["lut"], section["predicted_ms"], (lo, hi), section["measured_ms"], section["measured_ms_at_lut_speed"], section["not_measured"],
-            memory["predicted"], memory["not_predicted"], memory["measured"],
+            section["lut"], latency["predicted"], (lo, hi), timed and timed["measured_ms"], latency["measured"], section["not_measured"],
+            predicted, memory.get("not_predicted"), measured or None,
         )
 
     def memory_not_measured(self) -> str | None:

@@ -22,7 +22,8 @@ from orchestrator.searchjob.int8 import accuracy_drop, calibration_images, quant
 from orchestrator.searchjob.job import SearchJob
 from orchestrator.searchjob.measured import Measured, Resolver, choose, measure_on
 from orchestrator.searchjob.pareto import plot_pareto
-from orchestrator.searchjob.result import Outcome, log_accuracy, log_measured, result_document
+from orchestrator.searchjob.result import Outcome, result_document
+from orchestrator.searchjob.said import log_accuracy, log_measured
 from search.nas.significance import mcnemar_p, proportion, warnings_for
 from search.nas.strategies import Candidate, SearchState
 from search.supernet.static import StaticSubnet
@@ -54,12 +55,12 @@ def top_candidates(job: SearchJob, state: SearchState, count: int, log: Callable
         if not todo:
             return [scored[c.config.hash] for c in top]
         for c in todo:
-            static = job.recalibrated(c.config)
-            right = job.holdout_correct(static)
+            static = job.scorer.recalibrated(c.config)
+            right = job.scorer.holdout_correct(static)
             accuracy = int(right.sum()) / len(right)
             # The same count of images right (a state of earlier versions saved float32 fractions).
             if abs(accuracy - c.accuracy) >= 0.5 / len(right):
-                log(f"subnet {c.config.hash} scores {accuracy:.2%} {job.selection_where()}, not the {c.accuracy:.2%} its search state says: ranked by its score")
+                log(f"subnet {c.config.hash} scores {accuracy:.2%} {job.scorer.selection_where()}, not the {c.accuracy:.2%} its search state says: ranked by its score")
             c.accuracy = accuracy
             scored[c.config.hash] = Scored(c, static, right)
 
@@ -92,15 +93,15 @@ def finish_search(
     backend gets the found model quantized as it quantizes, calibrated on `int8_calibration`
     training images, and its accuracy drop reported."""
     out = job.inputs.out
-    resolvers = devices if isinstance(devices, Mapping) else {job.targets[0].name: devices} if devices else {}
+    resolvers = devices if isinstance(devices, Mapping) else {job.targets.first().name: devices} if devices else {}
     candidates = top_candidates(job, state, max(1, measure_top), log)
-    backends = list(dict.fromkeys(get_backend(t.lut["device"]["backend"]) for t in job.targets))
+    backends = list(dict.fromkeys(get_backend(t.lut.device.backend) for t in job.targets))
     images = _calibration(job, backends, int8_calibration, log)
     measured = {t.name: measure_on(job, t, candidates, resolvers.get(t.name), log, images) for t in job.targets}
-    choice = choose(candidates, measured, lambda s: f"{s.candidate.accuracy:.2%} {job.selection_where()}", log)
+    choice = choose(candidates, measured, lambda s: f"{s.candidate.accuracy:.2%} {job.scorer.selection_where()}", log)
     chosen: Scored = choice.chosen
     verdict = judge(job, chosen, [s for s in candidates if s is not chosen] or _runner_up(job, state, chosen))
-    test_right = job.test_correct(chosen.static)
+    test_right = job.scorer.test_correct(chosen.static)
     test = proportion(int(test_right.sum()), len(test_right)) if test_right is not None else None
     quantized = {b.name: _int8_accuracy(job, chosen, test_right, b, images, log) for b in backends if b.quantizer is not None and images}
     outcome = Outcome(job, state, chosen, candidates, measured, choice.within, verdict, test, quantized, measure_top)
@@ -113,8 +114,7 @@ def finish_search(
         result = result_document(outcome, files)
         manifests = write_manifests(stage, feeding_of(job, chosen.static), result["devices"], files)
         write_json_atomic(stage / "best.json", chosen.candidate.config.to_dict())
-        binding = result["binding_device"]
-        plot_pareto(state, job.budget, chosen.candidate, stage / "pareto.png", _title(job, binding), _binding_axis(job, binding))
+        plot_pareto(state, chosen.candidate, stage / "pareto.png", *_axis(job, result["binding"]["device"]))
         write_json_atomic(stage / "result.json", result)
     log_measured(outcome, result, log)
     written = ", ".join(["best.json", "best.pt", *(p.name for p in [*files.artifacts.values(), *manifests]), "pareto.png", "result.json", "delivery.log"])
@@ -128,18 +128,14 @@ def _exports_of(chosen: Scored, measured: Mapping[str, Measured]) -> dict[str, t
     return {m.device.backend: m.exported[chosen.hash] for m in measured.values() if m.timed is not None and chosen.hash in m.exported}
 
 
-def _title(job: SearchJob, binding: str) -> str:
+def _axis(job: SearchJob, binding: str) -> tuple[str, str, Callable[[Candidate], float], float, bool]:
+    """pareto.png's title and latency axis: the binding device's predictions and budget."""
+    target = job.targets[binding]
     devices = ", ".join(t.name for t in job.targets)
     held = f"held on {devices}, {binding} binds" if len(job.targets) > 1 else f"on {devices}"
-    return f"{job.settings.strategy} {held} ({job.space.name}, LUT {job.lut['id'][:8]})"
-
-
-def _binding_axis(job: SearchJob, binding: str) -> tuple[str, Callable[[Candidate], float], float] | None:
-    """Where several devices are held, the plot's latency axis is the binding device's prediction."""
-    if len(job.targets) == 1:
-        return None
-    target = next(t for t in job.targets if t.name == binding)
-    return binding, lambda c: target.pricer.latency(c.config), target.budget.latency_ms
+    title = f"{job.settings.strategy} {held} ({job.space.name}, LUT {target.lut.short})"
+    latency = target.held.limits["latency"]
+    return title, binding, lambda c: target.held.point("latency", c.config), latency.value, len(job.targets) > 1
 
 
 def resumed_delivery(out: Path) -> bool:
@@ -152,7 +148,7 @@ def _calibration(job: SearchJob, backends: list[Backend], count: int, log: Calla
     fewer than asked for is said, not passed over."""
     if all(b.quantizer is None for b in backends):
         return None
-    images = calibration_images(job.calibration_batches(), count)
+    images = calibration_images(job.scorer.calibration_batches(), count)
     if len(images) < count:
         log(f"note: --int8-calibration asks for {count} images, but the data's calibration images are {len(images)}: the int8 model is calibrated on those {len(images)}")
     return images
@@ -165,8 +161,8 @@ def _int8_accuracy(
     already) and as its int8 program computes, on the held-out and test images."""
     log(f"quantizing the found model as {backend.name} runs it ({len(images)} calibration images) to score it on the held-out and test images")
     quantized = quantized_model(chosen.static, backend, images)
-    held = accuracy_drop(chosen.right, right_per_image(quantized, job.selection_batches()))
-    tested = accuracy_drop(test_right, right_per_image(quantized, job.test_batches)) if test_right is not None else None
+    held = accuracy_drop(chosen.right, right_per_image(quantized, job.scorer.selection_batches()))
+    tested = accuracy_drop(test_right, right_per_image(quantized, job.scorer.test_batches)) if test_right is not None else None
     return {"backend": backend.name, "calibration_images": len(images), "holdout": held, "test": tested}
 
 
@@ -175,7 +171,7 @@ def _runner_up(job: SearchJob, state: SearchState, chosen: Scored) -> list[Score
     rest = [c for c in state.ranked() if c is not chosen.candidate]
     if not rest:
         return []
-    static = job.recalibrated(rest[0].config)
-    return [Scored(rest[0], static, job.holdout_correct(static))]
+    static = job.scorer.recalibrated(rest[0].config)
+    return [Scored(rest[0], static, job.scorer.holdout_correct(static))]
 
 

@@ -28,9 +28,10 @@ from orchestrator.export.backends import Backend, get_backend
 from orchestrator.measure.devices import Device, get_device
 from orchestrator.searchjob.delivery import Timed, export_model, first_line, time_models
 from orchestrator.searchjob.job import SearchJob
-from orchestrator.searchjob.target import Target
+from orchestrator.searchjob.targets import Target
 from search.nas import budget as budget_rules
-from search.nas.budget import TOLERANCE
+from search.nas.constraints import TOLERANCE
+from search.nas.lut import Lut
 from search.supernet.static import StaticSubnet
 
 Resolver = Callable[[], Device]
@@ -57,30 +58,38 @@ class Measured:
     timed: Timed | None
     not_measured: str | None
 
+    def timed_model(self, model: str) -> bool:
+        return self.timed is not None and model in self.timed.measured_ms
+
     def figures(self, model: str) -> dict[str, float]:
-        """What the finish holds `model` to on this device, measured: its latency at the LUT's speed,
-        and its peak memory (MiB) where the search has a memory budget and the runner measured it."""
+        """What the finish holds `model` to on this device, measured, by constraint: each budget
+        held here whose constraint a device measures and this device's session measured (its
+        runner may measure no memory: that budget is then judged by prediction alone)."""
         assert self.timed is not None
-        held = {self.target.name: self.timed.at_lut_speed(model)}
-        if self.target.budget.memory_mib is not None and (peak := self.timed.peak_mib(model)) is not None:
-            held[f"{self.target.name} memory"] = peak
+        observed = self.timed.observed(model)
+        held = {}
+        for name, limit in self.target.held.limits.items():
+            if limit.constraint.measured and (value := limit.constraint.of(observed)) is not None:
+                held[name] = value
         return held
 
     def budgets(self) -> dict[str, float]:
         """The budgets `figures` are held to, by the same names."""
-        held = {self.target.name: self.target.budget.latency_ms}
-        if self.target.budget.memory_mib is not None:
-            held[f"{self.target.name} memory"] = self.target.budget.memory_mib
-        return held
+        return {name: limit.value for name, limit in self.target.held.limits.items() if limit.constraint.measured}
 
     def within(self, model: str) -> bool:
         budgets = self.budgets()
-        return all(budget_rules.measures_within(value, budgets[name]) for name, value in self.figures(model).items())
+        return all(budget_rules.measures_within(value, budgets[name], self.target.held.limits[name].constraint.tolerance) for name, value in self.figures(model).items())
 
     def ratio(self, model: str) -> float:
         """The largest share of a budget `model` measures at on this device."""
         budgets = self.budgets()
         return max(value / budgets[name] for name, value in self.figures(model).items())
+
+    def binding(self, model: str) -> str:
+        """The constraint whose budget `model` measures the largest share of here."""
+        figures, budgets = self.figures(model), self.budgets()
+        return max(figures, key=lambda name: figures[name] / budgets[name])
 
 
 def lut_devices(job: SearchJob, devices_file: Path | None = None) -> dict[str, Resolver]:
@@ -90,9 +99,9 @@ def lut_devices(job: SearchJob, devices_file: Path | None = None) -> dict[str, R
     return {t.name: lut_device(t.lut, devices_file) for t in job.targets}
 
 
-def lut_device(lut: dict[str, Any], devices_file: Path | None = None) -> Resolver:
+def lut_device(lut: Lut, devices_file: Path | None = None) -> Resolver:
     """The LUT's device, checked now where the registry knows it, resolved when the finish asks."""
-    name = lut["device"]["name"]
+    name = lut.device.name
     try:
         entry = get_device(name, devices_file)
     except UserError:
@@ -102,31 +111,31 @@ def lut_device(lut: dict[str, Any], devices_file: Path | None = None) -> Resolve
     return lambda: get_device(name, devices_file)
 
 
-def check_device_backend(device: Device, lut: dict[str, Any]) -> None:
+def check_device_backend(device: Device, lut: Lut) -> None:
     """Refuse a device whose entry now names another backend than the one its LUT was measured
     with (a devices file edited, a bundled device changed): the finish would export and time that
     backend's programs (int8 for a float32 LUT, say) against the LUT's figures and deliver them
     under the LUT's name."""
-    then = lut["device"]["backend"]
+    then = lut.device.backend
     if device.backend == then:
         return
     now, was = get_backend(device.backend), get_backend(then)
     raise UserError(
-        f"device {device.name} now runs backend {now.name} ({now.precision}, {now.suffix}), but LUT {lut['id'][:8]} was measured with "
+        f"device {device.name} now runs backend {now.name} ({now.precision}, {now.suffix}), but LUT {lut.short} was measured with "
         f"backend {was.name} ({was.precision}, {was.suffix}) on it, so its programs would not be the ones the LUT priced; profile "
         f"{device.name} again (`bench profile --device {device.name}`) and search with that LUT, or give {device.name} back its "
         f"backend {was.name} in the devices file"
     )
 
 
-def resolve(resolver: Resolver | None, lut: dict[str, Any], log: Callable[[str], None]) -> tuple[Device | None, str | None]:
+def resolve(resolver: Resolver | None, lut: Lut, log: Callable[[str], None]) -> tuple[Device | None, str | None]:
     """The device, or why it is not measured (said once, naming it)."""
     if resolver is None:
         return None, "not measured (--no-measure)"
     try:
         device = resolver()
     except UserError as exc:
-        log(f"not measured on {lut['device']['name']}: {exc}")
+        log(f"not measured on {lut.device.name}: {exc}")
         return None, str(exc)
     check_device_backend(device, lut)
     return device, None
@@ -171,8 +180,8 @@ def measure_on(
     exported = export_candidates(job, candidates, backend, log, calibration if backend.quantizer is not None else None)
     run_dir = job.inputs.out / "measure" / (target.name if len(job.targets) > 1 else "")
     try:
-        predicted = {s.hash: target.pricer.latency(s.candidate.config) for s in candidates if s.hash in exported}
-        timed = time_models({h: path for h, (path, _) in exported.items()}, target.lut["resolution"], target.lut, job.base_space, device, run_dir,
+        predicted = {s.hash: target.held.point("latency", s.candidate.config) for s in candidates if s.hash in exported}
+        timed = time_models({h: path for h, (path, _) in exported.items()}, target.lut.resolution, target.lut, job.base_space, device, run_dir,
                             predicted_ms=predicted)
     except UserError as exc:
         log(f"not measured on {device.name}: {exc}")
@@ -191,14 +200,17 @@ class Choice:
 
 def choose(candidates: list[Exportable], measured: Mapping[str, Measured], accuracy: Callable[[Exportable], str], log: Callable[[str], None]) -> Choice:
     """The most accurate candidate (`candidates` come most accurate first) that measures within every
-    timed device's budget; else the one closest to them, marked over, with what each would need."""
+    timed device's budgets; else the one closest to them, marked over, with what each would need."""
     timed = [m for m in measured.values() if m.timed is not None]
     exported = [s for s in candidates if all(s.hash in m.exported for m in measured.values() if m.device is not None)]
     if not timed:
         return Choice(exported[0] if exported else candidates[0], None)
     index, within = budget_rules.finish_pick(
-        [{k: v for m in timed for k, v in m.figures(s.hash).items()} for s in exported], {k: v for m in timed for k, v in m.budgets().items()},
+        [{(m.target.name, name): v for m in timed for name, v in m.figures(s.hash).items()} for s in exported],
+        {(m.target.name, name): v for m in timed for name, v in m.budgets().items()},
+        {(m.target.name, name): limit.constraint.tolerance for m in timed for name, limit in m.target.held.limits.items()},
     )
+    every = "every device" if len(timed) > 1 else "it"
     if within:
         chosen = exported[index]
         if chosen is not exported[0]:
@@ -206,28 +218,23 @@ def choose(candidates: list[Exportable], measured: Mapping[str, Measured], accur
             over = ", ".join(f"{m.ratio(first.hash):.2f}x on {m.target.name}" for m in timed if not m.within(first.hash))
             log(
                 f"the most accurate candidate, {first.hash}, measures over the budget (+{TOLERANCE:.0%}) at the LUT's speed ({over}): delivering "
-                f"{chosen.hash}, the most accurate that measures within {'every device' if len(timed) > 1 else 'it'} ({accuracy(chosen)} against {accuracy(first)})"
+                f"{chosen.hash}, the most accurate that measures within {every} ({accuracy(chosen)} against {accuracy(first)})"
             )
         return Choice(chosen, True)
     closest = exported[index]
-    needs = "; ".join(
-        f"on {m.target.name} ({m.target.budget.latency_ms:g} ms): " + ", ".join(f"{s.hash[:8]} {m.timed.at_lut_speed(s.hash) / (1 + TOLERANCE):.3g}" for s in exported)
-        for m in timed
-    )
     worst = max(timed, key=lambda m: m.ratio(closest.hash))
-    figures, budgets = worst.figures(closest.hash), worst.budgets()
-    held = max(figures, key=lambda name: figures[name] / budgets[name])
-    if held.endswith(" memory"):  # memory binds it: a latency budget would not help
-        log(
-            f"none of the {len(exported)} most accurate candidates measures within every budget (+{TOLERANCE:.0%}): the closest, {closest.hash}, "
-            f"peaks at {figures[held]:.2f} MiB on {worst.target.name} ({figures[held] / budgets[held]:.2f}x the {budgets[held]:g} MiB memory budget) "
-            "and is delivered as over the budget; raise --memory-mb, or profile the device again (`bench profile`) if its LUT's memory is off"
-        )
-        return Choice(closest, False)
+    name = worst.binding(closest.hash)
+    limit = worst.target.held.limits[name]
+    c, figures = limit.constraint, worst.figures(closest.hash)
+    held = f"{figures[name]:.{c.digits}g} {c.unit} of {c.noun} on {worst.target.name} ({figures[name] / limit.value:.2f}x its {limit.value:g} {c.unit} budget)"
+    needs = "; ".join(
+        f"{c.noun} on {m.target.name} ({m.target.held.limits[name].value:g} {c.unit}): "
+        + ", ".join(f"{s.hash[:8]} {m.figures(s.hash)[name] / (1 + c.tolerance):.3g}" for s in exported if name in m.figures(s.hash))
+        for m in timed if name in m.budgets()
+    )
     log(
-        f"none of the {len(exported)} most accurate candidates measures within {'every device' if len(timed) > 1 else 'the'} budget (+{TOLERANCE:.0%}) at the "
-        f"LUT's speed: the closest, {closest.hash}, measures {worst.timed.at_lut_speed(closest.hash):.3f} ms on {worst.target.name} "
-        f"({worst.ratio(closest.hash):.2f}x) and is delivered as over the budget; the budgets (ms) they would need {needs}; raise the budget "
-        "(--latency-ms, --budget) to one of them, or profile the device again (`bench profile`) if its LUT is off"
+        f"none of the {len(exported)} most accurate candidates measures within {'every device' if len(timed) > 1 else 'the'} budgets (+{TOLERANCE:.0%}): "
+        f"the closest, {closest.hash}, measures {held} and is delivered as over the budget; the budgets ({c.unit}) they would need {needs}; "
+        f"raise {limit.given_as} to one of them, or profile the device again (`bench profile`) if its LUT is off"
     )
     return Choice(closest, False)

@@ -1,10 +1,13 @@
 """What a search may be resumed with: every input that shapes its result, recorded when it starts.
 
 A search's state holds accuracies scored with one checkpoint on one data set, and candidates kept
-or dropped against one budget and one LUT's predictions. Resumed with another of any of these, it
-would hand back a subnet chosen under the old inputs as if under the new ones (a subnet predicted
-over the new budget, accuracies of other weights). So the inputs are recorded in `inputs.json`
-(`resumes_with`) and a resume is refused, naming each input that changed, unless all are the same.
+or dropped against one set of budgets and LUTs' predictions. Resumed with another of any of these,
+it would hand back a subnet chosen under the old inputs as if under the new ones (a subnet
+predicted over the new budget, accuracies of other weights). So the inputs are recorded in
+`inputs.json` (`resumes_with`) and a resume is refused, naming each input that changed, unless all
+are the same. The budgets are compared by device and constraint, whatever order they were given
+in, and in the units each registered constraint has; a search started before budgets were
+recorded this way is read in this form.
 """
 
 from __future__ import annotations
@@ -15,17 +18,14 @@ from typing import Any
 
 from infra.errors import UserError
 from infra.strict_json import load_json
+from search.nas.constraints import CONSTRAINTS
 
 INPUTS_FILE = "inputs.json"
 # Each recorded input, as the user knows it.
 NAMES = {
     "checkpoint_sha256": "the checkpoint's weights (--checkpoint)",
-    "lut": "the LUT (--lut)",
-    "latency_ms": "the latency budget (--latency-ms)",
-    "params_m": "the parameter budget (--params-m)",
-    "memory_mb": "the memory budget (--memory-mb)",
-    "interval_calibration": "the subnet intervals' calibration (from the LUT's latest validation)",
-    "other_budgets": "the other devices' budgets and their calibrations (--budget)",
+    "budgets": "the budgets",
+    "interval_calibration": "the subnet intervals' calibration (from each LUT's latest validation)",
     "data": "the data (--data)",
     "selection": "the images subnets are ranked on (DATA/search, else train/'s held-out part)",
     "settings": "the search settings",
@@ -41,6 +41,23 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _earlier(then: dict[str, Any]) -> dict[str, Any]:
+    """The inputs of a search started before budgets were recorded by device and constraint (one
+    primary LUT with `latency_ms`, `params_m`, `memory_mb`, and `other_budgets`), in today's form."""
+    if "budgets" in then or "lut" not in then:
+        return then
+    others = then.get("other_budgets") or []
+    devices = [{"lut": then["lut"], "latency_ms": then.get("latency_ms"), "interval_calibration": then.get("interval_calibration")}]
+    devices += [b for b in others if isinstance(b, dict)]
+    shared = {name: then.get(key) for name, key in (("params", "params_m"), ("memory", "memory_mb")) if then.get(key) is not None}
+    return {
+        **{k: v for k, v in then.items() if k in NAMES},
+        "budgets": {"devices": sorted(({"lut": d.get("lut"), "latency": d.get("latency_ms")} for d in devices), key=lambda d: str(d["lut"])),
+                    "shared": shared},
+        "interval_calibration": {str(d.get("lut")): {"latency": d["interval_calibration"]} if d.get("interval_calibration") else {} for d in devices},
+    }
+
+
 def check_resume(out: Path, now: dict[str, Any]) -> None:
     """Refuse to resume the search in `out` unless it was started with the inputs `now` (keys of
     `NAMES`); the message names every input that changed, then and now."""
@@ -49,6 +66,7 @@ def check_resume(out: Path, now: dict[str, Any]) -> None:
     then = recorded.get("resumes_with") if isinstance(recorded, dict) else None
     if not isinstance(then, dict):
         raise UserError(f"the search in {out} has no record of the inputs it started with, so it cannot be resumed safely; start a new search in another --out")
+    then = _earlier(then)
     changed = [
         f"{NAMES[key]}: {_shown(key, then.get(key))} then, {_shown(key, now.get(key))} now" for key in NAMES if then.get(key) != now.get(key)
     ]
@@ -59,8 +77,23 @@ def check_resume(out: Path, now: dict[str, Any]) -> None:
 def _shown(key: str, value: Any) -> str:
     if key == "checkpoint_sha256" and isinstance(value, str):
         return f"sha256 {value[:12]}"
-    if key == "other_budgets" and isinstance(value, list):
-        return ", ".join(f"LUT {str(b.get('lut'))[:8]} at {b.get('latency_ms')} ms" for b in value if isinstance(b, dict))
+    if key == "budgets" and isinstance(value, dict):
+        return budgets_words(value)
     if key == "settings" and isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
     return "none" if value is None else str(value)
+
+
+def budgets_words(record: dict[str, Any]) -> str:
+    """A budgets record in words, each budget in its constraint's unit: a device's by its LUT (the
+    same whether given with --lut or --budget), one held on every device by its option."""
+    def one(name: str, value: Any, option: bool = False) -> str:
+        c = CONSTRAINTS.get(name)
+        return f"{c.noun} {value:g} {c.unit}" + (f" ({c.option})" if option else "") if c and isinstance(value, (int, float)) else f"{name} {value}"
+
+    devices = [
+        f"LUT {str(d.get('lut'))[:8]} at " + ", ".join(one(k, v) for k, v in d.items() if k != "lut")
+        for d in record.get("devices") or [] if isinstance(d, dict)
+    ]
+    shared = [one(k, v, option=True) for k, v in (record.get("shared") or {}).items()]
+    return "; ".join(devices + shared) or "none"

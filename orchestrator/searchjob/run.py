@@ -2,15 +2,16 @@
 all open a job here and run it here, so a change to how budgets are calibrated, how the search is
 checked or how the finish chooses is made once and every door follows.
 
-A job is opened (`open_job`: the checkpoint, every device's LUT and budget, the data; each
-budget's intervals calibrated on its LUT's latest validation) and then run (`run_job`: the
+A job is opened (`open_job`: the checkpoint, every device's LUT and budgets as the door asked for
+them (`Asked`), the data; each latency budget's intervals calibrated on its LUT's latest
+validation) and then run (`run_job`: the
 supernet's health check, the search with its state saved each generation, and the measured finish
 on every held device, which delivers the model in each device's form and writes result.json).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +20,25 @@ from infra.staged import check_receivable
 from orchestrator.lut.store import resolve_lut
 from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
 from orchestrator.searchjob.finish import finish_search
-from orchestrator.searchjob.job import Arguments, SearchInputs, SearchJob
+from orchestrator.searchjob.job import SearchInputs, SearchJob
 from orchestrator.searchjob.measured import Resolver, lut_devices
+from orchestrator.searchjob.targets import Asked
 from search.nas.strategies import SearchSettings, SearchState
+from search.nas.strategies.loop import cli_option
 from search.supernet.found import DELIVERED
 from search.training.distributed import Dist
 
-__all__ = ["Arguments", "devices_for", "one_output", "open_job", "resolve_lut", "run_job"]  # resolve_lut: a LUT by id or path, for the API's door
+__all__ = ["Asked", "devices_for", "one_output", "open_job", "resolve_lut", "run_job"]  # resolve_lut: a LUT by id or path, for the API's door
 
 
 def open_job(
-    checkpoint: Path, budgets: Sequence[tuple[Path, float]], out: Path, settings: SearchSettings, params_m: float | None = None,
-    data: Path | None = None, space: str | None = None, log: Callable[[str], None] = print, d: Dist | None = None,
-    arguments: Arguments = Arguments(), memory_mb: float | None = None,
+    checkpoint: Path, asked: Asked, out: Path, settings: SearchSettings, data: Path | None = None, space: str | None = None,
+    log: Callable[[str], None] = print, d: Dist | None = None, option: Callable[[str], str] = cli_option,
 ) -> SearchJob:
-    """The job of `budgets` ((LUT path, budget ms) per device, the primary first, each also held to
-    `memory_mb` of peak memory where given), refused in one sentence where its inputs do not fit each other."""
-    (lut_path, latency_ms), *others = budgets
+    """The job of the budgets `asked` (per device its LUT and own budgets, and those held on every
+    device), refused in one sentence where its inputs do not fit each other."""
     check_receivable(out, DELIVERED)  # a stray entry where the model goes is named now, not after the search
-    inputs = SearchInputs(checkpoint, lut_path, latency_ms, params_m, out, data, others=tuple(others), memory_mb=memory_mb)
-    return SearchJob(inputs, settings, space, log, d, arguments)
+    return SearchJob(SearchInputs(checkpoint, asked, out, data), settings, space, log, d, option)
 
 
 def one_output(job: SearchJob) -> str | None:
@@ -50,8 +50,8 @@ def one_output(job: SearchJob) -> str | None:
     from search.space.sampling import max_config
     from search.training.evaluate import one_output as constant
 
-    largest = job.recalibrated(max_config(job.space, job.train_settings.resolution), batches=1)
-    tried = job.selection_batches()[:1]
+    largest = job.scorer.recalibrated(max_config(job.space, job.scorer.train_settings.resolution), batches=1)
+    tried = job.scorer.selection_batches()[:1]
     if not constant(largest, tried, job.device):
         return None
     return (

@@ -1,38 +1,35 @@
-"""Latency and parameter budgets, and pricing candidates against them (vectorised).
+"""Budgets, and pricing candidates against them (vectorised), for one device or several alike.
 
-The budget the user asks for is `latency_ms`. A subnet is within it when its point prediction is at
-or below `limit_ms` (the budget) and the upper end of its 95% interval at or below `ceiling_ms`, the
-budget plus the tolerance: a found model then measures at most 5% over the budget unless it is one
-of the 2.5% whose latency falls above its interval. With a LUT validation the interval is the
-calibrated one (`search.nas.calibration`), whose width is what the validated subnets needed; without
-one it is the raw interval from the entries' intervals, which is several times wider and so leaves
-part of the budget unused (the search says to validate the LUT).
-Latency comes from the LUT's predictor (the space as profiled); parameters from the space as trained
-(its classifier sized for the data's classes).
+A search holds a list of targets (`Held`): a device's LUT and, per registered constraint the user
+set, its limit and its pricer (`search.nas.constraints`). A subnet is within the budgets where it
+is within every limit of every target, each constraint deciding what "within" means (latency also
+holds its calibrated interval under the budget plus the tolerance). Nothing here names a
+constraint: one more registration is one more limit in the same loops.
+
+The coarse phase ranks subnets by the share of the budget they use, on the target that binds them,
+of the constraints that rank (latency: the paper's primary indicator), so a subnet cheap on one
+device and at its limit on another counts as at its limit. A set of budgets no subnet meets at
+once is refused naming what the user typed: a budget no subnet meets alone with its own message,
+else every budget that binds with the least value that admits a subnet given the others.
 """
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from numbers import Real
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from infra.errors import UserError
-from search.nas.calibration import Calibration, calibrate, subnet_interval
-from search.nas.memory import MIB, MemoryPredictor
-from search.nas.predictor import LatencyPredictor
+from search.nas.constraints import CONSTRAINTS, Limit, Price, Subject, round_up
+from search.nas.lut import Lut
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
 from search.space.encoding import ConfigBatch, decode, random_batch
 from search.space.params import count_params, params_batch
-from search.space.sampling import min_config
 
-TOLERANCE = 0.05  # a found model may measure up to 5% over the budget
 REACHABLE_SAMPLES = 50_000  # random subnets a budget is checked against before a search (about a quarter of a second, all of them)
 # priced at a time, each chunk drawn with its own seed: a budget that a thousandth of the subnets
 # meet is known reachable after the first chunk (~5 ms; a search checks twice), and one no subnet
@@ -40,213 +37,144 @@ REACHABLE_SAMPLES = 50_000  # random subnets a budget is checked against before 
 REACHABLE_CHUNK = 1_000
 
 
-def round_up(value: float, digits: int = 3) -> float:
-    """`value` rounded up at its `digits`-th significant digit, so the number a message names passes."""
-    scale = 10 ** (digits - 1 - math.floor(math.log10(value)))
-    return math.ceil(value * scale - 1e-9) / scale
-
-
 class BudgetError(UserError):
-    """A budget no subnet can meet; the message says what the smallest subnet needs."""
+    """A budget no subnet can meet; the message says what would admit one."""
 
 
-@dataclass(frozen=True)
-class Budget:
-    latency_ms: float
-    limit_ms: float  # what point predictions must not exceed
-    params: int | None = None
-    calibration: Calibration | None = None  # None: the raw intervals
-    memory_mib: float | None = None  # what a subnet's predicted peak memory must not exceed
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "latency_ms": self.latency_ms, "limit_ms": self.limit_ms, "params": self.params, "ceiling_ms": self.ceiling_ms,
-            "interval_calibration": self.calibration.to_dict() if self.calibration else None, "memory_mib": self.memory_mib,
-        }
-
-    @property
-    def ceiling_ms(self) -> float:
-        """What a subnet's predicted interval must not exceed."""
-        return self.latency_ms * (1 + TOLERANCE)
+def measures_within(measured: float, budget: float, tolerance: float) -> bool:
+    """The finish's rule: a model measured (latency at its LUT's speed, memory, size) is within its
+    budget up to its constraint's tolerance (`Constraint.tolerance`). Every door's finish asks this
+    one function, so the rule changes in one place."""
+    return measured <= budget * (1 + tolerance)
 
 
-def measures_within(measured_ms: float, budget_ms: float) -> bool:
-    """The finish's rule: a model measured (at its LUT's speed) is within its budget up to the
-    tolerance. Every door's finish asks this one function, so the rule changes in one place."""
-    return measured_ms <= budget_ms * (1 + TOLERANCE)
-
-
-def finish_pick(timed: Sequence[Mapping[str, float]], budgets: Mapping[str, float]) -> tuple[int, bool]:
+def finish_pick(timed: Sequence[Mapping[Any, float]], budgets: Mapping[Any, float], tolerances: Mapping[Any, float]) -> tuple[int, bool]:
     """The finish's choice among candidates, most accurate first, each measured against `budgets`
-    (a name -> its budget: a device's latency at its LUT's speed, a device's peak memory; a figure a
+    (a key -> its budget: a device's constraint, with its constraint's tolerance; a figure a
     candidate lacks, memory its runner measured none of, is not held): the first within every one
     (True), else the one whose largest share of a budget is least, marked over (False)."""
     for i, t in enumerate(timed):
-        if all(measures_within(value, budgets[name]) for name, value in t.items()):
+        if all(measures_within(value, budgets[key], tolerances[key]) for key, value in t.items()):
             return i, True
-    return min(range(len(timed)), key=lambda i: max(value / budgets[name] for name, value in timed[i].items())), False
+    return min(range(len(timed)), key=lambda i: max(value / budgets[key] for key, value in timed[i].items())), False
 
 
-def positive(value: Any, argument: str) -> float:
-    """A budget as a finite number above zero; a string, a bool, NaN or infinity is refused naming
-    `argument` as the caller took it (the API's `latency_ms`), since a NaN budget compares false
-    with every prediction and a negative one is met by none."""
-    if not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise UserError(f"{argument} must be a finite number above 0, not {value!r}")
-    return float(value)
+def held(lut: Lut, limits: Mapping[str, Limit], base_space: SearchSpace, space: SearchSpace) -> Held:
+    """A target priced: every registered constraint priced by `lut` (the space as profiled,
+    `base_space`; parameters in the space as trained), in registration order. One with a limit
+    must be priced (its refusal names how to get a LUT that can); one without is priced where the
+    LUT can, for result.json's figures, and otherwise left with why (`unpriced`)."""
+    subject = Subject(lut, base_space, space)
+    prices: dict[str, Price] = {}
+    unpriced: dict[str, str] = {}
+    for name, constraint in CONSTRAINTS.items():
+        if name in limits:
+            prices[name] = constraint.price(subject)
+            continue
+        try:
+            prices[name] = constraint.price(subject)
+        except UserError as exc:
+            unpriced[name] = str(exc)
+    return Held(lut.device.name, lut, {name: limits[name] for name in CONSTRAINTS if name in limits}, prices, unpriced)
 
 
-def make_budget(
-    latency_ms: float, params_m: float | None, validation: dict[str, Any] | None, predictor: LatencyPredictor | None = None,
-    memory_mib: float | None = None,
-) -> Budget:
-    """The budget, with the subnet intervals calibrated on `validation` (which needs the LUT's `predictor`)."""
-    latency_ms = positive(latency_ms, "latency_ms")
-    params = int(positive(params_m, "params_m") * 1e6) if params_m is not None else None
-    memory = positive(memory_mib, "memory_mb") if memory_mib is not None else None
-    calibration = calibrate(predictor, validation) if validation is not None and predictor is not None and len(validation["points"]) >= 3 else None
-    return Budget(latency_ms, latency_ms, params, calibration, memory)
+@dataclass(frozen=True)
+class Held:
+    """One target of a search: a device (by its LUT), its limits, and the pricer on that device of
+    every constraint its LUT prices, in registration order."""
+
+    name: str
+    lut: Lut
+    limits: dict[str, Limit]
+    prices: dict[str, Price]  # every constraint the LUT prices, a limit or not
+    unpriced: dict[str, str] = field(default_factory=dict)  # a constraint without a limit that the LUT cannot price -> why
+
+    def point(self, constraint: str, config: SubnetConfig) -> float:
+        return self.prices[constraint].point(config)
+
+    def interval(self, constraint: str, config: SubnetConfig) -> tuple[float, float]:
+        return self.prices[constraint].interval(config)
 
 
 @dataclass(frozen=True)
 class Priced:
     batch: ConfigBatch
-    ms: np.ndarray
+    ms: np.ndarray  # the first target's latency, as candidates are listed with it
     params: np.ndarray
-    feasible: np.ndarray  # bool: within both budgets
-    load: np.ndarray  # the share of its latency budget each uses (on the device that binds it, where several are held)
+    feasible: np.ndarray  # bool: within every limit of every target
+    load: np.ndarray  # the largest share of a ranking budget each uses, over the targets
+
+
+@dataclass
+class Reach:
+    """What the reachability draws said: how many subnets met every budget, of how many drawn."""
+
+    met: int
+    drawn: int
+
+    @property
+    def share(self) -> float:
+        return self.met / self.drawn if self.drawn else 0.0
 
 
 class Pricer:
-    """Predicted latency, parameters and memory of configs, and whether they meet the budget. A
-    memory budget needs the LUT's `memory` predictor (`search.nas.memory`)."""
+    """Predicted figures of configs on every target, and whether they meet every budget."""
 
-    def __init__(self, predictor: LatencyPredictor, trained_space: SearchSpace, budget: Budget, memory: MemoryPredictor | None = None) -> None:
-        if budget.memory_mib is not None and memory is None:
-            raise ValueError("a memory budget needs the LUT's memory predictor")
-        self.predictor, self.space, self.budget, self.memory = predictor, trained_space, budget, memory
-        self.resolution = predictor.resolution
+    def __init__(self, held: Sequence[Held], trained_space: SearchSpace) -> None:
+        if not held:
+            raise ValueError("a search holds at least one target")
+        self.held, self.space = list(held), trained_space
+        self.resolution = held[0].lut.resolution
         self._params_batch = params_batch(trained_space)
+        self.reach: Reach | None = None
 
-    def memory_mib(self, config: SubnetConfig) -> float:
-        """The subnet's predicted peak memory (MiB); only with a memory predictor."""
-        assert self.memory is not None
-        return self.memory.predict(config).peak_bytes / MIB
+    def __iter__(self) -> Iterator[Held]:
+        return iter(self.held)
 
-    def _fits_memory(self, batch: ConfigBatch) -> np.ndarray:
-        if self.budget.memory_mib is None or self.memory is None:
-            return np.ones(len(batch), dtype=bool)
-        return self.memory.predict_batch(batch) / MIB <= self.budget.memory_mib
+    @property
+    def first(self) -> Held:
+        """The target candidates are listed with (their `predicted_ms`)."""
+        return self.held[0]
+
+    def pairs(self) -> Iterator[tuple[Held, Limit]]:
+        for h in self.held:
+            for limit in h.limits.values():
+                yield h, limit
 
     def latency(self, config: SubnetConfig) -> float:
-        return self.predictor.predict(config)
+        return self.first.point("latency", config)
 
     def params(self, config: SubnetConfig) -> int:
         return count_params(config, self.space)
 
     def interval(self, config: SubnetConfig) -> tuple[float, float]:
-        """The subnet's 95% interval as the budget reads it (calibrated where the LUT was validated)."""
-        return subnet_interval(self.predictor, self.budget.calibration, config)
-
-    def _upper_batch(self, b: ConfigBatch, ms: np.ndarray) -> np.ndarray:
-        lo, hi = self.predictor.interval_batch(b)
-        return hi if self.budget.calibration is None else self.budget.calibration.bounds(ms, (hi - lo) / 2)[1]
+        return self.first.interval("latency", config)
 
     def feasible(self, config: SubnetConfig) -> bool:
         return self.excess(config) is None
 
     def excess(self, config: SubnetConfig, slack: float = 0.0) -> str | None:
-        """What puts `config` outside the budget, in words, or None when it is within it (what
-        `feasible` asks), so that a refusal can name it. `slack` (relative) lets latencies pass that
-        are over only by rounding: `price` sums a batch's predictions in another order, which
-        differs from this one's in the last digits."""
-        ms = self.latency(config)
-        if ms > self.budget.limit_ms * (1 + slack):
-            return f"predicted at {ms:.3f} ms, over the {self.budget.limit_ms:g} ms budget"
-        high = self.interval(config)[1]
-        if high > self.budget.ceiling_ms * (1 + slack):
-            return f"whose 95% interval reaches {high:.3f} ms, over the budget plus {TOLERANCE:.0%} ({self.budget.ceiling_ms:.3f} ms)"
-        if self.budget.params is not None and (params := self.params(config)) > self.budget.params:
-            return f"of {params / 1e6:.3f}M parameters, over the {self.budget.params / 1e6:g}M budget"
-        if self.budget.memory_mib is not None and (mib := self.memory_mib(config)) > self.budget.memory_mib * (1 + slack):
-            return f"predicted to need {mib:.2f} MiB at its peak, over the {self.budget.memory_mib:g} MiB memory budget"
+        """What puts `config` outside the budgets, in words, or None when it is within them all.
+        `slack` (relative) lets figures pass that are over only by rounding: `price` sums a batch's
+        predictions in another order, which differs from one subnet's in the last digits."""
+        for h, limit in self.pairs():
+            if (excess := h.prices[limit.constraint.name].excess(config, limit.value, slack)) is not None:
+                return f"{excess} on {h.name}" if len(self.held) > 1 else excess
         return None
 
-    def _reachable_draws(self) -> Iterator[ConfigBatch]:
-        """The random subnets a budget's reachability is judged on, chunk by chunk: the same for
-        `check_reachable` and `least_budget`, so that a budget the latter names passes the former."""
-        for seed in range(REACHABLE_SAMPLES // REACHABLE_CHUNK):
-            yield random_batch(self.space, REACHABLE_CHUNK, np.random.default_rng(seed), self.resolution)
+    def _fits(self, batch: ConfigBatch) -> dict[tuple[str, str], np.ndarray]:
+        return {(h.name, limit.constraint.name): h.prices[limit.constraint.name].fits_batch(batch, limit.value) for h, limit in self.pairs()}
 
-    def least_budget(self) -> float | None:
-        """The least budget that admits a subnet by every check (its point, its interval over the
-        budget plus the tolerance, the parameter budget), over the reachability draws, rounded up to
-        three significant digits so that it admits one when named; None when no subnet meets the
-        parameter budget."""
-        least = min(float(self.needed(batch).min()) for batch in self._reachable_draws())
-        return None if not np.isfinite(least) else round_up(least)
-
-    def needed(self, batch: ConfigBatch) -> np.ndarray:
-        """The least latency budget each subnet of `batch` passes every check at (infinite where the
-        parameter budget refuses it)."""
-        ms = self.predictor.predict_batch(batch)
-        needed = np.maximum(ms, self._upper_batch(batch, ms) / (1 + TOLERANCE))
-        if self.budget.params is not None:
-            needed = np.where(self._params_batch(batch) <= self.budget.params, needed, np.inf)
-        return np.where(self._fits_memory(batch), needed, np.inf)
-
-    def least_memory(self) -> float:
-        """The least peak memory (MiB) the memory predictor gives any subnet of the reachability draws."""
-        assert self.memory is not None
-        return min(float(self.memory.predict_batch(batch).min()) / MIB for batch in self._reachable_draws())
-
-    def check_reachable(self, latency: str = "--latency-ms", params_name: str = "--params-m", memory_name: str = "--memory-mb") -> None:
-        """Refuse a budget that no subnet meets, naming a budget that every check passes and the
-        argument that sets it as the caller took it (the CLI's options, the API's `latency_ms`); the
-        fastest subnet is the LUT's (the narrowest is not always the fastest under a LUT), and when
-        the point fits but no subnet's interval does, the message names the LUT's noise, not only the budget."""
-        smallest = min_config(self.space, self.resolution)
-        if self.budget.params is not None and (params := self.params(smallest)) > self.budget.params:
-            raise BudgetError(
-                f"no subnet meets {self.budget.params / 1e6:g}M parameters: the smallest subnet has {params / 1e6:.3f}M; "
-                f"raise {params_name} to at least {params / 1e6:.3f}"
-            )
-        if self.budget.memory_mib is not None and (least := self.least_memory()) > self.budget.memory_mib:
-            raise BudgetError(
-                f"no subnet fits in {self.budget.memory_mib:g} MiB: the least peak memory LUT {self.predictor.lut.short} predicts for a "
-                f"subnet is {least:.2f} MiB; raise {memory_name} to at least {round_up(least):g}"
-            )
-        if any(self._priced(batch).feasible.any() for batch in self._reachable_draws()):
-            return
-        fastest, least = self.predictor.least_prediction(), self.least_budget()
-        raise_to = f"raise {latency} to at least {least:.3g}" if least is not None else f"raise {params_name}"
-        if fastest > self.budget.limit_ms:
-            raise BudgetError(
-                f"no subnet meets {self.budget.latency_ms:g} ms: the fastest subnet is predicted at {fastest:.3g} ms by LUT "
-                f"{self.predictor.lut.short}; {raise_to} (the least budget that every check admits a subnet at)"
-            )
-        lut = self.predictor.lut.id
-        fix = (
-            f"profile the device again on a quiet machine (`bench profile`), or validate LUT {lut} (`bench validate --lut {lut[:8]}`) "
-            "so the search calibrates its intervals on measured subnets"
-            if self.budget.calibration is None else "profile the device again on a quiet machine (`bench profile`)"
-        )
-        raise BudgetError(
-            f"LUT {lut}'s entries are too uncertain for a {self.budget.latency_ms:g} ms budget: the fastest subnet is predicted at "
-            f"{fastest:.3g} ms, but no subnet's 95% interval stays under the budget plus {TOLERANCE:.0%} (the LUT's sessions were "
-            f"disturbed, or its entries are small against the timer's noise); {raise_to}, or {fix}"
-        )
+    def _priced(self, batch: ConfigBatch) -> Priced:
+        fits = self._fits(batch)
+        feasible = np.logical_and.reduce(list(fits.values()))
+        loads = [h.prices[limit.constraint.name].point_batch(batch) / limit.value for h, limit in self.pairs() if limit.constraint.ranks]
+        ms = self.first.prices["latency"].point_batch(batch) if "latency" in self.first.prices else np.zeros(len(batch))
+        return Priced(batch, ms, self._params_batch(batch), feasible, np.maximum.reduce(loads) if loads else np.zeros(len(batch)))
 
     def price(self, n: int, seed: int) -> Priced:
         """Draw `n` random subnets and price them all at once (nothing decoded to configs yet)."""
         return self._priced(random_batch(self.space, n, np.random.default_rng(seed), self.resolution))
-
-    def _priced(self, batch: ConfigBatch) -> Priced:
-        ms, params = self.predictor.predict_batch(batch), self._params_batch(batch)
-        ok = (ms <= self.budget.limit_ms) & (self._upper_batch(batch, ms) <= self.budget.ceiling_ms) & self._fits_memory(batch)
-        if self.budget.params is not None:
-            ok &= params <= self.budget.params
-        return Priced(batch, ms, params, ok, ms / self.budget.limit_ms)
 
     def random_feasible(self, rng: random.Random, count: int, exclude: set[str]) -> list[SubnetConfig]:
         """`count` distinct feasible random subnets not in `exclude` (drawn in vectorised chunks)."""
@@ -264,3 +192,109 @@ class Pricer:
                     if len(out) == count:
                         return out
         return out
+
+    def _draws(self) -> Iterator[ConfigBatch]:
+        """The random subnets reachability is judged on, chunk by chunk: the same for every check,
+        so that a budget a refusal names passes the check."""
+        for seed in range(REACHABLE_SAMPLES // REACHABLE_CHUNK):
+            yield random_batch(self.space, REACHABLE_CHUNK, np.random.default_rng(seed), self.resolution)
+
+    def least(self) -> dict[tuple[str, str], tuple[float | None, float | None]]:
+        """Per (target, constraint) with a limit: the least budget that admits a subnet of the draws
+        alone, and given every other limit as it stands (each rounded up, so that it passes; None
+        where none would)."""
+        alone = {key: np.inf for key in self._keys()}
+        given = dict(alone)
+        for batch in self._draws():
+            fits = self._fits(batch)
+            for h, limit in self.pairs():
+                key = (h.name, limit.constraint.name)
+                needed = h.prices[limit.constraint.name].needed_batch(batch)
+                others = np.logical_and.reduce([f for k, f in fits.items() if k != key] or [np.ones(len(batch), dtype=bool)])
+                alone[key] = min(alone[key], float(needed.min()))
+                if others.any():
+                    given[key] = min(given[key], float(needed[others].min()))
+
+        def shown(value: float) -> float | None:
+            return round_up(value) if np.isfinite(value) else None
+
+        return {key: (shown(alone[key]), shown(given[key])) for key in alone}
+
+    def shares(self) -> list[tuple[str, float]]:
+        """Each budget in words with the share of the reachability draws it admits alone, tightest first."""
+        kept = {key: 0 for key in self._keys()}
+        drawn = 0
+        for batch in self._draws():
+            drawn += len(batch)
+            for key, fits in self._fits(batch).items():
+                kept[key] += int(fits.sum())
+        held = {h.name: h for h in self.held}
+
+        def words(name: str, constraint: str) -> str:
+            limit = held[name].limits[constraint]
+            return f"{limit.constraint.noun} {limit.shown()}" + (f" on {name}" if len(self.held) > 1 else "")
+
+        return sorted(((words(*key), n / drawn) for key, n in kept.items()), key=lambda pair: pair[1])
+
+    def _keys(self) -> list[tuple[str, str]]:
+        return [(h.name, limit.constraint.name) for h, limit in self.pairs()]
+
+    def check_reachable(self) -> Reach:
+        """Refuse budgets no subnet meets at once, naming what the user typed and what would admit
+        one: first a budget no subnet meets alone (its constraint's own sentence), then, for a set
+        met only apart, every budget that binds with the least it would need given the others."""
+        met = drawn = 0
+        for batch in self._draws():
+            met += int(self._priced(batch).feasible.sum())
+            drawn += len(batch)
+            if met:
+                self.reach = Reach(met, drawn)
+                return self.reach
+        least = self.least()
+        held = {h.name: h for h in self.held}
+        for (name, constraint), (alone, _) in least.items():
+            limit = held[name].limits[constraint]
+            if alone is None or alone > limit.value:
+                raise BudgetError(self._on(name, held[name].prices[constraint].unreachable(limit, alone)))
+        raise BudgetError(self._together(least, held))
+
+    def _on(self, name: str, sentence: str) -> str:
+        return f"on {name}: {sentence}" if len(self.held) > 1 else sentence
+
+    def _together(self, least: dict[tuple[str, str], tuple[float | None, float | None]], held: dict[str, Held]) -> str:
+        """A set of budgets each met alone and none at once: what each would need given the others,
+        the budgets no raise of their own can help, and the smallest raise first."""
+        def what(name: str, constraint: str) -> str:
+            limit = held[name].limits[constraint]
+            noun = limit.constraint.noun if len(self.held) == 1 else f"{name} {limit.constraint.noun}" if constraint != "latency" else name
+            return noun
+
+        binds = {key: given for key, (_, given) in least.items() if given is not None}
+        stuck = [key for key, (_, given) in least.items() if given is None]
+        budgets = ", ".join(f"{what(*key)} {held[key[0]].limits[key[1]].shown()}" for key in least)
+        if not binds:
+            return f"no subnet is within every budget at once ({budgets}), nor within all but one; raise several of them"
+        needs = ", ".join(
+            f"{what(*key)} {value:.3g} {held[key[0]].limits[key[1]].constraint.unit} (budget {held[key[0]].limits[key[1]].value:g})" for key, value in binds.items()
+        )
+        order = sorted(binds, key=lambda key: binds[key] / held[key[0]].limits[key[1]].value)
+        raises = [f"{held[name].limits[c].given_as} to at least {binds[(name, c)]:.3g}" for name, c in order]
+        parts = [f"given the others' budgets, the least that admits a subnet is {needs}"]
+        if stuck:
+            parts.append(
+                f"no budget of {' or '.join(what(*key) for key in stuck)} alone admits one, since the others' budgets leave no subnet between them"
+            )
+        name, constraint = order[0]
+        return (
+            f"no subnet is within every budget at once, though each alone is met ({budgets}): {'; '.join(parts)}; "
+            f"{what(name, constraint)} binds the least: raise {raises[0]}, the smallest raise that admits a subnet"
+            + (f" (or raise one of: {', '.join(raises[1:])})" if len(raises) > 1 else "")
+        )
+
+
+def one_device(lut: Lut, space: SearchSpace, limits: Mapping[str, float], trained_space: SearchSpace | None = None) -> Pricer:
+    """The pricer of one device's LUT held to `limits` (constraint name -> value, each named by its
+    constraint's option in refusals): what a script or a benchmark prices subnets with."""
+    named = {name: Limit(CONSTRAINTS[name], CONSTRAINTS[name].check(value, CONSTRAINTS[name].option), CONSTRAINTS[name].option) for name, value in limits.items()}
+    trained = trained_space or space
+    return Pricer([held(lut, named, space, trained)], trained)

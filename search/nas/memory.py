@@ -22,7 +22,7 @@ import numpy as np
 from search.nas.lut import Lut, LUTError, as_lut, check_space, entry_key
 from search.nas.predictor import missing_entries, parts
 from search.space import SearchSpace
-from search.space.additive import AdditiveTable
+from search.space.additive import AdditiveTable, least_total
 from search.space.config import SubnetConfig, validate
 from search.space.encoding import ConfigBatch, decode
 
@@ -68,6 +68,22 @@ class MemoryPredictor:
         self.record: dict[str, Any] = lut.measurement["memory"]
         self.memory = {k: {key: float(e["memory"][k]) for key, e in lut.entries.items()} for k in KINDS}
         self.tables = {k: AdditiveTable(space, self._value(k)) for k in KINDS}
+        self._check_positive()
+
+    def _check_positive(self) -> None:
+        """A LUT whose memory entries add up to nothing or less for some subnet would let it pass
+        any memory budget (a hand-edited LUT with negative entries, its id recomputed): the least
+        total over the whole space (`least_total`) must be above zero, for each kind."""
+        for kind in KINDS:
+            if (least := least_total(self.tables[kind], self.space)) <= 0:
+                raise LUTError(
+                    f"LUT {self.lut.id} predicts as little as {least / MIB:.4g} MiB of {kind.split('_')[0]} memory for subnets of space "
+                    f"{self.space.name!r} (its negative entries add up), and a model's memory cannot be zero or negative; rebuild it with `bench profile`"
+                )
+
+    def least(self, kind: str = "peak_bytes") -> float:
+        """The least memory (bytes) of one kind this LUT predicts for any subnet of the space, exactly."""
+        return least_total(self.tables[kind], self.space)
 
     def _value(self, kind: str) -> Any:
         return lambda part, stage=None, **params: self.memory[kind].get(entry_key(part, stage, **params), np.nan)

@@ -18,7 +18,7 @@ import numpy as np
 
 from search.nas.lut import Lut, LUTError, as_lut, check_space, entry_key
 from search.space import SearchSpace
-from search.space.additive import AdditiveTable
+from search.space.additive import AdditiveTable, least_total
 from search.space.config import SubnetConfig, validate
 from search.space.encoding import ConfigBatch, decode, encode, random_batch
 from search.space.params import count_params
@@ -103,35 +103,8 @@ class LatencyPredictor:
             )
 
     def least_prediction(self) -> float:
-        """The least latency this LUT predicts for any subnet of the space, exactly, without
-        enumerating subnets: the sum is additive along the network and each stage's choices
-        interact with the rest only through the width it hands on, so a minimum over each stage
-        given the width before it (a dynamic programme over widths) is the minimum over all subnets.
-        A part the LUT lacks counts as +inf: a subnet needing it is an error, not a prediction."""
-        t, s = self.table, self.space
-
-        def known(values: Any) -> np.ndarray:
-            values = np.asarray(values, dtype=float)
-            return np.where(np.isnan(values), np.inf, values)
-
-        def cheapest_layers(layer: np.ndarray, depths: tuple[int, ...]) -> np.ndarray:
-            """Per width, the least cost of a stage's repeated layers over its depth choices."""
-            return np.min([np.zeros_like(layer) if d == 0 else d * layer for d in depths], axis=0)
-
-        best = known(t.overhead + t.stem)  # per stem width
-        for j, ss in enumerate(s.mbconv):
-            layers = cheapest_layers(known(t.mb_layer[j]).min(axis=1), tuple(d - 1 for d in ss.depth))
-            best = (best[:, None] + known(t.transition[j])).min(axis=0) + layers
-        least, previous = np.inf, None
-        for i, ss in enumerate(s.transformer):
-            step = best[:, None] + known(t.shell[i])
-            if previous is not None and s.increasing_transformer_width:
-                step = np.where(np.array(previous)[:, None] < np.array(ss.width)[None, :], step, np.inf)
-            best = step.min(axis=0) + cheapest_layers(known(t.t_layer[i]).min(axis=(1, 2)), ss.depth)
-            if i + 1 in s.num_transformer_stages:
-                least = min(least, float((best + known(t.head_by_stage[i])).min()))
-            previous = ss.width
-        return least
+        """The least latency this LUT predicts for any subnet of the space, exactly (`least_total`)."""
+        return least_total(self.table, self.space)
 
     def _value(self, kind: str, stage: str | None = None, **params: Any) -> float:
         return self.latency.get(entry_key(kind, stage, **params), np.nan)

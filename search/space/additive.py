@@ -72,3 +72,33 @@ class AdditiveTable:
             last_head = np.where(b.t_stages == i + 1, self.head_by_stage[i][w], last_head)
             prev = np.where(active, w, prev)
         return [fixed + last_head, *stages]
+
+
+def least_total(t: AdditiveTable, s: SearchSpace) -> float:
+    """The least total `t` gives any subnet of the space, exactly, without enumerating subnets: the sum is additive along the network and each stage's choices
+    interact with the rest only through the width it hands on, so a minimum over each stage
+    given the width before it (a dynamic programme over widths) is the minimum over all subnets.
+    A part the LUT lacks counts as +inf: a subnet needing it is an error, not a prediction."""
+
+    def known(values: Any) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        return np.where(np.isnan(values), np.inf, values)
+
+    def cheapest_layers(layer: np.ndarray, depths: tuple[int, ...]) -> np.ndarray:
+        """Per width, the least cost of a stage's repeated layers over its depth choices."""
+        return np.min([np.zeros_like(layer) if d == 0 else d * layer for d in depths], axis=0)
+
+    best = known(t.overhead + t.stem)  # per stem width
+    for j, ss in enumerate(s.mbconv):
+        layers = cheapest_layers(known(t.mb_layer[j]).min(axis=1), tuple(d - 1 for d in ss.depth))
+        best = (best[:, None] + known(t.transition[j])).min(axis=0) + layers
+    least, previous = np.inf, None
+    for i, ss in enumerate(s.transformer):
+        step = best[:, None] + known(t.shell[i])
+        if previous is not None and s.increasing_transformer_width:
+            step = np.where(np.array(previous)[:, None] < np.array(ss.width)[None, :], step, np.inf)
+        best = step.min(axis=0) + cheapest_layers(known(t.t_layer[i]).min(axis=(1, 2)), ss.depth)
+        if i + 1 in s.num_transformer_stages:
+            least = min(least, float((best + known(t.head_by_stage[i])).min()))
+        previous = ss.width
+    return least

@@ -27,10 +27,17 @@ DELIVERED = Owned(
 )
 
 
+# result.json's schema and version as the finish writes them (version 1 had no "schema" key).
+RESULT_SCHEMA = "autovit-bench/search-result"
+RESULT_VERSION = 2
+
+
 class FoundModel(NamedTuple):
     """What a `bench search` run found, ready to use: its config, the delivered model (BatchNorm
-    recalibrated, as measured), held-out accuracy, predicted latency and, where the LUT's device
-    was reachable, measured latency (as measured, and at the LUT's reference speed)."""
+    recalibrated, as measured), its held-out accuracy (the float32 model's, which the search ranked;
+    each device's program's own is in `result["devices"]`), and its latency on the device that binds
+    it (a search of one device: that device's): predicted and, where the device was reachable,
+    measured (as measured, and at the LUT's reference speed)."""
 
     config: SubnetConfig
     model: nn.Module
@@ -78,8 +85,18 @@ def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
             f"{run / 'result.json'} describes subnet {result['config_hash']}, but {run / 'best.pt'} holds subnet {config.hash}; "
             f"the two are of different searches: {fix}"
         )
-    return FoundModel(config, model.eval(), result["accuracy"], result["predicted_ms"], result.get("measured_ms"),
-                      result.get("measured_ms_at_lut_speed"), result)
+    return FoundModel(config, model.eval(), *_figures(result), result)
+
+
+def _figures(result: dict[str, Any]) -> tuple[float, float, float | None, float | None]:
+    """accuracy (of the float32 model the search ranked), and the latency predicted, measured and
+    measured at the LUT's speed: in a version 2 result, on the device that binds the delivered
+    model (a search of one device: that device's); in a version 1 result, its top-level figures."""
+    if result.get("version") != RESULT_VERSION:
+        return result["accuracy"], result["predicted_ms"], result.get("measured_ms"), result.get("measured_ms_at_lut_speed")
+    device = result["devices"][result["binding"]["device"]]
+    latency, timed = device["constraints"]["latency"], device.get("measurement")
+    return result["model"]["accuracy"], latency["predicted"], (timed or {}).get("measured_ms"), latency.get("measured")
 
 
 def _check_result(result: Any, path: Path, fix: str) -> None:
@@ -87,11 +104,17 @@ def _check_result(result: Any, path: Path, fix: str) -> None:
     can edit would otherwise pass an accuracy of "high" or a prediction of None on as figures."""
     if not isinstance(result, dict):
         raise UserError(f"{path} is not a search result (a JSON {type(result).__name__}, not an object); {fix}")
-    def number(key: str, optional: bool = False) -> bool:
-        value = result.get(key)
+    try:
+        figures = _figures(result)
+    except (KeyError, TypeError, AttributeError):
+        figures = None
+
+    def number(value: Any, optional: bool = False) -> bool:
         return (optional and value is None) or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0)
-    bad = [k for k in ("accuracy", "predicted_ms") if not number(k)] + [k for k in ("measured_ms", "measured_ms_at_lut_speed") if not number(k, True)]
+
+    names = ("accuracy", "predicted_ms", "measured_ms", "measured_ms_at_lut_speed")
+    bad = list(names[:2]) if figures is None else [n for i, (n, v) in enumerate(zip(names, figures)) if not number(v, optional=i >= 2)]
     if not isinstance(result.get("config_hash"), str):
         bad.insert(0, "config_hash")
-    if bad or not result["accuracy"] <= 1:
+    if bad or figures is None or not figures[0] <= 1:
         raise UserError(f"{path} has no valid {', '.join(bad) or 'accuracy'} (a search result holds them as numbers); {fix}")

@@ -19,14 +19,15 @@ choice with probability 0.1 (the paper's Table 6 baseline); random search evalua
 feasible subnets. The state is saved after every generation, so a search resumes where it stopped.
 
 Each strategy is a small class registered by name (`registry.register`, as timm registers its
-models): what it seeds the first generation with, how many generations it runs and how it mutates.
-A new strategy is one module here that registers itself; `Search` runs whichever the settings
-name, and the tests run over every registered one.
+models) with its own settings: what it seeds the first generation with, how many generations it
+runs and how it breeds them. It sees a small context (pricer, random state, log), never the loop. A
+new strategy is one module here that registers itself; `Search` runs whichever the settings name,
+and the tests run over every registered one.
 """
 import importlib
 import pkgutil
 
-from search.nas.strategies.registry import STRATEGIES, Strategy, get_strategy, register
+from search.nas.strategies.registry import STRATEGIES, Context, Seeds, Strategy, get_strategy, register
 
 # Every module of this package is imported, so each strategy's registers itself: a new strategy is a
 # new module and nothing else (the others are the machinery every strategy shares).
@@ -38,6 +39,6 @@ from search.nas.strategies.loop import Search
 from search.nas.strategies.state import Candidate, SearchSettings, SearchState, pareto_front, state_schema
 
 __all__ = [
-    "STRATEGIES", "Candidate", "CoarseReport", "Search", "SearchSettings", "SearchState", "Strategy",
+    "STRATEGIES", "Candidate", "CoarseReport", "Context", "Search", "SearchSettings", "SearchState", "Seeds", "Strategy",
     "coarse_phase", "get_strategy", "pareto_front", "register", "skeleton", "state_schema",
 ]

@@ -1,27 +1,28 @@
 """Plain evolution (the paper's Table 6 baseline): random feasible subnets seed it, and every choice
-of a child mutates with probability `PLAIN_MUTATION`."""
+of a child mutates with probability `PLAIN_MUTATION`, whatever the settings' probabilities (those
+are coarse-to-fine's)."""
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import ClassVar
 
-from search.nas.strategies.registry import Strategy, register
-from search.space.config import SubnetConfig
-
-if TYPE_CHECKING:
-    from search.nas.strategies.loop import Search
-    from search.nas.strategies.state import SearchState
+from search.nas.strategies.registry import Context, Seeds, Strategy, register
 
 PLAIN_MUTATION = 0.1
+
+
+@dataclass(frozen=True)
+class EvolutionSettings:
+    generations: int
+    p_depth: ClassVar[float] = PLAIN_MUTATION
+    p_layer: ClassVar[float] = PLAIN_MUTATION
 
 
 @register
 class Evolution(Strategy):
     name = "evolution"
+    Settings = EvolutionSettings
 
-    def initial(self, search: Search, state: SearchState, rng: random.Random) -> list[SubnetConfig]:
-        return search.pricer.random_feasible(rng, self.s.population, set())
-
-    def mutation(self) -> tuple[float, float]:
-        return PLAIN_MUTATION, PLAIN_MUTATION
+    def initial(self, ctx: Context) -> Seeds:
+        return Seeds(ctx.pricer.random_feasible(ctx.rng, ctx.population, set()))

@@ -5,13 +5,17 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 
-from search.nas.budget import BudgetError, Pricer
-from search.nas.strategies.registry import get_strategy
+from search.nas.budget import BudgetError, Pricer, Reach
+from search.nas.strategies.registry import Context, get_strategy
 from search.nas.strategies.state import Candidate, SearchSettings, SearchState
 from search.space.config import SubnetConfig
-from search.space.sampling import crossover, mutate
+
+
+def cli_option(field: str) -> str:
+    """A setting as `bench search` takes it (`--coarse-samples`)."""
+    return f"--{field.replace('_', '-')}"
 
 
 class Search:
@@ -19,16 +23,17 @@ class Search:
 
     A generation's new subnets are evaluated as one batch by `evaluate_many` (accuracies in the
     order of the configs), so a caller can split them over processes; by default each goes through
-    `evaluate` in turn."""
+    `evaluate` in turn. `option` names a setting as the caller took it (the CLI's options, the
+    API's `SearchSettings` fields)."""
 
     def __init__(
         self, settings: SearchSettings, pricer: Pricer, evaluate: Callable[[SubnetConfig], float],
         save: Callable[[SearchState], None] = lambda state: None, log: Callable[[str], None] = lambda message: None,
-        evaluate_many: Callable[[list[SubnetConfig]], list[float]] | None = None,
+        evaluate_many: Callable[[list[SubnetConfig]], list[float]] | None = None, option: Callable[[str], str] = cli_option,
     ) -> None:
-        settings.check()
-        self.s, self.pricer, self.save, self.log = settings, pricer, save, log
-        self.strategy = get_strategy(settings.strategy)(settings)
+        settings.check(option)
+        self.s, self.pricer, self.save, self.log, self.option = settings, pricer, save, log, option
+        self.strategy = get_strategy(settings.strategy).from_settings(settings)
         self.evaluate_many = evaluate_many or (lambda configs: [evaluate(c) for c in configs])
 
     def _budget_left(self, state: SearchState) -> int:
@@ -47,49 +52,47 @@ class Search:
         for config, acc in zip(configs, self.evaluate_many(configs), strict=True):
             state.evaluated[config.hash] = Candidate(config, acc, self.pricer.latency(config), self.pricer.params(config), state.generation)
 
-    def _children(self, state: SearchState, rng: random.Random) -> list[SubnetConfig]:
-        parents = state.ranked()[: self.s.parents]
-        parent_configs = [c.config for c in parents]
-        p_depth, p_layer = self.strategy.mutation()
-        children: list[SubnetConfig] = []
+    def _context(self, rng: random.Random) -> Context:
+        return Context(self.pricer, rng, self.log, self.s.population, self.s.parents, self.s.seed)
+
+    def _children(self, state: SearchState, ctx: Context) -> list[SubnetConfig]:
+        parents = [c.config for c in state.ranked()[: self.s.parents]]
         seen = set(state.evaluated)
-        n_cross = self.s.population // 2
-        for attempt in range(self.s.population * 50 if parent_configs else 0):
-            if len(children) == self.s.population:
-                break
-            if len(children) < n_cross and len(parent_configs) > 1:
-                a, b = rng.sample(parent_configs, 2)
-                child = crossover(self.pricer.space, a, b, rng)
-            else:
-                child = mutate(self.pricer.space, rng.choice(parent_configs), rng, p_depth, p_layer)
-            if child.hash not in seen and self.pricer.feasible(child):
-                seen.add(child.hash)
-                children.append(child)
-        return children + self.pricer.random_feasible(rng, self.s.population - len(children), seen)
+        children = self.strategy.breed(ctx, parents, seen)
+        return children + self.pricer.random_feasible(ctx.rng, self.s.population - len(children), seen)
+
+    def _none_drawn(self, reach: Reach) -> str:
+        """Why the first generation is empty though the budgets are reachable: they admit few
+        subnets, and the strategy drew too few to meet one. Never a budget to lower."""
+        tight = ", ".join(f"{words} admits {share:.2%}" for words, share in self.pricer.shares()[:3])
+        draws = "coarse_samples" in {f.name for f in fields(self.strategy.Settings)}
+        fix = f"raise {self.option('coarse_samples')} (the subnets the coarse phase draws), or a budget that binds" if draws else "raise a budget that binds"
+        return (
+            f"no random subnet drawn for the first generation was within every budget: they admit few subnets ({reach.met} of the "
+            f"{reach.drawn:,} drawn to check them; alone, {tight}); {fix}"
+        )
 
     def run(self, state: SearchState | None = None) -> SearchState:
-        self.pricer.check_reachable()
+        reach = self.pricer.check_reachable()
         start = time.perf_counter()
         if state is None:
             state = SearchState(asdict(self.s))
             rng = random.Random(self.s.seed)
-            state.population = self.strategy.initial(self, state, rng)
+            seeds = self.strategy.initial(self._context(rng))
+            state.population, state.coarse = seeds.configs, seeds.report
             if not state.population:
-                least = self.pricer.least_budget()
-                raise BudgetError(
-                    f"no random subnet drawn was within the {self.pricer.budget.latency_ms:g} ms budget by every check"
-                    + (f"; raise the budget to at least {least:.3g}" if least is not None else "; raise the parameter budget")
-                )
+                raise BudgetError(self._none_drawn(reach))
         else:
             rng = random.Random()
             rng.setstate(state.rng)
+        ctx = self._context(rng)
         generations = self.strategy.generations()
         while state.generation < generations and self._budget_left(state) > 0:
             base = state.seconds
             self._evaluate_population(state)
             state.generation += 1
             if state.generation < generations:
-                state.population = self._children(state, rng)
+                state.population = self._children(state, ctx)
             state.rng = rng.getstate()
             state.seconds = base + time.perf_counter() - start
             start = time.perf_counter()
@@ -100,5 +103,3 @@ class Search:
             )
             self.save(state)
         return state
-
-

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import random
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from search.nas.strategies.registry import Strategy, register
-from search.space.config import SubnetConfig
+from search.nas.strategies.registry import Context, Seeds, Strategy, register
 
-if TYPE_CHECKING:
-    from search.nas.strategies.loop import Search
-    from search.nas.strategies.state import SearchState
+
+@dataclass(frozen=True)
+class RandomSettings:
+    generations: int
 
 
 @register
 class RandomSearch(Strategy):
     name = "random"
+    Settings = RandomSettings
 
-    def initial(self, search: Search, state: SearchState, rng: random.Random) -> list[SubnetConfig]:
-        return search.pricer.random_feasible(rng, self.s.population * self.s.generations, set())
+    def initial(self, ctx: Context) -> Seeds:
+        return Seeds(ctx.pricer.random_feasible(ctx.rng, ctx.population * self.s.generations, set()))
 
     def generations(self) -> int:
         return 1

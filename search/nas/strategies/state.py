@@ -8,19 +8,26 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from infra.errors import UserError
 from infra.schema_check import schema_problem
-from search.nas.strategies.registry import get_strategy
+from search.nas.strategies.registry import STRATEGIES, get_strategy
 from search.space.config import SubnetConfig
 
 
 @cache
 def state_schema() -> dict[str, Any]:
     return json.loads((resources.files("search.nas") / "schemas" / "search_state.json").read_text())
+
+
+# Each count's range (least, most), for the API's `SearchSettings` and `bench search`'s options alike.
+COUNTS = {
+    "population": (2, 100_000), "generations": (1, 100_000), "parents": (1, 100_000), "coarse_samples": (1, 100_000_000), "seed": (0, 2**32 - 1),
+}
 
 
 @dataclass(frozen=True)
@@ -36,14 +43,15 @@ class SearchSettings:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        """Each field's type and range, named as a Python caller wrote it (the CLI's options refuse
-        the same values first, naming the options)."""
-        counts = {"population": 2, "generations": 1, "parents": 1, "coarse_samples": 1, "seed": 0}
-        for name, least in counts.items():
+        """Each field's type and range, named as a Python caller wrote it; the CLI's options take
+        their ranges from `COUNTS` too and refuse the same values first, naming the options."""
+        if not isinstance(self.strategy, str):
+            raise UserError(f"SearchSettings.strategy must be a strategy's name ({', '.join(STRATEGIES)}), not {type(self.strategy).__name__} {self.strategy!r:.60}")
+        for name, (least, most) in COUNTS.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < least:
-                raise UserError(f"SearchSettings.{name} must be an integer of at least {least}, not {value!r}")
-        if self.max_evaluations is not None and (not isinstance(self.max_evaluations, int) or self.max_evaluations < 1):
+            if not isinstance(value, Integral) or isinstance(value, bool) or not least <= value <= most:
+                raise UserError(f"SearchSettings.{name} must be an integer from {least:,} to {most:,}, not {value!r}")
+        if self.max_evaluations is not None and (not isinstance(self.max_evaluations, Integral) or isinstance(self.max_evaluations, bool) or self.max_evaluations < 1):
             raise UserError(f"SearchSettings.max_evaluations must be None or an integer of at least 1, not {self.max_evaluations!r}")
         for name in ("p_depth", "p_layer"):
             value = getattr(self, name)

@@ -54,8 +54,8 @@ from infra.files import write_json_atomic
 from orchestrator.measure.contract import VERSION, summarize
 
 UDID = "00008110-001A2C3E0E38801E"
-GOLDEN_OK = Path(__file__).parent / "contract" / "result_ok.json"
-GOLDEN_ERROR = Path(__file__).parent / "contract" / "result_error.json"
+GOLDEN_OK = Path(__file__).resolve().parents[1] / "tests" / "contract" / "result_ok.json"
+GOLDEN_ERROR = Path(__file__).resolve().parents[1] / "tests" / "contract" / "result_error.json"
 HEARTBEAT = "/Documents/resident.json"
 INBOX = "/Documents/inbox"
 STOP = f"{INBOX}/stop"

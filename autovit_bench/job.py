@@ -1,0 +1,120 @@
+"""`bench search` from Python: the same job (`orchestrator.searchjob.run`), its budgets taken as
+arguments and named as such in every refusal."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from infra.errors import UserError
+from infra.files import write_json_atomic
+from search.api import Found, FoundModel, Predictor, SearchSettings, Supernet, load_found, settings_field
+from search.nas.constraints import get_constraint, shared_constraints
+from search.nas.lut import validate_lut
+
+LutRef = Mapping[str, Any] | str | os.PathLike[str]
+
+
+def search(
+    supernet: Supernet,
+    lut: LutRef | None = None,
+    latency_ms: float | None = None,
+    params_m: float | None = None,
+    settings: SearchSettings | None = None,
+    data: str | os.PathLike[str] | None = None,
+    log: Callable[[str], None] = lambda message: None,
+    *,
+    budgets: Sequence[tuple[LutRef, float]] = (),
+    measure: bool = False,
+    out: str | os.PathLike[str] | None = None,
+    devices_file: str | os.PathLike[str] | None = None,
+    measure_top: int = 5,
+    int8_calibration: int = 64,
+    **limits: float | None,
+) -> Found | FoundModel:
+    """`bench search` from Python, the same job: the subnets of a trained supernet priced with `lut`
+    (a LUT document, id or path, of the supernet's space and resolution) within `latency_ms`, and
+    with each of `budgets` ((LUT, budget ms) pairs: one model held to a budget on every device at
+    once), each latency budget's intervals calibrated on its LUT's latest validation as `bench
+    search` calibrates them; scored on `data` (default: the supernet's own) within `params_m`
+    million parameters and every budget of `limits` held on every device (one keyword per
+    registered constraint: `memory_mb`, MiB of peak memory, whose LUTs must record memory;
+    `size_mb`, MiB of program, ...). Returns `Found` (the most accurate within every budget and
+    every subnet evaluated); with `measure`, the measured finish runs on every device that can be
+    reached and delivers the model into `out` in each device's form, and what `load_found(out)`
+    returns comes back. `out`: the run folder (default without `measure`: a temporary one, removed)."""
+    from orchestrator.searchjob.run import Asked, devices_for, open_job, run_job  # here: importing the API stays light
+
+    if not isinstance(supernet, Supernet):
+        raise UserError(f"supernet must be a Supernet (Supernet.load(checkpoint)), not {type(supernet).__name__}")
+    if not callable(log):
+        raise UserError(f"log must be a function of one string (print, or lambda message: None), not {type(log).__name__}")
+    settings = settings or SearchSettings()
+    if not isinstance(settings, SearchSettings):
+        raise UserError(f"settings must be a SearchSettings or None, not {type(settings).__name__}")
+    settings.check(option=settings_field)
+    shared = _shared({**limits, "params_m": params_m})
+    if measure and out is None:
+        raise UserError("search(measure=True) delivers the model into a run folder: pass out= a folder (e.g. out='runs/search-api')")
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as scratch:
+        folder = Path(out) if out is not None else Path(scratch) / "run"
+        asked = Asked.of(_devices(lut, latency_ms, budgets, folder, supernet), shared)
+        supernet.evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts, naming `data`
+        job = open_job(supernet.path, asked, folder, settings, Path(data) if data is not None else None, log=log, option=settings_field)
+        for line in job.describe_budget():
+            log(line)
+        devices = devices_for(job, measure, Path(devices_file) if devices_file is not None else None)
+        state, _ = run_job(job, resume=False, devices=devices, log=log, measure_top=measure_top, int8_calibration=int8_calibration, finish=measure)
+        if measure:
+            return load_found(folder)
+        return Found(state.best(), list(state.evaluated.values()), job.targets.first().held.limits["latency"].value)
+
+
+def _shared(given: Mapping[str, Any]) -> dict[str, tuple[float | None, str]]:
+    """The budgets held on every device, by constraint, from their arguments; an argument no
+    registered constraint takes is refused naming the ones that are."""
+    known = {c.argument: c for c in shared_constraints()}
+    if unknown := sorted(set(given) - set(known)):
+        raise UserError(
+            f"search() got {', '.join(unknown)}, which is no budget; the budgets held on every device are {', '.join(sorted(known))}"
+        )
+    return {known[argument].name: (known[argument].check(value, argument), argument) for argument, value in given.items() if value is not None}
+
+
+def _devices(lut: LutRef | None, latency_ms: float | None, budgets: Sequence[tuple[LutRef, float]], folder: Path, supernet: Supernet) -> list[tuple[Path, dict[str, tuple[float, str]]]]:
+    """Every (LUT path, {latency: (budget, how it was given)}): `lut` with `latency_ms` first where
+    given, then `budgets`, each LUT refused in the API's words where it is not of the supernet's
+    space and resolution. A LUT document is written into the run folder's `luts/` (it has no
+    validation there, so its intervals are its entries' own)."""
+    if (lut is None) != (latency_ms is None):
+        raise UserError("lut and latency_ms go together (one device's LUT and its budget); give both, or budgets=[(lut, ms), ...]")
+    if not isinstance(budgets, Sequence) or isinstance(budgets, (str, bytes)) or not all(isinstance(b, tuple) and len(b) == 2 for b in budgets):
+        raise UserError(f"budgets must be a list of (LUT, budget ms) pairs, not {budgets!r:.80}")
+    pairs = ([(lut, latency_ms, "latency_ms")] if lut is not None else []) + [(ref, ms, f"budgets[{i}]") for i, (ref, ms) in enumerate(budgets)]
+    if not pairs:
+        raise UserError("no budget given; pass lut= and latency_ms=, or budgets=[(lut, ms), ...]")
+    from orchestrator.lut.store import resolve_lut
+
+    latency = get_constraint("latency")
+    devices = []
+    for ref, ms, given_as in pairs:
+        latency.check(ms, given_as)
+        if isinstance(ref, Mapping):
+            doc = validate_lut(dict(ref))
+            path = folder / "luts" / f"{doc['id']}.json"
+            write_json_atomic(path, doc)
+        elif isinstance(ref, (str, os.PathLike)):
+            path = resolve_lut(str(ref))
+        else:
+            raise UserError(f"a LUT must be a LUT document, an id or a path, not {type(ref).__name__}")
+        predictor = Predictor(path, supernet.space, supernet.num_classes)
+        if predictor.resolution != supernet.resolution:
+            raise UserError(
+                f"LUT {predictor.lut['id']} was measured at {predictor.resolution} px, but the supernet {supernet.path} was trained at "
+                f"{supernet.resolution} px; pass a LUT of {supernet.resolution} px, or a supernet trained at {predictor.resolution} px"
+            )
+        devices.append((path, {"latency": (ms, given_as)}))
+    return devices

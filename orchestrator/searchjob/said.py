@@ -1,0 +1,103 @@
+"""What a finished search prints: the delivered model's accuracy (on an int8 device the int8
+program's first, its float32 twin named as such), and per device, per constraint held there, the
+model measured against its interval and budget, or that it was judged by its prediction alone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from orchestrator.export.backends import BACKENDS, get_backend
+from orchestrator.lut.machine import other_cpu
+from orchestrator.searchjob.measured import Measured
+from orchestrator.searchjob.result import Outcome
+from search.nas.constraints import CONSTRAINTS, TOLERANCE
+from search.nas.significance import Proportion
+
+
+def _proportion(doc: dict[str, Any]) -> Proportion:
+    return Proportion(doc["correct"], doc["total"], doc["low"], doc["high"])
+
+
+def log_accuracy(o: Outcome, log: Callable[[str], None]) -> None:
+    """The delivered model's accuracy first: on an int8 device the int8 program's, with the float32
+    twin's beside it as such (the search ranked float32 subnets); its predictions name their device."""
+    job, best, held = o.job, o.chosen.candidate, o.verdict["holdout"]
+    predicted = "; ".join(
+        f"{m.target.held.point('latency', best.config):.2f} ms predicted on {name} ({lo:.2f}-{hi:.2f} ms, 95%)"
+        for name, m in o.measured.items() for lo, hi in [m.target.held.interval("latency", best.config)]
+    )
+    log(f"best: {held.text()} {job.scorer.selection_where()}, {predicted}, {best.params / 1e6:.3f}M params")
+    if o.test is None:
+        log("no test split (DATA/val/): the found model's test accuracy is unknown")
+    elif not o.quantized:
+        log(f"test accuracy of the found model: {o.test.text()} of the test split")
+    for backend, q in o.quantized.items():
+        if o.test is not None:
+            devices = ", ".join(m.target.name for m in o.measured.values() if m.target.lut.device.backend == backend)
+            log(
+                f"test accuracy of the found model, the int8 program {get_backend(backend).delivered_as} that {devices} runs: "
+                f"{_proportion(q['test']['int8']).text()} of the test split; its float32 twin (best.pt, best.pte): {o.test.text()}"
+            )
+        for name, drop in (("held-out", q["holdout"]), ("test", q["test"])):
+            if drop is not None:
+                log(
+                    f"int8 ({backend}, calibrated on {q['calibration_images']} training images), {name}: {drop['int8']['value']:.1%} against "
+                    f"{drop['float32']['value']:.1%} in float32, a drop of {drop['drop_points']:.1f} points (McNemar p {drop['mcnemar_p']:.2g})"
+                )
+    for warning in o.verdict["warnings"]:
+        log(f"warning: {warning}")
+
+
+def log_measured(o: Outcome, result: dict[str, Any], log: Callable[[str], None]) -> None:
+    """Per device, each constraint held there: the delivered model measured against its interval
+    and budget, or, on a device not measured, that it was judged by its prediction alone."""
+    config = o.chosen.candidate.config
+    for name, m in o.measured.items():
+        observed = o.observed(m, o.chosen.hash)
+        if observed is None and len(o.measured) > 1:
+            why = m.not_measured if (m.not_measured or "").startswith("not measured") else f"not measured ({m.not_measured})"
+            latency = m.target.held.limits["latency"]
+            log(f"{name}: {why}; judged by its prediction alone, {m.target.held.point('latency', config):.3g} ms against its {latency.value:g} ms budget")
+        for constraint, price in m.target.held.prices.items():
+            line = CONSTRAINTS[constraint].finish_line(name, price.point(config), price.interval(config), observed, m.target.held.limits.get(constraint))
+            if line is not None and (observed is not None or constraint != "latency"):
+                log(line + (_elsewhere(m, observed) if constraint == "latency" and observed is not None else ""))
+        if observed is not None:
+            _session_notes(m, observed.speed, log)
+    if len(o.measured) > 1:
+        device, constraint = result["binding"]["device"], result["binding"]["constraint"]
+        log(f"the device that binds the delivered model: {device} ({CONSTRAINTS[constraint].noun})")
+    log(f"one model, a program per device: {programs(result)}")
+
+
+def programs(result: dict[str, Any]) -> str:
+    """Which program is whose: each held device's, and those delivered for devices not held here
+    (`best.mlpackage`, for an iPhone, which no device here runs)."""
+    held = [f"{name}: {Path(d['file']).name}" for name, d in result["devices"].items() if d["file"]]
+    files = {Path(d["file"]).name for d in result["devices"].values() if d["file"]}
+    extra = [
+        f"{Path(path).name} (for {b.runs_on}: no device of this search runs it, so it is not timed here)"
+        for b in BACKENDS.values() if b.delivered_always and (path := result["files"]["programs"].get(b.name)) and Path(path).name not in files
+    ]
+    return "; ".join(held + extra)
+
+
+def _elsewhere(m: Measured, observed: Any) -> str:
+    """For a host LUT of another CPU: the budget and the model in this machine's milliseconds."""
+    limit = m.target.held.limits.get("latency")
+    if limit is None or not observed.speed or not other_cpu(m.target.lut):
+        return ""
+    return f" (on this machine's CPU the budget is {limit.value * observed.speed:.3g} ms and the model {observed.median_ms:.3g} ms)"
+
+
+def _session_notes(m: Measured, speed: float | None, log: Callable[[str], None]) -> None:
+    lut = m.target.lut
+    if foreign := other_cpu(lut):
+        log(f"note: {foreign}")
+    elif speed and speed > 1 + TOLERANCE:
+        log(
+            f"warning: the device ran {speed - 1:.0%} slower in this session than when LUT {lut.id} was measured "
+            "(timed on the LUT's anchor network); close other work on it, or re-profile it if it stays slow"
+        )

@@ -1,0 +1,228 @@
+"""A budget of one kind (latency, peak memory, parameters, program size, ...) as one registration.
+
+A constraint says everything the toolkit needs to hold a model to a budget of its kind: its name
+and unit, how a user sets it (the CLI's option, the API's argument, whether each device gets its
+own budget or one holds on every device), how a device's LUT prices it (a point and an interval
+per subnet, vectorised for the search), what a device's measurement of a delivered model says of
+it, how far a measured model may exceed it at the finish, and its lines in a validation. The
+pricer, the measured finish, result.json, resume, the API, the CLI, `bench validate` and the
+report iterate over the registered constraints (`CONSTRAINTS`), so a new budget is one module in
+this package, as a new search strategy is one module of `strategies/` (timm's `register_model`,
+nn-Meter's results keyed by metric).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from numbers import Real
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+
+from infra.errors import UserError
+from search.nas.lut import Lut
+from search.space import SearchSpace
+from search.space.config import SubnetConfig
+from search.space.encoding import ConfigBatch
+
+TOLERANCE = 0.05  # how far over its budget a delivered model may measure (latency and memory; 5%)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a constraint prices on one device: the device's LUT (with its latest validation, which
+    calibrates latency's intervals), the space as profiled (`base_space`: what the LUT's entries
+    price) and the space as trained (`space`: its classifier sized for the data's classes)."""
+
+    lut: Lut
+    base_space: SearchSpace
+    space: SearchSpace
+
+
+class Observed(NamedTuple):
+    """What a device's session says of one model: its median latency, how fast the session ran
+    against the LUT (its anchor's median over its LUT latency; None where the LUT has no anchor
+    figure), the memory its runner measured (None: its runner measures none) and its program file."""
+
+    median_ms: float
+    speed: float | None
+    memory: dict[str, Any] | None
+    program: Path | None
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A budget the user set: the constraint, its value in the constraint's unit, and how the user
+    named it (`--latency-ms`, `--budget 722a8793=MS`, `memory_mb`, ...), so that every message
+    names what the user typed."""
+
+    constraint: Constraint
+    value: float
+    given_as: str
+
+    def shown(self) -> str:
+        return f"{self.value:g} {self.constraint.unit}"
+
+
+class Price:
+    """One constraint's prediction on one device. The defaults suit a figure without an interval
+    the search must hold (parameters, memory, program size): a subnet fits where its point is at
+    or below the budget; latency overrides them to hold its calibrated interval too."""
+
+    def __init__(self, constraint: Constraint, subject: Subject) -> None:
+        self.constraint, self.subject = constraint, subject
+
+    def point(self, config: SubnetConfig) -> float:
+        raise NotImplementedError
+
+    def point_batch(self, batch: ConfigBatch) -> np.ndarray:
+        raise NotImplementedError
+
+    def interval(self, config: SubnetConfig) -> tuple[float, float]:
+        """The subnet's 95% interval (where a repeat measurement would fall)."""
+        point = self.point(config)
+        return point, point
+
+    def details(self, config: SubnetConfig) -> dict[str, float]:
+        """Figures beside the one held that result.json records of a subnet (memory's load)."""
+        return {}
+
+    def needed_batch(self, batch: ConfigBatch) -> np.ndarray:
+        """The least budget each subnet of `batch` passes at (what a refusal names)."""
+        return self.point_batch(batch)
+
+    def fits_batch(self, batch: ConfigBatch, limit: float) -> np.ndarray:
+        return self.point_batch(batch) <= limit
+
+    def excess(self, config: SubnetConfig, limit: float, slack: float = 0.0) -> str | None:
+        """What puts `config` over `limit`, in words, or None where it is within it. `slack`
+        (relative) passes figures over only by rounding (a batch sums in another order)."""
+        value = self.point(config)
+        if value > limit * (1 + slack):
+            return f"{self.constraint.predicted_words(value)}, over the {limit:g} {self.constraint.unit} {self.constraint.noun} budget"
+        return None
+
+    def unreachable(self, limit: Limit, least: float | None) -> str:
+        """Why no subnet meets `limit` with every other budget of its device met (`least`: the least
+        budget that admits one, rounded up so that it passes; None: none would), as one sentence."""
+        c = self.constraint
+        if least is None:
+            return f"no subnet meets {limit.shown()} of {c.noun} while meeting the other budgets; raise those"
+        return (
+            f"no subnet fits in {limit.shown()} of {c.noun}: the least LUT {self.subject.lut.short} predicts for a subnet "
+            f"is {least:.3g} {c.unit}; raise {limit.given_as} to at least {least:.3g}"
+        )
+
+    def describe(self, limit: Limit) -> str:
+        """The budget in the search's opening lines."""
+        return f"{self.constraint.noun} predicted at or below {limit.value:g} {self.constraint.unit}"
+
+    def record(self, limit: Limit) -> dict[str, Any]:
+        """What result.json and the search's inputs keep of the budget beside its value."""
+        return {}
+
+
+class Constraint:
+    """One kind of budget (subclasses register themselves: `register`)."""
+
+    name: ClassVar[str]  # "latency": the key of its figures in result.json, a validation and the search's inputs
+    noun: ClassVar[str]  # "latency", "peak memory": how sentences name it
+    unit: ClassVar[str]  # "ms", "MiB", "M"
+    option: ClassVar[str]  # the CLI's option: "--latency-ms"
+    argument: ClassVar[str]  # the API's argument: "latency_ms"
+    help: ClassVar[str]  # the CLI option's help
+    per_device: ClassVar[bool] = False  # each device its own budget (--budget LUT=MS), else one held on every device
+    ranks: ClassVar[bool] = False  # the coarse phase ranks subnets by the share of this budget they use
+    measured: ClassVar[bool] = True  # the finish measures it on every reachable device
+    tolerance: ClassVar[float] = TOLERANCE  # how far over its budget a measured model may be
+    bounds: ClassVar[tuple[float, float]] = (0.0, 1e6)  # a budget lies above the first and at most the second
+    digits: ClassVar[int] = 3  # significant digits its figures are printed with
+
+    def price(self, subject: Subject) -> Price:
+        """Its pricer on one device; raises UserError (naming how to get one that can) where the
+        device's LUT cannot price it."""
+        raise NotImplementedError
+
+    def of(self, observed: Observed) -> float | None:
+        """The figure a device's session gives of one model, in the constraint's unit (at the LUT's
+        speed for latency); None where the device measures none."""
+        raise NotImplementedError
+
+    def validation(self, subject: Subject, configs: Sequence[SubnetConfig], observed: Sequence[Observed]) -> dict[str, Any] | None:
+        """Its part of a `bench validate` record: {"record": figures, "points": [per subnet]}, or None
+        where a validation records nothing of it (latency's figures are the record's own)."""
+        return None
+
+    def validation_figures(self, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Its figures in a validation record, by what they measure (`{"": figures}` for one kind)."""
+        section = record.get(self.name)
+        return {} if not isinstance(section, dict) or "skipped" in section else {"": section}
+
+    def check(self, value: Any, given_as: str) -> float:
+        """A budget as a finite number within the bounds, refused in one sentence naming `given_as`
+        (a string, a bool, NaN or infinity: a NaN budget compares false with every prediction). Any
+        real number is taken, numpy's too, as a float."""
+        low, high = self.bounds
+        if not isinstance(value, (Real, np.floating, np.integer)) or isinstance(value, (bool, np.bool_)) or not math.isfinite(float(value)):
+            raise UserError(f"{given_as} must be a finite number above {low:g} {self.unit} and at most {high:g}, not {value!r}")
+        if not low < float(value) <= high:
+            raise UserError(f"{given_as} must be above {low:g} {self.unit} and at most {high:g}, not {float(value):g}")
+        return float(value)
+
+    def finish_line(self, device: str, predicted: float, interval: tuple[float, float], observed: Observed | None, limit: Limit | None) -> str | None:
+        """The delivered model's figure on one device in words: measured (where `observed` holds it)
+        and predicted, against its budget (`limit`, where one was set); None where there is nothing
+        to say (no budget, and nothing measured)."""
+        measured = self.of(observed) if observed is not None else None
+        if limit is None and measured is None:
+            return None
+        parts = [self.measured_words(observed, measured) if observed is not None and measured is not None
+                 else "not measured by this device's runner" if self.measured else ""]
+        parts.append(f"{predicted:.{self.digits}g} {self.unit} predicted")
+        if limit is not None:
+            within = None if measured is None else measured <= limit.value * (1 + self.tolerance)
+            standing = "within" if within else "OVER" if within is False else "judged by its prediction against"
+            parts.append(f"{standing} the {limit.value:g} {self.unit} budget" + (f" (+{self.tolerance:.0%})" if within is not None else ""))
+        return f"{self.noun} on {device}: " + ", ".join(p for p in parts if p)
+
+    def measured_words(self, observed: Observed, measured: float) -> str:
+        return f"{measured:.{self.digits}g} {self.unit} measured"
+
+    def predicted_words(self, value: float) -> str:
+        return f"predicted at {value:.{self.digits}g} {self.unit}"
+
+    def __repr__(self) -> str:
+        return f"<constraint {self.name}>"
+
+
+CONSTRAINTS: dict[str, Constraint] = {}  # name -> its registration, in the order registered (latency first)
+
+
+def register(cls: type[Constraint]) -> type[Constraint]:
+    """Class decorator: make a constraint known by its name (one instance: constraints hold no state)."""
+    if cls.name in CONSTRAINTS:
+        raise ValueError(f"constraint {cls.name!r} is registered twice")
+    CONSTRAINTS[cls.name] = cls()
+    return cls
+
+
+def get_constraint(name: str) -> Constraint:
+    if name not in CONSTRAINTS:
+        raise UserError(f"unknown constraint {name!r}; the known ones are {', '.join(CONSTRAINTS)}")
+    return CONSTRAINTS[name]
+
+
+def shared_constraints() -> list[Constraint]:
+    """The constraints a search holds on every device at once (one budget each), in registration order."""
+    return [c for c in CONSTRAINTS.values() if not c.per_device]
+
+
+def round_up(value: float, digits: int = 3) -> float:
+    """`value` rounded up at its `digits`-th significant digit, so the number a message names passes."""
+    if value <= 0:
+        return value
+    scale = 10 ** (digits - 1 - math.floor(math.log10(value)))
+    return math.ceil(value * scale - 1e-9) / scale

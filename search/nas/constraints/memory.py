@@ -1,0 +1,100 @@
+"""Peak memory: one budget (MiB) held on every device, predicted by each device's LUT (its entries'
+memory, `search.nas.memory`) and measured by each device's runner where it measures memory (the
+host's child process, Android's `/proc/self/status`, the iPhone's `phys_footprint`). A LUT that
+records no memory cannot price it, and says how to get one that does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register, round_up
+from search.nas.memory import KINDS, MIB, Memory, MemoryPredictor, no_memory
+from search.space.config import SubnetConfig
+from search.space.encoding import ConfigBatch
+
+
+class MemoryPrice(Price):
+    def __init__(self, constraint: Constraint, subject: Subject) -> None:
+        super().__init__(constraint, subject)
+        self.predictor = MemoryPredictor(subject.lut, subject.base_space)
+
+    def point(self, config: SubnetConfig) -> float:
+        return self.predictor.predict(config).peak_bytes / MIB
+
+    def point_batch(self, batch: ConfigBatch) -> np.ndarray:
+        return self.predictor.predict_batch(batch) / MIB
+
+    def details(self, config: SubnetConfig) -> dict[str, float]:
+        return {"load_predicted": self.predictor.predict(config).load_bytes / MIB}
+
+    def interval(self, config: SubnetConfig) -> tuple[float, float]:
+        """Where a repeat measurement would fall: the LUT's sessions' spread (the predictor's own error is what a validation measures)."""
+        low, high = self.predictor.interval(self.predictor.predict(config).peak_bytes)
+        return low / MIB, high / MIB
+
+    def excess(self, config: SubnetConfig, limit: float, slack: float = 0.0) -> str | None:
+        mib = self.point(config)
+        if mib > limit * (1 + slack):
+            return f"predicted to need {mib:.2f} MiB at its peak, over the {limit:g} MiB memory budget"
+        return None
+
+    def unreachable(self, limit: Limit, least: float | None) -> str:
+        floor = self.predictor.least() / MIB
+        if least is None or floor > limit.value:
+            return (
+                f"no subnet fits in {limit.value:g} MiB: the least peak memory LUT {self.subject.lut.short} predicts for a subnet is "
+                f"{floor:.2f} MiB; raise {limit.given_as} to at least {round_up(max(floor, least or 0.0)):g}"
+            )
+        return f"no subnet fits in {limit.value:g} MiB of peak memory while meeting the other budgets; raise {limit.given_as} to at least {least:g}"
+
+    def describe(self, limit: Limit) -> str:
+        return f"peak memory predicted at or below {limit.value:g} MiB"
+
+
+@register
+class PeakMemory(Constraint):
+    name = "memory"
+    noun = "peak memory"
+    unit = "MiB"
+    option = "--memory-mb"
+    argument = "memory_mb"
+    help = "the budget of peak memory in MiB, held on every device: predicted by each LUT (which must record memory), measured at the finish"
+    bounds = (0.0, 1e6)
+
+    def price(self, subject: Subject) -> Price:
+        return MemoryPrice(self, subject)
+
+    def of(self, observed: Observed) -> float | None:
+        return None if observed.memory is None else observed.memory["peak_bytes"] / MIB
+
+    def validation(self, subject: Subject, configs: Sequence[SubnetConfig], observed: Sequence[Observed]) -> dict[str, Any] | None:
+        """The LUT's memory predictions against the memory measured with the subnets' latency: figures
+        per kind (`load`, `peak`) and each subnet's pair, where the LUT records memory and the runner
+        measured it for every subnet; otherwise none, and the record says why."""
+        from search.nas.agreement import figures
+
+        lut = subject.lut
+        if lut.memory is None or any(o.memory is None for o in observed):
+            why = no_memory(lut) if lut.memory is None else f"the runner of {lut.device.name} measured no memory"
+            return {"record": {"skipped": why}, "points": [{} for _ in configs]}
+        predictor = MemoryPredictor(lut, subject.base_space)
+        predicted = [predictor.predict(c) for c in configs]
+        record: dict[str, Any] = {"method": observed[0].memory["method"]}
+        for kind, field in zip(("load", "peak"), KINDS):
+            got = figures(np.array([getattr(p, field) for p in predicted]), np.array([float(o.memory[field]) for o in observed]))
+            record[kind] = {**{k: v for k, v in got.items() if k != "rmse_ms"}, "rmse_mib": got["rmse_ms"] / MIB}
+        points = [{"predicted_memory_mib": p.to_dict(), "measured_memory_mib": Memory.of(m.memory).to_dict()} for p, m in zip(predicted, observed)]
+        return {"record": record, "points": points}
+
+    def measured_words(self, observed: Observed, measured: float) -> str:
+        assert observed.memory is not None
+        return f"{measured:.2f} MiB measured at its peak (load {observed.memory['load_bytes'] / MIB:.2f})"
+
+    def validation_figures(self, record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        section = record.get(self.name)
+        if not isinstance(section, dict) or "skipped" in section:
+            return {}
+        return {kind: section[kind] for kind in ("load", "peak") if isinstance(section.get(kind), dict)}

@@ -1,0 +1,113 @@
+"""Program size: one budget (MiB) held on every device, for the program each device is given (the
+`.pte`, the int8 `.pte`, the `.mlpackage`): app stores and over-the-air download limits make it a
+real budget, and int8 halves it. Predicted by each device's LUT (its entries' `size_bytes`, profiled
+by removal from the programs as exported for the device: `orchestrator.lut.size`) and measured as
+the bytes of the program delivered in each device's form; a LUT profiled before sizes were
+recorded cannot price it, and says how to get one that does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register
+from search.nas.lut import Lut, LUTError, entry_key
+from search.nas.memory import MIB
+from search.nas.predictor import missing_entries, parts
+from search.space.additive import AdditiveTable, least_total
+from search.space.config import SubnetConfig, validate
+from search.space.encoding import ConfigBatch, decode
+
+
+def program_bytes(path: Path) -> int:
+    """A program's size: a file's bytes, or the bytes of every file in a package folder."""
+    path = Path(path)
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
+def no_size(lut: Lut) -> str:
+    """Why a LUT has no program size and how to get one that has."""
+    why = {"transfer": "a transfer LUT scales latency only", "isolated": "its blocks were measured alone"}.get(lut.method, "it was profiled before program sizes were recorded")
+    return f"LUT {lut.id} records no program size ({why}); profile the device with `bench profile --device {lut.device.name}` for a LUT that does"
+
+
+def has_size(lut: Lut) -> bool:
+    return "size" in lut.measurement and all("size_bytes" in e for e in lut.entries.values())
+
+
+class SizePrice(Price):
+    def __init__(self, constraint: Constraint, subject: Subject) -> None:
+        super().__init__(constraint, subject)
+        lut, space = subject.lut, subject.base_space
+        if not has_size(lut):
+            raise LUTError(no_size(lut))
+        self.bytes = {key: float(e["size_bytes"]) for key, e in lut.entries.items()}
+        self.table = AdditiveTable(space, lambda kind, stage=None, **p: self.bytes.get(entry_key(kind, stage, **p), np.nan))
+        if (least := least_total(self.table, space)) <= 0:
+            raise LUTError(
+                f"LUT {lut.id} predicts as little as {least / MIB:.4g} MiB of program for subnets of space {space.name!r} (its negative "
+                "entries add up), and a program cannot be empty; rebuild it with `bench profile`"
+            )
+
+    def point(self, config: SubnetConfig) -> float:
+        space = self.subject.base_space
+        validate(config, space)
+        keys = [p.key for p in parts(config, space)]
+        if missing := sorted({k for k in keys if k not in self.bytes}):
+            raise missing_entries(self.subject.lut, missing, config)
+        return sum(self.bytes[k] for k in keys) / MIB
+
+    def point_batch(self, batch: ConfigBatch) -> np.ndarray:
+        total = self.table.total(batch)
+        if (bad := np.flatnonzero(np.isnan(total))).size:
+            self.point(decode(batch, int(bad[0]), self.subject.base_space))
+        return total / MIB
+
+    def least(self) -> float:
+        return least_total(self.table, self.subject.base_space) / MIB
+
+    def unreachable(self, limit: Limit, least: float | None) -> str:
+        floor = self.least()
+        if least is None or floor > limit.value:
+            return (
+                f"no subnet's program fits in {limit.value:g} MiB: the smallest LUT {self.subject.lut.short} predicts for a subnet is "
+                f"{floor:.3g} MiB; raise {limit.given_as} to at least {max(floor, least or 0.0):.3g}"
+            )
+        return f"no subnet's program fits in {limit.value:g} MiB while meeting the other budgets; raise {limit.given_as} to at least {least:.3g}"
+
+    def describe(self, limit: Limit) -> str:
+        return f"a program ({self.subject.lut.measurement['size']['form']}) predicted at or below {limit.value:g} MiB"
+
+
+@register
+class ProgramSize(Constraint):
+    name = "size"
+    noun = "program size"
+    unit = "MiB"
+    option = "--size-mb"
+    argument = "size_mb"
+    help = "the budget of program size in MiB, held on every device in its own form (.pte, int8 .pte, .mlpackage): predicted by each LUT, measured as the delivered file's bytes"
+    bounds = (0.0, 1e5)
+
+    def price(self, subject: Subject) -> Price:
+        return SizePrice(self, subject)
+
+    def of(self, observed: Observed) -> float | None:
+        return None if observed.program is None else program_bytes(observed.program) / MIB
+
+    def validation(self, subject: Subject, configs: Sequence[SubnetConfig], observed: Sequence[Observed]) -> dict[str, Any] | None:
+        """The LUT's program sizes against the bytes of the programs the validation exported."""
+        from search.nas.agreement import figures
+
+        if not has_size(subject.lut) or any(o.program is None for o in observed):
+            why = no_size(subject.lut) if not has_size(subject.lut) else "the validation kept no program files"
+            return {"record": {"skipped": why}, "points": [{} for _ in configs]}
+        price = SizePrice(self, subject)
+        predicted = np.array([price.point(c) for c in configs])
+        measured = np.array([self.of(o) for o in observed], dtype=float)
+        got = figures(predicted, measured)
+        record = {"method": "each subnet's program bytes as exported for the device", **{k: v for k, v in got.items() if k != "rmse_ms"}, "rmse_mib": got["rmse_ms"]}
+        return {"record": record, "points": [{"predicted_size_mib": float(p), "measured_size_mib": float(m)} for p, m in zip(predicted, measured)]}

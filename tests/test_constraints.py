@@ -1,0 +1,179 @@
+"""The constraint seam: a budget of a new kind is one registration (`search.nas.constraints`), and
+every door, the pricer, the finish and result.json take it up; and the budgets now registered
+(latency, peak memory, parameters, program size) behave as the user asks of each."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import numpy as np
+import pytest
+
+from infra.errors import UserError
+from search.nas.budget import BudgetError, Pricer, one_device
+from search.nas.constraints import CONSTRAINTS, Constraint, Limit, Observed, Price, Subject, get_constraint
+from search.nas.lut import Lut, LUTError
+from search.nas.strategies import Search, SearchSettings
+from search.space import load_space
+from search.space.encoding import random_batch
+from search.space.sampling import max_config, min_config
+from tests.lut_factory import restamped, sized_lut, with_memory, with_size
+
+TINY = load_space("tiny")
+
+
+def lut(**extra: Any) -> Lut:
+    return Lut.of(with_size(with_memory(sized_lut(TINY, **extra), TINY), TINY))
+
+
+def middle(doc: Lut) -> float:
+    held = one_device(doc, TINY, {"latency": 1e5}).first
+    return (held.point("latency", min_config(TINY, 64)) + held.point("latency", max_config(TINY, 64))) / 2
+
+
+class Energy(Constraint):
+    """A constraint a phone might impose next: millijoules per inference, from the parameter count."""
+
+    name, noun, unit, option, argument, help = "energy", "energy", "mJ", "--energy-mj", "energy_mj", "energy per inference in mJ"
+    measured = False
+
+    def price(self, subject: Subject) -> Price:
+        from search.nas.constraints.params import ParamsPrice
+
+        class EnergyPrice(ParamsPrice):
+            def excess(self, config, limit, slack=0.0):  # noqa: ANN001, ANN202 - the parameters' check, in millijoules
+                return None if self.point(config) <= limit else f"predicted at {self.point(config):.3g} mJ, over the {limit:g} mJ budget"
+
+        return EnergyPrice(self, subject)
+
+    def of(self, observed: Observed) -> float | None:
+        return None
+
+
+@pytest.fixture
+def energy(monkeypatch):
+    monkeypatch.setitem(CONSTRAINTS, "energy", Energy())
+    return CONSTRAINTS["energy"]
+
+
+def test_a_registered_constraint_is_an_option_of_bench_search_and_an_argument_of_the_api(energy):
+    import inspect
+
+    from autovit_bench.job import _shared
+    from orchestrator.cli.search_options import shared_budget_options
+
+    def command(shared: dict | None = None) -> dict | None:
+        return shared
+
+    wrapped = shared_budget_options(command)
+    assert "energy_mj" in inspect.signature(wrapped).parameters
+    assert wrapped(memory_mb=None, params_m=None, size_mb=None, energy_mj=3.0)["energy"] == 3.0
+    assert _shared({"energy_mj": np.float32(2.5)}) == {"energy": (2.5, "energy_mj")}
+
+
+def test_a_registered_constraint_is_held_by_the_pricer_and_named_in_its_refusal(energy):
+    doc = lut()
+    budget = one_device(doc, TINY, {"latency": 1e5}).first.point("params", min_config(TINY, 64)) * 0.5
+    with pytest.raises(BudgetError, match=rf"^no subnet meets {budget:g}M parameters: the smallest subnet has .*; raise --energy-mj to at least"):
+        one_device(doc, TINY, {"latency": 1e5, "energy": budget}).check_reachable()
+
+
+def test_every_budget_of_a_kind_is_checked_as_one_number_for_cli_and_api():
+    latency = get_constraint("latency")
+    assert latency.check(np.float32(0.5), "latency_ms") == pytest.approx(0.5) and type(latency.check(np.int64(2), "x")) is float
+    for bad, says in ((1e7, "must be above 0 ms and at most 1e\\+06, not 1e\\+07"), (True, "not True"), (float("inf"), "not inf"), ("1", "not '1'")):
+        with pytest.raises(UserError, match=f"^latency_ms {says}" if "above" in says else f"^latency_ms must be a finite number.*{says}"):
+            latency.check(bad, "latency_ms")
+
+
+def test_a_budget_given_with_budget_is_named_so_in_its_refusal():
+    """`--budget LUT=MS` alone was told to raise --latency-ms, which the user never typed."""
+    doc = lut()
+    held = one_device(doc, TINY, {"latency": 1e5}).first
+    named = Limit(get_constraint("latency"), held.point("latency", min_config(TINY, 64)) * 0.1, "--budget d7f47ca8=MS")
+    from search.nas.budget import held as priced
+
+    pricer = Pricer([priced(doc, {"latency": named}, TINY, TINY)], TINY)
+    with pytest.raises(BudgetError) as refused:
+        pricer.check_reachable()
+    assert "raise --budget d7f47ca8=MS to at least " in str(refused.value) and "--latency-ms" not in str(refused.value)
+
+
+def test_when_the_budgets_admit_a_subnet_but_the_first_generation_drew_none_the_refusal_names_coarse_samples(monkeypatch):
+    """It named a budget at or below the one given ("raise the budget to at least 0.545" of 0.55)."""
+    doc = lut()
+    pricer = one_device(doc, TINY, {"latency": middle(doc), "memory": 1e5})
+    monkeypatch.setattr(pricer, "random_feasible", lambda *args: [])
+    monkeypatch.setattr("search.nas.strategies.coarse_to_fine.coarse_phase", lambda *args: ([], _report()))
+    with pytest.raises(BudgetError) as refused:
+        Search(SearchSettings(population=4, generations=1, parents=2, coarse_samples=10), pricer, lambda c: 0.5).run()
+    message = str(refused.value)
+    assert re.search(r"they admit few subnets \(\d+ of the [\d,]+ drawn to check them; alone, .* admits [\d.]+%", message), message
+    assert message.endswith("raise --coarse-samples (the subnets the coarse phase draws), or a budget that binds")
+    assert "at least" not in message
+
+
+def _report() -> Any:
+    from search.nas.strategies.coarse import CoarseReport
+
+    return CoarseReport(10, 0, 0, 0.01)
+
+
+def test_a_lut_whose_memory_entries_add_up_to_nothing_is_refused_for_memory():
+    """A hand-edited LUT of negative memory entries, its id recomputed, passed any --memory-mb."""
+    doc = with_memory(sized_lut(TINY), TINY)
+    entries = {k: {**e, "memory": {"load_bytes": -2**20, "peak_bytes": -2**20}} if e["kind"] == "mbconv_layer" else e for k, e in doc["entries"].items()}
+    with pytest.raises(LUTError, match=r"predicts as little as -[\d.]+ MiB of load memory for subnets of space 'tiny' .* cannot be zero or negative"):
+        one_device(Lut.of(restamped({**doc, "entries": entries})), TINY, {"latency": 1e5, "memory": 10})
+
+
+def test_the_lut_format_refuses_an_entry_that_frees_more_memory_than_a_block_can_hold():
+    doc = with_memory(sized_lut(TINY), TINY)
+    doc["entries"]["overhead"]["memory"]["peak_bytes"] = -2**30
+    with pytest.raises(LUTError, match=r"malformed at entries/overhead/memory/peak_bytes: -1073741824 is less than the minimum of -268435456"):
+        restamped(doc)
+
+
+def test_program_size_is_the_sum_of_the_lut_s_entries_and_refused_where_a_lut_records_none():
+    doc = lut()
+    held = one_device(doc, TINY, {"latency": 1e5, "size": 100}).first
+    config = max_config(TINY, 64)
+    from search.nas.predictor import parts
+
+    assert held.point("size", config) == pytest.approx(sum(doc.entries[p.key]["size_bytes"] for p in parts(config, TINY)) / 2**20)
+    batch = random_batch(TINY, 50, np.random.default_rng(0), 64)
+    from search.space.encoding import decode
+
+    assert held.prices["size"].point_batch(batch) == pytest.approx([held.point("size", decode(batch, i, TINY)) for i in range(50)])
+    with pytest.raises(LUTError, match=r"records no program size \(it was profiled before program sizes were recorded\); profile the device with `bench profile --device host-cpu`"):
+        one_device(Lut.of(sized_lut(TINY)), TINY, {"latency": 1e5, "size": 100})
+
+
+def test_a_program_s_measured_size_is_its_file_s_bytes_or_its_package_s(tmp_path):
+    size = get_constraint("size")
+    (tmp_path / "a.pte").write_bytes(b"x" * 2**20)
+    package = tmp_path / "b.mlpackage"
+    (package / "Data").mkdir(parents=True)
+    (package / "Data" / "weight.bin").write_bytes(b"x" * 2**19)
+    (package / "Manifest.json").write_bytes(b"x" * 2**19)
+    assert size.of(Observed(1.0, None, None, tmp_path / "a.pte")) == 1.0 and size.of(Observed(1.0, None, None, package)) == 1.0
+
+
+def test_a_size_budget_no_program_fits_names_the_smallest_and_a_budget_that_passes():
+    doc = lut()
+    with pytest.raises(BudgetError) as refused:
+        one_device(doc, TINY, {"latency": 1e5, "size": 0.01}).check_reachable()
+    named = float(re.search(r"raise --size-mb to at least ([0-9.]+)$", str(refused.value)).group(1))
+    assert str(refused.value).startswith("no subnet's program fits in 0.01 MiB: the smallest LUT ")
+    one_device(doc, TINY, {"latency": 1e5, "size": named}).check_reachable()
+
+
+def test_the_joint_search_holds_a_shared_budget_on_every_device():
+    a, b = lut(), Lut.of(with_size(with_memory(sized_lut(TINY, per_mparam_ms=5.0, device={**sized_lut(TINY)["device"], "name": "other"}), TINY), TINY, 1.0))
+    pa, pb = one_device(a, TINY, {"latency": 1e5, "size": 0.3}), one_device(b, TINY, {"latency": 1e5, "size": 0.3})
+    both = Pricer([pa.first, pb.first], TINY)
+    rng = random.Random(0)
+    for config in both.random_feasible(rng, 20, set()):
+        assert pa.first.point("size", config) <= 0.3 and pb.first.point("size", config) <= 0.3
