@@ -152,13 +152,15 @@ def test_program_size_is_the_sum_of_the_lut_s_entries_and_refused_where_a_lut_re
 
 
 def test_a_program_s_measured_size_is_its_file_s_bytes_or_its_package_s(tmp_path):
-    size = get_constraint("size")
+    from search.nas.constraints.size import program_bytes
+
     (tmp_path / "a.pte").write_bytes(b"x" * 2**20)
     package = tmp_path / "b.mlpackage"
     (package / "Data").mkdir(parents=True)
     (package / "Data" / "weight.bin").write_bytes(b"x" * 2**19)
     (package / "Manifest.json").write_bytes(b"x" * 2**19)
-    assert size.of(Observed(1.0, None, None, tmp_path / "a.pte")) == 1.0 and size.of(Observed(1.0, None, None, package)) == 1.0
+    assert program_bytes(tmp_path / "a.pte") == program_bytes(package) == 2**20
+    assert get_constraint("size").of(Observed(1.0, None, None, program_bytes(package))) == 1.0
 
 
 def test_a_size_budget_no_program_fits_names_the_smallest_and_a_budget_that_passes():
@@ -177,3 +179,18 @@ def test_the_joint_search_holds_a_shared_budget_on_every_device():
     rng = random.Random(0)
     for config in both.random_feasible(rng, 20, set()):
         assert pa.first.point("size", config) <= 0.3 and pb.first.point("size", config) <= 0.3
+
+
+def test_a_validation_holds_the_lut_s_program_sizes_against_the_exported_programs_bytes():
+    doc = lut()
+    configs = [min_config(TINY, 64), max_config(TINY, 64), *one_device(doc, TINY, {"latency": 1e5}).random_feasible(random.Random(1), 3, set())]
+    size = get_constraint("size")
+    price = one_device(doc, TINY, {"latency": 1e5, "size": 100}).first.prices["size"]
+    observed = [Observed(1.0, None, None, int(price.point(c) * 2**20 * 1.02)) for c in configs]
+    part = size.validation(Subject(doc, TINY, TINY), configs, observed)
+    record = part["record"]
+    assert record["within_10"] == 1.0 and record["bias"] == pytest.approx(-0.02 / 1.02, abs=1e-4) and record["samples"] == 5
+    assert part["points"][1]["measured_size_mib"] == pytest.approx(part["points"][1]["predicted_size_mib"] * 1.02, rel=1e-6)
+    assert size.validation_figures({"size": record}) == {"": record}
+    without = size.validation(Subject(Lut.of(sized_lut(TINY)), TINY, TINY), configs, observed)
+    assert without["record"]["skipped"].endswith("profile the device with `bench profile --device host-cpu` for a LUT that does")

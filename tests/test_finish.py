@@ -151,6 +151,7 @@ def test_the_finish_s_session_is_sized_to_the_time_budget_from_the_luts_predicti
     monkeypatch.setattr(delivery, "runner_for", lambda device: SimpleNamespace(unattended=lambda run_dir: nullcontext()))
     monkeypatch.setattr(delivery, "export_probes", lambda specs, *args: {k: SimpleNamespace(path=tmp_path / "anchor.pte") for k in specs})
     lut = Lut.of(sized_lut(load_space("tiny"), measurement={"context_latency_ms": 40.0}))
+    (tmp_path / "a.pte").write_bytes(b"a program")
     delivery.time_models({"aaaa": tmp_path / "a.pte"}, 64, lut, load_space("tiny"), SimpleNamespace(backend="pte-portable", name="host-portable"),
                          tmp_path / "measure", predicted_ms={"aaaa": 55.0})
     assert asked == {"budget": TimeBudget(), "latency_ms": {"aaaa": 55.0, "anchor": 40.0}}

@@ -20,7 +20,7 @@ from search.space.config import SubnetConfig
 from search.space.sampling import max_config, min_config
 from search.supernet.static import StaticSubnet
 from tests.conftest import CliResult
-from tests.lut_factory import sized_lut, with_memory
+from tests.lut_factory import sized_lut, with_memory, with_size
 
 pytestmark = pytest.mark.exports
 
@@ -41,9 +41,9 @@ def tiny_lut(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_memory_lut(tmp_path_factory) -> Path:
-    """`tiny_lut` with memory recorded, as a profile on a runner that measures it writes it."""
+    """`tiny_lut` with memory and program sizes recorded, as a profile on a runner that measures memory writes it."""
     tiny = load_space("tiny")
-    return write_lut(tmp_path_factory.mktemp("lut") / "tiny-host-memory.json", with_memory(sized_lut(tiny, device=HOST), tiny))
+    return write_lut(tmp_path_factory.mktemp("lut") / "tiny-host-memory.json", with_size(with_memory(sized_lut(tiny, device=HOST), tiny), tiny))
 
 
 def middle_budget(lut_path: Path) -> float:
@@ -75,7 +75,7 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     out = tmp_path / "search"
     result = subprocess.run(
         [sys.executable, "-m", "orchestrator", "search", "--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_memory_lut),
-         "--latency-ms", str(budget), "--memory-mb", "500", "--out", str(out), "--json", *FAST, "--measure-top", "1"],
+         "--latency-ms", str(budget), "--memory-mb", "500", "--size-mb", "50", "--out", str(out), "--json", *FAST, "--measure-top", "1"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "BENCH_CACHE": str(fresh_coreml(shared_export_cache, tmp_path))},
         capture_output=True, text=True, timeout=600,
     )
@@ -118,6 +118,10 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     assert memory["measured"] == pytest.approx(measured["peak_bytes"] / 2**20)
     assert f"peak memory on host: {memory['measured']:.2f} MiB measured at its peak (load {measured['load_bytes'] / 2**20:.2f})" in result.stderr
     assert "one model, a program per device: host: best.pte; best.mlpackage (for iOS devices (Core ML): no device of this search runs it" in result.stderr
+    size = host["constraints"]["size"]  # the program delivered, in the device's form: its own bytes
+    assert (size["budget"], size["given_as"], size["within"]) == (50, "--size-mb", True) and size["predicted"] <= 50
+    assert size["measured"] == pytest.approx((out / "best.pte").stat().st_size / 2**20)
+    assert f"program size on host: {size['measured']:.3g} MiB measured" in result.stderr
 
 
 def ctrl_c(*args, **kwargs):
@@ -185,6 +189,19 @@ def test_a_search_without_a_record_of_its_inputs_is_not_resumed(tmp_path, inputs
         (tmp_path / "inputs.json").write_text(inputs)
     with pytest.raises(UserError, match=rf"^the search in {re.escape(str(tmp_path))} has no record of the inputs it started with, so it cannot be resumed safely; start a new search in another --out$"):
         check_resume(tmp_path, {})
+
+
+def test_a_search_started_before_budgets_were_recorded_by_constraint_resumes_with_the_same_inputs(tmp_path):
+    """inputs.json of the first form (one primary LUT, its latency_ms, params_m, memory_mb, other_budgets)
+    compares with today's record of the same budgets, given in another order."""
+    then = {"checkpoint_sha256": "a" * 64, "lut": "b" * 16, "latency_ms": 0.9, "params_m": None, "memory_mb": 9.0, "interval_calibration": None,
+            "other_budgets": [{"lut": "a" * 16, "latency_ms": 1.1, "interval_calibration": None}], "data": "/d", "selection": "s", "settings": {}}
+    (tmp_path / "inputs.json").write_text(json.dumps({"resumes_with": then}))
+    now = {"checkpoint_sha256": "a" * 64, "budgets": {"devices": [{"lut": "a" * 16, "latency": 1.1}, {"lut": "b" * 16, "latency": 0.9}], "shared": {"memory": 9.0}},
+           "interval_calibration": {"b" * 16: {}, "a" * 16: {}}, "data": "/d", "selection": "s", "settings": {}}
+    check_resume(tmp_path, now)
+    with pytest.raises(UserError, match=r"the budgets: LUT aaaaaaaa at latency 1.1 ms; LUT bbbbbbbb at latency 0.9 ms; peak memory 9 MiB \(--memory-mb\) then, "):
+        check_resume(tmp_path, {**now, "budgets": {**now["budgets"], "shared": {"memory": 8.0}}})
 
 
 @pytest.mark.parametrize(

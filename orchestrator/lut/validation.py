@@ -36,6 +36,7 @@ from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
 from search.nas.agreement import figures
 from search.nas.constraints import CONSTRAINTS, Observed, Subject
+from search.nas.constraints.size import program_bytes
 from search.nas.lut import Lut, check_same_precision, read_lut
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
@@ -68,13 +69,13 @@ class ValidationRun:
     anchor_ms: float  # the LUT's context network, timed in the same session
     device_facts: dict[str, Any]
     memory: list[dict[str, Any] | None] | None = None  # each subnet's memory as the runner measured it (None: it measures none)
-    programs: list[Path] | None = None  # each subnet's program, as timed
+    program_bytes: list[int] | None = None  # each subnet's program's bytes, as timed
 
     def observed(self, speed: float | None) -> list[Observed]:
         """Each subnet as every constraint reads its measured figure (`speed`: the session's, by the anchor)."""
         memory = self.memory or [None] * len(self.configs)
-        programs = self.programs or [None] * len(self.configs)
-        return [Observed(float(ms), speed, m, path) for ms, m, path in zip(self.measured_ms, memory, programs)]
+        sizes = self.program_bytes or [None] * len(self.configs)
+        return [Observed(float(ms), speed, m, size) for ms, m, size in zip(self.measured_ms, memory, sizes)]
 
 
 def measure_subnets(
@@ -107,7 +108,7 @@ def measure_subnets(
     memory = {m["id"]: m.get("memory") for m in result["models"]}
     return ValidationRun(
         configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]}, [memory[s] for s in specs],
-        [artifacts[s].path for s in specs],
+        [program_bytes(artifacts[s].path) for s in specs],
     )
 
 

@@ -30,6 +30,7 @@ from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.session import run_session
 from orchestrator.plan.spec import ProbeSpec
 from search.nas.constraints import Observed
+from search.nas.constraints.size import program_bytes
 from search.nas.lut import Lut
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace
@@ -138,11 +139,11 @@ class Timed:
     anchor_lut_ms: float | None
     device: str
     memory: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # each model's memory as the runner measured it (None: it measures none)
-    programs: dict[str, Path] = field(default_factory=dict)  # each model's program file, as timed
+    program_bytes: dict[str, int] = field(default_factory=dict)  # each model's program's bytes, as timed
 
     def observed(self, model: str) -> Observed:
         """What the session says of one model, as every constraint reads its figure from it."""
-        return Observed(self.measured_ms[model], self.session_speed, self.memory.get(model), self.programs.get(model))
+        return Observed(self.measured_ms[model], self.session_speed, self.memory.get(model), self.program_bytes.get(model))
 
     @property
     def session_speed(self) -> float | None:
@@ -184,7 +185,7 @@ def time_models(
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
     memory = {m["id"]: m.get("memory") for m in result["models"]}
     return Timed({name: median[name] for name in models}, median[ANCHOR], lut.measurement.get("context_latency_ms"), device.name,
-                 {name: memory[name] for name in models}, dict(models))
+                 {name: memory[name] for name in models}, {name: program_bytes(path) for name, path in models.items()})
 
 
 ANCHOR = "anchor"  # the anchor network's id in a session of found models (theirs are config hashes)

@@ -17,7 +17,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from numbers import Real
-from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
@@ -45,12 +44,13 @@ class Subject:
 class Observed(NamedTuple):
     """What a device's session says of one model: its median latency, how fast the session ran
     against the LUT (its anchor's median over its LUT latency; None where the LUT has no anchor
-    figure), the memory its runner measured (None: its runner measures none) and its program file."""
+    figure), the memory its runner measured (None: its runner measures none) and the bytes of the
+    program it ran (read when it was timed: the file may move into a delivery after)."""
 
     median_ms: float
     speed: float | None
     memory: dict[str, Any] | None
-    program: Path | None
+    program_bytes: int | None
 
 
 @dataclass(frozen=True)

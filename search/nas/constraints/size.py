@@ -96,13 +96,13 @@ class ProgramSize(Constraint):
         return SizePrice(self, subject)
 
     def of(self, observed: Observed) -> float | None:
-        return None if observed.program is None else program_bytes(observed.program) / MIB
+        return None if observed.program_bytes is None else observed.program_bytes / MIB
 
     def validation(self, subject: Subject, configs: Sequence[SubnetConfig], observed: Sequence[Observed]) -> dict[str, Any] | None:
         """The LUT's program sizes against the bytes of the programs the validation exported."""
         from search.nas.agreement import figures
 
-        if not has_size(subject.lut) or any(o.program is None for o in observed):
+        if not has_size(subject.lut) or any(o.program_bytes is None for o in observed):
             why = no_size(subject.lut) if not has_size(subject.lut) else "the validation kept no program files"
             return {"record": {"skipped": why}, "points": [{} for _ in configs]}
         price = SizePrice(self, subject)
