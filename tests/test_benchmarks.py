@@ -53,3 +53,14 @@ def test_every_benchmark_the_docs_name_is_one_that_exists():
     named = {m.group(1) or m.group(3) for page in pages for m in NAMED.finditer(page.read_text())}
     shells = {p.stem for p in SHELL}
     assert sorted(n for n in named if n not in SCRIPTS and n not in shells) == []
+
+
+def test_every_figure_section_names_what_produces_it_or_the_commit_it_is_history_of():
+    """docs/figures.md: each section's heading names the script or `bench` command that measures it
+    again, or its text names the commit its figures come from (figures of a script since rebuilt)."""
+    sections = re.split(r"^## ", (ROOT / "docs" / "figures.md").read_text(), flags=re.M)[1:]
+    unnamed = [
+        s.splitlines()[0] for s in sections
+        if not re.search(r"`(benchmarks/\w+\.(py|sh)|bench \w+)", s.splitlines()[0]) and not re.search(r"\bat [0-9a-f]{7}\b", s)
+    ]
+    assert unnamed == []
