@@ -168,7 +168,7 @@ def test_a_size_budget_no_program_fits_names_the_smallest_and_a_budget_that_pass
     with pytest.raises(BudgetError) as refused:
         one_device(doc, TINY, {"latency": 1e5, "size": 0.01}).check_reachable()
     named = float(re.search(r"raise --size-mb to at least ([0-9.]+)$", str(refused.value)).group(1))
-    assert str(refused.value).startswith("no subnet's program fits in 0.01 MiB: the smallest LUT ")
+    assert str(refused.value).startswith("no subnet fits in 0.01 MiB of program size: the least program size LUT ")
     one_device(doc, TINY, {"latency": 1e5, "size": named}).check_reachable()
 
 

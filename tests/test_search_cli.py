@@ -306,7 +306,7 @@ def test_an_unreachable_memory_budget_names_the_least_peak_and_a_budget_that_pas
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_memory_lut), "--latency-ms", str(middle_budget(tiny_memory_lut)),
                     "--memory-mb", "1", "--out", str(tmp_path / "o"), "--json", *FAST)
     line = one_error_line(result)
-    assert result.exit_code == 2 and line.startswith("error: no subnet fits in 1 MiB: the least peak memory LUT ") and not (tmp_path / "o").exists()
+    assert result.exit_code == 2 and line.startswith("error: no subnet fits in 1 MiB of peak memory: the least peak memory LUT ") and not (tmp_path / "o").exists()
     named = re.search(r"raise --memory-mb to at least ([0-9.]+)$", line).group(1)
     again = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_memory_lut), "--latency-ms", str(middle_budget(tiny_memory_lut)),
                    "--memory-mb", named, "--out", str(tmp_path / "o"), "--no-measure", "--json", *FAST)

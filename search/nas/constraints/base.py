@@ -105,16 +105,23 @@ class Price:
             return f"{self.constraint.predicted_words(value)}, over the {limit:g} {self.constraint.unit} {self.constraint.noun} budget"
         return None
 
+    def floor(self) -> float | None:
+        """The least figure this price gives any subnet of the space, exactly, where it knows it
+        (an additive table's `least_total`); None where only the draws tell."""
+        return None
+
     def unreachable(self, limit: Limit, least: float | None) -> str:
         """Why no subnet meets `limit` with every other budget of its device met (`least`: the least
         budget that admits one, rounded up so that it passes; None: none would), as one sentence."""
-        c = self.constraint
+        c, floor = self.constraint, self.floor()
+        if floor is not None and (least is None or floor > limit.value):
+            return (
+                f"no subnet fits in {limit.shown()} of {c.noun}: the least {c.noun} LUT {self.subject.lut.short} predicts for a subnet "
+                f"is {floor:.3g} {c.unit}; raise {limit.given_as} to at least {round_up(max(floor, least or 0.0)):g}"
+            )
         if least is None:
             return f"no subnet meets {limit.shown()} of {c.noun} while meeting the other budgets; raise those"
-        return (
-            f"no subnet fits in {limit.shown()} of {c.noun}: the least LUT {self.subject.lut.short} predicts for a subnet "
-            f"is {least:.3g} {c.unit}; raise {limit.given_as} to at least {least:.3g}"
-        )
+        return f"no subnet fits in {limit.shown()} of {c.noun} while meeting the other budgets; raise {limit.given_as} to at least {least:g}"
 
     def describe(self, limit: Limit) -> str:
         """The budget in the search's opening lines."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register, round_up
+from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register
 from search.nas.memory import KINDS, MIB, Memory, MemoryPredictor, no_memory
 from search.space.config import SubnetConfig
 from search.space.encoding import ConfigBatch
@@ -41,14 +41,8 @@ class MemoryPrice(Price):
             return f"predicted to need {mib:.2f} MiB at its peak, over the {limit:g} MiB memory budget"
         return None
 
-    def unreachable(self, limit: Limit, least: float | None) -> str:
-        floor = self.predictor.least() / MIB
-        if least is None or floor > limit.value:
-            return (
-                f"no subnet fits in {limit.value:g} MiB: the least peak memory LUT {self.subject.lut.short} predicts for a subnet is "
-                f"{floor:.2f} MiB; raise {limit.given_as} to at least {round_up(max(floor, least or 0.0)):g}"
-            )
-        return f"no subnet fits in {limit.value:g} MiB of peak memory while meeting the other budgets; raise {limit.given_as} to at least {least:g}"
+    def floor(self) -> float:
+        return self.predictor.least() / MIB
 
     def describe(self, limit: Limit) -> str:
         return f"peak memory predicted at or below {limit.value:g} MiB"

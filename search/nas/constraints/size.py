@@ -66,17 +66,8 @@ class SizePrice(Price):
             self.point(decode(batch, int(bad[0]), self.subject.base_space))
         return total / MIB
 
-    def least(self) -> float:
+    def floor(self) -> float:
         return least_total(self.table, self.subject.base_space) / MIB
-
-    def unreachable(self, limit: Limit, least: float | None) -> str:
-        floor = self.least()
-        if least is None or floor > limit.value:
-            return (
-                f"no subnet's program fits in {limit.value:g} MiB: the smallest LUT {self.subject.lut.short} predicts for a subnet is "
-                f"{floor:.3g} MiB; raise {limit.given_as} to at least {max(floor, least or 0.0):.3g}"
-            )
-        return f"no subnet's program fits in {limit.value:g} MiB while meeting the other budgets; raise {limit.given_as} to at least {least:.3g}"
 
     def describe(self, limit: Limit) -> str:
         return f"a program ({self.subject.lut.measurement['size']['form']}) predicted at or below {limit.value:g} MiB"
