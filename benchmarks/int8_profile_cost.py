@@ -68,7 +68,7 @@ def median_budget(lut_path: str) -> float:
     from search.space import load_space
 
     lut = read_lut(Path(lut_path))
-    return float(random_subnet_quantiles(LatencyPredictor(lut, load_space(lut["space"]["name"])), 0.5))
+    return float(random_subnet_quantiles(LatencyPredictor(lut, load_space(lut.space_name)), 0.5))
 
 
 def main() -> None:
@@ -104,7 +104,7 @@ def main() -> None:
         budget = 1.0 if args.dry_run else median_budget(int8["path"])
         doc, seconds = bench(code, int8["env"], "search", "--checkpoint", str(args.checkpoint.resolve()), "--lut", str(int8["lut"]),
                              "--latency-ms", f"{budget:.3f}", *SEARCH, "--out", str(work / "search"), dry_run=args.dry_run)
-        run["search"] = {"seconds": seconds, "latency_ms": budget, "delivered": doc.get("delivered")}
+        run["search"] = {"seconds": seconds, "latency_ms": budget, "devices": doc.get("devices")}
     if args.dry_run:
         return
     document = load_json(args.out, "int8 profile cost", "delete it to start again") if args.out.is_file() else {"runs": {}}

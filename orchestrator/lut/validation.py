@@ -184,7 +184,8 @@ class ValidationReport:
         """`bench validate --json`: one LUT's figures at the top level, several under "luts" by id."""
         out = {
             label.split()[1]: {
-                **r["figures"], "method": label.split()[0], "raw": r["raw_figures"], "speed_factor": r["anchor"]["speed_factor"], "memory": r.get("memory"),
+                **r["figures"], "method": label.split()[0], "raw": r["raw_figures"], "speed_factor": r["anchor"]["speed_factor"],
+                **{c.name: r.get(c.name) for c in CONSTRAINTS.values() if c.name != "latency"},
             }
             for label, r in self.records.items()
         }
