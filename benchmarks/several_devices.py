@@ -61,7 +61,7 @@ def budgets(quantile: float) -> dict[str, float]:
     return {d: round(float(random_subnet_quantiles(LatencyPredictor(read_lut(resolve_lut(ref)), space), quantile)), 4) for d, ref in LUTS.items()}
 
 
-TASKS = {"digits": ["data", "digits"], "cluttered": ["data", "cluttered"]}  # `bench` commands that write each task's data
+TASKS = {"digits": ["data", "digits"], "cluttered": ["data", "cluttered", "--search-images", "1000"]}  # `bench` commands that write each task's data
 
 
 def prepare(work: Path, epochs: int, task: str) -> Path:
