@@ -52,12 +52,23 @@ def test_every_committed_lut_with_a_record_is_listed_with_its_figures(store):
     assert {row["id"] for row in rows if isinstance(row["validation"], dict)} == validated
 
 
-def _method(name: str) -> tuple[int, str | None, int | None, int]:
-    """What a committed LUT records of how it was measured: plan version, interval method, passes, burst."""
-    from orchestrator.plan.spec import lut_plan_version
+def _method(name: str) -> tuple[tuple[int, str], str | None, int | None, int]:
+    """What a committed LUT records of how its latency was measured: its plan's layer copies and
+    context network, interval method, passes, burst (plan version 4 added memory's working-set
+    networks, which time nothing)."""
+    from orchestrator.plan.spec import PLAN_VERSIONS, lut_plan_version
 
     measurement = json.loads((ROOT / "luts" / f"{name}.json").read_text())["measurement"]
-    return lut_plan_version(measurement), measurement.get("interval", {}).get("method"), measurement.get("passes"), measurement.get("timing", {}).get("burst", 1)
+    copies, context, _ = PLAN_VERSIONS[lut_plan_version(measurement)]
+    return (copies, context), measurement.get("interval", {}).get("method"), measurement.get("passes"), measurement.get("timing", {}).get("burst", 1)
+
+
+def _latency_plan() -> tuple[int, str]:
+    """Today's plan's layer copies and context network: the latency method's part of it."""
+    from orchestrator.plan.spec import PLAN_VERSION, PLAN_VERSIONS
+
+    copies, context, _ = PLAN_VERSIONS[PLAN_VERSION]
+    return copies, context
 
 
 def test_the_lut_the_readme_shows_was_measured_as_the_guide_calls_current():
@@ -65,23 +76,20 @@ def test_the_lut_the_readme_shows_was_measured_as_the_guide_calls_current():
     guide calls two copies per layer, two passes and repeat intervals current: they must agree."""
     from orchestrator.lut.attribution import INTERVAL_METHOD
     from orchestrator.lut.settings import PRESETS
-    from orchestrator.plan.spec import PLAN_VERSION
 
     readme = (ROOT / "README.md").read_text()
     shown = re.search(r"bench validate --lut (\w{8}) --device host", readme).group(1)
     current = re.search(r"Only `(\w{8})` \(and `\w{8}`, the same method at 64 px\) was measured with today.s method", readme).group(1)
     name = next(n for n in COMMITTED_LUTS if n.rsplit("/", 1)[1].startswith(shown))
     assert shown == current
-    assert _method(name) == (PLAN_VERSION, INTERVAL_METHOD, PRESETS["quick"].settings.passes, PRESETS["quick"].settings.timing.burst)
+    assert _method(name) == (_latency_plan(), INTERVAL_METHOD, PRESETS["quick"].settings.passes, PRESETS["quick"].settings.timing.burst)
     guide = (ROOT / "docs" / "guide.md").read_text()
     assert "two passes" in guide and "as two copies" in guide and f"`{INTERVAL_METHOD}`" in guide
 
 
 def test_every_other_committed_lut_predates_the_current_method_as_the_readme_says():
-    from orchestrator.plan.spec import PLAN_VERSION
-
     said = re.search(r"Only `(\w{8})` \(and `(\w{8})`, the same method at 64 px\) was measured with today's method, and of\s+the int8 LUTs, `(\w{8})` and `(\w{8})`\.",
                      (ROOT / "README.md").read_text())
     others = [n for n in COMMITTED_LUTS if not n.rsplit("/", 1)[1].startswith(said.groups())]
-    assert [n for n in others if _method(n)[0] == PLAN_VERSION] == []
-    assert all(_method(n)[0] == PLAN_VERSION for n in COMMITTED_LUTS if n.rsplit("/", 1)[1].startswith(said.groups()))
+    assert [n for n in others if _method(n)[0] == _latency_plan()] == []
+    assert all(_method(n)[0] == _latency_plan() for n in COMMITTED_LUTS if n.rsplit("/", 1)[1].startswith(said.groups()))

@@ -163,14 +163,15 @@ def test_the_guide_names_the_run_directory_bench_search_defaults_to():
 
 
 def test_the_phones_page_gives_the_number_of_sessions_a_profile_runs():
-    from orchestrator.lut.profile import passes, session_groups
+    from orchestrator.lut.profile import passes, session_groups, working_sets
     from orchestrator.lut.settings import PRESETS
     from orchestrator.plan.builder import build_plan
     from search.space import load_space
 
     counts = set()
     for preset in PRESETS.values():
-        groups = session_groups(build_plan(load_space(preset.space), preset.resolution), preset.settings.per_stage_sessions)
+        plan = build_plan(load_space(preset.space), preset.resolution)
+        groups = [*session_groups(plan, preset.settings.per_stage_sessions), *working_sets(plan)]
         counts.add((len(groups), len(passes(groups, preset.settings.passes))))
     ((groups, sessions),) = counts  # both presets run the same sessions
     text = " ".join((ROOT / "docs" / "phones.md").read_text().split())
@@ -185,9 +186,15 @@ def test_the_guide_counts_the_entries_and_networks_each_preset_s_plan_has():
     full, quick = (build_plan(load_space(p.space), p.resolution) for p in (PRESETS["full"], PRESETS["quick"]))
     guide = " ".join(prose(ROOT / "docs" / "guide.md").split())
     assert f"({len(full.entries)} entries, {len(full.probes)} networks)" in guide
-    assert f"XXS: {len(full.entries)} entries from {len(full.probes)} networks; tiny: {len(quick.entries)} from {len(quick.probes)}." in guide
+    assert f"XXS: {len(full.entries)} entries from {len(full.probes)} networks; tiny: {len(quick.entries)} from {len(quick.probes)} (" in guide
     assert f"tiny's {len(quick.probes)} networks" in guide and f"XXS's {len(full.probes)} networks" in guide
-    assert f"the float32 one exports its {len(quick.probes)} in" in guide and f"the plan's every network (XXS: {len(full.probes)})" in guide
+    assert f"the plan's every network (XXS: {len(full.probes)})" in guide
+    timed = {pid for e in quick.entries for pid in (e.reference, e.variant) if pid}
+    full_timed = {pid for e in full.entries for pid in (e.reference, e.variant) if pid}
+    assert f"tiny: {len(quick.entries)} from {len(quick.probes)} ({len(full_timed)} and {len(timed)} of them timed" in guide
+    assert f"the {len(timed)} it times export" in guide and f"its {len(quick.probes) - len(timed)} memory networks" in guide
+    version_3 = build_plan(load_space(PRESETS["quick"].space), PRESETS["quick"].resolution, version=3)
+    assert f"the float32 one exports its {len(version_3.probes)} in about 2.5 min (plan version 3, before the memory networks)" in guide
 
 
 def test_the_guide_says_what_a_user_without_an_iphone_gets_and_which_host_devices_stand_in_for_phones():

@@ -55,8 +55,9 @@ RESOLUTION = 128
 
 def few_entries(full: Plan, keys: tuple[str, ...] = KEYS) -> Plan:
     """Of a plan of the tiny space, a few entries (by default the stems and MBConv-1 transitions:
-    networks that lower in seconds, in two sessions of their own), with stem/w16's network as the anchor."""
-    entries = tuple(e for e in full.entries if e.key in keys)
+    networks that lower in seconds, in two sessions of their own), with stem/w16's network as the
+    anchor, without their working-set networks (memory is not what these tests are about)."""
+    entries = tuple(dataclasses.replace(e, working=None) for e in full.entries if e.key in keys)
     probes = {pid: full.probes[pid] for e in entries for pid in (e.reference, e.variant) if pid}
     anchor = next(e.reference for e in entries if e.key == "stem/w16")
     return dataclasses.replace(full, entries=entries, probes=probes, anchor=anchor)

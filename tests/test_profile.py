@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import statistics
 from pathlib import Path
 
 import pytest
@@ -32,18 +33,20 @@ FAST = dataclasses.replace(
 )
 
 
-def small_plan() -> Plan:
+def small_plan(working_sets: bool = False) -> Plan:
+    """The plan's entries `SMALL_KEYS`, with their working-set networks (a session group of their
+    own) where `working_sets`, else without them."""
     full = build_plan(load_space("tiny"))
-    entries = tuple(e for e in full.entries if e.key in SMALL_KEYS)
-    probes = {pid: full.probes[pid] for e in entries for pid in (e.reference, e.variant) if pid}
+    entries = tuple(e if working_sets else dataclasses.replace(e, working=None) for e in full.entries if e.key in SMALL_KEYS)
+    probes = {pid: full.probes[pid] for e in entries for pid in (e.reference, e.variant, e.working) if pid}
     anchor = next(e.reference for e in entries if e.key == "stem/w16")  # any network serves; the context one lowers slowly
     return dataclasses.replace(full, entries=entries, probes=probes, anchor=anchor)
 
 
-def profiler(run_dir: Path, luts: Path, settings=FAST) -> Profiler:
+def profiler(run_dir: Path, luts: Path, settings=FAST, working_sets: bool = False) -> Profiler:
     space = load_space("tiny")
     return Profiler(get_device("host"), space, 64, settings, run_dir, luts_root=luts, log=lambda _: None,
-                    show_progress=False, plan=small_plan())
+                    show_progress=False, plan=small_plan(working_sets))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +55,7 @@ def finished(tmp_path_factory, export_cache: Path):
     with pytest.MonkeyPatch.context() as mp:  # a module's fixture outlives the test environment the conftest sets
         mp.setenv("BENCH_CACHE", str(private_locks(root / "cache", export_cache)))
         guard_off(mp)
-        doc, path = stored(profiler(root / "run", root / "luts").run())
+        doc, path = stored(profiler(root / "run", root / "luts", working_sets=True).run())
     return root, doc, path
 
 
@@ -67,7 +70,8 @@ def test_profile_writes_a_valid_lut_with_every_entry_and_its_provenance(finished
     assert "executorch" in doc["runtime_versions"]
     assert doc["measurement"]["export_partitions_max"] == 1
     anchor = doc["measurement"]["anchor"]
-    assert anchor["probe"] == small_plan().anchor and set(anchor["session_median_ms"]) == {"fixed-parts", "fixed-parts-pass2"}
+    assert anchor["probe"] == small_plan().anchor
+    assert set(anchor["session_median_ms"]) == {"fixed-parts", "fixed-parts-pass2", "working-sets", "working-sets-pass2"}
 
 
 def test_entries_carry_median_interval_and_paired_sample_count(finished) -> None:
@@ -90,7 +94,7 @@ def test_the_store_lists_the_new_lut_from_its_file_alone(finished) -> None:
 
 def test_resume_reuses_finished_sessions_without_measuring_again(finished, monkeypatch) -> None:
     root, doc, _ = finished
-    p = profiler(root / "run", root / "luts")
+    p = profiler(root / "run", root / "luts", working_sets=True)
 
     def must_not_run(run_dir):
         raise AssertionError(f"re-measured {run_dir}")
@@ -122,7 +126,7 @@ def test_starting_over_an_existing_run_needs_resume(finished) -> None:
     from infra.errors import UserError
 
     with pytest.raises(UserError, match="already holds a profile; pass --resume"):
-        profiler(root / "run", root / "luts").run()
+        profiler(root / "run", root / "luts", working_sets=True).run()
 
 
 def test_sessions_are_scaled_to_the_anchor_speed() -> None:
@@ -138,7 +142,7 @@ def test_sessions_are_scaled_to_the_anchor_speed() -> None:
 
 def test_every_session_group_is_measured_in_two_passes_so_each_entry_has_two_sessions(finished) -> None:
     root, doc, _ = finished
-    assert sorted(p.name for p in (root / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2"]
+    assert sorted(p.name for p in (root / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2", "working-sets", "working-sets-pass2"]
     assert {e["sessions"] for e in doc["entries"].values()} == {2}
 
 
@@ -150,7 +154,7 @@ def test_the_lut_records_how_its_intervals_were_made(finished) -> None:
 
 def test_the_lut_records_how_many_copies_of_a_layer_its_removal_pairs_differed_by(finished) -> None:
     _, doc, _ = finished
-    assert doc["measurement"]["layer_copies"] == 2 and doc["measurement"]["plan_version"] == 3
+    assert doc["measurement"]["layer_copies"] == 2 and doc["measurement"]["plan_version"] == 4
 
 
 def test_the_lut_records_each_entry_s_memory_as_the_host_measured_it(finished) -> None:
@@ -159,7 +163,20 @@ def test_the_lut_records_each_entry_s_memory_as_the_host_measured_it(finished) -
     assert record["method"].startswith("host: resident set") and record["networks"] >= 2 and 0 <= record["relative_sd"] < 0.05
     overhead = doc["entries"]["overhead"]["memory"]  # the stand-in network's own: the runtime's base, all of it
     assert 0 < overhead["load_bytes"] <= overhead["peak_bytes"]
-    assert all(set(e["memory"]) == {"load_bytes", "peak_bytes"} for e in doc["entries"].values())
+    assert all(set(e["memory"]) == {"load_bytes", "peak_bytes", "working_bytes"} for e in doc["entries"].values())
+
+
+def test_each_entry_s_working_set_is_its_own_network_s_peak_less_its_load_at_the_median_session(finished) -> None:
+    root, doc, _ = finished
+    plan = small_plan(working_sets=True)
+    seen: dict[str, list[int]] = {}
+    for session in (root / "run" / "sessions").iterdir():
+        for model in json.loads((session / "result.json").read_text())["models"]:
+            seen.setdefault(model["id"], []).append(model["memory"]["peak_bytes"] - model["memory"]["load_bytes"])
+    for e in plan.entries:
+        assert doc["entries"][e.key]["memory"]["working_bytes"] == statistics.median(seen[e.working])
+    stems = [doc["entries"][f"stem/w{w}"]["memory"]["working_bytes"] for w in (8, 16)]
+    assert doc["entries"]["overhead"]["memory"]["working_bytes"] < stems[0] <= stems[1]  # a wider stem works on more
 
 
 def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
@@ -273,13 +290,13 @@ def test_resuming_with_other_measurement_settings_is_refused(finished) -> None:
 
     slower = dataclasses.replace(FAST, timing=TimingPlan(warmup_runs=2, warmup_s=0.05, runs=40, min_s=0.1))
     with pytest.raises(UserError, match=r"holds a profile measured with other settings; resume it with its own options"):
-        profiler(root / "run", root / "luts", slower).run(resume=True)
+        profiler(root / "run", root / "luts", slower, working_sets=True).run(resume=True)
 
 
 def test_resuming_a_finished_profile_reports_its_lut_and_writes_no_other(finished) -> None:
     root, doc, path = finished
     before = sorted(p.name for p in path.parent.iterdir())
-    again, again_path = profiler(root / "run", root / "luts").run(resume=True)
+    again, again_path = profiler(root / "run", root / "luts", working_sets=True).run(resume=True)
     assert (again.id, again_path) == (doc["id"], path)
     assert sorted(p.name for p in path.parent.iterdir()) == before
 

@@ -77,7 +77,7 @@ def memory_verdict(doc: Lut) -> str:
     except LUTError:  # a LUT of part of a plan: its entries have memory, its context network has no sum
         return "memory: recorded for each entry (`bench search --memory-mb` holds a search to a peak)"
     return (f"memory: the context network's load adds {context.load_bytes / MIB:.1f} MiB and its peak {context.peak_bytes / MIB:.1f} MiB, "
-            "summed from the entries (`bench search --memory-mb` holds a search to a peak)")
+            "as the entries predict them (`bench search --memory-mb` holds a search to a peak)")
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,11 @@ Every session's runner reports each network's memory (`models[].memory` of the r
 what its load added and its peak, above the process's level before the load). Memory moves little
 from one session to the next (on the host a network's figures repeat to the page), so a network's
 memory is its median over the sessions that measured it, and an entry's is the difference between
-its two networks, per copy of the block, as its latency is. Both kinds of memory are summed over a
-subnet's entries: weights add up, and so does the peak along the skeleton of fixed parts that
-measures it, because each fixed part is measured as a truncation of the network that precedes it,
-so their peak differences telescope to the peak of the whole (`benchmarks/memory.py` checks it on
-unseen subnets).
+its two networks, per copy of the block, as its latency is: what loading it adds (weights add up).
+An entry of a plan with working-set networks (version 4) also records `working_bytes`, the working
+memory of its own network (its peak less its load, the median over the sessions that measured it):
+a model's peak is its load plus the largest working set of any one part, which the removal
+differences cannot show (`orchestrator/plan/builder.py`, `search/nas/memory.py`).
 
 A LUT records no memory when a runner reported none for a network an entry needs (apps before the
 contract had memory, a host other than Linux) or when the entries were measured alone (the
@@ -51,12 +51,16 @@ def lut_memory(entries: Sequence[Entry], results: Sequence[dict[str, Any]], meth
     if method != "removal":
         return None
     seen = network_memory(results)
-    needed = {pid for e in entries for pid in (e.reference, e.variant) if pid is not None}
+    needed = {pid for e in entries for pid in (e.reference, e.variant, e.working) if pid is not None}
     if not needed <= seen.keys():
         return None
     median = {pid: {k: statistics.median(m[k] for m in seen[pid]) for k in KINDS} for pid in needed}
+    working = {pid: statistics.median(m["peak_bytes"] - m["load_bytes"] for m in seen[pid]) for pid in {e.working for e in entries if e.working is not None}}
     memory = {
-        e.key: {k: (median[e.reference][k] - (median[e.variant][k] if e.variant is not None else 0.0)) / e.copies for k in KINDS}
+        e.key: {
+            **{k: (median[e.reference][k] - (median[e.variant][k] if e.variant is not None else 0.0)) / e.copies for k in KINDS},
+            **({"working_bytes": working[e.working]} if e.working is not None else {}),
+        }
         for e in entries
     }
     record = {"method": next(iter(seen.values()))[0]["method"], "relative_sd": relative_sd(seen), "networks": len(needed)}

@@ -67,6 +67,19 @@ def probes_of(entries: list[Entry]) -> list[str]:
     return ids
 
 
+WORKING_SETS = "working-sets"  # the session of the networks measured for their memory alone
+
+
+def working_sets(plan: Plan) -> list[tuple[str, list[str]]]:
+    """The working-set networks (plan version 4) that no removal pair times, as a session group of
+    their own: their latency is no entry's, so they are kept out of the pairs' sessions, whose
+    rounds they would lengthen, and out of the adaptive rounds; the session's runner measures their
+    memory as every session's, in each pass."""
+    timed = {pid for e in plan.entries for pid in (e.reference, e.variant)}
+    ids = list(dict.fromkeys(e.working for e in plan.entries if e.working is not None and e.working not in timed))
+    return [(WORKING_SETS, ids)] if ids else []
+
+
 def passes(groups: list[tuple[str, list[str]]], count: int) -> list[tuple[str, list[str]]]:
     """Every group's session `count` times: all groups once, then all again (`<group>-pass2`, ...), so
     an entry's sessions are apart in time and see the machine's session-to-session variation."""
@@ -112,7 +125,7 @@ class Profiler(LutRun):
         plan = self.plan
         self.log(f"plan: {len(plan.entries)} entries, {len(plan.probes)} networks ({self.space.name}, {plan.resolution} px)")
         self.artifacts = export_probes(plan.probes, self.space.name, self.space.hash, self.device.backend, self.workers, show_progress=self.show_progress)
-        groups = [(name, probes_of(entries)) for name, entries in session_groups(plan, self.settings.per_stage_sessions)]
+        groups = [(name, probes_of(entries)) for name, entries in session_groups(plan, self.settings.per_stage_sessions)] + working_sets(plan)
         self.results: list[dict[str, Any]] = []
         self.replaced: list[str] = []
         self._measure_sessions(passes(groups, self.settings.passes))

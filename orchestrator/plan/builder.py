@@ -38,6 +38,22 @@ skeleton takes its widths from it too.
 Every network is a `ProbeSpec`; the plan deduplicates them by content hash, so entries that share a
 network (the context network is the variant of every minimum-width layer entry) export it once.
 
+Since plan version 4 every entry also names a *working-set network*, measured for its memory alone:
+the part on the narrowest prefix that can feed it, cut right after its stage and ended by a global
+average pool (the head's ends in the head). A model's peak is its load plus the largest working set
+of any one part, not a sum (`search/nas/memory.py`), and in the skeletons above a part's own working
+set is masked by an earlier stage's whenever that one is larger: the stem and first MBConv stage at
+a quarter of the input's side hold the peak of the widest skeleton, so a later part's difference
+there is nothing or less, though it becomes the peak of a narrower subnet. On the narrowest prefix
+the network's working memory is the larger of the part's and that prefix's, and the prefix's is at
+most any subnet's own prefix's, so the largest over a subnet's parts is still its own. The pool keeps
+a truncated network's output (a feature map of megabytes, copied out to the caller) out of it. The
+overhead network is its own. A transformer layer's is measured at its stage's largest MLP ratio, one
+network for the ratios of a width and a head count: a layer's attention (its heads) and its MLP (its
+ratio) work one after the other, and the heads are what moves the largest of the two (XXS int8 at
+256 px, in the first transformer stage: 4 heads instead of 2 raised a network's working memory by
+0.68 MiB, a ratio of 2 instead of 1.5 by 0.10), so the plan measures half as many of them.
+
 The context network is also the plan's *anchor*: it is timed in every measurement session, because
 on a shared machine a whole session can run 5-15% faster or slower than another (seen on this
 host: the same network at 8.9 to 10.5 ms in different sessions of one profile). Attribution scales
@@ -108,23 +124,50 @@ def _with_stage_width(config: SubnetConfig, index: int, width: int) -> SubnetCon
 
 
 class _Builder:
-    def __init__(self, space: SearchSpace, resolution: int, copies: int, context: str) -> None:
+    def __init__(self, space: SearchSpace, resolution: int, copies: int, context: str, working_sets: bool) -> None:
         self.space, self.resolution, self.copies = space, resolution, copies
         self.context = context_config(space, resolution, context)
         self.skeleton = _skeleton(self.context)
+        self.narrowest = _skeleton(context_config(space, resolution, "smallest")) if working_sets else None
         self.probes: dict[str, ProbeSpec] = {}
         self.entries: list[Entry] = []
 
-    def probe(self, config: SubnetConfig | None, head: bool = True) -> str:
+    def probe(self, config: SubnetConfig | None, head: bool = True, pool: bool | None = None) -> str:
         if config is None:
             spec = ProbeSpec("overhead", self.resolution)
         else:
-            spec = ProbeSpec("net", self.resolution, config.to_json(), head)
+            spec = ProbeSpec("net", self.resolution, config.to_json(), head, pool=pool)
         self.probes.setdefault(spec.id, spec)
         return spec.id
 
     def add(self, kind: str, stage: str | None, params: dict[str, Any], reference: str, variant: str | None, copies: int = 1) -> None:
-        self.entries.append(Entry(entry_key(kind, stage, **params), kind, stage, params, reference, variant, copies))
+        self.entries.append(Entry(entry_key(kind, stage, **params), kind, stage, params, reference, variant, copies, self.working(kind, stage, params)))
+
+    def working(self, kind: str, stage: str | None, params: dict[str, Any]) -> str | None:
+        """The entry's working-set network (see the module's docstring); None before plan version 4."""
+        if self.narrowest is None:
+            return None
+        if kind == "overhead":
+            return self.probe(None)
+        names = [s.name for s in (*self.space.mbconv, *self.space.transformer)]
+        index = -1 if stage is None else names.index(stage)
+        config = self.narrowest
+        if kind == "head":
+            n = len(self.space.mbconv) + min(n for n in self.space.num_transformer_stages if params["width"] in self.space.transformer[n - 1].width)
+            return self.probe(_truncate(_with_stage_width(config, n - 1, params["width"]), n), head=True)
+        if "in_width" in params:
+            config = _with_stage_width(config, index - 1, params["in_width"])
+        config = _with_stage_width(config, index, params["width"])
+        if kind == "mbconv_layer":
+            mb = list(config.mbconv)
+            mb[index] = MBConvStage(params["width"], 2, float(params["expansion"]))
+            config = dataclasses.replace(config, mbconv=tuple(mb))
+        elif kind == "transformer_layer":
+            tr = list(config.transformer)
+            ratio = max(self.space.transformer[index - len(config.mbconv)].mlp_ratio)
+            tr[index - len(config.mbconv)] = TransformerStage(params["width"], (params["heads"],), (float(ratio),))
+            config = dataclasses.replace(config, transformer=tuple(tr))
+        return self.probe(_truncate(config, index + 1), head=False, pool=True)
 
     def prefix(self, widths: dict[int, int], stages: int) -> str:
         """The skeleton cut after `stages` stages, with some stage widths overridden."""
@@ -196,16 +239,19 @@ def build_plan(space: SearchSpace, resolution: int | None = None, method: str = 
     with it (`spec.lut_plan_version`), with the ids that LUT recorded."""
     if version not in PLAN_VERSIONS:
         raise UserError(f"unknown plan version {version}; one of {', '.join(map(str, PLAN_VERSIONS))}")
-    layer_copies, context = PLAN_VERSIONS[version]
+    layer_copies, context, working_sets = PLAN_VERSIONS[version]
     if method not in METHODS:
         raise UserError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     resolution = resolution if resolution is not None else space.default_resolution
     if resolution not in space.resolutions:
         raise ConfigError(f"resolution {resolution} is not in space {space.name!r}; choices: {', '.join(map(str, space.resolutions))}")
-    builder = _Builder(space, resolution, layer_copies, context)
+    builder = _Builder(space, resolution, layer_copies, context, working_sets)
     builder.fixed_parts()
     builder.mbconv_layers()
     builder.transformer_layers()
     anchor = builder.probe(builder.context)
-    plan = Plan(space, resolution, builder.context, tuple(builder.entries), builder.probes, anchor, layer_copies=layer_copies, context_kind=context)
+    plan = Plan(
+        space, resolution, builder.context, tuple(builder.entries), builder.probes, anchor, layer_copies=layer_copies, context_kind=context,
+        working_sets=working_sets,
+    )
     return isolated(plan) if method == "isolated" else plan

@@ -47,6 +47,7 @@ def isolated(plan: Plan) -> Plan:
             block = {"kind": e.kind, "stage": i, "params": e.params, "input_shape": shape}
             spec = ProbeSpec("block", plan.resolution, None, False, json.dumps(block, sort_keys=True, separators=(",", ":")))
         probes.setdefault(spec.id, spec)
-        entries.append(dataclasses.replace(e, reference=spec.id, variant=spec.id if e.kind == "overhead" else None, copies=1))
+        entries.append(dataclasses.replace(e, reference=spec.id, variant=spec.id if e.kind == "overhead" else None, copies=1, working=None))
     probes[plan.anchor] = plan.probes[plan.anchor]
-    return dataclasses.replace(plan, entries=tuple(entries), probes=probes, method="isolated", layer_copies=1)
+    # no working-set networks: each block alone carries the runtime's working memory again, so its memory is none
+    return dataclasses.replace(plan, entries=tuple(entries), probes=probes, method="isolated", layer_copies=1, working_sets=False)

@@ -16,10 +16,12 @@ from search.space.config import SubnetConfig
 METHODS = ("removal", "isolated")
 LAYER_COPIES = 2  # how many copies of a layer its removal pair differs by (plan versions 2 and 3; version 1 had 1)
 CONTEXTS = ("smallest", "widest")  # the context network: see orchestrator/plan/builder.py
-PLAN_VERSION = 3  # the plan profiles are measured with now
-# A plan version's layer copies and context network. Version 1 timed a layer as one copy against
-# none, version 2 as two, both in the smallest subnet; version 3 times them in the widest.
-PLAN_VERSIONS = {1: (1, "smallest"), 2: (LAYER_COPIES, "smallest"), 3: (LAYER_COPIES, "widest")}
+PLAN_VERSION = 4  # the plan profiles are measured with now
+# A plan version's layer copies, context network and whether each entry has a working-set network.
+# Version 1 timed a layer as one copy against none, version 2 as two, both in the smallest subnet;
+# version 3 times them in the widest; version 4 adds the networks that show each part's own working
+# memory (orchestrator/plan/builder.py).
+PLAN_VERSIONS = {1: (1, "smallest", False), 2: (LAYER_COPIES, "smallest", False), 3: (LAYER_COPIES, "widest", False), 4: (LAYER_COPIES, "widest", True)}
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class ProbeSpec:
     config: str | None = None  # canonical SubnetConfig JSON
     head: bool = True
     block: str | None = None  # canonical JSON of one block measured alone (isolated method)
+    pool: bool | None = None  # True: a network without its head ends in a global average pool (a working-set network)
 
     def to_dict(self) -> dict[str, Any]:
         """Fields that are unset are left out, so adding a field never changes existing ids (and
@@ -64,12 +67,16 @@ class Entry:
     reference: str  # probe id of the network with the block
     variant: str | None  # probe id of the network without it (None: the entry is the reference itself)
     copies: int = 1  # copies of the block the reference has more than the variant: the entry is the delta over them
+    working: str | None = None  # probe id of the network that shows the block's own working memory (plan version 4)
 
     def to_dict(self) -> dict[str, Any]:
-        """`copies` is left out at 1, so the version-1 plans' ids (recorded in their LUTs) are unchanged."""
+        """`copies` is left out at 1 and `working` where there is none, so the earlier plans' ids
+        (recorded in their LUTs) are unchanged."""
         body = dataclasses.asdict(self)
         if self.copies == 1:
             del body["copies"]
+        if self.working is None:
+            del body["working"]
         return body
 
 
@@ -84,11 +91,15 @@ class Plan:
     method: str = "removal"
     layer_copies: int = 1
     context_kind: str = "smallest"
+    working_sets: bool = False  # every entry has a network that shows its own working memory
 
     @property
     def version(self) -> int:
         """1: every layer timed as one copy against none; 2: as `layer_copies` copies (a slope); both in
-        the smallest subnet. 3: in the widest (an isolated plan of it keeps 3, having one copy)."""
+        the smallest subnet. 3: in the widest (an isolated plan of it keeps 3, having one copy); 4: with
+        each entry's working-set network."""
+        if self.working_sets:
+            return 4
         if self.context_kind == "widest":
             return 3
         return 1 if self.layer_copies == 1 else 2

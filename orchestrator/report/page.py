@@ -33,7 +33,7 @@ from orchestrator.report.tables import (
 )
 from search.nas.constraints import CONSTRAINTS
 from search.nas.lut import Lut, check_space, interval_method, layer_timing
-from search.nas.memory import memory_words
+from search.nas.memory import has_working_sets, memory_words
 from search.space import load_space
 
 GENERATOR = "autovit-bench report"
@@ -126,16 +126,17 @@ def provenance(doc: dict[str, Any]) -> str:
 def entries_section(part: LutPart) -> str:
     entries = part.doc.entries
     memory = (part.doc.memory is not None)
+    kinds = ("load_bytes", "peak_bytes", "working_bytes") if has_working_sets(part.doc) else ("load_bytes", "peak_bytes")
     columns = [Column("key"), Column("kind"), Column("stage"), Column("latency (ms)", True), Column("95% low (ms)", True),
                Column("95% high (ms)", True), Column("samples", True), Column("wide")]
-    columns += [Column("load (KiB)", True), Column("peak (KiB)", True)] if memory else []
+    columns += [Column(f"{k.split('_')[0]} (KiB)", True) for k in kinds] if memory else []
     rows = []
     for key in network_order(entries):
         e = entries[key]
         lo, hi = e["ci_ms"]
         cells = [cell(key), cell(e["kind"]), cell(e["stage"] or "-"), cell(f"{e['latency_ms']:.3f}", e["latency_ms"]),
                  cell(f"{lo:.3f}", lo), cell(f"{hi:.3f}", hi), cell(e["samples"], e["samples"]), cell("wide" if e["wide"] else "")]
-        cells += [cell(f"{e['memory'][k] / 1024:.0f}", e["memory"][k]) for k in ("load_bytes", "peak_bytes")] if memory else []
+        cells += [cell(f"{e['memory'][k] / 1024:.0f}", e["memory"][k]) for k in kinds] if memory else []
         rows.append(("wide" if e["wide"] else "", cells))
     wide = sum(e["wide"] for e in entries.values())
     return (
@@ -187,18 +188,24 @@ def breakdown_section(part: LutPart) -> str:
         figure = png(breakdown_figure(doc), DPI)
     except UserError as exc:
         return f'<h3>Per-stage breakdown</h3><p class="callout">no breakdown: {text(exc)}</p>'
-    totals = breakdown.groupby("stage", sort=False).agg(count=("latency_ms", "count"), ms=("latency_ms", "sum"), load=("load_mib", "sum"), peak=("peak_mib", "sum"))
-    memory = (doc.memory is not None)
+    totals = breakdown.groupby("stage", sort=False).agg(
+        count=("latency_ms", "count"), ms=("latency_ms", "sum"), load=("load_mib", "sum"), peak=("peak_mib", "sum"), working=("working_mib", "max"),
+    )
+    memory, working = (doc.memory is not None), has_working_sets(doc)
     rows = [
-        (stage, f"{int(r['count'])} blocks, {r['ms']:.3f} ms" + (f"; memory: load {r['load']:+.2f} MiB, peak {r['peak']:+.2f} MiB" if memory else ""))
+        (stage, f"{int(r['count'])} blocks, {r['ms']:.3f} ms" + (
+            f"; memory: load {r['load']:+.2f} MiB, largest working set {r['working']:.2f} MiB" if working
+            else f"; memory: load {r['load']:+.2f} MiB, peak {r['peak']:+.2f} MiB" if memory else ""
+        ))
         for stage, r in totals.iterrows()
     ]
+    peak = breakdown["load_mib"].sum() + breakdown["working_mib"].max() if working else breakdown["peak_mib"].sum()
     total = breakdown["latency_ms"].sum()
     alt = f"latency breakdown of the context network of LUT {doc.id}"
     return (
         f"<h3>Per-stage breakdown</h3><p class=\"note\">The LUT's context network priced from its entries: {total:.3f} ms "
         f"in {len(breakdown)} blocks"
-        + (f", load {breakdown['load_mib'].sum():.1f} MiB and peak {breakdown['peak_mib'].sum():.1f} MiB of memory" if memory else "")
+        + (f", load {breakdown['load_mib'].sum():.1f} MiB and peak {peak:.1f} MiB of memory" if memory else "")
         + ".</p>"
         f"<figure>{image(figure, alt)}"
         "<figcaption>Top: one bar per stage, one segment per block. Bottom: every transformer layer entry with its 95% "

@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pandas is imported by the functions that build frames: `ben
 
 KIND_ORDER = {kind: i for i, kind in enumerate(ENTRY_KINDS)}
 DIFF_COLUMNS = ["key", "kind", "a_ms", "b_ms", "ratio", "only_in", "within_noise"]
-BREAKDOWN_COLUMNS = ["stage", "part", "key", "latency_ms", "load_mib", "peak_mib"]  # memory: NaN in LUTs without
+BREAKDOWN_COLUMNS = ["stage", "part", "key", "latency_ms", "load_mib", "peak_mib", "working_mib"]  # memory: NaN in LUTs without
 FIGURE_ROWS = [  # (figure, label, format) of a validation run: `bench validate`, `bench lut show` and the report show them alike
     ("samples", "subnets", "{:d}"),
     ("within_5", "within ±5%", "{:.1%}"),
@@ -156,5 +156,6 @@ def lut_breakdown(doc: Lut) -> pd.DataFrame:
         rows.append({
             "stage": p.stage, "part": p.part, "key": p.key, "latency_ms": float(entries[p.key]["latency_ms"]),
             "load_mib": memory.get("load_bytes", math.nan) / MIB, "peak_mib": memory.get("peak_bytes", math.nan) / MIB,
+            "working_mib": memory.get("working_bytes", math.nan) / MIB,
         })
     return pd.DataFrame(rows, columns=BREAKDOWN_COLUMNS)

@@ -13,6 +13,7 @@ Leave-one-out coverage on the validated subnets is reported with it, so the cali
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -94,7 +95,12 @@ def _check_scale(predictor: LatencyPredictor, validation: dict[str, Any]) -> Non
 def calibrate(predictor: LatencyPredictor, validation: dict[str, Any]) -> Calibration:
     """Refused when the validation says the LUT is off by more than `OFF_BY`."""
     _check_scale(predictor, validation)
-    s = scores(predictor, validation["points"])
+    return calibrated(scores(predictor, validation["points"]), validation)
+
+
+def calibrated(s: np.ndarray, validation: Mapping[str, Any]) -> Calibration:
+    """The calibration of validated subnets' scores `s` (errors in units of their raw half-widths),
+    with its leave-one-out coverage; memory's intervals are calibrated by it too (`search.nas.memory`)."""
     centre, spread = _fit(s)
     inside = []
     for i in range(len(s)):

@@ -1,12 +1,16 @@
 """The memory predictor: a subnet's memory on a device, from the memory its LUT's entries record.
 
-Both figures are sums over the subnet's entries (`search.nas.predictor.parts`), as latency is:
-`load_bytes` (what loading the model adds: weights, their packed copies, planned buffers) and
-`peak_bytes` (the most memory while it loads and runs). Weights add up by nature; the peak adds up
-because each fixed part of the LUT was measured as a truncation of the network before it, so the
-parts' peak differences telescope to the peak of the whole skeleton, and a layer, whose shapes
-leave the working set as it was, adds its weights (`orchestrator.lut.memory`). How well that holds
-is what `bench validate` reports for memory, and `benchmarks/memory.py` on unseen subnets.
+`load_bytes` (what loading the model adds: weights, their packed copies, planned buffers) is a sum
+over the subnet's entries (`search.nas.predictor.parts`), as latency is: weights add up. `peak_bytes`
+(the most memory while it loads and runs) is that load plus the largest working set of any one of
+its parts, each measured on a network that shows it (`working_bytes`, plan version 4): the runtime
+plans a network's activations, and XNNPACK its workspace, so that one part's working memory is
+reused by the next, and the peak is where the largest one runs, not a sum (measured: docs/memory.md).
+A LUT profiled before version 4 has no working sets, and its peak is the sum of its entries' peak
+differences, as it was (their removal differences telescope to the peak of the widest skeleton). How
+well either holds is what `bench validate` reports for memory, and `benchmarks/memory.py` on unseen
+subnets; the interval is calibrated on the LUT's latest validation where it measured memory, as
+latency's is (`search.nas.calibration`).
 
 A LUT profiled before memory was measured, by a runner that measures none, by the isolated method
 or by transfer, records none: asking it for memory is an error naming how to get a LUT that has it.
@@ -19,16 +23,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from search.nas.calibration import Calibration, calibrated
 from search.nas.lut import Lut, LUTError, as_lut, check_space, entry_key
 from search.nas.predictor import missing_entries, parts
 from search.space import SearchSpace
-from search.space.additive import AdditiveTable, least_total
+from search.space.additive import AdditiveTable, PartValue, least_total
 from search.space.config import SubnetConfig, validate
 from search.space.encoding import ConfigBatch, decode
+from search.space.largest import largest_part, least_sum_and_largest
 
 MIB = 2**20
 Z = 1.959963984540054  # the two-sided 95% normal quantile
 KINDS = ("load_bytes", "peak_bytes")
+MIN_VALIDATED = 3  # validated subnets with memory a calibration needs
 
 
 class Memory(NamedTuple):
@@ -50,11 +57,18 @@ def no_memory(lut: Lut) -> str:
     return f"LUT {lut.id} records no memory ({why}); profile the device with `bench profile --device {lut.device.name}` for a LUT that does"
 
 
+def has_working_sets(lut: Lut) -> bool:
+    """Whether every entry records the working set of its own network (plan version 4)."""
+    return lut.memory is not None and all("working_bytes" in e["memory"] for e in lut.entries.values())
+
+
 def memory_words(lut: Lut) -> str:
     """How a LUT's memory was measured, in words, or why it has none."""
     if (record := lut.memory) is None:
         return no_memory(lut)
-    return (f"each entry's load and peak by removal, as its latency ({record['method']}; a network's peak moved "
+    peak = ("the peak as the load plus the largest working set of any one part, each measured on a network that shows it" if has_working_sets(lut)
+            else "the peak as the sum of the entries' peak by removal")
+    return (f"each entry's load by removal, as its latency, and {peak} ({record['method']}; a network's peak moved "
             f"{record['relative_sd']:.2%} from one session to the next)")
 
 
@@ -67,15 +81,18 @@ class MemoryPredictor:
         self.lut, self.space = lut, space
         self.record: dict[str, Any] = lut.measurement["memory"]
         self.memory = {k: {key: float(e["memory"][k]) for key, e in lut.entries.items()} for k in KINDS}
-        self.tables = {k: AdditiveTable(space, self._value(k)) for k in KINDS}
+        self.working = {key: float(e["memory"]["working_bytes"]) for key, e in lut.entries.items()} if has_working_sets(lut) else None
+        self.tables = {k: AdditiveTable(space, self._value(self.memory[k])) for k in KINDS}
+        self.largest = AdditiveTable(space, self._value(self.working)) if self.working is not None else None
         self._check_positive()
+        self.calibration = self._calibrate(lut.validation)
 
     def _check_positive(self) -> None:
         """A LUT whose memory entries add up to nothing or less for some subnet would let it pass
         any memory budget (a hand-edited LUT with negative entries, its id recomputed): the least
-        total over the whole space (`least_total`) must be above zero, for each kind."""
+        of each kind over the whole space (`least`) must be above zero."""
         for kind in KINDS:
-            if (least := least_total(self.tables[kind], self.space)) <= 0:
+            if (least := self.least(kind)) <= 0:
                 raise LUTError(
                     f"LUT {self.lut.id} predicts as little as {least / MIB:.4g} MiB of {kind.split('_')[0]} memory for subnets of space "
                     f"{self.space.name!r} (its negative entries add up), and a model's memory cannot be zero or negative; rebuild it with `bench profile`"
@@ -83,29 +100,52 @@ class MemoryPredictor:
 
     def least(self, kind: str = "peak_bytes") -> float:
         """The least memory (bytes) of one kind this LUT predicts for any subnet of the space, exactly."""
+        if kind == "peak_bytes" and self.working is not None:
+            return least_sum_and_largest(self._value(self.memory["load_bytes"]), self._value(self.working), self.space)
         return least_total(self.tables[kind], self.space)
 
-    def _value(self, kind: str) -> Any:
-        return lambda part, stage=None, **params: self.memory[kind].get(entry_key(part, stage, **params), np.nan)
+    @staticmethod
+    def _value(amounts: dict[str, float]) -> PartValue:
+        return lambda part, stage=None, **params: amounts.get(entry_key(part, stage, **params), np.nan)
 
     def predict(self, config: SubnetConfig) -> Memory:
         validate(config, self.space)
         keys = [p.key for p in parts(config, self.space)]
         if missing := sorted({k for k in keys if k not in self.memory["peak_bytes"]}):
             raise missing_entries(self.lut, missing, config)
-        load, peak = (sum(self.memory[k][key] for key in keys) for k in KINDS)
-        return Memory(load, peak)
+        load = sum(self.memory["load_bytes"][key] for key in keys)
+        if self.working is None:
+            return Memory(load, sum(self.memory["peak_bytes"][key] for key in keys))
+        return Memory(load, load + max(self.working[key] for key in keys))
 
     def predict_batch(self, b: ConfigBatch, kind: str = "peak_bytes") -> np.ndarray:
-        """One kind of memory (bytes) of every config of a batch; the same sum as `predict`, vectorised."""
-        total = self.tables[kind].total(b)
+        """One kind of memory (bytes) of every config of a batch; the same as `predict`, vectorised."""
+        if kind == "peak_bytes" and self.largest is not None:
+            total = self.tables["load_bytes"].total(b) + largest_part(self.largest, b)
+        else:
+            total = self.tables[kind].total(b)
         if (bad := np.flatnonzero(np.isnan(total))).size:
             self.predict(decode(b, int(bad[0]), self.space))
         return total
 
+    def _calibrate(self, validation: Mapping[str, Any] | None) -> Calibration | None:
+        """How far measured peaks fell from this predictor's, relative to it, over the subnets of
+        the LUT's latest validation that measured memory (predicted again here: the record's
+        prediction may be an older model's); None with fewer than `MIN_VALIDATED` of them."""
+        points = [p for p in (validation or {}).get("points", []) if "measured_memory_mib" in p]
+        if validation is None or len(points) < MIN_VALIDATED:
+            return None
+        predicted = np.array([self.predict(SubnetConfig.from_dict(p["config"])).peak_bytes for p in points])
+        measured = np.array([p["measured_memory_mib"]["peak_mib"] * MIB for p in points])
+        return calibrated(measured / predicted - 1.0, validation)
+
     def interval(self, value: float) -> tuple[float, float]:
-        """Where a repeat measurement of a model predicted at `value` bytes would fall, from how far the
-        LUT's networks moved between sessions: the measurement's spread, not the predictor's error
-        (which `bench validate` measures)."""
+        """Where the peak of a model predicted at `value` bytes would be measured, 95%: from the
+        errors of the LUT's validated subnets where it has some (their mean and spread relative to
+        the prediction, as latency's calibration), else from how far the LUT's networks moved
+        between sessions (the measurement's spread only, which says nothing of the model's error)."""
+        if self.calibration is not None:
+            low, high = self.calibration.bounds(value, value)
+            return float(low), float(high)
         half = Z * self.record["relative_sd"] * value
         return value - half, value + half

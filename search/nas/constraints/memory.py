@@ -31,7 +31,8 @@ class MemoryPrice(Price):
         return {"load_predicted": self.predictor.predict(config).load_bytes / MIB}
 
     def interval(self, config: SubnetConfig) -> tuple[float, float]:
-        """Where a repeat measurement would fall: the LUT's sessions' spread (the predictor's own error is what a validation measures)."""
+        """Where the subnet's peak would be measured, 95%: calibrated on the LUT's latest validation where it measured memory,
+        else the LUT's sessions' spread (`MemoryPredictor.interval`)."""
         low, high = self.predictor.interval(self.predictor.predict(config).peak_bytes)
         return low / MIB, high / MIB
 
