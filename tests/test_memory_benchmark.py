@@ -67,3 +67,24 @@ def test_a_search_measured_over_its_memory_budget_within_the_tolerance_says_by_h
 def test_the_committed_memory_page_is_what_the_committed_figures_render() -> None:
     docs = Path(__file__).resolve().parent.parent / "docs"
     assert (docs / "memory.md").read_text() == bench.page_text(json.loads((docs / "memory.json").read_text()))
+
+
+def test_each_setup_s_line_holds_its_lut_s_latency_on_the_same_subnets_to_the_same_goal(tmp_path: Path) -> None:
+    first = validation([10.0, 20.0], 1.0, 0.97)
+    first["figures"] = figures(0.5, 0.63)
+    stored(tmp_path, "xxs-float32", first, validation([10.0, 20.0], 1.0, 0.97))
+    (line,) = bench.verdicts(bench.collect(tmp_path))
+    assert line.endswith("Latency of the same subnets: 50% within ±10% (goal ≥ 95%), Spearman 0.630, MAPE 2.0%, bias -1.0%: **missed**.")
+
+
+def test_a_setup_not_measured_again_keeps_its_earlier_figures_marked_as_such_and_a_new_one_replaces_its_own(tmp_path: Path) -> None:
+    stored(tmp_path, "tiny-float32", validation([10.0, 20.0], 1.0, 0.97), validation([10.0, 20.0], 1.0, 0.97))
+    earlier = bench.collect(tmp_path)
+    earlier["setups"]["xxs-int8"] = {**earlier["setups"]["tiny-float32"], "space": "xxs", "lut": "fedcba9876543210"}
+    earlier["setups"]["tiny-float32"]["lut"] = "an older one"
+    doc = bench.collect(tmp_path, earlier)
+    assert list(doc["setups"]) == ["tiny-float32", "xxs-int8"]
+    assert doc["setups"]["tiny-float32"]["lut"] == "0123456789abcdef" and "earlier" not in doc["setups"]["tiny-float32"]
+    assert doc["setups"]["xxs-int8"]["earlier"] is True
+    old, new = (next(line for line in bench.verdicts(doc) if f"**{name}**" in line) for name in ("xxs-int8", "tiny-float32"))
+    assert "Not re-measured in the latest run" in old and "Not re-measured" not in new
