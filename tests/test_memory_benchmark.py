@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import memory as bench
 
-CONFIG = {"space": "tiny"}
+CONFIG = {"space": "tiny", "stem": {"width": 8}}
 
 
 def figures(within: float, spearman: float) -> dict:
@@ -46,7 +46,7 @@ def test_a_setup_meets_its_goal_only_with_both_figures_and_its_repeat_spread_is_
 
 def test_two_validations_of_other_subnets_are_refused(tmp_path: Path) -> None:
     second = validation([10.0, 20.0], 1.0, 0.97)
-    second["points"][0]["config"] = {"space": "tiny", "n": 99}
+    second["points"][0]["config"] = {**CONFIG, "n": 99}
     stored(tmp_path, "tiny-float32", validation([10.0, 20.0], 1.0, 0.97), second)
     with pytest.raises(SystemExit, match="measured different subnets"):
         bench.collect(tmp_path)
@@ -88,3 +88,16 @@ def test_a_setup_not_measured_again_keeps_its_earlier_figures_marked_as_such_and
     assert doc["setups"]["xxs-int8"]["earlier"] is True
     old, new = (next(line for line in bench.verdicts(doc) if f"**{name}**" in line) for name in ("xxs-int8", "tiny-float32"))
     assert "Not re-measured in the latest run" in old and "Not re-measured" not in new
+
+
+def test_a_working_set_model_that_misses_is_explained_by_its_error_per_stem_width_when_its_repeats_agree(tmp_path: Path) -> None:
+    first = validation([9.0, 9.2, 9.4, 9.6], 1.0, 0.9)
+    for i, point in enumerate(first["points"]):  # the 16-channel stems measured 0.3 MiB above their prediction
+        point["config"] = {**CONFIG, "stem": {"width": 16 if i % 2 else 8}, "n": i}
+        point["measured_memory_mib"] = {"load_mib": 1.0, "peak_mib": point["predicted_memory_mib"]["peak_mib"] + (0.3 if i % 2 else 0.0)}
+    stored(tmp_path, "tiny-int8", first, first)
+    doc = bench.collect(tmp_path)
+    doc["setups"]["tiny-int8"]["peak_model"] = "largest"
+    (line, _) = bench.why_largest_missed(doc)
+    assert line.startswith("Why tiny-int8's peak misses: its two measurements of each subnet rank them alike (Spearman 1.000)")
+    assert "2 with a 8-channel stem +0.00 MiB, 2 with a 16-channel stem -0.30 MiB" in line and "would rank at Spearman 1.000" in line
