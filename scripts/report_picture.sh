@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The README's picture, docs/report-top.png: the top of a LUT's report (its verdict, how wide its
 # intervals are, the search command) as headless Chromium renders it. Run from the repository root
-# after the LUT is validated: scripts/report_picture.sh d7f47ca8
+# after the LUT is validated: scripts/report_picture.sh aa5a9101
 set -euo pipefail
-lut="${1:?give the id of the LUT whose report to picture (the README shows d7f47ca8)}"
+lut="${1:?give the id of the LUT whose report to picture (the README shows aa5a9101)}"
 out="${2:-docs/report-top.png}"
 page="$(mktemp -d)/report.html"
 profile="$(mktemp -d)"

@@ -83,7 +83,7 @@ def load_lut(ref: str | os.PathLike[str], folder: str | os.PathLike[str] | None 
     `ref` is a path to a LUT file, or the id of one (or a unique prefix of it, as `bench` prints
     it) in `folder`, where LUT files are named `<device>/<space>/<id>.json`. Without `folder`, an id
     is looked up in `lut_folder()` and then among the LUTs committed with the toolkit, which ship
-    inside the package: `load_lut("d7f47ca8")` works from any folder and from the wheel."""
+    inside the package: `load_lut("aa5a9101")` works from any folder and from the wheel."""
     if not isinstance(ref, (str, os.PathLike)):
         raise UserError(f"ref must be a LUT id or a path to a LUT file, not {type(ref).__name__} {ref!r}")
     if folder is not None and not isinstance(folder, (str, os.PathLike)):

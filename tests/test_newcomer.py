@@ -63,7 +63,7 @@ def test_a_disturbed_quick_profile_ends_on_the_committed_quick_lut_s_path():
     disturbed = {**doc, "id": "0" * 16, "measurement": {**doc["measurement"], "disturbed": "the anchor network's speed varied 64% between sessions"}}
     text = " ".join(next_steps(Lut.of(disturbed), "host", Path("r.html"), ".venv/bin/bench", width=400).split())
     assert "this LUT's sessions were disturbed, so no search is offered on it" in text and ".venv/bin/bench doctor --device host" in text
-    assert ".venv/bin/bench search --checkpoint runs/train-tiny-128/last.pt --lut d7f47ca8 --latency-ms 0.885" in text
+    assert ".venv/bin/bench search --checkpoint runs/train-tiny-128/last.pt --lut aa5a9101 --latency-ms 2.34" in text  # orchestrator.lut.settings.QUICK_LUT
     assert "--lut 00000000 --latency-ms" not in text
 
 

@@ -65,7 +65,7 @@ def test_bench_devices_at_80_columns_shows_every_description_whole(at_width):
 @pytest.mark.parametrize("width", [80, 120])
 def test_lut_list_shows_each_luts_whole_id_validation_and_superseded_mark(at_width, width):
     out = at_width(width, "lut", "list")
-    assert re.search(r"^\s*d7f47ca8390c6922\s+host\s+tiny\s+128\s+removal\s+100%\s*$", out, flags=re.M)
+    assert re.search(r"^\s*d7f47ca8390c6922\s+host\s+tiny\s+128\s+removal\s+100%\s+superseded\s*$", out, flags=re.M)
     assert re.search(r"^\s*d0fb186589faa0c4\s+host\s+tiny\s+128\s+removal\s+100%\s+superseded\s*$", out, flags=re.M)
     assert re.search(r"^\s*6cbb6555340dc483\s+host\s+tiny\s+64\s+removal\s+27%\s+superseded\s*$", out, flags=re.M)
 

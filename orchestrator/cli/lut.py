@@ -40,7 +40,7 @@ def lut_list(
         console.print(table)
 
 
-@lut_app.command("show", epilog=example("bench lut show d7f47ca8"))
+@lut_app.command("show", epilog=example("bench lut show aa5a9101"))
 def lut_show(
     ref: str = typer.Argument(..., help="LUT id (or prefix) or path"),
     as_json: bool = typer.Option(

@@ -37,7 +37,7 @@ def default_run_dir(asked: Asked) -> Path:
     return Path("runs") / f"search-{first.lut.parent.name}-{first.lut.stem}-{budgets(first.limits)}{more}{shared}"
 
 
-@app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut d7f47ca8 --latency-ms 0.885", "a supernet trained as `bench train --help` shows"))
+@app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut aa5a9101 --latency-ms 2.34", "a supernet trained as `bench train --help` shows"))
 @opt.shared_budget_options
 def search_cmd(
     checkpoint: Path = opt.CHECKPOINT, lut: Optional[str] = opt.LUT, latency_ms: Optional[float] = opt.LATENCY_MS,
@@ -126,7 +126,7 @@ def asked_budgets(lut: str | None, latency_ms: float | None, budgets: list[str],
         except ValueError:
             value = math.nan
         if not ref or not math.isfinite(value) or not 0 < value <= 1e6:
-            raise UserError(f"--budget {text!r} is not LUT=MS with a budget above 0 ms and at most 1e6; give e.g. --budget d7f47ca8=0.885")
+            raise UserError(f"--budget {text!r} is not LUT=MS with a budget above 0 ms and at most 1e6; give e.g. --budget aa5a9101=2.34")
         devices.append((resolve_lut(ref), {"latency": (value, f"--budget {ref}=MS")}))
     from search.nas.constraints import get_constraint
 

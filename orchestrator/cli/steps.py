@@ -61,7 +61,7 @@ def open_step(path: Path) -> str:
 def command_lines(head: str, args: Sequence[str], width: int) -> list[str]:
     """One command as lines of at most `width` characters where its words allow. `head` is shell
     text already (the executable and its subcommand); each argument is quoted, and lines break only
-    before an option, which keeps its value (`--lut d7f47ca8`), with a trailing backslash."""
+    before an option, which keeps its value (`--lut aa5a9101`), with a trailing backslash."""
     groups: list[str] = []
     for word in args:
         if groups and not word.startswith("-") and groups[-1].startswith("-") and " " not in groups[-1]:

@@ -15,7 +15,7 @@ from orchestrator.measure.devices import get_device
 app = typer.Typer()
 
 
-@app.command("validate", epilog=example("bench validate --lut d7f47ca8 --device host --samples 20"))
+@app.command("validate", epilog=example("bench validate --lut aa5a9101 --device host --samples 20"))
 def validate(
     luts: list[str] = typer.Option(..., "--lut", help="LUT id or path; repeat it to compare LUTs on the same subnets"),
     device: str = typer.Option("host", "--device", help="device name from `bench devices`: where the subnets are timed"),
