@@ -32,6 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchmarks.search_quality_store import relative_to
 from infra.files import write_json_atomic
 from infra.strict_json import load_json
 
@@ -84,7 +85,7 @@ def main() -> None:
     code = args.code.resolve()
     work = (args.work or Path(tempfile.mkdtemp(prefix="int8-profile-cost-"))).resolve()
 
-    run: dict[str, Any] = {"code": str(code), "commit": commit_of(code), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "work": str(work)}
+    run: dict[str, Any] = {"code": code.name, "commit": commit_of(code), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "work": work.name}
     profiles: dict[str, dict[str, Any]] = {}
     for device in ("host", "host-int8"):
         folder = work / device
@@ -108,7 +109,7 @@ def main() -> None:
     if args.dry_run:
         return
     document = load_json(args.out, "int8 profile cost", "delete it to start again") if args.out.is_file() else {"runs": {}}
-    document["runs"][args.label] = run
+    document["runs"][args.label] = relative_to(run, work)  # the paths of the runs' stores and files, from the work folder: no folder of this machine
     write_json_atomic(args.out, document)
     line = f"{args.label}: float32 {profiles['host']['seconds']:.0f} s, int8 {int8['seconds']:.0f} s, int8/float32 {run['int8_over_float32']:.2f}x"
     if "validation" in run:
