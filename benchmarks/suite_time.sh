@@ -6,31 +6,48 @@
 # are also printed against the first's. Each run is appended to docs/suite_time.jsonl, the raw file
 # docs/figures.md's "The suite's time" is read from. Run it on a quiet machine: the suite is
 # CPU-bound, and anything else running takes its cores.
-#   benchmarks/suite_time.sh [WORKERS ...]   (default: 2 3; clones go to /tmp/suite-time-N)
+#
+# With `--against COMMIT`, each count runs first on a clone of that older commit, then on HEAD, on
+# the same machine back to back, and HEAD's time is printed against the older one's: this VM's
+# speed moves by up to 1.7x from one day to the next, so a time from another day says little about
+# whether the suite itself grew.
+#   benchmarks/suite_time.sh [--against COMMIT] [WORKERS ...]   (default: 2 3; clones go to /tmp/suite-time-*)
 set -u
 repo=$(cd "$(dirname "$0")/.." && pwd)
+against=""
+if [ "${1:-}" = "--against" ]; then
+  against=$(git -C "$repo" rev-parse --short "${2:?--against needs a commit}") || exit 2
+  shift 2
+fi
 [ $# -gt 0 ] || set -- 2 3
 cores=$(nproc)
 first=""
-for n in "$@"; do
-  clone=/tmp/suite-time-$n
-  rm -rf "$clone" && git clone -q "$repo" "$clone" && cd "$clone" || exit 1
+head=$(git -C "$repo" rev-parse --short HEAD)
+
+# run COMMIT WORKERS [BASELINE_SECONDS BASELINE_NAME]: one fresh clone's set-up and suite; prints its
+# line (against the baseline's time where one is given), appends its record, and leaves its total
+# seconds in $total
+run() {
+  local commit=$1 n=$2 baseline=${3:-} name=${4:-} clone=/tmp/suite-time-$1-$2
+  rm -rf "$clone" && git clone -q "$repo" "$clone" && git -C "$clone" checkout -q "$commit" && cd "$clone" || exit 1
+  local t0 t1 t2 rc wall user sys
   t0=$(date +%s.%N)
-  CI=true ./scripts/setup.sh --tests > setup.log 2>&1 || { echo "-n $n: the set-up failed, see $clone/setup.log"; exit 1; }
+  CI=true ./scripts/setup.sh --tests > setup.log 2>&1 || { echo "$commit -n $n: the set-up failed, see $clone/setup.log"; exit 1; }
   t1=$(date +%s.%N)
   CI=true /usr/bin/time -f "%e %U %S" -o tests.time .venv/bin/python -m pytest -n "$n" > tests.log 2>&1
   rc=$?
   t2=$(date +%s.%N)
   read -r wall user sys < tests.time
-  python3 - "$repo/docs/suite_time.jsonl" "$(git rev-parse --short HEAD)" "$n" "$t0" "$t1" "$t2" "$wall" "$user" "$sys" "$rc" "$cores" "$first" "$(tail -1 tests.log)" <<'EOF'
+  total=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$t2")
+  python3 - "$repo/docs/suite_time.jsonl" "$commit" "$n" "$t0" "$t1" "$t2" "$wall" "$user" "$sys" "$rc" "$cores" "$baseline" "$name" "$(tail -1 tests.log)" <<'EOF'
 import datetime, json, sys
-out, commit, n, t0, t1, t2, wall, user, system, rc, cores, first, summary = sys.argv[1:]
+out, commit, n, t0, t1, t2, wall, user, system, rc, cores, baseline, name, summary = sys.argv[1:]
 setup, tests = float(t1) - float(t0), float(t2) - float(t1)
 cpu = float(user) + float(system)
-line = (f"-n {n}: set-up {setup:.0f} s, tests {tests:.0f} s, {setup + tests:.0f} s in all; tests {cpu:.0f} CPU-seconds, "
+line = (f"{commit} -n {n}: set-up {setup:.0f} s, tests {tests:.0f} s, {setup + tests:.0f} s in all; tests {cpu:.0f} CPU-seconds, "
         f"{cpu / float(wall):.2f} of {cores} cores busy; exit {rc}: {summary.strip('= ')}")
-if first:
-    line += f"; {(setup + tests) / float(first):.3f}x the first count's time"
+if baseline:
+    line += f"; {(setup + tests) / float(baseline):.3f}x {name}'s time"
 print(line, flush=True)
 record = {"date": datetime.date.today().isoformat(), "commit": commit, "workers": int(n), "cores": int(cores), "checkout": "fresh",
           "setup_s": round(setup, 1), "tests_s": round(tests, 1), "tests_wall_s": float(wall), "tests_cpu_s": round(cpu, 1), "exit": int(rc),
@@ -38,5 +55,14 @@ record = {"date": datetime.date.today().isoformat(), "commit": commit, "workers"
 with open(out, "a") as f:
     f.write(json.dumps(record) + "\n")
 EOF
-  [ -n "$first" ] || first=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$t2")
+}
+
+for n in "$@"; do
+  if [ -n "$against" ]; then
+    run "$against" "$n"
+    run "$head" "$n" "$total" "$against"
+  else
+    run "$head" "$n" "$first" "the first count"
+    [ -n "$first" ] || first=$total
+  fi
 done
