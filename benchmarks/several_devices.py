@@ -220,14 +220,26 @@ def verdicts(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def _spread(runs: list[dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
-    """Per split, the range of every model's accuracy and what one image is worth: how large a
-    difference the accuracy goals can tell from a one-image tie."""
+    """Per split, the range of every model's accuracy, what one image is worth, and how far two
+    models' accuracies on the same images move apart by sampling alone (`noise_points`): how large a
+    difference the accuracy goals can tell from a tie."""
     spread = {}
     for split, images in (("holdout", "holdout_images"), ("test", "test_images")):
         values = [m[split] for r in runs for m in r["models"].values() if m[split] is not None]
         counts = {m.get(images) for r in runs for m in r["models"].values()} - {None}
-        spread[split] = {"min": 100 * min(values), "max": 100 * max(values), "one_image_points": 100 / counts.pop() if len(counts) == 1 else None}
+        n = counts.pop() if len(counts) == 1 else None
+        spread[split] = {
+            "min": 100 * min(values), "max": 100 * max(values), "one_image_points": 100 / n if n else None,
+            "noise_points": sampling_band(statistics.fmean(values), n) if n else None,
+        }
     return spread
+
+
+def sampling_band(accuracy: float, images: int) -> float:
+    """The 95% half-width, in points, of the difference between two models' accuracies of about
+    `accuracy` on `images` images, each count binomial and taken as independent: models scored on
+    the same images err on many of the same ones, so their true band is narrower, and this bounds it."""
+    return 100 * 1.96 * math.sqrt(2 * accuracy * (1 - accuracy) / images)
 
 
 def figure(doc: dict[str, Any], path: Path) -> None:
@@ -276,8 +288,16 @@ def _spread_line(spread: dict[str, dict[str, Any]]) -> str:
         span = f" (one image is {s['one_image_points']:.2f} points: a span of {round((s['max'] - s['min']) / s['one_image_points'])} images)" if s["one_image_points"] else ""
         return f"{name} accuracy lies in {s['min']:.1f}-{s['max']:.1f}%{span}"
 
-    return (f"- How much the accuracy lines can tell: every model's {one('holdout', 'held-out')} and its {one('test', 'test')}. The searches choose on "
-            "the held-out split, so they choose among near-ties, and the accuracy lines above compare differences of an image or two.")
+    held = spread["holdout"]
+    if held.get("noise_points") is None:
+        return (f"- How much the accuracy lines can tell: every model's {one('holdout', 'held-out')} and its {one('test', 'test')}. The searches choose on "
+                "the held-out split, so they choose among near-ties, and the accuracy lines above compare differences of an image or two.")
+    images, band = round(100 / held["one_image_points"]), held["noise_points"]
+    return (f"- How much the accuracy lines can tell: every model's {one('holdout', 'held-out')} and its {one('test', 'test')}. Two models scored on the "
+            f"same {images:,} held-out images differ by up to ±{band:.1f} points ({band / held['one_image_points']:.0f} images) by sampling alone "
+            "(95%, binomial, counted as independent: an upper bound for models scored on the same images); "
+            + ("every model lies within that band of every other, so the searches choose among ties and the accuracy lines above are read against it."
+               if held["max"] - held["min"] <= band else "the models spread wider than that, so the accuracy lines above tell models apart."))
 
 
 def page(doc: dict[str, Any], v: dict[str, Any]) -> str:
@@ -288,6 +308,8 @@ def page(doc: dict[str, Any], v: dict[str, Any]) -> str:
         f"{met(fit['min'] >= 0)}: in the {fit['runs_with_a_fitting_per_device_model']} runs where a per-device model also fitted every device, the "
         f"joint model's held-out accuracy was at least {fit['min']:+.1f} points against the best of them, below it in {fit['runs_below']}"
         + (f" (one held-out image is {fit['one_image_points']:.1f} points)" if fit.get("one_image_points") else "")
+        + (f"; its largest gap, {abs(fit['min']):.1f} points, lies {'inside' if abs(fit['min']) <= band else 'outside'} the ±{band:.1f}-point band two "
+           "models move apart by sampling alone (below)" if fit["min"] < 0 and (band := v["accuracy_spread"]["holdout"].get("noise_points")) is not None else "")
         if fit["min"] is not None else "no per-device model fitted every device in any run, so the joint model had no rival that fits them all"
     )
     lines = [

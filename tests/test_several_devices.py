@@ -12,14 +12,16 @@ from benchmarks import several_devices as sd
 DEVICES = list(sd.LUTS)
 
 
-def store(work: Path, seed: int, ratios: dict[str, dict[str, float]], accuracy: dict[str, float]) -> None:
-    """One run: each model's measured share of each device's budget (budgets of 1 ms) and its accuracy."""
+def store(work: Path, seed: int, ratios: dict[str, dict[str, float]], accuracy: dict[str, float], images: int | None = None) -> None:
+    """One run: each model's measured share of each device's budget (budgets of 1 ms) and its
+    accuracy (on `images` held-out and test images, where given)."""
     base = work / "q35" / f"seed{seed}"
     (base / "cross").mkdir(parents=True)
     (base / "budgets.json").write_text(json.dumps({d: 1.0 for d in DEVICES}))
     for name in [*DEVICES, sd.JOINT]:
         (base / name).mkdir()
-        result = {"config_hash": name, "model": {"holdout": {"value": accuracy[name]}, "test": {"value": accuracy[name] - 0.01}},
+        counted = {"total": images} if images else {}
+        result = {"config_hash": name, "model": {"holdout": {"value": accuracy[name], **counted}, "test": {"value": accuracy[name] - 0.01, **counted}},
                   "binding": {"device": "host-portable" if name == sd.JOINT else name, "constraint": "latency"}, "within_budget": True}
         (base / name / "result.json").write_text(json.dumps(result))
     for d in DEVICES:
@@ -40,3 +42,21 @@ def test_the_verdicts_are_recomputed_from_the_stored_runs(tmp_path):
     assert v["price_of_one_model_points"]["holdout"]["n"] == 8 and v["binding_device"] == {"q35": ["host-portable", "host-portable"]}
     page = sd.page(doc, v)
     assert "**missed** in 50% of 2 runs (goal 100%)" in page and "reached up to 1.20x those devices' budgets" in page
+
+
+def test_two_models_on_a_thousand_images_at_a_quarter_right_move_apart_by_up_to_3_8_points_by_sampling_alone():
+    assert sd.sampling_band(0.25, 1000) == pytest.approx(3.7955, abs=1e-3)
+    assert sd.sampling_band(0.25, 4000) == pytest.approx(3.7955 / 2, abs=1e-3)
+
+
+def test_the_page_reads_the_joint_model_s_gap_against_the_band_two_models_move_apart_by_sampling_alone(tmp_path):
+    fits = {d: 0.9 for d in DEVICES}
+    ratios = {name: fits for name in [*DEVICES, sd.JOINT]}
+    store(tmp_path, 0, ratios, {"host": 0.255, "host-int8": 0.25, "host-2t": 0.25, "host-portable": 0.245, sd.JOINT: 0.25}, images=1000)
+    doc = sd.collect(tmp_path)
+    v = sd.verdicts(doc)
+    assert v["accuracy_spread"]["holdout"]["noise_points"] == pytest.approx(sd.sampling_band(0.25, 1000))
+    page = sd.page(doc, v)
+    assert "its largest gap, 0.5 points, lies inside the ±3.8-point band two models move apart by sampling alone" in page
+    assert "Two models scored on the same 1,000 held-out images differ by up to ±3.8 points (38 images) by sampling alone" in page
+    assert "every model lies within that band of every other, so the searches choose among ties" in page
