@@ -288,14 +288,13 @@ def _spread_line(spread: dict[str, dict[str, Any]]) -> str:
         span = f" (one image is {s['one_image_points']:.2f} points: a span of {round((s['max'] - s['min']) / s['one_image_points'])} images)" if s["one_image_points"] else ""
         return f"{name} accuracy lies in {s['min']:.1f}-{s['max']:.1f}%{span}"
 
+    head = f"- How much the accuracy lines can tell: every model's {one('holdout', 'held-out')} and its {one('test', 'test')}."
     held = spread["holdout"]
     if held.get("noise_points") is None:
-        return (f"- How much the accuracy lines can tell: every model's {one('holdout', 'held-out')} and its {one('test', 'test')}. The searches choose on "
-                "the held-out split, so they choose among near-ties, and the accuracy lines above compare differences of an image or two.")
+        return f"{head} The searches choose on the held-out split, so they choose among near-ties, and the accuracy lines above compare differences of an image or two."
     images, band = round(100 / held["one_image_points"]), held["noise_points"]
-    return (f"- How much the accuracy lines can tell: every model's {one('holdout', 'held-out')} and its {one('test', 'test')}. Two models scored on the "
-            f"same {images:,} held-out images differ by up to ±{band:.1f} points ({band / held['one_image_points']:.0f} images) by sampling alone "
-            "(95%, binomial, counted as independent: an upper bound for models scored on the same images); "
+    return (f"{head} Two models scored on the same {images:,} held-out images differ by up to ±{band:.1f} points ({band / held['one_image_points']:.0f} images) "
+            "by sampling alone (95%, binomial, counted as independent: an upper bound for models scored on the same images); "
             + ("every model lies within that band of every other, so the searches choose among ties and the accuracy lines above are read against it."
                if held["max"] - held["min"] <= band else "the models spread wider than that, so the accuracy lines above tell models apart."))
 
