@@ -4,7 +4,8 @@
 # whole process tree and how many of the machine's cores it kept busy), each on a clone of its own
 # so that no run finds another's bytecode or export cache. With more than one count, the wall times
 # are also printed against the first's. Each run is appended to docs/suite_time.jsonl, the raw file
-# docs/figures.md's "The suite's time" is read from. Run it on a quiet machine: the suite is
+# docs/figures.md's "The suite's time" is read from; each test's CPU-seconds go to the clone's
+# tests-cpu.jsonl (`python -m benchmarks.suite_cpu FILE` lists the costliest). Run it on a quiet machine: the suite is
 # CPU-bound, and anything else running takes its cores.
 #
 # With `--against COMMIT`, each count runs first on a clone of that older commit, then on HEAD, on
@@ -34,7 +35,9 @@ run() {
   t0=$(date +%s.%N)
   CI=true ./scripts/setup.sh --tests > setup.log 2>&1 || { echo "$commit -n $n: the set-up failed, see $clone/setup.log"; exit 1; }
   t1=$(date +%s.%N)
-  CI=true /usr/bin/time -f "%e %U %S" -o tests.time .venv/bin/python -m pytest -n "$n" > tests.log 2>&1
+  local cpu=()  # each test's CPU-seconds (benchmarks/suite_cpu.py), where the commit has the plugin
+  [ -f benchmarks/suite_cpu.py ] && cpu=(-p benchmarks.suite_cpu)
+  CI=true SUITE_CPU_OUT="$clone/tests-cpu.jsonl" /usr/bin/time -f "%e %U %S" -o tests.time .venv/bin/python -m pytest -n "$n" "${cpu[@]}" > tests.log 2>&1
   rc=$?
   t2=$(date +%s.%N)
   read -r wall user sys < tests.time

@@ -1,0 +1,103 @@
+"""Where the suite's CPU goes, test by test.
+
+pytest's `--durations` are wall times, and under `-n 3` on 2 cores a test's wall time is its CPU
+plus whatever the other workers took from it meanwhile: the same test reads 1.5x longer beside a
+heavy one. The 8 minutes are spent in CPU-seconds, so this records each test's own: its worker's
+CPU while it ran (set-up, call and teardown) and that of the processes it started and waited for
+(`bench` in a subprocess, torchrun, the timing children). Export workers kept from one test to the
+next are counted only when they end, so an export through the pool shows under the worker's total,
+not the test's.
+
+As a pytest plugin it appends one JSON line per test to `$SUITE_CPU_OUT`:
+    SUITE_CPU_OUT=cpu.jsonl .venv/bin/python -m pytest -n 3 -p benchmarks.suite_cpu
+and as a script it prints the slowest tests and files, with their share of the whole:
+    python -m benchmarks.suite_cpu cpu.jsonl [--top 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    out = os.environ.get("SUITE_CPU_OUT")
+    own, children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    yield
+    if out:
+        record = {"test": item.nodeid, "own_s": round(_cpu(resource.RUSAGE_SELF) - own, 3), "children_s": round(_cpu(resource.RUSAGE_CHILDREN) - children, 3)}
+        with open(out, "a") as f:  # one short line per write: xdist workers append to the same file
+            f.write(json.dumps(record) + "\n")
+
+
+@dataclass(frozen=True)
+class CpuRecord:
+    test: str
+    own_s: float
+    children_s: float
+
+    @property
+    def total_s(self) -> float:
+        return self.own_s + self.children_s
+
+    @property
+    def file(self) -> str:
+        return self.test.split("::")[0]
+
+
+def read_records(path: Path) -> list[CpuRecord]:
+    """The records of one run, a test's last where it ran twice (a rerun appends)."""
+    records: dict[str, CpuRecord] = {}
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        doc = json.loads(line)
+        if not (isinstance(doc, dict) and isinstance(doc.get("test"), str) and all(isinstance(doc.get(k), (int, float)) for k in ("own_s", "children_s"))):
+            raise SystemExit(f"{path}:{n} is not a record of this plugin; record a run again with SUITE_CPU_OUT set")
+        records[doc["test"]] = CpuRecord(doc["test"], float(doc["own_s"]), float(doc["children_s"]))
+    return list(records.values())
+
+
+def by_file(records: list[CpuRecord]) -> list[tuple[str, float]]:
+    totals: Counter[str] = Counter()
+    for r in records:
+        totals[r.file] += r.total_s
+    return totals.most_common()
+
+
+def report(records: list[CpuRecord], top: int) -> str:
+    total = sum(r.total_s for r in records)
+    own, children = sum(r.own_s for r in records), sum(r.children_s for r in records)
+    lines = [f"{len(records)} tests, {total:.0f} CPU-seconds ({own:.0f} in the test's own process, {children:.0f} in processes it started)", ""]
+    lines.append(f"{'CPU s':>7} {'own':>6} {'child':>6} {'cum.':>5}  test")
+    running = 0.0
+    for r in sorted(records, key=lambda r: -r.total_s)[:top]:
+        running += r.total_s
+        lines.append(f"{r.total_s:7.1f} {r.own_s:6.1f} {r.children_s:6.1f} {running / total:5.0%}  {r.test}")
+    lines += ["", f"{'CPU s':>7} {'share':>5}  file"]
+    lines += [f"{s:7.1f} {s / total:5.0%}  {f}" for f, s in by_file(records)[:top]]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="record: SUITE_CPU_OUT=cpu.jsonl pytest -n 3 -p benchmarks.suite_cpu")
+    parser.add_argument("records", type=Path, help="the JSON lines a run wrote to $SUITE_CPU_OUT")
+    parser.add_argument("--top", type=int, default=40, help="how many tests and files to list (default 40)")
+    args = parser.parse_args()
+    print(report(read_records(args.records), args.top))
+
+
+if __name__ == "__main__":
+    main()
