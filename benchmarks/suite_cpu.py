@@ -8,9 +8,9 @@ CPU while it ran (set-up, call and teardown) and that of the processes it starte
 next are counted only when they end, so an export through the pool shows under the worker's total,
 not the test's.
 
-As a pytest plugin it appends one JSON line per test to `$SUITE_CPU_OUT`:
-    SUITE_CPU_OUT=cpu.jsonl .venv/bin/python -m pytest -n 3 -p benchmarks.suite_cpu
-and as a script it prints the slowest tests and files, with their share of the whole:
+The plugin (`benchmarks/suite_cpu_plugin.py`) appends one JSON line per test to `$SUITE_CPU_OUT`:
+    SUITE_CPU_OUT=cpu.jsonl .venv/bin/python -m pytest -n 3 -p benchmarks.suite_cpu_plugin
+and this script prints the costliest tests and files, with their share of the whole:
     python -m benchmarks.suite_cpu cpu.jsonl [--top 40]
 """
 
@@ -18,30 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
-
-
-def _cpu(who: int) -> float:
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    out = os.environ.get("SUITE_CPU_OUT")
-    own, children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
-    yield
-    if out:
-        record = {"test": item.nodeid, "own_s": round(_cpu(resource.RUSAGE_SELF) - own, 3), "children_s": round(_cpu(resource.RUSAGE_CHILDREN) - children, 3)}
-        with open(out, "a") as f:  # one short line per write: xdist workers append to the same file
-            f.write(json.dumps(record) + "\n")
 
 
 @dataclass(frozen=True)
@@ -92,7 +71,7 @@ def report(records: list[CpuRecord], top: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="record: SUITE_CPU_OUT=cpu.jsonl pytest -n 3 -p benchmarks.suite_cpu")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog="record: SUITE_CPU_OUT=cpu.jsonl pytest -n 3 -p benchmarks.suite_cpu_plugin")
     parser.add_argument("records", type=Path, help="the JSON lines a run wrote to $SUITE_CPU_OUT")
     parser.add_argument("--top", type=int, default=40, help="how many tests and files to list (default 40)")
     args = parser.parse_args()

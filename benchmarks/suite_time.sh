@@ -36,11 +36,11 @@ run() {
   CI=true ./scripts/setup.sh --tests > setup.log 2>&1 || { echo "$commit -n $n: the set-up failed, see $clone/setup.log"; exit 1; }
   t1=$(date +%s.%N)
   local cpu=()  # each test's CPU-seconds (benchmarks/suite_cpu.py), where the commit has the plugin
-  [ -f benchmarks/suite_cpu.py ] && cpu=(-p benchmarks.suite_cpu)
+  [ -f benchmarks/suite_cpu_plugin.py ] && cpu=(-p benchmarks.suite_cpu_plugin)
   CI=true SUITE_CPU_OUT="$clone/tests-cpu.jsonl" /usr/bin/time -f "%e %U %S" -o tests.time .venv/bin/python -m pytest -n "$n" "${cpu[@]}" > tests.log 2>&1
   rc=$?
   t2=$(date +%s.%N)
-  read -r wall user sys < tests.time
+  read -r wall user sys < <(tail -1 tests.time)  # time's last line; a failed suite has "Command exited ..." above it
   total=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$t2")
   python3 - "$repo/docs/suite_time.jsonl" "$commit" "$n" "$t0" "$t1" "$t2" "$wall" "$user" "$sys" "$rc" "$cores" "$baseline" "$name" "$(tail -1 tests.log)" <<'EOF'
 import datetime, json, sys

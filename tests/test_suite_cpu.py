@@ -34,7 +34,7 @@ def test_each_test_is_charged_its_own_cpu_and_its_childrens_and_not_its_waiting(
     (tmp_path / "test_three.py").write_text(TESTS)
     out = tmp_path / "cpu.jsonl"
     env = {**os.environ, "SUITE_CPU_OUT": str(out), "PYTHONPATH": str(ROOT)}
-    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "benchmarks.suite_cpu", "-p", "no:cacheprovider", "test_three.py"],
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "benchmarks.suite_cpu_plugin", "-p", "no:cacheprovider", "test_three.py"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     cpu = {r.test.split("::")[1]: r for r in read_records(out)}

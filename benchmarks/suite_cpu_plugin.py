@@ -1,0 +1,29 @@
+"""The pytest plugin of `benchmarks/suite_cpu.py`: each test's CPU-seconds, appended as a JSON line
+to `$SUITE_CPU_OUT` (nothing is written without it). A module of its own, apart from the report
+script: pytest rewrites a plugin's module as it loads it, and such a module no longer runs as a
+script in the same process."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+from collections.abc import Iterator
+
+import pytest
+
+
+def _cpu(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    out = os.environ.get("SUITE_CPU_OUT")
+    own, children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
+    yield
+    if out:
+        record = {"test": item.nodeid, "own_s": round(_cpu(resource.RUSAGE_SELF) - own, 3), "children_s": round(_cpu(resource.RUSAGE_CHILDREN) - children, 3)}
+        with open(out, "a") as f:  # one short line per write: xdist workers append to the same file
+            f.write(json.dumps(record) + "\n")
