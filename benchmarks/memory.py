@@ -365,7 +365,7 @@ def why_largest_missed(doc: dict[str, Any]) -> list[str]:
             continue
         mean = {w: statistics.fmean(e) for w, e in errors.items()}
         evened = [p["predicted"]["peak_mib"] - mean[p["stem"]] for p in points]
-        by_stem = ", ".join(f"{len(errors[w])} with a {w}-channel stem {mean[w]:+.2f} MiB" for w in sorted(errors))
+        by_stem = ", ".join(f"{len(errors[w])} with a stem {w} channels wide {mean[w]:+.2f} MiB" for w in sorted(errors))
         repeat = spearmanr([p["measured"][0]["peak_mib"] for p in points], [p["measured"][1]["peak_mib"] for p in points])[0]
         lines.append(
             f"Why {name}'s peak misses: its two measurements of each subnet rank them alike (Spearman {repeat:.3f}), so the miss is the "

@@ -100,4 +100,4 @@ def test_a_working_set_model_that_misses_is_explained_by_its_error_per_stem_widt
     doc["setups"]["tiny-int8"]["peak_model"] = "largest"
     (line, _) = bench.why_largest_missed(doc)
     assert line.startswith("Why tiny-int8's peak misses: its two measurements of each subnet rank them alike (Spearman 1.000)")
-    assert "2 with a 8-channel stem +0.00 MiB, 2 with a 16-channel stem -0.30 MiB" in line and "would rank at Spearman 1.000" in line
+    assert "2 with a stem 8 channels wide +0.00 MiB, 2 with a stem 16 channels wide -0.30 MiB" in line and "would rank at Spearman 1.000" in line
