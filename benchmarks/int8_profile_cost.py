@@ -8,7 +8,11 @@ with their wall times and the ratio int8 / float32 (goal: within 2x). Then, opti
 - `--checkpoint PATH` (a tiny supernet trained at 128 px, as the quick path trains it): `bench search`
   on the new int8 LUT at the budget of its median random subnet (population 8, 3 generations, 4
   parents), whose finish quantizes its 5 most accurate candidates on training images, lowers and times
-  them: the time of a search with its int8 finish.
+  them: the time of a search with its int8 finish;
+- `--lut FILE` with `--checkpoint`: that search alone, on a LUT already built (copied with its
+  validation into a store of the run's own, the export cache cold), so that the search's int8
+  finish of two checkouts is timed on one LUT without profiling twice:
+  .venv/bin/python -m benchmarks.int8_profile_cost --label search-after --lut luts/host-int8/tiny/1ab8c1048d7e2f38.json --checkpoint runs/train/last.pt
 
 Each run is recorded under `--label` in docs/int8_profile_cost.json (written atomically; other labels
 kept), so a run of the code before a change and one after sit side by side: `--code DIR` runs the
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +66,20 @@ def commit_of(code: Path) -> str:
     return done.stdout.strip() or "unknown"
 
 
+def lut_store(lut: Path, work: Path) -> dict[str, Any]:
+    """`lut` and its sidecars (validation, plot) copied into a LUT store under `work`, with a cold
+    export cache beside it: what `--lut` searches, as a profile's entry of `profiles` says it."""
+    from search.nas.lut import read_lut
+
+    doc = read_lut(lut)
+    store = work / "luts"
+    folder = store / doc.device.name / doc.space_name
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in lut.parent.glob(f"{lut.stem}.*"):
+        shutil.copy(path, folder / path.name)
+    return {"lut": doc.id, "path": str(folder / lut.name), "env": {"BENCH_LUTS": str(store), "BENCH_CACHE": str(work / "cache")}}
+
+
 def median_budget(lut_path: str) -> float:
     """The median random subnet's predicted latency under the LUT (`random_subnet_quantiles`), as
     `bench profile` suggests budgets."""
@@ -78,26 +97,33 @@ def main() -> None:
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose bench runs (default: this one)")
     parser.add_argument("--validate", action="store_true", help="also validate the int8 LUT on 20 unseen subnets")
     parser.add_argument("--checkpoint", type=Path, help="also search the int8 LUT from this tiny 128 px supernet, with its measured int8 finish")
+    parser.add_argument("--lut", type=Path, help="with --checkpoint: search this LUT file (its validation beside it) instead of profiling, and time that search alone")
     parser.add_argument("--work", type=Path, help="folder for the stores, caches and runs (default: a new temporary one)")
     parser.add_argument("--out", type=Path, default=OUT, help="the document the run is recorded in")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing, record nothing")
     args = parser.parse_args()
+    if args.lut and not args.checkpoint:
+        parser.error("--lut times a search on that LUT: give the supernet to search with --checkpoint")
     code = args.code.resolve()
     work = (args.work or Path(tempfile.mkdtemp(prefix="int8-profile-cost-"))).resolve()
 
     run: dict[str, Any] = {"code": code.name, "commit": commit_of(code), "started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "work": work.name}
     profiles: dict[str, dict[str, Any]] = {}
-    for device in ("host", "host-int8"):
-        folder = work / device
-        env = {"BENCH_LUTS": str(folder / "luts"), "BENCH_CACHE": str(folder / "cache")}
-        doc, seconds = bench(code, env, "profile", "--device", device, "--quick", "--out", str(folder / "run"), dry_run=args.dry_run)
-        profiles[device] = {"seconds": seconds, "lut": doc.get("lut"), "path": doc.get("path"), "env": env}
-    run["profiles"] = profiles
-    if not args.dry_run:
-        ratio = profiles["host-int8"]["seconds"] / profiles["host"]["seconds"]
-        run["int8_over_float32"] = ratio
-        run["ratio_goal_met"] = ratio <= GOAL_RATIO
-    int8 = profiles["host-int8"]
+    if args.lut:
+        int8 = lut_store(args.lut.resolve(), work)
+        run["lut"] = int8["lut"]
+    else:
+        for device in ("host", "host-int8"):
+            folder = work / device
+            env = {"BENCH_LUTS": str(folder / "luts"), "BENCH_CACHE": str(folder / "cache")}
+            doc, seconds = bench(code, env, "profile", "--device", device, "--quick", "--out", str(folder / "run"), dry_run=args.dry_run)
+            profiles[device] = {"seconds": seconds, "lut": doc.get("lut"), "path": doc.get("path"), "env": env}
+        run["profiles"] = profiles
+        if not args.dry_run:
+            ratio = profiles["host-int8"]["seconds"] / profiles["host"]["seconds"]
+            run["int8_over_float32"] = ratio
+            run["ratio_goal_met"] = ratio <= GOAL_RATIO
+        int8 = profiles["host-int8"]
     if args.validate:
         doc, seconds = bench(code, int8["env"], "validate", "--lut", str(int8["lut"]), "--device", "host-int8", "--samples", "20", dry_run=args.dry_run)
         run["validation"] = {"seconds": seconds, "figures": doc, "within_goal_met": None if args.dry_run else doc["within_10"] >= GOAL_WITHIN}
@@ -111,7 +137,8 @@ def main() -> None:
     document = load_json(args.out, "int8 profile cost", "delete it to start again") if args.out.is_file() else {"runs": {}}
     document["runs"][args.label] = relative_to(run, work)  # the paths of the runs' stores and files, from the work folder: no folder of this machine
     write_json_atomic(args.out, document)
-    line = f"{args.label}: float32 {profiles['host']['seconds']:.0f} s, int8 {int8['seconds']:.0f} s, int8/float32 {run['int8_over_float32']:.2f}x"
+    line = f"{args.label}: LUT {int8['lut']}" if args.lut else (
+        f"{args.label}: float32 {profiles['host']['seconds']:.0f} s, int8 {int8['seconds']:.0f} s, int8/float32 {run['int8_over_float32']:.2f}x")
     if "validation" in run:
         line += f"; validation {run['validation']['seconds']:.0f} s, {run['validation']['figures']['within_10']:.0%} within ±10%"
     if "search" in run:
