@@ -17,10 +17,11 @@ and this script prints the costliest tests and files, with their share of the wh
 from __future__ import annotations
 
 import argparse
-import json
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+from infra.strict_json import parse_json
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,24 @@ class CpuRecord:
 
 
 def read_records(path: Path) -> list[CpuRecord]:
-    """The records of one run, a test's last where it ran twice (a rerun appends)."""
+    """The records of one run, a test's last where it ran twice (a rerun appends). Anything else in
+    the file, or no record at all, ends the script in one sentence naming the file."""
+    fix = "record a run again with SUITE_CPU_OUT set"
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"{path} cannot be read ({getattr(exc, 'strerror', None) or exc}); {fix}") from None
     records: dict[str, CpuRecord] = {}
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        doc = json.loads(line)
-        if not (isinstance(doc, dict) and isinstance(doc.get("test"), str) and all(isinstance(doc.get(k), (int, float)) for k in ("own_s", "children_s"))):
-            raise SystemExit(f"{path}:{n} is not a record of this plugin; record a run again with SUITE_CPU_OUT set")
+    for n, line in enumerate(lines, 1):
+        try:
+            doc = parse_json(line)
+        except ValueError:
+            doc = None
+        if not (isinstance(doc, dict) and isinstance(doc.get("test"), str) and all(type(doc.get(k)) in (int, float) and doc[k] >= 0 for k in ("own_s", "children_s"))):
+            raise SystemExit(f"{path}:{n} is not a record of this plugin; {fix}")
         records[doc["test"]] = CpuRecord(doc["test"], float(doc["own_s"]), float(doc["children_s"]))
+    if not records:
+        raise SystemExit(f"{path} holds no record; {fix}")
     return list(records.values())
 
 

@@ -52,8 +52,22 @@ def test_the_report_lists_the_costliest_tests_first_with_their_running_share_and
     assert lines[-2:] == ["   50.0   50%  tests/test_a.py", "   50.0   50%  tests/test_b.py"]
 
 
-def test_a_line_that_is_not_a_record_is_refused_naming_the_file_and_line(tmp_path):
+FIX = "record a run again with SUITE_CPU_OUT set"
+
+
+@pytest.mark.parametrize("line", ['{"test": "u", "own_s": "x", "children_s": 0}', '{"test": "u", "own_s": NaN, "children_s": 0}',
+                                  '{"test": "u", "own_s": -1, "children_s": 0}', '{"test": "u", "own_s": true, "children_s": 0}', "not json", "[]"],
+                         ids=["text", "nan", "negative", "bool", "not-json", "list"])
+def test_a_line_that_is_not_a_record_is_refused_naming_the_file_and_line(tmp_path, line):
     path = tmp_path / "cpu.jsonl"
-    path.write_text(json.dumps({"test": "t", "own_s": 1, "children_s": 0}) + "\n" + json.dumps({"test": "u", "own_s": "x"}) + "\n")
-    with pytest.raises(SystemExit, match=f"^{re.escape(str(path))}:2 is not a record of this plugin; record a run again with SUITE_CPU_OUT set$"):
+    path.write_text(json.dumps({"test": "t", "own_s": 1, "children_s": 0}) + "\n" + line + "\n")
+    with pytest.raises(SystemExit, match=f"^{re.escape(str(path))}:2 is not a record of this plugin; {FIX}$"):
         read_records(path)
+
+
+def test_a_missing_or_empty_file_is_refused_in_one_sentence(tmp_path):
+    with pytest.raises(SystemExit, match=f"^{re.escape(str(tmp_path / 'none.jsonl'))} cannot be read \\(No such file or directory\\); {FIX}$"):
+        read_records(tmp_path / "none.jsonl")
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(SystemExit, match=f"^{re.escape(str(tmp_path / 'empty.jsonl'))} holds no record; {FIX}$"):
+        read_records(tmp_path / "empty.jsonl")
