@@ -52,6 +52,15 @@ def test_the_report_lists_the_costliest_tests_first_with_their_running_share_and
     assert lines[-2:] == ["   50.0   50%  tests/test_a.py", "   50.0   50%  tests/test_b.py"]
 
 
+def test_a_records_file_that_cannot_be_written_stops_the_run_before_any_test_in_one_line(tmp_path):
+    (tmp_path / "test_one.py").write_text("def test_one():\n    pass\n")
+    env = {**os.environ, "SUITE_CPU_OUT": str(tmp_path), "PYTHONPATH": str(ROOT)}  # a folder
+    ran = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "benchmarks.suite_cpu_plugin", "-p", "no:cacheprovider", "test_one.py"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 4 and "Traceback" not in ran.stderr
+    assert f"SUITE_CPU_OUT={tmp_path} cannot be written (Is a directory); point it at a file in a folder that exists" in ran.stderr
+
+
 FIX = "record a run again with SUITE_CPU_OUT set"
 
 
