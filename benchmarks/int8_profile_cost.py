@@ -67,17 +67,19 @@ def commit_of(code: Path) -> str:
 
 
 def lut_store(lut: Path, work: Path) -> dict[str, Any]:
-    """`lut` and its sidecars (validation, plot) copied into a LUT store under `work`, with a cold
-    export cache beside it: what `--lut` searches, as a profile's entry of `profiles` says it."""
+    """`lut` and its validation (record and plot) copied into a LUT store under `work`, with a cold
+    export cache beside it: what `--lut` searches, as a profile's entry of `profiles` says it. The
+    LUT goes in through the store's one writer (`save_lut`: its device and space names checked)."""
+    from orchestrator.lut.store import save_lut, validation_path, validation_plot_path
     from search.nas.lut import read_lut
 
     doc = read_lut(lut)
     store = work / "luts"
-    folder = store / doc.device.name / doc.space_name
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in lut.parent.glob(f"{lut.stem}.*"):
-        shutil.copy(path, folder / path.name)
-    return {"lut": doc.id, "path": str(folder / lut.name), "env": {"BENCH_LUTS": str(store), "BENCH_CACHE": str(work / "cache")}}
+    path = save_lut(doc.doc, store)
+    for sidecar in (validation_path, validation_plot_path):
+        if sidecar(lut).is_file():
+            shutil.copy(sidecar(lut), sidecar(path))
+    return {"lut": doc.id, "path": str(path), "env": {"BENCH_LUTS": str(store), "BENCH_CACHE": str(work / "cache")}}
 
 
 def median_budget(lut_path: str) -> float:
@@ -142,8 +144,9 @@ def main() -> None:
     if "validation" in run:
         line += f"; validation {run['validation']['seconds']:.0f} s, {run['validation']['figures']['within_10']:.0%} within ±10%"
     if "search" in run:
-        searched = run["search"]["search_seconds"] or 0.0
-        line += f"; search with its int8 finish {run['search']['seconds']:.0f} s (the search {searched:.0f} s, the finish and delivery the rest)"
+        line += f"; search with its int8 finish {run['search']['seconds']:.0f} s"
+        if (searched := run["search"]["search_seconds"]) is not None:  # a checkout whose result.json says it
+            line += f" (the search {searched:.0f} s, the finish and delivery the rest)"
     print(line)
 
 
