@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 import torch
 from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
-from executorch.exir import to_edge_transform_and_lower
+from executorch.exir import to_edge, to_edge_transform_and_lower
 from torch import nn
 
 from infra.errors import UserError
 from orchestrator.export.backends import BACKENDS, get_backend
 from orchestrator.export.cache import cache_key
-from orchestrator.export.executorch import INT8_FLOW, _to_xnnpack_pte, run_pte, to_int8_pte
+from orchestrator.export.executorch import INT8_FLOW, _to_xnnpack_pte, edge_config, run_pte, to_int8_pte
+from orchestrator.export.pass_pruning import needed_passes
 from orchestrator.export.structure import program_structure
 from orchestrator.lut.provenance import device_provenance
 from orchestrator.lut.store import save_lut
@@ -116,7 +117,23 @@ def test_the_pruned_int8_flow_gives_the_stock_flows_program_byte_for_byte(quanti
     fast, report = _to_xnnpack_pte(quantized, 0.0, INT8_FLOW)
     stock = to_edge_transform_and_lower(quantized, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
     assert report.flow == INT8_FLOW and fast == stock
-    assert "ConvertToSDPAPass" in report.skipped_passes and not {"PropagateCustomMetaPass", "InsertPadQDQPass"} & set(report.skipped_passes)
+    assert {"ConvertToSDPAPass", "PropagateCustomMetaPass"} <= set(report.skipped_passes) and "InsertPadQDQPass" not in report.skipped_passes
+
+
+def test_custom_metadata_is_propagated_only_in_a_quantized_graph_that_carries_some(quantized):
+    """`torch.fx.traceback.annotate` leaves `meta["custom"]`, which PropagateCustomMetaPass copies
+    onto quantize/dequantize nodes; our exports carry none to XNNPACK (the pass is skipped, and the
+    program is the stock one: above), and where a graph does, the pass runs."""
+    from executorch.backends.xnnpack._passes.propagate_custom_meta_pass import PropagateCustomMetaPass
+
+    graph = to_edge(copy.deepcopy(quantized), compile_config=edge_config()).exported_program().graph  # what XNNPACK's passes see
+    assert needed_passes([PropagateCustomMetaPass], graph) == []
+    fed = next(n.args[0] for n in graph.nodes if "quantize_per_tensor" in str(n.target) and isinstance(n.args[0], torch.fx.Node))
+    fed.meta["custom"] = {"stage": "stem"}
+    assert needed_passes([PropagateCustomMetaPass], graph) == [PropagateCustomMetaPass]
+    float_graph = to_edge(torch.export.export(small_net().eval(), (torch.randn(1, 3, 32, 32),)), compile_config=edge_config()).exported_program().graph
+    next(n for n in float_graph.nodes if n.op == "call_function").meta["custom"] = {"stage": "stem"}
+    assert needed_passes([PropagateCustomMetaPass], float_graph) == []
 
 
 def test_the_observers_are_calibrated_on_the_same_fixed_inputs_every_time(quantized):
