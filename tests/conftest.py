@@ -108,7 +108,7 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMITTED_LUTS = (
     "host/tiny/0400031f32bc4c36", "host/tiny/49ed7a75300f2cfc", "host/tiny/6cbb6555340dc483", "host/tiny/d0fb186589faa0c4",
     "host/tiny/d7f47ca8390c6922", "host/tiny/29def5299199ba8c", "host/tiny/aa5a9101d4e5b51a",
-    "host/xxs/2a589111be5bc6e1", "host/xxs/6b8dc6fffb6e6bf1", "host/xxs/dee62bf85d8fe65c", "host/xxs/eb89c9b57325969d",
+    "host/xxs/2a589111be5bc6e1", "host/xxs/6b8dc6fffb6e6bf1", "host/xxs/dee62bf85d8fe65c", "host/xxs/eb89c9b57325969d", "host/xxs/2a9204959dd6d8d7",
     "host-2t/tiny/0fd6177a3791c7fe", "host-2t/tiny/14a65a515756ea46",
     "host-portable/tiny/722a8793306ec00b", "host-portable/tiny/a649868f7adf87f9",
     "host-int8/tiny/4a8e952c1bd29257", "host-int8/tiny/c889ba940288de54", "host-int8/xxs/69a5311f2d4dc75d", "host-int8/tiny/1ab8c1048d7e2f38",
