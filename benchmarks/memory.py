@@ -58,10 +58,19 @@ SEARCH = {"population": 8, "generations": 3, "parents": 4}
 TIGHT, TIGHT_RUN = 0.1, "latency+tight-memory"  # a memory budget most subnets miss, where the issue's (the median's) may not bind
 
 
+# what a step stopped half-way leaves: the profile's finished exports and sessions, which `bench profile` resumes from
+AGAIN = "run this benchmark command again with the same --work: a profile resumes where it stopped, a validation starts over"
+
+
 def bench(work: Path, *args: str, capture: bool = False) -> str:
     """`bench` with the work folder's LUT store, so no shipped LUT or sidecar is touched."""
     env = {**os.environ, "BENCH_LUTS": str(work / "luts"), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([*BENCH, *args], env=env, check=True, text=True, stdout=subprocess.PIPE if capture else None)
+    try:
+        done = subprocess.run([*BENCH, *args], env=env, check=True, text=True, stdout=subprocess.PIPE if capture else None)
+    except subprocess.CalledProcessError as exc:
+        raise SystemExit(f"`bench {args[0]}` stopped with exit code {exc.returncode} (its own message is above); {AGAIN}") from None
+    except KeyboardInterrupt:
+        raise SystemExit(f"interrupted during `bench {args[0]}`; {AGAIN}") from None
     return done.stdout or ""
 
 

@@ -101,3 +101,14 @@ def test_a_working_set_model_that_misses_is_explained_by_its_error_per_stem_widt
     (line, _) = bench.why_largest_missed(doc)
     assert line.startswith("Why tiny-int8's peak misses: its two measurements of each subnet rank them alike (Spearman 1.000)")
     assert "2 with a stem 8 channels wide +0.00 MiB, 2 with a stem 16 channels wide -0.30 MiB" in line and "would rank at Spearman 1.000" in line
+
+
+def test_a_bench_step_that_stops_ends_the_benchmark_in_one_sentence_saying_how_to_resume(monkeypatch, tmp_path):
+    """A profile stopped by SIGTERM exits 143; the benchmark says so and how to go on, not a traceback."""
+    import sys
+
+    monkeypatch.setattr(bench, "BENCH", [sys.executable, "-c", "raise SystemExit(143)"])
+    with pytest.raises(SystemExit) as stopped:
+        bench.bench(tmp_path, "profile", "--device", "host-int8")
+    assert str(stopped.value) == ("`bench profile` stopped with exit code 143 (its own message is above); run this benchmark command again "
+                                  "with the same --work: a profile resumes where it stopped, a validation starts over")
