@@ -88,3 +88,25 @@ def test_bench_validate_of_two_luts_fits_80_columns_with_each_luts_name_on_one_l
     assert max(map(len, out.splitlines())) <= 80
     assert "removal d0fb186589faa0c4" in out and "removal 0400031f32bc4c36" in out
     assert re.search(r"within ±10%\s+100\.0% / 90\.0%\s+100\.0% / 90\.0%", out) and "Spearman ρ" in out
+
+
+def test_a_disturbed_luts_note_wraps_at_80_columns_and_no_id_name_or_figure_is_cut():
+    """After the README's first command on a busy machine the user's LUT is "not fit: disturbed":
+    its note wraps, where it squeezed every px to "1…" and every ±10% figure to "10…"."""
+    from rich.console import Console
+
+    from orchestrator.cli.lut_view import lut_list_table
+
+    def row(lut_id: str, device: str, method: str, within: float | None, **marks: object) -> dict:
+        return {"id": lut_id, "device": device, "space": "tiny", "resolution": 128, "method": method,
+                "validation": None if within is None else {"within_10": within}, "fit": True, "disturbed": None, "superseded": None, **marks}
+
+    rows = [row("98a232744b6e71c3", "host", "removal", None, fit=False, disturbed="2 of 17 sessions ran over 20% slower"),
+            row("722a8793306ec00b", "host-portable", "removal", 1.0), row("14a65a515756ea46", "host-2t", "transfer", 0.98, superseded="by another")]
+    console = Console(width=80, record=True)
+    console.print(lut_list_table(rows, caption=False))
+    out = console.export_text()
+    assert max(map(len, out.splitlines())) <= 80 and "…" not in out
+    assert re.search(r"^\s*98a232744b6e71c3\s+host\s+tiny\s+128\s+removal\s+-\s+not fit:", out, flags=re.M)
+    assert re.search(r"^\s*722a8793306ec00b\s+host-portable\s+tiny\s+128\s+removal\s+100%\s*$", out, flags=re.M)
+    assert re.search(r"^\s*14a65a515756ea46\s+host-2t\s+tiny\s+128\s+transfer\s+98%\s+superseded\s*$", out, flags=re.M)

@@ -140,8 +140,9 @@ def lut_list_table(rows: list[dict[str, Any]], wide: bool = False, title: str = 
     """One line per LUT record (`known_luts`, with its latest validation, disturbed and superseded marks), so a
     user can pick the id to pass to other commands by what it is and how well it predicts; the
     path, entry count and creation time only when `wide`, and there why a LUT is superseded, wrapped
-    (the reasons are sentences). Ids are never cut, since they are what a user copies: where the
-    table is wider than the terminal, the other columns give way."""
+    (the reasons are sentences). Ids are never cut, since they are what a user copies, nor the
+    resolution and the validation figure: where the table is wider than the terminal, the note wraps
+    first ("not fit: disturbed" beside the rest at 80 columns), then the other columns give way."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, caption_justify="left",
                   caption="±10%: subnets predicted within ±10% in the latest `bench validate` (anchored; ? an unreadable record); "
                           "not fit: that validation calls it unfit for a search, or (disturbed) its profile's sessions were disturbed, so a "
@@ -150,8 +151,8 @@ def lut_list_table(rows: list[dict[str, Any]], wide: bool = False, title: str = 
                           if caption else None)
     columns = ["id", "device", "space", "px", "method", "±10%", "note", *(["entries", "created", "path"] if wide else [])]
     for name in columns:
-        table.add_column(name, no_wrap=not (wide and name == "note"), justify="right" if name in ("px", "±10%", "entries") else "left",
-                         min_width={"id": max((len(r["id"]) for r in rows), default=2), "note": 24 if wide else None}.get(name))
+        table.add_column(name, no_wrap=name != "note", justify="right" if name in ("px", "±10%", "entries") else "left",
+                         min_width={"id": max((len(r["id"]) for r in rows), default=2), "px": 3, "±10%": 4, "note": 24 if wide else None}.get(name))
     for r in rows:
         v = r.get("validation")
         within = "-" if v is None else "?" if v == "unreadable" else f"{v['within_10']:.0%}"
