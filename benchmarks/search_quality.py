@@ -2,8 +2,9 @@
 judged against a reference trained alone to convergence; does coarse-to-fine beat its baselines;
 does the model `bench search` delivers measure within its budget and beat a hand-picked one when
 both are trained alone. The tiny space at the LUT's resolution, on the task `--task` writes
-(cluttered digits, with a search split of 2,000 images, by default). Searches are `bench search`'s:
-calibrated budget, the search split, the measured finish (benchmarks/search_quality_work.py).
+(cluttered digits, with a search split of 2,000 images, by default). Searches are `bench search`'s
+own job (`orchestrator.searchjob.run`): calibrated budget, the search split, and the measured
+finish with the benchmark's shared timings plugged in (benchmarks/search_quality_work.py).
 
 Sections, in order; each keeps one JSON file per run under --work, each naming the checkpoint, LUT
 and task it came from (a result of other inputs is redone, or refused by `report`), so processes
@@ -27,7 +28,8 @@ share the work (--part/--parts) and an interrupted section resumes where it stop
               same searches priced by point predictions only (a labelled row); with --no-train the
               searches and timings only, which want a quiet machine
   measure     the measured finish: every candidate of every search timed on host beside the LUT's
-              anchor network (a quiet machine); `found` then trains its delivered models alone
+              anchor network (a quiet machine), then each search's finish chosen by its job from
+              those timings; `found` then trains its delivered models alone
   report      docs/search_quality.json: every result, the figures with intervals, the goals
   page        docs/search_quality.md from that JSON alone
 
@@ -56,6 +58,7 @@ from benchmarks.search_quality_work import (
     CALIBRATED,
     POINT_ONLY,
     RECIPE,
+    RUN_ONLY,
     SEARCH_CALIBRATION,
     Inherited,
     Timings,
@@ -66,6 +69,8 @@ from benchmarks.search_quality_work import (
     chance,
     console,
     describe,
+    finish,
+    finish_key,
     finished,
     fresh,
     hand_picked,
@@ -82,6 +87,7 @@ from infra.locks import InUseError, held
 from orchestrator.export.cache import fingerprint
 from orchestrator.lut.store import latest_validation
 from search.space.config import SubnetConfig
+from search.training.trained import EVAL_BATCH
 
 __all__ = ["alone_entry", "schedule", "train_share", "trained_epochs"]  # the tests' entry points beside the sections
 
@@ -288,6 +294,8 @@ def _calibrations(text: str) -> list[int]:
         counts = []
     if not counts or any(n < 1 for n in counts):
         raise Refused(f"--calibrations {text!r}: give image counts of 1 or more separated by commas, such as 256,1024")
+    if any(n % EVAL_BATCH for n in counts):
+        raise Refused(f"--calibrations {text!r}: give multiples of {EVAL_BATCH}, the batch the search recalibrates BatchNorm in, such as 256,1024")
     return counts
 
 
@@ -371,7 +379,7 @@ def strategies(
         path = work / "strategies" / variant / f"{band}-{strategy}-seed{seed}.json"
         if i % parts != part or fresh(path, now, "the strategy run", ("candidates",)):
             continue
-        r = search(strategy, seed, budget, CALIBRATED, population, generations, parents, predictor, lut_path, inherited)
+        r = search(strategy, seed, budget, CALIBRATED, population, generations, parents, predictor, lut_path, inherited, work, f"strategies-{variant}-{path.stem}")
         inherited.save()
         write_json_atomic(path, {**r, **now, "band": band, "variant": variant, "device": describe(_device(device))})
         best = r["candidates"][0]
@@ -399,7 +407,10 @@ def _found_plan(work: Path, lut: str, task: str, inherited: Inherited, variant: 
     budgets = {"hand": timings.ms(hand.hash), **reference(work, lut)["bands"]}
     plan: dict[str, Any] = {**now, "variant": variant, "hand": candidate(hand, predictor, inherited), "budgets": []}
     for label, budget in budgets.items():
-        searches = {p: search("coarse-to-fine", 0, budget, p, population, generations, parents, predictor, lut_path, inherited) for p in (CALIBRATED, POINT_ONLY)}
+        searches = {
+            p: search("coarse-to-fine", 0, budget, p, population, generations, parents, predictor, lut_path, inherited, work, f"found-{variant}-{label}-{p}")
+            for p in (CALIBRATED, POINT_ONLY)
+        }
         plan["budgets"].append({"label": label, "budget_ms": budget, **searches})
         console.print(f"{label} {budget:.3f} ms: first choice {searches[CALIBRATED]['candidates'][0]['hash'][:8]}, point-only {searches[POINT_ONLY]['candidates'][0]['hash'][:8]}")
     inherited.save()
@@ -469,12 +480,18 @@ def found(
 
 
 @app.command()
-def measure(work: Work = WORK, lut: Lut = LUT, variant: Headline = "sandwich") -> None:
-    """The measured finish's timings: every candidate of every search of `variant` (strategies and
-    found) timed on the LUT's device beside its anchor network, a few subnets a session, each once
-    (cached by subnet for this LUT). Run it on a quiet machine: nothing else training."""
+def measure(
+    work: Work = WORK, lut: Lut = LUT, variant: Headline = "sandwich", epochs: Epochs = EPOCHS, device: Device = "cpu",
+) -> None:
+    """The measured finish: every candidate of every search of `variant` (strategies and found)
+    timed on the LUT's device beside its anchor network, a few subnets a session, each once (cached
+    by subnet for this LUT); then each search's finish, by `bench search`'s job with these timings
+    plugged in (found's also on a device `SLOWER` times slower than its LUT), kept in its document.
+    Run it on a quiet machine: nothing else training."""
+    strategy_paths = sorted((work / "strategies" / variant).glob("*.json"))
+    plan_path = _plan_path(work, variant)
     configs = []
-    for path in [*sorted((work / "strategies" / variant).glob("*.json")), *([_plan_path(work, variant)] if _plan_path(work, variant).exists() else [])]:
+    for path in [*strategy_paths, *([plan_path] if plan_path.exists() else [])]:
         doc = read(path, "a search's result", f"delete {path} and run its section again")
         searches = [doc] if "candidates" in doc else [b[p] for b in doc.get("budgets", []) for p in (CALIBRATED, POINT_ONLY)]
         configs += [SubnetConfig.from_dict(c["config"]) for s in searches for c in s["candidates"]]
@@ -482,6 +499,24 @@ def measure(work: Work = WORK, lut: Lut = LUT, variant: Headline = "sandwich") -
     todo = [c for c in configs if c.hash not in timings]
     console.print(f"{len({c.hash for c in configs})} candidates, {len({c.hash for c in todo})} not timed yet")
     timings.measure(todo)
+    _finish_all(work, lut, variant, epochs, device, timings, strategy_paths, plan_path)
+
+
+def _finish_all(work: Path, lut: str, variant: str, epochs: int, device: str, timings: Timings, strategy_paths: list[Path], plan_path: Path) -> None:
+    """Each search's finish not applied yet (`search_quality_work.finish`), written into its document."""
+    todo = [p for p in strategy_paths if finish_key(1.0) not in read(p, "the strategy run", f"delete {p} and run `strategies` again")]
+    plan = read(plan_path, "the found plan", f"delete {plan_path} and run `found` again") if plan_path.exists() else None
+    if not todo and not (plan and any(finish_key(SLOWER) not in b[CALIBRATED] for b in plan["budgets"])):
+        return
+    inherited = Inherited(_supernet(work, variant, epochs), work / "inherited", _device(device), tag="measure")
+    lut_path = space_and_predictor(lut)[3]
+    for p in todo:
+        write_json_atomic(p, finish(read(p, "the strategy run", f"delete {p} and run `strategies` again"), work, inherited, timings, lut_path))
+    if plan:
+        for b in plan["budgets"]:
+            b[CALIBRATED] = finish(b[CALIBRATED], work, inherited, timings, lut_path, (1.0, SLOWER))
+        write_json_atomic(plan_path, plan)
+    console.print(f"applied the finish to {len(todo) + (len(plan['budgets']) if plan else 0)} searches")
 
 
 def plot_found(entries: list[dict[str, Any]], variant: str, sha: str, path: Path) -> None:
@@ -558,7 +593,7 @@ def report(
         store.refuse_stale(r, inherited_now, p, "strategies")
         if not r["candidates"]:
             raise Refused(f"{p} holds no candidates; delete it and run `strategies` again")
-        strategy_runs.append({k: v for k, v in finished(r, timings).items() if k != "candidates"})
+        strategy_runs.append({k: v for k, v in finished(r, timings).items() if k not in RUN_ONLY and not k.startswith(finish_key(1.0))})
     plan_path = _plan_path(work, variant)
     if plan_path.exists():
         store.refuse_stale(read(plan_path, "the found plan", f"delete {plan_path} and run `found` again"), inherited_now, plan_path, "found")

@@ -1,16 +1,18 @@
 """The search-quality benchmark's machinery, used by its sections (benchmarks/search_quality.py):
 the reference subnets priced by a LUT, stand-alone runs, inherited accuracy as the search scores it,
-searches priced as `bench search` prices them, and the measured finish.
+and searches and their finish run by `bench search`'s own job.
 
-Searches here are `bench search`'s: the budget's intervals calibrated on the LUT's latest
-validation (`search.nas.budget.make_budget`), subnets scored on the data's search split (what
-`bench search` ranks on), and the measured finish: the `MEASURE_TOP` most accurate candidates timed
-on the LUT's device beside its anchor network, the most accurate within the budget (+5%) at the
-LUT's speed delivered (`finish_choice`, which calls the product's rule, `search.nas.budget.finish_pick`). The finish's
-timings are shared: every candidate of every search is timed once, in sessions of a few subnets
-each, into a cache by subnet (`Timings`), and each search chooses from them. The point-only
-pricing the benchmark used before is kept as a labelled row (`POINT_ONLY`), so the page shows what
-the calibration and the finish each change.
+Searches here go through the job every door uses (`orchestrator.searchjob.run.open_job`/`run_job`):
+the budget's intervals calibrated on the LUT's latest validation, subnets scored on the data's
+search split by the job's scorer, which the benchmark builds once per supernet and gives to every
+job with an on-disk cache (`Inherited`). The finish is the job's too (`measured_finish`: the
+`MEASURE_TOP` most accurate candidates scored again, the most accurate that measures within the
+budget (+5%) at the LUT's speed chosen, by the product's rule), with one part plugged in: the
+timings. Every candidate of every search is timed once, in sessions of a few subnets each, into a
+cache by subnet (`Timings`), which the job's finish reads, slowed where a device slower than its
+LUT is asked for; it chooses and delivers nothing. The point-only pricing the benchmark used
+before is kept as a labelled row (`POINT_ONLY`: a LUT of intervals of no width, without
+validation), so the page shows what the calibration and the finish each change.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import os
 import platform
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -253,76 +255,125 @@ def trained_epochs(checkpoint: Path) -> int:
     return int(load_checkpoint(checkpoint)["epoch"]) if checkpoint.exists() else 0
 
 
+class _Split(MutableMapping[str, float]):
+    """One split's accuracies (`split`) of the on-disk cache (hash -> {split: accuracy}), as the
+    job's scorer reads and fills its scores."""
+
+    def __init__(self, cache: dict[str, dict[str, float]], split: str) -> None:
+        self.cache, self.split = cache, split
+
+    def __getitem__(self, key: str) -> float:
+        entry = self.cache.get(key, {})
+        if self.split not in entry:
+            raise KeyError(key)
+        return entry[self.split]
+
+    def __setitem__(self, key: str, value: float) -> None:
+        self.cache.setdefault(key, {})[self.split] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.cache[key][self.split]
+
+    def __iter__(self) -> Iterator[str]:
+        return (h for h, entry in self.cache.items() if self.split in entry)
+
+    def __len__(self) -> int:
+        return sum(self.split in entry for entry in self.cache.values())
+
+
 class Inherited:
-    """Inherited accuracy of subnets of one supernet, as `bench search` scores them (extracted,
-    BatchNorm recalibrated on training images; "holdout": the images a search ranks on, the data's
-    search split where it has one; "test": val/), cached on disk. The cache is keyed by variant,
-    checkpoint, calibration images and selection split; each process writes its own file (`tag`) and reads all."""
+    """Inherited accuracy of subnets of one supernet, scored by the job's own scorer
+    (`orchestrator.searchjob.scoring.Scorer`: extracted, BatchNorm recalibrated on training images;
+    "holdout": the images a search ranks on, the data's search split where it has one; "test":
+    val/), which every search of the benchmark is given (`open_job(scorer=...)`), so the supernet
+    and data are read once and a subnet is scored once. The cache is on disk, keyed by variant,
+    checkpoint, calibration images and selection split; each process writes its own file (`tag`)
+    and reads all."""
 
     def __init__(self, checkpoint: Path, cache_dir: Path, device: torch.device, calibration_images: int = SEARCH_CALIBRATION, tag: str = "0") -> None:
-        from search.training.checkpoint import build_supernet, checkpoint_space
-        from search.training.data import open_data, tensor_batches
-        from search.training.settings import TrainSettings
+        from orchestrator.searchjob.scoring import Scorer
+        from search.training.checkpoint import checkpoint_space
 
         if device.type == "cpu":
             # One thread a process: sections share the cores by --parts, and two processes of two
             # threads each on two cores made one evaluation take 30 s instead of 2 (spinning threads).
             torch.set_num_threads(1)
+        if calibration_images % EVAL_BATCH:
+            raise Refused(f"{calibration_images} calibration images: give a multiple of {EVAL_BATCH}, the batch BatchNorm is recalibrated in")
         doc = load_checkpoint(checkpoint)
         _, self.space = checkpoint_space(doc)
-        s = TrainSettings(**doc["settings"])
-        self.supernet = build_supernet(doc, self.space).eval()
-        data = open_data(Path(s.data), s.resolution, s.holdout, s.seed, s.hflip, calibration_images, s.augment)
-        self.calibration = tensor_batches(data.calibration, EVAL_BATCH)
-        self.holdout = tensor_batches(data.selection, 256)
-        self.test = tensor_batches(data.test, 256)
-        self.selection_name, self.selection_images = data.selection_name, len(data.selection)
+        self.checkpoint, self.cache = checkpoint, {}
+        self.scorer = Scorer(doc, self.space, device, calibration_batches=calibration_images // EVAL_BATCH, scores=_Split(self.cache, "holdout"))
+        self.selection_name = self.scorer.selection_name()  # reads the supernet and the data
+        self.selection_images = len(self.scorer.data.selection)
         self.epochs, self.seconds = int(doc["epoch"]), float(sum(h["seconds"] for h in doc["history"]))
         self.sha256 = sha256_of(checkpoint)
         key = f"{checkpoint.parent.name}-{self.sha256[:12]}-cal{calibration_images}-sel{self.selection_images}"
         self.path = cache_dir / f"{key}-{tag}.json"
-        self.cache: dict[str, dict[str, float]] = {}
         for p in sorted(cache_dir.glob(f"{key}-*.json")):
             for h, entry in json.loads(p.read_text()).items():
                 self.cache.setdefault(h, {}).update(entry)
-        self.device = device
+        self.holdout = self.scorer.evaluator()
 
     def __call__(self, config: SubnetConfig, split: str = "holdout") -> float:
         from search.training.evaluate import subnet_accuracy
 
+        if split == "holdout":
+            return self.holdout(config)
         entry = self.cache.setdefault(config.hash, {})
-        if split not in entry:
-            entry[split] = subnet_accuracy(self.supernet, config, self.calibration, getattr(self, split), self.device)
-        return entry[split]
+        if "test" not in entry:
+            if (test := self.scorer.test_batches) is None:
+                raise Refused(f"the data {self.scorer.root} has no val/ split to give the subnets' test accuracy; write the task's set again")
+            entry["test"] = subnet_accuracy(self.scorer.supernet, config, self.scorer.calibration_batches(), test, self.scorer.device)
+        return entry["test"]
 
     def save(self) -> None:
         write_json_atomic(self.path, self.cache)
 
 
-# --- searches as `bench search` runs them ---------------------------------------------------------
+# --- searches as `bench search` runs them: through its job ---------------------------------------
 
 
 POINT_ONLY = "point-only"  # the benchmark's pricing before: point predictions, no interval
 CALIBRATED = "calibrated"  # bench search's: intervals calibrated on the LUT's validation
 
 
-def pricer(predictor: LatencyPredictor, lut_path: Path, space: Any, budget: float, pricing: str) -> Any:
-    """The budget and pricer of a search, the product's (`search.nas.budget`): `bench search`'s
-    (`CALIBRATED`: the LUT with its latest validation, which calibrates the intervals), or point
-    predictions only (`POINT_ONLY`: the LUT's entries with intervals of no width, and no validation)."""
-    from orchestrator.lut.store import open_lut
-    from search.nas.budget import one_device
-    from search.nas.lut import Lut, content_id, validate_lut
+def lut_for(predictor: LatencyPredictor, lut_path: Path, pricing: str, work: Path) -> Path:
+    """The LUT a search of `pricing` is given: `bench search`'s (`CALIBRATED`: the LUT with its
+    latest validation, which calibrates the intervals), or one of point predictions only
+    (`POINT_ONLY`: the LUT's entries with intervals of no width, and no validation beside it),
+    written under <work>/luts/ by its content id."""
+    from search.nas.lut import content_id, validate_lut
 
-    if pricing == POINT_ONLY:
-        doc = dict(predictor.lut.doc)
-        doc["entries"] = {k: {**e, "ci_ms": [e["latency_ms"], e["latency_ms"]]} for k, e in doc["entries"].items()}
-        doc["id"] = content_id(doc)
-        return one_device(Lut.of(validate_lut(doc)), predictor.space, {"latency": budget}, space)
-    lut = open_lut(lut_path)
-    if lut.validation is None:
-        raise Refused(f"LUT {lut.short} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {lut.short}` first")
-    return one_device(lut, predictor.space, {"latency": budget}, space)
+    if pricing == CALIBRATED:
+        from orchestrator.lut.store import open_lut
+
+        lut = open_lut(lut_path)
+        if lut.validation is None:
+            raise Refused(f"LUT {lut.short} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {lut.short}` first")
+        return lut_path
+    doc = dict(predictor.lut.doc)
+    doc["entries"] = {k: {**e, "ci_ms": [e["latency_ms"], e["latency_ms"]]} for k, e in doc["entries"].items()}
+    doc["id"] = content_id(doc)
+    path = work / "luts" / f"{doc['id']}.json"
+    if not path.exists():
+        write_json_atomic(path, validate_lut(doc))
+    return path
+
+
+def search_out(work: Path, key: str) -> Path:
+    """Where one search's job keeps its inputs and state (<work>/searches/<key>)."""
+    return work / "searches" / key
+
+
+def search_job(run: dict[str, Any], work: Path, inherited: Inherited, predictor: LatencyPredictor, lut_path: Path) -> Any:
+    """The job of one search as a run document records it (its pricing, budget, settings and
+    folder), given the benchmark's scorer."""
+    from orchestrator.searchjob.run import Asked, open_job
+    from search.nas.strategies import SearchSettings
+
+    asked = Asked.of([(lut_for(predictor, lut_path, run["pricing"], work), {"latency": (run["budget_ms"], "--latency-ms")})])
+    return open_job(inherited.checkpoint, asked, search_out(work, run["key"]), SearchSettings(**run["settings"]), scorer=inherited.scorer, log=lambda m: None)
 
 
 def candidate(c: SubnetConfig, predictor: LatencyPredictor, inherited: Inherited) -> dict[str, Any]:
@@ -333,19 +384,31 @@ def candidate(c: SubnetConfig, predictor: LatencyPredictor, inherited: Inherited
 
 
 def search(strategy: str, seed: int, budget: float, pricing: str, population: int, generations: int, parents: int,
-           predictor: LatencyPredictor, lut_path: Path, inherited: Inherited) -> dict[str, Any]:
-    """One search at `population` × `generations` evaluations, priced by `pricing`; its `MEASURE_TOP`
-    most accurate candidates (on the selection images), most accurate first, for the finish."""
-    from search.nas.strategies import Search, SearchSettings
+           predictor: LatencyPredictor, lut_path: Path, inherited: Inherited, work: Path, key: str) -> dict[str, Any]:
+    """One search at `population` × `generations` evaluations, priced by `pricing`, run by `bench
+    search`'s job (`run_job`, without its finish, which `finish` applies once the candidates are
+    timed) in <work>/searches/<key>, started over; its `MEASURE_TOP` most accurate candidates (on
+    the selection images), most accurate first."""
+    import shutil
+    from dataclasses import asdict
+
+    from orchestrator.searchjob.run import run_job
+    from search.nas.strategies import SearchSettings
 
     settings = SearchSettings(strategy, population, generations, parents, coarse_samples=20_000, max_evaluations=population * generations, seed=seed)
+    shutil.rmtree(search_out(work, key), ignore_errors=True)
+    run = {"strategy": strategy, "seed": seed, "budget_ms": budget, "pricing": pricing, "settings": asdict(settings), "key": key}
     start = time.perf_counter()
-    state = Search(settings, pricer(predictor, lut_path, inherited.space, budget, pricing), inherited).run()
+    state, _ = run_job(search_job(run, work, inherited, predictor, lut_path), resume=False, devices=None, log=lambda m: None, finish=False)
+    inherited.save()
     return {
-        "strategy": strategy, "seed": seed, "budget_ms": budget, "pricing": pricing, "evaluations": len(state.evaluated),
+        **run, "evaluations": len(state.evaluated),
         "candidates": [candidate(c.config, predictor, inherited) for c in state.ranked()[:MEASURE_TOP]],
         "wall_seconds": time.perf_counter() - start,
     }
+
+
+RUN_ONLY = ("candidates", "settings", "key")  # what a search's document keeps for its finish, not for the page
 
 
 # --- the measured finish --------------------------------------------------------------------------
@@ -355,7 +418,8 @@ class Timings:
     """Subnets timed end to end on the LUT's device beside its anchor network, in sessions of up to
     `SESSION_SUBNETS`, in the LUT's bursts, cached by subnet in <work>/timings/<lut id>.json: each
     subnet's median scaled to the LUT's speed (its session's anchor against the LUT's), and as
-    measured. Exported with seeded weights: a float32 program's latency does not depend on them."""
+    measured. Exported with seeded weights: a float32 program's latency does not depend on them.
+    The finish's timing source (`timer`): the job's finish takes its candidates' timings from here."""
 
     def __init__(self, work: Path, lut: str) -> None:
         self.space, self.predictor, self.lut, _ = space_and_predictor(lut)
@@ -375,6 +439,20 @@ class Timings:
         if config_hash not in self.cache:
             raise Refused(f"subnet {config_hash} is not timed yet; run the benchmark's `measure` section first")
         return self.cache[config_hash]["ms"]
+
+    def timer(self, slowdown: float = 1.0) -> Any:
+        """The finish's timing source (`orchestrator.searchjob.finish.Timer`): a target's candidates
+        as this cache timed them, at the LUT's speed, times `slowdown` (a device that much slower
+        than its LUT), as one session at the LUT's speed on the LUT's device."""
+        from orchestrator.measure.devices import get_device
+        from orchestrator.searchjob.delivery import Timed
+        from orchestrator.searchjob.measured import Measured
+
+        def timed(target: Any, candidates: list[Any]) -> Measured:
+            ms = {s.hash: self.ms(s.hash) * slowdown for s in candidates}
+            session = Timed(ms, anchor_ms=1.0, anchor_lut_ms=1.0, device=f"{target.lut.device.name} (the benchmark's timings, x{slowdown:g})")
+            return Measured(target, get_device(target.lut.device.name), {}, session, None)
+        return timed
 
     def measure(self, configs: list[SubnetConfig], device_name: str | None = None) -> None:
         """Time every subnet not timed yet, a session at a time, keeping each session's figures."""
@@ -397,37 +475,46 @@ class Timings:
             console.print(f"timed {min(start + SESSION_SUBNETS, len(todo))} of {len(todo)} subnets on {device.name} (anchor x{run.anchor_ms / (reference or run.anchor_ms):.3f})")
 
 
-@dataclass(frozen=True)
-class Choice:
-    """What the finish delivers of one search: the candidate (index into its candidates, most
-    accurate first) and whether it measures within the budget; None when the finish refused all
-    (`within` False: the closest is delivered, marked over)."""
-
-    index: int
-    within: bool
+def finish_key(slowdown: float) -> str:
+    """Where a run keeps the finish's choice on a device `slowdown` times slower than its LUT."""
+    return "finish" if slowdown == 1.0 else f"finish_x{slowdown:g}"
 
 
-def finish_choice(candidates_ms: list[float], budget_ms: float, slowdown: float = 1.0) -> Choice:
-    """`bench search`'s rule, the product's own (`finish_pick`): the most accurate candidate that
-    measures within the budget (+5%) at the LUT's speed; when none does, the closest, marked over.
-    `slowdown` multiplies every timing (a device slower than its LUT)."""
-    from search.nas.budget import finish_pick
-    from search.nas.constraints import get_constraint
+def finish(
+    run: dict[str, Any], work: Path, inherited: Inherited, timings: Timings, lut_path: Path, slowdowns: tuple[float, ...] = (1.0,),
+) -> dict[str, Any]:
+    """`bench search`'s finish of one search (`measured_finish`: its top candidates scored again and
+    the most accurate that measures within the budget (+5%) at the LUT's speed chosen; none: the
+    closest, marked over), with the timings of `timings` plugged in, slowed by each of `slowdowns`;
+    the run with each choice kept (`finish_key`). The job resumes the search's saved state, checked
+    and priced again."""
+    from orchestrator.searchjob.finish import measured_finish
 
-    index, within = finish_pick([{"device": ms * slowdown} for ms in candidates_ms], {"device": budget_ms}, {"device": get_constraint("latency").tolerance})
-    return Choice(index, within)
+    job = search_job(run, work, inherited, timings.predictor, lut_path)
+    state = job.run(resume=True)
+    out = dict(run)
+    for slowdown in slowdowns:
+        done = measured_finish(job, state, timings.timer(slowdown), lambda m: None)
+        index = next(i for i, s in enumerate(done.candidates) if s is done.choice.chosen)
+        if [s.hash for s in done.candidates] != [c["hash"] for c in run["candidates"][:len(done.candidates)]]:
+            raise Refused(f"the search in {search_out(work, run['key'])} ranks other candidates than its result lists; run its section again")
+        out[finish_key(slowdown)] = {"delivered": index, "within": done.choice.within}
+    return out
 
 
 def finished(run: dict[str, Any], timings: Timings, slowdown: float = 1.0) -> dict[str, Any]:
-    """A search run with the finish applied: each candidate's timing, the first choice (the most
-    accurate), the delivered one, and whether it is within the budget."""
+    """A search run with its finish (`finish`) read: each candidate's timing, the first choice (the
+    most accurate), the delivered one, and whether it is within the budget."""
+    key = finish_key(slowdown)
+    if not isinstance(run.get(key), dict) or not isinstance(run[key].get("delivered"), int) or not 0 <= run[key]["delivered"] < len(run["candidates"]):
+        raise Refused(f"the {run['strategy']} search at {run['budget_ms']:.3f} ms (seed {run['seed']}) has no finish yet; run the benchmark's `measure` section")
     ms = [timings.ms(c["hash"]) for c in run["candidates"]]
-    choice = finish_choice(ms, run["budget_ms"], slowdown)
-    first, delivered = run["candidates"][0], run["candidates"][choice.index]
+    index, within = run[key]["delivered"], run[key]["within"]
+    first, delivered = run["candidates"][0], run["candidates"][index]
     return {
-        **run, "measured_ms": ms, "delivered": choice.index, "within": choice.within,
+        **run, "measured_ms": ms, "delivered": index, "within": within,
         "best_holdout": delivered["holdout"], "best_test": delivered["inherited"], "hash": delivered["hash"], "predicted_ms": delivered["predicted_ms"],
-        "first_holdout": first["holdout"], "first_test": first["inherited"], "first_ratio": ms[0] / run["budget_ms"], "ratio": ms[choice.index] * slowdown / run["budget_ms"],
+        "first_holdout": first["holdout"], "first_test": first["inherited"], "first_ratio": ms[0] / run["budget_ms"], "ratio": ms[index] * slowdown / run["budget_ms"],
     }
 
 

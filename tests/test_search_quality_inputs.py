@@ -19,7 +19,7 @@ from benchmarks import search_quality as sq
 from benchmarks import search_quality_store as store
 from benchmarks import task_pilot
 from benchmarks.search_quality_store import Refused
-from benchmarks.search_quality_work import MAX_EXTRA_SEEDS, alone_entry, finish_choice, schedule
+from benchmarks.search_quality_work import MAX_EXTRA_SEEDS, alone_entry, schedule
 from infra.errors import UserError
 from infra.files import write_json_atomic
 from search.space import load_space
@@ -199,27 +199,6 @@ def test_a_subnet_whose_runs_do_not_learn_gets_two_seeds_more_at_most_and_is_rep
     assert alone_entry([_run(0, True), _run(1, False), _run(2, True)], 0.1)["gave_up"] is False
 
 
-# --- the finish's rule ----------------------------------------------------------------------------
-
-
-def test_the_finish_delivers_the_most_accurate_candidate_that_measures_within_the_budget():
-    choice = finish_choice([0.34, 0.33, 0.31, 0.29], 0.30)  # most accurate first; within means at most 0.315
-    assert (choice.index, choice.within) == (2, True)
-
-
-def test_when_no_candidate_fits_the_closest_is_delivered_marked_over():
-    choice = finish_choice([0.34, 0.33, 0.36], 0.30)
-    assert (choice.index, choice.within) == (1, False)
-
-
-def test_on_a_device_thirty_percent_slower_than_its_lut_the_finish_delivers_within_or_none():
-    timed = [0.30, 0.27, 0.24, 0.22]
-    assert finish_choice(timed, 0.30).index == 0
-    slower = finish_choice(timed, 0.30, slowdown=1.3)
-    assert (slower.index, slower.within) == (2, True) and timed[1] * 1.3 > 0.30 * 1.05 >= timed[2] * 1.3
-    assert finish_choice([0.30, 0.29], 0.30, slowdown=1.3).within is False
-
-
 # --- one sentence, exit code 2 ---------------------------------------------------------------------
 
 
@@ -229,6 +208,7 @@ def test_on_a_device_thirty_percent_slower_than_its_lut_the_finish_delivers_with
     (["ranking", "--calibrations", "abc"], "--calibrations 'abc': give image counts of 1 or more"),
     (["ranking", "--calibrations", "-5"], "--calibrations '-5': give image counts of 1 or more"),
     (["ranking", "--calibrations", "0"], "--calibrations '0': give image counts of 1 or more"),
+    (["ranking", "--calibrations", "200"], "--calibrations '200': give multiples of 128"),
     (["strategies", "--part", "-1"], "--part -1 is not one of the 1 parts"),
 ])
 def test_a_bad_option_is_refused_before_any_work(tmp_path, args, says):

@@ -20,10 +20,11 @@ from orchestrator.searchjob.delivery import deliver, delivery_names
 from orchestrator.searchjob.deployment import feeding_of, write_manifests
 from orchestrator.searchjob.int8 import accuracy_drop, calibration_images, quantized_model, right_per_image
 from orchestrator.searchjob.job import SearchJob
-from orchestrator.searchjob.measured import Measured, Resolver, choose, measure_on
+from orchestrator.searchjob.measured import Choice, Measured, Resolver, choose, measure_on
 from orchestrator.searchjob.pareto import plot_pareto
 from orchestrator.searchjob.result import Outcome, result_document
 from orchestrator.searchjob.said import log_accuracy, log_measured
+from orchestrator.searchjob.targets import Target
 from search.nas.significance import mcnemar_p, proportion, warnings_for
 from search.nas.strategies import Candidate, SearchState
 from search.supernet.static import StaticSubnet
@@ -83,6 +84,29 @@ def judge(job: SearchJob, chosen: Scored, others: list[Scored]) -> dict[str, Any
     }
 
 
+Timer = Callable[[Target, list[Scored]], Measured]  # a target's candidates timed, as the finish holds them to its budgets
+
+
+@dataclass
+class Finish:
+    """The finish up to its choice: the candidates scored again (most accurate first), each
+    target's timings of them, and the one chosen with whether it measured within."""
+
+    candidates: list[Scored]
+    measured: dict[str, Measured]
+    choice: Choice
+
+
+def measured_finish(job: SearchJob, state: SearchState, timer: Timer, log: Callable[[str], None], measure_top: int = MEASURE_TOP) -> Finish:
+    """The top `measure_top` candidates scored again, timed on every target by `timer`, and the
+    product's choice among them (`measured.choose`). `bench search` times them on each device
+    (`measure_on`); a benchmark plugs in its own timing source (timings shared by many searches, a
+    device slowed) and takes the choice without delivering."""
+    candidates = top_candidates(job, state, max(1, measure_top), log)
+    measured = {t.name: timer(t, candidates) for t in job.targets}
+    return Finish(candidates, measured, choose(candidates, measured, lambda s: f"{s.candidate.accuracy:.2%} {job.scorer.selection_where()}", log))
+
+
 def finish_search(
     job: SearchJob, state: SearchState, devices: Mapping[str, Resolver] | Resolver | None, log: Callable[[str], None],
     measure_top: int = MEASURE_TOP, int8_calibration: int = INT8_CALIBRATION,
@@ -94,11 +118,10 @@ def finish_search(
     training images, and its accuracy drop reported."""
     out = job.inputs.out
     resolvers = devices if isinstance(devices, Mapping) else {job.targets.first().name: devices} if devices else {}
-    candidates = top_candidates(job, state, max(1, measure_top), log)
     backends = list(dict.fromkeys(get_backend(t.lut.device.backend) for t in job.targets))
     images = _calibration(job, backends, int8_calibration, log)
-    measured = {t.name: measure_on(job, t, candidates, resolvers.get(t.name), log, images) for t in job.targets}
-    choice = choose(candidates, measured, lambda s: f"{s.candidate.accuracy:.2%} {job.scorer.selection_where()}", log)
+    finish = measured_finish(job, state, lambda t, scored: measure_on(job, t, scored, resolvers.get(t.name), log, images), log, measure_top)
+    candidates, measured, choice = finish.candidates, finish.measured, finish.choice
     chosen: Scored = choice.chosen
     verdict = judge(job, chosen, [s for s in candidates if s is not chosen] or _runner_up(job, state, chosen))
     test_right = job.scorer.test_correct(chosen.static)

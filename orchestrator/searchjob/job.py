@@ -61,11 +61,12 @@ def _saved_state(path: Path) -> SearchState:
 class SearchJob:
     def __init__(
         self, inputs: SearchInputs, settings: SearchSettings, space_name: str | None, log: Callable[[str], None] = print, d: Dist | None = None,
-        option: Callable[[str], str] = cli_option,
+        option: Callable[[str], str] = cli_option, scorer: Scorer | None = None,
     ) -> None:
         """`d` is this process's rank (default: `distributed.init()`, this process alone unless
         started by `torchrun`); subnets are evaluated on its device. `option` names a search
-        setting as the door took it (the CLI's options, the API's `SearchSettings` fields)."""
+        setting as the door took it (the CLI's options, the API's `SearchSettings` fields).
+        `scorer`: one already loaded for this checkpoint, shared by many searches (a benchmark's)."""
         self.inputs, self.settings, self.log, self.option = inputs, settings, log, option
         self.d = d or distributed.init()
         self.ckpt = load_checkpoint(inputs.checkpoint)
@@ -74,7 +75,14 @@ class SearchJob:
         self.pricer = self.targets.pricer
         self.targets.check()
         self.device = self.d.device
-        self.scorer = Scorer(self.ckpt, self.space, self.device, inputs.data, inputs.eval_batch_size, inputs.calibration_batches)
+        if scorer is None:
+            scorer = Scorer(self.ckpt, self.space, self.device, inputs.data, inputs.eval_batch_size, inputs.calibration_batches)
+        elif Path(scorer.ckpt["path"]).resolve() != Path(self.ckpt["path"]).resolve() or scorer.space != self.space or inputs.data not in (None, scorer.root):
+            raise ValueError(
+                f"a scorer of checkpoint {scorer.ckpt['path']} ({scorer.space.name}, data {scorer.root}) cannot score a search of "
+                f"{self.ckpt['path']} ({self.space.name}, data {inputs.data or 'its own'})"
+            )
+        self.scorer = scorer
 
     def describe_budget(self) -> list[str]:
         return self.targets.describe()

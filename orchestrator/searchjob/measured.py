@@ -202,7 +202,12 @@ def choose(candidates: list[Exportable], measured: Mapping[str, Measured], accur
     """The most accurate candidate (`candidates` come most accurate first) that measures within every
     timed device's budgets; else the one closest to them, marked over, with what each would need."""
     timed = [m for m in measured.values() if m.timed is not None]
-    exported = [s for s in candidates if all(s.hash in m.exported for m in measured.values() if m.device is not None)]
+    # Those each timed device timed and each device reached but not timed exported (a timing source
+    # other than the device's own session, a benchmark's, times subnets it did not export here).
+    exported = [
+        s for s in candidates
+        if all(m.timed_model(s.hash) if m.timed is not None else s.hash in m.exported for m in measured.values() if m.device is not None)
+    ]
     if not timed:
         return Choice(exported[0] if exported else candidates[0], None)
     index, within = budget_rules.finish_pick(

@@ -22,6 +22,7 @@ from orchestrator.searchjob import INT8_CALIBRATION, MEASURE_TOP
 from orchestrator.searchjob.finish import finish_search
 from orchestrator.searchjob.job import SearchInputs, SearchJob
 from orchestrator.searchjob.measured import Resolver, lut_devices
+from orchestrator.searchjob.scoring import Scorer
 from orchestrator.searchjob.targets import Asked
 from search.nas.strategies import SearchSettings, SearchState
 from search.nas.strategies.loop import cli_option
@@ -33,12 +34,13 @@ __all__ = ["Asked", "devices_for", "one_output", "open_job", "resolve_lut", "run
 
 def open_job(
     checkpoint: Path, asked: Asked, out: Path, settings: SearchSettings, data: Path | None = None, space: str | None = None,
-    log: Callable[[str], None] = print, d: Dist | None = None, option: Callable[[str], str] = cli_option,
+    log: Callable[[str], None] = print, d: Dist | None = None, option: Callable[[str], str] = cli_option, scorer: Scorer | None = None,
 ) -> SearchJob:
     """The job of the budgets `asked` (per device its LUT and own budgets, and those held on every
-    device), refused in one sentence where its inputs do not fit each other."""
+    device), refused in one sentence where its inputs do not fit each other. `scorer`: the
+    checkpoint's supernet and data already loaded, for a caller running many searches of it."""
     check_receivable(out, DELIVERED)  # a stray entry where the model goes is named now, not after the search
-    return SearchJob(SearchInputs(checkpoint, asked, out, data), settings, space, log, d, option)
+    return SearchJob(SearchInputs(checkpoint, asked, out, data), settings, space, log, d, option, scorer)
 
 
 def one_output(job: SearchJob) -> str | None:

@@ -7,6 +7,8 @@ both see the same images the same way.
 from __future__ import annotations
 
 import functools
+from collections import ChainMap
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +27,22 @@ from search.training.trained import CALIBRATION_BATCHES, EVAL_BATCH
 
 
 class Scorer:
-    """The supernet and data of one checkpoint, loaded once, on `device`."""
+    """The supernet and data of one checkpoint, loaded once, on `device`.
+
+    A job builds its own; a caller that runs many searches of one supernet (a benchmark) builds one
+    and gives it to each job (`open_job(scorer=...)`), so the supernet and data are read once and
+    `scores` (selection accuracy by subnet hash, which every evaluator reads first and fills) is
+    shared by all of them; the caller may keep it on disk."""
 
     def __init__(
         self, ckpt: dict[str, Any], space: SearchSpace, device: torch.device, data: Path | None = None,
-        eval_batch_size: int = EVAL_BATCH, calibration_batches: int = CALIBRATION_BATCHES,
+        eval_batch_size: int = EVAL_BATCH, calibration_batches: int = CALIBRATION_BATCHES, scores: MutableMapping[str, float] | None = None,
     ) -> None:
         self.ckpt, self.space, self.device = ckpt, space, device
         self.train_settings = TrainSettings(**ckpt["settings"])
         self.root = data or Path(self.train_settings.data)
         self.eval_batch_size, self.calibration_count = eval_batch_size, calibration_batches
+        self.scores: MutableMapping[str, float] = {} if scores is None else scores
         self._batches: tuple[list, list] | None = None
 
     def _data(self) -> Any:
@@ -77,10 +85,11 @@ class Scorer:
         self._load()
         return f"{'DATA/search' if self.data.search is not None else 'DATA/train held out'}, {len(self.data.selection)} images"
 
-    def evaluator(self, cache: dict[str, float] | None = None) -> Evaluator:
-        """Accuracy on the selection images of subnets of this checkpoint's supernet."""
+    def evaluator(self, cache: Mapping[str, float] | None = None) -> Evaluator:
+        """Accuracy on the selection images of subnets of this checkpoint's supernet: from `scores`,
+        else from `cache` (a resumed search's own), else scored and kept in `scores`."""
         calibration, selection = self._load()
-        return Evaluator(self.supernet, calibration, selection, self.device, cache)
+        return Evaluator(self.supernet, calibration, selection, self.device, ChainMap(self.scores, dict(cache or {})))
 
     def calibration_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """The training images BatchNorm is recalibrated on (an int8 model's observers see the first ones)."""

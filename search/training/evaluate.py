@@ -9,6 +9,8 @@ copy is thrown away, so the supernet is never modified and results do not depend
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 import torch
 from torch import nn
 
@@ -76,13 +78,15 @@ def subnet_accuracy(supernet: Supernet, config: SubnetConfig, calibration: Batch
 
 class Evaluator:
     """Held-out accuracy per config, computed once: the search asks for the same config many times
-    (parents survive generations, children repeat), and `cache` is saved with the search state."""
+    (parents survive generations, children repeat). `cache` is the caller's store, filled as
+    subnets are scored, so scores outlive one search where the caller keeps them (a benchmark's
+    on-disk cache); the search state saves each evaluated subnet's score itself."""
 
     def __init__(
-        self, supernet: Supernet, calibration: Batches, holdout: Batches, device: torch.device, cache: dict[str, float] | None = None,
+        self, supernet: Supernet, calibration: Batches, holdout: Batches, device: torch.device, cache: MutableMapping[str, float] | None = None,
     ) -> None:
         self.supernet, self.calibration, self.holdout, self.device = supernet, calibration, holdout, device
-        self.cache: dict[str, float] = dict(cache or {})
+        self.cache: MutableMapping[str, float] = {} if cache is None else cache
 
     def __call__(self, config: SubnetConfig) -> float:
         key = config.hash
