@@ -489,7 +489,13 @@ def finish(
     the run with each choice kept (`finish_key`). The job resumes the search's saved state, checked
     and priced again."""
     from orchestrator.searchjob.finish import measured_finish
+    from orchestrator.searchjob.job import STATE_FILE
 
+    if not isinstance(run.get("key"), str) or not isinstance(run.get("settings"), dict) or not (search_out(work, run["key"]) / STATE_FILE).is_file():
+        raise Refused(
+            f"the {run.get('strategy')} search at {run.get('budget_ms')} ms (seed {run.get('seed')}) has no saved search state under "
+            f"{work / 'searches'} (it ran before the benchmark searched through `bench search`'s job); delete its result and run its section again"
+        )
     job = search_job(run, work, inherited, timings.predictor, lut_path)
     state = job.run(resume=True)
     out = dict(run)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import autovit_bench as api
+from benchmarks.search_quality_store import Refused
 from benchmarks.search_quality_work import POINT_ONLY, Inherited, Timings, finish, search
 from search.nas.constraints import CONSTRAINTS
 from search.nas.lut import read_lut
@@ -73,6 +74,13 @@ def test_the_benchmark_s_finish_is_the_job_s_with_its_timings_plugged_in_and_a_s
     assert done["finish_x1.3"] == {"delivered": 2, "within": True}  # 1.0 x 1.3 is over 1.05; 0.8 x 1.3 = 1.04 is not
     over = finish(run, work, inherited, timed(work, path, run, [1.3, 1.2, 1.4, 1.5, 1.6]), path)
     assert over["finish"] == {"delivered": 1, "within": False}  # none within: the closest, marked over
+
+
+def test_the_benchmark_s_finish_of_a_search_without_its_saved_state_is_one_sentence_naming_the_fix(benchmark_search):
+    work, path, inherited, run = benchmark_search
+    earlier = {k: v for k, v in run.items() if k not in ("key", "settings")}  # a result written before the benchmark searched through the job
+    with pytest.raises(Refused, match=r"has no saved search state under .*searches .*delete its result and run its section again"):
+        finish(earlier, work, inherited, timed(work, path, run, [1.0] * 5), path)
 
 
 def test_a_job_refuses_a_scorer_of_another_checkpoint(benchmark_search, tiny_checkpoint, tmp_path):
