@@ -112,6 +112,7 @@ COMMITTED_LUTS = (
     "host-2t/tiny/0fd6177a3791c7fe", "host-2t/tiny/14a65a515756ea46",
     "host-portable/tiny/722a8793306ec00b", "host-portable/tiny/a649868f7adf87f9",
     "host-int8/tiny/4a8e952c1bd29257", "host-int8/tiny/c889ba940288de54", "host-int8/xxs/69a5311f2d4dc75d", "host-int8/tiny/1ab8c1048d7e2f38",
+    "host-int8/xxs/3ae9e4446af8075f",
 )
 
 
