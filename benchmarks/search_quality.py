@@ -488,30 +488,30 @@ def measure(
     by subnet for this LUT); then each search's finish, by `bench search`'s job with these timings
     plugged in (found's also on a device `SLOWER` times slower than its LUT), kept in its document.
     Run it on a quiet machine: nothing else training."""
-    strategy_paths = sorted((work / "strategies" / variant).glob("*.json"))
+    strategy_runs = {p: read(p, "the strategy run", f"delete {p} and run `strategies` again") for p in sorted((work / "strategies" / variant).glob("*.json"))}
     plan_path = _plan_path(work, variant)
-    configs = []
-    for path in [*strategy_paths, *([plan_path] if plan_path.exists() else [])]:
-        doc = read(path, "a search's result", f"delete {path} and run its section again")
-        searches = [doc] if "candidates" in doc else [b[p] for b in doc.get("budgets", []) for p in (CALIBRATED, POINT_ONLY)]
-        configs += [SubnetConfig.from_dict(c["config"]) for s in searches for c in s["candidates"]]
+    plan = read(plan_path, "the found plan", f"delete {plan_path} and run `found` again") if plan_path.exists() else None
+    searches = [*strategy_runs.values(), *(b[p] for b in (plan or {}).get("budgets", []) for p in (CALIBRATED, POINT_ONLY))]
+    configs = [SubnetConfig.from_dict(c["config"]) for s in searches for c in s["candidates"]]
     timings = Timings(work, lut)
     todo = [c for c in configs if c.hash not in timings]
     console.print(f"{len({c.hash for c in configs})} candidates, {len({c.hash for c in todo})} not timed yet")
     timings.measure(todo)
-    _finish_all(work, lut, variant, epochs, device, timings, strategy_paths, plan_path)
+    _finish_all(work, lut, variant, epochs, device, timings, strategy_runs, plan_path, plan)
 
 
-def _finish_all(work: Path, lut: str, variant: str, epochs: int, device: str, timings: Timings, strategy_paths: list[Path], plan_path: Path) -> None:
+def _finish_all(
+    work: Path, lut: str, variant: str, epochs: int, device: str, timings: Timings, strategy_runs: dict[Path, dict[str, Any]],
+    plan_path: Path, plan: dict[str, Any] | None,
+) -> None:
     """Each search's finish not applied yet (`search_quality_work.finish`), written into its document."""
-    todo = [p for p in strategy_paths if finish_key(1.0) not in read(p, "the strategy run", f"delete {p} and run `strategies` again")]
-    plan = read(plan_path, "the found plan", f"delete {plan_path} and run `found` again") if plan_path.exists() else None
+    todo = {p: r for p, r in strategy_runs.items() if finish_key(1.0) not in r}
     if not todo and not (plan and any(finish_key(SLOWER) not in b[CALIBRATED] for b in plan["budgets"])):
         return
     inherited = Inherited(_supernet(work, variant, epochs), work / "inherited", _device(device), tag="measure")
     lut_path = space_and_predictor(lut)[3]
-    for p in todo:
-        write_json_atomic(p, finish(read(p, "the strategy run", f"delete {p} and run `strategies` again"), work, inherited, timings, lut_path))
+    for p, r in todo.items():
+        write_json_atomic(p, finish(r, work, inherited, timings, lut_path))
     if plan:
         for b in plan["budgets"]:
             b[CALIBRATED] = finish(b[CALIBRATED], work, inherited, timings, lut_path, (1.0, SLOWER))

@@ -5,10 +5,10 @@ and searches and their finish run by `bench search`'s own job.
 Searches here go through the job every door uses (`orchestrator.searchjob.run.open_job`/`run_job`):
 the budget's intervals calibrated on the LUT's latest validation, subnets scored on the data's
 search split by the job's scorer, which the benchmark builds once per supernet and gives to every
-job with an on-disk cache (`Inherited`). The finish is the job's too (`measured_finish`: the
-`MEASURE_TOP` most accurate candidates scored again, the most accurate that measures within the
-budget (+5%) at the LUT's speed chosen, by the product's rule), with one part plugged in: the
-timings. Every candidate of every search is timed once, in sessions of a few subnets each, into a
+job with an on-disk cache (`Inherited`). The finish is the job's too (`top_candidates`: the
+`MEASURE_TOP` most accurate candidates scored again; `measured_finish`: the most accurate that
+measures within the budget (+5%) at the LUT's speed chosen, by the product's rule), with one part
+plugged in: the timings. Every candidate of every search is timed once, in sessions of a few subnets each, into a
 cache by subnet (`Timings`), which the job's finish reads, slowed where a device slower than its
 LUT is asked for; it chooses and delivers nothing. The point-only pricing the benchmark used
 before is kept as a labelled row (`POINT_ONLY`: a LUT of intervals of no width, without
@@ -346,11 +346,6 @@ def lut_for(predictor: LatencyPredictor, lut_path: Path, pricing: str, work: Pat
     from search.nas.lut import content_id, validate_lut
 
     if pricing == CALIBRATED:
-        from orchestrator.lut.store import open_lut
-
-        lut = open_lut(lut_path)
-        if lut.validation is None:
-            raise Refused(f"LUT {lut.short} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {lut.short}` first")
         return lut_path
     doc = dict(predictor.lut.doc)
     doc["entries"] = {k: {**e, "ci_ms": [e["latency_ms"], e["latency_ms"]]} for k, e in doc["entries"].items()}
@@ -373,7 +368,11 @@ def search_job(run: dict[str, Any], work: Path, inherited: Inherited, predictor:
     from search.nas.strategies import SearchSettings
 
     asked = Asked.of([(lut_for(predictor, lut_path, run["pricing"], work), {"latency": (run["budget_ms"], "--latency-ms")})])
-    return open_job(inherited.checkpoint, asked, search_out(work, run["key"]), SearchSettings(**run["settings"]), scorer=inherited.scorer, log=lambda m: None)
+    job = open_job(inherited.checkpoint, asked, search_out(work, run["key"]), SearchSettings(**run["settings"]), scorer=inherited.scorer, log=lambda m: None)
+    lut = job.targets.first().lut
+    if run["pricing"] == CALIBRATED and lut.validation is None:
+        raise Refused(f"LUT {lut.short} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {lut.short}` first")
+    return job
 
 
 def candidate(c: SubnetConfig, predictor: LatencyPredictor, inherited: Inherited) -> dict[str, Any]:
@@ -483,12 +482,12 @@ def finish_key(slowdown: float) -> str:
 def finish(
     run: dict[str, Any], work: Path, inherited: Inherited, timings: Timings, lut_path: Path, slowdowns: tuple[float, ...] = (1.0,),
 ) -> dict[str, Any]:
-    """`bench search`'s finish of one search (`measured_finish`: its top candidates scored again and
-    the most accurate that measures within the budget (+5%) at the LUT's speed chosen; none: the
-    closest, marked over), with the timings of `timings` plugged in, slowed by each of `slowdowns`;
-    the run with each choice kept (`finish_key`). The job resumes the search's saved state, checked
-    and priced again."""
-    from orchestrator.searchjob.finish import measured_finish
+    """`bench search`'s finish of one search (its top candidates scored again, once, by
+    `top_candidates`; then `measured_finish`: the most accurate that measures within the budget
+    (+5%) at the LUT's speed chosen; none: the closest, marked over), with the timings of `timings`
+    plugged in, slowed by each of `slowdowns`; the run with each choice kept (`finish_key`). The
+    job resumes the search's saved state, checked and priced again."""
+    from orchestrator.searchjob.finish import measured_finish, top_candidates
     from orchestrator.searchjob.job import STATE_FILE
 
     if not isinstance(run.get("key"), str) or not isinstance(run.get("settings"), dict) or not (search_out(work, run["key"]) / STATE_FILE).is_file():
@@ -497,14 +496,13 @@ def finish(
             f"{work / 'searches'} (it ran before the benchmark searched through `bench search`'s job); delete its result and run its section again"
         )
     job = search_job(run, work, inherited, timings.predictor, lut_path)
-    state = job.run(resume=True)
+    candidates = top_candidates(job, job.run(resume=True), MEASURE_TOP, lambda m: None)
+    if [s.hash for s in candidates] != [c["hash"] for c in run["candidates"][:len(candidates)]]:
+        raise Refused(f"the search in {search_out(work, run['key'])} ranks other candidates than its result lists; run its section again")
     out = dict(run)
     for slowdown in slowdowns:
-        done = measured_finish(job, state, timings.timer(slowdown), lambda m: None)
-        index = next(i for i, s in enumerate(done.candidates) if s is done.choice.chosen)
-        if [s.hash for s in done.candidates] != [c["hash"] for c in run["candidates"][:len(done.candidates)]]:
-            raise Refused(f"the search in {search_out(work, run['key'])} ranks other candidates than its result lists; run its section again")
-        out[finish_key(slowdown)] = {"delivered": index, "within": done.choice.within}
+        done = measured_finish(job, candidates, timings.timer(slowdown), lambda m: None)
+        out[finish_key(slowdown)] = {"delivered": next(i for i, s in enumerate(candidates) if s is done.choice.chosen), "within": done.choice.within}
     return out
 
 

@@ -89,22 +89,20 @@ Timer = Callable[[Target, list[Scored]], Measured]  # a target's candidates time
 
 @dataclass
 class Finish:
-    """The finish up to its choice: the candidates scored again (most accurate first), each
-    target's timings of them, and the one chosen with whether it measured within."""
+    """The finish's choice among candidates scored again (`top_candidates`): each target's timings
+    of them, and the one chosen with whether it measured within."""
 
-    candidates: list[Scored]
     measured: dict[str, Measured]
     choice: Choice
 
 
-def measured_finish(job: SearchJob, state: SearchState, timer: Timer, log: Callable[[str], None], measure_top: int = MEASURE_TOP) -> Finish:
-    """The top `measure_top` candidates scored again, timed on every target by `timer`, and the
-    product's choice among them (`measured.choose`). `bench search` times them on each device
-    (`measure_on`); a benchmark plugs in its own timing source (timings shared by many searches, a
-    device slowed) and takes the choice without delivering."""
-    candidates = top_candidates(job, state, max(1, measure_top), log)
+def measured_finish(job: SearchJob, candidates: list[Scored], timer: Timer, log: Callable[[str], None]) -> Finish:
+    """The candidates timed on every target by `timer`, and the product's choice among them
+    (`measured.choose`). `bench search` times them on each device (`measure_on`); a benchmark plugs
+    in its own timing source (timings shared by many searches, a device slowed) and takes the
+    choice without delivering."""
     measured = {t.name: timer(t, candidates) for t in job.targets}
-    return Finish(candidates, measured, choose(candidates, measured, lambda s: f"{s.candidate.accuracy:.2%} {job.scorer.selection_where()}", log))
+    return Finish(measured, choose(candidates, measured, lambda s: f"{s.candidate.accuracy:.2%} {job.scorer.selection_where()}", log))
 
 
 def finish_search(
@@ -120,8 +118,9 @@ def finish_search(
     resolvers = devices if isinstance(devices, Mapping) else {job.targets.first().name: devices} if devices else {}
     backends = list(dict.fromkeys(get_backend(t.lut.device.backend) for t in job.targets))
     images = _calibration(job, backends, int8_calibration, log)
-    finish = measured_finish(job, state, lambda t, scored: measure_on(job, t, scored, resolvers.get(t.name), log, images), log, measure_top)
-    candidates, measured, choice = finish.candidates, finish.measured, finish.choice
+    candidates = top_candidates(job, state, max(1, measure_top), log)
+    finish = measured_finish(job, candidates, lambda t, scored: measure_on(job, t, scored, resolvers.get(t.name), log, images), log)
+    measured, choice = finish.measured, finish.choice
     chosen: Scored = choice.chosen
     verdict = judge(job, chosen, [s for s in candidates if s is not chosen] or _runner_up(job, state, chosen))
     test_right = job.scorer.test_correct(chosen.static)
