@@ -45,14 +45,15 @@ echo "data + training + search: $(.venv/bin/python -c "import re; print(sum(floa
 .venv/bin/python - "$repo/docs/quick_path.json" <<'PY'
 import json, re, sys
 from pathlib import Path
-r = json.load(open("search.json"))
-budget = r["budget"]["latency_ms"]
-at_lut = r["measured_ms_at_lut_speed"] or r["measured_ms"]
-held, test = r["holdout"], r["test"]
+r = json.load(open("search.json"))  # result.json version 2: the float32 model, then per device and constraint
+[host] = r["devices"].values()
+latency, timed = host["constraints"]["latency"], host["measurement"]
+budget, at_lut = latency["budget"], latency["measured"]
+held, test = r["model"]["holdout"], r["model"]["test"]
 summary = (
     f"found {r['config_hash'][:8]}: held-out {held['value']:.1%} [{held['low']:.1%}, {held['high']:.1%}] of {held['total']}, "
-    f"test {test['value']:.1%} [{test['low']:.1%}, {test['high']:.1%}] of {test['total']}; predicted {r['predicted_ms']:.3f} ms, "
-    f"measured {r['measured_ms']:.3f} ms ({at_lut:.3f} ms at the LUT's speed) = {at_lut / budget:.3f}x the {budget:g} ms budget (goal 0.90-1.05x)"
+    f"test {test['value']:.1%} [{test['low']:.1%}, {test['high']:.1%}] of {test['total']}; predicted {latency['predicted']:.3f} ms, "
+    f"measured {timed['measured_ms']:.3f} ms ({at_lut:.3f} ms at the LUT's speed) = {at_lut / budget:.3f}x the {budget:g} ms budget (goal 0.90-1.05x)"
 )
 print(summary)
 steps = []

@@ -393,7 +393,10 @@ def quick_figures(quick: dict[str, Any] | None) -> dict[str, float] | None:
     if not quick:
         return None
     r = quick["result"]
-    return {"test": r["test"]["value"], "ratio": (r["measured_ms_at_lut_speed"] or r["measured_ms"]) / r["budget"]["latency_ms"]}
+    if r.get("version", 1) == 1:  # docs/quick_path.json as written before result.json's version 2
+        return {"test": r["test"]["value"], "ratio": (r["measured_ms_at_lut_speed"] or r["measured_ms"]) / r["budget"]["latency_ms"]}
+    [host] = r["devices"].values()
+    return {"test": r["model"]["test"]["value"], "ratio": host["constraints"]["latency"]["ratio"]}
 
 
 def pilot_for(pilots: dict[str, Any] | None, data_command: str, epochs: int | None = None) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ from benchmarks.search_quality_figures import (
     learned,
     paired,
     pilot_for,
+    quick_figures,
     ranking,
     rise_epoch,
     top_regret,
@@ -416,3 +417,13 @@ def test_the_finish_figures_count_first_choices_over_budget_and_the_accuracy_giv
     f = document([], {}, "sandwich", {}, [], runs, None, {})["figures"]["finish"]
     assert (f["searches"], f["first_over"], f["moved"], f["none_fit"]) == (3, 2, 2, 1)
     assert f["given_up_holdout_points"]["mean"] == pytest.approx(2.0) and f["given_up_test_points"]["mean"] == pytest.approx(2.5)
+
+
+def test_the_quick_paths_figures_are_read_from_either_version_of_its_search_result():
+    first = {"test": {"value": 0.975}, "measured_ms": 0.934, "measured_ms_at_lut_speed": 0.891, "budget": {"latency_ms": 0.885}}
+    second = {
+        "version": 2, "model": {"test": {"value": 0.97}},
+        "devices": {"host": {"constraints": {"latency": {"budget": 0.885, "measured": 0.9, "ratio": 0.9 / 0.885}}}},
+    }
+    assert quick_figures({"result": first}) == pytest.approx({"test": 0.975, "ratio": 0.891 / 0.885})
+    assert quick_figures({"result": second}) == pytest.approx({"test": 0.97, "ratio": 0.9 / 0.885})
