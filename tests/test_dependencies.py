@@ -81,6 +81,12 @@ def test_the_exporters_library_whose_internals_it_patches_is_pinned_to_the_versi
     assert declared()["coremltools"] == "==9.0"  # orchestrator/export/coreml.py patches Program.validate
 
 
+def test_the_torch_whose_graph_modules_the_export_patches_is_the_one_the_constraints_install():
+    from infra.toolchain import VERIFIED_TORCH
+
+    assert f"torch=={VERIFIED_TORCH}" in (ROOT / "constraints.txt").read_text().splitlines()
+
+
 def test_every_other_dependency_is_a_range_that_holds_the_constrained_version():
     pinned = {
         re.sub(r"[-_.]+", "-", line.split("==")[0]).lower(): line.split("==")[1]

@@ -14,7 +14,9 @@ before this recipe), so the flow is cut where the output does not change (measur
   decomposition would split every linear into view, permute, addmm and view nodes only for
   XNNPACK's ConvertToLinearPass to put them back together;
 - the edge dialect's IR validity check and dim-order ops are skipped (XNNPACK reverts the latter);
-- edge conversion and XNNPACK's preprocessing run only the passes with something to rewrite (`pass_pruning`).
+- edge conversion and XNNPACK's preprocessing run only the passes with something to rewrite (`pass_pruning`);
+- a graph module's Python code is written only when it is run or read (`deferred_codegen`), for
+  every flow here, the portable and int8 ones included.
 The same `.pte` comes out (one partition, identical outputs and program size). Graphs this flow
 cannot lower (timm's MobileViT fails XNNPACK's linear conversion on 3-D inputs) fall back to the
 recommended flow, stock; `ExportReport.flow` says which one ran.
@@ -52,6 +54,7 @@ from executorch.exir import EdgeCompileConfig, to_edge, to_edge_transform_and_lo
 from torch import nn
 
 from infra.files import write_bytes_atomic
+from orchestrator.export.deferred_codegen import deferred_codegen
 from orchestrator.export.pass_pruning import pruned_passes
 from search.supernet.quantize import TIMING_INPUTS, fixed_inputs, quantized_program, xnnpack_quantizer
 
@@ -118,8 +121,9 @@ def _exported(model: nn.Module, example: torch.Tensor) -> tuple[torch.export.Exp
 
 def to_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport]:
     """Lower an eval-mode copy of `model` to an XNNPACK `.pte` program; returns its bytes."""
-    exported, export_s = _exported(model, example)
-    return _to_xnnpack_pte(exported, export_s, FAST_FLOW)
+    with deferred_codegen():
+        exported, export_s = _exported(model, example)
+        return _to_xnnpack_pte(exported, export_s, FAST_FLOW)
 
 
 def _to_xnnpack_pte(
@@ -152,14 +156,15 @@ def save_pte(model: nn.Module, example: torch.Tensor, path: Path) -> ExportRepor
 def to_portable_pte(model: nn.Module, example: torch.Tensor) -> tuple[bytes, ExportReport]:
     """`model` as a `.pte` program with no delegate (see the module's docstring); returns its bytes
     and a report of 0 partitions listing every op, all of which the runtime's CPU kernels run."""
-    exported, export_s = _exported(model, example)
-    start = time.perf_counter()
-    skipped: list[str] = []
-    with pruned_passes(skipped) as pruned:
-        edge = to_edge(exported, compile_config=portable_edge_config())
-    partitions, ops = _lowered_graph_facts(edge)
-    data = edge.to_executorch().buffer
-    lower_s = time.perf_counter() - start
+    with deferred_codegen():
+        exported, export_s = _exported(model, example)
+        start = time.perf_counter()
+        skipped: list[str] = []
+        with pruned_passes(skipped) as pruned:
+            edge = to_edge(exported, compile_config=portable_edge_config())
+        partitions, ops = _lowered_graph_facts(edge)
+        data = edge.to_executorch().buffer
+        lower_s = time.perf_counter() - start
     return data, ExportReport(export_s, lower_s, partitions, ops, len(data), _named(PORTABLE_FLOW, pruned), sorted(set(skipped)))
 
 
@@ -175,11 +180,12 @@ def to_int8_pte(model: nn.Module, example: torch.Tensor, calibration: list[torch
     bytes and a report whose export time includes the quantization. With `calibration` (images) it is
     quantized as it is delivered; without, it is a program to be timed, quantized by the timing recipe."""
     start = time.perf_counter()
-    if calibration is None:
-        exported = quantized_program(model, example, xnnpack_quantizer(for_timing=True), fixed_inputs(example, TIMING_INPUTS))
-    else:
-        exported = quantized_program(model, example, xnnpack_quantizer(), calibration)
-    return _to_xnnpack_pte(exported, time.perf_counter() - start, INT8_FLOW, stock_flow="PT2E int8, to_edge_transform_and_lower")
+    with deferred_codegen():
+        if calibration is None:
+            exported = quantized_program(model, example, xnnpack_quantizer(for_timing=True), fixed_inputs(example, TIMING_INPUTS))
+        else:
+            exported = quantized_program(model, example, xnnpack_quantizer(), calibration)
+        return _to_xnnpack_pte(exported, time.perf_counter() - start, INT8_FLOW, stock_flow="PT2E int8, to_edge_transform_and_lower")
 
 
 def save_int8_pte(model: nn.Module, example: torch.Tensor, path: Path, calibration: list[torch.Tensor] | None = None) -> ExportReport:
