@@ -9,7 +9,8 @@ torch's own `_LazyGraphModule` does for the modules its compiler makes (that cla
 where torch builds modules through `_make_graph_module`, which the export flows do not), and the
 code is written when the module is called or its code, text or pickle is asked for. The same
 programs come out byte for byte (tests/test_deferred_codegen.py, for the float32, int8 and portable
-flows), for 16-25% less CPU per lowering (`benchmarks/codegen_cost.py`).
+flows), for less CPU per export: 0.82x in float32 and 0.87x in int8 over 20 networks of the tiny
+quick plan (`benchmarks/codegen_cost.py`, docs/codegen_cost.json).
 
 It swaps `GraphModule.recompile` for the duration of one export, and once per process makes the
 readers of a module's code (`code`, `str`, pickling) write it first where it is pending, which
