@@ -101,9 +101,9 @@ def test_a_finaliser_that_fails_after_a_sigterm_prints_no_traceback() -> None:
 
 ENDING_TWICE = """
 import atexit, os, signal, sys, time
-from orchestrator.cli import app
+from orchestrator.cli import app, entry
 
-def command():
+def command(*args):
     try:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(10)
@@ -111,7 +111,7 @@ def command():
         print("interrupted: what was kept", file=sys.stderr)
         sys.exit(130)
 
-app._run = command
+entry._run = command
 atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(0.5)))  # the second SIGTERM, while Python ends
 app.main()
 """

@@ -29,7 +29,9 @@ PIPED_WIDTH = 240
 
 
 def _width(stream: Any) -> int | None:
-    return None if stream.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
+    """None (rich's own measure) for a terminal or a $COLUMNS. A stream Python found closed at start
+    is None here: the consoles are built at import, before `orchestrator.cli.entry` sees to it."""
+    return None if (stream is not None and stream.isatty()) or "COLUMNS" in os.environ else PIPED_WIDTH
 
 
 console = Console(width=_width(sys.stdout))
