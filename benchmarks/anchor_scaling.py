@@ -21,6 +21,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.entry import run_main
 from search.nas.lut import Lut, read_lut
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,4 +69,4 @@ def main(paths: list[str]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("validations", nargs="*", help="LUT validation records (<id>.validation.json; default: every committed one)")
-    main(parser.parse_args().validations)
+    run_main(lambda: main(parser.parse_args().validations))

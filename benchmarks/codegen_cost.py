@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.files import write_json_atomic
+from orchestrator.cli.entry import run_main
 from orchestrator.export import deferred_codegen as deferral
 from orchestrator.export.backends import get_backend
 from orchestrator.export.probes import lowering_cost
@@ -119,4 +120,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -25,6 +25,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.entry import run_main
 from orchestrator.export.probes import export_probes
 from orchestrator.plan.builder import _with_stage_width, context_config
 from orchestrator.plan.spec import ProbeSpec
@@ -130,4 +131,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

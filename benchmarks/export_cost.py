@@ -35,6 +35,7 @@ from rich.table import Table
 from timm.layers import Mlp
 from torch import nn
 
+from orchestrator.cli.entry import run_main
 from orchestrator.export import coreml
 from orchestrator.export.executorch import to_pte
 from search.space import load_space
@@ -199,4 +200,4 @@ def export_coreml(models: dict[str, tuple[nn.Module, torch.Tensor]], timm_model:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -16,6 +16,8 @@ import statistics
 import subprocess
 import sys
 
+from orchestrator.cli.entry import run_main
+
 # A fresh interpreter's CPU seconds to import the exporter; PURE=1 hides the C parser first.
 CHILD = """
 import os, sys, time
@@ -50,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -35,6 +35,7 @@ from executorch.exir import to_edge
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.entry import run_main
 from orchestrator.export.executorch import INT8_FLOW, _to_xnnpack_pte, edge_config
 from search.space import load_space
 from search.space.sampling import max_config, min_config
@@ -176,4 +177,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -40,6 +40,7 @@ from typing import Any
 from benchmarks.search_quality_store import relative_to
 from infra.files import write_json_atomic
 from infra.strict_json import load_json
+from orchestrator.cli.entry import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "int8_profile_cost.json"
@@ -151,4 +152,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

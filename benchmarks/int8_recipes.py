@@ -38,6 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.files import write_json_atomic
+from orchestrator.cli.entry import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = "histogram, 4 inputs"
@@ -214,4 +215,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

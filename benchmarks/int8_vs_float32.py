@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 from scipy import stats
 
+from orchestrator.cli.entry import run_main
 from orchestrator.export.probes import export_probes
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import resolve_lut
@@ -184,4 +185,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

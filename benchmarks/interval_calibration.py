@@ -18,6 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.entry import run_main
 from orchestrator.lut.attribution import attribute, entry_sessions, normalised, rounds_interval
 from orchestrator.plan.spec import Entry
 
@@ -67,4 +68,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -33,6 +33,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.entry import run_main
 from orchestrator.export.probes import export_probes
 from orchestrator.lut.attribution import rounds_variance
 from orchestrator.lut.profile import probes_of, session_groups
@@ -108,4 +109,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

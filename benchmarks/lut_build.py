@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infra.strict_json import load_json
+from orchestrator.cli.entry import run_main
 from orchestrator.export.probes import export_probes
 from orchestrator.lut.attribution import entry_sessions, normalised, rounds_interval
 from orchestrator.lut.runs import ProfileRequest, profile_lut
@@ -166,4 +167,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -39,6 +39,7 @@ from rich.console import Console
 from infra.files import write_bytes_atomic, write_json_atomic
 from infra.shown import apart
 from infra.strict_json import load_json
+from orchestrator.cli.entry import click_usage, run_app
 from search.nas.constraints import TOLERANCE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True)
@@ -69,8 +70,9 @@ def bench(work: Path, *args: str, capture: bool = False) -> str:
         done = subprocess.run([*BENCH, *args], env=env, check=True, text=True, stdout=subprocess.PIPE if capture else None)
     except subprocess.CalledProcessError as exc:
         raise SystemExit(f"`bench {args[0]}` stopped with exit code {exc.returncode} (its own message is above); {AGAIN}") from None
-    except KeyboardInterrupt:
-        raise SystemExit(f"interrupted during `bench {args[0]}`; {AGAIN}") from None
+    except KeyboardInterrupt:  # bench said what it kept; this says how to go on, and ends as an interrupted command does
+        print(f"interrupted during `bench {args[0]}`; {AGAIN}", file=sys.stderr)
+        sys.exit(130)
     return done.stdout or ""
 
 
@@ -424,4 +426,4 @@ def write_page(doc: dict[str, Any], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    app()
+    run_app(app, None, click_usage)

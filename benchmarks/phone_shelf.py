@@ -26,6 +26,7 @@ from rich.table import Table
 
 from benchmarks.lut_build import coverage, entry_intervals, repeatability
 from fakes.adb_peer import AdbPeer
+from orchestrator.cli.entry import run_main
 from orchestrator.export.probes import export_probes
 from orchestrator.lut.runs import ProfileRequest, profile_lut
 from orchestrator.lut.settings import QUICK
@@ -112,4 +113,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -15,6 +15,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.entry import run_main
 from orchestrator.lut.settings import end_to_end_timing
 from orchestrator.lut.store import list_luts, luts_dir, resolve_lut
 from orchestrator.lut.validation import measure_subnets, spread_subnets, validation_record
@@ -86,4 +87,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -84,6 +84,7 @@ from benchmarks.search_quality_work import (
 )
 from infra.files import atomic_write, write_json_atomic
 from infra.locks import InUseError, held
+from orchestrator.cli.entry import click_usage, run_app
 from orchestrator.export.cache import fingerprint
 from orchestrator.lut.store import latest_validation
 from search.space.config import SubnetConfig
@@ -643,4 +644,4 @@ def page(
 
 
 if __name__ == "__main__":
-    store.run(app)
+    run_app(app, None, click_usage)

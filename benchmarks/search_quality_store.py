@@ -13,13 +13,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from typer.exceptions import TyperException
 
 from infra.errors import UserError
 from infra.files import write_json_atomic
@@ -93,8 +92,6 @@ def relative_to(doc: Any, root: Path) -> Any:
 def task_manifest(task: str) -> dict[str, Any]:
     """What `bench <task>` writes into its set's bench-data.json, from the task's own options (parsed
     as `bench` parses them), for comparing a task with a set that claims to be its."""
-    import click
-
     from orchestrator.cli.data import data_app
     from search.training.digit_sets import PAIR_LABELS
 
@@ -102,12 +99,12 @@ def task_manifest(task: str) -> dict[str, Any]:
     if len(words) < 2 or words[0] != "data":
         raise Refused(f"--task {task!r} is not a `bench data` command; give one such as \"data cluttered --canvas 48 --pieces 48\"")
     group = typer.main.get_command(data_app)
-    command = group.get_command(click.Context(group), words[1])  # type: ignore[attr-defined]
+    command = group.get_command(typer.Context(group), words[1])  # type: ignore[attr-defined]
     if command is None:
         raise Refused(f"--task {task!r}: `bench data` has no command {words[1]!r}")
     try:
         p = command.make_context(words[1], [*words[2:], "--out", "unused"]).params
-    except click.ClickException as exc:
+    except TyperException as exc:  # click's usage errors, as typer bundles click
         raise Refused(f"--task {task!r}: {exc.format_message()}") from None
     if words[1] == "digits":
         return {"kind": "digits", "per_class": p["per_class"]}
@@ -211,20 +208,3 @@ def _runs_of(s: dict[str, Any], epochs: int) -> list[dict[str, Any]]:
         for f in s.get("did_not_learn", [])
     ]
     return learned + failed
-
-
-def run(app: typer.Typer) -> None:
-    """A benchmark's sections, with every refusal (a file cut short, a result of other inputs, a bad
-    option) one sentence on stderr and exit code 2, as `bench` does; Ctrl-C exits 130."""
-    import click
-
-    try:
-        app(standalone_mode=False)
-    except UserError as exc:
-        Console(stderr=True).print(f"error: {exc}", soft_wrap=True, highlight=False, markup=False)
-        sys.exit(2)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)

@@ -33,6 +33,7 @@ from rich.console import Console
 
 from infra.files import write_bytes_atomic, write_json_atomic
 from infra.strict_json import load_json
+from orchestrator.cli.entry import click_usage, run_app
 from orchestrator.export.backends import get_backend
 from orchestrator.lut.store import resolve_lut
 from orchestrator.measure.devices import get_device
@@ -352,4 +353,4 @@ def make_page(work: Path = typer.Option(Path("runs/several-devices")), docs: Pat
 
 
 if __name__ == "__main__":
-    app()
+    run_app(app, None, click_usage)

@@ -23,6 +23,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.entry import run_main
+
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "scipy", "matplotlib", "pandas")
 COMMANDS = [
@@ -70,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.strict_json import parse_json
+from orchestrator.cli.entry import run_main
 
 
 @dataclass(frozen=True)
@@ -91,4 +92,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -40,6 +40,7 @@ from benchmarks.search_quality_figures import flat
 from benchmarks.search_quality_store import Refused, read
 from benchmarks.search_quality_work import hand_picked
 from infra.files import write_json_atomic
+from orchestrator.cli.entry import click_usage, run_app
 from orchestrator.lut.store import resolve_lut
 from search.nas.lut import read_lut
 from search.nas.predictor import LatencyPredictor
@@ -184,4 +185,4 @@ def report(work: Path = WORK, as_json: bool = typer.Option(False, "--json", help
 
 
 if __name__ == "__main__":
-    store.run(app)
+    run_app(app, None, click_usage)

@@ -34,6 +34,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.entry import click_usage, run_app
 from orchestrator.lut.store import resolve_lut
 from orchestrator.searchjob.run import Asked, devices_for, open_job, run_job
 from search.nas.budget import one_device
@@ -357,4 +358,4 @@ def distributed_search(
 
 
 if __name__ == "__main__":
-    app()
+    run_app(app, None, click_usage)

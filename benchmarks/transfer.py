@@ -29,6 +29,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.cli.entry import run_main
 from orchestrator.lut.runs import ProfileRequest, profile_lut, transfer_lut
 from orchestrator.lut.settings import FULL, end_to_end_timing
 from orchestrator.lut.store import append_validation, resolve_lut
@@ -156,4 +157,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

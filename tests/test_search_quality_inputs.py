@@ -60,6 +60,15 @@ def test_a_task_that_is_not_the_one_that_wrote_the_set_is_refused_naming_what_di
         store.check_task(task, cluttered)
 
 
+@pytest.mark.parametrize(("task", "says"), [
+    ("data cluttered --bogus 3", "No such option: --bogus"),
+    ("data cluttered --canvas abc", "Invalid value for '--canvas'"),
+])
+def test_a_task_bench_would_refuse_is_refused_naming_the_option(task, says):
+    with pytest.raises(Refused, match=rf"^--task '{task}': {says}"):
+        store.task_manifest(task)
+
+
 def test_the_pilot_refuses_to_label_a_set_with_a_task_that_did_not_write_it(cluttered, tmp_path):
     """`train --data <a cluttered set>` with the default --task ("data pairs") recorded the pairs task."""
     raised = invoke(task_pilot.app, "train", "--data", str(cluttered), "--work", str(tmp_path), "--epochs", "1")
@@ -281,6 +290,42 @@ def test_a_refusal_is_one_line_on_stderr_and_exit_code_2_with_no_traceback(tmp_p
     )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == "error: --parts 0: give 1 or more processes" and "Traceback" not in result.stderr
+
+
+def benchmark(module: str, *args: str, child: str = "") -> subprocess.CompletedProcess[str]:
+    """`python -m benchmarks.MODULE ARGS` from the repository root; `child`, where given, is run
+    first in the same interpreter (to interrupt what the command calls)."""
+    command = [sys.executable, "-m", f"benchmarks.{module}", *args] if not child else [
+        sys.executable, "-c", f"import runpy, sys\n{child}\nsys.argv = ['{module}', *sys.argv[1:]]\n"
+        f"runpy.run_module('benchmarks.{module}', run_name='__main__', alter_sys=True)", *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
+
+
+@pytest.mark.parametrize(("module", "args", "says"), [
+    ("search_quality", ["--x"], "Error: No such option: --x"),
+    ("task_pilot", ["--x"], "Error: No such option: --x"),
+    ("search_quality", ["strategies", "--seeds", "abc"], "Error: Invalid value for '--seeds': "),
+])
+def test_a_usage_error_of_a_benchmark_is_its_usage_and_one_line_with_exit_code_2(module, args, says):
+    done = benchmark(module, *args)
+    lines = done.stderr.strip().splitlines()
+    assert (done.returncode, done.stdout) == (2, "") and "Traceback" not in done.stderr
+    assert lines[0].startswith(f"Usage: python -m benchmarks.{module} ") and lines[-1].startswith(says)
+
+
+INTERRUPTED = "def interrupted(*args, **kwargs):\n    raise KeyboardInterrupt\n"
+
+
+def test_ctrl_c_in_a_benchmark_section_ends_with_a_line_and_exit_code_130(tmp_path):
+    child = f"{INTERRUPTED}import benchmarks.search_quality_store as store\nstore.read = interrupted"
+    done = benchmark("search_quality", "page", "--source", str(tmp_path / "doc.json"), "--out", str(tmp_path / "page.md"), child=child)
+    assert (done.returncode, done.stderr.strip()) == (130, "interrupted")
+
+
+def test_ctrl_c_in_a_plain_benchmark_script_ends_with_a_line_and_exit_code_130():
+    done = benchmark("startup", "--repeat", "1", child=f"{INTERRUPTED}import subprocess\nsubprocess.run = interrupted")
+    assert (done.returncode, done.stderr.strip()) == (130, "interrupted")
 
 
 # --- the supernets --------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def command(*args):
         print("interrupted: what was kept", file=sys.stderr)
         sys.exit(130)
 
-entry._run = command
+entry._invoked = command
 atexit.register(lambda: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(0.5)))  # the second SIGTERM, while Python ends
 app.main()
 """

@@ -1,8 +1,9 @@
-"""How a typer command line ends as a process, for `bench` and the benchmarks' command lines alike.
+"""How a command line ends as a process, for `bench` and the benchmarks' scripts alike.
 
 Every expected failure (a `UserError`) is one sentence on stderr and exit code 2; a usage error is
-shown as the caller chooses (`bench`: one line; a benchmark: click's usage and one line); Ctrl-C
-(or SIGTERM) that no command handles ends with a line saying so, exit code 130 (143 for SIGTERM).
+shown as the caller chooses (`bench`: one line; a benchmark: click's or argparse's usage and one
+line, exit code 2); Ctrl-C (or SIGTERM) that no command handles ends with a line saying so, exit
+code 130 (143 for SIGTERM).
 A standard stream that is closed (`>&-`, `2>&-`) or open only for reading is met before any work:
 without stderr the command still runs and ends by its outcome; without stdout, where every command
 prints its result, it is refused, as `ls >&-` is.
@@ -65,37 +66,53 @@ def _stderr_or_null() -> None:
 def run_app(app: typer.Typer, prog_name: str | None, usage: Callable[[TyperException], None]) -> NoReturn:
     """Run `app` on the process's arguments and exit as the module docstring says; `usage` shows a
     usage error (a missing argument, an unknown option, a value of the wrong type)."""
+    run_main(lambda: _invoked(app, prog_name, usage))
+
+
+def click_usage(exc: TyperException) -> None:
+    """A usage error as click shows it: the command's usage, where to get help, and the error."""
+    exc.show()  # type: ignore[attr-defined]  # every usage error typer raises is click's
+
+
+def run_main(main: Callable[[], int | None]) -> NoReturn:
+    """Run `main` (a script's, which parses its own arguments, or `run_app`'s) and exit with the
+    code it returns, as the module docstring says of every other end."""
     _stderr_or_null()
     if not _writable(1):
         error(NO_STDOUT)
         sys.exit(2)
     with sigterm_as_interrupt(ends_process=True) as received:
         try:
-            _run(app, prog_name, usage)
-        except SystemExit as exc:
+            code = main()
+        except UserError as exc:
+            error(exc)
+            sys.exit(2)
+        except OSError as exc:  # a write that did not go through infra.files (which says NoSpace itself) on a full disk
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            error(NoSpace(exc.filename or "the output"))
+            sys.exit(2)
+        except KeyboardInterrupt:  # in a script; typer answers it with 130 itself
+            code = 130
+        except SystemExit as exc:  # a command that handled Ctrl-C itself, said what was kept, and exits 130
             if received.sigterm and exc.code == 130:
                 sys.exit(SIGTERM_EXIT)
             raise
+        if code == 130:
+            errors.print("interrupted", highlight=False)
+            sys.exit(SIGTERM_EXIT if received.sigterm else 130)
+    sys.exit(code or 0)
 
 
-def _run(app: typer.Typer, prog_name: str | None, usage: Callable[[TyperException], None]) -> NoReturn:
+def _invoked(app: typer.Typer, prog_name: str | None, usage: Callable[[TyperException], None]) -> int | None:
+    """`app`'s exit code (130: a KeyboardInterrupt that no command handled), its usage errors shown."""
     try:
         code = app(standalone_mode=False, prog_name=prog_name)
-    except UserError as exc:
-        error(exc)
-        sys.exit(2)
-    except OSError as exc:  # a write that did not go through infra.files (which says NoSpace itself) on a full disk
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        error(NoSpace(exc.filename or "the output"))
-        sys.exit(2)
     except Abort:  # end of input at a prompt
         error("aborted")
-        sys.exit(1)
+        return 1
     except TyperException as exc:  # click's usage errors
         if type(exc).__name__ != "NoArgsIsHelpError":  # a group alone (`bench lut`): its help is printed already (typer tells it by name too)
             usage(exc)
-        sys.exit(exc.exit_code)
-    if code == 130:  # typer's answer to a KeyboardInterrupt that no command handled
-        errors.print("interrupted", highlight=False)
-    sys.exit(code if isinstance(code, int) else 0)  # as click's standalone mode ends: always by SystemExit
+        return exc.exit_code
+    return code if isinstance(code, int) else 0  # as click's standalone mode ends
