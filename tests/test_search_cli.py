@@ -543,7 +543,15 @@ def result_as_a_folder(out: Path) -> None:
     (out / "result.json").mkdir()
 
 
+def users_own_files(out: Path) -> None:
+    """Issue 83: a delivery into `--out .` deleted these two and overwrote the user's result.json."""
+    (out / "best-baseline.pte").write_bytes(b"the user's program")
+    (out / "deploy-prod.json").write_text("{}")
+    (out / "result.json").write_text('{"mine": true}')
+
+
 @pytest.mark.parametrize(("stray", "says"), [pytest.param(*case, id=case[0].__name__) for case in [
+    (users_own_files, r"best-baseline\.pte has a name a delivery writes \(best-\*\.pte\) but no delivery into .* wrote it, so the next one would replace or remove it"),
     (commit_as_a_file, r"\.delivery-commit is a file, where a delivery holds a folder; remove "),
     (commit_as_a_dangling_link, r"\.delivery-commit is a symbolic link \(to .*nowhere\), which a delivery never follows; remove "),
     (result_as_a_folder, r"result\.json is a folder, where a delivery holds a file; move it away or deliver into another folder"),

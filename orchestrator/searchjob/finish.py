@@ -132,15 +132,16 @@ def finish_search(
         log(f"{out} holds the delivery of an earlier finish of this search: the new one replaces it as a whole once it is written")
     log("delivering the found model")
     with staged(out, delivery_names()) as stage, output_into(out / "delivery.log"):
-        files = deliver(chosen.static, job.ckpt["classes"], stage, [b.name for b in backends], _exports_of(chosen, measured), images)
+        files = deliver(chosen.static, job.ckpt["classes"], stage.folder, [b.name for b in backends], _exports_of(chosen, measured), images)
         result = result_document(outcome, files)
-        manifests = write_manifests(stage, feeding_of(job, chosen.static), result["devices"], files)
-        write_json_atomic(stage / "best.json", chosen.candidate.config.to_dict())
-        plot_pareto(state, chosen.candidate, stage / "pareto.png", *_axis(job, result["binding"]["device"]))
-        write_json_atomic(stage / "result.json", result)
+        manifests = write_manifests(stage.folder, feeding_of(job, chosen.static), result["devices"], files)
+        write_json_atomic(stage.folder / "best.json", chosen.candidate.config.to_dict())
+        plot_pareto(state, chosen.candidate, stage.folder / "pareto.png", *_axis(job, result["binding"]["device"]))
+        write_json_atomic(stage.folder / "result.json", result)
+        written = ["best.json", "best.pt", *(p.name for p in [*files.artifacts.values(), *manifests]), "pareto.png", "result.json"]
+        stage.expect(written)  # committed only once each is there
     log_measured(outcome, result, log)
-    written = ", ".join(["best.json", "best.pt", *(p.name for p in [*files.artifacts.values(), *manifests]), "pareto.png", "result.json", "delivery.log"])
-    log(f"wrote {out}/{written}")
+    log(f"wrote {out}/{', '.join([*written, 'delivery.log'])}")
     return result
 
 

@@ -9,12 +9,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from infra.errors import UserError
+from infra.files import NAME
 from infra.staged import Owned
 from search.space import load_space
 from search.space.config import SubnetConfig
 
 if TYPE_CHECKING:  # torch is imported when a run is read, so importing the API stays light
     from torch import nn
+
+
+def _delivered_unrecorded(run: Path) -> set[str]:
+    """The names a delivery wrote into `run` before deliveries recorded them (`infra.staged.RECORD`):
+    those its result.json gives (the files it lists, and a manifest per device it holds); none where
+    result.json is not a search's, so a user's own files under these names are never taken for it."""
+    from infra.strict_json import load_json
+
+    try:
+        result = load_json(run / "result.json", "the search result", "")
+    except UserError:
+        return set()
+    files, devices = (result.get("files"), result.get("devices")) if isinstance(result, dict) else (None, None)
+    if not isinstance(files, dict) or not isinstance(result.get("config_hash"), str):
+        return set()
+    programs = files.get("programs")
+    paths = [*files.values(), *(programs.values() if isinstance(programs, dict) else ())]
+    names = {Path(p).name for p in paths if isinstance(p, str)} | {f"deploy-{d}.json" for d in (devices if isinstance(devices, dict) else ())}
+    return {"result.json", *(n for n in names if NAME.match(n) and n in DELIVERED)}
 
 
 # Every name a search's delivery writes into its run folder, and whether it is a file or a folder:
@@ -24,6 +44,7 @@ if TYPE_CHECKING:  # torch is imported when a run is read, so importing the API 
 DELIVERED = Owned(
     files=("best.pt", "best.json", "pareto.png", "result.json", "best.pte", "best-*.pte", "deploy-*.json"),
     folders=("best.mlpackage", "best-*.mlpackage"),
+    earlier=_delivered_unrecorded,
 )
 
 
@@ -52,7 +73,7 @@ def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
     """The subnet a `bench search --out RUN_DIR` run found: read from its `result.json` and `best.pt`."""
     import torch
 
-    from infra.staged import recover
+    from infra.staged import readable
     from infra.strict_json import load_json
     from search.supernet.static import StaticSubnet
 
@@ -61,7 +82,7 @@ def load_found(run_dir: str | os.PathLike[str]) -> FoundModel:
     run = Path(run_dir)
     fix = f"pass the --out folder of a `bench search` that finished (it writes result.json and best.pt into {run})"
     try:
-        recover(run, DELIVERED)  # a delivery a kill cut short mid-swap is completed first, as a journal is replayed
+        readable(run, DELIVERED)  # a delivery a kill cut short mid-swap is completed first, as a journal is replayed
     except OSError as exc:
         raise UserError(f"{run} holds a delivery that was cut short and cannot be completed ({exc.strerror or exc}); resume its search (`bench search ... --resume`)") from None
     if not (run / "result.json").is_file() or not (run / "best.pt").is_file():
