@@ -1,0 +1,76 @@
+"""What readers refuse (issue 83, findings 6, 9, 10 and 11): a validation record's memory and size
+held to their schema, a LUT built in Python with NaN in a free-form field, duplicate keys in any
+JSON document, a LUT filed in the wrong folder of a store (and the same LUT in two), and a
+deployment manifest whose names, labels, intervals or memory could not be what a finish wrote.
+Each case ends in one sentence naming the file and the field, exit code 2 from `bench`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from orchestrator.lut.store import load_lut
+from search.nas.lut import LUTError
+from tests.test_bad_input import refused
+from tests.test_hostile_files import LUTS
+
+QUICK = LUTS / "host" / "tiny" / "aa5a9101d4e5b51a.json"  # the committed quick LUT: memory and program size recorded and validated
+QUICK_ID = QUICK.stem
+
+
+def stored_quick(root: Path, folder: str = "host/tiny") -> Path:
+    """The committed quick LUT, with its validation record, in the store `root` under `folder`."""
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    shutil.copy(QUICK, root / folder)
+    shutil.copy(QUICK.with_name(f"{QUICK_ID}.validation.json"), root / folder)
+    return root / folder / QUICK.name
+
+
+def with_latest_run(root: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    """The quick LUT in the store `root`, the latest run of its validation record edited by `edit`."""
+    path = stored_quick(root)
+    sidecar = path.with_name(f"{QUICK_ID}.validation.json")
+    doc = json.loads(sidecar.read_text())
+    edit(doc["runs"][-1])
+    sidecar.write_text(json.dumps(doc))
+    return path
+
+
+# Finding 6: a validation record's memory and size
+
+
+@pytest.mark.parametrize("value", ["x", {}, {"peak_mib": "5"}, {"load_mib": 3.6, "peak_mib": "5"}, [1, 2, 3, 4, 5]])
+def test_a_validated_subnets_measured_memory_that_is_not_two_figures_in_mib_is_refused_naming_the_field(bench, tmp_path, value):
+    with_latest_run(tmp_path / "luts", lambda run: run["points"][0].update(measured_memory_mib=value))
+    refused(bench("lut", "show", QUICK_ID[:8]), rf"the validation record .*{QUICK_ID}\.validation\.json is malformed at runs/1/points/0/measured_memory_mib")
+
+
+def test_a_measured_peak_of_1e308_mib_is_refused_when_the_lut_a_search_calibrates_on_is_read(tmp_path):
+    path = with_latest_run(tmp_path / "luts", lambda run: run["points"][0].update(measured_memory_mib={"load_mib": 3.6, "peak_mib": 1e308}))
+    with pytest.raises(LUTError, match=r"is malformed at runs/1/points/0/measured_memory_mib/peak_mib \(1e\+308 is greater than the maximum of 1000000000\.0\); delete it"):
+        load_lut(str(path))
+
+
+def test_a_negative_measured_program_size_is_refused_naming_the_field(bench, tmp_path):
+    with_latest_run(tmp_path / "luts", lambda run: run["points"][3].update(measured_size_mib=-0.5))
+    refused(bench("lut", "show", QUICK_ID[:8]), r"malformed at runs/1/points/3/measured_size_mib \(-0\.5 is less than the minimum of 0\)")
+
+
+def test_a_string_among_the_memory_figures_is_refused_by_the_report_naming_the_field(bench, tmp_path):
+    with_latest_run(tmp_path / "luts", lambda run: run["memory"]["peak"].update(mape="3%"))
+    refused(bench("report", QUICK_ID[:8]), r"malformed at runs/1/memory/peak/mape \('3%' is not of type 'number'\)")
+    assert not list((tmp_path / "luts").rglob("*.html"))
+
+
+def test_a_string_among_the_size_figures_is_refused_by_the_report_naming_the_field(bench, tmp_path):
+    with_latest_run(tmp_path / "luts", lambda run: run["size"].update(spearman="high"))
+    refused(bench("report", QUICK_ID[:8]), r"malformed at runs/1/size/spearman \('high' is not of type 'number'\)")
+
+
+def test_a_size_section_without_its_figures_or_why_it_has_none_is_refused_by_the_report(bench, tmp_path):
+    with_latest_run(tmp_path / "luts", lambda run: run.update(size={"method": "each subnet's program bytes"}))
+    refused(bench("report", QUICK_ID[:8]), r"malformed at runs/1/size \('within_10' is a required property\)")
