@@ -6,6 +6,8 @@ Each case ends in one sentence naming the file and the field, exit code 2 from `
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -14,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 from orchestrator.lut.store import load_lut
-from search.nas.lut import LUTError
+from search.nas.lut import LUTError, validate_lut
 from tests.test_bad_input import refused
 from tests.test_hostile_files import LUTS
 
@@ -74,3 +76,22 @@ def test_a_string_among_the_size_figures_is_refused_by_the_report_naming_the_fie
 def test_a_size_section_without_its_figures_or_why_it_has_none_is_refused_by_the_report(bench, tmp_path):
     with_latest_run(tmp_path / "luts", lambda run: run.update(size={"method": "each subnet's program bytes"}))
     refused(bench("report", QUICK_ID[:8]), r"malformed at runs/1/size \('within_10' is a required property\)")
+
+
+# Finding 9: NaN in a free-form field of a LUT built in Python
+
+
+def nan_tolerant_id(doc: dict[str, Any]) -> str:
+    """The id `json.dumps` would hash by default, NaN written as `NaN`: what a caller computes
+    who builds a LUT in Python without our `content_id`."""
+    body = {k: v for k, v in doc.items() if k != "id"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_lut_document_holding_a_non_finite_number_in_its_device_facts_is_refused_naming_where(value):
+    doc = copy.deepcopy(json.loads(QUICK.read_text()))
+    doc["device"]["facts"]["cpu_mhz"] = value
+    doc["id"] = nan_tolerant_id(doc)
+    with pytest.raises(LUTError, match=rf"^a LUT holds {value} at device/facts/cpu_mhz, which is not a finite number JSON can hold; give finite numbers"):
+        validate_lut(doc, "a LUT")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -59,9 +60,12 @@ def entry_key(kind: str, stage: str | None = None, **p: Any) -> str:
     raise ValueError(f"unknown entry kind {kind!r}")
 
 
-def content_id(doc: dict[str, Any]) -> str:
+def content_id(doc: dict[str, Any], *, allow_nan: bool = True) -> str:
+    """The hash of the JSON text of everything but the id. A reader checking an id passes
+    `allow_nan=False`, so that NaN and Infinity raise ValueError: the text they give is not JSON,
+    and no file could hold the document such an id names."""
     body = {k: v for k, v in doc.items() if k != "id"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=allow_nan).encode()).hexdigest()[:16]
 
 
 def check_same_precision(lut: Lut, other: str, precision: str, fix: str) -> None:
@@ -79,21 +83,32 @@ _valid_ids: set[str] = set()
 
 def _content_id(doc: dict[str, Any], source: str) -> str:
     """`content_id`, for a document a caller built in Python: a value JSON cannot hold (a numpy
-    float32 from an array, which the schema takes for a number) is refused naming where it is,
-    rather than converted, since the id was computed over the JSON the value stands for."""
+    float32 from an array, which the schema takes for a number; NaN or infinity in a free-form
+    field, which the schema leaves open and a LUT file can never hold) is refused naming where it
+    is, rather than converted, since the id was computed over the JSON the value stands for."""
     try:
-        return content_id(doc)
-    except TypeError as exc:
+        return content_id(doc, allow_nan=False)
+    except (TypeError, ValueError) as exc:
         found = _first_not_json(doc)
-        held = f"a {type(found[1]).__module__.split('.')[0]} {type(found[1]).__name__} at {found[0]}, which JSON cannot hold" if found else f"what JSON cannot hold ({exc})"
-        raise LUTError(f"{source} holds {held}; give Python numbers (`x.item()`, `a.tolist()`), as json.load reads a LUT file") from None
+        if found is None:
+            raise LUTError(f"{source} holds what JSON cannot hold ({exc}); give a document json.load could have read") from None
+        where, value = found
+        if isinstance(value, float):
+            raise LUTError(f"{source} holds {value} at {where}, which is not a finite number JSON can hold; give finite numbers, as a LUT file does") from None
+        raise LUTError(
+            f"{source} holds a {type(value).__module__.split('.')[0]} {type(value).__name__} at {where}, which JSON cannot hold; "
+            "give Python numbers (`x.item()`, `a.tolist()`), as json.load reads a LUT file"
+        ) from None
 
 
 def _first_not_json(value: Any, where: str = "") -> tuple[str, Any] | None:
-    """Where in `value` (as a/b/0) the first value that `json.dumps` cannot write sits, and that value."""
+    """Where in `value` (as a/b/0) the first value that strict `json.dumps` cannot write sits (of a
+    type JSON has no place for, or a float that is not finite), and that value."""
     if isinstance(value, (dict, list)):
         children = value.items() if isinstance(value, dict) else enumerate(value)
         return next((found for key, child in children if (found := _first_not_json(child, f"{where}/{key}" if where else str(key)))), None)
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "top level", value
     return None if isinstance(value, (str, int, float, type(None))) else (where or "top level", value)
 
 
