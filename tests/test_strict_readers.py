@@ -95,3 +95,41 @@ def test_a_lut_document_holding_a_non_finite_number_in_its_device_facts_is_refus
     doc["id"] = nan_tolerant_id(doc)
     with pytest.raises(LUTError, match=rf"^a LUT holds {value} at device/facts/cpu_mhz, which is not a finite number JSON can hold; give finite numbers"):
         validate_lut(doc, "a LUT")
+
+
+# Finding 10: one LUT in two folders of a store, and a LUT in another device's folder
+
+
+def test_the_same_lut_filed_in_two_folders_of_a_store_opens_by_its_id(bench, tmp_path):
+    stored_quick(tmp_path / "luts")
+    stored_quick(tmp_path / "luts", "backup/tiny")
+    shown = bench("lut", "show", QUICK_ID, "--json")
+    assert shown.exit_code == 0, shown.stderr
+    assert json.loads(shown.stdout)["id"] == QUICK_ID
+
+
+def test_a_copy_of_a_lut_in_another_devices_folder_is_listed_once_with_a_note_naming_the_copy(bench, tmp_path):
+    stored_quick(tmp_path / "luts")
+    copy_path = stored_quick(tmp_path / "luts", "backup/tiny")
+    listed = bench("lut", "list", "--json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [r["path"] for r in json.loads(listed.stdout)["luts"] if r["id"] == QUICK_ID] == [f"host/tiny/{QUICK.name}"]
+    assert listed.stderr.strip() == (
+        f"skipped: LUT file {copy_path} is a copy of LUT {QUICK_ID}, which is filed at {tmp_path / 'luts' / 'host' / 'tiny' / QUICK.name}; delete this copy"
+    )
+
+
+def test_a_lut_filed_under_another_devices_folder_is_listed_as_skipped_with_where_it_belongs(bench, tmp_path):
+    misfiled = stored_quick(tmp_path / "luts", "pixel7/tiny")
+    listed = bench("lut", "list", "--json")
+    assert listed.exit_code == 0 and QUICK_ID in {r["id"] for r in json.loads(listed.stdout)["luts"]}  # the shipped one
+    assert listed.stderr.strip() == (
+        f"skipped: LUT file {misfiled} holds LUT {QUICK_ID} of device host and space tiny, so it is not filed where that device's LUTs are; "
+        f"move it to {tmp_path / 'luts' / 'host' / 'tiny' / QUICK.name}"
+    )
+
+
+def test_a_lut_filed_under_another_devices_folder_is_refused_by_its_id_naming_where_it_belongs(bench, tmp_path):
+    misfiled = stored_quick(tmp_path / "luts", "pixel7/tiny")
+    says = refused(bench("lut", "show", QUICK_ID[:8]), r"so it is not filed where that device's LUTs are")
+    assert says == f"error: LUT file {misfiled} holds LUT {QUICK_ID} of device host and space tiny, so it is not filed where that device's LUTs are; move it to {tmp_path / 'luts' / 'host' / 'tiny' / QUICK.name}"

@@ -35,7 +35,7 @@ from search.nas.lut import (
     VALIDATION_SUFFIX,
     Lut,
     LUTError,
-    check_named,
+    check_filed,
     content_id,
     find_lut,
     read_lut,
@@ -100,8 +100,8 @@ def save_measured_lut(doc: dict[str, Any], space: SearchSpace, run_dir: Path, ro
 
 
 def _record(path: Path, root: Path, lut: Lut) -> dict[str, Any]:
-    """The index record of a LUT in the store, whose file is named for its id."""
-    check_named(path, lut)
+    """The index record of a LUT in the store, filed where a profile files it."""
+    check_filed(path, lut)
     return {
         "id": lut.id,
         "device": lut.device.name,

@@ -267,28 +267,57 @@ def stored_luts(root: Path, prefix: str = "") -> list[Path]:
     return [p for p in sorted(root.glob(f"*/*/{prefix}*.json")) if not p.name.endswith(VALIDATION_SUFFIX)] if root.is_dir() else []
 
 
-def check_named(path: Path, lut: Lut) -> None:
-    """Refuse a stored LUT whose file is not named for its id (as a profile names it): an id is
-    found by file name alone, so such a file would answer for an id it does not hold."""
+def check_filed(path: Path, lut: Lut) -> None:
+    """Refuse a stored LUT that is not filed as a profile files it, `<device>/<space>/<id>.json`: an
+    id is found by file name alone, so a file named for another id would answer for an id it does
+    not hold, and the folders are what `bench` reads as a LUT's device (`--lut pixel7`). A copy of
+    a LUT in another folder (dropped there by hand) is told apart from the LUT filed where it
+    belongs, which is the one its id finds."""
     if path.stem != lut.id:
         raise LUTError(f"LUT file {path} holds LUT {lut.id}, so its name does not find it; rename it {lut.id}.json")
+    filed = path.parents[2] / lut.device.name / lut.space_name / path.name
+    if path == filed:
+        return
+    if filed.is_file():
+        if filed.samefile(path):  # one file under two names (a folder spelt in another case where case is ignored, a link): no copy to delete
+            return
+        raise LUTError(f"LUT file {path} is a copy of LUT {lut.id}, which is filed at {filed}; delete this copy")
+    raise LUTError(
+        f"LUT file {path} holds LUT {lut.id} of device {lut.device.name} and space {lut.space_name}, so it is not filed where "
+        f"that device's LUTs are; move it to {filed}"
+    )
+
+
+def _filed_copy(copies: list[Path]) -> Path:
+    """The one of `copies` (files of one store named for one id) that is filed where its LUT
+    belongs: the same content twice is one LUT, not an ambiguous prefix. Where none is, the first
+    copy's problem is raised (its name, or where to move it)."""
+    problems = []
+    for path in copies:
+        try:
+            check_filed(path, read_lut(path))
+            return path
+        except LUTError as exc:
+            problems.append(exc)
+    raise problems[0]
 
 
 def find_lut(ref: str, roots: Sequence[Path]) -> Path | None:
     """The file of the LUT whose id starts with `ref`, in the first of `roots` that has one, found by
     file name so that no other LUT is read (one large or broken LUT in a store slows or breaks only
     the commands that name it); None where none has it. A prefix two LUTs of one store share is
-    refused, and so is a file named for another id than it holds. Both doors (`bench`'s
-    `resolve_lut` and the API's `load_lut`) look ids up here."""
+    refused, and so is a file named for another id than it holds or filed under another device's
+    or space's folder; copies of one LUT in several folders are that LUT, found where it is filed.
+    Both doors (`bench`'s `resolve_lut` and the API's `load_lut`) look ids up here."""
     if not LUT_ID.match(ref):
         return None
     for root in roots:
         matches = stored_luts(root, ref)
-        if len(matches) > 1:
-            raise LUTError(f"LUT id prefix {ref!r} is ambiguous under {root} ({', '.join(m.stem for m in matches)}); give more characters")
+        ids = sorted({m.stem for m in matches})
+        if len(ids) > 1:
+            raise LUTError(f"LUT id prefix {ref!r} is ambiguous under {root} ({', '.join(ids)}); give more characters")
         if matches:
-            check_named(matches[0], read_lut(matches[0]))
-            return matches[0]
+            return _filed_copy(matches)
     return None
 
 
