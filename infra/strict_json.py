@@ -70,9 +70,32 @@ def _no_constant(name: str) -> float:
     raise _NotFinite(name)
 
 
+class DuplicateKey(ValueError):
+    """An object holding one key twice: `json` keeps the last value without a word, so a document
+    could say one thing to us and another to a reader that keeps the first (and a LUT's id, hashed
+    over what was kept, would still match)."""
+
+    def __init__(self, key: str) -> None:
+        shown = key if len(key) <= 60 else f"{key[:60]}..."
+        super().__init__(f"holds the key {shown!r} twice in one object")
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict, refused where a key comes twice (found only then)."""
+    doc = dict(pairs)
+    if len(doc) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return doc
+
+
 def parse_json(text: str) -> Any:
-    """Strict JSON: NaN, Infinity and numbers too large for a float (1e999) are errors, not values."""
-    return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    """Strict JSON: NaN, Infinity and numbers too large for a float (1e999) are errors, not values,
+    and so is an object holding one key twice (`DuplicateKey`)."""
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_unique)
 
 
 def load_json(path: Path, what: str, fix: str, error: type[UserError] = UserError, max_bytes: int = MAX_JSON_BYTES) -> Any:
@@ -101,6 +124,8 @@ def load_json(path: Path, what: str, fix: str, error: type[UserError] = UserErro
         doc = parse_json(text)
     except _NotFinite as exc:
         raise bad(f"holds {exc}, which is not a finite number") from None
+    except DuplicateKey as exc:
+        raise bad(str(exc)) from None
     except json.JSONDecodeError as exc:
         raise bad(f"is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:

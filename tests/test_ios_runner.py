@@ -944,12 +944,13 @@ def test_an_entry_the_app_refuses_is_named_with_the_apps_reason(tmp_path: Path, 
     [
         (b'{"schema": "autovit-bench/resident", "beat": NaN}', r"^the benchmark app's heartbeat /Documents/resident\.json holds a number JSON cannot mean \(NaN\): rebuild"),
         (b'{"beat": 7', r"^the benchmark app's heartbeat /Documents/resident\.json is not valid JSON \(Expecting ',' delimiter at line 1\): rebuild"),
+        (b'{"beat": 7, "beat": 8}', r"^the benchmark app's heartbeat /Documents/resident\.json holds the key 'beat' twice in one object: rebuild"),
         (b"\xff\xfe", r"^the benchmark app's heartbeat /Documents/resident\.json is not UTF-8 text: rebuild"),
         (b" " * (64 * 1024 + 1), r"^the benchmark app's heartbeat /Documents/resident\.json is 65,537 bytes, more than the 65,536 it could be: rebuild"),
         (json.dumps({**json.loads((Path(__file__).parent / "contract" / "resident_idle.json").read_text()), "state": "dozing"}).encode(),
          r"^the benchmark app's heartbeat breaks orchestrator/measure/schemas/resident\.v1\.json \(/Documents/resident\.json is not a valid resident \(at state: 'dozing' is not one of"),
     ],
-    ids=["NaN", "cut short", "not UTF-8", "oversized", "unknown state"],
+    ids=["NaN", "cut short", "a key twice", "not UTF-8", "oversized", "unknown state"],
 )
 def test_a_heartbeat_is_read_strictly_and_held_to_its_schema(tmp_path: Path, content: bytes, says: str) -> None:
     phone = FakePhone(tmp_path / "phone")

@@ -9,7 +9,7 @@ import pytest
 from orchestrator.lut.memory import lut_memory
 from orchestrator.plan.spec import Entry
 from search.nas.lut import Lut, LUTError
-from search.nas.memory import MemoryPredictor
+from search.nas.memory import MemoryPredictor, Z
 from search.nas.predictor import parts
 from search.space import load_space
 from search.space.config import SubnetConfig
@@ -84,6 +84,13 @@ def test_the_interval_is_the_measurement_s_repeat_spread() -> None:
     predictor = MemoryPredictor(with_memory(make_lut(SPACE), SPACE, relative_sd=0.01), SPACE)
     low, high = predictor.interval(100.0)
     assert (low, high) == pytest.approx((100 - 1.96, 100 + 1.96), abs=1e-3)
+
+
+def test_an_interval_wider_than_the_peak_itself_is_cut_at_zero_memory() -> None:
+    """A LUT whose sessions moved by 60% would put the low end at -18 MiB, which a deployment
+    manifest refuses (issue 83, finding 11): no memory is negative."""
+    predictor = MemoryPredictor(with_memory(make_lut(SPACE), SPACE, relative_sd=0.6), SPACE)
+    assert predictor.interval(100.0) == pytest.approx((0.0, 100 * (1 + 0.6 * Z)))
 
 
 def validated(lut: dict, memory: list | None) -> dict:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
+from infra.errors import UserError
 from orchestrator.lut.store import load_lut
+from orchestrator.searchjob.deployment import read_manifest
 from search.nas.lut import LUTError, validate_lut
 from tests.test_bad_input import refused
 from tests.test_hostile_files import LUTS
@@ -133,3 +136,82 @@ def test_a_lut_filed_under_another_devices_folder_is_refused_by_its_id_naming_wh
     misfiled = stored_quick(tmp_path / "luts", "pixel7/tiny")
     says = refused(bench("lut", "show", QUICK_ID[:8]), r"so it is not filed where that device's LUTs are")
     assert says == f"error: LUT file {misfiled} holds LUT {QUICK_ID} of device host and space tiny, so it is not filed where that device's LUTs are; move it to {tmp_path / 'luts' / 'host' / 'tiny' / QUICK.name}"
+
+
+# Finding 11: duplicate keys, and a deployment manifest that could not be a finish's
+
+
+def test_a_lut_file_holding_one_key_twice_is_refused_naming_the_key_though_its_id_matches(bench, tmp_path):
+    path = tmp_path / QUICK.name
+    path.write_text('{"method": "isolated", ' + QUICK.read_text().lstrip()[1:])  # the later "removal" wins, and the id matches it
+    refused(bench("lut", "show", str(path)), rf"^error: LUT file {re.escape(str(path))} holds the key 'method' twice in one object; give a LUT")
+
+
+MANIFEST: dict[str, Any] = {  # a float32 host program's manifest, as a finish writes it
+    "version": 1,
+    "device": "host",
+    "program": {"file": "best.pte", "format": "pte", "backend": "pte", "precision": "float32", "quantization": None, "method": "forward"},
+    "model": {"config_hash": "3f2a9c1b", "resolution": 64, "checkpoint": "best.pt"},
+    "input": {
+        "name": None, "kind": "tensor", "shape": [1, 3, 64, 64], "layout": "NCHW", "dtype": "float32", "color_layout": "RGB",
+        "values": "normalised pixels", "range": [[-2.118, 2.249], [-2.036, 2.429], [-1.804, 2.64]],
+    },
+    "preprocessing": {
+        "resize": [{"op": "resize", "to": [64, 64]}], "interpolation": "bilinear", "scale": 1 / 255, "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225], "formula": "(x * scale - mean[c]) / std[c]", "done_by": "app",
+    },
+    "labels": [str(d) for d in range(10)],
+    "outputs": [{"name": None, "kind": "tensor", "shape": [1, 10], "dtype": "float32", "meaning": "logits"}],
+    "latency": {"lut": QUICK_ID, "predicted_ms": 2.1, "predicted_interval_ms": [1.9, 2.3], "measured_ms": 1.4, "measured_ms_at_lut_speed": 2.2, "not_measured": None},
+    "memory": {
+        "predicted": {"load_mib": 3.6, "peak_mib": 8.8, "peak_interval_mib": [8.3, 9.2]}, "not_predicted": None,
+        "measured": {"load_mib": 3.6, "peak_mib": 8.6, "method": "host: resident set"}, "not_measured": None,
+    },
+}
+
+
+def manifest_file(tmp_path: Path, edit: Callable[[dict[str, Any]], None] = lambda doc: None) -> Path:
+    doc = copy.deepcopy(MANIFEST)
+    edit(doc)
+    path = tmp_path / "deploy-host.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_a_manifest_as_a_finish_writes_it_reads_back_whole(tmp_path):
+    assert read_manifest(manifest_file(tmp_path)) == MANIFEST
+
+
+@pytest.mark.parametrize("name", ["..", ".", "best\u0000.pte", "../best.pte"])
+def test_a_manifest_whose_program_is_not_a_plain_file_name_is_refused_naming_the_field(tmp_path, name):
+    with pytest.raises(UserError, match=r"deploy-host\.json is malformed at program/file \(.* does not match .*\); run the search's finish again"):
+        read_manifest(manifest_file(tmp_path, lambda doc: doc["program"].update(file=name)))
+
+
+def test_a_manifest_whose_device_would_climb_out_of_a_folder_is_refused_naming_the_field(tmp_path):
+    with pytest.raises(UserError, match=r"deploy-host\.json is malformed at device \('\.\./x' does not match"):
+        read_manifest(manifest_file(tmp_path, lambda doc: doc.update(device="../x")))
+
+
+def test_a_manifest_with_fewer_labels_than_its_program_has_outputs_is_refused_naming_both_counts(tmp_path):
+    with pytest.raises(UserError, match=r"deploy-host\.json names 9 labels, but its output 0 answers 10 classes \(shape \[1, 10\]\); run the search's finish again"):
+        read_manifest(manifest_file(tmp_path, lambda doc: doc["labels"].pop()))
+
+
+@pytest.mark.parametrize("where, edit", [
+    ("latency/predicted_interval_ms", lambda doc: doc["latency"]["predicted_interval_ms"].reverse()),
+    ("memory/predicted/peak_interval_mib", lambda doc: doc["memory"]["predicted"]["peak_interval_mib"].reverse()),
+    ("input/range/1", lambda doc: doc["input"]["range"][1].reverse()),
+])
+def test_a_manifest_with_a_reversed_interval_is_refused_naming_it(tmp_path, where, edit):
+    with pytest.raises(UserError, match=rf"deploy-host\.json has the interval \[.*\] at {where} whose ends are reversed; run the search's finish again"):
+        read_manifest(manifest_file(tmp_path, edit))
+
+
+@pytest.mark.parametrize("where, edit", [
+    ("memory/measured/load_mib", lambda doc: doc["memory"]["measured"].update(load_mib=-3.6)),
+    ("memory/predicted/peak_interval_mib/0", lambda doc: doc["memory"]["predicted"].update(peak_interval_mib=[-1.0, 9.2])),
+])
+def test_a_manifest_with_negative_memory_is_refused_naming_the_field(tmp_path, where, edit):
+    with pytest.raises(UserError, match=rf"deploy-host\.json is malformed at {where} \(-.* is less than the minimum of 0\)"):
+        read_manifest(manifest_file(tmp_path, edit))

@@ -194,10 +194,33 @@ def schema() -> dict[str, Any]:
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
-    """A deployment manifest read back, refused in one sentence where it breaks its schema."""
+    """A deployment manifest read back, refused in one sentence where it breaks its schema or says
+    what no finish writes across its fields (which the schema cannot compare): an app that trusts
+    it would name classes by the wrong labels, or check a measurement against an interval that
+    holds nothing."""
     fix = "run the search's finish again to write it anew (`bench search ... --resume`)"
     doc = load_json(path, "the deployment manifest", fix)
     if (found := schema_problem(doc, schema())) is not None:
         where, problem = found
         raise UserError(f"the deployment manifest {path} is malformed at {where} ({problem}); {fix}")
+    if (problem := _contradiction(doc)) is not None:
+        raise UserError(f"the deployment manifest {path} {problem}; {fix}")
     return doc
+
+
+def _contradiction(doc: dict[str, Any]) -> str | None:
+    """Where a manifest that passes its schema contradicts itself: a tensor output answering
+    another number of classes than the labels name (its last dimension), or an interval whose ends
+    are reversed; None where it does not."""
+    labels = len(doc["labels"])
+    for i, output in enumerate(doc["outputs"]):
+        if output["kind"] == "tensor" and output["shape"] and output["shape"][-1] != labels:
+            return f"names {labels} labels, but its output {i} answers {output['shape'][-1]} classes (shape {output['shape']})"
+    intervals = {"latency/predicted_interval_ms": doc["latency"]["predicted_interval_ms"]}
+    intervals.update((f"input/range/{channel}", span) for channel, span in enumerate(doc["input"]["range"]))
+    if (predicted := doc["memory"]["predicted"]) is not None and "peak_interval_mib" in predicted:
+        intervals["memory/predicted/peak_interval_mib"] = predicted["peak_interval_mib"]
+    for where, (low, high) in intervals.items():
+        if low > high:
+            return f"has the interval [{low:g}, {high:g}] at {where} whose ends are reversed"
+    return None

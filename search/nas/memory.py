@@ -143,9 +143,11 @@ class MemoryPredictor:
         """Where the peak of a model predicted at `value` bytes would be measured, 95%: from the
         errors of the LUT's validated subnets where it has some (their mean and spread relative to
         the prediction, as latency's calibration), else from how far the LUT's networks moved
-        between sessions (the measurement's spread only, which says nothing of the model's error)."""
+        between sessions (the measurement's spread only, which says nothing of the model's error),
+        cut at zero as the calibrated one is: a LUT's sessions may have moved by more than half
+        (`relative_sd` up to 10), and no memory is negative."""
         if self.calibration is not None:
             low, high = self.calibration.bounds(value, value)
             return float(low), float(high)
         half = Z * self.record["relative_sd"] * value
-        return value - half, value + half
+        return max(value - half, 0.0), value + half

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from infra.strict_json import MAX_JSON_BYTES, parse_json
+from infra.strict_json import MAX_JSON_BYTES, DuplicateKey, parse_json
 from orchestrator.measure.contract import ContractError, validate
 from orchestrator.measure.runners.base import RunnerError
 from orchestrator.measure.runners.ios.messages import REBUILD
@@ -90,6 +90,8 @@ async def _read_note(services: Pmd3Services, afc: Any, path: str, what: str) -> 
         problem = f"is not valid JSON ({exc.msg} at line {exc.lineno})"
     except RecursionError:
         problem = "is nested too deeply to be the app's"
+    except DuplicateKey as exc:
+        problem = str(exc)
     except ValueError as exc:  # NaN, Infinity, 1e999, an integer of thousands of digits
         problem = f"holds a number JSON cannot mean ({str(exc)[:40]})"
     raise RunnerError(f"the benchmark app's {what} {path} {problem}: {REBUILD}")
