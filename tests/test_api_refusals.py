@@ -73,6 +73,17 @@ def test_a_result_json_that_is_not_a_search_s_is_refused(found_run, result, says
         load_found(found_run)
 
 
+def test_a_result_json_of_a_newer_toolkit_is_refused_as_newer_not_as_invalid(tmp_path):
+    (tmp_path / "result.json").write_text(json.dumps({"schema": "autovit-bench/search-result", "version": 3, "config_hash": "0" * 16}))
+    (tmp_path / "best.pt").write_bytes(b"a newer toolkit's model")
+    with pytest.raises(UserError) as refused:
+        load_found(tmp_path)
+    assert str(refused.value) == (
+        f"{tmp_path / 'result.json'} was written by a newer version of autovit-bench (search result version 3; this one reads up to "
+        "version 2); upgrade autovit-bench to read it"
+    )
+
+
 def accuracy_in_words(result: dict) -> None:
     result["model"]["accuracy"] = "high"
 

@@ -241,10 +241,40 @@ def test_a_checkpoint_that_would_run_code_is_refused_unloaded(bench, tmp_path):
     marker = tmp_path / "pwned"
     torch.save({"format": "autovit-bench/supernet-checkpoint", "payload": Exploit(marker)}, tmp_path / "evil.pt")
     lut = write_lut(tmp_path, lut_doc())
-    refused(bench("search", "--checkpoint", "evil.pt", "--lut", str(lut), "--latency-ms", "1"), r"evil\.pt holds objects other than tensors and plain data, so it is not loaded")
+    refused(bench("search", "--checkpoint", "evil.pt", "--lut", str(lut), "--latency-ms", "1"), r"evil\.pt holds objects other than tensors and plain data \(posix\.system\), so it is not loaded: ")
     assert not marker.exists()
     with pytest.raises(pickle.UnpicklingError):
         torch.load(tmp_path / "evil.pt", weights_only=True)
+
+
+def test_a_checkpoint_holding_an_object_says_it_is_not_unpickled_for_safety_and_how_to_save_it_again(bench, tmp_path):
+    """torch.save of a checkpoint with its argparse options in it, as many training scripts write one."""
+    import argparse
+
+    torch.save({"model": {"w": torch.zeros(2)}, "args": argparse.Namespace(lr=0.1)}, tmp_path / "theirs.pt")
+    refused(bench("search", "--checkpoint", "theirs.pt", "--lut", "29def529", "--latency-ms", "1"), re.escape(
+        "error: checkpoint theirs.pt holds objects other than tensors and plain data (argparse.Namespace), so it is not loaded: the toolkit "
+        "unpickles only those (torch.load with weights_only=True), since unpickling objects could run code; if you trust the file, load it "
+        "with weights_only=False and save its state_dict (tensors and plain data) with torch.save; pass the last.pt that `bench train` wrote"
+    ))
+
+
+def test_a_checkpoint_written_by_pickle_dump_is_called_a_plain_pickle_in_one_line(tmp_path):
+    """It was called "damaged or not a torch file", under a line of torch's warning about its pickle protocol."""
+    import subprocess
+    import sys
+
+    with open(tmp_path / "plain.pt", "wb") as f:
+        pickle.dump({"model": {"w": torch.zeros(2)}}, f)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "bench"), "search", "--checkpoint", "plain.pt", "--lut", "29def529", "--latency-ms", "1", "--out", "o"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert (done.returncode, done.stderr) == (2, (
+        "error: checkpoint plain.pt is a plain pickle (written by pickle.dump, not torch.save), so it is not loaded: the toolkit unpickles "
+        "only torch.save's tensors and plain data (torch.load with weights_only=True), since a pickle could run code; if you trust the file, "
+        "load it with pickle and save its state_dict (tensors and plain data) with torch.save; pass the last.pt that `bench train` wrote\n"
+    ))
 
 
 def test_resuming_training_from_a_checkpoint_that_would_run_code(bench, tmp_path, digits_dir):

@@ -106,8 +106,25 @@ def test_the_measured_line_never_prints_a_model_outside_its_interval_with_the_in
     from search.nas.constraints import CONSTRAINTS, Limit, Observed
 
     latency = CONSTRAINTS["latency"]
-    line = latency.finish_line("host", 0.34, (0.33, 0.3482), Observed(0.3504, None, None, None), Limit(latency, 0.34, "--latency-ms"))
+    line = latency.finish_line("host", 0.34, (0.33, 0.3482), Observed(0.3504, None, None, None), Limit(latency, 0.34, "--latency-ms"), None)
     assert line.startswith("measured on host: 0.350 ms, outside the predicted interval 0.330-0.348 ms: 1.03x, within the 0.34 ms budget")
+
+
+def test_a_budget_of_a_model_the_user_chose_not_to_measure_says_why_it_was_not_measured():
+    """--no-measure's program size read "not measured by this device's runner", as if the runner could not."""
+    from search.nas.constraints import CONSTRAINTS, Limit
+
+    size = CONSTRAINTS["size"]
+    line = size.finish_line("host", 0.41, (0.41, 0.41), None, Limit(size, 0.45, "--size-mb"), "not measured (--no-measure)")
+    assert line == "program size on host: not measured (--no-measure), 0.41 MiB predicted, judged by its prediction against the 0.45 MiB budget"
+
+
+def test_a_budget_a_device_s_runner_cannot_measure_says_so():
+    from search.nas.constraints import CONSTRAINTS, Limit, Observed
+
+    memory = CONSTRAINTS["memory"]
+    line = memory.finish_line("pixel", 8.2, (7.9, 8.5), Observed(1.0, 1.0, None, 1 << 20), Limit(memory, 9.0, "--memory-mb"), None)
+    assert line.startswith("peak memory on pixel: not measured by this device's runner, 8.2 MiB predicted")
 
 
 def calibration_job(images: int) -> Any:

@@ -204,6 +204,40 @@ def test_a_search_started_before_budgets_were_recorded_by_constraint_resumes_wit
         check_resume(tmp_path, {**now, "budgets": {**now["budgets"], "shared": {"memory": 8.0}}})
 
 
+CALIBRATED = {"centre": 0.1, "spread": 1.9, "points": 20, "loo_coverage": 0.95, "source": "LUT validation of 2026-11-22 (20 subnets)"}
+STARTED_WITH = {"checkpoint_sha256": "a" * 64, "budgets": {"devices": [{"lut": "b" * 16, "latency": 0.9}], "shared": {}},
+                "interval_calibration": {"b" * 16: {}}, "data": "/d", "selection": "s", "settings": {"population": 8, "generations": 3, "seed": 0}}
+
+
+def refused_resume(tmp_path: Path, now: dict) -> str:
+    (tmp_path / "inputs.json").write_text(json.dumps({"resumes_with": STARTED_WITH}))
+    with pytest.raises(UserError) as refused:
+        check_resume(tmp_path, now)
+    return str(refused.value)
+
+
+def test_a_resume_refused_for_a_lut_validated_since_says_in_words_what_the_intervals_were_calibrated_on(tmp_path):
+    """It printed the calibrations as Python dicts ({'bbbb...': {'latency': {'centre': 0.1, ...}}})."""
+    said = refused_resume(tmp_path, {**STARTED_WITH, "interval_calibration": {"b" * 16: {"latency": CALIBRATED}}})
+    assert said == (
+        f"the search in {tmp_path} started with other inputs (the subnet intervals' calibration (from each LUT's latest validation): "
+        "LUT bbbbbbbb's intervals uncalibrated (its entries' own) then, LUT bbbbbbbb's latency calibrated on the LUT validation of 2026-11-22 "
+        "(20 subnets) now); resume it with the inputs it started with, or start a new search in another --out"
+    )
+
+
+def test_a_resume_refused_for_a_calibration_that_reads_the_same_says_its_figures_differ(tmp_path):
+    (tmp_path / "inputs.json").write_text(json.dumps({"resumes_with": {**STARTED_WITH, "interval_calibration": {"b" * 16: {"latency": CALIBRATED}}}}))
+    with pytest.raises(UserError, match=r"calibrated on the LUT validation of 2026-11-22 \(20 subnets\) then, LUT bbbbbbbb's latency calibrated on the "
+                                        r"LUT validation of 2026-11-22 \(20 subnets\), with other figures, now\)"):
+        check_resume(tmp_path, {**STARTED_WITH, "interval_calibration": {"b" * 16: {"latency": {**CALIBRATED, "centre": 0.2}}}})
+
+
+def test_a_resume_refused_for_other_settings_names_only_the_settings_that_changed(tmp_path):
+    said = refused_resume(tmp_path, {**STARTED_WITH, "settings": {**STARTED_WITH["settings"], "population": 16}})
+    assert "(the search settings: population=8 then, population=16 now)" in said
+
+
 @pytest.mark.parametrize(
     "change, message",
     [

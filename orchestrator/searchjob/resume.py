@@ -67,11 +67,19 @@ def check_resume(out: Path, now: dict[str, Any]) -> None:
     if not isinstance(then, dict):
         raise UserError(f"the search in {out} has no record of the inputs it started with, so it cannot be resumed safely; start a new search in another --out")
     then = _earlier(then)
-    changed = [
-        f"{NAMES[key]}: {_shown(key, then.get(key))} then, {_shown(key, now.get(key))} now" for key in NAMES if then.get(key) != now.get(key)
-    ]
+    changed = [_changed(key, then.get(key), now.get(key)) for key in NAMES if then.get(key) != now.get(key)]
     if changed:
         raise UserError(f"the search in {out} started with other inputs ({'; '.join(changed)}); {fix}")
+
+
+def _changed(key: str, then: Any, now: Any) -> str:
+    """One input that changed, then and now in words: of the settings only those that changed, and
+    where the words are the same (a calibration of the same day and count), that its figures differ."""
+    if key == "settings" and isinstance(then, dict) and isinstance(now, dict):
+        differ = sorted(k for k in then.keys() | now.keys() if then.get(k) != now.get(k))
+        then, now = ({k: side.get(k) for k in differ} for side in (then, now))
+    said_then, said_now = _shown(key, then), _shown(key, now)
+    return f"{NAMES[key]}: {said_then} then, {said_now}{', with other figures,' if said_now == said_then else ''} now"
 
 
 def _shown(key: str, value: Any) -> str:
@@ -81,7 +89,22 @@ def _shown(key: str, value: Any) -> str:
         return budgets_words(value)
     if key == "settings" and isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in sorted(value.items()))
+    if key == "interval_calibration" and isinstance(value, dict):
+        return calibrations_words(value)
     return "none" if value is None else str(value)
+
+
+def calibrations_words(record: dict[str, Any]) -> str:
+    """Each LUT's interval calibrations (`Targets.calibrations`) in words: what each constraint's
+    intervals were calibrated on (its validation's date and size), or that they are the entries' own."""
+    def one(lut: str, calibrations: Any) -> str:
+        said = [
+            f"{c.noun if (c := CONSTRAINTS.get(name)) else name} calibrated on the {cal['source']}"
+            for name, cal in (calibrations.items() if isinstance(calibrations, dict) else ()) if isinstance(cal, dict) and isinstance(cal.get("source"), str)
+        ]
+        return f"LUT {lut[:8]}'s " + (" and ".join(said) if said else "intervals uncalibrated (its entries' own)")
+
+    return ", ".join(one(str(lut), calibrations) for lut, calibrations in sorted(record.items())) or "none"
 
 
 def budgets_words(record: dict[str, Any]) -> str:

@@ -56,12 +56,14 @@ def log_measured(o: Outcome, result: dict[str, Any], log: Callable[[str], None])
     config = o.chosen.candidate.config
     for name, m in o.measured.items():
         observed = o.observed(m, o.chosen.hash)
+        reason = m.not_measured or ""
+        why = reason if reason.startswith("not measured") else f"not measured ({reason})" if reason else "not measured"
         if observed is None and len(o.measured) > 1:
-            why = m.not_measured if (m.not_measured or "").startswith("not measured") else f"not measured ({m.not_measured})"
             latency = m.target.held.limits["latency"]
             log(f"{name}: {why}; judged by its prediction alone, {m.target.held.point('latency', config):.3g} ms against its {latency.value:g} ms budget")
         for constraint, price in m.target.held.prices.items():
-            line = CONSTRAINTS[constraint].finish_line(name, price.point(config), price.interval(config), observed, m.target.held.limits.get(constraint))
+            limit = m.target.held.limits.get(constraint)
+            line = CONSTRAINTS[constraint].finish_line(name, price.point(config), price.interval(config), observed, limit, why)
             if line is not None and (observed is not None or constraint != "latency"):
                 log(line + (_elsewhere(m, observed) if constraint == "latency" and observed is not None else ""))
         if observed is not None:

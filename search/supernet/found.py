@@ -125,6 +125,12 @@ def _check_result(result: Any, path: Path, fix: str) -> None:
     can edit would otherwise pass an accuracy of "high" or a prediction of None on as figures."""
     if not isinstance(result, dict):
         raise UserError(f"{path} is not a search result (a JSON {type(result).__name__}, not an object); {fix}")
+    version = result.get("version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > RESULT_VERSION:  # its fields are not this toolkit's to judge
+        raise UserError(
+            f"{path} was written by a newer version of autovit-bench (search result version {version}; this one reads up to "
+            f"version {RESULT_VERSION}); upgrade autovit-bench to read it"
+        )
     try:
         figures = _figures(result)
     except (KeyError, TypeError, AttributeError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 import re
 import stat
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -21,15 +22,33 @@ from search.space import SearchSpace, SpaceError, load_space
 from search.supernet.model import Supernet
 
 FORMAT = "autovit-bench/supernet-checkpoint"
-CODE_REFUSED = re.compile(r"unsupported global", re.IGNORECASE)  # how torch.load(weights_only=True) refuses an object that would run code
+CODE_REFUSED = re.compile(r"unsupported global(?::\s*GLOBAL)?(?:\s+([\w.]+))?", re.IGNORECASE)  # how torch.load(weights_only=True) refuses an object that would run code
+PICKLE_HEADER = re.compile(rb"\x80[\x02-\x05]")  # a pickle of protocol 2 to 5 (pickle.dump's), which weights_only does not read
+RESAVE = "save its state_dict (tensors and plain data) with torch.save"
 
 
-def unloadable(exc: pickle.UnpicklingError) -> str:
-    """Why `torch.load(weights_only=True)` refused a file: objects that would run code (a global it
-    blocks), or bytes that are no torch file at all. Checkpoints and teachers say it alike."""
-    if CODE_REFUSED.search(str(exc)):
-        return "holds objects other than tensors and plain data, so it is not loaded (it could run code)"
+def unloadable(exc: pickle.UnpicklingError, path: Path) -> str:
+    """Why `torch.load(weights_only=True)` refused a file: objects that could run code (a global it
+    blocks), a pickle that pickle.dump wrote rather than torch.save, or bytes that are no torch file
+    at all. A file the user made themselves is most often one of the first two, which are not
+    damage: the sentence says why it is not unpickled, and how to save it again if they trust it.
+    Checkpoints and teachers say it alike."""
+    if refused := CODE_REFUSED.search(str(exc)):
+        which = f" ({refused.group(1)})" if refused.group(1) else ""
+        return (
+            f"holds objects other than tensors and plain data{which}, so it is not loaded: the toolkit unpickles only those (torch.load with "
+            f"weights_only=True), since unpickling objects could run code; if you trust the file, load it with weights_only=False and {RESAVE}"
+        )
+    with open(path, "rb") as f:
+        header = f.read(2)
+    if PICKLE_HEADER.fullmatch(header):
+        return (
+            "is a plain pickle (written by pickle.dump, not torch.save), so it is not loaded: the toolkit unpickles only torch.save's tensors and "
+            f"plain data (torch.load with weights_only=True), since a pickle could run code; if you trust the file, load it with pickle and {RESAVE}"
+        )
     return "cannot be read (UnpicklingError); it is damaged or not a torch file"
+
+
 VERSION = 1
 
 
@@ -41,9 +60,11 @@ def read_torch_file(path: Path, name: str, fix: str, error: type[UserError]) -> 
     """A torch file from the user's disk, read without ever unpickling code; a file torch refuses
     or cannot read is one `error` naming `name`, why, and `fix`."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a plain pickle's protocol on stderr before it refuses the file, which the refusal says
+            warnings.filterwarnings("ignore", "Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise error(f"{name} {unloadable(exc)}; {fix}") from None
+        raise error(f"{name} {unloadable(exc, path)}; {fix}") from None
     except Exception as exc:  # torch raises several types for a damaged or foreign file
         raise error(f"{name} cannot be read ({type(exc).__name__}); it is damaged or not a torch file; {fix}") from None
 

@@ -34,7 +34,7 @@ def load_teacher(name: str, checkpoint: Path, num_classes: int, device: torch.de
     try:
         timm.models.load_checkpoint(model, str(checkpoint), strict=True, weights_only=True)  # never unpickle code from a file
     except pickle.UnpicklingError as exc:
-        raise TeacherError(f"teacher checkpoint {checkpoint} {unloadable(exc)}; pass a plain state dict of the teacher's weights") from None
+        raise TeacherError(f"teacher checkpoint {checkpoint} {unloadable(exc, Path(checkpoint))}; pass a plain state dict of the teacher's weights") from None
     except RuntimeError as exc:
         first = str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else str(exc)
         raise TeacherError(

@@ -179,15 +179,19 @@ class Constraint:
             raise UserError(f"{given_as} must be above {low:g} {self.unit} and at most {high:g}, not {float(value):g}")
         return float(value)
 
-    def finish_line(self, device: str, predicted: float, interval: tuple[float, float], observed: Observed | None, limit: Limit | None) -> str | None:
+    def finish_line(
+        self, device: str, predicted: float, interval: tuple[float, float], observed: Observed | None, limit: Limit | None, not_measured: str | None,
+    ) -> str | None:
         """The delivered model's figure on one device in words: measured (where `observed` holds it)
         and predicted, against its budget (`limit`, where one was set); None where there is nothing
-        to say (no budget, and nothing measured)."""
+        to say (no budget, and nothing measured). `not_measured` says why the device timed nothing
+        (`--no-measure`, a device out of reach) where `observed` is None: a figure the session did
+        not give is the runner's limit only where there was a session."""
         measured = self.of(observed) if observed is not None else None
         if limit is None and measured is None:
             return None
-        parts = [self.measured_words(observed, measured) if observed is not None and measured is not None
-                 else "not measured by this device's runner" if self.measured else ""]
+        unmeasured = "not measured by this device's runner" if observed is not None else not_measured or "not measured"
+        parts = [self.measured_words(observed, measured) if observed is not None and measured is not None else unmeasured if self.measured else ""]
         parts.append(f"{predicted:.{self.digits}g} {self.unit} predicted")
         if limit is not None:
             within = None if measured is None else measured <= limit.value * (1 + self.tolerance)

@@ -129,9 +129,12 @@ class Latency(Constraint):
         between sessions (±5-10% on our CI VM), which the anchor network timed beside it measures."""
         return observed.median_ms / observed.speed if observed.speed else observed.median_ms
 
-    def finish_line(self, device: str, predicted: float, interval: tuple[float, float], observed: Observed | None, limit: Limit | None) -> str | None:
+    def finish_line(
+        self, device: str, predicted: float, interval: tuple[float, float], observed: Observed | None, limit: Limit | None, not_measured: str | None,
+    ) -> str | None:
         """As measured and at the LUT's speed (the anchor's ratio), inside or outside its interval, and
-        its share of the budget, each figure printed with the digits that show its verdict."""
+        its share of the budget, each figure printed with the digits that show its verdict; None
+        where nothing was measured (the search's own lines say why, and give the prediction)."""
         if observed is None:
             return None
         speed, at_lut = observed.speed, self.of(observed)
