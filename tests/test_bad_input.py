@@ -224,6 +224,45 @@ def test_a_latency_budget_that_is_not_a_positive_number(bench, value):
     refused(bench("search", "--checkpoint", "x.pt", "--lut", "abc", "--latency-ms", value), rf"--latency-ms must be a finite number above 0 and at most 1e\+06, not {value}")
 
 
+# --- options given twice, prefixes shared ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["search", "--checkpoint", "x.pt", "--lut", "29def529", "--latency-ms", "1", "--size-mb", "0.4", "--size-mb", "0.5"], "--size-mb is given twice, and it takes one budget"),
+    (["search", "--checkpoint", "x.pt", "--lut", "29def529", "--latency-ms", "1", "--latency-ms", "2", "--latency-ms=3"], "--latency-ms is given 3 times, and it takes one budget"),
+    (["search", "--checkpoint", "x.pt", "--lut", "29def529", "--lut", "aa5a9101", "--latency-ms", "1"], "--lut is given twice, and it takes one LUT"),
+    (["measure", "best.pte", "--lut", "29def529", "--latency-ms", "1", "--latency-ms", "2"], "--latency-ms is given twice, and it takes one budget"),
+])
+def test_a_budget_option_given_more_than_once_is_refused_not_the_last_one_kept(bench, args, says):
+    refused(bench(*args), rf"^error: {says}; give it once$")
+
+
+def test_a_validation_given_one_lut_twice_is_refused_before_it_measures(bench, tmp_path):
+    """`--lut X --lut X` recorded two identical runs in the LUT's validation record."""
+    from tests.test_hostile_files import COMMITTED
+
+    folder = tmp_path / "luts" / "host" / "tiny"
+    folder.mkdir(parents=True)
+    shutil.copy(COMMITTED, folder)
+    refused(bench("validate", "--lut", "d0fb1865", "--lut", "d0fb186589faa0c4", "--samples", "3"),
+            r"^error: --lut d0fb1865 and --lut d0fb186589faa0c4 name one LUT \(d0fb186589faa0c4\); give each LUT once$")
+    assert written(tmp_path) == ["luts", "luts/host", "luts/host/tiny", "luts/host/tiny/d0fb186589faa0c4.json"]
+
+
+def test_an_id_prefix_that_a_stored_lut_shares_with_committed_ones_is_refused_naming_every_candidate(bench, tmp_path):
+    """`--lut 0` opened the store's LUT without a word, though the committed 0400031f and 0fd6177a start with 0 too."""
+    from search.nas.lut import shipped_luts
+
+    doc = next(d for n in range(200) if (d := lut_doc(lambda doc, n=n: doc.update(notes=f"copy {n}")))["id"].startswith("0"))
+    folder = tmp_path / "luts" / "host" / "tiny"
+    folder.mkdir(parents=True)
+    write_lut(folder, doc)
+    refused(bench("lut", "show", "0"), re.escape(
+        f"error: LUT id prefix '0' is ambiguous ({doc['id']} under {tmp_path / 'luts'}; 0400031f32bc4c36, 0fd6177a3791c7fe under {shipped_luts()}); "
+        "give more characters"
+    ))
+
+
 # --- checkpoints and data -----------------------------------------------------------------------
 
 

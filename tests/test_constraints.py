@@ -172,6 +172,34 @@ def test_a_size_budget_no_program_fits_names_the_smallest_and_a_budget_that_pass
     one_device(doc, TINY, {"latency": 1e5, "size": named}).check_reachable()
 
 
+def hostile_sizes(doc: dict) -> Lut:
+    """`doc` with every entry's program at the most a LUT may record (16 GiB): the least program of
+    the space is then larger than any --size-mb."""
+    return Lut.of(restamped({**doc, "entries": {key: {**e, "size_bytes": 2**34} for key, e in doc["entries"].items()}}))
+
+
+def test_a_lut_whose_least_program_no_size_budget_can_hold_says_so_instead_of_naming_a_budget_the_option_refuses():
+    """It advised "raise --size-mb to at least 197000", which --size-mb (at most 1e5) refuses."""
+    doc = hostile_sizes(with_size(with_memory(sized_lut(TINY), TINY), TINY))
+    with pytest.raises(BudgetError) as refused:
+        one_device(doc, TINY, {"latency": 1e5, "size": 1e5}).check_reachable()
+    assert str(refused.value) == (
+        f"no subnet fits in 100000 MiB of program size: the least program size LUT {doc.short} predicts for a subnet is 1.97e+05 MiB, "
+        f"above the most --size-mb takes (100000 MiB), so no budget can be met with this LUT; rebuild it with `bench profile`"
+    )
+
+
+def test_a_lut_whose_fastest_subnet_no_latency_budget_can_hold_says_so_instead_of_naming_a_budget_the_option_refuses():
+    doc = Lut.of(sized_lut(TINY, per_mparam_ms=1e8))
+    with pytest.raises(BudgetError) as refused:
+        one_device(doc, TINY, {"latency": 1e6}).check_reachable()
+    assert re.fullmatch(
+        rf"no subnet meets 1e\+06 ms: the fastest subnet is predicted at \S+ ms by LUT {doc.short}; the least budget that every check admits a "
+        r"subnet at is \S+ ms, above the most --latency-ms takes \(1e\+06 ms\), so no budget can be met with this LUT; rebuild it with `bench profile`",
+        str(refused.value),
+    ), str(refused.value)
+
+
 def test_the_joint_search_holds_a_shared_budget_on_every_device():
     a, b = lut(), Lut.of(with_size(with_memory(sized_lut(TINY, per_mparam_ms=5.0, device={**sized_lut(TINY)["device"], "name": "other"}), TINY), TINY, 1.0))
     pa, pb = one_device(a, TINY, {"latency": 1e5, "size": 0.3}), one_device(b, TINY, {"latency": 1e5, "size": 0.3})

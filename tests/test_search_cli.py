@@ -156,14 +156,20 @@ def other_data(checkpoint: Path, tmp: Path) -> Path:
     return tmp / "other-data"
 
 
+def with_value(args: list[str], option: str, value: str) -> list[str]:
+    """`args` with `option`'s value replaced: a budget option given twice is refused, not the last kept."""
+    at = args.index(option)
+    return [*args[:at + 1], value, *args[at + 2:]]
+
+
 RESUME_CHANGES = {
-    "latency budget": (lambda a, ckpt, tmp: [*a, "--latency-ms", str(round(float(a[a.index("--latency-ms") + 1]) * 0.9, 2))],
+    "latency budget": (lambda a, ckpt, tmp: with_value(a, "--latency-ms", str(round(float(a[a.index("--latency-ms") + 1]) * 0.9, 2))),
                        r"the budgets: LUT \w{8} at latency [\d.]+ ms then, LUT \w{8} at latency [\d.]+ ms now"),
     "parameter budget": (lambda a, ckpt, tmp: [*a, "--params-m", "100"],
                          r"the budgets: LUT \w{8} at latency [\d.]+ ms then, LUT \w{8} at latency [\d.]+ ms; parameters 100 M \(--params-m\) now"),
     "checkpoint": (lambda a, ckpt, tmp: [*a, "--checkpoint", str(other_weights(ckpt, tmp))], r"the checkpoint's weights \(--checkpoint\): sha256 \w{12} then, sha256 \w{12} now"),
     "data": (lambda a, ckpt, tmp: [*a, "--data", str(other_data(ckpt, tmp))], r"the data \(--data\): .* then, .*other-data now"),
-    "lut": (lambda a, ckpt, tmp: [*a, "--lut", str(write_lut(tmp / "slower.json", sized_lut(load_space("tiny"), per_mparam_ms=21.0, device=HOST)))],
+    "lut": (lambda a, ckpt, tmp: with_value(a, "--lut", str(write_lut(tmp / "slower.json", sized_lut(load_space("tiny"), per_mparam_ms=21.0, device=HOST)))),
             r"the budgets: LUT (\w{8}) at latency [\d.]+ ms then, LUT (?!\1)\w{8} at latency [\d.]+ ms now; the subnet intervals' calibration .*"),
     "seed": (lambda a, ckpt, tmp: [*a, "--seed", "7"], r"the search settings: .*seed=0.* then, .*seed=7.* now"),
 }

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand
 
 from infra.errors import UserError
 from orchestrator.cli.steps import command_lines
@@ -38,6 +39,26 @@ console = Console(width=_width(sys.stdout))
 errors = Console(stderr=True, width=_width(sys.stderr))
 
 DevicesFile = typer.Option(None, "--devices-file", help="JSON file of your own devices, shaped like the bundled registry (docs/guide.md, 'Building a LUT for a new phone')")
+
+
+class OneBudgetEach(TyperCommand):
+    """A command that refuses a budget option given more than once (`--size-mb 0.4 --size-mb 0.5`),
+    and `--lut`, the device a budget is held on: click keeps the last without a word, and a budget
+    the user did not mean is a model searched for the wrong phone. Options that take several values
+    (`--budget`) are not these. Read with click's own parser, so `--size-mb=0.5` counts too."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        from search.nas.constraints import CONSTRAINTS  # here: the commands that only read and print stay light
+
+        budgets = {"--lut", *(c.option for c in CONSTRAINTS.values())}
+        if not ctx.resilient_parsing:
+            _, _, order = self.make_parser(ctx).parse_args(args=list(args))
+            for param in dict.fromkeys(order):
+                given = order.count(param)
+                if given > 1 and param.opts[0] in budgets and not getattr(param, "multiple", False):
+                    times = "twice" if given == 2 else f"{given} times"
+                    raise UserError(f"{param.opts[0]} is given {times}, and it takes one {'LUT' if param.opts[0] == '--lut' else 'budget'}; give it once")
+        return super().parse_args(ctx, args)
 
 
 def export_workers() -> Any:

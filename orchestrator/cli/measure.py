@@ -10,14 +10,14 @@ from typing import Optional
 import typer
 
 from infra.errors import UserError
-from orchestrator.cli.common import DevicesFile, console, example, number
+from orchestrator.cli.common import DevicesFile, OneBudgetEach, console, example, number
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.memory import memory_text
 
 app = typer.Typer()
 
 
-@app.command("measure", epilog=example("bench measure best.pte --lut aa5a9101 --latency-ms 2.34", "a model against a budget searched on that LUT"))
+@app.command("measure", cls=OneBudgetEach, epilog=example("bench measure best.pte --lut aa5a9101 --latency-ms 2.34", "a model against a budget searched on that LUT"))
 def measure(
     model: str = typer.Argument(..., help="a .pte file, an .mlpackage, or timm:NAME (random weights)"),
     device: Optional[str] = typer.Option(None, "--device", help="device name from `bench devices` (default: the --lut's device, else host)"),

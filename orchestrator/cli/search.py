@@ -15,7 +15,7 @@ import typer
 from infra.errors import UserError
 from infra.files import check_output
 from orchestrator.cli import search_options as opt
-from orchestrator.cli.common import DevicesFile, console, errors, example, logger
+from orchestrator.cli.common import DevicesFile, OneBudgetEach, console, errors, example, logger
 from search.nas.strategies import SearchSettings
 
 if TYPE_CHECKING:
@@ -37,7 +37,10 @@ def default_run_dir(asked: Asked) -> Path:
     return Path("runs") / f"search-{first.lut.parent.name}-{first.lut.stem}-{budgets(first.limits)}{more}{shared}"
 
 
-@app.command("search", epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut aa5a9101 --latency-ms 2.34", "a supernet trained as `bench train --help` shows"))
+@app.command(
+    "search", cls=OneBudgetEach,
+    epilog=example("bench search --checkpoint runs/train-tiny-128/last.pt --lut aa5a9101 --latency-ms 2.34", "a supernet trained as `bench train --help` shows"),
+)
 @opt.shared_budget_options
 def search_cmd(
     checkpoint: Path = opt.CHECKPOINT, lut: Optional[str] = opt.LUT, latency_ms: Optional[float] = opt.LATENCY_MS,

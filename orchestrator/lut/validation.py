@@ -192,6 +192,16 @@ class ValidationReport:
         return {**next(iter(out.values())), "plot": str(self.plot)} if len(out) == 1 else {"luts": out, "plot": str(self.plot)}
 
 
+def _check_once_each(refs: list[str], docs: list[Lut]) -> None:
+    """Refuse a LUT given twice (by one id, a prefix and the id, or a copy's path): it would be
+    validated twice on the same subnets, and its record would hold two runs that are one."""
+    given: dict[str, str] = {}
+    for ref, doc in zip(refs, docs):
+        if doc.id in given:
+            raise UserError(f"--lut {given[doc.id]} and --lut {ref} name one LUT ({doc.id}); give each LUT once")
+        given[doc.id] = ref
+
+
 def _check_comparable(docs: list[Lut], device: Device) -> None:
     first = docs[0]
     for doc in docs:
@@ -211,6 +221,7 @@ def validate_luts(
     within the time budget."""
     paths = [resolve_lut(ref) for ref in refs]
     docs = [read_lut(p) for p in paths]
+    _check_once_each(refs, docs)
     _check_comparable(docs, device)
     for path, doc in zip(paths, docs):  # what is written after minutes of measuring is checked before them
         validation_runs(path, doc.id)

@@ -305,20 +305,24 @@ def _filed_copy(copies: list[Path]) -> Path:
 def find_lut(ref: str, roots: Sequence[Path]) -> Path | None:
     """The file of the LUT whose id starts with `ref`, in the first of `roots` that has one, found by
     file name so that no other LUT is read (one large or broken LUT in a store slows or breaks only
-    the commands that name it); None where none has it. A prefix two LUTs of one store share is
-    refused, and so is a file named for another id than it holds or filed under another device's
-    or space's folder; copies of one LUT in several folders are that LUT, found where it is filed.
-    Both doors (`bench`'s `resolve_lut` and the API's `load_lut`) look ids up here."""
+    the commands that name it); None where none has it. A prefix two LUTs share is refused, in one
+    store or across them (a LUT of the user's store and a committed one: the store, searched first,
+    would answer without a word), and so is a file named for another id than it holds or filed
+    under another device's or space's folder; copies of one LUT in several folders are that LUT,
+    found where it is filed. Both doors (`bench`'s `resolve_lut` and the API's `load_lut`) look ids
+    up here."""
     if not LUT_ID.match(ref):
         return None
+    held: list[tuple[Path, list[Path]]] = []  # the stores that have it, each folder once (the store may be the committed LUTs' own folder)
+    seen: set[Path] = set()
     for root in roots:
-        matches = stored_luts(root, ref)
-        ids = sorted({m.stem for m in matches})
-        if len(ids) > 1:
-            raise LUTError(f"LUT id prefix {ref!r} is ambiguous under {root} ({', '.join(ids)}); give more characters")
-        if matches:
-            return _filed_copy(matches)
-    return None
+        if root.resolve() not in seen and (matches := stored_luts(root, ref)):
+            held.append((root, matches))
+        seen.add(root.resolve())
+    if len({m.stem for _, matches in held for m in matches}) > 1:
+        where = "; ".join(f"{', '.join(sorted({m.stem for m in matches}))} under {root}" for root, matches in held)
+        raise LUTError(f"LUT id prefix {ref!r} is ambiguous ({where}); give more characters")
+    return _filed_copy(held[0][1]) if held else None
 
 
 def check_lut_fits(doc: dict[str, Any], lut: Lut) -> None:

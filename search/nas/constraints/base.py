@@ -66,6 +66,16 @@ class Limit:
     def shown(self) -> str:
         return f"{self.value:g} {self.constraint.unit}"
 
+    def beyond(self, least: float) -> str | None:
+        """Where the least budget that admits a subnet is above the most the option takes, the
+        clause that ends a refusal instead of naming a budget the option refuses: no budget can be
+        met, since a LUT that predicts more than any device is asked for is broken (or hostile) and
+        is built again. None where `least` can be given."""
+        high = self.constraint.bounds[1]
+        if least <= high:
+            return None
+        return f"above the most {self.given_as} takes ({high:g} {self.constraint.unit}), so no budget can be met with this LUT; rebuild it with `bench profile`"
+
 
 class Price:
     """One constraint's prediction on one device. The defaults suit a figure without an interval
@@ -115,13 +125,17 @@ class Price:
         budget that admits one, rounded up so that it passes; None: none would), as one sentence."""
         c, floor = self.constraint, self.floor()
         if floor is not None and (least is None or floor > limit.value):
+            needed = max(floor, least or 0.0)
             return (
                 f"no subnet fits in {limit.shown()} of {c.noun}: the least {c.noun} LUT {self.subject.lut.short} predicts for a subnet "
-                f"is {floor:.3g} {c.unit}; raise {limit.given_as} to at least {round_up(max(floor, least or 0.0)):g}"
+                f"is {floor:.3g} {c.unit}" + (f", {beyond}" if (beyond := limit.beyond(needed)) else f"; raise {limit.given_as} to at least {round_up(needed):g}")
             )
         if least is None:
             return f"no subnet meets {limit.shown()} of {c.noun} while meeting the other budgets; raise those"
-        return f"no subnet fits in {limit.shown()} of {c.noun} while meeting the other budgets; raise {limit.given_as} to at least {least:g}"
+        head = f"no subnet fits in {limit.shown()} of {c.noun} while meeting the other budgets"
+        if beyond := limit.beyond(least):
+            return f"{head}: the least budget that would is {least:g} {c.unit}, {beyond}"
+        return f"{head}; raise {limit.given_as} to at least {least:g}"
 
     def describe(self, limit: Limit) -> str:
         """The budget in the search's opening lines."""

@@ -73,11 +73,15 @@ class LatencyPrice(Price):
         lut = self.subject.lut
         fastest = self.predictor.least_prediction()
         raise_to = f"raise {limit.given_as} to at least {least:.3g}" if least is not None else "raise the other budgets"
+        beyond = limit.beyond(least) if least is not None else None
         if fastest > limit.value:
             return (
                 f"no subnet meets {limit.value:g} ms: the fastest subnet is predicted at {fastest:.3g} ms by LUT {lut.short}; "
-                f"{raise_to} (the least budget that every check admits a subnet at)"
+                + (f"the least budget that every check admits a subnet at is {least:.3g} ms, {beyond}" if beyond else
+                   f"{raise_to} (the least budget that every check admits a subnet at)")
             )
+        if beyond:
+            return f"LUT {lut.id}'s entries are too uncertain for a {limit.value:g} ms budget: the least budget that admits a subnet is {least:.3g} ms, {beyond}"
         fix = (
             f"profile the device again on a quiet machine (`bench profile`), or validate LUT {lut.id} (`bench validate --lut {lut.short}`) "
             "so the search calibrates its intervals on measured subnets"
