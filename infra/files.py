@@ -27,7 +27,7 @@ from typing import IO, Any
 
 from infra.errors import UserError
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")  # \Z: "$" would let a trailing newline through
 
 
 def _umask() -> int:

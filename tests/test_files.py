@@ -82,3 +82,23 @@ def test_two_writers_and_a_reader_see_only_whole_documents(tmp_path: Path):
     assert torn == 0 and reads > 100
     assert json.loads(target.read_text())["i"] == 399
     assert os.listdir(tmp_path) == ["shared.json"]
+
+
+@pytest.mark.parametrize("name", ["host\n", "best.pte\n"])
+def test_a_name_ending_in_a_newline_is_not_a_plain_name(name):
+    """Python's `$` matches before a final newline, so `^...$` let "host\\n" through as a name that becomes a path."""
+    from infra.errors import UserError
+    from infra.files import check_name
+
+    with pytest.raises(UserError, match="is not a valid name"):
+        check_name(name, "a device name")
+
+
+@pytest.mark.parametrize("schema", ["orchestrator/searchjob/schemas/deployment.v1.json", "orchestrator/measure/schemas/devices.v1.json"])
+def test_the_schemas_plain_names_refuse_a_final_newline(schema):
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    [pattern] = {p for p in re.findall(r'"pattern": "([^"]*\{0,63\}[^"]*)"', (root / schema).read_text())}
+    pattern = pattern.encode().decode("unicode_escape")
+    assert re.search(pattern, "host") and not re.search(pattern, "host\n")

@@ -34,7 +34,7 @@ RUNS = "/Documents/runs"
 MAX_NOTE_BYTES = 64 * 1024
 # How much of the app's reason for a rejection goes into the one-sentence error.
 MAX_REASON_CHARS = 300
-RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+RUN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
 @dataclass(frozen=True)
