@@ -129,15 +129,17 @@ if [ ! -f "$stamp" ]; then
   # sessions' fork server) would compile torch again on import. Not for the tests (39 s of a 52 s set-up):
   # only the third of the venv the suite imports is compiled for them, below. compileall's exit status is not the set-up's: torch
   # ships a file written for Python 3.12 (torch/testing/_internal/py312_intrinsics.py) that 3.11
-  # cannot compile and never imports, so compileall always ends in 1 after compiling the rest.
+  # cannot compile and never imports, so compileall always ends in 1 after compiling the rest. It
+  # takes 105 s on 2 cores, so the line before it says how long, or the set-up looks hung.
   if [ "$mode" != --tests ]; then
-    say "byte-compiling .venv once, so every process of a profile starts fast"
+    say "byte-compiling torch, executorch and coremltools in .venv once, so every command starts fast (about 1-2 minutes the first time)"
     .venv/bin/python -m compileall -q -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null || true
   fi
   # The modules the suite imports are byte-compiled in the background, by importing them with
   # bytecode writing on as the suite does (tests/conftest.py), beside apt-get and the Swift build:
   # otherwise the suite's first processes compile them (~30 s before the first test, on 2 cores).
   if [ "$mode" = --tests ]; then
+    say "byte-compiling the modules the suite imports, in the background (about half a minute on 2 cores)"
     env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -c "$SUITE_IMPORTS" >/dev/null 2>&1 &
     compile_pid=$!
     env -u PYTHONDONTWRITEBYTECODE .venv/bin/python -c "$SUITE_IMPORTS_APART" >/dev/null 2>&1 &

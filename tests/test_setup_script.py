@@ -127,3 +127,22 @@ def test_the_test_set_up_compiles_the_android_core_once_apt_get_has_brought_kotl
     [kotlin] = [line for line in lines if line.startswith("kotlin --build-only start")]
     assert float(kotlin.split()[-1]) >= max(float(line.split()[-1]) for line in lines if line.startswith("apt install end"))
     assert "kotlin end" in lines  # the set-up waited for it, so the suite never compiles beside it
+
+
+def test_the_set_up_says_it_byte_compiles_and_about_how_long_it_takes_before_it_does(tmp_path):
+    copy, env = setup_machine(tmp_path, "exit 1")
+    done = subprocess.run(["./scripts/setup.sh"], cwd=copy, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        "setup: creating .venv with python3.11",
+        "setup: installing torch, executorch and the toolkit into .venv at the versions in constraints.txt (~3 GB the first time; seconds from uv's cache)",
+        "setup: byte-compiling torch, executorch and coremltools in .venv once, so every command starts fast (about 1-2 minutes the first time)",
+        "setup: done: run the toolkit as .venv/bin/bench (or 'source .venv/bin/activate', then bench)",
+    ]
+
+
+def test_the_test_set_up_says_it_byte_compiles_the_suites_modules_in_the_background(tmp_path):
+    copy, env = setup_machine(tmp_path, "sleep 0.1")
+    done = subprocess.run(["./scripts/setup.sh", "--tests"], cwd=copy, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "setup: byte-compiling the modules the suite imports, in the background (about half a minute on 2 cores)" in done.stderr.splitlines()
