@@ -67,6 +67,7 @@ def test_a_finished_search_writes_a_manifest_per_held_device_that_reads_back_wit
     lut = json.loads((tiny_search_run.parent / "tiny-search-lut.json").read_text())  # the one device's (tests/conftest.py)
     assert doc["device"] == "host" and doc["program"] == {
         "file": "best.pte", "format": "pte", "backend": "pte", "precision": "float32", "quantization": None, "method": "forward",
+        "size_bytes": (tiny_search_run / "best.pte").stat().st_size,
     }
     assert (tiny_search_run / doc["program"]["file"]).is_file() and doc["model"] == {"config_hash": found.config.hash, "resolution": 64, "checkpoint": "best.pt"}
     assert doc["labels"] == classes == [str(d) for d in range(10)]
@@ -82,6 +83,28 @@ def test_a_finished_search_writes_a_manifest_per_held_device_that_reads_back_wit
     assert latency["predicted_interval_ms"][0] < latency["predicted_ms"] < latency["predicted_interval_ms"][1]
     assert latency["not_measured"] == doc["memory"]["not_measured"] == "not measured (--no-measure)"
     assert doc["memory"]["predicted"] is doc["memory"]["measured"] is None and f"LUT {lut['id']} records no memory" in doc["memory"]["not_predicted"]
+
+
+def test_a_manifest_carries_its_program_s_size_in_bytes_and_the_accuracy_result_json_gives_its_device(tiny_search_run):
+    """An app's download grows by the program's bytes, and a manifest alone says how well the program
+    answers (issue 83, finding 18): the held-out and test accuracy of result.json's device section,
+    each with its count and interval."""
+    doc = read_manifest(tiny_search_run / "deploy-host.json")
+    section = json.loads((tiny_search_run / "result.json").read_text())["devices"]["host"]
+    assert doc["program"]["size_bytes"] == (tiny_search_run / "best.pte").stat().st_size > 0
+    keys = ("value", "correct", "total", "low", "high", "confidence", "method")
+    assert doc["accuracy"]["holdout"] == {k: section["holdout"][k] for k in keys}
+    assert doc["accuracy"]["test"] == {k: section["test"][k] for k in keys}
+    assert doc["accuracy"]["holdout"]["value"] == pytest.approx(load_found(tiny_search_run).accuracy)  # a float32 program's: the model's
+
+
+def test_a_core_ml_package_s_size_in_its_manifest_is_every_file_in_it(tiny_search_run):
+    result = json.loads((tiny_search_run / "result.json").read_text())
+    files = Delivered(tiny_search_run / "best.pt", {"coreml": tiny_search_run / "best.mlpackage"}, {}, {})
+    feeding = Feeding(tuple(str(d) for d in range(10)), 64, "shift", result["config_hash"])
+    doc = manifest("iphone13", get_backend("coreml"), files, feeding, Figures.of_section(result["devices"]["host"]))
+    inside = [p for p in (tiny_search_run / "best.mlpackage").rglob("*") if p.is_file()]
+    assert len(inside) > 1 and doc["program"]["size_bytes"] == sum(p.stat().st_size for p in inside)
 
 
 def test_the_pte_run_by_the_executorch_runtime_on_a_raw_image_prepared_as_the_manifest_says_answers_as_the_checkpoint(tiny_search_run, digits_dir):

@@ -150,7 +150,9 @@ def test_a_lut_file_holding_one_key_twice_is_refused_naming_the_key_though_its_i
 MANIFEST: dict[str, Any] = {  # a float32 host program's manifest, as a finish writes it
     "version": 1,
     "device": "host",
-    "program": {"file": "best.pte", "format": "pte", "backend": "pte", "precision": "float32", "quantization": None, "method": "forward"},
+    "program": {
+        "file": "best.pte", "format": "pte", "backend": "pte", "precision": "float32", "quantization": None, "method": "forward", "size_bytes": 431_616,
+    },
     "model": {"config_hash": "3f2a9c1b", "resolution": 64, "checkpoint": "best.pt"},
     "input": {
         "name": None, "kind": "tensor", "shape": [1, 3, 64, 64], "layout": "NCHW", "dtype": "float32", "color_layout": "RGB",
@@ -162,6 +164,10 @@ MANIFEST: dict[str, Any] = {  # a float32 host program's manifest, as a finish w
     },
     "labels": [str(d) for d in range(10)],
     "outputs": [{"name": None, "kind": "tensor", "shape": [1, 10], "dtype": "float32", "meaning": "logits"}],
+    "accuracy": {
+        "holdout": {"value": 349 / 359, "correct": 349, "total": 359, "low": 0.949, "high": 0.985, "confidence": 0.95, "method": "wilson"},
+        "test": {"value": 350 / 360, "correct": 350, "total": 360, "low": 0.950, "high": 0.985, "confidence": 0.95, "method": "wilson"},
+    },
     "latency": {"lut": QUICK_ID, "predicted_ms": 2.1, "predicted_interval_ms": [1.9, 2.3], "measured_ms": 1.4, "measured_ms_at_lut_speed": 2.2, "not_measured": None},
     "memory": {
         "predicted": {"load_mib": 3.6, "peak_mib": 8.8, "peak_interval_mib": [8.3, 9.2]}, "not_predicted": None,
@@ -180,6 +186,35 @@ def manifest_file(tmp_path: Path, edit: Callable[[dict[str, Any]], None] = lambd
 
 def test_a_manifest_as_a_finish_writes_it_reads_back_whole(tmp_path):
     assert read_manifest(manifest_file(tmp_path)) == MANIFEST
+
+
+def test_a_manifest_of_an_earlier_finish_without_the_program_s_size_or_accuracy_reads_back(tmp_path):
+    def earlier(doc: dict[str, Any]) -> None:
+        del doc["program"]["size_bytes"], doc["accuracy"]
+
+    doc = read_manifest(manifest_file(tmp_path, earlier))
+    assert "size_bytes" not in doc["program"] and "accuracy" not in doc and doc["labels"] == MANIFEST["labels"]
+
+
+def test_a_manifest_without_a_test_split_has_a_null_test_accuracy(tmp_path):
+    assert read_manifest(manifest_file(tmp_path, lambda doc: doc["accuracy"].update(test=None)))["accuracy"]["test"] is None
+
+
+@pytest.mark.parametrize("where, edit, problem", [
+    ("program/size_bytes", lambda doc: doc["program"].update(size_bytes=0), "0 is less than the minimum of 1"),
+    ("program/size_bytes", lambda doc: doc["program"].update(size_bytes=4.5), "4.5 is not of type 'integer'"),
+    ("accuracy/holdout/value", lambda doc: doc["accuracy"]["holdout"].update(value=97.2), "97.2 is greater than the maximum of 1"),
+    ("accuracy/test/total", lambda doc: doc["accuracy"]["test"].update(total=0), "0 is less than the minimum of 1"),
+    ("accuracy", lambda doc: doc["accuracy"].pop("test"), "'test' is a required property"),
+])
+def test_a_manifest_whose_size_or_accuracy_no_finish_writes_is_refused_naming_the_field(tmp_path, where, edit, problem):
+    with pytest.raises(UserError, match=rf"deploy-host\.json is malformed at {where} \({re.escape(problem)}\); run the search's finish again"):
+        read_manifest(manifest_file(tmp_path, edit))
+
+
+def test_a_manifest_counting_more_images_right_than_it_scored_is_refused_naming_both(tmp_path):
+    with pytest.raises(UserError, match=r"deploy-host\.json counts 361 right of 360 images at accuracy/test; run the search's finish again"):
+        read_manifest(manifest_file(tmp_path, lambda doc: doc["accuracy"]["test"].update(correct=361)))
 
 
 @pytest.mark.parametrize("name", ["..", ".", "best\u0000.pte", "../best.pte"])
@@ -202,6 +237,7 @@ def test_a_manifest_with_fewer_labels_than_its_program_has_outputs_is_refused_na
     ("latency/predicted_interval_ms", lambda doc: doc["latency"]["predicted_interval_ms"].reverse()),
     ("memory/predicted/peak_interval_mib", lambda doc: doc["memory"]["predicted"]["peak_interval_mib"].reverse()),
     ("input/range/1", lambda doc: doc["input"]["range"][1].reverse()),
+    ("accuracy/holdout", lambda doc: doc["accuracy"]["holdout"].update(low=0.985, high=0.949)),
 ])
 def test_a_manifest_with_a_reversed_interval_is_refused_naming_it(tmp_path, where, edit):
     with pytest.raises(UserError, match=rf"deploy-host\.json has the interval \[.*\] at {where} whose ends are reversed; run the search's finish again"):

@@ -10,7 +10,10 @@ pixels and answers labels itself (its app form, `orchestrator.export.coreml_app`
 says the normalisation is done by the model.
 
 The figures are a small typed record (`Figures`), read for now from result.json's section of the
-device (`Figures.of_section`).
+device (`Figures.of_section`): latency and memory as predicted and measured, and the accuracy of
+the program delivered for the device (held-out and test, each with its count and interval: an
+int8 program's own). The program's size is its bytes as delivered (a Core ML package's, every
+file's in it), what an app's download grows by. Manifests of earlier finishes hold neither.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from orchestrator.export.backends import Backend, get_backend
 from orchestrator.export.program_io import Port, ProgramIO
 from orchestrator.searchjob.delivery import Delivered
 from orchestrator.searchjob.job import SearchJob
+from search.nas.constraints.size import program_bytes
 from search.supernet.static import StaticSubnet
 from search.training.data import eval_transform, resolve_augment
 
@@ -75,6 +79,8 @@ class Figures:
     memory_predicted: dict[str, Any] | None  # load_mib, peak_mib, peak_interval_mib
     memory_not_predicted: str | None
     memory_measured: dict[str, Any] | None  # load_mib, peak_mib, method
+    holdout: dict[str, Any]  # the program's accuracy on the held-out images (an int8 program's own), with its count and interval
+    test: dict[str, Any] | None  # on the test images; None where the data has no test split
 
     @classmethod
     def of_section(cls, section: dict[str, Any]) -> Figures:
@@ -86,7 +92,7 @@ class Figures:
                                                   "method": timed["memory"]["method"]}
         return cls(
             section["lut"], latency["predicted"], (lo, hi), timed and timed["measured_ms"], latency["measured"], section["not_measured"],
-            predicted, memory.get("not_predicted"), measured or None,
+            predicted, memory.get("not_predicted"), measured or None, section["holdout"], section["test"],
         )
 
     def memory_not_measured(self) -> str | None:
@@ -124,12 +130,14 @@ def manifest(device: str, backend: Backend, files: Delivered, feeding: Feeding, 
         "program": {
             "file": program.name, "format": backend.format, "backend": backend.name, "precision": backend.precision,
             "quantization": facts.get("quantization", backend.scheme) if backend.precision == "int8" else None, "method": io.method,
+            "size_bytes": program_bytes(program),
         },
         "model": {"config_hash": feeding.config_hash, "resolution": feeding.resolution, "checkpoint": files.checkpoint.name},
         "input": _input(io.inputs[0], steps),
         "preprocessing": steps,
         "labels": list(feeding.classes),
         "outputs": [_output(port, io) for port in io.outputs],
+        "accuracy": {"holdout": _accuracy(figures.holdout), "test": figures.test and _accuracy(figures.test)},
         "latency": {
             "lut": figures.lut, "predicted_ms": figures.predicted_ms, "predicted_interval_ms": list(figures.predicted_interval_ms),
             "measured_ms": figures.measured_ms, "measured_ms_at_lut_speed": figures.measured_ms_at_lut_speed, "not_measured": figures.not_measured,
@@ -179,6 +187,12 @@ def _input(port: Port, steps: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _accuracy(proportion: dict[str, Any]) -> dict[str, Any]:
+    """An accuracy in result.json's words (`search.nas.significance.Proportion.to_dict`): the share
+    right, the count it is of, and its interval (`low`, `high`) at its confidence by its method."""
+    return {key: proportion[key] for key in ("value", "correct", "total", "low", "high", "confidence", "method")}
+
+
 def _output(port: Port, io: ProgramIO) -> dict[str, Any]:
     meaning = {
         "label": "the most probable class label",
@@ -210,8 +224,8 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 def _contradiction(doc: dict[str, Any]) -> str | None:
     """Where a manifest that passes its schema contradicts itself: a tensor output answering
-    another number of classes than the labels name (its last dimension), or an interval whose ends
-    are reversed; None where it does not."""
+    another number of classes than the labels name (its last dimension), an accuracy counting more
+    images right than it was scored on, or an interval whose ends are reversed; None where it does not."""
     labels = len(doc["labels"])
     for i, output in enumerate(doc["outputs"]):
         if output["kind"] == "tensor" and output["shape"] and output["shape"][-1] != labels:
@@ -220,6 +234,11 @@ def _contradiction(doc: dict[str, Any]) -> str | None:
     intervals.update((f"input/range/{channel}", span) for channel, span in enumerate(doc["input"]["range"]))
     if (predicted := doc["memory"]["predicted"]) is not None and "peak_interval_mib" in predicted:
         intervals["memory/predicted/peak_interval_mib"] = predicted["peak_interval_mib"]
+    for split, accuracy in (doc.get("accuracy") or {}).items():  # a manifest of an earlier finish has none
+        if accuracy is not None:
+            if accuracy["correct"] > accuracy["total"]:
+                return f"counts {accuracy['correct']} right of {accuracy['total']} images at accuracy/{split}"
+            intervals[f"accuracy/{split}"] = [accuracy["low"], accuracy["high"]]
     for where, (low, high) in intervals.items():
         if low > high:
             return f"has the interval [{low:g}, {high:g}] at {where} whose ends are reversed"
