@@ -238,8 +238,9 @@ def choose(candidates: list[Exportable], measured: Mapping[str, Measured], accur
         for m in timed if name in m.budgets()
     )
     log(
-        f"none of the {len(exported)} most accurate candidates measures within {'every device' if len(timed) > 1 else 'the'} budgets (+{TOLERANCE:.0%}): "
-        f"the closest, {closest.hash}, measures {held} and is delivered as over the budget; the budgets ({c.unit}) they would need {needs}; "
+        f"none of the {len(exported)} most accurate candidates measures within {'the budgets of every device' if len(timed) > 1 else 'the budgets'} "
+        f"(+{TOLERANCE:.0%}): the closest, {closest.hash}, measures {held} and is delivered as over the budget; the budgets ({c.unit}) they would need "
+        f"(each its measured figure divided by {1 + c.tolerance:g}: a figure up to {c.tolerance:.0%} over a budget measures within it): {needs}; "
         f"raise {limit.given_as} to one of them, or profile the device again (`bench profile`) if its LUT is off"
     )
     return Choice(closest, False)
