@@ -6,6 +6,7 @@ the result."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 import threading
@@ -26,7 +27,7 @@ def _piped() -> tuple[Console, io.StringIO]:
     return Console(file=out, force_terminal=False, width=200), out
 
 
-def test_without_a_terminal_an_epoch_says_its_steps_images_per_s_and_time_left_at_most_every_30_s():
+def test_without_a_terminal_an_epoch_says_its_steps_images_per_s_and_time_left_and_the_whole_runs_at_most_every_30_s():
     console, out = _piped()
     now = [0.0]
     report = train_reporter(console, epochs=15, clock=lambda: now[0])
@@ -34,10 +35,70 @@ def test_without_a_terminal_an_epoch_says_its_steps_images_per_s_and_time_left_a
     for t in (10.0, 20.0, 31.0, 40.0, 62.0):
         now[0] = t
         report.step(2.3, 12.4)
+    # 31 s for 3 steps: 37 more in this epoch and 14 x 40 in the others, 6,169 s (1 h 43 min) left
     assert out.getvalue().splitlines() == [
-        "epoch 1/15: 3/40 steps, loss 2.300, 12 img/s, about 6 min left in the epoch",
-        "epoch 1/15: 5/40 steps, loss 2.300, 12 img/s, about 7 min left in the epoch",
+        "epoch 1/15: 3/40 steps, loss 2.300, 12 img/s, about 6 min left in the epoch; about 1 h 43 min left of 1 h 43 min in all",
+        "epoch 1/15: 5/40 steps, loss 2.300, 12 img/s, about 7 min left in the epoch; about 2 h 3 min left of 2 h 4 min in all",
     ]
+
+
+def _epoch(report, now: list[float], epoch: int, steps: int, ends_at: float) -> None:
+    """An epoch whose steps take no time on the clock and which ends, checked and saved, at `ends_at`."""
+    report.start_epoch(epoch, steps)
+    for _ in range(steps):
+        report.step(2.3, 12.0)
+    now[0] = ends_at
+    report.end_epoch(EpochRecord(epoch + 1, 2.31, 1e-3, 12.0, 60.0, 0.2, 0.15))
+
+
+def test_after_its_first_epoch_training_says_how_long_the_whole_run_takes_at_that_pace_once():
+    console, out = _piped()
+    now = [0.0]
+    report = train_reporter(console, epochs=15, clock=lambda: now[0])
+    _epoch(report, now, 0, 4, ends_at=80.0)
+    _epoch(report, now, 1, 4, ends_at=160.0)
+    lines = out.getvalue().splitlines()
+    assert lines[1] == "at 80 s an epoch (its held-out check and checkpoint included), the 15 epochs take about 20 min in all: about 19 min left"
+    assert len(lines) == 3 and lines[2].startswith("epoch 2: loss")
+
+
+def test_a_resumed_training_says_how_long_the_epochs_it_has_left_take():
+    console, out = _piped()
+    now = [0.0]
+    report = train_reporter(console, epochs=15, clock=lambda: now[0])
+    _epoch(report, now, 5, 4, ends_at=80.0)
+    assert out.getvalue().splitlines()[1] == (
+        "at 80 s an epoch (its held-out check and checkpoint included), epochs 6-15 take about 13 min in all: about 12 min left"
+    )
+
+
+def test_a_one_epoch_training_says_no_time_left_after_it():
+    console, out = _piped()
+    now = [0.0]
+    _epoch(train_reporter(console, epochs=1, clock=lambda: now[0]), now, 0, 4, ends_at=100.0)
+    assert len(out.getvalue().splitlines()) == 1
+
+
+def test_after_an_epoch_the_whole_runs_time_left_counts_each_epoch_as_long_as_those_finished_with_their_check():
+    console, out = _piped()
+    now = [0.0]
+    report = train_reporter(console, epochs=15, clock=lambda: now[0])
+    _epoch(report, now, 0, 40, ends_at=100.0)
+    report.start_epoch(1, 40)
+    for step in range(1, 21):
+        now[0] = 100.0 + 1.5 * step
+        report.step(2.3, 12.0)
+    # half of epoch 2 and 13 more, at 100 s each: 1,350 s left, at 130 s
+    assert out.getvalue().splitlines()[-1] == "epoch 2/15: 20/40 steps, loss 2.300, 12 img/s, about 30 s left in the epoch; about 22 min left of 25 min in all"
+
+
+def test_on_a_terminal_the_bar_shows_the_whole_runs_time_left_and_in_all():
+    out = io.StringIO()
+    now = [0.0]
+    report = train_reporter(Console(file=out, force_terminal=True, width=200), epochs=15, clock=lambda: now[0])
+    _epoch(report, now, 0, 4, ends_at=80.0)
+    report.start_epoch(1, 4)  # the bar is drawn as the epoch starts
+    assert "19 min left of 20 min in all" in out.getvalue().split("epoch 2/15")[-1]
 
 
 def test_without_a_terminal_no_bar_frame_is_written_and_the_epoch_ends_with_its_line():
@@ -56,6 +117,15 @@ def test_bench_train_shows_its_progress_on_stderr_and_keeps_stdout_for_the_check
     assert result.exit_code == 0, result.stderr
     assert "epoch 1: loss" in result.stderr and "epoch 1: loss" not in result.stdout
     assert "checkpoint run/last.pt: epoch 1, loss" in result.stdout
+
+
+def test_bench_train_json_says_how_long_the_whole_run_takes_on_stderr_and_prints_only_its_document_on_stdout(digits_dir, bench):
+    tiny = ["--resolution", "64", "--epochs", "2", "--batch-size", "16", "--no-hflip", "--holdout", "0.15", "--sampling", "random"]
+    result = bench("train", "--space", "tiny", "--data", str(digits_dir), "--out", "run", "--json", *tiny)
+    assert result.exit_code == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if line.startswith("at ")]
+    assert len(said) == 1 and "the 2 epochs take about" in said[0]
+    assert json.loads(result.stdout)["epoch"] == 2
 
 
 def test_a_wait_for_a_held_lock_names_what_the_holder_runs_and_is_told_the_seconds_waited_until_it_ends(tmp_path):

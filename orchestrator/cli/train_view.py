@@ -1,6 +1,7 @@
-"""What `bench train` shows while it trains: per epoch, a bar with loss, images/s and the epoch's time
-left on a terminal, or the same figures as a line now and then where there is no terminal to draw on;
-then a line per epoch."""
+"""What `bench train` shows while it trains: per epoch, a bar with loss, images/s, the epoch's time
+left and the whole run's on a terminal, or the same figures as a line now and then where there is no
+terminal to draw on; then a line per epoch, and after the first one how long the whole run takes at
+its pace. An epoch's time left alone hid that 15 of them were 26 minutes (issue 83)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeRemainingColumn
+from rich.table import Column
+from rich.text import Text
 
 from orchestrator.measure.budget import duration
 from search.training.train import EpochRecord, Reporter
@@ -20,49 +23,124 @@ from search.training.train import EpochRecord, Reporter
 PIPED_EVERY_S = 30.0  # without a terminal, an epoch's figures at most this often: a first epoch of minutes is not silent
 
 
+class WholeRun:
+    """The time this command's training takes in all, from its first epoch (a resumed run's first
+    is not epoch 1). Once an epoch has ended, every epoch left is taken to last as long as those this
+    command finished, their held-out check and checkpoint included; before, the steps timed so far
+    say it, without the check and checkpoint, which no step has timed yet."""
+
+    def __init__(self, epochs: int, clock: Callable[[], float]) -> None:
+        self.epochs, self.clock = epochs, clock
+        self.first: int | None = None  # the epoch (0-based) this command started at
+        self.start = self.last_end = self.epoch_start = 0.0
+        self.epoch, self.steps, self.done, self.ended, self.in_epoch = 0, 1, 0, 0, False  # ended: epochs this command finished
+
+    def start_epoch(self, epoch: int, steps: int) -> None:
+        now = self.clock()
+        if self.first is None:
+            self.first, self.start = epoch, now
+        self.epoch, self.steps, self.done, self.epoch_start, self.in_epoch = epoch, steps, 0, now, True
+
+    def step(self) -> None:
+        self.done += 1
+
+    def end_epoch(self) -> None:
+        self.ended, self.last_end, self.in_epoch = self.ended + 1, self.clock(), False
+
+    def left(self) -> float | None:
+        """Seconds until the last epoch ends; None until a step has been timed."""
+        after = self.epochs - self.epoch - 1  # whole epochs after the current one
+        if self.ended:
+            per = (self.last_end - self.start) / self.ended
+            return per * (after + (1 - self.done / self.steps if self.in_epoch else 0))
+        if not self.done:
+            return None
+        return (self.clock() - self.epoch_start) / self.done * (self.steps - self.done + after * self.steps)
+
+    def said(self, about: str = "about ") -> str:
+        """The whole run's time left and in all, as the lines say it (the bar, short of room, without "about")."""
+        left = self.left()
+        if left is None:
+            return "estimating the time in all"
+        return f"{about}{duration(left)} left of {duration(self.clock() - self.start + left)} in all"
+
+    def pace(self) -> str | None:
+        """After this command's first epoch, when epochs are left: the whole run at that epoch's pace."""
+        left = self.left()
+        if self.ended != 1 or not left or self.first is None:
+            return None
+        per = self.last_end - self.start
+        which = f"the {self.epochs} epochs" if self.first == 0 else f"epochs {self.first + 1}-{self.epochs}"
+        return (f"at {duration(per)} an epoch (its held-out check and checkpoint included), {which} take about "
+                f"{duration(per + left)} in all: about {duration(left)} left")
+
+
 def train_reporter(console: Console, epochs: int, every_s: float = PIPED_EVERY_S, clock: Callable[[], float] = time.monotonic) -> Reporter:
     """The bar on a terminal; where `console` is not one (piped, a log file) no bar, whose frames
     would fill the file, but the bar's figures as a line at most every `every_s` seconds."""
+    run = WholeRun(epochs, clock)
     if console.is_terminal:
-        return _bar(console, epochs)
-    at: dict[str, Any] = {}
+        return _bar(console, epochs, run)
+    said = [0.0]  # when the last line was printed
 
     def start_epoch(epoch: int, steps: int) -> None:
-        at.update(epoch=epoch + 1, steps=steps, done=0, start=clock(), said=clock())
+        run.start_epoch(epoch, steps)
+        said[0] = clock()
 
     def step(loss: float, rate: float) -> None:
-        at["done"] += 1
+        run.step()
         now = clock()
-        if now - at["said"] >= every_s:
-            at["said"] = now
-            left = (at["steps"] - at["done"]) * (now - at["start"]) / at["done"]
-            console.print(f"epoch {at['epoch']}/{epochs}: {at['done']}/{at['steps']} steps, loss {loss:.3f}, {rate:.0f} img/s, "
-                          f"about {duration(left)} left in the epoch", soft_wrap=True, highlight=False)
+        if now - said[0] >= every_s:
+            said[0] = now
+            left = (run.steps - run.done) * (now - run.epoch_start) / run.done
+            console.print(f"epoch {run.epoch + 1}/{epochs}: {run.done}/{run.steps} steps, loss {loss:.3f}, {rate:.0f} img/s, "
+                          f"about {duration(left)} left in the epoch; {run.said()}", soft_wrap=True, highlight=False)
 
-    return Reporter(start_epoch, step, lambda r: _epoch_line(console, r), console.print)
+    return Reporter(start_epoch, step, lambda r: _ended(console, run, r), console.print)
 
 
-def _bar(console: Console, epochs: int) -> Reporter:
+class _InAll(ProgressColumn):
+    """The whole run's time left and in all, by the clock: rich redraws it between steps too."""
+
+    def __init__(self, run: WholeRun) -> None:
+        super().__init__(table_column=Column(no_wrap=True))  # one line: the bar gives way first
+        self.run = run
+
+    def render(self, task: Task) -> Text:
+        return Text(self.run.said(about=""), style="progress.remaining")
+
+
+def _bar(console: Console, epochs: int, run: WholeRun) -> Reporter:
     progress = Progress(
         TextColumn(f"epoch {{task.fields[epoch]}}/{epochs}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[rate]:.0f} img/s"), TimeRemainingColumn(),
+        TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[rate]:.0f} img/s"), TimeRemainingColumn(), _InAll(run),
         console=console, transient=True,
     )
     task: dict[str, int] = {}
 
     def start_epoch(epoch: int, steps: int) -> None:
+        run.start_epoch(epoch, steps)
         progress.start()
         task["id"] = progress.add_task("train", total=steps, epoch=epoch + 1, loss=float("nan"), rate=0.0)
 
     def step(loss: float, rate: float) -> None:
+        run.step()
         progress.update(task["id"], advance=1, loss=loss, rate=rate)
 
     def end_epoch(r: EpochRecord) -> None:
         progress.remove_task(task["id"])
         progress.stop()
-        _epoch_line(console, r)
+        _ended(console, run, r)
 
     return Reporter(start_epoch, step, end_epoch, console.print)
+
+
+def _ended(console: Console, run: WholeRun, r: EpochRecord) -> None:
+    """An epoch's line, and after this command's first the whole run at its pace."""
+    run.end_epoch()
+    _epoch_line(console, r)
+    if (pace := run.pace()) is not None:
+        console.print(pace, soft_wrap=True, highlight=False)
 
 
 def _epoch_line(console: Console, r: EpochRecord) -> None:
