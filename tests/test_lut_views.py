@@ -271,3 +271,33 @@ def test_a_profile_ends_with_the_noise_verdict_pointing_to_validation() -> None:
     line = noise_verdict(load_lut("d0fb1865"))
     assert line.startswith("noise: 1 of 69 entries have a 95% interval wider than the entry itself; summed over a subnet")
     assert "the median subnet's interval is ±1.9% of its prediction" in line and "`bench validate --lut d0fb1865`" in line
+
+
+def noisy_lut(widen: float) -> Lut:
+    """A tiny 128 px LUT whose every entry's 95% interval runs from 0 to `1 + widen` times the entry,
+    as a profile beside other work can record them."""
+    from search.space import load_space
+    from tests.lut_factory import restamped, sized_lut
+
+    doc = sized_lut(load_space("tiny"), 128)
+    entries = {k: {**e, "ci_ms": [0.0, e["latency_ms"] * (1 + widen)], "wide": widen >= 1} for k, e in doc["entries"].items()}
+    return Lut.of(restamped({**doc, "entries": entries}))
+
+
+def test_a_subnet_interval_wider_than_its_prediction_is_said_in_words_not_as_a_percentage_of_hundreds() -> None:
+    """A disturbed profile's median subnet interval of ±2049% told a user nothing (issue 83, finding 18)."""
+    from orchestrator.cli.profile_view import noise_verdict
+
+    line = noise_verdict(noisy_lut(10.0))
+    assert line.startswith(
+        "noise: 72 of 72 entries have a 95% interval wider than the entry itself; summed over a subnet, as a search uses them, the median "
+        "subnet's interval is wider than its prediction itself (±238%: a repeat profile could price it at up to 5.33x this one's figure): "
+        "at this noise the intervals say nothing of a subnet's latency. "
+    )
+
+
+def test_a_subnet_interval_narrower_than_its_prediction_stays_a_percentage() -> None:
+    from orchestrator.report.summary import interval_story
+
+    story, _ = interval_story(noisy_lut(1.0))
+    assert story.endswith("the median subnet's interval is ±43.3% of its prediction")

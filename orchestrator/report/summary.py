@@ -58,8 +58,19 @@ def interval_story(doc: Lut) -> tuple[str, float | None]:
         low, high = predictor.interval_batch(batch)
     except UserError as exc:
         return f"{text}; no subnet interval ({exc})", None
-    subnet = float(np.median((high - low) / 2 / ms))
-    return f"{text}; summed over a subnet, as a search uses them, the median subnet's interval is ±{subnet:.1%} of its prediction", float(np.median(ms))
+    half, top = float(np.median((high - low) / 2 / ms)), float(np.median(high / ms))
+    return f"{text}; summed over a subnet, as a search uses them, {subnet_interval(half, top)}", float(np.median(ms))
+
+
+def subnet_interval(half_width: float, top: float) -> str:
+    """The median subnet's interval in words, from its half-width and its upper end relative to its
+    prediction: a percentage where the interval is narrower than the prediction itself; where it is
+    wider (a disturbed profile's can be ±2049%), what that means first, since a percentage of
+    thousands tells a user nothing but that the prediction could be below zero."""
+    if 2 * half_width <= 1:
+        return f"the median subnet's interval is ±{half_width:.1%} of its prediction"
+    return (f"the median subnet's interval is wider than its prediction itself (±{half_width:.0%}: a repeat profile could price it at up to "
+            f"{top:.3g}x this one's figure): at this noise the intervals say nothing of a subnet's latency")
 
 
 def summary_section(doc: Lut, runs: list[dict[str, Any]], bench: str = "bench") -> str:
