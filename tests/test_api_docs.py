@@ -52,6 +52,21 @@ def test_each_document_has_python_snippets():
     assert {name.split("#")[0] for name, _ in SNIPPETS} == set(DOCUMENTS)
 
 
+def test_the_import_of_search_the_page_calls_earlier_is_gone_and_the_one_it_gives_works():
+    """api.md once told a user that `from autovit_bench import search` of earlier releases is
+    `from autovit_bench import search` (issue 83, finding 18): the two imports it names differ, the
+    earlier one fails today and the current one gives the job-backed `search`."""
+    import importlib
+
+    import autovit_bench
+
+    text = " ".join((ROOT / "docs" / "api.md").read_text().split())
+    earlier, now = re.search(r"`from (\S+) import search` of earlier releases is `from (\S+) import search`", text).groups()
+    assert (earlier, now) == ("search.api", "autovit_bench")
+    assert not hasattr(importlib.import_module(earlier), "search") and "search" not in importlib.import_module(earlier).__all__
+    assert importlib.import_module(now).search is autovit_bench.search and callable(autovit_bench.search)
+
+
 def test_the_snippets_read_the_search_folder_the_documented_command_names_whatever_the_luts_budget():
     """A folder named by `--out`, not `bench search`'s default, which holds the LUT's id and the
     budget a profile printed: a reader's own LUT's, not those of a page written beforehand."""
