@@ -99,8 +99,7 @@ def test_a_worker_killed_as_it_starts_ends_the_profile_in_one_line_that_names_no
         _, err = bench.communicate(timeout=60)
         assert bench.returncode == 2 and "Traceback" not in err, err
         assert err.strip().splitlines()[-1] == (
-            "error: an export worker died (out of memory or killed) before it wrote its log: if you called the exporter from a "
-            "script of your own, export from under `if __name__ == \"__main__\":` (workers start by spawn); finished exports "
+            "error: an export worker died (out of memory or killed) while it started, before it wrote its log; finished exports "
             "are cached, run again to continue"
         )
 

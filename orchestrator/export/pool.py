@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any
 
-from infra.processes import die_with
+from infra.processes import die_with, own_main_only
 
 
 class _KeptContext(SpawnContext):
@@ -34,9 +34,17 @@ class _KeptContext(SpawnContext):
         self.created: list[SpawnProcess] = []
 
     def Process(self, *args: Any, **kwargs: Any) -> SpawnProcess:  # noqa: N802 (multiprocessing's name)
-        process = SpawnProcess(*args, **kwargs)
+        process = _Worker(*args, **kwargs)
         self.created.append(process)
         return process
+
+
+class _Worker(SpawnProcess):
+    """A worker that does not run the caller's main script again (`infra.processes.own_main_only`)."""
+
+    def start(self) -> None:
+        with own_main_only():
+            super().start()
 
 
 @dataclass

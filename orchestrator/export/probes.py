@@ -56,12 +56,8 @@ def _export_worker(space_name: str, spec_dict: dict[str, Any], backend: str, art
 
 def worker_died(log_path: Path) -> str:
     """What to say when a worker vanished: the log is named only where one exists, since a worker
-    that dies while it starts (importing torch, or re-running a caller's script under spawn) has
-    written nothing there."""
-    where = f" (log: {log_path})" if log_path.is_file() else (
-        " before it wrote its log: if you called the exporter from a script of your own, export from under "
-        "`if __name__ == \"__main__\":` (workers start by spawn)"
-    )
+    that dies while it starts (importing torch) has written nothing there."""
+    where = f" (log: {log_path})" if log_path.is_file() else " while it started, before it wrote its log"
     return f"an export worker died (out of memory or killed){where}; finished exports are cached, run again to continue"
 
 

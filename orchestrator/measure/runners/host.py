@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.locks import queued
+from infra.processes import own_main_only
 from orchestrator.export.cache import cache_root
 from orchestrator.measure.contract import read_json
 from orchestrator.measure.progress import wait_shown
@@ -60,7 +61,8 @@ class HostRunner(Runner):
         result_path.unlink(missing_ok=True)
         log_path = run_dir / "runner.log"
         proc = _sessions().Process(target=_session, args=(run_dir.resolve(), log_path.resolve()), name=f"host session {run_dir.name}")
-        proc.start()
+        with own_main_only():
+            proc.start()
         try:
             proc.join(timeout=self.timeout_s)
         except BaseException:
@@ -73,7 +75,8 @@ class HostRunner(Runner):
             raise RunnerError(f"the host runner did not finish within {self.timeout_s:.0f} s; see {log_path}")
         code = proc.exitcode
         if not result_path.exists():
-            raise RunnerError(f"the host runner exited with code {code} without writing a result; see {log_path}")
+            log = f"see {log_path}" if log_path.is_file() else "it wrote no log: it ended while it started (out of memory, or killed)"
+            raise RunnerError(f"the host runner exited with code {code} without writing a result; {log}")
         result = read_json(result_path, "result")
         if result["status"] != "ok":
             raise RunnerError(f"the host runner failed: {result['error']} (run directory {run_dir})")
