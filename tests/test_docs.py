@@ -280,3 +280,21 @@ def test_the_readme_says_the_optional_ios_extra_is_gpl_and_what_installs_it():
     after_the_first_screen = " ".join(readme_lines()[40:])
     assert "pymobiledevice3" in after_the_first_screen and "GPL-3.0" in after_the_first_screen
     assert "`./scripts/setup.sh --tests`" in after_the_first_screen and "`pip install .[ios]`" in after_the_first_screen
+
+
+def test_bench_profile_s_help_and_the_guide_give_the_quick_profile_the_latest_time_figures_md_measured():
+    """`bench profile --help` said ~3 min, the guide 8.4 min and the README about ten (issue 83,
+    finding 18): one figure, the latest float32 quick profile docs/figures.md records, on the
+    machine it names."""
+    from orchestrator.cli.profile_options import QUICK
+
+    seconds, machine = re.search(r"\((\d+) s on a (2-core [\w ]+? VM)", QUICK.help).groups()
+    figures = " ".join((ROOT / "docs" / "figures.md").read_text().split())
+    sitting = figures[figures.index("**Before and after the deferred code generation"):]
+    assert machine in sitting.partition("|")[0] and machine == "2-core AMD EPYC VM"
+    assert re.search(rf"\| `bench profile --device host --quick` \(float32\) \| \d+ s \| {seconds} s \|", sitting) and seconds == "129"
+    guide = " ".join(prose(ROOT / "docs" / "guide.md").split())
+    assert f"The whole quick profile, memory included, took {seconds} s on a {machine}, the latest measured" in guide
+    int8 = re.search(r"\| `bench profile --device host-int8 --quick` \| \d+ s \| (\d+) s \|", sitting).group(1)
+    assert f"the int8 quick profile took {int8} s against {seconds} s for the float32 one" in guide
+    assert "8.4 min" not in guide and "~3 min" not in QUICK.help

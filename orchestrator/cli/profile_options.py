@@ -12,7 +12,9 @@ SPACE = typer.Option(None, "--space", help="search space (default xxs; tiny with
 RESOLUTION = typer.Option(
     None, "--resolution", callback=number(1, 4096), help="input size (default: the space's; 128 with --quick)"
 )
-QUICK = typer.Option(False, "--quick", help="the quick preset: tiny space at 128 px, shorter measurement (~3 min here)")
+QUICK = typer.Option(
+    False, "--quick", help="the quick preset: tiny space at 128 px, shorter measurement (129 s on a 2-core AMD EPYC VM: docs/figures.md)"
+)
 METHOD = typer.Option("removal", "--method", help="removal (blocks timed in the network) or isolated (blocks alone)")
 SOURCE = typer.Option(
     None, "--from",
