@@ -53,6 +53,7 @@ def search_cmd(
     """Find the most accurate subnet within a latency budget (and parameter, memory and other budgets) on a LUT's device.
     Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
     subnets over the processes (one GPU each where present); the result is the same as one process's."""
+    from orchestrator.searchjob.result import over_budget
     from orchestrator.searchjob.run import open_job
     from search.training import distributed
 
@@ -71,6 +72,12 @@ def search_cmd(
         distributed.shutdown()
     if d.main and as_json:
         typer.echo(json.dumps(result, indent=1))
+    if d.main and result is not None and (over := over_budget(result)) is not None:
+        errors.print(f"warning: {over}; exit status {OVER_BUDGET}", highlight=False, soft_wrap=True)
+        sys.exit(OVER_BUDGET)
+
+
+OVER_BUDGET = 3  # the exit status of a search that delivered a model measured over a budget: delivered, but not what was asked
 
 
 def _run(job: Any, d: Any, log: Callable[[str], None], resume: bool, measure: bool, measure_top: int, int8_calibration: int,
@@ -91,7 +98,7 @@ def _run(job: Any, d: Any, log: Callable[[str], None], resume: bool, measure: bo
     try:
         if d.main:
             return run_job(job, resume, devices, log, measure_top, int8_calibration)[1]
-        job.run(resume)  # evaluates its shares of the same search; rank 0 holds the run directory and delivers
+        job.run(resume, devices)  # evaluates its shares of the same search; rank 0 holds the run directory and delivers
         return None
     except KeyboardInterrupt:
         if d.main:

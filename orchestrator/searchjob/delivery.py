@@ -140,6 +140,7 @@ class Timed:
     device: str
     memory: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # each model's memory as the runner measured it (None: it measures none)
     program_bytes: dict[str, int] = field(default_factory=dict)  # each model's program's bytes, as timed
+    anchor_memory: dict[str, Any] | None = None  # the anchor network's memory as the runner measured it (None: it measures none)
 
     def observed(self, model: str) -> Observed:
         """What the session says of one model, as every constraint reads its figure from it."""
@@ -185,7 +186,7 @@ def time_models(
     median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
     memory = {m["id"]: m.get("memory") for m in result["models"]}
     return Timed({name: median[name] for name in models}, median[ANCHOR], lut.measurement.get("context_latency_ms"), device.name,
-                 {name: memory[name] for name in models}, {name: program_bytes(path) for name, path in models.items()})
+                 {name: memory[name] for name in models}, {name: program_bytes(path) for name, path in models.items()}, memory[ANCHOR])
 
 
 ANCHOR = "anchor"  # the anchor network's id in a session of found models (theirs are config hashes)

@@ -12,17 +12,19 @@ subnets on its own device (`search.training.distributed.map_shared`); rank 0 alo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.strict_json import load_json
 from orchestrator.searchjob.resume import INPUTS_FILE, check_resume, file_sha256
+from orchestrator.measure.cpu import cpu_model
 from orchestrator.searchjob.scoring import Scorer
 from orchestrator.searchjob.targets import Asked, Targets
+from search.nas.memory import Reanchored
 from search.nas.strategies import Search, SearchSettings, SearchState
 from search.nas.strategies.loop import cli_option
 from search.space.config import SubnetConfig, validate
@@ -30,6 +32,9 @@ from search.training import distributed
 from search.training.checkpoint import checkpoint_space, load_checkpoint
 from search.training.distributed import Dist
 from search.training.trained import CALIBRATION_BATCHES, EVAL_BATCH
+
+if TYPE_CHECKING:
+    from orchestrator.searchjob.memory_here import Resolver
 
 STATE_FILE = "search_state.json"
 
@@ -87,7 +92,9 @@ class SearchJob:
     def describe_budget(self) -> list[str]:
         return self.targets.describe()
 
-    def run(self, resume: bool) -> SearchState:
+    def run(self, resume: bool, devices: Mapping[str, Resolver] | None = None) -> SearchState:
+        """`devices`: the held devices a host LUT of another CPU has its memory measured on before
+        the search (`memory_here`; None: measured on none)."""
         out = self.inputs.out
         state_path = out / STATE_FILE
         state = None
@@ -96,6 +103,8 @@ class SearchJob:
                 raise UserError(f"{out} holds no search to resume; start one without --resume")
             state = _saved_state(state_path)
             check_resume(out, self.resumes_with())
+        self.price_memory_here(devices, resume)
+        if state is not None:
             self._reprice(state, state_path)
             self.log(f"resuming the search in {out} after generation {state.generation} ({len(state.evaluated)} subnets evaluated)")
         elif state_path.exists():
@@ -113,6 +122,23 @@ class SearchJob:
             return distributed.map_shared(self.d, evaluator.many, configs, key=lambda c: c.hash)
 
         return Search(self.settings, self.pricer, evaluator, save, self.log, evaluate_many, self.option).run(state)
+
+    def price_memory_here(self, devices: Mapping[str, Resolver] | None, resume: bool) -> None:
+        """Reprice every target whose memory budget a host LUT of another CPU prices, at this
+        machine's memory (`memory_here`): rank 0 measures, and every rank prices alike."""
+        from orchestrator.searchjob.memory_here import memory_here, needs_memory_here
+
+        needed = [t.lut.id for t in self.targets if needs_memory_here(t)]
+        if not needed:
+            return
+        found = memory_here(self.targets, self.base_space, devices, self.inputs.out, resume, self.log) if self.d.main else {}
+        if self.d.world > 1:  # every rank's pricer must admit the same subnets
+            shared = distributed.all_sum([x for lut in needed for x in (found[lut][:2] if lut in found else (0.0, 0.0))], self.device)
+            found = {lut: Reanchored(shared[2 * i], shared[2 * i + 1], cpu_model()) for i, lut in enumerate(needed) if shared[2 * i] > 0}
+        if found:
+            self.targets = Targets(self.inputs.asked, self.ckpt, self.base_space, self.space, found)
+            self.pricer = self.targets.pricer
+            self.targets.check()
 
     def _reprice(self, state: SearchState, path: Path) -> None:
         """Price every subnet of a resumed state again with the LUTs, refusing the state if one lies

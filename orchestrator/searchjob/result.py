@@ -18,7 +18,7 @@ from orchestrator.searchjob.delivery import Delivered
 from orchestrator.searchjob.job import SearchJob
 from orchestrator.searchjob.measured import Measured
 from search.nas import budget as budget_rules
-from search.nas.constraints import CONSTRAINTS, Observed
+from search.nas.constraints import CONSTRAINTS, TOLERANCE, Observed
 from search.nas.significance import Proportion, proportion
 from search.nas.strategies import SearchState
 from search.supernet.found import RESULT_SCHEMA, RESULT_VERSION
@@ -53,6 +53,23 @@ class Outcome:
 
         name, constraint, _ = max(((n, c, v) for n, m in self.measured.items() for c, v in shares(m).items()), key=lambda t: t[2])
         return name, constraint
+
+
+def over_budget(result: Mapping[str, Any]) -> str | None:
+    """A delivery that measured over a budget, from its result.json document, in one sentence naming
+    each figure over it (None where it measured within, or was measured nowhere): a script reading
+    result.json, or the exit status of `bench search`, must not take it for a model that fits."""
+    if result["within_budget"] is not False:
+        return None
+    overs = [
+        f"{CONSTRAINTS[name].noun} on {device} {figure['measured']:.{CONSTRAINTS[name].digits}g} {figure['unit']}, "
+        f"{figure['ratio']:.2f}x its {figure['budget']:g} {figure['unit']} budget"
+        for device, section in result["devices"].items() for name, figure in section["constraints"].items() if figure.get("within") is False
+    ]
+    return (
+        f"the delivered model {result['config_hash']} measured over its budget (+{TOLERANCE:.0%} allowed): {'; '.join(overs)}; none of the "
+        f"{len(result['candidates'])} candidates timed measured within, so the closest is delivered, marked over (within_budget: false)"
+    )
 
 
 def constraint_figures(o: Outcome, m: Measured, s: Any) -> dict[str, dict[str, Any]]:
@@ -129,7 +146,7 @@ def result_document(o: Outcome, files: Delivered) -> dict[str, Any]:
         return str(out / path.name) if path else None
 
     device, constraint = o.binding()
-    return {
+    doc = {
         "schema": RESULT_SCHEMA,
         "version": RESULT_VERSION,
         "config": best.config.to_dict(),
@@ -160,3 +177,6 @@ def result_document(o: Outcome, files: Delivered) -> dict[str, Any]:
             "pte_partitions": files.facts.get("pte", {}).get("partitions"),
         },
     }
+    if (over := over_budget(doc)) is not None:
+        doc["warnings"] = [*doc["warnings"], over]
+    return doc

@@ -74,7 +74,7 @@ def run_job(
     if (warning := one_output(job)) is not None:
         log(f"warning: {warning}")
     with run_dir_lock(job.inputs.out, "the search run"):
-        state = job.run(resume)
+        state = job.run(resume, devices)
         result = finish_search(job, state, devices, log, measure_top, int8_calibration) if finish else None
     return state, result
 

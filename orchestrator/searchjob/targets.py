@@ -19,6 +19,7 @@ from orchestrator.lut.store import open_lut
 from search.nas.budget import Held, Pricer, held
 from search.nas.constraints import Limit, get_constraint
 from search.nas.lut import Lut, check_lut_fits
+from search.nas.memory import Reanchored
 from search.space import SearchSpace
 
 
@@ -90,8 +91,12 @@ class Targets:
     each other or the supernet: LUTs of another space or resolution (naming both), two LUTs of
     one device, a LUT that cannot price a budget asked of it."""
 
-    def __init__(self, asked: Asked, ckpt: dict[str, Any], base_space: SearchSpace, space: SearchSpace) -> None:
+    def __init__(
+        self, asked: Asked, ckpt: dict[str, Any], base_space: SearchSpace, space: SearchSpace, memory_here: Mapping[str, Reanchored] | None = None,
+    ) -> None:
+        """`memory_here`: by LUT id, the LUT's memory rescaled to this machine (`memory_anchor`)."""
         self.asked, self.base_space, self.space = asked, base_space, space
+        self.memory_here = dict(memory_here or {})
         luts = {d.lut: open_lut(d.lut) for d in asked.devices}
         self.targets: list[Target] = []
         for device in asked.devices:
@@ -104,7 +109,7 @@ class Targets:
                     f"LUTs {twin.lut.short} and {lut.short} are both of device {twin.name}: hold each device to one budget, with one of its LUTs"
                 )
             limits = {lim.constraint.name: lim for lim in (*device.limits, *asked.shared)}
-            self.targets.append(Target(device.lut, held(lut, limits, base_space, space)))
+            self.targets.append(Target(device.lut, held(lut, limits, base_space, space, self.memory_here.get(lut.id))))
         self.luts = luts
         self.pricer = Pricer([t.held for t in self.targets], space)
 

@@ -25,6 +25,7 @@ import numpy as np
 from infra.errors import UserError
 from search.nas.constraints import CONSTRAINTS, Limit, Price, Subject, round_up
 from search.nas.lut import Lut
+from search.nas.memory import Reanchored
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
 from search.space.encoding import ConfigBatch, decode, random_batch
@@ -59,12 +60,13 @@ def finish_pick(timed: Sequence[Mapping[Any, float]], budgets: Mapping[Any, floa
     return min(range(len(timed)), key=lambda i: max(value / budgets[key] for key, value in timed[i].items())), False
 
 
-def held(lut: Lut, limits: Mapping[str, Limit], base_space: SearchSpace, space: SearchSpace) -> Held:
+def held(lut: Lut, limits: Mapping[str, Limit], base_space: SearchSpace, space: SearchSpace, memory_here: Reanchored | None = None) -> Held:
     """A target priced: every registered constraint priced by `lut` (the space as profiled,
     `base_space`; parameters in the space as trained), in registration order. One with a limit
     must be priced (its refusal names how to get a LUT that can); one without is priced where the
-    LUT can, for result.json's figures, and otherwise left with why (`unpriced`)."""
-    subject = Subject(lut, base_space, space)
+    LUT can, for result.json's figures, and otherwise left with why (`unpriced`). `memory_here`:
+    the LUT's memory rescaled to this machine (a host LUT of another CPU)."""
+    subject = Subject(lut, base_space, space, memory_here)
     prices: dict[str, Price] = {}
     unpriced: dict[str, str] = {}
     for name, constraint in CONSTRAINTS.items():

@@ -36,6 +36,33 @@ MIB = 2**20
 Z = 1.959963984540054  # the two-sided 95% normal quantile
 KINDS = ("load_bytes", "peak_bytes")
 MIN_VALIDATED = 3  # validated subnets with memory a calibration needs
+OFF_BY = 3.0  # a LUT's anchor measured at a third of or three times its predicted memory ran on another kind of device than the LUT's
+
+
+class Reanchored(NamedTuple):
+    """A LUT's memory as this machine has it: the LUT's anchor network (its context network) measured
+    here, over what the LUT predicts for it, per kind. A host LUT profiled on another CPU predicts
+    that CPU's memory: XNNPACK packs weights and sizes its workspace for the CPU it runs on (the Intel
+    Xeon's quick LUTs on AMD EPYC VMs: peaks measured 9-16% above their predictions on one, and a
+    search held to a RAM budget by them delivered a model over it; 0-5% on another), as its
+    milliseconds are that CPU's; latency is rescaled by the anchor's speed, and memory by the
+    anchor's memory."""
+
+    load: float  # measured here / predicted, the anchor's load
+    peak: float  # measured here / predicted, the anchor's peak
+    cpu: str  # the CPU it was measured on
+
+    def to_dict(self) -> dict[str, float | str]:
+        return self._asdict()
+
+    @classmethod
+    def of(cls, doc: Any) -> Reanchored:
+        """From a run folder's record (a file anyone may edit): two factors within `OFF_BY` of 1 and a CPU's name."""
+        if not isinstance(doc, dict) or not isinstance(doc.get("cpu"), str) or not all(
+            isinstance(doc.get(k), (int, float)) and not isinstance(doc.get(k), bool) and 1 / OFF_BY <= doc[k] <= OFF_BY for k in ("load", "peak")
+        ):
+            raise ValueError(f"not a memory re-anchoring (load and peak factors within {OFF_BY:g}x of 1, and a cpu): {doc!r}")
+        return cls(float(doc["load"]), float(doc["peak"]), doc["cpu"])
 
 
 class Memory(NamedTuple):

@@ -23,6 +23,7 @@ import numpy as np
 
 from infra.errors import UserError
 from search.nas.lut import Lut
+from search.nas.memory import Reanchored
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
 from search.space.encoding import ConfigBatch
@@ -39,6 +40,7 @@ class Subject:
     lut: Lut
     base_space: SearchSpace
     space: SearchSpace
+    memory_here: Reanchored | None = None  # the LUT's memory rescaled to this machine, where the LUT was profiled on another CPU
 
 
 class Observed(NamedTuple):

@@ -17,24 +17,28 @@ from search.space.encoding import ConfigBatch
 
 
 class MemoryPrice(Price):
+    """The LUT's memory, rescaled to this machine where it was measured on another CPU (`Subject.memory_here`)."""
+
     def __init__(self, constraint: Constraint, subject: Subject) -> None:
         super().__init__(constraint, subject)
         self.predictor = MemoryPredictor(subject.lut, subject.base_space)
+        here = subject.memory_here
+        self.load_scale, self.peak_scale = (here.load, here.peak) if here is not None else (1.0, 1.0)
 
     def point(self, config: SubnetConfig) -> float:
-        return self.predictor.predict(config).peak_bytes / MIB
+        return self.predictor.predict(config).peak_bytes * self.peak_scale / MIB
 
     def point_batch(self, batch: ConfigBatch) -> np.ndarray:
-        return self.predictor.predict_batch(batch) / MIB
+        return self.predictor.predict_batch(batch) * self.peak_scale / MIB
 
     def details(self, config: SubnetConfig) -> dict[str, float]:
-        return {"load_predicted": self.predictor.predict(config).load_bytes / MIB}
+        return {"load_predicted": self.predictor.predict(config).load_bytes * self.load_scale / MIB}
 
     def interval(self, config: SubnetConfig) -> tuple[float, float]:
         """Where the subnet's peak would be measured, 95%: calibrated on the LUT's latest validation where it measured memory,
-        else the LUT's sessions' spread (`MemoryPredictor.interval`)."""
+        else the LUT's sessions' spread (`MemoryPredictor.interval`); both relative to the prediction, so rescaled with it."""
         low, high = self.predictor.interval(self.predictor.predict(config).peak_bytes)
-        return low / MIB, high / MIB
+        return low * self.peak_scale / MIB, high * self.peak_scale / MIB
 
     def excess(self, config: SubnetConfig, limit: float, slack: float = 0.0) -> str | None:
         mib = self.point(config)
@@ -46,7 +50,15 @@ class MemoryPrice(Price):
         return self.predictor.least() / MIB
 
     def describe(self, limit: Limit) -> str:
-        return f"peak memory predicted at or below {limit.value:g} MiB"
+        here = self.subject.memory_here
+        if here is None:
+            return f"peak memory predicted at or below {limit.value:g} MiB"
+        return (f"peak memory predicted at or below {limit.value:g} MiB on this machine (LUT {self.subject.lut.short}'s, x{here.peak:.3f}: its anchor "
+                f"network's peak measured here over its prediction)")
+
+    def record(self, limit: Limit) -> dict[str, Any]:
+        here = self.subject.memory_here
+        return {"reanchored": here.to_dict()} if here is not None else {}
 
 
 @register
