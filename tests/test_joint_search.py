@@ -260,3 +260,68 @@ def test_two_joint_searches_of_other_budget_sets_get_folders_of_their_own():
     assert default_run_dir(asked((host, 0.885), (int8, 1.0))) == Path("runs/search-tiny-d7f47ca8390c6922-0.885ms+4a8e952c-1ms")
     assert default_run_dir(asked((host, 0.885), (int8, 1.2))) != default_run_dir(asked((host, 0.885), (int8, 1.0)))
     assert default_run_dir(asked((host, 0.885), memory=9.0)) == Path("runs/search-tiny-d7f47ca8390c6922-0.885ms+memory-9MiB")
+
+
+# Issue 83, finding 15: one --memory-mb and one --size-mb held on every device, where a user has a
+# RAM and an app-size budget per phone (and the float32 .pte nobody ships bound the size limit).
+
+
+def sized_luts(tmp_path: Path) -> tuple[Path, Path]:
+    """A float32 LUT and an int8 one of the same space, each with memory and program sizes (the int8 program a quarter of the float32's)."""
+    from tests.lut_factory import with_memory, with_size
+
+    tiny = load_space("tiny")
+    paths = []
+    for name, backend, per_param in (("host", "pte", 4.0), ("host-int8", "pte-int8", 1.0)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(with_size(with_memory(sized_lut(tiny, device=device(name, backend)), tiny), tiny, bytes_per_param=per_param)))
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def targets_of(asked: Any, checkpoint: Path) -> Any:
+    from orchestrator.searchjob.targets import Targets
+    from search.training.checkpoint import checkpoint_space, load_checkpoint
+
+    ckpt = load_checkpoint(checkpoint)
+    return Targets(asked, ckpt, *checkpoint_space(ckpt, None))
+
+
+def test_a_size_budget_given_for_one_lut_is_held_on_that_device_alone(tiny_checkpoint, tmp_path):
+    from orchestrator.cli.search import asked_budgets
+
+    f32, i8 = sized_luts(tmp_path)
+    asked = asked_budgets(None, None, [f"{f32}=1e5", f"{i8}=1e5"], {"size": [f"{i8}=0.1"], "memory": None, "params": None})
+    targets = targets_of(asked, tiny_checkpoint)
+    assert "size" not in targets["host"].held.limits and asked.shared == ()
+    limit = targets["host-int8"].held.limits["size"]
+    assert (limit.value, limit.given_as) == (0.1, f"--size-mb {i8}=MiB")
+    largest = max_config(load_space("tiny"), 64)
+    assert targets["host"].held.point("size", largest) > 0.1 and targets.pricer.excess(largest) == (
+        f"predicted at {targets['host-int8'].held.point('size', largest):.3g} MiB, over the 0.1 MiB program size budget on host-int8"
+    )
+
+
+def test_a_devices_own_budget_wins_there_over_one_held_on_every_device(tiny_checkpoint, tmp_path):
+    from orchestrator.cli.search import asked_budgets
+
+    f32, i8 = sized_luts(tmp_path)
+    asked = asked_budgets(None, None, [f"{f32}=1e5", f"{i8}=1e5"], {"memory": ["500", f"{f32}=900"], "size": None, "params": None})
+    targets = targets_of(asked, tiny_checkpoint)
+    assert targets["host"].held.limits["memory"].value == 900 and targets["host"].held.limits["memory"].given_as == f"--memory-mb {f32}=MiB"
+    assert targets["host-int8"].held.limits["memory"].value == 500 and targets["host-int8"].held.limits["memory"].given_as == "--memory-mb"
+
+
+@pytest.mark.parametrize(("memory", "says"), [
+    (["9.1", "9.5"], r"--memory-mb is given twice as a budget held on every device; give it once, or as LUT=MiB for one device"),
+    (["LUT=9.1", "LUT=9.5"], r"--memory-mb is given twice for LUT .*host-int8.json's device; give it once per device"),
+    (["0400031f=9.1"], r"--memory-mb '0400031f=9.1' names 0400031f, which is the LUT of no device of this search; name a LUT given with --lut or --budget"),
+    (["LUT=many"], r"--memory-mb .*host-int8.json=MiB must be a finite number above 0 MiB"),
+])
+def test_a_per_device_budget_that_does_not_fit_the_devices_is_refused_in_one_sentence(tmp_path, memory, says):
+    from infra.errors import UserError
+    from orchestrator.cli.search import asked_budgets
+
+    f32, i8 = sized_luts(tmp_path)
+    with pytest.raises(UserError, match=says):
+        asked_budgets(None, None, [f"{f32}=1e5", f"{i8}=1e5"], {"memory": [m.replace("LUT", str(i8)) for m in memory], "size": None, "params": None})

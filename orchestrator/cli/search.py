@@ -48,7 +48,7 @@ def search_cmd(
     parents: int = opt.PARENTS, p_depth: float = opt.P_DEPTH, p_layer: float = opt.P_LAYER, coarse_samples: int = opt.COARSE_SAMPLES,
     seed: int = opt.SEED, data: Optional[Path] = opt.DATA, out: Optional[Path] = opt.OUT, resume: bool = opt.RESUME, measure: bool = opt.MEASURE,
     measure_top: int = opt.MEASURE_TOP, int8_calibration: int = opt.INT8_CALIBRATION, as_json: bool = opt.AS_JSON,
-    devices_file: Optional[Path] = DevicesFile, shared: Optional[dict[str, Optional[float]]] = None,
+    devices_file: Optional[Path] = DevicesFile, shared: Optional[dict[str, Optional[list[str]]]] = None,
 ) -> None:
     """Find the most accurate subnet within a latency budget (and parameter, memory and other budgets) on a LUT's device.
     Distributed: `torchrun --nproc_per_node N --no-python bench search ...` splits every generation's
@@ -115,10 +115,11 @@ def interrupted(run_dir: Path) -> str:
     return f"interrupted before the first generation finished: no search state is kept in {run_dir}; run the same command again"
 
 
-def asked_budgets(lut: str | None, latency_ms: float | None, budgets: list[str], shared: dict[str, float | None]) -> Asked:
+def asked_budgets(lut: str | None, latency_ms: float | None, budgets: list[str], shared: dict[str, list[str] | None]) -> Asked:
     """The budgets as typed: `--lut` with `--latency-ms` for one device, each `--budget LUT=MS` for
-    another, and the budgets held on every device; each budget remembers the option it came from,
-    so every refusal names what the user typed. Checked before anything is read."""
+    another, and the other budgets (`--memory-mb 9.1`: held on every device; `--memory-mb LUT=9.1`: on
+    that LUT's device alone, over a plain value there); each budget remembers the option it came
+    from, so every refusal names what the user typed. Checked before anything is read."""
     from orchestrator.lut.store import resolve_lut
     from orchestrator.searchjob.targets import Asked
 
@@ -130,14 +131,39 @@ def asked_budgets(lut: str | None, latency_ms: float | None, budgets: list[str],
     if lut is not None and latency_ms is not None:
         devices.append((resolve_lut(lut), {"latency": (latency_ms, "--latency-ms")}))
     for text in budgets:
-        ref, _, ms = text.rpartition("=")
-        try:
-            value = float(ms)
-        except ValueError:
-            value = math.nan
+        ref, value = _split(text)
         if not ref or not math.isfinite(value) or not 0 < value <= 1e6:
             raise UserError(f"--budget {text!r} is not LUT=MS with a budget above 0 ms and at most 1e6; give e.g. --budget aa5a9101=2.34")
         devices.append((resolve_lut(ref), {"latency": (value, f"--budget {ref}=MS")}))
     from search.nas.constraints import get_constraint
 
-    return Asked.of(devices, {name: (value, get_constraint(name).option) for name, value in shared.items()})
+    everywhere: dict[str, tuple[float, str]] = {}
+    for name, texts in shared.items():
+        c = get_constraint(name)
+        for text in texts or []:
+            ref, value = _split(text)
+            if "=" not in text:
+                if name in everywhere:
+                    raise UserError(f"{c.option} is given twice as a budget held on every device; give it once, or as LUT={c.unit} for one device")
+                everywhere[name] = (c.check(value, c.option), c.option)
+                continue
+            given_as = f"{c.option} {ref}={c.unit}"
+            held = next((limits for path, limits in devices if ref and path.resolve() == resolve_lut(ref).resolve()), None)
+            if held is None:
+                raise UserError(
+                    f"{c.option} {text!r} names {ref or 'no LUT'}, which is the LUT of no device of this search; name a LUT given with "
+                    f"--lut or --budget (e.g. {c.option} {devices[0][0].stem[:8]}={c.unit}), or give a plain {c.option} {c.unit} for every device"
+                )
+            if name in held:
+                raise UserError(f"{c.option} is given twice for LUT {ref}'s device; give it once per device")
+            held[name] = (c.check(value, given_as), given_as)
+    return Asked.of(devices, everywhere)
+
+
+def _split(text: str) -> tuple[str, float]:
+    """`LUT=value` (or a plain value) as its LUT reference and number (NaN where it is none)."""
+    ref, _, number = text.rpartition("=")
+    try:
+        return ref, float(number)
+    except ValueError:
+        return ref, math.nan

@@ -49,14 +49,19 @@ AS_JSON = typer.Option(False, "--json", help="print the result as JSON")
 
 
 def shared_budget_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """`command` with one option per registered constraint held on every device (`--params-m`,
-    `--memory-mb`, ...), each with its constraint's bounds and help; their values reach `command`
-    as `shared={name: value or None}`, so a new constraint's option needs no edit here or there."""
+    """`command` with one option per registered constraint that is not each device's own
+    (`--params-m`, `--memory-mb`, ...), with its constraint's help: a value is held on every
+    device, `LUT=value` on that device alone (a phone's RAM and app size are its own), repeated per
+    device. Their texts reach `command` as `shared={name: [text, ...] or None}` (`search.asked_budgets`
+    reads them), so a new constraint's option needs no edit here or there."""
     signature = inspect.signature(command)
     options = [
         inspect.Parameter(
-            c.argument, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[float],
-            default=typer.Option(None, c.option, callback=number(*c.bounds, low_open=True), help=c.help),
+            c.argument, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[list[str]],
+            default=typer.Option(
+                None, c.option, metavar=f"{c.unit}|LUT={c.unit}",
+                help=f"{c.help}; a plain value is held on every device, LUT={c.unit} on that LUT's device alone (repeat it per device; it wins there)",
+            ),
         )
         for c in shared_constraints()
     ]

@@ -36,7 +36,7 @@ class Asked:
     """A search's budgets as the user asked for them."""
 
     devices: tuple[Device, ...]
-    shared: tuple[Limit, ...] = ()  # held on every device (one value each)
+    shared: tuple[Limit, ...] = ()  # held on every device (one value each) but where a device has its own
 
     def __post_init__(self) -> None:
         if not self.devices:
@@ -108,7 +108,7 @@ class Targets:
                 raise UserError(
                     f"LUTs {twin.lut.short} and {lut.short} are both of device {twin.name}: hold each device to one budget, with one of its LUTs"
                 )
-            limits = {lim.constraint.name: lim for lim in (*device.limits, *asked.shared)}
+            limits = {lim.constraint.name: lim for lim in (*asked.shared, *device.limits)}  # a device's own budget wins over one held on every device
             self.targets.append(Target(device.lut, held(lut, limits, base_space, space, self.memory_here.get(lut.id))))
         self.luts = luts
         self.pricer = Pricer([t.held for t in self.targets], space)

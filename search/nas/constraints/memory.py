@@ -68,7 +68,7 @@ class PeakMemory(Constraint):
     unit = "MiB"
     option = "--memory-mb"
     argument = "memory_mb"
-    help = "the budget of peak memory in MiB, held on every device: predicted by each LUT (which must record memory), measured at the finish"
+    help = "the budget of peak memory in MiB: predicted by each LUT (which must record memory), measured at the finish"
     bounds = (0.0, 1e6)
 
     def price(self, subject: Subject) -> Price:

@@ -80,7 +80,7 @@ class ProgramSize(Constraint):
     unit = "MiB"
     option = "--size-mb"
     argument = "size_mb"
-    help = "the budget of program size in MiB, held on every device in its own form (.pte, int8 .pte, .mlpackage): predicted by each LUT, measured as the delivered file's bytes"
+    help = "the budget of program size in MiB, each device's in its own form (.pte, int8 .pte, .mlpackage): predicted by each LUT, measured as the delivered file's bytes"
     bounds = (0.0, 1e5)
 
     def price(self, subject: Subject) -> Price:
