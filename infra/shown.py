@@ -1,4 +1,5 @@
-"""Figures printed beside the bound they are judged against, with the digits that show the verdict.
+"""Figures as a person reads them: a time left, and a figure beside the bound it is judged against,
+with the digits that show the verdict.
 
 A value and its bound rounded alike can print the same and contradict the word between them:
 "0.35 ms ... outside the predicted interval 0.33-0.35 ms" (0.3504 against 0.3482). So a value is
@@ -23,3 +24,12 @@ def apart(value: float, *bounds: float, least: int = 2) -> tuple[str, ...]:
     """`value` and then `bounds`, each printed with the decimals that tell `value` from them."""
     places = decimals(value, *bounds, least=least)
     return tuple(f"{x:.{places}f}" for x in (value, *bounds))
+
+
+def duration(seconds: float) -> str:
+    """A time left as a person reads it: seconds under a minute and a half, minutes under an hour and a half, then hours."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Column
 from rich.text import Text
 
-from orchestrator.measure.budget import duration
+from infra.shown import duration
 from search.training.train import EpochRecord, Reporter
 
 PIPED_EVERY_S = 30.0  # without a terminal, an epoch's figures at most this often: a first epoch of minutes is not silent

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from infra.files import write_json_atomic
+from infra.shown import duration
 from infra.strict_json import load_json
 from orchestrator.export.cache import CachedExport
 from orchestrator.lut.settings import MeasureSettings
 from orchestrator.lut.spread import SessionJob, Spread
-from orchestrator.measure.budget import Timetable, duration, round_seconds, session_seconds
+from orchestrator.measure.budget import Timetable, round_seconds, session_seconds
 from orchestrator.measure.contract import ContractError, check_result, read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for

@@ -32,6 +32,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from infra.shown import duration
 from orchestrator.measure.timing import TimingPlan
 
 BUDGET_S = 150.0
@@ -149,12 +150,3 @@ class Timetable:
                 return None if left is None else 0.0
             elapsed = now - self._first
         return elapsed / (elapsed + left) if elapsed + left > 0 else 1.0
-
-
-def duration(seconds: float) -> str:
-    """A time left as a person reads it: seconds under a minute and a half, minutes under an hour and a half, then hours."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 90 * 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"

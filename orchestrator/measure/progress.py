@@ -17,7 +17,8 @@ from rich.progress import BarColumn, Progress, ProgressBar, ProgressColumn, Spin
 from rich.text import Text
 
 from infra.locks import Waiting
-from orchestrator.measure.budget import Timetable, duration
+from infra.shown import duration
+from orchestrator.measure.budget import Timetable
 
 PIPED_WAIT_EVERY_S = 300.0  # without a terminal, a wait behind another job says it is still waiting this often
 
