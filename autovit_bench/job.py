@@ -11,7 +11,7 @@ from typing import Any
 
 from infra.errors import UserError
 from infra.files import write_json_atomic
-from search.api import Found, FoundModel, Predictor, SearchSettings, Supernet, load_found, settings_field
+from search.api import Found, FoundModel, Predictor, SearchSettings, Supernet, load_found, on_stderr, settings_field
 from search.nas.constraints import get_constraint, shared_constraints
 from search.nas.lut import validate_lut
 
@@ -25,7 +25,7 @@ def search(
     params_m: float | None = None,
     settings: SearchSettings | None = None,
     data: str | os.PathLike[str] | None = None,
-    log: Callable[[str], None] = lambda message: None,
+    log: Callable[[str], None] = on_stderr,
     *,
     budgets: Sequence[tuple[LutRef, float]] = (),
     measure: bool = False,
@@ -45,7 +45,10 @@ def search(
     `size_mb`, MiB of program, ...). Returns `Found` (the most accurate within every budget and
     every subnet evaluated); with `measure`, the measured finish runs on every device that can be
     reached and delivers the model into `out` in each device's form, and what `load_found(out)`
-    returns comes back. `out`: the run folder (default without `measure`: a temporary one, removed)."""
+    returns comes back. `out`: the run folder (default without `measure`: a temporary one, removed).
+    `log` is given what `bench search` prints, a line at a time: the budgets, each generation's best
+    and, within one, the subnets evaluated and the time left every 30 s, the finish (by default on
+    stderr; `log=lambda message: None` is silent)."""
     from orchestrator.searchjob.run import Asked, devices_for, open_job, run_job  # here: importing the API stays light
 
     if not isinstance(supernet, Supernet):

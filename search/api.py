@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -220,6 +221,13 @@ def iter_configs(space: SearchSpace, resolution: int | None = None) -> Iterator[
     return every_config(space, _resolution(resolution, space))
 
 
+def on_stderr(message: str) -> None:
+    """A search's progress by default (`log`): a line on stderr, where a terminal or a notebook
+    shows it and a script's own output on stdout stays apart; a generation on a CPU takes a minute
+    or more, which passed in silence. `log=lambda message: None` silences it."""
+    print(message, file=sys.stderr, flush=True)
+
+
 @dataclass(frozen=True)
 class Found:
     """A search's outcome: the most accurate subnet within budget and every subnet it evaluated."""
@@ -235,13 +243,15 @@ def run_search(
     latency_ms: float,
     params_m: float | None = None,
     settings: SearchSettings | None = None,
-    log: Callable[[str], None] = lambda message: None,
+    log: Callable[[str], None] = on_stderr,
 ) -> Found:
     """The toolkit's search (coarse-to-fine by default, `SearchSettings` as `bench search` takes
     them) with `accuracy(config)` scoring each subnet: yours, higher is better, a finite number.
     Predictions are held at or below `latency_ms`, each subnet's interval from the LUT's entries at
     or below `latency_ms` + 5% (`bench search` calibrates those intervals on the LUT's validation
-    first), and parameters at or below `params_m` millions."""
+    first), and parameters at or below `params_m` millions. `log` is given the search's progress, a
+    line at a time: each generation's best, and within a generation the subnets evaluated and the
+    time left every 30 s (by default on stderr; `log=lambda message: None` is silent)."""
     if not isinstance(predictor, Predictor):
         raise UserError(f"predictor must be a Predictor (Predictor(load_lut(...))), not {type(predictor).__name__}")
     if not callable(accuracy):

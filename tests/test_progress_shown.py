@@ -202,3 +202,83 @@ def test_the_finish_says_it_quantizes_the_found_model_before_scoring_it_as_int8(
     job = MagicMock()  # its batches only reach the scoring patched out above
     finish._int8_accuracy(job, SimpleNamespace(static=None, right=None), None, get_backend("pte-int8"), [None] * 64, said.append)
     assert said == ["quantizing the found model as pte-int8 runs it (64 calibration images) to score it on the held-out and test images"]
+
+
+def test_a_generation_says_how_many_of_its_subnets_are_evaluated_and_the_time_left_in_it_at_most_every_30_s():
+    from search.nas.strategies.loop import GenerationProgress
+
+    logged: list[str] = []
+    now = [0.0]
+    heard = GenerationProgress(logged.append, 2, 3, 8, 30.0, clock=lambda: now[0])
+    for done, t in ((1, 10.0), (2, 20.0), (3, 31.0), (4, 40.0), (5, 62.0), (8, 95.0)):
+        now[0] = t
+        heard(done, 8)
+    # 3 of 8 in 31 s: 5 more at that pace, 52 s; the last is the generation's own line's to say
+    assert logged == ["generation 2/3: 3 of its 8 subnets evaluated, about 52 s left in it", "generation 2/3: 5 of its 8 subnets evaluated, about 37 s left in it"]
+
+
+def test_under_torchrun_the_share_the_main_process_scored_stands_for_the_generations():
+    from search.nas.strategies.loop import GenerationProgress
+
+    logged: list[str] = []
+    now = [0.0]
+    heard = GenerationProgress(logged.append, 1, 2, 8, 30.0, clock=lambda: now[0])
+    now[0] = 40.0
+    heard(1, 4)  # one of the 4 of the 8 this process scores, in 40 s
+    assert logged == ["generation 1/2: 2 of its 8 subnets evaluated, about 2 min left in it"]
+
+
+def _params(predictor):
+    return lambda config: predictor.predict(config).params
+
+
+def test_a_search_says_through_its_log_how_far_through_each_generation_it_is(monkeypatch):
+    from autovit_bench import Predictor, SearchSettings, run_search
+    from search.nas.strategies import loop
+
+    monkeypatch.setattr(loop, "PROGRESS_EVERY_S", 0.0)  # every subnet, so that the lines do not hang on the clock
+    predictor = Predictor("aa5a9101", num_classes=10)
+    logged: list[str] = []
+    found = run_search(predictor, _params(predictor), latency_ms=2.4, settings=SearchSettings(population=4, generations=2, parents=2), log=logged.append)
+    second = sum(c.generation == 1 for c in found.evaluated)
+    said = [line.split(", about ")[0] for line in logged if " left in it" in line]
+    assert said == [f"generation 1/2: {k} of its 4 subnets evaluated" for k in (1, 2, 3)] + [
+        f"generation 2/2: {k} of its {second} subnets evaluated" for k in range(1, second)
+    ]
+
+
+def test_a_search_from_python_says_its_progress_on_stderr_by_default_and_a_score_that_is_no_fraction_as_a_number(capsys):
+    from autovit_bench import Predictor, SearchSettings, run_search
+
+    predictor = Predictor("aa5a9101", num_classes=10)
+    found = run_search(predictor, _params(predictor), latency_ms=2.4, settings=SearchSettings(population=4, generations=2, parents=2))
+    shown = capsys.readouterr()
+    assert shown.out == ""
+    assert shown.err.splitlines()[-1] == (
+        f"generation 2/2: {len(found.evaluated)} subnets evaluated, best score {found.best.accuracy:.6g} at {found.best.predicted_ms:.2f} ms predicted, "
+        f"{found.best.params / 1e6:.3f}M params"
+    )
+
+
+def test_a_search_from_python_with_a_log_that_says_nothing_prints_nothing(capsys):
+    from autovit_bench import Predictor, SearchSettings, run_search
+
+    predictor = Predictor("aa5a9101", num_classes=10)
+    run_search(predictor, _params(predictor), latency_ms=2.4, settings=SearchSettings(population=4, generations=2, parents=2), log=lambda message: None)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_bench_search_from_python_says_on_stderr_how_far_through_each_generation_the_supernets_scoring_is(tiny_checkpoint, tmp_path, monkeypatch, capsys):
+    from autovit_bench import SearchSettings, Supernet, search
+    from search.nas.strategies import loop
+    from search.space import load_space
+    from tests.lut_factory import sized_lut
+
+    monkeypatch.setattr(loop, "PROGRESS_EVERY_S", 0.0)
+    lut = sized_lut(load_space("tiny"), device={"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "this machine", "facts": {}})
+    search(Supernet.load(tiny_checkpoint, "cpu"), lut, latency_ms=6.0, settings=SearchSettings(population=4, generations=1, parents=2), out=tmp_path / "run")
+    shown = capsys.readouterr()
+    assert shown.out == ""
+    said = [line.split(", about ")[0] for line in shown.err.splitlines() if " left in it" in line]
+    assert said == [f"generation 1/1: {k} of its 4 subnets evaluated" for k in (1, 2, 3)]
+    assert "generation 1/1: 4 subnets evaluated, best " in shown.err

@@ -18,6 +18,7 @@ from search.space.config import SubnetConfig
 from search.supernet.extract import extract
 from search.supernet.model import Supernet
 from search.supernet.static import StaticSubnet
+from search.training.scored import scored
 
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
 
@@ -96,5 +97,10 @@ class Evaluator:
 
     def many(self, configs: list[SubnetConfig]) -> list[float]:
         """Accuracies of `configs`, in their order: the batch form the search calls once per
-        generation (and `search.training.distributed.map_shared` calls with each rank's share)."""
-        return [self(config) for config in configs]
+        generation (and `search.training.distributed.map_shared` calls with each rank's share),
+        saying after each how far through the batch it is (`scored`: the search shows it)."""
+        accuracies: list[float] = []
+        for config in configs:
+            accuracies.append(self(config))
+            scored(len(accuracies), len(configs))
+        return accuracies
