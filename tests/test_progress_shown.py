@@ -14,6 +14,7 @@ import time
 from contextlib import contextmanager
 from unittest.mock import MagicMock
 
+import pytest
 from rich.console import Console
 
 from infra.locks import held, queued
@@ -282,3 +283,10 @@ def test_bench_search_from_python_says_on_stderr_how_far_through_each_generation
     said = [line.split(", about ")[0] for line in shown.err.splitlines() if " left in it" in line]
     assert said == [f"generation 1/1: {k} of its 4 subnets evaluated" for k in (1, 2, 3)]
     assert "generation 1/1: 4 subnets evaluated, best " in shown.err
+
+
+@pytest.mark.parametrize(("seconds", "shown"), [(45, "45 s"), (600, "10 min"), (7170, "2 h 0 min"), (7140, "1 h 59 min"), (9000, "2 h 30 min")])
+def test_a_time_left_reads_as_a_person_says_it_never_sixty_minutes_past_an_hour(seconds, shown):
+    from infra.shown import duration
+
+    assert duration(seconds) == shown

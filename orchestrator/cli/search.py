@@ -135,6 +135,13 @@ def asked_budgets(lut: str | None, latency_ms: float | None, budgets: list[str],
         if not ref or not math.isfinite(value) or not 0 < value <= 1e6:
             raise UserError(f"--budget {text!r} is not LUT=MS with a budget above 0 ms and at most 1e6; give e.g. --budget aa5a9101=2.34")
         devices.append((resolve_lut(ref), {"latency": (value, f"--budget {ref}=MS")}))
+    return Asked.of(devices, _other_budgets(devices, shared))
+
+
+def _other_budgets(devices: list[tuple[Path, dict[str, tuple[float, str]]]], shared: dict[str, list[str] | None]) -> dict[str, tuple[float, str]]:
+    """The budgets that are not each device's own, as typed: a plain value is returned, held on every
+    device; `LUT=value` is added to that LUT's device's own budgets (`devices`), where it wins."""
+    from orchestrator.lut.store import resolve_lut
     from search.nas.constraints import get_constraint
 
     everywhere: dict[str, tuple[float, str]] = {}
@@ -157,7 +164,7 @@ def asked_budgets(lut: str | None, latency_ms: float | None, budgets: list[str],
             if name in held:
                 raise UserError(f"{c.option} is given twice for LUT {ref}'s device; give it once per device")
             held[name] = (c.check(value, given_as), given_as)
-    return Asked.of(devices, everywhere)
+    return everywhere
 
 
 def _split(text: str) -> tuple[str, float]:
