@@ -33,16 +33,17 @@ def search(
     devices_file: str | os.PathLike[str] | None = None,
     measure_top: int = 5,
     int8_calibration: int = 64,
-    **limits: float | None,
+    **limits: float | Mapping[str, float] | None,
 ) -> Found | FoundModel:
     """`bench search` from Python, the same job: the subnets of a trained supernet priced with `lut`
     (a LUT document, id or path, of the supernet's space and resolution) within `latency_ms`, and
     with each of `budgets` ((LUT, budget ms) pairs: one model held to a budget on every device at
     once), each latency budget's intervals calibrated on its LUT's latest validation as `bench
     search` calibrates them; scored on `data` (default: the supernet's own) within `params_m`
-    million parameters and every budget of `limits` held on every device (one keyword per
-    registered constraint: `memory_mb`, MiB of peak memory, whose LUTs must record memory;
-    `size_mb`, MiB of program, ...). Returns `Found` (the most accurate within every budget and
+    million parameters and every budget of `limits` (one keyword per registered constraint:
+    `memory_mb`, MiB of peak memory, whose LUTs must record memory; `size_mb`, MiB of program, ...),
+    each a number held on every device or a mapping of LUT id or path to the budget of that LUT's
+    device alone (`size_mb={"1ab8c104": 0.45}`: a phone's RAM and app size are its own). Returns `Found` (the most accurate within every budget and
     every subnet evaluated); with `measure`, the measured finish runs on every device that can be
     reached and delivers the model into `out` in each device's form, and what `load_found(out)`
     returns comes back. `out`: the run folder (default without `measure`: a temporary one, removed).
@@ -59,12 +60,15 @@ def search(
     if not isinstance(settings, SearchSettings):
         raise UserError(f"settings must be a SearchSettings or None, not {type(settings).__name__}")
     settings.check(option=settings_field)
-    shared = _shared({**limits, "params_m": params_m})
+    given = {**limits, "params_m": params_m}
+    shared = _shared({k: v for k, v in given.items() if not isinstance(v, Mapping)})
     if measure and out is None:
         raise UserError("search(measure=True) delivers the model into a run folder: pass out= a folder (e.g. out='runs/search-api')")
     with tempfile.TemporaryDirectory(prefix="bench-search-") as scratch:
         folder = Path(out) if out is not None else Path(scratch) / "run"
-        asked = Asked.of(_devices(lut, latency_ms, budgets, folder, supernet), shared)
+        devices = _devices(lut, latency_ms, budgets, folder, supernet)
+        _per_device({k: v for k, v in given.items() if isinstance(v, Mapping)}, devices)
+        asked = Asked.of(devices, shared)
         supernet.evaluator(data, supernet.resolution)  # a wrong data set is refused before the search starts, naming `data`
         job = open_job(supernet.path, asked, folder, settings, Path(data) if data is not None else None, log=log, option=settings_field)
         for line in job.describe_budget():
@@ -85,6 +89,25 @@ def _shared(given: Mapping[str, Any]) -> dict[str, tuple[float | None, str]]:
             f"search() got {', '.join(unknown)}, which is no budget; the budgets held on every device are {', '.join(sorted(known))}"
         )
     return {known[argument].name: (known[argument].check(value, argument), argument) for argument, value in given.items() if value is not None}
+
+
+def _per_device(given: Mapping[str, Mapping[Any, Any]], devices: list[tuple[Path, dict[str, tuple[float, str]]]]) -> None:
+    """Budgets given per device (`memory_mb={"1ab8c104": 9.1}`: that LUT's device alone, over a plain
+    value there) added to those devices' own budgets; a LUT that is no device of the search is refused."""
+    from orchestrator.lut.store import resolve_lut
+
+    _shared(dict.fromkeys(given))  # an argument that is no budget is refused as a plain one is
+    known = {c.argument: c for c in shared_constraints()}
+    for argument, by_lut in given.items():
+        c = known[argument]
+        for ref, value in by_lut.items():
+            if not isinstance(ref, (str, os.PathLike)):
+                raise UserError(f"{argument} takes a budget, or a budget per LUT id or path ({argument}={{'1ab8c104': ...}}), not a key {ref!r}")
+            path = resolve_lut(str(ref)).resolve()
+            held = next((limits for p, limits in devices if p.resolve() == path), None)
+            if held is None:
+                raise UserError(f"{argument} names LUT {ref}, which is the LUT of no device of this search; name a LUT given as lut= or in budgets=")
+            held[c.name] = (c.check(value, f"{argument}[{ref!r}]"), f"{argument}[{ref!r}]")
 
 
 def _devices(lut: LutRef | None, latency_ms: float | None, budgets: Sequence[tuple[LutRef, float]], folder: Path, supernet: Supernet) -> list[tuple[Path, dict[str, tuple[float, str]]]]:

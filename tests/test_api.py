@@ -330,6 +330,36 @@ def test_a_search_from_python_scores_every_subnet_with_the_supernet_within_the_b
     assert found.best.accuracy == max(c.accuracy for c in found.evaluated)
 
 
+def test_a_budget_given_per_lut_holds_on_that_device_alone(supernet, tmp_path):
+    """Issue 83, finding 15: one size budget held on every device let the float32 program nobody ships bind it."""
+    from tests.lut_factory import with_size
+
+    tiny = api.load_space("tiny")
+    paths = {}
+    for name, backend, per_param in (("host", "pte", 4.0), ("host-int8", "pte-int8", 1.0)):
+        device = {"name": name, "platform": "host", "backend": backend, "runtime": {"threads": 1}, "description": name, "facts": {}}
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(with_size(sized_lut(tiny, device=device), tiny, bytes_per_param=per_param)))
+    from search.nas.budget import held
+    from search.nas.lut import Lut
+
+    size = {name: held(Lut.of(json.loads(path.read_text())), {}, tiny, tiny).prices["size"] for name, path in paths.items()}
+    found = api.search(supernet, budgets=[(paths["host"], 1e5), (paths["host-int8"], 1e5)], size_mb={str(paths["host-int8"]): 0.2},
+                       settings=api.SearchSettings(population=4, generations=1, parents=2), log=lambda message: None)
+    assert all(size["host-int8"].point(c.config) <= 0.2 for c in found.evaluated)
+    assert all(size["host"].point(c.config) > 0.2 for c in found.evaluated)  # the float32 program, not held, is four times the int8's
+
+
+@pytest.mark.parametrize(("limits", "says"), [
+    ({"memory_mb": {"0400031f": 9.0}}, r"memory_mb names LUT 0400031f, which is the LUT of no device of this search; name a LUT given as lut= or in budgets="),
+    ({"size_mb": {3: 1.0}}, r"size_mb takes a budget, or a budget per LUT id or path \(size_mb=\{'1ab8c104': \.\.\.\}\), not a key 3"),
+    ({"size_m": {"x": 1.0}}, r"search\(\) got size_m, which is no budget"),
+])
+def test_a_budget_per_lut_that_fits_no_device_is_one_user_error_naming_the_argument(supernet, lut_64, limits, says):
+    with pytest.raises(api.UserError, match=says):
+        api.search(supernet, lut_64, 6.0, **limits)
+
+
 TRAINED_HOSTILE = [
     ("search(supernet=path)", lambda s, ckpt: api.search(ckpt, QUICK_LUT, 0.9), r"supernet must be a Supernet \(Supernet.load\(checkpoint\)\), not PosixPath"),
     ("search(lut of 128 px)", lambda s, ckpt: api.search(s, QUICK_LUT, 0.9),
