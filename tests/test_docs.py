@@ -298,3 +298,20 @@ def test_bench_profile_s_help_and_the_guide_give_the_quick_profile_the_latest_ti
     int8 = re.search(r"\| `bench profile --device host-int8 --quick` \| \d+ s \| (\d+) s \|", sitting).group(1)
     assert f"the int8 quick profile took {int8} s against {seconds} s for the float32 one" in guide
     assert "8.4 min" not in guide and "~3 min" not in QUICK.help
+
+
+def test_the_guide_s_several_devices_example_uses_current_luts_at_their_median_subnet_s_prediction():
+    """The example held one model to `d7f47ca8` and `4a8e952c` after `aa5a9101` and `1ab8c104` had
+    superseded them (issue 83, finding 18); its budgets are each LUT's median subnet's prediction."""
+    from orchestrator.cli.profile_view import suggested_budget_ms
+    from orchestrator.lut.store import load_lut, superseded
+
+    section = (ROOT / "docs" / "guide.md").read_text().partition("## One model for several phones")[2].partition("\n## ")[0]
+    command = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
+    budgets = dict(re.findall(r"--budget (\w+)=([0-9.]+)", command))
+    assert list(budgets) == ["aa5a9101", "1ab8c104", "0fd6177a", "722a8793"]
+    replaced = superseded(ROOT / "luts")
+    assert [lut for lut in budgets if any(full.startswith(lut) for full in replaced)] == []
+    for lut, ms in budgets.items():
+        assert float(ms) == pytest.approx(suggested_budget_ms(load_lut(lut)), rel=0.02), lut
+    assert "d7f47ca8" not in command and "4a8e952c" not in section.partition("**How well it holds**")[0]
