@@ -226,3 +226,48 @@ def test_every_device_s_manifest_is_a_name_the_delivery_owns():
     from orchestrator.searchjob.deployment import manifest_name
 
     assert all(manifest_name(device) in delivery_names() for device in ("host", "pixel8-int8", "iphone13"))
+
+
+# Issue 83, finding 14: the iPhone's best.mlpackage, delivered where no iPhone was held, got no
+# deploy-*.json, and its size was neither held by --size-mb nor in result.json.
+
+
+def test_a_program_delivered_for_devices_the_search_held_none_of_has_a_manifest_without_the_figures_no_lut_gave(tiny_search_run):
+    doc = read_manifest(tiny_search_run / "deploy-coreml.json")
+    result = json.loads((tiny_search_run / "result.json").read_text())
+    package = sum(p.stat().st_size for p in (tiny_search_run / "best.mlpackage").rglob("*") if p.is_file())
+    assert doc["device"] is None and doc["runs_on"] == get_backend("coreml").runs_on == "iOS devices (Core ML)"
+    assert doc["program"]["file"] == "best.mlpackage" and doc["program"]["size_bytes"] == result["files"]["program_bytes"]["coreml"] == package
+    assert doc["labels"] == [str(d) for d in range(10)] and doc["preprocessing"]["done_by"] == "model"
+    latency = doc["latency"]
+    assert latency["lut"] is latency["predicted_ms"] is latency["predicted_interval_ms"] is latency["measured_ms"] is None
+    assert latency["not_predicted"] == latency["not_measured"] == (
+        "the search held no device that runs it (iOS devices (Core ML)), so no LUT priced it and nothing timed it"
+    )
+    assert doc["accuracy"]["holdout"]["value"] == result["model"]["holdout"]["value"]  # a float32 program's: the model's
+
+
+def test_every_delivered_programs_size_is_in_result_json(tiny_search_run):
+    result = json.loads((tiny_search_run / "result.json").read_text())
+    assert result["files"]["program_bytes"] == {"pte": (tiny_search_run / "best.pte").stat().st_size,
+                                                "coreml": sum(p.stat().st_size for p in (tiny_search_run / "best.mlpackage").rglob("*") if p.is_file())}
+
+
+@pytest.mark.parametrize(("budget_mib", "warned"), [(0.001, True), (1000.0, False)])
+def test_a_program_no_held_device_runs_over_the_size_budget_held_on_every_device_is_warned_of(tiny_search_run, budget_mib, warned):
+    from types import SimpleNamespace
+
+    from orchestrator.searchjob.result import unheld_over_size
+    from orchestrator.searchjob.targets import Asked
+
+    asked = Asked.of([(tiny_search_run.parent / "tiny-search-lut.json", {"latency": (1.0, "--latency-ms")})], {"size": (budget_mib, "--size-mb")})
+    host = SimpleNamespace(target=SimpleNamespace(lut=SimpleNamespace(device=SimpleNamespace(backend="pte"))))
+    outcome = SimpleNamespace(job=SimpleNamespace(inputs=SimpleNamespace(asked=asked)), measured={"host": host})
+    files = Delivered(tiny_search_run / "best.pt", {"pte": tiny_search_run / "best.pte", "coreml": tiny_search_run / "best.mlpackage"}, {}, {})
+    said = unheld_over_size(outcome, files)
+    assert len(said) == warned
+    if warned:
+        assert said[0].startswith("best.mlpackage (for iOS devices (Core ML), which the search held none of) is ") and said[0].endswith(
+            "MiB, over the 0.001 MiB --size-mb budget, which no LUT of such a device could hold it to; to search within it, hold one of them "
+            "(--budget LUT=MS with its LUT)"
+        )

@@ -117,7 +117,9 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     assert 0 < measured["load_bytes"] <= measured["peak_bytes"] < 500 * 2**20 and measured["method"].startswith("host:")
     assert memory["measured"] == pytest.approx(measured["peak_bytes"] / 2**20)
     assert f"peak memory on host: {memory['measured']:.2f} MiB measured at its peak (load {measured['load_bytes'] / 2**20:.2f})" in result.stderr
-    assert "one model, a program per device: host: best.pte; best.mlpackage (for iOS devices (Core ML): no device of this search runs it" in result.stderr
+    package = sum(f.stat().st_size for f in (out / "best.mlpackage").rglob("*") if f.is_file())
+    assert (f"one model, a program per device: host: best.pte; best.mlpackage (for iOS devices (Core ML), {package / 2**20:.3g} MiB: no device of "
+            "this search runs it, so it is not timed here; deploy-coreml.json says how to feed it)") in result.stderr
     size = host["constraints"]["size"]  # the program delivered, in the device's form: its own bytes
     assert (size["budget"], size["given_as"], size["within"]) == (50, "--size-mb", True) and size["predicted"] <= 50
     assert size["measured"] == pytest.approx((out / "best.pte").stat().st_size / 2**20)

@@ -1,5 +1,7 @@
 """A deployment manifest per held device (`deploy-<device>.json`, beside the programs): how an app
-feeds the program delivered for that device and what the finish predicted and measured of it.
+feeds the program delivered for that device and what the finish predicted and measured of it; and
+one per program delivered for devices the search held none of (`deploy-<backend>.json`: the Core ML
+package where no iPhone was held), how to feed it, without the figures no LUT of its device gave.
 
 A program alone does not say how to feed it: an ExecuTorch program takes a float tensor of
 normalised pixels and answers logits, in an order only the checkpoint knows. The manifest says it
@@ -42,7 +44,8 @@ PREFIX = "deploy-"
 
 
 def manifest_name(device: str) -> str:
-    """The manifest's file name in the run folder (`search.supernet.found.DELIVERED` owns the pattern)."""
+    """The manifest's file name in the run folder (`search.supernet.found.DELIVERED` owns the pattern):
+    a held device's name, or the backend's of a program the search held no device of."""
     return f"{PREFIX}{check_name(device, 'a device name')}.json"
 
 
@@ -68,11 +71,12 @@ def feeding_of(job: SearchJob, static: StaticSubnet) -> Feeding:
 
 @dataclass(frozen=True)
 class Figures:
-    """What the finish predicted and measured of the delivered model on one device."""
+    """What the finish predicted and measured of the delivered model on one device (for a program
+    no held device runs, none of it: `unheld`)."""
 
-    lut: str
-    predicted_ms: float
-    predicted_interval_ms: tuple[float, float]
+    lut: str | None
+    predicted_ms: float | None
+    predicted_interval_ms: tuple[float, float] | None
     measured_ms: float | None
     measured_ms_at_lut_speed: float | None
     not_measured: str | None  # why there is no measurement
@@ -95,28 +99,42 @@ class Figures:
             predicted, memory.get("not_predicted"), measured or None, section["holdout"], section["test"],
         )
 
+    @classmethod
+    def unheld(cls, backend: Backend, model: dict[str, Any]) -> Figures:
+        """A program delivered for devices the search held none of (the Core ML package where no
+        iPhone was held): nothing priced or timed, and the float32 model's accuracy (`model`:
+        result.json's), which a float32 program computes."""
+        why = f"the search held no device that runs it ({backend.runs_on}), so no LUT priced it and nothing timed it"
+        return cls(None, None, None, None, None, why, None, why, None, model["holdout"], model["test"])
+
     def memory_not_measured(self) -> str | None:
         if self.memory_measured is not None:
             return None
         return self.not_measured or "this device's runner measures no memory"
 
 
-def write_manifests(folder: Path, feeding: Feeding, sections: dict[str, dict[str, Any]], files: Delivered) -> list[Path]:
-    """A manifest per device of `sections` (result.json's `devices`) for its backend's program in
-    `folder`, each checked against the schema before it is written."""
+def write_manifests(folder: Path, feeding: Feeding, result: dict[str, Any], files: Delivered) -> list[Path]:
+    """A manifest per held device (result.json's `devices`) for its backend's program in `folder`,
+    and one per program delivered for devices the search held none of (`deploy-<backend>.json`:
+    how an app feeds it, without figures no LUT gave), each checked against the schema first."""
+    held = {section["backend"] for section in result["devices"].values()}
+    manifests = {manifest_name(device): manifest(device, get_backend(section["backend"]), files, feeding, Figures.of_section(section))
+                 for device, section in result["devices"].items()}
+    for name in files.artifacts.keys() - held:
+        backend = get_backend(name)
+        manifests[manifest_name(name)] = {**manifest(None, backend, files, feeding, Figures.unheld(backend, result["model"])), "runs_on": backend.runs_on}
     written = []
-    for device, section in sections.items():
-        doc = manifest(device, get_backend(section["backend"]), files, feeding, Figures.of_section(section))
+    for file, doc in manifests.items():
         if (found := schema_problem(doc, schema())) is not None:
-            raise ValueError(f"the deployment manifest of {device} breaks its schema at {found[0]}: {found[1]}")
-        written.append(folder / manifest_name(device))
+            raise ValueError(f"the deployment manifest {file} breaks its schema at {found[0]}: {found[1]}")
+        written.append(folder / file)
         write_json_atomic(written[-1], doc)
     return written
 
 
-def manifest(device: str, backend: Backend, files: Delivered, feeding: Feeding, figures: Figures) -> dict[str, Any]:
-    """The manifest of the program delivered for `device` in `backend`'s form, its input and
-    outputs read from the program."""
+def manifest(device: str | None, backend: Backend, files: Delivered, feeding: Feeding, figures: Figures) -> dict[str, Any]:
+    """The manifest of the program delivered for `device` (None: for devices the search held none
+    of) in `backend`'s form, its input and outputs read from the program."""
     program, facts = files.artifacts[backend.name], files.facts.get(backend.name, {})
     io = backend.program_io(program)
     if len(io.inputs) != 1:
@@ -139,7 +157,9 @@ def manifest(device: str, backend: Backend, files: Delivered, feeding: Feeding, 
         "outputs": [_output(port, io) for port in io.outputs],
         "accuracy": {"holdout": _accuracy(figures.holdout), "test": figures.test and _accuracy(figures.test)},
         "latency": {
-            "lut": figures.lut, "predicted_ms": figures.predicted_ms, "predicted_interval_ms": list(figures.predicted_interval_ms),
+            "lut": figures.lut, "predicted_ms": figures.predicted_ms,
+            "predicted_interval_ms": list(figures.predicted_interval_ms) if figures.predicted_interval_ms else None,
+            **({"not_predicted": figures.not_measured} if figures.lut is None else {}),
             "measured_ms": figures.measured_ms, "measured_ms_at_lut_speed": figures.measured_ms_at_lut_speed, "not_measured": figures.not_measured,
         },
         "memory": {
@@ -230,7 +250,7 @@ def _contradiction(doc: dict[str, Any]) -> str | None:
     for i, output in enumerate(doc["outputs"]):
         if output["kind"] == "tensor" and output["shape"] and output["shape"][-1] != labels:
             return f"names {labels} labels, but its output {i} answers {output['shape'][-1]} classes (shape {output['shape']})"
-    intervals = {"latency/predicted_interval_ms": doc["latency"]["predicted_interval_ms"]}
+    intervals = {"latency/predicted_interval_ms": doc["latency"]["predicted_interval_ms"]} if doc["latency"]["predicted_interval_ms"] else {}
     intervals.update((f"input/range/{channel}", span) for channel, span in enumerate(doc["input"]["range"]))
     if (predicted := doc["memory"]["predicted"]) is not None and "peak_interval_mib" in predicted:
         intervals["memory/predicted/peak_interval_mib"] = predicted["peak_interval_mib"]

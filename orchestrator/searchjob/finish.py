@@ -134,7 +134,7 @@ def finish_search(
     with staged(out, delivery_names()) as stage, output_into(out / "delivery.log"):
         files = deliver(chosen.static, job.ckpt["classes"], stage.folder, [b.name for b in backends], _exports_of(chosen, measured), images)
         result = result_document(outcome, files)
-        manifests = write_manifests(stage.folder, feeding_of(job, chosen.static), result["devices"], files)
+        manifests = write_manifests(stage.folder, feeding_of(job, chosen.static), result, files)
         write_json_atomic(stage.folder / "best.json", chosen.candidate.config.to_dict())
         plot_pareto(state, chosen.candidate, stage.folder / "pareto.png", *_axis(job, result["binding"]["device"]))
         write_json_atomic(stage.folder / "result.json", result)

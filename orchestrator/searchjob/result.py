@@ -19,6 +19,8 @@ from orchestrator.searchjob.job import SearchJob
 from orchestrator.searchjob.measured import Measured
 from search.nas import budget as budget_rules
 from search.nas.constraints import CONSTRAINTS, TOLERANCE, Observed
+from search.nas.constraints.size import program_bytes
+from search.nas.memory import MIB
 from search.nas.significance import Proportion, proportion
 from search.nas.strategies import SearchState
 from search.supernet.found import RESULT_SCHEMA, RESULT_VERSION
@@ -175,8 +177,28 @@ def result_document(o: Outcome, files: Delivered) -> dict[str, Any]:
             "programs": {name: final(path) for name, path in files.artifacts.items()},  # by backend: every held device's own, and those always delivered
             "not_exported": files.errors,
             "pte_partitions": files.facts.get("pte", {}).get("partitions"),
+            "program_bytes": {name: program_bytes(path) for name, path in files.artifacts.items()},  # as delivered: held devices' or not
         },
     }
+    doc["warnings"] = [*doc["warnings"], *unheld_over_size(o, files)]
     if (over := over_budget(doc)) is not None:
         doc["warnings"] = [*doc["warnings"], over]
     return doc
+
+
+def unheld_over_size(o: Outcome, files: Delivered) -> list[str]:
+    """A program delivered for devices the search held none of (the Core ML package where no iPhone
+    was held) that is over the size budget held on every device: no LUT of its device priced it, so
+    nothing held it to the budget, and it is said rather than passed over."""
+    size = next((lim for lim in o.job.inputs.asked.shared if lim.constraint.name == "size"), None)
+    if size is None:
+        return []
+    held = {m.target.lut.device.backend for m in o.measured.values()}
+    over = []
+    for name, path in files.artifacts.items():
+        if name not in held and (mib := program_bytes(path) / MIB) > size.value * (1 + size.constraint.tolerance):
+            over.append(
+                f"{path.name} (for {get_backend(name).runs_on}, which the search held none of) is {mib:.3g} MiB, over the {size.value:g} MiB "
+                f"{size.given_as} budget, which no LUT of such a device could hold it to; to search within it, hold one of them (--budget LUT=MS with its LUT)"
+            )
+    return over

@@ -11,7 +11,7 @@ from typing import Any
 from orchestrator.export.backends import BACKENDS, get_backend
 from orchestrator.lut.machine import other_cpu
 from orchestrator.searchjob.measured import Measured
-from orchestrator.searchjob.result import Outcome
+from orchestrator.searchjob.result import Outcome, over_budget
 from search.nas.constraints import CONSTRAINTS, TOLERANCE
 from search.nas.significance import Proportion
 
@@ -72,6 +72,9 @@ def log_measured(o: Outcome, result: dict[str, Any], log: Callable[[str], None])
         device, constraint = result["binding"]["device"], result["binding"]["constraint"]
         log(f"the device that binds the delivered model: {device} ({CONSTRAINTS[constraint].noun})")
     log(f"one model, a program per device: {programs(result)}")
+    for warning in result["warnings"][len(o.verdict["warnings"]):]:  # those of the delivery (the accuracy's are said above)
+        if warning != over_budget(result):  # said last, by the door, with its exit status
+            log(f"warning: {warning}")
 
 
 def programs(result: dict[str, Any]) -> str:
@@ -79,8 +82,10 @@ def programs(result: dict[str, Any]) -> str:
     (`best.mlpackage`, for an iPhone, which no device here runs)."""
     held = [f"{name}: {Path(d['file']).name}" for name, d in result["devices"].items() if d["file"]]
     files = {Path(d["file"]).name for d in result["devices"].values() if d["file"]}
+    sizes = result["files"].get("program_bytes", {})
     extra = [
-        f"{Path(path).name} (for {b.runs_on}: no device of this search runs it, so it is not timed here)"
+        f"{Path(path).name} (for {b.runs_on}{f', {sizes[b.name] / 2**20:.3g} MiB' if b.name in sizes else ''}: no device of this search runs it, so it "
+        f"is not timed here; deploy-{b.name}.json says how to feed it)"
         for b in BACKENDS.values() if b.delivered_always and (path := result["files"]["programs"].get(b.name)) and Path(path).name not in files
     ]
     return "; ".join(held + extra)
