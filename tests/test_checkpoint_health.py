@@ -89,7 +89,7 @@ def test_an_epoch_that_leaves_weights_that_are_not_numbers_is_not_checkpointed_a
 @pytest.fixture
 def search_stopped_before_running(monkeypatch):
     """`bench search` up to the search itself: the inputs checked and loaded, no generation run."""
-    monkeypatch.setattr("orchestrator.searchjob.job.SearchJob.run", lambda self, resume: None)
+    monkeypatch.setattr("orchestrator.searchjob.job.SearchJob.run", lambda self, resume, devices=None: None)
     monkeypatch.setattr("orchestrator.searchjob.run.finish_search", lambda *args: {})
 
 

@@ -48,9 +48,10 @@ def test_a_search_on_a_lut_of_another_cpu_says_so_and_gives_budget_and_model_in_
     target = SimpleNamespace(name="host", lut=lut, held=one_device(lut, load_space("tiny"), {"latency": 0.51}).first)
     timed = Timed({"f" * 16: 2.56}, anchor_ms=5.416, anchor_lut_ms=1.0, device="host")
     chosen = SimpleNamespace(hash="f" * 16, candidate=SimpleNamespace(config=SubnetConfig.from_dict(lut.context)))
-    outcome = SimpleNamespace(measured={"host": Measured(target, None, {}, timed, None)}, chosen=chosen, observed=lambda m, model: m.timed.observed(model))
+    outcome = SimpleNamespace(measured={"host": Measured(target, None, {}, timed, None)}, chosen=chosen, observed=lambda m, model: m.timed.observed(model),
+                              verdict={"warnings": []})
     logged: list[str] = []
-    said.log_measured(outcome, {"devices": {"host": {"file": None}}, "files": {"programs": {}}}, logged.append)
+    said.log_measured(outcome, {"devices": {"host": {"file": None}}, "files": {"programs": {}}, "warnings": [], "within_budget": True}, logged.append)
     assert logged[0].startswith("measured on host: 2.56 ms (0.47 ms at the LUT's speed: the anchor network ran at x5.416 its LUT latency)")
     assert logged[0].endswith("(on this machine's CPU the budget is 2.76 ms and the model 2.56 ms)")
     assert logged[1].startswith("note: LUT d7f47ca8 was measured on another CPU") and not any("close other work" in line for line in logged)

@@ -131,7 +131,7 @@ def test_two_processes_search_like_one_and_only_rank_0_writes_and_prints(search_
     assert accuracies(saved(out)) == accuracies(alone) and doc["evaluations"] == len(alone.evaluated)
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["best.json", "best.pt", "best.pte", "best.mlpackage", "pareto.png", "result.json", "inputs.json", "search_state.json", "delivery.log",
-         "deploy-host.json", ".delivered.json"]
+         "deploy-host.json", "deploy-coreml.json", ".delivered.json"]
     )
     assert "2 processes share each generation's subnets, one cpu device each" in run.stderr
     assert run.stderr.count("has no validation") == run.stderr.count("coarse phase:") == run.stderr.count("generation 3/3:") == 1

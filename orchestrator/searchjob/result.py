@@ -61,7 +61,7 @@ def over_budget(result: Mapping[str, Any]) -> str | None:
     """A delivery that measured over a budget, from its result.json document, in one sentence naming
     each figure over it (None where it measured within, or was measured nowhere): a script reading
     result.json, or the exit status of `bench search`, must not take it for a model that fits."""
-    if result["within_budget"] is not False:
+    if result.get("within_budget") is not False:  # a version 1 result, or none, says nothing of it
         return None
     overs = [
         f"{CONSTRAINTS[name].noun} on {device} {figure['measured']:.{CONSTRAINTS[name].digits}g} {figure['unit']}, "

@@ -33,7 +33,8 @@ def _delivered_unrecorded(run: Path) -> set[str]:
         return set()
     programs = files.get("programs")
     paths = [*files.values(), *(programs.values() if isinstance(programs, dict) else ())]
-    names = {Path(p).name for p in paths if isinstance(p, str)} | {f"deploy-{d}.json" for d in (devices if isinstance(devices, dict) else ())}
+    manifests = [*(devices if isinstance(devices, dict) else ()), *(programs if isinstance(programs, dict) else ())]  # a held device's, or a program's no held device ran
+    names = {Path(p).name for p in paths if isinstance(p, str)} | {f"deploy-{name}.json" for name in manifests}
     return {"result.json", *(n for n in names if NAME.match(n) and n in DELIVERED)}
 
 
