@@ -52,13 +52,16 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 from orchestrator.measure.contract import summarize
+
+if TYPE_CHECKING:
+    from fakes.phones.simulation import PhoneSimulation
 
 VERSION = 0x01000000
 AUTH_TOKEN, AUTH_SIGNATURE, AUTH_RSAPUBLICKEY = 1, 2, 3
@@ -143,7 +146,9 @@ class Phone:
     (it hangs), "crash" writes nothing and its process is gone, "malformed" writes a result that
     breaks the contract, "failing" reports a model it could not load, "foreign" leaves another
     session's valid result (the golden error and ok results of tests/contract/) and "oversized"
-    writes a 65 MiB result (sparse, so it costs no disk). `slowdown` makes it a slower phone of the
+    writes a 65 MiB result (sparse, so it costs no disk); "simulated phone" is a phone's behaviour
+    (`fakes.phones`: `simulation`), which answers each request in its own time and whose heat the
+    thermal service reports. `slowdown` makes it a slower phone of the
     same model: every latency is that many times larger, and a "bench" session takes that many
     times as long. `tamper` edits a "bench" or "simulate" result before it is written.
 
@@ -195,6 +200,7 @@ class Phone:
         self.tamper: Callable[[dict], object] | None = None  # edits a result before it is written, as a broken app would
         self.on_launch: Callable[[int], object] | None = None  # called with the launch's number (1, 2, ...): a user's Ctrl-C, say
         self.slowdown = 1.0  # a slower phone of the same model: sessions take this much longer, every latency this much more
+        self.simulation: PhoneSimulation | None = None  # app_behaviour "simulated phone": a phone's behaviour file answers, and reports the heat
         self.cpu: int | None = None  # the host core the app runs on, so that loopback phones measuring at once keep to their own
         self.commands: list[str] = []
         self.launches: list[float] = []
@@ -246,6 +252,9 @@ class Phone:
             self._place_result(_sparse_file)
         elif self.app_behaviour == "simulate":
             self._write_result(self._simulated(self.local(request_path)))
+        elif self.app_behaviour == "simulated phone":
+            assert self.simulation is not None, "a simulated phone's app needs its simulation (Phone.simulation)"
+            self._write_result(self.simulation.run(self.local(request_path).parent))
 
     def _bench(self, request: Path) -> None:
         """Run the request the way the app does, with the host runner's child on this machine, then
@@ -363,7 +372,7 @@ class Shell:
             record = f"ActivityRecord{{5d2c1e9 u0 {phone.front} t{len(phone.launches) + 40}}}"
             return f"ACTIVITY MANAGER ACTIVITIES (dumpsys activity activities)\n  mResumedActivity: {record}\n  topResumedActivity={record}\n"
         if args == ["thermalservice"]:
-            status = phone.thermal_status
+            status = phone.simulation.android_status() if phone.simulation is not None else phone.thermal_status
             phone.thermal_status = max(0, status - phone.cooling)
             phone.battery_c = max(phone.battery_floor_c, phone.battery_c - phone.battery_cooling_c)
             return f"IsStatusOverride: false\nThermalEventListeners:\nThermal Status: {status}\nCached temperatures:\n"

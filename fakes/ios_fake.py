@@ -41,7 +41,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymobiledevice3.dtx.exceptions import DTXNsError
 from pymobiledevice3.dtx.ns_types import NSError
@@ -52,6 +52,9 @@ from pymobiledevice3.usbmux import MuxDevice
 
 from infra.files import write_json_atomic
 from orchestrator.measure.contract import VERSION, summarize
+
+if TYPE_CHECKING:
+    from fakes.phones.simulation import PhoneSimulation
 
 UDID = "00008110-001A2C3E0E38801E"
 GOLDEN_OK = Path(__file__).resolve().parents[1] / "tests" / "contract" / "result_ok.json"
@@ -78,10 +81,11 @@ def coreml_simulator(thermal: tuple[str, str] | None = ("nominal", "nominal"), m
     answers a request with a well-formed result whose `rounds` samples per model are plausible
     positive latencies (0.5 ms plus `ms_per_mb` per megabyte of the model's files, with 5% seeded
     noise), and the thermal states before and after the session (None: an app that does not report
-    them). The numbers measure nothing."""
+    them). It pauses the request's `cooldown_s` first, as the app does. The numbers measure nothing."""
 
     async def app(run_dir: Path, say: Callable[[str], None]) -> None:
         request = json.loads((run_dir / "request.json").read_text())
+        await asyncio.sleep(request.get("cooldown_s", 0.0))
         rng = random.Random(request["seed"])
         rounds = request["measure"]["runs"]
         models = []
@@ -106,6 +110,20 @@ def coreml_simulator(thermal: tuple[str, str] | None = ("nominal", "nominal"), m
         }
         if thermal is not None:
             result["thermal"] = {"before": {"state": thermal[0]}, "after": {"state": thermal[1]}}
+        write_json_atomic(run_dir / "result.json", result)
+
+    return app
+
+
+def simulated_app(simulation: PhoneSimulation) -> App:
+    """The app on a simulated phone (`fakes.phones`): each request answered in the phone's own time by
+    its behaviour file, with the thermal states before and after the session, as the app records them."""
+
+    async def app(run_dir: Path, say: Callable[[str], None]) -> None:
+        before = simulation.ios_state_now()
+        result = simulation.run(run_dir)
+        result["thermal"] = {"before": {"state": before}, "after": {"state": simulation.ios_state_now()}}
+        say(f"measured {len(result['models'])} models in {result['rounds']} rounds")
         write_json_atomic(run_dir / "result.json", result)
 
     return app
@@ -297,6 +315,7 @@ class FakePhone:
         others: tuple[MuxDevice, ...] = (),
         fail: dict[str, BaseException] | None = None,
         udid: str = UDID,
+        simulation: PhoneSimulation | None = None,
     ) -> None:
         self.sandbox, self.app, self.bundle_id = sandbox, app, bundle_id
         self.product_type, self.version, self.paired = product_type, version, paired
@@ -306,6 +325,7 @@ class FakePhone:
         self.passcode, self.auto_lock_s, self.thermal_state = passcode, auto_lock_s, thermal_state
         self.beat_s, self.inbox_poll_s = beat_s, inbox_poll_s
         self.udid = udid
+        self.simulation = simulation  # a simulated phone's behaviour (`fakes.phones`): its heat is the heartbeat's thermal state
         self.devices = [MuxDevice(1, udid, "USB"), *others]
         self.fail = fail or {}
         self.documents = FakeAfc()
@@ -565,7 +585,8 @@ class FakePhone:
     def _beat(self, beat: dict[str, Any]) -> None:
         beat["beat"] += 1
         doc = {
-            "schema": "autovit-bench/resident", "version": 1, **beat, "thermal_state": self.thermal_state,
+            "schema": "autovit-bench/resident", "version": 1, **beat,
+            "thermal_state": self.simulation.ios_state_now() if self.simulation is not None else self.thermal_state,
             "idle_timer_disabled": self.idle_timer_disabled, "updated_at": _now(),
         }
         self.documents.write(HEARTBEAT, json.dumps(doc).encode())
