@@ -220,12 +220,18 @@ def test_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, pe
         pass
 
 
-def test_sessions_on_one_phone_are_spaced_by_the_cool_down(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
-    peer.phone.app_behaviour = "foreign"  # any quick answer will do: the pause comes before the launch
+def test_sessions_on_one_phone_are_spaced_by_the_cool_down_the_app_spends_before_measuring(
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
+) -> None:
+    peer.phone.app_behaviour = "foreign"  # any quick answer will do: the rest is in the request the phone got
     for run in ("run-1", "run-2"):
         with pytest.raises(RunnerError, match="belongs to run"):
-            measure(pixel7_runner(peer, adb_key, cooldown_s=0.5), tmp_path / run, {"net": tiny_min_pte})
-    assert peer.phone.launches[1] - peer.phone.launches[0] >= 0.5
+            measure(pixel7_runner(peer, adb_key, cooldown_s=30.0), tmp_path / run, {"net": tiny_min_pte})
+    pushed = json.loads(peer.phone.local("/data/local/tmp/autovit/runs/run-2/request.json").read_text())
+    assert 25.0 < pushed["cooldown_s"] <= 30.0  # the 30 s owed since run-1 ended, less the seconds already gone
+    assert peer.phone.launches[1] - peer.phone.launches[0] < 25.0  # the host did not wait them out itself
+    assert not (tmp_path / "run-2" / ".request.pushed.json").exists()
+    assert json.loads((tmp_path / "run-2" / "request.json").read_text())["cooldown_s"] == 0.0  # the run keeps the request it asked for
 
 
 def test_each_session_clears_earlier_runs_and_leaves_its_own_on_the_phone(
@@ -644,7 +650,8 @@ def test_session_that_ended_throttled_is_measured_again_once_cool(tmp_path: Path
     result = measure(runner, tmp_path / "run-throttled", {"net": tiny_min_pte})
     assert len(peer.phone.launches) == 2
     assert "the session ended throttled (thermal status 3, battery 30 °C); measuring it again once the phone has cooled down" in lines
-    assert result["thermal"]["before"]["status"] == 1 and result["thermal"]["after"] == {"status": 0, "battery_c": 30.0}
+    # the gate lets a first session start at status 1; one measured again waits for 0, a phone that throttles none
+    assert result["thermal"]["before"]["status"] == 0 and result["thermal"]["after"] == {"status": 0, "battery_c": 30.0}
     assert result["thermal"]["throttled"] is False
 
 

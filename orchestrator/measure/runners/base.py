@@ -27,6 +27,33 @@ class RunnerError(UserError):
     """A device run that produced no usable result; finished sessions stay on disk."""
 
 
+class Throttled(RunnerError):
+    """A phone that throttled in a session twice, after cooling down in between: the session heats it
+    beyond what a rest undoes, so a profile measures it again shorter (`Guards.thermal_budget`).
+    `result`: the second session's result, whose clock says how long it worked and whose medians
+    what a round costs (at the throttled speed: an upper bound)."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
+
+    @property
+    def work_s(self) -> float | None:
+        """How long the session ran by the phone's own clock (its result's start and end), where it says."""
+        from datetime import datetime
+
+        try:
+            seconds = (datetime.fromisoformat(self.result["finished_at"]) - datetime.fromisoformat(self.result["started_at"])).total_seconds()
+        except (KeyError, TypeError, ValueError):
+            return None
+        return seconds if seconds > 0 else None
+
+    @property
+    def medians_ms(self) -> dict[str, float]:
+        """Each model's median in the throttled session."""
+        return {m["id"]: float(m["summary"]["median_ms"]) for m in self.result.get("models", []) if isinstance(m, dict) and "summary" in m}
+
+
 def _replace_with_link(link: Path, target: Path) -> None:
     """Point `link` at `target`, replacing whatever a reused run directory left there (a link to an
     older model, a file, a folder), so a session never measures a stale model."""

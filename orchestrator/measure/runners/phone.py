@@ -28,8 +28,27 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
 
+from infra.files import write_json_atomic
 from orchestrator.measure.runners.base import Check, Diagnosis, Runner
+
+PUSHED_REQUEST = ".request.pushed.json"
+
+
+def request_with_rest(run_dir: Path, request: dict[str, Any], rest_s: float) -> Path:
+    """The request file to push: the run's own, or, where the phone owes a rest longer than the
+    request's pause (`cooldown_s`, which the app spends once its models are loaded, before it
+    measures), a copy asking for that rest (run_dir/.request.pushed.json). So the cool-down between
+    sessions is spent on the phone, right before it measures, after the push and the loading warmed
+    it, and in the phone's own time; the run keeps the request it asked for."""
+    pushed = run_dir / PUSHED_REQUEST
+    if rest_s <= float(request.get("cooldown_s", 0.0)):
+        pushed.unlink(missing_ok=True)
+        return run_dir / "request.json"
+    write_json_atomic(pushed, {**request, "cooldown_s": round(rest_s, 3)})
+    return pushed
 
 
 class PhoneRunner(Runner):

@@ -85,6 +85,11 @@ class HeatGate:
     def throttled(self, heat: Heat) -> bool:
         return heat.status is not None and heat.status > self.max_thermal_status
 
+    @staticmethod
+    def throttled_at_all(heat: Heat) -> bool:
+        """Whether the phone lowers its clocks at all (thermal status above 0, where it says)."""
+        return heat.status is not None and heat.status > 0
+
     def verdict(self, heat: Heat, earlier: Heat | None) -> Verdict:
         """`heat` judged against this gate, `earlier` being the reading before it (None: none yet)."""
         if self.throttled(heat):

@@ -19,7 +19,8 @@ Phones drop off USB and Wi-Fi, so every phone operation is retried on a new conn
 connection breaks (a push starts that file over), except an install or a launch that only went
 silent, as the phone may be waiting on its user; a launch that never yields a result is launched
 once more; and sessions on one phone are spaced by a cool-down so that the heat of one does not
-throttle the next (the request's own `cooldown_s` is the app's pause between loading and measuring).
+throttle the next: the app spends it, as the request's `cooldown_s` (its pause between loading and
+measuring), so the phone rests where it is measured, right before it is.
 
 A whole job (a profile with its exports and cool-downs, a `bench measure`) holds the phone awake
 (`keep_ready`: `awake.StayAwake`), so that its screen never locks between sessions, and gives the
@@ -61,8 +62,8 @@ from orchestrator.measure.runners.android.settings import (
     RUNS_FOLDER,
     AndroidSettings,
 )
-from orchestrator.measure.runners.base import Diagnosis, RunnerError, phone_lock
-from orchestrator.measure.runners.phone import PhoneRunner
+from orchestrator.measure.runners.base import Diagnosis, RunnerError, Throttled, phone_lock
+from orchestrator.measure.runners.phone import PUSHED_REQUEST, PhoneRunner, request_with_rest
 from orchestrator.measure.runners.platform import FoundPhone
 
 # Runners are made per session, so when a phone last finished a session, and its heat at the last
@@ -160,21 +161,25 @@ class AndroidRunner(PhoneRunner):
         if now is None or now < wanted:
             raise RunnerError(f"installing {apk} left version {now} on the phone, not {wanted}; rebuild the APK from this checkout (android_bench/README.md)")
 
-    def _cool_down(self) -> None:
+    def _rest_owed(self) -> float:
+        """Seconds of the cool-down since the phone's last session that have not passed yet."""
         ended = _SESSION_ENDS.get(self._cooldown_key)
-        if ended is not None:
-            time.sleep(max(0.0, self.settings.cooldown_s - (time.monotonic() - ended)))
+        return 0.0 if ended is None else max(0.0, self.settings.cooldown_s - (time.monotonic() - ended))
 
-    def _wait_until_cool(self) -> dict[str, Any]:
+    def _wait_until_cool(self, nominal: bool = False) -> dict[str, Any]:
         """The phone's heat once the gate lets a session start (see `HeatGate`), read every
         `heat_poll_s`, with the gate's reason and the seconds waited: the result's heat record. A
         phone still throttled after `heat_wait_s` fails the session; a warm battery still falling
-        after `battery_wait_s` is measured all the same (its thermal status is fine), and said so."""
+        after `battery_wait_s` is measured all the same (its thermal status is fine), and said so.
+        `nominal`: only a phone that throttles none at all (status 0) may start, as a session
+        measured again after it throttled needs the whole of a cool phone's headroom."""
         s = self.settings
         started = time.monotonic()
         while True:
             heat = self.phone.heat()
             verdict = self.heat_gate.verdict(heat, _LAST_HEAT.get(self._cooldown_key))
+            if nominal and verdict.go and self.heat_gate.throttled_at_all(heat):
+                verdict = Verdict(False, f"thermal status {heat.status} is above 0, and a session measured again waits for a phone that throttles none")
             _LAST_HEAT[self._cooldown_key] = heat
             waited = time.monotonic() - started
             throttled = self.heat_gate.throttled(heat)
@@ -206,14 +211,19 @@ class AndroidRunner(PhoneRunner):
                 # the phone to lock: "the first phone on USB" is known only once connected, and by its
                 # own serial, so its USB serial and its IP:5555 are one phone
                 with phone_lock(self.connection.identity):
-                    self._cool_down()
+                    rest = self._rest_owed()
                     self.prepare()
                     # Only the runs folder is cleared: it keeps the phone from filling up with earlier sessions' models, and
                     # leaves the last session's files there to rerun by hand; the rest of remote_root may be the user's.
                     self.connection.call("clearing earlier runs", lambda link: link.shell_silent(f"rm -rf {shlex.quote(remote_runs)}"))
                     for name in files:
                         local, remote = (run_dir / name).resolve(), f"{remote_run}/{name}"
+                        if name == "request.json":
+                            if rest > float(request.get("cooldown_s", 0.0)):
+                                self._say(f"the phone rests {rest:.0f} s before measuring: the cool-down since its last session")
+                            local = request_with_rest(run_dir, request, rest)
                         self.connection.call(f"pushing {name}", lambda link, local=local, remote=remote: link.push(local, remote))
+                    (run_dir / PUSHED_REQUEST).unlink(missing_ok=True)
                     self.connection.call("making the run readable by the app", lambda link: link.shell_silent(f"chmod -R 755 {shlex.quote(remote_run)}"))
                     result, thermal = self._measured(f"{remote_run}/request.json", result_path, request["run_id"], run_dir)
         finally:
@@ -227,7 +237,7 @@ class AndroidRunner(PhoneRunner):
         """One session once the phone is cool, and its heat before and after; a session that ended
         throttled (its clocks were lowered while it ran) is measured once more after cooling down."""
         for remeasure in (False, True):
-            before = self._wait_until_cool()
+            before = self._wait_until_cool(nominal=remeasure)
             try:
                 self._launch(remote_request, result_path)
             finally:
@@ -241,9 +251,10 @@ class AndroidRunner(PhoneRunner):
                 return result, thermal
             if not remeasure:
                 self._say(f"the session ended throttled ({after}); measuring it again once the phone has cooled down")
-        raise RunnerError(
+        raise Throttled(
             f"the phone throttled during the session twice (it ended at {after}, above thermal status {self.settings.max_thermal_status}); "
-            "let it cool out of the sun and away from other work, raise cooldown_s or measure fewer models per session, and run again"
+            "let it cool out of the sun and away from other work, raise cooldown_s or measure fewer models per session, and run again",
+            result,
         )
 
     def _launch(self, remote_request: str, result_path: Path) -> None:

@@ -9,11 +9,12 @@ however the job ends are `ResidentApp`'s (resident_app.py).
 Every session goes through the resident app, never through a launch of its own: a launch per
 session is what a locked phone with a passcode refuses, and every session runs inside a job's hold
 (`run_session` holds one around a session alone; `run` called outside any holds the app for itself).
-A session waits out the cool-down since the phone's last session (`cooldown_s`), then for a cool
-phone; it pushes the run directory into Documents through house arrest, enqueues it in the inbox
-and waits for the result. The waits, and the app launched again when it stops beating meanwhile,
+A session waits for a cool phone; it pushes the run directory into Documents through house arrest,
+enqueues it in the inbox and waits for the result. The cool-down owed since the phone's last session
+(`cooldown_s`) is spent by the app, as the pushed request's pause before measuring
+(`request_with_rest`), so the phone rests right before it measures. The waits, and the app launched again when it stops beating meanwhile,
 are `Serving`'s (serving.py). A session in which the app found the phone serious or critical is
-measured once more after a cool-down, because a throttled phone reports latencies that belong to its
+measured once more after a cool-down (`hot_cooldown_s`, spent by the app likewise), because a throttled phone reports latencies that belong to its
 temperature rather than to the model. Each result carries its heat record in `thermal` (the app's
 states before and after, whether it throttled, and how long the session waited for a cool phone),
 which a profile puts into its LUT.
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from infra.files import write_json_atomic
 from orchestrator.measure.contract import read_json
-from orchestrator.measure.runners.base import Diagnosis, RunnerError, phone_lock
+from orchestrator.measure.runners.base import Diagnosis, RunnerError, Throttled, phone_lock
 from orchestrator.measure.runners.ios.connection import IosConnection, mux_devices
 from orchestrator.measure.runners.ios.diagnosis import IosDiagnosis
 from orchestrator.measure.runners.ios.messages import DEVICE_ERRORS, failure, reason
@@ -50,7 +51,7 @@ from orchestrator.measure.runners.ios.rundir import accept_result, files_to_push
 from orchestrator.measure.runners.ios.runlog import RunLog
 from orchestrator.measure.runners.ios.serving import Serving
 from orchestrator.measure.runners.ios.settings import IosSettings
-from orchestrator.measure.runners.phone import PhoneRunner
+from orchestrator.measure.runners.phone import PUSHED_REQUEST, PhoneRunner, request_with_rest
 
 if TYPE_CHECKING:
 
@@ -127,7 +128,6 @@ class IosRunner(PhoneRunner):
         log_path = run_dir / "runner.log"
         with open(log_path, "a") as file:
             log = RunLog(file, self.log)
-            self._cool_down(log)
             try:
                 if self._hold is not None:
                     return self._call(self._measure(run_dir, log), log_path)
@@ -143,15 +143,11 @@ class IosRunner(PhoneRunner):
         except DEVICE_ERRORS as exc:
             raise failure(exc, f"talking to the iPhone failed ({reason(exc)}): see {log_path}, then run again") from exc
 
-    def _cool_down(self, log: RunLog) -> None:
-        """Sessions on one phone are spaced by `cooldown_s`, so that the heat of one does not throttle
-        the next; the resident app keeps the phone awake meanwhile."""
+    def _rest_owed(self) -> float:
+        """Seconds of the cool-down since the phone's last session that have not passed yet."""
         if self._last_session_end is None:
-            return
-        left = self.settings.cooldown_s - (time.monotonic() - self._last_session_end)
-        if left > 0:
-            log.say(f"cooling the iPhone down for {left:.0f} s since its last session")
-            time.sleep(left)
+            return 0.0
+        return max(0.0, self.settings.cooldown_s - (time.monotonic() - self._last_session_end))
 
     async def _pick(self) -> str:
         return self.connection.pick(await mux_devices(self.services))
@@ -161,25 +157,28 @@ class IosRunner(PhoneRunner):
     async def _measure(self, run_dir: Path, log: RunLog) -> dict[str, Any]:
         """One session, and once more after a cool-down when the phone got hot during it. The hot
         result is kept as result.hot.json, flagged, for whoever wonders why the session ran twice."""
-        result = await self._session(run_dir, log)
+        result = await self._session(run_dir, log, self._rest_owed())
         hot = hot_state(result)
         if hot is not None:
             write_json_atomic(run_dir / "result.hot.json", result)
             log.say(f"the phone reached thermal state {hot}: measuring again after {self.settings.hot_cooldown_s:g} s of cooling")
-            await asyncio.sleep(self.settings.hot_cooldown_s)
-            result = await self._session(run_dir, log)
+            result = await self._session(run_dir, log, self.settings.hot_cooldown_s)
             hot = hot_state(result)
             if hot is not None:
-                raise RunnerError(
+                raise Throttled(
                     f"the iPhone is too hot to measure (thermal state {hot} in two sessions in a row, see {run_dir / 'result.json'}): "
-                    "let it cool for a few minutes, out of its case, off the charger and out of the sun, then run again"
+                    "let it cool for a few minutes, out of its case, off the charger and out of the sun, then run again",
+                    result,
                 )
         write_json_atomic(run_dir / "result.json", result)  # with its heat record, for a resumed profile's LUT
         return result
 
-    async def _session(self, run_dir: Path, log: RunLog) -> dict[str, Any]:
+    async def _session(self, run_dir: Path, log: RunLog, rest_s: float) -> dict[str, Any]:
+        """One session, the app resting `rest_s` before it measures (where that is longer than the request's own pause)."""
         request = read_json(run_dir / "request.json", "request")
-        files = files_to_push(run_dir, request)
+        if rest_s > float(request.get("cooldown_s", 0.0)):
+            log.say(f"the iPhone rests {rest_s:.0f} s before measuring: the cool-down since its last session")
+        files = [(request_with_rest(run_dir, request, rest_s), "request.json"), *files_to_push(run_dir, request)[1:]]
         run, hold, ios = run_dir.name, self._hold, self.services
         assert hold is not None, "a session runs inside a hold"
         async with AsyncExitStack() as stack:
@@ -190,6 +189,7 @@ class IosRunner(PhoneRunner):
             waited = await serving.until_cool()
             stack.push_async_callback(self.app.quietly, log, f"remove runs/{run}", forget, ios, afc, run)
             await self._push(afc, files, f"{RUNS}/{run}", log)
+            (run_dir / PUSHED_REQUEST).unlink(missing_ok=True)
             if self.settings.stream_log:
                 await serving.stream_log()
             await enqueue(ios, afc, run)
