@@ -9,9 +9,12 @@ valid result is never measured again, so after Ctrl-C, a crash or an unplugged p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from orchestrator.export.backends import get_backend
 from orchestrator.export.probes import export_probes
@@ -86,6 +89,32 @@ def passes(groups: list[tuple[str, list[str]]], count: int) -> list[tuple[str, l
     return [(name if p == 1 else f"{name}-pass{p}", ids) for p in range(1, count + 1) for name, ids in groups]
 
 
+NOISE_TARGET = 0.01  # the relative standard error each network's median should reach over its sessions' rounds
+MAX_NOISE_PASSES = 8  # passes a noisy device is measured beyond the settings' own, at most
+
+
+def noise(results: list[dict[str, Any]]) -> float:
+    """How much a network's time moves from one steady round to the next on this device, relative to
+    it: each network's robust coefficient of variation (1.4826 MAD over the median) in each session,
+    the median of them all. An x86 host: 1-3%; a phone's little core: 7-12% (docs/phone_conditions.md)."""
+    cvs = []
+    for result in results:
+        for model in result["models"]:
+            x = np.array([model["samples_ms"][i] for i in result["steady_rounds"]])
+            if len(x) >= 5 and (median := float(np.median(x))) > 0:
+                cvs.append(1.4826 * float(np.median(np.abs(x - median))) / median)
+    return float(np.median(cvs)) if cvs else 0.0
+
+
+def noise_passes(results: list[dict[str, Any]], settings: MeasureSettings) -> int:
+    """Passes beyond the settings' own that a device this noisy needs for each network's median to
+    reach `NOISE_TARGET` (a median of n rounds moves by about 1.25 cv / sqrt(n)): more sessions, not
+    longer ones, so a phone rests between them (`Guards.noise_rounds`). None on a quiet device."""
+    rounds = max(1, min(len(r["steady_rounds"]) for r in results)) if results else settings.timing.runs
+    needed = math.ceil((1.2533 * noise(results) / NOISE_TARGET) ** 2 / rounds)
+    return min(max(0, needed - settings.passes), MAX_NOISE_PASSES)
+
+
 def adaptive_round(name: str, wide: list[Entry], phones: int) -> list[tuple[str, list[str]]]:
     """An adaptive round's entries as sessions: one, or one per phone measuring (consecutive entries
     in plan order, at least two entries each), so a shelf re-measures in parallel too."""
@@ -129,6 +158,12 @@ class Profiler(LutRun):
         self.results: list[dict[str, Any]] = []
         self.replaced: list[str] = []
         self._measure_sessions(passes(groups, self.settings.passes))
+        if self.settings.guards.noise_rounds and (more := noise_passes(self.results, self.settings)) > 0:
+            self.log(
+                f"this device is noisy (a network's time moves {noise(self.results):.1%} from one round to the next): measuring every "
+                f"session group {more} more times, so that each network's median averages {NOISE_TARGET:.0%} or less"
+            )
+            self._measure_sessions(passes(groups, self.settings.passes + more)[len(groups) * self.settings.passes:])
         estimates, spread = self._attribute()
         for round_index in range(self.settings.adaptive_sessions):
             wide = [e for e in plan.entries if self.settings.tolerance.again(estimates[e.key])]
@@ -156,7 +191,7 @@ class Profiler(LutRun):
         disturbance check speaks of it."""
         plan = self.plan
         self.results += self.sessions.measure_all(sessions, plan.probes, plan.anchor, self.artifacts)
-        for _ in range(SLOW_RETRIES):
+        for _ in range(SLOW_RETRIES if self.settings.guards.slow_sessions else 0):
             machine = {name: facts.get("serial") for name, facts in self.sessions.phones.items()}
             slow = set(slow_sessions(session_anchor_ms(self.results, plan.anchor), machine))
             if not slow:
@@ -172,7 +207,11 @@ class Profiler(LutRun):
             self.results += self.sessions.measure_all(again, plan.probes, plan.anchor, self.artifacts)
 
     def _attribute(self) -> tuple[dict[str, Estimate], SessionSpread]:
-        return attribute(self.plan.entries, results_samples(self.results), self.plan.anchor, reference_ms(self.sessions, self.results, self.plan.anchor))
+        guards = self.settings.guards
+        return attribute(
+            self.plan.entries, results_samples(self.results, guards.steady_rounds), self.plan.anchor if guards.anchor else None,
+            reference_ms(self.sessions, self.results, self.plan.anchor) if guards.anchor else None,
+        )
 
     def _lut_body(self, estimates: dict[str, Estimate], spread: SessionSpread) -> dict[str, Any]:
         results, artifacts = self.results, self.artifacts

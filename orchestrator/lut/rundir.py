@@ -16,7 +16,7 @@ from infra.errors import UserError
 from infra.files import check_output, existing, write_json_atomic
 from infra.locks import run_dir_lock
 from infra.strict_json import load_json
-from orchestrator.lut.settings import MeasureSettings
+from orchestrator.lut.settings import Guards, MeasureSettings
 from orchestrator.measure.devices import Device
 from search.nas.lut import Lut, read_lut
 from search.space import SearchSpace
@@ -72,6 +72,8 @@ class RunDirectory:
         if saved is not None and not resume:
             raise UserError(f"{self.path} already holds a profile; pass --resume to continue it or choose another --out")
         if saved is not None:
+            if isinstance(settings := saved.get("settings"), dict) and "guards" not in settings:  # a run started before guards were settings ran with them all
+                saved = {**saved, "settings": {**settings, "guards": Guards().to_dict()}}
             differs = sorted(k for k, v in self.state.items() if saved.get(k) != v)
             if differs:
                 raise UserError(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from orchestrator.measure.contract import ContractError, check_result, read_json
 from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.progress import shown
+from orchestrator.measure.runners.base import Throttled
 from orchestrator.measure.session import run_session
 from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.measure.timing import TimingPlan
@@ -59,6 +61,7 @@ class Sessions:
         self.phones: dict[str, dict[str, Any]] = {}  # session -> the facts of the phone that measured it
         self.latency_ms: dict[str, float] = {}
         self.timetable = Timetable([])  # the batch `measure_all` measures, and its sessions not started
+        self.budget = settings.budget  # shortened where the phone throttles within a session (`_shorten`)
         self._waiting: dict[str, list[str]] = {}
 
     @contextmanager
@@ -99,11 +102,16 @@ class Sessions:
         models = {pid: (artifacts[pid].path, probes[pid].input_shape) for pid in probe_ids}
         self._waiting.pop(name, None)
         self.timetable.start(name, time.monotonic())
-        result = run_session(
-            self.device, session_dir, models, self.settings.timing, self.settings.seed, f"{self.run_dir.name}/{name}",
-            phone.runner if phone else self.runner, self.settings.budget, self._estimates(probe_ids),
-            lambda timing, round_s: self._timed(name, timing, round_s),
-        )
+        while True:
+            try:
+                result = run_session(
+                    self.device, session_dir, models, self.settings.timing, self.settings.seed, f"{self.run_dir.name}/{name}",
+                    phone.runner if phone else self.runner, self.budget, self._estimates(probe_ids),
+                    lambda timing, round_s: self._timed(name, timing, round_s),
+                )
+                break
+            except Throttled as hot:
+                self._shorten(name, hot, probe_ids)
         self.timetable.finish(name, time.monotonic())
         if phone is not None:
             write_json_atomic(session_dir / "phone.json", phone.facts())
@@ -112,6 +120,24 @@ class Sessions:
         self._expect_waiting()
         self.finished.append(name)
         return result
+
+    def _shorten(self, name: str, hot: Throttled, probe_ids: list[str]) -> None:
+        """A session that throttled the phone twice: every session from now on measures at most half
+        as long as it worked (`Guards.thermal_budget`), which a phone that heats within a session
+        needs; refused in one sentence where the guard is off or the session is at its fewest rounds
+        already. What a round costs: the networks measured so far, else the throttled session's own."""
+        timing = self.settings.timing
+        costs = self._bounded(probe_ids) or (hot.medians_ms if set(probe_ids) <= set(hot.medians_ms) else None)
+        round_s = round_seconds([costs[p] for p in probe_ids], timing.burst) if costs else None
+        worked = hot.work_s or (round_s * timing.runs if round_s else None)
+        floor_s = round_s * self.budget.floor if round_s else None
+        if not self.settings.guards.thermal_budget or worked is None or floor_s is None or worked <= floor_s * 1.05:
+            raise hot
+        self.budget = replace(self.budget, seconds=max(worked / 2, floor_s))
+        self.log(
+            f"session {name}: the phone throttled in it twice after {worked:.0f} s of work; sessions now measure at most "
+            f"{self.budget.seconds:.0f} s of rounds (at least {self.budget.floor}), with a cool-down before each"
+        )
 
     def _estimates(self, probe_ids: list[str]) -> dict[str, float]:
         """What each network costs here, as far as the session's counts may rest on it: those
@@ -122,7 +148,7 @@ class Sessions:
         if bounded is None or len(known) == len(probe_ids):
             return known
         timing = self.settings.timing
-        return bounded if self.settings.budget.fit(timing, round_seconds(bounded.values(), timing.burst)) == timing else known
+        return bounded if self.budget.fit(timing, round_seconds(bounded.values(), timing.burst)) == timing else known
 
     def _bounded(self, probe_ids: list[str]) -> dict[str, float] | None:
         """Every network's cost, those not measured at the slowest one measured; None before any is."""
@@ -137,13 +163,13 @@ class Sessions:
             bounded = self._bounded(probe_ids)
             if bounded is not None:
                 round_s = round_seconds(bounded.values(), self.settings.timing.burst)
-                self.timetable.expect(name, session_seconds(self.settings.budget.fit(self.settings.timing, round_s), round_s))
+                self.timetable.expect(name, session_seconds(self.budget.fit(self.settings.timing, round_s), round_s))
 
     def _timed(self, name: str, timing: TimingPlan, round_s: float) -> None:
         """A session's counts are chosen: its time goes into the timetable, and a cut is said."""
         self.timetable.expect(name, session_seconds(timing, round_s))
         if timing.runs < self.settings.timing.runs:
-            self.log(f"session {name}: {self.settings.budget.explain(self.settings.timing, timing, round_s)}")
+            self.log(f"session {name}: {self.budget.explain(self.settings.timing, timing, round_s)}")
 
     def _learn(self, result: dict[str, Any]) -> None:
         self.latency_ms.update({m["id"]: m["summary"]["median_ms"] for m in result["models"]})
@@ -176,9 +202,9 @@ def budgeted(results: list[dict[str, Any]], settings: MeasureSettings) -> dict[s
     return {"budgeted_sessions": cut} if cut else {}
 
 
-def results_samples(results: list[dict[str, Any]]) -> list[dict[str, list[float]]]:
-    """Each session's samples per network, of its steady rounds (`check_result`)."""
-    return [{m["id"]: [m["samples_ms"][i] for i in r["steady_rounds"]] for m in r["models"]} for r in results]
+def results_samples(results: list[dict[str, Any]], steady: bool = True) -> list[dict[str, list[float]]]:
+    """Each session's samples per network, of its steady rounds (`check_result`), or of all of them (`steady` off)."""
+    return [{m["id"]: [m["samples_ms"][i] for i in r["steady_rounds"]] if steady else list(m["samples_ms"]) for m in r["models"]} for r in results]
 
 
 def _kept(name: str, session_dir: Path, probe_ids: list[str]) -> dict[str, Any] | None:

@@ -22,6 +22,22 @@ BURST = 3
 
 
 @dataclass(frozen=True)
+class Guards:
+    """The protocol's defences against what a device does while it is measured, each switchable so
+    its worth can be measured (`benchmarks/phone_conditions.py`, docs/phone_conditions.md); all on by
+    default, as a profile runs. The cool-down between sessions is the phone runner's (`cooldown_s`)."""
+
+    anchor: bool = True  # each session's samples scaled to the anchor network's speed in it (drift, throttling, another phone of the model)
+    steady_rounds: bool = True  # rounds a burst of other work slowed are left out of attribution (`orchestrator.measure.steady`)
+    slow_sessions: bool = True  # a session the anchor shows slowed as a whole is measured again (`disturbance.slow_sessions`)
+    noise_rounds: bool = True  # a noisy device is measured in more passes (more sessions, each after a rest) until each median is steady (`profile.noise_passes`)
+    thermal_budget: bool = True  # a session that throttles the phone twice makes every later session shorter, rather than ending the profile (`Sessions._shorten`)
+
+    def to_dict(self) -> dict[str, bool]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
 class MeasureSettings:
     timing: TimingPlan = TimingPlan(burst=BURST)
     # A session whose rounds would take longer than this measures fewer of them, at least its floor
@@ -37,6 +53,7 @@ class MeasureSettings:
     tolerance: Tolerance = Tolerance()
     seed: int = 0
     per_stage_sessions: bool = True  # finer resume granularity; each session costs a runner start
+    guards: Guards = Guards()
 
     def __post_init__(self) -> None:
         if self.passes < 2:

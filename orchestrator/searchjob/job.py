@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from infra.errors import UserError
 from infra.files import write_json_atomic
 from infra.strict_json import load_json
-from orchestrator.searchjob.resume import INPUTS_FILE, check_resume, file_sha256
 from orchestrator.measure.cpu import cpu_model
+from orchestrator.searchjob.resume import INPUTS_FILE, check_resume, file_sha256
 from orchestrator.searchjob.scoring import Scorer
 from orchestrator.searchjob.targets import Asked, Targets
 from search.nas.memory import Reanchored
