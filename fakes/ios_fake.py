@@ -500,6 +500,11 @@ class FakePhone:
 
     async def afc_get_file_contents(self, afc: FakeAfc, path: str) -> bytes:
         self.pulled.append(path)
+        if path == HEARTBEAT and self.simulation is not None and afc.exists(path):
+            # a runner reading the heat, as the Android one reads the thermal service: it waits
+            # between readings, which a simulated phone spends at rest; the beat says the heat after it
+            self.simulation.thermal_reading()
+            return json.dumps({**json.loads(afc.read(path)), "thermal_state": self.simulation.conditions.ios_state()}).encode()
         return afc.read(path)
 
     async def afc_rm(self, afc: FakeAfc, path: str) -> None:
