@@ -15,6 +15,7 @@ from fakes.phones.behaviour import SHIPPED, read_behaviour, varied
 from fakes.phones.catalogue import Catalogue
 from fakes.phones.conditions import Conditions
 from fakes.phones.simulation import PhoneSimulation
+from fakes.phones.timed import HostTimed
 from fakes.phones.world import FLOOR_MS, Network, World
 from infra.errors import UserError
 from orchestrator.export.cache import fingerprint
@@ -186,3 +187,26 @@ def test_a_catalogue_finds_a_program_by_the_export_records_sha256(tmp_path):
     pushed.parent.mkdir()
     pushed.write_bytes(b"a program")
     assert Catalogue(tmp_path / "cache").network(pushed) == Network(config, head=False, backend=None)
+
+
+def test_a_timed_phone_prices_each_program_by_its_real_time_here_once_times_the_phones_speed(tmp_path, tiny_min_pte):
+    phone = varied(read_behaviour("pixel-like"), only=())
+    sim = PhoneSimulation(phone, Known({"net": Network(min_config(TINY, 64))}), truth="timed")
+    answers = []
+    for attempt in range(2):
+        run = tmp_path / f"run-{attempt}"
+        (run / "models").mkdir(parents=True)
+        (run / "models" / "net.pte").write_bytes(tiny_min_pte.read_bytes())
+        plan = TimingPlan(warmup_runs=1, warmup_s=0.0, runs=3, min_s=0.0)
+        request = make_request(run.name, "pte", [{"id": "net", "file": "models/net.pte", "input_shape": [1, 3, 64, 64]}], 1, None, plan)
+        (run / "request.json").write_text(json.dumps(request))
+        answers.append(check_result(validate(sim.run(run), "result", "the timed phone"), request, "the timed phone")["models"][0]["samples_ms"])
+    [host_ms] = sim.timed.host_ms.values()  # timed once, for both sessions
+    assert host_ms > 0 and answers[0] == answers[1] == pytest.approx([host_ms * phone["world"]["speed"]] * 3)
+
+
+def test_the_timed_truth_refuses_a_program_this_machine_cannot_run(tmp_path):
+    package = tmp_path / "net.mlpackage"
+    package.mkdir()
+    with pytest.raises(LookupError, match=r"^net\.mlpackage is no ExecuTorch program: the timed truth runs programs on this machine, which runs \.pte files only$"):
+        HostTimed(1.0).quiet_ms(package, [1, 3, 64, 64])

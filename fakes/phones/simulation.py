@@ -24,6 +24,7 @@ import numpy as np
 
 from fakes.phones.catalogue import Catalogue
 from fakes.phones.conditions import Conditions
+from fakes.phones.timed import HostTimed
 from fakes.phones.world import Network, World
 from orchestrator.export.cache import fingerprint
 from orchestrator.measure.contract import summarize
@@ -35,9 +36,14 @@ EPOCH = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)  # the phone's clock 
 class PhoneSimulation:
     """One simulated phone: its behaviour file's world and conditions, stepped by the requests it runs."""
 
-    def __init__(self, behaviour: Mapping[str, Any], catalogue: Catalogue | None = None) -> None:
+    def __init__(self, behaviour: Mapping[str, Any], catalogue: Catalogue | None = None, truth: str = "world") -> None:
+        """`truth`: "world", each network priced by the world (exact, instant), or "timed", each program
+        timed for real on this machine and scaled by the phone's speed (`timed.HostTimed`)."""
+        if truth not in ("world", "timed"):
+            raise ValueError(f"truth is 'world' or 'timed', not {truth!r}")
         self.behaviour = behaviour
         self.world = World(behaviour["world"])
+        self.timed = HostTimed(self.world.speed) if truth == "timed" else None
         self.conditions = Conditions(behaviour["conditions"], np.random.default_rng(behaviour.get("seed", 0)))
         self.catalogue = catalogue or Catalogue()
         simulation = behaviour.get("simulation", {})
@@ -87,7 +93,8 @@ class PhoneSimulation:
         started = self.conditions.clock.now
         try:
             models = {spec["id"]: self._network(run_dir / spec["file"]) for spec in request["models"]}
-            quiet = {name: self.quiet_ms(network) for name, network in models.items()}
+            quiet = {name: self.quiet_ms(network) for name, network in models.items()} if self.timed is None else {
+                spec["id"]: self.timed.quiet_ms(run_dir / spec["file"], spec["input_shape"]) for spec in request["models"]}
         except LookupError as exc:
             return self._result(request, started, [], error=str(exc))
         loads = {}
@@ -103,7 +110,7 @@ class PhoneSimulation:
         samples = self._rounds(quiet, measure["runs"], measure["seconds"], burst, record=True)
         out = []
         for name, network in models.items():
-            memory = self.world.memory(network.backend or self.behaviour["backend"], network)
+            memory = self._memory(network)
             out.append({
                 "id": name, "load_ms": loads[name], "first_inference_ms": first[name], "samples_ms": samples[name],
                 "summary": summarize(samples[name]),
@@ -112,6 +119,15 @@ class PhoneSimulation:
             })
         self._real = time.monotonic()
         return self._result(request, started, out)
+
+    def _memory(self, network: Network) -> dict[str, Any] | None:
+        """The world's memory of the network; none where a timed phone's world has no LUT of its space and resolution."""
+        try:
+            return self.world.memory(network.backend or self.behaviour["backend"], network)
+        except LookupError:
+            if self.timed is None:
+                raise
+            return None
 
     def _network(self, program: Path) -> Network:
         return self.catalogue.network(program)
