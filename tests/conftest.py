@@ -80,6 +80,16 @@ def export_cache(run_folder: Path) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def phones_unknown_to_the_android_runner(monkeypatch) -> None:
+    """The Android runner remembers each phone's last session, heat and throttling per process, by
+    its address; a loopback port a later test reuses is another phone, so every test starts afresh."""
+    import orchestrator.measure.runners.android.runner as android
+
+    for name, fresh in (("_SESSION_ENDS", {}), ("_LAST_HEAT", {}), ("_THROTTLED_BEFORE", set())):
+        monkeypatch.setattr(android, name, fresh)
+
+
+@pytest.fixture(autouse=True)
 def shared_export_cache(export_cache: Path, tmp_path_factory, monkeypatch) -> Path:
     """BENCH_CACHE for every test: the run's exports and FLOP counts, with locks of its own
     (`private_locks`). The host's timing lock would otherwise queue every timing test of one xdist

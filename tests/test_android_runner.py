@@ -655,6 +655,18 @@ def test_session_that_ended_throttled_is_measured_again_once_cool(tmp_path: Path
     assert result["thermal"]["throttled"] is False
 
 
+def test_after_a_session_ended_throttled_every_later_session_waits_for_a_phone_that_throttles_none(
+    tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
+) -> None:
+    peer.phone.session_heat, peer.phone.cooling = [3, 1, 0], 1  # the first ends throttled, its second try warm but within the gate
+    for run in ("run-1", "run-2"):
+        runner = pixel7_runner(peer, adb_key, heat_poll_s=0.01)
+        runner.log = lambda line: None
+        result = measure(runner, tmp_path / run, {"net": tiny_min_pte})
+    assert len(peer.phone.launches) == 3
+    assert result["thermal"]["before"]["status"] == 0  # not the gate's 1: a phone that starts warm heats past it again
+
+
 def test_session_that_ends_throttled_twice_fails(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.session_heat, peer.phone.cooling = [3, 3], 1
     runner = pixel7_runner(peer, adb_key, heat_poll_s=0.01)

@@ -45,16 +45,15 @@ def test_a_noisy_device_is_measured_in_more_passes_until_each_median_moves_a_per
     assert noise_passes([result({"a": rounds})], QUICK) == passes
 
 
-def throttled(work_s: float, medians: dict[str, float]) -> Throttled:
-    finished = f"2026-11-29T12:{int(work_s // 60):02d}:{work_s % 60:06.3f}+00:00"
+def throttled(rounds: int, medians: dict[str, float]) -> Throttled:
     models = [{"id": k, "summary": {"median_ms": v}} for k, v in medians.items()]
-    return Throttled("the phone throttled during the session twice", {"started_at": "2026-11-29T12:00:00+00:00", "finished_at": finished, "models": models})
+    return Throttled("the phone throttled during the session twice", {"rounds": rounds, "models": models})
 
 
-def test_a_throttled_session_says_how_long_it_worked_and_what_its_networks_cost() -> None:
-    hot = throttled(90.0, {"a": 10.0, "anchor": 4.0})
-    assert hot.work_s == pytest.approx(90.0) and hot.medians_ms == {"a": 10.0, "anchor": 4.0}
-    assert Throttled("x", {"models": []}).work_s is None
+def test_a_throttled_session_says_how_many_rounds_it_measured_and_what_its_networks_cost() -> None:
+    hot = throttled(25, {"a": 10.0, "anchor": 4.0})
+    assert hot.rounds == 25 and hot.medians_ms == {"a": 10.0, "anchor": 4.0}
+    assert Throttled("x", {"models": []}).rounds == 0
 
 
 def sessions(tmp_path: Path, guards: Guards = Guards()) -> tuple[Sessions, list[str]]:
@@ -65,14 +64,24 @@ def sessions(tmp_path: Path, guards: Guards = Guards()) -> tuple[Sessions, list[
 
 def test_a_session_that_throttles_the_phone_twice_halves_every_later_sessions_time(tmp_path: Path) -> None:
     run, said = sessions(tmp_path)
-    run._shorten("mbconv-layers", throttled(120.0, {"a": 10.0, "anchor": 4.0}), ["a", "anchor"])
-    assert run.budget == TimeBudget(seconds=60.0, floor=5)
-    assert said == ["session mbconv-layers: the phone throttled in it twice after 120 s of work; sessions now measure at most 60 s of rounds (at least 5), with a cool-down before each"]
+    # 2000 rounds of 3 bursts of 14 ms: 84 s of rounds
+    run._shorten("mbconv-layers", throttled(2000, {"a": 10.0, "anchor": 4.0}), ["a", "anchor"])
+    assert (run.budget.seconds, run.budget.floor) == (pytest.approx(42.0), 5)
+    assert said == ["session mbconv-layers: the phone throttled in it twice after 84 s of rounds; sessions now measure at most 42 s of rounds (at least 5), with a cool-down before each"]
+
+
+def test_a_phone_that_throttles_whatever_the_session_is_refused_once_sessions_are_at_their_fewest_rounds(tmp_path: Path) -> None:
+    run, said = sessions(tmp_path)
+    hot = throttled(2000, {"a": 10.0, "anchor": 4.0})
+    with pytest.raises(Throttled):
+        for _ in range(20):  # a phone that throttles in every session, however short
+            run._shorten("mbconv-layers", hot, ["a", "anchor"])
+    assert run.budget.seconds == pytest.approx(0.042 * 5) and len(said) == 9  # 84 s halved to 0.21 s, the floor's 5 rounds
 
 
 def test_with_the_thermal_guard_off_a_session_that_throttles_twice_is_refused(tmp_path: Path) -> None:
     run, _ = sessions(tmp_path, Guards(thermal_budget=False))
-    hot = throttled(120.0, {"a": 10.0, "anchor": 4.0})
+    hot = throttled(2000, {"a": 10.0, "anchor": 4.0})
     with pytest.raises(Throttled) as caught:
         run._shorten("mbconv-layers", hot, ["a", "anchor"])
     assert caught.value is hot and run.budget.seconds == 300.0
@@ -80,9 +89,9 @@ def test_with_the_thermal_guard_off_a_session_that_throttles_twice_is_refused(tm
 
 def test_a_session_at_its_fewest_rounds_that_still_throttles_is_refused(tmp_path: Path) -> None:
     run, _ = sessions(tmp_path)
-    # a round of 3 bursts of 14 ms is 0.042 s; 5 rounds at the least: 0.21 s, and the session worked 0.2 s
+    # a round of 3 bursts of 14 ms is 0.042 s; 5 rounds at the least
     with pytest.raises(Throttled):
-        run._shorten("mbconv-layers", throttled(0.2, {"a": 10.0, "anchor": 4.0}), ["a", "anchor"])
+        run._shorten("mbconv-layers", throttled(5, {"a": 10.0, "anchor": 4.0}), ["a", "anchor"])
 
 
 def test_a_phone_that_never_cools_is_refused_in_one_sentence_and_never_measured(tmp_path: Path, phone_cache: Path) -> None:

@@ -123,19 +123,19 @@ class Sessions:
 
     def _shorten(self, name: str, hot: Throttled, probe_ids: list[str]) -> None:
         """A session that throttled the phone twice: every session from now on measures at most half
-        as long as it worked (`Guards.thermal_budget`), which a phone that heats within a session
-        needs; refused in one sentence where the guard is off or the session is at its fewest rounds
-        already. What a round costs: the networks measured so far, else the throttled session's own."""
-        timing = self.settings.timing
+        as long as it did (`Guards.thermal_budget`), which a phone that heats within a session needs;
+        refused in one sentence where the guard is off or sessions are at their fewest rounds already.
+        What a round costs: the networks measured so far, else the throttled session's own medians."""
         costs = self._bounded(probe_ids) or (hot.medians_ms if set(probe_ids) <= set(hot.medians_ms) else None)
-        round_s = round_seconds([costs[p] for p in probe_ids], timing.burst) if costs else None
-        worked = hot.work_s or (round_s * timing.runs if round_s else None)
-        floor_s = round_s * self.budget.floor if round_s else None
-        if not self.settings.guards.thermal_budget or worked is None or floor_s is None or worked <= floor_s * 1.05:
+        if not self.settings.guards.thermal_budget or not costs or not hot.rounds:
+            raise hot
+        round_s = round_seconds([costs[p] for p in probe_ids], self.settings.timing.burst)
+        floor_s, worked = round_s * self.budget.floor, min(self.budget.seconds, round_s * hot.rounds)
+        if worked <= floor_s * 1.05:
             raise hot
         self.budget = replace(self.budget, seconds=max(worked / 2, floor_s))
         self.log(
-            f"session {name}: the phone throttled in it twice after {worked:.0f} s of work; sessions now measure at most "
+            f"session {name}: the phone throttled in it twice after {worked:.0f} s of rounds; sessions now measure at most "
             f"{self.budget.seconds:.0f} s of rounds (at least {self.budget.floor}), with a cool-down before each"
         )
 

@@ -30,23 +30,18 @@ class RunnerError(UserError):
 class Throttled(RunnerError):
     """A phone that throttled in a session twice, after cooling down in between: the session heats it
     beyond what a rest undoes, so a profile measures it again shorter (`Guards.thermal_budget`).
-    `result`: the second session's result, whose clock says how long it worked and whose medians
-    what a round costs (at the throttled speed: an upper bound)."""
+    `result`: the second session's result: its rounds, and its medians, what a round costs (at the
+    throttled speed: an upper bound)."""
 
     def __init__(self, message: str, result: dict[str, Any]) -> None:
         super().__init__(message)
         self.result = result
 
     @property
-    def work_s(self) -> float | None:
-        """How long the session ran by the phone's own clock (its result's start and end), where it says."""
-        from datetime import datetime
-
-        try:
-            seconds = (datetime.fromisoformat(self.result["finished_at"]) - datetime.fromisoformat(self.result["started_at"])).total_seconds()
-        except (KeyError, TypeError, ValueError):
-            return None
-        return seconds if seconds > 0 else None
+    def rounds(self) -> int:
+        """The rounds the throttled session measured."""
+        rounds = self.result.get("rounds")
+        return rounds if isinstance(rounds, int) and rounds > 0 else 0
 
     @property
     def medians_ms(self) -> dict[str, float]:

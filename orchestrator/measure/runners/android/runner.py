@@ -66,10 +66,12 @@ from orchestrator.measure.runners.base import Diagnosis, RunnerError, Throttled,
 from orchestrator.measure.runners.phone import PUSHED_REQUEST, PhoneRunner, request_with_rest
 from orchestrator.measure.runners.platform import FoundPhone
 
-# Runners are made per session, so when a phone last finished a session, and its heat at the last
-# reading (what the battery's trend is judged from), are remembered per process.
+# Runners are made per session, so when a phone last finished a session, its heat at the last
+# reading (what the battery's trend is judged from), and whether a session on it ever ended
+# throttled, are remembered per process.
 _SESSION_ENDS: dict[str, float] = {}
 _LAST_HEAT: dict[str, Heat] = {}
+_THROTTLED_BEFORE: set[str] = set()
 
 
 def stderr_log(message: str) -> None:
@@ -179,7 +181,7 @@ class AndroidRunner(PhoneRunner):
             heat = self.phone.heat()
             verdict = self.heat_gate.verdict(heat, _LAST_HEAT.get(self._cooldown_key))
             if nominal and verdict.go and self.heat_gate.throttled_at_all(heat):
-                verdict = Verdict(False, f"thermal status {heat.status} is above 0, and a session measured again waits for a phone that throttles none")
+                verdict = Verdict(False, f"thermal status {heat.status} is above 0, and after a session that ended throttled the phone must throttle none")
             _LAST_HEAT[self._cooldown_key] = heat
             waited = time.monotonic() - started
             throttled = self.heat_gate.throttled(heat)
@@ -235,9 +237,11 @@ class AndroidRunner(PhoneRunner):
 
     def _measured(self, remote_request: str, result_path: Path, run_id: str, run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
         """One session once the phone is cool, and its heat before and after; a session that ended
-        throttled (its clocks were lowered while it ran) is measured once more after cooling down."""
+        throttled (its clocks were lowered while it ran) is measured once more after cooling down.
+        Once a session on the phone ended throttled, every later one waits for a phone that throttles
+        none (status 0): one that starts warm heats past the gate again within the session."""
         for remeasure in (False, True):
-            before = self._wait_until_cool(nominal=remeasure)
+            before = self._wait_until_cool(nominal=remeasure or self._cooldown_key in _THROTTLED_BEFORE)
             try:
                 self._launch(remote_request, result_path)
             finally:
@@ -249,6 +253,7 @@ class AndroidRunner(PhoneRunner):
             thermal = {"before": before, "after": after.as_json(), "throttled": throttled}
             if not throttled:
                 return result, thermal
+            _THROTTLED_BEFORE.add(self._cooldown_key)
             if not remeasure:
                 self._say(f"the session ended throttled ({after}); measuring it again once the phone has cooled down")
         raise Throttled(
