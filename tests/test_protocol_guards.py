@@ -13,12 +13,13 @@ from fakes.adb_peer import AdbPeer
 from fakes.phones.behaviour import read_behaviour, varied
 from fakes.phones.simulation import PhoneSimulation
 from fakes.phones.world import Network
-from orchestrator.lut.profile import MAX_NOISE_PASSES, noise, noise_passes
+from orchestrator.lut.profile import MAX_NOISE_PASSES, adaptive_round, noise, noise_passes
 from orchestrator.lut.sessions import Sessions
 from orchestrator.lut.settings import QUICK, Guards
 from orchestrator.measure.budget import TimeBudget
 from orchestrator.measure.devices import get_device
 from orchestrator.measure.runners.base import RunnerError, Throttled
+from orchestrator.plan.builder import build_plan
 from search.space import load_space
 from search.space.sampling import min_config
 from tests.test_android_runner import measure, pixel7_runner
@@ -112,3 +113,9 @@ def test_a_phone_that_never_cools_is_refused_in_one_sentence_and_never_measured(
         "let it cool out of the sun and away from other work, or raise AndroidSettings.heat_wait_s"
     )
     assert peer.phone.launches == [] and sim.sessions == 0
+
+
+def test_an_adaptive_round_of_more_networks_than_the_plans_largest_session_is_split_into_sessions_no_larger() -> None:
+    entries = build_plan(load_space("tiny"), 128).entries[:66]  # 76 networks: the hard phone's first adaptive round, nearly
+    assert [(name, len(ids)) for name, ids in adaptive_round("adaptive-1", entries, phones=1, most=53)] == [("adaptive-1-1", 37), ("adaptive-1-2", 40)]
+    assert [(name, len(ids)) for name, ids in adaptive_round("adaptive-1", entries, phones=1, most=80)] == [("adaptive-1", 76)]

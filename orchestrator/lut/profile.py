@@ -115,10 +115,13 @@ def noise_passes(results: list[dict[str, Any]], settings: MeasureSettings) -> in
     return min(max(0, needed - settings.passes), MAX_NOISE_PASSES)
 
 
-def adaptive_round(name: str, wide: list[Entry], phones: int) -> list[tuple[str, list[str]]]:
+def adaptive_round(name: str, wide: list[Entry], phones: int, most: int | None = None) -> list[tuple[str, list[str]]]:
     """An adaptive round's entries as sessions: one, or one per phone measuring (consecutive entries
-    in plan order, at least two entries each), so a shelf re-measures in parallel too."""
-    parts = max(1, min(phones, len(wide) // 2))
+    in plan order, at least two entries each), so a shelf re-measures in parallel too; and none of
+    more than about `most` networks, the plan's largest session, as a session longer than any the
+    device measured may heat a phone past what a rest undoes (the hard simulated phone's did)."""
+    needed = phones if most is None else max(phones, math.ceil(len(probes_of(wide)) / most))
+    parts = max(1, min(needed, len(wide) // 2))
     if parts == 1:
         return [(name, probes_of(wide))]
     bounds = [round(i * len(wide) / parts) for i in range(parts + 1)]
@@ -165,17 +168,18 @@ class Profiler(LutRun):
             )
             self._measure_sessions(passes(groups, self.settings.passes + more)[len(groups) * self.settings.passes:])
         estimates, spread = self._attribute()
+        largest = max(len(ids) for _, ids in groups)
         for round_index in range(self.settings.adaptive_sessions):
             wide = [e for e in plan.entries if self.settings.tolerance.again(estimates[e.key])]
             if not wide:
                 break
             self.log(f"adaptive round {round_index + 1}: {len(wide)} entries have wide intervals or no positive latency, measuring them again")
-            self._measure_sessions(adaptive_round(f"adaptive-{round_index + 1}", wide, self.sessions.phone_count))
+            self._measure_sessions(adaptive_round(f"adaptive-{round_index + 1}", wide, self.sessions.phone_count, largest))
             estimates, spread = self._attribute()
         body = self._lut_body(estimates, spread)
         if (cause := disturbance(body)) and (offending := set(offending_entries(body))):
             self.log(f"the sessions look disturbed ({cause}); measuring those entries again")
-            self._measure_sessions(adaptive_round("disturbed", [e for e in plan.entries if e.key in offending], self.sessions.phone_count))
+            self._measure_sessions(adaptive_round("disturbed", [e for e in plan.entries if e.key in offending], self.sessions.phone_count, largest))
             estimates, spread = self._attribute()
             body = self._lut_body(estimates, spread)
         if cause := disturbance(body):
