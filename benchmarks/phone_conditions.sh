@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-docs/phone_conditions.jsonl}
 PHONES=${PHONES:-"pixel-like iphone-like hard"}
 STEPS=${STEPS:-"all guards alone"}
-GUARDS=${GUARDS:-"cooldown anchor steady_rounds slow_sessions noise_rounds thermal_budget"}
+GUARDS=${GUARDS:-"cooldown anchor round_anchor steady_rounds slow_sessions noise_rounds thermal_budget"}
 run() { .venv/bin/python -m benchmarks.phone_conditions --out "$OUT" "$@" >/dev/null; }
 for phone in $PHONES; do
   for step in $STEPS; do

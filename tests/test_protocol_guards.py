@@ -14,6 +14,7 @@ from fakes.phones.behaviour import read_behaviour, varied
 from fakes.phones.simulation import PhoneSimulation
 from fakes.phones.world import Network
 from orchestrator.lut.profile import MAX_NOISE_PASSES, adaptive_round, noise, noise_passes
+from orchestrator.lut.reference import round_anchored
 from orchestrator.lut.sessions import Sessions
 from orchestrator.lut.settings import QUICK, Guards
 from orchestrator.measure.budget import TimeBudget
@@ -119,3 +120,19 @@ def test_an_adaptive_round_of_more_networks_than_the_plans_largest_session_is_sp
     entries = build_plan(load_space("tiny"), 128).entries[:66]  # 76 networks: the hard phone's first adaptive round, nearly
     assert [(name, len(ids)) for name, ids in adaptive_round("adaptive-1", entries, phones=1, most=53)] == [("adaptive-1-1", 37), ("adaptive-1-2", 40)]
     assert [(name, len(ids)) for name, ids in adaptive_round("adaptive-1", entries, phones=1, most=80)] == [("adaptive-1", 76)]
+
+
+def test_each_round_is_scaled_by_the_phones_speed_around_it_so_a_governor_step_within_a_session_cancels() -> None:
+    anchor = [10.0, 10.0, 10.0, 16.0, 16.0, 16.0, 16.0, 16.0, 10.0, 10.0, 10.0]  # five rounds at the governor's slower step
+    [scaled] = round_anchored([{"anchor": anchor, "net": [2 * a for a in anchor]}], "anchor")
+    assert scaled["net"] == pytest.approx([20.0] * 11) and scaled["anchor"] == pytest.approx([10.0] * 11)
+
+
+def test_one_slow_anchor_time_does_not_move_its_round() -> None:
+    [scaled] = round_anchored([{"anchor": [10.0, 10.0, 10.0, 30.0, 10.0, 10.0, 10.0], "net": [20.0] * 7}], "anchor")
+    assert scaled["net"] == pytest.approx([20.0] * 7)
+
+
+def test_a_session_too_short_to_see_a_speed_in_is_left_as_measured() -> None:
+    session = {"anchor": [10.0, 16.0, 10.0, 16.0], "net": [20.0, 32.0, 20.0, 32.0]}
+    assert round_anchored([session], "anchor") == [session]

@@ -23,7 +23,7 @@ from orchestrator.lut.disturbance import disturbance, offending_entries, slow_se
 from orchestrator.lut.lut_run import LutRun
 from orchestrator.lut.memory import lut_memory
 from orchestrator.lut.provenance import device_provenance, phones_provenance
-from orchestrator.lut.reference import reference_ms, session_anchor_ms
+from orchestrator.lut.reference import reference_ms, round_anchored, session_anchor_ms
 from orchestrator.lut.rundir import RunDirectory, run_state
 from orchestrator.lut.sessions import Sessions, budgeted, results_samples, session_name
 from orchestrator.lut.settings import MeasureSettings
@@ -117,9 +117,10 @@ def noise_passes(results: list[dict[str, Any]], settings: MeasureSettings) -> in
 
 def adaptive_round(name: str, wide: list[Entry], phones: int, most: int | None = None) -> list[tuple[str, list[str]]]:
     """An adaptive round's entries as sessions: one, or one per phone measuring (consecutive entries
-    in plan order, at least two entries each), so a shelf re-measures in parallel too; and none of
-    more than about `most` networks, the plan's largest session, as a session longer than any the
-    device measured may heat a phone past what a rest undoes (the hard simulated phone's did)."""
+    in plan order, at least two entries each), so a shelf re-measures in parallel too; and, on a
+    phone that throttled within sessions, none of more than about `most` networks, the plan's largest
+    session, as a session longer than any it measured may heat it past what a rest undoes (the hard
+    simulated phone's did)."""
     needed = phones if most is None else max(phones, math.ceil(len(probes_of(wide)) / most))
     parts = max(1, min(needed, len(wide) // 2))
     if parts == 1:
@@ -168,7 +169,8 @@ class Profiler(LutRun):
             )
             self._measure_sessions(passes(groups, self.settings.passes + more)[len(groups) * self.settings.passes:])
         estimates, spread = self._attribute()
-        largest = max(len(ids) for _, ids in groups)
+        # a phone that throttled within sessions (their time shortened) gets no session longer than the plan's largest
+        largest = max(len(ids) for _, ids in groups) if self.sessions.budget != self.settings.budget else None
         for round_index in range(self.settings.adaptive_sessions):
             wide = [e for e in plan.entries if self.settings.tolerance.again(estimates[e.key])]
             if not wide:
@@ -212,8 +214,9 @@ class Profiler(LutRun):
 
     def _attribute(self) -> tuple[dict[str, Estimate], SessionSpread]:
         guards = self.settings.guards
+        samples = results_samples(self.results, guards.steady_rounds)
         return attribute(
-            self.plan.entries, results_samples(self.results, guards.steady_rounds), self.plan.anchor if guards.anchor else None,
+            self.plan.entries, round_anchored(samples, self.plan.anchor) if guards.round_anchor else samples, self.plan.anchor if guards.anchor else None,
             reference_ms(self.sessions, self.results, self.plan.anchor) if guards.anchor else None,
         )
 

@@ -72,8 +72,9 @@ class RunDirectory:
         if saved is not None and not resume:
             raise UserError(f"{self.path} already holds a profile; pass --resume to continue it or choose another --out")
         if saved is not None:
-            if isinstance(settings := saved.get("settings"), dict) and "guards" not in settings:  # a run started before guards were settings ran with them all
-                saved = {**saved, "settings": {**settings, "guards": Guards().to_dict()}}
+            if isinstance(settings := saved.get("settings"), dict) and isinstance(settings.get("guards", {}), dict):
+                # a run started before a guard existed resumes with it at its default: attribution reads the raw samples again
+                saved = {**saved, "settings": {**settings, "guards": {**Guards().to_dict(), **settings.get("guards", {})}}}
             differs = sorted(k for k, v in self.state.items() if saved.get(k) != v)
             if differs:
                 raise UserError(

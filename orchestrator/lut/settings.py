@@ -28,6 +28,7 @@ class Guards:
     default, as a profile runs. The cool-down between sessions is the phone runner's (`cooldown_s`)."""
 
     anchor: bool = True  # each session's samples scaled to the anchor network's speed in it (drift, throttling, another phone of the model)
+    round_anchor: bool = True  # each round's samples scaled to the anchor's speed around that round (`reference.round_anchored`)
     steady_rounds: bool = True  # rounds a burst of other work slowed are left out of attribution (`orchestrator.measure.steady`)
     slow_sessions: bool = True  # a session the anchor shows slowed as a whole is measured again (`disturbance.slow_sessions`)
     noise_rounds: bool = True  # a noisy device is measured in more passes (more sessions, each after a rest) until each median is steady (`profile.noise_passes`)
