@@ -83,10 +83,16 @@ def android(behaviour: dict[str, Any], root: Path, cooldown_s: float = 60.0) -> 
         peer.phone.simulation = sim
         model = behaviour["model"]
         device = Device(f"sim-{behaviour['name']}", "android", behaviour["backend"], {"threads": 1}, behaviour["description"][:80], {"model": [model]})
-        settings = AndroidSettings(address=peer.address, key_path=root / "adbkey", apk=None, cooldown_s=cooldown_s, poll_interval_s=0.05, heat_poll_s=0.0)
+        settings = AndroidSettings(
+            address=peer.address, key_path=root / "adbkey", apk=None, cooldown_s=cooldown_s, poll_interval_s=0.05, heat_poll_s=0.0,
+            heat_wait_s=HEAT_WAIT_S,
+        )
         yield Simulated(sim, device, ShelfPhone(peer.address, model, "Android 14", "UQ1A.240105.004", AndroidRunner(settings, device.name, (model,))))
 
 
+# Real seconds a runner waits for a hot phone to cool: each reading rests the simulated phone
+# `rest_per_reading_s` (10 s), so this is hours of the phone's rest; then the phone is refused.
+HEAT_WAIT_S = 30.0
 IOS_POLL_S = 0.02  # the iOS runner's polls and the app's beats, on loopback
 
 
@@ -98,7 +104,7 @@ def iphone(behaviour: dict[str, Any], root: Path, cooldown_s: float = 60.0) -> I
     model = behaviour["model"]
     phone = FakePhone(root / "phone", simulated_app(sim), product_type=model, simulation=sim, beat_s=IOS_POLL_S)
     device = Device(f"sim-{behaviour['name']}", "ios", behaviour["backend"], {"compute_units": "all"}, behaviour["description"][:80], {"product_type": [model]})
-    settings = IosSettings(cooldown_s=cooldown_s, poll_s=IOS_POLL_S, heat_poll_s=IOS_POLL_S, stale_s=5.0)
+    settings = IosSettings(cooldown_s=cooldown_s, poll_s=IOS_POLL_S, heat_poll_s=IOS_POLL_S, stale_s=5.0, heat_wait_s=HEAT_WAIT_S)
     runner = IosRunner(settings, device.name, (model,), services=phone, log=lambda _: None)
     try:
         yield Simulated(sim, device, ShelfPhone(phone.udid, model, f"iOS {phone.version}", None, runner))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every record of docs/phone_conditions.jsonl (benchmarks/phone_conditions.py), then the page from them.
 # Each phone: every condition on over three seeds (with the naive protocol and searches), each guard
-# off in turn, and each condition alone. The hard phone's profiles are most of the time (about 25 min
+# off in turn (three seeds), and each condition alone; then a phone that never cools, to be refused. The hard phone's profiles are most of the time (about 25 min
 # each on 2 cores: ten passes on its little core, and sessions measured again after throttling); run
 # lanes in parallel with PHONES=... and STEPS=... (all, guards, alone). Usage:
 #   benchmarks/phone_conditions.sh                       # everything, one lane (hours)
@@ -17,9 +17,11 @@ for phone in $PHONES; do
   for step in $STEPS; do
     case $step in
       all) run --phone "$phone" --seeds 3 ;;
-      guards) for guard in $GUARDS; do run --phone "$phone" --guards-off-only --off "$guard"; done ;;
+      guards) run --phone "$phone" --seeds 3 --guards-off-only $(printf -- '--off %s ' $GUARDS) ;;
       alone) for condition in drift dvfs throttle noise interference none; do run --phone "$phone" --only "$condition" --no-search; done ;;
     esac
   done
 done
+# a phone the protocol cannot correct: the hard phone, never cooling once hot; its profile must be refused
+[ -z "${NO_REFUSAL:-}" ] && run --phone fakes/phones/never-cools.json --no-naive --no-search || true
 .venv/bin/python -m benchmarks.phone_conditions_page "$OUT"

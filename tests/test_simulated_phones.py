@@ -29,11 +29,18 @@ from search.space.sampling import max_config, min_config
 TINY = load_space("tiny")
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_every_shipped_phone_reads_against_its_schema_and_cites_a_source_for_each_condition(name):
-    doc = read_behaviour(name)
-    assert doc["name"] == name and doc["world"]["source"]
+PHONE_FILES = sorted(p for p in (Path(__file__).resolve().parents[1] / "fakes" / "phones").glob("*.json") if p.name != "phone.v1.json")
+
+
+@pytest.mark.parametrize("path", PHONE_FILES, ids=lambda p: p.stem)
+def test_every_phone_file_reads_against_its_schema_and_cites_a_source_for_each_condition(path):
+    doc = read_behaviour(path)
+    assert doc["name"] == path.stem and doc["world"]["source"]
     assert all(len(condition["source"]) > 40 for condition in doc["conditions"].values())
+
+
+def test_the_shipped_phones_are_files_of_their_names():
+    assert set(SHIPPED) <= {p.stem for p in PHONE_FILES}
 
 
 def test_a_phone_file_that_breaks_its_schema_is_refused_naming_where(tmp_path):
