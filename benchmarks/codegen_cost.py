@@ -17,7 +17,6 @@ import hashlib
 import statistics
 import tempfile
 import time
-from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
