@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every record of docs/phone_conditions.jsonl (benchmarks/phone_conditions.py), then the page from them.
 # Each phone: every condition on over three seeds (with the naive protocol and searches), each guard
-# off in turn (three seeds), and each condition alone; then a phone that never cools, to be refused. The hard phone's profiles are most of the time (about 25 min
-# each on 2 cores: ten passes on its little core, and sessions measured again after throttling); run
+# off in turn and each condition alone (three seeds each); then a phone that never cools, to be
+# refused. A profile takes 10-60 s on 2 cores (the hard phone's the longest: ten passes on its little
+# core, sessions measured again after throttling), so the whole matrix about an hour in one lane; run
 # lanes in parallel with PHONES=... and STEPS=... (all, guards, alone). Usage:
-#   benchmarks/phone_conditions.sh                       # everything, one lane (hours)
+#   benchmarks/phone_conditions.sh                       # everything, one lane
 #   PHONES="pixel-like iphone-like" benchmarks/phone_conditions.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ for phone in $PHONES; do
     case $step in
       all) run --phone "$phone" --seeds 3 ;;
       guards) run --phone "$phone" --seeds 3 --guards-off-only $(printf -- '--off %s ' $GUARDS) ;;
-      alone) for condition in drift dvfs throttle noise interference none; do run --phone "$phone" --only "$condition" --no-search; done ;;
+      alone) for condition in drift dvfs throttle noise interference none; do run --phone "$phone" --only "$condition" --no-search --seeds 3; done ;;
     esac
   done
 done

@@ -118,9 +118,8 @@ def noise_passes(results: list[dict[str, Any]], settings: MeasureSettings) -> in
 def adaptive_round(name: str, wide: list[Entry], phones: int, most: int | None = None) -> list[tuple[str, list[str]]]:
     """An adaptive round's entries as sessions: one, or one per phone measuring (consecutive entries
     in plan order, at least two entries each), so a shelf re-measures in parallel too; and, on a
-    phone that throttled within sessions, none of more than about `most` networks, the plan's largest
-    session, as a session longer than any it measured may heat it past what a rest undoes (the hard
-    simulated phone's did)."""
+    phone, none of more than about `most` networks, the plan's largest session, as a session longer
+    than any it measured may heat it past what a rest undoes (the hard simulated phone's did)."""
     needed = phones if most is None else max(phones, math.ceil(len(probes_of(wide)) / most))
     parts = max(1, min(needed, len(wide) // 2))
     if parts == 1:
@@ -169,8 +168,8 @@ class Profiler(LutRun):
             )
             self._measure_sessions(passes(groups, self.settings.passes + more)[len(groups) * self.settings.passes:])
         estimates, spread = self._attribute()
-        # a phone that throttled within sessions (their time shortened) gets no session longer than the plan's largest
-        largest = max(len(ids) for _, ids in groups) if self.sessions.budget != self.settings.budget else None
+        # a phone gets no session longer than the plan's largest: a longer one may heat it past what a rest undoes
+        largest = max(len(ids) for _, ids in groups) if self.device.platform != "host" else None
         for round_index in range(self.settings.adaptive_sessions):
             wide = [e for e in plan.entries if self.settings.tolerance.again(estimates[e.key])]
             if not wide:
