@@ -5,12 +5,14 @@ page says what the records hold and nothing else. Run: .venv/bin/python -m bench
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from orchestrator.cli.entry import run_main
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS, PAGE = ROOT / "docs" / "phone_conditions.jsonl", ROOT / "docs" / "phone_conditions.md"
@@ -161,11 +163,14 @@ def render(records: list[dict[str, Any]]) -> str:
 
 
 def main() -> int:
-    source = Path(sys.argv[1]) if len(sys.argv) > 1 else RECORDS
-    PAGE.write_text(render(read(source)))
-    print(f"wrote {PAGE}")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("records", nargs="?", type=Path, default=RECORDS, help="the records file (default: docs/phone_conditions.jsonl)")
+    parser.add_argument("--page", type=Path, default=PAGE, help="the page to write (default: docs/phone_conditions.md)")
+    args = parser.parse_args()
+    args.page.write_text(render(read(args.records)))
+    print(f"wrote {args.page}")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_main(main)
