@@ -25,6 +25,7 @@ its steps on one event loop, so that what a step opened stays open for the next)
 
 from __future__ import annotations
 
+import time
 from abc import abstractmethod
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -35,6 +36,12 @@ from infra.files import write_json_atomic
 from orchestrator.measure.runners.base import Check, Diagnosis, Runner
 
 PUSHED_REQUEST = ".request.pushed.json"
+
+
+def rest_owed(last_session_end: float | None, cooldown_s: float) -> float:
+    """Seconds of the cool-down since the phone's last session (its `time.monotonic()` end; None:
+    none yet) that have not passed yet."""
+    return 0.0 if last_session_end is None else max(0.0, cooldown_s - (time.monotonic() - last_session_end))
 
 
 def request_with_rest(run_dir: Path, request: dict[str, Any], rest_s: float) -> Path:

@@ -63,7 +63,7 @@ from orchestrator.measure.runners.android.settings import (
     AndroidSettings,
 )
 from orchestrator.measure.runners.base import Diagnosis, RunnerError, Throttled, phone_lock
-from orchestrator.measure.runners.phone import PUSHED_REQUEST, PhoneRunner, request_with_rest
+from orchestrator.measure.runners.phone import PUSHED_REQUEST, PhoneRunner, request_with_rest, rest_owed
 from orchestrator.measure.runners.platform import FoundPhone
 
 # Runners are made per session, so when a phone last finished a session, its heat at the last
@@ -163,11 +163,6 @@ class AndroidRunner(PhoneRunner):
         if now is None or now < wanted:
             raise RunnerError(f"installing {apk} left version {now} on the phone, not {wanted}; rebuild the APK from this checkout (android_bench/README.md)")
 
-    def _rest_owed(self) -> float:
-        """Seconds of the cool-down since the phone's last session that have not passed yet."""
-        ended = _SESSION_ENDS.get(self._cooldown_key)
-        return 0.0 if ended is None else max(0.0, self.settings.cooldown_s - (time.monotonic() - ended))
-
     def _wait_until_cool(self, nominal: bool = False) -> dict[str, Any]:
         """The phone's heat once the gate lets a session start (see `HeatGate`), read every
         `heat_poll_s`, with the gate's reason and the seconds waited: the result's heat record. A
@@ -213,7 +208,7 @@ class AndroidRunner(PhoneRunner):
                 # the phone to lock: "the first phone on USB" is known only once connected, and by its
                 # own serial, so its USB serial and its IP:5555 are one phone
                 with phone_lock(self.connection.identity):
-                    rest = self._rest_owed()
+                    rest = rest_owed(_SESSION_ENDS.get(self._cooldown_key), self.settings.cooldown_s)
                     self.prepare()
                     # Only the runs folder is cleared: it keeps the phone from filling up with earlier sessions' models, and
                     # leaves the last session's files there to rerun by hand; the rest of remote_root may be the user's.
@@ -241,7 +236,7 @@ class AndroidRunner(PhoneRunner):
         Once a session on the phone ended throttled, every later one waits for a phone that throttles
         none (status 0): one that starts warm heats past the gate again within the session."""
         for remeasure in (False, True):
-            before = self._wait_until_cool(nominal=remeasure or self._cooldown_key in _THROTTLED_BEFORE)
+            before = self._wait_until_cool(nominal=self._cooldown_key in _THROTTLED_BEFORE)  # a re-measure's phone is in it already
             try:
                 self._launch(remote_request, result_path)
             finally:

@@ -51,7 +51,7 @@ from orchestrator.measure.runners.ios.rundir import accept_result, files_to_push
 from orchestrator.measure.runners.ios.runlog import RunLog
 from orchestrator.measure.runners.ios.serving import Serving
 from orchestrator.measure.runners.ios.settings import IosSettings
-from orchestrator.measure.runners.phone import PUSHED_REQUEST, PhoneRunner, request_with_rest
+from orchestrator.measure.runners.phone import PUSHED_REQUEST, PhoneRunner, request_with_rest, rest_owed
 
 if TYPE_CHECKING:
 
@@ -143,12 +143,6 @@ class IosRunner(PhoneRunner):
         except DEVICE_ERRORS as exc:
             raise failure(exc, f"talking to the iPhone failed ({reason(exc)}): see {log_path}, then run again") from exc
 
-    def _rest_owed(self) -> float:
-        """Seconds of the cool-down since the phone's last session that have not passed yet."""
-        if self._last_session_end is None:
-            return 0.0
-        return max(0.0, self.settings.cooldown_s - (time.monotonic() - self._last_session_end))
-
     async def _pick(self) -> str:
         return self.connection.pick(await mux_devices(self.services))
 
@@ -157,7 +151,7 @@ class IosRunner(PhoneRunner):
     async def _measure(self, run_dir: Path, log: RunLog) -> dict[str, Any]:
         """One session, and once more after a cool-down when the phone got hot during it. The hot
         result is kept as result.hot.json, flagged, for whoever wonders why the session ran twice."""
-        result = await self._session(run_dir, log, self._rest_owed())
+        result = await self._session(run_dir, log, rest_owed(self._last_session_end, self.settings.cooldown_s))
         hot = hot_state(result)
         if hot is not None:
             write_json_atomic(run_dir / "result.hot.json", result)
