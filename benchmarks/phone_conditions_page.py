@@ -154,6 +154,8 @@ def render(records: list[dict[str, Any]]) -> str:
         "nearest the budget's edge and so the hardest case for it. 'true / budget' is the delivered subnet's quiet",
         "truth over its budget; 'at the LUT's speed' scales the truth by the LUT's anchor over the anchor's quiet truth,",
         "leaving out how far the LUT's absolute scale is from the quiet phone's (its speed while profiled).",
+        "These rows differ from `bench search` on purpose: they judge the LUT's choice alone, with no supernet's",
+        "accuracy, no calibration on a validation and no measured finish on the phone (`--supernet` runs the job itself).",
         "",
         *(search_lines if len(search_lines) > 2 else ["(no searches in the records)"]),
         "",
