@@ -63,6 +63,7 @@ __all__ = [
     "lut_folder",
     "mutate",
     "pareto",
+    "price_networks",
     "quantize",
     "random_batch",
     "run_search",
@@ -97,6 +98,23 @@ def load_lut(ref: str | os.PathLike[str], folder: str | os.PathLike[str] | None 
         return dict(read_lut(found).doc)
     where = " or ".join(str(root) for root in roots)
     raise UserError(f"no LUT file {str(ref)!r} and no LUT with that id under {where}; give a path, or an id `bench lut list` shows")
+
+
+def price_networks(lut: str | os.PathLike[str] | dict[str, Any], networks: Sequence[Sequence[Any]], budget_ms: float | None = None) -> np.ndarray:
+    """Milliseconds per network of a layer-wise space (FBNet: each network its 22 blocks, by name
+    or index) from a LUT (a document from `load_lut`, or its id or path), fitted with `bench lut
+    fit` or transferred from one. With `budget_ms`, whether each is within it once the LUT's
+    calibrated margin is added (`measurement.fit.margin`; none for a transferred LUT)."""
+    from search.nas.layerwise_predictor import LayerwisePredictor
+    from search.space.layerwise import load_layerwise
+
+    doc = as_lut(lut if isinstance(lut, dict) else load_lut(lut))
+    predictor = LayerwisePredictor(doc, load_layerwise(doc.space_name))
+    if budget_ms is not None:
+        if isinstance(budget_ms, bool) or not isinstance(budget_ms, Real) or not math.isfinite(budget_ms) or budget_ms <= 0:
+            raise UserError(f"budget_ms must be a finite number of milliseconds above 0, not {budget_ms!r}")
+        return predictor.within(networks, float(budget_ms))
+    return predictor.predict(networks)
 
 
 class Prediction(NamedTuple):

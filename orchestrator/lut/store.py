@@ -46,6 +46,7 @@ from search.nas.lut import (
 from search.nas.predictor import LatencyPredictor
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig, validate
+from search.space.layerwise import layerwise_names, load_layerwise
 
 
 def luts_dir() -> Path:
@@ -249,10 +250,15 @@ def validation_plot_path(lut_path: Path) -> Path:
     return lut_path.with_name(f"{lut_path.stem}.validation.png")
 
 
-def _config_problem(config: Any, spaces: dict[str, SearchSpace]) -> str | None:
-    """What keeps a validated subnet's config from being a subnet of a bundled space, or None;
-    `spaces` holds the spaces loaded so far."""
+def _config_problem(config: Any, spaces: dict[str, Any]) -> str | None:
+    """What keeps a validated subnet's config from being a subnet of a bundled space (a layer-wise
+    network's: its blocks, `{"space", "ops"}`), or None; `spaces` holds the spaces loaded so far."""
     try:
+        if isinstance(config, dict) and set(config) == {"space", "ops"} and config["space"] in layerwise_names():
+            if config["space"] not in spaces:
+                spaces[config["space"]] = load_layerwise(config["space"])
+            spaces[config["space"]].indices(config["ops"], "the network")
+            return None
         parsed = SubnetConfig.from_dict(config)
         if not isinstance(parsed.space, str):
             return f"its space {parsed.space!r} is not a space's name"
@@ -279,7 +285,7 @@ def validation_runs(lut_path: Path, lut_id: str) -> list[dict[str, Any]]:
         raise LUTError(f"the validation record {path} is malformed at {where} ({problem}); {fix}") from None
     if {doc["lut_id"], *(r["lut_id"] for r in doc["runs"])} != {lut_id}:
         raise LUTError(f"the validation record {path} belongs to another LUT than {lut_id}; {fix}")
-    spaces: dict[str, SearchSpace] = {}
+    spaces: dict[str, Any] = {}
     for i, run in enumerate(doc["runs"]):
         for j, point in enumerate(run["points"]):
             if (problem := _config_problem(point["config"], spaces)) is not None:

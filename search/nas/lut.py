@@ -29,7 +29,7 @@ from search.space.config import compact_number
 SCHEMA_NAME = "autovit-bench/lut"
 SCHEMA_VERSION = 1
 MAX_LUT_BYTES = 16 * 2**20  # the schema's 10,000 entries fit in about 4 MiB; our spaces' LUTs are 25-40 KiB
-ENTRY_KINDS = ("overhead", "stem", "mbconv_transition", "mbconv_layer", "transformer_shell", "transformer_layer", "head")
+ENTRY_KINDS = ("overhead", "stem", "mbconv_transition", "mbconv_layer", "transformer_shell", "transformer_layer", "head", "layer")
 
 
 class LUTError(UserError):
@@ -57,6 +57,8 @@ def entry_key(kind: str, stage: str | None = None, **p: Any) -> str:
         return f"mbconv/{stage}/layer/w{p['width']}/e{compact_number(p['expansion'])}"
     if kind == "transformer_layer":
         return f"transformer/{stage}/layer/w{p['width']}/h{p['heads']}/r{compact_number(p['mlp_ratio'])}"
+    if kind == "layer":  # a layer-wise space's (search/space/layerwise): one block at one position
+        return f"layer/{stage}/{p['layer']}/{p['op']}"
     raise ValueError(f"unknown entry kind {kind!r}")
 
 
@@ -165,6 +167,8 @@ def layer_timing(lut: Lut) -> str:
         return "each block timed alone"
     if lut.method == "transfer":
         return "as in the source LUT, whose entries this one scales"
+    if lut.method == "fitted":
+        return "fitted to whole-network timings (no block timed alone or removed)"
     copies = lut.measurement.get("layer_copies", 1)
     if copies == 1:
         return "each layer removed once from its context network"

@@ -205,5 +205,12 @@ def space_names() -> list[str]:
 def load_space(name: str) -> SearchSpace:
     files = _space_files()
     if name not in files:
+        from search.space.layerwise import layerwise_names
+
+        if name in layerwise_names():
+            raise SpaceError(
+                f"space {name!r} is a layer-wise space of public timings, with no supernet or probe networks to build; "
+                f"fit its LUTs from timings with `bench lut fit --space {name}` (docs/real_phones.md)"
+            )
         raise SpaceError(f"unknown search space {name!r}; known spaces: {', '.join(space_names())}")
     return space_from_dict(json.loads(files[name].read_text()))
