@@ -327,7 +327,8 @@ def test_figures_just_under_the_fit_thresholds_print_under_them_in_the_verdict()
 
     assert verdict_line("abcdef0123456789", JUST_UNDER) == (
         "LUT abcdef01: not fit for search: only 89.5% within ±10% (needs 90%); ranks subnets at ρ 0.8996 (needs 0.9): "
-        "profile again (on a quieter device, or without --quick); no search is offered on it"
+        "profile again (on a quieter device, or without --quick), or for a fitted LUT fit it from more timings in their measurement order; "
+        "no search is offered on it"
     )
 
 

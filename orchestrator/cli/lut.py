@@ -11,7 +11,7 @@ import typer
 from infra.errors import UserError
 from infra.files import check_output
 from infra.strict_json import read_head
-from orchestrator.cli.common import console, errors, example, plain
+from orchestrator.cli.common import console, errors, example, logger, number, plain
 from search.nas.lut import check_space, read_lut
 from search.space import load_space
 
@@ -61,6 +61,10 @@ def lut_show(
     console.print(lut_summary_table(doc, wide))
     if "transfer" in doc.measurement:
         console.print(transfer_table(doc))
+    if doc.method == "fitted":
+        from orchestrator.cli.lut_view import fitted_table
+
+        console.print(fitted_table(doc, None))
     console.print(lut_entries_table(doc, wide))
     from orchestrator.lut.fitness import verdict_line
 
@@ -105,3 +109,46 @@ def lut_plot(ref: str = typer.Argument(..., help="LUT id (or prefix) or path"), 
     check_output(target, "the plot")
     path = plot_breakdown(doc, target)
     console.print(f"wrote {path}")
+
+
+@lut_app.command(
+    "fit",
+    epilog=example(
+        "bench lut fit --space fbnet --device samsung_a50 --timings public_data/help_fbnet/fbnet_latency.csv --latency-column samsung_a50 --order-column index",
+        "HELP's Galaxy A50 timings, 20% held out",
+    ),
+)
+def lut_fit(
+    space: str = typer.Option(..., "--space", help="the space the networks belong to (`bench space list`, or fbnet)"),
+    device: str = typer.Option(..., "--device", help="the device the timings were made on: the name the LUT is filed under"),
+    timings: Path = typer.Option(..., "--timings", help="CSV or JSON of whole-network timings: `ops` or `config`, the latency, where known `order`/`time_s` and `repeats`"),
+    latency_column: str = typer.Option("latency_ms", "--latency-column", help="the field holding each network's latency in ms"),
+    order_column: Optional[str] = typer.Option(None, "--order-column", help="the field giving the measurement order (default: `order` or `time_s` where present)"),
+    holdout: float = typer.Option(0.2, "--holdout", callback=number(0, 0.9), help="share of the networks kept out of the fit and judged, as `bench validate` judges"),
+    networks: Optional[int] = typer.Option(None, "--networks", callback=number(2), help="fit only the first N networks left after the hold-out, in measurement order"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", callback=number(1), help="an AutoViT space's input size (default: the space's)"),
+    platform: str = typer.Option("other", "--platform", help="android, ios, host or other"),
+    backend: str = typer.Option("external", "--backend", help="the runtime the timings ran (a registered backend, or external)"),
+    description: str = typer.Option("", "--description", help="what the device and runtime were, for the LUT's provenance"),
+    seed: int = typer.Option(0, "--seed", callback=number(0), help="draws the held-out networks and the margin's folds"),
+    as_json: bool = typer.Option(False, "--json", help="print the LUT's record and its held-out figures as JSON"),
+) -> None:
+    """Fit a LUT to whole-network timings made elsewhere (a phone farm, a cloud service, public
+    data): an additive table with the device's drift taken out where the measurement order is
+    known, judged on held-out networks, stored and listed as a profiled LUT is (method: fitted)."""
+    from orchestrator.cli.lut_view import fitted_json, fitted_table
+    from orchestrator.lut.fitted import fit_lut
+    from orchestrator.lut.table_space import table_space
+    from orchestrator.lut.timings import read_timings
+
+    table = table_space(space, resolution)
+    rows = read_timings(timings, table, latency_column, order_column)
+    result = fit_lut(
+        table, rows, device, platform=platform, backend=backend, description=description, holdout=holdout, networks=networks, seed=seed,
+        log=logger(errors if as_json else console),
+    )
+    if as_json:
+        typer.echo(json.dumps(fitted_json(result), indent=1))
+        return
+    console.print(fitted_table(result.lut, result.validation))
+    console.print(plain(f"wrote {result.path}"))

@@ -47,6 +47,8 @@ def lut_summary_table(doc: Lut, wide: bool = False) -> Table:
     m = doc.measurement
     if wide:
         rows += [(f"measurement.{k}", cell_text(v)) for k, v in sorted(m.items()) if k not in ("transfer", "interval")]
+    elif doc.method == "fitted":
+        rows.append(("measurement", f"fitted to {m['networks']} whole-network timings, {m['held_out']} held out (--wide: every figure of the fit)"))
     else:
         rows.append(("measurement", f"{m.get('rounds', '-')} rounds in {m.get('sessions', '-')} sessions (--wide: every setting)"))
     if "transfer" in doc.measurement:
@@ -78,6 +80,48 @@ def transfer_table(doc: Lut) -> Table:
     for name, f in t["factors"].items():
         add_plain_row(table, (name, f["level"], f"{f['factor']:.4g}", "-" if f["sd"] is None else sd_shown(f["factor"], f["sd"]), f["unit"]))
     return table
+
+
+def fitted_table(doc: Lut, validation: dict[str, Any] | None) -> Table:
+    """What a fit to whole-network timings gives: the drift it took out, the margin it calibrated,
+    how it did on the networks held out of it, and what the data could not support."""
+    m = doc.measurement
+    fit = m["fit"]
+    table = Table(title=plain(f"LUT {doc.id}: {doc.space_name} on {doc.device.name}, fitted to {m['networks']} networks"), title_justify="left",
+                  show_header=False, caption_justify="left")
+    table.add_column("field", style="bold", no_wrap=True)
+    table.add_column("value")
+    drift = fit["drift"]
+    rows = [
+        ("entries", f"{len(doc.entries)}"),
+        ("drift", "not fitted: no measurement order" if drift is None else
+            f"x{drift['factor_range'][0]:.3f}-x{drift['factor_range'][1]:.3f} over the run (sd {drift['factor_sd']:.1%}); "
+            f"residuals' lag-1 autocorrelation {drift['lag1_before']:.2f} before, {drift['lag1_after']:.2f} after"),
+        ("residual", f"{fit['residual_sd']:.1%} sd after the drift"),
+        ("margin", "none: too few networks" if fit["margin"] is None else
+            f"+{fit['margin']['relative']:.1%} keeps {fit['margin']['quantile']:.0%} of out-of-fold networks under their prediction"),
+    ]
+    if validation is not None:
+        f, raw = validation["figures"], validation["raw_figures"]
+        rows.append(("held out", f"{f['samples']} networks: {f['within_10']:.0%} within ±10% ({f['within_5']:.0%} ±5%), Spearman {f['spearman']:.3f}, "
+                                 f"MAPE {f['mape']:.1%}, bias {f['bias']:+.1%}" + (f"; timings as they are: {raw['within_10']:.0%} within ±10%" if drift else "")))
+    for note in fit["notes"]:
+        rows.append(("note", note))
+    for field, value in rows:
+        add_plain_row(table, (field, value))
+    return table
+
+
+def fitted_json(result: Any) -> dict[str, Any]:
+    """`bench lut fit --json`: the LUT, where it was filed, how the held-out networks came out
+    (drift taken out, and raw), the drift, the margin and the notes."""
+    m = result.lut.measurement
+    record = result.validation
+    return {
+        "id": result.lut.id, "path": str(result.path), "device": result.lut.device.name, "space": result.lut.space_name, "networks": m["networks"],
+        "held_out": m["held_out"], "figures": record and record["figures"], "raw_figures": record and record["raw_figures"],
+        "drift": m["fit"]["drift"], "margin": m["fit"]["margin"], "notes": m["fit"]["notes"],
+    }
 
 
 def sd_shown(factor: float, sd: float) -> str:

@@ -25,7 +25,7 @@ def fitness(figures: dict[str, Any] | None) -> tuple[bool | None, str]:
         return True, "its sums over whole subnets predict measured latency and rank subnets as measured"
     problems = [p for p, bad in ((f"only {shown_share(figures['within_10'])} within ±10% (needs {FIT_WITHIN_10:.0%})", figures["within_10"] < FIT_WITHIN_10),
                                  (f"ranks subnets at ρ {shown_rho(figures['spearman'])} (needs {FIT_SPEARMAN})", figures["spearman"] < FIT_SPEARMAN)) if bad]
-    return False, "; ".join(problems) + ": profile again (on a quieter device, or without --quick); no search is offered on it"
+    return False, "; ".join(problems) + ": profile again (on a quieter device, or without --quick), or for a fitted LUT fit it from more timings in their measurement order; no search is offered on it"
 
 
 def shown_share(within_10: float) -> str:
