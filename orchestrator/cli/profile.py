@@ -29,6 +29,7 @@ def profile(
     device: str = opt.DEVICE, space: Optional[str] = opt.SPACE, resolution: Optional[int] = opt.RESOLUTION, quick: bool = opt.QUICK, method: str = opt.METHOD,
     source: Optional[str] = opt.SOURCE, networks: int = opt.NETWORKS, out: Optional[Path] = opt.OUT, resume: bool = opt.RESUME,
     workers: int = export_workers(), phones: Optional[str] = opt.PHONES, devices_file: Optional[Path] = DevicesFile, as_json: bool = opt.AS_JSON,
+    timings: Optional[Path] = opt.TIMINGS, latency_column: str = opt.LATENCY_COLUMN,
 ) -> None:
     """Build a LUT for a device: plan, export, measure by removal, attribute, write the LUT; or, with
     --from, fit one from another device's LUT and a few networks measured on this one. With --phones,
@@ -38,6 +39,9 @@ def profile(
     from orchestrator.lut.runs import ProfileRequest
 
     bench = bench_executable()  # how the user ran bench: every command printed or written in the report
+    if timings is not None:
+        _transfer_timed(device, source, timings, latency_column, networks, as_json)
+        return
     request = ProfileRequest(device, devices_file, space, resolution, quick, method, source, networks, out, resume, workers, phones)
     start = time.perf_counter()
     doc, path = _profiled(request, errors if as_json else console)  # --json keeps stdout for the JSON document
@@ -46,6 +50,31 @@ def profile(
         typer.echo(json.dumps(_document(doc, path, bench), indent=1))
     else:
         _show(doc, path, bench, time.perf_counter() - start)
+
+
+def _transfer_timed(device: str, source: Optional[str], timings: Path, latency_column: str, networks: int, as_json: bool) -> None:
+    """`--from LUT --timings FILE`: the transfer fitted to networks timed elsewhere; nothing is measured here."""
+    from infra.errors import UserError
+    from orchestrator.cli.lut_view import transfer_table
+    from orchestrator.lut.store import load_lut
+    from orchestrator.lut.table_space import table_space
+    from orchestrator.lut.timings import read_timings
+    from orchestrator.lut.transfer_timed import transfer_from_timings
+
+    if source is None:
+        raise UserError("--timings gives the networks a transfer fits, so it needs --from <LUT> (the LUT to transfer); add it")
+    lut = load_lut(source)
+    space = table_space(lut.space_name, lut.resolution)
+    rows = read_timings(timings, space, latency_column)
+    doc, path, record = transfer_from_timings(lut, space, rows, device, networks, log=logger(errors if as_json else console))
+    if as_json:
+        typer.echo(json.dumps({"lut": doc.id, "path": str(path), "networks": doc.measurement["networks"], "figures": record and record["figures"]}, indent=1))
+        return
+    console.print(transfer_table(doc))
+    if record is not None:
+        f = record["figures"]
+        console.print(f"{f['samples']} other timed networks: {f['within_10']:.0%} within ±10%, Spearman {f['spearman']:.3f}, MAPE {f['mape']:.1%}", highlight=False)
+    console.print(f"LUT {doc.id} written to {path}", highlight=False, soft_wrap=True)
 
 
 def _profiled(request: Any, to: Console) -> tuple[dict[str, Any], Path]:

@@ -33,3 +33,9 @@ PHONES = typer.Option(
 AS_JSON = typer.Option(
     False, "--json", help='print one JSON document {"lut", "path", "report", "verdict", "noise", "memory"} and nothing else (progress on stderr)'
 )
+TIMINGS = typer.Option(
+    None, "--timings",
+    help="with --from: networks timed on this device elsewhere (CSV or JSON, as `bench lut fit` reads them) instead of measuring here; "
+    "--networks of them are chosen for the fit, the rest judge it",
+)
+LATENCY_COLUMN = typer.Option("latency_ms", "--latency-column", help="with --timings: the field holding each network's latency in ms")

@@ -16,6 +16,7 @@ stays at one factor). Errors are relative, so a 1 ms network counts as much as a
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,19 +77,24 @@ def _loo(x: np.ndarray, total: np.ndarray, measured: np.ndarray, penalty: np.nda
     return out
 
 
-def fit(x: np.ndarray, total: np.ndarray, measured: np.ndarray, levels: np.ndarray, entry_weights: np.ndarray) -> Fit:
+def fit(
+    x: np.ndarray, total: np.ndarray, measured: np.ndarray, levels: np.ndarray, entry_weights: np.ndarray,
+    acceptable: Callable[[float, np.ndarray], bool] | None = None,
+) -> Fit:
     """Fit the factors. `x[n, c]`: network n's source milliseconds in column c; `total[n]`: the
     source LUT's prediction of network n; `measured[n]`: its latency on the new device; `levels[c]`:
     the penalty group of column c (kind, kind and stage, FLOPs); `entry_weights[e, c]`: entry e's
     contribution to column c over its source latency, so no choice of penalties may make an entry
-    cost less than MIN_RELATIVE·f0 times its source latency."""
+    cost less than MIN_RELATIVE·f0 times its source latency. `acceptable(f0, u)`, where given, must
+    hold too: a fitted source's entries are not each a block's cost (its overhead carries their
+    mean), so the transfer checks the space's fastest network stays above 0 ms."""
     n_levels = int(levels.max()) + 1 if levels.size else 1
     grid = [LAMBDAS[:1] * n_levels] if len(measured) < MIN_FOR_LOO else list(itertools.product(LAMBDAS, repeat=n_levels))
     best: tuple[float, tuple[float, ...], np.ndarray, float, np.ndarray] | None = None
     for lambdas in grid:
         penalty = np.asarray(lambdas)[levels]
         f0, u = _solve(x, total, measured, penalty)
-        if np.any(1.0 + entry_weights @ u < MIN_RELATIVE):
+        if np.any(1.0 + entry_weights @ u < MIN_RELATIVE) or (acceptable is not None and not acceptable(f0, u)):
             continue
         loo = _loo(x, total, measured, penalty) if len(grid) > 1 else np.full(len(measured), np.nan)
         score = float(np.mean(((loo - measured) / measured) ** 2)) if len(grid) > 1 else 0.0

@@ -1,0 +1,155 @@
+"""`bench profile --from LUT --timings FILE`: a new device's LUT from a LUT of another device and
+networks timed on the new one elsewhere (its timings file), for any space, a layer-wise one
+(FBNet) included: the transfer of `transfer.py`, with the networks taken from the file instead of
+measured here.
+
+Of the file's networks, `networks` are chosen to tell the source's kinds apart (the greedy
+D-optimal design `transfer.py` uses: first the one the source prices nearest its median, then each
+adding most information about the factors); the fit is `transfer_fit.fit`. The file's other
+networks, where it has more, are judged as a validation run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from infra.errors import UserError
+from orchestrator.lut.fitted import HELD_OUT_NOTE, NO_ORDER_NOTE, check_target, held_out_quiet
+from orchestrator.lut.store import append_validation, finish_lut, save_lut
+from orchestrator.lut.table_space import TableSpace
+from orchestrator.lut.timings import Timings
+from orchestrator.lut.transfer import LEVELS, RIDGE, Columns, _factor, _scaled
+from orchestrator.lut.transfer_fit import fit
+from search.nas.agreement import figures
+from search.nas.lut import Lut, check_space
+
+
+def _design(source: Lut, columns: Columns, space: TableSpace, networks: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per network: the source milliseconds in each column, and the source LUT's whole prediction."""
+    counts = space.counts(networks)
+    keys = [e.key for e in space.entries]
+    missing = [k for k, used in zip(keys, counts.sum(axis=0)) if used and k not in source.entries]
+    if missing:
+        raise UserError(f"LUT {source.id} has no entry {missing[0]!r}, which the timed networks need; transfer from a LUT of the whole space")
+    contribution = np.array([columns.contributions.get(k, np.zeros(len(columns.names))) for k in keys])
+    latency = np.array([source.entries[k]["latency_ms"] if k in source.entries else 0.0 for k in keys])
+    return counts @ contribution, counts @ latency
+
+
+def choose(x: np.ndarray, total: np.ndarray, count: int) -> list[int]:
+    """Rows of the design: the median-priced network, then greedily the most informative."""
+    shares = x / total[:, None]
+    first = int(np.argsort(total)[len(total) // 2])
+    information = RIDGE * np.eye(shares.shape[1]) + np.outer(shares[first], shares[first])
+    chosen = [first]
+    while len(chosen) < min(count, len(total)):
+        gain = np.einsum("nc,cd,nd->n", shares, np.linalg.inv(information), shares)
+        gain[chosen] = -np.inf
+        best = int(np.argmax(gain))
+        chosen.append(best)
+        information += np.outer(shares[best], shares[best])
+    return chosen
+
+
+def transfer_from_timings(
+    source: Lut,
+    space: TableSpace,
+    timings: Timings,
+    device: str,
+    networks: int,
+    *,
+    platform: str = "other",
+    backend: str = "external",
+    description: str = "",
+    luts_root: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> tuple[Lut, Path, dict[str, Any] | None]:
+    check_target(device, platform, backend)
+    if source.method == "transfer":
+        raise UserError(f"LUT {source.id} is itself a transfer; transfer from a measured or fitted LUT so errors do not compound")
+    check_space(source, space.name, space.hash)
+    if not 1 <= networks <= len(timings):
+        raise UserError(f"--networks {networks} is out of range; the timings file holds {len(timings)} networks, so choose 1 to {len(timings)}")
+    columns = Columns.of(source, space.flops())
+    x, total = _design(source, columns, space, timings.networks)
+    if np.any(total <= 0):
+        raise UserError(f"LUT {source.id} prices some timed network at 0 ms or less; transfer from a LUT fitted to more timings")
+    chosen = choose(x, total, networks)
+    log(f"transfer from LUT {source.id} ({source.device.name}) to {device}: {len(chosen)} of the {len(timings)} timed networks")
+    measured = timings.latency_ms[chosen]
+    entry_weights = np.array([c / e["latency_ms"] for key, c in columns.contributions.items() if (e := source.entries[key])["latency_ms"] > 0])
+    keys = list(columns.contributions)
+    base = np.array([source.entries[k]["latency_ms"] for k in keys])
+    contribution = np.array([columns.contributions[k] for k in keys])
+
+    def positive(f0: float, u: np.ndarray) -> bool:
+        return space.least(dict(zip(keys, f0 * (base + contribution @ u)))) > 0
+
+    fitted = fit(x[chosen], total[chosen], measured, columns.levels, entry_weights, positive)
+    doc = finish_lut(_body(source, space, timings, device, platform, backend, description, chosen, columns, fitted, total, measured))
+    path = save_lut(doc, luts_root)
+    lut = Lut.of(doc, path)
+    judged = np.setdiff1d(np.arange(len(timings)), chosen)
+    record = None
+    if len(judged) >= 3:
+        predicted = fitted.common * (total + x @ fitted.u)
+        drift = held_out_quiet(timings, judged, predicted)
+        record = {
+            "lut_id": lut.id, "device": device, "device_facts": {"held_out_of": Path(timings.source).name, "drift_taken_out": timings.order is not None},
+            "seed": 0, "created_at": doc["created_at"],
+            "figures": figures(predicted[judged], timings.latency_ms[judged] / drift), "raw_figures": figures(predicted[judged], timings.latency_ms[judged]),
+            "anchor": {"lut_reference_ms": None, "speed_factor": float(np.median(drift)), "note": HELD_OUT_NOTE if timings.order is not None else NO_ORDER_NOTE},
+            "points": [{"config": space.config(timings.networks[i]), "predicted_ms": float(predicted[i]), "raw_predicted_ms": float(predicted[i]),
+                        "measured_ms": float(timings.latency_ms[i] / d)} for i, d in zip(judged, drift)],
+        }
+        append_validation(path, record)
+    return lut.with_validation(record), path, record
+
+
+def _body(
+    source: Lut, space: TableSpace, timings: Timings, device: str, platform: str, backend: str, description: str, chosen: list[int],
+    columns: Columns, fitted: Any, total: np.ndarray, measured: np.ndarray,
+) -> dict[str, Any]:
+    n = len(chosen)
+    context = space.parse(source.context.get("ops", dict(source.context)), f"LUT {source.id}'s context network")
+    x, base = _design(source, columns, space, (context,))
+    entries = {key: _scaled(e, fitted, columns.contributions[key], n) for key, e in source.entries.items()}
+    return {
+        "device": {
+            "name": device, "platform": platform, "backend": backend, "precision": source.device.precision, "runtime": {},
+            "description": description or f"{device}: transferred from {source.device.name} with {n} networks timed in {Path(timings.source).name}",
+            "facts": {"timings": {"file": Path(timings.source).name, "rows": len(timings)}},
+        },
+        "runtime_versions": {},
+        "space": dict(source.doc["space"]),
+        "resolution": source.resolution,
+        "method": "transfer",
+        "measurement": {
+            "networks": n,
+            "context_latency_ms": float(fitted.common * (base[0] + x[0] @ fitted.u)),
+            "transfer": {
+                "source_lut": source.id,
+                "source_device": source.device.name,
+                "source_method": source.method,
+                "common_factor": fitted.common,
+                "penalties": {LEVELS[level]: fitted.lambdas[level] for level in range(len(fitted.lambdas))},
+                "residual_sd": fitted.sigma,
+                "ms_per_flop_source": columns.ms_per_flop,
+                "factors": {name: _factor(fitted, columns, name, n) for name in columns.names},
+                "networks": [
+                    {
+                        "probe": timings.names[i], "config": space.config(timings.networks[i]), "source_predicted_ms": float(t), "measured_ms": float(m),
+                        "fitted_ms": float(f), "residual": float((f - m) / m),
+                        "loo_ms": None if np.isnan(loo) else float(loo), "loo_residual": None if np.isnan(loo) else float((loo - m) / m),
+                    }
+                    for i, t, m, f, loo in zip(chosen, total[chosen], measured, fitted.fitted_ms, fitted.loo_ms)
+                ],
+            },
+        },
+        "context": dict(source.context),
+        "entries": entries,
+    }
