@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.lut.validation import ValidationRun
+from search.nas.run_result import ModelRun
 from search.space.config import SubnetConfig
 
 
@@ -20,7 +21,7 @@ def fake_measurements(monkeypatch, anchor_ms: float = 1.0) -> list[int]:
 
     def measure(configs: list[SubnetConfig], anchor: SubnetConfig, space: Any, device: Any, run_dir: Path, *rest: Any, **kw: Any) -> ValidationRun:
         calls.append(len(configs))
-        return ValidationRun(configs, np.linspace(1.0, 2.0, len(configs)), anchor_ms, {"platform": "host", "runtime": {"threads": 1}})
+        return ValidationRun(configs, [ModelRun.timed(float(ms)) for ms in np.linspace(1.0, 2.0, len(configs))], anchor_ms, {"platform": "host", "runtime": {"threads": 1}})
 
     monkeypatch.setattr("orchestrator.lut.validation.measure_subnets", measure)
     return calls

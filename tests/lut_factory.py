@@ -156,3 +156,16 @@ def with_size(lut: dict[str, Any], space: SearchSpace, bytes_per_param: float = 
     }
     measurement = {**lut["measurement"], "size": {"method": "a test's", "form": form}}
     return restamped({**lut, "entries": entries, "measurement": measurement})
+
+
+def with_load(lut: dict[str, Any], space: SearchSpace, ms_per_mparam: float = 3.0) -> dict[str, Any]:
+    """`lut` with load times as a removal profile records them: each entry's is its weights' packing
+    (`ms_per_mparam` per million parameters) plus 0.05 ms, the overhead's the runtime's 20 ms start."""
+    from search.space.params import part_params
+
+    count = part_params(space)
+    entries = {
+        key: {**e, "load_ms": ms_per_mparam * count(e["kind"], e["stage"], **e["params"]) / 1e6 + (20.0 if e["kind"] == "overhead" else 0.05)}
+        for key, e in lut["entries"].items()
+    }
+    return restamped({**lut, "entries": entries, "measurement": {**lut["measurement"], "load": {"method": "a test's"}}})

@@ -13,8 +13,9 @@ import pytest
 
 from infra.errors import UserError
 from search.nas.budget import BudgetError, Pricer, one_device
-from search.nas.constraints import CONSTRAINTS, Constraint, Limit, Observed, Price, Subject, get_constraint
+from search.nas.constraints import CONSTRAINTS, Constraint, Limit, Observed, Price, Subject, get_constraint, shared_constraints
 from search.nas.lut import Lut, LUTError
+from search.nas.run_result import ModelRun
 from search.nas.strategies import Search, SearchSettings
 from search.space import load_space
 from search.space.encoding import random_batch
@@ -69,7 +70,8 @@ def test_a_registered_constraint_is_an_option_of_bench_search_and_an_argument_of
 
     wrapped = shared_budget_options(command)
     assert "energy_mj" in inspect.signature(wrapped).parameters
-    assert wrapped(memory_mb=None, params_m=None, size_mb=None, energy_mj=3.0)["energy"] == 3.0
+    others = {c.argument: None for c in shared_constraints() if c is not energy}  # every other registered budget's, unset
+    assert wrapped(**others, energy_mj=3.0)["energy"] == 3.0
     assert _shared({"energy_mj": np.float32(2.5)}) == {"energy": (2.5, "energy_mj")}
 
 
@@ -160,7 +162,7 @@ def test_a_program_s_measured_size_is_its_file_s_bytes_or_its_package_s(tmp_path
     (package / "Data" / "weight.bin").write_bytes(b"x" * 2**19)
     (package / "Manifest.json").write_bytes(b"x" * 2**19)
     assert program_bytes(tmp_path / "a.pte") == program_bytes(package) == 2**20
-    assert get_constraint("size").of(Observed(1.0, None, None, program_bytes(package))) == 1.0
+    assert get_constraint("size").of(Observed(ModelRun.timed(1.0), None, program_bytes(package))) == 1.0
 
 
 def test_a_size_budget_no_program_fits_names_the_smallest_and_a_budget_that_passes():
@@ -214,7 +216,7 @@ def test_a_validation_holds_the_lut_s_program_sizes_against_the_exported_program
     configs = [min_config(TINY, 64), max_config(TINY, 64), *one_device(doc, TINY, {"latency": 1e5}).random_feasible(random.Random(1), 3, set())]
     size = get_constraint("size")
     price = one_device(doc, TINY, {"latency": 1e5, "size": 100}).first.prices["size"]
-    observed = [Observed(1.0, None, None, int(price.point(c) * 2**20 * 1.02)) for c in configs]
+    observed = [Observed(ModelRun.timed(1.0), None, int(price.point(c) * 2**20 * 1.02)) for c in configs]
     part = size.validation(Subject(doc, TINY, TINY), configs, observed)
     record = part["record"]
     assert record["within_10"] == 1.0 and record["bias"] == pytest.approx(-0.02 / 1.02, abs=1e-4) and record["samples"] == 5

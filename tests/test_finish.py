@@ -20,6 +20,7 @@ from orchestrator.searchjob import finish as finish_module
 from orchestrator.searchjob import measured as measured_module
 from orchestrator.searchjob.measured import export_candidates, lut_device
 from search.nas.lut import Lut, read_lut
+from search.nas.run_result import ModelRun
 
 HOST_LUT = read_lut(Path(__file__).resolve().parents[1] / "luts" / "host" / "tiny" / "d7f47ca8390c6922.json")
 
@@ -106,7 +107,7 @@ def test_the_measured_line_never_prints_a_model_outside_its_interval_with_the_in
     from search.nas.constraints import CONSTRAINTS, Limit, Observed
 
     latency = CONSTRAINTS["latency"]
-    line = latency.finish_line("host", 0.34, (0.33, 0.3482), Observed(0.3504, None, None, None), Limit(latency, 0.34, "--latency-ms"), None)
+    line = latency.finish_line("host", 0.34, (0.33, 0.3482), Observed(ModelRun.timed(0.3504), None, None), Limit(latency, 0.34, "--latency-ms"), None)
     assert line.startswith("measured on host: 0.350 ms, outside the predicted interval 0.330-0.348 ms: 1.03x, within the 0.34 ms budget")
 
 
@@ -123,7 +124,7 @@ def test_a_budget_a_device_s_runner_cannot_measure_says_so():
     from search.nas.constraints import CONSTRAINTS, Limit, Observed
 
     memory = CONSTRAINTS["memory"]
-    line = memory.finish_line("pixel", 8.2, (7.9, 8.5), Observed(1.0, 1.0, None, 1 << 20), Limit(memory, 9.0, "--memory-mb"), None)
+    line = memory.finish_line("pixel", 8.2, (7.9, 8.5), Observed(ModelRun.timed(1.0), 1.0, 1 << 20), Limit(memory, 9.0, "--memory-mb"), None)
     assert line.startswith("peak memory on pixel: not measured by this device's runner, 8.2 MiB predicted")
 
 
@@ -153,16 +154,16 @@ def test_the_finish_s_session_is_sized_to_the_time_budget_from_the_luts_predicti
     from contextlib import nullcontext
 
     from orchestrator.measure.budget import TimeBudget
-    from orchestrator.measure.contract import summarize
     from orchestrator.searchjob import delivery
     from search.space import load_space
     from tests.lut_factory import sized_lut
+    from tests.run_docs import model_doc, result_doc
 
     asked = {}
 
     def session(device, run_dir, models, timing, runner=None, **sized):
         asked.update(sized)
-        return {"models": [{"id": m, "summary": summarize([1.0] * 5)} for m in models]}
+        return result_doc([model_doc(m) for m in models])
 
     monkeypatch.setattr(delivery, "run_session", session)
     monkeypatch.setattr(delivery, "runner_for", lambda device: SimpleNamespace(unattended=lambda run_dir: nullcontext()))

@@ -166,9 +166,9 @@ def placeholder_exports(monkeypatch) -> None:
 def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]], slower: float = 1.0) -> None:
     """Host devices that answer a session with each model at `slower` times its own LUT's prediction
     (the anchor at its LUT latency), the models placeholders (`placeholder_exports`)."""
-    from orchestrator.measure.contract import summarize
     from orchestrator.searchjob import delivery
     from search.space.config import SubnetConfig
+    from tests.run_docs import model_doc, result_doc
 
     placeholder_exports(monkeypatch)
 
@@ -179,8 +179,8 @@ def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]], slower: float = 
         out = []
         for name in models:
             ms = 1.0 if name == "anchor" else slower * predictor.predict(configs[name])
-            out.append({"id": name, "samples_ms": [ms] * 5, "summary": summarize([ms] * 5)})
-        return {"device": {"platform": "host"}, "steady_rounds": list(range(5)), "models": out}
+            out.append(model_doc(name, [ms] * 5))
+        return result_doc(out)
 
     monkeypatch.setattr(delivery, "run_session", session)
     monkeypatch.setattr(delivery, "export_probes", lambda specs, *args: {k: type("A", (), {"path": Path("anchor.pte")})() for k in specs})

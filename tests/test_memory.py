@@ -18,6 +18,7 @@ from search.space import load_space
 from search.space.config import SubnetConfig
 from search.space.encoding import decode, random_batch
 from tests.lut_factory import CONTEXT, make_lut, sized_lut, with_memory
+from tests.run_docs import model_doc, result_doc
 
 SPACE = load_space("tiny")
 METHOD = "host: resident set"
@@ -25,7 +26,7 @@ METHOD = "host: resident set"
 
 def result(memory: dict[str, tuple[int, int] | None]) -> dict:
     """A checked session result in which each network has the (load, peak) bytes given (None: none measured)."""
-    return {"models": [{"id": pid, **({"memory": {"load_bytes": m[0], "peak_bytes": m[1], "method": METHOD}} if m else {})} for pid, m in memory.items()]}
+    return result_doc([model_doc(pid, memory=m, method=METHOD) for pid, m in memory.items()])
 
 
 LAYER = Entry("layer", "mbconv_layer", "MBConv-1", {"width": 16, "expansion": 1}, reference="with", variant="without", copies=2)
@@ -100,13 +101,15 @@ def validated(lut: dict, memory: list | None) -> dict:
     from orchestrator.lut.validation import ValidationRun, validation_record
     from orchestrator.measure.devices import get_device
     from search.nas.predictor import LatencyPredictor
+    from search.nas.run_result import ModelRun
 
     predictor = LatencyPredictor(lut, SPACE)
     lut = predictor.lut
     batch = random_batch(SPACE, 8, np.random.default_rng(1), 64)
     configs = [decode(batch, i, SPACE) for i in range(8)]
-    measured = memory(configs) if memory is not None else None
-    run = ValidationRun(configs, predictor.predict_many(configs), lut.measurement.get("context_latency_ms", 1.0), {"platform": "host"}, measured)
+    measured = memory(configs) if memory is not None else [None] * len(configs)
+    runs = [ModelRun.timed(float(ms), m) for ms, m in zip(predictor.predict_many(configs), measured)]
+    run = ValidationRun(configs, runs, lut.measurement.get("context_latency_ms", 1.0), {"platform": "host"})
     return validation_record(lut, predictor, run, get_device("host"), 0)
 
 

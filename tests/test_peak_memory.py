@@ -21,6 +21,7 @@ from search.space.config import SubnetConfig
 from search.space.encoding import decode, encode, random_batch
 from search.space.sampling import every_config
 from tests.lut_factory import CONTEXT, make_lut, restamped, sized_lut, with_memory
+from tests.run_docs import model_doc, result_doc
 
 SPACE = load_space("tiny")
 METHOD = "host: resident set"
@@ -121,7 +122,7 @@ def test_without_a_validation_that_measured_memory_the_interval_is_the_measureme
 
 
 def result(memory: dict[str, tuple[int, int]]) -> dict:
-    return {"models": [{"id": pid, "memory": {"load_bytes": m[0], "peak_bytes": m[1], "method": METHOD}} for pid, m in memory.items()]}
+    return result_doc([model_doc(pid, memory=m, method=METHOD) for pid, m in memory.items()])
 
 
 def test_an_entry_records_the_working_memory_of_its_own_network_at_the_median_session() -> None:

@@ -23,13 +23,13 @@ from orchestrator.measure.runners.base import RunnerError, Throttled
 from orchestrator.plan.builder import build_plan
 from search.space import load_space
 from search.space.sampling import min_config
+from tests.run_docs import model_doc, result_doc
 from tests.test_android_runner import measure, pixel7_runner
 from tests.test_simulated_phones import Known
 
 
 def result(samples: dict[str, list[float]], steady: list[int] | None = None) -> dict:
-    rounds = len(next(iter(samples.values())))
-    return {"steady_rounds": steady if steady is not None else list(range(rounds)), "models": [{"id": k, "samples_ms": v} for k, v in samples.items()]}
+    return result_doc([model_doc(k, v, steady=steady) for k, v in samples.items()], steady)
 
 
 def test_noise_is_the_median_over_networks_of_each_ones_robust_spread_over_its_steady_rounds() -> None:

@@ -20,7 +20,7 @@ from search.space.config import SubnetConfig
 from search.space.sampling import max_config, min_config
 from search.supernet.static import StaticSubnet
 from tests.conftest import CliResult
-from tests.lut_factory import sized_lut, with_memory, with_size
+from tests.lut_factory import sized_lut, with_load, with_memory, with_size
 
 pytestmark = pytest.mark.exports
 
@@ -43,7 +43,7 @@ def tiny_lut(tmp_path_factory) -> Path:
 def tiny_memory_lut(tmp_path_factory) -> Path:
     """`tiny_lut` with memory and program sizes recorded, as a profile on a runner that measures memory writes it."""
     tiny = load_space("tiny")
-    return write_lut(tmp_path_factory.mktemp("lut") / "tiny-host-memory.json", with_size(with_memory(sized_lut(tiny, device=HOST), tiny), tiny))
+    return write_lut(tmp_path_factory.mktemp("lut") / "tiny-host-memory.json", with_load(with_size(with_memory(sized_lut(tiny, device=HOST), tiny), tiny), tiny))
 
 
 def middle_budget(lut_path: Path) -> float:
@@ -75,7 +75,7 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     out = tmp_path / "search"
     result = subprocess.run(
         [sys.executable, "-m", "orchestrator", "search", "--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_memory_lut),
-         "--latency-ms", str(budget), "--memory-mb", "500", "--size-mb", "50", "--out", str(out), "--json", *FAST, "--measure-top", "1"],
+         "--latency-ms", str(budget), "--memory-mb", "500", "--size-mb", "50", "--load-ms", "5000", "--out", str(out), "--json", *FAST, "--measure-top", "1"],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120", "BENCH_CACHE": str(fresh_coreml(shared_export_cache, tmp_path))},
         capture_output=True, text=True, timeout=600,
     )
@@ -124,6 +124,9 @@ def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_n
     assert (size["budget"], size["given_as"], size["within"]) == (50, "--size-mb", True) and size["predicted"] <= 50
     assert size["measured"] == pytest.approx((out / "best.pte").stat().st_size / 2**20)
     assert f"program size on host: {size['measured']:.3g} MiB measured" in result.stderr
+    load = host["constraints"]["load"]  # opening best.pte to its first result, as the host runner timed it beside the anchor
+    assert (load["budget"], load["given_as"], load["within"]) == (5000, "--load-ms", True) and 0 < load["measured"] < 5000 and load["predicted"] <= 5000
+    assert f"load time on host: {load['measured']:.3g} ms measured" in result.stderr
 
 
 def ctrl_c(*args, **kwargs):
@@ -519,8 +522,8 @@ def fake_device(monkeypatch, slower: float) -> None:
     network at its LUT latency: what the finish sees of a LUT that under-predicts its device. It
     answers the session with a result's figures; the models it is given are placeholders (the real
     exports and a real session are test_search_delivers_the_best_subnet...'s)."""
-    from orchestrator.measure.contract import summarize
     from orchestrator.searchjob import delivery, finish, measured
+    from tests.run_docs import model_doc, result_doc
 
     def placeholder(static, backend, path, calibration=None, classes=None):
         path.write_bytes(b"a model") if backend.suffix == ".pte" else path.mkdir(parents=True, exist_ok=True)
@@ -539,8 +542,8 @@ def fake_device(monkeypatch, slower: float) -> None:
         out = []
         for name in models:
             ms = (doc["measurement"].get("context_latency_ms") or 1.0) if name == "anchor" else slower * predictor.predict(evaluated[name])
-            out.append({"id": name, "samples_ms": [ms] * 5, "summary": summarize([ms] * 5)})
-        return {"device": {"platform": "host"}, "steady_rounds": list(range(5)), "models": out}
+            out.append(model_doc(name, [ms] * 5))
+        return result_doc(out)
 
     monkeypatch.setattr(delivery, "run_session", session)
 

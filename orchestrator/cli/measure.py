@@ -42,11 +42,14 @@ def measure(
     if as_json:
         typer.echo(json.dumps(result, indent=1))
         return
-    s, measured = result["summary"], result["models"][0]
+    from search.nas.run_result import RunResult
+
+    [measured] = RunResult.of(result).models.values()
+    s = measured.summary
     console.print(
         f"{model} on {device or 'host'}: median [bold]{s['median_ms']:.3f} ms[/bold] (p90 {s['p90_ms']:.3f}, trimmed mean "
-        f"{s['trimmed_mean_ms']:.3f}, {s['runs']} runs); load {measured['load_ms']:.1f} ms, "
-        f"first inference {measured['first_inference_ms']:.2f} ms; {memory_text(measured.get('memory'))}"
+        f"{s['trimmed_mean_ms']:.3f}, {s['runs']} runs); load {measured.load_ms:.1f} ms, "
+        f"first inference {measured.first_inference_ms:.2f} ms; {memory_text(None if measured.memory is None else dict(measured.memory))}"
     )
 
 

@@ -26,15 +26,16 @@ import numpy as np
 
 from orchestrator.plan.spec import Entry
 from search.nas.memory import KINDS
+from search.nas.run_result import read_all
 
 
 def network_memory(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Each network's memory as every session that measured it reported it."""
     seen: dict[str, list[dict[str, Any]]] = {}
-    for result in results:
-        for model in result["models"]:
-            if (memory := model.get("memory")) is not None:
-                seen.setdefault(model["id"], []).append(memory)
+    for run in read_all(results):
+        for mid, memory in run.memory().items():
+            if memory is not None:
+                seen.setdefault(mid, []).append(memory)
     return seen
 
 

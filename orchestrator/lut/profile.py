@@ -24,17 +24,19 @@ from orchestrator.lut.lut_run import LutRun
 from orchestrator.lut.memory import lut_memory
 from orchestrator.lut.provenance import device_provenance, phones_provenance
 from orchestrator.lut.reference import reference_ms, round_anchored, session_anchor_ms
+from orchestrator.lut.removal_figures import removal_figures
 from orchestrator.lut.rundir import RunDirectory, run_state
 from orchestrator.lut.sessions import Sessions, budgeted, results_samples, session_name
 from orchestrator.lut.settings import MeasureSettings
-from orchestrator.lut.size import lut_size
 from orchestrator.lut.store import finish_lut, save_measured_lut
 from orchestrator.measure.devices import Device
 from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.measure.steady import DISTURBED
 from orchestrator.plan.builder import build_plan
 from orchestrator.plan.spec import Entry, Plan
+from search.nas.constraints import CONSTRAINTS
 from search.nas.lut import Lut
+from search.nas.run_result import RunResult
 from search.space import SearchSpace
 
 SPLIT_FIXED = ("mbconv_transition", "transformer_shell")  # the fixed parts with a session of their own
@@ -98,9 +100,9 @@ def noise(results: list[dict[str, Any]]) -> float:
     it: each network's robust coefficient of variation (1.4826 MAD over the median) in each session,
     the median of them all. An x86 host: 1-3%; a phone's little core: 7-12% (docs/phone_conditions.md)."""
     cvs = []
-    for result in results:
-        for model in result["models"]:
-            x = np.array([model["samples_ms"][i] for i in result["steady_rounds"]])
+    for samples in results_samples(results):
+        for steady in samples.values():
+            x = np.array(steady)
             if len(x) >= 5 and (median := float(np.median(x))) > 0:
                 cvs.append(1.4826 * float(np.median(np.abs(x - median))) / median)
     return float(np.median(cvs)) if cvs else 0.0
@@ -207,7 +209,7 @@ class Profiler(LutRun):
                 if (name := session_name(r)) in slow:
                     root = name.split(AGAIN)[0]
                     self.replaced.append(name)
-                    again.append((f"{root}{AGAIN}{sum(n.split(AGAIN)[0] == root for n in self.replaced)}", [m["id"] for m in r["models"]]))
+                    again.append((f"{root}{AGAIN}{sum(n.split(AGAIN)[0] == root for n in self.replaced)}", list(RunResult.of(r).models)))
             self.results = [r for r in self.results if session_name(r) not in slow]
             self.results += self.sessions.measure_all(again, plan.probes, plan.anchor, self.artifacts)
 
@@ -225,7 +227,7 @@ class Profiler(LutRun):
         thermal = {session_name(r): r["thermal"] for r in results if "thermal" in r}  # phones report it
         reference = reference_ms(self.sessions, results, self.plan.anchor)
         memory = lut_memory(self.plan.entries, results, self.plan.method)
-        size = lut_size(self.plan.entries, {pid: a.path for pid, a in artifacts.items()}, self.plan.method, get_backend(self.device.backend).suffix)
+        figures = removal_figures(self.plan.entries, results, {pid: a.path for pid, a in artifacts.items()}, self.plan.method, get_backend(self.device.backend).suffix)
         return {
             **device_provenance(self.device, results[0]),
             "space": {"name": self.space.name, "hash": self.space.hash},
@@ -248,7 +250,7 @@ class Profiler(LutRun):
                 **({"session_thermal": thermal} if thermal else {}),
                 **phones_provenance(self.sessions, results, self.plan.anchor, self.log),
                 **({"memory": memory[1]} if memory else {}),
-                **({"size": size[1]} if size else {}),
+                **{name: record for name, (_, record) in figures.items()},
             },
             "context": self.plan.context.to_dict(),
             "entries": {
@@ -262,7 +264,7 @@ class Profiler(LutRun):
                     "sessions": estimates[e.key].sessions,
                     "wide": estimates[e.key].wide,
                     **({"memory": memory[0][e.key]} if memory else {}),
-                    **({"size_bytes": size[0][e.key]} if size else {}),
+                    **{CONSTRAINTS[name].entry_field: values[e.key] for name, (values, _) in figures.items()},
                 }
                 for e in self.plan.entries
             },

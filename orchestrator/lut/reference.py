@@ -13,12 +13,13 @@ from typing import Any
 
 import numpy as np
 
-from orchestrator.lut.sessions import Sessions, session_name
+from orchestrator.lut.sessions import Sessions
+from search.nas.run_result import read_all
 
 
 def session_anchor_ms(results: list[dict[str, Any]], anchor: str) -> dict[str, float]:
     """Each session's median time of the anchor network, by session name."""
-    return {session_name(r): m["summary"]["median_ms"] for r in results for m in r["models"] if m["id"] == anchor}
+    return {run.session: run.models[anchor].median_ms for run in read_all(results) if anchor in run.models}
 
 
 def phone_speeds(sessions: Sessions, results: list[dict[str, Any]], anchor: str) -> dict[str, float]:

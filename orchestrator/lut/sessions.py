@@ -41,6 +41,7 @@ from orchestrator.measure.session import run_session
 from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
+from search.nas.run_result import RunResult, read_all
 
 PHONE_FACTS = ("serial", "model", "os", "build")
 
@@ -172,7 +173,7 @@ class Sessions:
             self.log(f"session {name}: {self.budget.explain(self.settings.timing, timing, round_s)}")
 
     def _learn(self, result: dict[str, Any]) -> None:
-        self.latency_ms.update({m["id"]: m["summary"]["median_ms"] for m in result["models"]})
+        self.latency_ms.update(RunResult.of(result).medians_ms())
 
     def measure_all(
         self, sessions: list[tuple[str, list[str]]], probes: dict[str, ProbeSpec], anchor: str, artifacts: dict[str, CachedExport]
@@ -191,7 +192,7 @@ class Sessions:
 
 def session_name(result: dict[str, Any]) -> str:
     """The session a result belongs to: the last part of its run id (`<run>/<session>`)."""
-    return result["run_id"].rsplit("/", 1)[-1]
+    return RunResult.of(result).session
 
 
 def budgeted(results: list[dict[str, Any]], settings: MeasureSettings) -> dict[str, Any]:
@@ -204,7 +205,7 @@ def budgeted(results: list[dict[str, Any]], settings: MeasureSettings) -> dict[s
 
 def results_samples(results: list[dict[str, Any]], steady: bool = True) -> list[dict[str, list[float]]]:
     """Each session's samples per network, of its steady rounds (`check_result`), or of all of them (`steady` off)."""
-    return [{m["id"]: [m["samples_ms"][i] for i in r["steady_rounds"]] if steady else list(m["samples_ms"]) for m in r["models"]} for r in results]
+    return [run.samples(steady) for run in read_all(results)]
 
 
 def _kept(name: str, session_dir: Path, probe_ids: list[str]) -> dict[str, Any] | None:

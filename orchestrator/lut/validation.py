@@ -39,6 +39,7 @@ from search.nas.constraints import CONSTRAINTS, Observed, Subject
 from search.nas.constraints.size import program_bytes
 from search.nas.lut import Lut, check_same_precision, read_lut
 from search.nas.predictor import LatencyPredictor
+from search.nas.run_result import ModelRun, RunResult
 from search.space import SearchSpace, load_space
 from search.space.config import SubnetConfig
 from search.space.encoding import decode, random_batch
@@ -65,17 +66,19 @@ def spread_subnets(predictor: LatencyPredictor, space: SearchSpace, n: int, seed
 @dataclass(frozen=True)
 class ValidationRun:
     configs: list[SubnetConfig]
-    measured_ms: np.ndarray
+    runs: list[ModelRun]  # each subnet's, as the runner reported it
     anchor_ms: float  # the LUT's context network, timed in the same session
     device_facts: dict[str, Any]
-    memory: list[dict[str, Any] | None] | None = None  # each subnet's memory as the runner measured it (None: it measures none)
     program_bytes: list[int] | None = None  # each subnet's program's bytes, as timed
+
+    @property
+    def measured_ms(self) -> np.ndarray:
+        return np.array([run.median_ms for run in self.runs])
 
     def observed(self, speed: float | None) -> list[Observed]:
         """Each subnet as every constraint reads its measured figure (`speed`: the session's, by the anchor)."""
-        memory = self.memory or [None] * len(self.configs)
         sizes = self.program_bytes or [None] * len(self.configs)
-        return [Observed(float(ms), speed, m, size) for ms, m, size in zip(self.measured_ms, memory, sizes)]
+        return [Observed(run, speed, size) for run, size in zip(self.runs, sizes)]
 
 
 def measure_subnets(
@@ -104,11 +107,9 @@ def measure_subnets(
         timetable.start("validation", time.monotonic())
         with shown(timetable, f"{len(models)} subnets", show=budget is not None):
             result = run_session(device, run_dir, models, timing, runner=runner, budget=budget, latency_ms=predicted, on_timing=timed)
-    median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
-    memory = {m["id"]: m.get("memory") for m in result["models"]}
+    run = RunResult.of(result)
     return ValidationRun(
-        configs, np.array([median[s] for s in specs]), median[anchor_spec.id], {**result["device"], "runtime": result["runtime"]}, [memory[s] for s in specs],
-        [program_bytes(artifacts[s].path) for s in specs],
+        configs, [run.models[s] for s in specs], run.models[anchor_spec.id].median_ms, run.facts(), [program_bytes(artifacts[s].path) for s in specs],
     )
 
 

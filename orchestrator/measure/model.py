@@ -15,6 +15,7 @@ from orchestrator.measure.devices import Device, load_devices
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.base import Runner
 from orchestrator.measure.session import new_run_dir, run_session
+from search.nas.run_result import RunResult
 
 TIMM_PREFIX = "timm:"
 
@@ -105,4 +106,4 @@ def measure_model(model: str, device: Device, root: Path = Path("runs"), devices
     runner = runner_for(device)
     program = program_for(model, device, runner, root, devices_file)
     result = run_session(device, program.run_dir, {"model": (program.path, program.shape)}, runner=runner)
-    return {**result, "summary": result["models"][0]["summary"]}
+    return {**result, "summary": dict(RunResult.of(result).models["model"].summary)}

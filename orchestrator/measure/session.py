@@ -23,6 +23,7 @@ from orchestrator.measure.devices import Device
 from orchestrator.measure.platforms import runner_for
 from orchestrator.measure.runners.base import Runner, RunnerError
 from orchestrator.measure.timing import TimingPlan
+from search.nas.run_result import RunResult
 
 
 def new_run_dir(prefix: str, root: Path = Path("runs")) -> Path:
@@ -63,7 +64,7 @@ def run_session(
         known = {mid: ms for mid in models if (ms := (latency_ms or {}).get(mid)) is not None and ms > 0}
         if len(known) < len(models):
             piloted = run_session(device, run_dir / f"{run_dir.name}-pilot", models, pilot(timing), seed, f"{run_id}/pilot", runner)
-            known = {m["id"]: m["summary"]["median_ms"] for m in piloted["models"]}
+            known = RunResult.of(piloted).medians_ms()
         cost = round_seconds(known.values(), timing.burst)
         timing = budget.fit(timing, cost)
         if on_timing is not None:

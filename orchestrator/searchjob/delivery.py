@@ -33,6 +33,7 @@ from search.nas.constraints import Observed
 from search.nas.constraints.size import program_bytes
 from search.nas.lut import Lut
 from search.nas.predictor import LatencyPredictor
+from search.nas.run_result import ModelRun, RunResult
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
 from search.supernet.deploy import deploy_form
@@ -141,10 +142,12 @@ class Timed:
     memory: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # each model's memory as the runner measured it (None: it measures none)
     program_bytes: dict[str, int] = field(default_factory=dict)  # each model's program's bytes, as timed
     anchor_memory: dict[str, Any] | None = None  # the anchor network's memory as the runner measured it (None: it measures none)
+    runs: dict[str, ModelRun] = field(default_factory=dict)  # each model's run as the runner reported it (empty: known by its figures only)
 
     def observed(self, model: str) -> Observed:
         """What the session says of one model, as every constraint reads its figure from it."""
-        return Observed(self.measured_ms[model], self.session_speed, self.memory.get(model), self.program_bytes.get(model))
+        run = self.runs.get(model) or ModelRun.timed(self.measured_ms[model], self.memory.get(model))
+        return Observed(run, self.session_speed, self.program_bytes.get(model))
 
     @property
     def session_speed(self) -> float | None:
@@ -183,10 +186,11 @@ def time_models(
         anchor_ms = lut.measurement.get("context_latency_ms") or LatencyPredictor(lut, base_space).predict(SubnetConfig.from_dict(lut.context))
         known = {**(predicted_ms or {}), ANCHOR: anchor_ms}
         result = run_session(device, run_dir, session, end_to_end_timing(lut), runner=runner, budget=TimeBudget(), latency_ms=known)
-    median = {m["id"]: m["summary"]["median_ms"] for m in result["models"]}
-    memory = {m["id"]: m.get("memory") for m in result["models"]}
+    run = RunResult.of(result)
+    median, memory = run.medians_ms(), run.memory()
     return Timed({name: median[name] for name in models}, median[ANCHOR], lut.measurement.get("context_latency_ms"), device.name,
-                 {name: memory[name] for name in models}, {name: program_bytes(path) for name, path in models.items()}, memory[ANCHOR])
+                 {name: memory[name] for name in models}, {name: program_bytes(path) for name, path in models.items()}, memory[ANCHOR],
+                 {name: run.models[name] for name in models})
 
 
 ANCHOR = "anchor"  # the anchor network's id in a session of found models (theirs are config hashes)

@@ -14,7 +14,7 @@ nn-Meter's results keyed by metric).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any, ClassVar, NamedTuple
@@ -24,6 +24,7 @@ import numpy as np
 from infra.errors import UserError
 from search.nas.lut import Lut
 from search.nas.memory import Reanchored
+from search.nas.run_result import ModelRun
 from search.space import SearchSpace
 from search.space.config import SubnetConfig
 from search.space.encoding import ConfigBatch
@@ -44,15 +45,24 @@ class Subject:
 
 
 class Observed(NamedTuple):
-    """What a device's session says of one model: its median latency, how fast the session ran
-    against the LUT (its anchor's median over its LUT latency; None where the LUT has no anchor
-    figure), the memory its runner measured (None: its runner measures none) and the bytes of the
-    program it ran (read when it was timed: the file may move into a delivery after)."""
+    """What a device's session says of one model: its run as the runner reported it (`ModelRun`:
+    median, load and first inference, memory where measured), how fast the session ran against the
+    LUT (its anchor's median over its LUT latency; None where the LUT has no anchor figure) and the
+    bytes of the program it ran (read when it was timed: the file may move into a delivery after).
+    Every constraint reads its own figure from it (`Constraint.of`), so a constraint measured from
+    a figure every run has needs no change where models are timed."""
 
-    median_ms: float
+    run: ModelRun
     speed: float | None
-    memory: dict[str, Any] | None
     program_bytes: int | None
+
+    @property
+    def median_ms(self) -> float:
+        return self.run.median_ms
+
+    @property
+    def memory(self) -> Mapping[str, Any] | None:
+        return self.run.memory
 
 
 @dataclass(frozen=True)
@@ -163,6 +173,14 @@ class Constraint:
     tolerance: ClassVar[float] = TOLERANCE  # how far over its budget a measured model may be
     bounds: ClassVar[tuple[float, float]] = (0.0, 1e6)  # a budget lies above the first and at most the second
     digits: ClassVar[int] = 3  # significant digits its figures are printed with
+    order: ClassVar[int] = 100  # where it stands among the constraints (options, result lines, records): lowest first
+    # How a profile measures it per entry, where it does so by removal (as latency is): the LUT
+    # entry's field the profile fills with the difference of `entry_value` between each entry's two
+    # networks (median over the sessions, per copy of the block), and the method its
+    # `measurement.<name>` record states. None: a profile records nothing of it (or, as memory,
+    # attributes it by a method of its own: `orchestrator.lut.memory`).
+    entry_field: ClassVar[str | None] = None
+    profile_method: ClassVar[str] = ""
 
     def price(self, subject: Subject) -> Price:
         """Its pricer on one device; raises UserError (naming how to get one that can) where the
@@ -173,6 +191,16 @@ class Constraint:
         """The figure a device's session gives of one model, in the constraint's unit (at the LUT's
         speed for latency); None where the device measures none."""
         raise NotImplementedError
+
+    def entry_value(self, observed: Observed) -> float | None:
+        """The figure of one network a profile attributes to entries by removal (in the entry
+        field's unit); None where the run gives none. Only constraints with an `entry_field`."""
+        return None
+
+    def profile_record(self, form: str) -> dict[str, Any]:
+        """Its `measurement.<name>` record in a LUT it was profiled into (`form`: the program's,
+        `.pte` or `.mlpackage`)."""
+        return {"method": self.profile_method}
 
     def validation(self, subject: Subject, configs: Sequence[SubnetConfig], observed: Sequence[Observed]) -> dict[str, Any] | None:
         """Its part of a `bench validate` record: {"record": figures, "points": [per subnet]}, or None
@@ -225,14 +253,17 @@ class Constraint:
         return f"<constraint {self.name}>"
 
 
-CONSTRAINTS: dict[str, Constraint] = {}  # name -> its registration, in the order registered (latency first)
+CONSTRAINTS: dict[str, Constraint] = {}  # name -> its registration, by `order` (latency first), then name
 
 
 def register(cls: type[Constraint]) -> type[Constraint]:
-    """Class decorator: make a constraint known by its name (one instance: constraints hold no state)."""
+    """Class decorator: make a constraint known by its name (one instance: constraints hold no
+    state), in its `order` among the others, whatever order the modules are imported in."""
     if cls.name in CONSTRAINTS:
         raise ValueError(f"constraint {cls.name!r} is registered twice")
-    CONSTRAINTS[cls.name] = cls()
+    registered = {**CONSTRAINTS, cls.name: cls()}
+    CONSTRAINTS.clear()
+    CONSTRAINTS.update(sorted(registered.items(), key=lambda item: (item[1].order, item[0])))
     return cls
 
 

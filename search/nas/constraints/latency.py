@@ -117,6 +117,7 @@ class LatencyPrice(Price):
 @register
 class Latency(Constraint):
     name = "latency"
+    order = 10
     noun = "latency"
     unit = "ms"
     option = "--latency-ms"

@@ -64,6 +64,7 @@ class MemoryPrice(Price):
 @register
 class PeakMemory(Constraint):
     name = "memory"
+    order = 20
     noun = "peak memory"
     unit = "MiB"
     option = "--memory-mb"

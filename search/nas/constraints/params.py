@@ -50,6 +50,7 @@ class ParamsPrice(Price):
 @register
 class Parameters(Constraint):
     name = "params"
+    order = 30
     noun = "parameters"
     unit = "M"
     option = "--params-m"

@@ -76,6 +76,9 @@ class SizePrice(Price):
 @register
 class ProgramSize(Constraint):
     name = "size"
+    order = 40
+    entry_field = "size_bytes"
+    profile_method = "each network's program bytes as exported for the device, by removal: the entry is the difference per copy of its block"
     noun = "program size"
     unit = "MiB"
     option = "--size-mb"
@@ -88,6 +91,12 @@ class ProgramSize(Constraint):
 
     def of(self, observed: Observed) -> float | None:
         return None if observed.program_bytes is None else observed.program_bytes / MIB
+
+    def entry_value(self, observed: Observed) -> float | None:
+        return None if observed.program_bytes is None else float(observed.program_bytes)
+
+    def profile_record(self, form: str) -> dict[str, Any]:
+        return {"method": self.profile_method, "form": form}
 
     def validation(self, subject: Subject, configs: Sequence[SubnetConfig], observed: Sequence[Observed]) -> dict[str, Any] | None:
         """The LUT's program sizes against the bytes of the programs the validation exported."""

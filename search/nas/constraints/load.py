@@ -1,0 +1,110 @@
+"""Load time: one budget (ms) held on every device, the time from opening a program to its first
+inference's result (the runner's `load_ms` plus `first_inference_ms`, which every runner of the
+contract reports: the host's, the Android app's, the iPhone app's), what a user waits for when an
+app opens the model; Qualcomm AI Hub reports the same (first load). Predicted by each device's LUT
+(its entries' `load_ms`, profiled by removal from the networks' runs, as program size is) and
+measured on every reachable device at the finish. A LUT profiled before load times were recorded
+cannot price it, and says how to get one that does.
+
+This module is the whole of the budget: its option, pricing, measurement, finish line, result
+field and validation come from its registration (docs/architecture.md, "Adding a budget")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register
+from search.nas.lut import Lut, LUTError, entry_key
+from search.nas.predictor import missing_entries, parts
+from search.space.additive import AdditiveTable, least_total
+from search.space.config import SubnetConfig, validate
+from search.space.encoding import ConfigBatch, decode
+
+FIELD = "load_ms"
+
+
+def no_load(lut: Lut) -> str:
+    """Why a LUT has no load time and how to get one that has."""
+    why = {"transfer": "a transfer LUT scales latency only", "isolated": "its blocks were measured alone", "fitted": "it was fitted to latencies alone"}
+    return (
+        f"LUT {lut.id} records no load time ({why.get(lut.method, 'it was profiled before load times were recorded')}); "
+        f"profile the device with `bench profile --device {lut.device.name}` for a LUT that does"
+    )
+
+
+def has_load(lut: Lut) -> bool:
+    return "load" in lut.measurement and all(FIELD in e for e in lut.entries.values())
+
+
+class LoadPrice(Price):
+    def __init__(self, constraint: Constraint, subject: Subject) -> None:
+        super().__init__(constraint, subject)
+        lut, space = subject.lut, subject.base_space
+        if not has_load(lut):
+            raise LUTError(no_load(lut))
+        self.ms = {key: float(e[FIELD]) for key, e in lut.entries.items()}
+        self.table = AdditiveTable(space, lambda kind, stage=None, **p: self.ms.get(entry_key(kind, stage, **p), np.nan))
+        if (least := least_total(self.table, space)) <= 0:
+            raise LUTError(
+                f"LUT {lut.id} predicts as little as {least:.4g} ms of load time for subnets of space {space.name!r} (its negative "
+                "entries add up), and a program cannot load in no time; rebuild it with `bench profile`"
+            )
+
+    def point(self, config: SubnetConfig) -> float:
+        space = self.subject.base_space
+        validate(config, space)
+        keys = [p.key for p in parts(config, space)]
+        if missing := sorted({k for k in keys if k not in self.ms}):
+            raise missing_entries(self.subject.lut, missing, config)
+        return sum(self.ms[k] for k in keys)
+
+    def point_batch(self, batch: ConfigBatch) -> np.ndarray:
+        total = self.table.total(batch)
+        if (bad := np.flatnonzero(np.isnan(total))).size:
+            self.point(decode(batch, int(bad[0]), self.subject.base_space))
+        return total
+
+    def floor(self) -> float:
+        return least_total(self.table, self.subject.base_space)
+
+    def describe(self, limit: Limit) -> str:
+        return f"a program that loads and gives its first result in {limit.value:g} ms or less, predicted"
+
+
+@register
+class LoadTime(Constraint):
+    name = "load"
+    noun = "load time"
+    unit = "ms"
+    option = "--load-ms"
+    argument = "load_ms"
+    help = "the budget of load time in ms on every device: opening the program to its first inference's result, predicted by each LUT, measured by each device's runner"
+    order = 50
+    tolerance = 0.10  # a load reads the file and packs the weights: it moves more between sessions than steady inference does
+    bounds = (0.0, 1e6)
+    entry_field = FIELD
+    profile_method = "each network's load plus first inference as its runner reported them (median over sessions), by removal: the entry is the difference per copy of its block"
+
+    def price(self, subject: Subject) -> Price:
+        return LoadPrice(self, subject)
+
+    def of(self, observed: Observed) -> float | None:
+        return observed.run.load_ms + observed.run.first_inference_ms
+
+    def entry_value(self, observed: Observed) -> float | None:
+        return self.of(observed)
+
+    def validation(self, subject: Subject, configs: Sequence[SubnetConfig], observed: Sequence[Observed]) -> dict[str, Any] | None:
+        """The LUT's load times against the subnets' loads in the validation's session."""
+        from search.nas.agreement import figures
+
+        if not has_load(subject.lut):
+            return {"record": {"skipped": no_load(subject.lut)}, "points": [{} for _ in configs]}
+        price = LoadPrice(self, subject)
+        predicted = np.array([price.point(c) for c in configs])
+        measured = np.array([self.of(o) for o in observed], dtype=float)
+        record = {"method": "each subnet's load plus first inference in the validation's session", **figures(predicted, measured)}
+        return {"record": record, "points": [{"predicted_load_ms": float(p), "measured_load_ms": float(m)} for p, m in zip(predicted, measured)]}

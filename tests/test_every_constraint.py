@@ -1,0 +1,102 @@
+"""Every registered budget, tested over the registry as timm tests every model over
+`list_models()`: a new constraint is tested here by registering it, with no edit to this file.
+Each gets its CLI option and API argument, its price (point and batch alike), its refusal naming
+its option, its finish line against its budget, its words in a resume's comparison, and its
+validation where it validates."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import numpy as np
+import pytest
+
+from search.nas.budget import BudgetError, one_device
+from search.nas.constraints import CONSTRAINTS, Limit, Observed, Subject
+from search.nas.lut import Lut
+from search.nas.run_result import ModelRun
+from search.space import load_space
+from search.space.encoding import decode, random_batch
+from search.space.sampling import min_config
+from tests.lut_factory import sized_lut, with_load, with_memory, with_size
+
+TINY = load_space("tiny")
+EVERY = pytest.mark.parametrize("name", list(CONSTRAINTS), ids=list(CONSTRAINTS))
+LUT = Lut.of(with_load(with_size(with_memory(sized_lut(TINY), TINY), TINY), TINY))
+RUN = ModelRun("model", 12.0, 3.0, (1.0,), {"median_ms": 1.0}, {"load_bytes": 2 << 20, "peak_bytes": 3 << 20, "method": "a test's"})
+
+
+def test_the_registry_is_in_its_declared_order_latency_first():
+    assert list(CONSTRAINTS)[0] == "latency"
+    assert [c.order for c in CONSTRAINTS.values()] == sorted(c.order for c in CONSTRAINTS.values())
+
+
+@EVERY
+def test_a_constraint_is_an_option_of_bench_search_and_an_argument_of_the_api(name):
+    from autovit_bench.job import _shared
+    from orchestrator.cli.search import search_cmd as search_command
+
+    c = CONSTRAINTS[name]
+    options = {opt for p in inspect.signature(search_command).parameters.values() if hasattr(p.default, "param_decls") for opt in p.default.param_decls}
+    assert c.option in options
+    if not c.per_device:
+        assert _shared({c.argument: 2.5}) == {name: (2.5, c.argument)}
+
+
+@EVERY
+def test_a_constraint_prices_a_subnet_alike_one_at_a_time_and_in_a_batch(name):
+    pricer = one_device(LUT, TINY, {"latency": 1e5, **({name: CONSTRAINTS[name].bounds[1]} if name != "latency" else {})})
+    batch = random_batch(TINY, 20, np.random.default_rng(0), 64)
+    price = pricer.first.prices[name]
+    points = [price.point(decode(batch, i, TINY)) for i in range(20)]
+    assert np.all(np.array(points) > 0) and price.point_batch(batch) == pytest.approx(points)
+
+
+@EVERY
+def test_a_budget_no_subnet_meets_is_refused_naming_its_option(name):
+    c = CONSTRAINTS[name]
+    least = one_device(LUT, TINY, {"latency": 1e5}).first.prices[name].point(min_config(TINY, 64)) if name != "latency" else None
+    tight = (least if least is not None else one_device(LUT, TINY, {"latency": 1e5}).first.point("latency", min_config(TINY, 64))) * 0.5
+    with pytest.raises(BudgetError, match=re.escape(c.option)):
+        one_device(LUT, TINY, {"latency": 1e5, name: tight} if name != "latency" else {"latency": tight}).check_reachable()
+
+
+@EVERY
+def test_a_constraint_s_finish_line_says_its_figure_against_its_budget(name):
+    c = CONSTRAINTS[name]
+    line = c.finish_line("host", 2.0, (1.9, 2.1), Observed(RUN, 1.0, 1 << 20), Limit(c, 1000.0, c.option), None)
+    assert line is not None and "host" in line and f"1000 {c.unit}" in line or name == "latency"  # latency's line states its interval and share instead
+
+
+@EVERY
+def test_a_resume_names_a_changed_budget_in_its_constraint_s_words(name):
+    from orchestrator.searchjob.resume import budgets_words
+
+    c = CONSTRAINTS[name]
+    record = {"devices": [{"lut": "a" * 16, name: 3.0}]} if c.per_device else {"devices": [], "shared": {name: 3.0}}
+    assert f"{c.noun} 3 {c.unit}" in budgets_words(record)
+
+
+@EVERY
+def test_a_validation_records_a_measured_constraint_against_its_prediction(name):
+    c = CONSTRAINTS[name]
+    configs = [decode(random_batch(TINY, 6, np.random.default_rng(1), 64), i, TINY) for i in range(6)]
+    observed = [Observed(RUN, 1.0, 1 << 20) for _ in configs]
+    part = c.validation(Subject(LUT, TINY, TINY), configs, observed)
+    if part is None:  # latency's figures are the record's own; parameters are not measured
+        assert name in ("latency", "params")
+        return
+    assert len(part["points"]) == len(configs) and "skipped" not in part["record"]
+    assert c.validation_figures({name: part["record"]}) and all(isinstance(v, dict) for v in c.validation_figures({name: part["record"]}).values())
+
+
+def test_load_time_is_read_from_the_run_as_load_plus_first_inference():
+    assert CONSTRAINTS["load"].of(Observed(RUN, 2.0, None)) == 15.0  # 12 ms to load, 3 ms to the first result; no speed scaling
+
+
+def test_a_lut_without_load_times_cannot_price_a_load_budget_and_says_how_to_get_one():
+    from search.nas.lut import LUTError
+
+    with pytest.raises(LUTError, match=r"records no load time \(it was profiled before load times were recorded\); profile the device with `bench profile"):
+        one_device(Lut.of(sized_lut(TINY)), TINY, {"latency": 1e5, "load": 100.0})
