@@ -11,7 +11,7 @@ from typing import Any
 
 from infra.errors import UserError
 from infra.files import write_json_atomic
-from search.api import Found, FoundModel, Predictor, SearchSettings, Supernet, load_found, on_stderr, settings_field
+from search.api import Found, FoundModel, Predictor, SearchSettings, Supernet, load_found, on_stderr, settings_field, shared_limits
 from search.nas.constraints import get_constraint, shared_constraints
 from search.nas.lut import validate_lut
 
@@ -61,7 +61,7 @@ def search(
         raise UserError(f"settings must be a SearchSettings or None, not {type(settings).__name__}")
     settings.check(option=settings_field)
     given = {**limits, "params_m": params_m}
-    shared = _shared({k: v for k, v in given.items() if not isinstance(v, Mapping)})
+    shared = shared_limits({k: v for k, v in given.items() if not isinstance(v, Mapping)})
     if measure and out is None:
         raise UserError("search(measure=True) delivers the model into a run folder: pass out= a folder (e.g. out='runs/search-api')")
     with tempfile.TemporaryDirectory(prefix="bench-search-") as scratch:
@@ -80,23 +80,12 @@ def search(
         return Found(state.best(), list(state.evaluated.values()), job.targets.first().held.limits["latency"].value)
 
 
-def _shared(given: Mapping[str, Any]) -> dict[str, tuple[float | None, str]]:
-    """The budgets held on every device, by constraint, from their arguments; an argument no
-    registered constraint takes is refused naming the ones that are."""
-    known = {c.argument: c for c in shared_constraints()}
-    if unknown := sorted(set(given) - set(known)):
-        raise UserError(
-            f"search() got {', '.join(unknown)}, which is no budget; the budgets held on every device are {', '.join(sorted(known))}"
-        )
-    return {known[argument].name: (known[argument].check(value, argument), argument) for argument, value in given.items() if value is not None}
-
-
 def _per_device(given: Mapping[str, Mapping[Any, Any]], devices: list[tuple[Path, dict[str, tuple[float, str]]]]) -> None:
     """Budgets given per device (`memory_mb={"1ab8c104": 9.1}`: that LUT's device alone, over a plain
     value there) added to those devices' own budgets; a LUT that is no device of the search is refused."""
     from orchestrator.lut.store import resolve_lut
 
-    _shared(dict.fromkeys(given))  # an argument that is no budget is refused as a plain one is
+    shared_limits(dict.fromkeys(given))  # an argument that is no budget is refused as a plain one is
     known = {c.argument: c for c in shared_constraints()}
     for argument, by_lut in given.items():
         c = known[argument]

@@ -17,7 +17,7 @@ import math
 import os
 import random
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
 from pathlib import Path
@@ -28,7 +28,7 @@ import numpy as np
 from infra.errors import UserError
 from infra.files import env_path
 from search.nas.budget import Pricer, held
-from search.nas.constraints import Limit, get_constraint
+from search.nas.constraints import Limit, get_constraint, shared_constraints
 from search.nas.lut import Lut, as_lut, find_lut, read_lut, shipped_luts
 from search.nas.predictor import LatencyPredictor
 from search.nas.strategies import Candidate, Search, SearchSettings, pareto_front
@@ -262,12 +262,15 @@ def run_search(
     params_m: float | None = None,
     settings: SearchSettings | None = None,
     log: Callable[[str], None] = on_stderr,
+    **limits: float | None,
 ) -> Found:
     """The toolkit's search (coarse-to-fine by default, `SearchSettings` as `bench search` takes
     them) with `accuracy(config)` scoring each subnet: yours, higher is better, a finite number.
     Predictions are held at or below `latency_ms`, each subnet's interval from the LUT's entries at
     or below `latency_ms` + 5% (`bench search` calibrates those intervals on the LUT's validation
-    first), and parameters at or below `params_m` millions. `log` is given the search's progress, a
+    first), parameters at or below `params_m` millions, and each budget of `limits` (one keyword per
+    registered constraint held on every device: `memory_mb`, `size_mb`, `load_ms`, ..., which the
+    LUT must price, as `search` takes them). `log` is given the search's progress, a
     line at a time: each generation's best, and within a generation the subnets evaluated and the
     time left every 30 s (by default on stderr; `log=lambda message: None` is silent)."""
     if not isinstance(predictor, Predictor):
@@ -279,10 +282,10 @@ def run_search(
     _check_log(log)
     settings = settings or SearchSettings()
     settings.check(option=settings_field)
-    limits = {"latency": limit("latency", latency_ms, "latency_ms")}
-    if params_m is not None:
-        limits["params"] = limit("params", params_m, "params_m")
-    pricer = Pricer([held(predictor._record, limits, predictor.space, predictor._trained_space)], predictor._trained_space)
+    held_to = {"latency": limit("latency", latency_ms, "latency_ms")} | {
+        name: Limit(get_constraint(name), value, argument) for name, (value, argument) in shared_limits({**limits, "params_m": params_m}, "run_search()").items()
+    }
+    pricer = Pricer([held(predictor._record, held_to, predictor.space, predictor._trained_space)], predictor._trained_space)
     pricer.check_reachable()
 
     def score(config: SubnetConfig) -> float:
@@ -294,7 +297,7 @@ def run_search(
         return float(value)
 
     state = Search(settings, pricer, score, log=log, option=settings_field).run()
-    return Found(state.best(), list(state.evaluated.values()), limits["latency"].value)
+    return Found(state.best(), list(state.evaluated.values()), held_to["latency"].value)
 
 
 def settings_field(field: str) -> str:
@@ -307,6 +310,18 @@ def limit(constraint: str, value: Any, argument: str) -> Limit:
     bounds; numpy numbers taken as floats)."""
     c = get_constraint(constraint)
     return Limit(c, c.check(value, argument), argument)
+
+
+def shared_limits(given: Mapping[str, Any], caller: str = "search()") -> dict[str, tuple[float, str]]:
+    """The API's one door from keyword budgets to the budgets held on every device: one keyword per
+    registered constraint that is not each device's own (`params_m`, `memory_mb`, `size_mb`,
+    `load_ms`, ...; None: not set), checked by its constraint, by constraint name with the keyword it
+    came as. A keyword no registered constraint takes is refused naming those that are. `run_search`
+    and `search` both take their budgets through here, so a new constraint is an argument of both."""
+    known = {c.argument: c for c in shared_constraints()}
+    if unknown := sorted(set(given) - set(known)):
+        raise UserError(f"{caller} got {', '.join(unknown)}, which is no budget; the budgets held on every device are {', '.join(sorted(known))}")
+    return {known[argument].name: (known[argument].check(value, argument), argument) for argument, value in given.items() if value is not None}
 
 
 def _check_log(log: Any) -> None:

@@ -395,3 +395,20 @@ def test_a_supernet_whose_training_data_is_gone_asks_for_data(tiny_checkpoint, t
     net = api.Supernet.load(tmp_path / "last.pt", "cpu")
     with pytest.raises(api.UserError, match=rf"the supernet {tmp_path / 'last.pt'} was trained on data {tmp_path / 'gone'}, which is not a folder here; pass data"):
         net.accuracy(api.sample_configs(net.space, 1)[0])
+
+
+def test_run_search_holds_every_registered_budget_it_is_given_as_search_does():
+    """`run_search` takes the budgets held on every device through the same door as `search`
+    (`search.api.shared_limits`): program size on a LUT that records it is held, and a budget the
+    LUT cannot price is refused naming how to get one that can."""
+    sized = api.Predictor("aa5a9101")
+    found = api.run_search(sized, lambda c: sized.predict(c).params / 1e6, latency_ms=1e5, size_mb=0.5,
+                           settings=api.SearchSettings(population=8, generations=2, parents=4), log=lambda _m: None)
+    size = sized._record.entries
+    from search.nas.predictor import parts
+
+    assert all(sum(size[p.key]["size_bytes"] for p in parts(c.config, sized.space)) / 2**20 <= 0.5 for c in found.evaluated)
+    with pytest.raises(api.UserError, match=r"records no load time \(it was profiled before load times were recorded\)"):
+        api.run_search(sized, lambda c: 1.0, latency_ms=1e5, load_ms=50.0)
+    with pytest.raises(api.UserError, match=r"^run_search\(\) got size_m, which is no budget"):
+        api.run_search(sized, lambda c: 1.0, latency_ms=1e5, size_m=1.0)

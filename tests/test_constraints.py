@@ -62,8 +62,8 @@ def energy(monkeypatch):
 def test_a_registered_constraint_is_an_option_of_bench_search_and_an_argument_of_the_api(energy):
     import inspect
 
-    from autovit_bench.job import _shared
     from orchestrator.cli.search_options import shared_budget_options
+    from search.api import shared_limits
 
     def command(shared: dict | None = None) -> dict | None:
         return shared
@@ -72,7 +72,7 @@ def test_a_registered_constraint_is_an_option_of_bench_search_and_an_argument_of
     assert "energy_mj" in inspect.signature(wrapped).parameters
     others = {c.argument: None for c in shared_constraints() if c is not energy}  # every other registered budget's, unset
     assert wrapped(**others, energy_mj=3.0)["energy"] == 3.0
-    assert _shared({"energy_mj": np.float32(2.5)}) == {"energy": (2.5, "energy_mj")}
+    assert shared_limits({"energy_mj": np.float32(2.5)}) == {"energy": (2.5, "energy_mj")}
 
 
 def test_a_registered_constraint_is_held_by_the_pricer_and_named_in_its_refusal(energy):

@@ -34,14 +34,14 @@ def test_the_registry_is_in_its_declared_order_latency_first():
 
 @EVERY
 def test_a_constraint_is_an_option_of_bench_search_and_an_argument_of_the_api(name):
-    from autovit_bench.job import _shared
     from orchestrator.cli.search import search_cmd as search_command
+    from search.api import shared_limits
 
     c = CONSTRAINTS[name]
     options = {opt for p in inspect.signature(search_command).parameters.values() if hasattr(p.default, "param_decls") for opt in p.default.param_decls}
     assert c.option in options
     if not c.per_device:
-        assert _shared({c.argument: 2.5}) == {name: (2.5, c.argument)}
+        assert shared_limits({c.argument: 2.5}) == {name: (2.5, c.argument)}
 
 
 @EVERY
