@@ -83,7 +83,7 @@ def search(
 def _per_device(given: Mapping[str, Mapping[Any, Any]], devices: list[tuple[Path, dict[str, tuple[float, str]]]]) -> None:
     """Budgets given per device (`memory_mb={"1ab8c104": 9.1}`: that LUT's device alone, over a plain
     value there) added to those devices' own budgets; a LUT that is no device of the search is refused."""
-    from orchestrator.lut.store import resolve_lut
+    from orchestrator.searchjob.targets import device_limits
 
     shared_limits(dict.fromkeys(given))  # an argument that is no budget is refused as a plain one is
     known = {c.argument: c for c in shared_constraints()}
@@ -92,8 +92,7 @@ def _per_device(given: Mapping[str, Mapping[Any, Any]], devices: list[tuple[Path
         for ref, value in by_lut.items():
             if not isinstance(ref, (str, os.PathLike)):
                 raise UserError(f"{argument} takes a budget, or a budget per LUT id or path ({argument}={{'1ab8c104': ...}}), not a key {ref!r}")
-            path = resolve_lut(str(ref)).resolve()
-            held = next((limits for p, limits in devices if p.resolve() == path), None)
+            held = device_limits(devices, str(ref))
             if held is None:
                 raise UserError(f"{argument} names LUT {ref}, which is the LUT of no device of this search; name a LUT given as lut= or in budgets=")
             held[c.name] = (c.check(value, f"{argument}[{ref!r}]"), f"{argument}[{ref!r}]")

@@ -100,3 +100,35 @@ def test_a_lut_without_load_times_cannot_price_a_load_budget_and_says_how_to_get
 
     with pytest.raises(LUTError, match=r"records no load time \(it was profiled before load times were recorded\); profile the device with `bench profile"):
         one_device(Lut.of(sized_lut(TINY)), TINY, {"latency": 1e5, "load": 100.0})
+
+
+def test_a_constraint_registered_from_a_test_module_is_priced_held_written_resumed_and_refused(tiny_checkpoint, tmp_path, monkeypatch):
+    """docs/architecture.md's constraint exercise, performed: a budget of a kind the toolkit has
+    never seen (energy, priced here from the parameter count) registered from this test module
+    alone is an argument of the search, holds every subnet it evaluates, is written into the run's
+    inputs, refuses a resume with another value in its own words, and is refused where no subnet
+    meets it, naming its argument."""
+    import json
+
+    from autovit_bench import Supernet, search
+    from infra.errors import UserError
+    from orchestrator.searchjob.resume import INPUTS_FILE, check_resume
+    from search.api import SearchSettings
+    from tests.test_constraints import Energy
+
+    monkeypatch.setitem(CONSTRAINTS, "energy", Energy())
+    supernet = Supernet.load(tiny_checkpoint, "cpu")
+    lut = tmp_path / "tiny-64.json"
+    lut.write_text(json.dumps(sized_lut(TINY, device={"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "", "facts": {}})))
+    energy = one_device(Lut.of(json.loads(lut.read_text())), TINY, {"latency": 1e5}).first.point("params", min_config(TINY, 64)) * 3
+    settings = SearchSettings(population=4, generations=2, parents=2)
+    found = search(supernet, lut, 1e5, settings=settings, energy_mj=energy, out=tmp_path / "run", log=lambda _m: None)
+    priced = one_device(Lut.of(json.loads(lut.read_text())), TINY, {"latency": 1e5, "energy": energy}).first.prices["energy"]
+    assert found.evaluated and all(priced.point(c.config) <= energy for c in found.evaluated)
+    written = json.loads((tmp_path / "run" / INPUTS_FILE).read_text())["resumes_with"]
+    assert written["budgets"]["shared"] == {"energy": pytest.approx(energy)}
+    changed = {**written, "budgets": {**written["budgets"], "shared": {"energy": energy * 2}}}
+    with pytest.raises(UserError, match=rf"energy {energy:g} mJ \(--energy-mj\) then, .*energy {energy * 2:g} mJ \(--energy-mj\) now"):
+        check_resume(tmp_path / "run", changed)
+    with pytest.raises(BudgetError, match=r"raise energy_mj to at least"):
+        search(supernet, lut, 1e5, settings=settings, energy_mj=energy / 10, log=lambda _m: None)

@@ -19,6 +19,7 @@ from orchestrator.measure.devices import get_device
 from orchestrator.measure.runners.base import Check, Runner
 from orchestrator.measure.session import run_session
 from orchestrator.measure.timing import TimingPlan
+from tests.run_docs import model_doc, result_doc
 
 FULL_TIMING = TimingPlan(burst=3)  # the full preset's: 10 warm-up rounds and >= 0.5 s, 50 rounds and >= 1 s
 
@@ -109,7 +110,7 @@ def test_a_slow_device_pays_a_pilot_before_each_session_with_networks_new_to_it(
 
 
 def test_a_lut_names_the_sessions_the_budget_cut_and_their_rounds() -> None:
-    results = [{"run_id": "run/fixed-parts", "rounds": 50}, {"run_id": "run/stage3-layers", "rounds": 12}]
+    results = [result_doc([model_doc("a", [1.0] * 50)], run_id="run/fixed-parts"), result_doc([model_doc("b", [1.0] * 12)], run_id="run/stage3-layers")]
     assert budgeted(results, FULL) == {"budgeted_sessions": {"stage3-layers": 12}}
 
 

@@ -141,7 +141,7 @@ def asked_budgets(lut: str | None, latency_ms: float | None, budgets: list[str],
 def _other_budgets(devices: list[tuple[Path, dict[str, tuple[float, str]]]], shared: dict[str, list[str] | None]) -> dict[str, tuple[float, str]]:
     """The budgets that are not each device's own, as typed: a plain value is returned, held on every
     device; `LUT=value` is added to that LUT's device's own budgets (`devices`), where it wins."""
-    from orchestrator.lut.store import resolve_lut
+    from orchestrator.searchjob.targets import device_limits
     from search.nas.constraints import get_constraint
 
     everywhere: dict[str, tuple[float, str]] = {}
@@ -155,7 +155,7 @@ def _other_budgets(devices: list[tuple[Path, dict[str, tuple[float, str]]]], sha
                 everywhere[name] = (c.check(value, c.option), c.option)
                 continue
             given_as = f"{c.option} {ref}={c.unit}"
-            held = next((limits for path, limits in devices if ref and path.resolve() == resolve_lut(ref).resolve()), None)
+            held = device_limits(devices, ref) if ref else None
             if held is None:
                 raise UserError(
                     f"{c.option} {text!r} names {ref or 'no LUT'}, which is the LUT of no device of this search; name a LUT given with "

@@ -199,7 +199,7 @@ def budgeted(results: list[dict[str, Any]], settings: MeasureSettings) -> dict[s
     """The LUT's record of the sessions whose networks were too slow for the settings' rounds within
     the time budget: `budgeted_sessions`, each one's rounds (fewer, so its entries' intervals are
     wider); nothing when every session measured them all."""
-    cut = {session_name(r): r["rounds"] for r in results if r["rounds"] < settings.timing.runs}
+    cut = {run.session: run.rounds for run in read_all(results) if run.rounds < settings.timing.runs}
     return {"budgeted_sessions": cut} if cut else {}
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.errors import UserError
-from orchestrator.lut.store import open_lut
+from orchestrator.lut.store import open_lut, resolve_lut
 from search.nas.budget import Held, Pricer, held
 from search.nas.constraints import Limit, get_constraint
 from search.nas.lut import Lut, check_lut_fits
@@ -64,6 +64,14 @@ class Asked:
             "devices": sorted(({"lut": luts[d.lut].id, **{lim.constraint.name: lim.value for lim in d.limits}} for d in self.devices), key=lambda d: d["lut"]),
             "shared": {lim.constraint.name: lim.value for lim in self.shared},
         }
+
+
+def device_limits(devices: Sequence[tuple[Path, dict[str, tuple[float, str]]]], ref: str) -> dict[str, tuple[float, str]] | None:
+    """The budgets of the device whose LUT `ref` (an id, a prefix or a path) names among a door's
+    devices, for a budget given for that device alone (`--memory-mb LUT=9.1`, `memory_mb={LUT: 9.1}`);
+    None where it names none of them. The CLI and the API place a device's own budgets through here."""
+    path = resolve_lut(ref).resolve()
+    return next((limits for p, limits in devices if p.resolve() == path), None)
 
 
 @dataclass(frozen=True)
