@@ -141,7 +141,7 @@ def fit_lut(
     lut = Lut.of(doc, path)
     record = None
     if len(judged):
-        record = _validation(lut, space, timings, judged, predicted, table, fit_rows, seed)
+        record = held_out_record(lut, space, timings, judged, predicted, seed)
         append_validation(path, record)
     return Fitted(lut.with_validation(record), path, record, tuple(notes))
 
@@ -218,7 +218,11 @@ def held_out_quiet(timings: Timings, judged: np.ndarray, predicted: np.ndarray) 
     return np.exp(neighbour_drift(timings.order, residual, timings.order[judged]))
 
 
-def _validation(lut: Lut, space: TableSpace, timings: Timings, judged: np.ndarray, predicted: np.ndarray, table: TableFit, fit_rows: np.ndarray, seed: int) -> dict[str, Any]:
+def held_out_record(lut: Lut, space: TableSpace, timings: Timings, judged: np.ndarray, predicted: np.ndarray, seed: int) -> dict[str, Any]:
+    """The validation record of the networks of `timings` that `judged` names, as `bench validate`
+    writes one: `predicted` (every row's, by the LUT) against each timing with the drift of its moment
+    taken out (`figures`) and as it is (`raw_figures`). A fitted LUT's held-out rows and a timed
+    transfer's unchosen rows are judged so."""
     drift = held_out_quiet(timings, judged, predicted)
     measured, raw = timings.latency_ms[judged] / drift, timings.latency_ms[judged]
     mine = predicted[judged]

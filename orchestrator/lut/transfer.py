@@ -200,33 +200,50 @@ class Transferer(LutRun):
                 "networks": n,
                 "context_latency_ms": float(measured[0]),
                 "anchor": {"probe": self.anchor, "session_median_ms": {"transfer": float(measured[0])}},
-                "transfer": {
-                    "source_lut": self.source.id,
-                    "source_device": self.source.device.name,
-                    "source_method": self.source.method,
-                    "common_factor": fitted.common,
-                    "penalties": {LEVELS[level]: fitted.lambdas[level] for level in range(len(fitted.lambdas))},
-                    "residual_sd": fitted.sigma,
-                    "ms_per_flop_source": columns.ms_per_flop,
-                    "factors": {name: _factor(fitted, columns, name, n) for name in columns.names},
-                    "networks": [
-                        {
-                            "probe": pid,
-                            "config": config.to_dict(),
-                            "source_predicted_ms": float(t),
-                            "measured_ms": float(m),
-                            "fitted_ms": float(f),
-                            "residual": float((f - m) / m),
-                            "loo_ms": None if np.isnan(loo) else float(loo),
-                            "loo_residual": None if np.isnan(loo) else float((loo - m) / m),
-                        }
-                        for pid, config, t, m, f, loo in zip(self.probes, self.configs, total, measured, fitted.fitted_ms, fitted.loo_ms)
-                    ],
-                },
+                "transfer": transfer_record(self.source, fitted, columns, list(zip(self.probes, (c.to_dict() for c in self.configs))), total, measured),
             },
             "context": dict(self.source.context),
-            "entries": {key: _scaled(e, fitted, columns.contributions[key], n) for key, e in self.source.entries.items()},
+            "entries": scaled_entries(self.source, fitted, columns),
         }
+
+
+def transfer_record(
+    source: Lut, fitted: Fit, columns: Columns, networks: list[tuple[str, dict[str, Any]]], total: np.ndarray, measured: np.ndarray,
+) -> dict[str, Any]:
+    """A transfer LUT's `measurement.transfer`: its source, the fitted factors with their
+    uncertainty, and each network (name, config) with its source prediction, its measured latency,
+    the fit's and the fit's without it; a transfer measured here and one from a file of timings
+    (`transfer_timed.py`) record the same."""
+    n = len(measured)
+    return {
+        "source_lut": source.id,
+        "source_device": source.device.name,
+        "source_method": source.method,
+        "common_factor": fitted.common,
+        "penalties": {LEVELS[level]: fitted.lambdas[level] for level in range(len(fitted.lambdas))},
+        "residual_sd": fitted.sigma,
+        "ms_per_flop_source": columns.ms_per_flop,
+        "factors": {name: _factor(fitted, columns, name, n) for name in columns.names},
+        "networks": [
+            {
+                "probe": name,
+                "config": config,
+                "source_predicted_ms": float(t),
+                "measured_ms": float(m),
+                "fitted_ms": float(f),
+                "residual": float((f - m) / m),
+                "loo_ms": None if np.isnan(loo) else float(loo),
+                "loo_residual": None if np.isnan(loo) else float((loo - m) / m),
+            }
+            for (name, config), t, m, f, loo in zip(networks, total, measured, fitted.fitted_ms, fitted.loo_ms)
+        ],
+    }
+
+
+def scaled_entries(source: Lut, fitted: Fit, columns: Columns) -> dict[str, dict[str, Any]]:
+    """The source's entries as the fit prices them on the new device."""
+    n = len(fitted.fitted_ms)
+    return {key: _scaled(e, fitted, columns.contributions[key], n) for key, e in source.entries.items()}
 
 
 def _factor(fitted: Fit, columns: Columns, name: str, networks: int) -> dict[str, Any]:

@@ -18,13 +18,12 @@ from typing import Any
 import numpy as np
 
 from infra.errors import UserError
-from orchestrator.lut.fitted import HELD_OUT_NOTE, NO_ORDER_NOTE, check_target, held_out_quiet
+from orchestrator.lut.fitted import check_target, held_out_record
 from orchestrator.lut.store import append_validation, finish_lut, save_lut
 from orchestrator.lut.table_space import TableSpace
 from orchestrator.lut.timings import Timings
-from orchestrator.lut.transfer import LEVELS, RIDGE, Columns, _factor, _scaled
+from orchestrator.lut.transfer import RIDGE, Columns, scaled_entries, transfer_record
 from orchestrator.lut.transfer_fit import fit
-from search.nas.agreement import figures
 from search.nas.lut import Lut, check_space
 
 
@@ -96,16 +95,7 @@ def transfer_from_timings(
     judged = np.setdiff1d(np.arange(len(timings)), chosen)
     record = None
     if len(judged) >= 3:
-        predicted = fitted.common * (total + x @ fitted.u)
-        drift = held_out_quiet(timings, judged, predicted)
-        record = {
-            "lut_id": lut.id, "device": device, "device_facts": {"held_out_of": Path(timings.source).name, "drift_taken_out": timings.order is not None},
-            "seed": 0, "created_at": doc["created_at"],
-            "figures": figures(predicted[judged], timings.latency_ms[judged] / drift), "raw_figures": figures(predicted[judged], timings.latency_ms[judged]),
-            "anchor": {"lut_reference_ms": None, "speed_factor": float(np.median(drift)), "note": HELD_OUT_NOTE if timings.order is not None else NO_ORDER_NOTE},
-            "points": [{"config": space.config(timings.networks[i]), "predicted_ms": float(predicted[i]), "raw_predicted_ms": float(predicted[i]),
-                        "measured_ms": float(timings.latency_ms[i] / d)} for i, d in zip(judged, drift)],
-        }
+        record = held_out_record(lut, space, timings, judged, fitted.common * (total + x @ fitted.u), seed=0)
         append_validation(path, record)
     return lut.with_validation(record), path, record
 
@@ -117,7 +107,6 @@ def _body(
     n = len(chosen)
     context = space.parse(source.context.get("ops", dict(source.context)), f"LUT {source.id}'s context network")
     x, base = _design(source, columns, space, (context,))
-    entries = {key: _scaled(e, fitted, columns.contributions[key], n) for key, e in source.entries.items()}
     return {
         "device": {
             "name": device, "platform": platform, "backend": backend, "precision": source.device.precision, "runtime": {},
@@ -131,25 +120,8 @@ def _body(
         "measurement": {
             "networks": n,
             "context_latency_ms": float(fitted.common * (base[0] + x[0] @ fitted.u)),
-            "transfer": {
-                "source_lut": source.id,
-                "source_device": source.device.name,
-                "source_method": source.method,
-                "common_factor": fitted.common,
-                "penalties": {LEVELS[level]: fitted.lambdas[level] for level in range(len(fitted.lambdas))},
-                "residual_sd": fitted.sigma,
-                "ms_per_flop_source": columns.ms_per_flop,
-                "factors": {name: _factor(fitted, columns, name, n) for name in columns.names},
-                "networks": [
-                    {
-                        "probe": timings.names[i], "config": space.config(timings.networks[i]), "source_predicted_ms": float(t), "measured_ms": float(m),
-                        "fitted_ms": float(f), "residual": float((f - m) / m),
-                        "loo_ms": None if np.isnan(loo) else float(loo), "loo_residual": None if np.isnan(loo) else float((loo - m) / m),
-                    }
-                    for i, t, m, f, loo in zip(chosen, total[chosen], measured, fitted.fitted_ms, fitted.loo_ms)
-                ],
-            },
+            "transfer": transfer_record(source, fitted, columns, [(timings.names[i], space.config(timings.networks[i])) for i in chosen], total[chosen], measured),
         },
         "context": dict(source.context),
-        "entries": entries,
+        "entries": scaled_entries(source, fitted, columns),
     }

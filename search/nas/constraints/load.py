@@ -17,11 +17,9 @@ from typing import Any
 import numpy as np
 
 from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register
-from search.nas.lut import Lut, LUTError, entry_key
-from search.nas.predictor import missing_entries, parts
-from search.space.additive import AdditiveTable, least_total
-from search.space.config import SubnetConfig, validate
-from search.space.encoding import ConfigBatch, decode
+from search.nas.constraints.entry_sum import EntrySumPrice
+from search.nas.lut import Lut
+from search.space.config import SubnetConfig
 
 FIELD = "load_ms"
 
@@ -39,36 +37,9 @@ def has_load(lut: Lut) -> bool:
     return "load" in lut.measurement and all(FIELD in e for e in lut.entries.values())
 
 
-class LoadPrice(Price):
-    def __init__(self, constraint: Constraint, subject: Subject) -> None:
-        super().__init__(constraint, subject)
-        lut, space = subject.lut, subject.base_space
-        if not has_load(lut):
-            raise LUTError(no_load(lut))
-        self.ms = {key: float(e[FIELD]) for key, e in lut.entries.items()}
-        self.table = AdditiveTable(space, lambda kind, stage=None, **p: self.ms.get(entry_key(kind, stage, **p), np.nan))
-        if (least := least_total(self.table, space)) <= 0:
-            raise LUTError(
-                f"LUT {lut.id} predicts as little as {least:.4g} ms of load time for subnets of space {space.name!r} (its negative "
-                "entries add up), and a program cannot load in no time; rebuild it with `bench profile`"
-            )
-
-    def point(self, config: SubnetConfig) -> float:
-        space = self.subject.base_space
-        validate(config, space)
-        keys = [p.key for p in parts(config, space)]
-        if missing := sorted({k for k in keys if k not in self.ms}):
-            raise missing_entries(self.subject.lut, missing, config)
-        return sum(self.ms[k] for k in keys)
-
-    def point_batch(self, batch: ConfigBatch) -> np.ndarray:
-        total = self.table.total(batch)
-        if (bad := np.flatnonzero(np.isnan(total))).size:
-            self.point(decode(batch, int(bad[0]), self.subject.base_space))
-        return total
-
-    def floor(self) -> float:
-        return least_total(self.table, self.subject.base_space)
+class LoadPrice(EntrySumPrice):
+    field, impossible = FIELD, "a program cannot load in no time"
+    missing = staticmethod(no_load)
 
     def describe(self, limit: Limit) -> str:
         return f"a program that loads and gives its first result in {limit.value:g} ms or less, predicted"

@@ -14,12 +14,10 @@ from typing import Any
 import numpy as np
 
 from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register
-from search.nas.lut import Lut, LUTError, entry_key
+from search.nas.constraints.entry_sum import EntrySumPrice
+from search.nas.lut import Lut
 from search.nas.memory import MIB
-from search.nas.predictor import missing_entries, parts
-from search.space.additive import AdditiveTable, least_total
-from search.space.config import SubnetConfig, validate
-from search.space.encoding import ConfigBatch, decode
+from search.space.config import SubnetConfig
 
 
 def program_bytes(path: Path) -> int:
@@ -38,36 +36,9 @@ def has_size(lut: Lut) -> bool:
     return "size" in lut.measurement and all("size_bytes" in e for e in lut.entries.values())
 
 
-class SizePrice(Price):
-    def __init__(self, constraint: Constraint, subject: Subject) -> None:
-        super().__init__(constraint, subject)
-        lut, space = subject.lut, subject.base_space
-        if not has_size(lut):
-            raise LUTError(no_size(lut))
-        self.bytes = {key: float(e["size_bytes"]) for key, e in lut.entries.items()}
-        self.table = AdditiveTable(space, lambda kind, stage=None, **p: self.bytes.get(entry_key(kind, stage, **p), np.nan))
-        if (least := least_total(self.table, space)) <= 0:
-            raise LUTError(
-                f"LUT {lut.id} predicts as little as {least / MIB:.4g} MiB of program for subnets of space {space.name!r} (its negative "
-                "entries add up), and a program cannot be empty; rebuild it with `bench profile`"
-            )
-
-    def point(self, config: SubnetConfig) -> float:
-        space = self.subject.base_space
-        validate(config, space)
-        keys = [p.key for p in parts(config, space)]
-        if missing := sorted({k for k in keys if k not in self.bytes}):
-            raise missing_entries(self.subject.lut, missing, config)
-        return sum(self.bytes[k] for k in keys) / MIB
-
-    def point_batch(self, batch: ConfigBatch) -> np.ndarray:
-        total = self.table.total(batch)
-        if (bad := np.flatnonzero(np.isnan(total))).size:
-            self.point(decode(batch, int(bad[0]), self.subject.base_space))
-        return total / MIB
-
-    def floor(self) -> float:
-        return least_total(self.table, self.subject.base_space) / MIB
+class SizePrice(EntrySumPrice):
+    field, scale, impossible = "size_bytes", MIB, "a program cannot be empty"
+    missing = staticmethod(no_size)
 
     def describe(self, limit: Limit) -> str:
         return f"a program ({self.subject.lut.measurement['size']['form']}) predicted at or below {limit.value:g} MiB"
