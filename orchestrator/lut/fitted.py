@@ -134,9 +134,9 @@ def fit_lut(
     the_margin = margin(train.latency_ms / table.drift, oof)
     notes = _notes(space, train, counts[fit_rows], table)
     predicted = table.predict(counts)
-    if np.any(table.predict(counts[fit_rows]) <= 0):
+    if np.any(predicted[fit_rows] <= 0):
         raise UserError("the fitted table prices some timed network at 0 ms or less; the timings are too few or too noisy for a table (give more networks)")
-    doc = finish_lut(_body(space, timings, device, platform, backend, description, fit_rows, judged, counts, table, the_margin, notes, oof))
+    doc = finish_lut(_body(space, timings, device, platform, backend, description, fit_rows, judged, counts, predicted, table, the_margin, notes, oof))
     path = save_lut(doc, luts_root)
     lut = Lut.of(doc, path)
     record = None
@@ -155,12 +155,12 @@ def _sha256(path: str) -> str | None:
 
 def _body(
     space: TableSpace, timings: Timings, device: str, platform: str, backend: str, description: str, fit_rows: np.ndarray,
-    judged: np.ndarray, counts: np.ndarray, table: TableFit, the_margin: float | None, notes: list[str], oof: np.ndarray,
+    judged: np.ndarray, counts: np.ndarray, predicted: np.ndarray, table: TableFit, the_margin: float | None, notes: list[str], oof: np.ndarray,
 ) -> dict[str, Any]:
-    fitted_counts = counts[fit_rows]
-    seen = fitted_counts.sum(axis=0)
-    predicted = table.predict(fitted_counts)
-    context = int(fit_rows[np.argsort(predicted)[len(predicted) // 2]])
+    """The LUT's body; `predicted`: every row's latency by the table, the context network being the
+    fitted network it prices at the median."""
+    seen = counts[fit_rows].sum(axis=0)
+    context = int(fit_rows[np.argsort(predicted[fit_rows])[len(fit_rows) // 2]])
     entries = {}
     for i, e in enumerate(space.entries):
         latency, half = float(table.latency_ms[i]), float(Z95 * table.se_ms[i])
@@ -183,7 +183,7 @@ def _body(
         "measurement": {
             "networks": len(fit_rows),
             "held_out": len(judged),
-            "context_latency_ms": float(table.predict(counts[context : context + 1])[0]),
+            "context_latency_ms": float(predicted[context]),
             "fit": {
                 "model": "additive table by ridge regression on relative error, each entry shrunk towards its groups (arithmetic, kind of block, shape)" + (", the device's drift fitted jointly from the measurement order" if timings.order is not None else ""),
                 "penalties": table.penalties,

@@ -41,7 +41,7 @@ from orchestrator.measure.session import run_session
 from orchestrator.measure.shelf import ShelfPhone
 from orchestrator.measure.timing import TimingPlan
 from orchestrator.plan.spec import ProbeSpec
-from search.nas.run_result import RunResult, read_all
+from search.nas.run_result import RunResult, read_all, session_of
 
 PHONE_FACTS = ("serial", "model", "os", "build")
 
@@ -192,7 +192,7 @@ class Sessions:
 
 def session_name(result: dict[str, Any]) -> str:
     """The session a result belongs to: the last part of its run id (`<run>/<session>`)."""
-    return RunResult.of(result).session
+    return session_of(result)
 
 
 def budgeted(results: list[dict[str, Any]], settings: MeasureSettings) -> dict[str, Any]:

@@ -115,8 +115,9 @@ class LayerwiseTable(TableSpace):
         return str(entry.params["op"])
 
     def least(self, latency: dict[str, float]) -> float:
-        per_layer = np.array([[latency[entry_key("layer", layer.stage, layer=layer.name, op=op.name)] for op in self.space.ops] for layer in self.space.layers])
-        return float(latency["overhead"] + per_layer.min(axis=1).sum())
+        from search.nas.layerwise_predictor import least
+
+        return least(self.space, latency)
 
     def shape_of(self, entry: TableEntry) -> tuple[Any, ...]:
         layer = next(layer for layer in self.space.layers if layer.name == entry.params["layer"])

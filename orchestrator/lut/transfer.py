@@ -113,17 +113,21 @@ def choose_networks(lut: Lut, columns: Columns, space: SearchSpace, count: int, 
     pool = [anchor, min_config(space, resolution), max_config(space, resolution)]
     pool += [c for c in (decode(batch, i, space) for i in range(len(batch))) if c not in pool]
     x, total = design(lut, columns, pool, space)
-    shares = x / total[:, None]
-    information = RIDGE * np.eye(shares.shape[1]) + np.outer(shares[0], shares[0])
-    chosen = [0]
-    while len(chosen) < min(count, len(pool)):
-        inverse = np.linalg.inv(information)
-        gain = np.einsum("nc,cd,nd->n", shares, inverse, shares)
+    return [pool[i] for i in greedy_design(x / total[:, None], 0, count)]
+
+
+def greedy_design(shares: np.ndarray, first: int, count: int) -> list[int]:
+    """Rows of `shares` (each network's share of each column): `first`, then greedily the row that
+    adds most information about the factors (the largest xᵀM⁻¹x), up to `count` rows."""
+    information = RIDGE * np.eye(shares.shape[1]) + np.outer(shares[first], shares[first])
+    chosen = [first]
+    while len(chosen) < min(count, len(shares)):
+        gain = np.einsum("nc,cd,nd->n", shares, np.linalg.inv(information), shares)
         gain[chosen] = -np.inf
         best = int(np.argmax(gain))
         chosen.append(best)
         information += np.outer(shares[best], shares[best])
-    return [pool[i] for i in chosen]
+    return chosen
 
 
 def check_source(lut: Lut) -> SearchSpace:

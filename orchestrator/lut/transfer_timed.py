@@ -12,6 +12,7 @@ networks, where it has more, are judged as a validation run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,36 +23,43 @@ from orchestrator.lut.fitted import check_target, held_out_record
 from orchestrator.lut.store import append_validation, finish_lut, save_lut
 from orchestrator.lut.table_space import TableSpace
 from orchestrator.lut.timings import Timings
-from orchestrator.lut.transfer import RIDGE, Columns, scaled_entries, transfer_record
+from orchestrator.lut.transfer import Columns, greedy_design, scaled_entries, transfer_record
 from orchestrator.lut.transfer_fit import fit
 from search.nas.lut import Lut, check_space
 
 
-def _design(source: Lut, columns: Columns, space: TableSpace, networks: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class SourceTable:
+    """The source LUT's entries as the fit reads them: their keys, latencies, and what each adds to
+    the fit's columns (`Columns.contributions`), read once for the design and the fit's check."""
+
+    keys: list[str]
+    latency: np.ndarray
+    contribution: np.ndarray
+
+    @classmethod
+    def of(cls, source: Lut, columns: Columns) -> SourceTable:
+        keys = list(columns.contributions)
+        return cls(keys, np.array([source.entries[k]["latency_ms"] for k in keys]), np.array([columns.contributions[k] for k in keys]))
+
+    def entries(self, f0: float, u: np.ndarray) -> dict[str, float]:
+        """Each entry's latency on the new device as factors (f0, u) price it (`Fit.latency`)."""
+        return dict(zip(self.keys, f0 * (self.latency + self.contribution @ u)))
+
+
+def _design(source: Lut, table: SourceTable, space: TableSpace, networks: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Per network: the source milliseconds in each column, and the source LUT's whole prediction."""
     counts = space.counts(networks)
-    keys = [e.key for e in space.entries]
-    missing = [k for k, used in zip(keys, counts.sum(axis=0)) if used and k not in source.entries]
+    missing = [e.key for e, used in zip(space.entries, counts.sum(axis=0)) if used and e.key not in source.entries]
     if missing:
         raise UserError(f"LUT {source.id} has no entry {missing[0]!r}, which the timed networks need; transfer from a LUT of the whole space")
-    contribution = np.array([columns.contributions.get(k, np.zeros(len(columns.names))) for k in keys])
-    latency = np.array([source.entries[k]["latency_ms"] if k in source.entries else 0.0 for k in keys])
-    return counts @ contribution, counts @ latency
+    mine = counts[:, [space.column[k] for k in table.keys]]
+    return mine @ table.contribution, mine @ table.latency
 
 
 def choose(x: np.ndarray, total: np.ndarray, count: int) -> list[int]:
     """Rows of the design: the median-priced network, then greedily the most informative."""
-    shares = x / total[:, None]
-    first = int(np.argsort(total)[len(total) // 2])
-    information = RIDGE * np.eye(shares.shape[1]) + np.outer(shares[first], shares[first])
-    chosen = [first]
-    while len(chosen) < min(count, len(total)):
-        gain = np.einsum("nc,cd,nd->n", shares, np.linalg.inv(information), shares)
-        gain[chosen] = -np.inf
-        best = int(np.argmax(gain))
-        chosen.append(best)
-        information += np.outer(shares[best], shares[best])
-    return chosen
+    return greedy_design(x / total[:, None], int(np.argsort(total)[len(total) // 2]), count)
 
 
 def transfer_from_timings(
@@ -74,22 +82,20 @@ def transfer_from_timings(
     if not 1 <= networks <= len(timings):
         raise UserError(f"--networks {networks} is out of range; the timings file holds {len(timings)} networks, so choose 1 to {len(timings)}")
     columns = Columns.of(source, space.flops())
-    x, total = _design(source, columns, space, timings.networks)
+    table = SourceTable.of(source, columns)
+    x, total = _design(source, table, space, timings.networks)
     if np.any(total <= 0):
         raise UserError(f"LUT {source.id} prices some timed network at 0 ms or less; transfer from a LUT fitted to more timings")
     chosen = choose(x, total, networks)
     log(f"transfer from LUT {source.id} ({source.device.name}) to {device}: {len(chosen)} of the {len(timings)} timed networks")
     measured = timings.latency_ms[chosen]
     entry_weights = np.array([c / e["latency_ms"] for key, c in columns.contributions.items() if (e := source.entries[key])["latency_ms"] > 0])
-    keys = list(columns.contributions)
-    base = np.array([source.entries[k]["latency_ms"] for k in keys])
-    contribution = np.array([columns.contributions[k] for k in keys])
 
     def positive(f0: float, u: np.ndarray) -> bool:
-        return space.least(dict(zip(keys, f0 * (base + contribution @ u)))) > 0
+        return space.least(table.entries(f0, u)) > 0
 
     fitted = fit(x[chosen], total[chosen], measured, columns.levels, entry_weights, positive)
-    doc = finish_lut(_body(source, space, timings, device, platform, backend, description, chosen, columns, fitted, total, measured))
+    doc = finish_lut(_body(source, space, timings, device, platform, backend, description, chosen, columns, table, fitted, total, measured))
     path = save_lut(doc, luts_root)
     lut = Lut.of(doc, path)
     judged = np.setdiff1d(np.arange(len(timings)), chosen)
@@ -102,11 +108,11 @@ def transfer_from_timings(
 
 def _body(
     source: Lut, space: TableSpace, timings: Timings, device: str, platform: str, backend: str, description: str, chosen: list[int],
-    columns: Columns, fitted: Any, total: np.ndarray, measured: np.ndarray,
+    columns: Columns, table: SourceTable, fitted: Any, total: np.ndarray, measured: np.ndarray,
 ) -> dict[str, Any]:
     n = len(chosen)
     context = space.parse(source.context.get("ops", dict(source.context)), f"LUT {source.id}'s context network")
-    x, base = _design(source, columns, space, (context,))
+    x, base = _design(source, table, space, (context,))
     return {
         "device": {
             "name": device, "platform": platform, "backend": backend, "precision": source.device.precision, "runtime": {},

@@ -6,13 +6,27 @@ budget check adds: a network is within budget when its prediction times 1 + marg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from search.nas.lut import Lut, LUTError, as_lut, check_space, entry_key
 from search.space.layerwise import LayerwiseSpace
+
+
+def layer_table(space: LayerwiseSpace, values: Mapping[str, float]) -> np.ndarray:
+    """The (layers x blocks) table of an entry's figure, `values` keyed by entry key."""
+    return np.array([[values[entry_key("layer", layer.stage, layer=layer.name, op=op.name)] for op in space.ops] for layer in space.layers])
+
+
+def least(space: LayerwiseSpace, values: Mapping[str, float]) -> float:
+    """The least total `values` give any network of the space: the overhead and each layer's cheapest block."""
+    return _least(float(values["overhead"]), layer_table(space, values))
+
+
+def _least(overhead: float, table: np.ndarray) -> float:
+    return overhead + float(table.min(axis=1).sum())
 
 
 class LayerwisePredictor:
@@ -24,8 +38,8 @@ class LayerwisePredictor:
         missing = [k for k in ["overhead", *missing] if k not in entries]
         if missing:
             raise LUTError(f"LUT {self.lut.id} has no entry {missing[0]!r} ({len(missing)} missing) of space {space.name}; fit it again with `bench lut fit --space {space.name}`")
-        self.overhead = float(entries["overhead"]["latency_ms"])
-        self.table = np.array([[entries[entry_key("layer", layer.stage, layer=layer.name, op=op.name)]["latency_ms"] for op in space.ops] for layer in space.layers])
+        latency = {key: float(e["latency_ms"]) for key, e in entries.items()}
+        self.overhead, self.table = latency["overhead"], layer_table(space, latency)
         if self.least() <= 0:
             raise LUTError(f"LUT {self.lut.id} prices its fastest {space.name} network at {self.least():.3g} ms, which no network takes; fit it from more timings")
         fit = self.lut.measurement.get("fit")
@@ -33,7 +47,7 @@ class LayerwisePredictor:
         self.margin = float(record["relative"]) if isinstance(record, dict) and isinstance(record.get("relative"), (int, float)) else 0.0
 
     def least(self) -> float:
-        return self.overhead + float(self.table.min(axis=1).sum())
+        return _least(self.overhead, self.table)
 
     def indices(self, networks: Sequence[Sequence[Any]] | np.ndarray) -> np.ndarray:
         array = np.asarray(networks)

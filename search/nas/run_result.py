@@ -57,7 +57,7 @@ class RunResult:
                 MappingProxyType(dict(memory)) if memory is not None else None,
             )
         return cls(
-            str(doc["run_id"]).rsplit("/", 1)[-1], int(doc["rounds"]), tuple(int(i) for i in doc.get("steady_rounds", range(doc["rounds"]))),
+            session_of(doc), int(doc["rounds"]), tuple(int(i) for i in doc.get("steady_rounds", range(doc["rounds"]))),
             MappingProxyType(models), MappingProxyType(dict(doc.get("device", {}))), MappingProxyType(dict(doc.get("runtime", {}))), doc,
         )
 
@@ -75,6 +75,11 @@ class RunResult:
     def facts(self) -> dict[str, Any]:
         """The device facts a LUT or a validation records: the device's, with the runtime's."""
         return {**self.device, "runtime": dict(self.runtime)}
+
+
+def session_of(doc: Mapping[str, Any]) -> str:
+    """The session a result belongs to, without reading its models: the last part of its run id."""
+    return str(doc["run_id"]).rsplit("/", 1)[-1]
 
 
 def read_all(docs: Sequence[Mapping[str, Any]]) -> list[RunResult]:

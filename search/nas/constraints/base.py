@@ -181,6 +181,7 @@ class Constraint:
     # attributes it by a method of its own: `orchestrator.lut.memory`).
     entry_field: ClassVar[str | None] = None
     profile_method: ClassVar[str] = ""
+    recorded_since: ClassVar[str] = ""  # the figures in the plural ("program sizes"): a LUT profiled before them records none
 
     def price(self, subject: Subject) -> Price:
         """Its pricer on one device; raises UserError (naming how to get one that can) where the
@@ -196,6 +197,18 @@ class Constraint:
         """The figure of one network a profile attributes to entries by removal (in the entry
         field's unit); None where the run gives none. Only constraints with an `entry_field`."""
         return None
+
+    def recorded(self, lut: Lut) -> bool:
+        """Whether `lut` was profiled with this figure: its `measurement.<name>` record and every
+        entry's `entry_field`."""
+        return self.entry_field is not None and self.name in lut.measurement and all(self.entry_field in e for e in lut.entries.values())
+
+    def not_recorded(self, lut: Lut) -> str:
+        """Why `lut` records no figure of this constraint, and how to get a LUT that does."""
+        why = {
+            "transfer": "a transfer LUT scales latency only", "isolated": "its blocks were measured alone", "fitted": "it was fitted to latencies alone",
+        }.get(lut.method, f"it was profiled before {self.recorded_since} were recorded")
+        return f"LUT {lut.id} records no {self.noun} ({why}); profile the device with `bench profile --device {lut.device.name}` for a LUT that does"
 
     def profile_record(self, form: str) -> dict[str, Any]:
         """Its `measurement.<name>` record in a LUT it was profiled into (`form`: the program's,

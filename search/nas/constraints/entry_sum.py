@@ -4,12 +4,10 @@ over the space known exactly: what a constraint profiled per entry by removal pr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from search.nas.constraints.base import Constraint, Price, Subject
-from search.nas.lut import Lut, LUTError, entry_key
+from search.nas.lut import LUTError, entry_key
 from search.nas.predictor import missing_entries, parts
 from search.space.additive import AdditiveTable, least_total
 from search.space.config import SubnetConfig, validate
@@ -17,21 +15,19 @@ from search.space.encoding import ConfigBatch, decode
 
 
 class EntrySumPrice(Price):
-    """`field` summed over the parts, divided by `scale` (bytes to MiB); refused with `missing(lut)`
-    where the LUT records no such field, and where its least subnet sums to 0 or less (`impossible`:
-    what such a total would mean, in words)."""
+    """The constraint's `entry_field` summed over the parts, divided by `scale` (bytes to MiB);
+    refused where the LUT records no such field (`Constraint.not_recorded`), and where its least
+    subnet sums to 0 or less (`impossible`: what such a total would mean, in words)."""
 
-    field: str
     scale: float = 1.0
-    missing: Callable[[Lut], str]
     impossible: str
 
     def __init__(self, constraint: Constraint, subject: Subject) -> None:
         super().__init__(constraint, subject)
         lut, space = subject.lut, subject.base_space
-        if constraint.name not in lut.measurement or not all(self.field in e for e in lut.entries.values()):
-            raise LUTError(type(self).missing(lut))
-        self.values = {key: float(e[self.field]) for key, e in lut.entries.items()}
+        if not constraint.recorded(lut):
+            raise LUTError(constraint.not_recorded(lut))
+        self.values = {key: float(e[constraint.entry_field]) for key, e in lut.entries.items()}
         self.table = AdditiveTable(space, lambda kind, stage=None, **p: self.values.get(entry_key(kind, stage, **p), np.nan))
         if (least := least_total(self.table, space)) <= 0:
             raise LUTError(

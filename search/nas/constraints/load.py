@@ -18,28 +18,11 @@ import numpy as np
 
 from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register
 from search.nas.constraints.entry_sum import EntrySumPrice
-from search.nas.lut import Lut
 from search.space.config import SubnetConfig
-
-FIELD = "load_ms"
-
-
-def no_load(lut: Lut) -> str:
-    """Why a LUT has no load time and how to get one that has."""
-    why = {"transfer": "a transfer LUT scales latency only", "isolated": "its blocks were measured alone", "fitted": "it was fitted to latencies alone"}
-    return (
-        f"LUT {lut.id} records no load time ({why.get(lut.method, 'it was profiled before load times were recorded')}); "
-        f"profile the device with `bench profile --device {lut.device.name}` for a LUT that does"
-    )
-
-
-def has_load(lut: Lut) -> bool:
-    return "load" in lut.measurement and all(FIELD in e for e in lut.entries.values())
 
 
 class LoadPrice(EntrySumPrice):
-    field, impossible = FIELD, "a program cannot load in no time"
-    missing = staticmethod(no_load)
+    impossible = "a program cannot load in no time"
 
     def describe(self, limit: Limit) -> str:
         return f"a program that loads and gives its first result in {limit.value:g} ms or less, predicted"
@@ -56,7 +39,8 @@ class LoadTime(Constraint):
     order = 50
     tolerance = 0.10  # a load reads the file and packs the weights: it moves more between sessions than steady inference does
     bounds = (0.0, 1e6)
-    entry_field = FIELD
+    entry_field = "load_ms"
+    recorded_since = "load times"
     profile_method = "each network's load plus first inference as its runner reported them (median over sessions), by removal: the entry is the difference per copy of its block"
 
     def price(self, subject: Subject) -> Price:
@@ -72,8 +56,8 @@ class LoadTime(Constraint):
         """The LUT's load times against the subnets' loads in the validation's session."""
         from search.nas.agreement import figures
 
-        if not has_load(subject.lut):
-            return {"record": {"skipped": no_load(subject.lut)}, "points": [{} for _ in configs]}
+        if not self.recorded(subject.lut):
+            return {"record": {"skipped": self.not_recorded(subject.lut)}, "points": [{} for _ in configs]}
         price = LoadPrice(self, subject)
         predicted = np.array([price.point(c) for c in configs])
         measured = np.array([self.of(o) for o in observed], dtype=float)

@@ -15,7 +15,6 @@ import numpy as np
 
 from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register
 from search.nas.constraints.entry_sum import EntrySumPrice
-from search.nas.lut import Lut
 from search.nas.memory import MIB
 from search.space.config import SubnetConfig
 
@@ -26,19 +25,8 @@ def program_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
-def no_size(lut: Lut) -> str:
-    """Why a LUT has no program size and how to get one that has."""
-    why = {"transfer": "a transfer LUT scales latency only", "isolated": "its blocks were measured alone"}.get(lut.method, "it was profiled before program sizes were recorded")
-    return f"LUT {lut.id} records no program size ({why}); profile the device with `bench profile --device {lut.device.name}` for a LUT that does"
-
-
-def has_size(lut: Lut) -> bool:
-    return "size" in lut.measurement and all("size_bytes" in e for e in lut.entries.values())
-
-
 class SizePrice(EntrySumPrice):
-    field, scale, impossible = "size_bytes", MIB, "a program cannot be empty"
-    missing = staticmethod(no_size)
+    scale, impossible = MIB, "a program cannot be empty"
 
     def describe(self, limit: Limit) -> str:
         return f"a program ({self.subject.lut.measurement['size']['form']}) predicted at or below {limit.value:g} MiB"
@@ -49,6 +37,7 @@ class ProgramSize(Constraint):
     name = "size"
     order = 40
     entry_field = "size_bytes"
+    recorded_since = "program sizes"
     profile_method = "each network's program bytes as exported for the device, by removal: the entry is the difference per copy of its block"
     noun = "program size"
     unit = "MiB"
@@ -73,8 +62,8 @@ class ProgramSize(Constraint):
         """The LUT's program sizes against the bytes of the programs the validation exported."""
         from search.nas.agreement import figures
 
-        if not has_size(subject.lut) or any(o.program_bytes is None for o in observed):
-            why = no_size(subject.lut) if not has_size(subject.lut) else "the validation kept no program files"
+        if not self.recorded(subject.lut) or any(o.program_bytes is None for o in observed):
+            why = self.not_recorded(subject.lut) if not self.recorded(subject.lut) else "the validation kept no program files"
             return {"record": {"skipped": why}, "points": [{} for _ in configs]}
         price = SizePrice(self, subject)
         predicted = np.array([price.point(c) for c in configs])
