@@ -95,7 +95,7 @@ def coreml_simulator(thermal: tuple[str, str] | None = ("nominal", "nominal"), m
             base = 0.5 + ms_per_mb * size / 1e6
             samples = [base * rng.uniform(0.95, 1.05) for _ in range(rounds)]
             models.append({
-                "id": spec["id"], "load_ms": 20 * base, "first_inference_ms": 3 * base, "samples_ms": samples,
+                "id": spec["id"], "load_ms": 20 * base, "first_inference_ms": 3 * base, "warm_load_ms": 8 * base, "samples_ms": samples,
                 "summary": summarize(samples),
             })
             say(f"simulated {spec['id']}: {rounds} rounds around {base:.3f} ms")

@@ -11,11 +11,12 @@ from orchestrator.measure.contract import summarize
 
 
 def model_doc(mid: str, samples_ms: Sequence[float] = (1.0,) * 5, memory: tuple[int, int] | None = None, method: str = "host: resident set",
-              load_ms: float = 1.0, first_inference_ms: float = 1.0, steady: Sequence[int] | None = None) -> dict[str, Any]:
-    """One model's part of a checked result; `memory`: its (load, peak) bytes, None where its runner measured none."""
+              load_ms: float = 1.0, first_inference_ms: float = 1.0, warm_load_ms: float | None = 0.5, steady: Sequence[int] | None = None) -> dict[str, Any]:
+    """One model's part of a checked result; `memory`: its (load, peak) bytes, and `warm_load_ms`, each None where its runner measured none."""
     kept = [samples_ms[i] for i in steady] if steady is not None else list(samples_ms)
     return {
         "id": mid, "load_ms": load_ms, "first_inference_ms": first_inference_ms, "samples_ms": list(samples_ms), "summary": summarize(kept),
+        **({"warm_load_ms": warm_load_ms} if warm_load_ms is not None else {}),
         **({"memory": {"load_bytes": memory[0], "peak_bytes": memory[1], "method": method}} if memory is not None else {}),
     }
 

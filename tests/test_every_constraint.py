@@ -15,11 +15,12 @@ import pytest
 from search.nas.budget import BudgetError, one_device
 from search.nas.constraints import CONSTRAINTS, Limit, Observed, Subject
 from search.nas.lut import Lut
-from search.nas.run_result import ModelRun
+from search.nas.run_result import ModelRun, RunResult
 from search.space import load_space
 from search.space.encoding import decode, random_batch
 from search.space.sampling import min_config
 from tests.lut_factory import sized_lut, with_load, with_memory, with_size
+from tests.run_docs import model_doc, result_doc
 
 TINY = load_space("tiny")
 EVERY = pytest.mark.parametrize("name", list(CONSTRAINTS), ids=list(CONSTRAINTS))
@@ -93,6 +94,20 @@ def test_a_validation_records_a_measured_constraint_against_its_prediction(name)
 
 def test_load_time_is_read_from_the_run_as_load_plus_first_inference():
     assert CONSTRAINTS["load"].of(Observed(RUN, 2.0, None)) == 15.0  # 12 ms to load, 3 ms to the first result; no speed scaling
+
+
+def test_the_load_finish_line_says_a_warm_reopen_beside_the_first_load_where_the_runner_measured_one():
+    warm = ModelRun("model", 12.0, 3.0, (1.0,), {"median_ms": 1.0}, None, 4.5)
+    line = CONSTRAINTS["load"].finish_line("host", 14.0, (14.0, 14.0), Observed(warm, 1.0, None), None, None)
+    assert line == "load time on host: 15 ms measured (reopened warm: 4.5 ms to load), 14 ms predicted"
+    assert CONSTRAINTS["load"].finish_line("host", 14.0, (14.0, 14.0), Observed(RUN, 1.0, None), None, None) == "load time on host: 15 ms measured, 14 ms predicted"
+
+
+def test_a_run_without_a_warm_load_reads_as_none_as_results_of_runners_before_it():
+    doc = result_doc([model_doc("a")])
+    older = result_doc([model_doc("a", warm_load_ms=None)])
+    assert RunResult.of(doc).models["a"].warm_load_ms == 0.5
+    assert RunResult.of(older).models["a"].warm_load_ms is None
 
 
 def test_a_lut_without_load_times_cannot_price_a_load_budget_and_says_how_to_get_one():

@@ -55,7 +55,7 @@ def test_result_has_raw_samples_aligned_by_round_and_summary(tmp_path: Path, two
     by_id = {m["id"]: m for m in result["models"]}
     assert all(len(m["samples_ms"]) == rounds for m in by_id.values())
     assert by_id["big"]["summary"]["median_ms"] > by_id["small"]["summary"]["median_ms"]
-    assert by_id["big"]["load_ms"] > 0 and by_id["big"]["first_inference_ms"] > 0
+    assert by_id["big"]["load_ms"] > 0 and by_id["big"]["first_inference_ms"] > 0 and by_id["big"]["warm_load_ms"] > 0
     assert result["device"]["platform"] == "host" and result["device"]["cpu_model"]
 
 
@@ -143,6 +143,7 @@ def measured(tmp_path_factory, two_models) -> tuple[dict, dict]:
         (lambda r: r["models"][0].update(id="../../etc/passwd"), r"has models \['../../etc/passwd', 'big'\]"),
         (lambda r: r["models"][1].update(samples_ms=r["models"][1]["samples_ms"][:3]), r"has 3 samples of model 'big' for \d+ rounds"),
         (lambda r: r["models"][0]["samples_ms"].__setitem__(0, 0.0), r"has a latency of 0.0 ms for model 'small'; every latency must be a positive number"),
+        (lambda r: r["models"][1].update(warm_load_ms=-1.0), r"has a latency of -1.0 ms for model 'big'; every latency must be a positive number"),
         (lambda r: r.update(run_id="another"), r"answers run 'another', not 'test'"),
         (lambda r: r["models"][0]["memory"].update(load_bytes=8192, peak_bytes=4096), r"has a peak of 4096 bytes for model 'small' below its load's 8192"),
     ],

@@ -112,7 +112,8 @@ class PhoneSimulation:
         for name, network in models.items():
             memory = self._memory(network)
             out.append({
-                "id": name, "load_ms": loads[name], "first_inference_ms": first[name], "samples_ms": samples[name],
+                "id": name, "load_ms": loads[name], "first_inference_ms": first[name], "warm_load_ms": loads[name] * self.world.warm_load_share,
+                "samples_ms": samples[name],
                 "summary": summarize(samples[name]),
                 **({"memory": {**memory, "method": "simulated phone: its world's memory of the blocks (load summed, peak the load plus the largest working set)"}}
                    if memory else {}),

@@ -78,6 +78,7 @@ class World:
         self.interactions = [(i["part"], i["after"], float(i["factor"])) for i in world["interactions"]]
         self.luts = [(entry["backend"], entry["lut"]) for entry in world["luts"]]
         self.load_ms_per_mib = float(world.get("load_ms_per_mib", 5.0))
+        self.warm_load_share = float(world.get("warm_load_share", 0.4))
 
     def lut_for(self, backend: str, network: Network) -> Lut:
         """The committed LUT this phone's truth reads for a program of `backend` and of the network's

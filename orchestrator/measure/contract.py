@@ -64,7 +64,7 @@ def check_result(result: dict[str, Any], request: dict[str, Any], source: str) -
     for m in result["models"]:
         if len(m["samples_ms"]) != rounds:
             raise ContractError(f"{source} has {len(m['samples_ms'])} samples of model {m['id']!r} for {rounds} rounds")
-        bad = next((x for x in (*m["samples_ms"], m["load_ms"], m["first_inference_ms"]) if not (math.isfinite(x) and x > 0)), None)
+        bad = next((x for x in (*m["samples_ms"], m["load_ms"], m["first_inference_ms"], *([m["warm_load_ms"]] if "warm_load_ms" in m else [])) if not (math.isfinite(x) and x > 0)), None)
         if bad is not None:
             raise ContractError(f"{source} has a latency of {bad} ms for model {m['id']!r}; every latency must be a positive number")
         if (memory := m.get("memory")) is not None and memory["peak_bytes"] < memory["load_bytes"]:

@@ -15,7 +15,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ModelRun:
-    """One model of a session: its load and first inference apart from its steady state, every
+    """One model of a session: its load, first inference and warm reopen apart from its steady state, every
     round's time, the summary of the steady rounds (`contract.summarize`) and its memory where the
     runner measured it."""
 
@@ -25,6 +25,7 @@ class ModelRun:
     samples_ms: tuple[float, ...]
     summary: Mapping[str, Any]
     memory: Mapping[str, Any] | None  # load_bytes, peak_bytes, method (result.v1.json), as the runner gave them
+    warm_load_ms: float | None = None  # a second open once the first has run; None where the runner measured none
 
     @property
     def median_ms(self) -> float:
@@ -54,7 +55,7 @@ class RunResult:
             memory = m.get("memory")
             models[m["id"]] = ModelRun(
                 m["id"], float(m["load_ms"]), float(m["first_inference_ms"]), tuple(float(x) for x in m["samples_ms"]), MappingProxyType(dict(m["summary"])),
-                MappingProxyType(dict(memory)) if memory is not None else None,
+                MappingProxyType(dict(memory)) if memory is not None else None, float(m["warm_load_ms"]) if "warm_load_ms" in m else None,
             )
         return cls(
             session_of(doc), int(doc["rounds"]), tuple(int(i) for i in doc.get("steady_rounds", range(doc["rounds"]))),

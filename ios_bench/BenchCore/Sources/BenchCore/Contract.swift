@@ -223,11 +223,15 @@ public struct ModelResult: Codable, Equatable, Sendable {
     /// Optional in `result.v1.json`: written only when measured (a `Benchmark` with a memory probe),
     /// and read as nil from results without it (older apps', other runners').
     public var memory: ModelMemory? = nil
+    /// Optional in `result.v1.json`: a second load of the model once it has run (as Qualcomm AI Hub
+    /// reports a warm load), nil in results of apps before it.
+    public var warmLoadMs: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, summary, memory
         case loadMs = "load_ms"
         case firstInferenceMs = "first_inference_ms"
+        case warmLoadMs = "warm_load_ms"
         case samplesMs = "samples_ms"
         case computePlan = "compute_plan"
     }

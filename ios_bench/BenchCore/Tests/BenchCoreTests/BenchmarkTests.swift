@@ -32,6 +32,7 @@ final class BenchmarkTests: XCTestCase {
             XCTAssertEqual(model.summary, summarize(model.samplesMs), model.id)
             XCTAssertGreaterThanOrEqual(model.loadMs, 0, model.id)
             XCTAssertGreaterThanOrEqual(model.firstInferenceMs, 0, model.id)
+            XCTAssertGreaterThanOrEqual(try XCTUnwrap(model.warmLoadMs, model.id), 0, model.id)
         }
     }
 

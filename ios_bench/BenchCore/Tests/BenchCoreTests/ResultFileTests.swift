@@ -23,6 +23,22 @@ final class ResultFileTests: XCTestCase {
         XCTAssertEqual(error.error, "model net-b failed to load: invalid program header")
     }
 
+    func testTheGoldenResultsReadEachModelsWarmLoad() throws {
+        let ok = try JSONDecoder().decode(BenchResult.self, from: Golden.data("result_ok.json"))
+
+        XCTAssertEqual(ok.models.map(\.warmLoadMs), [4.75, 5.5])
+    }
+
+    func testAResultWithoutAWarmLoadReadsAsNoneAndIsWrittenWithoutIt() throws {
+        var ok = try JSONDecoder().decode(BenchResult.self, from: Golden.data("result_ok.json"))
+        ok.models = ok.models.map { var model = $0; model.warmLoadMs = nil; return model }
+
+        try ResultFile.write(ok, into: runDirectory)
+
+        let models = try XCTUnwrap(try writtenJSON()["models"] as? [[String: Any]])
+        XCTAssertEqual(models.map { $0["warm_load_ms"] == nil }, [true, true])
+    }
+
     func testResultsWithoutRuntimeLibrariesReadAsHavingNone() throws {
         let ok = try JSONDecoder().decode(BenchResult.self, from: Golden.data("result_ok.json"))
 

@@ -30,23 +30,29 @@ data class RuntimeFacts(
     }
 }
 
-/** One model's measurements; [memory] is written when it was measured and left out when not (no probe, as in apps before it). */
+/**
+ * One model's measurements; [memory] is written when it was measured and left out when not (no
+ * probe, as in apps before it). [warmLoadMs]: a second open of the program once it has run (as
+ * Qualcomm AI Hub reports a warm load), left out when not measured, as apps before it did not.
+ */
 data class ModelResult(
     val id: String,
     val loadMs: Double,
     val firstInferenceMs: Double,
     val samplesMs: List<Double>,
     val summary: Summary,
-    val memory: ModelMemory? = null
+    val memory: ModelMemory? = null,
+    val warmLoadMs: Double? = null
 ) {
     fun toJson(): Map<String, Any?> {
         val doc = linkedMapOf<String, Any?>(
             "id" to id,
             "load_ms" to loadMs,
-            "first_inference_ms" to firstInferenceMs,
-            "samples_ms" to samplesMs,
-            "summary" to summary.toJson()
+            "first_inference_ms" to firstInferenceMs
         )
+        if (warmLoadMs != null) doc["warm_load_ms"] = warmLoadMs
+        doc["samples_ms"] = samplesMs
+        doc["summary"] = summary.toJson()
         if (memory != null) doc["memory"] = memory.toJson()
         return doc
     }

@@ -15,7 +15,7 @@ class ResultTest {
     private val samples = listOf(10.2, 9.9, 10.5)
     private val ok = BenchResult(
         "golden/pte", null, device, runtime, "2026-11-22T09:17:54+00:00", "2026-11-22T09:18:08+00:00", 3,
-        listOf(ModelResult("net-a", 12.5, 15.25, samples, Stats.summarize(samples)))
+        listOf(ModelResult("net-a", 12.5, 15.25, samples, Stats.summarize(samples), warmLoadMs = 4.75))
     )
 
     @Test
@@ -67,7 +67,8 @@ class ResultTest {
                     summary["median_ms"] as Double, summary["mean_ms"] as Double, summary["trimmed_mean_ms"] as Double, summary["p90_ms"] as Double,
                     summary["std_ms"] as Double, summary["min_ms"] as Double, summary["max_ms"] as Double, (summary["runs"] as Long).toInt()
                 ),
-                ModelMemory(memory["load_bytes"] as Long, memory["peak_bytes"] as Long, memory["method"] as String)
+                ModelMemory(memory["load_bytes"] as Long, memory["peak_bytes"] as Long, memory["method"] as String),
+                model["warm_load_ms"] as Double
             )
         }
         val ours = BenchResult(
@@ -82,6 +83,13 @@ class ResultTest {
         val model = (ok.toJson()["models"] as List<*>).first() as Map<*, *>
         assertFalse(model.containsKey("memory"))
         assertFalse(((Golden.document("result_ok.json")["models"] as List<*>).first() as Map<*, *>).containsKey("memory"))
+    }
+
+    @Test
+    fun `a result without a warm load leaves the key out, as apps before it wrote`() {
+        val model = (ok.copy(models = ok.models.map { it.copy(warmLoadMs = null) }).toJson()["models"] as List<*>).first() as Map<*, *>
+        assertFalse(model.containsKey("warm_load_ms"))
+        assertEquals(listOf("id", "load_ms", "first_inference_ms", "samples_ms", "summary"), model.keys.toList())
     }
 
     @Test
