@@ -77,7 +77,7 @@ def search(
         state, _ = run_job(job, resume=False, devices=devices, log=log, measure_top=measure_top, int8_calibration=int8_calibration, finish=measure)
         if measure:
             return load_found(folder)
-        return Found(state.best(), list(state.evaluated.values()), job.targets.first().held.limits["latency"].value)
+        return Found.of(state, job.pricer)
 
 
 def _per_device(given: Mapping[str, Mapping[Any, Any]], devices: list[tuple[Path, dict[str, tuple[float, str]]]]) -> None:

@@ -195,7 +195,7 @@ def searched(lut: Lut, sim: PhoneSimulation, supernet: Supernet | None) -> list[
             found = run_search(largest, lambda config, p=largest: float(p.predict(config).params), float(budget), settings=SEARCH_LARGEST, log=lambda _: None)
         true = sim.quiet_ms(Network(found.best.config))
         out.append({
-            "share": share, "budget_ms": float(budget), "predicted_ms": found.best.predicted_ms, "true_ms": true,
+            "share": share, "budget_ms": float(budget), "predicted_ms": next(iter(found.best.predicted.values()))["latency"], "true_ms": true,
             "over": true / float(budget), "over_at_lut_speed": true * scale / float(budget), "score": found.best.accuracy,
             "searcher": "supernet" if supernet is not None else "params",
         })

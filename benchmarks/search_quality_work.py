@@ -369,7 +369,7 @@ def search_job(run: dict[str, Any], work: Path, inherited: Inherited, predictor:
 
     asked = Asked.of([(lut_for(predictor, lut_path, run["pricing"], work), {"latency": (run["budget_ms"], "--latency-ms")})])
     job = open_job(inherited.checkpoint, asked, search_out(work, run["key"]), SearchSettings(**run["settings"]), scorer=inherited.scorer, log=lambda m: None)
-    lut = job.targets.first().lut
+    lut = job.targets.only().lut
     if run["pricing"] == CALIBRATED and lut.validation is None:
         raise Refused(f"LUT {lut.short} has no validation, which `bench search` calibrates its budget on; run `bench validate --lut {lut.short}` first")
     return job

@@ -17,6 +17,7 @@ import math
 import os
 import random
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -28,10 +29,10 @@ import numpy as np
 from infra.errors import UserError
 from infra.files import env_path
 from search.nas.budget import Pricer, held
-from search.nas.constraints import Limit, get_constraint, shared_constraints
+from search.nas.constraints import CONSTRAINTS, Limit, get_constraint, shared_constraints
 from search.nas.lut import Lut, as_lut, find_lut, read_lut, shipped_luts
 from search.nas.predictor import LatencyPredictor
-from search.nas.strategies import Candidate, Search, SearchSettings, pareto_front
+from search.nas.strategies import Candidate, Search, SearchSettings, SearchState, pareto_front
 from search.space import SearchSpace, load_space, space_names
 from search.space.config import SubnetConfig, as_config, validate
 from search.space.encoding import ConfigBatch, encode, random_batch
@@ -248,11 +249,23 @@ def on_stderr(message: str) -> None:
 
 @dataclass(frozen=True)
 class Found:
-    """A search's outcome: the most accurate subnet within budget and every subnet it evaluated."""
+    """A search's outcome: the most accurate subnet within budget, every subnet it evaluated, and
+    the budgets predictions were held to (device -> constraint -> value, as `Candidate.predicted`)."""
 
     best: Candidate
     evaluated: list[Candidate]
-    limit_ms: float  # what predictions were held to
+    limits: dict[str, dict[str, float]]
+
+    @classmethod
+    def of(cls, state: SearchState, pricer: Pricer) -> Found:
+        return cls(state.best(), list(state.evaluated.values()), {h.name: {name: limit.value for name, limit in h.limits.items()} for h in pricer})
+
+    @property
+    def limit_ms(self) -> float:
+        """Deprecated: the latency budget of a one-device search; read `limits[device]["latency"]`."""
+        warnings.warn("Found.limit_ms is deprecated: read Found.limits[device]['latency']", DeprecationWarning, stacklevel=2)
+        (only,) = self.limits.values()
+        return only["latency"]
 
 
 def run_search(
@@ -282,8 +295,12 @@ def run_search(
     _check_log(log)
     settings = settings or SearchSettings()
     settings.check(option=settings_field)
-    held_to = {"latency": limit("latency", latency_ms, "latency_ms")} | {
-        name: Limit(get_constraint(name), value, argument) for name, (value, argument) in shared_limits({**limits, "params_m": params_m}, "run_search()").items()
+    given = {**limits, "params_m": params_m}
+    if latency_ms is None:  # the budget a search of one LUT is for; the others are optional
+        raise UserError("run_search() needs latency_ms, the latency budget in ms on the predictor's device")
+    held_to = {
+        name: Limit(get_constraint(name), value, argument)
+        for name, (value, argument) in shared_limits({"latency_ms": latency_ms, **given}, "run_search()", one_device=True).items()
     }
     pricer = Pricer([held(predictor._record, held_to, predictor.space, predictor._trained_space)], predictor._trained_space)
     pricer.check_reachable()
@@ -297,7 +314,7 @@ def run_search(
         return float(value)
 
     state = Search(settings, pricer, score, log=log, option=settings_field).run()
-    return Found(state.best(), list(state.evaluated.values()), held_to["latency"].value)
+    return Found.of(state, pricer)
 
 
 def settings_field(field: str) -> str:
@@ -305,20 +322,14 @@ def settings_field(field: str) -> str:
     return f"SearchSettings.{field}"
 
 
-def limit(constraint: str, value: Any, argument: str) -> Limit:
-    """A budget given as the API argument `argument`, checked by its constraint (finite, within its
-    bounds; numpy numbers taken as floats)."""
-    c = get_constraint(constraint)
-    return Limit(c, c.check(value, argument), argument)
-
-
-def shared_limits(given: Mapping[str, Any], caller: str = "search()") -> dict[str, tuple[float, str]]:
+def shared_limits(given: Mapping[str, Any], caller: str = "search()", one_device: bool = False) -> dict[str, tuple[float, str]]:
     """The API's one door from keyword budgets to the budgets held on every device: one keyword per
     registered constraint that is not each device's own (`params_m`, `memory_mb`, `size_mb`,
     `load_ms`, ...; None: not set), checked by its constraint, by constraint name with the keyword it
-    came as. A keyword no registered constraint takes is refused naming those that are. `run_search`
-    and `search` both take their budgets through here, so a new constraint is an argument of both."""
-    known = {c.argument: c for c in shared_constraints()}
+    came as; with `one_device` (`run_search`'s one predictor), each device's own too (`latency_ms`).
+    A keyword no registered constraint takes is refused naming those that are. `run_search` and
+    `search` both take their budgets through here, so a new constraint is an argument of both."""
+    known = {c.argument: c for c in (CONSTRAINTS.values() if one_device else shared_constraints())}
     if unknown := sorted(set(given) - set(known)):
         raise UserError(f"{caller} got {', '.join(unknown)}, which is no budget; the budgets held on every device are {', '.join(sorted(known))}")
     return {known[argument].name: (known[argument].check(value, argument), argument) for argument, value in given.items() if value is not None}
@@ -331,7 +342,8 @@ def _check_log(log: Any) -> None:
 
 
 def pareto(found: Found | Iterable[Candidate]) -> list[Candidate]:
-    """The evaluated subnets that no other beats on both accuracy and predicted latency, fastest
+    """The evaluated subnets that no other beats on both accuracy and cost (the share of its budgets
+    used on the device that binds it: of one device's latency budget, its predicted latency), cheapest
     first: the trade-off a search found, of which `found.best` is the most accurate within budget."""
     candidates = list(found.evaluated if isinstance(found, Found) else found if isinstance(found, Iterable) else [found])
     if not all(isinstance(c, Candidate) for c in candidates):

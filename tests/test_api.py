@@ -114,7 +114,7 @@ def test_the_search_keeps_every_evaluated_subnet_within_the_budget_and_returns_t
         return predictor.predict(config).params / 1e6
 
     found = api.run_search(predictor, accuracy, latency_ms=0.8, settings=api.SearchSettings(population=8, generations=3, parents=4))
-    assert found.limit_ms == 0.8
+    assert list(found.limits.values()) == [{"latency": 0.8}]
     assert len(found.evaluated) == len(evaluated) > 8
     assert all(predictor.predict(c).ms <= 0.8 for c in evaluated)
     assert found.best.accuracy == max(c.accuracy for c in found.evaluated)
@@ -143,9 +143,20 @@ def test_the_pareto_front_is_the_evaluated_subnets_no_other_beats_fastest_first(
     found = api.run_search(predictor, lambda c: predictor.predict(c).params / 1e6, latency_ms=0.8,
                            settings=api.SearchSettings(population=8, generations=2, parents=4))
     front = api.pareto(found)
-    assert [c.predicted_ms for c in front] == sorted(c.predicted_ms for c in front)
+    assert [c.cost for c in front] == sorted(c.cost for c in front)
     assert front[-1].accuracy == found.best.accuracy
-    assert not any(o.predicted_ms <= c.predicted_ms and o.accuracy > c.accuracy for c in front for o in found.evaluated)
+    assert not any(o.cost <= c.cost and o.accuracy > c.accuracy for c in front for o in found.evaluated)
+    (device,) = found.limits
+    assert all(c.cost == pytest.approx(c.predicted[device]["latency"] / 0.8) for c in front)  # one device, one ranking budget: its share
+
+
+def test_the_latency_of_a_one_device_search_still_reads_by_its_old_names_with_a_deprecation_warning(predictor):
+    found = api.run_search(predictor, lambda c: 0.5, latency_ms=0.8, settings=api.SearchSettings(population=2, generations=1, parents=1, coarse_samples=200))
+    (device,) = found.limits
+    with pytest.warns(DeprecationWarning, match=r"read Found.limits\[device\]\['latency'\]"):
+        assert found.limit_ms == 0.8
+    with pytest.warns(DeprecationWarning, match=r"read Candidate.prediction\('latency', device=None\)"):
+        assert found.best.predicted_ms == found.best.predicted[device]["latency"] == found.best.prediction("latency")
 
 
 def test_a_subnet_built_from_a_checkpoint_computes_what_the_supernet_computes_for_it(tiny_checkpoint):
@@ -250,7 +261,8 @@ def test_the_api_takes_a_budget_of_any_real_number_type_as_a_float(predictor):
 
     budget = np.float32(predictor.predict(predictor.sample(1)[0]).ms * 2)
     found = api.run_search(predictor, lambda c: 0.5, budget, np.float64(10.0), api.SearchSettings(population=2, generations=1, parents=1, coarse_samples=200))
-    assert type(found.limit_ms) is float and found.limit_ms == pytest.approx(float(budget))
+    ((_, limit),) = [(d, by["latency"]) for d, by in found.limits.items()]
+    assert type(limit) is float and limit == pytest.approx(float(budget))
 
 
 @pytest.mark.parametrize("call, problem", [(call, problem) for _, call, problem in HOSTILE], ids=[name for name, _, _ in HOSTILE])
@@ -328,7 +340,7 @@ def test_a_search_from_python_scores_every_subnet_with_the_supernet_within_the_b
     found = api.search(supernet, lut_64, latency_ms=np.float32(6.0), params_m=np.float64(10.0), settings=api.SearchSettings(population=4, generations=2, parents=2))
     assert len(found.evaluated) > 4
     assert [c.accuracy for c in found.evaluated] == [supernet.accuracy(c.config) for c in found.evaluated]
-    assert all(c.predicted_ms <= 6.0 and c.config.resolution == 64 for c in found.evaluated)
+    assert all(by["latency"] <= 6.0 for c in found.evaluated for by in c.predicted.values()) and all(c.config.resolution == 64 for c in found.evaluated)
     assert found.best.accuracy == max(c.accuracy for c in found.evaluated)
 
 

@@ -32,7 +32,7 @@ def priced(predictor, validation) -> Pricer:
 
 
 def calibration(pricer: Pricer):
-    return pricer.first.prices["latency"].calibration
+    return pricer.only.prices["latency"].calibration
 
 
 def test_a_validation_whose_subnets_measured_a_thousandth_of_their_predictions_is_refused(predictor, configs):
@@ -56,7 +56,7 @@ def test_a_validation_is_refused_once_its_median_subnet_is_off_by_more_than_thre
 def test_a_biased_predictors_calibrated_interval_is_stretched_to_hold_its_own_point(predictor, configs):
     pricer = priced(predictor, validation_of(predictor, configs, [1.07, 1.09] * 10))
     point = predictor.predict(configs[0])
-    low, high = pricer.interval(configs[0])
+    low, high = pricer.only.interval("latency", configs[0])
     assert calibration(pricer).centre > calibration(pricer).spread  # unstretched, the interval would lie wholly above the point
     assert low == pytest.approx(point) and high > point * 1.07
 
@@ -64,5 +64,5 @@ def test_a_biased_predictors_calibrated_interval_is_stretched_to_hold_its_own_po
 def test_a_calibrated_interval_never_goes_below_zero(predictor, configs):
     pricer = priced(predictor, validation_of(predictor, configs, [0.4, 2.5] * 10))
     assert calibration(pricer).centre - calibration(pricer).spread < -50  # unclipped, the low end would be far below zero
-    low, high = pricer.interval(configs[0])
+    low, high = pricer.only.interval("latency", configs[0])
     assert low == 0.0 and high > predictor.predict(configs[0])

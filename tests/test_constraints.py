@@ -30,7 +30,7 @@ def lut(**extra: Any) -> Lut:
 
 
 def middle(doc: Lut) -> float:
-    held = one_device(doc, TINY, {"latency": 1e5}).first
+    held = one_device(doc, TINY, {"latency": 1e5}).only
     return (held.point("latency", min_config(TINY, 64)) + held.point("latency", max_config(TINY, 64))) / 2
 
 
@@ -77,7 +77,7 @@ def test_a_registered_constraint_is_an_option_of_bench_search_and_an_argument_of
 
 def test_a_registered_constraint_is_held_by_the_pricer_and_named_in_its_refusal(energy):
     doc = lut()
-    budget = one_device(doc, TINY, {"latency": 1e5}).first.point("params", min_config(TINY, 64)) * 0.5
+    budget = one_device(doc, TINY, {"latency": 1e5}).only.point("params", min_config(TINY, 64)) * 0.5
     with pytest.raises(BudgetError, match=rf"^no subnet meets {budget:g}M parameters: the smallest subnet has .*; raise --energy-mj to at least"):
         one_device(doc, TINY, {"latency": 1e5, "energy": budget}).check_reachable()
 
@@ -93,7 +93,7 @@ def test_every_budget_of_a_kind_is_checked_as_one_number_for_cli_and_api():
 def test_a_budget_given_with_budget_is_named_so_in_its_refusal():
     """`--budget LUT=MS` alone was told to raise --latency-ms, which the user never typed."""
     doc = lut()
-    held = one_device(doc, TINY, {"latency": 1e5}).first
+    held = one_device(doc, TINY, {"latency": 1e5}).only
     named = Limit(get_constraint("latency"), held.point("latency", min_config(TINY, 64)) * 0.1, "--budget d7f47ca8=MS")
     from search.nas.budget import held as priced
 
@@ -140,7 +140,7 @@ def test_the_lut_format_refuses_an_entry_that_frees_more_memory_than_a_block_can
 
 def test_program_size_is_the_sum_of_the_lut_s_entries_and_refused_where_a_lut_records_none():
     doc = lut()
-    held = one_device(doc, TINY, {"latency": 1e5, "size": 100}).first
+    held = one_device(doc, TINY, {"latency": 1e5, "size": 100}).only
     config = max_config(TINY, 64)
     from search.nas.predictor import parts
 
@@ -205,17 +205,17 @@ def test_a_lut_whose_fastest_subnet_no_latency_budget_can_hold_says_so_instead_o
 def test_the_joint_search_holds_a_shared_budget_on_every_device():
     a, b = lut(), Lut.of(with_size(with_memory(sized_lut(TINY, per_mparam_ms=5.0, device={**sized_lut(TINY)["device"], "name": "other"}), TINY), TINY, 1.0))
     pa, pb = one_device(a, TINY, {"latency": 1e5, "size": 0.3}), one_device(b, TINY, {"latency": 1e5, "size": 0.3})
-    both = Pricer([pa.first, pb.first], TINY)
+    both = Pricer([pa.only, pb.only], TINY)
     rng = random.Random(0)
     for config in both.random_feasible(rng, 20, set()):
-        assert pa.first.point("size", config) <= 0.3 and pb.first.point("size", config) <= 0.3
+        assert pa.only.point("size", config) <= 0.3 and pb.only.point("size", config) <= 0.3
 
 
 def test_a_validation_holds_the_lut_s_program_sizes_against_the_exported_programs_bytes():
     doc = lut()
     configs = [min_config(TINY, 64), max_config(TINY, 64), *one_device(doc, TINY, {"latency": 1e5}).random_feasible(random.Random(1), 3, set())]
     size = get_constraint("size")
-    price = one_device(doc, TINY, {"latency": 1e5, "size": 100}).first.prices["size"]
+    price = one_device(doc, TINY, {"latency": 1e5, "size": 100}).only.prices["size"]
     observed = [Observed(ModelRun.timed(1.0), None, int(price.point(c) * 2**20 * 1.02)) for c in configs]
     part = size.validation(Subject(doc, TINY, TINY), configs, observed)
     record = part["record"]

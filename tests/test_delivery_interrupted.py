@@ -170,5 +170,5 @@ def test_a_resumed_finish_on_a_core_ml_device_replaces_its_measured_package(tiny
     monkeypatch.setattr(measured_module, "time_models", timed)
     result = finish_module.finish_search(job, state, lambda: iphone, lambda m: None, measure_top=1)
     assert load_found(job.inputs.out).config.hash == result["config_hash"] and result["within_budget"] is True
-    assert result["devices"][job.targets.first().name]["file"] == str(job.inputs.out / "best.mlpackage") and digest(job.inputs.out / "best.mlpackage") == earlier
+    assert result["devices"][job.targets.only().name]["file"] == str(job.inputs.out / "best.mlpackage") and digest(job.inputs.out / "best.mlpackage") == earlier
     assert not (job.inputs.out / "candidates" / f"{result['config_hash']}.mlpackage").exists()

@@ -15,8 +15,8 @@ from PIL import Image
 
 from infra.errors import UserError
 from orchestrator.export.backends import get_backend
-from orchestrator.export.coreml_app import IMAGE_INPUT, LABEL_OUTPUT, PROBABILITIES_OUTPUT
 from orchestrator.export.backends.mlpackage import classify_labels
+from orchestrator.export.coreml_app import IMAGE_INPUT, LABEL_OUTPUT, PROBABILITIES_OUTPUT
 from orchestrator.searchjob.delivery import Delivered
 from orchestrator.searchjob.deployment import Feeding, Figures, manifest, preprocessing, read_manifest
 from search.api import load_found

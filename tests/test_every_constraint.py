@@ -49,7 +49,7 @@ def test_a_constraint_is_an_option_of_bench_search_and_an_argument_of_the_api(na
 def test_a_constraint_prices_a_subnet_alike_one_at_a_time_and_in_a_batch(name):
     pricer = one_device(LUT, TINY, {"latency": 1e5, **({name: CONSTRAINTS[name].bounds[1]} if name != "latency" else {})})
     batch = random_batch(TINY, 20, np.random.default_rng(0), 64)
-    price = pricer.first.prices[name]
+    price = pricer.only.prices[name]
     points = [price.point(decode(batch, i, TINY)) for i in range(20)]
     assert np.all(np.array(points) > 0) and price.point_batch(batch) == pytest.approx(points)
 
@@ -57,8 +57,8 @@ def test_a_constraint_prices_a_subnet_alike_one_at_a_time_and_in_a_batch(name):
 @EVERY
 def test_a_budget_no_subnet_meets_is_refused_naming_its_option(name):
     c = CONSTRAINTS[name]
-    least = one_device(LUT, TINY, {"latency": 1e5}).first.prices[name].point(min_config(TINY, 64)) if name != "latency" else None
-    tight = (least if least is not None else one_device(LUT, TINY, {"latency": 1e5}).first.point("latency", min_config(TINY, 64))) * 0.5
+    least = one_device(LUT, TINY, {"latency": 1e5}).only.prices[name].point(min_config(TINY, 64)) if name != "latency" else None
+    tight = (least if least is not None else one_device(LUT, TINY, {"latency": 1e5}).only.point("latency", min_config(TINY, 64))) * 0.5
     with pytest.raises(BudgetError, match=re.escape(c.option)):
         one_device(LUT, TINY, {"latency": 1e5, name: tight} if name != "latency" else {"latency": tight}).check_reachable()
 
@@ -135,10 +135,10 @@ def test_a_constraint_registered_from_a_test_module_is_priced_held_written_resum
     supernet = Supernet.load(tiny_checkpoint, "cpu")
     lut = tmp_path / "tiny-64.json"
     lut.write_text(json.dumps(sized_lut(TINY, device={"name": "host", "platform": "host", "backend": "pte", "runtime": {"threads": 1}, "description": "", "facts": {}})))
-    energy = one_device(Lut.of(json.loads(lut.read_text())), TINY, {"latency": 1e5}).first.point("params", min_config(TINY, 64)) * 3
+    energy = one_device(Lut.of(json.loads(lut.read_text())), TINY, {"latency": 1e5}).only.point("params", min_config(TINY, 64)) * 3
     settings = SearchSettings(population=4, generations=2, parents=2)
     found = search(supernet, lut, 1e5, settings=settings, energy_mj=energy, out=tmp_path / "run", log=lambda _m: None)
-    priced = one_device(Lut.of(json.loads(lut.read_text())), TINY, {"latency": 1e5, "energy": energy}).first.prices["energy"]
+    priced = one_device(Lut.of(json.loads(lut.read_text())), TINY, {"latency": 1e5, "energy": energy}).only.prices["energy"]
     assert found.evaluated and all(priced.point(c.config) <= energy for c in found.evaluated)
     written = json.loads((tmp_path / "run" / INPUTS_FILE).read_text())["resumes_with"]
     assert written["budgets"]["shared"] == {"energy": pytest.approx(energy)}

@@ -45,7 +45,7 @@ def pricer(lut: dict[str, Any], budget_ms: float) -> Pricer:
 
 def joint(*pricers: Pricer) -> Pricer:
     """One pricer holding every device of `pricers` at once, as a search of several budgets holds them."""
-    return Pricer([p.first for p in pricers], load_space("tiny"))
+    return Pricer([p.only for p in pricers], load_space("tiny"))
 
 
 def alone(lut: dict[str, Any]) -> float:
@@ -80,10 +80,10 @@ def test_a_budget_set_no_subnet_meets_at_once_names_every_budget_that_binds_and_
         joint(pricer(a, least["phone-a"]), pricer(b, least["phone-b"])).check_reachable()
     message = str(refused.value)
     assert message.startswith(
-        f"no subnet is within every budget at once, though each alone is met (phone-a {least['phone-a']:g} ms, phone-b {least['phone-b']:g} ms): "
-        "given the others' budgets, the least that admits a subnet is phone-a "
+        f"no subnet is within every budget at once, though each alone is met (phone-a latency {least['phone-a']:g} ms, phone-b latency {least['phone-b']:g} ms): "
+        "given the others' budgets, the least that admits a subnet is phone-a latency "
     )
-    binding, given_as, raise_to = re.search(r"; (phone-[ab]) binds the least: raise (--latency-ms) to at least ([0-9.]+), the smallest raise", message).groups()
+    binding, given_as, raise_to = re.search(r"; (phone-[ab]) latency binds the least: raise (--latency-ms) to at least ([0-9.]+), the smallest raise", message).groups()
     other = "phone-b" if binding == "phone-a" else "phone-a"
     assert re.search(r"\(or raise one of: --latency-ms to at least [0-9.]+\)$", message)  # every budget that binds is named
     raised = {binding: pricer(a if binding == "phone-a" else b, float(raise_to)), other: pricer(b if binding == "phone-a" else a, least[other])}
@@ -96,9 +96,9 @@ def test_a_refusal_says_which_devices_no_budget_of_their_own_can_help():
     held = joint(*(pricer(lut, budgets[name]) for name, lut in luts.items()))
     least = {("host", "latency"): (0.5, None), ("host-int8", "latency"): (0.5, None), ("host-2t", "latency"): (0.4, 0.5012), ("host-portable", "latency"): (30.0, 35.1)}
     assert held._together(least, {h.name: h for h in held}) == (
-        "no subnet is within every budget at once, though each alone is met (host 0.885 ms, host-int8 1 ms, host-2t 0.479 ms, host-portable 35 ms): "
-        "given the others' budgets, the least that admits a subnet is host-2t 0.501 ms (budget 0.479), host-portable 35.1 ms (budget 35); "
-        "no budget of host or host-int8 alone admits one, since the others' budgets leave no subnet between them; host-portable binds the least: "
+        "no subnet is within every budget at once, though each alone is met (host latency 0.885 ms, host-int8 latency 1 ms, host-2t latency 0.479 ms, host-portable latency 35 ms): "
+        "given the others' budgets, the least that admits a subnet is host-2t latency 0.501 ms (budget 0.479), host-portable latency 35.1 ms (budget 35); "
+        "no budget of host latency or host-int8 latency alone admits one, since the others' budgets leave no subnet between them; host-portable latency binds the least: "
         "raise --latency-ms to at least 35.1, the smallest raise that admits a subnet (or raise one of: --latency-ms to at least 0.501)"
     )
 

@@ -144,7 +144,7 @@ def memory_pricer(memory_mib: float | None):
 def test_a_subnet_predicted_over_the_memory_budget_is_not_feasible_and_says_so() -> None:
     pricer = memory_pricer(None)
     batch = random_batch(SPACE, 400, np.random.default_rng(2), 64)
-    peaks = pricer.first.prices["memory"].point_batch(batch)
+    peaks = pricer.only.prices["memory"].point_batch(batch)
     budget = float(np.median(peaks))
     held = memory_pricer(budget)
     assert (held.price(400, 2).feasible == (peaks <= budget)).all()
@@ -183,7 +183,7 @@ def over_finish(peaks: dict[str, dict[str, float]]) -> tuple[Any, list[str]]:
 
     measured = {}
     for name, mib in peaks.items():
-        target = SimpleNamespace(name=name, held=memory_pricer(10.0).first)
+        target = SimpleNamespace(name=name, held=memory_pricer(10.0).only)
         timed = Timed({"a": 0.9, "b": 0.95}, 1.0, 1.0, name, {h: peak(v) for h, v in mib.items()})
         measured[name] = Measured(target, SimpleNamespace(name=name), {h: (Path(h), {}) for h in "ab"}, timed, None)
     said: list[str] = []

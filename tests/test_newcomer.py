@@ -45,7 +45,7 @@ def test_a_search_on_a_lut_of_another_cpu_says_so_and_gives_budget_and_model_in_
 
     monkeypatch.setattr("orchestrator.lut.machine.cpu_model", lambda: "Intel(R) Xeon(R) Processor")
     lut = on_cpu(json.loads(QUICK.read_text()), "AMD EPYC")
-    target = SimpleNamespace(name="host", lut=lut, held=one_device(lut, load_space("tiny"), {"latency": 0.51}).first)
+    target = SimpleNamespace(name="host", lut=lut, held=one_device(lut, load_space("tiny"), {"latency": 0.51}).only)
     timed = Timed({"f" * 16: 2.56}, anchor_ms=5.416, anchor_lut_ms=1.0, device="host")
     chosen = SimpleNamespace(hash="f" * 16, candidate=SimpleNamespace(config=SubnetConfig.from_dict(lut.context)))
     outcome = SimpleNamespace(measured={"host": Measured(target, None, {}, timed, None)}, chosen=chosen, observed=lambda m, model: m.timed.observed(model),

@@ -256,7 +256,7 @@ def test_a_search_from_python_says_its_progress_on_stderr_by_default_and_a_score
     shown = capsys.readouterr()
     assert shown.out == ""
     assert shown.err.splitlines()[-1] == (
-        f"generation 2/2: {len(found.evaluated)} subnets evaluated, best score {found.best.accuracy:.6g} at {found.best.predicted_ms:.2f} ms predicted, "
+        f"generation 2/2: {len(found.evaluated)} subnets evaluated, best score {found.best.accuracy:.6g} at latency {next(iter(found.best.predicted.values()))['latency']:.3g} ms predicted, "
         f"{found.best.params / 1e6:.3f}M params"
     )
 

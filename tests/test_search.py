@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 
+from infra.errors import UserError
 from search.nas.budget import BudgetError, Pricer, one_device
 from search.nas.constraints import TOLERANCE
 from search.nas.predictor import LatencyPredictor
@@ -31,7 +32,7 @@ def pricer_for(predictor, space, latency_ms, params=None, validation=None):
 
 
 def calibration_of(predictor, validation):
-    return pricer_for(predictor, predictor.space, 10.0, validation=validation).first.prices["latency"].calibration
+    return pricer_for(predictor, predictor.space, 10.0, validation=validation).only.prices["latency"].calibration
 
 
 TINY = load_space("tiny")
@@ -65,11 +66,11 @@ def spread_configs(space, n):
 def test_calibrated_intervals_are_as_wide_as_the_validated_errors_need_not_as_the_entries_say(predictor, tiny):
     configs = spread_configs(tiny, 20)
     pricer = pricer_for(predictor, tiny, 10.0, validation=validation_of(predictor, configs, [1.0, 1.02, 0.98, 1.01, 0.99] * 4))
-    c = pricer.first.prices["latency"].calibration
+    c = pricer.only.prices["latency"].calibration
     assert c.points == 20 and 0.9 <= c.loo_coverage <= 1.0
     config = configs[0]
     raw_lo, raw_hi = predictor.interval(config)
-    lo, hi = pricer.interval(config)
+    lo, hi = pricer.only.interval("latency", config)
     point = predictor.predict(config)
     assert lo < point < hi
     errors = [abs(r - 1) * point for r in (1.02, 0.98)]
@@ -85,7 +86,7 @@ def test_a_predictor_that_under_predicts_moves_the_calibrated_interval_up():
 
 
 def test_budget_without_validation_keeps_the_raw_intervals_and_the_point_limit_is_the_budget(predictor, tiny):
-    held = pricer_for(predictor, tiny, 10.0, params=1_500_000).first
+    held = pricer_for(predictor, tiny, 10.0, params=1_500_000).only
     assert held.prices["latency"].calibration is None and (held.limits["latency"].value, held.limits["params"].value) == (10.0, 1.5)
     config = max_config(tiny, 64)
     assert held.interval("latency", config) == predictor.interval(config)
@@ -264,13 +265,34 @@ def test_a_saved_state_whose_generator_state_is_not_one_is_refused_saying_so(tin
 def test_pareto_front_keeps_only_undominated_candidates(tiny):
     c = min_config(tiny, 64)
 
-    def cand(ms, acc):
-        return Candidate(c, acc, ms, 0, 0)
+    def cand(cost, acc):
+        return Candidate(c, acc, cost, 0, 0)
 
     front = pareto_front([cand(1, 0.5), cand(2, 0.4), cand(3, 0.7), cand(2.5, 0.6), cand(4, 0.65)])
-    assert [(x.predicted_ms, x.accuracy) for x in front] == [(1, 0.5), (2.5, 0.6), (3, 0.7)]
+    assert [(x.cost, x.accuracy) for x in front] == [(1, 0.5), (2.5, 0.6), (3, 0.7)]
 
 
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError, match="choose one of coarse-to-fine, evolution, random"):
         SearchSettings(strategy="annealing").check()
+
+
+def test_a_candidate_saved_before_figures_were_per_budget_reads_with_no_cost_until_priced_again(tiny):
+    legacy = {"config": min_config(tiny, 64).to_dict(), "accuracy": 0.5, "predicted_ms": 3.0, "params": 10, "generation": 0}
+    state = SearchState.from_dict({"settings": {}, "generation": 1, "population": [], "evaluated": [legacy], "rng": None, "coarse": None, "seconds": 1.0})
+    (c,) = state.evaluated.values()
+    assert (c.cost, c.predicted, c.params) == (0.0, {}, 10)
+
+
+def test_a_candidate_names_the_device_when_several_hold_the_budget_asked_for(tiny):
+    c = Candidate(min_config(tiny, 64), 0.5, 0.9, 10, 0, {"phone-a": {"latency": 2.0}, "phone-b": {"latency": 3.0, "memory": 9.0}})
+    assert (c.prediction("latency", "phone-b"), c.prediction("memory")) == (3.0, 9.0)
+    with pytest.raises(UserError, match=r"has no one latency prediction on 2 devices \(phone-a, phone-b\); name one"):
+        c.prediction("latency")
+
+
+def test_a_pricer_of_several_devices_has_no_one_target_to_stand_for_them(predictor, tiny):
+    one = pricer_for(predictor, tiny, 10.0)
+    assert one.only is one.held[0]
+    with pytest.raises(ValueError, match="holds 2 devices"):
+        _ = Pricer([one.only, one.only], tiny).only

@@ -25,6 +25,7 @@ from orchestrator.searchjob.pareto import plot_pareto
 from orchestrator.searchjob.result import Outcome, result_document
 from orchestrator.searchjob.said import log_accuracy, log_measured
 from orchestrator.searchjob.targets import Target
+from search.nas.constraints import Limit
 from search.nas.significance import mcnemar_p, proportion, warnings_for
 from search.nas.strategies import Candidate, SearchState
 from search.supernet.static import StaticSubnet
@@ -78,7 +79,7 @@ def judge(job: SearchJob, chosen: Scored, others: list[Scored]) -> dict[str, Any
     return {
         "holdout": held,
         "runner_up": None if runner is None else {
-            "config_hash": runner.hash, "holdout": runner_held.to_dict(), "predicted_ms": runner.candidate.predicted_ms, "mcnemar_p": runner_p,
+            "config_hash": runner.hash, "holdout": runner_held.to_dict(), "predicted": runner.candidate.predicted, "mcnemar_p": runner_p,
         },
         "warnings": warnings_for(held, len(job.ckpt["classes"]), runner_p, runner_held),
     }
@@ -115,7 +116,7 @@ def finish_search(
     backend gets the found model quantized as it quantizes, calibrated on `int8_calibration`
     training images, and its accuracy drop reported."""
     out = job.inputs.out
-    resolvers = devices if isinstance(devices, Mapping) else {job.targets.first().name: devices} if devices else {}
+    resolvers = devices if isinstance(devices, Mapping) else {job.targets.only().name: devices} if devices else {}
     backends = list(dict.fromkeys(get_backend(t.lut.device.backend) for t in job.targets))
     images = _calibration(job, backends, int8_calibration, log)
     candidates = top_candidates(job, state, max(1, measure_top), log)
@@ -136,7 +137,7 @@ def finish_search(
         result = result_document(outcome, files)
         manifests = write_manifests(stage.folder, feeding_of(job, chosen.static), result, files)
         write_json_atomic(stage.folder / "best.json", chosen.candidate.config.to_dict())
-        plot_pareto(state, chosen.candidate, stage.folder / "pareto.png", *_axis(job, result["binding"]["device"]))
+        plot_pareto(state, chosen.candidate, stage.folder / "pareto.png", *_axis(job, result["binding"]["device"], result["binding"]["constraint"]))
         write_json_atomic(stage.folder / "result.json", result)
         written = ["best.json", "best.pt", *(p.name for p in [*files.artifacts.values(), *manifests]), "pareto.png", "result.json"]
         stage.expect(written)  # committed only once each is there
@@ -151,14 +152,13 @@ def _exports_of(chosen: Scored, measured: Mapping[str, Measured]) -> dict[str, t
     return {m.device.backend: m.exported[chosen.hash] for m in measured.values() if m.timed is not None and chosen.hash in m.exported}
 
 
-def _axis(job: SearchJob, binding: str) -> tuple[str, str, Callable[[Candidate], float], float, bool]:
-    """pareto.png's title and latency axis: the binding device's predictions and budget."""
+def _axis(job: SearchJob, binding: str, constraint: str) -> tuple[str, str, Callable[[Candidate], float], Limit, bool]:
+    """pareto.png's title and axis: the binding device's predictions of the budget that binds, and that budget."""
     target = job.targets[binding]
     devices = ", ".join(t.name for t in job.targets)
     held = f"held on {devices}, {binding} binds" if len(job.targets) > 1 else f"on {devices}"
     title = f"{job.settings.strategy} {held} ({job.space.name}, LUT {target.lut.short})"
-    latency = target.held.limits["latency"]
-    return title, binding, lambda c: target.held.point("latency", c.config), latency.value, len(job.targets) > 1
+    return title, binding, lambda c: target.held.point(constraint, c.config), target.held.limits[constraint], len(job.targets) > 1
 
 
 def resumed_delivery(out: Path) -> bool:

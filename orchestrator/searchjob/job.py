@@ -154,7 +154,7 @@ class SearchJob:
             if excess is not None:
                 raise UserError(f"the search state {path} holds subnet {config.hash} {excess}, which this search never evaluates; {RESTART}")
         for c in state.evaluated.values():
-            c.predicted_ms, c.params = self.pricer.latency(c.config), self.pricer.params(c.config)
+            c.priced(self.pricer.figures(c.config))
 
     def resumes_with(self) -> dict[str, Any]:
         """Every input that shapes the result, as `resume.check_resume` compares them."""

@@ -22,11 +22,11 @@ def _proportion(doc: dict[str, Any]) -> Proportion:
 
 def log_accuracy(o: Outcome, log: Callable[[str], None]) -> None:
     """The delivered model's accuracy first: on an int8 device the int8 program's, with the float32
-    twin's beside it as such (the search ranked float32 subnets); its predictions name their device."""
+    twin's beside it as such (the search ranked float32 subnets); its predictions of the budgets
+    that rank name their device."""
     job, best, held = o.job, o.chosen.candidate, o.verdict["holdout"]
     predicted = "; ".join(
-        f"{m.target.held.point('latency', best.config):.2f} ms predicted on {name} ({lo:.2f}-{hi:.2f} ms, 95%)"
-        for name, m in o.measured.items() for lo, hi in [m.target.held.interval("latency", best.config)]
+        CONSTRAINTS[c].predicted_figure(*_point_and_interval(m, c, best.config), name) for name, m in o.measured.items() for c in _ranking(m)
     )
     log(f"best: {held.text()} {job.scorer.selection_where()}, {predicted}, {best.params / 1e6:.3f}M params")
     if o.test is None:
@@ -59,13 +59,16 @@ def log_measured(o: Outcome, result: dict[str, Any], log: Callable[[str], None])
         reason = m.not_measured or ""
         why = reason if reason.startswith("not measured") else f"not measured ({reason})" if reason else "not measured"
         if observed is None and len(o.measured) > 1:
-            latency = m.target.held.limits["latency"]
-            log(f"{name}: {why}; judged by its prediction alone, {m.target.held.point('latency', config):.3g} ms against its {latency.value:g} ms budget")
+            judged = ", ".join(
+                f"{m.target.held.point(c, config):.{limit.constraint.digits}g} {limit.constraint.unit} against its {limit.shown()} {limit.constraint.noun} budget"
+                for c, limit in m.target.held.limits.items()
+            )
+            log(f"{name}: {why}; judged by its predictions alone, {judged}")
         for constraint, price in m.target.held.prices.items():
             limit = m.target.held.limits.get(constraint)
             line = CONSTRAINTS[constraint].finish_line(name, price.point(config), price.interval(config), observed, limit, why)
-            if line is not None and (observed is not None or constraint != "latency"):
-                log(line + (_elsewhere(m, observed) if constraint == "latency" and observed is not None else ""))
+            if line is not None:
+                log(line + (_elsewhere(m, observed, constraint) if observed is not None else ""))
         if observed is not None:
             _session_notes(m, observed.speed, log)
     if len(o.measured) > 1:
@@ -91,10 +94,22 @@ def programs(result: dict[str, Any]) -> str:
     return "; ".join(held + extra)
 
 
-def _elsewhere(m: Measured, observed: Any) -> str:
-    """For a host LUT of another CPU: the budget and the model in this machine's milliseconds."""
-    limit = m.target.held.limits.get("latency")
-    if limit is None or not observed.speed or not other_cpu(m.target.lut):
+def _ranking(m: Measured) -> list[str]:
+    """The budgets a device's line of the best subnet names: those that rank subnets (the others
+    have their own lines at the finish), or the first held where none ranks."""
+    held = list(m.target.held.limits)
+    return [c for c in held if CONSTRAINTS[c].ranks] or held[:1]
+
+
+def _point_and_interval(m: Measured, constraint: str, config: Any) -> tuple[float, tuple[float, float]]:
+    return m.target.held.point(constraint, config), m.target.held.interval(constraint, config)
+
+
+def _elsewhere(m: Measured, observed: Any, constraint: str) -> str:
+    """For a host LUT of another CPU: a budget the anchor's speed scales (latency's), and the model,
+    in this machine's milliseconds."""
+    limit = m.target.held.limits.get(constraint)
+    if limit is None or not limit.constraint.at_lut_speed or not observed.speed or not other_cpu(m.target.lut):
         return ""
     return f" (on this machine's CPU the budget is {limit.value * observed.speed:.3g} ms and the model {observed.median_ms:.3g} ms)"
 

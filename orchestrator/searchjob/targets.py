@@ -139,11 +139,8 @@ class Targets:
         lines = []
         for t in self.targets:
             head = "budget" + (f" on {t.name}" if len(self.targets) > 1 else "")
-            said = [t.held.prices[name].describe(limit) for name, limit in t.held.limits.items() if name != "latency"]
-            latency = t.held.limits.get("latency")
-            main = t.held.prices["latency"].describe(latency) if latency else ""
-            shown = f"{latency.value:g} ms: {main}" if latency else ""
-            lines.append(f"{head} {shown}" + (f"; and {', '.join(said)}" if said else ""))
+            said = [t.held.prices[name].describe(limit) for name, limit in t.held.limits.items()]
+            lines.append(f"{head} {said[0]}" + (f"; and {', '.join(said[1:])}" if len(said) > 1 else ""))
         return lines
 
     def record(self) -> dict[str, Any]:
@@ -164,8 +161,11 @@ class Targets:
             for t in self.targets
         }
 
-    def first(self) -> Target:
-        """The target candidates are listed with (their `predicted_ms`); nothing else is primary."""
+    def only(self) -> Target:
+        """The device of a one-device search (a lone resolver, the API's `search` of one LUT); a
+        search of several has no one device to stand for them all."""
+        if len(self.targets) != 1:
+            raise ValueError(f"this search holds {len(self.targets)} devices ({', '.join(t.name for t in self.targets)}), not one")
         return self.targets[0]
 
 

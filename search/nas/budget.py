@@ -99,9 +99,19 @@ class Held:
 
 
 @dataclass(frozen=True)
+class Figures:
+    """What a search lists a candidate with: the share of its budgets it uses on the target that
+    binds it (`cost`, what ties and the Pareto front rank by; 0 where no held budget ranks), and
+    every held budget's predicted figure, device by device. No device or budget is primary."""
+
+    cost: float
+    predicted: dict[str, dict[str, float]]  # device -> constraint -> its predicted figure, for every budget held there
+    params: int
+
+
+@dataclass(frozen=True)
 class Priced:
     batch: ConfigBatch
-    ms: np.ndarray  # the first target's latency, as candidates are listed with it
     params: np.ndarray
     feasible: np.ndarray  # bool: within every limit of every target
     load: np.ndarray  # the largest share of a ranking budget each uses, over the targets
@@ -134,8 +144,11 @@ class Pricer:
         return iter(self.held)
 
     @property
-    def first(self) -> Held:
-        """The target candidates are listed with (their `predicted_ms`)."""
+    def only(self) -> Held:
+        """The target of a one-device pricer (`one_device`: a script's or a benchmark's); a search
+        of several devices has no one target to stand for them all."""
+        if len(self.held) != 1:
+            raise ValueError(f"this pricer holds {len(self.held)} devices ({', '.join(h.name for h in self.held)}), not one")
         return self.held[0]
 
     def pairs(self) -> Iterator[tuple[Held, Limit]]:
@@ -143,14 +156,21 @@ class Pricer:
             for limit in h.limits.values():
                 yield h, limit
 
-    def latency(self, config: SubnetConfig) -> float:
-        return self.first.point("latency", config)
+    def figures(self, config: SubnetConfig) -> Figures:
+        """`config`'s figures as a search lists it (`Candidate`): its cost, each held budget's prediction, its parameters."""
+        shares = [h.point(limit.constraint.name, config) / limit.value for h, limit in self.pairs() if limit.constraint.ranks]
+        predicted = {h.name: {name: h.point(name, config) for name in h.limits} for h in self.held}
+        return Figures(max(shares, default=0.0), predicted, count_params(config, self.space))
 
-    def params(self, config: SubnetConfig) -> int:
-        return count_params(config, self.space)
-
-    def interval(self, config: SubnetConfig) -> tuple[float, float]:
-        return self.first.interval("latency", config)
+    def predicted_words(self, predicted: Mapping[str, Mapping[str, float]]) -> str:
+        """A candidate's held predictions in words (`latency 2.31 ms, peak memory 9.1 MiB predicted`),
+        each named for its device where several are held."""
+        held = {h.name: h for h in self.held}
+        words = [
+            f"{limit.constraint.noun} {predicted[name][c]:.{limit.constraint.digits}g} {limit.constraint.unit}" + (f" on {name}" if len(self.held) > 1 else "")
+            for name, h in held.items() for c, limit in h.limits.items() if c in predicted.get(name, {})
+        ]
+        return f"{', '.join(words)} predicted" if words else "no budget held"
 
     def feasible(self, config: SubnetConfig) -> bool:
         return self.excess(config) is None
@@ -171,8 +191,7 @@ class Pricer:
         fits = self._fits(batch)
         feasible = np.logical_and.reduce(list(fits.values()))
         loads = [h.prices[limit.constraint.name].point_batch(batch) / limit.value for h, limit in self.pairs() if limit.constraint.ranks]
-        ms = self.first.prices["latency"].point_batch(batch) if "latency" in self.first.prices else np.zeros(len(batch))
-        return Priced(batch, ms, self._params_batch(batch), feasible, np.maximum.reduce(loads) if loads else np.zeros(len(batch)))
+        return Priced(batch, self._params_batch(batch), feasible, np.maximum.reduce(loads) if loads else np.zeros(len(batch)))
 
     def price(self, n: int, seed: int) -> Priced:
         """Draw `n` random subnets and price them all at once (nothing decoded to configs yet)."""
@@ -268,8 +287,7 @@ class Pricer:
         the budgets no raise of their own can help, and the smallest raise first."""
         def what(name: str, constraint: str) -> str:
             limit = held[name].limits[constraint]
-            noun = limit.constraint.noun if len(self.held) == 1 else f"{name} {limit.constraint.noun}" if constraint != "latency" else name
-            return noun
+            return limit.constraint.noun if len(self.held) == 1 else f"{name} {limit.constraint.noun}"
 
         binds = {key: given for key, (_, given) in least.items() if given is not None}
         stuck = [key for key, (_, given) in least.items() if given is None]

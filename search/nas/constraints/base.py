@@ -168,6 +168,7 @@ class Constraint:
     argument: ClassVar[str]  # the API's argument: "latency_ms"
     help: ClassVar[str]  # the CLI option's help
     per_device: ClassVar[bool] = False  # each device its own budget (--budget LUT=MS), else one held on every device
+    at_lut_speed: ClassVar[bool] = False  # measured at the LUT's speed (the anchor network's ratio): another CPU's budget is said in this one's units
     ranks: ClassVar[bool] = False  # the coarse phase ranks subnets by the share of this budget they use
     measured: ClassVar[bool] = True  # the finish measures it on every reachable device
     tolerance: ClassVar[float] = TOLERANCE  # how far over its budget a measured model may be
@@ -258,6 +259,12 @@ class Constraint:
 
     def measured_words(self, observed: Observed, measured: float) -> str:
         return f"{measured:.{self.digits}g} {self.unit} measured"
+
+    def predicted_figure(self, value: float, interval: tuple[float, float], device: str) -> str:
+        """A prediction on `device` with its interval where it has one (`latency 2.31 ms predicted on host (2.10-2.52 ms, 95%)`)."""
+        lo, hi = interval
+        spread = f" ({lo:.{self.digits}g}-{hi:.{self.digits}g} {self.unit}, 95%)" if hi > lo else ""
+        return f"{self.noun} {value:.{self.digits}g} {self.unit} predicted on {device}{spread}"
 
     def predicted_words(self, value: float) -> str:
         return f"predicted at {value:.{self.digits}g} {self.unit}"

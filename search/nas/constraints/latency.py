@@ -94,7 +94,7 @@ class LatencyPrice(Price):
         )
 
     def describe(self, limit: Limit) -> str:
-        head = f"predictions at or below {limit.value:g} ms, each subnet's 95% interval at or below {limit.value * (1 + self.constraint.tolerance):.3g} ms (+{self.constraint.tolerance:.0%})"
+        head = f"{limit.value:g} ms: predictions at or below {limit.value:g} ms, each subnet's 95% interval at or below {limit.value * (1 + self.constraint.tolerance):.3g} ms (+{self.constraint.tolerance:.0%})"
         c, lut = self.calibration, self.subject.lut
         if c is None:
             return (
@@ -125,6 +125,7 @@ class Latency(Constraint):
     help = "the latency budget in ms, at the LUT's speed (with --lut; for several devices give --budget LUT=MS once per device)"
     per_device = True
     ranks = True
+    at_lut_speed = True
 
     def price(self, subject: Subject) -> Price:
         return LatencyPrice(self, subject)

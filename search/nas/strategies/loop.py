@@ -94,7 +94,7 @@ class Search:
         with listening(progress):
             accuracies = self.evaluate_many(configs)
         for config, acc in zip(configs, accuracies, strict=True):
-            state.evaluated[config.hash] = Candidate(config, acc, self.pricer.latency(config), self.pricer.params(config), state.generation)
+            state.evaluated[config.hash] = Candidate.of(config, acc, self.pricer.figures(config), state.generation)
 
     def _context(self, rng: random.Random) -> Context:
         return Context(self.pricer, rng, self.log, self.s.population, self.s.parents, self.s.seed)
@@ -143,7 +143,7 @@ class Search:
             best = state.best()
             self.log(
                 f"generation {state.generation}/{generations}: {len(state.evaluated)} subnets evaluated, "
-                f"best {_score(best.accuracy)} at {best.predicted_ms:.2f} ms predicted, {best.params / 1e6:.3f}M params"
+                f"best {_score(best.accuracy)} at {self.pricer.predicted_words(best.predicted)}, {best.params / 1e6:.3f}M params"
             )
             self.save(state)
         return state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -15,6 +16,7 @@ import numpy as np
 
 from infra.errors import UserError
 from infra.schema_check import schema_problem
+from search.nas.budget import Figures
 from search.nas.strategies.registry import STRATEGIES, get_strategy
 from search.space.config import SubnetConfig
 
@@ -67,19 +69,49 @@ class SearchSettings:
 
 @dataclass
 class Candidate:
+    """An evaluated subnet with its figures (`budget.Figures`): `cost`, the share of its budgets it
+    uses on the device that binds it, is what ties and the Pareto front rank by; `predicted` holds
+    each held budget's prediction, device by device."""
+
     config: SubnetConfig
     accuracy: float
-    predicted_ms: float
+    cost: float
     params: int
     generation: int
+    predicted: dict[str, dict[str, float]] = field(default_factory=dict)  # device -> constraint -> predicted figure
+
+    @classmethod
+    def of(cls, config: SubnetConfig, accuracy: float, figures: Figures, generation: int) -> Candidate:
+        return cls(config, accuracy, figures.cost, figures.params, generation, figures.predicted)
+
+    def priced(self, figures: Figures) -> None:
+        """Its figures from this search's pricer (a resumed state's are priced again: the file is anyone's to edit)."""
+        self.cost, self.params, self.predicted = figures.cost, figures.params, figures.predicted
+
+    def prediction(self, constraint: str, device: str | None = None) -> float:
+        """Its predicted figure of a held budget (`"latency"`, `"memory"`, ...) on `device`, which
+        may be left out where one device holds that budget."""
+        held = {name: by[constraint] for name, by in self.predicted.items() if constraint in by and device in (None, name)}
+        if len(held) != 1:
+            where = f"on {device}" if device is not None else f"on {len(held)} devices ({', '.join(held)}); name one" if held else "on no device"
+            raise UserError(f"subnet {self.config.hash} has no one {constraint} prediction {where}: the search held {self.predicted}")
+        return next(iter(held.values()))
+
+    @property
+    def predicted_ms(self) -> float:
+        """Deprecated: read `prediction("latency")` (a search may hold several devices, and budgets other than latency)."""
+        warnings.warn("Candidate.predicted_ms is deprecated: read Candidate.prediction('latency', device=None)", DeprecationWarning, stacklevel=2)
+        return self.prediction("latency")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "accuracy": self.accuracy, "predicted_ms": self.predicted_ms,
-                "params": self.params, "generation": self.generation}
+        return {"config": self.config.to_dict(), "accuracy": self.accuracy, "cost": self.cost,
+                "params": self.params, "generation": self.generation, "predicted": self.predicted}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Candidate:
-        return cls(SubnetConfig.from_dict(d["config"]), d["accuracy"], d["predicted_ms"], d["params"], d["generation"])
+        """A saved candidate; one saved before figures were per budget (`predicted_ms`) reads with
+        a cost of 0 until the resumed search prices it again (`SearchJob`)."""
+        return cls(SubnetConfig.from_dict(d["config"]), d["accuracy"], d.get("cost", 0.0), d["params"], d["generation"], d.get("predicted", {}))
 
 
 @dataclass
@@ -124,16 +156,17 @@ class SearchState:
         )
 
     def ranked(self) -> list[Candidate]:
-        """Most accurate first; ties go to the lower predicted latency (then to the earlier evaluated)."""
-        return sorted(self.evaluated.values(), key=lambda c: (c.accuracy, -c.predicted_ms), reverse=True)
+        """Most accurate first; ties go to the lower cost (the share of its budgets used; then to the earlier evaluated)."""
+        return sorted(self.evaluated.values(), key=lambda c: (c.accuracy, -c.cost), reverse=True)
 
     def best(self) -> Candidate:
         return self.ranked()[0]
 
 
 def pareto_front(candidates: list[Candidate]) -> list[Candidate]:
-    """Candidates no other candidate beats on both accuracy and predicted latency."""
-    ordered = sorted(candidates, key=lambda c: (c.predicted_ms, -c.accuracy))
+    """Candidates no other candidate beats on both accuracy and cost (the share of its budgets used:
+    on one device with one ranking budget, the order of its predicted latency)."""
+    ordered = sorted(candidates, key=lambda c: (c.cost, -c.accuracy))
     front: list[Candidate] = []
     best = -np.inf
     for c in ordered:
