@@ -12,6 +12,10 @@
            memory of the median subnet (`--memory-mb`); each the product's job with its measured
            finish, so accuracy, latency and memory are measured.
   page     docs/memory.json (every figure, raw) and docs/memory.md (one line per goal, met or missed).
+  repredict  each setup predicted again by today's memory predictor, from its LUT and its two
+           validations as committed in luts/ (the measurements unchanged: a change of the model, not
+           of a measurement), with any other validation of the LUT on other subnets (another seed:
+           subnets the model's form was not read from) as `other_subnets`; then the page.
   render   docs/memory.md again from docs/memory.json alone (the page's wording changed, not its figures).
 
 Each step is resumable (a LUT, validation or search already made is not made again). Run on a quiet
@@ -305,6 +309,10 @@ def _model_words(setup: dict[str, Any]) -> str:
     if interval is not None:
         coverage = "" if interval["loo_coverage"] is None else f", {interval['loo_coverage']:.0%} of the subnets inside it when left out of it"
         words += f" Interval: measured peaks at the prediction {interval['centre']:+.1%} ± {interval['half_width']:.1%}, calibrated on the validation{coverage}."
+    for other in setup.get("other_subnets", []):
+        peak, before = other["peak"], other["peak_before"]
+        words += (f" Other subnets ({peak['samples']}, seed {other['seed']}): peak {peak['within_10']:.0%} within ±10%, Spearman {peak['spearman']:.3f}, "
+                  f"MAPE {peak['mape']:.1%} (without the early-outputs term: {before['within_10']:.0%}, Spearman {before['spearman']:.3f}).")
     return words
 
 
@@ -332,11 +340,17 @@ def model_words(doc: dict[str, Any]) -> list[str]:
     LUTs before it need no words, their page said the sum."""
     if not any(s.get("peak_model") == "largest" for s in doc["setups"].values()):
         return []
+    early = any(s.get("peak_term") == "early outputs" for s in doc["setups"].values())
     return [
         "The peak is predicted as the model's load (the sum of its parts' load, by removal) plus the largest working set of any one "
         "of its parts, each measured on a network of its own: the part on the narrowest prefix that can feed it, ended by a pool "
-        "(plan version 4; docs/guide.md, 'Memory beside latency'). Each line gives the sum of the entries' peak differences, the "
-        "model before it, on the same subnets and from the same LUT.", "",
+        "(plan version 4; docs/guide.md, 'Memory beside latency')"
+        + (", plus what the outputs at the stem's resolution (the stem's and the first MBConv stage's) hold beyond the narrowest "
+           "prefix's: their extra channels at that resolution, 4 bytes an element (the early-outputs term, `search/nas/memory.py` "
+           "`EarlyOutputs`). The term's form was read from the errors of these subnets by the stem's and the first stage's widths "
+           "(the page before it showed the stem's); it has no coefficient fitted to them, and `other subnets` are subnets of another "
+           "draw the form was not read from" if early else "")
+        + ". Each line gives the sum of the entries' peak differences, the model before it, on the same subnets and from the same LUT.", "",
     ]
 
 
@@ -395,6 +409,46 @@ def make_page(work: Path = typer.Option(Path("runs/memory")), docs: Path = typer
     doc = collect(work, load_json(source, "the memory figures", f"delete {source}") if source.is_file() else None)
     write_json_atomic(source, doc)
     write_page(doc, docs / "memory.md")
+
+
+@app.command()
+def repredict(store: Path = typer.Option(ROOT / "luts"), docs: Path = typer.Option(ROOT / "docs")) -> None:
+    """Predict every setup of docs/memory.json again with today's memory predictor, from the LUTs and
+    validations committed in `store`, and write the page."""
+    from search.nas.lut import read_lut
+
+    source = docs / "memory.json"
+    doc = load_json(source, "the memory figures", f"write it with `{Path(__file__).name} page`")
+    for name, setup in doc["setups"].items():
+        path = store / setup["device"] / setup["space"] / f"{setup['lut']}.json"
+        records = load_json(path.with_suffix(".validation.json"), "a LUT's validations", f"restore {path.with_suffix('.validation.json')}")["runs"]
+        first, second = [r for r in records if r["seed"] == SEED][-2:]
+        lut = read_lut(path)
+        again = [_predicted_again(lut, run) for run in (first, second)]
+        setup["memory"] = {k: again[0]["memory"][k] for k in ("load", "peak")}
+        setup["points"] = [{**p, "predicted": q["predicted_memory_mib"]} for p, q in zip(setup["points"], again[0]["points"])]
+        setup.update(peak_model(path, again[0]), peak_term="early outputs")
+        others = [(r["memory"]["peak"], _predicted_again(lut, r)) for r in records if r["seed"] != SEED and "memory" in r]
+        setup["other_subnets"] = [{"seed": r["seed"], "peak": r["memory"]["peak"], "peak_before": before} for before, r in others]
+    write_json_atomic(source, doc)
+    write_page(doc, docs / "memory.md")
+
+
+def _predicted_again(lut: Any, run: dict[str, Any]) -> dict[str, Any]:
+    """A validation run's memory record and points with today's predictions (its measurements as they were)."""
+    from search.nas.agreement import figures
+    from search.nas.memory import KINDS, MIB, MemoryPredictor
+    from search.space import load_space
+    from search.space.config import SubnetConfig
+
+    predictor = MemoryPredictor(lut, load_space(lut.space_name))
+    predicted = [predictor.predict(SubnetConfig.from_dict(p["config"])) for p in run["points"]]
+    record: dict[str, Any] = {"method": run["memory"]["method"]}
+    for kind, field in zip(("load", "peak"), KINDS):
+        got = figures(np.array([getattr(p, field) for p in predicted]), np.array([p["measured_memory_mib"][f"{kind}_mib"] * MIB for p in run["points"]]))
+        record[kind] = {**{k: v for k, v in got.items() if k != "rmse_ms"}, "rmse_mib": got["rmse_ms"] / MIB}
+    points = [{**p, "predicted_memory_mib": q.to_dict()} for p, q in zip(run["points"], predicted)]
+    return {**run, "memory": record, "points": points}
 
 
 @app.command("render")

@@ -42,15 +42,34 @@ def test_the_peak_is_the_load_plus_the_largest_working_set_of_any_one_part() -> 
     predicted = MemoryPredictor(lut, SPACE).predict(config)
     load = sum(lut["entries"][k]["memory"]["load_bytes"] for k in keys)
     assert predicted.load_bytes == pytest.approx(load)
-    assert predicted.peak_bytes == pytest.approx(load + max(lut["entries"][k]["memory"]["working_bytes"] for k in keys))
+    early = MemoryPredictor(lut, SPACE).early.bytes(config)
+    assert predicted.peak_bytes == pytest.approx(load + max(lut["entries"][k]["memory"]["working_bytes"] for k in keys) + early)
+
+
+def test_the_peak_adds_the_channels_a_wider_stem_and_first_stage_hold_at_the_stem_s_resolution_beyond_the_narrowest() -> None:
+    lut = with_working_sets(with_memory(make_lut(SPACE), SPACE))
+    predictor = MemoryPredictor(lut, SPACE)
+    context = SubnetConfig.from_dict(CONTEXT)
+    first = dataclasses.replace(context.mbconv[0], width=min(SPACE.mbconv[0].width))
+    narrow = dataclasses.replace(context, stem=min(SPACE.stem.width), mbconv=(first, *context.mbconv[1:]))
+    wide_stem = dataclasses.replace(narrow, stem=max(SPACE.stem.width))
+    side = 64 // SPACE.stem.stride  # the stem's output at the LUT's 64 px
+    extra = (max(SPACE.stem.width) - narrow.stem) * side * side * 4
+    assert (narrow.stem, narrow.mbconv[0].width) == (min(SPACE.stem.width), min(SPACE.mbconv[0].width))
+    assert predictor.early.bytes(narrow) == 0.0 and predictor.early.bytes(wide_stem) == extra
+    stages = list(wide_stem.mbconv)
+    stages[0] = dataclasses.replace(stages[0], width=max(SPACE.mbconv[0].width))
+    both = dataclasses.replace(wide_stem, mbconv=tuple(stages))
+    assert SPACE.mbconv[0].stride == 1 and predictor.early.bytes(both) == extra + (max(SPACE.mbconv[0].width) - narrow.mbconv[0].width) * side * side * 4
 
 
 def test_a_part_whose_working_set_is_the_largest_sets_the_peak_however_many_parts_are_smaller() -> None:
     lut = with_memory(make_lut(SPACE), SPACE)
     small = {k: {**e, "memory": {**e["memory"], "working_bytes": 4.0 * MIB}} for k, e in lut["entries"].items()}
     small["mbconv/MBConv-1/transition/16->16"]["memory"]["working_bytes"] = 9.0 * MIB
-    predicted = MemoryPredictor(restamped({**lut, "entries": small}), SPACE).predict(SubnetConfig.from_dict(CONTEXT))
-    assert predicted.peak_bytes - predicted.load_bytes == pytest.approx(9.0 * MIB)
+    predictor = MemoryPredictor(restamped({**lut, "entries": small}), SPACE)
+    predicted = predictor.predict(config := SubnetConfig.from_dict(CONTEXT))
+    assert predicted.peak_bytes - predicted.load_bytes - predictor.early.bytes(config) == pytest.approx(9.0 * MIB)
 
 
 def test_a_batch_is_priced_as_each_of_its_subnets_alone_with_working_sets() -> None:

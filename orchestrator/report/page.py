@@ -33,8 +33,9 @@ from orchestrator.report.tables import (
 )
 from search.nas.constraints import CONSTRAINTS
 from search.nas.lut import Lut, check_space, interval_method, layer_timing
-from search.nas.memory import has_working_sets, memory_words
+from search.nas.memory import MIB, MemoryPredictor, has_working_sets, memory_words
 from search.space import load_space
+from search.space.config import SubnetConfig
 
 GENERATOR = "autovit-bench report"
 MARKER = f'<meta name="generator" content="{GENERATOR}">'  # how a later run knows a file is a report it may replace
@@ -199,7 +200,7 @@ def breakdown_section(part: LutPart) -> str:
         ))
         for stage, r in totals.iterrows()
     ]
-    peak = breakdown["load_mib"].sum() + breakdown["working_mib"].max() if working else breakdown["peak_mib"].sum()
+    peak = MemoryPredictor(doc, load_space(name)).predict(SubnetConfig.from_dict(doc.context)).peak_bytes / MIB if memory else math.nan
     total = breakdown["latency_ms"].sum()
     alt = f"latency breakdown of the context network of LUT {doc.id}"
     return (

@@ -6,6 +6,11 @@ over the subnet's entries (`search.nas.predictor.parts`), as latency is: weights
 its parts, each measured on a network that shows it (`working_bytes`, plan version 4): the runtime
 plans a network's activations, and XNNPACK its workspace, so that one part's working memory is
 reused by the next, and the peak is where the largest one runs, not a sum (measured: docs/memory.md).
+Each working set is measured on the narrowest prefix, so the peak adds what the network's largest
+activations hold beyond the narrowest prefix's: the outputs at the stem's resolution (the stem's,
+and each MBConv stage's before the first that strides), each its extra channels over the narrowest
+choice at that resolution, 4 bytes an element (`EarlyOutputs`). The measured peaks of float32 and
+int8 programs, tiny and XXS, grew by about that much with those widths (docs/memory.md).
 A LUT profiled before version 4 has no working sets, and its peak is the sum of its entries' peak
 differences, as it was (their removal differences telescope to the peak of the widest skeleton). How
 well either holds is what `bench validate` reports for memory, and `benchmarks/memory.py` on unseen
@@ -18,7 +23,9 @@ or by transfer, records none: asking it for memory is an error naming how to get
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,6 +40,7 @@ from search.space.encoding import ConfigBatch, decode
 from search.space.largest import largest_part, least_sum_and_largest
 
 MIB = 2**20
+STEM_ELEMENT_BYTES = 4  # a float32 element: what the peaks grew by per extra output element at the stem's resolution, in float32 and int8 programs alike
 Z = 1.959963984540054  # the two-sided 95% normal quantile
 KINDS = ("load_bytes", "peak_bytes")
 MIN_VALIDATED = 3  # validated subnets with memory a calibration needs
@@ -93,10 +101,47 @@ def memory_words(lut: Lut) -> str:
     """How a LUT's memory was measured, in words, or why it has none."""
     if (record := lut.memory) is None:
         return no_memory(lut)
-    peak = ("the peak as the load plus the largest working set of any one part, each measured on a network that shows it" if has_working_sets(lut)
+    peak = ("the peak as the load plus the largest working set of any one part, each measured on a network that shows it, plus what "
+            "the outputs at the stem's resolution hold beyond the narrowest prefix's" if has_working_sets(lut)
             else "the peak as the sum of the entries' peak by removal")
     return (f"each entry's load by removal, as its latency, and {peak} ({record['method']}; a network's peak moved "
             f"{record['relative_sd']:.2%} from one session to the next)")
+
+
+class EarlyOutputs(NamedTuple):
+    """The outputs at the stem's resolution (the stem's, then each MBConv stage's up to the first
+    that strides): the width choices of each (`widths`), and what each choice holds beyond the
+    narrowest, at `STEM_ELEMENT_BYTES` an element (`extra`, by choice index)."""
+
+    widths: tuple[tuple[int, ...], ...]
+    extra: tuple[np.ndarray, ...]
+
+    @classmethod
+    def of(cls, space: SearchSpace, resolution: int) -> EarlyOutputs:
+        side = -(-resolution // space.stem.stride)
+        widths = [space.stem.width]
+        for stage in space.mbconv:
+            if stage.stride != 1:
+                break
+            widths.append(stage.width)
+        return cls(tuple(widths), tuple(np.array([(w - min(ws)) * side * side * STEM_ELEMENT_BYTES for w in ws], dtype=float) for ws in widths))
+
+    def bytes(self, config: SubnetConfig) -> float:
+        chosen = [config.stem, *(stage.width for stage in config.mbconv[: len(self.widths) - 1])]
+        return float(sum(extra[ws.index(w)] for ws, extra, w in zip(self.widths, self.extra, chosen)))
+
+    def bytes_batch(self, b: ConfigBatch) -> np.ndarray:
+        total = self.extra[0][b.stem]
+        for i, extra in enumerate(self.extra[1:]):
+            total = total + extra[b.mb_width[:, i]]
+        return total
+
+    def choices(self, space: SearchSpace) -> Iterator[tuple[SearchSpace, float]]:
+        """The space narrowed to each combination of these widths, with what that combination adds."""
+        for picks in itertools.product(*(range(len(ws)) for ws in self.widths)):
+            stem = replace(space.stem, width=(space.stem.width[picks[0]],))
+            stages = tuple(replace(st, width=(st.width[picks[i + 1]],)) if i + 1 < len(picks) else st for i, st in enumerate(space.mbconv))
+            yield replace(space, stem=stem, mbconv=stages), float(sum(e[k] for e, k in zip(self.extra, picks)))
 
 
 class MemoryPredictor:
@@ -111,6 +156,7 @@ class MemoryPredictor:
         self.working = {key: float(e["memory"]["working_bytes"]) for key, e in lut.entries.items()} if has_working_sets(lut) else None
         self.tables = {k: AdditiveTable(space, self._value(self.memory[k])) for k in KINDS}
         self.largest = AdditiveTable(space, self._value(self.working)) if self.working is not None else None
+        self.early = EarlyOutputs.of(space, lut.resolution) if self.working is not None else None
         self._check_positive()
         self.calibration = self._calibrate(lut.validation)
 
@@ -126,9 +172,13 @@ class MemoryPredictor:
                 )
 
     def least(self, kind: str = "peak_bytes") -> float:
-        """The least memory (bytes) of one kind this LUT predicts for any subnet of the space, exactly."""
-        if kind == "peak_bytes" and self.working is not None:
-            return least_sum_and_largest(self._value(self.memory["load_bytes"]), self._value(self.working), self.space)
+        """The least memory (bytes) of one kind this LUT predicts for any subnet of the space, exactly:
+        for the peak, per stem width (its `stem_bytes` added), the least over the subnets with that stem."""
+        if kind == "peak_bytes" and self.early is not None:
+            return min(
+                least_sum_and_largest(self._value(self.memory["load_bytes"]), self._value(self.working), narrowed) + extra
+                for narrowed, extra in self.early.choices(self.space)
+            )
         return least_total(self.tables[kind], self.space)
 
     @staticmethod
@@ -143,12 +193,12 @@ class MemoryPredictor:
         load = sum(self.memory["load_bytes"][key] for key in keys)
         if self.working is None:
             return Memory(load, sum(self.memory["peak_bytes"][key] for key in keys))
-        return Memory(load, load + max(self.working[key] for key in keys))
+        return Memory(load, load + max(self.working[key] for key in keys) + self.early.bytes(config))
 
     def predict_batch(self, b: ConfigBatch, kind: str = "peak_bytes") -> np.ndarray:
         """One kind of memory (bytes) of every config of a batch; the same as `predict`, vectorised."""
         if kind == "peak_bytes" and self.largest is not None:
-            total = self.tables["load_bytes"].total(b) + largest_part(self.largest, b)
+            total = self.tables["load_bytes"].total(b) + largest_part(self.largest, b) + self.early.bytes_batch(b)
         else:
             total = self.tables[kind].total(b)
         if (bad := np.flatnonzero(np.isnan(total))).size:
