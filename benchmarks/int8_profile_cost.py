@@ -20,6 +20,12 @@ kept), so a run of the code before a change and one after sit side by side: `--c
 machine, nothing else running:
   .venv/bin/python -m benchmarks.int8_profile_cost --label after --validate
   git worktree add /tmp/before <commit> && .venv/bin/python -m benchmarks.int8_profile_cost --label before --code /tmp/before --validate
+`--transfer` (issue 87): the int8 LUT by transfer instead of profiled, back to back with the same
+float32 quick profile: `bench profile --device host-int8 --from <the float32 LUT> --networks 10`
+into a store and an export cache of its own (cold), its wall time against the float32 profile's
+(goal: within 1.3x), and with `--validate` the transferred LUT on 30 unseen subnets (goal: >= 95%
+within ±10%, Spearman >= 0.95):
+  .venv/bin/python -m benchmarks.int8_profile_cost --label transfer --transfer --validate
 `--dry-run` prints the commands without running them.
 """
 
@@ -45,6 +51,7 @@ from orchestrator.cli.entry import run_main
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "int8_profile_cost.json"
 GOAL_RATIO, GOAL_WITHIN = 2.0, 0.95
+GOAL_TRANSFER_RATIO, GOAL_SPEARMAN, TRANSFER_NETWORKS, TRANSFER_SAMPLES = 1.3, 0.95, 10, 30
 SEARCH = ("--population", "8", "--generations", "3", "--parents", "4")
 
 
@@ -101,6 +108,7 @@ def main() -> None:
     parser.add_argument("--validate", action="store_true", help="also validate the int8 LUT on 20 unseen subnets")
     parser.add_argument("--checkpoint", type=Path, help="also search the int8 LUT from this tiny 128 px supernet, with its measured int8 finish")
     parser.add_argument("--lut", type=Path, help="with --checkpoint: search this LUT file (its validation beside it) instead of profiling, and time that search alone")
+    parser.add_argument("--transfer", action="store_true", help="the int8 LUT by transfer from the float32 quick LUT (10 int8 networks), not profiled")
     parser.add_argument("--work", type=Path, help="folder for the stores, caches and runs (default: a new temporary one)")
     parser.add_argument("--out", type=Path, default=OUT, help="the document the run is recorded in")
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing, record nothing")
@@ -119,17 +127,20 @@ def main() -> None:
         for device in ("host", "host-int8"):
             folder = work / device
             env = {"BENCH_LUTS": str(folder / "luts"), "BENCH_CACHE": str(folder / "cache")}
-            doc, seconds = bench(code, env, "profile", "--device", device, "--quick", "--out", str(folder / "run"), dry_run=args.dry_run)
-            profiles[device] = {"seconds": seconds, "lut": doc.get("lut"), "path": doc.get("path"), "env": env}
+            how = ("--from", profiles["host"]["path"] or "LUT", "--networks", str(TRANSFER_NETWORKS)) if device == "host-int8" and args.transfer else ("--quick",)
+            doc, seconds = bench(code, env, "profile", "--device", device, *how, "--out", str(folder / "run"), dry_run=args.dry_run)
+            profiles[device] = {"seconds": seconds, "lut": doc.get("lut"), "path": doc.get("path"), "env": env, **({"transfer": True} if len(how) > 1 else {})}
         run["profiles"] = profiles
         if not args.dry_run:
             ratio = profiles["host-int8"]["seconds"] / profiles["host"]["seconds"]
             run["int8_over_float32"] = ratio
-            run["ratio_goal_met"] = ratio <= GOAL_RATIO
+            run["ratio_goal_met"] = ratio <= (GOAL_TRANSFER_RATIO if args.transfer else GOAL_RATIO)
         int8 = profiles["host-int8"]
     if args.validate:
-        doc, seconds = bench(code, int8["env"], "validate", "--lut", str(int8["lut"]), "--device", "host-int8", "--samples", "20", dry_run=args.dry_run)
-        run["validation"] = {"seconds": seconds, "figures": doc, "within_goal_met": None if args.dry_run else doc["within_10"] >= GOAL_WITHIN}
+        samples = TRANSFER_SAMPLES if args.transfer else 20
+        doc, seconds = bench(code, int8["env"], "validate", "--lut", str(int8["lut"]), "--device", "host-int8", "--samples", str(samples), dry_run=args.dry_run)
+        met = None if args.dry_run else doc["within_10"] >= GOAL_WITHIN and (not args.transfer or doc["spearman"] >= GOAL_SPEARMAN)
+        run["validation"] = {"seconds": seconds, "figures": doc, "within_goal_met": met}
     if args.checkpoint:
         budget = 1.0 if args.dry_run else median_budget(int8["path"])
         doc, seconds = bench(code, int8["env"], "search", "--checkpoint", str(args.checkpoint.resolve()), "--lut", str(int8["lut"]),
@@ -141,9 +152,12 @@ def main() -> None:
     document["runs"][args.label] = relative_to(run, work)  # the paths of the runs' stores and files, from the work folder: no folder of this machine
     write_json_atomic(args.out, document)
     line = f"{args.label}: LUT {int8['lut']}" if args.lut else (
-        f"{args.label}: float32 {profiles['host']['seconds']:.0f} s, int8 {int8['seconds']:.0f} s, int8/float32 {run['int8_over_float32']:.2f}x")
+        f"{args.label}: float32 {profiles['host']['seconds']:.0f} s, int8{' by transfer' if args.transfer else ''} {int8['seconds']:.0f} s, "
+        f"int8/float32 {run['int8_over_float32']:.2f}x (goal {GOAL_TRANSFER_RATIO if args.transfer else GOAL_RATIO:g}x)")
     if "validation" in run:
-        line += f"; validation {run['validation']['seconds']:.0f} s, {run['validation']['figures']['within_10']:.0%} within ±10%"
+        figures = run["validation"]["figures"]
+        line += (f"; validation {run['validation']['seconds']:.0f} s, {figures['samples']} subnets {figures['within_10']:.0%} within ±10%, "
+                 f"Spearman {figures['spearman']:.3f}")
     if "search" in run:
         line += f"; search with its int8 finish {run['search']['seconds']:.0f} s"
         if (searched := run["search"]["search_seconds"]) is not None:  # a checkout whose result.json says it

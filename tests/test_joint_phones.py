@@ -85,7 +85,7 @@ def test_with_neither_phone_attached_the_model_is_predicted_within_both_budgets_
         assert d["judged_by"] == "prediction alone" and d["measurement"] is None and d["within_budget"] is None and latency["measured"] is None
         assert latency["predicted"] <= latency["budget"]
         assert f"not measured on {name}: {d['not_measured']}" in stderr
-        assert f"{name}: not measured ({d['not_measured']}); judged by its prediction alone, {latency['predicted']:.3g} ms against its " in stderr
+        assert f"{name}: not measured ({d['not_measured']}); judged by its predictions alone, {latency['predicted']:.3g} ms against its " in stderr
         assert Path(d["file"]).name == FORMS[name] and Path(d["file"]).exists()
     assert devices["iphone13"]["not_measured"] == "no iPhone is connected over USB: connect the iPhone with a cable and unlock it, then run again"
     assert devices["pixel7-int8"]["not_measured"].startswith(f"no phone answers ADB at 127.0.0.1:{nowhere} (")
