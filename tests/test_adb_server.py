@@ -193,6 +193,7 @@ def wireless(monkeypatch, port: int, adb_key: Path) -> None:
     monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))
 
 
+@pytest.mark.slow
 @pytest.mark.exports
 def test_a_wireless_phone_the_server_holds_is_measured_with_bench_adb_unset(
     tmp_path: Path, peer: AdbPeer, server: tuple[int, Adb], adb_key: Path, tiny, bench_cli, monkeypatch

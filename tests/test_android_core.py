@@ -35,6 +35,7 @@ def kotlin_run(tmp_path_factory):
     return proc, out_dir
 
 
+@pytest.mark.slow
 def test_kotlin_core_tests_pass(kotlin_run):
     proc, _ = kotlin_run
     lines = proc.stdout.strip().splitlines()

@@ -93,6 +93,7 @@ def measure(runner: AndroidRunner, run_dir: Path, models: dict[str, Path]) -> di
     return run_session(get_device("pixel7"), run_dir, {mid: (path, SHAPE) for mid, path in models.items()}, PLAN, runner=runner)
 
 
+@pytest.mark.slow
 def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "bench"  # a real session: the app's part is the host runner's child
     result = measure(pixel7_runner(peer, adb_key), tmp_path / "run-e2e", {"net-a": tiny_min_pte, "net-b": tiny_min_pte})

@@ -125,6 +125,7 @@ def kill_a_holder(job: Path) -> None:
     assert killed.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 def test_an_unattended_profile_on_a_phone_that_locks_runs_to_its_end_and_gives_the_phone_its_setting_back(
     bench_cli, phone: AdbPeer, tmp_path: Path, cache_dir: Path
 ) -> None:
@@ -165,6 +166,7 @@ def test_ctrl_c_mid_profile_gives_the_phone_its_setting_back_and_the_resumed_run
     assert stay_on(phone) == "2" and records(tmp_path, cache_dir, phone) == []
 
 
+@pytest.mark.slow
 def test_a_run_killed_mid_profile_is_given_back_by_its_resume(bench_cli, phone: AdbPeer, tmp_path: Path, cache_dir: Path) -> None:
     # Arranging the killed run takes longer than the screen timeout; the run it stands for held the phone awake throughout.
     phone.phone.lock_after_s = None
@@ -180,6 +182,7 @@ def test_a_run_killed_mid_profile_is_given_back_by_its_resume(bench_cli, phone: 
     assert stay_on(phone) == "0" and records(tmp_path, cache_dir, phone) == []
 
 
+@pytest.mark.slow
 def test_a_run_killed_is_given_back_by_the_next_job_on_the_phone(bench_cli, phone: AdbPeer, tmp_path: Path, cache_dir: Path) -> None:
     """Another job than the killed one's resume: it finds the phone's record beside its lock."""
     kill_a_holder(tmp_path / "run-killed")

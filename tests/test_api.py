@@ -181,6 +181,7 @@ def test_a_subnet_built_with_data_has_batchnorm_statistics_of_its_own(tiny_check
     assert not torch.allclose(mean(inherited), mean(recalibrated))
 
 
+@pytest.mark.slow
 def test_a_finished_search_loads_as_its_config_model_and_latencies(tiny_search_run):
     found = api.load_found(tiny_search_run)
     result = json.loads((tiny_search_run / "result.json").read_text())
@@ -297,6 +298,7 @@ def search_job(tiny_checkpoint, lut_64, tmp_path_factory):
     return SearchJob(inputs, api.SearchSettings(), None, lambda m: None, distributed.init(prefer_gpu=False)).scorer
 
 
+@pytest.mark.slow
 def test_a_loaded_supernet_scores_a_subnet_as_bench_search_ranks_it(supernet, search_job):
     config = api.sample_configs(supernet.space, 1, seed=2)[0]
     assert supernet.accuracy(config) == search_job.evaluator()(config)
@@ -309,6 +311,7 @@ def test_a_loaded_supernets_subnet_is_the_module_bench_search_delivers(supernet,
     assert torch.allclose(supernet.subnet(config.to_dict())(x), search_job.recalibrated(config).eval()(x), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_loaded_supernet_reads_its_checkpoint_and_data_once_for_many_subnets(tiny_checkpoint, digits_dir, monkeypatch):
     import search.training.checkpoint
     import search.training.data
@@ -333,6 +336,7 @@ def test_data_of_other_classes_than_the_supernets_is_refused_naming_both(superne
         supernet.accuracy(config, tmp_path / "digits")
 
 
+@pytest.mark.slow
 def test_a_search_from_python_scores_every_subnet_with_the_supernet_within_the_budget(supernet, lut_64):
     """Budgets of numpy's types (what an array gives) are taken as floats."""
     import numpy as np
@@ -344,6 +348,7 @@ def test_a_search_from_python_scores_every_subnet_with_the_supernet_within_the_b
     assert found.best.accuracy == max(c.accuracy for c in found.evaluated)
 
 
+@pytest.mark.slow
 def test_a_budget_given_per_lut_holds_on_that_device_alone(supernet, tmp_path):
     """Issue 83, finding 15: one size budget held on every device let the float32 program nobody ships bind it."""
     from tests.lut_factory import with_size

@@ -98,6 +98,7 @@ def test_the_snippet_that_searches_where_the_folder_is_missing_runs_the_document
                         "out": options["out"], **{k: int(options[k]) for k in ("population", "generations", "parents")}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, code", SNIPPETS, ids=[name for name, _ in SNIPPETS])
 def test_snippet_runs_as_written(name, code, tmp_path, monkeypatch, quick_checkpoint, digits_dir, tiny_search_run):
     (tmp_path / "runs").mkdir()

@@ -112,6 +112,7 @@ def test_a_best_pt_of_another_subnet_than_result_json_names_is_refused(found_run
         load_found(found_run)
 
 
+@pytest.mark.slow
 def test_a_cluttered_set_whose_train_split_misses_classes_is_written_with_a_warning_naming_the_fix(bench_cli, tmp_path):
     """`--canvas 24 --train-images 10` said "10 classes" and wrote 6 in train/; training then refused it."""
     result = bench_cli("data", "cluttered", "--canvas", "24", "--train-images", "10", "--test-images", "200", "--out", str(tmp_path / "d"))

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.exports
 
 
 # coreml-int8 reads its packages with coreml's reader; its one (slow) export is in test_int8_backend.py
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", [b for b in BACKENDS.values() if b.name != "coreml-int8"], ids=[n for n in BACKENDS if n != "coreml-int8"])
 def test_a_backend_reads_the_input_shape_from_its_own_artifact(backend, tmp_path: Path):
     path = tmp_path / f"net{backend.suffix}"

@@ -299,6 +299,7 @@ def test_a_checkpoint_holding_an_object_says_it_is_not_unpickled_for_safety_and_
     ))
 
 
+@pytest.mark.slow
 def test_a_checkpoint_written_by_pickle_dump_is_called_a_plain_pickle_in_one_line(tmp_path):
     """It was called "damaged or not a torch file", under a line of torch's warning about its pickle protocol."""
     import subprocess
@@ -325,6 +326,7 @@ def test_resuming_training_from_a_checkpoint_that_would_run_code(bench, tmp_path
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_a_corrupt_image_in_the_data(bench, tmp_path, digits_dir):
     data = tmp_path / "data"
     shutil.copytree(digits_dir, data)

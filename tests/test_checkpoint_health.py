@@ -63,6 +63,7 @@ def test_resuming_a_training_from_a_checkpoint_with_a_nan_weight_is_refused_nami
     refused(bench("train", "--space", "tiny", "--data", str(digits_dir), "--out", "run", *same_settings, "--resume"), NAN_REFUSED)
 
 
+@pytest.mark.slow
 def test_an_epoch_that_leaves_weights_that_are_not_numbers_is_not_checkpointed_and_the_last_good_one_stays(digits_dir: Path, tmp_path: Path, monkeypatch) -> None:
     step = Trainer._train_step
 
@@ -93,6 +94,7 @@ def search_stopped_before_running(monkeypatch):
     monkeypatch.setattr("orchestrator.searchjob.run.finish_search", lambda *args: {})
 
 
+@pytest.mark.slow
 def test_a_search_of_a_supernet_whose_outputs_ignore_the_image_says_so(tiny_checkpoint: Path, lut: Path, bench, tmp_path: Path, search_stopped_before_running) -> None:
     constant = edited(tiny_checkpoint, tmp_path / "zero" / "last.pt", no_classifier)
     said = bench("search", "--checkpoint", str(constant), "--lut", str(lut), "--latency-ms", str(middle_budget(lut)), "--no-measure")

@@ -39,11 +39,13 @@ def heavy_imports(*args: str) -> list[str]:
     return done.stderr.strip().splitlines()[-1].split() if done.stderr.strip() else []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [("--help",), ("space", "list"), ("devices", "--no-connected"), ("lut", "list"), ("lut", "show", "d0fb186589faa0c4")])
 def test_a_command_that_reads_and_prints_imports_no_heavy_library(args):
     assert heavy_imports(*args) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["digits", "cluttered"])
 def test_writing_a_data_set_does_not_import_torch(tmp_path, kind):
     """`bench data` is the quick path's first step: PNGs and a manifest need no torch (scikit-learn,

@@ -78,6 +78,7 @@ def subnet() -> tuple[nn.Module, torch.Tensor]:
     return deploy_form(StaticSubnet(min_config(space, 64), space).eval()), torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
 
 
+@pytest.mark.slow
 @pytest.mark.exports
 @pytest.mark.parametrize("export", [to_pte, to_int8_pte, to_portable_pte], ids=["float32", "int8", "portable"])
 def test_each_flow_gives_the_program_of_torchs_eager_code_generation_byte_for_byte(subnet, export, monkeypatch):

@@ -119,6 +119,7 @@ class Stopper:
         yield
 
 
+@pytest.mark.slow
 def test_a_resumed_finish_stopped_at_any_step_leaves_the_old_delivery_or_the_new_one_whole(tiny_search_run, tmp_path):
     job, state = resumed(tiny_search_run, tmp_path / "run")
     job.scorer.recalibrated = functools.cache(job.scorer.recalibrated)  # the same subnets scored in each of the 29 finishes: once is enough
@@ -153,6 +154,7 @@ def test_a_resumed_finish_stopped_at_any_step_leaves_the_old_delivery_or_the_new
 IPHONE = {"name": "iphone13", "platform": "ios", "backend": "coreml", "runtime": {"compute_units": "cpu_only"}, "description": "an iPhone", "facts": {}}
 
 
+@pytest.mark.slow
 def test_a_resumed_finish_on_a_core_ml_device_replaces_its_measured_package(tiny_search_run, tmp_path, monkeypatch):
     """The measured candidate's package is moved into the delivery; over the earlier best.mlpackage
     that was 'Directory not empty' on every retry. (The same winner delivered again: its exports are

@@ -200,6 +200,7 @@ def test_a_manifest_that_breaks_its_schema_is_refused_naming_where_and_the_fix(t
         read_manifest(path)
 
 
+@pytest.mark.slow
 def test_a_core_ml_int8_device_s_accuracy_is_that_of_the_app_form_its_export_quantizes():
     """The int8 Core ML program quantizes the app form (the std in its stem), whose weights and
     observers differ from the plain form's: the module scored is the one the export lowers, fed

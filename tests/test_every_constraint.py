@@ -117,6 +117,7 @@ def test_a_lut_without_load_times_cannot_price_a_load_budget_and_says_how_to_get
         one_device(Lut.of(sized_lut(TINY)), TINY, {"latency": 1e5, "load": 100.0})
 
 
+@pytest.mark.slow
 def test_a_constraint_registered_from_a_test_module_is_priced_held_written_resumed_and_refused(tiny_checkpoint, tmp_path, monkeypatch):
     """docs/architecture.md's constraint exercise, performed: a budget of a kind the toolkit has
     never seen (energy, priced here from the parameter count) registered from this test module

@@ -48,6 +48,7 @@ def test_deploy_form_folds_every_batchnorm_and_keeps_the_output(tiny_static, exa
         assert (deployed(example) - tiny_static(example)).abs().max().item() <= 1e-5
 
 
+@pytest.mark.slow
 def test_subnet_lowers_into_one_xnnpack_partition(tiny_pte) -> None:
     _, report = tiny_pte
     assert report.partitions == 1
@@ -76,6 +77,7 @@ def test_save_pte_writes_the_program_atomically(example, tmp_path: Path) -> None
     assert [p.name for p in tmp_path.iterdir()] == ["model.pte"]
 
 
+@pytest.mark.slow
 def test_coreml_conversion_writes_an_mlpackage(example, tmp_path: Path) -> None:
     path = tmp_path / "model.mlpackage"
     save_mlpackage(one_conv(), example, path)
@@ -84,6 +86,7 @@ def test_coreml_conversion_writes_an_mlpackage(example, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["model.mlpackage"]
 
 
+@pytest.mark.slow
 def test_xxs_subnet_lowers_into_one_partition() -> None:
     space = load_space("xxs")
     config = min_config(space, resolution=192)
@@ -92,6 +95,7 @@ def test_xxs_subnet_lowers_into_one_partition() -> None:
     assert report.undelegated_ops == []
 
 
+@pytest.mark.slow
 def test_layernorm_keeps_norms_outside_xnnpack(example) -> None:
     """Why the spaces default to BatchNorm: LayerNorm is left to the portable CPU kernels."""
     raw = json.loads((resources.files("search.space") / "definitions" / "tiny.json").read_text())
@@ -147,6 +151,7 @@ def test_pruned_flow_skips_the_passes_a_subnet_gives_nothing_to(tiny_pte) -> Non
     assert "ChannelsLastTaggedReshapePass" not in report.skipped_passes
 
 
+@pytest.mark.slow
 def test_every_skippable_pass_runs_when_the_graph_holds_what_it_rewrites() -> None:
     from executorch.backends.xnnpack._passes import XNNPACKPassManager
 
@@ -161,6 +166,7 @@ def test_every_skippable_pass_runs_when_the_graph_holds_what_it_rewrites() -> No
     } <= kept
 
 
+@pytest.mark.slow
 def test_the_sdpa_pattern_operators_written_out_are_those_of_xnnpacks_own_patterns() -> None:
     from executorch.backends.xnnpack.partition.graphs import sdpa
 
@@ -169,6 +175,7 @@ def test_the_sdpa_pattern_operators_written_out_are_those_of_xnnpacks_own_patter
     assert sorted(map(sorted, SDPA_PATTERN_OPS)) == sorted(sorted(_names(g.graph)) for g in sdpa.get_graphs())
 
 
+@pytest.mark.slow
 def test_pruned_flow_gives_the_stock_flows_program_where_passes_run() -> None:
     model, example = _EveryRewrite().eval(), torch.randn(1, 3, 8, 8)
     fast, _ = to_pte(model, example)
@@ -178,6 +185,7 @@ def test_pruned_flow_gives_the_stock_flows_program_where_passes_run() -> None:
     assert len(fast) == len(stock)
 
 
+@pytest.mark.slow
 def test_pruned_flow_gives_the_stock_flows_program_for_a_subnet(tiny_static, tiny_pte, example) -> None:
     fast, report = tiny_pte
     stock = _stock_pte(deploy_form(tiny_static), example)
@@ -187,6 +195,7 @@ def test_pruned_flow_gives_the_stock_flows_program_for_a_subnet(tiny_static, tin
     assert len(fast) == len(stock)
 
 
+@pytest.mark.slow
 def test_coreml_conversion_validated_once_writes_the_stock_converters_package(tiny_supernet, example, tmp_path: Path) -> None:
     """On the smallest subnet (every kind of layer, once): the conversion runs twice here, ours and the stock one."""
     import coremltools as ct

@@ -69,6 +69,7 @@ def cached(exported: Path, tmp_path: Path) -> Path:
     return artifact_path(tmp_path, "pte", cache_key(OVERHEAD, TINY.hash, "pte"))
 
 
+@pytest.mark.slow
 def test_an_entry_records_the_size_and_hash_of_its_artifact(cached: Path, tmp_path: Path) -> None:
     hit = lookup(OVERHEAD, TINY.hash, "pte", tmp_path)
     assert hit is not None and hit.path == cached
@@ -139,6 +140,7 @@ def test_export_workers_end_with_the_bench_that_started_them(tmp_path: Path) -> 
                 os.kill(w, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_an_export_waits_for_the_process_holding_the_entry_and_takes_its_export(exported: Path, tmp_path: Path) -> None:
     """Two commands sharing the cache: the second finds the entry locked by the first (here, this
     test), waits instead of failing, and uses the first's export rather than exporting again."""

@@ -65,6 +65,7 @@ def wait_for(moment, bench: subprocess.Popen, tmp_path: Path) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.exports
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("moment", [exporting, starting])
@@ -89,6 +90,7 @@ def test_ctrl_c_during_a_cold_profile_export_ends_it_within_seconds_in_one_line_
                     os.kill(w, signal.SIGKILL)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_a_worker_killed_as_it_starts_ends_the_profile_in_one_line_that_names_no_missing_log(tmp_path: Path) -> None:
     with cold_profile(tmp_path) as bench:

@@ -60,6 +60,7 @@ def _write_many(path: str, writer: int) -> None:
         write_json_atomic(Path(path), {"writer": writer, "i": i, "padding": "x" * 4000})
 
 
+@pytest.mark.slow
 def test_two_writers_and_a_reader_see_only_whole_documents(tmp_path: Path):
     import multiprocessing
 

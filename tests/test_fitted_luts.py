@@ -127,6 +127,7 @@ def test_the_fit_recovers_a_table_under_drift_and_takes_the_drift_out():
     assert within_2(fit) >= 0.95 and within_2(fit_table(counts[:800], timed[:800], None, prior)) < 0.85
 
 
+@pytest.mark.slow
 def test_bench_lut_fit_stores_validates_and_lists_a_fitted_lut(bench, tmp_path):
     timings = head(600, tmp_path)
     result = bench("lut", "fit", "--space", "fbnet", "--device", "samsung_a50", "--timings", str(timings),
@@ -159,6 +160,7 @@ def test_fitting_a_space_that_does_not_exist_is_one_sentence(bench, tmp_path):
     assert result.exit_code == 2 and result.stderr.startswith("error: unknown search space 'fbnet2'; known spaces:") and "fbnet" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_new_device_from_ten_timed_networks_by_transfer_from_a_fitted_lut(bench, tmp_path):
     fitted = json.loads(bench("lut", "fit", "--space", "fbnet", "--device", "samsung_a50", "--timings", str(head(1500, tmp_path)),
                               "--latency-column", "samsung_a50", "--order-column", "index", "--holdout", "0", "--json").stdout)
@@ -192,6 +194,7 @@ def test_price_networks_prices_fbnet_networks_and_holds_budgets_with_the_margin(
     assert price_networks(fitted.lut.doc, networks, budget_ms=float(ms[1])).tolist() == [True, False]
 
 
+@pytest.mark.slow
 def test_a_tiny_space_lut_is_fitted_back_from_its_own_whole_network_predictions(tmp_path):
     """For an AutoViT space the same fit takes subnets' configs: timings that are a LUT's sums give back a LUT that predicts like it."""
     from orchestrator.lut.fitted import fit_lut

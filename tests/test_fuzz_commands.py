@@ -59,6 +59,7 @@ env_values = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=30)
 @given(env=st.dictionaries(st.sampled_from(ENV_NAMES), env_values, min_size=1, max_size=3))
 def test_environment_variables_are_used_or_refused_in_one_line(bench, tmp_path, monkeypatch, env):

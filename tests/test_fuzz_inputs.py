@@ -93,6 +93,7 @@ def ends_cleanly(result) -> None:
 BASE_LUT = sized_lut(load_space("tiny"), device=HOST)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_mutated_luts_are_shown_or_refused_in_one_line(bench, tmp_path, monkeypatch, data):
@@ -109,6 +110,7 @@ def test_mutated_luts_are_shown_or_refused_in_one_line(bench, tmp_path, monkeypa
     ends_cleanly(bench("lut", "list"))
 
 
+@pytest.mark.slow
 @settings(FUZZ, max_examples=40)
 @given(data=st.data())
 def test_mutated_luts_are_plotted_or_refused_in_one_line(bench, tmp_path, data):
@@ -131,6 +133,7 @@ BASE_SIDECAR = {
 }
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_mutated_validation_sidecars_are_shown_or_refused_in_one_line(bench, tmp_path, data):
@@ -142,6 +145,7 @@ def test_mutated_validation_sidecars_are_shown_or_refused_in_one_line(bench, tmp
 BASE_DEVICES = json.loads((Path(__file__).parents[1] / "orchestrator" / "measure" / "devices.json").read_text())
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data())
 def test_mutated_devices_files_are_listed_or_refused_in_one_line(bench, tmp_path, data):

@@ -56,6 +56,7 @@ def test_the_wrapper_pins_a_gradle_the_android_plugin_accepts() -> None:
     assert pinned_gradle() == "8.9"
 
 
+@pytest.mark.slow
 @pytest.mark.kotlin
 @pytest.mark.skipif(shutil.which("javac") is None, reason="no JDK (javac) to build the stand-in distribution's launcher")
 def test_gradlew_starts_the_distribution_it_pins(tmp_path: Path) -> None:

@@ -73,6 +73,7 @@ def test_a_main_commands_help_ends_with_an_example_of_itself_that_parses(bench_c
     command_at(path).make_context(" ".join(words[: len(path) + 1]), words[len(path) + 1:])  # refuses a missing or invalid argument
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", [("lut", "show"), ("lut", "diff"), ("report",)], ids=" ".join)
 def test_an_example_of_a_command_that_reads_luts_runs_as_written(bench, path) -> None:
     result = bench(*example_words(path)[1:])

@@ -44,6 +44,7 @@ def request_for(run_dir: Path, runner: HostRunner, models: dict[str, Path], runs
     write_json_atomic(run_dir / "request.json", make_request("test", "pte", entries, 1, None, timing))
 
 
+@pytest.mark.slow
 def test_result_has_raw_samples_aligned_by_round_and_summary(tmp_path: Path, two_models) -> None:
     runner = HostRunner(timeout_s=120)
     request_for(tmp_path, runner, two_models)
@@ -95,6 +96,7 @@ def test_atomic_write_leaves_no_temporary_file(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "a.json").read_text()) == {"x": 2}
 
 
+@pytest.mark.slow
 def test_the_session_and_its_server_die_with_the_process_that_started_them(tmp_path: Path, two_models) -> None:
     runner = HostRunner()
     request_for(tmp_path, runner, two_models, runs=10**9)  # would time for ever
@@ -195,6 +197,7 @@ def test_a_session_inside_a_job_of_the_same_runner_does_not_wait_on_its_own_job(
         pass
 
 
+@pytest.mark.slow
 def test_each_model_s_memory_is_measured_apart_and_its_weights_show_in_what_its_load_adds(tmp_path: Path, two_models) -> None:
     heavy = tmp_path / "heavy.pte"  # 3072 x 1024 float32 weights: 12 MiB
     save_pte(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 1024)).eval(), torch.randn(1, 3, 32, 32), heavy)

@@ -139,6 +139,7 @@ def test_a_refused_profile_leaves_no_lock_file_beside_its_out(bench, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p9"]
 
 
+@pytest.mark.slow
 def test_validation_leaves_no_lock_file_in_the_store(bench, store, monkeypatch):
     measured = fake_measurements(monkeypatch)
     result = bench("validate", "--lut", "d0fb186589faa0c4", "--samples", "3", "--json")

@@ -57,6 +57,7 @@ def small_net() -> nn.Module:
     ).eval()
 
 
+@pytest.mark.slow
 def test_an_int8_program_is_one_xnnpack_partition_computing_what_the_float_model_does():
     model, x = small_net(), torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
     program, report = to_int8_pte(model, x)
@@ -78,6 +79,7 @@ def small_mobilevit() -> nn.Module:
     return deploy_form(nn.Sequential(conv_norm_act(3, 8, 3, 2), stage, ClassifierHead(16, 2, 10)).eval())
 
 
+@pytest.mark.slow
 def test_a_program_quantized_to_be_timed_is_the_delivered_recipes_program_but_for_its_scales():
     """Profiles and validations quantize by min and max on one input, a search's delivery by
     ExecuTorch's histograms; the device runs the same nodes on the same tensors in both."""
@@ -91,6 +93,7 @@ def test_a_program_quantized_to_be_timed_is_the_delivered_recipes_program_but_fo
     assert {"XNNConv2d", "XNNDepthwiseConv2d", "XNNFullyConnected", "XNNBatchMatrixMultiply", "XNNSoftmax", "XNNStaticTranspose"} <= kinds
 
 
+@pytest.mark.slow
 def test_the_structure_of_a_program_tells_per_tensor_weights_from_per_channel_ones():
     """What is masked as calibrated is the scales' values, not how the weights are quantized."""
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer, get_symmetric_quantization_config
@@ -113,6 +116,7 @@ def quantized() -> torch.export.ExportedProgram:
     return quantized_program(small_net(), torch.randn(1, 3, 32, 32), xnnpack_quantizer())
 
 
+@pytest.mark.slow
 def test_the_pruned_int8_flow_gives_the_stock_flows_program_byte_for_byte(quantized):
     fast, report = _to_xnnpack_pte(quantized, 0.0, INT8_FLOW)
     stock = to_edge_transform_and_lower(quantized, partitioner=[XnnpackPartitioner()]).to_executorch().buffer
@@ -120,6 +124,7 @@ def test_the_pruned_int8_flow_gives_the_stock_flows_program_byte_for_byte(quanti
     assert {"ConvertToSDPAPass", "PropagateCustomMetaPass"} <= set(report.skipped_passes) and "InsertPadQDQPass" not in report.skipped_passes
 
 
+@pytest.mark.slow
 def test_custom_metadata_is_propagated_only_in_a_quantized_graph_that_carries_some(quantized):
     """`torch.fx.traceback.annotate` leaves `meta["custom"]`, which PropagateCustomMetaPass copies
     onto quantize/dequantize nodes; our exports carry none to XNNPACK (the pass is skipped, and the
@@ -211,6 +216,7 @@ def coreml_int8_package(tmp_path_factory) -> tuple[Path, str]:
     return path, get_backend("coreml-int8").export(small_net(), torch.randn(1, 3, 32, 24), path)["quantization"]
 
 
+@pytest.mark.slow
 def test_an_int8_core_ml_package_holds_int8_weights_and_quantized_activations(coreml_int8_package):
     import coremltools as ct
 
@@ -234,6 +240,7 @@ def test_an_int8_core_ml_package_is_refused_on_the_float32_iphone_naming_its_int
     )
 
 
+@pytest.mark.slow
 def test_the_core_ml_quantizer_quantizes_the_second_model_of_a_process_as_the_first(coreml_int8_package):
     """Its pattern graphs are traced once per process and copied to each use (`quantize`)."""
     first = quantized_program(small_net(), torch.randn(1, 3, 32, 32), coreml_quantizer())
@@ -242,6 +249,7 @@ def test_the_core_ml_quantizer_quantizes_the_second_model_of_a_process_as_the_fi
     assert all(torch.equal(again.state_dict[k], v) for k, v in first.state_dict.items())
 
 
+@pytest.mark.slow
 def test_where_w8a8_does_not_convert_the_core_ml_program_has_int8_weights_and_says_so(monkeypatch):
     from orchestrator.export import coreml
 
@@ -254,6 +262,7 @@ def test_where_w8a8_does_not_convert_the_core_ml_program_has_int8_weights_and_sa
     assert "constexpr_affine_dequantize" in mil_ops(mlmodel) and "quantize" not in mil_ops(mlmodel)
 
 
+@pytest.mark.slow
 def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quantization_cost(bench, tiny_checkpoint, tmp_path):
     """At the least budget the LUT admits a subnet at: the search of `test_unreachable_budget_...`
     (the same predictions, checkpoint and settings), whose winner's float exports are the run's, and
@@ -287,6 +296,7 @@ def test_a_search_on_an_int8_lut_delivers_an_int8_program_and_the_accuracy_quant
     assert "its float32 twin (best.pt, best.pte): " in result.stderr
 
 
+@pytest.mark.slow
 def test_a_model_quantized_again_with_the_same_weights_and_images_is_the_module_quantized_before():
     """A search scores its int8 winner, then exports it: one quantization, and the accuracy it reports is the lowered module's."""
     model, images = small_net(), [torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(2)]
@@ -298,6 +308,7 @@ def test_a_model_quantized_again_with_the_same_weights_and_images_is_the_module_
     assert quantized_module(model, images[0], xnnpack_quantizer(), images) is not first
 
 
+@pytest.mark.slow
 def test_a_finishs_first_candidate_is_still_remembered_when_its_others_are_quantized():
     """The finish exports its candidates (5 by default) most accurate first, then scores the chosen
     one, most often the first, as its int8 program computes: without quantizing it a second time."""
@@ -312,6 +323,7 @@ def test_a_finishs_first_candidate_is_still_remembered_when_its_others_are_quant
     assert quantized_module(models[0], images[0], xnnpack_quantizer(), images) is first
 
 
+@pytest.mark.slow
 def test_a_winner_quantized_for_its_accuracy_is_the_module_its_int8_export_lowers():
     """`to_int8_pte` lives in a file torch treats apart (it leaves out its guards there), yet it
     finds the module quantized before, as a search's delivery must."""
@@ -329,6 +341,7 @@ def test_the_api_gives_each_caller_a_quantized_module_of_its_own():
     assert api.quantize(model, images) is not api.quantize(model, images)
 
 
+@pytest.mark.slow
 def test_the_api_quantizes_a_model_to_compute_as_its_int8_program_does():
     model, images = small_net(), [torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(i)) for i in range(4)]
     quantized = api.quantize(model, images)
@@ -371,6 +384,7 @@ def test_a_predictor_says_the_precision_its_lut_prices():
     assert api.Predictor(lut_of("int8")).precision == "int8" and api.Predictor(lut_of("float32")).precision == "float32"
 
 
+@pytest.mark.slow
 def test_the_core_ml_quantizers_patterns_traced_non_strict_are_its_own_strict_traces(monkeypatch):
     """A sample of each kind (`quantize._non_strict_pattern`; all 405 were compared by hand)."""
     import torch.nn.functional as F
@@ -398,6 +412,7 @@ def test_the_core_ml_quantizers_patterns_traced_non_strict_are_its_own_strict_tr
     assert len(traced) == 5 and all(strict == non_strict for strict, non_strict in traced)
 
 
+@pytest.mark.slow
 def test_the_xnnpack_quantizers_patterns_are_traced_once_as_its_own_traces_and_each_use_is_a_copy(monkeypatch):
     """Every pattern one `annotate` traces (`quantize._memoize_xnnpack_patterns`), against the stock trace."""
     from executorch.backends.xnnpack.quantizer import xnnpack_quantizer_utils as utils

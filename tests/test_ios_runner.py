@@ -143,6 +143,7 @@ def staged(tmp_path: Path, models: dict[str, Path], backend: str = "coreml", run
 # --- a run, end to end ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_app_measures_the_pushed_model_and_its_result_comes_back(tmp_path: Path, tiny_min_pte: Path) -> None:
     phone = FakePhone(tmp_path / "phone", host_child_app)
     run_dir = staged(tmp_path, {"tiny-min": tiny_min_pte}, backend="pte", run_id="e2e")
@@ -478,6 +479,7 @@ def test_a_result_without_every_requested_model_is_refused(tmp_path: Path, mlpac
         runner_on(phone).run(staged(tmp_path, {"net-a": mlpackage}))
 
 
+@pytest.mark.slow
 def test_an_app_that_never_answers_times_out_is_ended_and_its_folder_removed(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", hanging_app)
     run_dir = staged(tmp_path, {"net-a": mlpackage})
@@ -488,6 +490,7 @@ def test_an_app_that_never_answers_times_out_is_ended_and_its_folder_removed(tmp
     assert "IOSBench[501] <NOTICE>: started, and stuck" in (run_dir / "runner.log").read_text()
 
 
+@pytest.mark.slow
 def test_an_app_that_crashes_on_a_run_every_time_is_launched_once_more_then_named_long_before_the_timeout(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", crashing_app)
     run_dir = staged(tmp_path, {"net-a": mlpackage})
@@ -505,6 +508,7 @@ def test_an_app_that_crashes_on_a_run_every_time_is_launched_once_more_then_name
     assert not phone.idle_timer_disabled
 
 
+@pytest.mark.slow
 def test_an_app_killed_mid_run_is_launched_again_and_serves_the_run_from_the_start(tmp_path: Path, mlpackage: Path) -> None:
     behaviours = iter([crashing_app, golden_app])
 
@@ -823,6 +827,7 @@ def test_a_session_waits_for_a_hot_phone_to_cool_and_records_how_long(tmp_path: 
 # --- the app kept in front for a job ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_job_on_a_passcode_phone_spaces_its_sessions_by_a_cool_down_longer_than_auto_lock_and_launches_the_app_once(
     tmp_path: Path, mlpackage: Path
 ) -> None:
@@ -854,6 +859,7 @@ def test_launched_once_per_session_the_app_meets_the_lock_screen_after_auto_lock
     assert len(phone.launches) == 1 and phone.is_locked()
 
 
+@pytest.mark.slow
 def test_an_app_that_left_the_front_on_a_phone_that_then_locked_is_named_with_what_the_user_must_do(tmp_path: Path, mlpackage: Path) -> None:
     phone = FakePhone(tmp_path / "phone", coreml_simulator(), passcode=True, auto_lock_s=0.2)
     runner = runner_on(phone, cooldown_s=0.0)

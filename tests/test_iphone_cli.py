@@ -53,6 +53,7 @@ def tiny_mlpackage(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_measure_an_mlpackage_on_the_iphone(bench_cli, phone: FakePhone, tiny_mlpackage: Path) -> None:
     result = bench_cli("measure", str(tiny_mlpackage), "--device", "iphone13", "--json")
     assert result.exit_code == 0, result.stderr
@@ -76,6 +77,7 @@ def test_measure_prints_the_median_on_the_iphone(bench_cli, phone: FakePhone, ti
     assert f"{tiny_mlpackage} on iphone13: median " in result.stdout.replace("\n", "")
 
 
+@pytest.mark.slow
 def test_validate_an_iphone_lut_on_the_iphone(bench_cli, phone: FakePhone, tmp_path: Path, monkeypatch) -> None:
     from orchestrator.lut.store import latest_validation, save_lut
     from tests.lut_factory import sized_lut
@@ -103,6 +105,7 @@ def test_without_pymobiledevice3_measure_on_an_iphone_says_how_to_install_it(ben
     assert phone.launches == []
 
 
+@pytest.mark.slow
 def test_profile_an_iphone_through_the_cli(bench_cli, phone: FakePhone, tmp_path: Path, monkeypatch) -> None:
     fixed_parts = KEYS[:3]  # the overhead and the two stems: three networks to convert to Core ML
     profile_few_entries(monkeypatch, fixed_parts)
@@ -122,6 +125,7 @@ def test_profile_an_iphone_through_the_cli(bench_cli, phone: FakePhone, tmp_path
     assert len(converted) == 3 and all(package.is_relative_to((tmp_path / "cache" / "exports" / "coreml").resolve()) for package in converted)
 
 
+@pytest.mark.slow
 def test_a_search_s_candidates_are_measured_as_mlpackages_in_one_request_beside_the_luts_anchor(phone: FakePhone, tmp_path: Path) -> None:
     from orchestrator.export.backends import COREML
     from orchestrator.measure.devices import get_device

@@ -119,6 +119,7 @@ def assert_auto_lock_is_back(phone: FakePhone) -> None:
     assert phone.is_locked()
 
 
+@pytest.mark.slow
 def test_an_unattended_profile_on_a_passcode_phone_runs_every_session_launching_the_app_once(
     bench_cli, connect, tmp_path: Path, monkeypatch
 ) -> None:

@@ -70,6 +70,7 @@ def search(bench_cli, tiny_checkpoint: Path, tmp_path: Path):
     return run
 
 
+@pytest.mark.slow
 def test_with_neither_phone_attached_the_model_is_predicted_within_both_budgets_delivered_in_both_forms_and_judged_by_prediction(
     search, placeholders, tmp_path: Path, monkeypatch,
 ):
@@ -93,6 +94,7 @@ def test_with_neither_phone_attached_the_model_is_predicted_within_both_budgets_
     assert doc["within_budget"] is None and doc["binding"]["device"] in PHONES
 
 
+@pytest.mark.slow
 def test_on_a_shelf_with_both_phones_the_model_is_timed_on_each_in_its_own_form(search, placeholders, tmp_path: Path, monkeypatch, request):
     from fakes.adb_peer import AdbPeer
     from fakes.ios_fake import FakePhone, coreml_simulator, power_off_all, quick_runners

@@ -73,6 +73,7 @@ def test_a_subnet_is_feasible_only_within_every_device_s_budget():
     assert both.excess(only_a).endswith(" on phone-b")
 
 
+@pytest.mark.slow
 def test_a_budget_set_no_subnet_meets_at_once_names_every_budget_that_binds_and_the_least_that_admits_a_subnet():
     a, b = skewed("phone-a", "mbconv"), skewed("phone-b", "transformer")
     least = {"phone-a": alone(a), "phone-b": alone(b)}
@@ -186,6 +187,7 @@ def fake_sessions(monkeypatch, luts: dict[str, dict[str, Any]], slower: float = 
     monkeypatch.setattr(delivery, "export_probes", lambda specs, *args: {k: type("A", (), {"path": Path("anchor.pte")})() for k in specs})
 
 
+@pytest.mark.slow
 def test_a_joint_search_delivers_one_model_within_every_reachable_budget_in_each_device_s_form_and_names_the_one_not_reached(
     tiny_checkpoint, tmp_path, search, monkeypatch,
 ):
@@ -219,6 +221,7 @@ def test_a_joint_search_delivers_one_model_within_every_reachable_budget_in_each
     assert doc["within_budget"] is True
 
 
+@pytest.mark.slow
 def test_a_joint_search_resumes_with_its_budgets_and_refuses_another_naming_them(tiny_checkpoint, tmp_path, search):
     tiny = load_space("tiny")
     a = write(tmp_path / "a.json", sized_lut(tiny, device=device("host", "pte")))
@@ -235,6 +238,7 @@ def test_a_joint_search_resumes_with_its_budgets_and_refuses_another_naming_them
     assert "--lut" not in line and "--latency-ms" not in line
 
 
+@pytest.mark.slow
 def test_a_joint_search_resumes_with_its_budgets_given_in_another_order(tiny_checkpoint, tmp_path, search):
     tiny = load_space("tiny")
     a = write(tmp_path / "a.json", sized_lut(tiny, device=device("host", "pte")))

@@ -121,6 +121,7 @@ def test_the_least_prediction_is_no_more_than_any_subnets_and_is_reached_by_one(
 # Finding 12: one big LUT slows nothing else
 
 
+@pytest.mark.slow
 def test_a_file_larger_than_any_lut_could_be_is_skipped_by_its_size(bench, tmp_path):
     copy_committed_luts(tmp_path / "luts", "host/tiny/")
     big = tmp_path / "luts" / "host" / "tiny" / "ffffffffffffffff.json"

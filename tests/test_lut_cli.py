@@ -47,6 +47,7 @@ def test_lut_diff_shows_per_entry_ratios(bench, luts) -> None:
     assert "2.000" in line
 
 
+@pytest.mark.slow
 def test_lut_list_outside_the_repository_lists_the_luts_shipped_with_the_toolkit_as_such(bench, tmp_path: Path) -> None:
     listed = bench("lut", "list", "--json")
     assert listed.exit_code == 0 and listed.stderr == ""
@@ -58,6 +59,7 @@ def test_lut_list_outside_the_repository_lists_the_luts_shipped_with_the_toolkit
     assert "d0fb186589faa0c4" in shown and bench("lut", "show", "d0fb1865").exit_code == 0
 
 
+@pytest.mark.slow
 def test_a_shipped_lut_also_in_the_store_is_listed_once_as_the_stores(bench, tmp_path: Path) -> None:
     copy_committed_luts(tmp_path / "luts", "host/tiny/")
     rows = json.loads(bench("lut", "list", "--json").stdout)["luts"]

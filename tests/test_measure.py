@@ -31,6 +31,7 @@ def int8_pte(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_measure_json_prints_the_result_document_with_a_median(pte: Path, tmp_path: Path, monkeypatch, capfd) -> None:
     """Through the real entry point in this process; `capfd` reads file descriptor 1, so the runner's
     child process, which inherits it, must leave the document alone too."""
@@ -49,6 +50,7 @@ def test_measure_json_prints_the_result_document_with_a_median(pte: Path, tmp_pa
     assert list((tmp_path / "runs").glob("measure-host-*/result.json"))
 
 
+@pytest.mark.slow
 def test_timm_model_is_built_with_random_weights_and_measured(tmp_path: Path) -> None:
     # timm's smallest test network: exported and timed in a third of mobilenetv3_small_050's time
     result = measure_model("timm:test_efficientnet", get_device("host"), tmp_path / "run")
@@ -74,6 +76,7 @@ def test_unknown_timm_model_is_a_clear_error(tmp_path: Path) -> None:
         measure_model("timm:no_such_net", get_device("host"), tmp_path / "run")
 
 
+@pytest.mark.slow
 def test_timm_mobilevit_lowers_into_the_partitions_the_recommended_flow_gives(tmp_path: Path) -> None:
     """timm's MobileViT has 3-D linears, which now stay whole through the fast flow, and ops
     XNNPACK leaves outside; both flows cut it the same way. Its first MobileViT block alone shows
@@ -106,6 +109,7 @@ def test_a_float32_program_on_an_int8_device_is_refused_naming_both_precisions_a
     )
 
 
+@pytest.mark.slow
 def test_an_int8_program_on_a_float32_device_is_refused_naming_the_int8_device_of_that_phone(int8_pte: Path, tmp_path: Path) -> None:
     with pytest.raises(UserError) as refused:
         measure_model(str(int8_pte), get_device("pixel7"), tmp_path / "run")
@@ -115,6 +119,7 @@ def test_an_int8_program_on_a_float32_device_is_refused_naming_the_int8_device_o
     )
 
 
+@pytest.mark.slow
 def test_a_program_of_the_devices_precision_is_measured(int8_pte: Path, tmp_path: Path) -> None:
     result = measure_model(str(int8_pte), get_device("host-int8"), tmp_path / "run")
     assert result["status"] == "ok" and result["summary"]["median_ms"] > 0

@@ -30,6 +30,7 @@ def program_of_32_px(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.exports
 def test_a_model_is_timed_beside_the_lut_s_anchor_on_its_device_and_read_at_the_lut_s_speed_against_the_budget(bench, program_of_32_px):
     result = bench("measure", str(program_of_32_px), "--lut", "29def529", "--latency-ms", "0.2", "--json")

@@ -59,6 +59,7 @@ def host() -> object:
     return get_device("host")
 
 
+@pytest.mark.slow
 def test_a_memory_budget_on_a_host_lut_of_another_cpu_is_priced_at_its_anchor_networks_memory_measured_here(tiny_checkpoint, tmp_path, shared_export_cache):
     logged: list[str] = []
     job = job_on(lut_of_another_cpu(tmp_path), tiny_checkpoint, tmp_path / "s", logged)
@@ -83,6 +84,7 @@ def test_without_measuring_a_memory_budget_on_another_cpus_lut_is_said_to_be_pri
                       "off here by a tenth or more: not measured (--no-measure)"]
 
 
+@pytest.mark.slow
 def test_an_anchor_measured_at_many_times_its_predicted_memory_is_refused_naming_how_to_get_this_machines_own(tmp_path, shared_export_cache):
     lut = Lut.of(json.loads(lut_of_another_cpu(tmp_path, bytes_per_param=0.01, runtime_mib=0.0).read_text()))  # a LUT whose memory is no host's
     target = type("Target", (), {"lut": lut, "name": "host"})()
@@ -122,6 +124,7 @@ def test_a_resumed_search_prices_memory_as_the_search_it_continues_recorded(tiny
     assert job.pricer.held[0].point("memory", min_config(TINY, 64)) == pytest.approx(1.07 * raw) and logged == []  # read back, not measured
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("forged", [{"load": 1.0, "peak": 40.0, "cpu": "x"}, {"load": "1", "peak": 1.0, "cpu": "x"}, {"load": 1.0, "peak": 1.0}])
 def test_a_recorded_reanchoring_that_is_none_is_refused_naming_the_file(tiny_checkpoint, tmp_path, forged):
     job = job_on(lut_of_another_cpu(tmp_path), tiny_checkpoint, tmp_path / "s", [])

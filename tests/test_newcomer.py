@@ -68,6 +68,7 @@ def test_a_disturbed_quick_profile_ends_on_the_committed_quick_lut_s_path():
     assert "--lut 00000000 --latency-ms" not in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["lut", "list"], ["lut", "show", "6cbb6555"]])
 def test_list_and_show_give_the_verdict_the_report_gives(bench_cli, args, monkeypatch):
     monkeypatch.setenv("COLUMNS", "160")
@@ -95,6 +96,7 @@ def test_an_unfit_lut_s_report_offers_no_search_command():
     assert "not fit for search" in section and "bench search" not in section and "none offered" in section
 
 
+@pytest.mark.slow
 def test_validate_gives_the_verdict_and_its_anchored_footnote_once(bench, monkeypatch, tmp_path):
     import shutil
 
@@ -108,6 +110,7 @@ def test_validate_gives_the_verdict_and_its_anchored_footnote_once(bench, monkey
     assert flat.count("anchored:") == 1 and "LUT d7f47ca8: " in flat and "for search" in flat
 
 
+@pytest.mark.slow
 def test_piped_tables_are_not_cut_to_80_columns(tmp_path):
     result = subprocess.run([sys.executable, "-m", "orchestrator", "lut", "list"], capture_output=True, text=True, cwd=tmp_path,
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}, timeout=120)

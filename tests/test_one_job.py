@@ -56,6 +56,7 @@ def timed(work: Path, path: Path, run: dict, ratios: list[float]) -> Timings:
     return timings
 
 
+@pytest.mark.slow
 def test_the_benchmark_s_search_runs_in_the_job_and_its_scores_fill_the_benchmark_s_cache(benchmark_search):
     work, _, inherited, run = benchmark_search
     out = work / "searches" / "point-only-seed0"
@@ -66,6 +67,7 @@ def test_the_benchmark_s_search_runs_in_the_job_and_its_scores_fill_the_benchmar
     assert len([h for h, e in inherited.cache.items() if "holdout" in e]) == run["evaluations"]  # every subnet the search scored, once
 
 
+@pytest.mark.slow
 def test_the_benchmark_s_finish_is_the_job_s_with_its_timings_plugged_in_and_a_slower_device_delivers_a_later_candidate(benchmark_search):
     work, path, inherited, run = benchmark_search
     timings = timed(work, path, run, [1.2, 1.0, 0.8, 0.7, 0.6])  # within means at most 1.05x the budget
@@ -96,6 +98,7 @@ def test_a_job_refuses_a_scorer_of_another_checkpoint(benchmark_search, tiny_che
     assert open_job(tiny_checkpoint, asked, tmp_path / "s", SearchSettings(population=4, generations=1, parents=2), scorer=inherited.scorer).scorer is inherited.scorer
 
 
+@pytest.mark.slow
 def test_the_finish_margin_changed_in_one_place_reaches_bench_search_the_api_and_the_benchmark(
     tiny_checkpoint, tmp_path, bench_cli, monkeypatch, host_lut, benchmark_search,
 ):
@@ -118,6 +121,7 @@ def test_the_finish_margin_changed_in_one_place_reaches_bench_search_the_api_and
     assert found.config.hash == json.loads(cli.stdout)["config_hash"]  # the same job: the same subnet from the same inputs
 
 
+@pytest.mark.slow
 def test_the_api_search_holds_every_budget_at_once_and_calibrates_as_bench_search(tiny_checkpoint, tmp_path, host_lut):
     from tests.test_joint_search import skewed
 

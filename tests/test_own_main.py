@@ -38,6 +38,7 @@ print(json.dumps({"median_ms": result["models"][0]["summary"]["median_ms"]}))
 """
 
 
+@pytest.mark.slow
 def test_a_script_calling_the_toolkit_at_its_top_level_runs_once_and_its_export_and_session_finish(tmp_path, shared_export_cache):
     script = tmp_path / "mine.py"
     script.write_text(SCRIPT)

@@ -76,6 +76,7 @@ def test_devices_says_in_one_sentence_that_iphones_need_the_ios_extra_and_how_to
     ]
 
 
+@pytest.mark.slow
 def test_measure_on_pixel7_runs_through_the_android_runner(phone, bench_cli, tiny, tmp_path, monkeypatch):
     model = tmp_path / "tiny.pte"
     save_pte(deploy_form(StaticSubnet(min_config(tiny, 64), tiny)), torch.randn(1, 3, 64, 64), model)

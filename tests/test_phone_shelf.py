@@ -132,6 +132,7 @@ def profiles(tmp_path_factory, cache_dir: Path, adb_key: Path) -> dict:
         return {"two": two, "fast": fast.address, "slow": slow.address}
 
 
+@pytest.mark.slow
 def test_phones_that_differ_only_in_speed_merge_into_the_lut_one_of_them_gives(tmp_path: Path, adb_key: Path) -> None:
     """With the app simulated (every session of a model gets the same samples, times the phone's
     slowdown), the anchor's scaling must give exactly the single phone's LUT: the arithmetic of the
@@ -152,6 +153,7 @@ def test_phones_that_differ_only_in_speed_merge_into_the_lut_one_of_them_gives(t
         assert alone["ci_ms"][0] <= merged["latency_ms"] <= alone["ci_ms"][1]
 
 
+@pytest.mark.slow
 def test_the_first_phone_is_the_reference_and_each_phone_has_its_speed_against_it(profiles: dict) -> None:
     """Real sessions: which phone is the reference, and that every phone's speed is recorded. How
     exactly the anchor scales a slower phone is the simulated test's: here each phone runs one
@@ -178,6 +180,7 @@ def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: di
     assert set(measurement["session_phone"]) == planned == set(measurement["anchor"]["session_median_ms"])
 
 
+@pytest.mark.slow
 def test_a_phone_that_drops_out_leaves_its_sessions_to_the_others(tmp_path: Path, adb_key: Path) -> None:
     with AdbPeer(tmp_path / "a") as steady, AdbPeer(tmp_path / "b") as leaving:
         leaving.drop_push = PushDrop("request.json", 10, stay_offline=True)  # unplugged at its first session, for good
@@ -241,6 +244,7 @@ def test_phones_with_a_transfer_are_refused(bench) -> None:
     assert result.exit_code == 2 and "a transfer is one session; leave --phones out" in result.stderr and not Path("run").exists()
 
 
+@pytest.mark.slow
 def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch, request) -> None:
     from fakes.ios_fake import FakePhone, FakeUsb, coreml_simulator, power_off_all, quick_runners
 
@@ -266,6 +270,7 @@ def test_iphones_on_one_usbmux_share_a_profile(tmp_path: Path, monkeypatch, requ
     assert set(doc["entries"]) == set(FEW) and json.loads(json.dumps(doc)) == doc
 
 
+@pytest.mark.slow
 def test_profile_on_every_phone_of_a_shelf_through_the_cli(bench, tmp_path: Path, adb_key: Path, monkeypatch) -> None:
     """The whole command, on a few entries of the plan it builds."""
     profile_few_entries(monkeypatch, FEW)

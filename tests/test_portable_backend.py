@@ -52,6 +52,7 @@ def portable(subnet, example, tmp_path_factory) -> tuple[Path, dict]:
     return path, PTE_PORTABLE.export(subnet, example, path)
 
 
+@pytest.mark.slow
 def test_a_portable_subnet_has_no_delegate_and_runs_every_op_on_the_runtimes_kernels(portable) -> None:
     path, facts = portable
     assert facts["partitions"] == 0 and facts["size_bytes"] == path.stat().st_size
@@ -67,11 +68,13 @@ def test_a_portable_subnet_runs_in_the_host_runtime_with_the_outputs_of_torch(po
     assert (out - expected).abs().max().item() <= 1e-4
 
 
+@pytest.mark.slow
 def test_the_pruned_portable_flow_gives_the_unpruned_flows_program_byte_for_byte(portable, subnet, example) -> None:
     unpruned = to_edge(torch.export.export(subnet, (example,)), compile_config=portable_edge_config()).to_executorch().buffer
     assert portable[0].read_bytes() == unpruned
 
 
+@pytest.mark.slow
 def test_the_portable_program_gives_the_outputs_of_the_stock_flow_which_decomposes_linear(portable, subnet, example) -> None:
     stock = to_edge(torch.export.export(subnet, (example,)), compile_config=EdgeCompileConfig(_check_ir_validity=False)).to_executorch().buffer
     (ours,), (theirs,) = run_pte(portable[0], [example]), run_pte(stock, [example])
@@ -79,6 +82,7 @@ def test_the_portable_program_gives_the_outputs_of_the_stock_flow_which_decompos
     assert (ours - theirs).abs().max().item() <= 1e-5
 
 
+@pytest.mark.slow
 def test_the_portable_and_the_xnnpack_export_of_one_probe_are_cached_apart(tmp_path: Path) -> None:
     portable_key, xnnpack_key = cache_key(OVERHEAD, TINY.hash, PTE_PORTABLE.name), cache_key(OVERHEAD, TINY.hash, PTE.name)
     done = export_probes({OVERHEAD.id: OVERHEAD}, TINY.name, TINY.hash, PTE_PORTABLE.name, workers=1, root=tmp_path, show_progress=False)
@@ -111,12 +115,14 @@ def measured(bench, pte: Path, device: str, tmp_path: Path) -> tuple[dict, dict]
     return json.loads(result.stdout), json.loads((run_dir / "request.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_portable_program_measured_on_host_portable_asks_the_runner_for_format_pte_on_one_thread(bench, portable, tmp_path: Path) -> None:
     result, request = measured(bench, portable[0], "host-portable", tmp_path)
     assert request["backend"] == "pte" and request["threads"] == 1
     assert result["status"] == "ok" and result["runtime"]["threads"] == 1 and result["summary"]["median_ms"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="host-2t needs two cores")
 def test_host_2t_runs_the_runtime_on_two_threads(bench, portable, tmp_path: Path) -> None:
     result, request = measured(bench, portable[0], "host-2t", tmp_path)
@@ -124,6 +130,7 @@ def test_host_2t_runs_the_runtime_on_two_threads(bench, portable, tmp_path: Path
     assert result["runtime"]["threads"] == 2
 
 
+@pytest.mark.slow
 def test_a_timm_model_measured_on_host_portable_is_exported_without_xnnpack(monkeypatch, tmp_path: Path) -> None:
     from orchestrator.measure.devices import get_device
     from orchestrator.measure.model import measure_model
@@ -135,6 +142,7 @@ def test_a_timm_model_measured_on_host_portable_is_exported_without_xnnpack(monk
     assert result["status"] == "ok" and b"XnnpackBackend" not in program.read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("required", "delivered"),
     [

@@ -95,6 +95,7 @@ def test_the_report_is_opened_with_the_platforms_opener_and_its_path_quoted(monk
     assert open_step(Path("luts/my lut.report.html")) == f"{opener.name} 'luts/my lut.report.html'"
 
 
+@pytest.mark.slow
 @pytest.mark.exports
 def test_the_steps_printed_after_a_profile_run_verbatim_in_a_shell_without_the_venv_on_path(tmp_path, shared_export_cache):
     """A transfer profile (one network timed: the cheapest LUT `bench profile` writes) run as the

@@ -63,6 +63,7 @@ def finished(tmp_path_factory, export_cache: Path):
     return root, doc, path
 
 
+@pytest.mark.slow
 def test_profile_writes_a_valid_lut_with_every_entry_and_its_provenance(finished) -> None:
     root, doc, path = finished
     assert path == root / "luts" / "host" / "tiny" / f"{doc['id']}.json"
@@ -108,6 +109,7 @@ def test_resume_reuses_finished_sessions_without_measuring_again(finished, monke
     assert again["entries"] == doc["entries"]
 
 
+@pytest.mark.slow
 def test_interrupted_profile_keeps_nothing_partial_and_resumes(tmp_path: Path, monkeypatch) -> None:
     p = profiler(tmp_path / "run", tmp_path / "luts")
     real_run = p.sessions.runner.run
@@ -198,6 +200,7 @@ def test_each_entry_s_working_set_is_its_own_network_s_peak_less_its_load_at_the
     assert doc["entries"]["overhead"]["memory"]["working_bytes"] < stems[0] <= stems[1]  # a wider stem works on more
 
 
+@pytest.mark.slow
 def test_entries_with_wide_intervals_are_measured_again(tmp_path: Path) -> None:
     strict = dataclasses.replace(FAST, adaptive_sessions=1, tolerance=Tolerance(relative=0.0, absolute_ms=0.0))
     doc, _ = stored(profiler(tmp_path / "run", tmp_path / "luts", strict).run())
@@ -233,6 +236,7 @@ def timed_profiler(tmp_path: Path, monkeypatch, ms_of) -> tuple[Profiler, list[s
     return p, logged
 
 
+@pytest.mark.slow
 def test_entries_a_disturbed_session_made_larger_than_their_network_are_measured_again_once(tmp_path: Path, monkeypatch) -> None:
     """A timer the test controls: every network runs at a steady speed of its own (the real runner
     runs it, the test sets its samples), except in the first pass's session, where one network runs
@@ -259,6 +263,7 @@ def test_entries_a_disturbed_session_made_larger_than_their_network_are_measured
     }
 
 
+@pytest.mark.slow
 def test_a_session_slowed_as_a_whole_is_measured_again_and_left_out(tmp_path: Path, monkeypatch) -> None:
     """The same timer, with every network of the second pass's session 1.6x slower, as when another
     job holds the core for all of a short session: its anchor names it, it is measured again under a
@@ -278,6 +283,7 @@ def test_a_session_slowed_as_a_whole_is_measured_again_and_left_out(tmp_path: Pa
     assert doc["entries"]["stem/w8"]["latency_ms"] == pytest.approx(steady_ms[next(e for e in plan.entries if e.key == "stem/w8").reference] - 1.0)
 
 
+@pytest.mark.slow
 def test_steady_sessions_are_not_measured_again(tmp_path: Path, monkeypatch) -> None:
     """The same timer without the disturbance: the guard finds nothing, and no session is added."""
     from orchestrator.lut.disturbance import offending_entries
@@ -290,6 +296,7 @@ def test_steady_sessions_are_not_measured_again(tmp_path: Path, monkeypatch) -> 
     assert "disturbed" not in doc["measurement"]
 
 
+@pytest.mark.slow
 def test_core_ml_export_of_plan_networks_goes_to_the_cache_once(tmp_path: Path) -> None:
     from orchestrator.export.probes import export_probes
 
@@ -320,6 +327,7 @@ def test_resuming_a_finished_profile_reports_its_lut_and_writes_no_other(finishe
     assert sorted(p.name for p in path.parent.iterdir()) == before
 
 
+@pytest.mark.slow
 def test_a_measured_lut_the_predictor_refuses_is_neither_stored_nor_indexed_and_the_run_not_done(tmp_path: Path, monkeypatch) -> None:
     """Measurements swamped by noise (two jobs timing at once) can sum below zero: such a LUT was
     stored and indexed, then refused by the very next command."""
@@ -345,6 +353,7 @@ def test_a_profile_run_in_use_by_another_process_is_refused(tmp_path: Path) -> N
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path: Path, monkeypatch) -> None:
     p = profiler(tmp_path / "run", tmp_path / "luts")
     measured = p.sessions.runner.run
@@ -354,6 +363,7 @@ def test_a_phones_temperatures_per_session_go_into_the_luts_provenance(tmp_path:
     assert doc["measurement"]["session_thermal"] == {"fixed-parts": thermal, "fixed-parts-pass2": thermal}
 
 
+@pytest.mark.slow
 def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_through_the_cli(bench, monkeypatch) -> None:
     """`bench profile` through `orchestrator.lut.runs` on the small plan: Ctrl-C in the first session
     keeps the run and prints the command that continues it; that command finishes the LUT."""
@@ -380,6 +390,7 @@ def test_an_interrupted_profile_names_the_command_that_resumes_it_and_resumes_th
     assert set(read_lut(path).doc["entries"]) == set(SMALL_KEYS)
 
 
+@pytest.mark.slow
 def test_profile_json_is_one_document_naming_the_new_lut_its_report_and_verdict_with_progress_on_stderr(bench, monkeypatch) -> None:
     from orchestrator.lut.settings import Preset
     from orchestrator.report.summary import interval_story, verdict

@@ -112,6 +112,7 @@ def test_without_a_terminal_no_bar_frame_is_written_and_the_epoch_ends_with_its_
     assert out.getvalue() == "epoch 1: loss 2.310, lr 1.00e-03, 12 img/s, 9.5 s; held-out accuracy 20.0% (largest) / 15.0% (smallest)\n"
 
 
+@pytest.mark.slow
 def test_bench_train_shows_its_progress_on_stderr_and_keeps_stdout_for_the_checkpoint_s_summary(digits_dir, bench):
     tiny = ["--resolution", "64", "--epochs", "1", "--batch-size", "16", "--no-hflip", "--holdout", "0.15", "--sampling", "random"]
     result = bench("train", "--space", "tiny", "--data", str(digits_dir), "--out", "run", *tiny)
@@ -120,6 +121,7 @@ def test_bench_train_shows_its_progress_on_stderr_and_keeps_stdout_for_the_check
     assert "checkpoint run/last.pt: epoch 1, loss" in result.stdout
 
 
+@pytest.mark.slow
 def test_bench_train_json_says_how_long_the_whole_run_takes_on_stderr_and_prints_only_its_document_on_stdout(digits_dir, bench):
     tiny = ["--resolution", "64", "--epochs", "2", "--batch-size", "16", "--no-hflip", "--holdout", "0.15", "--sampling", "random"]
     result = bench("train", "--space", "tiny", "--data", str(digits_dir), "--out", "run", "--json", *tiny)
@@ -269,6 +271,7 @@ def test_a_search_from_python_with_a_log_that_says_nothing_prints_nothing(capsys
     assert capsys.readouterr() == ("", "")
 
 
+@pytest.mark.slow
 def test_bench_search_from_python_says_on_stderr_how_far_through_each_generation_the_supernets_scoring_is(tiny_checkpoint, tmp_path, monkeypatch, capsys):
     from autovit_bench import SearchSettings, Supernet, search
     from search.nas.strategies import loop

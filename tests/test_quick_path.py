@@ -50,6 +50,7 @@ def shortened(args: list[str]) -> list[str]:
     return [*short, "--measure-top", "2"] if args[0] == "search" else short
 
 
+@pytest.mark.slow
 @pytest.mark.exports
 def test_the_printed_steps_after_a_quick_profile_end_in_a_timed_model_judged_by_its_own_figures(bench, tmp_path):
     store = tmp_path / "luts" / "host" / "tiny"

@@ -127,6 +127,7 @@ def test_out_chooses_the_file(bench, store: Path, tmp_path: Path) -> None:
     assert list(store.rglob("*.html")) == []
 
 
+@pytest.mark.slow
 def test_json_prints_one_document_with_the_path_and_the_lut_ids(bench, store: Path) -> None:
     path_a, a = stored_lut(store)
     _, b = stored_lut(store, scale={STEM: 2.0})
@@ -160,6 +161,7 @@ def test_a_file_that_is_not_a_report_is_not_replaced(bench, store: Path, tmp_pat
     assert notes.read_text() == "<html>my notes</html>"
 
 
+@pytest.mark.slow
 def test_an_earlier_report_is_replaced(store: Path) -> None:
     path, _ = stored_lut(store)
     first = write_report([path])
@@ -168,6 +170,7 @@ def test_an_earlier_report_is_replaced(store: Path) -> None:
     assert "Run 1 of 1" in first.read_text()
 
 
+@pytest.mark.slow
 def test_page_refers_to_nothing_outside_itself(store: Path) -> None:
     path_a, _ = stored_lut(store, validated=1)
     path_b, _ = stored_lut(store, scale={STEM: 2.0})
@@ -202,6 +205,7 @@ def test_unvalidated_lut_says_how_to_validate_it(store: Path) -> None:
     assert f"<code>bench validate --lut {doc['id']} --device host-cpu --samples 20</code>" in page
 
 
+@pytest.mark.slow
 def test_every_validation_run_has_its_figures_and_scatter_plot(store: Path) -> None:
     path, _ = stored_lut(store, validated=2)
     page = write_report([path]).read_text()
@@ -212,6 +216,7 @@ def test_every_validation_run_has_its_figures_and_scatter_plot(store: Path) -> N
     assert '<tr data-figure="kendall"><th>Kendall τ</th><td class="num">0.667</td><td class="num">0.667</td></tr>' in page
 
 
+@pytest.mark.slow
 def test_two_lut_report_has_each_entrys_ratio(store: Path) -> None:
     path_a, _ = stored_lut(store)
     path_b, _ = stored_lut(store, scale={STEM: 2.0})
@@ -230,6 +235,7 @@ def test_a_report_of_two_luts_of_other_resolutions_is_refused_before_anything_is
     assert result.stderr.startswith(f"error: LUT {a['id']} is for space 'tiny' at 64 px and LUT {b['id']} for space 'tiny' at 128 px")
 
 
+@pytest.mark.slow
 def test_diff_names_entries_only_in_one_lut(store: Path) -> None:
     only_b = entry_key("head", width=40)
     path_a, _ = stored_lut(store)

@@ -69,6 +69,7 @@ def pair(tmp_path_factory) -> Path:
     return write_report([path_a, path_b])
 
 
+@pytest.mark.slow
 def test_error_collection_sees_exceptions_console_errors_and_failed_loads(browser: Chromium, tmp_path: Path) -> None:
     broken = tmp_path / "broken.html"
     broken.write_text('<img src="missing.png"><script>console.error("seen"); throw new Error("boom")</script>')
@@ -80,6 +81,7 @@ def test_one_lut_report_runs_without_errors(browser: Chromium, single) -> None:
     assert browser.open(single[0]).errors() == []
 
 
+@pytest.mark.slow
 def test_two_lut_report_runs_without_errors(browser: Chromium, pair: Path) -> None:
     assert browser.open(pair).errors() == []
 

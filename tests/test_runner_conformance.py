@@ -87,6 +87,7 @@ def test_every_registered_platform_has_its_fake_here() -> None:
     assert sorted(PLATFORMS) == sorted(FAKES)
 
 
+@pytest.mark.slow
 def test_a_session_answers_its_request_model_for_model_and_round_for_round(runner: Runner, tmp_path: Path, tiny_min_pte: Path) -> None:
     request = staged(runner, tmp_path / "run-a", {"net-a": tiny_min_pte, "net-b": tiny_min_pte})
     result = check_result(runner.run(tmp_path / "run-a"), request, "the result")
@@ -96,12 +97,14 @@ def test_a_session_answers_its_request_model_for_model_and_round_for_round(runne
     assert read_json(tmp_path / "run-a" / "result.json", "result")["run_id"] == "run-a"  # kept in the run directory, whichever the transport
 
 
+@pytest.mark.slow
 def test_each_model_s_memory_comes_back_through_the_contract(runner: Runner, tmp_path: Path, tiny_min_pte: Path) -> None:
     request = staged(runner, tmp_path / "run-m", {"net": tiny_min_pte})
     [model] = check_result(runner.run(tmp_path / "run-m"), request, "the result")["models"]
     assert 0 < model["memory"]["load_bytes"] <= model["memory"]["peak_bytes"] and model["memory"]["method"]
 
 
+@pytest.mark.slow
 def test_a_model_the_runtime_cannot_load_ends_the_session_in_one_sentence_and_keeps_the_run(runner: Runner, tmp_path: Path) -> None:
     broken = tmp_path / "broken.pte"
     broken.write_bytes(b"not a program")
@@ -112,6 +115,7 @@ def test_a_model_the_runtime_cannot_load_ends_the_session_in_one_sentence_and_ke
     assert (tmp_path / "run-x" / "request.json").is_file() and os.path.islink(tmp_path / "run-x" / "models" / "net.pte")
 
 
+@pytest.mark.slow
 def test_the_doctor_walk_names_each_step_and_the_fix_of_any_that_failed(runner: Runner) -> None:
     checks = runner.diagnose()
     assert checks and all(c.step for c in checks)

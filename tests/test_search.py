@@ -125,6 +125,7 @@ def test_a_budget_refused_for_the_intervals_names_the_luts_noise_and_a_budget_th
     pricer_for(predictor, tiny, named).check_reachable()  # the budget it names passes every check
 
 
+@pytest.mark.slow
 def test_budget_below_the_fastest_subnet_names_its_latency_and_a_budget_that_passes(predictor, tiny):
     fastest = predictor.least_prediction()
     with pytest.raises(BudgetError, match=f"the fastest subnet is predicted at {fastest:.3g} ms") as refused:

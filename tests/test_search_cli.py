@@ -67,6 +67,7 @@ def fresh_coreml(cache: Path, tmp_path: Path) -> Path:
     return own
 
 
+@pytest.mark.slow
 def test_search_delivers_the_best_subnet_ready_to_deploy_and_measured_printing_no_third_party_noise(tiny_checkpoint, tiny_memory_lut, tmp_path, shared_export_cache):
     """In a process of its own, as a user runs it, so that what coremltools and tqdm print at import
     and conversion would show: it goes to the run's delivery.log, not the terminal. Held to a memory
@@ -133,6 +134,7 @@ def ctrl_c(*args, **kwargs):
     raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_interrupted_search_keeps_its_state_refuses_to_overwrite_and_resumes(tiny_checkpoint, tiny_lut, tmp_path, monkeypatch, search):
     monkeypatch.setattr("orchestrator.searchjob.finish.deliver", ctrl_c)  # Ctrl-C once the search itself is done
     budget, out = middle_budget(tiny_lut), tmp_path / "s"
@@ -180,6 +182,7 @@ RESUME_CHANGES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("changed", sorted(RESUME_CHANGES))
 def test_a_resume_with_any_input_changed_is_refused_naming_it_and_nothing_is_rewritten(tiny_checkpoint, tiny_search_run, tmp_path, search, changed):
     """On a copy of the session's search, unfinished (as an interrupted one is left)."""
@@ -287,6 +290,7 @@ def a_tensor_of_another_shape(doc: dict) -> None:
     doc["model"][name] = torch.zeros(3, 3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("tamper", "says"), [
     (negative_classes, r"says its data had -5 classes, which no data set has; pass the last\.pt that `bench train` wrote"),
     (a_tensor_of_another_shape, r"does not fit the supernet it names \(.*size mismatch for .*\); pass the last\.pt that `bench train` wrote"),
@@ -327,6 +331,7 @@ def test_a_lut_whose_device_now_runs_another_backend_is_refused_before_the_searc
     assert not (tmp_path / "o" / "search_state.json").exists()
 
 
+@pytest.mark.slow
 def test_unreachable_budget_names_the_fastest_latency_and_a_budget_that_passes(tiny_checkpoint, tiny_lut, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", "0.5", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "the fastest subnet is predicted at" in result.stderr
@@ -347,6 +352,7 @@ def test_a_memory_budget_on_a_lut_without_memory_is_refused_naming_how_to_get_on
     assert not (tmp_path / "o" / "search_state.json").exists()
 
 
+@pytest.mark.slow
 def test_an_unreachable_memory_budget_names_the_least_peak_and_a_budget_that_passes(tiny_checkpoint, tiny_memory_lut, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_memory_lut), "--latency-ms", str(middle_budget(tiny_memory_lut)),
                     "--memory-mb", "1", "--out", str(tmp_path / "o"), "--json", *FAST)
@@ -451,6 +457,7 @@ def test_a_resumed_subnet_over_the_budget_by_the_lut_is_refused_naming_it(tiny_s
     assert not (out / "result.json").exists()
 
 
+@pytest.mark.slow
 def test_a_forged_accuracy_does_not_win_a_resumed_search(tiny_search_run, tmp_path, search):
     """The least accurate subnet of the search, saved as 99% accurate: re-scored before delivery, it
     falls back to its place and the search's real winner is delivered with its real accuracy."""
@@ -497,6 +504,7 @@ def fails_in_generation_2(out: Path, error: Exception) -> Callable[..., float]:
     return evaluate_or_fail
 
 
+@pytest.mark.slow
 def test_a_json_search_that_fails_midway_prints_nothing_on_stdout_and_the_error_last_on_stderr(tiny_checkpoint, tiny_lut, tmp_path, search, monkeypatch):
     out = tmp_path / "s"
     monkeypatch.setattr("search.training.evaluate.subnet_accuracy", fails_in_generation_2(out, UserError("the data vanished; put it back")))
@@ -506,6 +514,7 @@ def test_a_json_search_that_fails_midway_prints_nothing_on_stdout_and_the_error_
     assert json.loads((out / "search_state.json").read_text())["generation"] == 1
 
 
+@pytest.mark.slow
 def test_a_json_search_that_crashes_midway_prints_nothing_on_stdout(tiny_checkpoint, tiny_lut, tmp_path, search, monkeypatch, capsys):
     """A bug keeps its traceback (the entry point does not catch it); stdout still holds no partial document."""
     out = tmp_path / "s"
@@ -548,6 +557,7 @@ def fake_device(monkeypatch, slower: float) -> None:
     monkeypatch.setattr(delivery, "run_session", session)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("slower", [1.3, 3.0])
 def test_on_a_device_slower_than_its_lut_the_finish_delivers_a_model_within_the_budget_or_says_none_fits(tiny_checkpoint, tiny_lut, tmp_path, search, monkeypatch, slower):
     """The 5 most accurate candidates of a random search with room under its budget (the largest subnet's

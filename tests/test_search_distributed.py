@@ -121,6 +121,7 @@ def alone(search_args: list[str], tmp_path_factory) -> SearchState:
     return state
 
 
+@pytest.mark.slow
 def test_two_processes_search_like_one_and_only_rank_0_writes_and_prints(search_args, alone, tmp_path):
     out = tmp_path / "s"
     run = torchrun(str(BENCH), *search_args, "--out", str(out), "--json", tmp=tmp_path)
@@ -137,6 +138,7 @@ def test_two_processes_search_like_one_and_only_rank_0_writes_and_prints(search_
     assert run.stderr.count("has no validation") == run.stderr.count("coarse phase:") == run.stderr.count("generation 3/3:") == 1
 
 
+@pytest.mark.slow
 def test_a_search_resumes_across_process_counts_both_ways_to_the_same_result(search_args, alone, tmp_path):
     """Interrupted in one process after generation 1, resumed in two and interrupted there after
     generation 2, resumed in one to the end: the search a single uninterrupted process runs."""

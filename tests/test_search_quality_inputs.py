@@ -94,6 +94,7 @@ def test_report_refuses_a_result_of_another_checkpoint_naming_it_and_the_section
         store.refuse_stale({"checkpoint_sha256": "a" * 64, "lut": "x"}, {"checkpoint_sha256": "b" * 64, "lut": "x"}, path, "found")
 
 
+@pytest.mark.slow
 def test_swapping_the_checkpoint_under_a_finished_ranking_redoes_it_and_report_refuses_the_old_one(tmp_path, tiny_checkpoint, digits_dir):
     """The ranking of the longer supernet, then another checkpoint in its place: `ranking` ranks it
     again (its file names the new checkpoint), and a ranking file of the old one is refused."""
@@ -283,6 +284,7 @@ def test_the_pilot_report_of_a_run_without_a_name_is_one_sentence_and_no_json(tm
     assert isinstance(raised, Refused) and "a-seed0.json lacks name" in str(raised)
 
 
+@pytest.mark.slow
 def test_a_refusal_is_one_line_on_stderr_and_exit_code_2_with_no_traceback(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.search_quality", "alone", "--parts", "0", "--work", str(tmp_path)],
@@ -302,6 +304,7 @@ def benchmark(module: str, *args: str, child: str = "") -> subprocess.CompletedP
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, check=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("module", "args", "says"), [
     ("search_quality", ["--x"], "Error: No such option: --x"),
     ("task_pilot", ["--x"], "Error: No such option: --x"),
@@ -317,6 +320,7 @@ def test_a_usage_error_of_a_benchmark_is_its_usage_and_one_line_with_exit_code_2
 INTERRUPTED = "def interrupted(*args, **kwargs):\n    raise KeyboardInterrupt\n"
 
 
+@pytest.mark.slow
 def test_ctrl_c_in_a_benchmark_section_ends_with_a_line_and_exit_code_130(tmp_path):
     child = f"{INTERRUPTED}import benchmarks.search_quality_store as store\nstore.read = interrupted"
     done = benchmark("search_quality", "page", "--source", str(tmp_path / "doc.json"), "--out", str(tmp_path / "page.md"), child=child)

@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -75,6 +77,7 @@ def setup_machine(tmp_path: Path, apt_get: str) -> tuple[Path, dict[str, str]]:
     return copy, {"PATH": str(tools), "SETUP_LOG": str(tmp_path / "steps.log"), "PYTHONDONTWRITEBYTECODE": "1"}
 
 
+@pytest.mark.slow
 def test_the_test_set_up_installs_debians_packages_while_it_installs_and_compiles_the_python_ones(tmp_path):
     apt_get = 'echo "apt $1 start $(date +%s.%N)" >> "$SETUP_LOG"; sleep 1; echo "apt $1 end $(date +%s.%N)" >> "$SETUP_LOG"'
     copy, env = setup_machine(tmp_path, apt_get)
@@ -97,6 +100,7 @@ def test_a_failed_apt_get_ends_the_set_up_with_its_output_and_what_to_do(tmp_pat
     ]
 
 
+@pytest.mark.slow
 def test_the_test_set_up_builds_the_swift_package_beside_the_downloads_as_the_suites_swift_test_builds_it(tmp_path):
     from tests.test_swift_package import PACKAGE_DIR, swift_test_command
 
@@ -115,6 +119,7 @@ def test_the_test_set_up_builds_the_swift_package_beside_the_downloads_as_the_su
     assert PACKAGE_DIR.relative_to(ROOT) == Path("ios_bench/BenchCore")  # the package the suite tests
 
 
+@pytest.mark.slow
 def test_the_test_set_up_compiles_the_android_core_once_apt_get_has_brought_kotlinc_and_waits_for_it(tmp_path):
     copy, env = setup_machine(tmp_path, 'echo "apt $1 end $(date +%s.%N)" >> "$SETUP_LOG"; sleep 0.5')
     (Path(env["PATH"]) / "kotlinc").symlink_to(shutil.which("true"))  # on PATH before apt-get, as a check finds it

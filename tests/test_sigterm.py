@@ -19,6 +19,7 @@ ROOT = Path(__file__).parents[1]
 BENCH = "import sys; from orchestrator.cli.app import main; sys.argv = ['bench', *sys.argv[1:]]; main()"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_sigterm_during_training_says_the_checkpoint_is_kept_and_exits_143(tmp_path: Path, digits_dir: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -117,6 +118,7 @@ app.main()
 """
 
 
+@pytest.mark.slow
 def test_a_second_sigterm_while_bench_exits_after_the_first_leaves_its_exit_code_143() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     ended = subprocess.run([sys.executable, "-c", ENDING_TWICE], env=env, capture_output=True, text=True, timeout=60)
@@ -158,6 +160,7 @@ with sigterm_as_interrupt(ends_process=True):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_sigterm_to_the_whole_group_with_loader_workers_ends_in_the_commands_line_and_leaves_no_worker() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}

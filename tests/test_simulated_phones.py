@@ -196,6 +196,7 @@ def test_a_catalogue_finds_a_program_by_the_export_records_sha256(tmp_path):
     assert Catalogue(tmp_path / "cache").network(pushed) == Network(config, head=False, backend=None)
 
 
+@pytest.mark.slow
 def test_a_timed_phone_prices_each_program_by_its_real_time_here_once_times_the_phones_speed(tmp_path, tiny_min_pte):
     phone = varied(read_behaviour("pixel-like"), only=())
     sim = PhoneSimulation(phone, Known({"net": Network(min_config(TINY, 64))}), truth="timed")

@@ -9,6 +9,7 @@ from search.training.standalone import AloneStateError, train_alone
 from tests.conftest import tiny_train_settings
 
 
+@pytest.mark.slow
 def test_a_subnet_trained_alone_is_the_same_for_the_same_seed_and_reports_both_accuracies(digits_dir):
     config = min_config(load_space("tiny"), 64)
     settings = tiny_train_settings(digits_dir, epochs=1)
@@ -18,6 +19,7 @@ def test_a_subnet_trained_alone_is_the_same_for_the_same_seed_and_reports_both_a
     assert len(first.seconds_per_epoch) == 1
 
 
+@pytest.mark.slow
 def test_a_run_asked_for_its_curve_has_the_held_out_accuracy_after_every_epoch_and_trains_the_same(digits_dir):
     """The curve is what tells a converged reference from one cut short (benchmarks/task_pilot.py);
     measuring it must not change the training."""
@@ -38,6 +40,7 @@ def _stop_after_first_epoch(message: str) -> None:
         raise _Interrupted
 
 
+@pytest.mark.slow
 def test_a_run_interrupted_after_an_epoch_resumes_from_its_state_file_to_the_uninterrupted_weights(digits_dir, tmp_path):
     """A reference run takes hours on a CPU; a session's end or Ctrl-C must cost at most one epoch."""
     config = min_config(load_space("tiny"), 64)
@@ -53,6 +56,7 @@ def test_a_run_interrupted_after_an_epoch_resumes_from_its_state_file_to_the_uni
     assert all(torch.equal(a, b) for a, b in zip(uninterrupted.model.state_dict().values(), resumed.model.state_dict().values()))
 
 
+@pytest.mark.slow
 def test_a_state_file_of_another_recipe_is_refused_with_the_fix(digits_dir, tmp_path):
     config = min_config(load_space("tiny"), 64)
     state = tmp_path / "run.pt"
@@ -69,6 +73,7 @@ def test_a_state_file_that_would_run_code_is_refused_unread(digits_dir, tmp_path
         train_alone(min_config(load_space("tiny"), 64), tiny_train_settings(digits_dir, epochs=1), state=state)
 
 
+@pytest.mark.slow
 def test_a_state_file_missing_part_of_its_state_is_refused_naming_what_is_missing(digits_dir, tmp_path):
     config = min_config(load_space("tiny"), 64)
     settings = tiny_train_settings(digits_dir, epochs=2)

@@ -29,6 +29,7 @@ def bench_with(redirect: str, *args: str, store: Path) -> subprocess.CompletedPr
     )
 
 
+@pytest.mark.slow
 def test_without_stderr_a_command_still_prints_its_result_and_exits_0(tmp_path):
     done = bench_with("2>&-", "lut", "show", "d0fb1865", store=tmp_path / "luts")
     assert done.returncode == 0

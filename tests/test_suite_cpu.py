@@ -30,6 +30,7 @@ def test_starts_a_burning_child():
 '''
 
 
+@pytest.mark.slow
 def test_each_test_is_charged_its_own_cpu_and_its_childrens_and_not_its_waiting(tmp_path):
     (tmp_path / "test_three.py").write_text(TESTS)
     out = tmp_path / "cpu.jsonl"

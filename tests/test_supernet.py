@@ -30,6 +30,7 @@ def _max_abs_diff(net: Supernet, config, batch: int = 2) -> float:
         return (net(x) - static(x)).abs().max().item()
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 def test_extracted_subnet_matches_supernet_output_and_counted_params(tiny_supernet, seed: int) -> None:

@@ -119,6 +119,7 @@ def declares(calls, callee: str, **expected: list[str]) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_swift_test_builds_the_package_without_warnings_and_its_xctests_pass():
     swift = find_swift()
     if swift is None:

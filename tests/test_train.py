@@ -64,6 +64,7 @@ def test_keep_inactive_holds_the_slices_no_subnet_of_the_step_used(digits_dir, t
     assert (not torch.equal(stem[8:], before[8:])) is moved
 
 
+@pytest.mark.slow
 def test_a_supernet_trained_with_a_head_per_stage_count_loads_as_it_was_trained(digits_dir, tmp_path):
     from search.training.checkpoint import build_supernet, checkpoint_space
 
@@ -73,6 +74,7 @@ def test_a_supernet_trained_with_a_head_per_stage_count_loads_as_it_was_trained(
     assert sorted(net.heads) == ["3", "4"] and doc["settings"]["head_per_stage_count"] is True
 
 
+@pytest.mark.slow
 def test_a_supernet_trained_with_fixed_shortcuts_loads_with_them_fixed(digits_dir, tmp_path):
     from search.training.checkpoint import build_supernet, checkpoint_space
 
@@ -126,6 +128,7 @@ def test_distillation_without_a_teacher_checkpoint_is_refused(digits_dir, tmp_pa
         Trainer(tiny_train_settings(digits_dir, kd="hard", teacher="test_resnet"), tmp_path, distributed.init(prefer_gpu=False))
 
 
+@pytest.mark.slow
 def test_training_with_a_hard_distillation_teacher_runs_and_records_the_epoch(digits_dir, tmp_path):
     import timm
 
@@ -146,6 +149,7 @@ def interrupt_after_first_epoch(record):
     raise KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_resume_continues_bit_for_bit_the_uninterrupted_schedule(digits_dir, tmp_path):
     d = distributed.init(prefer_gpu=False)
     straight = Trainer(tiny_train_settings(digits_dir), tmp_path / "straight", d).run()
@@ -181,6 +185,7 @@ def _no_random_state(doc):
     doc["rng"] = []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("tamper", "says"),
     [
@@ -203,6 +208,7 @@ def test_a_second_run_into_the_same_directory_is_refused(tiny_checkpoint, digits
         Trainer(tiny_train_settings(digits_dir), tiny_checkpoint.parent, distributed.init(prefer_gpu=False)).run()
 
 
+@pytest.mark.slow
 def test_train_json_is_one_document_of_the_checkpoint_and_its_last_held_out_accuracies_with_progress_on_stderr(digits_dir, bench):
     tiny = ["--resolution", "64", "--epochs", "1", "--batch-size", "16", "--lr", "2e-3", "--no-hflip", "--holdout", "0.15", "--sampling", "random"]
     result = bench("train", "--space", "tiny", "--data", str(digits_dir), "--out", "run", *tiny, "--json")
@@ -235,6 +241,7 @@ def two_process_training(digits_dir, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sampling", SAMPLINGS)
 def test_two_processes_train_the_same_subnets_and_end_with_the_same_weights(two_process_training, sampling):
     out = two_process_training / sampling
@@ -257,6 +264,7 @@ def test_an_images_augmentation_depends_on_its_epoch_and_index_alone(digits_dir)
     assert torch.initial_seed() == 456  # the caller's generator is left as it was
 
 
+@pytest.mark.slow
 def test_persistent_loader_workers_give_the_batches_the_main_process_gives(digits_dir, tmp_path):
     """Two epochs through two persistent workers and through none: the same images, augmented alike."""
     def batches(workers: int) -> list[torch.Tensor]:
@@ -270,6 +278,7 @@ def test_persistent_loader_workers_give_the_batches_the_main_process_gives(digit
     assert all(torch.equal(a, b) for a, b in zip(batches(0), batches(2), strict=True))
 
 
+@pytest.mark.slow
 def test_a_checkpoint_holds_its_weights_in_the_default_layout_though_training_runs_channels_last(tiny_checkpoint):
     weights = torch.load(tiny_checkpoint, weights_only=True)["model"]
     assert weights["stem.conv.weight"].ndim == 4 and all(t.is_contiguous() for t in weights.values())

@@ -27,6 +27,7 @@ def source(bench, tmp_path: Path) -> dict:
     return doc
 
 
+@pytest.mark.slow
 def test_a_transfer_lut_is_written_validated_and_reported_like_any_other(bench, source, tmp_path: Path, monkeypatch) -> None:
     made = bench("profile", "--device", "host", "--from", source["id"][:8], "--networks", "4", "--out", "run")
     assert made.exit_code == 0, made.stderr
@@ -64,6 +65,7 @@ def test_a_transfer_lut_is_written_validated_and_reported_like_any_other(bench, 
     assert again.exit_code == 0 and doc["id"] in again.stdout and "finished already" in again.stdout
 
 
+@pytest.mark.slow
 def test_one_network_anchors_the_source_with_a_single_factor(bench, source, tmp_path: Path) -> None:
     made = bench("profile", "--device", "host", "--from", source["id"], "--networks", "1", "--out", "run")
     assert made.exit_code == 0, made.stderr
@@ -106,6 +108,7 @@ def test_an_unknown_source_lut_is_named(bench) -> None:
     assert result.exit_code == 2 and "feedfacefeedface" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("device", "backend", "threads"), [("host-2t", "pte", 2), ("host-portable", "pte-portable", 1)])
 def test_a_transfer_lut_is_measured_on_the_host_devices_that_differ(bench, source, tmp_path: Path, device, backend, threads) -> None:
     made = bench("profile", "--device", device, "--from", source["id"], "--networks", "1", "--out", "run")
@@ -115,6 +118,7 @@ def test_a_transfer_lut_is_measured_on_the_host_devices_that_differ(bench, sourc
     assert doc["measurement"]["transfer"]["source_device"] == "host-cpu" and len(doc["measurement"]["transfer"]["networks"]) == 1
 
 
+@pytest.mark.slow
 def test_an_interrupted_transfer_names_the_command_that_resumes_it(bench, source, tmp_path: Path, monkeypatch) -> None:
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -127,6 +127,7 @@ def test_ten_networks_recover_per_kind_factors_and_predict_unseen_subnets(source
     assert np.max(np.abs(anchored / truth - 1)) > 0.10  # one factor is not enough for this device
 
 
+@pytest.mark.slow
 def test_a_device_whose_layers_cost_their_arithmetic_is_fitted_through_the_flops_columns(source, columns, tiny) -> None:
     """Like portable kernels: transformer layers cost 1 ms per GFLOP on top of a small share of
     their source latency, which no factor on the source latency alone can express."""

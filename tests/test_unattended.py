@@ -45,6 +45,7 @@ def recording(monkeypatch) -> RecordingRunner:
     return runner
 
 
+@pytest.mark.slow
 def test_a_profile_is_held_once_from_before_its_exports_until_its_lut(recording, tmp_path: Path, monkeypatch) -> None:
     exported: list[list[str]] = []
     import orchestrator.lut.profile as profile
@@ -69,6 +70,7 @@ def test_a_profile_interrupted_mid_session_releases_its_hold(recording, tmp_path
     assert recording.events == ["ready run", "session fixed-parts-pilot", "released run"]
 
 
+@pytest.mark.slow
 def test_a_session_alone_is_held_for_its_own_run(recording, tmp_path: Path) -> None:
     from orchestrator.measure.session import run_session
 

@@ -103,6 +103,7 @@ def test_a_sidecar_whose_subnet_is_no_config_is_refused_naming_the_file(tmp_path
     )
 
 
+@pytest.mark.slow
 def test_validations_appending_at_once_lose_no_run(tmp_path) -> None:
     import multiprocessing
 
@@ -140,6 +141,7 @@ def test_isolated_transformer_layer_sees_its_stage_tokens() -> None:
     assert tuple(out.shape) == (16, 32)
 
 
+@pytest.mark.slow
 def test_validate_json_is_one_document_on_stdout_with_progress_on_stderr(bench_cli, tmp_path, monkeypatch) -> None:
     """Also: the subnets are timed beside the LUT's anchor network, and a LUT with no reference speed
     of its own gets both figures alike (a speed factor of 1)."""

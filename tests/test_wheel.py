@@ -56,6 +56,7 @@ def empty_folder(tmp_path, shared_export_cache) -> tuple[Path, dict[str, str]]:
     return folder, env
 
 
+@pytest.mark.slow
 def test_the_wheel_is_what_runs_not_the_checkout(installed, empty_folder):
     folder, env = empty_folder
     where = run(installed / "bin" / "python", "-c", "import orchestrator, search; print(orchestrator.__file__, search.__file__)", cwd=folder, env=env)
@@ -68,12 +69,14 @@ def test_the_committed_luts_load_by_id_from_the_installed_package_in_an_empty_fo
     assert run(installed / "bin" / "python", "-c", code, cwd=folder, env=env).strip() == "d0fb186589faa0c4"
 
 
+@pytest.mark.slow
 def test_the_installed_bench_lists_the_spaces_from_its_package_data(installed, empty_folder):
     folder, env = empty_folder
     listed = run(installed / "bin" / "bench", "space", "list", cwd=folder, env=env)
     assert all(name in listed for name in ("xxs", "xs", "tiny"))
 
 
+@pytest.mark.slow
 @pytest.mark.exports
 def test_the_installed_bench_measures_on_the_host_and_writes_the_lut_under_luts_in_the_working_folder(installed, empty_folder, tmp_path):
     """A one-network transfer from the tiny plan's LUT at 64 px, whose network and FLOP counts the
