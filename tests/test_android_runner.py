@@ -118,6 +118,7 @@ def test_session_runs_on_the_phone_and_returns_the_apps_result(tmp_path: Path, p
     }
 
 
+@pytest.mark.slow
 def test_connection_dropped_mid_push_is_survived_by_pushing_that_file_again(tmp_path: Path, adb_key: Path, tiny_min_pte: Path) -> None:
     with AdbPeer(tmp_path / "phone", max_payload=4096) as peer:  # an older phone's 4 KB messages: the model spans many
         peer.drop_push = PushDrop("models/net.pte", after_bytes=tiny_min_pte.stat().st_size // 2)
@@ -128,6 +129,7 @@ def test_connection_dropped_mid_push_is_survived_by_pushing_that_file_again(tmp_
     assert peer.phone.pushed == ["/data/local/tmp/autovit/runs/run-drop/request.json", "/data/local/tmp/autovit/runs/run-drop/models/net.pte"]
 
 
+@pytest.mark.slow
 def test_phone_that_stays_disconnected_fails_after_the_allowed_reconnects(
     tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
@@ -137,6 +139,7 @@ def test_phone_that_stays_disconnected_fails_after_the_allowed_reconnects(
     assert peer.connections == 1 + 3 + 3  # the phone kept awake; the session and the restore, each with two reconnects
 
 
+@pytest.mark.slow
 def test_app_that_never_writes_a_result_is_relaunched_once_then_fails_quickly(
     tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
@@ -148,12 +151,14 @@ def test_app_that_never_writes_a_result_is_relaunched_once_then_fails_quickly(
     assert time.monotonic() - start < 5
 
 
+@pytest.mark.slow
 def test_malformed_result_is_reported_as_such(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "malformed"
     with pytest.raises(RunnerError, match=r"^the result the app wrote is malformed \(.*'run_id' is a required property.*\); rebuild and reinstall"):
         measure(pixel7_runner(peer, adb_key), tmp_path / "run-bad", {"net": tiny_min_pte})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("tamper", "says"),
     [
@@ -173,12 +178,14 @@ def test_a_result_that_cannot_be_real_is_refused_and_the_session_kept(tmp_path: 
     assert (tmp_path / "run" / "request.json").is_file() and (tmp_path / "run" / "result.json").is_file()
 
 
+@pytest.mark.slow
 def test_result_of_another_run_is_refused(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "foreign"
     with pytest.raises(RunnerError, match=r"^the phone's result belongs to run 'golden/pte', not 'run-mine'; .*one session per phone"):
         measure(pixel7_runner(peer, adb_key), tmp_path / "run-mine", {"net": tiny_min_pte})
 
 
+@pytest.mark.slow
 def test_app_error_is_raised_with_the_apps_reason(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "failing"
     with pytest.raises(
@@ -188,6 +195,7 @@ def test_app_error_is_raised_with_the_apps_reason(tmp_path: Path, peer: AdbPeer,
     assert json.loads((tmp_path / "run-broken" / "result.json").read_text())["status"] == "error"
 
 
+@pytest.mark.slow
 def test_result_larger_than_any_result_can_be_is_refused_without_pulling_it(
     tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
@@ -202,6 +210,7 @@ def test_result_larger_than_any_result_can_be_is_refused_without_pulling_it(
     assert not (tmp_path / "run-huge" / "result.json").exists()
 
 
+@pytest.mark.slow
 def test_phone_held_by_another_session_is_refused_before_anything_on_it_changes(
     tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
@@ -213,6 +222,7 @@ def test_phone_held_by_another_session_is_refused_before_anything_on_it_changes(
     assert peer.phone.global_settings["stay_on_while_plugged_in"] == "0"  # held awake for the job, and given back
 
 
+@pytest.mark.slow
 def test_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "foreign"  # any quick answer will do: the lock is what is checked
     with pytest.raises(RunnerError, match="belongs to run"):
@@ -221,6 +231,7 @@ def test_phone_is_free_again_once_a_session_ends(tmp_path: Path, cache: Path, pe
         pass
 
 
+@pytest.mark.slow
 def test_sessions_on_one_phone_are_spaced_by_the_cool_down_the_app_spends_before_measuring(
     tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
@@ -235,6 +246,7 @@ def test_sessions_on_one_phone_are_spaced_by_the_cool_down_the_app_spends_before
     assert json.loads((tmp_path / "run-2" / "request.json").read_text())["cooldown_s"] == 0.0  # the run keeps the request it asked for
 
 
+@pytest.mark.slow
 def test_each_session_clears_earlier_runs_and_leaves_its_own_on_the_phone(
     tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
@@ -355,6 +367,7 @@ def test_adb_key_that_cannot_be_read_as_a_key_is_named_with_how_to_replace_it(pe
     assert peer.auth_log == [] and not key.with_name("adbkey.pub").exists()  # no half-made public key beside it
 
 
+@pytest.mark.slow
 def test_bench_measure_stops_at_a_readable_adb_key_with_one_line(
     peer: AdbPeer, tmp_path: Path, tiny_min_pte: Path, bench_cli, monkeypatch
 ) -> None:
@@ -517,6 +530,7 @@ def test_diagnose_never_raises_when_the_phone_speaks_tls(peer: AdbPeer, adb_key:
     assert pixel7_runner(peer, adb_key).diagnose()[1:] == [Check(f"phone reachable over TCP at {peer.address}", False, peer.address, TLS_HELP)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field", ["mDreamingLockscreen", "isKeyguardShowing", "mShowingLockscreen", "mKeyguardShowing"])
 def test_locked_phone_is_refused_before_the_launch(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, field: str) -> None:
     peer.phone.locked, peer.phone.keyguard_field = True, field
@@ -529,6 +543,7 @@ def test_locked_phone_is_refused_before_the_launch(tmp_path: Path, peer: AdbPeer
     assert peer.phone.launches == []
 
 
+@pytest.mark.slow
 def test_app_sent_to_the_background_fails_at_once(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "silent"  # without the check, the frozen app would be waited on for the whole result timeout
     peer.phone.intruder = "com.android.chrome/com.google.android.apps.chrome.Main"
@@ -542,6 +557,7 @@ def test_app_sent_to_the_background_fails_at_once(tmp_path: Path, peer: AdbPeer,
     assert len(peer.phone.launches) == 1 and time.monotonic() - start < 5
 
 
+@pytest.mark.slow
 def test_app_that_crashes_fails_within_a_poll_not_the_result_timeout(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.app_behaviour = "crash"
     start = time.monotonic()
@@ -565,6 +581,7 @@ def gate_lines(lines: list[str]) -> list[str]:
     return [line for line in lines if line.startswith(("phone ready to measure", "phone not ready to measure"))]
 
 
+@pytest.mark.slow
 def test_hot_phone_is_waited_for_with_a_line_per_check(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, heat_history) -> None:
     peer.phone.thermal_status, peer.phone.cooling = 3, 1
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.01), []
@@ -583,6 +600,7 @@ def test_hot_phone_is_waited_for_with_a_line_per_check(tmp_path: Path, peer: Adb
     assert json.loads((tmp_path / "run-hot" / "result.json").read_text())["thermal"]["before"] == before
 
 
+@pytest.mark.slow
 def test_phone_that_stays_throttled_fails_after_the_wait_cap(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.thermal_status, peer.phone.battery_c = 3, 41.5  # severe, and it stays there
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.05, heat_wait_s=0.2), []
@@ -596,6 +614,7 @@ def test_phone_that_stays_throttled_fails_after_the_wait_cap(tmp_path: Path, pee
     assert peer.phone.launches == [] and len(gate_lines(lines)) >= 4
 
 
+@pytest.mark.slow
 def test_phone_warm_on_its_charger_is_measured_once_its_battery_has_stopped_falling(
     tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, heat_history
 ) -> None:
@@ -616,6 +635,7 @@ def test_phone_warm_on_its_charger_is_measured_once_its_battery_has_stopped_fall
     assert len(peer.phone.launches) == 2
 
 
+@pytest.mark.slow
 def test_battery_still_falling_is_waited_on_until_it_settles(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, heat_history) -> None:
     """Off a hot session onto a charger's plateau: 1 °C cooler at each reading, down to 38.5 °C."""
     peer.phone.battery_c, peer.phone.battery_cooling_c, peer.phone.battery_floor_c = 41.0, 1.0, 38.5
@@ -631,6 +651,7 @@ def test_battery_still_falling_is_waited_on_until_it_settles(tmp_path: Path, pee
     assert (result["thermal"]["before"]["battery_c"], result["thermal"]["throttled"]) == (38.5, False)
 
 
+@pytest.mark.slow
 def test_battery_that_keeps_falling_is_measured_after_the_battery_wait(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, heat_history) -> None:
     peer.phone.battery_c, peer.phone.battery_cooling_c = 60.0, 0.5  # falls at every reading, and stays above 37 °C for 46 of them
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.05, battery_wait_s=0.2), []
@@ -644,6 +665,7 @@ def test_battery_that_keeps_falling_is_measured_after_the_battery_wait(tmp_path:
     assert 0.2 <= result["thermal"]["before"]["waited_s"] < 5
 
 
+@pytest.mark.slow
 def test_session_that_ended_throttled_is_measured_again_once_cool(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.session_heat, peer.phone.cooling = [3, 0], 1
     runner, lines = pixel7_runner(peer, adb_key, heat_poll_s=0.01), []
@@ -656,6 +678,7 @@ def test_session_that_ended_throttled_is_measured_again_once_cool(tmp_path: Path
     assert result["thermal"]["throttled"] is False
 
 
+@pytest.mark.slow
 def test_after_a_session_ended_throttled_every_later_session_waits_for_a_phone_that_throttles_none(
     tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path
 ) -> None:
@@ -668,6 +691,7 @@ def test_after_a_session_ended_throttled_every_later_session_waits_for_a_phone_t
     assert result["thermal"]["before"]["status"] == 0  # not the gate's 1: a phone that starts warm heats past it again
 
 
+@pytest.mark.slow
 def test_session_that_ends_throttled_twice_fails(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.session_heat, peer.phone.cooling = [3, 3], 1
     runner = pixel7_runner(peer, adb_key, heat_poll_s=0.01)
@@ -694,6 +718,7 @@ def test_install_that_waits_on_the_phone_is_not_run_again(tmp_path: Path, peer: 
     assert [c for c in peer.phone.commands if c.startswith("pm ")] == [f"pm install -r -g {APK_REMOTE_PATH}"]
 
 
+@pytest.mark.slow
 def test_launch_that_waits_on_the_phone_is_not_run_again(tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path) -> None:
     peer.phone.stalls["am"] = 1.0
     peer.phone.app_behaviour = "silent"  # what the app does once the stalled launch lands is beside the point
@@ -757,6 +782,7 @@ def test_diagnose_shows_a_phone_warm_on_its_charger_as_ready_when_its_thermal_st
     assert Check("thermal status", True, "thermal status 0, battery 39 °C: warm, as on a charger; a session waits only while the battery still falls") in checks
 
 
+@pytest.mark.slow
 def test_bench_measure_prints_the_median_of_the_samples_not_the_one_the_phone_reports(
     peer: AdbPeer, tmp_path: Path, adb_key: Path, tiny_min_pte: Path, bench_cli, monkeypatch
 ) -> None:
@@ -771,6 +797,7 @@ def test_bench_measure_prints_the_median_of_the_samples_not_the_one_the_phone_re
     assert doc["summary"]["median_ms"] == pytest.approx(statistics.median(model["samples_ms"])) and doc["summary"]["median_ms"] > 0
 
 
+@pytest.mark.slow
 def test_a_phone_that_keeps_sending_past_a_results_size_is_cut_off_and_nothing_is_kept(
     tmp_path: Path, peer: AdbPeer, adb_key: Path, tiny_min_pte: Path, monkeypatch
 ) -> None:

@@ -159,6 +159,7 @@ def test_the_latency_of_a_one_device_search_still_reads_by_its_old_names_with_a_
         assert found.best.predicted_ms == found.best.predicted[device]["latency"] == found.best.prediction("latency")
 
 
+@pytest.mark.slow
 def test_a_subnet_built_from_a_checkpoint_computes_what_the_supernet_computes_for_it(tiny_checkpoint):
     from search.supernet.model import Supernet
     from search.training.checkpoint import checkpoint_space, load_checkpoint
@@ -174,6 +175,7 @@ def test_a_subnet_built_from_a_checkpoint_computes_what_the_supernet_computes_fo
     assert torch.allclose(model(x), supernet(x), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_subnet_built_with_data_has_batchnorm_statistics_of_its_own(tiny_checkpoint, digits_dir):
     config = api.sample_configs(api.load_space("tiny"), 1, seed=2, resolution=64)[0]
     inherited, recalibrated = api.build_model(config, tiny_checkpoint), api.build_model(config, tiny_checkpoint, data=digits_dir)
@@ -190,6 +192,7 @@ def test_a_finished_search_loads_as_its_config_model_and_latencies(tiny_search_r
     )
 
 
+@pytest.mark.slow
 def test_a_result_of_the_first_version_loads_as_it_did(tiny_search_run, tmp_path):
     """A search finished before result.json's version 2 (a primary device's figures at the top) is read from those."""
     run = tmp_path / "run"
@@ -203,6 +206,7 @@ def test_a_result_of_the_first_version_loads_as_it_did(tiny_search_run, tmp_path
     assert found.model(torch.randn(1, 3, 64, 64)).shape == (1, 10)
 
 
+@pytest.mark.slow
 def test_a_found_subnet_of_a_supernet_with_fixed_shortcuts_loads_without_transition_skips(tiny_search_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_search_run, run)
@@ -305,6 +309,7 @@ def test_a_loaded_supernet_scores_a_subnet_as_bench_search_ranks_it(supernet, se
     assert (supernet.resolution, supernet.num_classes, supernet.classes) == (64, 10, [str(d) for d in range(10)])
 
 
+@pytest.mark.slow
 def test_a_loaded_supernets_subnet_is_the_module_bench_search_delivers(supernet, search_job):
     config = api.sample_configs(supernet.space, 1, seed=3)[0]
     x = torch.randn(2, 3, 64, 64)
@@ -326,6 +331,7 @@ def test_a_loaded_supernet_reads_its_checkpoint_and_data_once_for_many_subnets(t
     assert reads == ["load_checkpoint", "open_data"]
 
 
+@pytest.mark.slow
 def test_data_of_other_classes_than_the_supernets_is_refused_naming_both(supernet, digits_dir, tmp_path):
     shutil.copytree(digits_dir, tmp_path / "digits", symlinks=True)
     for split in ("train", "val"):
@@ -369,6 +375,7 @@ def test_a_budget_given_per_lut_holds_on_that_device_alone(supernet, tmp_path):
     assert all(size["host"].point(c.config) > 0.2 for c in found.evaluated)  # the float32 program, not held, is four times the int8's
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("limits", "says"), [
     ({"memory_mb": {"0400031f": 9.0}}, r"memory_mb names LUT 0400031f, which is the LUT of no device of this search; name a LUT given as lut= or in budgets="),
     ({"size_mb": {3: 1.0}}, r"size_mb takes a budget, or a budget per LUT id or path \(size_mb=\{'1ab8c104': \.\.\.\}\), not a key 3"),
@@ -398,6 +405,7 @@ TRAINED_HOSTILE = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("call, problem", [(call, problem) for _, call, problem in TRAINED_HOSTILE], ids=[name for name, _, _ in TRAINED_HOSTILE])
 def test_a_hostile_argument_to_a_trained_supernet_is_one_user_error_naming_the_api_argument(supernet, tiny_checkpoint, call, problem):
     with pytest.raises(api.UserError, match=problem) as raised:
@@ -405,6 +413,7 @@ def test_a_hostile_argument_to_a_trained_supernet_is_one_user_error_naming_the_a
     assert "--" not in str(raised.value)
 
 
+@pytest.mark.slow
 def test_a_supernet_whose_training_data_is_gone_asks_for_data(tiny_checkpoint, tmp_path):
     doc = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
     doc["settings"]["data"] = str(tmp_path / "gone")

@@ -17,6 +17,7 @@ from search.api import Supernet, load_found, run_search
 from search.training.data import DataError
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("device", "says"), [
     ("meta", "device 'meta' cannot run a subnet"),
     ("cuda:7", "torch sees"),
@@ -28,6 +29,7 @@ def test_a_device_that_cannot_run_a_subnet_is_refused_when_loading(tiny_checkpoi
         Supernet.load(tiny_checkpoint, device)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("settings", "says"), [
     (lambda s: {**s, "wings": 2}, "training settings this toolkit cannot read .unknown 'wings'"),
     (lambda s: {k: v for k, v in s.items() if k != "resolution"}, "training settings this toolkit cannot read .missing resolution"),
@@ -41,6 +43,7 @@ def test_a_checkpoint_whose_settings_this_toolkit_does_not_know_is_one_sentence(
         Supernet.load(tmp_path / "last.pt", "cpu")
 
 
+@pytest.mark.slow
 def test_bench_search_json_on_such_a_checkpoint_exits_2_with_one_line(tiny_checkpoint, tmp_path, bench_cli):
     doc = torch.load(tiny_checkpoint, weights_only=False)
     doc["settings"] = [1, 2]
@@ -63,6 +66,7 @@ def found_run(tiny_search_run, tmp_path) -> Path:
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("result", "says"), [
     ({}, "has no valid config_hash, accuracy, predicted_ms"),
     ([1, 2], "is not a search result (a JSON list, not an object)"),
@@ -96,6 +100,7 @@ def negative_measurement(result: dict) -> None:
     result["devices"]["host"]["measurement"] = {"measured_ms": -1.0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("edit", "field"), [(accuracy_in_words, "accuracy"), (no_prediction, "predicted_ms"), (negative_measurement, "measured_ms")])
 def test_a_hand_edited_figure_in_result_json_is_refused(found_run, edit, field):
     result = json.loads((found_run / "result.json").read_text())
@@ -105,6 +110,7 @@ def test_a_hand_edited_figure_in_result_json_is_refused(found_run, edit, field):
         load_found(found_run)
 
 
+@pytest.mark.slow
 def test_a_best_pt_of_another_subnet_than_result_json_names_is_refused(found_run):
     result = json.loads((found_run / "result.json").read_text())
     (found_run / "result.json").write_text(json.dumps({**result, "config_hash": "0" * 16}))

@@ -371,6 +371,7 @@ def test_a_training_resolution_the_space_does_not_have_is_refused_before_the_dat
     refused(result, r"^error: --resolution 32 is not one of the tiny space's \(64, 128\); pick one of them$")
 
 
+@pytest.mark.slow
 def test_a_malformed_search_state_on_resume(bench, tmp_path, tiny_checkpoint):
     lut = write_lut(tmp_path, lut_doc())
     (tmp_path / "search").mkdir()

@@ -51,11 +51,13 @@ NAN_REFUSED = (
 )
 
 
+@pytest.mark.slow
 def test_a_search_of_a_checkpoint_with_a_nan_weight_is_refused_naming_it(tiny_checkpoint: Path, lut: Path, bench, tmp_path: Path) -> None:
     nan = edited(tiny_checkpoint, tmp_path / "nan" / "last.pt", a_nan)
     refused(bench("search", "--checkpoint", str(nan), "--lut", str(lut), "--latency-ms", str(middle_budget(lut)), "--no-measure"), NAN_REFUSED)
 
 
+@pytest.mark.slow
 def test_resuming_a_training_from_a_checkpoint_with_a_nan_weight_is_refused_naming_it(tiny_checkpoint: Path, digits_dir: Path, bench, tmp_path: Path) -> None:
     edited(tiny_checkpoint, tmp_path / "run" / "last.pt", a_nan)
     same_settings = ["--resolution", "64", "--epochs", "2", "--batch-size", "16", "--lr", "2e-3", "--warmup-epochs", "1", "--no-hflip", "--holdout", "0.15",
@@ -107,6 +109,7 @@ def test_a_search_of_a_supernet_whose_outputs_ignore_the_image_says_so(tiny_chec
     )
 
 
+@pytest.mark.slow
 def test_a_search_of_a_trained_supernet_says_nothing_of_constant_outputs(tiny_checkpoint: Path, lut: Path, bench, search_stopped_before_running) -> None:
     said = bench("search", "--checkpoint", str(tiny_checkpoint), "--lut", str(lut), "--latency-ms", str(middle_budget(lut)), "--no-measure")
     assert said.exit_code == 0 and CONSTANT not in said.stdout + said.stderr

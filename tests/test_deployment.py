@@ -60,6 +60,7 @@ def a_digit(digits_dir: Path) -> tuple[Image.Image, int]:
         return image.convert("RGB"), 7
 
 
+@pytest.mark.slow
 def test_a_finished_search_writes_a_manifest_per_held_device_that_reads_back_with_its_program_labels_and_normalisation(tiny_search_run):
     doc = read_manifest(tiny_search_run / "deploy-host.json")
     found = load_found(tiny_search_run)
@@ -85,6 +86,7 @@ def test_a_finished_search_writes_a_manifest_per_held_device_that_reads_back_wit
     assert doc["memory"]["predicted"] is doc["memory"]["measured"] is None and f"LUT {lut['id']} records no memory" in doc["memory"]["not_predicted"]
 
 
+@pytest.mark.slow
 def test_a_manifest_carries_its_program_s_size_in_bytes_and_the_accuracy_result_json_gives_its_device(tiny_search_run):
     """An app's download grows by the program's bytes, and a manifest alone says how well the program
     answers (issue 83, finding 18): the held-out and test accuracy of result.json's device section,
@@ -98,6 +100,7 @@ def test_a_manifest_carries_its_program_s_size_in_bytes_and_the_accuracy_result_
     assert doc["accuracy"]["holdout"]["value"] == pytest.approx(load_found(tiny_search_run).accuracy)  # a float32 program's: the model's
 
 
+@pytest.mark.slow
 def test_a_core_ml_package_s_size_in_its_manifest_is_every_file_in_it(tiny_search_run):
     result = json.loads((tiny_search_run / "result.json").read_text())
     files = Delivered(tiny_search_run / "best.pt", {"coreml": tiny_search_run / "best.mlpackage"}, {}, {})
@@ -107,6 +110,7 @@ def test_a_core_ml_package_s_size_in_its_manifest_is_every_file_in_it(tiny_searc
     assert len(inside) > 1 and doc["program"]["size_bytes"] == sum(p.stat().st_size for p in inside)
 
 
+@pytest.mark.slow
 def test_the_pte_run_by_the_executorch_runtime_on_a_raw_image_prepared_as_the_manifest_says_answers_as_the_checkpoint(tiny_search_run, digits_dir):
     from executorch.runtime import Runtime
 
@@ -132,6 +136,7 @@ def test_an_image_prepared_as_a_crop_manifest_says_is_the_evaluation_transform_s
     assert torch.allclose(prepared(image, steps), eval_transform(64, "crop")(image)[None], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_delivered_core_ml_package_takes_an_rgb_image_of_the_model_s_size_and_answers_its_labels_by_name(tiny_search_run):
     import coremltools as ct
 
@@ -145,6 +150,7 @@ def test_the_delivered_core_ml_package_takes_an_rgb_image_of_the_model_s_size_an
     assert get_backend("coreml").input_shape(tiny_search_run / "best.mlpackage") == [1, 3, 64, 64]
 
 
+@pytest.mark.slow
 def test_the_core_ml_package_scales_pixels_subtracts_the_mean_and_holds_the_stem_divided_by_the_std(tiny_search_run):
     """Its program computes `conv(W / std, x / 255 - mean)`, which is `conv(W, (x / 255 - mean) / std)`
     (`test_folding_the_std_into_the_stem_...`): the normalisation exactly, in fp16 weights."""
@@ -178,6 +184,7 @@ def test_folding_the_std_into_the_stem_computes_on_mean_subtracted_pixels_what_t
         assert torch.allclose(app_module(model, STD)(centred), expected.softmax(dim=1), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_core_ml_device_s_manifest_says_the_program_takes_pixels_and_normalises_them_itself(tiny_search_run):
     result = json.loads((tiny_search_run / "result.json").read_text())
     files = Delivered(tiny_search_run / "best.pt", {"coreml": tiny_search_run / "best.mlpackage"}, {}, {})
@@ -191,6 +198,7 @@ def test_a_core_ml_device_s_manifest_says_the_program_takes_pixels_and_normalise
     assert [(o["name"], o["kind"]) for o in doc["outputs"]] == [("classLabel", "label"), ("classLabelProbs", "probabilities")]
 
 
+@pytest.mark.slow
 def test_a_manifest_that_breaks_its_schema_is_refused_naming_where_and_the_fix(tiny_search_run, tmp_path):
     doc = json.loads((tiny_search_run / "deploy-host.json").read_text())
     del doc["labels"]
@@ -233,6 +241,7 @@ def test_every_device_s_manifest_is_a_name_the_delivery_owns():
 # deploy-*.json, and its size was neither held by --size-mb nor in result.json.
 
 
+@pytest.mark.slow
 def test_a_program_delivered_for_devices_the_search_held_none_of_has_a_manifest_without_the_figures_no_lut_gave(tiny_search_run):
     doc = read_manifest(tiny_search_run / "deploy-coreml.json")
     result = json.loads((tiny_search_run / "result.json").read_text())
@@ -248,12 +257,14 @@ def test_a_program_delivered_for_devices_the_search_held_none_of_has_a_manifest_
     assert doc["accuracy"]["holdout"]["value"] == result["model"]["holdout"]["value"]  # a float32 program's: the model's
 
 
+@pytest.mark.slow
 def test_every_delivered_programs_size_is_in_result_json(tiny_search_run):
     result = json.loads((tiny_search_run / "result.json").read_text())
     assert result["files"]["program_bytes"] == {"pte": (tiny_search_run / "best.pte").stat().st_size,
                                                 "coreml": sum(p.stat().st_size for p in (tiny_search_run / "best.mlpackage").rglob("*") if p.is_file())}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("budget_mib", "warned"), [(0.001, True), (1000.0, False)])
 def test_a_program_no_held_device_runs_over_the_size_budget_held_on_every_device_is_warned_of(tiny_search_run, budget_mib, warned):
     from types import SimpleNamespace

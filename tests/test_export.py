@@ -41,6 +41,7 @@ def tiny_pte(tiny_static, example):
     return to_pte(deploy_form(tiny_static), example)
 
 
+@pytest.mark.slow
 def test_deploy_form_folds_every_batchnorm_and_keeps_the_output(tiny_static, example) -> None:
     deployed = deploy_form(tiny_static)
     assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in deployed.modules())
@@ -55,6 +56,7 @@ def test_subnet_lowers_into_one_xnnpack_partition(tiny_pte) -> None:
     assert report.undelegated_ops == []
 
 
+@pytest.mark.slow
 def test_executorch_runtime_output_equals_pytorch(tiny_static, tiny_pte, example) -> None:
     program, _ = tiny_pte
     (out,) = run_pte(program, [example])
@@ -144,6 +146,7 @@ def _edge_graph(model: torch.nn.Module, example: torch.Tensor) -> torch.fx.Graph
     return to_edge(torch.export.export(model.eval(), (example,)), compile_config=edge_config()).exported_program().graph
 
 
+@pytest.mark.slow
 def test_pruned_flow_skips_the_passes_a_subnet_gives_nothing_to(tiny_pte) -> None:
     _, report = tiny_pte
     assert report.flow == "to_edge+to_backend, pruned"
@@ -242,6 +245,7 @@ def test_under_an_executorch_the_pruning_does_not_know_every_stock_pass_stays_in
     )
 
 
+@pytest.mark.slow
 def test_under_an_executorch_the_pruning_does_not_know_the_export_says_it_ran_the_stock_passes(unknown_executorch):
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU())
     _, report = to_pte(model, torch.randn(1, 3, 16, 16))

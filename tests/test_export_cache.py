@@ -76,6 +76,7 @@ def test_an_entry_records_the_size_and_hash_of_its_artifact(cached: Path, tmp_pa
     assert hit.meta["artifact_bytes"] == cached.stat().st_size > 0 and len(hit.meta["artifact_sha256"]) == 64
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "damage",
     [
@@ -91,6 +92,7 @@ def test_a_damaged_entry_is_a_miss(cached: Path, tmp_path: Path, damage) -> None
     assert lookup(OVERHEAD, TINY.hash, "pte", tmp_path) is None
 
 
+@pytest.mark.slow
 def test_a_missed_entry_is_exported_again_whole(cached: Path, tmp_path: Path) -> None:
     good = cached.read_bytes()
     cached.write_bytes(b"")

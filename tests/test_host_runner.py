@@ -70,6 +70,7 @@ def test_corrupt_model_file_is_reported_with_the_runtime_error(tmp_path: Path) -
     assert json.loads((tmp_path / "run" / "result.json").read_text())["status"] == "error"
 
 
+@pytest.mark.slow
 def test_runner_that_exceeds_its_time_limit_is_killed(tmp_path: Path, two_models) -> None:
     runner = HostRunner(timeout_s=0.5)
     request_for(tmp_path, runner, two_models, runs=10**9)  # would time for ever
@@ -121,6 +122,7 @@ def test_the_session_and_its_server_die_with_the_process_that_started_them(tmp_p
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_a_reused_run_directory_links_the_model_asked_for_not_the_one_left_there(tmp_path: Path, two_models) -> None:
     runner = HostRunner()
     runner.stage(tmp_path, {"net": two_models["small"]})

@@ -141,6 +141,7 @@ def test_custom_metadata_is_propagated_only_in_a_quantized_graph_that_carries_so
     assert needed_passes([PropagateCustomMetaPass], float_graph) == []
 
 
+@pytest.mark.slow
 def test_the_observers_are_calibrated_on_the_same_fixed_inputs_every_time(quantized):
     """Whatever the example's values: a LUT's int8 programs are the same programs on every run."""
     again = quantized_program(small_net(), torch.zeros(1, 3, 32, 32), xnnpack_quantizer())
@@ -229,6 +230,7 @@ def test_an_int8_core_ml_package_holds_int8_weights_and_quantized_activations(co
     assert {"constexpr_affine_dequantize", "quantize", "dequantize"} <= ops
 
 
+@pytest.mark.slow
 def test_an_int8_core_ml_package_is_refused_on_the_float32_iphone_naming_its_int8_twin(coreml_int8_package, tmp_path):
     from orchestrator.measure.model import measure_model
 
@@ -336,6 +338,7 @@ def test_a_winner_quantized_for_its_accuracy_is_the_module_its_int8_export_lower
     assert list(quantize._RECENT) == remembered
 
 
+@pytest.mark.slow
 def test_the_api_gives_each_caller_a_quantized_module_of_its_own():
     model, images = small_net(), [torch.randn(1, 3, 32, 32)]
     assert api.quantize(model, images) is not api.quantize(model, images)

@@ -71,6 +71,7 @@ def test_measure_an_mlpackage_on_the_iphone(bench_cli, phone: FakePhone, tiny_ml
     assert phone.lockdowns == [(UDID, True), (UDID, False), (UDID, False)]  # paired when the job starts, then the session, then its end
 
 
+@pytest.mark.slow
 def test_measure_prints_the_median_on_the_iphone(bench_cli, phone: FakePhone, tiny_mlpackage: Path) -> None:
     result = bench_cli("measure", str(tiny_mlpackage), "--device", "iphone13")
     assert result.exit_code == 0, result.stderr

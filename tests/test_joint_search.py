@@ -120,6 +120,7 @@ def one_error_line(result) -> str:
     return lines[-1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("space", "resolution"), [("tiny", 128), ("xxs", 64)])
 def test_budgets_of_luts_of_another_space_or_resolution_are_refused_naming_both(tiny_checkpoint, tmp_path, search, space, resolution):
     host = write(tmp_path / "host.json", sized_lut(load_space("tiny"), device=device("host", "pte")))
@@ -132,6 +133,7 @@ def test_budgets_of_luts_of_another_space_or_resolution_are_refused_naming_both(
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("args", "says"), [
     (["--budget", "d7f47ca8"], r"--budget 'd7f47ca8' is not LUT=MS"),
     (["--budget", "d7f47ca8=fast"], r"--budget 'd7f47ca8=fast' is not LUT=MS"),
@@ -291,6 +293,7 @@ def targets_of(asked: Any, checkpoint: Path) -> Any:
     return Targets(asked, ckpt, *checkpoint_space(ckpt, None))
 
 
+@pytest.mark.slow
 def test_a_size_budget_given_for_one_lut_is_held_on_that_device_alone(tiny_checkpoint, tmp_path):
     from orchestrator.cli.search import asked_budgets
 
@@ -306,6 +309,7 @@ def test_a_size_budget_given_for_one_lut_is_held_on_that_device_alone(tiny_check
     )
 
 
+@pytest.mark.slow
 def test_a_devices_own_budget_wins_there_over_one_held_on_every_device(tiny_checkpoint, tmp_path):
     from orchestrator.cli.search import asked_budgets
 

@@ -100,6 +100,7 @@ def test_timm_mobilevit_lowers_into_the_partitions_the_recommended_flow_gives(tm
     assert report.partitions > 1
 
 
+@pytest.mark.slow
 def test_a_float32_program_on_an_int8_device_is_refused_naming_both_precisions_and_the_float32_device(bench, pte: Path) -> None:
     result = bench("measure", str(pte), "--device", "host-int8")
     assert result.exit_code == 2

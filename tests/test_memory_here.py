@@ -110,6 +110,7 @@ def test_a_reanchored_memory_price_scales_the_peak_its_interval_and_the_load_and
     assert here.record(limit) == {"reanchored": {"load": 0.9, "peak": 1.2, "cpu": "AMD EPYC"}} and plain.record(limit) == {}
 
 
+@pytest.mark.slow
 def test_a_resumed_search_prices_memory_as_the_search_it_continues_recorded(tiny_checkpoint, tmp_path):
     logged: list[str] = []
     job = job_on(lut_of_another_cpu(tmp_path), tiny_checkpoint, tmp_path / "s", logged)
@@ -136,6 +137,7 @@ def test_a_recorded_reanchoring_that_is_none_is_refused_naming_the_file(tiny_che
         saved_memory_here(job.inputs.out, job.targets["host"])
 
 
+@pytest.mark.slow
 def test_a_lut_of_this_machines_cpu_is_not_reanchored(tiny_checkpoint, tmp_path):
     path = tmp_path / "here.json"
     path.write_text(json.dumps(with_memory(sized_lut(TINY, device={**OTHER_CPU, "facts": {"cpu_model": cpu_model()}}), TINY)))

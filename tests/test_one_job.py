@@ -78,6 +78,7 @@ def test_the_benchmark_s_finish_is_the_job_s_with_its_timings_plugged_in_and_a_s
     assert over["finish"] == {"delivered": 1, "within": False}  # none within: the closest, marked over
 
 
+@pytest.mark.slow
 def test_the_benchmark_s_finish_of_a_search_without_its_saved_state_is_one_sentence_naming_the_fix(benchmark_search):
     work, path, inherited, run = benchmark_search
     earlier = {k: v for k, v in run.items() if k not in ("key", "settings")}  # a result written before the benchmark searched through the job
@@ -85,6 +86,7 @@ def test_the_benchmark_s_finish_of_a_search_without_its_saved_state_is_one_sente
         finish(earlier, work, inherited, timed(work, path, run, [1.0] * 5), path)
 
 
+@pytest.mark.slow
 def test_a_job_refuses_a_scorer_of_another_checkpoint(benchmark_search, tiny_checkpoint, tmp_path):
     from orchestrator.searchjob.run import Asked, open_job
     from search.nas.strategies import SearchSettings

@@ -166,6 +166,7 @@ def test_the_first_phone_is_the_reference_and_each_phone_has_its_speed_against_i
     assert measurement["context_latency_ms"] == phones[profiles["fast"]]["anchor_ms"]
 
 
+@pytest.mark.slow
 def test_the_lut_names_every_phone_with_its_build_heat_and_sessions(profiles: dict) -> None:
     measurement = profiles["two"]["measurement"]
     phones = {p["serial"]: p for p in measurement["phones"]}
@@ -195,6 +196,7 @@ def test_a_phone_that_drops_out_leaves_its_sessions_to_the_others(tmp_path: Path
     assert set(doc["entries"]) == set(KEYS)
 
 
+@pytest.mark.slow
 def test_when_every_phone_drops_out_the_profile_stops_with_their_reasons_and_resumes(tmp_path: Path, adb_key: Path) -> None:
     with AdbPeer(tmp_path / "a") as first, AdbPeer(tmp_path / "b") as second:
         for peer in (first, second):

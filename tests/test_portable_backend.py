@@ -60,6 +60,7 @@ def test_a_portable_subnet_has_no_delegate_and_runs_every_op_on_the_runtimes_ker
     assert b"XnnpackBackend" not in path.read_bytes()
 
 
+@pytest.mark.slow
 def test_a_portable_subnet_runs_in_the_host_runtime_with_the_outputs_of_torch(portable, subnet, example) -> None:
     (out,) = run_pte(portable[0], [example])
     with torch.no_grad():

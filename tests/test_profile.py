@@ -79,6 +79,7 @@ def test_profile_writes_a_valid_lut_with_every_entry_and_its_provenance(finished
     assert set(anchor["session_median_ms"]) == {"fixed-parts", "fixed-parts-pass2", "working-sets", "working-sets-pass2"}
 
 
+@pytest.mark.slow
 def test_entries_carry_median_interval_and_paired_sample_count(finished) -> None:
     _, doc, _ = finished
     for entry in doc["entries"].values():
@@ -89,6 +90,7 @@ def test_entries_carry_median_interval_and_paired_sample_count(finished) -> None
     assert doc["entries"]["stem/w16"]["latency_ms"] > 0
 
 
+@pytest.mark.slow
 def test_the_store_lists_the_new_lut_from_its_file_alone(finished) -> None:
     from orchestrator.lut.store import list_luts
 
@@ -97,6 +99,7 @@ def test_the_store_lists_the_new_lut_from_its_file_alone(finished) -> None:
     assert sorted(p.name for p in (root / "luts").iterdir()) == [doc["device"]["name"]]  # no index file beside the LUTs
 
 
+@pytest.mark.slow
 def test_resume_reuses_finished_sessions_without_measuring_again(finished, monkeypatch) -> None:
     root, doc, _ = finished
     p = profiler(root / "run", root / "luts", working_sets=True)
@@ -127,6 +130,7 @@ def test_interrupted_profile_keeps_nothing_partial_and_resumes(tmp_path: Path, m
     assert path.exists() and set(doc["entries"]) == set(SMALL_KEYS)
 
 
+@pytest.mark.slow
 def test_starting_over_an_existing_run_needs_resume(finished) -> None:
     root, _, _ = finished
     from infra.errors import UserError
@@ -146,23 +150,27 @@ def test_sessions_are_scaled_to_the_anchor_speed() -> None:
     assert estimates["stem/w16"].latency_ms == pytest.approx(0.55)  # both sessions scaled to the anchor's 1.1 ms
 
 
+@pytest.mark.slow
 def test_every_session_group_is_measured_in_two_passes_so_each_entry_has_two_sessions(finished) -> None:
     root, doc, _ = finished
     assert sorted(p.name for p in (root / "run" / "sessions").iterdir()) == ["fixed-parts", "fixed-parts-pass2", "working-sets", "working-sets-pass2"]
     assert {e["sessions"] for e in doc["entries"].values()} == {2}
 
 
+@pytest.mark.slow
 def test_the_lut_records_how_its_intervals_were_made(finished) -> None:
     _, doc, _ = finished
     interval = doc["measurement"]["interval"]
     assert (interval["method"], interval["confidence"], interval["session_spread"]["entries"]) == ("repeat-sessions-v1", 0.95, len(SMALL_KEYS))
 
 
+@pytest.mark.slow
 def test_the_lut_records_how_many_copies_of_a_layer_its_removal_pairs_differed_by(finished) -> None:
     _, doc, _ = finished
     assert doc["measurement"]["layer_copies"] == 2 and doc["measurement"]["plan_version"] == 4
 
 
+@pytest.mark.slow
 def test_the_lut_records_each_entry_s_memory_as_the_host_measured_it(finished) -> None:
     _, doc, _ = finished
     record = doc["measurement"]["memory"]
@@ -172,6 +180,7 @@ def test_the_lut_records_each_entry_s_memory_as_the_host_measured_it(finished) -
     assert all(set(e["memory"]) == {"load_bytes", "peak_bytes", "working_bytes"} for e in doc["entries"].values())
 
 
+@pytest.mark.slow
 def test_each_entry_s_load_time_is_its_two_networks_difference_of_load_plus_first_inference_at_the_median_session(finished) -> None:
     """Load time is profiled by removal from what every runner reports (its registration alone:
     `search/nas/constraints/load.py`), as program size is from the exported programs."""
@@ -187,6 +196,7 @@ def test_each_entry_s_load_time_is_its_two_networks_difference_of_load_plus_firs
     assert doc["entries"]["overhead"]["load_ms"] > 0 and doc["measurement"]["size"]["form"] == ".pte"
 
 
+@pytest.mark.slow
 def test_each_entry_s_working_set_is_its_own_network_s_peak_less_its_load_at_the_median_session(finished) -> None:
     root, doc, _ = finished
     plan = small_plan(working_sets=True)
@@ -310,6 +320,7 @@ def test_core_ml_export_of_plan_networks_goes_to_the_cache_once(tmp_path: Path) 
     assert all(a.cached for a in second.values()) and not any(a.cached for a in first.values())
 
 
+@pytest.mark.slow
 def test_resuming_with_other_measurement_settings_is_refused(finished) -> None:
     root, _, _ = finished
     from infra.errors import UserError
@@ -319,6 +330,7 @@ def test_resuming_with_other_measurement_settings_is_refused(finished) -> None:
         profiler(root / "run", root / "luts", slower, working_sets=True).run(resume=True)
 
 
+@pytest.mark.slow
 def test_resuming_a_finished_profile_reports_its_lut_and_writes_no_other(finished) -> None:
     root, doc, path = finished
     before = sorted(p.name for p in path.parent.iterdir())

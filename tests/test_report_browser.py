@@ -77,6 +77,7 @@ def test_error_collection_sees_exceptions_console_errors_and_failed_loads(browse
     assert "Error: boom" in found and "seen" in found and "ERR_FILE_NOT_FOUND" in found
 
 
+@pytest.mark.slow
 def test_one_lut_report_runs_without_errors(browser: Chromium, single) -> None:
     assert browser.open(single[0]).errors() == []
 
@@ -86,6 +87,7 @@ def test_two_lut_report_runs_without_errors(browser: Chromium, pair: Path) -> No
     assert browser.open(pair).errors() == []
 
 
+@pytest.mark.slow
 def test_screenshot_is_not_blank(browser: Chromium, single) -> None:
     image = Image.open(io.BytesIO(browser.open(single[0]).screenshot())).convert("RGB")
     assert image.width == 1280 and image.height > 800
@@ -94,11 +96,13 @@ def test_screenshot_is_not_blank(browser: Chromium, single) -> None:
     assert max(count for count, _ in colours) < 0.9 * image.width * image.height
 
 
+@pytest.mark.slow
 def test_every_figure_is_a_decoded_image(browser: Chromium, single) -> None:
     sizes = browser.open(single[0]).evaluate("Array.from(document.images, i => [i.complete, i.naturalWidth > 100])")
     assert sizes == [[True, True]] * 3  # the breakdown and two validation runs
 
 
+@pytest.mark.slow
 def test_entries_show_each_latency_and_interval_in_network_order(browser: Chromium, single) -> None:
     page, (_, doc) = browser.open(single[0]), single
     entries = doc["entries"]
@@ -110,6 +114,7 @@ def test_entries_show_each_latency_and_interval_in_network_order(browser: Chromi
     assert page.evaluate("document.getElementById('lut1-entries-count').textContent") == f"{len(entries)} of {len(entries)} rows"
 
 
+@pytest.mark.slow
 def test_clicking_a_header_sorts_by_that_column_and_clicking_again_reverses(browser: Chromium, single) -> None:
     page = browser.open(single[0])
     click_header(page, "lut1-entries", "latency (ms)")
@@ -122,6 +127,7 @@ def test_clicking_a_header_sorts_by_that_column_and_clicking_again_reverses(brow
     ]
 
 
+@pytest.mark.slow
 def test_sorting_by_key_orders_numbers_naturally(browser: Chromium, pair: Path) -> None:
     page = browser.open(pair)
     click_header(page, "diff-entries", "key")
@@ -129,6 +135,7 @@ def test_sorting_by_key_orders_numbers_naturally(browser: Chromium, pair: Path) 
     assert keys.index("head/w40") < keys.index("head/w48") and keys[0] == "head/w40"
 
 
+@pytest.mark.slow
 def test_typing_in_the_filter_shows_only_matching_rows(browser: Chromium, single) -> None:
     page, (_, doc) = browser.open(single[0]), single
     type_filter(page, "lut1-entries", "transformer-1 LAYER")
@@ -139,6 +146,7 @@ def test_typing_in_the_filter_shows_only_matching_rows(browser: Chromium, single
     assert len(rows(page, "lut1-entries", visible_only=True)) == len(doc["entries"])
 
 
+@pytest.mark.slow
 def test_validation_figures_match_the_sidecar(browser: Chromium, single) -> None:
     page = browser.open(single[0])
     figures = page.evaluate(
@@ -152,6 +160,7 @@ def test_validation_figures_match_the_sidecar(browser: Chromium, single) -> None
     assert figures == [expected, expected]
 
 
+@pytest.mark.slow
 def test_validation_points_are_listed_with_their_error(browser: Chromium, single) -> None:
     page = browser.open(single[0])
     points = rows(page, "lut1-run1-points")
@@ -160,6 +169,7 @@ def test_validation_points_are_listed_with_their_error(browser: Chromium, single
     ]
 
 
+@pytest.mark.slow
 def test_lut_text_with_markup_is_shown_as_text_and_runs_nothing(browser: Chromium, single) -> None:
     page = browser.open(single[0])
     assert page.evaluate("typeof window.injected") == "undefined"
@@ -168,6 +178,7 @@ def test_lut_text_with_markup_is_shown_as_text_and_runs_nothing(browser: Chromiu
     assert page.evaluate("document.scripts.length") == 2
 
 
+@pytest.mark.slow
 def test_embedded_lut_document_is_the_lut_and_its_link_downloads_it(browser: Chromium, single) -> None:
     page, (_, doc) = browser.open(single[0]), single
     assert page.evaluate("JSON.parse(document.getElementById('lut1-json').textContent)") == doc
@@ -175,6 +186,7 @@ def test_embedded_lut_document_is_the_lut_and_its_link_downloads_it(browser: Chr
     assert link == ["blob:", f"{doc['id']}.json"]
 
 
+@pytest.mark.slow
 def test_diff_shows_each_ratio_and_the_entries_only_in_one_lut(browser: Chromium, pair: Path) -> None:
     page = browser.open(pair)
     click_header(page, "diff-entries", "b/a")

@@ -252,6 +252,7 @@ def test_a_resume_refused_for_other_settings_names_only_the_settings_that_change
     assert "(the search settings: population=8 then, population=16 now)" in said
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -268,6 +269,7 @@ def test_inputs_that_do_not_fit_are_one_clear_error(tiny_checkpoint, tiny_lut, t
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("classes", [["cat", "dog"], ["cat"]])
 def test_data_of_other_classes_than_the_checkpoints_is_refused_with_both_lists(tiny_checkpoint, tiny_lut, tmp_path, search, classes):
     trained = torch.load(tiny_checkpoint, weights_only=True)["settings"]["data"]
@@ -291,6 +293,7 @@ def a_tensor_of_another_shape(doc: dict) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.slow
 @pytest.mark.parametrize(("tamper", "says"), [
     (negative_classes, r"says its data had -5 classes, which no data set has; pass the last\.pt that `bench train` wrote"),
     (a_tensor_of_another_shape, r"does not fit the supernet it names \(.*size mismatch for .*\); pass the last\.pt that `bench train` wrote"),
@@ -307,12 +310,14 @@ def test_a_checkpoint_that_loads_but_does_not_fit_is_one_line_naming_it(tiny_che
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_lut_of_another_space_is_refused(tiny_checkpoint, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", "6b8dc6ff", "--latency-ms", "10", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "is for space 'xxs' but the checkpoint is a 'tiny' supernet" in result.stderr
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_lut_of_another_resolution_is_refused(tiny_checkpoint, tmp_path, search):
     lut = write_lut(tmp_path / "lut128.json", sized_lut(load_space("tiny"), resolution=128, device=HOST))
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(lut), "--latency-ms", "10", "--out", str(tmp_path / "o"))
@@ -320,6 +325,7 @@ def test_lut_of_another_resolution_is_refused(tiny_checkpoint, tmp_path, search)
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_a_lut_whose_device_now_runs_another_backend_is_refused_before_the_search(tiny_checkpoint, tiny_lut, tmp_path, search):
     """The host entry edited to int8 under a float32 LUT: the finish would have delivered the int8 program as best.pte."""
     devices = tmp_path / "devices.json"
@@ -341,6 +347,7 @@ def test_unreachable_budget_names_the_fastest_latency_and_a_budget_that_passes(t
     assert again.exit_code == 0, again.stderr
 
 
+@pytest.mark.slow
 def test_a_memory_budget_on_a_lut_without_memory_is_refused_naming_how_to_get_one(tiny_checkpoint, tiny_lut, tmp_path, search):
     result = search("--checkpoint", str(tiny_checkpoint), "--lut", str(tiny_lut), "--latency-ms", str(middle_budget(tiny_lut)), "--memory-mb", "20",
                     "--out", str(tmp_path / "o"), "--json", *FAST)
@@ -419,6 +426,7 @@ def accuracy_in_words(state: dict) -> None:
     state["evaluated"][0]["accuracy"] = "high"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("edit", "says"), [
     (generation_in_words, r"generation: 'one' is not of type 'integer'"),
     (accuracy_in_words, r"evaluated/0/accuracy: 'high' is not of type 'number'"),
@@ -443,6 +451,7 @@ def largest_subnet_queued_for_evaluation(state: dict) -> None:
     state["population"][0] = max_config(load_space("tiny"), 64).to_dict()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("edit", [largest_subnet_forged_within_budget, largest_subnet_queued_for_evaluation])
 def test_a_resumed_subnet_over_the_budget_by_the_lut_is_refused_naming_it(tiny_search_run, tmp_path, search, edit):
     out = resumable_copy(tiny_search_run, tmp_path, edit)
@@ -479,11 +488,13 @@ def test_a_forged_accuracy_does_not_win_a_resumed_search(tiny_search_run, tmp_pa
     assert f"subnet {forged} scores {evaluated[worst]['accuracy']:.2%} held out, not the 99.00% its search state says" in result.stderr
 
 
+@pytest.mark.slow
 def test_the_found_accuracy_is_the_exact_fraction_of_held_out_images_it_got_right(tiny_search_run):
     model = json.loads((tiny_search_run / "result.json").read_text())["model"]
     assert model["accuracy"] == model["holdout"]["value"] == model["holdout"]["correct"] / model["holdout"]["total"]
 
 
+@pytest.mark.slow
 def test_every_saved_accuracy_is_a_fraction_of_the_held_out_images(tiny_search_run):
     total = json.loads((tiny_search_run / "result.json").read_text())["model"]["holdout"]["total"]
     saved = [c["accuracy"] for c in json.loads((tiny_search_run / "search_state.json").read_text())["evaluated"]]
@@ -614,6 +625,7 @@ def users_own_files(out: Path) -> None:
     (out / "result.json").write_text('{"mine": true}')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("stray", "says"), [pytest.param(*case, id=case[0].__name__) for case in [
     (users_own_files, r"best-baseline\.pte has a name a delivery writes \(best-\*\.pte\) but no delivery into .* wrote it, so the next one would replace or remove it"),
     (commit_as_a_file, r"\.delivery-commit is a file, where a delivery holds a folder; remove "),

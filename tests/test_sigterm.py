@@ -205,6 +205,7 @@ def test_a_training_interrupted_before_its_first_epoch_says_no_checkpoint_is_kep
     assert ended.stderr.strip().splitlines()[-1] == "interrupted before the first epoch finished: no checkpoint is kept in run; run the same command again"
 
 
+@pytest.mark.slow
 def test_a_search_interrupted_before_its_first_generation_says_no_state_is_kept(tiny_checkpoint: Path, bench, monkeypatch, tmp_path: Path) -> None:
     from search.space import load_space
     from tests.lut_factory import sized_lut

@@ -349,6 +349,7 @@ def test_a_commit_stuck_behind_a_result_json_folder_is_refused_naming_it_and_com
 # the set was committed without best.pt.
 
 
+@pytest.mark.slow
 def test_reading_a_run_while_a_live_search_builds_its_delivery_leaves_the_set_being_built_alone(tiny_search_run, tmp_path):
     from search.api import load_found
 
@@ -424,6 +425,7 @@ def test_a_resumed_delivery_refuses_a_file_the_user_added_to_the_run_and_keeps_i
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_a_run_delivered_before_deliveries_recorded_their_names_is_known_by_its_result(tiny_search_run, tmp_path):
     from search.supernet.found import DELIVERED
 

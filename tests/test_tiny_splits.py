@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from search.nas.significance import proportion, warnings_for
 from tests.test_bad_input import refused
 from tests.test_search_cli import HOST, middle_budget, write_lut
@@ -30,6 +32,7 @@ def test_training_on_a_set_the_hold_out_takes_whole_is_refused_saying_so(digits_
     refused(bench("train", "--space", "tiny", "--data", str(data), "--out", "run", "--resolution", "64", "--batch-size", "1"), ALL_HELD_OUT)
 
 
+@pytest.mark.slow
 def test_a_search_on_a_set_the_hold_out_takes_whole_is_refused_saying_so(tiny_checkpoint: Path, digits_dir: Path, bench, tmp_path: Path) -> None:
     from search.space import load_space
     from tests.lut_factory import sized_lut

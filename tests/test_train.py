@@ -138,6 +138,7 @@ def test_training_with_a_hard_distillation_teacher_runs_and_records_the_epoch(di
     assert [h["epoch"] for h in state.history] == [1] and state.history[0]["loss"] > 0
 
 
+@pytest.mark.slow
 def test_checkpoint_records_space_classes_settings_and_history(tiny_checkpoint, tiny):
     doc = load_checkpoint(tiny_checkpoint)
     assert doc["space"] == {"name": "tiny", "hash": tiny.hash}
@@ -162,6 +163,7 @@ def test_resume_continues_bit_for_bit_the_uninterrupted_schedule(digits_dir, tmp
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
 
 
+@pytest.mark.slow
 def test_resume_with_other_settings_is_refused(tiny_checkpoint, digits_dir, tmp_path):
     shutil.copy(tiny_checkpoint, tmp_path / "last.pt")
     with pytest.raises(CheckpointError, match=r"other settings \(lr\)"):
@@ -203,6 +205,7 @@ def test_resuming_from_a_checkpoint_whose_state_does_not_fit_is_one_sentence(tin
         Trainer(tiny_train_settings(digits_dir), tmp_path, distributed.init(prefer_gpu=False)).run(resume=True)
 
 
+@pytest.mark.slow
 def test_a_second_run_into_the_same_directory_is_refused(tiny_checkpoint, digits_dir):
     with pytest.raises(CheckpointError, match="--resume"):
         Trainer(tiny_train_settings(digits_dir), tiny_checkpoint.parent, distributed.init(prefer_gpu=False)).run()

@@ -67,16 +67,19 @@ def unseen(space: SearchSpace, n: int = 50):
     return [decode(batch, i, space) for i in range(n)]
 
 
+@pytest.mark.slow
 def test_the_first_network_is_the_source_anchor_and_the_rest_are_distinct(source, columns, tiny) -> None:
     configs = choose_networks(source, columns, tiny, 10, seed=0)
     assert configs[0].to_dict() == source.context
     assert len({c.to_json() for c in configs}) == 10
 
 
+@pytest.mark.slow
 def test_the_choice_is_the_same_for_the_same_seed(source, columns, tiny) -> None:
     assert choose_networks(source, columns, tiny, 5, seed=3) == choose_networks(source, columns, tiny, 5, seed=3)
 
 
+@pytest.mark.slow
 def test_chosen_networks_tell_the_kinds_apart_better_than_random_ones(source, columns, tiny) -> None:
     kinds = columns.levels == 0
 
@@ -88,6 +91,7 @@ def test_chosen_networks_tell_the_kinds_apart_better_than_random_ones(source, co
     assert information(choose_networks(source, columns, tiny, 10, seed=0)) > information(unseen(tiny, 10)) + 1.0
 
 
+@pytest.mark.slow
 def test_every_entry_contributes_its_latency_to_its_kind_and_stage_and_its_flops_to_its_kinds_flops(source, columns) -> None:
     key = "transformer/Transformer-2/layer/w32/h2/r2"
     c = dict(zip(columns.names, columns.contributions[key]))
@@ -98,6 +102,7 @@ def test_every_entry_contributes_its_latency_to_its_kind_and_stage_and_its_flops
     assert dict(zip(columns.names, columns.contributions["overhead"]))["overhead"] == source.entries["overhead"]["latency_ms"]
 
 
+@pytest.mark.slow
 def test_one_network_gives_the_anchored_source(source, columns, tiny) -> None:
     anchor = choose_networks(source, columns, tiny, 1, seed=0)
     measured = device_ms(source, columns, anchor, tiny, KIND_FACTORS)
@@ -108,6 +113,7 @@ def test_one_network_gives_the_anchored_source(source, columns, tiny) -> None:
     assert result.sigma is None
 
 
+@pytest.mark.slow
 def test_a_uniformly_faster_device_gets_one_factor_for_every_kind(source, columns, tiny) -> None:
     configs = choose_networks(source, columns, tiny, 10, seed=0)
     result = fitted(source, columns, configs, device_ms(source, columns, configs, tiny, dict.fromkeys(KIND_FACTORS, 0.5)), tiny)
@@ -115,6 +121,7 @@ def test_a_uniformly_faster_device_gets_one_factor_for_every_kind(source, column
         assert factor(result, columns, source, key) == pytest.approx(0.5, rel=1e-3)
 
 
+@pytest.mark.slow
 def test_ten_networks_recover_per_kind_factors_and_predict_unseen_subnets(source, columns, tiny) -> None:
     configs = choose_networks(source, columns, tiny, 10, seed=0)
     noise = np.random.default_rng(0).normal(1.0, 0.005, len(configs))
@@ -140,6 +147,7 @@ def test_a_device_whose_layers_cost_their_arithmetic_is_fitted_through_the_flops
     assert np.max(np.abs(predicted(source, columns, result, test, tiny) / truth - 1)) < 0.05
 
 
+@pytest.mark.slow
 def test_factors_come_with_an_uncertainty_once_networks_outnumber_what_was_fitted(source, columns, tiny) -> None:
     configs = choose_networks(source, columns, tiny, 10, seed=0)
     noise = np.random.default_rng(1).normal(1.0, 0.02, len(configs))
@@ -149,6 +157,7 @@ def test_factors_come_with_an_uncertainty_once_networks_outnumber_what_was_fitte
     assert np.all(np.isfinite(result.loo_ms))
 
 
+@pytest.mark.slow
 def test_no_entry_costs_less_than_a_twentieth_of_its_source_latency_times_the_common_factor(source, columns, tiny) -> None:
     configs = choose_networks(source, columns, tiny, 4, seed=0)
     result = fitted(source, columns, configs, device_ms(source, columns, configs, tiny, {**KIND_FACTORS, "overhead": 1e-4}), tiny)

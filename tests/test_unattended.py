@@ -59,6 +59,7 @@ def test_a_profile_is_held_once_from_before_its_exports_until_its_lut(recording,
     assert recording.events[1:-1] == ["session fixed-parts-pilot", "session fixed-parts", "session fixed-parts-pass2"]
 
 
+@pytest.mark.slow
 def test_a_profile_interrupted_mid_session_releases_its_hold(recording, tmp_path: Path, monkeypatch) -> None:
     def interrupted(run_dir: Path) -> dict:
         recording.events.append(f"session {run_dir.name}")

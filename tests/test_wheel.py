@@ -63,6 +63,7 @@ def test_the_wheel_is_what_runs_not_the_checkout(installed, empty_folder):
     assert all(Path(p).is_relative_to(installed) for p in where.split())
 
 
+@pytest.mark.slow
 def test_the_committed_luts_load_by_id_from_the_installed_package_in_an_empty_folder(installed, empty_folder):
     folder, env = empty_folder
     code = "from search.api import load_lut, Predictor; print(Predictor(load_lut('d0fb1865')).lut['id'])"
