@@ -422,12 +422,12 @@ def repredict(store: Path = typer.Option(ROOT / "luts"), docs: Path = typer.Opti
     for name, setup in doc["setups"].items():
         path = store / setup["device"] / setup["space"] / f"{setup['lut']}.json"
         records = load_json(path.with_suffix(".validation.json"), "a LUT's validations", f"restore {path.with_suffix('.validation.json')}")["runs"]
-        first, second = [r for r in records if r["seed"] == SEED][-2:]
+        first = [r for r in records if r["seed"] == SEED][-2]
         lut = read_lut(path)
-        again = [_predicted_again(lut, run) for run in (first, second)]
-        setup["memory"] = {k: again[0]["memory"][k] for k in ("load", "peak")}
-        setup["points"] = [{**p, "predicted": q["predicted_memory_mib"]} for p, q in zip(setup["points"], again[0]["points"])]
-        setup.update(peak_model(path, again[0]), peak_term="early outputs")
+        again = _predicted_again(lut, first)  # the second run's measurements give the repeat spread alone, which no prediction changes
+        setup["memory"] = {k: again["memory"][k] for k in ("load", "peak")}
+        setup["points"] = [{**p, "predicted": q["predicted_memory_mib"]} for p, q in zip(setup["points"], again["points"])]
+        setup.update(peak_model(path, again), peak_term="early outputs")
         others = [(r["memory"]["peak"], _predicted_again(lut, r)) for r in records if r["seed"] != SEED and "memory" in r]
         setup["other_subnets"] = [{"seed": r["seed"], "peak": r["memory"]["peak"], "peak_before": before} for before, r in others]
     write_json_atomic(source, doc)
@@ -436,19 +436,15 @@ def repredict(store: Path = typer.Option(ROOT / "luts"), docs: Path = typer.Opti
 
 def _predicted_again(lut: Any, run: dict[str, Any]) -> dict[str, Any]:
     """A validation run's memory record and points with today's predictions (its measurements as they were)."""
-    from search.nas.agreement import figures
-    from search.nas.memory import KINDS, MIB, MemoryPredictor
+    from search.nas.memory import MIB, Memory, MemoryPredictor, memory_record
     from search.space import load_space
     from search.space.config import SubnetConfig
 
     predictor = MemoryPredictor(lut, load_space(lut.space_name))
     predicted = [predictor.predict(SubnetConfig.from_dict(p["config"])) for p in run["points"]]
-    record: dict[str, Any] = {"method": run["memory"]["method"]}
-    for kind, field in zip(("load", "peak"), KINDS):
-        got = figures(np.array([getattr(p, field) for p in predicted]), np.array([p["measured_memory_mib"][f"{kind}_mib"] * MIB for p in run["points"]]))
-        record[kind] = {**{k: v for k, v in got.items() if k != "rmse_ms"}, "rmse_mib": got["rmse_ms"] / MIB}
+    measured = [Memory(p["measured_memory_mib"]["load_mib"] * MIB, p["measured_memory_mib"]["peak_mib"] * MIB) for p in run["points"]]
     points = [{**p, "predicted_memory_mib": q.to_dict()} for p, q in zip(run["points"], predicted)]
-    return {**run, "memory": record, "points": points}
+    return {**run, "memory": memory_record(predicted, measured, run["memory"]["method"]), "points": points}
 
 
 @app.command("render")

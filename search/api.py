@@ -264,8 +264,10 @@ class Found:
     def limit_ms(self) -> float:
         """Deprecated: the latency budget of a one-device search; read `limits[device]["latency"]`."""
         warnings.warn("Found.limit_ms is deprecated: read Found.limits[device]['latency']", DeprecationWarning, stacklevel=2)
-        (only,) = self.limits.values()
-        return only["latency"]
+        budgets = [by["latency"] for by in self.limits.values() if "latency" in by]
+        if len(budgets) != 1:
+            raise UserError(f"this search held {len(budgets)} latency budgets ({self.limits}), not one: read Found.limits[device]['latency']")
+        return budgets[0]
 
 
 def run_search(

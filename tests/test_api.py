@@ -150,6 +150,12 @@ def test_the_pareto_front_is_the_evaluated_subnets_no_other_beats_fastest_first(
     assert all(c.cost == pytest.approx(c.predicted[device]["latency"] / 0.8) for c in front)  # one device, one ranking budget: its share
 
 
+def test_the_deprecated_limit_ms_of_a_search_of_two_devices_names_where_to_read_each(predictor):
+    found = api.Found(None, [], {"host": {"latency": 0.8}, "host-int8": {"latency": 0.5}})
+    with pytest.warns(DeprecationWarning), pytest.raises(api.UserError, match=r"held 2 latency budgets .*: read Found.limits\[device\]\['latency'\]"):
+        _ = found.limit_ms
+
+
 def test_the_latency_of_a_one_device_search_still_reads_by_its_old_names_with_a_deprecation_warning(predictor):
     found = api.run_search(predictor, lambda c: 0.5, latency_ms=0.8, settings=api.SearchSettings(population=2, generations=1, parents=1, coarse_samples=200))
     (device,) = found.limits

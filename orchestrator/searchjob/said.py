@@ -26,7 +26,8 @@ def log_accuracy(o: Outcome, log: Callable[[str], None]) -> None:
     that rank name their device."""
     job, best, held = o.job, o.chosen.candidate, o.verdict["holdout"]
     predicted = "; ".join(
-        CONSTRAINTS[c].predicted_figure(*_point_and_interval(m, c, best.config), name) for name, m in o.measured.items() for c in _ranking(m)
+        CONSTRAINTS[c].predicted_figure(m.target.held.point(c, best.config), m.target.held.interval(c, best.config), name)
+        for name, m in o.measured.items() for c in _ranking(m)
     )
     log(f"best: {held.text()} {job.scorer.selection_where()}, {predicted}, {best.params / 1e6:.3f}M params")
     if o.test is None:
@@ -99,10 +100,6 @@ def _ranking(m: Measured) -> list[str]:
     have their own lines at the finish), or the first held where none ranks."""
     held = list(m.target.held.limits)
     return [c for c in held if CONSTRAINTS[c].ranks] or held[:1]
-
-
-def _point_and_interval(m: Measured, constraint: str, config: Any) -> tuple[float, tuple[float, float]]:
-    return m.target.held.point(constraint, config), m.target.held.interval(constraint, config)
 
 
 def _elsewhere(m: Measured, observed: Any, constraint: str) -> str:

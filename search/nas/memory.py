@@ -24,7 +24,7 @@ or by transfer, records none: asking it for memory is an error naming how to get
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, NamedTuple
 
@@ -40,7 +40,7 @@ from search.space.encoding import ConfigBatch, decode
 from search.space.largest import largest_part, least_sum_and_largest
 
 MIB = 2**20
-STEM_ELEMENT_BYTES = 4  # a float32 element: what the peaks grew by per extra output element at the stem's resolution, in float32 and int8 programs alike
+EARLY_ELEMENT_BYTES = 4  # a float32 element: what the peaks grew by per extra output element at the stem's resolution, in float32 and int8 programs alike
 Z = 1.959963984540054  # the two-sided 95% normal quantile
 KINDS = ("load_bytes", "peak_bytes")
 MIN_VALIDATED = 3  # validated subnets with memory a calibration needs
@@ -108,10 +108,22 @@ def memory_words(lut: Lut) -> str:
             f"{record['relative_sd']:.2%} from one session to the next)")
 
 
+def memory_record(predicted: Sequence[Memory], measured: Sequence[Memory], method: str) -> dict[str, Any]:
+    """A validation's memory record: per kind (`load`, `peak`), the predictions' agreement with the
+    measurements (`search.nas.agreement.figures`, the error in MiB), and how the runner measured them."""
+    from search.nas.agreement import figures
+
+    record: dict[str, Any] = {"method": method}
+    for kind, field in zip(("load", "peak"), KINDS):
+        got = figures(np.array([getattr(p, field) for p in predicted]), np.array([getattr(m, field) for m in measured], dtype=float))
+        record[kind] = {**{k: v for k, v in got.items() if k != "rmse_ms"}, "rmse_mib": got["rmse_ms"] / MIB}
+    return record
+
+
 class EarlyOutputs(NamedTuple):
     """The outputs at the stem's resolution (the stem's, then each MBConv stage's up to the first
     that strides): the width choices of each (`widths`), and what each choice holds beyond the
-    narrowest, at `STEM_ELEMENT_BYTES` an element (`extra`, by choice index)."""
+    narrowest, at `EARLY_ELEMENT_BYTES` an element (`extra`, by choice index)."""
 
     widths: tuple[tuple[int, ...], ...]
     extra: tuple[np.ndarray, ...]
@@ -124,7 +136,7 @@ class EarlyOutputs(NamedTuple):
             if stage.stride != 1:
                 break
             widths.append(stage.width)
-        return cls(tuple(widths), tuple(np.array([(w - min(ws)) * side * side * STEM_ELEMENT_BYTES for w in ws], dtype=float) for ws in widths))
+        return cls(tuple(widths), tuple(np.array([(w - min(ws)) * side * side * EARLY_ELEMENT_BYTES for w in ws], dtype=float) for ws in widths))
 
     def bytes(self, config: SubnetConfig) -> float:
         chosen = [config.stem, *(stage.width for stage in config.mbconv[: len(self.widths) - 1])]
@@ -173,7 +185,8 @@ class MemoryPredictor:
 
     def least(self, kind: str = "peak_bytes") -> float:
         """The least memory (bytes) of one kind this LUT predicts for any subnet of the space, exactly:
-        for the peak, per stem width (its `stem_bytes` added), the least over the subnets with that stem."""
+        for the peak, per combination of the early outputs' widths (what it adds included), the least
+        over the subnets with those widths."""
         if kind == "peak_bytes" and self.early is not None:
             return min(
                 least_sum_and_largest(self._value(self.memory["load_bytes"]), self._value(self.working), narrowed) + extra

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from search.nas.constraints.base import Constraint, Limit, Observed, Price, Subject, register
-from search.nas.memory import KINDS, MIB, Memory, MemoryPredictor, no_memory
+from search.nas.memory import MIB, Memory, MemoryPredictor, memory_record, no_memory
 from search.space.config import SubnetConfig
 from search.space.encoding import ConfigBatch
 
@@ -82,19 +82,15 @@ class PeakMemory(Constraint):
         """The LUT's memory predictions against the memory measured with the subnets' latency: figures
         per kind (`load`, `peak`) and each subnet's pair, where the LUT records memory and the runner
         measured it for every subnet; otherwise none, and the record says why."""
-        from search.nas.agreement import figures
-
         lut = subject.lut
         if lut.memory is None or any(o.memory is None for o in observed):
             why = no_memory(lut) if lut.memory is None else f"the runner of {lut.device.name} measured no memory"
             return {"record": {"skipped": why}, "points": [{} for _ in configs]}
         predictor = MemoryPredictor(lut, subject.base_space)
         predicted = [predictor.predict(c) for c in configs]
-        record: dict[str, Any] = {"method": observed[0].memory["method"]}
-        for kind, field in zip(("load", "peak"), KINDS):
-            got = figures(np.array([getattr(p, field) for p in predicted]), np.array([float(o.memory[field]) for o in observed]))
-            record[kind] = {**{k: v for k, v in got.items() if k != "rmse_ms"}, "rmse_mib": got["rmse_ms"] / MIB}
-        points = [{"predicted_memory_mib": p.to_dict(), "measured_memory_mib": Memory.of(m.memory).to_dict()} for p, m in zip(predicted, observed)]
+        measured = [Memory.of(o.memory) for o in observed]
+        record = memory_record(predicted, measured, observed[0].memory["method"])
+        points = [{"predicted_memory_mib": p.to_dict(), "measured_memory_mib": m.to_dict()} for p, m in zip(predicted, measured)]
         return {"record": record, "points": points}
 
     def measured_words(self, observed: Observed, measured: float) -> str:
