@@ -90,6 +90,23 @@ def lut_store(lut: Path, work: Path) -> dict[str, Any]:
     return {"lut": doc.id, "path": str(path), "env": {"BENCH_LUTS": str(store), "BENCH_CACHE": str(work / "cache")}}
 
 
+def sessions_of(lut_path: Path) -> int | None:
+    """The sessions a LUT was measured in: more than its preset's where the device was noisy and
+    the profile's noise guard measured more passes (a quiet quick profile: 19)."""
+    from search.nas.lut import read_lut
+
+    return read_lut(lut_path).measurement.get("sessions")
+
+
+def transfer_factors(lut_path: Path) -> dict[str, Any]:
+    """What a transferred LUT's fit says changes with precision: its common factor, and each kind's
+    and each kind-in-a-stage's factor on its source latency (`measurement.transfer.factors`)."""
+    from search.nas.lut import read_lut
+
+    transfer = read_lut(lut_path).measurement["transfer"]
+    return {"common": transfer["common_factor"], "by_kind": {k: f["factor"] for k, f in transfer["factors"].items() if not k.startswith("flops/")}}
+
+
 def median_budget(lut_path: str) -> float:
     """The median random subnet's predicted latency under the LUT (`random_subnet_quantiles`), as
     `bench profile` suggests budgets."""
@@ -131,6 +148,11 @@ def main() -> None:
             doc, seconds = bench(code, env, "profile", "--device", device, *how, "--out", str(folder / "run"), dry_run=args.dry_run)
             profiles[device] = {"seconds": seconds, "lut": doc.get("lut"), "path": doc.get("path"), "env": env, **({"transfer": True} if len(how) > 1 else {})}
         run["profiles"] = profiles
+        if not args.dry_run:
+            for profile in profiles.values():
+                profile["sessions"] = sessions_of(Path(profile["path"]))
+        if args.transfer and not args.dry_run:
+            run["transfer_factors"] = transfer_factors(Path(profiles["host-int8"]["path"]))
         if not args.dry_run:
             ratio = profiles["host-int8"]["seconds"] / profiles["host"]["seconds"]
             run["int8_over_float32"] = ratio

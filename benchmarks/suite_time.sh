@@ -12,12 +12,22 @@
 # the same machine back to back, and HEAD's time is printed against the older one's: this VM's
 # speed moves by up to 1.7x from one day to the next, so a time from another day says little about
 # whether the suite itself grew.
-#   benchmarks/suite_time.sh [--against COMMIT] [WORKERS ...]   (default: 2 3; clones go to /tmp/suite-time-*)
+#
+# With `--lane EXPR`, only the tests `-m EXPR` selects run (`--lane "not slow"`: the quick lane), and
+# the record says so (`"marker"`).
+#   benchmarks/suite_time.sh [--against COMMIT] [--lane EXPR] [WORKERS ...]   (default: 2 3; clones go to /tmp/suite-time-*)
 set -u
 repo=$(cd "$(dirname "$0")/.." && pwd)
 against=""
 if [ "${1:-}" = "--against" ]; then
   against=$(git -C "$repo" rev-parse --short "${2:?--against needs a commit}") || exit 2
+  shift 2
+fi
+lane=()
+marker=""
+if [ "${1:-}" = "--lane" ]; then
+  marker=${2:?--lane needs a marker expression, e.g. "not slow"}
+  lane=(-m "$marker")
   shift 2
 fi
 [ $# -gt 0 ] || set -- 2 3
@@ -37,24 +47,24 @@ run() {
   t1=$(date +%s.%N)
   local cpu=()  # each test's CPU-seconds (benchmarks/suite_cpu.py), where the commit has the plugin
   [ -f benchmarks/suite_cpu_plugin.py ] && cpu=(-p benchmarks.suite_cpu_plugin)
-  CI=true SUITE_CPU_OUT="$clone/tests-cpu.jsonl" /usr/bin/time -f "%e %U %S" -o tests.time .venv/bin/python -m pytest -n "$n" "${cpu[@]}" > tests.log 2>&1
+  CI=true SUITE_CPU_OUT="$clone/tests-cpu.jsonl" /usr/bin/time -f "%e %U %S" -o tests.time .venv/bin/python -m pytest -n "$n" "${lane[@]}" "${cpu[@]}" > tests.log 2>&1
   rc=$?
   t2=$(date +%s.%N)
   read -r wall user sys < <(tail -1 tests.time)  # time's last line; a failed suite has "Command exited ..." above it
   total=$(python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$t0" "$t2")
-  python3 - "$repo/docs/suite_time.jsonl" "$commit" "$n" "$t0" "$t1" "$t2" "$wall" "$user" "$sys" "$rc" "$cores" "$baseline" "$name" "$(tail -1 tests.log)" <<'EOF'
+  python3 - "$repo/docs/suite_time.jsonl" "$commit" "$n" "$t0" "$t1" "$t2" "$wall" "$user" "$sys" "$rc" "$cores" "$baseline" "$name" "$(tail -1 tests.log)" "$marker" <<'EOF'
 import datetime, json, sys
-out, commit, n, t0, t1, t2, wall, user, system, rc, cores, baseline, name, summary = sys.argv[1:]
+out, commit, n, t0, t1, t2, wall, user, system, rc, cores, baseline, name, summary, marker = sys.argv[1:]
 setup, tests = float(t1) - float(t0), float(t2) - float(t1)
 cpu = float(user) + float(system)
-line = (f"{commit} -n {n}: set-up {setup:.0f} s, tests {tests:.0f} s, {setup + tests:.0f} s in all; tests {cpu:.0f} CPU-seconds, "
+line = (f"{commit} -n {n}{f' -m {marker!r}' if marker else ''}: set-up {setup:.0f} s, tests {tests:.0f} s, {setup + tests:.0f} s in all; tests {cpu:.0f} CPU-seconds, "
         f"{cpu / float(wall):.2f} of {cores} cores busy; exit {rc}: {summary.strip('= ')}")
 if baseline:
     line += f"; {(setup + tests) / float(baseline):.3f}x {name}'s time"
 print(line, flush=True)
 record = {"date": datetime.date.today().isoformat(), "commit": commit, "workers": int(n), "cores": int(cores), "checkout": "fresh",
           "setup_s": round(setup, 1), "tests_s": round(tests, 1), "tests_wall_s": float(wall), "tests_cpu_s": round(cpu, 1), "exit": int(rc),
-          "summary": summary.strip("= "), "source": "benchmarks/suite_time.sh"}
+          "summary": summary.strip("= "), **({"marker": marker} if marker else {}), "source": "benchmarks/suite_time.sh"}
 with open(out, "a") as f:
     f.write(json.dumps(record) + "\n")
 EOF
